@@ -1,0 +1,38 @@
+#!/bin/sh
+# Install everything odc-fleet needs to build and test, on Debian 12, as root.
+# Idempotent: when every package is already present it returns at once
+# without touching apt. Usage: deploy/install-deps.sh [--build-only]
+set -eu
+
+BUILD_PKGS="build-essential pkg-config clang clang-format
+  libzmq3-dev libsodium-dev libmsgpack-dev libcurl4-openssl-dev
+  libjansson-dev libinih-dev libsqlite3-dev libmariadb-dev libcmocka-dev"
+TEST_PKGS="python3 python3-pytest python3-zmq python3-msgpack python3-nacl
+  docker.io mariadb-server busybox-static iproute2 util-linux procps curl sqlite3"
+
+pkgs="$BUILD_PKGS"
+[ "${1:-}" = "--build-only" ] || pkgs="$pkgs $TEST_PKGS"
+
+missing=""
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages:$missing" >&2
+	echo "install-deps: run this script as root to install them" >&2
+	exit 1
+fi
+
+echo "install-deps: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# An old or empty package list makes apt-get install fail; refresh it once.
+apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# Debian's docker.io and mariadb-server try to start their services on
+# install; the tests start their own private instances, so nothing else is done.
+echo "install-deps: done" >&2

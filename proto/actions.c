@@ -1,0 +1,136 @@
+/* The fixed action table of PROTOCOL.md section 5: what an agent may run,
+ * in which phases, with which parameters in which formats. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/internal.h"
+
+enum fmt { F_TAG, F_PATH, F_UINT, F_BOOL, F_NAME, F_ID };
+
+struct param_spec {
+	const char *name;
+	enum fmt fmt;
+	bool required;
+	uint64_t min, max; /* F_UINT */
+};
+
+struct action_spec {
+	const char *name;
+	bool has_preflight; /* accepts phase "preflight" besides "run" */
+	struct param_spec params[3];
+};
+
+static const struct action_spec actions[] = {
+	{"ping", false, {{NULL, 0, false, 0, 0}}},
+	{"status", false, {{NULL, 0, false, 0, 0}}},
+	{"preflight", false, {{"to", F_TAG, true, 0, 0}, {"backup", F_PATH, true, 0, 0}, {NULL, 0, false, 0, 0}}},
+	{"stop", false, {{NULL, 0, false, 0, 0}}},
+	{"start", false, {{NULL, 0, false, 0, 0}}},
+	{"logs", false, {{"lines", F_UINT, false, 1, 10000}, {NULL, 0, false, 0, 0}}},
+	{"backup", true, {{"name", F_NAME, false, 0, 0}, {NULL, 0, false, 0, 0}}},
+	{"rollback", true, {{"to", F_TAG, true, 0, 0}, {"backup", F_PATH, true, 0, 0}, {"dry_run", F_BOOL, false, 0, 0}}},
+	{"undo", true, {{"of", F_ID, true, 0, 0}, {NULL, 0, false, 0, 0}}},
+};
+
+static bool
+valid_uint(const char *s, uint64_t min, uint64_t max)
+{
+	uint64_t v = 0;
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	return v >= min && v <= max;
+}
+
+static bool
+valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 64 || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool
+valid_value(const struct param_spec *p, const char *v)
+{
+	switch (p->fmt) {
+	case F_TAG: return proto_valid_tag(v);
+	case F_PATH: return proto_valid_path(v);
+	case F_UINT: return valid_uint(v, p->min, p->max);
+	case F_BOOL: return strcmp(v, "true") == 0 || strcmp(v, "false") == 0;
+	case F_NAME: return valid_name(v);
+	case F_ID: return proto_valid_id(v);
+	}
+	return false;
+}
+
+static const char *
+fmt_name(enum fmt f)
+{
+	switch (f) {
+	case F_TAG: return "a Docker tag";
+	case F_PATH: return "an absolute normalized path";
+	case F_UINT: return "a decimal number in range";
+	case F_BOOL: return "true or false";
+	case F_NAME: return "a name of [A-Za-z0-9._-]";
+	case F_ID: return "an id";
+	}
+	return "?";
+}
+
+const char *
+proto_param(const struct proto_kv *params, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(params[i].key, key) == 0)
+			return params[i].value;
+	return NULL;
+}
+
+enum proto_err
+proto_action_check(const char *action, const char *phase, const struct proto_kv *params,
+		   size_t n_params, struct proto_error *err)
+{
+	const struct action_spec *a = NULL;
+
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (strcmp(actions[i].name, action) == 0)
+			a = &actions[i];
+	if (a == NULL)
+		return proto_fail(err, PROTO_E_UNKNOWN_ACTION, "unknown action '%.32s'", action);
+	if (strcmp(phase, "run") != 0 && !(a->has_preflight && strcmp(phase, "preflight") == 0))
+		return proto_fail(err, PROTO_E_INVALID_PARAM, "action %s has no phase '%.32s'", action, phase);
+	for (size_t i = 0; i < n_params; i++) {
+		const struct param_spec *p = NULL;
+		for (size_t k = 0; k < 3 && a->params[k].name != NULL; k++)
+			if (strcmp(a->params[k].name, params[i].key) == 0)
+				p = &a->params[k];
+		if (p == NULL)
+			return proto_fail(err, PROTO_E_INVALID_PARAM, "action %s takes no parameter '%.32s'",
+					  action, params[i].key);
+		if (!valid_value(p, params[i].value))
+			return proto_fail(err, PROTO_E_INVALID_PARAM, "%s: parameter %s='%.64s' is not %s",
+					  action, p->name, params[i].value, fmt_name(p->fmt));
+	}
+	for (size_t k = 0; k < 3 && a->params[k].name != NULL; k++)
+		if (a->params[k].required && proto_param(params, n_params, a->params[k].name) == NULL)
+			return proto_fail(err, PROTO_E_INVALID_PARAM, "action %s needs parameter '%s'", action,
+					  a->params[k].name);
+	return PROTO_OK;
+}

@@ -1,0 +1,29 @@
+/* Internal to proto/: the arena that owns a decoded message, error helpers
+ * and the per-type decoders shared by decode.c and receive.c. */
+#ifndef ODC_PROTO_INTERNAL_H
+#define ODC_PROTO_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "proto/proto.h"
+
+/* Generic bounds of section 3. */
+#define PROTO_SCAN_MAX_STR   65536u
+#define PROTO_SCAN_MAX_BIN   1052672u
+#define PROTO_SCAN_MAX_ARRAY 100000u
+#define PROTO_SCAN_MAX_MAP   10000u
+
+/* Arena: every allocation of one decoded message, freed at once. */
+struct proto_arena *arena_new(void);
+void *arena_alloc(struct proto_arena *a, size_t n);
+char *arena_strndup(struct proto_arena *a, const char *s, size_t n);
+void arena_free(struct proto_arena *a);
+/* JSON values held by the message, released with the arena. */
+int arena_hold_json(struct proto_arena *a, json_t *j);
+
+enum proto_err proto_fail(struct proto_error *err, enum proto_err code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+bool proto_utf8_valid(const char *s, size_t n);
+
+#endif

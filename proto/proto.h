@@ -1,0 +1,348 @@
+/* odc-fleet wire protocol v1: message types, encoding, bounded decoding and
+ * the receive procedures of PROTOCOL.md. Nothing here exits or aborts. */
+#ifndef ODC_PROTO_H
+#define ODC_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define PROTO_VERSION	   1
+#define PROTO_MAGIC0	   0x4F /* 'O' */
+#define PROTO_MAGIC1	   0x44 /* 'D' */
+#define PROTO_HEADER_LEN   4
+#define PROTO_PK_LEN	   32
+#define PROTO_SIG_LEN	   64
+#define PROTO_SIGFRAME_LEN 96 /* public key || signature */
+#define PROTO_SK_LEN	   64 /* libsodium's Ed25519 secret key: seed || public key */
+#define PROTO_NONCE_LEN	   16
+#define PROTO_INCARN_LEN   16
+#define PROTO_ID_MAX	   64
+#define PROTO_MAX_DEPTH	   6
+#define PROTO_MAX_TARGETS  10000
+#define PROTO_SKEW_MS	   30000 /* default allowed clock skew */
+
+/* Message type codes: the fourth header byte. */
+enum proto_type {
+	PROTO_HELLO = 0x01,
+	PROTO_WELCOME = 0x02,
+	PROTO_HEARTBEAT = 0x03,
+	PROTO_PROGRESS = 0x04,
+	PROTO_RESULT = 0x05,
+	PROTO_ACK = 0x06,
+	PROTO_NACK = 0x07,
+	PROTO_JOB = 0x10,
+	PROTO_DISPATCH = 0x11,
+	PROTO_REQUEST = 0x20,
+	PROTO_REPLY = 0x21,
+};
+
+/* Error codes; the numbers travel in NACK and REPLY, never renumber. */
+enum proto_err {
+	PROTO_OK = 0,
+	PROTO_E_FRAMES = 1,
+	PROTO_E_HEADER = 2,
+	PROTO_E_VERSION = 3,
+	PROTO_E_TYPE = 4,
+	PROTO_E_TOO_BIG = 5,
+	PROTO_E_MALFORMED = 6,
+	PROTO_E_TRAILING = 7,
+	PROTO_E_DEPTH = 8,
+	PROTO_E_LIMIT = 9,
+	PROTO_E_SCHEMA = 10,
+	PROTO_E_VALUE = 11,
+	PROTO_E_UNKNOWN_KEY = 12,
+	PROTO_E_BAD_SIGNATURE = 13,
+	PROTO_E_EXPIRED = 14,
+	PROTO_E_REPLAYED = 15,
+	PROTO_E_NOT_TARGET = 16,
+	PROTO_E_UNKNOWN_ACTION = 17,
+	PROTO_E_INVALID_PARAM = 18,
+	PROTO_E_BUSY = 19,
+	PROTO_E_DENIED = 20,
+	PROTO_E_INTERNAL = 21,
+	PROTO_E_NOT_FOUND = 22,
+	PROTO_E_CONFLICT = 23,
+};
+#define PROTO_E_MAX PROTO_E_CONFLICT
+
+/* An error: its code and a message that names the field and the problem. */
+struct proto_error {
+	enum proto_err code;
+	char msg[256];
+};
+
+/* Names: "HEARTBEAT", "BAD_SIGNATURE"; NULL for an unknown value. */
+const char *proto_type_name(int type);
+const char *proto_err_name(int code);
+/* Parse a name back; returns -1 when unknown. */
+int proto_type_from_name(const char *name);
+int proto_err_from_name(const char *name);
+/* Largest body the type allows, 0 for an unknown type. */
+size_t proto_type_max_body(int type);
+/* True for JOB, DISPATCH and RESULT, which carry a signature frame. */
+bool proto_type_signed(int type);
+
+struct proto_kv {
+	const char *key;
+	const char *value;
+};
+
+struct proto_hello {
+	const char *host_id;
+	const char *agent_version;
+	uint8_t incarnation[PROTO_INCARN_LEN];
+	struct proto_kv *labels;
+	size_t n_labels;
+	const char **capabilities;
+	size_t n_capabilities;
+	uint64_t sent_ms;
+};
+
+struct proto_welcome {
+	const char *coordinator_id;
+	uint64_t heartbeat_ms;
+	uint64_t lost_after;
+	uint64_t now_ms;
+};
+
+struct proto_container {
+	const char *container_id;
+	const char *name;
+	const char *image;
+	const char *state;
+	const char *health;
+	const char *version;
+};
+
+struct proto_disk {
+	const char *path;
+	uint64_t free_bytes;
+	uint64_t total_bytes;
+};
+
+struct proto_heartbeat {
+	const char *host_id;
+	uint8_t incarnation[PROTO_INCARN_LEN];
+	uint64_t seq;
+	uint64_t sent_ms;
+	bool has_odc;
+	struct proto_container odc;
+	bool has_job;
+	const char *job_id;
+	const char *job_step;
+	struct proto_disk *disks;
+	size_t n_disks;
+};
+
+struct proto_progress {
+	const char *job_id;
+	const char *host_id;
+	const char *step;
+	const char *status;
+	uint64_t at_ms;
+	uint64_t percent;
+	const char *message;
+};
+
+struct proto_result {
+	const char *job_id;
+	const char *host_id;
+	const char *step;
+	const char *status;
+	int64_t exit_code;
+	uint64_t started_ms;
+	uint64_t duration_ms;
+	const char *message;
+	const char *output_tail;
+	struct proto_kv *data;
+	size_t n_data;
+	bool final;
+	uint8_t incarnation[PROTO_INCARN_LEN];
+};
+
+/* ACK and NACK share a layout; code and message are NACK's only. */
+struct proto_ack {
+	uint64_t ref_type;
+	const char *job_id;
+	const char *host_id;
+	const char *step;
+	uint8_t nonce[PROTO_NONCE_LEN];
+	size_t nonce_len; /* 0 or 16 */
+	uint64_t code;
+	const char *message;
+};
+
+struct proto_policy {
+	uint64_t canary;
+	uint64_t batch;
+	bool batch_pct;
+	uint64_t budget;
+	bool budget_pct;
+	uint64_t quorum_pct;
+	uint64_t step_deadline_s;
+	uint64_t job_deadline_s;
+};
+
+struct proto_job {
+	const char *job_id;
+	const char *action;
+	struct proto_kv *params;
+	size_t n_params;
+	const char **targets;
+	size_t n_targets;
+	struct proto_policy policy;
+	uint64_t created_ms;
+	uint64_t expires_ms;
+	const char *operator_name;
+	const char *reason;
+};
+
+struct proto_dispatch {
+	const uint8_t *job_bytes; /* the operator-signed JOB body */
+	size_t job_len;
+	uint8_t job_sig[PROTO_SIGFRAME_LEN];
+	const char *host_id;
+	const char *phase;
+	uint64_t not_before_ms;
+	uint64_t expires_ms;
+	uint8_t nonce[PROTO_NONCE_LEN];
+	struct proto_job job; /* filled by decoding; ignored when encoding */
+};
+
+/* REQUEST args and REPLY body are JSON-shaped (no floats, no bins); the
+ * message holds one reference. */
+struct proto_request {
+	uint64_t request_id;
+	const char *command;
+	json_t *args; /* an object */
+};
+
+struct proto_reply {
+	uint64_t request_id;
+	uint64_t code;
+	const char *message;
+	json_t *body; /* may be NULL for nil */
+};
+
+struct proto_arena;
+
+/* One message. For encoding, the caller fills type and the union member and
+ * keeps the pointed-to data alive. A decoded message owns everything it
+ * points to; free it with proto_msg_free(). */
+struct proto_msg {
+	enum proto_type type;
+	bool is_signed;
+	uint8_t signer[PROTO_PK_LEN]; /* decoded signed messages: who signed */
+	union {
+		struct proto_hello hello;
+		struct proto_welcome welcome;
+		struct proto_heartbeat heartbeat;
+		struct proto_progress progress;
+		struct proto_result result;
+		struct proto_ack ack; /* ACK and NACK */
+		struct proto_job job;
+		struct proto_dispatch dispatch;
+		struct proto_request request;
+		struct proto_reply reply;
+	} u;
+	struct proto_arena *arena; /* private */
+	struct proto_msg *inner;   /* private: a DISPATCH's decoded JOB */
+};
+
+void proto_msg_free(struct proto_msg *m);
+
+/* Encoded frames: header, body and, for signed types, the signature frame.
+ * The body is malloc'd; free with proto_frames_free(). */
+struct proto_frames {
+	uint8_t header[PROTO_HEADER_LEN];
+	uint8_t *body;
+	size_t body_len;
+	uint8_t sig[PROTO_SIGFRAME_LEN];
+	int nframes; /* 2 or 3 */
+};
+
+void proto_frames_free(struct proto_frames *f);
+
+/* Encode m. Signed types need the signer's 64-byte secret key (sk), which
+ * is only read. The result is checked against the same rules a receiver
+ * applies, so nothing invalid leaves; on error *out is untouched. */
+enum proto_err proto_encode(const struct proto_msg *m, const uint8_t *sk, struct proto_frames *out,
+			    struct proto_error *err);
+
+/* Sign a body of the given type exactly as section 2 of PROTOCOL.md says,
+ * writing public key || signature into sigframe. Returns 0, -1 on failure. */
+int proto_sign_body(int type, const uint8_t *body, size_t len, const uint8_t *sk,
+		    uint8_t sigframe[PROTO_SIGFRAME_LEN]);
+/* Verify sigframe over body for type; returns 0 when it verifies. */
+int proto_verify_body(int type, const uint8_t *body, size_t len,
+		      const uint8_t sigframe[PROTO_SIGFRAME_LEN]);
+
+/* Who receives: decides which types are accepted and which checks follow. */
+enum proto_receiver {
+	PROTO_RCV_AGENT,       /* WELCOME ACK NACK DISPATCH */
+	PROTO_RCV_COORDINATOR, /* HELLO HEARTBEAT PROGRESS RESULT ACK NACK */
+	PROTO_RCV_CONTROL,     /* JOB REQUEST (the coordinator's control socket) */
+	PROTO_RCV_CLI,	       /* REPLY */
+	PROTO_RCV_ANY,	       /* every type, steps 1-6 only (tools, stored evidence) */
+};
+
+/* Answers whether pk is trusted to sign messages of this type (JOB:
+ * operators, DISPATCH: coordinators, RESULT: the sending agent). */
+typedef bool (*proto_trust_fn)(void *ctx, int type, const uint8_t pk[PROTO_PK_LEN]);
+
+struct replay_guard;
+
+struct proto_ctx {
+	enum proto_receiver receiver;
+	proto_trust_fn trusted;
+	void *trust_ctx;
+	const char *host_id; /* agent: its own id; coordinator: the peer's bound id */
+	uint64_t now_ms;
+	uint64_t skew_ms;
+	struct replay_guard *replay; /* agent: required for DISPATCH */
+	const char *busy_job;	     /* agent: job in progress, or NULL */
+};
+
+/* A received frame (not owned). */
+struct proto_frame {
+	const uint8_t *data;
+	size_t len;
+};
+
+/* The receive procedure of PROTOCOL.md section 7. On PROTO_OK, *out is a
+ * new message the caller frees; otherwise *out is NULL and err says why.
+ * The frames must stay valid only during the call. */
+enum proto_err proto_receive(const struct proto_frame *frames, size_t nframes,
+			     const struct proto_ctx *ctx, struct proto_msg **out,
+			     struct proto_error *err);
+
+/* Steps 1-6 only for one body of a known type, without signature checks:
+ * for bodies whose signature was already verified (a DISPATCH's job, stored
+ * evidence). */
+enum proto_err proto_decode_body(int type, const uint8_t *body, size_t len, struct proto_msg **out,
+				 struct proto_error *err);
+
+/* The decoded form of PROTOCOL.md section 10 (a new reference), or NULL. */
+json_t *proto_msg_to_json(const struct proto_msg *m);
+
+/* The bounded structural scan of section 3 (exposed for fuzzing and tests). */
+enum proto_err proto_scan(const uint8_t *p, size_t n, struct proto_error *err);
+
+/* Action table (section 5). */
+enum proto_err proto_action_check(const char *action, const char *phase,
+				  const struct proto_kv *params, size_t n_params,
+				  struct proto_error *err);
+/* Parameter value of a decoded job, or NULL. */
+const char *proto_param(const struct proto_kv *params, size_t n, const char *key);
+/* Format checkers of sections 3 and 5, usable by the CLI before signing. */
+bool proto_valid_id(const char *s);
+bool proto_valid_tag(const char *s);
+bool proto_valid_path(const char *s);
+
+/* Milliseconds since the epoch, from CLOCK_REALTIME. */
+uint64_t proto_now_ms(void);
+
+#endif

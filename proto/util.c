@@ -1,0 +1,315 @@
+/* Shared pieces of proto/: type and error names, the decode arena, format
+ * checks for ids, tags and paths, UTF-8 validation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "proto/internal.h"
+
+static const struct {
+	int type;
+	const char *name;
+	size_t max_body;
+} types[] = {
+	{PROTO_HELLO, "HELLO", 8192},
+	{PROTO_WELCOME, "WELCOME", 1024},
+	{PROTO_HEARTBEAT, "HEARTBEAT", 8192},
+	{PROTO_PROGRESS, "PROGRESS", 4096},
+	{PROTO_RESULT, "RESULT", 65536},
+	{PROTO_ACK, "ACK", 1024},
+	{PROTO_NACK, "NACK", 2048},
+	{PROTO_JOB, "JOB", 1048576},
+	{PROTO_DISPATCH, "DISPATCH", 1052672},
+	{PROTO_REQUEST, "REQUEST", 1052672},
+	{PROTO_REPLY, "REPLY", 16777216},
+};
+
+static const char *const err_names[] = {
+	"OK",	     "FRAMES",	      "HEADER",	     "VERSION",	       "TYPE",	       "TOO_BIG",
+	"MALFORMED", "TRAILING",      "DEPTH",	     "LIMIT",	       "SCHEMA",       "VALUE",
+	"UNKNOWN_KEY", "BAD_SIGNATURE", "EXPIRED",   "REPLAYED",       "NOT_TARGET",   "UNKNOWN_ACTION",
+	"INVALID_PARAM", "BUSY",	      "DENIED",	     "INTERNAL",       "NOT_FOUND",    "CONFLICT",
+};
+
+const char *
+proto_type_name(int type)
+{
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (types[i].type == type)
+			return types[i].name;
+	return NULL;
+}
+
+int
+proto_type_from_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(types[i].name, name) == 0)
+			return types[i].type;
+	return -1;
+}
+
+size_t
+proto_type_max_body(int type)
+{
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (types[i].type == type)
+			return types[i].max_body;
+	return 0;
+}
+
+bool
+proto_type_signed(int type)
+{
+	return type == PROTO_JOB || type == PROTO_DISPATCH || type == PROTO_RESULT;
+}
+
+const char *
+proto_err_name(int code)
+{
+	if (code < 0 || code > PROTO_E_MAX)
+		return NULL;
+	return err_names[code];
+}
+
+int
+proto_err_from_name(const char *name)
+{
+	for (int i = 0; i <= PROTO_E_MAX; i++)
+		if (strcmp(err_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+enum proto_err
+proto_fail(struct proto_error *err, enum proto_err code, const char *fmt, ...)
+{
+	if (err != NULL) {
+		va_list ap;
+		err->code = code;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+uint64_t
+proto_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* RFC 3629 UTF-8, and no NUL (a NUL would cut every C string short). */
+bool
+proto_utf8_valid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t extra;
+		uint32_t cp, min;
+
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			extra = 1, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			extra = 2, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			extra = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return false;
+		}
+		if (n - i <= extra)
+			return false;
+		for (size_t k = 1; k <= extra; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += extra + 1;
+	}
+	return true;
+}
+
+static bool
+is_alnum(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+bool
+proto_valid_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > PROTO_ID_MAX || !is_alnum(s[0]))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+			return false;
+	return true;
+}
+
+bool
+proto_valid_tag(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 128 || !(is_alnum(s[0]) || s[0] == '_'))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+			return false;
+	return true;
+}
+
+bool
+proto_valid_path(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 4096 || s[0] != '/')
+		return false;
+	if (n == 1)
+		return true;
+	if (s[n - 1] == '/')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return false;
+	/* Walk the components between slashes. */
+	for (const char *p = s + 1;;) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (len == 0)
+			return false; /* "//" */
+		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (slash == NULL)
+			break;
+		p = slash + 1;
+	}
+	return true;
+}
+
+/* Arena: a chain of blocks; big requests get a block of their own. */
+struct arena_block {
+	struct arena_block *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+struct proto_arena {
+	struct arena_block *head;
+	json_t **json;
+	size_t n_json, cap_json;
+};
+
+#define ARENA_BLOCK 4096u
+
+struct proto_arena *
+arena_new(void)
+{
+	return calloc(1, sizeof(struct proto_arena));
+}
+
+void *
+arena_alloc(struct proto_arena *a, size_t n)
+{
+	struct arena_block *b = a->head;
+	size_t align = sizeof(max_align_t);
+
+	n = (n + align - 1) / align * align;
+	if (n == 0)
+		n = align;
+	if (b == NULL || b->cap - b->used < n) {
+		size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+		b = malloc(sizeof(*b) + cap);
+		if (b == NULL)
+			return NULL;
+		b->used = 0;
+		b->cap = cap;
+		b->next = a->head;
+		a->head = b;
+	}
+	void *p = (char *)b->data + b->used;
+	b->used += n;
+	memset(p, 0, n);
+	return p;
+}
+
+char *
+arena_strndup(struct proto_arena *a, const char *s, size_t n)
+{
+	char *p = arena_alloc(a, n + 1);
+
+	if (p == NULL)
+		return NULL;
+	if (n > 0) /* msgpack-c gives a NULL pointer for an empty str */
+		memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+int
+arena_hold_json(struct proto_arena *a, json_t *j)
+{
+	if (a->n_json == a->cap_json) {
+		size_t cap = a->cap_json ? a->cap_json * 2 : 4;
+		json_t **nj = realloc(a->json, cap * sizeof(*nj));
+		if (nj == NULL)
+			return -1;
+		a->json = nj;
+		a->cap_json = cap;
+	}
+	a->json[a->n_json++] = j;
+	return 0;
+}
+
+void
+arena_free(struct proto_arena *a)
+{
+	if (a == NULL)
+		return;
+	for (struct arena_block *b = a->head, *next; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	for (size_t i = 0; i < a->n_json; i++)
+		json_decref(a->json[i]);
+	free(a->json);
+	free(a);
+}
+
+void
+proto_msg_free(struct proto_msg *m)
+{
+	if (m == NULL)
+		return;
+	proto_msg_free(m->inner);
+	arena_free(m->arena);
+	free(m);
+}
+
+void
+proto_frames_free(struct proto_frames *f)
+{
+	if (f == NULL)
+		return;
+	free(f->body);
+	f->body = NULL;
+	f->body_len = 0;
+}

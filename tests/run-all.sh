@@ -1,0 +1,84 @@
+#!/bin/sh
+# Run every test suite that exists and end with one line "N passed, N failed".
+# Usage: tests/run-all.sh [--only unit|integration] BUILD_DIR PYTHON
+set -u
+only=""
+if [ "${1:-}" = "--only" ]; then only=$2; shift 2; fi
+build=${1:-build}
+python=${2:-/usr/bin/python3}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 2
+
+passed=0
+failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT INT TERM
+
+# count_from PATTERN: the number before PATTERN in the last matching line of $log.
+count_from() {
+	grep -Eo "[0-9]+ $1" "$log" | tail -n 1 | grep -Eo '^[0-9]+' || echo 0
+}
+
+run_unit() {
+	for t in "$build"/tests/test_*; do
+		[ -x "$t" ] || continue
+		"$t" >"$log" 2>&1
+		rc=$?
+		cat "$log"
+		p=$(grep -Eo '\[  PASSED  \] [0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -n 1)
+		f=$(grep -Eo '\[  FAILED  \] [0-9]+ test' "$log" | grep -Eo '[0-9]+' | tail -n 1)
+		p=${p:-0}
+		f=${f:-0}
+		# A crash or sanitizer abort leaves no summary: count it as a failure.
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			echo "run-all: $t exited with status $rc" >&2
+			f=1
+		fi
+		passed=$((passed + p))
+		failed=$((failed + f))
+	done
+}
+
+run_vectors() {
+	"$build"/tools/vectors check tests/vectors/proto-v1.json >"$log" 2>&1
+	rc=$?
+	cat "$log"
+	p=$(count_from passed)
+	f=$(count_from failed)
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	passed=$((passed + p))
+	failed=$((failed + f))
+	# The checked-in vectors must be exactly what the C code generates now.
+	if "$build"/tools/vectors gen >"$log" 2>&1 && cmp -s "$log" tests/vectors/proto-v1.json; then
+		echo "vectors: tests/vectors/proto-v1.json is what the C code generates"
+		passed=$((passed + 1))
+	else
+		echo "vectors: FAIL tests/vectors/proto-v1.json differs from 'vectors gen' (run make vectors)"
+		failed=$((failed + 1))
+	fi
+}
+
+run_pytest() {
+	[ -d tests/py ] || return 0
+	ODC_BUILD="$build" "$python" -m pytest -q -p no:cacheprovider tests/py >"$log" 2>&1
+	rc=$?
+	cat "$log"
+	p=$(count_from passed)
+	f=$(count_from failed)
+	e=$(count_from 'errors?')
+	f=$((f + e))
+	# pytest exits 5 when it collected nothing: that is not a pass.
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+case "$only" in
+unit) run_unit ;;
+integration) run_vectors; run_pytest ;;
+"") run_unit; run_vectors; run_pytest ;;
+*) echo "run-all: unknown suite '$only'" >&2; exit 2 ;;
+esac
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
