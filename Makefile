@@ -99,7 +99,7 @@ sanitize: deps
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 		all
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		tests/run-all.sh --only unit build-san $(PYTHON)
+		tests/run-all.sh --only sanitize build-san $(PYTHON)
 
 fuzz: deps
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
@@ -115,8 +115,8 @@ format:
 	clang-format -i $(PROTO_SRC) $(COMMON_SRC) $(wildcard proto/*.h common/*.h) \
 		$(UNIT_SRC) $(TOOL_SRC) $(BENCH_SRC) $(FUZZ_SRC)
 
-install: all
-	@echo "install: nothing to install yet (the daemons are not built yet)"
+install:
+	@echo "install: not available yet: the daemons are not built yet (see README)" >&2; exit 1
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -172,7 +172,8 @@ static enum proto_err
 get_enum(struct dc *c, const msgpack_object *o, const char *f, const char *const *allowed,
 	 const char **out)
 {
-	enum proto_err e = get_str(c, o, f, -1, 1, 32, NULL, out);
+	/* Any str that is not listed is VALUE, whatever its length. */
+	enum proto_err e = get_str(c, o, f, -1, 0, PROTO_SCAN_MAX_STR, NULL, out);
 
 	if (e != PROTO_OK)
 		return e;
@@ -301,7 +302,7 @@ dec_hello(struct dc *c, const msgpack_object *f, struct proto_hello *m)
 	for (size_t i = 0; i < n; i++)
 		TRY(get_str(c, &caps[i], "capabilities", (long)i, 1, 32, NULL, &m->capabilities[i]));
 	m->n_capabilities = n;
-	TRY(get_uint(c, &f[5], "sent_ms", -1, 0, UINT64_MAX, &m->sent_ms));
+	TRY(get_uint(c, &f[5], "sent_ms", -1, 0, PROTO_UINT_MAX, &m->sent_ms));
 	return PROTO_OK;
 }
 
@@ -311,7 +312,7 @@ dec_welcome(struct dc *c, const msgpack_object *f, struct proto_welcome *m)
 	TRY(get_id(c, &f[0], "coordinator_id", -1, &m->coordinator_id));
 	TRY(get_uint(c, &f[1], "heartbeat_ms", -1, 1000, 600000, &m->heartbeat_ms));
 	TRY(get_uint(c, &f[2], "lost_after", -1, 1, 100, &m->lost_after));
-	TRY(get_uint(c, &f[3], "now_ms", -1, 0, UINT64_MAX, &m->now_ms));
+	TRY(get_uint(c, &f[3], "now_ms", -1, 0, PROTO_UINT_MAX, &m->now_ms));
 	return PROTO_OK;
 }
 
@@ -329,8 +330,8 @@ dec_heartbeat(struct dc *c, const msgpack_object *f, struct proto_heartbeat *m)
 
 	TRY(get_id(c, &f[0], "host_id", -1, &m->host_id));
 	TRY(get_bin_exact(c, &f[1], "incarnation", PROTO_INCARN_LEN, m->incarnation));
-	TRY(get_uint(c, &f[2], "seq", -1, 0, UINT64_MAX, &m->seq));
-	TRY(get_uint(c, &f[3], "sent_ms", -1, 0, UINT64_MAX, &m->sent_ms));
+	TRY(get_uint(c, &f[2], "seq", -1, 0, PROTO_UINT_MAX, &m->seq));
+	TRY(get_uint(c, &f[3], "sent_ms", -1, 0, PROTO_UINT_MAX, &m->sent_ms));
 	if (f[4].type != MSGPACK_OBJECT_NIL) {
 		struct proto_container *o = &m->odc;
 		TRY(get_row(c, &f[4], "odc", -1, 6, &row));
@@ -355,8 +356,8 @@ dec_heartbeat(struct dc *c, const msgpack_object *f, struct proto_heartbeat *m)
 	for (size_t i = 0; i < n; i++) {
 		TRY(get_row(c, &list[i], "disks", (long)i, 3, &row));
 		TRY(get_str(c, &row[0], "disks.path", (long)i, 1, 4096, NULL, &m->disks[i].path));
-		TRY(get_uint(c, &row[1], "disks.free_bytes", (long)i, 0, UINT64_MAX, &m->disks[i].free_bytes));
-		TRY(get_uint(c, &row[2], "disks.total_bytes", (long)i, 0, UINT64_MAX, &m->disks[i].total_bytes));
+		TRY(get_uint(c, &row[1], "disks.free_bytes", (long)i, 0, PROTO_UINT_MAX, &m->disks[i].free_bytes));
+		TRY(get_uint(c, &row[2], "disks.total_bytes", (long)i, 0, PROTO_UINT_MAX, &m->disks[i].total_bytes));
 	}
 	m->n_disks = n;
 	return PROTO_OK;
@@ -369,7 +370,7 @@ dec_progress(struct dc *c, const msgpack_object *f, struct proto_progress *m)
 	TRY(get_id(c, &f[1], "host_id", -1, &m->host_id));
 	TRY(get_str(c, &f[2], "step", -1, 1, 32, cs_lower_us, &m->step));
 	TRY(get_enum(c, &f[3], "status", progress_states, &m->status));
-	TRY(get_uint(c, &f[4], "at_ms", -1, 0, UINT64_MAX, &m->at_ms));
+	TRY(get_uint(c, &f[4], "at_ms", -1, 0, PROTO_UINT_MAX, &m->at_ms));
 	TRY(get_uint(c, &f[5], "percent", -1, 0, 100, &m->percent));
 	TRY(get_str(c, &f[6], "message", -1, 0, 512, NULL, &m->message));
 	return PROTO_OK;
@@ -383,8 +384,8 @@ dec_result(struct dc *c, const msgpack_object *f, struct proto_result *m)
 	TRY(get_str(c, &f[2], "step", -1, 1, 32, cs_lower_us, &m->step));
 	TRY(get_enum(c, &f[3], "status", result_states, &m->status));
 	TRY(get_int(c, &f[4], "exit_code", &m->exit_code));
-	TRY(get_uint(c, &f[5], "started_ms", -1, 0, UINT64_MAX, &m->started_ms));
-	TRY(get_uint(c, &f[6], "duration_ms", -1, 0, UINT64_MAX, &m->duration_ms));
+	TRY(get_uint(c, &f[5], "started_ms", -1, 0, PROTO_UINT_MAX, &m->started_ms));
+	TRY(get_uint(c, &f[6], "duration_ms", -1, 0, PROTO_UINT_MAX, &m->duration_ms));
 	TRY(get_str(c, &f[7], "message", -1, 0, 1024, NULL, &m->message));
 	TRY(get_str(c, &f[8], "output_tail", -1, 0, 16384, NULL, &m->output_tail));
 	TRY(get_kv(c, &f[9], "data", 32, 1, 64, cs_data_key, 1024, &m->data, &m->n_data));
@@ -399,7 +400,7 @@ dec_ack(struct dc *c, const msgpack_object *f, struct proto_ack *m, bool nack)
 	const uint8_t *p = NULL;
 	size_t n = 0;
 
-	TRY(get_uint(c, &f[0], "ref_type", -1, 0, UINT64_MAX, &m->ref_type));
+	TRY(get_uint(c, &f[0], "ref_type", -1, 0, PROTO_UINT_MAX, &m->ref_type));
 	if (proto_type_name((int)(m->ref_type & 0xff)) == NULL || m->ref_type > 0xff)
 		return bad(c, PROTO_E_VALUE, "ref_type", -1, "%llu is not a message type",
 			   (unsigned long long)m->ref_type);
@@ -461,12 +462,12 @@ dec_job(struct dc *c, const msgpack_object *f, struct proto_job *m)
 
 	TRY(get_row(c, &f[4], "policy", -1, 8, &pol));
 	TRY(get_uint(c, &pol[0], "policy.canary", -1, 0, n, &p->canary));
-	TRY(get_uint(c, &pol[1], "policy.batch", -1, 1, UINT64_MAX, &p->batch));
+	TRY(get_uint(c, &pol[1], "policy.batch", -1, 1, PROTO_UINT_MAX, &p->batch));
 	TRY(get_bool(c, &pol[2], "policy.batch_pct", &p->batch_pct));
 	if (p->batch_pct && p->batch > 100)
 		return bad(c, PROTO_E_VALUE, "policy.batch", -1, "%llu%% is more than 100%%",
 			   (unsigned long long)p->batch);
-	TRY(get_uint(c, &pol[3], "policy.budget", -1, 0, UINT64_MAX, &p->budget));
+	TRY(get_uint(c, &pol[3], "policy.budget", -1, 0, PROTO_UINT_MAX, &p->budget));
 	TRY(get_bool(c, &pol[4], "policy.budget_pct", &p->budget_pct));
 	if (p->budget_pct && p->budget > 100)
 		return bad(c, PROTO_E_VALUE, "policy.budget", -1, "%llu%% is more than 100%%",
@@ -475,8 +476,8 @@ dec_job(struct dc *c, const msgpack_object *f, struct proto_job *m)
 	TRY(get_uint(c, &pol[6], "policy.step_deadline_s", -1, 1, 86400, &p->step_deadline_s));
 	TRY(get_uint(c, &pol[7], "policy.job_deadline_s", -1, 1, 604800, &p->job_deadline_s));
 
-	TRY(get_uint(c, &f[5], "created_ms", -1, 0, UINT64_MAX, &m->created_ms));
-	TRY(get_uint(c, &f[6], "expires_ms", -1, 0, UINT64_MAX, &m->expires_ms));
+	TRY(get_uint(c, &f[5], "created_ms", -1, 0, PROTO_UINT_MAX, &m->created_ms));
+	TRY(get_uint(c, &f[6], "expires_ms", -1, 0, PROTO_UINT_MAX, &m->expires_ms));
 	if (m->expires_ms <= m->created_ms || m->expires_ms - m->created_ms > 604800000u)
 		return bad(c, PROTO_E_VALUE, "expires_ms", -1,
 			   "must be after created_ms and at most 7 days later");
@@ -501,8 +502,8 @@ dec_dispatch(struct dc *c, const msgpack_object *f, struct proto_dispatch *m)
 	TRY(get_bin_exact(c, &f[1], "job_sig", PROTO_SIGFRAME_LEN, m->job_sig));
 	TRY(get_id(c, &f[2], "host_id", -1, &m->host_id));
 	TRY(get_str(c, &f[3], "phase", -1, 1, 32, cs_lower_us, &m->phase));
-	TRY(get_uint(c, &f[4], "not_before_ms", -1, 0, UINT64_MAX, &m->not_before_ms));
-	TRY(get_uint(c, &f[5], "expires_ms", -1, 0, UINT64_MAX, &m->expires_ms));
+	TRY(get_uint(c, &f[4], "not_before_ms", -1, 0, PROTO_UINT_MAX, &m->not_before_ms));
+	TRY(get_uint(c, &f[5], "expires_ms", -1, 0, PROTO_UINT_MAX, &m->expires_ms));
 	if (m->expires_ms <= m->not_before_ms || m->expires_ms - m->not_before_ms > 86400000u)
 		return bad(c, PROTO_E_VALUE, "expires_ms", -1,
 			   "must be after not_before_ms and at most 24 hours later");
@@ -608,7 +609,7 @@ dec_request(struct dc *c, const msgpack_object *f, struct proto_request *m)
 {
 	json_t *args;
 
-	TRY(get_uint(c, &f[0], "request_id", -1, 0, UINT64_MAX, &m->request_id));
+	TRY(get_uint(c, &f[0], "request_id", -1, 0, PROTO_UINT_MAX, &m->request_id));
 	TRY(get_str(c, &f[1], "command", -1, 1, 32, cs_command, &m->command));
 	if (f[2].type != MSGPACK_OBJECT_MAP)
 		return bad(c, PROTO_E_SCHEMA, "args", -1, "expected a map, got %s", otype(&f[2]));
@@ -618,17 +619,27 @@ dec_request(struct dc *c, const msgpack_object *f, struct proto_request *m)
 		const msgpack_object_kv *kv = &f[2].via.map.ptr[i];
 		const char *key;
 		TRY(get_str(c, &kv->key, "args", (long)i, 1, 64, NULL, &key));
+		for (uint32_t k = 0; k < i; k++) {
+			const msgpack_object *pk = &f[2].via.map.ptr[k].key;
+			if (pk->via.str.size == kv->key.via.str.size &&
+			    memcmp(pk->via.str.ptr, key, pk->via.str.size) == 0)
+				return bad(c, PROTO_E_VALUE, "args", (long)i, "duplicate key '%s'", key);
+		}
 		switch (kv->val.type) {
 		case MSGPACK_OBJECT_NIL:
 		case MSGPACK_OBJECT_BOOLEAN:
-		case MSGPACK_OBJECT_POSITIVE_INTEGER:
 		case MSGPACK_OBJECT_NEGATIVE_INTEGER:
 			break;
-		case MSGPACK_OBJECT_STR:
-			if (kv->val.via.str.size > 65536)
-				return bad(c, PROTO_E_LIMIT, "args", (long)i, "str of %u bytes, at most 65536",
-					   kv->val.via.str.size);
+		case MSGPACK_OBJECT_POSITIVE_INTEGER: {
+			int64_t v;
+			TRY(get_int(c, &kv->val, "args", &v));
 			break;
+		}
+		case MSGPACK_OBJECT_STR: {
+			const char *s;
+			TRY(get_str(c, &kv->val, "args", (long)i, 0, 65536, NULL, &s));
+			break;
+		}
 		case MSGPACK_OBJECT_ARRAY: {
 			const msgpack_object *items;
 			size_t n;
@@ -643,6 +654,7 @@ dec_request(struct dc *c, const msgpack_object *f, struct proto_request *m)
 				   otype(&kv->val));
 		}
 	}
+	/* Every entry is valid now; only memory can fail the conversion. */
 	TRY(to_json(c, &f[2], "args", &args));
 	TRY(hold(c, args));
 	m->args = args;
@@ -654,7 +666,7 @@ dec_reply(struct dc *c, const msgpack_object *f, struct proto_reply *m)
 {
 	json_t *body;
 
-	TRY(get_uint(c, &f[0], "request_id", -1, 0, UINT64_MAX, &m->request_id));
+	TRY(get_uint(c, &f[0], "request_id", -1, 0, PROTO_UINT_MAX, &m->request_id));
 	TRY(get_uint(c, &f[1], "code", -1, 0, PROTO_E_MAX, &m->code));
 	TRY(get_str(c, &f[2], "message", -1, 0, 1024, NULL, &m->message));
 	TRY(to_json(c, &f[3], "body", &body));

@@ -37,9 +37,8 @@ kvj(const struct proto_kv *kv, size_t n)
 static json_t *
 uj(uint64_t v)
 {
-	/* JSON integers are int64 in jansson; larger values do not occur in
-	 * practice (times, sizes), and are clamped rather than wrapped. */
-	return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+	/* Decoded uints are at most PROTO_UINT_MAX, so they fit. */
+	return json_integer((json_int_t)v);
 }
 
 static json_t *

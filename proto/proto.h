@@ -23,6 +23,9 @@
 #define PROTO_MAX_DEPTH	   6
 #define PROTO_MAX_TARGETS  10000
 #define PROTO_SKEW_MS	   30000 /* default allowed clock skew */
+/* Every uint on the wire is at most 2^63-1: it survives JSON (int64) and
+ * instant + skew cannot overflow. */
+#define PROTO_UINT_MAX ((uint64_t)INT64_MAX)
 
 /* Message type codes: the fourth header byte. */
 enum proto_type {

@@ -75,6 +75,7 @@ run_pytest() {
 
 case "$only" in
 unit) run_unit ;;
+sanitize) run_unit; run_vectors ;;
 integration) run_vectors; run_pytest ;;
 "") run_unit; run_vectors; run_pytest ;;
 *) echo "run-all: unknown suite '$only'" >&2; exit 2 ;;
