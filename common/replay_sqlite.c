@@ -69,15 +69,15 @@ int
 replay_sqlite_open(struct replay_guard *g, const char *path, char *err, size_t errlen)
 {
 	static const char schema[] =
-		"PRAGMA journal_mode=WAL;"
-		"PRAGMA synchronous=FULL;"
-		"CREATE TABLE IF NOT EXISTS replay_nonce ("
-		" nonce BLOB PRIMARY KEY, keep_until_ms INTEGER NOT NULL) WITHOUT ROWID;";
+	    "PRAGMA journal_mode=WAL;"
+	    "PRAGMA synchronous=FULL;"
+	    "CREATE TABLE IF NOT EXISTS replay_nonce ("
+	    " nonce BLOB PRIMARY KEY, keep_until_ms INTEGER NOT NULL) WITHOUT ROWID;";
 	/* An expired row may be reused; a live one is left alone (0 changes). */
 	static const char ins[] =
-		"INSERT INTO replay_nonce(nonce, keep_until_ms) VALUES (?1, ?2) "
-		"ON CONFLICT(nonce) DO UPDATE SET keep_until_ms = excluded.keep_until_ms "
-		"WHERE replay_nonce.keep_until_ms < ?3";
+	    "INSERT INTO replay_nonce(nonce, keep_until_ms) VALUES (?1, ?2) "
+	    "ON CONFLICT(nonce) DO UPDATE SET keep_until_ms = excluded.keep_until_ms "
+	    "WHERE replay_nonce.keep_until_ms < ?3";
 	static const char del[] = "DELETE FROM replay_nonce WHERE keep_until_ms < ?1";
 	struct rs *r = calloc(1, sizeof(*r));
 	char *msg = NULL;
@@ -86,10 +86,11 @@ replay_sqlite_open(struct replay_guard *g, const char *path, char *err, size_t e
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
-	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
-			    NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &r->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
+	                    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot open nonce store: %s", path,
-			 r->db ? sqlite3_errmsg(r->db) : "out of memory");
+		         r->db ? sqlite3_errmsg(r->db) : "out of memory");
 		goto fail;
 	}
 	sqlite3_busy_timeout(r->db, 5000);

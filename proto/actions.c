@@ -21,15 +21,19 @@ struct action_spec {
 };
 
 static const struct action_spec actions[] = {
-	{"ping", false, {{NULL, 0, false, 0, 0}}},
-	{"status", false, {{NULL, 0, false, 0, 0}}},
-	{"preflight", false, {{"to", F_TAG, true, 0, 0}, {"backup", F_PATH, true, 0, 0}, {NULL, 0, false, 0, 0}}},
-	{"stop", false, {{NULL, 0, false, 0, 0}}},
-	{"start", false, {{NULL, 0, false, 0, 0}}},
-	{"logs", false, {{"lines", F_UINT, false, 1, 10000}, {NULL, 0, false, 0, 0}}},
-	{"backup", true, {{"name", F_NAME, false, 0, 0}, {NULL, 0, false, 0, 0}}},
-	{"rollback", true, {{"to", F_TAG, true, 0, 0}, {"backup", F_PATH, true, 0, 0}, {"dry_run", F_BOOL, false, 0, 0}}},
-	{"undo", true, {{"of", F_ID, true, 0, 0}, {NULL, 0, false, 0, 0}}},
+    {"ping", false, {{NULL, 0, false, 0, 0}}},
+    {"status", false, {{NULL, 0, false, 0, 0}}},
+    {"preflight",
+     false,
+     {{"to", F_TAG, true, 0, 0}, {"backup", F_PATH, true, 0, 0}, {NULL, 0, false, 0, 0}}},
+    {"stop", false, {{NULL, 0, false, 0, 0}}},
+    {"start", false, {{NULL, 0, false, 0, 0}}},
+    {"logs", false, {{"lines", F_UINT, false, 1, 10000}, {NULL, 0, false, 0, 0}}},
+    {"backup", true, {{"name", F_NAME, false, 0, 0}, {NULL, 0, false, 0, 0}}},
+    {"rollback",
+     true,
+     {{"to", F_TAG, true, 0, 0}, {"backup", F_PATH, true, 0, 0}, {"dry_run", F_BOOL, false, 0, 0}}},
+    {"undo", true, {{"of", F_ID, true, 0, 0}, {NULL, 0, false, 0, 0}}},
 };
 
 static bool
@@ -70,12 +74,18 @@ static bool
 valid_value(const struct param_spec *p, const char *v)
 {
 	switch (p->fmt) {
-	case F_TAG: return proto_valid_tag(v);
-	case F_PATH: return proto_valid_path(v);
-	case F_UINT: return valid_uint(v, p->min, p->max);
-	case F_BOOL: return strcmp(v, "true") == 0 || strcmp(v, "false") == 0;
-	case F_NAME: return valid_name(v);
-	case F_ID: return proto_valid_id(v);
+	case F_TAG:
+		return proto_valid_tag(v);
+	case F_PATH:
+		return proto_valid_path(v);
+	case F_UINT:
+		return valid_uint(v, p->min, p->max);
+	case F_BOOL:
+		return strcmp(v, "true") == 0 || strcmp(v, "false") == 0;
+	case F_NAME:
+		return valid_name(v);
+	case F_ID:
+		return proto_valid_id(v);
 	}
 	return false;
 }
@@ -84,12 +94,18 @@ static const char *
 fmt_name(enum fmt f)
 {
 	switch (f) {
-	case F_TAG: return "a Docker tag";
-	case F_PATH: return "an absolute normalized path";
-	case F_UINT: return "a decimal number in range";
-	case F_BOOL: return "true or false";
-	case F_NAME: return "a name of [A-Za-z0-9._-]";
-	case F_ID: return "an id";
+	case F_TAG:
+		return "a Docker tag";
+	case F_PATH:
+		return "an absolute normalized path";
+	case F_UINT:
+		return "a decimal number in range";
+	case F_BOOL:
+		return "true or false";
+	case F_NAME:
+		return "a name of [A-Za-z0-9._-]";
+	case F_ID:
+		return "an id";
 	}
 	return "?";
 }
@@ -105,7 +121,7 @@ proto_param(const struct proto_kv *params, size_t n, const char *key)
 
 enum proto_err
 proto_action_check(const char *action, const char *phase, const struct proto_kv *params,
-		   size_t n_params, struct proto_error *err)
+                   size_t n_params, struct proto_error *err)
 {
 	const struct action_spec *a = NULL;
 
@@ -115,22 +131,27 @@ proto_action_check(const char *action, const char *phase, const struct proto_kv 
 	if (a == NULL)
 		return proto_fail(err, PROTO_E_UNKNOWN_ACTION, "unknown action '%.32s'", action);
 	if (strcmp(phase, "run") != 0 && !(a->has_preflight && strcmp(phase, "preflight") == 0))
-		return proto_fail(err, PROTO_E_INVALID_PARAM, "action %s has no phase '%.32s'", action, phase);
+		return proto_fail(err, PROTO_E_INVALID_PARAM, "action %s has no phase '%.32s'",
+		                  action, phase);
 	for (size_t i = 0; i < n_params; i++) {
 		const struct param_spec *p = NULL;
 		for (size_t k = 0; k < 3 && a->params[k].name != NULL; k++)
 			if (strcmp(a->params[k].name, params[i].key) == 0)
 				p = &a->params[k];
 		if (p == NULL)
-			return proto_fail(err, PROTO_E_INVALID_PARAM, "action %s takes no parameter '%.32s'",
-					  action, params[i].key);
+			return proto_fail(err, PROTO_E_INVALID_PARAM,
+			                  "action %s takes no parameter '%.32s'", action,
+			                  params[i].key);
 		if (!valid_value(p, params[i].value))
-			return proto_fail(err, PROTO_E_INVALID_PARAM, "%s: parameter %s='%.64s' is not %s",
-					  action, p->name, params[i].value, fmt_name(p->fmt));
+			return proto_fail(err, PROTO_E_INVALID_PARAM,
+			                  "%s: parameter %s='%.64s' is not %s", action, p->name,
+			                  params[i].value, fmt_name(p->fmt));
 	}
 	for (size_t k = 0; k < 3 && a->params[k].name != NULL; k++)
-		if (a->params[k].required && proto_param(params, n_params, a->params[k].name) == NULL)
-			return proto_fail(err, PROTO_E_INVALID_PARAM, "action %s needs parameter '%s'", action,
-					  a->params[k].name);
+		if (a->params[k].required &&
+		    proto_param(params, n_params, a->params[k].name) == NULL)
+			return proto_fail(err, PROTO_E_INVALID_PARAM,
+			                  "action %s needs parameter '%s'", action,
+			                  a->params[k].name);
 	return PROTO_OK;
 }

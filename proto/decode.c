@@ -21,15 +21,24 @@ static const char *
 otype(const msgpack_object *o)
 {
 	switch (o->type) {
-	case MSGPACK_OBJECT_NIL: return "nil";
-	case MSGPACK_OBJECT_BOOLEAN: return "bool";
-	case MSGPACK_OBJECT_POSITIVE_INTEGER: return "uint";
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "negative int";
-	case MSGPACK_OBJECT_STR: return "str";
-	case MSGPACK_OBJECT_BIN: return "bin";
-	case MSGPACK_OBJECT_ARRAY: return "array";
-	case MSGPACK_OBJECT_MAP: return "map";
-	default: return "unsupported type";
+	case MSGPACK_OBJECT_NIL:
+		return "nil";
+	case MSGPACK_OBJECT_BOOLEAN:
+		return "bool";
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		return "uint";
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		return "negative int";
+	case MSGPACK_OBJECT_STR:
+		return "str";
+	case MSGPACK_OBJECT_BIN:
+		return "bin";
+	case MSGPACK_OBJECT_ARRAY:
+		return "array";
+	case MSGPACK_OBJECT_MAP:
+		return "map";
+	default:
+		return "unsupported type";
 	}
 }
 
@@ -84,8 +93,8 @@ cs_label_key(const char *s, size_t n) /* [A-Za-z0-9._/-] */
 {
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '.' || ch == '_' || ch == '/' || ch == '-'))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '/' || ch == '-'))
 			return false;
 	}
 	return n > 0;
@@ -113,12 +122,14 @@ cs_data_key(const char *s, size_t n) /* [a-z0-9_.-] */
 /* An array with exactly n elements (a row of fields). */
 static enum proto_err
 get_row(struct dc *c, const msgpack_object *o, const char *f, long idx, uint32_t n,
-	const msgpack_object **items)
+        const msgpack_object **items)
 {
 	if (o->type != MSGPACK_OBJECT_ARRAY)
-		return bad(c, PROTO_E_SCHEMA, f, idx, "expected an array of %u fields, got %s", n, otype(o));
+		return bad(c, PROTO_E_SCHEMA, f, idx, "expected an array of %u fields, got %s", n,
+		           otype(o));
 	if (o->via.array.size != n)
-		return bad(c, PROTO_E_SCHEMA, f, idx, "expected %u fields, got %u", n, o->via.array.size);
+		return bad(c, PROTO_E_SCHEMA, f, idx, "expected %u fields, got %u", n,
+		           o->via.array.size);
 	*items = o->via.array.ptr;
 	return PROTO_OK;
 }
@@ -126,14 +137,16 @@ get_row(struct dc *c, const msgpack_object *o, const char *f, long idx, uint32_t
 /* A list of min..max elements. */
 static enum proto_err
 get_list(struct dc *c, const msgpack_object *o, const char *f, uint32_t min, uint32_t max,
-	 const msgpack_object **items, size_t *n)
+         const msgpack_object **items, size_t *n)
 {
 	if (o->type != MSGPACK_OBJECT_ARRAY)
 		return bad(c, PROTO_E_SCHEMA, f, -1, "expected an array, got %s", otype(o));
 	if (o->via.array.size > max)
-		return bad(c, PROTO_E_LIMIT, f, -1, "%u elements, at most %u allowed", o->via.array.size, max);
+		return bad(c, PROTO_E_LIMIT, f, -1, "%u elements, at most %u allowed",
+		           o->via.array.size, max);
 	if (o->via.array.size < min)
-		return bad(c, PROTO_E_VALUE, f, -1, "%u elements, at least %u required", o->via.array.size, min);
+		return bad(c, PROTO_E_VALUE, f, -1, "%u elements, at least %u required",
+		           o->via.array.size, min);
 	*items = o->via.array.ptr;
 	*n = o->via.array.size;
 	return PROTO_OK;
@@ -142,7 +155,7 @@ get_list(struct dc *c, const msgpack_object *o, const char *f, uint32_t min, uin
 /* A str of min..max bytes, valid UTF-8 without NUL, and in the charset. */
 static enum proto_err
 get_str(struct dc *c, const msgpack_object *o, const char *f, long idx, uint32_t min, uint32_t max,
-	charset_fn cs, const char **out)
+        charset_fn cs, const char **out)
 {
 	if (o->type != MSGPACK_OBJECT_STR)
 		return bad(c, PROTO_E_SCHEMA, f, idx, "expected str, got %s", otype(o));
@@ -157,7 +170,8 @@ get_str(struct dc *c, const msgpack_object *o, const char *f, long idx, uint32_t
 	if (s == NULL)
 		return oom(c);
 	if (cs != NULL && n > 0 && !cs(s, n))
-		return bad(c, PROTO_E_VALUE, f, idx, "'%.64s' has characters or a form not allowed here", s);
+		return bad(c, PROTO_E_VALUE, f, idx,
+		           "'%.64s' has characters or a form not allowed here", s);
 	*out = s;
 	return PROTO_OK;
 }
@@ -170,7 +184,7 @@ get_id(struct dc *c, const msgpack_object *o, const char *f, long idx, const cha
 
 static enum proto_err
 get_enum(struct dc *c, const msgpack_object *o, const char *f, const char *const *allowed,
-	 const char **out)
+         const char **out)
 {
 	/* Any str that is not listed is VALUE, whatever its length. */
 	enum proto_err e = get_str(c, o, f, -1, 0, PROTO_SCAN_MAX_STR, NULL, out);
@@ -185,13 +199,14 @@ get_enum(struct dc *c, const msgpack_object *o, const char *f, const char *const
 
 static enum proto_err
 get_uint(struct dc *c, const msgpack_object *o, const char *f, long idx, uint64_t min, uint64_t max,
-	 uint64_t *out)
+         uint64_t *out)
 {
 	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 		return bad(c, PROTO_E_SCHEMA, f, idx, "expected uint, got %s", otype(o));
 	if (o->via.u64 < min || o->via.u64 > max)
 		return bad(c, PROTO_E_VALUE, f, idx, "%llu is outside %llu..%llu",
-			   (unsigned long long)o->via.u64, (unsigned long long)min, (unsigned long long)max);
+		           (unsigned long long)o->via.u64, (unsigned long long)min,
+		           (unsigned long long)max);
 	*out = o->via.u64;
 	return PROTO_OK;
 }
@@ -206,7 +221,8 @@ get_int(struct dc *c, const msgpack_object *o, const char *f, int64_t *out)
 	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 		return bad(c, PROTO_E_SCHEMA, f, -1, "expected int, got %s", otype(o));
 	if (o->via.u64 > (uint64_t)INT64_MAX)
-		return bad(c, PROTO_E_VALUE, f, -1, "%llu does not fit in int64", (unsigned long long)o->via.u64);
+		return bad(c, PROTO_E_VALUE, f, -1, "%llu does not fit in int64",
+		           (unsigned long long)o->via.u64);
 	*out = (int64_t)o->via.u64;
 	return PROTO_OK;
 }
@@ -223,14 +239,16 @@ get_bool(struct dc *c, const msgpack_object *o, const char *f, bool *out)
 /* A bin of min..max bytes; not copied (callers copy what they keep). */
 static enum proto_err
 get_bin(struct dc *c, const msgpack_object *o, const char *f, uint32_t min, uint32_t max,
-	const uint8_t **p, size_t *n)
+        const uint8_t **p, size_t *n)
 {
 	if (o->type != MSGPACK_OBJECT_BIN)
 		return bad(c, PROTO_E_SCHEMA, f, -1, "expected bin, got %s", otype(o));
 	if (o->via.bin.size > max)
-		return bad(c, PROTO_E_LIMIT, f, -1, "%u bytes, at most %u allowed", o->via.bin.size, max);
+		return bad(c, PROTO_E_LIMIT, f, -1, "%u bytes, at most %u allowed", o->via.bin.size,
+		           max);
 	if (o->via.bin.size < min)
-		return bad(c, PROTO_E_VALUE, f, -1, "%u bytes, at least %u required", o->via.bin.size, min);
+		return bad(c, PROTO_E_VALUE, f, -1, "%u bytes, at least %u required",
+		           o->via.bin.size, min);
 	*p = (const uint8_t *)o->via.bin.ptr;
 	*n = o->via.bin.size;
 	return PROTO_OK;
@@ -268,7 +286,8 @@ get_kv(struct dc *c, const msgpack_object *o, const char *f, uint32_t max, uint3
 			return e;
 		for (uint32_t j = 0; j < i; j++)
 			if (strcmp(kv[j].key, kv[i].key) == 0)
-				return bad(c, PROTO_E_VALUE, f, (long)i, "duplicate key '%s'", kv[i].key);
+				return bad(c, PROTO_E_VALUE, f, (long)i, "duplicate key '%s'",
+				           kv[i].key);
 		e = get_str(c, &p->val, f, (long)i, 0, vmax, NULL, &kv[i].value);
 		if (e != PROTO_OK)
 			return e;
@@ -300,7 +319,8 @@ dec_hello(struct dc *c, const msgpack_object *f, struct proto_hello *m)
 	if (m->capabilities == NULL)
 		return oom(c);
 	for (size_t i = 0; i < n; i++)
-		TRY(get_str(c, &caps[i], "capabilities", (long)i, 1, 32, NULL, &m->capabilities[i]));
+		TRY(get_str(c, &caps[i], "capabilities", (long)i, 1, 32, NULL,
+		            &m->capabilities[i]));
 	m->n_capabilities = n;
 	TRY(get_uint(c, &f[5], "sent_ms", -1, 0, PROTO_UINT_MAX, &m->sent_ms));
 	return PROTO_OK;
@@ -316,8 +336,9 @@ dec_welcome(struct dc *c, const msgpack_object *f, struct proto_welcome *m)
 	return PROTO_OK;
 }
 
-static const char *const container_states[] = {"created", "restarting", "running", "removing", "paused",
-					       "exited",  "dead",	"absent",  "unknown",  NULL};
+static const char *const container_states[] = {"created", "restarting", "running", "removing",
+                                               "paused",  "exited",     "dead",    "absent",
+                                               "unknown", NULL};
 static const char *const health_states[] = {"healthy", "unhealthy", "starting", "unknown", NULL};
 static const char *const progress_states[] = {"running", "ok", "failed", "skipped", NULL};
 static const char *const result_states[] = {"ok", "failed", "skipped", "interrupted", NULL};
@@ -356,8 +377,10 @@ dec_heartbeat(struct dc *c, const msgpack_object *f, struct proto_heartbeat *m)
 	for (size_t i = 0; i < n; i++) {
 		TRY(get_row(c, &list[i], "disks", (long)i, 3, &row));
 		TRY(get_str(c, &row[0], "disks.path", (long)i, 1, 4096, NULL, &m->disks[i].path));
-		TRY(get_uint(c, &row[1], "disks.free_bytes", (long)i, 0, PROTO_UINT_MAX, &m->disks[i].free_bytes));
-		TRY(get_uint(c, &row[2], "disks.total_bytes", (long)i, 0, PROTO_UINT_MAX, &m->disks[i].total_bytes));
+		TRY(get_uint(c, &row[1], "disks.free_bytes", (long)i, 0, PROTO_UINT_MAX,
+		             &m->disks[i].free_bytes));
+		TRY(get_uint(c, &row[2], "disks.total_bytes", (long)i, 0, PROTO_UINT_MAX,
+		             &m->disks[i].total_bytes));
 	}
 	m->n_disks = n;
 	return PROTO_OK;
@@ -403,13 +426,14 @@ dec_ack(struct dc *c, const msgpack_object *f, struct proto_ack *m, bool nack)
 	TRY(get_uint(c, &f[0], "ref_type", -1, 0, PROTO_UINT_MAX, &m->ref_type));
 	if (proto_type_name((int)(m->ref_type & 0xff)) == NULL || m->ref_type > 0xff)
 		return bad(c, PROTO_E_VALUE, "ref_type", -1, "%llu is not a message type",
-			   (unsigned long long)m->ref_type);
+		           (unsigned long long)m->ref_type);
 	TRY(get_str(c, &f[1], "job_id", -1, 0, PROTO_ID_MAX, cs_id, &m->job_id));
 	TRY(get_str(c, &f[2], "host_id", -1, 0, PROTO_ID_MAX, cs_id, &m->host_id));
 	TRY(get_str(c, &f[3], "step", -1, 0, 32, cs_lower_us, &m->step));
 	TRY(get_bin(c, &f[4], "nonce", 0, PROTO_NONCE_LEN, &p, &n));
 	if (n != 0 && n != PROTO_NONCE_LEN)
-		return bad(c, PROTO_E_VALUE, "nonce", -1, "%zu bytes, must be 0 or %d", n, PROTO_NONCE_LEN);
+		return bad(c, PROTO_E_VALUE, "nonce", -1, "%zu bytes, must be 0 or %d", n,
+		           PROTO_NONCE_LEN);
 	if (n > 0)
 		memcpy(m->nonce, p, n);
 	m->nonce_len = n;
@@ -422,10 +446,49 @@ dec_ack(struct dc *c, const msgpack_object *f, struct proto_ack *m, bool nack)
 	return PROTO_OK;
 }
 
+struct idx_str {
+	const char *s;
+	size_t i;
+};
+
 static int
-cmp_str(const void *a, const void *b)
+cmp_idx_str(const void *a, const void *b)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	const struct idx_str *x = a, *y = b;
+	int r = strcmp(x->s, y->s);
+
+	if (r != 0)
+		return r;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The index of the earliest second occurrence of any string in v[0..n),
+ * or n when all differ. Sorting (string, index) pairs makes it n log n,
+ * which matters for 10,000 targets; without memory for that it falls back
+ * to the quadratic scan rather than fail. */
+static size_t
+find_dup(const char *const *v, size_t n)
+{
+	struct idx_str *p = n ? malloc(n * sizeof(*p)) : NULL;
+	size_t best = n;
+
+	if (p == NULL) {
+		for (size_t i = 1; i < n && best == n; i++)
+			for (size_t k = 0; k < i; k++)
+				if (strcmp(v[k], v[i]) == 0) {
+					best = i;
+					break;
+				}
+		return best;
+	}
+	for (size_t i = 0; i < n; i++)
+		p[i] = (struct idx_str){v[i], i};
+	qsort(p, n, sizeof(*p), cmp_idx_str);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(p[i - 1].s, p[i].s) == 0 && p[i].i < best)
+			best = p[i].i; /* p[i] follows an equal, earlier-indexed entry */
+	free(p);
+	return best;
 }
 
 static enum proto_err
@@ -442,23 +505,29 @@ dec_job(struct dc *c, const msgpack_object *f, struct proto_job *m)
 	m->targets = arena_alloc(c->a, n * sizeof(char *));
 	if (m->targets == NULL)
 		return oom(c);
-	for (size_t i = 0; i < n; i++)
-		TRY(get_id(c, &list[i], "targets", (long)i, &m->targets[i]));
-	m->n_targets = n;
-	/* Duplicates: sort a copy, compare neighbours (n log n for 10,000). */
-	const char **sorted = malloc(n * sizeof(char *));
-	if (sorted == NULL)
-		return oom(c);
-	memcpy(sorted, m->targets, n * sizeof(char *));
-	qsort(sorted, n, sizeof(char *), cmp_str);
-	for (size_t i = 1; i < n; i++) {
-		if (strcmp(sorted[i - 1], sorted[i]) == 0) {
-			enum proto_err e = bad(c, PROTO_E_VALUE, "targets", -1, "duplicate host id '%s'", sorted[i]);
-			free(sorted);
-			return e;
+	/* Elements in order; a duplicate counts as a failure at its second
+	 * occurrence (PROTOCOL.md section 3), so the first failing element E is
+	 * found, then the earliest second occurrence among targets[0..E). */
+	size_t bad_at = n;
+	struct proto_error first_err;
+	enum proto_err first_e = PROTO_OK;
+	for (size_t i = 0; i < n; i++) {
+		first_e = get_id(c, &list[i], "targets", (long)i, &m->targets[i]);
+		if (first_e != PROTO_OK) {
+			bad_at = i;
+			first_err = *c->err;
+			break;
 		}
 	}
-	free(sorted);
+	size_t dup_at = find_dup(m->targets, bad_at);
+	if (dup_at < bad_at)
+		return bad(c, PROTO_E_VALUE, "targets", (long)dup_at, "duplicate host id '%s'",
+		           m->targets[dup_at]);
+	if (first_e != PROTO_OK) {
+		*c->err = first_err;
+		return first_e;
+	}
+	m->n_targets = n;
 
 	TRY(get_row(c, &f[4], "policy", -1, 8, &pol));
 	TRY(get_uint(c, &pol[0], "policy.canary", -1, 0, n, &p->canary));
@@ -466,12 +535,12 @@ dec_job(struct dc *c, const msgpack_object *f, struct proto_job *m)
 	TRY(get_bool(c, &pol[2], "policy.batch_pct", &p->batch_pct));
 	if (p->batch_pct && p->batch > 100)
 		return bad(c, PROTO_E_VALUE, "policy.batch", -1, "%llu%% is more than 100%%",
-			   (unsigned long long)p->batch);
+		           (unsigned long long)p->batch);
 	TRY(get_uint(c, &pol[3], "policy.budget", -1, 0, PROTO_UINT_MAX, &p->budget));
 	TRY(get_bool(c, &pol[4], "policy.budget_pct", &p->budget_pct));
 	if (p->budget_pct && p->budget > 100)
 		return bad(c, PROTO_E_VALUE, "policy.budget", -1, "%llu%% is more than 100%%",
-			   (unsigned long long)p->budget);
+		           (unsigned long long)p->budget);
 	TRY(get_uint(c, &pol[5], "policy.quorum_pct", -1, 0, 100, &p->quorum_pct));
 	TRY(get_uint(c, &pol[6], "policy.step_deadline_s", -1, 1, 86400, &p->step_deadline_s));
 	TRY(get_uint(c, &pol[7], "policy.job_deadline_s", -1, 1, 604800, &p->job_deadline_s));
@@ -480,7 +549,7 @@ dec_job(struct dc *c, const msgpack_object *f, struct proto_job *m)
 	TRY(get_uint(c, &f[6], "expires_ms", -1, 0, PROTO_UINT_MAX, &m->expires_ms));
 	if (m->expires_ms <= m->created_ms || m->expires_ms - m->created_ms > 604800000u)
 		return bad(c, PROTO_E_VALUE, "expires_ms", -1,
-			   "must be after created_ms and at most 7 days later");
+		           "must be after created_ms and at most 7 days later");
 	TRY(get_str(c, &f[7], "operator", -1, 1, 64, NULL, &m->operator_name));
 	TRY(get_str(c, &f[8], "reason", -1, 0, 256, NULL, &m->reason));
 	return PROTO_OK;
@@ -506,7 +575,7 @@ dec_dispatch(struct dc *c, const msgpack_object *f, struct proto_dispatch *m)
 	TRY(get_uint(c, &f[5], "expires_ms", -1, 0, PROTO_UINT_MAX, &m->expires_ms));
 	if (m->expires_ms <= m->not_before_ms || m->expires_ms - m->not_before_ms > 86400000u)
 		return bad(c, PROTO_E_VALUE, "expires_ms", -1,
-			   "must be after not_before_ms and at most 24 hours later");
+		           "must be after not_before_ms and at most 24 hours later");
 	TRY(get_bin_exact(c, &f[6], "nonce", PROTO_NONCE_LEN, m->nonce));
 	return PROTO_OK;
 }
@@ -528,7 +597,7 @@ to_json(struct dc *c, const msgpack_object *o, const char *f, json_t **out)
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
 		if (o->via.u64 > (uint64_t)INT64_MAX)
 			return bad(c, PROTO_E_VALUE, f, -1, "%llu does not fit in int64",
-				   (unsigned long long)o->via.u64);
+			           (unsigned long long)o->via.u64);
 		j = json_integer((json_int_t)o->via.u64);
 		break;
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
@@ -560,15 +629,18 @@ to_json(struct dc *c, const msgpack_object *o, const char *f, json_t **out)
 			char key[256];
 			if (kv->key.type != MSGPACK_OBJECT_STR) {
 				json_decref(j);
-				return bad(c, PROTO_E_SCHEMA, f, -1, "map key is %s, not str", otype(&kv->key));
+				return bad(c, PROTO_E_SCHEMA, f, -1, "map key is %s, not str",
+				           otype(&kv->key));
 			}
 			if (kv->key.via.str.size >= sizeof(key)) {
 				json_decref(j);
-				return bad(c, PROTO_E_LIMIT, f, -1, "map key longer than %zu bytes", sizeof(key) - 1);
+				return bad(c, PROTO_E_LIMIT, f, -1, "map key longer than %zu bytes",
+				           sizeof(key) - 1);
 			}
 			if (!proto_utf8_valid(kv->key.via.str.ptr, kv->key.via.str.size)) {
 				json_decref(j);
-				return bad(c, PROTO_E_VALUE, f, -1, "map key not valid UTF-8 or contains NUL");
+				return bad(c, PROTO_E_VALUE, f, -1,
+				           "map key not valid UTF-8 or contains NUL");
 			}
 			if (kv->key.via.str.size > 0)
 				memcpy(key, kv->key.via.str.ptr, kv->key.via.str.size);
@@ -614,7 +686,8 @@ dec_request(struct dc *c, const msgpack_object *f, struct proto_request *m)
 	if (f[2].type != MSGPACK_OBJECT_MAP)
 		return bad(c, PROTO_E_SCHEMA, "args", -1, "expected a map, got %s", otype(&f[2]));
 	if (f[2].via.map.size > 64)
-		return bad(c, PROTO_E_LIMIT, "args", -1, "%u entries, at most 64 allowed", f[2].via.map.size);
+		return bad(c, PROTO_E_LIMIT, "args", -1, "%u entries, at most 64 allowed",
+		           f[2].via.map.size);
 	for (uint32_t i = 0; i < f[2].via.map.size; i++) {
 		const msgpack_object_kv *kv = &f[2].via.map.ptr[i];
 		const char *key;
@@ -623,7 +696,8 @@ dec_request(struct dc *c, const msgpack_object *f, struct proto_request *m)
 			const msgpack_object *pk = &f[2].via.map.ptr[k].key;
 			if (pk->via.str.size == kv->key.via.str.size &&
 			    memcmp(pk->via.str.ptr, key, pk->via.str.size) == 0)
-				return bad(c, PROTO_E_VALUE, "args", (long)i, "duplicate key '%s'", key);
+				return bad(c, PROTO_E_VALUE, "args", (long)i, "duplicate key '%s'",
+				           key);
 		}
 		switch (kv->val.type) {
 		case MSGPACK_OBJECT_NIL:
@@ -650,8 +724,8 @@ dec_request(struct dc *c, const msgpack_object *f, struct proto_request *m)
 			break;
 		}
 		default:
-			return bad(c, PROTO_E_SCHEMA, "args", (long)i, "%s is not allowed as an argument",
-				   otype(&kv->val));
+			return bad(c, PROTO_E_SCHEMA, "args", (long)i,
+			           "%s is not allowed as an argument", otype(&kv->val));
 		}
 	}
 	/* Every entry is valid now; only memory can fail the conversion. */
@@ -679,24 +753,36 @@ static uint32_t
 field_count(int type)
 {
 	switch (type) {
-	case PROTO_HELLO: return 6;
-	case PROTO_WELCOME: return 4;
-	case PROTO_HEARTBEAT: return 7;
-	case PROTO_PROGRESS: return 7;
-	case PROTO_RESULT: return 12;
-	case PROTO_ACK: return 5;
-	case PROTO_NACK: return 7;
-	case PROTO_JOB: return 9;
-	case PROTO_DISPATCH: return 7;
-	case PROTO_REQUEST: return 3;
-	case PROTO_REPLY: return 4;
-	default: return 0;
+	case PROTO_HELLO:
+		return 6;
+	case PROTO_WELCOME:
+		return 4;
+	case PROTO_HEARTBEAT:
+		return 7;
+	case PROTO_PROGRESS:
+		return 7;
+	case PROTO_RESULT:
+		return 12;
+	case PROTO_ACK:
+		return 5;
+	case PROTO_NACK:
+		return 7;
+	case PROTO_JOB:
+		return 9;
+	case PROTO_DISPATCH:
+		return 7;
+	case PROTO_REQUEST:
+		return 3;
+	case PROTO_REPLY:
+		return 4;
+	default:
+		return 0;
 	}
 }
 
 enum proto_err
 proto_decode_body(int type, const uint8_t *body, size_t len, struct proto_msg **out,
-		  struct proto_error *err)
+                  struct proto_error *err)
 {
 	struct proto_msg *m = NULL;
 	msgpack_unpacked up;
@@ -713,7 +799,7 @@ proto_decode_body(int type, const uint8_t *body, size_t len, struct proto_msg **
 	}
 	if (len > proto_type_max_body(type)) {
 		e = proto_fail(err, PROTO_E_TOO_BIG, "%s body of %zu bytes exceeds %zu", tname, len,
-			       proto_type_max_body(type));
+		               proto_type_max_body(type));
 		goto out;
 	}
 	e = proto_scan(body, len, err);
@@ -735,28 +821,53 @@ proto_decode_body(int type, const uint8_t *body, size_t len, struct proto_msg **
 	const msgpack_object *f;
 	const msgpack_object *root = &up.data;
 	if (root->type != MSGPACK_OBJECT_ARRAY) {
-		e = proto_fail(err, PROTO_E_SCHEMA, "%s body is %s, not an array", tname, otype(root));
+		e = proto_fail(err, PROTO_E_SCHEMA, "%s body is %s, not an array", tname,
+		               otype(root));
 		goto out;
 	}
 	if (root->via.array.size != field_count(type)) {
 		e = proto_fail(err, PROTO_E_SCHEMA, "%s body has %u fields, not %u", tname,
-			       root->via.array.size, field_count(type));
+		               root->via.array.size, field_count(type));
 		goto out;
 	}
 	f = root->via.array.ptr;
 	switch (type) {
-	case PROTO_HELLO: e = dec_hello(&c, f, &m->u.hello); break;
-	case PROTO_WELCOME: e = dec_welcome(&c, f, &m->u.welcome); break;
-	case PROTO_HEARTBEAT: e = dec_heartbeat(&c, f, &m->u.heartbeat); break;
-	case PROTO_PROGRESS: e = dec_progress(&c, f, &m->u.progress); break;
-	case PROTO_RESULT: e = dec_result(&c, f, &m->u.result); break;
-	case PROTO_ACK: e = dec_ack(&c, f, &m->u.ack, false); break;
-	case PROTO_NACK: e = dec_ack(&c, f, &m->u.ack, true); break;
-	case PROTO_JOB: e = dec_job(&c, f, &m->u.job); break;
-	case PROTO_DISPATCH: e = dec_dispatch(&c, f, &m->u.dispatch); break;
-	case PROTO_REQUEST: e = dec_request(&c, f, &m->u.request); break;
-	case PROTO_REPLY: e = dec_reply(&c, f, &m->u.reply); break;
-	default: e = proto_fail(err, PROTO_E_TYPE, "unknown message type"); break;
+	case PROTO_HELLO:
+		e = dec_hello(&c, f, &m->u.hello);
+		break;
+	case PROTO_WELCOME:
+		e = dec_welcome(&c, f, &m->u.welcome);
+		break;
+	case PROTO_HEARTBEAT:
+		e = dec_heartbeat(&c, f, &m->u.heartbeat);
+		break;
+	case PROTO_PROGRESS:
+		e = dec_progress(&c, f, &m->u.progress);
+		break;
+	case PROTO_RESULT:
+		e = dec_result(&c, f, &m->u.result);
+		break;
+	case PROTO_ACK:
+		e = dec_ack(&c, f, &m->u.ack, false);
+		break;
+	case PROTO_NACK:
+		e = dec_ack(&c, f, &m->u.ack, true);
+		break;
+	case PROTO_JOB:
+		e = dec_job(&c, f, &m->u.job);
+		break;
+	case PROTO_DISPATCH:
+		e = dec_dispatch(&c, f, &m->u.dispatch);
+		break;
+	case PROTO_REQUEST:
+		e = dec_request(&c, f, &m->u.request);
+		break;
+	case PROTO_REPLY:
+		e = dec_reply(&c, f, &m->u.reply);
+		break;
+	default:
+		e = proto_fail(err, PROTO_E_TYPE, "unknown message type");
+		break;
 	}
 out:
 	msgpack_unpacked_destroy(&up);

@@ -37,7 +37,7 @@ signed_string(int type, const uint8_t *body, size_t len, size_t *outlen)
 
 int
 proto_sign_body(int type, const uint8_t *body, size_t len, const uint8_t *sk,
-		uint8_t sigframe[PROTO_SIGFRAME_LEN])
+                uint8_t sigframe[PROTO_SIGFRAME_LEN])
 {
 	size_t mlen;
 	uint8_t *m = signed_string(type, body, len, &mlen);
@@ -54,7 +54,8 @@ proto_sign_body(int type, const uint8_t *body, size_t len, const uint8_t *sk,
 }
 
 int
-proto_verify_body(int type, const uint8_t *body, size_t len, const uint8_t sigframe[PROTO_SIGFRAME_LEN])
+proto_verify_body(int type, const uint8_t *body, size_t len,
+                  const uint8_t sigframe[PROTO_SIGFRAME_LEN])
 {
 	size_t mlen;
 	uint8_t *m = signed_string(type, body, len, &mlen);
@@ -107,10 +108,14 @@ static int
 pk_json(msgpack_packer *pk, const json_t *j)
 {
 	switch (json_typeof(j)) {
-	case JSON_NULL: return msgpack_pack_nil(pk);
-	case JSON_TRUE: return msgpack_pack_true(pk);
-	case JSON_FALSE: return msgpack_pack_false(pk);
-	case JSON_INTEGER: return msgpack_pack_int64(pk, json_integer_value(j));
+	case JSON_NULL:
+		return msgpack_pack_nil(pk);
+	case JSON_TRUE:
+		return msgpack_pack_true(pk);
+	case JSON_FALSE:
+		return msgpack_pack_false(pk);
+	case JSON_INTEGER:
+		return msgpack_pack_int64(pk, json_integer_value(j));
 	case JSON_STRING:
 		msgpack_pack_str(pk, json_string_length(j));
 		return msgpack_pack_str_body(pk, json_string_value(j), json_string_length(j));
@@ -118,7 +123,8 @@ pk_json(msgpack_packer *pk, const json_t *j)
 		size_t i;
 		json_t *v;
 		msgpack_pack_array(pk, json_array_size(j));
-		json_array_foreach(j, i, v) {
+		json_array_foreach(j, i, v)
+		{
 			if (pk_json(pk, v) != 0)
 				return -1;
 		}
@@ -129,14 +135,16 @@ pk_json(msgpack_packer *pk, const json_t *j)
 		json_t *v;
 		msgpack_pack_map(pk, json_object_size(j));
 		/* The cast only satisfies jansson's non-const iterator macro. */
-		json_object_foreach((json_t *)(uintptr_t)j, k, v) {
+		json_object_foreach((json_t *)(uintptr_t)j, k, v)
+		{
 			pk_str(pk, k);
 			if (pk_json(pk, v) != 0)
 				return -1;
 		}
 		return 0;
 	}
-	default: return -1;
+	default:
+		return -1;
 	}
 }
 
@@ -308,7 +316,7 @@ pack_body(msgpack_packer *pk, const struct proto_msg *m)
 
 enum proto_err
 proto_encode(const struct proto_msg *m, const uint8_t *sk, struct proto_frames *out,
-	     struct proto_error *err)
+             struct proto_error *err)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -319,16 +327,20 @@ proto_encode(const struct proto_msg *m, const uint8_t *sk, struct proto_frames *
 
 	msgpack_sbuffer_init(&sb);
 	if (tname == NULL) {
-		e = proto_fail(err, PROTO_E_TYPE, "cannot encode unknown type 0x%02x", (unsigned)m->type & 0xff);
+		e = proto_fail(err, PROTO_E_TYPE, "cannot encode unknown type 0x%02x",
+		               (unsigned)m->type & 0xff);
 		goto out;
 	}
 	if (proto_type_signed(m->type) && sk == NULL) {
-		e = proto_fail(err, PROTO_E_INTERNAL, "%s must be signed and no key was given", tname);
+		e = proto_fail(err, PROTO_E_INTERNAL, "%s must be signed and no key was given",
+		               tname);
 		goto out;
 	}
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	if (pack_body(&pk, m) != 0) {
-		e = proto_fail(err, PROTO_E_SCHEMA, "%s: a value cannot be encoded (JSON real or non-object args)", tname);
+		e = proto_fail(err, PROTO_E_SCHEMA,
+		               "%s: a value cannot be encoded (JSON real or non-object args)",
+		               tname);
 		goto out;
 	}
 	/* The receiver's rules, applied before anything leaves. */

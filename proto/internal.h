@@ -22,7 +22,7 @@ void arena_free(struct proto_arena *a);
 int arena_hold_json(struct proto_arena *a, json_t *j);
 
 enum proto_err proto_fail(struct proto_error *err, enum proto_err code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 bool proto_utf8_valid(const char *s, size_t n);
 

@@ -9,20 +9,20 @@
 
 #include <jansson.h>
 
-#define PROTO_VERSION	   1
-#define PROTO_MAGIC0	   0x4F /* 'O' */
-#define PROTO_MAGIC1	   0x44 /* 'D' */
+#define PROTO_VERSION      1
+#define PROTO_MAGIC0       0x4F /* 'O' */
+#define PROTO_MAGIC1       0x44 /* 'D' */
 #define PROTO_HEADER_LEN   4
-#define PROTO_PK_LEN	   32
-#define PROTO_SIG_LEN	   64
+#define PROTO_PK_LEN       32
+#define PROTO_SIG_LEN      64
 #define PROTO_SIGFRAME_LEN 96 /* public key || signature */
-#define PROTO_SK_LEN	   64 /* libsodium's Ed25519 secret key: seed || public key */
-#define PROTO_NONCE_LEN	   16
+#define PROTO_SK_LEN       64 /* libsodium's Ed25519 secret key: seed || public key */
+#define PROTO_NONCE_LEN    16
 #define PROTO_INCARN_LEN   16
-#define PROTO_ID_MAX	   64
-#define PROTO_MAX_DEPTH	   6
+#define PROTO_ID_MAX       64
+#define PROTO_MAX_DEPTH    6
 #define PROTO_MAX_TARGETS  10000
-#define PROTO_SKEW_MS	   30000 /* default allowed clock skew */
+#define PROTO_SKEW_MS      30000 /* default allowed clock skew */
 /* Every uint on the wire is at most 2^63-1: it survives JSON (int64) and
  * instant + skew cannot overflow. */
 #define PROTO_UINT_MAX ((uint64_t)INT64_MAX)
@@ -273,23 +273,23 @@ void proto_frames_free(struct proto_frames *f);
  * is only read. The result is checked against the same rules a receiver
  * applies, so nothing invalid leaves; on error *out is untouched. */
 enum proto_err proto_encode(const struct proto_msg *m, const uint8_t *sk, struct proto_frames *out,
-			    struct proto_error *err);
+                            struct proto_error *err);
 
 /* Sign a body of the given type exactly as section 2 of PROTOCOL.md says,
  * writing public key || signature into sigframe. Returns 0, -1 on failure. */
 int proto_sign_body(int type, const uint8_t *body, size_t len, const uint8_t *sk,
-		    uint8_t sigframe[PROTO_SIGFRAME_LEN]);
+                    uint8_t sigframe[PROTO_SIGFRAME_LEN]);
 /* Verify sigframe over body for type; returns 0 when it verifies. */
 int proto_verify_body(int type, const uint8_t *body, size_t len,
-		      const uint8_t sigframe[PROTO_SIGFRAME_LEN]);
+                      const uint8_t sigframe[PROTO_SIGFRAME_LEN]);
 
 /* Who receives: decides which types are accepted and which checks follow. */
 enum proto_receiver {
 	PROTO_RCV_AGENT,       /* WELCOME ACK NACK DISPATCH */
 	PROTO_RCV_COORDINATOR, /* HELLO HEARTBEAT PROGRESS RESULT ACK NACK */
 	PROTO_RCV_CONTROL,     /* JOB REQUEST (the coordinator's control socket) */
-	PROTO_RCV_CLI,	       /* REPLY */
-	PROTO_RCV_ANY,	       /* every type, steps 1-6 only (tools, stored evidence) */
+	PROTO_RCV_CLI,         /* REPLY */
+	PROTO_RCV_ANY,         /* every type, steps 1-6 only (tools, stored evidence) */
 };
 
 /* Answers whether pk is trusted to sign messages of this type (JOB:
@@ -306,7 +306,7 @@ struct proto_ctx {
 	uint64_t now_ms;
 	uint64_t skew_ms;
 	struct replay_guard *replay; /* agent: required for DISPATCH */
-	const char *busy_job;	     /* agent: job in progress, or NULL */
+	const char *busy_job;        /* agent: job in progress, or NULL */
 };
 
 /* A received frame (not owned). */
@@ -319,14 +319,14 @@ struct proto_frame {
  * new message the caller frees; otherwise *out is NULL and err says why.
  * The frames must stay valid only during the call. */
 enum proto_err proto_receive(const struct proto_frame *frames, size_t nframes,
-			     const struct proto_ctx *ctx, struct proto_msg **out,
-			     struct proto_error *err);
+                             const struct proto_ctx *ctx, struct proto_msg **out,
+                             struct proto_error *err);
 
 /* Steps 1-6 only for one body of a known type, without signature checks:
  * for bodies whose signature was already verified (a DISPATCH's job, stored
  * evidence). */
 enum proto_err proto_decode_body(int type, const uint8_t *body, size_t len, struct proto_msg **out,
-				 struct proto_error *err);
+                                 struct proto_error *err);
 
 /* The decoded form of PROTOCOL.md section 10 (a new reference), or NULL. */
 json_t *proto_msg_to_json(const struct proto_msg *m);
@@ -336,8 +336,8 @@ enum proto_err proto_scan(const uint8_t *p, size_t n, struct proto_error *err);
 
 /* Action table (section 5). */
 enum proto_err proto_action_check(const char *action, const char *phase,
-				  const struct proto_kv *params, size_t n_params,
-				  struct proto_error *err);
+                                  const struct proto_kv *params, size_t n_params,
+                                  struct proto_error *err);
 /* Parameter value of a decoded job, or NULL. */
 const char *proto_param(const struct proto_kv *params, size_t n, const char *key);
 /* Format checkers of sections 3 and 5, usable by the CLI before signing. */

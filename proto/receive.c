@@ -55,10 +55,10 @@ job_time_check(const struct proto_job *j, const struct proto_ctx *ctx, struct pr
 {
 	if (ctx->now_ms > j->expires_ms + ctx->skew_ms)
 		return proto_fail(err, PROTO_E_EXPIRED, "job %s expired %llu ms ago", j->job_id,
-				  (unsigned long long)(ctx->now_ms - j->expires_ms));
+		                  (unsigned long long)(ctx->now_ms - j->expires_ms));
 	if (j->created_ms > ctx->now_ms + ctx->skew_ms)
-		return proto_fail(err, PROTO_E_EXPIRED, "job %s was created %llu ms in the future", j->job_id,
-				  (unsigned long long)(j->created_ms - ctx->now_ms));
+		return proto_fail(err, PROTO_E_EXPIRED, "job %s was created %llu ms in the future",
+		                  j->job_id, (unsigned long long)(j->created_ms - ctx->now_ms));
 	return PROTO_OK;
 }
 
@@ -73,10 +73,12 @@ dispatch_admit(struct proto_msg *m, const struct proto_ctx *ctx, struct proto_er
 
 	/* 7: the operator's signature over the embedded job, before decoding it. */
 	if (!trusted(ctx, PROTO_JOB, d->job_sig))
-		return proto_fail(err, PROTO_E_UNKNOWN_KEY, "DISPATCH.job_sig: key %s... is not a trusted operator key",
-				  hex8(d->job_sig, kh));
+		return proto_fail(err, PROTO_E_UNKNOWN_KEY,
+		                  "DISPATCH.job_sig: key %s... is not a trusted operator key",
+		                  hex8(d->job_sig, kh));
 	if (proto_verify_body(PROTO_JOB, d->job_bytes, d->job_len, d->job_sig) != 0)
-		return proto_fail(err, PROTO_E_BAD_SIGNATURE, "DISPATCH.job_sig: the operator's signature does not verify");
+		return proto_fail(err, PROTO_E_BAD_SIGNATURE,
+		                  "DISPATCH.job_sig: the operator's signature does not verify");
 	/* 8 */
 	e = proto_decode_body(PROTO_JOB, d->job_bytes, d->job_len, &job, err);
 	if (e != PROTO_OK)
@@ -87,21 +89,23 @@ dispatch_admit(struct proto_msg *m, const struct proto_ctx *ctx, struct proto_er
 		return PROTO_OK;
 	/* 9 */
 	if (ctx->host_id == NULL || strcmp(d->host_id, ctx->host_id) != 0)
-		return proto_fail(err, PROTO_E_NOT_TARGET, "dispatch is for host %s, this is %s", d->host_id,
-				  ctx->host_id ? ctx->host_id : "(unknown)");
+		return proto_fail(err, PROTO_E_NOT_TARGET, "dispatch is for host %s, this is %s",
+		                  d->host_id, ctx->host_id ? ctx->host_id : "(unknown)");
 	bool listed = false;
 	for (size_t i = 0; i < d->job.n_targets && !listed; i++)
 		listed = strcmp(d->job.targets[i], ctx->host_id) == 0;
 	if (!listed)
-		return proto_fail(err, PROTO_E_NOT_TARGET, "host %s is not among the %zu targets of job %s",
-				  ctx->host_id, d->job.n_targets, d->job.job_id);
+		return proto_fail(err, PROTO_E_NOT_TARGET,
+		                  "host %s is not among the %zu targets of job %s", ctx->host_id,
+		                  d->job.n_targets, d->job.job_id);
 	/* 10 */
 	if (ctx->now_ms + ctx->skew_ms < d->not_before_ms)
 		return proto_fail(err, PROTO_E_EXPIRED, "dispatch not valid before %llu (now %llu)",
-				  (unsigned long long)d->not_before_ms, (unsigned long long)ctx->now_ms);
+		                  (unsigned long long)d->not_before_ms,
+		                  (unsigned long long)ctx->now_ms);
 	if (ctx->now_ms > d->expires_ms + ctx->skew_ms)
 		return proto_fail(err, PROTO_E_EXPIRED, "dispatch expired %llu ms ago",
-				  (unsigned long long)(ctx->now_ms - d->expires_ms));
+		                  (unsigned long long)(ctx->now_ms - d->expires_ms));
 	e = job_time_check(&d->job, ctx, err);
 	if (e != PROTO_OK)
 		return e;
@@ -112,7 +116,8 @@ dispatch_admit(struct proto_msg *m, const struct proto_ctx *ctx, struct proto_er
 	/* 12: the nonce is spent from here on. */
 	e = replay_check(ctx->replay, d->nonce, d->expires_ms + ctx->skew_ms, ctx->now_ms);
 	if (e == PROTO_E_REPLAYED)
-		return proto_fail(err, e, "dispatch nonce of job %s was seen before", d->job.job_id);
+		return proto_fail(err, e, "dispatch nonce of job %s was seen before",
+		                  d->job.job_id);
 	if (e != PROTO_OK)
 		return proto_fail(err, PROTO_E_INTERNAL, "cannot record the dispatch nonce");
 	/* 13 */
@@ -125,17 +130,22 @@ static const char *
 sender_host(const struct proto_msg *m)
 {
 	switch (m->type) {
-	case PROTO_HELLO: return m->u.hello.host_id;
-	case PROTO_HEARTBEAT: return m->u.heartbeat.host_id;
-	case PROTO_PROGRESS: return m->u.progress.host_id;
-	case PROTO_RESULT: return m->u.result.host_id;
-	default: return NULL;
+	case PROTO_HELLO:
+		return m->u.hello.host_id;
+	case PROTO_HEARTBEAT:
+		return m->u.heartbeat.host_id;
+	case PROTO_PROGRESS:
+		return m->u.progress.host_id;
+	case PROTO_RESULT:
+		return m->u.result.host_id;
+	default:
+		return NULL;
 	}
 }
 
 enum proto_err
 proto_receive(const struct proto_frame *frames, size_t nframes, const struct proto_ctx *ctx,
-	      struct proto_msg **out, struct proto_error *err)
+              struct proto_msg **out, struct proto_error *err)
 {
 	struct proto_msg *m = NULL;
 	enum proto_err e;
@@ -149,35 +159,38 @@ proto_receive(const struct proto_frame *frames, size_t nframes, const struct pro
 		return proto_fail(err, PROTO_E_FRAMES, "empty message");
 	h = frames[0].data;
 	if (frames[0].len != PROTO_HEADER_LEN || h[0] != PROTO_MAGIC0 || h[1] != PROTO_MAGIC1)
-		return proto_fail(err, PROTO_E_HEADER, "header frame of %zu bytes is not 'OD' + version + type",
-				  frames[0].len);
+		return proto_fail(err, PROTO_E_HEADER,
+		                  "header frame of %zu bytes is not 'OD' + version + type",
+		                  frames[0].len);
 	if (h[2] != PROTO_VERSION)
-		return proto_fail(err, PROTO_E_VERSION, "protocol version %u, this peer speaks %d", h[2],
-				  PROTO_VERSION);
+		return proto_fail(err, PROTO_E_VERSION, "protocol version %u, this peer speaks %d",
+		                  h[2], PROTO_VERSION);
 	type = h[3];
 	if (proto_type_name(type) == NULL)
 		return proto_fail(err, PROTO_E_TYPE, "unknown message type 0x%02x", type);
 	if (!accepts(ctx->receiver, type))
-		return proto_fail(err, PROTO_E_TYPE, "%s is not accepted here", proto_type_name(type));
+		return proto_fail(err, PROTO_E_TYPE, "%s is not accepted here",
+		                  proto_type_name(type));
 	bool is_signed = proto_type_signed(type);
 	if (nframes != (is_signed ? 3u : 2u))
-		return proto_fail(err, PROTO_E_FRAMES, "%s has %d frames, got %zu", proto_type_name(type),
-				  is_signed ? 3 : 2, nframes);
+		return proto_fail(err, PROTO_E_FRAMES, "%s has %d frames, got %zu",
+		                  proto_type_name(type), is_signed ? 3 : 2, nframes);
 	if (is_signed && frames[2].len != PROTO_SIGFRAME_LEN)
-		return proto_fail(err, PROTO_E_FRAMES, "signature frame of %zu bytes, not %d", frames[2].len,
-				  PROTO_SIGFRAME_LEN);
+		return proto_fail(err, PROTO_E_FRAMES, "signature frame of %zu bytes, not %d",
+		                  frames[2].len, PROTO_SIGFRAME_LEN);
 	/* 4 */
 	if (frames[1].len > proto_type_max_body(type))
-		return proto_fail(err, PROTO_E_TOO_BIG, "%s body of %zu bytes exceeds %zu", proto_type_name(type),
-				  frames[1].len, proto_type_max_body(type));
+		return proto_fail(err, PROTO_E_TOO_BIG, "%s body of %zu bytes exceeds %zu",
+		                  proto_type_name(type), frames[1].len, proto_type_max_body(type));
 	/* 5: on the exact received bytes, before decoding. */
 	if (is_signed) {
 		if (!trusted(ctx, type, frames[2].data))
-			return proto_fail(err, PROTO_E_UNKNOWN_KEY, "%s signed by key %s..., which is not trusted for it",
-					  proto_type_name(type), hex8(frames[2].data, kh));
+			return proto_fail(err, PROTO_E_UNKNOWN_KEY,
+			                  "%s signed by key %s..., which is not trusted for it",
+			                  proto_type_name(type), hex8(frames[2].data, kh));
 		if (proto_verify_body(type, frames[1].data, frames[1].len, frames[2].data) != 0)
-			return proto_fail(err, PROTO_E_BAD_SIGNATURE, "%s signature does not verify",
-					  proto_type_name(type));
+			return proto_fail(err, PROTO_E_BAD_SIGNATURE,
+			                  "%s signature does not verify", proto_type_name(type));
 	}
 	/* 6 */
 	e = proto_decode_body(type, frames[1].data, frames[1].len, &m, err);
@@ -193,11 +206,14 @@ proto_receive(const struct proto_frame *frames, size_t nframes, const struct pro
 	} else if (type == PROTO_JOB && ctx->receiver == PROTO_RCV_CONTROL) {
 		e = job_time_check(&m->u.job, ctx, err);
 		if (e == PROTO_OK)
-			e = proto_action_check(m->u.job.action, "run", m->u.job.params, m->u.job.n_params, err);
+			e = proto_action_check(m->u.job.action, "run", m->u.job.params,
+			                       m->u.job.n_params, err);
 	} else if (ctx->receiver == PROTO_RCV_COORDINATOR && sender_host(m) != NULL) {
 		if (ctx->host_id == NULL || strcmp(ctx->host_id, sender_host(m)) != 0)
-			e = proto_fail(err, PROTO_E_DENIED, "%s claims host %s but the peer is enrolled as %s",
-				       proto_type_name(type), sender_host(m), ctx->host_id ? ctx->host_id : "(none)");
+			e = proto_fail(err, PROTO_E_DENIED,
+			               "%s claims host %s but the peer is enrolled as %s",
+			               proto_type_name(type), sender_host(m),
+			               ctx->host_id ? ctx->host_id : "(none)");
 	}
 	if (e != PROTO_OK) {
 		proto_msg_free(m);

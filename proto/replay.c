@@ -7,7 +7,7 @@
 
 enum proto_err
 replay_check(struct replay_guard *g, const uint8_t nonce[PROTO_NONCE_LEN], uint64_t keep_until_ms,
-	     uint64_t now_ms)
+             uint64_t now_ms)
 {
 	int rc;
 

@@ -16,7 +16,7 @@
  * may be NULL. */
 struct replay_store_ops {
 	int (*insert)(void *ctx, const uint8_t nonce[PROTO_NONCE_LEN], uint64_t keep_until_ms,
-		      uint64_t now_ms);
+	              uint64_t now_ms);
 	int (*purge)(void *ctx, uint64_t now_ms);
 	void (*close)(void *ctx);
 };
@@ -29,7 +29,7 @@ struct replay_guard {
 /* Check and spend a nonce: PROTO_OK when new (now stored), PROTO_E_REPLAYED
  * when seen, PROTO_E_INTERNAL when the store failed. */
 enum proto_err replay_check(struct replay_guard *g, const uint8_t nonce[PROTO_NONCE_LEN],
-			    uint64_t keep_until_ms, uint64_t now_ms);
+                            uint64_t keep_until_ms, uint64_t now_ms);
 
 /* An in-memory store of at most max nonces (for tests, tools and the
  * coordinator's duplicate detection). When full of unexpired nonces it

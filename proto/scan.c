@@ -32,25 +32,52 @@ classify(uint8_t b, size_t *lenlen, uint64_t *inline_len, size_t *payload)
 	if (b >= 0xa0 && b <= 0xbf)
 		return *inline_len = b & 0x1f, K_STR;
 	switch (b) {
-	case 0xc4: return *lenlen = 1, K_BIN;
-	case 0xc5: return *lenlen = 2, K_BIN;
-	case 0xc6: return *lenlen = 4, K_BIN;
-	case 0xc7: case 0xc8: case 0xc9:
-	case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+	case 0xc4:
+		return *lenlen = 1, K_BIN;
+	case 0xc5:
+		return *lenlen = 2, K_BIN;
+	case 0xc6:
+		return *lenlen = 4, K_BIN;
+	case 0xc7:
+	case 0xc8:
+	case 0xc9:
+	case 0xd4:
+	case 0xd5:
+	case 0xd6:
+	case 0xd7:
+	case 0xd8:
 		return K_EXT;
-	case 0xca: case 0xcb: return K_FLOAT;
-	case 0xcc: case 0xd0: return *payload = 1, K_SCALAR;
-	case 0xcd: case 0xd1: return *payload = 2, K_SCALAR;
-	case 0xce: case 0xd2: return *payload = 4, K_SCALAR;
-	case 0xcf: case 0xd3: return *payload = 8, K_SCALAR;
-	case 0xd9: return *lenlen = 1, K_STR;
-	case 0xda: return *lenlen = 2, K_STR;
-	case 0xdb: return *lenlen = 4, K_STR;
-	case 0xdc: return *lenlen = 2, K_ARRAY;
-	case 0xdd: return *lenlen = 4, K_ARRAY;
-	case 0xde: return *lenlen = 2, K_MAP;
-	case 0xdf: return *lenlen = 4, K_MAP;
-	default: return K_BAD; /* 0xc1 */
+	case 0xca:
+	case 0xcb:
+		return K_FLOAT;
+	case 0xcc:
+	case 0xd0:
+		return *payload = 1, K_SCALAR;
+	case 0xcd:
+	case 0xd1:
+		return *payload = 2, K_SCALAR;
+	case 0xce:
+	case 0xd2:
+		return *payload = 4, K_SCALAR;
+	case 0xcf:
+	case 0xd3:
+		return *payload = 8, K_SCALAR;
+	case 0xd9:
+		return *lenlen = 1, K_STR;
+	case 0xda:
+		return *lenlen = 2, K_STR;
+	case 0xdb:
+		return *lenlen = 4, K_STR;
+	case 0xdc:
+		return *lenlen = 2, K_ARRAY;
+	case 0xdd:
+		return *lenlen = 4, K_ARRAY;
+	case 0xde:
+		return *lenlen = 2, K_MAP;
+	case 0xdf:
+		return *lenlen = 4, K_MAP;
+	default:
+		return K_BAD; /* 0xc1 */
 	}
 }
 
@@ -70,20 +97,25 @@ proto_scan(const uint8_t *p, size_t n, struct proto_error *err)
 		}
 		rem[d]--;
 		if (pos >= n)
-			return proto_fail(err, PROTO_E_MALFORMED, "body ends at byte %zu inside an object", pos);
+			return proto_fail(err, PROTO_E_MALFORMED,
+			                  "body ends at byte %zu inside an object", pos);
 		uint8_t b = p[pos];
 		size_t lenlen, payload;
 		uint64_t len;
 		enum scan_kind k = classify(b, &lenlen, &len, &payload);
 
 		if (k == K_BAD)
-			return proto_fail(err, PROTO_E_MALFORMED, "byte 0x%02x at offset %zu starts no msgpack object", b, pos);
+			return proto_fail(err, PROTO_E_MALFORMED,
+			                  "byte 0x%02x at offset %zu starts no msgpack object", b,
+			                  pos);
 		if (k == K_FLOAT || k == K_EXT)
-			return proto_fail(err, PROTO_E_SCHEMA, "%s at offset %zu: not used by this protocol",
-					  k == K_FLOAT ? "float" : "ext type", pos);
+			return proto_fail(err, PROTO_E_SCHEMA,
+			                  "%s at offset %zu: not used by this protocol",
+			                  k == K_FLOAT ? "float" : "ext type", pos);
 		pos++;
 		if (n - pos < lenlen + payload)
-			return proto_fail(err, PROTO_E_MALFORMED, "body ends at byte %zu inside an object header", n);
+			return proto_fail(err, PROTO_E_MALFORMED,
+			                  "body ends at byte %zu inside an object header", n);
 		if (lenlen > 0)
 			len = be(p + pos, lenlen);
 		pos += lenlen + payload;
@@ -92,12 +124,17 @@ proto_scan(const uint8_t *p, size_t n, struct proto_error *err)
 		case K_BIN: {
 			uint64_t max = k == K_STR ? PROTO_SCAN_MAX_STR : PROTO_SCAN_MAX_BIN;
 			if (len > max)
-				return proto_fail(err, PROTO_E_LIMIT, "%s of %llu bytes at offset %zu exceeds %llu",
-						  k == K_STR ? "str" : "bin", (unsigned long long)len,
-						  pos - lenlen - 1, (unsigned long long)max);
+				return proto_fail(err, PROTO_E_LIMIT,
+				                  "%s of %llu bytes at offset %zu exceeds %llu",
+				                  k == K_STR ? "str" : "bin",
+				                  (unsigned long long)len, pos - lenlen - 1,
+				                  (unsigned long long)max);
 			if (len > n - pos)
-				return proto_fail(err, PROTO_E_MALFORMED, "%s of %llu bytes at offset %zu runs past the body",
-						  k == K_STR ? "str" : "bin", (unsigned long long)len, pos - lenlen - 1);
+				return proto_fail(
+				    err, PROTO_E_MALFORMED,
+				    "%s of %llu bytes at offset %zu runs past the body",
+				    k == K_STR ? "str" : "bin", (unsigned long long)len,
+				    pos - lenlen - 1);
 			pos += len;
 			break;
 		}
@@ -106,15 +143,21 @@ proto_scan(const uint8_t *p, size_t n, struct proto_error *err)
 			uint64_t max = k == K_ARRAY ? PROTO_SCAN_MAX_ARRAY : PROTO_SCAN_MAX_MAP;
 			uint64_t items = k == K_ARRAY ? len : 2 * len;
 			if (d + 1 > PROTO_MAX_DEPTH)
-				return proto_fail(err, PROTO_E_DEPTH, "containers nested deeper than %d at offset %zu",
-						  PROTO_MAX_DEPTH, pos - lenlen - 1);
+				return proto_fail(err, PROTO_E_DEPTH,
+				                  "containers nested deeper than %d at offset %zu",
+				                  PROTO_MAX_DEPTH, pos - lenlen - 1);
 			if (len > max)
-				return proto_fail(err, PROTO_E_LIMIT, "%s of %llu entries at offset %zu exceeds %llu",
-						  k == K_ARRAY ? "array" : "map", (unsigned long long)len,
-						  pos - lenlen - 1, (unsigned long long)max);
+				return proto_fail(err, PROTO_E_LIMIT,
+				                  "%s of %llu entries at offset %zu exceeds %llu",
+				                  k == K_ARRAY ? "array" : "map",
+				                  (unsigned long long)len, pos - lenlen - 1,
+				                  (unsigned long long)max);
 			if (items > n - pos)
-				return proto_fail(err, PROTO_E_MALFORMED, "%s of %llu entries at offset %zu runs past the body",
-						  k == K_ARRAY ? "array" : "map", (unsigned long long)len, pos - lenlen - 1);
+				return proto_fail(
+				    err, PROTO_E_MALFORMED,
+				    "%s of %llu entries at offset %zu runs past the body",
+				    k == K_ARRAY ? "array" : "map", (unsigned long long)len,
+				    pos - lenlen - 1);
 			rem[++d] = items;
 			break;
 		}
@@ -123,6 +166,7 @@ proto_scan(const uint8_t *p, size_t n, struct proto_error *err)
 		}
 	}
 	if (pos != n)
-		return proto_fail(err, PROTO_E_TRAILING, "%zu bytes after the body's object", n - pos);
+		return proto_fail(err, PROTO_E_TRAILING, "%zu bytes after the body's object",
+		                  n - pos);
 	return PROTO_OK;
 }

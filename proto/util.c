@@ -12,24 +12,25 @@ static const struct {
 	const char *name;
 	size_t max_body;
 } types[] = {
-	{PROTO_HELLO, "HELLO", 8192},
-	{PROTO_WELCOME, "WELCOME", 1024},
-	{PROTO_HEARTBEAT, "HEARTBEAT", 8192},
-	{PROTO_PROGRESS, "PROGRESS", 4096},
-	{PROTO_RESULT, "RESULT", 65536},
-	{PROTO_ACK, "ACK", 1024},
-	{PROTO_NACK, "NACK", 2048},
-	{PROTO_JOB, "JOB", 1048576},
-	{PROTO_DISPATCH, "DISPATCH", 1052672},
-	{PROTO_REQUEST, "REQUEST", 1052672},
-	{PROTO_REPLY, "REPLY", 16777216},
+    {PROTO_HELLO, "HELLO", 8192},
+    {PROTO_WELCOME, "WELCOME", 1024},
+    {PROTO_HEARTBEAT, "HEARTBEAT", 8192},
+    {PROTO_PROGRESS, "PROGRESS", 4096},
+    {PROTO_RESULT, "RESULT", 65536},
+    {PROTO_ACK, "ACK", 1024},
+    {PROTO_NACK, "NACK", 2048},
+    {PROTO_JOB, "JOB", 1048576},
+    {PROTO_DISPATCH, "DISPATCH", 1052672},
+    {PROTO_REQUEST, "REQUEST", 1052672},
+    {PROTO_REPLY, "REPLY", 16777216},
 };
 
 static const char *const err_names[] = {
-	"OK",	     "FRAMES",	      "HEADER",	     "VERSION",	       "TYPE",	       "TOO_BIG",
-	"MALFORMED", "TRAILING",      "DEPTH",	     "LIMIT",	       "SCHEMA",       "VALUE",
-	"UNKNOWN_KEY", "BAD_SIGNATURE", "EXPIRED",   "REPLAYED",       "NOT_TARGET",   "UNKNOWN_ACTION",
-	"INVALID_PARAM", "BUSY",	      "DENIED",	     "INTERNAL",       "NOT_FOUND",    "CONFLICT",
+    "OK",       "FRAMES",     "HEADER",         "VERSION",       "TYPE",
+    "TOO_BIG",  "MALFORMED",  "TRAILING",       "DEPTH",         "LIMIT",
+    "SCHEMA",   "VALUE",      "UNKNOWN_KEY",    "BAD_SIGNATURE", "EXPIRED",
+    "REPLAYED", "NOT_TARGET", "UNKNOWN_ACTION", "INVALID_PARAM", "BUSY",
+    "DENIED",   "INTERNAL",   "NOT_FOUND",      "CONFLICT",
 };
 
 const char *

@@ -125,12 +125,24 @@ mpk(msgpack_sbuffer *sb, const char *fmt, ...)
 			msgpack_pack_str_with_body(&pk, s, n);
 			break;
 		}
-		case 'u': msgpack_pack_uint64(&pk, va_arg(ap, uint64_t)); break;
-		case 'i': msgpack_pack_int64(&pk, va_arg(ap, int64_t)); break;
-		case 't': msgpack_pack_true(&pk); break;
-		case 'f': msgpack_pack_false(&pk); break;
-		case 'n': msgpack_pack_nil(&pk); break;
-		case 'd': msgpack_pack_double(&pk, va_arg(ap, double)); break;
+		case 'u':
+			msgpack_pack_uint64(&pk, va_arg(ap, uint64_t));
+			break;
+		case 'i':
+			msgpack_pack_int64(&pk, va_arg(ap, int64_t));
+			break;
+		case 't':
+			msgpack_pack_true(&pk);
+			break;
+		case 'f':
+			msgpack_pack_false(&pk);
+			break;
+		case 'n':
+			msgpack_pack_nil(&pk);
+			break;
+		case 'd':
+			msgpack_pack_double(&pk, va_arg(ap, double));
+			break;
 		case 'x': {
 			const uint8_t *b = va_arg(ap, const uint8_t *);
 			size_t n = va_arg(ap, size_t);
@@ -143,8 +155,11 @@ mpk(msgpack_sbuffer *sb, const char *fmt, ...)
 			msgpack_sbuffer_write(sb, (const char *)b, n);
 			break;
 		}
-		case ' ': break;
-		default: fprintf(stderr, "mpk: bad format '%c'\n", *p); exit(2);
+		case ' ':
+			break;
+		default:
+			fprintf(stderr, "mpk: bad format '%c'\n", *p);
+			exit(2);
 		}
 	}
 	va_end(ap);
@@ -156,15 +171,15 @@ static json_t *
 trusted_default(void)
 {
 	return json_pack("{s:[o], s:[o], s:[o]}", "JOB", hexj(operator_id.pk, 32), "DISPATCH",
-			 hexj(coordinator_id.pk, 32), "RESULT", hexj(agent_id.pk, 32));
+	                 hexj(coordinator_id.pk, 32), "RESULT", hexj(agent_id.pk, 32));
 }
 
 static json_t *
 ctx_make(const char *receiver, const char *host)
 {
-	return json_pack("{s:s, s:s?, s:I, s:I, s:o, s:[], s:n}", "receiver", receiver, "host_id", host, "now_ms",
-			 (json_int_t)NOW, "skew_ms", (json_int_t)PROTO_SKEW_MS, "trusted", trusted_default(),
-			 "seen_nonces", "busy_job");
+	return json_pack("{s:s, s:s?, s:I, s:I, s:o, s:[], s:n}", "receiver", receiver, "host_id",
+	                 host, "now_ms", (json_int_t)NOW, "skew_ms", (json_int_t)PROTO_SKEW_MS,
+	                 "trusted", trusted_default(), "seen_nonces", "busy_job");
 }
 
 /* Trust callback over the context's "trusted" object. */
@@ -177,7 +192,8 @@ trust_fn(void *c, int type, const uint8_t pk[PROTO_PK_LEN])
 	json_t *v;
 	bool ok = false;
 
-	json_array_foreach(list, i, v) {
+	json_array_foreach(list, i, v)
+	{
 		if (json_is_string(v) && strcmp(json_string_value(v), h) == 0)
 			ok = true;
 	}
@@ -213,11 +229,12 @@ ctx_from_json(json_t *c, struct proto_ctx *ctx, struct replay_guard *g)
 	ctx->busy_job = json_string_value(json_object_get(c, "busy_job"));
 	if (replay_memory_open(g, 1024) != 0)
 		return -1;
-	json_array_foreach(json_object_get(c, "seen_nonces"), i, v) {
+	json_array_foreach(json_object_get(c, "seen_nonces"), i, v)
+	{
 		uint8_t nonce[PROTO_NONCE_LEN];
 		size_t n;
-		if (sodium_hex2bin(nonce, sizeof(nonce), json_string_value(v), strlen(json_string_value(v)), NULL,
-				   &n, NULL) != 0 ||
+		if (sodium_hex2bin(nonce, sizeof(nonce), json_string_value(v),
+		                   strlen(json_string_value(v)), NULL, &n, NULL) != 0 ||
 		    n != PROTO_NONCE_LEN)
 			return -1;
 		replay_check(g, nonce, ctx->now_ms + 86400000u, ctx->now_ms);
@@ -269,26 +286,33 @@ out:
 /* ---- generation ---- */
 
 static void
-emit(const char *name, const char *type, struct frames *f, const uint8_t *signer, json_t *c,
-     const char *expect)
+emit(const char *name, const char *type, struct frames *f, json_t *c, const char *expect)
 {
 	json_t *fh = json_array(), *decoded = NULL;
 	struct proto_error err = {0};
+	int t = proto_type_from_name(type);
+
+	const uint8_t *signer = NULL;
+
+	/* Section 10: the key in frame 2 where there is one. */
+	if (t >= 0 && proto_type_signed(t) && f->n >= 3 && f->len[2] >= 32)
+		signer = f->data[2];
 
 	for (size_t i = 0; i < f->n; i++)
 		json_array_append_new(fh, hexj(f->data[i], f->len[i]));
 	enum proto_err e = run_case(fh, c, &decoded, &err);
 	const char *got = proto_err_name(e);
 	if ((expect == NULL && e != PROTO_OK) || (expect != NULL && strcmp(expect, got) != 0)) {
-		fprintf(stderr, "gen: case %s: meant %s, got %s (%s)\n", name, expect ? expect : "valid", got,
-			err.msg);
+		fprintf(stderr, "gen: case %s: meant %s, got %s (%s)\n", name,
+		        expect ? expect : "valid", got, err.msg);
 		gen_failures++;
 	}
-	json_array_append_new(cases, json_pack("{s:s, s:s, s:o, s:o, s:o, s:b, s:o, s:o}", "name", name, "type", type,
-					       "frames_hex", fh, "signer_public_key_hex",
-					       signer ? hexj(signer, 32) : json_null(), "context", c, "valid",
-					       e == PROTO_OK, "error", e == PROTO_OK ? json_null() : json_string(got),
-					       "decoded", decoded ? decoded : json_null()));
+	json_array_append_new(
+	    cases, json_pack("{s:s, s:s, s:o, s:o, s:o, s:b, s:o, s:o}", "name", name, "type", type,
+	                     "frames_hex", fh, "signer_public_key_hex",
+	                     signer ? hexj(signer, 32) : json_null(), "context", c, "valid",
+	                     e == PROTO_OK, "error", e == PROTO_OK ? json_null() : json_string(got),
+	                     "decoded", decoded ? decoded : json_null()));
 	fr_free(f);
 }
 
@@ -325,16 +349,16 @@ from_body(struct frames *f, int type, msgpack_sbuffer *sb, const struct ident *i
 }
 
 static const uint8_t incarn[16] = {0x1c, 0xa7, 0x10, 0x11, 0x22, 0x33, 0x44, 0x55,
-				   0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd};
+                                   0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd};
 static const uint8_t nonce1[16] = {0x9e, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
-				   0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f};
+                                   0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f};
 
 static struct proto_kv rb_params[] = {{"to", "4.2.0"}, {"backup", "/var/backups/odc/pre-4.3.0"}};
 static const char *targets3[] = {"h1", "h2", "h3"};
 
 static struct proto_msg
-job_msg(const char *job_id, const char *action, struct proto_kv *params, size_t np, const char **targets,
-	size_t nt)
+job_msg(const char *job_id, const char *action, struct proto_kv *params, size_t np,
+        const char **targets, size_t nt)
 {
 	struct proto_msg m = {.type = PROTO_JOB};
 	struct proto_job *j = &m.u.job;
@@ -345,9 +369,14 @@ job_msg(const char *job_id, const char *action, struct proto_kv *params, size_t 
 	j->n_params = np;
 	j->targets = targets;
 	j->n_targets = nt;
-	j->policy = (struct proto_policy){.canary = 1, .batch = 50, .batch_pct = true, .budget = 1,
-					  .budget_pct = false, .quorum_pct = 100, .step_deadline_s = 600,
-					  .job_deadline_s = 3600};
+	j->policy = (struct proto_policy){.canary = 1,
+	                                  .batch = 50,
+	                                  .batch_pct = true,
+	                                  .budget = 1,
+	                                  .budget_pct = false,
+	                                  .quorum_pct = 100,
+	                                  .step_deadline_s = 600,
+	                                  .job_deadline_s = 3600};
 	j->created_ms = NOW - 60000;
 	j->expires_ms = NOW + 3600000;
 	j->operator_name = "alice";
@@ -368,7 +397,8 @@ job_signed(const struct proto_msg *jm, const struct ident *op, struct proto_fram
 }
 
 static struct proto_msg
-dispatch_msg(const struct proto_frames *job, const char *host, const char *phase, const uint8_t *nonce)
+dispatch_msg(const struct proto_frames *job, const char *host, const char *phase,
+             const uint8_t *nonce)
 {
 	struct proto_msg m = {.type = PROTO_DISPATCH};
 	struct proto_dispatch *d = &m.u.dispatch;
@@ -386,8 +416,8 @@ dispatch_msg(const struct proto_frames *job, const char *host, const char *phase
 
 /* A whole DISPATCH from a job message, for host, signed by coord. */
 static void
-dispatch_frames(struct frames *f, const struct proto_msg *jm, const struct ident *op, const char *host,
-		const char *phase, const struct ident *coord)
+dispatch_frames(struct frames *f, const struct proto_msg *jm, const struct ident *op,
+                const char *host, const char *phase, const struct ident *coord)
 {
 	struct proto_frames job;
 	struct proto_msg d;
@@ -411,21 +441,23 @@ gen_valid(void)
 	struct frames f = {0};
 	struct proto_kv labels[] = {{"region", "hz"}, {"role", "odc"}};
 	const char *caps[] = {"ping", "status", "rollback", "undo"};
-	struct proto_disk disks[] = {{"/var/backups/odc", 53687091200ull, 107374182400ull},
-				     {"/var/lib/odc-fleet/snapshots", 1073741824ull, 10737418240ull}};
-	struct proto_kv data[] = {{"renamed_container", "obodc-rolledback-20261123T194500Z"}, {"odc_version", "4.2.0"}};
+	struct proto_disk disks[] = {
+	    {"/var/backups/odc", 53687091200ull, 107374182400ull},
+	    {"/var/lib/odc-fleet/snapshots", 1073741824ull, 10737418240ull}};
+	struct proto_kv data[] = {{"renamed_container", "obodc-rolledback-20261123T194500Z"},
+	                          {"odc_version", "4.2.0"}};
 	struct proto_msg m;
 
 	m = (struct proto_msg){.type = PROTO_HELLO};
 	m.u.hello = (struct proto_hello){"h1", "0.1.0", {0}, labels, 2, caps, 4, NOW};
 	memcpy(m.u.hello.incarnation, incarn, 16);
 	from_msg(&f, &m, NULL);
-	emit("hello_valid", "HELLO", &f, NULL, ctx_make("coordinator", "h1"), NULL);
+	emit("hello_valid", "HELLO", &f, ctx_make("coordinator", "h1"), NULL);
 
 	m = (struct proto_msg){.type = PROTO_WELCOME};
 	m.u.welcome = (struct proto_welcome){"coord-1", 5000, 3, NOW};
 	from_msg(&f, &m, NULL);
-	emit("welcome_valid", "WELCOME", &f, NULL, ctx_make("agent", "h1"), NULL);
+	emit("welcome_valid", "WELCOME", &f, ctx_make("agent", "h1"), NULL);
 
 	m = (struct proto_msg){.type = PROTO_HEARTBEAT};
 	struct proto_heartbeat *hb = &m.u.heartbeat;
@@ -434,105 +466,139 @@ gen_valid(void)
 	hb->seq = 42;
 	hb->sent_ms = NOW;
 	hb->has_odc = true;
-	hb->odc = (struct proto_container){"8bfecbc1cd03", "obodc", "oceanbase/odc-server:4.3.0", "running", "healthy",
-					   "4.3.0"};
+	hb->odc = (struct proto_container){"8bfecbc1cd03", "obodc",   "oceanbase/odc-server:4.3.0",
+	                                   "running",      "healthy", "4.3.0"};
 	hb->has_job = true;
 	hb->job_id = "job-20261123-01";
 	hb->job_step = "restore";
 	hb->disks = disks;
 	hb->n_disks = 2;
 	from_msg(&f, &m, NULL);
-	emit("heartbeat_valid_busy", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), NULL);
+	emit("heartbeat_valid_busy", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), NULL);
 
 	m = (struct proto_msg){.type = PROTO_HEARTBEAT};
 	m.u.heartbeat.host_id = "h1";
 	memcpy(m.u.heartbeat.incarnation, incarn, 16);
 	from_msg(&f, &m, NULL);
-	emit("heartbeat_valid_idle_engine_down", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), NULL);
+	emit("heartbeat_valid_idle_engine_down", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
+	     NULL);
 
 	m = (struct proto_msg){.type = PROTO_PROGRESS};
-	m.u.progress = (struct proto_progress){"job-20261123-01", "h1", "restore", "running", NOW, 55,
-					       "obloader: 14 of 37 tables"};
+	m.u.progress = (struct proto_progress){
+	    "job-20261123-01", "h1", "restore", "running", NOW, 55, "obloader: 14 of 37 tables"};
 	from_msg(&f, &m, NULL);
-	emit("progress_valid", "PROGRESS", &f, NULL, ctx_make("coordinator", "h1"), NULL);
+	emit("progress_valid", "PROGRESS", &f, ctx_make("coordinator", "h1"), NULL);
 
 	m = (struct proto_msg){.type = PROTO_RESULT};
-	m.u.result = (struct proto_result){"job-20261123-01", "h1", "stop", "ok", 0, NOW - 5000, 4200,
-					   "stopped obodc and renamed it", "", data, 2, false, {0}};
+	m.u.result = (struct proto_result){"job-20261123-01",
+	                                   "h1",
+	                                   "stop",
+	                                   "ok",
+	                                   0,
+	                                   NOW - 5000,
+	                                   4200,
+	                                   "stopped obodc and renamed it",
+	                                   "",
+	                                   data,
+	                                   2,
+	                                   false,
+	                                   {0}};
 	memcpy(m.u.result.incarnation, incarn, 16);
 	from_msg(&f, &m, agent_id.sk);
-	emit("result_valid", "RESULT", &f, agent_id.pk, ctx_make("coordinator", "h1"), NULL);
+	emit("result_valid", "RESULT", &f, ctx_make("coordinator", "h1"), NULL);
 
 	m = (struct proto_msg){.type = PROTO_RESULT};
-	m.u.result = (struct proto_result){"job-20261123-01", "h1", "health", "failed", -9, NOW - 300000, 300000,
-					   "ODC did not become healthy within 300 s",
-					   "Software degrade is not allowed, please check your version\nline two \xe2\x9c\x93",
-					   NULL, 0, true, {0}};
+	m.u.result = (struct proto_result){
+	    "job-20261123-01",
+	    "h1",
+	    "health",
+	    "failed",
+	    -9,
+	    NOW - 300000,
+	    300000,
+	    "ODC did not become healthy within 300 s",
+	    "Software degrade is not allowed, please check your version\nline two \xe2\x9c\x93",
+	    NULL,
+	    0,
+	    true,
+	    {0}};
 	memcpy(m.u.result.incarnation, incarn, 16);
 	from_msg(&f, &m, agent_id.sk);
-	emit("result_valid_final_failed_utf8", "RESULT", &f, agent_id.pk, ctx_make("coordinator", "h1"), NULL);
+	emit("result_valid_final_failed_utf8", "RESULT", &f, ctx_make("coordinator", "h1"), NULL);
 
 	m = (struct proto_msg){.type = PROTO_ACK};
 	m.u.ack = (struct proto_ack){PROTO_DISPATCH, "job-20261123-01", "h1", "", {0}, 16, 0, NULL};
 	memcpy(m.u.ack.nonce, nonce1, 16);
 	from_msg(&f, &m, NULL);
-	emit("ack_dispatch_valid", "ACK", &f, NULL, ctx_make("coordinator", "h1"), NULL);
+	emit("ack_dispatch_valid", "ACK", &f, ctx_make("coordinator", "h1"), NULL);
 
 	m = (struct proto_msg){.type = PROTO_ACK};
-	m.u.ack = (struct proto_ack){PROTO_RESULT, "job-20261123-01", "h1", "stop", {0}, 0, 0, NULL};
+	m.u.ack =
+	    (struct proto_ack){PROTO_RESULT, "job-20261123-01", "h1", "stop", {0}, 0, 0, NULL};
 	from_msg(&f, &m, NULL);
-	emit("ack_result_valid", "ACK", &f, NULL, ctx_make("agent", "h1"), NULL);
+	emit("ack_result_valid", "ACK", &f, ctx_make("agent", "h1"), NULL);
 
 	m = (struct proto_msg){.type = PROTO_NACK};
-	m.u.ack = (struct proto_ack){PROTO_DISPATCH, "job-20261123-02", "h1", "", {0}, 16, PROTO_E_BUSY,
-				     "busy with job job-20261123-01"};
+	m.u.ack = (struct proto_ack){PROTO_DISPATCH,
+	                             "job-20261123-02",
+	                             "h1",
+	                             "",
+	                             {0},
+	                             16,
+	                             PROTO_E_BUSY,
+	                             "busy with job job-20261123-01"};
 	memcpy(m.u.ack.nonce, nonce1, 16);
 	from_msg(&f, &m, NULL);
-	emit("nack_busy_valid", "NACK", &f, NULL, ctx_make("coordinator", "h1"), NULL);
+	emit("nack_busy_valid", "NACK", &f, ctx_make("coordinator", "h1"), NULL);
 
 	m = (struct proto_msg){.type = PROTO_NACK};
-	m.u.ack = (struct proto_ack){PROTO_RESULT, "", "", "", {0}, 0, PROTO_E_INTERNAL, "store unavailable"};
+	m.u.ack = (struct proto_ack){PROTO_RESULT,       "", "", "", {0}, 0, PROTO_E_INTERNAL,
+	                             "store unavailable"};
 	from_msg(&f, &m, NULL);
-	emit("nack_internal_valid", "NACK", &f, NULL, ctx_make("agent", "h1"), NULL);
+	emit("nack_internal_valid", "NACK", &f, ctx_make("agent", "h1"), NULL);
 
 	struct proto_msg jm = job_msg("job-20261123-01", "rollback", rb_params, 2, targets3, 3);
 	from_msg(&f, &jm, operator_id.sk);
-	emit("job_valid", "JOB", &f, operator_id.pk, ctx_make("control", NULL), NULL);
+	emit("job_valid", "JOB", &f, ctx_make("control", NULL), NULL);
 
 	dispatch_frames(&f, &jm, &operator_id, "h1", "run", &coordinator_id);
-	emit("dispatch_valid_run", "DISPATCH", &f, coordinator_id.pk, ctx_make("agent", "h1"), NULL);
+	emit("dispatch_valid_run", "DISPATCH", &f, ctx_make("agent", "h1"), NULL);
 
 	dispatch_frames(&f, &jm, &operator_id, "h1", "preflight", &coordinator_id);
-	emit("dispatch_valid_preflight", "DISPATCH", &f, coordinator_id.pk, ctx_make("agent", "h1"), NULL);
+	emit("dispatch_valid_preflight", "DISPATCH", &f, ctx_make("agent", "h1"), NULL);
 
 	dispatch_frames(&f, &jm, &operator_id, "h1", "run", &coordinator_id);
-	emit("dispatch_valid_same_job_while_busy", "DISPATCH", &f, coordinator_id.pk,
+	emit("dispatch_valid_same_job_while_busy", "DISPATCH", &f,
 	     with(ctx_make("agent", "h1"), "busy_job", json_string("job-20261123-01")), NULL);
 
 	struct proto_msg pm = job_msg("job-ping-1", "ping", NULL, 0, targets3, 3);
 	dispatch_frames(&f, &pm, &operator_id, "h2", "run", &coordinator_id);
-	emit("dispatch_valid_ping_within_skew", "DISPATCH", &f, coordinator_id.pk,
-	     with(ctx_make("agent", "h2"), "now_ms", json_integer((json_int_t)(NOW + 600000 + 29000))), NULL);
+	emit("dispatch_valid_ping_within_skew", "DISPATCH", &f,
+	     with(ctx_make("agent", "h2"), "now_ms",
+	          json_integer((json_int_t)(NOW + 600000 + 29000))),
+	     NULL);
 
 	m = (struct proto_msg){.type = PROTO_REQUEST};
 	m.u.request.request_id = 7;
 	m.u.request.command = "hosts";
-	m.u.request.args = json_pack("{s:[s,s], s:s, s:b, s:i, s:n}", "host", "h1", "h2", "label", "region=hz", "all",
-				     0, "limit", -1, "cursor");
+	m.u.request.args = json_pack("{s:[s,s], s:s, s:b, s:i, s:n}", "host", "h1", "h2", "label",
+	                             "region=hz", "all", 0, "limit", -1, "cursor");
 	from_msg(&f, &m, NULL);
 	json_decref(m.u.request.args);
-	emit("request_valid", "REQUEST", &f, NULL, ctx_make("control", NULL), NULL);
+	emit("request_valid", "REQUEST", &f, ctx_make("control", NULL), NULL);
 
 	m = (struct proto_msg){.type = PROTO_REPLY};
 	m.u.reply.request_id = 7;
 	m.u.reply.message = "";
-	m.u.reply.body = json_pack("{s:[{s:s, s:s, s:{s:s}, s:i, s:b}]}", "hosts", "host_id", "h1", "state", "online",
-				   "labels", "region", "hz", "last_beat_age_ms", 1200, "healthy", 1);
+	m.u.reply.body =
+	    json_pack("{s:[{s:s, s:s, s:{s:s}, s:i, s:b}]}", "hosts", "host_id", "h1", "state",
+	              "online", "labels", "region", "hz", "last_beat_age_ms", 1200, "healthy", 1);
 	from_msg(&f, &m, NULL);
 	json_decref(m.u.reply.body);
-	emit("reply_valid", "REPLY", &f, NULL, ctx_make("cli", NULL), NULL);
+	emit("reply_valid", "REPLY", &f, ctx_make("cli", NULL), NULL);
 
-	static const int reply_codes[] = {PROTO_E_NOT_FOUND, PROTO_E_CONFLICT, PROTO_E_INTERNAL, PROTO_E_DENIED};
+	static const int reply_codes[] = {PROTO_E_NOT_FOUND, PROTO_E_CONFLICT, PROTO_E_INTERNAL,
+	                                  PROTO_E_DENIED};
 	for (size_t i = 0; i < sizeof(reply_codes) / sizeof(reply_codes[0]); i++) {
 		char name[64];
 		m = (struct proto_msg){.type = PROTO_REPLY};
@@ -540,10 +606,11 @@ gen_valid(void)
 		m.u.reply.code = (uint64_t)reply_codes[i];
 		m.u.reply.message = "see code";
 		from_msg(&f, &m, NULL);
-		snprintf(name, sizeof(name), "reply_error_%s_valid", proto_err_name(reply_codes[i]));
+		snprintf(name, sizeof(name), "reply_error_%s_valid",
+		         proto_err_name(reply_codes[i]));
 		for (char *p = name; *p; p++)
 			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-		emit(name, "REPLY", &f, NULL, ctx_make("cli", NULL), NULL);
+		emit(name, "REPLY", &f, ctx_make("cli", NULL), NULL);
 	}
 }
 
@@ -558,14 +625,17 @@ gen_invalid(void)
 	msgpack_sbuffer_init(&sb);
 
 	/* A valid idle heartbeat body, reused below. */
-#define HB_IDLE(sb) mpk(sb, "A7 s x u u n n A0", "h1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW)
+#define HB_IDLE(sb)                                                                                \
+	mpk(sb, "A7 s x u u n n A0", "h1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW)
 
 	/* FRAMES */
 	fr_header(&f, PROTO_HEARTBEAT);
-	emit("frames_heartbeat_header_only", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "FRAMES");
+	emit("frames_heartbeat_header_only", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
+	     "FRAMES");
 	HB_IDLE(&sb);
 	from_body(&f, PROTO_HEARTBEAT, &sb, &agent_id);
-	emit("frames_heartbeat_with_signature_frame", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "FRAMES");
+	emit("frames_heartbeat_with_signature_frame", "HEARTBEAT", &f,
+	     ctx_make("coordinator", "h1"), "FRAMES");
 	{
 		struct frames g = {0};
 		from_msg(&g, &jm, operator_id.sk);
@@ -573,9 +643,9 @@ gen_invalid(void)
 		fr_add(&f, g.data[1], g.len[1]);
 		fr_add(&f, g.data[2], 95);
 		fr_free(&g);
-		emit("frames_job_short_signature", "JOB", &f, NULL, ctx_make("control", NULL), "FRAMES");
+		emit("frames_job_short_signature", "JOB", &f, ctx_make("control", NULL), "FRAMES");
 	}
-	emit("frames_empty_message", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "FRAMES");
+	emit("frames_empty_message", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "FRAMES");
 
 	/* HEADER, VERSION, TYPE */
 	{
@@ -586,20 +656,21 @@ gen_invalid(void)
 		fr_add(&f, h3, 3);
 		HB_IDLE(&sb);
 		fr_add(&f, sb.data, sb.size);
-		emit("header_three_bytes", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "HEADER");
+		emit("header_three_bytes", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
+		     "HEADER");
 		fr_add(&f, hx, 4);
 		fr_add(&f, sb.data, sb.size);
-		emit("header_bad_magic", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "HEADER");
+		emit("header_bad_magic", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "HEADER");
 		fr_add(&f, hv, 4);
 		fr_add(&f, sb.data, sb.size);
-		emit("version_2", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "VERSION");
+		emit("version_2", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "VERSION");
 		fr_add(&f, ht, 4);
 		fr_add(&f, sb.data, sb.size);
-		emit("type_unknown_0x7f", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "TYPE");
+		emit("type_unknown_0x7f", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "TYPE");
 		msgpack_sbuffer_clear(&sb);
 	}
 	dispatch_frames(&f, &jm, &operator_id, "h1", "run", &coordinator_id);
-	emit("type_dispatch_sent_to_coordinator", "DISPATCH", &f, coordinator_id.pk, ctx_make("coordinator", "h1"),
+	emit("type_dispatch_sent_to_coordinator", "DISPATCH", &f, ctx_make("coordinator", "h1"),
 	     "TYPE");
 
 	/* TOO_BIG: one byte over HEARTBEAT's 8192, checked before decoding. */
@@ -608,7 +679,8 @@ gen_invalid(void)
 		fr_header(&f, PROTO_HEARTBEAT);
 		fr_add(&f, big, 8193);
 		free(big);
-		emit("too_big_heartbeat_8193", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "TOO_BIG");
+		emit("too_big_heartbeat_8193", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
+		     "TOO_BIG");
 	}
 
 	/* MALFORMED */
@@ -616,130 +688,146 @@ gen_invalid(void)
 		uint8_t c1[] = {0xc1};
 		fr_header(&f, PROTO_HEARTBEAT);
 		fr_add(&f, c1, 1);
-		emit("malformed_reserved_byte_c1", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "MALFORMED");
+		emit("malformed_reserved_byte_c1", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
+		     "MALFORMED");
 		HB_IDLE(&sb);
 		fr_header(&f, PROTO_HEARTBEAT);
 		fr_add(&f, sb.data, sb.size - 3);
 		msgpack_sbuffer_clear(&sb);
-		emit("malformed_truncated", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "MALFORMED");
+		emit("malformed_truncated", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
+		     "MALFORMED");
 		fr_header(&f, PROTO_HEARTBEAT);
 		fr_add(&f, NULL, 0);
-		emit("malformed_empty_body", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "MALFORMED");
+		emit("malformed_empty_body", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
+		     "MALFORMED");
 	}
 
 	/* TRAILING */
 	HB_IDLE(&sb);
 	mpk(&sb, "n");
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
-	emit("trailing_byte_after_heartbeat", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "TRAILING");
+	emit("trailing_byte_after_heartbeat", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
+	     "TRAILING");
 
 	/* DEPTH: a REPLY body nested 7 deep (the REPLY array is depth 1). */
 	mpk(&sb, "A4 u u s A1 A1 A1 A1 A1 A1 n", (uint64_t)1, (uint64_t)0, "");
 	from_body(&f, PROTO_REPLY, &sb, NULL);
-	emit("depth_reply_body_7_deep", "REPLY", &f, NULL, ctx_make("cli", NULL), "DEPTH");
+	emit("depth_reply_body_7_deep", "REPLY", &f, ctx_make("cli", NULL), "DEPTH");
 
 	/* LIMIT */
 	{
 		uint8_t str32[] = {0xdb, 0xff, 0xff, 0xff, 0xff};
 		mpk(&sb, "A1 r", str32, sizeof(str32));
 		from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
-		emit("limit_str32_claims_4gib", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "LIMIT");
+		emit("limit_str32_claims_4gib", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
+		     "LIMIT");
 		uint8_t arr32[] = {0xdd, 0x7f, 0xff, 0xff, 0xff};
 		mpk(&sb, "r", arr32, sizeof(arr32));
 		from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
-		emit("limit_array32_claims_2g_elements", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "LIMIT");
+		emit("limit_array32_claims_2g_elements", "HEARTBEAT", &f,
+		     ctx_make("coordinator", "h1"), "LIMIT");
 		char id65[66];
 		memset(id65, 'a', 65);
 		id65[65] = '\0';
 		mpk(&sb, "A7 s x u u n n A0", id65, incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW);
 		from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
-		emit("limit_host_id_65_bytes", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "LIMIT");
-		mpk(&sb, "A7 s x u u n n A17", "h1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW);
+		emit("limit_host_id_65_bytes", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
+		     "LIMIT");
+		mpk(&sb, "A7 s x u u n n A17", "h1", incarn, (size_t)16, (uint64_t)1,
+		    (uint64_t)NOW);
 		for (int i = 0; i < 17; i++)
 			mpk(&sb, "A3 s u u", "/d", (uint64_t)1, (uint64_t)2);
 		from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
-		emit("limit_17_disks", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "LIMIT");
+		emit("limit_17_disks", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "LIMIT");
 	}
 
 	/* SCHEMA */
 	mpk(&sb, "A6 s x u u n n", "h1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW);
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
-	emit("schema_heartbeat_6_fields", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "SCHEMA");
+	emit("schema_heartbeat_6_fields", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "SCHEMA");
 	mpk(&sb, "A7 s x s u n n A0", "h1", incarn, (size_t)16, "1", (uint64_t)NOW);
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
-	emit("schema_seq_is_str", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "SCHEMA");
+	emit("schema_seq_is_str", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "SCHEMA");
 	mpk(&sb, "A7 s x d u n n A0", "h1", incarn, (size_t)16, 1.0, (uint64_t)NOW);
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
-	emit("schema_float_seq", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "SCHEMA");
+	emit("schema_float_seq", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "SCHEMA");
 	mpk(&sb, "A7 s x i u n n A0", "h1", incarn, (size_t)16, (int64_t)-1, (uint64_t)NOW);
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
-	emit("schema_negative_seq", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "SCHEMA");
+	emit("schema_negative_seq", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "SCHEMA");
 	{
 		uint8_t fixext1[] = {0xd4, 0x01, 0x00};
 		mpk(&sb, "A4 u u s r", (uint64_t)1, (uint64_t)0, "", fixext1, sizeof(fixext1));
 		from_body(&f, PROTO_REPLY, &sb, NULL);
-		emit("schema_ext_in_reply", "REPLY", &f, NULL, ctx_make("cli", NULL), "SCHEMA");
+		emit("schema_ext_in_reply", "REPLY", &f, ctx_make("cli", NULL), "SCHEMA");
 	}
 	mpk(&sb, "M1 s s", "host_id", "h1");
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
-	emit("schema_body_is_map", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "SCHEMA");
+	emit("schema_body_is_map", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "SCHEMA");
 
 	/* VALUE */
-	mpk(&sb, "A7 s x u u A6 ssssss n A0", "h1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW, "", "obodc", "i",
-	    "zombie", "healthy", "");
+	mpk(&sb, "A7 s x u u A6 ssssss n A0", "h1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW,
+	    "", "obodc", "i", "zombie", "healthy", "");
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
-	emit("value_container_state_not_in_enum", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "VALUE");
+	emit("value_container_state_not_in_enum", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
+	     "VALUE");
 	mpk(&sb, "A7 s x u u n n A0", "h 1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW);
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
-	emit("value_host_id_with_space", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "VALUE");
-	mpk(&sb, "A7 s s s s u u S", "j1", "h1", "stop", "running", (uint64_t)NOW, (uint64_t)5, "bad \xc3\x28 utf8",
-	    (size_t)12);
+	emit("value_host_id_with_space", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "VALUE");
+	mpk(&sb, "A7 s s s s u u S", "j1", "h1", "stop", "running", (uint64_t)NOW, (uint64_t)5,
+	    "bad \xc3\x28 utf8", (size_t)12);
 	from_body(&f, PROTO_PROGRESS, &sb, NULL);
-	emit("value_invalid_utf8", "PROGRESS", &f, NULL, ctx_make("coordinator", "h1"), "VALUE");
-	mpk(&sb, "A7 s s s s u u S", "j1", "h1", "stop", "running", (uint64_t)NOW, (uint64_t)5, "nul\0inside", (size_t)10);
+	emit("value_invalid_utf8", "PROGRESS", &f, ctx_make("coordinator", "h1"), "VALUE");
+	mpk(&sb, "A7 s s s s u u S", "j1", "h1", "stop", "running", (uint64_t)NOW, (uint64_t)5,
+	    "nul\0inside", (size_t)10);
 	from_body(&f, PROTO_PROGRESS, &sb, NULL);
-	emit("value_nul_in_str", "PROGRESS", &f, NULL, ctx_make("coordinator", "h1"), "VALUE");
+	emit("value_nul_in_str", "PROGRESS", &f, ctx_make("coordinator", "h1"), "VALUE");
 	mpk(&sb, "A7 s x u u n n A0", "h1", zero16, (size_t)15, (uint64_t)1, (uint64_t)NOW);
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
-	emit("value_incarnation_15_bytes", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "VALUE");
-	mpk(&sb, "A7 u s s s x u s", (uint64_t)PROTO_DISPATCH, "j1", "h1", "", nonce1, (size_t)16, (uint64_t)0, "");
+	emit("value_incarnation_15_bytes", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "VALUE");
+	mpk(&sb, "A7 u s s s x u s", (uint64_t)PROTO_DISPATCH, "j1", "h1", "", nonce1, (size_t)16,
+	    (uint64_t)0, "");
 	from_body(&f, PROTO_NACK, &sb, NULL);
-	emit("value_nack_code_zero", "NACK", &f, NULL, ctx_make("agent", "h1"), "VALUE");
+	emit("value_nack_code_zero", "NACK", &f, ctx_make("agent", "h1"), "VALUE");
 	{
 		const char *dup[] = {"h1", "h2", "h1"};
 		struct proto_msg bad = job_msg("job-dup", "rollback", rb_params, 2, dup, 3);
 		/* proto_encode refuses duplicates, so the body is made by hand. */
-		mpk(&sb, "A9 s s M2 ssss A3 sss A8 uutufuuu u u s s", "job-dup", "rollback", "to", "4.2.0", "backup",
-		    "/var/backups/odc/pre-4.3.0", "h1", "h2", "h1", (uint64_t)1, (uint64_t)50, (uint64_t)1, (uint64_t)100,
-		    (uint64_t)600, (uint64_t)3600, bad.u.job.created_ms, bad.u.job.expires_ms, "alice", "");
+		mpk(&sb, "A9 s s M2 ssss A3 sss A8 uutufuuu u u s s", "job-dup", "rollback", "to",
+		    "4.2.0", "backup", "/var/backups/odc/pre-4.3.0", "h1", "h2", "h1", (uint64_t)1,
+		    (uint64_t)50, (uint64_t)1, (uint64_t)100, (uint64_t)600, (uint64_t)3600,
+		    bad.u.job.created_ms, bad.u.job.expires_ms, "alice", "");
 		from_body(&f, PROTO_JOB, &sb, &operator_id);
-		emit("value_duplicate_targets", "JOB", &f, operator_id.pk, ctx_make("control", NULL), "VALUE");
-		mpk(&sb, "A9 s s M0 A1 s A8 uutufuuu u u s s", "job-late", "ping", "h1", (uint64_t)0, (uint64_t)1,
-		    (uint64_t)0, (uint64_t)100, (uint64_t)600, (uint64_t)3600, (uint64_t)NOW, (uint64_t)NOW - 1, "alice", "");
+		emit("value_duplicate_targets", "JOB", &f, ctx_make("control", NULL), "VALUE");
+		mpk(&sb, "A9 s s M0 A1 s A8 uutufuuu u u s s", "job-late", "ping", "h1",
+		    (uint64_t)0, (uint64_t)1, (uint64_t)0, (uint64_t)100, (uint64_t)600,
+		    (uint64_t)3600, (uint64_t)NOW, (uint64_t)NOW - 1, "alice", "");
 		from_body(&f, PROTO_JOB, &sb, &operator_id);
-		emit("value_job_expires_before_created", "JOB", &f, operator_id.pk, ctx_make("control", NULL), "VALUE");
-		mpk(&sb, "A9 s s M0 A1 s A8 uutufuuu u u s s", "job-canary", "ping", "h1", (uint64_t)2, (uint64_t)1,
-		    (uint64_t)0, (uint64_t)100, (uint64_t)600, (uint64_t)3600, (uint64_t)NOW, (uint64_t)NOW + 1000, "alice",
-		    "");
+		emit("value_job_expires_before_created", "JOB", &f, ctx_make("control", NULL),
+		     "VALUE");
+		mpk(&sb, "A9 s s M0 A1 s A8 uutufuuu u u s s", "job-canary", "ping", "h1",
+		    (uint64_t)2, (uint64_t)1, (uint64_t)0, (uint64_t)100, (uint64_t)600,
+		    (uint64_t)3600, (uint64_t)NOW, (uint64_t)NOW + 1000, "alice", "");
 		from_body(&f, PROTO_JOB, &sb, &operator_id);
-		emit("value_canary_exceeds_targets", "JOB", &f, operator_id.pk, ctx_make("control", NULL), "VALUE");
+		emit("value_canary_exceeds_targets", "JOB", &f, ctx_make("control", NULL), "VALUE");
 	}
 
 	/* UNKNOWN_KEY */
 	dispatch_frames(&f, &jm, &operator_id, "h1", "run", &stranger_id);
-	emit("unknown_key_dispatch_by_stranger", "DISPATCH", &f, stranger_id.pk, ctx_make("agent", "h1"), "UNKNOWN_KEY");
+	emit("unknown_key_dispatch_by_stranger", "DISPATCH", &f, ctx_make("agent", "h1"),
+	     "UNKNOWN_KEY");
 	dispatch_frames(&f, &jm, &stranger_id, "h1", "run", &coordinator_id);
-	emit("unknown_key_job_by_untrusted_operator", "DISPATCH", &f, coordinator_id.pk, ctx_make("agent", "h1"),
+	emit("unknown_key_job_by_untrusted_operator", "DISPATCH", &f, ctx_make("agent", "h1"),
 	     "UNKNOWN_KEY");
 	dispatch_frames(&f, &jm, &coordinator_id, "h1", "run", &coordinator_id);
-	emit("unknown_key_coordinator_signed_its_own_job", "DISPATCH", &f, coordinator_id.pk, ctx_make("agent", "h1"),
+	emit("unknown_key_coordinator_signed_its_own_job", "DISPATCH", &f, ctx_make("agent", "h1"),
 	     "UNKNOWN_KEY");
 	{
 		struct proto_msg r = {.type = PROTO_RESULT};
-		r.u.result = (struct proto_result){"job-20261123-01", "h1", "stop", "ok", 0, NOW, 1, "", "", NULL, 0, false, {0}};
+		r.u.result = (struct proto_result){
+		    "job-20261123-01", "h1", "stop", "ok", 0, NOW, 1, "", "", NULL, 0, false, {0}};
 		from_msg(&f, &r, agent2_id.sk);
-		emit("unknown_key_result_signed_by_other_agent", "RESULT", &f, agent2_id.pk, ctx_make("coordinator", "h1"),
-		     "UNKNOWN_KEY");
+		emit("unknown_key_result_signed_by_other_agent", "RESULT", &f,
+		     ctx_make("coordinator", "h1"), "UNKNOWN_KEY");
 
 		/* BAD_SIGNATURE: a RESULT body signed under JOB's domain. */
 		struct frames g = {0};
@@ -749,13 +837,13 @@ gen_invalid(void)
 		fr_add(&f, g.data[0], g.len[0]);
 		fr_add(&f, g.data[1], g.len[1]);
 		fr_add(&f, sig, sizeof(sig));
-		emit("bad_signature_domain_separation", "RESULT", &f, agent_id.pk, ctx_make("coordinator", "h1"),
+		emit("bad_signature_domain_separation", "RESULT", &f, ctx_make("coordinator", "h1"),
 		     "BAD_SIGNATURE");
 		/* One flipped bit of the body after signing. */
 		g.data[1][g.len[1] - 1] ^= 0x01;
 		for (size_t i = 0; i < g.n; i++)
 			fr_add(&f, g.data[i], g.len[i]);
-		emit("bad_signature_body_bit_flipped", "RESULT", &f, agent_id.pk, ctx_make("coordinator", "h1"),
+		emit("bad_signature_body_bit_flipped", "RESULT", &f, ctx_make("coordinator", "h1"),
 		     "BAD_SIGNATURE");
 		fr_free(&g);
 	}
@@ -765,55 +853,62 @@ gen_invalid(void)
 		struct proto_frames job;
 		job_signed(&jm, &operator_id, &job);
 		const char *t4[] = {"h1", "h2", "h3", "h4"};
-		struct proto_msg other = job_msg("job-20261123-01", "rollback", rb_params, 2, t4, 4);
+		struct proto_msg other =
+		    job_msg("job-20261123-01", "rollback", rb_params, 2, t4, 4);
 		struct proto_frames job2;
 		job_signed(&other, &operator_id, &job2);
 		memcpy(job2.sig, job.sig, PROTO_SIGFRAME_LEN);
 		struct proto_msg d = dispatch_msg(&job2, "h1", "run", nonce1);
 		from_msg(&f, &d, coordinator_id.sk);
-		emit("bad_signature_job_altered_by_coordinator", "DISPATCH", &f, coordinator_id.pk, ctx_make("agent", "h1"),
-		     "BAD_SIGNATURE");
+		emit("bad_signature_job_altered_by_coordinator", "DISPATCH", &f,
+		     ctx_make("agent", "h1"), "BAD_SIGNATURE");
 		proto_frames_free(&job);
 		proto_frames_free(&job2);
 	}
 
 	/* EXPIRED */
 	dispatch_frames(&f, &jm, &operator_id, "h1", "run", &coordinator_id);
-	emit("expired_dispatch", "DISPATCH", &f, coordinator_id.pk,
-	     with(ctx_make("agent", "h1"), "now_ms", json_integer((json_int_t)(NOW + 600000 + 30001))), "EXPIRED");
+	emit("expired_dispatch", "DISPATCH", &f,
+	     with(ctx_make("agent", "h1"), "now_ms",
+	          json_integer((json_int_t)(NOW + 600000 + 30001))),
+	     "EXPIRED");
 	dispatch_frames(&f, &jm, &operator_id, "h1", "run", &coordinator_id);
-	emit("expired_dispatch_not_yet_valid", "DISPATCH", &f, coordinator_id.pk,
-	     with(ctx_make("agent", "h1"), "now_ms", json_integer((json_int_t)(NOW - 1000 - 30001))), "EXPIRED");
+	emit(
+	    "expired_dispatch_not_yet_valid", "DISPATCH", &f,
+	    with(ctx_make("agent", "h1"), "now_ms", json_integer((json_int_t)(NOW - 1000 - 30001))),
+	    "EXPIRED");
 	{
 		struct proto_msg old = job_msg("job-old", "ping", NULL, 0, targets3, 3);
 		old.u.job.created_ms = NOW - 7200000;
 		old.u.job.expires_ms = NOW - 3600000;
 		dispatch_frames(&f, &old, &operator_id, "h1", "run", &coordinator_id);
-		emit("expired_job_inside_fresh_dispatch", "DISPATCH", &f, coordinator_id.pk, ctx_make("agent", "h1"),
+		emit("expired_job_inside_fresh_dispatch", "DISPATCH", &f, ctx_make("agent", "h1"),
 		     "EXPIRED");
 		from_msg(&f, &old, operator_id.sk);
-		emit("expired_job_at_control", "JOB", &f, operator_id.pk, ctx_make("control", NULL), "EXPIRED");
+		emit("expired_job_at_control", "JOB", &f, ctx_make("control", NULL), "EXPIRED");
 		struct proto_msg future = job_msg("job-future", "ping", NULL, 0, targets3, 3);
 		future.u.job.created_ms = NOW + 3600000;
 		future.u.job.expires_ms = NOW + 7200000;
 		from_msg(&f, &future, operator_id.sk);
-		emit("expired_job_created_in_future", "JOB", &f, operator_id.pk, ctx_make("control", NULL), "EXPIRED");
+		emit("expired_job_created_in_future", "JOB", &f, ctx_make("control", NULL),
+		     "EXPIRED");
 	}
 
 	/* REPLAYED */
 	dispatch_frames(&f, &jm, &operator_id, "h1", "run", &coordinator_id);
-	emit("replayed_nonce", "DISPATCH", &f, coordinator_id.pk,
-	     with(ctx_make("agent", "h1"), "seen_nonces", json_pack("[o]", hexj(nonce1, 16))), "REPLAYED");
+	emit("replayed_nonce", "DISPATCH", &f,
+	     with(ctx_make("agent", "h1"), "seen_nonces", json_pack("[o]", hexj(nonce1, 16))),
+	     "REPLAYED");
 
 	/* NOT_TARGET */
 	dispatch_frames(&f, &jm, &operator_id, "h2", "run", &coordinator_id);
-	emit("not_target_dispatch_for_other_host", "DISPATCH", &f, coordinator_id.pk, ctx_make("agent", "h1"),
+	emit("not_target_dispatch_for_other_host", "DISPATCH", &f, ctx_make("agent", "h1"),
 	     "NOT_TARGET");
 	{
 		const char *t23[] = {"h2", "h3"};
 		struct proto_msg j23 = job_msg("job-20261123-03", "rollback", rb_params, 2, t23, 2);
 		dispatch_frames(&f, &j23, &operator_id, "h1", "run", &coordinator_id);
-		emit("not_target_host_not_in_job_targets", "DISPATCH", &f, coordinator_id.pk, ctx_make("agent", "h1"),
+		emit("not_target_host_not_in_job_targets", "DISPATCH", &f, ctx_make("agent", "h1"),
 		     "NOT_TARGET");
 	}
 
@@ -822,53 +917,61 @@ gen_invalid(void)
 		struct proto_kv cmd[] = {{"cmd", "rm -rf /"}};
 		struct proto_msg sh = job_msg("job-shell", "shell", cmd, 1, targets3, 3);
 		dispatch_frames(&f, &sh, &operator_id, "h1", "run", &coordinator_id);
-		emit("unknown_action_shell", "DISPATCH", &f, coordinator_id.pk, ctx_make("agent", "h1"), "UNKNOWN_ACTION");
+		emit("unknown_action_shell", "DISPATCH", &f, ctx_make("agent", "h1"),
+		     "UNKNOWN_ACTION");
 		from_msg(&f, &sh, operator_id.sk);
-		emit("unknown_action_at_control", "JOB", &f, operator_id.pk, ctx_make("control", NULL), "UNKNOWN_ACTION");
+		emit("unknown_action_at_control", "JOB", &f, ctx_make("control", NULL),
+		     "UNKNOWN_ACTION");
 
 		struct proto_kv missing[] = {{"to", "4.2.0"}};
 		struct proto_msg j1 = job_msg("job-p1", "rollback", missing, 1, targets3, 3);
 		dispatch_frames(&f, &j1, &operator_id, "h1", "run", &coordinator_id);
-		emit("invalid_param_missing_backup", "DISPATCH", &f, coordinator_id.pk, ctx_make("agent", "h1"),
+		emit("invalid_param_missing_backup", "DISPATCH", &f, ctx_make("agent", "h1"),
 		     "INVALID_PARAM");
 		struct proto_kv dots[] = {{"to", "4.2.0"}, {"backup", "/var/backups/../../etc"}};
 		struct proto_msg j2 = job_msg("job-p2", "rollback", dots, 2, targets3, 3);
 		dispatch_frames(&f, &j2, &operator_id, "h1", "run", &coordinator_id);
-		emit("invalid_param_dotdot_path", "DISPATCH", &f, coordinator_id.pk, ctx_make("agent", "h1"),
+		emit("invalid_param_dotdot_path", "DISPATCH", &f, ctx_make("agent", "h1"),
 		     "INVALID_PARAM");
-		struct proto_kv extra[] = {{"to", "4.2.0"}, {"backup", "/b"}, {"image", "evil/odc:latest"}};
+		struct proto_kv extra[] = {
+		    {"to", "4.2.0"}, {"backup", "/b"}, {"image", "evil/odc:latest"}};
 		struct proto_msg j3 = job_msg("job-p3", "rollback", extra, 3, targets3, 3);
 		dispatch_frames(&f, &j3, &operator_id, "h1", "run", &coordinator_id);
-		emit("invalid_param_unknown_parameter", "DISPATCH", &f, coordinator_id.pk, ctx_make("agent", "h1"),
+		emit("invalid_param_unknown_parameter", "DISPATCH", &f, ctx_make("agent", "h1"),
 		     "INVALID_PARAM");
 		struct proto_msg j4 = job_msg("job-p4", "ping", NULL, 0, targets3, 3);
 		dispatch_frames(&f, &j4, &operator_id, "h1", "preflight", &coordinator_id);
-		emit("invalid_param_phase_not_allowed", "DISPATCH", &f, coordinator_id.pk, ctx_make("agent", "h1"),
+		emit("invalid_param_phase_not_allowed", "DISPATCH", &f, ctx_make("agent", "h1"),
 		     "INVALID_PARAM");
 		struct proto_kv lines[] = {{"lines", "010"}};
 		struct proto_msg j5 = job_msg("job-p5", "logs", lines, 1, targets3, 3);
 		from_msg(&f, &j5, operator_id.sk);
-		emit("invalid_param_leading_zero_at_control", "JOB", &f, operator_id.pk, ctx_make("control", NULL),
+		emit("invalid_param_leading_zero_at_control", "JOB", &f, ctx_make("control", NULL),
 		     "INVALID_PARAM");
 	}
 
 	/* BUSY */
 	{
-		struct proto_msg other = job_msg("job-20261123-02", "rollback", rb_params, 2, targets3, 3);
+		struct proto_msg other =
+		    job_msg("job-20261123-02", "rollback", rb_params, 2, targets3, 3);
 		dispatch_frames(&f, &other, &operator_id, "h1", "run", &coordinator_id);
-		emit("busy_other_job_running", "DISPATCH", &f, coordinator_id.pk,
-		     with(ctx_make("agent", "h1"), "busy_job", json_string("job-20261123-01")), "BUSY");
+		emit("busy_other_job_running", "DISPATCH", &f,
+		     with(ctx_make("agent", "h1"), "busy_job", json_string("job-20261123-01")),
+		     "BUSY");
 	}
 
 	/* DENIED: a peer enrolled as h1 speaking for h2. */
 	mpk(&sb, "A7 s x u u n n A0", "h2", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW);
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
-	emit("denied_heartbeat_for_another_host", "HEARTBEAT", &f, NULL, ctx_make("coordinator", "h1"), "DENIED");
+	emit("denied_heartbeat_for_another_host", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
+	     "DENIED");
 	{
 		struct proto_msg r = {.type = PROTO_RESULT};
-		r.u.result = (struct proto_result){"job-20261123-01", "h2", "stop", "ok", 0, NOW, 1, "", "", NULL, 0, false, {0}};
+		r.u.result = (struct proto_result){
+		    "job-20261123-01", "h2", "stop", "ok", 0, NOW, 1, "", "", NULL, 0, false, {0}};
 		from_msg(&f, &r, agent_id.sk);
-		emit("denied_result_for_another_host", "RESULT", &f, agent_id.pk, ctx_make("coordinator", "h1"), "DENIED");
+		emit("denied_result_for_another_host", "RESULT", &f, ctx_make("coordinator", "h1"),
+		     "DENIED");
 	}
 	msgpack_sbuffer_destroy(&sb);
 #undef HB_IDLE
@@ -907,14 +1010,16 @@ cmd_check(const char *path)
 		printf("0 passed, 1 failed\n");
 		return 1;
 	}
-	json_array_foreach(all, i, c) {
+	json_array_foreach(all, i, c)
+	{
 		const char *name = json_string_value(json_object_get(c, "name"));
 		const char *type = json_string_value(json_object_get(c, "type"));
 		bool valid = json_is_true(json_object_get(c, "valid"));
 		const char *want = json_string_value(json_object_get(c, "error"));
 		json_t *decoded = NULL;
 		struct proto_error err = {0};
-		enum proto_err e = run_case(json_object_get(c, "frames_hex"), json_object_get(c, "context"), &decoded, &err);
+		enum proto_err e = run_case(json_object_get(c, "frames_hex"),
+		                            json_object_get(c, "context"), &decoded, &err);
 		bool ok;
 
 		if (valid)
@@ -931,30 +1036,36 @@ cmd_check(const char *path)
 			failed++;
 			if (e == PROTO_OK) {
 				char *got = json_dumps(decoded, JSON_COMPACT | JSON_SORT_KEYS);
-				char *exp = json_dumps(json_object_get(c, "decoded"), JSON_COMPACT | JSON_SORT_KEYS);
-				printf("FAIL %s: expected %s, got valid\n  decoded:  %s\n  expected: %s\n", name ? name : "?",
-				       valid ? "this decoded form" : want, got ? got : "null", exp ? exp : "null");
+				char *exp = json_dumps(json_object_get(c, "decoded"),
+				                       JSON_COMPACT | JSON_SORT_KEYS);
+				printf("FAIL %s: expected %s, got valid\n  decoded:  %s\n  "
+				       "expected: %s\n",
+				       name ? name : "?", valid ? "this decoded form" : want,
+				       got ? got : "null", exp ? exp : "null");
 				free(got);
 				free(exp);
 			} else {
-				printf("FAIL %s: expected %s, got %s (%s)\n", name ? name : "?", valid ? "valid" : want,
-				       proto_err_name(e), err.msg);
+				printf("FAIL %s: expected %s, got %s (%s)\n", name ? name : "?",
+				       valid ? "valid" : want, proto_err_name(e), err.msg);
 			}
 		}
 		json_decref(decoded);
 	}
 	/* Coverage: one valid case per type, one invalid per receive-time code. */
-	static const int types[] = {PROTO_HELLO, PROTO_WELCOME, PROTO_HEARTBEAT, PROTO_PROGRESS, PROTO_RESULT, PROTO_ACK,
-				    PROTO_NACK,	 PROTO_JOB,	PROTO_DISPATCH,	 PROTO_REQUEST,	 PROTO_REPLY};
+	static const int types[] = {PROTO_HELLO,    PROTO_WELCOME, PROTO_HEARTBEAT, PROTO_PROGRESS,
+	                            PROTO_RESULT,   PROTO_ACK,     PROTO_NACK,      PROTO_JOB,
+	                            PROTO_DISPATCH, PROTO_REQUEST, PROTO_REPLY};
 	for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
 		if (!valid_type[types[k]]) {
-			printf("FAIL coverage: no passing valid %s case\n", proto_type_name(types[k]));
+			printf("FAIL coverage: no passing valid %s case\n",
+			       proto_type_name(types[k]));
 			failed++;
 		}
 	}
 	for (int code = PROTO_E_FRAMES; code <= PROTO_E_DENIED; code++) {
 		if (!invalid_code[code]) {
-			printf("FAIL coverage: no passing invalid case for %s\n", proto_err_name(code));
+			printf("FAIL coverage: no passing invalid case for %s\n",
+			       proto_err_name(code));
 			failed++;
 		}
 	}

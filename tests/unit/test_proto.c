@@ -65,8 +65,12 @@ to_frames(const struct proto_frames *pf, struct proto_frame fr[3])
 static struct proto_ctx
 agent_ctx(struct replay_guard *g)
 {
-	struct proto_ctx c = {.receiver = PROTO_RCV_AGENT, .trusted = trust, .host_id = "h1",
-			      .now_ms = NOW, .skew_ms = PROTO_SKEW_MS, .replay = g};
+	struct proto_ctx c = {.receiver = PROTO_RCV_AGENT,
+	                      .trusted = trust,
+	                      .host_id = "h1",
+	                      .now_ms = NOW,
+	                      .skew_ms = PROTO_SKEW_MS,
+	                      .replay = g};
 	return c;
 }
 
@@ -78,9 +82,17 @@ job(const char *action, struct proto_kv *params, size_t np)
 {
 	struct proto_msg m = {.type = PROTO_JOB};
 
-	m.u.job = (struct proto_job){"job-1", action, params, np, targets, 2,
-				     {0, 1, false, 0, false, 100, 600, 3600}, NOW - 1000, NOW + 3600000,
-				     "alice", "test"};
+	m.u.job = (struct proto_job){"job-1",
+	                             action,
+	                             params,
+	                             np,
+	                             targets,
+	                             2,
+	                             {0, 1, false, 0, false, 100, 600, 3600},
+	                             NOW - 1000,
+	                             NOW + 3600000,
+	                             "alice",
+	                             "test"};
 	return m;
 }
 
@@ -107,7 +119,7 @@ make_dispatch(const struct proto_msg *jm, uint8_t nonce_byte, struct proto_frame
 
 static enum proto_err
 receive(const struct proto_frames *pf, const struct proto_ctx *c, struct proto_msg **m,
-	struct proto_error *err)
+        struct proto_error *err)
 {
 	struct proto_frame fr[3];
 
@@ -129,7 +141,8 @@ test_heartbeat_round_trip(void **state)
 	m.u.heartbeat.seq = 99;
 	m.u.heartbeat.sent_ms = NOW;
 	m.u.heartbeat.has_odc = true;
-	m.u.heartbeat.odc = (struct proto_container){"abc", "obodc", "odc-server:4.3.0", "running", "starting", "4.3.0"};
+	m.u.heartbeat.odc = (struct proto_container){"abc",     "obodc",    "odc-server:4.3.0",
+	                                             "running", "starting", "4.3.0"};
 	m.u.heartbeat.disks = disks;
 	m.u.heartbeat.n_disks = 1;
 	assert_int_equal(proto_encode(&m, NULL, &pf, &err), PROTO_OK);
@@ -156,7 +169,8 @@ test_result_signed_round_trip(void **state)
 	struct proto_ctx c = {.receiver = PROTO_RCV_COORDINATOR, .trusted = trust, .host_id = "h1"};
 
 	(void)state;
-	m.u.result = (struct proto_result){"job-1", "h1", "stop", "ok", 0, NOW, 12, "stopped", "", data, 1, false, {0}};
+	m.u.result = (struct proto_result){"job-1",   "h1", "stop", "ok", 0,     NOW, 12,
+	                                   "stopped", "",   data,   1,    false, {0}};
 	/* Signed types refuse to leave unsigned. */
 	assert_int_equal(proto_encode(&m, NULL, &pf, &err), PROTO_E_INTERNAL);
 	assert_int_equal(proto_encode(&m, ag_sk, &pf, &err), PROTO_OK);
@@ -180,7 +194,8 @@ test_signature_before_decode(void **state)
 	uint8_t body[] = {0xc1, 0xc1, 0xc1};
 	uint8_t sig[PROTO_SIGFRAME_LEN];
 	struct proto_frame fr[3] = {{hdr, 4}, {body, sizeof(body)}, {sig, sizeof(sig)}};
-	struct proto_ctx c = {.receiver = PROTO_RCV_CONTROL, .trusted = trust, .now_ms = NOW, .skew_ms = 30000};
+	struct proto_ctx c = {
+	    .receiver = PROTO_RCV_CONTROL, .trusted = trust, .now_ms = NOW, .skew_ms = 30000};
 	struct proto_msg *m = NULL;
 	struct proto_error err;
 
@@ -228,7 +243,8 @@ test_dispatch_accept_then_replay(void **state)
 	make_dispatch(&jm, 7, &pf);
 	assert_int_equal(receive(&pf, &c, &got, &err), PROTO_OK);
 	assert_string_equal(got->u.dispatch.job.action, "rollback");
-	assert_string_equal(proto_param(got->u.dispatch.job.params, got->u.dispatch.job.n_params, "to"), "4.2.0");
+	assert_string_equal(
+	    proto_param(got->u.dispatch.job.params, got->u.dispatch.job.n_params, "to"), "4.2.0");
 	assert_memory_equal(got->signer, co_pk, 32);
 	proto_msg_free(got);
 	assert_int_equal(receive(&pf, &c, &got, &err), PROTO_E_REPLAYED);
@@ -400,7 +416,7 @@ static void
 test_job_target_bounds(void **state)
 {
 	const char **t = calloc(10001, sizeof(char *));
-	char (*names)[16] = calloc(10001, 16);
+	char(*names)[16] = calloc(10001, 16);
 	struct proto_msg m = job("ping", NULL, 0), *got = NULL;
 	struct proto_frames pf;
 	struct proto_error err;
@@ -428,7 +444,8 @@ static void
 test_action_table(void **state)
 {
 	struct proto_error err;
-	struct proto_kv ok[] = {{"to", "4.2.0"}, {"backup", "/var/backups/odc/pre-4.3.0"}, {"dry_run", "true"}};
+	struct proto_kv ok[] = {
+	    {"to", "4.2.0"}, {"backup", "/var/backups/odc/pre-4.3.0"}, {"dry_run", "true"}};
 	struct proto_kv lines[] = {{"lines", "10000"}};
 	struct proto_kv lines_bad[] = {{"lines", "10001"}};
 
@@ -437,10 +454,12 @@ test_action_table(void **state)
 	assert_int_equal(proto_action_check("rollback", "preflight", ok, 2, &err), PROTO_OK);
 	assert_int_equal(proto_action_check("rollback", "run", ok, 1, &err), PROTO_E_INVALID_PARAM);
 	assert_non_null(strstr(err.msg, "backup"));
-	assert_int_equal(proto_action_check("rollback", "undo", ok, 2, &err), PROTO_E_INVALID_PARAM);
+	assert_int_equal(proto_action_check("rollback", "undo", ok, 2, &err),
+	                 PROTO_E_INVALID_PARAM);
 	assert_int_equal(proto_action_check("exec", "run", NULL, 0, &err), PROTO_E_UNKNOWN_ACTION);
 	assert_int_equal(proto_action_check("logs", "run", lines, 1, &err), PROTO_OK);
-	assert_int_equal(proto_action_check("logs", "run", lines_bad, 1, &err), PROTO_E_INVALID_PARAM);
+	assert_int_equal(proto_action_check("logs", "run", lines_bad, 1, &err),
+	                 PROTO_E_INVALID_PARAM);
 	assert_int_equal(proto_action_check("ping", "run", lines, 1, &err), PROTO_E_INVALID_PARAM);
 }
 
@@ -471,10 +490,10 @@ test_utf8(void **state)
 {
 	(void)state;
 	assert_true(proto_utf8_valid_for_test("caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80"));
-	assert_false(proto_utf8_valid_for_test("\xc0\xaf"));	     /* overlong '/' */
+	assert_false(proto_utf8_valid_for_test("\xc0\xaf"));         /* overlong '/' */
 	assert_false(proto_utf8_valid_for_test("\xed\xa0\x80"));     /* surrogate */
 	assert_false(proto_utf8_valid_for_test("\xf4\x90\x80\x80")); /* above U+10FFFF */
-	assert_false(proto_utf8_valid_for_test("\xe2\x9c"));	     /* cut short */
+	assert_false(proto_utf8_valid_for_test("\xe2\x9c"));         /* cut short */
 }
 
 static void
@@ -502,7 +521,8 @@ test_request_reply_json(void **state)
 	(void)state;
 	m.u.reply.request_id = 3;
 	m.u.reply.message = "";
-	m.u.reply.body = json_pack("{s:[{s:s,s:i}], s:b}", "hosts", "host_id", "h1", "age_ms", 1500, "more", 0);
+	m.u.reply.body =
+	    json_pack("{s:[{s:s,s:i}], s:b}", "hosts", "host_id", "h1", "age_ms", 1500, "more", 0);
 	assert_int_equal(proto_encode(&m, NULL, &pf, &err), PROTO_OK);
 	assert_int_equal(receive(&pf, &c, &got, &err), PROTO_OK);
 	assert_true(json_equal(got->u.reply.body, m.u.reply.body));
@@ -525,23 +545,23 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_heartbeat_round_trip),
-		cmocka_unit_test(test_result_signed_round_trip),
-		cmocka_unit_test(test_signature_before_decode),
-		cmocka_unit_test(test_encoder_refuses_invalid),
-		cmocka_unit_test(test_dispatch_accept_then_replay),
-		cmocka_unit_test(test_busy_spends_nonce),
-		cmocka_unit_test(test_replay_refused_after_restart),
-		cmocka_unit_test(test_replay_memory_full_fails_closed),
-		cmocka_unit_test(test_dispatch_time_window),
-		cmocka_unit_test(test_not_target),
-		cmocka_unit_test(test_scan_bounds),
-		cmocka_unit_test(test_job_target_bounds),
-		cmocka_unit_test(test_action_table),
-		cmocka_unit_test(test_formats),
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_request_reply_json),
+	    cmocka_unit_test(test_heartbeat_round_trip),
+	    cmocka_unit_test(test_result_signed_round_trip),
+	    cmocka_unit_test(test_signature_before_decode),
+	    cmocka_unit_test(test_encoder_refuses_invalid),
+	    cmocka_unit_test(test_dispatch_accept_then_replay),
+	    cmocka_unit_test(test_busy_spends_nonce),
+	    cmocka_unit_test(test_replay_refused_after_restart),
+	    cmocka_unit_test(test_replay_memory_full_fails_closed),
+	    cmocka_unit_test(test_dispatch_time_window),
+	    cmocka_unit_test(test_not_target),
+	    cmocka_unit_test(test_scan_bounds),
+	    cmocka_unit_test(test_job_target_bounds),
+	    cmocka_unit_test(test_action_table),
+	    cmocka_unit_test(test_formats),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_request_reply_json),
 	};
 	return cmocka_run_group_tests(tests, setup_keys, NULL);
 }

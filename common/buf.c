@@ -1,0 +1,229 @@
+/* Bounded byte buffers, the output tail ring and hex helpers (see buf.h). */
+#include "common/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BUF_MIN_CAP 64
+
+void
+buf_init(struct buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+/* Makes room for need more bytes plus the trailing NUL. Growth doubles so that
+ * appends are amortised O(1), but never allocates past max+1. */
+static int
+buf_reserve(struct buf *b, size_t need)
+{
+	size_t want, ncap;
+	uint8_t *p;
+
+	if (need > b->max || b->len > b->max - need)
+		return -1;
+	want = b->len + need + 1;
+	if (want <= b->cap)
+		return 0;
+	ncap = b->cap ? b->cap : BUF_MIN_CAP;
+	while (ncap < want) {
+		if (ncap > SIZE_MAX / 2) {
+			ncap = want;
+			break;
+		}
+		ncap *= 2;
+	}
+	if (ncap > b->max + 1)
+		ncap = b->max + 1;
+	p = realloc(b->data, ncap);
+	if (p == NULL)
+		return -1;
+	b->data = p;
+	b->cap = ncap;
+	return 0;
+}
+
+int
+buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (buf_reserve(b, n) != 0)
+		return -1;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
+buf_appendf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if (buf_reserve(b, (size_t)n) != 0)
+		return -1;
+	/* buf_reserve left room for n bytes and the NUL, so this cannot truncate. */
+	va_start(ap, fmt);
+	n = vsnprintf((char *)b->data + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->data[b->len] = '\0';
+		return -1;
+	}
+	b->len += (size_t)n;
+	return 0;
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
+void
+buf_free(struct buf *b)
+{
+	if (b == NULL)
+		return;
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+int
+tail_init(struct tail *t, size_t cap)
+{
+	memset(t, 0, sizeof(*t));
+	if (cap == 0)
+		return 0;
+	t->data = malloc(cap);
+	if (t->data == NULL)
+		return -1;
+	t->cap = cap;
+	return 0;
+}
+
+void
+tail_push(struct tail *t, const void *p, size_t n)
+{
+	const char *s = p;
+	size_t end, first, over;
+
+	if (n == 0)
+		return;
+	if (n >= t->cap) {
+		/* The new bytes alone fill the ring: keep their last cap bytes. */
+		t->dropped += t->len + (n - t->cap);
+		if (t->cap > 0)
+			memcpy(t->data, s + (n - t->cap), t->cap);
+		t->start = 0;
+		t->len = t->cap;
+		return;
+	}
+	over = t->len + n > t->cap ? t->len + n - t->cap : 0;
+	if (over > 0) {
+		t->start = (t->start + over) % t->cap;
+		t->len -= over;
+		t->dropped += over;
+	}
+	end = (t->start + t->len) % t->cap;
+	first = t->cap - end < n ? t->cap - end : n;
+	memcpy(t->data + end, s, first);
+	memcpy(t->data, s + first, n - first);
+	t->len += n;
+}
+
+size_t
+tail_copy(const struct tail *t, char *out, size_t outlen)
+{
+	size_t n, skip, pos, first;
+
+	if (outlen == 0)
+		return 0;
+	n = t->len < outlen - 1 ? t->len : outlen - 1;
+	skip = t->len - n;
+	if (n > 0) {
+		pos = (t->start + skip) % t->cap;
+		first = t->cap - pos < n ? t->cap - pos : n;
+		memcpy(out, t->data + pos, first);
+		memcpy(out + first, t->data, n - first);
+	}
+	out[n] = '\0';
+	return n;
+}
+
+void
+tail_free(struct tail *t)
+{
+	if (t == NULL)
+		return;
+	free(t->data);
+	memset(t, 0, sizeof(*t));
+}
+
+int
+hex_encode(const uint8_t *in, size_t n, char *out, size_t outlen)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	if (outlen == 0)
+		return -1;
+	if (n > (outlen - 1) / 2) {
+		out[0] = '\0';
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0x0f];
+	}
+	out[2 * n] = '\0';
+	return 0;
+}
+
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+hex_decode(const char *in, uint8_t *out, size_t outlen, size_t *outn)
+{
+	size_t len = strlen(in), i;
+	int hi, lo;
+
+	*outn = 0;
+	if (len % 2 != 0 || len / 2 > outlen)
+		return -1;
+	for (i = 0; i < len / 2; i++) {
+		hi = hex_digit(in[2 * i]);
+		lo = hex_digit(in[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*outn = len / 2;
+	return 0;
+}

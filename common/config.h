@@ -1,0 +1,119 @@
+/* INI configuration files (parsed by inih): strict loading with file:line
+ * messages, schema checks, and typed getters with ranges and defaults. */
+#ifndef ODC_COMMON_CONFIG_H
+#define ODC_COMMON_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds on what a configuration may hold. */
+#define CONFIG_MAX_FILE        (1024 * 1024) /* bytes in the whole file */
+#define CONFIG_MAX_LINE        4096          /* bytes in a line, without "\n" or "\r\n" */
+#define CONFIG_MAX_KEYS        4096          /* key = value lines */
+#define CONFIG_MAX_SECTION     48            /* bytes in a [section] name */
+#define CONFIG_MAX_KEY         64            /* bytes in a key name */
+#define CONFIG_MAX_LABEL_KEY   64
+#define CONFIG_MAX_LABEL_VALUE 128
+
+/* The file format is inih's: "[section]" lines, "key = value" (or "key: value")
+ * lines, whole-line comments starting with ';' or '#', and inline comments
+ * starting with " ;" (so a value cannot contain a ';' after a space). Values are
+ * taken literally (quotes are not removed) with surrounding blanks trimmed.
+ * On top of inih, a configuration is refused when a key is outside any section,
+ * a key appears twice in one section, a section or key name is not made of
+ * [A-Za-z0-9._-], or a bound above is passed. Indentation is ignored: inih's
+ * multi-line values (continuation lines) are not supported. A section may
+ * appear more than once; its keys are merged. Names are case-sensitive. */
+struct config;
+
+/* Loads and parses a file. Returns a configuration the caller owns (free with
+ * config_free), or NULL with a message in err such as "path:3: syntax error".
+ * Not thread-safe: it raises inih's global line limit (ini_max_line). */
+struct config *config_load(const char *path, char *err, size_t errlen);
+
+/* Same as config_load() for text already in memory (NUL-terminated); name
+ * stands for the path in messages. */
+struct config *config_load_string(const char *name, const char *text, char *err, size_t errlen);
+
+/* Wipes the values (they may hold passwords) and frees; NULL is fine. */
+void config_free(struct config *c);
+
+/* The path (or name) the configuration was loaded from; owned by c. */
+const char *config_path(const struct config *c);
+
+/* The line where section.key was set, or 0 when it is absent. */
+int config_line(const struct config *c, const char *section, const char *key);
+
+/* Number of key = value entries, and the i-th in file order (strings owned by
+ * c). config_entry returns 0, or -1 when i is out of range. */
+size_t config_count(const struct config *c);
+int config_entry(const struct config *c, size_t i, const char **section, const char **key,
+                 const char **value, int *line);
+
+/* Checks every key against known, a NULL-terminated list of "section.key"
+ * entries where "section.*" allows any key in that section. Returns 0, or -1
+ * with "path:line: section.key: unknown key" for the first stranger in file order. */
+int config_check_known(const struct config *c, const char *const *known, char *err, size_t errlen);
+
+/* Returns 0 when section.key is set, else -1 with
+ * "path: section.key: required key missing". */
+int config_require(const struct config *c, const char *section, const char *key, char *err,
+                   size_t errlen);
+
+/* Typed getters. Each returns 0 when the key is set and valid (value in *out),
+ * 1 when it is absent (the default is written to *out), or -1 with a message
+ * "path:line: section.key: what is wrong" and *out untouched. */
+
+/* The value as written (owned by c); def may be NULL. */
+int config_get_str(const struct config *c, const char *section, const char *key, const char *def,
+                   const char **out, char *err, size_t errlen);
+
+/* A decimal integer from min to max (no sign, no blanks, no hex). */
+int config_get_uint(const struct config *c, const char *section, const char *key, uint64_t def,
+                    uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen);
+
+/* true/false, yes/no, on/off or 1/0 (case-insensitive); *out is 1 or 0. */
+int config_get_bool(const struct config *c, const char *section, const char *key, int def, int *out,
+                    char *err, size_t errlen);
+
+/* A duration: a decimal number with a unit ms, s, m, h or d ("1500ms", "30s",
+ * "5m", "2h"); a bare number means seconds. In milliseconds, from min_ms to max_ms. */
+int config_get_duration_ms(const struct config *c, const char *section, const char *key,
+                           uint64_t def_ms, uint64_t min_ms, uint64_t max_ms, uint64_t *out_ms,
+                           char *err, size_t errlen);
+
+/* A size in bytes: a decimal number with an optional binary unit K, M, G or T
+ * (1024-based, case-insensitive, "B" or "iB" may follow: "10K", "512MiB",
+ * "8G"); a bare number means bytes. From min to max. */
+int config_get_size(const struct config *c, const char *section, const char *key, uint64_t def,
+                    uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen);
+
+/* An absolute path already in normal form: starts with '/', no empty, "." or
+ * ".." component (so no "//"), no trailing '/' (except "/" itself), no control
+ * characters, shorter than PATH_MAX. The value is owned by c; def is not checked. */
+int config_get_path(const struct config *c, const char *section, const char *key, const char *def,
+                    const char **out, char *err, size_t errlen);
+
+/* A comma-separated list, each item trimmed of blanks; an empty value is an
+ * empty list, an empty item is an error. Items are copied, NUL-terminated, into
+ * the caller's store (store_len bytes) and items[0..*n_items) point into it; at
+ * most max_items are accepted. When absent, def (NULL = empty list) is parsed
+ * the same way. On -1, *n_items is 0 and items/store hold nothing useful. */
+int config_get_list(const struct config *c, const char *section, const char *key, const char *def,
+                    const char **items, size_t max_items, size_t *n_items, char *store,
+                    size_t store_len, char *err, size_t errlen);
+
+/* One label of config_get_labels(); both strings point into the caller's store. */
+struct config_label {
+	const char *key;
+	const char *value;
+};
+
+/* Comma-separated "k=v" pairs, e.g. "zone=hz, role=canary". Keys are 1-64 of
+ * [A-Za-z0-9._-] and appear once; values are trimmed printable ASCII without
+ * ',' of at most 128 bytes (may be empty). Storage works as in config_get_list. */
+int config_get_labels(const struct config *c, const char *section, const char *key, const char *def,
+                      struct config_label *labels, size_t max_labels, size_t *n_labels, char *store,
+                      size_t store_len, char *err, size_t errlen);
+
+#endif
