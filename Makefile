@@ -30,6 +30,8 @@ LDLIBS_ALL = $(PKG_LIBS) -lpthread $(LDLIBS)
 
 PROTO_SRC  := $(sort $(wildcard proto/*.c))
 COMMON_SRC := $(sort $(wildcard common/*.c))
+AGENT_SRC  := $(filter-out agent/main.c,$(sort $(wildcard agent/*.c)))
+AGENT_MAIN := $(wildcard agent/main.c)
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 TOOL_SRC   := $(sort $(wildcard tests/tools/*.c))
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
@@ -37,9 +39,13 @@ FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 PROTO_OBJ  := $(PROTO_SRC:%.c=$(BUILD)/%.o)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+AGENT_OBJ  := $(AGENT_SRC:%.c=$(BUILD)/%.o)
 LIBPROTO   := $(BUILD)/libodcproto.a
 LIBCOMMON  := $(BUILD)/libodccommon.a
-LIBS       := $(LIBCOMMON) $(LIBPROTO)
+LIBAGENT   := $(BUILD)/libodcagent.a
+# Link order: a library before the ones it uses.
+LIBS       := $(LIBAGENT) $(LIBCOMMON) $(LIBPROTO)
+PROGRAMS   := $(if $(AGENT_MAIN),$(BUILD)/odc-agent)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -47,7 +53,7 @@ BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .PHONY: all test unit integration e2e sanitize fuzz bench demo install clean deps \
 	vectors vectors-check format format-check
 
-all: $(LIBS) $(TOOL_BIN) $(BENCH_BIN) $(UNIT_BIN)
+all: $(LIBS) $(PROGRAMS) $(TOOL_BIN) $(BENCH_BIN) $(UNIT_BIN)
 
 deps:
 	@deploy/install-deps.sh
@@ -63,6 +69,14 @@ $(LIBPROTO): $(PROTO_OBJ)
 $(LIBCOMMON): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
+
+$(LIBAGENT): $(AGENT_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/odc-agent: $(BUILD)/agent/main.o $(LIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBS) $(LDLIBS_ALL)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBS) $(LDLIBS_ALL) -lcmocka

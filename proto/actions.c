@@ -27,7 +27,7 @@ static const struct action_spec actions[] = {
      false,
      {{"to", F_TAG, true, 0, 0}, {"backup", F_PATH, true, 0, 0}, {NULL, 0, false, 0, 0}}},
     {"stop", false, {{NULL, 0, false, 0, 0}}},
-    {"start", false, {{NULL, 0, false, 0, 0}}},
+    {"start", false, {{"to", F_TAG, false, 0, 0}, {NULL, 0, false, 0, 0}}},
     {"logs", false, {{"lines", F_UINT, false, 1, 10000}, {NULL, 0, false, 0, 0}}},
     {"backup", true, {{"name", F_NAME, false, 0, 0}, {NULL, 0, false, 0, 0}}},
     {"rollback",

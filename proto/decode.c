@@ -606,7 +606,8 @@ to_json(struct dc *c, const msgpack_object *o, const char *f, json_t **out)
 	case MSGPACK_OBJECT_STR:
 		if (!proto_utf8_valid(o->via.str.ptr, o->via.str.size))
 			return bad(c, PROTO_E_VALUE, f, -1, "not valid UTF-8 or contains NUL");
-		j = json_stringn(o->via.str.ptr, o->via.str.size);
+		/* msgpack-c may give NULL for an empty str; jansson refuses NULL. */
+		j = json_stringn(o->via.str.size ? o->via.str.ptr : "", o->via.str.size);
 		break;
 	case MSGPACK_OBJECT_ARRAY:
 		j = json_array();

@@ -803,7 +803,7 @@ ACTIONS = {
     "status": (("run",), {}, {}),
     "preflight": (("run",), {"to": check_tag, "backup": check_path}, {}),
     "stop": (("run",), {}, {}),
-    "start": (("run",), {}, {}),
+    "start": (("run",), {}, {"to": check_tag}),
     "logs": (("run",), {}, {"lines": check_uint_text(1, 10000)}),
     "backup": (("preflight", "run"), {}, {"name": check_name}),
     "rollback": (("preflight", "run"), {"to": check_tag, "backup": check_path},

@@ -597,6 +597,14 @@ gen_valid(void)
 	json_decref(m.u.reply.body);
 	emit("reply_valid", "REPLY", &f, ctx_make("cli", NULL), NULL);
 
+	m = (struct proto_msg){.type = PROTO_REPLY};
+	m.u.reply.request_id = 1;
+	m.u.reply.message = "";
+	m.u.reply.body = json_pack("[s]", "");
+	from_msg(&f, &m, NULL);
+	json_decref(m.u.reply.body);
+	emit("reply_valid_empty_string_body", "REPLY", &f, ctx_make("cli", NULL), NULL);
+
 	static const int reply_codes[] = {PROTO_E_NOT_FOUND, PROTO_E_CONFLICT, PROTO_E_INTERNAL,
 	                                  PROTO_E_DENIED};
 	for (size_t i = 0; i < sizeof(reply_codes) / sizeof(reply_codes[0]); i++) {

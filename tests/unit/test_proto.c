@@ -529,6 +529,15 @@ test_request_reply_json(void **state)
 	proto_msg_free(got);
 	proto_frames_free(&pf);
 	json_decref(m.u.reply.body);
+	/* An empty string right after an empty message: msgpack-c hands out a
+	 * NULL pointer for it (found by fuzz_body). */
+	m.u.reply.body = json_pack("[s]", "");
+	assert_int_equal(proto_encode(&m, NULL, &pf, &err), PROTO_OK);
+	assert_int_equal(receive(&pf, &c, &got, &err), PROTO_OK);
+	assert_string_equal(json_string_value(json_array_get(got->u.reply.body, 0)), "");
+	proto_msg_free(got);
+	proto_frames_free(&pf);
+	json_decref(m.u.reply.body);
 	/* Reals have no place on the wire. */
 	m.u.reply.body = json_pack("{s:f}", "x", 1.5);
 	assert_int_equal(proto_encode(&m, NULL, &pf, &err), PROTO_E_SCHEMA);
