@@ -1,0 +1,167 @@
+/* odc-agent internals shared by its modules: the configuration, the loader
+ * runner and the health gate. One header for the daemon, as relayd does. */
+#ifndef ODC_AGENT_AGENT_H
+#define ODC_AGENT_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/spawn.h"
+#include "proto/proto.h"
+
+#define AGENT_VERSION	    "0.1.0"
+#define AGENT_MAX_ROOTS	    8
+#define AGENT_MAX_LABELS    32
+#define AGENT_MAX_TRUSTED   16
+#define AGENT_MAX_ENV	    32
+#define AGENT_MAX_BINDS	    16
+
+/* Steps of the rollback plan, in order. */
+enum agent_step {
+	STEP_PREFLIGHT,
+	STEP_STOP,
+	STEP_SNAPSHOT,
+	STEP_RESTORE,
+	STEP_START,
+	STEP_HEALTH,
+	STEP_COUNT
+};
+
+struct agent_conf {
+	struct config *cfg; /* owns every string below */
+	const char *path;
+
+	/* [agent] */
+	const char *host_id;
+	struct config_label labels[AGENT_MAX_LABELS];
+	size_t n_labels;
+	const char *state_dir;
+	const char *log_level;
+
+	/* [keys], [trust], [coordinator]: only the daemon needs them. */
+	const char *secret_key;
+	uint8_t operators[AGENT_MAX_TRUSTED][PROTO_PK_LEN];
+	size_t n_operators;
+	uint8_t coordinators[AGENT_MAX_TRUSTED][PROTO_PK_LEN];
+	size_t n_coordinators;
+	const char *coordinator_endpoint;
+	uint8_t coordinator_key[PROTO_PK_LEN];
+	bool has_coordinator;
+
+	/* [docker] */
+	const char *docker_socket;
+	const char *container;
+	const char *repository;
+	uint64_t stop_timeout_ms;
+	uint64_t api_timeout_ms;
+
+	/* [metadb] */
+	const char *db_host;
+	uint64_t db_port;
+	const char *db_user;
+	const char *db_tenant;
+	const char *db_cluster;
+	const char *db_password_file;
+	const char *db_name;
+	uint64_t db_timeout_ms;
+
+	/* [loader] */
+	const char *obloader;
+	const char *obdumper;
+	uint64_t loader_threads;
+
+	/* [paths] */
+	const char *backup_roots[AGENT_MAX_ROOTS];
+	size_t n_backup_roots;
+	const char *snapshot_root;
+
+	/* [deadlines], per step */
+	uint64_t deadline_ms[STEP_COUNT];
+	uint64_t job_deadline_ms;
+
+	/* [health] */
+	const char *health_url;
+	uint64_t health_interval_ms;
+
+	/* [defaults]: the container spec when no container exists */
+	uint64_t def_memory;
+	uint64_t def_cpu_period;
+	uint64_t def_cpu_quota;
+	const char *def_network;
+	const char *def_profile_mode;
+	const char *def_binds[AGENT_MAX_BINDS + 1];
+	size_t n_def_binds;
+
+	/* storage for list and label values */
+	char store[8192];
+};
+
+/* Load and check path. Every problem is reported as
+ * "file:line: section.key: what is wrong" (or "file: section.key: required
+ * key missing"). Returns 0, or -1 with the message in err. Free with
+ * agent_conf_free(). */
+int agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen);
+void agent_conf_free(struct agent_conf *c);
+
+/* The metadb password from password_file: the file's first line, without
+ * its newline; the file must not be group/world readable. Returns a
+ * sodium_malloc'd string the caller frees with agent_secret_free(), or NULL
+ * with a message. An empty password is allowed. */
+char *agent_read_password(const struct agent_conf *c, char *err, size_t errlen);
+void agent_secret_free(char *s);
+
+/* True when path (already normalised by the protocol's rules) lies inside
+ * one of the backup roots, also after resolving symlinks. */
+bool agent_path_in_roots(const struct agent_conf *c, const char *path, char *err, size_t errlen);
+
+const char *agent_step_name(enum agent_step s);
+
+/* ---- loader.c: obloader/obdumper through the spawn helper ---- */
+
+struct loader_run {
+	struct spawn_result sr;
+	char cmdline[1024];	 /* redacted: the password is never in it */
+	char error_tail[4096];	 /* tail of logs/ob-loader-dumper.error */
+	char out_tail[2048];	 /* tail of stdout+stderr */
+	char workdir[4096];	 /* where it ran and wrote its logs */
+};
+
+/* Dump the metadb into dir (must not exist or be empty) / load the backup in
+ * dir into the metadb, with --ddl --csv --all --no-sys --thread N. Each run
+ * gets a fresh working directory under state_dir/runs/<job>/<what>, where
+ * the tool writes logs/. Returns 0 when the tool exited 0 (which for a load
+ * proves nothing: the caller verifies), 1 when it failed (see run), -1 when
+ * it could not be run at all (message in err). */
+int loader_dump(const struct agent_conf *c, const char *password, const char *job,
+		const char *what, const char *dir, uint64_t deadline_ms, struct loader_run *run,
+		char *err, size_t errlen);
+int loader_load(const struct agent_conf *c, const char *password, const char *job,
+		const char *what, const char *dir, uint64_t deadline_ms, struct loader_run *run,
+		char *err, size_t errlen);
+void loader_run_free(struct loader_run *run);
+
+/* ---- health.c: ODC's HTTP health endpoints through libcurl ---- */
+
+struct health_state {
+	bool reachable;	 /* something answered HTTP */
+	bool healthy;	 /* /api/v1/heartbeat/isHealthy said data: true */
+	char version[33];	 /* /api/v1/info data.version, "" when unknown */
+	char detail[256];	 /* why not healthy, for people */
+};
+
+/* One probe of base_url (e.g. http://127.0.0.1:8989), each request bounded
+ * by timeout_ms and its body by 64 KiB. Never fails: the state says what
+ * was seen. */
+void health_probe(const char *base_url, uint64_t timeout_ms, struct health_state *st);
+
+/* Probe every interval_ms until healthy and, when want_version is not
+ * NULL/empty, reporting a version that belongs to it (version.h), or until
+ * deadline_ms (from now). progress, when not NULL, is called after each
+ * probe. Returns 0 when the gate passed, 1 at the deadline. */
+int health_wait(const char *base_url, const char *want_version, uint64_t deadline_ms,
+		uint64_t interval_ms, struct health_state *st,
+		void (*progress)(void *ctx, const struct health_state *st), void *ctx);
+
+#endif

@@ -1,0 +1,305 @@
+/* SQLite journal of plans, steps and facts. Every write is its own
+ * transaction, committed with synchronous=FULL before the call returns, so
+ * "recorded before it runs" survives kill -9 and power loss alike. */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "agent/journal.h"
+
+struct journal {
+	sqlite3 *db;
+};
+
+static const char schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=FULL;"
+	"CREATE TABLE IF NOT EXISTS plan ("
+	" job_id TEXT NOT NULL, phase TEXT NOT NULL, action TEXT NOT NULL, params TEXT NOT NULL,"
+	" state TEXT NOT NULL, created_ms INTEGER NOT NULL, deadline_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL, PRIMARY KEY (job_id, phase));"
+	"CREATE TABLE IF NOT EXISTS step ("
+	" job_id TEXT NOT NULL, phase TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,"
+	" exit_code INTEGER NOT NULL DEFAULT 0, started_ms INTEGER NOT NULL,"
+	" duration_ms INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',"
+	" output_tail TEXT NOT NULL DEFAULT '', data TEXT NOT NULL DEFAULT '{}',"
+	" PRIMARY KEY (job_id, phase, step));"
+	"CREATE TABLE IF NOT EXISTS fact ("
+	" job_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (job_id, key));";
+
+static int
+fail(struct journal *j, char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "journal: %s: %s", what, sqlite3_errmsg(j->db));
+	return -1;
+}
+
+struct journal *
+journal_open(const char *path, char *err, size_t errlen)
+{
+	struct journal *j = calloc(1, sizeof(*j));
+	char *msg = NULL;
+	int fd;
+
+	if (j == NULL) {
+		snprintf(err, errlen, "journal: out of memory");
+		return NULL;
+	}
+	/* Create it 0600 ourselves: SQLite would use the umask. */
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
+			    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "journal %s: %s", path, j->db ? sqlite3_errmsg(j->db) : "out of memory");
+		journal_close(j);
+		return NULL;
+	}
+	sqlite3_busy_timeout(j->db, 5000);
+	if (sqlite3_exec(j->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "journal %s: %s", path, msg ? msg : "cannot create schema");
+		sqlite3_free(msg);
+		journal_close(j);
+		return NULL;
+	}
+	return j;
+}
+
+void
+journal_close(struct journal *j)
+{
+	if (j == NULL)
+		return;
+	sqlite3_close(j->db);
+	free(j);
+}
+
+/* Prepare, bind text/int64 args by a tiny format ("s" text, "i" int64),
+ * step once. Returns the statement for row reading (caller finalizes) when
+ * out is not NULL, else finalizes itself. SQLITE_ROW/DONE -> 0, else -1. */
+static int
+run(struct journal *j, const char *sql, const char *fmt, sqlite3_stmt **out, int *step_rc, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int rc;
+
+	if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	va_start(ap, step_rc);
+	for (int i = 0; fmt[i]; i++) {
+		if (fmt[i] == 's') {
+			const char *s = va_arg(ap, const char *);
+			sqlite3_bind_text(st, i + 1, s ? s : "", -1, SQLITE_TRANSIENT);
+		} else {
+			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+		}
+	}
+	va_end(ap);
+	rc = sqlite3_step(st);
+	if (step_rc != NULL)
+		*step_rc = rc;
+	if (out != NULL && (rc == SQLITE_ROW || rc == SQLITE_DONE)) {
+		*out = st;
+		return 0;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static char *
+col_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return strdup(t ? (const char *)t : "");
+}
+
+static void
+col_copy(sqlite3_stmt *st, int i, char *out, size_t outlen)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	snprintf(out, outlen, "%s", t ? (const char *)t : "");
+}
+
+void
+journal_plan_clear(struct journal_plan *p)
+{
+	if (p == NULL)
+		return;
+	free(p->params);
+	memset(p, 0, sizeof(*p));
+}
+
+int
+journal_plan_begin(struct journal *j, const char *job, const char *action, const char *phase,
+		   const char *params_json, uint64_t now_ms, uint64_t deadline_ms, char *err, size_t errlen)
+{
+	if (run(j,
+		"INSERT OR IGNORE INTO plan(job_id, phase, action, params, state, created_ms, deadline_ms, updated_ms)"
+		" VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?5)",
+		"ssssii", NULL, NULL, job, phase, action, params_json, (int64_t)now_ms, (int64_t)deadline_ms) != 0)
+		return fail(j, err, errlen, "record plan");
+	return sqlite3_changes(j->db) == 0 ? 1 : 0;
+}
+
+static int
+plan_row(sqlite3_stmt *st, struct journal_plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	col_copy(st, 0, p->job_id, sizeof(p->job_id));
+	col_copy(st, 1, p->phase, sizeof(p->phase));
+	col_copy(st, 2, p->action, sizeof(p->action));
+	p->params = col_dup(st, 3);
+	col_copy(st, 4, p->state, sizeof(p->state));
+	p->created_ms = (uint64_t)sqlite3_column_int64(st, 5);
+	p->deadline_ms = (uint64_t)sqlite3_column_int64(st, 6);
+	return p->params ? 0 : -1;
+}
+
+#define PLAN_COLS "job_id, phase, action, params, state, created_ms, deadline_ms"
+
+int
+journal_plan_get(struct journal *j, const char *job, const char *phase, struct journal_plan *p, char *err,
+		 size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret;
+
+	if (phase != NULL)
+		ret = run(j, "SELECT " PLAN_COLS " FROM plan WHERE job_id = ?1 AND phase = ?2", "ss", &st, &rc, job,
+			  phase);
+	else
+		ret = run(j, "SELECT " PLAN_COLS " FROM plan WHERE job_id = ?1 ORDER BY created_ms DESC, rowid DESC",
+			  "s", &st, &rc, job);
+	if (ret != 0)
+		return fail(j, err, errlen, "read plan");
+	ret = rc == SQLITE_ROW ? plan_row(st, p) : 1;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int
+journal_plan_finish(struct journal *j, const char *job, const char *phase, const char *state, char *err,
+		    size_t errlen)
+{
+	if (run(j, "UPDATE plan SET state = ?3, updated_ms = CAST(strftime('%s','now') AS INTEGER) * 1000"
+		   " WHERE job_id = ?1 AND phase = ?2",
+		"sss", NULL, NULL, job, phase, state) != 0)
+		return fail(j, err, errlen, "finish plan");
+	return 0;
+}
+
+int
+journal_plan_unfinished(struct journal *j, struct journal_plan *p, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret;
+
+	if (run(j, "SELECT " PLAN_COLS " FROM plan WHERE state = 'running' ORDER BY created_ms, rowid LIMIT 1", "",
+		&st, &rc) != 0)
+		return fail(j, err, errlen, "read plans");
+	ret = rc == SQLITE_ROW ? plan_row(st, p) : 1;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+void
+journal_step_clear(struct journal_step *s)
+{
+	if (s == NULL)
+		return;
+	free(s->message);
+	free(s->output_tail);
+	free(s->data);
+	memset(s, 0, sizeof(*s));
+}
+
+int
+journal_step_begin(struct journal *j, const char *job, const char *phase, const char *step, uint64_t now_ms,
+		   char *err, size_t errlen)
+{
+	if (run(j,
+		"INSERT INTO step(job_id, phase, step, status, started_ms) VALUES (?1, ?2, ?3, 'running', ?4)"
+		" ON CONFLICT(job_id, phase, step) DO UPDATE SET status = 'running', started_ms = ?4,"
+		" duration_ms = 0, message = '', output_tail = '', exit_code = 0",
+		"sssi", NULL, NULL, job, phase, step, (int64_t)now_ms) != 0)
+		return fail(j, err, errlen, "record step start");
+	return 0;
+}
+
+int
+journal_step_end(struct journal *j, const char *job, const char *phase, const char *step, const char *status,
+		 int64_t exit_code, uint64_t duration_ms, const char *message, const char *output_tail,
+		 const char *data_json, char *err, size_t errlen)
+{
+	if (run(j,
+		"UPDATE step SET status = ?4, exit_code = ?5, duration_ms = ?6, message = ?7, output_tail = ?8,"
+		" data = ?9 WHERE job_id = ?1 AND phase = ?2 AND step = ?3",
+		"ssssiisss", NULL, NULL, job, phase, step, status, exit_code, (int64_t)duration_ms, message,
+		output_tail, data_json ? data_json : "{}") != 0)
+		return fail(j, err, errlen, "record step end");
+	return 0;
+}
+
+int
+journal_step_get(struct journal *j, const char *job, const char *phase, const char *step, struct journal_step *s,
+		 char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret = 1;
+
+	if (run(j,
+		"SELECT status, exit_code, started_ms, duration_ms, message, output_tail, data FROM step"
+		" WHERE job_id = ?1 AND phase = ?2 AND step = ?3",
+		"sss", &st, &rc, job, phase, step) != 0)
+		return fail(j, err, errlen, "read step");
+	if (rc == SQLITE_ROW) {
+		memset(s, 0, sizeof(*s));
+		col_copy(st, 0, s->status, sizeof(s->status));
+		s->exit_code = sqlite3_column_int64(st, 1);
+		s->started_ms = (uint64_t)sqlite3_column_int64(st, 2);
+		s->duration_ms = (uint64_t)sqlite3_column_int64(st, 3);
+		s->message = col_dup(st, 4);
+		s->output_tail = col_dup(st, 5);
+		s->data = col_dup(st, 6);
+		ret = 0;
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int
+journal_fact_set(struct journal *j, const char *job, const char *key, const char *value, char *err, size_t errlen)
+{
+	if (run(j, "INSERT INTO fact(job_id, key, value) VALUES (?1, ?2, ?3)"
+		   " ON CONFLICT(job_id, key) DO UPDATE SET value = ?3",
+		"sss", NULL, NULL, job, key, value) != 0)
+		return fail(j, err, errlen, "record fact");
+	return 0;
+}
+
+char *
+journal_fact_get(struct journal *j, const char *job, const char *key, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char *v = NULL;
+	int rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (run(j, "SELECT value FROM fact WHERE job_id = ?1 AND key = ?2", "ss", &st, &rc, job, key) != 0) {
+		fail(j, err, errlen, "read fact");
+		return NULL;
+	}
+	if (rc == SQLITE_ROW)
+		v = col_dup(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}

@@ -1,0 +1,224 @@
+/* obloader and obdumper: argv only (never a shell), a deadline that kills
+ * the whole Java process tree, the password redacted everywhere we print,
+ * and the tail of the tool's own error log in the result. The exit status
+ * of a load proves nothing (a failed import may exit 0): callers verify. */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/metadb.h"
+#include "common/log.h"
+
+static const char *const secret_opts[] = {"-p", "--password", "--sys-password", NULL};
+
+/* mkdir -p for a path we build ourselves (components are ids). */
+static int
+mkdirs(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	}
+	return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* The last bytes of a file, as text. */
+static void
+file_tail(const char *path, char *out, size_t outlen)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	ssize_t n;
+	off_t from;
+
+	out[0] = '\0';
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		from = st.st_size > (off_t)(outlen - 1) ? st.st_size - (off_t)(outlen - 1) : 0;
+		n = pread(fd, out, outlen - 1, from);
+		out[n > 0 ? n : 0] = '\0';
+	}
+	close(fd);
+}
+
+/* Kill what an earlier, interrupted run left working in workdir: a loader
+ * leads its own process group, so a kill -9 of the agent orphans it, and
+ * an orphaned obloader would go on writing while the step is run again.
+ * Found by working directory, which is unique to (job, step). */
+static void
+kill_leftovers(const char *workdir)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	char link[64], cwd[4200];
+	size_t n = strlen(workdir);
+
+	if (proc == NULL)
+		return;
+	while ((de = readdir(proc)) != NULL) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		ssize_t len;
+		if (*end != '\0' || pid <= 1 || pid == (long)getpid())
+			continue;
+		snprintf(link, sizeof(link), "/proc/%ld/cwd", pid);
+		len = readlink(link, cwd, sizeof(cwd) - 1);
+		if (len <= 0)
+			continue;
+		cwd[len] = '\0';
+		if (strncmp(cwd, workdir, n) == 0 && (cwd[n] == '\0' || cwd[n] == '/')) {
+			pid_t pg = getpgid((pid_t)pid);
+			log_warn("killing pid %ld left running in %s by an interrupted run", pid, workdir);
+			if (pg > 1 && pg != getpgrp())
+				kill(-pg, SIGKILL);
+			kill((pid_t)pid, SIGKILL);
+		}
+	}
+	closedir(proc);
+}
+
+static int
+run_tool(const struct agent_conf *c, const char *tool, const char *password, const char *job,
+	 const char *what, const char *dir, bool dump, uint64_t deadline_ms, struct loader_run *run,
+	 char *err, size_t errlen)
+{
+	char port[16], threads[16], logpath[4200];
+	const char *argv[40];
+	size_t a = 0;
+	/* The tools are Java programs: keep PATH/HOME/JAVA_HOME, nothing else. */
+	const char *env[8];
+	size_t e = 0;
+	char envbuf[4][1024];
+	static const char *const keep[] = {"PATH", "HOME", "JAVA_HOME", "LANG"};
+	char errbuf[256];
+
+	memset(run, 0, sizeof(*run));
+	if (snprintf(run->workdir, sizeof(run->workdir), "%s/runs/%s/%s", c->state_dir, job, what) >=
+	    (int)sizeof(run->workdir)) {
+		snprintf(err, errlen, "work directory path too long");
+		return -1;
+	}
+	kill_leftovers(run->workdir);
+	if (mkdirs(run->workdir, 0700) != 0) {
+		snprintf(err, errlen, "%s: cannot create: %s", run->workdir, strerror(errno));
+		return -1;
+	}
+	if (access(tool, X_OK) != 0) {
+		snprintf(err, errlen, "%s: not executable: %s", tool, strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		const char *v = getenv(keep[i]);
+		if (v != NULL && snprintf(envbuf[e], sizeof(envbuf[e]), "%s=%s", keep[i], v) < (int)sizeof(envbuf[e]))
+			env[e] = envbuf[e], e++;
+	}
+	if (e == 0)
+		env[e++] = "PATH=/usr/local/bin:/usr/bin:/bin";
+	env[e] = NULL;
+
+	snprintf(port, sizeof(port), "%llu", (unsigned long long)c->db_port);
+	snprintf(threads, sizeof(threads), "%llu", (unsigned long long)c->loader_threads);
+	argv[a++] = tool;
+	argv[a++] = "-h";
+	argv[a++] = c->db_host;
+	argv[a++] = "-P";
+	argv[a++] = port;
+	argv[a++] = "-u";
+	argv[a++] = c->db_user;
+	if (password != NULL && *password != '\0') {
+		argv[a++] = "-p";
+		argv[a++] = password;
+	}
+	if (*c->db_cluster) {
+		argv[a++] = "-c";
+		argv[a++] = c->db_cluster;
+	}
+	if (*c->db_tenant) {
+		argv[a++] = "-t";
+		argv[a++] = c->db_tenant;
+	}
+	argv[a++] = "-D";
+	argv[a++] = c->db_name;
+	argv[a++] = "--ddl";
+	argv[a++] = "--csv";
+	argv[a++] = "--all";
+	argv[a++] = "--no-sys";
+	argv[a++] = "--thread";
+	argv[a++] = threads;
+	if (!dump) {
+		/* Into an emptied database (the restore drops every table first):
+		 * stop at the first bad row instead of discarding it. */
+		argv[a++] = "--max-errors";
+		argv[a++] = "0";
+	}
+	argv[a++] = "-f";
+	argv[a++] = dir;
+	argv[a] = NULL;
+	log_redact_argv(argv, secret_opts, run->cmdline, sizeof(run->cmdline));
+	log_info("%s: %s (in %s)", what, run->cmdline, run->workdir);
+
+	struct spawn_opts o = {
+		.argv = argv,
+		.envp = env,
+		.cwd = run->workdir,
+		.deadline_ms = deadline_ms,
+		.stdout_tail = 4096,
+		.stderr_tail = 4096,
+	};
+	if (spawn_run(&o, &run->sr, errbuf, sizeof(errbuf)) != 0) {
+		snprintf(err, errlen, "%s", errbuf);
+		return -1;
+	}
+	snprintf(logpath, sizeof(logpath), "%s/logs/ob-loader-dumper.error", run->workdir);
+	file_tail(logpath, run->error_tail, sizeof(run->error_tail));
+	snprintf(run->out_tail, sizeof(run->out_tail), "%s%s", run->sr.out_tail ? run->sr.out_tail : "",
+		 run->sr.err_tail ? run->sr.err_tail : "");
+	/* A tool that echoes its own command line must not leak the password. */
+	if (password != NULL && *password != '\0') {
+		size_t pl = strlen(password);
+		char *bufs[] = {run->error_tail, run->out_tail};
+		for (size_t i = 0; i < 2; i++)
+			for (char *p = strstr(bufs[i], password); p != NULL; p = strstr(p + pl, password))
+				memset(p, '*', pl);
+	}
+	return run->sr.exited && run->sr.exit_code == 0 ? 0 : 1;
+}
+
+int
+loader_dump(const struct agent_conf *c, const char *password, const char *job, const char *what,
+	    const char *dir, uint64_t deadline_ms, struct loader_run *run, char *err, size_t errlen)
+{
+	return run_tool(c, c->obdumper, password, job, what, dir, true, deadline_ms, run, err, errlen);
+}
+
+int
+loader_load(const struct agent_conf *c, const char *password, const char *job, const char *what,
+	    const char *dir, uint64_t deadline_ms, struct loader_run *run, char *err, size_t errlen)
+{
+	return run_tool(c, c->obloader, password, job, what, dir, false, deadline_ms, run, err, errlen);
+}
+
+void
+loader_run_free(struct loader_run *run)
+{
+	if (run != NULL)
+		spawn_result_free(&run->sr);
+}

@@ -1,0 +1,323 @@
+/* odc-agent: the agent on one ODC host. This file is its command line:
+ * local mode (one host, no coordinator), resume after a restart, config
+ * check and a look at the journal. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "agent/agent.h"
+#include "agent/journal.h"
+#include "agent/plan.h"
+#include "common/keys.h"
+#include "common/log.h"
+
+#define DEFAULT_CONF "/etc/odc-fleet/agent.conf"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: odc-agent [-c CONFIG] [-v] COMMAND\n"
+		"\n"
+		"commands (local mode: this host only, no coordinator):\n"
+		"  run rollback --to TAG --backup DIR [--dry-run]   roll ODC back to TAG from a metadb backup\n"
+		"  run undo --of JOB                                undo rollback JOB (snapshot + old container)\n"
+		"  run preflight --to TAG --backup DIR              only the rollback's checks\n"
+		"  run backup [--name NAME]                         dump the metadb under the first backup root\n"
+		"  run status | ping | stop | logs [--lines N]\n"
+		"  run start [--to TAG]                             start ODC (create it from the defaults with TAG\n"
+		"                                                   when no container exists)\n"
+		"  resume                                           resume or close a plan a restart interrupted\n"
+		"  journal [JOB]                                    show recorded plans, or one job's steps\n"
+		"  check-config                                     load the configuration and report problems\n"
+		"\n"
+		"options of run: --job ID (default: local-<time>), --phase preflight|run\n"
+		"-c CONFIG defaults to %s. Exit status: 0 success (a rollback only when ODC is healthy\n"
+		"at the target version), 1 failed or refused, 2 usage or configuration error, 3 agent error.\n",
+		DEFAULT_CONF);
+}
+
+/* Local mode prints each step as it goes. */
+static double
+secs(uint64_t ms)
+{
+	return (double)ms / 1000.0;
+}
+
+static void
+print_started(void *ctx, const char *job, const char *step)
+{
+	(void)ctx;
+	(void)job;
+	printf("[%s] ...\n", step);
+	fflush(stdout);
+}
+
+static void
+print_note(void *ctx, const char *job, const char *step, const char *message)
+{
+	(void)ctx;
+	(void)job;
+	printf("[%s]   %s\n", step, message);
+	fflush(stdout);
+}
+
+static void
+print_result(void *ctx, const struct proto_result *r)
+{
+	(void)ctx;
+	printf("[%s] %s in %.1f s: %s\n", r->step, r->status, secs(r->duration_ms), r->message);
+	if (strcmp(r->status, "ok") != 0 && r->output_tail[0] != '\0') {
+		/* The tail, indented, at most the last 20 lines. */
+		const char *p = r->output_tail + strlen(r->output_tail);
+		int lines = 0;
+		while (p > r->output_tail && lines <= 20)
+			if (*--p == '\n')
+				lines++;
+		printf("    | %s", p == r->output_tail ? p : p + 1);
+		for (const char *q = p; *q; q++)
+			if (*q == '\n' && q[1] != '\0')
+				printf("\n    | %.*s", (int)strcspn(q + 1, "\n"), q + 1), q += strcspn(q + 1, "\n");
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+static const struct plan_out printer = {print_started, print_note, print_result, NULL};
+
+static int
+ensure_dir(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a directory", path);
+		return -1;
+	}
+	return 0;
+}
+
+static struct journal *
+open_journal(const struct agent_conf *c, char *err, size_t errlen)
+{
+	char path[4200];
+
+	if (ensure_dir(c->state_dir, err, errlen) != 0)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/journal.db", c->state_dir);
+	return journal_open(path, err, errlen);
+}
+
+static int
+cmd_run(const struct agent_conf *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"to", required_argument, NULL, 't'},	 {"backup", required_argument, NULL, 'b'},
+		{"of", required_argument, NULL, 'o'},	 {"name", required_argument, NULL, 'n'},
+		{"lines", required_argument, NULL, 'l'}, {"dry-run", no_argument, NULL, 'd'},
+		{"job", required_argument, NULL, 'j'},	 {"phase", required_argument, NULL, 'p'},
+		{NULL, 0, NULL, 0},
+	};
+	struct proto_kv kv[8];
+	size_t n = 0;
+	const char *job = NULL, *phase = "run";
+	char jobbuf[80], stamp[32], err[1024];
+	int ch, ret;
+
+	if (argc < 2) {
+		fprintf(stderr, "odc-agent: run: which action?\n");
+		return EXIT_USAGE;
+	}
+	const char *action = argv[1];
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 't': kv[n++] = (struct proto_kv){"to", optarg}; break;
+		case 'b': kv[n++] = (struct proto_kv){"backup", optarg}; break;
+		case 'o': kv[n++] = (struct proto_kv){"of", optarg}; break;
+		case 'n': kv[n++] = (struct proto_kv){"name", optarg}; break;
+		case 'l': kv[n++] = (struct proto_kv){"lines", optarg}; break;
+		case 'd': kv[n++] = (struct proto_kv){"dry_run", "true"}; break;
+		case 'j': job = optarg; break;
+		case 'p': phase = optarg; break;
+		default: return EXIT_USAGE;
+		}
+		if (n == sizeof(kv) / sizeof(kv[0]))
+			return EXIT_USAGE;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "odc-agent: run: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	struct proto_error perr;
+	if (proto_action_check(action, phase, kv, n, &perr) != PROTO_OK) {
+		fprintf(stderr, "odc-agent: %s\n", perr.msg);
+		return EXIT_USAGE;
+	}
+	if (job == NULL) {
+		time_t t = time(NULL);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+		snprintf(jobbuf, sizeof(jobbuf), "local-%s-%08x", stamp, randombytes_random());
+		job = jobbuf;
+	} else if (!proto_valid_id(job)) {
+		fprintf(stderr, "odc-agent: --job %s: not a valid job id\n", job);
+		return EXIT_USAGE;
+	}
+	struct journal *j = open_journal(c, err, sizeof(err));
+	if (j == NULL) {
+		fprintf(stderr, "odc-agent: %s\n", err);
+		return EXIT_INTERNAL;
+	}
+	printf("odc-agent: job %s: %s on %s", job, action, c->host_id);
+	for (size_t i = 0; i < n; i++)
+		printf(" %s=%s", kv[i].key, kv[i].value);
+	printf("\n");
+	fflush(stdout);
+	struct plan_request rq = {job, action, kv, n, phase, 0};
+	err[0] = '\0';
+	ret = plan_execute(c, j, &rq, &printer, err, sizeof(err));
+	journal_close(j);
+	if (ret < 0) {
+		fprintf(stderr, "odc-agent: %s\n", err);
+		return EXIT_INTERNAL;
+	}
+	if (err[0] != '\0')
+		fprintf(stderr, "odc-agent: %s\n", err);
+	printf("odc-agent: job %s %s\n", job, ret == 0 ? "succeeded" : "FAILED");
+	return ret == 0 ? EXIT_OK : EXIT_FAILED;
+}
+
+static int
+cmd_resume(const struct agent_conf *c)
+{
+	char err[1024] = "";
+	struct journal *j = open_journal(c, err, sizeof(err));
+	int ret;
+
+	if (j == NULL) {
+		fprintf(stderr, "odc-agent: %s\n", err);
+		return EXIT_INTERNAL;
+	}
+	char job[65];
+	ret = plan_resume(c, j, &printer, job, err, sizeof(err));
+	journal_close(j);
+	if (ret == 2) {
+		printf("odc-agent: no interrupted plan\n");
+		return EXIT_OK;
+	}
+	if (ret < 0 || err[0] != '\0')
+		fprintf(stderr, "odc-agent: %s\n", err);
+	if (ret >= 0)
+		printf("odc-agent: job %s %s\n", job, ret == 0 ? "succeeded" : "FAILED");
+	return ret < 0 ? EXIT_INTERNAL : ret == 0 ? EXIT_OK : EXIT_FAILED;
+}
+
+static int
+cmd_journal(const struct agent_conf *c, const char *job)
+{
+	static const char *const steps[] = {"preflight", "stop", "snapshot", "restore", "start", "health",
+					    "backup",	 "ping", "status",   "logs",	NULL};
+	static const char *const phases[] = {"preflight", "run", NULL};
+	char err[1024];
+	struct journal *j = open_journal(c, err, sizeof(err));
+	int ret = EXIT_OK;
+
+	if (j == NULL) {
+		fprintf(stderr, "odc-agent: %s\n", err);
+		return EXIT_INTERNAL;
+	}
+	if (job == NULL) {
+		struct journal_plan p;
+		if (journal_plan_unfinished(j, &p, err, sizeof(err)) == 0) {
+			printf("unfinished: job %s (%s, phase %s)\n", p.job_id, p.action, p.phase);
+			journal_plan_clear(&p);
+		} else {
+			printf("no unfinished plan\n");
+		}
+		goto out;
+	}
+	for (size_t ph = 0; phases[ph]; ph++) {
+		struct journal_plan p;
+		if (journal_plan_get(j, job, phases[ph], &p, err, sizeof(err)) != 0)
+			continue;
+		printf("job %s: %s, phase %s, %s, params %s\n", p.job_id, p.action, p.phase, p.state, p.params);
+		for (size_t i = 0; steps[i]; i++) {
+			struct journal_step s;
+			if (journal_step_get(j, job, phases[ph], steps[i], &s, err, sizeof(err)) != 0)
+				continue;
+			printf("  %-9s %-11s %6.1f s  %s\n", steps[i], s.status, secs(s.duration_ms), s.message);
+			journal_step_clear(&s);
+		}
+		journal_plan_clear(&p);
+	}
+out:
+	journal_close(j);
+	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conf_path = DEFAULT_CONF;
+	struct agent_conf c;
+	char err[1024];
+	int ch, verbose = 0, ret;
+
+	while ((ch = getopt(argc, argv, "+c:vh")) != -1) {
+		switch (ch) {
+		case 'c': conf_path = optarg; break;
+		case 'v': verbose = 1; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[optind];
+	if (keys_init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "odc-agent: cannot initialise libsodium or libcurl\n");
+		return EXIT_INTERNAL;
+	}
+	if (agent_conf_load(conf_path, &c, err, sizeof(err)) != 0) {
+		fprintf(stderr, "odc-agent: %s\n", err);
+		return EXIT_USAGE;
+	}
+	/* Local mode talks to a person: only warnings unless -v. */
+	log_init("odc-agent", verbose ? LOG_LVL_DEBUG : LOG_LVL_WARN, 0);
+	if (strcmp(cmd, "check-config") == 0) {
+		printf("%s: ok (host %s, container %s, repository %s, metadb %s:%llu/%s)\n", c.path, c.host_id,
+		       c.container, c.repository, c.db_host, (unsigned long long)c.db_port, c.db_name);
+		ret = EXIT_OK;
+	} else if (strcmp(cmd, "run") == 0) {
+		ret = cmd_run(&c, argc - optind, argv + optind);
+	} else if (strcmp(cmd, "resume") == 0) {
+		ret = cmd_resume(&c);
+	} else if (strcmp(cmd, "journal") == 0) {
+		ret = cmd_journal(&c, optind + 1 < argc ? argv[optind + 1] : NULL);
+	} else {
+		fprintf(stderr, "odc-agent: unknown command '%s'\n", cmd);
+		usage(stderr);
+		ret = EXIT_USAGE;
+	}
+	agent_conf_free(&c);
+	curl_global_cleanup();
+	return ret;
+}

@@ -1,0 +1,1416 @@
+/* The agent's actions. The rollback plan is preflight -> stop -> snapshot ->
+ * restore -> start -> health; undo walks it back. Each step is journaled
+ * before and after it runs and is written to be safe to run twice: what a
+ * step learns (the old container, its spec, the name it was renamed to, the
+ * verified snapshot) is recorded as a fact before it acts on it. Nothing is
+ * deleted: the old container is renamed and kept, the metadb is dumped
+ * before it is replaced, a partial snapshot is moved aside. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "agent/backup.h"
+#include "agent/docker.h"
+#include "agent/metadb.h"
+#include "agent/plan.h"
+#include "agent/spec.h"
+#include "agent/version.h"
+#include "common/log.h"
+
+#define TAIL_MAX 16384
+#define MSG_MAX	 1024
+
+/* One execution of one plan. */
+struct run {
+	const struct agent_conf *c;
+	struct journal *j;
+	const struct plan_out *out;
+	const char *job;
+	const char *phase;
+	const char *action;
+	const struct proto_kv *params;
+	size_t n_params;
+	uint64_t deadline_ms; /* epoch */
+	struct docker *d;
+	char *password;
+	char err[512];
+};
+
+/* What a step reports. */
+struct step_res {
+	const char *status; /* ok, failed, skipped */
+	int64_t exit_code;
+	char message[MSG_MAX];
+	char tail[TAIL_MAX];
+	json_t *data; /* object of strings */
+};
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+say(struct step_res *s, const char *status, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->status = status;
+	va_start(ap, fmt);
+	vsnprintf(s->message, sizeof(s->message), fmt, ap);
+	va_end(ap);
+}
+
+static void
+put(struct step_res *s, const char *key, const char *value)
+{
+	char v[1024];
+
+	snprintf(v, sizeof(v), "%s", value ? value : "");
+	json_object_set_new(s->data, key, json_string(v));
+}
+
+static void
+tail_set(struct step_res *s, const char *text)
+{
+	size_t n = text ? strlen(text) : 0;
+
+	/* Keep the newest bytes, on a UTF-8 boundary. */
+	const char *p = n >= sizeof(s->tail) ? text + n - (sizeof(s->tail) - 1) : text;
+	while (p != NULL && p > text && ((unsigned char)*p & 0xc0) == 0x80)
+		p++;
+	snprintf(s->tail, sizeof(s->tail), "%s", p ? p : "");
+}
+
+static void
+note(struct run *r, const char *step, const char *fmt, ...)
+{
+	char m[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof(m), fmt, ap);
+	va_end(ap);
+	if (r->out && r->out->note)
+		r->out->note(r->out->ctx, r->job, step, m);
+}
+
+static const char *
+param(const struct run *r, const char *key)
+{
+	return proto_param(r->params, r->n_params, key);
+}
+
+/* Milliseconds a step may take: its own deadline, cut by the job's. */
+static uint64_t
+step_budget(const struct run *r, enum agent_step s)
+{
+	uint64_t now = proto_now_ms();
+	uint64_t job_left = r->deadline_ms > now ? r->deadline_ms - now : 1;
+	uint64_t own = r->c->deadline_ms[s];
+
+	return own < job_left ? own : job_left;
+}
+
+static void
+utc_stamp(char *out, size_t outlen)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, outlen, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+/* Facts of this job (or of another job, for undo). */
+static char *
+fact(struct run *r, const char *job, const char *key)
+{
+	return journal_fact_get(r->j, job ? job : r->job, key, r->err, sizeof(r->err));
+}
+
+static int
+fact_set(struct run *r, const char *key, const char *value)
+{
+	return journal_fact_set(r->j, r->job, key, value, r->err, sizeof(r->err));
+}
+
+static int
+need_docker(struct run *r, struct step_res *s)
+{
+	if (r->d != NULL)
+		return 0;
+	r->d = docker_new(r->c->docker_socket, r->c->api_timeout_ms, r->err, sizeof(r->err));
+	if (r->d == NULL || docker_ping(r->d, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "Docker engine unreachable: %s", r->err);
+		return -1;
+	}
+	return 0;
+}
+
+static struct metadb *
+need_metadb(struct run *r, struct step_res *s)
+{
+	char login[256];
+	struct metadb *m;
+
+	if (r->password == NULL) {
+		r->password = agent_read_password(r->c, r->err, sizeof(r->err));
+		if (r->password == NULL) {
+			say(s, "failed", "metadb password: %s", r->err);
+			return NULL;
+		}
+	}
+	if (metadb_login_name(r->c->db_user, r->c->db_tenant, r->c->db_cluster, login, sizeof(login)) != 0) {
+		say(s, "failed", "metadb: user '%s', tenant '%s', cluster '%s' make no login name", r->c->db_user,
+		    r->c->db_tenant, r->c->db_cluster);
+		return NULL;
+	}
+	struct metadb_conf mc = {r->c->db_host, (unsigned)r->c->db_port, login, r->password, r->c->db_name,
+				 (unsigned)(r->c->db_timeout_ms / 1000)};
+	m = metadb_connect(&mc, r->err, sizeof(r->err));
+	if (m == NULL)
+		say(s, "failed", "metadb unreachable: %s", r->err);
+	return m;
+}
+
+/* "repository:tag" of the target. */
+static int
+target_image(struct run *r, const char *tag, char *out, size_t outlen, struct step_res *s)
+{
+	if (tag == NULL || spec_image_ref(r->c->repository, tag, out, outlen) != 0) {
+		say(s, "failed", "no usable target tag");
+		return -1;
+	}
+	return 0;
+}
+
+/* The tag of an image reference ("repo/x:4.3.0" -> "4.3.0"), or "". */
+static void
+image_tag(const char *ref, char *out, size_t outlen)
+{
+	const char *colon = strrchr(ref, ':');
+
+	out[0] = '\0';
+	if (colon != NULL && strchr(colon, '/') == NULL)
+		snprintf(out, outlen, "%s", colon + 1);
+}
+
+static uint64_t
+tables_rows(const struct backup_info *b)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < b->n_tables; i++)
+		n += b->tables[i].rows;
+	return n;
+}
+
+/* The metadb holds exactly the tables of b with b's row counts (and, when
+ * check_history, b's migration version). Appends every difference to why. */
+static int
+metadb_matches(struct run *r, struct metadb *m, const struct backup_info *b, bool check_history, char *why,
+	       size_t whylen)
+{
+	char **names = NULL;
+	size_t n = 0, used = 0;
+	int bad = 0;
+
+	why[0] = '\0';
+#define WHY(...)                                                                                   \
+	do {                                                                                       \
+		if (used < whylen) {                                                               \
+			int w_ = snprintf(why + used, whylen - used, __VA_ARGS__);                 \
+			used += w_ > 0 ? (size_t)w_ : 0;                                           \
+		}                                                                                  \
+		bad = 1;                                                                           \
+	} while (0)
+	if (metadb_tables(m, &names, &n, r->err, sizeof(r->err)) != 0) {
+		WHY("cannot list tables: %s; ", r->err);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct backup_table *t = backup_table_find(b, names[i]);
+		uint64_t rows = 0;
+		if (t == NULL) {
+			WHY("table %s is in the metadb but not in the backup; ", names[i]);
+			continue;
+		}
+		if (metadb_count(m, names[i], &rows, r->err, sizeof(r->err)) != 0) {
+			WHY("%s: %s; ", names[i], r->err);
+			continue;
+		}
+		if (rows != t->rows)
+			WHY("%s has %llu rows, the backup %llu; ", names[i], (unsigned long long)rows,
+			    (unsigned long long)t->rows);
+	}
+	for (size_t i = 0; i < b->n_tables; i++) {
+		bool found = false;
+		for (size_t k = 0; k < n && !found; k++)
+			found = strcmp(names[k], b->tables[i].name) == 0;
+		if (!found)
+			WHY("table %s of the backup is missing; ", b->tables[i].name);
+	}
+	metadb_names_free(names, n);
+	if (check_history) {
+		char hv[65];
+		int rc = metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err));
+		if (rc < 0)
+			WHY("history: %s; ", r->err);
+		else if (strcmp(hv, b->version) != 0)
+			WHY("migrate_schema_history is at %s, the backup at %s; ", rc == 1 ? "(none)" : hv, b->version);
+	}
+#undef WHY
+	if (used >= 2 && why[used - 2] == ';')
+		why[used - 2] = '\0';
+	return bad;
+}
+
+/* ------------------------------------------------------------------ */
+/* Steps                                                               */
+
+static uint64_t
+snapshot_need_bytes(const struct backup_info *b)
+{
+	/* A dump of the live metadb is about the size of a dump of the older
+	 * one; twice that and 64 MiB of room keep a safety margin. */
+	return b->bytes * 2 + (64ull << 20);
+}
+
+static int
+check_loader(struct run *r, struct step_res *s)
+{
+	if (access(r->c->obloader, X_OK) != 0) {
+		say(s, "failed", "obloader %s is missing or not executable", r->c->obloader);
+		return -1;
+	}
+	if (access(r->c->obdumper, X_OK) != 0) {
+		say(s, "failed", "obdumper %s is missing or not executable", r->c->obdumper);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_disk(struct run *r, struct step_res *s, uint64_t need)
+{
+	struct statvfs vfs;
+
+	if (statvfs(r->c->snapshot_root, &vfs) != 0) {
+		say(s, "failed", "snapshot root %s: %s", r->c->snapshot_root, strerror(errno));
+		return -1;
+	}
+	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (avail < need) {
+		say(s, "failed", "not enough free disk under %s for the safety snapshot: %llu MiB free, %llu MiB needed",
+		    r->c->snapshot_root, (unsigned long long)(avail >> 20), (unsigned long long)(need >> 20));
+		return -1;
+	}
+	return 0;
+}
+
+/* Preflight of a rollback: refuses before anything is touched. */
+static void
+step_preflight_rollback(struct run *r, struct step_res *s)
+{
+	const char *to = param(r, "to"), *dir = param(r, "backup");
+	struct docker_container ct;
+	struct backup_info b = {0};
+	struct metadb *m = NULL;
+	char image[300], hv[65], why[512];
+	json_t *raw = NULL;
+	int rc;
+
+	if (need_docker(r, s) != 0)
+		return;
+	rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err, sizeof(r->err));
+	if (rc != 0) {
+		if (rc == 1)
+			say(s, "failed", "no ODC container named %s on this host", r->c->container);
+		else
+			say(s, "failed", "%s", r->err);
+		return;
+	}
+	if (target_image(r, to, image, sizeof(image), s) != 0)
+		return;
+	rc = docker_image_inspect(r->d, image, &raw, r->err, sizeof(r->err));
+	json_decref(raw);
+	if (rc != 0) {
+		if (rc == 1)
+			say(s, "failed", "target image %s is not on this host (docker load it first)", image);
+		else
+			say(s, "failed", "%s", r->err);
+		return;
+	}
+	if (!agent_path_in_roots(r->c, dir, why, sizeof(why))) {
+		say(s, "failed", "backup: %s", why);
+		return;
+	}
+	if (backup_inspect(dir, r->c->db_name, &b, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "backup %s: %s", dir, r->err);
+		return;
+	}
+	if (!version_belongs_to(b.version, to)) {
+		say(s, "failed", "backup %s holds ODC metadb version %s, which is not of release %s", dir, b.version, to);
+		goto out;
+	}
+	if ((m = need_metadb(r, s)) == NULL)
+		goto out;
+	rc = metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err));
+	if (rc < 0) {
+		say(s, "failed", "metadb: %s", r->err);
+		goto out;
+	}
+	if (check_loader(r, s) != 0 || check_disk(r, s, snapshot_need_bytes(&b)) != 0)
+		goto out;
+	put(s, "container", ct.name);
+	put(s, "container_image", ct.image);
+	put(s, "container_state", ct.state);
+	put(s, "backup_version", b.version);
+	put(s, "metadb_version", rc == 1 ? "" : hv);
+	put(s, "target_image", image);
+	say(s, "ok",
+	    "container %s (%s, %s); target image %s present; backup %s: version %s, %zu tables, %llu rows; "
+	    "metadb reachable at version %s; loader present; disk ok",
+	    ct.name, ct.image, ct.state, image, dir, b.version, b.n_tables, (unsigned long long)tables_rows(&b),
+	    rc == 1 ? "(empty)" : hv);
+out:
+	metadb_close(m);
+	backup_info_free(&b);
+}
+
+/* Stop the container and rename it <name>-<suffix>-<time>; its spec (for
+ * the new image, when new_image is set) is recorded first. */
+static void
+step_stop(struct run *r, struct step_res *s, const char *suffix, const char *new_image)
+{
+	struct docker_container ct;
+	char *renamed = NULL, *old_id = NULL, stamp[32], name[200];
+	json_t *inspect = NULL, *img = NULL, *spec = NULL;
+	int rc;
+
+	if (need_docker(r, s) != 0)
+		return;
+	renamed = fact(r, NULL, "renamed");
+	old_id = fact(r, NULL, "old_id");
+	if (renamed != NULL) {
+		/* A second run: the rename may already have happened. */
+		rc = docker_container_inspect(r->d, renamed, &ct, NULL, r->err, sizeof(r->err));
+		if (rc == 0) {
+			if (docker_container_stop(r->d, ct.id, (unsigned)(r->c->stop_timeout_ms / 1000), r->err,
+						  sizeof(r->err)) != 0) {
+				say(s, "failed", "%s", r->err);
+				goto out;
+			}
+			put(s, "renamed_container", renamed);
+			say(s, "ok", "container already stopped and renamed %s (kept)", renamed);
+			goto out;
+		}
+	}
+	rc = docker_container_inspect(r->d, r->c->container, &ct, &inspect, r->err, sizeof(r->err));
+	if (rc != 0) {
+		if (rc == 1)
+			say(s, "failed", "no container named %s to stop", r->c->container);
+		else
+			say(s, "failed", "%s", r->err);
+		goto out;
+	}
+	if (old_id != NULL && strcmp(old_id, ct.id) != 0) {
+		say(s, "failed", "container %s is now %.12s, not the %.12s this job stopped; not touching it",
+		    r->c->container, ct.id, old_id);
+		goto out;
+	}
+	if (renamed == NULL) {
+		if (new_image != NULL) {
+			rc = docker_image_inspect(r->d, ct.image_id, &img, r->err, sizeof(r->err));
+			if (rc < 0) {
+				say(s, "failed", "%s", r->err);
+				goto out;
+			}
+			spec = spec_from_container(inspect, img, new_image, r->err, sizeof(r->err));
+			if (spec == NULL) {
+				say(s, "failed", "cannot derive the new container's spec: %s", r->err);
+				goto out;
+			}
+			char *text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+			rc = text ? fact_set(r, "spec", text) : -1;
+			free(text);
+			if (rc != 0)
+				goto journal_fail;
+		}
+		utc_stamp(stamp, sizeof(stamp));
+		snprintf(name, sizeof(name), "%s-%s-%s", r->c->container, suffix, stamp);
+		if (fact_set(r, "old_id", ct.id) != 0 || fact_set(r, "old_image", ct.image) != 0 ||
+		    fact_set(r, "renamed", name) != 0)
+			goto journal_fail;
+		free(renamed);
+		renamed = strdup(name);
+	}
+	if (docker_container_stop(r->d, ct.id, (unsigned)(r->c->stop_timeout_ms / 1000), r->err, sizeof(r->err)) !=
+		    0 ||
+	    docker_container_rename(r->d, ct.id, renamed, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "%s", r->err);
+		goto out;
+	}
+	put(s, "renamed_container", renamed);
+	put(s, "old_image", ct.image);
+	say(s, "ok", "stopped %s (%.12s, %s) and renamed it %s (kept, not removed)", r->c->container, ct.id, ct.image,
+	    renamed);
+	goto out;
+journal_fail:
+	say(s, "failed", "%s", r->err);
+out:
+	json_decref(spec);
+	json_decref(img);
+	json_decref(inspect);
+	free(renamed);
+	free(old_id);
+}
+
+/* Move a partial snapshot directory aside; nothing is deleted. */
+static int
+set_aside(const char *dir, char *err, size_t errlen)
+{
+	char dst[4200];
+
+	for (int i = 1; i < 1000; i++) {
+		snprintf(dst, sizeof(dst), "%s.partial-%d", dir, i);
+		if (access(dst, F_OK) != 0)
+			return rename(dir, dst) == 0 ? 0 : (snprintf(err, errlen, "%s: %s", dir, strerror(errno)), -1);
+	}
+	snprintf(err, errlen, "%s: too many partial snapshots", dir);
+	return -1;
+}
+
+static void
+step_snapshot(struct run *r, struct step_res *s)
+{
+	char dir[4200], why[1024];
+	char *done = fact(r, NULL, "snapshot_verified");
+	struct loader_run lr = {0};
+	struct backup_info b = {0};
+	struct metadb *m = NULL;
+	struct stat st;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/%s", r->c->snapshot_root, r->job);
+	if (done != NULL && strcmp(done, "1") == 0) {
+		put(s, "snapshot", dir);
+		say(s, "ok", "safety snapshot %s already taken and verified", dir);
+		goto out;
+	}
+	if (lstat(dir, &st) == 0 && set_aside(dir, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "%s", r->err);
+		goto out;
+	}
+	if (r->password == NULL && (m = need_metadb(r, s)) == NULL)
+		goto out;
+	rc = loader_dump(r->c, r->password, r->job, "snapshot", dir, step_budget(r, STEP_SNAPSHOT), &lr, r->err,
+			 sizeof(r->err));
+	s->exit_code = lr.sr.exited ? lr.sr.exit_code : -lr.sr.signal;
+	tail_set(s, lr.error_tail[0] ? lr.error_tail : lr.out_tail);
+	if (rc < 0) {
+		say(s, "failed", "obdumper could not run: %s", r->err);
+		goto out;
+	}
+	if (rc != 0) {
+		char what[128];
+		spawn_describe(&lr.sr, what, sizeof(what));
+		say(s, "failed", "obdumper %s; the metadb was not touched", what);
+		goto out;
+	}
+	if (backup_inspect(dir, r->c->db_name, &b, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "the snapshot is not a usable backup: %s", r->err);
+		goto out;
+	}
+	if (m == NULL && (m = need_metadb(r, s)) == NULL)
+		goto out;
+	rc = metadb_matches(r, m, &b, true, why, sizeof(why));
+	if (rc != 0) {
+		say(s, "failed", "the snapshot does not match the metadb: %s", why);
+		goto out;
+	}
+	if (fact_set(r, "snapshot_dir", dir) != 0 || fact_set(r, "snapshot_verified", "1") != 0) {
+		say(s, "failed", "%s", r->err);
+		goto out;
+	}
+	put(s, "snapshot", dir);
+	put(s, "snapshot_version", b.version);
+	say(s, "ok", "metadb dumped to %s and verified: %zu tables, %llu rows, version %s", dir, b.n_tables,
+	    (unsigned long long)tables_rows(&b), b.version);
+out:
+	metadb_close(m);
+	backup_info_free(&b);
+	loader_run_free(&lr);
+	free(done);
+}
+
+/* Clean restore: drop every table (the verified snapshot holds them), load
+ * the backup, then verify that the metadb holds exactly the backup. */
+static void
+step_restore(struct run *r, struct step_res *s, const char *src)
+{
+	struct backup_info b = {0};
+	struct metadb *m = NULL;
+	struct loader_run lr = {0};
+	char **names = NULL, why[1024], what[128];
+	size_t n = 0;
+	int rc;
+
+	if (backup_inspect(src, r->c->db_name, &b, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "%s: %s", src, r->err);
+		goto out;
+	}
+	if ((m = need_metadb(r, s)) == NULL)
+		goto out;
+	if (metadb_tables(m, &names, &n, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "%s", r->err);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (metadb_drop_table(m, names[i], r->err, sizeof(r->err)) != 0) {
+			say(s, "failed", "cannot empty the metadb: %s", r->err);
+			goto out;
+		}
+	}
+	note(r, "restore", "dropped %zu tables; loading %s", n, src);
+	rc = loader_load(r->c, r->password, r->job, "restore", src, step_budget(r, STEP_RESTORE), &lr, r->err,
+			 sizeof(r->err));
+	s->exit_code = lr.sr.exited ? lr.sr.exit_code : -lr.sr.signal;
+	tail_set(s, lr.error_tail[0] ? lr.error_tail : lr.out_tail);
+	if (rc < 0) {
+		say(s, "failed", "obloader could not run: %s", r->err);
+		goto out;
+	}
+	spawn_describe(&lr.sr, what, sizeof(what));
+	/* An exit status of 0 proves nothing (a failed import may exit 0):
+	 * verify whatever it says. A non-zero one fails the step even when
+	 * the tables happen to match: the tool saw something go wrong. */
+	rc = metadb_matches(r, m, &b, true, why, sizeof(why));
+	if (rc != 0) {
+		say(s, "failed", "restore verification failed (obloader %s): %s", what, why);
+		goto out;
+	}
+	if (!(lr.sr.exited && lr.sr.exit_code == 0)) {
+		say(s, "failed", "obloader %s; the metadb matches the backup, but the tool reported a failure", what);
+		goto out;
+	}
+	put(s, "restored_from", src);
+	put(s, "metadb_version", b.version);
+	say(s, "ok", "metadb restored from %s and verified: %zu tables, %llu rows, version %s (obloader %s)", src,
+	    b.n_tables, (unsigned long long)tables_rows(&b), b.version, what);
+out:
+	metadb_names_free(names, n);
+	metadb_close(m);
+	backup_info_free(&b);
+	loader_run_free(&lr);
+}
+
+/* Start the previous image in a container made from the old one's spec. */
+static void
+step_start_new(struct run *r, struct step_res *s, const char *image)
+{
+	struct docker_container ct;
+	char id[65];
+	char *spec_text = NULL;
+	json_t *spec = NULL;
+	json_error_t je;
+	int rc;
+
+	if (need_docker(r, s) != 0)
+		return;
+	rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err, sizeof(r->err));
+	if (rc < 0) {
+		say(s, "failed", "%s", r->err);
+		goto out;
+	}
+	if (rc == 0) {
+		char *mine = fact(r, NULL, "new_id");
+		bool ours = mine != NULL && strcmp(mine, ct.id) == 0;
+		free(mine);
+		if (!ours) {
+			say(s, "failed", "a container named %s already exists (%.12s, %s) that this job did not create; "
+			    "not touching it", r->c->container, ct.id, ct.image);
+			goto out;
+		}
+		snprintf(id, sizeof(id), "%s", ct.id);
+	} else {
+		spec_text = fact(r, NULL, "spec");
+		if (spec_text == NULL || (spec = json_loads(spec_text, 0, &je)) == NULL) {
+			say(s, "failed", "no recorded container spec for this job");
+			goto out;
+		}
+		if (docker_container_create(r->d, r->c->container, spec, id, r->err, sizeof(r->err)) != 0) {
+			say(s, "failed", "%s", r->err);
+			goto out;
+		}
+		if (fact_set(r, "new_id", id) != 0) {
+			say(s, "failed", "%s", r->err);
+			goto out;
+		}
+	}
+	if (docker_container_start(r->d, id, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "%s", r->err);
+		goto out;
+	}
+	put(s, "container_id", id);
+	put(s, "image", image);
+	say(s, "ok", "created %s (%.12s) from the old container's spec with image %s, and started it",
+	    r->c->container, id, image);
+out:
+	json_decref(spec);
+	free(spec_text);
+}
+
+struct health_note {
+	struct run *r;
+	uint64_t last;
+};
+
+static void
+health_progress(void *ctx, const struct health_state *st)
+{
+	struct health_note *hn = ctx;
+	uint64_t now = mono_ms();
+
+	if (!st->healthy && now - hn->last >= 10000) {
+		hn->last = now;
+		note(hn->r, "health", "waiting for ODC: %s", st->detail[0] ? st->detail : "not healthy yet");
+	}
+}
+
+static void
+step_health(struct run *r, struct step_res *s, const char *want)
+{
+	struct health_state st;
+	struct health_note hn = {r, mono_ms()};
+	uint64_t budget = step_budget(r, STEP_HEALTH), t0 = mono_ms();
+	char *logs = NULL;
+	size_t loglen = 0;
+
+	if (health_wait(r->c->health_url, want, budget, r->c->health_interval_ms, &st, health_progress, &hn) == 0) {
+		put(s, "odc_version", st.version);
+		say(s, "ok", "ODC is healthy at version %s after %.1f s", st.version, (double)(mono_ms() - t0) / 1000.0);
+		return;
+	}
+	say(s, "failed", "ODC did not become healthy%s%s within %llu s: %s", want && *want ? " at " : "",
+	    want ? want : "", (unsigned long long)(budget / 1000), st.detail);
+	/* The container's own words say why (e.g. "Software degrade is not allowed"). */
+	if (need_docker(r, s) == 0 &&
+	    docker_container_logs(r->d, r->c->container, 200, 12000, &logs, &loglen, r->err, sizeof(r->err)) == 0)
+		tail_set(s, logs);
+	s->status = "failed";
+	free(logs);
+}
+
+/* ---- undo: the way back to where a rollback began ---- */
+
+static void
+step_preflight_undo(struct run *r, struct step_res *s)
+{
+	const char *of = param(r, "of");
+	char *renamed = fact(r, of, "renamed"), *snap = fact(r, of, "snapshot_dir");
+	char *verified = fact(r, of, "snapshot_verified");
+	struct journal_plan p = {0};
+	struct docker_container ct;
+	struct backup_info b = {0};
+	struct metadb *m = NULL;
+
+	if (journal_plan_get(r->j, of, "run", &p, r->err, sizeof(r->err)) != 0 || strcmp(p.action, "rollback") != 0) {
+		say(s, "failed", "no rollback job %s in this agent's journal", of);
+		goto out;
+	}
+	if (renamed == NULL || snap == NULL || verified == NULL || strcmp(verified, "1") != 0) {
+		say(s, "failed", "rollback %s did not get as far as a verified snapshot; nothing to undo", of);
+		goto out;
+	}
+	if (need_docker(r, s) != 0)
+		goto out;
+	if (docker_container_inspect(r->d, renamed, &ct, NULL, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "the container that rollback %s kept (%s) is gone", of, renamed);
+		goto out;
+	}
+	if (backup_inspect(snap, r->c->db_name, &b, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "safety snapshot %s: %s", snap, r->err);
+		goto out;
+	}
+	if ((m = need_metadb(r, s)) == NULL || check_loader(r, s) != 0)
+		goto out;
+	put(s, "restore_from", snap);
+	put(s, "container", renamed);
+	say(s, "ok", "rollback %s can be undone: container %s (%s) kept, snapshot %s at version %s", of, renamed,
+	    ct.image, snap, b.version);
+out:
+	journal_plan_clear(&p);
+	metadb_close(m);
+	backup_info_free(&b);
+	free(renamed);
+	free(snap);
+	free(verified);
+}
+
+/* Put the container that rollback `of` kept back under its name and start it. */
+static void
+step_start_old(struct run *r, struct step_res *s)
+{
+	const char *of = param(r, "of");
+	char *renamed = fact(r, of, "renamed"), *old_id = fact(r, of, "old_id");
+	struct docker_container ct;
+	int rc;
+
+	if (need_docker(r, s) != 0 || renamed == NULL || old_id == NULL) {
+		if (s->status == NULL)
+			say(s, "failed", "rollback %s left no record of its container", of);
+		goto out;
+	}
+	rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err, sizeof(r->err));
+	if (rc == 0 && strcmp(ct.id, old_id) != 0) {
+		say(s, "failed", "a container named %s (%.12s) is in the way", r->c->container, ct.id);
+		goto out;
+	}
+	if (rc == 1 && docker_container_rename(r->d, old_id, r->c->container, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "%s", r->err);
+		goto out;
+	}
+	if (rc < 0 || docker_container_start(r->d, old_id, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "%s", r->err);
+		goto out;
+	}
+	put(s, "container_id", old_id);
+	say(s, "ok", "renamed %s back to %s and started it", renamed, r->c->container);
+out:
+	free(renamed);
+	free(old_id);
+}
+
+/* ---- single actions ---- */
+
+static void
+act_ping(struct run *r, struct step_res *s)
+{
+	put(s, "agent_version", AGENT_VERSION);
+	say(s, "ok", "pong from %s (odc-agent %s)", r->c->host_id, AGENT_VERSION);
+}
+
+static void
+act_status(struct run *r, struct step_res *s)
+{
+	struct docker_container ct = {0};
+	struct health_state st;
+	struct metadb *m;
+	char hv[65] = "", state[64] = "unknown";
+	int rc = -1;
+
+	if (need_docker(r, s) == 0) {
+		rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err, sizeof(r->err));
+		snprintf(state, sizeof(state), "%s", rc == 0 ? ct.state : rc == 1 ? "absent" : "unknown");
+	}
+	health_probe(r->c->health_url, 5000, &st);
+	m = need_metadb(r, s);
+	if (m != NULL && metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err)) < 0)
+		snprintf(hv, sizeof(hv), "?");
+	metadb_close(m);
+	put(s, "container_state", state);
+	put(s, "image", ct.image);
+	put(s, "health", st.healthy ? "healthy" : st.reachable ? "unhealthy" : "unreachable");
+	put(s, "odc_version", st.version);
+	put(s, "metadb_version", hv);
+	say(s, "ok", "container %s: %s%s%s; ODC %s%s%s; metadb %s", r->c->container, state, ct.image[0] ? ", " : "",
+	    ct.image, st.healthy ? "healthy at " : st.reachable ? "unhealthy: " : "unreachable: ",
+	    st.healthy ? st.version : st.detail, "", m ? (hv[0] ? hv : "(no history)") : "unreachable");
+}
+
+static void
+act_stop(struct run *r, struct step_res *s)
+{
+	struct docker_container ct;
+	int rc;
+
+	if (need_docker(r, s) != 0)
+		return;
+	rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err, sizeof(r->err));
+	if (rc != 0 ||
+	    docker_container_stop(r->d, ct.id, (unsigned)(r->c->stop_timeout_ms / 1000), r->err, sizeof(r->err)) != 0) {
+		if (rc == 1)
+			say(s, "failed", "no container named %s", r->c->container);
+		else
+			say(s, "failed", "%s", r->err);
+		return;
+	}
+	say(s, "ok", "stopped %s (%.12s)", r->c->container, ct.id);
+}
+
+/* The create body from the configured defaults (the seed's docker run). */
+static json_t *
+defaults_spec(struct run *r, const char *image)
+{
+	char login[256], port[16], e[6][600];
+	const char *env[7];
+	struct spec_defaults def;
+
+	if (metadb_login_name(r->c->db_user, r->c->db_tenant, r->c->db_cluster, login, sizeof(login)) != 0) {
+		snprintf(r->err, sizeof(r->err), "metadb user, tenant and cluster make no login name");
+		return NULL;
+	}
+	snprintf(port, sizeof(port), "%llu", (unsigned long long)r->c->db_port);
+	snprintf(e[0], sizeof(e[0]), "DATABASE_HOST=%s", r->c->db_host);
+	snprintf(e[1], sizeof(e[1]), "DATABASE_PORT=%s", port);
+	snprintf(e[2], sizeof(e[2]), "DATABASE_USERNAME=%s", login);
+	snprintf(e[3], sizeof(e[3]), "DATABASE_PASSWORD=%s", r->password ? r->password : "");
+	snprintf(e[4], sizeof(e[4]), "DATABASE_NAME=%s", r->c->db_name);
+	snprintf(e[5], sizeof(e[5]), "ODC_PROFILE_MODE=%s", r->c->def_profile_mode);
+	for (int i = 0; i < 6; i++)
+		env[i] = e[i];
+	env[6] = NULL;
+	def = (struct spec_defaults){(long long)r->c->def_memory, (long long)r->c->def_cpu_period,
+				     (long long)r->c->def_cpu_quota, r->c->def_network, env, r->c->def_binds};
+	json_t *spec = spec_from_defaults(&def, image, r->err, sizeof(r->err));
+	explicit_bzero(e[3], sizeof(e[3]));
+	return spec;
+}
+
+static void
+act_start(struct run *r, struct step_res *s)
+{
+	struct docker_container ct;
+	const char *to = param(r, "to");
+	char image[300], id[65];
+	json_t *spec;
+	int rc;
+
+	if (need_docker(r, s) != 0)
+		return;
+	rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err, sizeof(r->err));
+	if (rc == 0) {
+		if (docker_container_start(r->d, ct.id, r->err, sizeof(r->err)) != 0)
+			say(s, "failed", "%s", r->err);
+		else
+			say(s, "ok", "started %s (%.12s, %s)", r->c->container, ct.id, ct.image);
+		return;
+	}
+	if (rc < 0) {
+		say(s, "failed", "%s", r->err);
+		return;
+	}
+	if (to == NULL) {
+		say(s, "failed", "no container named %s; give a tag (to) to create one from the defaults", r->c->container);
+		return;
+	}
+	if (target_image(r, to, image, sizeof(image), s) != 0)
+		return;
+	if (r->password == NULL && (r->password = agent_read_password(r->c, r->err, sizeof(r->err))) == NULL) {
+		say(s, "failed", "metadb password: %s", r->err);
+		return;
+	}
+	spec = defaults_spec(r, image);
+	if (spec == NULL) {
+		say(s, "failed", "%s", r->err);
+		return;
+	}
+	if (docker_container_create(r->d, r->c->container, spec, id, r->err, sizeof(r->err)) != 0 ||
+	    docker_container_start(r->d, id, r->err, sizeof(r->err)) != 0)
+		say(s, "failed", "%s", r->err);
+	else
+		say(s, "ok", "created %s (%.12s) from the defaults with image %s and started it", r->c->container, id,
+		    image);
+	json_decref(spec);
+}
+
+static void
+act_logs(struct run *r, struct step_res *s)
+{
+	const char *lines = param(r, "lines");
+	char *logs = NULL;
+	size_t n = 0;
+
+	if (need_docker(r, s) != 0)
+		return;
+	if (docker_container_logs(r->d, r->c->container, lines ? (unsigned)strtoul(lines, NULL, 10) : 200,
+				  TAIL_MAX - 1, &logs, &n, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "%s", r->err);
+		return;
+	}
+	tail_set(s, logs);
+	say(s, "ok", "%zu bytes of %s's log", n, r->c->container);
+	free(logs);
+}
+
+static void
+act_backup(struct run *r, struct step_res *s, bool run_it)
+{
+	const char *name = param(r, "name");
+	char dir[4200], stamp[32], why[1024], what[128];
+	struct backup_info b = {0};
+	struct loader_run lr = {0};
+	struct metadb *m = NULL;
+	struct statvfs vfs;
+	int rc;
+
+	utc_stamp(stamp, sizeof(stamp));
+	snprintf(dir, sizeof(dir), "%s/%s%s", r->c->backup_roots[0], name ? name : "odc-backup-", name ? "" : stamp);
+	if (access(dir, F_OK) == 0) {
+		say(s, "failed", "%s exists already; choose another name", dir);
+		goto out;
+	}
+	if ((m = need_metadb(r, s)) == NULL || check_loader(r, s) != 0)
+		goto out;
+	if (statvfs(r->c->backup_roots[0], &vfs) != 0) {
+		say(s, "failed", "%s: %s", r->c->backup_roots[0], strerror(errno));
+		goto out;
+	}
+	if (!run_it) {
+		say(s, "ok", "a backup can be taken into %s (%llu MiB free)", dir,
+		    (unsigned long long)(((uint64_t)vfs.f_bavail * vfs.f_frsize) >> 20));
+		goto out;
+	}
+	rc = loader_dump(r->c, r->password, r->job, "backup", dir, r->c->deadline_ms[STEP_SNAPSHOT], &lr, r->err,
+			 sizeof(r->err));
+	s->exit_code = lr.sr.exited ? lr.sr.exit_code : -lr.sr.signal;
+	tail_set(s, lr.error_tail[0] ? lr.error_tail : lr.out_tail);
+	if (rc != 0) {
+		if (rc < 0)
+			snprintf(what, sizeof(what), "could not run: %s", r->err);
+		else
+			spawn_describe(&lr.sr, what, sizeof(what));
+		say(s, "failed", "obdumper %s", what);
+		goto out;
+	}
+	if (backup_inspect(dir, r->c->db_name, &b, r->err, sizeof(r->err)) != 0 ||
+	    metadb_matches(r, m, &b, true, why, sizeof(why)) != 0) {
+		say(s, "failed", "backup %s does not verify: %s", dir, b.n_tables ? why : r->err);
+		goto out;
+	}
+	put(s, "backup", dir);
+	put(s, "backup_version", b.version);
+	say(s, "ok", "metadb backed up to %s and verified: %zu tables, %llu rows, version %s", dir, b.n_tables,
+	    (unsigned long long)tables_rows(&b), b.version);
+out:
+	metadb_close(m);
+	backup_info_free(&b);
+	loader_run_free(&lr);
+}
+
+/* ------------------------------------------------------------------ */
+/* Machinery                                                           */
+
+enum step_kind {
+	K_PREFLIGHT_ROLLBACK,
+	K_STOP_ROLLBACK,
+	K_SNAPSHOT,
+	K_RESTORE_BACKUP,
+	K_START_NEW,
+	K_HEALTH_TARGET,
+	K_PREFLIGHT_UNDO,
+	K_STOP_UNDO,
+	K_RESTORE_SNAPSHOT,
+	K_START_OLD,
+	K_HEALTH_OLD,
+	K_PING,
+	K_STATUS,
+	K_STOP,
+	K_START,
+	K_LOGS,
+	K_BACKUP_CHECK,
+	K_BACKUP,
+};
+
+struct step_def {
+	const char *name;
+	enum step_kind kind;
+};
+
+static void
+run_kind(struct run *r, enum step_kind k, struct step_res *s)
+{
+	char image[300], tag[130];
+
+	switch (k) {
+	case K_PREFLIGHT_ROLLBACK: step_preflight_rollback(r, s); break;
+	case K_STOP_ROLLBACK:
+		if (target_image(r, param(r, "to"), image, sizeof(image), s) == 0)
+			step_stop(r, s, "rolledback", image);
+		break;
+	case K_SNAPSHOT: step_snapshot(r, s); break;
+	case K_RESTORE_BACKUP: step_restore(r, s, param(r, "backup")); break;
+	case K_START_NEW:
+		if (target_image(r, param(r, "to"), image, sizeof(image), s) == 0)
+			step_start_new(r, s, image);
+		break;
+	case K_HEALTH_TARGET: step_health(r, s, param(r, "to")); break;
+	case K_PREFLIGHT_UNDO: step_preflight_undo(r, s); break;
+	case K_STOP_UNDO: step_stop(r, s, "undone", NULL); break;
+	case K_RESTORE_SNAPSHOT: {
+		char *snap = fact(r, param(r, "of"), "snapshot_dir");
+		if (snap == NULL)
+			say(s, "failed", "no snapshot recorded for %s", param(r, "of"));
+		else
+			step_restore(r, s, snap);
+		free(snap);
+		break;
+	}
+	case K_START_OLD: step_start_old(r, s); break;
+	case K_HEALTH_OLD: {
+		char *img = fact(r, param(r, "of"), "old_image");
+		image_tag(img ? img : "", tag, sizeof(tag));
+		free(img);
+		step_health(r, s, tag);
+		break;
+	}
+	case K_PING: act_ping(r, s); break;
+	case K_STATUS: act_status(r, s); break;
+	case K_STOP: act_stop(r, s); break;
+	case K_START: act_start(r, s); break;
+	case K_LOGS: act_logs(r, s); break;
+	case K_BACKUP_CHECK: act_backup(r, s, false); break;
+	case K_BACKUP: act_backup(r, s, true); break;
+	}
+	if (s->status == NULL)
+		say(s, "failed", "step ended without a verdict"); /* a bug, said plainly */
+}
+
+static const struct step_def rollback_steps[] = {
+	{"preflight", K_PREFLIGHT_ROLLBACK}, {"stop", K_STOP_ROLLBACK}, {"snapshot", K_SNAPSHOT},
+	{"restore", K_RESTORE_BACKUP},	     {"start", K_START_NEW},	{"health", K_HEALTH_TARGET},
+};
+static const struct step_def undo_steps[] = {
+	{"preflight", K_PREFLIGHT_UNDO}, {"stop", K_STOP_UNDO},	 {"restore", K_RESTORE_SNAPSHOT},
+	{"start", K_START_OLD},		 {"health", K_HEALTH_OLD},
+};
+
+/* The steps of an action in a phase. */
+static size_t
+steps_of(const char *action, const char *phase, bool dry_run, struct step_def *out)
+{
+	bool pre = strcmp(phase, "preflight") == 0;
+	size_t n = 0;
+
+	if (strcmp(action, "rollback") == 0) {
+		for (size_t i = 0; i < (pre || dry_run ? 1 : 6); i++)
+			out[n++] = rollback_steps[i];
+	} else if (strcmp(action, "undo") == 0) {
+		for (size_t i = 0; i < (pre ? 1 : 5); i++)
+			out[n++] = undo_steps[i];
+	} else if (strcmp(action, "preflight") == 0) {
+		out[n++] = rollback_steps[0];
+	} else if (strcmp(action, "backup") == 0) {
+		out[n++] = (struct step_def){pre ? "preflight" : "backup", pre ? K_BACKUP_CHECK : K_BACKUP};
+	} else {
+		static const struct {
+			const char *a;
+			enum step_kind k;
+		} single[] = {{"ping", K_PING}, {"status", K_STATUS}, {"stop", K_STOP}, {"start", K_START}, {"logs", K_LOGS}};
+		for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
+			if (strcmp(single[i].a, action) == 0)
+				out[n++] = (struct step_def){action, single[i].k};
+	}
+	return n;
+}
+
+static void
+emit(struct run *r, const char *step, const char *status, int64_t exit_code, uint64_t started_ms,
+     uint64_t duration_ms, const char *message, const char *tail, json_t *data, bool final)
+{
+	struct proto_kv kv[32];
+	size_t n = 0;
+	const char *k;
+	json_t *v;
+
+	if (r->out == NULL || r->out->result == NULL)
+		return;
+	json_object_foreach(data, k, v) {
+		if (n < 32 && json_is_string(v))
+			kv[n++] = (struct proto_kv){k, json_string_value(v)};
+	}
+	struct proto_result res = {r->job, r->c->host_id, step, status, exit_code, started_ms, duration_ms, message,
+				   tail, kv, n, final, {0}};
+	r->out->result(r->out->ctx, &res);
+}
+
+/* Testing knob: ODC_AGENT_TEST_STEP_DELAY_MS pauses after a step's start is
+ * journaled, so tests can kill the agent inside any step deterministically
+ * (README, "Testing"). Unset in production; it changes nothing else. */
+static void
+test_pause(void)
+{
+	const char *v = getenv("ODC_AGENT_TEST_STEP_DELAY_MS");
+	char *end;
+	unsigned long ms;
+
+	if (v == NULL || *v == '\0')
+		return;
+	ms = strtoul(v, &end, 10);
+	if (*end != '\0' || ms == 0 || ms > 600000)
+		return;
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Run or skip one step; returns 0 when the plan may go on. */
+static int
+do_step(struct run *r, const struct step_def *sd, bool last, char *err, size_t errlen)
+{
+	struct journal_step prev = {0};
+	struct step_res s = {.data = json_object()};
+	uint64_t started = proto_now_ms(), t0 = mono_ms();
+	int ret = -1;
+
+	if (journal_step_get(r->j, r->job, r->phase, sd->name, &prev, err, errlen) == 0 &&
+	    (strcmp(prev.status, "ok") == 0 || strcmp(prev.status, "skipped") == 0)) {
+		note(r, sd->name, "done before (%s): %s", prev.status, prev.message);
+		ret = 0;
+		goto out;
+	}
+	if (proto_now_ms() > r->deadline_ms) {
+		say(&s, "failed", "the job's deadline passed before this step");
+	} else {
+		if (journal_step_begin(r->j, r->job, r->phase, sd->name, started, err, errlen) != 0)
+			goto out;
+		if (r->out && r->out->started)
+			r->out->started(r->out->ctx, r->job, sd->name);
+		test_pause();
+		run_kind(r, sd->kind, &s);
+	}
+	uint64_t dur = mono_ms() - t0;
+	char *data = json_dumps(s.data, JSON_COMPACT | JSON_SORT_KEYS);
+	if (journal_step_end(r->j, r->job, r->phase, sd->name, s.status, s.exit_code, dur, s.message, s.tail, data, err,
+			     errlen) != 0) {
+		free(data);
+		goto out;
+	}
+	free(data);
+	bool ok = strcmp(s.status, "failed") != 0;
+	emit(r, sd->name, s.status, s.exit_code, started, dur, s.message, s.tail, s.data, last || !ok);
+	ret = ok ? 0 : 1;
+out:
+	journal_step_clear(&prev);
+	json_decref(s.data);
+	return ret;
+}
+
+/* The agent runs one plan at a time: an exclusive lock on state_dir/agent.lock. */
+static int
+lock_state(const struct agent_conf *c, char *err, size_t errlen)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/agent.lock", c->state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(err, errlen, "busy: another odc-agent plan holds %s", path);
+		close(fd);
+		return -2;
+	}
+	return fd;
+}
+
+static char *
+params_json(const struct proto_kv *p, size_t n)
+{
+	json_t *o = json_object();
+	char *s;
+
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(o, p[i].key, json_string(p[i].value));
+	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return s;
+}
+
+int
+plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_request *rq, const struct plan_out *out,
+	     char *err, size_t errlen)
+{
+	struct step_def steps[8];
+	struct journal_plan p = {0};
+	struct proto_error perr;
+	const char *dry = proto_param(rq->params, rq->n_params, "dry_run");
+	bool dry_run = dry != NULL && strcmp(dry, "true") == 0;
+	char *pj = NULL;
+	size_t n;
+	int lockfd = -1, ret = -1, rc;
+	struct run r = {.c = c, .j = j, .out = out, .job = rq->job_id, .phase = rq->phase, .action = rq->action,
+			.params = rq->params, .n_params = rq->n_params};
+
+	if (proto_action_check(rq->action, rq->phase, rq->params, rq->n_params, &perr) != PROTO_OK) {
+		snprintf(err, errlen, "%s", perr.msg);
+		return 1;
+	}
+	n = steps_of(rq->action, rq->phase, dry_run, steps);
+	lockfd = lock_state(c, err, errlen);
+	if (lockfd < 0)
+		return lockfd == -2 ? 1 : -1;
+	r.deadline_ms = rq->deadline_ms ? rq->deadline_ms : proto_now_ms() + c->job_deadline_ms;
+	pj = params_json(rq->params, rq->n_params);
+	rc = journal_plan_begin(j, rq->job_id, rq->action, rq->phase, pj ? pj : "{}", proto_now_ms(), r.deadline_ms, err,
+				errlen);
+	if (rc < 0)
+		goto out;
+	if (rc == 1) {
+		/* Known job and phase: finished ones are reported, not rerun. */
+		if (journal_plan_get(j, rq->job_id, rq->phase, &p, err, errlen) != 0)
+			goto out;
+		if (strcmp(p.action, rq->action) != 0 || strcmp(p.params, pj ? pj : "{}") != 0) {
+			snprintf(err, errlen, "job %s was recorded with other parameters; refusing", rq->job_id);
+			ret = 1;
+			goto out;
+		}
+		r.deadline_ms = p.deadline_ms;
+		if (strcmp(p.state, "running") != 0) {
+			snprintf(err, errlen, "job %s (%s) already ended: %s", rq->job_id, rq->phase, p.state);
+			ret = strcmp(p.state, "succeeded") == 0 ? 0 : 1;
+			goto out;
+		}
+	}
+	ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		ret = do_step(&r, &steps[i], i + 1 == n, err, errlen);
+		if (ret < 0)
+			goto out;
+	}
+	if (ret == 0 && dry_run && n > 0) {
+		char *spec = plan_spec_preview(c, proto_param(rq->params, rq->n_params, "to"), err, errlen);
+		if (spec != NULL) {
+			note(&r, "preflight", "dry run: would create %s with: %s", c->container, spec);
+			free(spec);
+		}
+	}
+	if (journal_plan_finish(j, rq->job_id, rq->phase, ret == 0 ? "succeeded" : "failed", err, errlen) != 0)
+		ret = -1;
+out:
+	journal_plan_clear(&p);
+	free(pj);
+	docker_free(r.d);
+	agent_secret_free(r.password);
+	if (lockfd >= 0)
+		close(lockfd);
+	return ret;
+}
+
+int
+plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out *out, char job[65], char *err,
+	    size_t errlen)
+{
+	struct journal_plan p = {0};
+	struct proto_kv kv[32];
+	size_t n = 0;
+	json_t *params = NULL;
+	json_error_t je;
+	const char *k;
+	json_t *v;
+	int rc, ret;
+
+	job[0] = '\0';
+	rc = journal_plan_unfinished(j, &p, err, errlen);
+	if (rc != 0)
+		return rc == 1 ? 2 : -1;
+	snprintf(job, 65, "%s", p.job_id);
+	params = json_loads(p.params, 0, &je);
+	json_object_foreach(params, k, v) {
+		if (n < 32 && json_is_string(v))
+			kv[n++] = (struct proto_kv){k, json_string_value(v)};
+	}
+	if (proto_now_ms() > p.deadline_ms) {
+		/* Too late to go on: say exactly where it stopped. */
+		struct step_def steps[8];
+		size_t ns = steps_of(p.action, p.phase, false, steps);
+		const char *where = "before its first step";
+		struct run r = {.c = c, .j = j, .out = out, .job = p.job_id, .phase = p.phase};
+		for (size_t i = 0; i < ns; i++) {
+			struct journal_step s = {0};
+			if (journal_step_get(j, p.job_id, p.phase, steps[i].name, &s, err, errlen) == 0 &&
+			    strcmp(s.status, "running") == 0) {
+				where = steps[i].name;
+				journal_step_end(j, p.job_id, p.phase, where, "interrupted", 0, 0,
+						 "interrupted: the agent stopped during this step", "", "{}", err, errlen);
+				journal_step_clear(&s);
+				break;
+			}
+			journal_step_clear(&s);
+		}
+		char msg[256];
+		snprintf(msg, sizeof(msg), "job %s was interrupted %s%s and its deadline has passed; not resumed",
+			 p.job_id, strcmp(where, "before its first step") == 0 ? "" : "during ", where);
+		json_t *data = json_pack("{s:s}", "interrupted_step", where);
+		emit(&r, strcmp(where, "before its first step") == 0 ? steps[0].name : where, "interrupted", 0,
+		     proto_now_ms(), 0, msg, "", data, true);
+		json_decref(data);
+		journal_plan_finish(j, p.job_id, p.phase, "interrupted", err, errlen);
+		snprintf(err, errlen, "%s", msg);
+		ret = 1;
+	} else {
+		struct plan_request rq = {p.job_id, p.action, kv, n, p.phase, p.deadline_ms};
+		log_info("resuming job %s (%s, phase %s)", p.job_id, p.action, p.phase);
+		ret = plan_execute(c, j, &rq, out, err, errlen);
+	}
+	json_decref(params);
+	journal_plan_clear(&p);
+	return ret;
+}
+
+char *
+plan_spec_preview(const struct agent_conf *c, const char *tag, char *err, size_t errlen)
+{
+	struct docker *d = NULL;
+	struct docker_container ct;
+	json_t *inspect = NULL, *img = NULL, *spec = NULL;
+	char image[300], *text = NULL;
+
+	if (tag == NULL || spec_image_ref(c->repository, tag, image, sizeof(image)) != 0) {
+		snprintf(err, errlen, "no usable tag");
+		return NULL;
+	}
+	d = docker_new(c->docker_socket, c->api_timeout_ms, err, errlen);
+	if (d == NULL || docker_container_inspect(d, c->container, &ct, &inspect, err, errlen) != 0)
+		goto out;
+	if (docker_image_inspect(d, ct.image_id, &img, err, errlen) < 0)
+		goto out;
+	spec = spec_from_container(inspect, img, image, err, errlen);
+	if (spec != NULL) {
+		/* The password is in the env (Docker's create body keeps Env at
+		 * the top level); a preview must not show it, nor anything
+		 * named like a secret. */
+		json_t *env = json_object_get(spec, "Env");
+		size_t i;
+		json_t *e;
+		json_array_foreach(env, i, e) {
+			const char *kv = json_string_value(e);
+			const char *eq = kv ? strchr(kv, '=') : NULL;
+			char name[128];
+			if (eq == NULL || (size_t)(eq - kv) >= sizeof(name))
+				continue;
+			memcpy(name, kv, (size_t)(eq - kv));
+			name[eq - kv] = '\0';
+			if (strcasestr(name, "PASSWORD") || strcasestr(name, "SECRET") || strcasestr(name, "TOKEN")) {
+				char red[160];
+				snprintf(red, sizeof(red), "%s=******", name);
+				json_array_set_new(env, i, json_string(red));
+			}
+		}
+		text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+	}
+out:
+	json_decref(spec);
+	json_decref(img);
+	json_decref(inspect);
+	docker_free(d);
+	return text;
+}

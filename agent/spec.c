@@ -1,0 +1,487 @@
+/* Docker create bodies for a rollback: the stopped container's own spec with
+ * only the image changed, or the seed's docker run flags (see spec.h). */
+#include "agent/spec.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The members of a container's Config and HostConfig that make up the
+ * operator's choices. Cmd and Entrypoint are missing on purpose: they belong
+ * to the image, and the rollback image may start differently. */
+static const char *const spec_config_keys[] = {
+    "OpenStdin",    "StdinOnce",    "Tty",  "AttachStdin",
+    "AttachStdout", "AttachStderr", "User", "ExposedPorts",
+};
+
+static const char *const spec_host_keys[] = {
+    "NetworkMode",       "Binds",      "Mounts",    "PortBindings", "RestartPolicy",
+    "CpuPeriod",         "CpuQuota",   "CpuShares", "NanoCpus",     "Memory",
+    "MemoryReservation", "MemorySwap", "LogConfig", "ExtraHosts",   "Dns",
+    "Privileged",        "CapAdd",     "CapDrop",   "ShmSize",      "Ulimits",
+};
+
+/* Docker's generated hostname is this many characters of the container id. */
+#define SPEC_SHORT_ID 12
+
+static const char *const spec_default_binds[] = {
+    "/var/log/odc:/opt/odc/log",
+    "/var/data/odc:/opt/odc/data",
+    NULL,
+};
+
+static void spec_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+spec_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(err, errlen, "spec: %s", msg);
+}
+
+/* Is v one of Docker's defaults (null, "", [], {}, 0, false, or an object
+ * holding only such values, like RestartPolicy {"Name": "", ...})? Leaving
+ * those out keeps the body to what the operator chose. */
+static int
+spec_empty(json_t *v)
+{
+	const char *key;
+	json_t *m;
+
+	if (v == NULL)
+		return 1;
+	switch (json_typeof(v)) {
+	case JSON_NULL:
+	case JSON_FALSE:
+		return 1;
+	case JSON_STRING:
+		return json_string_length(v) == 0;
+	case JSON_INTEGER:
+		return json_integer_value(v) == 0;
+	case JSON_REAL:
+		return json_real_value(v) == 0.0;
+	case JSON_ARRAY:
+		return json_array_size(v) == 0;
+	case JSON_OBJECT:
+		json_object_foreach(v, key, m)
+		{
+			if (!spec_empty(m))
+				return 0;
+		}
+		return 1;
+	case JSON_TRUE:
+		return 0;
+	}
+	return 0;
+}
+
+/* Sets dst[key] to a deep copy of v unless v is a default. 0 or -1. */
+static int
+spec_put(json_t *dst, const char *key, json_t *v, char *err, size_t errlen)
+{
+	json_t *c;
+
+	if (spec_empty(v))
+		return 0;
+	c = json_deep_copy(v);
+	if (c == NULL || json_object_set_new(dst, key, c) != 0) {
+		spec_fail(err, errlen, "out of memory copying %s", key);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+spec_str(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s != NULL ? s : "";
+}
+
+/* The container's Env without the entries its image set: those are the
+ * image's defaults, and the rollback image brings its own. */
+static int
+spec_env(json_t *body, json_t *config, json_t *image_config, char *err, size_t errlen)
+{
+	json_t *env, *img_env, *out, *v, *iv;
+	size_t i, j;
+	int skip;
+
+	env = json_object_get(config, "Env");
+	if (env == NULL || json_is_null(env))
+		return 0;
+	if (!json_is_array(env)) {
+		spec_fail(err, errlen, "Config.Env is not an array");
+		return -1;
+	}
+	img_env = json_object_get(image_config, "Env");
+	if (!json_is_array(img_env))
+		img_env = NULL;
+	out = json_array();
+	if (out == NULL)
+		goto oom;
+	json_array_foreach(env, i, v)
+	{
+		if (!json_is_string(v)) {
+			spec_fail(err, errlen, "Config.Env[%zu] is not a string", i);
+			json_decref(out);
+			return -1;
+		}
+		skip = 0;
+		json_array_foreach(img_env, j, iv)
+		{
+			if (json_is_string(iv) &&
+			    strcmp(json_string_value(iv), json_string_value(v)) == 0) {
+				skip = 1;
+				break;
+			}
+		}
+		if (!skip && json_array_append_new(out, json_string(json_string_value(v))) != 0) {
+			json_decref(out);
+			goto oom;
+		}
+	}
+	if (json_array_size(out) == 0) {
+		json_decref(out);
+		return 0;
+	}
+	if (json_object_set_new(body, "Env", out) != 0)
+		goto oom;
+	return 0;
+oom:
+	spec_fail(err, errlen, "out of memory copying Env");
+	return -1;
+}
+
+/* The container's Labels without those its image set with the same value. */
+static int
+spec_labels(json_t *body, json_t *config, json_t *image_config, char *err, size_t errlen)
+{
+	json_t *labels, *img_labels, *out, *v;
+	const char *key;
+
+	labels = json_object_get(config, "Labels");
+	if (labels == NULL || json_is_null(labels))
+		return 0;
+	if (!json_is_object(labels)) {
+		spec_fail(err, errlen, "Config.Labels is not an object");
+		return -1;
+	}
+	img_labels = json_object_get(image_config, "Labels");
+	out = json_object();
+	if (out == NULL)
+		goto oom;
+	json_object_foreach(labels, key, v)
+	{
+		if (json_is_object(img_labels) && json_equal(json_object_get(img_labels, key), v))
+			continue;
+		if (json_object_set_new(out, key, json_deep_copy(v)) != 0) {
+			json_decref(out);
+			goto oom;
+		}
+	}
+	if (json_object_size(out) == 0) {
+		json_decref(out);
+		return 0;
+	}
+	if (json_object_set_new(body, "Labels", out) != 0)
+		goto oom;
+	return 0;
+oom:
+	spec_fail(err, errlen, "out of memory copying Labels");
+	return -1;
+}
+
+/* Hostname only where Docker accepts one and the operator chose it: host
+ * and container:<id> networks refuse it, and the first 12 characters of the
+ * container id are Docker's own choice, which a new container makes anew. */
+static int
+spec_hostname(json_t *body, json_t *inspect, json_t *config, const char *netmode, char *err,
+              size_t errlen)
+{
+	const char *host = spec_str(config, "Hostname");
+	const char *id = spec_str(inspect, "Id");
+
+	if (strcmp(netmode, "host") == 0 || strncmp(netmode, "container:", 10) == 0)
+		return 0;
+	if (strlen(host) == SPEC_SHORT_ID && strncmp(host, id, SPEC_SHORT_ID) == 0)
+		return 0;
+	return spec_put(body, "Hostname", json_object_get(config, "Hostname"), err, errlen);
+}
+
+json_t *
+spec_from_container(json_t *container_inspect, json_t *image_inspect, const char *image, char *err,
+                    size_t errlen)
+{
+	json_t *body = NULL, *host = NULL, *result = NULL;
+	json_t *config, *hostconfig, *image_config = NULL;
+	const char *wd;
+	size_t i;
+
+	if (image == NULL || image[0] == '\0') {
+		spec_fail(err, errlen, "no image given");
+		goto out;
+	}
+	config = json_object_get(container_inspect, "Config");
+	hostconfig = json_object_get(container_inspect, "HostConfig");
+	if (!json_is_object(config) || !json_is_object(hostconfig)) {
+		spec_fail(err, errlen, "container inspect has no %s object",
+		          json_is_object(config) ? "HostConfig" : "Config");
+		goto out;
+	}
+	if (image_inspect != NULL) {
+		if (!json_is_object(image_inspect)) {
+			spec_fail(err, errlen, "image inspect is not an object");
+			goto out;
+		}
+		image_config = json_object_get(image_inspect, "Config");
+		if (!json_is_object(image_config))
+			image_config = NULL;
+	}
+
+	body = json_object();
+	host = json_object();
+	if (body == NULL || host == NULL ||
+	    json_object_set_new(body, "Image", json_string(image)) != 0) {
+		spec_fail(err, errlen, "out of memory");
+		goto out;
+	}
+	if (spec_env(body, config, image_config, err, errlen) != 0)
+		goto out;
+	for (i = 0; i < sizeof(spec_config_keys) / sizeof(spec_config_keys[0]); i++) {
+		if (spec_put(body, spec_config_keys[i],
+		             json_object_get(config, spec_config_keys[i]), err, errlen) != 0)
+			goto out;
+	}
+	wd = spec_str(config, "WorkingDir");
+	if (strcmp(wd, spec_str(image_config, "WorkingDir")) != 0 &&
+	    spec_put(body, "WorkingDir", json_object_get(config, "WorkingDir"), err, errlen) != 0)
+		goto out;
+	if (spec_labels(body, config, image_config, err, errlen) != 0)
+		goto out;
+	if (spec_hostname(body, container_inspect, config, spec_str(hostconfig, "NetworkMode"), err,
+	                  errlen) != 0)
+		goto out;
+
+	for (i = 0; i < sizeof(spec_host_keys) / sizeof(spec_host_keys[0]); i++) {
+		if (spec_put(host, spec_host_keys[i],
+		             json_object_get(hostconfig, spec_host_keys[i]), err, errlen) != 0)
+			goto out;
+	}
+	if (json_object_size(host) > 0) {
+		if (json_object_set(body, "HostConfig", host) != 0) {
+			spec_fail(err, errlen, "out of memory");
+			goto out;
+		}
+	}
+	result = body;
+	body = NULL;
+out:
+	json_decref(host);
+	json_decref(body);
+	return result;
+}
+
+void
+spec_defaults_init(struct spec_defaults *def)
+{
+	memset(def, 0, sizeof(*def));
+	def->memory = SPEC_DEFAULT_MEMORY;
+	def->cpu_period = SPEC_DEFAULT_CPU_PERIOD;
+	def->cpu_quota = SPEC_DEFAULT_CPU_QUOTA;
+	def->network = SPEC_DEFAULT_NETWORK;
+	def->env = NULL;
+	def->binds = spec_default_binds;
+}
+
+/* Adds "NAME=value" entries to arr after checking each has a name and no
+ * name comes twice. Sets *has_profile when ODC_PROFILE_MODE is among them. */
+static int
+spec_add_env(json_t *arr, const char *const *env, int *has_profile, char *err, size_t errlen)
+{
+	const char *eq, *prev;
+	size_t i, j, n;
+
+	for (i = 0; env != NULL && env[i] != NULL; i++) {
+		if (i >= SPEC_MAX_ENTRIES) {
+			spec_fail(err, errlen, "more than %d env entries", SPEC_MAX_ENTRIES);
+			return -1;
+		}
+		eq = strchr(env[i], '=');
+		if (eq == NULL || eq == env[i]) {
+			spec_fail(err, errlen, "env entry %zu is not NAME=value", i);
+			return -1;
+		}
+		n = (size_t)(eq - env[i]);
+		for (j = 0; j < i; j++) {
+			prev = env[j];
+			if (strncmp(prev, env[i], n) == 0 && prev[n] == '=') {
+				spec_fail(err, errlen, "env %.*s given twice", (int)n, env[i]);
+				return -1;
+			}
+		}
+		if (n == 16 && strncmp(env[i], "ODC_PROFILE_MODE", n) == 0)
+			*has_profile = 1;
+		if (json_array_append_new(arr, json_string(env[i])) != 0) {
+			spec_fail(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Adds "source:/target[:options]" binds to arr. */
+static int
+spec_add_binds(json_t *arr, const char *const *binds, char *err, size_t errlen)
+{
+	const char *colon;
+	size_t i;
+
+	for (i = 0; binds != NULL && binds[i] != NULL; i++) {
+		if (i >= SPEC_MAX_ENTRIES) {
+			spec_fail(err, errlen, "more than %d binds", SPEC_MAX_ENTRIES);
+			return -1;
+		}
+		colon = strchr(binds[i], ':');
+		if (colon == NULL || colon == binds[i] || colon[1] != '/') {
+			spec_fail(err, errlen, "bind '%s' is not source:/target", binds[i]);
+			return -1;
+		}
+		if (json_array_append_new(arr, json_string(binds[i])) != 0) {
+			spec_fail(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Sets obj[key] to n unless n is 0; a negative n is an error. */
+static int
+spec_put_num(json_t *obj, const char *key, long long n, char *err, size_t errlen)
+{
+	if (n < 0) {
+		spec_fail(err, errlen, "%s is negative (%lld)", key, n);
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	if (json_object_set_new(obj, key, json_integer((json_int_t)n)) != 0) {
+		spec_fail(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+json_t *
+spec_from_defaults(const struct spec_defaults *def, const char *image, char *err, size_t errlen)
+{
+	json_t *body = NULL, *host = NULL, *env = NULL, *binds = NULL, *result = NULL;
+	int has_profile = 0;
+
+	if (def == NULL) {
+		spec_fail(err, errlen, "no defaults given");
+		goto out;
+	}
+	if (image == NULL || image[0] == '\0') {
+		spec_fail(err, errlen, "no image given");
+		goto out;
+	}
+	body = json_object();
+	host = json_object();
+	env = json_array();
+	binds = json_array();
+	if (body == NULL || host == NULL || env == NULL || binds == NULL ||
+	    json_object_set_new(body, "Image", json_string(image)) != 0 ||
+	    json_object_set_new(body, "OpenStdin", json_true()) != 0) {
+		spec_fail(err, errlen, "out of memory");
+		goto out;
+	}
+	if (spec_add_env(env, def->env, &has_profile, err, errlen) != 0)
+		goto out;
+	if (!has_profile && json_array_append_new(env, json_string(SPEC_DEFAULT_PROFILE)) != 0) {
+		spec_fail(err, errlen, "out of memory");
+		goto out;
+	}
+	if (spec_add_binds(binds, def->binds, err, errlen) != 0)
+		goto out;
+	if (spec_put_num(host, "Memory", def->memory, err, errlen) != 0 ||
+	    spec_put_num(host, "CpuPeriod", def->cpu_period, err, errlen) != 0 ||
+	    spec_put_num(host, "CpuQuota", def->cpu_quota, err, errlen) != 0)
+		goto out;
+	if (def->network != NULL && def->network[0] != '\0' &&
+	    json_object_set_new(host, "NetworkMode", json_string(def->network)) != 0) {
+		spec_fail(err, errlen, "out of memory");
+		goto out;
+	}
+	if (json_object_set(body, "Env", env) != 0 ||
+	    (json_array_size(binds) > 0 && json_object_set(host, "Binds", binds) != 0) ||
+	    json_object_set(body, "HostConfig", host) != 0) {
+		spec_fail(err, errlen, "out of memory");
+		goto out;
+	}
+	result = body;
+	body = NULL;
+out:
+	json_decref(binds);
+	json_decref(env);
+	json_decref(host);
+	json_decref(body);
+	return result;
+}
+
+static int
+spec_tag_char(char c, int first)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')
+		return 1;
+	return !first && (c == '.' || c == '-');
+}
+
+int
+spec_image_ref(const char *repository, const char *tag, char *out, size_t outlen)
+{
+	const char *last, *sep = ":";
+	size_t i;
+	int n;
+
+	if (out != NULL && outlen > 0)
+		out[0] = '\0';
+	if (repository == NULL || tag == NULL || out == NULL || repository[0] == '\0' ||
+	    tag[0] == '\0')
+		return -1;
+	/* A registry may carry a port ("host:5000/repo"); only the last path
+	 * component must be free of a tag or digest. */
+	last = strrchr(repository, '/');
+	last = last != NULL ? last + 1 : repository;
+	if (last[0] == '\0' || strchr(last, ':') != NULL || strchr(repository, '@') != NULL)
+		return -1;
+	if (strncmp(tag, "sha256:", 7) == 0) {
+		for (i = 7; tag[i] != '\0'; i++) {
+			if (!((tag[i] >= '0' && tag[i] <= '9') || (tag[i] >= 'a' && tag[i] <= 'f')))
+				return -1;
+		}
+		if (i != 7 + 64)
+			return -1;
+		sep = "@";
+	} else {
+		for (i = 0; tag[i] != '\0'; i++) {
+			if (i >= 128 || !spec_tag_char(tag[i], i == 0))
+				return -1;
+		}
+	}
+	n = snprintf(out, outlen, "%s%s%s", repository, sep, tag);
+	if (n < 0 || (size_t)n >= outlen) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}

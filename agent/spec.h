@@ -1,0 +1,72 @@
+/* The container spec of a rollback: the new container is the stopped one's
+ * own spec (env, mounts, network, resources, restart policy, interactive
+ * flag) with only the image changed; where there is no container, the
+ * documented defaults. Pure functions over JSON, testable without Docker. */
+#ifndef ODC_AGENT_SPEC_H
+#define ODC_AGENT_SPEC_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* The seed's docker run flags: --memory 8G --cpu-period 100000
+ * --cpu-quota 400000 --net host, and the upgrade guide's two mounts. */
+#define SPEC_DEFAULT_MEMORY     (8LL << 30)
+#define SPEC_DEFAULT_CPU_PERIOD 100000LL
+#define SPEC_DEFAULT_CPU_QUOTA  400000LL
+#define SPEC_DEFAULT_NETWORK    "host"
+#define SPEC_DEFAULT_PROFILE    "ODC_PROFILE_MODE=alipay"
+/* At most this many env entries or binds in struct spec_defaults. */
+#define SPEC_MAX_ENTRIES 1024
+
+/* Defaults when no container exists (the seed's docker run flags). */
+struct spec_defaults {
+	long long memory;         /* bytes; 8G */
+	long long cpu_period;     /* 100000 */
+	long long cpu_quota;      /* 400000 */
+	const char *network;      /* "host" */
+	const char *const *env;   /* NULL-terminated "K=V": DATABASE_*, ODC_PROFILE_MODE=alipay */
+	const char *const *binds; /* NULL-terminated "host:container" */
+};
+
+/* A create body for image from a container's inspect JSON. image_inspect
+ * is the OLD container's image (may be NULL): its Config.Env entries are
+ * image defaults, not the operator's, and are left out so the new image's
+ * own defaults apply. Cmd and Entrypoint are not copied either (they belong
+ * to the image). Returns a new reference, or NULL with a message in err.
+ *
+ * Carried over: Env (minus the image's), OpenStdin, StdinOnce, Tty,
+ * Attach*, User, WorkingDir (when not the image's), Labels (minus the
+ * image's), ExposedPorts, Hostname (only when the network is neither host
+ * nor another container's, and not Docker's generated one: the first 12
+ * characters of the container id); HostConfig NetworkMode, Binds, Mounts,
+ * PortBindings, RestartPolicy, CpuPeriod, CpuQuota, CpuShares, NanoCpus,
+ * Memory, MemoryReservation, MemorySwap, LogConfig, ExtraHosts, Dns,
+ * Privileged, CapAdd, CapDrop, ShmSize, Ulimits. Values that are Docker's
+ * defaults (null, "", [], {}, 0, false, an object of only those) are left
+ * out. The result shares nothing with the inputs. A missing Config or
+ * HostConfig, or an Env or Labels of the wrong type, is an error. */
+json_t *spec_from_container(json_t *container_inspect, json_t *image_inspect, const char *image,
+                            char *err, size_t errlen);
+
+/* Fills *def with the seed's values (SPEC_DEFAULT_*), no env, and the
+ * upgrade guide's binds /var/log/odc:/opt/odc/log and
+ * /var/data/odc:/opt/odc/data (static storage). The caller adds env. */
+void spec_defaults_init(struct spec_defaults *def);
+
+/* A create body for image from the defaults: OpenStdin (-i), NetworkMode,
+ * CpuPeriod, CpuQuota, Memory (each left out when 0 or NULL), Env and
+ * Binds. SPEC_DEFAULT_PROFILE is added when env has no ODC_PROFILE_MODE.
+ * An env entry without "NAME=", a name given twice, a bind without
+ * "source:/target", a negative number or more than SPEC_MAX_ENTRIES
+ * entries is an error. Returns a new reference, or NULL with a message. */
+json_t *spec_from_defaults(const struct spec_defaults *def, const char *image, char *err,
+                           size_t errlen);
+
+/* "repository:tag" ("repository@sha256:..." when tag is a digest).
+ * Returns 0, -1 when it does not fit, a part is empty, the repository
+ * already names a tag or digest, or the tag is not a Docker tag
+ * ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}). */
+int spec_image_ref(const char *repository, const char *tag, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,29 @@
+/* Dotted numeric versions ("4.2.0", "4.2.0.3"): ODC image tags and
+ * migrate_schema_history versions. */
+#ifndef ODC_AGENT_VERSION_H
+#define ODC_AGENT_VERSION_H
+
+#include <stdbool.h>
+
+/* Numeric, component by component; a missing component counts as 0, so
+ * "4.2" == "4.2.0". A component that is not a number compares as text
+ * after every number. Returns <0, 0, >0. */
+int version_cmp(const char *a, const char *b);
+
+/* True when history version hv belongs to ODC release tag: the first three
+ * components are equal ("4.2.0.3" belongs to "4.2.0"; "4.3.0.1" does not).
+ * Compared as version_cmp compares components (missing ones count as 0);
+ * false when either is NULL or empty. */
+bool version_belongs_to(const char *hv, const char *tag);
+
+/* Added: the longest version string accepted anywhere (migrate_schema_history
+ * declares version VARCHAR(64)). */
+#define VERSION_MAX 64
+
+/* Added: true when v is a well-formed dotted numeric version: 1..VERSION_MAX
+ * bytes, digits in non-empty components separated by single dots ("4.2.0.3";
+ * not "", "4..2", "4.2.", "v4.2"). For checking parameters before use;
+ * version_cmp itself accepts any string. */
+bool version_valid(const char *v);
+
+#endif
