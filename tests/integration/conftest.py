@@ -1,0 +1,92 @@
+"""Fixtures of the integration test world (see odcworld.py for the classes).
+
+  mariadb     session   MariaDB: host, port, socket, dir; sql(), create_db_user(), ...
+  dockerd     session   Dockerd: socket, host, dir; docker(*args), inspect(), ...
+  odc_images  session   OdcImages: repository, old ("...:4.2.0"), new ("...:4.3.0"), engine
+  odc_host    function  factory: odc_host(upgrade=True, start_delay_ms=1000, password=None,
+                        engine=None, images=None, metadb=None, db_host=None,
+                        http_host="127.0.0.1") -> OdcHost after a failed upgrade
+
+Every fixture cleans up after itself, also when a test fails; SIGTERM is turned into
+KeyboardInterrupt so that pytest's teardown runs; an atexit hook stops what is left.
+"""
+
+import os
+import signal
+import threading
+
+import pytest
+
+import odcworld
+
+
+def pytest_configure(config):
+    if os.geteuid() != 0:
+        return
+    if threading.current_thread() is threading.main_thread():
+        def on_term(signum, frame):
+            raise KeyboardInterrupt(f"signal {signum}")
+        signal.signal(signal.SIGTERM, on_term)
+
+
+def _need_root():
+    # Not a skip: a suite that quietly does not run proves nothing. CI runs as root.
+    if os.geteuid() != 0:
+        pytest.fail("the integration world needs root (dockerd, mounts, network namespaces)")
+
+
+@pytest.fixture(scope="session")
+def mariadb():
+    _need_root()
+    db = odcworld.MariaDB()
+    try:
+        db.start()
+        yield db
+    finally:
+        db.cleanup()
+
+
+@pytest.fixture(scope="session")
+def dockerd():
+    _need_root()
+    engine = odcworld.Dockerd()
+    try:
+        engine.start()
+        yield engine
+    finally:
+        engine.cleanup()
+
+
+@pytest.fixture(scope="session")
+def odc_images(dockerd):
+    return odcworld.OdcImages(dockerd).build()
+
+
+@pytest.fixture
+def odc_host(mariadb, dockerd, odc_images):
+    """Factory: each call prepares one more ODC host (unique container name, port, metadb,
+    user and temp dir); all of them are removed after the test."""
+    hosts = []
+
+    def make(upgrade=True, start_delay_ms=1000, password=None, engine=None, images=None,
+             metadb=None, db_host=None, http_host="127.0.0.1"):
+        engine = engine or dockerd
+        if images is None:
+            images = odc_images if engine is dockerd else odcworld.OdcImages(engine).build()
+        host = odcworld.OdcHost(metadb or mariadb, engine, images,
+                                start_delay_ms=start_delay_ms, db_host=db_host,
+                                password=password, http_host=http_host)
+        hosts.append(host)
+        return host.prepare(upgrade=upgrade)
+
+    try:
+        yield make
+    finally:
+        errors = []
+        for host in reversed(hosts):
+            try:
+                host.cleanup()
+            except Exception as e:  # clean the others anyway, then report
+                errors.append(f"{host!r}: {e}")
+        if errors:
+            raise RuntimeError("odc_host cleanup failed: " + "; ".join(errors))

@@ -1,0 +1,374 @@
+"""odc-agent on one host, in local mode, against the real test world: a private dockerd,
+a private MariaDB as the metadb, the ODC stand-in images and the obloader/obdumper
+stand-ins (tests/world). Each test starts from a host after a failed upgrade: metadb at
+4.3.0, container running 4.3.0, a pre-upgrade backup at 4.2.0."""
+
+import csv
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+import odcworld
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("ODC_BUILD", "build")
+AGENT = os.path.join(ROOT, BUILD, "odc-agent") if not os.path.isabs(BUILD) else os.path.join(BUILD, "odc-agent")
+
+
+def write_conf(host, path, **over):
+    """An agent config for host; over: {"section.key": value} replaces or adds."""
+    state = os.path.join(host.dir, "agent-state")
+    vals = {
+        "agent.host_id": "h1",
+        "agent.state_dir": state,
+        "docker.socket": host.engine.socket,
+        "docker.container": host.name,
+        "docker.repository": host.images.repository,
+        "docker.stop_timeout": "20s",
+        "metadb.host": host.db_host,
+        "metadb.port": str(host.db_port),
+        "metadb.user": host.user,
+        "metadb.tenant": host.tenant,
+        "metadb.cluster": host.cluster,
+        "metadb.password_file": host.password_file,
+        "metadb.database": host.db,
+        "loader.obloader": host.obloader,
+        "loader.obdumper": host.obdumper,
+        "paths.backup_roots": host.dir,
+        "paths.snapshot_root": host.snapshot_root,
+        "deadlines.health": "60s",
+        "health.url": host.base_url,
+        "health.interval": "250ms",
+        "defaults.binds": f"{host.log_dir}:/opt/odc/log, {host.data_dir}:/opt/odc/data",
+    }
+    vals.update(over)
+    sections = {}
+    for k, v in vals.items():
+        s, key = k.split(".", 1)
+        sections.setdefault(s, []).append(f"{key} = {v}")
+    with open(path, "w") as f:
+        for s, lines in sections.items():
+            f.write(f"[{s}]\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def agent(conf, *args, timeout=240, env=None, check=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([AGENT, "-c", conf, *args], capture_output=True, text=True,
+                       timeout=timeout, env=e)
+    if check is not None:
+        assert p.returncode == check, f"exit {p.returncode}\n{p.stdout}\n{p.stderr}"
+    return p
+
+
+def metadb_state(host):
+    return {"tables": host.row_counts(), "history": host.history_versions()}
+
+
+def backup_state(host, backup_dir):
+    """Tables, row counts and history of a backup dir, read with the stand-in's format."""
+    tables = {}
+    tdir = os.path.join(backup_dir, "data", host.db, "TABLE")
+    for f in os.listdir(tdir):
+        if f.endswith("-schema.sql"):
+            tables.setdefault(f[: -len("-schema.sql")], 0)
+    for f in os.listdir(tdir):
+        if f.endswith(".csv"):
+            t = f.split(".")[0]
+            with open(os.path.join(tdir, f), newline="") as fh:
+                tables[t] += sum(1 for _ in csv.reader(fh))
+    return tables
+
+
+def job_steps(conf_state_dir, job):
+    db = sqlite3.connect(os.path.join(conf_state_dir, "journal.db"))
+    try:
+        return {r[0]: r[1] for r in db.execute(
+            "SELECT step, status FROM step WHERE job_id = ? AND phase = 'run'", (job,))}
+    finally:
+        db.close()
+
+
+def containers_named(host, prefix):
+    out = []
+    for cid in host.engine.container_ids():
+        info = host.engine.inspect(cid)
+        if info and info["Name"].lstrip("/").startswith(prefix):
+            out.append(info)
+    return out
+
+
+@pytest.fixture
+def host(odc_host):
+    return odc_host()
+
+
+@pytest.fixture
+def conf(host):
+    return write_conf(host, os.path.join(host.dir, "agent.conf"))
+
+
+def assert_untouched(host, before_id, before_db):
+    """The 4.3.0 container still runs, the same one, healthy, metadb unchanged."""
+    info = host.engine.inspect(host.name)
+    assert info is not None and info["Id"] == before_id
+    assert info["State"]["Running"]
+    assert host.info_version() == odcworld.NEW_VERSION
+    assert metadb_state(host) == before_db
+    assert os.listdir(host.snapshot_root) == []
+
+
+def test_full_rollback(host, conf):
+    old = host.engine.inspect(host.name)
+    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
+              "--job", "rb1", check=0)
+    for step in ("preflight", "stop", "snapshot", "restore", "start", "health"):
+        assert f"[{step}] ok" in p.stdout, p.stdout
+    # ODC answers at 4.2.0, in a container named as before, made from the old spec.
+    assert host.info_version() == odcworld.OLD_VERSION
+    new = host.engine.inspect(host.name)
+    assert new["Id"] != old["Id"]
+    assert new["Config"]["Image"] == host.images.old
+    for key in ("NetworkMode", "CpuPeriod", "CpuQuota", "Memory", "Binds", "RestartPolicy"):
+        assert new["HostConfig"][key] == old["HostConfig"][key], key
+    assert new["Config"]["OpenStdin"] is True
+    old_env = set(old["Config"]["Env"])
+    for k, v in host.env.items():
+        assert f"{k}={v}" in new["Config"]["Env"]
+    # The image's own env comes from the 4.2.0 image, not the 4.3.0 one.
+    img_old = host.engine.inspect(host.images.old)["Config"]["Env"]
+    img_new = host.engine.inspect(host.images.new)["Config"]["Env"]
+    for e in set(img_new) - set(img_old):
+        assert e not in new["Config"]["Env"], e
+    assert old_env != set(new["Config"]["Env"])
+    # The metadb holds exactly the backup.
+    assert host.row_counts() == backup_state(host, host.backup_dir)
+    assert max(host.history_versions(), key=odcworld.version_key).startswith(odcworld.OLD_VERSION)
+    assert "odc_schedule" not in host.tables()
+    # Nothing deleted: the 4.3.0 container is kept, stopped, renamed.
+    kept = containers_named(host, f"{host.name}-rolledback-")
+    assert len(kept) == 1 and kept[0]["Id"] == old["Id"]
+    assert not kept[0]["State"]["Running"]
+    # The safety snapshot holds the 4.3.0 metadb.
+    snap = os.path.join(host.snapshot_root, "rb1")
+    assert "odc_schedule" in backup_state(host, snap)
+    # Running the same job again reports, never reruns.
+    p2 = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
+               "--job", "rb1", check=0)
+    assert "already ended: succeeded" in p2.stderr
+    assert host.engine.inspect(host.name)["Id"] == new["Id"]
+
+
+def test_dry_run_prints_spec_and_touches_nothing(host, conf):
+    before = (host.engine.inspect(host.name)["Id"], metadb_state(host))
+    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
+              "--dry-run", check=0)
+    assert "would create" in p.stdout and host.images.old in p.stdout
+    assert host.password not in p.stdout + p.stderr
+    assert "DATABASE_PASSWORD=******" in p.stdout
+    assert_untouched(host, *before)
+
+
+def make_backup_at_new(host):
+    """A backup of the 4.3.0 metadb: of another version than the target."""
+    d = os.path.join(host.dir, "backup-430")
+    r = host.run_obdumper("--ddl", "--csv", "--all", "--no-sys", "-f", d)
+    assert r.returncode == 0, r
+    return d
+
+
+@pytest.mark.parametrize("case", [
+    "engine", "container", "image", "backup_missing", "not_a_backup", "backup_version",
+    "outside_roots", "metadb", "loader", "disk"])
+def test_preflight_refusals_touch_nothing(host, case):
+    conf_path = os.path.join(host.dir, "agent.conf")
+    to, backup, over, expect = odcworld.OLD_VERSION, host.backup_dir, {}, None
+    if case == "engine":
+        over["docker.socket"] = os.path.join(host.dir, "no-such.sock")
+        expect = "Docker engine unreachable"
+    elif case == "container":
+        over["docker.container"] = "obodc-nonexistent"
+        expect = "no ODC container named obodc-nonexistent"
+    elif case == "image":
+        to, expect = "4.1.0", "is not on this host"
+    elif case == "backup_missing":
+        backup, expect = os.path.join(host.dir, "nope"), "No such file"
+    elif case == "not_a_backup":
+        backup = os.path.join(host.dir, "empty")
+        os.makedirs(backup)
+        expect = "MANIFEST.bin"
+    elif case == "backup_version":
+        backup, expect = make_backup_at_new(host), "which is not of release 4.2.0"
+    elif case == "outside_roots":
+        over["paths.backup_roots"] = os.path.join(host.dir, "elsewhere")
+        os.makedirs(over["paths.backup_roots"])
+        expect = "outside the backup roots"
+    elif case == "metadb":
+        with open(host.password_file, "w") as f:
+            f.write("wrong-password")
+        expect = "Access denied"
+    elif case == "loader":
+        over["loader.obloader"] = "/nonexistent/obloader"
+        expect = "obloader /nonexistent/obloader is missing"
+    elif case == "disk":
+        tiny = os.path.join(host.dir, "tiny")
+        os.makedirs(tiny)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", tiny], check=True)
+        over["paths.snapshot_root"] = tiny
+        expect = "not enough free disk"
+    before = (host.engine.inspect(host.name)["Id"], metadb_state(host))
+    if case == "metadb":
+        with open(host.password_file, "w") as f:  # the state above was read with the right one
+            f.write("wrong-password")
+    try:
+        write_conf(host, conf_path, **over)
+        p = agent(conf_path, "run", "rollback", "--to", to, "--backup", backup, check=1)
+        assert "[preflight] failed" in p.stdout, p.stdout
+        assert expect in p.stdout, p.stdout
+        assert "[stop]" not in p.stdout
+        if case == "metadb":
+            with open(host.password_file, "w") as f:
+                f.write(host.password)
+            assert host.password not in p.stdout + p.stderr
+        assert_untouched(host, *before)
+    finally:
+        if case == "disk":
+            subprocess.run(["umount", "-l", os.path.join(host.dir, "tiny")], check=False)
+
+
+def wrapper(host, name, body):
+    """An executable loader wrapper in the host dir that runs body (sh) then/around the
+    real tool, whose path is in $REAL."""
+    path = os.path.join(host.dir, name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + body + "\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+def test_restore_leaving_newer_rows_is_caught(host):
+    # An obloader that, like the tool's unsafe defaults would, leaves the newer
+    # migration behind: it restores, then the 4.3.0 history row reappears.
+    sql = (f"INSERT INTO migrate_schema_history(version, description, type, script, success) "
+           f"VALUES ('4.3.0.2', 'left over', 'SQL', 'V_4_3_0_2__x.sql', 1)")
+    w = wrapper(host, "obloader-leaves-rows",
+                f'"{host.obloader}" "$@" || exit $?\n'
+                f"mariadb --no-defaults -uroot --socket={host.mariadb.socket} {host.db} -e \"{sql}\"")
+    conf = write_conf(host, os.path.join(host.dir, "agent.conf"), **{"loader.obloader": w})
+    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=1)
+    assert "[restore] failed" in p.stdout, p.stdout
+    assert "restore verification failed (obloader exited with status 0)" in p.stdout
+    assert "migrate_schema_history is at 4.3.0.2" in p.stdout
+    assert "[start]" not in p.stdout  # the old image is never started on a wrong metadb
+
+
+def test_failed_import_that_exits_zero_is_caught(host):
+    # obloader loads nothing of one table yet exits 0, as the real one may.
+    w = wrapper(host, "obloader-partial",
+                f'"{host.obloader}" "$@" || exit $?\n'
+                f"mariadb --no-defaults -uroot --socket={host.mariadb.socket} {host.db} "
+                f"-e 'DELETE FROM odc_user'\nexit 0")
+    conf = write_conf(host, os.path.join(host.dir, "agent.conf"), **{"loader.obloader": w})
+    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=1)
+    assert "[restore] failed" in p.stdout
+    assert "odc_user has 0 rows, the backup" in p.stdout
+
+
+def test_health_failure_reports_log_tail(host):
+    # ODC inside never finishes starting within the gate: the result carries its log.
+    conf = write_conf(host, os.path.join(host.dir, "agent.conf"), **{"deadlines.health": "4s"})
+    host.engine.docker("stop", host.name)
+    host.engine.docker("rm", host.name)
+    host.run_container(host.images.new, extra_env={"ODC_STANDIN_START_DELAY_MS": "600000"})
+    time.sleep(1)
+    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=1)
+    assert "[health] failed" in p.stdout, p.stdout
+    assert "did not become healthy at 4.2.0 within 4 s" in p.stdout
+    assert "    | " in p.stdout and "4.2.0" in p.stdout.split("[health] failed", 1)[1]
+
+
+@pytest.mark.parametrize("step", ["preflight", "stop", "snapshot", "restore", "start", "health"])
+def test_kill_9_during_each_step_then_resume(host, conf, step):
+    """The agent dies (kill -9) inside step; `odc-agent resume` finishes the job."""
+    state = os.path.join(host.dir, "agent-state")
+    job = f"kill-{step}"
+    env = dict(os.environ, ODC_AGENT_TEST_STEP_DELAY_MS="1500")
+    proc = subprocess.Popen([AGENT, "-c", conf, "run", "rollback", "--to", odcworld.OLD_VERSION,
+                             "--backup", host.backup_dir, "--job", job],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if os.path.exists(os.path.join(state, "journal.db")):
+                try:
+                    if job_steps(state, job).get(step) == "running":
+                        break
+                except sqlite3.OperationalError:
+                    pass
+            assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"step {step} never started")
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+    assert job_steps(state, job)[step] == "running"
+    p = agent(conf, "resume", check=0)
+    assert f"odc-agent: job {job} succeeded" in p.stdout, p.stdout
+    assert host.info_version() == odcworld.OLD_VERSION
+    assert host.row_counts() == backup_state(host, host.backup_dir)
+    assert len(containers_named(host, f"{host.name}-rolledback-")) == 1
+    assert agent(conf, "resume", check=0).stdout.strip() == "odc-agent: no interrupted plan"
+
+
+def test_interrupted_after_deadline_is_reported(host, conf):
+    state = os.path.join(host.dir, "agent-state")
+    conf2 = write_conf(host, conf, **{"deadlines.job": "10s"})
+    env = dict(os.environ, ODC_AGENT_TEST_STEP_DELAY_MS="4000")
+    proc = subprocess.Popen([AGENT, "-c", conf2, "run", "rollback", "--to", odcworld.OLD_VERSION,
+                             "--backup", host.backup_dir, "--job", "late"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if job_steps(state, "late").get("stop") == "running":
+                    break
+            except (sqlite3.OperationalError, FileNotFoundError):
+                pass
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(10)  # past the job's deadline
+    p = agent(conf2, "resume", check=1)
+    assert "[stop] interrupted" in p.stdout, p.stdout
+    assert "job late was interrupted during stop and its deadline has passed" in p.stdout
+    assert job_steps(state, "late")["stop"] == "interrupted"
+
+
+def test_undo_returns_to_430(host, conf):
+    old = host.engine.inspect(host.name)
+    before = metadb_state(host)
+    agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
+          "--job", "rb-u", check=0)
+    assert host.info_version() == odcworld.OLD_VERSION
+    p = agent(conf, "run", "undo", "--of", "rb-u", "--job", "undo-1", check=0)
+    for step in ("preflight", "stop", "restore", "start", "health"):
+        assert f"[{step}] ok" in p.stdout, p.stdout
+    now = host.engine.inspect(host.name)
+    assert now["Id"] == old["Id"]  # the very container that was kept
+    assert host.info_version() == odcworld.NEW_VERSION
+    assert metadb_state(host) == before
+    assert len(containers_named(host, f"{host.name}-undone-")) == 1

@@ -1,0 +1,88 @@
+#!/bin/sh
+# Builds the ODC stand-in images REPOSITORY:4.2.0 and REPOSITORY:4.3.0 into the Docker engine
+# listening on SOCKET, from a small busybox-static root filesystem (no registry needed).
+#   build-images.sh SOCKET [REPOSITORY]     (default repository: oceanbase/odc-server)
+# Idempotent: when both tags exist and carry the label org.odcfleet.standin.hash of the
+# current sources, nothing is rebuilt. Prints the two image references on stdout.
+set -eu
+sock=${1:?usage: build-images.sh SOCKET [REPOSITORY]}
+repo=${2:-oceanbase/odc-server}
+here=$(cd "$(dirname "$0")" && pwd)
+src="$here/odc"
+cc=${CC:-gcc}
+versions="4.2.0 4.3.0"
+label=org.odcfleet.standin.hash
+
+dk() { docker -H "unix://$sock" "$@"; }
+
+# The label ties an image to the exact sources and busybox it was built from.
+hash=$(cat "$0" "$src/odc-server.c" "$src/entrypoint.sh" /bin/busybox | sha256sum | cut -c1-32)
+
+uptodate=1
+for v in $versions; do
+	have=$(dk image inspect -f "{{ index .Config.Labels \"$label\" }}" "$repo:$v" 2>/dev/null || true)
+	[ "$have" = "$hash" ] || uptodate=0
+done
+if [ $uptodate -eq 1 ]; then
+	for v in $versions; do echo "$repo:$v"; done
+	exit 0
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/odc-images.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+root="$tmp/root"
+
+# shellcheck disable=SC2046 # pkg-config output is meant to split
+"$cc" -std=c11 -O2 -s -Wall -Wextra -Werror -o "$tmp/odc-server" "$src/odc-server.c" \
+	$(pkg-config --cflags --libs libmariadb)
+
+mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root" "$root/odc" "$root/proc" \
+	"$root/sys" "$root/dev" "$root/opt/odc/log" "$root/opt/odc/data" "$root/usr/bin"
+chmod 1777 "$root/tmp"
+cp /bin/busybox "$root/bin/busybox"
+for applet in $(/bin/busybox --list); do
+	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+done
+ln -s /bin/env "$root/usr/bin/env"
+cp "$tmp/odc-server" "$root/odc/odc-server"
+cp "$src/entrypoint.sh" "$root/odc/entrypoint.sh"
+chmod 0755 "$root/odc/odc-server" "$root/odc/entrypoint.sh"
+
+# Every shared library the server needs, and the dynamic loader, at the same paths.
+libs=$(ldd "$tmp/odc-server" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+[ -n "$libs" ] || { echo "build-images.sh: ldd found no libraries for odc-server" >&2; exit 1; }
+for lib in $libs; do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+
+cat >"$root/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+EOF
+cat >"$root/etc/group" <<'EOF'
+root:x:0:
+nogroup:x:65534:
+EOF
+
+for v in $versions; do
+	case "$v" in
+	4.2.0) jopts="-server -Xms2g -Xmx4g -XX:+UseG1GC" ;;
+	4.3.0) jopts="-server -Xms4g -Xmx6g -XX:+UseG1GC -XX:MaxGCPauseMillis=200" ;;
+	esac
+	echo "$v" >"$root/odc/VERSION"
+	tar -C "$root" --numeric-owner --owner=0 --group=0 -cf - . |
+		dk import \
+			--change 'CMD ["/bin/sh","/odc/entrypoint.sh"]' \
+			--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+			--change 'ENV ODC_HOME=/opt/odc' \
+			--change 'ENV LANG=C.UTF-8' \
+			--change "ENV JAVA_OPTS=\"$jopts\"" \
+			--change 'WORKDIR /opt/odc' \
+			--change 'EXPOSE 8989/tcp' \
+			--change "LABEL org.opencontainers.image.version=$v" \
+			--change "LABEL $label=$hash" \
+			--message "odc-fleet ODC stand-in $v" \
+			- "$repo:$v" >/dev/null
+	echo "$repo:$v"
+done
