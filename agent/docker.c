@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -29,6 +30,7 @@ struct docker {
 	struct curl_slist *hdr_json; /* a JSON body follows */
 	struct curl_slist *hdr_none; /* no body */
 	uint64_t timeout_ms;
+	uint64_t waited_ms; /* time spent inside requests, for the overhead figures */
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char curl_err[CURL_ERROR_SIZE];
 };
@@ -287,7 +289,11 @@ docker_call(struct docker *d, const char *method, const char *path, const char *
 		curl_easy_setopt(d->curl, CURLOPT_CUSTOMREQUEST, method);
 	}
 
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = curl_easy_perform(d->curl);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	d->waited_ms += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
 	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &s->status);
 	if (rc == CURLE_OK) {
 		result = 0;
@@ -830,4 +836,10 @@ out:
 	tail_free(&logs.t);
 	buf_free(&s.body);
 	return result;
+}
+
+uint64_t
+docker_waited_ms(const struct docker *d)
+{
+	return d != NULL ? d->waited_ms : 0;
 }

@@ -95,4 +95,8 @@ int docker_container_create(struct docker *d, const char *name, json_t *body, ch
 int docker_container_logs(struct docker *d, const char *id, unsigned tail_lines, size_t max_bytes,
                           char **out, size_t *outlen, char *err, size_t errlen);
 
+/* Milliseconds this client has spent waiting inside requests (for the
+ * agent's own-overhead figures). NULL gives 0. */
+uint64_t docker_waited_ms(const struct docker *d);
+
 #endif

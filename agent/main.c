@@ -3,6 +3,7 @@
  * check and a look at the journal. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,9 @@ print_result(void *ctx, const struct proto_result *r)
 {
 	(void)ctx;
 	printf("[%s] %s in %.1f s: %s\n", r->step, r->status, secs(r->duration_ms), r->message);
-	if (strcmp(r->status, "ok") != 0 && r->output_tail[0] != '\0') {
+	/* The tail matters when a step failed, and is the point of logs. */
+	bool show = strcmp(r->status, "ok") != 0 || strcmp(r->step, "logs") == 0;
+	if (show && r->output_tail[0] != '\0') {
 		/* The tail, indented, at most the last 20 lines. */
 		const char *p = r->output_tail + strlen(r->output_tail);
 		int lines = 0;

@@ -44,7 +44,13 @@ struct run {
 	struct docker *d;
 	char *password;
 	char err[512];
+	/* Time spent waiting on others, for the own-overhead figure. */
+	uint64_t wait_loader_ms, wait_metadb_ms, wait_health_ms;
 };
+
+/* Adds the monotonic time since *t0 to *acc. */
+static void
+waited(uint64_t *acc, uint64_t t0);
 
 /* What a step reports. */
 struct step_res {
@@ -62,6 +68,12 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void
+waited(uint64_t *acc, uint64_t t0)
+{
+	*acc += mono_ms() - t0;
 }
 
 static void __attribute__((format(printf, 3, 4)))
@@ -182,7 +194,9 @@ need_metadb(struct run *r, struct step_res *s)
 	}
 	struct metadb_conf mc = {r->c->db_host, (unsigned)r->c->db_port, login, r->password, r->c->db_name,
 				 (unsigned)(r->c->db_timeout_ms / 1000)};
+	uint64_t t0 = mono_ms();
 	m = metadb_connect(&mc, r->err, sizeof(r->err));
+	waited(&r->wait_metadb_ms, t0);
 	if (m == NULL)
 		say(s, "failed", "metadb unreachable: %s", r->err);
 	return m;
@@ -222,8 +236,22 @@ tables_rows(const struct backup_info *b)
 
 /* The metadb holds exactly the tables of b with b's row counts (and, when
  * check_history, b's migration version). Appends every difference to why. */
+static int metadb_compare(struct run *r, struct metadb *m, const struct backup_info *b, bool check_history,
+			  char *why, size_t whylen);
+
 static int
 metadb_matches(struct run *r, struct metadb *m, const struct backup_info *b, bool check_history, char *why,
+	       size_t whylen)
+{
+	uint64_t t0 = mono_ms();
+	int rc = metadb_compare(r, m, b, check_history, why, whylen);
+
+	waited(&r->wait_metadb_ms, t0);
+	return rc;
+}
+
+static int
+metadb_compare(struct run *r, struct metadb *m, const struct backup_info *b, bool check_history, char *why,
 	       size_t whylen)
 {
 	char **names = NULL;
@@ -521,6 +549,7 @@ step_snapshot(struct run *r, struct step_res *s)
 		goto out;
 	rc = loader_dump(r->c, r->password, r->job, "snapshot", dir, step_budget(r, STEP_SNAPSHOT), &lr, r->err,
 			 sizeof(r->err));
+	r->wait_loader_ms += lr.sr.duration_ms;
 	s->exit_code = lr.sr.exited ? lr.sr.exit_code : -lr.sr.signal;
 	tail_set(s, lr.error_tail[0] ? lr.error_tail : lr.out_tail);
 	if (rc < 0) {
@@ -581,15 +610,18 @@ step_restore(struct run *r, struct step_res *s, const char *src)
 		say(s, "failed", "%s", r->err);
 		goto out;
 	}
+	uint64_t tdrop = mono_ms();
 	for (size_t i = 0; i < n; i++) {
 		if (metadb_drop_table(m, names[i], r->err, sizeof(r->err)) != 0) {
 			say(s, "failed", "cannot empty the metadb: %s", r->err);
 			goto out;
 		}
 	}
+	waited(&r->wait_metadb_ms, tdrop);
 	note(r, "restore", "dropped %zu tables; loading %s", n, src);
 	rc = loader_load(r->c, r->password, r->job, "restore", src, step_budget(r, STEP_RESTORE), &lr, r->err,
 			 sizeof(r->err));
+	r->wait_loader_ms += lr.sr.duration_ms;
 	s->exit_code = lr.sr.exited ? lr.sr.exit_code : -lr.sr.signal;
 	tail_set(s, lr.error_tail[0] ? lr.error_tail : lr.out_tail);
 	if (rc < 0) {
@@ -702,7 +734,9 @@ step_health(struct run *r, struct step_res *s, const char *want)
 	char *logs = NULL;
 	size_t loglen = 0;
 
-	if (health_wait(r->c->health_url, want, budget, r->c->health_interval_ms, &st, health_progress, &hn) == 0) {
+	int hrc = health_wait(r->c->health_url, want, budget, r->c->health_interval_ms, &st, health_progress, &hn);
+	waited(&r->wait_health_ms, t0);
+	if (hrc == 0) {
 		put(s, "odc_version", st.version);
 		say(s, "ok", "ODC is healthy at version %s after %.1f s", st.version, (double)(mono_ms() - t0) / 1000.0);
 		return;
@@ -1254,6 +1288,7 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 		snprintf(err, errlen, "%s", perr.msg);
 		return 1;
 	}
+	uint64_t t_start = mono_ms();
 	n = steps_of(rq->action, rq->phase, dry_run, steps);
 	lockfd = lock_state(c, err, errlen);
 	if (lockfd < 0)
@@ -1295,6 +1330,17 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 	}
 	if (journal_plan_finish(j, rq->job_id, rq->phase, ret == 0 ? "succeeded" : "failed", err, errlen) != 0)
 		ret = -1;
+	{
+		/* Where the time went: the agent's own work is what is left once
+		 * Docker, the loaders, the metadb and the health gate are taken out. */
+		uint64_t total = mono_ms() - t_start, dk = docker_waited_ms(r.d);
+		uint64_t ext = dk + r.wait_loader_ms + r.wait_metadb_ms + r.wait_health_ms;
+		note(&r, "timing",
+		     "total %llu ms: Docker %llu, loaders %llu, metadb %llu, health gate %llu; the agent's own work %llu ms",
+		     (unsigned long long)total, (unsigned long long)dk, (unsigned long long)r.wait_loader_ms,
+		     (unsigned long long)r.wait_metadb_ms, (unsigned long long)r.wait_health_ms,
+		     (unsigned long long)(total > ext ? total - ext : 0));
+	}
 out:
 	journal_plan_clear(&p);
 	free(pj);

@@ -372,3 +372,60 @@ def test_undo_returns_to_430(host, conf):
     assert host.info_version() == odcworld.NEW_VERSION
     assert metadb_state(host) == before
     assert len(containers_named(host, f"{host.name}-undone-")) == 1
+
+
+def test_single_actions(host, conf):
+    p = agent(conf, "run", "ping", check=0)
+    assert "pong from h1 (odc-agent" in p.stdout
+    p = agent(conf, "run", "status", check=0)
+    assert f"container {host.name}: running, {host.images.new}" in p.stdout, p.stdout
+    assert "ODC healthy at 4.3.0" in p.stdout and "metadb 4.3.0.2" in p.stdout
+    p = agent(conf, "run", "logs", "--lines", "5", check=0)
+    assert "[logs] ok" in p.stdout and "    | " in p.stdout
+    # backup: a verified obdumper backup under the first backup root.
+    p = agent(conf, "run", "backup", "--name", "pre-test", check=0)
+    bdir = os.path.join(host.dir, "pre-test")
+    assert f"metadb backed up to {bdir} and verified" in p.stdout, p.stdout
+    assert os.path.exists(os.path.join(bdir, "MANIFEST.bin"))
+    assert backup_state(host, bdir) == host.row_counts()
+    p = agent(conf, "run", "backup", "--name", "pre-test", check=1)
+    assert "exists already" in p.stdout
+    # stop, then start the same container again.
+    cid = host.engine.inspect(host.name)["Id"]
+    agent(conf, "run", "stop", check=0)
+    assert not host.engine.inspect(host.name)["State"]["Running"]
+    agent(conf, "run", "start", check=0)
+    info = host.engine.inspect(host.name)
+    assert info["Id"] == cid and info["State"]["Running"]
+    host.wait_healthy(odcworld.NEW_VERSION)
+
+
+def test_start_creates_from_defaults_when_no_container(host, conf):
+    host.engine.docker("rm", "-f", host.name)
+    p = agent(conf, "run", "start", check=1)
+    assert "give a tag (to) to create one from the defaults" in p.stdout
+    p = agent(conf, "run", "start", "--to", odcworld.NEW_VERSION, check=0)
+    assert "from the defaults with image" in p.stdout, p.stdout
+    info = host.engine.inspect(host.name)
+    hc = info["HostConfig"]
+    assert (hc["NetworkMode"], hc["CpuPeriod"], hc["CpuQuota"], hc["Memory"]) == \
+        ("host", 100000, 400000, 8 << 30)
+    assert info["Config"]["OpenStdin"] is True
+    env = info["Config"]["Env"]
+    for k in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME"):
+        assert f"{k}={host.env[k]}" in env
+    assert f"DATABASE_USERNAME={host.login}" in env
+    assert "ODC_PROFILE_MODE=alipay" in env
+    assert sorted(hc["Binds"]) == sorted([f"{host.log_dir}:/opt/odc/log", f"{host.data_dir}:/opt/odc/data"])
+
+
+def test_rollback_reports_its_own_overhead(host, conf):
+    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=0)
+    line = [ln for ln in p.stdout.splitlines() if ln.startswith("[timing]")]
+    assert len(line) == 1, p.stdout
+    # "total T ms: Docker D, loaders L, metadb M, health gate H; the agent's own work O ms"
+    nums = [int(w.rstrip(",;")) for w in line[0].replace(":", " ").split() if w.rstrip(",;").isdigit()]
+    total, dk, ld, md, hg, own = nums
+    assert total >= dk + ld + md + hg and own == total - (dk + ld + md + hg)
+    assert ld > 0 and hg > 0 and dk > 0
+    print(line[0])
