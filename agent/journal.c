@@ -30,7 +30,10 @@ static const char schema[] =
 	" output_tail TEXT NOT NULL DEFAULT '', data TEXT NOT NULL DEFAULT '{}',"
 	" PRIMARY KEY (job_id, phase, step));"
 	"CREATE TABLE IF NOT EXISTS fact ("
-	" job_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (job_id, key));";
+	" job_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (job_id, key));"
+	"CREATE TABLE IF NOT EXISTS outbox ("
+	" job_id TEXT NOT NULL, step TEXT NOT NULL, body BLOB NOT NULL, sig BLOB NOT NULL,"
+	" acked INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, PRIMARY KEY (job_id, step));";
 
 static int
 fail(struct journal *j, char *err, size_t errlen, const char *what)
@@ -302,4 +305,57 @@ journal_fact_get(struct journal *j, const char *job, const char *key, char *err,
 		v = col_dup(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+int
+journal_outbox_put(struct journal *j, const char *job, const char *step, const uint8_t *body, size_t blen,
+		   const uint8_t *sig, size_t slen, uint64_t now_ms, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	/* A step's result replaces an older one of the same step (a resumed
+	 * step reports again) and is due again until acknowledged. */
+	if (sqlite3_prepare_v2(j->db,
+			       "INSERT INTO outbox(job_id, step, body, sig, acked, created_ms) VALUES (?1, ?2, ?3, ?4, 0, ?5)"
+			       " ON CONFLICT(job_id, step) DO UPDATE SET body = ?3, sig = ?4, acked = 0, created_ms = ?5",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(j, err, errlen, "outbox");
+	sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, step, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(st, 3, body, (int)blen, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(st, 4, sig, (int)slen, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)now_ms);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(j, err, errlen, "outbox");
+}
+
+int
+journal_outbox_ack(struct journal *j, const char *job, const char *step, char *err, size_t errlen)
+{
+	if (run(j, "UPDATE outbox SET acked = 1 WHERE job_id = ?1 AND step = ?2", "ss", NULL, NULL, job, step) != 0)
+		return fail(j, err, errlen, "outbox ack");
+	return 0;
+}
+
+int
+journal_outbox_pending(struct journal *j, int (*fn)(void *ctx, const uint8_t *body, size_t blen, const uint8_t *sig,
+						    size_t slen),
+		       void *ctx, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, n = 0;
+
+	if (sqlite3_prepare_v2(j->db, "SELECT body, sig FROM outbox WHERE acked = 0 ORDER BY created_ms, rowid", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail(j, err, errlen, "outbox");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (fn(ctx, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 1),
+		       (size_t)sqlite3_column_bytes(st, 1)) != 0)
+			break;
+		n++;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : fail(j, err, errlen, "outbox");
 }

@@ -66,4 +66,15 @@ int journal_fact_set(struct journal *j, const char *job, const char *key, const 
 		     char *err, size_t errlen);
 char *journal_fact_get(struct journal *j, const char *job, const char *key, char *err, size_t errlen);
 
+/* Outbox: signed RESULTs kept until the coordinator acknowledges them.
+ * put records one (replacing an earlier one of the same job and step),
+ * ack marks it delivered, pending calls fn for each one not acknowledged,
+ * oldest first (fn returns non-zero to stop) and returns how many. */
+int journal_outbox_put(struct journal *j, const char *job, const char *step, const uint8_t *body, size_t blen,
+		       const uint8_t *sig, size_t slen, uint64_t now_ms, char *err, size_t errlen);
+int journal_outbox_ack(struct journal *j, const char *job, const char *step, char *err, size_t errlen);
+int journal_outbox_pending(struct journal *j,
+			   int (*fn)(void *ctx, const uint8_t *body, size_t blen, const uint8_t *sig, size_t slen),
+			   void *ctx, char *err, size_t errlen);
+
 #endif

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "agent/agent.h"
+#include "agent/daemon.h"
 #include "agent/journal.h"
 #include "agent/plan.h"
 #include "common/keys.h"
@@ -41,6 +42,9 @@ usage(FILE *f)
 		"  resume                                           resume or close a plan a restart interrupted\n"
 		"  journal [JOB]                                    show recorded plans, or one job's steps\n"
 		"  check-config                                     load the configuration and report problems\n"
+		"  keygen SECRET PUBLIC                             make this agent's Ed25519 key pair (no config)\n"
+		"  daemon                                           serve the coordinator (needs [keys], [trust],\n"
+		"                                                   [coordinator]); resumes an interrupted plan first\n"
 		"\n"
 		"options of run: --job ID (default: local-<time>), --phase preflight|run\n"
 		"-c CONFIG defaults to %s. Exit status: 0 success (a rollback only when ODC is healthy\n"
@@ -234,7 +238,7 @@ cmd_resume(const struct agent_conf *c)
 static int
 cmd_journal(const struct agent_conf *c, const char *job)
 {
-	static const char *const steps[] = {"preflight", "stop", "snapshot", "restore", "start", "health",
+	static const char *const steps[] = {"preflight", "recheck", "stop", "snapshot", "restore", "start", "health",
 					    "backup",	 "ping", "status",   "logs",	NULL};
 	static const char *const phases[] = {"preflight", "run", NULL};
 	char err[1024];
@@ -274,6 +278,28 @@ out:
 	return ret;
 }
 
+static int
+cmd_keygen(const char *secret, const char *public)
+{
+	char err[512], text[KEYS_PUBLIC_TEXT_SIZE], fp[KEYS_FINGERPRINT_SIZE];
+	struct keys_pair *kp;
+
+	if (keys_init() != 0 || (kp = keys_generate(err, sizeof(err))) == NULL) {
+		fprintf(stderr, "odc-agent: cannot generate a key\n");
+		return EXIT_INTERNAL;
+	}
+	if (keys_save(kp, secret, public, err, sizeof(err)) != 0) {
+		fprintf(stderr, "odc-agent: %s\n", err);
+		keys_pair_free(kp);
+		return EXIT_FAILED;
+	}
+	keys_format_public(kp->pk, text, sizeof(text));
+	keys_fingerprint(kp->pk, fp, sizeof(fp));
+	printf("%s\n%s (secret key in %s, mode 0600)\n", text, fp, secret);
+	keys_pair_free(kp);
+	return EXIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -295,6 +321,14 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *cmd = argv[optind];
+	if (strcmp(cmd, "keygen") == 0) {
+		/* Needs no configuration: it makes the key the configuration names. */
+		if (optind + 3 != argc) {
+			fprintf(stderr, "usage: odc-agent keygen SECRET_KEY_FILE PUBLIC_KEY_FILE\n");
+			return EXIT_USAGE;
+		}
+		return cmd_keygen(argv[optind + 1], argv[optind + 2]);
+	}
 	if (keys_init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		fprintf(stderr, "odc-agent: cannot initialise libsodium or libcurl\n");
 		return EXIT_INTERNAL;
@@ -311,6 +345,21 @@ main(int argc, char **argv)
 		ret = EXIT_OK;
 	} else if (strcmp(cmd, "run") == 0) {
 		ret = cmd_run(&c, argc - optind, argv + optind);
+	} else if (strcmp(cmd, "daemon") == 0) {
+		/* The daemon logs to stderr (journald) at the configured level. */
+		enum log_level lvl;
+		if (log_level_parse(c.log_level, &lvl) != 0)
+			lvl = LOG_LVL_INFO;
+		log_init("odc-agent", verbose ? LOG_LVL_DEBUG : lvl, 0);
+		if (daemon_check_conf(&c, err, sizeof(err)) != 0) {
+			fprintf(stderr, "odc-agent: %s\n", err);
+			ret = EXIT_USAGE;
+		} else if (daemon_run(&c, err, sizeof(err)) != 0) {
+			fprintf(stderr, "odc-agent: %s\n", err);
+			ret = strstr(err, "accessible") != NULL || strstr(err, "key") != NULL ? EXIT_USAGE : EXIT_INTERNAL;
+		} else {
+			ret = EXIT_OK;
+		}
 	} else if (strcmp(cmd, "resume") == 0) {
 		ret = cmd_resume(&c);
 	} else if (strcmp(cmd, "journal") == 0) {

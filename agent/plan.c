@@ -1154,6 +1154,21 @@ steps_of(const char *action, const char *phase, bool dry_run, struct step_def *o
 	return n;
 }
 
+/* Results are keyed by (job, host, step): when a job's preflight phase ran
+ * first, the run phase's own check is reported as "recheck", not as a second
+ * "preflight". */
+static void
+name_steps(struct journal *j, const char *job, const char *phase, struct step_def *steps, size_t n)
+{
+	struct journal_plan p = {0};
+	char err[128];
+
+	if (n > 0 && strcmp(phase, "run") == 0 && strcmp(steps[0].name, "preflight") == 0 &&
+	    journal_plan_get(j, job, "preflight", &p, err, sizeof(err)) == 0)
+		steps[0].name = "recheck";
+	journal_plan_clear(&p);
+}
+
 static void
 emit(struct run *r, const char *step, const char *status, int64_t exit_code, uint64_t started_ms,
      uint64_t duration_ms, const char *message, const char *tail, json_t *data, bool final)
@@ -1290,6 +1305,7 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 	}
 	uint64_t t_start = mono_ms();
 	n = steps_of(rq->action, rq->phase, dry_run, steps);
+	name_steps(j, rq->job_id, rq->phase, steps, n);
 	lockfd = lock_state(c, err, errlen);
 	if (lockfd < 0)
 		return lockfd == -2 ? 1 : -1;
@@ -1378,6 +1394,7 @@ plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out
 		/* Too late to go on: say exactly where it stopped. */
 		struct step_def steps[8];
 		size_t ns = steps_of(p.action, p.phase, false, steps);
+		name_steps(j, p.job_id, p.phase, steps, ns);
 		const char *where = "before its first step";
 		struct run r = {.c = c, .j = j, .out = out, .job = p.job_id, .phase = p.phase};
 		for (size_t i = 0; i < ns; i++) {

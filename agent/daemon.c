@@ -1,0 +1,790 @@
+/* odc-agent's daemon mode: one DEALER to the coordinator over CURVE, HELLO
+ * and heartbeats, DISPATCH checked by the protocol's receive procedure,
+ * plans run by a worker thread, every RESULT signed and kept in the
+ * journal's outbox until the coordinator acknowledges it. One event loop;
+ * the worker talks to it over an inproc pair (ZeroMQ sockets are not
+ * shared between threads). */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sodium.h>
+#include <zmq.h>
+
+#include "agent/daemon.h"
+#include "agent/docker.h"
+#include "agent/journal.h"
+#include "agent/plan.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "common/replay_sqlite.h"
+#include "proto/replay.h"
+
+#define HELLO_RETRY_MS	   5000
+#define DEFAULT_BEAT_MS	   5000
+#define MAX_FRAMES	   4
+#define WORKER_ENDPOINT	   "inproc://odc-agent-worker"
+#define MONITOR_ENDPOINT   "inproc://odc-agent-monitor"
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* What the worker and the event loop share, under the mutex. */
+struct shared {
+	pthread_mutex_t mu;
+	bool busy;
+	char job[PROTO_ID_MAX + 1];
+	char step[33];
+};
+
+struct worker_arg {
+	const struct agent_conf *c;
+	struct keys_pair *kp;
+	void *zctx;
+	struct shared *sh;
+	uint8_t incarnation[PROTO_INCARN_LEN];
+	bool resume; /* run plan_resume instead of rq */
+	char job[PROTO_ID_MAX + 1];
+	char action[33];
+	char phase[33];
+	struct proto_kv params[32];
+	size_t n_params;
+	char store[8192]; /* params' strings */
+	uint64_t deadline_ms;
+	/* worker-owned */
+	void *pair;
+	struct journal *j;
+};
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Send frames (header, body[, sig]) on s without blocking. */
+static int
+send_frames(void *s, const uint8_t *hdr, const uint8_t *body, size_t blen, const uint8_t *sig)
+{
+	int more = sig != NULL ? ZMQ_SNDMORE : 0;
+
+	if (zmq_send(s, hdr, PROTO_HEADER_LEN, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return -1;
+	if (zmq_send(s, body, blen, more | ZMQ_DONTWAIT) < 0)
+		return -1;
+	if (sig != NULL && zmq_send(s, sig, PROTO_SIGFRAME_LEN, ZMQ_DONTWAIT) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+send_msg(void *s, const struct proto_msg *m, const uint8_t *sk)
+{
+	struct proto_frames f;
+	struct proto_error e;
+	int rc;
+
+	if (proto_encode(m, sk, &f, &e) != PROTO_OK) {
+		log_err("cannot encode %s: %s", proto_type_name(m->type), e.msg);
+		return -1;
+	}
+	rc = send_frames(s, f.header, f.body, f.body_len, f.nframes == 3 ? f.sig : NULL);
+	proto_frames_free(&f);
+	return rc;
+}
+
+/* ---- the worker thread ---- */
+
+static void
+w_started(void *ctx, const char *job, const char *step)
+{
+	struct worker_arg *w = ctx;
+	struct proto_msg m = {.type = PROTO_PROGRESS};
+
+	pthread_mutex_lock(&w->sh->mu);
+	snprintf(w->sh->step, sizeof(w->sh->step), "%s", step);
+	pthread_mutex_unlock(&w->sh->mu);
+	m.u.progress = (struct proto_progress){job, w->c->host_id, step, "running", proto_now_ms(), 0, ""};
+	send_msg(w->pair, &m, NULL);
+}
+
+static void
+w_note(void *ctx, const char *job, const char *step, const char *message)
+{
+	struct worker_arg *w = ctx;
+	struct proto_msg m = {.type = PROTO_PROGRESS};
+	char msg[513];
+
+	/* The timing line is not a step; report it under the last one. */
+	if (strcmp(step, "timing") == 0) {
+		pthread_mutex_lock(&w->sh->mu);
+		snprintf(msg, sizeof(msg), "%s", message);
+		step = w->sh->step[0] ? w->sh->step : "preflight";
+		pthread_mutex_unlock(&w->sh->mu);
+		log_info("job %s: %s", job, msg);
+	}
+	snprintf(msg, sizeof(msg), "%s", message);
+	m.u.progress = (struct proto_progress){job, w->c->host_id, step, "running", proto_now_ms(), 0, msg};
+	send_msg(w->pair, &m, NULL);
+}
+
+static void
+w_result(void *ctx, const struct proto_result *r)
+{
+	struct worker_arg *w = ctx;
+	struct proto_msg m = {.type = PROTO_RESULT};
+	struct proto_frames f;
+	struct proto_error e;
+	char err[256];
+
+	m.u.result = *r;
+	memcpy(m.u.result.incarnation, w->incarnation, PROTO_INCARN_LEN);
+	if (proto_encode(&m, w->kp->sk, &f, &e) != PROTO_OK) {
+		log_err("job %s step %s: cannot encode the result: %s", r->job_id, r->step, e.msg);
+		return;
+	}
+	/* Durable first: a result sent but not recorded could be lost. */
+	if (journal_outbox_put(w->j, r->job_id, r->step, f.body, f.body_len, f.sig, PROTO_SIGFRAME_LEN, proto_now_ms(),
+			       err, sizeof(err)) != 0)
+		log_err("job %s step %s: %s", r->job_id, r->step, err);
+	send_frames(w->pair, f.header, f.body, f.body_len, f.sig);
+	proto_frames_free(&f);
+	log_info("job %s: %s %s: %s", r->job_id, r->step, r->status, r->message);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker_arg *w = arg;
+	struct plan_out out = {w_started, w_note, w_result, w};
+	char err[1024] = "", path[4200];
+	int rc = -1;
+
+	w->pair = zmq_socket(w->zctx, ZMQ_PAIR);
+	if (w->pair == NULL || zmq_connect(w->pair, WORKER_ENDPOINT) != 0) {
+		log_err("worker: cannot reach the event loop: %s", zmq_strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/journal.db", w->c->state_dir);
+	w->j = journal_open(path, err, sizeof(err));
+	if (w->j == NULL) {
+		log_err("worker: %s", err);
+		goto out;
+	}
+	if (w->resume) {
+		char job[65];
+		rc = plan_resume(w->c, w->j, &out, job, err, sizeof(err));
+		if (rc != 2)
+			log_info("resumed job %s: %s", job, rc == 0 ? "succeeded" : err[0] ? err : "failed");
+	} else {
+		struct plan_request rq = {w->job, w->action, w->params, w->n_params, w->phase, w->deadline_ms};
+		rc = plan_execute(w->c, w->j, &rq, &out, err, sizeof(err));
+		if (rc != 0 && err[0] != '\0')
+			log_warn("job %s: %s", w->job, err);
+	}
+out:
+	journal_close(w->j);
+	if (w->pair != NULL) {
+		zmq_send(w->pair, "done", 4, 0);
+		zmq_close(w->pair);
+	}
+	return NULL;
+}
+
+/* ---- the event loop ---- */
+
+struct daemon {
+	const struct agent_conf *c;
+	struct keys_pair *kp;
+	void *zctx, *dealer, *mon, *pair;
+	struct journal *j;
+	struct replay_guard replay;
+	struct docker *d;
+	struct shared sh;
+	uint8_t incarnation[PROTO_INCARN_LEN];
+	bool welcomed;
+	uint64_t beat_ms, next_beat, next_hello, seq;
+	pthread_t worker;
+	bool worker_alive;
+	struct worker_arg *warg;
+};
+
+static bool
+trust(void *ctx, int type, const uint8_t pk[PROTO_PK_LEN])
+{
+	const struct agent_conf *c = ctx;
+
+	if (type == PROTO_JOB) {
+		for (size_t i = 0; i < c->n_operators; i++)
+			if (sodium_memcmp(c->operators[i], pk, PROTO_PK_LEN) == 0)
+				return true;
+	} else if (type == PROTO_DISPATCH) {
+		for (size_t i = 0; i < c->n_coordinators; i++)
+			if (sodium_memcmp(c->coordinators[i], pk, PROTO_PK_LEN) == 0)
+				return true;
+	}
+	return false;
+}
+
+static void
+send_hello(struct daemon *dm)
+{
+	static const char *const caps[] = {"ping", "status", "preflight", "stop", "start",
+					   "logs", "backup", "rollback", "undo"};
+	struct proto_kv labels[AGENT_MAX_LABELS];
+	struct proto_msg m = {.type = PROTO_HELLO};
+
+	for (size_t i = 0; i < dm->c->n_labels; i++)
+		labels[i] = (struct proto_kv){dm->c->labels[i].key, dm->c->labels[i].value};
+	m.u.hello = (struct proto_hello){dm->c->host_id, AGENT_VERSION, {0}, labels, dm->c->n_labels,
+					 (const char **)(uintptr_t)caps, sizeof(caps) / sizeof(caps[0]),
+					 proto_now_ms()};
+	memcpy(m.u.hello.incarnation, dm->incarnation, PROTO_INCARN_LEN);
+	send_msg(dm->dealer, &m, NULL);
+	dm->next_hello = mono_ms() + HELLO_RETRY_MS;
+}
+
+static int
+resend_one(void *ctx, const uint8_t *body, size_t blen, const uint8_t *sig, size_t slen)
+{
+	struct daemon *dm = ctx;
+	const uint8_t hdr[PROTO_HEADER_LEN] = {PROTO_MAGIC0, PROTO_MAGIC1, PROTO_VERSION, PROTO_RESULT};
+
+	if (slen != PROTO_SIGFRAME_LEN)
+		return 0;
+	return send_frames(dm->dealer, hdr, body, blen, sig) == 0 ? 0 : 1;
+}
+
+static const char *
+state_enum(const char *docker_state)
+{
+	static const char *const ok[] = {"created", "restarting", "running", "removing", "paused", "exited", "dead"};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strcmp(ok[i], docker_state) == 0)
+			return ok[i];
+	return "unknown";
+}
+
+/* Seconds since an RFC 3339 instant from Docker, or -1. */
+static long
+age_s(const char *rfc3339)
+{
+	struct tm tm = {0};
+
+	if (strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+		return -1;
+	return (long)(time(NULL) - timegm(&tm));
+}
+
+static void
+send_heartbeat(struct daemon *dm)
+{
+	const struct agent_conf *c = dm->c;
+	struct proto_msg m = {.type = PROTO_HEARTBEAT};
+	struct proto_heartbeat *hb = &m.u.heartbeat;
+	struct docker_container ct = {0};
+	struct health_state st;
+	struct proto_disk disks[AGENT_MAX_ROOTS + 1];
+	char job[PROTO_ID_MAX + 1] = "", step[33] = "", err[256];
+	size_t nd = 0;
+	int rc = -1;
+
+	hb->host_id = c->host_id;
+	memcpy(hb->incarnation, dm->incarnation, PROTO_INCARN_LEN);
+	hb->seq = dm->seq++;
+	hb->sent_ms = proto_now_ms();
+	if (dm->d == NULL)
+		dm->d = docker_new(c->docker_socket, 2000, err, sizeof(err));
+	if (dm->d != NULL)
+		rc = docker_container_inspect(dm->d, c->container, &ct, NULL, err, sizeof(err));
+	if (rc >= 0) {
+		hb->has_odc = true;
+		hb->odc = (struct proto_container){rc == 0 ? ct.id : "", c->container, rc == 0 ? ct.image : "",
+						   rc == 0 ? state_enum(ct.state) : "absent", "unknown", ""};
+		if (rc == 0 && strcmp(ct.state, "running") == 0) {
+			health_probe(c->health_url, 1000, &st);
+			if (st.healthy) {
+				hb->odc.health = "healthy";
+				hb->odc.version = st.version;
+			} else if (st.reachable) {
+				hb->odc.health = "unhealthy";
+			} else {
+				/* Not answering yet: ODC needs a couple of minutes. */
+				long age = age_s(ct.started_at);
+				hb->odc.health = age >= 0 && age < 300 ? "starting" : "unhealthy";
+			}
+		}
+	} else {
+		/* Engine unreachable: say nothing rather than guess. */
+		docker_free(dm->d);
+		dm->d = NULL;
+	}
+	pthread_mutex_lock(&dm->sh.mu);
+	if (dm->sh.busy && dm->sh.job[0]) {
+		snprintf(job, sizeof(job), "%s", dm->sh.job);
+		snprintf(step, sizeof(step), "%s", dm->sh.step[0] ? dm->sh.step : "preflight");
+	}
+	pthread_mutex_unlock(&dm->sh.mu);
+	if (job[0]) {
+		hb->has_job = true;
+		hb->job_id = job;
+		hb->job_step = step;
+	}
+	for (size_t i = 0; i <= c->n_backup_roots && nd < AGENT_MAX_ROOTS + 1; i++) {
+		const char *p = i < c->n_backup_roots ? c->backup_roots[i] : c->snapshot_root;
+		struct statvfs v;
+		if (statvfs(p, &v) == 0)
+			disks[nd++] = (struct proto_disk){p, (uint64_t)v.f_bavail * v.f_frsize,
+							  (uint64_t)v.f_blocks * v.f_frsize};
+	}
+	hb->disks = disks;
+	hb->n_disks = nd;
+	send_msg(dm->dealer, &m, NULL);
+}
+
+static void
+ack_dispatch(struct daemon *dm, int type, const char *job, const char *phase, const uint8_t *nonce, int code,
+	     const char *msg)
+{
+	struct proto_msg m = {.type = (enum proto_type)type};
+
+	m.u.ack = (struct proto_ack){PROTO_DISPATCH, job ? job : "", dm->c->host_id, phase ? phase : "", {0},
+				     nonce ? PROTO_NONCE_LEN : 0, (uint64_t)code, msg ? msg : ""};
+	if (nonce != NULL)
+		memcpy(m.u.ack.nonce, nonce, PROTO_NONCE_LEN);
+	send_msg(dm->dealer, &m, NULL);
+}
+
+/* A refused DISPATCH is answered with what can be read of it: the labels
+ * (job id, phase, nonce) only name the NACK; nothing of it is trusted. */
+static void
+nack_refused(struct daemon *dm, const struct proto_frame *fr, size_t n, enum proto_err code, const char *why)
+{
+	struct proto_msg *d = NULL, *j = NULL;
+	struct proto_error e;
+	const char *job = "", *phase = "";
+	const uint8_t *nonce = NULL;
+	char msg[257];
+
+	if (n >= 2 && fr[0].len == PROTO_HEADER_LEN && fr[0].data[3] == PROTO_DISPATCH &&
+	    proto_decode_body(PROTO_DISPATCH, fr[1].data, fr[1].len, &d, &e) == PROTO_OK) {
+		phase = d->u.dispatch.phase;
+		nonce = d->u.dispatch.nonce;
+		if (proto_decode_body(PROTO_JOB, d->u.dispatch.job_bytes, d->u.dispatch.job_len, &j, &e) == PROTO_OK)
+			job = j->u.job.job_id;
+	}
+	snprintf(msg, sizeof(msg), "%s", why);
+	ack_dispatch(dm, PROTO_NACK, job, phase, nonce, (int)code, msg);
+	log_warn("refused a dispatch%s%s: %s: %s", *job ? " of job " : "", job, proto_err_name(code), why);
+	proto_msg_free(j);
+	proto_msg_free(d);
+}
+
+static int start_worker(struct daemon *dm, struct worker_arg *w);
+
+static void
+on_dispatch(struct daemon *dm, const struct proto_msg *m)
+{
+	const struct proto_dispatch *d = &m->u.dispatch;
+	const struct proto_job *jb = &d->job;
+	struct worker_arg *w;
+	size_t used = 0;
+
+	pthread_mutex_lock(&dm->sh.mu);
+	bool same = dm->sh.busy && strcmp(dm->sh.job, jb->job_id) == 0;
+	pthread_mutex_unlock(&dm->sh.mu);
+	if (same) {
+		/* Already running (a coordinator that restarted asks again). */
+		ack_dispatch(dm, PROTO_ACK, jb->job_id, d->phase, d->nonce, 0, NULL);
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		ack_dispatch(dm, PROTO_NACK, jb->job_id, d->phase, d->nonce, PROTO_E_INTERNAL, "out of memory");
+		return;
+	}
+	snprintf(w->job, sizeof(w->job), "%s", jb->job_id);
+	snprintf(w->action, sizeof(w->action), "%s", jb->action);
+	snprintf(w->phase, sizeof(w->phase), "%s", d->phase);
+	for (size_t i = 0; i < jb->n_params && i < 32; i++) {
+		size_t kl = strlen(jb->params[i].key) + 1, vl = strlen(jb->params[i].value) + 1;
+		if (used + kl + vl > sizeof(w->store))
+			break;
+		memcpy(w->store + used, jb->params[i].key, kl);
+		memcpy(w->store + used + kl, jb->params[i].value, vl);
+		w->params[w->n_params++] = (struct proto_kv){w->store + used, w->store + used + kl};
+		used += kl + vl;
+	}
+	if (w->n_params != jb->n_params) {
+		free(w);
+		ack_dispatch(dm, PROTO_NACK, jb->job_id, d->phase, d->nonce, PROTO_E_INVALID_PARAM, "parameters too large");
+		return;
+	}
+	w->deadline_ms = proto_now_ms() + jb->policy.job_deadline_s * 1000u;
+	if (start_worker(dm, w) != 0) {
+		ack_dispatch(dm, PROTO_NACK, jb->job_id, d->phase, d->nonce, PROTO_E_INTERNAL, "cannot start the job");
+		return;
+	}
+	ack_dispatch(dm, PROTO_ACK, jb->job_id, d->phase, d->nonce, 0, NULL);
+	log_info("accepted job %s: %s (%s) from operator %s", jb->job_id, jb->action, d->phase, jb->operator_name);
+}
+
+static int
+start_worker(struct daemon *dm, struct worker_arg *w)
+{
+	w->c = dm->c;
+	w->kp = dm->kp;
+	w->zctx = dm->zctx;
+	w->sh = &dm->sh;
+	memcpy(w->incarnation, dm->incarnation, PROTO_INCARN_LEN);
+	pthread_mutex_lock(&dm->sh.mu);
+	dm->sh.busy = true;
+	snprintf(dm->sh.job, sizeof(dm->sh.job), "%s", w->resume ? "" : w->job);
+	dm->sh.step[0] = '\0';
+	pthread_mutex_unlock(&dm->sh.mu);
+	if (pthread_create(&dm->worker, NULL, worker_main, w) != 0) {
+		pthread_mutex_lock(&dm->sh.mu);
+		dm->sh.busy = false;
+		pthread_mutex_unlock(&dm->sh.mu);
+		free(w);
+		return -1;
+	}
+	dm->worker_alive = true;
+	dm->warg = w;
+	return 0;
+}
+
+static void
+on_coordinator(struct daemon *dm)
+{
+	zmq_msg_t parts[MAX_FRAMES];
+	struct proto_frame fr[MAX_FRAMES];
+	size_t n = 0;
+	int more = 1;
+	bool overflow = false;
+
+	while (more) {
+		zmq_msg_t part;
+		zmq_msg_init(&part);
+		if (zmq_msg_recv(&part, dm->dealer, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&part);
+			break;
+		}
+		more = zmq_msg_more(&part);
+		if (n < MAX_FRAMES)
+			parts[n++] = part;
+		else {
+			overflow = true;
+			zmq_msg_close(&part);
+		}
+	}
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		fr[i] = (struct proto_frame){zmq_msg_data(&parts[i]), zmq_msg_size(&parts[i])};
+	char busy[PROTO_ID_MAX + 1] = "";
+	pthread_mutex_lock(&dm->sh.mu);
+	if (dm->sh.busy)
+		snprintf(busy, sizeof(busy), "%s", dm->sh.job[0] ? dm->sh.job : "(resuming)");
+	pthread_mutex_unlock(&dm->sh.mu);
+	struct proto_ctx ctx = {PROTO_RCV_AGENT,	  trust, (void *)(uintptr_t)dm->c, dm->c->host_id,
+				proto_now_ms(),		  PROTO_SKEW_MS,  &dm->replay, busy[0] ? busy : NULL};
+	struct proto_msg *m = NULL;
+	struct proto_error e = {0};
+	enum proto_err rc;
+	if (overflow) {
+		rc = PROTO_E_FRAMES;
+		snprintf(e.msg, sizeof(e.msg), "more than %d frames", MAX_FRAMES);
+	} else {
+		rc = proto_receive(fr, n, &ctx, &m, &e);
+	}
+	if (rc != PROTO_OK) {
+		if (n >= 1 && fr[0].len == PROTO_HEADER_LEN && fr[0].data[3] == PROTO_DISPATCH)
+			nack_refused(dm, fr, n, rc, e.msg);
+		else
+			log_warn("dropped a message from the coordinator: %s: %s", proto_err_name(rc), e.msg);
+		goto out;
+	}
+	switch (m->type) {
+	case PROTO_WELCOME: {
+		char err[256];
+		dm->beat_ms = m->u.welcome.heartbeat_ms;
+		if (!dm->welcomed)
+			log_info("welcomed by coordinator %s (heartbeat %llu ms)", m->u.welcome.coordinator_id,
+				 (unsigned long long)dm->beat_ms);
+		dm->welcomed = true;
+		dm->next_beat = mono_ms();
+		if (journal_outbox_pending(dm->j, resend_one, dm, err, sizeof(err)) < 0)
+			log_err("%s", err);
+		break;
+	}
+	case PROTO_ACK:
+		if (m->u.ack.ref_type == PROTO_RESULT) {
+			char err[256];
+			if (journal_outbox_ack(dm->j, m->u.ack.job_id, m->u.ack.step, err, sizeof(err)) != 0)
+				log_err("%s", err);
+		}
+		break;
+	case PROTO_NACK:
+		log_warn("coordinator refused our %s for job %s: %s: %s", proto_type_name((int)m->u.ack.ref_type),
+			 m->u.ack.job_id, proto_err_name((int)m->u.ack.code), m->u.ack.message);
+		break;
+	case PROTO_DISPATCH: on_dispatch(dm, m); break;
+	default: break;
+	}
+out:
+	proto_msg_free(m);
+	for (size_t i = 0; i < n; i++)
+		zmq_msg_close(&parts[i]);
+}
+
+/* The worker's messages go out as they are; "done" ends the job. */
+static void
+on_worker(struct daemon *dm)
+{
+	zmq_msg_t parts[MAX_FRAMES];
+	size_t n = 0;
+	int more = 1;
+
+	while (more && n < MAX_FRAMES) {
+		zmq_msg_init(&parts[n]);
+		if (zmq_msg_recv(&parts[n], dm->pair, 0) < 0) {
+			zmq_msg_close(&parts[n]);
+			break;
+		}
+		more = zmq_msg_more(&parts[n]);
+		n++;
+	}
+	if (n == 1 && zmq_msg_size(&parts[0]) == 4 && memcmp(zmq_msg_data(&parts[0]), "done", 4) == 0) {
+		pthread_join(dm->worker, NULL);
+		dm->worker_alive = false;
+		free(dm->warg);
+		dm->warg = NULL;
+		pthread_mutex_lock(&dm->sh.mu);
+		dm->sh.busy = false;
+		dm->sh.job[0] = dm->sh.step[0] = '\0';
+		pthread_mutex_unlock(&dm->sh.mu);
+		dm->next_beat = mono_ms(); /* say at once that the job is over */
+	} else if (n >= 2) {
+		for (size_t i = 0; i < n; i++)
+			zmq_msg_send(&parts[i], dm->dealer, (i + 1 < n ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+	}
+	for (size_t i = 0; i < n; i++)
+		zmq_msg_close(&parts[i]);
+}
+
+static void
+on_monitor(struct daemon *dm)
+{
+	zmq_msg_t ev, addr;
+
+	zmq_msg_init(&ev);
+	zmq_msg_init(&addr);
+	if (zmq_msg_recv(&ev, dm->mon, 0) >= 0 && zmq_msg_more(&ev) && zmq_msg_recv(&addr, dm->mon, 0) >= 0 &&
+	    zmq_msg_size(&ev) >= 2) {
+		uint16_t event;
+		memcpy(&event, zmq_msg_data(&ev), sizeof(event));
+		if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+			log_info("connected to the coordinator at %s", dm->c->coordinator_endpoint);
+			dm->welcomed = false;
+			send_hello(dm);
+		} else if (event == ZMQ_EVENT_DISCONNECTED) {
+			log_warn("lost the coordinator at %s; reconnecting", dm->c->coordinator_endpoint);
+			dm->welcomed = false;
+		}
+	}
+	zmq_msg_close(&ev);
+	zmq_msg_close(&addr);
+}
+
+static int
+setup_socket(struct daemon *dm, char *err, size_t errlen)
+{
+	uint8_t cpk[32], csk[32], spk[32];
+	int one = 1, zero = 0, ivl = 500, ivl_max = 30000, hb = 2000, hb_to = 6000;
+
+	if (keys_curve(dm->kp, cpk, csk) != 0 || keys_curve_public(dm->c->coordinator_key, spk) != 0) {
+		snprintf(err, errlen, "cannot derive the CURVE keys");
+		return -1;
+	}
+	dm->dealer = zmq_socket(dm->zctx, ZMQ_DEALER);
+	if (dm->dealer == NULL) {
+		snprintf(err, errlen, "zmq: %s", zmq_strerror(errno));
+		return -1;
+	}
+	zmq_setsockopt(dm->dealer, ZMQ_CURVE_SERVERKEY, spk, 32);
+	zmq_setsockopt(dm->dealer, ZMQ_CURVE_PUBLICKEY, cpk, 32);
+	zmq_setsockopt(dm->dealer, ZMQ_CURVE_SECRETKEY, csk, 32);
+	sodium_memzero(csk, sizeof(csk));
+	zmq_setsockopt(dm->dealer, ZMQ_ROUTING_ID, dm->c->host_id, strlen(dm->c->host_id));
+	zmq_setsockopt(dm->dealer, ZMQ_LINGER, &zero, sizeof(zero));
+	/* Queue nothing for a peer that is not there: results wait in the
+	 * outbox, heartbeats are worthless late. */
+	zmq_setsockopt(dm->dealer, ZMQ_IMMEDIATE, &one, sizeof(one));
+	zmq_setsockopt(dm->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
+	zmq_setsockopt(dm->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
+	/* ZMTP heartbeats notice a dead TCP peer both ways. */
+	zmq_setsockopt(dm->dealer, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
+	zmq_setsockopt(dm->dealer, ZMQ_HEARTBEAT_TIMEOUT, &hb_to, sizeof(hb_to));
+	zmq_setsockopt(dm->dealer, ZMQ_HEARTBEAT_TTL, &hb_to, sizeof(hb_to));
+	if (zmq_socket_monitor(dm->dealer, MONITOR_ENDPOINT, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) !=
+	    0) {
+		snprintf(err, errlen, "zmq monitor: %s", zmq_strerror(errno));
+		return -1;
+	}
+	dm->mon = zmq_socket(dm->zctx, ZMQ_PAIR);
+	zmq_connect(dm->mon, MONITOR_ENDPOINT);
+	dm->pair = zmq_socket(dm->zctx, ZMQ_PAIR);
+	if (dm->pair == NULL || zmq_bind(dm->pair, WORKER_ENDPOINT) != 0) {
+		snprintf(err, errlen, "zmq inproc: %s", zmq_strerror(errno));
+		return -1;
+	}
+	if (zmq_connect(dm->dealer, dm->c->coordinator_endpoint) != 0) {
+		snprintf(err, errlen, "%s: %s", dm->c->coordinator_endpoint, zmq_strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+daemon_check_conf(const struct agent_conf *c, char *err, size_t errlen)
+{
+	const char *missing = NULL;
+
+	if (c->secret_key == NULL || *c->secret_key == '\0')
+		missing = "keys.secret_key";
+	else if (c->n_operators == 0)
+		missing = "trust.operators";
+	else if (c->n_coordinators == 0)
+		missing = "trust.coordinators";
+	else if (c->coordinator_endpoint == NULL || *c->coordinator_endpoint == '\0')
+		missing = "coordinator.endpoint";
+	else if (!c->has_coordinator)
+		missing = "coordinator.public_key";
+	if (missing != NULL) {
+		snprintf(err, errlen, "%s: %s: required for daemon mode", c->path, missing);
+		return -1;
+	}
+	return 0;
+}
+
+int
+daemon_run(const struct agent_conf *c, char *err, size_t errlen)
+{
+	struct daemon dm = {.c = c, .beat_ms = DEFAULT_BEAT_MS};
+	struct sigaction sa;
+	char path[4200];
+	int ret = -1;
+
+	if (daemon_check_conf(c, err, errlen) != 0)
+		return -1;
+	dm.kp = keys_load_secret(c->secret_key, err, errlen);
+	if (dm.kp == NULL)
+		return -1;
+	if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", c->state_dir, strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/journal.db", c->state_dir);
+	if ((dm.j = journal_open(path, err, errlen)) == NULL)
+		goto out;
+	snprintf(path, sizeof(path), "%s/nonces.db", c->state_dir);
+	if (replay_sqlite_open(&dm.replay, path, err, errlen) != 0)
+		goto out;
+	pthread_mutex_init(&dm.sh.mu, NULL);
+	randombytes_buf(dm.incarnation, sizeof(dm.incarnation));
+	dm.zctx = zmq_ctx_new();
+	if (dm.zctx == NULL || setup_socket(&dm, err, errlen) != 0)
+		goto out;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	/* A plan a previous life of this agent left running goes on first. */
+	struct journal_plan up;
+	if (journal_plan_unfinished(dm.j, &up, err, errlen) == 0) {
+		struct worker_arg *w = calloc(1, sizeof(*w));
+		log_info("job %s was interrupted; resuming", up.job_id);
+		if (w != NULL) {
+			w->resume = true;
+			snprintf(w->job, sizeof(w->job), "%s", up.job_id);
+			if (start_worker(&dm, w) == 0) {
+				pthread_mutex_lock(&dm.sh.mu);
+				snprintf(dm.sh.job, sizeof(dm.sh.job), "%s", up.job_id);
+				pthread_mutex_unlock(&dm.sh.mu);
+			}
+		}
+		journal_plan_clear(&up);
+	}
+	log_info("odc-agent %s on %s: coordinator %s", AGENT_VERSION, c->host_id, c->coordinator_endpoint);
+	dm.next_hello = mono_ms() + HELLO_RETRY_MS;
+	while (!stopping) {
+		uint64_t now = mono_ms(), due = dm.welcomed ? dm.next_beat : dm.next_hello;
+		zmq_pollitem_t items[] = {
+			{dm.dealer, 0, ZMQ_POLLIN, 0},
+			{dm.mon, 0, ZMQ_POLLIN, 0},
+			{dm.pair, 0, ZMQ_POLLIN, 0},
+		};
+		long timeout = due > now ? (long)(due - now) : 0;
+		if (zmq_poll(items, 3, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "zmq_poll: %s", zmq_strerror(errno));
+			goto out;
+		}
+		if (items[1].revents & ZMQ_POLLIN)
+			on_monitor(&dm);
+		if (items[0].revents & ZMQ_POLLIN)
+			on_coordinator(&dm);
+		if (items[2].revents & ZMQ_POLLIN)
+			on_worker(&dm);
+		now = mono_ms();
+		if (!dm.welcomed && now >= dm.next_hello) {
+			send_hello(&dm);
+		} else if (dm.welcomed && now >= dm.next_beat) {
+			send_heartbeat(&dm);
+			/* ±10% jitter, so a restarted fleet does not beat in step. */
+			uint64_t span = dm.beat_ms / 5;
+			dm.next_beat = mono_ms() + dm.beat_ms - dm.beat_ms / 10 + (span ? randombytes_uniform((uint32_t)span) : 0);
+		}
+	}
+	log_info("stopping%s", dm.worker_alive ? "; the running job resumes at the next start" : "");
+	ret = 0;
+out:
+	/* A running worker is not joined: the process ends, the journal keeps
+	 * its place, and the next start resumes it. */
+	if (dm.dealer)
+		zmq_close(dm.dealer);
+	if (dm.mon)
+		zmq_close(dm.mon);
+	if (!dm.worker_alive) {
+		if (dm.pair)
+			zmq_close(dm.pair);
+		if (dm.zctx)
+			zmq_ctx_term(dm.zctx);
+		replay_close(&dm.replay);
+		journal_close(dm.j);
+	}
+	docker_free(dm.d);
+	keys_pair_free(dm.kp);
+	return ret;
+}
