@@ -18,6 +18,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "common/clock.h"
 #include "agent/daemon.h"
 #include "agent/docker.h"
 #include "agent/journal.h"
@@ -68,15 +69,6 @@ struct worker_arg {
 	void *pair;
 	struct journal *j;
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* Send frames (header, body[, sig]) on s without blocking. */
 static int
@@ -257,7 +249,7 @@ send_hello(struct daemon *dm)
 					 proto_now_ms()};
 	memcpy(m.u.hello.incarnation, dm->incarnation, PROTO_INCARN_LEN);
 	send_msg(dm->dealer, &m, NULL);
-	dm->next_hello = mono_ms() + HELLO_RETRY_MS;
+	dm->next_hello = clock_mono_ms() + HELLO_RETRY_MS;
 }
 
 static int
@@ -530,7 +522,7 @@ on_coordinator(struct daemon *dm)
 			log_info("welcomed by coordinator %s (heartbeat %llu ms)", m->u.welcome.coordinator_id,
 				 (unsigned long long)dm->beat_ms);
 		dm->welcomed = true;
-		dm->next_beat = mono_ms();
+		dm->next_beat = clock_mono_ms();
 		if (journal_outbox_pending(dm->j, resend_one, dm, err, sizeof(err)) < 0)
 			log_err("%s", err);
 		break;
@@ -581,7 +573,7 @@ on_worker(struct daemon *dm)
 		dm->sh.busy = false;
 		dm->sh.job[0] = dm->sh.step[0] = '\0';
 		pthread_mutex_unlock(&dm->sh.mu);
-		dm->next_beat = mono_ms(); /* say at once that the job is over */
+		dm->next_beat = clock_mono_ms(); /* say at once that the job is over */
 	} else if (n >= 2) {
 		for (size_t i = 0; i < n; i++)
 			zmq_msg_send(&parts[i], dm->dealer, (i + 1 < n ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
@@ -736,9 +728,9 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 		journal_plan_clear(&up);
 	}
 	log_info("odc-agent %s on %s: coordinator %s", AGENT_VERSION, c->host_id, c->coordinator_endpoint);
-	dm.next_hello = mono_ms() + HELLO_RETRY_MS;
+	dm.next_hello = clock_mono_ms() + HELLO_RETRY_MS;
 	while (!stopping) {
-		uint64_t now = mono_ms(), due = dm.welcomed ? dm.next_beat : dm.next_hello;
+		uint64_t now = clock_mono_ms(), due = dm.welcomed ? dm.next_beat : dm.next_hello;
 		zmq_pollitem_t items[] = {
 			{dm.dealer, 0, ZMQ_POLLIN, 0},
 			{dm.mon, 0, ZMQ_POLLIN, 0},
@@ -757,14 +749,14 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 			on_coordinator(&dm);
 		if (items[2].revents & ZMQ_POLLIN)
 			on_worker(&dm);
-		now = mono_ms();
+		now = clock_mono_ms();
 		if (!dm.welcomed && now >= dm.next_hello) {
 			send_hello(&dm);
 		} else if (dm.welcomed && now >= dm.next_beat) {
 			send_heartbeat(&dm);
 			/* ±10% jitter, so a restarted fleet does not beat in step. */
 			uint64_t span = dm.beat_ms / 5;
-			dm.next_beat = mono_ms() + dm.beat_ms - dm.beat_ms / 10 + (span ? randombytes_uniform((uint32_t)span) : 0);
+			dm.next_beat = clock_mono_ms() + dm.beat_ms - dm.beat_ms / 10 + (span ? randombytes_uniform((uint32_t)span) : 0);
 		}
 	}
 	log_info("stopping%s", dm.worker_alive ? "; the running job resumes at the next start" : "");

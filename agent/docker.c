@@ -1,6 +1,7 @@
 /* Docker Engine API client over the engine's unix socket (see docker.h):
  * libcurl for HTTP, jansson for JSON, bounded bodies, and errors that name
  * the request, the HTTP status and Docker's own message. */
+#include "common/clock.h"
 #include "agent/docker.h"
 
 #include "common/buf.h"
@@ -289,11 +290,9 @@ docker_call(struct docker *d, const char *method, const char *path, const char *
 		curl_easy_setopt(d->curl, CURLOPT_CUSTOMREQUEST, method);
 	}
 
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uint64_t t0 = clock_mono_ms();
 	rc = curl_easy_perform(d->curl);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	d->waited_ms += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+	d->waited_ms += clock_mono_ms() - t0;
 	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &s->status);
 	if (rc == CURLE_OK) {
 		result = 0;

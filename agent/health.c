@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "agent/agent.h"
 #include "agent/version.h"
 #include "common/buf.h"
@@ -100,23 +101,14 @@ out:
 	buf_free(&b);
 }
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 int
 health_wait(const char *base_url, const char *want_version, uint64_t deadline_ms, uint64_t interval_ms,
 	    struct health_state *st, void (*progress)(void *ctx, const struct health_state *st), void *ctx)
 {
-	uint64_t end = mono_ms() + deadline_ms;
+	uint64_t end = clock_mono_ms() + deadline_ms;
 
 	for (;;) {
-		uint64_t now = mono_ms();
+		uint64_t now = clock_mono_ms();
 		uint64_t left = end > now ? end - now : 0;
 		health_probe(base_url, left < 5000 ? (left ? left : 1) : 5000, st);
 		if (st->healthy && want_version != NULL && *want_version != '\0' &&
@@ -129,7 +121,7 @@ health_wait(const char *base_url, const char *want_version, uint64_t deadline_ms
 			progress(ctx, st);
 		if (st->healthy)
 			return 0;
-		now = mono_ms();
+		now = clock_mono_ms();
 		if (now >= end)
 			return 1;
 		uint64_t nap = interval_ms < end - now ? interval_ms : end - now;

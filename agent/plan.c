@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "agent/backup.h"
 #include "agent/docker.h"
 #include "agent/metadb.h"
@@ -61,19 +62,10 @@ struct step_res {
 	json_t *data; /* object of strings */
 };
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void
 waited(uint64_t *acc, uint64_t t0)
 {
-	*acc += mono_ms() - t0;
+	*acc += clock_mono_ms() - t0;
 }
 
 static void __attribute__((format(printf, 3, 4)))
@@ -194,7 +186,7 @@ need_metadb(struct run *r, struct step_res *s)
 	}
 	struct metadb_conf mc = {r->c->db_host, (unsigned)r->c->db_port, login, r->password, r->c->db_name,
 				 (unsigned)(r->c->db_timeout_ms / 1000)};
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = clock_mono_ms();
 	m = metadb_connect(&mc, r->err, sizeof(r->err));
 	waited(&r->wait_metadb_ms, t0);
 	if (m == NULL)
@@ -243,7 +235,7 @@ static int
 metadb_matches(struct run *r, struct metadb *m, const struct backup_info *b, bool check_history, char *why,
 	       size_t whylen)
 {
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = clock_mono_ms();
 	int rc = metadb_compare(r, m, b, check_history, why, whylen);
 
 	waited(&r->wait_metadb_ms, t0);
@@ -610,7 +602,7 @@ step_restore(struct run *r, struct step_res *s, const char *src)
 		say(s, "failed", "%s", r->err);
 		goto out;
 	}
-	uint64_t tdrop = mono_ms();
+	uint64_t tdrop = clock_mono_ms();
 	for (size_t i = 0; i < n; i++) {
 		if (metadb_drop_table(m, names[i], r->err, sizeof(r->err)) != 0) {
 			say(s, "failed", "cannot empty the metadb: %s", r->err);
@@ -717,7 +709,7 @@ static void
 health_progress(void *ctx, const struct health_state *st)
 {
 	struct health_note *hn = ctx;
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 
 	if (!st->healthy && now - hn->last >= 10000) {
 		hn->last = now;
@@ -729,8 +721,8 @@ static void
 step_health(struct run *r, struct step_res *s, const char *want)
 {
 	struct health_state st;
-	struct health_note hn = {r, mono_ms()};
-	uint64_t budget = step_budget(r, STEP_HEALTH), t0 = mono_ms();
+	struct health_note hn = {r, clock_mono_ms()};
+	uint64_t budget = step_budget(r, STEP_HEALTH), t0 = clock_mono_ms();
 	char *logs = NULL;
 	size_t loglen = 0;
 
@@ -738,7 +730,7 @@ step_health(struct run *r, struct step_res *s, const char *want)
 	waited(&r->wait_health_ms, t0);
 	if (hrc == 0) {
 		put(s, "odc_version", st.version);
-		say(s, "ok", "ODC is healthy at version %s after %.1f s", st.version, (double)(mono_ms() - t0) / 1000.0);
+		say(s, "ok", "ODC is healthy at version %s after %.1f s", st.version, (double)(clock_mono_ms() - t0) / 1000.0);
 		return;
 	}
 	say(s, "failed", "ODC did not become healthy%s%s within %llu s: %s", want && *want ? " at " : "",
@@ -1214,7 +1206,7 @@ do_step(struct run *r, const struct step_def *sd, bool last, char *err, size_t e
 {
 	struct journal_step prev = {0};
 	struct step_res s = {.data = json_object()};
-	uint64_t started = proto_now_ms(), t0 = mono_ms();
+	uint64_t started = proto_now_ms(), t0 = clock_mono_ms();
 	int ret = -1;
 
 	if (journal_step_get(r->j, r->job, r->phase, sd->name, &prev, err, errlen) == 0 &&
@@ -1233,7 +1225,7 @@ do_step(struct run *r, const struct step_def *sd, bool last, char *err, size_t e
 		test_pause();
 		run_kind(r, sd->kind, &s);
 	}
-	uint64_t dur = mono_ms() - t0;
+	uint64_t dur = clock_mono_ms() - t0;
 	char *data = json_dumps(s.data, JSON_COMPACT | JSON_SORT_KEYS);
 	if (journal_step_end(r->j, r->job, r->phase, sd->name, s.status, s.exit_code, dur, s.message, s.tail, data, err,
 			     errlen) != 0) {
@@ -1303,7 +1295,7 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 		snprintf(err, errlen, "%s", perr.msg);
 		return 1;
 	}
-	uint64_t t_start = mono_ms();
+	uint64_t t_start = clock_mono_ms();
 	n = steps_of(rq->action, rq->phase, dry_run, steps);
 	name_steps(j, rq->job_id, rq->phase, steps, n);
 	lockfd = lock_state(c, err, errlen);
@@ -1349,7 +1341,7 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 	{
 		/* Where the time went: the agent's own work is what is left once
 		 * Docker, the loaders, the metadb and the health gate are taken out. */
-		uint64_t total = mono_ms() - t_start, dk = docker_waited_ms(r.d);
+		uint64_t total = clock_mono_ms() - t_start, dk = docker_waited_ms(r.d);
 		uint64_t ext = dk + r.wait_loader_ms + r.wait_metadb_ms + r.wait_health_ms;
 		note(&r, "timing",
 		     "total %llu ms: Docker %llu, loaders %llu, metadb %llu, health gate %llu; the agent's own work %llu ms",

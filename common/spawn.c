@@ -1,5 +1,6 @@
 /* Runs a child with posix_spawn, collects bounded output tails, enforces a
  * deadline on its whole process group (see spawn.h). */
+#include "common/clock.h"
 #include "common/spawn.h"
 
 #include "common/buf.h"
@@ -46,15 +47,6 @@ struct spawn_stream {
 	int fd;
 	struct tail t;
 };
-
-static uint64_t
-spawn_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* posix_spawn's prototype predates const; it does not modify argv or envp. */
 static char *const *
@@ -256,7 +248,7 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, int pidfd, uint64_t start,
 	int exited = 0, termed = 0, killed = 0, timeout, nfds, i, n;
 
 	for (;;) {
-		now = spawn_now_ms();
+		now = clock_mono_ms();
 		if (!exited && spawn_exited(pid)) {
 			exited = 1;
 			linger_until = now + SPAWN_LINGER_MS;
@@ -369,7 +361,7 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *r, char *err, size_t 
 	}
 
 	envp = o->envp != NULL ? spawn_unconst(o->envp) : environ;
-	start = spawn_now_ms();
+	start = clock_mono_ms();
 	/* A name with a '/' is exactly that file (posix_spawn); a bare name is
 	 * searched in our PATH (posix_spawnp), a convenience for tools only: the
 	 * daemons pass absolute paths so that PATH never chooses what runs. glibc
@@ -402,7 +394,7 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *r, char *err, size_t 
 	spawn_drain(&errs, 64);
 	while ((rc = (int)waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 		;
-	r->duration_ms = spawn_now_ms() - start;
+	r->duration_ms = clock_mono_ms() - start;
 	if (rc < 0) {
 		snprintf(err, errlen, "spawn %s: lost the child's exit status: %s", argv0,
 		         strerror(errno));
