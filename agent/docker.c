@@ -842,3 +842,32 @@ docker_waited_ms(const struct docker *d)
 {
 	return d != NULL ? d->waited_ms : 0;
 }
+
+int
+docker_container_wait_state(struct docker *d, const char *id, const char *const *states, uint64_t timeout_ms,
+			    char state_out[17], char *err, size_t errlen)
+{
+	uint64_t end = clock_mono_ms() + timeout_ms;
+	struct docker_container ct;
+
+	for (;;) {
+		int rc = docker_container_inspect(d, id, &ct, NULL, err, errlen);
+		if (rc != 0) {
+			if (rc == 1)
+				docker_fail(err, errlen, "container %s disappeared", id);
+			return -1;
+		}
+		if (state_out != NULL)
+			snprintf(state_out, 17, "%s", ct.state);
+		for (size_t i = 0; states[i] != NULL; i++)
+			if (strcmp(states[i], ct.state) == 0)
+				return 0;
+		if (clock_mono_ms() >= end) {
+			docker_fail(err, errlen, "container %s is %s, not %s, after %llu ms", id, ct.state, states[0],
+				    (unsigned long long)timeout_ms);
+			return 1;
+		}
+		struct timespec ts = {0, 100 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}

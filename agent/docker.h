@@ -99,4 +99,12 @@ int docker_container_logs(struct docker *d, const char *id, unsigned tail_lines,
  * agent's own-overhead figures). NULL gives 0. */
 uint64_t docker_waited_ms(const struct docker *d);
 
+/* Poll inspect (every 100 ms) until the container's State.Status is one of
+ * states (NULL-terminated, e.g. {"exited", "created", NULL}) or timeout_ms
+ * passes. Returns 0 when reached, 1 at the timeout (err says the state it
+ * is in), -1 on error or when the container disappeared. state_out, when
+ * not NULL, receives the last state seen. */
+int docker_container_wait_state(struct docker *d, const char *id, const char *const *states, uint64_t timeout_ms,
+				char state_out[17], char *err, size_t errlen);
+
 #endif

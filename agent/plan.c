@@ -480,8 +480,10 @@ step_stop(struct run *r, struct step_res *s, const char *suffix, const char *new
 		free(renamed);
 		renamed = strdup(name);
 	}
+	static const char *const stopped[] = {"exited", "created", "dead", NULL};
 	if (docker_container_stop(r->d, ct.id, (unsigned)(r->c->stop_timeout_ms / 1000), r->err, sizeof(r->err)) !=
 		    0 ||
+	    docker_container_wait_state(r->d, ct.id, stopped, 10000, NULL, r->err, sizeof(r->err)) != 0 ||
 	    docker_container_rename(r->d, ct.id, renamed, r->err, sizeof(r->err)) != 0) {
 		say(s, "failed", "%s", r->err);
 		goto out;
@@ -687,7 +689,10 @@ step_start_new(struct run *r, struct step_res *s, const char *image)
 			goto out;
 		}
 	}
-	if (docker_container_start(r->d, id, r->err, sizeof(r->err)) != 0) {
+	static const char *const running[] = {"running", NULL};
+	char state[17] = "";
+	if (docker_container_start(r->d, id, r->err, sizeof(r->err)) != 0 ||
+	    docker_container_wait_state(r->d, id, running, 10000, state, r->err, sizeof(r->err)) != 0) {
 		say(s, "failed", "%s", r->err);
 		goto out;
 	}

@@ -289,23 +289,16 @@ create(struct world *w, const char *name, json_t *body, int start, char id[65])
 	json_decref(body);
 }
 
-/* Waits up to 10 s for the container to reach state. */
+/* Waits up to 10 s for the container to reach state, with the client's own poll. */
 static void
 wait_state(struct world *w, const char *id, const char *state)
 {
-	struct docker_container c;
-	uint64_t until = now_ms() + 10000;
-	char err[512] = "";
+	const char *states[] = {state, NULL};
+	char err[512] = "", seen[17] = "";
 
-	for (;;) {
-		if (docker_container_inspect(w->d, id, &c, NULL, err, sizeof(err)) != 0)
-			fail_msg("inspect %s: %s", id, err);
-		if (strcmp(c.state, state) == 0)
-			return;
-		if (now_ms() > until)
-			fail_msg("%s is %s, not %s, after 10 s", id, c.state, state);
-		usleep(20000);
-	}
+	if (docker_container_wait_state(w->d, id, states, 10000, seen, err, sizeof(err)) != 0)
+		fail_msg("%s: %s", id, err);
+	assert_string_equal(seen, state);
 }
 
 static int
@@ -425,6 +418,24 @@ test_start_stop_are_idempotent(void **state)
 	/* Already stopped: 304, which is success. */
 	if (docker_container_stop(w->d, id, 1, err, sizeof(err)) != 0)
 		fail_msg("stop again: %s", err);
+}
+
+/* The poll gives up at its timeout and says what state it saw. */
+static void
+test_wait_state_timeout(void **state)
+{
+	struct world *w = *state;
+	static const char *const exited[] = {"exited", NULL};
+	char id[65], err[512] = "", seen[17] = "";
+
+	create(w, "waitme",
+	       json_pack("{s:s, s:b, s:{s:s}}", "Image", IMAGE1, "OpenStdin", 1, "HostConfig", "NetworkMode", "host"),
+	       1, id);
+	wait_state(w, id, "running");
+	assert_int_equal(docker_container_wait_state(w->d, id, exited, 300, seen, err, sizeof(err)), 1);
+	assert_string_equal(seen, "running");
+	assert_non_null(strstr(err, "is running, not exited, after 300 ms"));
+	assert_int_equal(docker_container_wait_state(w->d, "no-such-container", exited, 300, NULL, err, sizeof(err)), -1);
 }
 
 static void
@@ -964,6 +975,7 @@ run_all(void)
 	    cmocka_unit_test(test_create_start_inspect),
 	    cmocka_unit_test(test_list_has_containers),
 	    cmocka_unit_test(test_start_stop_are_idempotent),
+	    cmocka_unit_test(test_wait_state_timeout),
 	    cmocka_unit_test(test_rename),
 	    cmocka_unit_test(test_too_long_name_is_an_error),
 	    cmocka_unit_test(test_name_collision),
