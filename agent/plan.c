@@ -852,6 +852,7 @@ act_status(struct run *r, struct step_res *s)
 	}
 	health_probe(r->c->health_url, 5000, &st);
 	m = need_metadb(r, s);
+	bool db_ok = m != NULL;
 	if (m != NULL && metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err)) < 0)
 		snprintf(hv, sizeof(hv), "?");
 	metadb_close(m);
@@ -860,9 +861,10 @@ act_status(struct run *r, struct step_res *s)
 	put(s, "health", st.healthy ? "healthy" : st.reachable ? "unhealthy" : "unreachable");
 	put(s, "odc_version", st.version);
 	put(s, "metadb_version", hv);
-	say(s, "ok", "container %s: %s%s%s; ODC %s%s%s; metadb %s", r->c->container, state, ct.image[0] ? ", " : "",
+	/* Status reports what it sees, even when parts are unreachable. */
+	say(s, "ok", "container %s: %s%s%s; ODC %s%s; metadb %s", r->c->container, state, ct.image[0] ? ", " : "",
 	    ct.image, st.healthy ? "healthy at " : st.reachable ? "unhealthy: " : "unreachable: ",
-	    st.healthy ? st.version : st.detail, "", m ? (hv[0] ? hv : "(no history)") : "unreachable");
+	    st.healthy ? st.version : st.detail, db_ok ? (hv[0] ? hv : "(no history)") : "unreachable");
 }
 
 static void
