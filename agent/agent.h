@@ -116,6 +116,11 @@ void agent_secret_free(char *s);
  * one of the backup roots, also after resolving symlinks. */
 bool agent_path_in_roots(const struct agent_conf *c, const char *path, char *err, size_t errlen);
 
+/* For a DISPATCH: path is under a backup root as written, and, when it
+ * exists, also after resolving symlinks. A missing path passes (preflight
+ * reports it). */
+bool agent_path_allowed(const struct agent_conf *c, const char *path, char *err, size_t errlen);
+
 const char *agent_step_name(enum agent_step s);
 
 /* ---- loader.c: obloader/obdumper through the spawn helper ---- */

@@ -333,3 +333,25 @@ agent_path_in_roots(const struct agent_conf *c, const char *path, char *err, siz
 		 c->n_backup_roots > 1 ? ", ..." : "");
 	return false;
 }
+
+bool
+agent_path_allowed(const struct agent_conf *c, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	bool lexical = false;
+
+	for (size_t i = 0; i < c->n_backup_roots && !lexical; i++) {
+		size_t n = strlen(c->backup_roots[i]);
+		lexical = strncmp(path, c->backup_roots[i], n) == 0 && path[n] == '/';
+	}
+	if (!lexical) {
+		snprintf(err, errlen, "%s is outside the backup roots (%s%s)", path, c->backup_roots[0],
+			 c->n_backup_roots > 1 ? ", ..." : "");
+		return false;
+	}
+	/* An existing path must also stay inside once symlinks are resolved;
+	 * a missing one is preflight's to report. */
+	if (lstat(path, &st) != 0)
+		return true;
+	return agent_path_in_roots(c, path, err, errlen);
+}

@@ -2,8 +2,8 @@
  * and heartbeats, DISPATCH checked by the protocol's receive procedure,
  * plans run by a worker thread, every RESULT signed and kept in the
  * journal's outbox until the coordinator acknowledges it. One event loop;
- * the worker talks to it over an inproc pair (ZeroMQ sockets are not
- * shared between threads). */
+ * each worker pushes to it over inproc PUSH/PULL (ZeroMQ sockets are not
+ * shared between threads, and a PAIR would take only one worker's life). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -48,6 +48,7 @@ struct shared {
 	pthread_mutex_t mu;
 	bool busy;
 	char job[PROTO_ID_MAX + 1];
+	char phase[33];
 	char step[33];
 };
 
@@ -168,7 +169,10 @@ worker_main(void *arg)
 	char err[1024] = "", path[4200];
 	int rc = -1;
 
-	w->pair = zmq_socket(w->zctx, ZMQ_PAIR);
+	int linger = 5000;
+	w->pair = zmq_socket(w->zctx, ZMQ_PUSH);
+	if (w->pair != NULL)
+		zmq_setsockopt(w->pair, ZMQ_LINGER, &linger, sizeof(linger));
 	if (w->pair == NULL || zmq_connect(w->pair, WORKER_ENDPOINT) != 0) {
 		log_err("worker: cannot reach the event loop: %s", zmq_strerror(errno));
 		goto out;
@@ -215,6 +219,8 @@ struct daemon {
 	pthread_t worker;
 	bool worker_alive;
 	struct worker_arg *warg;
+	/* The next phase of the running job, dispatched while it runs. */
+	struct worker_arg *pending;
 };
 
 static bool
@@ -396,17 +402,38 @@ on_dispatch(struct daemon *dm, const struct proto_msg *m)
 {
 	const struct proto_dispatch *d = &m->u.dispatch;
 	const struct proto_job *jb = &d->job;
+	const char *bk = proto_param(jb->params, jb->n_params, "backup");
+	struct journal_plan p = {0};
 	struct worker_arg *w;
+	char why[512];
 	size_t used = 0;
 
+	/* The agent's own parameter rule (PROTOCOL.md section 5). */
+	if (bk != NULL && !agent_path_allowed(dm->c, bk, why, sizeof(why))) {
+		ack_dispatch(dm, PROTO_NACK, jb->job_id, d->phase, d->nonce, PROTO_E_INVALID_PARAM, why);
+		return;
+	}
 	pthread_mutex_lock(&dm->sh.mu);
-	bool same = dm->sh.busy && strcmp(dm->sh.job, jb->job_id) == 0;
+	bool busy = dm->sh.busy;
+	bool same_job = busy && strcmp(dm->sh.job, jb->job_id) == 0;
+	bool same_phase = same_job && strcmp(dm->sh.phase, d->phase) == 0;
 	pthread_mutex_unlock(&dm->sh.mu);
-	if (same) {
+	if (same_phase) {
 		/* Already running (a coordinator that restarted asks again). */
 		ack_dispatch(dm, PROTO_ACK, jb->job_id, d->phase, d->nonce, 0, NULL);
 		return;
 	}
+	if (!busy && journal_plan_get(dm->j, jb->job_id, d->phase, &p, why, sizeof(why)) == 0 &&
+	    strcmp(p.state, "running") != 0) {
+		/* Asked again for a job that ended: its signed results go again. */
+		journal_plan_clear(&p);
+		ack_dispatch(dm, PROTO_ACK, jb->job_id, d->phase, d->nonce, 0, NULL);
+		if (journal_outbox_unack_job(dm->j, jb->job_id, why, sizeof(why)) < 0 ||
+		    journal_outbox_pending(dm->j, resend_one, dm, why, sizeof(why)) < 0)
+			log_err("%s", why);
+		return;
+	}
+	journal_plan_clear(&p);
 	w = calloc(1, sizeof(*w));
 	if (w == NULL) {
 		ack_dispatch(dm, PROTO_NACK, jb->job_id, d->phase, d->nonce, PROTO_E_INTERNAL, "out of memory");
@@ -430,6 +457,19 @@ on_dispatch(struct daemon *dm, const struct proto_msg *m)
 		return;
 	}
 	w->deadline_ms = proto_now_ms() + jb->policy.job_deadline_s * 1000u;
+	if (busy) {
+		/* Another phase of the running job: it starts when this one ends. */
+		if (!same_job || dm->pending != NULL) {
+			free(w);
+			ack_dispatch(dm, PROTO_NACK, jb->job_id, d->phase, d->nonce, PROTO_E_BUSY,
+				     "busy with another job or phase");
+			return;
+		}
+		dm->pending = w;
+		ack_dispatch(dm, PROTO_ACK, jb->job_id, d->phase, d->nonce, 0, NULL);
+		log_info("queued job %s (%s) after its running phase", jb->job_id, d->phase);
+		return;
+	}
 	if (start_worker(dm, w) != 0) {
 		ack_dispatch(dm, PROTO_NACK, jb->job_id, d->phase, d->nonce, PROTO_E_INTERNAL, "cannot start the job");
 		return;
@@ -448,7 +488,8 @@ start_worker(struct daemon *dm, struct worker_arg *w)
 	memcpy(w->incarnation, dm->incarnation, PROTO_INCARN_LEN);
 	pthread_mutex_lock(&dm->sh.mu);
 	dm->sh.busy = true;
-	snprintf(dm->sh.job, sizeof(dm->sh.job), "%s", w->resume ? "" : w->job);
+	snprintf(dm->sh.job, sizeof(dm->sh.job), "%s", w->job);
+	snprintf(dm->sh.phase, sizeof(dm->sh.phase), "%s", w->phase);
 	dm->sh.step[0] = '\0';
 	pthread_mutex_unlock(&dm->sh.mu);
 	if (pthread_create(&dm->worker, NULL, worker_main, w) != 0) {
@@ -571,9 +612,15 @@ on_worker(struct daemon *dm)
 		dm->warg = NULL;
 		pthread_mutex_lock(&dm->sh.mu);
 		dm->sh.busy = false;
-		dm->sh.job[0] = dm->sh.step[0] = '\0';
+		dm->sh.job[0] = dm->sh.phase[0] = dm->sh.step[0] = '\0';
 		pthread_mutex_unlock(&dm->sh.mu);
 		dm->next_beat = clock_mono_ms(); /* say at once that the job is over */
+		if (dm->pending != NULL) {
+			struct worker_arg *next = dm->pending;
+			dm->pending = NULL;
+			if (start_worker(dm, next) != 0)
+				log_err("cannot start the queued phase %s of job %s", next->phase, next->job);
+		}
 	} else if (n >= 2) {
 		for (size_t i = 0; i < n; i++)
 			zmq_msg_send(&parts[i], dm->dealer, (i + 1 < n ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
@@ -643,7 +690,7 @@ setup_socket(struct daemon *dm, char *err, size_t errlen)
 	}
 	dm->mon = zmq_socket(dm->zctx, ZMQ_PAIR);
 	zmq_connect(dm->mon, MONITOR_ENDPOINT);
-	dm->pair = zmq_socket(dm->zctx, ZMQ_PAIR);
+	dm->pair = zmq_socket(dm->zctx, ZMQ_PULL);
 	if (dm->pair == NULL || zmq_bind(dm->pair, WORKER_ENDPOINT) != 0) {
 		snprintf(err, errlen, "zmq inproc: %s", zmq_strerror(errno));
 		return -1;
@@ -719,11 +766,8 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 		if (w != NULL) {
 			w->resume = true;
 			snprintf(w->job, sizeof(w->job), "%s", up.job_id);
-			if (start_worker(&dm, w) == 0) {
-				pthread_mutex_lock(&dm.sh.mu);
-				snprintf(dm.sh.job, sizeof(dm.sh.job), "%s", up.job_id);
-				pthread_mutex_unlock(&dm.sh.mu);
-			}
+			snprintf(w->phase, sizeof(w->phase), "%s", up.phase);
+			start_worker(&dm, w);
 		}
 		journal_plan_clear(&up);
 	}
@@ -778,5 +822,6 @@ out:
 	}
 	docker_free(dm.d);
 	keys_pair_free(dm.kp);
+	free(dm.pending);
 	return ret;
 }

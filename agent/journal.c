@@ -53,8 +53,12 @@ journal_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "journal: out of memory");
 		return NULL;
 	}
-	/* Create it 0600 ourselves: SQLite would use the umask. */
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* Create it 0600 ourselves (SQLite would use the umask), but only when
+	 * it does not exist: close() on any descriptor of a file drops every
+	 * POSIX lock this process holds on it, including those of SQLite
+	 * connections already open in another thread, and another process
+	 * could then delete the WAL under them. */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		close(fd);
 	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
@@ -358,4 +362,12 @@ journal_outbox_pending(struct journal *j, int (*fn)(void *ctx, const uint8_t *bo
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : fail(j, err, errlen, "outbox");
+}
+
+int
+journal_outbox_unack_job(struct journal *j, const char *job, char *err, size_t errlen)
+{
+	if (run(j, "UPDATE outbox SET acked = 0 WHERE job_id = ?1", "s", NULL, NULL, job) != 0)
+		return fail(j, err, errlen, "outbox");
+	return sqlite3_changes(j->db);
 }

@@ -77,4 +77,8 @@ int journal_outbox_pending(struct journal *j,
 			   int (*fn)(void *ctx, const uint8_t *body, size_t blen, const uint8_t *sig, size_t slen),
 			   void *ctx, char *err, size_t errlen);
 
+/* Mark every result of job as due again (a coordinator asks for a job that
+ * already ended); returns how many, or -1. */
+int journal_outbox_unack_job(struct journal *j, const char *job, char *err, size_t errlen);
+
 #endif

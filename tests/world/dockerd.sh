@@ -17,9 +17,12 @@ case "$cmd" in
 start)
 	mkdir -p "$dir/data" "$dir/exec"
 	if alive && [ -S "$sock" ]; then echo "$sock"; exit 0; fi
+	# containerd namespaces allow only [A-Za-z0-9] runs joined by single
+	# [._-]; a temp dir's random name may not qualify, so use its checksum.
+	ns="odcfleet$(printf %s "$dir" | cksum | cut -d' ' -f1)"
 	set -- dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
 		--data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$pidf" \
-		-H "unix://$sock" --containerd-namespace "odcfleet-$(basename "$dir")"
+		-H "unix://$sock" --containerd-namespace "$ns"
 	# nsenter, not `ip netns exec`: the latter remounts /sys and dockerd then
 	# fails with "Devices cgroup isn't mounted".
 	[ -n "$netns" ] && set -- nsenter "--net=/var/run/netns/$netns" "$@"
