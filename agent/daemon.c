@@ -124,13 +124,11 @@ w_note(void *ctx, const char *job, const char *step, const char *message)
 	struct proto_msg m = {.type = PROTO_PROGRESS};
 	char msg[513];
 
-	/* The timing line is not a step; report it under the last one. */
+	/* The timing line comes after the final result: a live view must not
+	 * see the job busy again, so it is logged only. */
 	if (strcmp(step, "timing") == 0) {
-		pthread_mutex_lock(&w->sh->mu);
-		snprintf(msg, sizeof(msg), "%s", message);
-		step = w->sh->step[0] ? w->sh->step : "preflight";
-		pthread_mutex_unlock(&w->sh->mu);
-		log_info("job %s: %s", job, msg);
+		log_info("job %s: %s", job, message);
+		return;
 	}
 	snprintf(msg, sizeof(msg), "%s", message);
 	m.u.progress = (struct proto_progress){job, w->c->host_id, step, "running", proto_now_ms(), 0, msg};
@@ -158,6 +156,13 @@ w_result(void *ctx, const struct proto_result *r)
 		log_err("job %s step %s: %s", r->job_id, r->step, err);
 	send_frames(w->pair, f.header, f.body, f.body_len, f.sig);
 	proto_frames_free(&f);
+	/* PROGRESS as the step ends too (PROTOCOL.md section 4). */
+	struct proto_msg pm = {.type = PROTO_PROGRESS};
+	const char *st = strcmp(r->status, "ok") == 0 ? "ok" : strcmp(r->status, "skipped") == 0 ? "skipped" : "failed";
+	char msg[513];
+	snprintf(msg, sizeof(msg), "%s", r->message);
+	pm.u.progress = (struct proto_progress){r->job_id, r->host_id, r->step, st, proto_now_ms(), r->final ? 100 : 0, msg};
+	send_msg(w->pair, &pm, NULL);
 	log_info("job %s: %s %s: %s", r->job_id, r->step, r->status, r->message);
 }
 
@@ -221,6 +226,9 @@ struct daemon {
 	struct worker_arg *warg;
 	/* The next phase of the running job, dispatched while it runs. */
 	struct worker_arg *pending;
+	/* The running job was dispatched again: once it ends, its results go
+	 * again (the asker may have missed them). */
+	char resend_job[PROTO_ID_MAX + 1];
 };
 
 static bool
@@ -419,7 +427,9 @@ on_dispatch(struct daemon *dm, const struct proto_msg *m)
 	bool same_phase = same_job && strcmp(dm->sh.phase, d->phase) == 0;
 	pthread_mutex_unlock(&dm->sh.mu);
 	if (same_phase) {
-		/* Already running (a coordinator that restarted asks again). */
+		/* Already running (a coordinator that restarted asks again), or
+		 * just ending: its results are sent again when it has ended. */
+		snprintf(dm->resend_job, sizeof(dm->resend_job), "%s", jb->job_id);
 		ack_dispatch(dm, PROTO_ACK, jb->job_id, d->phase, d->nonce, 0, NULL);
 		return;
 	}
@@ -615,6 +625,13 @@ on_worker(struct daemon *dm)
 		dm->sh.job[0] = dm->sh.phase[0] = dm->sh.step[0] = '\0';
 		pthread_mutex_unlock(&dm->sh.mu);
 		dm->next_beat = clock_mono_ms(); /* say at once that the job is over */
+		if (dm->resend_job[0] != '\0') {
+			char err[256];
+			if (journal_outbox_unack_job(dm->j, dm->resend_job, err, sizeof(err)) < 0 ||
+			    journal_outbox_pending(dm->j, resend_one, dm, err, sizeof(err)) < 0)
+				log_err("%s", err);
+			dm->resend_job[0] = '\0';
+		}
 		if (dm->pending != NULL) {
 			struct worker_arg *next = dm->pending;
 			dm->pending = NULL;

@@ -1,7 +1,9 @@
 /* SQLite nonce store: one row per accepted nonce, kept until its dispatch's
  * expiry plus skew; an upsert decides "new or seen" atomically. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -86,6 +88,11 @@ replay_sqlite_open(struct replay_guard *g, const char *path, char *err, size_t e
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
+	/* Created 0600, and only when absent: close() on an open database's
+	 * file would drop this process's SQLite locks on it. */
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
 	if (sqlite3_open_v2(path, &r->db,
 	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
 	                    NULL) != SQLITE_OK) {

@@ -398,6 +398,20 @@ def test_busy_while_a_rollback_runs_then_sigterm_and_resume(odc_host, peer):
 
 # ------------------------------------------------------------------ h. lost link
 
+def outbox_acked(conf, job_id):
+    """True when every RESULT of job_id in the agent's outbox is marked acknowledged."""
+    import configparser
+    import sqlite3
+    cp = configparser.ConfigParser()
+    cp.read(conf)
+    db = sqlite3.connect(os.path.join(cp["agent"]["state_dir"], "journal.db"), timeout=5)
+    try:
+        rows = db.execute("SELECT acked FROM outbox WHERE job_id = ?", (job_id,)).fetchall()
+    finally:
+        db.close()
+    return bool(rows) and all(r[0] == 1 for r in rows)
+
+
 def test_unacked_result_resent_after_reconnect(odc_host, peer):
     peer.auto_ack = False
     host, conf, key = make_world(odc_host, peer)
@@ -424,6 +438,9 @@ def test_unacked_result_resent_after_reconnect(odc_host, peer):
         print("resent RESULT byte-identical:", rec.frames == first_rec.frames)
         peer.wait_for(lambda: any(s[2] == "ACK" and s[0] == peer.epoch for s in peer.sent), 5,
                       "the peer's ACK of the resent RESULT")
+        # Delivery is at least once: an ACK still in flight when the peer goes away is
+        # lost and the RESULT rightly comes again. Wait until the agent recorded it.
+        peer.wait_for(lambda: outbox_acked(conf, job.job_id), 10, "the agent to record the ACK")
 
         # Acknowledged now: the next reconnect brings no copy of it.
         peer.restart(pause=0.2)
