@@ -47,6 +47,7 @@ on_signal(int sig)
 struct shared {
 	pthread_mutex_t mu;
 	bool busy;
+	bool final_sent; /* the job's final RESULT is out; only its teardown is left */
 	char job[PROTO_ID_MAX + 1];
 	char phase[33];
 	char step[33];
@@ -146,6 +147,12 @@ w_result(void *ctx, const struct proto_result *r)
 
 	m.u.result = *r;
 	memcpy(m.u.result.incarnation, w->incarnation, PROTO_INCARN_LEN);
+	if (r->final) {
+		/* From the coordinator's view the job is over once this is out. */
+		pthread_mutex_lock(&w->sh->mu);
+		w->sh->final_sent = true;
+		pthread_mutex_unlock(&w->sh->mu);
+	}
 	if (proto_encode(&m, w->kp->sk, &f, &e) != PROTO_OK) {
 		log_err("job %s step %s: cannot encode the result: %s", r->job_id, r->step, e.msg);
 		return;
@@ -423,6 +430,7 @@ on_dispatch(struct daemon *dm, const struct proto_msg *m)
 	}
 	pthread_mutex_lock(&dm->sh.mu);
 	bool busy = dm->sh.busy;
+	bool ending = busy && dm->sh.final_sent;
 	bool same_job = busy && strcmp(dm->sh.job, jb->job_id) == 0;
 	bool same_phase = same_job && strcmp(dm->sh.phase, d->phase) == 0;
 	pthread_mutex_unlock(&dm->sh.mu);
@@ -468,8 +476,9 @@ on_dispatch(struct daemon *dm, const struct proto_msg *m)
 	}
 	w->deadline_ms = proto_now_ms() + jb->policy.job_deadline_s * 1000u;
 	if (busy) {
-		/* Another phase of the running job: it starts when this one ends. */
-		if (!same_job || dm->pending != NULL) {
+		/* Another phase of the running job, or any job once the running
+		 * one has sent its final result: it starts when the worker ends. */
+		if (!(same_job || ending) || dm->pending != NULL) {
 			free(w);
 			ack_dispatch(dm, PROTO_NACK, jb->job_id, d->phase, d->nonce, PROTO_E_BUSY,
 				     "busy with another job or phase");
@@ -498,6 +507,7 @@ start_worker(struct daemon *dm, struct worker_arg *w)
 	memcpy(w->incarnation, dm->incarnation, PROTO_INCARN_LEN);
 	pthread_mutex_lock(&dm->sh.mu);
 	dm->sh.busy = true;
+	dm->sh.final_sent = false;
 	snprintf(dm->sh.job, sizeof(dm->sh.job), "%s", w->job);
 	snprintf(dm->sh.phase, sizeof(dm->sh.phase), "%s", w->phase);
 	dm->sh.step[0] = '\0';
@@ -544,7 +554,7 @@ on_coordinator(struct daemon *dm)
 		fr[i] = (struct proto_frame){zmq_msg_data(&parts[i]), zmq_msg_size(&parts[i])};
 	char busy[PROTO_ID_MAX + 1] = "";
 	pthread_mutex_lock(&dm->sh.mu);
-	if (dm->sh.busy)
+	if (dm->sh.busy && !dm->sh.final_sent)
 		snprintf(busy, sizeof(busy), "%s", dm->sh.job[0] ? dm->sh.job : "(resuming)");
 	pthread_mutex_unlock(&dm->sh.mu);
 	struct proto_ctx ctx = {PROTO_RCV_AGENT,	  trust, (void *)(uintptr_t)dm->c, dm->c->host_id,
