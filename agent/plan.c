@@ -518,16 +518,51 @@ set_aside(const char *dir, char *err, size_t errlen)
 	return -1;
 }
 
+/* Dump the live metadb into dir with obdumper, then verify the dump against
+ * it: an obdumper backup of the metadb with the same tables, row counts and
+ * migration version. Returns 0 with b filled, or -1 with s saying why. */
+static int
+dump_and_verify(struct run *r, struct step_res *s, struct metadb *m, const char *what, const char *dir,
+		uint64_t budget, struct backup_info *b)
+{
+	struct loader_run lr = {0};
+	char why[1024], how[160];
+	int rc, ret = -1;
+
+	rc = loader_dump(r->c, r->password, r->job, what, dir, budget, &lr, r->err, sizeof(r->err));
+	r->wait_loader_ms += lr.sr.duration_ms;
+	s->exit_code = lr.sr.exited ? lr.sr.exit_code : -lr.sr.signal;
+	tail_set(s, lr.error_tail[0] ? lr.error_tail : lr.out_tail);
+	if (rc != 0) {
+		if (rc < 0)
+			snprintf(how, sizeof(how), "could not run: %s", r->err);
+		else
+			spawn_describe(&lr.sr, how, sizeof(how));
+		say(s, "failed", "obdumper %s; the metadb was not touched", how);
+		goto out;
+	}
+	if (backup_inspect(dir, r->c->db_name, b, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "the %s %s is not a usable backup: %s", what, dir, r->err);
+		goto out;
+	}
+	if (metadb_matches(r, m, b, true, why, sizeof(why)) != 0) {
+		say(s, "failed", "the %s %s does not match the metadb: %s", what, dir, why);
+		goto out;
+	}
+	ret = 0;
+out:
+	loader_run_free(&lr);
+	return ret;
+}
+
 static void
 step_snapshot(struct run *r, struct step_res *s)
 {
-	char dir[4200], why[1024];
+	char dir[4200];
 	char *done = fact(r, NULL, "snapshot_verified");
-	struct loader_run lr = {0};
 	struct backup_info b = {0};
 	struct metadb *m = NULL;
 	struct stat st;
-	int rc;
 
 	snprintf(dir, sizeof(dir), "%s/%s", r->c->snapshot_root, r->job);
 	if (done != NULL && strcmp(done, "1") == 0) {
@@ -539,34 +574,9 @@ step_snapshot(struct run *r, struct step_res *s)
 		say(s, "failed", "%s", r->err);
 		goto out;
 	}
-	if (r->password == NULL && (m = need_metadb(r, s)) == NULL)
+	if ((m = need_metadb(r, s)) == NULL ||
+	    dump_and_verify(r, s, m, "snapshot", dir, step_budget(r, STEP_SNAPSHOT), &b) != 0)
 		goto out;
-	rc = loader_dump(r->c, r->password, r->job, "snapshot", dir, step_budget(r, STEP_SNAPSHOT), &lr, r->err,
-			 sizeof(r->err));
-	r->wait_loader_ms += lr.sr.duration_ms;
-	s->exit_code = lr.sr.exited ? lr.sr.exit_code : -lr.sr.signal;
-	tail_set(s, lr.error_tail[0] ? lr.error_tail : lr.out_tail);
-	if (rc < 0) {
-		say(s, "failed", "obdumper could not run: %s", r->err);
-		goto out;
-	}
-	if (rc != 0) {
-		char what[128];
-		spawn_describe(&lr.sr, what, sizeof(what));
-		say(s, "failed", "obdumper %s; the metadb was not touched", what);
-		goto out;
-	}
-	if (backup_inspect(dir, r->c->db_name, &b, r->err, sizeof(r->err)) != 0) {
-		say(s, "failed", "the snapshot is not a usable backup: %s", r->err);
-		goto out;
-	}
-	if (m == NULL && (m = need_metadb(r, s)) == NULL)
-		goto out;
-	rc = metadb_matches(r, m, &b, true, why, sizeof(why));
-	if (rc != 0) {
-		say(s, "failed", "the snapshot does not match the metadb: %s", why);
-		goto out;
-	}
 	if (fact_set(r, "snapshot_dir", dir) != 0 || fact_set(r, "snapshot_verified", "1") != 0) {
 		say(s, "failed", "%s", r->err);
 		goto out;
@@ -578,7 +588,6 @@ step_snapshot(struct run *r, struct step_res *s)
 out:
 	metadb_close(m);
 	backup_info_free(&b);
-	loader_run_free(&lr);
 	free(done);
 }
 
@@ -986,12 +995,10 @@ static void
 act_backup(struct run *r, struct step_res *s, bool run_it)
 {
 	const char *name = param(r, "name");
-	char dir[4200], stamp[32], why[1024], what[128];
+	char dir[4200], stamp[32];
 	struct backup_info b = {0};
-	struct loader_run lr = {0};
 	struct metadb *m = NULL;
 	struct statvfs vfs;
-	int rc;
 
 	utc_stamp(stamp, sizeof(stamp));
 	snprintf(dir, sizeof(dir), "%s/%s%s", r->c->backup_roots[0], name ? name : "odc-backup-", name ? "" : stamp);
@@ -1010,23 +1017,8 @@ act_backup(struct run *r, struct step_res *s, bool run_it)
 		    (unsigned long long)(((uint64_t)vfs.f_bavail * vfs.f_frsize) >> 20));
 		goto out;
 	}
-	rc = loader_dump(r->c, r->password, r->job, "backup", dir, r->c->deadline_ms[STEP_SNAPSHOT], &lr, r->err,
-			 sizeof(r->err));
-	s->exit_code = lr.sr.exited ? lr.sr.exit_code : -lr.sr.signal;
-	tail_set(s, lr.error_tail[0] ? lr.error_tail : lr.out_tail);
-	if (rc != 0) {
-		if (rc < 0)
-			snprintf(what, sizeof(what), "could not run: %s", r->err);
-		else
-			spawn_describe(&lr.sr, what, sizeof(what));
-		say(s, "failed", "obdumper %s", what);
+	if (dump_and_verify(r, s, m, "backup", dir, r->c->deadline_ms[STEP_SNAPSHOT], &b) != 0)
 		goto out;
-	}
-	if (backup_inspect(dir, r->c->db_name, &b, r->err, sizeof(r->err)) != 0 ||
-	    metadb_matches(r, m, &b, true, why, sizeof(why)) != 0) {
-		say(s, "failed", "backup %s does not verify: %s", dir, b.n_tables ? why : r->err);
-		goto out;
-	}
 	put(s, "backup", dir);
 	put(s, "backup_version", b.version);
 	say(s, "ok", "metadb backed up to %s and verified: %zu tables, %llu rows, version %s", dir, b.n_tables,
@@ -1034,7 +1026,6 @@ act_backup(struct run *r, struct step_res *s, bool run_it)
 out:
 	metadb_close(m);
 	backup_info_free(&b);
-	loader_run_free(&lr);
 }
 
 /* ------------------------------------------------------------------ */

@@ -429,3 +429,17 @@ def test_rollback_reports_its_own_overhead(host, conf):
     assert total >= dk + ld + md + hg and own == total - (dk + ld + md + hg)
     assert ld > 0 and hg > 0 and dk > 0
     print(line[0])
+
+
+def test_snapshot_failure_stops_before_the_metadb_is_touched(host):
+    before = metadb_state(host)
+    w = wrapper(host, "obdumper-fails", 'echo "disk quota exceeded" >&2\nexit 3')
+    conf = write_conf(host, os.path.join(host.dir, "agent.conf"), **{"loader.obdumper": w})
+    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=1)
+    assert "[snapshot] failed" in p.stdout, p.stdout
+    assert "obdumper exited with status 3; the metadb was not touched" in p.stdout
+    assert "disk quota exceeded" in p.stdout  # the tool's own words in the tail
+    assert "[restore]" not in p.stdout
+    assert metadb_state(host) == before
+    # The stopped container is kept, renamed, for undo or a manual start.
+    assert len(containers_named(host, f"{host.name}-rolledback-")) == 1

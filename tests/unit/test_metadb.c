@@ -418,7 +418,7 @@ test_history_version(void **state)
 	m = connect_ok("odc_history");
 
 	/* No table: 1 with "". */
-	strcpy(out, "junk");
+	snprintf(out, sizeof(out), "junk");
 	assert_int_equal(metadb_history_version(m, out, sizeof(out), err, sizeof(err)), 1);
 	assert_string_equal(out, "");
 
