@@ -15,7 +15,6 @@
 #define AGENT_MAX_ROOTS	    8
 #define AGENT_MAX_LABELS    32
 #define AGENT_MAX_TRUSTED   16
-#define AGENT_MAX_ENV	    32
 #define AGENT_MAX_BINDS	    16
 
 /* Steps of the rollback plan, in order. */
@@ -121,7 +120,6 @@ bool agent_path_in_roots(const struct agent_conf *c, const char *path, char *err
  * reports it). */
 bool agent_path_allowed(const struct agent_conf *c, const char *path, char *err, size_t errlen);
 
-const char *agent_step_name(enum agent_step s);
 
 /* ---- loader.c: obloader/obdumper through the spawn helper ---- */
 

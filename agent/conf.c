@@ -29,15 +29,6 @@ static const char *const known_keys[] = {
 	"defaults.profile_mode",  "defaults.binds",	   NULL,
 };
 
-static const char *const step_names[STEP_COUNT] = {"preflight", "stop",	 "snapshot",
-						   "restore",	"start", "health"};
-
-const char *
-agent_step_name(enum agent_step s)
-{
-	return (unsigned)s < STEP_COUNT ? step_names[s] : "?";
-}
-
 /* Wrappers: each getter reports its own file:line error; r < 0 stops. */
 #define GET(call)                                                                                  \
 	do {                                                                                       \
@@ -89,6 +80,7 @@ agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen
 	static const uint64_t def_deadline_ms[STEP_COUNT] = {
 		120000, 300000, 3600000, 7200000, 300000, 300000,
 	};
+	/* [deadlines] keys, in enum agent_step order. */
 	static const char *const deadline_keys[STEP_COUNT] = {"preflight", "stop",  "snapshot",
 							      "restore",   "start", "health"};
 	const char *s;
