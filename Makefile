@@ -36,6 +36,9 @@ PROTO_SRC  := $(sort $(wildcard proto/*.c))
 COMMON_SRC := $(sort $(wildcard common/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(sort $(wildcard agent/*.c)))
 AGENT_MAIN := $(wildcard agent/main.c)
+COORD_SRC  := $(filter-out coordinator/main.c,$(sort $(wildcard coordinator/*.c)))
+COORD_MAIN := $(wildcard coordinator/main.c)
+CTL_SRC    := $(sort $(wildcard coordinator/ctl/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 TOOL_SRC   := $(sort $(wildcard tests/tools/*.c))
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
@@ -44,12 +47,16 @@ FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 PROTO_OBJ  := $(PROTO_SRC:%.c=$(BUILD)/%.o)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 AGENT_OBJ  := $(AGENT_SRC:%.c=$(BUILD)/%.o)
+COORD_OBJ  := $(COORD_SRC:%.c=$(BUILD)/%.o)
+CTL_OBJ    := $(CTL_SRC:%.c=$(BUILD)/%.o)
 LIBPROTO   := $(BUILD)/libodcproto.a
 LIBCOMMON  := $(BUILD)/libodccommon.a
 LIBAGENT   := $(BUILD)/libodcagent.a
+LIBCOORD   := $(BUILD)/libodccoord.a
 # Link order: a library before the ones it uses.
-LIBS       := $(LIBAGENT) $(LIBCOMMON) $(LIBPROTO)
-PROGRAMS   := $(if $(AGENT_MAIN),$(BUILD)/odc-agent)
+LIBS       := $(LIBCOORD) $(LIBAGENT) $(LIBCOMMON) $(LIBPROTO)
+PROGRAMS   := $(if $(AGENT_MAIN),$(BUILD)/odc-agent) $(if $(COORD_MAIN),$(BUILD)/odc-coordinator) \
+	$(if $(CTL_SRC),$(BUILD)/odcctl)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -79,8 +86,20 @@ $(LIBAGENT): $(AGENT_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/odc-agent: $(BUILD)/agent/main.o $(LIBS)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBS) $(LDLIBS_ALL)
+$(LIBCOORD): $(COORD_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/odc-agent: $(BUILD)/agent/main.o $(LIBAGENT) $(LIBCOMMON) $(LIBPROTO)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBAGENT) $(LIBCOMMON) $(LIBPROTO) $(LDLIBS_ALL)
+
+$(BUILD)/odc-coordinator: $(BUILD)/coordinator/main.o $(LIBCOORD) $(LIBCOMMON) $(LIBPROTO)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBCOORD) $(LIBCOMMON) $(LIBPROTO) $(LDLIBS_ALL)
+
+# odcctl is a thin client: the protocol and the common helpers only.
+$(BUILD)/odcctl: $(CTL_OBJ) $(LIBCOMMON) $(LIBPROTO)
+	$(CC) $(CFLAGS_ALL) -o $@ $(CTL_OBJ) $(LIBCOMMON) $(LIBPROTO) $(LDLIBS_ALL)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBS) $(LDLIBS_ALL) -lcmocka

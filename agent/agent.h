@@ -48,6 +48,7 @@ struct agent_conf {
 	const char *coordinator_endpoint;
 	uint8_t coordinator_key[PROTO_PK_LEN];
 	bool has_coordinator;
+	uint64_t reconnect_max_ms; /* the DEALER's reconnect backoff ceiling */
 
 	/* [docker] */
 	const char *docker_socket;

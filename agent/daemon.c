@@ -236,6 +236,10 @@ struct daemon {
 	/* The running job was dispatched again: once it ends, its results go
 	 * again (the asker may have missed them). */
 	char resend_job[PROTO_ID_MAX + 1];
+	/* libzmq gives up on a connection the coordinator refused (ZAP: key
+	 * not accepted yet); the agent then connects again itself, backing
+	 * off up to reconnect_max, so an accepted key is admitted soon. */
+	uint64_t reconnect_at, reconnect_backoff;
 };
 
 static bool
@@ -670,7 +674,17 @@ on_monitor(struct daemon *dm)
 		if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
 			log_info("connected to the coordinator at %s", dm->c->coordinator_endpoint);
 			dm->welcomed = false;
+			dm->reconnect_backoff = 0;
 			send_hello(dm);
+		} else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+			   event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+			uint64_t b = dm->reconnect_backoff ? dm->reconnect_backoff * 2 : 500;
+			dm->reconnect_backoff = b < dm->c->reconnect_max_ms ? b : dm->c->reconnect_max_ms;
+			dm->reconnect_at = clock_mono_ms() + dm->reconnect_backoff;
+			log_warn("the coordinator at %s refused this agent%s; trying again in %llu ms",
+				 dm->c->coordinator_endpoint,
+				 event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? " (is its key accepted? odcctl keys)" : "",
+				 (unsigned long long)dm->reconnect_backoff);
 		} else if (event == ZMQ_EVENT_DISCONNECTED) {
 			log_warn("lost the coordinator at %s; reconnecting", dm->c->coordinator_endpoint);
 			dm->welcomed = false;
@@ -684,7 +698,7 @@ static int
 setup_socket(struct daemon *dm, char *err, size_t errlen)
 {
 	uint8_t cpk[32], csk[32], spk[32];
-	int one = 1, zero = 0, ivl = 500, ivl_max = 30000, hb = 2000, hb_to = 6000;
+	int one = 1, zero = 0, ivl = 500, ivl_max = (int)dm->c->reconnect_max_ms, hb = 2000, hb_to = 6000;
 
 	if (keys_curve(dm->kp, cpk, csk) != 0 || keys_curve_public(dm->c->coordinator_key, spk) != 0) {
 		snprintf(err, errlen, "cannot derive the CURVE keys");
@@ -699,7 +713,8 @@ setup_socket(struct daemon *dm, char *err, size_t errlen)
 	zmq_setsockopt(dm->dealer, ZMQ_CURVE_PUBLICKEY, cpk, 32);
 	zmq_setsockopt(dm->dealer, ZMQ_CURVE_SECRETKEY, csk, 32);
 	sodium_memzero(csk, sizeof(csk));
-	zmq_setsockopt(dm->dealer, ZMQ_ROUTING_ID, dm->c->host_id, strlen(dm->c->host_id));
+	/* No ZMQ_ROUTING_ID: the coordinator names peers by the host id ZAP bound
+	 * to their key, never by an id a peer chooses for itself. */
 	zmq_setsockopt(dm->dealer, ZMQ_LINGER, &zero, sizeof(zero));
 	/* Queue nothing for a peer that is not there: results wait in the
 	 * outbox, heartbeats are worthless late. */
@@ -710,8 +725,9 @@ setup_socket(struct daemon *dm, char *err, size_t errlen)
 	zmq_setsockopt(dm->dealer, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
 	zmq_setsockopt(dm->dealer, ZMQ_HEARTBEAT_TIMEOUT, &hb_to, sizeof(hb_to));
 	zmq_setsockopt(dm->dealer, ZMQ_HEARTBEAT_TTL, &hb_to, sizeof(hb_to));
-	if (zmq_socket_monitor(dm->dealer, MONITOR_ENDPOINT, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) !=
-	    0) {
+	if (zmq_socket_monitor(dm->dealer, MONITOR_ENDPOINT,
+			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+				   ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
 		snprintf(err, errlen, "zmq monitor: %s", zmq_strerror(errno));
 		return -1;
 	}
@@ -802,6 +818,8 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 	dm.next_hello = clock_mono_ms() + HELLO_RETRY_MS;
 	while (!stopping) {
 		uint64_t now = clock_mono_ms(), due = dm.welcomed ? dm.next_beat : dm.next_hello;
+		if (dm.reconnect_at != 0 && dm.reconnect_at < due)
+			due = dm.reconnect_at;
 		zmq_pollitem_t items[] = {
 			{dm.dealer, 0, ZMQ_POLLIN, 0},
 			{dm.mon, 0, ZMQ_POLLIN, 0},
@@ -821,6 +839,12 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 		if (items[2].revents & ZMQ_POLLIN)
 			on_worker(&dm);
 		now = clock_mono_ms();
+		if (dm.reconnect_at != 0 && now >= dm.reconnect_at) {
+			dm.reconnect_at = 0;
+			zmq_disconnect(dm.dealer, c->coordinator_endpoint); /* may be gone already */
+			if (zmq_connect(dm.dealer, c->coordinator_endpoint) != 0)
+				log_err("%s: %s", c->coordinator_endpoint, zmq_strerror(errno));
+		}
 		if (!dm.welcomed && now >= dm.next_hello) {
 			send_hello(&dm);
 		} else if (dm.welcomed && now >= dm.next_beat) {

@@ -1,0 +1,280 @@
+/* odc-coordinator's configuration file (coordinator/README.md): every key
+ * known, typed and checked at load, every problem as file:line: section.key. */
+#include <errno.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/keys.h"
+#include "coordinator/conf.h"
+
+static const char *const known_keys[] = {
+    "coordinator.id",
+    "coordinator.state_dir",
+    "coordinator.log_level",
+    "keys.secret_key",
+    "agents.bind",
+    "agents.heartbeat",
+    "agents.lost_after",
+    "agents.ack_timeout",
+    "control.socket",
+    "control.group",
+    "control.tcp",
+    "trust.operators",
+    "trust.skew",
+    NULL,
+};
+
+/* Each getter reports its own file:line error; r < 0 stops. */
+#define GET(call)                                                                                  \
+	do {                                                                                       \
+		if ((call) < 0)                                                                    \
+			goto fail;                                                                 \
+	} while (0)
+
+#define REQUIRE(section, key)                                                                      \
+	do {                                                                                       \
+		if (config_require(c->cfg, section, key, err, errlen) != 0)                        \
+			goto fail;                                                                 \
+	} while (0)
+
+static void bad_value(const struct coord_conf *c, const char *section, const char *key, char *err,
+                      size_t errlen, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void
+bad_value(const struct coord_conf *c, const char *section, const char *key, char *err,
+          size_t errlen, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(err, errlen, "%s:%d: %s.%s: %s", c->path, config_line(c->cfg, section, key),
+	         section, key, what);
+}
+
+/* A ZeroMQ TCP endpoint we can bind: "tcp://HOST:PORT" where HOST is not
+ * empty and PORT is 1..65535 or '*' (any free port). Anything else would only
+ * fail later, inside zmq_bind, with a vaguer message. */
+static bool
+tcp_endpoint_ok(const char *s)
+{
+	const char *host, *colon, *p;
+	unsigned long port = 0;
+
+	if (strncmp(s, "tcp://", 6) != 0)
+		return false;
+	host = s + 6;
+	colon = strrchr(host, ':');
+	if (colon == NULL || colon == host)
+		return false;
+	for (p = host; p < colon; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '/')
+			return false;
+	if (strcmp(colon + 1, "*") == 0)
+		return true;
+	for (p = colon + 1; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' || p - colon > 5)
+			return false;
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	return p > colon + 1 && port >= 1 && port <= 65535;
+}
+
+/* 1 when the group exists, 0 when it does not, -1 (with errno's text in why)
+ * when the lookup itself failed. */
+static int
+group_exists(const char *name, char *why, size_t whylen)
+{
+	struct group gr, *res = NULL;
+	long max = sysconf(_SC_GETGR_R_SIZE_MAX);
+	size_t len = max > 0 ? (size_t)max : 16384;
+	char *buf = NULL;
+	int rc, ret = -1;
+
+	/* Groups with many members need more than the suggested size. */
+	for (;;) {
+		char *nbuf = realloc(buf, len);
+		if (nbuf == NULL) {
+			snprintf(why, whylen, "out of memory");
+			goto out;
+		}
+		buf = nbuf;
+		rc = getgrnam_r(name, &gr, buf, len, &res);
+		if (rc != ERANGE || len >= (1u << 24))
+			break;
+		len *= 2;
+	}
+	if (rc != 0 && rc != ENOENT && rc != ESRCH && rc != EBADF && rc != EPERM) {
+		snprintf(why, whylen, "cannot look up group '%s': %s", name, strerror(rc));
+		goto out;
+	}
+	ret = res != NULL ? 1 : 0;
+out:
+	free(buf);
+	return ret;
+}
+
+/* trust.operators: name=key pairs; names are label keys (checked by
+ * config_get_labels), keys are odc public keys, each key at most once. */
+static int
+load_operators(struct coord_conf *c, char *err, size_t errlen)
+{
+	struct config_label labels[COORD_MAX_OPERATORS];
+	char kerr[160];
+	size_t n = 0;
+
+	/* A line holds at most CONFIG_MAX_LINE bytes, so the whole list fits. */
+	if (config_get_labels(c->cfg, "trust", "operators", NULL, labels, COORD_MAX_OPERATORS, &n,
+	                      c->store, sizeof(c->store), err, errlen) < 0)
+		return -1;
+	if (n == 0) {
+		bad_value(c, "trust", "operators", err, errlen,
+		          "at least one operator (name=key) is required");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct coord_operator *op = &c->operators[i];
+
+		op->name = labels[i].key;
+		if (keys_parse_public(labels[i].value, op->pk, kerr, sizeof(kerr)) != 0) {
+			bad_value(c, "trust", "operators", err, errlen, "operator %s: %s", op->name,
+			          kerr);
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (memcmp(c->operators[j].pk, op->pk, PROTO_PK_LEN) == 0) {
+				bad_value(c, "trust", "operators", err, errlen,
+				          "operators %s and %s have the same key; each operator "
+				          "needs a key of their own",
+				          c->operators[j].name, op->name);
+				return -1;
+			}
+		}
+	}
+	c->n_operators = n;
+	return 0;
+}
+
+int
+coord_conf_load(const char *path, struct coord_conf *c, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	char why[256];
+
+	memset(c, 0, sizeof(*c));
+	c->cfg = config_load(path, err, errlen);
+	if (c->cfg == NULL)
+		return -1;
+	c->path = config_path(c->cfg);
+	if (config_check_known(c->cfg, known_keys, err, errlen) != 0)
+		goto fail;
+
+	/* [coordinator] */
+	REQUIRE("coordinator", "id");
+	GET(config_get_str(c->cfg, "coordinator", "id", NULL, &c->id, err, errlen));
+	if (!proto_valid_id(c->id)) {
+		bad_value(c, "coordinator", "id", err, errlen,
+		          "not a valid id (1-64 of [A-Za-z0-9._-], starting alphanumeric)");
+		goto fail;
+	}
+	GET(config_get_path(c->cfg, "coordinator", "state_dir", "/var/lib/odc-coordinator",
+	                    &c->state_dir, err, errlen));
+	GET(config_get_str(c->cfg, "coordinator", "log_level", "info", &c->log_level, err, errlen));
+	if (strcmp(c->log_level, "debug") != 0 && strcmp(c->log_level, "info") != 0 &&
+	    strcmp(c->log_level, "warn") != 0 && strcmp(c->log_level, "error") != 0) {
+		bad_value(c, "coordinator", "log_level", err, errlen,
+		          "expected debug, info, warn or error");
+		goto fail;
+	}
+
+	/* [keys] */
+	REQUIRE("keys", "secret_key");
+	GET(config_get_path(c->cfg, "keys", "secret_key", NULL, &c->secret_key, err, errlen));
+
+	/* [agents] */
+	REQUIRE("agents", "bind");
+	GET(config_get_str(c->cfg, "agents", "bind", NULL, &c->agents_bind, err, errlen));
+	if (!tcp_endpoint_ok(c->agents_bind)) {
+		bad_value(c, "agents", "bind", err, errlen,
+		          "expected tcp://HOST:PORT (agents connect over CURVE on TCP)");
+		goto fail;
+	}
+	GET(config_get_duration_ms(c->cfg, "agents", "heartbeat", 5000, 1000, 600000,
+	                           &c->heartbeat_ms, err, errlen));
+	GET(config_get_uint(c->cfg, "agents", "lost_after", 3, 1, 100, &c->lost_after, err,
+	                    errlen));
+	GET(config_get_duration_ms(c->cfg, "agents", "ack_timeout", 10000, 1000, 600000,
+	                           &c->ack_timeout_ms, err, errlen));
+
+	/* [control] */
+	GET(config_get_path(c->cfg, "control", "socket", "/run/odc-coordinator/control.sock",
+	                    &c->control_socket, err, errlen));
+	if (strlen(c->control_socket) >= sizeof(sun.sun_path)) {
+		bad_value(c, "control", "socket", err, errlen,
+		          "longer than the %zu bytes a unix socket path may have",
+		          sizeof(sun.sun_path) - 1);
+		goto fail;
+	}
+	GET(config_get_str(c->cfg, "control", "group", "", &c->control_group, err, errlen));
+	if (*c->control_group != '\0') {
+		int r = group_exists(c->control_group, why, sizeof(why));
+		if (r <= 0) {
+			if (r == 0)
+				snprintf(why, sizeof(why), "no group named '%s' on this host",
+				         c->control_group);
+			bad_value(c, "control", "group", err, errlen, "%s", why);
+			goto fail;
+		}
+	}
+	GET(config_get_str(c->cfg, "control", "tcp", "", &c->control_tcp, err, errlen));
+	if (*c->control_tcp != '\0') {
+		if (!tcp_endpoint_ok(c->control_tcp)) {
+			bad_value(c, "control", "tcp", err, errlen,
+			          "expected tcp://HOST:PORT, or nothing for no remote operators");
+			goto fail;
+		}
+		if (strcmp(c->control_tcp, c->agents_bind) == 0) {
+			bad_value(c, "control", "tcp", err, errlen,
+			          "the same endpoint as agents.bind");
+			goto fail;
+		}
+	}
+
+	/* [trust] */
+	REQUIRE("trust", "operators");
+	if (load_operators(c, err, errlen) != 0)
+		goto fail;
+	GET(config_get_duration_ms(c->cfg, "trust", "skew", 30000, 0, 600000, &c->skew_ms, err,
+	                           errlen));
+	return 0;
+fail:
+	coord_conf_free(c);
+	return -1;
+}
+
+void
+coord_conf_free(struct coord_conf *c)
+{
+	if (c == NULL)
+		return;
+	config_free(c->cfg);
+	memset(c, 0, sizeof(*c));
+}
+
+const struct coord_operator *
+coord_conf_operator(const struct coord_conf *c, const uint8_t pk[PROTO_PK_LEN])
+{
+	/* Keys are public: a plain comparison leaks nothing. */
+	for (size_t i = 0; i < c->n_operators; i++)
+		if (memcmp(c->operators[i].pk, pk, PROTO_PK_LEN) == 0)
+			return &c->operators[i];
+	return NULL;
+}

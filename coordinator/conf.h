@@ -1,0 +1,58 @@
+/* odc-coordinator's configuration file (coordinator/README.md): every key
+ * known, typed and checked at load, every problem as file:line: section.key. */
+#ifndef ODC_COORDINATOR_CONF_H
+#define ODC_COORDINATOR_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "proto/proto.h"
+
+#define COORD_MAX_OPERATORS 64
+
+struct coord_operator {
+	const char *name; /* 1..64 of [A-Za-z0-9._-] */
+	uint8_t pk[PROTO_PK_LEN];
+};
+
+struct coord_conf {
+	struct config *cfg; /* owns every string below */
+	const char *path;
+
+	/* [coordinator] */
+	const char *id;	       /* a protocol id */
+	const char *state_dir; /* default /var/lib/odc-coordinator */
+	const char *log_level; /* debug info warn error; default info */
+
+	/* [keys] */
+	const char *secret_key; /* required */
+
+	/* [agents] */
+	const char *agents_bind; /* required, tcp:// */
+	uint64_t heartbeat_ms;	 /* 1000..600000, default 5000 */
+	uint64_t lost_after;	 /* 1..100, default 3 */
+	uint64_t ack_timeout_ms; /* 1000..600000, default 10000 */
+
+	/* [control] */
+	const char *control_socket; /* absolute path, default /run/odc-coordinator/control.sock */
+	const char *control_group;  /* "" when unset */
+	const char *control_tcp;    /* "" when unset, else tcp:// */
+
+	/* [trust] */
+	struct coord_operator operators[COORD_MAX_OPERATORS]; /* at least one */
+	size_t n_operators;
+	uint64_t skew_ms; /* 0..600000, default 30000 */
+
+	char store[8192]; /* list items */
+};
+
+/* Loads and checks path into c. Returns 0, or -1 with "file:line:
+ * section.key: what" in err (c then holds nothing to free). */
+int coord_conf_load(const char *path, struct coord_conf *c, char *err, size_t errlen);
+/* Frees what coord_conf_load allocated; safe on a zeroed struct. */
+void coord_conf_free(struct coord_conf *c);
+/* The configured operator whose key is pk, or NULL. */
+const struct coord_operator *coord_conf_operator(const struct coord_conf *c, const uint8_t pk[PROTO_PK_LEN]);
+
+#endif

@@ -1,0 +1,620 @@
+/* The control socket(s) odcctl talks to (PROTOCOL.md section 9): a local
+ * ipc ROUTER guarded by file permissions and, optionally, a CURVE tcp
+ * ROUTER that only trusted operator keys may use. A signed JOB submits a
+ * job; every other exchange is a REQUEST answered by one REPLY. */
+#include <errno.h>
+#include <grp.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "common/log.h"
+#include "coordinator/coord.h"
+
+#define MAX_PARTS 5
+
+static void
+set_common(void *s)
+{
+	int zero = 0;
+	int64_t maxmsg = (int64_t)proto_type_max_body(PROTO_JOB) + 4096;
+
+	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+}
+
+int
+control_open(struct coord *co, char *err, size_t errlen)
+{
+	const char *path = co->conf->control_socket;
+	char dir[4200], ep[4300];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *d = dirname(dir);
+	if (mkdir(d, 0750) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "control.socket: %s: %s", d, strerror(errno));
+		return -1;
+	}
+	/* A socket file left by a coordinator that died: bind needs it gone.
+	 * Anything else at that path is not ours to remove. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "control.socket: %s exists and is not a socket", path);
+			return -1;
+		}
+		unlink(path);
+	}
+	co->ctl_ipc = zmq_socket(co->zctx, ZMQ_ROUTER);
+	if (co->ctl_ipc == NULL) {
+		snprintf(err, errlen, "zmq: %s", zmq_strerror(errno));
+		return -1;
+	}
+	set_common(co->ctl_ipc);
+	snprintf(ep, sizeof(ep), "ipc://%s", path);
+	mode_t old = umask(0117);
+	int rc = zmq_bind(co->ctl_ipc, ep);
+	umask(old);
+	if (rc != 0) {
+		snprintf(err, errlen, "control.socket %s: %s", path, zmq_strerror(errno));
+		return -1;
+	}
+	chmod(path, 0660);
+	if (*co->conf->control_group != '\0') {
+		struct group *g = getgrnam(co->conf->control_group);
+		if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) != 0 || chown(d, (uid_t)-1, g->gr_gid) != 0) {
+			snprintf(err, errlen, "control.group %s: cannot give it %s: %s", co->conf->control_group, path,
+				 g ? strerror(errno) : "no such group");
+			return -1;
+		}
+	}
+	if (*co->conf->control_tcp != '\0') {
+		uint8_t csk[32];
+		int one = 1;
+		co->ctl_tcp = zmq_socket(co->zctx, ZMQ_ROUTER);
+		if (co->ctl_tcp == NULL || crypto_sign_ed25519_sk_to_curve25519(csk, co->kp->sk) != 0) {
+			snprintf(err, errlen, "control.tcp: cannot set up CURVE");
+			return -1;
+		}
+		set_common(co->ctl_tcp);
+		zmq_setsockopt(co->ctl_tcp, ZMQ_CURVE_SERVER, &one, sizeof(one));
+		zmq_setsockopt(co->ctl_tcp, ZMQ_CURVE_SECRETKEY, csk, sizeof(csk));
+		sodium_memzero(csk, sizeof(csk));
+		zmq_setsockopt(co->ctl_tcp, ZMQ_ZAP_DOMAIN, COORD_ZAP_CONTROL, strlen(COORD_ZAP_CONTROL));
+		if (zmq_bind(co->ctl_tcp, co->conf->control_tcp) != 0) {
+			snprintf(err, errlen, "control.tcp %s: %s", co->conf->control_tcp, zmq_strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- replies ---- */
+
+static void
+reply(struct coord *co, void *sock, const uint8_t *rid, size_t rid_len, uint64_t request_id, int code,
+      const char *message, json_t *body)
+{
+	struct proto_msg m = {.type = PROTO_REPLY};
+	struct proto_frames f;
+	struct proto_error e;
+
+	m.u.reply = (struct proto_reply){request_id, (uint64_t)code, message ? message : "", code == 0 ? body : NULL};
+	if (proto_encode(&m, NULL, &f, &e) != PROTO_OK) {
+		char msg[400];
+		snprintf(msg, sizeof(msg), "the reply cannot be sent (%s); narrow the request", e.msg);
+		m.u.reply = (struct proto_reply){request_id, PROTO_E_INTERNAL, msg, NULL};
+		if (proto_encode(&m, NULL, &f, &e) != PROTO_OK)
+			return;
+	}
+	(void)co;
+	if (coord_send(sock, rid, rid_len, &f) != 0)
+		log_debug("control: a client left before its reply");
+	proto_frames_free(&f);
+}
+
+/* ---- argument checks ---- */
+
+struct argspec {
+	const char *name;
+	int type; /* JSON_STRING, JSON_INTEGER, JSON_TRUE (bool), JSON_ARRAY */
+};
+
+static bool
+type_ok(json_t *v, int type)
+{
+	if (type == JSON_TRUE)
+		return json_is_boolean(v);
+	return json_typeof(v) == (json_type)type;
+}
+
+/* Every arg known and of its type: VALUE for a stranger, SCHEMA for a type. */
+static int
+check_args(json_t *args, const struct argspec *spec, char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(args, k, v) {
+		const struct argspec *s = spec;
+		while (s->name != NULL && strcmp(s->name, k) != 0)
+			s++;
+		if (s->name == NULL) {
+			snprintf(err, errlen, "unknown argument %s", k);
+			return PROTO_E_VALUE;
+		}
+		if (!type_ok(v, s->type)) {
+			snprintf(err, errlen, "argument %s has the wrong type", k);
+			return PROTO_E_SCHEMA;
+		}
+	}
+	return 0;
+}
+
+static const char *
+arg_str(json_t *args, const char *k)
+{
+	return json_string_value(json_object_get(args, k));
+}
+
+/* Who asks, for the audit trail: the ZAP User-Id on tcp, else the actor
+ * odcctl names, marked local. */
+static int
+who_of(json_t *args, const char *zap_user, char *who, size_t wlen, char *err, size_t errlen)
+{
+	const char *actor = arg_str(args, "actor");
+
+	if (actor != NULL && (strlen(actor) == 0 || strlen(actor) > 64)) {
+		snprintf(err, errlen, "actor: 1..64 bytes");
+		return PROTO_E_VALUE;
+	}
+	if (zap_user != NULL) {
+		const char *name = strncmp(zap_user, "operator:", 9) == 0 ? zap_user + 9 : zap_user;
+		if (actor != NULL && strcmp(actor, name) != 0) {
+			snprintf(err, errlen, "actor %s is not the connected operator %s", actor, name);
+			return PROTO_E_DENIED;
+		}
+		snprintf(who, wlen, "operator %s", name);
+	} else {
+		snprintf(who, wlen, actor ? "local:%s" : "local", actor);
+	}
+	return 0;
+}
+
+/* ---- commands ---- */
+
+struct req {
+	struct coord *co;
+	json_t *args;
+	const char *zap_user;
+	json_t *body; /* out */
+	char *err;
+	size_t errlen;
+};
+
+static int
+cmd_info(struct req *r)
+{
+	static const struct argspec spec[] = {{NULL, 0}};
+	struct coord *co = r->co;
+	char text[KEYS_PUBLIC_TEXT_SIZE];
+	size_t counts[4] = {0};
+	int rc = check_args(r->args, spec, r->err, r->errlen);
+
+	if (rc != 0)
+		return rc;
+	size_t n = 0;
+	int code;
+	struct host **all = registry_select(co, json_object(), false, false, &n, &code, r->err, r->errlen);
+	for (size_t i = 0; all != NULL && i < n; i++) {
+		const char *s = registry_status_name(all[i]);
+		counts[strcmp(s, "online") == 0 ? 0 : strcmp(s, "lost") == 0 ? 1 : strcmp(s, "never") == 0 ? 2 : 3]++;
+	}
+	free(all);
+	keys_format_public(co->kp->pk, text, sizeof(text));
+	r->body = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I}", "coordinator_id", co->conf->id,
+			    "version", COORD_VERSION, "public_key", text, "now_ms", (json_int_t)proto_now_ms(),
+			    "heartbeat_ms", (json_int_t)co->conf->heartbeat_ms, "lost_after",
+			    (json_int_t)co->conf->lost_after, "hosts", "online", (json_int_t)counts[0], "lost",
+			    (json_int_t)counts[1], "never", (json_int_t)counts[2], "revoked", (json_int_t)counts[3],
+			    "jobs_active", (json_int_t)map_count(co->job_map));
+	return 0;
+}
+
+static int
+cmd_hosts(struct req *r, bool resolve)
+{
+	size_t n = 0;
+	int code;
+	struct host **hs = registry_select(r->co, r->args, resolve, resolve, &n, &code, r->err, r->errlen);
+	uint64_t now = proto_now_ms();
+	json_t *list = json_array();
+
+	if (hs == NULL) {
+		json_decref(list);
+		return code;
+	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, resolve ? json_string(hs[i]->id) : registry_host_json(r->co, hs[i], now));
+	free(hs);
+	r->body = resolve ? json_pack("{s:o}", "hosts", list) : json_pack("{s:I, s:o}", "now_ms", (json_int_t)now, "hosts", list);
+	return 0;
+}
+
+static int
+cmd_keys(struct req *r)
+{
+	static const struct argspec spec[] = {{NULL, 0}};
+	int rc = check_args(r->args, spec, r->err, r->errlen);
+	json_t *keys, *pending;
+
+	if (rc != 0)
+		return rc;
+	keys = store_keys_json(r->co->store, r->err, r->errlen);
+	pending = store_pending_json(r->co->store, r->err, r->errlen);
+	if (keys == NULL || pending == NULL) {
+		json_decref(keys);
+		json_decref(pending);
+		return PROTO_E_INTERNAL;
+	}
+	r->body = json_pack("{s:o, s:o}", "keys", keys, "pending", pending);
+	return 0;
+}
+
+static int
+cmd_key(struct req *r, bool accept)
+{
+	static const struct argspec spec[] = {{"host", JSON_STRING}, {"key", JSON_STRING}, {"actor", JSON_STRING}, {NULL, 0}};
+	const char *host = arg_str(r->args, "host"), *key = arg_str(r->args, "key");
+	uint8_t pk[PROTO_PK_LEN];
+	char who[96], fp[KEYS_FINGERPRINT_SIZE], kerr[160];
+	bool changed = false;
+	int rc = check_args(r->args, spec, r->err, r->errlen);
+
+	if (rc == 0)
+		rc = who_of(r->args, r->zap_user, who, sizeof(who), r->err, r->errlen);
+	if (rc != 0)
+		return rc;
+	if (host == NULL || !proto_valid_id(host)) {
+		snprintf(r->err, r->errlen, "host: %s", host ? "not a valid host id" : "required");
+		return PROTO_E_VALUE;
+	}
+	if (accept) {
+		if (key == NULL) {
+			snprintf(r->err, r->errlen, "key: required");
+			return PROTO_E_VALUE;
+		}
+		if (keys_parse_public(key, pk, kerr, sizeof(kerr)) != 0) {
+			snprintf(r->err, r->errlen, "key: %s", kerr);
+			return PROTO_E_VALUE;
+		}
+		rc = registry_accept(r->co, host, pk, &changed, r->err, r->errlen);
+	} else {
+		if (key != NULL) {
+			snprintf(r->err, r->errlen, "unknown argument key");
+			return PROTO_E_VALUE;
+		}
+		rc = registry_revoke(r->co, host, &changed, r->err, r->errlen);
+	}
+	json_t *hosts = json_pack("[s]", host);
+	if (rc != 0) {
+		coord_audit(r->co, who, accept ? "key-accept" : "key-revoke", NULL, hosts, "refused", "%s: %s",
+			    proto_err_name(rc), r->err);
+		json_decref(hosts);
+		return rc;
+	}
+	struct host *h = registry_host(r->co, host);
+	snprintf(fp, sizeof(fp), "%s", h ? h->fingerprint : "");
+	coord_audit(r->co, who, accept ? "key-accept" : "key-revoke", NULL, hosts, changed ? "ok" : "unchanged",
+		    "key %s", fp);
+	json_decref(hosts);
+	r->body = json_pack("{s:s, s:s}", "host", host, "fingerprint", fp);
+	return 0;
+}
+
+struct jobs_ctx {
+	struct coord *co;
+	json_t *list;
+	const char *state;
+};
+
+static int
+jobs_one(void *ctx, const struct store_job *sj)
+{
+	struct jobs_ctx *jc = ctx;
+	struct job *live = jobs_find(jc->co, sj->job_id), *j = live;
+	char err[256];
+
+	if (j == NULL)
+		j = jobs_load_one(jc->co, sj->job_id, err, sizeof(err));
+	if (j == NULL)
+		return 0;
+	json_array_append_new(jc->list, jobs_summary_json(j));
+	if (j != live)
+		job_free(j);
+	return 0;
+}
+
+static int
+cmd_jobs(struct req *r)
+{
+	static const struct argspec spec[] = {{"state", JSON_STRING}, {"limit", JSON_INTEGER}, {NULL, 0}};
+	static const char *const valid[] = {"running", "paused", "succeeded", "failed", "halted", "aborted"};
+	json_t *lim = json_object_get(r->args, "limit");
+	const char *state = arg_str(r->args, "state");
+	const char *states[2] = {state, NULL};
+	json_int_t limit = lim ? json_integer_value(lim) : 50;
+	int rc = check_args(r->args, spec, r->err, r->errlen);
+	bool known = state == NULL;
+
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; state != NULL && i < 6; i++)
+		known = known || strcmp(valid[i], state) == 0;
+	if (!known) {
+		snprintf(r->err, r->errlen, "state: '%s' is not a job state", state);
+		return PROTO_E_VALUE;
+	}
+	if (limit < 1 || limit > 1000) {
+		snprintf(r->err, r->errlen, "limit: 1..1000");
+		return PROTO_E_VALUE;
+	}
+	struct jobs_ctx jc = {r->co, json_array(), state};
+	if (store_jobs_each(r->co->store, state ? states : NULL, jobs_one, &jc, r->err, r->errlen) != 0) {
+		json_decref(jc.list);
+		return PROTO_E_INTERNAL;
+	}
+	/* Oldest first from the store; newest first, limited, for people. */
+	json_t *out = json_array();
+	size_t n = json_array_size(jc.list);
+	for (size_t k = 0; k < n && (json_int_t)k < limit; k++)
+		json_array_append(out, json_array_get(jc.list, n - 1 - k));
+	json_decref(jc.list);
+	r->body = json_pack("{s:o}", "jobs", out);
+	return 0;
+}
+
+static struct job *
+job_arg(struct req *r, bool *owned, int *code)
+{
+	const char *id = arg_str(r->args, "job");
+	struct job *j;
+
+	*owned = false;
+	if (id == NULL || !proto_valid_id(id)) {
+		snprintf(r->err, r->errlen, "job: %s", id ? "not a valid job id" : "required");
+		*code = PROTO_E_VALUE;
+		return NULL;
+	}
+	j = jobs_find(r->co, id);
+	if (j != NULL)
+		return j;
+	j = jobs_load_one(r->co, id, r->err, r->errlen);
+	*code = PROTO_E_NOT_FOUND;
+	*owned = j != NULL;
+	return j;
+}
+
+static int
+cmd_job(struct req *r)
+{
+	static const struct argspec spec[] = {{"job", JSON_STRING}, {"results", JSON_TRUE}, {NULL, 0}};
+	bool owned;
+	int code = check_args(r->args, spec, r->err, r->errlen);
+	struct job *j;
+
+	if (code != 0)
+		return code;
+	j = job_arg(r, &owned, &code);
+	if (j == NULL)
+		return code;
+	r->body = jobs_detail_json(r->co, j, json_is_true(json_object_get(r->args, "results")));
+	if (owned)
+		job_free(j);
+	return r->body != NULL ? 0 : PROTO_E_INTERNAL;
+}
+
+static int
+cmd_job_control(struct req *r, int which)
+{
+	static const struct argspec spec[] = {{"job", JSON_STRING}, {"actor", JSON_STRING}, {NULL, 0}};
+	static const char *const verbs[] = {"pause", "resume", "abort"};
+	char who[96];
+	bool owned;
+	int code = check_args(r->args, spec, r->err, r->errlen);
+	struct job *j;
+
+	if (code == 0)
+		code = who_of(r->args, r->zap_user, who, sizeof(who), r->err, r->errlen);
+	if (code != 0)
+		return code;
+	j = job_arg(r, &owned, &code);
+	if (j == NULL)
+		return code;
+	if (owned) {
+		/* Not in memory: it ended and nothing of it is in flight. */
+		snprintf(r->err, r->errlen, "job %s is %s; cannot %s it", j->id, jobs_state_name(j->state), verbs[which]);
+		coord_audit(r->co, who, verbs[which], j->id, NULL, "refused", "%s", r->err);
+		job_free(j);
+		return PROTO_E_CONFLICT;
+	}
+	code = which == 0   ? rollout_pause(r->co, j, who, r->err, r->errlen)
+	       : which == 1 ? rollout_resume(r->co, j, who, r->err, r->errlen)
+			    : rollout_abort(r->co, j, who, r->err, r->errlen);
+	if (code != 0) {
+		coord_audit(r->co, who, verbs[which], j->id, NULL, "refused", "%s", r->err);
+		return code;
+	}
+	r->body = jobs_summary_json(j);
+	return 0;
+}
+
+static int
+cmd_audit(struct req *r)
+{
+	static const struct argspec spec[] = {{"job", JSON_STRING}, {"limit", JSON_INTEGER}, {NULL, 0}};
+	json_t *lim = json_object_get(r->args, "limit"), *rows;
+	json_int_t limit = lim ? json_integer_value(lim) : 100;
+	const char *job = arg_str(r->args, "job");
+	int rc = check_args(r->args, spec, r->err, r->errlen);
+
+	if (rc != 0)
+		return rc;
+	if (limit < 1 || limit > 10000) {
+		snprintf(r->err, r->errlen, "limit: 1..10000");
+		return PROTO_E_VALUE;
+	}
+	if (job != NULL && !proto_valid_id(job)) {
+		snprintf(r->err, r->errlen, "job: not a valid job id");
+		return PROTO_E_VALUE;
+	}
+	rows = store_audit_json(r->co->store, job, (size_t)limit, r->err, r->errlen);
+	if (rows == NULL)
+		return PROTO_E_INTERNAL;
+	r->body = json_pack("{s:o}", "audit", rows);
+	return 0;
+}
+
+static int
+run_request(struct req *r, const char *cmd)
+{
+	if (strcmp(cmd, "info") == 0)
+		return cmd_info(r);
+	if (strcmp(cmd, "hosts") == 0)
+		return cmd_hosts(r, false);
+	if (strcmp(cmd, "resolve") == 0)
+		return cmd_hosts(r, true);
+	if (strcmp(cmd, "keys") == 0)
+		return cmd_keys(r);
+	if (strcmp(cmd, "key-accept") == 0)
+		return cmd_key(r, true);
+	if (strcmp(cmd, "key-revoke") == 0)
+		return cmd_key(r, false);
+	if (strcmp(cmd, "jobs") == 0)
+		return cmd_jobs(r);
+	if (strcmp(cmd, "job") == 0)
+		return cmd_job(r);
+	if (strcmp(cmd, "pause") == 0)
+		return cmd_job_control(r, 0);
+	if (strcmp(cmd, "resume") == 0)
+		return cmd_job_control(r, 1);
+	if (strcmp(cmd, "abort") == 0)
+		return cmd_job_control(r, 2);
+	if (strcmp(cmd, "audit") == 0)
+		return cmd_audit(r);
+	snprintf(r->err, r->errlen, "unknown command %s", cmd);
+	return PROTO_E_TYPE;
+}
+
+static bool
+trust_operator(void *ctx, int type, const uint8_t pk[PROTO_PK_LEN])
+{
+	const struct coord *co = ctx;
+
+	return type == PROTO_JOB && coord_conf_operator(co->conf, pk) != NULL;
+}
+
+void
+control_on_socket(struct coord *co, void *sock, bool tcp)
+{
+	zmq_msg_t p[MAX_PARTS];
+	struct proto_frame fr[MAX_PARTS];
+	struct proto_msg *m = NULL;
+	struct proto_error e;
+	char err[1024] = "";
+	int n = 0, more = 1, code;
+	bool overflow = false;
+
+	while (more) {
+		zmq_msg_t tmp, *cur = n < MAX_PARTS ? &p[n] : &tmp;
+		zmq_msg_init(cur);
+		if (zmq_msg_recv(cur, sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(cur);
+			break;
+		}
+		more = zmq_msg_more(cur);
+		if (cur == &tmp) {
+			zmq_msg_close(cur);
+			overflow = true;
+		} else {
+			n++;
+		}
+	}
+	if (n < 1)
+		return;
+	const uint8_t *rid = zmq_msg_data(&p[0]);
+	size_t rid_len = zmq_msg_size(&p[0]);
+	const char *zap_user = tcp && n > 1 ? zmq_msg_gets(&p[1], "User-Id") : NULL;
+	for (int i = 1; i < n; i++)
+		fr[i - 1] = (struct proto_frame){zmq_msg_data(&p[i]), zmq_msg_size(&p[i])};
+	if (overflow || n < 2) {
+		reply(co, sock, rid, rid_len, 0, PROTO_E_FRAMES, "wrong number of frames", NULL);
+		goto out;
+	}
+	struct proto_ctx ctx = {.receiver = PROTO_RCV_CONTROL,
+				.trusted = trust_operator,
+				.trust_ctx = co,
+				.now_ms = proto_now_ms(),
+				.skew_ms = co->conf->skew_ms};
+	if (proto_receive(fr, (size_t)(n - 1), &ctx, &m, &e) != PROTO_OK) {
+		uint64_t rqid = 0;
+		struct proto_msg *rq = NULL;
+		struct proto_error e2;
+		/* Name the request when its body can be read at all. */
+		if (fr[0].len == PROTO_HEADER_LEN && fr[0].data[3] == PROTO_REQUEST && n == 3 &&
+		    proto_decode_body(PROTO_REQUEST, fr[1].data, fr[1].len, &rq, &e2) == PROTO_OK)
+			rqid = rq->u.request.request_id;
+		proto_msg_free(rq);
+		log_warn("control: refused a message: %s: %s", proto_err_name(e.code), e.msg);
+		if (fr[0].len == PROTO_HEADER_LEN && fr[0].data[3] == PROTO_JOB) {
+			char who[96];
+			snprintf(who, sizeof(who), "%s", zap_user ? zap_user : "local");
+			coord_audit(co, who, "job-submit", NULL, NULL, "refused", "%s: %s", proto_err_name(e.code), e.msg);
+		}
+		reply(co, sock, rid, rid_len, rqid, e.code, e.msg, NULL);
+		goto out;
+	}
+	if (m->type == PROTO_JOB) {
+		json_t *body = NULL;
+		char who[96];
+		if (zap_user != NULL)
+			snprintf(who, sizeof(who), "operator %s", strncmp(zap_user, "operator:", 9) == 0 ? zap_user + 9 : zap_user);
+		else
+			snprintf(who, sizeof(who), "local:%s", m->u.job.operator_name);
+		code = jobs_submit(co, m, fr, who, &body, err, sizeof(err));
+		/* The job is durable before its submitter hears it is. */
+		coord_tx(co);
+		char cerr[256];
+		if (store_commit(co->store, cerr, sizeof(cerr)) != 0 && code == 0) {
+			log_err("control: %s", cerr);
+			code = PROTO_E_INTERNAL;
+			snprintf(err, sizeof(err), "the store failed: %s", cerr);
+		}
+		reply(co, sock, rid, rid_len, 0, code, err, body);
+		json_decref(body);
+		goto out;
+	}
+	struct req r = {co, m->u.request.args, zap_user, NULL, err, sizeof(err)};
+	code = run_request(&r, m->u.request.command);
+	if (store_in_tx(co->store)) {
+		char cerr[256];
+		if (store_commit(co->store, cerr, sizeof(cerr)) != 0 && code == 0) {
+			code = PROTO_E_INTERNAL;
+			snprintf(err, sizeof(err), "the store failed: %s", cerr);
+		}
+	}
+	if (code != 0)
+		log_info("control: %s refused: %s: %s", m->u.request.command, proto_err_name(code), err);
+	reply(co, sock, rid, rid_len, m->u.request.request_id, code, code ? err : "", r.body);
+	json_decref(r.body);
+out:
+	proto_msg_free(m);
+	for (int i = 0; i < n; i++)
+		zmq_msg_close(&p[i]);
+}

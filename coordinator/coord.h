@@ -1,0 +1,226 @@
+/* odc-coordinator internals shared by its modules: the registry of hosts,
+ * jobs and their rollout state, and the event loop's context. One header
+ * for the daemon, as relayd does. Everything runs on one thread. */
+#ifndef ODC_COORDINATOR_COORD_H
+#define ODC_COORDINATOR_COORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/keys.h"
+#include "coordinator/conf.h"
+#include "coordinator/map.h"
+#include "coordinator/store.h"
+#include "proto/proto.h"
+
+#define COORD_VERSION	     "0.1.0"
+#define COORD_ZAP_ENDPOINT   "inproc://zeromq.zap.01"
+#define COORD_ZAP_AGENTS     "odc-fleet"
+#define COORD_ZAP_CONTROL    "odc-control"
+#define COORD_RID_MAX	     256
+#define COORD_TICK_MS	     250
+#define COORD_DISPATCH_TRIES 3
+#define COORD_DISPATCH_TTL_MS 600000 /* a DISPATCH is good for 10 minutes */
+
+enum host_status { HOST_NEVER, HOST_ONLINE, HOST_LOST };
+
+/* One enrolled host (accepted or revoked); never freed while running. */
+struct host {
+	char id[PROTO_ID_MAX + 1];
+	uint8_t pk[PROTO_PK_LEN];
+	uint8_t curve[32];
+	char fingerprint[KEYS_FINGERPRINT_SIZE];
+	bool revoked;
+	uint64_t accepted_ms, revoked_ms;
+
+	/* What the agent said last. */
+	enum host_status status;
+	bool seen_before; /* seen by an earlier coordinator life (store) */
+	uint8_t rid[COORD_RID_MAX]; /* routing id of its latest connection */
+	size_t rid_len;
+	bool welcomed;
+	uint64_t last_beat_ms;	 /* wall clock, for display */
+	uint64_t last_beat_mono; /* for the lost window */
+	bool has_incarnation;
+	uint8_t incarnation[PROTO_INCARN_LEN];
+	uint64_t restarts;
+	char agent_version[33];
+	char address[64];
+	json_t *labels; /* object, never NULL */
+	json_t *odc;	/* object or NULL */
+	json_t *job;	/* {job_id, step} or NULL */
+	json_t *disks;	/* array, never NULL */
+
+	/* The one active job this host belongs to (jobs never overlap). */
+	struct job *active;
+	size_t active_idx;
+};
+
+enum job_state { JOB_RUNNING, JOB_PAUSED, JOB_SUCCEEDED, JOB_FAILED, JOB_HALTED, JOB_ABORTED };
+enum job_stage { STAGE_QUORUM, STAGE_PREFLIGHT, STAGE_CANARY, STAGE_BATCHES, STAGE_DONE };
+enum jh_state {
+	JH_PENDING,
+	JH_PREFLIGHT,
+	JH_READY,
+	JH_RUNNING,
+	JH_SUCCEEDED,
+	JH_FAILED,
+	JH_SKIPPED,
+	JH_UNREACHABLE,
+	JH_COUNT
+};
+
+/* One target of a job. */
+struct job_host {
+	char host[PROTO_ID_MAX + 1];
+	uint64_t order;
+	char role[8]; /* "", canary, batch */
+	uint64_t batch;
+	enum jh_state state;
+	char phase[10]; /* "", preflight, run */
+	char step[33];
+	char failed_step[33];
+	char message[1025];
+	uint64_t updated_ms;
+
+	/* Not stored: the dispatch in flight and the step deadline. */
+	bool awaiting_ack;
+	uint8_t nonce[PROTO_NONCE_LEN];
+	int tries;
+	uint64_t sent_mono;
+	uint64_t activity_mono;
+	bool dirty; /* changed since last written to the store */
+};
+
+struct job {
+	char id[PROTO_ID_MAX + 1];
+	struct proto_msg *jm; /* the decoded JOB; owns its strings */
+	uint8_t *body;
+	size_t body_len;
+	uint8_t sig[PROTO_SIGFRAME_LEN];
+	char signer[KEYS_FINGERPRINT_SIZE];
+	uint64_t submitted_ms, deadline_ms, ended_ms;
+	enum job_state state;
+	enum job_stage stage;
+	uint64_t batch;
+	char message[1025];
+	bool has_preflight;
+	struct job_host *hosts;
+	size_t n;
+	size_t counts[JH_COUNT];
+	bool dirty;
+	bool loaded; /* a read-only copy loaded from the store for a reply */
+	bool done;   /* final state and nothing in flight: leaves memory */
+	struct job *next;
+};
+
+/* The daemon: sockets, keys, registry, active jobs. */
+struct coord {
+	struct coord_conf *conf;
+	struct keys_pair *kp;
+	uint8_t curve_pk[32];
+	struct store *store;
+	void *zctx;
+	void *router; /* agents */
+	void *zap;
+	void *ctl_ipc;
+	void *ctl_tcp; /* NULL when not configured */
+	struct map *hosts;   /* id -> struct host */
+	struct map *curves;  /* X25519 key -> struct host */
+	struct job *jobs;    /* active jobs (running, paused, or with hosts in flight) */
+	struct map *job_map; /* id -> struct job (active ones) */
+	/* RESULT ACKs wait for the loop turn's commit. */
+	struct pending_send *acks;
+	size_t n_acks, cap_acks;
+	bool stopping;
+};
+
+/* main.c */
+/* Sends frames (header, body[, sig]) to the peer with routing id rid on
+ * sock. Returns 0, or -1 (the peer is gone, or the queue is full). */
+int coord_send(void *sock, const uint8_t *rid, size_t rid_len, const struct proto_frames *f);
+/* Encodes m (signing with the coordinator's key when it is a signed type)
+ * and sends it. */
+int coord_send_msg(struct coord *co, void *sock, const uint8_t *rid, size_t rid_len, const struct proto_msg *m);
+/* Queues a RESULT ACK until the store commit of this loop turn. */
+int coord_queue_ack(struct coord *co, const uint8_t *rid, size_t rid_len, const struct proto_msg *m);
+/* Writes an audit row, logging (not failing) on error. */
+void coord_audit(struct coord *co, const char *who, const char *what, const char *job_id, json_t *hosts,
+		 const char *outcome, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+/* Opens the loop turn's transaction when none is open; logs on failure. */
+void coord_tx(struct coord *co);
+
+/* transport.c: the agents' ROUTER and the ZAP handler. */
+int transport_open(struct coord *co, char *err, size_t errlen);
+void transport_on_zap(struct coord *co);
+void transport_on_router(struct coord *co);
+
+/* registry.c */
+int registry_load(struct coord *co, char *err, size_t errlen);
+void registry_free(struct coord *co);
+struct host *registry_host(struct coord *co, const char *id);
+/* Accept / revoke, store first, then memory. Return 0, or a PROTO_E_*
+ * code with a message in err. */
+int registry_accept(struct coord *co, const char *id, const uint8_t pk[PROTO_PK_LEN], bool *changed, char *err,
+		    size_t errlen);
+int registry_revoke(struct coord *co, const char *id, bool *changed, char *err, size_t errlen);
+bool registry_online(const struct host *h);
+void registry_on_hello(struct coord *co, struct host *h, const struct proto_msg *m, const char *address);
+void registry_on_heartbeat(struct coord *co, struct host *h, const struct proto_msg *m);
+void registry_sweep(struct coord *co);
+const char *registry_status_name(const struct host *h);
+json_t *registry_host_json(const struct coord *co, const struct host *h, uint64_t now_ms);
+/* Hosts matching the selector args of a REQUEST (PROTOCOL.md 9.1), sorted by
+ * id, accepted only; *n_out set. Returns a malloc'd array (caller frees) or
+ * NULL with code/err (VALUE for a bad selector). With no selector and
+ * require_selector false, every host (revoked included) is returned. */
+struct host **registry_select(struct coord *co, json_t *args, bool require_selector, bool accepted_only,
+			      size_t *n_out, int *code, char *err, size_t errlen);
+
+/* jobs.c: admission, dispatch and agent intake. */
+/* Admits a JOB already through the control receive procedure (m), whose
+ * body and signature frame are fr[1] and fr[2]. Returns 0 with the job
+ * summary in *body, or a PROTO_E_* code with a message in err. */
+int jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_frame *fr, const char *who,
+		json_t **body, char *err, size_t errlen);
+int jobs_load(struct coord *co, char *err, size_t errlen);
+void jobs_free(struct coord *co);
+struct job *jobs_find(struct coord *co, const char *id);
+/* A job from the store (read-only copy, job->loaded), or NULL. */
+struct job *jobs_load_one(struct coord *co, const char *id, char *err, size_t errlen);
+void job_free(struct job *j);
+void jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, const struct proto_frame *fr,
+		    const uint8_t *rid, size_t rid_len);
+void jobs_on_progress(struct coord *co, struct host *h, const struct proto_msg *m);
+void jobs_on_ack(struct coord *co, struct host *h, const struct proto_msg *m);
+/* The host said HELLO: dispatch again what it was running for us. */
+void jobs_on_hello(struct coord *co, struct host *h);
+/* Sends phase of j to target i; false when it could not be sent. */
+bool jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase);
+void jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const char *failed_step,
+		   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void jobs_persist(struct coord *co, struct job *j);
+json_t *jobs_summary_json(const struct job *j);
+json_t *jobs_detail_json(struct coord *co, const struct job *j, bool results);
+const char *jobs_state_name(enum job_state s);
+const char *jobs_stage_name(enum job_stage s);
+const char *jobs_jh_name(enum jh_state s);
+bool jobs_jh_final(enum jh_state s);
+bool jobs_state_final(enum job_state s);
+
+/* rollout.c: the state machine, run after every event touching a job and
+ * on every tick. */
+void rollout_step(struct coord *co, struct job *j);
+void rollout_tick(struct coord *co);
+int rollout_pause(struct coord *co, struct job *j, const char *who, char *err, size_t errlen);
+int rollout_resume(struct coord *co, struct job *j, const char *who, char *err, size_t errlen);
+int rollout_abort(struct coord *co, struct job *j, const char *who, char *err, size_t errlen);
+
+/* control.c */
+int control_open(struct coord *co, char *err, size_t errlen);
+void control_on_socket(struct coord *co, void *sock, bool tcp);
+
+#endif

@@ -1,0 +1,685 @@
+/* Jobs: admission of operator-signed JOBs, the coordinator-signed DISPATCH
+ * of each phase to each target, and the intake of what agents answer (ACK,
+ * NACK, PROGRESS, RESULT). Each RESULT is stored once per (job, host, step)
+ * with its exact bytes and signature, and acknowledged only after the loop
+ * turn's commit. The rollout decisions are rollout.c's. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "coordinator/coord.h"
+
+static const char *const jh_names[JH_COUNT] = {"pending", "preflight", "ready",	"running",
+					       "succeeded", "failed",   "skipped", "unreachable"};
+
+const char *
+jobs_jh_name(enum jh_state s)
+{
+	return (unsigned)s < JH_COUNT ? jh_names[s] : "?";
+}
+
+static int
+jh_from_name(const char *s)
+{
+	for (int i = 0; i < JH_COUNT; i++)
+		if (strcmp(jh_names[i], s) == 0)
+			return i;
+	return -1;
+}
+
+bool
+jobs_jh_final(enum jh_state s)
+{
+	return s == JH_SUCCEEDED || s == JH_FAILED || s == JH_SKIPPED || s == JH_UNREACHABLE;
+}
+
+static const char *const state_names[] = {"running", "paused", "succeeded", "failed", "halted", "aborted"};
+static const char *const stage_names[] = {"quorum", "preflight", "canary", "batches", "done"};
+
+const char *
+jobs_state_name(enum job_state s)
+{
+	return state_names[s];
+}
+
+const char *
+jobs_stage_name(enum job_stage s)
+{
+	return stage_names[s];
+}
+
+bool
+jobs_state_final(enum job_state s)
+{
+	return s != JOB_RUNNING && s != JOB_PAUSED;
+}
+
+static int
+name_index(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+void
+job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	proto_msg_free(j->jm);
+	free(j->body);
+	free(j->hosts);
+	free(j);
+}
+
+/* A job from its signed body; hosts in target order, all pending. */
+static struct job *
+job_new(const uint8_t *body, size_t len, const uint8_t sig[PROTO_SIGFRAME_LEN], char *err, size_t errlen)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	struct proto_error e;
+
+	if (j == NULL)
+		goto oom;
+	j->body = malloc(len);
+	if (j->body == NULL)
+		goto oom;
+	memcpy(j->body, body, len);
+	j->body_len = len;
+	memcpy(j->sig, sig, PROTO_SIGFRAME_LEN);
+	keys_fingerprint(sig, j->signer, sizeof(j->signer));
+	if (proto_decode_body(PROTO_JOB, j->body, j->body_len, &j->jm, &e) != PROTO_OK) {
+		snprintf(err, errlen, "stored job body does not decode: %s", e.msg);
+		job_free(j);
+		return NULL;
+	}
+	const struct proto_job *jb = &j->jm->u.job;
+	struct proto_error pe;
+	snprintf(j->id, sizeof(j->id), "%s", jb->job_id);
+	j->has_preflight = proto_action_check(jb->action, "preflight", jb->params, jb->n_params, &pe) == PROTO_OK;
+	j->n = jb->n_targets;
+	j->hosts = calloc(j->n, sizeof(*j->hosts));
+	if (j->hosts == NULL)
+		goto oom;
+	for (size_t i = 0; i < j->n; i++) {
+		snprintf(j->hosts[i].host, sizeof(j->hosts[i].host), "%s", jb->targets[i]);
+		j->hosts[i].order = i;
+		j->hosts[i].state = JH_PENDING;
+	}
+	j->counts[JH_PENDING] = j->n;
+	return j;
+oom:
+	snprintf(err, errlen, "out of memory");
+	job_free(j);
+	return NULL;
+}
+
+static void
+job_activate(struct coord *co, struct job *j)
+{
+	j->next = co->jobs;
+	co->jobs = j;
+	map_put_str(co->job_map, j->id, j);
+	for (size_t i = 0; i < j->n; i++) {
+		struct host *h = registry_host(co, j->hosts[i].host);
+		if (h != NULL && !jobs_jh_final(j->hosts[i].state)) {
+			h->active = j;
+			h->active_idx = i;
+		}
+	}
+}
+
+struct job *
+jobs_find(struct coord *co, const char *id)
+{
+	return map_get_str(co->job_map, id);
+}
+
+/* ---- admission ---- */
+
+int
+jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_frame *fr, const char *who,
+	    json_t **body, char *err, size_t errlen)
+{
+	const struct proto_job *jb = &m->u.job;
+	const struct coord_operator *op = coord_conf_operator(co->conf, m->signer);
+	struct job *j = NULL;
+	json_t *targets = json_array();
+	int code = PROTO_E_INTERNAL, rc;
+
+	*body = NULL;
+	for (size_t i = 0; i < jb->n_targets; i++)
+		json_array_append_new(targets, json_string(jb->targets[i]));
+	if (op == NULL || strcmp(op->name, jb->operator_name) != 0) {
+		code = PROTO_E_DENIED;
+		snprintf(err, errlen, "the job says operator '%s' but is signed by %s", jb->operator_name,
+			 op ? op->name : "an unknown key");
+		goto refused;
+	}
+	if (jobs_find(co, jb->job_id) != NULL) {
+		code = PROTO_E_CONFLICT;
+		snprintf(err, errlen, "job %s exists", jb->job_id);
+		goto refused;
+	}
+	for (size_t i = 0; i < jb->n_targets; i++) {
+		struct host *h = registry_host(co, jb->targets[i]);
+		if (h == NULL || h->revoked) {
+			code = PROTO_E_NOT_FOUND;
+			snprintf(err, errlen, "target %s is not %s", jb->targets[i],
+				 h == NULL ? "an enrolled host" : "accepted (its key is revoked)");
+			goto refused;
+		}
+		if (h->active != NULL && !jobs_jh_final(h->active->hosts[h->active_idx].state)) {
+			code = PROTO_E_CONFLICT;
+			snprintf(err, errlen, "host %s is busy with job %s (%s)", h->id, h->active->id,
+				 jobs_state_name(h->active->state));
+			goto refused;
+		}
+	}
+	j = job_new(fr[1].data, fr[1].len, fr[2].data, err, errlen);
+	if (j == NULL)
+		goto refused;
+	j->submitted_ms = proto_now_ms();
+	j->deadline_ms = j->submitted_ms + jb->policy.job_deadline_s * 1000;
+	if (jb->expires_ms < j->deadline_ms)
+		j->deadline_ms = jb->expires_ms; /* agents refuse the job after that */
+	j->state = JOB_RUNNING;
+	j->stage = STAGE_QUORUM;
+
+	struct store_job sj = {j->id,	       jb->action,	 jb->operator_name, jb->reason,	      j->body,
+			       j->body_len,    {0},		 jb->created_ms,    jb->expires_ms,   j->submitted_ms,
+			       j->deadline_ms, 0,		 "running",	    "quorum",	      0,
+			       ""};
+	memcpy(sj.sig, j->sig, PROTO_SIGFRAME_LEN);
+	coord_tx(co);
+	rc = store_job_insert(co->store, &sj, jb->targets, jb->n_targets, err, errlen);
+	if (rc != 0) {
+		code = rc == STORE_CONFLICT ? PROTO_E_CONFLICT : PROTO_E_INTERNAL;
+		goto refused;
+	}
+	coord_audit(co, who, "job-submit", j->id, targets, "accepted", "%s by %s (%s), %zu targets: %s", jb->action,
+		    jb->operator_name, j->signer, jb->n_targets, jb->reason);
+	job_activate(co, j);
+	log_info("job %s: %s on %zu hosts, submitted by %s", j->id, jb->action, j->n, jb->operator_name);
+	rollout_step(co, j);
+	*body = jobs_summary_json(j);
+	json_decref(targets);
+	return 0;
+refused:
+	coord_audit(co, who, "job-submit", jb->job_id, targets, "refused", "%s: %s", proto_err_name(code), err);
+	json_decref(targets);
+	job_free(j);
+	return code;
+}
+
+/* ---- loading from the store ---- */
+
+struct load_ctx {
+	struct coord *co;
+	struct job *j;
+	struct job **list;
+	char *err;
+	size_t errlen;
+};
+
+static int
+load_host_row(void *ctx, const struct store_job_host *sh)
+{
+	struct load_ctx *lc = ctx;
+	struct job *j = lc->j;
+	int st = jh_from_name(sh->state);
+
+	if (sh->order >= j->n || strcmp(j->hosts[sh->order].host, sh->host_id) != 0 || st < 0) {
+		snprintf(lc->err, lc->errlen, "job %s: stored row for %s does not match the job", j->id, sh->host_id);
+		return -1;
+	}
+	struct job_host *jh = &j->hosts[sh->order];
+	j->counts[jh->state]--;
+	jh->state = (enum jh_state)st;
+	j->counts[jh->state]++;
+	snprintf(jh->role, sizeof(jh->role), "%s", sh->role);
+	jh->batch = sh->batch;
+	snprintf(jh->phase, sizeof(jh->phase), "%s", sh->phase);
+	snprintf(jh->step, sizeof(jh->step), "%s", sh->step);
+	snprintf(jh->failed_step, sizeof(jh->failed_step), "%s", sh->failed_step);
+	snprintf(jh->message, sizeof(jh->message), "%s", sh->message);
+	jh->updated_ms = sh->updated_ms;
+	jh->activity_mono = clock_mono_ms();
+	return 0;
+}
+
+static int
+load_job_row(void *ctx, const struct store_job *sj)
+{
+	struct load_ctx *lc = ctx;
+	struct job *j = job_new(sj->body, sj->body_len, sj->sig, lc->err, lc->errlen);
+	int st = name_index(state_names, 6, sj->state), sg = name_index(stage_names, 5, sj->stage);
+
+	if (j == NULL)
+		return -1;
+	if (st < 0 || sg < 0) {
+		snprintf(lc->err, lc->errlen, "job %s: unknown stored state %s/%s", sj->job_id, sj->state, sj->stage);
+		job_free(j);
+		return -1;
+	}
+	j->submitted_ms = sj->submitted_ms;
+	j->deadline_ms = sj->deadline_ms;
+	j->ended_ms = sj->ended_ms;
+	j->state = (enum job_state)st;
+	j->stage = (enum job_stage)sg;
+	j->batch = sj->batch;
+	snprintf(j->message, sizeof(j->message), "%s", sj->message);
+	lc->j = j;
+	if (store_job_hosts_each(lc->co->store, j->id, load_host_row, lc, lc->err, lc->errlen) != 0) {
+		job_free(j);
+		return -1;
+	}
+	j->next = *lc->list;
+	*lc->list = j;
+	return 0;
+}
+
+int
+jobs_load(struct coord *co, char *err, size_t errlen)
+{
+	static const char *const states[] = {"running", "paused", "halted", "aborted", "failed", NULL};
+	struct job *list = NULL, *next;
+	struct load_ctx lc = {co, NULL, &list, err, errlen};
+
+	if (store_jobs_each(co->store, states, load_job_row, &lc, err, errlen) != 0) {
+		for (; list != NULL; list = next) {
+			next = list->next;
+			job_free(list);
+		}
+		return -1;
+	}
+	for (; list != NULL; list = next) {
+		bool in_flight = list->counts[JH_PREFLIGHT] + list->counts[JH_RUNNING] > 0;
+		next = list->next;
+		if (jobs_state_final(list->state) && !in_flight) {
+			job_free(list);
+			continue;
+		}
+		log_info("job %s: %s, stage %s, resumed from the store", list->id, jobs_state_name(list->state),
+			 jobs_stage_name(list->stage));
+		job_activate(co, list);
+	}
+	return 0;
+}
+
+struct job *
+jobs_load_one(struct coord *co, const char *id, char *err, size_t errlen)
+{
+	struct job *list = NULL;
+	struct load_ctx lc = {co, NULL, &list, err, errlen};
+	int rc = store_job_get(co->store, id, load_job_row, &lc, err, errlen);
+
+	if (rc != 0) {
+		if (rc == STORE_NOT_FOUND)
+			snprintf(err, errlen, "no job %s", id);
+		job_free(list);
+		return NULL;
+	}
+	if (list != NULL)
+		list->loaded = true;
+	return list;
+}
+
+void
+jobs_free(struct coord *co)
+{
+	struct job *j = co->jobs, *next;
+
+	for (; j != NULL; j = next) {
+		next = j->next;
+		job_free(j);
+	}
+	co->jobs = NULL;
+}
+
+/* ---- state changes ---- */
+
+void
+jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const char *failed_step, const char *fmt,
+	      ...)
+{
+	struct job_host *jh = &j->hosts[i];
+	va_list ap;
+
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(jh->message, sizeof(jh->message), fmt, ap);
+		va_end(ap);
+	}
+	if (failed_step != NULL)
+		snprintf(jh->failed_step, sizeof(jh->failed_step), "%s", failed_step);
+	if (jh->state != st) {
+		j->counts[jh->state]--;
+		j->counts[st]++;
+		log_info("job %s: host %s %s -> %s%s%s", j->id, jh->host, jobs_jh_name(jh->state), jobs_jh_name(st),
+			 *jh->message ? ": " : "", jh->message);
+		jh->state = st;
+	}
+	if (jobs_jh_final(st)) {
+		struct host *h = registry_host(co, jh->host);
+		jh->awaiting_ack = false;
+		if (h != NULL && h->active == j)
+			h->active = NULL;
+	}
+	jh->updated_ms = proto_now_ms();
+	jh->dirty = true;
+}
+
+void
+jobs_persist(struct coord *co, struct job *j)
+{
+	char err[256];
+
+	if (j->loaded)
+		return;
+	for (size_t i = 0; i < j->n; i++) {
+		struct job_host *jh = &j->hosts[i];
+		if (!jh->dirty)
+			continue;
+		struct store_job_host sh = {j->id,    jh->host,	      jh->order,       jh->role,
+					    jh->batch, jobs_jh_name(jh->state), jh->phase, jh->step,
+					    jh->failed_step, jh->message, jh->updated_ms};
+		coord_tx(co);
+		if (store_job_host_update(co->store, &sh, err, sizeof(err)) != 0)
+			log_err("%s", err);
+		jh->dirty = false;
+	}
+	if (j->dirty) {
+		coord_tx(co);
+		if (store_job_update(co->store, j->id, jobs_state_name(j->state), jobs_stage_name(j->stage), j->batch,
+				     j->message, j->ended_ms, err, sizeof(err)) != 0)
+			log_err("%s", err);
+		j->dirty = false;
+	}
+}
+
+/* ---- dispatch ---- */
+
+bool
+jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase)
+{
+	struct job_host *jh = &j->hosts[i];
+	struct host *h = registry_host(co, jh->host);
+	struct proto_msg m = {.type = PROTO_DISPATCH};
+	uint64_t now = proto_now_ms(), exp = now + COORD_DISPATCH_TTL_MS;
+
+	if (h == NULL || !registry_online(h))
+		return false;
+	if (exp > j->jm->u.job.expires_ms)
+		exp = j->jm->u.job.expires_ms;
+	if (exp <= now)
+		return false;
+	m.u.dispatch.job_bytes = j->body;
+	m.u.dispatch.job_len = j->body_len;
+	memcpy(m.u.dispatch.job_sig, j->sig, PROTO_SIGFRAME_LEN);
+	m.u.dispatch.host_id = h->id;
+	m.u.dispatch.phase = phase;
+	m.u.dispatch.not_before_ms = now;
+	m.u.dispatch.expires_ms = exp;
+	randombytes_buf(m.u.dispatch.nonce, PROTO_NONCE_LEN);
+	if (coord_send_msg(co, co->router, h->rid, h->rid_len, &m) != 0) {
+		log_warn("job %s: cannot send the %s dispatch to %s", j->id, phase, h->id);
+		return false;
+	}
+	if (strcmp(jh->phase, phase) != 0)
+		jh->tries = 0;
+	memcpy(jh->nonce, m.u.dispatch.nonce, PROTO_NONCE_LEN);
+	jh->awaiting_ack = true;
+	jh->tries++;
+	jh->sent_mono = clock_mono_ms();
+	jh->activity_mono = jh->sent_mono;
+	snprintf(jh->phase, sizeof(jh->phase), "%s", phase);
+	jh->dirty = true;
+	if (h->active != j) {
+		h->active = j;
+		h->active_idx = i;
+	}
+	log_debug("job %s: %s dispatched to %s (try %d)", j->id, phase, h->id, jh->tries);
+	return true;
+}
+
+/* The target row of job_id for host h, or -1. */
+static long
+target_of(struct coord *co, struct host *h, const char *job_id, struct job **jp)
+{
+	struct job *j = h->active != NULL && strcmp(h->active->id, job_id) == 0 ? h->active : jobs_find(co, job_id);
+
+	*jp = j;
+	if (j == NULL)
+		return -1;
+	if (h->active == j)
+		return (long)h->active_idx;
+	for (size_t i = 0; i < j->n; i++)
+		if (strcmp(j->hosts[i].host, h->id) == 0)
+			return (long)i;
+	return -1;
+}
+
+void
+jobs_on_hello(struct coord *co, struct host *h)
+{
+	struct job *j = h->active;
+	struct job_host *jh;
+
+	if (j == NULL)
+		return;
+	jh = &j->hosts[h->active_idx];
+	if (jh->state != JH_PREFLIGHT && jh->state != JH_RUNNING)
+		return;
+	/* The agent resumes what its journal holds, or reports it again. */
+	log_info("job %s: %s is back; asking again for its %s phase", j->id, h->id, jh->phase);
+	jh->tries = 0;
+	if (!jobs_dispatch(co, j, h->active_idx, jh->phase))
+		log_warn("job %s: could not dispatch again to %s", j->id, h->id);
+}
+
+void
+jobs_on_ack(struct coord *co, struct host *h, const struct proto_msg *m)
+{
+	const struct proto_ack *a = &m->u.ack;
+	struct job *j;
+	long i;
+
+	if (a->ref_type != PROTO_DISPATCH)
+		return; /* agents answer nothing else of ours */
+	i = target_of(co, h, a->job_id, &j);
+	if (i < 0 || j->loaded) {
+		log_debug("host %s answered a dispatch of unknown job '%s'", h->id, a->job_id);
+		return;
+	}
+	struct job_host *jh = &j->hosts[i];
+	if (a->nonce_len != PROTO_NONCE_LEN || sodium_memcmp(a->nonce, jh->nonce, PROTO_NONCE_LEN) != 0 ||
+	    !jh->awaiting_ack) {
+		log_debug("job %s: %s answered an earlier dispatch", j->id, h->id);
+		return;
+	}
+	jh->awaiting_ack = false;
+	jh->activity_mono = clock_mono_ms();
+	if (m->type == PROTO_NACK) {
+		const char *code = proto_err_name((int)a->code);
+		jobs_host_set(co, j, (size_t)i, JH_FAILED, "dispatch", "the agent refused the %s dispatch: %s: %s",
+			      jh->phase, code ? code : "?", a->message);
+		rollout_step(co, j);
+	}
+}
+
+void
+jobs_on_progress(struct coord *co, struct host *h, const struct proto_msg *m)
+{
+	const struct proto_progress *p = &m->u.progress;
+	struct job *j;
+	long i = target_of(co, h, p->job_id, &j);
+
+	if (i < 0)
+		return;
+	struct job_host *jh = &j->hosts[i];
+	if (jobs_jh_final(jh->state))
+		return;
+	snprintf(jh->step, sizeof(jh->step), "%s", p->step);
+	if (*p->message != '\0')
+		snprintf(jh->message, sizeof(jh->message), "%s", p->message);
+	else
+		snprintf(jh->message, sizeof(jh->message), "%s %s", p->step, p->status);
+	jh->updated_ms = proto_now_ms();
+	jh->activity_mono = clock_mono_ms();
+	jh->awaiting_ack = false; /* it is working on it: the ACK may have been lost */
+}
+
+static char *
+data_json(const struct proto_result *r)
+{
+	json_t *o = json_object();
+	char *s;
+
+	for (size_t i = 0; i < r->n_data; i++)
+		json_object_set_new(o, r->data[i].key, json_string(r->data[i].value));
+	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return s;
+}
+
+void
+jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, const struct proto_frame *fr,
+	       const uint8_t *rid, size_t rid_len)
+{
+	const struct proto_result *r = &m->u.result;
+	struct proto_msg ack = {.type = PROTO_ACK};
+	char err[256], *dj = data_json(r);
+	struct job *j;
+	int rc;
+
+	if (dj == NULL)
+		return; /* not acknowledged: the agent sends it again */
+	struct store_result sr = {r->job_id,	r->host_id,   r->step,	      r->status,   r->exit_code,
+				  r->started_ms, r->duration_ms, r->message,  r->output_tail, dj,
+				  r->final,	{0},	      fr[1].data,     fr[1].len,   {0},
+				  proto_now_ms()};
+	memcpy(sr.incarnation, r->incarnation, PROTO_INCARN_LEN);
+	memcpy(sr.sig, fr[2].data, PROTO_SIGFRAME_LEN);
+	coord_tx(co);
+	rc = store_result_insert(co->store, &sr, err, sizeof(err));
+	free(dj);
+	if (rc < 0) {
+		log_err("job %s: cannot store the %s result of %s: %s", r->job_id, r->step, h->id, err);
+		return;
+	}
+	ack.u.ack = (struct proto_ack){PROTO_RESULT, r->job_id, r->host_id, r->step, {0}, 0, 0, ""};
+	coord_queue_ack(co, rid, rid_len, &ack);
+	if (rc == STORE_NOT_FOUND) {
+		log_warn("host %s sent a result of unknown job %s; acknowledged, not stored", h->id, r->job_id);
+		return;
+	}
+	if (rc == STORE_DUPLICATE) {
+		log_debug("job %s: %s %s result again; acknowledged again", r->job_id, h->id, r->step);
+		return;
+	}
+	long i = target_of(co, h, r->job_id, &j);
+	if (i < 0 || j->loaded)
+		return;
+	struct job_host *jh = &j->hosts[i];
+	jh->awaiting_ack = false;
+	jh->activity_mono = clock_mono_ms();
+	if (jobs_jh_final(jh->state)) {
+		log_info("job %s: late %s result from %s (%s) after it was %s", j->id, r->step, h->id, r->status,
+			 jobs_jh_name(jh->state));
+		return;
+	}
+	snprintf(jh->step, sizeof(jh->step), "%s", r->step);
+	snprintf(jh->message, sizeof(jh->message), "%s", r->message);
+	jh->updated_ms = proto_now_ms();
+	jh->dirty = true;
+	if (strcmp(r->status, "failed") == 0 || strcmp(r->status, "interrupted") == 0) {
+		jobs_host_set(co, j, (size_t)i, JH_FAILED, r->step, "%s", r->message);
+	} else if (r->final) {
+		if (jh->state == JH_PREFLIGHT)
+			jobs_host_set(co, j, (size_t)i, JH_READY, NULL, "%s", r->message);
+		else if (jh->state == JH_RUNNING)
+			jobs_host_set(co, j, (size_t)i, JH_SUCCEEDED, NULL, "%s", r->message);
+	}
+	rollout_step(co, j);
+}
+
+/* ---- JSON views (PROTOCOL.md 9.1) ---- */
+
+static json_t *
+policy_json(const struct proto_policy *p)
+{
+	return json_pack("{s:I, s:I, s:b, s:I, s:b, s:I, s:I, s:I}", "canary", (json_int_t)p->canary, "batch",
+			 (json_int_t)p->batch, "batch_pct", p->batch_pct, "budget", (json_int_t)p->budget, "budget_pct",
+			 p->budget_pct, "quorum_pct", (json_int_t)p->quorum_pct, "step_deadline_s",
+			 (json_int_t)p->step_deadline_s, "job_deadline_s", (json_int_t)p->job_deadline_s);
+}
+
+json_t *
+jobs_summary_json(const struct job *j)
+{
+	const struct proto_job *jb = &j->jm->u.job;
+	json_t *params = json_object(), *counts = json_object(), *o;
+
+	for (size_t i = 0; i < jb->n_params; i++)
+		json_object_set_new(params, jb->params[i].key, json_string(jb->params[i].value));
+	for (int s = 0; s < JH_COUNT; s++)
+		json_object_set_new(counts, jh_names[s], json_integer((json_int_t)j->counts[s]));
+	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:s, s:s, s:I, s:s, s:I, s:o, s:s}", "job_id",
+		      j->id, "action", jb->action, "operator", jb->operator_name, "reason", jb->reason, "params", params,
+		      "policy", policy_json(&jb->policy), "created_ms", (json_int_t)jb->created_ms, "expires_ms",
+		      (json_int_t)jb->expires_ms, "submitted_ms", (json_int_t)j->submitted_ms, "deadline_ms",
+		      (json_int_t)j->deadline_ms, "state", jobs_state_name(j->state), "stage",
+		      jobs_stage_name(j->stage), "batch", (json_int_t)j->batch, "message", j->message, "targets",
+		      (json_int_t)j->n, "counts", counts, "signer", j->signer);
+	if (o != NULL)
+		json_object_set_new(o, "ended_ms", j->ended_ms ? json_integer((json_int_t)j->ended_ms) : json_null());
+	return o;
+}
+
+json_t *
+jobs_detail_json(struct coord *co, const struct job *j, bool results)
+{
+	json_t *o = jobs_summary_json(j), *hosts = json_array(), *all = results ? json_array() : NULL;
+	char err[256];
+
+	if (o == NULL || hosts == NULL || (results && all == NULL)) {
+		json_decref(o);
+		json_decref(hosts);
+		json_decref(all);
+		return NULL;
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		const struct job_host *jh = &j->hosts[i];
+		json_t *h = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "host", jh->host, "order",
+				      (json_int_t)jh->order, "role", jh->role, "batch", (json_int_t)jh->batch, "state",
+				      jobs_jh_name(jh->state), "phase", jh->phase, "step", jh->step, "failed_step",
+				      jh->failed_step, "message", jh->message, "updated_ms", (json_int_t)jh->updated_ms);
+		if (h != NULL)
+			json_array_append_new(hosts, h);
+		if (results) {
+			/* A flat list: REPLY bodies nest at most six deep. */
+			json_t *rs = store_results_json(co->store, j->id, jh->host, err, sizeof(err)), *r;
+			size_t k;
+			if (rs == NULL)
+				log_err("%s", err);
+			json_array_foreach(rs, k, r) {
+				json_object_set_new(r, "host", json_string(jh->host));
+				json_array_append(all, r);
+			}
+			json_decref(rs);
+		}
+	}
+	json_object_set_new(o, "hosts", hosts);
+	if (results)
+		json_object_set_new(o, "results", all);
+	return o;
+}

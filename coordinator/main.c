@@ -1,0 +1,383 @@
+/* odc-coordinator: command line, start-up and the one event loop that
+ * serves the agents' ROUTER, the ZAP handler, the control sockets and the
+ * timers. Results are committed to the store once per loop turn (group
+ * commit) and only then acknowledged. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "coordinator/coord.h"
+
+#define DEFAULT_CONF "/etc/odc-fleet/coordinator.conf"
+#define EXIT_OK	     0
+#define EXIT_FAIL    1
+#define EXIT_USAGE   2
+
+/* A queued RESULT ACK: sent after the commit that makes it true. */
+struct pending_send {
+	uint8_t rid[COORD_RID_MAX];
+	size_t rid_len;
+	struct proto_frames f;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+int
+coord_send(void *sock, const uint8_t *rid, size_t rid_len, const struct proto_frames *f)
+{
+	int more = f->nframes == 3 ? ZMQ_SNDMORE : 0;
+
+	if (zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return -1;
+	if (zmq_send(sock, f->header, PROTO_HEADER_LEN, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return -1;
+	if (zmq_send(sock, f->body, f->body_len, more | ZMQ_DONTWAIT) < 0)
+		return -1;
+	if (more && zmq_send(sock, f->sig, PROTO_SIGFRAME_LEN, ZMQ_DONTWAIT) < 0)
+		return -1;
+	return 0;
+}
+
+int
+coord_send_msg(struct coord *co, void *sock, const uint8_t *rid, size_t rid_len, const struct proto_msg *m)
+{
+	struct proto_frames f;
+	struct proto_error e;
+	int rc;
+
+	if (proto_encode(m, proto_type_signed(m->type) ? co->kp->sk : NULL, &f, &e) != PROTO_OK) {
+		log_err("cannot encode %s: %s", proto_type_name(m->type), e.msg);
+		return -1;
+	}
+	rc = coord_send(sock, rid, rid_len, &f);
+	proto_frames_free(&f);
+	return rc;
+}
+
+int
+coord_queue_ack(struct coord *co, const uint8_t *rid, size_t rid_len, const struct proto_msg *m)
+{
+	struct proto_error e;
+	struct pending_send *p;
+
+	if (rid_len > COORD_RID_MAX)
+		return -1;
+	if (co->n_acks == co->cap_acks) {
+		size_t cap = co->cap_acks ? co->cap_acks * 2 : 64;
+		p = realloc(co->acks, cap * sizeof(*p));
+		if (p == NULL)
+			return -1;
+		co->acks = p;
+		co->cap_acks = cap;
+	}
+	p = &co->acks[co->n_acks];
+	if (proto_encode(m, NULL, &p->f, &e) != PROTO_OK) {
+		log_err("cannot encode an ACK: %s", e.msg);
+		return -1;
+	}
+	memcpy(p->rid, rid, rid_len);
+	p->rid_len = rid_len;
+	co->n_acks++;
+	return 0;
+}
+
+void
+coord_tx(struct coord *co)
+{
+	char err[256];
+
+	if (!store_in_tx(co->store) && store_begin(co->store, err, sizeof(err)) != 0)
+		log_err("%s", err);
+}
+
+/* Ends the loop turn: commit, then keep the promises the commit made. When
+ * the commit fails nothing is acknowledged: the agents send again. */
+static void
+flush_turn(struct coord *co)
+{
+	char err[256];
+	bool ok = true;
+
+	if (store_in_tx(co->store) && store_commit(co->store, err, sizeof(err)) != 0) {
+		log_err("store commit failed, results not acknowledged: %s", err);
+		ok = false;
+	}
+	for (size_t i = 0; i < co->n_acks; i++) {
+		if (ok)
+			coord_send(co->router, co->acks[i].rid, co->acks[i].rid_len, &co->acks[i].f);
+		proto_frames_free(&co->acks[i].f);
+	}
+	co->n_acks = 0;
+}
+
+void
+coord_audit(struct coord *co, const char *who, const char *what, const char *job_id, json_t *hosts,
+	    const char *outcome, const char *fmt, ...)
+{
+	char detail[2048], err[256];
+	char *hj = hosts != NULL ? json_dumps(hosts, JSON_COMPACT) : NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	coord_tx(co);
+	if (store_audit(co->store, proto_now_ms(), who, what, job_id, hj, outcome, detail, err, sizeof(err)) != 0)
+		log_err("audit: %s", err);
+	log_info("audit: %s %s%s%s: %s%s%s", who, what, job_id ? " " : "", job_id ? job_id : "", outcome,
+		 *detail ? ": " : "", detail);
+	free(hj);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: odc-coordinator [-c FILE] [-v] run\n"
+		   "       odc-coordinator [-c FILE] check-config\n"
+		   "       odc-coordinator keygen SECRET_KEY_FILE PUBLIC_KEY_FILE\n"
+		   "\n"
+		   "  -c FILE   configuration (default " DEFAULT_CONF ")\n"
+		   "  -v        log debug events\n");
+}
+
+static int
+cmd_keygen(const char *sec, const char *pub)
+{
+	char err[512], text[KEYS_PUBLIC_TEXT_SIZE], fp[KEYS_FINGERPRINT_SIZE];
+	struct keys_pair *kp = keys_generate(err, sizeof(err));
+
+	if (kp == NULL || keys_save(kp, sec, pub, err, sizeof(err)) != 0) {
+		fprintf(stderr, "odc-coordinator: keygen: %s\n", err);
+		keys_pair_free(kp);
+		return EXIT_USAGE;
+	}
+	keys_format_public(kp->pk, text, sizeof(text));
+	keys_fingerprint(kp->pk, fp, sizeof(fp));
+	printf("%s\nfingerprint %s\n", text, fp);
+	keys_pair_free(kp);
+	return EXIT_OK;
+}
+
+static int
+open_state(struct coord *co, char *err, size_t errlen)
+{
+	char path[4200];
+
+	if (mkdir(co->conf->state_dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", co->conf->state_dir, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/store.db", co->conf->state_dir);
+	co->store = store_open(path, err, errlen);
+	return co->store != NULL ? 0 : -1;
+}
+
+/* Drains what is waiting on each socket; bounded per turn so that no socket
+ * starves the others or the timers. */
+static void
+serve(struct coord *co, long timeout_ms)
+{
+	zmq_pollitem_t items[4] = {
+		{co->zap, 0, ZMQ_POLLIN, 0},
+		{co->router, 0, ZMQ_POLLIN, 0},
+		{co->ctl_ipc, 0, ZMQ_POLLIN, 0},
+		{co->ctl_tcp, 0, ZMQ_POLLIN, 0},
+	};
+	int n = co->ctl_tcp != NULL ? 4 : 3;
+
+	if (zmq_poll(items, n, timeout_ms) <= 0)
+		return;
+	for (int k = 0; k < 1000 && (items[0].revents & ZMQ_POLLIN); k++) {
+		transport_on_zap(co);
+		if (zmq_poll(&items[0], 1, 0) <= 0)
+			break;
+	}
+	for (int k = 0; k < 2000; k++) {
+		int ev = 0;
+		size_t sz = sizeof(ev);
+		if (zmq_getsockopt(co->router, ZMQ_EVENTS, &ev, &sz) != 0 || !(ev & ZMQ_POLLIN))
+			break;
+		transport_on_router(co);
+	}
+	flush_turn(co);
+	for (int s = 2; s < n; s++) {
+		void *sock = items[s].socket;
+		for (int k = 0; k < 100; k++) {
+			int ev = 0;
+			size_t sz = sizeof(ev);
+			if (zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) != 0 || !(ev & ZMQ_POLLIN))
+				break;
+			control_on_socket(co, sock, s == 3);
+			flush_turn(co);
+		}
+	}
+}
+
+static int
+run(struct coord *co, char *err, size_t errlen)
+{
+	struct sigaction sa;
+	uint64_t next_tick = 0;
+	int ret = -1;
+
+	co->kp = keys_load_secret(co->conf->secret_key, err, errlen);
+	if (co->kp == NULL)
+		return -1;
+	if (crypto_sign_ed25519_pk_to_curve25519(co->curve_pk, co->kp->pk) != 0) {
+		snprintf(err, errlen, "%s: cannot derive the CURVE key", co->conf->secret_key);
+		goto out;
+	}
+	if (open_state(co, err, errlen) != 0)
+		goto out;
+	co->hosts = map_new();
+	co->curves = map_new();
+	co->job_map = map_new();
+	if (co->hosts == NULL || co->curves == NULL || co->job_map == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (registry_load(co, err, errlen) != 0 || jobs_load(co, err, errlen) != 0)
+		goto out;
+	co->zctx = zmq_ctx_new();
+	if (co->zctx == NULL) {
+		snprintf(err, errlen, "zmq: %s", zmq_strerror(errno));
+		goto out;
+	}
+	if (transport_open(co, err, errlen) != 0 || control_open(co, err, errlen) != 0)
+		goto out;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	log_info("odc-coordinator %s: %s, agents on %s, control on ipc://%s%s%s; %zu hosts, %zu active jobs",
+		 COORD_VERSION, co->conf->id, co->conf->agents_bind, co->conf->control_socket,
+		 *co->conf->control_tcp ? " and " : "", co->conf->control_tcp, map_count(co->hosts),
+		 map_count(co->job_map));
+	coord_audit(co, "coordinator", "start", NULL, NULL, "ok", "odc-coordinator %s", COORD_VERSION);
+	flush_turn(co);
+	while (!stop_signal) {
+		uint64_t now = clock_mono_ms();
+		long wait = next_tick > now ? (long)(next_tick - now) : 0;
+		serve(co, wait);
+		now = clock_mono_ms();
+		if (now >= next_tick) {
+			registry_sweep(co);
+			rollout_tick(co);
+			flush_turn(co);
+			next_tick = now + COORD_TICK_MS;
+		}
+	}
+	log_info("stopping on signal %d", (int)stop_signal);
+	coord_audit(co, "coordinator", "stop", NULL, NULL, "ok", "signal %d", (int)stop_signal);
+	flush_turn(co);
+	ret = 0;
+out:
+	if (co->router)
+		zmq_close(co->router);
+	if (co->zap)
+		zmq_close(co->zap);
+	if (co->ctl_ipc)
+		zmq_close(co->ctl_ipc);
+	if (co->ctl_tcp)
+		zmq_close(co->ctl_tcp);
+	if (co->zctx)
+		zmq_ctx_term(co->zctx);
+	if (co->conf->control_socket != NULL && co->ctl_ipc != NULL)
+		unlink(co->conf->control_socket);
+	jobs_free(co);
+	registry_free(co);
+	map_free(co->hosts);
+	map_free(co->curves);
+	map_free(co->job_map);
+	for (size_t i = 0; i < co->n_acks; i++)
+		proto_frames_free(&co->acks[i].f);
+	free(co->acks);
+	store_close(co->store);
+	keys_pair_free(co->kp);
+	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conf_path = DEFAULT_CONF;
+	struct coord_conf conf;
+	struct coord co = {0};
+	char err[1024];
+	int ch, verbose = 0, ret;
+	enum log_level lvl;
+
+	while ((ch = getopt(argc, argv, "+c:vh")) != -1) {
+		switch (ch) {
+		case 'c': conf_path = optarg; break;
+		case 'v': verbose = 1; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[optind];
+	if (keys_init() != 0) {
+		fprintf(stderr, "odc-coordinator: cannot initialise libsodium\n");
+		return EXIT_FAIL;
+	}
+	if (strcmp(cmd, "keygen") == 0) {
+		if (optind + 3 != argc) {
+			fprintf(stderr, "usage: odc-coordinator keygen SECRET_KEY_FILE PUBLIC_KEY_FILE\n");
+			return EXIT_USAGE;
+		}
+		return cmd_keygen(argv[optind + 1], argv[optind + 2]);
+	}
+	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0) {
+		fprintf(stderr, "odc-coordinator: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (optind + 1 != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (coord_conf_load(conf_path, &conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "odc-coordinator: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "check-config") == 0) {
+		coord_conf_free(&conf);
+		return EXIT_OK;
+	}
+	if (log_level_parse(conf.log_level, &lvl) != 0)
+		lvl = LOG_LVL_INFO;
+	log_init("odc-coordinator", verbose ? LOG_LVL_DEBUG : lvl, 0);
+	co.conf = &conf;
+	if (run(&co, err, sizeof(err)) != 0) {
+		fprintf(stderr, "odc-coordinator: %s\n", err);
+		ret = EXIT_FAIL;
+	} else {
+		ret = EXIT_OK;
+	}
+	coord_conf_free(&conf);
+	return ret;
+}

@@ -1,0 +1,373 @@
+/* The rollout of a job across its targets: quorum gate, preflight on every
+ * target before any host is touched, canaries alone, then batches, with a
+ * failure budget that halts it, deadlines per step and per job, and
+ * pause / resume / abort. rollout_step() is run after every event that
+ * touches a job and on every tick; it is idempotent and restart-safe: all
+ * it decides from is the job's stored state plus the registry. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "coordinator/coord.h"
+
+static size_t
+failures(const struct job *j)
+{
+	return j->counts[JH_FAILED] + j->counts[JH_UNREACHABLE];
+}
+
+static size_t
+in_flight(const struct job *j)
+{
+	return j->counts[JH_PREFLIGHT] + j->counts[JH_RUNNING];
+}
+
+static size_t
+budget_of(const struct job *j)
+{
+	const struct proto_policy *p = &j->jm->u.job.policy;
+
+	return p->budget_pct ? (size_t)(p->budget * j->n / 100) : (size_t)p->budget;
+}
+
+static size_t
+batch_size(const struct job *j)
+{
+	const struct proto_policy *p = &j->jm->u.job.policy;
+	size_t b = p->batch_pct ? (size_t)((p->batch * j->n + 99) / 100) : (size_t)p->batch;
+
+	return b > 0 ? b : 1;
+}
+
+static json_t *
+target_list(const struct job *j)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < j->n; i++)
+		json_array_append_new(a, json_string(j->hosts[i].host));
+	return a;
+}
+
+/* Ends the job: the state is final; hosts never touched are skipped. */
+static void
+finish(struct coord *co, struct job *j, enum job_state st, const char *who, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void
+finish(struct coord *co, struct job *j, enum job_state st, const char *who, const char *fmt, ...)
+{
+	va_list ap;
+	json_t *targets;
+
+	va_start(ap, fmt);
+	vsnprintf(j->message, sizeof(j->message), fmt, ap);
+	va_end(ap);
+	for (size_t i = 0; i < j->n; i++) {
+		enum jh_state hs = j->hosts[i].state;
+		if (hs == JH_PENDING || hs == JH_READY)
+			jobs_host_set(co, j, i, JH_SKIPPED, NULL, "skipped: the job %s: %s",
+				      st == JOB_ABORTED ? "was aborted" : jobs_state_name(st), j->message);
+	}
+	j->state = st;
+	if (st == JOB_SUCCEEDED || st == JOB_FAILED)
+		j->stage = STAGE_DONE;
+	j->ended_ms = proto_now_ms();
+	j->dirty = true;
+	targets = target_list(j);
+	coord_audit(co, who, "job-end", j->id, targets, jobs_state_name(st), "%s", j->message);
+	json_decref(targets);
+	if (st == JOB_SUCCEEDED)
+		log_info("job %s succeeded on %zu hosts", j->id, j->n);
+	else
+		log_warn("job %s %s: %s", j->id, jobs_state_name(st), j->message);
+}
+
+/* Timeouts of what is in flight: unanswered dispatches are sent again, then
+ * the host is unreachable; a step with no news for step_deadline fails. */
+static void
+check_in_flight(struct coord *co, struct job *j)
+{
+	const struct proto_policy *p = &j->jm->u.job.policy;
+	uint64_t mono = clock_mono_ms(), step_ms = p->step_deadline_s * 1000;
+
+	for (size_t i = 0; i < j->n; i++) {
+		struct job_host *jh = &j->hosts[i];
+		if (jh->state != JH_PREFLIGHT && jh->state != JH_RUNNING)
+			continue;
+		if (jh->awaiting_ack && mono - jh->sent_mono > co->conf->ack_timeout_ms) {
+			if (jh->tries < COORD_DISPATCH_TRIES && jobs_dispatch(co, j, i, jh->phase))
+				continue;
+			jobs_host_set(co, j, i, JH_UNREACHABLE, "dispatch", "no answer to the %s dispatch after %d %s",
+				      jh->phase, jh->tries, jh->tries == 1 ? "try" : "tries");
+		} else if (mono - jh->activity_mono > step_ms) {
+			jobs_host_set(co, j, i, JH_FAILED, *jh->step ? jh->step : "deadline",
+				      "no news from the agent for %llu s%s%s (step deadline %llu s)",
+				      (unsigned long long)((mono - jh->activity_mono) / 1000), *jh->step ? " in step " : "",
+				      jh->step, (unsigned long long)p->step_deadline_s);
+		}
+	}
+}
+
+static void
+check_job_deadline(struct coord *co, struct job *j)
+{
+	if (proto_now_ms() <= j->deadline_ms)
+		return;
+	for (size_t i = 0; i < j->n; i++) {
+		struct job_host *jh = &j->hosts[i];
+		if (jh->state == JH_PREFLIGHT || jh->state == JH_RUNNING)
+			jobs_host_set(co, j, i, JH_FAILED, *jh->step ? jh->step : "deadline",
+				      "the job's deadline passed during %s%s", *jh->step ? "step " : "the ",
+				      *jh->step ? jh->step : jh->phase);
+	}
+	if (!jobs_state_final(j->state))
+		finish(co, j, JOB_FAILED, "coordinator", "the job deadline passed (%llu s)",
+		       (unsigned long long)j->jm->u.job.policy.job_deadline_s);
+}
+
+/* Sends phase to target i, or marks it unreachable. */
+static void
+start_host(struct coord *co, struct job *j, size_t i, const char *phase)
+{
+	enum jh_state next = strcmp(phase, "preflight") == 0 ? JH_PREFLIGHT : JH_RUNNING;
+
+	if (jobs_dispatch(co, j, i, phase)) {
+		jobs_host_set(co, j, i, next, NULL, "%s dispatched", phase);
+		return;
+	}
+	jobs_host_set(co, j, i, JH_UNREACHABLE, "dispatch", "not online when its %s was due", phase);
+}
+
+/* A host that may run now: ready after preflight, or pending when the
+ * action has no preflight phase. */
+static bool
+eligible(const struct job *j, size_t i)
+{
+	const struct job_host *jh = &j->hosts[i];
+
+	return *jh->role == '\0' && (j->has_preflight ? jh->state == JH_READY : jh->state == JH_PENDING);
+}
+
+static bool
+over_budget(struct coord *co, struct job *j, const char *where)
+{
+	size_t f = failures(j), b = budget_of(j);
+
+	if (f <= b)
+		return false;
+	for (size_t i = 0; i < j->n; i++) {
+		const struct job_host *jh = &j->hosts[i];
+		if (jh->state == JH_FAILED || jh->state == JH_UNREACHABLE) {
+			finish(co, j, JOB_HALTED, "coordinator",
+			       "failure budget exceeded %s: %zu failed, budget %zu; first: %s %s%s%s: %s", where, f, b,
+			       jh->host, jobs_jh_name(jh->state), *jh->failed_step ? " at " : "", jh->failed_step,
+			       jh->message);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+advance(struct coord *co, struct job *j)
+{
+	const struct proto_policy *p = &j->jm->u.job.policy;
+
+	for (int guard = 0; guard < 8 && j->state == JOB_RUNNING; guard++) {
+		switch (j->stage) {
+		case STAGE_QUORUM: {
+			size_t online = 0;
+			for (size_t i = 0; i < j->n; i++) {
+				struct host *h = registry_host(co, j->hosts[i].host);
+				online += h != NULL && registry_online(h);
+			}
+			uint64_t need = (p->quorum_pct * j->n + 99) / 100;
+			if (online < need) {
+				for (size_t i = 0; i < j->n; i++) {
+					struct host *h = registry_host(co, j->hosts[i].host);
+					if (h == NULL || !registry_online(h))
+						jobs_host_set(co, j, i, JH_UNREACHABLE, "", "not online when the job started");
+				}
+				finish(co, j, JOB_HALTED, "coordinator",
+				       "quorum not met: %zu of %zu targets online, %llu%% (%llu) needed", online, j->n,
+				       (unsigned long long)p->quorum_pct, (unsigned long long)need);
+				return;
+			}
+			for (size_t i = 0; i < j->n; i++) {
+				struct host *h = registry_host(co, j->hosts[i].host);
+				if (h == NULL || !registry_online(h))
+					jobs_host_set(co, j, i, JH_UNREACHABLE, "", "not online when the job started");
+			}
+			j->stage = j->has_preflight ? STAGE_PREFLIGHT : STAGE_CANARY;
+			j->dirty = true;
+			if (over_budget(co, j, "at the start (offline targets)"))
+				return;
+			break;
+		}
+		case STAGE_PREFLIGHT:
+			for (size_t i = 0; i < j->n; i++)
+				if (j->hosts[i].state == JH_PENDING)
+					start_host(co, j, i, "preflight");
+			if (in_flight(j) > 0)
+				return;
+			if (over_budget(co, j, "in preflight"))
+				return;
+			j->stage = STAGE_CANARY;
+			j->dirty = true;
+			break;
+		case STAGE_CANARY: {
+			size_t scheduled = 0, left = 0;
+			for (size_t i = 0; i < j->n; i++)
+				scheduled += strcmp(j->hosts[i].role, "canary") == 0;
+			if (scheduled == 0 && p->canary > 0) {
+				for (size_t i = 0; i < j->n && scheduled < p->canary; i++) {
+					if (!eligible(j, i))
+						continue;
+					snprintf(j->hosts[i].role, sizeof(j->hosts[i].role), "canary");
+					start_host(co, j, i, "run");
+					scheduled++;
+				}
+			}
+			for (size_t i = 0; i < j->n; i++) {
+				const struct job_host *jh = &j->hosts[i];
+				if (strcmp(jh->role, "canary") != 0)
+					continue;
+				if (jh->state == JH_FAILED || jh->state == JH_UNREACHABLE) {
+					finish(co, j, JOB_HALTED, "coordinator", "canary %s %s%s%s: %s", jh->host,
+					       jh->state == JH_FAILED ? "failed" : "unreachable",
+					       *jh->failed_step ? " at " : "", jh->failed_step, jh->message);
+					return;
+				}
+				left += !jobs_jh_final(jh->state);
+			}
+			if (left > 0)
+				return;
+			j->stage = STAGE_BATCHES;
+			j->dirty = true;
+			break;
+		}
+		case STAGE_BATCHES: {
+			if (over_budget(co, j, j->batch ? "during the batches" : "before the first batch"))
+				return;
+			if (j->counts[JH_RUNNING] > 0)
+				return;
+			size_t want = batch_size(j), started = 0;
+			bool any = false;
+			for (size_t i = 0; i < j->n && started < want; i++) {
+				if (!eligible(j, i))
+					continue;
+				if (!any) {
+					j->batch++;
+					j->dirty = true;
+					any = true;
+				}
+				snprintf(j->hosts[i].role, sizeof(j->hosts[i].role), "batch");
+				j->hosts[i].batch = j->batch;
+				start_host(co, j, i, "run");
+				started++;
+			}
+			if (any) {
+				if (j->counts[JH_RUNNING] > 0)
+					return;
+				break; /* the whole batch was unreachable: judge it now */
+			}
+			j->stage = STAGE_DONE;
+			j->dirty = true;
+			break;
+		}
+		case STAGE_DONE: {
+			size_t f = failures(j);
+			if (f == 0)
+				finish(co, j, JOB_SUCCEEDED, "coordinator", "every target succeeded");
+			else
+				finish(co, j, JOB_FAILED, "coordinator", "%zu of %zu targets failed (budget %zu)", f, j->n,
+				       budget_of(j));
+			return;
+		}
+		}
+	}
+}
+
+void
+rollout_step(struct coord *co, struct job *j)
+{
+	if (j->loaded || j->done)
+		return;
+	check_in_flight(co, j);
+	check_job_deadline(co, j);
+	if (j->state == JOB_RUNNING)
+		advance(co, j);
+	jobs_persist(co, j);
+	if (jobs_state_final(j->state) && in_flight(j) == 0)
+		j->done = true;
+}
+
+void
+rollout_tick(struct coord *co)
+{
+	struct job **pp = &co->jobs;
+
+	for (struct job *j = co->jobs; j != NULL; j = j->next)
+		rollout_step(co, j);
+	/* Jobs that ended with nothing in flight leave memory; the store has them. */
+	while (*pp != NULL) {
+		struct job *j = *pp;
+		if (j->done) {
+			*pp = j->next;
+			map_del_str(co->job_map, j->id);
+			for (size_t i = 0; i < j->n; i++) {
+				struct host *h = registry_host(co, j->hosts[i].host);
+				if (h != NULL && h->active == j)
+					h->active = NULL;
+			}
+			job_free(j);
+			continue;
+		}
+		pp = &j->next;
+	}
+}
+
+static int
+not_in(struct job *j, const char *what, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "job %s is %s; cannot %s it", j->id, jobs_state_name(j->state), what);
+	return PROTO_E_CONFLICT;
+}
+
+int
+rollout_pause(struct coord *co, struct job *j, const char *who, char *err, size_t errlen)
+{
+	if (j->state != JOB_RUNNING)
+		return not_in(j, "pause", err, errlen);
+	j->state = JOB_PAUSED;
+	j->dirty = true;
+	coord_audit(co, who, "job-pause", j->id, NULL, "ok", "paused at stage %s", jobs_stage_name(j->stage));
+	jobs_persist(co, j);
+	return 0;
+}
+
+int
+rollout_resume(struct coord *co, struct job *j, const char *who, char *err, size_t errlen)
+{
+	if (j->state != JOB_PAUSED)
+		return not_in(j, "resume", err, errlen);
+	j->state = JOB_RUNNING;
+	j->dirty = true;
+	coord_audit(co, who, "job-resume", j->id, NULL, "ok", "resumed at stage %s", jobs_stage_name(j->stage));
+	rollout_step(co, j);
+	return 0;
+}
+
+int
+rollout_abort(struct coord *co, struct job *j, const char *who, char *err, size_t errlen)
+{
+	if (j->state != JOB_RUNNING && j->state != JOB_PAUSED)
+		return not_in(j, "abort", err, errlen);
+	finish(co, j, JOB_ABORTED, who, "aborted by %s at stage %s%s", who, jobs_stage_name(j->stage),
+	       in_flight(j) ? "; steps already running go on to their end" : "");
+	rollout_step(co, j);
+	return 0;
+}

@@ -1,0 +1,275 @@
+/* The agents' side of the coordinator: a CURVE ROUTER whose peers are
+ * admitted by a ZAP handler only when their key is enrolled, each message
+ * read through PROTOCOL.md section 7's coordinator procedure and bound to
+ * the host id ZAP gave the key. A peer is never named by an id it chose. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "coordinator/coord.h"
+
+#define MAX_PARTS 6 /* routing id + at most 3 frames; more is refused */
+
+int
+transport_open(struct coord *co, char *err, size_t errlen)
+{
+	uint8_t csk[32];
+	int one = 1, zero = 0, hb = 2000, hb_to = 6000, hwm = 100000;
+	int64_t maxmsg = 70000; /* the largest agent message is a 64 KiB RESULT body */
+
+	co->zap = zmq_socket(co->zctx, ZMQ_REP);
+	if (co->zap == NULL || zmq_setsockopt(co->zap, ZMQ_LINGER, &zero, sizeof(zero)) != 0 ||
+	    zmq_bind(co->zap, COORD_ZAP_ENDPOINT) != 0) {
+		snprintf(err, errlen, "ZAP handler: %s", zmq_strerror(errno));
+		return -1;
+	}
+	co->router = zmq_socket(co->zctx, ZMQ_ROUTER);
+	if (co->router == NULL) {
+		snprintf(err, errlen, "zmq: %s", zmq_strerror(errno));
+		return -1;
+	}
+	if (crypto_sign_ed25519_sk_to_curve25519(csk, co->kp->sk) != 0) {
+		snprintf(err, errlen, "cannot derive the CURVE secret key");
+		return -1;
+	}
+	zmq_setsockopt(co->router, ZMQ_CURVE_SERVER, &one, sizeof(one));
+	zmq_setsockopt(co->router, ZMQ_CURVE_SECRETKEY, csk, sizeof(csk));
+	sodium_memzero(csk, sizeof(csk));
+	zmq_setsockopt(co->router, ZMQ_ZAP_DOMAIN, COORD_ZAP_AGENTS, strlen(COORD_ZAP_AGENTS));
+	/* A send to a peer that is not connected fails instead of vanishing. */
+	zmq_setsockopt(co->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+	zmq_setsockopt(co->router, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(co->router, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(co->router, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(co->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	/* ZMTP heartbeats: a dead TCP peer is noticed both ways. */
+	zmq_setsockopt(co->router, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
+	zmq_setsockopt(co->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_to, sizeof(hb_to));
+	zmq_setsockopt(co->router, ZMQ_HEARTBEAT_TTL, &hb_to, sizeof(hb_to));
+	if (zmq_bind(co->router, co->conf->agents_bind) != 0) {
+		snprintf(err, errlen, "%s: agents.bind %s: %s", co->conf->path, co->conf->agents_bind,
+			 zmq_strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Receives one multipart message into parts; returns the number of parts,
+ * or -1 when it had more than max (the rest is drained and dropped). */
+static int
+recv_parts(void *sock, zmq_msg_t *parts, int max)
+{
+	int n = 0, more = 1;
+
+	while (more) {
+		zmq_msg_t tmp;
+		zmq_msg_t *m = n < max ? &parts[n] : &tmp;
+		zmq_msg_init(m);
+		if (zmq_msg_recv(m, sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(m);
+			break;
+		}
+		more = zmq_msg_more(m);
+		if (n >= max) {
+			zmq_msg_close(m);
+			n = max + 1;
+			continue;
+		}
+		n++;
+	}
+	if (n > max) {
+		for (int i = 0; i < max; i++)
+			zmq_msg_close(&parts[i]);
+		return -1;
+	}
+	return n;
+}
+
+static void
+close_parts(zmq_msg_t *parts, int n)
+{
+	for (int i = 0; i < n; i++)
+		zmq_msg_close(&parts[i]);
+}
+
+static void
+zap_reply(void *zap, zmq_msg_t *version, zmq_msg_t *reqid, const char *code, const char *text, const char *user)
+{
+	zmq_send(zap, zmq_msg_data(version), zmq_msg_size(version), ZMQ_SNDMORE);
+	zmq_send(zap, zmq_msg_data(reqid), zmq_msg_size(reqid), ZMQ_SNDMORE);
+	zmq_send(zap, code, strlen(code), ZMQ_SNDMORE);
+	zmq_send(zap, text, strlen(text), ZMQ_SNDMORE);
+	zmq_send(zap, user, strlen(user), ZMQ_SNDMORE);
+	zmq_send(zap, "", 0, 0);
+}
+
+static bool
+frame_is(zmq_msg_t *m, const char *s)
+{
+	return zmq_msg_size(m) == strlen(s) && memcmp(zmq_msg_data(m), s, strlen(s)) == 0;
+}
+
+/* ZAP 1.0 (RFC 27): version, request id, domain, address, identity,
+ * mechanism, credentials. Agents: an enrolled, not revoked CURVE key; the
+ * User-Id is its host id. Control over tcp: a trusted operator's key; the
+ * User-Id is "operator:NAME". Everything else is refused. */
+void
+transport_on_zap(struct coord *co)
+{
+	zmq_msg_t p[8];
+	int n = recv_parts(co->zap, p, 8);
+	char addr[64] = "", user[80] = "", err[256];
+	const char *code = "400", *text = "not enrolled";
+
+	if (n < 0)
+		return; /* a REP socket cannot answer a broken request; libzmq then denies */
+	if (n < 6) {
+		if (n >= 2)
+			zap_reply(co->zap, &p[0], &p[1], "500", "malformed ZAP request", "");
+		close_parts(p, n);
+		return;
+	}
+	snprintf(addr, sizeof(addr), "%.*s", (int)(zmq_msg_size(&p[3]) < 63 ? zmq_msg_size(&p[3]) : 63),
+		 (const char *)zmq_msg_data(&p[3]));
+	bool curve = frame_is(&p[5], "CURVE") && n == 7 && zmq_msg_size(&p[6]) == 32;
+	if (!frame_is(&p[0], "1.0")) {
+		code = "500";
+		text = "unsupported ZAP version";
+	} else if (frame_is(&p[2], COORD_ZAP_AGENTS)) {
+		struct host *h = curve ? map_get(co->curves, zmq_msg_data(&p[6]), 32) : NULL;
+		if (h != NULL && !h->revoked) {
+			code = "200";
+			text = "OK";
+			snprintf(user, sizeof(user), "%s", h->id);
+		} else if (h != NULL) {
+			text = "revoked";
+			log_warn("refused revoked host %s from %s", h->id, addr);
+		} else if (curve) {
+			char hex[65];
+			hex_encode(zmq_msg_data(&p[6]), 32, hex, sizeof(hex));
+			log_warn("refused an unknown agent key (curve %.16s...) from %s", hex, addr);
+			coord_tx(co);
+			if (store_pending_note(co->store, zmq_msg_data(&p[6]), addr, proto_now_ms(), err, sizeof(err)) != 0)
+				log_err("%s", err);
+		} else {
+			text = "CURVE required";
+			log_warn("refused a peer without CURVE from %s", addr);
+		}
+	} else if (frame_is(&p[2], COORD_ZAP_CONTROL) && curve) {
+		for (size_t i = 0; i < co->conf->n_operators; i++) {
+			uint8_t c[32];
+			if (crypto_sign_ed25519_pk_to_curve25519(c, co->conf->operators[i].pk) == 0 &&
+			    sodium_memcmp(c, zmq_msg_data(&p[6]), 32) == 0) {
+				code = "200";
+				text = "OK";
+				snprintf(user, sizeof(user), "operator:%s", co->conf->operators[i].name);
+				break;
+			}
+		}
+		if (*user == '\0') {
+			text = "not an operator key";
+			log_warn("refused a control client with an unknown key from %s", addr);
+		}
+	} else {
+		text = "refused";
+	}
+	zap_reply(co->zap, &p[0], &p[1], code, text, user);
+	close_parts(p, n);
+}
+
+static void
+nack(struct coord *co, const uint8_t *rid, size_t rid_len, int ref_type, const struct proto_error *e)
+{
+	struct proto_msg m = {.type = PROTO_NACK};
+
+	m.u.ack = (struct proto_ack){(uint64_t)ref_type, "", "", "", {0}, 0, (uint64_t)e->code, e->msg};
+	coord_send_msg(co, co->router, rid, rid_len, &m);
+}
+
+static bool
+trust_result(void *ctx, int type, const uint8_t pk[PROTO_PK_LEN])
+{
+	const struct host *h = ctx;
+
+	return type == PROTO_RESULT && sodium_memcmp(pk, h->pk, PROTO_PK_LEN) == 0;
+}
+
+void
+transport_on_router(struct coord *co)
+{
+	zmq_msg_t p[MAX_PARTS];
+	struct proto_frame fr[MAX_PARTS];
+	struct proto_msg *m = NULL;
+	struct proto_error e;
+	int n = recv_parts(co->router, p, MAX_PARTS);
+	const char *user = NULL, *addr = NULL;
+	struct host *h;
+
+	if (n < 0)
+		return;
+	if (n < 2) {
+		close_parts(p, n);
+		return;
+	}
+	user = zmq_msg_gets(&p[1], "User-Id");
+	addr = zmq_msg_gets(&p[1], "Peer-Address");
+	h = user != NULL ? map_get_str(co->hosts, user) : NULL;
+	if (h == NULL || h->revoked) {
+		/* Admitted before a revoke: everything it sends is dropped. */
+		log_debug("dropped a message from %s (%s)", user ? user : "?", h ? "revoked" : "unknown");
+		goto out;
+	}
+	for (int i = 1; i < n; i++)
+		fr[i - 1] = (struct proto_frame){zmq_msg_data(&p[i]), zmq_msg_size(&p[i])};
+	struct proto_ctx ctx = {.receiver = PROTO_RCV_COORDINATOR,
+				.trusted = trust_result,
+				.trust_ctx = h,
+				.host_id = h->id,
+				.now_ms = proto_now_ms(),
+				.skew_ms = co->conf->skew_ms};
+	if (proto_receive(fr, (size_t)(n - 1), &ctx, &m, &e) != PROTO_OK) {
+		int type = fr[0].len == PROTO_HEADER_LEN ? fr[0].data[3] : 0;
+		if (e.code == PROTO_E_DENIED) {
+			/* Speaking for another host: it gets nothing at all. */
+			log_warn("host %s (%s) sent a %s for another host: %s; dropped", h->id, addr ? addr : "?",
+				 proto_type_name(type) ? proto_type_name(type) : "message", e.msg);
+			goto out;
+		}
+		log_warn("host %s: refused a %s: %s: %s", h->id, proto_type_name(type) ? proto_type_name(type) : "message",
+			 proto_err_name(e.code), e.msg);
+		if (proto_type_name(type) != NULL && type != PROTO_ACK && type != PROTO_NACK)
+			nack(co, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]), type, &e);
+		goto out;
+	}
+	/* The latest connection of a host is where replies go. */
+	if (zmq_msg_size(&p[0]) <= COORD_RID_MAX) {
+		memcpy(h->rid, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]));
+		h->rid_len = zmq_msg_size(&p[0]);
+	}
+	switch (m->type) {
+	case PROTO_HELLO: {
+		struct proto_msg w = {.type = PROTO_WELCOME};
+		registry_on_hello(co, h, m, addr ? addr : "");
+		w.u.welcome = (struct proto_welcome){co->conf->id, co->conf->heartbeat_ms, co->conf->lost_after,
+						     proto_now_ms()};
+		coord_send_msg(co, co->router, h->rid, h->rid_len, &w);
+		jobs_on_hello(co, h);
+		break;
+	}
+	case PROTO_HEARTBEAT: registry_on_heartbeat(co, h, m); break;
+	case PROTO_PROGRESS: jobs_on_progress(co, h, m); break;
+	case PROTO_RESULT: jobs_on_result(co, h, m, fr, h->rid, h->rid_len); break;
+	case PROTO_ACK:
+	case PROTO_NACK: jobs_on_ack(co, h, m); break;
+	default: break;
+	}
+out:
+	proto_msg_free(m);
+	close_parts(p, n);
+}

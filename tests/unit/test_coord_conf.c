@@ -1,0 +1,347 @@
+/* odc-coordinator's configuration: the shipped example loads, defaults are
+ * the documented ones, and each kind of mistake is refused with file:line:
+ * section.key and the problem. */
+#include <grp.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "coordinator/conf.h"
+
+#define KEY_A                                                                                      \
+	"odc-ed25519-pub:"                                                                         \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define KEY_B                                                                                      \
+	"odc-ed25519-pub:"                                                                         \
+	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static char dir[64];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/odc-coord-conf-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	char path[128];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/t.conf", dir);
+	unlink(path);
+	return rmdir(dir);
+}
+
+/* The base configuration, one key per line, in file order:
+ *   1 [coordinator]  2 id  3 state_dir  4 [keys]  5 secret_key  6 [agents]
+ *   7 bind  8 [control]  9 socket  10 [trust]  11 operators
+ * Every required key is here; the rest take their defaults. */
+static const struct {
+	const char *section, *key, *value;
+} base[] = {
+    {"coordinator", "id", "coord-1"},
+    {"coordinator", "state_dir", "/var/lib/odc-coordinator"},
+    {"keys", "secret_key", "/etc/odc-fleet/coordinator.key"},
+    {"agents", "bind", "tcp://0.0.0.0:7701"},
+    {"control", "socket", "/run/odc-coordinator/control.sock"},
+    {"trust", "operators", "alice=" KEY_A ", bob=" KEY_B},
+};
+
+/* Writes the base with section.key set to value: a base key is replaced on
+ * its own line (value NULL leaves it out); any other key is added at the end
+ * in a repeated [section], on line 13. Then loads it. */
+static int
+load_set(const char *section, const char *key, const char *value, struct coord_conf *c, char *err,
+         size_t errlen)
+{
+	char path[128];
+	const char *last = "";
+	int replaced = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/t.conf", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+		const char *v = base[i].value;
+		if (strcmp(base[i].section, last) != 0)
+			fprintf(f, "[%s]\n", base[i].section);
+		last = base[i].section;
+		if (section != NULL && strcmp(base[i].section, section) == 0 &&
+		    strcmp(base[i].key, key) == 0) {
+			replaced = 1;
+			v = value;
+		}
+		if (v != NULL)
+			fprintf(f, "%s = %s\n", base[i].key, v);
+	}
+	if (section != NULL && !replaced)
+		fprintf(f, "[%s]\n%s = %s\n", section, key, value);
+	assert_int_equal(fclose(f), 0);
+	return coord_conf_load(path, c, err, errlen);
+}
+
+static void
+expect_error(const char *section, const char *key, const char *value, const char *needle)
+{
+	struct coord_conf c;
+	char err[512];
+
+	memset(&c, 0xa5, sizeof(c));
+	assert_int_equal(load_set(section, key, value, &c, err, sizeof(err)), -1);
+	if (strstr(err, needle) == NULL)
+		fail_msg("%s.%s = %s: error '%s' does not contain '%s'", section ? section : "-",
+		         key ? key : "-", value ? value : "(none)", err, needle);
+	/* Nothing is left to free after a failure. */
+	assert_null(c.cfg);
+	assert_int_equal(c.n_operators, 0);
+	coord_conf_free(&c);
+}
+
+static void
+expect_ok(const char *section, const char *key, const char *value, struct coord_conf *c)
+{
+	char err[512];
+
+	if (load_set(section, key, value, c, err, sizeof(err)) != 0)
+		fail_msg("%s.%s = %s: unexpected error '%s'", section ? section : "-",
+		         key ? key : "-", value ? value : "(none)", err);
+}
+
+static void
+test_example_loads(void **state)
+{
+	struct coord_conf c;
+	char err[512];
+
+	(void)state;
+	if (coord_conf_load("deploy/coordinator.conf.example", &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(c.id, "coord-1");
+	assert_string_equal(c.state_dir, "/var/lib/odc-coordinator");
+	assert_string_equal(c.log_level, "info");
+	assert_string_equal(c.secret_key, "/etc/odc-fleet/coordinator.key");
+	assert_string_equal(c.agents_bind, "tcp://0.0.0.0:7701");
+	assert_int_equal(c.heartbeat_ms, 5000);
+	assert_int_equal(c.lost_after, 3);
+	assert_int_equal(c.ack_timeout_ms, 10000);
+	assert_string_equal(c.control_socket, "/run/odc-coordinator/control.sock");
+	assert_string_equal(c.control_group, "");
+	assert_string_equal(c.control_tcp, "");
+	assert_int_equal(c.n_operators, 2);
+	assert_string_equal(c.operators[0].name, "alice");
+	assert_string_equal(c.operators[1].name, "bob");
+	assert_int_equal(c.operators[1].pk[31], 2);
+	assert_int_equal(c.skew_ms, 30000);
+	assert_string_equal(c.path, "deploy/coordinator.conf.example");
+	coord_conf_free(&c);
+}
+
+static void
+test_defaults_and_operator_lookup(void **state)
+{
+	struct coord_conf c;
+	uint8_t pk[PROTO_PK_LEN];
+	const struct coord_operator *op;
+
+	(void)state;
+	expect_ok(NULL, NULL, NULL, &c);
+	assert_string_equal(c.log_level, "info");
+	assert_int_equal(c.heartbeat_ms, 5000);
+	assert_int_equal(c.lost_after, 3);
+	assert_int_equal(c.ack_timeout_ms, 10000);
+	assert_int_equal(c.skew_ms, 30000);
+	assert_string_equal(c.control_group, "");
+	assert_string_equal(c.control_tcp, "");
+
+	memset(pk, 0xbb, sizeof(pk));
+	op = coord_conf_operator(&c, pk);
+	assert_non_null(op);
+	assert_string_equal(op->name, "bob");
+	memset(pk, 0xaa, sizeof(pk));
+	op = coord_conf_operator(&c, pk);
+	assert_non_null(op);
+	assert_string_equal(op->name, "alice");
+	pk[31] = 0xab;
+	assert_null(coord_conf_operator(&c, pk));
+	coord_conf_free(&c);
+	coord_conf_free(&c); /* zeroed: safe again */
+	coord_conf_free(NULL);
+}
+
+static void
+test_values_in_range(void **state)
+{
+	struct coord_conf c;
+
+	(void)state;
+	expect_ok("agents", "heartbeat", "1s", &c);
+	assert_int_equal(c.heartbeat_ms, 1000);
+	coord_conf_free(&c);
+	expect_ok("agents", "heartbeat", "10m", &c);
+	assert_int_equal(c.heartbeat_ms, 600000);
+	coord_conf_free(&c);
+	expect_ok("agents", "ack_timeout", "1500ms", &c);
+	assert_int_equal(c.ack_timeout_ms, 1500);
+	coord_conf_free(&c);
+	expect_ok("agents", "lost_after", "100", &c);
+	assert_int_equal(c.lost_after, 100);
+	coord_conf_free(&c);
+	expect_ok("trust", "skew", "0", &c);
+	assert_int_equal(c.skew_ms, 0);
+	coord_conf_free(&c);
+	expect_ok("coordinator", "log_level", "debug", &c);
+	assert_string_equal(c.log_level, "debug");
+	coord_conf_free(&c);
+	expect_ok("control", "tcp", "tcp://0.0.0.0:7702", &c);
+	assert_string_equal(c.control_tcp, "tcp://0.0.0.0:7702");
+	coord_conf_free(&c);
+	expect_ok("agents", "bind", "tcp://[::1]:7701", &c);
+	coord_conf_free(&c);
+	expect_ok("agents", "bind", "tcp://127.0.0.1:*", &c);
+	coord_conf_free(&c);
+	expect_ok("trust", "operators", "carol=" KEY_A, &c);
+	assert_int_equal(c.n_operators, 1);
+	assert_string_equal(c.operators[0].name, "carol");
+	coord_conf_free(&c);
+}
+
+static void
+test_missing_required(void **state)
+{
+	(void)state;
+	expect_error("coordinator", "id", NULL, "t.conf: coordinator.id: required key missing");
+	expect_error("keys", "secret_key", NULL, "t.conf: keys.secret_key: required key missing");
+	expect_error("agents", "bind", NULL, "t.conf: agents.bind: required key missing");
+	expect_error("trust", "operators", NULL, "t.conf: trust.operators: required key missing");
+	expect_error("trust", "operators", "", "t.conf:11: trust.operators: at least one operator");
+}
+
+static void
+test_unknown_key(void **state)
+{
+	(void)state;
+	expect_error("agents", "bogus", "1", "t.conf:13: agents.bogus: unknown key");
+	expect_error("nosuch", "id", "x", "t.conf:13: nosuch.id: unknown key");
+}
+
+static void
+test_bad_values(void **state)
+{
+	char longpath[160];
+
+	(void)state;
+	expect_error("coordinator", "id", "-coord", "t.conf:2: coordinator.id: not a valid id");
+	expect_error("coordinator", "id", "coord/1", "t.conf:2: coordinator.id: not a valid id");
+	expect_error("coordinator", "log_level", "verbose",
+	             "t.conf:13: coordinator.log_level: expected debug, info, warn or error");
+	expect_error("coordinator", "state_dir", "var/lib/odc", "t.conf:3: coordinator.state_dir:");
+	expect_error("keys", "secret_key", "/etc/../key", "t.conf:5: keys.secret_key:");
+
+	snprintf(longpath, sizeof(longpath), "/run/%0120d/control.sock", 0);
+	expect_error("control", "socket", longpath, "t.conf:9: control.socket: longer than");
+	expect_error("control", "socket", "run/control.sock", "t.conf:9: control.socket:");
+}
+
+static void
+test_bad_durations_and_ranges(void **state)
+{
+	(void)state;
+	expect_error("agents", "heartbeat", "500ms", "t.conf:13: agents.heartbeat:");
+	expect_error("agents", "heartbeat", "11m", "t.conf:13: agents.heartbeat:");
+	expect_error("agents", "heartbeat", "soon", "t.conf:13: agents.heartbeat:");
+	expect_error("agents", "ack_timeout", "0s", "t.conf:13: agents.ack_timeout:");
+	expect_error("agents", "ack_timeout", "601s", "t.conf:13: agents.ack_timeout:");
+	expect_error("agents", "lost_after", "0", "t.conf:13: agents.lost_after:");
+	expect_error("agents", "lost_after", "101", "t.conf:13: agents.lost_after:");
+	expect_error("agents", "lost_after", "3x", "t.conf:13: agents.lost_after:");
+	expect_error("agents", "lost_after", "-1", "t.conf:13: agents.lost_after:");
+	expect_error("trust", "skew", "11m", "t.conf:13: trust.skew:");
+	expect_error("trust", "skew", "-5s", "t.conf:13: trust.skew:");
+}
+
+static void
+test_endpoints(void **state)
+{
+	(void)state;
+	expect_error("agents", "bind", "ipc:///run/x.sock",
+	             "t.conf:7: agents.bind: expected tcp://");
+	expect_error("agents", "bind", "tcp://0.0.0.0", "t.conf:7: agents.bind: expected tcp://");
+	expect_error("agents", "bind", "tcp://:7701", "t.conf:7: agents.bind: expected tcp://");
+	expect_error("agents", "bind", "tcp://h:0", "t.conf:7: agents.bind: expected tcp://");
+	expect_error("agents", "bind", "tcp://h:65536", "t.conf:7: agents.bind: expected tcp://");
+	expect_error("agents", "bind", "tcp://h:77x", "t.conf:7: agents.bind: expected tcp://");
+	expect_error("agents", "bind", "0.0.0.0:7701", "t.conf:7: agents.bind: expected tcp://");
+	expect_error("control", "tcp", "ipc:///run/x.sock",
+	             "t.conf:13: control.tcp: expected tcp://");
+	expect_error("control", "tcp", "tcp://0.0.0.0:7701",
+	             "t.conf:13: control.tcp: the same endpoint as agents.bind");
+}
+
+static void
+test_operators(void **state)
+{
+	(void)state;
+	expect_error("trust", "operators", "alice=odc-ed25519-pub:zz",
+	             "t.conf:11: trust.operators: operator alice: not an odc public key");
+	expect_error("trust", "operators", "alice=" KEY_A ", bob=" KEY_B "0",
+	             "t.conf:11: trust.operators: operator bob: not an odc public key");
+	expect_error("trust", "operators", "alice=" KEY_A ", bob=" KEY_A,
+	             "t.conf:11: trust.operators: operators alice and bob have the same key");
+	/* The same key with and without its prefix is still the same key. */
+	expect_error("trust", "operators",
+	             "alice=" KEY_B ", carol=" KEY_A ", bob="
+	             "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+	             "operators alice and bob have the same key");
+	expect_error("trust", "operators", "alice=" KEY_A ", alice=" KEY_B,
+	             "t.conf:11: trust.operators: label 'alice' given twice");
+	expect_error("trust", "operators", "al/ice=" KEY_A, "t.conf:11: trust.operators:");
+	expect_error("trust", "operators", KEY_A, "t.conf:11: trust.operators:");
+	expect_error("trust", "operators", "alice=", "t.conf:11: trust.operators: operator alice:");
+	expect_error("trust", "operators", "alice=" KEY_A ",,", "t.conf:11: trust.operators:");
+}
+
+static void
+test_group(void **state)
+{
+	struct coord_conf c;
+	struct group *gr = getgrgid(getgid());
+
+	(void)state;
+	expect_error("control", "group", "odc-no-such-group-7f3a",
+	             "t.conf:13: control.group: no group named 'odc-no-such-group-7f3a'");
+	if (gr == NULL)
+		skip();
+	expect_ok("control", "group", gr->gr_name, &c);
+	assert_string_equal(c.control_group, gr->gr_name);
+	coord_conf_free(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_example_loads),
+	    cmocka_unit_test(test_defaults_and_operator_lookup),
+	    cmocka_unit_test(test_values_in_range),
+	    cmocka_unit_test(test_missing_required),
+	    cmocka_unit_test(test_unknown_key),
+	    cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_bad_durations_and_ranges),
+	    cmocka_unit_test(test_endpoints),
+	    cmocka_unit_test(test_operators),
+	    cmocka_unit_test(test_group),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
