@@ -211,7 +211,9 @@ cmd_info(struct req *r)
 		return rc;
 	size_t n = 0;
 	int code;
-	struct host **all = registry_select(co, json_object(), false, false, &n, &code, r->err, r->errlen);
+	json_t *none = json_object();
+	struct host **all = registry_select(co, none, false, false, &n, &code, r->err, r->errlen);
+	json_decref(none);
 	for (size_t i = 0; all != NULL && i < n; i++) {
 		const char *s = registry_status_name(all[i]);
 		counts[strcmp(s, "online") == 0 ? 0 : strcmp(s, "lost") == 0 ? 1 : strcmp(s, "never") == 0 ? 2 : 3]++;

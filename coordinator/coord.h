@@ -114,6 +114,7 @@ struct job {
 	bool dirty;
 	bool loaded; /* a read-only copy loaded from the store for a reply */
 	bool done;   /* final state and nothing in flight: leaves memory */
+	bool poked;  /* an agent message changed it: step it at the end of the turn */
 	struct job *next;
 };
 
@@ -215,6 +216,9 @@ bool jobs_state_final(enum job_state s);
  * on every tick. */
 void rollout_step(struct coord *co, struct job *j);
 void rollout_tick(struct coord *co);
+/* Steps the jobs agent messages touched during this loop turn: one pass
+ * over a job per turn, not per message. */
+void rollout_poked(struct coord *co);
 int rollout_pause(struct coord *co, struct job *j, const char *who, char *err, size_t errlen);
 int rollout_resume(struct coord *co, struct job *j, const char *who, char *err, size_t errlen);
 int rollout_abort(struct coord *co, struct job *j, const char *who, char *err, size_t errlen);

@@ -512,7 +512,7 @@ jobs_on_ack(struct coord *co, struct host *h, const struct proto_msg *m)
 		const char *code = proto_err_name((int)a->code);
 		jobs_host_set(co, j, (size_t)i, JH_FAILED, "dispatch", "the agent refused the %s dispatch: %s: %s",
 			      jh->phase, code ? code : "?", a->message);
-		rollout_step(co, j);
+		j->poked = true;
 	}
 }
 
@@ -528,13 +528,16 @@ jobs_on_progress(struct coord *co, struct host *h, const struct proto_msg *m)
 	struct job_host *jh = &j->hosts[i];
 	if (jobs_jh_final(jh->state))
 		return;
+	/* The step deadline runs from the start of each step; notes within a
+	 * step do not reset it. */
+	if (strcmp(jh->step, p->step) != 0 || strcmp(p->status, "running") != 0)
+		jh->activity_mono = clock_mono_ms();
 	snprintf(jh->step, sizeof(jh->step), "%s", p->step);
 	if (*p->message != '\0')
 		snprintf(jh->message, sizeof(jh->message), "%s", p->message);
 	else
 		snprintf(jh->message, sizeof(jh->message), "%s %s", p->step, p->status);
 	jh->updated_ms = proto_now_ms();
-	jh->activity_mono = clock_mono_ms();
 	jh->awaiting_ack = false; /* it is working on it: the ACK may have been lost */
 }
 
@@ -579,7 +582,8 @@ jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, cons
 	ack.u.ack = (struct proto_ack){PROTO_RESULT, r->job_id, r->host_id, r->step, {0}, 0, 0, ""};
 	coord_queue_ack(co, rid, rid_len, &ack);
 	if (rc == STORE_NOT_FOUND) {
-		log_warn("host %s sent a result of unknown job %s; acknowledged, not stored", h->id, r->job_id);
+		log_warn("host %s sent a result of job %s, which is unknown or does not target it; acknowledged, not stored",
+			 h->id, r->job_id);
 		return;
 	}
 	if (rc == STORE_DUPLICATE) {
@@ -609,7 +613,7 @@ jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, cons
 		else if (jh->state == JH_RUNNING)
 			jobs_host_set(co, j, (size_t)i, JH_SUCCEEDED, NULL, "%s", r->message);
 	}
-	rollout_step(co, j);
+	j->poked = true;
 }
 
 /* ---- JSON views (PROTOCOL.md 9.1) ---- */

@@ -216,6 +216,7 @@ serve(struct coord *co, long timeout_ms)
 			break;
 		transport_on_router(co);
 	}
+	rollout_poked(co);
 	flush_turn(co);
 	for (int s = 2; s < n; s++) {
 		void *sock = items[s].socket;

@@ -306,6 +306,17 @@ rollout_step(struct coord *co, struct job *j)
 }
 
 void
+rollout_poked(struct coord *co)
+{
+	for (struct job *j = co->jobs; j != NULL; j = j->next) {
+		if (j->poked) {
+			j->poked = false;
+			rollout_step(co, j);
+		}
+	}
+}
+
+void
 rollout_tick(struct coord *co)
 {
 	struct job **pp = &co->jobs;

@@ -68,7 +68,7 @@ int store_hosts_each(struct store *s, int (*fn)(void *ctx, const struct store_ho
  * accepted with another key, or pk belongs to another host id (in any state).
  * Re-accepting the same key for the same host: 0, *changed = false. A revoked
  * host accepted again (same or new key): state back to accepted, revoked_ms 0.
- * Removes pk from the pending keys. */
+ * Removes pk's X25519 form from the pending keys (nothing when pk has none). */
 int store_host_accept(struct store *s, const char *host_id, const uint8_t pk[32], uint64_t now_ms, bool *changed,
 		      char *err, size_t errlen);
 /* Revoke: STORE_NOT_FOUND when the host is unknown; revoking a revoked host is
@@ -82,20 +82,20 @@ int store_host_revoke(struct store *s, const char *host_id, uint64_t now_ms, boo
 int store_host_seen(struct store *s, const char *host_id, uint64_t last_seen_ms, const char *labels_json,
 		    const char *agent_version, const char *address, char *err, size_t errlen);
 
-/* Pending keys: refused by ZAP and bound to no host. store_pending_note
- * inserts or bumps (last_ms, attempts + 1, address) one key, then trims the
- * table to STORE_PENDING_MAX rows by dropping the least recently seen. A key
- * that belongs to a host (any state) is not noted (returns 0). */
-int store_pending_note(struct store *s, const uint8_t pk[32], const char *address, uint64_t now_ms, char *err,
+/* Pending keys: X25519 keys refused by ZAP (a CURVE handshake shows only
+ * that form; the Ed25519 key cannot be recovered from it, so a pending key
+ * is listed, never accepted by pointing at it). store_pending_note inserts or
+ * bumps (last_ms, attempts + 1, address) one X25519 key, then trims the table
+ * to STORE_PENDING_MAX rows by dropping the least recently seen. It does not
+ * look at the hosts: the coordinator notes only keys that belong to no host
+ * (in any state). */
+int store_pending_note(struct store *s, const uint8_t curve[32], const char *address, uint64_t now_ms, char *err,
 		       size_t errlen);
-/* JSON array of {fingerprint, public_key, address, first_ms, last_ms,
+/* JSON array of {curve_fingerprint ("SHA256:" and the first 16 bytes of
+ * SHA-256 of the X25519 key in lowercase hex, as keys_fingerprint computes),
+ * curve_key (64 lowercase hex digits), address, first_ms, last_ms,
  * attempts}, most recently seen first; NULL with err on failure. */
 json_t *store_pending_json(struct store *s, char *err, size_t errlen);
-/* Resolves key text as PROTOCOL.md 9.2 says for key-accept: a public key
- * (with or without the "odc-ed25519-pub:" prefix) or 8+ leading hex digits of
- * a pending key's fingerprint (with or without "SHA256:"). 0 with pk filled;
- * STORE_NOT_FOUND / STORE_CONFLICT (ambiguous) / -1 (malformed) with err. */
-int store_key_resolve(struct store *s, const char *text, uint8_t pk[32], char *err, size_t errlen);
 /* JSON array of {host, state, fingerprint, public_key, accepted_ms,
  * revoked_ms (null when never)}, ordered by host. */
 json_t *store_keys_json(struct store *s, char *err, size_t errlen);
