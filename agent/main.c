@@ -295,7 +295,10 @@ cmd_keygen(const char *secret, const char *public)
 	}
 	keys_format_public(kp->pk, text, sizeof(text));
 	keys_fingerprint(kp->pk, fp, sizeof(fp));
-	printf("%s\n%s (secret key in %s, mode 0600)\n", text, fp, secret);
+	char cfp[KEYS_FINGERPRINT_SIZE];
+	keys_curve_fingerprint(kp->pk, cfp, sizeof(cfp));
+	printf("%s\n%s (secret key in %s, mode 0600)\ncurve %s (what odcctl keys lists while the key is pending)\n", text,
+	       fp, secret, cfp);
 	keys_pair_free(kp);
 	return EXIT_OK;
 }

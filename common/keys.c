@@ -430,6 +430,19 @@ keys_fingerprint(const uint8_t pk[KEYS_PUBLIC_LEN], char *out, size_t outlen)
 }
 
 int
+keys_curve_fingerprint(const uint8_t pk[KEYS_PUBLIC_LEN], char *out, size_t outlen)
+{
+	uint8_t c[KEYS_CURVE_LEN];
+
+	if (keys_curve_public(pk, c) != 0) {
+		if (outlen > 0)
+			out[0] = '\0';
+		return -1;
+	}
+	return keys_fingerprint(c, out, outlen);
+}
+
+int
 keys_curve(const struct keys_pair *kp, uint8_t curve_pk[KEYS_CURVE_LEN],
            uint8_t curve_sk[KEYS_CURVE_LEN])
 {

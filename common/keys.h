@@ -69,6 +69,11 @@ void keys_format_public(const uint8_t pk[KEYS_PUBLIC_LEN], char *out, size_t out
  * in hex (39 characters). Returns 0, or -1 when outlen < KEYS_FINGERPRINT_SIZE. */
 int keys_fingerprint(const uint8_t pk[KEYS_PUBLIC_LEN], char *out, size_t outlen);
 
+/* The fingerprint (same format) of the key's X25519 form: what a CURVE
+ * server sees of a client, so what a coordinator lists for a refused key.
+ * Returns 0, or -1 (small out, or a key with no X25519 form). */
+int keys_curve_fingerprint(const uint8_t pk[KEYS_PUBLIC_LEN], char *out, size_t outlen);
+
 /* Converts the pair to X25519 (for CURVE). The caller owns curve_sk and should
  * wipe it with sodium_memzero when done. Returns 0, or -1 (e.g. a low-order key). */
 int keys_curve(const struct keys_pair *kp, uint8_t curve_pk[KEYS_CURVE_LEN],

@@ -171,6 +171,8 @@ cmd_keygen(const char *sec, const char *pub)
 	keys_format_public(kp->pk, text, sizeof(text));
 	keys_fingerprint(kp->pk, fp, sizeof(fp));
 	printf("%s\nfingerprint %s\n", text, fp);
+	if (keys_curve_fingerprint(kp->pk, fp, sizeof(fp)) == 0)
+		printf("curve %s\n", fp);
 	keys_pair_free(kp);
 	return EXIT_OK;
 }

@@ -124,7 +124,7 @@ transport_on_zap(struct coord *co)
 {
 	zmq_msg_t p[8];
 	int n = recv_parts(co->zap, p, 8);
-	char addr[64] = "", user[80] = "", err[256];
+	char addr[64] = "", user[80] = "", err[256]; /* user: the key in hex, or "operator:NAME" */
 	const char *code = "400", *text = "not enrolled";
 
 	if (n < 0)
@@ -144,9 +144,12 @@ transport_on_zap(struct coord *co)
 	} else if (frame_is(&p[2], COORD_ZAP_AGENTS)) {
 		struct host *h = curve ? map_get(co->curves, zmq_msg_data(&p[6]), 32) : NULL;
 		if (h != NULL && !h->revoked) {
+			/* The connection is bound to the key, and the key to the host:
+			 * a host re-keyed after a revoke cannot be spoken for by a
+			 * connection its old key still holds open. */
 			code = "200";
 			text = "OK";
-			snprintf(user, sizeof(user), "%s", h->id);
+			hex_encode(zmq_msg_data(&p[6]), 32, user, sizeof(user));
 		} else if (h != NULL) {
 			text = "revoked";
 			log_warn("refused revoked host %s from %s", h->id, addr);
@@ -219,10 +222,15 @@ transport_on_router(struct coord *co)
 	}
 	user = zmq_msg_gets(&p[1], "User-Id");
 	addr = zmq_msg_gets(&p[1], "Peer-Address");
-	h = user != NULL ? map_get_str(co->hosts, user) : NULL;
+	uint8_t curve[32];
+	size_t clen = 0;
+	h = user != NULL && hex_decode(user, curve, sizeof(curve), &clen) == 0 && clen == 32
+		? map_get(co->curves, curve, 32)
+		: NULL;
 	if (h == NULL || h->revoked) {
-		/* Admitted before a revoke: everything it sends is dropped. */
-		log_debug("dropped a message from %s (%s)", user ? user : "?", h ? "revoked" : "unknown");
+		/* Admitted before a revoke (or with a key since replaced):
+		 * everything it sends is dropped. */
+		log_debug("dropped a message from %s (%s)", addr ? addr : "?", h ? "revoked" : "key no longer enrolled");
 		goto out;
 	}
 	for (int i = 1; i < n; i++)

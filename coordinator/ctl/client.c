@@ -1,0 +1,397 @@
+/* odcctl's side of the control socket (PROTOCOL.md section 9): a DEALER,
+ * plain on ipc, CURVE on tcp; REQUEST/REPLY matched by request_id, a JOB
+ * answered with request_id 0, every wait bounded by the configured timeout. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "coordinator/ctl/ctl.h"
+
+#define CLIENT_MONITOR   "inproc://odcctl-monitor"
+#define CLIENT_MAXFRAMES 4
+
+struct ctl_client {
+	void *zctx;
+	void *sock;
+	void *mon;        /* handshake events of sock (tcp only), or NULL */
+	uint64_t next_id; /* request ids from 1; 0 is the JOB's reply */
+	char why[256];    /* what the monitor saw, for the timeout message */
+	bool refused;     /* the coordinator refused our CURVE key */
+};
+
+void
+ctl_client_free(struct ctl_client *cl)
+{
+	int zero = 0;
+
+	if (cl == NULL)
+		return;
+	if (cl->sock != NULL)
+		zmq_close(cl->sock);
+	if (cl->mon != NULL) {
+		zmq_setsockopt(cl->mon, ZMQ_LINGER, &zero, sizeof(zero));
+		zmq_close(cl->mon);
+	}
+	if (cl->zctx != NULL)
+		zmq_ctx_term(cl->zctx);
+	free(cl);
+}
+
+/* CURVE client: our X25519 form of the operator key, the coordinator's X25519
+ * form as the server key. The secret form is wiped once zmq has copied it. */
+static int
+client_curve(struct ctl *c, struct ctl_client *cl)
+{
+	uint8_t cpk[KEYS_CURVE_LEN], csk[KEYS_CURVE_LEN], spk[KEYS_CURVE_LEN];
+	int ret;
+
+	if ((ret = ctl_operator_key(c)) != 0)
+		return ret;
+	if (keys_curve(c->key, cpk, csk) != 0 || keys_curve_public(c->coordinator_key, spk) != 0) {
+		sodium_memzero(csk, sizeof(csk));
+		ctl_error(c, "cannot convert the keys to CURVE keys (%s, coordinator_key)",
+		          c->key_path);
+		return CTL_EXIT_USAGE;
+	}
+	ret = 0;
+	if (zmq_setsockopt(cl->sock, ZMQ_CURVE_SERVERKEY, spk, sizeof(spk)) != 0 ||
+	    zmq_setsockopt(cl->sock, ZMQ_CURVE_PUBLICKEY, cpk, sizeof(cpk)) != 0 ||
+	    zmq_setsockopt(cl->sock, ZMQ_CURVE_SECRETKEY, csk, sizeof(csk)) != 0) {
+		ctl_error(c, "CURVE: %s", zmq_strerror(errno));
+		ret = CTL_EXIT_FAILED;
+	}
+	sodium_memzero(csk, sizeof(csk));
+	return ret;
+}
+
+static int
+client_open(struct ctl *c)
+{
+	struct ctl_client *cl;
+	int zero = 0, one = 1, ret;
+	int64_t maxmsg = (int64_t)proto_type_max_body(PROTO_REPLY);
+	bool tcp;
+
+	if (c->client != NULL)
+		return 0;
+	if ((ret = ctl_setup(c)) != 0)
+		return ret;
+	tcp = strncmp(c->endpoint, "tcp://", 6) == 0;
+	cl = calloc(1, sizeof(*cl));
+	if (cl == NULL) {
+		ctl_error(c, "out of memory");
+		return CTL_EXIT_FAILED;
+	}
+	c->client = cl;
+	cl->next_id = 1;
+	cl->zctx = zmq_ctx_new();
+	if (cl->zctx == NULL || (cl->sock = zmq_socket(cl->zctx, ZMQ_DEALER)) == NULL) {
+		ctl_error(c, "zmq: %s", zmq_strerror(errno));
+		return CTL_EXIT_FAILED;
+	}
+	/* Nothing lingers at exit; messages wait for a finished handshake; no
+	 * frame can be larger than the largest REPLY. */
+	zmq_setsockopt(cl->sock, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(cl->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
+	zmq_setsockopt(cl->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	if (tcp) {
+		if ((ret = client_curve(c, cl)) != 0)
+			return ret;
+		/* The monitor tells a refused key from a silent coordinator. */
+		if (zmq_socket_monitor(cl->sock, CLIENT_MONITOR,
+		                       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+		                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+		                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0 &&
+		    (cl->mon = zmq_socket(cl->zctx, ZMQ_PAIR)) != NULL &&
+		    zmq_connect(cl->mon, CLIENT_MONITOR) != 0) {
+			zmq_close(cl->mon);
+			cl->mon = NULL;
+		}
+	}
+	if (zmq_connect(cl->sock, c->endpoint) != 0) {
+		ctl_error(c, "endpoint %s: %s", c->endpoint, zmq_strerror(errno));
+		return CTL_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Reads one monitor event and remembers what it says. */
+static void
+client_monitor_event(struct ctl_client *cl)
+{
+	zmq_msg_t ev, addr;
+	uint16_t event = 0;
+	uint32_t value = 0;
+
+	zmq_msg_init(&ev);
+	zmq_msg_init(&addr);
+	if (zmq_msg_recv(&ev, cl->mon, ZMQ_DONTWAIT) >= 0 && zmq_msg_size(&ev) >= 6) {
+		memcpy(&event, zmq_msg_data(&ev), sizeof(event));
+		memcpy(&value, (const uint8_t *)zmq_msg_data(&ev) + 2, sizeof(value));
+		if (zmq_msg_more(&ev))
+			zmq_msg_recv(&addr, cl->mon, ZMQ_DONTWAIT);
+	}
+	if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+		cl->refused = true;
+		snprintf(cl->why, sizeof(cl->why),
+		         "the coordinator refused this operator key (CURVE/ZAP status %u)",
+		         (unsigned)value);
+	} else if (event != 0) {
+		snprintf(cl->why, sizeof(cl->why),
+		         "the CURVE handshake failed: is coordinator_key the coordinator's key?");
+	}
+	zmq_msg_close(&ev);
+	zmq_msg_close(&addr);
+}
+
+/* The reason to add to "coordinator unreachable" for an ipc socket. */
+static void
+client_ipc_hint(const struct ctl *c, char *out, size_t outlen)
+{
+	const char *path = c->endpoint + 6;
+
+	out[0] = '\0';
+	if (access(path, F_OK) != 0)
+		snprintf(out, outlen, "%s: %s", path, strerror(errno));
+	else if (access(path, R_OK | W_OK) != 0)
+		snprintf(out, outlen, "%s: %s (is this user in the socket's group?)", path,
+		         strerror(errno));
+}
+
+static int
+client_unreachable(const struct ctl *c, const struct ctl_client *cl)
+{
+	char hint[512] = "", t[32];
+
+	if (cl->why[0] != '\0')
+		snprintf(hint, sizeof(hint), "%s", cl->why);
+	else if (strncmp(c->endpoint, "ipc://", 6) == 0)
+		client_ipc_hint(c, hint, sizeof(hint));
+	if (c->timeout_ms % 1000 == 0)
+		snprintf(t, sizeof(t), "%llus", (unsigned long long)(c->timeout_ms / 1000));
+	else
+		snprintf(t, sizeof(t), "%llums", (unsigned long long)c->timeout_ms);
+	if (cl->refused)
+		fprintf(stderr, "odcctl: coordinator at %s: %s\n", c->endpoint, hint);
+	else
+		fprintf(stderr, "odcctl: coordinator unreachable at %s (no reply in %s)%s%s\n",
+		        c->endpoint, t, hint[0] ? ": " : "", hint);
+	return CTL_EXIT_UNREACHABLE;
+}
+
+/* Waits until now reaches deadline for sock to be ready for events; also
+ * reads monitor events. Returns 1 ready, 0 timed out (or refused), -1
+ * interrupted. */
+static int
+client_wait(struct ctl_client *cl, short events, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t now = clock_mono_ms();
+		zmq_pollitem_t items[2] = {{cl->sock, 0, events, 0}, {cl->mon, 0, ZMQ_POLLIN, 0}};
+		int n = cl->mon != NULL ? 2 : 1;
+
+		if (cl->refused || now >= deadline)
+			return 0;
+		if (zmq_poll(items, n, (long)(deadline - now)) < 0) {
+			if (errno == EINTR && !ctl_interrupted)
+				continue;
+			return -1;
+		}
+		if (n == 2 && (items[1].revents & ZMQ_POLLIN))
+			client_monitor_event(cl);
+		if (items[0].revents & events)
+			return 1;
+	}
+}
+
+static int
+client_send(struct ctl_client *cl, const struct proto_frames *f)
+{
+	if (zmq_send(cl->sock, f->header, PROTO_HEADER_LEN, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return -1;
+	/* The first frame went out, so the rest of the message goes too. */
+	if (zmq_send(cl->sock, f->body, f->body_len, f->nframes == 3 ? ZMQ_SNDMORE : 0) < 0)
+		return -1;
+	if (f->nframes == 3 && zmq_send(cl->sock, f->sig, PROTO_SIGFRAME_LEN, 0) < 0)
+		return -1;
+	return 0;
+}
+
+/* Receives one message and decodes it as a REPLY. Returns 1 with *out, 0 for a
+ * message to drop (*out NULL, err says why), -1 when nothing was there. */
+static int
+client_recv(struct ctl_client *cl, struct proto_msg **out, struct proto_error *err)
+{
+	zmq_msg_t parts[CLIENT_MAXFRAMES];
+	struct proto_frame fr[CLIENT_MAXFRAMES];
+	struct proto_ctx ctx = {.receiver = PROTO_RCV_CLI, .skew_ms = PROTO_SKEW_MS};
+	size_t n = 0;
+	int more = 1, ret = 0;
+	bool over = false;
+
+	*out = NULL;
+	while (more) {
+		/* Frames beyond the most any message has are read into the last
+		 * slot's place and dropped: the count alone makes it FRAMES. */
+		zmq_msg_t extra, *part = n < CLIENT_MAXFRAMES ? &parts[n] : &extra;
+
+		zmq_msg_init(part);
+		if (zmq_msg_recv(part, cl->sock, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+			zmq_msg_close(part);
+			if (n == 0)
+				return -1;
+			break;
+		}
+		more = zmq_msg_more(part);
+		if (part == &extra) {
+			zmq_msg_close(&extra);
+			over = true;
+		} else {
+			n++;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		fr[i] = (struct proto_frame){zmq_msg_data(&parts[i]), zmq_msg_size(&parts[i])};
+	ctx.now_ms = proto_now_ms();
+	if (over) {
+		err->code = PROTO_E_FRAMES;
+		snprintf(err->msg, sizeof(err->msg), "more than %d frames", CLIENT_MAXFRAMES);
+	} else if (proto_receive(fr, n, &ctx, out, err) == PROTO_OK) {
+		ret = 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		zmq_msg_close(&parts[i]);
+	return ret;
+}
+
+static int
+client_error_exit(int code)
+{
+	switch (code) {
+	case PROTO_E_NOT_FOUND:
+	case PROTO_E_CONFLICT:
+	case PROTO_E_DENIED:
+	case PROTO_E_VALUE:
+	case PROTO_E_SCHEMA:
+	case PROTO_E_TYPE:
+	case PROTO_E_INVALID_PARAM:
+	case PROTO_E_UNKNOWN_ACTION:
+	case PROTO_E_UNKNOWN_KEY:
+	case PROTO_E_BAD_SIGNATURE:
+	case PROTO_E_EXPIRED:
+		return CTL_EXIT_USAGE;
+	default:
+		return CTL_EXIT_FAILED;
+	}
+}
+
+/* Sends f and waits for the REPLY whose request_id is want; replies to
+ * earlier requests that timed out are dropped. */
+static int
+client_exchange(struct ctl *c, const struct proto_frames *f, uint64_t want, json_t **body)
+{
+	struct ctl_client *cl;
+	uint64_t deadline;
+	int ret, w;
+
+	*body = NULL;
+	if ((ret = client_open(c)) != 0)
+		return ret;
+	cl = c->client;
+	deadline = clock_mono_ms() + c->timeout_ms;
+	/* With ZMQ_IMMEDIATE the socket is writable once a connection is up. */
+	for (;;) {
+		w = client_wait(cl, ZMQ_POLLOUT, deadline);
+		if (w <= 0)
+			return w < 0 ? CTL_EXIT_INTERRUPTED : client_unreachable(c, cl);
+		if (client_send(cl, f) == 0)
+			break;
+		if (errno != EAGAIN) {
+			ctl_error(c, "sending to %s: %s", c->endpoint, zmq_strerror(errno));
+			return CTL_EXIT_FAILED;
+		}
+	}
+	for (;;) {
+		struct proto_msg *m;
+		struct proto_error perr = {0};
+		int r;
+
+		w = client_wait(cl, ZMQ_POLLIN, deadline);
+		if (w <= 0)
+			return w < 0 ? CTL_EXIT_INTERRUPTED : client_unreachable(c, cl);
+		while ((r = client_recv(cl, &m, &perr)) >= 0) {
+			const struct proto_reply *rp;
+
+			if (r == 0) {
+				ctl_error(c, "a bad reply from %s: %s (%s)", c->endpoint, perr.msg,
+				          proto_err_name(perr.code));
+				return CTL_EXIT_FAILED;
+			}
+			rp = &m->u.reply;
+			if (rp->request_id != want) {
+				proto_msg_free(m);
+				continue;
+			}
+			if (rp->code != PROTO_OK) {
+				const char *name = proto_err_name((int)rp->code);
+				ctl_error(c, "%s (%s)", rp->message[0] ? rp->message : "refused",
+				          name != NULL ? name : "unknown error");
+				ret = client_error_exit((int)rp->code);
+			} else {
+				*body = rp->body != NULL ? json_incref(rp->body) : json_null();
+				ret = *body != NULL ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+			}
+			proto_msg_free(m);
+			return ret;
+		}
+	}
+}
+
+int
+ctl_request(struct ctl *c, const char *command, json_t *args, bool actor, json_t **body)
+{
+	struct proto_msg m = {.type = PROTO_REQUEST};
+	struct proto_frames f = {0};
+	struct proto_error err;
+	int ret;
+
+	*body = NULL;
+	if (args == NULL)
+		args = json_object();
+	if (args == NULL) {
+		ctl_error(c, "out of memory");
+		return CTL_EXIT_FAILED;
+	}
+	if ((ret = client_open(c)) != 0)
+		goto out;
+	if (actor && c->operator_name != NULL &&
+	    json_object_set_new(args, "actor", json_string(c->operator_name)) != 0) {
+		ctl_error(c, "out of memory");
+		ret = CTL_EXIT_FAILED;
+		goto out;
+	}
+	m.u.request = (struct proto_request){c->client->next_id++, command, args};
+	if (proto_encode(&m, NULL, &f, &err) != PROTO_OK) {
+		/* Arguments were checked before; this names what slipped through. */
+		ctl_error(c, "cannot send %s: %s", command, err.msg);
+		ret = err.code == PROTO_E_LIMIT || err.code == PROTO_E_VALUE ? CTL_EXIT_USAGE
+		                                                             : CTL_EXIT_FAILED;
+		goto out;
+	}
+	ret = client_exchange(c, &f, m.u.request.request_id, body);
+out:
+	proto_frames_free(&f);
+	json_decref(args);
+	return ret;
+}
+
+int
+ctl_submit(struct ctl *c, const struct proto_frames *job, json_t **body)
+{
+	return client_exchange(c, job, 0, body);
+}

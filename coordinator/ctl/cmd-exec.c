@@ -1,0 +1,103 @@
+/* odcctl exec: run one of the simple actions on the selected hosts as a
+ * signed job. */
+#include <string.h>
+
+#include "coordinator/ctl/ctl.h"
+
+static int cmd_exec_exec(struct ctl *, int, char **);
+
+const struct ctl_cmd cmd_exec_entry = {
+    "exec",
+    "ACTION [SELECTORS] [--to TAG] [--backup DIR] [--lines N] [--name NAME] [POLICY]\n"
+    "       [--reason TEXT] [--detach]",
+    "run ping, status, preflight, stop, start, logs or backup on hosts, as a signed job",
+    "ACTION and its parameters:\n"
+    "  ping, status, stop            none\n"
+    "  preflight                     --to TAG --backup DIR (a rollback's checks only)\n"
+    "  start                         [--to TAG] (the image tag when no container exists)\n"
+    "  logs                          [--lines N] (1..10000)\n"
+    "  backup                        [--name NAME]\n"
+    "SELECTORS (at least one; ANDed): --host ID (repeatable), --hosts GLOB,\n"
+    "  --label K=V (repeatable), --all. The coordinator resolves them into the\n"
+    "  explicit target list that odcctl signs.\n"
+    "POLICY (defaults for backup / for the other actions):\n"
+    "  --canary N             hosts run first, alone (1 / 0; capped at the targets)\n"
+    "  --batch N|N%           hosts at a time after the canaries (1 / 100%)\n"
+    "  --budget N|N%          failures tolerated before halting (0 / 100%)\n"
+    "  --quorum PCT           targets that must be online to start (100 / 0)\n"
+    "  --step-deadline DUR    (2h / 5m)     --job-deadline DUR   (24h / 30m)\n"
+    "  DUR: 90s, 5m, 2h, 1d or bare seconds.\n"
+    "--reason TEXT goes to the audit trail (at most 256 bytes). The job is followed\n"
+    "until it ends unless --detach, which prints the job id and exits 0.\n"
+    "Needs operator and key in the configuration.\n",
+    cmd_exec_exec,
+};
+
+static int
+cmd_exec_exec(struct ctl *c, int argc, char **argv)
+{
+	static const char *const actions[] = {"ping",  "status", "preflight", "stop",
+	                                      "start", "logs",   "backup"};
+	static const struct option opts[] = {
+	    CTL_COMMON_OPTIONS,
+	    CTL_SELECTOR_OPTIONS,
+	    CTL_POLICY_OPTIONS,
+	    {"to", required_argument, NULL, CTL_OPT_TO},
+	    {"backup", required_argument, NULL, CTL_OPT_BACKUP},
+	    {"lines", required_argument, NULL, CTL_OPT_LINES},
+	    {"name", required_argument, NULL, CTL_OPT_NAME},
+	    {NULL, 0, NULL, 0},
+	};
+	struct submit s = {0};
+	int ch, r, ret = CTL_EXIT_USAGE;
+	bool known = false;
+
+	while ((ch = ctl_getopt(c, &cmd_exec_entry, argc, argv, opts)) != CTL_OPT_END) {
+		switch (ch) {
+		case CTL_OPT_HELP:
+			ret = CTL_EXIT_OK;
+			goto out;
+		case CTL_OPT_TO:
+			r = submit_param(c, &s, "to", optarg);
+			break;
+		case CTL_OPT_BACKUP:
+			r = submit_param(c, &s, "backup", optarg);
+			break;
+		case CTL_OPT_LINES:
+			r = submit_param(c, &s, "lines", optarg);
+			break;
+		case CTL_OPT_NAME:
+			r = submit_param(c, &s, "name", optarg);
+			break;
+		case CTL_OPT_ERROR:
+			goto out;
+		default:
+			r = submit_option(c, &s, ch, optarg) == 1 ? 0 : -1;
+		}
+		if (r != 0)
+			goto out;
+	}
+	if ((ret = ctl_operands(c, argc, argv, 1, 1,
+	                        "ACTION (ping status preflight stop start logs backup)")) != 0)
+		goto out;
+	s.action = argv[optind];
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (strcmp(actions[i], s.action) == 0)
+			known = true;
+	if (!known) {
+		if (strcmp(s.action, "rollback") == 0 || strcmp(s.action, "undo") == 0)
+			ret = ctl_usage_error(c, "%s has its own command: odcctl %s", s.action,
+			                      s.action);
+		else
+			ret =
+			    ctl_usage_error(c,
+			                    "unknown action '%s' (ping status preflight stop start "
+			                    "logs backup)",
+			                    s.action);
+		goto out;
+	}
+	ret = submit_run(c, &s, NULL, 0);
+out:
+	submit_free(&s);
+	return ret;
+}

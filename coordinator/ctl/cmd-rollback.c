@@ -1,0 +1,70 @@
+/* odcctl rollback: roll ODC back to an image tag from a metadb backup on the
+ * selected hosts, canary first, as a signed job. */
+#include "coordinator/ctl/ctl.h"
+
+static int cmd_rollback_exec(struct ctl *, int, char **);
+
+const struct ctl_cmd cmd_rollback_entry = {
+    "rollback",
+    "--to TAG --backup DIR [SELECTORS] [POLICY] [--dry-run] [--reason TEXT] [--detach]",
+    "roll ODC back to TAG from the metadb backup in DIR on hosts, canary first",
+    "--to TAG         the ODC image tag to return to (e.g. 4.2.0)\n"
+    "--backup DIR     the pre-upgrade metadb backup, an absolute path on each host\n"
+    "                 (inside the agent's backup roots)\n"
+    "--dry-run        run the preflight only and report the container it would make\n"
+    "SELECTORS (at least one; ANDed): --host ID (repeatable), --hosts GLOB,\n"
+    "  --label K=V (repeatable), --all.\n"
+    "POLICY (defaults): --canary N (1, capped at the targets), --batch N|N% (1),\n"
+    "  --budget N|N% (0), --quorum PCT (100), --step-deadline DUR (2h),\n"
+    "  --job-deadline DUR (24h). DUR: 90s, 5m, 2h, 1d or bare seconds.\n"
+    "--reason TEXT goes to the audit trail. The job is followed until it ends\n"
+    "unless --detach, which prints the job id and exits 0. Exit status: 0 every\n"
+    "host rolled back, 1 some failed, 3 halted or aborted (or no coordinator).\n"
+    "Undo it with: odcctl undo --of JOB.\n",
+    cmd_rollback_exec,
+};
+
+static int
+cmd_rollback_exec(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    CTL_COMMON_OPTIONS,
+	    CTL_SELECTOR_OPTIONS,
+	    CTL_POLICY_OPTIONS,
+	    {"to", required_argument, NULL, CTL_OPT_TO},
+	    {"backup", required_argument, NULL, CTL_OPT_BACKUP},
+	    {"dry-run", no_argument, NULL, CTL_OPT_DRY_RUN},
+	    {NULL, 0, NULL, 0},
+	};
+	struct submit s = {.action = "rollback"};
+	int ch, r, ret = CTL_EXIT_USAGE;
+
+	while ((ch = ctl_getopt(c, &cmd_rollback_entry, argc, argv, opts)) != CTL_OPT_END) {
+		switch (ch) {
+		case CTL_OPT_HELP:
+			ret = CTL_EXIT_OK;
+			goto out;
+		case CTL_OPT_TO:
+			r = submit_param(c, &s, "to", optarg);
+			break;
+		case CTL_OPT_BACKUP:
+			r = submit_param(c, &s, "backup", optarg);
+			break;
+		case CTL_OPT_DRY_RUN:
+			r = submit_param(c, &s, "dry_run", "true");
+			break;
+		case CTL_OPT_ERROR:
+			goto out;
+		default:
+			r = submit_option(c, &s, ch, optarg) == 1 ? 0 : -1;
+		}
+		if (r != 0)
+			goto out;
+	}
+	if ((ret = ctl_operands(c, argc, argv, 0, 0, "")) != 0)
+		goto out;
+	ret = submit_run(c, &s, NULL, 0);
+out:
+	submit_free(&s);
+	return ret;
+}

@@ -1,0 +1,32 @@
+/* odcctl watch: follow a job until it ends. */
+#include "coordinator/ctl/ctl.h"
+
+static int cmd_watch_exec(struct ctl *, int, char **);
+
+const struct ctl_cmd cmd_watch_entry = {
+    "watch",
+    "ID",
+    "follow a job's progress until it ends",
+    "On a terminal a progress bar and the busy hosts are redrawn every 500 ms;\n"
+    "otherwise one line is printed per change. With -o json nothing is printed\n"
+    "until the end, then the final job with every result. Ctrl-C stops watching\n"
+    "(the job goes on). Exit status: 0 succeeded, 1 failed, 3 halted or aborted\n"
+    "(or the coordinator is unreachable), 2 no such job.\n",
+    cmd_watch_exec,
+};
+
+static int
+cmd_watch_exec(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {CTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+	int ch, ret;
+
+	while ((ch = ctl_getopt(c, &cmd_watch_entry, argc, argv, opts)) != CTL_OPT_END)
+		return ch == CTL_OPT_HELP ? CTL_EXIT_OK : CTL_EXIT_USAGE;
+	if ((ret = ctl_operands(c, argc, argv, 1, 1, "the job ID")) != 0)
+		return ret;
+	if (!proto_valid_id(argv[optind]))
+		return ctl_usage_error(c, "ID '%s': not a job id (1..64 of [A-Za-z0-9._-])",
+		                       argv[optind]);
+	return follow_job(c, argv[optind]);
+}

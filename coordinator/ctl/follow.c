@@ -1,0 +1,330 @@
+/* Following a job (watch, and exec/rollback/undo after submitting): poll
+ * `job` every 500 ms, draw progress, and end with a summary and an exit
+ * status that says how the job ended. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "coordinator/ctl/ctl.h"
+
+#define FOLLOW_POLL_MS 500
+#define FOLLOW_LINE    1024
+
+struct follow {
+	struct ctl *c;
+	const char *job_id;
+	bool tty;     /* redraw in place */
+	bool quiet;   /* -o json: nothing until the end */
+	json_t *prev; /* the previous `job` body, for the changes (no TTY) */
+	int drawn;    /* lines drawn last time (TTY) */
+};
+
+static void
+follow_signal(int sig)
+{
+	(void)sig;
+	ctl_interrupted = 1;
+}
+
+/* Cuts s to at most width code points. */
+static void
+follow_cut(char *s, size_t width)
+{
+	size_t w = 0;
+
+	for (char *p = s; *p; p++)
+		if (((unsigned char)*p & 0xc0) != 0x80 && w++ == width) {
+			*p = '\0';
+			return;
+		}
+}
+
+/* "[#####.....] 12/40 done  failed 1  stage batches (batch 3)  state running" */
+static void
+follow_bar_line(const json_t *job, char *out, size_t outlen)
+{
+	const json_t *counts = json_object_get(job, "counts");
+	long long total = ji(job, "targets", 0);
+	long long done = ji(counts, "succeeded", 0) + ji(counts, "failed", 0) +
+	                 ji(counts, "skipped", 0) + ji(counts, "unreachable", 0);
+	long long failed = ji(counts, "failed", 0) + ji(counts, "unreachable", 0);
+	char bar[64], batch[32] = "";
+
+	if (ji(job, "batch", 0) > 0)
+		snprintf(batch, sizeof(batch), " (batch %lld)", ji(job, "batch", 0));
+	out_bar(done > 0 ? (uint64_t)done : 0, total > 0 ? (uint64_t)total : 0, 20, bar,
+	        sizeof(bar));
+	snprintf(out, outlen, "%s %lld/%lld done  failed %lld  stage %s%s  state %s", bar, done,
+	         total, failed, js(job, "stage"), batch, js(job, "state"));
+}
+
+/* The order hosts are shown in on a terminal: work in progress first, then
+ * failures, then the rest; pending hosts are not shown. */
+static int
+follow_rank(const char *state)
+{
+	static const char *const order[] = {"running", "preflight", "failed", "unreachable",
+	                                    "ready",   "succeeded", "skipped"};
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (strcmp(order[i], state) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void
+follow_draw(struct follow *fw, const json_t *job, bool final)
+{
+	const json_t *hosts = json_object_get(job, "hosts");
+	char line[FOLLOW_LINE], clean[FOLLOW_LINE];
+	int rows, cols, room, shown = 0, lines = 0;
+	size_t hw = 4, i, total = 0;
+	const json_t *h;
+
+	out_term_size(&rows, &cols);
+	if (fw->drawn > 0)
+		printf("\r\033[%dA\033[J", fw->drawn);
+	follow_bar_line(job, line, sizeof(line));
+	out_clean(line, clean, sizeof(clean));
+	follow_cut(clean, (size_t)(cols > 1 ? cols - 1 : 1));
+	printf("%s\n", clean);
+	lines++;
+	room = final ? 0 : rows - 2;
+	json_array_foreach(hosts, i, h)
+	{
+		if (follow_rank(js(h, "state")) < 0)
+			continue;
+		total++;
+		if (out_width(js(h, "host")) > hw)
+			hw = out_width(js(h, "host"));
+	}
+	for (int rank = 0; rank < 7 && shown < room; rank++)
+		json_array_foreach(hosts, i, h)
+		{
+			const char *step =
+			    js(h, "failed_step")[0] ? js(h, "failed_step") : js(h, "step");
+			if (follow_rank(js(h, "state")) != rank)
+				continue;
+			if (shown == room - 1 && total > (size_t)room) {
+				break; /* the last line says how many more */
+			}
+			snprintf(line, sizeof(line), "  %-*s  %-11s %-10s %s", (int)hw,
+			         js(h, "host"), js(h, "state"), step[0] ? step : "-",
+			         js(h, "message"));
+			out_clean(line, clean, sizeof(clean));
+			follow_cut(clean, (size_t)(cols > 1 ? cols - 1 : 1));
+			printf("%s\n", clean);
+			shown++;
+			lines++;
+		}
+	if (!final && total > (size_t)shown && room > 0) {
+		printf("  ... %zu more\n", total - (size_t)shown);
+		lines++;
+	}
+	fflush(stdout);
+	fw->drawn = final ? 0 : lines;
+}
+
+/* The job line of the plain log: "job J: running, stage batches (batch 3)". */
+static void
+follow_job_line(const json_t *job, char *out, size_t outlen)
+{
+	char batch[32] = "";
+	size_t n;
+
+	if (ji(job, "batch", 0) > 0)
+		snprintf(batch, sizeof(batch), " (batch %lld)", ji(job, "batch", 0));
+	if (out_job_final(js(job, "state")))
+		n = (size_t)snprintf(out, outlen, "job %s: %s", js(job, "job_id"),
+		                     js(job, "state"));
+	else
+		n = (size_t)snprintf(out, outlen, "job %s: %s, stage %s%s", js(job, "job_id"),
+		                     js(job, "state"), js(job, "stage"), batch);
+	if (js(job, "message")[0] != '\0' && n < outlen)
+		snprintf(out + n, outlen - n, ": %s", js(job, "message"));
+}
+
+static bool
+follow_same(const json_t *a, const json_t *b, const char *key)
+{
+	return strcmp(js(a, key), js(b, key)) == 0;
+}
+
+/* Without a terminal: one line per change, for logs and pipes. */
+static void
+follow_log(struct follow *fw, const json_t *job)
+{
+	const json_t *hosts = json_object_get(job, "hosts");
+	const json_t *prev_hosts = json_object_get(fw->prev, "hosts");
+	char line[FOLLOW_LINE], clean[FOLLOW_LINE], t[16];
+	const json_t *h;
+	size_t i;
+
+	if (fw->prev == NULL || !follow_same(fw->prev, job, "state") ||
+	    !follow_same(fw->prev, job, "stage") || !follow_same(fw->prev, job, "message") ||
+	    ji(fw->prev, "batch", 0) != ji(job, "batch", 0)) {
+		follow_job_line(job, line, sizeof(line));
+		printf("%s %s\n", out_clock((int64_t)proto_now_ms(), t, sizeof(t)),
+		       out_clean(line, clean, sizeof(clean)));
+	}
+	json_array_foreach(hosts, i, h)
+	{
+		const json_t *p = json_array_get(prev_hosts, i);
+		const char *step = js(h, "failed_step")[0] ? js(h, "failed_step") : js(h, "step");
+		size_t n;
+
+		if (p != NULL && follow_same(p, h, "host") && follow_same(p, h, "state") &&
+		    follow_same(p, h, "step") && follow_same(p, h, "failed_step") &&
+		    follow_same(p, h, "message"))
+			continue;
+		if (p == NULL && strcmp(js(h, "state"), "pending") == 0 && step[0] == '\0')
+			continue;
+		n = (size_t)snprintf(line, sizeof(line), "%s %s", js(h, "host"), js(h, "state"));
+		if (step[0] != '\0' && n < sizeof(line))
+			n += (size_t)snprintf(line + n, sizeof(line) - n, " %s", step);
+		if (js(h, "message")[0] != '\0' && n < sizeof(line))
+			snprintf(line + n, sizeof(line) - n, ": %s", js(h, "message"));
+		printf("%s %s\n",
+		       out_clock(jnull(h, "updated_ms") ? (int64_t)proto_now_ms()
+		                                        : ji(h, "updated_ms", -1),
+		                 t, sizeof(t)),
+		       out_clean(line, clean, sizeof(clean)));
+	}
+	fflush(stdout);
+}
+
+static void
+follow_summary(const json_t *job)
+{
+	static const char *const head[] = {"HOST", "STATE", "FAILED-AT", "MESSAGE"};
+	const json_t *hosts = json_object_get(job, "hosts");
+	struct out_table *t = out_table_new(4, head);
+	char line[FOLLOW_LINE], clean[FOLLOW_LINE], cnt[512], dur[32] = "";
+	long long submitted = ji(job, "submitted_ms", 0), ended = ji(job, "ended_ms", -1);
+	const json_t *h;
+	size_t i;
+	bool trouble = false;
+
+	follow_job_line(job, line, sizeof(line));
+	printf("\n%s\n", out_clean(line, clean, sizeof(clean)));
+	if (ended >= submitted)
+		out_duration((uint64_t)(ended - submitted), dur, sizeof(dur));
+	printf("%lld host%s: %s%s%s\n", ji(job, "targets", 0),
+	       ji(job, "targets", 0) == 1 ? "" : "s", out_counts(job, cnt, sizeof(cnt)),
+	       dur[0] ? ", in " : "", dur);
+	json_array_foreach(hosts, i, h)
+	{
+		const char *cells[4] = {js(h, "host"), js(h, "state"), js(h, "failed_step"),
+		                        js(h, "message")};
+		if (strcmp(js(h, "state"), "succeeded") != 0)
+			trouble = true;
+		out_table_row(t, cells);
+	}
+	out_table_print(t, stdout, NULL);
+	out_table_free(t);
+	if (trouble)
+		printf("details: odcctl job %s --results\n", js(job, "job_id"));
+}
+
+/* Sleeps until the monotonic instant at, or a signal. */
+static void
+follow_sleep_until(uint64_t at)
+{
+	uint64_t now = clock_mono_ms();
+	struct timespec ts;
+
+	if (now >= at)
+		return;
+	ts.tv_sec = (time_t)((at - now) / 1000);
+	ts.tv_nsec = (long)((at - now) % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !ctl_interrupted)
+		;
+}
+
+static int
+follow_exit(const char *state)
+{
+	if (strcmp(state, "succeeded") == 0)
+		return CTL_EXIT_OK;
+	if (strcmp(state, "failed") == 0)
+		return CTL_EXIT_FAILED;
+	return CTL_EXIT_UNREACHABLE; /* halted, aborted */
+}
+
+int
+follow_job(struct ctl *c, const char *job_id)
+{
+	struct follow fw = {c, job_id, false, c->output == CTL_OUT_JSON, NULL, 0};
+	struct sigaction sa = {0}, old_int, old_term;
+	json_t *job = NULL;
+	int ret;
+
+	fw.tty = !fw.quiet && isatty(STDOUT_FILENO);
+	/* No SA_RESTART: a signal ends the wait for a reply at once. */
+	sa.sa_handler = follow_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	for (;;) {
+		uint64_t started = clock_mono_ms();
+		json_t *args = json_pack("{s:s, s:b}", "job", job_id, "results", 0);
+
+		ret = ctl_request(c, "job", args, false, &job);
+		if (ret != 0)
+			goto out;
+		if (!json_is_object(job) || js(job, "state")[0] == '\0') {
+			ctl_error(c, "job %s: the coordinator's answer has no state", job_id);
+			ret = CTL_EXIT_FAILED;
+			goto out;
+		}
+		if (out_job_final(js(job, "state")))
+			break;
+		if (fw.tty)
+			follow_draw(&fw, job, false);
+		else if (!fw.quiet)
+			follow_log(&fw, job);
+		json_decref(fw.prev);
+		fw.prev = job;
+		job = NULL;
+		follow_sleep_until(started + FOLLOW_POLL_MS);
+		if (ctl_interrupted) {
+			ret = CTL_EXIT_INTERRUPTED;
+			goto out;
+		}
+	}
+	ret = follow_exit(js(job, "state"));
+	if (fw.quiet) {
+		/* The final body with every stored result. */
+		json_t *full = NULL;
+		int r = ctl_request(c, "job", json_pack("{s:s, s:b}", "job", job_id, "results", 1),
+		                    false, &full);
+		if (r != 0)
+			ret = r;
+		else
+			out_json(full);
+		json_decref(full);
+	} else {
+		if (fw.tty)
+			follow_draw(&fw, job, true);
+		else
+			follow_log(&fw, job);
+		follow_summary(job);
+	}
+out:
+	if (ret == CTL_EXIT_INTERRUPTED) {
+		if (fw.drawn > 0)
+			printf("\n");
+		fflush(stdout);
+		fprintf(stderr,
+		        "odcctl: %s: stopped following job %s; it goes on (odcctl watch %s)\n",
+		        c->cmd, job_id, job_id);
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	json_decref(fw.prev);
+	json_decref(job);
+	return ret;
+}

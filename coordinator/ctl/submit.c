@@ -1,0 +1,425 @@
+/* Job submission for exec, rollback and undo: policy flags and their
+ * defaults, local checks, `resolve`, the signed JOB, submitting it, and
+ * following it unless --detach. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "coordinator/ctl/ctl.h"
+
+#define SUBMIT_MAX_DEADLINE_S 604800 /* a JOB lives at most 7 days */
+#define SUBMIT_REASON_MAX     256
+
+enum { POL_CANARY, POL_BATCH, POL_BUDGET, POL_QUORUM, POL_STEP, POL_JOB };
+
+/* A usage error inside option parsing: printed, and -1 for the caller. */
+static int submit_bad(const struct ctl *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+submit_bad(const struct ctl *c, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ctl_usage_error(c, "%s", msg);
+	return -1;
+}
+
+/* Actions that change a host carry the careful defaults. */
+static bool
+submit_careful(const char *action)
+{
+	return strcmp(action, "rollback") == 0 || strcmp(action, "backup") == 0 ||
+	       strcmp(action, "undo") == 0;
+}
+
+static void
+submit_defaults(const char *action, struct proto_policy *p)
+{
+	if (submit_careful(action))
+		*p = (struct proto_policy){1, 1, false, 0, false, 100, 2 * 3600, 24 * 3600};
+	else
+		*p = (struct proto_policy){0, 100, true, 100, true, 0, 5 * 60, 30 * 60};
+}
+
+/* "N" (a count, lo..max_count) or "N%" (a percentage, lo..100). */
+static int
+submit_count_or_pct(const char *arg, uint64_t lo, uint64_t *v, bool *pct)
+{
+	char num[24];
+	size_t n = strlen(arg);
+
+	*pct = n > 0 && arg[n - 1] == '%';
+	if (*pct)
+		n--;
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, arg, n);
+	num[n] = '\0';
+	if (ctl_parse_uint(num, *pct ? 100 : PROTO_MAX_TARGETS, v) != 0 || *v < lo)
+		return -1;
+	return 0;
+}
+
+int
+submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg)
+{
+	struct proto_policy *p = &s->policy.p;
+	uint64_t v;
+	bool pct;
+	int r;
+
+	if ((r = ctl_sel_option(c, &s->sel, ch, arg)) != 0)
+		return r;
+	switch (ch) {
+	case CTL_OPT_CANARY:
+		if (ctl_parse_uint(arg, PROTO_MAX_TARGETS, &v) != 0)
+			return submit_bad(c, "--canary %s: expected a number of hosts, 0..%d", arg,
+			                  PROTO_MAX_TARGETS);
+		p->canary = v;
+		s->policy.set[POL_CANARY] = true;
+		return 1;
+	case CTL_OPT_BATCH:
+		if (submit_count_or_pct(arg, 1, &v, &pct) != 0)
+			return submit_bad(c,
+			                  "--batch %s: expected a number of hosts (1..%d) or a "
+			                  "percentage of the targets (1%%..100%%)",
+			                  arg, PROTO_MAX_TARGETS);
+		p->batch = v;
+		p->batch_pct = pct;
+		s->policy.set[POL_BATCH] = true;
+		return 1;
+	case CTL_OPT_BUDGET:
+		if (submit_count_or_pct(arg, 0, &v, &pct) != 0)
+			return submit_bad(c,
+			                  "--budget %s: expected a number of failures (0..%d) or "
+			                  "a percentage of the targets (0%%..100%%)",
+			                  arg, PROTO_MAX_TARGETS);
+		p->budget = v;
+		p->budget_pct = pct;
+		s->policy.set[POL_BUDGET] = true;
+		return 1;
+	case CTL_OPT_QUORUM: {
+		char num[8];
+		size_t n = strlen(arg);
+		if (n > 0 && arg[n - 1] == '%')
+			n--;
+		if (n == 0 || n >= sizeof(num))
+			goto bad_quorum;
+		memcpy(num, arg, n);
+		num[n] = '\0';
+		if (ctl_parse_uint(num, 100, &v) != 0)
+			goto bad_quorum;
+		p->quorum_pct = v;
+		s->policy.set[POL_QUORUM] = true;
+		return 1;
+	bad_quorum:
+		return submit_bad(c,
+		                  "--quorum %s: expected the percentage of targets that must "
+		                  "be online to start, 0..100",
+		                  arg);
+	}
+	case CTL_OPT_STEP_DEADLINE:
+		if (ctl_parse_duration_s(arg, &v) != 0 || v < 1 || v > 86400)
+			return submit_bad(c,
+			                  "--step-deadline %s: expected a duration from 1s to 1d "
+			                  "(90s, 5m, 2h, 1d, or seconds)",
+			                  arg);
+		p->step_deadline_s = v;
+		s->policy.set[POL_STEP] = true;
+		return 1;
+	case CTL_OPT_JOB_DEADLINE:
+		if (ctl_parse_duration_s(arg, &v) != 0 || v < 1 || v > SUBMIT_MAX_DEADLINE_S)
+			return submit_bad(c,
+			                  "--job-deadline %s: expected a duration from 1s to 7d "
+			                  "(90s, 5m, 2h, 1d, or seconds)",
+			                  arg);
+		p->job_deadline_s = v;
+		s->policy.set[POL_JOB] = true;
+		return 1;
+	case CTL_OPT_REASON:
+		if (strlen(arg) > SUBMIT_REASON_MAX)
+			return submit_bad(c, "--reason: %zu bytes, at most %d", strlen(arg),
+			                  SUBMIT_REASON_MAX);
+		s->reason = arg;
+		return 1;
+	case CTL_OPT_DETACH:
+		s->detach = true;
+		return 1;
+	}
+	return 0;
+}
+
+int
+submit_param(const struct ctl *c, struct submit *s, const char *key, const char *value)
+{
+	/* A later flag replaces an earlier one, as for every option. */
+	for (size_t i = 0; i < s->n_params; i++)
+		if (strcmp(s->params[i].key, key) == 0) {
+			s->params[i].value = value;
+			return 0;
+		}
+	if (s->n_params == sizeof(s->params) / sizeof(s->params[0]))
+		return submit_bad(c, "too many parameters");
+	s->params[s->n_params++] = (struct proto_kv){key, value};
+	return 0;
+}
+
+static const char *
+submit_flag(const char *key)
+{
+	static const char *const flags[][2] = {
+	    {"to", "--to TAG"},      {"backup", "--backup DIR"}, {"lines", "--lines N"},
+	    {"name", "--name NAME"}, {"dry_run", "--dry-run"},   {"of", "--of JOB"},
+	};
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (strcmp(flags[i][0], key) == 0)
+			return flags[i][1];
+	return key;
+}
+
+/* The action table's checks, per parameter first so that the message names
+ * the flag, then as a whole (required parameters), in every phase the
+ * coordinator will dispatch. */
+static int
+submit_check_params(const struct ctl *c, const struct submit *s)
+{
+	static const char *const phases[] = {"run", "preflight"};
+	struct proto_error err;
+
+	for (size_t ph = 0; ph < (submit_careful(s->action) ? 2u : 1u); ph++) {
+		for (size_t i = 0; i < s->n_params; i++) {
+			enum proto_err e =
+			    proto_action_check(s->action, phases[ph], &s->params[i], 1, &err);
+			if (e == PROTO_E_UNKNOWN_ACTION || e == PROTO_E_INVALID_PARAM)
+				if (strstr(err.msg, "needs parameter") == NULL) {
+					const char *flag = submit_flag(s->params[i].key);
+					return ctl_usage_error(
+					    c, "%.*s: %s", (int)strcspn(flag, " "), flag, err.msg);
+				}
+		}
+		if (proto_action_check(s->action, phases[ph], s->params, s->n_params, &err) !=
+		    PROTO_OK) {
+			const char *q = strchr(err.msg, '\'');
+			if (q != NULL && strstr(err.msg, "needs parameter") != NULL) {
+				char key[40];
+				snprintf(key, sizeof(key), "%.*s", (int)strcspn(q + 1, "'"), q + 1);
+				return ctl_usage_error(c, "%s: give %s", err.msg, submit_flag(key));
+			}
+			return ctl_usage_error(c, "%s", err.msg);
+		}
+	}
+	return 0;
+}
+
+static int
+submit_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The coordinator's `resolve`: the explicit, sorted target list. *body keeps
+ * the strings alive; *targets is malloc'd. */
+static int
+submit_resolve(struct ctl *c, const struct submit *s, json_t **body, const char ***targets,
+               size_t *n)
+{
+	json_t *args = json_object(), *hosts, *v;
+	size_t i;
+	int ret;
+
+	*targets = NULL;
+	*n = 0;
+	if (args == NULL || ctl_sel_args(&s->sel, args) != 0) {
+		json_decref(args);
+		ctl_error(c, "out of memory");
+		return CTL_EXIT_FAILED;
+	}
+	if ((ret = ctl_request(c, "resolve", args, false, body)) != 0)
+		return ret;
+	hosts = json_object_get(*body, "hosts");
+	if (!json_is_array(hosts) || json_array_size(hosts) == 0) {
+		ctl_error(c, "no enrolled host matches the selectors");
+		return CTL_EXIT_USAGE;
+	}
+	if (json_array_size(hosts) > PROTO_MAX_TARGETS) {
+		ctl_error(c, "the selectors match %zu hosts; a job takes at most %d",
+		          json_array_size(hosts), PROTO_MAX_TARGETS);
+		return CTL_EXIT_USAGE;
+	}
+	*targets = calloc(json_array_size(hosts), sizeof(**targets));
+	if (*targets == NULL) {
+		ctl_error(c, "out of memory");
+		return CTL_EXIT_FAILED;
+	}
+	json_array_foreach(hosts, i, v)
+	{
+		const char *h = json_string_value(v);
+		if (h == NULL || !proto_valid_id(h)) {
+			ctl_error(c, "resolve answered a bad host id");
+			return CTL_EXIT_FAILED;
+		}
+		(*targets)[(*n)++] = h;
+	}
+	return 0;
+}
+
+/* ACTION-YYYYMMDDTHHMMSSZ-XXXXXX, UTC, 6 random hex digits. */
+static void
+submit_job_id(const char *action, uint64_t created_ms, char *out, size_t outlen)
+{
+	time_t t = (time_t)(created_ms / 1000);
+	struct tm tm;
+	char stamp[32] = "";
+
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(out, outlen, "%s-%s-%06x", action, stamp,
+	         (unsigned)randombytes_uniform(0x1000000));
+}
+
+int
+submit_prepare(struct ctl *c, struct submit *s, bool need_selectors)
+{
+	int ret;
+
+	if ((ret = submit_check_params(c, s)) != 0)
+		return ret;
+	if (need_selectors && ctl_sel_empty(&s->sel))
+		return ctl_usage_error(c, "which hosts? give --host ID, --hosts GLOB, --label K=V "
+		                          "or --all");
+	if ((ret = ctl_setup(c)) != 0)
+		return ret;
+	if (c->operator_name == NULL) {
+		ctl_error(c, "no operator name: set operator in [odcctl] of %s", ctl_conf_where(c));
+		return CTL_EXIT_USAGE;
+	}
+	return ctl_operator_key(c);
+}
+
+int
+submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_given)
+{
+	struct proto_msg m = {.type = PROTO_JOB};
+	struct proto_frames f = {0};
+	struct proto_error err;
+	struct proto_policy pol;
+	json_t *resolved = NULL, *reply = NULL;
+	const char **targets = NULL;
+	size_t n = 0;
+	char job_id[PROTO_ID_MAX + 1], a[16];
+	uint64_t created;
+	int ret;
+
+	/* Everything local before the coordinator hears of the job. */
+	if ((ret = submit_prepare(c, s, given == NULL)) != 0)
+		goto out;
+	submit_defaults(s->action, &pol);
+	if (s->policy.set[POL_CANARY])
+		pol.canary = s->policy.p.canary;
+	if (s->policy.set[POL_BATCH]) {
+		pol.batch = s->policy.p.batch;
+		pol.batch_pct = s->policy.p.batch_pct;
+	}
+	if (s->policy.set[POL_BUDGET]) {
+		pol.budget = s->policy.p.budget;
+		pol.budget_pct = s->policy.p.budget_pct;
+	}
+	if (s->policy.set[POL_QUORUM])
+		pol.quorum_pct = s->policy.p.quorum_pct;
+	if (s->policy.set[POL_STEP])
+		pol.step_deadline_s = s->policy.p.step_deadline_s;
+	if (s->policy.set[POL_JOB])
+		pol.job_deadline_s = s->policy.p.job_deadline_s;
+
+	if (given != NULL) {
+		targets = calloc(n_given ? n_given : 1, sizeof(*targets));
+		if (targets == NULL) {
+			ctl_error(c, "out of memory");
+			ret = CTL_EXIT_FAILED;
+			goto out;
+		}
+		memcpy(targets, given, n_given * sizeof(*targets));
+		n = n_given;
+	} else if ((ret = submit_resolve(c, s, &resolved, &targets, &n)) != 0) {
+		goto out;
+	}
+	qsort(targets, n, sizeof(*targets), submit_cmp);
+	{
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (k == 0 || strcmp(targets[k - 1], targets[i]) != 0)
+				targets[k++] = targets[i];
+		n = k;
+	}
+	if (n == 0) {
+		ctl_error(c, "no targets");
+		ret = CTL_EXIT_USAGE;
+		goto out;
+	}
+	if (pol.canary > n)
+		pol.canary = n;
+
+	created = proto_now_ms();
+	submit_job_id(s->action, created, job_id, sizeof(job_id));
+	m.u.job = (struct proto_job){
+	    .job_id = job_id,
+	    .action = s->action,
+	    .params = s->params,
+	    .n_params = s->n_params,
+	    .targets = targets,
+	    .n_targets = n,
+	    .policy = pol,
+	    .created_ms = created,
+	    /* job_deadline_s is at most 7 days: the cap of expires_ms. */
+	    .expires_ms = created + pol.job_deadline_s * 1000,
+	    .operator_name = c->operator_name,
+	    .reason = s->reason != NULL ? s->reason : "",
+	};
+	if (proto_encode(&m, c->key->sk, &f, &err) != PROTO_OK) {
+		ctl_error(c, "cannot make the job: %s", err.msg);
+		ret = CTL_EXIT_USAGE;
+		goto out;
+	}
+	if ((ret = ctl_submit(c, &f, &reply)) != 0)
+		goto out;
+
+	if (s->detach) {
+		if (c->output == CTL_OUT_JSON)
+			out_json(reply);
+		else
+			printf("%s\n", job_id);
+		ret = CTL_EXIT_OK;
+		goto out;
+	}
+	if (c->output == CTL_OUT_TABLE) {
+		printf("job %s: %s on %zu host%s (canary %llu, batch %llu%s, budget %llu%s, quorum "
+		       "%llu%%, step deadline %s)\n",
+		       job_id, s->action, n, n == 1 ? "" : "s", (unsigned long long)pol.canary,
+		       (unsigned long long)pol.batch, pol.batch_pct ? "%" : "",
+		       (unsigned long long)pol.budget, pol.budget_pct ? "%" : "",
+		       (unsigned long long)pol.quorum_pct,
+		       out_seconds(pol.step_deadline_s, a, sizeof(a)));
+		fflush(stdout);
+	}
+	ret = follow_job(c, job_id);
+out:
+	proto_frames_free(&f);
+	json_decref(reply);
+	json_decref(resolved);
+	free(targets);
+	return ret;
+}
+
+void
+submit_free(struct submit *s)
+{
+	ctl_sel_free(&s->sel);
+}
