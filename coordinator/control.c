@@ -279,8 +279,8 @@ cmd_key(struct req *r, bool accept)
 	bool changed = false;
 	int rc = check_args(r->args, spec, r->err, r->errlen);
 
-	if (rc == 0)
-		rc = who_of(r->args, r->zap_user, who, sizeof(who), r->err, r->errlen);
+	if (rc == 0 && (rc = who_of(r->args, r->zap_user, who, sizeof(who), r->err, r->errlen)) == PROTO_E_DENIED)
+		coord_audit(r->co, r->zap_user, accept ? "key-accept" : "key-revoke", NULL, NULL, "refused", "%s", r->err);
 	if (rc != 0)
 		return rc;
 	if (host == NULL || !proto_valid_id(host)) {
@@ -427,13 +427,15 @@ cmd_job_control(struct req *r, int which)
 {
 	static const struct argspec spec[] = {{"job", JSON_STRING}, {"actor", JSON_STRING}, {NULL, 0}};
 	static const char *const verbs[] = {"pause", "resume", "abort"};
+	static const char *const audits[] = {"job-pause", "job-resume", "job-abort"};
 	char who[96];
 	bool owned;
 	int code = check_args(r->args, spec, r->err, r->errlen);
 	struct job *j;
 
-	if (code == 0)
-		code = who_of(r->args, r->zap_user, who, sizeof(who), r->err, r->errlen);
+	if (code == 0 &&
+	    (code = who_of(r->args, r->zap_user, who, sizeof(who), r->err, r->errlen)) == PROTO_E_DENIED)
+		coord_audit(r->co, r->zap_user, audits[which], arg_str(r->args, "job"), NULL, "refused", "%s", r->err);
 	if (code != 0)
 		return code;
 	j = job_arg(r, &owned, &code);
@@ -442,7 +444,7 @@ cmd_job_control(struct req *r, int which)
 	if (owned) {
 		/* Not in memory: it ended and nothing of it is in flight. */
 		snprintf(r->err, r->errlen, "job %s is %s; cannot %s it", j->id, jobs_state_name(j->state), verbs[which]);
-		coord_audit(r->co, who, verbs[which], j->id, NULL, "refused", "%s", r->err);
+		coord_audit(r->co, who, audits[which], j->id, NULL, "refused", "%s", r->err);
 		job_free(j);
 		return PROTO_E_CONFLICT;
 	}
@@ -450,7 +452,7 @@ cmd_job_control(struct req *r, int which)
 	       : which == 1 ? rollout_resume(r->co, j, who, r->err, r->errlen)
 			    : rollout_abort(r->co, j, who, r->err, r->errlen);
 	if (code != 0) {
-		coord_audit(r->co, who, verbs[which], j->id, NULL, "refused", "%s", r->err);
+		coord_audit(r->co, who, audits[which], j->id, NULL, "refused", "%s", r->err);
 		return code;
 	}
 	r->body = jobs_summary_json(j);

@@ -205,8 +205,9 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 		code = rc == STORE_CONFLICT ? PROTO_E_CONFLICT : PROTO_E_INTERNAL;
 		goto refused;
 	}
-	coord_audit(co, who, "job-submit", j->id, targets, "accepted", "%s by %s (%s), %zu targets: %s", jb->action,
-		    jb->operator_name, j->signer, jb->n_targets, jb->reason);
+	coord_audit(co, who, "job-submit", j->id, targets, "accepted", "%s by %s (%s), %zu target%s%s%s", jb->action,
+		    jb->operator_name, j->signer, jb->n_targets, jb->n_targets == 1 ? "" : "s", *jb->reason ? ": " : "",
+		    jb->reason);
 	job_activate(co, j);
 	log_info("job %s: %s on %zu hosts, submitted by %s", j->id, jb->action, j->n, jb->operator_name);
 	rollout_step(co, j);

@@ -377,6 +377,7 @@ rollout_abort(struct coord *co, struct job *j, const char *who, char *err, size_
 {
 	if (j->state != JOB_RUNNING && j->state != JOB_PAUSED)
 		return not_in(j, "abort", err, errlen);
+	coord_audit(co, who, "job-abort", j->id, NULL, "ok", "aborted at stage %s", jobs_stage_name(j->stage));
 	finish(co, j, JOB_ABORTED, who, "aborted by %s at stage %s%s", who, jobs_stage_name(j->stage),
 	       in_flight(j) ? "; steps already running go on to their end" : "");
 	rollout_step(co, j);
