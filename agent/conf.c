@@ -122,7 +122,7 @@ agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen
 		goto fail;
 	used += 2048;
 	GET(config_get_str(c->cfg, "coordinator", "endpoint", "", &c->coordinator_endpoint, err, errlen));
-	GET(config_get_duration_ms(c->cfg, "coordinator", "reconnect_max", 30000, 500, 600000, &c->reconnect_max_ms, err,
+	GET(config_get_duration_ms(c->cfg, "coordinator", "reconnect_max", 10000, 500, 600000, &c->reconnect_max_ms, err,
 				   errlen));
 	GET(config_get_str(c->cfg, "coordinator", "public_key", "", &s, err, errlen));
 	if (*s != '\0') {

@@ -137,6 +137,7 @@ struct coord {
 	struct pending_send *acks;
 	size_t n_acks, cap_acks;
 	bool stopping;
+	uint64_t started_mono; /* agents reconnect within one lost window of a (re)start */
 };
 
 /* main.c */
@@ -169,6 +170,9 @@ int registry_accept(struct coord *co, const char *id, const uint8_t pk[PROTO_PK_
 		    size_t errlen);
 int registry_revoke(struct coord *co, const char *id, bool *changed, char *err, size_t errlen);
 bool registry_online(const struct host *h);
+/* How long a host may stay silent before it is lost: lost_after beats,
+ * each allowed its 10% jitter. */
+uint64_t registry_lost_window_ms(const struct coord *co);
 void registry_on_hello(struct coord *co, struct host *h, const struct proto_msg *m, const char *address);
 void registry_on_heartbeat(struct coord *co, struct host *h, const struct proto_msg *m);
 void registry_sweep(struct coord *co);

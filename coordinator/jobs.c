@@ -410,13 +410,16 @@ jobs_persist(struct coord *co, struct job *j)
 /* ---- dispatch ---- */
 
 bool
-jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase)
+jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase_arg)
 {
 	struct job_host *jh = &j->hosts[i];
+	char phase[sizeof(jh->phase)];
 	struct host *h = registry_host(co, jh->host);
 	struct proto_msg m = {.type = PROTO_DISPATCH};
 	uint64_t now = proto_now_ms(), exp = now + COORD_DISPATCH_TTL_MS;
 
+	/* A copy: callers that send the same phase again pass jh->phase itself. */
+	snprintf(phase, sizeof(phase), "%s", phase_arg);
 	if (h == NULL || !registry_online(h))
 		return false;
 	if (exp > j->jm->u.job.expires_ms)

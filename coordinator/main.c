@@ -258,6 +258,7 @@ run(struct coord *co, char *err, size_t errlen)
 	}
 	if (registry_load(co, err, errlen) != 0 || jobs_load(co, err, errlen) != 0)
 		goto out;
+	co->started_mono = clock_mono_ms();
 	co->zctx = zmq_ctx_new();
 	if (co->zctx == NULL) {
 		snprintf(err, errlen, "zmq: %s", zmq_strerror(errno));

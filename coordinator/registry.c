@@ -204,9 +204,8 @@ registry_status_name(const struct host *h)
 	}
 }
 
-/* The lost window: lost_after beats, each allowed its 10% jitter. */
-static uint64_t
-lost_window_ms(const struct coord *co)
+uint64_t
+registry_lost_window_ms(const struct coord *co)
 {
 	return co->conf->heartbeat_ms * co->conf->lost_after * 11 / 10;
 }
@@ -327,7 +326,7 @@ sweep_one(void *ctx, const void *key, size_t len, void *value)
 void
 registry_sweep(struct coord *co)
 {
-	struct sweep_ctx sc = {co, clock_mono_ms(), lost_window_ms(co)};
+	struct sweep_ctx sc = {co, clock_mono_ms(), registry_lost_window_ms(co)};
 
 	map_each(co->hosts, sweep_one, &sc);
 }

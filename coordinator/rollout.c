@@ -176,6 +176,11 @@ advance(struct coord *co, struct job *j)
 {
 	const struct proto_policy *p = &j->jm->u.job.policy;
 
+	/* Right after a (re)start the agents are still reconnecting: judging
+	 * who is online now would call live hosts unreachable. Results are
+	 * taken meanwhile; nothing new is decided or sent. */
+	if (clock_mono_ms() - co->started_mono < registry_lost_window_ms(co))
+		return;
 	for (int guard = 0; guard < 8 && j->state == JOB_RUNNING; guard++) {
 		switch (j->stage) {
 		case STAGE_QUORUM: {

@@ -1,0 +1,664 @@
+"""odc-coordinator and odcctl against real agents (fleet.py): enrollment, refused peers,
+replay, liveness, targeting, canary, failure budget, pause/resume/abort, a coordinator
+killed mid-rollout, and one fleet rollback end to end. Every assertion is about what an
+operator sees: odcctl's exit status and output, the hosts' state, the agents' journals.
+
+The contract is coordinator/README.md and PROTOCOL.md (sections 4, 7, 9)."""
+
+import os
+import time
+
+import nacl.signing
+
+import odcworld
+from coordpeer import curve_public, now_ms, odcproto, pub_text
+from fleet import (FINAL_HOST_STATES, curve_fingerprint, fingerprint, fleet,  # noqa: F401
+                   job_hosts, job_results, make_job, read_secret_key,
+                   verify_result_evidence, wait_for)
+
+OLD, NEW = odcworld.OLD_VERSION, odcworld.NEW_VERSION
+RUN_STEPS = ["stop", "snapshot", "restore", "start", "health"]
+
+
+def states(job):
+    return {h["host"]: h["state"] for h in job["hosts"]}
+
+
+def result_steps(job, host_id):
+    return [r["step"] for r in job_results(job)[host_id]]
+
+
+def exit_of_watch(fleet, job_id, timeout=60):
+    r = fleet.ctl("watch", job_id, timeout=timeout)
+    return r.rc, r
+
+
+def no_run_phase(fleet, job_id, *host_ids):
+    """Nothing of job_id ran on these hosts: no run phase in their journals, no RESULT other
+    than the preflight phase's stored for them."""
+    job = fleet.job(job_id, results=True)
+    for h in host_ids:
+        a = fleet.agents[h]
+        plans = a.journal(job_id)
+        assert all(p["phase"] == "preflight" for p in plans), (h, plans)
+        assert set(result_steps(job, h)) <= {"preflight"}, (h, result_steps(job, h))
+
+
+# ------------------------------------------------------------------ 1. enrollment
+
+def test_enrollment_pending_accept_conflict_revoke(fleet):
+    fleet.start()
+    problems = []  # deviations that do not stop the rest of the test; asserted at the end
+    # h2's key made as an operator would: `odcctl keygen --kind agent PATH` on its host.
+    stem = os.path.join(fleet.dir, "keygen-h2")
+    kg = fleet.ctl("keygen", "--kind", "agent", stem, json_out=False)
+    assert kg.rc == 0, kg
+    k2 = read_secret_key(stem + ".key")
+    assert pub_text(k2) in kg.out and fingerprint(k2) in kg.out, kg
+    if curve_fingerprint(k2) not in kg.out:
+        problems.append(f"odcctl keygen does not print the CURVE fingerprint {curve_fingerprint(k2)} "
+                        f"that `keys` shows for a pending key (README, keygen): {kg.out!r}")
+    h1, h2 = fleet.add_agents([("h1", {"role": "web", "zone": "a"}),
+                               {"host_id": "h2", "labels": {"role": "db"}, "key": k2}],
+                              accept=False)
+    # Unaccepted keys: pending (by their CURVE form), with the peer's address; no host.
+    pend = wait_for(lambda: (lambda p: p if h1.curve_fingerprint in p and
+                             h2.curve_fingerprint in p else None)(fleet.pending()), 15,
+                    "both agents' keys pending")
+    for a in (h1, h2):
+        e = pend[a.curve_fingerprint]
+        assert e["curve_key"] == curve_public(a.key).hex(), e
+        assert e["address"] and "127.0.0.1" in e["address"], e
+        assert e["attempts"] >= 1 and e["first_ms"] <= e["last_ms"], e
+    assert fleet.keys()["keys"] == []
+    assert fleet.hosts() == {}
+    r = fleet.ctl("exec", "ping", "--host", "h1", "--detach")
+    assert r.rc == 2 and "h1" in r.err, r
+    assert fleet.jobs() == []
+    # A pending key cannot be accepted by pointing at it (its Ed25519 form is unknown).
+    r = fleet.ctl("keys", "accept", "h2", h2.curve_fingerprint.split(":", 1)[1][:12])
+    assert r.rc == 2, r
+    assert fleet.keys()["keys"] == []
+
+    # Accept by the public key file (keygen's for h2), and by the key's text.
+    out = fleet.accept("h2", "@" + stem + ".pub")
+    assert (out["host"], out["fingerprint"]) == ("h2", h2.fingerprint), out
+    out = fleet.accept("h1", pub_text(h1.key))
+    assert (out["host"], out["fingerprint"]) == ("h1", h1.fingerprint), out
+    hs = fleet.wait_online("h1", "h2", timeout=15, beat=True)
+    for a in (h1, h2):
+        h = hs[a.host_id]
+        info = a.host.engine.inspect(a.host.name)
+        assert h["key_state"] == "accepted" and h["fingerprint"] == a.fingerprint, h
+        assert h["labels"] == a.labels, h
+        assert h["agent_version"] and len(h["incarnation"] or "") == 32, h
+        assert "127.0.0.1" in (h["address"] or ""), h
+        assert h["restarts"] == 0 and h["beat_age_ms"] is not None, h
+        assert h["odc"] == {"container_id": info["Id"], "name": a.host.name,
+                            "image": a.host.images.new, "state": "running",
+                            "health": "healthy", "version": NEW}, h["odc"]
+    keys = fleet.keys()
+    assert {(k["host"], k["state"], k["fingerprint"], k["public_key"]) for k in keys["keys"]} == \
+        {("h1", "accepted", h1.fingerprint, pub_text(h1.key)),
+         ("h2", "accepted", h2.fingerprint, pub_text(h2.key))}, keys
+    assert not {h1.curve_fingerprint, h2.curve_fingerprint} & \
+        {p["curve_fingerprint"] for p in keys["pending"]}, keys["pending"]
+    table = fleet.ctl("hosts", json_out=False)
+    assert table.rc == 0 and "h1" in table.out and "online" in table.out, table
+    assert all(c in table.out for c in ("HOST", "LABELS", "STATUS", "BEAT", "ODC", "CONTAINER",
+                                        "HEALTH", "JOB")), table
+    assert "role=web" in table.out and NEW in table.out, table
+
+    # The same key again changes nothing; another key for h1, or h1's key for another host:
+    # CONFLICT, exit 2, naming the host.
+    fleet.accept("h1", "@" + h1.pub_path)
+    other = nacl.signing.SigningKey.generate()
+    r = fleet.ctl("keys", "accept", "h1", pub_text(other))
+    assert r.rc == 2 and "h1" in r.err, r
+    r = fleet.ctl("keys", "accept", "h3", "@" + h1.pub_path)
+    assert r.rc == 2, r
+    assert fleet.hosts()["h1"]["fingerprint"] == h1.fingerprint
+
+    # Revoke h1: its messages are dropped (no beat recorded although it keeps beating),
+    # it matches no selector and a JOB naming it is refused.
+    out = fleet.ctl_ok("keys", "revoke", "h1")
+    assert (out["host"], out["fingerprint"]) == ("h1", h1.fingerprint), out
+    revoked_at = time.monotonic()
+    r = fleet.ctl("keys", "revoke", "nosuch")
+    assert r.rc == 2 and "nosuch" in r.err, r
+    hs = fleet.hosts()
+    assert hs["h1"]["key_state"] == "revoked" and hs["h1"]["status"] == "revoked", hs["h1"]
+    beat_at_revoke = hs["h1"]["last_beat_ms"]
+    r = fleet.ctl("exec", "ping", "--host", "h1", "--detach")
+    assert r.rc == 2 and "h1" in r.err, r
+    cc = fleet.control_client()
+    reply = cc.submit(make_job(fleet.operator_key, ["h1"]))
+    assert reply["code_name"] == "NOT_FOUND" and "h1" in reply["message"], reply
+    r = fleet.ctl("exec", "ping", "--all", timeout=60)
+    assert r.rc == 0 and states(r.out) == {"h2": "succeeded"}, r
+    left = (fleet.lost_after + 1) * fleet.heartbeat_ms / 1000 - (time.monotonic() - revoked_at)
+    time.sleep(max(0.0, left))  # a window of lost_after + 1 beats: nothing may arrive in it
+    hs = fleet.hosts()
+    assert h1.alive(), h1.log()[-2000:]
+    assert hs["h1"]["status"] == "revoked" and hs["h1"]["last_beat_ms"] == beat_at_revoke, hs["h1"]
+    assert hs["h2"]["status"] == "online" and hs["h2"]["last_beat_ms"] > beat_at_revoke, hs["h2"]
+
+    # After the revoke, h1 may be enrolled again with a new key.
+    h1.set_key(other)
+    out = fleet.accept("h1", "@" + h1.pub_path)
+    assert out["fingerprint"] == fingerprint(other), out
+    h1.restart()
+    hs = fleet.wait_hosts(lambda hs: hs["h1"]["status"] == "online"
+                          and hs["h1"]["fingerprint"] == fingerprint(other), 15,
+                          "h1 online with its new key")
+    assert hs["h1"]["key_state"] == "accepted"
+    r = fleet.ctl("exec", "ping", "--host", "h1", timeout=60)
+    assert r.rc == 0 and states(r.out) == {"h1": "succeeded"}, r
+    # The audit trail names the operator (odcctl's `operator`, over ipc: local:alice).
+    audit = fleet.ctl_ok("audit", "--limit", "1000")["audit"]
+    keyops = [e for e in audit if e["what"] in ("key-accept", "key-revoke")]
+    assert {(e["what"], e["outcome"]) for e in keyops} >= {("key-accept", "ok"),
+                                                           ("key-revoke", "ok")}, audit
+    for e in keyops:
+        if e["who"] != "local:alice":
+            problems.append(f"audit entry not attributed to local:alice: {e}")
+            break
+    assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------------ 2. refused peers
+
+def test_refused_peers_and_forged_jobs(fleet):
+    fleet.start()
+    h1 = fleet.add_agent("h1", labels={"role": "web"}, beat=True)
+    before = fleet.hosts()["h1"]
+    kx = nacl.signing.SigningKey.generate()
+    fleet.accept("hx", pub_text(kx))  # enrolled, but no agent runs with it
+
+    plain = fleet.raw_agent(curve=False)
+    stranger_key = nacl.signing.SigningKey.generate()
+    stranger = fleet.raw_agent(stranger_key)
+    impostor = fleet.raw_agent(kx)
+    evil_odc = {"container_id": "", "name": "evil", "image": "evil:1", "state": "exited",
+                "health": "unhealthy", "version": "9.9.9"}
+    for c in (plain, stranger, impostor):
+        c.hello("h1", labels={"evil": "yes"})
+        c.heartbeat("h1", odc=evil_odc)
+    # Nothing comes back to any of them (HELLO is answered by WELCOME when admitted).
+    deadline = time.monotonic() + 4
+    for name, c in (("plaintext", plain), ("unknown key", stranger), ("hx's key as h1", impostor)):
+        got = c.recv(max(0.0, deadline - time.monotonic()))
+        assert got is None, f"{name} peer got an answer: {got}"
+    # h1 is unaffected by what was said in its name.
+    after = fleet.hosts()["h1"]
+    for k in ("status", "labels", "incarnation", "restarts", "fingerprint"):
+        assert after[k] == before[k], (k, before[k], after[k])
+    assert after["odc"]["version"] == NEW and after["odc"]["name"] == h1.host.name, after["odc"]
+    assert fleet.hosts()["hx"]["status"] == "never"
+    # The refused CURVE key is pending (with no host); the enrolled one is not.
+    pend = fleet.pending()
+    assert curve_fingerprint(stranger_key) in pend and curve_fingerprint(kx) not in pend, pend
+    # Control: the same hand-made peer speaking for its own id is welcomed.
+    impostor.hello("hx")
+    welcome = impostor.wait_type("WELCOME", 5)
+    assert welcome is not None, "an enrolled key saying its own host id got no WELCOME"
+    assert welcome["heartbeat_ms"] == fleet.heartbeat_ms and welcome["lost_after"] == 3, welcome
+    assert fleet.hosts()["hx"]["status"] == "online"
+
+    # JOBs on the control socket: every forgery is refused with its code, nothing runs.
+    cc = fleet.control_client()
+    rogue = nacl.signing.SigningKey.generate()
+    good = make_job(fleet.operator_key, ["h1"])
+    forged_sig = make_job(fleet.operator_key, ["h1"])
+    forged_sig.sig = bytes(fleet.operator_key.verify_key) + os.urandom(64)
+    t = now_ms()
+    cases = [
+        ("signed by an untrusted key", make_job(rogue, ["h1"]), "UNKNOWN_KEY"),
+        ("signed by the coordinator's key", make_job(fleet.coordinator_key, ["h1"]),
+         "UNKNOWN_KEY"),
+        ("body changed after signing", good.tampered(), "BAD_SIGNATURE"),
+        ("forged signature", forged_sig, "BAD_SIGNATURE"),
+        ("alice's key, operator bob", make_job(fleet.operator_key, ["h1"], operator="bob"),
+         "DENIED"),
+        ("expired", make_job(fleet.operator_key, ["h1"], created_ms=t - 7200_000,
+                             expires_ms=t - 3600_000), "EXPIRED"),
+        ("unknown target", make_job(fleet.operator_key, ["h1", "h9"]), "NOT_FOUND"),
+    ]
+    problems = []
+    for name, job, want in cases:
+        reply = cc.submit(job)
+        if reply["code_name"] != want or reply["request_id"] != 0 or reply["body"] is not None:
+            problems.append(f"{name}: {reply}, expected {want}")
+    assert not problems, "\n".join(problems)
+    assert fleet.jobs() == []
+    for _, job, _ in cases:
+        assert h1.journal(job.job_id) == []
+    # The genuine one is accepted and runs.
+    reply = cc.submit(good)
+    assert reply["code_name"] == "OK" and reply["body"]["job_id"] == good.job_id, reply
+    job = fleet.wait_job(good.job_id, 30)
+    assert job["state"] == "succeeded" and states(job) == {"h1": "succeeded"}, job
+    assert job["signer"] == fingerprint(fleet.operator_key), job
+    assert [j["job_id"] for j in fleet.jobs()] == [good.job_id]
+
+
+def test_agents_refuse_dispatches_signed_by_keys_they_do_not_trust(fleet):
+    """The DISPATCH-level forgery in the real flow: to h2 the real coordinator is a
+    stranger (h2 trusts another coordinator key), and h3 trusts another operator. Both
+    NACK the real coordinator's dispatch (UNKNOWN_KEY); the coordinator reports the host
+    failed at `dispatch`; h1, which trusts both, runs the same job."""
+    fleet.start()
+    stranger = nacl.signing.SigningKey.generate()
+    h1, h2, h3 = fleet.add_agents([
+        {"host_id": "h1"},
+        {"host_id": "h2", "conf_over": {"trust.coordinators": pub_text(stranger)}},
+        {"host_id": "h3", "conf_over": {"trust.operators": pub_text(stranger)}}])
+    r = fleet.ctl("exec", "ping", "--all", timeout=60)
+    assert r.rc == 1, r
+    job = fleet.job(r.out["job_id"], results=True)
+    assert job["state"] == "failed", job
+    hs = job_hosts(job)
+    assert hs["h1"]["state"] == "succeeded", hs["h1"]
+    for a in (h2, h3):
+        h = hs[a.host_id]
+        assert h["state"] == "failed" and h["failed_step"] == "dispatch", h
+        assert "UNKNOWN_KEY" in h["message"] or "trusted" in h["message"], h  # the NACK's why
+        assert job_results(job)[a.host_id] == [], job_results(job)
+        assert a.journal(job["job_id"]) == []
+        assert f"refused a dispatch of job {job['job_id']}: UNKNOWN_KEY" in a.log(), a.log()[-2000:]
+    print("coordinator's messages:", hs["h2"]["message"], "|", hs["h3"]["message"])
+
+
+# ------------------------------------------------------------------ 3. replay
+
+def test_replayed_dispatch_refused_after_agent_restart(fleet):
+    """A DISPATCH made by the real coordinator is captured on the way (a relay holding the
+    coordinator's and the agent's keys sits where the agent connects) and sent again: the
+    agent refuses it as REPLAYED while it runs, after a restart and after a kill -9,
+    whereas the coordinator's new dispatch after the restart is accepted."""
+    fleet.start()
+    key = nacl.signing.SigningKey.generate()
+    relay = fleet.relay(key, start=False)
+    a = fleet.add_agent("h1", key=key, endpoint=relay.endpoint, start=False)
+    relay.start()  # after `keys accept`: its upstream link is made once
+    a.start()
+    fleet.wait_online("h1", timeout=20, beat=True)
+    r = fleet.ctl("exec", "ping", "--host", "h1", timeout=60)
+    assert r.rc == 0, r
+    j1 = r.out["job_id"]
+    caps = relay.dispatches(j1)
+    assert len(caps) == 1, caps
+    frames, d = caps[0]
+    ctx = {"receiver": "agent", "host_id": "h1", "now_ms": now_ms(),
+           "skew_ms": odcproto.DEFAULT_SKEW_MS,
+           "trusted": {"DISPATCH": [bytes(fleet.coordinator_key.verify_key).hex()],
+                       "JOB": [bytes(fleet.operator_key.verify_key).hex()]},
+           "seen_nonces": [], "busy_job": None}
+    assert odcproto.receive(frames, ctx)["job"]["job_id"] == j1  # a genuine dispatch
+    assert relay.answer(d["nonce"])["type"] == "ACK"
+
+    def replay():
+        mark = relay.mark()
+        relay.inject(frames)
+        ans = relay.answer(d["nonce"], since=mark, timeout=10)
+        return ans["type"] if ans["type"] == "ACK" else odcproto.ERROR_NAMES[ans["code"]]
+
+    assert replay() == "REPLAYED"
+    inc = fleet.hosts()["h1"]["incarnation"]
+    assert a.stop() == 0
+    a.start()
+    fleet.wait_hosts(lambda hs: hs["h1"]["status"] == "online"
+                     and hs["h1"]["incarnation"] != inc, 15, "h1 back, new incarnation")
+    assert replay() == "REPLAYED"
+    inc = fleet.hosts()["h1"]["incarnation"]
+    a.kill9()
+    a.start()
+    fleet.wait_hosts(lambda hs: hs["h1"]["status"] == "online"
+                     and hs["h1"]["incarnation"] != inc, 15, "h1 back after kill -9")
+    assert replay() == "REPLAYED"
+    # The job ran once, and the coordinator stored its result once.
+    assert a.journal_steps(j1) == [("run", "ping", "ok")], a.journal(j1)
+    assert result_steps(fleet.job(j1, results=True), "h1") == ["ping"]
+    # The coordinator's next dispatch (a new nonce) is accepted after the restarts.
+    mark = relay.mark()
+    r = fleet.ctl("exec", "ping", "--host", "h1", timeout=60)
+    assert r.rc == 0, r
+    (_, d2), = relay.dispatches(r.out["job_id"])
+    assert d2["nonce"] != d["nonce"]
+    assert relay.answer(d2["nonce"], since=mark)["type"] == "ACK"
+
+    # A re-dispatch proper: the agent is killed inside a slow backup's run phase and comes
+    # back; the coordinator asks again for the run phase with a new nonce, which the
+    # restarted agent accepts, while the first run dispatch, replayed, is refused.
+    a.daemon.env["ODC_AGENT_TEST_STEP_DELAY_MS"] = "2500"
+    inc = fleet.hosts()["h1"]["incarnation"]
+    a.restart()
+    fleet.wait_hosts(lambda hs: hs["h1"]["status"] == "online"
+                     and hs["h1"]["incarnation"] != inc, 15, "h1 back, slow now")
+    j3 = fleet.submit("exec", "backup", "--host", "h1", "--name", "bk-replay")
+    fleet.wait_job_host(j3, "h1", ("running",), 30)
+    wait_for(lambda: a.ran(j3), 10, "h1's run phase to start")
+    run1 = [x for x in relay.dispatches(j3) if x[1]["phase"] == "run"]
+    assert len(run1) == 1, run1
+    a.kill9()
+    mark = relay.mark()
+    a.start()
+    again = wait_for(lambda: [x for x in relay.dispatches(j3)
+                              if x[1]["phase"] == "run"][len(run1):], 15,
+                     "the coordinator's re-dispatch")
+    assert again[0][1]["nonce"] != run1[0][1]["nonce"]
+    assert relay.answer(again[0][1]["nonce"], since=mark)["type"] == "ACK"
+    frames, d = run1[0]
+    assert replay() == "REPLAYED"
+    job = fleet.wait_job(j3, 60)
+    assert job["state"] == "succeeded", job
+    assert sorted(result_steps(job, "h1")) == ["backup", "preflight"], job_results(job)
+
+
+# ------------------------------------------------------------------ 4. lost and back
+
+def test_killed_agent_goes_lost_then_comes_back(fleet):
+    fleet.start()
+    fleet.add_agents(["h1", "h2", "h3"], beat=True)
+    before = fleet.hosts()
+    h2 = fleet.agents["h2"]
+    t0 = time.monotonic()
+    h2.kill9()
+
+    def lost():
+        hs = fleet.hosts()
+        for other in ("h1", "h3"):
+            assert hs[other]["status"] == "online", (other, hs[other])
+        return hs if hs["h2"]["status"] == "lost" else None
+
+    limit = fleet.lost_after * fleet.heartbeat_ms / 1000 + 3.0
+    hs = wait_for(lost, limit, "h2 lost", interval=0.1)
+    print(f"h2 lost {time.monotonic() - t0:.1f} s after kill -9 (limit {limit} s)")
+    assert hs["h2"]["incarnation"] == before["h2"]["incarnation"]
+    counts = fleet.info()["hosts"]
+    assert counts["online"] == 2 and counts["lost"] == 1, counts
+    table = fleet.ctl("hosts", json_out=False)
+    assert "lost" in table.out, table
+    # The quorum gate (backup's default: 100 % online): halted before anything is touched.
+    r = fleet.ctl("exec", "backup", "--all", "--name", "bk-quorum", timeout=60)
+    assert r.rc == 3, r
+    job = fleet.job(r.out["job_id"], results=True)
+    assert job["state"] == "halted" and job["stage"] == "quorum" and job["message"], job
+    assert job_results(job) == {"h1": [], "h2": [], "h3": []}, job_results(job)
+    for a in fleet.agents.values():
+        if a.host_id != "h2":
+            assert a.journal(job["job_id"]) == [], a
+
+    h2.start()
+    hs = fleet.wait_hosts(lambda hs: hs["h2"]["status"] == "online"
+                          and hs["h2"]["incarnation"] != before["h2"]["incarnation"], 15,
+                          "h2 online with a new incarnation")
+    assert hs["h2"]["restarts"] == before["h2"]["restarts"] + 1, hs["h2"]
+    for other in ("h1", "h3"):
+        assert hs[other]["incarnation"] == before[other]["incarnation"]
+        assert hs[other]["restarts"] == before[other]["restarts"] == 0
+    assert fleet.info()["hosts"]["online"] == 3
+
+    # A clean restart of the coordinator (SIGTERM: exit 0) keeps the enrollments; the
+    # agents come back by themselves; `restarts` counts per coordinator process.
+    assert fleet.stop() == 0, fleet.log_tail(3000)
+    fleet.start()
+    hs = fleet.wait_online("h1", "h2", "h3", timeout=20)
+    for h in ("h1", "h2", "h3"):
+        assert hs[h]["key_state"] == "accepted" and hs[h]["restarts"] == 0, hs[h]
+        assert hs[h]["labels"] == before[h]["labels"], hs[h]
+
+
+# ------------------------------------------------------------------ 5. targeting
+
+def test_targeted_commands_reach_exactly_their_targets(fleet):
+    fleet.start()
+    agents = fleet.add_agents([("h1", {"role": "web", "zone": "a"}),
+                               ("h2", {"role": "db", "zone": "a"}),
+                               ("h3", {"role": "web", "zone": "b"})])
+    assert set(fleet.hosts("--label", "role=web")) == {"h1", "h3"}
+    cases = [
+        (["--label", "role=web"], {"h1", "h3"}),
+        (["--host", "h2"], {"h2"}),
+        (["--hosts", "h[12]"], {"h1", "h2"}),
+        (["--label", "role=web", "--label", "zone=b"], {"h3"}),
+        (["--host", "h1", "--host", "h2"], {"h1", "h2"}),
+        (["--all"], {"h1", "h2", "h3"}),
+    ]
+    jobs = []
+    for sel, want in cases:
+        r = fleet.ctl("exec", "ping", *sel, timeout=60)
+        assert r.rc == 0, (sel, r)
+        # exec follows the job and prints its final body, with results (README, -o json).
+        assert r.out["state"] == "succeeded" and set(job_results(r.out)) == want, (sel, r)
+        assert all(result_steps(r.out, h) == ["ping"] for h in want), (sel, r)
+        job = fleet.job(r.out["job_id"], results=True)
+        assert job["state"] == "succeeded" and job["targets"] == len(want), (sel, job)
+        assert set(states(job)) == want and set(states(job).values()) == {"succeeded"}, (sel, job)
+        for h in want:
+            assert result_steps(job, h) == ["ping"], (sel, h, job)
+        jobs.append((job["job_id"], want))
+    for job_id, want in jobs:
+        for a in agents:
+            ran = a.journal_steps(job_id)
+            assert ran == ([("run", "ping", "ok")] if a.host_id in want else []), (job_id, a, ran)
+    assert fleet.ctl("watch", jobs[0][0], timeout=30).rc == 0
+
+    # An empty match is an error naming the selector; nothing is submitted.
+    for sel, name in [(["--label", "role=nope"], "role=nope"), (["--hosts", "zz*"], "zz*"),
+                      (["--host", "h9"], "h9")]:
+        r = fleet.ctl("exec", "ping", *sel, timeout=30)
+        assert r.rc == 2 and name in r.err and r.err.startswith("odcctl: "), (sel, r)
+    r = fleet.ctl("exec", "ping", timeout=30)
+    assert r.rc == 2, r
+    assert len(fleet.jobs()) == len(cases)
+    r = fleet.ctl("watch", "ping-20000101T000000Z-abcdef", timeout=30)
+    assert r.rc == 2 and "ping-20000101T000000Z-abcdef" in r.err, r
+
+
+# ------------------------------------------------------------------ 6. canary
+
+def test_failing_canary_halts_before_the_first_batch(fleet):
+    fleet.start()
+    h1, h2, h3 = fleet.add_agents([{"host_id": "h1", "obdumper": "fail"}, "h2", "h3"])
+    name = "bk-canary"
+    r = fleet.ctl("exec", "backup", "--all", "--canary", "1", "--name", name, timeout=120)
+    assert r.rc == 3, r
+    job_id = r.out["job_id"]
+    job = fleet.job(job_id, results=True)
+    assert job["state"] == "halted" and job["message"], job
+    hs = job_hosts(job)
+    assert hs["h1"]["role"] == "canary" and hs["h1"]["state"] == "failed", hs["h1"]
+    assert hs["h1"]["failed_step"] == "backup" and "obdumper" in hs["h1"]["message"], hs["h1"]
+    assert hs["h2"]["state"] == hs["h3"]["state"] == "skipped", (hs["h2"], hs["h3"])
+    assert job["counts"]["failed"] == 1 and job["counts"]["skipped"] == 2, job["counts"]
+    no_run_phase(fleet, job_id, "h2", "h3")
+    for a in (h2, h3):
+        assert not os.path.exists(os.path.join(a.host.dir, name))
+    assert ("run", "backup", "failed") in h1.journal_steps(job_id)
+    assert exit_of_watch(fleet, job_id)[0] == 3
+
+
+# ------------------------------------------------------------------ 7. failure budget
+
+def test_failure_budget_halts_mid_rollout(fleet):
+    fleet.start()
+    agents = fleet.add_agents([{"host_id": "h1", "obdumper": "fail"}, "h2",
+                               {"host_id": "h3", "obdumper": "fail"}, "h4", "h5"])
+    r = fleet.ctl("exec", "backup", "--all", "--canary", "0", "--batch", "1", "--budget", "1",
+                  "--name", "bk-budget", timeout=180)
+    assert r.rc == 3, r
+    job_id = r.out["job_id"]
+    job = fleet.job(job_id, results=True)
+    assert job["state"] == "halted" and job["message"], job
+    assert states(job) == {"h1": "failed", "h2": "succeeded", "h3": "failed",
+                           "h4": "skipped", "h5": "skipped"}, states(job)
+    hs = job_hosts(job)
+    assert [hs[h]["batch"] for h in ("h1", "h2", "h3")] == [1, 2, 3], hs
+    assert job["batch"] == 3, job
+    for h in ("h1", "h3"):
+        assert hs[h]["failed_step"] == "backup" and hs[h]["message"], hs[h]
+    no_run_phase(fleet, job_id, "h4", "h5")
+    assert os.path.isdir(os.path.join(agents[1].host.dir, "bk-budget"))
+    assert exit_of_watch(fleet, job_id)[0] == 3
+
+    # A failure within the budget: the job ends `failed`, exit 1 (also for watch).
+    r = fleet.ctl("exec", "backup", "--host", "h1", "--host", "h2", "--canary", "0",
+                  "--budget", "1", "--name", "bk-budget2", timeout=120)
+    assert r.rc == 1, r
+    job = fleet.job(r.out["job_id"])
+    assert job["state"] == "failed" and states(job) == {"h1": "failed", "h2": "succeeded"}, job
+    assert exit_of_watch(fleet, job["job_id"])[0] == 1
+
+
+# ------------------------------------------------------------------ pause, resume, abort
+
+def test_pause_resume_abort(fleet):
+    fleet.start()
+    h1, h2, h3 = fleet.add_agents(["h1", "h2", "h3"], step_delay_ms=1500)
+    job_id = fleet.submit("exec", "backup", "--all", "--canary", "0", "--batch", "1",
+                          "--name", "bk-pause")
+    fleet.wait_job_host(job_id, "h1", ("running",), 30)
+    out = fleet.ctl_ok("pause", job_id)
+    assert out["state"] == "paused", out
+    r = fleet.ctl("pause", job_id)
+    assert r.rc == 2 and job_id in r.err, r
+    # A target of a paused job is busy for other jobs: CONFLICT naming the host and the job.
+    r = fleet.ctl("exec", "ping", "--host", "h3", "--detach")
+    assert r.rc == 2 and "h3" in r.err and job_id in r.err, r
+    # What runs goes on; nothing new is dispatched while paused.
+    fleet.wait_job_host(job_id, "h1", ("succeeded",), 30)
+    quiet_until = time.monotonic() + 3
+    while time.monotonic() < quiet_until:
+        job = fleet.job(job_id)
+        assert job["state"] == "paused", job
+        assert states(job)["h2"] in ("pending", "preflight", "ready"), states(job)
+        time.sleep(0.3)
+    assert not h2.ran(job_id)
+    out = fleet.ctl_ok("resume", job_id)
+    assert out["state"] == "running", out
+    fleet.wait_job_host(job_id, "h2", ("running", "succeeded"), 15)
+    out = fleet.ctl_ok("abort", job_id)
+    assert out["state"] == "aborted", out
+    job = wait_for(lambda: (lambda j: j if states(j)["h2"] in FINAL_HOST_STATES else None)(
+        fleet.job(job_id)), 30, "h2 to end after the abort")
+    assert job["state"] == "aborted" and job["message"], job
+    assert states(job)["h1"] == "succeeded" and states(job)["h3"] == "skipped", states(job)
+    no_run_phase(fleet, job_id, "h3")
+    assert exit_of_watch(fleet, job_id)[0] == 3
+    for cmd in ("resume", "abort", "pause"):
+        r = fleet.ctl(cmd, job_id)
+        assert r.rc == 2 and job_id in r.err, (cmd, r)
+    r = fleet.ctl("abort", "backup-20000101T000000Z-abcdef")
+    assert r.rc == 2, r
+
+
+# ------------------------------------------------------------------ a rollback end to end
+
+def test_fleet_rollback_end_to_end(fleet):
+    fleet.start()
+    agents = fleet.add_agents(["h1", "h2"], beat=True)
+    backup = fleet.shared_backup(agents)
+    r = fleet.ctl("rollback", "--to", OLD, "--backup", backup, "--all", "--dry-run", timeout=120)
+    assert r.rc == 0 and r.out["state"] == "succeeded", r
+    for a in agents:
+        assert a.host.info_version() == NEW
+    r = fleet.ctl("rollback", "--to", OLD, "--backup", backup, "--all", "--reason", "e2e",
+                  timeout=240)
+    assert r.rc == 0, r
+    job = fleet.job(r.out["job_id"], results=True)
+    assert job["state"] == "succeeded" and job["reason"] == "e2e", job
+    hs = job_hosts(job)
+    assert hs["h1"]["role"] == "canary" and hs["h2"]["role"] == "batch", hs
+    for a in agents:
+        res = job_results(job)[a.host_id]
+        run = [x["step"] for x in res if x["step"] in RUN_STEPS]
+        assert run == RUN_STEPS, [x["step"] for x in res]
+        assert all(x["status"] == "ok" for x in res), res
+        assert res[-1]["final"] and res[-1]["step"] == "health", res[-1]
+        assert a.host.info_version() == OLD
+        assert a.host.engine.inspect(a.host.name)["Config"]["Image"] == a.host.images.old
+    fleet.wait_hosts(lambda hs: all((hs[a.host_id].get("odc") or {}).get("version") == OLD
+                                    and hs[a.host_id]["odc"]["image"] == a.host.images.old
+                                    for a in agents), 15, "hosts reporting ODC 4.2.0")
+    audit = fleet.ctl_ok("audit", "--job", job["job_id"])["audit"]
+    assert audit and all(e["job_id"] == job["job_id"] for e in audit), audit
+
+
+# ------------------------------------------------------------------ unacknowledged dispatches
+
+def test_unacknowledged_dispatch_leaves_the_host_unreachable(fleet):
+    """ack_timeout: a DISPATCH nobody ACKs is sent again (3 tries in all), then the host is
+    `unreachable` (failed_step `dispatch`); the other target is not held up. The mute host
+    is a hand-made agent: enrolled, welcomed, beating, and deaf to dispatches."""
+    fleet.start()
+    fleet.add_agent("h1")
+    kx = nacl.signing.SigningKey.generate()
+    fleet.accept("hx", pub_text(kx))
+    mute = fleet.raw_agent(kx)
+    mute.hello("hx")
+    assert mute.wait_type("WELCOME", 5) is not None
+    mute.heartbeat("hx")
+    fleet.wait_online("hx", timeout=5)
+    job_id = fleet.submit("exec", "ping", "--all")
+    got = []
+    deadline = time.monotonic() + 25
+    while time.monotonic() < deadline:
+        mute.heartbeat("hx")
+        frames = mute.recv(0.5)
+        if frames is not None and odcproto.TYPE_NAMES.get(frames[0][3]) == "DISPATCH":
+            got.append((time.monotonic(), odcproto.receive(frames, {
+                "receiver": "agent", "host_id": "hx",
+                "trusted": {"DISPATCH": [bytes(fleet.coordinator_key.verify_key).hex()],
+                            "JOB": [bytes(fleet.operator_key.verify_key).hex()]}})))
+        if fleet.job(job_id)["state"] not in ("running", "paused"):
+            break
+    job = fleet.job(job_id)
+    hs = job_hosts(job)
+    assert hs["h1"]["state"] == "succeeded", hs["h1"]
+    assert hs["hx"]["state"] == "unreachable" and hs["hx"]["failed_step"] == "dispatch", hs["hx"]
+    assert job["state"] == "failed", job
+    gaps = [round(b[0] - a[0], 1) for a, b in zip(got, got[1:])]
+    print("dispatch tries to the mute host, gaps (s):", gaps)
+    assert len(got) == 3, [d["nonce"] for _, d in got]
+    assert all(d["job"]["job_id"] == job_id for _, d in got)
+    assert all(g >= 1.5 for g in gaps), gaps  # ack_timeout 2 s between tries
+    assert exit_of_watch(fleet, job_id)[0] == 1
+
+
+# ------------------------------------------------------------------ 8. coordinator kill -9
+
+def test_coordinator_kill9_mid_rollout_loses_no_result(fleet):
+    fleet.start()
+    agents = fleet.add_agents(["h1", "h2", "h3"], step_delay_ms=2500)
+    h1 = agents[0]
+    job_id = fleet.submit("exec", "backup", "--all", "--canary", "0", "--batch", "1",
+                          "--name", "bk-kill")
+    fleet.wait_job_host(job_id, "h1", ("running",), 40)
+    wait_for(lambda: h1.ran(job_id), 10, "h1's run phase to start")
+    fleet.kill9()
+    down_ms = now_ms()
+    r = fleet.ctl("hosts", timeout=30)
+    assert r.rc == 3 and r.err, r  # unreachable
+    wait_for(lambda: ("run", "backup", "ok") in h1.journal_steps(job_id), 30,
+             "h1's backup to end while the coordinator is down")
+    assert not fleet.alive()
+    fleet.start()
+    up_ms = fleet.started_ms
+    job = fleet.wait_job(job_id, 90)
+    assert job["state"] == "succeeded", job
+    assert set(states(job).values()) == {"succeeded"}, states(job)
+    for a in agents:
+        res = job_results(job)[a.host_id]
+        steps = [x["step"] for x in res]
+        assert len(steps) == len(set(steps)), (a.host_id, steps)  # each (job, host, step) once
+        assert sorted(steps) == sorted(s for _, s, _ in a.journal_steps(job_id)), \
+            (a.host_id, steps, a.journal(job_id))
+        for x in res:
+            verify_result_evidence(x, a.key)
+        assert os.path.isdir(os.path.join(a.host.dir, "bk-kill"))
+    late = next(x for x in job_results(job)["h1"] if x["step"] == "backup")
+    assert late["started_ms"] + late["duration_ms"] >= down_ms - 1000, (late, down_ms)
+    assert late["received_ms"] >= up_ms, (late, up_ms)
+    for h in job["hosts"]:  # the phase last dispatched, also after the restart's re-dispatch
+        assert h["phase"] == "run", h
