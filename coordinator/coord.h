@@ -127,6 +127,7 @@ struct coord {
 	void *zctx;
 	void *router; /* agents */
 	void *zap;
+	void *mon; /* the ROUTER's connection events */
 	void *ctl_ipc;
 	void *ctl_tcp; /* NULL when not configured */
 	struct map *hosts;   /* id -> struct host */
@@ -159,6 +160,7 @@ void coord_tx(struct coord *co);
 int transport_open(struct coord *co, char *err, size_t errlen);
 void transport_on_zap(struct coord *co);
 void transport_on_router(struct coord *co);
+void transport_on_monitor(struct coord *co);
 
 /* registry.c */
 int registry_load(struct coord *co, char *err, size_t errlen);

@@ -196,16 +196,22 @@ open_state(struct coord *co, char *err, size_t errlen)
 static void
 serve(struct coord *co, long timeout_ms)
 {
-	zmq_pollitem_t items[4] = {
+	zmq_pollitem_t items[5] = {
 		{co->zap, 0, ZMQ_POLLIN, 0},
 		{co->router, 0, ZMQ_POLLIN, 0},
 		{co->ctl_ipc, 0, ZMQ_POLLIN, 0},
+		{co->mon, 0, ZMQ_POLLIN, 0},
 		{co->ctl_tcp, 0, ZMQ_POLLIN, 0},
 	};
-	int n = co->ctl_tcp != NULL ? 4 : 3;
+	int n = co->ctl_tcp != NULL ? 5 : 4;
 
 	if (zmq_poll(items, n, timeout_ms) <= 0)
 		return;
+	for (int k = 0; k < 100 && (items[3].revents & ZMQ_POLLIN); k++) {
+		transport_on_monitor(co);
+		if (zmq_poll(&items[3], 1, 0) <= 0)
+			break;
+	}
 	for (int k = 0; k < 1000 && (items[0].revents & ZMQ_POLLIN); k++) {
 		transport_on_zap(co);
 		if (zmq_poll(&items[0], 1, 0) <= 0)
@@ -222,12 +228,14 @@ serve(struct coord *co, long timeout_ms)
 	flush_turn(co);
 	for (int s = 2; s < n; s++) {
 		void *sock = items[s].socket;
+		if (s == 3)
+			continue; /* the monitor, served above */
 		for (int k = 0; k < 100; k++) {
 			int ev = 0;
 			size_t sz = sizeof(ev);
 			if (zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) != 0 || !(ev & ZMQ_POLLIN))
 				break;
-			control_on_socket(co, sock, s == 3);
+			control_on_socket(co, sock, s == 4);
 			flush_turn(co);
 		}
 	}
@@ -300,6 +308,8 @@ out:
 		zmq_close(co->router);
 	if (co->zap)
 		zmq_close(co->zap);
+	if (co->mon)
+		zmq_close(co->mon);
 	if (co->ctl_ipc)
 		zmq_close(co->ctl_ipc);
 	if (co->ctl_tcp)

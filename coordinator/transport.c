@@ -52,6 +52,17 @@ transport_open(struct coord *co, char *err, size_t errlen)
 	zmq_setsockopt(co->router, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
 	zmq_setsockopt(co->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_to, sizeof(hb_to));
 	zmq_setsockopt(co->router, ZMQ_HEARTBEAT_TTL, &hb_to, sizeof(hb_to));
+	/* Connection events, so that a peer that went silent (its ZMTP
+	 * heartbeats stopped: a dead host, a cut link) is logged when it is
+	 * dropped, not only when its beats are missed. */
+	if (zmq_socket_monitor(co->router, "inproc://odc-coordinator-monitor",
+			       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
+	    (co->mon = zmq_socket(co->zctx, ZMQ_PAIR)) == NULL ||
+	    zmq_connect(co->mon, "inproc://odc-coordinator-monitor") != 0) {
+		snprintf(err, errlen, "zmq monitor: %s", zmq_strerror(errno));
+		return -1;
+	}
+	zmq_setsockopt(co->mon, ZMQ_LINGER, &zero, sizeof(zero));
 	if (zmq_bind(co->router, co->conf->agents_bind) != 0) {
 		snprintf(err, errlen, "%s: agents.bind %s: %s", co->conf->path, co->conf->agents_bind,
 			 zmq_strerror(errno));
@@ -184,6 +195,26 @@ transport_on_zap(struct coord *co)
 	}
 	zap_reply(co->zap, &p[0], &p[1], code, text, user);
 	close_parts(p, n);
+}
+
+void
+transport_on_monitor(struct coord *co)
+{
+	zmq_msg_t p[2];
+	int n = recv_parts(co->mon, p, 2);
+	uint16_t event;
+
+	if (n == 2 && zmq_msg_size(&p[0]) >= 6) {
+		memcpy(&event, zmq_msg_data(&p[0]), sizeof(event));
+		int len = (int)(zmq_msg_size(&p[1]) < 128 ? zmq_msg_size(&p[1]) : 128);
+		const char *a = zmq_msg_data(&p[1]);
+		if (event == ZMQ_EVENT_DISCONNECTED)
+			log_info("agent connection %.*s closed (the peer left, or its ZMTP heartbeats stopped)", len, a);
+		else if (event == ZMQ_EVENT_ACCEPTED)
+			log_debug("agent connection %.*s accepted", len, a);
+	}
+	if (n > 0)
+		close_parts(p, n);
 }
 
 static void

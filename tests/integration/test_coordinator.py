@@ -662,3 +662,56 @@ def test_coordinator_kill9_mid_rollout_loses_no_result(fleet):
     assert late["received_ms"] >= up_ms, (late, up_ms)
     for h in job["hosts"]:  # the phase last dispatched, also after the restart's re-dispatch
         assert h["phase"] == "run", h
+
+
+def test_silent_peers_are_noticed_both_ways(fleet):
+    """ZMTP heartbeats catch a peer that went silent without closing anything: a frozen
+    process (SIGSTOP) keeps its TCP connection up (the kernel still ACKs), so only the
+    heartbeats show that nobody answers. Each side must drop such a link by itself and
+    come back when the peer does."""
+    import signal
+
+    fleet.start()
+    fleet.add_agents(["h1", "h2"], beat=True)
+    a = fleet.agents["h1"]
+    closed = "closed (the peer left, or its ZMTP heartbeats stopped)"
+
+    # The agent freezes: the coordinator drops its connection and marks it lost; the
+    # other host is untouched.
+    before = fleet.log().count(closed)
+    t0 = time.monotonic()
+    os.kill(a.daemon.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: fleet.log().count(closed) > before, 15,
+                 "the coordinator dropping the frozen agent's connection")
+        dropped = time.monotonic() - t0
+        hs = fleet.wait_hosts(lambda hs: hs["h1"]["status"] == "lost", 15, "h1 lost")
+        assert hs["h2"]["status"] == "online", hs["h2"]
+    finally:
+        os.kill(a.daemon.pid, signal.SIGCONT)
+    print(f"coordinator dropped the frozen agent after {dropped:.1f} s")
+    assert dropped < 12, dropped  # 6 s ZMTP timeout, not the OS's TCP timeouts (minutes)
+    fleet.wait_hosts(lambda hs: hs["h1"]["status"] == "online", 20, "h1 back online")
+
+    # The coordinator freezes: every agent notices the silent link and, once the
+    # coordinator runs again, reconnects and says HELLO again.
+    logs = {h: ag.log().count("lost the coordinator") for h, ag in fleet.agents.items()}
+    hellos = {h: ag.log().count("connected to the coordinator") for h, ag in fleet.agents.items()}
+    t0 = time.monotonic()
+    os.kill(fleet.proc.pid, signal.SIGSTOP)
+    try:
+        for h, ag in fleet.agents.items():
+            wait_for(lambda: ag.log().count("lost the coordinator") > logs[h], 15,
+                     f"{h} noticing the frozen coordinator")
+        noticed = time.monotonic() - t0
+    finally:
+        os.kill(fleet.proc.pid, signal.SIGCONT)
+    print(f"agents noticed the frozen coordinator after {noticed:.1f} s")
+    assert noticed < 12, noticed
+    for h, ag in fleet.agents.items():
+        wait_for(lambda: ag.log().count("connected to the coordinator") > hellos[h], 20,
+                 f"{h} reconnecting")
+    fleet.wait_hosts(lambda hs: all(hs[h]["status"] == "online" for h in ("h1", "h2")), 20,
+                     "both hosts online again")
+    r = fleet.ctl("exec", "ping", "--all", timeout=30)
+    assert r.rc == 0, r
