@@ -171,15 +171,30 @@ over_budget(struct coord *co, struct job *j, const char *where)
 	return false;
 }
 
+/* Right after a (re)start, agents that were connected to the previous life
+ * are still reconnecting: judging who is online now would call live hosts
+ * unreachable. While a target seen before is not back and one lost window
+ * has not passed, results are taken but nothing new is decided or sent. */
+static bool
+awaiting_reconnect(struct coord *co, const struct job *j)
+{
+	if (clock_mono_ms() - co->started_mono >= registry_lost_window_ms(co))
+		return false;
+	for (size_t i = 0; i < j->n; i++) {
+		const struct host *h = registry_host(co, j->hosts[i].host);
+		if (h != NULL && !h->revoked && h->seen_before && !registry_online(h) &&
+		    !jobs_jh_final(j->hosts[i].state))
+			return true;
+	}
+	return false;
+}
+
 static void
 advance(struct coord *co, struct job *j)
 {
 	const struct proto_policy *p = &j->jm->u.job.policy;
 
-	/* Right after a (re)start the agents are still reconnecting: judging
-	 * who is online now would call live hosts unreachable. Results are
-	 * taken meanwhile; nothing new is decided or sent. */
-	if (clock_mono_ms() - co->started_mono < registry_lost_window_ms(co))
+	if (awaiting_reconnect(co, j))
 		return;
 	for (int guard = 0; guard < 8 && j->state == JOB_RUNNING; guard++) {
 		switch (j->stage) {
