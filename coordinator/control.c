@@ -320,27 +320,12 @@ cmd_key(struct req *r, bool accept)
 	return 0;
 }
 
-struct jobs_ctx {
-	struct coord *co;
-	json_t *list;
-	const char *state;
-};
-
+/* Collects job ids (oldest first); the newest are loaded afterwards, so a
+ * long history costs a walk of the jobs table, not a load of every job. */
 static int
-jobs_one(void *ctx, const struct store_job *sj)
+jobs_id(void *ctx, const struct store_job *sj)
 {
-	struct jobs_ctx *jc = ctx;
-	struct job *live = jobs_find(jc->co, sj->job_id), *j = live;
-	char err[256];
-
-	if (j == NULL)
-		j = jobs_load_one(jc->co, sj->job_id, err, sizeof(err));
-	if (j == NULL)
-		return 0;
-	json_array_append_new(jc->list, jobs_summary_json(j));
-	if (j != live)
-		job_free(j);
-	return 0;
+	return json_array_append_new(ctx, json_string(sj->job_id)) == 0 ? 0 : -1;
 }
 
 static int
@@ -348,7 +333,7 @@ cmd_jobs(struct req *r)
 {
 	static const struct argspec spec[] = {{"state", JSON_STRING}, {"limit", JSON_INTEGER}, {NULL, 0}};
 	static const char *const valid[] = {"running", "paused", "succeeded", "failed", "halted", "aborted"};
-	json_t *lim = json_object_get(r->args, "limit");
+	json_t *lim = json_object_get(r->args, "limit"), *ids, *out;
 	const char *state = arg_str(r->args, "state");
 	const char *states[2] = {state, NULL};
 	json_int_t limit = lim ? json_integer_value(lim) : 50;
@@ -367,17 +352,28 @@ cmd_jobs(struct req *r)
 		snprintf(r->err, r->errlen, "limit: 1..1000");
 		return PROTO_E_VALUE;
 	}
-	struct jobs_ctx jc = {r->co, json_array(), state};
-	if (store_jobs_each(r->co->store, state ? states : NULL, jobs_one, &jc, r->err, r->errlen) != 0) {
-		json_decref(jc.list);
+	ids = json_array();
+	if (store_jobs_each(r->co->store, state ? states : NULL, jobs_id, ids, r->err, r->errlen) != 0) {
+		json_decref(ids);
 		return PROTO_E_INTERNAL;
 	}
-	/* Oldest first from the store; newest first, limited, for people. */
-	json_t *out = json_array();
-	size_t n = json_array_size(jc.list);
-	for (size_t k = 0; k < n && (json_int_t)k < limit; k++)
-		json_array_append(out, json_array_get(jc.list, n - 1 - k));
-	json_decref(jc.list);
+	/* Newest first, limited, for people. */
+	out = json_array();
+	for (size_t k = json_array_size(ids); k > 0 && (json_int_t)json_array_size(out) < limit; k--) {
+		const char *id = json_string_value(json_array_get(ids, k - 1));
+		struct job *live = jobs_find(r->co, id), *j = live;
+		char err[256];
+		if (j == NULL)
+			j = jobs_load_one(r->co, id, err, sizeof(err));
+		if (j == NULL) {
+			log_err("jobs: %s", err);
+			continue;
+		}
+		json_array_append_new(out, jobs_summary_json(j));
+		if (j != live)
+			job_free(j);
+	}
+	json_decref(ids);
 	r->body = json_pack("{s:o}", "jobs", out);
 	return 0;
 }
