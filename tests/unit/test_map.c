@@ -82,7 +82,7 @@ test_key_is_copied(void **state)
 
 	(void)state;
 	assert_non_null(m);
-	strcpy(key, "job-1");
+	snprintf(key, sizeof(key), "%s", "job-1");
 	assert_int_equal(map_put_str(m, key, &a), 0);
 	memset(key, 'x', 5);
 	assert_ptr_equal(map_get_str(m, "job-1"), &a);
