@@ -152,8 +152,33 @@ format:
 	clang-format -i $(PROTO_SRC) $(COMMON_SRC) $(wildcard proto/*.h common/*.h) \
 		$(UNIT_SRC) $(TOOL_SRC) $(BENCH_SRC) $(FUZZ_SRC)
 
-install:
-	@echo "install: not available yet: the daemons are not built yet (see README)" >&2; exit 1
+# Installs the programs, the systemd units (with their paths set to PREFIX),
+# the sysusers.d snippet, the example configurations and the README. Creates
+# nothing under /etc or /var: the units' StateDirectory= and RuntimeDirectory=
+# do that, and the configuration is the administrator's (see README,
+# "Deploying on real hosts"). No chown, so DESTDIR works without root; safe to
+# run again.
+SBINDIR     := $(PREFIX)/sbin
+BINDIR      := $(PREFIX)/bin
+DOCDIR      := $(PREFIX)/share/doc/odc-fleet
+UNITDIR     := $(PREFIX)/lib/systemd/system
+SYSUSERSDIR := $(PREFIX)/lib/sysusers.d
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)/examples \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0755 $(BUILD)/odc-agent $(BUILD)/odc-coordinator $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/odcctl $(DESTDIR)$(BINDIR)/
+	install -m 0644 deploy/agent.conf.example deploy/coordinator.conf.example \
+		deploy/odcctl.conf.example $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 deploy/systemd/odc-fleet.sysusers $(DESTDIR)$(SYSUSERSDIR)/odc-fleet.conf
+	for u in odc-agent odc-coordinator; do \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+			deploy/systemd/$$u.service > $(DESTDIR)$(UNITDIR)/$$u.service.tmp && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service.tmp && \
+		mv -f $(DESTDIR)$(UNITDIR)/$$u.service.tmp $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
+	done
 
 clean:
 	rm -rf build build-san build-fuzz
