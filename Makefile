@@ -61,7 +61,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test unit integration e2e sanitize fuzz bench demo install clean deps \
+.PHONY: all test unit integration e2e sanitize fuzz bench demo demo-down install clean deps \
 	vectors vectors-check format format-check
 
 all: $(LIBS) $(PROGRAMS) $(TOOL_BIN) $(BENCH_BIN) $(UNIT_BIN)
@@ -128,8 +128,13 @@ integration: all
 e2e:
 	@echo "e2e: no end-to-end suite yet (needs the agent and coordinator)" >&2; exit 1
 
-demo:
-	@echo "demo: not available yet: needs odc-agent and odc-coordinator (see README)" >&2; exit 1
+# A 3-host fleet on this machine rolled back from 4.3.0 to 4.2.0 (README).
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@deploy/testbed/demo.sh
+
+demo-down:
+	@$(PYTHON) deploy/testbed/testbed.py down --dir $${ODC_DEMO_DIR:-/tmp/odc-demo}
 
 sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=build-san OPT=-O1 \
