@@ -414,9 +414,11 @@ out:
 }
 
 /* Stop the container and rename it <name>-<suffix>-<time>; its spec (for
- * the new image, when new_image is set) is recorded first. */
+ * the new image, when new_image is set) is recorded first. absent_ok: no
+ * container by that name is a skip, not a failure (an undo after a rollback
+ * that failed between its stop and its start: nothing stands in the way). */
 static void
-step_stop(struct run *r, struct step_res *s, const char *suffix, const char *new_image)
+step_stop(struct run *r, struct step_res *s, const char *suffix, const char *new_image, bool absent_ok)
 {
 	struct docker_container ct;
 	char *renamed = NULL, *old_id = NULL, stamp[32], name[200];
@@ -443,7 +445,10 @@ step_stop(struct run *r, struct step_res *s, const char *suffix, const char *new
 	}
 	rc = docker_container_inspect(r->d, r->c->container, &ct, &inspect, r->err, sizeof(r->err));
 	if (rc != 0) {
-		if (rc == 1)
+		if (rc == 1 && absent_ok)
+			say(s, "skipped", "no container named %s runs in place of the kept one; nothing to stop",
+			    r->c->container);
+		else if (rc == 1)
 			say(s, "failed", "no container named %s to stop", r->c->container);
 		else
 			say(s, "failed", "%s", r->err);
@@ -1066,7 +1071,7 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 	case K_PREFLIGHT_ROLLBACK: step_preflight_rollback(r, s); break;
 	case K_STOP_ROLLBACK:
 		if (target_image(r, param(r, "to"), image, sizeof(image), s) == 0)
-			step_stop(r, s, "rolledback", image);
+			step_stop(r, s, "rolledback", image, false);
 		break;
 	case K_SNAPSHOT: step_snapshot(r, s); break;
 	case K_RESTORE_BACKUP: step_restore(r, s, param(r, "backup")); break;
@@ -1076,7 +1081,7 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 		break;
 	case K_HEALTH_TARGET: step_health(r, s, param(r, "to")); break;
 	case K_PREFLIGHT_UNDO: step_preflight_undo(r, s); break;
-	case K_STOP_UNDO: step_stop(r, s, "undone", NULL); break;
+	case K_STOP_UNDO: step_stop(r, s, "undone", NULL, true); break;
 	case K_RESTORE_SNAPSHOT: {
 		char *snap = fact(r, param(r, "of"), "snapshot_dir");
 		if (snap == NULL)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Run every test suite that exists and end with one line "N passed, N failed".
-# Usage: tests/run-all.sh [--only unit|integration] BUILD_DIR PYTHON
+# Usage: tests/run-all.sh [--only unit|sanitize|integration|e2e] BUILD_DIR PYTHON
 set -u
 only=""
 if [ "${1:-}" = "--only" ]; then only=$2; shift 2; fi
@@ -58,10 +58,12 @@ run_vectors() {
 	fi
 }
 
+# run_pytest DIR...: tests/py: the protocol's independent implementation;
+# tests/integration: the real programs in the test world (private dockerd and
+# MariaDB; needs root); tests/e2e: fleet rollbacks with faults on a 5-host
+# testbed (deploy/testbed: network namespaces, one Docker engine per host).
 run_pytest() {
-	# tests/py: the protocol's independent implementation; tests/integration: the
-	# real programs in the test world (private dockerd and MariaDB; needs root).
-	ODC_BUILD="$build" "$python" -m pytest -q -p no:cacheprovider tests/py tests/integration >"$log" 2>&1
+	ODC_BUILD="$build" "$python" -m pytest -q -p no:cacheprovider "$@" >"$log" 2>&1
 	rc=$?
 	cat "$log"
 	p=$(count_from passed)
@@ -77,8 +79,9 @@ run_pytest() {
 case "$only" in
 unit) run_unit ;;
 sanitize) run_unit; run_vectors ;;
-integration) run_vectors; run_pytest ;;
-"") run_unit; run_vectors; run_pytest ;;
+integration) run_vectors; run_pytest tests/py tests/integration ;;
+e2e) run_pytest tests/e2e ;;
+"") run_unit; run_vectors; run_pytest tests/py tests/integration; run_pytest tests/e2e ;;
 *) echo "run-all: unknown suite '$only'" >&2; exit 2 ;;
 esac
 

@@ -1,0 +1,362 @@
+"""odc-fleet end to end on one 5-host testbed (conftest.py). The tests run in file order and
+share the testbed: the ones that leave no host changed come first; each later one first
+brings the hosts it needs back to 4.3.0 (Testbed.ensure_430, by `odcctl undo`). The failing
+canary runs last: it leaves h1 without an obodc container (stopped, renamed and kept, the
+restore failed), and the last test undoes it: undo skips its stop step when nothing stands in
+the kept container's place, restores the snapshot and starts the kept container.
+
+Fault injection, all real faults of the world, no mock:
+  - wrong backup: a --backup directory (under DIR/backups, a backup root of every agent)
+    holding the right dumps for h1..h4 and, for h5, a dump of h5's current 4.3.0 metadb
+    made by the obdumper stand-in;
+  - failing canary: a --backup directory whose dump for the canary h1 has a table
+    definition (odc_user-schema.sql) that is not SQL, so that obloader cannot create the
+    table: the restore of h1 fails; the other hosts' dumps are intact;
+  - link cut: `ip link set odctb-hN down` (the root side of the host's veth) during the
+    host's restore step, up again ~10 s later;
+  - agent kill: kill -9 of the host's odc-agent during restore, restarted by its command
+    line (the one testbed.py runs);
+  - coordinator kill: kill -9 of odc-coordinator during a rollout, restarted likewise.
+To hit a step, the agents concerned are restarted with ODC_AGENT_TEST_STEP_DELAY_MS (agent
+plan.c's testing knob; testbed.py has no option for an agent environment).
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import FINAL_JOB_STATES, NEW, OLD, RUN_STEPS, job_hosts, job_results, wait_for
+
+POLICY = ["--canary", "1", "--batch", "2"]
+
+
+def backup_dir(tb, name):
+    d = Path(tb.dir, "backups", name)
+    if d.exists():
+        shutil.rmtree(d)
+    shutil.copytree(tb.backup, d)
+    return d
+
+
+def untouched(tb, ids, before, job_id=None):
+    """Every host of ids: the same obodc container, running 4.3.0, ODC answering 4.3.0, its
+    metadb as before; no run phase of job_id in its journal."""
+    for i in ids:
+        h = tb.hosts[i]
+        cid, running, image = h.container_state()
+        assert (cid, running) == (before[i]["container"][0], True), (i, cid, running, before[i])
+        assert image.endswith(":" + NEW), (i, image)
+        assert h.info_version() == NEW, i
+        st = h.metadb_state()
+        assert st["tables"] == before[i]["tables"] and st["max_version"] == before[i]["max_version"], i
+        if job_id:
+            assert not h.ran(job_id), (i, h.journal(job_id))
+
+
+def snapshot_states(tb, ids):
+    out = {}
+    for i in ids:
+        out[i] = tb.hosts[i].metadb_state()
+        out[i]["container"] = tb.hosts[i].container_state()
+    return out
+
+
+def assert_rolled_back(tb, hid, job, backup=None):
+    """hid succeeded in job: every run step ok, the last final; ODC 4.2.0 over HTTP and in
+    `odcctl hosts`; its metadb equal to its part of the backup."""
+    hs = job_hosts(job)
+    assert hs[hid]["state"] == "succeeded", hs[hid]
+    res = job_results(job)[hid]
+    steps = [x["step"] for x in res if x["step"] in RUN_STEPS]
+    assert steps == RUN_STEPS, (hid, [x["step"] for x in res])
+    assert all(x["status"] == "ok" for x in res), (hid, res)
+    assert res[-1]["final"] and res[-1]["step"] == "health", res[-1]
+    h = tb.hosts[hid]
+    assert h.info_version() == OLD, hid
+    cid, running, image = h.container_state()
+    assert running and image.endswith(":" + OLD), (hid, image)
+    got, want = h.metadb_state(), h.backup_state(backup or tb.backup)
+    assert sorted(got["tables"]) == sorted(want["tables"]), (hid, got["tables"], want["tables"])
+    assert got["tables"] == want["tables"], (hid, got["tables"], want["tables"])
+    assert got["max_version"] == want["max_version"], (hid, got["max_version"], want["max_version"])
+    assert got["max_version"].startswith(OLD), got["max_version"]
+
+
+def dump_at_430(tb, hid, name):
+    """A dump of hid's current (4.3.0) metadb by the obdumper stand-in; returns its root."""
+    h = tb.hosts[hid]
+    out = Path(tb.dir, hid, "work", name)
+    if out.exists():
+        shutil.rmtree(out)
+    cwd = Path(tb.dir, hid, "work", name + "-run")
+    cwd.mkdir(parents=True, exist_ok=True)
+    p = subprocess.run([h.obdumper, *h.conn_args, "--ddl", "--csv", "--all", "--no-sys",
+                        "-f", str(out)], capture_output=True, text=True, cwd=cwd, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return out
+
+
+# ---------------------------------------------------------------- 1. wrong backup version
+
+def test_wrong_version_backup_fails_preflight_and_nothing_is_stopped(testbed):
+    tb = testbed
+    ids = sorted(tb.hosts)
+    tb.ensure_430(ids)
+    before = snapshot_states(tb, ids)
+    mixed = backup_dir(tb, "mixed-h5-at-430")
+    new5 = dump_at_430(tb, "h5", "dump-430")
+    db5 = tb.hosts["h5"].db
+    shutil.rmtree(mixed / "data" / db5)
+    shutil.copytree(new5 / "data" / db5, mixed / "data" / db5)
+    assert tb.hosts["h5"].backup_state(mixed)["max_version"].startswith(NEW)
+
+    r = tb.ctl("rollback", "--to", OLD, "--backup", mixed, "--all", *POLICY,
+               "--reason", "e2e: wrong backup on h5", timeout=180)
+    assert r.rc in (1, 3), r  # failed or halted, never 0
+    job = tb.job(r.out["job_id"])
+    assert job["state"] in ("halted", "failed") and job["message"], job
+    hs = job_hosts(job)
+    assert hs["h5"]["state"] == "failed" and hs["h5"]["failed_step"] == "preflight", hs["h5"]
+    assert "not of release 4.2.0" in hs["h5"]["message"], hs["h5"]
+    for i in ids:
+        assert hs[i]["state"] != "succeeded", hs[i]
+        assert not any(x["step"] in RUN_STEPS for x in job_results(job)[i]), \
+            (i, job_results(job)[i])
+    untouched(tb, ids, before, job["job_id"])
+    view = tb.hosts_view()
+    assert all(view[i]["odc"]["version"] == NEW for i in ids), view
+
+
+# ---------------------------------------------------------------- 3. the fleet rollback
+
+def test_fleet_rollback_succeeds_everywhere(testbed):
+    tb = testbed
+    ids = sorted(tb.hosts)
+    tb.ensure_430(ids)
+    r = tb.ctl("rollback", "--to", OLD, "--backup", tb.backup, "--all", *POLICY,
+               "--reason", "e2e: fleet rollback", timeout=420)
+    assert r.rc == 0, f"{r!r}\n{tb.log_tail()}"
+    job = tb.job(r.out["job_id"])
+    assert job["state"] == "succeeded" and job["reason"] == "e2e: fleet rollback", job
+    hs = job_hosts(job)
+    assert [i for i in ids if hs[i]["role"] == "canary"] == ["h1"], hs
+    assert all(hs[i]["role"] == "batch" for i in ids if i != "h1"), hs
+    for i in ids:
+        tb.last_rollback[i] = job["job_id"]
+        assert_rolled_back(tb, i, job)
+    tb.wait_reporting(ids, OLD)
+    audit = tb.ctl_ok("audit", "--job", job["job_id"])["audit"]
+    assert audit and all(e["job_id"] == job["job_id"] for e in audit), audit
+
+
+# ---------------------------------------------------------------- 4. undo on one host
+
+def test_undo_one_host_brings_back_430_and_its_metadb(testbed):
+    tb = testbed
+    job_id = tb.last_rollback.get("h2")
+    assert job_id, "needs the fleet rollback of the test before"
+    r = tb.ctl("undo", "--of", job_id, "--host", "h2", "--reason", "e2e: undo h2", timeout=240)
+    assert r.rc == 0, r
+    job = tb.job(r.out["job_id"])
+    assert job["state"] == "succeeded" and list(job_hosts(job)) == ["h2"], job
+    del tb.last_rollback["h2"]
+    h2 = tb.hosts["h2"]
+    assert h2.info_version() == NEW
+    cid, running, image = h2.container_state()
+    assert running and image.endswith(":" + NEW), image
+    st, pre = h2.metadb_state(), tb.initial["h2"]
+    assert st["tables"] == pre["tables"], (st["tables"], pre["tables"])
+    assert st["history"] == pre["history"] and st["max_version"] == pre["max_version"]
+    view = tb.wait_reporting(["h2"], NEW)
+    for i in ("h1", "h3", "h4", "h5"):  # the others stay where the rollback left them
+        assert view[i]["odc"]["version"] == OLD and tb.hosts[i].info_version() == OLD, view[i]
+
+
+# ---------------------------------------------------------------- 5. link cut
+
+def wait_step(tb, hid, job_id, step, timeout=90):
+    """Waits until hid's journal shows step of job_id's run phase started; fails at once
+    (with the job) if the job ends first."""
+    h = tb.hosts[hid]
+
+    def check():
+        if any(ph == "run" and s == step for ph, s, _ in h.journal_steps(job_id)):
+            return True
+        j = tb.job(job_id, results=False)
+        assert j["state"] not in FINAL_JOB_STATES, f"job ended before {hid}'s {step}: {j}"
+        return False
+    return wait_for(check, timeout, f"{hid}'s {step} step to start in job {job_id}")
+
+
+def test_link_cut_during_restore_result_arrives(testbed):
+    """The host's link (the root side of its veth) is cut right after its restore step
+    starts, until the operator sees the host not online, then brought back; the agent is
+    slowed (14 s per step) so that the restore's work runs after the link is back: the one
+    link carries the metadb too (10.77.0.1:3306), and a restore that runs while it is down
+    fails (metadb unreachable; see the report). The result arrives, the job succeeds."""
+    tb = testbed
+    hid = "h2"
+    tb.ensure_430([hid])
+    h = tb.hosts[hid]
+    h.restart_agent({"ODC_AGENT_TEST_STEP_DELAY_MS": "14000"})
+    link = f"odctb-{hid}"
+    try:
+        job_id = tb.submit("rollback", "--to", OLD, "--backup", tb.backup, "--host", hid,
+                           "--reason", "e2e: link cut")
+        tb.last_rollback[hid] = job_id
+        wait_step(tb, hid, job_id, "restore", timeout=150)
+        t_cut = time.monotonic()
+        subprocess.run(["ip", "link", "set", link, "down"], check=True)
+        try:
+            # the operator sees the host go lost (heartbeat 2 s x lost_after 3)
+            seen = wait_for(lambda: (lambda st: st if st != "online" else None)(
+                tb.hosts_view()[hid]["status"]), 10, f"{hid} not online while its link is down")
+            print(f"\n[e2e] {hid} link down: `odcctl hosts` says {seen} after "
+                  f"{time.monotonic() - t_cut:.1f} s")
+        finally:
+            subprocess.run(["ip", "link", "set", link, "up"], check=True)
+        down_s = time.monotonic() - t_cut
+        assert down_s < 13, f"the link was down {down_s:.1f} s, into the restore's work"
+        job = tb.wait_job(job_id, 180)
+        assert job["state"] == "succeeded", f"{job}\n{tb.log_tail()}"
+        assert_rolled_back(tb, hid, job)
+        steps = [x["step"] for x in job_results(job)[hid]]
+        assert len(steps) == len(set(steps)), steps
+        assert sorted(steps) == sorted(s for _, s, _ in h.journal_steps(job_id)), \
+            (steps, h.journal(job_id))
+        tb.wait_reporting([hid], OLD)
+    finally:
+        subprocess.run(["ip", "link", "set", link, "up"], check=False)
+        h.restart_agent()
+
+
+# ---------------------------------------------------------------- 6. agent kill -9
+
+def test_agent_kill9_during_restore_then_restart(testbed):
+    tb = testbed
+    hid = "h3"
+    tb.ensure_430([hid])
+    h = tb.hosts[hid]
+    h.restart_agent({"ODC_AGENT_TEST_STEP_DELAY_MS": "3000"})
+    job_id = tb.submit("rollback", "--to", OLD, "--backup", tb.backup, "--host", hid,
+                       "--reason", "e2e: agent kill -9")
+    tb.last_rollback[hid] = job_id
+    wait_step(tb, hid, job_id, "restore")
+    h.stop_agent(signal.SIGKILL)
+    time.sleep(2)
+    h.start_agent()  # plain, as testbed.py runs it
+    job = tb.wait_job(job_id, 240)
+    hs = job_hosts(job)
+    print(f"\n[e2e] {hid} after agent kill -9 in restore: job {job['state']}, host {hs[hid]}")
+    if job["state"] == "succeeded":
+        assert_rolled_back(tb, hid, job)
+        tb.wait_reporting([hid], OLD)
+    else:  # a reported state: failed with the step and the reason, visible to the operator
+        assert hs[hid]["state"] in ("failed", "unreachable") and hs[hid]["message"], hs[hid]
+        view = tb.hosts_view()[hid]
+        assert view["status"] == "online", view
+    steps = [x["step"] for x in job_results(job)[hid]]
+    assert len(steps) == len(set(steps)), steps
+
+
+# ---------------------------------------------------------------- 7. coordinator kill -9
+
+def test_coordinator_kill9_mid_rollout_loses_no_result(testbed):
+    tb = testbed
+    ids = ["h4", "h5"]
+    tb.ensure_430(ids)
+    for i in ids:
+        tb.hosts[i].restart_agent({"ODC_AGENT_TEST_STEP_DELAY_MS": "2000"})
+    try:
+        job_id = tb.submit("rollback", "--to", OLD, "--backup", tb.backup, "--host", "h4",
+                           "--host", "h5", "--canary", "1", "--batch", "1",
+                           "--reason", "e2e: coordinator kill -9")
+        for i in ids:
+            tb.last_rollback[i] = job_id
+        wait_step(tb, "h4", job_id, "snapshot")
+        tb.kill9_coordinator()
+        r = tb.ctl("hosts", timeout=30)
+        assert r.rc == 3 and r.err, r  # the operator: coordinator unreachable
+        wait_for(lambda: ("run", "restore", "ok") in tb.hosts["h4"].journal_steps(job_id), 60,
+                 "h4's restore to end while the coordinator is down")
+        tb.start_coordinator()
+        job = tb.wait_job(job_id, 300)
+        assert job["state"] == "succeeded", f"{job}\n{tb.log_tail()}"
+        for i in ids:
+            assert_rolled_back(tb, i, job)
+            h = tb.hosts[i]
+            res = job_results(job)[i]
+            steps = [x["step"] for x in res]
+            assert len(steps) == len(set(steps)), (i, steps)
+            assert sorted(steps) == sorted(s for _, s, _ in h.journal_steps(job_id)), \
+                (i, steps, h.journal(job_id))
+        # `odcctl job ID --results` as text lists every result too
+        txt = tb.ctl("job", job_id, "--results", json_out=False)
+        assert txt.rc == 0 and all(i in txt.stdout for i in ids), txt
+        tb.wait_reporting(ids, OLD)
+    finally:
+        if tb.ctl("info").rc != 0 and not any(p.poll() is None for p in tb.procs
+                                               if "coordinator" in str(p.args)):
+            tb.start_coordinator()
+        for i in ids:
+            tb.hosts[i].restart_agent()
+
+
+# ---------------------------------------------------------------- 8. failing canary (last: it leaves h1 down)
+
+def test_failing_canary_halts_the_rollout(testbed):
+    tb = testbed
+    ids = sorted(tb.hosts)
+    tb.ensure_430(ids)
+    before = snapshot_states(tb, ids)
+    bad = backup_dir(tb, "bad-canary-h1")
+    schema = bad / "data" / tb.hosts["h1"].db / "TABLE" / "odc_user-schema.sql"
+    assert schema.exists(), sorted(os.listdir(schema.parent))
+    schema.write_text("CREATE TABLE odc_user (this is not a table definition;\n")
+
+    r = tb.ctl("rollback", "--to", OLD, "--backup", bad, "--all", *POLICY,
+               "--reason", "e2e: canary with an unloadable backup", timeout=300)
+    assert r.rc == 3, r  # halted
+    job = tb.job(r.out["job_id"])
+    assert job["state"] == "halted" and job["message"], job
+    hs = job_hosts(job)
+    assert hs["h1"]["role"] == "canary" and hs["h1"]["state"] == "failed", hs["h1"]
+    assert hs["h1"]["failed_step"] == "restore" and hs["h1"]["message"], hs["h1"]
+    others = [i for i in ids if i != "h1"]
+    for i in others:
+        assert hs[i]["state"] == "skipped", hs[i]
+    untouched(tb, others, before, job["job_id"])
+    # The canary is left in a reported state: its ODC container stopped and kept under
+    # another name (obodc absent), its metadb half restored; the operator sees that in
+    # `odcctl hosts` and in the job.
+    h1 = tb.hosts["h1"]
+    view = tb.wait_reporting_state("h1")
+    print(f"\n[e2e] canary h1 after its failed restore: {hs['h1']['message']!r}; "
+          f"odcctl hosts: {view['status']}, odc {view['odc']}")
+    assert view["status"] == "online" and view["odc"]["state"] == "absent", view
+    assert h1.container_state() is None and h1.info_version() is None
+    kept = [n for n in h1.docker("ps", "-a", "--format", "{{.Names}}").stdout.split()
+            if n.startswith("obodc-rolledback-")]
+    assert len(kept) == 1, kept
+    tb.failed_canary_job = job["job_id"]
+
+
+def test_undo_after_failed_canary_brings_back_430(testbed):
+    tb = testbed
+    job_id = getattr(tb, "failed_canary_job", None)
+    assert job_id, "needs the failing-canary test before"
+    r = tb.ctl("undo", "--of", job_id, "--host", "h1", "--reason", "e2e: undo the canary",
+               timeout=240)
+    job = tb.job(r.out["job_id"]) if isinstance(r.out, dict) else None
+    print(f"\n[e2e] undo of the failed canary: exit {r.rc}, "
+          f"{job and job_hosts(job)['h1']}")
+    assert r.rc == 0, r
+    h1 = tb.hosts["h1"]
+    assert h1.info_version() == NEW
+    st = h1.metadb_state()
+    assert st["tables"] == tb.initial["h1"]["tables"]
