@@ -181,56 +181,15 @@ def make_host_class():
         """odcworld.OdcHost with fixed places instead of temp names: directory DIR/hN,
         container `obodc`, ODC_SERVER_PORT 8989 (each host has its own network namespace),
         metadb odc_metadb_hN owned by odc@odc_hN#c1, reached at 10.77.0.1; the test process
-        reaches ODC at 10.77.0.(10+N) over the bridge. (Wanted in odcworld.OdcHost instead:
-        directory=, name=, port= and account names as constructor parameters.)"""
+        reaches ODC at 10.77.0.(10+N) over the bridge."""
 
         def __init__(self, n, hdir, mariadb, engine, images, start_delay_ms=1000):
+            super().__init__(mariadb, engine, images, start_delay_ms=start_delay_ms,
+                             db_host=GATEWAY, http_host=host_addr(n), directory=hdir,
+                             name="obodc", port=ODC_PORT, db=f"odc_metadb_h{n}",
+                             tenant=f"odc_h{n}")
             self.n = n
-            self.mariadb, self.engine, self.images = mariadb, engine, images
             self.token = f"h{n}"
-            self.name = "obodc"
-            self.dir = str(hdir)
-            self.log_dir = os.path.join(self.dir, "log")
-            self.data_dir = os.path.join(self.dir, "data")
-            self.work_dir = os.path.join(self.dir, "work")
-            self.backup_dir = os.path.join(self.dir, "odcmetadb_backup")
-            self.snapshot_root = os.path.join(self.dir, "snapshots")
-            self.password_file = os.path.join(self.dir, "metadb.password")
-            for x in (self.log_dir, self.data_dir, self.work_dir):
-                os.makedirs(x, exist_ok=True)
-            os.makedirs(self.snapshot_root, mode=0o700, exist_ok=True)
-            self.obloader, self.obdumper = str(odcworld.OBLOADER), str(odcworld.OBDUMPER)
-            self.port = ODC_PORT
-            self.http_host = host_addr(n)
-            self.base_url = f"http://{self.http_host}:{self.port}"
-            self.health_url = f"{self.base_url}/api/v1/heartbeat/isHealthy"
-            self.info_url = f"{self.base_url}/api/v1/info"
-            self.start_delay_ms = start_delay_ms
-            self.account = None
-            self.db_host = GATEWAY
-            self._password = None
-            self._runs = 0
-
-        def create_account(self):
-            self.account = self.mariadb.create_db_user(db=f"odc_metadb_h{self.n}",
-                                                       tenant=f"odc_h{self.n}", cluster="c1")
-            a = self.account
-            self.db, self.db_port = a.db, a.port
-            self.user, self.tenant, self.cluster, self.login = a.user, a.tenant, a.cluster, a.login
-            self.password = a.password
-            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(self.password)
-            self.env = {
-                "DATABASE_HOST": self.db_host,
-                "DATABASE_PORT": str(self.db_port),
-                "DATABASE_USERNAME": self.login,
-                "DATABASE_PASSWORD": self.password,
-                "DATABASE_NAME": self.db,
-                "ODC_PROFILE_MODE": "alipay",
-                "ODC_SERVER_PORT": str(self.port),
-                "ODC_STANDIN_START_DELAY_MS": str(self.start_delay_ms),
-            }
 
     return TestbedHost
 

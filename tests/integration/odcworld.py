@@ -357,11 +357,19 @@ class OdcHost:
     """
 
     def __init__(self, mariadb, engine, images, start_delay_ms=1000, db_host=None,
-                 password=None, http_host="127.0.0.1"):
+                 password=None, http_host="127.0.0.1", directory=None, name=None, port=None,
+                 db=None, tenant=None):
+        """Names default to unique temporary ones; a long-lived world (deploy/testbed) fixes
+        them: directory (created when missing), container name, ODC port, metadb name and
+        tenant."""
         self.mariadb, self.engine, self.images = mariadb, engine, images
         self.token = secrets.token_hex(3)
-        self.name = f"obodc-{self.token}"
-        self.dir = tempfile.mkdtemp(prefix=f"odcw-host-{self.token}-")
+        self.name = name or f"obodc-{self.token}"
+        if directory is not None:
+            os.makedirs(directory, exist_ok=True)
+            self.dir = str(directory)
+        else:
+            self.dir = tempfile.mkdtemp(prefix=f"odcw-host-{self.token}-")
         self.log_dir = os.path.join(self.dir, "log")
         self.data_dir = os.path.join(self.dir, "data")
         self.work_dir = os.path.join(self.dir, "work")
@@ -369,10 +377,11 @@ class OdcHost:
         self.snapshot_root = os.path.join(self.dir, "snapshots")
         self.password_file = os.path.join(self.dir, "metadb.password")
         for d in (self.log_dir, self.data_dir, self.work_dir):
-            os.makedirs(d)
-        os.makedirs(self.snapshot_root, mode=0o700)
+            os.makedirs(d, exist_ok=directory is not None)
+        os.makedirs(self.snapshot_root, mode=0o700, exist_ok=directory is not None)
         self.obloader, self.obdumper = str(OBLOADER), str(OBDUMPER)
-        self.port = free_port()
+        self.port = port or free_port()
+        self._db, self._tenant = db, tenant
         self.http_host = http_host  # where ODC's port is reached from the test process
         self.base_url = f"http://{http_host}:{self.port}"
         self.health_url = f"{self.base_url}/api/v1/heartbeat/isHealthy"
@@ -389,7 +398,8 @@ class OdcHost:
     # -- setup / teardown
 
     def create_account(self):
-        self.account = self.mariadb.create_db_user(password=self._password)
+        self.account = self.mariadb.create_db_user(db=self._db, tenant=self._tenant,
+                                                   password=self._password)
         a = self.account
         self.db, self.db_port = a.db, a.port
         self.user, self.tenant, self.cluster, self.login = a.user, a.tenant, a.cluster, a.login
