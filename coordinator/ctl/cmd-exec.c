@@ -57,18 +57,6 @@ cmd_exec_exec(struct ctl *c, int argc, char **argv)
 		case CTL_OPT_HELP:
 			ret = CTL_EXIT_OK;
 			goto out;
-		case CTL_OPT_TO:
-			r = submit_param(c, &s, "to", optarg);
-			break;
-		case CTL_OPT_BACKUP:
-			r = submit_param(c, &s, "backup", optarg);
-			break;
-		case CTL_OPT_LINES:
-			r = submit_param(c, &s, "lines", optarg);
-			break;
-		case CTL_OPT_NAME:
-			r = submit_param(c, &s, "name", optarg);
-			break;
 		case CTL_OPT_ERROR:
 			goto out;
 		default:

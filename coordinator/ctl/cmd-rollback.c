@@ -44,15 +44,6 @@ cmd_rollback_exec(struct ctl *c, int argc, char **argv)
 		case CTL_OPT_HELP:
 			ret = CTL_EXIT_OK;
 			goto out;
-		case CTL_OPT_TO:
-			r = submit_param(c, &s, "to", optarg);
-			break;
-		case CTL_OPT_BACKUP:
-			r = submit_param(c, &s, "backup", optarg);
-			break;
-		case CTL_OPT_DRY_RUN:
-			r = submit_param(c, &s, "dry_run", "true");
-			break;
 		case CTL_OPT_ERROR:
 			goto out;
 		default:

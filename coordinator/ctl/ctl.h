@@ -250,8 +250,10 @@ struct submit {
 	bool detach;
 };
 
-/* Takes a policy option (--canary ... --detach, --reason). Returns 1 when ch
- * was one, 0 when not, -1 after printing a usage error. */
+/* Takes a selector, policy or action-parameter option (--host ... --canary
+ * ... --detach, --reason, --to --backup --lines --name --dry-run; a
+ * command's option table decides which exist). Returns 1 when ch was one, 0
+ * when not, -1 after printing a usage error. */
 int submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg);
 
 /* Sets a parameter (key, value from argv); a later value replaces an earlier

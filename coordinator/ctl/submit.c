@@ -153,6 +153,17 @@ submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg)
 	case CTL_OPT_DETACH:
 		s->detach = true;
 		return 1;
+	/* Action parameters: each command's option table says which it takes. */
+	case CTL_OPT_TO:
+		return submit_param(c, s, "to", arg) == 0 ? 1 : -1;
+	case CTL_OPT_BACKUP:
+		return submit_param(c, s, "backup", arg) == 0 ? 1 : -1;
+	case CTL_OPT_LINES:
+		return submit_param(c, s, "lines", arg) == 0 ? 1 : -1;
+	case CTL_OPT_NAME:
+		return submit_param(c, s, "name", arg) == 0 ? 1 : -1;
+	case CTL_OPT_DRY_RUN:
+		return submit_param(c, s, "dry_run", "true") == 0 ? 1 : -1;
 	}
 	return 0;
 }
