@@ -1,6 +1,8 @@
 /* Protocol micro-benchmarks: encoding and the full receive procedure for a
  * HEARTBEAT and for DISPATCHes of a rollback job (3 and 10,000 targets),
- * against the bare Ed25519 sign and verify rates measured in the same run.
+ * the JOB's target list at the control socket, and the target list's Merkle
+ * tree (build, proofs, verification), against the bare Ed25519 sign and
+ * verify rates measured in the same run.
  * Each figure is about one second of CLOCK_MONOTONIC time after a warm-up;
  * whatever must be prepared per iteration (fresh nonces) is done untimed. */
 #include <stdbool.h>
@@ -212,7 +214,8 @@ hb_receive(void *arg, size_t i)
 /* ---- DISPATCH ---- */
 
 struct dispatch_bench {
-	struct proto_msg msg; /* the DISPATCH; its nonce changes per prepared copy */
+	struct proto_msg msg;     /* the DISPATCH; its nonce changes per prepared copy */
+	struct proto_msg job_msg; /* the JOB, for re-encoding */
 	struct proto_frames job;
 	const char **targets;
 	char *target_ids;          /* storage of the generated ids */
@@ -231,19 +234,37 @@ static struct proto_kv rollback_params[] = {
 
 static const char *three_targets[] = {"odc-hz-web-017", "odc-hz-web-018", "odc-fsn-web-003"};
 
+/* Ids of the 10,000-target job: "odc-hz-web-00000", "odc-fsn-web-00001", ... */
+static void
+big_ids(size_t n, const char ***ids, char **storage)
+{
+	*ids = calloc(n, sizeof(**ids));
+	*storage = malloc(n * BIG_ID_LEN);
+	if (*ids == NULL || *storage == NULL) {
+		fprintf(stderr, "bench_proto: out of memory\n");
+		exit(1);
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *id = *storage + i * BIG_ID_LEN;
+		snprintf(id, BIG_ID_LEN, "odc-%s-web-%05zu", i % 2 ? "fsn" : "hz", i);
+		(*ids)[i] = id;
+	}
+}
+
 /* A rollback job for n_targets hosts, signed by the operator; the agent
- * under test is the first target (3) or the last (10,000: the longest scan). */
+ * under test is the first target, whose inclusion proof is the longest
+ * (14 hashes for 10,000 targets). */
 static void
 dispatch_init(struct dispatch_bench *b, size_t n_targets, uint64_t now, size_t pool_cap)
 {
-	struct proto_msg job;
-	struct proto_job *j = &job.u.job;
+	struct proto_msg *job = &b->job_msg;
+	struct proto_job *j = &job->u.job;
 	struct proto_dispatch *d = &b->msg.u.dispatch;
+	struct proto_merkle *t;
 	struct proto_error err;
 
 	memset(b, 0, sizeof(*b));
-	memset(&job, 0, sizeof(job));
-	job.type = PROTO_JOB;
+	job->type = PROTO_JOB;
 	j->job_id = "rb-20261123-0142";
 	j->action = "rollback";
 	j->params = rollback_params;
@@ -252,17 +273,7 @@ dispatch_init(struct dispatch_bench *b, size_t n_targets, uint64_t now, size_t p
 		j->targets = three_targets;
 		j->policy = (struct proto_policy){1, 1, false, 0, false, 100, 1800, 14400};
 	} else {
-		b->targets = calloc(n_targets, sizeof(*b->targets));
-		b->target_ids = malloc(n_targets * BIG_ID_LEN);
-		if (b->targets == NULL || b->target_ids == NULL) {
-			fprintf(stderr, "bench_proto: out of memory\n");
-			exit(1);
-		}
-		for (size_t i = 0; i < n_targets; i++) {
-			char *id = b->target_ids + i * BIG_ID_LEN;
-			snprintf(id, BIG_ID_LEN, "odc-%s-web-%05zu", i % 2 ? "fsn" : "hz", i);
-			b->targets[i] = id;
-		}
+		big_ids(n_targets, &b->targets, &b->target_ids);
 		j->targets = b->targets;
 		j->policy = (struct proto_policy){10, 5, true, 2, true, 95, 1800, 86400};
 	}
@@ -271,18 +282,26 @@ dispatch_init(struct dispatch_bench *b, size_t n_targets, uint64_t now, size_t p
 	j->expires_ms = now + 4 * 3600000ull;
 	j->operator_name = "alice@ops";
 	j->reason = "INC-4711: 4.12.3 breaks SSO login; roll back to 4.12.2";
-	if (proto_encode(&job, operator_id.sk, &b->job, &err) != PROTO_OK)
+	if (proto_encode(job, operator_id.sk, &b->job, &err) != PROTO_OK)
 		die_proto("JOB", &err);
 
 	b->msg.type = PROTO_DISPATCH;
 	d->job_bytes = b->job.body;
 	d->job_len = b->job.body_len;
 	memcpy(d->job_sig, b->job.sig, PROTO_SIGFRAME_LEN);
-	d->host_id = j->targets[n_targets == 3 ? 0 : n_targets - 1];
+	d->host_id = j->targets[0];
 	d->phase = "run";
 	d->not_before_ms = now - 1000;
 	d->expires_ms = now + 600000;
 	randombytes_buf(d->nonce, PROTO_NONCE_LEN);
+	t = proto_merkle_new(j->targets, n_targets);
+	if (t == NULL) {
+		fprintf(stderr, "bench_proto: out of memory\n");
+		exit(1);
+	}
+	d->proof_index = 0;
+	d->proof_len = proto_merkle_proof(t, 0, d->proof);
+	proto_merkle_free(t);
 
 	b->pool_cap = pool_cap;
 	b->pool = calloc(pool_cap, sizeof(*b->pool));
@@ -331,7 +350,8 @@ dispatch_encode(void *arg, size_t i)
 	return 0;
 }
 
-/* Timed: decoding the signed JOB alone (steps 6 and 8 without crypto). */
+/* Timed: decoding the signed JOB body alone (an agent's step 8, without
+ * crypto): the targets are a count and a root. */
 static int
 job_decode(void *arg, size_t i)
 {
@@ -343,6 +363,133 @@ job_decode(void *arg, size_t i)
 		return -1;
 	proto_msg_free(m);
 	return 0;
+}
+
+/* Timed: the body and its target list as the control socket reads them
+ * (list rules, duplicates, the Merkle root matched), without crypto. */
+static int
+job_decode_with_list(void *arg, size_t i)
+{
+	struct dispatch_bench *b = arg;
+	struct proto_msg *m;
+
+	(void)i;
+	if (proto_decode_job(b->job.body, b->job.body_len, b->job.targets, b->job.targets_len, &m,
+	                     &b->err) != PROTO_OK)
+		return -1;
+	proto_msg_free(m);
+	return 0;
+}
+
+/* Timed: what odcctl does to submit: the list checked, the root computed,
+ * the body encoded, checked and signed. */
+static int
+job_encode(void *arg, size_t i)
+{
+	struct dispatch_bench *b = arg;
+	struct proto_frames f;
+
+	(void)i;
+	if (proto_encode(&b->job_msg, operator_id.sk, &f, &b->err) != PROTO_OK)
+		return -1;
+	proto_frames_free(&f);
+	return 0;
+}
+
+/* ---- the target list's Merkle tree ---- */
+
+struct merkle_bench {
+	const char **ids;
+	char *storage;
+	size_t n;
+	struct proto_merkle *tree; /* for the proof and verify rows */
+	uint8_t root[PROTO_HASH_LEN];
+	uint8_t path[PROTO_PROOF_MAX][PROTO_HASH_LEN];
+	size_t path_len;
+};
+
+/* Timed: the coordinator's work per job: the tree, every target's proof,
+ * and (as a check) one verification. */
+static int
+merkle_all(void *arg, size_t i)
+{
+	struct merkle_bench *mb = arg;
+	struct proto_merkle *t = proto_merkle_new(mb->ids, mb->n);
+	uint8_t root[PROTO_HASH_LEN], path[PROTO_PROOF_MAX][PROTO_HASH_LEN];
+	uint8_t kpath[PROTO_PROOF_MAX][PROTO_HASH_LEN];
+	size_t len = 0, k = i % mb->n;
+	int rc = 0;
+
+	if (t == NULL)
+		return -1;
+	proto_merkle_root_of(t, root);
+	for (size_t p = 0; p < mb->n; p++) {
+		if (p == k)
+			len = proto_merkle_proof(t, p, kpath);
+		else
+			proto_merkle_proof(t, p, path);
+	}
+	if (!proto_merkle_verify(mb->ids[k], k, mb->n, (const uint8_t(*)[PROTO_HASH_LEN])kpath, len,
+	                         root))
+		rc = -1;
+	proto_merkle_free(t);
+	return rc;
+}
+
+static int
+merkle_build(void *arg, size_t i)
+{
+	struct merkle_bench *mb = arg;
+	struct proto_merkle *t = proto_merkle_new(mb->ids, mb->n);
+
+	(void)i;
+	if (t == NULL)
+		return -1;
+	proto_merkle_free(t);
+	return 0;
+}
+
+static int
+merkle_proof(void *arg, size_t i)
+{
+	struct merkle_bench *mb = arg;
+
+	return proto_merkle_proof(mb->tree, i % mb->n, mb->path) > 0 ? 0 : -1;
+}
+
+/* Timed: the agent's step 9 for the deepest position (14 hashes). */
+static int
+merkle_verify(void *arg, size_t i)
+{
+	struct merkle_bench *mb = arg;
+
+	(void)i;
+	return proto_merkle_verify(mb->ids[0], 0, mb->n, (const uint8_t(*)[PROTO_HASH_LEN])mb->path,
+	                           mb->path_len, mb->root)
+	           ? 0
+	           : -1;
+}
+
+static void
+merkle_init(struct merkle_bench *mb, size_t n)
+{
+	memset(mb, 0, sizeof(*mb));
+	mb->n = n;
+	big_ids(n, &mb->ids, &mb->storage);
+	mb->tree = proto_merkle_new(mb->ids, n);
+	if (mb->tree == NULL) {
+		fprintf(stderr, "bench_proto: out of memory\n");
+		exit(1);
+	}
+	proto_merkle_root_of(mb->tree, mb->root);
+}
+
+static void
+merkle_free(struct merkle_bench *mb)
+{
+	proto_merkle_free(mb->tree);
+	free(mb->ids);
+	free(mb->storage);
 }
 
 /* Untimed: n dispatches, each with a fresh random nonce, and room for their
@@ -491,6 +638,7 @@ main(void)
 {
 	struct hb_bench hb;
 	struct dispatch_bench d3, dbig;
+	struct merkle_bench mk;
 	struct crypto_bench c200, cbig;
 	struct result r_verify, r_sign, r_vbig, r;
 	char name[96];
@@ -523,7 +671,8 @@ main(void)
 	printf("%-52s %12s %11s %10s\n", "", "", "", "(2 verify)");
 	row("Ed25519 verify, 200 B (crypto_sign_verify_detached)", &r_verify, 0);
 	row("Ed25519 sign, 200 B (crypto_sign_detached)", &r_sign, 0);
-	snprintf(name, sizeof(name), "Ed25519 verify, %zu B (the 10,000-target JOB)", cbig.len);
+	snprintf(name, sizeof(name), "Ed25519 verify, %zu B (the 10,000-target JOB body)",
+	         cbig.len);
 	row(name, &r_vbig, 0);
 
 	snprintf(name, sizeof(name), "HEARTBEAT encode (%zu B body)", hb.frames.body_len);
@@ -549,12 +698,36 @@ main(void)
 	     "DISPATCH (big) receive", &dbig.err);
 	row("DISPATCH 10,000 targets: receive at the agent", &r, floor_us);
 	must(measure(&(struct op){NULL, job_decode, &dbig, 0}, &r), "JOB (big) decode", &dbig.err);
-	row("  of which: JOB 10,000 targets, decode only", &r, 0);
+	row("  of which: JOB 10,000 targets, body decode only", &r, 0);
+
+	snprintf(name, sizeof(name), "JOB 10,000 targets: encode + sign (%zu B list)",
+	         dbig.job.targets_len);
+	must(measure(&(struct op){NULL, job_encode, &dbig, 0}, &r), "JOB (big) encode", &dbig.err);
+	row(name, &r, 0);
+	must(measure(&(struct op){NULL, job_decode_with_list, &dbig, 0}, &r),
+	     "JOB (big) decode with list", &dbig.err);
+	row("JOB 10,000 targets: body + list decode, root match", &r, 0);
+
+	merkle_init(&mk, BIG_TARGETS);
+	mk.path_len = proto_merkle_proof(mk.tree, 0, mk.path);
+	must(measure(&(struct op){NULL, merkle_build, &mk, 0}, &r), "Merkle build", NULL);
+	row("Merkle 10,000 ids: build the tree", &r, 0);
+	must(measure(&(struct op){NULL, merkle_proof, &mk, 0}, &r), "Merkle proof", NULL);
+	row("Merkle 10,000 ids: one proof from the tree", &r, 0);
+	mk.path_len = proto_merkle_proof(mk.tree, 0, mk.path);
+	must(measure(&(struct op){NULL, merkle_verify, &mk, 0}, &r), "Merkle verify", NULL);
+	snprintf(name, sizeof(name), "Merkle 10,000 ids: verify one proof (%zu hashes)",
+	         mk.path_len);
+	row(name, &r, 0);
+	must(measure(&(struct op){NULL, merkle_all, &mk, 0}, &r), "Merkle all", NULL);
+	row("Merkle 10,000 ids: tree + all 10,000 proofs + 1 verify", &r, 0);
+	merkle_free(&mk);
 
 	printf(
 	    "\nreceive = proto_receive(): 2 Ed25519 verifies (DISPATCH, then its JOB), decoding "
 	    "both,\n"
-	    "target, clock and action checks, and a replay-store insert (fresh nonce each time).\n"
+	    "the target proof (step 9), clock and action checks, and a replay-store insert\n"
+	    "(fresh nonce each time).\n"
 	    "x floor = receive time / (2 x the 200 B verify); larger messages verify slower (row "
 	    "3).\n"
 	    "total %.1f s\n",

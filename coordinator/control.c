@@ -14,6 +14,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "coordinator/coord.h"
 
@@ -196,7 +197,28 @@ struct req {
 	json_t *body; /* out */
 	char *err;
 	size_t errlen;
+	/* Where the reply goes, for a request that waits (job with wait_ms). */
+	void *sock;
+	const uint8_t *rid;
+	size_t rid_len;
+	uint64_t request_id;
+	bool parked; /* out: answered later by control_waiters() */
 };
+
+/* A `job` request waiting for its job to change (PROTOCOL.md 9.2). */
+struct waiter {
+	void *sock;
+	uint8_t rid[256];
+	size_t rid_len;
+	uint64_t request_id;
+	char job[PROTO_ID_MAX + 1];
+	uint64_t since;
+	bool results;
+	uint64_t deadline_mono;
+	struct waiter *next;
+};
+#define MAX_WAITERS 1024
+#define MAX_WAIT_MS 60000
 
 static int
 cmd_info(struct req *r)
@@ -402,20 +424,96 @@ job_arg(struct req *r, bool *owned, int *code)
 static int
 cmd_job(struct req *r)
 {
-	static const struct argspec spec[] = {{"job", JSON_STRING}, {"results", JSON_TRUE}, {NULL, 0}};
-	bool owned;
+	static const struct argspec spec[] = {{"job", JSON_STRING},	{"results", JSON_TRUE}, {"since", JSON_INTEGER},
+					      {"wait_ms", JSON_INTEGER}, {NULL, 0}};
+	json_t *since_v = json_object_get(r->args, "since"), *wait_v = json_object_get(r->args, "wait_ms");
+	bool owned, results = json_is_true(json_object_get(r->args, "results"));
 	int code = check_args(r->args, spec, r->err, r->errlen);
+	json_int_t since = since_v ? json_integer_value(since_v) : 0, wait = wait_v ? json_integer_value(wait_v) : 0;
 	struct job *j;
 
 	if (code != 0)
 		return code;
+	if (since < 0 || wait < 0 || wait > MAX_WAIT_MS) {
+		snprintf(r->err, r->errlen, "%s", since < 0 ? "since: a version, >= 0" : "wait_ms: 0..60000");
+		return PROTO_E_VALUE;
+	}
 	j = job_arg(r, &owned, &code);
 	if (j == NULL)
 		return code;
-	r->body = jobs_detail_json(r->co, j, json_is_true(json_object_get(r->args, "results")));
+	/* Nothing new yet: the answer waits until the job changes. */
+	if (!owned && since_v != NULL && wait > 0 && (uint64_t)since == j->version && !jobs_state_final(j->state) &&
+	    r->co->n_waiters < MAX_WAITERS && r->rid_len <= sizeof(((struct waiter *)0)->rid)) {
+		struct waiter *w = calloc(1, sizeof(*w));
+		if (w != NULL) {
+			w->sock = r->sock;
+			memcpy(w->rid, r->rid, r->rid_len);
+			w->rid_len = r->rid_len;
+			w->request_id = r->request_id;
+			snprintf(w->job, sizeof(w->job), "%s", j->id);
+			w->since = (uint64_t)since;
+			w->results = results;
+			w->deadline_mono = clock_mono_ms() + (uint64_t)wait;
+			w->next = r->co->waiters;
+			r->co->waiters = w;
+			r->co->n_waiters++;
+			r->parked = true;
+			return 0;
+		}
+	}
+	r->body = jobs_detail_json(r->co, j, results, since_v ? (uint64_t)since : 0);
 	if (owned)
 		job_free(j);
 	return r->body != NULL ? 0 : PROTO_E_INTERNAL;
+}
+
+void
+control_waiters(struct coord *co)
+{
+	uint64_t now = clock_mono_ms();
+	struct waiter **pp = &co->waiters;
+
+	while (*pp != NULL) {
+		struct waiter *w = *pp;
+		struct job *j = jobs_find(co, w->job);
+		char err[512] = "";
+		json_t *body = NULL;
+		int code = 0;
+
+		if (j != NULL && j->version == w->since && !jobs_state_final(j->state) && now < w->deadline_mono) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		co->n_waiters--;
+		if (j != NULL) {
+			body = jobs_detail_json(co, j, w->results, w->since);
+		} else {
+			/* Ended and left memory meanwhile: the stored copy. */
+			struct job *l = jobs_load_one(co, w->job, err, sizeof(err));
+			if (l != NULL)
+				body = jobs_detail_json(co, l, w->results, w->since);
+			else
+				code = PROTO_E_NOT_FOUND;
+			job_free(l);
+		}
+		if (code == 0 && body == NULL)
+			code = PROTO_E_INTERNAL;
+		reply(co, w->sock, w->rid, w->rid_len, w->request_id, code, err, body);
+		json_decref(body);
+		free(w);
+	}
+}
+
+void
+control_free(struct coord *co)
+{
+	while (co->waiters != NULL) {
+		struct waiter *w = co->waiters;
+		co->waiters = w->next;
+		free(w);
+	}
+	co->n_waiters = 0;
 }
 
 static int
@@ -600,8 +698,11 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 		json_decref(body);
 		goto out;
 	}
-	struct req r = {co, m->u.request.args, zap_user, NULL, err, sizeof(err)};
+	struct req r = {co, m->u.request.args, zap_user, NULL, err, sizeof(err), sock, rid, rid_len,
+			m->u.request.request_id, false};
 	code = run_request(&r, m->u.request.command);
+	if (r.parked)
+		goto out;
 	if (store_in_tx(co->store)) {
 		char cerr[256];
 		if (store_commit(co->store, cerr, sizeof(cerr)) != 0 && code == 0) {

@@ -93,6 +93,8 @@ struct job_host {
 	uint64_t sent_mono;
 	uint64_t activity_mono;
 	bool dirty; /* changed since last written to the store */
+	bool shown; /* changed only in what is shown (PROGRESS), not stored */
+	uint64_t version; /* the job's version when this host last changed */
 };
 
 struct job {
@@ -101,6 +103,9 @@ struct job {
 	uint8_t *body;
 	size_t body_len;
 	uint8_t sig[PROTO_SIGFRAME_LEN];
+	uint8_t *targets; /* the JOB's target list frame, as received */
+	size_t targets_len;
+	struct proto_merkle *tree; /* of the targets, for DISPATCH proofs; built at first use */
 	char signer[KEYS_FINGERPRINT_SIZE];
 	uint64_t submitted_ms, deadline_ms, ended_ms;
 	enum job_state state;
@@ -115,6 +120,10 @@ struct job {
 	bool loaded; /* a read-only copy loaded from the store for a reply */
 	bool done;   /* final state and nothing in flight: leaves memory */
 	bool poked;  /* an agent message changed it: step it at the end of the turn */
+	/* Change versions (co->version_clock) for `job` requests that wait:
+	 * base when it came into this process's memory, version at its latest
+	 * change. */
+	uint64_t base, version;
 	struct job *next;
 };
 
@@ -139,6 +148,11 @@ struct coord {
 	size_t n_acks, cap_acks;
 	bool stopping;
 	uint64_t started_mono; /* agents reconnect within one lost window of a (re)start */
+	/* Job change versions: starts at the start time in µs, so a version of
+	 * an earlier life of the coordinator is always older. */
+	uint64_t version_clock;
+	struct waiter *waiters; /* `job` requests waiting for a change */
+	size_t n_waiters;
 };
 
 /* main.c */
@@ -172,8 +186,10 @@ int registry_accept(struct coord *co, const char *id, const uint8_t pk[PROTO_PK_
 		    size_t errlen);
 int registry_revoke(struct coord *co, const char *id, bool *changed, char *err, size_t errlen);
 bool registry_online(const struct host *h);
-/* How long a host may stay silent before it is lost: lost_after beats,
- * each allowed its 10% jitter. */
+/* How long a host may stay silent before it is lost: lost_after beat
+ * intervals. A live agent beats at most 1.1 intervals apart (its jitter), so
+ * only lost_after - 1 beats in a row lost on the way can make a false
+ * alarm; the sweep runs every COORD_TICK_MS. */
 uint64_t registry_lost_window_ms(const struct coord *co);
 void registry_on_hello(struct coord *co, struct host *h, const struct proto_msg *m, const char *address);
 void registry_on_heartbeat(struct coord *co, struct host *h, const struct proto_msg *m);
@@ -211,7 +227,9 @@ void jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, 
 		   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void jobs_persist(struct coord *co, struct job *j);
 json_t *jobs_summary_json(const struct job *j);
-json_t *jobs_detail_json(struct coord *co, const struct job *j, bool results);
+/* The summary and its hosts: every host, or, when since is a version of
+ * this job in this process's life, only the hosts changed after it. */
+json_t *jobs_detail_json(struct coord *co, const struct job *j, bool results, uint64_t since);
 const char *jobs_state_name(enum job_state s);
 const char *jobs_stage_name(enum job_stage s);
 const char *jobs_jh_name(enum jh_state s);
@@ -232,5 +250,8 @@ int rollout_abort(struct coord *co, struct job *j, const char *who, char *err, s
 /* control.c */
 int control_open(struct coord *co, char *err, size_t errlen);
 void control_on_socket(struct coord *co, void *sock, bool tcp);
+/* Answers the `job` requests whose job changed, ended or whose wait is over. */
+void control_waiters(struct coord *co);
+void control_free(struct coord *co);
 
 #endif

@@ -75,14 +75,18 @@ job_free(struct job *j)
 	if (j == NULL)
 		return;
 	proto_msg_free(j->jm);
+	proto_merkle_free(j->tree);
 	free(j->body);
+	free(j->targets);
 	free(j->hosts);
 	free(j);
 }
 
-/* A job from its signed body; hosts in target order, all pending. */
+/* A job from its signed body and its target list frame; hosts in target
+ * order, all pending. */
 static struct job *
-job_new(const uint8_t *body, size_t len, const uint8_t sig[PROTO_SIGFRAME_LEN], char *err, size_t errlen)
+job_new(const uint8_t *body, size_t len, const uint8_t sig[PROTO_SIGFRAME_LEN], const uint8_t *targets,
+	size_t targets_len, char *err, size_t errlen)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	struct proto_error e;
@@ -90,14 +94,18 @@ job_new(const uint8_t *body, size_t len, const uint8_t sig[PROTO_SIGFRAME_LEN], 
 	if (j == NULL)
 		goto oom;
 	j->body = malloc(len);
-	if (j->body == NULL)
+	j->targets = malloc(targets_len ? targets_len : 1);
+	if (j->body == NULL || j->targets == NULL)
 		goto oom;
 	memcpy(j->body, body, len);
 	j->body_len = len;
+	if (targets_len > 0)
+		memcpy(j->targets, targets, targets_len);
+	j->targets_len = targets_len;
 	memcpy(j->sig, sig, PROTO_SIGFRAME_LEN);
 	keys_fingerprint(sig, j->signer, sizeof(j->signer));
-	if (proto_decode_body(PROTO_JOB, j->body, j->body_len, &j->jm, &e) != PROTO_OK) {
-		snprintf(err, errlen, "stored job body does not decode: %s", e.msg);
+	if (proto_decode_job(j->body, j->body_len, j->targets, j->targets_len, &j->jm, &e) != PROTO_OK) {
+		snprintf(err, errlen, "stored job does not decode: %s", e.msg);
 		job_free(j);
 		return NULL;
 	}
@@ -120,6 +128,15 @@ oom:
 	snprintf(err, errlen, "out of memory");
 	job_free(j);
 	return NULL;
+}
+
+/* A job entering this process's memory: every host as of now. */
+static void
+job_stamp(struct coord *co, struct job *j)
+{
+	j->base = j->version = ++co->version_clock;
+	for (size_t i = 0; i < j->n; i++)
+		j->hosts[i].version = j->base;
 }
 
 static void
@@ -184,7 +201,7 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 			goto refused;
 		}
 	}
-	j = job_new(fr[1].data, fr[1].len, fr[2].data, err, errlen);
+	j = job_new(fr[1].data, fr[1].len, fr[2].data, fr[3].data, fr[3].len, err, errlen);
 	if (j == NULL)
 		goto refused;
 	j->submitted_ms = proto_now_ms();
@@ -193,11 +210,23 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 		j->deadline_ms = jb->expires_ms; /* agents refuse the job after that */
 	j->state = JOB_RUNNING;
 	j->stage = STAGE_QUORUM;
+	job_stamp(co, j);
 
-	struct store_job sj = {j->id,	       jb->action,	 jb->operator_name, jb->reason,	      j->body,
-			       j->body_len,    {0},		 jb->created_ms,    jb->expires_ms,   j->submitted_ms,
-			       j->deadline_ms, 0,		 "running",	    "quorum",	      0,
-			       ""};
+	struct store_job sj = {.job_id = j->id,
+			       .action = jb->action,
+			       .operator_name = jb->operator_name,
+			       .reason = jb->reason,
+			       .body = j->body,
+			       .body_len = j->body_len,
+			       .targets = j->targets,
+			       .targets_len = j->targets_len,
+			       .created_ms = jb->created_ms,
+			       .expires_ms = jb->expires_ms,
+			       .submitted_ms = j->submitted_ms,
+			       .deadline_ms = j->deadline_ms,
+			       .state = "running",
+			       .stage = "quorum",
+			       .message = ""};
 	memcpy(sj.sig, j->sig, PROTO_SIGFRAME_LEN);
 	coord_tx(co);
 	rc = store_job_insert(co->store, &sj, jb->targets, jb->n_targets, err, errlen);
@@ -210,8 +239,10 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 		    jb->reason);
 	job_activate(co, j);
 	log_info("job %s: %s on %zu hosts, submitted by %s", j->id, jb->action, j->n, jb->operator_name);
-	rollout_step(co, j);
+	/* The job as accepted (every host pending, version base): a follower
+	 * asks for what changed since. */
 	*body = jobs_summary_json(j);
+	rollout_step(co, j);
 	json_decref(targets);
 	return 0;
 refused:
@@ -261,7 +292,7 @@ static int
 load_job_row(void *ctx, const struct store_job *sj)
 {
 	struct load_ctx *lc = ctx;
-	struct job *j = job_new(sj->body, sj->body_len, sj->sig, lc->err, lc->errlen);
+	struct job *j = job_new(sj->body, sj->body_len, sj->sig, sj->targets, sj->targets_len, lc->err, lc->errlen);
 	int st = name_index(state_names, 6, sj->state), sg = name_index(stage_names, 5, sj->stage);
 
 	if (j == NULL)
@@ -311,6 +342,7 @@ jobs_load(struct coord *co, char *err, size_t errlen)
 		}
 		log_info("job %s: %s, stage %s, resumed from the store", list->id, jobs_state_name(list->state),
 			 jobs_stage_name(list->stage));
+		job_stamp(co, list);
 		job_activate(co, list);
 	}
 	return 0;
@@ -383,13 +415,23 @@ void
 jobs_persist(struct coord *co, struct job *j)
 {
 	char err[256];
+	uint64_t v = co->version_clock + 1;
+	bool changed = j->dirty;
 
 	if (j->loaded)
 		return;
 	for (size_t i = 0; i < j->n; i++) {
 		struct job_host *jh = &j->hosts[i];
+		if (jh->shown && !jh->dirty) {
+			jh->version = v;
+			jh->shown = false;
+			changed = true;
+		}
 		if (!jh->dirty)
 			continue;
+		jh->version = v;
+		jh->shown = false;
+		changed = true;
 		struct store_job_host sh = {j->id,    jh->host,	      jh->order,       jh->role,
 					    jh->batch, jobs_jh_name(jh->state), jh->phase, jh->step,
 					    jh->failed_step, jh->message, jh->updated_ms};
@@ -404,6 +446,10 @@ jobs_persist(struct coord *co, struct job *j)
 				     j->message, j->ended_ms, err, sizeof(err)) != 0)
 			log_err("%s", err);
 		j->dirty = false;
+	}
+	if (changed) {
+		co->version_clock = v;
+		j->version = v;
 	}
 }
 
@@ -426,6 +472,17 @@ jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase_arg)
 		exp = j->jm->u.job.expires_ms;
 	if (exp <= now)
 		return false;
+	/* The proof that h is a target: the tree is built at the first dispatch
+	 * (jobs loaded only to be shown never need one). */
+	if (j->tree == NULL) {
+		j->tree = proto_merkle_new((const char *const *)j->jm->u.job.targets, j->jm->u.job.n_targets);
+		if (j->tree == NULL) {
+			log_err("job %s: out of memory for its target tree", j->id);
+			return false;
+		}
+	}
+	m.u.dispatch.proof_index = jh->order;
+	m.u.dispatch.proof_len = proto_merkle_proof(j->tree, jh->order, m.u.dispatch.proof);
 	m.u.dispatch.job_bytes = j->body;
 	m.u.dispatch.job_len = j->body_len;
 	memcpy(m.u.dispatch.job_sig, j->sig, PROTO_SIGFRAME_LEN);
@@ -543,6 +600,8 @@ jobs_on_progress(struct coord *co, struct host *h, const struct proto_msg *m)
 		snprintf(jh->message, sizeof(jh->message), "%s %s", p->step, p->status);
 	jh->updated_ms = proto_now_ms();
 	jh->awaiting_ack = false; /* it is working on it: the ACK may have been lost */
+	jh->shown = true;
+	j->poked = true;
 }
 
 static char *
@@ -648,14 +707,19 @@ jobs_summary_json(const struct job *j)
 		      (json_int_t)j->deadline_ms, "state", jobs_state_name(j->state), "stage",
 		      jobs_stage_name(j->stage), "batch", (json_int_t)j->batch, "message", j->message, "targets",
 		      (json_int_t)j->n, "counts", counts, "signer", j->signer);
-	if (o != NULL)
+	if (o != NULL) {
 		json_object_set_new(o, "ended_ms", j->ended_ms ? json_integer((json_int_t)j->ended_ms) : json_null());
+		json_object_set_new(o, "version", json_integer((json_int_t)j->version));
+	}
 	return o;
 }
 
 json_t *
-jobs_detail_json(struct coord *co, const struct job *j, bool results)
+jobs_detail_json(struct coord *co, const struct job *j, bool results, uint64_t since)
 {
+	/* Only the changes when since is a version of this job in this life. */
+	bool changes = !j->loaded && since >= j->base;
+
 	json_t *o = jobs_summary_json(j), *hosts = json_array(), *all = results ? json_array() : NULL;
 	char err[256];
 
@@ -667,6 +731,8 @@ jobs_detail_json(struct coord *co, const struct job *j, bool results)
 	}
 	for (size_t i = 0; i < j->n; i++) {
 		const struct job_host *jh = &j->hosts[i];
+		if (changes && jh->version <= since)
+			continue;
 		json_t *h = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "host", jh->host, "order",
 				      (json_int_t)jh->order, "role", jh->role, "batch", (json_int_t)jh->batch, "state",
 				      jobs_jh_name(jh->state), "phase", jh->phase, "step", jh->step, "failed_step",

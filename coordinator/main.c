@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,7 +43,7 @@ on_signal(int sig)
 int
 coord_send(void *sock, const uint8_t *rid, size_t rid_len, const struct proto_frames *f)
 {
-	int more = f->nframes == 3 ? ZMQ_SNDMORE : 0;
+	int more = f->nframes >= 3 ? ZMQ_SNDMORE : 0;
 
 	if (zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
 		return -1;
@@ -50,7 +51,9 @@ coord_send(void *sock, const uint8_t *rid, size_t rid_len, const struct proto_fr
 		return -1;
 	if (zmq_send(sock, f->body, f->body_len, more | ZMQ_DONTWAIT) < 0)
 		return -1;
-	if (more && zmq_send(sock, f->sig, PROTO_SIGFRAME_LEN, ZMQ_DONTWAIT) < 0)
+	if (more && zmq_send(sock, f->sig, PROTO_SIGFRAME_LEN, (f->nframes == 4 ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0)
+		return -1;
+	if (f->nframes == 4 && zmq_send(sock, f->targets, f->targets_len, ZMQ_DONTWAIT) < 0)
 		return -1;
 	return 0;
 }
@@ -226,6 +229,7 @@ serve(struct coord *co, long timeout_ms)
 	}
 	rollout_poked(co);
 	flush_turn(co);
+	control_waiters(co);
 	for (int s = 2; s < n; s++) {
 		void *sock = items[s].socket;
 		if (s == 3)
@@ -239,6 +243,7 @@ serve(struct coord *co, long timeout_ms)
 			flush_turn(co);
 		}
 	}
+	control_waiters(co); /* a pause or an abort changes a job too */
 }
 
 static int
@@ -264,6 +269,16 @@ run(struct coord *co, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	co->version_clock = proto_now_ms() * 1000;
+	/* One descriptor per agent connection: take what the system allows. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 4096)
+		log_warn("open files limited to %llu: fewer agents than that can connect (LimitNOFILE)",
+			 (unsigned long long)rl.rlim_cur);
 	if (registry_load(co, err, errlen) != 0 || jobs_load(co, err, errlen) != 0)
 		goto out;
 	co->started_mono = clock_mono_ms();
@@ -296,6 +311,7 @@ run(struct coord *co, char *err, size_t errlen)
 			registry_sweep(co);
 			rollout_tick(co);
 			flush_turn(co);
+			control_waiters(co);
 			next_tick = now + COORD_TICK_MS;
 		}
 	}
@@ -318,6 +334,7 @@ out:
 		zmq_ctx_term(co->zctx);
 	if (co->conf->control_socket != NULL && co->ctl_ipc != NULL)
 		unlink(co->conf->control_socket);
+	control_free(co);
 	jobs_free(co);
 	registry_free(co);
 	map_free(co->hosts);

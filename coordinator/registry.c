@@ -207,7 +207,7 @@ registry_status_name(const struct host *h)
 uint64_t
 registry_lost_window_ms(const struct coord *co)
 {
-	return co->conf->heartbeat_ms * co->conf->lost_after * 11 / 10;
+	return co->conf->heartbeat_ms * co->conf->lost_after;
 }
 
 static void

@@ -17,7 +17,10 @@
 #include "coordinator/store.h"
 #include "proto/proto.h"
 
-#define SCHEMA_VERSION 1
+/* 2: jobs.targets (the target list frame of the Merkle-committed JOB). */
+#define SCHEMA_VERSION 2
+#define STR_(x) #x
+#define STR(x)  STR_(x)
 #define BUSY_MS        5000
 /* Bounds on what is handed to SQLite. The protocol bounds every field far
  * below these (a JOB body is at most 1 MiB); they catch a caller's bug, not
@@ -66,7 +69,8 @@ static const char schema_sql[] =
     " state TEXT NOT NULL,"
     " stage TEXT NOT NULL,"
     " batch INTEGER NOT NULL DEFAULT 0,"
-    " message TEXT NOT NULL DEFAULT '');"
+    " message TEXT NOT NULL DEFAULT '',"
+    " targets BLOB NOT NULL);" /* the JOB's frame 3, bound to body by its Merkle root */
     "CREATE INDEX jobs_state ON jobs(state, submitted_ms);"
     "CREATE INDEX jobs_submitted ON jobs(submitted_ms);"
     "CREATE TABLE job_hosts ("
@@ -127,7 +131,7 @@ static const char schema_sql[] =
 	"address"
 #define JOB_COLS                                                                                   \
 	"job_id, action, operator, reason, body, sig, created_ms, expires_ms, submitted_ms,"       \
-	" deadline_ms, ended_ms, state, stage, batch, message"
+	" deadline_ms, ended_ms, state, stage, batch, message, targets"
 #define JOB_HOST_COLS                                                                              \
 	"job_id, host_id, ord, role, batch, state, phase, step, failed_step, message, updated_ms"
 #define RESULT_COLS                                                                                \
@@ -204,7 +208,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PENDING_LIST] = "SELECT pk, address, first_ms, last_ms, attempts FROM pending"
                         " ORDER BY last_ms DESC, seq DESC",
     [ST_JOB_INSERT] = "INSERT INTO jobs(" JOB_COLS ")"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     [ST_JOB_HOST_INSERT] = "INSERT INTO job_hosts(job_id, host_id, ord, updated_ms)"
                            " VALUES (?1, ?2, ?3, ?4)",
     [ST_JOB_UPDATE] = "UPDATE jobs SET state = ?2, stage = ?3, batch = ?4, message = ?5,"
@@ -394,6 +398,7 @@ check_job_texts(const struct store *s, const struct store_job *j, char *err, siz
 	    check_text(s, "stage", j->stage, true, err, errlen) != 0 ||
 	    check_text(s, "message", j->message, false, err, errlen) != 0 ||
 	    check_blob(s, "body", j->body, j->body_len, err, errlen) != 0 ||
+	    check_blob(s, "targets", j->targets, j->targets_len, err, errlen) != 0 ||
 	    check_u64(s, "created_ms", j->created_ms, err, errlen) != 0 ||
 	    check_u64(s, "expires_ms", j->expires_ms, err, errlen) != 0 ||
 	    check_u64(s, "submitted_ms", j->submitted_ms, err, errlen) != 0 ||
@@ -628,7 +633,7 @@ store_setup(struct store *s, char *err, size_t errlen)
 	}
 	if (version == 0 &&
 	    (exec_sql(s, schema_sql, err, errlen, "create schema") != 0 ||
-	     exec_sql(s, "PRAGMA user_version=1", err, errlen, "create schema") != 0))
+	     exec_sql(s, "PRAGMA user_version=" STR(SCHEMA_VERSION), err, errlen, "create schema") != 0))
 		goto out;
 	if (exec_sql(s, "COMMIT", err, errlen, "create schema") != 0)
 		goto out;
@@ -1213,6 +1218,7 @@ store_job_insert(struct store *s, const struct store_job *j, const char *const *
 	bind_text(st, 13, j->stage);
 	bind_u64(st, 14, j->batch);
 	bind_text(st, 15, j->message != NULL ? j->message : "");
+	bind_blob(st, 16, j->targets, j->targets_len);
 	ret = step_write(s, st, err, errlen, "insert job");
 	if (ret != 0 && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY) {
 		snprintf(err, errlen, "job %s exists", j->job_id);
@@ -1298,6 +1304,11 @@ job_row(sqlite3_stmt *st, struct store_job *j)
 	j->stage = col_text(st, 12);
 	j->batch = col_u64(st, 13);
 	j->message = col_text(st, 14);
+	j->targets = sqlite3_column_blob(st, 15);
+	len = sqlite3_column_bytes(st, 15);
+	if (len < 0)
+		return -1;
+	j->targets_len = (size_t)len;
 	return 0;
 }
 

@@ -112,6 +112,8 @@ struct store_job {
 	const uint8_t *body; /* the JOB body as signed */
 	size_t body_len;
 	uint8_t sig[96];     /* the JOB's signature frame */
+	const uint8_t *targets; /* the JOB's target list frame (frame 3) */
+	size_t targets_len;
 	uint64_t created_ms;
 	uint64_t expires_ms;
 	uint64_t submitted_ms;

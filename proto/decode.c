@@ -236,22 +236,30 @@ get_bool(struct dc *c, const msgpack_object *o, const char *f, bool *out)
 	return PROTO_OK;
 }
 
-/* A bin of min..max bytes; not copied (callers copy what they keep). */
+/* A bin of min..max bytes (element idx of f when idx >= 0); not copied
+ * (callers copy what they keep). */
 static enum proto_err
-get_bin(struct dc *c, const msgpack_object *o, const char *f, uint32_t min, uint32_t max,
-        const uint8_t **p, size_t *n)
+get_bin_at(struct dc *c, const msgpack_object *o, const char *f, long idx, uint32_t min,
+           uint32_t max, const uint8_t **p, size_t *n)
 {
 	if (o->type != MSGPACK_OBJECT_BIN)
-		return bad(c, PROTO_E_SCHEMA, f, -1, "expected bin, got %s", otype(o));
+		return bad(c, PROTO_E_SCHEMA, f, idx, "expected bin, got %s", otype(o));
 	if (o->via.bin.size > max)
-		return bad(c, PROTO_E_LIMIT, f, -1, "%u bytes, at most %u allowed", o->via.bin.size,
-		           max);
+		return bad(c, PROTO_E_LIMIT, f, idx, "%u bytes, at most %u allowed",
+		           o->via.bin.size, max);
 	if (o->via.bin.size < min)
-		return bad(c, PROTO_E_VALUE, f, -1, "%u bytes, at least %u required",
+		return bad(c, PROTO_E_VALUE, f, idx, "%u bytes, at least %u required",
 		           o->via.bin.size, min);
 	*p = (const uint8_t *)o->via.bin.ptr;
 	*n = o->via.bin.size;
 	return PROTO_OK;
+}
+
+static enum proto_err
+get_bin(struct dc *c, const msgpack_object *o, const char *f, uint32_t min, uint32_t max,
+        const uint8_t **p, size_t *n)
+{
+	return get_bin_at(c, o, f, -1, min, max, p, n);
 }
 
 static enum proto_err
@@ -491,46 +499,64 @@ find_dup(const char *const *v, size_t n)
 	return best;
 }
 
+/* A list of host ids, 1..PROTO_MAX_TARGETS, no duplicates, into the arena.
+ * Elements are checked in order; a duplicate counts as a failure at its
+ * second occurrence (PROTOCOL.md section 3), so the first failing element E
+ * is found, then the earliest second occurrence among ids[0..E). */
 static enum proto_err
-dec_job(struct dc *c, const msgpack_object *f, struct proto_job *m)
+get_id_list(struct dc *c, const msgpack_object *o, const char *f, const char ***out, size_t *nout)
 {
-	const msgpack_object *list, *pol;
-	struct proto_policy *p = &m->policy;
-	size_t n = 0;
-
-	TRY(get_id(c, &f[0], "job_id", -1, &m->job_id));
-	TRY(get_str(c, &f[1], "action", -1, 1, 32, cs_lower_us, &m->action));
-	TRY(get_kv(c, &f[2], "params", 32, 1, 32, cs_param_key, 4096, &m->params, &m->n_params));
-	TRY(get_list(c, &f[3], "targets", 1, PROTO_MAX_TARGETS, &list, &n));
-	m->targets = arena_alloc(c->a, n * sizeof(char *));
-	if (m->targets == NULL)
-		return oom(c);
-	/* Elements in order; a duplicate counts as a failure at its second
-	 * occurrence (PROTOCOL.md section 3), so the first failing element E is
-	 * found, then the earliest second occurrence among targets[0..E). */
-	size_t bad_at = n;
+	const msgpack_object *list;
+	const char **ids;
+	size_t n = 0, bad_at, dup_at;
 	struct proto_error first_err;
 	enum proto_err first_e = PROTO_OK;
+
+	TRY(get_list(c, o, f, 1, PROTO_MAX_TARGETS, &list, &n));
+	ids = arena_alloc(c->a, n * sizeof(char *));
+	if (ids == NULL)
+		return oom(c);
+	bad_at = n;
 	for (size_t i = 0; i < n; i++) {
-		first_e = get_id(c, &list[i], "targets", (long)i, &m->targets[i]);
+		first_e = get_id(c, &list[i], f, (long)i, &ids[i]);
 		if (first_e != PROTO_OK) {
 			bad_at = i;
 			first_err = *c->err;
 			break;
 		}
 	}
-	size_t dup_at = find_dup(m->targets, bad_at);
+	dup_at = find_dup(ids, bad_at);
 	if (dup_at < bad_at)
-		return bad(c, PROTO_E_VALUE, "targets", (long)dup_at, "duplicate host id '%s'",
-		           m->targets[dup_at]);
+		return bad(c, PROTO_E_VALUE, f, (long)dup_at, "duplicate host id '%s'",
+		           ids[dup_at]);
 	if (first_e != PROTO_OK) {
 		*c->err = first_err;
 		return first_e;
 	}
-	m->n_targets = n;
+	*out = ids;
+	*nout = n;
+	return PROTO_OK;
+}
+
+static enum proto_err
+dec_job(struct dc *c, const msgpack_object *f, struct proto_job *m)
+{
+	const msgpack_object *row, *pol;
+	struct proto_policy *p = &m->policy;
+
+	TRY(get_id(c, &f[0], "job_id", -1, &m->job_id));
+	TRY(get_str(c, &f[1], "action", -1, 1, 32, cs_lower_us, &m->action));
+	TRY(get_kv(c, &f[2], "params", 32, 1, 32, cs_param_key, 4096, &m->params, &m->n_params));
+	/* The targets are committed to, not listed (section 2): the list comes
+	 * with the JOB message only, see proto_decode_job(). */
+	TRY(get_row(c, &f[3], "targets", -1, 2, &row));
+	TRY(get_uint(c, &row[0], "targets.count", -1, 1, PROTO_MAX_TARGETS, &m->target_count));
+	TRY(get_bin_exact(c, &row[1], "targets.root", PROTO_HASH_LEN, m->target_root));
+	m->targets = NULL;
+	m->n_targets = 0;
 
 	TRY(get_row(c, &f[4], "policy", -1, 8, &pol));
-	TRY(get_uint(c, &pol[0], "policy.canary", -1, 0, n, &p->canary));
+	TRY(get_uint(c, &pol[0], "policy.canary", -1, 0, m->target_count, &p->canary));
 	TRY(get_uint(c, &pol[1], "policy.batch", -1, 1, PROTO_UINT_MAX, &p->batch));
 	TRY(get_bool(c, &pol[2], "policy.batch_pct", &p->batch_pct));
 	if (p->batch_pct && p->batch > 100)
@@ -558,6 +584,7 @@ dec_job(struct dc *c, const msgpack_object *f, struct proto_job *m)
 static enum proto_err
 dec_dispatch(struct dc *c, const msgpack_object *f, struct proto_dispatch *m)
 {
+	const msgpack_object *row, *path;
 	const uint8_t *p = NULL;
 	size_t n = 0;
 
@@ -577,6 +604,19 @@ dec_dispatch(struct dc *c, const msgpack_object *f, struct proto_dispatch *m)
 		return bad(c, PROTO_E_VALUE, "expires_ms", -1,
 		           "must be after not_before_ms and at most 24 hours later");
 	TRY(get_bin_exact(c, &f[6], "nonce", PROTO_NONCE_LEN, m->nonce));
+	/* Only the proof's types and bounds: whether it holds is the agent's
+	 * step 9 (NOT_TARGET), which knows its own id. */
+	TRY(get_row(c, &f[7], "target_proof", -1, 2, &row));
+	TRY(get_uint(c, &row[0], "target_proof.index", -1, 0, PROTO_UINT_MAX, &m->proof_index));
+	TRY(get_list(c, &row[1], "target_proof.path", 0, PROTO_PROOF_MAX, &path, &n));
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *h = NULL;
+		size_t hl = 0;
+		TRY(get_bin_at(c, &path[i], "target_proof.path", (long)i, PROTO_HASH_LEN,
+		               PROTO_HASH_LEN, &h, &hl));
+		memcpy(m->proof[i], h, PROTO_HASH_LEN);
+	}
+	m->proof_len = n;
 	return PROTO_OK;
 }
 
@@ -771,7 +811,7 @@ field_count(int type)
 	case PROTO_JOB:
 		return 9;
 	case PROTO_DISPATCH:
-		return 7;
+		return 8;
 	case PROTO_REQUEST:
 		return 3;
 	case PROTO_REPLY:
@@ -872,6 +912,98 @@ proto_decode_body(int type, const uint8_t *body, size_t len, struct proto_msg **
 	}
 out:
 	msgpack_unpacked_destroy(&up);
+	if (e != PROTO_OK) {
+		proto_msg_free(m);
+		return e;
+	}
+	*out = m;
+	return PROTO_OK;
+}
+
+/* First 8 bytes of a hash as hex, for messages. */
+static const char *
+hash_prefix(const uint8_t h[PROTO_HASH_LEN], char out[17])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < 8; i++) {
+		out[2 * i] = digits[h[i] >> 4];
+		out[2 * i + 1] = digits[h[i] & 15];
+	}
+	out[16] = '\0';
+	return out;
+}
+
+/* The JOB message's frame 3 (PROTOCOL.md section 4, JOB): read with section
+ * 3's rules like a body, then matched against the decoded body's signed
+ * count and root. On success the ids are in m's arena and m->u.job lists them. */
+static enum proto_err
+dec_target_list(struct proto_msg *m, const uint8_t *list, size_t llen, struct proto_error *err)
+{
+	struct proto_job *j = &m->u.job;
+	struct dc c = {m->arena, err, "JOB"};
+	msgpack_unpacked up;
+	size_t off = 0, n = 0;
+	const char **ids = NULL;
+	uint8_t root[PROTO_HASH_LEN];
+	char h1[17], h2[17];
+	enum proto_err e;
+
+	msgpack_unpacked_init(&up);
+	if (llen > PROTO_TARGETS_MAX_BYTES) {
+		e = proto_fail(err, PROTO_E_TOO_BIG, "JOB target list of %zu bytes exceeds %d",
+		               llen, PROTO_TARGETS_MAX_BYTES);
+		goto out;
+	}
+	e = proto_scan(list, llen, err);
+	if (e != PROTO_OK) {
+		char why[sizeof(err->msg)];
+		snprintf(why, sizeof(why), "%s", err->msg);
+		proto_fail(err, e, "JOB target list: %s", why);
+		goto out;
+	}
+	if (msgpack_unpack_next(&up, (const char *)list, llen, &off) != MSGPACK_UNPACK_SUCCESS) {
+		e = proto_fail(err, PROTO_E_MALFORMED, "JOB target list: msgpack-c refused it");
+		goto out;
+	}
+	e = get_id_list(&c, &up.data, "target_list", &ids, &n);
+	if (e != PROTO_OK)
+		goto out;
+	if (n != j->target_count) {
+		e = bad(&c, PROTO_E_VALUE, "target_list", -1,
+		        "%zu ids, but the signed targets.count is %llu", n,
+		        (unsigned long long)j->target_count);
+		goto out;
+	}
+	if (proto_merkle_root(ids, n, root) != 0) {
+		e = oom(&c);
+		goto out;
+	}
+	if (memcmp(root, j->target_root, PROTO_HASH_LEN) != 0) {
+		e = bad(&c, PROTO_E_VALUE, "target_list", -1,
+		        "its Merkle root %s... is not the signed targets.root %s...",
+		        hash_prefix(root, h1), hash_prefix(j->target_root, h2));
+		goto out;
+	}
+	j->targets = ids;
+	j->n_targets = n;
+out:
+	msgpack_unpacked_destroy(&up);
+	return e;
+}
+
+enum proto_err
+proto_decode_job(const uint8_t *body, size_t blen, const uint8_t *list, size_t llen,
+                 struct proto_msg **out, struct proto_error *err)
+{
+	struct proto_msg *m = NULL;
+	enum proto_err e;
+
+	*out = NULL;
+	e = proto_decode_body(PROTO_JOB, body, blen, &m, err);
+	if (e != PROTO_OK)
+		return e;
+	e = dec_target_list(m, list, llen, err);
 	if (e != PROTO_OK) {
 		proto_msg_free(m);
 		return e;

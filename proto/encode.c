@@ -259,9 +259,9 @@ pack_body(msgpack_packer *pk, const struct proto_msg *m)
 		pk_str(pk, j->job_id);
 		pk_str(pk, j->action);
 		pk_kv(pk, j->params, j->n_params);
-		msgpack_pack_array(pk, j->n_targets);
-		for (size_t i = 0; i < j->n_targets; i++)
-			pk_str(pk, j->targets[i]);
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_uint64(pk, j->target_count);
+		pk_bin(pk, j->target_root, PROTO_HASH_LEN);
 		msgpack_pack_array(pk, 8);
 		msgpack_pack_uint64(pk, p->canary);
 		msgpack_pack_uint64(pk, p->batch);
@@ -279,7 +279,7 @@ pack_body(msgpack_packer *pk, const struct proto_msg *m)
 	}
 	case PROTO_DISPATCH: {
 		const struct proto_dispatch *d = &m->u.dispatch;
-		msgpack_pack_array(pk, 7);
+		msgpack_pack_array(pk, 8);
 		pk_bin(pk, d->job_bytes, d->job_len);
 		pk_bin(pk, d->job_sig, PROTO_SIGFRAME_LEN);
 		pk_str(pk, d->host_id);
@@ -287,6 +287,11 @@ pack_body(msgpack_packer *pk, const struct proto_msg *m)
 		msgpack_pack_uint64(pk, d->not_before_ms);
 		msgpack_pack_uint64(pk, d->expires_ms);
 		pk_bin(pk, d->nonce, PROTO_NONCE_LEN);
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_uint64(pk, d->proof_index);
+		msgpack_pack_array(pk, d->proof_len);
+		for (size_t i = 0; i < d->proof_len; i++)
+			pk_bin(pk, d->proof[i], PROTO_HASH_LEN);
 		return 0;
 	}
 	case PROTO_REQUEST: {
@@ -314,18 +319,53 @@ pack_body(msgpack_packer *pk, const struct proto_msg *m)
 	return -1;
 }
 
+/* A JOB's target list: frame 3 into lb, and the signed count and root of
+ * field 3 into j. Only what cannot even be packed is refused here (the list
+ * of ids itself is checked with the receiver's rules afterwards). */
+static enum proto_err
+pack_targets(const struct proto_job *src, struct proto_job *j, msgpack_sbuffer *lb,
+             struct proto_error *err)
+{
+	msgpack_packer pk;
+
+	if (src->n_targets == 0)
+		return proto_fail(err, PROTO_E_VALUE,
+		                  "JOB.target_list: 0 elements, at least 1 required");
+	if (src->n_targets > PROTO_MAX_TARGETS)
+		return proto_fail(err, PROTO_E_LIMIT,
+		                  "JOB.target_list: %zu elements, at most %d allowed",
+		                  src->n_targets, PROTO_MAX_TARGETS);
+	if (src->targets == NULL)
+		return proto_fail(err, PROTO_E_INTERNAL, "JOB: %zu targets but no list",
+		                  src->n_targets);
+	msgpack_packer_init(&pk, lb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, src->n_targets);
+	for (size_t i = 0; i < src->n_targets; i++) {
+		if (src->targets[i] == NULL)
+			return proto_fail(err, PROTO_E_VALUE, "JOB.target_list[%zu]: no id", i);
+		pk_str(&pk, src->targets[i]);
+	}
+	/* Computed here: the caller's target_count and target_root are ignored. */
+	j->target_count = src->n_targets;
+	if (proto_merkle_root(src->targets, src->n_targets, j->target_root) != 0)
+		return proto_fail(err, PROTO_E_INTERNAL, "JOB: out of memory");
+	return PROTO_OK;
+}
+
 enum proto_err
 proto_encode(const struct proto_msg *m, const uint8_t *sk, struct proto_frames *out,
              struct proto_error *err)
 {
-	msgpack_sbuffer sb;
+	msgpack_sbuffer sb, lb;
 	msgpack_packer pk;
 	struct proto_msg *check = NULL;
+	struct proto_msg job; /* m with the JOB's count and root computed */
 	struct proto_error cerr;
 	enum proto_err e = PROTO_OK;
 	const char *tname = proto_type_name(m->type);
 
 	msgpack_sbuffer_init(&sb);
+	msgpack_sbuffer_init(&lb);
 	if (tname == NULL) {
 		e = proto_fail(err, PROTO_E_TYPE, "cannot encode unknown type 0x%02x",
 		               (unsigned)m->type & 0xff);
@@ -336,6 +376,19 @@ proto_encode(const struct proto_msg *m, const uint8_t *sk, struct proto_frames *
 		               tname);
 		goto out;
 	}
+	if (m->type == PROTO_DISPATCH && m->u.dispatch.proof_len > PROTO_PROOF_MAX) {
+		e = proto_fail(err, PROTO_E_LIMIT,
+		               "DISPATCH.target_proof.path: %zu hashes, at most %d allowed",
+		               m->u.dispatch.proof_len, PROTO_PROOF_MAX);
+		goto out;
+	}
+	if (m->type == PROTO_JOB) {
+		job = *m;
+		e = pack_targets(&m->u.job, &job.u.job, &lb, err);
+		if (e != PROTO_OK)
+			goto out;
+		m = &job;
+	}
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	if (pack_body(&pk, m) != 0) {
 		e = proto_fail(err, PROTO_E_SCHEMA,
@@ -343,8 +396,13 @@ proto_encode(const struct proto_msg *m, const uint8_t *sk, struct proto_frames *
 		               tname);
 		goto out;
 	}
-	/* The receiver's rules, applied before anything leaves. */
-	e = proto_decode_body(m->type, (const uint8_t *)sb.data, sb.size, &check, &cerr);
+	/* The receiver's rules, applied before anything leaves: for a JOB the
+	 * body, then its list as the control socket reads it. */
+	if (m->type == PROTO_JOB)
+		e = proto_decode_job((const uint8_t *)sb.data, sb.size, (const uint8_t *)lb.data,
+		                     lb.size, &check, &cerr);
+	else
+		e = proto_decode_body(m->type, (const uint8_t *)sb.data, sb.size, &check, &cerr);
 	if (e != PROTO_OK) {
 		proto_fail(err, e, "refusing to send an invalid message: %s", cerr.msg);
 		goto out;
@@ -363,11 +421,17 @@ proto_encode(const struct proto_msg *m, const uint8_t *sk, struct proto_frames *
 		}
 		f.nframes = 3;
 	}
+	if (m->type == PROTO_JOB) {
+		f.targets_len = lb.size;
+		f.targets = (uint8_t *)msgpack_sbuffer_release(&lb);
+		f.nframes = 4;
+	}
 	f.body_len = sb.size;
 	f.body = (uint8_t *)msgpack_sbuffer_release(&sb);
 	*out = f;
 out:
 	proto_msg_free(check);
 	msgpack_sbuffer_destroy(&sb);
+	msgpack_sbuffer_destroy(&lb);
 	return e;
 }

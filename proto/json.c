@@ -41,22 +41,43 @@ uj(uint64_t v)
 	return json_integer((json_int_t)v);
 }
 
+/* A JOB body's fields; a JOB message (its list decoded) adds target_list last. */
 static json_t *
 job_json(const struct proto_job *j)
 {
 	const struct proto_policy *p = &j->policy;
-	json_t *targets = json_array();
-
-	for (size_t i = 0; i < j->n_targets; i++)
-		json_array_append_new(targets, json_string(j->targets[i]));
-	return json_pack(
-	    "{s:s, s:s, s:o, s:o, s:{s:o, s:o, s:b, s:o, s:b, s:o, s:o, s:o}, s:o, s:o, s:s, s:s}",
+	json_t *o = json_pack(
+	    "{s:s, s:s, s:o, s:{s:o, s:o}, s:{s:o, s:o, s:b, s:o, s:b, s:o, s:o, s:o}, s:o, s:o, "
+	    "s:s, s:s}",
 	    "job_id", j->job_id, "action", j->action, "params", kvj(j->params, j->n_params),
-	    "targets", targets, "policy", "canary", uj(p->canary), "batch", uj(p->batch),
-	    "batch_pct", p->batch_pct, "budget", uj(p->budget), "budget_pct", p->budget_pct,
-	    "quorum_pct", uj(p->quorum_pct), "step_deadline_s", uj(p->step_deadline_s),
-	    "job_deadline_s", uj(p->job_deadline_s), "created_ms", uj(j->created_ms), "expires_ms",
-	    uj(j->expires_ms), "operator", j->operator_name, "reason", j->reason);
+	    "targets", "count", uj(j->target_count), "root", hexj(j->target_root, PROTO_HASH_LEN),
+	    "policy", "canary", uj(p->canary), "batch", uj(p->batch), "batch_pct", p->batch_pct,
+	    "budget", uj(p->budget), "budget_pct", p->budget_pct, "quorum_pct", uj(p->quorum_pct),
+	    "step_deadline_s", uj(p->step_deadline_s), "job_deadline_s", uj(p->job_deadline_s),
+	    "created_ms", uj(j->created_ms), "expires_ms", uj(j->expires_ms), "operator",
+	    j->operator_name, "reason", j->reason);
+
+	if (o != NULL && j->targets != NULL) {
+		json_t *list = json_array();
+		for (size_t i = 0; list != NULL && i < j->n_targets; i++)
+			json_array_append_new(list, json_string(j->targets[i]));
+		if (list == NULL || json_object_set_new(o, "target_list", list) != 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+/* A DISPATCH's target_proof: {index, path: [hex, ...]}. */
+static json_t *
+proof_json(const struct proto_dispatch *d)
+{
+	json_t *path = json_array();
+
+	for (size_t i = 0; path != NULL && i < d->proof_len; i++)
+		json_array_append_new(path, hexj(d->proof[i], PROTO_HASH_LEN));
+	return json_pack("{s:o, s:o}", "index", uj(d->proof_index), "path", path);
 }
 
 json_t *
@@ -134,11 +155,12 @@ proto_msg_to_json(const struct proto_msg *m)
 	case PROTO_DISPATCH: {
 		const struct proto_dispatch *d = &m->u.dispatch;
 		json_t *job = m->inner ? job_json(&d->job) : json_null();
-		return json_pack(
-		    "{s:o, s:o, s:o, s:s, s:s, s:o, s:o, s:o}", "job", job, "job_hex",
-		    hexj(d->job_bytes, d->job_len), "job_sig", hexj(d->job_sig, PROTO_SIGFRAME_LEN),
-		    "host_id", d->host_id, "phase", d->phase, "not_before_ms", uj(d->not_before_ms),
-		    "expires_ms", uj(d->expires_ms), "nonce", hexj(d->nonce, PROTO_NONCE_LEN));
+		return json_pack("{s:o, s:o, s:o, s:s, s:s, s:o, s:o, s:o, s:o}", "job", job,
+		                 "job_hex", hexj(d->job_bytes, d->job_len), "job_sig",
+		                 hexj(d->job_sig, PROTO_SIGFRAME_LEN), "host_id", d->host_id,
+		                 "phase", d->phase, "not_before_ms", uj(d->not_before_ms),
+		                 "expires_ms", uj(d->expires_ms), "nonce",
+		                 hexj(d->nonce, PROTO_NONCE_LEN), "target_proof", proof_json(d));
 	}
 	case PROTO_REQUEST: {
 		const struct proto_request *r = &m->u.request;

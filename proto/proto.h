@@ -22,6 +22,9 @@
 #define PROTO_ID_MAX       64
 #define PROTO_MAX_DEPTH    6
 #define PROTO_MAX_TARGETS  10000
+#define PROTO_HASH_LEN     32 /* SHA-256: the target list's Merkle tree */
+#define PROTO_PROOF_MAX    32 /* bound of a DISPATCH's inclusion proof */
+#define PROTO_TARGETS_MAX_BYTES 1048576 /* a JOB's frame 3 */
 #define PROTO_SKEW_MS      30000 /* default allowed clock skew */
 /* Every uint on the wire is at most 2^63-1: it survives JSON (int64) and
  * instant + skew cannot overflow. */
@@ -194,6 +197,13 @@ struct proto_job {
 	const char *action;
 	struct proto_kv *params;
 	size_t n_params;
+	/* Signed (field 3): the target list's length and Merkle root
+	 * (PROTOCOL.md section 2). Encoding computes both from the list. */
+	uint64_t target_count;
+	uint8_t target_root[PROTO_HASH_LEN];
+	/* The target list itself (the JOB message's frame 3), in order. Needed
+	 * to encode; filled when a JOB message (4 frames) or a stored JOB
+	 * (proto_decode_job) is decoded; NULL/0 in a DISPATCH's job. */
 	const char **targets;
 	size_t n_targets;
 	struct proto_policy policy;
@@ -212,6 +222,12 @@ struct proto_dispatch {
 	uint64_t not_before_ms;
 	uint64_t expires_ms;
 	uint8_t nonce[PROTO_NONCE_LEN];
+	/* Where host_id stands in the job's target list, and its inclusion
+	 * proof (bottom first). The coordinator fills them from
+	 * proto_merkle_proof(); the agent's receive procedure checks them. */
+	uint64_t proof_index;
+	uint8_t proof[PROTO_PROOF_MAX][PROTO_HASH_LEN];
+	size_t proof_len;
 	struct proto_job job; /* filled by decoding; ignored when encoding */
 };
 
@@ -257,14 +273,17 @@ struct proto_msg {
 
 void proto_msg_free(struct proto_msg *m);
 
-/* Encoded frames: header, body and, for signed types, the signature frame.
- * The body is malloc'd; free with proto_frames_free(). */
+/* Encoded frames: header, body, for signed types the signature frame, and
+ * for a JOB the target list. body and targets are malloc'd; free with
+ * proto_frames_free(). */
 struct proto_frames {
 	uint8_t header[PROTO_HEADER_LEN];
 	uint8_t *body;
 	size_t body_len;
 	uint8_t sig[PROTO_SIGFRAME_LEN];
-	int nframes; /* 2 or 3 */
+	uint8_t *targets; /* JOB only: frame 3 */
+	size_t targets_len;
+	int nframes; /* 2, 3 or 4 */
 };
 
 void proto_frames_free(struct proto_frames *f);
@@ -327,6 +346,31 @@ enum proto_err proto_receive(const struct proto_frame *frames, size_t nframes,
  * evidence). */
 enum proto_err proto_decode_body(int type, const uint8_t *body, size_t len, struct proto_msg **out,
                                  struct proto_error *err);
+
+/* A stored JOB: its body (signature already checked) and its target list
+ * frame, decoded and matched (count and Merkle root) as the control
+ * socket does. On PROTO_OK *out->u.job.targets is filled. */
+enum proto_err proto_decode_job(const uint8_t *body, size_t blen, const uint8_t *list, size_t llen,
+                                struct proto_msg **out, struct proto_error *err);
+
+/* ---- the target list's Merkle tree (PROTOCOL.md section 2, RFC 9162) ---- */
+
+/* LEAF(id) = SHA-256(0x00 || id). */
+void proto_merkle_leaf(const char *id, uint8_t out[PROTO_HASH_LEN]);
+/* MTH of the n ids (n >= 1). Returns 0, -1 when n is 0 or memory ran out. */
+int proto_merkle_root(const char *const *ids, size_t n, uint8_t root[PROTO_HASH_LEN]);
+/* A whole tree, for proofs of every position (the coordinator builds one
+ * per job). NULL when n is 0 or memory ran out. */
+struct proto_merkle;
+struct proto_merkle *proto_merkle_new(const char *const *ids, size_t n);
+void proto_merkle_free(struct proto_merkle *t);
+void proto_merkle_root_of(const struct proto_merkle *t, uint8_t root[PROTO_HASH_LEN]);
+/* PATH(index): writes the proof into path, returns its length (0 for a
+ * one-id list); index must be < n. */
+size_t proto_merkle_proof(const struct proto_merkle *t, size_t index, uint8_t path[PROTO_PROOF_MAX][PROTO_HASH_LEN]);
+/* Section 2's verification: id at index of a list of count ids with root. */
+bool proto_merkle_verify(const char *id, uint64_t index, uint64_t count, const uint8_t (*path)[PROTO_HASH_LEN],
+                         size_t len, const uint8_t root[PROTO_HASH_LEN]);
 
 /* The decoded form of PROTOCOL.md section 10 (a new reference), or NULL. */
 json_t *proto_msg_to_json(const struct proto_msg *m);

@@ -1,6 +1,7 @@
 /* The receive procedures of PROTOCOL.md section 7: header, frames, size,
- * signature on the exact bytes, then decoding, then the checks that need
- * the receiver's knowledge (targets, clock, nonces, busy). */
+ * signature on the exact bytes, then decoding (a JOB's target list with it),
+ * then the checks that need the receiver's knowledge (targets, clock,
+ * nonces, busy). */
 #include <string.h>
 
 #include "proto/internal.h"
@@ -87,17 +88,26 @@ dispatch_admit(struct proto_msg *m, const struct proto_ctx *ctx, struct proto_er
 	d->job = job->u.job;
 	if (ctx->receiver == PROTO_RCV_ANY)
 		return PROTO_OK;
-	/* 9 */
+	/* 9: the dispatch names this agent, and the operator's signed root
+	 * commits to it at the claimed position (section 2). */
 	if (ctx->host_id == NULL || strcmp(d->host_id, ctx->host_id) != 0)
 		return proto_fail(err, PROTO_E_NOT_TARGET, "dispatch is for host %s, this is %s",
 		                  d->host_id, ctx->host_id ? ctx->host_id : "(unknown)");
-	bool listed = false;
-	for (size_t i = 0; i < d->job.n_targets && !listed; i++)
-		listed = strcmp(d->job.targets[i], ctx->host_id) == 0;
-	if (!listed)
-		return proto_fail(err, PROTO_E_NOT_TARGET,
-		                  "host %s is not among the %zu targets of job %s", ctx->host_id,
-		                  d->job.n_targets, d->job.job_id);
+	if (d->proof_index >= d->job.target_count)
+		return proto_fail(
+		    err, PROTO_E_NOT_TARGET,
+		    "target_proof: position %llu is outside the %llu targets of job %s",
+		    (unsigned long long)d->proof_index, (unsigned long long)d->job.target_count,
+		    d->job.job_id);
+	if (!proto_merkle_verify(ctx->host_id, d->proof_index, d->job.target_count,
+	                         (const uint8_t(*)[PROTO_HASH_LEN])d->proof, d->proof_len,
+	                         d->job.target_root))
+		return proto_fail(
+		    err, PROTO_E_NOT_TARGET,
+		    "target_proof does not prove host %s at position %llu of the %llu "
+		    "targets of job %s",
+		    ctx->host_id, (unsigned long long)d->proof_index,
+		    (unsigned long long)d->job.target_count, d->job.job_id);
 	/* 10 */
 	if (ctx->now_ms + ctx->skew_ms < d->not_before_ms)
 		return proto_fail(err, PROTO_E_EXPIRED, "dispatch not valid before %llu (now %llu)",
@@ -172,9 +182,11 @@ proto_receive(const struct proto_frame *frames, size_t nframes, const struct pro
 		return proto_fail(err, PROTO_E_TYPE, "%s is not accepted here",
 		                  proto_type_name(type));
 	bool is_signed = proto_type_signed(type);
-	if (nframes != (is_signed ? 3u : 2u))
-		return proto_fail(err, PROTO_E_FRAMES, "%s has %d frames, got %zu",
-		                  proto_type_name(type), is_signed ? 3 : 2, nframes);
+	/* A JOB also carries its target list (frame 3); only JOB does. */
+	size_t want = type == PROTO_JOB ? 4u : is_signed ? 3u : 2u;
+	if (nframes != want)
+		return proto_fail(err, PROTO_E_FRAMES, "%s has %zu frames, got %zu",
+		                  proto_type_name(type), want, nframes);
 	if (is_signed && frames[2].len != PROTO_SIGFRAME_LEN)
 		return proto_fail(err, PROTO_E_FRAMES, "signature frame of %zu bytes, not %d",
 		                  frames[2].len, PROTO_SIGFRAME_LEN);
@@ -182,6 +194,9 @@ proto_receive(const struct proto_frame *frames, size_t nframes, const struct pro
 	if (frames[1].len > proto_type_max_body(type))
 		return proto_fail(err, PROTO_E_TOO_BIG, "%s body of %zu bytes exceeds %zu",
 		                  proto_type_name(type), frames[1].len, proto_type_max_body(type));
+	if (type == PROTO_JOB && frames[3].len > PROTO_TARGETS_MAX_BYTES)
+		return proto_fail(err, PROTO_E_TOO_BIG, "JOB target list of %zu bytes exceeds %d",
+		                  frames[3].len, PROTO_TARGETS_MAX_BYTES);
 	/* 5: on the exact received bytes, before decoding. */
 	if (is_signed) {
 		if (!trusted(ctx, type, frames[2].data))
@@ -192,8 +207,12 @@ proto_receive(const struct proto_frame *frames, size_t nframes, const struct pro
 			return proto_fail(err, PROTO_E_BAD_SIGNATURE,
 			                  "%s signature does not verify", proto_type_name(type));
 	}
-	/* 6 */
-	e = proto_decode_body(type, frames[1].data, frames[1].len, &m, err);
+	/* 6, and for a JOB its target list, matched against the signed body. */
+	if (type == PROTO_JOB)
+		e = proto_decode_job(frames[1].data, frames[1].len, frames[3].data, frames[3].len,
+		                     &m, err);
+	else
+		e = proto_decode_body(type, frames[1].data, frames[1].len, &m, err);
 	if (e != PROTO_OK)
 		return e;
 	if (is_signed) {

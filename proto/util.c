@@ -313,4 +313,7 @@ proto_frames_free(struct proto_frames *f)
 	free(f->body);
 	f->body = NULL;
 	f->body_len = 0;
+	free(f->targets);
+	f->targets = NULL;
+	f->targets_len = 0;
 }

@@ -215,9 +215,12 @@ client_send(struct ctl_client *cl, const struct proto_frames *f)
 	if (zmq_send(cl->sock, f->header, PROTO_HEADER_LEN, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
 		return -1;
 	/* The first frame went out, so the rest of the message goes too. */
-	if (zmq_send(cl->sock, f->body, f->body_len, f->nframes == 3 ? ZMQ_SNDMORE : 0) < 0)
+	if (zmq_send(cl->sock, f->body, f->body_len, f->nframes >= 3 ? ZMQ_SNDMORE : 0) < 0)
 		return -1;
-	if (f->nframes == 3 && zmq_send(cl->sock, f->sig, PROTO_SIGFRAME_LEN, 0) < 0)
+	if (f->nframes >= 3 && zmq_send(cl->sock, f->sig, PROTO_SIGFRAME_LEN, f->nframes == 4 ? ZMQ_SNDMORE : 0) < 0)
+		return -1;
+	/* A JOB's target list (frame 3). */
+	if (f->nframes == 4 && zmq_send(cl->sock, f->targets, f->targets_len, 0) < 0)
 		return -1;
 	return 0;
 }

@@ -285,7 +285,9 @@ int cmd_job_control(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **a
  * redrawn bar on a terminal, a line per change otherwise, nothing with -o json),
  * then prints the summary (or the final job body with results, for -o json).
  * Returns 0 succeeded, 1 failed, 3 halted, aborted or unreachable, 2 unknown. */
-int follow_job(struct ctl *c, const char *job_id);
+/* start, when not NULL, is the job as known already (a whole `job` body:
+ * the submission's summary and its hosts, pending); it is not taken. */
+int follow_job(struct ctl *c, const char *job_id, json_t *start);
 
 /* ---- output.c: tables, times, JSON ---- */
 

@@ -1,5 +1,7 @@
-/* Following a job (watch, and exec/rollback/undo after submitting): poll
- * `job` every 500 ms, draw progress, and end with a summary and an exit
+/* Following a job (watch, and exec/rollback/undo after submitting): ask
+ * `job` for what changed since the last answer (the coordinator holds the
+ * question until something changes, up to FOLLOW_WAIT_MS), merge it into
+ * the whole picture, draw progress, and end with a summary and an exit
  * status that says how the job ended. */
 #include <errno.h>
 #include <signal.h>
@@ -11,7 +13,7 @@
 #include "common/clock.h"
 #include "coordinator/ctl/ctl.h"
 
-#define FOLLOW_POLL_MS 500
+#define FOLLOW_WAIT_MS 2000
 #define FOLLOW_LINE    1024
 
 struct follow {
@@ -19,7 +21,7 @@ struct follow {
 	const char *job_id;
 	bool tty;     /* redraw in place */
 	bool quiet;   /* -o json: nothing until the end */
-	json_t *prev; /* the previous `job` body, for the changes (no TTY) */
+	json_t *cur;  /* the job as known so far: summary and every host */
 	int drawn;    /* lines drawn last time (TTY) */
 };
 
@@ -155,45 +157,87 @@ follow_same(const json_t *a, const json_t *b, const char *key)
 
 /* Without a terminal: one line per change, for logs and pipes. */
 static void
-follow_log(struct follow *fw, const json_t *job)
+follow_log_job(const json_t *prev, const json_t *job)
 {
-	const json_t *hosts = json_object_get(job, "hosts");
-	const json_t *prev_hosts = json_object_get(fw->prev, "hosts");
 	char line[FOLLOW_LINE], clean[FOLLOW_LINE], t[16];
-	const json_t *h;
-	size_t i;
 
-	if (fw->prev == NULL || !follow_same(fw->prev, job, "state") ||
-	    !follow_same(fw->prev, job, "stage") || !follow_same(fw->prev, job, "message") ||
-	    ji(fw->prev, "batch", 0) != ji(job, "batch", 0)) {
+	if (prev == NULL || !follow_same(prev, job, "state") || !follow_same(prev, job, "stage") ||
+	    !follow_same(prev, job, "message") || ji(prev, "batch", 0) != ji(job, "batch", 0)) {
 		follow_job_line(job, line, sizeof(line));
 		printf("%s %s\n", out_clock((int64_t)proto_now_ms(), t, sizeof(t)),
 		       out_clean(line, clean, sizeof(clean)));
 	}
+}
+
+/* One host's line when it changed from p (NULL: first sight) to h. */
+static void
+follow_log_host(const json_t *p, const json_t *h)
+{
+	const char *step = js(h, "failed_step")[0] ? js(h, "failed_step") : js(h, "step");
+	char line[FOLLOW_LINE], clean[FOLLOW_LINE], t[16];
+	size_t n;
+
+	if (p != NULL && follow_same(p, h, "host") && follow_same(p, h, "state") &&
+	    follow_same(p, h, "step") && follow_same(p, h, "failed_step") &&
+	    follow_same(p, h, "message"))
+		return;
+	if (p == NULL && strcmp(js(h, "state"), "pending") == 0 && step[0] == '\0')
+		return;
+	n = (size_t)snprintf(line, sizeof(line), "%s %s", js(h, "host"), js(h, "state"));
+	if (step[0] != '\0' && n < sizeof(line))
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s", step);
+	if (js(h, "message")[0] != '\0' && n < sizeof(line))
+		snprintf(line + n, sizeof(line) - n, ": %s", js(h, "message"));
+	printf("%s %s\n",
+	       out_clock(jnull(h, "updated_ms") ? (int64_t)proto_now_ms() : ji(h, "updated_ms", -1), t,
+	                 sizeof(t)),
+	       out_clean(line, clean, sizeof(clean)));
+}
+
+/* Merges an answer into fw->cur (taking the reference), logging the changes
+ * when there is no terminal. The first answer has every host; the later
+ * ones only those that changed, each put at its `order`. */
+static int
+follow_merge(struct follow *fw, json_t *job)
+{
+	json_t *hosts = json_object_get(job, "hosts"), *cur_hosts, *h;
+	bool log = !fw->tty && !fw->quiet;
+	size_t i;
+
+	if (!json_is_array(hosts)) {
+		json_decref(job);
+		return -1;
+	}
+	if (fw->cur == NULL) {
+		if (log) {
+			follow_log_job(NULL, job);
+			json_array_foreach(hosts, i, h) follow_log_host(NULL, h);
+		}
+		fw->cur = job;
+		return 0;
+	}
+	if (log)
+		follow_log_job(fw->cur, job);
+	cur_hosts = json_object_get(fw->cur, "hosts");
 	json_array_foreach(hosts, i, h)
 	{
-		const json_t *p = json_array_get(prev_hosts, i);
-		const char *step = js(h, "failed_step")[0] ? js(h, "failed_step") : js(h, "step");
-		size_t n;
-
-		if (p != NULL && follow_same(p, h, "host") && follow_same(p, h, "state") &&
-		    follow_same(p, h, "step") && follow_same(p, h, "failed_step") &&
-		    follow_same(p, h, "message"))
-			continue;
-		if (p == NULL && strcmp(js(h, "state"), "pending") == 0 && step[0] == '\0')
-			continue;
-		n = (size_t)snprintf(line, sizeof(line), "%s %s", js(h, "host"), js(h, "state"));
-		if (step[0] != '\0' && n < sizeof(line))
-			n += (size_t)snprintf(line + n, sizeof(line) - n, " %s", step);
-		if (js(h, "message")[0] != '\0' && n < sizeof(line))
-			snprintf(line + n, sizeof(line) - n, ": %s", js(h, "message"));
-		printf("%s %s\n",
-		       out_clock(jnull(h, "updated_ms") ? (int64_t)proto_now_ms()
-		                                        : ji(h, "updated_ms", -1),
-		                 t, sizeof(t)),
-		       out_clean(line, clean, sizeof(clean)));
+		long long at = ji(h, "order", -1);
+		if (at < 0 || (size_t)at >= json_array_size(cur_hosts) ||
+		    strcmp(js(json_array_get(cur_hosts, (size_t)at), "host"), js(h, "host")) != 0) {
+			json_decref(job);
+			return -1;
+		}
+		if (log)
+			follow_log_host(json_array_get(cur_hosts, (size_t)at), h);
+		json_array_set(cur_hosts, (size_t)at, h);
 	}
-	fflush(stdout);
+	json_incref(cur_hosts);
+	json_object_update(fw->cur, job); /* the summary's keys, and hosts... */
+	json_object_set_new(fw->cur, "hosts", cur_hosts); /* ...put back */
+	json_decref(job);
+	if (log)
+		fflush(stdout);
+	return 0;
 }
 
 static void
@@ -229,21 +273,6 @@ follow_summary(const json_t *job)
 		printf("details: odcctl job %s --results\n", js(job, "job_id"));
 }
 
-/* Sleeps until the monotonic instant at, or a signal. */
-static void
-follow_sleep_until(uint64_t at)
-{
-	uint64_t now = clock_mono_ms();
-	struct timespec ts;
-
-	if (now >= at)
-		return;
-	ts.tv_sec = (time_t)((at - now) / 1000);
-	ts.tv_nsec = (long)((at - now) % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !ctl_interrupted)
-		;
-}
-
 static int
 follow_exit(const char *state)
 {
@@ -255,10 +284,11 @@ follow_exit(const char *state)
 }
 
 int
-follow_job(struct ctl *c, const char *job_id)
+follow_job(struct ctl *c, const char *job_id, json_t *start)
 {
 	struct follow fw = {c, job_id, false, c->output == CTL_OUT_JSON, NULL, 0};
 	struct sigaction sa = {0}, old_int, old_term;
+	uint64_t wait = c->timeout_ms / 2 < FOLLOW_WAIT_MS ? c->timeout_ms / 2 : FOLLOW_WAIT_MS;
 	json_t *job = NULL;
 	int ret;
 
@@ -268,33 +298,38 @@ follow_job(struct ctl *c, const char *job_id)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	if (start != NULL && follow_merge(&fw, json_incref(start)) != 0) {
+		ctl_error(c, "job %s: cannot start following it", job_id);
+		ret = CTL_EXIT_FAILED;
+		goto out;
+	}
 	for (;;) {
-		uint64_t started = clock_mono_ms();
-		json_t *args = json_pack("{s:s, s:b}", "job", job_id, "results", 0);
+		json_t *args, *answer = NULL;
 
-		ret = ctl_request(c, "job", args, false, &job);
+		if (fw.cur == NULL)
+			args = json_pack("{s:s}", "job", job_id);
+		else
+			args = json_pack("{s:s, s:I, s:I}", "job", job_id, "since", ji(fw.cur, "version", 0),
+			                 "wait_ms", (json_int_t)wait);
+		ret = ctl_request(c, "job", args, false, &answer);
 		if (ret != 0)
 			goto out;
-		if (!json_is_object(job) || js(job, "state")[0] == '\0') {
-			ctl_error(c, "job %s: the coordinator's answer has no state", job_id);
+		if (!json_is_object(answer) || js(answer, "state")[0] == '\0' ||
+		    follow_merge(&fw, answer) != 0) {
+			ctl_error(c, "job %s: the coordinator's answer is not a job", job_id);
 			ret = CTL_EXIT_FAILED;
 			goto out;
 		}
-		if (out_job_final(js(job, "state")))
+		if (out_job_final(js(fw.cur, "state")))
 			break;
 		if (fw.tty)
-			follow_draw(&fw, job, false);
-		else if (!fw.quiet)
-			follow_log(&fw, job);
-		json_decref(fw.prev);
-		fw.prev = job;
-		job = NULL;
-		follow_sleep_until(started + FOLLOW_POLL_MS);
+			follow_draw(&fw, fw.cur, false);
 		if (ctl_interrupted) {
 			ret = CTL_EXIT_INTERRUPTED;
 			goto out;
 		}
 	}
+	job = json_incref(fw.cur);
 	ret = follow_exit(js(job, "state"));
 	if (fw.quiet) {
 		/* The final body with every stored result. */
@@ -309,8 +344,6 @@ follow_job(struct ctl *c, const char *job_id)
 	} else {
 		if (fw.tty)
 			follow_draw(&fw, job, true);
-		else
-			follow_log(&fw, job);
 		follow_summary(job);
 	}
 out:
@@ -324,7 +357,7 @@ out:
 	}
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-	json_decref(fw.prev);
+	json_decref(fw.cur);
 	json_decref(job);
 	return ret;
 }

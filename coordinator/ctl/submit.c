@@ -322,7 +322,7 @@ submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_g
 	struct proto_frames f = {0};
 	struct proto_error err;
 	struct proto_policy pol;
-	json_t *resolved = NULL, *reply = NULL;
+	json_t *resolved = NULL, *reply = NULL, *start = NULL, *hosts = NULL;
 	const char **targets = NULL;
 	size_t n = 0;
 	char job_id[PROTO_ID_MAX + 1], a[16];
@@ -420,8 +420,23 @@ submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_g
 		       out_seconds(pol.step_deadline_s, a, sizeof(a)));
 		fflush(stdout);
 	}
-	ret = follow_job(c, job_id);
+	/* The submission's answer is the job as accepted: every host pending.
+	 * Following starts from it and asks only for changes. */
+	start = json_deep_copy(reply);
+	hosts = json_array();
+	for (size_t i = 0; start != NULL && hosts != NULL && i < n; i++)
+		json_array_append_new(hosts, json_pack("{s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:n}", "host",
+		                                       targets[i], "order", (json_int_t)i, "role", "", "batch",
+		                                       (json_int_t)0, "state", "pending", "phase", "", "step", "",
+		                                       "failed_step", "", "message", "", "updated_ms"));
+	if (start != NULL && hosts != NULL && json_object_get(reply, "version") != NULL &&
+	    json_array_size(hosts) == n && json_object_set(start, "hosts", hosts) == 0)
+		ret = follow_job(c, job_id, start);
+	else
+		ret = follow_job(c, job_id, NULL);
 out:
+	json_decref(start);
+	json_decref(hosts);
 	proto_frames_free(&f);
 	json_decref(reply);
 	json_decref(resolved);

@@ -1,4 +1,4 @@
-/* libFuzzer harness for proto_receive(): the input is up to three frames, each
+/* libFuzzer harness for proto_receive(): the input is up to four frames, each
  * a 2-byte little-endian length then that many bytes (cut to what is left),
  * run through every receiver's procedure. Each frame gets its own exact-size
  * allocation so that reading past a frame is caught by ASan. */
@@ -17,7 +17,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MAX_FRAMES 3
+#define MAX_FRAMES 4 /* a JOB: header, body, signature, target list */
 /* The clock of tests/vectors/proto-v1.json, so its seeds pass the time checks. */
 #define FUZZ_NOW_MS 1795400000000ull
 
@@ -106,7 +106,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct proto_frame frames[MAX_FRAMES];
-	uint8_t *copies[MAX_FRAMES] = {NULL, NULL, NULL};
+	uint8_t *copies[MAX_FRAMES] = {NULL, NULL, NULL, NULL};
 	struct replay_guard guard = {NULL, NULL};
 	struct proto_ctx ctx;
 	size_t n = 0, pos = 0;

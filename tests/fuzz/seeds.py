@@ -4,9 +4,12 @@ test vectors (tests/vectors/proto-v1.json) and a few INI texts.
 
     seeds.py OUTDIR
 
-writes OUTDIR/scan/ (body frames), OUTDIR/body/ (type byte + body),
-OUTDIR/receive/ (every frame as a 2-byte little-endian length + bytes) and
-OUTDIR/config/ (deploy/*.ini and the texts below). Standard library only."""
+writes OUTDIR/scan/ (body frames and JOB target lists), OUTDIR/body/ (type
+byte + body; for a JOB: type byte, the body's 2-byte little-endian length, the
+body, the target list), OUTDIR/receive/ (every frame as a 2-byte little-endian
+length + bytes) and OUTDIR/config/ (deploy/*.ini and the texts below). The
+Merkle cases of the vectors carry no frames and are skipped. Standard library
+only."""
 
 import glob
 import json
@@ -32,8 +35,8 @@ TYPE_CODES = {
     "REPLY": 0x21,
 }
 
-# fuzz_receive reads at most 3 frames, each at most 65535 bytes long.
-MAX_FRAMES = 3
+# fuzz_receive reads at most 4 frames, each at most 65535 bytes long.
+MAX_FRAMES = 4
 MAX_FRAME = 0xFFFF
 
 INI_TEXTS = {
@@ -89,6 +92,8 @@ def main(argv):
         cases = json.load(f)
     counts = dict.fromkeys(dirs, 0)
     for case in cases:
+        if "frames_hex" not in case:
+            continue
         name = case["name"]
         frames = [bytes.fromhex(h) for h in case["frames_hex"]]
         if len(frames) >= 2:
@@ -96,7 +101,16 @@ def main(argv):
             write(os.path.join(dirs["scan"], name), body)
             counts["scan"] += 1
             code = TYPE_CODES.get(case["type"])
-            if code is not None:
+            if code == TYPE_CODES["JOB"]:
+                body = body[:MAX_FRAME]
+                seed = bytes([code]) + len(body).to_bytes(2, "little") + body
+                if len(frames) >= 4:
+                    seed += frames[3][:MAX_FRAME]
+                    write(os.path.join(dirs["scan"], name + "-list"), frames[3][:MAX_FRAME])
+                    counts["scan"] += 1
+                write(os.path.join(dirs["body"], name), seed)
+                counts["body"] += 1
+            elif code is not None:
                 write(os.path.join(dirs["body"], name), bytes([code]) + body)
                 counts["body"] += 1
         framed = bytearray()

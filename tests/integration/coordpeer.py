@@ -127,22 +127,50 @@ def _brief(type_name, m):
 
 
 class Job:
-    """An operator-signed JOB: body (bytes), sig (the 96-byte frame), fields (dict)."""
+    """An operator-signed JOB: body (bytes), sig (the 96-byte frame), fields (dict, with
+    `targets` the list of target ids), targets (that list: the body carries only its count
+    and Merkle root, PROTOCOL.md section 2) and target_list (frame 3's bytes: the list's
+    msgpack encoding unless given)."""
 
-    def __init__(self, fields, body, sig):
+    def __init__(self, fields, body, sig, target_list=None):
         self.fields, self.body, self.sig = fields, body, sig
         self.job_id = fields["job_id"]
+        self.targets = list(fields["targets"])
+        self.target_list = (odcproto.encode_target_list(self.targets) if target_list is None
+                            else bytes(target_list))
+        self._tree = None
 
     @property
     def frames(self):
-        return [odcproto.header(odcproto.JOB), self.body, self.sig]
+        """The JOB message: header, body, signature, target list (4 frames)."""
+        return [odcproto.header(odcproto.JOB), self.body, self.sig, self.target_list]
+
+    @property
+    def tree(self):
+        if self._tree is None:
+            self._tree = odcproto.MerkleTree(self.targets)
+        return self._tree
+
+    def proof(self, host_id, index=None):
+        """A DISPATCH's target_proof for host_id, made from the target list as a coordinator
+        does. A host not in the list gets the proof of position `index` (default 0): some
+        position's genuine proof, which cannot put this host there."""
+        if index is None:
+            index = self.targets.index(host_id) if host_id in self.targets else 0
+        return {"index": index, "path": self.tree.path(index)}
 
     def tampered(self):
         """The same JOB with one byte of its body changed after signing (still valid msgpack:
         the last byte of `reason`, which make_job never leaves empty)."""
         body = bytearray(self.body)
         body[-1] ^= 0x01
-        return Job(self.fields, bytes(body), self.sig)
+        return Job(self.fields, bytes(body), self.sig, self.target_list)
+
+    def with_target_list(self, ids):
+        """The same signed JOB with another target list in frame 3 (the signature still
+        holds: the list is bound by the body's Merkle root, not signed itself)."""
+        raw = ids if isinstance(ids, (bytes, bytearray)) else odcproto.encode_target_list(ids)
+        return Job(self.fields, self.body, self.sig, raw)
 
 
 class Dispatch:
@@ -436,29 +464,35 @@ class CoordinatorPeer:
             "operator": operator,
             "reason": reason or "x",
         }
+        # The body carries the list's count and Merkle root; the list is the JOB's frame 3.
         body = odcproto.encode_body("JOB", fields)
         sig = odcproto.sign("JOB", body, signer or self.operator_key)
         return Job(fields, body, sig)
 
     def dispatch_frames(self, host, job, phase="run", signer=None, not_before_ms=None,
-                        expires_ms=None, nonce=None, host_id=None):
+                        expires_ms=None, nonce=None, host_id=None, target_proof=None):
+        """target_proof: {index, path} (default: the proof of the body's host_id, made from
+        the job's target list; PROTOCOL.md section 4, DISPATCH field 7)."""
         nb = now_ms() - 1000 if not_before_ms is None else not_before_ms
+        hid = host_id or host
         fields = {
-            "job": job.body, "job_sig": job.sig, "host_id": host_id or host, "phase": phase,
+            "job": job.body, "job_sig": job.sig, "host_id": hid, "phase": phase,
             "not_before_ms": nb,
             "expires_ms": nb + 600_000 if expires_ms is None else expires_ms,
             "nonce": nonce if nonce is not None else secrets.token_bytes(16),
+            "target_proof": job.proof(hid) if target_proof is None else target_proof,
         }
         frames = odcproto.encode("DISPATCH", fields, signer or self.coordinator_key)
         fields["nonce"] = bytes(fields["nonce"]).hex()
         return Dispatch(host, job, fields, frames)
 
     def dispatch(self, host, job, phase="run", signer=None, not_before_ms=None,
-                 expires_ms=None, nonce=None, host_id=None):
+                 expires_ms=None, nonce=None, host_id=None, target_proof=None):
         """Sends a DISPATCH of job to host, signed by the coordinator key unless signer is
-        given; host_id overrides the body's host_id field. Returns the Dispatch."""
+        given; host_id overrides the body's host_id field, target_proof the proof made from
+        the job's target list. Returns the Dispatch."""
         d = self.dispatch_frames(host, job, phase, signer, not_before_ms, expires_ms, nonce,
-                                 host_id)
+                                 host_id, target_proof)
         self.send(host, d.frames)
         return d
 

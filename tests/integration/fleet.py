@@ -685,7 +685,9 @@ def job_results(job):
 
 def make_job(signer, targets, action="ping", params=None, policy=None, operator=OPERATOR,
              job_id=None, created_ms=None, expires_ms=None, reason="fleet integration test"):
-    """An operator-signed JOB (coordpeer.Job: body, sig, frames, tampered())."""
+    """An operator-signed JOB (coordpeer.Job: body, sig, frames, tampered(),
+    with_target_list()); the body commits to `targets` by count and Merkle root, the list
+    itself is the JOB's frame 3."""
     created = now_ms() if created_ms is None else created_ms
     fields = {
         "job_id": job_id or f"{action.replace('_', '-')}-t-{secrets.token_hex(4)}",
@@ -799,7 +801,8 @@ class ControlClient:
         return odcproto.receive(self.sock.recv_multipart(), {"receiver": "cli"})
 
     def submit(self, job, timeout=10.0):
-        """Sends the JOB's 3 frames; returns the decoded REPLY (code_name added)."""
+        """Sends the JOB's 4 frames (header, body, signature, target list); returns the
+        decoded REPLY (code_name added)."""
         return self._named(self.exchange(job.frames, timeout))
 
     def request(self, command, args=None, request_id=7, timeout=10.0):

@@ -193,6 +193,28 @@ def test_dispatch_refusals(odc_host, peer):
         d.frames[1] = d.frames[1].replace(b"\xa3run", b"\xa3rum")  # after signing
         return d
 
+    # Target proofs (PROTOCOL.md section 2): HOST is at position 1 of 3.
+    three = ["h0", HOST, "h2"]
+
+    def with_proof(**change):
+        job = ping(targets=three)
+        return peer.dispatch_frames(HOST, job, target_proof=dict(job.proof(HOST), **change))
+
+    def flipped_proof():
+        job = ping(targets=three)
+        p = job.proof(HOST)
+        p["path"] = [p["path"][0][:-1] + bytes([p["path"][0][-1] ^ 1])] + p["path"][1:]
+        return peer.dispatch_frames(HOST, job, target_proof=p)
+
+    def short_proof():
+        job = ping(targets=three)
+        p = job.proof(HOST)
+        return peer.dispatch_frames(HOST, job, target_proof=dict(p, path=p["path"][:1]))
+
+    def others_proof():
+        job = ping(targets=three)
+        return peer.dispatch_frames(HOST, job, target_proof=job.proof("h2"))
+
     old, bk = odcworld.OLD_VERSION, host.backup_dir
     cases = [
         ("dispatch signed by a stranger", "UNKNOWN_KEY",
@@ -218,6 +240,13 @@ def test_dispatch_refusals(odc_host, peer):
          lambda: peer.dispatch_frames(HOST, ping(targets=[HOST, "h2"]), host_id="h2")),
         ("host not among the job's targets", "NOT_TARGET",
          lambda: peer.dispatch_frames(HOST, ping(targets=["h2", "h3"]))),
+        ("proof of another position", "NOT_TARGET",
+         lambda: with_proof(index=2)),
+        ("proof index equal to the target count", "NOT_TARGET",
+         lambda: with_proof(index=3)),
+        ("proof one hash short", "NOT_TARGET", short_proof),
+        ("proof hash flipped", "NOT_TARGET", flipped_proof),
+        ("another host's proof", "NOT_TARGET", others_proof),
         ("unknown action", "UNKNOWN_ACTION",
          lambda: peer.dispatch_frames(HOST, peer.make_job(action="reboot", targets=[HOST]))),
         ("relative backup path", "INVALID_PARAM",
@@ -251,8 +280,9 @@ def test_dispatch_refusals(odc_host, peer):
         # Nothing ran, nothing changed; a valid dispatch is still accepted afterwards.
         time.sleep(1)
         assert peer.msgs(HOST, "RESULT") == [] and peer.msgs(HOST, "PROGRESS") == []
-        job = ping()
+        job = ping(targets=["h0", "h1x", HOST, "h3", "h4"])  # a proof of 3 hashes
         d = peer.dispatch(HOST, job)
+        assert len(d.fields["target_proof"]["path"]) == 3
         assert peer.answer(HOST, d)["type"] == "ACK"
         assert peer.wait_final(HOST, job.job_id, timeout=30)["status"] == "ok"
         assert not problems, "refusals not as PROTOCOL.md says:\n" + "\n".join(problems)

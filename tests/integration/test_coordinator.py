@@ -223,6 +223,11 @@ def test_refused_peers_and_forged_jobs(fleet):
         ("expired", make_job(fleet.operator_key, ["h1"], created_ms=t - 7200_000,
                              expires_ms=t - 3600_000), "EXPIRED"),
         ("unknown target", make_job(fleet.operator_key, ["h1", "h9"]), "NOT_FOUND"),
+        # Frame 3 is not signed but bound by the body's Merkle root (PROTOCOL.md section 2).
+        ("target list not the signed one",
+         make_job(fleet.operator_key, ["h1"]).with_target_list(["hx"]), "VALUE"),
+        ("target list longer than the signed count",
+         make_job(fleet.operator_key, ["h1"]).with_target_list(["h1", "hx"]), "VALUE"),
     ]
     problems = []
     for name, job, want in cases:

@@ -8,11 +8,14 @@ Keys are deterministic: SigningKey(bytes([i]) * 32) with i = 1 operator, 2 coord
 3 agent (web-01), 4 an untrusted key.  Nonces, incarnations and times are fixed, so the
 output is byte-identical from run to run.  Every case is checked against odcproto.receive()
 before the file is written (valid cases also against a decoded form built from the inputs).
+The file also holds Merkle cases (section 10: name, merkle, ids, root_hex, proofs), checked
+against the recursive definitions of section 2 (odcproto.mth_reference / path_reference).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import sys
@@ -220,12 +223,32 @@ def job(**over):
     return f
 
 
-def job_body(**over) -> bytes:
-    return P.encode_body("JOB", job(**over))
+class JobBody(bytes):
+    """A JOB body (bytes) that remembers the target list it commits to (``ids``), so that
+    a DISPATCH of it can carry a proof made from that list."""
+
+    ids: list | None = None
+
+
+def job_body(**over) -> JobBody:
+    f = job(**over)
+    b = JobBody(P.encode_body("JOB", f))
+    b.ids = P.job_target_list(f)
+    return b
+
+
+def proof_for(ids, host_id, index=None) -> dict:
+    """target_proof for host_id in ids (made from the list, as a coordinator does); for a
+    host not in the list, the proof of position ``index`` (default 0) of the list."""
+    tree = P.MerkleTree(ids)
+    if index is None:
+        index = ids.index(host_id) if host_id in ids else 0
+    return {"index": index, "path": tree.path(index)}
 
 
 def dispatch(jbody=None, jsig=None, **over):
     jbody = job_body() if jbody is None else jbody
+    ids = getattr(jbody, "ids", None) or job()["targets"]
     f = {
         "job": jbody,
         "job_sig": P.sign("JOB", jbody, K_OP) if jsig is None else jsig,
@@ -236,6 +259,9 @@ def dispatch(jbody=None, jsig=None, **over):
         "nonce": NONCE,
     }
     f.update(over)
+    if "target_proof" not in over:
+        f["target_proof"] = proof_for(ids, f["host_id"] if isinstance(f["host_id"], str)
+                                      else HOST)
     return f
 
 
@@ -296,13 +322,22 @@ def to_json(v):
 
 def expected_decoded(type_name, fields):
     d = to_json(fields)
+    if type_name == "JOB":
+        # The commitment from section 2's recursive definition (odcproto's receiver uses
+        # the bottom-up MerkleTree), the list last (section 10).
+        ids = P.job_target_list(fields)
+        if P._is_id_list(fields["targets"]):
+            d["targets"] = {"count": len(ids), "root": P.mth_reference(ids).hex()}
+        d.pop("target_list", None)
+        d["target_list"] = list(ids)
     if type_name == "DISPATCH":
         # Decoded with the msgpack library, not with odcproto, as an independent check.
-        vals = msgpack.unpackb(fields["job"], raw=False)
+        vals = msgpack.unpackb(bytes(fields["job"]), raw=False)
         j = dict(zip(P.FIELD_NAMES["JOB"], vals))
+        j["targets"] = {"count": j["targets"][0], "root": bytes(j["targets"][1]).hex()}
         j["policy"] = dict(zip(P.POLICY.names, j["policy"]))
         d["job"] = j
-        d["job_hex"] = fields["job"].hex()
+        d["job_hex"] = bytes(fields["job"]).hex()
     return d
 
 
@@ -324,6 +359,8 @@ def array_header(n: int) -> bytes:
 def raw_fields(type_name, fields) -> list[bytes]:
     """Each field packed on its own, so one can be swapped for hand-made bytes."""
     schema = P.SCHEMAS[type_name]
+    if type_name == "JOB" and P._is_id_list(fields.get("targets")):
+        fields = dict(fields, targets=P.targets_commitment(fields["targets"]))
     return [pack(P._prepare(f[1], fields[f[0]])) for f in schema.fields]
 
 
@@ -340,8 +377,17 @@ def unsigned(type_name, body, code=None):
     return [P.header(P.TYPE_CODES[type_name] if code is None else code), body]
 
 
-def signed(type_name, body, key):
-    return [P.header(P.TYPE_CODES[type_name]), body, P.sign(type_name, body, key)]
+def default_target_list() -> bytes:
+    return P.encode_target_list(job()["targets"])
+
+
+def signed(type_name, body, key, target_list=None):
+    """Header, body, signature; for a JOB also frame 3 (the default job's list unless
+    given as bytes)."""
+    frames = [P.header(P.TYPE_CODES[type_name]), body, P.sign(type_name, body, key)]
+    if type_name == "JOB":
+        frames.append(default_target_list() if target_list is None else target_list)
+    return frames
 
 
 def dispatch_frames(key=K_COORD, **over):
@@ -350,6 +396,28 @@ def dispatch_frames(key=K_COORD, **over):
 
 def job_frames(key=K_OP, **over):
     return P.encode("JOB", job(**over), key)
+
+
+def job_frames_list(target_list, key=K_OP, **over):
+    """A JOB whose body commits to job(**over)'s targets, with frame 3 replaced: by raw
+    bytes, or by the msgpack encoding of a list given as one."""
+    fr = job_frames(key, **over)
+    raw = target_list if isinstance(target_list, (bytes, bytearray)) else pack(target_list)
+    return fr[:3] + [bytes(raw)]
+
+
+def forged_job_frames(count, root, target_list, key=K_OP, **over):
+    """A JOB whose signed body carries the commitment given (count, root bytes) and whose
+    frame 3 is target_list (a list, or raw bytes)."""
+    f = job(**over)
+    f["targets"] = {"count": count, "root": root}
+    body = P.encode_body("JOB", f)
+    raw = target_list if isinstance(target_list, (bytes, bytearray)) else pack(target_list)
+    return [P.header(P.JOB), body, P.sign("JOB", body, key), bytes(raw)]
+
+
+def hosts(n, fmt="h-{:05d}"):
+    return [fmt.format(i) for i in range(n)]
 
 
 def result_frames(key=K_AGENT, **over):
@@ -501,7 +569,15 @@ def build_cases() -> list[dict]:
         ctx_agent(), "FRAMES")
     add("frames_result_unsigned", "RESULT", result_frames()[:2], ctx_coord(), "FRAMES")
     fr = job_frames()
-    add("frames_job_sig_95_bytes", "JOB", fr[:2] + [fr[2][:95]], ctx_control(), "FRAMES")
+    add("frames_job_sig_95_bytes", "JOB", fr[:2] + [fr[2][:95]] + fr[3:], ctx_control(),
+        "FRAMES")
+    add("frames_job_three_frames_no_target_list", "JOB", fr[:3], ctx_control(), "FRAMES")
+    add("frames_job_five_frames", "JOB", fr + [fr[3]], ctx_control(), "FRAMES")
+    add("frames_job_two_frames", "JOB", fr[:2], ctx_control(), "FRAMES")
+    add("frames_job_sig_97_bytes_with_list", "JOB", fr[:2] + [fr[2] + b"\x00"] + fr[3:],
+        ctx_control(), "FRAMES")
+    add("frames_job_list_and_signature_swapped", "JOB", fr[:2] + [fr[3], fr[2]],
+        ctx_control(), "FRAMES")
     add("frames_none", "HELLO", [], ctx_coord(), "FRAMES")
     add("frames_none_at_control", "JOB", [], ctx_control(), "FRAMES")
     add("frames_request_three_frames", "REQUEST", P.encode("REQUEST", request()) + [bytes(96)],
@@ -696,8 +772,11 @@ def build_cases() -> list[dict]:
         ctx_coord(), "LIMIT")
     add("limit_ack_nonce_17", "ACK", P.encode("ACK", ack(nonce=bytes(17))), ctx_coord(),
         "LIMIT")
-    add("limit_job_targets_10001", "JOB",
-        job_frames(targets=[f"h{i}" for i in range(10001)]), ctx_control(), "LIMIT")
+    add("value_job_targets_count_10001", "JOB",
+        job_frames(targets=[f"h{i}" for i in range(10001)]), ctx_control(), "VALUE")
+    ids = [f"h{i}" for i in range(10001)]
+    add("limit_job_target_list_10001", "JOB",
+        forged_job_frames(10000, P.merkle_root(ids[:10000]), ids), ctx_control(), "LIMIT")
     add("limit_dispatch_job_sig_97", "DISPATCH",
         dispatch_frames(jsig=bytes(97)), ctx_agent(), "LIMIT")
     add("limit_request_args_65", "REQUEST",
@@ -878,7 +957,7 @@ def build_cases() -> list[dict]:
     add("value_job_param_key_charset", "JOB", job_frames(params={"To": "x"}), ctx_control(),
         "VALUE")
     add("value_job_targets_empty", "JOB", job_frames(targets=[]), ctx_control(), "VALUE")
-    add("value_job_targets_duplicate", "JOB", job_frames(targets=[HOST, "a", HOST]),
+    add("value_job_target_list_duplicate", "JOB", job_frames(targets=[HOST, "a", HOST]),
         ctx_control(), "VALUE")
     add("value_job_canary_above_targets", "JOB", job_frames(policy=dict(POLICY, canary=4)),
         ctx_control(), "VALUE")
@@ -922,7 +1001,7 @@ def build_cases() -> list[dict]:
         unsigned("REPLY", raw_body("REPLY", reply(), body=b"\x91\xa1\xff")), ctx_cli(),
         "VALUE")
     add("value_in_embedded_job", "DISPATCH",
-        dispatch_frames(jbody=job_body(targets=[HOST, HOST])), ctx_agent(), "VALUE")
+        dispatch_frames(jbody=job_body(targets=[])), ctx_agent(), "VALUE")  # count 0
     add("value_first_failure_in_order", "HELLO",
         P.encode("HELLO", hello(host_id="bad id", capabilities=["c"] * 33)), ctx_coord(),
         "VALUE")
@@ -1052,7 +1131,7 @@ def build_cases() -> list[dict]:
     add("unknown_key_dispatch_job_operator", "DISPATCH",
         dispatch_frames(jbody=jb, jsig=P.sign("JOB", jb, K_COORD)), ctx_agent(), "UNKNOWN_KEY")
     fr = job_frames(key=K_OTHER)
-    add("unknown_key_before_bad_signature", "JOB", fr[:2] + [fr[2][:95] + b"\x00"],
+    add("unknown_key_before_bad_signature", "JOB", fr[:2] + [fr[2][:95] + b"\x00"] + fr[3:],
         ctx_control(), "UNKNOWN_KEY")
     body = b"\xc1"
     add("unknown_key_before_decoding", "JOB", signed("JOB", body, K_OTHER), ctx_control(),
@@ -1062,18 +1141,20 @@ def build_cases() -> list[dict]:
     fr = job_frames()
     sig = bytearray(fr[2])
     sig[40] ^= 0x01
-    add("bad_signature_flipped_bit", "JOB", fr[:2] + [bytes(sig)], ctx_control(), "BAD_SIGNATURE")
+    add("bad_signature_flipped_bit", "JOB", fr[:2] + [bytes(sig)] + fr[3:], ctx_control(),
+        "BAD_SIGNATURE")
     add("bad_signature_body_altered", "JOB",
-        [fr[0], P.encode_body("JOB", job(reason="changed")), fr[2]], ctx_control(),
+        [fr[0], P.encode_body("JOB", job(reason="changed")), fr[2], fr[3]], ctx_control(),
         "BAD_SIGNATURE")
     rb = P.encode_body("RESULT", result())
     add("bad_signature_domain_job_as_result", "RESULT",
         [P.header(P.RESULT), rb, P.sign("JOB", rb, K_AGENT)], ctx_coord(), "BAD_SIGNATURE")
     jb = job_body()
     add("bad_signature_domain_dispatch_as_job", "JOB",
-        [P.header(P.JOB), jb, P.sign("DISPATCH", jb, K_OP)], ctx_control(), "BAD_SIGNATURE")
-    add("bad_signature_before_decoding", "JOB", [P.header(P.JOB), b"\xc1", fr[2]], ctx_control(),
+        [P.header(P.JOB), jb, P.sign("DISPATCH", jb, K_OP), fr[3]], ctx_control(),
         "BAD_SIGNATURE")
+    add("bad_signature_before_decoding", "JOB", [P.header(P.JOB), b"\xc1", fr[2], fr[3]],
+        ctx_control(), "BAD_SIGNATURE")
     jb_altered = job_body(targets=[HOST, "web-02", "db-01", "evil-01"])
     add("bad_signature_dispatch_job_altered", "DISPATCH",
         dispatch_frames(jbody=jb_altered, jsig=P.sign("JOB", job_body(), K_OP)), ctx_agent(),
@@ -1201,11 +1282,360 @@ def build_cases() -> list[dict]:
     add("denied_result_other_host", "RESULT", result_frames(host_id="web-02"), ctx_coord(),
         "DENIED")
 
+    target_commitment_cases(add, valid)
+    merkle_cases(cases)
     return cases
+
+
+def target_commitment_cases(add, valid):
+    """Section 2's target commitment: the JOB body's `targets` [count, root], the JOB
+    message's frame 3 (the target list) and the DISPATCH's `target_proof`."""
+    c = ctx_control
+    a = ctx_agent
+    default = job()["targets"]  # [HOST, "web-02", "db-01"]
+    root = P.merkle_root(default)
+
+    # ---- valid ----
+    valid("job_valid_single_target", "JOB", c(),
+          job(action="ping", params={}, targets=["h1"],
+              policy=dict(POLICY, canary=1, batch=1, batch_pct=False)), key=K_OP)
+    valid("job_valid_canary_equals_count", "JOB", c(),
+          job(targets=[HOST, "web-02"], policy=dict(POLICY, canary=2)), key=K_OP)
+    big = hosts(10000)
+    valid("job_valid_10000_targets", "JOB", c(), job(action="ping", params={}, targets=big),
+          key=K_OP)
+    valid("job_valid_max_length_ids", "JOB", c(),
+          job(targets=["a" * 64, "B" * 63 + "9", "0.-_" * 16]), key=K_OP)
+    f = job()
+    valid("job_valid_non_shortest_target_list", "JOB", c(), f,
+          frames=job_frames_list(b"\xdc\x00\x03" + b"".join(
+              b"\xd9" + bytes([len(x)]) + x.encode() for x in default)))
+    # DISPATCH: the proof of each kind of position.
+    jb = job_body(action="ping", params={}, targets=[HOST])
+    valid("dispatch_valid_single_target_empty_proof", "DISPATCH", a(), dispatch(jbody=jb),
+          key=K_COORD)
+    five = ["db-01", "db-02", "web-02", "web-03", HOST]
+    jb = job_body(targets=five)
+    valid("dispatch_valid_last_of_5_targets", "DISPATCH", a(), dispatch(jbody=jb), key=K_COORD)
+    jb = job_body(targets=["db-01", "db-02", HOST, "web-03", "web-04", "web-05", "web-06"])
+    valid("dispatch_valid_third_of_7_targets", "DISPATCH", a(), dispatch(jbody=jb),
+          key=K_COORD)
+    jb = job_body(action="ping", params={}, targets=big[:9999] + [HOST])
+    valid("dispatch_valid_10000_targets_last", "DISPATCH", a(), dispatch(jbody=jb),
+          key=K_COORD)
+    jb = job_body(action="ping", params={}, targets=big[:5000] + [HOST] + big[5000:9999])
+    valid("dispatch_valid_10000_targets_middle", "DISPATCH", a(), dispatch(jbody=jb),
+          key=K_COORD)
+
+    # ---- the JOB body's targets field ----
+    def job_raw_targets(raw, **over):
+        body = raw_body("JOB", job(**over), targets=raw)
+        return [P.header(P.JOB), body, P.sign("JOB", body, K_OP), default_target_list()]
+
+    add("schema_job_targets_as_id_list", "JOB",
+        job_raw_targets(pack(default)), c(), "SCHEMA")  # the former form of field 3
+    add("schema_job_targets_id_for_count", "JOB",
+        job_raw_targets(pack([HOST, root])), c(), "SCHEMA")
+    add("schema_job_targets_one_element", "JOB", job_raw_targets(pack([3])), c(), "SCHEMA")
+    add("schema_job_targets_three_elements", "JOB", job_raw_targets(pack([3, root, 0])), c(),
+        "SCHEMA")
+    add("schema_job_targets_map", "JOB",
+        job_raw_targets(pack({"count": 3, "root": root})), c(), "SCHEMA")
+    add("schema_job_targets_count_negative", "JOB", job_raw_targets(pack([-1, root])), c(),
+        "SCHEMA")
+    add("schema_job_targets_root_hex_str", "JOB", job_raw_targets(pack([3, root.hex()])), c(),
+        "SCHEMA")
+    add("value_job_targets_count_0", "JOB", job_raw_targets(pack([0, root])), c(), "VALUE")
+    add("value_job_targets_count_2_63", "JOB",
+        job_raw_targets(b"\x92\xcf" + (2**63).to_bytes(8, "big") + pack(root)), c(), "VALUE")
+    add("value_job_targets_root_31", "JOB", job_raw_targets(pack([3, root[:31]])), c(),
+        "VALUE")
+    add("limit_job_targets_root_33", "JOB", job_raw_targets(pack([3, root + b"\x00"])), c(),
+        "LIMIT")
+    add("value_job_targets_count_before_root_limit", "JOB",
+        job_raw_targets(pack([10001, root + b"\x00"])), c(), "VALUE")
+    add("schema_job_targets_root_before_later_value", "JOB",
+        job_raw_targets(pack([3, None]), operator=""), c(), "SCHEMA")
+    add("value_job_canary_above_signed_count", "JOB",
+        forged_job_frames(2, root, default, policy=dict(POLICY, canary=3)), c(), "VALUE")
+
+    # ---- frame 3: size (step 4), before the signature (each case is 2 MB of hex: two) ----
+    add("too_big_target_list_1048577_before_unknown_key", "JOB",
+        job_frames_list(b"\x00" * 1048577, key=K_OTHER), c(), "TOO_BIG")
+    add("trailing_target_list_of_exactly_1048576", "JOB",
+        job_frames_list(default_target_list().ljust(1048576, b"\x00")), c(), "TRAILING")
+
+    # ---- frame 3 is read after the signature and the body ----
+    add("unknown_key_before_target_list", "JOB", job_frames_list(b"\xc1", key=K_OTHER), c(),
+        "UNKNOWN_KEY")
+    fr = job_frames_list(b"\xc1")
+    add("bad_signature_before_target_list", "JOB",
+        [fr[0], fr[1], fr[2][:40] + bytes([fr[2][40] ^ 1]) + fr[2][41:], fr[3]], c(),
+        "BAD_SIGNATURE")
+    fr = job_frames(operator=5)
+    add("schema_body_before_malformed_target_list", "JOB", fr[:3] + [b"\xc1"], c(), "SCHEMA")
+    fr = job_frames(operator="")
+    add("value_body_before_target_list_limit", "JOB", fr[:3] + [pack(["x" * 65])], c(),
+        "VALUE")
+    # The list is not signed: changing it is caught by the commitment, not the signature.
+    add("value_target_list_changed_after_signing", "JOB",
+        job_frames_list([HOST, "web-02", "evil-01"]), c(), "VALUE")
+
+    # ---- frame 3: the structural scan ----
+    add("malformed_target_list_empty_frame", "JOB", job_frames_list(b""), c(), "MALFORMED")
+    add("malformed_target_list_c1", "JOB", job_frames_list(b"\xc1"), c(), "MALFORMED")
+    tl = default_target_list()
+    add("malformed_target_list_truncated", "JOB", job_frames_list(tl[:-1]), c(), "MALFORMED")
+    add("malformed_target_list_count_above_bytes", "JOB", job_frames_list(b"\x9f\xa1a"), c(),
+        "MALFORMED")
+    add("trailing_target_list", "JOB", job_frames_list(tl + b"\xc0"), c(), "TRAILING")
+    add("trailing_target_list_two_lists", "JOB", job_frames_list(tl + tl), c(), "TRAILING")
+    add("depth_target_list_7", "JOB", job_frames_list(b"\x91" * 6 + b"\x90"), c(), "DEPTH")
+    add("schema_target_list_float", "JOB", job_frames_list(b"\x91\xcb" + bytes(8)), c(),
+        "SCHEMA")
+    add("limit_target_list_scan_array_100001", "JOB",
+        job_frames_list(array_header(100001) + b"\x00" * 100001), c(), "LIMIT")
+    add("limit_target_list_str32_claims_4g", "JOB",
+        job_frames_list(b"\x91\xdb\xff\xff\xff\xff"), c(), "LIMIT")
+
+    # ---- frame 3: the list's field rules, as the field target_list ----
+    add("schema_target_list_map", "JOB", job_frames_list(pack({HOST: 0})), c(), "SCHEMA")
+    add("schema_target_list_str", "JOB", job_frames_list(pack(HOST)), c(), "SCHEMA")
+    add("schema_target_list_nil", "JOB", job_frames_list(b"\xc0"), c(), "SCHEMA")
+    add("schema_target_list_int_element", "JOB", job_frames_list([HOST, 7, "db-01"]), c(),
+        "SCHEMA")
+    add("schema_target_list_bin_element", "JOB", job_frames_list([HOST, b"web-02", "db-01"]),
+        c(), "SCHEMA")
+    add("schema_target_list_nested_list", "JOB", job_frames_list([HOST, ["web-02"], "db-01"]),
+        c(), "SCHEMA")
+    add("value_target_list_empty", "JOB", job_frames_list([]), c(), "VALUE")
+    add("limit_target_list_id_65", "JOB", job_frames_list([HOST, "x" * 65, "db-01"]), c(),
+        "LIMIT")
+    add("value_target_list_id_empty", "JOB", job_frames_list([HOST, "", "db-01"]), c(),
+        "VALUE")
+    add("value_target_list_id_charset", "JOB", job_frames_list([HOST, "web 02", "db-01"]), c(),
+        "VALUE")
+    add("value_target_list_id_bad_utf8", "JOB",
+        job_frames_list(b"\x93" + pack(HOST) + b"\xa2\xc3\x28" + pack("db-01")), c(), "VALUE")
+    add("value_target_list_duplicate_before_later_limit", "JOB",
+        job_frames(targets=[HOST, HOST, "x" * 65]), c(), "VALUE")
+    add("limit_target_list_element_before_later_duplicate", "JOB",
+        job_frames(targets=[HOST, "x" * 65, HOST]), c(), "LIMIT")
+    add("schema_target_list_element_before_count_mismatch", "JOB",
+        job_frames_list([HOST, 1]), c(), "SCHEMA")
+    add("limit_target_list_element_before_count_mismatch", "JOB",
+        job_frames_list([HOST, "x" * 65]), c(), "LIMIT")
+
+    # ---- frame 3 against the signed commitment ----
+    add("value_target_list_shorter_than_count", "JOB", job_frames_list(default[:2]), c(),
+        "VALUE")
+    add("value_target_list_longer_than_count", "JOB", job_frames_list(default + ["db-02"]),
+        c(), "VALUE")
+    add("value_target_list_reordered", "JOB",
+        job_frames_list([default[1], default[0], default[2]]), c(), "VALUE")
+    add("value_target_list_root_of_another_list", "JOB",
+        forged_job_frames(3, P.merkle_root(["a", "b", "c"]), default), c(), "VALUE")
+    add("value_target_list_count_mismatch_root_right", "JOB",
+        forged_job_frames(2, root, default), c(), "VALUE")
+    add("value_target_list_root_zero", "JOB", forged_job_frames(3, bytes(32), default), c(),
+        "VALUE")
+    # RFC 9162's leaf/node prefixes matter: a root hashed without them is refused.
+    plain = hashlib.sha256(hashlib.sha256(hashlib.sha256(HOST.encode()).digest()
+                                          + hashlib.sha256(b"web-02").digest()).digest()
+                           + hashlib.sha256(b"db-01").digest()).digest()
+    add("value_target_list_root_without_prefixes", "JOB", forged_job_frames(3, plain, default),
+        c(), "VALUE")
+    add("value_target_list_single_root_is_leaf_not_id_hash", "JOB",
+        forged_job_frames(1, hashlib.sha256(b"h1").digest(), ["h1"],
+                          policy=dict(POLICY, canary=0)), c(), "VALUE")
+    add("value_target_list_mismatch_before_expired", "JOB",
+        job_frames_list(default[:2], created_ms=NOW - 7200000, expires_ms=NOW - SKEW - 1), c(),
+        "VALUE")
+    add("malformed_target_list_before_expired", "JOB",
+        job_frames_list(b"", created_ms=NOW - 7200000, expires_ms=NOW - SKEW - 1), c(),
+        "MALFORMED")
+    add("value_target_list_mismatch_before_unknown_action", "JOB",
+        job_frames_list(default[:2], action="shell", params={}), c(), "VALUE")
+    add("value_target_list_duplicate_before_invalid_param", "JOB",
+        job_frames(targets=[HOST, HOST], params={"to": "2.3.0"}), c(), "VALUE")
+
+    # ---- DISPATCH field 7: types and bounds (step 6) ----
+    def disp_raw_proof(raw, **over):
+        f = dispatch(**over)
+        body = raw_body("DISPATCH", f, target_proof=raw)
+        return [P.header(P.DISPATCH), body, P.sign("DISPATCH", body, K_COORD)]
+
+    good = proof_for(default, HOST)  # index 0, 2 hashes
+    add("schema_dispatch_without_target_proof", "DISPATCH",
+        signed("DISPATCH", array_header(7) + b"".join(raw_fields("DISPATCH", dispatch())[:7]),
+               K_COORD), a(), "SCHEMA")
+    add("schema_dispatch_target_proof_nil", "DISPATCH", disp_raw_proof(b"\xc0"), a(), "SCHEMA")
+    add("schema_dispatch_target_proof_map", "DISPATCH",
+        disp_raw_proof(pack({"index": 0, "path": good["path"]})), a(), "SCHEMA")
+    add("schema_dispatch_target_proof_one_element", "DISPATCH", disp_raw_proof(pack([0])), a(),
+        "SCHEMA")
+    add("schema_dispatch_target_proof_three_elements", "DISPATCH",
+        disp_raw_proof(pack([0, good["path"], 3])), a(), "SCHEMA")
+    add("schema_dispatch_proof_index_negative", "DISPATCH",
+        disp_raw_proof(pack([-1, good["path"]])), a(), "SCHEMA")
+    add("schema_dispatch_proof_index_bool", "DISPATCH",
+        disp_raw_proof(pack([False, good["path"]])), a(), "SCHEMA")
+    add("value_dispatch_proof_index_2_63", "DISPATCH",
+        disp_raw_proof(b"\x92\xcf" + (2**63).to_bytes(8, "big") + pack(good["path"])), a(),
+        "VALUE")
+    add("schema_dispatch_proof_path_not_array", "DISPATCH",
+        disp_raw_proof(pack([0, good["path"][0]])), a(), "SCHEMA")
+    add("schema_dispatch_proof_hash_hex_str", "DISPATCH",
+        disp_raw_proof(pack([0, [h.hex() for h in good["path"]]])), a(), "SCHEMA")
+    add("value_dispatch_proof_hash_31", "DISPATCH",
+        dispatch_frames(target_proof={"index": 0, "path": [good["path"][0][:31],
+                                                            good["path"][1]]}), a(), "VALUE")
+    add("limit_dispatch_proof_hash_33", "DISPATCH",
+        dispatch_frames(target_proof={"index": 0, "path": [good["path"][0] + b"\x00",
+                                                            good["path"][1]]}), a(), "LIMIT")
+    add("value_dispatch_proof_hash_empty", "DISPATCH",
+        dispatch_frames(target_proof={"index": 0, "path": [b""]}), a(), "VALUE")
+    add("limit_dispatch_proof_path_33", "DISPATCH",
+        dispatch_frames(target_proof={"index": 0, "path": [bytes(32)] * 33}), a(), "LIMIT")
+    add("limit_dispatch_proof_path_33_before_hash_value", "DISPATCH",
+        dispatch_frames(target_proof={"index": 0, "path": [b""] * 33}), a(), "LIMIT")
+    add("value_dispatch_proof_hash_before_later_limit", "DISPATCH",
+        dispatch_frames(target_proof={"index": 0, "path": [b"", bytes(33)]}), a(), "VALUE")
+    add("schema_dispatch_proof_before_job_signature", "DISPATCH",
+        disp_raw_proof(pack([-1, []]), jsig=bytes(96)), a(), "SCHEMA")
+    add("limit_dispatch_proof_before_unknown_job_key", "DISPATCH",
+        dispatch_frames(jsig=P.sign("JOB", job_body(), K_OTHER),
+                        target_proof={"index": 0, "path": [bytes(32)] * 33}), a(), "LIMIT")
+    add("value_embedded_job_before_bad_proof", "DISPATCH",
+        dispatch_frames(jbody=job_body(operator=""),
+                        target_proof={"index": 7, "path": []}), a(), "VALUE")
+
+    # ---- step 9: the proof must put the agent's id at index of count ids under root ----
+    add("not_target_proof_index_equals_count", "DISPATCH",
+        dispatch_frames(target_proof={"index": 3, "path": good["path"]}), a(), "NOT_TARGET")
+    add("not_target_proof_index_2_63_minus_1", "DISPATCH",
+        dispatch_frames(target_proof={"index": 2**63 - 1, "path": good["path"]}), a(),
+        "NOT_TARGET")
+    add("not_target_proof_wrong_index", "DISPATCH",
+        dispatch_frames(target_proof={"index": 1, "path": good["path"]}), a(), "NOT_TARGET")
+    add("not_target_proof_hash_flipped", "DISPATCH",
+        dispatch_frames(target_proof={"index": 0, "path": [
+            good["path"][0], good["path"][1][:31] + bytes([good["path"][1][31] ^ 1])]}), a(),
+        "NOT_TARGET")
+    add("not_target_proof_hashes_swapped", "DISPATCH",
+        dispatch_frames(target_proof={"index": 0, "path": good["path"][::-1]}), a(),
+        "NOT_TARGET")
+    add("not_target_proof_too_short", "DISPATCH",
+        dispatch_frames(target_proof={"index": 0, "path": good["path"][:1]}), a(), "NOT_TARGET")
+    add("not_target_proof_extra_hash", "DISPATCH",
+        dispatch_frames(target_proof={"index": 0, "path": good["path"] + [bytes(32)]}), a(),
+        "NOT_TARGET")
+    add("not_target_proof_empty_path", "DISPATCH",
+        dispatch_frames(target_proof={"index": 0, "path": []}), a(), "NOT_TARGET")
+    add("not_target_proof_of_another_host", "DISPATCH",
+        dispatch_frames(target_proof=proof_for(default, "web-02")), a(), "NOT_TARGET")
+    add("not_target_proof_for_another_job", "DISPATCH",
+        dispatch_frames(target_proof=proof_for([HOST, "x-1", "x-2"], HOST)), a(),
+        "NOT_TARGET")
+    add("not_target_proof_root_as_path", "DISPATCH",
+        dispatch_frames(target_proof={"index": 0, "path": [root]}), a(), "NOT_TARGET")
+    jb = job_body(action="ping", params={}, targets=[HOST])
+    add("not_target_single_target_extra_hash", "DISPATCH",
+        dispatch_frames(jbody=jb, target_proof={"index": 0, "path": [bytes(32)]}), a(),
+        "NOT_TARGET")
+    add("not_target_single_target_index_1", "DISPATCH",
+        dispatch_frames(jbody=jb, target_proof={"index": 1, "path": []}), a(), "NOT_TARGET")
+    jb = job_body(targets=five)
+    add("not_target_last_of_5_proof_of_4", "DISPATCH",
+        dispatch_frames(jbody=jb, target_proof={"index": 3, "path": P.merkle_path(4, five)}),
+        a(), "NOT_TARGET")
+    add("not_target_last_of_5_claimed_count_8", "DISPATCH",
+        dispatch_frames(jbody=job_body(targets=five + ["x-1", "x-2", "x-3"]),
+                        target_proof={"index": 4, "path": P.merkle_path(4, five)}), a(),
+        "NOT_TARGET")
+    jb = job_body(targets=["web-02", "db-01"])
+    add("not_target_proof_of_host_absent_from_list", "DISPATCH",
+        dispatch_frames(jbody=jb, target_proof={"index": 0, "path": [P.merkle_leaf("db-01")]}),
+        a(), "NOT_TARGET")
+    add("not_target_proof_path_32_hashes", "DISPATCH",
+        dispatch_frames(target_proof={"index": 0, "path": [bytes(32)] * 32}), a(), "NOT_TARGET")
+    add("not_target_bad_proof_before_expired", "DISPATCH",
+        dispatch_frames(target_proof={"index": 1, "path": good["path"]},
+                        not_before_ms=NOW - 200000, expires_ms=NOW - 100000), a(), "NOT_TARGET")
+    add("not_target_bad_proof_before_unknown_action", "DISPATCH",
+        dispatch_frames(jbody=job_body(action="reboot", params={}),
+                        target_proof={"index": 0, "path": []}), a(), "NOT_TARGET")
+    add("not_target_bad_proof_before_replayed", "DISPATCH",
+        dispatch_frames(target_proof={"index": 2, "path": good["path"]}),
+        a(seen_nonces=[NONCE.hex()]), "NOT_TARGET")
+    add("not_target_host_id_before_proof", "DISPATCH",
+        dispatch_frames(host_id="web-02", target_proof=proof_for(default, "web-02")), a(),
+        "NOT_TARGET")
+    last = big[:9999] + [HOST]
+    jb = job_body(targets=last)
+    add("not_target_10000_targets_proof_of_9998", "DISPATCH",
+        dispatch_frames(jbody=jb, target_proof={"index": 9999, "path": P.merkle_path(9998, last)}),
+        a(), "NOT_TARGET")
+
+
+MERKLE_LISTS = [
+    ("merkle_spec_example_h1_h2_h3", ["h1", "h2", "h3"]),
+    ("merkle_1", ["web-01"]),
+    ("merkle_2", ["web-01", "web-02"]),
+    ("merkle_4", hosts(4)),
+    ("merkle_5", hosts(5)),
+    ("merkle_6", hosts(6)),
+    ("merkle_7", hosts(7)),
+    ("merkle_8", hosts(8)),
+    ("merkle_9", hosts(9)),
+    ("merkle_13", hosts(13)),
+    ("merkle_16", hosts(16)),
+    ("merkle_17", hosts(17)),
+    ("merkle_31", hosts(31)),
+    ("merkle_33", hosts(33)),
+    ("merkle_100", hosts(100)),
+    ("merkle_max_length_ids", ["a" * 64, "B" * 64, "0.-_" * 16, "z"]),
+]
+
+
+def merkle_case(name, ids) -> dict:
+    tree = P.MerkleTree(ids)
+    return {
+        "name": name,
+        "merkle": True,
+        "ids": list(ids),
+        "root_hex": tree.root.hex(),
+        "proofs": [[h.hex() for h in tree.path(i)] for i in range(len(ids))],
+    }
+
+
+def merkle_cases(cases):
+    for name, ids in MERKLE_LISTS:
+        cases.append(merkle_case(name, ids))
+
+
+def check_merkle_case(case: dict) -> str | None:
+    """None when the case agrees with section 2's recursive definitions and verification."""
+    ids = case["ids"]
+    want_root = P.mth_reference(ids).hex()
+    if case["root_hex"] != want_root:
+        return f"root {case['root_hex']}, MTH gives {want_root}"
+    if len(case["proofs"]) != len(ids):
+        return f"{len(case['proofs'])} proofs for {len(ids)} ids"
+    root = bytes.fromhex(case["root_hex"])
+    for i, proof in enumerate(case["proofs"]):
+        want = [h.hex() for h in P.path_reference(i, ids)]
+        if proof != want:
+            return f"proof {i}: {proof}, PATH gives {want}"
+        if not P.merkle_verify(ids[i], i, len(ids), root, [bytes.fromhex(h) for h in proof]):
+            return f"proof {i} does not verify"
+    return None
 
 
 def check_case(case: dict) -> str | None:
     """None when odcproto.receive agrees with the case, else a description."""
+    if case.get("merkle"):
+        return check_merkle_case(case)
     frames = [bytes.fromhex(h) for h in case["frames_hex"]]
     ctx = copy.deepcopy(case["context"])
     try:
@@ -1228,6 +1658,9 @@ def check_coverage(cases: list[dict]) -> list[str]:
     names = [c["name"] for c in cases]
     if len(set(names)) != len(names):
         problems.append("duplicate case names")
+    if not any(c.get("merkle") for c in cases):
+        problems.append("no Merkle case")
+    cases = [c for c in cases if not c.get("merkle")]
     valid_types = {c["type"] for c in cases if c["valid"]}
     for t in P.TYPE_CODES:
         if t not in valid_types:

@@ -7,19 +7,32 @@ contract.  Only the standard library, msgpack (for encoding) and PyNaCl are used
 Public API
 ----------
 encode(type_name, fields, signing_key=None) -> list[bytes]
-    Frames (header, body, and for signed types the 96-byte signature frame).
+    Frames (header, body, for signed types the 96-byte signature frame, and for a signed
+    JOB the target list, frame 3).
     ``fields`` maps field names (section 4) to values: bins as bytes (or lowercase hex
     strings, so a ``decoded`` object can be fed back), strs as str, nested rows as dicts
-    with their field names (or lists), maps as dicts.  Nothing is validated: the encoder
-    can produce invalid messages on purpose.
+    with their field names (or lists), maps as dicts.  A JOB's ``targets`` may be given as
+    the list of target ids: the body then carries their count and Merkle root (section 2)
+    and the list is frame 3; or as the commitment itself ({count, root} or [count, root]),
+    with the list in ``target_list`` (a decoded JOB feeds back this way).  Nothing is
+    validated: the encoder can produce invalid messages on purpose.
+merkle_leaf / merkle_node / merkle_root / merkle_path / merkle_verify
+    Section 2's target commitment (RFC 9162, 2.1, with SHA-256); mth_reference and
+    path_reference are the recursive definitions, word for word, to check the others.
+target_proof(ids, host_id) -> {"index", "path"}
+    A DISPATCH's field 7 for host_id in the list ids.
 receive(frames, context=None) -> dict
     Section 7's receive procedures; returns the ``decoded`` form of section 10 or raises
     ProtoError.  ``context`` is the section 10 context object (receiver -- `agent`,
     `coordinator`, `control` or `cli`, section 7's table --, host_id, now_ms, skew_ms,
     trusted, seen_nonces, busy_job).  With no context (or no ``receiver``) the
     generic procedure runs: every type is accepted, steps 1-6 verify signatures against the
-    key in the frame without a trust check, DISPATCH's job is verified and decoded
-    (steps 7-8, again without trust) and none of steps 9-13 run.
+    key in the frame without a trust check, a JOB's target list (frame 3) is read and
+    matched with the body, DISPATCH's job is verified and decoded (steps 7-8, again
+    without trust) and none of steps 9-13 run.
+    A JOB's decoded form ends with ``target_list`` (frame 3's ids); its ``targets`` is
+    {count, root}.  A DISPATCH's ``target_proof`` is {index, path}; at an agent, step 9
+    verifies it (section 2) against the embedded job's count and root.
     A DISPATCH accepted at an agent appends its nonce (hex) to ``context["seen_nonces"]``
     when that is a list (step 12: "Otherwise it is stored").
 
@@ -29,6 +42,7 @@ Reading choices where the page is still open to more than one reading are marked
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 
@@ -76,6 +90,7 @@ TYPE_NAMES = {code: name for name, code in TYPE_CODES.items()}
 
 SIGNED_TYPES = frozenset({"RESULT", "JOB", "DISPATCH"})
 FRAME_COUNTS = {name: (3 if name in SIGNED_TYPES else 2) for name in TYPE_CODES}
+FRAME_COUNTS["JOB"] = 4  # header, body, signature, target list (section 1)
 MAX_BODY = {
     "HELLO": 8192,
     "WELCOME": 1024,
@@ -89,6 +104,11 @@ MAX_BODY = {
     "REQUEST": 1052672,
     "REPLY": 16777216,
 }
+# Section 1 / 4: a JOB message's frame 3, the target list, is at most this many bytes.
+MAX_TARGET_LIST = 1048576
+MAX_TARGETS = 10000
+HASH_LEN = 32  # SHA-256
+MAX_PROOF = 32  # DISPATCH target_proof.path: [bin(32); <=32]
 
 # Types each receiver accepts (section 7's table; anything else is TYPE at step 2).
 ACCEPTED = {
@@ -443,11 +463,13 @@ class Nullable:
 
 
 class Array:
-    """``unique`` (JOB targets, "no duplicates"): a repeated element is VALUE at its second
-    occurrence, right after that element's own checks.
-    READING (still open): section 3 says this of duplicate map keys only; for the
-    `targets` list it is read the same way (each element in order, first failure wins),
-    rather than as a rule over the whole list checked after its last element."""
+    """``unique`` (a JOB's target list, "no duplicates"): a repeated element is VALUE at
+    its second occurrence, right after that element's own checks (section 3: "a duplicate
+    map key or a duplicate in a list that must not have any ..., each reported at its
+    second occurrence (so a bad element after it is not reached)").
+    READING: section 3 still names that list `targets` (and gives "an empty `targets`" as
+    an example of VALUE); since the change to a Merkle commitment the list that must not
+    have duplicates and must not be empty is the JOB message's frame 3, `target_list`."""
 
     def __init__(self, elem, lo=0, hi=MAX_ARRAY, unique=False):
         self.elem, self.lo, self.hi, self.unique = elem, lo, hi, unique
@@ -592,7 +614,7 @@ def _post_dispatch_expires(v, row, env, path):
 
 
 def _post_policy_canary(v, row, env, path):
-    n = env.get("n_targets", 0)
+    n = env.get("n_targets", 0)  # the signed targets.count (section 4)
     if v > n:
         _fail("VALUE", path, f"canary {v} exceeds the {n} targets")
 
@@ -613,7 +635,7 @@ def _post_policy_budget_pct(v, row, env, path):
 
 
 def _post_targets(v, row, env, path):
-    env["n_targets"] = len(v)
+    env["n_targets"] = v["count"]
 
 
 # Message schemas (section 4) ---------------------------------------------------------
@@ -637,6 +659,22 @@ POLICY = Row([
     ("quorum_pct", Uint(0, 100)),
     ("step_deadline_s", Uint(1, 86400)),
     ("job_deadline_s", Uint(1, 604800)),
+])
+
+# JOB field 3: the target list's length and Merkle root (section 2).
+TARGETS = Row([
+    ("count", Uint(1, MAX_TARGETS)),
+    ("root", Bin(HASH_LEN, HASH_LEN)),
+])
+
+# A JOB message's frame 3, read like a body whose one field is `target_list` (section 4).
+TARGET_LIST = Array(Id(), 1, MAX_TARGETS, unique=True)
+
+# DISPATCH field 7: where host_id stands in the list and its inclusion proof.  Only the
+# types and bounds are decoding rules; whether the proof holds is step 9's question.
+TARGET_PROOF = Row([
+    ("index", Uint()),
+    ("path", Array(Bin(HASH_LEN, HASH_LEN), 0, MAX_PROOF)),
 ])
 
 _ACK_FIELDS = [
@@ -705,7 +743,7 @@ SCHEMAS = {
         ("job_id", Id()),
         ("action", Str(1, 32, ACTION_RE, desc="an action name ([a-z_])")),
         ("params", Map(Str(1, 32, PARAM_KEY_RE, desc="a param name"), Str(0, 4096), 32)),
-        ("targets", Array(Id(), 1, 10000, unique=True), _post_targets),
+        ("targets", TARGETS, _post_targets),
         ("policy", POLICY),
         ("created_ms", Uint()),
         ("expires_ms", Uint(), _post_job_expires),
@@ -720,6 +758,7 @@ SCHEMAS = {
         ("not_before_ms", Uint()),
         ("expires_ms", Uint(), _post_dispatch_expires),
         ("nonce", Bin(16, 16)),
+        ("target_proof", TARGET_PROOF),
     ]),
     "REQUEST": Row([
         ("request_id", Uint()),
@@ -863,6 +902,151 @@ def verify(type_name: str, body: bytes, sig_frame: bytes) -> bool:
 
 
 # --------------------------------------------------------------------------------------
+# Target commitment (section 2): RFC 9162's Merkle tree (2.1) with SHA-256, over the target
+# ids' UTF-8 bytes in list order.
+
+
+def _id_bytes(host_id) -> bytes:
+    return host_id.encode("utf-8") if isinstance(host_id, str) else bytes(host_id)
+
+
+def merkle_leaf(host_id) -> bytes:
+    """LEAF(id) = SHA-256(0x00 || id)."""
+    return hashlib.sha256(b"\x00" + _id_bytes(host_id)).digest()
+
+
+def merkle_node(left: bytes, right: bytes) -> bytes:
+    """NODE(l, r) = SHA-256(0x01 || l || r)."""
+    return hashlib.sha256(b"\x01" + bytes(left) + bytes(right)).digest()
+
+
+def _split(n: int) -> int:
+    """k: the largest power of two smaller than n (n > 1)."""
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+def mth_reference(ids) -> bytes:
+    """MTH(ids), the recursive definition of section 2 word for word (and RFC 9162's
+    MTH({}) = SHA-256() for an empty list, which no valid JOB has)."""
+    ids = list(ids)
+    n = len(ids)
+    if n == 0:
+        return hashlib.sha256(b"").digest()
+    if n == 1:
+        return merkle_leaf(ids[0])
+    k = _split(n)
+    return merkle_node(mth_reference(ids[:k]), mth_reference(ids[k:]))
+
+
+def path_reference(i: int, ids) -> list[bytes]:
+    """PATH(i, ids) of RFC 9162, 2.1.3.1, recursively: bottom first."""
+    ids = list(ids)
+    n = len(ids)
+    if not 0 <= i < n:
+        raise IndexError(f"position {i} of a list of {n}")
+    if n == 1:
+        return []
+    k = _split(n)
+    if i < k:
+        return path_reference(i, ids[:k]) + [mth_reference(ids[k:])]
+    return path_reference(i - k, ids[k:]) + [mth_reference(ids[:k])]
+
+
+class MerkleTree:
+    """The whole tree of a target list, level by level (leaves first), so that the root
+    and the proof of every position cost O(n) and O(log n).  Built bottom-up: pairs are
+    hashed left to right and a level's odd last node moves up unchanged, which gives
+    RFC 9162's tree (its left subtrees are perfect, of the largest power of two below n);
+    checked against mth_reference / path_reference by the self-checks."""
+
+    def __init__(self, ids):
+        self.ids = list(ids)
+        if not self.ids:
+            raise ValueError("a Merkle tree of no ids")
+        level = [merkle_leaf(x) for x in self.ids]
+        self.levels = [level]
+        while len(level) > 1:
+            nxt = [merkle_node(level[j], level[j + 1]) for j in range(0, len(level) - 1, 2)]
+            if len(level) % 2:
+                nxt.append(level[-1])
+            self.levels.append(nxt)
+            level = nxt
+        self._pos = None
+
+    @property
+    def root(self) -> bytes:
+        return self.levels[-1][0]
+
+    def path(self, i: int) -> list[bytes]:
+        """The proof for position i: sibling hashes from leaf i to the root, bottom first."""
+        if not 0 <= i < len(self.ids):
+            raise IndexError(f"position {i} of a list of {len(self.ids)}")
+        out = []
+        for level in self.levels[:-1]:
+            sib = i ^ 1
+            if sib < len(level):
+                out.append(level[sib])
+            i >>= 1
+        return out
+
+    def index(self, host_id: str) -> int:
+        if self._pos is None:
+            self._pos = {}
+            for i, x in enumerate(self.ids):
+                self._pos.setdefault(x, i)
+        return self._pos[host_id]
+
+
+def merkle_root(ids) -> bytes:
+    """MTH(ids[0:n]) (n >= 1)."""
+    return MerkleTree(ids).root
+
+
+def merkle_path(i: int, ids) -> list[bytes]:
+    """PATH(i, ids[0:n])."""
+    return MerkleTree(ids).path(i)
+
+
+def merkle_verify(host_id, i: int, n: int, root: bytes, path) -> bool:
+    """Section 2's verification (RFC 9162, 2.1.3.2): is host_id at position i of a list of
+    n ids with Merkle root ``root``, given the proof ``path`` (bottom first)?"""
+    if i >= n:
+        return False
+    fn, sn, r = i, n - 1, merkle_leaf(host_id)
+    for h in path:
+        h = bytes(h)
+        if sn == 0:
+            return False
+        if fn % 2 == 1 or fn == sn:
+            r = merkle_node(h, r)
+            while fn % 2 == 0 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = merkle_node(r, h)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == bytes(root)
+
+
+def target_proof(ids, host_id: str, tree: MerkleTree | None = None) -> dict:
+    """DISPATCH field 7 for host_id in the target list ids: {"index", "path"} (path as a
+    list of 32-byte hashes).  KeyError when host_id is not in the list."""
+    tree = tree or MerkleTree(ids)
+    i = tree.index(host_id)
+    return {"index": i, "path": tree.path(i)}
+
+
+def targets_commitment(ids) -> dict:
+    """JOB field 3 for the target list ids: {"count", "root"} (root as 32 bytes)."""
+    ids = list(ids)
+    return {"count": len(ids), "root": mth_reference(ids) if not ids else merkle_root(ids)}
+
+
+# --------------------------------------------------------------------------------------
 # Encoding
 
 
@@ -901,29 +1085,60 @@ def pack(obj) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
 
 
+def _is_id_list(v) -> bool:
+    """A JOB ``targets`` given as the list of target ids (not as the commitment)."""
+    return isinstance(v, (list, tuple)) and all(isinstance(e, str) for e in v)
+
+
 def encode_body(type_name: str, fields) -> bytes:
     schema = SCHEMAS[type_name]
     if isinstance(fields, dict):
         if type_name == "DISPATCH" and isinstance(fields.get("job"), dict):
             fields = dict(fields, job=fields["job_hex"])
+        if type_name == "JOB" and _is_id_list(fields.get("targets")):
+            fields = dict(fields, targets=targets_commitment(fields["targets"]))
         values = [_prepare(f[1], fields[f[0]]) for f in schema.fields]
     else:
         values = [_prepare(f[1], e) for f, e in zip(schema.fields, fields)]
     return pack(values)
 
 
-def frames_for(type_name: str, body: bytes, signing_key=None, type_code=None) -> list[bytes]:
+def job_target_list(fields):
+    """The target list a JOB's fields name: ``target_list`` when given, else ``targets``
+    when that is the list of ids; None otherwise."""
+    if isinstance(fields, dict):
+        if "target_list" in fields:
+            return fields["target_list"]
+        if _is_id_list(fields.get("targets")):
+            return list(fields["targets"])
+    return None
+
+
+def encode_target_list(ids) -> bytes:
+    """A JOB message's frame 3: one msgpack array of the ids."""
+    return pack(list(ids))
+
+
+def frames_for(type_name: str, body: bytes, signing_key=None, type_code=None,
+               target_list=None) -> list[bytes]:
     code = TYPE_CODES[type_name] if type_code is None else type_code
     frames = [header(code), bytes(body)]
     if signing_key is not None:
         frames.append(sign(type_name, body, signing_key))
+    if target_list is not None:
+        frames.append(target_list if isinstance(target_list, (bytes, bytearray))
+                      else encode_target_list(target_list))
     return frames
 
 
 def encode(type_name: str, fields, signing_key: nacl.signing.SigningKey | None = None) -> list[bytes]:
-    """Frames for a message: header, body (msgpack array in section 4's field order) and,
-    when a signing key is given, the 96-byte signature frame."""
-    return frames_for(type_name, encode_body(type_name, fields), signing_key)
+    """Frames for a message: header, body (msgpack array in section 4's field order),
+    when a signing key is given the 96-byte signature frame, and for a signed JOB whose
+    target list is known (``targets`` as ids, or ``target_list``) frame 3, the list."""
+    tl = None
+    if type_name == "JOB" and signing_key is not None:
+        tl = job_target_list(fields)
+    return frames_for(type_name, encode_body(type_name, fields), signing_key, target_list=tl)
 
 
 # --------------------------------------------------------------------------------------
@@ -969,7 +1184,9 @@ def receive(frames, context: dict | None = None) -> dict:
             raise ValueError(f"unknown receiver {receiver!r}")
         if type_name not in ACCEPTED[receiver]:
             _fail("TYPE", "header", f"{type_name} is not accepted by the {receiver}")
-    # Step 3: frame count, signature frame size.
+    # Step 3: frame count, signature frame size.  READING: step 3's text still says "(2 or
+    # 3)"; a JOB has exactly 4 frames (section 1's tables and "JOB at the coordinator"),
+    # and that holds for the generic procedure too (its decoded form needs frame 3).
     if len(frames) != FRAME_COUNTS[type_name]:
         _fail("FRAMES", "frames",
               f"{len(frames)} frames, {type_name} has {FRAME_COUNTS[type_name]}")
@@ -977,9 +1194,12 @@ def receive(frames, context: dict | None = None) -> dict:
     if signed and len(frames[2]) != SIG_FRAME_LEN:
         _fail("FRAMES", "signature", f"signature frame of {len(frames[2])} bytes, not 96")
     body = frames[1]
-    # Step 4: size.
+    # Step 4: size (a JOB's target list too: section 7, "JOB at the coordinator").
     if len(body) > MAX_BODY[type_name]:
         _fail("TOO_BIG", "body", f"{len(body)} bytes exceeds {type_name}'s {MAX_BODY[type_name]}")
+    if type_name == "JOB" and len(frames[3]) > MAX_TARGET_LIST:
+        _fail("TOO_BIG", "target_list",
+              f"{len(frames[3])} bytes exceeds the target list's {MAX_TARGET_LIST}")
     # Step 5: signature, over the received bytes, before decoding.
     if signed:
         _check_signature(type_name, body, frames[2],
@@ -989,6 +1209,9 @@ def receive(frames, context: dict | None = None) -> dict:
 
     if type_name == "DISPATCH":
         return _dispatch(msg, body, ctx, generic)
+    if type_name == "JOB":
+        # Then the target list (frame 3): read like a body, then matched with the body.
+        msg["target_list"] = decode_target_list(frames[3], msg["targets"])
     if generic:
         return msg
     now = ctx.get("now_ms")
@@ -1006,6 +1229,29 @@ def receive(frames, context: dict | None = None) -> dict:
             _fail("DENIED", "host_id",
                   f"{msg['host_id']!r} is not the peer's host id {ctx.get('host_id')!r}")
     return msg
+
+
+def decode_target_list(frame: bytes, targets: dict | None = None) -> list[str]:
+    """A JOB message's frame 3 (section 4, JOB): at most 1048576 bytes (TOO_BIG), the
+    structural scan, the list's field rules as the field `target_list` ([id; 1..10000], no
+    duplicates: VALUE at the second occurrence); then, given the decoded body's
+    ``targets`` ({count, root hex}), its length must be count and its Merkle root root
+    (VALUE otherwise)."""
+    frame = bytes(frame)
+    if len(frame) > MAX_TARGET_LIST:
+        _fail("TOO_BIG", "target_list",
+              f"{len(frame)} bytes exceeds the target list's {MAX_TARGET_LIST}")
+    tree = scan(frame, "target_list")
+    ids = TARGET_LIST(tree, "target_list", {})
+    if targets is not None:
+        if len(ids) != targets["count"]:
+            _fail("VALUE", "target_list",
+                  f"{len(ids)} ids, the signed targets.count is {targets['count']}")
+        root = merkle_root(ids).hex()
+        if root != targets["root"]:
+            _fail("VALUE", "target_list",
+                  f"Merkle root {root} is not the signed targets.root {targets['root']}")
+    return ids
 
 
 def _check_job_times(job, now, skew, where):
@@ -1039,8 +1285,13 @@ def _dispatch(msg: dict, body: bytes, ctx: dict, generic: bool) -> dict:
     # Step 9.
     if msg["host_id"] != own:
         _fail("NOT_TARGET", "host_id", f"dispatch for {msg['host_id']!r}, this agent is {own!r}")
-    if own not in job["targets"]:
-        _fail("NOT_TARGET", "job.targets", f"{own!r} is not among the job's targets")
+    proof = msg["target_proof"]
+    count, root = job["targets"]["count"], bytes.fromhex(job["targets"]["root"])
+    path = [bytes.fromhex(h) for h in proof["path"]]
+    if not merkle_verify(own, proof["index"], count, root, path):
+        _fail("NOT_TARGET", "target_proof",
+              f"the proof does not put {own!r} at position {proof['index']} of the job's "
+              f"{count} targets")
     # Step 10.
     if now + skew < msg["not_before_ms"]:
         _fail("EXPIRED", "not_before_ms", f"not before {msg['not_before_ms']} (now {now})")

@@ -51,7 +51,12 @@ def test_constants():
                                                            "CONFLICT"]
     assert P.ERROR_CODES["INVALID_PARAM"] == 18
     assert P.MAX_BODY["REPLY"] == 16777216 and P.MAX_BODY["DISPATCH"] == 1052672
-    assert {t for t in P.TYPE_CODES if P.FRAME_COUNTS[t] == 3} == {"RESULT", "JOB", "DISPATCH"}
+    assert {t for t in P.TYPE_CODES if P.FRAME_COUNTS[t] == 3} == {"RESULT", "DISPATCH"}
+    assert P.FRAME_COUNTS["JOB"] == 4 and P.MAX_TARGET_LIST == 1048576
+    assert P.SIGNED_TYPES == {"RESULT", "JOB", "DISPATCH"}
+    assert P.FIELD_NAMES["DISPATCH"][7] == "target_proof" and len(P.FIELD_NAMES["DISPATCH"]) == 8
+    assert P.FIELD_NAMES["JOB"][3] == "targets" and len(P.FIELD_NAMES["JOB"]) == 9
+    assert P.TARGETS.names == ["count", "root"] and P.TARGET_PROOF.names == ["index", "path"]
     assert len(P.FIELD_NAMES["ACK"]) == 5 and len(P.FIELD_NAMES["NACK"]) == 7
     assert (P.MAX_DEPTH, P.MAX_STR, P.MAX_BIN, P.MAX_ARRAY, P.MAX_MAP) == (
         6, 65536, 1052672, 100000, 10000)
@@ -87,11 +92,17 @@ def test_round_trip(type_name):
     assert P.receive(frames, RECEIVER_CTX[type_name]()) == expected
     assert P.receive(frames) == expected  # generic decoding, no receiver
     # The body is the field list in section 4's order, shortest ints (msgpack default).
+    values = dict(fields)
+    if type_name == "JOB":
+        values["targets"] = P.targets_commitment(fields["targets"])
+        assert frames[3] == msgpack.packb(fields["targets"])
+        assert list(expected)[-1] == "target_list"
     assert list(msgpack.unpackb(frames[1], raw=False)) == [
-        P._prepare(f[1], fields[f[0]]) for f in P.SCHEMAS[type_name].fields]
+        P._prepare(f[1], values[f[0]]) for f in P.SCHEMAS[type_name].fields]
     # The decoded form encodes back to the same body (REQUEST args and REPLY bodies too:
     # they carry no bin, so their JSON form is unambiguous).
     assert P.encode_body(type_name, expected) == frames[1]
+    assert P.encode(type_name, expected, SIGNER.get(type_name)) == frames
 
 
 def test_shortest_integer_forms():
@@ -120,10 +131,20 @@ def test_frames_errors():
     assert code_of([], G.ctx_control()) == "FRAMES"
     assert code_of([]) == "FRAMES"
     job = P.encode("JOB", G.job(), G.K_OP)
+    assert len(job) == 4
     assert code_of(job[:2], G.ctx_control()) == "FRAMES"
-    assert code_of(job[:2] + [job[2][:95]], G.ctx_control()) == "FRAMES"
-    assert code_of(job[:2] + [job[2] + b"\x00"], G.ctx_control()) == "FRAMES"
+    assert code_of(job[:3], G.ctx_control()) == "FRAMES"  # no target list
+    assert code_of(job[:3], None) == "FRAMES"  # generic receivers too
+    assert code_of(job[:2] + [job[2][:95]] + job[3:], G.ctx_control()) == "FRAMES"
+    assert code_of(job[:2] + [job[2] + b"\x00"] + job[3:], G.ctx_control()) == "FRAMES"
     assert code_of(job + [b""], G.ctx_control()) == "FRAMES"
+    assert code_of(job + [job[3]], G.ctx_control()) == "FRAMES"
+    assert code_of(job[:2] + [job[3], job[2]], G.ctx_control()) == "FRAMES"  # swapped
+    # FRAMES (step 3) before the target list's TOO_BIG (step 4).
+    assert code_of(job[:3] + [bytes(1048577), b""], G.ctx_control()) == "FRAMES"
+    # A DISPATCH or RESULT with a 4th frame is FRAMES: only a JOB has one.
+    assert code_of(G.dispatch_frames() + [job[3]], G.ctx_agent()) == "FRAMES"
+    assert code_of(G.result_frames() + [job[3]], G.ctx_coord()) == "FRAMES"
 
 
 def test_header_version_type_order():
@@ -172,7 +193,7 @@ def test_too_big_before_signature_and_decoding():
 def test_unknown_key_then_bad_signature():
     frames = P.encode("JOB", G.job(), G.K_OTHER)
     assert code_of(frames, G.ctx_control()) == "UNKNOWN_KEY"
-    bad = frames[:2] + [frames[2][:40] + bytes([frames[2][40] ^ 1]) + frames[2][41:]]
+    bad = frames[:2] + [frames[2][:40] + bytes([frames[2][40] ^ 1]) + frames[2][41:]] + frames[3:]
     assert code_of(bad, G.ctx_control()) == "UNKNOWN_KEY"  # the key is checked first
 
 
@@ -182,7 +203,8 @@ def test_flipped_signature_bit():
         for pos in (32, 63, 64, 95):
             sig = bytearray(frames[2])
             sig[pos] ^= 1 << bit
-            assert code_of(frames[:2] + [bytes(sig)], G.ctx_control()) == "BAD_SIGNATURE"
+            assert code_of(frames[:2] + [bytes(sig)] + frames[3:],
+                           G.ctx_control()) == "BAD_SIGNATURE"
 
 
 def test_flipped_body_bit():
@@ -200,25 +222,30 @@ def test_domain_separation_job_signature_presented_as_result():
     # And a JOB body+signature presented under the RESULT type code.
     job = P.encode("JOB", G.job(), G.K_OP)
     ctx = G.ctx_coord(trusted={"RESULT": [G.pk(G.K_OP)], "JOB": [G.pk(G.K_OP)]})
-    assert code_of([P.header(P.RESULT)] + job[1:], ctx) == "BAD_SIGNATURE"
+    assert code_of([P.header(P.RESULT)] + job[1:3], ctx) == "BAD_SIGNATURE"
 
 
 def test_signature_checked_before_decoding():
     garbage = b"\xc1\xc1"
     assert code_of(G.signed("JOB", garbage, G.K_OP), G.ctx_control()) == "MALFORMED"
     assert code_of(G.signed("JOB", garbage, G.K_OTHER), G.ctx_control()) == "UNKNOWN_KEY"
-    good_sig = P.encode("JOB", G.job(), G.K_OP)[2]
-    assert code_of([P.header(P.JOB), garbage, good_sig], G.ctx_control()) == "BAD_SIGNATURE"
+    good = P.encode("JOB", G.job(), G.K_OP)
+    assert code_of([P.header(P.JOB), garbage, good[2], good[3]],
+                   G.ctx_control()) == "BAD_SIGNATURE"
 
 
 def test_signature_covers_received_bytes_not_a_reencoding():
     # A non-shortest encoding, signed as received, is accepted as is.
+    root = P.merkle_root([HOST])
     body = (b"\x99" + msgpack.packb("job-7") + msgpack.packb("ping") + b"\x80"
-            + b"\x91" + msgpack.packb(HOST) + msgpack.packb(list(G.POLICY.values()))
+            + b"\x92\xcf" + (1).to_bytes(8, "big") + b"\xc6" + (32).to_bytes(4, "big") + root
+            + msgpack.packb(list(dict(G.POLICY, canary=0).values()))
             + b"\xcf" + (NOW - 1).to_bytes(8, "big") + msgpack.packb(NOW + 1000)
             + msgpack.packb("alice") + b"\xd9\x00")
-    d = P.receive(G.signed("JOB", body, G.K_OP), G.ctx_control())
+    tl = b"\xdd\x00\x00\x00\x01\xd9\x06" + HOST.encode()
+    d = P.receive(G.signed("JOB", body, G.K_OP, tl), G.ctx_control())
     assert d["created_ms"] == NOW - 1 and d["reason"] == ""
+    assert d["targets"] == {"count": 1, "root": root.hex()} and d["target_list"] == [HOST]
 
 
 # ------------------------------------------------------------------------------------------
@@ -465,6 +492,10 @@ def test_limit_vs_value_for_bounds():
     assert code_of(P.encode("HELLO", G.hello(incarnation=bytes(15))), G.ctx_coord()) == "VALUE"
     assert code_of(P.encode("HELLO", G.hello(capabilities=["c"] * 33)), G.ctx_coord()) == "LIMIT"
     assert code_of(P.encode("JOB", G.job(targets=[]), G.K_OP), G.ctx_control()) == "VALUE"
+    assert code_of(G.job_frames_list([]), G.ctx_control()) == "VALUE"
+    ids = [f"h{i}" for i in range(10001)]
+    assert code_of(G.forged_job_frames(10000, P.merkle_root(ids[:10000]), ids),
+                   G.ctx_control()) == "LIMIT"
 
 
 def test_first_failure_in_field_order():
@@ -479,11 +510,14 @@ def test_first_failure_in_field_order():
 
 def test_error_message_names_the_field():
     e = err(P.encode("JOB", G.job(targets=["a", "b", "c", "a"]), G.K_OP), G.ctx_control())
-    assert e.code_name == "VALUE" and "targets[3]" in str(e)
+    assert e.code_name == "VALUE" and "target_list[3]" in str(e)
     e = err(P.encode("JOB", G.job(policy=dict(G.POLICY, quorum_pct=101)), G.K_OP), G.ctx_control())
     assert "policy.quorum_pct" in str(e)
-    e = err(G.dispatch_frames(jbody=G.job_body(targets=[HOST, "x y"])), G.ctx_agent())
-    assert e.code_name == "VALUE" and "job.targets[1]" in str(e)
+    e = err(G.dispatch_frames(jbody=G.job_body(targets=[])), G.ctx_agent())
+    assert e.code_name == "VALUE" and "job.targets.count" in str(e)
+    e = err(G.dispatch_frames(target_proof={"index": 0, "path": [bytes(32), bytes(31)]}),
+            G.ctx_agent())
+    assert e.code_name == "VALUE" and "target_proof.path[1]" in str(e)
 
 
 @pytest.mark.parametrize("raw", [
@@ -633,9 +667,9 @@ def test_map_entries_key_then_value():
     labels = b"\x82\xa1k" + msgpack.packb("v" * 129) + b"\xa1k\xa0"
     assert code_of(unsigned("HELLO", G.raw_body("HELLO", G.hello(), labels=labels)),
                    c) == "LIMIT"
-    # READING: a duplicate target at its second occurrence (like a duplicate map key).
+    # A duplicate target at its second occurrence (like a duplicate map key).
     e = err(P.encode("JOB", G.job(targets=[HOST, HOST, "x" * 65]), G.K_OP), G.ctx_control())
-    assert e.code_name == "VALUE" and "targets[1]" in str(e)
+    assert e.code_name == "VALUE" and "target_list[1]" in str(e)
 
 
 def test_str_limit_before_utf8_and_utf8_before_minimum():
@@ -717,9 +751,13 @@ def test_dispatch_decoded_form():
     fields = G.dispatch()
     d = P.receive(G.dispatch_frames(), G.ctx_agent())
     assert d["job_hex"] == fields["job"].hex()
-    assert d["job"] == G.to_json(G.job())
+    want = G.to_json(G.job())
+    want["targets"] = {"count": 3, "root": P.mth_reference(G.job()["targets"]).hex()}
+    assert d["job"] == want  # a DISPATCH's job is the body: no target_list
     assert d["job_sig"] == fields["job_sig"].hex()
-    assert list(d)[:7] == P.FIELD_NAMES["DISPATCH"]
+    assert list(d)[:8] == P.FIELD_NAMES["DISPATCH"]
+    assert d["target_proof"] == {"index": 0, "path": [
+        P.merkle_leaf("web-02").hex(), P.merkle_leaf("db-01").hex()]}
 
 
 def test_expired():
@@ -917,6 +955,13 @@ def test_gen_cases_self_consistent(tmp_path):
             "decoded"}
     problems = []
     for case in cases:
+        if case.get("merkle"):
+            assert set(case) == {"name", "merkle", "ids", "root_hex", "proofs"}, case["name"]
+            assert case["merkle"] is True
+            p = G.check_case(case)
+            if p:
+                problems.append(f"{case['name']}: {p}")
+            continue
         assert set(case) == keys, case["name"]
         assert set(case["context"]) == {"receiver", "host_id", "now_ms", "skew_ms", "trusted",
                                         "seen_nonces", "busy_job"}
@@ -937,3 +982,439 @@ def test_gen_cases_self_consistent(tmp_path):
     subprocess.run([sys.executable, os.path.join(HERE, "gen_cases.py"), str(out2)], check=True,
                    capture_output=True)
     assert out.read_bytes() == out2.read_bytes()
+
+
+# ------------------------------------------------------------------------------------------
+# Section 2: the target commitment (RFC 9162's Merkle tree with SHA-256)
+
+import hashlib  # noqa: E402
+
+
+def _sha(b: bytes) -> bytes:
+    return hashlib.sha256(b).digest()
+
+
+def _ids(n, fmt="h{}"):
+    return [fmt.format(i) for i in range(n)]
+
+
+def test_merkle_leaf_and_node_definitions():
+    assert P.merkle_leaf("h1") == _sha(b"\x00h1")
+    assert P.merkle_leaf(b"h1") == P.merkle_leaf("h1")
+    assert P.merkle_leaf("h\u00e9") == _sha(b"\x00h\xc3\xa9")  # the id's UTF-8 bytes
+    l, r = _sha(b"l"), _sha(b"r")
+    assert P.merkle_node(l, r) == _sha(b"\x01" + l + r)
+    assert P.merkle_node(l, r) != P.merkle_node(r, l)
+    # Leaves and nodes are domain-separated: a node is never a leaf of the same bytes.
+    assert P.merkle_node(l, r) != _sha(b"\x00" + l + r)
+
+
+def test_merkle_spec_example():
+    L, N = P.merkle_leaf, P.merkle_node
+    ids = ["h1", "h2", "h3"]
+    root = N(N(L("h1"), L("h2")), L("h3"))
+    assert P.merkle_root(ids) == P.mth_reference(ids) == root
+    assert P.merkle_path(2, ids) == [N(L("h1"), L("h2"))]
+    assert P.merkle_path(0, ids) == [L("h2"), L("h3")]
+    assert P.merkle_path(1, ids) == [L("h1"), L("h3")]
+    for i, x in enumerate(ids):
+        assert P.merkle_verify(x, i, 3, root, P.merkle_path(i, ids))
+
+
+def test_merkle_single_and_two():
+    assert P.merkle_root(["h1"]) == P.merkle_leaf("h1")  # MTH of one id is its leaf
+    assert P.merkle_path(0, ["h1"]) == []
+    assert P.merkle_verify("h1", 0, 1, P.merkle_leaf("h1"), [])
+    assert not P.merkle_verify("h2", 0, 1, P.merkle_leaf("h1"), [])
+    two = ["a", "b"]
+    assert P.merkle_root(two) == P.merkle_node(P.merkle_leaf("a"), P.merkle_leaf("b"))
+    assert P.merkle_path(0, two) == [P.merkle_leaf("b")]
+    assert P.merkle_path(1, two) == [P.merkle_leaf("a")]
+
+
+def test_merkle_split_is_largest_power_of_two_below_n():
+    assert [P._split(n) for n in (2, 3, 4, 5, 8, 9, 16, 17, 10000)] == [
+        1, 2, 2, 4, 4, 8, 8, 16, 8192]
+    # Five ids: MTH = NODE(MTH(first 4), LEAF(5th)), the 5th moves up unchanged.
+    ids = _ids(5)
+    L, N = P.merkle_leaf, P.merkle_node
+    assert P.merkle_root(ids) == N(N(N(L("h0"), L("h1")), N(L("h2"), L("h3"))), L("h4"))
+    assert P.merkle_path(4, ids) == [P.mth_reference(ids[:4])]
+
+
+@pytest.mark.parametrize("n", range(1, 71))
+def test_merkle_tree_matches_recursive_definition(n):
+    ids = _ids(n)
+    tree = P.MerkleTree(ids)
+    assert tree.root == P.mth_reference(ids)
+    for i in range(n):
+        path = tree.path(i)
+        assert path == P.path_reference(i, ids), i
+        assert len(path) <= (n - 1).bit_length()  # at most ceil(log2 n) hashes
+        assert P.merkle_verify(ids[i], i, n, tree.root, path), i
+
+
+def test_merkle_10000():
+    ids = _ids(10000, "host-{:05d}")
+    tree = P.MerkleTree(ids)
+    assert tree.root == P.mth_reference(ids) == P.merkle_root(ids)
+    for i in range(10000):  # every position verifies, within 14 hashes
+        path = tree.path(i)
+        assert len(path) <= 14
+        assert P.merkle_verify(ids[i], i, 10000, tree.root, path), i
+    for i in (0, 1, 4095, 4096, 8191, 8192, 9998, 9999, 5000, 1234):
+        assert tree.path(i) == P.path_reference(i, ids), i
+    assert not P.merkle_verify(ids[0], 1, 10000, tree.root, tree.path(0))
+    assert not P.merkle_verify(ids[9999], 9999, 10000, tree.root, tree.path(9998))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 16, 17, 33])
+def test_merkle_verify_rejects_tampered_proofs(n):
+    ids = _ids(n)
+    tree = P.MerkleTree(ids)
+    root = tree.root
+    for i in range(n):
+        path = tree.path(i)
+        def v(p, idx=i, x=ids[i]):
+            return P.merkle_verify(x, idx, n, root, p)
+
+        assert v(path)
+        for k in range(len(path)):  # any flipped bit of any hash
+            for bit in (0, 255):
+                h = bytearray(path[k])
+                h[bit // 8] ^= 1 << (bit % 8)
+                assert not v(path[:k] + [bytes(h)] + path[k + 1:]), (i, k, bit)
+        if path:
+            assert not v(path[:-1])  # too short
+            assert not v(path[1:])
+            assert not v([])
+            if len(path) > 1 and path[0] != path[1]:
+                assert not v(path[::-1])  # order matters
+        assert not v(path + [bytes(32)])  # too long
+        assert not v(path + [root])
+        assert not P.merkle_verify(ids[i] + "x", i, n, root, path)  # another id
+        assert not P.merkle_verify(ids[i], i, n, bytes(32), path)  # another root
+        for j in range(n):  # another position with this path, or this id with its path
+            if j != i:
+                assert not P.merkle_verify(ids[i], j, n, root, path), (i, j)
+                assert not P.merkle_verify(ids[j], i, n, root, path), (i, j)
+        # index >= count fails, whatever the path.
+        for bad in (n, n + 1, 2 * n, 2**63 - 1):
+            assert not P.merkle_verify(ids[i], bad, n, root, path)
+            assert not P.merkle_verify(ids[i], bad, n, root, [])
+
+
+def test_merkle_verify_is_the_pages_algorithm():
+    """The verification run by hand on the spec example, step by step."""
+    L, N = P.merkle_leaf, P.merkle_node
+    root = N(N(L("h1"), L("h2")), L("h3"))
+    # i = 2, n = 3: fn = 2, sn = 2 -> fn == sn: r = NODE(h, r); fn even and != 0: fn = 1,
+    # sn = 1; then fn = 0, sn = 0 -> succeed with r == root.
+    assert P.merkle_verify("h3", 2, 3, root, [N(L("h1"), L("h2"))])
+    # The same with an extra hash: sn == 0 at the second -> fail.
+    assert not P.merkle_verify("h3", 2, 3, root, [N(L("h1"), L("h2")), bytes(32)])
+    # Stopping early (sn != 0 at the end) fails even if r happened to be the root.
+    assert not P.merkle_verify("h1", 0, 3, N(L("h1"), L("h2")), [L("h2")])
+
+
+def test_target_proof_helper():
+    ids = ["db-01", "web-01", "web-02"]
+    p = P.target_proof(ids, "web-02")
+    assert p == {"index": 2, "path": P.merkle_path(2, ids)}
+    with pytest.raises(KeyError):
+        P.target_proof(ids, "web-03")
+    assert P.targets_commitment(ids) == {"count": 3, "root": P.merkle_root(ids)}
+
+
+# ------------------------------------------------------------------------------------------
+# JOB: the commitment in the body, the list in frame 3
+
+
+def test_job_encode_computes_commitment_and_fourth_frame():
+    ids = [HOST, "web-02", "db-01"]
+    frames = P.encode("JOB", G.job(targets=ids), G.K_OP)
+    assert len(frames) == 4
+    body = msgpack.unpackb(frames[1], raw=False)
+    assert body[3] == [3, P.mth_reference(ids)]
+    assert msgpack.unpackb(frames[3], raw=False) == ids
+    assert frames[2] == P.sign("JOB", frames[1], G.K_OP)  # the list is not signed
+    d = P.receive(frames, G.ctx_control())
+    assert d["targets"] == {"count": 3, "root": P.mth_reference(ids).hex()}
+    assert d["target_list"] == ids and list(d)[-1] == "target_list"
+    assert list(d)[:-1] == P.FIELD_NAMES["JOB"]
+    # The decoded form feeds back to the same frames.
+    assert P.encode("JOB", d, G.K_OP) == frames
+    # Generic receive reads and matches the list too.
+    assert P.receive(frames) == d
+    assert code_of(frames[:3] + [msgpack.packb(ids[:2])]) == "VALUE"
+
+
+def test_job_single_target():
+    frames = G.job_frames(action="ping", params={}, targets=["h1"],
+                          policy=dict(G.POLICY, canary=1, batch=1, batch_pct=False))
+    d = P.receive(frames, G.ctx_control())
+    assert d["targets"] == {"count": 1, "root": P.merkle_leaf("h1").hex()}
+    assert d["target_list"] == ["h1"]
+    P.receive(G.job_frames(targets=["h1"]), G.ctx_control())  # canary 1 of 1
+    e = err(G.job_frames(targets=["h1"], policy=dict(G.POLICY, canary=2)), G.ctx_control())
+    assert e.code_name == "VALUE" and "canary" in str(e)
+
+
+def test_job_count_and_root_mismatch():
+    c = G.ctx_control()
+    ids = [HOST, "web-02", "db-01"]
+    root = P.merkle_root(ids)
+    e = err(G.job_frames_list(ids[:2]), c)
+    assert e.code_name == "VALUE" and "count" in str(e)
+    assert code_of(G.job_frames_list(ids + ["db-02"]), c) == "VALUE"
+    e = err(G.job_frames_list([ids[1], ids[0], ids[2]]), c)  # same set, another order
+    assert e.code_name == "VALUE" and "root" in str(e)
+    assert code_of(G.forged_job_frames(2, root, ids), c) == "VALUE"
+    assert code_of(G.forged_job_frames(3, bytes(32), ids), c) == "VALUE"
+    P.receive(G.forged_job_frames(3, root, ids), c)
+    # The list is bound by the root, not by the signature: a changed list is VALUE.
+    e = err(G.job_frames_list([HOST, "web-02", "evil-01"]), c)
+    assert e.code_name == "VALUE" and "target_list" in str(e)
+
+
+def test_job_target_list_field_rules():
+    c = G.ctx_control()
+    e = err(P.encode("JOB", G.job(targets=[HOST, "a", HOST]), G.K_OP), c)
+    assert e.code_name == "VALUE" and "target_list[2]" in str(e) and "duplicate" in str(e)
+    # First failure in order: the duplicate before a later too-long id, and the reverse.
+    assert code_of(P.encode("JOB", G.job(targets=[HOST, HOST, "x" * 65]), G.K_OP), c) == "VALUE"
+    assert code_of(P.encode("JOB", G.job(targets=[HOST, "x" * 65, HOST]), G.K_OP), c) == "LIMIT"
+    # The list's own rules come before the match with the body.
+    assert code_of(G.job_frames_list([HOST, 1]), c) == "SCHEMA"
+    assert code_of(G.job_frames_list([HOST, "x" * 65]), c) == "LIMIT"
+    assert code_of(G.job_frames_list([HOST, "bad id", "db-01"]), c) == "VALUE"
+    assert code_of(G.job_frames_list([]), c) == "VALUE"
+    assert code_of(G.job_frames_list(msgpack.packb({HOST: 1})), c) == "SCHEMA"
+    assert code_of(G.job_frames_list(msgpack.packb(HOST)), c) == "SCHEMA"
+    # The structural scan, as for a body.
+    assert code_of(G.job_frames_list(b""), c) == "MALFORMED"
+    assert code_of(G.job_frames_list(b"\xc1"), c) == "MALFORMED"
+    tl = G.default_target_list()
+    assert code_of(G.job_frames_list(tl[:-1]), c) == "MALFORMED"
+    assert code_of(G.job_frames_list(tl + b"\x00"), c) == "TRAILING"
+    assert code_of(G.job_frames_list(b"\x91" * 6 + b"\x90"), c) == "DEPTH"
+    assert code_of(G.job_frames_list(b"\x91\xca\x00\x00\x00\x00"), c) == "SCHEMA"
+    assert code_of(G.job_frames_list(b"\xdd\x00\x01\x86\xa1"), c) == "LIMIT"
+
+
+def test_job_target_list_bounds():
+    c = G.ctx_control()
+    ids = _ids(10000, "host-{:05d}")
+    d = P.receive(P.encode("JOB", G.job(action="ping", params={}, targets=ids), G.K_OP), c)
+    assert d["targets"]["count"] == 10000 and d["target_list"] == ids
+    # 10001: the signed count is out of range (the body is read first)...
+    e = err(P.encode("JOB", G.job(targets=ids + ["x"]), G.K_OP), c)
+    assert e.code_name == "VALUE" and "targets.count" in str(e)
+    # ...and a list of 10001 under a count of 10000 is LIMIT.
+    assert code_of(G.forged_job_frames(10000, P.merkle_root(ids), ids + ["x"]), c) == "LIMIT"
+    # Frame 3's size: 1048576 bytes pass step 4 (here: then TRAILING), 1048577 are TOO_BIG.
+    tl = G.default_target_list()
+    assert code_of(G.job_frames_list(tl.ljust(1048576, b"\x00")), c) == "TRAILING"
+    assert code_of(G.job_frames_list(tl.ljust(1048577, b"\x00")), c) == "TOO_BIG"
+    e = err(G.job_frames_list(b"\x00" * 1048577), c)
+    assert "target_list" in str(e)
+
+
+def test_job_step_order():
+    c = G.ctx_control()
+    big = b"\x00" * 1048577
+    # Step 4 (the list's size) before step 5 (key, signature).
+    assert code_of(G.job_frames_list(big, key=G.K_OTHER), c) == "TOO_BIG"
+    fr = G.job_frames_list(big)
+    assert code_of(fr[:2] + [fr[2][:95] + bytes([fr[2][95] ^ 1]), fr[3]], c) == "TOO_BIG"
+    # The body's TOO_BIG and the list's are both step 4.
+    assert code_of([P.header(P.JOB), b"\x00" * 1048577, bytes(96), b"\x90"], c) == "TOO_BIG"
+    # Step 5 before the list is read.
+    assert code_of(G.job_frames_list(b"\xc1", key=G.K_OTHER), c) == "UNKNOWN_KEY"
+    fr = G.job_frames_list(b"\xc1")
+    assert code_of(fr[:2] + [fr[2][:40] + bytes([fr[2][40] ^ 1]) + fr[2][41:], fr[3]],
+                   c) == "BAD_SIGNATURE"
+    # Step 6 (the body) before the list.
+    assert code_of(G.job_frames(operator=5)[:3] + [b"\xc1"], c) == "SCHEMA"
+    assert code_of(G.job_frames(operator="")[:3] + [b""], c) == "VALUE"
+    # The list (and its match) before EXPIRED, UNKNOWN_ACTION and INVALID_PARAM.
+    old = dict(created_ms=NOW - 10**7, expires_ms=NOW - G.SKEW - 1)
+    assert code_of(G.job_frames(**old), c) == "EXPIRED"
+    assert code_of(G.job_frames_list(b"", **old), c) == "MALFORMED"
+    assert code_of(G.job_frames_list([HOST], **old), c) == "VALUE"
+    assert code_of(G.job_frames_list([HOST], action="shell", params={}), c) == "VALUE"
+    assert code_of(G.job_frames(targets=[HOST, HOST], params={"to": "1"}), c) == "VALUE"
+    assert code_of(G.job_frames(params={"to": "1"}), c) == "INVALID_PARAM"
+
+
+def test_job_targets_field_rules():
+    c = G.ctx_control()
+    root = P.merkle_root([HOST, "web-02", "db-01"])
+
+    def raw(targets_raw, **over):
+        body = G.raw_body("JOB", G.job(**over), targets=targets_raw)
+        return [P.header(P.JOB), body, P.sign("JOB", body, G.K_OP), G.default_target_list()]
+
+    P.receive(raw(msgpack.packb([3, root])), c)
+    assert code_of(raw(msgpack.packb([HOST, "web-02", "db-01"])), c) == "SCHEMA"  # old form
+    assert code_of(raw(msgpack.packb([3])), c) == "SCHEMA"
+    assert code_of(raw(msgpack.packb([3, root, 1])), c) == "SCHEMA"
+    assert code_of(raw(msgpack.packb({"count": 3, "root": root})), c) == "SCHEMA"
+    assert code_of(raw(msgpack.packb([-3, root])), c) == "SCHEMA"
+    assert code_of(raw(msgpack.packb([3, root.hex()])), c) == "SCHEMA"
+    assert code_of(raw(msgpack.packb([0, root])), c) == "VALUE"
+    assert code_of(raw(msgpack.packb([10001, root])), c) == "VALUE"
+    assert code_of(raw(b"\x92\xcf\x80" + bytes(7) + msgpack.packb(root)), c) == "VALUE"
+    assert code_of(raw(msgpack.packb([3, root[:31]])), c) == "VALUE"
+    assert code_of(raw(msgpack.packb([3, root + b"\x00"])), c) == "LIMIT"
+    assert code_of(raw(msgpack.packb([10001, root + b"\x00"])), c) == "VALUE"  # count first
+    # canary <= the signed count, checked at canary.
+    ids = [HOST, "web-02", "db-01"]
+    P.receive(G.job_frames(policy=dict(G.POLICY, canary=3)), c)
+    e = err(G.job_frames(policy=dict(G.POLICY, canary=4)), c)
+    assert e.code_name == "VALUE" and "canary" in str(e)
+    e = err(G.forged_job_frames(2, root, ids, policy=dict(G.POLICY, canary=3)), c)
+    assert e.code_name == "VALUE" and "canary" in str(e)
+
+
+def test_decode_target_list_alone():
+    ids = ["a", "b", "c"]
+    assert P.decode_target_list(msgpack.packb(ids)) == ids
+    assert P.decode_target_list(msgpack.packb(ids),
+                                {"count": 3, "root": P.merkle_root(ids).hex()}) == ids
+    with pytest.raises(P.ProtoError) as info:
+        P.decode_target_list(msgpack.packb(ids), {"count": 3, "root": "00" * 32})
+    assert info.value.code_name == "VALUE"
+    with pytest.raises(P.ProtoError) as info:
+        P.decode_target_list(bytes(1048577))
+    assert info.value.code_name == "TOO_BIG"
+
+
+# ------------------------------------------------------------------------------------------
+# DISPATCH: target_proof and step 9
+
+
+def test_dispatch_target_proof_types_and_bounds():
+    a = G.ctx_agent()
+    good = G.proof_for([HOST, "web-02", "db-01"], HOST)
+    P.receive(G.dispatch_frames(target_proof=good), G.ctx_agent())
+
+    def raw(proof_raw, **over):
+        body = G.raw_body("DISPATCH", G.dispatch(**over), target_proof=proof_raw)
+        return [P.header(P.DISPATCH), body, P.sign("DISPATCH", body, G.K_COORD)]
+
+    P.receive(raw(msgpack.packb([0, good["path"]])), G.ctx_agent())
+    assert code_of(raw(b"\xc0"), a) == "SCHEMA"
+    assert code_of(raw(msgpack.packb({"index": 0, "path": good["path"]})), a) == "SCHEMA"
+    assert code_of(raw(msgpack.packb([0])), a) == "SCHEMA"
+    assert code_of(raw(msgpack.packb([-1, good["path"]])), a) == "SCHEMA"
+    assert code_of(raw(b"\x92\xcf\x80" + bytes(7) + msgpack.packb(good["path"])), a) == "VALUE"
+    assert code_of(raw(msgpack.packb([0, [h.hex() for h in good["path"]]])), a) == "SCHEMA"
+    d = lambda path, index=0: G.dispatch_frames(  # noqa: E731
+        target_proof={"index": index, "path": path})
+    assert code_of(d([bytes(31)]), a) == "VALUE"
+    assert code_of(d([bytes(33)]), a) == "LIMIT"
+    assert code_of(d([bytes(32)] * 33), a) == "LIMIT"
+    assert code_of(d([b""] * 33), a) == "LIMIT"  # the array's bound before its elements
+    assert code_of(d([bytes(32)] * 32), a) == "NOT_TARGET"  # decodes; step 9 refuses
+    # The DISPATCH fields (step 6) before the job's signature (step 7).
+    assert code_of(raw(msgpack.packb([-1, []]), jsig=bytes(96)), a) == "SCHEMA"
+    # Without field 7: 7 fields is SCHEMA.
+    body = G.array_header(7) + b"".join(G.raw_fields("DISPATCH", G.dispatch())[:7])
+    assert code_of(G.signed("DISPATCH", body, G.K_COORD), a) == "SCHEMA"
+
+
+def test_not_target_host_not_in_list():
+    a = G.ctx_agent()
+    others = ["web-02", "db-01", "db-02"]
+    jb = G.job_body(targets=others)
+    for i in range(3):  # whatever position's proof the coordinator sends
+        frames = G.dispatch_frames(jbody=jb, target_proof=G.proof_for(others, None, i))
+        e = err(frames, a)
+        assert e.code_name == "NOT_TARGET" and "target_proof" in str(e)
+    # The dispatch is valid for the host it names, at its own agent.
+    for i, h in enumerate(others):
+        frames = G.dispatch_frames(jbody=jb, host_id=h, target_proof=G.proof_for(others, h))
+        assert P.receive(frames, G.ctx_agent(host_id=h))["target_proof"]["index"] == i
+        # ...and not at ours (host_id first), nor with our host_id and its proof.
+        assert code_of(frames, a) == "NOT_TARGET"
+
+
+def test_not_target_tampered_proofs():
+    a = G.ctx_agent()
+    ids = [HOST, "web-02", "db-01"]
+    good = G.proof_for(ids, HOST)
+    d = lambda **p: G.dispatch_frames(target_proof=dict(good, **p))  # noqa: E731
+    P.receive(d(), G.ctx_agent())
+    assert code_of(d(index=3), a) == "NOT_TARGET"  # index == count
+    assert code_of(d(index=4), a) == "NOT_TARGET"
+    assert code_of(d(index=2**63 - 1), a) == "NOT_TARGET"
+    assert code_of(d(index=1), a) == "NOT_TARGET"
+    assert code_of(d(path=good["path"][::-1]), a) == "NOT_TARGET"
+    assert code_of(d(path=good["path"][:1]), a) == "NOT_TARGET"
+    assert code_of(d(path=good["path"] + [bytes(32)]), a) == "NOT_TARGET"
+    assert code_of(d(path=[]), a) == "NOT_TARGET"
+    for k in range(2):
+        for pos in (0, 31):
+            h = bytearray(good["path"][k])
+            h[pos] ^= 0x80
+            path = list(good["path"])
+            path[k] = bytes(h)
+            assert code_of(d(path=path), a) == "NOT_TARGET"
+    # A proof from another list (same position) or of another host.
+    assert code_of(G.dispatch_frames(target_proof=G.proof_for([HOST, "x", "y"], HOST)),
+                   a) == "NOT_TARGET"
+    assert code_of(G.dispatch_frames(target_proof=G.proof_for(ids, "web-02")), a) == "NOT_TARGET"
+    # Step 9 before 10, 11, 12.
+    bad = dict(good, index=1)
+    assert code_of(G.dispatch_frames(target_proof=bad, not_before_ms=NOW - 10**6,
+                                     expires_ms=NOW - 10**5), a) == "NOT_TARGET"
+    assert code_of(G.dispatch_frames(jbody=G.job_body(action="reboot", params={}),
+                                     target_proof=bad), a) == "NOT_TARGET"
+    ctx = G.ctx_agent(seen_nonces=[G.NONCE.hex()])
+    assert code_of(G.dispatch_frames(target_proof=bad), ctx) == "NOT_TARGET"
+    # A NOT_TARGET dispatch does not spend its nonce.
+    ctx = G.ctx_agent()
+    with pytest.raises(P.ProtoError):
+        P.receive(G.dispatch_frames(target_proof=bad), ctx)
+    assert ctx["seen_nonces"] == []
+
+
+def test_dispatch_single_target_job():
+    a = G.ctx_agent()
+    jb = G.job_body(action="ping", params={}, targets=[HOST],
+                    policy=dict(G.POLICY, canary=0))
+    d = P.receive(G.dispatch_frames(jbody=jb), a)
+    assert d["target_proof"] == {"index": 0, "path": []}
+    assert d["job"]["targets"] == {"count": 1, "root": P.merkle_leaf(HOST).hex()}
+    assert code_of(G.dispatch_frames(jbody=jb, target_proof={"index": 0, "path": [bytes(32)]}),
+                   a) == "NOT_TARGET"
+    assert code_of(G.dispatch_frames(jbody=jb, target_proof={"index": 1, "path": []}),
+                   a) == "NOT_TARGET"
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 7, 8, 9, 17, 70])
+def test_dispatch_every_position(n):
+    ids = _ids(n, "web-{:02d}")
+    jb = G.job_body(action="ping", params={}, targets=ids, policy=dict(G.POLICY, canary=0))
+    tree = P.MerkleTree(ids)
+    for i, h in enumerate(ids):
+        proof = {"index": i, "path": tree.path(i)}
+        frames = G.dispatch_frames(jbody=jb, host_id=h, target_proof=proof)
+        assert P.receive(frames, G.ctx_agent(host_id=h))["target_proof"]["index"] == i
+        j = (i + 1) % n  # the neighbour's proof does not admit this host
+        other = {"index": j, "path": tree.path(j)}
+        frames = G.dispatch_frames(jbody=jb, host_id=h, target_proof=other)
+        assert code_of(frames, G.ctx_agent(host_id=h)) == "NOT_TARGET"
+
+
+def test_dispatch_of_a_10000_target_job_stays_small():
+    ids = _ids(10000, "host-{:05d}")
+    jb = G.job_body(action="ping", params={}, targets=ids)
+    assert len(jb) < 400
+    tree = P.MerkleTree(ids)
+    for i in (0, 5000, 9999):
+        proof = {"index": i, "path": tree.path(i)}
+        frames = G.dispatch_frames(jbody=jb, host_id=ids[i], target_proof=proof)
+        assert len(frames[1]) < len(jb) + 700
+        P.receive(frames, G.ctx_agent(host_id=ids[i]))

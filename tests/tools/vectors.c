@@ -2,7 +2,8 @@
  *   vectors gen         print tests/vectors/proto-v1.json (fails if any case
  *                       does not come out as it was meant to)
  *   vectors check FILE  run every case of FILE through proto_receive() and
- *                       compare; ends with "N passed, N failed" */
+ *                       compare, and recompute every Merkle case (root, proofs,
+ *                       verification); ends with "N passed, N failed" */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,8 +330,10 @@ from_msg(struct frames *f, const struct proto_msg *m, const uint8_t *sk)
 	}
 	fr_add(f, pf.header, 4);
 	fr_add(f, pf.body, pf.body_len);
-	if (pf.nframes == 3)
+	if (pf.nframes >= 3)
 		fr_add(f, pf.sig, PROTO_SIGFRAME_LEN);
+	if (pf.nframes == 4)
+		fr_add(f, pf.targets, pf.targets_len);
 	proto_frames_free(&pf);
 }
 
@@ -355,6 +358,8 @@ static const uint8_t nonce1[16] = {0x9e, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0
 
 static struct proto_kv rb_params[] = {{"to", "4.2.0"}, {"backup", "/var/backups/odc/pre-4.3.0"}};
 static const char *targets3[] = {"h1", "h2", "h3"};
+static const char *ids13[] = {"h1", "h2", "h3",  "h4",  "h5",  "h6", "h7",
+                              "h8", "h9", "h10", "h11", "h12", "h13"};
 
 static struct proto_msg
 job_msg(const char *job_id, const char *action, struct proto_kv *params, size_t np,
@@ -414,18 +419,120 @@ dispatch_msg(const struct proto_frames *job, const char *host, const char *phase
 	return m;
 }
 
-/* A whole DISPATCH from a job message, for host, signed by coord. */
+/* A proof: where a host stands in a job's target list, and its path. */
+struct proof {
+	uint64_t index;
+	uint8_t path[PROTO_PROOF_MAX][PROTO_HASH_LEN];
+	size_t len;
+};
+
+/* The coordinator's proof for host in jm's target list: PATH of its
+ * position, or of position 0 when the host is not listed (what a
+ * coordinator dispatching to a stranger would have to send). */
+static void
+proof_for(const struct proto_msg *jm, const char *host, struct proof *p)
+{
+	const struct proto_job *j = &jm->u.job;
+	struct proto_merkle *t = proto_merkle_new(j->targets, j->n_targets);
+
+	if (t == NULL) {
+		fprintf(stderr, "gen: cannot build a Merkle tree\n");
+		exit(1);
+	}
+	p->index = 0;
+	for (size_t i = 0; i < j->n_targets; i++)
+		if (strcmp(j->targets[i], host) == 0)
+			p->index = i;
+	p->len = proto_merkle_proof(t, (size_t)p->index, p->path);
+	proto_merkle_free(t);
+}
+
+/* A whole DISPATCH from a job message, for host with proof p (or the
+ * coordinator's own proof when p is NULL), signed by coord. */
+static void
+dispatch_frames_proof(struct frames *f, const struct proto_msg *jm, const struct ident *op,
+                      const char *host, const char *phase, const struct ident *coord,
+                      const struct proof *p)
+{
+	struct proto_frames job;
+	struct proto_msg d;
+	struct proof own;
+
+	if (p == NULL) {
+		proof_for(jm, host, &own);
+		p = &own;
+	}
+	job_signed(jm, op, &job);
+	d = dispatch_msg(&job, host, phase, nonce1);
+	d.u.dispatch.proof_index = p->index;
+	memcpy(d.u.dispatch.proof, p->path, sizeof(p->path));
+	d.u.dispatch.proof_len = p->len;
+	from_msg(f, &d, coord->sk);
+	proto_frames_free(&job);
+}
+
 static void
 dispatch_frames(struct frames *f, const struct proto_msg *jm, const struct ident *op,
                 const char *host, const char *phase, const struct ident *coord)
 {
-	struct proto_frames job;
-	struct proto_msg d;
+	dispatch_frames_proof(f, jm, op, host, phase, coord, NULL);
+}
 
-	job_signed(jm, op, &job);
-	d = dispatch_msg(&job, host, phase, nonce1);
-	from_msg(f, &d, coord->sk);
-	proto_frames_free(&job);
+/* ---- hand-made JOB messages: any count, root and list ---- */
+
+static void
+root_of(const char *const *ids, size_t n, uint8_t root[PROTO_HASH_LEN])
+{
+	if (proto_merkle_root(ids, n, root) != 0) {
+		fprintf(stderr, "gen: cannot compute a Merkle root\n");
+		exit(1);
+	}
+}
+
+/* jm's body with the given count and root, unchecked. */
+static void
+mpk_job(msgpack_sbuffer *sb, const struct proto_msg *jm, uint64_t count,
+        const uint8_t root[PROTO_HASH_LEN])
+{
+	const struct proto_job *j = &jm->u.job;
+	const struct proto_policy *p = &j->policy;
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 9);
+	mpk(sb, "s s", j->job_id, j->action);
+	msgpack_pack_map(&pk, j->n_params);
+	for (size_t i = 0; i < j->n_params; i++)
+		mpk(sb, "s s", j->params[i].key, j->params[i].value);
+	mpk(sb, "A2 u x", count, root, (size_t)PROTO_HASH_LEN);
+	mpk(sb, "A8 u u", p->canary, p->batch);
+	mpk(sb, p->batch_pct ? "t" : "f");
+	mpk(sb, "u", p->budget);
+	mpk(sb, p->budget_pct ? "t" : "f");
+	mpk(sb, "u u u u u s s", p->quorum_pct, p->step_deadline_s, p->job_deadline_s,
+	    j->created_ms, j->expires_ms, j->operator_name, j->reason);
+}
+
+/* A msgpack array of ids: a target list frame. */
+static void
+mpk_ids(msgpack_sbuffer *sb, const char *const *ids, size_t n)
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, n);
+	for (size_t i = 0; i < n; i++)
+		mpk(sb, "s", ids[i]);
+}
+
+/* A JOB message: body (signed by id) and the given list frame. */
+static void
+from_job_body(struct frames *f, msgpack_sbuffer *body, msgpack_sbuffer *list,
+              const struct ident *id)
+{
+	from_body(f, PROTO_JOB, body, id);
+	fr_add(f, list->data, list->size);
+	msgpack_sbuffer_clear(list);
 }
 
 static json_t *
@@ -578,6 +685,24 @@ gen_valid(void)
 	          json_integer((json_int_t)(NOW + 600000 + 29000))),
 	     NULL);
 
+	/* One target: the root is its leaf and every proof is empty. */
+	struct proto_msg one = job_msg("job-one", "ping", NULL, 0, ids13, 1);
+	from_msg(&f, &one, operator_id.sk);
+	emit("job_valid_one_target", "JOB", &f, ctx_make("control", NULL), NULL);
+	dispatch_frames(&f, &one, &operator_id, "h1", "run", &coordinator_id);
+	emit("dispatch_valid_one_target_empty_proof", "DISPATCH", &f, ctx_make("agent", "h1"),
+	     NULL);
+	/* The last of 7 (a node promoted twice) and position 10 of 13. */
+	struct proto_msg seven = job_msg("job-seven", "ping", NULL, 0, ids13, 7);
+	dispatch_frames(&f, &seven, &operator_id, "h7", "run", &coordinator_id);
+	emit("dispatch_valid_last_of_7_targets", "DISPATCH", &f, ctx_make("agent", "h7"), NULL);
+	struct proto_msg thirteen = job_msg("job-thirteen", "ping", NULL, 0, ids13, 13);
+	from_msg(&f, &thirteen, operator_id.sk);
+	emit("job_valid_13_targets", "JOB", &f, ctx_make("control", NULL), NULL);
+	dispatch_frames(&f, &thirteen, &operator_id, "h11", "run", &coordinator_id);
+	emit("dispatch_valid_position_10_of_13_targets", "DISPATCH", &f, ctx_make("agent", "h11"),
+	     NULL);
+
 	m = (struct proto_msg){.type = PROTO_REQUEST};
 	m.u.request.request_id = 7;
 	m.u.request.command = "hosts";
@@ -650,8 +775,23 @@ gen_invalid(void)
 		fr_add(&f, g.data[0], g.len[0]);
 		fr_add(&f, g.data[1], g.len[1]);
 		fr_add(&f, g.data[2], 95);
-		fr_free(&g);
+		fr_add(&f, g.data[3], g.len[3]);
 		emit("frames_job_short_signature", "JOB", &f, ctx_make("control", NULL), "FRAMES");
+		/* The JOB of before the target commitment: no list frame. */
+		for (size_t i = 0; i < 3; i++)
+			fr_add(&f, g.data[i], g.len[i]);
+		emit("frames_job_without_target_list", "JOB", &f, ctx_make("control", NULL),
+		     "FRAMES");
+		/* Only JOB has a fourth frame. */
+		struct frames d = {0};
+		dispatch_frames(&d, &jm, &operator_id, "h1", "run", &coordinator_id);
+		for (size_t i = 0; i < 3; i++)
+			fr_add(&f, d.data[i], d.len[i]);
+		fr_add(&f, g.data[3], g.len[3]);
+		emit("frames_dispatch_with_target_list", "DISPATCH", &f, ctx_make("agent", "h1"),
+		     "FRAMES");
+		fr_free(&d);
+		fr_free(&g);
 	}
 	emit("frames_empty_message", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "FRAMES");
 
@@ -680,6 +820,8 @@ gen_invalid(void)
 	dispatch_frames(&f, &jm, &operator_id, "h1", "run", &coordinator_id);
 	emit("type_dispatch_sent_to_coordinator", "DISPATCH", &f, ctx_make("coordinator", "h1"),
 	     "TYPE");
+	from_msg(&f, &jm, operator_id.sk);
+	emit("type_job_sent_to_agent", "JOB", &f, ctx_make("agent", "h1"), "TYPE");
 
 	/* TOO_BIG: one byte over HEARTBEAT's 8192, checked before decoding. */
 	{
@@ -689,6 +831,9 @@ gen_invalid(void)
 		free(big);
 		emit("too_big_heartbeat_8193", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
 		     "TOO_BIG");
+		/* A target list over its 1048576 bytes is a case of the Python
+		 * generator (gen_cases.py), checked by `vectors check`: a 1 MiB
+		 * frame does not belong in the checked-in file. */
 	}
 
 	/* MALFORMED */
@@ -797,26 +942,147 @@ gen_invalid(void)
 	from_body(&f, PROTO_NACK, &sb, NULL);
 	emit("value_nack_code_zero", "NACK", &f, ctx_make("agent", "h1"), "VALUE");
 	{
+		/* Hand-made JOB messages: the encoder refuses all of these. */
+		msgpack_sbuffer lb;
+		uint8_t root[PROTO_HASH_LEN];
 		const char *dup[] = {"h1", "h2", "h1"};
-		struct proto_msg bad = job_msg("job-dup", "rollback", rb_params, 2, dup, 3);
-		/* proto_encode refuses duplicates, so the body is made by hand. */
-		mpk(&sb, "A9 s s M2 ssss A3 sss A8 uutufuuu u u s s", "job-dup", "rollback", "to",
-		    "4.2.0", "backup", "/var/backups/odc/pre-4.3.0", "h1", "h2", "h1", (uint64_t)1,
-		    (uint64_t)50, (uint64_t)1, (uint64_t)100, (uint64_t)600, (uint64_t)3600,
-		    bad.u.job.created_ms, bad.u.job.expires_ms, "alice", "");
-		from_body(&f, PROTO_JOB, &sb, &operator_id);
-		emit("value_duplicate_targets", "JOB", &f, ctx_make("control", NULL), "VALUE");
-		mpk(&sb, "A9 s s M0 A1 s A8 uutufuuu u u s s", "job-late", "ping", "h1",
-		    (uint64_t)0, (uint64_t)1, (uint64_t)0, (uint64_t)100, (uint64_t)600,
-		    (uint64_t)3600, (uint64_t)NOW, (uint64_t)NOW - 1, "alice", "");
-		from_body(&f, PROTO_JOB, &sb, &operator_id);
+		const char *swapped[] = {"h2", "h1", "h3"};
+		const char *spaced[] = {"h1", "h 2", "h3"};
+		struct proto_msg bad = jm;
+
+		msgpack_sbuffer_init(&lb);
+		/* The operator signed a list with a duplicate: the body is fine,
+		 * the list is not. */
+		root_of(dup, 3, root);
+		mpk_job(&sb, &jm, 3, root);
+		mpk_ids(&lb, dup, 3);
+		from_job_body(&f, &sb, &lb, &operator_id);
+		emit("value_target_list_duplicate", "JOB", &f, ctx_make("control", NULL), "VALUE");
+		root_of(spaced, 3, root);
+		mpk_job(&sb, &jm, 3, root);
+		mpk_ids(&lb, spaced, 3);
+		from_job_body(&f, &sb, &lb, &operator_id);
+		emit("value_target_list_id_with_space", "JOB", &f, ctx_make("control", NULL),
+		     "VALUE");
+		/* A good body with a list that is not the one signed: shorter,
+		 * or the same ids in another order. */
+		root_of(targets3, 3, root);
+		mpk_job(&sb, &jm, 3, root);
+		mpk_ids(&lb, targets3, 2);
+		from_job_body(&f, &sb, &lb, &operator_id);
+		emit("value_target_list_count_mismatch", "JOB", &f, ctx_make("control", NULL),
+		     "VALUE");
+		mpk_job(&sb, &jm, 3, root);
+		mpk_ids(&lb, swapped, 3);
+		from_job_body(&f, &sb, &lb, &operator_id);
+		emit("value_target_list_root_mismatch", "JOB", &f, ctx_make("control", NULL),
+		     "VALUE");
+		mpk_job(&sb, &jm, 3, root);
+		mpk(&lb, "A0");
+		from_job_body(&f, &sb, &lb, &operator_id);
+		emit("value_target_list_empty", "JOB", &f, ctx_make("control", NULL), "VALUE");
+		/* The body's own rules for field 3. */
+		mpk_job(&sb, &jm, 0, root);
+		mpk_ids(&lb, targets3, 3);
+		from_job_body(&f, &sb, &lb, &operator_id);
+		emit("value_targets_count_zero", "JOB", &f, ctx_make("control", NULL), "VALUE");
+		mpk_job(&sb, &jm, 10001, root);
+		mpk_ids(&lb, targets3, 3);
+		from_job_body(&f, &sb, &lb, &operator_id);
+		emit("value_targets_count_10001", "JOB", &f, ctx_make("control", NULL), "VALUE");
+		mpk(&sb, "A9 s s M0 A2 u x", "job-r31", "ping", (uint64_t)3, root, (size_t)31);
+		mpk(&sb, "A8 uutufuuu u u s s", (uint64_t)1, (uint64_t)50, (uint64_t)1,
+		    (uint64_t)100, (uint64_t)600, (uint64_t)3600, (uint64_t)NOW,
+		    (uint64_t)NOW + 1000, "alice", "");
+		mpk_ids(&lb, targets3, 3);
+		from_job_body(&f, &sb, &lb, &operator_id);
+		emit("value_targets_root_31_bytes", "JOB", &f, ctx_make("control", NULL), "VALUE");
+
+		root_of(targets3, 1, root);
+		bad.u.job.created_ms = NOW;
+		bad.u.job.expires_ms = NOW - 1;
+		mpk_job(&sb, &bad, 1, root);
+		mpk_ids(&lb, targets3, 1);
+		from_job_body(&f, &sb, &lb, &operator_id);
 		emit("value_job_expires_before_created", "JOB", &f, ctx_make("control", NULL),
 		     "VALUE");
-		mpk(&sb, "A9 s s M0 A1 s A8 uutufuuu u u s s", "job-canary", "ping", "h1",
-		    (uint64_t)2, (uint64_t)1, (uint64_t)0, (uint64_t)100, (uint64_t)600,
-		    (uint64_t)3600, (uint64_t)NOW, (uint64_t)NOW + 1000, "alice", "");
-		from_body(&f, PROTO_JOB, &sb, &operator_id);
+		bad = jm;
+		bad.u.job.policy.canary = 2;
+		mpk_job(&sb, &bad, 1, root);
+		mpk_ids(&lb, targets3, 1);
+		from_job_body(&f, &sb, &lb, &operator_id);
 		emit("value_canary_exceeds_targets", "JOB", &f, ctx_make("control", NULL), "VALUE");
+
+		/* SCHEMA: the body of before the target commitment (a list at
+		 * field 3), and a list frame that is no array. */
+		mpk(&sb, "A9 s s M0 A3 sss", "job-old", "ping", "h1", "h2", "h3");
+		mpk(&sb, "A8 uutufuuu u u s s", (uint64_t)1, (uint64_t)50, (uint64_t)1,
+		    (uint64_t)100, (uint64_t)600, (uint64_t)3600, (uint64_t)NOW,
+		    (uint64_t)NOW + 1000, "alice", "");
+		mpk_ids(&lb, targets3, 3);
+		from_job_body(&f, &sb, &lb, &operator_id);
+		emit("schema_targets_as_id_list", "JOB", &f, ctx_make("control", NULL), "SCHEMA");
+		root_of(targets3, 3, root);
+		mpk_job(&sb, &jm, 3, root);
+		mpk(&lb, "M1 s s", "h1", "h2");
+		from_job_body(&f, &sb, &lb, &operator_id);
+		emit("schema_target_list_is_map", "JOB", &f, ctx_make("control", NULL), "SCHEMA");
+		mpk_job(&sb, &jm, 3, root);
+		mpk(&lb, "A3 s u s", "h1", (uint64_t)2, "h3");
+		from_job_body(&f, &sb, &lb, &operator_id);
+		emit("schema_target_list_uint_element", "JOB", &f, ctx_make("control", NULL),
+		     "SCHEMA");
+
+		/* The list is read like a body: the scan's codes. */
+		mpk_job(&sb, &jm, 3, root);
+		mpk_ids(&lb, targets3, 3);
+		mpk(&lb, "n");
+		from_job_body(&f, &sb, &lb, &operator_id);
+		emit("trailing_byte_after_target_list", "JOB", &f, ctx_make("control", NULL),
+		     "TRAILING");
+		mpk_job(&sb, &jm, 3, root);
+		mpk_ids(&lb, targets3, 3);
+		lb.size -= 1;
+		from_job_body(&f, &sb, &lb, &operator_id);
+		emit("malformed_target_list_truncated", "JOB", &f, ctx_make("control", NULL),
+		     "MALFORMED");
+		/* 10,001 elements: over the list's bound before any is read. */
+		mpk_job(&sb, &jm, 3, root);
+		mpk(&lb, "A10001");
+		for (int i = 0; i < 10001; i++)
+			mpk(&lb, "n");
+		from_job_body(&f, &sb, &lb, &operator_id);
+		emit("limit_target_list_10001_elements", "JOB", &f, ctx_make("control", NULL),
+		     "LIMIT");
+		msgpack_sbuffer_destroy(&lb);
+	}
+	{
+		/* DISPATCH bodies by hand: a path over its bound of 32 hashes, and
+		 * the DISPATCH of before the target commitment (7 fields). */
+		struct proto_frames job;
+		uint8_t h[PROTO_HASH_LEN] = {0};
+		job_signed(&jm, &operator_id, &job);
+		mpk(&sb, "A8 x x s s u u x A2 u A33", job.body, job.body_len, job.sig,
+		    (size_t)PROTO_SIGFRAME_LEN, "h1", "run", (uint64_t)NOW - 1000,
+		    (uint64_t)NOW + 600000, nonce1, (size_t)16, (uint64_t)0);
+		for (int i = 0; i < 33; i++)
+			mpk(&sb, "x", h, sizeof(h));
+		from_body(&f, PROTO_DISPATCH, &sb, &coordinator_id);
+		emit("limit_target_proof_33_hashes", "DISPATCH", &f, ctx_make("agent", "h1"),
+		     "LIMIT");
+		mpk(&sb, "A7 x x s s u u x", job.body, job.body_len, job.sig,
+		    (size_t)PROTO_SIGFRAME_LEN, "h1", "run", (uint64_t)NOW - 1000,
+		    (uint64_t)NOW + 600000, nonce1, (size_t)16);
+		from_body(&f, PROTO_DISPATCH, &sb, &coordinator_id);
+		emit("schema_dispatch_without_target_proof", "DISPATCH", &f,
+		     ctx_make("agent", "h1"), "SCHEMA");
+		mpk(&sb, "A8 x x s s u u x A2 u A1 x", job.body, job.body_len, job.sig,
+		    (size_t)PROTO_SIGFRAME_LEN, "h1", "run", (uint64_t)NOW - 1000,
+		    (uint64_t)NOW + 600000, nonce1, (size_t)16, (uint64_t)0, h, (size_t)31);
+		from_body(&f, PROTO_DISPATCH, &sb, &coordinator_id);
+		emit("value_target_proof_hash_31_bytes", "DISPATCH", &f, ctx_make("agent", "h1"),
+		     "VALUE");
+		proto_frames_free(&job);
 	}
 
 	/* UNKNOWN_KEY */
@@ -919,6 +1185,48 @@ gen_invalid(void)
 		emit("not_target_host_not_in_job_targets", "DISPATCH", &f, ctx_make("agent", "h1"),
 		     "NOT_TARGET");
 	}
+	{
+		/* Proofs that do not prove h1 at the claimed position of targets3. */
+		struct proof good, p;
+		proof_for(&jm, "h1", &good);
+		p = good;
+		p.path[0][0] ^= 0x01;
+		dispatch_frames_proof(&f, &jm, &operator_id, "h1", "run", &coordinator_id, &p);
+		emit("not_target_proof_bit_flipped", "DISPATCH", &f, ctx_make("agent", "h1"),
+		     "NOT_TARGET");
+		proof_for(&jm, "h2", &p);
+		dispatch_frames_proof(&f, &jm, &operator_id, "h1", "run", &coordinator_id, &p);
+		emit("not_target_proof_of_another_position", "DISPATCH", &f,
+		     ctx_make("agent", "h1"), "NOT_TARGET");
+		p = good;
+		p.index = 1;
+		dispatch_frames_proof(&f, &jm, &operator_id, "h1", "run", &coordinator_id, &p);
+		emit("not_target_index_does_not_match_path", "DISPATCH", &f,
+		     ctx_make("agent", "h1"), "NOT_TARGET");
+		p = good;
+		p.index = 3;
+		dispatch_frames_proof(&f, &jm, &operator_id, "h1", "run", &coordinator_id, &p);
+		emit("not_target_index_equals_count", "DISPATCH", &f, ctx_make("agent", "h1"),
+		     "NOT_TARGET");
+		p = good;
+		p.len = 1;
+		dispatch_frames_proof(&f, &jm, &operator_id, "h1", "run", &coordinator_id, &p);
+		emit("not_target_proof_too_short", "DISPATCH", &f, ctx_make("agent", "h1"),
+		     "NOT_TARGET");
+		p = good;
+		memcpy(p.path[2], p.path[1], PROTO_HASH_LEN);
+		p.len = 3;
+		dispatch_frames_proof(&f, &jm, &operator_id, "h1", "run", &coordinator_id, &p);
+		emit("not_target_proof_extra_hash", "DISPATCH", &f, ctx_make("agent", "h1"),
+		     "NOT_TARGET");
+		/* A one-target job of h2: the empty proof proves h2 only. */
+		const char *t2[] = {"h2"};
+		struct proto_msg j2 = job_msg("job-h2", "ping", NULL, 0, t2, 1);
+		proof_for(&j2, "h2", &p);
+		dispatch_frames_proof(&f, &j2, &operator_id, "h1", "run", &coordinator_id, &p);
+		emit("not_target_empty_proof_for_other_host", "DISPATCH", &f,
+		     ctx_make("agent", "h1"), "NOT_TARGET");
+	}
 
 	/* UNKNOWN_ACTION, INVALID_PARAM */
 	{
@@ -985,12 +1293,142 @@ gen_invalid(void)
 #undef HB_IDLE
 }
 
+/* ---- Merkle cases (section 2's target commitment) ---- */
+
+/* The root and every proof of ids, as section 10's hex forms; NULL when
+ * the tree cannot be built. */
+static json_t *
+merkle_json(const char *const *ids, size_t n, json_t **proofs)
+{
+	struct proto_merkle *t = proto_merkle_new(ids, n);
+	uint8_t root[PROTO_HASH_LEN], path[PROTO_PROOF_MAX][PROTO_HASH_LEN];
+
+	if (t == NULL)
+		return NULL;
+	proto_merkle_root_of(t, root);
+	*proofs = json_array();
+	for (size_t i = 0; i < n; i++) {
+		size_t len = proto_merkle_proof(t, i, path);
+		json_t *p = json_array();
+		for (size_t k = 0; k < len; k++)
+			json_array_append_new(p, hexj(path[k], PROTO_HASH_LEN));
+		json_array_append_new(*proofs, p);
+	}
+	proto_merkle_free(t);
+	return hexj(root, PROTO_HASH_LEN);
+}
+
+static void
+gen_merkle(void)
+{
+	static const size_t sizes[] = {1, 2, 3, 5, 7, 8, 13};
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t n = sizes[k];
+		json_t *ids = json_array(), *proofs = NULL, *root;
+		char name[32];
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(ids, json_string(ids13[i]));
+		root = merkle_json(ids13, n, &proofs);
+		if (root == NULL) {
+			fprintf(stderr, "gen: cannot build a Merkle tree of %zu ids\n", n);
+			exit(1);
+		}
+		snprintf(name, sizeof(name), "merkle_%zu_ids", n);
+		json_array_append_new(cases,
+		                      json_pack("{s:s, s:b, s:o, s:o, s:o}", "name", name, "merkle",
+		                                1, "ids", ids, "root_hex", root, "proofs", proofs));
+	}
+}
+
+/* Check a Merkle case: the root and every proof as this side computes them,
+ * and every given proof verifying. Returns NULL, or why it failed. */
+static const char *
+check_merkle(json_t *c, char *why, size_t whylen)
+{
+	json_t *ids = json_object_get(c, "ids"), *proofs = json_object_get(c, "proofs");
+	json_t *want_root = json_object_get(c, "root_hex"), *root = NULL, *got_proofs = NULL;
+	size_t n = json_array_size(ids);
+	const char **v = NULL;
+	uint8_t r[PROTO_HASH_LEN], path[PROTO_PROOF_MAX][PROTO_HASH_LEN];
+	const char *fail = NULL;
+
+	if (!json_is_array(ids) || n == 0 || !json_is_string(want_root) || !json_is_array(proofs) ||
+	    json_array_size(proofs) != n) {
+		fail = "not a Merkle case: ids, root_hex or proofs missing or of the wrong shape";
+		goto out;
+	}
+	v = calloc(n, sizeof(*v));
+	if (v == NULL) {
+		fail = "out of memory";
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		v[i] = json_string_value(json_array_get(ids, i));
+		if (v[i] == NULL) {
+			fail = "an id is not a string";
+			goto out;
+		}
+	}
+	root = merkle_json(v, n, &got_proofs);
+	if (root == NULL) {
+		fail = "cannot build the tree";
+		goto out;
+	}
+	if (!json_equal(root, want_root)) {
+		snprintf(why, whylen, "root %s, expected %s", json_string_value(root),
+		         json_string_value(want_root));
+		fail = why;
+		goto out;
+	}
+	if (sodium_hex2bin(r, sizeof(r), json_string_value(want_root),
+	                   strlen(json_string_value(want_root)), NULL, NULL, NULL) != 0)
+		goto bad_hex;
+	for (size_t i = 0; i < n; i++) {
+		json_t *p = json_array_get(proofs, i), *h;
+		size_t k;
+		if (!json_equal(p, json_array_get(got_proofs, i))) {
+			snprintf(why, whylen, "the proof of position %zu differs", i);
+			fail = why;
+			goto out;
+		}
+		if (json_array_size(p) > PROTO_PROOF_MAX)
+			goto bad_hex;
+		json_array_foreach(p, k, h)
+		{
+			size_t bl = 0;
+			const char *hs = json_string_value(h);
+			if (hs == NULL ||
+			    sodium_hex2bin(path[k], PROTO_HASH_LEN, hs, strlen(hs), NULL, &bl,
+			                   NULL) != 0 ||
+			    bl != PROTO_HASH_LEN)
+				goto bad_hex;
+		}
+		if (!proto_merkle_verify(v[i], i, n, (const uint8_t(*)[PROTO_HASH_LEN])path,
+		                         json_array_size(p), r)) {
+			snprintf(why, whylen, "the proof of position %zu does not verify", i);
+			fail = why;
+			goto out;
+		}
+	}
+	goto out;
+bad_hex:
+	fail = "a hash is not 32 bytes of hex";
+out:
+	json_decref(root);
+	json_decref(got_proofs);
+	free(v);
+	return fail;
+}
+
 static int
 cmd_gen(void)
 {
 	cases = json_array();
 	gen_valid();
 	gen_invalid();
+	gen_merkle();
 	if (gen_failures > 0) {
 		fprintf(stderr, "gen: %d cases did not come out as meant\n", gen_failures);
 		return 1;
@@ -1021,6 +1459,17 @@ cmd_check(const char *path)
 	json_array_foreach(all, i, c)
 	{
 		const char *name = json_string_value(json_object_get(c, "name"));
+		if (json_is_true(json_object_get(c, "merkle"))) {
+			char why[256];
+			const char *fail = check_merkle(c, why, sizeof(why));
+			if (fail == NULL) {
+				passed++;
+			} else {
+				failed++;
+				printf("FAIL %s: %s\n", name ? name : "?", fail);
+			}
+			continue;
+		}
 		const char *type = json_string_value(json_object_get(c, "type"));
 		bool valid = json_is_true(json_object_get(c, "valid"));
 		const char *want = json_string_value(json_object_get(c, "error"));

@@ -178,8 +178,8 @@ host_find(struct fx *f, struct hosts_seen *c, const char *id)
 struct job_copy {
 	char job_id[32], action[32], operator_name[32], reason[64], state[16], stage[16];
 	char message[128];
-	uint8_t body[64], sig[96];
-	size_t body_len;
+	uint8_t body[64], sig[96], targets[64];
+	size_t body_len, targets_len;
 	uint64_t created_ms, expires_ms, submitted_ms, deadline_ms, ended_ms, batch;
 };
 
@@ -194,7 +194,7 @@ job_cb(void *ctx, const struct store_job *j)
 	struct jobs_seen *c = ctx;
 	struct job_copy *o;
 
-	if (c->n == 8 || j->body_len > sizeof(o->body))
+	if (c->n == 8 || j->body_len > sizeof(o->body) || j->targets_len > sizeof(o->targets))
 		return -1;
 	o = &c->j[c->n++];
 	snprintf(o->job_id, sizeof(o->job_id), "%s", j->job_id);
@@ -207,6 +207,9 @@ job_cb(void *ctx, const struct store_job *j)
 	if (j->body_len > 0)
 		memcpy(o->body, j->body, j->body_len);
 	o->body_len = j->body_len;
+	if (j->targets_len > 0)
+		memcpy(o->targets, j->targets, j->targets_len);
+	o->targets_len = j->targets_len;
 	memcpy(o->sig, j->sig, 96);
 	o->created_ms = j->created_ms;
 	o->expires_ms = j->expires_ms;
@@ -250,6 +253,7 @@ jh_cb(void *ctx, const struct store_job_host *h)
 }
 
 static const uint8_t job_body[] = {0x9f, 0xa3, 'j', '-', '1', 0x00, 0xff, 0xc4};
+static const uint8_t job_targets[] = {0x93, 0xa2, 'h', '1', 0xa2, 'h', '2', 0xa2, 'h', '3'};
 
 static void
 job_fill(struct store_job *j, const char *id, const char *state, uint64_t submitted_ms)
@@ -261,6 +265,8 @@ job_fill(struct store_job *j, const char *id, const char *state, uint64_t submit
 	j->reason = "CVE fix";
 	j->body = job_body;
 	j->body_len = sizeof(job_body);
+	j->targets = job_targets;
+	j->targets_len = sizeof(job_targets);
 	for (size_t i = 0; i < sizeof(j->sig); i++)
 		j->sig[i] = (uint8_t)(i + 1);
 	j->created_ms = submitted_ms > 10 ? submitted_ms - 10 : 0;
@@ -329,7 +335,7 @@ test_open_create_reopen(void **state)
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_true(S_ISREG(sb.st_mode));
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	assert_int_equal(raw_count(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_count(f->path, "PRAGMA user_version"), 2);
 
 	make_pk(pk, 1);
 	assert_int_equal(store_host_accept(f->s, "h1", pk, 100, &changed, f->err, sizeof(f->err)),
@@ -409,7 +415,7 @@ test_open_version_mismatch(void **state)
 	assert_null(store_open(f->path, f->err, sizeof(f->err)));
 	assert_non_null(strstr(f->err, f->path));
 	assert_non_null(strstr(f->err, "version 7"));
-	assert_non_null(strstr(f->err, "version 1"));
+	assert_non_null(strstr(f->err, "version 2"));
 }
 
 static void
@@ -890,6 +896,8 @@ test_job_insert_get(void **state)
 	assert_int_equal(js.j[0].body_len, sizeof(job_body));
 	assert_memory_equal(js.j[0].body, job_body, sizeof(job_body));
 	assert_memory_equal(js.j[0].sig, j.sig, 96);
+	assert_int_equal(js.j[0].targets_len, sizeof(job_targets));
+	assert_memory_equal(js.j[0].targets, job_targets, sizeof(job_targets));
 	assert_int_equal(js.j[0].created_ms, 990);
 	assert_int_equal(js.j[0].expires_ms, 1000 + 3600000);
 	assert_int_equal(js.j[0].submitted_ms, 1000);
