@@ -49,6 +49,7 @@ struct agent_conf {
 	uint8_t coordinator_key[PROTO_PK_LEN];
 	bool has_coordinator;
 	uint64_t reconnect_max_ms; /* the DEALER's reconnect backoff ceiling */
+	uint64_t ping_ms;	   /* ZMTP ping interval; silent after 3 of them */
 
 	/* [docker] */
 	const char *docker_socket;

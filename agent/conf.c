@@ -18,7 +18,7 @@
 static const char *const known_keys[] = {
 	"agent.host_id",	  "agent.labels",	   "agent.state_dir",	     "agent.log_level",
 	"keys.secret_key",	  "trust.operators",	   "trust.coordinators",     "coordinator.endpoint",
-	"coordinator.public_key", "coordinator.reconnect_max", "docker.socket",	   "docker.container",	     "docker.repository",
+	"coordinator.public_key", "coordinator.reconnect_max", "coordinator.ping", "docker.socket",	   "docker.container",	     "docker.repository",
 	"docker.stop_timeout",	  "docker.api_timeout",	   "metadb.host",	     "metadb.port",
 	"metadb.user",		  "metadb.tenant",	   "metadb.cluster",	     "metadb.password_file",
 	"metadb.database",	  "metadb.timeout",	   "loader.obloader",	     "loader.obdumper",
@@ -124,6 +124,7 @@ agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen
 	GET(config_get_str(c->cfg, "coordinator", "endpoint", "", &c->coordinator_endpoint, err, errlen));
 	GET(config_get_duration_ms(c->cfg, "coordinator", "reconnect_max", 10000, 500, 600000, &c->reconnect_max_ms, err,
 				   errlen));
+	GET(config_get_duration_ms(c->cfg, "coordinator", "ping", 10000, 1000, 300000, &c->ping_ms, err, errlen));
 	GET(config_get_str(c->cfg, "coordinator", "public_key", "", &s, err, errlen));
 	if (*s != '\0') {
 		char kerr[160];

@@ -33,6 +33,9 @@
 #define MAX_FRAMES	   4
 #define WORKER_ENDPOINT	   "inproc://odc-agent-worker"
 #define MONITOR_ENDPOINT   "inproc://odc-agent-monitor"
+/* A step's "running" PROGRESS waits this long: a step that ends sooner is
+ * told by its RESULT alone (a fleet-wide ping sends half the messages). */
+#define PROGRESS_HOLD_MS   200
 
 static volatile sig_atomic_t stopping;
 
@@ -163,13 +166,7 @@ w_result(void *ctx, const struct proto_result *r)
 		log_err("job %s step %s: %s", r->job_id, r->step, err);
 	send_frames(w->pair, f.header, f.body, f.body_len, f.sig);
 	proto_frames_free(&f);
-	/* PROGRESS as the step ends too (PROTOCOL.md section 4). */
-	struct proto_msg pm = {.type = PROTO_PROGRESS};
-	const char *st = strcmp(r->status, "ok") == 0 ? "ok" : strcmp(r->status, "skipped") == 0 ? "skipped" : "failed";
-	char msg[513];
-	snprintf(msg, sizeof(msg), "%s", r->message);
-	pm.u.progress = (struct proto_progress){r->job_id, r->host_id, r->step, st, proto_now_ms(), r->final ? 100 : 0, msg};
-	send_msg(w->pair, &pm, NULL);
+	/* The RESULT is the step's end: no PROGRESS repeats it (PROTOCOL.md 4). */
 	log_info("job %s: %s %s: %s", r->job_id, r->step, r->status, r->message);
 }
 
@@ -240,6 +237,11 @@ struct daemon {
 	 * not accepted yet); the agent then connects again itself, backing
 	 * off up to reconnect_max, so an accepted key is admitted soon. */
 	uint64_t reconnect_at, reconnect_backoff;
+	/* The held "running" PROGRESS of the step in progress (PROGRESS_HOLD_MS). */
+	zmq_msg_t held[MAX_FRAMES];
+	size_t n_held;
+	char held_job[PROTO_ID_MAX + 1], held_step[33];
+	uint64_t held_until;
 };
 
 static bool
@@ -612,7 +614,63 @@ out:
 		zmq_msg_close(&parts[i]);
 }
 
-/* The worker's messages go out as they are; "done" ends the job. */
+static void
+send_parts(struct daemon *dm, zmq_msg_t *parts, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		zmq_msg_send(&parts[i], dm->dealer, (i + 1 < n ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+}
+
+/* Sends the held PROGRESS (send) or forgets it (its step already ended). */
+static void
+release_held(struct daemon *dm, bool send)
+{
+	if (send)
+		send_parts(dm, dm->held, dm->n_held);
+	for (size_t i = 0; i < dm->n_held; i++)
+		zmq_msg_close(&dm->held[i]);
+	dm->n_held = 0;
+	dm->held_until = 0;
+}
+
+/* A step's start is held; a RESULT of that step ends the wait unsent, anything
+ * else sends it first. Returns true when parts were taken into the hold. */
+static bool
+hold_or_release(struct daemon *dm, zmq_msg_t *parts, size_t n)
+{
+	struct proto_msg *m = NULL;
+	struct proto_error e;
+	int type = n >= 2 && zmq_msg_size(&parts[0]) == PROTO_HEADER_LEN ? ((uint8_t *)zmq_msg_data(&parts[0]))[3] : 0;
+	bool held = false;
+
+	if ((type != PROTO_PROGRESS && type != PROTO_RESULT) ||
+	    proto_decode_body(type, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), &m, &e) != PROTO_OK) {
+		if (dm->n_held > 0)
+			release_held(dm, true);
+		return false;
+	}
+	const char *job = type == PROTO_RESULT ? m->u.result.job_id : m->u.progress.job_id;
+	const char *step = type == PROTO_RESULT ? m->u.result.step : m->u.progress.step;
+	bool same = dm->n_held > 0 && strcmp(dm->held_job, job) == 0 && strcmp(dm->held_step, step) == 0;
+	if (dm->n_held > 0)
+		release_held(dm, !(same && type == PROTO_RESULT));
+	if (type == PROTO_PROGRESS && strcmp(m->u.progress.status, "running") == 0 && *m->u.progress.message == '\0') {
+		for (size_t i = 0; i < n; i++) {
+			zmq_msg_init(&dm->held[i]);
+			zmq_msg_move(&dm->held[i], &parts[i]);
+		}
+		dm->n_held = n;
+		snprintf(dm->held_job, sizeof(dm->held_job), "%s", job);
+		snprintf(dm->held_step, sizeof(dm->held_step), "%s", step);
+		dm->held_until = clock_mono_ms() + PROGRESS_HOLD_MS;
+		held = true;
+	}
+	proto_msg_free(m);
+	return held;
+}
+
+/* The worker's messages go out as they are (a step's start after
+ * PROGRESS_HOLD_MS, unless its RESULT came first); "done" ends the job. */
 static void
 on_worker(struct daemon *dm)
 {
@@ -630,6 +688,8 @@ on_worker(struct daemon *dm)
 		n++;
 	}
 	if (n == 1 && zmq_msg_size(&parts[0]) == 4 && memcmp(zmq_msg_data(&parts[0]), "done", 4) == 0) {
+		if (dm->n_held > 0)
+			release_held(dm, true);
 		pthread_join(dm->worker, NULL);
 		dm->worker_alive = false;
 		free(dm->warg);
@@ -652,9 +712,8 @@ on_worker(struct daemon *dm)
 			if (start_worker(dm, next) != 0)
 				log_err("cannot start the queued phase %s of job %s", next->phase, next->job);
 		}
-	} else if (n >= 2) {
-		for (size_t i = 0; i < n; i++)
-			zmq_msg_send(&parts[i], dm->dealer, (i + 1 < n ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+	} else if (n >= 2 && !hold_or_release(dm, parts, n)) {
+		send_parts(dm, parts, n);
 	}
 	for (size_t i = 0; i < n; i++)
 		zmq_msg_close(&parts[i]);
@@ -698,7 +757,8 @@ static int
 setup_socket(struct daemon *dm, char *err, size_t errlen)
 {
 	uint8_t cpk[32], csk[32], spk[32];
-	int one = 1, zero = 0, ivl = 500, ivl_max = (int)dm->c->reconnect_max_ms, hb = 2000, hb_to = 6000;
+	int one = 1, zero = 0, ivl = 500, ivl_max = (int)dm->c->reconnect_max_ms, hb = (int)dm->c->ping_ms,
+	    hb_to = 3 * (int)dm->c->ping_ms;
 
 	if (keys_curve(dm->kp, cpk, csk) != 0 || keys_curve_public(dm->c->coordinator_key, spk) != 0) {
 		snprintf(err, errlen, "cannot derive the CURVE keys");
@@ -721,10 +781,11 @@ setup_socket(struct daemon *dm, char *err, size_t errlen)
 	zmq_setsockopt(dm->dealer, ZMQ_IMMEDIATE, &one, sizeof(one));
 	zmq_setsockopt(dm->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
 	zmq_setsockopt(dm->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
-	/* ZMTP heartbeats notice a dead TCP peer both ways. */
+	/* ZMTP heartbeats notice a silent coordinator (a frozen or cut-off
+	 * host). No TTL is asked of the coordinator: a TTL timer there would be
+	 * cancelled, at O(connections), on every message (PROTOCOL.md 1). */
 	zmq_setsockopt(dm->dealer, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
 	zmq_setsockopt(dm->dealer, ZMQ_HEARTBEAT_TIMEOUT, &hb_to, sizeof(hb_to));
-	zmq_setsockopt(dm->dealer, ZMQ_HEARTBEAT_TTL, &hb_to, sizeof(hb_to));
 	if (zmq_socket_monitor(dm->dealer, MONITOR_ENDPOINT,
 			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
 				   ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
@@ -820,6 +881,8 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 		uint64_t now = clock_mono_ms(), due = dm.welcomed ? dm.next_beat : dm.next_hello;
 		if (dm.reconnect_at != 0 && dm.reconnect_at < due)
 			due = dm.reconnect_at;
+		if (dm.n_held > 0 && dm.held_until < due)
+			due = dm.held_until;
 		zmq_pollitem_t items[] = {
 			{dm.dealer, 0, ZMQ_POLLIN, 0},
 			{dm.mon, 0, ZMQ_POLLIN, 0},
@@ -839,6 +902,8 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 		if (items[2].revents & ZMQ_POLLIN)
 			on_worker(&dm);
 		now = clock_mono_ms();
+		if (dm.n_held > 0 && now >= dm.held_until)
+			release_held(&dm, true);
 		if (dm.reconnect_at != 0 && now >= dm.reconnect_at) {
 			dm.reconnect_at = 0;
 			zmq_disconnect(dm.dealer, c->coordinator_endpoint); /* may be gone already */
@@ -859,6 +924,8 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 out:
 	/* A running worker is not joined: the process ends, the journal keeps
 	 * its place, and the next start resumes it. */
+	for (size_t i = 0; i < dm.n_held; i++)
+		zmq_msg_close(&dm.held[i]);
 	if (dm.dealer)
 		zmq_close(dm.dealer);
 	if (dm.mon)

@@ -50,9 +50,10 @@ struct host {
 	char agent_version[33];
 	char address[64];
 	json_t *labels; /* object, never NULL */
-	json_t *odc;	/* object or NULL */
-	json_t *job;	/* {job_id, step} or NULL */
-	json_t *disks;	/* array, never NULL */
+	/* The latest HEARTBEAT body as received (checked when it arrived),
+	 * decoded only when a `hosts` reply shows it: a beat costs a copy. */
+	uint8_t *beat;
+	size_t beat_len, beat_cap;
 
 	/* The one active job this host belongs to (jobs never overlap). */
 	struct job *active;
@@ -192,7 +193,8 @@ bool registry_online(const struct host *h);
  * alarm; the sweep runs every COORD_TICK_MS. */
 uint64_t registry_lost_window_ms(const struct coord *co);
 void registry_on_hello(struct coord *co, struct host *h, const struct proto_msg *m, const char *address);
-void registry_on_heartbeat(struct coord *co, struct host *h, const struct proto_msg *m);
+void registry_on_heartbeat(struct coord *co, struct host *h, const struct proto_msg *m, const uint8_t *body,
+			   size_t len);
 void registry_sweep(struct coord *co);
 const char *registry_status_name(const struct host *h);
 json_t *registry_host_json(const struct coord *co, const struct host *h, uint64_t now_ms);

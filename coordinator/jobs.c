@@ -397,8 +397,13 @@ jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const
 	if (jh->state != st) {
 		j->counts[jh->state]--;
 		j->counts[st]++;
-		log_info("job %s: host %s %s -> %s%s%s", j->id, jh->host, jobs_jh_name(jh->state), jobs_jh_name(st),
-			 *jh->message ? ": " : "", jh->message);
+		/* Failures are news; at 10,000 hosts the rest would be noise. */
+		if (st == JH_FAILED || st == JH_UNREACHABLE)
+			log_info("job %s: host %s %s -> %s%s%s", j->id, jh->host, jobs_jh_name(jh->state),
+				 jobs_jh_name(st), *jh->message ? ": " : "", jh->message);
+		else
+			log_debug("job %s: host %s %s -> %s%s%s", j->id, jh->host, jobs_jh_name(jh->state),
+				  jobs_jh_name(st), *jh->message ? ": " : "", jh->message);
 		jh->state = st;
 	}
 	if (jobs_jh_final(st)) {

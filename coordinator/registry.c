@@ -23,10 +23,7 @@ host_new(const char *id)
 		return NULL;
 	snprintf(h->id, sizeof(h->id), "%s", id);
 	h->labels = json_object();
-	h->disks = json_array();
-	if (h->labels == NULL || h->disks == NULL) {
-		json_decref(h->labels);
-		json_decref(h->disks);
+	if (h->labels == NULL) {
 		free(h);
 		return NULL;
 	}
@@ -39,9 +36,7 @@ host_free(struct host *h)
 	if (h == NULL)
 		return;
 	json_decref(h->labels);
-	json_decref(h->odc);
-	json_decref(h->job);
-	json_decref(h->disks);
+	free(h->beat);
 	free(h);
 }
 
@@ -261,7 +256,8 @@ registry_on_hello(struct coord *co, struct host *h, const struct proto_msg *m, c
 }
 
 void
-registry_on_heartbeat(struct coord *co, struct host *h, const struct proto_msg *m)
+registry_on_heartbeat(struct coord *co, struct host *h, const struct proto_msg *m, const uint8_t *body,
+		      size_t len)
 {
 	const struct proto_heartbeat *hb = &m->u.heartbeat;
 
@@ -281,24 +277,17 @@ registry_on_heartbeat(struct coord *co, struct host *h, const struct proto_msg *
 		persist_seen(co, h);
 	}
 	beat(h);
-	json_decref(h->odc);
-	h->odc = NULL;
-	if (hb->has_odc) {
-		const struct proto_container *c = &hb->odc;
-		h->odc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "container_id", c->container_id, "name", c->name,
-				   "image", c->image, "state", c->state, "health", c->health, "version", c->version);
+	if (len > h->beat_cap) {
+		uint8_t *nb = realloc(h->beat, len);
+		if (nb == NULL) {
+			h->beat_len = 0; /* shown as unknown until a beat fits */
+			return;
+		}
+		h->beat = nb;
+		h->beat_cap = len;
 	}
-	json_decref(h->job);
-	h->job = hb->has_job ? json_pack("{s:s, s:s}", "job_id", hb->job_id, "step", hb->job_step) : NULL;
-	json_t *disks = json_array();
-	for (size_t i = 0; disks != NULL && i < hb->n_disks; i++)
-		json_array_append_new(disks, json_pack("{s:s, s:I, s:I}", "path", hb->disks[i].path, "free_bytes",
-						       (json_int_t)hb->disks[i].free_bytes, "total_bytes",
-						       (json_int_t)hb->disks[i].total_bytes));
-	if (disks != NULL) {
-		json_decref(h->disks);
-		h->disks = disks;
-	}
+	memcpy(h->beat, body, len);
+	h->beat_len = len;
 }
 
 struct sweep_ctx {
@@ -351,9 +340,27 @@ registry_host_json(const struct coord *co, const struct host *h, uint64_t now_ms
 	json_object_set_new(o, "beat_age_ms",
 			    beat_known ? json_integer((json_int_t)(now_ms > h->last_beat_ms ? now_ms - h->last_beat_ms : 0))
 				       : json_null());
-	json_object_set(o, "odc", h->odc ? h->odc : json_null());
-	json_object_set(o, "job", h->job ? h->job : json_null());
-	json_object_set(o, "disks", h->disks);
+	json_t *odc = NULL, *job = NULL, *disks = json_array();
+	struct proto_msg *m = NULL;
+	struct proto_error e;
+	if (h->beat_len > 0 && proto_decode_body(PROTO_HEARTBEAT, h->beat, h->beat_len, &m, &e) == PROTO_OK) {
+		const struct proto_heartbeat *hb = &m->u.heartbeat;
+		const struct proto_container *c = &hb->odc;
+		if (hb->has_odc)
+			odc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "container_id", c->container_id, "name",
+					c->name, "image", c->image, "state", c->state, "health", c->health, "version",
+					c->version);
+		if (hb->has_job)
+			job = json_pack("{s:s, s:s}", "job_id", hb->job_id, "step", hb->job_step);
+		for (size_t i = 0; disks != NULL && i < hb->n_disks; i++)
+			json_array_append_new(disks, json_pack("{s:s, s:I, s:I}", "path", hb->disks[i].path,
+							       "free_bytes", (json_int_t)hb->disks[i].free_bytes,
+							       "total_bytes", (json_int_t)hb->disks[i].total_bytes));
+	}
+	proto_msg_free(m);
+	json_object_set_new(o, "odc", odc ? odc : json_null());
+	json_object_set_new(o, "job", job ? job : json_null());
+	json_object_set_new(o, "disks", disks ? disks : json_array());
 	return o;
 }
 

@@ -20,7 +20,7 @@ int
 transport_open(struct coord *co, char *err, size_t errlen)
 {
 	uint8_t csk[32];
-	int one = 1, zero = 0, hb = 2000, hb_to = 6000, hwm = 100000;
+	int one = 1, zero = 0, hwm = 100000, ka_idle = 30, ka_intvl = 10, ka_cnt = 3;
 	int64_t maxmsg = 70000; /* the largest agent message is a 64 KiB RESULT body */
 
 	co->zap = zmq_socket(co->zctx, ZMQ_REP);
@@ -48,10 +48,18 @@ transport_open(struct coord *co, char *err, size_t errlen)
 	zmq_setsockopt(co->router, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(co->router, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(co->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
-	/* ZMTP heartbeats: a dead TCP peer is noticed both ways. */
-	zmq_setsockopt(co->router, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
-	zmq_setsockopt(co->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_to, sizeof(hb_to));
-	zmq_setsockopt(co->router, ZMQ_HEARTBEAT_TTL, &hb_to, sizeof(hb_to));
+	/* No ZMTP heartbeats on this side: libzmq 4.3 cancels a heartbeat timer
+	 * by scanning every timer of its I/O thread, once per PONG (and per
+	 * message when a TTL is set), which costs O(connections) each time and
+	 * a whole core at 10,000 agents (BENCHMARKS.md). A silent agent is found
+	 * by its missing HEARTBEATs (lost); the kernel's TCP keepalive closes a
+	 * connection whose host died, at no cost here. Agents ping us (ZMTP
+	 * PING, answered by libzmq with no timer) to notice a silent
+	 * coordinator. */
+	zmq_setsockopt(co->router, ZMQ_TCP_KEEPALIVE, &one, sizeof(one));
+	zmq_setsockopt(co->router, ZMQ_TCP_KEEPALIVE_IDLE, &ka_idle, sizeof(ka_idle));
+	zmq_setsockopt(co->router, ZMQ_TCP_KEEPALIVE_INTVL, &ka_intvl, sizeof(ka_intvl));
+	zmq_setsockopt(co->router, ZMQ_TCP_KEEPALIVE_CNT, &ka_cnt, sizeof(ka_cnt));
 	/* Connection events, so that a peer that went silent (its ZMTP
 	 * heartbeats stopped: a dead host, a cut link) is logged when it is
 	 * dropped, not only when its beats are missed. */
@@ -301,7 +309,7 @@ transport_on_router(struct coord *co)
 		jobs_on_hello(co, h);
 		break;
 	}
-	case PROTO_HEARTBEAT: registry_on_heartbeat(co, h, m); break;
+	case PROTO_HEARTBEAT: registry_on_heartbeat(co, h, m, fr[1].data, fr[1].len); break;
 	case PROTO_PROGRESS: jobs_on_progress(co, h, m); break;
 	case PROTO_RESULT: jobs_on_result(co, h, m, fr, h->rid, h->rid_len); break;
 	case PROTO_ACK:

@@ -525,6 +525,7 @@ class Fleet:
         key = key or nacl.signing.SigningKey.generate()
         over = {
             "coordinator.reconnect_max": "1s",
+            "coordinator.ping": "2s",
             "paths.backup_roots": f"{host.dir}, {self.backup_root}",
             "agent.log_level": "debug",
         }

@@ -670,32 +670,30 @@ def test_coordinator_kill9_mid_rollout_loses_no_result(fleet):
 
 
 def test_silent_peers_are_noticed_both_ways(fleet):
-    """ZMTP heartbeats catch a peer that went silent without closing anything: a frozen
-    process (SIGSTOP) keeps its TCP connection up (the kernel still ACKs), so only the
-    heartbeats show that nobody answers. Each side must drop such a link by itself and
-    come back when the peer does."""
+    """A peer that went silent without closing anything: a frozen process (SIGSTOP) keeps
+    its TCP connection up (the kernel still ACKs). The coordinator notices a frozen agent by
+    its missing HEARTBEATs (lost after lost_after beats; it sends no ZMTP heartbeats of its
+    own: libzmq cancels heartbeat timers at O(connections), PROTOCOL.md 1); an agent
+    notices a frozen coordinator by its unanswered ZMTP pings (coordinator.ping, 2 s here),
+    drops the link and connects again. Both come back when the peer does."""
     import signal
 
     fleet.start()
     fleet.add_agents(["h1", "h2"], beat=True)
     a = fleet.agents["h1"]
-    closed = "closed (the peer left, or its ZMTP heartbeats stopped)"
 
-    # The agent freezes: the coordinator drops its connection and marks it lost; the
-    # other host is untouched.
-    before = fleet.log().count(closed)
+    # The agent freezes: lost within the lost window (1 s x 3 here), the other host
+    # untouched; when it thaws it beats again on the same connection.
     t0 = time.monotonic()
     os.kill(a.daemon.pid, signal.SIGSTOP)
     try:
-        wait_for(lambda: fleet.log().count(closed) > before, 15,
-                 "the coordinator dropping the frozen agent's connection")
-        dropped = time.monotonic() - t0
         hs = fleet.wait_hosts(lambda hs: hs["h1"]["status"] == "lost", 15, "h1 lost")
+        lost = time.monotonic() - t0
         assert hs["h2"]["status"] == "online", hs["h2"]
     finally:
         os.kill(a.daemon.pid, signal.SIGCONT)
-    print(f"coordinator dropped the frozen agent after {dropped:.1f} s")
-    assert dropped < 12, dropped  # 6 s ZMTP timeout, not the OS's TCP timeouts (minutes)
+    print(f"the coordinator marked the frozen agent lost after {lost:.1f} s")
+    assert lost < 5, lost  # 3 beats of 1 s and the 250 ms sweep, not TCP's minutes
     fleet.wait_hosts(lambda hs: hs["h1"]["status"] == "online", 20, "h1 back online")
 
     # The coordinator freezes: every agent notices the silent link and, once the
