@@ -5,7 +5,7 @@
 #   make unit       cmocka unit tests        make integration   pytest suites
 #   make sanitize   unit tests under ASan+UBSan
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS in all (default 60)
-#   make bench      protocol micro-benchmarks
+#   make bench      protocol micro-benchmarks, then the fleet benchmark (bench/run.py)
 #   make vectors    regenerate tests/vectors/proto-v1.json from the C code
 
 CC      ?= gcc
@@ -146,8 +146,16 @@ sanitize: deps
 fuzz: deps
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-bench: all
+# The protocol micro-benchmarks, then the fleet benchmark (bench/run.py: real
+# coordinator and odcctl, simulated and real agents, Ansible side by side; about
+# 8 minutes). BENCH_ARGS adds options (--quick); the figures also go to BENCH_JSON.
+BENCH_JSON ?= $(BUILD)/bench/results.json
+BENCH_ARGS ?=
+bench: deps
+	@deploy/install-bench-deps.sh
+	@$(MAKE) --no-print-directory all
 	@$(BUILD)/bench/bench_proto
+	@$(PYTHON) bench/run.py --build $(BUILD) --json $(BENCH_JSON) $(BENCH_ARGS)
 
 vectors: $(BUILD)/tools/vectors
 	$(BUILD)/tools/vectors gen > tests/vectors/proto-v1.json.tmp

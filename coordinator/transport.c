@@ -20,7 +20,7 @@ int
 transport_open(struct coord *co, char *err, size_t errlen)
 {
 	uint8_t csk[32];
-	int one = 1, zero = 0, hwm = 100000, ka_idle = 30, ka_intvl = 10, ka_cnt = 3;
+	int one = 1, zero = 0, hwm = 100000, ka_idle = 30, ka_intvl = 10, ka_cnt = 3, backlog = 4096;
 	int64_t maxmsg = 70000; /* the largest agent message is a 64 KiB RESULT body */
 
 	co->zap = zmq_socket(co->zctx, ZMQ_REP);
@@ -56,6 +56,10 @@ transport_open(struct coord *co, char *err, size_t errlen)
 	 * connection whose host died, at no cost here. Agents ping us (ZMTP
 	 * PING, answered by libzmq with no timer) to notice a silent
 	 * coordinator. */
+	/* Thousands of agents reconnect at once after a restart: a listen
+	 * queue of libzmq's default 100 overflows (the kernel caps it at
+	 * net.core.somaxconn). */
+	zmq_setsockopt(co->router, ZMQ_BACKLOG, &backlog, sizeof(backlog));
 	zmq_setsockopt(co->router, ZMQ_TCP_KEEPALIVE, &one, sizeof(one));
 	zmq_setsockopt(co->router, ZMQ_TCP_KEEPALIVE_IDLE, &ka_idle, sizeof(ka_idle));
 	zmq_setsockopt(co->router, ZMQ_TCP_KEEPALIVE_INTVL, &ka_intvl, sizeof(ka_intvl));
