@@ -387,8 +387,8 @@ def test_full_rollback(odc_host, peer):
             told = [p for p in progress if p["step"] == r["step"]]
             if r["duration_ms"] >= 1000:
                 assert told, (r["step"], r["duration_ms"], progress)
-            if r["duration_ms"] < 100:
-                assert not told, (r["step"], r["duration_ms"], progress)
+            if r["duration_ms"] < 100 and told:  # a note sends the held start with it
+                assert any(p["message"] for p in told), (r["step"], r["duration_ms"], told)
         assert any(p["step"] == "health" for p in progress), progress  # ODC starts in 2.5 s
         # Heartbeats during the plan named the job and its step; idle again afterwards.
         after = peer.mark()
