@@ -930,16 +930,19 @@ out:
 		zmq_close(dm.dealer);
 	if (dm.mon)
 		zmq_close(dm.mon);
+	/* The loop's own journal connection and nonce store close either way
+	 * (a worker has its own connection). */
+	replay_close(&dm.replay);
+	journal_close(dm.j);
 	if (!dm.worker_alive) {
 		if (dm.pair)
 			zmq_close(dm.pair);
 		if (dm.zctx)
 			zmq_ctx_term(dm.zctx);
-		replay_close(&dm.replay);
-		journal_close(dm.j);
+		/* The worker signs with the key: it stays while a worker runs. */
+		keys_pair_free(dm.kp);
 	}
 	docker_free(dm.d);
-	keys_pair_free(dm.kp);
 	free(dm.pending);
 	return ret;
 }
