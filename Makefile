@@ -176,16 +176,24 @@ BINDIR      := $(PREFIX)/bin
 DOCDIR      := $(PREFIX)/share/doc/odc-fleet
 UNITDIR     := $(PREFIX)/lib/systemd/system
 SYSUSERSDIR := $(PREFIX)/lib/sysusers.d
+MANDIR      := $(PREFIX)/share/man
+COMPLETIONDIR := $(PREFIX)/share/bash-completion/completions
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)/examples \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPLETIONDIR)
 	install -m 0755 $(BUILD)/odc-agent $(BUILD)/odc-coordinator $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/odcctl $(DESTDIR)$(BINDIR)/
 	install -m 0644 deploy/agent.conf.example deploy/coordinator.conf.example \
 		deploy/odcctl.conf.example $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 deploy/systemd/odc-fleet.sysusers $(DESTDIR)$(SYSUSERSDIR)/odc-fleet.conf
+	install -m 0644 deploy/man/odcctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 deploy/man/odc-agent.conf.5 deploy/man/odc-coordinator.conf.5 \
+		deploy/man/odcctl.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 deploy/man/odc-agent.8 deploy/man/odc-coordinator.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 deploy/completion/odcctl $(DESTDIR)$(COMPLETIONDIR)/odcctl
 	for u in odc-agent odc-coordinator; do \
 		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
 			deploy/systemd/$$u.service > $(DESTDIR)$(UNITDIR)/$$u.service.tmp && \

@@ -9,7 +9,7 @@ BUILD_PKGS="build-essential pkg-config clang clang-format
   libjansson-dev libinih-dev libsqlite3-dev libmariadb-dev libcmocka-dev"
 TEST_PKGS="python3 python3-pytest python3-zmq python3-msgpack python3-nacl python3-pymysql
   docker.io mariadb-server busybox-static iproute2 util-linux procps curl sqlite3
-  systemd"
+  systemd groff-base man-db"
 
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--build-only" ] || pkgs="$pkgs $TEST_PKGS"

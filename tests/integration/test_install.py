@@ -35,6 +35,13 @@ EXPECTED = {
     "usr/share/doc/odc-fleet/examples/agent.conf.example": 0o644,
     "usr/share/doc/odc-fleet/examples/coordinator.conf.example": 0o644,
     "usr/share/doc/odc-fleet/examples/odcctl.conf.example": 0o644,
+    "usr/share/man/man1/odcctl.1": 0o644,
+    "usr/share/man/man5/odc-agent.conf.5": 0o644,
+    "usr/share/man/man5/odc-coordinator.conf.5": 0o644,
+    "usr/share/man/man5/odcctl.conf.5": 0o644,
+    "usr/share/man/man8/odc-agent.8": 0o644,
+    "usr/share/man/man8/odc-coordinator.8": 0o644,
+    "usr/share/bash-completion/completions/odcctl": 0o644,
 }
 
 
@@ -263,6 +270,20 @@ def test_sysusers_creates_the_user_and_the_operators_group(dest):
         assert {"odc-coordinator", "odc-operators"} <= groups
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_installed_man_pages_and_completion(dest):
+    """man finds the installed pages under the prefix; bash loads the completion."""
+    env = dict(os.environ, MANPATH=os.path.join(dest, "usr/share/man"), MANWIDTH="80")
+    for page in ("odcctl", "odcctl.conf", "odc-agent", "odc-coordinator", "odc-agent.conf",
+                 "odc-coordinator.conf"):
+        p = subprocess.run(["man", "--warnings", page], env=env, capture_output=True, text=True)
+        assert p.returncode == 0 and p.stderr == "", (page, p.stderr)
+        assert page.split(".")[0].upper() in p.stdout.upper(), page
+    comp = os.path.join(dest, "usr/share/bash-completion/completions/odcctl")
+    p = subprocess.run(["bash", "--norc", "-c", f"source {comp}; complete -p odcctl"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0 and "_odcctl" in p.stdout, p
 
 
 def test_install_needs_no_root():
