@@ -152,7 +152,7 @@ fuzz: deps
 BENCH_JSON ?= $(BUILD)/bench/results.json
 BENCH_ARGS ?=
 bench: deps
-	@deploy/install-bench-deps.sh
+	@deploy/install-deps.sh --bench
 	@$(MAKE) --no-print-directory all
 	@$(BUILD)/bench/bench_proto
 	@$(PYTHON) bench/run.py --build $(BUILD) --json $(BENCH_JSON) $(BENCH_ARGS)

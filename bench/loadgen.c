@@ -109,7 +109,7 @@ struct agent {
 /* Counters; the gauges (connected_hello, welcomed, outbox) are kept exact. */
 struct counts {
 	uint64_t connects, reconnects, disconnects, hellos, hello_eagain, welcomes, beats;
-	uint64_t msgs_in, dispatches, redispatches, acks_sent, nacks_sent, progress_sent;
+	uint64_t msgs_in, dispatches, redispatches, acks_sent, nacks_sent;
 	uint64_t results_sent, results_resent, results_acked, acks_unmatched, nacks_recv;
 	uint64_t refused_in, send_eagain, errors;
 	uint64_t nack_codes[PROTO_E_MAX + 1];
@@ -960,7 +960,7 @@ print_stats(struct lg *g, bool final)
 	       "acks_sent=%llu, nacks_sent=%llu, results_sent=%llu, results_acked=%llu, "
 	       "outbox=%zu, send_eagain=%llu, errors=%llu, connects=%llu, reconnects=%llu, "
 	       "disconnects=%llu, hellos=%llu, hello_eagain=%llu, welcomes=%llu, "
-	       "redispatches=%llu, results_resent=%llu, acks_unmatched=%llu, progress_sent=%llu, "
+	       "redispatches=%llu, results_resent=%llu, acks_unmatched=%llu, "
 	       "msgs_in=%llu, refused_in=%llu, nacks_recv=%llu, rss_kb=%ld, cpu_s=%.2f%s\n",
 	       (double)(clock_mono_ms() - g->t0) / 1000.0, c->connected_hello, c->welcomed,
 	       (unsigned long long)c->beats, (unsigned long long)c->dispatches,
@@ -971,7 +971,7 @@ print_stats(struct lg *g, bool final)
 	       (unsigned long long)c->disconnects, (unsigned long long)c->hellos,
 	       (unsigned long long)c->hello_eagain, (unsigned long long)c->welcomes,
 	       (unsigned long long)c->redispatches, (unsigned long long)c->results_resent,
-	       (unsigned long long)c->acks_unmatched, (unsigned long long)c->progress_sent,
+	       (unsigned long long)c->acks_unmatched,
 	       (unsigned long long)c->msgs_in, (unsigned long long)c->refused_in,
 	       (unsigned long long)c->nacks_recv, rss_kb(), cpu_s(), final ? ", final=1" : "");
 	fflush(stdout);

@@ -209,8 +209,8 @@ class Bench:
         out = self.res.setdefault("part6", {"hosts": n})
         # Ansible first, on a machine where nothing else runs yet.
         if shutil.which("ansible") is None:
-            B.log("ansible missing: deploy/install-bench-deps.sh")
-            subprocess.run([os.path.join(REPO, "deploy", "install-bench-deps.sh")], check=True)
+            B.log("ansible missing: deploy/install-deps.sh --bench")
+            subprocess.run([os.path.join(REPO, "deploy", "install-deps.sh"), "--bench"], check=True)
         adir = os.path.join(self.dir, "ansible")
         os.makedirs(os.path.join(adir, "tmp"))
         inv = os.path.join(adir, "inventory.ini")

@@ -427,16 +427,13 @@ jobs_persist(struct coord *co, struct job *j)
 		return;
 	for (size_t i = 0; i < j->n; i++) {
 		struct job_host *jh = &j->hosts[i];
-		if (jh->shown && !jh->dirty) {
-			jh->version = v;
-			jh->shown = false;
-			changed = true;
-		}
-		if (!jh->dirty)
+		if (!jh->dirty && !jh->shown)
 			continue;
-		jh->version = v;
+		jh->version = v; /* shown or stored, a follower hears of it */
 		jh->shown = false;
 		changed = true;
+		if (!jh->dirty)
+			continue;
 		struct store_job_host sh = {j->id,    jh->host,	      jh->order,       jh->role,
 					    jh->batch, jobs_jh_name(jh->state), jh->phase, jh->step,
 					    jh->failed_step, jh->message, jh->updated_ms};

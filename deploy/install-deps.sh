@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install everything odc-fleet needs to build and test, on Debian 12, as root.
 # Idempotent: when every package is already present it returns at once
-# without touching apt. Usage: deploy/install-deps.sh [--build-only]
+# without touching apt. Usage: deploy/install-deps.sh [--build-only | --bench]
+# (--bench: also Debian's ansible-core, make bench's side-by-side baseline)
 set -eu
 
 BUILD_PKGS="build-essential pkg-config clang clang-format
@@ -11,8 +12,11 @@ TEST_PKGS="python3 python3-pytest python3-zmq python3-msgpack python3-nacl pytho
   docker.io mariadb-server busybox-static iproute2 util-linux procps curl sqlite3
   systemd groff-base man-db"
 
+BENCH_PKGS="ansible-core"
+
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--build-only" ] || pkgs="$pkgs $TEST_PKGS"
+[ "${1:-}" = "--bench" ] && pkgs="$pkgs $BENCH_PKGS"
 
 missing=""
 for p in $pkgs; do

@@ -3,11 +3,9 @@
  * question until something changes, up to FOLLOW_WAIT_MS), merge it into
  * the whole picture, draw progress, and end with a summary and an exit
  * status that says how the job ended. */
-#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
