@@ -15,7 +15,7 @@ DESTDIR ?=
 PYTHON  ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
 
-PKGS := libzmq libsodium msgpack jansson inih sqlite3 libcurl libmariadb
+PKGS := libzmq libsodium msgpack jansson inih sqlite3 libcurl libmariadb libmicrohttpd libsystemd
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	-Wformat=2 -Wformat-security -Wvla -Wpointer-arith -Wundef -Wcast-qual \
@@ -30,7 +30,9 @@ SAN     ?=
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
-LDLIBS_ALL = $(PKG_LIBS) -lpthread $(LDLIBS)
+# --as-needed: each program records only the libraries it calls (the agent
+# does not load libmicrohttpd, odcctl neither libmariadb nor libcurl).
+LDLIBS_ALL = -Wl,--as-needed $(PKG_LIBS) -lpthread $(LDLIBS)
 
 PROTO_SRC  := $(sort $(wildcard proto/*.c))
 COMMON_SRC := $(sort $(wildcard common/*.c))
