@@ -26,6 +26,7 @@
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/replay_sqlite.h"
+#include "common/sdnotify.h"
 #include "proto/replay.h"
 
 #define HELLO_RETRY_MS	   5000
@@ -242,7 +243,23 @@ struct daemon {
 	size_t n_held;
 	char held_job[PROTO_ID_MAX + 1], held_step[33];
 	uint64_t held_until;
+	struct sdnotify sn;
 };
+
+/* systemd's status line: what `systemctl status odc-agent` shows. */
+static void
+notify_status(struct daemon *dm, bool ready)
+{
+	const char *link = dm->welcomed ? "welcomed by" : "waiting for";
+	const char *job = dm->worker_alive && dm->warg != NULL ? dm->warg->job : "";
+
+	if (ready)
+		sdnotify_ready(&dm->sn, "%s the coordinator at %s%s%s", link, dm->c->coordinator_endpoint,
+			       *job ? "; running job " : "", job);
+	else
+		sdnotify_status(&dm->sn, "%s the coordinator at %s%s%s", link, dm->c->coordinator_endpoint,
+				*job ? "; running job " : "", job);
+}
 
 static bool
 trust(void *ctx, int type, const uint8_t pk[PROTO_PK_LEN])
@@ -838,6 +855,7 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 
 	if (daemon_check_conf(c, err, errlen) != 0)
 		return -1;
+	sdnotify_init(&dm.sn);
 	dm.kp = keys_load_secret(c->secret_key, err, errlen);
 	if (dm.kp == NULL)
 		return -1;
@@ -877,8 +895,14 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 	}
 	log_info("odc-agent %s on %s: coordinator %s", AGENT_VERSION, c->host_id, c->coordinator_endpoint);
 	dm.next_hello = clock_mono_ms() + HELLO_RETRY_MS;
+	/* Ready once the journal, the nonce store and the socket are set up; the
+	 * coordinator may come later (the status line says whether it has). */
+	notify_status(&dm, true);
 	while (!stopping) {
+		uint64_t ping = sdnotify_watchdog(&dm.sn);
 		uint64_t now = clock_mono_ms(), due = dm.welcomed ? dm.next_beat : dm.next_hello;
+		if (ping != UINT64_MAX && now + ping < due)
+			due = now + ping;
 		if (dm.reconnect_at != 0 && dm.reconnect_at < due)
 			due = dm.reconnect_at;
 		if (dm.n_held > 0 && dm.held_until < due)
@@ -918,8 +942,10 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 			uint64_t span = dm.beat_ms / 5;
 			dm.next_beat = clock_mono_ms() + dm.beat_ms - dm.beat_ms / 10 + (span ? randombytes_uniform((uint32_t)span) : 0);
 		}
+		notify_status(&dm, false);
 	}
 	log_info("stopping%s", dm.worker_alive ? "; the running job resumes at the next start" : "");
+	sdnotify_stopping(&dm.sn, "stopping%s", dm.worker_alive ? "; the running job resumes at the next start" : "");
 	ret = 0;
 out:
 	/* A running worker is not joined: the process ends, the journal keeps

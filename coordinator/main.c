@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/keys.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "coordinator/coord.h"
 
 #define DEFAULT_CONF "/etc/odc-fleet/coordinator.conf"
@@ -33,6 +34,40 @@ struct pending_send {
 };
 
 static volatile sig_atomic_t stop_signal;
+
+struct host_count {
+	size_t enrolled, online;
+};
+
+static int
+count_host(void *ctx, const void *key, size_t len, void *value)
+{
+	struct host_count *hc = ctx;
+	const struct host *h = value;
+
+	(void)key;
+	(void)len;
+	if (!h->revoked) {
+		hc->enrolled++;
+		hc->online += registry_online(h);
+	}
+	return 0;
+}
+
+/* systemd's status line: what `systemctl status odc-coordinator` shows. */
+static void
+notify_status(struct coord *co, struct sdnotify *sn, bool ready)
+{
+	struct host_count hc = {0, 0};
+
+	map_each(co->hosts, count_host, &hc);
+	if (ready)
+		sdnotify_ready(sn, "%zu of %zu hosts online, %zu active jobs", hc.online, hc.enrolled,
+			       map_count(co->job_map));
+	else
+		sdnotify_status(sn, "%zu of %zu hosts online, %zu active jobs", hc.online, hc.enrolled,
+				map_count(co->job_map));
+}
 
 static void
 on_signal(int sig)
@@ -250,8 +285,11 @@ static int
 run(struct coord *co, char *err, size_t errlen)
 {
 	struct sigaction sa;
+	struct sdnotify sn;
 	uint64_t next_tick = 0;
 	int ret = -1;
+
+	sdnotify_init(&sn);
 
 	co->kp = keys_load_secret(co->conf->secret_key, err, errlen);
 	if (co->kp == NULL)
@@ -302,9 +340,13 @@ run(struct coord *co, char *err, size_t errlen)
 		 map_count(co->job_map));
 	coord_audit(co, "coordinator", "start", NULL, NULL, "ok", "odc-coordinator %s", COORD_VERSION);
 	flush_turn(co);
+	/* Ready: the store is loaded and every socket is bound. */
+	notify_status(co, &sn, true);
 	while (!stop_signal) {
-		uint64_t now = clock_mono_ms();
+		uint64_t now = clock_mono_ms(), ping = sdnotify_watchdog(&sn);
 		long wait = next_tick > now ? (long)(next_tick - now) : 0;
+		if (ping < (uint64_t)wait)
+			wait = (long)ping;
 		serve(co, wait);
 		now = clock_mono_ms();
 		if (now >= next_tick) {
@@ -312,10 +354,13 @@ run(struct coord *co, char *err, size_t errlen)
 			rollout_tick(co);
 			flush_turn(co);
 			control_waiters(co);
+			if (now >= sn.next_status)
+				notify_status(co, &sn, false);
 			next_tick = now + COORD_TICK_MS;
 		}
 	}
 	log_info("stopping on signal %d", (int)stop_signal);
+	sdnotify_stopping(&sn, "stopping on signal %d", (int)stop_signal);
 	coord_audit(co, "coordinator", "stop", NULL, NULL, "ok", "signal %d", (int)stop_signal);
 	flush_turn(co);
 	ret = 0;

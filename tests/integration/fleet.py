@@ -352,9 +352,9 @@ class Fleet:
 
     # -- the coordinator process
 
-    def start(self, wait=True, timeout=20.0):
-        """Starts `odc-coordinator -c conf run` (log appended to coordinator.log) and waits
-        until `odcctl info` answers."""
+    def start(self, wait=True, timeout=20.0, env=None):
+        """Starts `odc-coordinator -c conf run` (log appended to coordinator.log; env: extra
+        environment variables) and waits until `odcctl info` answers."""
         need_binary(COORDINATOR)
         if self.alive():
             raise RuntimeError("the coordinator runs already")
@@ -363,7 +363,8 @@ class Fleet:
             log.write(f"==== life {self.lives}: {COORDINATOR} -c {self.conf} run\n")
             log.flush()
             self.proc = subprocess.Popen([COORDINATOR, "-c", self.conf, "run"], stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         env=dict(os.environ, **(env or {})))
         self.started_ms = now_ms()
         if wait:
             self.wait_ready(timeout)

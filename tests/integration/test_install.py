@@ -142,7 +142,7 @@ def test_units_run_the_installed_programs(dest, units):
             text = f.read()
         assert not re.search(r"@[A-Z]+@", text), f"{name}: a placeholder was left"
         assert one(u, "Service", "Restart") == "on-failure"
-        assert one(u, "Service", "Type") == "exec"
+        assert one(u, "Service", "Type") == "notify"
         assert one(u, "Install", "WantedBy") == "multi-user.target"
 
 
@@ -218,6 +218,16 @@ def _tool(name):
         pytest.fail(f"{name} is not installed (Debian's systemd package has it): the units are only "
                     f"checked structurally")
     return path
+
+
+def test_units_are_notify_with_a_watchdog(units):
+    """Both daemons speak sd_notify (test_sdnotify.py): systemd waits for READY=1, takes
+    notifications from the main process only, and restarts a loop that stops pinging."""
+    for name, u in units.items():
+        assert one(u, "Service", "Type") == "notify", name
+        assert one(u, "Service", "NotifyAccess") == "main", name
+        assert one(u, "Service", "WatchdogSec") == "30s", name
+        assert one(u, "Service", "Restart") == "on-failure", name
 
 
 def test_systemd_analyze_verify(dest):
