@@ -21,8 +21,8 @@ sdnotify_init(struct sdnotify *sn)
 		sn->watchdog_ms = usec / 2000;
 		if (sn->watchdog_ms == 0)
 			sn->watchdog_ms = 1;
-		log_info("systemd watchdog: %llu ms, kept alive every %llu ms", (unsigned long long)(usec / 1000),
-			 (unsigned long long)sn->watchdog_ms);
+		log_info("systemd watchdog: %llu ms, kept alive every %llu ms",
+		         (unsigned long long)(usec / 1000), (unsigned long long)sn->watchdog_ms);
 	}
 }
 

@@ -20,14 +20,17 @@ struct sdnotify {
  * watchdog interval when there is one. */
 void sdnotify_init(struct sdnotify *sn);
 /* READY=1 with a first status line. */
-void sdnotify_ready(struct sdnotify *sn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sdnotify_ready(struct sdnotify *sn, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* STATUS=..., sent only when the text changed and at most once a second
  * (a changed text waits for the next call after that second). */
-void sdnotify_status(struct sdnotify *sn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sdnotify_status(struct sdnotify *sn, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Sends WATCHDOG=1 when it is due. Returns the milliseconds until the next
  * one is due (UINT64_MAX without a watchdog), to bound a poll timeout. */
 uint64_t sdnotify_watchdog(struct sdnotify *sn);
 /* STOPPING=1 with a status line. */
-void sdnotify_stopping(struct sdnotify *sn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sdnotify_stopping(struct sdnotify *sn, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif
