@@ -7,6 +7,7 @@
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS in all (default 60)
 #   make bench      protocol micro-benchmarks, then the fleet benchmark (bench/run.py)
 #   make vectors    regenerate tests/vectors/proto-v1.json from the C code
+#   make deb        Debian packages odc-fleet-agent and odc-fleet-coordinator in build/deb
 
 CC      ?= gcc
 BUILD   ?= build
@@ -29,10 +30,12 @@ OPT     ?= -O2 -D_FORTIFY_SOURCE=2
 SAN     ?=
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment are honoured (in a package
+# build: dpkg-buildflags' hardening, e.g. -Wl,-z,relro,-z,now).
+CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) $(SAN) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 # --as-needed: each program records only the libraries it calls (the agent
 # does not load libmicrohttpd, odcctl neither libmariadb nor libcurl).
-LDLIBS_ALL = -Wl,--as-needed $(PKG_LIBS) -lpthread $(LDLIBS)
+LDLIBS_ALL = $(LDFLAGS) -Wl,--as-needed $(PKG_LIBS) -lpthread $(LDLIBS)
 
 PROTO_SRC  := $(sort $(wildcard proto/*.c))
 COMMON_SRC := $(sort $(wildcard common/*.c))
@@ -64,9 +67,12 @@ TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all test unit integration e2e sanitize fuzz bench demo demo-down install clean deps \
-	vectors vectors-check format format-check
+	vectors vectors-check format format-check programs deb
 
 all: $(LIBS) $(PROGRAMS) $(TOOL_BIN) $(BENCH_BIN) $(UNIT_BIN)
+
+# The three programs alone: what install needs (no cmocka, no tests).
+programs: $(PROGRAMS)
 
 deps:
 	@deploy/install-deps.sh
@@ -181,7 +187,7 @@ SYSUSERSDIR := $(PREFIX)/lib/sysusers.d
 MANDIR      := $(PREFIX)/share/man
 COMPLETIONDIR := $(PREFIX)/share/bash-completion/completions
 
-install: all
+install: $(PROGRAMS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)/examples \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPLETIONDIR)
@@ -203,7 +209,17 @@ install: all
 		mv -f $(DESTDIR)$(UNITDIR)/$$u.service.tmp $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
 	done
 
+# Debian packages (deploy/debian): odc-fleet-agent, and odc-fleet-coordinator
+# with odcctl. Built by dpkg-buildpackage in a clean copy of the sources under
+# DEB_DIR (the tree itself is not written to), then checked by lintian; the
+# .deb files end up in DEB_DIR. Installs what it needs first.
+DEB_DIR ?= $(BUILD)/deb
+deb:
+	@deploy/install-deps.sh --deb
+	@deploy/build-debs.sh $(DEB_DIR)
+
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# The compilers' dependency files; not those of make deb's copy of the sources.
+-include $(shell find $(BUILD) -path '$(DEB_DIR)' -prune -o -type f -name '*.d' -print 2>/dev/null)

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Install everything odc-fleet needs to build and test, on Debian 12, as root.
 # Idempotent: when every package is already present it returns at once
-# without touching apt. Usage: deploy/install-deps.sh [--build-only | --bench]
-# (--bench: also Debian's ansible-core, make bench's side-by-side baseline)
+# without touching apt. Usage: deploy/install-deps.sh [--build-only | --deb | --bench]
+# (--deb: the build's packages and Debian's packaging tools, for make deb;
+# --bench: also Debian's ansible-core, make bench's side-by-side baseline)
 set -eu
 
 BUILD_PKGS="build-essential pkg-config clang clang-format
@@ -13,11 +14,17 @@ TEST_PKGS="python3 python3-pytest python3-zmq python3-msgpack python3-nacl pytho
   docker.io mariadb-server busybox-static iproute2 util-linux procps curl sqlite3
   systemd groff-base man-db prometheus
   debhelper fakeroot lintian mmdebstrap"
+# make deb: dpkg-buildpackage, dh and lintian (mmdebstrap only for the test).
+DEB_PKGS="dpkg-dev debhelper fakeroot lintian"
 
 BENCH_PKGS="ansible-core"
 
 pkgs="$BUILD_PKGS"
-[ "${1:-}" = "--build-only" ] || pkgs="$pkgs $TEST_PKGS"
+case "${1:-}" in
+--build-only) ;;
+--deb) pkgs="$pkgs $DEB_PKGS" ;;
+*) pkgs="$pkgs $TEST_PKGS" ;;
+esac
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs $BENCH_PKGS"
 
 missing=""

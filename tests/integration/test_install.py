@@ -141,6 +141,7 @@ def test_units_run_the_installed_programs(dest, units):
         with open(os.path.join(dest, "usr/lib/systemd/system", name)) as f:
             text = f.read()
         assert not re.search(r"@[A-Z]+@", text), f"{name}: a placeholder was left"
+        assert one(u, "Unit", "Documentation").split() == [f"man:{prog}(8)", "file:/usr/share/doc/odc-fleet/README.md"]
         assert one(u, "Service", "Restart") == "on-failure"
         assert one(u, "Service", "Type") == "notify"
         assert one(u, "Install", "WantedBy") == "multi-user.target"
@@ -246,8 +247,11 @@ def test_systemd_analyze_verify(dest):
                     if f.endswith((".target", ".slice")) and os.path.isfile(src) \
                             and not os.path.exists(os.path.join(unitdir, f)):
                         shutil.copy(src, unitdir)
+        # verify runs man(1) for each Documentation=man:PAGE: MANPATH points it at the installed
+        # pages, so a unit naming a page that is not installed fails.
+        env = dict(os.environ, MANPATH=os.path.join(root, "usr/share/man"))
         r = subprocess.run([tool, "verify", f"--root={root}"] + [f"/usr/lib/systemd/system/{u}" for u in UNITS],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60, env=env)
         # verify exits 0 on an unknown key or a bad value, and only says so: both must be silent.
         assert r.returncode == 0 and r.stdout.strip() == "" and r.stderr.strip() == "", \
             f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
