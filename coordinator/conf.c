@@ -10,6 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "common/keys.h"
 #include "coordinator/conf.h"
 
@@ -28,6 +30,14 @@ static const char *const known_keys[] = {
     "trust.operators",
     "trust.skew",
     NULL,
+};
+
+/* The keys of each [webhook.NAME] section, written "webhook.KEY" here; they are
+ * checked as "webhook.NAME.KEY" (known_list). */
+static const char *const webhook_keys[] = {
+    "webhook.url",         "webhook.format",   "webhook.events",
+    "webhook.timeout",     "webhook.attempts", "webhook.backoff",
+    "webhook.backoff_max", "webhook.secret",   NULL,
 };
 
 /* Each getter reports its own file:line error; r < 0 stops. */
@@ -163,10 +173,221 @@ load_operators(struct coord_conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- [webhook.NAME] ---- */
+
+#define WEBHOOK_PREFIX     "webhook."
+#define WEBHOOK_URL_MAX    2048
+#define WEBHOOK_SECRET_MAX 256
+
+/* The [webhook.NAME] sections in file order (strings owned by c->cfg). A
+ * webhook needs a name: keys in a bare [webhook] or in [webhook.] are refused
+ * here, before the unknown-key check would call them unknown. */
+static int
+webhook_sections(const struct coord_conf *c, const char **names, size_t *n, char *err,
+                 size_t errlen)
+{
+	size_t count = config_count(c->cfg);
+
+	*n = 0;
+	for (size_t i = 0; i < count; i++) {
+		const char *section, *key, *value;
+		bool seen = false;
+		int line;
+
+		if (config_entry(c->cfg, i, &section, &key, &value, &line) != 0)
+			break;
+		if (strcmp(section, "webhook") == 0 || strcmp(section, WEBHOOK_PREFIX) == 0) {
+			snprintf(err, errlen,
+			         "%s:%d: %s.%s: a webhook needs a name: [webhook.NAME]", c->path,
+			         line, section, key);
+			return -1;
+		}
+		if (strncmp(section, WEBHOOK_PREFIX, strlen(WEBHOOK_PREFIX)) != 0)
+			continue;
+		for (size_t k = 0; k < *n && !seen; k++)
+			seen = strcmp(names[k], section) == 0;
+		if (seen)
+			continue;
+		if (*n == COORD_MAX_WEBHOOKS) {
+			snprintf(err, errlen, "%s:%d: %s.%s: more than %d webhooks", c->path, line,
+			         section, key, COORD_MAX_WEBHOOKS);
+			return -1;
+		}
+		names[(*n)++] = section;
+	}
+	return 0;
+}
+
+/* known_keys, then "SECTION.KEY" for each webhook section and webhook key: a
+ * malloc'd NULL-terminated list whose strings follow it in the same block
+ * (one free), or NULL when memory runs out. */
+static const char **
+known_list(const char *const *sections, size_t n)
+{
+	size_t nbase = 0, nkeys = 0, text = 0, at = 0;
+	const char **list;
+	char *p;
+
+	while (known_keys[nbase] != NULL)
+		nbase++;
+	while (webhook_keys[nkeys] != NULL)
+		nkeys++;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < nkeys; k++)
+			text +=
+			    strlen(sections[i]) + strlen(webhook_keys[k]) - strlen("webhook") + 1;
+	list = malloc((nbase + n * nkeys + 1) * sizeof(*list) + text);
+	if (list == NULL)
+		return NULL;
+	p = (char *)(list + nbase + n * nkeys + 1);
+	for (size_t i = 0; i < nbase; i++)
+		list[at++] = known_keys[i];
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < nkeys; k++) {
+			/* "webhook.url" -> SECTION + ".url" */
+			size_t len =
+			    strlen(sections[i]) + strlen(webhook_keys[k]) - strlen("webhook") + 1;
+			snprintf(p, len, "%s%s", sections[i], webhook_keys[k] + strlen("webhook"));
+			list[at++] = p;
+			p += len;
+		}
+	}
+	list[at] = NULL;
+	return list;
+}
+
+/* An absolute http(s) URL libcurl parses, with a host, at most
+ * WEBHOOK_URL_MAX bytes of printable ASCII (anything else percent-encoded). */
+static bool
+webhook_url_ok(const char *url, char *why, size_t whylen)
+{
+	CURLU *u = NULL;
+	CURLUcode rc;
+	char *host = NULL;
+	bool ok = false;
+
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		snprintf(why, whylen, "expected an http:// or https:// URL");
+		goto out;
+	}
+	if (strlen(url) > WEBHOOK_URL_MAX) {
+		snprintf(why, whylen, "longer than %d bytes", WEBHOOK_URL_MAX);
+		goto out;
+	}
+	for (const char *p = url; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+			snprintf(why, whylen,
+			         "blanks, control or non-ASCII bytes must be percent-encoded");
+			goto out;
+		}
+	}
+	u = curl_url();
+	if (u == NULL) {
+		snprintf(why, whylen, "out of memory");
+		goto out;
+	}
+	rc = curl_url_set(u, CURLUPART_URL, url, 0);
+	if (rc == CURLUE_OK)
+		rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+	if (rc != CURLUE_OK || host == NULL || *host == '\0') {
+		snprintf(why, whylen, "not a valid URL: %s",
+		         rc != CURLUE_OK ? curl_url_strerror(rc) : "no host");
+		goto out;
+	}
+	ok = true;
+out:
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+static int
+load_webhook(struct coord_conf *c, const char *s, struct coord_webhook *w, char *err, size_t errlen)
+{
+	static const char *const event_names[] = {"start", "halt", "finish"};
+	const char *format, *items[8];
+	char store[256], why[256];
+
+	w->name = s + strlen(WEBHOOK_PREFIX);
+	if (config_require(c->cfg, s, "url", err, errlen) != 0)
+		return -1;
+	if (config_get_str(c->cfg, s, "url", NULL, &w->url, err, errlen) < 0)
+		return -1;
+	if (!webhook_url_ok(w->url, why, sizeof(why))) {
+		bad_value(c, s, "url", err, errlen, "%s", why);
+		return -1;
+	}
+
+	if (config_get_str(c->cfg, s, "format", "json", &format, err, errlen) < 0)
+		return -1;
+	if (strcmp(format, "json") == 0) {
+		w->format = COORD_WEBHOOK_JSON;
+	} else if (strcmp(format, "dingtalk") == 0) {
+		w->format = COORD_WEBHOOK_DINGTALK;
+	} else if (strcmp(format, "slack") == 0) {
+		w->format = COORD_WEBHOOK_SLACK;
+	} else {
+		bad_value(c, s, "format", err, errlen, "expected json, dingtalk or slack");
+		return -1;
+	}
+
+	size_t n = 0;
+	if (config_get_list(c->cfg, s, "events", "start, halt, finish", items, 8, &n, store,
+	                    sizeof(store), err, errlen) < 0)
+		return -1;
+	w->events = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned bit = 0;
+		for (int e = 0; e < 3; e++)
+			if (strcmp(items[i], event_names[e]) == 0)
+				bit = COORD_EVENT_BIT(e);
+		if (bit == 0) {
+			bad_value(c, s, "events", err, errlen,
+			          "unknown event '%s' (start, halt or finish)", items[i]);
+			return -1;
+		}
+		w->events |= bit;
+	}
+	if (w->events == 0) {
+		bad_value(c, s, "events", err, errlen, "at least one of start, halt, finish");
+		return -1;
+	}
+
+	if (config_get_duration_ms(c->cfg, s, "timeout", 5000, 100, 300000, &w->timeout_ms, err,
+	                           errlen) < 0 ||
+	    config_get_uint(c->cfg, s, "attempts", 5, 1, 20, &w->attempts, err, errlen) < 0 ||
+	    config_get_duration_ms(c->cfg, s, "backoff", 1000, 10, 600000, &w->backoff_ms, err,
+	                           errlen) < 0)
+		return -1;
+	/* The cap is at least the first delay; its default too. */
+	if (config_get_duration_ms(c->cfg, s, "backoff_max",
+	                           w->backoff_ms > 60000 ? w->backoff_ms : 60000, w->backoff_ms,
+	                           3600000, &w->backoff_max_ms, err, errlen) < 0)
+		return -1;
+
+	if (config_get_str(c->cfg, s, "secret", "", &w->secret, err, errlen) < 0)
+		return -1;
+	if (*w->secret != '\0') {
+		if (w->format != COORD_WEBHOOK_DINGTALK) {
+			bad_value(c, s, "secret", err, errlen,
+			          "only DingTalk signs its webhooks (format = dingtalk)");
+			return -1;
+		}
+		if (strlen(w->secret) > WEBHOOK_SECRET_MAX) {
+			bad_value(c, s, "secret", err, errlen, "longer than %d bytes",
+			          WEBHOOK_SECRET_MAX);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 coord_conf_load(const char *path, struct coord_conf *c, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
+	const char *webhooks[COORD_MAX_WEBHOOKS], **known = NULL;
+	size_t n_webhooks = 0;
 	char why[256];
 
 	memset(c, 0, sizeof(*c));
@@ -174,7 +395,14 @@ coord_conf_load(const char *path, struct coord_conf *c, char *err, size_t errlen
 	if (c->cfg == NULL)
 		return -1;
 	c->path = config_path(c->cfg);
-	if (config_check_known(c->cfg, known_keys, err, errlen) != 0)
+	if (webhook_sections(c, webhooks, &n_webhooks, err, errlen) != 0)
+		goto fail;
+	known = known_list(webhooks, n_webhooks);
+	if (known == NULL) {
+		snprintf(err, errlen, "%s: out of memory", c->path);
+		goto fail;
+	}
+	if (config_check_known(c->cfg, known, err, errlen) != 0)
 		goto fail;
 
 	/* [coordinator] */
@@ -254,8 +482,16 @@ coord_conf_load(const char *path, struct coord_conf *c, char *err, size_t errlen
 		goto fail;
 	GET(config_get_duration_ms(c->cfg, "trust", "skew", 30000, 0, 600000, &c->skew_ms, err,
 	                           errlen));
+
+	/* [webhook.NAME] */
+	for (size_t i = 0; i < n_webhooks; i++)
+		if (load_webhook(c, webhooks[i], &c->webhooks[i], err, errlen) != 0)
+			goto fail;
+	c->n_webhooks = n_webhooks;
+	free(known);
 	return 0;
 fail:
+	free(known);
 	coord_conf_free(c);
 	return -1;
 }

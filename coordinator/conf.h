@@ -10,10 +10,27 @@
 #include "proto/proto.h"
 
 #define COORD_MAX_OPERATORS 64
+#define COORD_MAX_WEBHOOKS  16
 
 struct coord_operator {
 	const char *name; /* 1..64 of [A-Za-z0-9._-] */
 	uint8_t pk[PROTO_PK_LEN];
+};
+
+/* [webhook.NAME] sections (notify.c; coordinator/README.md, "Notifications"). */
+enum coord_webhook_format { COORD_WEBHOOK_JSON, COORD_WEBHOOK_DINGTALK, COORD_WEBHOOK_SLACK };
+enum coord_event { COORD_EVENT_START, COORD_EVENT_HALT, COORD_EVENT_FINISH };
+#define COORD_EVENT_BIT(ev) (1u << (ev))
+
+struct coord_webhook {
+	const char *name; /* NAME of [webhook.NAME] */
+	const char *url;  /* http:// or https:// */
+	enum coord_webhook_format format;
+	unsigned events;     /* COORD_EVENT_BIT()s, at least one */
+	uint64_t timeout_ms; /* per attempt */
+	uint64_t attempts;   /* in all, the first included */
+	uint64_t backoff_ms, backoff_max_ms;
+	const char *secret; /* DingTalk signing secret, "" when unset */
 };
 
 struct coord_conf {
@@ -43,6 +60,10 @@ struct coord_conf {
 	struct coord_operator operators[COORD_MAX_OPERATORS]; /* at least one */
 	size_t n_operators;
 	uint64_t skew_ms; /* 0..600000, default 30000 */
+
+	/* [webhook.NAME], in file order */
+	struct coord_webhook webhooks[COORD_MAX_WEBHOOKS];
+	size_t n_webhooks;
 
 	char store[8192]; /* list items */
 };

@@ -24,6 +24,7 @@
 #define COORD_TICK_MS	     250
 #define COORD_DISPATCH_TRIES 3
 #define COORD_DISPATCH_TTL_MS 600000 /* a DISPATCH is good for 10 minutes */
+#define COORD_NOTIFY_GRACE_MS 2000   /* webhook deliveries' time at shutdown */
 
 enum host_status { HOST_NEVER, HOST_ONLINE, HOST_LOST };
 
@@ -154,6 +155,7 @@ struct coord {
 	uint64_t version_clock;
 	struct waiter *waiters; /* `job` requests waiting for a change */
 	size_t n_waiters;
+	struct notify *notify; /* webhooks; NULL when none is configured */
 };
 
 /* main.c */
@@ -255,5 +257,39 @@ void control_on_socket(struct coord *co, void *sock, bool tcp);
 /* Answers the `job` requests whose job changed, ended or whose wait is over. */
 void control_waiters(struct coord *co);
 void control_free(struct coord *co);
+
+/* notify.c: webhooks on job start, halt and finish (coordinator/README.md,
+ * "Notifications"). One delivery thread does the HTTP; everything else
+ * here runs on the loop's thread. */
+struct notify;
+/* Starts the delivery thread when webhooks are configured (co->notify
+ * stays NULL when none is). Returns 0, or -1 with a message in err. */
+int notify_start(struct coord *co, char *err, size_t errlen);
+/* Renders ev of j for each webhook taking it and queues the bodies; never
+ * blocks. A halt goes to a webhook without halt as a finish. */
+void notify_job(struct coord *co, const struct job *j, enum coord_event ev);
+/* Gives what is queued up to grace_ms, then drops the rest (each one
+ * logged), ends the thread and frees; sets *n to NULL; NULL is fine. */
+void notify_stop(struct notify **n, uint64_t grace_ms);
+/* The pure parts, tested on their own. */
+enum notify_verdict { NOTIFY_OK, NOTIFY_RETRY, NOTIFY_FAIL };
+const char *notify_event_name(enum coord_event ev);
+/* The event a webhook taking events (COORD_EVENT_BIT()s) is sent for ev, or
+ * -1 for none. */
+int notify_event_for(unsigned events, enum coord_event ev);
+/* The generic body of ev for j; the caller owns it (NULL: out of memory). */
+json_t *notify_event_json(enum coord_event ev, uint64_t now_ms, const char *coord_id, const struct job *j);
+/* The body a webhook of format is sent for a generic body; malloc'd. */
+char *notify_render(enum coord_webhook_format format, const json_t *ev);
+/* DingTalk's sign= value: URL-encoded Base64 of HMAC-SHA256(secret,
+ * "ts_ms\nsecret"); and url with timestamp= and sign= added. 0 or -1 (no room). */
+int notify_dingtalk_sign(const char *secret, uint64_t ts_ms, char *out, size_t outlen);
+int notify_dingtalk_url(const char *url, const char *secret, uint64_t ts_ms, char *out, size_t outlen);
+/* What an HTTP answer means for a delivery, with why set ("HTTP 500: ..."). */
+enum notify_verdict notify_judge(enum coord_webhook_format format, long status, const char *body, char *why,
+				 size_t whylen);
+/* The delay before retry number retry (1, 2...): first_ms doubling up to
+ * max_ms, less up to a quarter of it chosen by rnd. */
+uint64_t notify_backoff_ms(uint64_t first_ms, uint64_t max_ms, unsigned retry, uint32_t rnd);
 
 #endif

@@ -239,6 +239,7 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 		    jb->reason);
 	job_activate(co, j);
 	log_info("job %s: %s on %zu hosts, submitted by %s", j->id, jb->action, j->n, jb->operator_name);
+	notify_job(co, j, COORD_EVENT_START);
 	/* The job as accepted (every host pending, version base): a follower
 	 * asks for what changed since. */
 	*body = jobs_summary_json(j);

@@ -319,6 +319,8 @@ run(struct coord *co, char *err, size_t errlen)
 			 (unsigned long long)rl.rlim_cur);
 	if (registry_load(co, err, errlen) != 0 || jobs_load(co, err, errlen) != 0)
 		goto out;
+	if (notify_start(co, err, errlen) != 0)
+		goto out;
 	co->started_mono = clock_mono_ms();
 	co->zctx = zmq_ctx_new();
 	if (co->zctx == NULL) {
@@ -365,6 +367,7 @@ run(struct coord *co, char *err, size_t errlen)
 	flush_turn(co);
 	ret = 0;
 out:
+	notify_stop(&co->notify, COORD_NOTIFY_GRACE_MS);
 	if (co->router)
 		zmq_close(co->router);
 	if (co->zap)

@@ -79,6 +79,7 @@ finish(struct coord *co, struct job *j, enum job_state st, const char *who, cons
 	targets = target_list(j);
 	coord_audit(co, who, "job-end", j->id, targets, jobs_state_name(st), "%s", j->message);
 	json_decref(targets);
+	notify_job(co, j, st == JOB_HALTED ? COORD_EVENT_HALT : COORD_EVENT_FINISH);
 	if (st == JOB_SUCCEEDED)
 		log_info("job %s succeeded on %zu hosts", j->id, j->n);
 	else

@@ -321,8 +321,9 @@ class Fleet:
 
     # -- configuration
 
-    def write_conf(self, **over):
-        """coordinator.conf; over: {"section.key": value} replaces or adds."""
+    def write_conf(self, extra="", **over):
+        """coordinator.conf; over: {"section.key": value} replaces or adds; extra: INI text
+        appended as written (sections whose names hold dots, e.g. [webhook.NAME])."""
         vals = {
             "coordinator.id": self.coordinator_id,
             "coordinator.state_dir": self.state_dir,
@@ -336,7 +337,7 @@ class Fleet:
             "trust.operators": f"{OPERATOR}={pub_text(self.operator_key)}",
         }
         vals.update(over)
-        _write_ini(self.conf, vals)
+        _write_ini(self.conf, vals, extra)
         return self.conf
 
     def write_ctl_conf(self, path=None, **over):
@@ -658,7 +659,7 @@ class Fleet:
         self.close()
 
 
-def _write_ini(path, vals):
+def _write_ini(path, vals, extra=""):
     sections = {}
     for k, v in vals.items():
         s, key = k.split(".", 1)
@@ -666,6 +667,7 @@ def _write_ini(path, vals):
     with open(path, "w") as f:
         for s, lines in sections.items():
             f.write(f"[{s}]\n" + "\n".join(lines) + "\n\n")
+        f.write(extra)
 
 
 def job_hosts(job):

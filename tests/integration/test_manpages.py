@@ -107,10 +107,11 @@ def known_keys(path, array):
 
 
 def documented_keys(name):
-    """{section: {key, ...}} from `.SH [section]` and `.TP` / `.B key` pairs."""
+    """{section: {key, ...}} from `.SH [section]` and `.TP` / `.B key` pairs; a section of
+    many named ones, `.SH [webhook.NAME]`, counts as `webhook`."""
     out, section, prev = {}, None, ""
     for line in page(name).splitlines():
-        m = re.match(r"^\.SH \[([^\]]+)\]\s*$", line)
+        m = re.match(r"^\.SH \[([^\]]+?)(?:\.NAME)?\]\s*$", line)
         if m:
             section = m.group(1)
             out.setdefault(section, set())
@@ -124,13 +125,14 @@ def documented_keys(name):
     return out
 
 
-@pytest.mark.parametrize("name,path,array", [
-    ("odc-agent.conf.5", "agent/conf.c", "known_keys"),
-    ("odc-coordinator.conf.5", "coordinator/conf.c", "known_keys"),
-    ("odcctl.conf.5", "coordinator/ctl/odcctl.c", "known"),
+@pytest.mark.parametrize("name,path,arrays", [
+    ("odc-agent.conf.5", "agent/conf.c", ["known_keys"]),
+    # webhook_keys: the keys of every [webhook.NAME] section, as "webhook.KEY".
+    ("odc-coordinator.conf.5", "coordinator/conf.c", ["known_keys", "webhook_keys"]),
+    ("odcctl.conf.5", "coordinator/ctl/odcctl.c", ["known"]),
 ])
-def test_conf_page_documents_every_known_key(name, path, array):
-    keys = known_keys(path, array)
+def test_conf_page_documents_every_known_key(name, path, arrays):
+    keys = [k for array in arrays for k in known_keys(path, array)]
     doc = documented_keys(name)
     missing = [f"{s}.{k}" for s, k in keys if k not in doc.get(s, set())]
     assert not missing, f"{name} does not document {missing}"

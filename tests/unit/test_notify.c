@@ -1,0 +1,578 @@
+/* Webhook notifications (coordinator/notify.c): which event a webhook gets,
+ * the generic, DingTalk and Slack bodies, DingTalk's signature, how answers
+ * are judged, the backoff, and the [webhook.NAME] sections of the
+ * configuration with their mistakes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "coordinator/coord.h"
+
+#define KEY_A                                                                                      \
+	"odc-ed25519-pub:"                                                                         \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+/* main.c is not in the coordinator's library, but jobs.c (the state names)
+ * brings in what calls it: stand-ins, never called here. */
+int
+coord_send_msg(struct coord *co, void *sock, const uint8_t *rid, size_t rid_len,
+               const struct proto_msg *m)
+{
+	(void)co, (void)sock, (void)rid, (void)rid_len, (void)m;
+	fail_msg("coord_send_msg called");
+	return -1;
+}
+
+int
+coord_queue_ack(struct coord *co, const uint8_t *rid, size_t rid_len, const struct proto_msg *m)
+{
+	(void)co, (void)rid, (void)rid_len, (void)m;
+	fail_msg("coord_queue_ack called");
+	return -1;
+}
+
+void
+coord_audit(struct coord *co, const char *who, const char *what, const char *job_id, json_t *hosts,
+            const char *outcome, const char *fmt, ...)
+{
+	(void)co, (void)who, (void)what, (void)job_id, (void)hosts, (void)outcome, (void)fmt;
+	fail_msg("coord_audit called");
+}
+
+void
+coord_tx(struct coord *co)
+{
+	(void)co;
+	fail_msg("coord_tx called");
+}
+
+/* ---- a job to render ---- */
+
+struct fake {
+	struct proto_msg jm;
+	struct job j;
+	struct job_host hosts[30];
+};
+
+/* A halted rollback of n hosts: the first nfail failed (every other one
+ * unreachable), the next one succeeded, the rest skipped. */
+static void
+fake_job(struct fake *f, size_t n, size_t nfail)
+{
+	memset(f, 0, sizeof(*f));
+	f->jm.type = PROTO_JOB;
+	f->jm.u.job.job_id = "rollback-20240501T120000Z-abcdef";
+	f->jm.u.job.action = "rollback";
+	f->jm.u.job.operator_name = "alice";
+	f->jm.u.job.reason = "4.3.0 <!channel> broke logins";
+	f->j.jm = &f->jm;
+	snprintf(f->j.id, sizeof(f->j.id), "%s", f->jm.u.job.job_id);
+	snprintf(f->j.signer, sizeof(f->j.signer), "SHA256:0123456789abcdef0123456789abcdef");
+	f->j.submitted_ms = 1714564800000ull;
+	f->j.ended_ms = 1714564860500ull;
+	f->j.state = JOB_HALTED;
+	f->j.stage = STAGE_BATCHES;
+	f->j.batch = 2;
+	snprintf(f->j.message, sizeof(f->j.message), "failure budget exceeded during the batches");
+	f->j.hosts = f->hosts;
+	f->j.n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct job_host *h = &f->hosts[i];
+		snprintf(h->host, sizeof(h->host), "h%02zu", i);
+		if (i < nfail) {
+			h->state = i % 2 ? JH_UNREACHABLE : JH_FAILED;
+			snprintf(h->failed_step, sizeof(h->failed_step), "%s",
+			         i % 2 ? "dispatch" : "restore");
+			snprintf(h->message, sizeof(h->message), "obloader exited 1 on h%02zu", i);
+		} else {
+			h->state = i == nfail ? JH_SUCCEEDED : JH_SKIPPED;
+		}
+		f->j.counts[h->state]++;
+	}
+}
+
+static json_t *
+parse(const char *text)
+{
+	json_error_t e;
+	json_t *o = json_loads(text, 0, &e);
+
+	if (o == NULL)
+		fail_msg("not JSON (%s): %s", e.text, text);
+	return o;
+}
+
+static const char *
+sget(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	if (s == NULL)
+		fail_msg("no string %s", key);
+	return s;
+}
+
+/* ---- events ---- */
+
+static void
+test_event_for(void **state)
+{
+	unsigned all = COORD_EVENT_BIT(COORD_EVENT_START) | COORD_EVENT_BIT(COORD_EVENT_HALT) |
+	               COORD_EVENT_BIT(COORD_EVENT_FINISH);
+
+	(void)state;
+	assert_int_equal(notify_event_for(all, COORD_EVENT_START), COORD_EVENT_START);
+	assert_int_equal(notify_event_for(all, COORD_EVENT_HALT), COORD_EVENT_HALT);
+	assert_int_equal(notify_event_for(all, COORD_EVENT_FINISH), COORD_EVENT_FINISH);
+	/* finish alone: every end, a halt included, as a finish. */
+	assert_int_equal(notify_event_for(COORD_EVENT_BIT(COORD_EVENT_FINISH), COORD_EVENT_HALT),
+	                 COORD_EVENT_FINISH);
+	assert_int_equal(notify_event_for(COORD_EVENT_BIT(COORD_EVENT_FINISH), COORD_EVENT_START),
+	                 -1);
+	/* halt alone: halts only. */
+	assert_int_equal(notify_event_for(COORD_EVENT_BIT(COORD_EVENT_HALT), COORD_EVENT_HALT),
+	                 COORD_EVENT_HALT);
+	assert_int_equal(notify_event_for(COORD_EVENT_BIT(COORD_EVENT_HALT), COORD_EVENT_FINISH),
+	                 -1);
+	assert_int_equal(notify_event_for(COORD_EVENT_BIT(COORD_EVENT_START), COORD_EVENT_HALT),
+	                 -1);
+	assert_string_equal(notify_event_name(COORD_EVENT_HALT), "halt");
+}
+
+/* ---- bodies ---- */
+
+static void
+test_generic_body(void **state)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	json_t *ev, *job, *failed, *h;
+	char *text;
+
+	(void)state;
+	fake_job(f, 25, 22);
+	/* A message cut inside a character by a fixed buffer still makes JSON. */
+	snprintf(f->hosts[0].message, sizeof(f->hosts[0].message), "disk full \xe6\x97");
+	ev = notify_event_json(COORD_EVENT_HALT, 1714564861234ull, "coord-1", &f->j);
+	assert_non_null(ev);
+	text = notify_render(COORD_WEBHOOK_JSON, ev);
+	assert_non_null(text);
+	json_decref(ev);
+	ev = parse(text);
+	assert_int_equal(json_integer_value(json_object_get(ev, "version")), 1);
+	assert_string_equal(sget(ev, "event"), "halt");
+	assert_string_equal(sget(ev, "time"), "2024-05-01T12:01:01.234Z");
+	assert_int_equal(json_integer_value(json_object_get(ev, "time_ms")), 1714564861234ll);
+	assert_string_equal(sget(ev, "coordinator"), "coord-1");
+	job = json_object_get(ev, "job");
+	assert_string_equal(sget(job, "id"), "rollback-20240501T120000Z-abcdef");
+	assert_string_equal(sget(job, "action"), "rollback");
+	assert_string_equal(sget(job, "operator"), "alice");
+	assert_string_equal(sget(job, "signer"), "SHA256:0123456789abcdef0123456789abcdef");
+	assert_string_equal(sget(job, "state"), "halted");
+	assert_string_equal(sget(job, "stage"), "batches");
+	assert_string_equal(sget(job, "message"), "failure budget exceeded during the batches");
+	assert_int_equal(json_integer_value(json_object_get(job, "submitted_ms")), 1714564800000ll);
+	assert_int_equal(json_integer_value(json_object_get(job, "ended_ms")), 1714564860500ll);
+	assert_int_equal(json_integer_value(json_object_get(job, "targets")), 25);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(job, "counts"), "failed")), 11);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(job, "counts"), "unreachable")), 11);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(job, "counts"), "skipped")), 2);
+	assert_int_equal(json_object_size(json_object_get(job, "counts")), JH_COUNT);
+	failed = json_object_get(job, "failed_hosts");
+	assert_int_equal(json_array_size(failed), 20);
+	assert_int_equal(json_integer_value(json_object_get(job, "failed_hosts_more")), 2);
+	h = json_array_get(failed, 0);
+	assert_string_equal(sget(h, "host"), "h00");
+	assert_string_equal(sget(h, "state"), "failed");
+	assert_string_equal(sget(h, "step"), "restore");
+	assert_string_equal(sget(h, "message"), "disk full ??");
+	assert_string_equal(sget(json_array_get(failed, 1), "state"), "unreachable");
+	json_decref(ev);
+	free(text);
+
+	/* At the start: nothing ended yet. */
+	fake_job(f, 2, 0);
+	f->j.state = JOB_RUNNING;
+	f->j.ended_ms = 0;
+	f->j.message[0] = '\0';
+	ev = notify_event_json(COORD_EVENT_START, 1714564861234ull, "coord-1", &f->j);
+	assert_string_equal(sget(ev, "event"), "start");
+	job = json_object_get(ev, "job");
+	assert_true(json_is_null(json_object_get(job, "ended_ms")));
+	assert_string_equal(sget(job, "state"), "running");
+	assert_int_equal(json_array_size(json_object_get(job, "failed_hosts")), 0);
+	json_decref(ev);
+	free(f);
+}
+
+static void
+test_dingtalk_body(void **state)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	json_t *ev, *o, *md;
+	const char *t;
+	char *text;
+
+	(void)state;
+	fake_job(f, 25, 12);
+	ev = notify_event_json(COORD_EVENT_HALT, 1714564861234ull, "coord-1", &f->j);
+	text = notify_render(COORD_WEBHOOK_DINGTALK, ev);
+	assert_non_null(text);
+	o = parse(text);
+	assert_string_equal(sget(o, "msgtype"), "markdown");
+	md = json_object_get(o, "markdown");
+	assert_string_equal(sget(md, "title"),
+	                    "odc-fleet: job rollback-20240501T120000Z-abcdef halted");
+	t = sget(md, "text");
+	assert_non_null(
+	    strstr(t, "#### odc-fleet: job rollback-20240501T120000Z-abcdef halted\n\n"));
+	assert_non_null(
+	    strstr(t, "**rollback** on 25 hosts, by alice: 4.3.0 <!channel> broke logins"));
+	assert_non_null(strstr(t, "**State:** halted, stage batches"));
+	assert_non_null(strstr(t, "**Message:** failure budget exceeded during the batches"));
+	assert_non_null(strstr(t, "**Hosts:** 1 succeeded, 6 failed, 12 skipped, 6 unreachable"));
+	assert_non_null(strstr(t, "\n- h00 failed at restore: obloader exited 1 on h00"));
+	assert_non_null(strstr(t, "\n- h09 unreachable at dispatch: obloader exited 1 on h09"));
+	assert_null(strstr(t, "h10 "));
+	assert_non_null(strstr(t, "\n- and 2 more"));
+	assert_non_null(strstr(t, "coordinator coord-1, 2024-05-01T12:01:01.234Z"));
+	json_decref(o);
+	free(text);
+	json_decref(ev);
+
+	/* The start: who and what, every host pending. */
+	fake_job(f, 1, 0);
+	f->j.state = JOB_RUNNING;
+	f->j.stage = STAGE_QUORUM;
+	f->j.message[0] = '\0';
+	f->hosts[0].state = JH_PENDING;
+	memset(f->j.counts, 0, sizeof(f->j.counts));
+	f->j.counts[JH_PENDING] = 1;
+	ev = notify_event_json(COORD_EVENT_START, 1714564861234ull, "coord-1", &f->j);
+	text = notify_render(COORD_WEBHOOK_DINGTALK, ev);
+	o = parse(text);
+	md = json_object_get(o, "markdown");
+	assert_string_equal(sget(md, "title"),
+	                    "odc-fleet: job rollback-20240501T120000Z-abcdef started");
+	t = sget(md, "text");
+	assert_non_null(strstr(t, "**rollback** on 1 host, by alice"));
+	assert_non_null(strstr(t, "**Hosts:** 1 pending"));
+	assert_null(strstr(t, "Message"));
+	assert_null(strstr(t, "Failed"));
+	json_decref(o);
+	free(text);
+	json_decref(ev);
+	free(f);
+}
+
+static void
+test_slack_body(void **state)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	json_t *ev, *o, *blocks;
+	const char *t;
+	char *text;
+
+	(void)state;
+	fake_job(f, 3, 1);
+	f->j.state = JOB_FAILED;
+	f->j.stage = STAGE_DONE;
+	snprintf(f->j.message, sizeof(f->j.message), "1 of 3 targets failed (budget 1)");
+	ev = notify_event_json(COORD_EVENT_FINISH, 1714564861234ull, "coord-1", &f->j);
+	text = notify_render(COORD_WEBHOOK_SLACK, ev);
+	o = parse(text);
+	assert_string_equal(sget(o, "text"),
+	                    "odc-fleet: job rollback-20240501T120000Z-abcdef failed: "
+	                    "1 of 3 targets failed (budget 1)");
+	blocks = json_object_get(o, "blocks");
+	assert_int_equal(json_array_size(blocks), 2);
+	assert_string_equal(sget(json_array_get(blocks, 0), "type"), "section");
+	assert_string_equal(sget(json_object_get(json_array_get(blocks, 0), "text"), "type"),
+	                    "mrkdwn");
+	t = sget(json_object_get(json_array_get(blocks, 0), "text"), "text");
+	assert_non_null(strstr(t, "*odc-fleet: job `rollback-20240501T120000Z-abcdef` failed*\n"));
+	/* Agents' and operators' text cannot ping a channel or make links. */
+	assert_non_null(
+	    strstr(t, "*rollback* on 3 hosts, by alice: 4.3.0 &lt;!channel&gt; broke logins"));
+	assert_null(strstr(t, "<!channel>"));
+	assert_non_null(strstr(t, "\n• h00 failed at restore: obloader exited 1 on h00"));
+	assert_string_equal(sget(json_array_get(blocks, 1), "type"), "context");
+	json_decref(o);
+	free(text);
+	json_decref(ev);
+
+	/* Long messages everywhere: the section stays within Slack's 3000. */
+	fake_job(f, 30, 30);
+	for (size_t i = 0; i < 30; i++)
+		memset(f->hosts[i].message, 'x', sizeof(f->hosts[i].message) - 1);
+	memset(f->j.message, 'y', sizeof(f->j.message) - 1);
+	ev = notify_event_json(COORD_EVENT_HALT, 1714564861234ull, "coord-1", &f->j);
+	text = notify_render(COORD_WEBHOOK_SLACK, ev);
+	o = parse(text);
+	t = sget(json_object_get(json_array_get(json_object_get(o, "blocks"), 0), "text"), "text");
+	assert_true(strlen(t) <= 3000);
+	assert_true(strlen(sget(o, "text")) <= 1024);
+	json_decref(o);
+	free(text);
+	json_decref(ev);
+	free(f);
+}
+
+/* ---- DingTalk's signature ---- */
+
+static void
+test_dingtalk_sign(void **state)
+{
+	char out[256];
+
+	(void)state;
+	/* Python: base64(hmac.new(secret, f"{ts}\n{secret}", sha256)), then quote_plus. */
+	assert_int_equal(
+	    notify_dingtalk_sign("SEC0123456789abcdef", 1700000000123ull, out, sizeof(out)), 0);
+	assert_string_equal(out, "V9VP5gL2WDsEZvZQHnbd9k4n%2Bp56ibcLMh%2BWKMZRQas%3D");
+	assert_int_equal(
+	    notify_dingtalk_url("https://oapi.dingtalk.com/robot/send?access_token=t0k",
+	                        "SEC0123456789abcdef", 1700000000123ull, out, sizeof(out)),
+	    0);
+	assert_string_equal(out, "https://oapi.dingtalk.com/robot/send?access_token=t0k"
+	                         "&timestamp=1700000000123"
+	                         "&sign=V9VP5gL2WDsEZvZQHnbd9k4n%2Bp56ibcLMh%2BWKMZRQas%3D");
+	assert_int_equal(notify_dingtalk_url("http://127.0.0.1:9/x", "SEC0123456789abcdef",
+	                                     1700000000123ull, out, sizeof(out)),
+	                 0);
+	assert_non_null(strstr(out, "http://127.0.0.1:9/x?timestamp=1700000000123&sign="));
+	/* No room: an error and an empty string, never a cut URL. */
+	assert_int_equal(notify_dingtalk_url("http://127.0.0.1:9/x", "s", 1, out, 40), -1);
+	assert_string_equal(out, "");
+	assert_int_equal(notify_dingtalk_sign("s", 1, out, 10), -1);
+	assert_string_equal(out, "");
+}
+
+/* ---- answers and backoff ---- */
+
+static void
+test_judge(void **state)
+{
+	static const struct {
+		enum coord_webhook_format f;
+		long status;
+		const char *body;
+		enum notify_verdict v;
+		const char *why;
+	} cases[] = {
+	    {COORD_WEBHOOK_JSON, 200, "", NOTIFY_OK, "HTTP 200"},
+	    {COORD_WEBHOOK_JSON, 204, NULL, NOTIFY_OK, "HTTP 204"},
+	    {COORD_WEBHOOK_SLACK, 200, "ok", NOTIFY_OK, "HTTP 200"},
+	    {COORD_WEBHOOK_JSON, 400, "bad\nbody", NOTIFY_FAIL, "HTTP 400: bad body"},
+	    {COORD_WEBHOOK_SLACK, 404, "no_service", NOTIFY_FAIL, "HTTP 404: no_service"},
+	    {COORD_WEBHOOK_JSON, 408, "", NOTIFY_RETRY, "HTTP 408"},
+	    {COORD_WEBHOOK_SLACK, 429, "rate_limited", NOTIFY_RETRY, "HTTP 429: rate_limited"},
+	    {COORD_WEBHOOK_JSON, 500, "oops", NOTIFY_RETRY, "HTTP 500: oops"},
+	    {COORD_WEBHOOK_JSON, 503, "", NOTIFY_RETRY, "HTTP 503"},
+	    {COORD_WEBHOOK_JSON, 302, "", NOTIFY_FAIL, "HTTP 302"},
+	    {COORD_WEBHOOK_DINGTALK, 200, "{\"errcode\":0,\"errmsg\":\"ok\"}", NOTIFY_OK,
+	     "HTTP 200"},
+	    {COORD_WEBHOOK_DINGTALK, 200, "{\"errcode\":130101,\"errmsg\":\"send too fast\"}",
+	     NOTIFY_RETRY, "DingTalk errcode 130101: send too fast"},
+	    {COORD_WEBHOOK_DINGTALK, 200, "{\"errcode\":-1,\"errmsg\":\"busy\"}", NOTIFY_RETRY,
+	     "DingTalk errcode -1: busy"},
+	    {COORD_WEBHOOK_DINGTALK, 200, "{\"errcode\":310000,\"errmsg\":\"sign not match\"}",
+	     NOTIFY_FAIL, "DingTalk errcode 310000: sign not match"},
+	    {COORD_WEBHOOK_DINGTALK, 200, "<html>", NOTIFY_RETRY,
+	     "HTTP 200 without a DingTalk errcode: <html>"},
+	    {COORD_WEBHOOK_DINGTALK, 500, "", NOTIFY_RETRY, "HTTP 500"},
+	};
+	char why[320];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum notify_verdict v =
+		    notify_judge(cases[i].f, cases[i].status, cases[i].body, why, sizeof(why));
+		if (v != cases[i].v || strcmp(why, cases[i].why) != 0)
+			fail_msg("case %zu: verdict %d why '%s', expected %d '%s'", i, v, why,
+			         cases[i].v, cases[i].why);
+	}
+}
+
+static void
+test_backoff(void **state)
+{
+	(void)state;
+	/* No jitter (rnd 0): 1 s, 2 s, 4 s... capped. */
+	assert_int_equal(notify_backoff_ms(1000, 60000, 1, 0), 1000);
+	assert_int_equal(notify_backoff_ms(1000, 60000, 2, 0), 2000);
+	assert_int_equal(notify_backoff_ms(1000, 60000, 3, 0), 4000);
+	assert_int_equal(notify_backoff_ms(1000, 60000, 7, 0), 60000);
+	assert_int_equal(notify_backoff_ms(1000, 60000, 1000, 0), 60000);
+	assert_int_equal(notify_backoff_ms(1000, 1000, 5, 0), 1000);
+	/* Jitter takes up to a quarter off, so each delay still beats the one before. */
+	for (uint32_t r = 0; r < 5000; r += 7) {
+		uint64_t a = notify_backoff_ms(1000, 60000, 1, r * 2654435761u);
+		uint64_t b = notify_backoff_ms(1000, 60000, 2, r * 2654435761u + 1);
+		assert_true(a >= 750 && a <= 1000);
+		assert_true(b >= 1500 && b <= 2000);
+	}
+}
+
+/* ---- configuration ---- */
+
+static char dir[64];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/odc-notify-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	char path[128];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/t.conf", dir);
+	unlink(path);
+	return rmdir(dir);
+}
+
+/* The base configuration (lines 1-11) and then extra, from line 12. */
+static int
+load(const char *extra, struct coord_conf *c, char *err, size_t errlen)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/t.conf", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f,
+	        "[coordinator]\nid = coord-1\nstate_dir = /var/lib/odc-coordinator\n"
+	        "[keys]\nsecret_key = /etc/odc-fleet/coordinator.key\n"
+	        "[agents]\nbind = tcp://0.0.0.0:7701\n"
+	        "[control]\nsocket = /run/odc-coordinator/control.sock\n"
+	        "[trust]\noperators = alice=" KEY_A "\n%s",
+	        extra);
+	assert_int_equal(fclose(f), 0);
+	return coord_conf_load(path, c, err, errlen);
+}
+
+static void
+expect_error(const char *extra, const char *needle)
+{
+	struct coord_conf c;
+	char err[512];
+
+	if (load(extra, &c, err, sizeof(err)) == 0) {
+		coord_conf_free(&c);
+		fail_msg("accepted: %s", extra);
+	}
+	if (strstr(err, needle) == NULL)
+		fail_msg("%s: error '%s' does not contain '%s'", extra, err, needle);
+	assert_null(c.cfg);
+	assert_int_equal(c.n_webhooks, 0);
+}
+
+static void
+test_conf_webhooks(void **state)
+{
+	struct coord_conf c;
+	char err[512];
+
+	(void)state;
+	if (load("", &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.n_webhooks, 0);
+	coord_conf_free(&c);
+
+	if (load("[webhook.ops]\nurl = https://hooks.example.com/x?a=1\n"
+	         "[webhook.ding-1]\nurl = https://oapi.dingtalk.com/robot/send?access_token=abc\n"
+	         "format = dingtalk\nevents = halt, finish\ntimeout = 1500ms\nattempts = 3\n"
+	         "backoff = 200ms\nbackoff_max = 2s\nsecret = SECabc\n"
+	         "[webhook.team]\nurl = http://127.0.0.1:8080/\nformat = slack\nevents = start\n"
+	         "backoff = 90s\n",
+	         &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.n_webhooks, 3);
+	/* Defaults. */
+	assert_string_equal(c.webhooks[0].name, "ops");
+	assert_string_equal(c.webhooks[0].url, "https://hooks.example.com/x?a=1");
+	assert_int_equal(c.webhooks[0].format, COORD_WEBHOOK_JSON);
+	assert_int_equal(c.webhooks[0].events, 7);
+	assert_int_equal(c.webhooks[0].timeout_ms, 5000);
+	assert_int_equal(c.webhooks[0].attempts, 5);
+	assert_int_equal(c.webhooks[0].backoff_ms, 1000);
+	assert_int_equal(c.webhooks[0].backoff_max_ms, 60000);
+	assert_string_equal(c.webhooks[0].secret, "");
+	/* Every key set. */
+	assert_string_equal(c.webhooks[1].name, "ding-1");
+	assert_int_equal(c.webhooks[1].format, COORD_WEBHOOK_DINGTALK);
+	assert_int_equal(c.webhooks[1].events,
+	                 COORD_EVENT_BIT(COORD_EVENT_HALT) | COORD_EVENT_BIT(COORD_EVENT_FINISH));
+	assert_int_equal(c.webhooks[1].timeout_ms, 1500);
+	assert_int_equal(c.webhooks[1].attempts, 3);
+	assert_int_equal(c.webhooks[1].backoff_ms, 200);
+	assert_int_equal(c.webhooks[1].backoff_max_ms, 2000);
+	assert_string_equal(c.webhooks[1].secret, "SECabc");
+	/* backoff_max's default is at least backoff. */
+	assert_int_equal(c.webhooks[2].format, COORD_WEBHOOK_SLACK);
+	assert_int_equal(c.webhooks[2].events, COORD_EVENT_BIT(COORD_EVENT_START));
+	assert_int_equal(c.webhooks[2].backoff_max_ms, 90000);
+	coord_conf_free(&c);
+
+	expect_error("[webhook]\nurl = http://x/\n",
+	             "t.conf:13: webhook.url: a webhook needs a name");
+	expect_error("[webhook.]\nurl = http://x/\n",
+	             "t.conf:13: webhook..url: a webhook needs a name");
+	expect_error("[webhook.a]\nurl = http://x/\nbogus = 1\n",
+	             "t.conf:14: webhook.a.bogus: unknown key");
+	expect_error("[webhook.a]\nformat = json\n", "t.conf: webhook.a.url: required key missing");
+	expect_error("[webhook.a]\nurl = ftp://x/\n",
+	             "t.conf:13: webhook.a.url: expected an http:// or https://");
+	expect_error("[webhook.a]\nurl = http://\n", "t.conf:13: webhook.a.url: not a valid URL");
+	expect_error("[webhook.a]\nurl = http://x/a b\n", "t.conf:13: webhook.a.url: blanks");
+	expect_error("[webhook.a]\nurl = http://x/\nformat = teams\n",
+	             "t.conf:14: webhook.a.format: expected json, dingtalk or slack");
+	expect_error("[webhook.a]\nurl = http://x/\nevents = start, pause\n",
+	             "t.conf:14: webhook.a.events: unknown event 'pause'");
+	expect_error("[webhook.a]\nurl = http://x/\nevents =\n",
+	             "t.conf:14: webhook.a.events: at least one");
+	expect_error("[webhook.a]\nurl = http://x/\nattempts = 0\n",
+	             "t.conf:14: webhook.a.attempts:");
+	expect_error("[webhook.a]\nurl = http://x/\ntimeout = 10m\n",
+	             "t.conf:14: webhook.a.timeout:");
+	expect_error("[webhook.a]\nurl = http://x/\nbackoff = 2s\nbackoff_max = 1s\n",
+	             "t.conf:15: webhook.a.backoff_max:");
+	expect_error("[webhook.a]\nurl = http://x/\nsecret = SECx\n",
+	             "t.conf:14: webhook.a.secret: only DingTalk signs");
+	{
+		char many[2048] = "";
+		for (int i = 0; i <= COORD_MAX_WEBHOOKS; i++)
+			snprintf(many + strlen(many), sizeof(many) - strlen(many),
+			         "[webhook.w%d]\nurl = http://x/\n", i);
+		expect_error(many, "t.conf:45: webhook.w16.url: more than 16 webhooks");
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_event_for),     cmocka_unit_test(test_generic_body),
+	    cmocka_unit_test(test_dingtalk_body), cmocka_unit_test(test_slack_body),
+	    cmocka_unit_test(test_dingtalk_sign), cmocka_unit_test(test_judge),
+	    cmocka_unit_test(test_backoff),       cmocka_unit_test(test_conf_webhooks),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
