@@ -1,7 +1,9 @@
 /* odc-coordinator's configuration file (coordinator/README.md): every key
  * known, typed and checked at load, every problem as file:line: section.key. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@ static const char *const known_keys[] = {
     "control.tcp",
     "trust.operators",
     "trust.skew",
+    "metrics.listen",
     NULL,
 };
 
@@ -96,6 +99,63 @@ tcp_endpoint_ok(const char *s)
 		port = port * 10 + (unsigned long)(*p - '0');
 	}
 	return p > colon + 1 && port >= 1 && port <= 65535;
+}
+
+/* metrics.listen: "A.B.C.D:PORT" or "[IPv6]:PORT" with PORT 1..65535, numeric
+ * only: no name is resolved, so what is checked here is what is bound.
+ * Returns NULL with the address in *ss and *len, or what is wrong. */
+static const char *
+listen_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *h = s, *colon, *p;
+	unsigned long port = 0;
+	bool v6 = *s == '[';
+	size_t n;
+
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		const char *close = strchr(s, ']');
+		if (close == NULL || close[1] != ':')
+			return "an IPv6 address needs brackets and a port: [::1]:9477";
+		h = s + 1;
+		colon = close + 1;
+		n = (size_t)(close - h);
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return "no port: expected A.B.C.D:PORT or [IPv6]:PORT";
+		n = (size_t)(colon - s);
+		if (memchr(s, ':', n) != NULL)
+			return "an IPv6 address needs brackets: [::1]:9477";
+	}
+	for (p = colon + 1; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' || p - colon > 5)
+			return "the port is not a number from 1 to 65535";
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	if (p == colon + 1 || port < 1 || port > 65535)
+		return "the port is not a number from 1 to 65535";
+	if (n == 0 || n >= sizeof(host))
+		return "not an IP address (host names are not resolved)";
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			return "not an IPv6 address";
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return "not an IPv4 address A.B.C.D (host names are not resolved)";
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		*len = sizeof(*a);
+	}
+	return NULL;
 }
 
 /* 1 when the group exists, 0 when it does not, -1 (with errno's text in why)
@@ -482,6 +542,17 @@ coord_conf_load(const char *path, struct coord_conf *c, char *err, size_t errlen
 		goto fail;
 	GET(config_get_duration_ms(c->cfg, "trust", "skew", 30000, 0, 600000, &c->skew_ms, err,
 	                           errlen));
+
+	/* [metrics] */
+	GET(config_get_str(c->cfg, "metrics", "listen", "", &c->metrics_listen, err, errlen));
+	if (*c->metrics_listen != '\0') {
+		const char *bad =
+		    listen_addr_parse(c->metrics_listen, &c->metrics_addr, &c->metrics_addr_len);
+		if (bad != NULL) {
+			bad_value(c, "metrics", "listen", err, errlen, "%s", bad);
+			goto fail;
+		}
+	}
 
 	/* [webhook.NAME] */
 	for (size_t i = 0; i < n_webhooks; i++)

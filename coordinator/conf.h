@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "common/config.h"
 #include "proto/proto.h"
@@ -61,6 +62,10 @@ struct coord_conf {
 	size_t n_operators;
 	uint64_t skew_ms; /* 0..600000, default 30000 */
 
+	/* [metrics] */
+	const char *metrics_listen;	      /* "" when off, else as written */
+	struct sockaddr_storage metrics_addr; /* metrics_listen, parsed */
+	socklen_t metrics_addr_len;	      /* 0 when off */
 	/* [webhook.NAME], in file order */
 	struct coord_webhook webhooks[COORD_MAX_WEBHOOKS];
 	size_t n_webhooks;

@@ -114,8 +114,9 @@ reply(struct coord *co, void *sock, const uint8_t *rid, size_t rid_len, uint64_t
 		if (proto_encode(&m, NULL, &f, &e) != PROTO_OK)
 			return;
 	}
-	(void)co;
-	if (coord_send(sock, rid, rid_len, &f) != 0)
+	int rc = coord_send(sock, rid, rid_len, &f);
+	metrics_count_sent(co, PROTO_REPLY, rc == 0);
+	if (rc != 0)
 		log_debug("control: a client left before its reply");
 	proto_frames_free(&f);
 }
@@ -652,6 +653,7 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 	for (int i = 1; i < n; i++)
 		fr[i - 1] = (struct proto_frame){zmq_msg_data(&p[i]), zmq_msg_size(&p[i])};
 	if (overflow || n < 2) {
+		metrics_count_rejected(co, COORD_SOCK_CONTROL, PROTO_E_FRAMES);
 		reply(co, sock, rid, rid_len, 0, PROTO_E_FRAMES, "wrong number of frames", NULL);
 		goto out;
 	}
@@ -669,6 +671,7 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 		    proto_decode_body(PROTO_REQUEST, fr[1].data, fr[1].len, &rq, &e2) == PROTO_OK)
 			rqid = rq->u.request.request_id;
 		proto_msg_free(rq);
+		metrics_count_rejected(co, COORD_SOCK_CONTROL, (int)e.code);
 		log_warn("control: refused a message: %s: %s", proto_err_name(e.code), e.msg);
 		if (fr[0].len == PROTO_HEADER_LEN && fr[0].data[3] == PROTO_JOB) {
 			char who[96];
@@ -678,6 +681,7 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 		reply(co, sock, rid, rid_len, rqid, e.code, e.msg, NULL);
 		goto out;
 	}
+	metrics_count_received(co, m->type);
 	if (m->type == PROTO_JOB) {
 		json_t *body = NULL;
 		char who[96];

@@ -129,6 +129,33 @@ struct job {
 	struct job *next;
 };
 
+/* Counters since this process started, for the metrics endpoint
+ * (metrics.c): plain integers bumped where the event happens. */
+#define COORD_TYPE_SLOTS 64 /* message type codes are below 0x40 */
+enum coord_sock { COORD_SOCK_AGENTS, COORD_SOCK_CONTROL, COORD_SOCK_COUNT };
+/* Why a message was dropped before its handler: a PROTO_E_* code, or this
+ * (its connection's key has since been revoked or replaced). */
+#define COORD_REJECT_NOT_ENROLLED (PROTO_E_MAX + 1)
+#define COORD_REJECT_SLOTS	  (PROTO_E_MAX + 2)
+/* Why the ZAP handler refused a connection. */
+enum coord_refusal {
+	COORD_REFUSED_UNKNOWN_KEY, /* not an enrolled agent / operator key */
+	COORD_REFUSED_REVOKED,
+	COORD_REFUSED_NO_CURVE,
+	COORD_REFUSED_COUNT
+};
+struct coord_stats {
+	uint64_t started_ms;			/* wall clock */
+	uint64_t received[COORD_TYPE_SLOTS];	/* through the receive procedure, by type code */
+	uint64_t sent[COORD_TYPE_SLOTS];	/* by type code */
+	uint64_t unsent[COORD_TYPE_SLOTS];	/* the peer was gone or its queue full */
+	uint64_t rejected[COORD_SOCK_COUNT][COORD_REJECT_SLOTS];
+	uint64_t refused[COORD_SOCK_COUNT][COORD_REFUSED_COUNT];
+	uint64_t jobs_submitted;		/* admitted */
+	uint64_t jobs_ended[JOB_ABORTED + 1];	/* by final state */
+	uint64_t job_hosts_ended[JH_COUNT];	/* by final host state */
+};
+
 /* The daemon: sockets, keys, registry, active jobs. */
 struct coord {
 	struct coord_conf *conf;
@@ -155,6 +182,8 @@ struct coord {
 	uint64_t version_clock;
 	struct waiter *waiters; /* `job` requests waiting for a change */
 	size_t n_waiters;
+	struct coord_stats stats;
+	struct metrics *metrics; /* NULL when [metrics] listen is empty */
 	struct notify *notify; /* webhooks; NULL when none is configured */
 };
 
@@ -258,6 +287,32 @@ void control_on_socket(struct coord *co, void *sock, bool tcp);
 void control_waiters(struct coord *co);
 void control_free(struct coord *co);
 
+/* metrics.c: the Prometheus endpoint ([metrics] listen). libmicrohttpd runs
+ * without a thread of its own: its epoll descriptor is one of the loop's
+ * poll items and every request is answered on the loop's thread. */
+struct buf;
+/* Listens when [metrics] listen is set, else does nothing. Returns 0, or
+ * -1 with a message in err. */
+int metrics_open(struct coord *co, char *err, size_t errlen);
+/* Stops listening and frees the server; safe when metrics are off. */
+void metrics_close(struct coord *co);
+/* The descriptor for the loop to poll for input, or -1 when metrics are
+ * off. Lowers *timeout_ms to the server's next deadline; sets *due when
+ * metrics_run must follow the poll whatever the poll reports. */
+int metrics_poll_fd(struct coord *co, long *timeout_ms, bool *due);
+/* Accepts, reads, answers and times out what is ready; never blocks. */
+void metrics_run(struct coord *co);
+/* Appends the text exposition format 0.0.4 of co's state to out, which
+ * bounds it; now_ms is the wall clock, now_mono the monotonic one. Reads
+ * only. Returns 0, or -1 when out's limit or memory ran out. */
+int metrics_render(const struct coord *co, uint64_t now_ms, uint64_t now_mono, struct buf *out);
+/* Appends s as a label value: backslash, double quote and newline escaped. */
+int metrics_label_value(struct buf *out, const char *s);
+/* Counting, for the paths that see the events. */
+void metrics_count_received(struct coord *co, int type);
+void metrics_count_sent(struct coord *co, int type, bool sent);
+void metrics_count_rejected(struct coord *co, enum coord_sock sock, int reason);
+void metrics_count_refused(struct coord *co, enum coord_sock sock, enum coord_refusal why);
 /* notify.c: webhooks on job start, halt and finish (coordinator/README.md,
  * "Notifications"). One delivery thread does the HTTP; everything else
  * here runs on the loop's thread. */

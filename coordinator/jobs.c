@@ -238,6 +238,7 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 		    jb->operator_name, j->signer, jb->n_targets, jb->n_targets == 1 ? "" : "s", *jb->reason ? ": " : "",
 		    jb->reason);
 	job_activate(co, j);
+	co->stats.jobs_submitted++;
 	log_info("job %s: %s on %zu hosts, submitted by %s", j->id, jb->action, j->n, jb->operator_name);
 	notify_job(co, j, COORD_EVENT_START);
 	/* The job as accepted (every host pending, version base): a follower
@@ -398,6 +399,8 @@ jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const
 	if (jh->state != st) {
 		j->counts[jh->state]--;
 		j->counts[st]++;
+		if (jobs_jh_final(st) && !jobs_jh_final(jh->state))
+			co->stats.job_hosts_ended[st]++;
 		/* Failures are news; at 10,000 hosts the rest would be noise. */
 		if (st == JH_FAILED || st == JH_UNREACHABLE)
 			log_info("job %s: host %s %s -> %s%s%s", j->id, jh->host, jobs_jh_name(jh->state),

@@ -105,6 +105,7 @@ coord_send_msg(struct coord *co, void *sock, const uint8_t *rid, size_t rid_len,
 		return -1;
 	}
 	rc = coord_send(sock, rid, rid_len, &f);
+	metrics_count_sent(co, m->type, rc == 0);
 	proto_frames_free(&f);
 	return rc;
 }
@@ -158,8 +159,10 @@ flush_turn(struct coord *co)
 		ok = false;
 	}
 	for (size_t i = 0; i < co->n_acks; i++) {
-		if (ok)
-			coord_send(co->router, co->acks[i].rid, co->acks[i].rid_len, &co->acks[i].f);
+		if (ok) {
+			int rc = coord_send(co->router, co->acks[i].rid, co->acks[i].rid_len, &co->acks[i].f);
+			metrics_count_sent(co, PROTO_ACK, rc == 0);
+		}
 		proto_frames_free(&co->acks[i].f);
 	}
 	co->n_acks = 0;
@@ -234,16 +237,24 @@ open_state(struct coord *co, char *err, size_t errlen)
 static void
 serve(struct coord *co, long timeout_ms)
 {
-	zmq_pollitem_t items[5] = {
+	zmq_pollitem_t items[6] = {
 		{co->zap, 0, ZMQ_POLLIN, 0},
 		{co->router, 0, ZMQ_POLLIN, 0},
 		{co->ctl_ipc, 0, ZMQ_POLLIN, 0},
 		{co->mon, 0, ZMQ_POLLIN, 0},
 		{co->ctl_tcp, 0, ZMQ_POLLIN, 0},
 	};
-	int n = co->ctl_tcp != NULL ? 5 : 4;
+	int n = co->ctl_tcp != NULL ? 5 : 4, rc;
+	/* The metrics endpoint, last: a plain descriptor after the sockets. */
+	bool metrics_due;
+	int mfd = metrics_poll_fd(co, &timeout_ms, &metrics_due);
 
-	if (zmq_poll(items, n, timeout_ms) <= 0)
+	if (mfd >= 0)
+		items[n] = (zmq_pollitem_t){NULL, mfd, ZMQ_POLLIN, 0};
+	rc = zmq_poll(items, n + (mfd >= 0), timeout_ms);
+	if (mfd >= 0 && (metrics_due || (rc > 0 && (items[n].revents & ZMQ_POLLIN))))
+		metrics_run(co);
+	if (rc <= 0)
 		return;
 	for (int k = 0; k < 100 && (items[3].revents & ZMQ_POLLIN); k++) {
 		transport_on_monitor(co);
@@ -322,12 +333,14 @@ run(struct coord *co, char *err, size_t errlen)
 	if (notify_start(co, err, errlen) != 0)
 		goto out;
 	co->started_mono = clock_mono_ms();
+	co->stats.started_ms = proto_now_ms();
 	co->zctx = zmq_ctx_new();
 	if (co->zctx == NULL) {
 		snprintf(err, errlen, "zmq: %s", zmq_strerror(errno));
 		goto out;
 	}
-	if (transport_open(co, err, errlen) != 0 || control_open(co, err, errlen) != 0)
+	if (transport_open(co, err, errlen) != 0 || control_open(co, err, errlen) != 0 ||
+	    metrics_open(co, err, errlen) != 0)
 		goto out;
 
 	memset(&sa, 0, sizeof(sa));
@@ -367,6 +380,7 @@ run(struct coord *co, char *err, size_t errlen)
 	flush_turn(co);
 	ret = 0;
 out:
+	metrics_close(co);
 	notify_stop(&co->notify, COORD_NOTIFY_GRACE_MS);
 	if (co->router)
 		zmq_close(co->router);

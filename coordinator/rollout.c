@@ -72,6 +72,7 @@ finish(struct coord *co, struct job *j, enum job_state st, const char *who, cons
 				      st == JOB_ABORTED ? "was aborted" : jobs_state_name(st), j->message);
 	}
 	j->state = st;
+	co->stats.jobs_ended[st]++;
 	if (st == JOB_SUCCEEDED || st == JOB_FAILED)
 		j->stage = STAGE_DONE;
 	j->ended_ms = proto_now_ms();

@@ -175,17 +175,20 @@ transport_on_zap(struct coord *co)
 			hex_encode(zmq_msg_data(&p[6]), 32, user, sizeof(user));
 		} else if (h != NULL) {
 			text = "revoked";
+			metrics_count_refused(co, COORD_SOCK_AGENTS, COORD_REFUSED_REVOKED);
 			log_warn("refused revoked host %s from %s", h->id, addr);
 		} else if (curve) {
 			char hex[65];
 			hex_encode(zmq_msg_data(&p[6]), 32, hex, sizeof(hex));
 			log_warn("refused an unknown agent key (curve %.16s...) from %s", hex, addr);
+			metrics_count_refused(co, COORD_SOCK_AGENTS, COORD_REFUSED_UNKNOWN_KEY);
 			coord_tx(co);
 			if (store_pending_note(co->store, zmq_msg_data(&p[6]), addr, proto_now_ms(), err, sizeof(err)) != 0)
 				log_err("%s", err);
 		} else {
 			text = "CURVE required";
 			log_warn("refused a peer without CURVE from %s", addr);
+			metrics_count_refused(co, COORD_SOCK_AGENTS, COORD_REFUSED_NO_CURVE);
 		}
 	} else if (frame_is(&p[2], COORD_ZAP_CONTROL) && curve) {
 		for (size_t i = 0; i < co->conf->n_operators; i++) {
@@ -201,6 +204,7 @@ transport_on_zap(struct coord *co)
 		if (*user == '\0') {
 			text = "not an operator key";
 			log_warn("refused a control client with an unknown key from %s", addr);
+			metrics_count_refused(co, COORD_SOCK_CONTROL, COORD_REFUSED_UNKNOWN_KEY);
 		}
 	} else {
 		text = "refused";
@@ -257,6 +261,8 @@ transport_on_router(struct coord *co)
 	const char *user = NULL, *addr = NULL;
 	struct host *h;
 
+	if (n < 0 || n == 1)
+		metrics_count_rejected(co, COORD_SOCK_AGENTS, PROTO_E_FRAMES);
 	if (n < 0)
 		return;
 	if (n < 2) {
@@ -274,6 +280,7 @@ transport_on_router(struct coord *co)
 		/* Admitted before a revoke (or with a key since replaced):
 		 * everything it sends is dropped. */
 		log_debug("dropped a message from %s (%s)", addr ? addr : "?", h ? "revoked" : "key no longer enrolled");
+		metrics_count_rejected(co, COORD_SOCK_AGENTS, COORD_REJECT_NOT_ENROLLED);
 		goto out;
 	}
 	for (int i = 1; i < n; i++)
@@ -286,6 +293,7 @@ transport_on_router(struct coord *co)
 				.skew_ms = co->conf->skew_ms};
 	if (proto_receive(fr, (size_t)(n - 1), &ctx, &m, &e) != PROTO_OK) {
 		int type = fr[0].len == PROTO_HEADER_LEN ? fr[0].data[3] : 0;
+		metrics_count_rejected(co, COORD_SOCK_AGENTS, (int)e.code);
 		if (e.code == PROTO_E_DENIED) {
 			/* Speaking for another host: it gets nothing at all. */
 			log_warn("host %s (%s) sent a %s for another host: %s; dropped", h->id, addr ? addr : "?",
@@ -298,6 +306,7 @@ transport_on_router(struct coord *co)
 			nack(co, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]), type, &e);
 		goto out;
 	}
+	metrics_count_received(co, m->type);
 	/* The latest connection of a host is where replies go. */
 	if (zmq_msg_size(&p[0]) <= COORD_RID_MAX) {
 		memcpy(h->rid, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]));

@@ -1,7 +1,9 @@
 /* odc-coordinator's configuration: the shipped example loads, defaults are
  * the documented ones, and each kind of mistake is refused with file:line:
  * section.key and the problem. */
+#include <arpa/inet.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -145,6 +147,7 @@ test_example_loads(void **state)
 	assert_int_equal(c.operators[1].pk[31], 2);
 	assert_int_equal(c.skew_ms, 30000);
 	assert_string_equal(c.path, "deploy/coordinator.conf.example");
+	assert_string_equal(c.metrics_listen, ""); /* shown commented out: off */
 	coord_conf_free(&c);
 }
 
@@ -290,6 +293,60 @@ test_endpoints(void **state)
 }
 
 static void
+test_metrics_listen(void **state)
+{
+	struct coord_conf c;
+	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&c.metrics_addr;
+	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&c.metrics_addr;
+
+	(void)state;
+	expect_ok(NULL, NULL, NULL, &c); /* off by default */
+	assert_string_equal(c.metrics_listen, "");
+	assert_int_equal(c.metrics_addr_len, 0);
+	coord_conf_free(&c);
+	expect_ok("metrics", "listen", "", &c);
+	assert_int_equal(c.metrics_addr_len, 0);
+	coord_conf_free(&c);
+	expect_ok("metrics", "listen", "127.0.0.1:9477", &c);
+	assert_int_equal(v4->sin_family, AF_INET);
+	assert_int_equal(ntohs(v4->sin_port), 9477);
+	assert_int_equal(ntohl(v4->sin_addr.s_addr), 0x7f000001);
+	assert_int_equal(c.metrics_addr_len, sizeof(struct sockaddr_in));
+	coord_conf_free(&c);
+	expect_ok("metrics", "listen", "[::1]:65535", &c);
+	assert_int_equal(v6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(v6->sin6_port), 65535);
+	assert_true(IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr));
+	coord_conf_free(&c);
+	expect_ok("metrics", "listen", "0.0.0.0:1", &c);
+	coord_conf_free(&c);
+
+	expect_error(
+	    "metrics", "listen", "localhost:9477",
+	    "t.conf:13: metrics.listen: not an IPv4 address A.B.C.D (host names are not resolved)");
+	expect_error("metrics", "listen", "1.2.3:9477",
+	             "t.conf:13: metrics.listen: not an IPv4 address");
+	expect_error("metrics", "listen", "127.0.0.1", "t.conf:13: metrics.listen: no port");
+	expect_error("metrics", "listen", ":9477", "t.conf:13: metrics.listen: not an IP address");
+	expect_error("metrics", "listen", "127.0.0.1:0",
+	             "t.conf:13: metrics.listen: the port is not");
+	expect_error("metrics", "listen", "127.0.0.1:65536",
+	             "t.conf:13: metrics.listen: the port is not");
+	expect_error("metrics", "listen", "127.0.0.1:http",
+	             "t.conf:13: metrics.listen: the port is not");
+	expect_error("metrics", "listen", "127.0.0.1:009477",
+	             "t.conf:13: metrics.listen: the port is not");
+	expect_error("metrics", "listen", "::1:9477",
+	             "t.conf:13: metrics.listen: an IPv6 address needs brackets");
+	expect_error("metrics", "listen", "[::1]",
+	             "t.conf:13: metrics.listen: an IPv6 address needs brackets");
+	expect_error("metrics", "listen", "[::g]:9477",
+	             "t.conf:13: metrics.listen: not an IPv6 address");
+	expect_error("metrics", "listen", "tcp://127.0.0.1:9477", "t.conf:13: metrics.listen:");
+	expect_error("metrics", "port", "9477", "t.conf:13: metrics.port: unknown key");
+}
+
+static void
 test_operators(void **state)
 {
 	(void)state;
@@ -340,6 +397,7 @@ main(void)
 	    cmocka_unit_test(test_bad_values),
 	    cmocka_unit_test(test_bad_durations_and_ranges),
 	    cmocka_unit_test(test_endpoints),
+	    cmocka_unit_test(test_metrics_listen),
 	    cmocka_unit_test(test_operators),
 	    cmocka_unit_test(test_group),
 	};

@@ -1,0 +1,543 @@
+/* The Prometheus endpoint ([metrics] listen): GET /metrics in the text
+ * exposition format 0.0.4, served by libmicrohttpd on the event loop's own
+ * thread, and the counters other modules bump. The metrics and what they
+ * mean are listed in coordinator/README.md. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "coordinator/coord.h"
+
+#define METRICS_PATH	     "/metrics"
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+/* 10,000 hosts render to about 3.5 MB; a job in memory to about 1 KiB. */
+#define METRICS_MAX_BYTES   (32u * 1024 * 1024)
+#define METRICS_CONNECTIONS 8
+#define METRICS_IDLE_S	    10 /* an idle connection is closed after this */
+
+struct metrics {
+	struct MHD_Daemon *d;
+	int epoll_fd;
+	bool started;
+	char start_err[256]; /* libmicrohttpd's first complaint while starting */
+};
+
+/* ---- counters ---- */
+
+void
+metrics_count_received(struct coord *co, int type)
+{
+	if (type >= 0 && type < COORD_TYPE_SLOTS)
+		co->stats.received[type]++;
+}
+
+void
+metrics_count_sent(struct coord *co, int type, bool sent)
+{
+	if (type >= 0 && type < COORD_TYPE_SLOTS) {
+		if (sent)
+			co->stats.sent[type]++;
+		else
+			co->stats.unsent[type]++;
+	}
+}
+
+void
+metrics_count_rejected(struct coord *co, enum coord_sock sock, int reason)
+{
+	if ((unsigned)sock < COORD_SOCK_COUNT && reason > 0 && reason < COORD_REJECT_SLOTS)
+		co->stats.rejected[sock][reason]++;
+}
+
+void
+metrics_count_refused(struct coord *co, enum coord_sock sock, enum coord_refusal why)
+{
+	if ((unsigned)sock < COORD_SOCK_COUNT && (unsigned)why < COORD_REFUSED_COUNT)
+		co->stats.refused[sock][why]++;
+}
+
+/* ---- rendering ---- */
+
+/* The renderer's output: the first failure sticks and later writes are
+ * skipped, so each write need not be checked. */
+struct out {
+	struct buf *b;
+	int rc;
+};
+
+/* One host, sorted by id, with what its latest heartbeat says. */
+struct host_row {
+	const struct host *h;
+	struct proto_msg *beat; /* decoded, or NULL */
+};
+
+static const char *const sock_names[COORD_SOCK_COUNT] = {"agents", "control"};
+static const char *const refusal_names[COORD_REFUSED_COUNT] = {"UNKNOWN_KEY", "REVOKED", "NO_CURVE"};
+
+int
+metrics_label_value(struct buf *out, const char *s)
+{
+	const char *run = s;
+
+	for (; *s != '\0'; s++) {
+		const char *esc = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : *s == '\n' ? "\\n" : NULL;
+		if (esc == NULL)
+			continue;
+		if (buf_append(out, run, (size_t)(s - run)) != 0 || buf_append(out, esc, 2) != 0)
+			return -1;
+		run = s + 1;
+	}
+	return buf_append(out, run, (size_t)(s - run));
+}
+
+static void
+put(struct out *o, const char *s)
+{
+	if (o->rc == 0 && buf_append(o->b, s, strlen(s)) != 0)
+		o->rc = -1;
+}
+
+static void
+family(struct out *o, const char *name, const char *type, const char *help)
+{
+	if (o->rc == 0 && buf_appendf(o->b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type) != 0)
+		o->rc = -1;
+}
+
+/* name{k="v",...} value; labels is NULL or key, value pairs ending in NULL. */
+static void
+sample(struct out *o, const char *name, const char *const *labels, const char *value)
+{
+	put(o, name);
+	for (size_t i = 0; labels != NULL && labels[i] != NULL; i += 2) {
+		put(o, i == 0 ? "{" : ",");
+		put(o, labels[i]);
+		put(o, "=\"");
+		if (o->rc == 0 && metrics_label_value(o->b, labels[i + 1]) != 0)
+			o->rc = -1;
+		put(o, "\"");
+	}
+	if (labels != NULL && labels[0] != NULL)
+		put(o, "}");
+	put(o, " ");
+	put(o, value);
+	put(o, "\n");
+}
+
+static void
+sample_u64(struct out *o, const char *name, const char *const *labels, uint64_t v)
+{
+	char text[24];
+
+	snprintf(text, sizeof(text), "%llu", (unsigned long long)v);
+	sample(o, name, labels, text);
+}
+
+/* Milliseconds as seconds, exactly: no float rounding on the way. */
+static void
+sample_ms(struct out *o, const char *name, const char *const *labels, uint64_t ms)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%llu.%03llu", (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+	sample(o, name, labels, text);
+}
+
+struct gather {
+	struct host_row *rows;
+	size_t n, cap;
+};
+
+static int
+gather_one(void *ctx, const void *key, size_t len, void *value)
+{
+	struct gather *g = ctx;
+
+	(void)key;
+	(void)len;
+	if (g->n < g->cap)
+		g->rows[g->n++].h = value;
+	return 0;
+}
+
+static int
+cmp_row(const void *a, const void *b)
+{
+	return strcmp(((const struct host_row *)a)->h->id, ((const struct host_row *)b)->h->id);
+}
+
+static void
+render_coordinator(struct out *o, const struct coord *co)
+{
+	family(o, "odc_fleet_coordinator_info", "gauge", "This coordinator's id and version; always 1.");
+	sample(o, "odc_fleet_coordinator_info", (const char *const[]){"id", co->conf->id, "version", COORD_VERSION, NULL},
+	       "1");
+	family(o, "odc_fleet_coordinator_start_time_seconds", "gauge",
+	       "When this coordinator process started, in seconds since the epoch.");
+	sample_ms(o, "odc_fleet_coordinator_start_time_seconds", NULL, co->stats.started_ms);
+}
+
+static void
+render_hosts(struct out *o, const struct host_row *rows, size_t n, uint64_t now_ms, uint64_t now_mono)
+{
+	static const char *const statuses[] = {"online", "lost", "never", "revoked"};
+	uint64_t counts[4] = {0};
+
+	for (size_t i = 0; i < n; i++) {
+		const char *s = registry_status_name(rows[i].h);
+		for (size_t k = 0; k < 4; k++)
+			if (strcmp(s, statuses[k]) == 0)
+				counts[k]++;
+	}
+	family(o, "odc_fleet_hosts", "gauge", "Enrolled hosts by status (online, lost, never seen, revoked).");
+	for (size_t k = 0; k < 4; k++)
+		sample_u64(o, "odc_fleet_hosts", (const char *const[]){"status", statuses[k], NULL}, counts[k]);
+
+	/* Per host: accepted hosts only; a revoked key is not part of the fleet. */
+	family(o, "odc_fleet_host_up", "gauge", "1 when the host is online, 0 when it is lost or was never seen.");
+	for (size_t i = 0; i < n; i++) {
+		const struct host *h = rows[i].h;
+		if (!h->revoked)
+			sample(o, "odc_fleet_host_up", (const char *const[]){"host", h->id, NULL},
+			       h->status == HOST_ONLINE ? "1" : "0");
+	}
+	family(o, "odc_fleet_host_heartbeat_age_seconds", "gauge",
+	       "Seconds since the host's latest HELLO or HEARTBEAT; no sample for a host never seen.");
+	for (size_t i = 0; i < n; i++) {
+		const struct host *h = rows[i].h;
+		uint64_t age;
+		if (h->revoked || h->last_beat_ms == 0)
+			continue;
+		/* The monotonic clock when this process saw it; else the wall
+		 * clock of the store's last_seen. */
+		if (h->last_beat_mono != 0)
+			age = now_mono > h->last_beat_mono ? now_mono - h->last_beat_mono : 0;
+		else
+			age = now_ms > h->last_beat_ms ? now_ms - h->last_beat_ms : 0;
+		sample_ms(o, "odc_fleet_host_heartbeat_age_seconds", (const char *const[]){"host", h->id, NULL}, age);
+	}
+	family(o, "odc_fleet_host_info", "gauge",
+	       "Always 1. Labels: the agent's version, and ODC's version, container state and health from the "
+	       "host's latest heartbeat (empty when unknown).");
+	for (size_t i = 0; i < n; i++) {
+		const struct host *h = rows[i].h;
+		const struct proto_heartbeat *hb = rows[i].beat != NULL ? &rows[i].beat->u.heartbeat : NULL;
+		const struct proto_container *c = hb != NULL && hb->has_odc ? &hb->odc : NULL;
+		if (h->revoked)
+			continue;
+		sample(o, "odc_fleet_host_info",
+		       (const char *const[]){"host", h->id, "agent_version", h->agent_version, "odc_version",
+					     c ? c->version : "", "container_state", c ? c->state : "",
+					     "container_health", c ? c->health : "", NULL},
+		       "1");
+	}
+	family(o, "odc_fleet_host_restarts_total", "counter",
+	       "Agent restarts (new incarnations) this coordinator process has seen.");
+	for (size_t i = 0; i < n; i++) {
+		const struct host *h = rows[i].h;
+		if (!h->revoked)
+			sample_u64(o, "odc_fleet_host_restarts_total", (const char *const[]){"host", h->id, NULL},
+				   h->restarts);
+	}
+}
+
+static void
+render_jobs(struct out *o, const struct coord *co)
+{
+	static const enum job_state ended[] = {JOB_SUCCEEDED, JOB_FAILED, JOB_HALTED, JOB_ABORTED};
+	static const enum jh_state outcomes[] = {JH_SUCCEEDED, JH_FAILED, JH_SKIPPED, JH_UNREACHABLE};
+	const struct job *j;
+
+	/* Only the jobs in memory: a job leaves it once it ended with nothing
+	 * in flight, so these series stay as few as the jobs at work. The label
+	 * is job_id: Prometheus gives every target a "job" label of its own. */
+	family(o, "odc_fleet_job_info", "gauge",
+	       "Jobs in memory (running, paused, or ended with steps in flight); always 1.");
+	for (j = co->jobs; j != NULL; j = j->next)
+		sample(o, "odc_fleet_job_info",
+		       (const char *const[]){"job_id", j->id, "action", j->jm->u.job.action, "operator",
+					     j->jm->u.job.operator_name, "state", jobs_state_name(j->state), "stage",
+					     jobs_stage_name(j->stage), NULL},
+		       "1");
+	family(o, "odc_fleet_job_hosts", "gauge", "Targets of each job in memory, by their state in the job.");
+	for (j = co->jobs; j != NULL; j = j->next)
+		for (int s = 0; s < JH_COUNT; s++)
+			sample_u64(o, "odc_fleet_job_hosts",
+				   (const char *const[]){"job_id", j->id, "state", jobs_jh_name((enum jh_state)s), NULL},
+				   j->counts[s]);
+	family(o, "odc_fleet_jobs_submitted_total", "counter", "Jobs admitted since this process started.");
+	sample_u64(o, "odc_fleet_jobs_submitted_total", NULL, co->stats.jobs_submitted);
+	family(o, "odc_fleet_jobs_ended_total", "counter", "Jobs that ended since this process started, by final state.");
+	for (size_t k = 0; k < sizeof(ended) / sizeof(ended[0]); k++)
+		sample_u64(o, "odc_fleet_jobs_ended_total",
+			   (const char *const[]){"state", jobs_state_name(ended[k]), NULL},
+			   co->stats.jobs_ended[ended[k]]);
+	family(o, "odc_fleet_job_hosts_ended_total", "counter",
+	       "Job targets that reached a final state since this process started, by that state.");
+	for (size_t k = 0; k < sizeof(outcomes) / sizeof(outcomes[0]); k++)
+		sample_u64(o, "odc_fleet_job_hosts_ended_total",
+			   (const char *const[]){"state", jobs_jh_name(outcomes[k]), NULL},
+			   co->stats.job_hosts_ended[outcomes[k]]);
+}
+
+static void
+render_types(struct out *o, const char *name, const int *types, size_t n, const uint64_t *counts)
+{
+	for (size_t k = 0; k < n; k++)
+		sample_u64(o, name, (const char *const[]){"type", proto_type_name(types[k]), NULL}, counts[types[k]]);
+}
+
+static void
+render_messages(struct out *o, const struct coord *co)
+{
+	static const int in[] = {PROTO_HELLO, PROTO_HEARTBEAT, PROTO_PROGRESS, PROTO_RESULT,
+				 PROTO_ACK,   PROTO_NACK,      PROTO_JOB,      PROTO_REQUEST};
+	static const int outgoing[] = {PROTO_WELCOME, PROTO_DISPATCH, PROTO_ACK, PROTO_NACK, PROTO_REPLY};
+	const struct coord_stats *st = &co->stats;
+
+	family(o, "odc_fleet_messages_received_total", "counter",
+	       "Messages that passed the receive procedure (PROTOCOL.md section 7), by type.");
+	render_types(o, "odc_fleet_messages_received_total", in, sizeof(in) / sizeof(in[0]), st->received);
+	family(o, "odc_fleet_messages_sent_total", "counter", "Messages handed to ZeroMQ, by type.");
+	render_types(o, "odc_fleet_messages_sent_total", outgoing, sizeof(outgoing) / sizeof(outgoing[0]), st->sent);
+	family(o, "odc_fleet_messages_send_failed_total", "counter",
+	       "Messages not sent because the peer was gone or its queue full, by type.");
+	render_types(o, "odc_fleet_messages_send_failed_total", outgoing, sizeof(outgoing) / sizeof(outgoing[0]),
+		     st->unsent);
+
+	/* Every reason that happened, and the signature ones always, so that
+	 * an alert on them has a series from the start. */
+	family(o, "odc_fleet_messages_rejected_total", "counter",
+	       "Messages refused before their handler, by socket and reason: a PROTOCOL.md error code, or "
+	       "NOT_ENROLLED (the sender's key was revoked or replaced).");
+	for (int s = 0; s < COORD_SOCK_COUNT; s++) {
+		for (int r = 1; r < COORD_REJECT_SLOTS; r++) {
+			const char *reason = r == COORD_REJECT_NOT_ENROLLED ? "NOT_ENROLLED" : proto_err_name(r);
+			if (reason == NULL ||
+			    (st->rejected[s][r] == 0 && r != PROTO_E_BAD_SIGNATURE && r != PROTO_E_UNKNOWN_KEY))
+				continue;
+			sample_u64(o, "odc_fleet_messages_rejected_total",
+				   (const char *const[]){"socket", sock_names[s], "reason", reason, NULL},
+				   st->rejected[s][r]);
+		}
+	}
+	family(o, "odc_fleet_signature_failures_total", "counter",
+	       "Signed messages refused for their signature: it did not verify (BAD_SIGNATURE) or its key is "
+	       "not trusted for that message (UNKNOWN_KEY).");
+	for (int s = 0; s < COORD_SOCK_COUNT; s++)
+		sample_u64(o, "odc_fleet_signature_failures_total", (const char *const[]){"socket", sock_names[s], NULL},
+			   st->rejected[s][PROTO_E_BAD_SIGNATURE] + st->rejected[s][PROTO_E_UNKNOWN_KEY]);
+	family(o, "odc_fleet_connections_refused_total", "counter",
+	       "Connections refused at the CURVE handshake, by socket and reason (UNKNOWN_KEY: not an enrolled "
+	       "agent or operator key).");
+	for (int s = 0; s < COORD_SOCK_COUNT; s++)
+		for (int r = 0; r < COORD_REFUSED_COUNT; r++)
+			sample_u64(o, "odc_fleet_connections_refused_total",
+				   (const char *const[]){"socket", sock_names[s], "reason", refusal_names[r], NULL},
+				   st->refused[s][r]);
+}
+
+int
+metrics_render(const struct coord *co, uint64_t now_ms, uint64_t now_mono, struct buf *out)
+{
+	struct out o = {out, 0};
+	struct gather g = {0};
+
+	/* Hosts in a stable order, each heartbeat decoded once. */
+	g.cap = co->hosts != NULL ? map_count(co->hosts) : 0;
+	g.rows = calloc(g.cap ? g.cap : 1, sizeof(*g.rows));
+	if (g.rows == NULL)
+		return -1;
+	if (co->hosts != NULL)
+		map_each(co->hosts, gather_one, &g);
+	qsort(g.rows, g.n, sizeof(*g.rows), cmp_row);
+	for (size_t i = 0; i < g.n; i++) {
+		const struct host *h = g.rows[i].h;
+		struct proto_error e;
+		if (!h->revoked && h->beat_len > 0 &&
+		    proto_decode_body(PROTO_HEARTBEAT, h->beat, h->beat_len, &g.rows[i].beat, &e) != PROTO_OK)
+			g.rows[i].beat = NULL;
+	}
+	render_coordinator(&o, co);
+	render_hosts(&o, g.rows, g.n, now_ms, now_mono);
+	render_jobs(&o, co);
+	render_messages(&o, co);
+	for (size_t i = 0; i < g.n; i++)
+		proto_msg_free(g.rows[i].beat);
+	free(g.rows);
+	return o.rc;
+}
+
+/* ---- the HTTP server ---- */
+
+static char not_found[] = "404 not found: the metrics are at " METRICS_PATH "\n";
+static char not_allowed[] = "405 method not allowed: GET or HEAD\n";
+static char too_big[] = "500 the metrics cannot be rendered (see the coordinator's log)\n";
+
+static enum MHD_Result
+answer_static(struct MHD_Connection *conn, unsigned int status, char *text)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result rc;
+
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	rc = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+/* Called by MHD_run, so on the loop's thread between two turns: the state
+ * it renders is consistent. Answers at the first call (no request body is
+ * read). */
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method, const char *version,
+	   const char *upload_data, size_t *upload_data_size, void **req_cls)
+{
+	const struct coord *co = cls;
+	struct MHD_Response *r;
+	struct buf b;
+	enum MHD_Result rc;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)req_cls;
+	if (strcmp(url, METRICS_PATH) != 0)
+		return answer_static(conn, MHD_HTTP_NOT_FOUND, not_found);
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return answer_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed);
+	buf_init(&b, METRICS_MAX_BYTES);
+	if (metrics_render(co, proto_now_ms(), clock_mono_ms(), &b) != 0 || b.data == NULL) {
+		log_err("metrics: cannot render the metrics (more than %u bytes, or out of memory)", METRICS_MAX_BYTES);
+		buf_free(&b);
+		return answer_static(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, too_big);
+	}
+	/* The response owns b.data from here (freed with free()). */
+	r = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		buf_free(&b);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, METRICS_CONTENT_TYPE);
+	rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+/* While starting, libmicrohttpd's first complaint becomes the start error;
+ * afterwards its messages (a client that misbehaved, the connection limit)
+ * are debug events: a scraper notices a failed scrape by itself. */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct metrics *mt = cls;
+	char msg[256];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	if (!mt->started && *mt->start_err == '\0')
+		snprintf(mt->start_err, sizeof(mt->start_err), "%s", msg);
+	else if (mt->started)
+		log_debug("metrics: %s", msg);
+}
+
+int
+metrics_open(struct coord *co, char *err, size_t errlen)
+{
+	const struct coord_conf *c = co->conf;
+	const union MHD_DaemonInfo *info;
+	struct metrics *mt;
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	uint16_t port;
+
+	if (c->metrics_addr_len == 0)
+		return 0;
+	mt = calloc(1, sizeof(*mt));
+	if (mt == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* The port is only for libmicrohttpd's messages: the address says it. */
+	if (c->metrics_addr.ss_family == AF_INET6) {
+		flags |= MHD_USE_IPv6;
+		port = ntohs(((const struct sockaddr_in6 *)&c->metrics_addr)->sin6_port);
+	} else {
+		port = ntohs(((const struct sockaddr_in *)&c->metrics_addr)->sin_port);
+	}
+	errno = 0;
+	/* The logger first: libmicrohttpd wants it before anything it may log. */
+	mt->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, co, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, mt,
+				 MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&c->metrics_addr,
+				 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)METRICS_CONNECTIONS,
+				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_IDLE_S, MHD_OPTION_END);
+	if (mt->d == NULL) {
+		snprintf(err, errlen, "%s: metrics.listen %s: %s", c->path, c->metrics_listen,
+			 *mt->start_err ? mt->start_err : errno ? strerror(errno) : "cannot start the HTTP server");
+		free(mt);
+		return -1;
+	}
+	info = MHD_get_daemon_info(mt->d, MHD_DAEMON_INFO_EPOLL_FD);
+	if (info == NULL || info->epoll_fd < 0) {
+		snprintf(err, errlen, "metrics.listen: libmicrohttpd has no epoll descriptor");
+		MHD_stop_daemon(mt->d);
+		free(mt);
+		return -1;
+	}
+	mt->epoll_fd = info->epoll_fd;
+	mt->started = true;
+	co->metrics = mt;
+	log_info("metrics: serving http://%s%s", c->metrics_listen, METRICS_PATH);
+	return 0;
+}
+
+int
+metrics_poll_fd(struct coord *co, long *timeout_ms, bool *due)
+{
+	MHD_UNSIGNED_LONG_LONG t;
+
+	*due = false;
+	if (co->metrics == NULL)
+		return -1;
+	/* A deadline means MHD_run must follow the poll: an idle connection
+	 * to close, or data it has already read (its epoll is edge-triggered). */
+	if (MHD_get_timeout(co->metrics->d, &t) == MHD_YES) {
+		*due = true;
+		if (*timeout_ms < 0 || t < (MHD_UNSIGNED_LONG_LONG)*timeout_ms)
+			*timeout_ms = (long)t;
+	}
+	return co->metrics->epoll_fd;
+}
+
+void
+metrics_run(struct coord *co)
+{
+	if (co->metrics != NULL && MHD_run(co->metrics->d) != MHD_YES)
+		log_debug("metrics: MHD_run failed");
+}
+
+void
+metrics_close(struct coord *co)
+{
+	if (co->metrics == NULL)
+		return;
+	MHD_stop_daemon(co->metrics->d);
+	free(co->metrics);
+	co->metrics = NULL;
+}

@@ -1,0 +1,336 @@
+"""odc-coordinator's Prometheus endpoint ([metrics] listen), scraped by Debian's real
+`prometheus` server and read back through its HTTP API: the values an operator's
+dashboards and alerts would see for a fleet of real agents (fleet.py) that beat, run a
+job, restart, die, and for forged messages. Also: off by default, refused bad addresses
+(file:line: metrics.listen), an address in use, IPv6, and the HTTP answers (404, 405).
+
+The metrics are listed in coordinator/README.md ("Metrics")."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+import odcworld
+from fleet import COORDINATOR, fleet, make_job, wait_for  # noqa: F401
+
+PROMETHEUS = "/usr/bin/prometheus"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+# ---------------------------------------------------------------- a real Prometheus
+
+class Prometheus:
+    """/usr/bin/prometheus on a free loopback port, scraping one target every second, with
+    its own temporary TSDB; queried through /api/v1 (query, targets)."""
+
+    def __init__(self, target):
+        self.dir = tempfile.mkdtemp(prefix="odcf-prom-")
+        self.port = odcworld.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(self.dir, "prometheus.log")
+        self.conf = os.path.join(self.dir, "prometheus.yml")
+        with open(self.conf, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                    "scrape_configs:\n  - job_name: odc\n    static_configs:\n"
+                    f"      - targets: ['{target}']\n")
+        self.proc = None
+
+    def start(self, timeout=30.0):
+        if not os.access(PROMETHEUS, os.X_OK):
+            pytest.fail(f"{PROMETHEUS} is not installed (deploy/install-deps.sh installs it)")
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen(
+                [PROMETHEUS, f"--config.file={self.conf}",
+                 f"--storage.tsdb.path={os.path.join(self.dir, 'data')}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"prometheus exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=2) as r:
+                    return r.status == 200
+            except (urllib.error.URLError, OSError):
+                return False
+        wait_for(ready, timeout, "prometheus ready", interval=0.2)
+        return self
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-4000:]
+        except FileNotFoundError:
+            return "(no log)"
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def api(self, path, **params):
+        url = f"{self.url}/api/v1/{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        with urllib.request.urlopen(url, timeout=10) as r:
+            doc = json.load(r)
+        assert doc["status"] == "success", doc
+        return doc["data"]
+
+    def query(self, expr):
+        """The instant vector of expr now: [(labels without __name__, float value)]."""
+        data = self.api("query", query=expr)
+        assert data["resultType"] == "vector", data
+        return [({k: v for k, v in s["metric"].items() if k != "__name__"}, float(s["value"][1]))
+                for s in data["result"]]
+
+    def by(self, expr, label):
+        """{value of label: sample value} of expr."""
+        return {m.get(label): v for m, v in self.query(expr)}
+
+    def scalar(self, expr):
+        """The one sample of expr, or None when there is none."""
+        r = self.query(expr)
+        assert len(r) <= 1, r
+        return r[0][1] if r else None
+
+    def wait(self, expr, want, timeout=15.0):
+        """Waits until scalar(expr) == want (None: no sample); returns it."""
+        last = []
+
+        def check():
+            last[:] = [self.scalar(expr)]
+            return last[0] == want
+        try:
+            wait_for(check, timeout, f"{expr} == {want}", interval=0.25)
+        except AssertionError:
+            raise AssertionError(f"{expr}: {last[0]!r}, expected {want!r} within {timeout} s; "
+                                 f"targets: {self.api('targets')['activeTargets']}\n{self.log()}")
+        return want
+
+
+@pytest.fixture
+def prometheus():
+    """Factory: prometheus(target) starts a server scraping target ("HOST:PORT"); every
+    server started is stopped and its TSDB removed after the test, also on failure."""
+    started = []
+
+    def start(target):
+        p = Prometheus(target)
+        started.append(p)
+        return p.start()
+    try:
+        yield start
+    finally:
+        for p in started:
+            p.stop()
+
+
+# ---------------------------------------------------------------- helpers
+
+def http(method, url, timeout=10):
+    """(status, headers, body) of one request; 4xx/5xx answers are returned too."""
+    req = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode()
+
+
+def listening_tcp_ports(pid):
+    """The TCP ports the process pid listens on (IPv4 and IPv6)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            m = re.match(r"socket:\[(\d+)\]", os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            continue
+        if m:
+            inodes.add(m.group(1))
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        with open(f"/proc/{pid}/net/{table}") as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:  # LISTEN
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def conf_line(path, key):
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if line.startswith(f"{key} ="):
+                return n
+    raise AssertionError(f"{key} not in {path}")
+
+
+def check_config(path):
+    return subprocess.run([COORDINATOR, "-c", path, "check-config"], capture_output=True,
+                          text=True, timeout=30)
+
+
+# ---------------------------------------------------------------- tests
+
+def test_off_by_default_bad_addresses_ipv6_and_http_answers(fleet):
+    # Off by default: the coordinator listens on the agents' port only.
+    fleet.start()
+    assert listening_tcp_ports(fleet.proc.pid) == {fleet.port}
+    assert "metrics:" not in fleet.log()
+    assert fleet.stop() == 0
+
+    # A bad address is refused at load, naming file:line and the key.
+    cases = [("localhost:9477", "not an IPv4 address A.B.C.D (host names are not resolved)"),
+             ("127.0.0.1", "no port: expected A.B.C.D:PORT or [IPv6]:PORT"),
+             ("127.0.0.1:0", "the port is not a number from 1 to 65535"),
+             ("::1:9477", "an IPv6 address needs brackets: [::1]:9477"),
+             ("[::1]:9477x", "the port is not a number from 1 to 65535")]
+    for value, why in cases:
+        fleet.write_conf(**{"metrics.listen": value})
+        r = check_config(fleet.conf)
+        want = f"odc-coordinator: {fleet.conf}:{conf_line(fleet.conf, 'listen')}: metrics.listen: {why}"
+        assert r.returncode == 2 and r.stderr.strip() == want, (value, r.returncode, r.stderr)
+
+    # An address in use stops the start (exit 1) and says which key.
+    port = odcworld.free_port()
+    fleet.write_conf(**{"metrics.listen": f"127.0.0.1:{port}"})
+    assert check_config(fleet.conf).returncode == 0
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        r = subprocess.run([COORDINATOR, "-c", fleet.conf, "run"], capture_output=True, text=True,
+                           timeout=30)
+    assert r.returncode == 1, r
+    assert f"metrics.listen 127.0.0.1:{port}: " in r.stderr and "in use" in r.stderr, r.stderr
+
+    # IPv6, and what answers what.
+    fleet.write_conf(**{"metrics.listen": f"[::1]:{port}"})
+    fleet.start()
+    assert f"metrics: serving http://[::1]:{port}/metrics" in fleet.log()
+    assert listening_tcp_ports(fleet.proc.pid) == {fleet.port, port}
+    base = f"http://[::1]:{port}"
+    status, headers, body = http("GET", base + "/metrics")
+    assert status == 200 and headers["Content-Type"] == CONTENT_TYPE, (status, headers)
+    assert 'odc_fleet_coordinator_info{id="coord-test",version="' in body, body[:2000]
+    assert "# TYPE odc_fleet_host_up gauge" in body
+    status, headers, body = http("HEAD", base + "/metrics")
+    assert status == 200 and body == "" and headers["Content-Type"] == CONTENT_TYPE
+    for path in ("/", "/metric", "/metrics/x", "/api/v1/query"):
+        assert http("GET", base + path)[0] == 404, path
+    for method in ("POST", "PUT", "DELETE"):
+        status, headers, _ = http(method, base + "/metrics")
+        assert status == 405 and headers["Allow"] == "GET, HEAD", (method, status, headers)
+    # Not on IPv4: [::1] is IPv6 only.
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    # A clean stop closes the endpoint.
+    assert fleet.stop() == 0
+    with pytest.raises(OSError):
+        socket.create_connection(("::1", port), timeout=2).close()
+
+
+def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
+    port = odcworld.free_port()
+    fleet.write_conf(**{"metrics.listen": f"127.0.0.1:{port}"})
+    fleet.start()
+    h1, h2 = fleet.add_agents(["h1", "h2"], beat=True)
+    prom = prometheus(f"127.0.0.1:{port}")
+
+    # The target is healthy: Prometheus parsed every line we wrote.
+    def target_up():
+        ts = prom.api("targets")["activeTargets"]
+        return ts if len(ts) == 1 and ts[0]["health"] == "up" else None
+    target = wait_for(target_up, 15, "the coordinator's target up")[0]
+    assert target["lastError"] == "" and target["scrapeUrl"].endswith(f":{port}/metrics"), target
+    prom.wait('up{job="odc"}', 1)
+    assert prom.scalar('odc_fleet_coordinator_info{id="coord-test"}') == 1
+    started = prom.scalar("odc_fleet_coordinator_start_time_seconds")
+    assert abs(started - fleet.started_ms / 1000) < 5, (started, fleet.started_ms)
+
+    # Hosts: up, heartbeat age, what their agents report.
+    wait_for(lambda: prom.by("odc_fleet_host_up", "host") == {"h1": 1, "h2": 1}, 15,
+             "h1 and h2 up")
+    ages = prom.by("odc_fleet_host_heartbeat_age_seconds", "host")
+    assert set(ages) == {"h1", "h2"} and all(0 <= a < 3 for a in ages.values()), ages
+    assert prom.scalar('odc_fleet_hosts{status="online"}') == 2
+    hosts = fleet.hosts()
+    info = {m["host"]: m for m, v in prom.query("odc_fleet_host_info") if v == 1}
+    for h in ("h1", "h2"):
+        odc = hosts[h]["odc"]
+        assert odc["version"] == odcworld.NEW_VERSION, odc
+        assert info[h]["odc_version"] == odc["version"], (info[h], odc)
+        assert info[h]["container_state"] == odc["state"], (info[h], odc)
+        assert info[h].get("container_health", "") == odc["health"], (info[h], odc)
+        assert info[h]["agent_version"] == hosts[h]["agent_version"], (info[h], hosts[h])
+    assert prom.by("odc_fleet_host_restarts_total", "host") == {"h1": 0, "h2": 0}
+
+    # A job to both: the totals count it and its two targets.
+    r = fleet.ctl("exec", "ping", "--all", timeout=60)
+    assert r.rc == 0, r
+    prom.wait("odc_fleet_jobs_submitted_total", 1)
+    prom.wait('odc_fleet_jobs_ended_total{state="succeeded"}', 1)
+    prom.wait('odc_fleet_job_hosts_ended_total{state="succeeded"}', 2)
+    assert prom.scalar('odc_fleet_jobs_ended_total{state="failed"}') == 0
+    assert prom.scalar('odc_fleet_messages_sent_total{type="DISPATCH"}') >= 2
+    assert prom.scalar('odc_fleet_messages_received_total{type="RESULT"}') >= 2
+    assert prom.scalar('odc_fleet_messages_received_total{type="HEARTBEAT"}') > 0
+    assert prom.scalar('odc_fleet_messages_sent_total{type="REPLY"}') > 0
+
+    # h1 restarts, slowed down: the restart is counted, and its next job is seen at work.
+    h1.daemon.env["ODC_AGENT_TEST_STEP_DELAY_MS"] = "4000"
+    h1.restart()
+    prom.wait('odc_fleet_host_restarts_total{host="h1"}', 1)
+    job_id = fleet.submit("exec", "ping", "--host", "h1")
+    prom.wait(f'odc_fleet_job_hosts{{job_id="{job_id}",state="running"}}', 1)
+    assert prom.scalar(f'odc_fleet_job_info{{job_id="{job_id}",action="ping",operator="alice",'
+                       f'state="running"}}') == 1
+    assert prom.scalar(f'odc_fleet_job_hosts{{job_id="{job_id}",state="succeeded"}}') == 0
+    assert fleet.wait_job(job_id, 30)["state"] == "succeeded"
+    prom.wait('odc_fleet_jobs_ended_total{state="succeeded"}', 2)
+    # Ended and out of memory: its series end (Prometheus marks them stale).
+    prom.wait(f'odc_fleet_job_info{{job_id="{job_id}"}}', None)
+
+    # h2 killed: lost after lost_after beats, then down.
+    t0 = time.monotonic()
+    h2.kill9()
+    limit = fleet.lost_after * fleet.heartbeat_ms / 1000 + 4
+    prom.wait('odc_fleet_host_up{host="h2"}', 0, timeout=limit)
+    print(f"h2 down in Prometheus {time.monotonic() - t0:.1f} s after kill -9")
+    assert prom.scalar('odc_fleet_host_up{host="h1"}') == 1
+    assert prom.scalar('odc_fleet_hosts{status="lost"}') == 1
+    assert prom.scalar('odc_fleet_host_heartbeat_age_seconds{host="h2"}') >= fleet.lost_after
+
+    # Forged signatures: a RESULT under h2's key (agents' socket) and a JOB changed after
+    # alice signed it (control socket).
+    assert prom.by("odc_fleet_signature_failures_total", "socket") == {"agents": 0, "control": 0}
+    raw = fleet.raw_agent(h2.key)
+    raw.send([bytes([0x4F, 0x44, 1, 0x05]), b"\x90", bytes(h2.key.verify_key) + os.urandom(64)])
+    nack = raw.wait_type("NACK", 10)
+    assert nack is not None and nack["code"] == 13, nack  # BAD_SIGNATURE
+    reply = fleet.control_client().submit(make_job(fleet.operator_key, ["h1"]).tampered())
+    assert reply["code_name"] == "BAD_SIGNATURE", reply
+    prom.wait('odc_fleet_signature_failures_total{socket="agents"}', 1)
+    prom.wait('odc_fleet_signature_failures_total{socket="control"}', 1)
+    assert prom.by('odc_fleet_messages_rejected_total{reason="BAD_SIGNATURE"}', "socket") == \
+        {"agents": 1, "control": 1}
+    # Neither the forgery nor the raw peer brought h2 back.
+    assert prom.scalar('odc_fleet_host_up{host="h2"}') == 0
+    assert prom.scalar("odc_fleet_jobs_submitted_total") == 2
+    assert target_up()[0]["lastError"] == ""
