@@ -248,7 +248,7 @@ struct daemon {
 
 /* systemd's status line: what `systemctl status odc-agent` shows. */
 static void
-notify_status(struct daemon *dm, bool ready)
+systemd_status(struct daemon *dm, bool ready)
 {
 	const char *link = dm->welcomed ? "welcomed by" : "waiting for";
 	const char *job = dm->worker_alive && dm->warg != NULL ? dm->warg->job : "";
@@ -897,7 +897,7 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 	dm.next_hello = clock_mono_ms() + HELLO_RETRY_MS;
 	/* Ready once the journal, the nonce store and the socket are set up; the
 	 * coordinator may come later (the status line says whether it has). */
-	notify_status(&dm, true);
+	systemd_status(&dm, true);
 	while (!stopping) {
 		uint64_t ping = sdnotify_watchdog(&dm.sn);
 		uint64_t now = clock_mono_ms(), due = dm.welcomed ? dm.next_beat : dm.next_hello;
@@ -942,7 +942,7 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 			uint64_t span = dm.beat_ms / 5;
 			dm.next_beat = clock_mono_ms() + dm.beat_ms - dm.beat_ms / 10 + (span ? randombytes_uniform((uint32_t)span) : 0);
 		}
-		notify_status(&dm, false);
+		systemd_status(&dm, false);
 	}
 	log_info("stopping%s", dm.worker_alive ? "; the running job resumes at the next start" : "");
 	sdnotify_stopping(&dm.sn, "stopping%s", dm.worker_alive ? "; the running job resumes at the next start" : "");

@@ -56,7 +56,7 @@ count_host(void *ctx, const void *key, size_t len, void *value)
 
 /* systemd's status line: what `systemctl status odc-coordinator` shows. */
 static void
-notify_status(struct coord *co, struct sdnotify *sn, bool ready)
+systemd_status(struct coord *co, struct sdnotify *sn, bool ready)
 {
 	struct host_count hc = {0, 0};
 
@@ -356,7 +356,7 @@ run(struct coord *co, char *err, size_t errlen)
 	coord_audit(co, "coordinator", "start", NULL, NULL, "ok", "odc-coordinator %s", COORD_VERSION);
 	flush_turn(co);
 	/* Ready: the store is loaded and every socket is bound. */
-	notify_status(co, &sn, true);
+	systemd_status(co, &sn, true);
 	while (!stop_signal) {
 		uint64_t now = clock_mono_ms(), ping = sdnotify_watchdog(&sn);
 		long wait = next_tick > now ? (long)(next_tick - now) : 0;
@@ -370,7 +370,7 @@ run(struct coord *co, char *err, size_t errlen)
 			flush_turn(co);
 			control_waiters(co);
 			if (now >= sn.next_status)
-				notify_status(co, &sn, false);
+				systemd_status(co, &sn, false);
 			next_tick = now + COORD_TICK_MS;
 		}
 	}
