@@ -194,7 +194,7 @@ install: $(PROGRAMS)
 	install -m 0755 $(BUILD)/odc-agent $(BUILD)/odc-coordinator $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/odcctl $(DESTDIR)$(BINDIR)/
 	install -m 0644 deploy/agent.conf.example deploy/coordinator.conf.example \
-		deploy/odcctl.conf.example $(DESTDIR)$(DOCDIR)/examples/
+		deploy/odcctl.conf.example deploy/prometheus/odc-fleet.rules.yml $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 deploy/systemd/odc-fleet.sysusers $(DESTDIR)$(SYSUSERSDIR)/odc-fleet.conf
 	install -m 0644 deploy/man/odcctl.1 $(DESTDIR)$(MANDIR)/man1/

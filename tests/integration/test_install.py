@@ -35,6 +35,7 @@ EXPECTED = {
     "usr/share/doc/odc-fleet/examples/agent.conf.example": 0o644,
     "usr/share/doc/odc-fleet/examples/coordinator.conf.example": 0o644,
     "usr/share/doc/odc-fleet/examples/odcctl.conf.example": 0o644,
+    "usr/share/doc/odc-fleet/examples/odc-fleet.rules.yml": 0o644,
     "usr/share/man/man1/odcctl.1": 0o644,
     "usr/share/man/man5/odc-agent.conf.5": 0o644,
     "usr/share/man/man5/odc-coordinator.conf.5": 0o644,

@@ -25,6 +25,9 @@ import odcworld
 from fleet import COORDINATOR, fleet, make_job, wait_for  # noqa: F401
 
 PROMETHEUS = "/usr/bin/prometheus"
+PROMTOOL = "/usr/bin/promtool"
+RULES = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "prometheus",
+                     "odc-fleet.rules.yml")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -32,16 +35,26 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 class Prometheus:
     """/usr/bin/prometheus on a free loopback port, scraping one target every second, with
-    its own temporary TSDB; queried through /api/v1 (query, targets)."""
+    its own temporary TSDB; queried through /api/v1 (query, targets, alerts). rules: the
+    alerting rules file to load, evaluated every second, with every `for:` made 0s (the
+    tests check what fires, not how long Prometheus waits)."""
 
-    def __init__(self, target):
+    def __init__(self, target, rules=None):
         self.dir = tempfile.mkdtemp(prefix="odcf-prom-")
         self.port = odcworld.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(self.dir, "prometheus.log")
         self.conf = os.path.join(self.dir, "prometheus.yml")
+        rule_files = ""
+        if rules is not None:
+            with open(rules) as f:
+                text = re.sub(r"(?m)^(\s+for:) \S+$", r"\1 0s", f.read())
+            with open(os.path.join(self.dir, "rules.yml"), "w") as f:
+                f.write(text)
+            rule_files = "rule_files:\n  - rules.yml\n"
         with open(self.conf, "w") as f:
             f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                    "  evaluation_interval: 1s\n" + rule_files +
                     "scrape_configs:\n  - job_name: odc\n    static_configs:\n"
                     f"      - targets: ['{target}']\n")
         self.proc = None
@@ -110,6 +123,19 @@ class Prometheus:
         assert len(r) <= 1, r
         return r[0][1] if r else None
 
+    def firing(self):
+        """{(alertname, host or socket or ""): state} of the alerts now."""
+        return {(a["labels"]["alertname"], a["labels"].get("host") or a["labels"].get("socket", "")):
+                a["state"] for a in self.api("alerts")["alerts"]}
+
+    def wait_alert(self, name, key="", timeout=20.0):
+        """Waits until alert name (for that host or socket) fires; returns its annotations."""
+        wait_for(lambda: self.firing().get((name, key)) == "firing", timeout,
+                 f"alert {name} {key} firing")
+        return next(a["annotations"] for a in self.api("alerts")["alerts"]
+                    if a["labels"]["alertname"] == name
+                    and (a["labels"].get("host") or a["labels"].get("socket", "")) == key)
+
     def wait(self, expr, want, timeout=15.0):
         """Waits until scalar(expr) == want (None: no sample); returns it."""
         last = []
@@ -131,8 +157,8 @@ def prometheus():
     server started is stopped and its TSDB removed after the test, also on failure."""
     started = []
 
-    def start(target):
-        p = Prometheus(target)
+    def start(target, rules=None):
+        p = Prometheus(target, rules)
         started.append(p)
         return p.start()
     try:
@@ -251,7 +277,7 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
     fleet.write_conf(**{"metrics.listen": f"127.0.0.1:{port}"})
     fleet.start()
     h1, h2 = fleet.add_agents(["h1", "h2"], beat=True)
-    prom = prometheus(f"127.0.0.1:{port}")
+    prom = prometheus(f"127.0.0.1:{port}", rules=RULES)
 
     # The target is healthy: Prometheus parsed every line we wrote.
     def target_up():
@@ -316,6 +342,17 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
     assert prom.scalar('odc_fleet_host_up{host="h1"}') == 1
     assert prom.scalar('odc_fleet_hosts{status="lost"}') == 1
     assert prom.scalar('odc_fleet_host_heartbeat_age_seconds{host="h2"}') >= fleet.lost_after
+    # The operator's alerts (deploy/prometheus/odc-fleet.rules.yml): h2 lost, nothing else.
+    ann = prom.wait_alert("OdcFleetHostLost", "h2")
+    assert ann["summary"] == "odc-fleet host h2 is lost", ann
+    assert set(prom.firing()) == {("OdcFleetHostLost", "h2")}, prom.firing()
+
+    # A rollout that halts (the quorum gate: h2 is lost): counted, and its alert fires.
+    r = fleet.ctl("exec", "ping", "--all", "--quorum", "100", timeout=60)
+    assert r.rc == 3 and r.out["state"] == "halted", r
+    prom.wait('odc_fleet_jobs_ended_total{state="halted"}', 1)
+    prom.wait_alert("OdcFleetJobHalted")
+    assert ("OdcFleetJobFailed", "") not in prom.firing()
 
     # Forged signatures: a RESULT under h2's key (agents' socket) and a JOB changed after
     # alice signed it (control socket).
@@ -332,5 +369,22 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
         {"agents": 1, "control": 1}
     # Neither the forgery nor the raw peer brought h2 back.
     assert prom.scalar('odc_fleet_host_up{host="h2"}') == 0
-    assert prom.scalar("odc_fleet_jobs_submitted_total") == 2
+    assert prom.scalar("odc_fleet_jobs_submitted_total") == 3  # the two pings and the halted one
     assert target_up()[0]["lastError"] == ""
+    ann = prom.wait_alert("OdcFleetSignatureFailures", "agents")
+    assert "agents socket" in ann["description"], ann
+    prom.wait_alert("OdcFleetSignatureFailures", "control")
+
+    # The coordinator gone: nothing watches the fleet, which is an alert of its own.
+    assert ("OdcFleetCoordinatorDown", "") not in prom.firing()
+    assert fleet.stop() == 0
+    prom.wait_alert("OdcFleetCoordinatorDown", timeout=30)
+
+
+def test_alert_rules_check():
+    """The rules file loads in Prometheus' own checker (every expression parses)."""
+    if not os.access(PROMTOOL, os.X_OK):
+        pytest.fail(f"{PROMTOOL} is not installed (Debian's prometheus package has it)")
+    r = subprocess.run([PROMTOOL, "check", "rules", RULES], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and "SUCCESS: 5 rules found" in r.stdout, (r.stdout, r.stderr)

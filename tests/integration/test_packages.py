@@ -69,6 +69,7 @@ FILES = {
         "usr/share/doc/odc-fleet-coordinator/copyright": 0o644,
         "usr/share/doc/odc-fleet-coordinator/examples/coordinator.conf.example": 0o644,
         "usr/share/doc/odc-fleet-coordinator/examples/odcctl.conf.example": 0o644,
+        "usr/share/doc/odc-fleet-coordinator/examples/odc-fleet.rules.yml": 0o644,
         "usr/share/lintian/overrides/odc-fleet-coordinator": 0o644,
     },
 }
