@@ -35,17 +35,25 @@ send_line(const char *what, const char *line)
 		log_warn("sd_notify %s: %s", what, strerror(-rc));
 }
 
+/* Sends "what=1" and a new status line. */
+static void
+send_state(struct sdnotify *sn, const char *what, const char *fmt, va_list ap)
+{
+	char line[300];
+
+	vsnprintf(sn->status, sizeof(sn->status), fmt, ap);
+	snprintf(line, sizeof(line), "%s=1\nSTATUS=%s", what, sn->status);
+	send_line(what, line);
+}
+
 void
 sdnotify_ready(struct sdnotify *sn, const char *fmt, ...)
 {
-	char line[300];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(sn->status, sizeof(sn->status), fmt, ap);
+	send_state(sn, "READY", fmt, ap);
 	va_end(ap);
-	snprintf(line, sizeof(line), "READY=1\nSTATUS=%s", sn->status);
-	send_line("READY", line);
 	sn->next_status = clock_mono_ms() + 1000;
 	sn->next_ping = 0; /* a first keep-alive at once */
 }
@@ -88,12 +96,9 @@ sdnotify_watchdog(struct sdnotify *sn)
 void
 sdnotify_stopping(struct sdnotify *sn, const char *fmt, ...)
 {
-	char line[300];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(sn->status, sizeof(sn->status), fmt, ap);
+	send_state(sn, "STOPPING", fmt, ap);
 	va_end(ap);
-	snprintf(line, sizeof(line), "STOPPING=1\nSTATUS=%s", sn->status);
-	send_line("STOPPING", line);
 }

@@ -187,7 +187,7 @@ struct coord {
 	struct notify *notify; /* webhooks; NULL when none is configured */
 };
 
-/* main.c */
+/* turn.c: the loop turn's sends, held ACKs and audit rows. */
 /* Sends frames (header, body[, sig]) to the peer with routing id rid on
  * sock. Returns 0, or -1 (the peer is gone, or the queue is full). */
 int coord_send(void *sock, const uint8_t *rid, size_t rid_len, const struct proto_frames *f);
@@ -201,6 +201,11 @@ void coord_audit(struct coord *co, const char *who, const char *what, const char
 		 const char *outcome, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 /* Opens the loop turn's transaction when none is open; logs on failure. */
 void coord_tx(struct coord *co);
+/* Ends the loop turn: commits the store, then sends the ACKs the commit made
+ * true (none when it failed: the agents send their results again). */
+void coord_flush_turn(struct coord *co);
+/* Frees the ACKs still held (at exit). */
+void coord_turn_free(struct coord *co);
 
 /* transport.c: the agents' ROUTER and the ZAP handler. */
 int transport_open(struct coord *co, char *err, size_t errlen);

@@ -19,49 +19,6 @@
 #define NOW_MS   1800000000000ull
 #define NOW_MONO 5000000ull
 
-/* jobs.c, registry.c and rollout.c come with the names metrics.c uses; the
- * helpers they call live in main.c, which is not in the library. Rendering
- * must call none of them. */
-int
-coord_send(void *sock, const uint8_t *rid, size_t rid_len, const struct proto_frames *f)
-{
-	(void)sock, (void)rid, (void)rid_len, (void)f;
-	fail_msg("rendering sent a message");
-	return -1;
-}
-
-int
-coord_send_msg(struct coord *co, void *sock, const uint8_t *rid, size_t rid_len,
-               const struct proto_msg *m)
-{
-	(void)co, (void)sock, (void)rid, (void)rid_len, (void)m;
-	fail_msg("rendering sent a message");
-	return -1;
-}
-
-int
-coord_queue_ack(struct coord *co, const uint8_t *rid, size_t rid_len, const struct proto_msg *m)
-{
-	(void)co, (void)rid, (void)rid_len, (void)m;
-	fail_msg("rendering queued an ACK");
-	return -1;
-}
-
-void
-coord_audit(struct coord *co, const char *who, const char *what, const char *job_id, json_t *hosts,
-            const char *outcome, const char *fmt, ...)
-{
-	(void)co, (void)who, (void)what, (void)job_id, (void)hosts, (void)outcome, (void)fmt;
-	fail_msg("rendering wrote an audit row");
-}
-
-void
-coord_tx(struct coord *co)
-{
-	(void)co;
-	fail_msg("rendering opened a transaction");
-}
-
 /* A registry of four hosts and one job. */
 struct fx {
 	struct coord co;

@@ -19,40 +19,6 @@
 	"odc-ed25519-pub:"                                                                         \
 	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
-/* main.c is not in the coordinator's library, but jobs.c (the state names)
- * brings in what calls it: stand-ins, never called here. */
-int
-coord_send_msg(struct coord *co, void *sock, const uint8_t *rid, size_t rid_len,
-               const struct proto_msg *m)
-{
-	(void)co, (void)sock, (void)rid, (void)rid_len, (void)m;
-	fail_msg("coord_send_msg called");
-	return -1;
-}
-
-int
-coord_queue_ack(struct coord *co, const uint8_t *rid, size_t rid_len, const struct proto_msg *m)
-{
-	(void)co, (void)rid, (void)rid_len, (void)m;
-	fail_msg("coord_queue_ack called");
-	return -1;
-}
-
-void
-coord_audit(struct coord *co, const char *who, const char *what, const char *job_id, json_t *hosts,
-            const char *outcome, const char *fmt, ...)
-{
-	(void)co, (void)who, (void)what, (void)job_id, (void)hosts, (void)outcome, (void)fmt;
-	fail_msg("coord_audit called");
-}
-
-void
-coord_tx(struct coord *co)
-{
-	(void)co;
-	fail_msg("coord_tx called");
-}
-
 /* ---- a job to render ---- */
 
 struct fake {
