@@ -83,7 +83,9 @@ def notify():
 
 
 def check_watchdog(ns, pid, seconds=2.0):
-    """WATCHDOG=1 from the main PID, at least every WATCHDOG_USEC/2 (plus scheduling slack)."""
+    """WATCHDOG=1 from the main PID, every WATCHDOG_USEC/2: about seconds / interval of them,
+    and never a gap that would make systemd kill the daemon (WATCHDOG_USEC, less a margin
+    for this test's own scheduling)."""
     t0 = time.monotonic()
     time.sleep(seconds)
     pings = [m for m in ns.received("WATCHDOG") if m[0] >= t0 - 1]
@@ -91,7 +93,7 @@ def check_watchdog(ns, pid, seconds=2.0):
     times = [m[0] for m in pings if m[0] >= t0]
     assert len(times) >= seconds / (WATCHDOG_USEC / 2e6) - 2, times
     gaps = [b - a for a, b in zip([t0] + times, times + [time.monotonic()])]
-    assert max(gaps) < WATCHDOG_USEC / 2e6 + 0.15, gaps
+    assert max(gaps) < WATCHDOG_USEC / 1e6 - 0.05, gaps
 
 
 def check_frozen_then_thawed(ns, proc):
