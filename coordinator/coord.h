@@ -302,10 +302,10 @@ int metrics_open(struct coord *co, char *err, size_t errlen);
 /* Stops listening and frees the server; safe when metrics are off. */
 void metrics_close(struct coord *co);
 /* The descriptor for the loop to poll for input, or -1 when metrics are
- * off. Lowers *timeout_ms to the server's next deadline; sets *due when
- * metrics_run must follow the poll whatever the poll reports. */
-int metrics_poll_fd(struct coord *co, long *timeout_ms, bool *due);
-/* Accepts, reads, answers and times out what is ready; never blocks. */
+ * off. Lowers *timeout_ms to the server's next deadline. */
+int metrics_poll_fd(struct coord *co, long *timeout_ms);
+/* Accepts, reads, answers and times out what is ready; never blocks. Called
+ * after every poll of the loop (MHD re-arms its listening socket only here). */
 void metrics_run(struct coord *co);
 /* Appends the text exposition format 0.0.4 of co's state to out, which
  * bounds it; now_ms is the wall clock, now_mono the monotonic one. Reads

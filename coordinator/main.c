@@ -127,13 +127,15 @@ serve(struct coord *co, long timeout_ms)
 	};
 	int n = co->ctl_tcp != NULL ? 5 : 4, rc;
 	/* The metrics endpoint, last: a plain descriptor after the sockets. */
-	bool metrics_due;
-	int mfd = metrics_poll_fd(co, &timeout_ms, &metrics_due);
+	int mfd = metrics_poll_fd(co, &timeout_ms);
 
 	if (mfd >= 0)
 		items[n] = (zmq_pollitem_t){NULL, mfd, ZMQ_POLLIN, 0};
 	rc = zmq_poll(items, n + (mfd >= 0), timeout_ms);
-	if (mfd >= 0 && (metrics_due || (rc > 0 && (items[n].revents & ZMQ_POLLIN))))
+	/* Every turn, not only when its descriptor is ready: at its connection
+	 * limit MHD takes the listening socket out of its epoll set and puts it
+	 * back only inside a later MHD_run. */
+	if (mfd >= 0)
 		metrics_run(co);
 	if (rc <= 0)
 		return;

@@ -508,20 +508,17 @@ metrics_open(struct coord *co, char *err, size_t errlen)
 }
 
 int
-metrics_poll_fd(struct coord *co, long *timeout_ms, bool *due)
+metrics_poll_fd(struct coord *co, long *timeout_ms)
 {
 	MHD_UNSIGNED_LONG_LONG t;
 
-	*due = false;
 	if (co->metrics == NULL)
 		return -1;
-	/* A deadline means MHD_run must follow the poll: an idle connection
-	 * to close, or data it has already read (its epoll is edge-triggered). */
-	if (MHD_get_timeout(co->metrics->d, &t) == MHD_YES) {
-		*due = true;
-		if (*timeout_ms < 0 || t < (MHD_UNSIGNED_LONG_LONG)*timeout_ms)
-			*timeout_ms = (long)t;
-	}
+	/* A deadline: an idle connection to close, or data MHD has already
+	 * read (its epoll is edge-triggered). */
+	if (MHD_get_timeout(co->metrics->d, &t) == MHD_YES &&
+	    (*timeout_ms < 0 || t < (MHD_UNSIGNED_LONG_LONG)*timeout_ms))
+		*timeout_ms = (long)t;
 	return co->metrics->epoll_fd;
 }
 

@@ -24,6 +24,7 @@
 #define NOTIFY_CHAT_MSG   200  /* bytes of one message shown in a chat message */
 #define NOTIFY_CHAT_TEXT  2900 /* a chat message's text (Slack: 3000 a section) */
 #define NOTIFY_ANSWER_MAX 4096 /* bytes of a receiver's answer kept */
+#define NOTIFY_ANSWER_READ 65536 /* ... and read: a longer answer is cut there */
 #define NOTIFY_WHY_MAX    320
 #define WEBHOOK_URL_MAX   2048 /* conf.c's bound */
 
@@ -51,6 +52,8 @@ struct flight {
 	char errbuf[CURL_ERROR_SIZE];
 	char answer[NOTIFY_ANSWER_MAX + 1];
 	size_t answer_len;
+	size_t answer_read; /* bytes of the answer read, kept or not */
+	bool answer_cut;    /* the answer went on past NOTIFY_ANSWER_READ */
 };
 
 struct notify {
@@ -295,8 +298,10 @@ put_chat_text(struct buf *b, const json_t *ev, bool slack)
 	                       verb_of(ev, job)) != 0) {
 		return -1;
 	}
-	if (buf_appendf(b, "%s%s%s on %lld host%s, by %s", bold, jget_str(job, "action"), bold, n,
-	                n == 1 ? "" : "s", jget_str(job, "operator")) != 0)
+	/* The operator's name is the JOB's, free text: escaped like the reason. */
+	if (buf_appendf(b, "%s%s%s on %lld host%s, by ", bold, jget_str(job, "action"), bold, n,
+	                n == 1 ? "" : "s") != 0 ||
+	    put_text(b, jget_str(job, "operator"), NOTIFY_CHAT_MSG, flags) != 0)
 		return -1;
 	if (*jget_str(job, "reason") != '\0' &&
 	    (buf_append(b, ": ", 2) != 0 ||
@@ -580,7 +585,14 @@ on_data(char *p, size_t size, size_t nmemb, void *arg)
 	struct flight *f = arg;
 	size_t n = size * nmemb, take = n;
 
-	/* Keep the start, read (and forget) the rest. */
+	/* Keep the start, read (and forget) more up to a bound: an answer that
+	 * never ends would hold the webhook until its timeout. Cutting it is not
+	 * a failure: the status and the start decide (flight_verdict). */
+	f->answer_read += n;
+	if (f->answer_read > NOTIFY_ANSWER_READ) {
+		f->answer_cut = true;
+		return 0;
+	}
 	if (take > NOTIFY_ANSWER_MAX - f->answer_len)
 		take = NOTIFY_ANSWER_MAX - f->answer_len;
 	memcpy(f->answer + f->answer_len, p, take);
@@ -612,7 +624,8 @@ flight_start(struct notify *n, struct notify_msg *m, uint64_t time_left, char *w
 	f->m = m;
 	f->errbuf[0] = '\0';
 	f->answer[0] = '\0';
-	f->answer_len = 0;
+	f->answer_len = f->answer_read = 0;
+	f->answer_cut = false;
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, f->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -645,7 +658,7 @@ flight_verdict(struct notify *n, struct flight *f, CURLcode rc, uint64_t *retry_
 	long status = 0;
 
 	*retry_after_ms = 0;
-	if (rc != CURLE_OK) {
+	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && f->answer_cut)) {
 		snprintf(why, whylen, "%s", *f->errbuf ? f->errbuf : curl_easy_strerror(rc));
 		/* Mistakes in the URL or its TLS setup do not mend by waiting. */
 		if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT ||
@@ -727,6 +740,17 @@ start_due(struct notify *n, uint64_t now)
 	return next > now ? (long)(next - now) : 0;
 }
 
+/* Under n->mu: whether a transfer runs or a notification is due before
+ * deadline (at shutdown, one waiting out a longer backoff is not). */
+static bool
+sendable_before(const struct notify *n, uint64_t deadline)
+{
+	for (const struct notify_msg *m = n->head; m != NULL; m = m->next)
+		if (m->busy || m->due_mono < deadline)
+			return true;
+	return false;
+}
+
 static void *
 deliver(void *arg)
 {
@@ -740,7 +764,7 @@ deliver(void *arg)
 		char why[NOTIFY_WHY_MAX];
 
 		pthread_mutex_lock(&n->mu);
-		if (n->stopping && (n->head == NULL || now >= n->stop_mono)) {
+		if (n->stopping && (now >= n->stop_mono || !sendable_before(n, n->stop_mono))) {
 			pthread_mutex_unlock(&n->mu);
 			break;
 		}

@@ -256,8 +256,26 @@ def test_off_by_default_bad_addresses_ipv6_and_http_answers(fleet):
     assert status == 200 and headers["Content-Type"] == CONTENT_TYPE, (status, headers)
     assert 'odc_fleet_coordinator_info{id="coord-test",version="' in body, body[:2000]
     assert "# TYPE odc_fleet_host_up gauge" in body
-    status, headers, body = http("HEAD", base + "/metrics")
-    assert status == 200 and body == "" and headers["Content-Type"] == CONTENT_TYPE
+    # HEAD: the headers of a GET (its length) and no body (read off the socket: urllib would
+    # not read a HEAD's body even if one came).
+    with socket.create_connection(("::1", port), timeout=5) as s:
+        s.sendall(b"HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and rest == b"", raw[:500]
+    length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+    assert abs(length - len(body)) < 200, (length, len(body))  # the counters move between the two
+    # Connections that end without a request, up to the server's limit (8) and beyond: a port
+    # scan or a load balancer's TCP check must not leave the endpoint deaf.
+    for _ in range(3):
+        idle = [socket.create_connection(("::1", port), timeout=5) for _ in range(10)]
+        time.sleep(0.3)
+        for s in idle:
+            s.close()
+    status, _, body = http("GET", base + "/metrics", timeout=5)
+    assert status == 200 and "odc_fleet_coordinator_info" in body, status
     for path in ("/", "/metric", "/metrics/x", "/api/v1/query"):
         assert http("GET", base + path)[0] == 404, path
     for method in ("POST", "PUT", "DELETE"):

@@ -35,7 +35,8 @@ OK_ANSWER = (200, {}, b'{"errcode":0,"errmsg":"ok"}')
 class Receiver:
     """An HTTP server on 127.0.0.1 (a thread per request) that records each request as
     {t, path, query, headers, body, json} and answers with the next scripted response of its
-    path: (status, headers, body), or ("hang", seconds) to answer nothing for that long.
+    path: (status, headers, body), ("hang", seconds) to answer nothing for that long, or
+    ("stream", seconds) to answer 200 with a body that goes on for that long.
     With no script left: 200 {"errcode":0,"errmsg":"ok"}, which every format takes."""
 
     def __init__(self):
@@ -69,6 +70,18 @@ class Receiver:
                 if answer[0] == "hang":
                     receiver.release.wait(answer[1])
                     self.close_connection = True
+                    return
+                if answer[0] == "stream":
+                    # HTTP/1.0, no Content-Length: the body ends when the connection does.
+                    self.close_connection = True
+                    end = time.monotonic() + answer[1]
+                    try:
+                        self.send_response(200)
+                        self.end_headers()
+                        while time.monotonic() < end and not receiver.release.is_set():
+                            self.wfile.write(b'{"errcode":0}' + b" " * 8192)
+                    except OSError:
+                        pass
                     return
                 status, headers, text = answer
                 try:
@@ -253,7 +266,10 @@ def test_start_finish_and_halt_bodies_in_three_formats(fleet, rx):
     assert "obdumper" in h1["message"], h1
     text = rx.wait("/slack", 2, job_id=budget)[1]["json"]["blocks"][0]["text"]["text"]
     assert "\n• h1 failed at backup: " in text, text
-    assert fleet.stop() == 0, fleet.log_tail(3000)  # nothing waits: a prompt, clean exit
+    t0 = time.monotonic()
+    assert fleet.stop() == 0, fleet.log_tail(3000)
+    # Nothing waits: a prompt exit, without the 2 s grace of undelivered notifications.
+    assert time.monotonic() - t0 < 1.5, time.monotonic() - t0
 
 
 # ------------------------------------------------------------------ retries
@@ -296,6 +312,7 @@ def test_retries_backoff_bounds_and_permanent_failures(fleet, rx):
     # DingTalk: errcode 130101 (too fast) is tried again; each try signed anew.
     ding = rx.wait("/ding", 2, job_id=job)
     assert all(dingtalk_signed(q) for q in ding)
+    assert ding[0]["query"]["timestamp"] != ding[1]["query"]["timestamp"], ding
     # Slower than the timeout: each attempt given up after 300 ms, two in all.
     slow = rx.wait("/slow", 2, job_id=job)
     assert slow[1]["t"] - slow[0]["t"] >= 0.3, slow[1]["t"] - slow[0]["t"]
@@ -357,6 +374,34 @@ def test_hanging_receiver_holds_nothing_and_shutdown_is_bounded(fleet, rx):
     assert f"webhook stuck: start of job {first} dropped at shutdown, cut during attempt 1" \
         in log, fleet.log_tail(3000)
     assert f"webhook stuck: start of job {second} dropped at shutdown after 0 attempts" in log
+
+
+def test_endless_answer_and_backoff_at_shutdown(fleet, rx):
+    """An answer that never ends is cut (at 64 KiB) and judged by its status, not timed out;
+    at shutdown, a notification waiting out a backoff longer than the grace is dropped at
+    once instead of holding the stop for the grace."""
+    rx.script("/stream", ("stream", 30))
+    rx.script("/later", (500, {}, b"oops"))
+    start(fleet, [
+        webhook("stream", rx.url("/stream"), events="start", timeout="20s", attempts=2),
+        webhook("later", rx.url("/later"), events="start", backoff="30s", attempts=3),
+    ])
+    job = fleet.submit("exec", "ping", "--host", "h9")
+    t0 = time.monotonic()
+    wait_for(lambda: f"webhook stream: start of job {job} delivered (attempt 1)" in fleet.log(),
+             5, "the streamed answer's delivery")
+    assert time.monotonic() - t0 < 5
+    assert len(rx.got("/stream", job)) == 1
+    rx.wait("/later", 1, job_id=job)
+    wait_for(lambda: f"webhook later: start of job {job}: attempt 1 of 3 failed: HTTP 500"
+             in fleet.log(), 5, "the first attempt's failure")
+
+    t0 = time.monotonic()
+    assert fleet.stop() == 0
+    took = time.monotonic() - t0
+    assert took < 1.5, took
+    assert f"webhook later: start of job {job} dropped at shutdown after 1 attempt; last: " \
+        "HTTP 500" in fleet.log(), fleet.log_tail(3000)
 
 
 # ------------------------------------------------------------------ configuration

@@ -204,7 +204,6 @@ test_samples(void **state)
 	/* The revoked host is counted, not listed; the never-seen one has no age. */
 	lacks(t, "host=\"h9\"");
 	lacks(t, "odc_fleet_host_heartbeat_age_seconds{host=\"h0\"}");
-	lacks(t, "NaN");
 }
 
 /* Every line is a comment (HELP, TYPE) or `name{labels} value`; each family
@@ -215,6 +214,7 @@ test_format(void **state)
 	struct fx *f = *state;
 	char *copy = strdup(render(f)), *save = NULL, *line;
 	char family[128] = "", seen[8192] = " ";
+	char *series[1024]; /* each sample's name{labels}: no series twice */
 	int samples = 0;
 
 	assert_non_null(copy);
@@ -248,9 +248,17 @@ test_format(void **state)
 		assert_non_null(value);
 		strtod(value + 1, &end);
 		assert_true(end != value + 1 && *end == '\0');
+		assert_true(samples < (int)(sizeof(series) / sizeof(series[0])));
+		series[samples] = strndup(line, (size_t)(value - line));
+		assert_non_null(series[samples]);
+		for (int i = 0; i < samples; i++)
+			if (strcmp(series[i], series[samples]) == 0)
+				fail_msg("series %s appears twice", series[i]);
 		samples++;
 	}
 	assert_true(samples > 40);
+	for (int i = 0; i < samples; i++)
+		free(series[i]);
 	free(copy);
 }
 
