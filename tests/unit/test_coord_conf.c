@@ -62,10 +62,11 @@ static const struct {
 
 /* Writes the base with section.key set to value: a base key is replaced on
  * its own line (value NULL leaves it out); any other key is added at the end
- * in a repeated [section], on line 13. Then loads it. */
+ * in a repeated [section], on line 13; then extra (NULL: nothing), from line
+ * 12 when no key was added. Then loads it. */
 static int
-load_set(const char *section, const char *key, const char *value, struct coord_conf *c, char *err,
-         size_t errlen)
+load_conf(const char *section, const char *key, const char *value, const char *extra,
+          struct coord_conf *c, char *err, size_t errlen)
 {
 	char path[128];
 	const char *last = "";
@@ -90,8 +91,24 @@ load_set(const char *section, const char *key, const char *value, struct coord_c
 	}
 	if (section != NULL && !replaced)
 		fprintf(f, "[%s]\n%s = %s\n", section, key, value);
+	if (extra != NULL)
+		fputs(extra, f);
 	assert_int_equal(fclose(f), 0);
 	return coord_conf_load(path, c, err, errlen);
+}
+
+static int
+load_set(const char *section, const char *key, const char *value, struct coord_conf *c, char *err,
+         size_t errlen)
+{
+	return load_conf(section, key, value, NULL, c, err, errlen);
+}
+
+/* The base and then extra, from line 12. */
+static int
+load_text(const char *extra, struct coord_conf *c, char *err, size_t errlen)
+{
+	return load_conf(NULL, NULL, NULL, extra, c, err, errlen);
 }
 
 static void
@@ -385,6 +402,108 @@ test_group(void **state)
 	coord_conf_free(&c);
 }
 
+/* ---- [webhook.NAME] ---- */
+
+static void
+expect_text_error(const char *extra, const char *needle)
+{
+	struct coord_conf c;
+	char err[512];
+
+	if (load_text(extra, &c, err, sizeof(err)) == 0) {
+		coord_conf_free(&c);
+		fail_msg("accepted: %s", extra);
+	}
+	if (strstr(err, needle) == NULL)
+		fail_msg("%s: error '%s' does not contain '%s'", extra, err, needle);
+	assert_null(c.cfg);
+	assert_int_equal(c.n_webhooks, 0);
+}
+
+static void
+test_conf_webhooks(void **state)
+{
+	struct coord_conf c;
+	char err[512];
+
+	(void)state;
+	if (load_text("", &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.n_webhooks, 0);
+	coord_conf_free(&c);
+
+	if (load_text(
+	        "[webhook.ops]\nurl = https://hooks.example.com/x?a=1\n"
+	        "[webhook.ding-1]\nurl = https://oapi.dingtalk.com/robot/send?access_token=abc\n"
+	        "format = dingtalk\nevents = halt, finish\ntimeout = 1500ms\nattempts = 3\n"
+	        "backoff = 200ms\nbackoff_max = 2s\nsecret = SECabc\n"
+	        "[webhook.team]\nurl = http://127.0.0.1:8080/\nformat = slack\nevents = start\n"
+	        "backoff = 90s\n",
+	        &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.n_webhooks, 3);
+	/* Defaults. */
+	assert_string_equal(c.webhooks[0].name, "ops");
+	assert_string_equal(c.webhooks[0].url, "https://hooks.example.com/x?a=1");
+	assert_int_equal(c.webhooks[0].format, COORD_WEBHOOK_JSON);
+	assert_int_equal(c.webhooks[0].events, 7);
+	assert_int_equal(c.webhooks[0].timeout_ms, 5000);
+	assert_int_equal(c.webhooks[0].attempts, 5);
+	assert_int_equal(c.webhooks[0].backoff_ms, 1000);
+	assert_int_equal(c.webhooks[0].backoff_max_ms, 60000);
+	assert_string_equal(c.webhooks[0].secret, "");
+	/* Every key set. */
+	assert_string_equal(c.webhooks[1].name, "ding-1");
+	assert_int_equal(c.webhooks[1].format, COORD_WEBHOOK_DINGTALK);
+	assert_int_equal(c.webhooks[1].events,
+	                 COORD_EVENT_BIT(COORD_EVENT_HALT) | COORD_EVENT_BIT(COORD_EVENT_FINISH));
+	assert_int_equal(c.webhooks[1].timeout_ms, 1500);
+	assert_int_equal(c.webhooks[1].attempts, 3);
+	assert_int_equal(c.webhooks[1].backoff_ms, 200);
+	assert_int_equal(c.webhooks[1].backoff_max_ms, 2000);
+	assert_string_equal(c.webhooks[1].secret, "SECabc");
+	/* backoff_max's default is at least backoff. */
+	assert_int_equal(c.webhooks[2].format, COORD_WEBHOOK_SLACK);
+	assert_int_equal(c.webhooks[2].events, COORD_EVENT_BIT(COORD_EVENT_START));
+	assert_int_equal(c.webhooks[2].backoff_max_ms, 90000);
+	coord_conf_free(&c);
+
+	expect_text_error("[webhook]\nurl = http://x/\n",
+	                  "t.conf:13: webhook.url: a webhook needs a name");
+	expect_text_error("[webhook.]\nurl = http://x/\n",
+	                  "t.conf:13: webhook..url: a webhook needs a name");
+	expect_text_error("[webhook.a]\nurl = http://x/\nbogus = 1\n",
+	                  "t.conf:14: webhook.a.bogus: unknown key");
+	expect_text_error("[webhook.a]\nformat = json\n",
+	                  "t.conf: webhook.a.url: required key missing");
+	expect_text_error("[webhook.a]\nurl = ftp://x/\n",
+	                  "t.conf:13: webhook.a.url: expected an http:// or https://");
+	expect_text_error("[webhook.a]\nurl = http://\n",
+	                  "t.conf:13: webhook.a.url: not a valid URL");
+	expect_text_error("[webhook.a]\nurl = http://x/a b\n", "t.conf:13: webhook.a.url: blanks");
+	expect_text_error("[webhook.a]\nurl = http://x/\nformat = teams\n",
+	                  "t.conf:14: webhook.a.format: expected json, dingtalk or slack");
+	expect_text_error("[webhook.a]\nurl = http://x/\nevents = start, pause\n",
+	                  "t.conf:14: webhook.a.events: unknown event 'pause'");
+	expect_text_error("[webhook.a]\nurl = http://x/\nevents =\n",
+	                  "t.conf:14: webhook.a.events: at least one");
+	expect_text_error("[webhook.a]\nurl = http://x/\nattempts = 0\n",
+	                  "t.conf:14: webhook.a.attempts:");
+	expect_text_error("[webhook.a]\nurl = http://x/\ntimeout = 10m\n",
+	                  "t.conf:14: webhook.a.timeout:");
+	expect_text_error("[webhook.a]\nurl = http://x/\nbackoff = 2s\nbackoff_max = 1s\n",
+	                  "t.conf:15: webhook.a.backoff_max:");
+	expect_text_error("[webhook.a]\nurl = http://x/\nsecret = SECx\n",
+	                  "t.conf:14: webhook.a.secret: only DingTalk signs");
+	{
+		char many[2048] = "";
+		for (int i = 0; i <= COORD_MAX_WEBHOOKS; i++)
+			snprintf(many + strlen(many), sizeof(many) - strlen(many),
+			         "[webhook.w%d]\nurl = http://x/\n", i);
+		expect_text_error(many, "t.conf:45: webhook.w16.url: more than 16 webhooks");
+	}
+}
+
 int
 main(void)
 {
@@ -398,6 +517,7 @@ main(void)
 	    cmocka_unit_test(test_bad_durations_and_ranges),
 	    cmocka_unit_test(test_endpoints),
 	    cmocka_unit_test(test_metrics_listen),
+	    cmocka_unit_test(test_conf_webhooks),
 	    cmocka_unit_test(test_operators),
 	    cmocka_unit_test(test_group),
 	};
