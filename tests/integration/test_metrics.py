@@ -371,6 +371,11 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
     prom.wait('odc_fleet_jobs_ended_total{state="halted"}', 1)
     prom.wait_alert("OdcFleetJobHalted")
     assert ("OdcFleetJobFailed", "") not in prom.firing()
+    # A job that fails within its budget (its one target is lost: unreachable).
+    r = fleet.ctl("exec", "ping", "--host", "h2", timeout=60)
+    assert r.rc != 0 and r.out["state"] == "failed", r
+    prom.wait('odc_fleet_jobs_ended_total{state="failed"}', 1)
+    prom.wait_alert("OdcFleetJobFailed")
 
     # Forged signatures: a RESULT under h2's key (agents' socket) and a JOB changed after
     # alice signed it (control socket).
@@ -387,7 +392,7 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
         {"agents": 1, "control": 1}
     # Neither the forgery nor the raw peer brought h2 back.
     assert prom.scalar('odc_fleet_host_up{host="h2"}') == 0
-    assert prom.scalar("odc_fleet_jobs_submitted_total") == 3  # the two pings and the halted one
+    assert prom.scalar("odc_fleet_jobs_submitted_total") == 4  # two pings, the halted, the failed
     assert target_up()[0]["lastError"] == ""
     ann = prom.wait_alert("OdcFleetSignatureFailures", "agents")
     assert "agents socket" in ann["description"], ann
