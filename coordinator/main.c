@@ -252,6 +252,8 @@ run(struct coord *co, char *err, size_t errlen)
 			rollout_tick(co);
 			coord_flush_turn(co);
 			control_waiters(co);
+			/* Counting the hosts costs a walk of the registry: only when a
+			 * status line may go (sdnotify_status sends at most one a second). */
 			if (now >= sn.next_status)
 				systemd_status(co, &sn, false);
 			next_tick = now + COORD_TICK_MS;
