@@ -214,11 +214,13 @@ struct waiter {
 	uint64_t request_id;
 	char job[PROTO_ID_MAX + 1];
 	uint64_t since;
-	bool results;
 	uint64_t deadline_mono;
 	struct waiter *next;
 };
 #define MAX_WAITERS 1024
+/* A `results` page stops near this many bytes: REPLY bodies are at most
+ * 16 MiB, and one result object is at most about 200 KB. */
+#define CONTROL_RESULTS_BYTES (8u << 20)
 #define MAX_WAIT_MS 60000
 
 static int
@@ -425,10 +427,10 @@ job_arg(struct req *r, bool *owned, int *code)
 static int
 cmd_job(struct req *r)
 {
-	static const struct argspec spec[] = {{"job", JSON_STRING},	{"results", JSON_TRUE}, {"since", JSON_INTEGER},
-					      {"wait_ms", JSON_INTEGER}, {NULL, 0}};
+	static const struct argspec spec[] = {
+	    {"job", JSON_STRING}, {"since", JSON_INTEGER}, {"wait_ms", JSON_INTEGER}, {NULL, 0}};
 	json_t *since_v = json_object_get(r->args, "since"), *wait_v = json_object_get(r->args, "wait_ms");
-	bool owned, results = json_is_true(json_object_get(r->args, "results"));
+	bool owned;
 	int code = check_args(r->args, spec, r->err, r->errlen);
 	json_int_t since = since_v ? json_integer_value(since_v) : 0, wait = wait_v ? json_integer_value(wait_v) : 0;
 	struct job *j;
@@ -453,7 +455,6 @@ cmd_job(struct req *r)
 			w->request_id = r->request_id;
 			snprintf(w->job, sizeof(w->job), "%s", j->id);
 			w->since = (uint64_t)since;
-			w->results = results;
 			w->deadline_mono = clock_mono_ms() + (uint64_t)wait;
 			w->next = r->co->waiters;
 			r->co->waiters = w;
@@ -462,7 +463,7 @@ cmd_job(struct req *r)
 			return 0;
 		}
 	}
-	r->body = jobs_detail_json(r->co, j, results, since_v ? (uint64_t)since : 0);
+	r->body = jobs_detail_json(j, since_v ? (uint64_t)since : 0);
 	if (owned)
 		job_free(j);
 	return r->body != NULL ? 0 : PROTO_E_INTERNAL;
@@ -488,12 +489,12 @@ control_waiters(struct coord *co)
 		*pp = w->next;
 		co->n_waiters--;
 		if (j != NULL) {
-			body = jobs_detail_json(co, j, w->results, w->since);
+			body = jobs_detail_json(j, w->since);
 		} else {
 			/* Ended and left memory meanwhile: the stored copy. */
 			struct job *l = jobs_load_one(co, w->job, err, sizeof(err));
 			if (l != NULL)
-				body = jobs_detail_json(co, l, w->results, w->since);
+				body = jobs_detail_json(l, w->since);
 			else
 				code = PROTO_E_NOT_FOUND;
 			job_free(l);
@@ -554,6 +555,51 @@ cmd_job_control(struct req *r, int which)
 	return 0;
 }
 
+/* A job's stored results, a page at a time (PROTOCOL.md 9.2, `results`):
+ * thousands of hosts' evidence never has to fit one REPLY. */
+static int
+cmd_results(struct req *r)
+{
+	static const struct argspec spec[] = {{"job", JSON_STRING},    {"host", JSON_STRING},	  {"step", JSON_STRING},
+					      {"after", JSON_INTEGER}, {"limit", JSON_INTEGER}, {NULL, 0}};
+	json_t *after_v = json_object_get(r->args, "after"), *lim_v = json_object_get(r->args, "limit"), *rows;
+	json_int_t after = after_v ? json_integer_value(after_v) : 0, limit = lim_v ? json_integer_value(lim_v) : 1000;
+	struct store_results_query q = {arg_str(r->args, "job"), arg_str(r->args, "host"), arg_str(r->args, "step"),
+					0, 0, CONTROL_RESULTS_BYTES};
+	uint64_t next;
+	int rc = check_args(r->args, spec, r->err, r->errlen);
+
+	if (rc != 0)
+		return rc;
+	if (q.job_id == NULL || !proto_valid_id(q.job_id)) {
+		snprintf(r->err, r->errlen, "job: %s", q.job_id ? "not a valid job id" : "required");
+		return PROTO_E_VALUE;
+	}
+	if (q.host_id != NULL && !proto_valid_id(q.host_id)) {
+		snprintf(r->err, r->errlen, "host: not a valid host id");
+		return PROTO_E_VALUE;
+	}
+	if (q.step != NULL && !proto_valid_step(q.step)) {
+		snprintf(r->err, r->errlen, "step: not a step name (1..32 of [a-z_])");
+		return PROTO_E_VALUE;
+	}
+	if (after < 0 || limit < 1 || limit > 1000) {
+		snprintf(r->err, r->errlen, "%s", after < 0 ? "after: a seq, >= 0" : "limit: 1..1000");
+		return PROTO_E_VALUE;
+	}
+	if (jobs_find(r->co, q.job_id) == NULL && !store_job_exists(r->co->store, q.job_id)) {
+		snprintf(r->err, r->errlen, "no job %s", q.job_id);
+		return PROTO_E_NOT_FOUND;
+	}
+	q.after = (uint64_t)after;
+	q.limit = (size_t)limit;
+	if ((rows = store_results_page(r->co->store, &q, &next, r->err, r->errlen)) == NULL)
+		return PROTO_E_INTERNAL;
+	r->body = json_pack("{s:s, s:o, s:o}", "job_id", q.job_id, "results", rows, "next",
+			    next ? json_integer((json_int_t)next) : json_null());
+	return r->body != NULL ? 0 : PROTO_E_INTERNAL;
+}
+
 static int
 cmd_audit(struct req *r)
 {
@@ -599,6 +645,8 @@ run_request(struct req *r, const char *cmd)
 		return cmd_jobs(r);
 	if (strcmp(cmd, "job") == 0)
 		return cmd_job(r);
+	if (strcmp(cmd, "results") == 0)
+		return cmd_results(r);
 	if (strcmp(cmd, "pause") == 0)
 		return cmd_job_control(r, 0);
 	if (strcmp(cmd, "resume") == 0)

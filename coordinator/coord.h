@@ -23,7 +23,6 @@
 #define COORD_RID_MAX	     256
 #define COORD_TICK_MS	     250
 #define COORD_DISPATCH_TRIES 3
-#define COORD_DISPATCH_TTL_MS 600000 /* a DISPATCH is good for 10 minutes */
 #define COORD_NOTIFY_GRACE_MS 2000   /* webhook deliveries' time at shutdown */
 
 enum host_status { HOST_NEVER, HOST_ONLINE, HOST_LOST };
@@ -87,6 +86,12 @@ struct job_host {
 	char failed_step[33];
 	char message[1025];
 	uint64_t updated_ms;
+	/* The expires_ms of the latest DISPATCH while the agent has not
+	 * acknowledged it (no ACK, PROGRESS or RESULT yet), else 0. Stored: a
+	 * job that ended while a dispatch was unanswered sends nothing more and
+	 * waits until that dispatch is dead (jobs_dispatch_dead) to call the host
+	 * unreachable, across coordinator restarts too. */
+	uint64_t dispatch_expires_ms;
 
 	/* Not stored: the dispatch in flight and the step deadline. */
 	bool awaiting_ack;
@@ -259,15 +264,20 @@ void jobs_on_progress(struct coord *co, struct host *h, const struct proto_msg *
 void jobs_on_ack(struct coord *co, struct host *h, const struct proto_msg *m);
 /* The host said HELLO: dispatch again what it was running for us. */
 void jobs_on_hello(struct coord *co, struct host *h);
-/* Sends phase of j to target i; false when it could not be sent. */
+/* Sends phase of j to target i; false when it could not be sent. Nothing is
+ * ever sent for a job that is not running (paused, or ended: PROTOCOL.md
+ * 9.2, "What a job sends"). */
 bool jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase);
+/* Whether the unacknowledged dispatch of target jh can no longer be accepted
+ * by any agent whose clock is within the protocol's skew of ours. */
+bool jobs_dispatch_dead(const struct job_host *jh, uint64_t now_ms);
 void jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const char *failed_step,
 		   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void jobs_persist(struct coord *co, struct job *j);
 json_t *jobs_summary_json(const struct job *j);
 /* The summary and its hosts: every host, or, when since is a version of
  * this job in this process's life, only the hosts changed after it. */
-json_t *jobs_detail_json(struct coord *co, const struct job *j, bool results, uint64_t since);
+json_t *jobs_detail_json(const struct job *j, uint64_t since);
 const char *jobs_state_name(enum job_state s);
 const char *jobs_stage_name(enum job_stage s);
 const char *jobs_jh_name(enum jh_state s);

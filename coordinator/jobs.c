@@ -195,9 +195,20 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 			goto refused;
 		}
 		if (h->active != NULL && !jobs_jh_final(h->active->hosts[h->active_idx].state)) {
+			const struct job_host *ah = &h->active->hosts[h->active_idx];
 			code = PROTO_E_CONFLICT;
-			snprintf(err, errlen, "host %s is busy with job %s (%s)", h->id, h->active->id,
-				 jobs_state_name(h->active->state));
+			/* An ended job whose dispatch is unanswered holds its host
+			 * until that dispatch can no longer be accepted. */
+			if (jobs_state_final(h->active->state) && ah->awaiting_ack)
+				snprintf(err, errlen,
+					 "host %s is busy with job %s (%s): its %s dispatch was never acknowledged "
+					 "and the host is free once it has expired, within %llu s",
+					 h->id, h->active->id, jobs_state_name(h->active->state), ah->phase,
+					 (unsigned long long)((ah->dispatch_expires_ms + 2 * (uint64_t)PROTO_SKEW_MS -
+							       proto_now_ms()) / 1000 + 2));
+			else
+				snprintf(err, errlen, "host %s is busy with job %s (%s)", h->id, h->active->id,
+					 jobs_state_name(h->active->state));
 			goto refused;
 		}
 	}
@@ -286,7 +297,13 @@ load_host_row(void *ctx, const struct store_job_host *sh)
 	snprintf(jh->failed_step, sizeof(jh->failed_step), "%s", sh->failed_step);
 	snprintf(jh->message, sizeof(jh->message), "%s", sh->message);
 	jh->updated_ms = sh->updated_ms;
+	jh->dispatch_expires_ms = sh->dispatch_expires_ms;
+	/* An unanswered dispatch of an earlier life: a running job sends it
+	 * again when its ack timeout passes (or the host says HELLO); an ended
+	 * one waits until it is dead. */
+	jh->awaiting_ack = sh->dispatch_expires_ms != 0;
 	jh->activity_mono = clock_mono_ms();
+	jh->sent_mono = jh->activity_mono;
 	return 0;
 }
 
@@ -413,6 +430,7 @@ jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const
 	if (jobs_jh_final(st)) {
 		struct host *h = registry_host(co, jh->host);
 		jh->awaiting_ack = false;
+		jh->dispatch_expires_ms = 0;
 		if (h != NULL && h->active == j)
 			h->active = NULL;
 	}
@@ -438,9 +456,9 @@ jobs_persist(struct coord *co, struct job *j)
 		changed = true;
 		if (!jh->dirty)
 			continue;
-		struct store_job_host sh = {j->id,    jh->host,	      jh->order,       jh->role,
-					    jh->batch, jobs_jh_name(jh->state), jh->phase, jh->step,
-					    jh->failed_step, jh->message, jh->updated_ms};
+		struct store_job_host sh = {j->id,	   jh->host,		   jh->order,	  jh->role,
+					    jh->batch,	   jobs_jh_name(jh->state), jh->phase,	  jh->step,
+					    jh->failed_step, jh->message,		   jh->updated_ms, jh->dispatch_expires_ms};
 		coord_tx(co);
 		if (store_job_host_update(co->store, &sh, err, sizeof(err)) != 0)
 			log_err("%s", err);
@@ -468,10 +486,18 @@ jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase_arg)
 	char phase[sizeof(jh->phase)];
 	struct host *h = registry_host(co, jh->host);
 	struct proto_msg m = {.type = PROTO_DISPATCH};
-	uint64_t now = proto_now_ms(), exp = now + COORD_DISPATCH_TTL_MS;
+	/* A DISPATCH is good for one ack timeout: the coordinator sends it
+	 * again after that anyway, with a new nonce, and a short life bounds
+	 * how late a copy held in a queue (a frozen agent, a cut link) can still
+	 * be accepted once the job has ended. */
+	uint64_t now = proto_now_ms(), exp = now + co->conf->ack_timeout_ms;
 
 	/* A copy: callers that send the same phase again pass jh->phase itself. */
 	snprintf(phase, sizeof(phase), "%s", phase_arg);
+	if (j->state != JOB_RUNNING) {
+		log_warn("job %s is %s: nothing more is sent to %s", j->id, jobs_state_name(j->state), jh->host);
+		return false;
+	}
 	if (h == NULL || !registry_online(h))
 		return false;
 	if (exp > j->jm->u.job.expires_ms)
@@ -505,6 +531,7 @@ jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase_arg)
 		jh->tries = 0;
 	memcpy(jh->nonce, m.u.dispatch.nonce, PROTO_NONCE_LEN);
 	jh->awaiting_ack = true;
+	jh->dispatch_expires_ms = exp;
 	jh->tries++;
 	jh->sent_mono = clock_mono_ms();
 	jh->activity_mono = jh->sent_mono;
@@ -518,7 +545,36 @@ jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase_arg)
 	return true;
 }
 
-/* The target row of job_id for host h, or -1. */
+bool
+jobs_dispatch_dead(const struct job_host *jh, uint64_t now_ms)
+{
+	/* An agent refuses a DISPATCH when its clock is past expires_ms +
+	 * skew; its clock may lag ours by up to skew as well. */
+	return jh->dispatch_expires_ms == 0 || now_ms > jh->dispatch_expires_ms + 2 * (uint64_t)PROTO_SKEW_MS;
+}
+
+/* The agent answered the phase in flight (ACK, PROGRESS or RESULT). */
+static void
+acknowledged(struct job_host *jh)
+{
+	jh->awaiting_ack = false;
+	if (jh->dispatch_expires_ms != 0) {
+		jh->dispatch_expires_ms = 0;
+		jh->dirty = true;
+	}
+}
+
+/* The target row of host_id in j, or -1. */
+static long
+target_index(const struct job *j, const char *host_id)
+{
+	for (size_t i = 0; i < j->n; i++)
+		if (strcmp(j->hosts[i].host, host_id) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* The target row of job_id for host h in an active job, or -1. */
 static long
 target_of(struct coord *co, struct host *h, const char *job_id, struct job **jp)
 {
@@ -529,10 +585,7 @@ target_of(struct coord *co, struct host *h, const char *job_id, struct job **jp)
 		return -1;
 	if (h->active == j)
 		return (long)h->active_idx;
-	for (size_t i = 0; i < j->n; i++)
-		if (strcmp(j->hosts[i].host, h->id) == 0)
-			return (long)i;
-	return -1;
+	return target_index(j, h->id);
 }
 
 void
@@ -546,9 +599,17 @@ jobs_on_hello(struct coord *co, struct host *h)
 	jh = &j->hosts[h->active_idx];
 	if (jh->state != JH_PREFLIGHT && jh->state != JH_RUNNING)
 		return;
+	jh->tries = 0;
+	if (j->state != JOB_RUNNING) {
+		/* Paused: the phase goes again at resume if still unanswered.
+		 * Ended: never again; a step the agent had started goes on from
+		 * its journal and its results are recorded. */
+		log_info("job %s: %s is back; the job is %s, so nothing is sent%s", j->id, h->id,
+			 jobs_state_name(j->state), jh->awaiting_ack ? " (its dispatch was never acknowledged)" : "");
+		return;
+	}
 	/* The agent resumes what its journal holds, or reports it again. */
 	log_info("job %s: %s is back; asking again for its %s phase", j->id, h->id, jh->phase);
-	jh->tries = 0;
 	if (!jobs_dispatch(co, j, h->active_idx, jh->phase))
 		log_warn("job %s: could not dispatch again to %s", j->id, h->id);
 }
@@ -573,7 +634,7 @@ jobs_on_ack(struct coord *co, struct host *h, const struct proto_msg *m)
 		log_debug("job %s: %s answered an earlier dispatch", j->id, h->id);
 		return;
 	}
-	jh->awaiting_ack = false;
+	acknowledged(jh);
 	jh->activity_mono = clock_mono_ms();
 	if (m->type == PROTO_NACK) {
 		const char *code = proto_err_name((int)a->code);
@@ -605,7 +666,7 @@ jobs_on_progress(struct coord *co, struct host *h, const struct proto_msg *m)
 	else
 		snprintf(jh->message, sizeof(jh->message), "%s %s", p->step, p->status);
 	jh->updated_ms = proto_now_ms();
-	jh->awaiting_ack = false; /* it is working on it: the ACK may have been lost */
+	acknowledged(jh); /* it is working on it: the ACK may have been lost */
 	jh->shown = true;
 	j->poked = true;
 }
@@ -623,18 +684,81 @@ data_json(const struct proto_result *r)
 	return s;
 }
 
+/* Whether the coordinator takes a RESULT for step from a target of job_id
+ * whose action is action (PROTOCOL.md 4, RESULT): a phase of the job was
+ * dispatched to it (phase, NULL when host is not a target), and the step is
+ * one the action reports in a phase it was sent. This bounds what one host,
+ * even a compromised one, can store per job to the action's steps. Returns
+ * 0, or the code of the NACK with a message in err. */
+static int
+result_admissible(const char *job_id, const char *action, const char *phase, const char *host, const char *step,
+		  char *err, size_t errlen)
+{
+	if (phase == NULL) {
+		snprintf(err, errlen, "job %s does not target %s", job_id, host);
+		return PROTO_E_NOT_TARGET;
+	}
+	if (*phase == '\0') {
+		snprintf(err, errlen, "nothing of job %s was dispatched to %s", job_id, host);
+		return PROTO_E_DENIED;
+	}
+	/* The run phase may follow a preflight phase: both phases' steps. */
+	if (proto_action_step(action, "preflight", step) ||
+	    (strcmp(phase, "run") == 0 && proto_action_step(action, "run", step)))
+		return 0;
+	snprintf(err, errlen, "'%s' is not a step of %s in the phase%s dispatched to %s", step, action,
+		 strcmp(phase, "run") == 0 ? "s" : "", host);
+	return PROTO_E_VALUE;
+}
+
+static void
+nack_result(struct coord *co, const uint8_t *rid, size_t rid_len, const struct proto_result *r, int code,
+	    const char *why)
+{
+	struct proto_msg nack = {.type = PROTO_NACK};
+
+	nack.u.ack = (struct proto_ack){PROTO_RESULT, r->job_id, r->host_id, r->step, {0}, 0, (uint64_t)code, why};
+	log_warn("refused the %s result of job %s from %s: %s: %s", r->step, r->job_id, r->host_id,
+		 proto_err_name(code), why);
+	coord_send_msg(co, co->router, rid, rid_len, &nack);
+}
+
 void
 jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, const struct proto_frame *fr,
 	       const uint8_t *rid, size_t rid_len)
 {
 	const struct proto_result *r = &m->u.result;
 	struct proto_msg ack = {.type = PROTO_ACK};
-	char err[256], *dj = data_json(r);
+	char err[512], *dj = NULL, action[33], phase[10];
 	struct job *j;
+	bool is_target;
 	int rc;
+	long i = target_of(co, h, r->job_id, &j);
 
-	if (dj == NULL)
-		return; /* not acknowledged: the agent sends it again */
+	if (j != NULL) {
+		rc = result_admissible(j->id, j->jm->u.job.action, i < 0 ? NULL : j->hosts[i].phase, h->id, r->step,
+				       err, sizeof(err));
+	} else {
+		/* A job that has left memory is judged from the store. */
+		rc = store_job_target(co->store, r->job_id, h->id, action, phase, &is_target, err, sizeof(err));
+		if (rc < 0) {
+			log_err("%s", err);
+			return; /* not acknowledged: the agent sends it again */
+		}
+		if (rc == STORE_NOT_FOUND) {
+			snprintf(err, sizeof(err), "no job %s", r->job_id);
+			rc = PROTO_E_NOT_FOUND;
+		} else {
+			rc = result_admissible(r->job_id, action, is_target ? phase : NULL, h->id, r->step, err,
+					       sizeof(err));
+		}
+	}
+	if (rc != 0) {
+		nack_result(co, rid, rid_len, r, rc, err);
+		return;
+	}
+	if ((dj = data_json(r)) == NULL)
+		goto out; /* not acknowledged: the agent sends it again */
 	struct store_result sr = {r->job_id,	r->host_id,   r->step,	      r->status,   r->exit_code,
 				  r->started_ms, r->duration_ms, r->message,  r->output_tail, dj,
 				  r->final,	{0},	      fr[1].data,     fr[1].len,   {0},
@@ -643,32 +767,28 @@ jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, cons
 	memcpy(sr.sig, fr[2].data, PROTO_SIGFRAME_LEN);
 	coord_tx(co);
 	rc = store_result_insert(co->store, &sr, err, sizeof(err));
-	free(dj);
-	if (rc < 0) {
+	if (rc < 0 || rc == STORE_NOT_FOUND) {
 		log_err("job %s: cannot store the %s result of %s: %s", r->job_id, r->step, h->id, err);
-		return;
+		goto out;
 	}
 	ack.u.ack = (struct proto_ack){PROTO_RESULT, r->job_id, r->host_id, r->step, {0}, 0, 0, ""};
 	coord_queue_ack(co, rid, rid_len, &ack);
-	if (rc == STORE_NOT_FOUND) {
-		log_warn("host %s sent a result of job %s, which is unknown or does not target it; acknowledged, not stored",
-			 h->id, r->job_id);
-		return;
-	}
 	if (rc == STORE_DUPLICATE) {
 		log_debug("job %s: %s %s result again; acknowledged again", r->job_id, h->id, r->step);
-		return;
+		goto out;
 	}
-	long i = target_of(co, h, r->job_id, &j);
-	if (i < 0 || j->loaded)
-		return;
+	if (j == NULL || i < 0) {
+		log_info("job %s: late %s result from %s (%s) after the job ended", r->job_id, r->step, h->id,
+			 r->status);
+		goto out;
+	}
 	struct job_host *jh = &j->hosts[i];
-	jh->awaiting_ack = false;
+	acknowledged(jh);
 	jh->activity_mono = clock_mono_ms();
 	if (jobs_jh_final(jh->state)) {
 		log_info("job %s: late %s result from %s (%s) after it was %s", j->id, r->step, h->id, r->status,
 			 jobs_jh_name(jh->state));
-		return;
+		goto out;
 	}
 	snprintf(jh->step, sizeof(jh->step), "%s", r->step);
 	snprintf(jh->message, sizeof(jh->message), "%s", r->message);
@@ -683,6 +803,8 @@ jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, cons
 			jobs_host_set(co, j, (size_t)i, JH_SUCCEEDED, NULL, "%s", r->message);
 	}
 	j->poked = true;
+out:
+	free(dj);
 }
 
 /* ---- JSON views (PROTOCOL.md 9.1) ---- */
@@ -721,18 +843,15 @@ jobs_summary_json(const struct job *j)
 }
 
 json_t *
-jobs_detail_json(struct coord *co, const struct job *j, bool results, uint64_t since)
+jobs_detail_json(const struct job *j, uint64_t since)
 {
 	/* Only the changes when since is a version of this job in this life. */
 	bool changes = !j->loaded && since >= j->base;
+	json_t *o = jobs_summary_json(j), *hosts = json_array();
 
-	json_t *o = jobs_summary_json(j), *hosts = json_array(), *all = results ? json_array() : NULL;
-	char err[256];
-
-	if (o == NULL || hosts == NULL || (results && all == NULL)) {
+	if (o == NULL || hosts == NULL) {
 		json_decref(o);
 		json_decref(hosts);
-		json_decref(all);
 		return NULL;
 	}
 	for (size_t i = 0; i < j->n; i++) {
@@ -743,23 +862,12 @@ jobs_detail_json(struct coord *co, const struct job *j, bool results, uint64_t s
 				      (json_int_t)jh->order, "role", jh->role, "batch", (json_int_t)jh->batch, "state",
 				      jobs_jh_name(jh->state), "phase", jh->phase, "step", jh->step, "failed_step",
 				      jh->failed_step, "message", jh->message, "updated_ms", (json_int_t)jh->updated_ms);
-		if (h != NULL)
-			json_array_append_new(hosts, h);
-		if (results) {
-			/* A flat list: REPLY bodies nest at most six deep. */
-			json_t *rs = store_results_json(co->store, j->id, jh->host, err, sizeof(err)), *r;
-			size_t k;
-			if (rs == NULL)
-				log_err("%s", err);
-			json_array_foreach(rs, k, r) {
-				json_object_set_new(r, "host", json_string(jh->host));
-				json_array_append(all, r);
-			}
-			json_decref(rs);
+		if (h == NULL || json_array_append_new(hosts, h) != 0) {
+			json_decref(o);
+			json_decref(hosts);
+			return NULL;
 		}
 	}
 	json_object_set_new(o, "hosts", hosts);
-	if (results)
-		json_object_set_new(o, "results", all);
 	return o;
 }

@@ -87,8 +87,12 @@ finish(struct coord *co, struct job *j, enum job_state st, const char *who, cons
 		log_warn("job %s %s: %s", j->id, jobs_state_name(st), j->message);
 }
 
-/* Timeouts of what is in flight: unanswered dispatches are sent again, then
- * the host is unreachable; a step with no news for step_deadline fails. */
+/* Timeouts of what is in flight. An unanswered dispatch of a running job is
+ * sent again, then the host is unreachable. A paused job sends nothing: the
+ * dispatch goes again at resume. An ended job never sends again: its host
+ * becomes unreachable once the unanswered dispatch is dead, so that a copy
+ * still queued somewhere can no longer be accepted (PROTOCOL.md 9.2). A
+ * step with no news for step_deadline fails, whatever the job's state. */
 static void
 check_in_flight(struct coord *co, struct job *j)
 {
@@ -99,7 +103,15 @@ check_in_flight(struct coord *co, struct job *j)
 		struct job_host *jh = &j->hosts[i];
 		if (jh->state != JH_PREFLIGHT && jh->state != JH_RUNNING)
 			continue;
-		if (jh->awaiting_ack && mono - jh->sent_mono > co->conf->ack_timeout_ms) {
+		if (jh->awaiting_ack && jobs_state_final(j->state)) {
+			if (jobs_dispatch_dead(jh, proto_now_ms()))
+				jobs_host_set(co, j, i, JH_UNREACHABLE, "dispatch",
+					      "its %s dispatch was never acknowledged and has expired; the job is %s, "
+					      "so nothing more was sent",
+					      jh->phase, jobs_state_name(j->state));
+		} else if (jh->awaiting_ack) {
+			if (j->state != JOB_RUNNING || mono - jh->sent_mono <= co->conf->ack_timeout_ms)
+				continue;
 			if (jh->tries < COORD_DISPATCH_TRIES && jobs_dispatch(co, j, i, jh->phase))
 				continue;
 			jobs_host_set(co, j, i, JH_UNREACHABLE, "dispatch", "no answer to the %s dispatch after %d %s",

@@ -17,8 +17,10 @@
 #include "coordinator/store.h"
 #include "proto/proto.h"
 
-/* 2: jobs.targets (the target list frame of the Merkle-committed JOB). */
-#define SCHEMA_VERSION 2
+/* 2: jobs.targets (the target list frame of the Merkle-committed JOB).
+ * 3: job_hosts.dispatch_expires_ms (an ended job's unanswered dispatch),
+ *    index results_job (results paged in receipt order). */
+#define SCHEMA_VERSION 3
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 #define BUSY_MS        5000
@@ -85,6 +87,7 @@ static const char schema_sql[] =
     " failed_step TEXT NOT NULL DEFAULT '',"
     " message TEXT NOT NULL DEFAULT '',"
     " updated_ms INTEGER NOT NULL,"
+    " dispatch_expires_ms INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY (job_id, host_id),"
     " UNIQUE (job_id, ord)) WITHOUT ROWID;"
     /* The rowid is the receipt order (rows are never deleted). */
@@ -106,6 +109,8 @@ static const char schema_sql[] =
     " received_ms INTEGER NOT NULL,"
     " PRIMARY KEY (job_id, host_id, step),"
     " FOREIGN KEY (job_id, host_id) REFERENCES job_hosts(job_id, host_id));"
+    /* A job's results in receipt order (an index entry ends with the rowid). */
+    "CREATE INDEX results_job ON results(job_id);"
     "CREATE TABLE audit ("
     " id INTEGER PRIMARY KEY,"
     " at_ms INTEGER NOT NULL,"
@@ -133,7 +138,8 @@ static const char schema_sql[] =
 	"job_id, action, operator, reason, body, sig, created_ms, expires_ms, submitted_ms,"       \
 	" deadline_ms, ended_ms, state, stage, batch, message, targets"
 #define JOB_HOST_COLS                                                                              \
-	"job_id, host_id, ord, role, batch, state, phase, step, failed_step, message, updated_ms"
+	"job_id, host_id, ord, role, batch, state, phase, step, failed_step, message, updated_ms,"    \
+	" dispatch_expires_ms"
 #define RESULT_COLS                                                                                \
 	"step, status, exit_code, started_ms, duration_ms, message, output_tail, data, final,"     \
 	" incarnation, received_ms, body, sig"
@@ -168,7 +174,8 @@ enum stmt {
 	ST_JOB_HOST_UPDATE,
 	ST_JOB_HOSTS_EACH,
 	ST_RESULT_INSERT,
-	ST_RESULTS_LIST,
+	ST_RESULTS_PAGE,
+	ST_JOB_TARGET,
 	ST_RESULTS_COUNT,
 	ST_AUDIT_INSERT,
 	ST_AUDIT_ALL,
@@ -220,16 +227,19 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE job_id = ?1",
     [ST_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE job_id = ?1",
     [ST_JOB_HOST_UPDATE] = "UPDATE job_hosts SET role = ?3, batch = ?4, state = ?5, phase = ?6,"
-                           " step = ?7, failed_step = ?8, message = ?9, updated_ms = ?10"
-                           " WHERE job_id = ?1 AND host_id = ?2",
+                           " step = ?7, failed_step = ?8, message = ?9, updated_ms = ?10,"
+                           " dispatch_expires_ms = ?11 WHERE job_id = ?1 AND host_id = ?2",
     [ST_JOB_HOSTS_EACH] = "SELECT " JOB_HOST_COLS " FROM job_hosts WHERE job_id = ?1"
                           " ORDER BY ord",
     [ST_RESULT_INSERT] =
         "INSERT INTO results(job_id, host_id, " RESULT_COLS ")"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
         " ON CONFLICT(job_id, host_id, step) DO NOTHING",
-    [ST_RESULTS_LIST] = "SELECT " RESULT_COLS " FROM results"
-                        " WHERE job_id = ?1 AND host_id = ?2 ORDER BY rowid",
+    [ST_RESULTS_PAGE] = "SELECT " RESULT_COLS ", host_id, rowid FROM results"
+                        " WHERE job_id = ?1 AND (?2 IS NULL OR host_id = ?2)"
+                        " AND (?3 IS NULL OR step = ?3) AND rowid > ?4 ORDER BY rowid",
+    [ST_JOB_TARGET] = "SELECT j.action, h.phase FROM jobs j LEFT JOIN job_hosts h"
+                      " ON h.job_id = j.job_id AND h.host_id = ?2 WHERE j.job_id = ?1",
     [ST_RESULTS_COUNT] = "SELECT count(*) FROM results WHERE job_id = ?1",
     [ST_AUDIT_INSERT] = "INSERT INTO audit(at_ms, who, what, job_id, hosts, outcome, detail)"
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -626,6 +636,14 @@ store_setup(struct store *s, char *err, size_t errlen)
 		         s->path);
 		goto out;
 	}
+	if (version == 2 &&
+	    (exec_sql(s,
+	              "ALTER TABLE job_hosts ADD COLUMN dispatch_expires_ms INTEGER NOT NULL DEFAULT 0;"
+	              "CREATE INDEX results_job ON results(job_id);"
+	              "PRAGMA user_version=3;",
+	              err, errlen, "upgrade schema 2 to 3") != 0 ||
+	     pragma_int(s, "PRAGMA user_version", &version, err, errlen) != 0))
+		goto out;
 	if (version != 0 && version != SCHEMA_VERSION) {
 		snprintf(err, errlen, "%s: schema version %d, but this coordinator uses version %d",
 		         s->path, version, SCHEMA_VERSION);
@@ -1417,7 +1435,8 @@ store_job_host_update(struct store *s, const struct store_job_host *h, char *err
 	    check_text(s, "failed_step", h->failed_step, false, err, errlen) != 0 ||
 	    check_text(s, "message", h->message, false, err, errlen) != 0 ||
 	    check_u64(s, "batch", h->batch, err, errlen) != 0 ||
-	    check_u64(s, "updated_ms", h->updated_ms, err, errlen) != 0)
+	    check_u64(s, "updated_ms", h->updated_ms, err, errlen) != 0 ||
+	    check_u64(s, "dispatch_expires_ms", h->dispatch_expires_ms, err, errlen) != 0)
 		return -1;
 	if ((st = stmt_get(s, ST_JOB_HOST_UPDATE, err, errlen)) == NULL)
 		return -1;
@@ -1431,6 +1450,7 @@ store_job_host_update(struct store *s, const struct store_job_host *h, char *err
 	bind_text(st, 8, h->failed_step != NULL ? h->failed_step : "");
 	bind_text(st, 9, h->message != NULL ? h->message : "");
 	bind_u64(st, 10, h->updated_ms);
+	bind_u64(st, 11, h->dispatch_expires_ms);
 	ret = step_write(s, st, err, errlen, "update job target");
 	if (ret == 0 && sqlite3_changes(s->db) == 0) {
 		snprintf(err, errlen, "job %s has no target %s", h->job_id, h->host_id);
@@ -1466,6 +1486,7 @@ store_job_hosts_each(struct store *s, const char *job_id,
 		h.failed_step = col_text(st, 8);
 		h.message = col_text(st, 9);
 		h.updated_ms = col_u64(st, 10);
+		h.dispatch_expires_ms = col_u64(st, 11);
 		if ((ret = fn(ctx, &h)) != 0)
 			goto out;
 	}
@@ -1478,8 +1499,8 @@ out:
 
 /* ---- results ---- */
 
-static bool
-job_exists(struct store *s, const char *job_id)
+bool
+store_job_exists(struct store *s, const char *job_id)
 {
 	char scratch[256];
 	sqlite3_stmt *st = stmt_get(s, ST_JOB_EXISTS, scratch, sizeof(scratch));
@@ -1538,7 +1559,7 @@ store_result_insert(struct store *s, const struct store_result *r, char *err, si
 	}
 	stmt_put(s, ST_RESULT_INSERT, st);
 	if (ret == STORE_NOT_FOUND) {
-		if (job_exists(s, r->job_id))
+		if (store_job_exists(s, r->job_id))
 			snprintf(err, errlen, "job %s has no target %s", r->job_id, r->host_id);
 		else
 			snprintf(err, errlen, "job %s is unknown", r->job_id);
@@ -1546,25 +1567,37 @@ store_result_insert(struct store *s, const struct store_result *r, char *err, si
 	return ret;
 }
 
-/* Hex of a blob column, as a new JSON string. */
+/* Hex of a blob column as a new JSON array of strings of at most
+ * STORE_HEX_CHUNK digits each: REPLY strings are at most 64 KiB (PROTOCOL.md
+ * section 3) and a RESULT body is up to 64 KiB, twice that in hex. */
 static json_t *
-col_hex(sqlite3_stmt *st, int i)
+col_hex_chunks(sqlite3_stmt *st, int i)
 {
 	const uint8_t *p = sqlite3_column_blob(st, i);
 	int len = sqlite3_column_bytes(st, i);
-	size_t n = len > 0 ? (size_t)len : 0;
-	char *text;
-	json_t *v;
+	size_t n = len > 0 ? (size_t)len : 0, per = STORE_HEX_CHUNK / 2;
+	char *text = malloc(STORE_HEX_CHUNK + 1);
+	json_t *a = json_array();
 
-	if ((text = malloc(2 * n + 1)) == NULL)
-		return NULL;
-	if (n == 0)
-		text[0] = '\0';
-	else
-		(void)hex_encode(p, n, text, 2 * n + 1);
-	v = json_string(text);
+	if (text == NULL || a == NULL)
+		goto fail;
+	for (size_t off = 0; off < n || (n == 0 && off == 0); off += per) {
+		size_t k = n - off < per ? n - off : per;
+		if (k == 0)
+			text[0] = '\0';
+		else
+			(void)hex_encode(p + off, k, text, STORE_HEX_CHUNK + 1);
+		if (json_array_append_new(a, json_string(text)) != 0)
+			goto fail;
+		if (n == 0)
+			break;
+	}
 	free(text);
-	return v;
+	return a;
+fail:
+	free(text);
+	json_decref(a);
+	return NULL;
 }
 
 static json_t *
@@ -1603,7 +1636,7 @@ result_object(sqlite3_stmt *st)
 	    set_new(o, "incarnation", json_string(inc_hex)) != 0 ||
 	    set_new(o, "received_ms", json_integer(sqlite3_column_int64(st, 10))) != 0 ||
 	    set_new(o, "signer", json_string(fp)) != 0 ||
-	    set_new(o, "body_hex", col_hex(st, 11)) != 0 ||
+	    set_new(o, "body_hex", col_hex_chunks(st, 11)) != 0 ||
 	    set_new(o, "sig_hex", json_string(sig_hex)) != 0)
 		goto fail;
 	return o;
@@ -1612,46 +1645,104 @@ fail:
 	return NULL;
 }
 
+/* What one result object costs in a REPLY, roughly: its strings, the body
+ * in hex, and the fixed fields. */
+static size_t
+result_cost(sqlite3_stmt *st)
+{
+	return (size_t)sqlite3_column_bytes(st, 5) + (size_t)sqlite3_column_bytes(st, 6) +
+	       (size_t)sqlite3_column_bytes(st, 7) + 2 * (size_t)sqlite3_column_bytes(st, 11) + 512;
+}
+
 json_t *
-store_results_json(struct store *s, const char *job_id, const char *host_id, char *err,
-                   size_t errlen)
+store_results_page(struct store *s, const struct store_results_query *q, uint64_t *next, char *err, size_t errlen)
 {
 	json_t *arr = NULL, *o;
 	sqlite3_stmt *st = NULL;
+	size_t n = 0, bytes = 0;
+	uint64_t last = q->after;
 	int rc;
 
-	if (check_text(s, "job_id", job_id, true, err, errlen) != 0 ||
-	    check_text(s, "host_id", host_id, true, err, errlen) != 0)
+	*next = 0;
+	if (check_text(s, "job_id", q->job_id, true, err, errlen) != 0 ||
+	    (q->host_id != NULL && check_text(s, "host_id", q->host_id, true, err, errlen) != 0) ||
+	    (q->step != NULL && check_text(s, "step", q->step, true, err, errlen) != 0) ||
+	    check_u64(s, "after", q->after, err, errlen) != 0)
 		return NULL;
 	if ((arr = json_array()) == NULL) {
 		nomem(s, err, errlen, "results");
 		return NULL;
 	}
-	if ((st = stmt_get(s, ST_RESULTS_LIST, err, errlen)) == NULL)
+	if ((st = stmt_get(s, ST_RESULTS_PAGE, err, errlen)) == NULL)
 		goto fail;
-	bind_text(st, 1, job_id);
-	bind_text(st, 2, host_id);
+	bind_text(st, 1, q->job_id);
+	if (q->host_id != NULL)
+		bind_text(st, 2, q->host_id);
+	if (q->step != NULL)
+		bind_text(st, 3, q->step);
+	bind_u64(st, 4, q->after);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t seq = col_u64(st, 14);
+		size_t cost = result_cost(st);
+		/* A full page: the next one starts after the last row taken. */
+		if (n >= q->limit || (n > 0 && bytes + cost > q->max_bytes)) {
+			*next = last;
+			break;
+		}
 		if ((o = result_object(st)) == NULL) {
-			snprintf(err, errlen, "%s: result %s/%s/%s: malformed row or out of memory",
-			         s->path, job_id, host_id, col_text(st, 0));
+			snprintf(err, errlen, "%s: result %s/%s/%s: malformed row or out of memory", s->path,
+			         q->job_id, col_text(st, 13), col_text(st, 0));
 			goto fail;
 		}
-		if (json_array_append_new(arr, o) != 0) {
+		if (set_new(o, "host", json_string(col_text(st, 13))) != 0 ||
+		    set_new(o, "seq", json_integer((json_int_t)seq)) != 0 || json_array_append_new(arr, o) != 0) {
 			nomem(s, err, errlen, "results");
 			goto fail;
 		}
+		n++;
+		bytes += cost;
+		last = seq;
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		db_err(s, err, errlen, "read results");
 		goto fail;
 	}
-	stmt_put(s, ST_RESULTS_LIST, st);
+	stmt_put(s, ST_RESULTS_PAGE, st);
 	return arr;
 fail:
-	stmt_put(s, ST_RESULTS_LIST, st);
+	stmt_put(s, ST_RESULTS_PAGE, st);
 	json_decref(arr);
 	return NULL;
+}
+
+int
+store_job_target(struct store *s, const char *job_id, const char *host_id, char action[33], char phase[10],
+                 bool *is_target, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	*is_target = false;
+	if (check_text(s, "job_id", job_id, true, err, errlen) != 0 ||
+	    check_text(s, "host_id", host_id, true, err, errlen) != 0)
+		return -1;
+	if ((st = stmt_get(s, ST_JOB_TARGET, err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, job_id);
+	bind_text(st, 2, host_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(action, 33, "%s", col_text(st, 0));
+		*is_target = sqlite3_column_type(st, 1) != SQLITE_NULL;
+		snprintf(phase, 10, "%s", *is_target ? col_text(st, 1) : "");
+	} else if (rc == SQLITE_DONE) {
+		snprintf(err, errlen, "job %s is unknown", job_id);
+		ret = STORE_NOT_FOUND;
+	} else {
+		ret = db_err(s, err, errlen, "read a job target");
+	}
+	stmt_put(s, ST_JOB_TARGET, st);
+	return ret;
 }
 
 int64_t

@@ -155,6 +155,7 @@ struct store_job_host {
 	const char *failed_step;
 	const char *message;
 	uint64_t updated_ms;
+	uint64_t dispatch_expires_ms; /* 0: no dispatch awaits its answer */
 };
 
 /* Updates the row (job_id, host_id) with every field of h but order, which
@@ -191,9 +192,31 @@ struct store_result {
  * that triple is stored already (nothing changes). STORE_NOT_FOUND when the
  * job is unknown or host_id is not one of its targets. */
 int store_result_insert(struct store *s, const struct store_result *r, char *err, size_t errlen);
-/* JSON array of result objects (PROTOCOL.md 9.1) for one host of a job, in
- * receipt order. */
-json_t *store_results_json(struct store *s, const char *job_id, const char *host_id, char *err, size_t errlen);
+/* Whether job_id is stored (false on a read error too). */
+bool store_job_exists(struct store *s, const char *job_id);
+/* A result object's body_hex is an array of hex strings of at most this
+ * many digits each, whose concatenation is the RESULT body in hex. */
+#define STORE_HEX_CHUNK 65536
+/* Which results of a job to read, and how many at most. */
+struct store_results_query {
+	const char *job_id;
+	const char *host_id; /* NULL: every host */
+	const char *step;    /* NULL: every step */
+	uint64_t after;	     /* only results whose seq is above this (0: from the first) */
+	size_t limit;	     /* at most this many results */
+	size_t max_bytes;    /* and about this many bytes (at least one result) */
+};
+/* JSON array of result objects (PROTOCOL.md 9.1) with `host` and `seq` (the
+ * receipt order, a cursor for the next page), in receipt order. *next is the
+ * `after` of the next page when the page stopped at a bound, else 0. */
+json_t *store_results_page(struct store *s, const struct store_results_query *q, uint64_t *next, char *err,
+			   size_t errlen);
+/* Whether a RESULT of job_id from host_id may be taken: the job's action in
+ * action, and in *is_target whether host_id is one of its targets, with the
+ * phase last dispatched to it ("" when none) in phase. STORE_NOT_FOUND when
+ * the job is unknown. */
+int store_job_target(struct store *s, const char *job_id, const char *host_id, char action[33], char phase[10],
+		     bool *is_target, char *err, size_t errlen);
 /* Number of stored results of a job (all hosts); -1 on error. */
 int64_t store_results_count(struct store *s, const char *job_id, char *err, size_t errlen);
 

@@ -14,26 +14,41 @@ struct param_spec {
 	uint64_t min, max; /* F_UINT */
 };
 
+#define STEPS_MAX 7
+
 struct action_spec {
 	const char *name;
 	bool has_preflight; /* accepts phase "preflight" besides "run" */
 	struct param_spec params[3];
+	/* The steps an agent may report (RESULT.step) for each phase: [0]
+	 * preflight, [1] run. They bound what a coordinator stores per (job,
+	 * host). "recheck" is the run phase's preflight when a preflight phase
+	 * ran first (results are keyed by step). */
+	const char *steps[2][STEPS_MAX + 1];
 };
 
 static const struct action_spec actions[] = {
-    {"ping", false, {{NULL, 0, false, 0, 0}}},
-    {"status", false, {{NULL, 0, false, 0, 0}}},
+    {"ping", false, {{NULL, 0, false, 0, 0}}, {{NULL}, {"ping", NULL}}},
+    {"status", false, {{NULL, 0, false, 0, 0}}, {{NULL}, {"status", NULL}}},
     {"preflight",
      false,
-     {{"to", F_TAG, true, 0, 0}, {"backup", F_PATH, true, 0, 0}, {NULL, 0, false, 0, 0}}},
-    {"stop", false, {{NULL, 0, false, 0, 0}}},
-    {"start", false, {{"to", F_TAG, false, 0, 0}, {NULL, 0, false, 0, 0}}},
-    {"logs", false, {{"lines", F_UINT, false, 1, 10000}, {NULL, 0, false, 0, 0}}},
-    {"backup", true, {{"name", F_NAME, false, 0, 0}, {NULL, 0, false, 0, 0}}},
+     {{"to", F_TAG, true, 0, 0}, {"backup", F_PATH, true, 0, 0}, {NULL, 0, false, 0, 0}},
+     {{NULL}, {"preflight", NULL}}},
+    {"stop", false, {{NULL, 0, false, 0, 0}}, {{NULL}, {"stop", NULL}}},
+    {"start", false, {{"to", F_TAG, false, 0, 0}, {NULL, 0, false, 0, 0}}, {{NULL}, {"start", NULL}}},
+    {"logs", false, {{"lines", F_UINT, false, 1, 10000}, {NULL, 0, false, 0, 0}}, {{NULL}, {"logs", NULL}}},
+    {"backup",
+     true,
+     {{"name", F_NAME, false, 0, 0}, {NULL, 0, false, 0, 0}},
+     {{"preflight", NULL}, {"backup", NULL}}},
     {"rollback",
      true,
-     {{"to", F_TAG, true, 0, 0}, {"backup", F_PATH, true, 0, 0}, {"dry_run", F_BOOL, false, 0, 0}}},
-    {"undo", true, {{"of", F_ID, true, 0, 0}, {NULL, 0, false, 0, 0}}},
+     {{"to", F_TAG, true, 0, 0}, {"backup", F_PATH, true, 0, 0}, {"dry_run", F_BOOL, false, 0, 0}},
+     {{"preflight", NULL}, {"preflight", "recheck", "stop", "snapshot", "restore", "start", "health", NULL}}},
+    {"undo",
+     true,
+     {{"of", F_ID, true, 0, 0}, {NULL, 0, false, 0, 0}},
+     {{"preflight", NULL}, {"preflight", "recheck", "stop", "restore", "start", "health", NULL}}},
 };
 
 static bool
@@ -154,4 +169,22 @@ proto_action_check(const char *action, const char *phase, const struct proto_kv 
 			                  "action %s needs parameter '%s'", action,
 			                  a->params[k].name);
 	return PROTO_OK;
+}
+
+bool
+proto_action_step(const char *action, const char *phase, const char *step)
+{
+	int ph = strcmp(phase, "preflight") == 0 ? 0 : strcmp(phase, "run") == 0 ? 1 : -1;
+
+	if (ph < 0)
+		return false;
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		if (strcmp(actions[i].name, action) != 0)
+			continue;
+		for (size_t k = 0; k < STEPS_MAX && actions[i].steps[ph][k] != NULL; k++)
+			if (strcmp(actions[i].steps[ph][k], step) == 0)
+				return true;
+		return false;
+	}
+	return false;
 }

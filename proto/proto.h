@@ -382,10 +382,14 @@ enum proto_err proto_scan(const uint8_t *p, size_t n, struct proto_error *err);
 enum proto_err proto_action_check(const char *action, const char *phase,
                                   const struct proto_kv *params, size_t n_params,
                                   struct proto_error *err);
+/* Whether step is one an agent may report (RESULT.step) for action in phase
+ * ("preflight" or "run"): section 5's step column. */
+bool proto_action_step(const char *action, const char *phase, const char *step);
 /* Parameter value of a decoded job, or NULL. */
 const char *proto_param(const struct proto_kv *params, size_t n, const char *key);
 /* Format checkers of sections 3 and 5, usable by the CLI before signing. */
 bool proto_valid_id(const char *s);
+bool proto_valid_step(const char *s);
 bool proto_valid_tag(const char *s);
 bool proto_valid_path(const char *s);
 

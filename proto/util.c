@@ -164,6 +164,19 @@ proto_valid_id(const char *s)
 }
 
 bool
+proto_valid_step(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 32)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_'))
+			return false;
+	return true;
+}
+
+bool
 proto_valid_tag(const char *s)
 {
 	size_t n = strlen(s);

@@ -1,7 +1,10 @@
 /* odcctl job: one job in detail: its summary, each host's state, failing step
  * and message, and with --results every stored RESULT. */
+#include <getopt.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "coordinator/ctl/ctl.h"
 
 #define CMD_JOB_TAIL_LINES 20
@@ -10,13 +13,78 @@ static int cmd_job_exec(struct ctl *, int, char **);
 
 const struct ctl_cmd cmd_job_entry = {
     "job",
-    "ID [--results]",
+    "ID [--results] [--host HOST] [--step STEP]",
     "one job: summary, per-host state, failing step and message",
     "Columns: HOST STATE PHASE STEP FAILED-AT MESSAGE.\n"
     "--results        add every stored result of each host (step, status, exit code,\n"
-    "                 duration, message), with the output's tail for failed steps.\n",
+    "                 duration, message), with the output's tail for failed steps;\n"
+    "                 fetched a page at a time, so a job of any size can be read.\n"
+    "--host HOST      only this host (its row and its results).\n"
+    "--step STEP      only the results of this step (with --results).\n",
     cmd_job_exec,
 };
+
+/* Results per `results` request; the coordinator also stops a page near
+ * 8 MiB. */
+#define CMD_JOB_PAGE 1000
+
+int
+ctl_job_results(struct ctl *c, json_t *job, const char *host, const char *step)
+{
+	json_t *hosts = json_object_get(job, "hosts"), *all = json_array(), *ordered = json_array(), *h, *r, *pr;
+	json_int_t after = 0;
+	size_t i, k;
+	int ret = CTL_EXIT_OK;
+
+	if (all == NULL || ordered == NULL) {
+		ret = CTL_EXIT_FAILED;
+		goto out;
+	}
+	do {
+		json_t *args = json_pack("{s:s, s:I, s:I}", "job", js(job, "job_id"), "after", after, "limit",
+		                         (json_int_t)CMD_JOB_PAGE),
+		       *page = NULL;
+		if (args != NULL && host != NULL)
+			json_object_set_new(args, "host", json_string(host));
+		if (args != NULL && step != NULL)
+			json_object_set_new(args, "step", json_string(step));
+		if ((ret = ctl_request(c, "results", args, false, &page)) != CTL_EXIT_OK)
+			goto out;
+		/* body_hex travels in chunks (a REPLY's strings are at most 64
+		 * KiB); the operator gets the one hex string. */
+		json_array_foreach(json_object_get(page, "results"), i, pr) {
+			json_t *chunks = json_object_get(pr, "body_hex"), *ch;
+			struct buf hex;
+			size_t ci;
+			buf_init(&hex, 2 * proto_type_max_body(PROTO_RESULT) + 1);
+			json_array_foreach(chunks, ci, ch) {
+				const char *t = json_string_value(ch);
+				if (t != NULL && buf_append(&hex, t, strlen(t)) != 0)
+					break;
+			}
+			if (json_is_array(chunks) && buf_append(&hex, "", 1) == 0)
+				json_object_set_new(pr, "body_hex", json_string((const char *)hex.data));
+			buf_free(&hex);
+			json_array_append(all, pr);
+		}
+		/* A cursor that does not move would loop forever: stop there. */
+		json_int_t next = ji(page, "next", 0);
+		after = next > after ? next : 0;
+		json_decref(page);
+	} while (after > 0);
+	/* Hosts in the job's order, each host's results in receipt order. */
+	json_array_foreach(hosts, i, h) {
+		json_array_foreach(all, k, r) {
+			if (strcmp(js(r, "host"), js(h, "host")) == 0)
+				json_array_append(ordered, r);
+		}
+	}
+	json_object_set(job, "results", ordered);
+out:
+	json_decref(all);
+	json_decref(ordered);
+	return ret;
+}
 
 /* The last CMD_JOB_TAIL_LINES lines of tail, each after "      | ". */
 static void
@@ -115,16 +183,22 @@ cmd_job_exec(struct ctl *c, int argc, char **argv)
 	static const struct option opts[] = {
 	    CTL_COMMON_OPTIONS,
 	    {"results", no_argument, NULL, CTL_OPT_RESULTS},
+	    {"host", required_argument, NULL, CTL_OPT_HOST},
+	    {"step", required_argument, NULL, CTL_OPT_STEP},
 	    {NULL, 0, NULL, 0},
 	};
 	bool results = false;
 	json_t *body = NULL;
-	const char *id;
+	const char *id, *host = NULL, *step = NULL;
 	int ch, ret;
 
 	while ((ch = ctl_getopt(c, &cmd_job_entry, argc, argv, opts)) != CTL_OPT_END) {
 		if (ch == CTL_OPT_RESULTS)
 			results = true;
+		else if (ch == CTL_OPT_HOST)
+			host = optarg;
+		else if (ch == CTL_OPT_STEP)
+			step = optarg;
 		else
 			return ch == CTL_OPT_HELP ? CTL_EXIT_OK : CTL_EXIT_USAGE;
 	}
@@ -133,9 +207,33 @@ cmd_job_exec(struct ctl *c, int argc, char **argv)
 	id = argv[optind];
 	if (!proto_valid_id(id))
 		return ctl_usage_error(c, "ID '%s': not a job id (1..64 of [A-Za-z0-9._-])", id);
-	if ((ret = ctl_request(c, "job", json_pack("{s:s, s:b}", "job", id, "results", results),
-	                       false, &body)) != 0)
+	if (host != NULL && !proto_valid_id(host))
+		return ctl_usage_error(c, "--host '%s': not a host id (1..64 of [A-Za-z0-9._-])", host);
+	if (step != NULL && !proto_valid_step(step))
+		return ctl_usage_error(c, "--step '%s': not a step name (1..32 of [a-z_])", step);
+	if (step != NULL && !results)
+		return ctl_usage_error(c, "--step narrows the results: it needs --results");
+	if ((ret = ctl_request(c, "job", json_pack("{s:s}", "job", id), false, &body)) != 0)
 		return ret;
+	if (host != NULL) {
+		/* Only that host's row; a host the job does not target is an error. */
+		json_t *hosts = json_object_get(body, "hosts"), *h, *one = json_array();
+		size_t i;
+		json_array_foreach(hosts, i, h) {
+			if (strcmp(js(h, "host"), host) == 0)
+				json_array_append(one, h);
+		}
+		json_object_set_new(body, "hosts", one);
+		if (json_array_size(one) == 0) {
+			fprintf(stderr, "odcctl: %s: job %s does not target host %s\n", c->cmd, id, host);
+			json_decref(body);
+			return CTL_EXIT_FAILED;
+		}
+	}
+	if (results && (ret = ctl_job_results(c, body, host, step)) != CTL_EXIT_OK) {
+		json_decref(body);
+		return ret;
+	}
 	if (c->output == CTL_OUT_JSON)
 		ret = out_json(body) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
 	else

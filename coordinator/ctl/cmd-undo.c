@@ -33,7 +33,7 @@ cmd_undo_targets(struct ctl *c, const char *of, bool need, json_t **job, const c
 
 	*targets = NULL;
 	*n = 0;
-	if ((ret = ctl_request(c, "job", json_pack("{s:s, s:b}", "job", of, "results", 0), false,
+	if ((ret = ctl_request(c, "job", json_pack("{s:s}", "job", of), false,
 	                       job)) != 0)
 		return ret;
 	if (strcmp(js(*job, "action"), "rollback") != 0) {

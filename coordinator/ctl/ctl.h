@@ -120,6 +120,7 @@ enum ctl_opt {
 	CTL_OPT_JOB,
 	CTL_OPT_RESULTS,
 	CTL_OPT_KIND,
+	CTL_OPT_STEP,
 };
 
 /* Every subcommand's option table starts with these: --help and the global
@@ -209,6 +210,14 @@ int ctl_submit(struct ctl *c, const struct proto_frames *job, json_t **body);
 
 /* Closes the connection; NULL is fine. */
 void ctl_client_free(struct ctl_client *cl);
+
+/* ---- cmd-job.c ---- */
+
+/* Adds to job (a `job` REPLY body) its stored results as "results": every
+ * page of the `results` request, narrowed to host and step when not NULL,
+ * in the order of job's hosts and each host's in receipt order. Returns
+ * CTL_EXIT_OK, or an exit status after printing why. */
+int ctl_job_results(struct ctl *c, json_t *job, const char *host, const char *step);
 
 /* ---- select.c: host selectors (--host --hosts --label --all) ---- */
 

@@ -332,8 +332,9 @@ follow_job(struct ctl *c, const char *job_id, json_t *start)
 	if (fw.quiet) {
 		/* The final body with every stored result. */
 		json_t *full = NULL;
-		int r = ctl_request(c, "job", json_pack("{s:s, s:b}", "job", job_id, "results", 1),
-		                    false, &full);
+		int r = ctl_request(c, "job", json_pack("{s:s}", "job", job_id), false, &full);
+		if (r == 0)
+			r = ctl_job_results(c, full, NULL, NULL);
 		if (r != 0)
 			ret = r;
 		else

@@ -5,6 +5,7 @@ operator sees: odcctl's exit status and output, the hosts' state, the agents' jo
 
 The contract is coordinator/README.md and PROTOCOL.md (sections 4, 7, 9)."""
 
+import json
 import os
 import time
 
@@ -718,3 +719,280 @@ def test_silent_peers_are_noticed_both_ways(fleet):
                      "both hosts online again")
     r = fleet.ctl("exec", "ping", "--all", timeout=30)
     assert r.rc == 0, r
+
+
+# ------------------------------------------------------------------ nothing more after a stop
+
+class MuteHost:
+    """A hand-made agent that is enrolled, welcomed and beating, and that never acknowledges
+    a DISPATCH: what the coordinator sees of a frozen agent (SIGSTOP) or one whose link
+    lost the dispatch. It records every DISPATCH it gets; `restart()` says HELLO with a new
+    incarnation, as an agent that was killed and started again does."""
+
+    def __init__(self, fleet, host_id, peers):
+        self.fleet, self.id = fleet, host_id
+        self.peers = peers  # every MuteHost of the test: each pump beats them all
+        peers.append(self)
+        self.key = nacl.signing.SigningKey.generate()
+        fleet.accept(host_id, pub_text(self.key))
+        self.raw = fleet.raw_agent(self.key)
+        self.dispatches = []
+        self.restart()
+        assert self.raw.wait_type("WELCOME", 5) is not None
+        self.raw.heartbeat(host_id)
+        fleet.wait_online(host_id, timeout=5)
+
+    def restart(self):
+        self.raw.incarnation = os.urandom(16)
+        self.raw.seq = 0
+        self.raw.hello(self.id)
+
+    def pump(self, seconds, first=False):
+        """Beats (every MuteHost of the test) and listens for seconds, or with first until a
+        DISPATCH arrives; returns the DISPATCHes received meanwhile."""
+        got = []
+        deadline = time.monotonic() + seconds
+        next_beat = 0.0
+        while time.monotonic() < deadline and not (first and got):
+            if time.monotonic() >= next_beat:
+                for p in self.peers:
+                    p.raw.heartbeat(p.id)
+                next_beat = time.monotonic() + 0.3
+            frames = self.raw.recv(min(0.05, max(0.01, deadline - time.monotonic())))
+            if frames is not None and odcproto.TYPE_NAMES.get(frames[0][3]) == "DISPATCH":
+                d = odcproto.receive(frames, {
+                    "receiver": "agent", "host_id": self.id,
+                    "trusted": {"DISPATCH": [bytes(self.fleet.coordinator_key.verify_key).hex()],
+                                "JOB": [bytes(self.fleet.operator_key.verify_key).hex()]}})
+                got.append(d)
+        self.dispatches += got
+        return got
+
+    def wait_dispatch(self, job_id, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for d in self.pump(deadline - time.monotonic(), first=True):
+                if d["job"]["job_id"] == job_id:
+                    return d
+        raise AssertionError(f"no DISPATCH of {job_id} reached {self.id} in {timeout} s")
+
+    def result(self, job_id, step, final=False, status="ok", tail="", data=None):
+        """Sends a RESULT signed with this host's enrolled key: what a compromised agent can
+        say."""
+        self.raw.send(odcproto.encode("RESULT", {
+            "job_id": job_id, "host_id": self.id, "step": step, "status": status,
+            "exit_code": 0, "started_ms": now_ms(), "duration_ms": 1, "message": f"{step} {status}",
+            "output_tail": tail, "data": data or {}, "final": final,
+            "incarnation": self.raw.incarnation}, signing_key=self.key))
+
+    def answers(self):
+        """(type, job_id, step, code name) of every ACK and NACK to its RESULTs so far."""
+        out = []
+        for frames in self.raw.received:
+            name = odcproto.TYPE_NAMES.get(frames[0][3])
+            if name in ("ACK", "NACK"):
+                m = odcproto.receive(frames)
+                if m["ref_type"] == odcproto.TYPE_CODES["RESULT"]:
+                    out.append((name, m["job_id"], m["step"],
+                                odcproto.ERROR_NAMES.get(m.get("code", 0), "OK")))
+        return out
+
+    def nack(self, d, code="INVALID_PARAM", message="refused by the test"):
+        self.raw.send(odcproto.encode("NACK", {
+            "ref_type": odcproto.TYPE_CODES["DISPATCH"], "job_id": d["job"]["job_id"],
+            "host_id": self.id, "step": d["phase"], "nonce": bytes.fromhex(d["nonce"]),
+            "code": odcproto.ERROR_CODES[code], "message": message}))
+
+
+def test_nothing_more_is_sent_after_abort_halt_or_pause(fleet):
+    """Issue 13.1. A host whose dispatch was never acknowledged (a frozen agent, a lost
+    link) gets nothing more of a job that was aborted or halted: not when its agent
+    restarts and says HELLO, not when the ack timeout passes, not after a coordinator
+    restart. Its state stays `running` until the unanswered dispatch is dead (its expiry
+    plus twice the protocol's 30 s skew), then it is `unreachable` with the reason. A
+    paused job sends nothing either, and sends the phase again at resume. (Before the fix,
+    HELLO brought a new DISPATCH of the aborted job within milliseconds.)"""
+    fleet.start()
+    mutes = []
+    mx, my, mz = (MuteHost(fleet, h, mutes) for h in ("hx", "hy", "hz"))
+
+    # Abort.
+    aborted = fleet.submit("exec", "ping", "--host", "hx", "--reason", "abort test")
+    d = mx.wait_dispatch(aborted)
+    assert d["phase"] == "run" and d["expires_ms"] - d["not_before_ms"] <= 2000, d  # ack_timeout
+    t_first = time.monotonic()
+    out = fleet.ctl_ok("abort", aborted)
+    assert out["state"] == "aborted", out
+    mx.restart()
+    late = mx.pump(5)  # 2.5 ack timeouts
+    assert late == [], [x["job"]["job_id"] for x in late]
+    hx = job_hosts(fleet.job(aborted))["hx"]
+    assert hx["state"] == "running" and hx["phase"] == "run", hx
+    # The coordinator restarts: still nothing, the host still awaited.
+    fleet.restart()
+    for m in mutes:
+        m.restart()
+    late = mx.pump(4)
+    assert late == [], [x["job"]["job_id"] for x in late]
+    assert job_hosts(fleet.job(aborted))["hx"]["state"] == "running"
+    assert "nothing is sent" in fleet.log(), fleet.log_tail(3000)
+    # Until then hx is busy with the aborted job, and a new job says why and for how long.
+    r = fleet.ctl("exec", "ping", "--host", "hx", "--detach")
+    assert r.rc == 2 and aborted in r.err and "never acknowledged" in r.err, r
+
+    # Halt: hy refuses its dispatch, the budget of 0 is exceeded, hz never answered.
+    halted = fleet.submit("exec", "ping", "--host", "hy", "--host", "hz", "--canary", "0",
+                          "--batch", "2", "--budget", "0")
+    dy = my.wait_dispatch(halted)
+    mz.wait_dispatch(halted)
+    my.nack(dy)
+    job = wait_for(lambda: (lambda j: j if j["state"] == "halted" else None)(fleet.job(halted)),
+                   10, "the job to halt")
+    assert job_hosts(job)["hz"]["state"] == "running", job_hosts(job)
+    mz.restart()
+    late = mz.pump(5)
+    assert late == [], [x["job"]["job_id"] for x in late]
+
+    # Pause: nothing at HELLO nor after the ack timeout; the phase again at resume.
+    paused = fleet.submit("exec", "ping", "--host", "hy")
+    dp = my.wait_dispatch(paused)
+    assert fleet.ctl_ok("pause", paused)["state"] == "paused"
+    my.restart()
+    late = my.pump(5)
+    assert late == [], [x["job"]["job_id"] for x in late]
+    assert fleet.ctl_ok("resume", paused)["state"] == "running"
+    again = my.wait_dispatch(paused, timeout=5)
+    assert again["nonce"] != dp["nonce"] and again["phase"] == "run", again
+    my.nack(again)
+    assert fleet.wait_job(paused, 10, results=False)["state"] == "failed"
+
+    # The aborted job's dispatch dies (2 s + 2 x 30 s after it was sent): unreachable.
+    left = 2 + 60 + 5 - (time.monotonic() - t_first)
+    job = wait_for(lambda: (lambda j: j if job_hosts(j)["hx"]["state"] != "running" else None)(
+        fleet.job(aborted)), max(left, 5) + 10, "hx of the aborted job to end")
+    hx = job_hosts(job)["hx"]
+    assert hx["state"] == "unreachable" and hx["failed_step"] == "dispatch", hx
+    assert "never acknowledged" in hx["message"] and "aborted" in hx["message"], hx
+    assert time.monotonic() - t_first >= 60, "declared dead before the dispatch could expire"
+    job = wait_for(lambda: (lambda j: j if job_hosts(j)["hz"]["state"] != "running" else None)(
+        fleet.job(halted)), 30, "hz of the halted job to end")
+    assert job_hosts(job)["hz"]["state"] == "unreachable", job_hosts(job)
+    # Nothing of the three jobs reached a host after the job stopped.
+    mx.pump(1)
+    assert [x["job"]["job_id"] for x in mx.dispatches] == [aborted], mx.dispatches
+    assert [x["job"]["job_id"] for x in my.dispatches] == [halted, paused, paused]
+    assert [x["job"]["job_id"] for x in mz.dispatches] == [halted]
+
+
+def dir_bytes(path):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def test_results_are_bounded_and_paged(fleet):
+    """Issue 13.2. An agent's RESULT is stored only for a step of its job's action in a
+    phase dispatched to it: a compromised agent's 400 RESULTs of ~50 KB with invented step
+    names are refused (NACK VALUE) and the store does not grow; a RESULT of an unknown job,
+    of a job not targeting the sender, or before anything was dispatched is refused too.
+    What is stored (18 hosts x 7 steps of ~48 KB, over the 16 MiB a REPLY may hold) reads
+    back whole through `odcctl job --results`, a page at a time, and can be narrowed to a
+    host or a step. (Before: every invented step was stored, and `job --results` failed
+    with "REPLY body exceeds 16777216".)"""
+    fleet.start()
+    mutes = []
+    hosts = [MuteHost(fleet, f"h{i:02d}", mutes) for i in range(18)]
+
+    def ended(jid):
+        hosts[0].pump(0.3)
+        j = fleet.job(jid)
+        return j if j["state"] not in ("running", "paused") else None
+    # h00 is the canary of a ping of h00 and h01: until it answers, nothing of that job is
+    # dispatched to h01 (DENIED); h02 is no target (NOT_TARGET); an unknown job: NOT_FOUND.
+    other = fleet.submit("exec", "ping", "--host", "h00", "--host", "h01", "--canary", "1")
+    hosts[0].wait_dispatch(other)
+    hosts[1].result(other, "ping", final=True)
+    hosts[2].result(other, "ping", final=True)
+    hosts[2].result("no-such-job", "ping", final=True)
+    hosts[0].result(other, "ping", final=True)
+    hosts[1].wait_dispatch(other)
+    hosts[1].result(other, "ping", final=True)
+    assert wait_for(lambda: ended(other), 15, "the ping to end")["state"] == "succeeded"
+    backup = os.path.join(fleet.backup_root, "bk")
+    job_id = fleet.submit("rollback", "--to", OLD, "--backup", backup, "--all", "--canary", "0",
+                          "--batch", "100%")
+    data = {f"k{i:02d}": "d" * 1000 for i in range(32)}
+    tail = "t" * 16000
+    run_steps = ["recheck", "stop", "snapshot", "restore", "start", "health"]
+    for h in hosts:
+        h.wait_dispatch(job_id)
+        h.result(job_id, "preflight", final=True, tail=tail, data=data)
+    for h in hosts:
+        d = h.wait_dispatch(job_id, timeout=15)
+        assert d["phase"] == "run", d
+    for h in hosts:
+        for i, step in enumerate(run_steps):
+            h.result(job_id, step, final=i == len(run_steps) - 1, tail=tail, data=data)
+    job = wait_for(lambda: ended(job_id), 30, "the rollback to end")
+    assert job["state"] == "succeeded", job
+    assert hosts[1].answers()[:2] == [("NACK", other, "ping", "DENIED"), ("ACK", other, "ping", "OK")], \
+        hosts[1].answers()
+    assert hosts[2].answers()[:2] == [("NACK", other, "ping", "NOT_TARGET"),
+                                      ("NACK", "no-such-job", "ping", "NOT_FOUND")], hosts[2].answers()
+
+    # A compromised h00 floods invented steps: every one refused, nothing stored.
+    before = dir_bytes(fleet.state_dir)
+    junk = {f"x{i:02d}": "j" * 1000 for i in range(32)}
+    for i in range(400):
+        step = "zz_" + "".join(chr(97 + (i >> (2 * k)) % 26) for k in range(8))
+        hosts[0].result(job_id, step, tail="n" * 16000, data=junk)
+
+    def all_refused():
+        hosts[0].pump(0.5)
+        return sum(1 for a in hosts[0].answers() if a[0] == "NACK" and a[3] == "VALUE") >= 400
+    wait_for(all_refused, 30, "400 NACKs of invented steps")
+    grown = dir_bytes(fleet.state_dir) - before
+    assert grown < 2 * 1024 * 1024, f"the store grew {grown} bytes"
+    assert "refused the zz_" in fleet.log(), fleet.log_tail(2000)
+
+    # Everything stored reads back, though it is more than one REPLY can hold.
+    r = fleet.ctl("job", job_id, "--results", timeout=120)
+    assert r.rc == 0, r
+    res = r.out["results"]
+    assert len(res) == 18 * 7, len(res)
+    assert sum(len(json.dumps(x)) for x in res) > 16 * 1024 * 1024
+    assert [x["host"] for x in res] == sorted(x["host"] for x in res)  # target order
+    assert all(x["step"] in run_steps + ["preflight"] for x in res)
+    assert len({(x["host"], x["step"]) for x in res}) == len(res)
+    one = fleet.ctl_ok("job", job_id, "--results", "--host", "h03")
+    assert [h["host"] for h in one["hosts"]] == ["h03"], one["hosts"]
+    assert {x["host"] for x in one["results"]} == {"h03"} and len(one["results"]) == 7
+    hl = fleet.ctl_ok("job", job_id, "--results", "--step", "health")
+    assert sorted(x["host"] for x in hl["results"]) == [h.id for h in hosts], hl["results"]
+    r = fleet.ctl("job", job_id, "--host", "nohost")
+    assert r.rc == 1 and "nohost" in r.err, r
+    r = fleet.ctl("job", job_id, "--step", "health")
+    assert r.rc == 2 and "--results" in r.err, r
+    # The control command itself: pages by count, and by bytes within a REPLY's bound.
+    cc = fleet.control_client()
+
+    def pages(limit):
+        seen, after, n = [], 0, 0
+        while True:
+            rep = cc.request("results", {"job": job_id, "after": after, "limit": limit}, timeout=30)
+            assert rep["code"] == 0, rep
+            body = rep["body"]
+            assert 1 <= len(body["results"]) <= limit, len(body["results"])
+            seen += [(x["host"], x["step"]) for x in body["results"]]
+            n += 1
+            if body["next"] is None:
+                return seen, n
+            after = body["next"]
+    seen, n = pages(50)
+    assert len(seen) == len(set(seen)) == 18 * 7 and n == 3, (len(seen), n)
+    seen, n = pages(1000)  # about 8 MiB a page at most: the bytes cut the pages
+    assert len(seen) == len(set(seen)) == 18 * 7 and n >= 2, (len(seen), n)
+    rep = cc.request("results", {"job": "no-such-job"})
+    assert rep["code_name"] == "NOT_FOUND", rep
+    rep = cc.request("results", {"job": job_id, "limit": 0})
+    assert rep["code_name"] == "VALUE", rep
+    rep = cc.request("job", {"job": job_id, "results": True})
+    assert rep["code_name"] == "VALUE" and "results" in rep["message"], rep

@@ -222,7 +222,7 @@ job_cb(void *ctx, const struct store_job *j)
 
 struct jh_copy {
 	char host_id[64], role[16], state[16], phase[16], step[32], failed_step[32], message[64];
-	uint64_t order, batch, updated_ms;
+	uint64_t order, batch, updated_ms, dispatch_expires_ms;
 };
 
 struct jhs_seen {
@@ -249,6 +249,7 @@ jh_cb(void *ctx, const struct store_job_host *h)
 	o->order = h->order;
 	o->batch = h->batch;
 	o->updated_ms = h->updated_ms;
+	o->dispatch_expires_ms = h->dispatch_expires_ms;
 	return 0;
 }
 
@@ -335,7 +336,7 @@ test_open_create_reopen(void **state)
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_true(S_ISREG(sb.st_mode));
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	assert_int_equal(raw_count(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_count(f->path, "PRAGMA user_version"), 3);
 
 	make_pk(pk, 1);
 	assert_int_equal(store_host_accept(f->s, "h1", pk, 100, &changed, f->err, sizeof(f->err)),
@@ -415,7 +416,7 @@ test_open_version_mismatch(void **state)
 	assert_null(store_open(f->path, f->err, sizeof(f->err)));
 	assert_non_null(strstr(f->err, f->path));
 	assert_non_null(strstr(f->err, "version 7"));
-	assert_non_null(strstr(f->err, "version 2"));
+	assert_non_null(strstr(f->err, "version 3"));
 }
 
 static void
@@ -1031,7 +1032,9 @@ test_job_host_update(void **state)
 	h.failed_step = "load";
 	h.message = "exit 3";
 	h.updated_ms = 777;
+	h.dispatch_expires_ms = 123456;
 	assert_int_equal(store_job_host_update(f->s, &h, f->err, sizeof(f->err)), 0);
+	h.dispatch_expires_ms = 0;
 	h.role = "batch";
 	h.batch = 2;
 	h.host_id = "h3";
@@ -1054,6 +1057,8 @@ test_job_host_update(void **state)
 	assert_string_equal(hs.h[1].failed_step, "load");
 	assert_string_equal(hs.h[1].message, "exit 3");
 	assert_int_equal(hs.h[1].updated_ms, 777);
+	assert_int_equal(hs.h[1].dispatch_expires_ms, 123456);
+	assert_int_equal(hs.h[2].dispatch_expires_ms, 0);
 	assert_string_equal(hs.h[2].host_id, "h3");
 	assert_string_equal(hs.h[2].role, "batch");
 	assert_int_equal(hs.h[2].batch, 2);
@@ -1093,7 +1098,8 @@ test_result_insert_json(void **state)
 	static const char *const keys[] = {
 	    "step",        "status",      "exit_code", "started_ms", "duration_ms",
 	    "message",     "output_tail", "data",      "final",      "incarnation",
-	    "received_ms", "signer",      "body_hex",  "sig_hex"};
+	    "received_ms", "signer",      "body_hex",  "sig_hex",    "host",
+	    "seq"};
 	char fp[KEYS_FINGERPRINT_SIZE], *hex;
 	struct store_result r;
 	json_t *arr, *o;
@@ -1128,8 +1134,11 @@ test_result_insert_json(void **state)
 	assert_int_equal(store_results_count(f->s, "j9", f->err, sizeof(f->err)), 0);
 
 	reopen(f);
-	arr = store_results_json(f->s, "j1", "h1", f->err, sizeof(f->err));
+	struct store_results_query q = {"j1", "h1", NULL, 0, 1000, 1u << 20};
+	uint64_t next = 99;
+	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
 	assert_non_null(arr);
+	assert_int_equal(next, 0);
 	assert_int_equal(json_array_size(arr), 2);
 	o = json_array_get(arr, 0); /* receipt order */
 	assert_int_equal(json_object_size(o), sizeof(keys) / sizeof(keys[0]));
@@ -1152,7 +1161,8 @@ test_result_insert_json(void **state)
 	result_fill(&r, "j1", "h1", "preflight", body1, sizeof(body1));
 	assert_string_equal(json_string_value(json_object_get(o, "signer")), fp_of(r.sig, fp));
 	hex = hex_of(body1, sizeof(body1));
-	assert_string_equal(json_string_value(json_object_get(o, "body_hex")), hex);
+	assert_int_equal(json_array_size(json_object_get(o, "body_hex")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(o, "body_hex"), 0)), hex);
 	free(hex);
 	hex = hex_of(r.sig, sizeof(r.sig)); /* the first signature, not the duplicate's */
 	assert_string_equal(json_string_value(json_object_get(o, "sig_hex")), hex);
@@ -1164,10 +1174,148 @@ test_result_insert_json(void **state)
 	assert_int_equal(json_object_size(json_object_get(o, "data")), 0);
 	json_decref(arr);
 
-	arr = store_results_json(f->s, "j1", "h3", f->err, sizeof(f->err));
+	q.host_id = "h3";
+	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
 	assert_non_null(arr);
 	assert_int_equal(json_array_size(arr), 0);
 	json_decref(arr);
+}
+
+static const char *
+page_steps(json_t *arr, char *out, size_t n)
+{
+	size_t i, used = 0;
+	json_t *o;
+
+	out[0] = '\0';
+	json_array_foreach(arr, i, o) {
+		used += (size_t)snprintf(out + used, n - used, "%s%s/%s", i ? " " : "",
+		                         json_string_value(json_object_get(o, "host")),
+		                         json_string_value(json_object_get(o, "step")));
+		if (used >= n)
+			break;
+	}
+	return out;
+}
+
+/* Pages: a count limit, a byte budget (always at least one result), the
+ * cursor of the next page, and the host and step filters. */
+static void
+test_results_page(void **state)
+{
+	struct fx *f = *state;
+	static const char *const order[][2] = {{"h1", "preflight"}, {"h2", "preflight"}, {"h1", "stop"},
+	                                       {"h3", "preflight"}, {"h2", "stop"},      {"h1", "health"}};
+	static uint8_t big[4096];
+	struct store_result r;
+	char text[256];
+	uint64_t next;
+	json_t *arr;
+
+	memset(big, 0x90, sizeof(big));
+	insert_job(f, "j1", "running", 100);
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		result_fill(&r, "j1", order[i][0], order[i][1], big, sizeof(big));
+		assert_int_equal(store_result_insert(f->s, &r, f->err, sizeof(f->err)), 0);
+	}
+	struct store_results_query q = {"j1", NULL, NULL, 0, 4, 1u << 20};
+	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
+	assert_string_equal(page_steps(arr, text, sizeof(text)), "h1/preflight h2/preflight h1/stop h3/preflight");
+	assert_int_not_equal(next, 0);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 3), "seq")), (json_int_t)next);
+	assert_int_equal(json_string_length(json_array_get(json_object_get(json_array_get(arr, 0), "body_hex"), 0)),
+	                 8192);
+	json_decref(arr);
+	q.after = next;
+	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
+	assert_string_equal(page_steps(arr, text, sizeof(text)), "h2/stop h1/health");
+	assert_int_equal(next, 0);
+	json_decref(arr);
+
+	/* Each result costs more than 8 KB (its body in hex): a 20 KB budget
+	 * takes two; a budget below one result still takes one. */
+	q.after = 0;
+	q.limit = 1000;
+	q.max_bytes = 20000;
+	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
+	assert_int_equal(json_array_size(arr), 2);
+	assert_int_not_equal(next, 0);
+	json_decref(arr);
+	q.max_bytes = 1;
+	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
+	assert_int_equal(json_array_size(arr), 1);
+	json_decref(arr);
+
+	q.max_bytes = 1u << 20;
+	q.host_id = "h1";
+	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
+	assert_string_equal(page_steps(arr, text, sizeof(text)), "h1/preflight h1/stop h1/health");
+	json_decref(arr);
+	q.host_id = NULL;
+	q.step = "preflight";
+	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
+	assert_string_equal(page_steps(arr, text, sizeof(text)), "h1/preflight h2/preflight h3/preflight");
+	assert_int_equal(next, 0);
+	json_decref(arr);
+}
+
+/* What the coordinator needs to judge a late RESULT: the job's action, and
+ * whether the host is a target with the phase last dispatched to it. */
+static void
+test_job_target(void **state)
+{
+	struct fx *f = *state;
+	struct store_job_host h = {"j1", "h2", 1, "batch", 1, "running", "run", "", "", "", 5, 0};
+	char action[33], phase[10];
+	bool is_target;
+
+	insert_job(f, "j1", "running", 100);
+	assert_int_equal(store_job_host_update(f->s, &h, f->err, sizeof(f->err)), 0);
+	assert_int_equal(store_job_target(f->s, "j1", "h2", action, phase, &is_target, f->err, sizeof(f->err)), 0);
+	assert_string_equal(action, "upgrade");
+	assert_true(is_target);
+	assert_string_equal(phase, "run");
+	assert_int_equal(store_job_target(f->s, "j1", "h1", action, phase, &is_target, f->err, sizeof(f->err)), 0);
+	assert_true(is_target);
+	assert_string_equal(phase, "");
+	assert_int_equal(store_job_target(f->s, "j1", "h7", action, phase, &is_target, f->err, sizeof(f->err)), 0);
+	assert_false(is_target);
+	assert_int_equal(store_job_target(f->s, "j9", "h1", action, phase, &is_target, f->err, sizeof(f->err)),
+	                 STORE_NOT_FOUND);
+	assert_true(store_job_exists(f->s, "j1"));
+	assert_false(store_job_exists(f->s, "j9"));
+}
+
+/* A store written by schema 2 is upgraded in place: its jobs, targets and
+ * results stay, and the new column reads 0 (no dispatch awaits an answer). */
+static void
+test_open_upgrades_v2(void **state)
+{
+	struct fx *f = *state;
+	struct jhs_seen hs = {0};
+	struct store_result r;
+	sqlite3 *db;
+
+	insert_job(f, "j1", "running", 100);
+	result_fill(&r, "j1", "h1", "preflight", job_body, sizeof(job_body));
+	assert_int_equal(store_result_insert(f->s, &r, f->err, sizeof(f->err)), 0);
+	store_close(f->s);
+	f->s = NULL;
+	/* Back to schema 2 as an older coordinator left it. */
+	db = raw_open(f->path);
+	assert_int_equal(sqlite3_exec(db,
+	                              "DROP INDEX results_job;"
+	                              "ALTER TABLE job_hosts DROP COLUMN dispatch_expires_ms;"
+	                              "PRAGMA user_version=2;",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	reopen(f);
+	assert_int_equal(raw_count(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(store_job_hosts_each(f->s, "j1", jh_cb, &hs, f->err, sizeof(f->err)), 0);
+	assert_int_equal(hs.n, 3);
+	assert_int_equal(hs.h[0].dispatch_expires_ms, 0);
+	assert_int_equal(store_results_count(f->s, "j1", f->err, sizeof(f->err)), 1);
 }
 
 /* ---- audit ---- */
@@ -1480,6 +1628,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_job_update_each, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_job_host_update, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_result_insert_json, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_results_page, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_job_target, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_upgrades_v2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_append_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
