@@ -264,6 +264,59 @@ def test_agent_kill9_during_restore_then_restart(testbed):
     assert len(steps) == len(set(steps)), steps
 
 
+# ---------------------------------------------------------------- 6b. abort while frozen
+
+def test_abort_while_the_agent_is_frozen_runs_nothing_more(testbed):
+    """An agent frozen (SIGSTOP) when its rollback's run phase is dispatched never reads
+    it; the operator aborts the job; the agent is killed and started again and says HELLO.
+    Nothing of the aborted job may run: no run phase in the host's journal, ODC still 4.3.0
+    on the same container with its metadb untouched, and the host ends `unreachable` once
+    the unanswered dispatch has expired. (Before issue 13 the coordinator answered the
+    HELLO with the run phase again, and the agent rolled the host back after the abort.)
+    The preflight phase is slowed and the job paused during it, so that the run phase is
+    dispatched exactly while the agent is frozen (resume)."""
+    tb = testbed
+    hid = "h4"
+    tb.ensure_430([hid])
+    h = tb.hosts[hid]
+    before = snapshot_states(tb, [hid])
+    h.restart_agent({"ODC_AGENT_TEST_STEP_DELAY_MS": "4000"})
+    job_id = tb.submit("rollback", "--to", OLD, "--backup", tb.backup, "--host", hid,
+                       "--reason", "e2e: abort while frozen")
+    wait_for(lambda: h.journal_steps(job_id, "preflight"), 60, f"{hid}'s preflight to start")
+    assert tb.ctl_ok("pause", job_id)["state"] == "paused"
+    tb.wait_job_host(job_id, hid, ("ready",), 60)
+    pid = h.agent_pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        assert tb.ctl_ok("resume", job_id)["state"] == "running"
+        tb.wait_job_host(job_id, hid, ("running",), 5)
+        out = tb.ctl_ok("abort", job_id)
+        assert out["state"] == "aborted", out
+        t_abort = time.monotonic()
+    finally:
+        os.kill(pid, signal.SIGKILL)  # a stopped process dies of it too
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}/status") or
+             "zombie" in open(f"/proc/{pid}/status").read(), 15, "the frozen agent to die")
+    h.start_agent()  # plain, as testbed.py runs it: it says HELLO
+    tb.wait_online([hid])
+    # Three ack timeouts (5 s) after the HELLO: no run phase anywhere.
+    time.sleep(15)
+    assert not h.ran(job_id), h.journal(job_id)
+    untouched(tb, [hid], before, job_id)
+    job = tb.job(job_id)
+    assert job["state"] == "aborted", job
+    assert {r["step"] for r in job_results(job)[hid]} <= {"preflight"}, job_results(job)[hid]
+    assert f"job {job_id}: {hid} is back; asking again" not in tb.log_tail(200000), tb.log_tail(3000)
+    # The dispatch (5 s) is dead 2 x 30 s after it expired: then the host is unreachable.
+    hs = tb.wait_job_host(job_id, hid, ("unreachable",), 90)
+    assert hs["failed_step"] == "dispatch" and "never acknowledged" in hs["message"], hs
+    print(f"\n[e2e] {hid}: aborted while frozen; unreachable {time.monotonic() - t_abort:.0f} s "
+          f"after the abort: {hs['message']}")
+    assert not h.ran(job_id)
+    untouched(tb, [hid], before, job_id)
+
+
 # ---------------------------------------------------------------- 7. coordinator kill -9
 
 def test_coordinator_kill9_mid_rollout_loses_no_result(testbed):
