@@ -3,6 +3,7 @@
  * ROUTER that only trusted operator keys may use. A signed JOB submits a
  * job; every other exchange is a REQUEST answered by one REPLY. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -30,6 +31,133 @@ set_common(void *s)
 	zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 }
 
+/* The directories above the socket's: none may let another user rename the
+ * socket's directory away and put one of theirs in its place. Each is owned
+ * by root or by this coordinator's user, and writable by no one else unless
+ * it is sticky (as /tmp is: there, only an entry's owner may move it). */
+static int
+parents_secure(const char *d, char *err, size_t errlen)
+{
+	uid_t me = geteuid();
+	char p[4200];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s", d);
+	for (char *slash = strrchr(p, '/'); slash != NULL; slash = strrchr(p, '/')) {
+		bool root = slash == p;
+		slash[root ? 1 : 0] = '\0';
+		if (stat(p, &st) != 0) {
+			snprintf(err, errlen, "control.socket: %s: %s", p, strerror(errno));
+			return -1;
+		}
+		if (st.st_uid != 0 && st.st_uid != me) {
+			snprintf(err, errlen,
+				 "control.socket: %s: its parent %s is owned by uid %u (neither root nor this "
+				 "coordinator's uid %u): that user could replace the socket's directory; set "
+				 "control.socket elsewhere",
+				 d, p, (unsigned)st.st_uid, (unsigned)me);
+			return -1;
+		}
+		if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+			snprintf(err, errlen,
+				 "control.socket: %s: its parent %s (mode %04o) is writable by others, who could "
+				 "replace the socket's directory; make it writable by its owner only or set "
+				 "control.socket elsewhere",
+				 d, p, (unsigned)(st.st_mode & 07777));
+			return -1;
+		}
+		if (root)
+			break;
+	}
+	return 0;
+}
+
+/* The socket's directory is the socket's only guard: whoever may write in it
+ * can unlink the socket, bind one of their own and collect the operators'
+ * signed JOBs. So, as OpenSSH and relayd do: a real directory (not a symbolic
+ * link) owned by this coordinator's user or root and writable by nobody else
+ * (the control group may read and search it). A shared sticky one such as
+ * /tmp is refused, never repaired: the socket needs a directory of its own.
+ * One of ours that others may write in is repaired to 0750, with a warning;
+ * anything else stops the start, saying what to do. */
+static int
+dir_secure(const char *d, char *err, size_t errlen)
+{
+	uid_t me = geteuid();
+	struct stat st, fst;
+	unsigned mode;
+	int fd = -1, rc = -1;
+
+	if (lstat(d, &st) != 0) {
+		snprintf(err, errlen, "control.socket: %s: %s", d, strerror(errno));
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		snprintf(err, errlen,
+			 "control.socket: %s: the socket's directory is a symbolic link, which can be "
+			 "pointed elsewhere; use a real directory or set control.socket elsewhere",
+			 d);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "control.socket: %s: not a directory", d);
+		return -1;
+	}
+	/* From here on the directory itself, not its name: a swap between the
+	 * lstat and the open shows as another inode. */
+	fd = open(d, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &fst) != 0) {
+		snprintf(err, errlen, "control.socket: %s: %s", d, strerror(errno));
+		goto out;
+	}
+	if (fst.st_dev != st.st_dev || fst.st_ino != st.st_ino) {
+		snprintf(err, errlen, "control.socket: %s: the directory was replaced while it was checked", d);
+		goto out;
+	}
+	mode = (unsigned)(fst.st_mode & 07777);
+	if (fst.st_uid != me && fst.st_uid != 0) {
+		snprintf(err, errlen,
+			 "control.socket: %s: directory is owned by uid %u (not this coordinator's uid %u): "
+			 "another user could replace the socket; remove it or set control.socket elsewhere",
+			 d, (unsigned)fst.st_uid, (unsigned)me);
+		goto out;
+	}
+	if ((mode & (S_IWGRP | S_IWOTH)) != 0) {
+		if ((mode & S_ISVTX) != 0) {
+			snprintf(err, errlen,
+				 "control.socket: %s: a shared directory (mode %04o: sticky, writable by "
+				 "others): the socket needs a directory of its own; set control.socket to a "
+				 "path in one, e.g. /run/odc-coordinator/control.sock",
+				 d, mode);
+			goto out;
+		}
+		if (fst.st_uid != me) {
+			snprintf(err, errlen,
+				 "control.socket: %s: directory mode %04o lets others write in it and its "
+				 "owner, uid %u, is not this coordinator's uid %u, which cannot repair it: "
+				 "another user could replace the socket; chmod it 0750 or set control.socket "
+				 "elsewhere",
+				 d, mode, (unsigned)fst.st_uid, (unsigned)me);
+			goto out;
+		}
+		if (fchmod(fd, 0750) != 0) {
+			snprintf(err, errlen,
+				 "control.socket: %s: directory mode %04o lets others write in it and cannot "
+				 "be repaired: %s; chmod it 0750 or set control.socket elsewhere",
+				 d, mode, strerror(errno));
+			goto out;
+		}
+		log_warn("control.socket: %s: the directory's mode was %04o, writable by others who could "
+			 "replace the socket: repaired to 0750",
+			 d, mode);
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 int
 control_open(struct coord *co, char *err, size_t errlen)
 {
@@ -43,6 +171,8 @@ control_open(struct coord *co, char *err, size_t errlen)
 		snprintf(err, errlen, "control.socket: %s: %s", d, strerror(errno));
 		return -1;
 	}
+	if (parents_secure(d, err, errlen) != 0 || dir_secure(d, err, errlen) != 0)
+		return -1;
 	/* A socket file left by a coordinator that died: bind needs it gone.
 	 * Anything else at that path is not ours to remove. */
 	if (lstat(path, &st) == 0) {
