@@ -298,10 +298,12 @@ load_host_row(void *ctx, const struct store_job_host *sh)
 	snprintf(jh->message, sizeof(jh->message), "%s", sh->message);
 	jh->updated_ms = sh->updated_ms;
 	jh->dispatch_expires_ms = sh->dispatch_expires_ms;
-	/* An unanswered dispatch of an earlier life: a running job sends it
-	 * again when its ack timeout passes (or the host says HELLO); an ended
-	 * one waits until it is dead. */
-	jh->awaiting_ack = sh->dispatch_expires_ms != 0;
+	/* An unanswered dispatch of an earlier life. An ended job waits until
+	 * it is dead. A running or paused one asks again when the host says
+	 * HELLO (agents reconnect to a restarted coordinator), and not before:
+	 * an ack timeout from now would call a host that is still reconnecting
+	 * unreachable. */
+	jh->awaiting_ack = sh->dispatch_expires_ms != 0 && jobs_state_final(j->state);
 	jh->activity_mono = clock_mono_ms();
 	jh->sent_mono = jh->activity_mono;
 	return 0;
@@ -600,6 +602,11 @@ jobs_on_hello(struct coord *co, struct host *h)
 	if (jh->state != JH_PREFLIGHT && jh->state != JH_RUNNING)
 		return;
 	jh->tries = 0;
+	if (j->state == JOB_PAUSED && jh->dispatch_expires_ms != 0 && !jh->awaiting_ack) {
+		/* Unanswered when the coordinator restarted: sent again at resume. */
+		jh->awaiting_ack = true;
+		jh->sent_mono = 0;
+	}
 	if (j->state != JOB_RUNNING) {
 		/* Paused: the phase goes again at resume if still unanswered.
 		 * Ended: never again; a step the agent had started goes on from
@@ -623,14 +630,25 @@ jobs_on_ack(struct coord *co, struct host *h, const struct proto_msg *m)
 
 	if (a->ref_type != PROTO_DISPATCH)
 		return; /* agents answer nothing else of ours */
-	i = target_of(co, h, a->job_id, &j);
+	/* An agent names only what it verified (PROTOCOL.md 7): refusing a
+	 * DISPATCH whose signature failed, it names no job and no nonce; one
+	 * whose JOB signature failed, the nonce only. Such a NACK answers the one
+	 * dispatch in flight to that host (a host has one active job). */
+	bool anonymous = m->type == PROTO_NACK && *a->job_id == '\0';
+	if (anonymous && h->active != NULL) {
+		j = h->active;
+		i = (long)h->active_idx;
+	} else {
+		i = target_of(co, h, a->job_id, &j);
+	}
 	if (i < 0 || j->loaded) {
 		log_debug("host %s answered a dispatch of unknown job '%s'", h->id, a->job_id);
 		return;
 	}
 	struct job_host *jh = &j->hosts[i];
-	if (a->nonce_len != PROTO_NONCE_LEN || sodium_memcmp(a->nonce, jh->nonce, PROTO_NONCE_LEN) != 0 ||
-	    !jh->awaiting_ack) {
+	bool nonce_ok = a->nonce_len == PROTO_NONCE_LEN ? sodium_memcmp(a->nonce, jh->nonce, PROTO_NONCE_LEN) == 0
+							: anonymous && a->nonce_len == 0;
+	if (!nonce_ok || !jh->awaiting_ack) {
 		log_debug("job %s: %s answered an earlier dispatch", j->id, h->id);
 		return;
 	}

@@ -271,7 +271,10 @@ def test_agents_refuse_dispatches_signed_by_keys_they_do_not_trust(fleet):
         assert "UNKNOWN_KEY" in h["message"] or "trusted" in h["message"], h  # the NACK's why
         assert job_results(job)[a.host_id] == [], job_results(job)
         assert a.journal(job["job_id"]) == []
-        assert f"refused a dispatch of job {job['job_id']}: UNKNOWN_KEY" in a.log(), a.log()[-2000:]
+        # The agent names nothing it did not verify (PROTOCOL.md 7): no job id in its log,
+        # and its NACK carries none; the coordinator matches it to the host's one dispatch.
+        assert "refused a dispatch: UNKNOWN_KEY" in a.log(), a.log()[-2000:]
+        assert job["job_id"] not in a.log(), a.log()[-2000:]
     print("coordinator's messages:", hs["h2"]["message"], "|", hs["h3"]["message"])
 
 
@@ -797,6 +800,14 @@ class MuteHost:
                                 odcproto.ERROR_NAMES.get(m.get("code", 0), "OK")))
         return out
 
+    def wait_answers(self, n, timeout=10):
+        """Pumps until n answers to its RESULTs have arrived; returns them."""
+        deadline = time.monotonic() + timeout
+        while len(self.answers()) < n:
+            assert time.monotonic() < deadline, f"{self.id}: {self.answers()}, {n} expected"
+            self.pump(0.1)
+        return self.answers()
+
     def nack(self, d, code="INVALID_PARAM", message="refused by the test"):
         self.raw.send(odcproto.encode("NACK", {
             "ref_type": odcproto.TYPE_CODES["DISPATCH"], "job_id": d["job"]["job_id"],
@@ -912,6 +923,9 @@ def test_results_are_bounded_and_paged(fleet):
     hosts[1].result(other, "ping", final=True)
     hosts[2].result(other, "ping", final=True)
     hosts[2].result("no-such-job", "ping", final=True)
+    assert hosts[1].wait_answers(1) == [("NACK", other, "ping", "DENIED")]
+    assert hosts[2].wait_answers(2) == [("NACK", other, "ping", "NOT_TARGET"),
+                                        ("NACK", "no-such-job", "ping", "NOT_FOUND")]
     hosts[0].result(other, "ping", final=True)
     hosts[1].wait_dispatch(other)
     hosts[1].result(other, "ping", final=True)
