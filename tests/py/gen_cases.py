@@ -1215,6 +1215,24 @@ def build_cases() -> list[dict]:
     add("replayed_before_busy", "DISPATCH", dispatch_frames(),
         ctx_agent(seen_nonces=[NONCE.hex()], busy_job="job-1"), "REPLAYED")
 
+    # ---- which step wins (section 7: the earliest; step 6 reads every DISPATCH field before
+    # step 7 looks inside job and job_sig) ----
+    good = dispatch_frames()
+    add("order_bad_signature_before_malformed", "DISPATCH",
+        [good[0], b"\xc1", P.sign("DISPATCH", good[1], K_COORD)], ctx_agent(), "BAD_SIGNATURE")
+    add("order_malformed_once_the_signature_holds", "DISPATCH", signed("DISPATCH", b"\xc1", K_COORD),
+        ctx_agent(), "MALFORMED")
+    broken = bytearray(P.sign("JOB", job_body(), K_OP))
+    broken[40] ^= 0x01
+    add("order_value_host_id_before_bad_job_sig", "DISPATCH",
+        dispatch_frames(jsig=bytes(broken), host_id="-web-01",
+                        target_proof=proof_for(job()["targets"], HOST)), ctx_agent(), "VALUE")
+    add("order_bad_job_sig_before_not_target", "DISPATCH",
+        dispatch_frames(jsig=bytes(broken), host_id="web-02"), ctx_agent(), "BAD_SIGNATURE")
+    add("order_invalid_param_before_replayed_and_busy", "DISPATCH",
+        dispatch_frames(jbody=job_body(action="start", params={"to": "4.2.0", "lines": "5"})),
+        ctx_agent(seen_nonces=[NONCE.hex()], busy_job="job-1"), "INVALID_PARAM")
+
     # ---- 16 NOT_TARGET ----
     add("not_target_other_host", "DISPATCH", dispatch_frames(host_id="web-02"), ctx_agent(),
         "NOT_TARGET")

@@ -1276,6 +1276,68 @@ gen_invalid(void)
 		     "BUSY");
 	}
 
+	/* Which step wins when several are wrong (PROTOCOL.md section 7): the
+	 * earliest. Step 6 reads every field of the DISPATCH before step 7
+	 * looks inside job and job_sig. */
+	{
+		struct proto_frames job;
+		struct proof p;
+		uint8_t bad[1] = {0xc1};
+
+		job_signed(&jm, &operator_id, &job);
+		/* 5 before 6: a body that is not msgpack, with the coordinator's
+		 * key and a signature made for other bytes; then signed for real. */
+		fr_header(&f, PROTO_DISPATCH);
+		fr_add(&f, bad, sizeof(bad));
+		uint8_t sig[PROTO_SIGFRAME_LEN];
+		proto_sign_body(PROTO_DISPATCH, job.body, job.body_len, coordinator_id.sk, sig);
+		fr_add(&f, sig, sizeof(sig));
+		emit("order_bad_signature_before_malformed", "DISPATCH", &f, ctx_make("agent", "h1"),
+		     "BAD_SIGNATURE");
+		mpk(&sb, "r", bad, sizeof(bad));
+		from_body(&f, PROTO_DISPATCH, &sb, &coordinator_id);
+		emit("order_malformed_once_the_signature_holds", "DISPATCH", &f,
+		     ctx_make("agent", "h1"), "MALFORMED");
+
+		/* 6 before 7: host_id is not an id, and job_sig does not verify. */
+		proof_for(&jm, "h1", &p);
+		job.sig[PROTO_PK_LEN] ^= 0x5a; /* the operator's signature, broken */
+		mpk(&sb, "A8 x x s s u u x A2 u A2 x x", job.body, job.body_len, job.sig,
+		    (size_t)PROTO_SIGFRAME_LEN, "-h1", "run", (uint64_t)NOW - 1000,
+		    (uint64_t)NOW + 600000, nonce1, (size_t)16, p.index, p.path[0], (size_t)32,
+		    p.path[1], (size_t)32);
+		from_body(&f, PROTO_DISPATCH, &sb, &coordinator_id);
+		emit("order_value_host_id_before_bad_job_sig", "DISPATCH", &f, ctx_make("agent", "h1"),
+		     "VALUE");
+
+		/* 7 before 9: another host's (valid) id, and job_sig does not
+		 * verify; then 9 before 10: another host's, and expired. */
+		struct proto_msg d = dispatch_msg(&job, "h2", "run", nonce1);
+		proof_for(&jm, "h2", &p);
+		d.u.dispatch.proof_index = p.index;
+		memcpy(d.u.dispatch.proof, p.path, sizeof(p.path));
+		d.u.dispatch.proof_len = p.len;
+		from_msg(&f, &d, coordinator_id.sk);
+		emit("order_bad_job_sig_before_not_target", "DISPATCH", &f, ctx_make("agent", "h1"),
+		     "BAD_SIGNATURE");
+		dispatch_frames(&f, &jm, &operator_id, "h2", "run", &coordinator_id);
+		emit("order_not_target_before_expired", "DISPATCH", &f,
+		     with(ctx_make("agent", "h1"), "now_ms",
+		          json_integer((json_int_t)(NOW + 7200000))),
+		     "NOT_TARGET");
+
+		/* 11 before 12 and 13: a parameter the action does not take, a
+		 * nonce seen before, another job running. */
+		struct proto_kv extra[] = {{"to", "4.2.0"}, {"lines", "5"}};
+		struct proto_msg bad_params = job_msg("job-p-order", "start", extra, 2, targets3, 3);
+		dispatch_frames(&f, &bad_params, &operator_id, "h1", "run", &coordinator_id);
+		emit("order_invalid_param_before_replayed_and_busy", "DISPATCH", &f,
+		     with(with(ctx_make("agent", "h1"), "seen_nonces", json_pack("[o]", hexj(nonce1, 16))),
+		          "busy_job", json_string("job-20261123-01")),
+		     "INVALID_PARAM");
+		proto_frames_free(&job);
+	}
+
 	/* DENIED: a peer enrolled as h1 speaking for h2. */
 	mpk(&sb, "A7 s x u u n n A0", "h2", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW);
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
