@@ -2,18 +2,21 @@
 `prometheus` server and read back through its HTTP API: the values an operator's
 dashboards and alerts would see for a fleet of real agents (fleet.py) that beat, run a
 job, restart, die, and for forged messages. Also: off by default, refused bad addresses
-(file:line: metrics.listen), an address in use, IPv6, and the HTTP answers (404, 405).
+(file:line: metrics.listen), an address in use, IPv6, the HTTP answers (404, 405), and
+scrapes that are answered while a hostile peer holds connections open (Hog).
 
 The metrics are listed in coordinator/README.md ("Metrics")."""
 
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -213,6 +216,87 @@ def check_config(path):
                           text=True, timeout=30)
 
 
+class Hog:
+    """A hostile peer of the metrics endpoint, in one thread: from each source address it
+    holds `idle` connections that send nothing and `slow` ones that send a request header a
+    byte every `drip` seconds without ever ending it (slowloris), and opens a new one as soon
+    as the server closes one. stop() ends the thread and closes every socket; use it as a
+    context manager so that this happens also when the test fails."""
+
+    def __init__(self, port, sources, idle=16, slow=3, drip=2.0, host="127.0.0.1"):
+        self.target = (host, port)
+        self.sources, self.idle, self.slow, self.drip = sources, idle, slow, drip
+        self.socks = {}  # socket -> (kind, next drip time)
+        self.opened = self.closed = self.failed = self.most = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="metrics-hog", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _open(self, source, kind):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.settimeout(1)
+            s.bind((source, 0))
+            s.connect(self.target)
+            if kind == "slow":
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            s.setblocking(False)
+        except OSError:
+            s.close()
+            self.failed += 1
+            return
+        self.socks[s] = (source, kind, time.monotonic() + self.drip)
+        self.opened += 1
+
+    def _drop(self, s):
+        self.socks.pop(s, None)
+        s.close()
+        self.closed += 1
+
+    def _run(self):
+        while not self._stop.is_set():
+            for source in self.sources:
+                for kind, want in (("idle", self.idle), ("slow", self.slow)):
+                    have = sum(1 for v in self.socks.values() if v[:2] == (source, kind))
+                    for _ in range(want - have):
+                        if self._stop.is_set():
+                            return
+                        self._open(source, kind)
+            self.most = max(self.most, len(self.socks))
+            if not self.socks:
+                time.sleep(0.05)
+                continue
+            readable, _, _ = select.select(list(self.socks), [], [], 0.05)
+            for s in readable:  # data (an answer to a slow header) or the server's close
+                try:
+                    data = s.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    self._drop(s)
+            now = time.monotonic()
+            for s, (source, kind, due) in list(self.socks.items()):
+                if kind == "slow" and now >= due:
+                    try:
+                        s.send(b"a")
+                        self.socks[s] = (source, kind, now + self.drip)
+                    except OSError:
+                        self._drop(s)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(10)
+        for s in list(self.socks):
+            s.close()
+        self.socks.clear()
+
+
 # ---------------------------------------------------------------- tests
 
 def test_off_by_default_bad_addresses_ipv6_and_http_answers(fleet):
@@ -267,7 +351,7 @@ def test_off_by_default_bad_addresses_ipv6_and_http_answers(fleet):
     assert head.startswith(b"HTTP/1.1 200") and rest == b"", raw[:500]
     length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
     assert abs(length - len(body)) < 200, (length, len(body))  # the counters move between the two
-    # Connections that end without a request, up to the server's limit (8) and beyond: a port
+    # Connections that end without a request, many at once and again: a port
     # scan or a load balancer's TCP check must not leave the endpoint deaf.
     for _ in range(3):
         idle = [socket.create_connection(("::1", port), timeout=5) for _ in range(10)]
@@ -411,3 +495,45 @@ def test_alert_rules_check():
     r = subprocess.run([PROMTOOL, "check", "rules", RULES], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0 and "SUCCESS: 5 rules found" in r.stdout, (r.stdout, r.stderr)
+
+
+def test_scrapes_are_answered_while_connections_are_held_open(fleet, prometheus):
+    """Idle and slowloris connections, from the scraper's own address and others, reopened as
+    soon as the server closes them: every scrape is still answered, within its timeout, by
+    urllib and by Prometheus (a 1 s scrape timeout)."""
+    port = odcworld.free_port()
+    fleet.write_conf(**{"metrics.listen": f"127.0.0.1:{port}"})
+    fleet.start()
+    url = f"http://127.0.0.1:{port}/metrics"
+    assert http("GET", url, timeout=5)[0] == 200
+    prom = prometheus(f"127.0.0.1:{port}")
+    prom.wait('up{job="odc"}', 1)
+    # 127.0.0.1 is the scrapers' own address; the others add up to more than the endpoint
+    # holds in all (64 at most), so that both the per-address share and the total are hit.
+    sources = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
+    answers, failures = [], []
+    with Hog(port, sources, idle=16, slow=3) as hog:
+        wait_for(lambda: hog.most >= 16 * len(sources), 10, "the hog's connections open")
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 10:
+            t = time.monotonic()
+            try:
+                status, _, body = http("GET", url, timeout=4)
+                answers.append((status, "odc_fleet_coordinator_info" in body, time.monotonic() - t))
+            except (OSError, urllib.error.URLError) as e:
+                failures.append(f"{t - t0:.1f} s: {e!r}")
+            time.sleep(0.25)
+        held, opened, closed = len(hog.socks), hog.opened, hog.closed
+    assert not failures, (f"{len(failures)} of {len(failures) + len(answers)} scrapes failed: "
+                          f"{failures[:5]}; the hog held {held}, opened {opened}, saw {closed} closed")
+    assert answers and all(a[:2] == (200, True) for a in answers), answers
+    print(f"{len(answers)} scrapes answered, slowest {max(a[2] for a in answers):.3f} s; the hog "
+          f"held {held} connections at the end, opened {opened}, saw {closed} closed")
+    # The attack really happened: more connections were made than the endpoint holds, and it
+    # closed some to make room (or for being too slow).
+    assert opened > 64 and closed > 0, (opened, closed)
+    # Prometheus scraped every second with a 1 s timeout throughout: no scrape failed.
+    assert prom.scalar('min_over_time(up{job="odc"}[12s])') == 1, prom.api("targets")
+    assert prom.scalar('count_over_time(up{job="odc"}[12s])') >= 8
+    assert "is something holding connections open?" in fleet.log()
+    assert fleet.alive()
