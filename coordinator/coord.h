@@ -303,8 +303,11 @@ void control_waiters(struct coord *co);
 void control_free(struct coord *co);
 
 /* metrics.c: the Prometheus endpoint ([metrics] listen). libmicrohttpd runs
- * without a thread of its own: its epoll descriptor is one of the loop's
- * poll items and every request is answered on the loop's thread. */
+ * without a thread or a listening socket of its own: metrics.c accepts
+ * (bounding connections in all and per client address, evicting the oldest
+ * one without a whole request), and one epoll of its own, holding the
+ * listening socket and libmicrohttpd's epoll, is one of the loop's poll
+ * items; every request is answered on the loop's thread. */
 struct buf;
 /* Listens when [metrics] listen is set, else does nothing. Returns 0, or
  * -1 with a message in err. */
@@ -315,7 +318,7 @@ void metrics_close(struct coord *co);
  * off. Lowers *timeout_ms to the server's next deadline. */
 int metrics_poll_fd(struct coord *co, long *timeout_ms);
 /* Accepts, reads, answers and times out what is ready; never blocks. Called
- * after every poll of the loop (MHD re-arms its listening socket only here). */
+ * after every poll of the loop. */
 void metrics_run(struct coord *co);
 /* Appends the text exposition format 0.0.4 of co's state to out, which
  * bounds it; now_ms is the wall clock, now_mono the monotonic one. Reads
