@@ -37,6 +37,10 @@
 /* A step's "running" PROGRESS waits this long: a step that ends sooner is
  * told by its RESULT alone (a fleet-wide ping sends half the messages). */
 #define PROGRESS_HOLD_MS   200
+/* A lost connection that libzmq does not retry within this long (it gives
+ * up after a protocol error, e.g. a frame over ZMQ_MAXMSGSIZE) is connected
+ * again by the agent itself. */
+#define LOST_GRACE_MS	   1000
 
 static volatile sig_atomic_t stopping;
 
@@ -238,6 +242,9 @@ struct daemon {
 	 * not accepted yet); the agent then connects again itself, backing
 	 * off up to reconnect_max, so an accepted key is admitted soon. */
 	uint64_t reconnect_at, reconnect_backoff;
+	/* reconnect_at was set for a lost connection, in case libzmq does not
+	 * retry it; its retry (ZMQ_EVENT_CONNECT_RETRIED) cancels it. */
+	bool reconnect_lost;
 	/* The held "running" PROGRESS of the step in progress (PROGRESS_HOLD_MS). */
 	zmq_msg_t held[MAX_FRAMES];
 	size_t n_held;
@@ -395,62 +402,61 @@ send_heartbeat(struct daemon *dm)
 	send_msg(dm->dealer, &m, NULL);
 }
 
+/* The ACK or NACK of a DISPATCH. It names only what the receive procedure
+ * verified of the DISPATCH (refs, PROTOCOL.md section 7, "Answers"). */
 static void
-ack_dispatch(struct daemon *dm, int type, const char *job, const char *phase, const uint8_t *nonce, int code,
-	     const char *msg)
+answer_dispatch(struct daemon *dm, int type, const struct proto_refs *r, enum proto_err code, const char *msg)
 {
 	struct proto_msg m = {.type = (enum proto_type)type};
 
-	m.u.ack = (struct proto_ack){PROTO_DISPATCH, job ? job : "", dm->c->host_id, phase ? phase : "", {0},
-				     nonce ? PROTO_NONCE_LEN : 0, (uint64_t)code, msg ? msg : ""};
-	if (nonce != NULL)
-		memcpy(m.u.ack.nonce, nonce, PROTO_NONCE_LEN);
+	m.u.ack = (struct proto_ack){PROTO_DISPATCH, r->job_id, r->host_id, r->step, {0}, r->nonce_len,
+				     (uint64_t)code, msg ? msg : ""};
+	memcpy(m.u.ack.nonce, r->nonce, PROTO_NONCE_LEN);
 	send_msg(dm->dealer, &m, NULL);
 }
 
-/* A refused DISPATCH is answered with what can be read of it: the labels
- * (job id, phase, nonce) only name the NACK; nothing of it is trusted. */
+/* Every refused DISPATCH ends here, whichever check refused it (the receive
+ * procedure, or the agent's own state after it): one warning, then one NACK. */
 static void
-nack_refused(struct daemon *dm, const struct proto_frame *fr, size_t n, enum proto_err code, const char *why)
+refuse_dispatch(struct daemon *dm, const struct proto_refs *r, enum proto_err code, const char *why)
 {
-	struct proto_msg *d = NULL, *j = NULL;
-	struct proto_error e;
-	const char *job = "", *phase = "";
-	const uint8_t *nonce = NULL;
 	char msg[257];
 
-	if (n >= 2 && fr[0].len == PROTO_HEADER_LEN && fr[0].data[3] == PROTO_DISPATCH &&
-	    proto_decode_body(PROTO_DISPATCH, fr[1].data, fr[1].len, &d, &e) == PROTO_OK) {
-		phase = d->u.dispatch.phase;
-		nonce = d->u.dispatch.nonce;
-		if (proto_decode_body(PROTO_JOB, d->u.dispatch.job_bytes, d->u.dispatch.job_len, &j, &e) == PROTO_OK)
-			job = j->u.job.job_id;
-	}
+	/* NACK.message is str(256); a cut inside a character would not encode,
+	 * so a cut message loses its trailing non-ASCII bytes too. */
 	snprintf(msg, sizeof(msg), "%s", why);
-	ack_dispatch(dm, PROTO_NACK, job, phase, nonce, (int)code, msg);
-	log_warn("refused a dispatch%s%s: %s: %s", *job ? " of job " : "", job, proto_err_name(code), why);
-	proto_msg_free(j);
-	proto_msg_free(d);
+	if (strlen(why) >= sizeof(msg))
+		for (size_t n = strlen(msg); n > 0 && (unsigned char)msg[n - 1] >= 0x80; n--)
+			msg[n - 1] = '\0';
+	log_warn("refused a dispatch%s%s: %s: %s", *r->job_id ? " of job " : "", r->job_id, proto_err_name(code), why);
+	answer_dispatch(dm, PROTO_NACK, r, code, msg);
+}
+
+/* The agent's own parameter rule (PROTOCOL.md section 5): a backup path
+ * lies inside the backup roots. The receive procedure runs it at step 11,
+ * with the action table's checks, before the nonce is spent. */
+static bool
+params_ok(void *ctx, const struct proto_job *job, char *why, size_t whylen)
+{
+	const char *bk = proto_param(job->params, job->n_params, "backup");
+
+	return bk == NULL || agent_path_allowed(ctx, bk, why, whylen);
 }
 
 static int start_worker(struct daemon *dm, struct worker_arg *w);
 
+/* A DISPATCH the receive procedure admitted (its nonce is spent): run it,
+ * queue it, acknowledge it again, or refuse it for the agent's own state. */
 static void
-on_dispatch(struct daemon *dm, const struct proto_msg *m)
+on_dispatch(struct daemon *dm, const struct proto_msg *m, const struct proto_refs *refs)
 {
 	const struct proto_dispatch *d = &m->u.dispatch;
 	const struct proto_job *jb = &d->job;
-	const char *bk = proto_param(jb->params, jb->n_params, "backup");
 	struct journal_plan p = {0};
 	struct worker_arg *w;
 	char why[512];
 	size_t used = 0;
 
-	/* The agent's own parameter rule (PROTOCOL.md section 5). */
-	if (bk != NULL && !agent_path_allowed(dm->c, bk, why, sizeof(why))) {
-		ack_dispatch(dm, PROTO_NACK, jb->job_id, d->phase, d->nonce, PROTO_E_INVALID_PARAM, why);
-		return;
-	}
 	pthread_mutex_lock(&dm->sh.mu);
 	bool busy = dm->sh.busy;
 	bool ending = busy && dm->sh.final_sent;
@@ -461,14 +467,14 @@ on_dispatch(struct daemon *dm, const struct proto_msg *m)
 		/* Already running (a coordinator that restarted asks again), or
 		 * just ending: its results are sent again when it has ended. */
 		snprintf(dm->resend_job, sizeof(dm->resend_job), "%s", jb->job_id);
-		ack_dispatch(dm, PROTO_ACK, jb->job_id, d->phase, d->nonce, 0, NULL);
+		answer_dispatch(dm, PROTO_ACK, refs, PROTO_OK, NULL);
 		return;
 	}
 	if (!busy && journal_plan_get(dm->j, jb->job_id, d->phase, &p, why, sizeof(why)) == 0 &&
 	    strcmp(p.state, "running") != 0) {
 		/* Asked again for a job that ended: its signed results go again. */
 		journal_plan_clear(&p);
-		ack_dispatch(dm, PROTO_ACK, jb->job_id, d->phase, d->nonce, 0, NULL);
+		answer_dispatch(dm, PROTO_ACK, refs, PROTO_OK, NULL);
 		if (journal_outbox_unack_job(dm->j, jb->job_id, why, sizeof(why)) < 0 ||
 		    journal_outbox_pending(dm->j, resend_one, dm, why, sizeof(why)) < 0)
 			log_err("%s", why);
@@ -477,7 +483,7 @@ on_dispatch(struct daemon *dm, const struct proto_msg *m)
 	journal_plan_clear(&p);
 	w = calloc(1, sizeof(*w));
 	if (w == NULL) {
-		ack_dispatch(dm, PROTO_NACK, jb->job_id, d->phase, d->nonce, PROTO_E_INTERNAL, "out of memory");
+		refuse_dispatch(dm, refs, PROTO_E_INTERNAL, "out of memory");
 		return;
 	}
 	snprintf(w->job, sizeof(w->job), "%s", jb->job_id);
@@ -494,7 +500,7 @@ on_dispatch(struct daemon *dm, const struct proto_msg *m)
 	}
 	if (w->n_params != jb->n_params) {
 		free(w);
-		ack_dispatch(dm, PROTO_NACK, jb->job_id, d->phase, d->nonce, PROTO_E_INVALID_PARAM, "parameters too large");
+		refuse_dispatch(dm, refs, PROTO_E_INVALID_PARAM, "parameters too large");
 		return;
 	}
 	w->deadline_ms = proto_now_ms() + jb->policy.job_deadline_s * 1000u;
@@ -503,20 +509,19 @@ on_dispatch(struct daemon *dm, const struct proto_msg *m)
 		 * one has sent its final result: it starts when the worker ends. */
 		if (!(same_job || ending) || dm->pending != NULL) {
 			free(w);
-			ack_dispatch(dm, PROTO_NACK, jb->job_id, d->phase, d->nonce, PROTO_E_BUSY,
-				     "busy with another job or phase");
+			refuse_dispatch(dm, refs, PROTO_E_BUSY, "busy with another job or phase");
 			return;
 		}
 		dm->pending = w;
-		ack_dispatch(dm, PROTO_ACK, jb->job_id, d->phase, d->nonce, 0, NULL);
+		answer_dispatch(dm, PROTO_ACK, refs, PROTO_OK, NULL);
 		log_info("queued job %s (%s) after its running phase", jb->job_id, d->phase);
 		return;
 	}
 	if (start_worker(dm, w) != 0) {
-		ack_dispatch(dm, PROTO_NACK, jb->job_id, d->phase, d->nonce, PROTO_E_INTERNAL, "cannot start the job");
+		refuse_dispatch(dm, refs, PROTO_E_INTERNAL, "cannot start the job");
 		return;
 	}
-	ack_dispatch(dm, PROTO_ACK, jb->job_id, d->phase, d->nonce, 0, NULL);
+	answer_dispatch(dm, PROTO_ACK, refs, PROTO_OK, NULL);
 	log_info("accepted job %s: %s (%s) from operator %s", jb->job_id, jb->action, d->phase, jb->operator_name);
 }
 
@@ -580,20 +585,32 @@ on_coordinator(struct daemon *dm)
 	if (dm->sh.busy && !dm->sh.final_sent)
 		snprintf(busy, sizeof(busy), "%s", dm->sh.job[0] ? dm->sh.job : "(resuming)");
 	pthread_mutex_unlock(&dm->sh.mu);
-	struct proto_ctx ctx = {PROTO_RCV_AGENT,	  trust, (void *)(uintptr_t)dm->c, dm->c->host_id,
-				proto_now_ms(),		  PROTO_SKEW_MS,  &dm->replay, busy[0] ? busy : NULL};
+	struct proto_refs refs = {0};
+	struct proto_ctx ctx = {.receiver = PROTO_RCV_AGENT,
+				.trusted = trust,
+				.trust_ctx = (void *)(uintptr_t)dm->c,
+				.host_id = dm->c->host_id,
+				.now_ms = proto_now_ms(),
+				.skew_ms = PROTO_SKEW_MS,
+				.replay = &dm->replay,
+				.busy_job = busy[0] ? busy : NULL,
+				.params_ok = params_ok,
+				.params_ctx = (void *)(uintptr_t)dm->c,
+				.refs = &refs};
 	struct proto_msg *m = NULL;
 	struct proto_error e = {0};
 	enum proto_err rc;
-	if (overflow) {
-		rc = PROTO_E_FRAMES;
+	/* More frames than any message has: the header's steps still come
+	 * first (PROTOCOL.md 7), then FRAMES, as no type has one frame. */
+	rc = proto_receive(fr, overflow ? 1 : n, &ctx, &m, &e);
+	if (overflow && rc == PROTO_E_FRAMES)
 		snprintf(e.msg, sizeof(e.msg), "more than %d frames", MAX_FRAMES);
-	} else {
-		rc = proto_receive(fr, n, &ctx, &m, &e);
-	}
 	if (rc != PROTO_OK) {
-		if (n >= 1 && fr[0].len == PROTO_HEADER_LEN && fr[0].data[3] == PROTO_DISPATCH)
-			nack_refused(dm, fr, n, rc, e.msg);
+		/* A DISPATCH is answered whatever failed, from what was verified
+		 * of it (refs) and its header; nothing else is (PROTOCOL.md 7). */
+		if (fr[0].len == PROTO_HEADER_LEN && fr[0].data[0] == PROTO_MAGIC0 && fr[0].data[1] == PROTO_MAGIC1 &&
+		    fr[0].data[3] == PROTO_DISPATCH)
+			refuse_dispatch(dm, &refs, rc, e.msg);
 		else
 			log_warn("dropped a message from the coordinator: %s: %s", proto_err_name(rc), e.msg);
 		goto out;
@@ -622,7 +639,7 @@ on_coordinator(struct daemon *dm)
 		log_warn("coordinator refused our %s for job %s: %s: %s", proto_type_name((int)m->u.ack.ref_type),
 			 m->u.ack.job_id, proto_err_name((int)m->u.ack.code), m->u.ack.message);
 		break;
-	case PROTO_DISPATCH: on_dispatch(dm, m); break;
+	case PROTO_DISPATCH: on_dispatch(dm, m, &refs); break;
 	default: break;
 	}
 out:
@@ -747,6 +764,10 @@ on_monitor(struct daemon *dm)
 	    zmq_msg_size(&ev) >= 2) {
 		uint16_t event;
 		memcpy(&event, zmq_msg_data(&ev), sizeof(event));
+		if ((event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED || event == ZMQ_EVENT_CONNECT_RETRIED) && dm->reconnect_lost) {
+			dm->reconnect_lost = false;
+			dm->reconnect_at = 0;
+		}
 		if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
 			log_info("connected to the coordinator at %s", dm->c->coordinator_endpoint);
 			dm->welcomed = false;
@@ -757,6 +778,7 @@ on_monitor(struct daemon *dm)
 			uint64_t b = dm->reconnect_backoff ? dm->reconnect_backoff * 2 : 500;
 			dm->reconnect_backoff = b < dm->c->reconnect_max_ms ? b : dm->c->reconnect_max_ms;
 			dm->reconnect_at = clock_mono_ms() + dm->reconnect_backoff;
+			dm->reconnect_lost = false;
 			log_warn("the coordinator at %s refused this agent%s; trying again in %llu ms",
 				 dm->c->coordinator_endpoint,
 				 event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? " (is its key accepted? odcctl keys)" : "",
@@ -764,6 +786,10 @@ on_monitor(struct daemon *dm)
 		} else if (event == ZMQ_EVENT_DISCONNECTED) {
 			log_warn("lost the coordinator at %s; reconnecting", dm->c->coordinator_endpoint);
 			dm->welcomed = false;
+			if (dm->reconnect_at == 0) {
+				dm->reconnect_at = clock_mono_ms() + LOST_GRACE_MS;
+				dm->reconnect_lost = true;
+			}
 		}
 	}
 	zmq_msg_close(&ev);
@@ -776,6 +802,7 @@ setup_socket(struct daemon *dm, char *err, size_t errlen)
 	uint8_t cpk[32], csk[32], spk[32];
 	int one = 1, zero = 0, ivl = 500, ivl_max = (int)dm->c->reconnect_max_ms, hb = (int)dm->c->ping_ms,
 	    hb_to = 3 * (int)dm->c->ping_ms;
+	int64_t maxmsg = (int64_t)(proto_frame_limit(PROTO_RCV_AGENT) + PROTO_CURVE_OVERHEAD);
 
 	if (keys_curve(dm->kp, cpk, csk) != 0 || keys_curve_public(dm->c->coordinator_key, spk) != 0) {
 		snprintf(err, errlen, "cannot derive the CURVE keys");
@@ -803,9 +830,14 @@ setup_socket(struct daemon *dm, char *err, size_t errlen)
 	 * cancelled, at O(connections), on every message (PROTOCOL.md 1). */
 	zmq_setsockopt(dm->dealer, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
 	zmq_setsockopt(dm->dealer, ZMQ_HEARTBEAT_TIMEOUT, &hb_to, sizeof(hb_to));
+	/* Every frame has a bound: the largest DISPATCH and a margin, so that a
+	 * body just over its bound is still answered TOO_BIG; libzmq closes a
+	 * connection that brings a longer frame (PROTOCOL.md section 1). */
+	zmq_setsockopt(dm->dealer, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	if (zmq_socket_monitor(dm->dealer, MONITOR_ENDPOINT,
-			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-				   ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
+				   ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+				   ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
 		snprintf(err, errlen, "zmq monitor: %s", zmq_strerror(errno));
 		return -1;
 	}
@@ -929,7 +961,12 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 		if (dm.n_held > 0 && now >= dm.held_until)
 			release_held(&dm, true);
 		if (dm.reconnect_at != 0 && now >= dm.reconnect_at) {
+			if (dm.reconnect_lost)
+				log_warn("libzmq gave the connection to %s up (a protocol error, such as a frame over "
+					 "%zu bytes); connecting again", c->coordinator_endpoint,
+					 proto_frame_limit(PROTO_RCV_AGENT));
 			dm.reconnect_at = 0;
+			dm.reconnect_lost = false;
 			zmq_disconnect(dm.dealer, c->coordinator_endpoint); /* may be gone already */
 			if (zmq_connect(dm.dealer, c->coordinator_endpoint) != 0)
 				log_err("%s: %s", c->coordinator_endpoint, zmq_strerror(errno));

@@ -14,14 +14,15 @@
 #include "common/log.h"
 #include "coordinator/coord.h"
 
-#define MAX_PARTS 6 /* routing id + at most 3 frames; more is refused */
+#define MAX_PARTS 5 /* routing id + the 4 frames of the longest message; more is FRAMES */
 
 int
 transport_open(struct coord *co, char *err, size_t errlen)
 {
 	uint8_t csk[32];
 	int one = 1, zero = 0, hwm = 100000, ka_idle = 30, ka_intvl = 10, ka_cnt = 3, backlog = 4096;
-	int64_t maxmsg = 70000; /* the largest agent message is a 64 KiB RESULT body */
+	/* A 64 KiB RESULT body and a margin, as it travels under CURVE. */
+	int64_t maxmsg = (int64_t)(proto_frame_limit(PROTO_RCV_COORDINATOR) + PROTO_CURVE_OVERHEAD);
 
 	co->zap = zmq_socket(co->zctx, ZMQ_REP);
 	if (co->zap == NULL || zmq_setsockopt(co->zap, ZMQ_LINGER, &zero, sizeof(zero)) != 0 ||
@@ -83,13 +84,15 @@ transport_open(struct coord *co, char *err, size_t errlen)
 	return 0;
 }
 
-/* Receives one multipart message into parts; returns the number of parts,
- * or -1 when it had more than max (the rest is drained and dropped). */
+/* Receives one multipart message: its first max parts into parts (the
+ * caller closes them), the rest drained and dropped, which *over tells.
+ * Returns the number of parts kept. */
 static int
-recv_parts(void *sock, zmq_msg_t *parts, int max)
+recv_parts(void *sock, zmq_msg_t *parts, int max, bool *over)
 {
 	int n = 0, more = 1;
 
+	*over = false;
 	while (more) {
 		zmq_msg_t tmp;
 		zmq_msg_t *m = n < max ? &parts[n] : &tmp;
@@ -99,17 +102,12 @@ recv_parts(void *sock, zmq_msg_t *parts, int max)
 			break;
 		}
 		more = zmq_msg_more(m);
-		if (n >= max) {
+		if (m == &tmp) {
 			zmq_msg_close(m);
-			n = max + 1;
-			continue;
+			*over = true;
+		} else {
+			n++;
 		}
-		n++;
-	}
-	if (n > max) {
-		for (int i = 0; i < max; i++)
-			zmq_msg_close(&parts[i]);
-		return -1;
 	}
 	return n;
 }
@@ -146,12 +144,15 @@ void
 transport_on_zap(struct coord *co)
 {
 	zmq_msg_t p[8];
-	int n = recv_parts(co->zap, p, 8);
+	bool over;
+	int n = recv_parts(co->zap, p, 8, &over);
 	char addr[64] = "", user[80] = "", err[256]; /* user: the key in hex, or "operator:NAME" */
 	const char *code = "400", *text = "not enrolled";
 
-	if (n < 0)
+	if (over) {
+		close_parts(p, n);
 		return; /* a REP socket cannot answer a broken request; libzmq then denies */
+	}
 	if (n < 6) {
 		if (n >= 2)
 			zap_reply(co->zap, &p[0], &p[1], "500", "malformed ZAP request", "");
@@ -217,10 +218,11 @@ void
 transport_on_monitor(struct coord *co)
 {
 	zmq_msg_t p[2];
-	int n = recv_parts(co->mon, p, 2);
+	bool over;
+	int n = recv_parts(co->mon, p, 2, &over);
 	uint16_t event;
 
-	if (n == 2 && zmq_msg_size(&p[0]) >= 6) {
+	if (n == 2 && !over && zmq_msg_size(&p[0]) >= 6) {
 		memcpy(&event, zmq_msg_data(&p[0]), sizeof(event));
 		int len = (int)(zmq_msg_size(&p[1]) < 128 ? zmq_msg_size(&p[1]) : 128);
 		const char *a = zmq_msg_data(&p[1]);
@@ -229,8 +231,7 @@ transport_on_monitor(struct coord *co)
 		else if (event == ZMQ_EVENT_ACCEPTED)
 			log_debug("agent connection %.*s accepted", len, a);
 	}
-	if (n > 0)
-		close_parts(p, n);
+	close_parts(p, n);
 }
 
 static void
@@ -250,6 +251,17 @@ trust_result(void *ctx, int type, const uint8_t pk[PROTO_PK_LEN])
 	return type == PROTO_RESULT && sodium_memcmp(pk, h->pk, PROTO_PK_LEN) == 0;
 }
 
+/* The type a header names when it can be read ('OD', any version, a known
+ * type code), else -1: what a NACK may answer (PROTOCOL.md section 7). */
+static int
+header_type(const struct proto_frame *f)
+{
+	if (f->len != PROTO_HEADER_LEN || f->data[0] != PROTO_MAGIC0 || f->data[1] != PROTO_MAGIC1 ||
+	    proto_type_name(f->data[3]) == NULL)
+		return -1;
+	return f->data[3];
+}
+
 void
 transport_on_router(struct coord *co)
 {
@@ -257,15 +269,15 @@ transport_on_router(struct coord *co)
 	struct proto_frame fr[MAX_PARTS];
 	struct proto_msg *m = NULL;
 	struct proto_error e;
-	int n = recv_parts(co->router, p, MAX_PARTS);
+	bool over;
+	int n = recv_parts(co->router, p, MAX_PARTS, &over);
 	const char *user = NULL, *addr = NULL;
 	struct host *h;
 
-	if (n < 0 || n == 1)
-		metrics_count_rejected(co, COORD_SOCK_AGENTS, PROTO_E_FRAMES);
-	if (n < 0)
-		return;
 	if (n < 2) {
+		/* No frame after the routing id: nothing names a peer or a type. */
+		if (n == 1)
+			metrics_count_rejected(co, COORD_SOCK_AGENTS, PROTO_E_FRAMES);
 		close_parts(p, n);
 		return;
 	}
@@ -291,18 +303,26 @@ transport_on_router(struct coord *co)
 				.host_id = h->id,
 				.now_ms = proto_now_ms(),
 				.skew_ms = co->conf->skew_ms};
-	if (proto_receive(fr, (size_t)(n - 1), &ctx, &m, &e) != PROTO_OK) {
-		int type = fr[0].len == PROTO_HEADER_LEN ? fr[0].data[3] : 0;
+	/* More frames than any message has: the header's steps still come
+	 * first (PROTOCOL.md 7), then FRAMES, as no type has one frame. */
+	if (proto_receive(fr, over ? 1 : (size_t)(n - 1), &ctx, &m, &e) != PROTO_OK) {
+		if (over && e.code == PROTO_E_FRAMES)
+			snprintf(e.msg, sizeof(e.msg), "more than %d frames", MAX_PARTS - 1);
+		int type = header_type(&fr[0]);
+		const char *what = type >= 0 ? proto_type_name(type) : "message";
 		metrics_count_rejected(co, COORD_SOCK_AGENTS, (int)e.code);
 		if (e.code == PROTO_E_DENIED) {
 			/* Speaking for another host: it gets nothing at all. */
-			log_warn("host %s (%s) sent a %s for another host: %s; dropped", h->id, addr ? addr : "?",
-				 proto_type_name(type) ? proto_type_name(type) : "message", e.msg);
+			log_warn("host %s (%s) sent a %s for another host: %s; dropped", h->id, addr ? addr : "?", what,
+				 e.msg);
 			goto out;
 		}
-		log_warn("host %s: refused a %s: %s: %s", h->id, proto_type_name(type) ? proto_type_name(type) : "message",
-			 proto_err_name(e.code), e.msg);
-		if (proto_type_name(type) != NULL && type != PROTO_ACK && type != PROTO_NACK)
+		/* Answered from the header alone, never an answer (no loops), and
+		 * never what cannot be named (PROTOCOL.md section 7, "Answers"). */
+		bool answer = type >= 0 && type != PROTO_ACK && type != PROTO_NACK;
+		log_warn("host %s: refused a %s: %s: %s%s", h->id, what, proto_err_name(e.code), e.msg,
+			 answer ? "" : "; dropped");
+		if (answer)
 			nack(co, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]), type, &e);
 		goto out;
 	}

@@ -302,6 +302,16 @@ int proto_sign_body(int type, const uint8_t *body, size_t len, const uint8_t *sk
 int proto_verify_body(int type, const uint8_t *body, size_t len,
                       const uint8_t sigframe[PROTO_SIGFRAME_LEN]);
 
+/* Frames a receiver reads (PROTOCOL.md section 1, "Frame limits"): at
+ * most the largest body it accepts plus PROTO_FRAME_SLACK bytes, so that a
+ * body just over its bound still arrives and is answered TOO_BIG. A peer's
+ * longer frame makes libzmq close the connection unread (ZMQ_MAXMSGSIZE),
+ * which counts a frame as it travels: under CURVE, its content plus
+ * PROTO_CURVE_OVERHEAD bytes (ZMTP-CURVE's MESSAGE command: its name 8,
+ * nonce 8, MAC 16 and flags 1). */
+#define PROTO_FRAME_SLACK    4096
+#define PROTO_CURVE_OVERHEAD 33
+
 /* Who receives: decides which types are accepted and which checks follow. */
 enum proto_receiver {
 	PROTO_RCV_AGENT,       /* WELCOME ACK NACK DISPATCH */
@@ -311,11 +321,33 @@ enum proto_receiver {
 	PROTO_RCV_ANY,         /* every type, steps 1-6 only (tools, stored evidence) */
 };
 
+/* The longest frame the receiver reads: the largest body of a type it
+ * accepts plus PROTO_FRAME_SLACK (PROTOCOL.md section 1). */
+size_t proto_frame_limit(enum proto_receiver r);
+
 /* Answers whether pk is trusted to sign messages of this type (JOB:
  * operators, DISPATCH: coordinators, RESULT: the sending agent). */
 typedef bool (*proto_trust_fn)(void *ctx, int type, const uint8_t pk[PROTO_PK_LEN]);
 
 struct replay_guard;
+
+/* What an agent's ACK or NACK of a DISPATCH names (PROTOCOL.md section 7,
+ * "Answers"): only fields verified before the answer was decided, "" and no
+ * nonce for the others. From step 7 on (the DISPATCH's own signature
+ * verified, its body decoded): host_id, step (the phase) and nonce; from
+ * step 9 on (its job's signature verified too, the job decoded): job_id. */
+struct proto_refs {
+	char job_id[PROTO_ID_MAX + 1];
+	char host_id[PROTO_ID_MAX + 1];
+	char step[33];
+	uint8_t nonce[PROTO_NONCE_LEN];
+	size_t nonce_len; /* 0 or PROTO_NONCE_LEN */
+};
+
+/* A receiver's own parameter rules (PROTOCOL.md section 5: an agent's
+ * backup roots), run at step 11 after the action table. Returns true when
+ * the job's params pass; otherwise writes why (for a human). */
+typedef bool (*proto_params_fn)(void *ctx, const struct proto_job *job, char *why, size_t whylen);
 
 struct proto_ctx {
 	enum proto_receiver receiver;
@@ -326,6 +358,11 @@ struct proto_ctx {
 	uint64_t skew_ms;
 	struct replay_guard *replay; /* agent: required for DISPATCH */
 	const char *busy_job;        /* agent: job in progress, or NULL */
+	proto_params_fn params_ok;   /* agent: its own rules, or NULL */
+	void *params_ctx;
+	/* When not NULL, filled on every return of proto_receive() for a
+	 * DISPATCH (and cleared for anything else): what its answer names. */
+	struct proto_refs *refs;
 };
 
 /* A received frame (not owned). */

@@ -50,6 +50,17 @@ hex8(const uint8_t *pk, char out[17])
 	return out;
 }
 
+size_t
+proto_frame_limit(enum proto_receiver r)
+{
+	size_t most = 0;
+
+	for (int t = 0; t < 256; t++)
+		if (proto_type_name(t) != NULL && accepts(r, t) && proto_type_max_body(t) > most)
+			most = proto_type_max_body(t);
+	return most + PROTO_FRAME_SLACK;
+}
+
 /* Step 10's job half, shared by the agent (DISPATCH) and the control socket (JOB). */
 static enum proto_err
 job_time_check(const struct proto_job *j, const struct proto_ctx *ctx, struct proto_error *err)
@@ -63,15 +74,24 @@ job_time_check(const struct proto_job *j, const struct proto_ctx *ctx, struct pr
 	return PROTO_OK;
 }
 
-/* Steps 7-13 for a DISPATCH whose own signature and body are good. */
+/* Steps 7-13 for a DISPATCH whose own signature and body are good. What
+ * its answer may name grows as its parts are verified (proto_refs). */
 static enum proto_err
 dispatch_admit(struct proto_msg *m, const struct proto_ctx *ctx, struct proto_error *err)
 {
 	struct proto_dispatch *d = &m->u.dispatch;
+	struct proto_refs *refs = ctx->refs;
 	struct proto_msg *job = NULL;
 	enum proto_err e;
-	char kh[17];
+	char kh[17], why[sizeof(err->msg)];
 
+	/* The coordinator's signature holds: its fields may name the answer. */
+	if (refs != NULL) {
+		snprintf(refs->host_id, sizeof(refs->host_id), "%s", d->host_id);
+		snprintf(refs->step, sizeof(refs->step), "%s", d->phase);
+		memcpy(refs->nonce, d->nonce, PROTO_NONCE_LEN);
+		refs->nonce_len = PROTO_NONCE_LEN;
+	}
 	/* 7: the operator's signature over the embedded job, before decoding it. */
 	if (!trusted(ctx, PROTO_JOB, d->job_sig))
 		return proto_fail(err, PROTO_E_UNKNOWN_KEY,
@@ -86,6 +106,8 @@ dispatch_admit(struct proto_msg *m, const struct proto_ctx *ctx, struct proto_er
 		return e;
 	m->inner = job;
 	d->job = job->u.job;
+	if (refs != NULL)
+		snprintf(refs->job_id, sizeof(refs->job_id), "%s", d->job.job_id);
 	if (ctx->receiver == PROTO_RCV_ANY)
 		return PROTO_OK;
 	/* 9: the dispatch names this agent, and the operator's signed root
@@ -119,10 +141,13 @@ dispatch_admit(struct proto_msg *m, const struct proto_ctx *ctx, struct proto_er
 	e = job_time_check(&d->job, ctx, err);
 	if (e != PROTO_OK)
 		return e;
-	/* 11 */
+	/* 11: the action table, then the agent's own rules (backup roots), so
+	 * that every parameter refusal comes before the nonce is spent. */
 	e = proto_action_check(d->job.action, d->phase, d->job.params, d->job.n_params, err);
 	if (e != PROTO_OK)
 		return e;
+	if (ctx->params_ok != NULL && !ctx->params_ok(ctx->params_ctx, &d->job, why, sizeof(why)))
+		return proto_fail(err, PROTO_E_INVALID_PARAM, "%s", why);
 	/* 12: the nonce is spent from here on. */
 	e = replay_check(ctx->replay, d->nonce, d->expires_ms + ctx->skew_ms, ctx->now_ms);
 	if (e == PROTO_E_REPLAYED)
@@ -164,6 +189,8 @@ proto_receive(const struct proto_frame *frames, size_t nframes, const struct pro
 	char kh[17];
 
 	*out = NULL;
+	if (ctx->refs != NULL)
+		memset(ctx->refs, 0, sizeof(*ctx->refs));
 	/* 1-3 */
 	if (nframes == 0)
 		return proto_fail(err, PROTO_E_FRAMES, "empty message");

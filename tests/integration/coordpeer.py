@@ -594,6 +594,29 @@ class CoordinatorPeer:
             return None
         return self.wait_for(find, timeout, f"the answer to dispatch {d.nonce} of {d.job_id}")
 
+    def next_answer(self, host, since, timeout=10.0):
+        """The first ACK or NACK of a DISPATCH (ref_type 0x11) from host received after index
+        since, as a dict with 'type': also one that names no nonce (PROTOCOL.md section 7,
+        "Answers": a DISPATCH refused before its signature verified is answered from its
+        header alone)."""
+        def find():
+            for r in self.select(host, since=since):
+                if r.type in ("ACK", "NACK") and r.msg["ref_type"] == odcproto.DISPATCH:
+                    return dict(r.msg, type=r.type)
+            return None
+        return self.wait_for(find, timeout, f"an answer to a dispatch from {host}")
+
+    def agent_context(self, host_id, **over):
+        """Section 10's context of an agent this peer configured (write_daemon_conf): trusts
+        the peer's coordinator and operator keys, the clock now; for odcproto.receive."""
+        ctx = {"receiver": "agent", "host_id": host_id, "now_ms": now_ms(),
+               "skew_ms": odcproto.DEFAULT_SKEW_MS,
+               "trusted": {"DISPATCH": [bytes(self.coordinator_key.verify_key).hex()],
+                           "JOB": [bytes(self.operator_key.verify_key).hex()]},
+               "seen_nonces": [], "busy_job": None}
+        ctx.update(over)
+        return ctx
+
     def wait_final(self, host, job_id, timeout=60.0, **kw):
         """The RESULT of job with final = true."""
         return self.wait_for(

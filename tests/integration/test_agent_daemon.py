@@ -266,17 +266,27 @@ def test_dispatch_refusals(odc_host, peer):
         welcomed(peer)
         for name, want, build in cases:
             d = build()
+            # What the NACK may name (PROTOCOL.md section 7, "Answers"), by the independent
+            # implementation: nothing of a DISPATCH whose signature did not verify.
+            try:
+                odcproto.receive(d.frames, peer.agent_context(HOST))
+                refs = "nothing: odcproto accepts it"
+            except odcproto.ProtoError as e:
+                refs = e.refs
+            mark = peer.mark()
             peer.send(HOST, d.frames)
             try:
-                ans = peer.answer(HOST, d, timeout=10)
+                ans = peer.next_answer(HOST, since=mark, timeout=10)
             except AssertionError:
-                problems.append(f"{name}: no ACK/NACK naming nonce {d.nonce} within 10 s")
+                problems.append(f"{name}: no ACK/NACK within 10 s")
                 continue
             got = ans["type"] if ans["type"] == "ACK" else odcproto.ERROR_NAMES[ans["code"]]
+            named = {k: ans[k] for k in ("job_id", "host_id", "step", "nonce")}
             if got != want:
                 problems.append(f"{name}: {got} ({ans.get('message')!r}), expected NACK {want}")
-            elif not (ans["host_id"] == HOST and ans["message"]):
-                problems.append(f"{name}: NACK without host id or message: {ans}")
+            elif named != refs or not ans["message"]:
+                problems.append(f"{name}: the NACK names {named} (message {ans['message']!r}); "
+                                f"PROTOCOL.md section 7 says {refs}")
         # Nothing ran, nothing changed; a valid dispatch is still accepted afterwards.
         time.sleep(1)
         assert peer.msgs(HOST, "RESULT") == [] and peer.msgs(HOST, "PROGRESS") == []
@@ -289,16 +299,93 @@ def test_dispatch_refusals(odc_host, peer):
     test_agent.assert_untouched(host, *before)
 
 
+def test_unverified_dispatch_is_answered_from_its_header(odc_host, peer):
+    """PROTOCOL.md section 7: nothing of a body is decoded before its signature verifies, and
+    a refusal is answered only from the header and what was verified ("Answers"). A DISPATCH
+    whose coordinator signature fails is NACKed BAD_SIGNATURE naming no job, host, step or
+    nonce, although its body holds all four; one whose job signature fails names the
+    DISPATCH's own host, phase and nonce, but not the job it could not trust."""
+    host, conf, key = make_world(odc_host, peer)
+    job_id = f"j-recognisable-{secrets.token_hex(4)}"
+    with running_daemon(conf, peer=peer) as daemon:
+        welcomed(peer)
+        job = peer.make_job(job_id=job_id, action="ping", targets=[HOST])
+        d = peer.dispatch_frames(HOST, job)
+        sig = bytearray(d.frames[2])
+        sig[32 + 7] ^= 0x01  # a bit of the signature; the key is still the coordinator's
+        assert job_id.encode() in d.frames[1]
+        mark = peer.mark()
+        peer.send(HOST, [d.frames[0], d.frames[1], bytes(sig)])
+        ans = peer.next_answer(HOST, since=mark)
+        assert ans == {"type": "NACK", "ref_type": odcproto.DISPATCH, "job_id": "", "host_id": "",
+                       "step": "", "nonce": "", "code": odcproto.E_BAD_SIGNATURE,
+                       "message": ans["message"]}, ans
+        assert ans["message"] and job_id not in ans["message"], ans
+        # The job's signature fails (its body changed after signing): the DISPATCH's fields.
+        d2 = peer.dispatch(HOST, job.tampered())
+        ans = peer.answer(HOST, d2)
+        assert ans["type"] == "NACK" and ans["code"] == odcproto.E_BAD_SIGNATURE, ans
+        assert (ans["job_id"], ans["host_id"], ans["step"]) == ("", HOST, "run"), ans
+        # Nothing unverified reached the log either; a valid DISPATCH of the job still runs.
+        refused = [ln for ln in daemon.log().splitlines() if "refused a dispatch" in ln]
+        assert len(refused) == 2 and all("BAD_SIGNATURE" in ln for ln in refused), refused
+        assert job_id not in daemon.log()
+        d3 = peer.dispatch(HOST, job)
+        ans = peer.answer(HOST, d3)
+        assert ans == {"type": "ACK", "ref_type": odcproto.DISPATCH, "job_id": job_id,
+                       "host_id": HOST, "step": "run", "nonce": d3.nonce}, ans
+        assert peer.wait_final(HOST, job_id, timeout=30)["status"] == "ok"
+
+
+def test_frame_limit_at_the_agent(odc_host, peer):
+    """PROTOCOL.md section 1, "Frame limits", and section 7, "Answers": the agent reads frames
+    of up to its largest body (DISPATCH) + 4096 bytes; a DISPATCH body that long is NACKed
+    TOO_BIG from its header alone; one byte longer is never read: the connection closes, no
+    NACK comes, and the agent connects again by itself (a new HELLO). A refused message that
+    is not a DISPATCH is dropped unanswered."""
+    host, conf, key = make_world(odc_host, peer)
+    limit = odcproto.frame_limit("agent")
+    assert limit == odcproto.MAX_BODY["DISPATCH"] + 4096
+    hdr = odcproto.header(odcproto.DISPATCH)
+    with running_daemon(conf, peer=peer) as daemon:
+        welcomed(peer)
+        mark = peer.mark()
+        peer.send(HOST, [hdr, b"\x00" * limit, bytes(96)])
+        ans = peer.next_answer(HOST, since=mark)
+        assert ans == {"type": "NACK", "ref_type": odcproto.DISPATCH, "job_id": "", "host_id": "",
+                       "step": "", "nonce": "", "code": odcproto.E_TOO_BIG,
+                       "message": ans["message"]}, ans
+        # A WELCOME over its bound: TOO_BIG too, but not answered.
+        mark = peer.mark()
+        peer.send(HOST, [odcproto.header(odcproto.WELCOME), b"\x00" * 1025])
+        time.sleep(1)
+        assert [r for r in peer.select(HOST, since=mark) if r.type in ("ACK", "NACK")] == []
+        assert "dropped a message from the coordinator: TOO_BIG" in daemon.log()
+        # One byte over the limit: the connection goes, nothing answers, the agent is back.
+        hellos = len(peer.hellos(HOST))
+        mark = peer.mark()
+        peer.send(HOST, [hdr, b"\x00" * (limit + 1), bytes(96)])
+        peer.wait_for(lambda: len(peer.hellos(HOST)) > hellos, 15, "the agent's HELLO again")
+        assert [r for r in peer.select(HOST, since=mark) if r.type in ("ACK", "NACK")] == []
+        assert "lost the coordinator" in daemon.log()
+        # The new connection works: a dispatch is answered.
+        job = peer.make_job(action="ping", targets=[HOST])
+        assert peer.answer(HOST, peer.dispatch(HOST, job))["type"] == "ACK"
+        assert peer.wait_final(HOST, job.job_id, timeout=30)["status"] == "ok"
+
+
 def test_backup_outside_roots_is_invalid_param(odc_host, peer, request):
     """PROTOCOL.md section 5: a path outside the agent's backup roots is INVALID_PARAM too,
-    with the root in the message."""
+    with the root in the message. Section 7 step 11: it is refused like every other parameter
+    (the same warning in the log), before the nonce is spent (the same DISPATCH sent again is
+    INVALID_PARAM again, not REPLAYED) and before BUSY."""
     host, conf, key = make_world(odc_host, peer)
     # A good backup, only not under a backup root (so nothing else is wrong with it).
     elsewhere = os.path.join(os.path.dirname(host.dir), f"not-a-root-{secrets.token_hex(3)}")
     shutil.copytree(host.backup_dir, elsewhere)
     request.addfinalizer(lambda: shutil.rmtree(elsewhere, ignore_errors=True))
     before = (host.engine.inspect(host.name)["Id"], test_agent.metadb_state(host))
-    with running_daemon(conf, peer=peer):
+    with running_daemon(conf, peer=peer) as daemon:
         welcomed(peer)
         job = peer.make_job(action="rollback", targets=[HOST],
                             params={"to": odcworld.OLD_VERSION, "backup": elsewhere})
@@ -310,6 +397,15 @@ def test_backup_outside_roots_is_invalid_param(odc_host, peer, request):
                         f"{final['message']!r}")
         assert odcproto.ERROR_NAMES[ans["code"]] == "INVALID_PARAM", ans
         assert host.dir in ans["message"], ans
+        assert (ans["job_id"], ans["host_id"], ans["step"]) == (job.job_id, HOST, "run"), ans
+        mark = peer.mark()
+        peer.resend(d)
+        again = peer.answer(HOST, d, since=mark)
+        assert odcproto.ERROR_NAMES[again["code"]] == "INVALID_PARAM", again
+        warned = [ln for ln in daemon.log().splitlines()
+                  if f"refused a dispatch of job {job.job_id}: INVALID_PARAM: " in ln]
+        assert len(warned) == 2 and elsewhere in warned[0] and host.dir in warned[0], \
+            daemon.log()[-3000:]
     test_agent.assert_untouched(host, *before)
 
 

@@ -34,7 +34,14 @@ receive(frames, context=None) -> dict
     {count, root}.  A DISPATCH's ``target_proof`` is {index, path}; at an agent, step 9
     verifies it (section 2) against the embedded job's count and root.
     A DISPATCH accepted at an agent appends its nonce (hex) to ``context["seen_nonces"]``
-    when that is a list (step 12: "Otherwise it is stored").
+    when that is a list (step 12: "Otherwise it is stored").  A refusal's ProtoError carries
+    ``refs``: what an agent's NACK of the message names (section 7, "Answers"); an accepted
+    DISPATCH's are dispatch_refs(decoded).  An optional context key ``params_ok`` (not part
+    of section 10) stands for an agent's own parameter rule at step 11 (its backup roots).
+answers(receiver, frames, code_name) -> "NACK" | "REPLY" | None
+    Section 7, "Answers": whether a refused message is answered, and how.
+frame_limit(receiver)
+    Section 1, "Frame limits", for the agent and the coordinator's agent socket.
 
 Reading choices where the page is still open to more than one reading are marked
 "READING:" (each says what the other reading would be).
@@ -118,6 +125,18 @@ ACCEPTED = {
     "cli": frozenset({"REPLY"}),
 }
 
+# Section 1, "Frame limits": an agent and the coordinator's agent socket read frames of at most
+# the largest body they accept plus FRAME_SLACK bytes of content; libzmq closes a connection
+# that brings a longer one.  Under CURVE libzmq counts a frame CURVE_OVERHEAD bytes longer.
+FRAME_SLACK = 4096
+CURVE_OVERHEAD = 33
+
+
+def frame_limit(receiver: str) -> int:
+    """Section 1: the longest frame content an agent or the coordinator's agent socket reads."""
+    return max(MAX_BODY[t] for t in ACCEPTED[receiver]) + FRAME_SLACK
+
+
 ERROR_NAMES = {
     0: "OK",
     1: "FRAMES",
@@ -164,14 +183,22 @@ UINT_MAX = INT64_MAX  # section 3: every `uint` is 0..2^63-1, a larger positive 
 REPLY_KEY_MAX = 255
 
 
+def no_refs() -> dict:
+    """Section 7, "Answers": the fields of an ACK/NACK of a DISPATCH that name nothing."""
+    return {"job_id": "", "host_id": "", "step": "", "nonce": ""}
+
+
 class ProtoError(Exception):
-    """A receive procedure refused a message: ``code`` (int), ``code_name`` (section 6)."""
+    """A receive procedure refused a message: ``code`` (int), ``code_name`` (section 6), and
+    ``refs``: what an agent's NACK of it names (section 7, "Answers": job_id, host_id, step,
+    nonce as hex; empty strings for what was not verified before the refusal)."""
 
     def __init__(self, code_name: str, message: str):
         super().__init__(f"{code_name}: {message}")
         self.code_name = code_name
         self.code = ERROR_CODES[code_name]
         self.message = message
+        self.refs = no_refs()
 
 
 def _fail(code_name: str, where: str, what: str):
@@ -1184,9 +1211,8 @@ def receive(frames, context: dict | None = None) -> dict:
             raise ValueError(f"unknown receiver {receiver!r}")
         if type_name not in ACCEPTED[receiver]:
             _fail("TYPE", "header", f"{type_name} is not accepted by the {receiver}")
-    # Step 3: frame count, signature frame size.  READING: step 3's text still says "(2 or
-    # 3)"; a JOB has exactly 4 frames (section 1's tables and "JOB at the coordinator"),
-    # and that holds for the generic procedure too (its decoded form needs frame 3).
+    # Step 3: frame count (2, 3, or 4 for a JOB, also in the generic procedure, whose
+    # decoded form needs frame 3), signature frame size.
     if len(frames) != FRAME_COUNTS[type_name]:
         _fail("FRAMES", "frames",
               f"{len(frames)} frames, {type_name} has {FRAME_COUNTS[type_name]}")
@@ -1262,7 +1288,43 @@ def _check_job_times(job, now, skew, where):
         _fail("EXPIRED", f"{p}created_ms", f"job created in the future {job['created_ms']} (now {now})")
 
 
+def dispatch_refs(decoded: dict) -> dict:
+    """What an agent's ACK of an accepted DISPATCH (its ``decoded`` form) names: section 7,
+    "Answers" (the job's id, the DISPATCH's host_id, its phase as ``step``, its nonce)."""
+    return {"job_id": decoded["job"]["job_id"], "host_id": decoded["host_id"],
+            "step": decoded["phase"], "nonce": decoded["nonce"]}
+
+
+def answers(receiver: str, frames, code_name: str) -> str | None:
+    """Section 7, "Answers": what ``receiver`` sends back for a message (its frames) that it
+    refused with ``code_name``: "NACK", "REPLY" or None (dropped).  Frames over the receiver's
+    frame limit (section 1) are never read, so never answered; that is not decided here."""
+    hdr = bytes(frames[0]) if frames else b""
+    readable = len(hdr) == HEADER_LEN and hdr[:2] == MAGIC
+    if receiver == "agent":
+        return "NACK" if readable and hdr[3] == DISPATCH else None
+    if receiver == "coordinator":
+        if code_name == "DENIED" or not readable or hdr[3] not in TYPE_NAMES:
+            return None
+        return None if hdr[3] in (ACK, NACK) else "NACK"
+    if receiver == "control":
+        return "REPLY"
+    return None
+
+
 def _dispatch(msg: dict, body: bytes, ctx: dict, generic: bool) -> dict:
+    # Section 7, "Answers": from here on the DISPATCH's own signature has verified and its
+    # body decoded, so an answer may name its host_id, phase and nonce; the job's id only
+    # once the job's own signature has verified and it decoded (step 8).
+    refs = {"job_id": "", "host_id": msg["host_id"], "step": msg["phase"], "nonce": msg["nonce"]}
+    try:
+        return _dispatch_steps(msg, ctx, generic, refs)
+    except ProtoError as e:
+        e.refs = dict(refs)
+        raise
+
+
+def _dispatch_steps(msg: dict, ctx: dict, generic: bool, refs: dict) -> dict:
     job_bytes = bytes.fromhex(msg["job"])
     job_sig = bytes.fromhex(msg["job_sig"])
     # Step 7: the operator's signature on the embedded JOB.
@@ -1270,6 +1332,7 @@ def _dispatch(msg: dict, body: bytes, ctx: dict, generic: bool) -> dict:
                      "job_sig")
     # Step 8: decode the JOB body.
     job = decode_body("JOB", job_bytes, "job")
+    refs["job_id"] = job["job_id"]
     decoded = dict(msg)
     decoded["job"] = job
     decoded["job_hex"] = job_bytes.hex()
@@ -1298,8 +1361,15 @@ def _dispatch(msg: dict, body: bytes, ctx: dict, generic: bool) -> dict:
     if now > msg["expires_ms"] + skew:
         _fail("EXPIRED", "expires_ms", f"dispatch expired at {msg['expires_ms']} (now {now})")
     _check_job_times(job, now, skew, "job")
-    # Step 11.
+    # Step 11: the action table, then the agent's own parameter rule (section 5: its backup
+    # roots), which the section 10 context does not carry; a context may give it as
+    # ``params_ok``, a callable (job dict) -> None or a reason (str) to refuse.
     check_action(job, msg["phase"], where="job")
+    own_rule = ctx.get("params_ok")
+    if own_rule is not None:
+        why = own_rule(job)
+        if why:
+            _fail("INVALID_PARAM", "job.params", why)
     # Step 12.
     seen = ctx.get("seen_nonces")
     seen_set = {n.lower() for n in (seen or [])}

@@ -1418,3 +1418,71 @@ def test_dispatch_of_a_10000_target_job_stays_small():
         frames = G.dispatch_frames(jbody=jb, host_id=ids[i], target_proof=proof)
         assert len(frames[1]) < len(jb) + 700
         P.receive(frames, G.ctx_agent(host_id=ids[i]))
+
+
+# ------------------------------------------------------------------------------------------
+# Section 7, "Answers": what a refusal is answered with, and what an agent's NACK names
+
+
+def test_refs_name_only_what_verified():
+    nonce = G.NONCE.hex()
+    good = G.dispatch_frames()
+    # The coordinator's signature does not verify: nothing, though the body would decode.
+    bad_sig = bytearray(good[2])
+    bad_sig[40] ^= 0x01
+    e = err([good[0], good[1], bytes(bad_sig)], G.ctx_agent())
+    assert e.code_name == "BAD_SIGNATURE" and e.refs == P.no_refs()
+    assert err(good, G.ctx_agent(trusted={"DISPATCH": [], "JOB": [G.pk(G.K_OP)]})).refs == \
+        P.no_refs()
+    # Step 6: signed, but the body does not decode: nothing.
+    e = err(G.dispatch_frames(phase="Run"), G.ctx_agent())
+    assert e.code_name == "VALUE" and e.refs == P.no_refs()
+    # Step 7: the DISPATCH verified, its job's signature did not: the DISPATCH's fields only.
+    jsig = bytearray(P.sign("JOB", G.job_body(), G.K_OP))
+    jsig[40] ^= 0x01
+    e = err(G.dispatch_frames(jsig=bytes(jsig)), G.ctx_agent())
+    assert e.code_name == "BAD_SIGNATURE"
+    assert e.refs == {"job_id": "", "host_id": G.HOST, "step": "run", "nonce": nonce}
+    # Step 9 on: the job's id too, and the DISPATCH's own host_id.
+    e = err(G.dispatch_frames(host_id="web-02"), G.ctx_agent())
+    assert e.code_name == "NOT_TARGET"
+    assert e.refs == {"job_id": G.job()["job_id"], "host_id": "web-02", "step": "run",
+                      "nonce": nonce}
+    # Accepted: dispatch_refs of the decoded form.
+    d = P.receive(G.dispatch_frames(phase="preflight", jbody=G.job_body(
+        action="backup", params={})), G.ctx_agent())
+    assert P.dispatch_refs(d) == {"job_id": G.job()["job_id"], "host_id": G.HOST,
+                                  "step": "preflight", "nonce": nonce}
+
+
+def test_own_param_rule_is_step_11():
+    seen = [G.NONCE.hex()]
+    ctx = G.ctx_agent(seen_nonces=seen, busy_job="job-other",
+                      params_ok=lambda job: "outside the backup roots (/srv)")
+    e = err(G.dispatch_frames(), ctx)
+    assert e.code_name == "INVALID_PARAM" and "outside the backup roots" in e.message
+    ctx = G.ctx_agent(params_ok=lambda job: None)
+    assert P.receive(G.dispatch_frames(), ctx)["nonce"] == G.NONCE.hex()
+
+
+def test_answers_per_receiver():
+    d = G.dispatch_frames()
+    hb = G.unsigned("HEARTBEAT", b"\xc1")
+    ack = G.unsigned("ACK", b"\xc1")
+    v2 = [b"OD\x02\x11"] + d[1:]
+    assert P.answers("agent", d, "BAD_SIGNATURE") == "NACK"
+    assert P.answers("agent", v2, "VERSION") == "NACK"
+    assert P.answers("agent", [b"XD\x01\x11"] + d[1:], "HEADER") is None
+    assert P.answers("agent", G.unsigned("WELCOME", b"\xc1"), "MALFORMED") is None
+    assert P.answers("coordinator", hb, "MALFORMED") == "NACK"
+    assert P.answers("coordinator", hb, "DENIED") is None
+    assert P.answers("coordinator", ack, "MALFORMED") is None
+    assert P.answers("coordinator", [b"OD\x01\x7f", b""], "TYPE") is None
+    assert P.answers("coordinator", d, "TYPE") == "NACK"
+    assert P.answers("control", [b"junk"], "HEADER") == "REPLY"
+    assert P.answers("cli", G.unsigned("REPLY", b"\xc1"), "MALFORMED") is None
+
+
+def test_frame_limits():
+    assert P.frame_limit("agent") == 1052672 + 4096
+    assert P.frame_limit("coordinator") == 65536 + 4096

@@ -102,10 +102,10 @@ job(const char *action, struct proto_kv *params, size_t np)
 
 /* A DISPATCH of the given job for host, with the coordinator's proof of
  * the host's position (position 0 when it is not a target), and the given
- * nonce byte. */
+ * nonce byte; with bad_job_sig, the operator's signature has a bit flipped. */
 static void
-make_dispatch_for(const struct proto_msg *jm, const char *host, uint8_t nonce_byte,
-                  struct proto_frames *out)
+make_dispatch_ex(const struct proto_msg *jm, const char *host, uint8_t nonce_byte,
+                 bool bad_job_sig, struct proto_frames *out)
 {
 	struct proto_frames jf;
 	struct proto_error err;
@@ -118,6 +118,8 @@ make_dispatch_for(const struct proto_msg *jm, const char *host, uint8_t nonce_by
 		if (strcmp(jm->u.job.targets[i], host) == 0)
 			index = i;
 	assert_int_equal(proto_encode(jm, op_sk, &jf, &err), PROTO_OK);
+	if (bad_job_sig)
+		jf.sig[PROTO_PK_LEN + 5] ^= 0x01;
 	d.u.dispatch.job_bytes = jf.body;
 	d.u.dispatch.job_len = jf.body_len;
 	memcpy(d.u.dispatch.job_sig, jf.sig, PROTO_SIGFRAME_LEN);
@@ -132,6 +134,13 @@ make_dispatch_for(const struct proto_msg *jm, const char *host, uint8_t nonce_by
 	assert_int_equal(out->nframes, 3);
 	proto_frames_free(&jf);
 	proto_merkle_free(t);
+}
+
+static void
+make_dispatch_for(const struct proto_msg *jm, const char *host, uint8_t nonce_byte,
+                  struct proto_frames *out)
+{
+	make_dispatch_ex(jm, host, nonce_byte, false, out);
 }
 
 /* A DISPATCH of the given job for h1 with the given nonce byte. */
@@ -1100,6 +1109,146 @@ test_dispatch_proof_refusals(void **state)
 	replay_close(&g);
 }
 
+/* What an answer to a DISPATCH may name (PROTOCOL.md section 7, "Answers"):
+ * nothing of a body whose signature did not verify; the DISPATCH's own
+ * fields once its signature verified; the job id once the job's did. */
+static void
+assert_refs(const struct proto_refs *r, const char *job_id, const char *host_id, const char *step,
+            uint8_t nonce_byte)
+{
+	uint8_t nonce[PROTO_NONCE_LEN];
+
+	assert_string_equal(r->job_id, job_id);
+	assert_string_equal(r->host_id, host_id);
+	assert_string_equal(r->step, step);
+	if (nonce_byte == 0) {
+		assert_int_equal(r->nonce_len, 0);
+		return;
+	}
+	memset(nonce, nonce_byte, sizeof(nonce));
+	assert_int_equal(r->nonce_len, PROTO_NONCE_LEN);
+	assert_memory_equal(r->nonce, nonce, PROTO_NONCE_LEN);
+}
+
+static void
+test_refs_name_only_what_verified(void **state)
+{
+	struct proto_msg jm = job("ping", NULL, 0), *got = NULL;
+	struct proto_frames pf;
+	struct proto_error err;
+	struct proto_refs refs;
+	struct replay_guard g = {0};
+
+	(void)state;
+	assert_int_equal(replay_memory_open(&g, 16), 0);
+	struct proto_ctx c = agent_ctx(&g);
+	c.refs = &refs;
+
+	/* The coordinator's signature does not verify: nothing, though the
+	 * body decodes and names a job, a host, a phase and a nonce. */
+	make_dispatch(&jm, 21, &pf);
+	pf.sig[PROTO_PK_LEN + 9] ^= 0x01;
+	memset(&refs, 'x', sizeof(refs));
+	assert_int_equal(receive(&pf, &c, &got, &err), PROTO_E_BAD_SIGNATURE);
+	assert_refs(&refs, "", "", "", 0);
+	/* Signed by nobody it trusts: nothing either. */
+	pf.sig[PROTO_PK_LEN + 9] ^= 0x01;
+	pf.sig[0] ^= 0x01;
+	assert_int_equal(receive(&pf, &c, &got, &err), PROTO_E_UNKNOWN_KEY);
+	assert_refs(&refs, "", "", "", 0);
+	proto_frames_free(&pf);
+
+	/* Step 7: the DISPATCH verified, its job's signature did not: the
+	 * DISPATCH's fields, not the job's. */
+	make_dispatch_ex(&jm, "h1", 22, true, &pf);
+	assert_int_equal(receive(&pf, &c, &got, &err), PROTO_E_BAD_SIGNATURE);
+	assert_non_null(strstr(err.msg, "job_sig"));
+	assert_refs(&refs, "", "h1", "run", 22);
+	proto_frames_free(&pf);
+
+	/* Step 9 on: everything, the DISPATCH's host_id as it stands. */
+	make_dispatch_for(&jm, "h2", 23, &pf);
+	assert_int_equal(receive(&pf, &c, &got, &err), PROTO_E_NOT_TARGET);
+	assert_refs(&refs, "job-1", "h2", "run", 23);
+	proto_frames_free(&pf);
+
+	/* Accepted: everything. A refusal of it then (REPLAYED) too. */
+	make_dispatch(&jm, 24, &pf);
+	assert_int_equal(receive(&pf, &c, &got, &err), PROTO_OK);
+	assert_refs(&refs, "job-1", "h1", "run", 24);
+	proto_msg_free(got);
+	memset(&refs, 0, sizeof(refs));
+	assert_int_equal(receive(&pf, &c, &got, &err), PROTO_E_REPLAYED);
+	assert_refs(&refs, "job-1", "h1", "run", 24);
+
+	/* A header that is not a DISPATCH's leaves nothing behind. */
+	pf.header[0] = 'X';
+	assert_int_equal(receive(&pf, &c, &got, &err), PROTO_E_HEADER);
+	assert_refs(&refs, "", "", "", 0);
+	proto_frames_free(&pf);
+	replay_close(&g);
+}
+
+static bool
+roots_refuse(void *ctx, const struct proto_job *j, char *why, size_t whylen)
+{
+	const char *bk = proto_param(j->params, j->n_params, "backup");
+
+	(void)ctx;
+	if (bk == NULL)
+		return true;
+	snprintf(why, whylen, "%s is outside the backup roots (/srv)", bk);
+	return false;
+}
+
+/* The agent's own parameter rule is step 11: INVALID_PARAM before the
+ * nonce is spent and before BUSY, named like the action table's refusals. */
+static void
+test_own_params_at_step_11(void **state)
+{
+	struct proto_msg jm = job("rollback", rb_params, 2), *got = NULL;
+	struct proto_frames pf;
+	struct proto_error err;
+	struct proto_refs refs;
+	struct replay_guard g = {0};
+
+	(void)state;
+	assert_int_equal(replay_memory_open(&g, 16), 0);
+	struct proto_ctx c = agent_ctx(&g);
+	c.refs = &refs;
+	c.params_ok = roots_refuse;
+	c.busy_job = "job-other";
+	make_dispatch(&jm, 31, &pf);
+	assert_int_equal(receive(&pf, &c, &got, &err), PROTO_E_INVALID_PARAM);
+	assert_non_null(strstr(err.msg, "/var/backups/odc/pre is outside the backup roots (/srv)"));
+	assert_refs(&refs, "job-1", "h1", "run", 31);
+	/* Not spent: the same dispatch, once allowed, is accepted. */
+	c.params_ok = NULL;
+	c.busy_job = NULL;
+	assert_int_equal(receive(&pf, &c, &got, &err), PROTO_OK);
+	proto_msg_free(got);
+	proto_frames_free(&pf);
+	/* A job without a backup parameter passes the rule. */
+	c.params_ok = roots_refuse;
+	struct proto_msg pm = job("ping", NULL, 0);
+	make_dispatch(&pm, 32, &pf);
+	assert_int_equal(receive(&pf, &c, &got, &err), PROTO_OK);
+	proto_msg_free(got);
+	proto_frames_free(&pf);
+	replay_close(&g);
+}
+
+/* Section 1's frame limits: the largest body a receiver accepts + 4096. */
+static void
+test_frame_limits(void **state)
+{
+	(void)state;
+	assert_int_equal(proto_frame_limit(PROTO_RCV_AGENT), 1052672 + 4096);
+	assert_int_equal(proto_frame_limit(PROTO_RCV_COORDINATOR), 65536 + 4096);
+	assert_int_equal(proto_frame_limit(PROTO_RCV_CONTROL), 1052672 + 4096);
+	assert_int_equal(proto_frame_limit(PROTO_RCV_CLI), 16777216 + 4096);
+}
+
 int
 main(void)
 {
@@ -1129,6 +1278,9 @@ main(void)
 	    cmocka_unit_test(test_job_encoder_refuses_bad_lists),
 	    cmocka_unit_test(test_dispatch_proof_round_trip),
 	    cmocka_unit_test(test_dispatch_proof_refusals),
+	    cmocka_unit_test(test_refs_name_only_what_verified),
+	    cmocka_unit_test(test_own_params_at_step_11),
+	    cmocka_unit_test(test_frame_limits),
 	};
 	return cmocka_run_group_tests(tests, setup_keys, NULL);
 }
