@@ -863,11 +863,25 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 	if (m->type == PROTO_JOB) {
 		json_t *body = NULL;
 		char who[96];
-		if (zap_user != NULL)
-			snprintf(who, sizeof(who), "operator %s", strncmp(zap_user, "operator:", 9) == 0 ? zap_user + 9 : zap_user);
+		const char *conn_op = zap_user == NULL ? NULL
+				      : strncmp(zap_user, "operator:", 9) == 0 ? zap_user + 9 : zap_user;
+		const struct coord_operator *signer = coord_conf_operator(co->conf, m->signer);
+		if (conn_op != NULL)
+			snprintf(who, sizeof(who), "operator %s", conn_op);
 		else
 			snprintf(who, sizeof(who), "local:%s", m->u.job.operator_name);
-		code = jobs_submit(co, m, fr, who, &body, err, sizeof(err));
+		/* On tcp the connection proves who submits: it must be who signed
+		 * (PROTOCOL.md 9), so that one operator cannot relay another's
+		 * signed JOB under their own name. */
+		if (conn_op != NULL && (signer == NULL || strcmp(signer->name, conn_op) != 0)) {
+			code = PROTO_E_DENIED;
+			snprintf(err, sizeof(err), "operator %s may not submit a job signed by %s: over tcp the JOB's signer "
+				 "must be the connected operator", conn_op, signer != NULL ? signer->name : "an unknown key");
+			coord_audit(co, who, "job-submit", m->u.job.job_id, NULL, "refused", "%s: %s", proto_err_name(code),
+				    err);
+		} else {
+			code = jobs_submit(co, m, fr, who, &body, err, sizeof(err));
+		}
 		/* The job is durable before its submitter hears it is. */
 		coord_tx(co);
 		char cerr[256];

@@ -606,8 +606,9 @@ class Fleet:
         self._closers.append(c.close)
         return c
 
-    def control_client(self):
-        c = ControlClient(self.control_endpoint)
+    def control_client(self, endpoint=None, key=None):
+        """A ControlClient on the ipc socket, or on endpoint (tcp) with CURVE and key."""
+        c = ControlClient(endpoint or self.control_endpoint, self.coordinator_key, key)
         self._closers.append(c.close)
         return c
 
@@ -792,10 +793,14 @@ class ControlClient:
     """A DEALER to the control socket, speaking REQUEST/JOB and reading REPLYs with the
     independent implementation (receiver `cli`)."""
 
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, server_key=None, key=None):
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.linger = 0
+        if key is not None:  # a remote operator: CURVE with the operator's key
+            self.sock.curve_serverkey = curve_public(server_key)
+            self.sock.curve_publickey = curve_public(key)
+            self.sock.curve_secretkey = curve_secret(key)
         self.sock.connect(endpoint)
 
     def exchange(self, frames, timeout=10.0):

@@ -1010,3 +1010,28 @@ def test_results_are_bounded_and_paged(fleet):
     assert rep["code_name"] == "VALUE", rep
     rep = cc.request("job", {"job": job_id, "results": True})
     assert rep["code_name"] == "VALUE" and "results" in rep["message"], rep
+
+
+def test_remote_operator_must_be_the_jobs_signer(fleet):
+    """Issue 13.5. On the CURVE tcp control socket the connection proves which operator
+    submits; a JOB signed by another operator (relayed, or stolen from them) is DENIED and
+    audited as refused; the operator's own signed JOB passes that check."""
+    bob = nacl.signing.SigningKey.generate()
+    tcp = f"tcp://127.0.0.1:{odcworld.free_port()}"
+    fleet.write_conf(**{"control.tcp": tcp, "trust.operators":
+                        f"alice={pub_text(fleet.operator_key)}, bob={pub_text(bob)}"})
+    fleet.start()
+    fleet.add_agent("h1")
+    cc = fleet.control_client(tcp, bob)
+    alices = make_job(fleet.operator_key, ["h1"], operator="alice")
+    rep = cc.submit(alices)
+    assert rep["code_name"] == "DENIED", rep
+    assert "operator bob may not submit a job signed by alice" in rep["message"], rep
+    assert fleet.jobs() == []
+    e = fleet.ctl_ok("audit", "--limit", "1")["audit"][0]
+    assert (e["who"], e["what"], e["outcome"]) == ("operator bob", "job-submit", "refused"), e
+    # bob's own JOB is his to submit (h1 runs it).
+    rep = cc.submit(make_job(bob, ["h1"], operator="bob"))
+    assert rep["code"] == 0, rep
+    # alice on the ipc socket may still submit her own.
+    assert fleet.control_client().submit(alices)["code"] == 0
