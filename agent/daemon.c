@@ -635,10 +635,20 @@ on_coordinator(struct daemon *dm)
 				log_err("%s", err);
 		}
 		break;
-	case PROTO_NACK:
-		log_warn("coordinator refused our %s for job %s: %s: %s", proto_type_name((int)m->u.ack.ref_type),
-			 m->u.ack.job_id, proto_err_name((int)m->u.ack.code), m->u.ack.message);
+	case PROTO_NACK: {
+		const struct proto_ack *a = &m->u.ack;
+		char err[256];
+		/* A RESULT the coordinator refused for what it is (PROTOCOL.md 4:
+		 * a job or step it cannot attribute) is not sent again; it stays in
+		 * the journal. INTERNAL is the coordinator's trouble: retry. */
+		bool final = a->ref_type == PROTO_RESULT && a->code != PROTO_E_INTERNAL && *a->job_id != '\0';
+		log_warn("coordinator refused our %s for job %s%s%s: %s: %s%s", proto_type_name((int)a->ref_type),
+			 a->job_id, *a->step ? ", step " : "", a->step, proto_err_name((int)a->code), a->message,
+			 final ? "; it is kept in the journal and not sent again" : "");
+		if (final && journal_outbox_ack(dm->j, a->job_id, a->step, err, sizeof(err)) != 0)
+			log_err("%s", err);
 		break;
+	}
 	case PROTO_DISPATCH: on_dispatch(dm, m, &refs); break;
 	default: break;
 	}

@@ -25,7 +25,9 @@ static void
 set_common(void *s)
 {
 	int zero = 0;
-	int64_t maxmsg = (int64_t)proto_type_max_body(PROTO_JOB) + 4096;
+	/* PROTOCOL.md 1, "Frame limits": the largest body it accepts plus the
+	 * slack, and CURVE's framing on the tcp socket. */
+	int64_t maxmsg = (int64_t)(proto_frame_limit(PROTO_RCV_CONTROL) + PROTO_CURVE_OVERHEAD);
 
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
@@ -845,7 +847,8 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 		struct proto_msg *rq = NULL;
 		struct proto_error e2;
 		/* Name the request when its body can be read at all. */
-		if (fr[0].len == PROTO_HEADER_LEN && fr[0].data[3] == PROTO_REQUEST && n == 3 &&
+		if (fr[0].len == PROTO_HEADER_LEN && fr[0].data[0] == PROTO_MAGIC0 && fr[0].data[1] == PROTO_MAGIC1 &&
+		    fr[0].data[2] == PROTO_VERSION && fr[0].data[3] == PROTO_REQUEST && n == 3 &&
 		    proto_decode_body(PROTO_REQUEST, fr[1].data, fr[1].len, &rq, &e2) == PROTO_OK)
 			rqid = rq->u.request.request_id;
 		proto_msg_free(rq);

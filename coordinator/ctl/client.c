@@ -74,7 +74,7 @@ client_open(struct ctl *c)
 {
 	struct ctl_client *cl;
 	int zero = 0, one = 1, ret;
-	int64_t maxmsg = (int64_t)proto_type_max_body(PROTO_REPLY);
+	int64_t maxmsg = (int64_t)(proto_frame_limit(PROTO_RCV_CLI) + PROTO_CURVE_OVERHEAD);
 	bool tcp;
 
 	if (c->client != NULL)

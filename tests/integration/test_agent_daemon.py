@@ -586,6 +586,34 @@ def test_unacked_result_resent_after_reconnect(odc_host, peer):
         assert peer.errors() == []
 
 
+def test_refused_result_is_not_sent_again(odc_host, peer):
+    """PROTOCOL.md 4: a NACK of a RESULT is final (the coordinator could not attribute it:
+    VALUE, DENIED, NOT_TARGET, NOT_FOUND), so the agent does not send it again at the next
+    reconnect; INTERNAL is the coordinator's own trouble, and that RESULT comes again."""
+    peer.auto_ack = False
+    host, conf, key = make_world(odc_host, peer)
+    with running_daemon(conf, peer=peer) as daemon:
+        welcomed(peer)
+        refused, retried = (peer.make_job(action="ping", targets=[HOST]) for _ in range(2))
+        for job, code in ((refused, "VALUE"), (retried, "INTERNAL")):
+            assert peer.answer(HOST, peer.dispatch(HOST, job))["type"] == "ACK"
+            r = peer.wait_final(HOST, job.job_id, timeout=30)
+            peer.send(HOST, odcproto.encode("NACK", {
+                "ref_type": odcproto.RESULT, "job_id": r["job_id"], "host_id": r["host_id"],
+                "step": r["step"], "nonce": b"", "code": odcproto.ERROR_CODES[code],
+                "message": f"refused by the test ({code})"}))
+        peer.wait_for(lambda: "not sent again" in daemon.log(), 10, "the agent to log the refusal")
+        assert outbox_acked(conf, refused.job_id)
+        assert not outbox_acked(conf, retried.job_id)
+        peer.auto_ack = True
+        peer.restart(pause=0.2)
+        peer.wait_hello(HOST, timeout=40)
+        peer.wait_final(HOST, retried.job_id, timeout=15, epoch=peer.epoch)
+        peer.wait_for(lambda: len(peer.heartbeats(HOST, epoch=peer.epoch)) >= 2, 10,
+                      "two heartbeats after the reconnect")
+        assert peer.results(HOST, refused.job_id, epoch=peer.epoch) == []
+
+
 def test_results_made_while_the_coordinator_is_away_arrive_when_it_is_back(odc_host, peer):
     host, conf, key = make_world(odc_host, peer)
     with running_daemon(conf, env={"ODC_AGENT_TEST_STEP_DELAY_MS": "500"}, peer=peer):
