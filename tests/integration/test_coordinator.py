@@ -1035,3 +1035,35 @@ def test_remote_operator_must_be_the_jobs_signer(fleet):
     assert rep["code"] == 0, rep
     # alice on the ipc socket may still submit her own.
     assert fleet.control_client().submit(alices)["code"] == 0
+
+
+def test_oversize_frames_are_answered_or_dropped_as_section_1_says(fleet):
+    """Issue 13.5 (PROTOCOL.md 1, "Frame limits"; 7, "Answers"; 9). A body a little over its
+    type's bound still arrives and is answered TOO_BIG: a REQUEST on the control socket gets a
+    REPLY, a RESULT on the agents' socket a NACK. A frame over the receiver's frame limit is
+    never read: its connection is closed unanswered, and the coordinator goes on serving."""
+    fleet.start()
+    mute = MuteHost(fleet, "hx", [])
+    cc = fleet.control_client()
+    big = odcproto.header(odcproto.TYPE_CODES["REQUEST"])
+    rep = cc.exchange([big, b"\x93" + b"\x00" * 1052672], timeout=10)
+    assert rep["code"] == odcproto.ERROR_CODES["TOO_BIG"], rep
+    # Over the control socket's frame limit (1056768, plus CURVE's 33 bytes that an ipc
+    # frame does not carry): the connection is closed, no REPLY.
+    huge = fleet.control_client()
+    huge.sock.send_multipart([big, b"\x00" * (1056768 + 33 + 1)])
+    if huge.sock.poll(2000):
+        raise AssertionError(f"a frame over the limit was answered: {odcproto.receive(huge.sock.recv_multipart(), {'receiver': 'cli'})}")
+    assert fleet.ctl_ok("info")["coordinator_id"] == fleet.coordinator_id
+    # A RESULT body of 65537 bytes: NACK TOO_BIG naming nothing it did not verify.
+    mute.raw.send([odcproto.header(odcproto.TYPE_CODES["RESULT"]), b"\x00" * 65537, b"\x00" * 96])
+    deadline = time.monotonic() + 5
+    nack = None
+    while nack is None and time.monotonic() < deadline:
+        mute.pump(0.2)
+        for frames in mute.raw.received:
+            if odcproto.TYPE_NAMES.get(frames[0][3]) == "NACK":
+                nack = odcproto.receive(frames)
+    assert nack is not None and nack["code"] == odcproto.ERROR_CODES["TOO_BIG"], nack
+    assert nack["ref_type"] == odcproto.TYPE_CODES["RESULT"] and nack["job_id"] == "", nack
+    assert fleet.hosts()["hx"]["status"] == "online"
