@@ -742,8 +742,14 @@ class MuteHost:
         self.dispatches = []
         self.restart()
         assert self.raw.wait_type("WELCOME", 5) is not None
-        self.raw.heartbeat(host_id)
-        fleet.wait_online(host_id, timeout=5)
+        # Online, and every MuteHost made before it still is (slow builds take a while).
+        deadline = time.monotonic() + 15
+        while True:
+            self.pump(0.3)
+            hs = fleet.hosts()
+            if all((hs.get(p.id) or {}).get("status") == "online" for p in peers):
+                break
+            assert time.monotonic() < deadline, {p.id: (hs.get(p.id) or {}).get("status") for p in peers}
 
     def restart(self):
         self.raw.incarnation = os.urandom(16)
