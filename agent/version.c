@@ -106,14 +106,35 @@ version_cmp(const char *a, const char *b)
 	return 0;
 }
 
-bool
-version_belongs_to(const char *hv, const char *tag)
+/* The release a version or tag names: its leading digits and dots, so that
+ * a build suffix ("4.3.2-20241120", what release builds report as
+ * data.version) or a tag suffix ("4.2.2_bp1") is not a component. Empty when
+ * v does not start with a digit. */
+static void
+release_of(const char *v, char out[VERSION_MAX + 1])
 {
+	size_t n = 0;
+
+	while (n < VERSION_MAX && ((v[n] >= '0' && v[n] <= '9') || v[n] == '.'))
+		n++;
+	memcpy(out, v, n);
+	out[n] = '\0';
+}
+
+bool
+version_belongs_to(const char *hv_in, const char *tag_in)
+{
+	char hrel[VERSION_MAX + 1], trel[VERSION_MAX + 1];
+	const char *hv = hrel, *tag = trel;
 	bool hmore, tmore;
 	struct comp ch, ct;
 	int i;
 
-	if (hv == NULL || tag == NULL || *hv == '\0' || *tag == '\0')
+	if (hv_in == NULL || tag_in == NULL)
+		return false;
+	release_of(hv_in, hrel);
+	release_of(tag_in, trel);
+	if (*hv == '\0' || *tag == '\0')
 		return false;
 	hmore = tmore = true;
 	for (i = 0; i < 3; i++) {

@@ -10,10 +10,13 @@
  * after every number. Returns <0, 0, >0. */
 int version_cmp(const char *a, const char *b);
 
-/* True when history version hv belongs to ODC release tag: the first three
- * components are equal ("4.2.0.3" belongs to "4.2.0"; "4.3.0.1" does not).
+/* True when version hv (a migrate_schema_history version, or ODC's
+ * /api/v1/info data.version) belongs to ODC release tag: the first three
+ * components of their releases are equal ("4.2.0.3" belongs to "4.2.0";
+ * "4.3.0.1" does not). A release is the leading digits and dots: a build
+ * suffix ("4.3.2-20241120") or a tag suffix ("4.2.2_bp1") is not part of it.
  * Compared as version_cmp compares components (missing ones count as 0);
- * false when either is NULL or empty. */
+ * false when either is NULL or has no release. */
 bool version_belongs_to(const char *hv, const char *tag);
 
 /* Added: the longest version string accepted anywhere (migrate_schema_history

@@ -276,13 +276,15 @@ def hosts_json(d):
     return {h["host"]: h for h in json.loads(p.stdout)["hosts"]}
 
 
-def all_ready(hs, ids, version="4.3.0"):
+def all_ready(hs, ids, release="4.3.0"):
     if hs is None:
         return False
     for i in ids:
         h = hs.get(i)
         odc = (h or {}).get("odc") or {}
-        if not h or h.get("status") != "online" or odc.get("version") != version \
+        # ODC reports its build, <release>-<release id>
+        if not h or h.get("status") != "online" or \
+                not (odc.get("version") or "").startswith(release + "-") \
                 or odc.get("health") != "healthy":
             return False
     return True

@@ -40,7 +40,10 @@ AGENT = BUILD / "odc-agent"
 COORDINATOR = BUILD / "odc-coordinator"
 PY = "/usr/bin/python3"
 N_HOSTS = 5
-OLD, NEW = "4.2.0", "4.3.0"
+OLD, NEW = "4.2.0", "4.3.0"  # image tags
+# What ODC reports (/api/v1/info, `odcctl hosts`): release builds' <main>-<release id>
+# (tests/world/build-images.sh).
+BUILD_OF = {OLD: "4.2.0-20230916", NEW: "4.3.0-20240412"}
 GATEWAY = "10.77.0.1"
 ODC_PORT = 8989
 RUN_STEPS = ["stop", "snapshot", "restore", "start", "health"]  # as test_coordinator.py
@@ -340,7 +343,7 @@ class Testbed:
             hs = self.hosts_view()
             for i in ids:
                 odc = hs.get(i, {}).get("odc") or {}
-                if hs.get(i, {}).get("status") != "online" or odc.get("version") != version \
+                if hs.get(i, {}).get("status") != "online" or odc.get("version") != BUILD_OF[version] \
                         or odc.get("health") != "healthy":
                     return None
             return hs
@@ -402,7 +405,7 @@ class Testbed:
                 self.last_rollback.pop(i, None)
         self.wait_reporting(ids, NEW)
         for i in ids:
-            assert self.hosts[i].info_version() == NEW
+            assert self.hosts[i].info_version() == BUILD_OF[NEW]
 
 
 def job_hosts(job):

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FINAL_JOB_STATES, NEW, OLD, RUN_STEPS, job_hosts, job_results, wait_for
+from conftest import (BUILD_OF, FINAL_JOB_STATES, NEW, OLD, RUN_STEPS, job_hosts, job_results,
+                      wait_for)
 
 POLICY = ["--canary", "1", "--batch", "2"]
 
@@ -51,7 +52,7 @@ def untouched(tb, ids, before, job_id=None):
         cid, running, image = h.container_state()
         assert (cid, running) == (before[i]["container"][0], True), (i, cid, running, before[i])
         assert image.endswith(":" + NEW), (i, image)
-        assert h.info_version() == NEW, i
+        assert h.info_version() == BUILD_OF[NEW], i
         st = h.metadb_state()
         assert st["tables"] == before[i]["tables"] and st["max_version"] == before[i]["max_version"], i
         if job_id:
@@ -77,7 +78,7 @@ def assert_rolled_back(tb, hid, job, backup=None):
     assert all(x["status"] == "ok" for x in res), (hid, res)
     assert res[-1]["final"] and res[-1]["step"] == "health", res[-1]
     h = tb.hosts[hid]
-    assert h.info_version() == OLD, hid
+    assert h.info_version() == BUILD_OF[OLD], hid
     cid, running, image = h.container_state()
     assert running and image.endswith(":" + OLD), (hid, image)
     got, want = h.metadb_state(), h.backup_state(backup or tb.backup)
@@ -129,7 +130,7 @@ def test_wrong_version_backup_fails_preflight_and_nothing_is_stopped(testbed):
             (i, job_results(job)[i])
     untouched(tb, ids, before, job["job_id"])
     view = tb.hosts_view()
-    assert all(view[i]["odc"]["version"] == NEW for i in ids), view
+    assert all(view[i]["odc"]["version"] == BUILD_OF[NEW] for i in ids), view
 
 
 # ---------------------------------------------------------------- 3. the fleet rollback
@@ -166,7 +167,7 @@ def test_undo_one_host_brings_back_430_and_its_metadb(testbed):
     assert job["state"] == "succeeded" and list(job_hosts(job)) == ["h2"], job
     del tb.last_rollback["h2"]
     h2 = tb.hosts["h2"]
-    assert h2.info_version() == NEW
+    assert h2.info_version() == BUILD_OF[NEW]
     cid, running, image = h2.container_state()
     assert running and image.endswith(":" + NEW), image
     st, pre = h2.metadb_state(), tb.initial["h2"]
@@ -174,7 +175,8 @@ def test_undo_one_host_brings_back_430_and_its_metadb(testbed):
     assert st["history"] == pre["history"] and st["max_version"] == pre["max_version"]
     view = tb.wait_reporting(["h2"], NEW)
     for i in ("h1", "h3", "h4", "h5"):  # the others stay where the rollback left them
-        assert view[i]["odc"]["version"] == OLD and tb.hosts[i].info_version() == OLD, view[i]
+        assert view[i]["odc"]["version"] == BUILD_OF[OLD] and \
+            tb.hosts[i].info_version() == BUILD_OF[OLD], view[i]
 
 
 # ---------------------------------------------------------------- 5. link cut
@@ -410,6 +412,6 @@ def test_undo_after_failed_canary_brings_back_430(testbed):
           f"{job and job_hosts(job)['h1']}")
     assert r.rc == 0, r
     h1 = tb.hosts["h1"]
-    assert h1.info_version() == NEW
+    assert h1.info_version() == BUILD_OF[NEW]
     st = h1.metadb_state()
     assert st["tables"] == tb.initial["h1"]["tables"]

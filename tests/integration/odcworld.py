@@ -28,8 +28,13 @@ WORLD = REPO_ROOT / "tests" / "world"
 OBLOADER = WORLD / "bin" / "obloader"
 OBDUMPER = WORLD / "bin" / "obdumper"
 IMAGE_REPOSITORY = "oceanbase/odc-server"
-OLD_VERSION = "4.2.0"  # the release the fleet rolls back to
+OLD_VERSION = "4.2.0"  # the release the fleet rolls back to (its image tag)
 NEW_VERSION = "4.3.0"  # the failed upgrade
+# What the stand-in's /api/v1/info reports, as release builds of ODC do: <main>-<release id>
+# (oceanbase/odc script/change_version.sh, set-release; tests/world/build-images.sh).
+OLD_BUILD = "4.2.0-20230916"
+NEW_BUILD = "4.3.0-20240412"
+BUILD_OF = {OLD_VERSION: OLD_BUILD, NEW_VERSION: NEW_BUILD}
 DOCKER = os.environ.get("ODC_WORLD_DOCKER") or shutil.which("docker") or "docker"
 KEEP = os.environ.get("ODC_WORLD_KEEP") == "1"  # keep temp dirs for post-mortems
 
@@ -503,7 +508,8 @@ class OdcHost:
     def wait_healthy(self, version=None, timeout=30.0, name=None):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.healthy() and (version is None or self.info_version() == version):
+            if self.healthy() and (version is None or
+                                   self.info_version() == BUILD_OF.get(version, version)):
                 return
             time.sleep(0.1)
         raise TimeoutError(f"ODC on port {self.port} not healthy at {version} within "

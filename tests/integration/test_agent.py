@@ -118,7 +118,7 @@ def assert_untouched(host, before_id, before_db):
     info = host.engine.inspect(host.name)
     assert info is not None and info["Id"] == before_id
     assert info["State"]["Running"]
-    assert host.info_version() == odcworld.NEW_VERSION
+    assert host.info_version() == odcworld.NEW_BUILD
     assert metadb_state(host) == before_db
     assert os.listdir(host.snapshot_root) == []
 
@@ -130,7 +130,7 @@ def test_full_rollback(host, conf):
     for step in ("preflight", "stop", "snapshot", "restore", "start", "health"):
         assert f"[{step}] ok" in p.stdout, p.stdout
     # ODC answers at 4.2.0, in a container named as before, made from the old spec.
-    assert host.info_version() == odcworld.OLD_VERSION
+    assert host.info_version() == odcworld.OLD_BUILD
     new = host.engine.inspect(host.name)
     assert new["Id"] != old["Id"]
     assert new["Config"]["Image"] == host.images.old
@@ -324,7 +324,7 @@ def test_kill_9_during_each_step_then_resume(host, conf, step):
     assert job_steps(state, job)[step] == "running"
     p = agent(conf, "resume", check=0)
     assert f"odc-agent: job {job} succeeded" in p.stdout, p.stdout
-    assert host.info_version() == odcworld.OLD_VERSION
+    assert host.info_version() == odcworld.OLD_BUILD
     assert host.row_counts() == backup_state(host, host.backup_dir)
     assert len(containers_named(host, f"{host.name}-rolledback-")) == 1
     assert agent(conf, "resume", check=0).stdout.strip() == "odc-agent: no interrupted plan"
@@ -363,13 +363,13 @@ def test_undo_returns_to_430(host, conf):
     before = metadb_state(host)
     agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
           "--job", "rb-u", check=0)
-    assert host.info_version() == odcworld.OLD_VERSION
+    assert host.info_version() == odcworld.OLD_BUILD
     p = agent(conf, "run", "undo", "--of", "rb-u", "--job", "undo-1", check=0)
     for step in ("preflight", "stop", "restore", "start", "health"):
         assert f"[{step}] ok" in p.stdout, p.stdout
     now = host.engine.inspect(host.name)
     assert now["Id"] == old["Id"]  # the very container that was kept
-    assert host.info_version() == odcworld.NEW_VERSION
+    assert host.info_version() == odcworld.NEW_BUILD
     assert metadb_state(host) == before
     assert len(containers_named(host, f"{host.name}-undone-")) == 1
 

@@ -194,7 +194,7 @@ def test_refused_peers_and_forged_jobs(fleet):
     after = fleet.hosts()["h1"]
     for k in ("status", "labels", "incarnation", "restarts", "fingerprint"):
         assert after[k] == before[k], (k, before[k], after[k])
-    assert after["odc"]["version"] == NEW and after["odc"]["name"] == h1.host.name, after["odc"]
+    assert after["odc"]["version"] == odcworld.NEW_BUILD and after["odc"]["name"] == h1.host.name, after["odc"]
     assert fleet.hosts()["hx"]["status"] == "never"
     # The refused CURVE key is pending (with no host); the enrolled one is not.
     pend = fleet.pending()
@@ -571,7 +571,7 @@ def test_fleet_rollback_end_to_end(fleet):
     r = fleet.ctl("rollback", "--to", OLD, "--backup", backup, "--all", "--dry-run", timeout=120)
     assert r.rc == 0 and r.out["state"] == "succeeded", r
     for a in agents:
-        assert a.host.info_version() == NEW
+        assert a.host.info_version() == odcworld.NEW_BUILD
     r = fleet.ctl("rollback", "--to", OLD, "--backup", backup, "--all", "--reason", "e2e",
                   timeout=240)
     assert r.rc == 0, r
@@ -585,9 +585,9 @@ def test_fleet_rollback_end_to_end(fleet):
         assert run == RUN_STEPS, [x["step"] for x in res]
         assert all(x["status"] == "ok" for x in res), res
         assert res[-1]["final"] and res[-1]["step"] == "health", res[-1]
-        assert a.host.info_version() == OLD
+        assert a.host.info_version() == odcworld.OLD_BUILD
         assert a.host.engine.inspect(a.host.name)["Config"]["Image"] == a.host.images.old
-    fleet.wait_hosts(lambda hs: all((hs[a.host_id].get("odc") or {}).get("version") == OLD
+    fleet.wait_hosts(lambda hs: all((hs[a.host_id].get("odc") or {}).get("version") == odcworld.OLD_BUILD
                                     and hs[a.host_id]["odc"]["image"] == a.host.images.old
                                     for a in agents), 15, "hosts reporting ODC 4.2.0")
     audit = fleet.ctl_ok("audit", "--job", job["job_id"])["audit"]

@@ -402,7 +402,7 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
     info = {m["host"]: m for m, v in prom.query("odc_fleet_host_info") if v == 1}
     for h in ("h1", "h2"):
         odc = hosts[h]["odc"]
-        assert odc["version"] == odcworld.NEW_VERSION, odc
+        assert odc["version"] == odcworld.NEW_BUILD, odc
         assert info[h]["odc_version"] == odc["version"], (info[h], odc)
         assert info[h]["container_state"] == odc["state"], (info[h], odc)
         assert info[h].get("container_health", "") == odc["health"], (info[h], odc)

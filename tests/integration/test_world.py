@@ -24,7 +24,7 @@ def test_upgraded_host_is_healthy_at_new_version(odc_host):
     assert status == 200 and doc["data"] is True and doc["successful"] is True
     assert doc["httpStatus"] == "OK"
     status, body = host.get("/api/v1/info")
-    assert status == 200 and json.loads(body)["data"]["version"] == NEW_VERSION
+    assert status == 200 and json.loads(body)["data"]["version"] == odcworld.NEW_BUILD
     assert host.get("/api/v1/status") == (200, "okay")
     status, body = host.get("/api/v1/nope")
     assert status == 404 and json.loads(body)["successful"] is False

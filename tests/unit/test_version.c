@@ -110,6 +110,17 @@ test_belongs_to(void **state)
 	assert_false(version_belongs_to("", "4.2.0"));
 	assert_false(version_belongs_to("4.2.0.1", ""));
 	assert_false(version_belongs_to(NULL, "4.2.0"));
+	/* Release builds report <main>-<release> (ODC's script/change_version.sh);
+	 * image tags may carry _bpN. */
+	assert_true(version_belongs_to("4.3.2-20241120", "4.3.2"));
+	assert_true(version_belongs_to("4.3.2-20241120", "4.3.2-20241120"));
+	assert_true(version_belongs_to("4.2.2.5", "4.2.2_bp1"));
+	assert_true(version_belongs_to("4.2.2-20240601", "4.2.2_bp1"));
+	assert_false(version_belongs_to("4.3.2-20241120", "4.3.1"));
+	assert_false(version_belongs_to("4.3.20-20241120", "4.3.2"));
+	assert_false(version_belongs_to("4.2.2-20240601", "4.2.1_bp3"));
+	assert_false(version_belongs_to("v4.2.0", "4.2.0"));
+	assert_false(version_belongs_to("4.2.0", "latest"));
 }
 
 static void

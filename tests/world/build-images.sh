@@ -66,11 +66,13 @@ nogroup:x:65534:
 EOF
 
 for v in $versions; do
+	# What /api/v1/info reports: a release build's <main>-<release id>
+	# (oceanbase/odc script/change_version.sh, set-release), not the tag.
 	case "$v" in
-	4.2.0) jopts="-server -Xms2g -Xmx4g -XX:+UseG1GC" ;;
-	4.3.0) jopts="-server -Xms4g -Xmx6g -XX:+UseG1GC -XX:MaxGCPauseMillis=200" ;;
+	4.2.0) jopts="-server -Xms2g -Xmx4g -XX:+UseG1GC" build=4.2.0-20230916 ;;
+	4.3.0) jopts="-server -Xms4g -Xmx6g -XX:+UseG1GC -XX:MaxGCPauseMillis=200" build=4.3.0-20240412 ;;
 	esac
-	echo "$v" >"$root/odc/VERSION"
+	echo "$build" >"$root/odc/VERSION"
 	tar -C "$root" --numeric-owner --owner=0 --group=0 -cf - . |
 		dk import \
 			--change 'CMD ["/bin/sh","/odc/entrypoint.sh"]' \

@@ -349,7 +349,8 @@ struct config {
 	const char *db_host, *db_user, *db_password, *db_name, *profile;
 	unsigned db_port, server_port;
 	long start_delay_ms, connect_timeout_s;
-	char version[VERSION_MAX];
+	char version[VERSION_MAX]; /* the release, "4.2.0": what migrations compare with */
+	char build[VERSION_MAX];   /* what /api/v1/info reports, "4.2.0-20230916" */
 };
 
 /* Parses a decimal in [lo, hi]; returns 0 on success. */
@@ -450,11 +451,20 @@ config_load(struct config *c)
 	fclose(f);
 	n = strcspn(buf, " \t\r\n");
 	buf[n] = '\0';
-	if (n == 0 || n >= VERSION_MAX || version_parse(buf, parts) < 1) {
+	/* A release build's version is <main>-<release id> (ODC's
+	 * script/change_version.sh set-release: the date by default). */
+	size_t main_len = strcspn(buf, "-");
+	if (n == 0 || n >= VERSION_MAX) {
 		log_event("ERROR", SERVER_LOGGER, "%s does not hold a version", vfile);
 		return -1;
 	}
-	memcpy(c->version, buf, n + 1);
+	memcpy(c->build, buf, n + 1);
+	buf[main_len] = '\0';
+	if (version_parse(buf, parts) < 1) {
+		log_event("ERROR", SERVER_LOGGER, "%s does not hold a version", vfile);
+		return -1;
+	}
+	memcpy(c->version, buf, main_len + 1);
 	return bad;
 }
 
@@ -820,7 +830,7 @@ http_serve_one(int fd, const struct config *c)
 		         "{\"version\":\"%s\",\"buildTime\":\"%s\",\"startTime\":\"%s\","
 		         "\"profile\":\"%s\",\"supportEmail\":\"odcsupport@oceanbase.com\","
 		         "\"supportUrl\":\"https://www.oceanbase.com/docs/odc\"}",
-		         c->version, "2024-01-01T00:00:00Z", start_stamp, c->profile);
+		         c->build, "2024-01-01T00:00:00Z", start_stamp, c->profile);
 		envelope(body, sizeof(body), data, 1, "OK");
 		http_send(fd, 200, "OK", "application/json", body);
 	} else if (strcmp(path, "/api/v1/status") == 0) {
@@ -856,7 +866,7 @@ http_run(const struct config *c)
 	}
 	log_event("INFO", WEB_LOGGER, "Tomcat started on port(s): %u (http) with context path ''",
 	          c->server_port);
-	log_event("INFO", SERVER_LOGGER, "Started OdcServer %s, ODC is ready", c->version);
+	log_event("INFO", SERVER_LOGGER, "Started OdcServer %s, ODC is ready", c->build);
 	for (;;) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 
@@ -907,7 +917,7 @@ main(void)
 		return 1;
 	}
 	log_event("INFO", SERVER_LOGGER,
-	          "Starting ODC server %s with PID %d (profile %s, JAVA_OPTS=%s)", c.version,
+	          "Starting ODC server %s with PID %d (profile %s, JAVA_OPTS=%s)", c.build,
 	          (int)getpid(), c.profile, jopts ? jopts : "");
 	log_event("INFO", SERVER_LOGGER, "metadb %s:%u database %s user %s", c.db_host, c.db_port,
 	          c.db_name, c.db_user);
