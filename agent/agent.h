@@ -113,6 +113,12 @@ void agent_conf_free(struct agent_conf *c);
 char *agent_read_password(const struct agent_conf *c, char *err, size_t errlen);
 void agent_secret_free(char *s);
 
+/* Makes the directory path and any missing parent (each created 0700, as
+ * `mkdir -p` would), so that a fresh host configured as the example says
+ * needs nothing made by hand. Returns 0 when path is a directory, else -1
+ * with a message naming the path. */
+int agent_dir_ensure(const char *path, char *err, size_t errlen);
+
 /* True when path (already normalised by the protocol's rules) lies inside
  * one of the backup roots, also after resolving symlinks. */
 bool agent_path_in_roots(const struct agent_conf *c, const char *path, char *err, size_t errlen);

@@ -350,3 +350,36 @@ agent_path_allowed(const struct agent_conf *c, const char *path, char *err, size
 		return true;
 	return agent_path_in_roots(c, path, err, errlen);
 }
+
+int
+agent_dir_ensure(const char *path, char *err, size_t errlen)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(p)) {
+		snprintf(err, errlen, "%s: not a usable directory path", path);
+		return -1;
+	}
+	memcpy(p, path, n + 1);
+	/* Each parent, then the path itself; an existing one is left as it is. */
+	for (char *q = p + 1;; q++) {
+		if (*q != '/' && *q != '\0')
+			continue;
+		char c = *q;
+		*q = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: cannot create it: %s", p, strerror(errno));
+			return -1;
+		}
+		*q = c;
+		if (c == '\0')
+			break;
+	}
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a directory", path);
+		return -1;
+	}
+	return 0;
+}

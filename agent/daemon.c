@@ -901,10 +901,8 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 	dm.kp = keys_load_secret(c->secret_key, err, errlen);
 	if (dm.kp == NULL)
 		return -1;
-	if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", c->state_dir, strerror(errno));
+	if (agent_dir_ensure(c->state_dir, err, errlen) != 0 || agent_dir_ensure(c->snapshot_root, err, errlen) != 0)
 		goto out;
-	}
 	snprintf(path, sizeof(path), "%s/journal.db", c->state_dir);
 	if ((dm.j = journal_open(path, err, errlen)) == NULL)
 		goto out;

@@ -102,28 +102,12 @@ print_result(void *ctx, const struct proto_result *r)
 
 static const struct plan_out printer = {print_started, print_note, print_result, NULL};
 
-static int
-ensure_dir(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a directory", path);
-		return -1;
-	}
-	return 0;
-}
-
 static struct journal *
 open_journal(const struct agent_conf *c, char *err, size_t errlen)
 {
 	char path[4200];
 
-	if (ensure_dir(c->state_dir, err, errlen) != 0)
+	if (agent_dir_ensure(c->state_dir, err, errlen) != 0)
 		return NULL;
 	snprintf(path, sizeof(path), "%s/journal.db", c->state_dir);
 	return journal_open(path, err, errlen);

@@ -330,6 +330,11 @@ check_disk(struct run *r, struct step_res *s, uint64_t need)
 {
 	struct statvfs vfs;
 
+	/* A fresh host has no snapshot root yet: it is the agent's to make. */
+	if (agent_dir_ensure(r->c->snapshot_root, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "snapshot root: %s", r->err);
+		return -1;
+	}
 	if (statvfs(r->c->snapshot_root, &vfs) != 0) {
 		say(s, "failed", "snapshot root %s: %s", r->c->snapshot_root, strerror(errno));
 		return -1;

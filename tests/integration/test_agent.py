@@ -7,6 +7,7 @@ import csv
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import time
 
@@ -239,6 +240,27 @@ def test_preflight_refusals_touch_nothing(host, case):
     finally:
         if case == "disk":
             subprocess.run(["umount", "-l", os.path.join(host.dir, "tiny")], check=False)
+
+
+def test_fresh_host_makes_its_own_directories(host):
+    """Issue 14.3: a host configured as the example says, with nothing made by hand: the
+    state dir and the snapshot root do not exist yet (the example puts the snapshots under
+    the state dir). The preflight makes them (0700) and passes; nothing is touched.
+    Before: '[preflight] failed: snapshot root ...: No such file or directory'."""
+    conf_path = os.path.join(host.dir, "agent-fresh.conf")
+    fresh = os.path.join(host.dir, "fresh", "var", "lib", "odc-agent")
+    write_conf(host, conf_path, **{"agent.state_dir": fresh,
+                                   "paths.snapshot_root": os.path.join(fresh, "snapshots")})
+    p = agent(conf_path, "check-config", check=0)
+    assert "ok" in p.stdout, p.stdout
+    before = (host.engine.inspect(host.name)["Id"], metadb_state(host))
+    p = agent(conf_path, "run", "preflight", "--to", odcworld.OLD_VERSION, "--backup",
+              host.backup_dir, check=0)
+    assert "[preflight] ok" in p.stdout, p.stdout + p.stderr
+    for d in (fresh, os.path.join(fresh, "snapshots")):
+        st = os.stat(d)
+        assert stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o700, (d, oct(st.st_mode))
+    assert_untouched(host, *before)
 
 
 def wrapper(host, name, body):
