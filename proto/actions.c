@@ -157,6 +157,9 @@ proto_action_check(const char *action, const char *phase, const struct proto_kv 
 			return proto_fail(err, PROTO_E_INVALID_PARAM,
 			                  "action %s takes no parameter '%.32s'", action,
 			                  params[i].key);
+		if (p->fmt == F_PATH && proto_path_problem(params[i].value) != NULL)
+			return proto_fail(err, PROTO_E_INVALID_PARAM, "%s: parameter %s='%.64s': %s", action,
+			                  p->name, params[i].value, proto_path_problem(params[i].value));
 		if (!valid_value(p, params[i].value))
 			return proto_fail(err, PROTO_E_INVALID_PARAM,
 			                  "%s: parameter %s='%.64s' is not %s", action, p->name,

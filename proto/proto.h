@@ -429,6 +429,9 @@ bool proto_valid_id(const char *s);
 bool proto_valid_step(const char *s);
 bool proto_valid_tag(const char *s);
 bool proto_valid_path(const char *s);
+/* Which of section 5's path rules s breaks, for a message ("a path has no
+ * //"), or NULL when it is a valid path. */
+const char *proto_path_problem(const char *s);
 
 /* Milliseconds since the epoch, from CLOCK_REALTIME. */
 uint64_t proto_now_ms(void);

@@ -189,34 +189,42 @@ proto_valid_tag(const char *s)
 	return true;
 }
 
-bool
-proto_valid_path(const char *s)
+const char *
+proto_path_problem(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n < 1 || n > 4096 || s[0] != '/')
-		return false;
-	if (n == 1)
-		return true;
-	if (s[n - 1] == '/')
-		return false;
+	if (n < 1 || n > 4096)
+		return "a path is 1..4096 bytes";
+	/* Spaces and any UTF-8 text are a real directory's name; control
+	 * characters are not (the str itself is valid UTF-8 already). */
 	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-			return false;
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+			return "a path has no control character";
+	if (s[0] != '/')
+		return "a path is absolute: it starts with /";
+	if (strstr(s, "//") != NULL)
+		return "a path has no //";
+	if (n > 1 && s[n - 1] == '/')
+		return "a path has no trailing /";
 	/* Walk the components between slashes. */
-	for (const char *p = s + 1;;) {
+	for (const char *p = s + 1; n > 1;) {
 		const char *slash = strchr(p, '/');
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
 
-		if (len == 0)
-			return false; /* "//" */
 		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
-			return false;
+			return "a path has no . or .. component";
 		if (slash == NULL)
 			break;
 		p = slash + 1;
 	}
-	return true;
+	return NULL;
+}
+
+bool
+proto_valid_path(const char *s)
+{
+	return proto_path_problem(s) == NULL;
 }
 
 /* Arena: a chain of blocks; big requests get a block of their own. */

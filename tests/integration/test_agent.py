@@ -5,6 +5,7 @@ stand-ins (tests/world). Each test starts from a host after a failed upgrade: me
 
 import csv
 import os
+import shutil
 import signal
 import sqlite3
 import stat
@@ -163,6 +164,26 @@ def test_full_rollback(host, conf):
                "--job", "rb1", check=0)
     assert "already ended: succeeded" in p2.stderr
     assert host.engine.inspect(host.name)["Id"] == new["Id"]
+
+
+def test_backup_path_with_spaces_and_non_ascii(host):
+    """Issue 14.3: real backup directories have spaces and non-ASCII names (and the backup
+    root too). Such a path rolls back like any other; a path that really breaks a rule is
+    refused naming that rule. Before: "parameter backup='...' is not an absolute normalized
+    path" for both."""
+    root = os.path.join(host.dir, "odc backups")
+    backup = os.path.join(root, "pr\u00e9-4.3.0 \u5907\u4efd")
+    shutil.copytree(host.backup_dir, backup)
+    conf_path = write_conf(host, os.path.join(host.dir, "agent-spaces.conf"),
+                           **{"paths.backup_roots": root})
+    p = agent(conf_path, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", backup,
+              check=0)
+    assert "[health] ok" in p.stdout, p.stdout + p.stderr
+    assert host.info_version() == odcworld.OLD_BUILD
+    assert host.row_counts() == backup_state(host, backup)
+    p = agent(conf_path, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup",
+              backup + "//x", check=2)
+    assert "a path has no //" in p.stderr, p.stderr
 
 
 def test_dry_run_prints_spec_and_touches_nothing(host, conf):

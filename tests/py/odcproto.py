@@ -827,10 +827,10 @@ def check_tag(b: bytes) -> str | None:
 def check_path(b: bytes) -> str | None:
     if not 1 <= len(b) <= 4096:
         return "a path is 1..4096 bytes"
-    if any(c < 0x21 or c > 0x7E for c in b):
-        return "a path is printable ASCII without space (0x21..0x7e)"
+    if any(c < 0x20 or c == 0x7F for c in b):
+        return "a path has no control character"
     if not b.startswith(b"/"):
-        return "a path starts with /"
+        return "a path is absolute: it starts with /"
     if b"//" in b:
         return "a path has no //"
     if b != b"/" and b.endswith(b"/"):

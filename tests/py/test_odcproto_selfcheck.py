@@ -831,7 +831,7 @@ ROLLBACK_OK = {"to": "2.3.0", "backup": "/var/backups/odc"}
 
 @pytest.mark.parametrize("path", [
     "/var//backups", "//", "/var/../etc", "/..", "/var/.", "/.", "/var/./b", "/var/backups/",
-    "var/backups", "", "/var/my backups", "/var/\x7f", "/var/\tx", "/b\u00e4r",
+    "var/backups", "", "/var/\x7f", "/var/\tx", "/var/\x1b[1m",
 ])
 def test_invalid_param_path(path):
     jb = G.job_body(params=dict(ROLLBACK_OK, backup=path))
@@ -839,7 +839,8 @@ def test_invalid_param_path(path):
     assert P.check_path(path.encode()) is not None
 
 
-@pytest.mark.parametrize("path", ["/", "/var", "/var/backups/odc", "/.hidden/..x/...", "/~a!"])
+@pytest.mark.parametrize("path", ["/", "/var", "/var/backups/odc", "/.hidden/..x/...", "/~a!",
+                                  "/var/my backups", "/b\u00e4r", "/data/\u5907\u4efd 4.3"])
 def test_valid_param_path(path):
     assert P.check_path(path.encode()) is None
     jb = G.job_body(params=dict(ROLLBACK_OK, backup=path))

@@ -528,8 +528,20 @@ test_formats(void **state)
 	assert_false(proto_valid_path("/var/backups/"));
 	assert_false(proto_valid_path("/var/./backups"));
 	assert_false(proto_valid_path("/var/../etc"));
-	assert_false(proto_valid_path("/var/back ups"));
+	/* Spaces and UTF-8 names are real directories' names (issue 14). */
+	assert_true(proto_valid_path("/var/back ups"));
+	assert_true(proto_valid_path("/data/odc backups/pr\xc3\xa9-4.3 \xe5\xa4\x87\xe4\xbb\xbd"));
+	assert_false(proto_valid_path("/var/back\tups"));
+	assert_false(proto_valid_path("/var/back\x7fups"));
 	assert_true(proto_valid_path("/var/..hidden"));
+	/* A refusal names the rule broken. */
+	assert_string_equal(proto_path_problem("var/backups"), "a path is absolute: it starts with /");
+	assert_string_equal(proto_path_problem("/var//backups"), "a path has no //");
+	assert_string_equal(proto_path_problem("/var/backups/"), "a path has no trailing /");
+	assert_string_equal(proto_path_problem("/var/../etc"), "a path has no . or .. component");
+	assert_string_equal(proto_path_problem("/a\nb"), "a path has no control character");
+	assert_string_equal(proto_path_problem(""), "a path is 1..4096 bytes");
+	assert_null(proto_path_problem("/"));
 	assert_true(proto_valid_tag("4.2.0"));
 	assert_true(proto_valid_tag("_latest"));
 	assert_false(proto_valid_tag(".4"));
