@@ -32,7 +32,9 @@ usage(FILE *f)
 		"usage: odc-agent [-c CONFIG] [-v] COMMAND\n"
 		"\n"
 		"commands (local mode: this host only, no coordinator):\n"
-		"  run rollback --to TAG --backup DIR [--dry-run]   roll ODC back to TAG from a metadb backup\n"
+		"  run rollback --to TAG --backup DIR [--dry-run] [--force]\n"
+		"                                                   roll ODC back to TAG from a metadb backup\n"
+		"                                                   (--force: also when it already runs TAG)\n"
 		"  run undo --of JOB                                undo rollback JOB (snapshot + old container)\n"
 		"  run preflight --to TAG --backup DIR              only the rollback's checks\n"
 		"  run backup [--name NAME]                         dump the metadb under the first backup root\n"
@@ -121,7 +123,7 @@ cmd_run(const struct agent_conf *c, int argc, char **argv)
 		{"of", required_argument, NULL, 'o'},	 {"name", required_argument, NULL, 'n'},
 		{"lines", required_argument, NULL, 'l'}, {"dry-run", no_argument, NULL, 'd'},
 		{"job", required_argument, NULL, 'j'},	 {"phase", required_argument, NULL, 'p'},
-		{NULL, 0, NULL, 0},
+		{"force", no_argument, NULL, 'f'},	 {NULL, 0, NULL, 0},
 	};
 	struct proto_kv kv[8];
 	size_t n = 0;
@@ -143,6 +145,7 @@ cmd_run(const struct agent_conf *c, int argc, char **argv)
 		case 'n': kv[n++] = (struct proto_kv){"name", optarg}; break;
 		case 'l': kv[n++] = (struct proto_kv){"lines", optarg}; break;
 		case 'd': kv[n++] = (struct proto_kv){"dry_run", "true"}; break;
+		case 'f': kv[n++] = (struct proto_kv){"force", "true"}; break;
 		case 'j': job = optarg; break;
 		case 'p': phase = optarg; break;
 		default: return EXIT_USAGE;

@@ -47,6 +47,7 @@ struct run {
 	char err[512];
 	/* Time spent waiting on others, for the own-overhead figure. */
 	uint64_t wait_loader_ms, wait_metadb_ms, wait_health_ms;
+	bool done; /* a step found nothing left to do: the plan ends with it, succeeded */
 };
 
 /* Adds the monotonic time since *t0 to *acc. */
@@ -348,6 +349,54 @@ check_disk(struct run *r, struct step_res *s, uint64_t need)
 	return 0;
 }
 
+/* Whether the host is already where a rollback to `to` would take it: its
+ * container runs the target image (by image id, whatever name it was run
+ * by), ODC answers healthy at release `to`, and the metadb's history is of
+ * `to`. Rolling back again would restore the old backup over everything
+ * written since. Returns 1 with what was seen in why, else 0 (anything not
+ * established, e.g. the metadb unreachable, is 0: the preflight goes on and
+ * reports it). */
+static int
+already_at_target(struct run *r, const struct docker_container *ct, const char *target_id, const char *image,
+		  const char *to, char *why, size_t whylen)
+{
+	struct step_res scratch = {0};
+	struct health_state st = {0};
+	struct metadb *m;
+	char hv[65];
+	int rc, ret = 0;
+
+	if (target_id == NULL || strcmp(ct->state, "running") != 0 || strcmp(ct->image_id, target_id) != 0)
+		return 0;
+	uint64_t t0 = clock_mono_ms();
+	health_probe(r->c->health_url, 5000, &st);
+	waited(&r->wait_health_ms, t0);
+	if (!st.healthy || !version_belongs_to(st.version, to))
+		return 0;
+	scratch.data = json_object();
+	if ((m = need_metadb(r, &scratch)) != NULL) {
+		rc = metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err));
+		if (rc == 0 && version_belongs_to(hv, to)) {
+			snprintf(why, whylen,
+				 "already at %s: container %s runs %s, ODC is healthy at version %s, the metadb is at "
+				 "version %s",
+				 to, ct->name, image, st.version, hv);
+			ret = 1;
+		}
+		metadb_close(m);
+	}
+	json_decref(scratch.data);
+	return ret;
+}
+
+static bool
+param_true(const struct run *r, const char *key)
+{
+	const char *v = param(r, key);
+
+	return v != NULL && strcmp(v, "true") == 0;
+}
+
 /* Preflight of a rollback: refuses before anything is touched. */
 static void
 step_preflight_rollback(struct run *r, struct step_res *s)
@@ -373,7 +422,6 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 	if (target_image(r, to, image, sizeof(image), s) != 0)
 		return;
 	rc = docker_image_inspect(r->d, image, &raw, r->err, sizeof(r->err));
-	json_decref(raw);
 	if (rc != 0) {
 		if (rc == 1)
 			say(s, "failed", "target image %s is not on this host (docker load it first)", image);
@@ -381,6 +429,19 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 			say(s, "failed", "%s", r->err);
 		return;
 	}
+	rc = already_at_target(r, &ct, json_string_value(json_object_get(raw, "Id")), image, to, why, sizeof(why));
+	json_decref(raw);
+	if (rc == 1 && !param_true(r, "force")) {
+		put(s, "container", ct.name);
+		put(s, "container_image", ct.image);
+		put(s, "nothing_to_do", "true");
+		say(s, "ok", "%s; nothing to do: the backup is not restored over what was written since "
+		    "(force=true rolls back anyway)", why);
+		r->done = true;
+		return;
+	}
+	if (rc == 1)
+		note(r, "preflight", "%s; forced: rolling back anyway", why);
 	if (!agent_path_in_roots(r->c, dir, why, sizeof(why))) {
 		say(s, "failed", "backup: %s", why);
 		return;
@@ -1242,7 +1303,7 @@ do_step(struct run *r, const struct step_def *sd, bool last, char *err, size_t e
 	}
 	free(data);
 	bool ok = strcmp(s.status, "failed") != 0;
-	emit(r, sd->name, s.status, s.exit_code, started, dur, s.message, s.tail, s.data, last || !ok);
+	emit(r, sd->name, s.status, s.exit_code, started, dur, s.message, s.tail, s.data, last || !ok || r->done);
 	ret = ok ? 0 : 1;
 out:
 	journal_step_clear(&prev);
@@ -1332,12 +1393,12 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 		}
 	}
 	ret = 0;
-	for (size_t i = 0; i < n && ret == 0; i++) {
+	for (size_t i = 0; i < n && ret == 0 && !r.done; i++) {
 		ret = do_step(&r, &steps[i], i + 1 == n, err, errlen);
 		if (ret < 0)
 			goto out;
 	}
-	if (ret == 0 && dry_run && n > 0) {
+	if (ret == 0 && dry_run && n > 0 && !r.done) {
 		char *spec = plan_spec_preview(c, proto_param(rq->params, rq->n_params, "to"), err, errlen);
 		if (spec != NULL) {
 			note(&r, "preflight", "dry run: would create %s with: %s", c->container, spec);

@@ -15,11 +15,12 @@ struct param_spec {
 };
 
 #define STEPS_MAX 7
+#define PARAMS_MAX 4
 
 struct action_spec {
 	const char *name;
 	bool has_preflight; /* accepts phase "preflight" besides "run" */
-	struct param_spec params[3];
+	struct param_spec params[PARAMS_MAX];
 	/* The steps an agent may report (RESULT.step) for each phase: [0]
 	 * preflight, [1] run. They bound what a coordinator stores per (job,
 	 * host). "recheck" is the run phase's preflight when a preflight phase
@@ -43,7 +44,10 @@ static const struct action_spec actions[] = {
      {{"preflight", NULL}, {"backup", NULL}}},
     {"rollback",
      true,
-     {{"to", F_TAG, true, 0, 0}, {"backup", F_PATH, true, 0, 0}, {"dry_run", F_BOOL, false, 0, 0}},
+     {{"to", F_TAG, true, 0, 0},
+      {"backup", F_PATH, true, 0, 0},
+      {"dry_run", F_BOOL, false, 0, 0},
+      {"force", F_BOOL, false, 0, 0}},
      {{"preflight", NULL}, {"preflight", "recheck", "stop", "snapshot", "restore", "start", "health", NULL}}},
     {"undo",
      true,
@@ -150,7 +154,7 @@ proto_action_check(const char *action, const char *phase, const struct proto_kv 
 		                  action, phase);
 	for (size_t i = 0; i < n_params; i++) {
 		const struct param_spec *p = NULL;
-		for (size_t k = 0; k < 3 && a->params[k].name != NULL; k++)
+		for (size_t k = 0; k < PARAMS_MAX && a->params[k].name != NULL; k++)
 			if (strcmp(a->params[k].name, params[i].key) == 0)
 				p = &a->params[k];
 		if (p == NULL)
@@ -165,7 +169,7 @@ proto_action_check(const char *action, const char *phase, const struct proto_kv 
 			                  "%s: parameter %s='%.64s' is not %s", action, p->name,
 			                  params[i].value, fmt_name(p->fmt));
 	}
-	for (size_t k = 0; k < 3 && a->params[k].name != NULL; k++)
+	for (size_t k = 0; k < PARAMS_MAX && a->params[k].name != NULL; k++)
 		if (a->params[k].required &&
 		    proto_param(params, n_params, a->params[k].name) == NULL)
 			return proto_fail(err, PROTO_E_INVALID_PARAM,

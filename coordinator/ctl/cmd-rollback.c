@@ -6,12 +6,14 @@ static int cmd_rollback_exec(struct ctl *, int, char **);
 
 const struct ctl_cmd cmd_rollback_entry = {
     "rollback",
-    "--to TAG --backup DIR [SELECTORS] [POLICY] [--dry-run] [--reason TEXT] [--detach]",
+    "--to TAG --backup DIR [SELECTORS] [POLICY] [--dry-run] [--force] [--reason TEXT] [--detach]",
     "roll ODC back to TAG from the metadb backup in DIR on hosts, canary first",
     "--to TAG         the ODC image tag to return to (e.g. 4.2.0)\n"
     "--backup DIR     the pre-upgrade metadb backup, an absolute path on each host\n"
     "                 (inside the agent's backup roots)\n"
     "--dry-run        run the preflight only and report the container it would make\n"
+    "--force          roll back also a host that already runs TAG, healthy, on a metadb\n"
+    "                 of TAG (without it such a host has nothing to do and succeeds)\n"
     "SELECTORS (at least one; ANDed): --host ID (repeatable), --hosts GLOB,\n"
     "  --label K=V (repeatable), --all.\n"
     "POLICY (defaults): --canary N (1, capped at the targets), --batch N|N% (1),\n"
@@ -34,6 +36,7 @@ cmd_rollback_exec(struct ctl *c, int argc, char **argv)
 	    {"to", required_argument, NULL, CTL_OPT_TO},
 	    {"backup", required_argument, NULL, CTL_OPT_BACKUP},
 	    {"dry-run", no_argument, NULL, CTL_OPT_DRY_RUN},
+	    {"force", no_argument, NULL, CTL_OPT_FORCE},
 	    {NULL, 0, NULL, 0},
 	};
 	struct submit s = {.action = "rollback"};

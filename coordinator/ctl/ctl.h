@@ -121,6 +121,7 @@ enum ctl_opt {
 	CTL_OPT_RESULTS,
 	CTL_OPT_KIND,
 	CTL_OPT_STEP,
+	CTL_OPT_FORCE,
 };
 
 /* Every subcommand's option table starts with these: --help and the global

@@ -164,6 +164,23 @@ def test_full_rollback(host, conf):
                "--job", "rb1", check=0)
     assert "already ended: succeeded" in p2.stderr
     assert host.engine.inspect(host.name)["Id"] == new["Id"]
+    # A second rollback (a new job) to the version the host already runs, healthy: nothing
+    # to do, and what was written since stays (issue 14.3; before, the backup was restored
+    # again over it). --force rolls back anyway.
+    host.sql("INSERT INTO config_system_configuration (`key`, `value`) VALUES ('written.since', '1')")
+    counts = host.row_counts()
+    p3 = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
+               "--job", "rb2", check=0)
+    assert "[preflight] ok" in p3.stdout and "nothing to do" in p3.stdout, p3.stdout
+    assert "already at 4.2.0" in p3.stdout and odcworld.OLD_BUILD in p3.stdout, p3.stdout
+    assert "[stop]" not in p3.stdout, p3.stdout
+    assert host.engine.inspect(host.name)["Id"] == new["Id"]
+    assert host.row_counts() == counts
+    p4 = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
+               "--job", "rb3", "--force", check=0)
+    assert "forced: rolling back anyway" in p4.stdout + p4.stderr, p4.stdout + p4.stderr
+    assert "[health] ok" in p4.stdout, p4.stdout
+    assert host.row_counts() == backup_state(host, host.backup_dir)
 
 
 def test_backup_path_with_spaces_and_non_ascii(host):

@@ -873,7 +873,7 @@ ACTIONS = {
     "logs": (("run",), {}, {"lines": check_uint_text(1, 10000)}),
     "backup": (("preflight", "run"), {}, {"name": check_name}),
     "rollback": (("preflight", "run"), {"to": check_tag, "backup": check_path},
-                 {"dry_run": check_bool_text}),
+                 {"dry_run": check_bool_text, "force": check_bool_text}),
     "undo": (("preflight", "run"), {"of": check_id}, {}),
 }
 PARAM_FORMATS = {
