@@ -1332,6 +1332,33 @@ lock_state(const struct agent_conf *c, char *err, size_t errlen)
 	return fd;
 }
 
+int
+plan_busy(const struct agent_conf *c, char *why, size_t whylen)
+{
+	char err[512];
+	int fd = lock_state(c, err, sizeof(err));
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (fd == -2)
+		snprintf(why, whylen, "%s", err);
+	return fd == -2;
+}
+
+/* Refused before its first step: whoever asked still gets a final result
+ * that says why (a coordinator would otherwise wait for one until its step
+ * deadline). */
+static void
+refuse_plan(struct run *r, const struct step_def *first, const char *why)
+{
+	json_t *data = json_object();
+
+	emit(r, first->name, "failed", 0, proto_now_ms(), 0, why, "", data, true);
+	json_decref(data);
+}
+
 static char *
 params_json(const struct proto_kv *p, size_t n)
 {
@@ -1368,6 +1395,8 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 	n = steps_of(rq->action, rq->phase, dry_run, steps);
 	name_steps(j, rq->job_id, rq->phase, steps, n);
 	lockfd = lock_state(c, err, errlen);
+	if (lockfd == -2 && n > 0)
+		refuse_plan(&r, &steps[0], err);
 	if (lockfd < 0)
 		return lockfd == -2 ? 1 : -1;
 	r.deadline_ms = rq->deadline_ms ? rq->deadline_ms : proto_now_ms() + c->job_deadline_ms;
@@ -1382,6 +1411,8 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 			goto out;
 		if (strcmp(p.action, rq->action) != 0 || strcmp(p.params, pj ? pj : "{}") != 0) {
 			snprintf(err, errlen, "job %s was recorded with other parameters; refusing", rq->job_id);
+			if (n > 0)
+				refuse_plan(&r, &steps[0], err);
 			ret = 1;
 			goto out;
 		}

@@ -39,6 +39,11 @@ struct plan_request {
 int plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_request *rq,
 		 const struct plan_out *out, char *err, size_t errlen);
 
+/* Whether another process (a local `odc-agent run`) holds the agent's plan
+ * lock: 1 with why (naming the lock), else 0. The daemon asks before it
+ * accepts a dispatch, so that it can refuse it BUSY at once. */
+int plan_busy(const struct agent_conf *c, char *why, size_t whylen);
+
 /* After a restart: the plan left running in the journal, if any, is resumed
  * from its interrupted step when its deadline has not passed, or closed as
  * interrupted with a final result naming that step. The job id goes to

@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 import sqlite3
+import subprocess
 import time
 
 import nacl.signing
@@ -584,6 +585,35 @@ def test_unacked_result_resent_after_reconnect(odc_host, peer):
                       "two heartbeats after the second reconnect")
         assert peer.results(HOST, job.job_id, epoch=peer.epoch) == []
         assert peer.errors() == []
+
+
+def test_dispatch_while_a_local_plan_runs_is_refused_busy(odc_host, peer):
+    """Issue 14.3: an operator runs a local plan (`odc-agent run`) on the host while the
+    daemon is up; a dispatch then is refused at once with BUSY naming the local job, instead
+    of being accepted and never reported (the job hung in 'preflight dispatched'). Once the
+    local plan ends, the same job's next dispatch is accepted."""
+    host, conf, key = make_world(odc_host, peer)
+    with running_daemon(conf, peer=peer):
+        welcomed(peer)
+        env = dict(os.environ, ODC_AGENT_TEST_STEP_DELAY_MS="6000")
+        local = subprocess.Popen([test_agent.AGENT, "-c", conf, "run", "preflight", "--to",
+                                  odcworld.OLD_VERSION, "--backup", host.backup_dir,
+                                  "--job", "local-busy-1"], env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
+        try:
+            time.sleep(1.5)  # it holds the plan lock, paused in its first step
+            assert local.poll() is None, local.stdout.read()
+            job = peer.make_job(action="ping", targets=[HOST])
+            ans = peer.answer(HOST, peer.dispatch(HOST, job))
+            assert ans["type"] == "NACK" and ans["code"] == odcproto.ERROR_CODES["BUSY"], ans
+            assert "local plan" in ans["message"] and "local-busy-1" in ans["message"], ans
+            assert peer.results(HOST, job.job_id) == []
+        finally:
+            out, _ = local.communicate(timeout=60)
+        assert local.returncode == 0, out
+        ans = peer.answer(HOST, peer.dispatch(HOST, job))
+        assert ans["type"] == "ACK", ans
+        assert peer.wait_final(HOST, job.job_id, timeout=30)["status"] == "ok"
 
 
 def test_refused_result_is_not_sent_again(odc_host, peer):
