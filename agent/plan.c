@@ -7,10 +7,12 @@
  * before it is replaced, a partial snapshot is moved aside. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -349,6 +351,88 @@ check_disk(struct run *r, struct step_res *s, uint64_t need)
 	return 0;
 }
 
+/* The value of NAME in a container inspect's Config.Env, or NULL. */
+static const char *
+container_env(json_t *inspect, const char *name)
+{
+	json_t *env = json_object_get(json_object_get(inspect, "Config"), "Env"), *e;
+	size_t i, n = strlen(name);
+
+	json_array_foreach(env, i, e) {
+		const char *kv = json_string_value(e);
+		if (kv != NULL && strncmp(kv, name, n) == 0 && kv[n] == '=')
+			return kv + n + 1;
+	}
+	return NULL;
+}
+
+/* Two host names for one server: equal text, or addresses in common. */
+static bool
+same_server(const char *a, const char *b)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ra = NULL, *rb = NULL;
+	bool same = strcasecmp(a, b) == 0;
+
+	if (!same && getaddrinfo(a, NULL, &hints, &ra) == 0 && getaddrinfo(b, NULL, &hints, &rb) == 0) {
+		for (const struct addrinfo *x = ra; x != NULL && !same; x = x->ai_next)
+			for (const struct addrinfo *y = rb; y != NULL && !same; y = y->ai_next)
+				same = x->ai_addrlen == y->ai_addrlen && memcmp(x->ai_addr, y->ai_addr, x->ai_addrlen) == 0;
+	}
+	if (ra != NULL)
+		freeaddrinfo(ra);
+	if (rb != NULL)
+		freeaddrinfo(rb);
+	return same;
+}
+
+/* The metadb a rollback restores must be the one the ODC container uses: its
+ * DATABASE_* env names it (ODC's required settings). A copied agent.conf must
+ * never restore another deployment's database, so any difference in server,
+ * port, tenant, cluster or database refuses, naming both; the user and the
+ * password may differ (never compared, never shown). Returns 0 when they
+ * agree, else -1 with the step failed. */
+static int
+check_metadb_identity(struct run *r, struct step_res *s, json_t *inspect, const char *container)
+{
+	const struct agent_conf *c = r->c;
+	const char *host = container_env(inspect, "DATABASE_HOST"), *port = container_env(inspect, "DATABASE_PORT");
+	const char *user = container_env(inspect, "DATABASE_USERNAME"), *db = container_env(inspect, "DATABASE_NAME");
+	char tenant[129] = "", cluster[129] = "", theirs[700], ours[700];
+	const char *at, *hash;
+
+	if (host == NULL || port == NULL || user == NULL || db == NULL) {
+		say(s, "failed",
+		    "container %s has no %s in its env: cannot confirm that it uses the metadb this agent would restore "
+		    "(%s:%llu/%s); refusing",
+		    container,
+		    host == NULL ? "DATABASE_HOST" : port == NULL ? "DATABASE_PORT" : user == NULL ? "DATABASE_USERNAME"
+												    : "DATABASE_NAME",
+		    c->db_host, (unsigned long long)c->db_port, c->db_name);
+		return -1;
+	}
+	/* user@tenant#cluster, the OceanBase login ODC is given. */
+	if ((at = strchr(user, '@')) != NULL) {
+		hash = strchr(at + 1, '#');
+		snprintf(tenant, sizeof(tenant), "%.*s", (int)(hash ? (size_t)(hash - at - 1) : strlen(at + 1)), at + 1);
+		if (hash != NULL)
+			snprintf(cluster, sizeof(cluster), "%s", hash + 1);
+	}
+	char pbuf[24];
+	snprintf(pbuf, sizeof(pbuf), "%llu", (unsigned long long)c->db_port);
+	if (same_server(host, c->db_host) && strcmp(port, pbuf) == 0 && strcmp(db, c->db_name) == 0 &&
+	    strcmp(tenant, c->db_tenant ? c->db_tenant : "") == 0 && strcmp(cluster, c->db_cluster ? c->db_cluster : "") == 0)
+		return 0;
+	snprintf(theirs, sizeof(theirs), "%s:%s/%s (tenant '%s', cluster '%s')", host, port, db, tenant, cluster);
+	snprintf(ours, sizeof(ours), "%s:%s/%s (tenant '%s', cluster '%s')", c->db_host, pbuf, c->db_name,
+		 c->db_tenant ? c->db_tenant : "", c->db_cluster ? c->db_cluster : "");
+	say(s, "failed",
+	    "container %s uses the metadb %s, but this agent is configured for %s (%s): it would restore another "
+	    "database than ODC's; nothing was touched. Make [metadb] in the agent's configuration name the "
+	    "container's metadb",
+	    container, theirs, ours, c->path);
+	return -1;
+}
+
 /* Whether the host is already where a rollback to `to` would take it: its
  * container runs the target image (by image id, whatever name it was run
  * by), ODC answers healthy at release `to`, and the metadb's history is of
@@ -411,7 +495,7 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 
 	if (need_docker(r, s) != 0)
 		return;
-	rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err, sizeof(r->err));
+	rc = docker_container_inspect(r->d, r->c->container, &ct, &raw, r->err, sizeof(r->err));
 	if (rc != 0) {
 		if (rc == 1)
 			say(s, "failed", "no ODC container named %s on this host", r->c->container);
@@ -419,7 +503,10 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 			say(s, "failed", "%s", r->err);
 		return;
 	}
-	if (target_image(r, to, image, sizeof(image), s) != 0)
+	rc = check_metadb_identity(r, s, raw, ct.name);
+	json_decref(raw);
+	raw = NULL;
+	if (rc != 0 || target_image(r, to, image, sizeof(image), s) != 0)
 		return;
 	rc = docker_image_inspect(r->d, image, &raw, r->err, sizeof(r->err));
 	if (rc != 0) {

@@ -223,7 +223,7 @@ def make_backup_at_new(host):
 
 @pytest.mark.parametrize("case", [
     "engine", "container", "image", "backup_missing", "not_a_backup", "backup_version",
-    "outside_roots", "metadb", "loader", "disk"])
+    "outside_roots", "metadb", "loader", "disk", "other_database", "other_tenant"])
 def test_preflight_refusals_touch_nothing(host, case):
     conf_path = os.path.join(host.dir, "agent.conf")
     to, backup, over, expect = odcworld.OLD_VERSION, host.backup_dir, {}, None
@@ -254,6 +254,13 @@ def test_preflight_refusals_touch_nothing(host, case):
     elif case == "loader":
         over["loader.obloader"] = "/nonexistent/obloader"
         expect = "obloader /nonexistent/obloader is missing"
+    elif case == "other_database":
+        # A copied agent.conf of another deployment (issue 14.2): never restore its database.
+        over["metadb.database"] = host.db + "_other"
+        expect = "but this agent is configured for"
+    elif case == "other_tenant":
+        over["metadb.tenant"] = "another_tenant"
+        expect = f"uses the metadb {host.db_host}:{host.db_port}/{host.db} (tenant '{host.tenant}'"
     elif case == "disk":
         tiny = os.path.join(host.dir, "tiny")
         os.makedirs(tiny)
