@@ -3,23 +3,37 @@
 #include "agent/spec.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-/* The members of a container's Config and HostConfig that make up the
- * operator's choices. Cmd and Entrypoint are missing on purpose: they belong
- * to the image, and the rollback image may start differently. */
-static const char *const spec_config_keys[] = {
-    "OpenStdin",    "StdinOnce",    "Tty",  "AttachStdin",
-    "AttachStdout", "AttachStderr", "User", "ExposedPorts",
+/* Every member of the container's Config and HostConfig is the operator's
+ * choice and goes to the new container (issue 14: a published port, a
+ * healthcheck, a stop timeout an operator gave must survive a rollback), but
+ * for these. Config: the image (replaced), what is compared member by member
+ * with the image's own (Env, Labels), the hostname (spec_hostname), and Cmd
+ * and Entrypoint, which belong to the image: the rollback image may start
+ * differently. Any other Config member equal to the failed image's is that
+ * image's default and is left to the rollback image. */
+static const char *const spec_config_skip[] = {
+    "Image", "Env", "Labels", "Hostname", "Cmd", "Entrypoint",
 };
 
-static const char *const spec_host_keys[] = {
-    "NetworkMode",       "Binds",      "Mounts",    "PortBindings", "RestartPolicy",
-    "CpuPeriod",         "CpuQuota",   "CpuShares", "NanoCpus",     "Memory",
-    "MemoryReservation", "MemorySwap", "LogConfig", "ExtraHosts",   "Dns",
-    "Privileged",        "CapAdd",     "CapDrop",   "ShmSize",      "Ulimits",
+/* HostConfig members the engine fills in by itself (with its own defaults,
+ * which a new container gets anyway), and one that would stop the create:
+ * --cidfile's file exists already. */
+static const char *const spec_host_skip[] = {
+    "ContainerIDFile", "MaskedPaths", "ReadonlyPaths", "CgroupnsMode", "Runtime", "ConsoleSize", "Isolation",
 };
+
+static bool
+spec_listed(const char *const *list, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], key) == 0)
+			return true;
+	return false;
+}
 
 /* Docker's generated hostname is this many characters of the container id. */
 #define SPEC_SHORT_ID 12
@@ -48,8 +62,10 @@ spec_fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* Is v one of Docker's defaults (null, "", [], {}, 0, false, or an object
- * holding only such values, like RestartPolicy {"Name": "", ...})? Leaving
- * those out keeps the body to what the operator chose. */
+ * holding only such scalar values, like RestartPolicy {"Name": "", ...})?
+ * Leaving those out keeps the body to what the operator chose. An object
+ * member that is itself an object or an array is content: ExposedPorts
+ * {"18990/tcp": {}} is a set of one port, not nothing. */
 static int
 spec_empty(json_t *v)
 {
@@ -73,7 +89,7 @@ spec_empty(json_t *v)
 	case JSON_OBJECT:
 		json_object_foreach(v, key, m)
 		{
-			if (!spec_empty(m))
+			if (json_is_object(m) || json_is_array(m) || !spec_empty(m))
 				return 0;
 		}
 		return 1;
@@ -223,9 +239,8 @@ spec_from_container(json_t *container_inspect, json_t *image_inspect, const char
                     size_t errlen)
 {
 	json_t *body = NULL, *host = NULL, *result = NULL;
-	json_t *config, *hostconfig, *image_config = NULL;
-	const char *wd;
-	size_t i;
+	json_t *config, *hostconfig, *image_config = NULL, *v;
+	const char *key;
 
 	if (image == NULL || image[0] == '\0') {
 		spec_fail(err, errlen, "no image given");
@@ -257,24 +272,27 @@ spec_from_container(json_t *container_inspect, json_t *image_inspect, const char
 	}
 	if (spec_env(body, config, image_config, err, errlen) != 0)
 		goto out;
-	for (i = 0; i < sizeof(spec_config_keys) / sizeof(spec_config_keys[0]); i++) {
-		if (spec_put(body, spec_config_keys[i],
-		             json_object_get(config, spec_config_keys[i]), err, errlen) != 0)
+	json_object_foreach(config, key, v)
+	{
+		if (spec_listed(spec_config_skip, sizeof(spec_config_skip) / sizeof(spec_config_skip[0]), key))
+			continue;
+		/* The failed image's default: the rollback image brings its own. */
+		if (image_config != NULL && json_equal(v, json_object_get(image_config, key)))
+			continue;
+		if (spec_put(body, key, v, err, errlen) != 0)
 			goto out;
 	}
-	wd = spec_str(config, "WorkingDir");
-	if (strcmp(wd, spec_str(image_config, "WorkingDir")) != 0 &&
-	    spec_put(body, "WorkingDir", json_object_get(config, "WorkingDir"), err, errlen) != 0)
-		goto out;
 	if (spec_labels(body, config, image_config, err, errlen) != 0)
 		goto out;
 	if (spec_hostname(body, container_inspect, config, spec_str(hostconfig, "NetworkMode"), err,
 	                  errlen) != 0)
 		goto out;
 
-	for (i = 0; i < sizeof(spec_host_keys) / sizeof(spec_host_keys[0]); i++) {
-		if (spec_put(host, spec_host_keys[i],
-		             json_object_get(hostconfig, spec_host_keys[i]), err, errlen) != 0)
+	json_object_foreach(hostconfig, key, v)
+	{
+		if (spec_listed(spec_host_skip, sizeof(spec_host_skip) / sizeof(spec_host_skip[0]), key))
+			continue;
+		if (spec_put(host, key, v, err, errlen) != 0)
 			goto out;
 	}
 	if (json_object_size(host) > 0) {

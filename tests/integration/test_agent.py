@@ -203,6 +203,51 @@ def test_backup_path_with_spaces_and_non_ascii(host):
     assert "a path has no //" in p.stderr, p.stderr
 
 
+# What the engine fills in by itself, the image's own, and what a new container has anew.
+SPEC_NOT_CARRIED = {"Image", "Hostname", "Cmd", "Entrypoint", "Env", "Labels", "ContainerIDFile",
+                    "MaskedPaths", "ReadonlyPaths", "CgroupnsMode", "Runtime", "ConsoleSize",
+                    "Isolation"}
+
+
+def test_recreated_container_carries_every_operator_flag(host, conf):
+    """Issue 14.3: the operator's `docker run` had more than the seed's flags (a
+    healthcheck, a stop timeout, ulimits, shm size, a pids limit, a label, an extra host,
+    log options, a cidfile). The container the rollback creates carries every field of the
+    old one's Config and HostConfig but the image (field by field), and the rollback
+    succeeds. Before: the healthcheck, the stop timeout, the pids limit ... were dropped."""
+    cid_file = os.path.join(host.dir, "odc.cid")
+    extra = ["--health-cmd", f"wget -qO- http://127.0.0.1:{host.port}/api/v1/status",
+             "--health-interval", "5s", "--health-retries", "3", "--stop-timeout", "25",
+             "--ulimit", "nofile=1024:1024", "--shm-size", "256m", "--pids-limit", "4096",
+             "--label", "com.example.owner=dba", "--add-host", "metadb.example:10.9.8.7",
+             "--log-opt", "max-size=10m", "--cidfile", cid_file]
+    host.engine.docker("rm", "-f", host.name)
+    args = host.docker_run_args(host.images.new)
+    host.engine.docker("run", *args[:-1], *extra, args[-1])
+    host.wait_healthy(odcworld.NEW_VERSION, timeout=60)
+    old = host.engine.inspect(host.name)
+    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
+              check=0)
+    assert "[health] ok" in p.stdout, p.stdout + p.stderr
+    new = host.engine.inspect(host.name)
+    img_old = host.engine.inspect(host.images.new)["Config"]
+    def same(a, b):  # Docker shows an unset field as null, {}, [], "" or 0 alike
+        return a == b or (a in (None, {}, [], "", 0, False) and b in (None, {}, [], "", 0, False))
+    for k, v in old["Config"].items():
+        if k in SPEC_NOT_CARRIED or v == img_old.get(k):
+            continue
+        assert same(new["Config"].get(k), v), (k, v, new["Config"].get(k))
+    for k, v in old["HostConfig"].items():
+        if k in SPEC_NOT_CARRIED:
+            continue
+        assert same(new["HostConfig"].get(k), v), (k, v, new["HostConfig"].get(k))
+    assert new["Config"]["Healthcheck"]["Test"][1].startswith("wget"), new["Config"]
+    assert new["Config"]["Labels"].get("com.example.owner") == "dba"
+    assert all(e in new["Config"]["Env"] for e in old["Config"]["Env"]
+               if e.split("=", 1)[0] in host.env)
+    assert new["Config"]["Image"] == host.images.old
+
+
 def test_dry_run_prints_spec_and_touches_nothing(host, conf):
     before = (host.engine.inspect(host.name)["Id"], metadb_state(host))
     p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,

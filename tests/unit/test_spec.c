@@ -224,6 +224,53 @@ test_operator_overrides_of_image_values_kept(void **state)
 	json_decref(body);
 }
 
+/* Issue 14: everything the operator gave `docker run` survives, not only a
+ * list of known flags: -p with ODC_SERVER_PORT moved, a healthcheck, a stop
+ * timeout, a ulimit; --cidfile is not carried (its file exists). */
+static void
+test_every_operator_choice_carried(void **state)
+{
+	struct fixture *f = *state;
+	json_t *config = json_object_get(f->container, "Config");
+	json_t *hc = json_object_get(f->container, "HostConfig");
+	json_t *body, *h, *ports, *hcheck;
+
+	json_object_set_new(config, "ExposedPorts", json_pack("{s:{}, s:{}}", "8989/tcp", "18990/tcp"));
+	json_object_set_new(json_object_get(f->image, "Config"), "ExposedPorts", json_pack("{s:{}}", "8989/tcp"));
+	json_object_set_new(hc, "NetworkMode", json_string("bridge"));
+	json_object_set_new(hc, "PortBindings",
+			    json_pack("{s:[{s:s, s:s}]}", "18990/tcp", "HostIp", "", "HostPort", "18990"));
+	json_object_set_new(config, "Healthcheck",
+			    json_pack("{s:[s,s], s:I, s:I}", "Test", "CMD-SHELL", "wget -qO- localhost:18990/api/v1/status",
+				      "Interval", (json_int_t)30000000000, "Retries", (json_int_t)3));
+	json_object_set_new(config, "StopTimeout", json_integer(60));
+	json_object_set_new(hc, "ContainerIDFile", json_string("/run/odc.cid"));
+	json_object_set_new(hc, "PidsLimit", json_integer(4096));
+	body = build(f->container, f->image);
+	h = host_config(body);
+	ports = json_object_get(body, "ExposedPorts");
+	assert_non_null(json_object_get(ports, "18990/tcp"));
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(json_object_get(h, "PortBindings"), "18990/tcp"), 0),
+				"HostPort")),
+			    "18990");
+	hcheck = json_object_get(body, "Healthcheck");
+	assert_true(json_equal(hcheck, json_object_get(config, "Healthcheck")));
+	assert_int_equal(json_integer_value(json_object_get(body, "StopTimeout")), 60);
+	assert_int_equal(json_integer_value(json_object_get(h, "PidsLimit")), 4096);
+	assert_null(json_object_get(h, "ContainerIDFile"));
+	json_decref(body);
+
+	/* The failed image's own EXPOSE and HEALTHCHECK are its defaults: left to
+	 * the rollback image. */
+	json_object_set(json_object_get(f->image, "Config"), "Healthcheck", json_object_get(config, "Healthcheck"));
+	json_object_set_new(config, "ExposedPorts", json_pack("{s:{}}", "8989/tcp"));
+	body = build(f->container, f->image);
+	assert_null(json_object_get(body, "Healthcheck"));
+	assert_null(json_object_get(body, "ExposedPorts"));
+	json_decref(body);
+}
+
 static void
 test_without_image_inspect_everything_is_kept(void **state)
 {
@@ -477,6 +524,7 @@ main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_without_image_inspect_everything_is_kept, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_every_operator_choice_carried, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hostname_only_off_host_network, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_result_shares_nothing_with_input, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_inspect_refused, setup, teardown),
