@@ -624,6 +624,8 @@ step_stop(struct run *r, struct step_res *s, const char *suffix, const char *new
 				say(s, "failed", "cannot derive the new container's spec: %s", r->err);
 				goto out;
 			}
+			/* Secrets stay in Docker (the kept container), not in the journal. */
+			spec_redact(spec, SPEC_KEPT_MASK);
 			char *text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
 			rc = text ? fact_set(r, "spec", text) : -1;
 			free(text);
@@ -814,6 +816,36 @@ out:
 }
 
 /* Start the previous image in a container made from the old one's spec. */
+/* The secret env values the journal did not keep, from the kept container
+ * (the one this job stopped and renamed). 0, or -1 with the step failed. */
+static int
+unredact_from_kept(struct run *r, struct step_res *s, json_t *spec)
+{
+	char *old_id = fact(r, NULL, "old_id"), *renamed = fact(r, NULL, "renamed");
+	struct docker_container kept;
+	json_t *inspect = NULL;
+	int rc = -1;
+
+	if (old_id == NULL ||
+	    docker_container_inspect(r->d, old_id, &kept, &inspect, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed",
+		    "the kept container %s (%.12s), which holds the secret env values the journal does not keep, "
+		    "cannot be read: %s",
+		    renamed ? renamed : "?", old_id ? old_id : "?", old_id ? r->err : "no id recorded");
+		goto out;
+	}
+	if (spec_unredact(spec, inspect, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "%s (%s)", r->err, kept.name);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(inspect);
+	free(old_id);
+	free(renamed);
+	return rc;
+}
+
 static void
 step_start_new(struct run *r, struct step_res *s, const char *image)
 {
@@ -847,6 +879,8 @@ step_start_new(struct run *r, struct step_res *s, const char *image)
 			say(s, "failed", "no recorded container spec for this job");
 			goto out;
 		}
+		if (unredact_from_kept(r, s, spec) != 0)
+			goto out;
 		if (docker_container_create(r->d, r->c->container, spec, id, r->err, sizeof(r->err)) != 0) {
 			say(s, "failed", "%s", r->err);
 			goto out;
@@ -1630,23 +1664,7 @@ plan_spec_preview(const struct agent_conf *c, const char *tag, char *err, size_t
 		/* The password is in the env (Docker's create body keeps Env at
 		 * the top level); a preview must not show it, nor anything
 		 * named like a secret. */
-		json_t *env = json_object_get(spec, "Env");
-		size_t i;
-		json_t *e;
-		json_array_foreach(env, i, e) {
-			const char *kv = json_string_value(e);
-			const char *eq = kv ? strchr(kv, '=') : NULL;
-			char name[128];
-			if (eq == NULL || (size_t)(eq - kv) >= sizeof(name))
-				continue;
-			memcpy(name, kv, (size_t)(eq - kv));
-			name[eq - kv] = '\0';
-			if (strcasestr(name, "PASSWORD") || strcasestr(name, "SECRET") || strcasestr(name, "TOKEN")) {
-				char red[160];
-				snprintf(red, sizeof(red), "%s=******", name);
-				json_array_set_new(env, i, json_string(red));
-			}
-		}
+		spec_redact(spec, "******");
 		text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
 	}
 out:

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Every member of the container's Config and HostConfig is the operator's
@@ -500,6 +501,77 @@ spec_image_ref(const char *repository, const char *tag, char *out, size_t outlen
 	if (n < 0 || (size_t)n >= outlen) {
 		out[0] = '\0';
 		return -1;
+	}
+	return 0;
+}
+
+bool
+spec_secret_name(const char *name, size_t len)
+{
+	static const char *const marks[] = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTIAL", "PRIVATE_KEY",
+					    "ACCESS_KEY"};
+	char up[256];
+
+	if (len >= sizeof(up))
+		len = sizeof(up) - 1;
+	for (size_t i = 0; i < len; i++)
+		up[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 'a' + 'A' : name[i]);
+	up[len] = '\0';
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (strstr(up, marks[i]) != NULL)
+			return true;
+	return false;
+}
+
+void
+spec_redact(json_t *body, const char *mask)
+{
+	json_t *env = json_object_get(body, "Env"), *e;
+	size_t i;
+
+	json_array_foreach(env, i, e)
+	{
+		const char *kv = json_string_value(e), *eq = kv ? strchr(kv, '=') : NULL;
+		if (eq == NULL || !spec_secret_name(kv, (size_t)(eq - kv)))
+			continue;
+		size_t n = (size_t)(eq - kv) + 1 + strlen(mask) + 1;
+		char *red = malloc(n);
+		if (red == NULL)
+			continue;
+		snprintf(red, n, "%.*s=%s", (int)(eq - kv), kv, mask);
+		json_array_set_new(env, i, json_string(red));
+		free(red);
+	}
+}
+
+int
+spec_unredact(json_t *body, json_t *source, char *err, size_t errlen)
+{
+	json_t *env = json_object_get(body, "Env"), *src = json_object_get(json_object_get(source, "Config"), "Env");
+	json_t *e, *se;
+	size_t i, j;
+
+	json_array_foreach(env, i, e)
+	{
+		const char *kv = json_string_value(e), *eq = kv ? strchr(kv, '=') : NULL;
+		if (eq == NULL || strcmp(eq + 1, SPEC_KEPT_MASK) != 0)
+			continue;
+		size_t n = (size_t)(eq - kv) + 1;
+		bool found = false;
+		json_array_foreach(src, j, se)
+		{
+			const char *skv = json_string_value(se);
+			if (skv != NULL && strncmp(skv, kv, n) == 0) {
+				json_array_set_new(env, i, json_string(skv));
+				found = true;
+				break;
+			}
+		}
+		if (!found) {
+			spec_fail(err, errlen, "the kept container has no %.*s, whose value the journal does not keep",
+				  (int)(n - 1), kv);
+			return -1;
+		}
 	}
 	return 0;
 }

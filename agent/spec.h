@@ -5,6 +5,7 @@
 #ifndef ODC_AGENT_SPEC_H
 #define ODC_AGENT_SPEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -62,6 +63,21 @@ void spec_defaults_init(struct spec_defaults *def);
  * entries is an error. Returns a new reference, or NULL with a message. */
 json_t *spec_from_defaults(const struct spec_defaults *def, const char *image, char *err,
                            size_t errlen);
+
+/* Secrets at rest. An env variable whose name says it is one (PASSWORD,
+ * PASSWD, SECRET, TOKEN, CREDENTIAL, PRIVATE_KEY, ACCESS_KEY, any case:
+ * DATABASE_PASSWORD, ODC_PROPERTY_ENCRYPTION_PASSWORD) never leaves the
+ * host's Docker engine in clear: the journal keeps the spec with such values
+ * replaced by SPEC_KEPT_MASK, and the create takes them back from the kept
+ * container (which is never deleted) just before it is made. */
+#define SPEC_KEPT_MASK "<in the kept container>"
+bool spec_secret_name(const char *name, size_t len);
+/* Replaces the value of every secret env entry of body by mask, in place. */
+void spec_redact(json_t *body, const char *mask);
+/* Puts back every env entry of body whose value is SPEC_KEPT_MASK from the
+ * same variable of source (a container inspect). Returns 0, or -1 naming
+ * the variable source lacks. */
+int spec_unredact(json_t *body, json_t *source, char *err, size_t errlen);
 
 /* "repository:tag" ("repository@sha256:..." when tag is a digest).
  * Returns 0, -1 when it does not fit, a part is empty, the repository

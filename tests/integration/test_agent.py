@@ -156,6 +156,13 @@ def test_full_rollback(host, conf):
     kept = containers_named(host, f"{host.name}-rolledback-")
     assert len(kept) == 1 and kept[0]["Id"] == old["Id"]
     assert not kept[0]["State"]["Running"]
+    # Secrets at rest (issue 14.3): the metadb password is in no file of the agent's state
+    # (journal, its WAL); the container got it from the kept one.
+    for d, _, files in os.walk(os.path.join(host.dir, "agent-state")):
+        for f in files:
+            with open(os.path.join(d, f), "rb") as fh:
+                assert host.password.encode() not in fh.read(), os.path.join(d, f)
+    assert f"DATABASE_PASSWORD={host.password}" in new["Config"]["Env"]
     # The safety snapshot holds the 4.3.0 metadb.
     snap = os.path.join(host.snapshot_root, "rb1")
     assert "odc_schedule" in backup_state(host, snap)

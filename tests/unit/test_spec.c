@@ -271,6 +271,40 @@ test_every_operator_choice_carried(void **state)
 	json_decref(body);
 }
 
+/* Secrets at rest (issue 14): the journal's copy has no secret value, and
+ * the create takes it back from the kept container. */
+static void
+test_secrets_redacted_and_restored(void **state)
+{
+	struct fixture *f = *state;
+	char err[256] = "";
+	json_t *body, *env;
+
+	json_array_append_new(json_object_get(json_object_get(f->container, "Config"), "Env"),
+			      json_string("ODC_PROPERTY_ENCRYPTION_PASSWORD=k3y!"));
+	body = build(f->container, f->image);
+	spec_redact(body, SPEC_KEPT_MASK);
+	env = json_object_get(body, "Env");
+	assert_true(has_string(env, "DATABASE_PASSWORD=" SPEC_KEPT_MASK));
+	assert_true(has_string(env, "ODC_PROPERTY_ENCRYPTION_PASSWORD=" SPEC_KEPT_MASK));
+	assert_true(has_string(env, "DATABASE_USERNAME=odc@odc_meta#obcluster"));
+	char *text = json_dumps(body, 0);
+	assert_null(strstr(text, "s3cret"));
+	assert_null(strstr(text, "k3y!"));
+	free(text);
+	assert_int_equal(spec_unredact(body, f->container, err, sizeof(err)), 0);
+	assert_true(has_string(env, "DATABASE_PASSWORD=s3cret"));
+	assert_true(has_string(env, "ODC_PROPERTY_ENCRYPTION_PASSWORD=k3y!"));
+	assert_true(spec_secret_name("db_passwd", 9));
+	assert_false(spec_secret_name("DATABASE_NAME", 13));
+	/* A kept container without the variable: refused, naming it. */
+	spec_redact(body, SPEC_KEPT_MASK);
+	json_object_set_new(json_object_get(f->container, "Config"), "Env", json_array());
+	assert_int_equal(spec_unredact(body, f->container, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "DATABASE_PASSWORD"));
+	json_decref(body);
+}
+
 static void
 test_without_image_inspect_everything_is_kept(void **state)
 {
@@ -525,6 +559,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_without_image_inspect_everything_is_kept, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_every_operator_choice_carried, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_secrets_redacted_and_restored, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hostname_only_off_host_network, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_result_shares_nothing_with_input, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_inspect_refused, setup, teardown),
