@@ -36,7 +36,9 @@ struct docker {
 	char curl_err[CURL_ERROR_SIZE];
 };
 
-/* Demultiplexes Docker's log stream into a ring of the newest bytes. */
+/* Demultiplexes Docker's log stream into a ring of the newest bytes; or,
+ * with tar set, keeps the newest bytes of the first regular file of a tar
+ * stream (the archive API's answer). */
 struct docker_logs {
 	int raw; /* a TTY: no frames */
 	struct tail t;
@@ -44,6 +46,12 @@ struct docker_logs {
 	size_t hdr_len;
 	uint32_t left; /* payload bytes still due in the current frame */
 	int bad;
+	/* tar */
+	int tar;
+	uint8_t block[512];
+	size_t block_len;
+	uint64_t content_left, skip; /* the file's bytes still due; bytes to pass over */
+	int in_content, tar_done, found;
 };
 
 /* Where one response goes. */
@@ -143,12 +151,75 @@ docker_free(struct docker *d)
 	free(d);
 }
 
+/* A tar header's size field: octal digits (space or NUL ended), or GNU's
+ * base-256 for large files. */
+static uint64_t
+docker_tar_size(const uint8_t *f)
+{
+	uint64_t v = 0;
+
+	if (f[0] & 0x80) {
+		for (int i = 1; i < 12; i++)
+			v = v << 8 | f[i];
+		return v;
+	}
+	for (int i = 0; i < 12 && f[i] >= '0' && f[i] <= '7'; i++)
+		v = v * 8 + (uint64_t)(f[i] - '0');
+	return v;
+}
+
+/* Feeds n bytes of a tar stream: headers read block by block, pax and other
+ * non-file entries passed over, the first regular file's bytes to the tail,
+ * the rest ignored. */
+static void
+docker_tar_push(struct docker_logs *l, const uint8_t *p, size_t n)
+{
+	while (n > 0 && !l->tar_done) {
+		size_t k;
+		if (l->in_content) {
+			k = l->content_left < n ? (size_t)l->content_left : n;
+			tail_push(&l->t, p, k);
+			l->content_left -= k;
+			if (l->content_left == 0)
+				l->tar_done = 1;
+		} else if (l->skip > 0) {
+			k = l->skip < n ? (size_t)l->skip : n;
+			l->skip -= k;
+		} else {
+			k = sizeof(l->block) - l->block_len < n ? sizeof(l->block) - l->block_len : n;
+			memcpy(l->block + l->block_len, p, k);
+			l->block_len += k;
+			if (l->block_len == sizeof(l->block)) {
+				uint64_t size = docker_tar_size(l->block + 124);
+				char type = (char)l->block[156];
+				l->block_len = 0;
+				if (l->block[0] == '\0') {
+					l->tar_done = 1; /* the end-of-archive blocks */
+				} else if (type == '0' || type == '\0') {
+					l->found = 1;
+					l->in_content = size > 0;
+					l->content_left = size;
+					l->tar_done = size == 0;
+				} else {
+					l->skip = (size + 511) / 512 * 512;
+				}
+			}
+		}
+		p += k;
+		n -= k;
+	}
+}
+
 /* Feeds n bytes of a log stream into l. -1 on a malformed frame header. */
 static int
 docker_logs_push(struct docker_logs *l, const uint8_t *p, size_t n)
 {
 	size_t k;
 
+	if (l->tar) {
+		docker_tar_push(l, p, n);
+		return 0;
+	}
 	if (l->raw) {
 		tail_push(&l->t, p, n);
 		return 0;
@@ -832,6 +903,64 @@ docker_container_logs(struct docker *d, const char *id, unsigned tail_lines, siz
 		*outlen = n;
 	result = 0;
 out:
+	tail_free(&logs.t);
+	buf_free(&s.body);
+	return result;
+}
+
+int
+docker_container_file_tail(struct docker *d, const char *id, const char *file, size_t max_bytes, char **out,
+                           char *err, size_t errlen)
+{
+	char path[DOCKER_PATH_MAX], query[DOCKER_PATH_MAX];
+	struct docker_logs logs;
+	struct docker_sink s;
+	char *esc = NULL, *text = NULL;
+	int result = -1;
+
+	*out = NULL;
+	memset(&logs, 0, sizeof(logs));
+	memset(&s, 0, sizeof(s));
+	logs.tar = 1;
+	if (max_bytes > DOCKER_BODY_MAX)
+		max_bytes = DOCKER_BODY_MAX;
+	if (docker_path(d, path, sizeof(path), "/containers/", "container", id, "/archive", err, errlen) != 0)
+		return -1;
+	esc = curl_easy_escape(d->curl, file, 0);
+	if (esc == NULL || snprintf(query, sizeof(query), "path=%s", esc) >= (int)sizeof(query)) {
+		docker_fail(err, errlen, "GET %s: path %s cannot be sent", path, file);
+		goto out;
+	}
+	if (tail_init(&logs.t, max_bytes) != 0) {
+		docker_fail(err, errlen, "GET %s: out of memory for %zu bytes", path, max_bytes);
+		goto out;
+	}
+	s.logs = &logs;
+	if (docker_call(d, "GET", path, query, NULL, 0, &s, err, errlen) != 0)
+		goto out;
+	if (s.status == 404) {
+		docker_fail(err, errlen, "%s: no such file in container %s", file, id);
+		result = 1;
+		goto out;
+	}
+	if (s.status != 200) {
+		docker_status_fail("GET", path, &s, err, errlen);
+		goto out;
+	}
+	if (!logs.found) {
+		docker_fail(err, errlen, "%s in container %s is not a regular file", file, id);
+		result = 1;
+		goto out;
+	}
+	if ((text = malloc(logs.t.len + 1)) == NULL) {
+		docker_fail(err, errlen, "GET %s: out of memory", path);
+		goto out;
+	}
+	tail_copy(&logs.t, text, logs.t.len + 1);
+	*out = text;
+	result = 0;
+out:
+	curl_free(esc);
 	tail_free(&logs.t);
 	buf_free(&s.body);
 	return result;

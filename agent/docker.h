@@ -95,6 +95,14 @@ int docker_container_create(struct docker *d, const char *name, json_t *body, ch
 int docker_container_logs(struct docker *d, const char *id, unsigned tail_lines, size_t max_bytes,
                           char **out, size_t *outlen, char *err, size_t errlen);
 
+/* The newest max_bytes (at most DOCKER_BODY_MAX) of file in the container's
+ * file system, its mounts included, through the archive API (a tar stream,
+ * read as it comes: a large log costs no memory), which works on a stopped
+ * container too. *out is malloc'd and NUL-terminated. Returns 0, 1 when the
+ * file does not exist (or is not a regular file), -1 on error. */
+int docker_container_file_tail(struct docker *d, const char *id, const char *file, size_t max_bytes, char **out,
+                               char *err, size_t errlen);
+
 /* Milliseconds this client has spent waiting inside requests (for the
  * agent's own-overhead figures). NULL gives 0. */
 uint64_t docker_waited_ms(const struct docker *d);

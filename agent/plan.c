@@ -32,6 +32,13 @@
 
 #define TAIL_MAX 16384
 #define MSG_MAX	 1024
+/* Where ODC writes its log in its container: log4j2.xml's OdcFileAppender,
+ * ${LOG_DIRECTORY}/odc.log with LOG_DIRECTORY ./log under /opt/odc
+ * (oceanbase/odc server/odc-server/src/main/resources/log4j2.xml). `docker
+ * logs` shows only the supervisor. */
+#define ODC_LOG_FILE	 "/opt/odc/log/odc.log"
+#define ODC_LOG_TAIL	 11000
+#define DOCKER_LOG_TAIL	 4000
 
 /* One execution of one plan. */
 struct run {
@@ -923,6 +930,34 @@ health_progress(void *ctx, const struct health_state *st)
 	}
 }
 
+/* The last ERROR lines of text (up to three, oldest first, joined by " | "),
+ * cut to fit out: the cause is often one line before the generic "run
+ * failed". */
+static bool
+last_error_lines(const char *text, char *out, size_t outlen)
+{
+	const char *end = text + strlen(text), *found[3];
+	size_t lens[3], n = 0;
+
+	while (end > text && n < 3) {
+		const char *start = end;
+		while (start > text && start[-1] != '\n')
+			start--;
+		size_t len = (size_t)(end - start);
+		if (len > 0 && memmem(start, len, "ERROR", 5) != NULL) {
+			found[n] = start;
+			lens[n++] = len;
+		}
+		end = start > text ? start - 1 : text;
+	}
+	out[0] = '\0';
+	for (size_t i = n; i > 0; i--) {
+		size_t used = strlen(out);
+		snprintf(out + used, outlen - used, "%s%.*s", i < n ? " | " : "", (int)lens[i - 1], found[i - 1]);
+	}
+	return n > 0;
+}
+
 static void
 step_health(struct run *r, struct step_res *s, const char *want)
 {
@@ -941,10 +976,27 @@ step_health(struct run *r, struct step_res *s, const char *want)
 	}
 	say(s, "failed", "ODC did not become healthy%s%s within %llu s: %s", want && *want ? " at " : "",
 	    want ? want : "", (unsigned long long)(budget / 1000), st.detail);
-	/* The container's own words say why (e.g. "Software degrade is not allowed"). */
-	if (need_docker(r, s) == 0 &&
-	    docker_container_logs(r->d, r->c->container, 200, 12000, &logs, &loglen, r->err, sizeof(r->err)) == 0)
-		tail_set(s, logs);
+	/* ODC's own words say why (e.g. "Software degrade is not allowed"): its
+	 * log file, read through Docker (mounted or not, running or not), then
+	 * what the supervisor said. */
+	if (need_docker(r, s) == 0) {
+		char *file = NULL, tail[TAIL_MAX], line[MSG_MAX];
+		int frc = docker_container_file_tail(r->d, r->c->container, ODC_LOG_FILE, ODC_LOG_TAIL, &file, r->err,
+						    sizeof(r->err));
+		if (docker_container_logs(r->d, r->c->container, 200, DOCKER_LOG_TAIL, &logs, &loglen, r->err,
+					  sizeof(r->err)) != 0)
+			logs = NULL;
+		/* ODC's own log last: displays show a tail's end. */
+		snprintf(tail, sizeof(tail), "--- docker logs (the supervisor) ---\n%s\n--- %s, its end ---\n%s",
+			 logs ? logs : "(cannot be read)", ODC_LOG_FILE, frc == 0 ? file : "(cannot be read)");
+		tail_set(s, tail);
+		/* The last ERROR line goes into the message, where an operator
+		 * looks first (the host table of `odcctl job`). */
+		if (frc == 0 && last_error_lines(file, line, sizeof(line)))
+			snprintf(s->message + strlen(s->message), sizeof(s->message) - strlen(s->message),
+				 "; ODC's log: %s", line);
+		free(file);
+	}
 	s->status = "failed";
 	free(logs);
 }

@@ -477,8 +477,15 @@ class OdcHost:
         return p.stdout.strip()
 
     def logs(self, name=None):
+        """`docker logs` (the supervisor's lines), then ODC's own log file, odc.log in the
+        log directory every container of this host mounts (ODC writes there only)."""
         p = self.engine.docker("logs", name or self.name, check=False)
-        return p.stdout + p.stderr
+        try:
+            with open(os.path.join(self.log_dir, "odc.log"), errors="replace") as f:
+                own = f.read()
+        except OSError:
+            own = ""
+        return p.stdout + p.stderr + own
 
     def state(self, name=None):
         """docker inspect State of the container (None when it does not exist)."""

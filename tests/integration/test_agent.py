@@ -411,6 +411,48 @@ def test_health_failure_reports_log_tail(host):
     assert "    | " in p.stdout and "4.2.0" in p.stdout.split("[health] failed", 1)[1]
 
 
+def test_health_failure_carries_odcs_own_log(host):
+    """Issue 14.2: ODC writes its log to /opt/odc/log/odc.log and `docker logs` shows only the
+    supervisor. The metadb is made newer than 4.2.0 between the restore and the start (a
+    4.3.0.9 row in migrate_schema_history): the old ODC refuses to start ("Software degrade
+    is not allowed") and the supervisor gives up. The health gate's failure says so, in its
+    message and with odc.log's end in the output tail. Before: only the supervisor's lines
+    ("odc-server exited with status 1"), never why."""
+    conf = write_conf(host, os.path.join(host.dir, "agent.conf"), **{"deadlines.health": "12s"})
+    state = os.path.join(host.dir, "agent-state")
+    env = dict(os.environ, ODC_AGENT_TEST_STEP_DELAY_MS="2500")
+    p = subprocess.Popen([AGENT, "-c", conf, "run", "rollback", "--to", odcworld.OLD_VERSION,
+                          "--backup", host.backup_dir, "--job", "deg1"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "start" not in (job_steps(state, "deg1") if os.path.exists(
+                os.path.join(state, "journal.db")) else {}):
+            assert time.monotonic() < deadline and p.poll() is None, p.communicate()
+            time.sleep(0.2)
+        host.sql("INSERT INTO migrate_schema_history (version, description, type, script, "
+                 "checksum, installed_by, execution_millis, success) VALUES ('4.3.0.9', "
+                 "'newer', 'SQL', 'V_4_3_0_9__newer.sql', 'x', 'test', 1, 1)")
+        out, err = p.communicate(timeout=180)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 1, out + err
+    health = out.split("[health] failed", 1)[1]
+    assert "Software degrade is not allowed" in health.splitlines()[0], health[:2000]
+    assert "| " in health and "Software degrade is not allowed" in health.split("\n", 1)[1]
+    db = sqlite3.connect(os.path.join(state, "journal.db"))
+    try:
+        tail = db.execute("SELECT output_tail FROM step WHERE job_id = 'deg1' AND step = 'health'"
+                          ).fetchone()[0]
+    finally:
+        db.close()
+    assert tail.index("docker logs") < tail.index("/opt/odc/log/odc.log"), tail[:3000]
+    assert "odc-server exited with status" in tail  # the supervisor's side, too
+    p2 = host.engine.docker("logs", host.name, check=False)
+    assert "Software degrade" not in p2.stdout + p2.stderr  # not where the agent used to look
+
+
 @pytest.mark.parametrize("step", ["preflight", "stop", "snapshot", "restore", "start", "health"])
 def test_kill_9_during_each_step_then_resume(host, conf, step):
     """The agent dies (kill -9) inside step; `odc-agent resume` finishes the job."""

@@ -62,10 +62,14 @@ log_event(const char *level, const char *logger, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-	printf("%s.%03ld %5s %d --- [main] %-40s : %s\n", stamp, ts.tv_nsec / 1000000L, level,
-	       (int)getpid(), logger, msg);
-	fflush(stdout);
-	if (log_file != NULL) {
+	/* Like ODC's log4j2 file appender: to /opt/odc/log/odc.log only; under
+	 * supervisord nothing of it reaches `docker logs`. Stdout only when the
+	 * log directory is missing. */
+	if (log_file == NULL) {
+		printf("%s.%03ld %5s %d --- [main] %-40s : %s\n", stamp, ts.tv_nsec / 1000000L, level,
+		       (int)getpid(), logger, msg);
+		fflush(stdout);
+	} else {
 		fprintf(log_file, "%s.%03ld %5s %d --- [main] %-40s : %s\n", stamp,
 		        ts.tv_nsec / 1000000L, level, (int)getpid(), logger, msg);
 		fflush(log_file);
