@@ -722,6 +722,55 @@ out:
 	return ret;
 }
 
+/* Appends text to the step's message, as room allows. */
+static void __attribute__((format(printf, 2, 3)))
+say_more(struct step_res *s, const char *fmt, ...)
+{
+	size_t used = strlen(s->message);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->message + used, sizeof(s->message) - used, fmt, ap);
+	va_end(ap);
+}
+
+/* A rollback that failed before the metadb was touched puts the host back as
+ * it was: the container this job stopped and renamed gets its name back and
+ * is started again. The message says which state the host is left in, and,
+ * when this could not be done, the commands that get back. */
+static void
+put_back(struct run *r, struct step_res *s)
+{
+	char *renamed = fact(r, NULL, "renamed"), *old_id = fact(r, NULL, "old_id");
+	struct docker_container ct, other;
+	static const char *const running[] = {"running", NULL};
+
+	if (renamed == NULL || old_id == NULL || need_docker(r, s) != 0)
+		goto out;
+	if (docker_container_inspect(r->d, r->c->container, &other, NULL, r->err, sizeof(r->err)) == 0 &&
+	    strcmp(other.id, old_id) != 0) {
+		say_more(s, "; the host is DOWN: container %s (%.12s, not this job's) stands in the kept one's place; "
+			 "the kept one is %s", r->c->container, other.id, renamed);
+		goto out;
+	}
+	if (docker_container_inspect(r->d, old_id, &ct, NULL, r->err, sizeof(r->err)) != 0 ||
+	    (strcmp(ct.name, r->c->container) != 0 &&
+	     docker_container_rename(r->d, old_id, r->c->container, r->err, sizeof(r->err)) != 0) ||
+	    docker_container_start(r->d, old_id, r->err, sizeof(r->err)) != 0 ||
+	    docker_container_wait_state(r->d, old_id, running, 10000, NULL, r->err, sizeof(r->err)) != 0) {
+		say_more(s, "; the host is DOWN (putting the old container back failed: %s); to get back: docker rename "
+			 "%s %s && docker start %s", r->err, renamed, r->c->container, r->c->container);
+		goto out;
+	}
+	(void)fact_set(r, "put_back", "1");
+	put(s, "put_back", r->c->container);
+	say_more(s, "; the host is back as it was: container %s (%.12s, %s) was renamed back and started, the "
+		 "metadb is untouched", r->c->container, old_id, ct.image);
+out:
+	free(renamed);
+	free(old_id);
+}
+
 static void
 step_snapshot(struct run *r, struct step_res *s)
 {
@@ -742,10 +791,13 @@ step_snapshot(struct run *r, struct step_res *s)
 		goto out;
 	}
 	if ((m = need_metadb(r, s)) == NULL ||
-	    dump_and_verify(r, s, m, "snapshot", dir, step_budget(r, STEP_SNAPSHOT), &b) != 0)
+	    dump_and_verify(r, s, m, "snapshot", dir, step_budget(r, STEP_SNAPSHOT), &b) != 0) {
+		put_back(r, s);
 		goto out;
+	}
 	if (fact_set(r, "snapshot_dir", dir) != 0 || fact_set(r, "snapshot_verified", "1") != 0) {
 		say(s, "failed", "%s", r->err);
+		put_back(r, s);
 		goto out;
 	}
 	put(s, "snapshot", dir);

@@ -593,14 +593,22 @@ def test_rollback_reports_its_own_overhead(host, conf):
 
 
 def test_snapshot_failure_stops_before_the_metadb_is_touched(host):
+    """The snapshot fails (the disk is full) after the container was stopped: the metadb was
+    not touched, so the host is put back by itself (issue 14.3: before, it stayed down, the
+    old container renamed, and no command brought it back)."""
     before = metadb_state(host)
+    old_id = host.engine.inspect(host.name)["Id"]
     w = wrapper(host, "obdumper-fails", 'echo "disk quota exceeded" >&2\nexit 3')
     conf = write_conf(host, os.path.join(host.dir, "agent.conf"), **{"loader.obdumper": w})
     p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=1)
     assert "[snapshot] failed" in p.stdout, p.stdout
     assert "obdumper exited with status 3; the metadb was not touched" in p.stdout
     assert "disk quota exceeded" in p.stdout  # the tool's own words in the tail
+    assert "the host is back as it was" in p.stdout, p.stdout
     assert "[restore]" not in p.stdout
     assert metadb_state(host) == before
-    # The stopped container is kept, renamed, for undo or a manual start.
-    assert len(containers_named(host, f"{host.name}-rolledback-")) == 1
+    # The very container this job stopped runs again under its name, ODC at 4.3.0.
+    info = host.engine.inspect(host.name)
+    assert info["Id"] == old_id and info["State"]["Running"], info["State"]
+    assert containers_named(host, f"{host.name}-rolledback-") == []
+    host.wait_healthy(odcworld.NEW_VERSION, timeout=60)
