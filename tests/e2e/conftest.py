@@ -393,7 +393,7 @@ class Testbed:
         by_job = {}
         for i in ids:
             v = (hs[i].get("odc") or {}).get("version")
-            if v != NEW:
+            if v != BUILD_OF[NEW]:
                 assert i in self.last_rollback, f"{i} is at {v} and no rollback of it is known"
                 by_job.setdefault(self.last_rollback[i], []).append(i)
         for job, hids in by_job.items():

@@ -137,7 +137,7 @@ def test_hello_then_heartbeats(odc_host, peer):
             assert m["job"] is None
             assert m["odc"] == {"container_id": info["Id"], "name": host.name,
                                 "image": host.images.new, "state": "running",
-                                "health": "healthy", "version": odcworld.NEW_VERSION}, m["odc"]
+                                "health": "healthy", "version": odcworld.NEW_BUILD}, m["odc"]
             assert [d["path"] for d in m["disks"]] == [host.dir, host.snapshot_root], m["disks"]
             for d in m["disks"]:
                 assert 0 < d["free_bytes"] <= d["total_bytes"], d
@@ -493,7 +493,7 @@ def test_full_rollback(odc_host, peer):
                                            if m["job"] is None), None), 5, "an idle heartbeat")
         named = check_heartbeat_steps(peer, job.job_id, mark)
         assert named >= 2, f"only {named} heartbeats named the job"
-        assert idle["odc"]["version"] in ("", odcworld.OLD_VERSION)
+        assert idle["odc"]["version"] in ("", odcworld.OLD_BUILD)
         assert peer.errors() == []
     assert_rolled_back(host)
 

@@ -97,7 +97,7 @@ def test_enrollment_pending_accept_conflict_revoke(fleet):
         assert h["restarts"] == 0 and h["beat_age_ms"] is not None, h
         assert h["odc"] == {"container_id": info["Id"], "name": a.host.name,
                             "image": a.host.images.new, "state": "running",
-                            "health": "healthy", "version": NEW}, h["odc"]
+                            "health": "healthy", "version": odcworld.NEW_BUILD}, h["odc"]
     keys = fleet.keys()
     assert {(k["host"], k["state"], k["fingerprint"], k["public_key"]) for k in keys["keys"]} == \
         {("h1", "accepted", h1.fingerprint, pub_text(h1.key)),

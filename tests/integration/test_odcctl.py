@@ -1056,7 +1056,7 @@ def test_undo_targets_the_hosts_whose_run_phase_was_dispatched(odc_host, coord):
     coord.agent("hz", start=False)
     row = wait_for(lambda: [r for r in table_rows(coord.ctl("hosts", "--host", "hw").stdout)
                             if r[0] == "hw" and r[4] != "-"], "hw's ODC in a heartbeat")[0]
-    assert row[2] == "online" and row[4:7] == ["4.2.0", "running", "healthy"], row
+    assert row[2] == "online" and row[4:7] == ["4.2.0-20230916", "running", "healthy"], row
     p = coord.ctl("rollback", "--to", "4.2.0", "--backup", host.backup_dir, "--dry-run",
                   "--host", "hw", "--host", "hz", "--quorum", "50", "--budget", "1")
     assert p.returncode == 1, (p.stdout, p.stderr)  # failed: hz unreachable, within budget
