@@ -595,7 +595,7 @@ def test_dispatch_while_a_local_plan_runs_is_refused_busy(odc_host, peer):
     host, conf, key = make_world(odc_host, peer)
     with running_daemon(conf, peer=peer):
         welcomed(peer)
-        env = dict(os.environ, ODC_AGENT_TEST_STEP_DELAY_MS="6000")
+        env = dict(os.environ, ODC_AGENT_TEST_STEP_DELAY_MS="4000")
         local = subprocess.Popen([test_agent.AGENT, "-c", conf, "run", "preflight", "--to",
                                   odcworld.OLD_VERSION, "--backup", host.backup_dir,
                                   "--job", "local-busy-1"], env=env, stdout=subprocess.PIPE,

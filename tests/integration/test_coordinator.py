@@ -826,9 +826,10 @@ def test_nothing_more_is_sent_after_abort_halt_or_pause(fleet):
     link) gets nothing more of a job that was aborted or halted: not when its agent
     restarts and says HELLO, not when the ack timeout passes, not after a coordinator
     restart. Its state stays `running` until the unanswered dispatch is dead (its expiry
-    plus twice the protocol's 30 s skew), then it is `unreachable` with the reason. A
-    paused job sends nothing either, and sends the phase again at resume. (Before the fix,
-    HELLO brought a new DISPATCH of the aborted job within milliseconds.)"""
+    plus twice the protocol's 30 s skew; the e2e test waits for the `unreachable` that
+    follows), and a new job naming it is refused with the reason. A paused job sends nothing
+    either, and sends the phase again at resume. (Before the fix, HELLO brought a new
+    DISPATCH of the aborted job within milliseconds.)"""
     fleet.start()
     mutes = []
     mx, my, mz = (MuteHost(fleet, h, mutes) for h in ("hx", "hy", "hz"))
@@ -837,7 +838,6 @@ def test_nothing_more_is_sent_after_abort_halt_or_pause(fleet):
     aborted = fleet.submit("exec", "ping", "--host", "hx", "--reason", "abort test")
     d = mx.wait_dispatch(aborted)
     assert d["phase"] == "run" and d["expires_ms"] - d["not_before_ms"] <= 2000, d  # ack_timeout
-    t_first = time.monotonic()
     out = fleet.ctl_ok("abort", aborted)
     assert out["state"] == "aborted", out
     mx.restart()
@@ -883,17 +883,11 @@ def test_nothing_more_is_sent_after_abort_halt_or_pause(fleet):
     my.nack(again)
     assert fleet.wait_job(paused, 10, results=False)["state"] == "failed"
 
-    # The aborted job's dispatch dies (2 s + 2 x 30 s after it was sent): unreachable.
-    left = 2 + 60 + 5 - (time.monotonic() - t_first)
-    job = wait_for(lambda: (lambda j: j if job_hosts(j)["hx"]["state"] != "running" else None)(
-        fleet.job(aborted)), max(left, 5) + 10, "hx of the aborted job to end")
-    hx = job_hosts(job)["hx"]
-    assert hx["state"] == "unreachable" and hx["failed_step"] == "dispatch", hx
-    assert "never acknowledged" in hx["message"] and "aborted" in hx["message"], hx
-    assert time.monotonic() - t_first >= 60, "declared dead before the dispatch could expire"
-    job = wait_for(lambda: (lambda j: j if job_hosts(j)["hz"]["state"] != "running" else None)(
-        fleet.job(halted)), 30, "hz of the halted job to end")
-    assert job_hosts(job)["hz"]["state"] == "unreachable", job_hosts(job)
+    # Until the unanswered dispatches die (2 s + 2 x 30 s after they were sent) the hosts stay
+    # awaited, also after the restart (the expiry is stored); the e2e test waits for the
+    # `unreachable` that follows (tests/e2e, test_abort_while_the_agent_is_frozen_...).
+    assert job_hosts(fleet.job(aborted))["hx"]["state"] == "running"
+    assert job_hosts(fleet.job(halted))["hz"]["state"] == "running"
     # Nothing of the three jobs reached a host after the job stopped.
     mx.pump(1)
     assert [x["job"]["job_id"] for x in mx.dispatches] == [aborted], mx.dispatches
