@@ -595,20 +595,31 @@ evict(struct metrics *mt, struct mconn *c)
 /* The connection to close for a newcomer: of those from family/ip (any when
  * ip is NULL), the one that has waited longest, except an answer under way
  * for less than METRICS_BUSY_GRACE_MS; NULL when there is none. */
+static bool has_request(int fd);
+
 static struct mconn *
 oldest(struct metrics *mt, sa_family_t family, const uint8_t *ip, uint64_t now)
 {
-	struct mconn *best = NULL;
-
-	for (struct mconn *c = mt->conns; c != NULL; c = c->next) {
-		if (c->evicted || (ip != NULL && (c->family != family || memcmp(c->ip, ip, 16) != 0)))
-			continue;
-		if (c->busy && age(now, c->since) < METRICS_BUSY_GRACE_MS)
-			continue;
-		if (best == NULL || c->since < best->since)
-			best = c;
+	/* A candidate whose whole request has arrived since it was accepted
+	 * (libmicrohttpd reads it at its next run) is a scraper about to be
+	 * answered, not an idle one: it counts as busy from now on, and the
+	 * next oldest is looked at. */
+	for (unsigned int tries = 0; tries <= mt->live; tries++) {
+		struct mconn *best = NULL;
+		for (struct mconn *c = mt->conns; c != NULL; c = c->next) {
+			if (c->evicted || (ip != NULL && (c->family != family || memcmp(c->ip, ip, 16) != 0)))
+				continue;
+			if (c->busy && age(now, c->since) < METRICS_BUSY_GRACE_MS)
+				continue;
+			if (best == NULL || c->since < best->since)
+				best = c;
+		}
+		if (best == NULL || best->busy || !has_request(best->fd))
+			return best;
+		best->busy = true;
+		best->since = now;
 	}
-	return best;
+	return NULL;
 }
 
 /* Room for a connection from sa: within its address's share, then within the
