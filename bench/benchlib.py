@@ -1,8 +1,8 @@
-"""Helpers of bench/run.py: the test world's classes (tests/integration) wired for a
+"""Helpers of bench/run.py: the test world's classes (tests/world) wired for a
 benchmark, a pipelining control-socket client, loadgen processes, /proc sampling and
 small statistics.
 
-Import it only after ODC_BUILD is set in os.environ: fleet.py and test_agent.py read it at
+Import it only after ODC_BUILD is set in os.environ: tests.world.fleet and agentcli read it at
 import time to find the binaries.
 """
 
@@ -24,15 +24,15 @@ import types
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration"))
-sys.path.insert(0, str(REPO / "tests" / "py"))
+# A stand-alone program: the one place it finds the test world (the tests.world package).
+sys.path.insert(0, str(REPO))
 
 import zmq  # noqa: E402
 
-import fleet as fleetmod  # noqa: E402  (Fleet, make_agent, job ids)
-import odcproto  # noqa: E402
-import odcworld  # noqa: E402  (MariaDB, Dockerd, OdcImages, OdcHost, cleanup at exit)
-from coordpeer import now_ms, pub_text  # noqa: E402
+from tests.world import fleet as fleetmod  # noqa: E402  (Fleet, make_agent, job ids)
+from tests.py import odcproto  # noqa: E402
+from tests.world import odcworld  # noqa: E402  (MariaDB, Dockerd, OdcImages, OdcHost, cleanup at exit)
+from tests.world.coordpeer import now_ms, pub_text  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024

@@ -940,7 +940,6 @@ def main():
     os.environ["ODC_BUILD"] = build
     if args.keep:
         os.environ["ODC_WORLD_KEEP"] = "1"
-    sys.path.insert(0, HERE)
     import benchlib as B
 
     if os.geteuid() != 0:

@@ -5,10 +5,9 @@
     testbed.py down   --dir DIR             remove everything `up` made (also after a crash)
     testbed.py status --dir DIR             what is up
 
-Run it with /usr/bin/python3 (Debian's, which has pymysql). It reuses the test world: it puts
-tests/integration on sys.path and imports odcworld (MariaDB, Dockerd, OdcImages, OdcHost), which
-drive tests/world/{mariadb.sh,dockerd.sh,build-images.sh} and the obloader/obdumper stand-ins.
-It does not import fleet.py (that needs pytest and PyNaCl): keys are made with the real
+Run it with /usr/bin/python3 (Debian's, which has pymysql). It reuses the test world: it imports
+tests.world.odcworld (MariaDB, Dockerd, OdcImages, OdcHost) from the repository, which drive tests/world/{mariadb.sh,dockerd.sh,build-images.sh} and the obloader/obdumper stand-ins.
+It does not import tests.world.fleet (that needs pytest and PyNaCl): keys are made with the real
 `odc-coordinator keygen`, `odcctl keygen` and `odc-agent keygen`, and agents are enrolled with the
 real `odcctl keys accept HOST @PUB`.
 
@@ -37,7 +36,7 @@ odc_metadb_hN/... holds each host's own pre-upgrade backup (copied from DIR/hN/o
 MANIFEST.bin and CHECKPOINT.bin of h1), and each agent reads only data/<its own database>.
 Every agent has DIR/backups among its backup_roots, so
     odcctl -c DIR/odcctl.conf rollback --to 4.2.0 --backup DIR/backups/pre-4.3.0 --all
-works on every host (the same idea as tests/integration/fleet.py's shared_backup). On a real
+works on every host (the same idea as tests/world/fleet.py's shared_backup). On a real
 fleet each host would have its own disk with its own backup at the same path; mount
 namespaces could imitate that here, but each agent would then need its own mount namespace
 while keeping the shared paths of its dockerd socket and stand-ins -- more moving parts for
@@ -61,7 +60,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "integration"))
+# A stand-alone program: the one place it finds the test world (the tests.world package).
+sys.path.insert(0, str(REPO))
 
 BUILD = Path(os.environ.get("ODC_BUILD") or REPO / "build")
 COORDINATOR = BUILD / "odc-coordinator"
@@ -170,7 +170,7 @@ def net_up(n_hosts):
 # ---------------------------------------------------------------- hosts
 
 def world():
-    import odcworld  # noqa: E402  (tests/integration, see the docstring)
+    from tests.world import odcworld  # see the docstring
     return odcworld
 
 

@@ -50,14 +50,13 @@ RUN_STEPS = ["stop", "snapshot", "restore", "start", "health"]  # as test_coordi
 FINAL_JOB_STATES = ("succeeded", "failed", "halted", "aborted")
 JOB_ID_RE = re.compile(r"\b[a-z_]+-\d{8}T\d{6}Z-[0-9a-f]{6}\b")
 
-sys.path.insert(0, str(REPO / "tests" / "world" / "lib"))
-import obtools  # noqa: E402  (the stand-ins' CSV reader: the backup's own format)
+from tests.world import obtools  # the stand-ins' CSV reader: the backup's own format
 
 _durations = {}
 
 
 def wait_for(predicate, timeout, what, interval=0.3):
-    """(as tests/integration/fleet.py) polls predicate() until truthy; returns that value."""
+    """(as tests/world/fleet.py) polls predicate() until truthy; returns that value."""
     deadline = time.monotonic() + timeout
     last = None
     while True:
@@ -194,7 +193,7 @@ class Host:
 
     # -- the agent
     def journal(self, job_id):
-        """`odc-agent -c conf journal JOB` parsed (the format tests/integration/fleet.py reads):
+        """`odc-agent -c conf journal JOB` parsed (the format tests/world/fleet.py reads):
         [{action, phase, state, steps: [{step, status, message}]}]."""
         p = subprocess.run([str(AGENT), "-c", str(self.conf), "journal", job_id],
                            capture_output=True, text=True, timeout=30)

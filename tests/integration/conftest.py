@@ -1,4 +1,4 @@
-"""Fixtures of the integration test world (see odcworld.py for the classes).
+"""Fixtures of the integration test world (see tests/world/odcworld.py for the classes).
 
   mariadb     session   MariaDB: host, port, socket, dir; sql(), create_db_user(), ...
   dockerd     session   Dockerd: socket, host, dir; docker(*args), inspect(), ...
@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-import odcworld
+from tests.world import odcworld
 
 
 def pytest_configure(config):

@@ -3,7 +3,6 @@ a private MariaDB as the metadb, the ODC stand-in images and the obloader/obdump
 stand-ins (tests/world). Each test starts from a host after a failed upgrade: metadb at
 4.3.0, container running 4.3.0, a pre-upgrade backup at 4.2.0."""
 
-import csv
 import os
 import shutil
 import signal
@@ -14,78 +13,9 @@ import time
 
 import pytest
 
-import odcworld
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("ODC_BUILD", "build")
-AGENT = os.path.join(ROOT, BUILD, "odc-agent") if not os.path.isabs(BUILD) else os.path.join(BUILD, "odc-agent")
-
-
-def write_conf(host, path, **over):
-    """An agent config for host; over: {"section.key": value} replaces or adds."""
-    state = os.path.join(host.dir, "agent-state")
-    vals = {
-        "agent.host_id": "h1",
-        "agent.state_dir": state,
-        "docker.socket": host.engine.socket,
-        "docker.container": host.name,
-        "docker.repository": host.images.repository,
-        "docker.stop_timeout": "20s",
-        "metadb.host": host.db_host,
-        "metadb.port": str(host.db_port),
-        "metadb.user": host.user,
-        "metadb.tenant": host.tenant,
-        "metadb.cluster": host.cluster,
-        "metadb.password_file": host.password_file,
-        "metadb.database": host.db,
-        "loader.obloader": host.obloader,
-        "loader.obdumper": host.obdumper,
-        "paths.backup_roots": host.dir,
-        "paths.snapshot_root": host.snapshot_root,
-        "deadlines.health": "60s",
-        "health.url": host.base_url,
-        "health.interval": "250ms",
-        "defaults.binds": f"{host.log_dir}:/opt/odc/log, {host.data_dir}:/opt/odc/data",
-    }
-    vals.update(over)
-    sections = {}
-    for k, v in vals.items():
-        s, key = k.split(".", 1)
-        sections.setdefault(s, []).append(f"{key} = {v}")
-    with open(path, "w") as f:
-        for s, lines in sections.items():
-            f.write(f"[{s}]\n" + "\n".join(lines) + "\n")
-    return path
-
-
-def agent(conf, *args, timeout=240, env=None, check=None):
-    e = dict(os.environ)
-    e.update(env or {})
-    p = subprocess.run([AGENT, "-c", conf, *args], capture_output=True, text=True,
-                       timeout=timeout, env=e)
-    if check is not None:
-        assert p.returncode == check, f"exit {p.returncode}\n{p.stdout}\n{p.stderr}"
-    return p
-
-
-def metadb_state(host):
-    return {"tables": host.row_counts(), "history": host.history_versions()}
-
-
-def backup_state(host, backup_dir):
-    """Tables, row counts and history of a backup dir, read with the stand-in's format."""
-    tables = {}
-    tdir = os.path.join(backup_dir, "data", host.db, "TABLE")
-    for f in os.listdir(tdir):
-        if f.endswith("-schema.sql"):
-            tables.setdefault(f[: -len("-schema.sql")], 0)
-    for f in os.listdir(tdir):
-        if f.endswith(".csv"):
-            t = f.split(".")[0]
-            with open(os.path.join(tdir, f), newline="") as fh:
-                tables[t] += sum(1 for _ in csv.reader(fh))
-    return tables
-
+from tests.world import odcworld
+from tests.world.agentcli import AGENT, BUILD, agent, write_conf
+from tests.world.odcworld import assert_untouched, backup_state, containers_named, metadb_state
 
 def job_steps(conf_state_dir, job):
     db = sqlite3.connect(os.path.join(conf_state_dir, "journal.db"))
@@ -96,15 +26,6 @@ def job_steps(conf_state_dir, job):
         db.close()
 
 
-def containers_named(host, prefix):
-    out = []
-    for cid in host.engine.container_ids():
-        info = host.engine.inspect(cid)
-        if info and info["Name"].lstrip("/").startswith(prefix):
-            out.append(info)
-    return out
-
-
 @pytest.fixture
 def host(odc_host):
     return odc_host()
@@ -113,16 +34,6 @@ def host(odc_host):
 @pytest.fixture
 def conf(host):
     return write_conf(host, os.path.join(host.dir, "agent.conf"))
-
-
-def assert_untouched(host, before_id, before_db):
-    """The 4.3.0 container still runs, the same one, healthy, metadb unchanged."""
-    info = host.engine.inspect(host.name)
-    assert info is not None and info["Id"] == before_id
-    assert info["State"]["Running"]
-    assert host.info_version() == odcworld.NEW_BUILD
-    assert metadb_state(host) == before_db
-    assert os.listdir(host.snapshot_root) == []
 
 
 def test_full_rollback(host, conf):

@@ -14,9 +14,9 @@ import time
 import nacl.signing
 import pytest
 
-import odcworld
-import test_agent
-from coordpeer import (AgentDaemon, CoordinatorPeer, odcproto, run_daemon_once,
+from tests.world import odcworld
+from tests.world import agentcli
+from tests.world.coordpeer import (AgentDaemon, CoordinatorPeer, odcproto, run_daemon_once,
                        running_daemon, write_daemon_conf)
 
 HOST = "h1"
@@ -63,8 +63,8 @@ def plan_index(step):
 def assert_rolled_back(host):
     host.wait_healthy(odcworld.OLD_VERSION, timeout=30)
     assert host.engine.inspect(host.name)["Config"]["Image"] == host.images.old
-    assert host.row_counts() == test_agent.backup_state(host, host.backup_dir)
-    assert len(test_agent.containers_named(host, f"{host.name}-rolledback-")) == 1
+    assert host.row_counts() == odcworld.backup_state(host, host.backup_dir)
+    assert len(odcworld.containers_named(host, f"{host.name}-rolledback-")) == 1
 
 
 # ------------------------------------------------------------------ a. configuration
@@ -261,7 +261,7 @@ def test_dispatch_refusals(odc_host, peer):
         ("phase the action does not allow", "INVALID_PARAM",
          lambda: peer.dispatch_frames(HOST, ping(), phase="preflight")),
     ]
-    before = (host.engine.inspect(host.name)["Id"], test_agent.metadb_state(host))
+    before = (host.engine.inspect(host.name)["Id"], odcworld.metadb_state(host))
     problems = []
     with running_daemon(conf, peer=peer):
         welcomed(peer)
@@ -297,7 +297,7 @@ def test_dispatch_refusals(odc_host, peer):
         assert peer.answer(HOST, d)["type"] == "ACK"
         assert peer.wait_final(HOST, job.job_id, timeout=30)["status"] == "ok"
         assert not problems, "refusals not as PROTOCOL.md says:\n" + "\n".join(problems)
-    test_agent.assert_untouched(host, *before)
+    odcworld.assert_untouched(host, *before)
 
 
 def test_unverified_dispatch_is_answered_from_its_header(odc_host, peer):
@@ -385,7 +385,7 @@ def test_backup_outside_roots_is_invalid_param(odc_host, peer, request):
     elsewhere = os.path.join(os.path.dirname(host.dir), f"not-a-root-{secrets.token_hex(3)}")
     shutil.copytree(host.backup_dir, elsewhere)
     request.addfinalizer(lambda: shutil.rmtree(elsewhere, ignore_errors=True))
-    before = (host.engine.inspect(host.name)["Id"], test_agent.metadb_state(host))
+    before = (host.engine.inspect(host.name)["Id"], odcworld.metadb_state(host))
     with running_daemon(conf, peer=peer) as daemon:
         welcomed(peer)
         job = peer.make_job(action="rollback", targets=[HOST],
@@ -407,7 +407,7 @@ def test_backup_outside_roots_is_invalid_param(odc_host, peer, request):
                   if f"refused a dispatch of job {job.job_id}: INVALID_PARAM: " in ln]
         assert len(warned) == 2 and elsewhere in warned[0] and host.dir in warned[0], \
             daemon.log()[-3000:]
-    test_agent.assert_untouched(host, *before)
+    odcworld.assert_untouched(host, *before)
 
 
 # ------------------------------------------------------------------ e. replay
@@ -596,7 +596,7 @@ def test_dispatch_while_a_local_plan_runs_is_refused_busy(odc_host, peer):
     with running_daemon(conf, peer=peer):
         welcomed(peer)
         env = dict(os.environ, ODC_AGENT_TEST_STEP_DELAY_MS="4000")
-        local = subprocess.Popen([test_agent.AGENT, "-c", conf, "run", "preflight", "--to",
+        local = subprocess.Popen([agentcli.AGENT, "-c", conf, "run", "preflight", "--to",
                                   odcworld.OLD_VERSION, "--backup", host.backup_dir,
                                   "--job", "local-busy-1"], env=env, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True)
@@ -686,7 +686,7 @@ def test_outbox_stays_right_when_an_operator_reads_the_journal(odc_host, peer):
     with running_daemon(daemon, peer=peer):
         welcomed(peer)
         ping()
-        look = test_agent.agent(conf, "journal", timeout=30)
+        look = agentcli.agent(conf, "journal", timeout=30)
         assert look.returncode == 0, (look.stdout, look.stderr)
         acked = [ping(), ping()]
         peer.wait_for(lambda: sum(1 for x in peer.sent if x[2] == "ACK") >= 3, 5, "our ACKs")

@@ -1,5 +1,5 @@
 """The control socket's directory (PROTOCOL.md section 9): whoever may write in it can replace
-the socket and collect the operators' signed JOBs, so the real odc-coordinator (fleet.py)
+the socket and collect the operators' signed JOBs, so the real odc-coordinator (tests/world/fleet.py)
 repairs one of its own that others may write in, with a warning, and refuses to start from
 one owned by another user, a symbolic link, a shared sticky directory or one below a
 directory others may write in, naming the path and what to do."""
@@ -8,7 +8,7 @@ import os
 import stat
 import subprocess
 
-from fleet import COORDINATOR, fleet  # noqa: F401
+from tests.world.fleet import COORDINATOR, fleet  # noqa: F401
 
 NOBODY = 65534
 

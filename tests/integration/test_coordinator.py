@@ -1,4 +1,4 @@
-"""odc-coordinator and odcctl against real agents (fleet.py): enrollment, refused peers,
+"""odc-coordinator and odcctl against real agents (tests/world/fleet.py): enrollment, refused peers,
 replay, liveness, targeting, canary, failure budget, pause/resume/abort, a coordinator
 killed mid-rollout, and one fleet rollback end to end. Every assertion is about what an
 operator sees: odcctl's exit status and output, the hosts' state, the agents' journals.
@@ -11,9 +11,9 @@ import time
 
 import nacl.signing
 
-import odcworld
-from coordpeer import curve_public, now_ms, odcproto, pub_text
-from fleet import (FINAL_HOST_STATES, curve_fingerprint, fingerprint, fleet,  # noqa: F401
+from tests.world import odcworld
+from tests.world.coordpeer import curve_public, now_ms, odcproto, pub_text
+from tests.world.fleet import (FINAL_HOST_STATES, curve_fingerprint, fingerprint, fleet,  # noqa: F401
                    job_hosts, job_results, make_job, read_secret_key,
                    verify_result_evidence, wait_for)
 

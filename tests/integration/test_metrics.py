@@ -1,6 +1,6 @@
 """odc-coordinator's Prometheus endpoint ([metrics] listen), scraped by Debian's real
 `prometheus` server and read back through its HTTP API: the values an operator's
-dashboards and alerts would see for a fleet of real agents (fleet.py) that beat, run a
+dashboards and alerts would see for a fleet of real agents (tests/world/fleet.py) that beat, run a
 job, restart, die, and for forged messages. Also: off by default, refused bad addresses
 (file:line: metrics.listen), an address in use, IPv6, the HTTP answers (404, 405), and
 scrapes that are answered while a hostile peer holds connections open (Hog).
@@ -24,8 +24,8 @@ import urllib.request
 
 import pytest
 
-import odcworld
-from fleet import COORDINATOR, fleet, make_job, wait_for  # noqa: F401
+from tests.world import odcworld
+from tests.world.fleet import COORDINATOR, fleet, make_job, wait_for  # noqa: F401
 
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"

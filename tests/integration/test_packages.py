@@ -29,7 +29,7 @@ import warnings
 
 import pytest
 
-import odcworld
+from tests.world import odcworld
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from fleet import fleet, wait_for  # noqa: F401  (fixture)
+from tests.world.fleet import fleet, wait_for  # noqa: F401  (fixture)
 
 WATCHDOG_USEC = 600_000  # the daemons ping every 300 ms
 

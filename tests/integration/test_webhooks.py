@@ -25,8 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-import odcworld
-from fleet import COORDINATOR, fingerprint, fleet, wait_for, write_key_pair  # noqa: F401
+from tests.world import odcworld
+from tests.world.fleet import COORDINATOR, fingerprint, fleet, wait_for, write_key_pair  # noqa: F401
 
 DING_SECRET = "SEC8d1f6c2e0b7a4f3e9c5d2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e"
 OK_ANSWER = (200, {}, b'{"errcode":0,"errmsg":"ok"}')

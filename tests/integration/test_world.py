@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import odcworld
-from odcworld import NEW_VERSION, OLD_VERSION, version_key
+from tests.world import odcworld
+from tests.world.odcworld import NEW_VERSION, OLD_VERSION, version_key
 
 
 def _csv_files(backup_dir, db):

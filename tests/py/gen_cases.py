@@ -20,7 +20,6 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import msgpack  # noqa: E402
 import nacl.signing  # noqa: E402

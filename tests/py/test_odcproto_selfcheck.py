@@ -15,7 +15,6 @@ import nacl.signing
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
 import gen_cases as G  # noqa: E402
 import odcproto as P  # noqa: E402

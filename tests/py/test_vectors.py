@@ -19,7 +19,6 @@ import sys
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
 import odcproto as P  # noqa: E402
 

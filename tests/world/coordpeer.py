@@ -39,12 +39,8 @@ import nacl.bindings
 import nacl.signing
 import zmq
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "py"))
-import odcproto  # noqa: E402
-
-import odcworld  # noqa: E402
-import test_agent  # noqa: E402  (write_conf, AGENT)
+from tests.py import odcproto
+from tests.world import agentcli, odcworld
 
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 PUB_PREFIX = "odc-ed25519-pub:"
@@ -637,7 +633,7 @@ class CoordinatorPeer:
 def write_daemon_conf(host, path, peer, agent_key, host_id="h1", labels="region=test, env=ci",
                       key_mode=0o600, omit=(), operators=None, coordinators=None, **over):
     """Writes the agent's secret key file (next to path, mode key_mode) and a daemon config
-    for host (test_agent.write_conf plus [keys], [trust], [coordinator] for peer).
+    for host (agentcli.write_conf plus [keys], [trust], [coordinator] for peer).
     omit: "section.key" names (or whole sections, "coordinator") left out.
     operators/coordinators: lists of keys to trust instead of the peer's own."""
     key_path = os.path.join(os.path.dirname(path), f"agent-{host_id}.key")
@@ -660,7 +656,7 @@ def write_daemon_conf(host, path, peer, agent_key, host_id="h1", labels="region=
                 del vals[k]
     if not labels:
         vals.pop("agent.labels", None)
-    return test_agent.write_conf(host, path, **vals)
+    return agentcli.write_conf(host, path, **vals)
 
 
 class AgentDaemon:
@@ -672,7 +668,7 @@ class AgentDaemon:
         self.conf = conf
         self.env = dict(os.environ, **(env or {}))
         self.log_path = log_path or conf + ".daemon.log"
-        self.agent = agent or test_agent.AGENT
+        self.agent = agent or agentcli.AGENT
         self.proc = None
         self.lives = 0
 
@@ -754,6 +750,6 @@ def run_daemon_once(conf, timeout=15.0, env=None):
     """Runs `odc-agent -c conf daemon` expecting it to exit by itself (a refused config);
     returns the CompletedProcess (text). Kills it when it does not end within timeout."""
     e = dict(os.environ, **(env or {}))
-    return subprocess.run([test_agent.AGENT, "-c", conf, "daemon"], capture_output=True,
+    return subprocess.run([agentcli.AGENT, "-c", conf, "daemon"], capture_output=True,
                           text=True, timeout=timeout, env=e)
 

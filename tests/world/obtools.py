@@ -477,6 +477,17 @@ def scan_backup(tdir):
     return schemas, {t: [p for _, p in sorted(v)] for t, v in data.items()}
 
 
+def backup_row_counts(src, db):
+    """{table: rows} of the backup in src (every table with a schema or data file)."""
+    schemas, data = scan_backup(os.path.join(src, "data", db, "TABLE"))
+    counts = {t: 0 for t in schemas}
+    for t, paths in data.items():
+        for path in paths:
+            with open(path, "rb") as f:
+                counts[t] = counts.get(t, 0) + sum(1 for _ in csv_records(f.read()))
+    return counts
+
+
 class Counters:
     def __init__(self, opts, log):
         self.opts, self.log = opts, log

@@ -38,8 +38,7 @@ BUILD_OF = {OLD_VERSION: OLD_BUILD, NEW_VERSION: NEW_BUILD}
 DOCKER = os.environ.get("ODC_WORLD_DOCKER") or shutil.which("docker") or "docker"
 KEEP = os.environ.get("ODC_WORLD_KEEP") == "1"  # keep temp dirs for post-mortems
 
-sys.path.insert(0, str(WORLD / "lib"))
-import obtools  # noqa: E402  (CSV reader shared with the stand-ins)
+from tests.world import obtools  # the CSV reader shared with the stand-ins
 
 # Whatever is still running at exit (a finaliser that never ran) is stopped here.
 _live = []
@@ -589,3 +588,33 @@ class OdcHost:
 def assert_private_mode(path, mode=0o600):
     st = os.stat(path)
     assert stat.S_IMODE(st.st_mode) == mode, oct(st.st_mode)
+
+
+# ---------------------------------------------------------------- what a host holds
+
+def metadb_state(host):
+    return {"tables": host.row_counts(), "history": host.history_versions()}
+
+
+def backup_state(host, backup_dir):
+    """{table: row count} of a backup dir, read as the stand-in loader reads it."""
+    return obtools.backup_row_counts(backup_dir, host.db)
+
+
+def containers_named(host, prefix):
+    out = []
+    for cid in host.engine.container_ids():
+        info = host.engine.inspect(cid)
+        if info and info["Name"].lstrip("/").startswith(prefix):
+            out.append(info)
+    return out
+
+
+def assert_untouched(host, before_id, before_db):
+    """The 4.3.0 container still runs, the same one, healthy, metadb unchanged."""
+    info = host.engine.inspect(host.name)
+    assert info is not None and info["Id"] == before_id
+    assert info["State"]["Running"]
+    assert host.info_version() == NEW_BUILD
+    assert metadb_state(host) == before_db
+    assert os.listdir(host.snapshot_root) == []

@@ -54,9 +54,8 @@ import nacl.signing
 import pytest
 import zmq
 
-import odcworld
-import test_agent
-from coordpeer import (AgentDaemon, Job, curve_public, curve_secret, now_ms, odcproto,
+from tests.world import agentcli, odcworld
+from tests.world.coordpeer import (AgentDaemon, Job, curve_public, curve_secret, now_ms, odcproto,
                        pub_text, write_daemon_conf, write_secret_key)
 
 BUILD = os.environ.get("ODC_BUILD", "build")
@@ -69,7 +68,7 @@ def _binary(name):
 
 COORDINATOR = _binary("odc-coordinator")
 ODCCTL = _binary("odcctl")
-AGENT = test_agent.AGENT
+AGENT = agentcli.AGENT
 
 OPERATOR = "alice"
 FINAL_JOB_STATES = ("succeeded", "failed", "halted", "aborted")
@@ -241,7 +240,7 @@ class Agent:
         return self.daemon.log()
 
     def journal_text(self, job_id=None, timeout=30):
-        p = test_agent.agent(self.conf, "journal", *([job_id] if job_id else []), timeout=timeout)
+        p = agentcli.agent(self.conf, "journal", *([job_id] if job_id else []), timeout=timeout)
         assert p.returncode == 0, f"odc-agent journal {job_id}: exit {p.returncode}\n{p.stdout}\n{p.stderr}"
         return p.stdout
 
