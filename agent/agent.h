@@ -139,18 +139,23 @@ struct loader_run {
 	char workdir[4096];	 /* where it ran and wrote its logs */
 };
 
-/* Dump the metadb into dir (must not exist or be empty) / load the backup in
- * dir into the metadb, with --ddl --csv --all --no-sys --thread N. Each run
- * gets a fresh working directory under state_dir/runs/<job>/<what>, where
- * the tool writes logs/. Returns 0 when the tool exited 0 (which for a load
- * proves nothing: the caller verifies), 1 when it failed (see run), -1 when
- * it could not be run at all (message in err). */
+/* Dump the metadb into dir (must not exist or be empty) with --ddl --csv
+ * --all --no-sys --thread N / load the data of the backup in dir into the
+ * metadb's existing tables with --csv --all --no-sys --thread N
+ * --max-errors 0 --max-discards 0 (and --skip-header when the backup's data
+ * files start with one: said explicitly, since without its MANIFEST.bin the
+ * tool would load the header as a row). Each run gets a fresh working
+ * directory under state_dir/runs/<job>/<what>, and the tool's logs go to
+ * its logs/ (--log-path): never into the backup. Returns 0 when the tool
+ * exited 0 (which for a load proves nothing: the caller verifies), 1 when
+ * it failed (see run), -1 when it could not be run at all (message in
+ * err). */
 int loader_dump(const struct agent_conf *c, const char *password, const char *job,
 		const char *what, const char *dir, uint64_t deadline_ms, struct loader_run *run,
 		char *err, size_t errlen);
 int loader_load(const struct agent_conf *c, const char *password, const char *job,
-		const char *what, const char *dir, uint64_t deadline_ms, struct loader_run *run,
-		char *err, size_t errlen);
+		const char *what, const char *dir, bool skip_header, uint64_t deadline_ms,
+		struct loader_run *run, char *err, size_t errlen);
 void loader_run_free(struct loader_run *run);
 
 /* ---- health.c: ODC's HTTP health endpoints through libcurl ---- */

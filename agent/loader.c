@@ -97,10 +97,10 @@ kill_leftovers(const char *workdir)
 
 static int
 run_tool(const struct agent_conf *c, const char *tool, const char *password, const char *job,
-	 const char *what, const char *dir, bool dump, uint64_t deadline_ms, struct loader_run *run,
-	 char *err, size_t errlen)
+	 const char *what, const char *dir, bool dump, bool skip_header, uint64_t deadline_ms,
+	 struct loader_run *run, char *err, size_t errlen)
 {
-	char port[16], threads[16], logpath[4200];
+	char port[16], threads[16], logdir[4200], logpath[4300];
 	const char *argv[40];
 	size_t a = 0;
 	/* The tools are Java programs: keep PATH/HOME/JAVA_HOME, nothing else. */
@@ -117,8 +117,9 @@ run_tool(const struct agent_conf *c, const char *tool, const char *password, con
 		return -1;
 	}
 	kill_leftovers(run->workdir);
-	if (mkdirs(run->workdir, 0700) != 0) {
-		snprintf(err, errlen, "%s: cannot create: %s", run->workdir, strerror(errno));
+	snprintf(logdir, sizeof(logdir), "%s/logs", run->workdir);
+	if (mkdirs(logdir, 0700) != 0) {
+		snprintf(err, errlen, "%s: cannot create: %s", logdir, strerror(errno));
 		return -1;
 	}
 	if (access(tool, X_OK) != 0) {
@@ -157,18 +158,32 @@ run_tool(const struct agent_conf *c, const char *tool, const char *password, con
 	}
 	argv[a++] = "-D";
 	argv[a++] = c->db_name;
-	argv[a++] = "--ddl";
+	/* The restore creates the tables itself (restore.h): obloader loads
+	 * only the data, into tables without foreign keys. */
+	if (dump)
+		argv[a++] = "--ddl";
 	argv[a++] = "--csv";
 	argv[a++] = "--all";
 	argv[a++] = "--no-sys";
 	argv[a++] = "--thread";
 	argv[a++] = threads;
 	if (!dump) {
-		/* Into an emptied database (the restore drops every table first):
-		 * stop at the first bad row instead of discarding it. */
+		/* Into empty tables: stop at the first bad or duplicate row
+		 * instead of skipping it. */
 		argv[a++] = "--max-errors";
 		argv[a++] = "0";
+		argv[a++] = "--max-discards";
+		argv[a++] = "0";
+		/* Said explicitly: without its MANIFEST.bin the tool would load
+		 * the header line as a row. */
+		if (skip_header)
+			argv[a++] = "--skip-header";
 	}
+	/* Its logs go to our working directory, never into the backup (which
+	 * may be read-only, and is the operator's): by default the tool
+	 * writes them next to -f. */
+	argv[a++] = "--log-path";
+	argv[a++] = logdir;
 	argv[a++] = "-f";
 	argv[a++] = dir;
 	argv[a] = NULL;
@@ -187,7 +202,7 @@ run_tool(const struct agent_conf *c, const char *tool, const char *password, con
 		snprintf(err, errlen, "%s", errbuf);
 		return -1;
 	}
-	snprintf(logpath, sizeof(logpath), "%s/logs/ob-loader-dumper.error", run->workdir);
+	snprintf(logpath, sizeof(logpath), "%s/ob-loader-dumper.error", logdir);
 	file_tail(logpath, run->error_tail, sizeof(run->error_tail));
 	snprintf(run->out_tail, sizeof(run->out_tail), "%s%s", run->sr.out_tail ? run->sr.out_tail : "",
 		 run->sr.err_tail ? run->sr.err_tail : "");
@@ -206,14 +221,16 @@ int
 loader_dump(const struct agent_conf *c, const char *password, const char *job, const char *what,
 	    const char *dir, uint64_t deadline_ms, struct loader_run *run, char *err, size_t errlen)
 {
-	return run_tool(c, c->obdumper, password, job, what, dir, true, deadline_ms, run, err, errlen);
+	return run_tool(c, c->obdumper, password, job, what, dir, true, false, deadline_ms, run, err, errlen);
 }
 
 int
 loader_load(const struct agent_conf *c, const char *password, const char *job, const char *what,
-	    const char *dir, uint64_t deadline_ms, struct loader_run *run, char *err, size_t errlen)
+	    const char *dir, bool skip_header, uint64_t deadline_ms, struct loader_run *run, char *err,
+	    size_t errlen)
 {
-	return run_tool(c, c->obloader, password, job, what, dir, false, deadline_ms, run, err, errlen);
+	return run_tool(c, c->obloader, password, job, what, dir, false, skip_header, deadline_ms, run, err,
+			errlen);
 }
 
 void

@@ -32,11 +32,14 @@ usage(FILE *f)
 		"usage: odc-agent [-c CONFIG] [-v] COMMAND\n"
 		"\n"
 		"commands (local mode: this host only, no coordinator):\n"
-		"  run rollback --to TAG --backup DIR [--dry-run] [--force]\n"
+		"  run rollback --to TAG --backup DIR [--dry-run] [--force] [--accept-unverified]\n"
 		"                                                   roll ODC back to TAG from a metadb backup\n"
-		"                                                   (--force: also when it already runs TAG)\n"
+		"                                                   (--force: also when it already runs TAG;\n"
+		"                                                   --accept-unverified: a backup without an\n"
+		"                                                   odc-fleet manifest, e.g. taken by hand)\n"
 		"  run undo --of JOB                                undo rollback JOB (snapshot + old container)\n"
-		"  run preflight --to TAG --backup DIR              only the rollback's checks\n"
+		"  run preflight --to TAG --backup DIR [--accept-unverified]\n"
+		"                                                   only the rollback's checks\n"
 		"  run backup [--name NAME]                         dump the metadb under the first backup root\n"
 		"  run status | ping | stop | logs [--lines N]\n"
 		"  run start [--to TAG]                             start ODC (create it from the defaults with TAG\n"
@@ -123,7 +126,8 @@ cmd_run(const struct agent_conf *c, int argc, char **argv)
 		{"of", required_argument, NULL, 'o'},	 {"name", required_argument, NULL, 'n'},
 		{"lines", required_argument, NULL, 'l'}, {"dry-run", no_argument, NULL, 'd'},
 		{"job", required_argument, NULL, 'j'},	 {"phase", required_argument, NULL, 'p'},
-		{"force", no_argument, NULL, 'f'},	 {NULL, 0, NULL, 0},
+		{"force", no_argument, NULL, 'f'},	 {"accept-unverified", no_argument, NULL, 'u'},
+		{NULL, 0, NULL, 0},
 	};
 	struct proto_kv kv[8];
 	size_t n = 0;
@@ -146,6 +150,7 @@ cmd_run(const struct agent_conf *c, int argc, char **argv)
 		case 'l': kv[n++] = (struct proto_kv){"lines", optarg}; break;
 		case 'd': kv[n++] = (struct proto_kv){"dry_run", "true"}; break;
 		case 'f': kv[n++] = (struct proto_kv){"force", "true"}; break;
+		case 'u': kv[n++] = (struct proto_kv){"accept_unverified", "true"}; break;
 		case 'j': job = optarg; break;
 		case 'p': phase = optarg; break;
 		default: return EXIT_USAGE;

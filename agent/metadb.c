@@ -1,6 +1,7 @@
 /* The metadb over the MySQL protocol with MariaDB Connector/C: a TCP
  * connection with bounded timeouts, the migration history read and compared
- * in C, base tables, row counts and DROP TABLE with checked names. */
+ * in C, the objects of the database by kind, row counts, DROP with checked
+ * names, and the statements of a clean restore. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 #include <mysqld_error.h>
 
 #include "agent/metadb.h"
+#include "common/buf.h"
 #include "agent/version.h"
 
 #define HISTORY_MAX_ROWS 100000 /* rows of migrate_schema_history we read */
@@ -245,10 +247,11 @@ name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int
-metadb_tables(struct metadb *m, char ***names, size_t *n, char *err, size_t errlen)
+/* The names one query returns (one column), sorted bytewise. */
+static int
+list_names(struct metadb *m, const char *q, const char *what, char ***names, size_t *n, char *err,
+           size_t errlen)
 {
-	char q[512], esc[2 * DB_NAME_MAX + 1];
 	char **v = NULL, **nv;
 	size_t cnt = 0, cap = 0;
 	MYSQL_RES *res = NULL;
@@ -258,13 +261,8 @@ metadb_tables(struct metadb *m, char ***names, size_t *n, char *err, size_t errl
 
 	*names = NULL;
 	*n = 0;
-	mysql_real_escape_string(m->my, esc, m->database, strlen(m->database));
-	snprintf(q, sizeof(q),
-	         "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '%s' AND "
-	         "TABLE_TYPE = 'BASE TABLE' LIMIT %d",
-	         esc, METADB_MAX_TABLES + 1);
 	if (mysql_real_query(m->my, q, strlen(q)) != 0 || (res = mysql_use_result(m->my)) == NULL) {
-		query_error(m, "listing tables", err, errlen);
+		query_error(m, what, err, errlen);
 		return -1;
 	}
 	while ((row = mysql_fetch_row(res)) != NULL) {
@@ -272,13 +270,13 @@ metadb_tables(struct metadb *m, char ***names, size_t *n, char *err, size_t errl
 		if (row[0] == NULL || len == NULL)
 			continue;
 		if (cnt >= METADB_MAX_TABLES) {
-			snprintf(err, errlen, "metadb %s: more than %d tables", m->where,
+			snprintf(err, errlen, "metadb %s: %s: more than %d names", m->where, what,
 			         METADB_MAX_TABLES);
 			goto out;
 		}
 		if (len[0] == 0 || len[0] > TABLE_NAME_BYTES ||
 		    memchr(row[0], '\0', len[0]) != NULL) {
-			snprintf(err, errlen, "metadb %s: a table name of %lu bytes", m->where,
+			snprintf(err, errlen, "metadb %s: %s: a name of %lu bytes", m->where, what,
 			         len[0]);
 			goto out;
 		}
@@ -295,7 +293,7 @@ metadb_tables(struct metadb *m, char ***names, size_t *n, char *err, size_t errl
 		cnt++;
 	}
 	if (mysql_errno(m->my) != 0) {
-		query_error(m, "listing tables", err, errlen);
+		query_error(m, what, err, errlen);
 		goto out;
 	}
 	/* Sorted here, bytewise, rather than by the server's collation. */
@@ -315,16 +313,75 @@ out:
 	return rc;
 }
 
+/* What each kind is listed from and dropped with. */
+static const struct {
+	const char *kind, *head, *tail, *drop; /* query: head '<db>' tail */
+} kinds[] = {
+    {"TABLE",
+     "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ", "AND "
+     "TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')",
+     "DROP TABLE IF EXISTS"},
+    {"VIEW",
+     "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ", "AND "
+     "TABLE_TYPE = 'VIEW'",
+     "DROP VIEW IF EXISTS"},
+    {"SEQUENCE",
+     "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ", "AND "
+     "TABLE_TYPE = 'SEQUENCE'",
+     "DROP SEQUENCE IF EXISTS"},
+    {"TRIGGER", "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ", "",
+     "DROP TRIGGER IF EXISTS"},
+    {"PROCEDURE",
+     "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ", "AND "
+     "ROUTINE_TYPE = 'PROCEDURE'",
+     "DROP PROCEDURE IF EXISTS"},
+    {"FUNCTION",
+     "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ", "AND "
+     "ROUTINE_TYPE = 'FUNCTION'",
+     "DROP FUNCTION IF EXISTS"},
+    {"FOREIGN KEY",
+     "SELECT TABLE_NAME FROM information_schema.TABLE_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ", "AND CONSTRAINT_TYPE = 'FOREIGN KEY'",
+     NULL},
+};
+
+static int
+kind_index(const char *kind)
+{
+	for (size_t i = 0; kind != NULL && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].kind, kind) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+metadb_list(struct metadb *m, const char *kind, char ***names, size_t *n, char *err, size_t errlen)
+{
+	char q[512], esc[2 * DB_NAME_MAX + 1], what[64];
+	int k = kind_index(kind);
+
+	*names = NULL;
+	*n = 0;
+	if (k < 0) {
+		snprintf(err, errlen, "metadb: unknown object kind \"%.40s\"", kind != NULL ? kind : "(null)");
+		return -1;
+	}
+	mysql_real_escape_string(m->my, esc, m->database, strlen(m->database));
+	snprintf(q, sizeof(q), "%s'%s' %s", kinds[k].head, esc, kinds[k].tail);
+	snprintf(q + strlen(q), sizeof(q) - strlen(q), " LIMIT %d", METADB_MAX_TABLES + 1);
+	snprintf(what, sizeof(what), "listing %s objects", kind);
+	return list_names(m, q, what, names, n, err, errlen);
+}
+
+int
+metadb_tables(struct metadb *m, char ***names, size_t *n, char *err, size_t errlen)
+{
+	return metadb_list(m, "TABLE", names, n, err, errlen);
+}
+
 void
 metadb_names_free(char **names, size_t n)
 {
-	size_t i;
-
-	if (names == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	str_array_free(names, n);
 }
 
 int
@@ -375,23 +432,65 @@ out:
 }
 
 int
-metadb_drop_table(struct metadb *m, const char *table, char *err, size_t errlen)
+metadb_drop(struct metadb *m, const char *kind, const char *name, char *err, size_t errlen)
 {
-	char q[128], what[160];
+	char q[160], what[160];
+	int k = kind_index(kind);
 
-	if (!table_name_ok(table)) {
-		snprintf(err, errlen,
-		         "metadb: refusing table name \"%.80s\": not [A-Za-z0-9_$]{1,64}",
-		         table != NULL ? table : "(null)");
+	if (k < 0 || kinds[k].drop == NULL) {
+		snprintf(err, errlen, "metadb: cannot drop objects of kind \"%.40s\"", kind != NULL ? kind : "(null)");
 		return -1;
 	}
-	snprintf(q, sizeof(q), "DROP TABLE IF EXISTS `%s`", table);
-	snprintf(what, sizeof(what), "dropping table %s", table);
+	if (!table_name_ok(name)) {
+		char lower[16];
+		size_t i;
+		for (i = 0; kind[i] != '\0' && i + 1 < sizeof(lower); i++)
+			lower[i] = (char)(kind[i] >= 'A' && kind[i] <= 'Z' ? kind[i] - 'A' + 'a' : kind[i]);
+		lower[i] = '\0';
+		snprintf(err, errlen, "metadb: refusing %s name \"%.80s\": not [A-Za-z0-9_$]{1,64}", lower,
+		         name != NULL ? name : "(null)");
+		return -1;
+	}
+	snprintf(q, sizeof(q), "%s `%s`", kinds[k].drop, name);
+	snprintf(what, sizeof(what), "dropping %s %s", kind, name);
 	if (mysql_real_query(m->my, q, strlen(q)) != 0) {
 		query_error(m, what, err, errlen);
 		return -1;
 	}
 	return 0;
+}
+
+int
+metadb_drop_table(struct metadb *m, const char *table, char *err, size_t errlen)
+{
+	return metadb_drop(m, "TABLE", table, err, errlen);
+}
+
+int
+metadb_exec(struct metadb *m, const char *sql, const char *what, char *err, size_t errlen)
+{
+	MYSQL_RES *res;
+
+	if (mysql_real_query(m->my, sql, strlen(sql)) != 0) {
+		query_error(m, what, err, errlen);
+		return -1;
+	}
+	/* A statement that returns rows (none of ours should): drop them. */
+	res = mysql_store_result(m->my);
+	mysql_free_result(res);
+	if (mysql_errno(m->my) != 0) {
+		query_error(m, what, err, errlen);
+		return -1;
+	}
+	return 0;
+}
+
+int
+metadb_foreign_key_checks(struct metadb *m, bool on, char *err, size_t errlen)
+{
+	return metadb_exec(m, on ? "SET SESSION foreign_key_checks = 1" : "SET SESSION foreign_key_checks = 0",
+	                   on ? "turning foreign key checks on" : "turning foreign key checks off", err,
+	                   errlen);
 }
 
 /* '@' and '#' separate the parts of an OceanBase login name. */

@@ -4,6 +4,7 @@
 #ifndef ODC_AGENT_METADB_H
 #define ODC_AGENT_METADB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,11 +40,17 @@ void metadb_close(struct metadb *m);
  * successful. */
 int metadb_history_version(struct metadb *m, char *out, size_t outlen, char *err, size_t errlen);
 
-/* Base tables of the database, sorted by name: *names is a malloc'd array
- * of malloc'd strings; free with metadb_names_free. Views, sequences and
- * system-versioned tables are not listed. Sorted bytewise (strcmp), not by
- * the server's collation; more than METADB_MAX_TABLES tables, or a name
- * over 256 bytes, is an error. On error *names is NULL and *n 0. */
+/* The objects of one kind in the database, sorted by name: *names is a
+ * malloc'd array of malloc'd strings; free with metadb_names_free. Kinds:
+ * "TABLE" (base and system-versioned tables), "VIEW", "SEQUENCE",
+ * "TRIGGER", "PROCEDURE", "FUNCTION" (the folder names obdumper uses), and
+ * "FOREIGN KEY" (one entry per foreign key: the name of its table, so a
+ * table with two has two entries). Sorted bytewise (strcmp), not by the
+ * server's collation; more than METADB_MAX_TABLES names, or a name over 256
+ * bytes, is an error. On error *names is NULL and *n 0. */
+int metadb_list(struct metadb *m, const char *kind, char ***names, size_t *n, char *err, size_t errlen);
+
+/* metadb_list(m, "TABLE", ...). */
 int metadb_tables(struct metadb *m, char ***names, size_t *n, char *err, size_t errlen);
 void metadb_names_free(char **names, size_t n);
 
@@ -51,8 +58,18 @@ void metadb_names_free(char **names, size_t n);
  * before anything is sent; a bad name is -1 with "refusing table name"). */
 int metadb_count(struct metadb *m, const char *table, uint64_t *rows, char *err, size_t errlen);
 
-/* DROP TABLE IF EXISTS of one table (same name rule). */
+/* DROP <kind> IF EXISTS of one object (kinds of metadb_list but "FOREIGN
+ * KEY"; same name rule); metadb_drop_table is metadb_drop(m, "TABLE", ..). */
+int metadb_drop(struct metadb *m, const char *kind, const char *name, char *err, size_t errlen);
 int metadb_drop_table(struct metadb *m, const char *table, char *err, size_t errlen);
+
+/* One statement, as given (the clean restore's DDL, parsed from the backup
+ * by ddl.h and checked to be about the object it restores); rows it might
+ * return are discarded. Errors name what (e.g. "creating table t"). */
+int metadb_exec(struct metadb *m, const char *sql, const char *what, char *err, size_t errlen);
+
+/* SET SESSION foreign_key_checks = 1 or 0 (this connection only). */
+int metadb_foreign_key_checks(struct metadb *m, bool on, char *err, size_t errlen);
 
 /* The "user@tenant#cluster" login name OceanBase proxies expect, or user
  * alone when tenant and cluster are empty (NULL counts as empty), or

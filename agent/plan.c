@@ -21,11 +21,14 @@
 
 #include <jansson.h>
 
+#include "common/buf.h"
 #include "common/clock.h"
 #include "agent/backup.h"
 #include "agent/docker.h"
+#include "agent/manifest.h"
 #include "agent/metadb.h"
 #include "agent/plan.h"
+#include "agent/restore.h"
 #include "agent/spec.h"
 #include "agent/version.h"
 #include "common/log.h"
@@ -236,78 +239,71 @@ tables_rows(const struct backup_info *b)
 	return n;
 }
 
-/* The metadb holds exactly the tables of b with b's row counts (and, when
- * check_history, b's migration version). Appends every difference to why. */
-static int metadb_compare(struct run *r, struct metadb *m, const struct backup_info *b, bool check_history,
-			  char *why, size_t whylen);
+/* The metadb holds exactly the tables of b with b's row counts, the views
+ * and foreign keys of defs (and, when check_history, b's migration
+ * version). Appends every difference to why. */
+static int metadb_compare(struct run *r, struct metadb *m, const struct backup_info *b,
+			  const struct restore_defs *defs, bool check_history, char *why, size_t whylen);
 
 static int
-metadb_matches(struct run *r, struct metadb *m, const struct backup_info *b, bool check_history, char *why,
-	       size_t whylen)
+metadb_matches(struct run *r, struct metadb *m, const struct backup_info *b, const struct restore_defs *defs,
+	       bool check_history, char *why, size_t whylen)
 {
 	uint64_t t0 = clock_mono_ms();
-	int rc = metadb_compare(r, m, b, check_history, why, whylen);
+	int rc = metadb_compare(r, m, b, defs, check_history, why, whylen);
 
 	waited(&r->wait_metadb_ms, t0);
 	return rc;
 }
 
 static int
-metadb_compare(struct run *r, struct metadb *m, const struct backup_info *b, bool check_history, char *why,
-	       size_t whylen)
+metadb_compare(struct run *r, struct metadb *m, const struct backup_info *b, const struct restore_defs *defs,
+	       bool check_history, char *why, size_t whylen)
 {
+	struct msgbuf mb;
 	char **names = NULL;
-	size_t n = 0, used = 0;
-	int bad = 0;
+	size_t n = 0;
 
 	why[0] = '\0';
-#define WHY(...)                                                                                   \
-	do {                                                                                       \
-		if (used < whylen) {                                                               \
-			int w_ = snprintf(why + used, whylen - used, __VA_ARGS__);                 \
-			used += w_ > 0 ? (size_t)w_ : 0;                                           \
-		}                                                                                  \
-		bad = 1;                                                                           \
-	} while (0)
+	msg_init(&mb, why, whylen, 0);
 	if (metadb_tables(m, &names, &n, r->err, sizeof(r->err)) != 0) {
-		WHY("cannot list tables: %s; ", r->err);
+		msg_add(&mb, "cannot list tables: %s", r->err);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct backup_table *t = backup_table_find(b, names[i]);
 		uint64_t rows = 0;
 		if (t == NULL) {
-			WHY("table %s is in the metadb but not in the backup; ", names[i]);
+			msg_add(&mb, "table %s is in the metadb but not in the backup", names[i]);
 			continue;
 		}
 		if (metadb_count(m, names[i], &rows, r->err, sizeof(r->err)) != 0) {
-			WHY("%s: %s; ", names[i], r->err);
+			msg_add(&mb, "%s: %s", names[i], r->err);
 			continue;
 		}
 		if (rows != t->rows)
-			WHY("%s has %llu rows, the backup %llu; ", names[i], (unsigned long long)rows,
-			    (unsigned long long)t->rows);
+			msg_add(&mb, "%s has %llu rows, the backup %llu", names[i], (unsigned long long)rows,
+				(unsigned long long)t->rows);
 	}
 	for (size_t i = 0; i < b->n_tables; i++) {
 		bool found = false;
 		for (size_t k = 0; k < n && !found; k++)
 			found = strcmp(names[k], b->tables[i].name) == 0;
 		if (!found)
-			WHY("table %s of the backup is missing; ", b->tables[i].name);
+			msg_add(&mb, "table %s of the backup is missing", b->tables[i].name);
 	}
 	metadb_names_free(names, n);
+	(void)restore_compare_objects(m, defs, &mb);
 	if (check_history) {
 		char hv[65];
 		int rc = metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err));
 		if (rc < 0)
-			WHY("history: %s; ", r->err);
+			msg_add(&mb, "history: %s", r->err);
 		else if (strcmp(hv, b->version) != 0)
-			WHY("migrate_schema_history is at %s, the backup at %s; ", rc == 1 ? "(none)" : hv, b->version);
+			msg_add(&mb, "migrate_schema_history is at %s, the backup at %s", rc == 1 ? "(none)" : hv,
+				b->version);
 	}
-#undef WHY
-	if (used >= 2 && why[used - 2] == ';')
-		why[used - 2] = '\0';
-	return bad;
+	return mb.n > 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -488,6 +484,47 @@ param_true(const struct run *r, const char *key)
 	return v != NULL && strcmp(v, "true") == 0;
 }
 
+/* Is the backup in dir (b) what odc-fleet took? Intact and signed by this
+ * agent: 0, said in the step's data. Damaged: the step fails, naming what
+ * differs. Taken by hand (or signed by another agent's key): its
+ * completeness cannot be verified, so it needs accept_unverified=true;
+ * without it the step fails saying how to go on. 0 to proceed. */
+static int
+check_backup_integrity(struct run *r, struct step_res *s, const char *dir, const struct backup_info *b,
+		       char *how, size_t howlen)
+{
+	char signer[64], why[1024];
+	int rc = manifest_verify(r->c, dir, b, signer, sizeof(signer), why, sizeof(why));
+
+	if (rc == 0) {
+		put(s, "backup_verified", signer);
+		snprintf(how, howlen, "intact (its odc-fleet manifest, signed by %s)", signer);
+		return 0;
+	}
+	if (rc < 0) {
+		say(s, "failed", "backup %s is damaged: %s (its odc-fleet manifest says what it held when it was "
+		    "taken)", dir, why);
+		return -1;
+	}
+	/* An undo restores the agent's own safety snapshot: one without a
+	 * manifest was taken before odc-fleet wrote them. */
+	if (param_true(r, "accept_unverified") || strcmp(r->action, "undo") == 0) {
+		put(s, "backup_verified", "no (accepted)");
+		snprintf(how, howlen, "completeness NOT verified (%s; accepted)",
+			 rc == 1 ? "no odc-fleet manifest" : "manifest signed by another agent's key");
+		return 0;
+	}
+	if (rc == 1)
+		say(s, "failed", "backup %s was not taken by odc-fleet (no " MANIFEST_JSON "): its completeness cannot "
+		    "be verified (obdumper's MANIFEST.bin is not a public format and proves nothing); check it, then "
+		    "run again with accept_unverified=true (odcctl rollback ... --accept-unverified, odc-agent run "
+		    "rollback ... --accept-unverified), or take a backup with odc-fleet (odcctl backup)", dir);
+	else
+		say(s, "failed", "backup %s: its manifest is intact but signed by %s, a key this agent does not have; "
+		    "run again with accept_unverified=true (--accept-unverified) to restore it anyway", dir, signer);
+	return -1;
+}
+
 /* Preflight of a rollback: refuses before anything is touched. */
 static void
 step_preflight_rollback(struct run *r, struct step_res *s)
@@ -495,8 +532,9 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 	const char *to = param(r, "to"), *dir = param(r, "backup");
 	struct docker_container ct;
 	struct backup_info b = {0};
+	struct restore_defs defs = {0};
 	struct metadb *m = NULL;
-	char image[300], hv[65], why[512];
+	char image[300], hv[65], why[512], integrity[160];
 	json_t *raw = NULL;
 	int rc;
 
@@ -548,6 +586,12 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 		say(s, "failed", "backup %s holds ODC metadb version %s, which is not of release %s", dir, b.version, to);
 		goto out;
 	}
+	if (restore_defs_load(&b, &defs, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "backup %s: %s", dir, r->err);
+		goto out;
+	}
+	if (check_backup_integrity(r, s, dir, &b, integrity, sizeof(integrity)) != 0)
+		goto out;
 	if ((m = need_metadb(r, s)) == NULL)
 		goto out;
 	rc = metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err));
@@ -564,12 +608,13 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 	put(s, "metadb_version", rc == 1 ? "" : hv);
 	put(s, "target_image", image);
 	say(s, "ok",
-	    "container %s (%s, %s); target image %s present; backup %s: version %s, %zu tables, %llu rows; "
-	    "metadb reachable at version %s; loader present; disk ok",
+	    "container %s (%s, %s); target image %s present; backup %s: version %s, %zu tables, %llu rows, "
+	    "%zu foreign keys, %zu views, %s; metadb reachable at version %s; loader present; disk ok",
 	    ct.name, ct.image, ct.state, image, dir, b.version, b.n_tables, (unsigned long long)tables_rows(&b),
-	    rc == 1 ? "(empty)" : hv);
+	    defs.n_foreign_keys, defs.n_views, integrity, rc == 1 ? "(empty)" : hv);
 out:
 	metadb_close(m);
+	restore_defs_free(&defs);
 	backup_info_free(&b);
 }
 
@@ -693,6 +738,7 @@ dump_and_verify(struct run *r, struct step_res *s, struct metadb *m, const char 
 		uint64_t budget, struct backup_info *b)
 {
 	struct loader_run lr = {0};
+	struct restore_defs defs = {0};
 	char why[1024], how[160];
 	int rc, ret = -1;
 
@@ -712,12 +758,23 @@ dump_and_verify(struct run *r, struct step_res *s, struct metadb *m, const char 
 		say(s, "failed", "the %s %s is not a usable backup: %s", what, dir, r->err);
 		goto out;
 	}
-	if (metadb_matches(r, m, b, true, why, sizeof(why)) != 0) {
+	if (restore_defs_load(b, &defs, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "the %s %s cannot be restored: %s", what, dir, r->err);
+		goto out;
+	}
+	if (metadb_matches(r, m, b, &defs, true, why, sizeof(why)) != 0) {
 		say(s, "failed", "the %s %s does not match the metadb: %s", what, dir, why);
+		goto out;
+	}
+	utc_stamp(how, sizeof(how));
+	if (manifest_write(r->c, dir, b, how, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "the %s %s was verified, but its odc-fleet manifest could not be written: %s", what,
+		    dir, r->err);
 		goto out;
 	}
 	ret = 0;
 out:
+	restore_defs_free(&defs);
 	loader_run_free(&lr);
 	return ret;
 }
@@ -810,39 +867,52 @@ out:
 	free(done);
 }
 
-/* Clean restore: drop every table (the verified snapshot holds them), load
- * the backup, then verify that the metadb holds exactly the backup. */
+/* Clean restore (restore.h): the backup's definitions parsed, every object
+ * of the metadb dropped (the verified snapshot holds them), the tables
+ * created without their foreign keys, the data loaded by obloader, the
+ * foreign keys and views added; then the metadb must hold exactly the
+ * backup, object by object, row counts and migration version included. */
 static void
 step_restore(struct run *r, struct step_res *s, const char *src)
 {
 	struct backup_info b = {0};
+	struct restore_defs defs = {0};
 	struct metadb *m = NULL;
 	struct loader_run lr = {0};
-	char **names = NULL, why[1024], what[128];
-	size_t n = 0;
+	char why[1024], what[128];
+	size_t dropped = 0;
 	int rc;
 
 	if (backup_inspect(src, r->c->db_name, &b, r->err, sizeof(r->err)) != 0) {
 		say(s, "failed", "%s: %s", src, r->err);
 		goto out;
 	}
+	if (restore_defs_load(&b, &defs, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "%s: %s", src, r->err);
+		goto out;
+	}
+	/* Again: the backup may have changed since the preflight. An undo's
+	 * snapshot is this agent's own. */
+	if (check_backup_integrity(r, s, src, &b, what, sizeof(what)) != 0)
+		goto out;
 	if ((m = need_metadb(r, s)) == NULL)
 		goto out;
-	if (metadb_tables(m, &names, &n, r->err, sizeof(r->err)) != 0) {
+	uint64_t tddl = clock_mono_ms();
+	if (restore_empty(m, &dropped, r->err, sizeof(r->err)) != 0) {
+		waited(&r->wait_metadb_ms, tddl);
+		say(s, "failed", "cannot empty the metadb: %s", r->err);
+		goto out;
+	}
+	if (restore_create_tables(m, &defs, r->err, sizeof(r->err)) != 0) {
+		waited(&r->wait_metadb_ms, tddl);
 		say(s, "failed", "%s", r->err);
 		goto out;
 	}
-	uint64_t tdrop = clock_mono_ms();
-	for (size_t i = 0; i < n; i++) {
-		if (metadb_drop_table(m, names[i], r->err, sizeof(r->err)) != 0) {
-			say(s, "failed", "cannot empty the metadb: %s", r->err);
-			goto out;
-		}
-	}
-	waited(&r->wait_metadb_ms, tdrop);
-	note(r, "restore", "dropped %zu tables; loading %s", n, src);
-	rc = loader_load(r->c, r->password, r->job, "restore", src, step_budget(r, STEP_RESTORE), &lr, r->err,
-			 sizeof(r->err));
+	waited(&r->wait_metadb_ms, tddl);
+	note(r, "restore", "dropped %zu objects, created %zu tables; loading the data of %s", dropped,
+	     defs.n_tables, src);
+	rc = loader_load(r->c, r->password, r->job, "restore", src, b.header, step_budget(r, STEP_RESTORE), &lr,
+			 r->err, sizeof(r->err));
 	r->wait_loader_ms += lr.sr.duration_ms;
 	s->exit_code = lr.sr.exited ? lr.sr.exit_code : -lr.sr.signal;
 	tail_set(s, lr.error_tail[0] ? lr.error_tail : lr.out_tail);
@@ -851,10 +921,17 @@ step_restore(struct run *r, struct step_res *s, const char *src)
 		goto out;
 	}
 	spawn_describe(&lr.sr, what, sizeof(what));
+	tddl = clock_mono_ms();
+	rc = restore_finish(m, &defs, r->err, sizeof(r->err));
+	waited(&r->wait_metadb_ms, tddl);
+	if (rc != 0) {
+		say(s, "failed", "restore failed after obloader (%s): %s", what, r->err);
+		goto out;
+	}
 	/* An exit status of 0 proves nothing (a failed import may exit 0):
 	 * verify whatever it says. A non-zero one fails the step even when
 	 * the tables happen to match: the tool saw something go wrong. */
-	rc = metadb_matches(r, m, &b, true, why, sizeof(why));
+	rc = metadb_matches(r, m, &b, &defs, true, why, sizeof(why));
 	if (rc != 0) {
 		say(s, "failed", "restore verification failed (obloader %s): %s", what, why);
 		goto out;
@@ -865,11 +942,13 @@ step_restore(struct run *r, struct step_res *s, const char *src)
 	}
 	put(s, "restored_from", src);
 	put(s, "metadb_version", b.version);
-	say(s, "ok", "metadb restored from %s and verified: %zu tables, %llu rows, version %s (obloader %s)", src,
-	    b.n_tables, (unsigned long long)tables_rows(&b), b.version, what);
+	say(s, "ok",
+	    "metadb restored from %s and verified: %zu tables, %llu rows, %zu foreign keys, %zu views, version %s "
+	    "(obloader %s)",
+	    src, b.n_tables, (unsigned long long)tables_rows(&b), defs.n_foreign_keys, defs.n_views, b.version, what);
 out:
-	metadb_names_free(names, n);
 	metadb_close(m);
+	restore_defs_free(&defs);
 	backup_info_free(&b);
 	loader_run_free(&lr);
 }
@@ -1065,6 +1144,7 @@ step_preflight_undo(struct run *r, struct step_res *s)
 	struct docker_container ct;
 	struct backup_info b = {0};
 	struct metadb *m = NULL;
+	char integrity[160];
 
 	if (journal_plan_get(r->j, of, "run", &p, r->err, sizeof(r->err)) != 0 || strcmp(p.action, "rollback") != 0) {
 		say(s, "failed", "no rollback job %s in this agent's journal", of);
@@ -1084,12 +1164,14 @@ step_preflight_undo(struct run *r, struct step_res *s)
 		say(s, "failed", "safety snapshot %s: %s", snap, r->err);
 		goto out;
 	}
+	if (check_backup_integrity(r, s, snap, &b, integrity, sizeof(integrity)) != 0)
+		goto out;
 	if ((m = need_metadb(r, s)) == NULL || check_loader(r, s) != 0)
 		goto out;
 	put(s, "restore_from", snap);
 	put(s, "container", renamed);
-	say(s, "ok", "rollback %s can be undone: container %s (%s) kept, snapshot %s at version %s", of, renamed,
-	    ct.image, snap, b.version);
+	say(s, "ok", "rollback %s can be undone: container %s (%s) kept, snapshot %s at version %s, %s", of,
+	    renamed, ct.image, snap, b.version, integrity);
 out:
 	journal_plan_clear(&p);
 	metadb_close(m);

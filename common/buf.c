@@ -227,3 +227,69 @@ hex_decode(const char *in, uint8_t *out, size_t outlen, size_t *outn)
 	*outn = len / 2;
 	return 0;
 }
+
+void
+str_array_free(char **v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+msg_init(struct msgbuf *m, char *s, size_t cap, unsigned limit)
+{
+	m->s = s;
+	m->cap = cap;
+	m->used = cap > 0 ? strnlen(s, cap - 1) : 0;
+	if (cap > 0)
+		s[m->used] = '\0';
+	m->n = m->used > 0 ? 1 : 0;
+	m->limit = limit;
+}
+
+static void
+msg_vput(struct msgbuf *m, const char *fmt, va_list ap)
+{
+	int w;
+
+	if (m->used + 1 >= m->cap)
+		return;
+	w = vsnprintf(m->s + m->used, m->cap - m->used, fmt, ap);
+	if (w > 0)
+		m->used = m->used + (size_t)w < m->cap ? m->used + (size_t)w : m->cap - 1;
+}
+
+static void
+msg_put(struct msgbuf *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg_vput(m, fmt, ap);
+	va_end(ap);
+}
+
+void
+msg_add(struct msgbuf *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	m->n++;
+	if (m->limit > 0 && m->n > m->limit)
+		return;
+	if (m->n > 1)
+		msg_put(m, "; ");
+	va_start(ap, fmt);
+	msg_vput(m, fmt, ap);
+	va_end(ap);
+}
+
+void
+msg_more(struct msgbuf *m, const char *what)
+{
+	if (m->limit > 0 && m->n > m->limit)
+		msg_put(m, "; and %u more %s", m->n - m->limit, what);
+}

@@ -59,6 +59,29 @@ size_t tail_copy(const struct tail *t, char *out, size_t outlen);
 /* Frees the ring; safe on NULL and on a zeroed struct. */
 void tail_free(struct tail *t);
 
+/* Frees n malloc'd strings and the malloc'd array holding them; NULL is fine. */
+void str_array_free(char **v, size_t n);
+
+/* A message built in a caller's fixed array from "; "-separated parts, each
+ * cut to what room is left: the differences a check found, say. n counts
+ * every part added, written or not; with limit > 0 only the first limit are
+ * written (msg_more then says how many more there were). */
+struct msgbuf {
+	char *s;
+	size_t cap, used;
+	unsigned n, limit;
+};
+
+/* Starts a message in s[cap] after what s already holds (s must be a C
+ * string, or cap 0). */
+void msg_init(struct msgbuf *m, char *s, size_t cap, unsigned limit);
+
+/* Adds one part, after "; " unless it is the first. */
+void msg_add(struct msgbuf *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Adds "; and N more" when more than limit parts were added. */
+void msg_more(struct msgbuf *m, const char *what);
+
 /* Writes 2*n lowercase hex digits and a NUL into out. Returns 0, or -1 (out
  * set to "" when outlen > 0) when outlen < 2*n+1. */
 int hex_encode(const uint8_t *in, size_t n, char *out, size_t outlen);

@@ -15,7 +15,7 @@ struct param_spec {
 };
 
 #define STEPS_MAX 7
-#define PARAMS_MAX 4
+#define PARAMS_MAX 5
 
 struct action_spec {
 	const char *name;
@@ -33,7 +33,10 @@ static const struct action_spec actions[] = {
     {"status", false, {{NULL, 0, false, 0, 0}}, {{NULL}, {"status", NULL}}},
     {"preflight",
      false,
-     {{"to", F_TAG, true, 0, 0}, {"backup", F_PATH, true, 0, 0}, {NULL, 0, false, 0, 0}},
+     {{"to", F_TAG, true, 0, 0},
+      {"backup", F_PATH, true, 0, 0},
+      {"accept_unverified", F_BOOL, false, 0, 0},
+      {NULL, 0, false, 0, 0}},
      {{NULL}, {"preflight", NULL}}},
     {"stop", false, {{NULL, 0, false, 0, 0}}, {{NULL}, {"stop", NULL}}},
     {"start", false, {{"to", F_TAG, false, 0, 0}, {NULL, 0, false, 0, 0}}, {{NULL}, {"start", NULL}}},
@@ -47,7 +50,8 @@ static const struct action_spec actions[] = {
      {{"to", F_TAG, true, 0, 0},
       {"backup", F_PATH, true, 0, 0},
       {"dry_run", F_BOOL, false, 0, 0},
-      {"force", F_BOOL, false, 0, 0}},
+      {"force", F_BOOL, false, 0, 0},
+      {"accept_unverified", F_BOOL, false, 0, 0}},
      {{"preflight", NULL}, {"preflight", "recheck", "stop", "snapshot", "restore", "start", "health", NULL}}},
     {"undo",
      true,

@@ -8,12 +8,13 @@ static int cmd_exec_exec(struct ctl *, int, char **);
 
 const struct ctl_cmd cmd_exec_entry = {
     "exec",
-    "ACTION [SELECTORS] [--to TAG] [--backup DIR] [--lines N] [--name NAME] [POLICY]\n"
-    "       [--reason TEXT] [--detach]",
+    "ACTION [SELECTORS] [--to TAG] [--backup DIR] [--accept-unverified] [--lines N]\n"
+    "       [--name NAME] [POLICY] [--reason TEXT] [--detach]",
     "run ping, status, preflight, stop, start, logs or backup on hosts, as a signed job",
     "ACTION and its parameters:\n"
     "  ping, status, stop            none\n"
-    "  preflight                     --to TAG --backup DIR (a rollback's checks only)\n"
+    "  preflight                     --to TAG --backup DIR [--accept-unverified]\n"
+    "                                (a rollback's checks only)\n"
     "  start                         [--to TAG] (the image tag when no container exists)\n"
     "  logs                          [--lines N] (1..10000)\n"
     "  backup                        [--name NAME]\n"
@@ -44,6 +45,7 @@ cmd_exec_exec(struct ctl *c, int argc, char **argv)
 	    CTL_POLICY_OPTIONS,
 	    {"to", required_argument, NULL, CTL_OPT_TO},
 	    {"backup", required_argument, NULL, CTL_OPT_BACKUP},
+	    {"accept-unverified", no_argument, NULL, CTL_OPT_ACCEPT_UNVERIFIED},
 	    {"lines", required_argument, NULL, CTL_OPT_LINES},
 	    {"name", required_argument, NULL, CTL_OPT_NAME},
 	    {NULL, 0, NULL, 0},

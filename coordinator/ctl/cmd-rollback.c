@@ -6,7 +6,8 @@ static int cmd_rollback_exec(struct ctl *, int, char **);
 
 const struct ctl_cmd cmd_rollback_entry = {
     "rollback",
-    "--to TAG --backup DIR [SELECTORS] [POLICY] [--dry-run] [--force] [--reason TEXT] [--detach]",
+    "--to TAG --backup DIR [SELECTORS] [POLICY] [--dry-run] [--force] [--accept-unverified]\n"
+    "         [--reason TEXT] [--detach]",
     "roll ODC back to TAG from the metadb backup in DIR on hosts, canary first",
     "--to TAG         the ODC image tag to return to (e.g. 4.2.0)\n"
     "--backup DIR     the pre-upgrade metadb backup, an absolute path on each host\n"
@@ -14,6 +15,9 @@ const struct ctl_cmd cmd_rollback_entry = {
     "--dry-run        run the preflight only and report the container it would make\n"
     "--force          roll back also a host that already runs TAG, healthy, on a metadb\n"
     "                 of TAG (without it such a host has nothing to do and succeeds)\n"
+    "--accept-unverified  restore a backup whose completeness cannot be verified: one\n"
+    "                 taken by hand with obdumper (no odc-fleet manifest) or signed by\n"
+    "                 another agent; without it such a backup is refused at preflight\n"
     "SELECTORS (at least one; ANDed): --host ID (repeatable), --hosts GLOB,\n"
     "  --label K=V (repeatable), --all.\n"
     "POLICY (defaults): --canary N (1, capped at the targets), --batch N|N% (1),\n"
@@ -37,6 +41,7 @@ cmd_rollback_exec(struct ctl *c, int argc, char **argv)
 	    {"backup", required_argument, NULL, CTL_OPT_BACKUP},
 	    {"dry-run", no_argument, NULL, CTL_OPT_DRY_RUN},
 	    {"force", no_argument, NULL, CTL_OPT_FORCE},
+	    {"accept-unverified", no_argument, NULL, CTL_OPT_ACCEPT_UNVERIFIED},
 	    {NULL, 0, NULL, 0},
 	};
 	struct submit s = {.action = "rollback"};

@@ -122,6 +122,7 @@ enum ctl_opt {
 	CTL_OPT_KIND,
 	CTL_OPT_STEP,
 	CTL_OPT_FORCE,
+	CTL_OPT_ACCEPT_UNVERIFIED,
 };
 
 /* Every subcommand's option table starts with these: --help and the global
@@ -252,7 +253,7 @@ struct submit_policy {
 
 struct submit {
 	const char *action;
-	struct proto_kv params[4];
+	struct proto_kv params[8];
 	size_t n_params;
 	struct ctl_sel sel;
 	struct submit_policy policy;

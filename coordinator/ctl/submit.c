@@ -166,6 +166,8 @@ submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg)
 		return submit_param(c, s, "dry_run", "true") == 0 ? 1 : -1;
 	case CTL_OPT_FORCE:
 		return submit_param(c, s, "force", "true") == 0 ? 1 : -1;
+	case CTL_OPT_ACCEPT_UNVERIFIED:
+		return submit_param(c, s, "accept_unverified", "true") == 0 ? 1 : -1;
 	}
 	return 0;
 }
@@ -191,7 +193,7 @@ submit_flag(const char *key)
 	static const char *const flags[][2] = {
 	    {"to", "--to TAG"},      {"backup", "--backup DIR"}, {"lines", "--lines N"},
 	    {"name", "--name NAME"}, {"dry_run", "--dry-run"},   {"of", "--of JOB"},
-	    {"force", "--force"},
+	    {"force", "--force"},    {"accept_unverified", "--accept-unverified"},
 	};
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		if (strcmp(flags[i][0], key) == 0)

@@ -33,7 +33,7 @@ The backup path of a fleet rollback. A fleet rollback names one --backup path fo
 The hosts here share the root filesystem, so that path is one directory for all of them. It is
 laid out the way obdumper lays out a dump, by database name: DIR/backups/pre-4.3.0/data/
 odc_metadb_hN/... holds each host's own pre-upgrade backup (copied from DIR/hN/odcmetadb_backup;
-MANIFEST.bin and CHECKPOINT.bin of h1), and each agent reads only data/<its own database>.
+data/MANIFEST.bin and data/CHECKPOINT.bin of h1), and each agent reads only data/<its own database>.
 Every agent has DIR/backups among its backup_roots, so
     odcctl -c DIR/odcctl.conf rollback --to 4.2.0 --backup DIR/backups/pre-4.3.0 --all
 works on every host (the same idea as tests/world/fleet.py's shared_backup). On a real
@@ -260,10 +260,10 @@ def shared_backup(d, hosts):
     if out.exists():
         shutil.rmtree(out)
     (out / "data").mkdir(parents=True)
-    first = Path(hosts[0]["backup_dir"])
+    first = Path(hosts[0]["backup_dir"], "data")
     for f in first.iterdir():
         if f.is_file():
-            shutil.copy2(f, out)
+            shutil.copy2(f, out / "data")
     for h in hosts:
         shutil.copytree(Path(h["backup_dir"], "data", h["db"]), out / "data" / h["db"])
     return str(out)

@@ -50,7 +50,7 @@ RUN_STEPS = ["stop", "snapshot", "restore", "start", "health"]  # as test_coordi
 FINAL_JOB_STATES = ("succeeded", "failed", "halted", "aborted")
 JOB_ID_RE = re.compile(r"\b[a-z_]+-\d{8}T\d{6}Z-[0-9a-f]{6}\b")
 
-from tests.world import obtools  # the stand-ins' CSV reader: the backup's own format
+from tests.world import obtools, odcworld  # the stand-ins' backup reader: the backup's own format
 
 _durations = {}
 
@@ -162,33 +162,33 @@ class Host:
 
     def metadb_state(self):
         """{'tables': {table: rows}, 'max_version': max successful migrate_schema_history
-        version, 'history': [versions]}."""
+        version, 'history': [versions]}, without the history rows ODC writes on every start
+        (odcworld.START_ROWS_TYPE)."""
         tables = [r[0] for r in self.sql(
             "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA=DATABASE() "
             "AND TABLE_TYPE='BASE TABLE' ORDER BY TABLE_NAME")]
         counts = {t: self.sql(f"SELECT COUNT(*) FROM `{t}`")[0][0] for t in tables}
         hist = []
         if "migrate_schema_history" in tables:
-            hist = [r[0] for r in self.sql("SELECT version FROM migrate_schema_history "
-                                           "WHERE success = 1 ORDER BY install_rank")]
+            rows = [r for r in self.sql("SELECT version, type, success FROM "
+                                        "migrate_schema_history ORDER BY install_rank")
+                    if r[1] != odcworld.START_ROWS_TYPE]
+            counts["migrate_schema_history"] = len(rows)
+            hist = [r[0] for r in rows if r[2] == 1]
         return {"tables": counts, "max_version": max(hist, key=version_key) if hist else None,
                 "history": hist}
 
     def backup_state(self, backup_root):
         """The same for the host's part of a backup (data/<db>/TABLE, obdumper's layout):
-        tables from <t>-schema.sql, rows from <t>.*.csv, versions of migrate_schema_history."""
-        tdir = Path(backup_root, "data", self.db, "TABLE")
-        counts, hist = {}, []
-        for f in tdir.iterdir():
-            if f.name.endswith("-schema.sql"):
-                counts.setdefault(f.name[: -len("-schema.sql")], 0)
-        for f in sorted(tdir.iterdir()):
-            if f.name.endswith(".csv"):
-                t = f.name.split(".")[0]
-                recs = list(obtools.csv_records(f.read_bytes()))
-                counts[t] += len(recs)
-                if t == "migrate_schema_history":
-                    hist += [fields[1] for _, fields in recs if fields[9] in ("1", "true")]
+        tables from <t>-schema.sql, rows from its data files without header lines (read by
+        tests.world.obtools), versions of migrate_schema_history; without the history rows
+        ODC writes on every start, as metadb_state."""
+        counts = obtools.backup_row_counts(backup_root, self.db)
+        rows = [f for f in obtools.table_records(backup_root, self.db, "migrate_schema_history")
+                if f[3] != odcworld.START_ROWS_TYPE]
+        if "migrate_schema_history" in counts:
+            counts["migrate_schema_history"] = len(rows)
+        hist = [f[1] for f in rows if f[9] in ("1", "true")]
         return {"tables": counts, "max_version": max(hist, key=version_key) if hist else None}
 
     # -- the agent

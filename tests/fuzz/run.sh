@@ -1,5 +1,6 @@
 #!/bin/bash
-# Build every tests/fuzz/fuzz_*.c with clang + libFuzzer + ASan/UBSan into
+# Build every tests/fuzz/fuzz_*.c with clang + libFuzzer + ASan/UBSan (against
+# proto/, common/ and the agent's parsers of AGENT_SRCS below) into
 # build-fuzz/, seed each from tests/fuzz/seeds.py and run them one after the
 # other for SECONDS in all (default 60). Any crash, leak, timeout, OOM or
 # sanitizer report fails the run. Ends with "N passed, N failed".
@@ -26,6 +27,10 @@ OUT=build-fuzz
 CC=${FUZZ_CC:-clang}
 PYTHON=${PYTHON:-/usr/bin/python3}
 PKGS="libsodium msgpack jansson inih sqlite3 libzmq libcurl libmariadb"
+# The agent files the harnesses test, with what they link: the DDL parser,
+# the backup reader (CSV) and the version comparison it uses. Not the whole
+# of agent/: the rest is the daemon (main, docker, ...).
+AGENT_SRCS="agent/ddl.c agent/backup.c agent/version.c"
 
 if ! command -v "$CC" >/dev/null 2>&1; then
 	echo "fuzz: $CC not found (clang with libFuzzer is needed)" >&2
@@ -50,11 +55,11 @@ mkdir -p "$OUT/obj" "$OUT/logs" "$OUT/artifacts" "$OUT/work" || exit 2
 
 # 1. The libraries under test, compiled once with coverage instrumentation
 # (fuzzer-no-link) into one archive; each harness links what it uses.
-echo "fuzz: compiling proto/ and common/ with $CC"
+echo "fuzz: compiling proto/, common/ and $AGENT_SRCS with $CC"
 rm -rf "$OUT/obj"
-mkdir -p "$OUT/obj/proto" "$OUT/obj/common" || exit 2
+mkdir -p "$OUT/obj/proto" "$OUT/obj/common" "$OUT/obj/agent" || exit 2
 objs=()
-for src in proto/*.c common/*.c; do
+for src in proto/*.c common/*.c $AGENT_SRCS; do
 	[ -e "$src" ] || continue
 	obj=$OUT/obj/${src%.c}.o
 	if $CC $BASE $SAN -fsanitize=fuzzer-no-link -c "$src" -o "$obj" 2>"$obj.log"; then
@@ -92,7 +97,8 @@ echo "fuzz: ${#harnesses[@]} harnesses, ${per}s each"
 
 max_len_of() {
 	case $1 in
-	fuzz_config) echo 16384 ;;
+	fuzz_config | fuzz_csv) echo 16384 ;;
+	fuzz_ddl) echo 8192 ;;
 	fuzz_scan | fuzz_body | fuzz_receive) echo 65536 ;;
 	*) echo 4096 ;;
 	esac

@@ -7,9 +7,11 @@ test vectors (tests/vectors/proto-v1.json) and a few INI texts.
 writes OUTDIR/scan/ (body frames and JOB target lists), OUTDIR/body/ (type
 byte + body; for a JOB: type byte, the body's 2-byte little-endian length, the
 body, the target list), OUTDIR/receive/ (every frame as a 2-byte little-endian
-length + bytes) and OUTDIR/config/ (deploy/*.ini and the texts below). The
-Merkle cases of the vectors carry no frames and are skipped. Standard library
-only."""
+length + bytes), OUTDIR/config/ (deploy/*.ini and the texts below),
+OUTDIR/ddl/ (fuzz_ddl's flag byte + a schema file as obdumper and SHOW CREATE
+write them) and OUTDIR/csv/ (fuzz_csv's flag byte + a data file as obdumper
+writes it). The Merkle cases of the vectors carry no frames and are skipped.
+Standard library only."""
 
 import glob
 import json
@@ -72,6 +74,139 @@ password = s3cret ; inline comment
     "tricky.ini": "[a]\r\nx: 1\r\n[a]\ny = \n[b.c-d_e]\nz = 18446744073709551615\n#c\n",
 }
 
+# fuzz_ddl's first byte: bit 0 a view, bits 1-2 the expected name (its
+# DDL_NAMES index), bit 3 a small error buffer.
+DDL_VIEW = 0x01
+DDL_NAMES = {None: 0, "t": 1, "connect_database": 2, "list_flow_instance_view": 3}
+DDL_SMALL_ERR = 0x08
+
+# (name, view?, expected name, text)
+DDL_TEXTS = [
+    # obdumper's own DDL: lower case, `if not exists`, foreign keys kept.
+    ("obdumper-table", False, "connect_database", """create table if not exists `connect_database` (
+      `id` bigint(20) not null auto_increment comment 'ID',
+      `connection_id` bigint(20) not null comment 'the connection, \\'conn\\'',
+      `name` varchar(256) not null,
+      `environment_id` bigint(20),
+      `create_time` datetime not null default current_timestamp,
+      primary key (`id`),
+      unique key `uk_connect_database_cid_name` (`connection_id`, `name`),
+      key `idx_connect_database_env` (`environment_id`),
+      constraint `fk_connect_database_connection` foreign key (`connection_id`) references `connect_connection` (`id`) on delete cascade,
+      constraint `fk_connect_database_env` foreign key (`environment_id`) references `odc_metadb`.`collaboration_environment` (`id`)
+) default charset=utf8mb4 default collate=utf8mb4_bin comment='databases; of a connection';
+"""),
+    # SHOW CREATE TABLE text (OceanBase MySQL mode).
+    ("show-create-table", False, "t", """CREATE TABLE `t` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `parent_id` bigint(20) DEFAULT NULL,
+  `payload` longtext COLLATE utf8mb4_bin,
+  `state` enum('A','B,C','(') NOT NULL DEFAULT 'A',
+  PRIMARY KEY (`id`),
+  KEY `idx_parent` (`parent_id`) BLOCK_SIZE 16384 LOCAL,
+  CONSTRAINT `fk_t_parent` FOREIGN KEY (`parent_id`) REFERENCES `t` (`id`) ON DELETE SET NULL ON UPDATE CASCADE
+) ENGINE=InnoDB AUTO_INCREMENT=1000001 DEFAULT CHARSET=utf8mb4 ROW_FORMAT = DYNAMIC COMPRESSION = 'zstd_1.3.8' REPLICA_NUM = 1 BLOCK_SIZE = 16384 USE_BLOOM_FILTER = FALSE TABLET_SIZE = 134217728 PCTFREE = 0 COMMENT='a; table' /*!50100 PARTITION BY HASH(`id`) PARTITIONS 4 */;
+"""),
+    # Separate statements: ALTER TABLE ADD CONSTRAINT, indexes, a mixed ALTER.
+    ("alter-add-constraint", False, "t", """-- obdumper: table t
+ALTER TABLE `t` ADD CONSTRAINT `fk_a` FOREIGN KEY (`a`) REFERENCES `pa` (`id`);
+CREATE TABLE IF NOT EXISTS `odc`.`t` (
+  `id` int NOT NULL,
+  `a` int,
+  `b` int,
+  FOREIGN KEY (`b`) REFERENCES `pb` (`id`),
+  PRIMARY KEY (`id`)
+);
+alter table t add index idx_a (a);
+CREATE UNIQUE INDEX `uk_b` ON `t` (`b`) /*!80000 INVISIBLE */;
+CREATE INDEX idx_ab USING BTREE ON odc.t (a, b);
+ALTER IGNORE TABLE t ADD KEY k1 (id), ADD CONSTRAINT FOREIGN KEY fk_id (id) REFERENCES t (a), ADD COLUMN c int;
+"""),
+    # Comments, strings and backquotes that hold keywords and punctuation.
+    ("tricky", False, None, """-- foreign key (a) references b, (
+# CREATE TABLE other (x int);
+/* ; foreign key, ( */
+CREATE TEMPORARY TABLE `odc_metadb`.`tri``cky` ( -- constraint, foreign key (
+  `key` varchar(8) DEFAULT ',' COMMENT 'a foreign key (x) references y, z',
+  `index` int /* , foreign key (i) references j */,
+  `a``b` enum('(', ')', ',') DEFAULT '(',
+  `primary` varchar(9) DEFAULT 'it''s, \\'(;',
+  `check` varchar(9) DEFAULT "\\"), foreign key (",
+  note text COMMENT 'REFERENCES parent (id)',
+  x decimal(10, 2),
+  constraint foreign key (x) references p (y),
+  KEY `idx` (`key`, `index`),
+  CHECK (x > 0)
+) COMMENT='foreign key; ok';
+/* trailing */
+"""),
+    ("activiti", False, None, """create table ACT_RU_EXECUTION (
+    ID_ varchar(64),
+    foreign key (PARENT_ID_) references ACT_RU_EXECUTION (ID_),
+    PARENT_ID_ varchar(64),
+    SUPER_EXEC_ varchar(64),
+    constraint ACT_FK_EXE_SUPER foreign key (SUPER_EXEC_) references ACT_RU_EXECUTION (ID_) on delete cascade,
+    primary key (ID_)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8 COLLATE utf8_bin"""),
+    ("wrong-name", False, "t", "CREATE TABLE `other` (`id` int);\nALTER TABLE other ADD x int;"),
+    ("unterminated", False, "t", "CREATE TABLE t (a int,\n b varchar(3) DEFAULT 'x);"),
+    # SHOW CREATE VIEW text.
+    ("show-create-view", True, "list_flow_instance_view",
+     "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`%` SQL SECURITY DEFINER VIEW "
+     "`list_flow_instance_view` AS select `f`.`id` AS `id`,'DEFINER=x' AS `d` from "
+     "`flow_instance` `f` where (`f`.`status` <> 'DELETED');\n"),
+    ("view-definer-string", True, None,
+     "create or replace algorithm = merge definer = 'odc'@'10.0.0.%' sql security invoker "
+     "view odc.v (a, b) as select 1, 2 with cascaded check option"),
+    ("view-current-user", True, "list_flow_instance_view",
+     "-- a view\nCREATE DEFINER=CURRENT_USER() VIEW `list_flow_instance_view` AS "
+     "SELECT definer FROM t /*!50001 x */;\n/* end */"),
+    ("obdumper-view", True, None,
+     "create or replace view `v_user` as select `u`.`id` AS `id`,`u`.`name` AS `name` "
+     "from `iam_user` `u`;\n"),
+    ("view-bad-definer", True, None, "CREATE DEFINER= @'%' VIEW v AS SELECT 1"),
+]
+
+# fuzz_csv's first byte: bit 0 '"' as the quote, bit 1 no escape, bit 2 a
+# header, bit 3 also a stopped read (after 1 + bits 6-7 records), bits 4-5
+# max_field 4096, 64, 8 or 2.
+CSV_DQUOTE = 0x01
+CSV_NO_ESCAPE = 0x02
+CSV_HEADER = 0x04
+CSV_STOP = 0x08
+
+HISTORY_CSV = (
+    b"'installed_rank','version','description','type','script','checksum','installed_by',"
+    b"'installed_on','execution_time','success'\n"
+    b"1,'4.2.0','init','SQL','V_4_2_0_1__init.sql',-123456789,'odc','2024-03-01 10:00:00',"
+    b"1203,1\n"
+    b"2,'4.2.0.3','it\\'s a \\\\ fix','SQL','V_4_2_0_3__fix.sql',\\N,'odc',"
+    b"'2024-03-02 10:00:00',15,1\n"
+    b"3,'4.3.0','multi\nline\r\ndescription','JDBC',\\E,0,'odc','2024-04-01 10:00:00',7,0\n"
+)
+
+# (name, flags, bytes)
+CSV_TEXTS = [
+    ("history-header", CSV_HEADER, HISTORY_CSV),
+    ("history-stop", CSV_HEADER | CSV_STOP | 0x40, HISTORY_CSV),
+    ("escapes", 0,
+     b"1,'a\\nb\\tc\\rd\\be\\ff','\\',\\\\,\\x','\\N',\\N,\\E,'\\E',''\r\n"
+     b"2,plain\\,comma,back\\\\slash,tail\\\n"),
+    ("no-escape", CSV_NO_ESCAPE | CSV_HEADER,
+     b"'id','v'\n1,'it''s'\n2,'a\\b'\n3,'\\N',\\N\n4,'two\nlines'\n"),
+    ("double-quote", CSV_DQUOTE | CSV_HEADER,
+     b"\"id\",\"name\"\r\n1,\"say \"\"hi\"\"\"\r\n2,\"\\\"x\\\"\"\r\n3,lone\rcr\n"),
+    ("empty-lines", 0, b"\n\n,\n',',''\n"),
+    ("last-no-newline", CSV_STOP | 0xc0, b"1,'a'\n2,'b'\n3,'c'"),
+    ("after-quote", 0, b"1,'a'b,2\n"),
+    ("unterminated", 0, b"1,'a\n2,'b\n"),
+    ("small-field", 0x20, b"'12345678','123456789'\n"),
+    ("tiny-field", 0x30, b"\\N,\\E,ab,'c'\n"),
+    ("long-field", 0, b"1,'" + b"x" * 4097 + b"'\n2,'" + b"y" * 4096 + b"'\n"),
+    ("many-fields", 0, b",".join(b"%d" % i for i in range(1025)) + b"\n"),
+    ("empty", CSV_HEADER, b""),
+]
+
 
 def write(path, data):
     with open(path, "wb") as f:
@@ -84,7 +219,7 @@ def main(argv):
         return 2
     out = argv[1]
     dirs = {}
-    for sub in ("scan", "body", "receive", "config"):
+    for sub in ("scan", "body", "receive", "config", "ddl", "csv"):
         dirs[sub] = os.path.join(out, sub)
         os.makedirs(dirs[sub], exist_ok=True)
 
@@ -127,6 +262,18 @@ def main(argv):
     for name, text in INI_TEXTS.items():
         write(os.path.join(dirs["config"], name), text.encode("utf-8"))
         counts["config"] += 1
+
+    for name, view, expect, text in DDL_TEXTS:
+        flags = (DDL_VIEW if view else 0) | DDL_NAMES[expect] << 1
+        data = text.encode("utf-8")
+        write(os.path.join(dirs["ddl"], name), bytes([flags]) + data)
+        # The same text with any name expected and a small error buffer.
+        write(os.path.join(dirs["ddl"], name + "-any"),
+              bytes([(flags & DDL_VIEW) | DDL_SMALL_ERR]) + data)
+        counts["ddl"] += 2
+    for name, flags, data in CSV_TEXTS:
+        write(os.path.join(dirs["csv"], name), bytes([flags]) + data)
+        counts["csv"] += 1
 
     print("seeds: " + ", ".join("%s %d" % (k, counts[k]) for k in sorted(counts)))
     return 0

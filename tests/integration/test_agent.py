@@ -38,7 +38,8 @@ def conf(host):
 
 def test_full_rollback(host, conf):
     old = host.engine.inspect(host.name)
-    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
+    p = agent(conf, "run", "rollback",
+              "--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
               "--job", "rb1", check=0)
     for step in ("preflight", "stop", "snapshot", "restore", "start", "health"):
         assert f"[{step}] ok" in p.stdout, p.stdout
@@ -60,9 +61,9 @@ def test_full_rollback(host, conf):
         assert e not in new["Config"]["Env"], e
     assert old_env != set(new["Config"]["Env"])
     # The metadb holds exactly the backup.
-    assert host.row_counts() == backup_state(host, host.backup_dir)
+    assert metadb_state(host)["tables"] == backup_state(host, host.backup_dir)
     assert max(host.history_versions(), key=odcworld.version_key).startswith(odcworld.OLD_VERSION)
-    assert "odc_schedule" not in host.tables()
+    assert "database_schema_object" not in host.tables()
     # Nothing deleted: the 4.3.0 container is kept, stopped, renamed.
     kept = containers_named(host, f"{host.name}-rolledback-")
     assert len(kept) == 1 and kept[0]["Id"] == old["Id"]
@@ -76,9 +77,10 @@ def test_full_rollback(host, conf):
     assert f"DATABASE_PASSWORD={host.password}" in new["Config"]["Env"]
     # The safety snapshot holds the 4.3.0 metadb.
     snap = os.path.join(host.snapshot_root, "rb1")
-    assert "odc_schedule" in backup_state(host, snap)
+    assert "database_schema_object" in backup_state(host, snap)
     # Running the same job again reports, never reruns.
-    p2 = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
+    p2 = agent(conf, "run", "rollback",
+               "--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
                "--job", "rb1", check=0)
     assert "already ended: succeeded" in p2.stderr
     assert host.engine.inspect(host.name)["Id"] == new["Id"]
@@ -87,18 +89,20 @@ def test_full_rollback(host, conf):
     # again over it). --force rolls back anyway.
     host.sql("INSERT INTO config_system_configuration (`key`, `value`) VALUES ('written.since', '1')")
     counts = host.row_counts()
-    p3 = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
+    p3 = agent(conf, "run", "rollback",
+               "--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
                "--job", "rb2", check=0)
     assert "[preflight] ok" in p3.stdout and "nothing to do" in p3.stdout, p3.stdout
     assert "already at 4.2.0" in p3.stdout and odcworld.OLD_BUILD in p3.stdout, p3.stdout
     assert "[stop]" not in p3.stdout, p3.stdout
     assert host.engine.inspect(host.name)["Id"] == new["Id"]
     assert host.row_counts() == counts
-    p4 = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
+    p4 = agent(conf, "run", "rollback",
+               "--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
                "--job", "rb3", "--force", check=0)
     assert "forced: rolling back anyway" in p4.stdout + p4.stderr, p4.stdout + p4.stderr
     assert "[health] ok" in p4.stdout, p4.stdout
-    assert host.row_counts() == backup_state(host, host.backup_dir)
+    assert metadb_state(host)["tables"] == backup_state(host, host.backup_dir)
 
 
 # What the engine fills in by itself, the image's own, and what a new container has anew.
@@ -130,13 +134,15 @@ def test_recreated_container_carries_every_operator_flag(host, conf):
     # is refused naming it.
     backup = os.path.join(host.dir, "odc backups", "pr\u00e9-4.3.0 \u5907\u4efd")
     shutil.copytree(host.backup_dir, backup)
-    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup",
+    p = agent(conf, "run", "rollback",
+              "--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup",
               backup + "//x", check=2)
     assert "a path has no //" in p.stderr, p.stderr
-    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", backup,
+    p = agent(conf, "run", "rollback",
+              "--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup", backup,
               check=0)
     assert "[health] ok" in p.stdout, p.stdout + p.stderr
-    assert host.row_counts() == backup_state(host, backup)
+    assert metadb_state(host)["tables"] == backup_state(host, backup)
     new = host.engine.inspect(host.name)
     img_old = host.engine.inspect(host.images.new)["Config"]
     def same(a, b):  # Docker shows an unset field as null, {}, [], "" or 0 alike
@@ -158,7 +164,8 @@ def test_recreated_container_carries_every_operator_flag(host, conf):
 
 def test_dry_run_prints_spec_and_touches_nothing(host, conf):
     before = (host.engine.inspect(host.name)["Id"], metadb_state(host))
-    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
+    p = agent(conf, "run", "rollback",
+              "--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
               "--dry-run", check=0)
     assert "would create" in p.stdout and host.images.old in p.stdout
     assert host.password not in p.stdout + p.stderr
@@ -193,7 +200,7 @@ def test_preflight_refusals_touch_nothing(host, case):
     elif case == "not_a_backup":
         backup = os.path.join(host.dir, "empty")
         os.makedirs(backup)
-        expect = "MANIFEST.bin"
+        expect = "not a backup of database"
     elif case == "backup_version":
         backup, expect = make_backup_at_new(host), "which is not of release 4.2.0"
     elif case == "outside_roots":
@@ -226,7 +233,8 @@ def test_preflight_refusals_touch_nothing(host, case):
             f.write("wrong-password")
     try:
         write_conf(host, conf_path, **over)
-        p = agent(conf_path, "run", "rollback", "--to", to, "--backup", backup, check=1)
+        p = agent(conf_path, "run", "rollback",
+                  "--accept-unverified", "--to", to, "--backup", backup, check=1)
         assert "[preflight] failed" in p.stdout, p.stdout
         assert expect in p.stdout, p.stdout
         assert "[stop]" not in p.stdout
@@ -252,8 +260,8 @@ def test_fresh_host_makes_its_own_directories(host):
     p = agent(conf_path, "check-config", check=0)
     assert "ok" in p.stdout, p.stdout
     before = (host.engine.inspect(host.name)["Id"], metadb_state(host))
-    p = agent(conf_path, "run", "preflight", "--to", odcworld.OLD_VERSION, "--backup",
-              host.backup_dir, check=0)
+    p = agent(conf_path, "run", "preflight", "--accept-unverified", "--to", odcworld.OLD_VERSION,
+              "--backup", host.backup_dir, check=0)
     assert "[preflight] ok" in p.stdout, p.stdout + p.stderr
     for d in (fresh, os.path.join(fresh, "snapshots")):
         st = os.stat(d)
@@ -280,7 +288,8 @@ def test_restore_leaving_newer_rows_is_caught(host):
                 f'"{host.obloader}" "$@" || exit $?\n'
                 f"mariadb --no-defaults -uroot --socket={host.mariadb.socket} {host.db} -e \"{sql}\"")
     conf = write_conf(host, os.path.join(host.dir, "agent.conf"), **{"loader.obloader": w})
-    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=1)
+    p = agent(conf, "run", "rollback",
+              "--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=1)
     assert "[restore] failed" in p.stdout, p.stdout
     assert "restore verification failed (obloader exited with status 0)" in p.stdout
     assert "migrate_schema_history is at 4.3.0.2" in p.stdout
@@ -292,11 +301,12 @@ def test_failed_import_that_exits_zero_is_caught(host):
     w = wrapper(host, "obloader-partial",
                 f'"{host.obloader}" "$@" || exit $?\n'
                 f"mariadb --no-defaults -uroot --socket={host.mariadb.socket} {host.db} "
-                f"-e 'DELETE FROM odc_user'\nexit 0")
+                f"-e 'DELETE FROM iam_user'\nexit 0")
     conf = write_conf(host, os.path.join(host.dir, "agent.conf"), **{"loader.obloader": w})
-    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=1)
+    p = agent(conf, "run", "rollback",
+              "--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=1)
     assert "[restore] failed" in p.stdout
-    assert "odc_user has 0 rows, the backup" in p.stdout
+    assert "iam_user has 0 rows, the backup" in p.stdout
 
 
 def test_health_failure_reports_log_tail(host):
@@ -306,7 +316,8 @@ def test_health_failure_reports_log_tail(host):
     host.engine.docker("rm", host.name)
     host.run_container(host.images.new, extra_env={"ODC_STANDIN_START_DELAY_MS": "600000"})
     time.sleep(1)
-    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=1)
+    p = agent(conf, "run", "rollback",
+              "--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=1)
     assert "[health] failed" in p.stdout, p.stdout
     assert "did not become healthy at 4.2.0 within 4 s" in p.stdout
     assert "    | " in p.stdout and "4.2.0" in p.stdout.split("[health] failed", 1)[1]
@@ -322,7 +333,8 @@ def test_health_failure_carries_odcs_own_log(host):
     conf = write_conf(host, os.path.join(host.dir, "agent.conf"), **{"deadlines.health": "8s"})
     state = os.path.join(host.dir, "agent-state")
     env = dict(os.environ, ODC_AGENT_TEST_STEP_DELAY_MS="1500")
-    p = subprocess.Popen([AGENT, "-c", conf, "run", "rollback", "--to", odcworld.OLD_VERSION,
+    p = subprocess.Popen([AGENT, "-c", conf, "run", "rollback",
+                          "--accept-unverified", "--to", odcworld.OLD_VERSION,
                           "--backup", host.backup_dir, "--job", "deg1"], env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -360,7 +372,8 @@ def test_kill_9_during_each_step_then_resume(host, conf, step):
     state = os.path.join(host.dir, "agent-state")
     job = f"kill-{step}"
     env = dict(os.environ, ODC_AGENT_TEST_STEP_DELAY_MS="1500")
-    proc = subprocess.Popen([AGENT, "-c", conf, "run", "rollback", "--to", odcworld.OLD_VERSION,
+    proc = subprocess.Popen([AGENT, "-c", conf, "run", "rollback",
+                             "--accept-unverified", "--to", odcworld.OLD_VERSION,
                              "--backup", host.backup_dir, "--job", job],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
@@ -387,7 +400,7 @@ def test_kill_9_during_each_step_then_resume(host, conf, step):
     p = agent(conf, "resume", check=0)
     assert f"odc-agent: job {job} succeeded" in p.stdout, p.stdout
     assert host.info_version() == odcworld.OLD_BUILD
-    assert host.row_counts() == backup_state(host, host.backup_dir)
+    assert metadb_state(host)["tables"] == backup_state(host, host.backup_dir)
     assert len(containers_named(host, f"{host.name}-rolledback-")) == 1
     assert agent(conf, "resume", check=0).stdout.strip() == "odc-agent: no interrupted plan"
 
@@ -396,7 +409,8 @@ def test_interrupted_after_deadline_is_reported(host, conf):
     state = os.path.join(host.dir, "agent-state")
     conf2 = write_conf(host, conf, **{"deadlines.job": "10s"})
     env = dict(os.environ, ODC_AGENT_TEST_STEP_DELAY_MS="4000")
-    proc = subprocess.Popen([AGENT, "-c", conf2, "run", "rollback", "--to", odcworld.OLD_VERSION,
+    proc = subprocess.Popen([AGENT, "-c", conf2, "run", "rollback",
+                             "--accept-unverified", "--to", odcworld.OLD_VERSION,
                              "--backup", host.backup_dir, "--job", "late"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
@@ -423,7 +437,8 @@ def test_interrupted_after_deadline_is_reported(host, conf):
 def test_undo_returns_to_430(host, conf):
     old = host.engine.inspect(host.name)
     before = metadb_state(host)
-    agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
+    agent(conf, "run", "rollback",
+          "--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
           "--job", "rb-u", check=0)
     assert host.info_version() == odcworld.OLD_BUILD
     p = agent(conf, "run", "undo", "--of", "rb-u", "--job", "undo-1", check=0)
@@ -436,20 +451,101 @@ def test_undo_returns_to_430(host, conf):
     assert len(containers_named(host, f"{host.name}-undone-")) == 1
 
 
+def test_backups_are_checked_against_their_signed_manifest(host, conf):
+    """Issue 14.3, a damaged backup: one taken by odc-fleet carries a manifest signed by the
+    agent, and a copy of it that lost a record, a data file or a whole table, or gained a
+    file, is refused at preflight with what differs, touching nothing (before: restored,
+    "verified" against itself, ODC started on a metadb that lost data). A backup taken by
+    hand has none: refused unless --accept-unverified, saying so. The safety snapshot of a
+    rollback is signed too, and an undo checks it."""
+    old_version, bk = odcworld.OLD_VERSION, host.backup_dir
+    p = agent(conf, "run", "preflight", "--to", old_version, "--backup", bk, check=1)
+    assert "was not taken by odc-fleet (no odc-fleet-manifest.json)" in p.stdout, p.stdout
+    assert "--accept-unverified" in p.stdout, p.stdout
+    # A 4.2.0 backup taken by odc-fleet: roll back (hand-made backup, accepted), back it up,
+    # undo (the snapshot's own manifest is checked), and the host is at 4.3.0 again.
+    agent(conf, "run", "rollback", "--accept-unverified", "--to", old_version, "--backup", bk,
+          "--job", "rb-i", check=0)
+    p = agent(conf, "run", "backup", "--name", "signed-420", check=0)
+    signed = os.path.join(host.dir, "signed-420")
+    assert os.path.exists(os.path.join(signed, "odc-fleet-manifest.json")), p.stdout
+    p = agent(conf, "run", "undo", "--of", "rb-i", check=0)
+    assert "[health] ok" in p.stdout and host.info_version() == odcworld.NEW_BUILD, p.stdout
+    before = (host.engine.inspect(host.name)["Id"], metadb_state(host))
+
+    tdir = os.path.join("data", host.db, "TABLE")
+
+    def damaged(name, how):
+        d = os.path.join(host.dir, name)
+        shutil.copytree(signed, d)
+        how(d)
+        return d
+
+    def cut_last_record(d):
+        f = os.path.join(d, tdir, "iam_user.1.0.csv")
+        with open(f, "rb") as fh:
+            lines = fh.read().splitlines(keepends=True)
+        with open(f, "wb") as fh:
+            fh.writelines(lines[:-1])
+
+    def drop_table(d):
+        for f in os.listdir(os.path.join(d, tdir)):
+            if f.startswith("iam_user_organization"):
+                os.remove(os.path.join(d, tdir, f))
+
+    def edit_manifest(d):
+        f = os.path.join(d, "odc-fleet-manifest.json")
+        with open(f) as fh:
+            text = fh.read()
+        with open(f, "w") as fh:
+            fh.write(text.replace('"iam_user": 3', '"iam_user": 2'))
+
+    cases = [
+        ("cut", cut_last_record, "iam_user.1.0.csv: "),
+        ("nofile", lambda d: os.remove(os.path.join(d, tdir, "iam_user.1.0.csv")),
+         "iam_user.1.0.csv: missing (the manifest lists it"),
+        ("notable", drop_table, "iam_user_organization-schema.sql: missing"),
+        ("added", lambda d: shutil.copy(os.path.join(d, tdir, "iam_user.1.0.csv"),
+                                        os.path.join(d, tdir, "iam_user.1.1.csv")),
+         "iam_user.1.1.csv: not in the manifest"),
+        ("edited", edit_manifest, "its signature (by SHA256:"),
+    ]
+    for name, how, expect in cases:
+        d = damaged(name, how)
+        p = agent(conf, "run", "rollback", "--accept-unverified", "--to", old_version,
+                  "--backup", d, check=1)
+        assert "[preflight] failed" in p.stdout and "is damaged" in p.stdout, (name, p.stdout)
+        assert expect in p.stdout, (name, p.stdout)
+        assert "[stop]" not in p.stdout, (name, p.stdout)
+    # Untouched (its snapshot root holds the snapshots of rb-i, so not assert_untouched).
+    assert host.engine.inspect(host.name)["Id"] == before[0]
+    assert host.info_version() == odcworld.NEW_BUILD
+    assert metadb_state(host) == before[1]
+    # Without its manifest it is a backup like any taken by hand.
+    d = damaged("nomanifest", lambda d: [os.remove(os.path.join(d, f)) for f in
+                                         ("odc-fleet-manifest.json", "odc-fleet-manifest.sig")])
+    p = agent(conf, "run", "preflight", "--to", old_version, "--backup", d, check=1)
+    assert "was not taken by odc-fleet" in p.stdout, p.stdout
+    # The intact one needs no acknowledgement.
+    p = agent(conf, "run", "rollback", "--to", old_version, "--backup", signed, check=0)
+    assert "[health] ok" in p.stdout, p.stdout
+    assert metadb_state(host)["tables"] == backup_state(host, signed)
+
+
 def test_single_actions(host, conf):
     p = agent(conf, "run", "ping", check=0)
     assert "pong from h1 (odc-agent" in p.stdout
     p = agent(conf, "run", "status", check=0)
     assert f"container {host.name}: running, {host.images.new}" in p.stdout, p.stdout
-    assert "ODC healthy at 4.3.0" in p.stdout and "metadb 4.3.0.2" in p.stdout
+    assert "ODC healthy at 4.3.0" in p.stdout and "metadb 4.3.0.32" in p.stdout
     p = agent(conf, "run", "logs", "--lines", "5", check=0)
     assert "[logs] ok" in p.stdout and "    | " in p.stdout
     # backup: a verified obdumper backup under the first backup root.
     p = agent(conf, "run", "backup", "--name", "pre-test", check=0)
     bdir = os.path.join(host.dir, "pre-test")
     assert f"metadb backed up to {bdir} and verified" in p.stdout, p.stdout
-    assert os.path.exists(os.path.join(bdir, "MANIFEST.bin"))
-    assert backup_state(host, bdir) == host.row_counts()
+    assert os.path.exists(os.path.join(bdir, "data", "MANIFEST.bin"))
+    assert backup_state(host, bdir) == metadb_state(host)["tables"]
     p = agent(conf, "run", "backup", "--name", "pre-test", check=1)
     assert "exists already" in p.stdout
     # stop, then start the same container again.
@@ -482,7 +578,8 @@ def test_start_creates_from_defaults_when_no_container(host, conf):
 
 
 def test_rollback_reports_its_own_overhead(host, conf):
-    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=0)
+    p = agent(conf, "run", "rollback",
+    "--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=0)
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("[timing]")]
     assert len(line) == 1, p.stdout
     # "total T ms: Docker D, loaders L, metadb M, health gate H; the agent's own work O ms"
@@ -501,7 +598,8 @@ def test_snapshot_failure_stops_before_the_metadb_is_touched(host):
     old_id = host.engine.inspect(host.name)["Id"]
     w = wrapper(host, "obdumper-fails", 'echo "disk quota exceeded" >&2\nexit 3')
     conf = write_conf(host, os.path.join(host.dir, "agent.conf"), **{"loader.obdumper": w})
-    p = agent(conf, "run", "rollback", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=1)
+    p = agent(conf, "run", "rollback",
+              "--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=1)
     assert "[snapshot] failed" in p.stdout, p.stdout
     assert "obdumper exited with status 3; the metadb was not touched" in p.stdout
     assert "disk quota exceeded" in p.stdout  # the tool's own words in the tail

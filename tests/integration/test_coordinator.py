@@ -568,11 +568,13 @@ def test_fleet_rollback_end_to_end(fleet):
     fleet.start()
     agents = fleet.add_agents(["h1", "h2"], beat=True)
     backup = fleet.shared_backup(agents)
-    r = fleet.ctl("rollback", "--to", OLD, "--backup", backup, "--all", "--dry-run", timeout=120)
+    r = fleet.ctl("rollback", "--to", OLD, "--backup", backup, "--all",
+                  "--accept-unverified", "--dry-run", timeout=120)
     assert r.rc == 0 and r.out["state"] == "succeeded", r
     for a in agents:
         assert a.host.info_version() == odcworld.NEW_BUILD
-    r = fleet.ctl("rollback", "--to", OLD, "--backup", backup, "--all", "--reason", "e2e",
+    r = fleet.ctl("rollback", "--to", OLD, "--backup", backup, "--all",
+                  "--accept-unverified", "--reason", "e2e",
                   timeout=240)
     assert r.rc == 0, r
     job = fleet.job(r.out["job_id"], results=True)
@@ -931,7 +933,8 @@ def test_results_are_bounded_and_paged(fleet):
     hosts[1].result(other, "ping", final=True)
     assert wait_for(lambda: ended(other), 15, "the ping to end")["state"] == "succeeded"
     backup = os.path.join(fleet.backup_root, "bk")
-    job_id = fleet.submit("rollback", "--to", OLD, "--backup", backup, "--all", "--canary", "0",
+    job_id = fleet.submit("rollback", "--to", OLD, "--backup", backup, "--all",
+                          "--accept-unverified", "--canary", "0",
                           "--batch", "100%")
     data = {f"k{i:02d}": "d" * 1000 for i in range(32)}
     tail = "t" * 16000

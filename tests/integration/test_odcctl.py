@@ -1058,6 +1058,7 @@ def test_undo_targets_the_hosts_whose_run_phase_was_dispatched(odc_host, coord):
                             if r[0] == "hw" and r[4] != "-"], "hw's ODC in a heartbeat")[0]
     assert row[2] == "online" and row[4:7] == ["4.2.0-20230916", "running", "healthy"], row
     p = coord.ctl("rollback", "--to", "4.2.0", "--backup", host.backup_dir, "--dry-run",
+                  "--accept-unverified",
                   "--host", "hw", "--host", "hz", "--quorum", "50", "--budget", "1")
     assert p.returncode == 1, (p.stdout, p.stderr)  # failed: hz unreachable, within budget
     rb = submitted(p)

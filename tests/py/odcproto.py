@@ -867,13 +867,15 @@ def check_id(b: bytes) -> str | None:
 ACTIONS = {
     "ping": (("run",), {}, {}),
     "status": (("run",), {}, {}),
-    "preflight": (("run",), {"to": check_tag, "backup": check_path}, {}),
+    "preflight": (("run",), {"to": check_tag, "backup": check_path},
+                  {"accept_unverified": check_bool_text}),
     "stop": (("run",), {}, {}),
     "start": (("run",), {}, {"to": check_tag}),
     "logs": (("run",), {}, {"lines": check_uint_text(1, 10000)}),
     "backup": (("preflight", "run"), {}, {"name": check_name}),
     "rollback": (("preflight", "run"), {"to": check_tag, "backup": check_path},
-                 {"dry_run": check_bool_text, "force": check_bool_text}),
+                 {"dry_run": check_bool_text, "force": check_bool_text,
+                  "accept_unverified": check_bool_text}),
     "undo": (("preflight", "run"), {"of": check_id}, {}),
 }
 PARAM_FORMATS = {

@@ -1,8 +1,11 @@
-/* Unit tests for agent/backup: a well-formed obdumper backup is read
- * (tables, row counts over split files with quoted newlines, commas and
- * quotes, sizes, the version), each malformed one is refused with a message
- * that names the file, and the CSV reader's edge cases. Backups are built in
- * mkdtemp directories. */
+/* Unit tests for agent/backup: backups as older versions of our agent's
+ * stand-in wrote them (DIR/MANIFEST.bin, '"' quotes, no header) and as the
+ * real obdumper does (data/MANIFEST.bin or none, single quotes, a header line,
+ * \N and \E, escape '\' or doubled quotes, VIEW/ beside TABLE/, nested
+ * or flat) are read (tables, row counts over split files with quoted
+ * newlines, commas and quotes, sizes, the dialect, the version); each
+ * malformed one is refused with a message that names the file; and the CSV
+ * reader's edge cases. Backups are built in mkdtemp directories. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +23,8 @@
 
 #define DB "odc_metadb"
 #define TD "data/" DB "/TABLE/"
+
+static const struct backup_dialect dq = {'"', 0, false};
 
 static const char history_schema[] =
     "CREATE TABLE IF NOT EXISTS `migrate_schema_history` (\n"
@@ -258,6 +263,17 @@ test_good_backup(void **state)
 	        strlen(user_2) + strlen(config_1_1) + strlen(config_1_2);
 	assert_int_equal(f->info.bytes, total);
 
+	/* The old layout and dialect. */
+	assert_true(f->info.manifest);
+	assert_false(f->info.header);
+	assert_int_equal(f->info.quote, '"');
+	assert_int_equal(f->info.escape, '\\');
+	assert_int_equal(f->info.n_objects, 0);
+	assert_null(f->info.objects);
+	assert_non_null(strstr(f->info.objdir, f->dir));
+	assert_non_null(strstr(f->info.objdir, "/data/" DB));
+	assert_int_equal(strlen(f->info.objdir), strlen(f->dir) + strlen("/data/" DB));
+
 	backup_info_free(&f->info);
 	assert_null(f->info.tables);
 	backup_info_free(NULL);
@@ -278,13 +294,27 @@ test_version_numeric(void **state)
 	assert_string_equal(f->info.version, "4.2.0.10");
 }
 
+/* MANIFEST.bin proves nothing and may be absent (obdumper 4.1.0 and
+ * later); one in data/ is found too. The old refusal ("not a backup: no
+ * MANIFEST.bin") is gone. */
 static void
-test_no_manifest(void **state)
+test_manifest_optional(void **state)
 {
 	struct fixture *f = *state;
 
 	rm(f, "MANIFEST.bin");
-	inspect_fails(f, DB, f->dir, "not a backup", "no MANIFEST.bin", NULL);
+	inspect_ok(f);
+	assert_false(f->info.manifest);
+	assert_string_equal(f->info.version, "4.2.0.2");
+	puts_file(f, "data/MANIFEST.bin",
+	          "\x01\x00com.oceanbase.tools.loaddump.common.model.Manifest");
+	inspect_ok(f);
+	assert_true(f->info.manifest);
+
+	/* Still not a directory or anything else. */
+	rm(f, "data/MANIFEST.bin");
+	mkdirs(f, "data/MANIFEST.bin");
+	inspect_fails(f, DB, "data/MANIFEST.bin: not a regular file", NULL);
 }
 
 static void
@@ -295,10 +325,13 @@ test_no_table_dir(void **state)
 
 	snprintf(path, sizeof(path), "%s/data", f->dir);
 	rm_tree(path);
-	inspect_fails(f, DB, "not a backup of database " DB, "no data/" DB "/TABLE", NULL);
+	inspect_fails(f, DB, "not a backup of database " DB, "no data/" DB "/TABLE",
+	              "nor data/TABLE (flat layout)", "no data/ folder", NULL);
 	mkdirs(f, "data");
+	inspect_fails(f, DB, "not a backup of database " DB, "no data/" DB "/TABLE", NULL);
 	mkdirs(f, "data/" DB);
-	inspect_fails(f, DB, "no data/" DB "/TABLE", NULL);
+	/* data/<db> exists: the nested layout is chosen, and lacks TABLE/. */
+	inspect_fails(f, DB, "no data/" DB "/TABLE (data/" DB " exists: nested layout", NULL);
 }
 
 static void
@@ -307,7 +340,7 @@ test_wrong_db(void **state)
 	struct fixture *f = *state;
 
 	inspect_fails(f, "other_db", "not a backup of database other_db", "no data/other_db/TABLE",
-	              "data/ holds: " DB, NULL);
+	              "(data/ holds: " DB ")", NULL);
 	/* A database name is a path component and cannot climb out. */
 	inspect_fails(f, "../" DB, "database name", NULL);
 	inspect_fails(f, "", "database name", NULL);
@@ -370,7 +403,7 @@ test_symlinks_refused(void **state)
 	/* backup_csv_read does not follow a link either. */
 	snprintf(path, sizeof(path), "%s/link.csv", f->dir);
 	assert_int_equal(symlink("CHECKPOINT.bin", path), 0);
-	assert_int_equal(backup_csv_read(path, 100, NULL, NULL, f->err, sizeof(f->err)), -1);
+	assert_int_equal(backup_csv_read(path, &dq, 100, NULL, NULL, f->err, sizeof(f->err)), -1);
 	assert_non_null(strstr(f->err, "link.csv: is a symbolic link"));
 }
 
@@ -393,8 +426,8 @@ test_history_field_count(void **state)
 	          "3,4.2.0.2,\"two\nlines\",SQL,s,c,odc,\"2023-01-01 00:00:00\",1,1\n"
 	          "4,4.2.0.3,short,SQL,s,c,odc,1,1\n");
 	inspect_fails(f, DB,
-	              TD "migrate_schema_history.1.csv:3: 9 fields, but "
-	                 "migrate_schema_history-schema.sql declares 10 columns",
+	              TD "migrate_schema_history.1.csv:3: 9 fields, table migrate_schema_history "
+	                 "has 10 columns (read with escape \\ and with doubled quotes)",
 	              NULL);
 }
 
@@ -405,11 +438,27 @@ test_history_schema_problems(void **state)
 
 	puts_file(f, TD "migrate_schema_history-schema.sql",
 	          "CREATE TABLE `migrate_schema_history` (\n  `install_rank` int,\n  `version` "
-	          "varchar(64),\n  PRIMARY KEY (`install_rank`),\n  `success` int\n);\n");
-	inspect_fails(f, DB, "migrate_schema_history-schema.sql: no `success` column", NULL);
+	          "varchar(64),\n  PRIMARY KEY (`install_rank`),\n  `succeeded` int\n);\n");
+	inspect_fails(
+	    f, DB, "migrate_schema_history-schema.sql: no `success` column among 3 columns", NULL);
 
 	puts_file(f, TD "migrate_schema_history-schema.sql", "-- nothing here\n");
-	inspect_fails(f, DB, "no CREATE TABLE statement", NULL);
+	inspect_fails(f, DB,
+	              TD "migrate_schema_history-schema.sql: line 1: no CREATE TABLE statement for "
+	                 "table migrate_schema_history",
+	              NULL);
+
+	/* Any schema file must parse, and be about its own table only. */
+	puts_file(f, TD "migrate_schema_history-schema.sql", history_schema);
+	puts_file(f, TD "iam_user-schema.sql",
+	          "CREATE TABLE `iam_user` (`id` int, `name` text, `note` text);\n"
+	          "DROP TABLE `config_entity`;\n");
+	inspect_fails(f, DB,
+	              TD "iam_user-schema.sql: line 2: schema file holds a statement that is not "
+	                 "about table iam_user: DROP TABLE `config_entity`",
+	              NULL);
+	puts_file(f, TD "iam_user-schema.sql", "CREATE TABLE `iam_users` (`id` int);\n");
+	inspect_fails(f, DB, "iam_user-schema.sql: line 1: CREATE TABLE `iam_users`, but", NULL);
 }
 
 static void
@@ -493,17 +542,31 @@ collect(void *ctx, char **fields, size_t n)
 	return r->stop_after != 0 && r->seen >= r->stop_after;
 }
 
-/* Writes data to a file in the fixture and reads it back. */
+/* Writes data to a file in the fixture and reads it back in dialect d. */
 static long long
-csv(struct fixture *f, const char *data, size_t len, size_t max_field, struct rec *r)
+csv_d(struct fixture *f, const struct backup_dialect *d, const char *data, size_t len,
+      size_t max_field, struct rec *r)
 {
 	char path[512];
 
 	put(f, "t.csv", data, len);
 	snprintf(path, sizeof(path), "%s/t.csv", f->dir);
 	f->err[0] = '\0';
-	return backup_csv_read(path, max_field, r != NULL ? collect : NULL, r, f->err,
+	return backup_csv_read(path, d, max_field, r != NULL ? collect : NULL, r, f->err,
 	                       sizeof(f->err));
+}
+
+static long long
+csv_ds(struct fixture *f, const struct backup_dialect *d, const char *text, struct rec *r)
+{
+	return csv_d(f, d, text, strlen(text), 64, r);
+}
+
+/* The old stand-in's dialect: '"' quotes, no escape, no header. */
+static long long
+csv(struct fixture *f, const char *data, size_t len, size_t max_field, struct rec *r)
+{
+	return csv_d(f, &dq, data, len, max_field, r);
 }
 
 static long long
@@ -591,9 +654,9 @@ test_csv_errors(void **state)
 
 	/* Not there, not a regular file. */
 	assert_int_equal(
-	    backup_csv_read("/nonexistent/x.csv", 10, NULL, NULL, f->err, sizeof(f->err)), -1);
+	    backup_csv_read("/nonexistent/x.csv", &dq, 10, NULL, NULL, f->err, sizeof(f->err)), -1);
 	assert_non_null(strstr(f->err, "/nonexistent/x.csv: No such file"));
-	assert_int_equal(backup_csv_read(f->dir, 10, NULL, NULL, f->err, sizeof(f->err)), -1);
+	assert_int_equal(backup_csv_read(f->dir, &dq, 10, NULL, NULL, f->err, sizeof(f->err)), -1);
 	assert_non_null(strstr(f->err, "not a regular file"));
 }
 
@@ -609,13 +672,458 @@ test_csv_stop(void **state)
 	assert_string_equal(r.text, "1;2;");
 }
 
+/* ------------------------------------------------------------------ */
+/* Backups as the real obdumper writes them */
+
+static const char real_history_schema[] =
+    "create table if not exists `migrate_schema_history` (\n"
+    "      `install_rank` bigint(20) not null auto_increment,\n"
+    "      `version` varchar(64) default null,\n"
+    "      `description` varchar(64) default null,\n"
+    "      `script` varchar(128) default null,\n"
+    "      `installed_on` datetime not null default current_timestamp,\n"
+    "      `success` tinyint(1) not null default '0',\n"
+    "      primary key (`install_rank`)\n"
+    ")\n"
+    "default charset=utf8mb4\n"
+    "default collate=utf8mb4_general_ci;\n";
+/* 4.2.0.43 is newer than 4.2.0.9 (numbers, not text); a \N version and the
+ * failed 4.3.0.1 do not count. */
+static const char real_history[] =
+    "'install_rank','version','description','script','installed_on','success'\n"
+    "1,'4.2.0.9','init','V_4_2_0_9__init.sql','2023-09-01 10:00:00',1\n"
+    "2,'4.2.0.43','add view','V_4_2_0_43__x.sql','2023-09-02 10:00:00',1\n"
+    "3,\\N,'repeatable','R_4_2_0__views.sql','2023-09-02 10:00:01',1\n"
+    "4,'4.3.0.1','upgrade that failed','V_4_3_0_1__y.sql','2024-01-01 10:00:00',0\n";
+
+static const char real_user_schema[] = "create table if not exists `iam_user` (\n"
+                                       "      `id` bigint(20) not null,\n"
+                                       "      `name` varchar(64) not null,\n"
+                                       "      `note` text,\n"
+                                       "      `flag` int(11),\n"
+                                       "      primary key (`id`)\n"
+                                       ")\n"
+                                       "default charset=utf8mb4;\n";
+/* A raw newline, \' and \\, \N and \E unquoted and quoted. */
+static const char real_user_0[] = "'id','name','note','flag'\n"
+                                  "1,'admin','line one\nline two',1\n"
+                                  "2,'it\\'s','back\\\\slash',\\N\n"
+                                  "3,'\\N','',\\E\n";
+/* CR LF line ends, also inside a value; a comma and parentheses. */
+static const char real_user_1[] = "'id','name','note','flag'\r\n"
+                                  "4,'comma, and (paren)','multi\r\nline',0\r\n";
+
+static const char real_child_schema[] =
+    "create table if not exists `child` (\n"
+    "      `id` bigint(20) not null,\n"
+    "      `parent_id` bigint(20),\n"
+    "      primary key (`id`),\n"
+    "      constraint `fk_child_user` foreign key (`parent_id`) references `iam_user` (`id`) on "
+    "delete cascade\n"
+    ")\n"
+    "default charset=utf8mb4;\n";
+static const char real_child[] = "'id','parent_id'\n1,1\n";
+
+static const char real_view[] =
+    "CREATE ALGORITHM=UNDEFINED DEFINER=`odc`@`%` SQL SECURITY DEFINER VIEW `list_view` AS "
+    "select `iam_user`.`id` AS `id` from `iam_user`;\n";
+
+/* A real backup with its objects in obj ("data/<db>" or "data"). */
+static void
+build_real(struct fixture *f, const char *obj)
+{
+	char rel[256];
+
+	snprintf(rel, sizeof(rel), "%s/TABLE", obj);
+	mkdirs(f, rel);
+	snprintf(rel, sizeof(rel), "%s/VIEW", obj);
+	mkdirs(f, rel);
+#define PUT(name, text)                                                                            \
+	do {                                                                                       \
+		snprintf(rel, sizeof(rel), "%s/%s", obj, name);                                    \
+		puts_file(f, rel, text);                                                           \
+	} while (0)
+	PUT("TABLE/migrate_schema_history-schema.sql", real_history_schema);
+	PUT("TABLE/migrate_schema_history.1.0.csv", real_history);
+	PUT("TABLE/iam_user-schema.sql", real_user_schema);
+	PUT("TABLE/iam_user.1.0.csv", real_user_0);
+	PUT("TABLE/iam_user.1.1.csv", real_user_1);
+	PUT("TABLE/child-schema.sql", real_child_schema);
+	PUT("TABLE/child.0.0.csv", real_child);
+	/* A table without rows: its file holds the header only. */
+	PUT("TABLE/e-schema.sql", "create table if not exists `e` (`a` int, `b` int);\n");
+	PUT("TABLE/e.1.0.csv", "'a','b'\n");
+	PUT("VIEW/list_view-schema.sql", real_view);
+#undef PUT
+}
+
+/* data/MANIFEST.bin, data/CHECKPOINT.bin, data/<db>/{TABLE,VIEW}, logs/. */
+static int
+setup_real(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/odc-backup-test-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	*state = f;
+	mkdirs(f, "data");
+	mkdirs(f, "data/" DB);
+	mkdirs(f, "logs");
+	puts_file(f, "data/MANIFEST.bin", "\x01\x00manifest");
+	puts_file(f, "data/CHECKPOINT.bin", "\x01\x00java.util.ArrayList");
+	puts_file(f, "logs/ob-loader-dumper.info", "ok\n");
+	build_real(f, "data/" DB);
+	return 0;
+}
+
+/* Reads one data file of the backup as plan.c would: in its dialect. */
+static long long
+read_data(struct fixture *f, const char *rel, struct rec *r)
+{
+	struct backup_dialect d = {f->info.quote, f->info.escape, f->info.header};
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
+	memset(r, 0, sizeof(*r));
+	return backup_csv_read(path, &d, 1024, collect, r, f->err, sizeof(f->err));
+}
+
+static void
+test_real_backup(void **state)
+{
+	struct fixture *f = *state;
+	const struct backup_table *t;
+	char want[256];
+	struct rec r;
+
+	inspect_ok(f);
+	assert_string_equal(f->info.version, "4.2.0.43");
+	assert_true(f->info.manifest);
+	assert_true(f->info.header);
+	assert_int_equal(f->info.quote, '\'');
+	assert_int_equal(f->info.escape, '\\');
+	snprintf(want, sizeof(want), "%s/data/" DB, f->dir);
+	assert_string_equal(f->info.objdir, want);
+	assert_int_equal(f->info.n_tables, 4);
+	assert_int_equal(f->info.n_objects, 1);
+	assert_string_equal(f->info.objects[0].kind, "VIEW");
+	assert_string_equal(f->info.objects[0].name, "list_view");
+
+	/* Rows without the header lines. */
+	t = backup_table_find(&f->info, "migrate_schema_history");
+	assert_non_null(t);
+	assert_int_equal(t->rows, 4);
+	t = backup_table_find(&f->info, "iam_user");
+	assert_non_null(t);
+	assert_int_equal(t->rows, 4);
+	assert_int_equal(t->n_files, 2);
+	assert_int_equal(t->bytes, strlen(real_user_0) + strlen(real_user_1));
+	t = backup_table_find(&f->info, "child");
+	assert_non_null(t);
+	assert_int_equal(t->rows, 1);
+	t = backup_table_find(&f->info, "e");
+	assert_non_null(t);
+	assert_int_equal(t->rows, 0);
+	assert_int_equal(t->n_files, 1);
+
+	/* The values, read in the dialect found. */
+	assert_int_equal(read_data(f, "data/" DB "/TABLE/iam_user.1.0.csv", &r), 3);
+	assert_string_equal(r.text, "1|admin|line one\nline two|1;"
+	                            "2|it's|back\\slash|<NULL>;"
+	                            "3|\\N||;");
+	assert_int_equal(read_data(f, "data/" DB "/TABLE/iam_user.1.1.csv", &r), 1);
+	assert_string_equal(r.text, "4|comma, and (paren)|multi\r\nline|0;");
+	assert_int_equal(read_data(f, "data/" DB "/TABLE/e.1.0.csv", &r), 0);
+	assert_int_equal(r.seen, 0);
+	assert_int_equal(read_data(f, "data/" DB "/TABLE/migrate_schema_history.1.0.csv", &r), 4);
+	assert_non_null(strstr(r.text, "2|4.2.0.43|add view|"));
+}
+
+/* Without any MANIFEST.bin (obdumper 4.1.0 and later). */
+static void
+test_real_no_manifest(void **state)
+{
+	struct fixture *f = *state;
+
+	rm(f, "data/MANIFEST.bin");
+	inspect_ok(f);
+	assert_false(f->info.manifest);
+	assert_true(f->info.header);
+	assert_string_equal(f->info.version, "4.2.0.43");
+}
+
+/* obdumper 4.3.5: no escape, a quote inside is doubled (RFC 4180). A value
+ * ending in a backslash cannot be read with escape '\', so the second
+ * reading decides. */
+static void
+test_real_doubled_quotes(void **state)
+{
+	struct fixture *f = *state;
+	struct rec r;
+
+	puts_file(f, "data/" DB "/TABLE/iam_user.1.0.csv",
+	          "'id','name','note','flag'\n"
+	          "1,'C:\\','it''s',1\n"
+	          "2,'a\\nb','x\ny',\\N\n"
+	          "3,'''','\\N',\\E\n");
+	puts_file(f, "data/" DB "/TABLE/iam_user.1.1.csv", "'id','name','note','flag'\n");
+	inspect_ok(f);
+	assert_int_equal(f->info.escape, 0);
+	assert_int_equal(f->info.quote, '\'');
+	assert_true(f->info.header);
+	assert_string_equal(f->info.version, "4.2.0.43");
+	assert_int_equal(backup_table_find(&f->info, "iam_user")->rows, 3);
+	assert_int_equal(read_data(f, "data/" DB "/TABLE/iam_user.1.0.csv", &r), 3);
+	assert_string_equal(r.text, "1|C:\\|it's|1;"
+	                            "2|a\\nb|x\ny|<NULL>;"
+	                            "3|'|\\N|;");
+}
+
+/* A record with the wrong field count, in both readings; and two files
+ * that each only one reading can read. */
+static void
+test_real_field_count(void **state)
+{
+	struct fixture *f = *state;
+
+	puts_file(f, "data/" DB "/TABLE/iam_user.1.0.csv", "'id','name','note','flag'\n");
+	puts_file(f, "data/" DB "/TABLE/iam_user.1.1.csv",
+	          "'id','name','note','flag'\n4,'x','y',0\n5,'short',1\n");
+	inspect_fails(f, DB,
+	              "/data/" DB "/TABLE/iam_user.1.1.csv:3: 3 fields, table iam_user has 4 "
+	              "columns (read with escape \\ and with doubled quotes)",
+	              NULL);
+
+	/* iam_user.1.0.csv needs the escape, iam_user.1.1.csv doubled quotes:
+	 * the reading that got further is named first. */
+	puts_file(f, "data/" DB "/TABLE/iam_user.1.0.csv", real_user_0);
+	puts_file(f, "data/" DB "/TABLE/iam_user.1.1.csv",
+	          "'id','name','note','flag'\n4,'C:\\','it''s',1\n");
+	inspect_fails(f, DB,
+	              "iam_user.1.1.csv:2: unexpected character after a closing quote (read with "
+	              "escape \\; with doubled quotes: ",
+	              "iam_user.1.0.csv:4: unexpected character", NULL);
+}
+
+/* A header line in some files but not in others. */
+static void
+test_real_header_mix(void **state)
+{
+	struct fixture *f = *state;
+
+	puts_file(f, "data/" DB "/TABLE/iam_user.1.1.csv", "4,'x','y',0\n");
+	inspect_fails(f, DB,
+	              "/TABLE/child.0.0.csv starts with a header line (the column names) but ",
+	              "/TABLE/iam_user.1.1.csv does not", NULL);
+	/* An empty file agrees with anything. */
+	puts_file(f, "data/" DB "/TABLE/iam_user.1.1.csv", "");
+	inspect_ok(f);
+	assert_int_equal(backup_table_find(&f->info, "iam_user")->rows, 3);
+}
+
+/* The flat layout data/<KIND>/; the nested one wins when both exist. */
+static void
+test_flat_layout(void **state)
+{
+	struct fixture *f = *state;
+	char want[256], path[512];
+
+	snprintf(path, sizeof(path), "%s/data/" DB, f->dir);
+	rm_tree(path);
+	build_real(f, "data");
+	inspect_ok(f);
+	snprintf(want, sizeof(want), "%s/data", f->dir);
+	assert_string_equal(f->info.objdir, want);
+	assert_string_equal(f->info.version, "4.2.0.43");
+	assert_int_equal(f->info.n_tables, 4);
+	assert_int_equal(f->info.n_objects, 1);
+	/* No database level: any database name reads it. */
+	inspect_ok(f);
+	backup_info_free(&f->info);
+	assert_int_equal(backup_inspect(f->dir, "another_db", &f->info, f->err, sizeof(f->err)), 0);
+	assert_string_equal(f->info.objdir, want);
+
+	/* A database folder beside the kinds is not an object folder. */
+	mkdirs(f, "data/other_db");
+	inspect_fails(f, DB, "/data/other_db: not an object folder", NULL);
+
+	/* Nested wins. */
+	mkdirs(f, "data/" DB);
+	build_real(f, "data/" DB);
+	snprintf(path, sizeof(path), "%s/data/other_db", f->dir);
+	rm_tree(path);
+	puts_file(f, "data/" DB "/TABLE/migrate_schema_history.1.0.csv",
+	          "1,'4.2.0.8','init','V_4_2_0_8__init.sql','2023-09-01 10:00:00',1\n");
+	puts_file(f, "data/" DB "/TABLE/iam_user.1.0.csv", "");
+	puts_file(f, "data/" DB "/TABLE/iam_user.1.1.csv", "");
+	puts_file(f, "data/" DB "/TABLE/child.0.0.csv", "");
+	puts_file(f, "data/" DB "/TABLE/e.1.0.csv", "");
+	inspect_ok(f);
+	snprintf(want, sizeof(want), "%s/data/" DB, f->dir);
+	assert_string_equal(f->info.objdir, want);
+	assert_string_equal(f->info.version, "4.2.0.8");
+	assert_false(f->info.header);
+}
+
+/* Folders beside TABLE/: sorted objects; only schema files in them. */
+static void
+test_objects(void **state)
+{
+	struct fixture *f = *state;
+	char path[512];
+
+	mkdirs(f, "data/" DB "/SEQUENCE");
+	puts_file(f, "data/" DB "/SEQUENCE/seq_b-schema.sql", "CREATE SEQUENCE seq_b;\n");
+	puts_file(f, "data/" DB "/SEQUENCE/seq_a-schema.sql", "CREATE SEQUENCE seq_a;\n");
+	mkdirs(f, "data/" DB "/TABLE_GROUP");
+	puts_file(f, "data/" DB "/VIEW/a_view-schema.sql", "CREATE VIEW a_view AS SELECT 1;\n");
+	inspect_ok(f);
+	assert_int_equal(f->info.n_objects, 4);
+	assert_string_equal(f->info.objects[0].kind, "SEQUENCE");
+	assert_string_equal(f->info.objects[0].name, "seq_a");
+	assert_string_equal(f->info.objects[1].name, "seq_b");
+	assert_string_equal(f->info.objects[2].kind, "VIEW");
+	assert_string_equal(f->info.objects[2].name, "a_view");
+	assert_string_equal(f->info.objects[3].name, "list_view");
+
+	/* A data file outside TABLE/. */
+	puts_file(f, "data/" DB "/VIEW/list_view.1.0.csv", "1\n");
+	inspect_fails(
+	    f, DB, "/VIEW/list_view.1.0.csv: a data file in VIEW/ (only TABLE/ holds data)", NULL);
+	rm(f, "data/" DB "/VIEW/list_view.1.0.csv");
+	puts_file(f, "data/" DB "/SEQUENCE/notes.txt", "x");
+	inspect_fails(f, DB, "/SEQUENCE/notes.txt: unknown file (expected <name>-schema.sql)",
+	              NULL);
+	rm(f, "data/" DB "/SEQUENCE/notes.txt");
+
+	/* A view that does not parse, or is another view. */
+	puts_file(f, "data/" DB "/VIEW/a_view-schema.sql", "CREATE VIEW b_view AS SELECT 1;\n");
+	inspect_fails(f, DB,
+	              "/VIEW/a_view-schema.sql: line 1: CREATE VIEW `b_view`, but this is the "
+	              "schema file of view a_view",
+	              NULL);
+	rm(f, "data/" DB "/VIEW/a_view-schema.sql");
+
+	/* Folder names, links. */
+	mkdirs(f, "data/" DB "/view");
+	inspect_fails(f, DB, "/data/" DB "/view: not an object folder", NULL);
+	snprintf(path, sizeof(path), "%s/data/" DB "/view", f->dir);
+	assert_int_equal(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s/data/" DB "/TRIGGER", f->dir);
+	assert_int_equal(symlink("VIEW", path), 0);
+	inspect_fails(f, DB, "/data/" DB "/TRIGGER: is a symbolic link", NULL);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/data/" DB "/VIEW/x_view-schema.sql", f->dir);
+	assert_int_equal(symlink("list_view-schema.sql", path), 0);
+	inspect_fails(f, DB, "/VIEW/x_view-schema.sql: is a symbolic link", NULL);
+	assert_int_equal(unlink(path), 0);
+	/* A data/MANIFEST.bin that is a link. */
+	rm(f, "data/MANIFEST.bin");
+	snprintf(path, sizeof(path), "%s/data/MANIFEST.bin", f->dir);
+	assert_int_equal(symlink("CHECKPOINT.bin", path), 0);
+	inspect_fails(f, DB, "/data/MANIFEST.bin: is a symbolic link", NULL);
+}
+
+static void
+test_schema_read(void **state)
+{
+	struct fixture *f = *state;
+	char *text = NULL, path[512];
+	size_t len = 0;
+
+	inspect_ok(f);
+	assert_int_equal(
+	    backup_schema_read(&f->info, "VIEW", "list_view", &text, &len, f->err, sizeof(f->err)),
+	    0);
+	assert_string_equal(text, real_view);
+	assert_int_equal(len, strlen(real_view));
+	free(text);
+	assert_int_equal(
+	    backup_schema_read(&f->info, "TABLE", "child", &text, &len, f->err, sizeof(f->err)), 0);
+	assert_string_equal(text, real_child_schema);
+	free(text);
+
+	assert_int_equal(
+	    backup_schema_read(&f->info, "TABLE", "nope", &text, &len, f->err, sizeof(f->err)), -1);
+	assert_null(text);
+	assert_non_null(strstr(f->err, "/data/" DB "/TABLE/nope-schema.sql: No such file"));
+	assert_int_equal(
+	    backup_schema_read(&f->info, "../TABLE", "child", &text, &len, f->err, sizeof(f->err)),
+	    -1);
+	assert_int_equal(
+	    backup_schema_read(&f->info, "TABLE", "../x", &text, &len, f->err, sizeof(f->err)), -1);
+
+	/* Links are not followed, neither the file nor a folder. */
+	snprintf(path, sizeof(path), "%s/data/" DB "/TABLE/lnk-schema.sql", f->dir);
+	assert_int_equal(symlink("child-schema.sql", path), 0);
+	assert_int_equal(
+	    backup_schema_read(&f->info, "TABLE", "lnk", &text, &len, f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "lnk-schema.sql: is a symbolic link"));
+	snprintf(path, sizeof(path), "%s/data/" DB "/TRIGGER", f->dir);
+	assert_int_equal(symlink("TABLE", path), 0);
+	assert_int_equal(
+	    backup_schema_read(&f->info, "TRIGGER", "child", &text, &len, f->err, sizeof(f->err)),
+	    -1);
+	assert_non_null(strstr(f->err, "symbolic link"));
+
+	/* The flat layout. */
+	backup_info_free(&f->info);
+	snprintf(path, sizeof(path), "%s/data/" DB, f->dir);
+	rm_tree(path);
+	build_real(f, "data");
+	inspect_ok(f);
+	assert_int_equal(
+	    backup_schema_read(&f->info, "VIEW", "list_view", &text, &len, f->err, sizeof(f->err)),
+	    0);
+	assert_string_equal(text, real_view);
+	free(text);
+}
+
+/* The reader in the real tool's dialects. */
+static void
+test_csv_dialects(void **state)
+{
+	struct fixture *f = *state;
+	const struct backup_dialect sq_esc = {'\'', '\\', false}, sq_hdr = {'\'', '\\', true},
+	                            sq_rfc = {'\'', 0, false}, bad = {'`', 0, false};
+	struct rec r;
+	static const char esc[] = "'a\\'b','c\\\\d','\\N',\\N,\\E,'\\E','x\ny','t\\tu\\n',"
+	                          "x\\,y,'\"'\n";
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(csv_ds(f, &sq_esc, esc, &r), 1);
+	assert_string_equal(r.text, "a'b|c\\d|\\N|<NULL>||\\E|x\ny|t\tu\n|x,y|\";");
+
+	/* Doubled quotes only: the backslash is plain. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(csv_ds(f, &sq_rfc, "'a''b','c\\','\\N',\\N,\\E\n", &r), 1);
+	assert_string_equal(r.text, "a'b|c\\|\\N|<NULL>|;");
+
+	/* The header is neither counted nor passed. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(csv_ds(f, &sq_hdr, "'id','v'\n1,'a'\n2,'b'\n", &r), 2);
+	assert_string_equal(r.text, "1|a;2|b;");
+	assert_int_equal(csv_ds(f, &sq_hdr, "'id','v'\n", NULL), 0);
+	assert_int_equal(csv_ds(f, &sq_hdr, "", NULL), 0);
+
+	/* The line of an error counts raw newlines. */
+	assert_int_equal(csv_ds(f, &sq_esc, "'a\nb'\n'c\\'\n", NULL), -1);
+	assert_non_null(strstr(f->err, "t.csv:3: unterminated quote"));
+
+	assert_int_equal(csv_ds(f, &bad, "1\n", NULL), -1);
+	assert_non_null(strstr(f->err, "unsupported CSV dialect"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_good_backup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_version_numeric, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_no_manifest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_manifest_optional, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_table_dir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wrong_db, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_history, setup, teardown),
@@ -631,6 +1139,15 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_csv_line_ends, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_csv_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_csv_stop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_csv_dialects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_real_backup, setup_real, teardown),
+	    cmocka_unit_test_setup_teardown(test_real_no_manifest, setup_real, teardown),
+	    cmocka_unit_test_setup_teardown(test_real_doubled_quotes, setup_real, teardown),
+	    cmocka_unit_test_setup_teardown(test_real_field_count, setup_real, teardown),
+	    cmocka_unit_test_setup_teardown(test_real_header_mix, setup_real, teardown),
+	    cmocka_unit_test_setup_teardown(test_flat_layout, setup_real, teardown),
+	    cmocka_unit_test_setup_teardown(test_objects, setup_real, teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_read, setup_real, teardown),
 	};
 
 	return cmocka_run_group_tests_name("backup", tests, NULL, NULL);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
@@ -191,6 +192,52 @@ test_hex_rejects_bad_input(void **state)
 	assert_string_equal(text, "");
 }
 
+/* Parts joined by "; ", cut to the room left, counted past a limit; a
+ * message may start after what the array holds. */
+static void
+test_msgbuf(void **state)
+{
+	char s[32], t[64] = "first";
+	struct msgbuf m;
+
+	(void)state;
+	msg_init(&m, s, sizeof(s), 0);
+	assert_string_equal(s, "");
+	msg_add(&m, "a %d", 1);
+	msg_add(&m, "b");
+	assert_string_equal(s, "a 1; b");
+	msg_add(&m, "%s", "a part far too long to fit in what is left");
+	assert_int_equal(strlen(s), sizeof(s) - 1);
+	assert_int_equal(m.n, 3);
+	msg_add(&m, "more"); /* no room: counted, not written */
+	assert_int_equal(m.n, 4);
+	assert_int_equal(strlen(s), sizeof(s) - 1);
+
+	msg_init(&m, t, sizeof(t), 2);
+	msg_add(&m, "x");
+	msg_add(&m, "y");
+	msg_add(&m, "z");
+	msg_more(&m, "differences");
+	assert_string_equal(t, "first; x; and 2 more differences");
+
+	msg_init(&m, NULL, 0, 0);
+	msg_add(&m, "nowhere");
+	assert_int_equal(m.n, 1);
+}
+
+static void
+test_str_array_free(void **state)
+{
+	char **v = calloc(3, sizeof(*v));
+
+	(void)state;
+	assert_non_null(v);
+	v[0] = strdup("a");
+	v[1] = strdup("b");
+	str_array_free(v, 2);
+	str_array_free(NULL, 5);
+}
+
 int
 main(void)
 {
@@ -204,6 +251,8 @@ main(void)
 	    cmocka_unit_test(test_tail_cap_zero_counts_everything),
 	    cmocka_unit_test(test_hex_round_trip),
 	    cmocka_unit_test(test_hex_rejects_bad_input),
+	    cmocka_unit_test(test_msgbuf),
+	    cmocka_unit_test(test_str_array_free),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

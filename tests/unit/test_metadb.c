@@ -25,6 +25,7 @@
 #include <mysql.h>
 
 #include "agent/metadb.h"
+#include "agent/restore.h"
 #include "common/spawn.h"
 
 #define USER     "odc"
@@ -516,6 +517,165 @@ test_count_and_drop(void **state)
 	metadb_close(m);
 }
 
+/* Every kind of object is listed and dropped by name; a parent table is
+ * dropped only with foreign-key checks off; statements run as given. */
+static void
+test_objects_by_kind(void **state)
+{
+	char **names = NULL, err[1024];
+	size_t n = 0;
+	struct metadb *m;
+
+	(void)state;
+	need_server();
+	fresh_db("odc_objects");
+	m = connect_ok("odc_objects");
+	assert_int_equal(metadb_exec(m, "CREATE TABLE parent (id INT PRIMARY KEY)", "creating parent", err,
+	                             sizeof(err)), 0);
+	assert_int_equal(metadb_exec(m,
+	                             "CREATE TABLE child (id INT PRIMARY KEY, p INT, self INT, "
+	                             "CONSTRAINT fk_p FOREIGN KEY (p) REFERENCES parent (id), "
+	                             "CONSTRAINT fk_self FOREIGN KEY (self) REFERENCES child (id))",
+	                             "creating child", err, sizeof(err)), 0);
+	assert_int_equal(metadb_exec(m, "CREATE VIEW v_child AS SELECT id FROM child", "creating a view", err,
+	                             sizeof(err)), 0);
+	SQL("CREATE TRIGGER odc_objects.trg BEFORE INSERT ON odc_objects.parent FOR EACH ROW SET NEW.id = NEW.id");
+	SQL("CREATE PROCEDURE odc_objects.proc() SELECT 1");
+	SQL("CREATE FUNCTION odc_objects.fn() RETURNS INT DETERMINISTIC RETURN 1");
+
+	assert_int_equal(metadb_list(m, "TABLE", &names, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "child");
+	metadb_names_free(names, n);
+	assert_int_equal(metadb_list(m, "VIEW", &names, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(names[0], "v_child");
+	metadb_names_free(names, n);
+	assert_int_equal(metadb_list(m, "FOREIGN KEY", &names, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 2); /* one entry per key: child twice */
+	assert_string_equal(names[0], "child");
+	assert_string_equal(names[1], "child");
+	metadb_names_free(names, n);
+	for (const char *const *k = (const char *const[]){"TRIGGER", "PROCEDURE", "FUNCTION", NULL}; *k; k++) {
+		assert_int_equal(metadb_list(m, *k, &names, &n, err, sizeof(err)), 0);
+		assert_int_equal(n, 1);
+		metadb_names_free(names, n);
+	}
+	assert_int_equal(metadb_list(m, "EVENT", &names, &n, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown object kind"));
+
+	/* A referenced parent cannot go while the checks are on. */
+	assert_int_equal(metadb_drop(m, "TABLE", "parent", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "dropping TABLE parent"));
+	assert_int_equal(metadb_foreign_key_checks(m, false, err, sizeof(err)), 0);
+	assert_int_equal(metadb_drop(m, "TABLE", "parent", err, sizeof(err)), 0);
+	assert_int_equal(metadb_foreign_key_checks(m, true, err, sizeof(err)), 0);
+	assert_int_equal(metadb_drop(m, "VIEW", "v_child", err, sizeof(err)), 0);
+	assert_int_equal(metadb_drop(m, "PROCEDURE", "proc", err, sizeof(err)), 0);
+	assert_int_equal(metadb_drop(m, "FUNCTION", "fn", err, sizeof(err)), 0);
+	assert_int_equal(metadb_drop(m, "FOREIGN KEY", "child", err, sizeof(err)), -1);
+	assert_int_equal(metadb_drop(m, "VIEW", "a`b", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "refusing view name"));
+	assert_int_equal(metadb_exec(m, "SELECT 1", "a query", err, sizeof(err)), 0);
+	assert_int_equal(metadb_exec(m, "CREATE TABLE", "a broken statement", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "a broken statement"));
+	metadb_close(m);
+}
+
+/* The clean restore of restore.h on a real server: every object dropped
+ * (a referenced parent too), tables created without their foreign keys,
+ * rows loaded in an order the keys would refuse (a child before its
+ * parent, a self-reference to a later row), then the keys added and the
+ * views created (one uses the other, and sorts first). A row whose parent
+ * is missing fails the key, naming the table. */
+static const char *const child_ddl =
+    "create table if not exists `a_child` (\n  `id` varchar(16) not null,\n  `parent_id` int,\n"
+    "  `up` varchar(16),\n  primary key (`id`),\n"
+    "  constraint `fk_parent` foreign key (`parent_id`) references `b_parent` (`id`) on delete cascade,\n"
+    "  constraint `fk_up` foreign key (`up`) references `a_child` (`id`)\n) default charset=utf8mb4;\n";
+static const char *const parent_ddl =
+    "create table if not exists `b_parent` (\n  `id` int not null,\n  `name` varchar(32),\n"
+    "  primary key (`id`)\n) default charset=utf8mb4;\n";
+static const char *const view_a = "create or replace view `v_a` as select `id` from `v_b`;\n";
+static const char *const view_b = "CREATE ALGORITHM=UNDEFINED DEFINER=`nobody`@`%` SQL SECURITY DEFINER VIEW "
+                                  "`v_b` AS select `id` from `a_child`;\n";
+
+static void
+defs_for_test(struct restore_defs *d)
+{
+	char err[512];
+
+	memset(d, 0, sizeof(*d));
+	d->tables = calloc(2, sizeof(*d->tables));
+	d->views = calloc(2, sizeof(*d->views));
+	assert_non_null(d->tables);
+	assert_non_null(d->views);
+	if (ddl_table_parse(child_ddl, strlen(child_ddl), "a_child", &d->tables[0], err, sizeof(err)) != 0 ||
+	    ddl_table_parse(parent_ddl, strlen(parent_ddl), "b_parent", &d->tables[1], err, sizeof(err)) != 0 ||
+	    ddl_view_parse(view_a, strlen(view_a), "v_a", &d->views[0], err, sizeof(err)) != 0 ||
+	    ddl_view_parse(view_b, strlen(view_b), "v_b", &d->views[1], err, sizeof(err)) != 0)
+		fail_msg("ddl: %s", err);
+	d->n_tables = 2;
+	d->n_views = 2;
+	d->n_foreign_keys = d->tables[0].n_foreign_keys + d->tables[1].n_foreign_keys;
+	assert_int_equal(d->n_foreign_keys, 2);
+}
+
+static void
+test_clean_restore(void **state)
+{
+	char err[1024], why[1024];
+	struct msgbuf mb;
+	struct restore_defs d;
+	struct metadb *m;
+	size_t dropped = 0;
+
+	(void)state;
+	need_server();
+	fresh_db("odc_restore");
+	m = connect_ok("odc_restore");
+	/* What an upgrade left: a parent, a child with keys, a view, a
+	 * trigger and a routine. */
+	SQL("CREATE TABLE odc_restore.p (id INT PRIMARY KEY)");
+	SQL("CREATE TABLE odc_restore.c (id INT PRIMARY KEY, p INT, FOREIGN KEY (p) REFERENCES odc_restore.p (id))");
+	SQL("INSERT INTO odc_restore.p VALUES (1)");
+	SQL("INSERT INTO odc_restore.c VALUES (1, 1)");
+	SQL("CREATE VIEW odc_restore.v AS SELECT id FROM odc_restore.c");
+	SQL("CREATE TRIGGER odc_restore.t BEFORE INSERT ON odc_restore.p FOR EACH ROW SET NEW.id = NEW.id");
+	SQL("CREATE PROCEDURE odc_restore.pr() SELECT 1");
+	assert_int_equal(restore_empty(m, &dropped, err, sizeof(err)), 0);
+	assert_int_equal(dropped, 5); /* the trigger went with its table or before it */
+
+	defs_for_test(&d);
+	assert_int_equal(restore_create_tables(m, &d, err, sizeof(err)), 0);
+	/* Loaded in an order the keys would refuse: what obloader may do. */
+	SQL("INSERT INTO odc_restore.a_child VALUES ('10002', 7, '7505'), ('7505', 7, '7505')");
+	SQL("INSERT INTO odc_restore.b_parent VALUES (7, 'seven')");
+	why[0] = '\0';
+	msg_init(&mb, why, sizeof(why), 0);
+	assert_int_equal(restore_compare_objects(m, &d, &mb), 1);
+	assert_non_null(strstr(why, "table a_child has 0 foreign keys, the backup 2"));
+	assert_non_null(strstr(why, "view v_a of the backup is missing"));
+	if (restore_finish(m, &d, err, sizeof(err)) != 0)
+		fail_msg("restore_finish: %s", err);
+	why[0] = '\0';
+	msg_init(&mb, why, sizeof(why), 0);
+	if (restore_compare_objects(m, &d, &mb) != 0)
+		fail_msg("after restore: %s", why);
+
+	/* A child whose parent row the backup lost. */
+	assert_int_equal(restore_empty(m, &dropped, err, sizeof(err)), 0);
+	assert_int_equal(dropped, 4);
+	assert_int_equal(restore_create_tables(m, &d, err, sizeof(err)), 0);
+	SQL("INSERT INTO odc_restore.a_child VALUES ('1', 8, NULL)");
+	assert_int_equal(restore_finish(m, &d, err, sizeof(err)), -1);
+	if (strstr(err, "adding foreign key 1 of table a_child (to b_parent") == NULL ||
+	    strstr(err, "[1452]") == NULL)
+		fail_msg("unexpected: %s", err);
+	restore_defs_free(&d);
+	metadb_close(m);
+}
+
 /* A name outside [A-Za-z0-9_$]{1,64} never reaches the server: no SELECT
  * and no DROP is counted, and the table an injection aims at survives. */
 static void
@@ -570,6 +730,8 @@ main(void)
 	    cmocka_unit_test(test_history_version),
 	    cmocka_unit_test(test_tables_sorted_base_only),
 	    cmocka_unit_test(test_count_and_drop),
+	    cmocka_unit_test(test_objects_by_kind),
+	    cmocka_unit_test(test_clean_restore),
 	    cmocka_unit_test(test_bad_names_refused),
 	};
 

@@ -15,8 +15,13 @@ label=org.odcfleet.standin.hash
 
 dk() { docker -H "unix://$sock" "$@"; }
 
-# The label ties an image to the exact sources and busybox it was built from.
-hash=$(cat "$0" "$src/odc-server.c" "$src/entrypoint.sh" /bin/busybox | sha256sum | cut -c1-32)
+# The label ties an image to the exact sources (the server, the entrypoint, every migration,
+# init, template and seed file, by name and content) and the busybox it was built from.
+hash=$( (cat "$0" /bin/busybox
+	cd "$src" && find . -type f | LC_ALL=C sort | while IFS= read -r f; do
+		printf '%s\n' "$f"
+		cat "$f"
+	done) | sha256sum | cut -c1-32)
 
 uptodate=1
 for v in $versions; do
@@ -47,6 +52,13 @@ ln -s /bin/env "$root/usr/bin/env"
 cp "$tmp/odc-server" "$root/odc/odc-server"
 cp "$src/entrypoint.sh" "$root/odc/entrypoint.sh"
 chmod 0755 "$root/odc/odc-server" "$root/odc/entrypoint.sh"
+# What odc-server reads at start (tests/world/README.md, "ODC stand-in image"): ODC's history
+# table template, Spring sql-init's scripts, the sample data; the migrations per release below.
+mkdir -p "$root/odc/init" "$root/odc/seed" "$root/odc/migrate"
+cp "$src/migrate/migrate_schema_history_table_template.sql" "$root/odc/"
+cp "$src/migrate/init/schema.sql" "$src/migrate/init/data.sql" "$root/odc/init/"
+cp "$src/seed/"*.sql "$root/odc/seed/"
+chmod -R a+rX "$root/odc"
 
 # Every shared library the server needs, and the dynamic loader, at the same paths.
 libs=$(ldd "$tmp/odc-server" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
@@ -73,6 +85,14 @@ for v in $versions; do
 	4.3.0) jopts="-server -Xms4g -Xmx6g -XX:+UseG1GC -XX:MaxGCPauseMillis=200" build=4.3.0-20240412 ;;
 	esac
 	echo "$build" >"$root/odc/VERSION"
+	# An image holds the migration files of its own release and of every older one, in one
+	# directory as ODC's classpath location migrate/common does.
+	rm -f "$root/odc/migrate/"*.sql
+	for r in $versions; do
+		cp "$src/migrate/$r/"*.sql "$root/odc/migrate/"
+		[ "$r" = "$v" ] && break
+	done
+	chmod a+r "$root/odc/migrate/"*.sql
 	tar -C "$root" --numeric-owner --owner=0 --group=0 -cf - . |
 		dk import \
 			--change 'CMD ["/bin/sh","/odc/entrypoint.sh"]' \

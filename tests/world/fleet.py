@@ -504,11 +504,16 @@ class Fleet:
         real = odcworld.OBDUMPER if name == "obdumper" else odcworld.OBLOADER
         path = os.path.join(self.dir, "bin", f"{name}-fail-{secrets.token_hex(3)}")
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        fail = f'echo "{name}: {message}" >&2\necho "{message}" >> logs/ob-loader-dumper.error 2>/dev/null\nexit 1\n'
+        # Its log goes where the real tool's would: --log-path, else logs/ next to -f.
+        find_log = ('logdir=; f=.; prev=\nfor a in "$@"; do\n'
+                    '  [ "$prev" = --log-path ] && logdir=$a; [ "$prev" = -f ] && f=$a; prev=$a\n'
+                    'done\nlogdir=${logdir:-$f/logs}\nmkdir -p "$logdir" 2>/dev/null\n')
+        fail = (f'echo "{name}: {message}" >&2\n'
+                f'echo "{message}" >> "$logdir/ob-loader-dumper.error" 2>/dev/null\nexit 1\n')
         if when is None:
-            body = "#!/bin/sh\nmkdir -p logs 2>/dev/null\n" + fail
+            body = "#!/bin/sh\n" + find_log + fail
         else:
-            body = ("#!/bin/sh\nmkdir -p logs 2>/dev/null\n"
+            body = ("#!/bin/sh\n" + find_log +
                     f"if printf '%s ' \"$@\" | grep -Eq '{when}'; then\n{fail}fi\n"
                     f'exec "{real}" "$@"\n')
         with open(path, "w") as f:
@@ -581,14 +586,14 @@ class Fleet:
 
     def shared_backup(self, agents, name="odcmetadb_backup"):
         """One backup directory, under a root every agent has, holding each agent's
-        pre-upgrade backup (data/<its db>/...; MANIFEST.bin and CHECKPOINT.bin of the first):
-        a fleet rollback names one --backup path for every host."""
+        pre-upgrade backup (data/<its db>/...; data/MANIFEST.bin and data/CHECKPOINT.bin of
+        the first): a fleet rollback names one --backup path for every host."""
         out = os.path.join(self.backup_root, name)
-        first = agents[0].host.backup_dir
+        first = os.path.join(agents[0].host.backup_dir, "data")
         os.makedirs(os.path.join(out, "data"))
         for f in os.listdir(first):
             if os.path.isfile(os.path.join(first, f)):
-                shutil.copy2(os.path.join(first, f), out)
+                shutil.copy2(os.path.join(first, f), os.path.join(out, "data"))
         for a in agents:
             shutil.copytree(os.path.join(a.host.backup_dir, "data", a.host.db),
                             os.path.join(out, "data", a.host.db))

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pymysql
@@ -38,7 +39,7 @@ BUILD_OF = {OLD_VERSION: OLD_BUILD, NEW_VERSION: NEW_BUILD}
 DOCKER = os.environ.get("ODC_WORLD_DOCKER") or shutil.which("docker") or "docker"
 KEEP = os.environ.get("ODC_WORLD_KEEP") == "1"  # keep temp dirs for post-mortems
 
-from tests.world import obtools  # the CSV reader shared with the stand-ins
+from tests.world import obtools  # the backup reader shared with the stand-ins
 
 # Whatever is still running at exit (a finaliser that never ran) is stopped here.
 _live = []
@@ -193,6 +194,11 @@ class MariaDB:
                         "AND TABLE_TYPE='BASE TABLE' ORDER BY TABLE_NAME", (db,))
         return [r[0] for r in rows]
 
+    def views(self, db):
+        rows = self.sql("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA=%s "
+                        "ORDER BY TABLE_NAME", (db,))
+        return [r[0] for r in rows]
+
     def row_counts(self, db):
         return {t: self.sql(f"SELECT COUNT(*) FROM `{db}`.`{t}`")[0][0] for t in self.tables(db)}
 
@@ -210,10 +216,13 @@ class MariaDB:
         return [r[0] for r in rows]
 
     def drop_all_tables(self, db):
+        """Drops every table and view of db (ODC's metadb has both)."""
         conn = self.connect(db)
         try:
             with conn.cursor() as cur:
                 cur.execute("SET SESSION foreign_key_checks = 0")
+                for v in self.views(db):
+                    cur.execute(f"DROP VIEW `{v}`")
                 for t in self.tables(db):
                     cur.execute(f"DROP TABLE `{t}`")
         finally:
@@ -223,11 +232,18 @@ class MariaDB:
 # ---------------------------------------------------------------- Docker
 
 class Dockerd:
-    """A private Docker engine (tests/world/dockerd.sh), optionally in a network namespace."""
+    """A private Docker engine (tests/world/dockerd.sh), optionally in a network namespace.
 
-    def __init__(self, directory=None, netns=None):
+    bridge: None (no bridge: containers use --net host), or "auto" / "GATEWAY/PREFIX" for an
+    engine whose default network is a bridge of its own (dockerd.sh's bridge mode: published
+    ports through docker-proxy, no iptables); once started, bridge_name, bridge_cidr and
+    bridge_gateway (the host's address on it, which containers reach) say which."""
+
+    def __init__(self, directory=None, netns=None, bridge=None):
         self.dir = directory or tempfile.mkdtemp(prefix="odcw-dk-")
         self.netns = netns
+        self.bridge = bridge
+        self.bridge_name = self.bridge_cidr = self.bridge_gateway = None
         self.socket = os.path.join(self.dir, "docker.sock")
         self.host = f"unix://{self.socket}"
         self._env = dict(os.environ, DOCKER_CONFIG=os.path.join(self.dir, "cli"))
@@ -243,13 +259,23 @@ class Dockerd:
         args = ["sh", WORLD / "dockerd.sh", "start", self.dir]
         if self.netns:
             args.append(self.netns)
-        self.socket = run(args, timeout=60).stdout.strip().splitlines()[-1]
+        env = dict(os.environ)
+        env.pop("DOCKERD_BRIDGE", None)
+        if self.bridge:
+            env["DOCKERD_BRIDGE"] = self.bridge
+        self.socket = run(args, timeout=60, env=env).stdout.strip().splitlines()[-1]
         self.host = f"unix://{self.socket}"
         self.running = True
+        if self.bridge:
+            with open(os.path.join(self.dir, "bridge")) as f:
+                self.bridge_name, self.bridge_cidr = f.read().split()[:2]
+            self.bridge_gateway = self.bridge_cidr.split("/")[0]
         return self
 
     def stop(self):
-        if self.running or os.path.exists(os.path.join(self.dir, "dockerd.pid")):
+        # DIR/bridge: a bridge-mode start that failed before dockerd wrote its pidfile.
+        if (self.running or os.path.exists(os.path.join(self.dir, "dockerd.pid")) or
+                os.path.exists(os.path.join(self.dir, "bridge"))):
             run(["sh", WORLD / "dockerd.sh", "stop", self.dir], check=False, timeout=90)
         self.running = False
         _unregister(self)
@@ -313,12 +339,14 @@ def http_get(host, port, path, timeout=2.0):
 # ---------------------------------------------------------------- loaders
 
 class ToolRun:
-    """One obloader/obdumper invocation: exit status, output, and its logs/ files."""
+    """One obloader/obdumper invocation: exit status, output, and its log files (in
+    --log-path, else <-f DIR>/logs: obtools.log_dir_for)."""
 
     def __init__(self, proc, cwd):
         self.returncode = proc.returncode
         self.stdout, self.stderr = proc.stdout, proc.stderr
         self.cwd = cwd
+        self.log_dir = obtools.log_dir_for(list(proc.args)[1:], str(cwd))
         self.info_log = self._read("ob-loader-dumper.info")
         self.error_log = self._read("ob-loader-dumper.error")
         self.bad_log = self._read("ob-loader-dumper.bad")
@@ -326,8 +354,8 @@ class ToolRun:
 
     def _read(self, name):
         try:
-            return Path(self.cwd, "logs", name).read_text()
-        except FileNotFoundError:
+            return Path(self.log_dir, name).read_text()
+        except (OSError, TypeError):  # no log (directory), or no -f in the arguments
             return ""
 
     def __repr__(self):
@@ -337,12 +365,8 @@ class ToolRun:
 
 def read_backup_history(backup_dir, db):
     """The (version, success) rows of the backup's migrate_schema_history data files."""
-    tdir = Path(backup_dir, "data", db, "TABLE")
-    rows = []
-    for path in sorted(tdir.glob("migrate_schema_history*.csv")):
-        for _, fields in obtools.csv_records(path.read_bytes()):
-            rows.append((fields[1], fields[9]))
-    return rows
+    return [(fields[1], fields[9])
+            for fields in obtools.table_records(backup_dir, db, "migrate_schema_history")]
 
 
 # ---------------------------------------------------------------- ODC hosts
@@ -357,15 +381,27 @@ class OdcHost:
     password_file (0600, the password without newline), backup_dir, snapshot_root (empty,
     0700), work_dir, log_dir, data_dir, dir (all under one temp dir), obloader, obdumper,
     engine (Dockerd), images (OdcImages), mariadb, account (MetadbAccount), env (the -e vars),
-    http_host (where the test process reaches ODC's port; 127.0.0.1 with --net host).
+    http_host (where the test process reaches ODC's port; 127.0.0.1 with --net host),
+    network ("host" by default), http_port (where ODC is reached from http_host: port with
+    --net host, host_port when published), host_port (None with --net host), run_args.
     """
 
     def __init__(self, mariadb, engine, images, start_delay_ms=1000, db_host=None,
                  password=None, http_host="127.0.0.1", directory=None, name=None, port=None,
-                 db=None, tenant=None):
+                 db=None, tenant=None, network="host", host_port=None, run_args=()):
         """Names default to unique temporary ones; a long-lived world (deploy/testbed) fixes
         them: directory (created when missing), container name, ODC port, metadb name and
-        tenant."""
+        tenant.
+
+        network: the container's network, "host" (`--net host`, as the seed's flags), any
+        other engine network (`--net NETWORK`, say "bridge" on a Dockerd(bridge=...)), or
+        "default" (no --net flag: Docker's default bridge). Off the host network ODC is
+        published, `-p host_port:port` (host_port: a free port by default; port, the
+        ODC_SERVER_PORT inside the container, 8990 by default; the env then has
+        ODC_MAPPING_PORT=host_port too), and db_host must be an address the container
+        reaches (the engine's bridge_gateway).
+        run_args: more `docker run` flags for every container of this host (a healthcheck,
+        ...), before the image."""
         self.mariadb, self.engine, self.images = mariadb, engine, images
         self.token = secrets.token_hex(3)
         self.name = name or f"obodc-{self.token}"
@@ -384,10 +420,19 @@ class OdcHost:
             os.makedirs(d, exist_ok=directory is not None)
         os.makedirs(self.snapshot_root, mode=0o700, exist_ok=directory is not None)
         self.obloader, self.obdumper = str(OBLOADER), str(OBDUMPER)
-        self.port = port or free_port()
+        self.network = network
+        self.run_args = list(run_args)
+        if network == "host":
+            self.port = port or free_port()
+            self.host_port = None
+            self.http_port = self.port
+        else:
+            self.port = port or 8990
+            self.host_port = host_port or free_port()
+            self.http_port = self.host_port
         self._db, self._tenant = db, tenant
         self.http_host = http_host  # where ODC's port is reached from the test process
-        self.base_url = f"http://{http_host}:{self.port}"
+        self.base_url = f"http://{http_host}:{self.http_port}"
         self.health_url = f"{self.base_url}/api/v1/heartbeat/isHealthy"
         self.info_url = f"{self.base_url}/api/v1/info"
         self.start_delay_ms = start_delay_ms
@@ -421,6 +466,10 @@ class OdcHost:
             "ODC_SERVER_PORT": str(self.port),
             "ODC_STANDIN_START_DELAY_MS": str(self.start_delay_ms),
         }
+        if self.host_port is not None:
+            # Where ODC is reached from outside when its port is mapped (ODC's
+            # HostProperties: ODC_MAPPING_PORT, "ODC may run in Docker with a port mapping").
+            self.env["ODC_MAPPING_PORT"] = str(self.host_port)
 
     def prepare(self, upgrade=True):
         """Old image healthy, backup, old container removed, new image healthy."""
@@ -462,13 +511,16 @@ class OdcHost:
 
     def docker_run_args(self, image, name=None, extra_env=None):
         """The operator's `docker run` argv (after `docker run`) for image."""
-        args = ["-d", "-i", "--net", "host", "--cpu-period", "100000", "--cpu-quota",
+        net = [] if self.network == "default" else ["--net", self.network]
+        args = ["-d", "-i", *net, "--cpu-period", "100000", "--cpu-quota",
                 "400000", "--memory", "8G", "--name", name or self.name]
+        if self.host_port is not None:
+            args += ["-p", f"{self.host_port}:{self.port}"]
         env = dict(self.env, **(extra_env or {}))
         for k, v in env.items():
             args += ["-e", f"{k}={v}"]
         args += ["-v", f"{self.log_dir}:/opt/odc/log", "-v", f"{self.data_dir}:/opt/odc/data"]
-        return args + [image]
+        return args + self.run_args + [image]
 
     def run_container(self, image, name=None, extra_env=None):
         """docker run with the seed's flags; returns the container id."""
@@ -494,7 +546,7 @@ class OdcHost:
     # -- HTTP
 
     def get(self, path, timeout=2.0):
-        return http_get(self.http_host, self.port, path, timeout)
+        return http_get(self.http_host, self.http_port, path, timeout)
 
     def healthy(self):
         try:
@@ -518,7 +570,7 @@ class OdcHost:
                                    self.info_version() == BUILD_OF.get(version, version)):
                 return
             time.sleep(0.1)
-        raise TimeoutError(f"ODC on port {self.port} not healthy at {version} within "
+        raise TimeoutError(f"ODC on port {self.http_port} not healthy at {version} within "
                            f"{timeout} s; logs:\n{self.logs(name)[-3000:]}")
 
     def wait_log(self, text, timeout=20.0, name=None):
@@ -564,6 +616,9 @@ class OdcHost:
     def tables(self):
         return self.mariadb.tables(self.db)
 
+    def views(self):
+        return self.mariadb.views(self.db)
+
     def row_counts(self):
         return self.mariadb.row_counts(self.db)
 
@@ -592,13 +647,34 @@ def assert_private_mode(path, mode=0o600):
 
 # ---------------------------------------------------------------- what a host holds
 
+# ODC adds rows to migrate_schema_history on every start (its repeatable JDBC migrations:
+# type JDBC; tests/world/README.md), so what a metadb holds is compared without them.
+START_ROWS_TYPE = "JDBC"
+
+
 def metadb_state(host):
-    return {"tables": host.row_counts(), "history": host.history_versions()}
+    """{"tables": {table: rows}, "history": successful versions in install order}, without
+    the history rows ODC writes on every start (START_ROWS_TYPE)."""
+    counts = host.row_counts()
+    history = []
+    if "migrate_schema_history" in counts:
+        rows = host.mariadb.sql(f"SELECT version, type, success FROM `{host.db}`."
+                                "migrate_schema_history ORDER BY install_rank")
+        kept = [r for r in rows if r[1] != START_ROWS_TYPE]
+        counts["migrate_schema_history"] = len(kept)
+        history = [r[0] for r in kept if r[2] == 1]
+    return {"tables": counts, "history": history}
 
 
 def backup_state(host, backup_dir):
-    """{table: row count} of a backup dir, read as the stand-in loader reads it."""
-    return obtools.backup_row_counts(backup_dir, host.db)
+    """{table: row count} of a backup dir, read as the stand-in loader reads it, without
+    the history rows ODC writes on every start (as metadb_state)."""
+    counts = obtools.backup_row_counts(backup_dir, host.db)
+    if "migrate_schema_history" in counts:
+        counts["migrate_schema_history"] = sum(
+            1 for f in obtools.table_records(backup_dir, host.db, "migrate_schema_history")
+            if f[3] != START_ROWS_TYPE)
+    return counts
 
 
 def containers_named(host, prefix):
@@ -618,3 +694,351 @@ def assert_untouched(host, before_id, before_db):
     assert host.info_version() == NEW_BUILD
     assert metadb_state(host) == before_db
     assert os.listdir(host.snapshot_root) == []
+
+
+# ---------------------------------------------------------------- HA deployments
+
+# Several ODC nodes against one metadb. Real ODC serialises their migrations: every release
+# in the world (oceanbase/odc v4.2.0 and v4.3.0, server/odc-migrate/.../migrate/
+# AbstractMetaDBMigrate.java) runs Migrates.migrate() under the JdbcLockRegistry lock
+# ODC_METADB_MIGRATE, a row of DISTRIBUTED_LOCK in the metadb (odc-service/.../config/
+# LockConfiguration.java), waiting up to 60 s for it, and releases it when the migrations
+# end, before the web services start. The stand-in takes no lock (nor creates that table), so
+# a deployment starts the next node only when the previous one is past its migrations, which
+# its log says with one of these lines: where ODC would let the next node have the lock.
+MIGRATED_LINE = "Initializing web services"
+MIGRATE_FAILED_LINE = "Application run failed"
+
+
+def start_engines(count, directory=None):
+    """count private Docker engines, each with the stand-in images built into it, started in
+    parallel (each host of an HA deployment has its own); returns [(Dockerd, OdcImages)].
+    Engines live under directory (engine1, engine2, ...) or in temp dirs."""
+    def one(i):
+        engine = Dockerd(os.path.join(directory, f"engine{i + 1}") if directory else None)
+        try:
+            engine.start()
+            return engine, OdcImages(engine).build()
+        except BaseException:
+            engine.cleanup()
+            raise
+
+    with ThreadPoolExecutor(max_workers=max(1, count)) as ex:
+        futures = [ex.submit(one, i) for i in range(count)]
+    started, errors = [], []
+    for f in futures:
+        try:
+            started.append(f.result())
+        except Exception as e:
+            errors.append(e)
+    if errors:
+        for engine, _ in started:
+            engine.cleanup()
+        raise errors[0]
+    return started
+
+
+class OdcHaNode(OdcHost):
+    """One node of an OdcHaDeployment: an OdcHost (the attributes and methods agentcli,
+    the fleet and the tests use) on its own engine, with its own port, log/data dirs,
+    password file and snapshot root, whose metadb account and database, and pre-upgrade
+    backup (backup_dir), are the deployment's. Extra attributes: deployment, index (from 0),
+    host_id ("odc1", "odc2", ...: the agent's host id for this node)."""
+
+    def __init__(self, deployment, index, engine, images, directory, port=None):
+        super().__init__(deployment.mariadb, engine, images,
+                         start_delay_ms=deployment.start_delay_ms, db_host=deployment.db_host,
+                         http_host=deployment.http_host, directory=directory,
+                         name=deployment.name, port=port)
+        self.deployment, self.index = deployment, index
+        self.host_id = f"odc{index + 1}"
+        self.backup_dir = deployment.backup_dir
+
+    def __repr__(self):
+        return (f"OdcHaNode({self.host_id}: {self.name} on {self.engine.socket}, "
+                f"port {self.port}, db {getattr(self, 'db', None)})")
+
+    def create_account(self):
+        """Takes the deployment's account (created once, by the deployment): every node has
+        the same DATABASE_* env; writes this node's password file."""
+        a = self.account = self.deployment.account
+        self.db, self.db_port = a.db, a.port
+        self.user, self.tenant, self.cluster, self.login = a.user, a.tenant, a.cluster, a.login
+        self.password = a.password
+        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.password)
+        self.env = dict(self.deployment.env, ODC_SERVER_PORT=str(self.port),
+                        ODC_STANDIN_START_DELAY_MS=str(self.start_delay_ms))
+
+    def prepare(self, upgrade=True):
+        raise TypeError("an HA node is prepared by its deployment (OdcHaDeployment.prepare)")
+
+    def cleanup(self):
+        """Removes this node's containers (its name, or any whose env names the metadb) and
+        its directory; the database and the user are the deployment's to drop."""
+        try:
+            if self.engine.running:
+                for cid in self.engine.container_ids():
+                    info = self.engine.inspect(cid)
+                    if info is None:
+                        continue
+                    env = info.get("Config", {}).get("Env") or []
+                    named = info.get("Name", "").lstrip("/").startswith(self.name)
+                    if named or (self.account and f"DATABASE_NAME={self.db}" in env):
+                        self.engine.docker("rm", "-f", cid, check=False)
+        finally:
+            _rmtree(self.dir)
+
+    # -- starting ODC as one node of several
+
+    def log_size(self):
+        """Bytes of ODC's log file now (an offset for log_since)."""
+        try:
+            return os.path.getsize(os.path.join(self.log_dir, "odc.log"))
+        except OSError:
+            return 0
+
+    def log_since(self, offset):
+        """ODC's own log (odc.log in this node's log directory) from offset on."""
+        try:
+            with open(os.path.join(self.log_dir, "odc.log"), "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def start(self, image, name=None, extra_env=None, timeout=40.0):
+        """docker run of image as this node (name: the node's container name by default),
+        then waits until ODC is past its migrations, where real ODC releases the metadb
+        migrate lock. Returns (container id, True when the migrations completed, False when
+        ODC failed them: a refused degrade, a failed statement)."""
+        offset = self.log_size()
+        cid = self.run_container(image, name, extra_env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_since(offset)
+            if MIGRATED_LINE in text:
+                return cid, True
+            if MIGRATE_FAILED_LINE in text:
+                return cid, False
+            time.sleep(0.05)
+        raise TimeoutError(f"{self!r}: ODC in {name or self.name} not past its migrations "
+                           f"within {timeout} s; logs:\n{self.logs(name)[-3000:]}")
+
+    def stop(self, name=None, remove=False):
+        """docker stop (and rm) of this node's container; a missing one is no error."""
+        if not self.engine.running:
+            return
+        self.engine.docker("stop", name or self.name, check=False)
+        if remove:
+            self.engine.docker("rm", name or self.name, check=False)
+
+
+class OdcHaDeployment:
+    """ODC deployed for high availability (odc-doc's deployment guide, and the upgrade guide
+    1200.upgrade-guide/400.upgrade-high-availability-odc.md, zh-CN V4.3.2): N nodes, each a
+    container `--net host` on a host of its own, all with the same DATABASE_* env (one
+    shared metadb), behind a load balancer (not modelled: tests talk to each node). Here each
+    node has a private engine (Dockerd) with the stand-in images, its own ODC_SERVER_PORT
+    (the hosts are one machine, so the ports differ), log and data dirs, all against one
+    database on one MariaDB.
+
+    prepare() leaves it the way a failed upgrade leaves it, in the upgrade guide's order:
+    every node runs 4.2.0 (the first start installs the metadb), every node's 4.2.0
+    container is stopped and removed, the metadb is backed up ONCE with obdumper (still at
+    4.2.0: `--thread 1 --ddl --csv --no-sys --all -f backup_dir`), and every node runs
+    4.3.0; the first to start migrates the metadb, the others find it migrated. Nodes start
+    one after another, each once the previous is past its migrations (MIGRATED_LINE), as
+    ODC's migrate lock makes them; then all are healthy.
+
+    Attributes: nodes (OdcHaNode, OdcHost-like), mariadb, name (every node's container),
+    dir, backup_dir (the one backup, every node's backup_dir), account (MetadbAccount), db,
+    db_host, db_port, user, tenant, cluster, login, password, env (the shared DATABASE_*
+    and ODC_PROFILE_MODE), engines and images (per node), start_delay_ms, http_host.
+    """
+
+    def __init__(self, mariadb, nodes=2, engines=None, images=None, start_delay_ms=1000,
+                 db_host=None, password=None, http_host="127.0.0.1", directory=None,
+                 name=None, db=None, tenant=None, ports=None):
+        """engines: running Dockerds, one per node, to use instead of starting private ones
+        (then not stopped by stop()/cleanup()); images: their OdcImages (built when
+        missing). ports: each node's ODC_SERVER_PORT (free ones by default). directory,
+        name (the container name), db and tenant default to unique temporary ones."""
+        if nodes < 1:
+            raise ValueError("an HA deployment has at least one node")
+        if engines is not None and len(engines) != nodes:
+            raise ValueError(f"{nodes} nodes need {nodes} engines, not {len(engines)}")
+        if images is not None and (engines is None or len(images) != nodes):
+            raise ValueError("images go with engines, one per node")
+        self.mariadb = mariadb
+        self.count = nodes
+        self.token = secrets.token_hex(3)
+        self.name = name or f"obodc-{self.token}"
+        if directory is not None:
+            os.makedirs(directory, exist_ok=True)
+            self.dir = str(directory)
+        else:
+            self.dir = tempfile.mkdtemp(prefix=f"odcw-ha-{self.token}-")
+        self.backup_dir = os.path.join(self.dir, "odcmetadb_backup")
+        self.start_delay_ms = start_delay_ms
+        self.db_host = db_host or mariadb.host
+        self.http_host = http_host
+        self._password, self._db, self._tenant = password, db, tenant
+        self._ports = list(ports) if ports else None
+        self._given_engines = engines is not None
+        self.engines = list(engines) if engines is not None else []
+        self.images = list(images) if images is not None else []
+        self.account = None
+        self.env = {}
+        self.nodes = []
+
+    def __repr__(self):
+        return (f"OdcHaDeployment({self.name}, {self.count} nodes, "
+                f"db {getattr(self, 'db', None)})")
+
+    # -- setup
+
+    def start_engines(self):
+        """The engines and images of every node (private engines started in parallel)."""
+        _register(self)
+        if not self.engines:
+            pairs = start_engines(self.count, self.dir)
+            self.engines = [e for e, _ in pairs]
+            self.images = [i for _, i in pairs]
+        elif not self.images:
+            self.images = [OdcImages(e).build() for e in self.engines]
+        return self
+
+    def create_account(self):
+        """The one metadb database and user, the shared env, and the nodes."""
+        a = self.account = self.mariadb.create_db_user(db=self._db, tenant=self._tenant,
+                                                       password=self._password)
+        self.db, self.db_port = a.db, a.port
+        self.user, self.tenant, self.cluster, self.login = a.user, a.tenant, a.cluster, a.login
+        self.password = a.password
+        self.env = {
+            "DATABASE_HOST": self.db_host,
+            "DATABASE_PORT": str(self.db_port),
+            "DATABASE_USERNAME": self.login,
+            "DATABASE_PASSWORD": self.password,
+            "DATABASE_NAME": self.db,
+            "ODC_PROFILE_MODE": "alipay",
+        }
+        for i in range(self.count):
+            port = self._ports[i] if self._ports else None
+            node = OdcHaNode(self, i, self.engines[i], self.images[i],
+                             os.path.join(self.dir, f"node{i + 1}"), port=port)
+            node.create_account()
+            self.nodes.append(node)
+        return self
+
+    def prepare(self, upgrade=True):
+        """Engines, metadb, 4.2.0 on every node, their containers stopped and removed, the
+        one backup; with upgrade, 4.3.0 on every node (healthy). Without it, the deployment
+        is left just before the upgrade: the backup taken, no ODC running."""
+        self.start_engines()
+        self.create_account()
+        self.start_all(self.images[0].old, OLD_VERSION)
+        self.stop_all(remove=True)
+        self.backup()
+        if upgrade:
+            self.start_all(self.images[0].new, NEW_VERSION)
+        return self
+
+    def backup(self):
+        """The pre-upgrade backup of the shared metadb, once (the upgrade guide's obdumper
+        command), into backup_dir."""
+        r = self.nodes[0].run_obdumper("--thread", "1", "--ddl", "--csv", "--no-sys", "--all",
+                                       "-f", self.backup_dir)
+        if r.returncode != 0:
+            raise RuntimeError(f"pre-upgrade backup failed: {r!r}")
+        return r
+
+    # -- nodes
+
+    def start_all(self, image, version=None, nodes=None, timeout=40.0):
+        """Runs image on every node (or the given ones), in order, each once the previous is
+        past its migrations; then waits until all are healthy (at version when given)."""
+        nodes = self.nodes if nodes is None else nodes
+        for node in nodes:
+            _, migrated = node.start(image, timeout=timeout)
+            if not migrated:
+                raise RuntimeError(f"{node!r} failed its migrations with {image}; logs:\n"
+                                   f"{node.logs()[-3000:]}")
+        for node in nodes:
+            node.wait_healthy(version, timeout=timeout)
+        return self
+
+    def stop_all(self, remove=False, nodes=None):
+        """docker stop (and rm) of every node's container (or the given nodes')."""
+        for node in self.nodes if nodes is None else nodes:
+            node.stop(remove=remove)
+        return self
+
+    def wait_healthy(self, version=None, timeout=30.0):
+        for node in self.nodes:
+            node.wait_healthy(version, timeout=timeout)
+
+    def healthy_nodes(self):
+        """The nodes whose ODC answers its health check now (what a load balancer sees)."""
+        return [n for n in self.nodes if n.healthy()]
+
+    def write_agent_conf(self, node, path, **over):
+        """agentcli.write_conf for one node, with its host id and the shared backup's
+        directory among the backup roots (over: {"section.key": value} as write_conf)."""
+        from tests.world import agentcli  # agentcli imports this module
+        vals = {"agent.host_id": node.host_id,
+                "paths.backup_roots": f"{node.dir}, {self.dir}"}
+        vals.update(over)
+        return agentcli.write_conf(node, path, **vals)
+
+    # -- the shared metadb (as root)
+
+    def sql(self, stmt, args=None):
+        return self.mariadb.sql(stmt, args, db=self.db)
+
+    def history(self):
+        """migrate_schema_history as (version, type, script, success) in install order."""
+        return [tuple(r) for r in self.sql("SELECT version, type, script, success FROM "
+                                           "migrate_schema_history ORDER BY install_rank")]
+
+    # -- teardown
+
+    def stop(self):
+        """Every node's containers gone: private engines stopped (their containers with
+        them), containers on given engines removed."""
+        try:
+            for node in self.nodes:
+                if self._given_engines and node.engine.running:
+                    for cid in node.engine.container_ids():
+                        info = node.engine.inspect(cid)
+                        env = (info or {}).get("Config", {}).get("Env") or []
+                        if info and (info["Name"].lstrip("/").startswith(self.name) or
+                                     f"DATABASE_NAME={self.db}" in env):
+                            node.engine.docker("rm", "-f", cid, check=False)
+        finally:
+            if not self._given_engines:
+                for engine in self.engines:
+                    engine.stop()
+            _unregister(self)
+
+    def cleanup(self):
+        """stop(), then the nodes' dirs, the database and the user, the engines' dirs and
+        the deployment's dir."""
+        try:
+            for node in self.nodes:
+                try:
+                    node.cleanup()
+                except Exception as e:  # clean the others anyway
+                    sys.stderr.write(f"odcworld: cleanup of {node!r} failed: {e}\n")
+            self.stop()
+        finally:
+            try:
+                if self.account:
+                    self.mariadb.drop_db_user(self.account)
+            finally:
+                if not self._given_engines:
+                    for engine in self.engines:
+                        engine.cleanup()
+                _rmtree(self.dir)

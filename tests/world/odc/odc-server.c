@@ -1,15 +1,21 @@
-/* Stand-in for the ODC web server (oceanbase/odc-server) in the test world: it migrates its
- * metadb and refuses a degrade the way ODC does, then answers ODC's health endpoints.
+/* Stand-in for the ODC web server (oceanbase/odc-server) in the test world: it creates and
+ * migrates its metadb with ODC's own DDL (a subset of ODC's real migration scripts, shipped as
+ * files) the way ODC's Migrates does, refuses a degrade like ODC, then answers ODC's health
+ * endpoints.
  *
  * Environment (as the real image): DATABASE_HOST, DATABASE_PORT, DATABASE_USERNAME,
  * DATABASE_PASSWORD (may be empty), DATABASE_NAME, ODC_PROFILE_MODE (default alipay),
  * ODC_SERVER_PORT (default 8989), ODC_HOME (default /opt/odc; log/odc.log is appended when
  * that directory exists). Stand-in knobs: ODC_STANDIN_START_DELAY_MS (default 3000; the
  * real server needs about two minutes), ODC_STANDIN_CONNECT_TIMEOUT_S (default 30),
- * ODC_STANDIN_VERSION_FILE (default /odc/VERSION, this build's own release).
+ * ODC_STANDIN_DIR (default /odc: VERSION, migrate/, init/, seed/ and the history table
+ * template), ODC_STANDIN_VERSION_FILE (default $ODC_STANDIN_DIR/VERSION, this build's own
+ * release).
  *
  * Exit status: 0 never (it serves until killed), 1 on any startup failure. */
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <mysql.h>
@@ -34,9 +40,15 @@
 #define REQUEST_MAX    8192
 #define RESPONSE_MAX   4096
 #define SQL_MAX        4096
+#define SCRIPT_MAX     (4 * 1024 * 1024) /* bytes of one SQL file */
+#define MIGRATORS_MAX  512
+#define HISTORY_MAX    100000 /* successful rows of migrate_schema_history read */
 #define HISTORY_TABLE  "migrate_schema_history"
+#define JDBC_CHECKSUM  "no checksum for JDBC" /* JdbcMigrator.java:55-78 */
 #define SERVER_LOGGER  "c.o.odc.server.OdcServer"
-#define MIGRATE_LOGGER "c.o.o.core.migrate.BootstrapMigrates"
+#define MIGRATE_LOGGER "c.o.odc.core.migrate.Migrates"
+#define SCRIPT_LOGGER  "o.s.jdbc.datasource.init.ScriptUtils"
+#define SAMPLE_LOGGER  "c.o.odc.standin.SampleData"
 #define WEB_LOGGER     "o.s.b.w.embedded.tomcat.TomcatWebServer"
 
 /* ------------------------------------------------------------------ logging */
@@ -255,102 +267,409 @@ version_cmp(const char *a, const char *b)
 	return 0;
 }
 
-/* The release a migration belongs to: its first three components ("4.3.0" for "4.3.0.2"). */
+
+/* ------------------------------------------------------------------ files and scripts */
+
+/* Reads a whole regular file of at most max bytes into a NUL-terminated buffer the caller
+ * frees. Returns 0, or -1 with errno set (EFBIG when the file is larger than max). */
 static int
-version_release_cmp(const char *migration, const char *release)
+file_read(const char *path, size_t max, char **out, size_t *outlen)
 {
-	long pm[VERSION_PARTS], pr[VERSION_PARTS];
-	int nm = version_parse(migration, pm), nr = version_parse(release, pr), i;
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc = -1;
 
-	if (nm < 0 || nr < 0)
-		return 1;
-	for (i = 0; i < 3; i++) {
-		long x = i < nm ? pm[i] : 0, y = i < nr ? pr[i] : 0;
+	*out = NULL;
+	*outlen = 0;
+	if (f == NULL)
+		return -1;
+	for (;;) {
+		size_t got;
 
-		if (x != y)
-			return x < y ? -1 : 1;
+		if (len == cap) {
+			char *nb;
+
+			if (cap > max) {
+				errno = EFBIG;
+				goto out;
+			}
+			cap = cap ? cap * 2 : 16384;
+			nb = realloc(buf, cap + 1);
+			if (nb == NULL)
+				goto out;
+			buf = nb;
+		}
+		got = fread(buf + len, 1, cap - len, f);
+		len += got;
+		if (got == 0)
+			break;
 	}
+	if (ferror(f))
+		goto out;
+	if (len > max) {
+		errno = EFBIG;
+		goto out;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
+static int
+file_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Calls each(ctx, statement, length) for every statement of a script, split the way ODC runs
+ * its .sql files (Spring's ScriptUtils.splitSqlScript behind ResourceDatabasePopulator): ';'
+ * ends a statement unless inside '...' or "..."; a backslash escapes the next character;
+ * outside quotes "--" drops the rest of the line and a block comment is dropped (so an
+ * optimizer hint is never sent, as in ODC); blank statements are skipped; the last statement
+ * needs no ';'. Whitespace is kept as written. Returns the first non-zero result of each(),
+ * -1 when out of memory, else 0. */
+static int
+sql_split(const char *text, size_t len, int (*each)(void *ctx, const char *stmt, size_t n),
+          void *ctx)
+{
+	char *sb = malloc(len + 1);
+	size_t n = 0, i;
+	int in_single = 0, in_double = 0, escape = 0, rc = 0;
+
+	if (sb == NULL)
+		return -1;
+	for (i = 0; i < len && rc == 0; i++) {
+		char c = text[i];
+
+		if (escape) {
+			escape = 0;
+			sb[n++] = c;
+			continue;
+		}
+		if (c == '\\') {
+			escape = 1;
+			sb[n++] = c;
+			continue;
+		}
+		if (!in_double && c == '\'')
+			in_single = !in_single;
+		else if (!in_single && c == '"')
+			in_double = !in_double;
+		if (!in_single && !in_double) {
+			if (c == ';') {
+				size_t a = 0;
+
+				while (a < n && isspace((unsigned char)sb[a]))
+					a++;
+				if (a < n)
+					rc = each(ctx, sb + a, n - a);
+				n = 0;
+				continue;
+			}
+			if (c == '-' && i + 1 < len && text[i + 1] == '-') {
+				while (i < len && text[i] != '\n')
+					i++;
+				if (n > 0 && sb[n - 1] != '\n')
+					sb[n++] = '\n';
+				continue;
+			}
+			if (c == '/' && i + 1 < len && text[i + 1] == '*') {
+				const char *end = memmem(text + i + 2, len - i - 2, "*/", 2);
+
+				i = end ? (size_t)(end - text) + 1 : len;
+				continue;
+			}
+		}
+		sb[n++] = c;
+	}
+	if (rc == 0) {
+		size_t a = 0;
+
+		while (a < n && isspace((unsigned char)sb[a]))
+			a++;
+		if (a < n)
+			rc = each(ctx, sb + a, n - a);
+	}
+	free(sb);
+	return rc;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ migrators */
+
+enum mig_type { MIG_SQL, MIG_JDBC };
+
+/* One of ODC's migrators (core/migrate/Migrator.java): a V_/R_ .sql file, or a JDBC one, which
+ * in ODC is a Java class and here a function. */
+struct migrator {
+	char version[VERSION_MAX * 2];
+	char description[128];
+	char script[256];    /* file name, or the fully-qualified Java class name */
+	char checksum[64];   /* sha1 of the file bytes, or JDBC_CHECKSUM */
+	enum mig_type type;
+	int repeatable;      /* R_ file or @Migratable(repeatable = true) */
+	int ignore_checksum; /* repeatable JDBC run on every start */
+	char *content;       /* SQL: the whole file; owned */
+	size_t len;
+	int (*run)(MYSQL *db); /* JDBC */
+};
+
+struct migrators {
+	struct migrator *v;
+	size_t n;
+};
+
+static void
+migrators_free(struct migrators *ms)
+{
+	size_t i;
+
+	for (i = 0; i < ms->n; i++)
+		free(ms->v[i].content);
+	free(ms->v);
+	ms->v = NULL;
+	ms->n = 0;
+}
+
+static int db_exec(MYSQL *db, const char *sql, size_t len, const char *what, int stmt_no);
+
+/* V3234SystemConfigurationMigrate (migrate/jdbc/common): copies every value that
+ * V_3_2_3_3 moved to value_deprecated back into the new TEXT column. */
+static int
+jdbc_v3234(MYSQL *db)
+{
+	static const char sql[] = "UPDATE `config_system_configuration` SET `value`=`value_deprecated` "
+	                          "WHERE `value_deprecated` IS NOT NULL AND `value` IS NULL";
+
+	return db_exec(db, sql, sizeof(sql) - 1, "V3234SystemConfigurationMigrate", 1);
+}
+
+/* The real ones write metadata into tables outside the stand-in's subset: here they only
+ * leave their history row, which is what makes a real metadb grow on every start. */
+static int
+jdbc_noop(MYSQL *db)
+{
+	(void)db;
 	return 0;
 }
 
-/* ------------------------------------------------------------------ migrations */
-
-struct migration {
-	const char *version;
-	const char *description;
-	const char *script;
-	const char *const *stmts; /* NULL-terminated */
+/* ODC's JDBC migrators that the stand-in has, with the stand-in releases that ship them.
+ * Sources: server/odc-migrate/src/main/java/com/oceanbase/odc/migrate/jdbc/common/<class>.java
+ * (@Migratable). R4201 is gone from ODC 4.2.3 on, so the stand-in's 4.3.0 leaves its rows as
+ * orphans; the four ignoreChecksum repeatables of ODC 4.2.3+ run on every start. */
+static const struct jdbc_def {
+	const char *version, *description, *class_name, *since, *until;
+	int repeatable, ignore_checksum;
+	int (*run)(MYSQL *db);
+} jdbc_defs[] = {
+    {"3.2.3.4", "migrate config_system_configuration value",
+     "com.oceanbase.odc.migrate.jdbc.common.V3234SystemConfigurationMigrate", "4.2.0", NULL, 0, 0,
+     jdbc_v3234},
+    {"4.2.0.1", "Built-in audit event meta migrate",
+     "com.oceanbase.odc.migrate.jdbc.common.R4201AuditEventMetaMigrate", "4.2.0", "4.2.0", 1, 1,
+     jdbc_noop},
+    {"4.2.0.17", "init regulation rule metadata",
+     "com.oceanbase.odc.migrate.jdbc.common.R42017RuleMetadataMigrate", "4.2.0", NULL, 1, 1,
+     jdbc_noop},
+    {"4.2.3.7", "init default regulation rule applying",
+     "com.oceanbase.odc.migrate.jdbc.common.R4237DefaultRuleApplyingMigrate", "4.3.0", NULL, 1, 1,
+     jdbc_noop},
+    {"4.2.3.9", "Built-in audit event meta migrate",
+     "com.oceanbase.odc.migrate.jdbc.common.R4239AuditEventMetaMigrate", "4.3.0", NULL, 1, 1,
+     jdbc_noop},
+    {"4.2.4.3", "Built-in notification policy metadata migrate",
+     "com.oceanbase.odc.migrate.jdbc.common.R4243NotificationPolicyMetaMigrate", "4.3.0", NULL, 1,
+     1, jdbc_noop},
 };
 
-static const char *const m_4_2_0_1[] = {
-    "CREATE TABLE odc_user (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(64), "
-    "email VARCHAR(128)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-    "CREATE TABLE odc_connection (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(64), "
-    "host VARCHAR(128), port INT) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-    "CREATE TABLE config_system_configuration (`key` VARCHAR(128) NOT NULL PRIMARY KEY, "
-    "value VARCHAR(1024)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-    NULL,
-};
-
-/* Values with commas, quotes, a newline, a backslash, a literal \N and NULLs: whatever a
- * dump and load must carry through unchanged. */
-static const char *const m_4_2_0_2[] = {
-    "INSERT INTO odc_user (id, name, email) VALUES (1, 'admin', 'admin@example.com'), "
-    "(2, 'O''Brien, Pat', 'pat\"the quote\"@example.com'), (3, 'no mail', NULL)",
-    "INSERT INTO odc_connection (id, name, host, port) VALUES "
-    "(1, 'prod-oceanbase', '10.0.0.1', 2881), "
-    "(2, 'dev, \"test\" cluster', 'ob-dev.example.com', 2883), "
-    "(3, 'line one\\nline two', '127.0.0.1', NULL)",
-    "INSERT INTO config_system_configuration (`key`, value) VALUES "
-    "('odc.site.name', 'ODC'), "
-    "('odc.notify.template', 'Hello, \"user\"\\nwelcome'), "
-    "('odc.data.path', 'C:\\\\odc\\\\data'), "
-    "('odc.literal.null', '\\\\N'), "
-    "('odc.unset', NULL)",
-    NULL,
-};
-
-static const char *const m_4_3_0_1[] = {
-    "CREATE TABLE odc_schedule (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(64), "
-    "cron VARCHAR(64)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-    "INSERT INTO odc_schedule (id, name, cron) VALUES (1, 'nightly-backup', '0 0 2 * * ?'), "
-    "(2, 'weekly, report', '0 0 8 ? * MON')",
-    NULL,
-};
-
-static const char *const m_4_3_0_2[] = {
-    "ALTER TABLE odc_connection ADD COLUMN env VARCHAR(32) NOT NULL DEFAULT 'prod'",
-    "INSERT INTO config_system_configuration (`key`, value) VALUES "
-    "('odc.schedule.enabled', 'true')",
-    NULL,
-};
-
-static const struct migration migrations[] = {
-    {"4.2.0.1", "init", "V_4_2_0_1__init.sql", m_4_2_0_1},
-    {"4.2.0.2", "init data", "V_4_2_0_2__init_data.sql", m_4_2_0_2},
-    {"4.3.0.1", "add schedule", "V_4_3_0_1__add_schedule.sql", m_4_3_0_1},
-    {"4.3.0.2", "add connection env", "V_4_3_0_2__add_connection_env.sql", m_4_3_0_2},
-};
-#define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
-
-static void
-migration_checksum(const struct migration *m, char out[41])
+static struct migrator *
+migrators_add(struct migrators *ms)
 {
-	struct sha1 s;
-	size_t i;
+	struct migrator *m;
 
-	sha1_init(&s);
-	for (i = 0; m->stmts[i] != NULL; i++) {
-		sha1_update(&s, m->stmts[i], strlen(m->stmts[i]));
-		sha1_update(&s, ";\n", 2);
+	if (ms->n == MIGRATORS_MAX) {
+		log_event("ERROR", MIGRATE_LOGGER, "more than %d migrators", MIGRATORS_MAX);
+		return NULL;
 	}
-	sha1_final_hex(&s, out);
+	if (ms->n == 0) {
+		ms->v = calloc(MIGRATORS_MAX, sizeof(*ms->v));
+		if (ms->v == NULL)
+			return NULL;
+	}
+	m = &ms->v[ms->n++];
+	memset(m, 0, sizeof(*m));
+	return m;
+}
+
+/* Parses a migration file name as SqlMigrator.initialize() does (SqlMigrator.java:64-81):
+ * "V_4_2_0_9__alter_iam_organization.sql" is VERSIONED, version "4.2.0.9", description
+ * "alter iam organization"; R_ is REPEATABLE and has a version too. Returns 0, -1 when the
+ * name is not a migration's. */
+static int
+migrator_parse_name(struct migrator *m, const char *name)
+{
+	size_t len = strlen(name), stem;
+	const char *sep, *p;
+	size_t vlen, dlen, i;
+
+	if (len < 5 || strcasecmp(name + len - 4, ".sql") != 0)
+		return -1;
+	stem = len - 4;
+	if (strncmp(name, "V_", 2) == 0)
+		m->repeatable = 0;
+	else if (strncmp(name, "R_", 2) == 0)
+		m->repeatable = 1;
+	else
+		return -1;
+	sep = strstr(name, "__");
+	/* Java's split("__") must give exactly two non-empty parts. */
+	if (sep == NULL || (size_t)(sep - name) >= stem || (size_t)(sep - name) <= 2)
+		return -1;
+	p = sep + 2;
+	if ((size_t)(p - name) >= stem)
+		return -1;
+	for (i = (size_t)(p - name); i + 1 < stem; i++)
+		if (name[i] == '_' && name[i + 1] == '_')
+			return -1;
+	vlen = (size_t)(sep - name) - 2;
+	dlen = stem - (size_t)(p - name);
+	if (vlen >= sizeof(m->version) || dlen >= sizeof(m->description) ||
+	    len >= sizeof(m->script))
+		return -1;
+	for (i = 0; i < vlen; i++)
+		m->version[i] = name[2 + i] == '_' ? '.' : name[2 + i];
+	m->version[vlen] = '\0';
+	for (i = 0; i < dlen; i++)
+		m->description[i] = p[i] == '_' ? ' ' : p[i];
+	m->description[dlen] = '\0';
+	memcpy(m->script, name, len + 1);
+	return 0;
+}
+
+static int
+migrator_cmp(const void *a, const void *b)
+{
+	const struct migrator *x = a, *y = b;
+	int c = version_cmp(x->version, y->version);
+
+	if (c != 0)
+		return c;
+	if (x->repeatable != y->repeatable)
+		return x->repeatable - y->repeatable; /* VERSIONED first (Migrates.java:91-121) */
+	if (x->type != y->type)
+		return (int)x->type - (int)y->type; /* SQL scanned before JDBC */
+	return strcmp(x->script, y->script);
+}
+
+/* Every migrator of this release: the V_/R_ .sql files of dir (checksummed over their bytes,
+ * HashUtils.sha1) and the JDBC ones the release ships, sorted in ODC's execution order:
+ * numeric version, VERSIONED before REPEATABLE. Rejects what Migrates.validate() rejects. */
+static int
+migrators_load(struct migrators *ms, const char *dir, const char *release)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t i, j;
+	int rc = -1;
+
+	memset(ms, 0, sizeof(*ms));
+	if (d == NULL) {
+		log_event("ERROR", MIGRATE_LOGGER, "cannot open %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		char path[PATH_MAX];
+		struct migrator tmp, *m;
+		struct sha1 s;
+
+		memset(&tmp, 0, sizeof(tmp));
+		if (e->d_name[0] == '.' || migrator_parse_name(&tmp, e->d_name) != 0)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
+			continue;
+		if ((m = migrators_add(ms)) == NULL)
+			goto out;
+		*m = tmp;
+		m->type = MIG_SQL;
+		if (file_read(path, SCRIPT_MAX, &m->content, &m->len) != 0) {
+			log_event("ERROR", MIGRATE_LOGGER, "cannot read %s: %s", path, strerror(errno));
+			goto out;
+		}
+		sha1_init(&s);
+		sha1_update(&s, m->content, m->len);
+		sha1_final_hex(&s, m->checksum);
+	}
+	for (i = 0; i < sizeof(jdbc_defs) / sizeof(jdbc_defs[0]); i++) {
+		const struct jdbc_def *jd = &jdbc_defs[i];
+		struct migrator *m;
+
+		if (version_cmp(release, jd->since) < 0 ||
+		    (jd->until != NULL && version_cmp(release, jd->until) > 0))
+			continue;
+		if ((m = migrators_add(ms)) == NULL)
+			goto out;
+		snprintf(m->version, sizeof(m->version), "%s", jd->version);
+		snprintf(m->description, sizeof(m->description), "%s", jd->description);
+		snprintf(m->script, sizeof(m->script), "%s", jd->class_name);
+		snprintf(m->checksum, sizeof(m->checksum), "%s", JDBC_CHECKSUM);
+		m->type = MIG_JDBC;
+		m->repeatable = jd->repeatable;
+		m->ignore_checksum = jd->ignore_checksum;
+		m->run = jd->run;
+	}
+	if (ms->n == 0) {
+		log_event("ERROR", MIGRATE_LOGGER, "no migrator in %s", dir);
+		goto out;
+	}
+	qsort(ms->v, ms->n, sizeof(*ms->v), migrator_cmp);
+	for (i = 0; i < ms->n; i++) {
+		for (j = i + 1; j < ms->n && strcmp(ms->v[i].version, ms->v[j].version) == 0; j++) {
+			if (strcmp(ms->v[i].script, ms->v[j].script) == 0) {
+				log_event("ERROR", MIGRATE_LOGGER,
+				          "duplicated migrator exists, migrator=%s%s, count=2",
+				          ms->v[i].version, ms->v[i].script);
+				goto out;
+			}
+			if (!ms->v[i].repeatable && !ms->v[j].repeatable) {
+				log_event("ERROR", MIGRATE_LOGGER,
+				          "duplicated versioned script exists, migrator=%s, "
+				          "scripts=%s,%s",
+				          ms->v[i].version, ms->v[i].script, ms->v[j].script);
+				goto out;
+			}
+		}
+	}
+	log_event("INFO", MIGRATE_LOGGER, "validate success");
+	rc = 0;
+out:
+	closedir(d);
+	if (rc != 0)
+		migrators_free(ms);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ configuration */
 
 struct config {
 	const char *db_host, *db_user, *db_password, *db_name, *profile;
+	const char *dir; /* ODC_STANDIN_DIR: VERSION, migrate/, init/, seed/ */
 	unsigned db_port, server_port;
 	long start_delay_ms, connect_timeout_s;
 	char version[VERSION_MAX]; /* the release, "4.2.0": what migrations compare with */
@@ -394,7 +713,7 @@ config_load(struct config *c)
 {
 	const char *vfile = getenv("ODC_STANDIN_VERSION_FILE");
 	const char *s;
-	char buf[VERSION_MAX + 2];
+	char buf[VERSION_MAX + 2], vpath[PATH_MAX];
 	long parts[VERSION_PARTS], v;
 	int bad = 0;
 	size_t n;
@@ -443,8 +762,13 @@ config_load(struct config *c)
 		bad = -1;
 	}
 
-	if (vfile == NULL || vfile[0] == '\0')
-		vfile = "/odc/VERSION";
+	c->dir = getenv("ODC_STANDIN_DIR");
+	if (c->dir == NULL || c->dir[0] == '\0')
+		c->dir = "/odc";
+	if (vfile == NULL || vfile[0] == '\0') {
+		snprintf(vpath, sizeof(vpath), "%s/VERSION", c->dir);
+		vfile = vpath;
+	}
 	f = fopen(vfile, "r");
 	if (f == NULL) {
 		log_event("ERROR", SERVER_LOGGER, "cannot read %s: %s", vfile, strerror(errno));
@@ -525,15 +849,17 @@ db_connect(const struct config *c)
 	}
 }
 
+/* Runs one statement and discards any result, so that the connection stays usable. what and
+ * stmt_no name the statement in the error line (Spring's "statement #N of <script>"). */
 static int
-db_exec(MYSQL *db, const char *sql)
+db_exec(MYSQL *db, const char *sql, size_t len, const char *what, int stmt_no)
 {
-	if (mysql_query(db, sql) != 0) {
-		log_event("ERROR", MIGRATE_LOGGER, "SQL failed: (%u) %s; sql=%.200s",
-		          mysql_errno(db), mysql_error(db), sql);
+	if (mysql_real_query(db, sql, (unsigned long)len) != 0) {
+		log_event("ERROR", SCRIPT_LOGGER,
+		          "Failed to execute SQL script statement #%d of %s: %.*s; (%u) %s", stmt_no,
+		          what, (int)(len > 300 ? 300 : len), sql, mysql_errno(db), mysql_error(db));
 		return -1;
 	}
-	/* Discard any result so that the connection stays usable. */
 	do {
 		MYSQL_RES *r = mysql_store_result(db);
 
@@ -543,53 +869,148 @@ db_exec(MYSQL *db, const char *sql)
 	return 0;
 }
 
-/* ODC's own DDL for the table (columns nullable, as in ODC's template). */
+struct script_ctx {
+	MYSQL *db;
+	const char *name;
+	int n;
+};
+
 static int
-history_ensure(MYSQL *db)
+script_stmt(void *ctx, const char *stmt, size_t n)
 {
-	return db_exec(
-	    db, "CREATE TABLE IF NOT EXISTS " HISTORY_TABLE " ("
-	        "`install_rank` BIGINT NOT NULL AUTO_INCREMENT COMMENT 'install rank', "
-	        "`version` VARCHAR(64) DEFAULT NULL COMMENT 'version', "
-	        "`description` VARCHAR(64) DEFAULT NULL COMMENT 'description', "
-	        "`type` VARCHAR(64) DEFAULT NULL COMMENT 'type, optional values: SQL/JDBC', "
-	        "`script` VARCHAR(128) DEFAULT NULL COMMENT 'script name', "
-	        "`checksum` VARCHAR(64) DEFAULT NULL COMMENT 'sha1 checksum', "
-	        "`installed_by` VARCHAR(64) NULL DEFAULT NULL COMMENT 'installed by user', "
-	        "`installed_on` DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP "
-	        "COMMENT 'installed timestamp', "
-	        "`execution_millis` BIGINT NOT NULL DEFAULT 0 "
-	        "COMMENT 'execution duration milliseconds', "
-	        "`success` BOOLEAN NOT NULL DEFAULT 0 COMMENT 'is success: 1 success, 0 failed', "
-	        "PRIMARY KEY (`install_rank`)"
-	        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
+	struct script_ctx *sc = ctx;
+
+	return db_exec(sc->db, stmt, n, sc->name, ++sc->n);
 }
 
+/* Runs a script statement by statement, stopping at the first failure (what Spring's
+ * ResourceDatabasePopulator does for ODC: no transaction, so what ran before stays). */
+static int
+script_run(MYSQL *db, const char *text, size_t len, const char *name)
+{
+	struct script_ctx sc = {db, name, 0};
+	int rc = sql_split(text, len, script_stmt, &sc);
+
+	if (rc < 0 && sc.n == 0)
+		log_event("ERROR", SCRIPT_LOGGER, "cannot split %s: out of memory", name);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Runs the script file at path. */
+static int
+script_run_file(MYSQL *db, const char *path)
+{
+	char *text;
+	size_t len;
+	int rc;
+
+	if (file_read(path, SCRIPT_MAX, &text, &len) != 0) {
+		log_event("ERROR", SCRIPT_LOGGER, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = script_run(db, text, len, path);
+	free(text);
+	return rc;
+}
+
+/* Spring sql-init of ODC's bootstrap context (config/bootstrap.yml:26-30, mode: always): on
+ * every start, before the migrations, schema.sql then data.sql. */
+static int
+sql_init(MYSQL *db, const struct config *c)
+{
+	static const char *const files[] = {"schema.sql", "data.sql"};
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		char path[PATH_MAX];
+		long long t0 = now_ms();
+
+		snprintf(path, sizeof(path), "%s/init/%s", c->dir, files[i]);
+		log_event("INFO", SCRIPT_LOGGER, "Executing SQL script from class path resource [%s]",
+		          files[i]);
+		if (script_run_file(db, path) != 0)
+			return -1;
+		log_event("INFO", SCRIPT_LOGGER,
+		          "Executed SQL script from class path resource [%s] in %lld ms.", files[i],
+		          now_ms() - t0);
+	}
+	return 0;
+}
+
+/* DefaultSchemaHistoryRepository.initialize(): ODC's template with ${schema_history}
+ * replaced, run on every start (so its ALTER and UPDATEs run every time too). */
+static int
+history_ensure(MYSQL *db, const struct config *c)
+{
+	static const char var[] = "${schema_history}";
+	char path[PATH_MAX], *text = NULL, *out = NULL;
+	size_t len, n = 0, i;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "%s/migrate_schema_history_table_template.sql", c->dir);
+	if (file_read(path, SCRIPT_MAX, &text, &len) != 0) {
+		log_event("ERROR", MIGRATE_LOGGER, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i + sizeof(var) - 1 <= len; i++)
+		if (memcmp(text + i, var, sizeof(var) - 1) == 0)
+			n++;
+	out = malloc(len + n * sizeof(HISTORY_TABLE) + 1);
+	if (out == NULL)
+		goto out;
+	n = 0;
+	for (i = 0; i < len;) {
+		if (len - i >= sizeof(var) - 1 && memcmp(text + i, var, sizeof(var) - 1) == 0) {
+			memcpy(out + n, HISTORY_TABLE, sizeof(HISTORY_TABLE) - 1);
+			n += sizeof(HISTORY_TABLE) - 1;
+			i += sizeof(var) - 1;
+		} else {
+			out[n++] = text[i++];
+		}
+	}
+	rc = script_run(db, out, n, "migrate_schema_history_table_template.sql");
+	if (rc == 0)
+		log_event("INFO", "c.o.o.c.m.DefaultSchemaHistoryRepository",
+		          "Schema history repository initialized.");
+out:
+	free(text);
+	free(out);
+	return rc;
+}
+
+/* The latest successful row of each (version, script), as listSuccess() reads them
+ * (DefaultSchemaHistoryRepository.java:98-123). */
+struct history_row {
+	long long rank;
+	char version[VERSION_MAX * 2 + 1];
+	char script[257];
+	char checksum[65];
+};
+
 struct history {
-	char (*versions)[256]; /* "version\tscript" of successful rows */
+	struct history_row *rows;
 	size_t n;
-	char max[VERSION_MAX * 2];
+	char max[VERSION_MAX * 2 + 1]; /* numerically highest version, "" when none */
 };
 
 static void
 history_free(struct history *h)
 {
-	free(h->versions);
-	h->versions = NULL;
+	free(h->rows);
+	h->rows = NULL;
 	h->n = 0;
 }
 
-/* Reads the successful rows; max is the highest version among them ("" when none). */
 static int
 history_load(MYSQL *db, struct history *h)
 {
 	MYSQL_RES *res;
 	MYSQL_ROW row;
-	size_t cap;
+	size_t i;
 
 	memset(h, 0, sizeof(*h));
-	if (mysql_query(db, "SELECT version, script FROM " HISTORY_TABLE " WHERE success = 1") !=
-	    0) {
+	if (mysql_query(db, "SELECT install_rank, version, script, checksum FROM " HISTORY_TABLE
+	                    " WHERE success = 1 ORDER BY install_rank") != 0) {
 		log_event("ERROR", MIGRATE_LOGGER, "cannot read %s: (%u) %s", HISTORY_TABLE,
 		          mysql_errno(db), mysql_error(db));
 		return -1;
@@ -597,16 +1018,31 @@ history_load(MYSQL *db, struct history *h)
 	res = mysql_store_result(db);
 	if (res == NULL)
 		return -1;
-	cap = mysql_num_rows(res) + 1;
-	h->versions = calloc(cap, sizeof(*h->versions));
-	if (h->versions == NULL) {
+	if (mysql_num_rows(res) > HISTORY_MAX) {
+		log_event("ERROR", MIGRATE_LOGGER, "%s has more than %d successful rows",
+		          HISTORY_TABLE, HISTORY_MAX);
+		mysql_free_result(res);
+		return -1;
+	}
+	h->rows = calloc(mysql_num_rows(res) + 1, sizeof(*h->rows));
+	if (h->rows == NULL) {
 		mysql_free_result(res);
 		return -1;
 	}
 	while ((row = mysql_fetch_row(res)) != NULL) {
-		const char *v = row[0] ? row[0] : "", *s = row[1] ? row[1] : "";
+		const char *v = row[1] ? row[1] : "", *s = row[2] ? row[2] : "";
+		struct history_row *r = NULL;
 
-		snprintf(h->versions[h->n++], sizeof(h->versions[0]), "%s\t%s", v, s);
+		/* A later row of the same (version, script) replaces the earlier one. */
+		for (i = 0; i < h->n && r == NULL; i++)
+			if (strcmp(h->rows[i].version, v) == 0 && strcmp(h->rows[i].script, s) == 0)
+				r = &h->rows[i];
+		if (r == NULL)
+			r = &h->rows[h->n++];
+		r->rank = row[0] ? strtoll(row[0], NULL, 10) : 0;
+		snprintf(r->version, sizeof(r->version), "%s", v);
+		snprintf(r->script, sizeof(r->script), "%s", s);
+		snprintf(r->checksum, sizeof(r->checksum), "%s", row[3] ? row[3] : "");
 		if (h->max[0] == '\0' || version_cmp(v, h->max) > 0)
 			snprintf(h->max, sizeof(h->max), "%s", v);
 	}
@@ -614,67 +1050,146 @@ history_load(MYSQL *db, struct history *h)
 	return 0;
 }
 
-static int
-history_has(const struct history *h, const struct migration *m)
+/* Migrates.getHistory(): same version, script equal ignoring case. */
+static const struct history_row *
+history_find(const struct history *h, const struct migrator *m)
 {
-	char key[256];
 	size_t i;
 
-	snprintf(key, sizeof(key), "%s\t%s", m->version, m->script);
 	for (i = 0; i < h->n; i++)
-		if (strcasecmp(h->versions[i], key) == 0)
-			return 1;
+		if (strcmp(h->rows[i].version, m->version) == 0 &&
+		    strcasecmp(h->rows[i].script, m->script) == 0)
+			return &h->rows[i];
+	return NULL;
+}
+
+/* One row per executed migrator, written like Migrates.migrate()'s finally block and
+ * SimpleJdbcInsert: installed_on is the end of the run (the container's clock, UTC),
+ * installed_by CURRENT_USER(). */
+static int
+history_record(MYSQL *db, const struct migrator *m, const char *user, int success,
+               long long millis)
+{
+	char sql[SQL_MAX], ev[sizeof(m->version) * 2 + 1], ed[sizeof(m->description) * 2 + 1];
+	char es[sizeof(m->script) * 2 + 1], ec[sizeof(m->checksum) * 2 + 1], eu[2 * 128 + 1];
+	char stamp[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	size_t ulen = strnlen(user, 128);
+	int n;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	mysql_real_escape_string(db, ev, m->version, (unsigned long)strlen(m->version));
+	mysql_real_escape_string(db, ed, m->description, (unsigned long)strlen(m->description));
+	mysql_real_escape_string(db, es, m->script, (unsigned long)strlen(m->script));
+	mysql_real_escape_string(db, ec, m->checksum, (unsigned long)strlen(m->checksum));
+	mysql_real_escape_string(db, eu, user, (unsigned long)ulen);
+	n = snprintf(sql, sizeof(sql),
+	             "INSERT INTO " HISTORY_TABLE " (version, description, type, script, checksum, "
+	             "installed_by, installed_on, execution_millis, success) VALUES ('%s', '%s', "
+	             "'%s', '%s', '%s', '%s', '%s', %lld, %d)",
+	             ev, ed, m->type == MIG_SQL ? "SQL" : "JDBC", es, ec, eu, stamp, millis,
+	             success);
+	if (n < 0 || n >= (int)sizeof(sql))
+		return -1;
+	if (db_exec(db, sql, (size_t)n, HISTORY_TABLE, 1) != 0)
+		return -1;
+	log_event("INFO", "c.o.o.c.m.DefaultSchemaHistoryRepository",
+	          "schema history created, history=SchemaHistory(installRank=%llu, version=%s, "
+	          "description=%s, type=%s, script=%s, checksum=%s, installedBy=%s, "
+	          "executionMillis=%lld, success=%s)",
+	          (unsigned long long)mysql_insert_id(db), m->version, m->description,
+	          m->type == MIG_SQL ? "SQL" : "JDBC", m->script, m->checksum, user, millis,
+	          success ? "true" : "false");
 	return 0;
 }
 
+/* select CURRENT_USER() (DefaultSchemaHistoryRepository.currentUser()), e.g. "odc@%". */
 static int
-history_record(MYSQL *db, const struct config *c, const struct migration *m, int success,
-               long long millis)
+current_user(MYSQL *db, char *out, size_t cap)
 {
-	char sql[SQL_MAX], user[2 * 64 + 1], sum[41];
-	size_t ulen = strlen(c->db_user);
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int rc = -1;
 
-	if (ulen > 64)
-		ulen = 64;
-	mysql_real_escape_string(db, user, c->db_user, (unsigned long)ulen);
-	migration_checksum(m, sum);
-	snprintf(sql, sizeof(sql),
-	         "INSERT INTO " HISTORY_TABLE " (version, description, type, script, checksum, "
-	         "installed_by, execution_millis, success) VALUES ('%s', '%s', 'SQL', '%s', "
-	         "'%s', '%s', %lld, %d)",
-	         m->version, m->description, m->script, sum, user, millis, success);
-	return db_exec(db, sql);
+	if (mysql_query(db, "select CURRENT_USER() as user_name FROM DUAL") != 0 ||
+	    (res = mysql_store_result(db)) == NULL) {
+		log_event("ERROR", MIGRATE_LOGGER, "select CURRENT_USER(): (%u) %s",
+		          mysql_errno(db), mysql_error(db));
+		return -1;
+	}
+	if ((row = mysql_fetch_row(res)) != NULL && row[0] != NULL) {
+		snprintf(out, cap, "%s", row[0]);
+		rc = 0;
+	}
+	mysql_free_result(res);
+	return rc;
 }
 
-static long long
-now_ms(void)
+/* The stand-in's sample data (seed/after-<version>.sql): what users of that release wrote,
+ * run once, right after the migration of that version was applied in this start. */
+static int
+seed_after(MYSQL *db, const struct config *c, const struct migrator *m)
 {
-	struct timespec ts;
+	char path[PATH_MAX];
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	snprintf(path, sizeof(path), "%s/seed/after-%s.sql", c->dir, m->version);
+	if (!file_exists(path))
+		return 0;
+	log_event("INFO", SAMPLE_LOGGER, "writing the sample data of %s", path);
+	return script_run_file(db, path);
 }
 
-/* ODC's BootstrapMigrates: refuse a degrade, then run each versioned migration of this
- * release that has no successful history row, recording the outcome either way. */
+static const char *
+migrator_identify(const struct migrator *m, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s %s %s %s", m->repeatable ? "REPEATABLE" : "VERSIONED",
+	         m->type == MIG_SQL ? "SQL" : "JDBC", m->version, m->description);
+	return buf;
+}
+
+/* Runs one migrator and records it, success or not (Migrates.migrate(Migrator)). */
+static int
+migrator_run(MYSQL *db, const struct config *c, const struct migrator *m, const char *user)
+{
+	char ident[512];
+	long long t0 = now_ms();
+	int ok;
+
+	migrator_identify(m, ident, sizeof(ident));
+	log_event("INFO", MIGRATE_LOGGER, "migrate %s start...", ident);
+	if (m->type == MIG_SQL)
+		ok = script_run(db, m->content, m->len, m->script) == 0;
+	else
+		ok = m->run(db) == 0;
+	log_event("INFO", MIGRATE_LOGGER, "migrate %s done, result=%s", ident,
+	          ok ? "true" : "false");
+	if (history_record(db, m, user, ok, now_ms() - t0) != 0 || !ok)
+		return -1;
+	if (!m->repeatable && seed_after(db, c, m) != 0)
+		return -1;
+	return 0;
+}
+
+/* ODC's Migrates.migrate(): refuse a degrade, then per version in numeric order run the
+ * VERSIONED migrators that have no successful history row, then the REPEATABLE ones whose
+ * checksum differs from their latest successful row, or all of them that ignore checksums. */
 static int
 migrate(MYSQL *db, const struct config *c)
 {
-	const char *current = NULL;
-	struct history h;
+	struct migrators ms = {0};
+	struct history h = {0};
+	char dir[PATH_MAX], user[256];
+	const char *current;
 	int rc = -1, applied = 0;
 	size_t i;
 
-	if (history_ensure(db) != 0 || history_load(db, &h) != 0)
-		return -1;
-	for (i = 0; i < N_MIGRATIONS; i++)
-		if (version_release_cmp(migrations[i].version, c->version) <= 0)
-			current = migrations[i].version;
-	if (current == NULL) {
-		log_event("ERROR", MIGRATE_LOGGER, "no migration belongs to release %s",
-		          c->version);
+	snprintf(dir, sizeof(dir), "%s/migrate", c->dir);
+	if (history_ensure(db, c) != 0 || current_user(db, user, sizeof(user)) != 0 ||
+	    history_load(db, &h) != 0 || migrators_load(&ms, dir, c->version) != 0)
 		goto out;
-	}
+	current = ms.v[ms.n - 1].version; /* sorted: the highest this release knows */
 	log_event("INFO", MIGRATE_LOGGER, "Version check, current version=%s, metadb version=%s",
 	          current, h.max[0] ? h.max : "(empty)");
 	if (h.max[0] != '\0' && version_cmp(h.max, current) > 0) {
@@ -685,38 +1200,39 @@ migrate(MYSQL *db, const struct config *c)
 		          h.max, c->version, current);
 		goto out;
 	}
-	for (i = 0; i < N_MIGRATIONS; i++) {
-		const struct migration *m = &migrations[i];
-		long long t0;
-		size_t j;
-		int ok = 1;
+	for (i = 0; i < ms.n; i++) {
+		const struct migrator *m = &ms.v[i];
+		const struct history_row *r = history_find(&h, m);
 
-		if (version_release_cmp(m->version, c->version) > 0)
-			break;
-		if (history_has(&h, m)) {
+		if (!m->repeatable && r != NULL) {
 			log_event("INFO", MIGRATE_LOGGER,
 			          "skip migrated versioned migrator, version=%s, script=%s",
 			          m->version, m->script);
 			continue;
 		}
-		log_event("INFO", MIGRATE_LOGGER, "migrate start, version=%s, script=%s",
-		          m->version, m->script);
-		t0 = now_ms();
-		for (j = 0; ok && m->stmts[j] != NULL; j++)
-			ok = db_exec(db, m->stmts[j]) == 0;
-		if (history_record(db, c, m, ok, now_ms() - t0) != 0 || !ok) {
+		if (m->repeatable && m->ignore_checksum) {
+			log_event("INFO", MIGRATE_LOGGER,
+			          "ignore checksum and start to migrate directly, version=%s, "
+			          "script=%s",
+			          m->version, m->script);
+		} else if (m->repeatable && r != NULL && strcasecmp(r->checksum, m->checksum) == 0) {
+			log_event("INFO", MIGRATE_LOGGER,
+			          "skip checksum matched repeatable migrator, version=%s, script=%s",
+			          m->version, m->script);
+			continue;
+		}
+		if (migrator_run(db, c, m, user) != 0) {
 			log_event("ERROR", MIGRATE_LOGGER, "migrate failed, version=%s, script=%s",
 			          m->version, m->script);
 			goto out;
 		}
 		applied++;
-		log_event("INFO", MIGRATE_LOGGER, "migrate done, version=%s, script=%s", m->version,
-		          m->script);
 	}
 	log_event("INFO", MIGRATE_LOGGER, "metadb migrate completed, %d migration(s) applied",
 	          applied);
 	rc = 0;
 out:
+	migrators_free(&ms);
 	history_free(&h);
 	return rc;
 }
@@ -932,7 +1448,7 @@ main(void)
 	db = db_connect(&c);
 	if (db == NULL)
 		return 1;
-	if (migrate(db, &c) != 0) {
+	if (sql_init(db, &c) != 0 || migrate(db, &c) != 0) {
 		mysql_close(db);
 		log_event("ERROR", SERVER_LOGGER,
 		          "Application run failed: metadb migration did not complete");

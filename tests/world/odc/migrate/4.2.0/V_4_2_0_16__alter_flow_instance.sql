@@ -1,0 +1,7 @@
+-- ODC stand-in (odc-fleet test world): the statements of ODC's migration script of this
+-- name that the stand-in's metadb subset needs, copied verbatim, in file order.
+-- github.com/oceanbase/odc @ d517c0f27971642fb0cd7565fd61ab2309875ec3
+-- server/odc-migrate/src/main/resources/migrate/common/V_4_2_0_16__alter_flow_instance.sql
+
+-- from server/odc-migrate/src/main/resources/migrate/common/V_4_2_0_16__alter_flow_instance.sql:1
+alter table `flow_instance` add column `project_id` bigint(20) default null comment 'Project id, references collaboration_project(id)';
