@@ -45,6 +45,10 @@ struct agent_conf {
 	size_t n_operators;
 	uint8_t coordinators[AGENT_MAX_TRUSTED][PROTO_PK_LEN];
 	size_t n_coordinators;
+	/* [trust] backups: other agents whose signed backup manifests this one
+	 * accepts as its own (manifest.h); any mode may use it. */
+	uint8_t backup_signers[AGENT_MAX_TRUSTED][PROTO_PK_LEN];
+	size_t n_backup_signers;
 	const char *coordinator_endpoint;
 	uint8_t coordinator_key[PROTO_PK_LEN];
 	bool has_coordinator;
@@ -96,7 +100,7 @@ struct agent_conf {
 	size_t n_def_binds;
 
 	/* storage for list and label values */
-	char store[8192];
+	char store[12288];
 };
 
 /* Load and check path. Every problem is reported as

@@ -17,7 +17,8 @@
 
 static const char *const known_keys[] = {
 	"agent.host_id",	  "agent.labels",	   "agent.state_dir",	     "agent.log_level",
-	"keys.secret_key",	  "trust.operators",	   "trust.coordinators",     "coordinator.endpoint",
+	"keys.secret_key",	  "trust.operators",	   "trust.coordinators",     "trust.backups",
+	"coordinator.endpoint",
 	"coordinator.public_key", "coordinator.reconnect_max", "coordinator.ping", "docker.socket",	   "docker.container",	     "docker.repository",
 	"docker.stop_timeout",	  "docker.api_timeout",	   "metadb.host",	     "metadb.port",
 	"metadb.user",		  "metadb.tenant",	   "metadb.cluster",	     "metadb.password_file",
@@ -119,6 +120,10 @@ agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen
 	used += 2048;
 	if (keys_from_list(c, "trust", "coordinators", c->coordinators, &c->n_coordinators, c->store + used,
 			   2048, err, errlen) != 0)
+		goto fail;
+	used += 2048;
+	if (keys_from_list(c, "trust", "backups", c->backup_signers, &c->n_backup_signers, c->store + used, 2048,
+			   err, errlen) != 0)
 		goto fail;
 	used += 2048;
 	GET(config_get_str(c->cfg, "coordinator", "endpoint", "", &c->coordinator_endpoint, err, errlen));

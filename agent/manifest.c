@@ -532,6 +532,8 @@ manifest_verify(const struct agent_conf *c, const char *dir, const struct backup
 	if (signing_keys(c, false, &configured, &state, e2, sizeof(e2)) == 0)
 		trusted = (configured != NULL && sodium_memcmp(configured->pk, pk, sizeof(pk)) == 0) ||
 			  (state != NULL && sodium_memcmp(state->pk, pk, sizeof(pk)) == 0);
+	for (size_t i = 0; i < c->n_backup_signers && !trusted; i++)
+		trusted = sodium_memcmp(c->backup_signers[i], pk, sizeof(pk)) == 0;
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (root == NULL || !json_is_object(root) ||
 	    (s = json_string_value(json_object_get(root, "format"))) == NULL || strcmp(s, FORMAT) != 0 ||

@@ -21,8 +21,10 @@
  *                            the signer and an Ed25519 signature of the exact
  *                            bytes of the .json file
  * The signing key is the agent's [keys] secret_key when it has one, else
- * STATE_DIR/backup-signing.key (made on first use, 0600). Both are trusted
- * when a manifest is verified. */
+ * STATE_DIR/backup-signing.key (made on first use, 0600; its public half in
+ * backup-signing.key.pub). Both are trusted when a manifest is verified, and
+ * so are the keys of [trust] backups (other agents, whose backups this one
+ * restores: an HA node's, a shared backup's). */
 #ifndef ODC_AGENT_MANIFEST_H
 #define ODC_AGENT_MANIFEST_H
 
@@ -43,7 +45,7 @@ int manifest_write(const struct agent_conf *c, const char *dir, const struct bac
 /* Check the backup in dir (described by b) against its manifest.
  * Returns 0: intact, signed by one of this agent's keys (its fingerprint
  * in signer); 1: no manifest (taken by hand); 2: intact, but signed by a
- * key this agent does not have (signer names it); -1: damaged or not what
+ * key this agent neither has nor trusts (signer names it); -1: damaged or not what
  * the manifest says (err names the file, table or field and what differs:
  * "data/db/TABLE/t.1.0.csv: 1024 bytes, the manifest says 2048"), or the
  * manifest itself is damaged (a bad signature, a .json without .sig). */

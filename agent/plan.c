@@ -520,8 +520,9 @@ check_backup_integrity(struct run *r, struct step_res *s, const char *dir, const
 		    "run again with accept_unverified=true (odcctl rollback ... --accept-unverified, odc-agent run "
 		    "rollback ... --accept-unverified), or take a backup with odc-fleet (odcctl backup)", dir);
 	else
-		say(s, "failed", "backup %s: its manifest is intact but signed by %s, a key this agent does not have; "
-		    "run again with accept_unverified=true (--accept-unverified) to restore it anyway", dir, signer);
+		say(s, "failed", "backup %s: its manifest is intact but signed by %s, a key this agent does not trust "
+		    "(add the signing agent's public key to [trust] backups), or run again with accept_unverified=true "
+		    "(--accept-unverified) to restore it anyway", dir, signer);
 	return -1;
 }
 
@@ -1559,16 +1560,30 @@ emit(struct run *r, const char *step, const char *status, int64_t exit_code, uin
 
 /* Testing knob: ODC_AGENT_TEST_STEP_DELAY_MS pauses after a step's start is
  * journaled, so tests can kill the agent inside any step deterministically
- * (README, "Testing"). Unset in production; it changes nothing else. */
+ * (README, "Testing"); ODC_AGENT_TEST_STEP_DELAY_STEPS, a comma-separated
+ * list of step names, limits the pause to those steps. Unset in
+ * production; it changes nothing else. */
 static void
-test_pause(void)
+test_pause(const char *step)
 {
-	const char *v = getenv("ODC_AGENT_TEST_STEP_DELAY_MS");
+	const char *v = getenv("ODC_AGENT_TEST_STEP_DELAY_MS"), *only = getenv("ODC_AGENT_TEST_STEP_DELAY_STEPS");
 	char *end;
 	unsigned long ms;
 
 	if (v == NULL || *v == '\0')
 		return;
+	if (only != NULL && *only != '\0') {
+		size_t n = strlen(step);
+		const char *p = only;
+		bool listed = false;
+		while (!listed && p != NULL) {
+			listed = strncmp(p, step, n) == 0 && (p[n] == ',' || p[n] == '\0');
+			p = strchr(p, ',');
+			p = p != NULL ? p + 1 : NULL;
+		}
+		if (!listed)
+			return;
+	}
 	ms = strtoul(v, &end, 10);
 	if (*end != '\0' || ms == 0 || ms > 600000)
 		return;
@@ -1598,7 +1613,7 @@ do_step(struct run *r, const struct step_def *sd, bool last, char *err, size_t e
 			goto out;
 		if (r->out && r->out->started)
 			r->out->started(r->out->ctx, r->job, sd->name);
-		test_pause();
+		test_pause(sd->name);
 		run_kind(r, sd->kind, &s);
 	}
 	uint64_t dur = clock_mono_ms() - t0;

@@ -199,15 +199,16 @@ def wait_step(tb, hid, job_id, step, timeout=90):
 
 def test_link_cut_during_restore_result_arrives(testbed):
     """The host's link (the root side of its veth) is cut right after its restore step
-    starts, until the operator sees the host not online, then brought back; the agent is
-    slowed (14 s per step) so that the restore's work runs after the link is back: the one
+    starts, until the operator sees the host not online, then brought back; the agent's
+    restore step is slowed (14 s) so that the restore's work runs after the link is back: the one
     link carries the metadb too (10.77.0.1:3306), and a restore that runs while it is down
     fails (metadb unreachable; see the report). The result arrives, the job succeeds."""
     tb = testbed
     hid = "h2"
     tb.ensure_430([hid])
     h = tb.hosts[hid]
-    h.restart_agent({"ODC_AGENT_TEST_STEP_DELAY_MS": "14000"})
+    h.restart_agent({"ODC_AGENT_TEST_STEP_DELAY_MS": "14000",
+                     "ODC_AGENT_TEST_STEP_DELAY_STEPS": "restore"})
     link = f"odctb-{hid}"
     try:
         job_id = tb.submit("rollback", "--to", OLD, "--backup", tb.backup,

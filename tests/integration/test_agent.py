@@ -526,6 +526,20 @@ def test_backups_are_checked_against_their_signed_manifest(host, conf):
                                          ("odc-fleet-manifest.json", "odc-fleet-manifest.sig")])
     p = agent(conf, "run", "preflight", "--to", old_version, "--backup", d, check=1)
     assert "was not taken by odc-fleet" in p.stdout, p.stdout
+    # Another agent (its own state dir: its own signing key) does not take this agent's
+    # signature for its own, until [trust] backups names it.
+    other_state = os.path.join(host.dir, "other-state")
+    other = write_conf(host, os.path.join(host.dir, "other.conf"),
+                       **{"agent.state_dir": other_state})
+    p = agent(other, "run", "preflight", "--to", old_version, "--backup", signed, check=1)
+    assert "a key this agent does not trust" in p.stdout and "[trust] backups" in p.stdout, p.stdout
+    with open(os.path.join(host.dir, "agent-state", "backup-signing.key.pub")) as f:
+        pub = f.read().strip()
+    other = write_conf(host, os.path.join(host.dir, "other.conf"),
+                       **{"agent.state_dir": other_state, "trust.backups": pub})
+    p = agent(other, "run", "preflight", "--to", old_version, "--backup", signed, check=0)
+    assert "[preflight] ok" in p.stdout and "intact (its odc-fleet manifest, signed by" in p.stdout, \
+        p.stdout
     # The intact one needs no acknowledgement.
     p = agent(conf, "run", "rollback", "--to", old_version, "--backup", signed, check=0)
     assert "[health] ok" in p.stdout, p.stdout
