@@ -197,7 +197,7 @@ test_hex_rejects_bad_input(void **state)
 static void
 test_msgbuf(void **state)
 {
-	char s[32], t[64] = "first";
+	char s[32] = "", t[64] = "first";
 	struct msgbuf m;
 
 	(void)state;
