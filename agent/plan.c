@@ -1591,6 +1591,35 @@ test_pause(const char *step)
 	nanosleep(&ts, NULL);
 }
 
+/* After the metadb was touched, a failed rollback step says which state the
+ * host is in and the command that gets back: the undo, which restores the
+ * verified snapshot and starts the kept container. */
+static void
+way_back(struct run *r, struct step_res *s, enum step_kind k)
+{
+	char *renamed, *snap;
+	const char *state;
+
+	if (strcmp(s->status, "failed") != 0)
+		return;
+	if (k == K_RESTORE_BACKUP)
+		state = "the host is DOWN: ODC is stopped and the metadb is not the backup's (emptied or partly restored)";
+	else if (k == K_START_NEW)
+		state = "the host is DOWN: the metadb holds the backup, no ODC container runs";
+	else if (k == K_HEALTH_TARGET)
+		state = "ODC runs at the target but is not healthy";
+	else
+		return;
+	renamed = fact(r, NULL, "renamed");
+	snap = fact(r, NULL, "snapshot_dir");
+	say_more(s, "; %s; to get back to where this job began: odc-agent run undo --of %s (fleet: odcctl undo --of %s "
+		 "--host %s), which restores the snapshot %s and starts the kept container %s",
+		 state, r->job, r->job, r->c->host_id, snap != NULL ? snap : "(none recorded)",
+		 renamed != NULL ? renamed : "(none recorded)");
+	free(renamed);
+	free(snap);
+}
+
 /* Run or skip one step; returns 0 when the plan may go on. */
 static int
 do_step(struct run *r, const struct step_def *sd, bool last, char *err, size_t errlen)
@@ -1615,6 +1644,7 @@ do_step(struct run *r, const struct step_def *sd, bool last, char *err, size_t e
 			r->out->started(r->out->ctx, r->job, sd->name);
 		test_pause(sd->name);
 		run_kind(r, sd->kind, &s);
+		way_back(r, &s, sd->kind);
 	}
 	uint64_t dur = clock_mono_ms() - t0;
 	char *data = json_dumps(s.data, JSON_COMPACT | JSON_SORT_KEYS);

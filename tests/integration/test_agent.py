@@ -307,6 +307,13 @@ def test_failed_import_that_exits_zero_is_caught(host):
               "--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir, check=1)
     assert "[restore] failed" in p.stdout
     assert "iam_user has 0 rows, the backup" in p.stdout
+    # The message says where the host is and the command that gets back; and it does.
+    assert "the host is DOWN" in p.stdout and "to get back to where this job began: " \
+        "odc-agent run undo --of " in p.stdout, p.stdout
+    job = p.stdout.split("odc-agent run undo --of ")[1].split()[0]
+    fixed = write_conf(host, os.path.join(host.dir, "agent-fixed.conf"))  # the real obloader
+    u = agent(fixed, "run", "undo", "--of", job, check=0)
+    assert "[health] ok" in u.stdout and host.info_version() == odcworld.NEW_BUILD, u.stdout
 
 
 def test_health_failure_reports_log_tail(host):
