@@ -431,7 +431,7 @@ compare_tables(struct msgbuf *d, json_t *mt, json_t *mv, const struct backup_inf
 {
 	const char *name;
 	json_t *v;
-	size_t nviews = 0, i;
+	size_t i;
 
 	json_object_foreach(mt, name, v)
 	{
@@ -461,7 +461,6 @@ compare_tables(struct msgbuf *d, json_t *mt, json_t *mv, const struct backup_inf
 			msg_add(d, "%s %s: not in the manifest", b->objects[i].kind, b->objects[i].name);
 			continue;
 		}
-		nviews++;
 		for (size_t k = 0; k < json_array_size(mv) && !found; k++) {
 			const char *s = json_string_value(json_array_get(mv, k));
 			found = s != NULL && strcmp(s, b->objects[i].name) == 0;
@@ -469,7 +468,6 @@ compare_tables(struct msgbuf *d, json_t *mt, json_t *mv, const struct backup_inf
 		if (!found)
 			msg_add(d, "view %s: not in the manifest", b->objects[i].name);
 	}
-	(void)nviews;
 }
 
 int
