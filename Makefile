@@ -6,7 +6,7 @@
 #   make sanitize   unit tests under ASan+UBSan
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS in all (default 60)
 #   make bench      protocol micro-benchmarks, then the fleet benchmark (bench/run.py)
-#   make vectors    regenerate tests/vectors/proto-v1.json from the C code
+#   make vectors    regenerate tests/vectors/proto-v2.json from the C code
 #   make deb        Debian packages odc-fleet-agent and odc-fleet-coordinator in build/deb
 
 CC      ?= gcc
@@ -166,8 +166,8 @@ bench: deps
 	@$(PYTHON) bench/run.py --build $(BUILD) --json $(BENCH_JSON) $(BENCH_ARGS)
 
 vectors: $(BUILD)/tools/vectors
-	$(BUILD)/tools/vectors gen > tests/vectors/proto-v1.json.tmp
-	mv tests/vectors/proto-v1.json.tmp tests/vectors/proto-v1.json
+	$(BUILD)/tools/vectors gen > tests/vectors/proto-v2.json.tmp
+	mv tests/vectors/proto-v2.json.tmp tests/vectors/proto-v2.json
 
 format:
 	clang-format -i $(PROTO_SRC) $(COMMON_SRC) $(wildcard proto/*.h common/*.h) \

@@ -22,6 +22,7 @@
 #include "agent/daemon.h"
 #include "agent/docker.h"
 #include "agent/journal.h"
+#include "agent/spec.h"
 #include "agent/plan.h"
 #include "common/keys.h"
 #include "common/log.h"
@@ -345,6 +346,8 @@ send_heartbeat(struct daemon *dm)
 	struct docker_container ct = {0};
 	struct health_state st;
 	struct proto_disk disks[AGENT_MAX_ROOTS + 1];
+	struct spec_metadb id;
+	json_t *raw = NULL;
 	char job[PROTO_ID_MAX + 1] = "", step[33] = "", err[256];
 	size_t nd = 0;
 	int rc = -1;
@@ -356,7 +359,7 @@ send_heartbeat(struct daemon *dm)
 	if (dm->d == NULL)
 		dm->d = docker_new(c->docker_socket, 2000, err, sizeof(err));
 	if (dm->d != NULL)
-		rc = docker_container_inspect(dm->d, c->container, &ct, NULL, err, sizeof(err));
+		rc = docker_container_inspect(dm->d, c->container, &ct, &raw, err, sizeof(err));
 	if (rc >= 0) {
 		hb->has_odc = true;
 		hb->odc = (struct proto_container){rc == 0 ? ct.id : "", c->container, rc == 0 ? ct.image : "",
@@ -379,6 +382,12 @@ send_heartbeat(struct daemon *dm)
 		docker_free(dm->d);
 		dm->d = NULL;
 	}
+	/* Which metadb the container uses: its deployment. A container without
+	 * DATABASE_* says nothing (the coordinator keeps what it knew). */
+	if (rc == 0 && spec_metadb_identity(raw, &id, err, sizeof(err)) == 0) {
+		hb->has_metadb = true;
+		hb->metadb = (struct proto_metadb){id.host, id.port, id.tenant, id.cluster, id.database};
+	}
 	pthread_mutex_lock(&dm->sh.mu);
 	if (dm->sh.busy && dm->sh.job[0]) {
 		snprintf(job, sizeof(job), "%s", dm->sh.job);
@@ -400,6 +409,7 @@ send_heartbeat(struct daemon *dm)
 	hb->disks = disks;
 	hb->n_disks = nd;
 	send_msg(dm->dealer, &m, NULL);
+	json_decref(raw);
 }
 
 /* The ACK or NACK of a DISPATCH. It names only what the receive procedure

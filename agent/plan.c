@@ -354,21 +354,6 @@ check_disk(struct run *r, struct step_res *s, uint64_t need)
 	return 0;
 }
 
-/* The value of NAME in a container inspect's Config.Env, or NULL. */
-static const char *
-container_env(json_t *inspect, const char *name)
-{
-	json_t *env = json_object_get(json_object_get(inspect, "Config"), "Env"), *e;
-	size_t i, n = strlen(name);
-
-	json_array_foreach(env, i, e) {
-		const char *kv = json_string_value(e);
-		if (kv != NULL && strncmp(kv, name, n) == 0 && kv[n] == '=')
-			return kv + n + 1;
-	}
-	return NULL;
-}
-
 /* Two host names for one server: equal text, or addresses in common. */
 static bool
 same_server(const char *a, const char *b)
@@ -398,36 +383,25 @@ static int
 check_metadb_identity(struct run *r, struct step_res *s, json_t *inspect, const char *container)
 {
 	const struct agent_conf *c = r->c;
-	const char *host = container_env(inspect, "DATABASE_HOST"), *port = container_env(inspect, "DATABASE_PORT");
-	const char *user = container_env(inspect, "DATABASE_USERNAME"), *db = container_env(inspect, "DATABASE_NAME");
-	char tenant[129] = "", cluster[129] = "", theirs[700], ours[700];
-	const char *at, *hash;
+	struct spec_metadb id;
+	char theirs[700], ours[700], why[200];
 
-	if (host == NULL || port == NULL || user == NULL || db == NULL) {
+	if (spec_metadb_identity(inspect, &id, why, sizeof(why)) != 0) {
 		say(s, "failed",
-		    "container %s has no %s in its env: cannot confirm that it uses the metadb this agent would restore "
+		    "container %s: %s: cannot confirm that it uses the metadb this agent would restore "
 		    "(%s:%llu/%s); refusing",
-		    container,
-		    host == NULL ? "DATABASE_HOST" : port == NULL ? "DATABASE_PORT" : user == NULL ? "DATABASE_USERNAME"
-												    : "DATABASE_NAME",
-		    c->db_host, (unsigned long long)c->db_port, c->db_name);
+		    container, why, c->db_host, (unsigned long long)c->db_port, c->db_name);
 		return -1;
 	}
-	/* user@tenant#cluster, the OceanBase login ODC is given. */
-	if ((at = strchr(user, '@')) != NULL) {
-		hash = strchr(at + 1, '#');
-		snprintf(tenant, sizeof(tenant), "%.*s", (int)(hash ? (size_t)(hash - at - 1) : strlen(at + 1)), at + 1);
-		if (hash != NULL)
-			snprintf(cluster, sizeof(cluster), "%s", hash + 1);
-	}
-	char pbuf[24];
-	snprintf(pbuf, sizeof(pbuf), "%llu", (unsigned long long)c->db_port);
-	if (same_server(host, c->db_host) && strcmp(port, pbuf) == 0 && strcmp(db, c->db_name) == 0 &&
-	    strcmp(tenant, c->db_tenant ? c->db_tenant : "") == 0 && strcmp(cluster, c->db_cluster ? c->db_cluster : "") == 0)
+	if (same_server(id.host, c->db_host) && id.port == c->db_port && strcmp(id.database, c->db_name) == 0 &&
+	    strcmp(id.tenant, c->db_tenant ? c->db_tenant : "") == 0 &&
+	    strcmp(id.cluster, c->db_cluster ? c->db_cluster : "") == 0)
 		return 0;
-	snprintf(theirs, sizeof(theirs), "%s:%s/%s (tenant '%s', cluster '%s')", host, port, db, tenant, cluster);
-	snprintf(ours, sizeof(ours), "%s:%s/%s (tenant '%s', cluster '%s')", c->db_host, pbuf, c->db_name,
-		 c->db_tenant ? c->db_tenant : "", c->db_cluster ? c->db_cluster : "");
+	snprintf(theirs, sizeof(theirs), "%s:%u/%s (tenant '%s', cluster '%s')", id.host, id.port, id.database,
+		 id.tenant, id.cluster);
+	snprintf(ours, sizeof(ours), "%s:%llu/%s (tenant '%s', cluster '%s')", c->db_host,
+		 (unsigned long long)c->db_port, c->db_name, c->db_tenant ? c->db_tenant : "",
+		 c->db_cluster ? c->db_cluster : "");
 	say(s, "failed",
 	    "container %s uses the metadb %s, but this agent is configured for %s (%s): it would restore another "
 	    "database than ODC's; nothing was touched. Make [metadb] in the agent's configuration name the "

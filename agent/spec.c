@@ -2,6 +2,8 @@
  * only the image changed, or the seed's docker run flags (see spec.h). */
 #include "agent/spec.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -544,34 +546,114 @@ spec_redact(json_t *body, const char *mask)
 	}
 }
 
+/* The "NAME=value" entry of name (len bytes) in an Env array, or NULL. */
+static const char *
+env_entry(json_t *env, const char *name, size_t len)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(env, i, e)
+	{
+		const char *kv = json_string_value(e);
+		if (kv != NULL && strncmp(kv, name, len) == 0 && kv[len] == '=')
+			return kv;
+	}
+	return NULL;
+}
+
+const char *
+spec_container_env(json_t *inspect, const char *name)
+{
+	size_t n = strlen(name);
+	const char *kv = env_entry(json_object_get(json_object_get(inspect, "Config"), "Env"), name, n);
+
+	return kv != NULL ? kv + n + 1 : NULL;
+}
+
 int
 spec_unredact(json_t *body, json_t *source, char *err, size_t errlen)
 {
 	json_t *env = json_object_get(body, "Env"), *src = json_object_get(json_object_get(source, "Config"), "Env");
-	json_t *e, *se;
-	size_t i, j;
+	json_t *e;
+	size_t i;
 
 	json_array_foreach(env, i, e)
 	{
 		const char *kv = json_string_value(e), *eq = kv ? strchr(kv, '=') : NULL;
 		if (eq == NULL || strcmp(eq + 1, SPEC_KEPT_MASK) != 0)
 			continue;
-		size_t n = (size_t)(eq - kv) + 1;
-		bool found = false;
-		json_array_foreach(src, j, se)
-		{
-			const char *skv = json_string_value(se);
-			if (skv != NULL && strncmp(skv, kv, n) == 0) {
-				json_array_set_new(env, i, json_string(skv));
-				found = true;
-				break;
-			}
-		}
-		if (!found) {
+		const char *skv = env_entry(src, kv, (size_t)(eq - kv));
+		if (skv == NULL) {
 			spec_fail(err, errlen, "the kept container has no %.*s, whose value the journal does not keep",
-				  (int)(n - 1), kv);
+				  (int)(eq - kv), kv);
+			return -1;
+		}
+		json_array_set_new(env, i, json_string(skv));
+	}
+	return 0;
+}
+
+void
+spec_login_parts(const char *login, char *tenant, size_t tlen, char *cluster, size_t clen)
+{
+	const char *at = strchr(login, '@'), *c1 = strchr(login, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+	*tenant = *cluster = '\0';
+	if (at != NULL) {
+		const char *hash = strchr(at + 1, '#');
+		snprintf(tenant, tlen, "%.*s", (int)(hash ? (size_t)(hash - at - 1) : strlen(at + 1)), at + 1);
+		if (hash != NULL)
+			snprintf(cluster, clen, "%s", hash + 1);
+	} else if (c2 != NULL) {
+		/* cluster:tenant:user, the other form OceanBase takes */
+		snprintf(cluster, clen, "%.*s", (int)(c1 - login), login);
+		snprintf(tenant, tlen, "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+	}
+}
+
+int
+spec_metadb_identity(json_t *inspect, struct spec_metadb *out, char *err, size_t errlen)
+{
+	static const char *const names[] = {"DATABASE_HOST", "DATABASE_PORT", "DATABASE_USERNAME", "DATABASE_NAME"};
+	const char *v[4];
+	char *end;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < 4; i++) {
+		v[i] = spec_container_env(inspect, names[i]);
+		if (v[i] == NULL || *v[i] == '\0') {
+			spec_fail(err, errlen, "the container has no %s in its env", names[i]);
 			return -1;
 		}
 	}
+	const char *host = v[0];
+	n = strlen(host);
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		host++;
+		n -= 2;
+	}
+	if (n > 1 && host[n - 1] == '.')
+		n--;
+	if (n == 0 || n >= sizeof(out->host)) {
+		spec_fail(err, errlen, "DATABASE_HOST is %s", n == 0 ? "empty" : "longer than 255 bytes");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		out->host[i] = (char)tolower((unsigned char)host[i]);
+	errno = 0;
+	unsigned long port = strtoul(v[1], &end, 10);
+	if (errno != 0 || *end != '\0' || !isdigit((unsigned char)*v[1]) || port < 1 || port > 65535) {
+		spec_fail(err, errlen, "DATABASE_PORT '%.32s' is not a port (1..65535)", v[1]);
+		return -1;
+	}
+	out->port = (unsigned)port;
+	spec_login_parts(v[2], out->tenant, sizeof(out->tenant), out->cluster, sizeof(out->cluster));
+	if (strlen(v[3]) >= sizeof(out->database)) {
+		spec_fail(err, errlen, "DATABASE_NAME is longer than 128 bytes");
+		return -1;
+	}
+	snprintf(out->database, sizeof(out->database), "%s", v[3]);
 	return 0;
 }

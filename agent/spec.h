@@ -85,4 +85,27 @@ int spec_unredact(json_t *body, json_t *source, char *err, size_t errlen);
  * ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}). */
 int spec_image_ref(const char *repository, const char *tag, char *out, size_t outlen);
 
+/* The value of NAME in a container inspect's Config.Env, or NULL. */
+const char *spec_container_env(json_t *inspect, const char *name);
+
+/* The metadb an ODC container uses, from its DATABASE_* env (ODC's required
+ * settings), normalized so that nodes of one deployment agree: the host in
+ * lower case without a trailing dot or IPv6 brackets, the port as a number,
+ * the tenant and cluster out of the login (user@tenant#cluster, or
+ * cluster:tenant:user), the database as given. The user and the password
+ * are not part of it. Names are compared as text: two nodes that spell one
+ * server differently (a name and its address) are not seen as one. */
+struct spec_metadb {
+	char host[256];
+	unsigned port;
+	char tenant[129];
+	char cluster[129];
+	char database[129];
+};
+/* 0 with *out filled, or -1 naming the variable that is missing or bad. */
+int spec_metadb_identity(json_t *inspect, struct spec_metadb *out, char *err, size_t errlen);
+/* out <- the tenant and cluster of an OceanBase login: "user@tenant#cluster",
+ * "user@tenant", "cluster:tenant:user"; both empty for a plain user. */
+void spec_login_parts(const char *login, char *tenant, size_t tlen, char *cluster, size_t clen);
+
 #endif

@@ -406,6 +406,47 @@ cmd_hosts(struct req *r, bool resolve)
 	return 0;
 }
 
+/* Every deployment, or the one named by `deployment`; and the accepted
+ * hosts whose metadb is not known yet. */
+static int
+cmd_deployments(struct req *r)
+{
+	static const struct argspec spec[] = {{"deployment", JSON_STRING}, {NULL, 0}};
+	const char *want = json_string_value(json_object_get(r->args, "deployment"));
+	struct coord *co = r->co;
+	uint64_t now = proto_now_ms();
+	size_t n = 0, nh = 0;
+	int code, rc = check_args(r->args, spec, r->err, r->errlen);
+	struct deployment **all;
+	struct host **hs;
+	json_t *list, *unplaced, *none;
+
+	if (rc != 0)
+		return rc;
+	if ((all = deploy_all(co, &n)) == NULL)
+		return PROTO_E_INTERNAL;
+	list = json_array();
+	for (size_t i = 0; list != NULL && i < n; i++)
+		if (want == NULL || strcmp(want, all[i]->id) == 0)
+			json_array_append_new(list, deploy_json(co, all[i], now));
+	free(all);
+	if (want != NULL && json_array_size(list) == 0) {
+		json_decref(list);
+		snprintf(r->err, r->errlen, "no deployment %s", want);
+		return PROTO_E_NOT_FOUND;
+	}
+	none = json_object();
+	hs = registry_select(co, none, false, true, &nh, &code, r->err, r->errlen);
+	json_decref(none);
+	unplaced = json_array();
+	for (size_t i = 0; hs != NULL && unplaced != NULL && i < nh; i++)
+		if (hs[i]->dep == NULL && want == NULL)
+			json_array_append_new(unplaced, json_string(hs[i]->id));
+	free(hs);
+	r->body = json_pack("{s:I, s:o, s:o}", "now_ms", (json_int_t)now, "deployments", list, "unplaced", unplaced);
+	return r->body != NULL ? 0 : PROTO_E_INTERNAL;
+}
+
 static int
 cmd_keys(struct req *r)
 {
@@ -767,6 +808,8 @@ run_request(struct req *r, const char *cmd)
 		return cmd_hosts(r, false);
 	if (strcmp(cmd, "resolve") == 0)
 		return cmd_hosts(r, true);
+	if (strcmp(cmd, "deployments") == 0)
+		return cmd_deployments(r);
 	if (strcmp(cmd, "keys") == 0)
 		return cmd_keys(r);
 	if (strcmp(cmd, "key-accept") == 0)

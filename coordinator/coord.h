@@ -27,6 +27,16 @@
 
 enum host_status { HOST_NEVER, HOST_ONLINE, HOST_LOST };
 
+/* A deployment: the hosts whose ODC containers use one metadb (deploy.c).
+ * Exists while it has a node; the nodes are sorted by host id. */
+struct deployment {
+	char id[15]; /* "d-" and 12 hex digits of the identity's hash */
+	char *host, *tenant, *cluster, *database;
+	uint64_t port;
+	struct host **nodes;
+	size_t n, cap;
+};
+
 /* One enrolled host (accepted or revoked); never freed while running. */
 struct host {
 	char id[PROTO_ID_MAX + 1];
@@ -54,6 +64,10 @@ struct host {
 	 * decoded only when a `hosts` reply shows it: a beat costs a copy. */
 	uint8_t *beat;
 	size_t beat_len, beat_cap;
+
+	/* The deployment its container's metadb puts it in; NULL until a beat
+	 * (or the store) said which metadb that is. */
+	struct deployment *dep;
 
 	/* The one active job this host belongs to (jobs never overlap). */
 	struct job *active;
@@ -175,6 +189,7 @@ struct coord {
 	void *ctl_tcp; /* NULL when not configured */
 	struct map *hosts;   /* id -> struct host */
 	struct map *curves;  /* X25519 key -> struct host */
+	struct map *deployments; /* metadb identity -> struct deployment */
 	struct job *jobs;    /* active jobs (running, paused, or with hosts in flight) */
 	struct map *job_map; /* id -> struct job (active ones) */
 	/* RESULT ACKs wait for the loop turn's commit. */
@@ -245,6 +260,22 @@ json_t *registry_host_json(const struct coord *co, const struct host *h, uint64_
  * require_selector false, every host (revoked included) is returned. */
 struct host **registry_select(struct coord *co, json_t *args, bool require_selector, bool accepted_only,
 			      size_t *n_out, int *code, char *err, size_t errlen);
+
+/* deploy.c: deployments, from the metadb each host's heartbeats name. */
+/* A beat named md: moves h to md's deployment when it is not there (and
+ * stores that); costs field compares when nothing changed. */
+void deploy_note(struct coord *co, struct host *h, const struct proto_metadb *md);
+/* At load: h joins the deployment of its stored metadb (JSON text, "" for
+ * none). 0, or -1 out of memory. */
+int deploy_load_host(struct coord *co, struct host *h, const char *metadb_json);
+void deploy_free(struct coord *co);
+/* "host:port/database tenant T cluster C", in out. */
+const char *deploy_name(const struct deployment *d, char *out, size_t outlen);
+/* The `deployments` view of d (PROTOCOL.md 9.2); NULL out of memory. */
+json_t *deploy_json(const struct coord *co, const struct deployment *d, uint64_t now_ms);
+/* Every deployment, ordered by its first node's id: a malloc'd array the
+ * caller frees (NULL out of memory), *n set. */
+struct deployment **deploy_all(const struct coord *co, size_t *n);
 
 /* jobs.c: admission, dispatch and agent intake. */
 /* Admits a JOB already through the control receive procedure (m), whose

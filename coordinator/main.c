@@ -197,7 +197,8 @@ run(struct coord *co, char *err, size_t errlen)
 	co->hosts = map_new();
 	co->curves = map_new();
 	co->job_map = map_new();
-	if (co->hosts == NULL || co->curves == NULL || co->job_map == NULL) {
+	co->deployments = map_new();
+	if (co->hosts == NULL || co->curves == NULL || co->job_map == NULL || co->deployments == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -284,6 +285,7 @@ out:
 	control_free(co);
 	jobs_free(co);
 	registry_free(co);
+	deploy_free(co);
 	map_free(co->hosts);
 	map_free(co->curves);
 	map_free(co->job_map);

@@ -92,6 +92,10 @@ load_one(void *ctx, const struct store_host *sh)
 		host_free(h);
 		return -1;
 	}
+	if (deploy_load_host(lc->co, h, sh->metadb_json) != 0) {
+		snprintf(lc->err, lc->errlen, "host %s: out of memory for its deployment", h->id);
+		return -1;
+	}
 	return 0;
 }
 
@@ -288,6 +292,8 @@ registry_on_heartbeat(struct coord *co, struct host *h, const struct proto_msg *
 	}
 	memcpy(h->beat, body, len);
 	h->beat_len = len;
+	if (hb->has_metadb)
+		deploy_note(co, h, &hb->metadb);
 }
 
 struct sweep_ctx {
@@ -358,6 +364,7 @@ registry_host_json(const struct coord *co, const struct host *h, uint64_t now_ms
 							       "total_bytes", (json_int_t)hb->disks[i].total_bytes));
 	}
 	proto_msg_free(m);
+	json_object_set_new(o, "deployment", h->dep != NULL ? json_string(h->dep->id) : json_null());
 	json_object_set_new(o, "odc", odc ? odc : json_null());
 	json_object_set_new(o, "job", job ? job : json_null());
 	json_object_set_new(o, "disks", disks ? disks : json_array());

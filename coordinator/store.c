@@ -19,8 +19,9 @@
 
 /* 2: jobs.targets (the target list frame of the Merkle-committed JOB).
  * 3: job_hosts.dispatch_expires_ms (an ended job's unanswered dispatch),
- *    index results_job (results paged in receipt order). */
-#define SCHEMA_VERSION 3
+ *    index results_job (results paged in receipt order).
+ * 4: hosts.metadb (the metadb its ODC uses: its deployment). */
+#define SCHEMA_VERSION 4
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 #define BUSY_MS        5000
@@ -41,7 +42,8 @@ static const char schema_sql[] =
     " labels TEXT NOT NULL DEFAULT '{}',"
     " last_seen_ms INTEGER NOT NULL DEFAULT 0,"
     " agent_version TEXT NOT NULL DEFAULT '',"
-    " address TEXT NOT NULL DEFAULT '');"
+    " address TEXT NOT NULL DEFAULT '',"
+    " metadb TEXT NOT NULL DEFAULT '');"
     /* Every key ever bound to a host, so that a key a host gave up (revoked,
      * then replaced) can never be accepted for another host id. */
     "CREATE TABLE host_keys ("
@@ -133,7 +135,7 @@ static const char schema_sql[] =
 
 #define HOST_COLS                                                                                  \
 	"host_id, pk, state, accepted_ms, revoked_ms, labels, last_seen_ms, agent_version, "       \
-	"address"
+	"address, metadb"
 #define JOB_COLS                                                                                   \
 	"job_id, action, operator, reason, body, sig, created_ms, expires_ms, submitted_ms,"       \
 	" deadline_ms, ended_ms, state, stage, batch, message, targets"
@@ -160,6 +162,7 @@ enum stmt {
 	ST_KEY_BIND,
 	ST_HOST_REVOKE,
 	ST_HOST_SEEN,
+	ST_HOST_METADB,
 	ST_PENDING_DEL,
 	ST_PENDING_UPSERT,
 	ST_PENDING_TRIM,
@@ -204,6 +207,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_HOST_SEEN] = "UPDATE hosts SET last_seen_ms = ?2, labels = coalesce(?3, labels),"
                      " agent_version = coalesce(?4, agent_version),"
                      " address = coalesce(?5, address) WHERE host_id = ?1",
+    [ST_HOST_METADB] = "UPDATE hosts SET metadb = ?2 WHERE host_id = ?1",
     [ST_PENDING_DEL] = "DELETE FROM pending WHERE pk = ?1",
     [ST_PENDING_UPSERT] =
         "INSERT INTO pending(pk, address, first_ms, last_ms, attempts, seq)"
@@ -644,6 +648,13 @@ store_setup(struct store *s, char *err, size_t errlen)
 	              err, errlen, "upgrade schema 2 to 3") != 0 ||
 	     pragma_int(s, "PRAGMA user_version", &version, err, errlen) != 0))
 		goto out;
+	if (version == 3 &&
+	    (exec_sql(s,
+	              "ALTER TABLE hosts ADD COLUMN metadb TEXT NOT NULL DEFAULT '';"
+	              "PRAGMA user_version=4;",
+	              err, errlen, "upgrade schema 3 to 4") != 0 ||
+	     pragma_int(s, "PRAGMA user_version", &version, err, errlen) != 0))
+		goto out;
 	if (version != 0 && version != SCHEMA_VERSION) {
 		snprintf(err, errlen, "%s: schema version %d, but this coordinator uses version %d",
 		         s->path, version, SCHEMA_VERSION);
@@ -798,6 +809,7 @@ store_hosts_each(struct store *s, int (*fn)(void *ctx, const struct store_host *
 		h.last_seen_ms = col_u64(st, 6);
 		h.agent_version = col_text(st, 7);
 		h.address = col_text(st, 8);
+		h.metadb_json = col_text(st, 9);
 		if ((ret = fn(ctx, &h)) != 0)
 			goto out;
 	}
@@ -1032,6 +1044,28 @@ store_host_seen(struct store *s, const char *host_id, uint64_t last_seen_ms,
 		ret = STORE_NOT_FOUND;
 	}
 	stmt_put(s, ST_HOST_SEEN, st);
+	return ret;
+}
+
+int
+store_host_metadb(struct store *s, const char *host_id, const char *metadb_json, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	if (check_text(s, "host_id", host_id, true, err, errlen) != 0 ||
+	    check_json(s, "metadb", metadb_json, JSON_OBJECT, true, err, errlen) != 0)
+		return -1;
+	if ((st = stmt_get(s, ST_HOST_METADB, err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, host_id);
+	bind_text(st, 2, metadb_json);
+	ret = step_write(s, st, err, errlen, "record the host's metadb");
+	if (ret == 0 && sqlite3_changes(s->db) == 0) {
+		snprintf(err, errlen, "host %s is not enrolled", host_id);
+		ret = STORE_NOT_FOUND;
+	}
+	stmt_put(s, ST_HOST_METADB, st);
 	return ret;
 }
 

@@ -56,6 +56,7 @@ struct store_host {
 	uint64_t last_seen_ms;	 /* 0 when never */
 	const char *agent_version; /* "" when unknown */
 	const char *address;	   /* "" when unknown */
+	const char *metadb_json;   /* JSON object, "" when unknown (coord.h, deploy.c) */
 };
 
 /* Calls fn for every host (any state), ordered by host_id. The strings are
@@ -81,6 +82,10 @@ int store_host_revoke(struct store *s, const char *host_id, uint64_t now_ms, boo
  * STORE_NOT_FOUND when unknown. */
 int store_host_seen(struct store *s, const char *host_id, uint64_t last_seen_ms, const char *labels_json,
 		    const char *agent_version, const char *address, char *err, size_t errlen);
+
+/* Records the metadb identity (JSON object text) a host's ODC uses.
+ * STORE_NOT_FOUND when unknown. */
+int store_host_metadb(struct store *s, const char *host_id, const char *metadb_json, char *err, size_t errlen);
 
 /* Pending keys: X25519 keys refused by ZAP (a CURVE handshake shows only
  * that form; the Ed25519 key cannot be recovered from it, so a pending key

@@ -391,6 +391,16 @@ dec_heartbeat(struct dc *c, const msgpack_object *f, struct proto_heartbeat *m)
 		             &m->disks[i].total_bytes));
 	}
 	m->n_disks = n;
+	if (f[7].type != MSGPACK_OBJECT_NIL) {
+		struct proto_metadb *d = &m->metadb;
+		TRY(get_row(c, &f[7], "metadb", -1, 5, &row));
+		TRY(get_str(c, &row[0], "metadb.host", -1, 1, 255, NULL, &d->host));
+		TRY(get_uint(c, &row[1], "metadb.port", -1, 1, 65535, &d->port));
+		TRY(get_str(c, &row[2], "metadb.tenant", -1, 0, 128, NULL, &d->tenant));
+		TRY(get_str(c, &row[3], "metadb.cluster", -1, 0, 128, NULL, &d->cluster));
+		TRY(get_str(c, &row[4], "metadb.database", -1, 1, 128, NULL, &d->database));
+		m->has_metadb = true;
+	}
 	return PROTO_OK;
 }
 
@@ -799,7 +809,7 @@ field_count(int type)
 	case PROTO_WELCOME:
 		return 4;
 	case PROTO_HEARTBEAT:
-		return 7;
+		return 8;
 	case PROTO_PROGRESS:
 		return 7;
 	case PROTO_RESULT:

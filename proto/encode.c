@@ -176,7 +176,7 @@ pack_body(msgpack_packer *pk, const struct proto_msg *m)
 	}
 	case PROTO_HEARTBEAT: {
 		const struct proto_heartbeat *h = &m->u.heartbeat;
-		msgpack_pack_array(pk, 7);
+		msgpack_pack_array(pk, 8);
 		pk_str(pk, h->host_id);
 		pk_bin(pk, h->incarnation, PROTO_INCARN_LEN);
 		msgpack_pack_uint64(pk, h->seq);
@@ -205,6 +205,16 @@ pack_body(msgpack_packer *pk, const struct proto_msg *m)
 			pk_str(pk, h->disks[i].path);
 			msgpack_pack_uint64(pk, h->disks[i].free_bytes);
 			msgpack_pack_uint64(pk, h->disks[i].total_bytes);
+		}
+		if (h->has_metadb) {
+			msgpack_pack_array(pk, 5);
+			pk_str(pk, h->metadb.host);
+			msgpack_pack_uint64(pk, h->metadb.port);
+			pk_str(pk, h->metadb.tenant);
+			pk_str(pk, h->metadb.cluster);
+			pk_str(pk, h->metadb.database);
+		} else {
+			msgpack_pack_nil(pk);
 		}
 		return 0;
 	}

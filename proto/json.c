@@ -103,7 +103,7 @@ proto_msg_to_json(const struct proto_msg *m)
 	}
 	case PROTO_HEARTBEAT: {
 		const struct proto_heartbeat *h = &m->u.heartbeat;
-		json_t *odc = json_null(), *job = json_null(), *disks = json_array();
+		json_t *odc = json_null(), *job = json_null(), *disks = json_array(), *mdb = json_null();
 		if (h->has_odc)
 			odc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "container_id",
 			                h->odc.container_id, "name", h->odc.name, "image",
@@ -116,10 +116,14 @@ proto_msg_to_json(const struct proto_msg *m)
 			    disks, json_pack("{s:s, s:o, s:o}", "path", h->disks[i].path,
 			                     "free_bytes", uj(h->disks[i].free_bytes),
 			                     "total_bytes", uj(h->disks[i].total_bytes)));
-		return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "host_id", h->host_id,
+		if (h->has_metadb)
+			mdb = json_pack("{s:s, s:o, s:s, s:s, s:s}", "host", h->metadb.host, "port",
+			                uj(h->metadb.port), "tenant", h->metadb.tenant, "cluster",
+			                h->metadb.cluster, "database", h->metadb.database);
+		return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "host_id", h->host_id,
 		                 "incarnation", hexj(h->incarnation, PROTO_INCARN_LEN), "seq",
 		                 uj(h->seq), "sent_ms", uj(h->sent_ms), "odc", odc, "job", job,
-		                 "disks", disks);
+		                 "disks", disks, "metadb", mdb);
 	}
 	case PROTO_PROGRESS: {
 		const struct proto_progress *p = &m->u.progress;

@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#define PROTO_VERSION      1
+#define PROTO_VERSION      2
 #define PROTO_MAGIC0       0x4F /* 'O' */
 #define PROTO_MAGIC1       0x44 /* 'D' */
 #define PROTO_HEADER_LEN   4
@@ -129,6 +129,17 @@ struct proto_disk {
 	uint64_t total_bytes;
 };
 
+/* The metadb an ODC container uses, from its DATABASE_* env as the agent
+ * normalized it (PROTOCOL.md 4, HEARTBEAT): nodes with equal ones share one
+ * metadb and form one deployment. Never the user or the password. */
+struct proto_metadb {
+	const char *host;
+	uint64_t port;
+	const char *tenant;
+	const char *cluster;
+	const char *database;
+};
+
 struct proto_heartbeat {
 	const char *host_id;
 	uint8_t incarnation[PROTO_INCARN_LEN];
@@ -141,6 +152,8 @@ struct proto_heartbeat {
 	const char *job_step;
 	struct proto_disk *disks;
 	size_t n_disks;
+	bool has_metadb;
+	struct proto_metadb metadb;
 };
 
 struct proto_progress {

@@ -40,7 +40,7 @@ run_unit() {
 }
 
 run_vectors() {
-	"$build"/tools/vectors check tests/vectors/proto-v1.json >"$log" 2>&1
+	"$build"/tools/vectors check tests/vectors/proto-v2.json >"$log" 2>&1
 	rc=$?
 	cat "$log"
 	p=$(count_from passed)
@@ -49,11 +49,11 @@ run_vectors() {
 	passed=$((passed + p))
 	failed=$((failed + f))
 	# The checked-in vectors must be exactly what the C code generates now.
-	if "$build"/tools/vectors gen >"$log" 2>&1 && cmp -s "$log" tests/vectors/proto-v1.json; then
-		echo "vectors: tests/vectors/proto-v1.json is what the C code generates"
+	if "$build"/tools/vectors gen >"$log" 2>&1 && cmp -s "$log" tests/vectors/proto-v2.json; then
+		echo "vectors: tests/vectors/proto-v2.json is what the C code generates"
 		passed=$((passed + 1))
 	else
-		echo "vectors: FAIL tests/vectors/proto-v1.json differs from 'vectors gen' (run make vectors)"
+		echo "vectors: FAIL tests/vectors/proto-v2.json differs from 'vectors gen' (run make vectors)"
 		failed=$((failed + 1))
 	fi
 }

@@ -11,8 +11,9 @@ const struct ctl_cmd cmd_hosts_entry = {
     "the enrolled hosts: status, last heartbeat, ODC version and health, job",
     "Without selectors every host is listed. Selectors are ANDed: --host (exact ids,\n"
     "repeatable), --hosts (a shell glob on host ids), --label (repeatable), --all.\n"
-    "Columns: HOST LABELS STATUS BEAT (age of the last heartbeat) ODC (version)\n"
-    "CONTAINER (state) HEALTH JOB (job/step in progress).\n",
+    "Columns: HOST LABELS STATUS BEAT (age of the last heartbeat) DEPLOYMENT (the\n"
+    "metadb its ODC uses, see odcctl deployments) ODC (version) CONTAINER (state)\n"
+    "HEALTH JOB (job/step in progress).\n",
     cmd_hosts_exec,
 };
 
@@ -38,10 +39,10 @@ cmd_hosts_labels(const json_t *labels, char *out, size_t outlen)
 static int
 cmd_hosts_table(const json_t *body)
 {
-	static const char *const head[] = {"HOST", "LABELS",    "STATUS", "BEAT",
+	static const char *const head[] = {"HOST", "LABELS",    "STATUS", "BEAT", "DEPLOYMENT",
 	                                   "ODC",  "CONTAINER", "HEALTH", "JOB"};
 	const json_t *hosts = json_object_get(body, "hosts"), *h;
-	struct out_table *t = out_table_new(8, head);
+	struct out_table *t = out_table_new(9, head);
 	size_t i;
 	int ret;
 
@@ -49,7 +50,7 @@ cmd_hosts_table(const json_t *body)
 	{
 		const json_t *odc = json_object_get(h, "odc"), *job = json_object_get(h, "job");
 		char labels[512], beat[32] = "", jobs[128] = "";
-		const char *cells[8];
+		const char *cells[9];
 
 		cmd_hosts_labels(json_object_get(h, "labels"), labels, sizeof(labels));
 		if (!jnull(h, "beat_age_ms"))
@@ -62,10 +63,11 @@ cmd_hosts_table(const json_t *body)
 		cells[1] = labels;
 		cells[2] = js(h, "status");
 		cells[3] = beat;
-		cells[4] = js(odc, "version");
-		cells[5] = js(odc, "state");
-		cells[6] = js(odc, "health");
-		cells[7] = jobs;
+		cells[4] = js(h, "deployment");
+		cells[5] = js(odc, "version");
+		cells[6] = js(odc, "state");
+		cells[7] = js(odc, "health");
+		cells[8] = jobs;
 		out_table_row(t, cells);
 	}
 	ret = out_table_print(t, stdout, NULL);

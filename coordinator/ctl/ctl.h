@@ -73,6 +73,7 @@ struct ctl_cmd {
 extern const struct ctl_cmd cmd_keygen_entry;
 extern const struct ctl_cmd cmd_info_entry;
 extern const struct ctl_cmd cmd_hosts_entry;
+extern const struct ctl_cmd cmd_deployments_entry;
 extern const struct ctl_cmd cmd_keys_entry;
 extern const struct ctl_cmd cmd_exec_entry;
 extern const struct ctl_cmd cmd_rollback_entry;

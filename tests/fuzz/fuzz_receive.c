@@ -18,7 +18,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_FRAMES 4 /* a JOB: header, body, signature, target list */
-/* The clock of tests/vectors/proto-v1.json, so its seeds pass the time checks. */
+/* The clock of tests/vectors/proto-v2.json, so its seeds pass the time checks. */
 #define FUZZ_NOW_MS 1795400000000ull
 
 /* The identities of tests/tools/vectors.c (seed = 32 bytes of i): operator 1,

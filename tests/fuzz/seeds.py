@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Seed corpora for the libFuzzer harnesses of tests/fuzz/, from the protocol
-test vectors (tests/vectors/proto-v1.json) and a few INI texts.
+test vectors (tests/vectors/proto-v2.json) and a few INI texts.
 
     seeds.py OUTDIR
 
@@ -20,7 +20,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-VECTORS = os.path.join(ROOT, "tests", "vectors", "proto-v1.json")
+VECTORS = os.path.join(ROOT, "tests", "vectors", "proto-v2.json")
 
 # proto/proto.h, enum proto_type.
 TYPE_CODES = {

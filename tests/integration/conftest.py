@@ -6,6 +6,9 @@
   odc_host    function  factory: odc_host(upgrade=True, start_delay_ms=1000, password=None,
                         engine=None, images=None, metadb=None, db_host=None,
                         http_host="127.0.0.1") -> OdcHost after a failed upgrade
+  ha_engines  session   [(Dockerd, OdcImages)] x HA_NODES: one private engine per HA node
+  ha_deployment function factory: ha_deployment(upgrade=True, start_delay_ms=200)
+                        -> OdcHaDeployment of HA_NODES nodes after a failed upgrade
 
 Every fixture cleans up after itself, also when a test fails; SIGTERM is turned into
 KeyboardInterrupt so that pytest's teardown runs; an atexit hook stops what is left.
@@ -18,6 +21,8 @@ import threading
 import pytest
 
 from tests.world import odcworld
+
+HA_NODES = 2
 
 
 def pytest_configure(config):
@@ -90,3 +95,38 @@ def odc_host(mariadb, dockerd, odc_images):
                 errors.append(f"{host!r}: {e}")
         if errors:
             raise RuntimeError("odc_host cleanup failed: " + "; ".join(errors))
+
+
+@pytest.fixture(scope="session")
+def ha_engines():
+    """One private engine per node of an HA deployment, with the stand-in images, shared by
+    every test's deployments (each has its own metadb, containers and dirs)."""
+    if os.geteuid() != 0:
+        pytest.fail("the integration world needs root (dockerd, mounts)")
+    pairs = odcworld.start_engines(HA_NODES)
+    try:
+        yield pairs
+    finally:
+        for engine, _ in pairs:
+            engine.cleanup()
+
+
+@pytest.fixture
+def ha_deployment(mariadb, ha_engines):
+    """Factory: an OdcHaDeployment after a failed upgrade on the session's engines; removed
+    after the test."""
+    made = []
+
+    def make(upgrade=True, start_delay_ms=200):
+        ha = odcworld.OdcHaDeployment(mariadb, nodes=HA_NODES,
+                                      engines=[e for e, _ in ha_engines],
+                                      images=[i for _, i in ha_engines],
+                                      start_delay_ms=start_delay_ms)
+        made.append(ha)
+        return ha.prepare(upgrade=upgrade)
+
+    try:
+        yield make
+    finally:
+        for ha in reversed(made):
+            ha.cleanup()

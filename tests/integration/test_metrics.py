@@ -24,6 +24,7 @@ import urllib.request
 
 import pytest
 
+from tests.py import odcproto
 from tests.world import odcworld
 from tests.world.fleet import COORDINATOR, fleet, make_job, wait_for  # noqa: F401
 
@@ -465,7 +466,7 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
     # alice signed it (control socket).
     assert prom.by("odc_fleet_signature_failures_total", "socket") == {"agents": 0, "control": 0}
     raw = fleet.raw_agent(h2.key)
-    raw.send([bytes([0x4F, 0x44, 1, 0x05]), b"\x90", bytes(h2.key.verify_key) + os.urandom(64)])
+    raw.send([odcproto.header(0x05), b"\x90", bytes(h2.key.verify_key) + os.urandom(64)])
     nack = raw.wait_type("NACK", 10)
     assert nack is not None and nack["code"] == 13, nack  # BAD_SIGNATURE
     reply = fleet.control_client().submit(make_job(fleet.operator_key, ["h1"]).tampered())

@@ -606,12 +606,13 @@ def test_info_and_hosts_table_json_and_selectors(coord):
     p = coord.ctl("hosts")
     assert p.returncode == 0, p.stderr
     rows = table_rows(p.stdout)
-    assert rows[0] == ["HOST", "LABELS", "STATUS", "BEAT", "ODC", "CONTAINER", "HEALTH", "JOB"]
+    assert rows[0] == ["HOST", "LABELS", "STATUS", "BEAT", "DEPLOYMENT", "ODC", "CONTAINER",
+                       "HEALTH", "JOB"]
     assert [r[0] for r in rows[1:]] == ["h1", "h2", "h3"]
     assert rows[1][:3] == ["h1", "env=prod,zone=a", "online"] and re.fullmatch(r"\d+s", rows[1][3])
-    assert rows[1][4:] == ["-", "-", "-", "-"]  # no Docker: the agent cannot tell
+    assert rows[1][4:] == ["-", "-", "-", "-", "-"]  # no Docker: the agent cannot tell
     assert rows[2][:3] == ["h2", "env=dev", "online"]
-    assert rows[3] == ["h3", "-", "never", "-", "-", "-", "-", "-"]
+    assert rows[3] == ["h3", "-", "never", "-", "-", "-", "-", "-", "-"]
 
     body = wait_for(lambda: (lambda b: b if b["hosts"][0]["disks"] else None)(
         coord.json("hosts")), "h1's first heartbeat (disks)")
@@ -619,7 +620,7 @@ def test_info_and_hosts_table_json_and_selectors(coord):
     assert h1["host"] == "h1" and h1["key_state"] == "accepted"
     assert h1["fingerprint"] == coord.agents["h1"].fingerprint
     assert h1["labels"] == {"env": "prod", "zone": "a"} and h1["address"] == "127.0.0.1"
-    assert h1["odc"] is None and h1["job"] is None
+    assert h1["odc"] is None and h1["job"] is None and h1["deployment"] is None
     assert [d["path"] for d in h1["disks"]] == [str(coord.agents["h1"].dir / d)
                                                 for d in ("backups", "snapshots")]
     assert body["hosts"][2]["last_beat_ms"] is None

@@ -13,7 +13,7 @@ import pytest
 from tests.world import odcworld
 from tests.world.odcworld import NEW_BUILD, NEW_VERSION, OLD_BUILD, OLD_VERSION, version_key
 
-NODES = 2
+NODES = 2  # conftest.HA_NODES: the nodes of its ha_deployment
 JDBC = "com.oceanbase.odc.migrate.jdbc.common."
 MIGRATE_SRC = odcworld.WORLD / "odc" / "migrate"
 NEW_MAX, OLD_MAX = "4.3.0.32", "4.2.0.41"
@@ -72,41 +72,6 @@ def clean_restore(node):
     r = node.run_obloader(*CLEAN_RESTORE, "-f", node.backup_dir)
     assert r.returncode == 0 and r.error_log == "" and r.discard_log == "", r
     return r
-
-
-@pytest.fixture(scope="module")
-def ha_engines():
-    """One private engine per node, with the stand-in images, shared by this module's
-    deployments (each deployment has its own metadb, containers and dirs)."""
-    if os.geteuid() != 0:
-        pytest.fail("the integration world needs root (dockerd, mounts)")
-    pairs = odcworld.start_engines(NODES)
-    try:
-        yield pairs
-    finally:
-        for engine, _ in pairs:
-            engine.cleanup()
-
-
-@pytest.fixture
-def ha_deployment(mariadb, ha_engines):
-    """Factory: an OdcHaDeployment after a failed upgrade on the module's engines; removed
-    after the test."""
-    made = []
-
-    def make(upgrade=True, start_delay_ms=200):
-        ha = odcworld.OdcHaDeployment(mariadb, nodes=NODES,
-                                      engines=[e for e, _ in ha_engines],
-                                      images=[i for _, i in ha_engines],
-                                      start_delay_ms=start_delay_ms)
-        made.append(ha)
-        return ha.prepare(upgrade=upgrade)
-
-    try:
-        yield make
-    finally:
-        for ha in reversed(made):
-            ha.cleanup()
 
 
 @pytest.fixture

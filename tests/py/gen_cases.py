@@ -143,6 +143,8 @@ def heartbeat(**over):
             {"path": "/var/backups", "free_bytes": 123456789012, "total_bytes": 1 << 41},
             {"path": "/", "free_bytes": 0, "total_bytes": 1 << 40},
         ],
+        "metadb": {"host": "obproxy.example", "port": 2883, "tenant": "odc_meta",
+                   "cluster": "obcluster", "database": "odc_metadb"},
     }
     f.update(over)
     return f
@@ -363,6 +365,10 @@ def raw_fields(type_name, fields) -> list[bytes]:
     return [pack(P._prepare(f[1], fields[f[0]])) for f in schema.fields]
 
 
+# The version byte this peer speaks, for hand-made headers.
+VB = bytes([P.PROTOCOL_VERSION])
+
+
 def raw_body(type_name, fields, **replace) -> bytes:
     """A body whose named fields are replaced by raw msgpack bytes."""
     parts = raw_fields(type_name, fields)
@@ -463,7 +469,10 @@ def build_cases() -> list[dict]:
     valid("heartbeat_valid_uint_max_2_63_minus_1", "HEARTBEAT", ctx_coord(), heartbeat(
         seq=2**63 - 1, disks=[{"path": "/srv", "free_bytes": 2**63 - 1,
                                "total_bytes": 2**63 - 1}]))
-    valid("heartbeat_valid_idle", "HEARTBEAT", ctx_coord(), heartbeat(odc=None, job=None, disks=[]))
+    valid("heartbeat_valid_idle", "HEARTBEAT", ctx_coord(),
+          heartbeat(odc=None, job=None, disks=[], metadb=None))
+    valid("heartbeat_valid_metadb_bounds", "HEARTBEAT", ctx_coord(), heartbeat(metadb={
+        "host": "h" * 255, "port": 65535, "tenant": "", "cluster": "", "database": "d" * 128}))
     valid("heartbeat_valid_engine_absent", "HEARTBEAT", ctx_coord(), heartbeat(odc={
         "container_id": "", "name": "", "image": "", "state": "absent", "health": "unknown",
         "version": ""}, job=None))
@@ -593,21 +602,22 @@ def build_cases() -> list[dict]:
 
     # ---- 2 HEADER ----
     fr = P.encode("HELLO", hello())
-    add("header_3_bytes", "HELLO", [b"OD\x01"] + fr[1:], ctx_coord(), "HEADER")
-    add("header_5_bytes", "HELLO", [b"OD\x01\x01\x00"] + fr[1:], ctx_coord(), "HEADER")
-    add("header_bad_magic", "HELLO", [b"OX\x01\x01"] + fr[1:], ctx_coord(), "HEADER")
+    add("header_3_bytes", "HELLO", [b"OD" + VB] + fr[1:], ctx_coord(), "HEADER")
+    add("header_5_bytes", "HELLO", [b"OD" + VB + b"\x01\x00"] + fr[1:], ctx_coord(), "HEADER")
+    add("header_bad_magic", "HELLO", [b"OX" + VB + b"\x01"] + fr[1:], ctx_coord(), "HEADER")
     add("header_empty", "HELLO", [b""] + fr[1:], ctx_coord(), "HEADER")
     add("header_bad_magic_before_version", "HELLO", [b"od\x02\x01"] + fr[1:], ctx_coord(),
         "HEADER")
 
     # ---- 3 VERSION ----
-    add("version_2", "HELLO", [b"OD\x02\x01"] + fr[1:], ctx_coord(), "VERSION")
+    add("version_1_the_previous", "HELLO", [b"OD\x01\x01"] + fr[1:], ctx_coord(), "VERSION")
+    add("version_3", "HELLO", [b"OD\x03\x01"] + fr[1:], ctx_coord(), "VERSION")
     add("version_0", "HELLO", [b"OD\x00\x01"] + fr[1:], ctx_coord(), "VERSION")
-    add("version_before_type", "HELLO", [b"OD\x02\x7f"] + fr[1:], ctx_coord(), "VERSION")
+    add("version_before_type", "HELLO", [b"OD\x03\x7f"] + fr[1:], ctx_coord(), "VERSION")
 
     # ---- 4 TYPE ----
-    add("type_unknown_0x08", "HELLO", [b"OD\x01\x08"] + fr[1:], ctx_coord(), "TYPE")
-    add("type_unknown_0x00", "HELLO", [b"OD\x01\x00"] + fr[1:], ctx_coord(), "TYPE")
+    add("type_unknown_0x08", "HELLO", [b"OD" + VB + b"\x08"] + fr[1:], ctx_coord(), "TYPE")
+    add("type_unknown_0x00", "HELLO", [b"OD" + VB + b"\x00"] + fr[1:], ctx_coord(), "TYPE")
     add("type_hello_at_agent", "HELLO", fr, ctx_agent(), "TYPE")
     add("type_dispatch_at_coordinator", "DISPATCH", dispatch_frames(), ctx_coord(), "TYPE")
     add("type_job_at_agent", "JOB", job_frames(), ctx_agent(), "TYPE")
@@ -623,12 +633,12 @@ def build_cases() -> list[dict]:
     add("type_job_at_cli", "JOB", job_frames(), ctx_cli(), "TYPE")
     add("type_ack_at_cli", "ACK", P.encode("ACK", ack()), ctx_cli(), "TYPE")
     add("type_request_at_agent", "REQUEST", P.encode("REQUEST", request()), ctx_agent(), "TYPE")
-    add("type_before_frames_at_control", "JOB", [b"OD\x01\x05"], ctx_control(), "TYPE")
+    add("type_before_frames_at_control", "JOB", [b"OD" + VB + b"\x05"], ctx_control(), "TYPE")
     add("type_welcome_at_coordinator", "WELCOME", P.encode("WELCOME", welcome()), ctx_coord(),
         "TYPE")
     add("type_reply_at_coordinator", "REPLY", P.encode("REPLY", reply()), ctx_coord(), "TYPE")
     add("type_request_at_cli", "REQUEST", P.encode("REQUEST", request()), ctx_cli(), "TYPE")
-    add("type_before_frames", "HELLO", [b"OD\x01\x08"], ctx_coord(), "TYPE")
+    add("type_before_frames", "HELLO", [b"OD" + VB + b"\x08"], ctx_coord(), "TYPE")
 
     # ---- 5 TOO_BIG ----
     add("too_big_welcome_1025", "WELCOME", unsigned("WELCOME", b"\xc1" * 1025), ctx_agent(),
@@ -892,6 +902,22 @@ def build_cases() -> list[dict]:
         unsigned("HEARTBEAT", raw_body("HEARTBEAT", heartbeat(),
                                        odc=pack(["", "", "", "running", "healthy"]))),
         ctx_coord(), "SCHEMA")
+    add("schema_metadb_of_4", "HEARTBEAT",
+        unsigned("HEARTBEAT", raw_body("HEARTBEAT", heartbeat(),
+                                       metadb=pack(["db", 2881, "t", "c"]))),
+        ctx_coord(), "SCHEMA")
+    add("value_metadb_port_0", "HEARTBEAT",
+        P.encode("HEARTBEAT", heartbeat(metadb=dict(heartbeat()["metadb"], port=0))),
+        ctx_coord(), "VALUE")
+    add("value_metadb_port_65536", "HEARTBEAT",
+        P.encode("HEARTBEAT", heartbeat(metadb=dict(heartbeat()["metadb"], port=65536))),
+        ctx_coord(), "VALUE")
+    add("value_metadb_host_empty", "HEARTBEAT",
+        P.encode("HEARTBEAT", heartbeat(metadb=dict(heartbeat()["metadb"], host=""))),
+        ctx_coord(), "VALUE")
+    add("limit_metadb_database_129", "HEARTBEAT",
+        P.encode("HEARTBEAT", heartbeat(metadb=dict(heartbeat()["metadb"], database="d" * 129))),
+        ctx_coord(), "LIMIT")
     add("schema_request_arg_map", "REQUEST",
         P.encode("REQUEST", request(args={"m": {"a": 1}})), ctx_control(), "SCHEMA")
     add("schema_request_arg_array_of_int", "REQUEST",

@@ -1,7 +1,7 @@
-"""Independent Python implementation of the odc-fleet wire protocol, version 1.
+"""Independent Python implementation of the odc-fleet wire protocol, version 2.
 
 Written from PROTOCOL.md alone (never from the C code under proto/ or common/), so that
-agreement between the two on tests/vectors/proto-v1.json means the page is a sufficient
+agreement between the two on tests/vectors/proto-v2.json means the page is a sufficient
 contract.  Only the standard library, msgpack (for encoding) and PyNaCl are used.
 
 Public API
@@ -60,7 +60,7 @@ import nacl.signing
 # --------------------------------------------------------------------------------------
 # Constants
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAGIC = b"OD"
 HEADER_LEN = 4
 SIG_FRAME_LEN = 96
@@ -677,6 +677,14 @@ CONTAINER = Row([
     ("version", Str(0, 32)),
 ])
 
+METADB = Row([
+    ("host", Str(1, 255)),
+    ("port", Uint(1, 65535)),
+    ("tenant", Str(0, 128)),
+    ("cluster", Str(0, 128)),
+    ("database", Str(1, 128)),
+])
+
 POLICY = Row([
     ("canary", Uint(), _post_policy_canary),
     ("batch", Uint(1)),
@@ -737,6 +745,7 @@ SCHEMAS = {
         ("job", Nullable(Row([("job_id", Id()), ("step", Step())]))),
         ("disks", Array(Row([("path", Str(1, 4096)), ("free_bytes", Uint()),
                              ("total_bytes", Uint())]), 0, 16)),
+        ("metadb", Nullable(METADB)),
     ]),
     "PROGRESS": Row([
         ("job_id", Id()),

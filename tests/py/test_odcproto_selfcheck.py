@@ -62,8 +62,8 @@ def test_constants():
 
 
 def test_header_bytes():
-    assert P.encode("HELLO", G.hello())[0] == b"OD\x01\x01"
-    assert P.encode("DISPATCH", G.dispatch(), G.K_COORD)[0] == b"\x4f\x44\x01\x11"
+    assert P.encode("HELLO", G.hello())[0] == b"OD\x02\x01"
+    assert P.encode("DISPATCH", G.dispatch(), G.K_COORD)[0] == b"\x4f\x44\x02\x11"
 
 
 # ------------------------------------------------------------------------------------------
@@ -148,15 +148,16 @@ def test_frames_errors():
 
 def test_header_version_type_order():
     body = P.encode_body("HELLO", G.hello())
-    assert code_of([b"OD\x01", body], G.ctx_coord()) == "HEADER"
-    assert code_of([b"OD\x01\x01\x01", body], G.ctx_coord()) == "HEADER"
-    assert code_of([b"XD\x01\x01", body], G.ctx_coord()) == "HEADER"
-    assert code_of([b"XD\x02\x7f"], G.ctx_coord()) == "HEADER"  # before version and frames
-    assert code_of([b"OD\x02\x01", body], G.ctx_coord()) == "VERSION"
-    assert code_of([b"OD\x02\x7f"], G.ctx_coord()) == "VERSION"  # before type and frames
-    assert code_of([b"OD\x01\x7f", body], G.ctx_coord()) == "TYPE"
-    assert code_of([b"OD\x01\x7f"], G.ctx_coord()) == "TYPE"  # before frames
-    assert code_of([b"OD\x01\x7f", body]) == "TYPE"  # generic receivers too
+    assert code_of([b"OD\x02", body], G.ctx_coord()) == "HEADER"
+    assert code_of([b"OD\x02\x01\x01", body], G.ctx_coord()) == "HEADER"
+    assert code_of([b"XD\x02\x01", body], G.ctx_coord()) == "HEADER"
+    assert code_of([b"XD\x03\x7f"], G.ctx_coord()) == "HEADER"  # before version and frames
+    assert code_of([b"OD\x01\x01", body], G.ctx_coord()) == "VERSION"  # version 1
+    assert code_of([b"OD\x03\x01", body], G.ctx_coord()) == "VERSION"
+    assert code_of([b"OD\x03\x7f"], G.ctx_coord()) == "VERSION"  # before type and frames
+    assert code_of([b"OD\x02\x7f", body], G.ctx_coord()) == "TYPE"
+    assert code_of([b"OD\x02\x7f"], G.ctx_coord()) == "TYPE"  # before frames
+    assert code_of([b"OD\x02\x7f", body]) == "TYPE"  # generic receivers too
 
 
 @pytest.mark.parametrize("receiver,accepted", [  # section 7's table
@@ -1477,7 +1478,7 @@ def test_answers_per_receiver():
     assert P.answers("coordinator", hb, "MALFORMED") == "NACK"
     assert P.answers("coordinator", hb, "DENIED") is None
     assert P.answers("coordinator", ack, "MALFORMED") is None
-    assert P.answers("coordinator", [b"OD\x01\x7f", b""], "TYPE") is None
+    assert P.answers("coordinator", [b"OD\x02\x7f", b""], "TYPE") is None
     assert P.answers("coordinator", d, "TYPE") == "NACK"
     assert P.answers("control", [b"junk"], "HEADER") == "REPLY"
     assert P.answers("cli", G.unsigned("REPLY", b"\xc1"), "MALFORMED") is None

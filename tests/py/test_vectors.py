@@ -1,6 +1,6 @@
 """Cross-checks between the C implementation and the independent Python one (odcproto.py):
 
-- every case of tests/vectors/proto-v1.json (written by the C implementation) must be judged
+- every case of tests/vectors/proto-v2.json (written by the C implementation) must be judged
   identically by odcproto.py, and every Merkle case (section 10: name, merkle, ids,
   root_hex, proofs) must give the root and proofs of section 2 (the iterative tree and the
   recursive definition) and verify;
@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 import odcproto as P  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
-VECTORS = os.path.join(REPO, "tests", "vectors", "proto-v1.json")
+VECTORS = os.path.join(REPO, "tests", "vectors", "proto-v2.json")
 
 
 def _load():

@@ -1,5 +1,5 @@
 /* Test vectors of PROTOCOL.md section 10.
- *   vectors gen         print tests/vectors/proto-v1.json (fails if any case
+ *   vectors gen         print tests/vectors/proto-v2.json (fails if any case
  *                       does not come out as it was meant to)
  *   vectors check FILE  run every case of FILE through proto_receive() and
  *                       compare, and recompute every Merkle case (root, proofs,
@@ -580,6 +580,8 @@ gen_valid(void)
 	hb->job_step = "restore";
 	hb->disks = disks;
 	hb->n_disks = 2;
+	hb->has_metadb = true;
+	hb->metadb = (struct proto_metadb){"10.0.0.7", 2881, "odc_meta", "obcluster", "odc_metadb"};
 	from_msg(&f, &m, NULL);
 	emit("heartbeat_valid_busy", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), NULL);
 
@@ -759,7 +761,7 @@ gen_invalid(void)
 
 	/* A valid idle heartbeat body, reused below. */
 #define HB_IDLE(sb)                                                                                \
-	mpk(sb, "A7 s x u u n n A0", "h1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW)
+	mpk(sb, "A8 s x u u n n A0 n", "h1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW)
 
 	/* FRAMES */
 	fr_header(&f, PROTO_HEARTBEAT);
@@ -797,10 +799,11 @@ gen_invalid(void)
 
 	/* HEADER, VERSION, TYPE */
 	{
-		uint8_t h3[3] = {PROTO_MAGIC0, PROTO_MAGIC1, 1};
-		uint8_t hx[4] = {'O', 'X', 1, PROTO_HEARTBEAT};
-		uint8_t hv[4] = {PROTO_MAGIC0, PROTO_MAGIC1, 2, PROTO_HEARTBEAT};
-		uint8_t ht[4] = {PROTO_MAGIC0, PROTO_MAGIC1, 1, 0x7f};
+		uint8_t h3[3] = {PROTO_MAGIC0, PROTO_MAGIC1, PROTO_VERSION};
+		uint8_t hx[4] = {'O', 'X', PROTO_VERSION, PROTO_HEARTBEAT};
+		uint8_t hv[4] = {PROTO_MAGIC0, PROTO_MAGIC1, PROTO_VERSION + 1, PROTO_HEARTBEAT};
+		uint8_t h1[4] = {PROTO_MAGIC0, PROTO_MAGIC1, 1, PROTO_HEARTBEAT};
+		uint8_t ht[4] = {PROTO_MAGIC0, PROTO_MAGIC1, PROTO_VERSION, 0x7f};
 		fr_add(&f, h3, 3);
 		HB_IDLE(&sb);
 		fr_add(&f, sb.data, sb.size);
@@ -811,7 +814,10 @@ gen_invalid(void)
 		emit("header_bad_magic", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "HEADER");
 		fr_add(&f, hv, 4);
 		fr_add(&f, sb.data, sb.size);
-		emit("version_2", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "VERSION");
+		emit("version_3", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "VERSION");
+		fr_add(&f, h1, 4);
+		fr_add(&f, sb.data, sb.size);
+		emit("version_1_the_previous", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "VERSION");
 		fr_add(&f, ht, 4);
 		fr_add(&f, sb.data, sb.size);
 		emit("type_unknown_0x7f", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "TYPE");
@@ -882,29 +888,31 @@ gen_invalid(void)
 		char id65[66];
 		memset(id65, 'a', 65);
 		id65[65] = '\0';
-		mpk(&sb, "A7 s x u u n n A0", id65, incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW);
+		mpk(&sb, "A8 s x u u n n A0 n", id65, incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW);
 		from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
 		emit("limit_host_id_65_bytes", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
 		     "LIMIT");
-		mpk(&sb, "A7 s x u u n n A17", "h1", incarn, (size_t)16, (uint64_t)1,
+		mpk(&sb, "A8 s x u u n n A17", "h1", incarn, (size_t)16, (uint64_t)1,
 		    (uint64_t)NOW);
 		for (int i = 0; i < 17; i++)
 			mpk(&sb, "A3 s u u", "/d", (uint64_t)1, (uint64_t)2);
+		mpk(&sb, "n");
 		from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
 		emit("limit_17_disks", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "LIMIT");
 	}
 
 	/* SCHEMA */
-	mpk(&sb, "A6 s x u u n n", "h1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW);
+	/* A version 1 heartbeat: no metadb field. */
+	mpk(&sb, "A7 s x u u n n A0", "h1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW);
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
-	emit("schema_heartbeat_6_fields", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "SCHEMA");
-	mpk(&sb, "A7 s x s u n n A0", "h1", incarn, (size_t)16, "1", (uint64_t)NOW);
+	emit("schema_heartbeat_7_fields", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "SCHEMA");
+	mpk(&sb, "A8 s x s u n n A0 n", "h1", incarn, (size_t)16, "1", (uint64_t)NOW);
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
 	emit("schema_seq_is_str", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "SCHEMA");
-	mpk(&sb, "A7 s x d u n n A0", "h1", incarn, (size_t)16, 1.0, (uint64_t)NOW);
+	mpk(&sb, "A8 s x d u n n A0 n", "h1", incarn, (size_t)16, 1.0, (uint64_t)NOW);
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
 	emit("schema_float_seq", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "SCHEMA");
-	mpk(&sb, "A7 s x i u n n A0", "h1", incarn, (size_t)16, (int64_t)-1, (uint64_t)NOW);
+	mpk(&sb, "A8 s x i u n n A0 n", "h1", incarn, (size_t)16, (int64_t)-1, (uint64_t)NOW);
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
 	emit("schema_negative_seq", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "SCHEMA");
 	{
@@ -918,12 +926,12 @@ gen_invalid(void)
 	emit("schema_body_is_map", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "SCHEMA");
 
 	/* VALUE */
-	mpk(&sb, "A7 s x u u A6 ssssss n A0", "h1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW,
+	mpk(&sb, "A8 s x u u A6 ssssss n A0 n", "h1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW,
 	    "", "obodc", "i", "zombie", "healthy", "");
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
 	emit("value_container_state_not_in_enum", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
 	     "VALUE");
-	mpk(&sb, "A7 s x u u n n A0", "h 1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW);
+	mpk(&sb, "A8 s x u u n n A0 n", "h 1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW);
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
 	emit("value_host_id_with_space", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "VALUE");
 	mpk(&sb, "A7 s s s s u u S", "j1", "h1", "stop", "running", (uint64_t)NOW, (uint64_t)5,
@@ -934,7 +942,7 @@ gen_invalid(void)
 	    "nul\0inside", (size_t)10);
 	from_body(&f, PROTO_PROGRESS, &sb, NULL);
 	emit("value_nul_in_str", "PROGRESS", &f, ctx_make("coordinator", "h1"), "VALUE");
-	mpk(&sb, "A7 s x u u n n A0", "h1", zero16, (size_t)15, (uint64_t)1, (uint64_t)NOW);
+	mpk(&sb, "A8 s x u u n n A0 n", "h1", zero16, (size_t)15, (uint64_t)1, (uint64_t)NOW);
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
 	emit("value_incarnation_15_bytes", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "VALUE");
 	mpk(&sb, "A7 u s s s x u s", (uint64_t)PROTO_DISPATCH, "j1", "h1", "", nonce1, (size_t)16,
@@ -1339,7 +1347,7 @@ gen_invalid(void)
 	}
 
 	/* DENIED: a peer enrolled as h1 speaking for h2. */
-	mpk(&sb, "A7 s x u u n n A0", "h2", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW);
+	mpk(&sb, "A8 s x u u n n A0 n", "h2", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW);
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
 	emit("denied_heartbeat_for_another_host", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
 	     "DENIED");

@@ -223,7 +223,7 @@ test_result_signed_round_trip(void **state)
 static void
 test_signature_before_decode(void **state)
 {
-	uint8_t hdr[4] = {PROTO_MAGIC0, PROTO_MAGIC1, 1, PROTO_JOB};
+	uint8_t hdr[4] = {PROTO_MAGIC0, PROTO_MAGIC1, PROTO_VERSION, PROTO_JOB};
 	uint8_t body[] = {0xc1, 0xc1, 0xc1};
 	uint8_t sig[PROTO_SIGFRAME_LEN];
 	uint8_t list[] = {0x91, 0xa2, 'h', '1'};

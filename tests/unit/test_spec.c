@@ -545,6 +545,69 @@ test_image_ref(void **state)
 	assert_int_equal(spec_image_ref("odc", "sha256:00", big, sizeof(big)), -1);
 }
 
+/* A container inspect whose Config.Env is the given entries. */
+static json_t *
+with_env(const char *const *env)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; env[i] != NULL; i++)
+		json_array_append_new(arr, json_string(env[i]));
+	return json_pack("{s:{s:o}}", "Config", "Env", arr);
+}
+
+/* The deployment identity: normalized so that nodes of one HA deployment
+ * agree, never the user or the password; a missing or bad variable names
+ * itself. */
+static void
+test_metadb_identity(void **state)
+{
+	static const char *const ob[] = {"DATABASE_HOST=OBProxy.Example.", "DATABASE_PORT=02883",
+					 "DATABASE_USERNAME=odc@odc_meta#obcluster", "DATABASE_PASSWORD=s3cret",
+					 "DATABASE_NAME=odc_metadb", NULL};
+	static const char *const colon[] = {"DATABASE_HOST=[fd00::7]", "DATABASE_PORT=2881",
+					    "DATABASE_USERNAME=obcluster:odc_meta:odc", "DATABASE_NAME=Odc", NULL};
+	static const char *const plain[] = {"DATABASE_HOST=10.0.0.7", "DATABASE_PORT=3306",
+					    "DATABASE_USERNAME=odc", "DATABASE_NAME=odc", NULL};
+	static const char *const noport[] = {"DATABASE_HOST=db", "DATABASE_USERNAME=odc", "DATABASE_NAME=odc",
+					     NULL};
+	static const char *const badport[] = {"DATABASE_HOST=db", "DATABASE_PORT=65536", "DATABASE_USERNAME=u",
+					      "DATABASE_NAME=odc", NULL};
+	struct spec_metadb id;
+	char err[256];
+	json_t *c;
+
+	(void)state;
+	c = with_env(ob);
+	assert_int_equal(spec_metadb_identity(c, &id, err, sizeof(err)), 0);
+	assert_string_equal(id.host, "obproxy.example");
+	assert_int_equal(id.port, 2883);
+	assert_string_equal(id.tenant, "odc_meta");
+	assert_string_equal(id.cluster, "obcluster");
+	assert_string_equal(id.database, "odc_metadb");
+	json_decref(c);
+	c = with_env(colon);
+	assert_int_equal(spec_metadb_identity(c, &id, err, sizeof(err)), 0);
+	assert_string_equal(id.host, "fd00::7");
+	assert_string_equal(id.tenant, "odc_meta");
+	assert_string_equal(id.cluster, "obcluster");
+	assert_string_equal(id.database, "Odc"); /* as given */
+	json_decref(c);
+	c = with_env(plain);
+	assert_int_equal(spec_metadb_identity(c, &id, err, sizeof(err)), 0);
+	assert_string_equal(id.tenant, "");
+	assert_string_equal(id.cluster, "");
+	json_decref(c);
+	c = with_env(noport);
+	assert_int_equal(spec_metadb_identity(c, &id, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "DATABASE_PORT"));
+	json_decref(c);
+	c = with_env(badport);
+	assert_int_equal(spec_metadb_identity(c, &id, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "'65536' is not a port"));
+	json_decref(c);
+}
+
 int
 main(void)
 {
@@ -567,6 +630,7 @@ main(void)
 	    cmocka_unit_test(test_defaults_profile_not_doubled),
 	    cmocka_unit_test(test_defaults_bad_values_refused),
 	    cmocka_unit_test(test_image_ref),
+	    cmocka_unit_test(test_metadb_identity),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -758,11 +758,11 @@ class RawAgent:
         except zmq.Again:  # no connection to queue on (a refused handshake): dropped
             pass
 
-    def heartbeat(self, host_id, odc=None):
+    def heartbeat(self, host_id, odc=None, metadb=None):
         try:
             self.send(odcproto.encode("HEARTBEAT", {
                 "host_id": host_id, "incarnation": self.incarnation, "seq": self.seq,
-                "sent_ms": now_ms(), "odc": odc, "job": None, "disks": []}))
+                "sent_ms": now_ms(), "odc": odc, "job": None, "disks": [], "metadb": metadb}))
         except zmq.Again:
             pass
         self.seq += 1

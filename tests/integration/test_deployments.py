@@ -1,0 +1,156 @@
+"""Deployments (PROTOCOL.md 4, HEARTBEAT `metadb`; 9.2 `deployments`): hosts whose ODC
+containers use one metadb form one deployment, the unit an HA rollback restores once. The
+coordinator learns it from heartbeats, keeps it across restarts (a node that is down still
+counts), and shows what needs attention: a node lost, nodes at different versions."""
+
+import time
+
+import nacl.signing
+
+from tests.world import odcworld
+from tests.world.coordpeer import pub_text
+from tests.world.fleet import fleet, wait_for  # noqa: F401
+
+M1 = {"host": "obproxy.example", "port": 2883, "tenant": "odc_meta", "cluster": "obcluster",
+      "database": "odc_metadb"}
+M2 = dict(M1, database="odc_metadb_2")
+
+
+def odc(version, state="running", health="healthy"):
+    return {"container_id": "c0ffee" * 4, "name": "obodc", "image": f"oceanbase/odc:{version}",
+            "state": state, "health": health, "version": version}
+
+
+class Node:
+    """A hand-made agent: enrolled, welcomed, beating what the test says."""
+
+    def __init__(self, fleet, host_id):
+        self.host_id = host_id
+        key = nacl.signing.SigningKey.generate()
+        fleet.accept(host_id, pub_text(key))
+        self.raw = fleet.raw_agent(key)
+        self.raw.hello(host_id)
+        assert self.raw.wait_type("WELCOME", 5) is not None, host_id
+
+    def beat(self, version="4.3.0", metadb=M1, **kw):
+        self.raw.heartbeat(self.host_id, odc=odc(version, **kw), metadb=metadb)
+
+
+def deployments(fleet, *args):
+    return fleet.ctl_ok("deployments", *args)
+
+
+def by_id(body):
+    return {d["deployment"]: d for d in body["deployments"]}
+
+
+def wait_deployments(fleet, pred, what, timeout=10):
+    return wait_for(lambda: (lambda b: b if pred(b) else None)(deployments(fleet)), timeout, what)
+
+
+def test_hosts_sharing_a_metadb_form_one_deployment(fleet):
+    fleet.start()
+    a1, a2, b1, c1 = (Node(fleet, h) for h in ("a1", "a2", "b1", "c1"))
+    a1.beat()
+    a2.beat()
+    b1.beat(metadb=M2)
+    c1.raw.heartbeat("c1")  # no container: no metadb known
+    body = wait_deployments(fleet, lambda b: len(b["deployments"]) == 2 and
+                            all(d["online"] == d["size"] for d in b["deployments"]),
+                            "two deployments, every node online")
+    [da, db] = body["deployments"]  # ordered by their first node
+    assert [n["host"] for n in da["nodes"]] == ["a1", "a2"], da
+    assert da["metadb"] == M1 and da["size"] == 2 and da["healthy"] == 2, da
+    assert da["versions"] == ["4.3.0"] and da["attention"] == [], da
+    assert da["name"] == "obproxy.example:2883/odc_metadb tenant odc_meta cluster obcluster"
+    assert da["deployment"].startswith("d-") and len(da["deployment"]) == 14, da
+    assert [n["host"] for n in db["nodes"]] == ["b1"] and db["metadb"] == M2, db
+    assert body["unplaced"] == ["c1"], body
+    hosts = {k: h["deployment"] for k, h in fleet.hosts().items()}
+    assert hosts == {"a1": da["deployment"], "a2": da["deployment"], "b1": db["deployment"],
+                     "c1": None}, hosts
+
+    # The table: one line per deployment, its nodes under it, what needs attention.
+    a2.beat("4.2.0")
+    p = fleet.ctl("deployments", json_out=False)
+    assert p.rc == 0, p
+    wait_deployments(fleet, lambda b: by_id(b)[da["deployment"]]["attention"],
+                     "the version mismatch")
+    p = fleet.ctl("deployments", json_out=False)
+    lines = p.out.splitlines()
+    assert lines[0].split() == ["DEPLOYMENT", "METADB", "NODES", "VERSIONS", "HEALTHY"], p.out
+    assert lines[1].startswith(da["deployment"]) and "2/2" in lines[1], p.out
+    assert "4.3.0,4.2.0" in lines[1], p.out
+    assert "! nodes answer at different versions: 4.3.0, 4.2.0" in p.out, p.out
+    assert "no metadb known yet: c1" in p.out, p.out
+    one = deployments(fleet, db["deployment"])
+    assert [d["deployment"] for d in one["deployments"]] == [db["deployment"]], one
+    assert one["unplaced"] == [], one
+    missing = fleet.ctl("deployments", "d-000000000000")
+    assert missing.rc != 0 and "no deployment d-000000000000" in missing.err, missing
+
+    # A node that stops beating is lost, and still a node of its deployment.
+    deadline = time.monotonic() + fleet.heartbeat_ms * fleet.lost_after / 1000 + 5
+    d = None
+    while time.monotonic() < deadline:
+        a1.beat()
+        b1.beat(metadb=M2)
+        d = by_id(deployments(fleet))[da["deployment"]]
+        if "node a2 is lost" in d["attention"]:
+            break
+        time.sleep(0.5)
+    assert "node a2 is lost" in d["attention"] and d["online"] == 1 and d["size"] == 2, d
+    assert [n["status"] for n in d["nodes"]] == ["online", "lost"], d
+
+    # A coordinator restart knows the deployments from its store before anyone beats.
+    fleet.restart()
+    body = deployments(fleet)
+    assert {k: [n["host"] for n in v["nodes"]] for k, v in by_id(body).items()} == \
+        {da["deployment"]: ["a1", "a2"], db["deployment"]: ["b1"]}, body
+    assert body["unplaced"] == ["c1"], body
+    assert all(n["status"] == "lost" for d in body["deployments"] for n in d["nodes"]), body
+
+
+def test_a_host_whose_container_changes_metadb_moves(fleet):
+    fleet.start()
+    a1, b1 = Node(fleet, "a1"), Node(fleet, "b1")
+    a1.beat()
+    b1.beat(metadb=M2)
+    body = wait_deployments(fleet, lambda b: len(b["deployments"]) == 2, "two deployments")
+    [da, db] = body["deployments"]
+    b1.beat(metadb=M1)
+    body = wait_deployments(fleet, lambda b: len(b["deployments"]) == 1, "one deployment")
+    [d] = body["deployments"]
+    assert d["deployment"] == da["deployment"] and [n["host"] for n in d["nodes"]] == ["a1", "b1"]
+    assert f"left deployment {db['deployment']} for {da['deployment']}" in fleet.log()
+    # A beat without a metadb (the container is gone) keeps what was known.
+    b1.raw.heartbeat("b1")
+    time.sleep(1)
+    assert [n["host"] for n in deployments(fleet)["deployments"][0]["nodes"]] == ["a1", "b1"]
+
+
+def test_real_agents_place_ha_nodes_in_one_deployment(fleet, ha_deployment, odc_host):
+    """Agents on the nodes of an HA deployment (each its own engine and ODC_SERVER_PORT, one
+    DATABASE_* env) and on a single-node ODC report their containers' metadb: two
+    deployments, the HA one with both nodes, each node's version and health."""
+    fleet.start()
+    ha = ha_deployment()
+    single = odc_host()
+    for node in ha.nodes:
+        fleet.make_agent(node.host_id, host=node,
+                         conf_over={"paths.backup_roots": f"{node.dir}, {ha.dir}"})
+    fleet.make_agent("solo", host=single)
+    for a in fleet.agents.values():
+        fleet.accept(a.host_id, "@" + a.pub_path)
+        a.start()
+    body = wait_deployments(fleet, lambda b: sum(d["size"] for d in b["deployments"]) == 3 and
+                            all(d["healthy"] == d["size"] for d in b["deployments"]),
+                            "three healthy nodes placed", timeout=60)
+    nodes = {tuple(n["host"] for n in d["nodes"]): d for d in body["deployments"]}
+    assert set(nodes) == {("odc1", "odc2"), ("solo",)}, body
+    d = nodes[("odc1", "odc2")]
+    assert d["metadb"] == {"host": ha.db_host.lower(), "port": ha.db_port, "tenant": ha.tenant,
+                           "cluster": ha.cluster, "database": ha.db}, d
+    assert d["versions"] == [odcworld.NEW_BUILD] and d["attention"] == [], d
+    assert nodes[("solo",)]["metadb"]["database"] == single.db
+    assert body["unplaced"] == [], body
