@@ -117,6 +117,12 @@ void agent_conf_free(struct agent_conf *c);
 char *agent_read_password(const struct agent_conf *c, char *err, size_t errlen);
 void agent_secret_free(char *s);
 
+/* Connects to the metadb [metadb] names with password (the login made of
+ * user, tenant and cluster). NULL with a message ("metadb unreachable: ..."
+ * style, naming host:port) in err. */
+struct metadb;
+struct metadb *agent_metadb_open(const struct agent_conf *c, const char *password, char *err, size_t errlen);
+
 /* Makes the directory path and any missing parent (each created 0700, as
  * `mkdir -p` would), so that a fresh host configured as the example says
  * needs nothing made by hand. Returns 0 when path is a directory, else -1

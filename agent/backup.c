@@ -18,6 +18,7 @@
 
 #include "common/buf.h"
 #include "agent/backup.h"
+#include "agent/guard.h"
 #include "agent/ddl.h"
 #include "agent/version.h"
 
@@ -1309,6 +1310,19 @@ backup_inspect(const char *dir, const char *db, struct backup_info *out, char *e
 		else
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
+	}
+	/* The restore guard (guard.h) is in a dump taken under it (a safety
+	 * snapshot): an empty table of ours, not ODC's. Left out. */
+	for (i = 0; i < nfiles;) {
+		const char *f = files[i];
+		size_t gl = strlen(GUARD_TABLE);
+		if (strncmp(f, GUARD_TABLE, gl) == 0 && (strcmp(f + gl, SCHEMA_SUFFIX) == 0 || f[gl] == '.')) {
+			free(files[i]);
+			memmove(&files[i], &files[i + 1], (nfiles - i - 1) * sizeof(*files));
+			nfiles--;
+			continue;
+		}
+		i++;
 	}
 	fk = calloc(nfiles + 1, sizeof(*fk));
 	if (fk == NULL)

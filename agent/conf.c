@@ -255,6 +255,21 @@ agent_conf_free(struct agent_conf *c)
 	memset(c, 0, sizeof(*c));
 }
 
+struct metadb *
+agent_metadb_open(const struct agent_conf *c, const char *password, char *err, size_t errlen)
+{
+	char login[256];
+
+	if (metadb_login_name(c->db_user, c->db_tenant, c->db_cluster, login, sizeof(login)) != 0) {
+		snprintf(err, errlen, "user '%s', tenant '%s', cluster '%s' make no login name", c->db_user,
+			 c->db_tenant, c->db_cluster);
+		return NULL;
+	}
+	struct metadb_conf mc = {c->db_host, (unsigned)c->db_port, login, password, c->db_name,
+				 (unsigned)(c->db_timeout_ms / 1000)};
+	return metadb_connect(&mc, err, errlen);
+}
+
 char *
 agent_read_password(const struct agent_conf *c, char *err, size_t errlen)
 {

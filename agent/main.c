@@ -16,6 +16,7 @@
 
 #include "agent/agent.h"
 #include "agent/daemon.h"
+#include "agent/guard.h"
 #include "agent/journal.h"
 #include "agent/plan.h"
 #include "common/keys.h"
@@ -46,6 +47,8 @@ usage(FILE *f)
 		"                                                   when no container exists)\n"
 		"  resume                                           resume or close a plan a restart interrupted\n"
 		"  journal [JOB]                                    show recorded plans, or one job's steps\n"
+		"  guard [release JOB|--any]                        who holds the metadb's restore guard; release\n"
+		"                                                   one whose holder is gone for good\n"
 		"  check-config                                     load the configuration and report problems\n"
 		"  keygen SECRET PUBLIC                             make this agent's Ed25519 key pair (no config)\n"
 		"  daemon                                           serve the coordinator (needs [keys], [trust],\n"
@@ -227,6 +230,62 @@ cmd_resume(const struct agent_conf *c)
 	return ret < 0 ? EXIT_INTERNAL : ret == 0 ? EXIT_OK : EXIT_FAILED;
 }
 
+/* odc-agent guard [release JOB|--any]: who holds the restore guard of this
+ * host's metadb, and the operator's way to release one whose holder is gone
+ * for good (its agent would otherwise resume or close the restore itself). */
+static int
+cmd_guard(const struct agent_conf *c, int argc, char **argv)
+{
+	struct guard_holder who;
+	struct metadb *m = NULL;
+	char err[1024], desc[300], *pw = NULL;
+	const char *job = NULL;
+	bool release = false;
+	int rc, ret = EXIT_INTERNAL;
+
+	if (argc == 3 && strcmp(argv[1], "release") == 0) {
+		release = true;
+		job = strcmp(argv[2], "--any") == 0 ? NULL : argv[2];
+	} else if (argc != 1) {
+		fprintf(stderr, "usage: odc-agent guard [release JOB|--any]\n");
+		return EXIT_USAGE;
+	}
+	if ((pw = agent_read_password(c, err, sizeof(err))) == NULL ||
+	    (m = agent_metadb_open(c, pw, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "odc-agent: metadb %s:%llu/%s: %s\n", c->db_host, (unsigned long long)c->db_port,
+			c->db_name, err);
+		goto out;
+	}
+	rc = release ? guard_release(m, NULL, job, &who, err, sizeof(err)) : guard_read(m, &who, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "odc-agent: %s\n", err);
+		goto out;
+	}
+	guard_describe(&who, desc, sizeof(desc));
+	if (!release) {
+		if (rc == 0)
+			printf("the metadb %s:%llu/%s is not held by any restore\n", c->db_host,
+			       (unsigned long long)c->db_port, c->db_name);
+		else
+			printf("the metadb %s:%llu/%s is held by %s\n", c->db_host, (unsigned long long)c->db_port,
+			       c->db_name, desc);
+		ret = EXIT_OK;
+	} else if (rc == 1) {
+		fprintf(stderr, "odc-agent: the guard is held by %s, not for job %s: left alone\n", desc, job);
+		ret = EXIT_FAILED;
+	} else {
+		printf("the restore guard of %s:%llu/%s is released%s%s%s; the metadb holds what that restore left: "
+		       "restore it (a rollback, or an undo of that job) before ODC starts on it\n",
+		       c->db_host, (unsigned long long)c->db_port, c->db_name, job ? " (job " : "", job ? job : "",
+		       job ? ")" : "");
+		ret = EXIT_OK;
+	}
+out:
+	metadb_close(m);
+	agent_secret_free(pw);
+	return ret;
+}
+
 static int
 cmd_journal(const struct agent_conf *c, const char *job)
 {
@@ -357,6 +416,8 @@ main(int argc, char **argv)
 		}
 	} else if (strcmp(cmd, "resume") == 0) {
 		ret = cmd_resume(&c);
+	} else if (strcmp(cmd, "guard") == 0) {
+		ret = cmd_guard(&c, argc - optind, argv + optind);
 	} else if (strcmp(cmd, "journal") == 0) {
 		ret = cmd_journal(&c, optind + 1 < argc ? argv[optind + 1] : NULL);
 	} else {

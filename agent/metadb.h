@@ -79,4 +79,20 @@ int metadb_foreign_key_checks(struct metadb *m, bool on, char *err, size_t errle
 int metadb_login_name(const char *user, const char *tenant, const char *cluster, char *out,
                       size_t outlen);
 
+/* Runs q and calls fn for every row it returns, at most max_rows of them
+ * (more is an error); cols[i] is NULL for SQL NULL, lens[i] its length.
+ * fn returning non-zero stops the walk (the rest is read and dropped) and
+ * that value is returned. Errors name what. 0, or -1 with err. */
+int metadb_query(struct metadb *m, const char *q, const char *what, size_t max_rows,
+                 int (*fn)(void *ctx, char **cols, const unsigned long *lens, unsigned ncols), void *ctx,
+                 char *err, size_t errlen);
+/* s as an SQL string literal with its quotes, escaped for this connection:
+ * 0, or -1 when it does not fit in outlen. */
+int metadb_literal(struct metadb *m, const char *s, char *out, size_t outlen);
+/* This connection's id (CONNECTION_ID()) and its database name. */
+unsigned long metadb_connection_id(struct metadb *m);
+const char *metadb_database(const struct metadb *m);
+/* The server's error number of the last statement (ER_TABLE_EXISTS_ERROR ...). */
+unsigned metadb_errno(struct metadb *m);
+
 #endif

@@ -5,6 +5,7 @@
  * verified snapshot) is recorded as a fact before it acts on it. Nothing is
  * deleted: the old container is renamed and kept, the metadb is dumped
  * before it is replaced, a partial snapshot is moved aside. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -29,6 +30,7 @@
 #include "agent/metadb.h"
 #include "agent/plan.h"
 #include "agent/restore.h"
+#include "agent/guard.h"
 #include "agent/spec.h"
 #include "agent/version.h"
 #include "common/log.h"
@@ -60,6 +62,7 @@ struct run {
 	/* Time spent waiting on others, for the own-overhead figure. */
 	uint64_t wait_loader_ms, wait_metadb_ms, wait_health_ms;
 	bool done; /* a step found nothing left to do: the plan ends with it, succeeded */
+	bool guarded; /* this run holds the metadb's restore guard (guard.h) */
 };
 
 /* Adds the monotonic time since *t0 to *acc. */
@@ -91,6 +94,8 @@ say(struct step_res *s, const char *status, const char *fmt, ...)
 	vsnprintf(s->message, sizeof(s->message), fmt, ap);
 	va_end(ap);
 }
+
+static void say_more(struct step_res *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 put(struct step_res *s, const char *key, const char *value)
@@ -182,7 +187,6 @@ need_docker(struct run *r, struct step_res *s)
 static struct metadb *
 need_metadb(struct run *r, struct step_res *s)
 {
-	char login[256];
 	struct metadb *m;
 
 	if (r->password == NULL) {
@@ -192,15 +196,8 @@ need_metadb(struct run *r, struct step_res *s)
 			return NULL;
 		}
 	}
-	if (metadb_login_name(r->c->db_user, r->c->db_tenant, r->c->db_cluster, login, sizeof(login)) != 0) {
-		say(s, "failed", "metadb: user '%s', tenant '%s', cluster '%s' make no login name", r->c->db_user,
-		    r->c->db_tenant, r->c->db_cluster);
-		return NULL;
-	}
-	struct metadb_conf mc = {r->c->db_host, (unsigned)r->c->db_port, login, r->password, r->c->db_name,
-				 (unsigned)(r->c->db_timeout_ms / 1000)};
 	uint64_t t0 = clock_mono_ms();
-	m = metadb_connect(&mc, r->err, sizeof(r->err));
+	m = agent_metadb_open(r->c, r->password, r->err, sizeof(r->err));
 	waited(&r->wait_metadb_ms, t0);
 	if (m == NULL)
 		say(s, "failed", "metadb unreachable: %s", r->err);
@@ -501,6 +498,190 @@ check_backup_integrity(struct run *r, struct step_res *s, const char *dir, const
 }
 
 /* Preflight of a rollback: refuses before anything is touched. */
+/* Whether another restore holds the metadb (guard.h): fails the step,
+ * naming the holder and the way out, when it does. A guard this host holds
+ * for this job (a resumed plan) is no obstacle. 0 free, -1 failed. */
+static int
+check_guard(struct run *r, struct step_res *s, struct metadb *m)
+{
+	struct guard_holder who;
+	char desc[300];
+	int rc = guard_read(m, &who, r->err, sizeof(r->err));
+
+	if (rc < 0) {
+		say(s, "failed", "metadb: %s", r->err);
+		return -1;
+	}
+	if (rc == 0 || (!who.unreadable && strcmp(who.host, r->c->host_id) == 0 && strcmp(who.job, r->job) == 0))
+		return 0;
+	guard_describe(&who, desc, sizeof(desc));
+	say(s, "failed",
+	    "the metadb is held by another restore: %s (table %s); nothing was touched. Wait for it to end; when "
+	    "that host is gone for good and nothing restores this metadb, release it with `odc-agent guard release "
+	    "%s` on any node of this ODC",
+	    desc, GUARD_TABLE, who.unreadable ? "--any" : who.job);
+	return -1;
+}
+
+/* Every other session of ODC's user gone from the metadb: a node still
+ * connected would keep writing into the restore, or be undone by it.
+ * Stopped containers' connections end within moments; waits up to
+ * SESSIONS_WAIT_MS. 0 none, -1 with the step failed. */
+#define SESSIONS_WAIT_MS 15000
+static int
+check_sessions(struct run *r, struct step_res *s, struct metadb *m)
+{
+	uint64_t t0 = clock_mono_ms();
+	char desc[300], login[256] = "";
+	size_t n;
+
+	(void)metadb_login_name(r->c->db_user, r->c->db_tenant, r->c->db_cluster, login, sizeof(login));
+	for (;;) {
+		if (guard_sessions(m, r->c->db_user, *login ? login : r->c->db_user, &n, desc, sizeof(desc), r->err,
+				   sizeof(r->err)) != 0) {
+			say(s, "failed", "%s", r->err);
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		if (clock_mono_ms() - t0 >= SESSIONS_WAIT_MS)
+			break;
+		struct timespec ts = {0, 500 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	waited(&r->wait_metadb_ms, t0);
+	say(s, "failed",
+	    "%s of user %s still connected to the metadb after %d s: an ODC node (or another client) still uses "
+	    "it, and a restore under it would be overwritten or undone; nothing was restored. Stop ODC on every "
+	    "node of this deployment, then run the rollback again",
+	    desc, r->c->db_user, SESSIONS_WAIT_MS / 1000);
+	return -1;
+}
+
+/* Takes the metadb's restore guard for this job (guard.h): from the safety
+ * snapshot to the end of the restore, nobody else dumps or restores it. 0,
+ * or -1 with the step failed, naming the holder and the way out. */
+static int
+take_guard(struct run *r, struct step_res *s, struct metadb *m)
+{
+	struct guard_holder who;
+	char desc[300];
+	int rc = guard_take(m, r->c->host_id, r->job, r->action, &who, r->err, sizeof(r->err));
+
+	if (rc == 0) {
+		r->guarded = true;
+		return 0;
+	}
+	if (rc < 0) {
+		say(s, "failed", "cannot take the restore guard of the metadb: %s", r->err);
+		return -1;
+	}
+	guard_describe(&who, desc, sizeof(desc));
+	say(s, "failed",
+	    "another restore of this metadb started first: %s; the metadb was not touched from here. When that "
+	    "host is gone for good and nothing restores this metadb, release it with `odc-agent guard release %s`",
+	    desc, who.unreadable ? "--any" : who.job);
+	return -1;
+}
+
+/* Releases the guard this run holds, on m (or on a new connection when m
+ * is NULL); a failure is added to s's message (logged when s is NULL),
+ * with the command that releases it. */
+static void
+release_guard(struct run *r, struct step_res *s, struct metadb *m)
+{
+	struct guard_holder who;
+	struct step_res scratch = {0};
+	struct metadb *own = NULL;
+	int rc = -1;
+
+	if (!r->guarded)
+		return;
+	if (m == NULL) {
+		scratch.data = json_object();
+		m = own = need_metadb(r, &scratch);
+		if (m == NULL)
+			snprintf(r->err, sizeof(r->err), "%s", scratch.message);
+		json_decref(scratch.data);
+	}
+	if (m != NULL)
+		rc = guard_release(m, r->c->host_id, r->job, &who, r->err, sizeof(r->err));
+	metadb_close(own);
+	if (rc == 0) {
+		r->guarded = false;
+		return;
+	}
+	if (s != NULL)
+		say_more(s, " (the restore guard %s could not be released: %s; `odc-agent guard release %s`)",
+			 GUARD_TABLE, rc > 0 ? "another holds it now" : r->err, r->job);
+	else
+		log_warn("job %s: the restore guard %s could not be released: %s (`odc-agent guard release %s`)",
+			 r->job, GUARD_TABLE, rc > 0 ? "another holds it now" : r->err, r->job);
+}
+
+static int check_release_fits(struct run *r, struct step_res *s, const char *of);
+
+/* What the metadb was when this rollback began (its first check), and
+ * whether it is at the target release already (every check: the run
+ * phase's recheck decides). A metadb at the target is not restored again:
+ * another node of the deployment restored it (HA), or it was never
+ * upgraded; restoring would throw away what was written since. force=true
+ * restores it anyway. 0, or -1 with the step failed. */
+static int
+record_metadb_start(struct run *r, struct step_res *s, const char *hv, const char *to)
+{
+	char *had = fact(r, NULL, "metadb_version_before");
+	bool at = *hv != '\0' && version_belongs_to(hv, to) && !param_true(r, "force");
+	int rc = 0;
+
+	if (had == NULL)
+		rc = fact_set(r, "metadb_version_before", hv);
+	free(had);
+	if (rc == 0)
+		rc = fact_set(r, "metadb_at_target", at ? "1" : "0");
+	if (rc != 0) {
+		say(s, "failed", "journal: %s", r->err);
+		return -1;
+	}
+	if (at)
+		put(s, "metadb_at_target", "true");
+	return 0;
+}
+
+static bool
+fact_is(struct run *r, const char *job, const char *key, const char *value)
+{
+	char *v = fact(r, job, key);
+	bool eq = v != NULL && strcmp(v, value) == 0;
+
+	free(v);
+	return eq;
+}
+
+/* A rollback that never changed the metadb: it stopped before a verified
+ * snapshot (a restore comes only after one), its restore did not begin, or
+ * it found the metadb at the target already. */
+static bool
+rollback_untouched(struct run *r, const char *job)
+{
+	return !fact_is(r, job, "snapshot_verified", "1") || fact_is(r, job, "metadb_untouched", "1") ||
+	       fact_is(r, job, "metadb_at_target", "1");
+}
+
+/* The release of a version or tag: its first three numeric components
+ * ("4.3.2-20241120" and "4.3.2.5" are "4.3.2"); "" when it has none. */
+static void
+release_of(const char *v, char *out, size_t outlen)
+{
+	size_t n = 0, dots = 0;
+
+	while (v[n] != '\0' && (isdigit((unsigned char)v[n]) || (v[n] == '.' && dots < 2 && ++dots)))
+		n++;
+	if (n > 0 && v[n - 1] == '.')
+		n--;
+	snprintf(out, outlen, "%.*s", (int)n, v);
+}
+
 static void
 step_preflight_rollback(struct run *r, struct step_res *s)
 {
@@ -567,7 +748,7 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 	}
 	if (check_backup_integrity(r, s, dir, &b, integrity, sizeof(integrity)) != 0)
 		goto out;
-	if ((m = need_metadb(r, s)) == NULL)
+	if ((m = need_metadb(r, s)) == NULL || check_guard(r, s, m) != 0)
 		goto out;
 	rc = metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err));
 	if (rc < 0) {
@@ -575,6 +756,8 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 		goto out;
 	}
 	if (check_loader(r, s) != 0 || check_disk(r, s, snapshot_need_bytes(&b)) != 0)
+		goto out;
+	if (record_metadb_start(r, s, rc == 1 ? "" : hv, to) != 0)
 		goto out;
 	put(s, "container", ct.name);
 	put(s, "container_image", ct.image);
@@ -771,14 +954,40 @@ say_more(struct step_res *s, const char *fmt, ...)
  * is started again. The message says which state the host is left in, and,
  * when this could not be done, the commands that get back. */
 static void
-put_back(struct run *r, struct step_res *s)
+put_back(struct run *r, struct step_res *s, struct metadb *m)
 {
 	char *renamed = fact(r, NULL, "renamed"), *old_id = fact(r, NULL, "old_id");
 	struct docker_container ct, other;
+	struct guard_holder who;
+	char desc[300], gerr[256];
 	static const char *const running[] = {"running", NULL};
 
 	if (renamed == NULL || old_id == NULL || need_docker(r, s) != 0)
 		goto out;
+	/* Not started while another node restores the metadb: this ODC would
+	 * connect to it half-way, and a newer one would migrate it. Its name
+	 * goes back, so that the rollback can be run again once that restore
+	 * has ended (it then finds the metadb at the target and only replaces
+	 * the container). */
+	if (m != NULL && guard_read(m, &who, gerr, sizeof(gerr)) == 1 &&
+	    (who.unreadable || strcmp(who.host, r->c->host_id) != 0 || strcmp(who.job, r->job) != 0)) {
+		guard_describe(&who, desc, sizeof(desc));
+		if (docker_container_inspect(r->d, r->c->container, &other, NULL, r->err, sizeof(r->err)) == 1 &&
+		    docker_container_rename(r->d, old_id, r->c->container, r->err, sizeof(r->err)) == 0) {
+			(void)fact_set(r, "put_back", "1");
+			say_more(s, "; the host is DOWN: ODC is stopped (container %s, renamed back, not started), "
+				 "because another restore of this metadb runs (%s); once it has ended, run this "
+				 "rollback again: it finds the metadb at the target and only replaces this node's "
+				 "container",
+				 r->c->container, desc);
+		} else {
+			say_more(s, "; the host is DOWN: ODC is stopped, kept as %s and not started, because another "
+				 "restore of this metadb runs (%s); once it has ended: docker rename %s %s, then run this "
+				 "rollback again",
+				 renamed, desc, renamed, r->c->container);
+		}
+		goto out;
+	}
 	if (docker_container_inspect(r->d, r->c->container, &other, NULL, r->err, sizeof(r->err)) == 0 &&
 	    strcmp(other.id, old_id) != 0) {
 		say_more(s, "; the host is DOWN: container %s (%.12s, not this job's) stands in the kept one's place; "
@@ -822,14 +1031,18 @@ step_snapshot(struct run *r, struct step_res *s)
 		say(s, "failed", "%s", r->err);
 		goto out;
 	}
-	if ((m = need_metadb(r, s)) == NULL ||
+	/* The guard first: a snapshot taken while another node restores the
+	 * metadb would be neither the old metadb nor the new one. */
+	if ((m = need_metadb(r, s)) == NULL || take_guard(r, s, m) != 0 ||
 	    dump_and_verify(r, s, m, "snapshot", dir, step_budget(r, STEP_SNAPSHOT), &b) != 0) {
-		put_back(r, s);
+		release_guard(r, s, m);
+		put_back(r, s, m);
 		goto out;
 	}
 	if (fact_set(r, "snapshot_dir", dir) != 0 || fact_set(r, "snapshot_verified", "1") != 0) {
 		say(s, "failed", "%s", r->err);
-		put_back(r, s);
+		release_guard(r, s, m);
+		put_back(r, s, m);
 		goto out;
 	}
 	put(s, "snapshot", dir);
@@ -870,8 +1083,35 @@ step_restore(struct run *r, struct step_res *s, const char *src)
 	 * snapshot is this agent's own. */
 	if (check_backup_integrity(r, s, src, &b, what, sizeof(what)) != 0)
 		goto out;
+	/* Until the guard is ours and nobody else is connected, the metadb is
+	 * not touched: an undo then has nothing to restore. (A journal of an
+	 * earlier agent has no such fact: its undo restores, as it did.) */
+	char *was = fact(r, NULL, "metadb_untouched");
+	rc = was != NULL && strcmp(was, "0") == 0 ? 0 : fact_set(r, "metadb_untouched", "1"); /* a resumed step */
+	free(was);
+	if (rc != 0) {
+		say(s, "failed", "journal: %s; nothing was restored", r->err);
+		goto out;
+	}
 	if ((m = need_metadb(r, s)) == NULL)
 		goto out;
+	/* One restore of a metadb at a time, whoever runs it (the snapshot
+	 * took the guard already); then nobody else may still be connected to
+	 * it (a node not stopped). */
+	if (take_guard(r, s, m) != 0 || check_sessions(r, s, m) != 0) {
+		/* Nothing touched: the host goes back as it was (not while
+		 * another restore runs: put_back checks). */
+		release_guard(r, s, m);
+		if (strcmp(r->action, "rollback") == 0)
+			put_back(r, s, m);
+		goto out;
+	}
+	/* From here on the metadb is no longer what it was: an undo must
+	 * restore the snapshot (before, it has nothing to restore). */
+	if (fact_set(r, "metadb_untouched", "0") != 0) {
+		say(s, "failed", "journal: %s; nothing was restored", r->err);
+		goto out;
+	}
 	uint64_t tddl = clock_mono_ms();
 	if (restore_empty(m, &dropped, r->err, sizeof(r->err)) != 0) {
 		waited(&r->wait_metadb_ms, tddl);
@@ -922,6 +1162,9 @@ step_restore(struct run *r, struct step_res *s, const char *src)
 	    "(obloader %s)",
 	    src, b.n_tables, (unsigned long long)tables_rows(&b), defs.n_foreign_keys, defs.n_views, b.version, what);
 out:
+	/* Released whatever the outcome: a failed restore is mended by another
+	 * one (undo, a new rollback), which takes the guard itself. */
+	release_guard(r, s, m);
 	metadb_close(m);
 	restore_defs_free(&defs);
 	backup_info_free(&b);
@@ -1125,8 +1368,14 @@ step_preflight_undo(struct run *r, struct step_res *s)
 		say(s, "failed", "no rollback job %s in this agent's journal", of);
 		goto out;
 	}
-	if (renamed == NULL || snap == NULL || verified == NULL || strcmp(verified, "1") != 0) {
-		say(s, "failed", "rollback %s did not get as far as a verified snapshot; nothing to undo", of);
+	if (fact_is(r, of, "put_back", "1")) {
+		say(s, "failed", "rollback %s put its container back when it failed; nothing to undo", of);
+		goto out;
+	}
+	bool untouched = rollback_untouched(r, of);
+	if (renamed == NULL || (!untouched && (snap == NULL || verified == NULL || strcmp(verified, "1") != 0))) {
+		say(s, "failed", "rollback %s did not get as far as %s; nothing to undo", of,
+		    renamed == NULL ? "stopping the container" : "a verified snapshot");
 		goto out;
 	}
 	if (need_docker(r, s) != 0)
@@ -1135,13 +1384,27 @@ step_preflight_undo(struct run *r, struct step_res *s)
 		say(s, "failed", "the container that rollback %s kept (%s) is gone", of, renamed);
 		goto out;
 	}
+	/* Before anything is stopped: the kept ODC must fit the metadb it
+	 * would start on (after the snapshot's restore, when there is one). */
+	if (untouched && check_release_fits(r, s, of) != 0)
+		goto out;
+	if (untouched) {
+		/* Nothing to restore: only the kept container goes back (the
+		 * start step checks that the metadb still fits it). */
+		if ((m = need_metadb(r, s)) == NULL || check_guard(r, s, m) != 0)
+			goto out;
+		put(s, "container", renamed);
+		say(s, "ok", "rollback %s can be undone: it never changed the metadb; container %s (%s) kept", of,
+		    renamed, ct.image);
+		goto out;
+	}
 	if (backup_inspect(snap, r->c->db_name, &b, r->err, sizeof(r->err)) != 0) {
 		say(s, "failed", "safety snapshot %s: %s", snap, r->err);
 		goto out;
 	}
 	if (check_backup_integrity(r, s, snap, &b, integrity, sizeof(integrity)) != 0)
 		goto out;
-	if ((m = need_metadb(r, s)) == NULL || check_loader(r, s) != 0)
+	if ((m = need_metadb(r, s)) == NULL || check_guard(r, s, m) != 0 || check_loader(r, s) != 0)
 		goto out;
 	put(s, "restore_from", snap);
 	put(s, "container", renamed);
@@ -1154,6 +1417,46 @@ out:
 	free(renamed);
 	free(snap);
 	free(verified);
+}
+
+/* An ODC never starts on a metadb of an older release: it would migrate it
+ * forward (the hazard of a node of an HA deployment left out of its
+ * rollback). The kept container of rollback `of` runs its old image; the
+ * metadb's version must not be of an older release. 0 fits (or cannot be
+ * told: no version), -1 with the step failed. */
+static int
+check_release_fits(struct run *r, struct step_res *s, const char *of)
+{
+	char *img = fact(r, of, "old_image"), tag[130] = "", want[70], have[70], hv[65] = "";
+	struct metadb *m = NULL;
+	int ret = -1;
+
+	image_tag(img ? img : "", tag, sizeof(tag));
+	release_of(tag, want, sizeof(want));
+	if (*want == '\0') {
+		ret = 0; /* a tag without a release (latest): nothing to compare */
+		goto out;
+	}
+	if ((m = need_metadb(r, s)) == NULL)
+		goto out;
+	if (metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err)) < 0) {
+		say(s, "failed", "metadb: %s", r->err);
+		goto out;
+	}
+	release_of(hv, have, sizeof(have));
+	if (*have != '\0' && version_cmp(want, have) > 0) {
+		say(s, "failed",
+		    "the kept container runs %s, of release %s, but the metadb is at version %s, of release %s: "
+		    "started, that ODC would migrate the metadb forward under the rest of its deployment; it is not "
+		    "started. Bring this node up at release %s with its deployment",
+		    img, want, hv, have, have);
+		goto out;
+	}
+	ret = 0;
+out:
+	metadb_close(m);
+	free(img);
+	return ret;
 }
 
 /* Put the container that rollback `of` kept back under its name and start it. */
@@ -1170,6 +1473,8 @@ step_start_old(struct run *r, struct step_res *s)
 			say(s, "failed", "rollback %s left no record of its container", of);
 		goto out;
 	}
+	if (check_release_fits(r, s, of) != 0)
+		goto out;
 	rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err, sizeof(r->err));
 	if (rc == 0 && strcmp(ct.id, old_id) != 0) {
 		say(s, "failed", "a container named %s (%.12s) is in the way", r->c->container, ct.id);
@@ -1359,7 +1664,9 @@ act_backup(struct run *r, struct step_res *s, bool run_it)
 		say(s, "failed", "%s exists already; choose another name", dir);
 		goto out;
 	}
-	if ((m = need_metadb(r, s)) == NULL || check_loader(r, s) != 0)
+	/* A dump taken while another restore replaces the metadb would be of
+	 * neither metadb. */
+	if ((m = need_metadb(r, s)) == NULL || check_guard(r, s, m) != 0 || check_loader(r, s) != 0)
 		goto out;
 	if (statvfs(r->c->backup_roots[0], &vfs) != 0) {
 		say(s, "failed", "%s: %s", r->c->backup_roots[0], strerror(errno));
@@ -1410,6 +1717,45 @@ struct step_def {
 	enum step_kind kind;
 };
 
+/* The undo of a rollback whose restore never began has nothing to restore,
+ * but the kept container may only start on the metadb it left: when the
+ * metadb's version changed since (another node of the deployment, or
+ * another job, restored it), starting it would run that ODC against a
+ * metadb of another release (a newer one migrates it forward again). */
+static void
+untouched_undo(struct run *r, struct step_res *s, const char *of)
+{
+	char *before = fact(r, of, "metadb_version_before"), hv[65] = "";
+	struct metadb *m = NULL;
+	int rc;
+
+	if (before == NULL) {
+		say(s, "skipped", "rollback %s never changed the metadb (its restore did not begin); nothing to restore",
+		    of);
+		goto out;
+	}
+	if ((m = need_metadb(r, s)) == NULL)
+		goto out;
+	rc = metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err));
+	if (rc < 0) {
+		say(s, "failed", "metadb: %s", r->err);
+		goto out;
+	}
+	if (strcmp(hv, before) != 0) {
+		say(s, "failed",
+		    "rollback %s never changed the metadb, but it changed since: it was at version %s, it is at %s now "
+		    "(another node or job restored it); the kept container is not started on it. This node belongs "
+		    "with the rest of its deployment: start it at the release the metadb is at",
+		    of, *before ? before : "(empty)", *hv ? hv : "(empty)");
+		goto out;
+	}
+	say(s, "skipped", "rollback %s never changed the metadb (its restore did not begin; still at version %s); "
+	    "nothing to restore", of, *hv ? hv : "(empty)");
+out:
+	metadb_close(m);
+	free(before);
+}
+
 static void
 run_kind(struct run *r, enum step_kind k, struct step_res *s)
 {
@@ -1421,8 +1767,21 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 		if (target_image(r, param(r, "to"), image, sizeof(image), s) == 0)
 			step_stop(r, s, "rolledback", image, false);
 		break;
-	case K_SNAPSHOT: step_snapshot(r, s); break;
-	case K_RESTORE_BACKUP: step_restore(r, s, param(r, "backup")); break;
+	case K_SNAPSHOT:
+	case K_RESTORE_BACKUP:
+		if (fact_is(r, NULL, "metadb_at_target", "1")) {
+			char *hv = fact(r, NULL, "metadb_version_before");
+			say(s, "skipped",
+			    "the metadb is at version %s, of release %s already (another node of this deployment "
+			    "restored it, or it was never upgraded): not %s; force=true restores it anyway",
+			    hv ? hv : "?", param(r, "to"), k == K_SNAPSHOT ? "restored, so no snapshot" : "restored again");
+			free(hv);
+		} else if (k == K_SNAPSHOT) {
+			step_snapshot(r, s);
+		} else {
+			step_restore(r, s, param(r, "backup"));
+		}
+		break;
 	case K_START_NEW:
 		if (target_image(r, param(r, "to"), image, sizeof(image), s) == 0)
 			step_start_new(r, s, image);
@@ -1432,7 +1791,9 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 	case K_STOP_UNDO: step_stop(r, s, "undone", NULL, true); break;
 	case K_RESTORE_SNAPSHOT: {
 		char *snap = fact(r, param(r, "of"), "snapshot_dir");
-		if (snap == NULL)
+		if (rollback_untouched(r, param(r, "of")))
+			untouched_undo(r, s, param(r, "of"));
+		else if (snap == NULL)
 			say(s, "failed", "no snapshot recorded for %s", param(r, "of"));
 		else
 			step_restore(r, s, snap);
@@ -1571,14 +1932,28 @@ test_pause(const char *step)
 static void
 way_back(struct run *r, struct step_res *s, enum step_kind k)
 {
-	char *renamed, *snap;
+	char *renamed, *snap, *untouched = NULL;
 	const char *state;
 
 	if (strcmp(s->status, "failed") != 0)
 		return;
-	if (k == K_RESTORE_BACKUP)
+	if (k == K_RESTORE_BACKUP) {
+		untouched = fact(r, NULL, "metadb_untouched");
+		bool kept = untouched != NULL && strcmp(untouched, "1") == 0;
+		free(untouched);
+		if (kept && fact_is(r, NULL, "put_back", "1"))
+			return; /* put_back said where the host is */
+		if (kept) {
+			renamed = fact(r, NULL, "renamed");
+			say_more(s, "; the host is DOWN: ODC is stopped, the metadb was not touched; to start ODC as it was: "
+				 "odc-agent run undo --of %s (fleet: odcctl undo --of %s --host %s), which starts the kept "
+				 "container %s",
+				 r->job, r->job, r->c->host_id, renamed != NULL ? renamed : "(none recorded)");
+			free(renamed);
+			return;
+		}
 		state = "the host is DOWN: ODC is stopped and the metadb is not the backup's (emptied or partly restored)";
-	else if (k == K_START_NEW)
+	} else if (k == K_START_NEW)
 		state = "the host is DOWN: the metadb holds the backup, no ODC container runs";
 	else if (k == K_HEALTH_TARGET)
 		state = "ODC runs at the target but is not healthy";
@@ -1762,6 +2137,9 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 			free(spec);
 		}
 	}
+	/* A plan that ends (or breaks off) between its snapshot and the end of
+	 * its restore holds the guard still. */
+	release_guard(&r, NULL, NULL);
 	if (journal_plan_finish(j, rq->job_id, rq->phase, ret == 0 ? "succeeded" : "failed", err, errlen) != 0)
 		ret = -1;
 	{
@@ -1776,6 +2154,7 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 		     (unsigned long long)(total > ext ? total - ext : 0));
 	}
 out:
+	release_guard(&r, NULL, NULL);
 	journal_plan_clear(&p);
 	free(pj);
 	docker_free(r.d);
@@ -1830,6 +2209,14 @@ plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out
 		char msg[256];
 		snprintf(msg, sizeof(msg), "job %s was interrupted %s%s and its deadline has passed; not resumed",
 			 p.job_id, strcmp(where, "before its first step") == 0 ? "" : "during ", where);
+		/* A plan cut off for good between its snapshot and the end of its
+		 * restore: its guard goes (the metadb is what it left; the way
+		 * back, an undo, takes the guard itself). */
+		if (strcmp(p.action, "rollback") == 0 || strcmp(p.action, "undo") == 0) {
+			r.guarded = true; /* released only if this host holds it for this job */
+			release_guard(&r, NULL, NULL);
+			agent_secret_free(r.password);
+		}
 		json_t *data = json_pack("{s:s}", "interrupted_step", where);
 		emit(&r, strcmp(where, "before its first step") == 0 ? steps[0].name : where, "interrupted", 0,
 		     proto_now_ms(), 0, msg, "", data, true);

@@ -65,13 +65,15 @@
 #define ODC_IMAGE  "oceanbase/odc-server:4.3.0"
 #define ODC_VER    "4.3.0"
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, metadb_on;
 
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	stopping = 1;
+	if (sig == SIGUSR1)
+		metadb_on = 1;
+	else
+		stopping = 1;
 }
 
 /* A signed RESULT kept until the coordinator ACKs (job_id, step). */
@@ -127,6 +129,7 @@ struct opts {
 	int io_threads;
 	unsigned long connect_rate, stats_ms;
 	unsigned long targets, iters;
+	unsigned long deployment_nodes; /* 0: beats name no metadb */
 };
 
 struct lg {
@@ -174,9 +177,12 @@ usage(FILE *f)
 	      "              --endpoint tcp://HOST:PORT --coordinator-key odc-ed25519-pub:HEX\n"
 	      "              --operator-key odc-ed25519-pub:HEX\n"
 	      "              [--io-threads K] [--connect-rate R] [--stats-ms MS]\n"
+	      "              [--deployment-nodes K]\n"
 	      "  loadgen crypto [--targets N] [--iters K]\n"
 	      "Agent i is host P-%05d (default prefix sim); its Ed25519 seed is\n"
-	      "SHA-256(seed || \"odc-loadgen\" || i as 8 bytes big-endian).\n",
+	      "SHA-256(seed || \"odc-loadgen\" || i as 8 bytes big-endian).\n"
+	      "With --deployment-nodes K, after SIGUSR1 every heartbeat names a metadb shared by\n"
+	      "K consecutive agents (HA deployments of K nodes); before it, none.\n",
 	      f);
 }
 
@@ -407,6 +413,15 @@ send_heartbeat(struct lg *g, struct agent *a)
 	hb->has_job = false; /* simulated jobs end within the DISPATCH's handling */
 	hb->disks = &disk;
 	hb->n_disks = 1;
+	/* After SIGUSR1, with --deployment-nodes K: agents i..i+K-1 share one
+	 * metadb, as the nodes of an HA deployment report it. */
+	char dbname[32];
+	if (metadb_on && g->o->deployment_nodes > 0) {
+		unsigned long idx = (unsigned long)(a - g->agents) + g->o->first;
+		snprintf(dbname, sizeof(dbname), "odc_dep_%lu", idx / g->o->deployment_nodes);
+		hb->has_metadb = true;
+		hb->metadb = (struct proto_metadb){"obproxy.bench", 2883, "odc_meta", "obcluster", dbname};
+	}
 	if (send_counted(g, a, &m) == 0)
 		g->c.beats++;
 }
@@ -1037,13 +1052,16 @@ cmd_run(const struct opts *o)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &block, &orig);
 	sigdelset(&orig, SIGTERM);
 	sigdelset(&orig, SIGINT);
+	sigdelset(&orig, SIGUSR1);
 
 	g.t0 = clock_mono_ms();
 	g.replay_max = REPLAY_MIN;
@@ -1337,6 +1355,7 @@ enum {
 	OPT_STATS,
 	OPT_TARGETS,
 	OPT_ITERS,
+	OPT_DEPLOY,
 };
 
 /* Options and the commands that take them (bit 0 keys, 1 run, 2 crypto). */
@@ -1356,6 +1375,7 @@ static const struct {
     {{"stats-ms", required_argument, NULL, OPT_STATS}, 2},
     {{"targets", required_argument, NULL, OPT_TARGETS}, 4},
     {{"iters", required_argument, NULL, OPT_ITERS}, 4},
+    {{"deployment-nodes", required_argument, NULL, OPT_DEPLOY}, 2},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -1436,6 +1456,10 @@ parse_args(int argc, char **argv, unsigned cmd, struct opts *o)
 			break;
 		case OPT_ITERS:
 			if (parse_ulong("--iters", optarg, 1, 100000000, &o->iters) != 0)
+				return -1;
+			break;
+		case OPT_DEPLOY:
+			if (parse_ulong("--deployment-nodes", optarg, 1, 1000, &o->deployment_nodes) != 0)
 				return -1;
 			break;
 		default:

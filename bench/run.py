@@ -66,6 +66,10 @@ FANOUT_P50_MAX_S = 1.5   # at 10,000
 FANOUT_FLOOR_MAX_X = 2.0
 HB_CPU_MAX_PCT = 10.0
 HB_RSS_MAX_MB = 256.0
+# Part 2 again with the fleet in deployments: HA deployments of this many nodes, and what the
+# coordinator may cost more than without them (the windows' CPU varies by a few tenths).
+DEPLOYMENT_NODES = 2
+DEPLOY_CPU_SLACK_PTS = 0.5
 AGENT_RSS_MAX_MB = 5.0
 AGENT_CPU_MAX_PCT = 0.1
 OVERHEAD_MAX_MS = 50.0
@@ -328,7 +332,8 @@ class Bench:
 
     def enrol_and_start(self, fleet, n, first):
         B = self.B
-        lg = B.Loadgen(self.loadgen_bin, n, first, self.seed, fleet, log_dir=self.dir)
+        lg = B.Loadgen(self.loadgen_bin, n, first, self.seed, fleet, log_dir=self.dir,
+                       extra=["--deployment-nodes", str(DEPLOYMENT_NODES)])
         t = time.monotonic()
         pairs = lg.keys()
         tk = time.monotonic()
@@ -466,6 +471,44 @@ class Bench:
         if info1["hosts"]["online"] != info0["hosts"]["online"]:
             self.problem(f"heartbeat window: online hosts went from {info0['hosts']['online']} "
                          f"to {info1['hosts']['online']} (lost {info1['hosts']['lost']})")
+
+    def part2_deployments(self):
+        """Part 2 again, the same window, once every simulated agent's beats name a metadb
+        (DEPLOYMENT_NODES agents per metadb, as HA nodes report it): what grouping the fleet
+        into deployments costs the coordinator, against the window before, in one run."""
+        B = self.B
+        fa = self.fleet_a
+        w = self.cfg["window_s"]
+        n = sum(lg.n for lg in self.loadgens if lg.alive())
+        for lg in self.loadgens:
+            if lg.alive():
+                lg.proc.send_signal(signal.SIGUSR1)
+        t = time.monotonic()
+        placed, body = 0, None
+        while time.monotonic() - t < 60:
+            body = fa.control.request("deployments")
+            placed = sum(d["size"] for d in body["deployments"])
+            if placed >= n:
+                break
+            time.sleep(1)
+        settle = time.monotonic() - t
+        B.log(f"part 2: {placed} of {n} simulated agents placed in "
+              f"{len(body['deployments']) if body else 0} deployments {settle:.1f} s after "
+              f"SIGUSR1")
+        if placed < n:
+            self.problem(f"deployments: only {placed} of {n} agents placed after 60 s")
+        info0 = fa.control.request("info")
+        with self.measure("part2 deployments window"):
+            sc = B.Sampler(fa.pid, 1.0, name="coordinator").start()
+            time.sleep(w)
+            sc.stop()
+        c = sc.summary()
+        c.update({"online_start": info0["hosts"]["online"], "placed": placed,
+                  "deployments": len(body["deployments"]) if body else 0,
+                  "nodes_per_deployment": DEPLOYMENT_NODES, "settle_s": settle})
+        self.res["part2_deployments"] = c
+        B.log(f"part 2: with deployments: coordinator {c.get('cpu_pct', 0):.2f}% of a core, RSS "
+              f"max {c.get('rss_max_kb', 0) / 1024:.1f} MiB")
 
     # -- part 3
 
@@ -684,6 +727,8 @@ class Bench:
             if self.guard("part4", self.start_real_agent):
                 if self.parts & {2, 4}:
                     self.guard("part2", self.part2_and_4_idle)
+                if 2 in self.parts and self.loadgens:
+                    self.guard("part2 deployments", self.part2_deployments)
         if 3 in self.parts and part1_ok and self.loadgens:
             self.guard("part3", self.part3)
         if self.parts & {4, 5} and self.real is not None:
@@ -807,6 +852,15 @@ def rows_of(b):
                      verdict(p2["rss_max_kb"] / 1024 < HB_RSS_MAX_MB)))
     else:
         rows.append(("2", "heartbeats", "not run", "", "MISS" if 2 in b.parts else "-"))
+    p2d = r.get("part2_deployments")
+    if p2 and p2d and "cpu_pct" in p2d and "cpu_pct" in p2:
+        more = p2d["cpu_pct"] - p2["cpu_pct"]
+        rows.append(("2", f"  again, {p2d['placed']:,} agents in {p2d['deployments']:,} deployments:"
+                          f" CPU", f"{p2d['cpu_pct']:.2f}% ({more:+.2f} points)",
+                     f"<= +{DEPLOY_CPU_SLACK_PTS} points", verdict(more <= DEPLOY_CPU_SLACK_PTS)))
+        rows.append(("2", "    coordinator RSS max",
+                     f"{p2d['rss_max_kb'] / 1024:.1f} MiB ({(p2d['rss_max_kb'] - p2['rss_max_kb']) / 1024:+.1f})",
+                     "", ""))
     p7 = r.get("part7")
     if p7:
         rows.append(("7", f"  floor: bare libzmq CURVE ROUTER, {p7['peers']:,} peers: RSS",

@@ -1454,9 +1454,21 @@ main(void)
 		          "Application run failed: metadb migration did not complete");
 		return 1;
 	}
-	mysql_close(db);
+	/* ODC keeps its Hikari pool for as long as it runs (50 to 100
+	 * connections per node on the real one, application.yml's
+	 * spring.datasource.hikari): a running node is visible in the metadb's
+	 * process list. Two idle sessions stand for it here; they close only
+	 * when the process ends. */
+	MYSQL *pool2 = db_connect(&c);
+	if (pool2 == NULL) {
+		mysql_close(db);
+		return 1;
+	}
 	log_event("INFO", SERVER_LOGGER, "Initializing web services, this takes a while (%ld ms)",
 	          c.start_delay_ms);
 	sleep_ms(c.start_delay_ms);
-	return http_run(&c) == 0 ? 0 : 1;
+	int rc = http_run(&c) == 0 ? 0 : 1;
+	mysql_close(pool2);
+	mysql_close(db);
+	return rc;
 }
