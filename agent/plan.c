@@ -506,8 +506,10 @@ check_guard(struct run *r, struct step_res *s, struct metadb *m)
 {
 	struct guard_holder who;
 	char desc[300];
+	uint64_t t0 = clock_mono_ms();
 	int rc = guard_read(m, &who, r->err, sizeof(r->err));
 
+	waited(&r->wait_metadb_ms, t0);
 	if (rc < 0) {
 		say(s, "failed", "metadb: %s", r->err);
 		return -1;
@@ -539,11 +541,14 @@ check_sessions(struct run *r, struct step_res *s, struct metadb *m)
 	for (;;) {
 		if (guard_sessions(m, r->c->db_user, *login ? login : r->c->db_user, &n, desc, sizeof(desc), r->err,
 				   sizeof(r->err)) != 0) {
+			waited(&r->wait_metadb_ms, t0);
 			say(s, "failed", "%s", r->err);
 			return -1;
 		}
-		if (n == 0)
+		if (n == 0) {
+			waited(&r->wait_metadb_ms, t0);
 			return 0;
+		}
 		if (clock_mono_ms() - t0 >= SESSIONS_WAIT_MS)
 			break;
 		struct timespec ts = {0, 500 * 1000 * 1000};
@@ -566,8 +571,10 @@ take_guard(struct run *r, struct step_res *s, struct metadb *m)
 {
 	struct guard_holder who;
 	char desc[300];
+	uint64_t t0 = clock_mono_ms();
 	int rc = guard_take(m, r->c->host_id, r->job, r->action, &who, r->err, sizeof(r->err));
 
+	waited(&r->wait_metadb_ms, t0);
 	if (rc == 0) {
 		r->guarded = true;
 		return 0;
@@ -604,8 +611,10 @@ release_guard(struct run *r, struct step_res *s, struct metadb *m)
 			snprintf(r->err, sizeof(r->err), "%s", scratch.message);
 		json_decref(scratch.data);
 	}
+	uint64_t t0 = clock_mono_ms();
 	if (m != NULL)
 		rc = guard_release(m, r->c->host_id, r->job, &who, r->err, sizeof(r->err));
+	waited(&r->wait_metadb_ms, t0);
 	metadb_close(own);
 	if (rc == 0) {
 		r->guarded = false;
