@@ -564,10 +564,12 @@ check_sessions(struct run *r, struct step_res *s, struct metadb *m)
 }
 
 /* Takes the metadb's restore guard for this job (guard.h): from the safety
- * snapshot to the end of the restore, nobody else dumps or restores it. 0,
- * or -1 with the step failed, naming the holder and the way out. */
+ * snapshot to the end of the restore, nobody else dumps or restores it. 0
+ * taken; 1 held by another node for this same job (a peer of this node's
+ * deployment restores it; *who), the step untouched; -1 with the step
+ * failed, naming the holder and the way out. */
 static int
-take_guard(struct run *r, struct step_res *s, struct metadb *m)
+take_guard(struct run *r, struct step_res *s, struct metadb *m, struct guard_holder *peer)
 {
 	struct guard_holder who;
 	char desc[300];
@@ -582,6 +584,10 @@ take_guard(struct run *r, struct step_res *s, struct metadb *m)
 	if (rc < 0) {
 		say(s, "failed", "cannot take the restore guard of the metadb: %s", r->err);
 		return -1;
+	}
+	if (peer != NULL && !who.unreadable && strcmp(who.job, r->job) == 0) {
+		*peer = who;
+		return 1;
 	}
 	guard_describe(&who, desc, sizeof(desc));
 	say(s, "failed",
@@ -629,6 +635,7 @@ release_guard(struct run *r, struct step_res *s, struct metadb *m)
 }
 
 static int check_release_fits(struct run *r, struct step_res *s, const char *of);
+static bool release_fits_metadb(struct run *r, struct metadb *m, const char *job, char *why, size_t whylen);
 
 /* What the metadb was when this rollback began (its first check), and
  * whether it is at the target release already (every check: the run
@@ -689,6 +696,31 @@ release_of(const char *v, char *out, size_t outlen)
 	if (n > 0 && v[n - 1] == '.')
 		n--;
 	snprintf(out, outlen, "%.*s", (int)n, v);
+}
+
+/* Whether the container job kept (its old_image; job NULL: this one) is of
+ * a release no newer than the metadb's: an ODC never starts on a metadb of
+ * an older release, which it would migrate forward (a node of an HA
+ * deployment left out of its rollback). True when either cannot be told
+ * (no release in the tag, no version); else false with why. */
+static bool
+release_fits_metadb(struct run *r, struct metadb *m, const char *job, char *why, size_t whylen)
+{
+	char *img = fact(r, job, "old_image"), tag[130] = "", want[70], have[70], hv[65] = "";
+	bool fits = true;
+
+	image_tag(img ? img : "", tag, sizeof(tag));
+	release_of(tag, want, sizeof(want));
+	if (*want != '\0' && metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err)) == 0) {
+		release_of(hv, have, sizeof(have));
+		if (*have != '\0' && version_cmp(want, have) > 0) {
+			snprintf(why, whylen, "the kept container runs %s, of release %s, but the metadb is at version %s, "
+				 "of release %s", img, want, hv, have);
+			fits = false;
+		}
+	}
+	free(img);
+	return fits;
 }
 
 static void
@@ -1003,6 +1035,15 @@ put_back(struct run *r, struct step_res *s, struct metadb *m)
 			 "the kept one is %s", r->c->container, other.id, renamed);
 		goto out;
 	}
+	char why[400];
+	if (m != NULL && !release_fits_metadb(r, m, NULL, why, sizeof(why))) {
+		if (docker_container_inspect(r->d, r->c->container, &other, NULL, r->err, sizeof(r->err)) == 1 &&
+		    docker_container_rename(r->d, old_id, r->c->container, r->err, sizeof(r->err)) == 0)
+			(void)fact_set(r, "put_back", "1");
+		say_more(s, "; the host is DOWN: ODC is stopped (container %s, not started: %s); run this rollback "
+			 "again to bring it up at the metadb's release", r->c->container, why);
+		goto out;
+	}
 	if (docker_container_inspect(r->d, old_id, &ct, NULL, r->err, sizeof(r->err)) != 0 ||
 	    (strcmp(ct.name, r->c->container) != 0 &&
 	     docker_container_rename(r->d, old_id, r->c->container, r->err, sizeof(r->err)) != 0) ||
@@ -1019,6 +1060,91 @@ put_back(struct run *r, struct step_res *s, struct metadb *m)
 out:
 	free(renamed);
 	free(old_id);
+}
+
+/* Whether the metadb is at this rollback's target release now (force=true:
+ * never). When it is, the step is skipped, saying so, and the restore after
+ * it too (metadb_at_target). */
+static bool
+at_target_now(struct run *r, struct step_res *s, struct metadb *m)
+{
+	char hv[65] = "";
+	uint64_t t0 = clock_mono_ms();
+	int rc = metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err));
+
+	waited(&r->wait_metadb_ms, t0);
+	if (rc != 0 || strcmp(r->action, "rollback") != 0 || param_true(r, "force") ||
+	    !version_belongs_to(hv, param(r, "to")) || fact_set(r, "metadb_at_target", "1") != 0)
+		return false;
+	put(s, "metadb_at_target", "true");
+	say(s, "skipped", "the metadb is at version %s, of release %s, already (another node of this deployment "
+	    "restored it since this job began): not restored again", hv, param(r, "to"));
+	return true;
+}
+
+/* A peer of this node's deployment holds the guard for this job: it
+ * restores the metadb for every node. This node waits, holding no session
+ * (the peer waits for every other session to end), until the guard is
+ * released; the metadb must then be at the target, and this node goes on
+ * to its own start. */
+static void
+await_peer_restore(struct run *r, struct step_res *s, const struct guard_holder *peer)
+{
+	uint64_t t0 = clock_mono_ms(), budget = step_budget(r, STEP_SNAPSHOT) + step_budget(r, STEP_RESTORE);
+	char host[65], hv[65] = "", *before = NULL;
+	struct guard_holder who;
+	struct metadb *m = NULL;
+	int rc;
+
+	snprintf(host, sizeof(host), "%s", peer->host);
+	note(r, "snapshot", "host %s of this deployment restores the metadb for job %s; waiting for it", host, r->job);
+	for (;;) {
+		struct timespec ts = {1, 0};
+		nanosleep(&ts, NULL);
+		if ((m = need_metadb(r, s)) == NULL)
+			goto out;
+		rc = guard_read(m, &who, r->err, sizeof(r->err));
+		if (rc < 0) {
+			say(s, "failed", "metadb: %s", r->err);
+			goto out;
+		}
+		if (rc == 0)
+			break;
+		if (who.unreadable || strcmp(who.job, r->job) != 0) {
+			char desc[300];
+			guard_describe(&who, desc, sizeof(desc));
+			say(s, "failed", "while host %s restored the metadb for this job, another restore took it: %s",
+			    host, desc);
+			goto out;
+		}
+		metadb_close(m);
+		m = NULL;
+		if (clock_mono_ms() - t0 > budget) {
+			say(s, "failed", "host %s of this deployment has held the restore guard for %llu s; this node "
+			    "stopped waiting", host, (unsigned long long)((clock_mono_ms() - t0) / 1000));
+			goto out;
+		}
+	}
+	rc = metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err));
+	if (rc == 0 && version_belongs_to(hv, param(r, "to")) && fact_set(r, "metadb_at_target", "1") == 0) {
+		(void)fact_set(r, "restored_by", host);
+		put(s, "restored_by", host);
+		say(s, "skipped", "host %s of this deployment restored the metadb for this job (version %s): not "
+		    "restored again here", host, hv);
+		goto out;
+	}
+	before = fact(r, NULL, "metadb_version_before");
+	say(s, "failed", "host %s's restore for this job ended without the metadb at release %s (it is at "
+	    "version %s): its restore failed", host, param(r, "to"), *hv ? hv : "(unknown)");
+	/* Back as it was only when the metadb is what it was. */
+	if (before != NULL && strcmp(before, hv) == 0)
+		put_back(r, s, m);
+	else
+		say_more(s, "; the host is DOWN: ODC is stopped and kept, the metadb is not what it was; the way back "
+			 "is host %s's undo of this job", host);
+out:
+	metadb_close(m);
+	free(before);
 }
 
 static void
@@ -1040,9 +1166,28 @@ step_snapshot(struct run *r, struct step_res *s)
 		say(s, "failed", "%s", r->err);
 		goto out;
 	}
+	if ((m = need_metadb(r, s)) == NULL) {
+		put_back(r, s, m);
+		goto out;
+	}
+	/* Restored since this job's check (by a peer of this node's deployment,
+	 * for this job or another): not restored again. */
+	if (at_target_now(r, s, m))
+		goto out;
 	/* The guard first: a snapshot taken while another node restores the
-	 * metadb would be neither the old metadb nor the new one. */
-	if ((m = need_metadb(r, s)) == NULL || take_guard(r, s, m) != 0 ||
+	 * metadb would be neither the old metadb nor the new one. A peer of
+	 * this deployment holding it for this same job restores for all. */
+	struct guard_holder peer;
+	int rc = take_guard(r, s, m, &peer);
+	if (rc == 1) {
+		metadb_close(m);
+		m = NULL;
+		await_peer_restore(r, s, &peer);
+		goto out;
+	}
+	/* Then every node of the deployment stopped (nobody else connected):
+	 * a snapshot of a metadb still written to would not verify. */
+	if (rc != 0 || check_sessions(r, s, m) != 0 ||
 	    dump_and_verify(r, s, m, "snapshot", dir, step_budget(r, STEP_SNAPSHOT), &b) != 0) {
 		release_guard(r, s, m);
 		put_back(r, s, m);
@@ -1107,7 +1252,7 @@ step_restore(struct run *r, struct step_res *s, const char *src)
 	/* One restore of a metadb at a time, whoever runs it (the snapshot
 	 * took the guard already); then nobody else may still be connected to
 	 * it (a node not stopped). */
-	if (take_guard(r, s, m) != 0 || check_sessions(r, s, m) != 0) {
+	if (take_guard(r, s, m, NULL) != 0 || check_sessions(r, s, m) != 0) {
 		/* Nothing touched: the host goes back as it was (not while
 		 * another restore runs: put_back checks). */
 		release_guard(r, s, m);
@@ -1436,36 +1581,21 @@ out:
 static int
 check_release_fits(struct run *r, struct step_res *s, const char *of)
 {
-	char *img = fact(r, of, "old_image"), tag[130] = "", want[70], have[70], hv[65] = "";
-	struct metadb *m = NULL;
-	int ret = -1;
+	struct metadb *m = need_metadb(r, s);
+	char why[400];
+	bool fits;
 
-	image_tag(img ? img : "", tag, sizeof(tag));
-	release_of(tag, want, sizeof(want));
-	if (*want == '\0') {
-		ret = 0; /* a tag without a release (latest): nothing to compare */
-		goto out;
-	}
-	if ((m = need_metadb(r, s)) == NULL)
-		goto out;
-	if (metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err)) < 0) {
-		say(s, "failed", "metadb: %s", r->err);
-		goto out;
-	}
-	release_of(hv, have, sizeof(have));
-	if (*have != '\0' && version_cmp(want, have) > 0) {
-		say(s, "failed",
-		    "the kept container runs %s, of release %s, but the metadb is at version %s, of release %s: "
-		    "started, that ODC would migrate the metadb forward under the rest of its deployment; it is not "
-		    "started. Bring this node up at release %s with its deployment",
-		    img, want, hv, have, have);
-		goto out;
-	}
-	ret = 0;
-out:
+	if (m == NULL)
+		return -1;
+	fits = release_fits_metadb(r, m, of, why, sizeof(why));
 	metadb_close(m);
-	free(img);
-	return ret;
+	if (!fits) {
+		say(s, "failed", "%s: started, that ODC would migrate the metadb forward under the rest of its "
+		    "deployment; it is not started. Bring this node up at the metadb's release with its deployment",
+		    why);
+		return -1;
+	}
+	return 0;
 }
 
 /* Put the container that rollback `of` kept back under its name and start it. */

@@ -618,7 +618,7 @@ cmd_job(struct req *r)
 	if (j == NULL)
 		return code;
 	/* Nothing new yet: the answer waits until the job changes. */
-	if (!owned && since_v != NULL && wait > 0 && (uint64_t)since == j->version && !jobs_state_final(j->state) &&
+	if (!owned && since_v != NULL && wait > 0 && (uint64_t)since == j->version && !jobstate_final(j->state) &&
 	    r->co->n_waiters < MAX_WAITERS && r->rid_len <= sizeof(((struct waiter *)0)->rid)) {
 		struct waiter *w = calloc(1, sizeof(*w));
 		if (w != NULL) {
@@ -655,7 +655,7 @@ control_waiters(struct coord *co)
 		json_t *body = NULL;
 		int code = 0;
 
-		if (j != NULL && j->version == w->since && !jobs_state_final(j->state) && now < w->deadline_mono) {
+		if (j != NULL && j->version == w->since && !jobstate_final(j->state) && now < w->deadline_mono) {
 			pp = &w->next;
 			continue;
 		}
@@ -712,7 +712,7 @@ cmd_job_control(struct req *r, int which)
 		return code;
 	if (owned) {
 		/* Not in memory: it ended and nothing of it is in flight. */
-		snprintf(r->err, r->errlen, "job %s is %s; cannot %s it", j->id, jobs_state_name(j->state), verbs[which]);
+		snprintf(r->err, r->errlen, "job %s is %s; cannot %s it", j->id, jobstate_name(j->state), verbs[which]);
 		coord_audit(r->co, who, audits[which], j->id, NULL, "refused", "%s", r->err);
 		job_free(j);
 		return PROTO_E_CONFLICT;
@@ -927,6 +927,11 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 				    err);
 		} else {
 			code = jobs_submit(co, m, fr, who, &body, err, sizeof(err));
+			/* Its first steps (the quorum, the first dispatches) go out now,
+			 * in the turn that admitted it. */
+			struct job *j = code == 0 ? jobs_find(co, m->u.job.job_id) : NULL;
+			if (j != NULL)
+				rollout_step(co, j);
 		}
 		/* The job is durable before its submitter hears it is. */
 		coord_tx(co);

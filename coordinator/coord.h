@@ -92,6 +92,11 @@ enum jh_state {
 struct job_host {
 	char host[PROTO_ID_MAX + 1];
 	uint64_t order;
+	/* Its rollout unit (rollback, undo): the hosts of one deployment are
+	 * one unit, dispatched together and counted once by the canary, the
+	 * batches, the budget. unit is the order of the unit's first target;
+	 * unit_next the next target of the unit, or SIZE_MAX. */
+	size_t unit, unit_next;
 	char role[8]; /* "", canary, batch */
 	uint64_t batch;
 	enum jh_state state;
@@ -136,6 +141,7 @@ struct job {
 	bool has_preflight;
 	struct job_host *hosts;
 	size_t n;
+	size_t n_units;
 	size_t counts[JH_COUNT];
 	bool dirty;
 	bool loaded; /* a read-only copy loaded from the store for a reply */
@@ -289,6 +295,7 @@ struct job *jobs_find(struct coord *co, const char *id);
 /* A job from the store (read-only copy, job->loaded), or NULL. */
 struct job *jobs_load_one(struct coord *co, const char *id, char *err, size_t errlen);
 void job_free(struct job *j);
+
 void jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, const struct proto_frame *fr,
 		    const uint8_t *rid, size_t rid_len);
 void jobs_on_progress(struct coord *co, struct host *h, const struct proto_msg *m);
@@ -309,11 +316,23 @@ json_t *jobs_summary_json(const struct job *j);
 /* The summary and its hosts: every host, or, when since is a version of
  * this job in this process's life, only the hosts changed after it. */
 json_t *jobs_detail_json(const struct job *j, uint64_t since);
-const char *jobs_state_name(enum job_state s);
-const char *jobs_stage_name(enum job_stage s);
-const char *jobs_jh_name(enum jh_state s);
-bool jobs_jh_final(enum jh_state s);
-bool jobs_state_final(enum job_state s);
+
+
+/* jobstate.c: the names of job and host states (the store's and the
+ * control socket's words) and which are final. *_from_name: the value, or
+ * -1 for a name that is none. */
+const char *jobstate_name(enum job_state s);
+const char *jobstate_stage_name(enum job_stage s);
+const char *jobstate_host_name(enum jh_state s);
+int jobstate_from_name(const char *s);
+int jobstate_stage_from_name(const char *s);
+int jobstate_host_from_name(const char *s);
+bool jobstate_final(enum job_state s);
+bool jobstate_host_final(enum jh_state s);
+/* Links the targets of each rollout unit (job_host.unit, unit_next) and
+ * counts the units (n_units); a unit that does not name a first target of
+ * its own stands alone. */
+void jobstate_link_units(struct job *j);
 
 /* rollout.c: the state machine, run after every event touching a job and
  * on every tick. */

@@ -15,60 +15,6 @@
 #include "common/log.h"
 #include "coordinator/coord.h"
 
-static const char *const jh_names[JH_COUNT] = {"pending", "preflight", "ready",	"running",
-					       "succeeded", "failed",   "skipped", "unreachable"};
-
-const char *
-jobs_jh_name(enum jh_state s)
-{
-	return (unsigned)s < JH_COUNT ? jh_names[s] : "?";
-}
-
-static int
-jh_from_name(const char *s)
-{
-	for (int i = 0; i < JH_COUNT; i++)
-		if (strcmp(jh_names[i], s) == 0)
-			return i;
-	return -1;
-}
-
-bool
-jobs_jh_final(enum jh_state s)
-{
-	return s == JH_SUCCEEDED || s == JH_FAILED || s == JH_SKIPPED || s == JH_UNREACHABLE;
-}
-
-static const char *const state_names[] = {"running", "paused", "succeeded", "failed", "halted", "aborted"};
-static const char *const stage_names[] = {"quorum", "preflight", "canary", "batches", "done"};
-
-const char *
-jobs_state_name(enum job_state s)
-{
-	return state_names[s];
-}
-
-const char *
-jobs_stage_name(enum job_stage s)
-{
-	return stage_names[s];
-}
-
-bool
-jobs_state_final(enum job_state s)
-{
-	return s != JOB_RUNNING && s != JOB_PAUSED;
-}
-
-static int
-name_index(const char *const *names, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return (int)i;
-	return -1;
-}
-
 void
 job_free(struct job *j)
 {
@@ -80,6 +26,77 @@ job_free(struct job *j)
 	free(j->targets);
 	free(j->hosts);
 	free(j);
+}
+
+/* The actions whose targets are rolled out by deployment (their metadb is
+ * restored once for all its nodes). */
+static bool
+by_deployment(const char *action)
+{
+	return strcmp(action, "rollback") == 0 || strcmp(action, "undo") == 0;
+}
+
+/* For a rollback or undo: every target's deployment must be targeted whole
+ * (PROTOCOL.md 9.2, "Deployments"); then the targets of one deployment
+ * become one unit. Returns 0, or PROTO_E_VALUE naming the deployment and
+ * the nodes missing. */
+static int
+deployment_units(struct coord *co, struct job *j, char *err, size_t errlen)
+{
+	struct map *at = map_new();
+	int rc = 0;
+
+	if (at == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return PROTO_E_INTERNAL;
+	}
+	for (size_t i = 0; i < j->n; i++)
+		if (map_put_str(at, j->hosts[i].host, &j->hosts[i]) != 0) {
+			snprintf(err, errlen, "out of memory");
+			rc = PROTO_E_INTERNAL;
+			goto out;
+		}
+	for (size_t i = 0; i < j->n; i++) {
+		const struct host *h = registry_host(co, j->hosts[i].host);
+		const struct deployment *d = h != NULL ? h->dep : NULL;
+		size_t leader = i, off = 0;
+		char missing[512] = "", name[1024];
+
+		if (d == NULL || d->n < 2)
+			continue;
+		for (size_t k = 0; k < d->n; k++) {
+			struct job_host *other = map_get_str(at, d->nodes[k]->id);
+			/* A revoked node is one an operator declared gone. */
+			if (other == NULL && d->nodes[k]->revoked)
+				continue;
+			if (other == NULL) {
+				int w = snprintf(missing + off, sizeof(missing) - off, "%s%s", off ? ", " : "",
+						 d->nodes[k]->id);
+				if (w > 0 && (size_t)w < sizeof(missing) - off)
+					off += (size_t)w;
+			} else if (other->order < leader) {
+				leader = other->order;
+			}
+		}
+		if (off > 0) {
+			snprintf(err, errlen,
+				 "%s names only part of deployment %s (%s): %s %s not a target; its nodes share one "
+				 "metadb, which is restored once for all of them: name every node, or let odcctl add "
+				 "them (--whole-deployments)",
+				 j->jm->u.job.action, d->id, deploy_name(d, name, sizeof(name)), missing,
+				 strchr(missing, ',') ? "are" : "is");
+			rc = PROTO_E_VALUE;
+			goto out;
+		}
+		if (j->hosts[i].unit != leader) {
+			j->hosts[i].unit = leader;
+			j->hosts[i].dirty = true; /* stored with the job's first write */
+		}
+	}
+	jobstate_link_units(j);
+out:
+	map_free(at);
+	return rc;
 }
 
 /* A job from its signed body and its target list frame; hosts in target
@@ -121,7 +138,9 @@ job_new(const uint8_t *body, size_t len, const uint8_t sig[PROTO_SIGFRAME_LEN], 
 		snprintf(j->hosts[i].host, sizeof(j->hosts[i].host), "%s", jb->targets[i]);
 		j->hosts[i].order = i;
 		j->hosts[i].state = JH_PENDING;
+		j->hosts[i].unit = i;
 	}
+	jobstate_link_units(j);
 	j->counts[JH_PENDING] = j->n;
 	return j;
 oom:
@@ -147,7 +166,7 @@ job_activate(struct coord *co, struct job *j)
 	map_put_str(co->job_map, j->id, j);
 	for (size_t i = 0; i < j->n; i++) {
 		struct host *h = registry_host(co, j->hosts[i].host);
-		if (h != NULL && !jobs_jh_final(j->hosts[i].state)) {
+		if (h != NULL && !jobstate_host_final(j->hosts[i].state)) {
 			h->active = j;
 			h->active_idx = i;
 		}
@@ -194,26 +213,28 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 				 h == NULL ? "an enrolled host" : "accepted (its key is revoked)");
 			goto refused;
 		}
-		if (h->active != NULL && !jobs_jh_final(h->active->hosts[h->active_idx].state)) {
+		if (h->active != NULL && !jobstate_host_final(h->active->hosts[h->active_idx].state)) {
 			const struct job_host *ah = &h->active->hosts[h->active_idx];
 			code = PROTO_E_CONFLICT;
 			/* An ended job whose dispatch is unanswered holds its host
 			 * until that dispatch can no longer be accepted. */
-			if (jobs_state_final(h->active->state) && ah->awaiting_ack)
+			if (jobstate_final(h->active->state) && ah->awaiting_ack)
 				snprintf(err, errlen,
 					 "host %s is busy with job %s (%s): its %s dispatch was never acknowledged "
 					 "and the host is free once it has expired, within %llu s",
-					 h->id, h->active->id, jobs_state_name(h->active->state), ah->phase,
+					 h->id, h->active->id, jobstate_name(h->active->state), ah->phase,
 					 (unsigned long long)((ah->dispatch_expires_ms + 2 * (uint64_t)PROTO_SKEW_MS -
 							       proto_now_ms()) / 1000 + 2));
 			else
 				snprintf(err, errlen, "host %s is busy with job %s (%s)", h->id, h->active->id,
-					 jobs_state_name(h->active->state));
+					 jobstate_name(h->active->state));
 			goto refused;
 		}
 	}
 	j = job_new(fr[1].data, fr[1].len, fr[2].data, fr[3].data, fr[3].len, err, errlen);
 	if (j == NULL)
+		goto refused;
+	if (by_deployment(jb->action) && (code = deployment_units(co, j, err, errlen)) != 0)
 		goto refused;
 	j->submitted_ms = proto_now_ms();
 	j->deadline_ms = j->submitted_ms + jb->policy.job_deadline_s * 1000;
@@ -255,7 +276,6 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 	/* The job as accepted (every host pending, version base): a follower
 	 * asks for what changed since. */
 	*body = jobs_summary_json(j);
-	rollout_step(co, j);
 	json_decref(targets);
 	return 0;
 refused:
@@ -280,7 +300,7 @@ load_host_row(void *ctx, const struct store_job_host *sh)
 {
 	struct load_ctx *lc = ctx;
 	struct job *j = lc->j;
-	int st = jh_from_name(sh->state);
+	int st = jobstate_host_from_name(sh->state);
 
 	if (sh->order >= j->n || strcmp(j->hosts[sh->order].host, sh->host_id) != 0 || st < 0) {
 		snprintf(lc->err, lc->errlen, "job %s: stored row for %s does not match the job", j->id, sh->host_id);
@@ -298,12 +318,13 @@ load_host_row(void *ctx, const struct store_job_host *sh)
 	snprintf(jh->message, sizeof(jh->message), "%s", sh->message);
 	jh->updated_ms = sh->updated_ms;
 	jh->dispatch_expires_ms = sh->dispatch_expires_ms;
+	jh->unit = sh->unit >= 0 && (uint64_t)sh->unit <= sh->order ? (size_t)sh->unit : sh->order;
 	/* An unanswered dispatch of an earlier life. An ended job waits until
 	 * it is dead. A running or paused one asks again when the host says
 	 * HELLO (agents reconnect to a restarted coordinator), and not before:
 	 * an ack timeout from now would call a host that is still reconnecting
 	 * unreachable. */
-	jh->awaiting_ack = sh->dispatch_expires_ms != 0 && jobs_state_final(j->state);
+	jh->awaiting_ack = sh->dispatch_expires_ms != 0 && jobstate_final(j->state);
 	jh->activity_mono = clock_mono_ms();
 	jh->sent_mono = jh->activity_mono;
 	return 0;
@@ -314,7 +335,7 @@ load_job_row(void *ctx, const struct store_job *sj)
 {
 	struct load_ctx *lc = ctx;
 	struct job *j = job_new(sj->body, sj->body_len, sj->sig, sj->targets, sj->targets_len, lc->err, lc->errlen);
-	int st = name_index(state_names, 6, sj->state), sg = name_index(stage_names, 5, sj->stage);
+	int st = jobstate_from_name(sj->state), sg = jobstate_stage_from_name(sj->stage);
 
 	if (j == NULL)
 		return -1;
@@ -335,6 +356,7 @@ load_job_row(void *ctx, const struct store_job *sj)
 		job_free(j);
 		return -1;
 	}
+	jobstate_link_units(j);
 	j->next = *lc->list;
 	*lc->list = j;
 	return 0;
@@ -357,12 +379,12 @@ jobs_load(struct coord *co, char *err, size_t errlen)
 	for (; list != NULL; list = next) {
 		bool in_flight = list->counts[JH_PREFLIGHT] + list->counts[JH_RUNNING] > 0;
 		next = list->next;
-		if (jobs_state_final(list->state) && !in_flight) {
+		if (jobstate_final(list->state) && !in_flight) {
 			job_free(list);
 			continue;
 		}
-		log_info("job %s: %s, stage %s, resumed from the store", list->id, jobs_state_name(list->state),
-			 jobs_stage_name(list->stage));
+		log_info("job %s: %s, stage %s, resumed from the store", list->id, jobstate_name(list->state),
+			 jobstate_stage_name(list->stage));
 		job_stamp(co, list);
 		job_activate(co, list);
 	}
@@ -418,18 +440,18 @@ jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const
 	if (jh->state != st) {
 		j->counts[jh->state]--;
 		j->counts[st]++;
-		if (jobs_jh_final(st) && !jobs_jh_final(jh->state))
+		if (jobstate_host_final(st) && !jobstate_host_final(jh->state))
 			co->stats.job_hosts_ended[st]++;
 		/* Failures are news; at 10,000 hosts the rest would be noise. */
 		if (st == JH_FAILED || st == JH_UNREACHABLE)
-			log_info("job %s: host %s %s -> %s%s%s", j->id, jh->host, jobs_jh_name(jh->state),
-				 jobs_jh_name(st), *jh->message ? ": " : "", jh->message);
+			log_info("job %s: host %s %s -> %s%s%s", j->id, jh->host, jobstate_host_name(jh->state),
+				 jobstate_host_name(st), *jh->message ? ": " : "", jh->message);
 		else
-			log_debug("job %s: host %s %s -> %s%s%s", j->id, jh->host, jobs_jh_name(jh->state),
-				  jobs_jh_name(st), *jh->message ? ": " : "", jh->message);
+			log_debug("job %s: host %s %s -> %s%s%s", j->id, jh->host, jobstate_host_name(jh->state),
+				  jobstate_host_name(st), *jh->message ? ": " : "", jh->message);
 		jh->state = st;
 	}
-	if (jobs_jh_final(st)) {
+	if (jobstate_host_final(st)) {
 		struct host *h = registry_host(co, jh->host);
 		jh->awaiting_ack = false;
 		jh->dispatch_expires_ms = 0;
@@ -458,9 +480,10 @@ jobs_persist(struct coord *co, struct job *j)
 		changed = true;
 		if (!jh->dirty)
 			continue;
-		struct store_job_host sh = {j->id,	   jh->host,		   jh->order,	  jh->role,
-					    jh->batch,	   jobs_jh_name(jh->state), jh->phase,	  jh->step,
-					    jh->failed_step, jh->message,		   jh->updated_ms, jh->dispatch_expires_ms};
+		struct store_job_host sh = {j->id,	     jh->host,			jh->order,	jh->role,
+					    jh->batch,	     jobstate_host_name(jh->state), jh->phase,	jh->step,
+					    jh->failed_step, jh->message,		jh->updated_ms, jh->dispatch_expires_ms,
+					    (int64_t)jh->unit};
 		coord_tx(co);
 		if (store_job_host_update(co->store, &sh, err, sizeof(err)) != 0)
 			log_err("%s", err);
@@ -468,7 +491,7 @@ jobs_persist(struct coord *co, struct job *j)
 	}
 	if (j->dirty) {
 		coord_tx(co);
-		if (store_job_update(co->store, j->id, jobs_state_name(j->state), jobs_stage_name(j->stage), j->batch,
+		if (store_job_update(co->store, j->id, jobstate_name(j->state), jobstate_stage_name(j->stage), j->batch,
 				     j->message, j->ended_ms, err, sizeof(err)) != 0)
 			log_err("%s", err);
 		j->dirty = false;
@@ -497,7 +520,7 @@ jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase_arg)
 	/* A copy: callers that send the same phase again pass jh->phase itself. */
 	snprintf(phase, sizeof(phase), "%s", phase_arg);
 	if (j->state != JOB_RUNNING) {
-		log_warn("job %s is %s: nothing more is sent to %s", j->id, jobs_state_name(j->state), jh->host);
+		log_warn("job %s is %s: nothing more is sent to %s", j->id, jobstate_name(j->state), jh->host);
 		return false;
 	}
 	if (h == NULL || !registry_online(h))
@@ -612,7 +635,7 @@ jobs_on_hello(struct coord *co, struct host *h)
 		 * Ended: never again; a step the agent had started goes on from
 		 * its journal and its results are recorded. */
 		log_info("job %s: %s is back; the job is %s, so nothing is sent%s", j->id, h->id,
-			 jobs_state_name(j->state), jh->awaiting_ack ? " (its dispatch was never acknowledged)" : "");
+			 jobstate_name(j->state), jh->awaiting_ack ? " (its dispatch was never acknowledged)" : "");
 		return;
 	}
 	/* The agent resumes what its journal holds, or reports it again. */
@@ -672,7 +695,7 @@ jobs_on_progress(struct coord *co, struct host *h, const struct proto_msg *m)
 	if (i < 0)
 		return;
 	struct job_host *jh = &j->hosts[i];
-	if (jobs_jh_final(jh->state))
+	if (jobstate_host_final(jh->state))
 		return;
 	/* The step deadline runs from the start of each step; notes within a
 	 * step do not reset it. */
@@ -803,9 +826,9 @@ jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, cons
 	struct job_host *jh = &j->hosts[i];
 	acknowledged(jh);
 	jh->activity_mono = clock_mono_ms();
-	if (jobs_jh_final(jh->state)) {
+	if (jobstate_host_final(jh->state)) {
 		log_info("job %s: late %s result from %s (%s) after it was %s", j->id, r->step, h->id, r->status,
-			 jobs_jh_name(jh->state));
+			 jobstate_host_name(jh->state));
 		goto out;
 	}
 	snprintf(jh->step, sizeof(jh->step), "%s", r->step);
@@ -845,13 +868,13 @@ jobs_summary_json(const struct job *j)
 	for (size_t i = 0; i < jb->n_params; i++)
 		json_object_set_new(params, jb->params[i].key, json_string(jb->params[i].value));
 	for (int s = 0; s < JH_COUNT; s++)
-		json_object_set_new(counts, jh_names[s], json_integer((json_int_t)j->counts[s]));
+		json_object_set_new(counts, jobstate_host_name((enum jh_state)s), json_integer((json_int_t)j->counts[s]));
 	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:s, s:s, s:I, s:s, s:I, s:o, s:s}", "job_id",
 		      j->id, "action", jb->action, "operator", jb->operator_name, "reason", jb->reason, "params", params,
 		      "policy", policy_json(&jb->policy), "created_ms", (json_int_t)jb->created_ms, "expires_ms",
 		      (json_int_t)jb->expires_ms, "submitted_ms", (json_int_t)j->submitted_ms, "deadline_ms",
-		      (json_int_t)j->deadline_ms, "state", jobs_state_name(j->state), "stage",
-		      jobs_stage_name(j->stage), "batch", (json_int_t)j->batch, "message", j->message, "targets",
+		      (json_int_t)j->deadline_ms, "state", jobstate_name(j->state), "stage",
+		      jobstate_stage_name(j->stage), "batch", (json_int_t)j->batch, "message", j->message, "targets",
 		      (json_int_t)j->n, "counts", counts, "signer", j->signer);
 	if (o != NULL) {
 		json_object_set_new(o, "ended_ms", j->ended_ms ? json_integer((json_int_t)j->ended_ms) : json_null());
@@ -876,10 +899,11 @@ jobs_detail_json(const struct job *j, uint64_t since)
 		const struct job_host *jh = &j->hosts[i];
 		if (changes && jh->version <= since)
 			continue;
-		json_t *h = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "host", jh->host, "order",
-				      (json_int_t)jh->order, "role", jh->role, "batch", (json_int_t)jh->batch, "state",
-				      jobs_jh_name(jh->state), "phase", jh->phase, "step", jh->step, "failed_step",
-				      jh->failed_step, "message", jh->message, "updated_ms", (json_int_t)jh->updated_ms);
+		json_t *h = json_pack("{s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "host", jh->host, "order",
+				      (json_int_t)jh->order, "unit", (json_int_t)jh->unit, "role", jh->role, "batch",
+				      (json_int_t)jh->batch, "state", jobstate_host_name(jh->state), "phase", jh->phase,
+				      "step", jh->step, "failed_step", jh->failed_step, "message", jh->message,
+				      "updated_ms", (json_int_t)jh->updated_ms);
 		if (h == NULL || json_array_append_new(hosts, h) != 0) {
 			json_decref(o);
 			json_decref(hosts);

@@ -308,27 +308,27 @@ render_jobs(struct out *o, const struct coord *co)
 	for (j = co->jobs; j != NULL; j = j->next)
 		sample(o, "odc_fleet_job_info",
 		       (const char *const[]){"job_id", j->id, "action", j->jm->u.job.action, "operator",
-					     j->jm->u.job.operator_name, "state", jobs_state_name(j->state), "stage",
-					     jobs_stage_name(j->stage), NULL},
+					     j->jm->u.job.operator_name, "state", jobstate_name(j->state), "stage",
+					     jobstate_stage_name(j->stage), NULL},
 		       "1");
 	family(o, "odc_fleet_job_hosts", "gauge", "Targets of each job in memory, by their state in the job.");
 	for (j = co->jobs; j != NULL; j = j->next)
 		for (int s = 0; s < JH_COUNT; s++)
 			sample_u64(o, "odc_fleet_job_hosts",
-				   (const char *const[]){"job_id", j->id, "state", jobs_jh_name((enum jh_state)s), NULL},
+				   (const char *const[]){"job_id", j->id, "state", jobstate_host_name((enum jh_state)s), NULL},
 				   j->counts[s]);
 	family(o, "odc_fleet_jobs_submitted_total", "counter", "Jobs admitted since this process started.");
 	sample_u64(o, "odc_fleet_jobs_submitted_total", NULL, co->stats.jobs_submitted);
 	family(o, "odc_fleet_jobs_ended_total", "counter", "Jobs that ended since this process started, by final state.");
 	for (size_t k = 0; k < sizeof(ended) / sizeof(ended[0]); k++)
 		sample_u64(o, "odc_fleet_jobs_ended_total",
-			   (const char *const[]){"state", jobs_state_name(ended[k]), NULL},
+			   (const char *const[]){"state", jobstate_name(ended[k]), NULL},
 			   co->stats.jobs_ended[ended[k]]);
 	family(o, "odc_fleet_job_hosts_ended_total", "counter",
 	       "Job targets that reached a final state since this process started, by that state.");
 	for (size_t k = 0; k < sizeof(outcomes) / sizeof(outcomes[0]); k++)
 		sample_u64(o, "odc_fleet_job_hosts_ended_total",
-			   (const char *const[]){"state", jobs_jh_name(outcomes[k]), NULL},
+			   (const char *const[]){"state", jobstate_host_name(outcomes[k]), NULL},
 			   co->stats.job_hosts_ended[outcomes[k]]);
 }
 

@@ -204,7 +204,7 @@ notify_event_json(enum coord_event ev, uint64_t now_ms, const char *coord_id, co
 	if (counts == NULL || failed == NULL)
 		goto out;
 	for (int s = 0; s < JH_COUNT; s++)
-		if (json_object_set_new(counts, jobs_jh_name((enum jh_state)s),
+		if (json_object_set_new(counts, jobstate_host_name((enum jh_state)s),
 		                        json_integer((json_int_t)j->counts[s])) != 0)
 			goto out;
 	for (size_t i = 0; i < j->n; i++) {
@@ -218,7 +218,7 @@ notify_event_json(enum coord_event ev, uint64_t now_ms, const char *coord_id, co
 			continue;
 		}
 		h = json_pack("{s:s, s:s, s:o*, s:o*}", "host", jh->host, "state",
-		              jobs_jh_name(jh->state), "step", jstr(jh->failed_step, 0), "message",
+		              jobstate_host_name(jh->state), "step", jstr(jh->failed_step, 0), "message",
 		              jstr(jh->message, 0));
 		if (h == NULL || json_array_append_new(failed, h) != 0)
 			goto out;
@@ -226,8 +226,8 @@ notify_event_json(enum coord_event ev, uint64_t now_ms, const char *coord_id, co
 	job = json_pack(
 	    "{s:s, s:s, s:s, s:s, s:o*, s:s, s:s, s:I, s:o*, s:I, s:o, s:I, s:O, s:O, s:I}", "id",
 	    j->id, "action", jb->action, "operator", jb->operator_name, "signer", j->signer,
-	    "reason", jstr(jb->reason, 0), "state", jobs_state_name(j->state), "stage",
-	    jobs_stage_name(j->stage), "batch", (json_int_t)j->batch, "message",
+	    "reason", jstr(jb->reason, 0), "state", jobstate_name(j->state), "stage",
+	    jobstate_stage_name(j->stage), "batch", (json_int_t)j->batch, "message",
 	    jstr(j->message, 0), "submitted_ms", (json_int_t)j->submitted_ms, "ended_ms",
 	    j->ended_ms ? json_integer((json_int_t)j->ended_ms) : json_null(), "targets",
 	    (json_int_t)j->n, "counts", counts, "failed_hosts", failed, "failed_hosts_more",

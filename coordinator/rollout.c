@@ -12,10 +12,37 @@
 #include "common/log.h"
 #include "coordinator/coord.h"
 
+static bool
+host_failed(const struct job_host *jh)
+{
+	return jh->state == JH_FAILED || jh->state == JH_UNREACHABLE;
+}
+
+/* Units with a failed or unreachable target (a deployment fails as one). */
 static size_t
 failures(const struct job *j)
 {
-	return j->counts[JH_FAILED] + j->counts[JH_UNREACHABLE];
+	size_t f = 0;
+
+	if (j->n_units == j->n)
+		return j->counts[JH_FAILED] + j->counts[JH_UNREACHABLE];
+	for (size_t i = 0; i < j->n; i++) {
+		if (j->hosts[i].unit != i)
+			continue;
+		for (size_t k = i; k != SIZE_MAX; k = j->hosts[k].unit_next)
+			if (host_failed(&j->hosts[k])) {
+				f++;
+				break;
+			}
+	}
+	return f;
+}
+
+/* "targets" when every unit is one host, else "deployments". */
+static const char *
+units_word(const struct job *j)
+{
+	return j->n_units == j->n ? "targets" : "deployments";
 }
 
 static size_t
@@ -29,14 +56,14 @@ budget_of(const struct job *j)
 {
 	const struct proto_policy *p = &j->jm->u.job.policy;
 
-	return p->budget_pct ? (size_t)(p->budget * j->n / 100) : (size_t)p->budget;
+	return p->budget_pct ? (size_t)(p->budget * j->n_units / 100) : (size_t)p->budget;
 }
 
 static size_t
 batch_size(const struct job *j)
 {
 	const struct proto_policy *p = &j->jm->u.job.policy;
-	size_t b = p->batch_pct ? (size_t)((p->batch * j->n + 99) / 100) : (size_t)p->batch;
+	size_t b = p->batch_pct ? (size_t)((p->batch * j->n_units + 99) / 100) : (size_t)p->batch;
 
 	return b > 0 ? b : 1;
 }
@@ -69,7 +96,7 @@ finish(struct coord *co, struct job *j, enum job_state st, const char *who, cons
 		enum jh_state hs = j->hosts[i].state;
 		if (hs == JH_PENDING || hs == JH_READY)
 			jobs_host_set(co, j, i, JH_SKIPPED, NULL, "skipped: the job %s: %s",
-				      st == JOB_ABORTED ? "was aborted" : jobs_state_name(st), j->message);
+				      st == JOB_ABORTED ? "was aborted" : jobstate_name(st), j->message);
 	}
 	j->state = st;
 	co->stats.jobs_ended[st]++;
@@ -78,13 +105,13 @@ finish(struct coord *co, struct job *j, enum job_state st, const char *who, cons
 	j->ended_ms = proto_now_ms();
 	j->dirty = true;
 	targets = target_list(j);
-	coord_audit(co, who, "job-end", j->id, targets, jobs_state_name(st), "%s", j->message);
+	coord_audit(co, who, "job-end", j->id, targets, jobstate_name(st), "%s", j->message);
 	json_decref(targets);
 	notify_job(co, j, st == JOB_HALTED ? COORD_EVENT_HALT : COORD_EVENT_FINISH);
 	if (st == JOB_SUCCEEDED)
 		log_info("job %s succeeded on %zu hosts", j->id, j->n);
 	else
-		log_warn("job %s %s: %s", j->id, jobs_state_name(st), j->message);
+		log_warn("job %s %s: %s", j->id, jobstate_name(st), j->message);
 }
 
 /* Timeouts of what is in flight. An unanswered dispatch of a running job is
@@ -103,12 +130,12 @@ check_in_flight(struct coord *co, struct job *j)
 		struct job_host *jh = &j->hosts[i];
 		if (jh->state != JH_PREFLIGHT && jh->state != JH_RUNNING)
 			continue;
-		if (jh->awaiting_ack && jobs_state_final(j->state)) {
+		if (jh->awaiting_ack && jobstate_final(j->state)) {
 			if (jobs_dispatch_dead(jh, proto_now_ms()))
 				jobs_host_set(co, j, i, JH_UNREACHABLE, "dispatch",
 					      "its %s dispatch was never acknowledged and has expired; the job is %s, "
 					      "so nothing more was sent",
-					      jh->phase, jobs_state_name(j->state));
+					      jh->phase, jobstate_name(j->state));
 		} else if (jh->awaiting_ack) {
 			if (j->state != JOB_RUNNING || mono - jh->sent_mono <= co->conf->ack_timeout_ms)
 				continue;
@@ -137,7 +164,7 @@ check_job_deadline(struct coord *co, struct job *j)
 				      "the job's deadline passed during %s%s", *jh->step ? "step " : "the ",
 				      *jh->step ? jh->step : jh->phase);
 	}
-	if (!jobs_state_final(j->state))
+	if (!jobstate_final(j->state))
 		finish(co, j, JOB_FAILED, "coordinator", "the job deadline passed (%llu s)",
 		       (unsigned long long)j->jm->u.job.policy.job_deadline_s);
 }
@@ -155,14 +182,31 @@ start_host(struct coord *co, struct job *j, size_t i, const char *phase)
 	jobs_host_set(co, j, i, JH_UNREACHABLE, "dispatch", "not online when its %s was due", phase);
 }
 
-/* A host that may run now: ready after preflight, or pending when the
- * action has no preflight phase. */
+/* A unit that may run now (i its first target): every target of it ready
+ * after preflight, or pending when the action has no preflight phase. */
 static bool
 eligible(const struct job *j, size_t i)
 {
-	const struct job_host *jh = &j->hosts[i];
+	if (j->hosts[i].unit != i)
+		return false;
+	for (size_t k = i; k != SIZE_MAX; k = j->hosts[k].unit_next) {
+		const struct job_host *jh = &j->hosts[k];
+		if (*jh->role != '\0' || jh->state != (j->has_preflight ? JH_READY : JH_PENDING))
+			return false;
+	}
+	return true;
+}
 
-	return *jh->role == '\0' && (j->has_preflight ? jh->state == JH_READY : jh->state == JH_PENDING);
+/* Sends the run phase to every target of unit i at once: the nodes of one
+ * deployment run together (their agents elect the one that restores). */
+static void
+start_unit(struct coord *co, struct job *j, size_t i, const char *role, uint64_t batch)
+{
+	for (size_t k = i; k != SIZE_MAX; k = j->hosts[k].unit_next) {
+		snprintf(j->hosts[k].role, sizeof(j->hosts[k].role), "%s", role);
+		j->hosts[k].batch = batch;
+		start_host(co, j, k, "run");
+	}
 }
 
 static bool
@@ -177,7 +221,7 @@ over_budget(struct coord *co, struct job *j, const char *where)
 		if (jh->state == JH_FAILED || jh->state == JH_UNREACHABLE) {
 			finish(co, j, JOB_HALTED, "coordinator",
 			       "failure budget exceeded %s: %zu failed, budget %zu; first: %s %s%s%s: %s", where, f, b,
-			       jh->host, jobs_jh_name(jh->state), *jh->failed_step ? " at " : "", jh->failed_step,
+			       jh->host, jobstate_host_name(jh->state), *jh->failed_step ? " at " : "", jh->failed_step,
 			       jh->message);
 			return true;
 		}
@@ -197,132 +241,169 @@ awaiting_reconnect(struct coord *co, const struct job *j)
 	for (size_t i = 0; i < j->n; i++) {
 		const struct host *h = registry_host(co, j->hosts[i].host);
 		if (h != NULL && !h->revoked && h->seen_before && !registry_online(h) &&
-		    !jobs_jh_final(j->hosts[i].state))
+		    !jobstate_host_final(j->hosts[i].state))
 			return true;
 	}
 	return false;
 }
 
+/* Each stage decides from the job's stored state and the registry, sends
+ * what is due, and says whether the job moved to another stage (evaluate
+ * again now) or waits for news (an agent's answer, a tick). */
+enum turn { WAIT, NEXT };
+
+static void
+move_to(struct job *j, enum job_stage st)
+{
+	j->stage = st;
+	j->dirty = true;
+}
+
+/* Enough targets online, or the job halts before anything is sent;
+ * targets offline at the start are unreachable. */
+static enum turn
+stage_quorum(struct coord *co, struct job *j)
+{
+	const struct proto_policy *p = &j->jm->u.job.policy;
+	size_t online = 0;
+	uint64_t need = (p->quorum_pct * j->n + 99) / 100;
+
+	for (size_t i = 0; i < j->n; i++) {
+		struct host *h = registry_host(co, j->hosts[i].host);
+		online += h != NULL && registry_online(h);
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		struct host *h = registry_host(co, j->hosts[i].host);
+		if (h == NULL || !registry_online(h))
+			jobs_host_set(co, j, i, JH_UNREACHABLE, "", "not online when the job started");
+	}
+	/* A deployment with a node not online is not touched: that node may
+	 * still run the newer ODC against the metadb, or come back later and
+	 * migrate the restored metadb forward again (README, "Deployments"). */
+	for (size_t i = 0; i < j->n; i++) {
+		const struct job_host *jh = &j->hosts[i];
+		if (jh->unit != i || jh->unit_next == SIZE_MAX)
+			continue;
+		const char *down = NULL;
+		for (size_t k = i; k != SIZE_MAX && down == NULL; k = j->hosts[k].unit_next)
+			if (j->hosts[k].state == JH_UNREACHABLE)
+				down = j->hosts[k].host;
+		for (size_t k = i; down != NULL && k != SIZE_MAX; k = j->hosts[k].unit_next)
+			if (j->hosts[k].state != JH_UNREACHABLE)
+				jobs_host_set(co, j, k, JH_UNREACHABLE, "",
+					      "not touched: node %s of its deployment is not online (it may still run ODC "
+					      "on the metadb, or come back and migrate it)",
+					      down);
+	}
+	if (online < need) {
+		finish(co, j, JOB_HALTED, "coordinator", "quorum not met: %zu of %zu targets online, %llu%% (%llu) needed",
+		       online, j->n, (unsigned long long)p->quorum_pct, (unsigned long long)need);
+		return WAIT;
+	}
+	move_to(j, j->has_preflight ? STAGE_PREFLIGHT : STAGE_CANARY);
+	return over_budget(co, j, "at the start (offline targets)") ? WAIT : NEXT;
+}
+
+/* Every target checks itself before any is touched. */
+static enum turn
+stage_preflight(struct coord *co, struct job *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		if (j->hosts[i].state == JH_PENDING)
+			start_host(co, j, i, "preflight");
+	if (in_flight(j) > 0 || over_budget(co, j, "in preflight"))
+		return WAIT;
+	move_to(j, STAGE_CANARY);
+	return NEXT;
+}
+
+/* The canaries run alone; any canary failure halts the job. */
+static enum turn
+stage_canary(struct coord *co, struct job *j)
+{
+	const struct proto_policy *p = &j->jm->u.job.policy;
+	size_t scheduled = 0, left = 0;
+
+	for (size_t i = 0; i < j->n; i++)
+		scheduled += strcmp(j->hosts[i].role, "canary") == 0;
+	/* --canary counts units: a canary deployment runs all its nodes. */
+	for (size_t i = 0; scheduled == 0 && p->canary > 0 && i < j->n && left < p->canary; i++) {
+		if (!eligible(j, i))
+			continue;
+		start_unit(co, j, i, "canary", 0);
+		left++;
+	}
+	left = 0;
+	for (size_t i = 0; i < j->n; i++) {
+		const struct job_host *jh = &j->hosts[i];
+		if (strcmp(jh->role, "canary") != 0)
+			continue;
+		if (jh->state == JH_FAILED || jh->state == JH_UNREACHABLE) {
+			finish(co, j, JOB_HALTED, "coordinator", "canary %s %s%s%s: %s", jh->host,
+			       jh->state == JH_FAILED ? "failed" : "unreachable", *jh->failed_step ? " at " : "",
+			       jh->failed_step, jh->message);
+			return WAIT;
+		}
+		left += !jobstate_host_final(jh->state);
+	}
+	if (left > 0)
+		return WAIT;
+	move_to(j, STAGE_BATCHES);
+	return NEXT;
+}
+
+/* A batch at a time, each once the previous has ended, within the budget. */
+static enum turn
+stage_batches(struct coord *co, struct job *j)
+{
+	size_t want = batch_size(j), started = 0;
+
+	if (over_budget(co, j, j->batch ? "during the batches" : "before the first batch") ||
+	    j->counts[JH_RUNNING] > 0)
+		return WAIT;
+	for (size_t i = 0; i < j->n && started < want; i++) {
+		if (!eligible(j, i))
+			continue;
+		if (started == 0) {
+			j->batch++;
+			j->dirty = true;
+		}
+		start_unit(co, j, i, "batch", j->batch);
+		started++;
+	}
+	if (started > 0)
+		return j->counts[JH_RUNNING] > 0 ? WAIT : NEXT; /* a batch all unreachable: judge it now */
+	move_to(j, STAGE_DONE);
+	return NEXT;
+}
+
+static enum turn
+stage_done(struct coord *co, struct job *j)
+{
+	size_t f = failures(j);
+
+	if (f == 0)
+		finish(co, j, JOB_SUCCEEDED, "coordinator", "every target succeeded");
+	else
+		finish(co, j, JOB_FAILED, "coordinator", "%zu of %zu %s failed (budget %zu)", f, j->n_units, units_word(j),
+		       budget_of(j));
+	return WAIT;
+}
+
+static enum turn (*const stages[])(struct coord *, struct job *) = {
+    [STAGE_QUORUM] = stage_quorum,   [STAGE_PREFLIGHT] = stage_preflight, [STAGE_CANARY] = stage_canary,
+    [STAGE_BATCHES] = stage_batches, [STAGE_DONE] = stage_done,
+};
+
 static void
 advance(struct coord *co, struct job *j)
 {
-	const struct proto_policy *p = &j->jm->u.job.policy;
-
 	if (awaiting_reconnect(co, j))
 		return;
-	for (int guard = 0; guard < 8 && j->state == JOB_RUNNING; guard++) {
-		switch (j->stage) {
-		case STAGE_QUORUM: {
-			size_t online = 0;
-			for (size_t i = 0; i < j->n; i++) {
-				struct host *h = registry_host(co, j->hosts[i].host);
-				online += h != NULL && registry_online(h);
-			}
-			uint64_t need = (p->quorum_pct * j->n + 99) / 100;
-			if (online < need) {
-				for (size_t i = 0; i < j->n; i++) {
-					struct host *h = registry_host(co, j->hosts[i].host);
-					if (h == NULL || !registry_online(h))
-						jobs_host_set(co, j, i, JH_UNREACHABLE, "", "not online when the job started");
-				}
-				finish(co, j, JOB_HALTED, "coordinator",
-				       "quorum not met: %zu of %zu targets online, %llu%% (%llu) needed", online, j->n,
-				       (unsigned long long)p->quorum_pct, (unsigned long long)need);
-				return;
-			}
-			for (size_t i = 0; i < j->n; i++) {
-				struct host *h = registry_host(co, j->hosts[i].host);
-				if (h == NULL || !registry_online(h))
-					jobs_host_set(co, j, i, JH_UNREACHABLE, "", "not online when the job started");
-			}
-			j->stage = j->has_preflight ? STAGE_PREFLIGHT : STAGE_CANARY;
-			j->dirty = true;
-			if (over_budget(co, j, "at the start (offline targets)"))
-				return;
-			break;
-		}
-		case STAGE_PREFLIGHT:
-			for (size_t i = 0; i < j->n; i++)
-				if (j->hosts[i].state == JH_PENDING)
-					start_host(co, j, i, "preflight");
-			if (in_flight(j) > 0)
-				return;
-			if (over_budget(co, j, "in preflight"))
-				return;
-			j->stage = STAGE_CANARY;
-			j->dirty = true;
-			break;
-		case STAGE_CANARY: {
-			size_t scheduled = 0, left = 0;
-			for (size_t i = 0; i < j->n; i++)
-				scheduled += strcmp(j->hosts[i].role, "canary") == 0;
-			if (scheduled == 0 && p->canary > 0) {
-				for (size_t i = 0; i < j->n && scheduled < p->canary; i++) {
-					if (!eligible(j, i))
-						continue;
-					snprintf(j->hosts[i].role, sizeof(j->hosts[i].role), "canary");
-					start_host(co, j, i, "run");
-					scheduled++;
-				}
-			}
-			for (size_t i = 0; i < j->n; i++) {
-				const struct job_host *jh = &j->hosts[i];
-				if (strcmp(jh->role, "canary") != 0)
-					continue;
-				if (jh->state == JH_FAILED || jh->state == JH_UNREACHABLE) {
-					finish(co, j, JOB_HALTED, "coordinator", "canary %s %s%s%s: %s", jh->host,
-					       jh->state == JH_FAILED ? "failed" : "unreachable",
-					       *jh->failed_step ? " at " : "", jh->failed_step, jh->message);
-					return;
-				}
-				left += !jobs_jh_final(jh->state);
-			}
-			if (left > 0)
-				return;
-			j->stage = STAGE_BATCHES;
-			j->dirty = true;
-			break;
-		}
-		case STAGE_BATCHES: {
-			if (over_budget(co, j, j->batch ? "during the batches" : "before the first batch"))
-				return;
-			if (j->counts[JH_RUNNING] > 0)
-				return;
-			size_t want = batch_size(j), started = 0;
-			bool any = false;
-			for (size_t i = 0; i < j->n && started < want; i++) {
-				if (!eligible(j, i))
-					continue;
-				if (!any) {
-					j->batch++;
-					j->dirty = true;
-					any = true;
-				}
-				snprintf(j->hosts[i].role, sizeof(j->hosts[i].role), "batch");
-				j->hosts[i].batch = j->batch;
-				start_host(co, j, i, "run");
-				started++;
-			}
-			if (any) {
-				if (j->counts[JH_RUNNING] > 0)
-					return;
-				break; /* the whole batch was unreachable: judge it now */
-			}
-			j->stage = STAGE_DONE;
-			j->dirty = true;
-			break;
-		}
-		case STAGE_DONE: {
-			size_t f = failures(j);
-			if (f == 0)
-				finish(co, j, JOB_SUCCEEDED, "coordinator", "every target succeeded");
-			else
-				finish(co, j, JOB_FAILED, "coordinator", "%zu of %zu targets failed (budget %zu)", f, j->n,
-				       budget_of(j));
+	/* Every stage moves forward only, so a few turns reach a waiting one. */
+	for (int guard = 0; guard < 8 && j->state == JOB_RUNNING; guard++)
+		if (stages[j->stage](co, j) == WAIT)
 			return;
-		}
-		}
-	}
 }
 
 void
@@ -335,7 +416,7 @@ rollout_step(struct coord *co, struct job *j)
 	if (j->state == JOB_RUNNING)
 		advance(co, j);
 	jobs_persist(co, j);
-	if (jobs_state_final(j->state) && in_flight(j) == 0)
+	if (jobstate_final(j->state) && in_flight(j) == 0)
 		j->done = true;
 }
 
@@ -378,7 +459,7 @@ rollout_tick(struct coord *co)
 static int
 not_in(struct job *j, const char *what, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "job %s is %s; cannot %s it", j->id, jobs_state_name(j->state), what);
+	snprintf(err, errlen, "job %s is %s; cannot %s it", j->id, jobstate_name(j->state), what);
 	return PROTO_E_CONFLICT;
 }
 
@@ -389,7 +470,7 @@ rollout_pause(struct coord *co, struct job *j, const char *who, char *err, size_
 		return not_in(j, "pause", err, errlen);
 	j->state = JOB_PAUSED;
 	j->dirty = true;
-	coord_audit(co, who, "job-pause", j->id, NULL, "ok", "paused at stage %s", jobs_stage_name(j->stage));
+	coord_audit(co, who, "job-pause", j->id, NULL, "ok", "paused at stage %s", jobstate_stage_name(j->stage));
 	jobs_persist(co, j);
 	return 0;
 }
@@ -401,7 +482,7 @@ rollout_resume(struct coord *co, struct job *j, const char *who, char *err, size
 		return not_in(j, "resume", err, errlen);
 	j->state = JOB_RUNNING;
 	j->dirty = true;
-	coord_audit(co, who, "job-resume", j->id, NULL, "ok", "resumed at stage %s", jobs_stage_name(j->stage));
+	coord_audit(co, who, "job-resume", j->id, NULL, "ok", "resumed at stage %s", jobstate_stage_name(j->stage));
 	rollout_step(co, j);
 	return 0;
 }
@@ -411,8 +492,8 @@ rollout_abort(struct coord *co, struct job *j, const char *who, char *err, size_
 {
 	if (j->state != JOB_RUNNING && j->state != JOB_PAUSED)
 		return not_in(j, "abort", err, errlen);
-	coord_audit(co, who, "job-abort", j->id, NULL, "ok", "aborted at stage %s", jobs_stage_name(j->stage));
-	finish(co, j, JOB_ABORTED, who, "aborted by %s at stage %s%s", who, jobs_stage_name(j->stage),
+	coord_audit(co, who, "job-abort", j->id, NULL, "ok", "aborted at stage %s", jobstate_stage_name(j->stage));
+	finish(co, j, JOB_ABORTED, who, "aborted by %s at stage %s%s", who, jobstate_stage_name(j->stage),
 	       in_flight(j) ? "; steps already running go on to their end" : "");
 	rollout_step(co, j);
 	return 0;

@@ -20,7 +20,8 @@
 /* 2: jobs.targets (the target list frame of the Merkle-committed JOB).
  * 3: job_hosts.dispatch_expires_ms (an ended job's unanswered dispatch),
  *    index results_job (results paged in receipt order).
- * 4: hosts.metadb (the metadb its ODC uses: its deployment). */
+ * 4: hosts.metadb (the metadb its ODC uses: its deployment), job_hosts.unit
+ *    (the order of the first target of its rollout unit: its deployment). */
 #define SCHEMA_VERSION 4
 #define STR_(x) #x
 #define STR(x)  STR_(x)
@@ -90,6 +91,7 @@ static const char schema_sql[] =
     " message TEXT NOT NULL DEFAULT '',"
     " updated_ms INTEGER NOT NULL,"
     " dispatch_expires_ms INTEGER NOT NULL DEFAULT 0,"
+    " unit INTEGER NOT NULL DEFAULT -1,"
     " PRIMARY KEY (job_id, host_id),"
     " UNIQUE (job_id, ord)) WITHOUT ROWID;"
     /* The rowid is the receipt order (rows are never deleted). */
@@ -141,7 +143,7 @@ static const char schema_sql[] =
 	" deadline_ms, ended_ms, state, stage, batch, message, targets"
 #define JOB_HOST_COLS                                                                              \
 	"job_id, host_id, ord, role, batch, state, phase, step, failed_step, message, updated_ms,"    \
-	" dispatch_expires_ms"
+	" dispatch_expires_ms, unit"
 #define RESULT_COLS                                                                                \
 	"step, status, exit_code, started_ms, duration_ms, message, output_tail, data, final,"     \
 	" incarnation, received_ms, body, sig"
@@ -232,7 +234,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE job_id = ?1",
     [ST_JOB_HOST_UPDATE] = "UPDATE job_hosts SET role = ?3, batch = ?4, state = ?5, phase = ?6,"
                            " step = ?7, failed_step = ?8, message = ?9, updated_ms = ?10,"
-                           " dispatch_expires_ms = ?11 WHERE job_id = ?1 AND host_id = ?2",
+                           " dispatch_expires_ms = ?11, unit = ?12 WHERE job_id = ?1 AND host_id = ?2",
     [ST_JOB_HOSTS_EACH] = "SELECT " JOB_HOST_COLS " FROM job_hosts WHERE job_id = ?1"
                           " ORDER BY ord",
     [ST_RESULT_INSERT] =
@@ -651,6 +653,7 @@ store_setup(struct store *s, char *err, size_t errlen)
 	if (version == 3 &&
 	    (exec_sql(s,
 	              "ALTER TABLE hosts ADD COLUMN metadb TEXT NOT NULL DEFAULT '';"
+	              "ALTER TABLE job_hosts ADD COLUMN unit INTEGER NOT NULL DEFAULT -1;"
 	              "PRAGMA user_version=4;",
 	              err, errlen, "upgrade schema 3 to 4") != 0 ||
 	     pragma_int(s, "PRAGMA user_version", &version, err, errlen) != 0))
@@ -1485,6 +1488,7 @@ store_job_host_update(struct store *s, const struct store_job_host *h, char *err
 	bind_text(st, 9, h->message != NULL ? h->message : "");
 	bind_u64(st, 10, h->updated_ms);
 	bind_u64(st, 11, h->dispatch_expires_ms);
+	sqlite3_bind_int64(st, 12, h->unit);
 	ret = step_write(s, st, err, errlen, "update job target");
 	if (ret == 0 && sqlite3_changes(s->db) == 0) {
 		snprintf(err, errlen, "job %s has no target %s", h->job_id, h->host_id);
@@ -1521,6 +1525,7 @@ store_job_hosts_each(struct store *s, const char *job_id,
 		h.message = col_text(st, 9);
 		h.updated_ms = col_u64(st, 10);
 		h.dispatch_expires_ms = col_u64(st, 11);
+		h.unit = sqlite3_column_int64(st, 12);
 		if ((ret = fn(ctx, &h)) != 0)
 			goto out;
 	}

@@ -161,6 +161,7 @@ struct store_job_host {
 	const char *message;
 	uint64_t updated_ms;
 	uint64_t dispatch_expires_ms; /* 0: no dispatch awaits its answer */
+	int64_t unit; /* the order of the first target of its rollout unit; -1: its own */
 };
 
 /* Updates the row (job_id, host_id) with every field of h but order, which

@@ -7,7 +7,7 @@ static int cmd_rollback_exec(struct ctl *, int, char **);
 const struct ctl_cmd cmd_rollback_entry = {
     "rollback",
     "--to TAG --backup DIR [SELECTORS] [POLICY] [--dry-run] [--force] [--accept-unverified]\n"
-    "         [--reason TEXT] [--detach]",
+    "         [--whole-deployments] [--reason TEXT] [--detach]",
     "roll ODC back to TAG from the metadb backup in DIR on hosts, canary first",
     "--to TAG         the ODC image tag to return to (e.g. 4.2.0)\n"
     "--backup DIR     the pre-upgrade metadb backup, an absolute path on each host\n"
@@ -18,10 +18,14 @@ const struct ctl_cmd cmd_rollback_entry = {
     "--accept-unverified  restore a backup whose completeness cannot be verified: one\n"
     "                 taken by hand with obdumper (no odc-fleet manifest) or signed by\n"
     "                 another agent; without it such a backup is refused at preflight\n"
+    "--whole-deployments  add the other nodes of each selected host's deployment (the\n"
+    "                 nodes that share its metadb, odcctl deployments): a rollback names\n"
+    "                 whole deployments, whose metadb is restored once for all nodes\n"
     "SELECTORS (at least one; ANDed): --host ID (repeatable), --hosts GLOB,\n"
     "  --label K=V (repeatable), --all.\n"
     "POLICY (defaults): --canary N (1, capped at the targets), --batch N|N% (1),\n"
     "  --budget N|N% (0), --quorum PCT (100), --step-deadline DUR (2h),\n"
+    "  (canary, batch and budget count deployments: one HA deployment is one),\n"
     "  --job-deadline DUR (24h). DUR: 90s, 5m, 2h, 1d or bare seconds.\n"
     "--reason TEXT goes to the audit trail. The job is followed until it ends\n"
     "unless --detach, which prints the job id and exits 0. Exit status: 0 every\n"
@@ -42,6 +46,7 @@ cmd_rollback_exec(struct ctl *c, int argc, char **argv)
 	    {"dry-run", no_argument, NULL, CTL_OPT_DRY_RUN},
 	    {"force", no_argument, NULL, CTL_OPT_FORCE},
 	    {"accept-unverified", no_argument, NULL, CTL_OPT_ACCEPT_UNVERIFIED},
+	    {"whole-deployments", no_argument, NULL, CTL_OPT_WHOLE_DEPLOYMENTS},
 	    {NULL, 0, NULL, 0},
 	};
 	struct submit s = {.action = "rollback"};

@@ -124,6 +124,7 @@ enum ctl_opt {
 	CTL_OPT_STEP,
 	CTL_OPT_FORCE,
 	CTL_OPT_ACCEPT_UNVERIFIED,
+	CTL_OPT_WHOLE_DEPLOYMENTS,
 };
 
 /* Every subcommand's option table starts with these: --help and the global
@@ -260,6 +261,7 @@ struct submit {
 	struct submit_policy policy;
 	const char *reason;
 	bool detach;
+	bool whole_deployments; /* add the other nodes of each target's deployment */
 };
 
 /* Takes a selector, policy or action-parameter option (--host ... --canary

@@ -168,6 +168,9 @@ submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg)
 		return submit_param(c, s, "force", "true") == 0 ? 1 : -1;
 	case CTL_OPT_ACCEPT_UNVERIFIED:
 		return submit_param(c, s, "accept_unverified", "true") == 0 ? 1 : -1;
+	case CTL_OPT_WHOLE_DEPLOYMENTS:
+		s->whole_deployments = true;
+		return 1;
 	}
 	return 0;
 }
@@ -320,6 +323,52 @@ submit_prepare(struct ctl *c, struct submit *s, bool need_selectors)
 	return ctl_operator_key(c);
 }
 
+/* --whole-deployments: the other nodes of every target's deployment join
+ * the targets (the coordinator refuses a rollback that names part of one).
+ * *deps keeps the added ids alive; *targets grows. 0 or an exit status. */
+static int
+submit_whole(struct ctl *c, json_t **deps, const char ***targets, size_t *n)
+{
+	json_t *d, *node;
+	size_t i, k, added = 0;
+	int ret = ctl_request(c, "deployments", NULL, false, deps);
+
+	if (ret != 0)
+		return ret;
+	json_array_foreach(json_object_get(*deps, "deployments"), i, d)
+	{
+		json_t *nodes = json_object_get(d, "nodes");
+		bool named = false;
+		json_array_foreach(nodes, k, node)
+		{
+			for (size_t t = 0; t < *n && !named; t++)
+				named = strcmp((*targets)[t], js(node, "host")) == 0;
+		}
+		if (!named)
+			continue;
+		json_array_foreach(nodes, k, node)
+		{
+			const char *id = js(node, "host");
+			bool have = false;
+			for (size_t t = 0; t < *n && !have; t++)
+				have = strcmp((*targets)[t], id) == 0;
+			if (have)
+				continue;
+			const char **grown = realloc(*targets, (*n + 1) * sizeof(**targets));
+			if (grown == NULL) {
+				ctl_error(c, "out of memory");
+				return CTL_EXIT_FAILED;
+			}
+			*targets = grown;
+			(*targets)[(*n)++] = id;
+			added++;
+			fprintf(stderr, "odcctl: adding %s: a node of deployment %s\n", id, js(d, "deployment"));
+		}
+	}
+	(void)added;
+	return 0;
+}
+
 int
 submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_given)
 {
@@ -327,7 +376,7 @@ submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_g
 	struct proto_frames f = {0};
 	struct proto_error err;
 	struct proto_policy pol;
-	json_t *resolved = NULL, *reply = NULL, *start = NULL, *hosts = NULL;
+	json_t *resolved = NULL, *reply = NULL, *start = NULL, *hosts = NULL, *deps = NULL;
 	const char **targets = NULL;
 	size_t n = 0;
 	char job_id[PROTO_ID_MAX + 1], a[16];
@@ -367,6 +416,8 @@ submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_g
 	} else if ((ret = submit_resolve(c, s, &resolved, &targets, &n)) != 0) {
 		goto out;
 	}
+	if (s->whole_deployments && (ret = submit_whole(c, &deps, &targets, &n)) != 0)
+		goto out;
 	qsort(targets, n, sizeof(*targets), submit_cmp);
 	{
 		size_t k = 0;
@@ -445,6 +496,7 @@ out:
 	proto_frames_free(&f);
 	json_decref(reply);
 	json_decref(resolved);
+	json_decref(deps);
 	free(targets);
 	return ret;
 }

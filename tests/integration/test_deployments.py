@@ -3,13 +3,15 @@ containers use one metadb form one deployment, the unit an HA rollback restores 
 coordinator learns it from heartbeats, keeps it across restarts (a node that is down still
 counts), and shows what needs attention: a node lost, nodes at different versions."""
 
+import os
+import shutil
 import time
 
 import nacl.signing
 
 from tests.world import odcworld
 from tests.world.coordpeer import pub_text
-from tests.world.fleet import fleet, wait_for  # noqa: F401
+from tests.world.fleet import fleet, job_id_of, job_results, wait_for  # noqa: F401
 
 M1 = {"host": "obproxy.example", "port": 2883, "tenant": "odc_meta", "cluster": "obcluster",
       "database": "odc_metadb"}
@@ -154,3 +156,70 @@ def test_real_agents_place_ha_nodes_in_one_deployment(fleet, ha_deployment, odc_
     assert d["versions"] == [odcworld.NEW_BUILD] and d["attention"] == [], d
     assert nodes[("solo",)]["metadb"]["database"] == single.db
     assert body["unplaced"] == [], body
+
+
+def shared_backup(fleet, ha, single):
+    """One backup directory under a root every agent has, holding the HA deployment's
+    pre-upgrade dump and the single host's (data/<db>/ each): a fleet rollback names one
+    --backup path for every host."""
+    out = os.path.join(fleet.backup_root, "pre-4.3.0")
+    os.makedirs(os.path.join(out, "data"))
+    for f in os.listdir(os.path.join(ha.backup_dir, "data")):
+        p = os.path.join(ha.backup_dir, "data", f)
+        if os.path.isfile(p):
+            shutil.copy2(p, os.path.join(out, "data"))
+    for src, db in ((ha.backup_dir, ha.db), (single.backup_dir, single.db)):
+        shutil.copytree(os.path.join(src, "data", db), os.path.join(out, "data", db))
+    return out
+
+
+def test_a_fleet_rollback_restores_an_ha_deployment_once(fleet, ha_deployment, odc_host):
+    """The deployment is the unit: a rollback naming one node of the HA deployment is refused
+    (the other node named); with --whole-deployments both nodes run together as the canary,
+    one restores, the other waits and only replaces its container; then the single host.
+    Every node ends at 4.2.0 on a metadb equal to its backup, loaded once."""
+    fleet.start()
+    ha = ha_deployment()
+    single = odc_host()
+    for node in ha.nodes:
+        fleet.make_agent(node.host_id, host=node)
+    fleet.make_agent("solo", host=single)
+    for a in fleet.agents.values():
+        fleet.accept(a.host_id, "@" + a.pub_path)
+        a.start()
+    wait_deployments(fleet, lambda b: sum(d["size"] for d in b["deployments"]) == 3,
+                     "three nodes placed", timeout=60)
+    backup = shared_backup(fleet, ha, single)
+    args = ("--to", odcworld.OLD_VERSION, "--backup", backup, "--accept-unverified")
+
+    p = fleet.ctl("rollback", *args, "--host", "odc1", "--host", "solo", "--detach")
+    assert p.rc != 0, p
+    assert "names only part of deployment d-" in p.err and "odc2 is not a target" in p.err, p
+    assert all(n.info_version() == odcworld.NEW_BUILD for n in ha.nodes)  # nothing touched
+
+    p = fleet.ctl("rollback", *args, "--host", "odc1", "--host", "solo", "--whole-deployments",
+                  "--canary", "1", "--batch", "1", "--detach")
+    assert p.rc == 0, p
+    assert "adding odc2: a node of deployment d-" in p.err, p
+    job_id = job_id_of(p.out)
+    job = fleet.wait_job(job_id, 300)
+    assert job["state"] == "succeeded", job
+    hosts = {h["host"]: h for h in job["hosts"]}
+    assert hosts["odc1"]["role"] == hosts["odc2"]["role"] == "canary", hosts
+    assert hosts["solo"]["role"] == "batch", hosts
+    results = job_results(job)
+    restore = {h: next(r for r in rs if r["step"] == "restore") for h, rs in results.items()}
+    ha_restores = [h for h in ("odc1", "odc2") if restore[h]["status"] == "ok"]
+    assert len(ha_restores) == 1, restore
+    other = "odc2" if ha_restores == ["odc1"] else "odc1"
+    assert restore[other]["status"] == "skipped", restore[other]
+    snap = next(r for r in results[other] if r["step"] == "snapshot")
+    assert f"host {ha_restores[0]} of this deployment restored the metadb for this job" in \
+        snap["message"], snap
+    assert restore["solo"]["status"] == "ok"
+    for n in ha.nodes + [single]:
+        assert n.info_version() == odcworld.OLD_BUILD, n
+    assert odcworld.metadb_state(ha.nodes[0])["tables"] == \
+        odcworld.backup_state(ha.nodes[0], ha.backup_dir)
+    assert odcworld.metadb_state(single)["tables"] == \
+        odcworld.backup_state(single, single.backup_dir)

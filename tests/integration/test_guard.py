@@ -120,16 +120,18 @@ def test_a_guard_left_by_a_crash_holds_until_released(ha_deployment, tmp_path):
 
 
 def test_no_restore_while_another_node_is_connected(ha_deployment, tmp_path):
-    """A node left running holds its connection pool to the metadb: the restore does not
-    begin (the other node would undo it at its next start), the metadb is untouched, the
-    guard released, and the host goes back as it was."""
+    """A node left running holds its connection pool to the metadb: neither the snapshot nor
+    the restore begins (the other node would undo the restore at its next start), the metadb
+    is untouched, the guard released, and the host goes back as it was."""
     ha = ha_deployment()
     confs = node_confs(ha, tmp_path)
     node, other = ha.nodes
     before = ha.history()
     p = agentcli.agent(confs[0], *rollback_args(ha, "rb-busy"))
     assert p.returncode == 1, p.stdout
-    assert "[restore] failed" in p.stdout, p.stdout
+    # Checked before the snapshot already: a snapshot of a metadb still written to would not
+    # be one; and again before the restore.
+    assert "[snapshot] failed" in p.stdout and "[restore]" not in p.stdout, p.stdout
     assert "2 sessions from 127.0.0.1 of user" in p.stdout, p.stdout
     assert "still connected to the metadb after 15 s" in p.stdout, p.stdout
     assert "the host is back as it was" in p.stdout and "the metadb is untouched" in p.stdout, \
@@ -184,4 +186,34 @@ def test_a_local_rollback_racing_a_fleet_rollback_on_one_metadb(ha_deployment, f
         assert loser.info_version() == OLD_BUILD
     else:
         assert not loser.healthy() and loser.state()["Running"] is False
+    assert guard_rows(ha) is None
+
+
+def test_the_nodes_of_one_job_restore_once_and_all_come_up(ha_deployment, tmp_path):
+    """Every node of the deployment runs the same rollback job at once (as a fleet job
+    dispatched to the whole deployment): each stops its node; the first to take the guard
+    waits for the others to be stopped, snapshots and restores; the others wait for it, then
+    find the metadb restored and only replace their containers. One restore, every node up at
+    4.2.0 from its own spec."""
+    ha = ha_deployment()
+    confs = node_confs(ha, tmp_path)
+    procs = [subprocess.Popen([agentcli.AGENT, "-c", c, *rollback_args(ha, "rb-deploy")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for c in confs]
+    outs = [p.communicate(timeout=300) for p in procs]
+    rcs = [p.returncode for p in procs]
+    text = "\n\n".join(f"exit {rc}:\n{o}\n{e}" for rc, (o, e) in zip(rcs, outs))
+    assert rcs == [0, 0], text
+    restored = [i for i, (o, _) in enumerate(outs) if "[restore] ok" in o]
+    assert len(restored) == 1, text
+    r = restored[0]
+    other = outs[1 - r][0]
+    assert (f"host {ha.nodes[r].host_id} of this deployment restored the metadb for this job"
+            in other), other
+    assert "[restore] skipped" in other, other
+    for node in ha.nodes:
+        assert node.info_version() == OLD_BUILD, node
+        assert node.engine.inspect(node.name)["Config"]["Image"] == node.images.old
+    assert odcworld.metadb_state(ha.nodes[0])["tables"] == \
+        odcworld.backup_state(ha.nodes[0], ha.backup_dir)
     assert guard_rows(ha) is None

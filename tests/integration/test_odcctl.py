@@ -1056,8 +1056,9 @@ def test_undo_targets_the_hosts_whose_run_phase_was_dispatched(odc_host, coord):
     })
     coord.agent("hz", start=False)
     row = wait_for(lambda: [r for r in table_rows(coord.ctl("hosts", "--host", "hw").stdout)
-                            if r[0] == "hw" and r[4] != "-"], "hw's ODC in a heartbeat")[0]
-    assert row[2] == "online" and row[4:7] == ["4.2.0-20230916", "running", "healthy"], row
+                            if r[0] == "hw" and r[5] != "-"], "hw's ODC in a heartbeat")[0]
+    assert row[2] == "online" and row[4].startswith("d-"), row
+    assert row[5:8] == ["4.2.0-20230916", "running", "healthy"], row
     p = coord.ctl("rollback", "--to", "4.2.0", "--backup", host.backup_dir, "--dry-run",
                   "--accept-unverified",
                   "--host", "hw", "--host", "hz", "--quorum", "50", "--budget", "1")

@@ -224,6 +224,7 @@ job_cb(void *ctx, const struct store_job *j)
 struct jh_copy {
 	char host_id[64], role[16], state[16], phase[16], step[32], failed_step[32], message[64];
 	uint64_t order, batch, updated_ms, dispatch_expires_ms;
+	int64_t unit;
 };
 
 struct jhs_seen {
@@ -248,6 +249,7 @@ jh_cb(void *ctx, const struct store_job_host *h)
 	snprintf(o->failed_step, sizeof(o->failed_step), "%s", h->failed_step);
 	snprintf(o->message, sizeof(o->message), "%s", h->message);
 	o->order = h->order;
+	o->unit = h->unit;
 	o->batch = h->batch;
 	o->updated_ms = h->updated_ms;
 	o->dispatch_expires_ms = h->dispatch_expires_ms;
@@ -1034,6 +1036,7 @@ test_job_host_update(void **state)
 	h.message = "exit 3";
 	h.updated_ms = 777;
 	h.dispatch_expires_ms = 123456;
+	h.unit = 1; /* h2 and h3: one deployment */
 	assert_int_equal(store_job_host_update(f->s, &h, f->err, sizeof(f->err)), 0);
 	h.dispatch_expires_ms = 0;
 	h.role = "batch";
@@ -1049,6 +1052,9 @@ test_job_host_update(void **state)
 	assert_int_equal(hs.n, 3);
 	assert_string_equal(hs.h[0].host_id, "h1");
 	assert_string_equal(hs.h[0].state, "pending");
+	assert_int_equal(hs.h[0].unit, -1); /* never written: its own */
+	assert_int_equal(hs.h[1].unit, 1);
+	assert_int_equal(hs.h[2].unit, 1);
 	assert_string_equal(hs.h[1].host_id, "h2");
 	assert_int_equal(hs.h[1].order, 1);
 	assert_string_equal(hs.h[1].role, "canary");
@@ -1266,7 +1272,7 @@ static void
 test_job_target(void **state)
 {
 	struct fx *f = *state;
-	struct store_job_host h = {"j1", "h2", 1, "batch", 1, "running", "run", "", "", "", 5, 0};
+	struct store_job_host h = {"j1", "h2", 1, "batch", 1, "running", "run", "", "", "", 5, 0, -1};
 	char action[33], phase[10];
 	bool is_target;
 
@@ -1308,6 +1314,7 @@ test_open_upgrades_v2(void **state)
 	                              "DROP INDEX results_job;"
 	                              "ALTER TABLE job_hosts DROP COLUMN dispatch_expires_ms;"
 	                              "ALTER TABLE hosts DROP COLUMN metadb;"
+	                              "ALTER TABLE job_hosts DROP COLUMN unit;"
 	                              "PRAGMA user_version=2;",
 	                              NULL, NULL, NULL),
 	                 SQLITE_OK);
