@@ -665,6 +665,16 @@ record_metadb_start(struct run *r, struct step_res *s, const char *hv, const cha
 }
 
 static bool
+fact_is_set(struct run *r, const char *job, const char *key)
+{
+	char *v = fact(r, job, key);
+	bool set = v != NULL;
+
+	free(v);
+	return set;
+}
+
+static bool
 fact_is(struct run *r, const char *job, const char *key, const char *value)
 {
 	char *v = fact(r, job, key);
@@ -1099,8 +1109,11 @@ await_peer_restore(struct run *r, struct step_res *s, const struct guard_holder 
 	snprintf(host, sizeof(host), "%s", peer->host);
 	note(r, "snapshot", "host %s of this deployment restores the metadb for job %s; waiting for it", host, r->job);
 	for (;;) {
-		struct timespec ts = {1, 0};
+		/* Waiting on the peer is waiting on the metadb, not work of ours. */
+		struct timespec ts = {0, 250 * 1000 * 1000};
+		uint64_t tw = clock_mono_ms();
 		nanosleep(&ts, NULL);
+		waited(&r->wait_metadb_ms, tw);
 		if ((m = need_metadb(r, s)) == NULL)
 			goto out;
 		rc = guard_read(m, &who, r->err, sizeof(r->err));
@@ -1540,7 +1553,9 @@ step_preflight_undo(struct run *r, struct step_res *s)
 	}
 	/* Before anything is stopped: the kept ODC must fit the metadb it
 	 * would start on (after the snapshot's restore, when there is one). */
-	if (untouched && check_release_fits(r, s, of) != 0)
+	/* (A node whose rollback a peer restored waits for the peer's undo
+	 * first: its start step checks the fit then.) */
+	if (untouched && !fact_is_set(r, of, "restored_by") && check_release_fits(r, s, of) != 0)
 		goto out;
 	if (untouched) {
 		/* Nothing to restore: only the kept container goes back (the
@@ -1856,6 +1871,56 @@ struct step_def {
 	enum step_kind kind;
 };
 
+/* The undo of a node whose rollback a peer of its deployment restored
+ * (restored_by): that peer's undo restores the metadb for every node of
+ * this job. This node waits, holding no session, until the metadb is back
+ * at the version it had before the rollback and nobody holds the guard;
+ * then its start step brings its kept container back. */
+static void
+await_peer_undo(struct run *r, struct step_res *s, const char *of, const char *before, const char *peer)
+{
+	uint64_t t0 = clock_mono_ms(), budget = step_budget(r, STEP_RESTORE);
+	struct guard_holder who;
+	char hv[65] = "";
+	int held;
+
+	note(r, "restore", "host %s of this deployment restored the metadb for %s; waiting for its undo", peer, of);
+	for (;;) {
+		struct metadb *m = need_metadb(r, s);
+		if (m == NULL)
+			return;
+		held = guard_read(m, &who, r->err, sizeof(r->err));
+		if (held >= 0 && metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err)) < 0)
+			held = -1;
+		metadb_close(m);
+		if (held < 0) {
+			say(s, "failed", "metadb: %s", r->err);
+			return;
+		}
+		if (held == 1 && (who.unreadable || strcmp(who.job, r->job) != 0)) {
+			char desc[300];
+			guard_describe(&who, desc, sizeof(desc));
+			say(s, "failed", "another restore holds the metadb: %s; this node's container is not started", desc);
+			return;
+		}
+		if (held == 0 && strcmp(hv, before) == 0) {
+			say(s, "skipped", "host %s of this deployment restored the metadb for this undo (back at version "
+			    "%s): nothing to restore here", peer, *hv ? hv : "(empty)");
+			return;
+		}
+		if (clock_mono_ms() - t0 > budget) {
+			say(s, "failed", "waited %llu s for host %s to restore the metadb for this undo (it is at version "
+			    "%s, %s before the rollback); this node's container is not started",
+			    (unsigned long long)((clock_mono_ms() - t0) / 1000), peer, *hv ? hv : "(empty)", before);
+			return;
+		}
+		struct timespec ts = {0, 250 * 1000 * 1000};
+		uint64_t tw = clock_mono_ms();
+		nanosleep(&ts, NULL);
+		waited(&r->wait_metadb_ms, tw);
+	}
+}
+
 /* The undo of a rollback whose restore never began has nothing to restore,
  * but the kept container may only start on the metadb it left: when the
  * metadb's version changed since (another node of the deployment, or
@@ -1871,6 +1936,12 @@ untouched_undo(struct run *r, struct step_res *s, const char *of)
 	if (before == NULL) {
 		say(s, "skipped", "rollback %s never changed the metadb (its restore did not begin); nothing to restore",
 		    of);
+		goto out;
+	}
+	char *peer = fact(r, of, "restored_by");
+	if (peer != NULL) {
+		await_peer_undo(r, s, of, before, peer);
+		free(peer);
 		goto out;
 	}
 	if ((m = need_metadb(r, s)) == NULL)

@@ -4,6 +4,7 @@ coordinator learns it from heartbeats, keeps it across restarts (a node that is 
 counts), and shows what needs attention: a node lost, nodes at different versions."""
 
 import os
+import re
 import shutil
 import time
 
@@ -223,3 +224,22 @@ def test_a_fleet_rollback_restores_an_ha_deployment_once(fleet, ha_deployment, o
         odcworld.backup_state(ha.nodes[0], ha.backup_dir)
     assert odcworld.metadb_state(single)["tables"] == \
         odcworld.backup_state(single, single.backup_dir)
+
+    # For the record (the issue's note): the wall time of the HA rollback's unit, and the
+    # agents' own work in it (each plan's timing line: what is left once Docker, the loaders,
+    # the metadb and the health gate are taken out, both phases).
+    ha_hosts = [h for h in job["hosts"] if h["host"] in ("odc1", "odc2")]
+    own = {a: [int(x) for x in re.findall(r"the agent's own work (\d+) ms", fleet.agents[a].log())]
+           for a in ("odc1", "odc2")}
+    print(f"HA rollback: job {job['ended_ms'] - job['submitted_ms']} ms for 2 HA nodes + 1 host; "
+          f"HA unit results {[(h['host'], h['updated_ms'] - job['submitted_ms']) for h in ha_hosts]}"
+          f" ms after submission; agents' own work per plan (ms): {own}")
+
+    # Undo by deployment too: every host of the rollback, the HA nodes together.
+    p = fleet.ctl("undo", "--of", job_id, "--canary", "0", "--batch", "100%", "--detach")
+    assert p.rc == 0, p
+    undo = fleet.wait_job(job_id_of(p.out), 300)
+    assert undo["state"] == "succeeded", undo
+    assert len({h["unit"] for h in undo["hosts"]}) == 2, undo["hosts"]
+    for n in ha.nodes + [single]:
+        assert n.info_version() == odcworld.NEW_BUILD, n

@@ -197,6 +197,7 @@ def test_the_nodes_of_one_job_restore_once_and_all_come_up(ha_deployment, tmp_pa
     4.2.0 from its own spec."""
     ha = ha_deployment()
     confs = node_confs(ha, tmp_path)
+    upgraded = odcworld.metadb_state(ha.nodes[0])["tables"]
     procs = [subprocess.Popen([agentcli.AGENT, "-c", c, *rollback_args(ha, "rb-deploy")],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for c in confs]
@@ -216,4 +217,21 @@ def test_the_nodes_of_one_job_restore_once_and_all_come_up(ha_deployment, tmp_pa
         assert node.engine.inspect(node.name)["Config"]["Image"] == node.images.old
     assert odcworld.metadb_state(ha.nodes[0])["tables"] == \
         odcworld.backup_state(ha.nodes[0], ha.backup_dir)
+    assert guard_rows(ha) is None
+
+    # The undo, the same way: the node that restored restores its snapshot once the others
+    # are stopped; the others wait for it, then start their kept 4.3.0 containers.
+    procs = [subprocess.Popen([agentcli.AGENT, "-c", c, "run", "undo", "--of", "rb-deploy",
+                               "--job", "undo-deploy"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for c in confs]
+    outs = [p.communicate(timeout=300) for p in procs]
+    text = "\n\n".join(f"exit {p.returncode}:\n{o}\n{e}" for p, (o, e) in zip(procs, outs))
+    assert [p.returncode for p in procs] == [0, 0], text
+    assert "[restore] ok" in outs[r][0], text
+    assert (f"host {ha.nodes[r].host_id} of this deployment restored the metadb for this undo"
+            in outs[1 - r][0]), text
+    for node in ha.nodes:
+        assert node.info_version() == NEW_BUILD, node
+    assert odcworld.metadb_state(ha.nodes[0])["tables"] == upgraded
     assert guard_rows(ha) is None

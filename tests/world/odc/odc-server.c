@@ -1454,11 +1454,11 @@ main(void)
 		          "Application run failed: metadb migration did not complete");
 		return 1;
 	}
-	/* ODC keeps its Hikari pool for as long as it runs (50 to 100
-	 * connections per node on the real one, application.yml's
-	 * spring.datasource.hikari): a running node is visible in the metadb's
-	 * process list. Two idle sessions stand for it here; they close only
-	 * when the process ends. */
+	/* ODC keeps its connection pool for as long as it runs: Druid with
+	 * initial-size 100, min-idle 50, keep-alive (oceanbase/odc
+	 * server/odc-server/src/main/resources/config/application.yml:31-38),
+	 * so a running node is visible in the metadb's process list. Two idle
+	 * sessions stand for it here; they close only when the process ends. */
 	MYSQL *pool2 = db_connect(&c);
 	if (pool2 == NULL) {
 		mysql_close(db);
