@@ -1086,6 +1086,10 @@ at_target_now(struct run *r, struct step_res *s, struct metadb *m)
 	if (rc != 0 || strcmp(r->action, "rollback") != 0 || param_true(r, "force") ||
 	    !version_belongs_to(hv, param(r, "to")) || fact_set(r, "metadb_at_target", "1") != 0)
 		return false;
+	/* Not at the target at this job's check, at it now: a peer restored it
+	 * during this job (which one is not known), and this node's undo must
+	 * wait for that peer's undo. */
+	(void)fact_set(r, "restored_by", "");
 	put(s, "metadb_at_target", "true");
 	say(s, "skipped", "the metadb is at version %s, of release %s, already (another node of this deployment "
 	    "restored it since this job began): not restored again", hv, param(r, "to"));
@@ -1876,15 +1880,22 @@ struct step_def {
  * this job. This node waits, holding no session, until the metadb is back
  * at the version it had before the rollback and nobody holds the guard;
  * then its start step brings its kept container back. */
+#define PEER_START_MS 60000
 static void
 await_peer_undo(struct run *r, struct step_res *s, const char *of, const char *before, const char *peer)
 {
 	uint64_t t0 = clock_mono_ms(), budget = step_budget(r, STEP_RESTORE);
 	struct guard_holder who;
 	char hv[65] = "";
+	bool began = false; /* the peer's restore for this undo was seen */
 	int held;
 
-	note(r, "restore", "host %s of this deployment restored the metadb for %s; waiting for its undo", peer, of);
+	char who_restored[80];
+	if (*peer)
+		snprintf(who_restored, sizeof(who_restored), "host %s", peer);
+	else
+		snprintf(who_restored, sizeof(who_restored), "another node");
+	note(r, "restore", "%s of this deployment restored the metadb for %s; waiting for its undo", who_restored, of);
 	for (;;) {
 		struct metadb *m = need_metadb(r, s);
 		if (m == NULL)
@@ -1903,15 +1914,26 @@ await_peer_undo(struct run *r, struct step_res *s, const char *of, const char *b
 			say(s, "failed", "another restore holds the metadb: %s; this node's container is not started", desc);
 			return;
 		}
+		began |= held == 1;
 		if (held == 0 && strcmp(hv, before) == 0) {
-			say(s, "skipped", "host %s of this deployment restored the metadb for this undo (back at version "
-			    "%s): nothing to restore here", peer, *hv ? hv : "(empty)");
+			say(s, "skipped", "%s of this deployment restored the metadb for this undo (back at version "
+			    "%s): nothing to restore here", who_restored, *hv ? hv : "(empty)");
+			return;
+		}
+		/* The undo of a deployment runs on all its nodes at once: a peer
+		 * that has not begun within PEER_START_MS is not coming. */
+		if (!began && clock_mono_ms() - t0 > PEER_START_MS) {
+			say(s, "failed", "no node restored the metadb for this undo within %d s (it is at version %s, %s "
+			    "before the rollback): run the undo of %s of this deployment first, or of all its nodes "
+			    "together; this node's container is not started",
+			    PEER_START_MS / 1000, *hv ? hv : "(empty)", before, who_restored);
 			return;
 		}
 		if (clock_mono_ms() - t0 > budget) {
-			say(s, "failed", "waited %llu s for host %s to restore the metadb for this undo (it is at version "
+			say(s, "failed", "waited %llu s for %s to restore the metadb for this undo (it is at version "
 			    "%s, %s before the rollback); this node's container is not started",
-			    (unsigned long long)((clock_mono_ms() - t0) / 1000), peer, *hv ? hv : "(empty)", before);
+			    (unsigned long long)((clock_mono_ms() - t0) / 1000), who_restored, *hv ? hv : "(empty)",
+			    before);
 			return;
 		}
 		struct timespec ts = {0, 250 * 1000 * 1000};
