@@ -248,70 +248,71 @@ name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+struct names {
+	const struct metadb *m;
+	const char *what;
+	char **v;
+	size_t cnt, cap;
+	char *err;
+	size_t errlen;
+};
+
+static int
+name_row(void *ctx, char **cols, const unsigned long *lens, unsigned ncols)
+{
+	struct names *nc = ctx;
+	char **nv;
+
+	if (ncols < 1 || cols[0] == NULL || lens == NULL)
+		return 0;
+	if (nc->cnt >= METADB_MAX_TABLES) {
+		snprintf(nc->err, nc->errlen, "metadb %s: %s: more than %d names", nc->m->where, nc->what,
+		         METADB_MAX_TABLES);
+		return -1;
+	}
+	if (lens[0] == 0 || lens[0] > TABLE_NAME_BYTES || memchr(cols[0], '\0', lens[0]) != NULL) {
+		snprintf(nc->err, nc->errlen, "metadb %s: %s: a name of %lu bytes", nc->m->where, nc->what,
+		         lens[0]);
+		return -1;
+	}
+	if (nc->cnt == nc->cap) {
+		size_t cap = nc->cap != 0 ? nc->cap * 2 : 64;
+		nv = realloc(nc->v, cap * sizeof(*nv));
+		if (nv == NULL)
+			goto oom;
+		nc->v = nv;
+		nc->cap = cap;
+	}
+	nc->v[nc->cnt] = strndup(cols[0], lens[0]);
+	if (nc->v[nc->cnt] == NULL)
+		goto oom;
+	nc->cnt++;
+	return 0;
+oom:
+	snprintf(nc->err, nc->errlen, "metadb %s: out of memory", nc->m->where);
+	return -1;
+}
+
 /* The names one query returns (one column), sorted bytewise. */
 static int
 list_names(struct metadb *m, const char *q, const char *what, char ***names, size_t *n, char *err,
            size_t errlen)
 {
-	char **v = NULL, **nv;
-	size_t cnt = 0, cap = 0;
-	MYSQL_RES *res = NULL;
-	MYSQL_ROW row;
-	unsigned long *len;
-	int rc = -1;
+	struct names nc = {m, what, NULL, 0, 0, err, errlen};
 
 	*names = NULL;
 	*n = 0;
-	if (mysql_real_query(m->my, q, strlen(q)) != 0 || (res = mysql_use_result(m->my)) == NULL) {
-		query_error(m, what, err, errlen);
+	/* name_row bounds the count itself, with its own message. */
+	if (metadb_query(m, q, what, (size_t)METADB_MAX_TABLES + 1, name_row, &nc, err, errlen) != 0) {
+		metadb_names_free(nc.v, nc.cnt);
 		return -1;
 	}
-	while ((row = mysql_fetch_row(res)) != NULL) {
-		len = mysql_fetch_lengths(res);
-		if (row[0] == NULL || len == NULL)
-			continue;
-		if (cnt >= METADB_MAX_TABLES) {
-			snprintf(err, errlen, "metadb %s: %s: more than %d names", m->where, what,
-			         METADB_MAX_TABLES);
-			goto out;
-		}
-		if (len[0] == 0 || len[0] > TABLE_NAME_BYTES ||
-		    memchr(row[0], '\0', len[0]) != NULL) {
-			snprintf(err, errlen, "metadb %s: %s: a name of %lu bytes", m->where, what,
-			         len[0]);
-			goto out;
-		}
-		if (cnt == cap) {
-			cap = cap != 0 ? cap * 2 : 64;
-			nv = realloc(v, cap * sizeof(*v));
-			if (nv == NULL)
-				goto oom;
-			v = nv;
-		}
-		v[cnt] = strndup(row[0], len[0]);
-		if (v[cnt] == NULL)
-			goto oom;
-		cnt++;
-	}
-	if (mysql_errno(m->my) != 0) {
-		query_error(m, what, err, errlen);
-		goto out;
-	}
 	/* Sorted here, bytewise, rather than by the server's collation. */
-	if (cnt > 0)
-		qsort(v, cnt, sizeof(*v), name_cmp);
-	*names = v;
-	*n = cnt;
-	v = NULL;
-	cnt = 0;
-	rc = 0;
-	goto out;
-oom:
-	snprintf(err, errlen, "metadb %s: out of memory", m->where);
-out:
-	mysql_free_result(res);
-	metadb_names_free(v, cnt);
-	return rc;
+	if (nc.cnt > 0)
+		qsort(nc.v, nc.cnt, sizeof(*nc.v), name_cmp);
+	*names = nc.v;
+	*n = nc.cnt;
+	return 0;
 }
 
 /* What each kind is listed from and dropped with. */

@@ -428,7 +428,7 @@ cmd_deployments(struct req *r)
 	list = json_array();
 	for (size_t i = 0; list != NULL && i < n; i++)
 		if (want == NULL || strcmp(want, all[i]->id) == 0)
-			json_array_append_new(list, deploy_json(co, all[i], now));
+			json_array_append_new(list, deploy_json(all[i]));
 	free(all);
 	if (want != NULL && json_array_size(list) == 0) {
 		json_decref(list);

@@ -278,7 +278,7 @@ void deploy_free(struct coord *co);
 /* "host:port/database tenant T cluster C", in out. */
 const char *deploy_name(const struct deployment *d, char *out, size_t outlen);
 /* The `deployments` view of d (PROTOCOL.md 9.2); NULL out of memory. */
-json_t *deploy_json(const struct coord *co, const struct deployment *d, uint64_t now_ms);
+json_t *deploy_json(const struct deployment *d);
 /* Every deployment, ordered by its first node's id: a malloc'd array the
  * caller frees (NULL out of memory), *n set. */
 struct deployment **deploy_all(const struct coord *co, size_t *n);

@@ -152,15 +152,13 @@ identity_json(const struct deployment *d)
 void
 deploy_note(struct coord *co, struct host *h, const struct proto_metadb *md)
 {
-	char err[256], *text;
+	char err[256], *text, old[sizeof(h->dep->id)] = "";
 	json_t *o;
 
 	if (h->dep != NULL && same_identity(h->dep, md))
 		return;
-	const char *was = h->dep != NULL ? h->dep->id : NULL;
-	char old[sizeof(h->dep->id)] = "";
-	if (was != NULL)
-		snprintf(old, sizeof(old), "%s", was);
+	if (h->dep != NULL)
+		snprintf(old, sizeof(old), "%s", h->dep->id);
 	leave(co, h);
 	if (join(co, h, md) != 0) {
 		log_err("host %s: out of memory for its deployment", h->id);
@@ -260,15 +258,13 @@ node_view(const struct host *h, struct node_view *v)
 }
 
 json_t *
-deploy_json(const struct coord *co, const struct deployment *d, uint64_t now_ms)
+deploy_json(const struct deployment *d)
 {
 	json_t *o = json_object(), *nodes = json_array(), *versions = json_array(), *attention = json_array();
 	char name[1024];
 	size_t online = 0, healthy = 0;
 	struct node_view v;
 
-	(void)co;
-	(void)now_ms;
 	if (o == NULL || nodes == NULL || versions == NULL || attention == NULL)
 		goto oom;
 	for (size_t i = 0; i < d->n; i++) {

@@ -330,7 +330,7 @@ static int
 submit_whole(struct ctl *c, json_t **deps, const char ***targets, size_t *n)
 {
 	json_t *d, *node;
-	size_t i, k, added = 0;
+	size_t i, k;
 	int ret = ctl_request(c, "deployments", NULL, false, deps);
 
 	if (ret != 0)
@@ -361,11 +361,9 @@ submit_whole(struct ctl *c, json_t **deps, const char ***targets, size_t *n)
 			}
 			*targets = grown;
 			(*targets)[(*n)++] = id;
-			added++;
 			fprintf(stderr, "odcctl: adding %s: a node of deployment %s\n", id, js(d, "deployment"));
 		}
 	}
-	(void)added;
 	return 0;
 }
 

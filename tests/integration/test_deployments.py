@@ -126,9 +126,11 @@ def test_a_host_whose_container_changes_metadb_moves(fleet):
     [d] = body["deployments"]
     assert d["deployment"] == da["deployment"] and [n["host"] for n in d["nodes"]] == ["a1", "b1"]
     assert f"left deployment {db['deployment']} for {da['deployment']}" in fleet.log()
-    # A beat without a metadb (the container is gone) keeps what was known.
-    b1.raw.heartbeat("b1")
-    time.sleep(1)
+    # A beat without a metadb (the container is gone) keeps what was known: once the
+    # coordinator has that beat (its container shows absent), b1 is still a node.
+    b1.raw.heartbeat("b1", odc=dict(odc("4.3.0"), container_id="", state="absent",
+                                    health="unknown", version=""))
+    wait_for(lambda: fleet.hosts()["b1"]["odc"]["state"] == "absent", 10, "b1's beat")
     assert [n["host"] for n in deployments(fleet)["deployments"][0]["nodes"]] == ["a1", "b1"]
 
 
