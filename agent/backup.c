@@ -20,7 +20,7 @@
 #include "agent/backup.h"
 #include "agent/guard.h"
 #include "agent/ddl.h"
-#include "agent/version.h"
+#include "common/version.h"
 
 #define CSV_MAX_FIELDS 1024
 #define CSV_CHUNK      65536
@@ -1197,6 +1197,15 @@ find_objdir(const char *dir, const char *db, int datafd, struct backup_info *out
 	return 0;
 }
 
+/* Whether file f (a data or schema file) is one of table's. */
+static bool
+ours(const char *f, const char *table)
+{
+	size_t n = strlen(table);
+
+	return strncmp(f, table, n) == 0 && (strcmp(f + n, SCHEMA_SUFFIX) == 0 || f[n] == '.');
+}
+
 int
 backup_inspect(const char *dir, const char *db, struct backup_info *out, char *err, size_t errlen)
 {
@@ -1311,12 +1320,12 @@ backup_inspect(const char *dir, const char *db, struct backup_info *out, char *e
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	/* The restore guard (guard.h) is in a dump taken under it (a safety
-	 * snapshot): an empty table of ours, not ODC's. Left out. */
+	/* The restore guard and the fence (guard.h) are in a dump taken while
+	 * they stood (a safety snapshot, an operator's obdumper run after a
+	 * rollback): empty tables of ours, not ODC's. Left out. */
 	for (i = 0; i < nfiles;) {
 		const char *f = files[i];
-		size_t gl = strlen(GUARD_TABLE);
-		if (strncmp(f, GUARD_TABLE, gl) == 0 && (strcmp(f + gl, SCHEMA_SUFFIX) == 0 || f[gl] == '.')) {
+		if (ours(f, GUARD_TABLE) || ours(f, FENCE_TABLE)) {
 			free(files[i]);
 			memmove(&files[i], &files[i + 1], (nfiles - i - 1) * sizeof(*files));
 			nfiles--;

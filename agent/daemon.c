@@ -21,6 +21,7 @@
 #include "common/clock.h"
 #include "agent/daemon.h"
 #include "agent/docker.h"
+#include "agent/fencewatch.h"
 #include "agent/journal.h"
 #include "agent/spec.h"
 #include "agent/plan.h"
@@ -42,6 +43,9 @@
  * up after a protocol error, e.g. a frame over ZMQ_MAXMSGSIZE) is connected
  * again by the agent itself. */
 #define LOST_GRACE_MS	   1000
+/* How often a new start of ODC's container is looked for (fencewatch.h):
+ * ODC takes tens of seconds to reach its migrations. */
+#define FENCE_WATCH_MS	   3000
 
 static volatile sig_atomic_t stopping;
 
@@ -252,6 +256,8 @@ struct daemon {
 	char held_job[PROTO_ID_MAX + 1], held_step[33];
 	uint64_t held_until;
 	struct sdnotify sn;
+	struct fence_watch fence;
+	uint64_t next_watch;
 };
 
 /* systemd's status line: what `systemctl status odc-agent` shows. */
@@ -335,6 +341,40 @@ age_s(const char *rfc3339)
 	if (strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
 		return -1;
 	return (long)(time(NULL) - timegm(&tm));
+}
+
+/* A plan runs: this daemon's worker, or a local-mode run holding the
+ * state lock. */
+static bool
+daemon_busy(struct daemon *dm)
+{
+	char why[256];
+	bool busy;
+
+	pthread_mutex_lock(&dm->sh.mu);
+	busy = dm->sh.busy;
+	pthread_mutex_unlock(&dm->sh.mu);
+	return busy || plan_busy(dm->c, why, sizeof(why));
+}
+
+/* Every FENCE_WATCH_MS, welcomed or not (a returning node may not reach
+ * its coordinator): a new start of ODC's container is checked against the
+ * metadb's fence (fencewatch.h). */
+static void
+watch_container(struct daemon *dm)
+{
+	struct docker_container ct;
+	json_t *raw = NULL;
+	char err[256];
+
+	if (dm->d == NULL)
+		dm->d = docker_new(dm->c->docker_socket, 2000, err, sizeof(err));
+	if (dm->d != NULL &&
+	    docker_container_inspect(dm->d, dm->c->container, &ct, &raw, err, sizeof(err)) == 0 &&
+	    strcmp(ct.state, "running") == 0 && fence_watch_due(&dm->fence, &ct) && !daemon_busy(dm))
+		(void)fence_watch_check(&dm->fence, dm->c, dm->d, &ct, raw);
+	json_decref(raw);
+	dm->next_watch = clock_mono_ms() + FENCE_WATCH_MS;
 }
 
 static void
@@ -972,6 +1012,8 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 			due = dm.reconnect_at;
 		if (dm.n_held > 0 && dm.held_until < due)
 			due = dm.held_until;
+		if (dm.next_watch < due)
+			due = dm.next_watch;
 		zmq_pollitem_t items[] = {
 			{dm.dealer, 0, ZMQ_POLLIN, 0},
 			{dm.mon, 0, ZMQ_POLLIN, 0},
@@ -1004,6 +1046,8 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 			if (zmq_connect(dm.dealer, c->coordinator_endpoint) != 0)
 				log_err("%s: %s", c->coordinator_endpoint, zmq_strerror(errno));
 		}
+		if (now >= dm.next_watch)
+			watch_container(&dm);
 		if (!dm.welcomed && now >= dm.next_hello) {
 			send_hello(&dm);
 		} else if (dm.welcomed && now >= dm.next_beat) {

@@ -15,6 +15,7 @@
 #include <mysqld_error.h>
 
 #include "agent/guard.h"
+#include "common/version.h"
 #include "proto/proto.h"
 
 #define SESSIONS_MAX	 10000
@@ -27,39 +28,50 @@ static int
 holder_row(void *ctx, char **cols, const unsigned long *lens, unsigned ncols)
 {
 	struct guard_holder *who = ctx;
-	char host[65], job[65], action[33];
+	char host[65], job[65], action[33], version[65] = "";
 	unsigned long long since;
+	int n;
 
 	(void)lens;
 	who->unreadable = true;
 	if (ncols >= 1 && cols[0] != NULL &&
-	    sscanf(cols[0], "host=%64s job=%64s action=%32s since_ms=%llu", host, job, action, &since) == 4) {
+	    (n = sscanf(cols[0], "host=%64s job=%64s action=%32s since_ms=%llu version=%64s", host, job, action,
+	                &since, version)) >= 4) {
 		snprintf(who->host, sizeof(who->host), "%s", host);
 		snprintf(who->job, sizeof(who->job), "%s", job);
 		snprintf(who->action, sizeof(who->action), "%s", action);
+		snprintf(who->version, sizeof(who->version), "%s", n == 5 ? version : "");
 		who->since_ms = since;
 		who->unreadable = false;
 	}
 	return 1;
 }
 
-int
-guard_read(struct metadb *m, struct guard_holder *who, char *err, size_t errlen)
+/* Reads the comment of table (GUARD_TABLE, FENCE_TABLE): 0 no such table,
+ * 1 present (*who), -1 error. */
+static int
+marker_read(struct metadb *m, const char *table, struct guard_holder *who, char *err, size_t errlen)
 {
 	char q[512], ldb[140];
 	int rc;
 
 	memset(who, 0, sizeof(*who));
 	if (metadb_literal(m, metadb_database(m), ldb, sizeof(ldb)) != 0) {
-		snprintf(err, errlen, "restore guard: database name too long");
+		snprintf(err, errlen, "%s: database name too long", table);
 		return -1;
 	}
 	snprintf(q, sizeof(q),
-	         "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = '"
-	         GUARD_TABLE "'",
-	         ldb);
-	rc = metadb_query(m, q, "reading the restore guard", 1, holder_row, who, err, errlen);
-	return rc < 0 ? -1 : rc; /* 0: no such table; 1: held */
+	         "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = '%s'",
+	         ldb, table);
+	rc = metadb_query(m, q, strcmp(table, GUARD_TABLE) == 0 ? "reading the restore guard" : "reading the fence",
+	                  1, holder_row, who, err, errlen);
+	return rc < 0 ? -1 : rc; /* 0: no such table; 1: present */
+}
+
+int
+guard_read(struct metadb *m, struct guard_holder *who, char *err, size_t errlen)
+{
+	return marker_read(m, GUARD_TABLE, who, err, errlen);
 }
 
 /* An id or action as the comment holds it: nothing but [A-Za-z0-9._-]. */
@@ -124,19 +136,28 @@ guard_release(struct metadb *m, const char *host, const char *job, struct guard_
 	return 0;
 }
 
+/* "2026-12-07T02:00:00Z", or "an unknown time". */
+static void
+instant_text(uint64_t ms, char *out, size_t outlen)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	snprintf(out, outlen, "an unknown time");
+	if (ms != 0 && gmtime_r(&t, &tm) != NULL)
+		strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 void
 guard_describe(const struct guard_holder *who, char *out, size_t outlen)
 {
-	char when[32] = "an unknown time";
-	time_t t = (time_t)(who->since_ms / 1000);
-	struct tm tm;
+	char when[32];
 
 	if (who->unreadable) {
 		snprintf(out, outlen, "a table %s that does not say who holds it", GUARD_TABLE);
 		return;
 	}
-	if (who->since_ms != 0 && gmtime_r(&t, &tm) != NULL)
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	instant_text(who->since_ms, when, sizeof(when));
 	snprintf(out, outlen, "host %s for job %s (%s) since %s", who->host, who->job, who->action, when);
 }
 
@@ -197,4 +218,56 @@ guard_sessions(struct metadb *m, const char *user, const char *login, size_t *n,
 	if (ss.n_addrs == SESSION_ADDRS && off < desclen)
 		snprintf(desc + off, desclen - off, ", ...");
 	return 0;
+}
+
+int
+fence_read(struct metadb *m, struct guard_holder *f, char *err, size_t errlen)
+{
+	return marker_read(m, FENCE_TABLE, f, err, errlen);
+}
+
+int
+fence_set(struct metadb *m, const char *host, const char *job, const char *version, char *err, size_t errlen)
+{
+	char comment[300], q[512];
+
+	if (!word_ok(host, 64) || !word_ok(job, 64) || !version_valid(version)) {
+		snprintf(err, errlen, "fence: host, job or version is not an id");
+		return -1;
+	}
+	snprintf(comment, sizeof(comment), "host=%s job=%s action=rollback since_ms=%llu version=%s", host, job,
+	         (unsigned long long)proto_now_ms(), version);
+	/* Never a moment without a fence once there was one: the table stays,
+	 * its comment is replaced. */
+	if (metadb_exec(m, "CREATE TABLE IF NOT EXISTS `" FENCE_TABLE "` (`held` TINYINT)", "setting the fence", err,
+	                errlen) != 0)
+		return -1;
+	snprintf(q, sizeof(q), "ALTER TABLE `" FENCE_TABLE "` COMMENT = '%s'", comment);
+	return metadb_exec(m, q, "setting the fence", err, errlen);
+}
+
+int
+fence_lift(struct metadb *m, const char *job, struct guard_holder *f, char *err, size_t errlen)
+{
+	int rc = fence_read(m, f, err, errlen);
+
+	if (rc <= 0)
+		return rc;
+	if (job != NULL && (f->unreadable || strcmp(f->job, job) != 0))
+		return 1;
+	return metadb_exec(m, "DROP TABLE IF EXISTS `" FENCE_TABLE "`", "lifting the fence", err, errlen) == 0 ? 0 : -1;
+}
+
+void
+fence_describe(const struct guard_holder *f, char *out, size_t outlen)
+{
+	char when[32];
+
+	if (f->unreadable) {
+		snprintf(out, outlen, "a table %s that does not say who set it", FENCE_TABLE);
+		return;
+	}
+	instant_text(f->since_ms, when, sizeof(when));
+	snprintf(out, outlen, "rollback %s restored it to version %s at %s (on host %s)", f->job,
+	         *f->version ? f->version : "(unknown)", when, f->host);
 }

@@ -19,6 +19,7 @@ struct guard_holder {
 	char job[65];
 	char action[33];
 	uint64_t since_ms;
+	char version[65]; /* the fence's: the version the metadb was restored to */
 	bool unreadable; /* the table exists without a row we can read */
 };
 
@@ -52,5 +53,31 @@ void guard_describe(const struct guard_holder *who, char *out, size_t outlen);
  * 0, or -1 with err. */
 int guard_sessions(struct metadb *m, const char *user, const char *login, size_t *n, char *desc,
                    size_t desclen, char *err, size_t errlen);
+
+/* The fence: a table a rollback leaves in the metadb it restored, saying
+ * which job restored it to which version, and when. A node of the
+ * deployment that was away (down, unreachable, excluded) and comes back with
+ * the container of the newer release it ran before would migrate the
+ * restored metadb forward again; its agent reads the fence when it sees
+ * that container start and stops it (daemon.c). A container created after
+ * the fence is the operator's own decision and is left alone. The undo of
+ * that rollback lifts it. Like the guard it holds no row and is left out of
+ * every listing, compare, dump and restore. */
+#define FENCE_TABLE "odc_fleet_fence"
+
+/* 0 no fence, 1 fence (*f: host, job, since_ms, version), -1 error. */
+int fence_read(struct metadb *m, struct guard_holder *f, char *err, size_t errlen);
+
+/* Sets the fence of job, run on host, that restored the metadb to version
+ * (replacing one before it). 0 or -1. */
+int fence_set(struct metadb *m, const char *host, const char *job, const char *version, char *err,
+              size_t errlen);
+
+/* Lifts the fence set by job (NULL: whichever). 0 lifted or none; 1 set by
+ * another job, left alone (*f); -1 error. */
+int fence_lift(struct metadb *m, const char *job, struct guard_holder *f, char *err, size_t errlen);
+
+/* "rollback J restored it to version V at T (on host H)". */
+void fence_describe(const struct guard_holder *f, char *out, size_t outlen);
 
 #endif

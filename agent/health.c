@@ -10,7 +10,7 @@
 
 #include "common/clock.h"
 #include "agent/agent.h"
-#include "agent/version.h"
+#include "common/version.h"
 #include "common/buf.h"
 
 #define HEALTH_BODY_MAX 65536

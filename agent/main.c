@@ -47,8 +47,11 @@ usage(FILE *f)
 		"                                                   when no container exists)\n"
 		"  resume                                           resume or close a plan a restart interrupted\n"
 		"  journal [JOB]                                    show recorded plans, or one job's steps\n"
-		"  guard [release JOB|--any]                        who holds the metadb's restore guard; release\n"
-		"                                                   one whose holder is gone for good\n"
+		"  guard [release JOB|--any]                        who holds the metadb's restore guard, which\n"
+		"                                                   rollback fenced it; release a guard whose\n"
+		"                                                   holder is gone for good\n"
+		"  guard lift-fence JOB|--any                       let a node of a newer release start on the\n"
+		"                                                   metadb again\n"
 		"  check-config                                     load the configuration and report problems\n"
 		"  keygen SECRET PUBLIC                             make this agent's Ed25519 key pair (no config)\n"
 		"  daemon                                           serve the coordinator (needs [keys], [trust],\n"
@@ -230,24 +233,24 @@ cmd_resume(const struct agent_conf *c)
 	return ret < 0 ? EXIT_INTERNAL : ret == 0 ? EXIT_OK : EXIT_FAILED;
 }
 
-/* odc-agent guard [release JOB|--any]: who holds the restore guard of this
- * host's metadb, and the operator's way to release one whose holder is gone
- * for good (its agent would otherwise resume or close the restore itself). */
+/* odc-agent guard [release JOB|--any | lift-fence JOB|--any]: who holds
+ * the restore guard of this host's metadb and which rollback fenced it;
+ * the operator's way to release a guard whose holder is gone for good (its
+ * agent would otherwise resume or close the restore itself), and to lift a
+ * fence so that a node of a newer release may start on the metadb. */
 static int
 cmd_guard(const struct agent_conf *c, int argc, char **argv)
 {
-	struct guard_holder who;
+	struct guard_holder who, fence;
 	struct metadb *m = NULL;
 	char err[1024], desc[300], *pw = NULL;
-	const char *job = NULL;
-	bool release = false;
-	int rc, ret = EXIT_INTERNAL;
+	const char *job = NULL, *verb = argc == 3 ? argv[1] : "";
+	int rc, fc = 0, ret = EXIT_INTERNAL;
 
-	if (argc == 3 && strcmp(argv[1], "release") == 0) {
-		release = true;
+	if (argc == 3 && (strcmp(verb, "release") == 0 || strcmp(verb, "lift-fence") == 0)) {
 		job = strcmp(argv[2], "--any") == 0 ? NULL : argv[2];
 	} else if (argc != 1) {
-		fprintf(stderr, "usage: odc-agent guard [release JOB|--any]\n");
+		fprintf(stderr, "usage: odc-agent guard [release JOB|--any | lift-fence JOB|--any]\n");
 		return EXIT_USAGE;
 	}
 	if ((pw = agent_read_password(c, err, sizeof(err))) == NULL ||
@@ -256,19 +259,42 @@ cmd_guard(const struct agent_conf *c, int argc, char **argv)
 			c->db_name, err);
 		goto out;
 	}
-	rc = release ? guard_release(m, NULL, job, &who, err, sizeof(err)) : guard_read(m, &who, err, sizeof(err));
-	if (rc < 0) {
+	if (strcmp(verb, "lift-fence") == 0) {
+		rc = fence_lift(m, job, &fence, err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "odc-agent: %s\n", err);
+		} else if (rc == 1) {
+			fence_describe(&fence, desc, sizeof(desc));
+			fprintf(stderr, "odc-agent: the fence of %s:%llu/%s is not job %s's (%s): left alone\n",
+				c->db_host, (unsigned long long)c->db_port, c->db_name, job, desc);
+			ret = EXIT_FAILED;
+		} else {
+			printf("the metadb %s:%llu/%s has no fence now: an ODC of any release may start on it (and "
+			       "migrate it forward)\n", c->db_host, (unsigned long long)c->db_port, c->db_name);
+			ret = EXIT_OK;
+		}
+		goto out;
+	}
+	rc = *verb ? guard_release(m, NULL, job, &who, err, sizeof(err)) : guard_read(m, &who, err, sizeof(err));
+	if (rc >= 0 && !*verb)
+		fc = fence_read(m, &fence, err, sizeof(err));
+	if (rc < 0 || fc < 0) {
 		fprintf(stderr, "odc-agent: %s\n", err);
 		goto out;
 	}
 	guard_describe(&who, desc, sizeof(desc));
-	if (!release) {
+	if (!*verb) {
 		if (rc == 0)
 			printf("the metadb %s:%llu/%s is not held by any restore\n", c->db_host,
 			       (unsigned long long)c->db_port, c->db_name);
 		else
 			printf("the metadb %s:%llu/%s is held by %s\n", c->db_host, (unsigned long long)c->db_port,
 			       c->db_name, desc);
+		if (fc == 1) {
+			fence_describe(&fence, desc, sizeof(desc));
+			printf("fenced: %s; an agent stops a container of a newer release created before then "
+			       "(`odc-agent guard lift-fence %s` lifts it)\n", desc, fence.unreadable ? "--any" : fence.job);
+		}
 		ret = EXIT_OK;
 	} else if (rc == 1) {
 		fprintf(stderr, "odc-agent: the guard is held by %s, not for job %s: left alone\n", desc, job);

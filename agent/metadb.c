@@ -15,7 +15,7 @@
 #include "agent/guard.h"
 #include "agent/metadb.h"
 #include "common/buf.h"
-#include "agent/version.h"
+#include "common/version.h"
 
 #define HISTORY_MAX_ROWS 100000 /* rows of migrate_schema_history we read */
 #define TABLE_NAME_BYTES 256    /* a table name from information_schema (64 chars of utf8mb4) */
@@ -319,11 +319,11 @@ list_names(struct metadb *m, const char *q, const char *what, char ***names, siz
 static const struct {
 	const char *kind, *head, *tail, *drop; /* query: head '<db>' tail */
 } kinds[] = {
-    /* The restore guard (guard.h) is ours, not ODC's: never listed, so
-     * never compared, counted or dropped by a restore. */
+    /* The restore guard and the fence (guard.h) are ours, not ODC's: never
+     * listed, so never compared, counted or dropped by a restore. */
     {"TABLE",
      "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ", "AND "
-     "TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_NAME <> '" GUARD_TABLE "'",
+     "TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_NAME NOT IN ('" GUARD_TABLE "', '" FENCE_TABLE "')",
      "DROP TABLE IF EXISTS"},
     {"VIEW",
      "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ", "AND "

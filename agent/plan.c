@@ -32,7 +32,7 @@
 #include "agent/restore.h"
 #include "agent/guard.h"
 #include "agent/spec.h"
-#include "agent/version.h"
+#include "common/version.h"
 #include "common/log.h"
 
 #define TAIL_MAX 16384
@@ -213,17 +213,6 @@ target_image(struct run *r, const char *tag, char *out, size_t outlen, struct st
 		return -1;
 	}
 	return 0;
-}
-
-/* The tag of an image reference ("repo/x:4.3.0" -> "4.3.0"), or "". */
-static void
-image_tag(const char *ref, char *out, size_t outlen)
-{
-	const char *colon = strrchr(ref, ':');
-
-	out[0] = '\0';
-	if (colon != NULL && strchr(colon, '/') == NULL)
-		snprintf(out, outlen, "%s", colon + 1);
 }
 
 static uint64_t
@@ -694,20 +683,6 @@ rollback_untouched(struct run *r, const char *job)
 	       fact_is(r, job, "metadb_at_target", "1");
 }
 
-/* The release of a version or tag: its first three numeric components
- * ("4.3.2-20241120" and "4.3.2.5" are "4.3.2"); "" when it has none. */
-static void
-release_of(const char *v, char *out, size_t outlen)
-{
-	size_t n = 0, dots = 0;
-
-	while (v[n] != '\0' && (isdigit((unsigned char)v[n]) || (v[n] == '.' && dots < 2 && ++dots)))
-		n++;
-	if (n > 0 && v[n - 1] == '.')
-		n--;
-	snprintf(out, outlen, "%.*s", (int)n, v);
-}
-
 /* Whether the container job kept (its old_image; job NULL: this one) is of
  * a release no newer than the metadb's: an ODC never starts on a metadb of
  * an older release, which it would migrate forward (a node of an HA
@@ -716,18 +691,16 @@ release_of(const char *v, char *out, size_t outlen)
 static bool
 release_fits_metadb(struct run *r, struct metadb *m, const char *job, char *why, size_t whylen)
 {
-	char *img = fact(r, job, "old_image"), tag[130] = "", want[70], have[70], hv[65] = "";
+	char *img = fact(r, job, "old_image"), tag[130] = "", hv[65] = "";
 	bool fits = true;
+	int cmp;
 
-	image_tag(img ? img : "", tag, sizeof(tag));
-	release_of(tag, want, sizeof(want));
-	if (*want != '\0' && metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err)) == 0) {
-		release_of(hv, have, sizeof(have));
-		if (*have != '\0' && version_cmp(want, have) > 0) {
-			snprintf(why, whylen, "the kept container runs %s, of release %s, but the metadb is at version %s, "
-				 "of release %s", img, want, hv, have);
-			fits = false;
-		}
+	version_image_tag(img ? img : "", tag, sizeof(tag));
+	if (*tag != '\0' && metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err)) == 0 &&
+	    version_release_cmp(tag, hv, &cmp) && cmp > 0) {
+		snprintf(why, whylen, "the kept container runs %s, of a newer release than the metadb's version %s",
+			 img, hv);
+		fits = false;
 	}
 	free(img);
 	return fits;
@@ -1226,6 +1199,35 @@ out:
 	free(done);
 }
 
+/* After a verified restore: a rollback fences the metadb at the version it
+ * restored (guard.h: a node that was away must not start its newer ODC on
+ * it); the undo of a rollback lifts that rollback's fence. A failure here
+ * fails nothing (the metadb is what it should be): it is said, with the
+ * command that does it by hand. */
+static void
+mark_fence(struct run *r, struct step_res *s, struct metadb *m, const char *version)
+{
+	struct guard_holder f;
+	uint64_t t0 = clock_mono_ms();
+	int rc;
+
+	if (strcmp(r->action, "rollback") == 0) {
+		if (!version_valid(version))
+			say_more(s, "; no fence set: the backup's version '%s' is no version", version);
+		else if (fence_set(m, r->c->host_id, r->job, version, r->err, sizeof(r->err)) != 0)
+			say_more(s, "; the fence could not be set (%s): a node that was away may start its newer ODC on "
+				 "this metadb", r->err);
+		else
+			put(s, "fence", version);
+	} else if (strcmp(r->action, "undo") == 0) {
+		rc = fence_lift(m, param(r, "of"), &f, r->err, sizeof(r->err));
+		if (rc < 0)
+			say_more(s, "; the fence of %s could not be lifted (%s): `odc-agent guard lift-fence %s`",
+				 param(r, "of"), r->err, param(r, "of"));
+	}
+	waited(&r->wait_metadb_ms, t0);
+}
+
 /* Clean restore (restore.h): the backup's definitions parsed, every object
  * of the metadb dropped (the verified snapshot holds them), the tables
  * created without their foreign keys, the data loaded by obloader, the
@@ -1332,6 +1334,7 @@ step_restore(struct run *r, struct step_res *s, const char *src)
 	    "metadb restored from %s and verified: %zu tables, %llu rows, %zu foreign keys, %zu views, version %s "
 	    "(obloader %s)",
 	    src, b.n_tables, (unsigned long long)tables_rows(&b), defs.n_foreign_keys, defs.n_views, b.version, what);
+	mark_fence(r, s, m, b.version);
 out:
 	/* Released whatever the outcome: a failed restore is mended by another
 	 * one (undo, a new rollback), which takes the guard itself. */
@@ -1342,7 +1345,6 @@ out:
 	loader_run_free(&lr);
 }
 
-/* Start the previous image in a container made from the old one's spec. */
 /* The secret env values the journal did not keep, from the kept container
  * (the one this job stopped and renamed). 0, or -1 with the step failed. */
 static int
@@ -2035,7 +2037,7 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 	case K_START_OLD: step_start_old(r, s); break;
 	case K_HEALTH_OLD: {
 		char *img = fact(r, param(r, "of"), "old_image");
-		image_tag(img ? img : "", tag, sizeof(tag));
+		version_image_tag(img ? img : "", tag, sizeof(tag));
 		free(img);
 		step_health(r, s, tag);
 		break;

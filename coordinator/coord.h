@@ -277,6 +277,16 @@ int deploy_load_host(struct coord *co, struct host *h, const char *metadb_json);
 void deploy_free(struct coord *co);
 /* "host:port/database tenant T cluster C", in out. */
 const char *deploy_name(const struct deployment *d, char *out, size_t outlen);
+/* A release the nodes' containers are of (their latest beats): the first
+ * node's image tag, and how many nodes have one of that release. */
+struct deploy_release {
+	char tag[130];
+	const char *first; /* host id */
+	size_t nodes;
+};
+/* The distinct releases of d's containers, at most max in out, in node
+ * order: more than one is a mismatch. Returns how many. */
+size_t deploy_releases(const struct deployment *d, struct deploy_release *out, size_t max);
 /* The `deployments` view of d (PROTOCOL.md 9.2); NULL out of memory. */
 json_t *deploy_json(const struct deployment *d);
 /* Every deployment, ordered by its first node's id: a malloc'd array the

@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "coordinator/coord.h"
 
 /* The map key of an identity: its fields with NUL separators (none of the
@@ -257,6 +258,33 @@ node_view(const struct host *h, struct node_view *v)
 	proto_msg_free(m);
 }
 
+size_t
+deploy_releases(const struct deployment *d, struct deploy_release *out, size_t max)
+{
+	struct node_view v;
+	char tag[sizeof(out->tag)];
+	size_t n = 0, k;
+	int cmp;
+
+	for (size_t i = 0; i < d->n; i++) {
+		node_view(d->nodes[i], &v);
+		version_image_tag(v.image, tag, sizeof(tag));
+		if (!version_release_cmp(tag, tag, &cmp))
+			continue;
+		for (k = 0; k < n; k++)
+			if (version_release_cmp(tag, out[k].tag, &cmp) && cmp == 0)
+				break;
+		if (k < n) {
+			out[k].nodes++;
+		} else if (n < max) {
+			snprintf(out[n].tag, sizeof(out[n].tag), "%s", tag);
+			out[n].first = d->nodes[i]->id;
+			out[n++].nodes = 1;
+		}
+	}
+	return n;
+}
+
 json_t *
 deploy_json(const struct deployment *d)
 {
@@ -306,6 +334,23 @@ deploy_json(const struct deployment *d)
 				off += (size_t)w;
 		}
 		json_array_insert_new(attention, 0, json_sprintf("nodes answer at different versions: %s", list));
+	}
+	/* Containers of different releases on one metadb, running or not: a
+	 * node that was away came back with the release the deployment was
+	 * rolled back from (its agent stops it; fencewatch.h), or an upgrade
+	 * is half done. */
+	struct deploy_release rel[8];
+	size_t nrel = deploy_releases(d, rel, sizeof(rel) / sizeof(rel[0]));
+	if (nrel > 1) {
+		char list[512] = "";
+		size_t off = 0;
+		for (size_t k = 0; k < nrel; k++) {
+			int w = snprintf(list + off, sizeof(list) - off, "%s%s (%s%s)", k ? ", " : "", rel[k].tag,
+					 rel[k].first, rel[k].nodes > 1 ? " and others" : "");
+			if (w > 0 && (size_t)w < sizeof(list) - off)
+				off += (size_t)w;
+		}
+		json_array_insert_new(attention, 0, json_sprintf("nodes have containers of different releases: %s", list));
 	}
 	json_object_set_new(o, "deployment", json_string(d->id));
 	json_object_set_new(o, "name", json_string(deploy_name(d, name, sizeof(name))));

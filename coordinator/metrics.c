@@ -294,6 +294,30 @@ render_hosts(struct out *o, const struct host_row *rows, size_t n, uint64_t now_
 }
 
 static void
+render_deployments(struct out *o, const struct coord *co)
+{
+	struct deploy_release rel[8];
+	size_t n = 0;
+	struct deployment **all = co->deployments != NULL ? deploy_all(co, &n) : NULL;
+
+	if (co->deployments != NULL && all == NULL) {
+		o->rc = -1;
+		return;
+	}
+	family(o, "odc_fleet_deployment_nodes", "gauge", "Nodes of each deployment (hosts on one metadb).");
+	for (size_t i = 0; i < n; i++)
+		sample_u64(o, "odc_fleet_deployment_nodes", (const char *const[]){"deployment", all[i]->id, NULL},
+			   all[i]->n);
+	family(o, "odc_fleet_deployment_releases", "gauge",
+	       "Distinct ODC releases of the containers of each deployment's nodes (their latest heartbeats); more "
+	       "than 1 is a mismatch: a node of another release on the same metadb.");
+	for (size_t i = 0; i < n; i++)
+		sample_u64(o, "odc_fleet_deployment_releases", (const char *const[]){"deployment", all[i]->id, NULL},
+			   deploy_releases(all[i], rel, sizeof(rel) / sizeof(rel[0])));
+	free(all);
+}
+
+static void
 render_jobs(struct out *o, const struct coord *co)
 {
 	static const enum job_state ended[] = {JOB_SUCCEEDED, JOB_FAILED, JOB_HALTED, JOB_ABORTED};
@@ -412,6 +436,7 @@ metrics_render(const struct coord *co, uint64_t now_ms, uint64_t now_mono, struc
 	}
 	render_coordinator(&o, co);
 	render_hosts(&o, g.rows, g.n, now_ms, now_mono);
+	render_deployments(&o, co);
 	render_jobs(&o, co);
 	render_messages(&o, co);
 	for (size_t i = 0; i < g.n; i++)

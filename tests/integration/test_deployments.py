@@ -6,11 +6,12 @@ counts), and shows what needs attention: a node lost, nodes at different version
 import os
 import re
 import shutil
+import subprocess
 import time
 
 import nacl.signing
 
-from tests.world import odcworld
+from tests.world import agentcli, odcworld
 from tests.world.coordpeer import pub_text
 from tests.world.fleet import fleet, job_id_of, job_results, wait_for  # noqa: F401
 
@@ -245,3 +246,79 @@ def test_a_fleet_rollback_restores_an_ha_deployment_once(fleet, ha_deployment, o
     assert len({h["unit"] for h in undo["hosts"]}) == 2, undo["hosts"]
     for n in ha.nodes + [single]:
         assert n.info_version() == odcworld.NEW_BUILD, n
+
+
+FENCE = "odc_fleet_fence"
+
+
+def fence_comment(ha):
+    rows = ha.sql("SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                  "AND TABLE_NAME = %s", (ha.db, FENCE))
+    return rows[0][0] if rows else None
+
+
+def test_a_node_away_during_the_rollback_cannot_migrate_the_restored_metadb(fleet, ha_deployment):
+    """odc2 is powered off while its deployment is upgraded-and-failed; the operator declares
+    it gone (revokes its key) and rolls odc1 back: the restore fences the metadb. odc2 comes
+    back: its agent cannot reach the coordinator, Docker starts its 4.3.0 container (restart
+    policy), and the agent stops it before ODC migrates the restored metadb forward, saying
+    why and the way on; the coordinator's view shows the mixed releases. odc2's own rollback
+    then only replaces its container; the metadb is restored once."""
+    fleet.start()
+    ha = ha_deployment()
+    n1, n2 = ha.nodes
+    # odc2's container as its operator made it before the rollback, with an ODC that takes
+    # 20 s before its migrations (real ODC: while Spring builds its context).
+    n2.stop(remove=True)
+    n2.run_container(n2.images.new, extra_env={"ODC_STANDIN_MIGRATE_DELAY_MS": "20000"})
+    for node in ha.nodes:
+        fleet.make_agent(node.host_id, host=node,
+                         conf_over={"paths.backup_roots": f"{node.dir}, {ha.dir}"})
+    for a in fleet.agents.values():
+        fleet.accept(a.host_id, "@" + a.pub_path)
+        a.start()
+    wait_deployments(fleet, lambda b: [d["online"] for d in b["deployments"]] == [2],
+                     "both nodes online", timeout=60)
+    # odc2 goes away, agent and container; the operator declares it gone.
+    fleet.agents["odc2"].stop()
+    n2.stop()
+    fleet.ctl_ok("keys", "revoke", "odc2")
+    p = fleet.ctl("rollback", "--to", odcworld.OLD_VERSION, "--backup", ha.backup_dir,
+                  "--accept-unverified", "--host", "odc1", "--detach")
+    assert p.rc == 0, p
+    job_id = job_id_of(p.out)
+    job = fleet.wait_job(job_id, 300)
+    assert job["state"] == "succeeded", job
+    assert n1.info_version() == odcworld.OLD_BUILD
+    fence = fence_comment(ha)
+    assert fence is not None and f"host=odc1 job={job_id} action=rollback" in fence, fence
+    history = odcworld.metadb_state(n1)["tables"]
+
+    # odc2 comes back: its agent first (refused by the coordinator: revoked), then Docker
+    # starts the container it had.
+    a2 = fleet.agents["odc2"]
+    a2.start()
+    n2.engine.docker("start", n2.name)
+    wait_for(lambda: n2.state()["Status"] == "exited" or None, 15, "odc2's container stopped")
+    log = a2.log()
+    assert f"stopped container {n2.name} ({n2.images.new}, created before the metadb was fenced: " \
+           f"rollback {job_id} restored it to version" in log, log[-3000:]
+    assert "The host is DOWN (ODC stopped, metadb untouched)" in log
+    assert f"odc-agent guard lift-fence {job_id}" in log
+    assert "Initializing Spring context" in n2.logs() and \
+        odcworld.metadb_state(n1)["tables"] == history, "the metadb was migrated forward"
+    assert n1.info_version() == odcworld.OLD_BUILD
+    # The coordinator's view: odc2's last beat had 4.3.0, odc1 runs 4.2.0 now.
+    body = deployments(fleet)
+    [d] = body["deployments"]
+    assert any(a.startswith("nodes have containers of different releases: ") for a in d["attention"]), d
+
+    # The way on for odc2: its own rollback finds the metadb at the target and only replaces
+    # the container; the restore ran once, on odc1.
+    p = subprocess.run([agentcli.AGENT, "-c", a2.conf, "run", "rollback", "--accept-unverified",
+                        "--to", odcworld.OLD_VERSION, "--backup", ha.backup_dir, "--job", "rb-odc2"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "[restore] skipped" in p.stdout, p.stdout
+    assert n2.info_version() == odcworld.OLD_BUILD
+    assert odcworld.metadb_state(n1)["tables"] == odcworld.backup_state(n1, ha.backup_dir)

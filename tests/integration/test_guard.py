@@ -30,6 +30,13 @@ def guard_rows(ha):
     return rows[0][0] if rows else None
 
 
+def fence_rows(ha):
+    """The fence's comment (which rollback restored the metadb), or None."""
+    rows = ha.sql("SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                  "AND TABLE_NAME = %s", (ha.db, "odc_fleet_fence"))
+    return rows[0][0] if rows else None
+
+
 def test_two_agents_never_restore_one_metadb_at_once(ha_deployment, tmp_path):
     """Both nodes' agents roll back at the same moment, each in local mode: each stops its own
     node and takes its snapshot; then exactly one restores, the other is refused naming the
@@ -218,6 +225,13 @@ def test_the_nodes_of_one_job_restore_once_and_all_come_up(ha_deployment, tmp_pa
     assert odcworld.metadb_state(ha.nodes[0])["tables"] == \
         odcworld.backup_state(ha.nodes[0], ha.backup_dir)
     assert guard_rows(ha) is None
+    # The restore fenced the metadb at the version it restored (a node that was away must
+    # not start its 4.3.0 container on it); `odc-agent guard` says so.
+    assert f"host={ha.nodes[r].host_id} job=rb-deploy action=rollback" in fence_rows(ha)
+    p = subprocess.run([agentcli.AGENT, "-c", confs[0], "guard"], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0 and "fenced: rollback rb-deploy restored it to version" in p.stdout, p
+    assert "odc-agent guard lift-fence rb-deploy" in p.stdout, p
 
     # The undo, the same way: the node that restored restores its snapshot once the others
     # are stopped; the others wait for it, then start their kept 4.3.0 containers.
@@ -235,3 +249,4 @@ def test_the_nodes_of_one_job_restore_once_and_all_come_up(ha_deployment, tmp_pa
         assert node.info_version() == NEW_BUILD, node
     assert odcworld.metadb_state(ha.nodes[0])["tables"] == upgraded
     assert guard_rows(ha) is None
+    assert fence_rows(ha) is None  # the undo lifted its rollback's fence

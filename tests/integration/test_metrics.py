@@ -22,10 +22,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import nacl.signing
 import pytest
 
 from tests.py import odcproto
 from tests.world import odcworld
+from tests.world.coordpeer import pub_text
 from tests.world.fleet import COORDINATOR, fleet, make_job, wait_for  # noqa: F401
 
 PROMETHEUS = "/usr/bin/prometheus"
@@ -36,6 +38,12 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 # ---------------------------------------------------------------- a real Prometheus
+
+def alert_key(a):
+    """What an alert is about: its host, socket or deployment label ("" for none)."""
+    labels = a["labels"]
+    return labels.get("host") or labels.get("socket") or labels.get("deployment", "")
+
 
 class Prometheus:
     """/usr/bin/prometheus on a free loopback port, scraping one target every second, with
@@ -128,17 +136,16 @@ class Prometheus:
         return r[0][1] if r else None
 
     def firing(self):
-        """{(alertname, host or socket or ""): state} of the alerts now."""
-        return {(a["labels"]["alertname"], a["labels"].get("host") or a["labels"].get("socket", "")):
-                a["state"] for a in self.api("alerts")["alerts"]}
+        """{(alertname, host or socket or deployment or ""): state} of the alerts now."""
+        return {(a["labels"]["alertname"], alert_key(a)): a["state"]
+                for a in self.api("alerts")["alerts"]}
 
     def wait_alert(self, name, key="", timeout=20.0):
         """Waits until alert name (for that host or socket) fires; returns its annotations."""
         wait_for(lambda: self.firing().get((name, key)) == "firing", timeout,
                  f"alert {name} {key} firing")
         return next(a["annotations"] for a in self.api("alerts")["alerts"]
-                    if a["labels"]["alertname"] == name
-                    and (a["labels"].get("host") or a["labels"].get("socket", "")) == key)
+                    if a["labels"]["alertname"] == name and alert_key(a) == key)
 
     def wait(self, expr, want, timeout=15.0):
         """Waits until scalar(expr) == want (None: no sample); returns it."""
@@ -483,6 +490,27 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
     assert "agents socket" in ann["description"], ann
     prom.wait_alert("OdcFleetSignatureFailures", "control")
 
+    # Two nodes of one deployment (one metadb) with containers of different releases: a node
+    # that was away came back with the release its deployment was rolled back from.
+    metadb = {"host": "obproxy.example", "port": 2883, "tenant": "odc_meta", "cluster": "obcluster",
+              "database": "odc_metadb"}
+    for host_id, tag, state in (("d1", "4.2.0", "running"), ("d2", "4.3.0", "exited")):
+        key = nacl.signing.SigningKey.generate()
+        fleet.accept(host_id, pub_text(key))
+        peer = fleet.raw_agent(key)
+        peer.hello(host_id)
+        assert peer.wait_type("WELCOME", 5) is not None, host_id
+        peer.heartbeat(host_id, metadb=metadb,
+                       odc={"container_id": "c0ffee" * 4, "name": "obodc",
+                            "image": f"oceanbase/odc:{tag}", "state": state,
+                            "health": "healthy" if state == "running" else "unknown",
+                            "version": tag if state == "running" else ""})
+    prom.wait("max(odc_fleet_deployment_nodes)", 2)
+    prom.wait("max(odc_fleet_deployment_releases)", 2)
+    [(labels, _)] = prom.query("odc_fleet_deployment_releases > 1")
+    ann = prom.wait_alert("OdcFleetDeploymentMismatch", labels["deployment"])
+    assert labels["deployment"] in ann["description"], ann
+
     # The coordinator gone: nothing watches the fleet, which is an alert of its own.
     assert ("OdcFleetCoordinatorDown", "") not in prom.firing()
     assert fleet.stop() == 0
@@ -495,7 +523,7 @@ def test_alert_rules_check():
         pytest.fail(f"{PROMTOOL} is not installed (Debian's prometheus package has it)")
     r = subprocess.run([PROMTOOL, "check", "rules", RULES], capture_output=True, text=True,
                        timeout=60)
-    assert r.returncode == 0 and "SUCCESS: 5 rules found" in r.stdout, (r.stdout, r.stderr)
+    assert r.returncode == 0 and "SUCCESS: 6 rules found" in r.stdout, (r.stdout, r.stderr)
 
 
 def test_scrapes_are_answered_while_connections_are_held_open(fleet, prometheus):

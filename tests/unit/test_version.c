@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/version.h"
+#include "common/version.h"
 
 static int
 sign(int v)
@@ -146,6 +146,46 @@ test_valid(void **state)
 	assert_false(version_valid(longv));
 }
 
+/* Releases: the first three components of the leading digits and dots. */
+static void
+test_release_cmp(void **state)
+{
+	int c = 99;
+
+	(void)state;
+	assert_true(version_release_cmp("4.3.2-20241120", "4.2.5.3", &c) && c > 0);
+	assert_true(version_release_cmp("4.3.2.7", "4.3.2-1", &c) && c == 0);
+	assert_true(version_release_cmp("4.2.2_bp1", "4.2.2", &c) && c == 0);
+	assert_true(version_release_cmp("4.2", "4.2.0.9", &c) && c == 0);
+	assert_true(version_release_cmp("4.2.10", "4.2.9", &c) && c > 0);
+	assert_true(version_release_cmp("3.9", "4.0", &c) && c < 0);
+	c = 99;
+	assert_false(version_release_cmp("latest", "4.2.0", &c));
+	assert_false(version_release_cmp("4.2.0", NULL, &c));
+	assert_false(version_release_cmp("", "", &c));
+	assert_int_equal(c, 99);
+}
+
+static void
+test_image_tag(void **state)
+{
+	char t[130];
+
+	(void)state;
+	version_image_tag("oceanbase/odc:4.3.0", t, sizeof(t));
+	assert_string_equal(t, "4.3.0");
+	version_image_tag("registry.example:5000/oceanbase/odc:4.2.2_bp1", t, sizeof(t));
+	assert_string_equal(t, "4.2.2_bp1");
+	version_image_tag("registry.example:5000/oceanbase/odc", t, sizeof(t));
+	assert_string_equal(t, "");
+	version_image_tag("oceanbase/odc@sha256:0123abcd", t, sizeof(t));
+	assert_string_equal(t, "");
+	version_image_tag("oceanbase/odc:4.3.0@sha256:0123abcd", t, sizeof(t));
+	assert_string_equal(t, "4.3.0");
+	version_image_tag("", t, sizeof(t));
+	assert_string_equal(t, "");
+}
+
 int
 main(void)
 {
@@ -157,6 +197,8 @@ main(void)
 	    cmocka_unit_test(test_sorts),
 	    cmocka_unit_test(test_belongs_to),
 	    cmocka_unit_test(test_valid),
+	    cmocka_unit_test(test_release_cmp),
+	    cmocka_unit_test(test_image_tag),
 	};
 
 	return cmocka_run_group_tests_name("version", tests, NULL, NULL);

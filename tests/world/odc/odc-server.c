@@ -671,7 +671,7 @@ struct config {
 	const char *db_host, *db_user, *db_password, *db_name, *profile;
 	const char *dir; /* ODC_STANDIN_DIR: VERSION, migrate/, init/, seed/ */
 	unsigned db_port, server_port;
-	long start_delay_ms, connect_timeout_s;
+	long start_delay_ms, migrate_delay_ms, connect_timeout_s;
 	char version[VERSION_MAX]; /* the release, "4.2.0": what migrations compare with */
 	char build[VERSION_MAX];   /* what /api/v1/info reports, "4.2.0-20230916" */
 };
@@ -752,6 +752,19 @@ config_load(struct config *c)
 	s = getenv("ODC_STANDIN_START_DELAY_MS");
 	if (s != NULL && s[0] != '\0' && parse_long(s, 0, 600000, &c->start_delay_ms) != 0) {
 		log_event("ERROR", SERVER_LOGGER, "ODC_STANDIN_START_DELAY_MS '%s' is invalid", s);
+		bad = -1;
+	}
+	/* Real ODC migrates its metadb while Spring builds its context: the
+	 * metadbMigrate bean, which the MyBatis session factory depends on
+	 * (oceanbase/odc server/odc-service/src/main/java/com/oceanbase/odc/
+	 * config/MetaDBConfiguration.java:124-125), after the JVM and the data
+	 * source are up, some seconds after the container starts. The
+	 * stand-in migrates at once unless told to wait: the harder case for
+	 * whoever must stop a node before it migrates. */
+	c->migrate_delay_ms = 0;
+	s = getenv("ODC_STANDIN_MIGRATE_DELAY_MS");
+	if (s != NULL && s[0] != '\0' && parse_long(s, 0, 600000, &c->migrate_delay_ms) != 0) {
+		log_event("ERROR", SERVER_LOGGER, "ODC_STANDIN_MIGRATE_DELAY_MS '%s' is invalid", s);
 		bad = -1;
 	}
 	c->connect_timeout_s = 30;
@@ -1448,6 +1461,11 @@ main(void)
 	db = db_connect(&c);
 	if (db == NULL)
 		return 1;
+	if (c.migrate_delay_ms > 0) {
+		log_event("INFO", SERVER_LOGGER, "Initializing Spring context (%ld ms before the metadb migration)",
+		          c.migrate_delay_ms);
+		sleep_ms(c.migrate_delay_ms);
+	}
 	if (sql_init(db, &c) != 0 || migrate(db, &c) != 0) {
 		mysql_close(db);
 		log_event("ERROR", SERVER_LOGGER,

@@ -3,9 +3,10 @@
 #include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "agent/version.h"
+#include "common/version.h"
 
 /* One component of a version: the bytes between two dots (or the ends). */
 struct comp {
@@ -122,28 +123,35 @@ release_of(const char *v, char out[VERSION_MAX + 1])
 }
 
 bool
-version_belongs_to(const char *hv_in, const char *tag_in)
+version_release_cmp(const char *a_in, const char *b_in, int *cmp)
 {
-	char hrel[VERSION_MAX + 1], trel[VERSION_MAX + 1];
-	const char *hv = hrel, *tag = trel;
-	bool hmore, tmore;
-	struct comp ch, ct;
-	int i;
+	char arel[VERSION_MAX + 1], brel[VERSION_MAX + 1];
+	const char *a = arel, *b = brel;
+	bool amore, bmore;
+	struct comp ca, cb;
 
-	if (hv_in == NULL || tag_in == NULL)
+	if (a_in == NULL || b_in == NULL)
 		return false;
-	release_of(hv_in, hrel);
-	release_of(tag_in, trel);
-	if (*hv == '\0' || *tag == '\0')
+	release_of(a_in, arel);
+	release_of(b_in, brel);
+	if (*a == '\0' || *b == '\0')
 		return false;
-	hmore = tmore = true;
-	for (i = 0; i < 3; i++) {
-		ch = comp_next(&hv, &hmore);
-		ct = comp_next(&tag, &tmore);
-		if (comp_cmp(&ch, &ct) != 0)
-			return false;
+	amore = bmore = true;
+	*cmp = 0;
+	for (int i = 0; i < 3 && *cmp == 0; i++) {
+		ca = comp_next(&a, &amore);
+		cb = comp_next(&b, &bmore);
+		*cmp = comp_cmp(&ca, &cb);
 	}
 	return true;
+}
+
+bool
+version_belongs_to(const char *hv, const char *tag)
+{
+	int c;
+
+	return version_release_cmp(hv, tag, &c) && c == 0;
 }
 
 bool
@@ -167,4 +175,15 @@ version_valid(const char *v)
 		}
 	}
 	return comp_len > 0;
+}
+
+void
+version_image_tag(const char *ref, char *out, size_t outlen)
+{
+	size_t n = strcspn(ref, "@"); /* a digest is no tag */
+	const char *colon = memrchr(ref, ':', n);
+
+	out[0] = '\0';
+	if (colon != NULL && memchr(colon, '/', n - (size_t)(colon - ref)) == NULL)
+		snprintf(out, outlen, "%.*s", (int)(n - (size_t)(colon - ref) - 1), colon + 1);
 }
