@@ -2003,7 +2003,13 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 		break;
 	case K_SNAPSHOT:
 	case K_RESTORE_BACKUP:
-		if (fact_is(r, NULL, "metadb_at_target", "1")) {
+		char *by = fact(r, NULL, "restored_by");
+		if (fact_is(r, NULL, "metadb_at_target", "1") && by != NULL) {
+			/* At the target since this job began: a peer restored it. */
+			say(s, "skipped", "%s%s of this deployment restored the metadb for this job: not %s",
+			    *by ? "host " : "another node", by, k == K_SNAPSHOT ? "restored, so no snapshot" :
+			    "restored again");
+		} else if (fact_is(r, NULL, "metadb_at_target", "1")) {
 			char *hv = fact(r, NULL, "metadb_version_before");
 			say(s, "skipped",
 			    "the metadb is at version %s, of release %s already (another node of this deployment "
@@ -2015,6 +2021,7 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 		} else {
 			step_restore(r, s, param(r, "backup"));
 		}
+		free(by);
 		break;
 	case K_START_NEW:
 		if (target_image(r, param(r, "to"), image, sizeof(image), s) == 0)

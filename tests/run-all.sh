@@ -63,7 +63,8 @@ run_vectors() {
 # MariaDB; needs root); tests/e2e: fleet rollbacks with faults on a 5-host
 # testbed (deploy/testbed: network namespaces, one Docker engine per host).
 run_pytest() {
-	ODC_BUILD="$build" "$python" -m pytest -q -p no:cacheprovider "$@" >"$log" 2>&1
+	# --durations: the slowest tests in every log, to keep the suite within its time.
+	ODC_BUILD="$build" "$python" -m pytest -q -p no:cacheprovider --durations=15 "$@" >"$log" 2>&1
 	rc=$?
 	cat "$log"
 	p=$(count_from passed)

@@ -1,10 +1,14 @@
 #!/bin/sh
-# `make demo`: three simulated ODC hosts (each its own network namespace,
-# Docker engine, ODC container left at 4.3.0 by a failed upgrade, metadb and
-# pre-upgrade backup) rolled back together to 4.2.0 by odc-coordinator, with
-# a canary and batches, followed live; then the per-host results and each
-# host's ODC answering at 4.2.0. Exits non-zero when anything did not work.
-# The fleet stays up to be explored; `make demo-down` removes it.
+# `make demo`: four simulated ODC hosts (each its own network namespace,
+# Docker engine and ODC container left at 4.3.0 by a failed upgrade): h1 and h2
+# single-node deployments, each with its own metadb and pre-upgrade backup;
+# h3 and h4 the two nodes of one highly available deployment, one metadb and
+# one backup for both. odc-coordinator rolls them back to 4.2.0 by deployment
+# (a canary deployment, then batches of one deployment; h3 and h4 together,
+# their metadb restored once), followed live; then the per-host results, the
+# deployments, and each host's ODC answering at 4.2.0. Exits non-zero when
+# anything did not work. The fleet stays up to be explored; `make demo-down`
+# removes it.
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,7 +16,8 @@ build=${ODC_BUILD:-$top/build}
 dir=${ODC_DEMO_DIR:-/tmp/odc-demo}
 py=/usr/bin/python3
 testbed="$top/deploy/testbed/testbed.py"
-hosts=3
+hosts=4
+ha=2 # the last two hosts: one HA deployment
 t0=$(date +%s)
 
 ctl() { "$build/odcctl" -c "$dir/odcctl.conf" "$@"; }
@@ -29,8 +34,8 @@ json() { $py -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
 step "removing what an earlier demo left, if anything"
 $py "$testbed" down --dir "$dir" >/dev/null 2>&1 || true
 
-step "bringing up $hosts ODC hosts after a failed upgrade to 4.3.0, and the coordinator"
-$py "$testbed" up --hosts "$hosts" --dir "$dir" || fail "the testbed did not come up"
+step "bringing up $hosts ODC hosts after a failed upgrade to 4.3.0 (h3, h4: one HA deployment), and the coordinator"
+$py "$testbed" up --hosts "$hosts" --ha "$ha" --dir "$dir" || fail "the testbed did not come up"
 
 step "the fleet, as the operator sees it: odcctl hosts"
 i=0
@@ -41,7 +46,16 @@ until [ "$(ctl -o json hosts | json "sum(h['status'] == 'online' for h in d['hos
 done
 ctl hosts
 
-step "fleet rollback to 4.2.0: preflight on every host, canary h1 alone, then batches of 1"
+step "the deployments (hosts on one metadb), as the coordinator learnt them from heartbeats: odcctl deployments"
+i=0
+until [ "$(ctl -o json deployments | json "len(d['deployments'])")" = 3 ]; do
+	i=$((i + 1))
+	[ $i -le 20 ] || fail "the coordinator does not know three deployments"
+	sleep 0.5
+done
+ctl deployments
+
+step "fleet rollback to 4.2.0 by deployment: preflight everywhere, canary h1, then one deployment at a time"
 # The hosts' pre-upgrade backup was taken by hand with obdumper, as ODC's upgrade guide says:
 # it has no odc-fleet manifest, so its completeness is accepted explicitly.
 ctl rollback --to 4.2.0 --backup "$dir/backups/pre-4.3.0" --all --canary 1 --batch 1 --budget 0 \
@@ -51,6 +65,13 @@ ctl rollback --to 4.2.0 --backup "$dir/backups/pre-4.3.0" --all --canary 1 --bat
 job=$(ctl -o json jobs --limit 1 | json "d['jobs'][0]['job_id']")
 step "per-host results, signed by each agent: odcctl job $job --results"
 ctl job "$job" --results
+# The HA deployment's metadb was restored once: by one node; the other found it restored.
+restores=$(ctl -o json job "$job" --results | json "sum(1 for r in d['results'] if r['host'] in ('h3', 'h4') and r['step'] == 'restore' and r['status'] == 'ok')")
+[ "$restores" = 1 ] || fail "the HA deployment's metadb was restored $restores times, not once"
+echo "the HA deployment's metadb (h3, h4) was restored once"
+
+step "the deployments after the rollback: odcctl deployments"
+ctl deployments
 
 step "each host's ODC, asked over HTTP: GET /api/v1/info"
 n=1
@@ -66,14 +87,16 @@ while [ $n -le $hosts ]; do
 	n=$((n + 1))
 done
 
-step "done in $(($(date +%s) - t0)) s: every host is back on 4.2.0 with its metadb restored"
+step "done in $(($(date +%s) - t0)) s: every host is back on 4.2.0, each metadb restored once"
 cat <<EOF
 
 The fleet is still up. Look around:
   $build/odcctl -c $dir/odcctl.conf hosts
+  $build/odcctl -c $dir/odcctl.conf deployments
   $build/odcctl -c $dir/odcctl.conf job $job --results
   $build/odcctl -c $dir/odcctl.conf audit
   $build/odcctl -c $dir/odcctl.conf undo --of $job --host h2     # h2 back to 4.3.0 and its metadb
+  $build/odcctl -c $dir/odcctl.conf undo --of $job --host h3 --host h4   # the HA deployment, together
   logs: $dir/coordinator.log, $dir/h1/agent.log ...
 Tear it down:
   make demo-down

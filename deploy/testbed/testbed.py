@@ -194,17 +194,53 @@ def make_host_class():
     return TestbedHost
 
 
-def host_up(d, n, mariadb, coord_pub, op_pub, host_class):
-    """Engine, images, ODC after a failed upgrade with its backup, agent config and key."""
+def engine_up(d, n):
+    """Host hN's own Docker engine in its namespace, with the stand-in images built into it."""
     odcworld = world()
-    t0 = time.monotonic()
     hdir = Path(d, f"h{n}")
     hdir.mkdir(parents=True, exist_ok=True)
     engine = odcworld.Dockerd(str(hdir / "docker"), netns=netns_name(n)).start()
     odcworld._unregister(engine)  # it outlives this process: `down` stops it
-    images = odcworld.OdcImages(engine).build()
-    host = host_class(n, hdir, mariadb, engine, images)
+    return engine, odcworld.OdcImages(engine).build()
+
+
+def host_up(d, n, mariadb, coord_pub, op_pub, host_class):
+    """Engine, images, ODC after a failed upgrade with its backup, agent config and key."""
+    t0 = time.monotonic()
+    engine, images = engine_up(d, n)
+    host = host_class(n, Path(d, f"h{n}"), mariadb, engine, images)
     host.prepare(upgrade=True)
+    return agent_up(d, n, host, engine, images, coord_pub, op_pub, t0)
+
+
+def ha_up(d, ns, mariadb, coord_pub, op_pub):
+    """Hosts ns as the nodes of one HA deployment: each its own engine and namespace, one
+    metadb odc_metadb_ha for all (ODC's HA: every node with the same DATABASE_* env), 4.2.0
+    on every node, the one pre-upgrade backup, then 4.3.0 on every node, one after the
+    other (odcworld.OdcHaDeployment)."""
+    odcworld = world()
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(ns)) as ex:
+        pairs = list(ex.map(lambda n: engine_up(d, n), ns))
+    ha = odcworld.OdcHaDeployment(mariadb, nodes=len(ns), engines=[e for e, _ in pairs],
+                                  images=[i for _, i in pairs], db_host=GATEWAY,
+                                  directory=str(Path(d, "ha")), name="obodc", db="odc_metadb_ha",
+                                  tenant="odc_ha", ports=[ODC_PORT] * len(ns))
+    odcworld._unregister(ha)
+    ha.create_account()
+    for node, n in zip(ha.nodes, ns):
+        node.http_host = host_addr(n)  # each node in its own namespace, reached over the bridge
+    ha.start_all(ha.images[0].old, odcworld.OLD_VERSION)
+    ha.stop_all(remove=True)
+    ha.backup()
+    ha.start_all(ha.images[0].new, odcworld.NEW_VERSION)
+    return [dict(agent_up(d, n, node, engine, images, coord_pub, op_pub, t0), deployment="ha")
+            for n, node, (engine, images) in zip(ns, ha.nodes, pairs)]
+
+
+def agent_up(d, n, host, engine, images, coord_pub, op_pub, t0):
+    """hN's agent configuration and key, for the ODC host (or HA node) host."""
+    hdir = Path(d, f"h{n}")
     sh(AGENT, "keygen", hdir / "agent.key", hdir / "agent.pub")
     own_root = hdir / "backups"
     own_root.mkdir(exist_ok=True)
@@ -265,7 +301,8 @@ def shared_backup(d, hosts):
         if f.is_file():
             shutil.copy2(f, out / "data")
     for h in hosts:
-        shutil.copytree(Path(h["backup_dir"], "data", h["db"]), out / "data" / h["db"])
+        if not (out / "data" / h["db"]).exists():  # the nodes of a deployment share one
+            shutil.copytree(Path(h["backup_dir"], "data", h["db"]), out / "data" / h["db"])
     return str(out)
 
 
@@ -326,6 +363,8 @@ def cmd_up(args):
     n_hosts = args.hosts
     if not 1 <= n_hosts <= MAX_HOSTS:
         sys.exit(f"testbed: --hosts must be 1..{MAX_HOSTS}")
+    if args.ha and not 2 <= args.ha <= n_hosts:
+        sys.exit("testbed: --ha must be 2..--hosts (the nodes of one HA deployment)")
     st = load_state(d)
     if st is not None:
         ok, lines = running_report(d, st)
@@ -351,17 +390,17 @@ def cmd_up(args):
 
     t0 = time.monotonic()
     os.makedirs(d, exist_ok=True)
-    st = {"phase": "starting", "dir": d, "hosts": [], "n_hosts": n_hosts,
+    st = {"phase": "starting", "dir": d, "hosts": [], "n_hosts": n_hosts, "ha": args.ha,
           "mariadb_dir": os.path.join(d, "mariadb")}
     save_state(d, st)  # from now on `down` knows what to remove
     try:
-        return _up(d, n_hosts, st, t0)
+        return _up(d, n_hosts, args.ha, st, t0)
     except BaseException:
         log(f"up failed; what was made stays for a post-mortem: `testbed.py down --dir {d}`")
         raise
 
 
-def _up(d, n_hosts, st, t0):
+def _up(d, n_hosts, n_ha, st, t0):
     odcworld = world()
     log(f"network: {BRIDGE} {GATEWAY}/24, {n_hosts} namespaces")
     net_up(n_hosts)
@@ -410,15 +449,23 @@ def _up(d, n_hosts, st, t0):
     log(f"coordinator up (pid {st['coordinator_pid']}, agents tcp://{GATEWAY}:{AGENTS_PORT})")
 
     # The hosts, in parallel: engine, images, ODC after a failed upgrade, backup, agent config.
+    # The last n_ha hosts are the nodes of one HA deployment, set up together.
     host_class = make_host_class()
-    log(f"hosts h1..h{n_hosts}: dockerd, images, ODC 4.2.0 -> backup -> 4.3.0 (in parallel)")
+    singles = list(range(1, n_hosts - n_ha + 1))
+    ha_ns = list(range(n_hosts - n_ha + 1, n_hosts + 1)) if n_ha else []
+    log(f"hosts h1..h{n_hosts}: dockerd, images, ODC 4.2.0 -> backup -> 4.3.0 (in parallel)"
+        + (f"; h{ha_ns[0]}..h{ha_ns[-1]} are one HA deployment on metadb odc_metadb_ha" if ha_ns
+           else ""))
     with ThreadPoolExecutor(max_workers=min(n_hosts, 4)) as ex:
         futs = [ex.submit(host_up, d, n, mariadb, coord_pub, op_pub, host_class)
-                for n in range(1, n_hosts + 1)]
+                for n in singles]
+        if ha_ns:
+            futs.append(ex.submit(ha_up, d, ha_ns, mariadb, coord_pub, op_pub))
         hosts, errors = [], []
         for f in futs:
             try:
-                hosts.append(f.result())
+                r = f.result()
+                hosts.extend(r if isinstance(r, list) else [r])
             except Exception as e:
                 errors.append(e)
     st["hosts"] = sorted(hosts, key=lambda h: h["n"])
@@ -595,6 +642,8 @@ def main():
     up = sub.add_parser("up", help="bring up N hosts + MariaDB + coordinator")
     up.add_argument("--hosts", type=int, required=True)
     up.add_argument("--dir", required=True)
+    up.add_argument("--ha", type=int, default=0,
+                    help="the last N hosts are the nodes of one HA deployment (one metadb)")
     for name, h in (("down", "remove everything up made"), ("status", "what is up")):
         sub.add_parser(name, help=h).add_argument("--dir", required=True)
     args = ap.parse_args()
