@@ -63,7 +63,7 @@ fence_watch_check(struct fence_watch *w, const struct agent_conf *c, struct dock
 	struct metadb *m = NULL;
 	char key[sizeof(w->checked)], tag[130], hv[65] = "", err[512], desc[300], *pw = NULL;
 	uint64_t created;
-	int rc, cmp_fence, cmp_now, stopped = 0;
+	int rc = 0, cmp_fence, cmp_now, stopped = 0;
 
 	start_key(ct, key, sizeof(key));
 	version_image_tag(ct->image, tag, sizeof(tag));

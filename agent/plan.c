@@ -1199,31 +1199,30 @@ out:
 	free(done);
 }
 
-/* After a verified restore: a rollback fences the metadb at the version it
- * restored (guard.h: a node that was away must not start its newer ODC on
- * it); the undo of a rollback lifts that rollback's fence. A failure here
- * fails nothing (the metadb is what it should be): it is said, with the
- * command that does it by hand. */
+/* A rollback's restore fences the metadb at the version it restores
+ * (guard.h: a node that was away must not start its newer ODC on it), once
+ * it has emptied it, before loading; the undo of a rollback lifts that
+ * rollback's fence after its verified restore. A failure here fails
+ * nothing by itself: it is said, with the command that does it by hand. */
 static void
-mark_fence(struct run *r, struct step_res *s, struct metadb *m, const char *version)
+mark_fence(struct run *r, struct step_res *s, struct metadb *m, const char *version, char *warn, size_t warnlen)
 {
 	struct guard_holder f;
 	uint64_t t0 = clock_mono_ms();
-	int rc;
 
+	*warn = '\0';
 	if (strcmp(r->action, "rollback") == 0) {
 		if (!version_valid(version))
-			say_more(s, "; no fence set: the backup's version '%s' is no version", version);
+			snprintf(warn, warnlen, "; no fence set: the backup's version '%s' is no version", version);
 		else if (fence_set(m, r->c->host_id, r->job, version, r->err, sizeof(r->err)) != 0)
-			say_more(s, "; the fence could not be set (%s): a node that was away may start its newer ODC on "
-				 "this metadb", r->err);
+			snprintf(warn, warnlen, "; the fence could not be set (%s): a node that was away may start its "
+				 "newer ODC on this metadb", r->err);
 		else
 			put(s, "fence", version);
-	} else if (strcmp(r->action, "undo") == 0) {
-		rc = fence_lift(m, param(r, "of"), &f, r->err, sizeof(r->err));
-		if (rc < 0)
-			say_more(s, "; the fence of %s could not be lifted (%s): `odc-agent guard lift-fence %s`",
-				 param(r, "of"), r->err, param(r, "of"));
+	} else if (strcmp(r->action, "undo") == 0 &&
+		   fence_lift(m, param(r, "of"), &f, r->err, sizeof(r->err)) < 0) {
+		snprintf(warn, warnlen, "; the fence of %s could not be lifted (%s): `odc-agent guard lift-fence %s`",
+			 param(r, "of"), r->err, param(r, "of"));
 	}
 	waited(&r->wait_metadb_ms, t0);
 }
@@ -1240,7 +1239,7 @@ step_restore(struct run *r, struct step_res *s, const char *src)
 	struct restore_defs defs = {0};
 	struct metadb *m = NULL;
 	struct loader_run lr = {0};
-	char why[1024], what[128];
+	char why[1024], what[128], fence_warn[400] = "";
 	size_t dropped = 0;
 	int rc;
 
@@ -1297,6 +1296,15 @@ step_restore(struct run *r, struct step_res *s, const char *src)
 		goto out;
 	}
 	waited(&r->wait_metadb_ms, tddl);
+	/* A rollback fences the metadb before loading it: from the moment it
+	 * is replaced (and a dump taken by obdumper while an earlier fence
+	 * stood holds the fence's empty data file, which obloader loads into
+	 * that table: it must exist). */
+	if (strcmp(r->action, "rollback") == 0) {
+		mark_fence(r, s, m, b.version, fence_warn, sizeof(fence_warn));
+		if (*fence_warn)
+			note(r, "restore", "%s", fence_warn + 2);
+	}
 	note(r, "restore", "dropped %zu objects, created %zu tables; loading the data of %s", dropped,
 	     defs.n_tables, src);
 	rc = loader_load(r->c, r->password, r->job, "restore", src, b.header, step_budget(r, STEP_RESTORE), &lr,
@@ -1334,7 +1342,10 @@ step_restore(struct run *r, struct step_res *s, const char *src)
 	    "metadb restored from %s and verified: %zu tables, %llu rows, %zu foreign keys, %zu views, version %s "
 	    "(obloader %s)",
 	    src, b.n_tables, (unsigned long long)tables_rows(&b), defs.n_foreign_keys, defs.n_views, b.version, what);
-	mark_fence(r, s, m, b.version);
+	if (strcmp(r->action, "undo") == 0)
+		mark_fence(r, s, m, b.version, fence_warn, sizeof(fence_warn));
+	if (*fence_warn)
+		say_more(s, "%s", fence_warn);
 out:
 	/* Released whatever the outcome: a failed restore is mended by another
 	 * one (undo, a new rollback), which takes the guard itself. */
@@ -2202,6 +2213,23 @@ way_back(struct run *r, struct step_res *s, enum step_kind k)
 		return;
 	renamed = fact(r, NULL, "renamed");
 	snap = fact(r, NULL, "snapshot_dir");
+	char *by = fact(r, NULL, "restored_by");
+	if (snap == NULL && by != NULL && k != K_RESTORE_BACKUP) {
+		/* A node of an HA deployment whose peer restored the metadb:
+		 * the deployment's other nodes run on it; this one goes on once
+		 * the cause is mended, or the whole deployment goes back. */
+		say_more(s, "; %s (restored by %s%s of this deployment for this job); to bring this node up with "
+			 "the others, mend the cause and run this rollback again on it: it finds the metadb at the "
+			 "target and only starts ODC; to get the whole deployment back to where this job began: "
+			 "odcctl undo --of %s naming every node of the deployment (locally: odc-agent run undo --of %s "
+			 "on each), which restores the restoring node's snapshot and starts the kept container %s "
+			 "here", state, *by ? "host " : "another node", by, r->job, r->job,
+			 renamed != NULL ? renamed : "(none recorded)");
+		free(by);
+		free(renamed);
+		return;
+	}
+	free(by);
 	say_more(s, "; %s; to get back to where this job began: odc-agent run undo --of %s (fleet: odcctl undo --of %s "
 		 "--host %s), which restores the snapshot %s and starts the kept container %s",
 		 state, r->job, r->job, r->c->host_id, snap != NULL ? snap : "(none recorded)",

@@ -60,7 +60,7 @@ run_vectors() {
 
 # run_pytest DIR...: tests/py: the protocol's independent implementation;
 # tests/integration: the real programs in the test world (private dockerd and
-# MariaDB; needs root); tests/e2e: fleet rollbacks with faults on a 5-host
+# MariaDB; needs root); tests/e2e: fleet rollbacks with faults on a 7-host
 # testbed (deploy/testbed: network namespaces, one Docker engine per host).
 run_pytest() {
 	# --durations: the slowest tests in every log, to keep the suite within its time.

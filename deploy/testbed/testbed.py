@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """A multi-host odc-fleet testbed on one machine (issue 5, point 1). Needs root.
 
-    testbed.py up     --hosts N --dir DIR   bring up N simulated ODC hosts + MariaDB + coordinator
+    testbed.py up     --hosts N [--ha K] --dir DIR
+                                            bring up N simulated ODC hosts + MariaDB + coordinator;
+                                            the last K hosts are the nodes of one HA deployment
     testbed.py down   --dir DIR             remove everything `up` made (also after a crash)
     testbed.py status --dir DIR             what is up
 
@@ -24,6 +26,10 @@ The world (names are fixed: one testbed per machine):
            `nsenter --net=/var/run/netns/odctb-hN`, config DIR/hN/agent.conf, key
            DIR/hN/agent.key, state DIR/hN/agent-state, log DIR/hN/agent.log,
            connecting to tcp://10.77.0.1:7701.
+  With --ha K, the last K hosts are the nodes of one HA deployment (odcworld.OdcHaDeployment on
+  their engines): one metadb odc_metadb_ha (owner odc@odc_ha#c1) and one pre-upgrade backup
+  (DIR/ha/odcmetadb_backup) for all of them, every node's container with the same DATABASE_*
+  env; the node directories are DIR/ha/nodeI, the agents' DIR/hN as for the others.
   MariaDB (the metadb server of every host) in the root namespace on 10.77.0.1:3306, DIR/mariadb.
   odc-coordinator in the root namespace: DIR/coordinator.conf, state DIR/coordinator-state,
   control socket DIR/run/control.sock, log DIR/coordinator.log; operator alice,

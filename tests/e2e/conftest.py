@@ -2,7 +2,9 @@
 
     ODC_BUILD=/work/main/build /usr/bin/python3 -m pytest -q tests/e2e
 
-One session brings up ONE 5-host testbed (deploy/testbed/testbed.py up --hosts 5 --dir TMP)
+One session brings up ONE 7-host testbed (deploy/testbed/testbed.py up --hosts 7 --ha 2 --dir
+TMP): h1..h5 single-node deployments, h6 and h7 the two nodes of one HA deployment (one metadb,
+odc_metadb_ha, and one backup for both)
 and always takes it down at the end (session fixture try/finally, plus an atexit fallback for
 a KeyboardInterrupt or a crash between the two). ODC_E2E_KEEP=1 keeps it up for a look
 (then: testbed.py down --dir DIR).
@@ -39,7 +41,8 @@ ODCCTL = BUILD / "odcctl"
 AGENT = BUILD / "odc-agent"
 COORDINATOR = BUILD / "odc-coordinator"
 PY = "/usr/bin/python3"
-N_HOSTS = 5
+N_HOSTS = 7
+HA_NODES = ("h6", "h7")  # the last hosts: one HA deployment (testbed.py up --ha)
 OLD, NEW = "4.2.0", "4.3.0"  # image tags
 # What ODC reports (/api/v1/info, `odcctl hosts`): release builds' <main>-<release id>
 # (tests/world/build-images.sh).
@@ -164,9 +167,11 @@ class Host:
         """{'tables': {table: rows}, 'max_version': max successful migrate_schema_history
         version, 'history': [versions]}, without the history rows ODC writes on every start
         (odcworld.START_ROWS_TYPE)."""
+        # Without the fence a rollback leaves (odc_fleet_fence, agent/guard.h: odc-fleet's,
+        # no rows, never restored); the guard is kept: none may be left.
         tables = [r[0] for r in self.sql(
             "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA=DATABASE() "
-            "AND TABLE_TYPE='BASE TABLE' ORDER BY TABLE_NAME")]
+            "AND TABLE_TYPE='BASE TABLE' AND TABLE_NAME <> 'odc_fleet_fence' ORDER BY TABLE_NAME")]
         counts = {t: self.sql(f"SELECT COUNT(*) FROM `{t}`")[0][0] for t in tables}
         hist = []
         if "migrate_schema_history" in tables:
@@ -184,6 +189,7 @@ class Host:
         tests.world.obtools), versions of migrate_schema_history; without the history rows
         ODC writes on every start, as metadb_state."""
         counts = obtools.backup_row_counts(backup_root, self.db)
+        counts.pop("odc_fleet_fence", None)  # as metadb_state
         rows = [f for f in obtools.table_records(backup_root, self.db, "migrate_schema_history")
                 if f[3] != odcworld.START_ROWS_TYPE]
         if "migrate_schema_history" in counts:
@@ -387,7 +393,8 @@ class Testbed:
     # -- resetting hosts between scenarios
     def ensure_430(self, ids, timeout=240):
         """Brings every host of ids that is not at 4.3.0 back with `odcctl undo --of JOB
-        --host H` of the job that rolled it back; then waits for them online, healthy, 4.3.0."""
+        --host H` of the job that rolled it back (the nodes of the HA deployment together);
+        then waits for them online, healthy, 4.3.0."""
         hs = self.hosts_view()
         by_job = {}
         for i in ids:
@@ -395,6 +402,10 @@ class Testbed:
             if v != BUILD_OF[NEW]:
                 assert i in self.last_rollback, f"{i} is at {v} and no rollback of it is known"
                 by_job.setdefault(self.last_rollback[i], []).append(i)
+        # An undo names whole deployments: an HA node's peer rolled back by the same job too.
+        for job, hids in by_job.items():
+            if any(i in HA_NODES for i in hids):
+                hids.extend(i for i in HA_NODES if i not in hids and self.last_rollback.get(i) == job)
         for job, hids in by_job.items():
             sel = [x for i in hids for x in ("--host", i)]
             r = self.ctl("undo", "--of", job, *sel, "--canary", "0", "--batch", "100%",
@@ -447,7 +458,8 @@ def testbed():
     t0 = time.monotonic()
     try:
         env = dict(os.environ, ODC_BUILD=str(BUILD))
-        p = subprocess.run([PY, str(TESTBED), "up", "--hosts", str(N_HOSTS), "--dir", str(d)],
+        p = subprocess.run([PY, str(TESTBED), "up", "--hosts", str(N_HOSTS), "--ha",
+                            str(len(HA_NODES)), "--dir", str(d)],
                            capture_output=True, text=True, timeout=600, env=env)
         assert p.returncode == 0, f"testbed up failed ({p.returncode}):\n{p.stdout[-4000:]}\n" \
                                   f"{p.stderr[-4000:]}"

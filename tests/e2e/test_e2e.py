@@ -1,4 +1,4 @@
-"""odc-fleet end to end on one 5-host testbed (conftest.py). The tests run in file order and
+"""odc-fleet end to end on one 7-host testbed (conftest.py: h6 and h7 one HA deployment). The tests run in file order and
 share the testbed: the ones that leave no host changed come first; each later one first
 brings the hosts it needs back to 4.3.0 (Testbed.ensure_430, by `odcctl undo`). The failing
 canary runs last: it leaves h1 without an obodc container (stopped, renamed and kept, the
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (BUILD_OF, FINAL_JOB_STATES, NEW, OLD, RUN_STEPS, job_hosts, job_results,
-                      wait_for)
+from conftest import (BUILD_OF, FINAL_JOB_STATES, HA_NODES, NEW, OLD, RUN_STEPS, job_hosts,
+                      job_results, wait_for)
 
 POLICY = ["--canary", "1", "--batch", "2"]
 
@@ -76,7 +76,11 @@ def assert_rolled_back(tb, hid, job, backup=None):
     res = job_results(job)[hid]
     steps = [x["step"] for x in res if x["step"] in RUN_STEPS]
     assert steps == RUN_STEPS, (hid, [x["step"] for x in res])
-    assert all(x["status"] == "ok" for x in res), (hid, res)
+    # A node of the HA deployment whose peer restored the metadb skips its snapshot and
+    # restore (ha_restored_once checks that one node did).
+    skippable = ("snapshot", "restore") if hid in HA_NODES else ()
+    assert all(x["status"] == "ok" or (x["status"] == "skipped" and x["step"] in skippable)
+               for x in res), (hid, res)
     assert res[-1]["final"] and res[-1]["step"] == "health", res[-1]
     h = tb.hosts[hid]
     assert h.info_version() == BUILD_OF[OLD], hid
@@ -87,6 +91,19 @@ def assert_rolled_back(tb, hid, job, backup=None):
     assert got["tables"] == want["tables"], (hid, got["tables"], want["tables"])
     assert got["max_version"] == want["max_version"], (hid, got["max_version"], want["max_version"])
     assert got["max_version"].startswith(OLD), got["max_version"]
+
+
+def ha_restored_once(job, step="restore"):
+    """The HA deployment's metadb was loaded once in job: exactly one node's step is ok, the
+    other's skipped naming it. Returns the node that restored."""
+    res = job_results(job)
+    st = {i: next(x for x in res[i] if x["step"] == step) for i in HA_NODES}
+    ok = [i for i in HA_NODES if st[i]["status"] == "ok"]
+    assert len(ok) == 1, st
+    for i in HA_NODES:
+        if i != ok[0]:
+            assert st[i]["status"] == "skipped", st[i]
+    return ok[0]
 
 
 def dump_at_430(tb, hid, name):
@@ -152,6 +169,11 @@ def test_fleet_rollback_succeeds_everywhere(testbed):
     for i in ids:
         tb.last_rollback[i] = job["job_id"]
         assert_rolled_back(tb, i, job)
+    # The HA deployment was one unit (one batch slot), its metadb loaded once.
+    assert hs[HA_NODES[0]]["unit"] == hs[HA_NODES[1]]["unit"], hs
+    who = ha_restored_once(job)
+    print(f"\n[e2e] fleet rollback of {len(ids)} hosts in {len(set(h['unit'] for h in hs.values()))} "
+          f"deployments: {job['ended_ms'] - job['submitted_ms']} ms; the HA metadb restored by {who}")
     tb.wait_reporting(ids, OLD)
     audit = tb.ctl_ok("audit", "--job", job["job_id"])["audit"]
     assert audit and all(e["job_id"] == job["job_id"] for e in audit), audit
@@ -176,7 +198,7 @@ def test_undo_one_host_brings_back_430_and_its_metadb(testbed):
     assert st["tables"] == pre["tables"], (st["tables"], pre["tables"])
     assert st["history"] == pre["history"] and st["max_version"] == pre["max_version"]
     view = tb.wait_reporting(["h2"], NEW)
-    for i in ("h1", "h3", "h4", "h5"):  # the others stay where the rollback left them
+    for i in ("h1", "h3", "h4", "h5", *HA_NODES):  # the others stay where the rollback left them
         assert view[i]["odc"]["version"] == BUILD_OF[OLD] and \
             tb.hosts[i].info_version() == BUILD_OF[OLD], view[i]
 
@@ -369,7 +391,157 @@ def test_coordinator_kill9_mid_rollout_loses_no_result(testbed):
             tb.hosts[i].restart_agent()
 
 
-# ---------------------------------------------------------------- 8. failing canary (last: it leaves h1 down)
+# ---------------------------------------------------------------- 8. the HA deployment (h6, h7)
+
+def test_ha_undo_restores_the_snapshot_once_and_both_nodes_come_back(testbed):
+    """The fleet rollback left h6 and h7 at 4.2.0. Their undo, together: the node that
+    restored restores its safety snapshot once the other is stopped; the other waits for it
+    and starts its kept 4.3.0 container. Both answer 4.3.0; the metadb is what it was."""
+    tb = testbed
+    job_id = tb.last_rollback.get(HA_NODES[0])
+    assert job_id and tb.last_rollback.get(HA_NODES[1]) == job_id, "needs the fleet rollback"
+    r = tb.ctl("undo", "--of", job_id, "--host", HA_NODES[0], "--reason", "e2e: undo one node",
+               timeout=60)
+    assert r.rc != 0 and f"{HA_NODES[1]} is not a target" in r.err, r  # a part is refused
+    r = tb.ctl("undo", "--of", job_id, "--host", HA_NODES[0], "--host", HA_NODES[1],
+               "--reason", "e2e: undo the HA deployment", timeout=240)
+    assert r.rc == 0, f"{r!r}\n{tb.log_tail()}"
+    job = tb.job(r.out["job_id"])
+    assert job["state"] == "succeeded", job
+    for i in HA_NODES:
+        del tb.last_rollback[i]
+    ha_restored_once(job)
+    tb.wait_reporting(list(HA_NODES), NEW)
+    st, pre = tb.hosts[HA_NODES[0]].metadb_state(), tb.initial[HA_NODES[0]]
+    assert st["tables"] == pre["tables"] and st["max_version"] == pre["max_version"], (st, pre)
+    for i in HA_NODES:
+        assert tb.hosts[i].info_version() == BUILD_OF[NEW], i
+
+
+def test_ha_node_unreachable_before_the_stop_leaves_the_deployment_untouched(testbed):
+    """h7's agent is down when the rollback of h6 and h7 starts: the deployment is not
+    touched at all (h7 may still run 4.3.0 on the metadb, or come back and migrate it); both
+    targets are `unreachable` saying why, and h6 keeps running 4.3.0 on its metadb."""
+    tb = testbed
+    ids = list(HA_NODES)
+    tb.ensure_430(ids)
+    before = snapshot_states(tb, ids)
+    gone = tb.hosts[HA_NODES[1]]
+    gone.stop_agent()
+    try:
+        wait_for(lambda: tb.hosts_view()[gone.id]["status"] == "lost", 30, f"{gone.id} lost")
+        r = tb.ctl("rollback", "--to", OLD, "--backup", tb.backup, "--accept-unverified",
+                   "--host", HA_NODES[0], "--host", HA_NODES[1], "--reason", "e2e: a node is down",
+                   timeout=120)
+        assert r.rc != 0, r
+        job = tb.job(r.out["job_id"])
+        hs = job_hosts(job)
+        for i in ids:
+            assert hs[i]["state"] == "unreachable", hs[i]
+        assert "not online" in hs[gone.id]["message"], hs[gone.id]
+        assert f"node {gone.id} of its deployment is not online" in hs[HA_NODES[0]]["message"], hs
+        assert not tb.hosts[HA_NODES[0]].ran(job["job_id"])
+        untouched(tb, [HA_NODES[0]], before, job["job_id"])
+        print(f"\n[e2e] HA rollback with {gone.id} down: {job['state']}: {hs[HA_NODES[0]]['message']}")
+    finally:
+        gone.start_agent()
+    tb.wait_reporting(ids, NEW)
+
+
+def test_ha_restoring_agent_kill9_mid_restore(testbed):
+    """The node that restores the HA deployment's metadb loses its agent (kill -9) inside
+    its restore step while the other node waits for it. Restarted, the agent resumes the
+    restore (the guard is still its own); the other node goes on once it is released.
+    Both end at 4.2.0 on a metadb equal to the backup, or the job reports where it stopped."""
+    tb = testbed
+    ids = list(HA_NODES)
+    tb.ensure_430(ids)
+    for i in ids:
+        tb.hosts[i].restart_agent({"ODC_AGENT_TEST_STEP_DELAY_MS": "3000",
+                                   "ODC_AGENT_TEST_STEP_DELAY_STEPS": "restore"})
+    try:
+        job_id = tb.submit("rollback", "--to", OLD, "--backup", tb.backup, "--accept-unverified",
+                           "--host", HA_NODES[0], "--host", HA_NODES[1],
+                           "--reason", "e2e: restoring agent kill -9")
+        for i in ids:
+            tb.last_rollback[i] = job_id
+
+        def restorer():
+            for i in ids:
+                if ("run", "snapshot", "ok") in tb.hosts[i].journal_steps(job_id) and any(
+                        ph == "run" and s == "restore" for ph, s, _ in tb.hosts[i].journal_steps(job_id)):
+                    return i
+            j = tb.job(job_id, results=False)
+            assert j["state"] not in FINAL_JOB_STATES, f"job ended before a restore began: {j}"
+            return None
+        who = wait_for(restorer, 90, "a node to begin the HA restore")
+        h = tb.hosts[who]
+        h.stop_agent(signal.SIGKILL)
+        time.sleep(2)
+        h.start_agent()  # plain, as testbed.py runs it
+        job = tb.wait_job(job_id, 300)
+        hs = job_hosts(job)
+        print(f"\n[e2e] HA: {who}'s agent killed in its restore: job {job['state']}, "
+              f"{ {i: (hs[i]['state'], hs[i]['message']) for i in ids} }")
+        if job["state"] == "succeeded":
+            for i in ids:
+                assert_rolled_back(tb, i, job)
+            assert ha_restored_once(job) == who
+            tb.wait_reporting(ids, OLD)
+        else:  # a reported state with a way back: failed with the step and the reason
+            for i in ids:
+                assert hs[i]["state"] in ("failed", "unreachable", "succeeded") and hs[i]["message"], hs[i]
+        for i in ids:
+            steps = [x["step"] for x in job_results(job)[i]]
+            assert len(steps) == len(set(steps)), (i, steps)
+    finally:
+        for i in ids:
+            tb.hosts[i].restart_agent()
+
+
+def test_ha_node_failing_to_start_after_the_restore_is_reported_alone(testbed):
+    """The restore of the HA deployment succeeds, then h7 cannot start 4.2.0 (its image is
+    gone from its engine after its checks): h7 fails at its start step with the reason and
+    the way back; h6 runs 4.2.0 on the restored metadb and is not undone."""
+    tb = testbed
+    ids = list(HA_NODES)
+    tb.ensure_430(ids)
+    bad = tb.hosts[HA_NODES[1]]
+    bad.restart_agent({"ODC_AGENT_TEST_STEP_DELAY_MS": "3000",
+                       "ODC_AGENT_TEST_STEP_DELAY_STEPS": "stop"})
+    image = f"{bad.inspect()['Config']['Image'].rsplit(':', 1)[0]}:{OLD}"
+    aside = "e2e-kept/odc-server:" + OLD
+    try:
+        job_id = tb.submit("rollback", "--to", OLD, "--backup", tb.backup, "--accept-unverified",
+                           "--host", HA_NODES[0], "--host", HA_NODES[1],
+                           "--reason", "e2e: a node fails to start")
+        for i in ids:
+            tb.last_rollback[i] = job_id
+        wait_step(tb, bad.id, job_id, "stop")
+        bad.docker("image", "tag", image, aside)
+        bad.docker("image", "rm", image)  # the tag only: the layers stay under `aside`
+        job = tb.wait_job(job_id, 300)
+        hs = job_hosts(job)
+        print(f"\n[e2e] HA: {bad.id} without its 4.2.0 image: job {job['state']}; "
+              f"{bad.id}: {hs[bad.id]['message']!r}")
+        assert job["state"] in ("failed", "halted"), job
+        assert hs[bad.id]["state"] == "failed" and hs[bad.id]["failed_step"] == "start", hs[bad.id]
+        assert "mend the cause and run this rollback again on it" in hs[bad.id]["message"], hs[bad.id]
+        good = HA_NODES[0]
+        # The job halted on h7's failure; h6's result, still on its way, is recorded.
+        tb.wait_job_host(job_id, good, ("succeeded",), 60)
+        assert tb.hosts[good].info_version() == BUILD_OF[OLD]
+        got, want = tb.hosts[good].metadb_state(), tb.hosts[good].backup_state(tb.backup)
+        assert got["tables"] == want["tables"], (got["tables"], want["tables"])
+        ha_restored_once(job)
+    finally:
+        if bad.docker("image", "inspect", image, check=False).returncode != 0:
+            bad.docker("image", "tag", aside, image)
+        bad.docker("image", "rm", aside, check=False)
+        bad.restart_agent()
+
+
+# ---------------------------------------------------------------- 9. failing canary (last: it leaves h1 down)
 
 def test_failing_canary_halts_the_rollout(testbed):
     tb = testbed
