@@ -259,19 +259,15 @@ move_to(struct job *j, enum job_stage st)
 	j->dirty = true;
 }
 
-/* Enough targets online, or the job halts before anything is sent;
- * targets offline at the start are unreachable. */
+/* Enough units online (deployments for a rollback or undo: a unit is
+ * online when every node of it is), or the job halts before anything is
+ * sent; targets offline at the start are unreachable. */
 static enum turn
 stage_quorum(struct coord *co, struct job *j)
 {
 	const struct proto_policy *p = &j->jm->u.job.policy;
-	size_t online = 0;
-	uint64_t need = (p->quorum_pct * j->n + 99) / 100;
+	size_t online = 0, units = 0;
 
-	for (size_t i = 0; i < j->n; i++) {
-		struct host *h = registry_host(co, j->hosts[i].host);
-		online += h != NULL && registry_online(h);
-	}
 	for (size_t i = 0; i < j->n; i++) {
 		struct host *h = registry_host(co, j->hosts[i].host);
 		if (h == NULL || !registry_online(h))
@@ -295,9 +291,17 @@ stage_quorum(struct coord *co, struct job *j)
 					      "on the metadb, or come back and migrate it)",
 					      down);
 	}
+	for (size_t i = 0; i < j->n; i++) {
+		if (j->hosts[i].unit != i)
+			continue;
+		units++;
+		online += j->hosts[i].state != JH_UNREACHABLE;
+	}
+	uint64_t need = (p->quorum_pct * units + 99) / 100;
 	if (online < need) {
-		finish(co, j, JOB_HALTED, "coordinator", "quorum not met: %zu of %zu targets online, %llu%% (%llu) needed",
-		       online, j->n, (unsigned long long)p->quorum_pct, (unsigned long long)need);
+		const char *what = units != j->n ? "deployments" : "targets";
+		finish(co, j, JOB_HALTED, "coordinator", "quorum not met: %zu of %zu %s online, %llu%% (%llu) needed",
+		       online, units, what, (unsigned long long)p->quorum_pct, (unsigned long long)need);
 		return WAIT;
 	}
 	move_to(j, j->has_preflight ? STAGE_PREFLIGHT : STAGE_CANARY);

@@ -10,7 +10,7 @@ BUILD_PKGS="build-essential pkg-config clang clang-format
   libzmq3-dev libsodium-dev libmsgpack-dev libcurl4-openssl-dev
   libjansson-dev libinih-dev libsqlite3-dev libmariadb-dev libcmocka-dev
   libmicrohttpd-dev libsystemd-dev"
-TEST_PKGS="python3 python3-pytest python3-zmq python3-msgpack python3-nacl python3-pymysql
+TEST_PKGS="python3 python3-pytest python3-pytest-xdist python3-zmq python3-msgpack python3-nacl python3-pymysql
   docker.io mariadb-server busybox-static iproute2 util-linux procps curl sqlite3
   systemd groff-base man-db prometheus
   debhelper fakeroot lintian mmdebstrap"

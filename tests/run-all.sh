@@ -77,12 +77,19 @@ run_pytest() {
 	failed=$((failed + f))
 }
 
+# The integration tests run in two workers (pytest-xdist), each test file on one
+# worker: every test starts its own daemons on private sockets, ports and
+# directories, and most of a test's time is spent waiting on them, so two
+# workers halve the wall time even on two cores. The e2e tests share one
+# testbed (fixed names, one per machine) and run alone.
+parallel="-n 2 --dist loadfile"
+
 case "$only" in
 unit) run_unit ;;
 sanitize) run_unit; run_vectors ;;
-integration) run_vectors; run_pytest tests/py tests/integration ;;
+integration) run_vectors; run_pytest $parallel tests/py tests/integration ;;
 e2e) run_pytest tests/e2e ;;
-"") run_unit; run_vectors; run_pytest tests/py tests/integration; run_pytest tests/e2e ;;
+"") run_unit; run_vectors; run_pytest $parallel tests/py tests/integration; run_pytest tests/e2e ;;
 *) echo "run-all: unknown suite '$only'" >&2; exit 2 ;;
 esac
 

@@ -523,6 +523,30 @@ test_a_deployment_with_a_node_down_is_not_touched(void **state)
 	job_free(j);
 }
 
+/* The quorum counts deployments: one with a node down is not online. */
+static void
+test_the_quorum_counts_deployments(void **state)
+{
+	(void)state;
+	world(5, 1); /* h4 is lost: the deployment h3+h4 is not online */
+	struct job *j = job_new((struct proto_policy){.batch = 3, .quorum_pct = 100}, true);
+
+	deployments(j);
+	rollout_step(&co, j);
+	assert_int_equal(j->state, JOB_HALTED);
+	assert_int_equal(n_sent, 0);
+	assert_non_null(strstr(j->message, "quorum not met: 2 of 3 deployments online, 100% (3) needed"));
+	job_free(j);
+
+	world(5, 1);
+	j = job_new((struct proto_policy){.batch = 3, .budget = 1, .quorum_pct = 60}, true); /* 2 of 3 needed */
+	deployments(j);
+	rollout_step(&co, j);
+	assert_int_equal(j->state, JOB_RUNNING);
+	assert_string_equal(joined(), "h0:preflight h1:preflight h2:preflight");
+	job_free(j);
+}
+
 /* A node of a deployment failing its preflight holds the whole deployment
  * back: its other node never runs. */
 static void
@@ -560,6 +584,7 @@ main(void)
 	    cmocka_unit_test(test_a_deployment_is_one_unit),
 	    cmocka_unit_test(test_a_deployment_with_a_node_down_is_not_touched),
 	    cmocka_unit_test(test_a_failed_preflight_holds_its_deployment_back),
+	    cmocka_unit_test(test_the_quorum_counts_deployments),
 	};
 
 	log_init("test_rollout", LOG_LVL_ERR, 0);
