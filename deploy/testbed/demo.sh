@@ -28,6 +28,15 @@ fail() {
 	exit 1
 }
 json() { $py -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
+# wait_for SECONDS WANT WHY COMMAND EXPR: until EXPR of `odcctl -o json COMMAND` prints WANT.
+wait_for() {
+	n=0
+	until [ "$(ctl -o json "$4" | json "$5")" = "$2" ]; do
+		n=$((n + 1))
+		[ $n -le $(($1 * 2)) ] || fail "$3"
+		sleep 0.5
+	done
+}
 
 [ "$(id -u)" = 0 ] || fail "the demo needs root (network namespaces, Docker engines)"
 
@@ -38,21 +47,11 @@ step "bringing up $hosts ODC hosts after a failed upgrade to 4.3.0 (h3, h4: one 
 $py "$testbed" up --hosts "$hosts" --ha "$ha" --dir "$dir" || fail "the testbed did not come up"
 
 step "the fleet, as the operator sees it: odcctl hosts"
-i=0
-until [ "$(ctl -o json hosts | json "sum(h['status'] == 'online' for h in d['hosts'])")" = "$hosts" ]; do
-	i=$((i + 1))
-	[ $i -le 60 ] || fail "not every host came online"
-	sleep 0.5
-done
+wait_for 30 "$hosts" "not every host came online" hosts "sum(h['status'] == 'online' for h in d['hosts'])"
 ctl hosts
 
 step "the deployments (hosts on one metadb), as the coordinator learnt them from heartbeats: odcctl deployments"
-i=0
-until [ "$(ctl -o json deployments | json "len(d['deployments'])")" = 3 ]; do
-	i=$((i + 1))
-	[ $i -le 20 ] || fail "the coordinator does not know three deployments"
-	sleep 0.5
-done
+wait_for 10 3 "the coordinator does not know three deployments" deployments "len(d['deployments'])"
 ctl deployments
 
 step "fleet rollback to 4.2.0 by deployment: preflight everywhere, canary h1, then one deployment at a time"
