@@ -2,10 +2,14 @@
  * A rollback that restored a metadb fences it at the version it restored
  * (plan.c, guard.h); a returning node's container, older than the fence
  * and of a newer release, would run ODC's schema migrations on start
- * (oceanbase/odc: server/odc-server/src/main/resources/.../migrate, run by
- * the server on every start) and move the restored metadb forward under
- * the deployment's other nodes. ODC needs tens of seconds to get there;
- * the agent looks at the container with every heartbeat. */
+ * (oceanbase/odc @ d517c0f: server/odc-migrate/src/main/resources/migrate,
+ * run by the metadbMigrate bean that the server and the MyBatis session
+ * factory depend on: server/odc-server/src/main/java/com/oceanbase/odc/
+ * server/OdcServer.java:69, server/odc-service/src/main/java/com/oceanbase/
+ * odc/config/MetaDBConfiguration.java:124-125) and move the restored metadb
+ * forward under the deployment's other nodes. ODC gets there once the JVM
+ * and Spring's data source are up, seconds after the start; the daemon
+ * looks at the container every FENCE_WATCH_MS (daemon.c). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
