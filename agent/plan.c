@@ -759,7 +759,12 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 		return;
 	}
 	if (backup_inspect(dir, r->c->db_name, &b, r->err, sizeof(r->err)) != 0) {
-		say(s, "failed", "backup %s: %s", dir, r->err);
+		struct stat st;
+		/* Not there at all: on a node of an HA deployment, whichever node
+		 * takes the guard restores, so every node needs it. */
+		say(s, "failed", "backup %s: %s%s", dir, r->err,
+		    stat(dir, &st) != 0 ? " (every node of an HA deployment needs the backup at this path: a shared "
+					  "mount, or a copy on each node)" : "");
 		return;
 	}
 	if (!version_belongs_to(b.version, to)) {
