@@ -124,9 +124,6 @@ w_started(void *ctx, const char *job, const char *step)
 	struct worker_arg *w = ctx;
 	struct proto_msg m = {.type = PROTO_PROGRESS};
 
-	pthread_mutex_lock(&w->sh->mu);
-	snprintf(w->sh->step, sizeof(w->sh->step), "%s", step);
-	pthread_mutex_unlock(&w->sh->mu);
 	m.u.progress = (struct proto_progress){job, w->c->host_id, step, "running", proto_now_ms(), 0, ""};
 	send_msg(w->pair, &m, NULL);
 }
@@ -761,6 +758,12 @@ hold_or_release(struct daemon *dm, zmq_msg_t *parts, size_t n)
 	const char *job = type == PROTO_RESULT ? m->u.result.job_id : m->u.progress.job_id;
 	const char *step = type == PROTO_RESULT ? m->u.result.step : m->u.progress.step;
 	bool same = dm->n_held > 0 && strcmp(dm->held_job, job) == 0 && strcmp(dm->held_step, step) == 0;
+	/* The heartbeat names the step this stream has reached: set here, in the
+	 * order the messages go out, never ahead of a RESULT still queued. */
+	pthread_mutex_lock(&dm->sh.mu);
+	if (strcmp(dm->sh.job, job) == 0)
+		snprintf(dm->sh.step, sizeof(dm->sh.step), "%s", step);
+	pthread_mutex_unlock(&dm->sh.mu);
 	if (dm->n_held > 0)
 		release_held(dm, !(same && type == PROTO_RESULT));
 	if (type == PROTO_PROGRESS && strcmp(m->u.progress.status, "running") == 0 && *m->u.progress.message == '\0') {
