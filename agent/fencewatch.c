@@ -94,6 +94,10 @@ fence_watch_check(struct fence_watch *w, const struct agent_conf *c, struct dock
 	json_t *jc = raw ? json_object_get(raw, "Created") : NULL;
 	created = instant_ms(json_string_value(jc));
 	fence_describe(&f, desc, sizeof(desc));
+	/* Created is this host's clock, since_ms the restoring host's: a skew
+	 * larger than the time between the container's creation and the
+	 * rollback would let an old container through (hosts keep time by
+	 * NTP; an ODC container is made at its upgrade, long before). */
 	if (!version_release_cmp(tag, f.version, &cmp_fence) || cmp_fence <= 0 || created == 0 ||
 	    created >= f.since_ms)
 		goto out; /* not newer, or created since the fence: the operator's decision */
