@@ -532,14 +532,7 @@ on_dispatch(struct daemon *dm, const struct proto_msg *m, const struct proto_ref
 		/* A local plan (odc-agent run) holds the agent: say so now, and
 		 * which job it runs, rather than accept and never report. */
 		char what[700];
-		struct journal_plan up = {0};
-		char jerr[128];
-		if (journal_plan_unfinished(dm->j, &up, jerr, sizeof(jerr)) == 0)
-			snprintf(what, sizeof(what), "a local plan runs on this host: job %s (%s, phase %s); %s", up.job_id,
-				 up.action, up.phase, why);
-		else
-			snprintf(what, sizeof(what), "a local plan runs on this host; %s", why);
-		journal_plan_clear(&up);
+		plan_busy_describe(dm->j, why, what, sizeof(what));
 		refuse_dispatch(dm, refs, PROTO_E_BUSY, what);
 		return;
 	}

@@ -6,6 +6,7 @@
  * deleted: the old container is renamed and kept, the metadb is dumped
  * before it is replaced, a partial snapshot is moved aside. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -706,6 +707,84 @@ release_fits_metadb(struct run *r, struct metadb *m, const char *job, char *why,
 	return fits;
 }
 
+/* A rollback check's look at the metadb: reachable, held by no other
+ * restore, and its version in hv ("" when it holds none yet). The
+ * connection, or NULL with the step failed. */
+static struct metadb *
+check_metadb_now(struct run *r, struct step_res *s, char hv[65])
+{
+	struct metadb *m = need_metadb(r, s);
+	int rc;
+
+	*hv = '\0';
+	if (m == NULL || check_guard(r, s, m) != 0)
+		goto fail;
+	rc = metadb_history_version(m, hv, 65, r->err, sizeof(r->err));
+	if (rc < 0) {
+		say(s, "failed", "metadb: %s", r->err);
+		goto fail;
+	}
+	if (rc == 1)
+		*hv = '\0';
+	return m;
+fail:
+	metadb_close(m);
+	return NULL;
+}
+
+/* No backup at path: nothing there, or an empty directory (a mount point
+ * with nothing mounted, a directory made on every node and filled on one).
+ * Anything else is a backup to check, which may be damaged. */
+static bool
+nothing_at(const char *path)
+{
+	struct stat st;
+	struct dirent *e;
+	DIR *d;
+	bool empty = true;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT;
+	if (!S_ISDIR(st.st_mode) || (d = opendir(path)) == NULL)
+		return false;
+	while (empty && (e = readdir(d)) != NULL)
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
+/* backup_on_peer=true and nothing at the backup path: a node of this
+ * host's deployment that holds the backup restores the metadb for the job
+ * (the coordinator makes sure one does, PROTOCOL.md 5); this host checks
+ * what it needs to stop, wait and start (the container and its metadb, the
+ * target image, the metadb and its guard) and says it holds no backup. */
+static void
+preflight_without_backup(struct run *r, struct step_res *s, const struct docker_container *ct, const char *image)
+{
+	struct metadb *m = NULL;
+	char hv[65];
+
+	if ((m = check_metadb_now(r, s, hv)) == NULL || record_metadb_start(r, s, hv, param(r, "to")) != 0)
+		goto out;
+	if (fact_set(r, "backup_here", "0") != 0) {
+		say(s, "failed", "journal: %s", r->err);
+		goto out;
+	}
+	put(s, "container", ct->name);
+	put(s, "container_image", ct->image);
+	put(s, "container_state", ct->state);
+	put(s, "backup_here", "false");
+	put(s, "metadb_version", hv);
+	put(s, "target_image", image);
+	say(s, "ok",
+	    "container %s (%s, %s); target image %s present; no backup at %s on this host: the node of its "
+	    "deployment that holds it restores the metadb, this one waits for that restore; metadb reachable at "
+	    "version %s",
+	    ct->name, ct->image, ct->state, image, param(r, "backup"), *hv ? hv : "(empty)");
+out:
+	metadb_close(m);
+}
+
 static void
 step_preflight_rollback(struct run *r, struct step_res *s)
 {
@@ -754,17 +833,22 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 	}
 	if (rc == 1)
 		note(r, "preflight", "%s; forced: rolling back anyway", why);
-	if (!agent_path_in_roots(r->c, dir, why, sizeof(why))) {
+	/* Nothing at the path: inside the roots by its text is all it can be. */
+	bool absent = nothing_at(dir);
+	if (!(absent ? agent_path_allowed : agent_path_in_roots)(r->c, dir, why, sizeof(why))) {
 		say(s, "failed", "backup: %s", why);
 		return;
 	}
+	if (absent && param_true(r, "backup_on_peer")) {
+		preflight_without_backup(r, s, &ct, image);
+		return;
+	}
 	if (backup_inspect(dir, r->c->db_name, &b, r->err, sizeof(r->err)) != 0) {
-		struct stat st;
-		/* Not there at all: on a node of an HA deployment, whichever node
-		 * takes the guard restores, so every node needs it. */
+		/* Not there at all: without backup_on_peer (a run on this host
+		 * alone) this host restores, so it needs it. */
 		say(s, "failed", "backup %s: %s%s", dir, r->err,
-		    stat(dir, &st) != 0 ? " (every node of an HA deployment needs the backup at this path: a shared "
-					  "mount, or a copy on each node)" : "");
+		    absent ? " (a rollback of this host alone restores from it here; a fleet rollback restores an HA "
+			     "deployment from whichever node holds it)" : "");
 		return;
 	}
 	if (!version_belongs_to(b.version, to)) {
@@ -777,28 +861,25 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 	}
 	if (check_backup_integrity(r, s, dir, &b, integrity, sizeof(integrity)) != 0)
 		goto out;
-	if ((m = need_metadb(r, s)) == NULL || check_guard(r, s, m) != 0)
+	if ((m = check_metadb_now(r, s, hv)) == NULL || check_loader(r, s) != 0 ||
+	    check_disk(r, s, snapshot_need_bytes(&b)) != 0 || record_metadb_start(r, s, hv, to) != 0)
 		goto out;
-	rc = metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err));
-	if (rc < 0) {
-		say(s, "failed", "metadb: %s", r->err);
+	if (fact_set(r, "backup_here", "1") != 0) {
+		say(s, "failed", "journal: %s", r->err);
 		goto out;
 	}
-	if (check_loader(r, s) != 0 || check_disk(r, s, snapshot_need_bytes(&b)) != 0)
-		goto out;
-	if (record_metadb_start(r, s, rc == 1 ? "" : hv, to) != 0)
-		goto out;
 	put(s, "container", ct.name);
 	put(s, "container_image", ct.image);
 	put(s, "container_state", ct.state);
+	put(s, "backup_here", "true");
 	put(s, "backup_version", b.version);
-	put(s, "metadb_version", rc == 1 ? "" : hv);
+	put(s, "metadb_version", hv);
 	put(s, "target_image", image);
 	say(s, "ok",
 	    "container %s (%s, %s); target image %s present; backup %s: version %s, %zu tables, %llu rows, "
 	    "%zu foreign keys, %zu views, %s; metadb reachable at version %s; loader present; disk ok",
 	    ct.name, ct.image, ct.state, image, dir, b.version, b.n_tables, (unsigned long long)tables_rows(&b),
-	    defs.n_foreign_keys, defs.n_views, integrity, rc == 1 ? "(empty)" : hv);
+	    defs.n_foreign_keys, defs.n_views, integrity, *hv ? hv : "(empty)");
 out:
 	metadb_close(m);
 	restore_defs_free(&defs);
@@ -1140,6 +1221,71 @@ await_peer_restore(struct run *r, struct step_res *s, const struct guard_holder 
 out:
 	metadb_close(m);
 	free(before);
+}
+
+/* This host holds no backup (backup_on_peer): the node of its deployment
+ * that holds it restores the metadb for this job. That node takes the
+ * guard once it has rechecked and stopped its ODC; this one waits for it
+ * (then as await_peer_restore), or finds the metadb at the target already
+ * (that restore came and went between two looks). Nobody takes the guard
+ * within the time a recheck, a stop and the wait for sessions may take:
+ * that node failed before its restore, and this host is put back. */
+static void
+await_holder(struct run *r, struct step_res *s)
+{
+	uint64_t t0 = clock_mono_ms(),
+		 budget = step_budget(r, STEP_PREFLIGHT) + step_budget(r, STEP_STOP) + SESSIONS_WAIT_MS;
+	struct guard_holder who;
+	struct metadb *m = NULL;
+	char desc[300];
+	int rc;
+
+	note(r, "snapshot", "no backup at %s on this host: waiting for the node of this deployment that holds it to "
+	     "restore the metadb for job %s", param(r, "backup"), r->job);
+	for (;;) {
+		if ((m = need_metadb(r, s)) == NULL) {
+			put_back(r, s, NULL);
+			return;
+		}
+		if (at_target_now(r, s, m))
+			goto out;
+		uint64_t tr = clock_mono_ms();
+		rc = guard_read(m, &who, r->err, sizeof(r->err));
+		waited(&r->wait_metadb_ms, tr);
+		if (rc < 0) {
+			say(s, "failed", "metadb: %s", r->err);
+			put_back(r, s, m);
+			goto out;
+		}
+		if (rc == 1 && !who.unreadable && strcmp(who.job, r->job) == 0 && strcmp(who.host, r->c->host_id) != 0) {
+			metadb_close(m);
+			await_peer_restore(r, s, &who);
+			return;
+		}
+		if (rc == 1) {
+			guard_describe(&who, desc, sizeof(desc));
+			say(s, "failed", "another restore holds the metadb: %s; this host holds no backup at %s and "
+			    "restores nothing", desc, param(r, "backup"));
+			put_back(r, s, m);
+			goto out;
+		}
+		if (clock_mono_ms() - t0 > budget) {
+			say(s, "failed", "no node of this deployment began to restore the metadb for this job within "
+			    "%llu s (this host holds no backup at %s: the node that holds it restores; it failed before "
+			    "its restore, see its result)", (unsigned long long)((clock_mono_ms() - t0) / 1000),
+			    param(r, "backup"));
+			put_back(r, s, m);
+			goto out;
+		}
+		metadb_close(m);
+		m = NULL;
+		struct timespec ts = {0, 250 * 1000 * 1000};
+		uint64_t tw = clock_mono_ms();
+		nanosleep(&ts, NULL);
+		waited(&r->wait_metadb_ms, tw);
+	}
+out:
+	metadb_close(m);
 }
 
 static void
@@ -2032,6 +2178,12 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 			    "restored it, or it was never upgraded): not %s; force=true restores it anyway",
 			    hv ? hv : "?", param(r, "to"), k == K_SNAPSHOT ? "restored, so no snapshot" : "restored again");
 			free(hv);
+		} else if (fact_is(r, NULL, "backup_here", "0")) {
+			if (k == K_SNAPSHOT)
+				await_holder(r, s);
+			else /* only after a failed wait, which ends the plan */
+				say(s, "failed", "no backup at %s on this host, and no node of its deployment restored "
+				    "the metadb for this job", param(r, "backup"));
 		} else if (k == K_SNAPSHOT) {
 			step_snapshot(r, s);
 		} else {
@@ -2300,7 +2452,7 @@ lock_state(const struct agent_conf *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		snprintf(err, errlen, "busy: another odc-agent plan holds %s", path);
+		snprintf(err, errlen, "another odc-agent plan holds %s", path);
 		close(fd);
 		return -2;
 	}
@@ -2325,6 +2477,20 @@ plan_busy(const struct agent_conf *c, char *why, size_t whylen)
 /* Refused before its first step: whoever asked still gets a final result
  * that says why (a coordinator would otherwise wait for one until its step
  * deadline). */
+void
+plan_busy_describe(struct journal *j, const char *why, char *out, size_t outlen)
+{
+	struct journal_plan up = {0};
+	char jerr[128];
+
+	if (journal_plan_unfinished(j, &up, jerr, sizeof(jerr)) == 0)
+		snprintf(out, outlen, "busy: job %s (%s, phase %s) runs on this host; %s", up.job_id, up.action, up.phase,
+			 why);
+	else
+		snprintf(out, outlen, "busy: %s", why);
+	journal_plan_clear(&up);
+}
+
 static void
 refuse_plan(struct run *r, const struct step_def *first, const char *why)
 {
@@ -2370,8 +2536,13 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 	n = steps_of(rq->action, rq->phase, dry_run, steps);
 	name_steps(j, rq->job_id, rq->phase, steps, n);
 	lockfd = lock_state(c, err, errlen);
-	if (lockfd == -2 && n > 0)
-		refuse_plan(&r, &steps[0], err);
+	if (lockfd == -2) {
+		char why[512];
+		snprintf(why, sizeof(why), "%s", err);
+		plan_busy_describe(j, why, err, errlen);
+		if (n > 0)
+			refuse_plan(&r, &steps[0], err);
+	}
 	if (lockfd < 0)
 		return lockfd == -2 ? 1 : -1;
 	r.deadline_ms = rq->deadline_ms ? rq->deadline_ms : proto_now_ms() + c->job_deadline_ms;

@@ -44,6 +44,11 @@ int plan_execute(const struct agent_conf *c, struct journal *j, const struct pla
  * accepts a dispatch, so that it can refuse it BUSY at once. */
 int plan_busy(const struct agent_conf *c, char *why, size_t whylen);
 
+/* A refusal because the plan lock is held (why, from plan_busy or the lock
+ * itself), naming the plan that holds it as j records it: "busy: job J
+ * (ACTION, phase P) runs on this host; WHY". */
+void plan_busy_describe(struct journal *j, const char *why, char *out, size_t outlen);
+
 /* After a restart: the plan left running in the journal, if any, is resumed
  * from its interrupted step when its deadline has not passed, or closed as
  * interrupted with a final result naming that step. The job id goes to

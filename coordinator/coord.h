@@ -68,6 +68,9 @@ struct host {
 	/* The deployment its container's metadb puts it in; NULL until a beat
 	 * (or the store) said which metadb that is. */
 	struct deployment *dep;
+	/* What its latest rollback check found at that job's backup path:
+	 * {path, here, version, job, at_ms} (deploy.c); NULL when none said. */
+	json_t *backup;
 
 	/* The one active job this host belongs to (jobs never overlap). */
 	struct job *active;
@@ -272,8 +275,17 @@ struct host **registry_select(struct coord *co, json_t *args, bool require_selec
  * stores that); costs field compares when nothing changed. */
 void deploy_note(struct coord *co, struct host *h, const struct proto_metadb *md);
 /* At load: h joins the deployment of its stored metadb (JSON text, "" for
- * none). 0, or -1 out of memory. */
-int deploy_load_host(struct coord *co, struct host *h, const char *metadb_json);
+ * none) and gets its stored backup finding (likewise). 0, or -1 out of
+ * memory. */
+int deploy_load_host(struct coord *co, struct host *h, const char *metadb_json, const char *backup_json);
+/* A rollback check of job_id on h said whether the backup at path is there
+ * (PROTOCOL.md 5, backup_on_peer): remembered and stored. */
+void deploy_note_backup(struct coord *co, struct host *h, const char *job_id, const char *path, bool here,
+			const char *version);
+/* What h's latest rollback check of job_id said of the backup: 1 there, 0
+ * not there, -1 nothing (no such check, or it did not say: an agent with
+ * nothing to do, an older agent). */
+int deploy_backup_said(const struct host *h, const char *job_id);
 void deploy_free(struct coord *co);
 /* "host:port/database tenant T cluster C", in out. */
 const char *deploy_name(const struct deployment *d, char *out, size_t outlen);

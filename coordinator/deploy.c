@@ -182,7 +182,7 @@ deploy_note(struct coord *co, struct host *h, const struct proto_metadb *md)
 }
 
 int
-deploy_load_host(struct coord *co, struct host *h, const char *metadb_json)
+deploy_load_host(struct coord *co, struct host *h, const char *metadb_json, const char *backup_json)
 {
 	json_error_t je;
 	json_t *o;
@@ -190,6 +190,18 @@ deploy_load_host(struct coord *co, struct host *h, const char *metadb_json)
 	struct proto_metadb md = {0};
 	int rc = 0;
 
+	if (backup_json != NULL && *backup_json != '\0') {
+		const char *path, *version, *job;
+		json_int_t at;
+		int here;
+		o = json_loads(backup_json, 0, &je);
+		if (json_unpack(o, "{s:s, s:b, s:s, s:s, s:I}", "path", &path, "here", &here, "version", &version, "job",
+				&job, "at_ms", &at) == 0)
+			h->backup = json_incref(o);
+		else
+			log_warn("host %s: its stored backup finding is not readable; dropped", h->id);
+		json_decref(o);
+	}
 	if (metadb_json == NULL || *metadb_json == '\0')
 		return 0;
 	o = json_loads(metadb_json, 0, &je);
@@ -204,6 +216,35 @@ deploy_load_host(struct coord *co, struct host *h, const char *metadb_json)
 	}
 	json_decref(o);
 	return rc;
+}
+
+void
+deploy_note_backup(struct coord *co, struct host *h, const char *job_id, const char *path, bool here,
+		   const char *version)
+{
+	char err[256], *text;
+	json_t *o = json_pack("{s:s, s:b, s:s, s:s, s:I}", "path", path, "here", here, "version", version, "job", job_id,
+			      "at_ms", (json_int_t)proto_now_ms());
+
+	if (o == NULL) {
+		log_err("host %s: out of memory for its backup finding", h->id);
+		return;
+	}
+	json_decref(h->backup);
+	h->backup = o;
+	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	coord_tx(co);
+	if (text == NULL || store_host_backup(co->store, h->id, text, err, sizeof(err)) != 0)
+		log_err("host %s: its backup finding is not stored: %s", h->id, text == NULL ? "out of memory" : err);
+	free(text);
+}
+
+int
+deploy_backup_said(const struct host *h, const char *job_id)
+{
+	if (h == NULL || h->backup == NULL || strcmp(json_string_value(json_object_get(h->backup, "job")), job_id) != 0)
+		return -1;
+	return json_is_true(json_object_get(h->backup, "here")) ? 1 : 0;
 }
 
 static int
@@ -285,6 +326,49 @@ deploy_releases(const struct deployment *d, struct deploy_release *out, size_t m
 	return n;
 }
 
+/* Which node holds the backup, as the latest rollback check of any node
+ * found it: the deployment's `backup` {path, version, job, at_ms, on}, and
+ * each node's `backup` ("here" or "none" when that job checked it, else
+ * null). Both null when no node was checked. */
+static int
+backup_json(const struct deployment *d, json_t *o, json_t *nodes)
+{
+	const json_t *latest = NULL, *b, *version = NULL;
+	json_t *on = json_array(), *out;
+
+	if (on == NULL)
+		return -1;
+	for (size_t i = 0; i < d->n; i++)
+		if ((b = d->nodes[i]->backup) != NULL &&
+		    (latest == NULL || json_integer_value(json_object_get(b, "at_ms")) >
+					   json_integer_value(json_object_get(latest, "at_ms"))))
+			latest = b;
+	for (size_t i = 0; i < d->n; i++) {
+		const char *job = latest ? json_string_value(json_object_get(latest, "job")) : NULL, *said = NULL;
+		b = d->nodes[i]->backup;
+		if (b != NULL && job != NULL && strcmp(json_string_value(json_object_get(b, "job")), job) == 0) {
+			said = json_is_true(json_object_get(b, "here")) ? "here" : "none";
+			if (*said == 'h' && json_array_append_new(on, json_string(d->nodes[i]->id)) != 0)
+				goto oom;
+			if (*said == 'h' && version == NULL)
+				version = json_object_get(b, "version");
+		}
+		if (json_object_set_new(json_array_get(nodes, i), "backup", said ? json_string(said) : json_null()) != 0)
+			goto oom;
+	}
+	if (latest == NULL) {
+		json_decref(on);
+		return json_object_set_new(o, "backup", json_null());
+	}
+	out = json_pack("{s:O, s:s, s:O, s:O, s:o}", "path", json_object_get(latest, "path"), "version",
+			version ? json_string_value(version) : "", "job", json_object_get(latest, "job"), "at_ms",
+			json_object_get(latest, "at_ms"), "on", on);
+	return out == NULL ? -1 : json_object_set_new(o, "backup", out);
+oom:
+	json_decref(on);
+	return -1;
+}
+
 json_t *
 deploy_json(const struct deployment *d)
 {
@@ -352,6 +436,8 @@ deploy_json(const struct deployment *d)
 		}
 		json_array_insert_new(attention, 0, json_sprintf("nodes have containers of different releases: %s", list));
 	}
+	if (backup_json(d, o, nodes) != 0)
+		goto oom;
 	json_object_set_new(o, "deployment", json_string(d->id));
 	json_object_set_new(o, "name", json_string(deploy_name(d, name, sizeof(name))));
 	json_object_set_new(o, "metadb", identity_json(d));

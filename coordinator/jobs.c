@@ -764,6 +764,27 @@ nack_result(struct coord *co, const uint8_t *rid, size_t rid_len, const struct p
 	coord_send_msg(co, co->router, rid, rid_len, &nack);
 }
 
+/* A rollback's check says whether the backup is on its host (data
+ * backup_here): which node of a deployment holds it (deploy.c). */
+static void
+note_backup(struct coord *co, struct host *h, const struct job *j, const struct proto_result *r)
+{
+	const struct proto_job *jb = &j->jm->u.job;
+	const char *here = NULL, *version = "";
+
+	if (strcmp(jb->action, "rollback") != 0 || (strcmp(r->step, "preflight") != 0 && strcmp(r->step, "recheck") != 0))
+		return;
+	for (size_t i = 0; i < r->n_data; i++) {
+		if (strcmp(r->data[i].key, "backup_here") == 0)
+			here = r->data[i].value;
+		else if (strcmp(r->data[i].key, "backup_version") == 0)
+			version = r->data[i].value;
+	}
+	if (here != NULL)
+		deploy_note_backup(co, h, j->id, proto_param(jb->params, jb->n_params, "backup"),
+				   strcmp(here, "true") == 0, version);
+}
+
 void
 jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, const struct proto_frame *fr,
 	       const uint8_t *rid, size_t rid_len)
@@ -835,6 +856,7 @@ jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, cons
 	snprintf(jh->message, sizeof(jh->message), "%s", r->message);
 	jh->updated_ms = proto_now_ms();
 	jh->dirty = true;
+	note_backup(co, h, j, r);
 	if (strcmp(r->status, "failed") == 0 || strcmp(r->status, "interrupted") == 0) {
 		jobs_host_set(co, j, (size_t)i, JH_FAILED, r->step, "%s", r->message);
 	} else if (r->final) {

@@ -36,6 +36,7 @@ host_free(struct host *h)
 	if (h == NULL)
 		return;
 	json_decref(h->labels);
+	json_decref(h->backup);
 	free(h->beat);
 	free(h);
 }
@@ -92,7 +93,7 @@ load_one(void *ctx, const struct store_host *sh)
 		host_free(h);
 		return -1;
 	}
-	if (deploy_load_host(lc->co, h, sh->metadb_json) != 0) {
+	if (deploy_load_host(lc->co, h, sh->metadb_json, sh->backup_json) != 0) {
 		snprintf(lc->err, lc->errlen, "host %s: out of memory for its deployment", h->id);
 		return -1;
 	}

@@ -308,6 +308,40 @@ stage_quorum(struct coord *co, struct job *j)
 	return over_budget(co, j, "at the start (offline targets)") ? WAIT : NEXT;
 }
 
+/* backup_on_peer (PROTOCOL.md 5): a node without the backup waits for the
+ * node of its deployment that has it to restore. A deployment every node of
+ * which said it has none would only wait: its nodes fail their preflight
+ * here, before anything is stopped. (A node that said nothing, one with
+ * nothing to do, is no evidence either way.) */
+static void
+check_backup_holders(struct coord *co, struct job *j)
+{
+	const struct proto_job *jb = &j->jm->u.job;
+	const char *peer = proto_param(jb->params, jb->n_params, "backup_on_peer");
+
+	if (strcmp(jb->action, "rollback") != 0 || peer == NULL || strcmp(peer, "true") != 0)
+		return;
+	for (size_t i = 0; i < j->n; i++) {
+		bool ready = true, none = true;
+		if (j->hosts[i].unit != i)
+			continue;
+		for (size_t k = i; k != SIZE_MAX; k = j->hosts[k].unit_next) {
+			ready &= j->hosts[k].state == JH_READY;
+			none &= deploy_backup_said(registry_host(co, j->hosts[k].host), j->id) == 0;
+		}
+		if (!ready || !none)
+			continue;
+		const char *backup = proto_param(jb->params, jb->n_params, "backup");
+		for (size_t k = i; k != SIZE_MAX; k = j->hosts[k].unit_next)
+			jobs_host_set(co, j, k, JH_FAILED, "preflight",
+				      j->hosts[i].unit_next == SIZE_MAX
+					  ? "no backup at %s on this host; nothing was touched"
+					  : "no node of its deployment has a backup at %s (the node that has it restores "
+					    "the metadb for all; the others need none); nothing was touched",
+				      backup);
+	}
+}
+
 /* Every target checks itself before any is touched. */
 static enum turn
 stage_preflight(struct coord *co, struct job *j)
@@ -315,7 +349,10 @@ stage_preflight(struct coord *co, struct job *j)
 	for (size_t i = 0; i < j->n; i++)
 		if (j->hosts[i].state == JH_PENDING)
 			start_host(co, j, i, "preflight");
-	if (in_flight(j) > 0 || over_budget(co, j, "in preflight"))
+	if (in_flight(j) > 0)
+		return WAIT;
+	check_backup_holders(co, j);
+	if (over_budget(co, j, "in preflight"))
 		return WAIT;
 	move_to(j, STAGE_CANARY);
 	return NEXT;

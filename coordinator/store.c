@@ -21,8 +21,9 @@
  * 3: job_hosts.dispatch_expires_ms (an ended job's unanswered dispatch),
  *    index results_job (results paged in receipt order).
  * 4: hosts.metadb (the metadb its ODC uses: its deployment), job_hosts.unit
- *    (the order of the first target of its rollout unit: its deployment). */
-#define SCHEMA_VERSION 4
+ *    (the order of the first target of its rollout unit: its deployment).
+ * 5: hosts.backup (what its latest rollback check found at the backup path). */
+#define SCHEMA_VERSION 5
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 #define BUSY_MS        5000
@@ -44,7 +45,8 @@ static const char schema_sql[] =
     " last_seen_ms INTEGER NOT NULL DEFAULT 0,"
     " agent_version TEXT NOT NULL DEFAULT '',"
     " address TEXT NOT NULL DEFAULT '',"
-    " metadb TEXT NOT NULL DEFAULT '');"
+    " metadb TEXT NOT NULL DEFAULT '',"
+    " backup TEXT NOT NULL DEFAULT '');"
     /* Every key ever bound to a host, so that a key a host gave up (revoked,
      * then replaced) can never be accepted for another host id. */
     "CREATE TABLE host_keys ("
@@ -137,7 +139,7 @@ static const char schema_sql[] =
 
 #define HOST_COLS                                                                                  \
 	"host_id, pk, state, accepted_ms, revoked_ms, labels, last_seen_ms, agent_version, "       \
-	"address, metadb"
+	"address, metadb, backup"
 #define JOB_COLS                                                                                   \
 	"job_id, action, operator, reason, body, sig, created_ms, expires_ms, submitted_ms,"       \
 	" deadline_ms, ended_ms, state, stage, batch, message, targets"
@@ -165,6 +167,7 @@ enum stmt {
 	ST_HOST_REVOKE,
 	ST_HOST_SEEN,
 	ST_HOST_METADB,
+	ST_HOST_BACKUP,
 	ST_PENDING_DEL,
 	ST_PENDING_UPSERT,
 	ST_PENDING_TRIM,
@@ -210,6 +213,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " agent_version = coalesce(?4, agent_version),"
                      " address = coalesce(?5, address) WHERE host_id = ?1",
     [ST_HOST_METADB] = "UPDATE hosts SET metadb = ?2 WHERE host_id = ?1",
+    [ST_HOST_BACKUP] = "UPDATE hosts SET backup = ?2 WHERE host_id = ?1",
     [ST_PENDING_DEL] = "DELETE FROM pending WHERE pk = ?1",
     [ST_PENDING_UPSERT] =
         "INSERT INTO pending(pk, address, first_ms, last_ms, attempts, seq)"
@@ -658,6 +662,13 @@ store_setup(struct store *s, char *err, size_t errlen)
 	              err, errlen, "upgrade schema 3 to 4") != 0 ||
 	     pragma_int(s, "PRAGMA user_version", &version, err, errlen) != 0))
 		goto out;
+	if (version == 4 &&
+	    (exec_sql(s,
+	              "ALTER TABLE hosts ADD COLUMN backup TEXT NOT NULL DEFAULT '';"
+	              "PRAGMA user_version=5;",
+	              err, errlen, "upgrade schema 4 to 5") != 0 ||
+	     pragma_int(s, "PRAGMA user_version", &version, err, errlen) != 0))
+		goto out;
 	if (version != 0 && version != SCHEMA_VERSION) {
 		snprintf(err, errlen, "%s: schema version %d, but this coordinator uses version %d",
 		         s->path, version, SCHEMA_VERSION);
@@ -813,6 +824,7 @@ store_hosts_each(struct store *s, int (*fn)(void *ctx, const struct store_host *
 		h.agent_version = col_text(st, 7);
 		h.address = col_text(st, 8);
 		h.metadb_json = col_text(st, 9);
+		h.backup_json = col_text(st, 10);
 		if ((ret = fn(ctx, &h)) != 0)
 			goto out;
 	}
@@ -1050,26 +1062,42 @@ store_host_seen(struct store *s, const char *host_id, uint64_t last_seen_ms,
 	return ret;
 }
 
-int
-store_host_metadb(struct store *s, const char *host_id, const char *metadb_json, char *err, size_t errlen)
+/* One JSON object column of a host's row (statement id sets it). */
+static int
+host_set_json(struct store *s, enum stmt id, const char *host_id, const char *what, const char *json, char *err,
+	      size_t errlen)
 {
 	sqlite3_stmt *st;
+	char doing[64];
 	int ret;
 
 	if (check_text(s, "host_id", host_id, true, err, errlen) != 0 ||
-	    check_json(s, "metadb", metadb_json, JSON_OBJECT, true, err, errlen) != 0)
+	    check_json(s, what, json, JSON_OBJECT, true, err, errlen) != 0)
 		return -1;
-	if ((st = stmt_get(s, ST_HOST_METADB, err, errlen)) == NULL)
+	if ((st = stmt_get(s, id, err, errlen)) == NULL)
 		return -1;
 	bind_text(st, 1, host_id);
-	bind_text(st, 2, metadb_json);
-	ret = step_write(s, st, err, errlen, "record the host's metadb");
+	bind_text(st, 2, json);
+	snprintf(doing, sizeof(doing), "record the host's %s", what);
+	ret = step_write(s, st, err, errlen, doing);
 	if (ret == 0 && sqlite3_changes(s->db) == 0) {
 		snprintf(err, errlen, "host %s is not enrolled", host_id);
 		ret = STORE_NOT_FOUND;
 	}
-	stmt_put(s, ST_HOST_METADB, st);
+	stmt_put(s, id, st);
 	return ret;
+}
+
+int
+store_host_metadb(struct store *s, const char *host_id, const char *metadb_json, char *err, size_t errlen)
+{
+	return host_set_json(s, ST_HOST_METADB, host_id, "metadb", metadb_json, err, errlen);
+}
+
+int
+store_host_backup(struct store *s, const char *host_id, const char *backup_json, char *err, size_t errlen)
+{
+	return host_set_json(s, ST_HOST_BACKUP, host_id, "backup", backup_json, err, errlen);
 }
 
 int

@@ -57,6 +57,7 @@ struct store_host {
 	const char *agent_version; /* "" when unknown */
 	const char *address;	   /* "" when unknown */
 	const char *metadb_json;   /* JSON object, "" when unknown (coord.h, deploy.c) */
+	const char *backup_json;   /* JSON object, "" when unknown (coord.h, deploy.c) */
 };
 
 /* Calls fn for every host (any state), ordered by host_id. The strings are
@@ -86,6 +87,10 @@ int store_host_seen(struct store *s, const char *host_id, uint64_t last_seen_ms,
 /* Records the metadb identity (JSON object text) a host's ODC uses.
  * STORE_NOT_FOUND when unknown. */
 int store_host_metadb(struct store *s, const char *host_id, const char *metadb_json, char *err, size_t errlen);
+
+/* Records what a host's latest rollback check found at its backup path
+ * (JSON object text: deploy.c). STORE_NOT_FOUND when unknown. */
+int store_host_backup(struct store *s, const char *host_id, const char *backup_json, char *err, size_t errlen);
 
 /* Pending keys: X25519 keys refused by ZAP (a CURVE handshake shows only
  * that form; the Ed25519 key cannot be recovered from it, so a pending key

@@ -15,7 +15,7 @@ struct param_spec {
 };
 
 #define STEPS_MAX 7
-#define PARAMS_MAX 5
+#define PARAMS_MAX 6
 
 struct action_spec {
 	const char *name;
@@ -51,7 +51,8 @@ static const struct action_spec actions[] = {
       {"backup", F_PATH, true, 0, 0},
       {"dry_run", F_BOOL, false, 0, 0},
       {"force", F_BOOL, false, 0, 0},
-      {"accept_unverified", F_BOOL, false, 0, 0}},
+      {"accept_unverified", F_BOOL, false, 0, 0},
+      {"backup_on_peer", F_BOOL, false, 0, 0}},
      {{"preflight", NULL}, {"preflight", "recheck", "stop", "snapshot", "restore", "start", "health", NULL}}},
     {"undo",
      true,

@@ -14,7 +14,10 @@ const struct ctl_cmd cmd_deployments_entry = {
     "env of the container, as its agent reports it): one host for a single-node ODC,\n"
     "several for high availability. A rollback restores a deployment's metadb once,\n"
     "for all of its nodes. Columns: DEPLOYMENT METADB NODES (online/all) VERSIONS\n"
-    "HEALTHY, then one line per node and one per thing that needs attention.\n"
+    "HEALTHY, then one line per node (BACKUP: `here` or `none`, what the latest\n"
+    "rollback check of the deployment found at its backup path), the line `backup\n"
+    "PATH (checked by JOB): on NODES` (the node that holds it restores for all), and\n"
+    "one line per thing that needs attention.\n"
     "Hosts whose metadb is not known yet (no heartbeat with a container) are listed\n"
     "last.\n",
     cmd_deployments_exec,
@@ -31,9 +34,9 @@ cmd_deployments_print(const json_t *body)
 	json_array_foreach(list, i, d)
 	{
 		struct out_table *t = out_table_new(5, head), *nt;
-		static const char *const nhead[] = {"NODE", "STATUS", "ODC", "IMAGE", "CONTAINER", "HEALTH"};
+		static const char *const nhead[] = {"NODE", "STATUS", "ODC", "IMAGE", "CONTAINER", "HEALTH", "BACKUP"};
 		char nodes[32], healthy[32], versions[256] = "", buf[1024];
-		const char *cells[6];
+		const char *cells[7];
 		const json_t *v, *n;
 		size_t k, off = 0;
 
@@ -56,7 +59,7 @@ cmd_deployments_print(const json_t *body)
 		out_table_row(t, cells);
 		ret |= out_table_print(t, stdout, NULL);
 		out_table_free(t);
-		nt = out_table_new(6, nhead);
+		nt = out_table_new(7, nhead);
 		json_array_foreach(json_object_get(d, "nodes"), k, n)
 		{
 			cells[0] = js(n, "host");
@@ -65,10 +68,25 @@ cmd_deployments_print(const json_t *body)
 			cells[3] = js(n, "image");
 			cells[4] = js(n, "state");
 			cells[5] = js(n, "health");
+			cells[6] = js(n, "backup");
 			out_table_row(nt, cells);
 		}
 		ret |= out_table_print(nt, stdout, "  ");
 		out_table_free(nt);
+		/* Which node holds the backup, as the latest rollback check saw it. */
+		const json_t *b = json_object_get(d, "backup");
+		if (json_is_object(b)) {
+			char on[512] = "", path[300];
+			size_t o = 0;
+			json_array_foreach(json_object_get(b, "on"), k, v)
+			{
+				int w = snprintf(on + o, sizeof(on) - o, "%s%s", o ? ", " : "", json_string_value(v));
+				if (w > 0 && (size_t)w < sizeof(on) - o)
+					o += (size_t)w;
+			}
+			printf("  backup %s (checked by %s): %s%s\n", out_clean(js(b, "path"), path, sizeof(path)),
+			       js(b, "job"), o ? "on " : "on no node", on);
+		}
 		json_array_foreach(json_object_get(d, "attention"), k, v)
 			printf("  ! %s\n", out_clean(json_string_value(v), buf, sizeof(buf)));
 	}

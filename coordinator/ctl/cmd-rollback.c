@@ -10,8 +10,10 @@ const struct ctl_cmd cmd_rollback_entry = {
     "         [--whole-deployments] [--reason TEXT] [--detach]",
     "roll ODC back to TAG from the metadb backup in DIR on hosts, canary first",
     "--to TAG         the ODC image tag to return to (e.g. 4.2.0)\n"
-    "--backup DIR     the pre-upgrade metadb backup, an absolute path on each host\n"
-    "                 (inside the agent's backup roots)\n"
+    "--backup DIR     the pre-upgrade metadb backup, an absolute path on the hosts\n"
+    "                 (inside the agent's backup roots); of an HA deployment, one node\n"
+    "                 holding it is enough: that node restores the metadb for all (a\n"
+    "                 deployment where no node holds it fails its preflight)\n"
     "--dry-run        run the preflight only and report the container it would make\n"
     "--force          roll back also a host that already runs TAG, healthy, on a metadb\n"
     "                 of TAG (without it such a host has nothing to do and succeeds)\n"
@@ -67,6 +69,12 @@ cmd_rollback_exec(struct ctl *c, int argc, char **argv)
 	}
 	if ((ret = ctl_operands(c, argc, argv, 0, 0, "")) != 0)
 		goto out;
+	/* The node of a deployment that holds the backup restores for all
+	 * (PROTOCOL.md 5); the coordinator fails a deployment where none does. */
+	if (submit_param(c, &s, "backup_on_peer", "true") != 0) {
+		ret = CTL_EXIT_USAGE;
+		goto out;
+	}
 	ret = submit_run(c, &s, NULL, 0);
 out:
 	submit_free(&s);

@@ -43,10 +43,12 @@ data/MANIFEST.bin and data/CHECKPOINT.bin of h1), and each agent reads only data
 Every agent has DIR/backups among its backup_roots, so
     odcctl -c DIR/odcctl.conf rollback --to 4.2.0 --backup DIR/backups/pre-4.3.0 --all
 works on every host (the same idea as tests/world/fleet.py's shared_backup). On a real
-fleet each host would have its own disk with its own backup at the same path; mount
-namespaces could imitate that here, but each agent would then need its own mount namespace
-while keeping the shared paths of its dockerd socket and stand-ins -- more moving parts for
-nothing the agent can tell apart, since each host's database name differs anyway.
+fleet each host would have its own disk with its own backup at the same path; for single-node
+hosts nothing tells the two apart (each reads its own database's data). The HA deployment's
+backup is taken on one node, as operators do: only the first HA node's agent sees
+DIR/backups/pre-4.3.0; the other nodes' agents run in a mount namespace of their own with an
+empty tmpfs over it (odcworld.without_dirs; the argv is in testbed.json), and a fleet rollback
+restores from the node that has it.
 
 Binaries come from $ODC_BUILD (default /work/main/build, i.e. <repo>/build).
 
@@ -482,15 +484,21 @@ def _up(d, n_hosts, n_ha, st, t0):
         log(f"{h['id']} ready in {h['seconds']} s")
 
     st["backup"] = shared_backup(d, st["hosts"])
+    # Operators take an HA deployment's backup on one node: it is there on the first node
+    # only; the other nodes' agents run where that path is empty (odcworld.without_dirs).
+    ha_first = next((h["id"] for h in st["hosts"] if h.get("deployment") == "ha"), None)
+    st["ha_backup_on"] = ha_first
 
     # Enrol (the real flow: accept each agent's public key), then start the agents in their netns.
     for h in st["hosts"]:
         p = ctl(d, "keys", "accept", h["id"], "@" + str(Path(h["dir"], "agent.pub")))
         if p.returncode != 0:
             raise RuntimeError(f"odcctl keys accept {h['id']}: {p.stderr.strip()}")
-        h["agent_pid"] = start_proc(["nsenter", f"--net=/var/run/netns/{h['netns']}", AGENT,
-                                     "-c", Path(h["dir"], "agent.conf"), "daemon"],
-                                    Path(h["dir"], "agent.log"))
+        argv = [AGENT, "-c", Path(h["dir"], "agent.conf"), "daemon"]
+        if h.get("deployment") == "ha" and h["id"] != ha_first:
+            argv = world().without_dirs([st["backup"]], argv)  # the backup is on one node only
+        h["agent_argv"] = ["nsenter", f"--net=/var/run/netns/{h['netns']}", *map(str, argv)]
+        h["agent_pid"] = start_proc(h["agent_argv"], Path(h["dir"], "agent.log"))
         save_state(d, st)
     ids = [h["id"] for h in st["hosts"]]
     deadline = time.monotonic() + 60
@@ -506,7 +514,8 @@ def _up(d, n_hosts, n_ha, st, t0):
     print(ctl(d, "hosts", json_out=False).stdout, end="")
     log(f"up: {n_hosts} hosts in {st['up_seconds']} s")
     print(f"  odcctl:  {ODCCTL} -c {d}/odcctl.conf hosts")
-    print(f"  backup:  {st['backup']}   (same path for every host)")
+    print(f"  backup:  {st['backup']}   (same path for every host"
+          + (f"; of the HA deployment, on {ha_first} only)" if ha_first else ")"))
     print(f"  rollback: {ODCCTL} -c {d}/odcctl.conf rollback --to 4.2.0 "
           f"--backup {st['backup']} --all --canary 1 --batch 1")
     return 0

@@ -228,9 +228,8 @@ class Host:
         return self.tb.state_host(self.id).get("agent_pid")
 
     def agent_argv(self):
-        # exactly what testbed.py's `up` starts (cmd_up -> start_proc)
-        return ["nsenter", f"--net=/var/run/netns/{self.h['netns']}", str(AGENT),
-                "-c", str(self.conf), "daemon"]
+        # exactly what testbed.py's `up` started (cmd_up -> start_proc), as it recorded it
+        return list(self.tb.state_host(self.id)["agent_argv"])
 
     def stop_agent(self, sig=signal.SIGTERM):
         pid = self.agent_pid()

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (BUILD_OF, FINAL_JOB_STATES, HA_NODES, NEW, OLD, RUN_STEPS, job_hosts,
+from conftest import (AGENT, BUILD_OF, FINAL_JOB_STATES, HA_NODES, NEW, OLD, RUN_STEPS, job_hosts,
                       job_results, wait_for)
 
 POLICY = ["--canary", "1", "--batch", "2"]
@@ -539,6 +539,86 @@ def test_ha_node_failing_to_start_after_the_restore_is_reported_alone(testbed):
             bad.docker("image", "tag", aside, image)
         bad.docker("image", "rm", aside, check=False)
         bad.restart_agent()
+
+
+def local_rollback(h, job, env=None):
+    """`odc-agent run rollback` by hand on h, in its network namespace (where its ODC answers):
+    a Popen writing into h's dir, text mode."""
+    argv = ["nsenter", f"--net=/var/run/netns/{h.h['netns']}", str(AGENT), "-c", str(h.conf), "run",
+            "rollback", "--to", OLD, "--backup", str(h.tb.backup), "--accept-unverified",
+            "--job", job]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, **(env or {})))
+
+
+def test_a_local_rollback_racing_a_fleet_rollback_on_the_ha_deployment(testbed):
+    """An operator runs `odc-agent run rollback` by hand on h6 while a fleet rollback of h6
+    and h7 is under way, and the other way round. Exactly one of them runs; the other is
+    refused with the reason (the job that holds the host); the metadb is loaded at most once.
+    A local run on one node of a running HA deployment restores nothing (h7's ODC is still
+    connected) and puts h6 back."""
+    tb = testbed
+    ids = list(HA_NODES)
+    holder = tb.hosts[HA_NODES[0]]  # the node that holds the backup (testbed.py)
+
+    # The fleet job first: h6 inside its restore, then the local run on h6.
+    tb.ensure_430(ids)
+    holder.restart_agent({"ODC_AGENT_TEST_STEP_DELAY_MS": "4000",
+                          "ODC_AGENT_TEST_STEP_DELAY_STEPS": "restore"})
+    try:
+        job_id = tb.submit("rollback", "--to", OLD, "--backup", tb.backup, "--accept-unverified",
+                           "--host", HA_NODES[0], "--host", HA_NODES[1],
+                           "--reason", "e2e: a fleet rollback raced by a local one")
+        for i in ids:
+            tb.last_rollback[i] = job_id
+        wait_step(tb, holder.id, job_id, "restore")
+        p = local_rollback(holder, "e2e-local-late")
+        out, _ = p.communicate(timeout=60)
+        print(f"\n[e2e] local run during the fleet job: exit {p.returncode}: {out.strip()[-400:]}")
+        assert p.returncode != 0, out
+        assert f"busy: job {job_id} (rollback, phase run) runs on this host" in out, out
+        job = tb.wait_job(job_id, 300)
+        assert job["state"] == "succeeded", job
+        assert ha_restored_once(job) == holder.id
+        for i in ids:
+            assert_rolled_back(tb, i, job)
+    finally:
+        holder.restart_agent()
+
+    # The local run first: it holds h6 (slowed in its stop step); the fleet job's dispatch
+    # to h6 is refused naming it, so its deployment never runs. The local run stops h6,
+    # finds h7 still connected, restores nothing and starts h6's ODC again.
+    tb.ensure_430(ids)
+    before = snapshot_states(tb, ids)
+    p = local_rollback(holder, "e2e-local-first", {"ODC_AGENT_TEST_STEP_DELAY_MS": "5000",
+                                                   "ODC_AGENT_TEST_STEP_DELAY_STEPS": "stop"})
+    try:
+        wait_for(lambda: any(s == "stop" for _, s, _ in holder.journal_steps("e2e-local-first")),
+                 60, "the local run's stop step")
+        job_id = tb.submit("rollback", "--to", OLD, "--backup", tb.backup, "--accept-unverified",
+                           "--host", HA_NODES[0], "--host", HA_NODES[1],
+                           "--reason", "e2e: a local rollback raced by a fleet one")
+        job = tb.wait_job(job_id, 120)
+        hs = job_hosts(job)
+        print(f"\n[e2e] fleet job during the local run: {job['state']}; "
+              f"{ {i: (hs[i]['state'], hs[i]['message'][:200]) for i in ids} }")
+        assert job["state"] in ("failed", "halted"), job
+        assert hs[holder.id]["state"] in ("failed", "unreachable"), hs[holder.id]
+        assert "busy: job e2e-local-first (rollback, phase run) runs on this host" in \
+            hs[holder.id]["message"], hs
+        for i in ids:
+            assert not tb.hosts[i].ran(job_id), (i, tb.hosts[i].journal(job_id))
+        out, _ = p.communicate(timeout=180)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+    print(f"[e2e] the local run: exit {p.returncode}: {out.strip()[-600:]}")
+    assert p.returncode != 0, out
+    assert "still connected to the metadb" in out and "nothing was restored" in out, out
+    assert "the host is back as it was" in out, out
+    tb.wait_reporting(ids, NEW)
+    untouched(tb, ids, before)
 
 
 # ---------------------------------------------------------------- 9. failing canary (last: it leaves h1 down)

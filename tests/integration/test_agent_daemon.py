@@ -608,7 +608,7 @@ def test_dispatch_while_a_local_plan_runs_is_refused_busy(odc_host, peer):
             job = peer.make_job(action="ping", targets=[HOST])
             ans = peer.answer(HOST, peer.dispatch(HOST, job))
             assert ans["type"] == "NACK" and ans["code"] == odcproto.ERROR_CODES["BUSY"], ans
-            assert "local plan" in ans["message"] and "local-busy-1" in ans["message"], ans
+            assert "busy: job local-busy-1 (" in ans["message"] and "runs on this host" in ans["message"], ans
             assert peer.results(HOST, job.job_id) == []
         finally:
             out, _ = local.communicate(timeout=60)

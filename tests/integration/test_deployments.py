@@ -322,3 +322,80 @@ def test_a_node_away_during_the_rollback_cannot_migrate_the_restored_metadb(flee
     assert "[restore] skipped" in p.stdout, p.stdout
     assert n2.info_version() == odcworld.OLD_BUILD
     assert odcworld.metadb_state(n1)["tables"] == odcworld.backup_state(n1, ha.backup_dir)
+
+
+def test_the_node_holding_the_backup_restores_for_its_deployment(fleet, ha_deployment):
+    """Operators take the pre-upgrade backup on one node: here it is on odc1 only (odc2's
+    agent runs where that directory is empty). A fleet rollback pointing at a path no node
+    has fails both nodes' preflight, nothing stopped; a dry run shows which node holds the
+    backup; the rollback then restores on odc1, odc2 waits for that restore and only
+    replaces its container; both end at 4.2.0 on a metadb equal to the backup."""
+    fleet.start()
+    ha = ha_deployment()
+    n1, n2 = ha.nodes
+    where = os.path.join(fleet.backup_root, "on odc1")  # odc2 has it empty
+    backup = os.path.join(where, "pre-4.3.0")
+    os.makedirs(where)
+    shutil.copytree(ha.backup_dir, backup)
+    for node in ha.nodes:
+        fleet.make_agent(node.host_id, host=node, hide=[where] if node is n2 else None)
+    for a in fleet.agents.values():
+        fleet.accept(a.host_id, "@" + a.pub_path)
+        a.start()
+    wait_deployments(fleet, lambda b: [d["online"] for d in b["deployments"]] == [2],
+                     "both nodes online", timeout=60)
+    args = ("--to", odcworld.OLD_VERSION, "--accept-unverified", "--all")
+
+    # A path no node has: refused at the preflight, every node, nothing stopped.
+    missing = os.path.join(fleet.backup_root, "nowhere")
+    p = fleet.ctl("rollback", *args, "--backup", missing, "--detach")
+    assert p.rc == 0, p
+    job = fleet.wait_job(job_id_of(p.out), 120)
+    assert job["state"] == "halted", job
+    for h in job["hosts"]:
+        assert h["state"] == "failed" and h["failed_step"] == "preflight", h
+        assert f"no node of its deployment has a backup at {missing}" in h["message"], h
+        assert "nothing was touched" in h["message"], h
+    assert [n.info_version() for n in ha.nodes] == [odcworld.NEW_BUILD] * 2
+
+    # The dry run: odc1 holds it, odc2 goes without, and `deployments` says so.
+    p = fleet.ctl("rollback", *args, "--backup", backup, "--dry-run", "--detach")
+    assert p.rc == 0, p
+    dry = job_id_of(p.out)
+    job = fleet.wait_job(dry, 120)
+    assert job["state"] == "succeeded", job
+    pre = {h: next(r for r in rs if r["step"] == "preflight")
+           for h, rs in job_results(job).items()}
+    assert pre["odc1"]["data"]["backup_here"] == "true", pre["odc1"]
+    assert pre["odc2"]["data"]["backup_here"] == "false", pre["odc2"]
+    assert f"no backup at {backup} on this host: the node of its deployment that holds it " \
+           "restores the metadb" in pre["odc2"]["message"], pre["odc2"]
+    [d] = deployments(fleet)["deployments"]
+    assert {n["host"]: n["backup"] for n in d["nodes"]} == {"odc1": "here", "odc2": "none"}, d
+    assert d["backup"]["path"] == backup and d["backup"]["job"] == dry, d
+    assert d["backup"]["on"] == ["odc1"] and d["backup"]["version"].startswith(odcworld.OLD_VERSION), d
+    text = fleet.ctl("deployments", json_out=False)
+    assert text.rc == 0, text
+    assert f"backup {backup} (checked by {dry}): on odc1\n" in text.out, text.out
+    assert re.search(r"odc2 .* none\n", text.out), text.out
+    # The coordinator keeps it across a restart (the store).
+    fleet.restart()
+    [d2] = deployments(fleet)["deployments"]
+    assert d2["backup"] == d["backup"] and d2["nodes"][1]["backup"] == "none", d2
+    wait_deployments(fleet, lambda b: [x["online"] for x in b["deployments"]] == [2],
+                     "both nodes back online", timeout=60)
+
+    # The rollback: restored once, on odc1; odc2 waited for it.
+    p = fleet.ctl("rollback", *args, "--backup", backup, "--detach")
+    assert p.rc == 0, p
+    job = fleet.wait_job(job_id_of(p.out), 300)
+    assert job["state"] == "succeeded", job
+    results = job_results(job)
+    step = {h: {r["step"]: r for r in rs} for h, rs in results.items()}
+    assert step["odc1"]["restore"]["status"] == "ok", step["odc1"]["restore"]
+    assert step["odc2"]["snapshot"]["status"] == "skipped", step["odc2"]["snapshot"]
+    assert "host odc1 of this deployment restored the metadb for this job" in \
+        step["odc2"]["snapshot"]["message"], step["odc2"]["snapshot"]
+    assert step["odc2"]["restore"]["status"] == "skipped"
+    assert [n.info_version() for n in ha.nodes] == [odcworld.OLD_BUILD] * 2
+    assert odcworld.metadb_state(n1)["tables"] == odcworld.backup_state(n1, backup)

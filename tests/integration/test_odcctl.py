@@ -767,7 +767,8 @@ def test_rollback_careful_defaults_canary_cap_and_flags(coord):
     assert p.returncode == 0, p.stderr
     job = coord.job(p.stdout.strip())
     assert job["action"] == "rollback"
-    assert job["params"] == {"to": "4.2.0", "backup": "/var/backups/odc/x"}
+    # backup_on_peer: the node of a deployment holding the backup restores for all.
+    assert job["params"] == {"to": "4.2.0", "backup": "/var/backups/odc/x", "backup_on_peer": "true"}
     assert job["policy"] == CAREFUL
     assert job["expires_ms"] == job["created_ms"] + 86400_000
     p = coord.ctl("rollback", "--to", "4.2.0", "--backup", "/b", "--hosts", "h*", "--dry-run",
@@ -778,7 +779,7 @@ def test_rollback_careful_defaults_canary_cap_and_flags(coord):
     job_id = p.stdout.strip()
     assert re.fullmatch(r"rollback-\d{8}T\d{6}Z-[0-9a-f]{6}", job_id)
     job = coord.job(job_id)
-    assert job["params"] == {"to": "4.2.0", "backup": "/b", "dry_run": "true"}
+    assert job["params"] == {"to": "4.2.0", "backup": "/b", "dry_run": "true", "backup_on_peer": "true"}
     assert job["policy"] == {"canary": 2, "batch": 50, "batch_pct": True, "budget": 1,
                              "budget_pct": False, "quorum_pct": 90, "step_deadline_s": 90,
                              "job_deadline_s": 604800}

@@ -884,7 +884,7 @@ ACTIONS = {
     "backup": (("preflight", "run"), {}, {"name": check_name}),
     "rollback": (("preflight", "run"), {"to": check_tag, "backup": check_path},
                  {"dry_run": check_bool_text, "force": check_bool_text,
-                  "accept_unverified": check_bool_text}),
+                  "accept_unverified": check_bool_text, "backup_on_peer": check_bool_text}),
     "undo": (("preflight", "run"), {"of": check_id}, {}),
 }
 PARAM_FORMATS = {

@@ -129,6 +129,17 @@ job_free(struct job *j)
 	free(j);
 }
 
+/* What each fake host's check said of the backup: 1 there, 0 not, -1
+ * nothing (deploy_backup_said). */
+static int holds_backup[MAX_HOSTS];
+
+int
+deploy_backup_said(const struct host *h, const char *job_id)
+{
+	(void)job_id;
+	return h != NULL ? holds_backup[h - fake_hosts] : -1;
+}
+
 void *
 map_del_str(struct map *m, const char *s)
 {
@@ -151,11 +162,16 @@ world(size_t hosts, size_t offline)
 		fake_hosts[i].status = i >= hosts - offline ? HOST_LOST : HOST_ONLINE;
 	}
 	n_sent = n_audits = n_notices = 0;
+	for (size_t i = 0; i < MAX_HOSTS; i++)
+		holds_backup[i] = 1;
 	memset(&co, 0, sizeof(co));
 	co.conf = &conf;
 	/* Long after the start: nobody is still reconnecting. */
 	co.started_mono = clock_mono_ms() - 10 * registry_lost_window_ms(&co);
 }
+
+static struct proto_kv job_params[] = {
+    {"to", "4.2.0"}, {"backup", "/backups/odc 4.2.0"}, {"backup_on_peer", "true"}};
 
 /* A running job over every fake host with this policy (rollback-like: a
  * preflight phase when preflight is set). */
@@ -170,6 +186,9 @@ job_new(struct proto_policy p, bool preflight)
 	if (p.step_deadline_s == 0)
 		p.step_deadline_s = 3600;
 	jm->type = PROTO_JOB;
+	jm->u.job.action = "rollback";
+	jm->u.job.params = job_params;
+	jm->u.job.n_params = sizeof(job_params) / sizeof(job_params[0]);
 	jm->u.job.policy = p;
 	jm->u.job.expires_ms = proto_now_ms() + 3600000;
 	j->jm = jm;
@@ -569,6 +588,51 @@ test_a_failed_preflight_holds_its_deployment_back(void **state)
 	job_free(j);
 }
 
+/* backup_on_peer: a deployment where one node has the backup runs (that
+ * node restores for all); one where none has it fails its preflight before
+ * anything is stopped, counted once; a single host without it likewise. */
+static void
+test_a_deployment_without_the_backup_fails_its_preflight(void **state)
+{
+	(void)state;
+	world(5, 0);
+	struct job *j = job_new((struct proto_policy){.batch = 3, .budget = 2}, true);
+
+	deployments(j);	   /* h0+h1, h2, h3+h4 */
+	holds_backup[0] = 0; /* h1 holds it for h0+h1 */
+	holds_backup[2] = 0; /* h2 alone: nobody */
+	holds_backup[3] = holds_backup[4] = 0;
+	rollout_step(&co, j);
+	answer_all(j, JH_PREFLIGHT, NULL, 0);
+	assert_int_equal(j->hosts[2].state, JH_FAILED);
+	assert_string_equal(j->hosts[2].failed_step, "preflight");
+	assert_string_equal(j->hosts[2].message, "no backup at /backups/odc 4.2.0 on this host; nothing was touched");
+	assert_int_equal(j->hosts[3].state, JH_FAILED);
+	assert_int_equal(j->hosts[4].state, JH_FAILED);
+	assert_non_null(strstr(j->hosts[4].message, "no node of its deployment has a backup at /backups/odc 4.2.0"));
+	assert_string_equal(joined(), "h0:preflight h1:preflight h2:preflight h3:preflight h4:preflight h0:run h1:run");
+	answer_all(j, JH_RUNNING, NULL, 0);
+	assert_int_equal(j->state, JOB_FAILED);
+	assert_non_null(strstr(j->message, "2 of 3 deployments failed (budget 2)"));
+	job_free(j);
+
+	/* Over the budget: halted at the preflight, nothing run. */
+	world(5, 0);
+	j = job_new((struct proto_policy){.batch = 3, .budget = 0}, true);
+	deployments(j);
+	holds_backup[3] = holds_backup[4] = 0;
+	holds_backup[2] = -1; /* said nothing (nothing to do, an older agent): no evidence */
+	holds_backup[0] = -1, holds_backup[1] = 0;
+	rollout_step(&co, j);
+	answer_all(j, JH_PREFLIGHT, NULL, 0);
+	assert_int_equal(j->state, JOB_HALTED);
+	assert_int_equal(j->hosts[0].state, JH_SKIPPED);
+	assert_int_equal(j->hosts[2].state, JH_SKIPPED);
+	assert_non_null(strstr(j->message, "failure budget exceeded in preflight"));
+	assert_string_equal(joined(), "h0:preflight h1:preflight h2:preflight h3:preflight h4:preflight");
+	job_free(j);
+}
+
 int
 main(void)
 {
@@ -585,6 +649,7 @@ main(void)
 	    cmocka_unit_test(test_a_deployment_with_a_node_down_is_not_touched),
 	    cmocka_unit_test(test_a_failed_preflight_holds_its_deployment_back),
 	    cmocka_unit_test(test_the_quorum_counts_deployments),
+	    cmocka_unit_test(test_a_deployment_without_the_backup_fails_its_preflight),
 	};
 
 	log_init("test_rollout", LOG_LVL_ERR, 0);

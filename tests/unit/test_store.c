@@ -132,7 +132,7 @@ raw_count(const char *path, const char *sql)
 /* ---- captures of what the iterators hand out ---- */
 
 struct host_copy {
-	char host_id[64], state[16], labels[256], agent_version[64], address[64], metadb[256];
+	char host_id[64], state[16], labels[256], agent_version[64], address[64], metadb[256], backup[256];
 	uint8_t pk[32];
 	uint64_t accepted_ms, revoked_ms, last_seen_ms;
 };
@@ -158,6 +158,7 @@ host_cb(void *ctx, const struct store_host *h)
 	snprintf(o->agent_version, sizeof(o->agent_version), "%s", h->agent_version);
 	snprintf(o->address, sizeof(o->address), "%s", h->address);
 	snprintf(o->metadb, sizeof(o->metadb), "%s", h->metadb_json);
+	snprintf(o->backup, sizeof(o->backup), "%s", h->backup_json);
 	memcpy(o->pk, h->pk, 32);
 	o->accepted_ms = h->accepted_ms;
 	o->revoked_ms = h->revoked_ms;
@@ -339,7 +340,7 @@ test_open_create_reopen(void **state)
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_true(S_ISREG(sb.st_mode));
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	assert_int_equal(raw_count(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_count(f->path, "PRAGMA user_version"), 5);
 
 	make_pk(pk, 1);
 	assert_int_equal(store_host_accept(f->s, "h1", pk, 100, &changed, f->err, sizeof(f->err)),
@@ -419,7 +420,7 @@ test_open_version_mismatch(void **state)
 	assert_null(store_open(f->path, f->err, sizeof(f->err)));
 	assert_non_null(strstr(f->err, f->path));
 	assert_non_null(strstr(f->err, "version 7"));
-	assert_non_null(strstr(f->err, "version 4"));
+	assert_non_null(strstr(f->err, "version 5"));
 }
 
 static void
@@ -1315,12 +1316,13 @@ test_open_upgrades_v2(void **state)
 	                              "ALTER TABLE job_hosts DROP COLUMN dispatch_expires_ms;"
 	                              "ALTER TABLE hosts DROP COLUMN metadb;"
 	                              "ALTER TABLE job_hosts DROP COLUMN unit;"
+	                              "ALTER TABLE hosts DROP COLUMN backup;"
 	                              "PRAGMA user_version=2;",
 	                              NULL, NULL, NULL),
 	                 SQLITE_OK);
 	sqlite3_close(db);
 	reopen(f);
-	assert_int_equal(raw_count(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_count(f->path, "PRAGMA user_version"), 5);
 	assert_int_equal(store_job_hosts_each(f->s, "j1", jh_cb, &hs, f->err, sizeof(f->err)), 0);
 	assert_int_equal(hs.n, 3);
 	assert_int_equal(hs.h[0].dispatch_expires_ms, 0);
@@ -1347,6 +1349,31 @@ test_host_metadb(void **state)
 	reopen(f);
 	h = host_find(f, &hs, "h1");
 	assert_string_equal(h->metadb, "{\"database\":\"odc\"}");
+}
+
+/* What a host's rollback check found at the backup path is kept likewise. */
+static void
+test_host_backup(void **state)
+{
+	struct fx *f = *state;
+	struct hosts_seen hs;
+	const struct host_copy *h;
+	const char *found = "{\"here\":true,\"job\":\"j1\",\"path\":\"/b\"}";
+	uint8_t pk[32];
+	bool changed;
+
+	make_pk(pk, 1);
+	assert_int_equal(store_host_accept(f->s, "h1", pk, 100, &changed, f->err, sizeof(f->err)), 0);
+	h = host_find(f, &hs, "h1");
+	assert_string_equal(h->backup, "");
+	assert_int_equal(store_host_backup(f->s, "h1", found, f->err, sizeof(f->err)), 0);
+	assert_int_equal(store_host_backup(f->s, "h1", "\"here\"", f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "backup"));
+	assert_int_equal(store_host_backup(f->s, "nobody", "{}", f->err, sizeof(f->err)), STORE_NOT_FOUND);
+	reopen(f);
+	h = host_find(f, &hs, "h1");
+	assert_string_equal(h->backup, found);
+	assert_string_equal(h->metadb, ""); /* the other column untouched */
 }
 
 /* ---- audit ---- */
@@ -1663,6 +1690,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_job_target, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_upgrades_v2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_host_metadb, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_host_backup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_append_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),

@@ -664,13 +664,18 @@ class AgentDaemon:
     manager: the process is always killed at exit; when the block raised, the log tail is
     printed (pytest shows it with the failure)."""
 
-    def __init__(self, conf, env=None, log_path=None, agent=None):
+    def __init__(self, conf, env=None, log_path=None, agent=None, hide=None):
+        """hide: directories this agent's host does not have (odcworld.without_dirs)."""
         self.conf = conf
         self.env = dict(os.environ, **(env or {}))
         self.log_path = log_path or conf + ".daemon.log"
         self.agent = agent or agentcli.AGENT
+        self.hide = list(hide or [])
         self.proc = None
         self.lives = 0
+
+    def argv(self):
+        return odcworld.without_dirs(self.hide, [self.agent, "-c", self.conf, "daemon"])
 
     def start(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -679,7 +684,7 @@ class AgentDaemon:
         log = open(self.log_path, "a")
         log.write(f"==== life {self.lives}: {self.agent} -c {self.conf} daemon\n")
         log.flush()
-        self.proc = subprocess.Popen([self.agent, "-c", self.conf, "daemon"], stdout=log,
+        self.proc = subprocess.Popen(self.argv(), stdout=log,
                                      stderr=subprocess.STDOUT, env=self.env,
                                      start_new_session=True)
         log.close()

@@ -191,13 +191,13 @@ class Agent:
     (odcworld.OdcHost), key (SigningKey), key_path, pub_path, fingerprint, conf, labels
     (dict), daemon (coordpeer.AgentDaemon; .env is the next life's environment), endpoint."""
 
-    def __init__(self, fleet, host_id, host, key, conf, labels, env, endpoint):
+    def __init__(self, fleet, host_id, host, key, conf, labels, env, endpoint, hide=None):
         self.fleet, self.host_id, self.host, self.key = fleet, host_id, host, key
         self.conf, self.labels, self.endpoint = conf, labels, endpoint
         self.key_path = os.path.join(os.path.dirname(conf), f"agent-{host_id}.key")
         self.pub_path = os.path.join(fleet.dir, f"agent-{host_id}.pub")
         write_public_key(self.pub_path, key)
-        self.daemon = AgentDaemon(conf, env=env,
+        self.daemon = AgentDaemon(conf, env=env, hide=hide,
                                   log_path=os.path.join(fleet.dir, f"agent-{host_id}.log"))
 
     def __repr__(self):
@@ -523,9 +523,10 @@ class Fleet:
 
     def make_agent(self, host_id, labels=None, host=None, host_kw=None, key=None, env=None,
                    step_delay_ms=None, obdumper=None, obloader=None, endpoint=None,
-                   conf_over=None):
+                   conf_over=None, hide=None):
         """A world host (odc_host(**host_kw) unless host is given) and an agent config for
-        it, not started. obdumper/obloader: a path, or "fail" (fail_tool)."""
+        it, not started. obdumper/obloader: a path, or "fail" (fail_tool). hide:
+        directories missing on this agent's host (coordpeer.AgentDaemon)."""
         host = host or self.odc_host(**(host_kw or {"start_delay_ms": 200}))
         labels = dict(labels or {})
         key = key or nacl.signing.SigningKey.generate()
@@ -550,7 +551,7 @@ class Fleet:
         env = dict(env or {})
         if step_delay_ms:
             env["ODC_AGENT_TEST_STEP_DELAY_MS"] = str(step_delay_ms)
-        agent = Agent(self, host_id, host, key, conf, labels, env, ep)
+        agent = Agent(self, host_id, host, key, conf, labels, env, ep, hide=hide)
         self.agents[host_id] = agent
         return agent
 

@@ -714,6 +714,20 @@ MIGRATED_LINE = "Initializing web services"
 MIGRATE_FAILED_LINE = "Application run failed"
 
 
+def without_dirs(dirs, argv):
+    """argv run where the directories dirs do not exist as they are here: in a mount
+    namespace of its own (unshare, as root) with an empty tmpfs over each, the way a path
+    one host of a deployment has is missing on another when the hosts share one machine.
+    The process keeps unshare's pid (sh and unshare exec)."""
+    if not dirs:
+        return list(argv)
+    script = ('n=$1; shift; while [ "$n" -gt 0 ]; do '
+              'mount -t tmpfs -o size=1m,mode=0755 odc-hidden "$1" || exit 97; '
+              'shift; n=$((n - 1)); done; exec "$@"')
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+            str(len(dirs)), *map(str, dirs), *map(str, argv)]
+
+
 def start_engines(count, directory=None):
     """count private Docker engines, each with the stand-in images built into it, started in
     parallel (each host of an HA deployment has its own); returns [(Dockerd, OdcImages)].
