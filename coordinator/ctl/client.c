@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -69,6 +70,25 @@ client_curve(struct ctl *c, struct ctl_client *cl)
 	return ret;
 }
 
+/* Why an ipc socket cannot be reached at all (out empty when it may be):
+ * missing, not a socket, not writable by this user. */
+static void
+client_ipc_hint(const struct ctl *c, char *out, size_t outlen)
+{
+	const char *path = c->endpoint + 6;
+	struct stat st;
+
+	out[0] = '\0';
+	if (stat(path, &st) != 0)
+		snprintf(out, outlen, "%s: %s%s", path, strerror(errno),
+		         errno == ENOENT ? " (is odc-coordinator running, with this control socket?)" : "");
+	else if (!S_ISSOCK(st.st_mode))
+		snprintf(out, outlen, "%s: not a socket", path);
+	else if (access(path, R_OK | W_OK) != 0)
+		snprintf(out, outlen, "%s: %s (is this user in the socket's group?)", path,
+		         strerror(errno));
+}
+
 static int
 client_open(struct ctl *c)
 {
@@ -81,6 +101,16 @@ client_open(struct ctl *c)
 		return 0;
 	if ((ret = ctl_setup(c)) != 0)
 		return ret;
+	/* A control socket that is not there, or not ours to use: said at
+	 * once, not after the whole timeout. */
+	if (strncmp(c->endpoint, "ipc://", 6) == 0) {
+		char hint[512];
+		client_ipc_hint(c, hint, sizeof(hint));
+		if (hint[0] != '\0') {
+			fprintf(stderr, "odcctl: coordinator unreachable at %s: %s\n", c->endpoint, hint);
+			return CTL_EXIT_UNREACHABLE;
+		}
+	}
 	tcp = strncmp(c->endpoint, "tcp://", 6) == 0;
 	cl = calloc(1, sizeof(*cl));
 	if (cl == NULL) {
@@ -147,20 +177,6 @@ client_monitor_event(struct ctl_client *cl)
 	}
 	zmq_msg_close(&ev);
 	zmq_msg_close(&addr);
-}
-
-/* The reason to add to "coordinator unreachable" for an ipc socket. */
-static void
-client_ipc_hint(const struct ctl *c, char *out, size_t outlen)
-{
-	const char *path = c->endpoint + 6;
-
-	out[0] = '\0';
-	if (access(path, F_OK) != 0)
-		snprintf(out, outlen, "%s: %s", path, strerror(errno));
-	else if (access(path, R_OK | W_OK) != 0)
-		snprintf(out, outlen, "%s: %s (is this user in the socket's group?)", path,
-		         strerror(errno));
 }
 
 static int

@@ -31,7 +31,7 @@ const struct ctl_cmd cmd_rollback_entry = {
     "  --job-deadline DUR (24h). DUR: 90s, 5m, 2h, 1d or bare seconds.\n"
     "--reason TEXT goes to the audit trail. The job is followed until it ends\n"
     "unless --detach, which prints the job id and exits 0. Exit status: 0 every\n"
-    "host rolled back, 1 some failed, 3 halted or aborted (or no coordinator).\n"
+    "host rolled back, 1 some failed, 4 halted or aborted, 3 no coordinator.\n"
     "Undo it with: odcctl undo --of JOB.\n",
     cmd_rollback_exec,
 };

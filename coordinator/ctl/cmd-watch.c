@@ -10,8 +10,8 @@ const struct ctl_cmd cmd_watch_entry = {
     "On a terminal a progress bar and the busy hosts are redrawn every 500 ms;\n"
     "otherwise one line is printed per change. With -o json nothing is printed\n"
     "until the end, then the final job with every result. Ctrl-C stops watching\n"
-    "(the job goes on). Exit status: 0 succeeded, 1 failed, 3 halted or aborted\n"
-    "(or the coordinator is unreachable), 2 no such job.\n",
+    "(the job goes on). Exit status: 0 succeeded, 1 failed, 4 halted or aborted,\n"
+    "3 the coordinator is unreachable, 2 no such job.\n",
     cmd_watch_exec,
 };
 

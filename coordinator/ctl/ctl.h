@@ -28,7 +28,8 @@ enum {
 	CTL_EXIT_OK = 0,
 	CTL_EXIT_FAILED = 1,      /* a job ended with a failed target; the coordinator failed */
 	CTL_EXIT_USAGE = 2,       /* usage, configuration or argument error */
-	CTL_EXIT_UNREACHABLE = 3, /* no reply in time; a job halted or aborted */
+	CTL_EXIT_UNREACHABLE = 3, /* the coordinator did not answer (or refused this key) */
+	CTL_EXIT_HALTED = 4,      /* a job halted or was aborted */
 	CTL_EXIT_INTERRUPTED = 130,
 };
 

@@ -278,7 +278,7 @@ follow_exit(const char *state)
 		return CTL_EXIT_OK;
 	if (strcmp(state, "failed") == 0)
 		return CTL_EXIT_FAILED;
-	return CTL_EXIT_UNREACHABLE; /* halted, aborted */
+	return CTL_EXIT_HALTED; /* halted, aborted */
 }
 
 int

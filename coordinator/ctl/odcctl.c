@@ -42,7 +42,8 @@ ctl_main_usage(FILE *f)
 	        "\n"
 	        "exit status: 0 success (every target succeeded), 1 the job ended with a failed\n"
 	        "target, 2 usage, configuration or argument error (also an unknown host or job),\n"
-	        "3 the coordinator is unreachable, or the job was halted or aborted.\n");
+	        "3 the coordinator is unreachable (no reply within the timeout, no control socket,\n"
+	        "or this operator key refused), 4 the job was halted or aborted.\n");
 }
 
 static void

@@ -390,7 +390,7 @@ def test_killed_agent_goes_lost_then_comes_back(fleet):
     assert "lost" in table.out, table
     # The quorum gate (backup's default: 100 % online): halted before anything is touched.
     r = fleet.ctl("exec", "backup", "--all", "--name", "bk-quorum", timeout=60)
-    assert r.rc == 3, r
+    assert r.rc == 4, r  # halted
     job = fleet.job(r.out["job_id"], results=True)
     assert job["state"] == "halted" and job["stage"] == "quorum" and job["message"], job
     assert job_results(job) == {"h1": [], "h2": [], "h3": []}, job_results(job)
@@ -472,7 +472,7 @@ def test_failing_canary_halts_before_the_first_batch(fleet):
     h1, h2, h3 = fleet.add_agents([{"host_id": "h1", "obdumper": "fail"}, "h2", "h3"])
     name = "bk-canary"
     r = fleet.ctl("exec", "backup", "--all", "--canary", "1", "--name", name, timeout=120)
-    assert r.rc == 3, r
+    assert r.rc == 4, r  # halted
     job_id = r.out["job_id"]
     job = fleet.job(job_id, results=True)
     assert job["state"] == "halted" and job["message"], job
@@ -485,7 +485,7 @@ def test_failing_canary_halts_before_the_first_batch(fleet):
     for a in (h2, h3):
         assert not os.path.exists(os.path.join(a.host.dir, name))
     assert ("run", "backup", "failed") in h1.journal_steps(job_id)
-    assert exit_of_watch(fleet, job_id)[0] == 3
+    assert exit_of_watch(fleet, job_id)[0] == 4
 
 
 # ------------------------------------------------------------------ 7. failure budget
@@ -496,7 +496,7 @@ def test_failure_budget_halts_mid_rollout(fleet):
                                {"host_id": "h3", "obdumper": "fail"}, "h4", "h5"])
     r = fleet.ctl("exec", "backup", "--all", "--canary", "0", "--batch", "1", "--budget", "1",
                   "--name", "bk-budget", timeout=180)
-    assert r.rc == 3, r
+    assert r.rc == 4, r  # halted
     job_id = r.out["job_id"]
     job = fleet.job(job_id, results=True)
     assert job["state"] == "halted" and job["message"], job
@@ -509,7 +509,7 @@ def test_failure_budget_halts_mid_rollout(fleet):
         assert hs[h]["failed_step"] == "backup" and hs[h]["message"], hs[h]
     no_run_phase(fleet, job_id, "h4", "h5")
     assert os.path.isdir(os.path.join(agents[1].host.dir, "bk-budget"))
-    assert exit_of_watch(fleet, job_id)[0] == 3
+    assert exit_of_watch(fleet, job_id)[0] == 4
 
     # A failure within the budget: the job ends `failed`, exit 1 (also for watch).
     r = fleet.ctl("exec", "backup", "--host", "h1", "--host", "h2", "--canary", "0",
@@ -554,7 +554,7 @@ def test_pause_resume_abort(fleet):
     assert job["state"] == "aborted" and job["message"], job
     assert states(job)["h1"] == "succeeded" and states(job)["h3"] == "skipped", states(job)
     no_run_phase(fleet, job_id, "h3")
-    assert exit_of_watch(fleet, job_id)[0] == 3
+    assert exit_of_watch(fleet, job_id)[0] == 4
     for cmd in ("resume", "abort", "pause"):
         r = fleet.ctl(cmd, job_id)
         assert r.rc == 2 and job_id in r.err, (cmd, r)

@@ -459,7 +459,7 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
 
     # A rollout that halts (the quorum gate: h2 is lost): counted, and its alert fires.
     r = fleet.ctl("exec", "ping", "--all", "--quorum", "100", timeout=60)
-    assert r.rc == 3 and r.out["state"] == "halted", r
+    assert r.rc == 4 and r.out["state"] == "halted", r
     prom.wait('odc_fleet_jobs_ended_total{state="halted"}', 1)
     prom.wait_alert("OdcFleetJobHalted")
     assert ("OdcFleetJobFailed", "") not in prom.firing()

@@ -304,13 +304,28 @@ def test_submit_needs_operator_and_key(tmp_path):
 
 
 def test_unreachable_coordinator_exits_3_within_timeout(tmp_path):
-    conf = write_conf(tmp_path / "c.conf", endpoint=f"ipc://{tmp_path}/none.sock",
-                      timeout="1s")
+    """A control socket that is missing, or not a socket, fails at once; one that exists
+    with nobody behind it (a coordinator that died) fails after the timeout. Exit 3."""
+    sock = tmp_path / "none.sock"
+    conf = write_conf(tmp_path / "c.conf", endpoint=f"ipc://{sock}", timeout="5s")
+    t = time.monotonic()
+    p = run("hosts", conf=conf)
+    assert p.returncode == 3, p
+    assert time.monotonic() - t < 1.0
+    assert f"coordinator unreachable at ipc://{sock}: {sock}: No such file or directory (is " \
+           "odc-coordinator running, with this control socket?)" in p.stderr, p.stderr
+    sock.write_text("")
+    p = run("hosts", conf=conf)
+    assert p.returncode == 3 and f"{sock}: not a socket" in p.stderr, p.stderr
+    sock.unlink()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(sock))  # left behind: a socket file with no coordinator
+    conf = write_conf(tmp_path / "c.conf", endpoint=f"ipc://{sock}", timeout="1s")
     t = time.monotonic()
     p = run("hosts", conf=conf)
     took = time.monotonic() - t
     assert p.returncode == 3
-    assert f"coordinator unreachable at ipc://{tmp_path}/none.sock (no reply in 1s)" in p.stderr
+    assert f"coordinator unreachable at ipc://{sock} (no reply in 1s)" in p.stderr, p.stderr
     assert 0.9 < took < 3.0
 
 
@@ -823,7 +838,7 @@ def test_follow_exit_codes_plain_lines_and_summary(coord):
 
     # Halted: the quorum is not met.
     p = coord.ctl("exec", "ping", "--host", "h1", "--host", "h3", "--quorum", "100")
-    assert p.returncode == 3, (p.stdout, p.stderr)
+    assert p.returncode == 4, (p.stdout, p.stderr)
     halted = submitted(p)
     msg = "quorum not met: 1 of 2 targets online, 100% (2) needed"
     assert re.search(rf"^{CLOCK} job {halted}: halted: {re.escape(msg)}$", p.stdout, re.M)
@@ -831,7 +846,7 @@ def test_follow_exit_codes_plain_lines_and_summary(coord):
 
     # watch of an ended job: the same summary and exit status.
     for job_id, code, state in ((j, 0, "succeeded"), (failed, 1, "failed"),
-                                (halted, 3, "halted")):
+                                (halted, 4, "halted")):
         p = coord.ctl("watch", job_id)
         assert p.returncode == code, (job_id, p.stdout, p.stderr)
         assert f"\njob {job_id}: {state}" in p.stdout
@@ -933,7 +948,7 @@ def test_pause_resume_abort_actor_and_aborted_follow_exits_3(coord, tmp_path):
         if follow.poll() is None:
             follow.kill()
             follow.communicate()
-    assert follow.returncode == 3, (out, err)
+    assert follow.returncode == 4, (out, err)  # aborted
     assert out.startswith(f"job {j}: ping on 1 host")
     assert (f"\njob {j}: aborted: aborted by local:alice at stage batches; steps already "
             "running go on to their end\n") in out
@@ -1009,14 +1024,14 @@ def test_undo_refuses_jobs_that_ran_nothing_and_takes_selectors(coord):
     # Halted by the quorum: nothing was dispatched.
     p = coord.ctl("rollback", "--to", "4.2.0", "--backup", "/var/backups/odc/x", "--host", "h1",
                   "--host", "h2")
-    assert p.returncode == 3, (p.stdout, p.stderr)
+    assert p.returncode == 4, (p.stdout, p.stderr)  # halted
     quorum = submitted(p)
     p = coord.ctl("undo", "--of", quorum)
     assert p.returncode == 2 and f"job {quorum} ran nothing to undo" in p.stderr, p.stderr
     # Halted in preflight (no Docker on h1): a preflight is not a run.
     p = coord.ctl("rollback", "--to", "4.2.0", "--backup", h1.dir / "backups" / "x", "--host",
                   "h1")
-    assert p.returncode == 3, (p.stdout, p.stderr)
+    assert p.returncode == 4, (p.stdout, p.stderr)  # halted
     pre = submitted(p)
     assert "Docker engine unreachable" in p.stdout
     job = coord.job(pre)

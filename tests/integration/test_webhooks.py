@@ -227,7 +227,7 @@ def test_start_finish_and_halt_bodies_in_three_formats(fleet, rx):
     # A job that halts (the quorum gate: h9 is never online): start, then halt -- and no
     # finish on top of it, except as the finish of a webhook that takes finish only.
     r = fleet.ctl("exec", "ping", "--all", "--quorum", "100", timeout=60)
-    assert r.rc == 3, r
+    assert r.rc == 4, r
     halted = r.out["job_id"]
     start_body, halt_body = [q["json"] for q in rx.wait("/json", 2, job_id=halted)]
     assert (start_body["event"], halt_body["event"]) == ("start", "halt"), (start_body, halt_body)
@@ -254,7 +254,7 @@ def test_start_finish_and_halt_bodies_in_three_formats(fleet, rx):
     # The failure budget: h1's backup fails, budget 0, so the job halts; h2 never runs.
     r = fleet.ctl("exec", "backup", "--host", "h1", "--host", "h2", "--canary", "0", "--batch",
                   "1", "--budget", "0", "--name", "bk-hook", timeout=120)
-    assert r.rc == 3, r
+    assert r.rc == 4, r
     budget = r.out["job_id"]
     _, halt_body = [q["json"] for q in rx.wait("/json", 2, job_id=budget)]
     j = halt_body["job"]
