@@ -8,9 +8,11 @@ const struct ctl_cmd cmd_watch_entry = {
     "ID",
     "follow a job's progress until it ends",
     "On a terminal a progress bar and the busy hosts are redrawn every 500 ms;\n"
-    "otherwise one line is printed per change. With -o json nothing is printed\n"
-    "until the end, then the final job with every result. Ctrl-C stops watching\n"
-    "(the job goes on). Exit status: 0 succeeded, 1 failed, 4 halted or aborted,\n"
+    "otherwise one line is printed per change. With -o json, JSON Lines: one\n"
+    "object per change as it happens (the job's summary and the hosts that\n"
+    "changed; the first has every host), the last the final job with every\n"
+    "result (it has `results`). Ctrl-C stops watching (the job goes on).\n"
+    "Exit status: 0 succeeded, 1 failed, 4 halted or aborted,\n"
     "3 the coordinator is unreachable, 2 no such job.\n",
     cmd_watch_exec,
 };
@@ -28,5 +30,5 @@ cmd_watch_exec(struct ctl *c, int argc, char **argv)
 	if (!proto_valid_id(argv[optind]))
 		return ctl_usage_error(c, "ID '%s': not a job id (1..64 of [A-Za-z0-9._-])",
 		                       argv[optind]);
-	return follow_job(c, argv[optind], NULL);
+	return follow_job(c, argv[optind], NULL, true);
 }

@@ -296,13 +296,16 @@ int cmd_job_control(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **a
 
 /* ---- follow.c: following a job ---- */
 
-/* Polls job_id every 500 ms until its state is final, drawing progress (a
- * redrawn bar on a terminal, a line per change otherwise, nothing with -o json),
- * then prints the summary (or the final job body with results, for -o json).
- * Returns 0 succeeded, 1 failed, 3 halted, aborted or unreachable, 2 unknown. */
-/* start, when not NULL, is the job as known already (a whole `job` body:
- * the submission's summary and its hosts, pending); it is not taken. */
-int follow_job(struct ctl *c, const char *job_id, json_t *start);
+/* Follows job_id until its state is final, drawing progress (a redrawn bar
+ * on a terminal, a line per change otherwise), then prints the summary.
+ * With -o json: nothing until the end, then the final job body with every
+ * result; or, with stream, JSON Lines: each answer of the coordinator as it
+ * comes (the summary and the hosts that changed; the first has every host),
+ * then the final body on one line. Returns 0 succeeded, 1 failed, 4 halted
+ * or aborted, 3 unreachable, 2 unknown. start, when not NULL, is the job as
+ * known already (a whole `job` body: the submission's summary and its
+ * hosts, pending); it is not taken. */
+int follow_job(struct ctl *c, const char *job_id, json_t *start, bool stream);
 
 /* ---- output.c: tables, times, JSON ---- */
 
@@ -342,6 +345,8 @@ char *out_bar(uint64_t done, uint64_t total, size_t width, char *out, size_t out
 
 /* Prints v as one indented JSON document on stdout. Returns 0 or -1. */
 int out_json(const json_t *v);
+/* v as one compact line (JSON Lines), flushed. */
+int out_json_line(const json_t *v);
 
 /* The terminal's size, or 24x80 when stdout is not one. */
 void out_term_size(int *rows, int *cols);

@@ -18,7 +18,8 @@ struct follow {
 	struct ctl *c;
 	const char *job_id;
 	bool tty;     /* redraw in place */
-	bool quiet;   /* -o json: nothing until the end */
+	bool quiet;   /* -o json: nothing until the end... */
+	bool stream;  /* ...unless streamed: each answer as a JSON line */
 	json_t *cur;  /* the job as known so far: summary and every host */
 	int drawn;    /* lines drawn last time (TTY) */
 };
@@ -282,9 +283,10 @@ follow_exit(const char *state)
 }
 
 int
-follow_job(struct ctl *c, const char *job_id, json_t *start)
+follow_job(struct ctl *c, const char *job_id, json_t *start, bool stream)
 {
-	struct follow fw = {c, job_id, false, c->output == CTL_OUT_JSON, NULL, 0};
+	struct follow fw = {c, job_id, false, c->output == CTL_OUT_JSON, stream && c->output == CTL_OUT_JSON,
+	                    NULL, 0};
 	struct sigaction sa = {0}, old_int, old_term;
 	uint64_t wait = c->timeout_ms / 2 < FOLLOW_WAIT_MS ? c->timeout_ms / 2 : FOLLOW_WAIT_MS;
 	json_t *job = NULL;
@@ -312,6 +314,15 @@ follow_job(struct ctl *c, const char *job_id, json_t *start)
 		ret = ctl_request(c, "job", args, false, &answer);
 		if (ret != 0)
 			goto out;
+		/* A line per change: an answer at the version already seen (the
+		 * wait ended with nothing new) is not one. */
+		if (fw.stream && json_is_object(answer) && js(answer, "state")[0] != '\0' &&
+		    (fw.cur == NULL || ji(answer, "version", 0) != ji(fw.cur, "version", 0)) &&
+		    out_json_line(answer) != 0) {
+			json_decref(answer);
+			ret = CTL_EXIT_FAILED; /* stdout is gone: nobody reads */
+			goto out;
+		}
 		if (!json_is_object(answer) || js(answer, "state")[0] == '\0' ||
 		    follow_merge(&fw, answer) != 0) {
 			ctl_error(c, "job %s: the coordinator's answer is not a job", job_id);
@@ -337,6 +348,8 @@ follow_job(struct ctl *c, const char *job_id, json_t *start)
 			r = ctl_job_results(c, full, NULL, NULL);
 		if (r != 0)
 			ret = r;
+		else if (fw.stream)
+			out_json_line(full);
 		else
 			out_json(full);
 		json_decref(full);

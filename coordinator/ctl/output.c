@@ -257,6 +257,15 @@ out_json(const json_t *v)
 	return 0;
 }
 
+int
+out_json_line(const json_t *v)
+{
+	if (json_dumpf(v, stdout, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+		return -1;
+	fputc('\n', stdout);
+	return fflush(stdout) == 0 ? 0 : -1;
+}
+
 void
 out_term_size(int *rows, int *cols)
 {

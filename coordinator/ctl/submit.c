@@ -485,9 +485,9 @@ submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_g
 		                                       "failed_step", "", "message", "", "updated_ms"));
 	if (start != NULL && hosts != NULL && json_object_get(reply, "version") != NULL &&
 	    json_array_size(hosts) == n && json_object_set(start, "hosts", hosts) == 0)
-		ret = follow_job(c, job_id, start);
+		ret = follow_job(c, job_id, start, false);
 	else
-		ret = follow_job(c, job_id, NULL);
+		ret = follow_job(c, job_id, NULL, false);
 out:
 	json_decref(start);
 	json_decref(hosts);

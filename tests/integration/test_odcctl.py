@@ -963,6 +963,39 @@ def test_pause_resume_abort_actor_and_aborted_follow_exits_3(coord, tmp_path):
                      ("local:alice", "job-submit", "accepted")], audit
 
 
+def test_watch_json_streams_json_lines_as_the_job_changes(coord):
+    """`odcctl -o json watch` prints JSON Lines: the first line (the job with every host)
+    before the job ends, a line per change after it, each one compact JSON object, and last
+    the final job with every result; a wait that brings nothing new prints nothing."""
+    coord.agent("h1", env={"ODC_AGENT_TEST_STEP_DELAY_MS": "3000"})
+    p = coord.ctl("exec", "ping", "--host", "h1", "--detach")
+    assert p.returncode == 0, p.stderr
+    j = p.stdout.strip()
+    w = subprocess.Popen([ODCCTL, "-c", coord.conf, "-o", "json", "watch", j],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([w.stdout], [], [], 10)
+        assert ready, "watch -o json printed nothing while the job ran"
+        first = json.loads(w.stdout.readline())
+        assert first["job_id"] == j and first["state"] == "running", first
+        assert [h["host"] for h in first["hosts"]] == ["h1"], first
+        assert coord.job(j)["state"] == "running"  # streamed, not printed at the end
+        rest, err = w.communicate(timeout=30)
+    finally:
+        if w.poll() is None:
+            w.kill()
+            w.communicate()
+    assert w.returncode == 0, err
+    lines = [json.loads(x) for x in rest.splitlines()]
+    assert lines and all(isinstance(x, dict) for x in lines), rest
+    versions = [first["version"]] + [x["version"] for x in lines[:-1]]
+    assert len(versions) == len(set(versions)), versions  # one line per change
+    last = lines[-1]
+    assert last["state"] == "succeeded" and "results" in last, last
+    assert [r["step"] for r in last["results"]] == ["ping"], last["results"]
+    assert all("results" not in x for x in lines[:-1])
+
+
 def test_watch_ctrl_c_stops_following_and_a_gone_coordinator_exits_3(coord, tmp_path):
     coord.agent("h1", env={"ODC_AGENT_TEST_STEP_DELAY_MS": "5000"})
     p = coord.ctl("exec", "ping", "--host", "h1", "--detach")
