@@ -30,6 +30,8 @@ const struct ctl_cmd cmd_exec_entry = {
     "  DUR: 90s, 5m, 2h, 1d or bare seconds.\n"
     "--reason TEXT goes to the audit trail (at most 256 bytes). The job is followed\n"
     "until it ends unless --detach, which prints the job id and exits 0.\n"
+    "stop and start change the hosts: on a terminal odcctl shows each host and asks\n"
+    "before it submits; --yes skips the question, and without a terminal it is needed.\n"
     "Needs operator and key in the configuration.\n",
     cmd_exec_exec,
 };

@@ -32,7 +32,10 @@ const struct ctl_cmd cmd_rollback_entry = {
     "--reason TEXT goes to the audit trail. The job is followed until it ends\n"
     "unless --detach, which prints the job id and exits 0. Exit status: 0 every\n"
     "host rolled back, 1 some failed, 4 halted or aborted, 3 no coordinator.\n"
-    "Undo it with: odcctl undo --of JOB.\n",
+    "Undo it with: odcctl undo --of JOB. On a terminal odcctl shows each host (its\n"
+    "deployment, its ODC now and the TAG it goes to) and the backup, and asks\n"
+    "before it submits; --yes skips the question, and without a terminal it is\n"
+    "needed (--dry-run needs neither).\n",
     cmd_rollback_exec,
 };
 

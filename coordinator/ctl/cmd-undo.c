@@ -18,7 +18,9 @@ const struct ctl_cmd cmd_undo_entry = {
     "  --budget N|N% (0), --quorum PCT (100), --step-deadline DUR (2h),\n"
     "  --job-deadline DUR (24h). DUR: 90s, 5m, 2h, 1d or bare seconds.\n"
     "--reason TEXT goes to the audit trail. The job is followed until it ends\n"
-    "unless --detach, which prints the job id and exits 0.\n",
+    "unless --detach, which prints the job id and exits 0. On a terminal odcctl\n"
+    "shows each host and asks before it submits; --yes skips the question, and\n"
+    "without a terminal it is needed.\n",
     cmd_undo_exec,
 };
 

@@ -126,6 +126,7 @@ enum ctl_opt {
 	CTL_OPT_FORCE,
 	CTL_OPT_ACCEPT_UNVERIFIED,
 	CTL_OPT_WHOLE_DEPLOYMENTS,
+	CTL_OPT_YES,
 };
 
 /* Every subcommand's option table starts with these: --help and the global
@@ -153,6 +154,7 @@ enum ctl_opt {
 	    {"step-deadline", required_argument, NULL, CTL_OPT_STEP_DEADLINE},                     \
 	    {"job-deadline", required_argument, NULL, CTL_OPT_JOB_DEADLINE},                       \
 	    {"reason", required_argument, NULL, CTL_OPT_REASON},                                   \
+	    {"yes", no_argument, NULL, CTL_OPT_YES},                                               \
 	{                                                                                          \
 		"detach", no_argument, NULL, CTL_OPT_DETACH                                        \
 	}
@@ -263,6 +265,7 @@ struct submit {
 	const char *reason;
 	bool detach;
 	bool whole_deployments; /* add the other nodes of each target's deployment */
+	bool yes;               /* --yes: a change needs no confirmation */
 };
 
 /* Takes a selector, policy or action-parameter option (--host ... --canary

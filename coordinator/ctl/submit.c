@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -152,6 +153,9 @@ submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg)
 		return 1;
 	case CTL_OPT_DETACH:
 		s->detach = true;
+		return 1;
+	case CTL_OPT_YES:
+		s->yes = true;
 		return 1;
 	/* Action parameters: each command's option table says which it takes. */
 	case CTL_OPT_TO:
@@ -367,6 +371,99 @@ submit_whole(struct ctl *c, json_t **deps, const char ***targets, size_t *n)
 	return 0;
 }
 
+/* A job that changes what runs on its hosts: a rollback (not a dry run), an
+ * undo, a stop, a start. */
+static bool
+submit_changes(const struct submit *s)
+{
+	const char *dry = NULL;
+
+	for (size_t i = 0; i < s->n_params; i++)
+		if (strcmp(s->params[i].key, "dry_run") == 0)
+			dry = s->params[i].value;
+	if (strcmp(s->action, "rollback") == 0)
+		return dry == NULL || strcmp(dry, "true") != 0;
+	return strcmp(s->action, "undo") == 0 || strcmp(s->action, "stop") == 0 || strcmp(s->action, "start") == 0;
+}
+
+static const char *
+submit_param_of(const struct submit *s, const char *key)
+{
+	for (size_t i = 0; i < s->n_params; i++)
+		if (strcmp(s->params[i].key, key) == 0)
+			return s->params[i].value;
+	return NULL;
+}
+
+#define SUBMIT_SHOW_MAX 40 /* hosts listed before "... and N more" */
+
+/* A change is confirmed before it is signed: --yes, or on a terminal the
+ * operator reads what it will do (each host, its deployment, its ODC now
+ * and what it becomes; the backup) and answers y. Without a terminal and
+ * without --yes nothing is submitted. The plan goes to stderr: stdout stays
+ * the command's output. 0 to go on, or an exit status. */
+static int
+submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets, size_t n)
+{
+	const char *to = submit_param_of(s, "to"), *of = submit_param_of(s, "of"), *backup = submit_param_of(s, "backup");
+	json_t *view = NULL, *h;
+	char line[64], buf[512], deps[16][20];
+	size_t i, n_deps = 0, more_deps = 0;
+	int ret;
+
+	if (!submit_changes(s) || s->yes)
+		return 0;
+	if (!isatty(STDIN_FILENO)) {
+		ctl_error(c, "%s changes ODC on %zu host%s: confirm it with --yes (there is no terminal to ask on); "
+		          "nothing was submitted", s->action, n, n == 1 ? "" : "s");
+		return CTL_EXIT_USAGE;
+	}
+	if ((ret = ctl_request(c, "hosts", NULL, false, &view)) != 0)
+		return ret;
+	json_t *by_id = json_object(), *x;
+	json_array_foreach(json_object_get(view, "hosts"), i, x) json_object_set(by_id, js(x, "host"), x);
+	if (strcmp(s->action, "rollback") == 0)
+		fprintf(stderr, "rollback to %s from the backup %s", to, out_clean(backup, buf, sizeof(buf)));
+	else if (strcmp(s->action, "undo") == 0)
+		fprintf(stderr, "undo of %s: back to the containers and metadb it replaced", of);
+	else
+		fprintf(stderr, "%s ODC%s%s", s->action, to ? ", image tag " : "", to ? to : "");
+	fprintf(stderr, ", on %zu host%s:\n", n, n == 1 ? "" : "s");
+	for (i = 0; i < n; i++) {
+		const json_t *odc = json_object_get(by_id, targets[i]);
+		const char *dep = odc != NULL ? js(odc, "deployment") : "";
+		bool seen = !*dep;
+		for (size_t d = 0; d < n_deps && !seen; d++)
+			seen = strcmp(deps[d], dep) == 0;
+		if (!seen && n_deps < sizeof(deps) / sizeof(deps[0]))
+			snprintf(deps[n_deps++], sizeof(deps[0]), "%s", dep);
+		else if (!seen)
+			more_deps++;
+		if (i >= SUBMIT_SHOW_MAX)
+			continue;
+		h = odc != NULL ? json_object_get(odc, "odc") : NULL;
+		snprintf(line, sizeof(line), "%s%s%s", js(h, "version")[0] ? js(h, "version") : "?",
+		         js(h, "state")[0] ? ", " : "", js(h, "state"));
+		fprintf(stderr, "  %-20s %-16s ODC %s%s%s\n", targets[i], *dep ? dep : "-", line,
+		        strcmp(s->action, "rollback") == 0 ? " -> " : "", strcmp(s->action, "rollback") == 0 ? to : "");
+	}
+	if (n > SUBMIT_SHOW_MAX)
+		fprintf(stderr, "  ... and %zu more\n", n - SUBMIT_SHOW_MAX);
+	if (n_deps > 0)
+		fprintf(stderr, "%zu deployment%s", n_deps + more_deps, n_deps + more_deps == 1 ? "" : "s");
+	fprintf(stderr, "%sProceed? [y/N] ", n_deps > 0 ? "; " : "");
+	fflush(stderr);
+	json_decref(by_id);
+	json_decref(view);
+	if (fgets(buf, sizeof(buf), stdin) == NULL || (buf[0] != 'y' && buf[0] != 'Y')) {
+		if (feof(stdin))
+			fputc('\n', stderr); /* Ctrl-D: the answer's line was not ended */
+		ctl_error(c, "not confirmed: nothing was submitted");
+		return CTL_EXIT_USAGE;
+	}
+	return 0;
+}
+
 int
 submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_given)
 {
@@ -431,6 +528,8 @@ submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_g
 	}
 	if (pol.canary > n)
 		pol.canary = n;
+	if ((ret = submit_confirm(c, s, targets, n)) != 0)
+		goto out;
 
 	created = proto_now_ms();
 	submit_job_id(s->action, created, job_id, sizeof(job_id));

@@ -59,7 +59,7 @@ step "fleet rollback to 4.2.0 by deployment: preflight everywhere, canary h1, th
 # The hosts' pre-upgrade backup was taken by hand with obdumper, as ODC's upgrade guide says:
 # it has no odc-fleet manifest, so its completeness is accepted explicitly.
 ctl rollback --to 4.2.0 --backup "$dir/backups/pre-4.3.0" --all --canary 1 --batch 1 --budget 0 \
-	--accept-unverified \
+	--accept-unverified --yes \
 	--reason "demo: the 4.3.0 upgrade failed" || fail "the rollback did not succeed everywhere"
 
 job=$(ctl -o json jobs --limit 1 | json "d['jobs'][0]['job_id']")

@@ -54,6 +54,7 @@ FINAL_JOB_STATES = ("succeeded", "failed", "halted", "aborted")
 JOB_ID_RE = re.compile(r"\b[a-z_]+-\d{8}T\d{6}Z-[0-9a-f]{6}\b")
 
 from tests.world import obtools, odcworld  # the stand-ins' backup reader: the backup's own format
+from tests.world.fleet import with_yes  # the tests confirm changes as a script does
 
 _durations = {}
 
@@ -289,7 +290,7 @@ class Testbed:
     # -- odcctl
     def ctl(self, *args, timeout=60, json_out=True):
         cmd = [str(ODCCTL), "-c", str(self.dir / "odcctl.conf")] + \
-            (["-o", "json"] if json_out else []) + [str(a) for a in args]
+            (["-o", "json"] if json_out else []) + with_yes(args)
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as ex:

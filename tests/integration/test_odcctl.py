@@ -16,6 +16,7 @@ still be running. Every process started here is killed at teardown, also when a 
 
 import json
 import os
+import pty
 import re
 import select
 import shutil
@@ -29,6 +30,8 @@ from pathlib import Path
 
 import nacl.signing
 import pytest
+
+from tests.world.fleet import with_yes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -59,10 +62,11 @@ def tmp_path():
         shutil.rmtree(d, ignore_errors=True)
 
 
-def run(*args, conf=None, env=None, timeout=30, cwd=None):
+def run(*args, conf=None, env=None, timeout=30, cwd=None, yes=True):
+    """odcctl ARGS (a change confirmed with --yes unless yes is False: fleet.with_yes)."""
     e = {k: v for k, v in os.environ.items() if k != "ODCCTL_CONF"}
     e.update(env or {})
-    argv = [ODCCTL] + (["-c", conf] if conf else []) + [str(a) for a in args]
+    argv = [ODCCTL] + (["-c", conf] if conf else []) + (with_yes(args) if yes else [str(a) for a in args])
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=e, cwd=cwd)
 
 
@@ -772,6 +776,63 @@ def test_exec_detach_signs_the_job_with_light_defaults(coord):
     e = [e for e in coord.json("audit", "--job", job_id)["audit"] if e["what"] == "job-submit"]
     assert [(x["who"], x["hosts"], x["outcome"]) for x in e] == \
         [("local:alice", ["h1", "h2", "h3"], "accepted")]
+
+
+def ask(coord, *args, answer=None):
+    """odcctl ARGS as an operator types them (no --yes added): with answer, on a
+    pseudo-terminal that answers the question with it; else with no terminal at all."""
+    argv = [ODCCTL, "-c", coord.conf] + [str(a) for a in args]
+    if answer is None:
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=30)
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen(argv, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        os.write(master, answer.encode() + b"\n")
+        out, err = p.communicate(timeout=30)
+        return subprocess.CompletedProcess(argv, p.returncode, out, err)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_a_change_is_confirmed_first(coord):
+    """A rollback, an undo, exec stop/start: on a terminal odcctl shows what it will do and
+    asks; only y submits. Without a terminal such a change needs --yes; a dry run, a ping,
+    need nothing."""
+    coord.agent("h1", start=False)
+    coord.agent("h2", start=False)
+    jobs = lambda: [j["job_id"] for j in coord.json("jobs")["jobs"]]  # noqa: E731
+    rb = ("rollback", "--to", "4.2.0", "--backup", "/var/backups/odc/pre 4.3.0", "--all", "--detach")
+
+    p = ask(coord, *rb)
+    assert p.returncode == 2, p
+    assert "rollback changes ODC on 2 hosts: confirm it with --yes (there is no terminal to ask " \
+           "on); nothing was submitted" in p.stderr, p.stderr
+    for args, n in ((("exec", "stop", "--all", "--detach"), "2 hosts"),
+                    (("exec", "start", "--host", "h1", "--detach"), "1 host")):
+        p = ask(coord, *args)
+        assert p.returncode == 2, (args, p)
+        assert f"{args[1]} changes ODC on {n}: confirm it with --yes" in p.stderr, (args, p.stderr)
+    assert jobs() == []
+
+    p = ask(coord, *rb, answer="n")
+    assert p.returncode == 2 and "not confirmed: nothing was submitted" in p.stderr, p
+    assert "rollback to 4.2.0 from the backup /var/backups/odc/pre 4.3.0, on 2 hosts:" in p.stderr
+    assert re.search(r"^  h1 +- +ODC \? -> 4\.2\.0$", p.stderr, re.M), p.stderr
+    assert p.stderr.endswith("Proceed? [y/N] odcctl: rollback: not confirmed: nothing was submitted\n")
+    assert jobs() == []
+
+    p = ask(coord, *rb, answer="y")
+    assert p.returncode == 0, p
+    assert p.stdout.strip() in jobs(), (p.stdout, jobs())
+
+    # Nothing to confirm: a dry run, a ping; --yes confirms without a terminal.
+    assert ask(coord, *rb, "--dry-run").returncode == 0
+    assert ask(coord, "exec", "ping", "--all", "--detach").returncode == 0
+    p = ask(coord, "exec", "stop", "--all", "--detach", "--yes")
+    assert p.returncode == 0 and p.stdout.strip() in jobs(), p
 
 
 def test_rollback_careful_defaults_canary_cap_and_flags(coord):

@@ -152,6 +152,28 @@ def _tail(path, n):
         return "(no log)"
 
 
+_CTL_GLOBALS_WITH_VALUE = ("-c", "--config", "-o", "--output", "--endpoint")
+
+
+def with_yes(args):
+    """odcctl's args with --yes added when they run a command that changes hosts (rollback
+    but a dry run, undo, exec stop/start) and confirm nothing yet: the tests confirm the way a
+    script does. The prompt and the refusal without a terminal are tested on their own
+    (test_odcctl.py), with the args as given."""
+    args = [str(a) for a in args]
+    words, i = [], 0
+    while i < len(args):
+        if args[i] in _CTL_GLOBALS_WITH_VALUE:
+            i += 2
+            continue
+        if not args[i].startswith("-"):
+            words.append(args[i])
+        i += 1
+    change = (words[:1] in (["rollback"], ["undo"]) and "--dry-run" not in args) or \
+        (words[:1] == ["exec"] and words[1:2] in (["stop"], ["start"]))
+    return args + ["--yes"] if change and "--yes" not in args and "--help" not in args else args
+
+
 class CtlResult:
     """One odcctl run: rc, out (parsed JSON when it parses, else stdout text), err (stderr),
     stdout (raw), cmd. Unpacks as (rc, out, err)."""
@@ -415,11 +437,12 @@ class Fleet:
 
     # -- odcctl
 
-    def ctl(self, *args, timeout=60, json_out=True, conf=None, env=None):
-        """Runs `odcctl -c conf [-o json] ARGS`; returns a CtlResult (rc, out, err)."""
+    def ctl(self, *args, timeout=60, json_out=True, conf=None, env=None, yes=True):
+        """Runs `odcctl -c conf [-o json] ARGS` (a change confirmed with --yes unless yes is
+        False: with_yes); returns a CtlResult (rc, out, err)."""
         need_binary(ODCCTL)
         cmd = [ODCCTL, "-c", conf or self.ctl_conf] + (["-o", "json"] if json_out else []) \
-            + [str(a) for a in args]
+            + (with_yes(args) if yes else [str(a) for a in args])
         e = dict(os.environ, **(env or {}))
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
