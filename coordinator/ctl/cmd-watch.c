@@ -30,5 +30,5 @@ cmd_watch_exec(struct ctl *c, int argc, char **argv)
 	if (!proto_valid_id(argv[optind]))
 		return ctl_usage_error(c, "ID '%s': not a job id (1..64 of [A-Za-z0-9._-])",
 		                       argv[optind]);
-	return follow_job(c, argv[optind], NULL, true);
+	return follow_job(c, argv[optind], NULL, FOLLOW_STREAM);
 }

@@ -86,6 +86,7 @@ extern const struct ctl_cmd cmd_pause_entry;
 extern const struct ctl_cmd cmd_resume_entry;
 extern const struct ctl_cmd cmd_abort_entry;
 extern const struct ctl_cmd cmd_audit_entry;
+extern const struct ctl_cmd cmd_logs_entry;
 
 /* Set by the SIGINT/SIGTERM handler while a job is followed. */
 extern volatile sig_atomic_t ctl_interrupted;
@@ -127,6 +128,8 @@ enum ctl_opt {
 	CTL_OPT_ACCEPT_UNVERIFIED,
 	CTL_OPT_WHOLE_DEPLOYMENTS,
 	CTL_OPT_YES,
+	CTL_OPT_STATUS,
+	CTL_OPT_SORT,
 };
 
 /* Every subcommand's option table starts with these: --help and the global
@@ -266,6 +269,7 @@ struct submit {
 	bool detach;
 	bool whole_deployments; /* add the other nodes of each target's deployment */
 	bool yes;               /* --yes: a change needs no confirmation */
+	bool output_only;       /* no progress: only the text fetched (odcctl logs) */
 };
 
 /* Takes a selector, policy or action-parameter option (--host ... --canary
@@ -307,8 +311,13 @@ int cmd_job_control(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **a
  * then the final body on one line. Returns 0 succeeded, 1 failed, 4 halted
  * or aborted, 3 unreachable, 2 unknown. start, when not NULL, is the job as
  * known already (a whole `job` body: the submission's summary and its
- * hosts, pending); it is not taken. */
-int follow_job(struct ctl *c, const char *job_id, json_t *start, bool stream);
+ * hosts, pending); it is not taken. show: */
+enum follow_show {
+	FOLLOW_PROGRESS, /* progress, then the summary (-o json: the final job) */
+	FOLLOW_STREAM,   /* the same, but -o json streams JSON Lines (watch) */
+	FOLLOW_SILENT,   /* nothing on a table output: the caller prints */
+};
+int follow_job(struct ctl *c, const char *job_id, json_t *start, enum follow_show show);
 
 /* ---- output.c: tables, times, JSON ---- */
 
@@ -348,6 +357,10 @@ char *out_bar(uint64_t done, uint64_t total, size_t width, char *out, size_t out
 
 /* Prints v as one indented JSON document on stdout. Returns 0 or -1. */
 int out_json(const json_t *v);
+/* Text fetched from a host (a log), to f as it is but for control characters
+ * other than newline and tab, shown as '?' (no escape sequence reaches the
+ * terminal); a newline ends it. */
+void out_text(FILE *f, const char *text);
 /* v as one compact line (JSON Lines), flushed. */
 int out_json_line(const json_t *v);
 

@@ -283,10 +283,10 @@ follow_exit(const char *state)
 }
 
 int
-follow_job(struct ctl *c, const char *job_id, json_t *start, bool stream)
+follow_job(struct ctl *c, const char *job_id, json_t *start, enum follow_show show)
 {
-	struct follow fw = {c, job_id, false, c->output == CTL_OUT_JSON, stream && c->output == CTL_OUT_JSON,
-	                    NULL, 0};
+	bool json = c->output == CTL_OUT_JSON, silent = show == FOLLOW_SILENT && !json;
+	struct follow fw = {c, job_id, false, json || silent, show == FOLLOW_STREAM && json, NULL, 0};
 	struct sigaction sa = {0}, old_int, old_term;
 	uint64_t wait = c->timeout_ms / 2 < FOLLOW_WAIT_MS ? c->timeout_ms / 2 : FOLLOW_WAIT_MS;
 	json_t *job = NULL;
@@ -340,7 +340,9 @@ follow_job(struct ctl *c, const char *job_id, json_t *start, bool stream)
 	}
 	job = json_incref(fw.cur);
 	ret = follow_exit(js(job, "state"));
-	if (fw.quiet) {
+	if (silent) {
+		/* the caller prints */
+	} else if (fw.quiet) {
 		/* The final body with every stored result. */
 		json_t *full = NULL;
 		int r = ctl_request(c, "job", json_pack("{s:s}", "job", job_id), false, &full);

@@ -257,6 +257,19 @@ out_json(const json_t *v)
 	return 0;
 }
 
+void
+out_text(FILE *f, const char *text)
+{
+	size_t n = 0;
+
+	for (const char *p = text; *p; p++, n++) {
+		unsigned char ch = (unsigned char)*p;
+		fputc(ch == '\n' || ch == '\t' || (ch >= 0x20 && ch != 0x7f) ? ch : '?', f);
+	}
+	if (n > 0 && text[n - 1] != '\n')
+		fputc('\n', f);
+}
+
 int
 out_json_line(const json_t *v)
 {

@@ -464,6 +464,44 @@ submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets
 	return 0;
 }
 
+/* What a logs job fetched, host by host (a header per host when there are
+ * several, as tail(1) does); a host without it says why on stderr. 0, or an
+ * exit status. */
+static int
+submit_print_logs(struct ctl *c, const char *job_id)
+{
+	json_t *job = NULL, *h, *r;
+	size_t i, k, n;
+	int ret = ctl_request(c, "job", json_pack("{s:s}", "job", job_id), false, &job);
+
+	if (ret == 0)
+		ret = ctl_job_results(c, job, NULL, "logs");
+	if (ret != 0) {
+		json_decref(job);
+		return ret;
+	}
+	n = json_array_size(json_object_get(job, "hosts"));
+	json_array_foreach(json_object_get(job, "hosts"), i, h)
+	{
+		const json_t *got = NULL;
+		json_array_foreach(json_object_get(job, "results"), k, r)
+		{
+			if (strcmp(js(r, "host"), js(h, "host")) == 0)
+				got = r;
+		}
+		if (n > 1)
+			printf("%s==> %s <==\n", i > 0 ? "\n" : "", js(h, "host"));
+		if (got != NULL && strcmp(js(got, "status"), "ok") == 0)
+			out_text(stdout, js(got, "output_tail"));
+		else
+			fprintf(stderr, "odcctl: %s: %s: %s\n", js(h, "host"), js(h, "state"),
+			        got != NULL ? js(got, "message") : js(h, "message"));
+	}
+	fflush(stdout);
+	json_decref(job);
+	return 0;
+}
+
 int
 submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_given)
 {
@@ -563,7 +601,7 @@ submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_g
 		ret = CTL_EXIT_OK;
 		goto out;
 	}
-	if (c->output == CTL_OUT_TABLE) {
+	if (c->output == CTL_OUT_TABLE && !s->output_only) {
 		printf("job %s: %s on %zu host%s (canary %llu, batch %llu%s, budget %llu%s, quorum "
 		       "%llu%%, step deadline %s)\n",
 		       job_id, s->action, n, n == 1 ? "" : "s", (unsigned long long)pol.canary,
@@ -573,6 +611,7 @@ submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_g
 		       out_seconds(pol.step_deadline_s, a, sizeof(a)));
 		fflush(stdout);
 	}
+	enum follow_show show = s->output_only ? FOLLOW_SILENT : FOLLOW_PROGRESS;
 	/* The submission's answer is the job as accepted: every host pending.
 	 * Following starts from it and asks only for changes. */
 	start = json_deep_copy(reply);
@@ -584,9 +623,16 @@ submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_g
 		                                       "failed_step", "", "message", "", "updated_ms"));
 	if (start != NULL && hosts != NULL && json_object_get(reply, "version") != NULL &&
 	    json_array_size(hosts) == n && json_object_set(start, "hosts", hosts) == 0)
-		ret = follow_job(c, job_id, start, false);
+		ret = follow_job(c, job_id, start, show);
 	else
-		ret = follow_job(c, job_id, NULL, false);
+		ret = follow_job(c, job_id, NULL, show);
+	/* A logs job's point is the text it fetched. */
+	if (strcmp(s->action, "logs") == 0 && c->output == CTL_OUT_TABLE &&
+	    (ret == CTL_EXIT_OK || ret == CTL_EXIT_FAILED || ret == CTL_EXIT_HALTED)) {
+		int r = submit_print_logs(c, job_id);
+		if (r != 0)
+			ret = r;
+	}
 out:
 	json_decref(start);
 	json_decref(hosts);

@@ -640,7 +640,7 @@ def test_failing_canary_halts_the_rollout(testbed):
 
     r = tb.ctl("rollback", "--to", OLD, "--backup", bad, "--all", *POLICY, "--accept-unverified",
                "--reason", "e2e: canary with an unloadable backup", timeout=300)
-    assert r.rc == 3, r  # halted
+    assert r.rc == 4, r  # halted
     job = tb.job(r.out["job_id"])
     assert job["state"] == "halted" and job["message"], job
     hs = job_hosts(job)

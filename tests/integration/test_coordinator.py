@@ -7,6 +7,7 @@ The contract is coordinator/README.md and PROTOCOL.md (sections 4, 7, 9)."""
 
 import json
 import os
+import re
 import time
 
 import nacl.signing
@@ -388,6 +389,20 @@ def test_killed_agent_goes_lost_then_comes_back(fleet):
     assert counts["online"] == 2 and counts["lost"] == 1, counts
     table = fleet.ctl("hosts", json_out=False)
     assert "lost" in table.out, table
+    # Filtered and sorted as an operator asks; a lost host's ODC is what it last said, stale.
+    table = fleet.ctl("hosts", "--status", "lost", json_out=False)
+    rows = [line for line in table.out.splitlines()[1:] if line and not line.startswith("*")]
+    assert len(rows) == 1 and rows[0].startswith("h2 "), table.out
+    assert "running*" in rows[0] and "healthy*" in rows[0], rows[0]
+    assert "* stale: what a host that is not online last reported" in table.out, table.out
+    by_beat = [h["host"] for h in fleet.ctl_ok("hosts", "--status", "online,lost", "--sort", "beat")["hosts"]]
+    assert by_beat[0] == "h2" and sorted(by_beat) == ["h1", "h2", "h3"], by_beat  # the oldest first
+    assert [h["host"] for h in fleet.ctl_ok("hosts", "--status", "online")["hosts"]] == ["h1", "h3"]
+    assert [h["host"] for h in fleet.ctl_ok("hosts", "--sort", "status")["hosts"]] == ["h2", "h1", "h3"]
+    r = fleet.ctl("hosts", "--status", "gone")
+    assert r.rc == 2 and "--status 'gone': a comma list of online, lost, never, revoked" in r.err, r
+    r = fleet.ctl("hosts", "--sort", "age")
+    assert r.rc == 2 and "--sort 'age'" in r.err, r
     # The quorum gate (backup's default: 100 % online): halted before anything is touched.
     r = fleet.ctl("exec", "backup", "--all", "--name", "bk-quorum", timeout=60)
     assert r.rc == 4, r  # halted
@@ -1070,3 +1085,34 @@ def test_oversize_frames_are_answered_or_dropped_as_section_1_says(fleet):
     assert nack is not None and nack["code"] == odcproto.ERROR_CODES["TOO_BIG"], nack
     assert nack["ref_type"] == odcproto.TYPE_CODES["RESULT"] and nack["job_id"] == "", nack
     assert fleet.hosts()["hx"]["status"] == "online"
+
+
+# ------------------------------------------------------------------ logs
+
+def test_logs_prints_the_tail_of_odcs_log(fleet):
+    """`odcctl logs HOST` prints the last lines of ODC's container log as the agent fetched
+    them (a signed logs job, no progress around it); `exec logs` prints each host's text
+    under a header after its summary; a host that cannot give it says why."""
+    fleet.start()
+    h1, h2 = fleet.add_agents(["h1", "h2"])
+    docker = h1.host.engine.docker("logs", "--tail", "5", h1.host.name, check=False)
+    want = (docker.stdout + docker.stderr).splitlines()
+    r = fleet.ctl("logs", "h1", "--lines", "5", json_out=False)
+    assert r.rc == 0, r
+    got = r.stdout.splitlines()
+    assert got and len(got) <= 5 and set(got) <= set(want), (got, want)
+    assert not any(line.startswith("job ") for line in got), got  # only the log
+    job = fleet.ctl_ok("jobs")["jobs"][0]
+    assert job["action"] == "logs" and job["params"] == {"lines": "5"}, job
+
+    r = fleet.ctl("exec", "logs", "--all", "--lines", "3", json_out=False)
+    assert r.rc == 0, r
+    assert "\n==> h1 <==\n" in r.stdout and "\n==> h2 <==\n" in r.stdout, r.stdout
+    assert re.search(r"^h2\s+succeeded", r.stdout, re.M), r.stdout  # the summary first
+
+    h2.host.engine.docker("rm", "-f", h2.host.name)
+    r = fleet.ctl("logs", "h2", json_out=False)
+    assert r.rc == 1 and r.stdout == "", r
+    assert "odcctl: h2: failed: " in r.err and h2.host.name in r.err, r.err
+    r = fleet.ctl("logs", "nobody", json_out=False)
+    assert r.rc == 2 and "nobody" in r.err, r

@@ -161,17 +161,21 @@ def with_yes(args):
     script does. The prompt and the refusal without a terminal are tested on their own
     (test_odcctl.py), with the args as given."""
     args = [str(a) for a in args]
-    words, i = [], 0
+    words, i = [], 0  # (position, word) of the words that are not options
     while i < len(args):
         if args[i] in _CTL_GLOBALS_WITH_VALUE:
             i += 2
             continue
         if not args[i].startswith("-"):
-            words.append(args[i])
+            words.append((i, args[i]))
         i += 1
-    change = (words[:1] in (["rollback"], ["undo"]) and "--dry-run" not in args) or \
-        (words[:1] == ["exec"] and words[1:2] in (["stop"], ["start"]))
-    return args + ["--yes"] if change and "--yes" not in args and "--help" not in args else args
+    names = [w for _, w in words]
+    change = (names[:1] in (["rollback"], ["undo"]) and "--dry-run" not in args) or \
+        (names[:1] == ["exec"] and names[1:2] in (["stop"], ["start"]))
+    if not change or "--yes" in args or "--help" in args:
+        return args
+    at = words[0][0] + 1  # right after the command: never taken as an option's value
+    return args[:at] + ["--yes"] + args[at:]
 
 
 class CtlResult:
