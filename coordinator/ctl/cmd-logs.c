@@ -10,9 +10,9 @@ const struct ctl_cmd cmd_logs_entry = {
     "print the tail of ODC's log on HOST",
     "Runs the logs action on HOST (a signed job, like odcctl exec logs --host HOST)\n"
     "and prints the text the agent fetched: the last N lines (default 200,\n"
-    "1..10000) of the ODC container's output, as Docker keeps it. Exit status:\n"
-    "0 printed, 1 the agent could not fetch it (the reason is printed), 3 no\n"
-    "coordinator, 4 the job halted (the host is not online).\n",
+    "1..10000, at most 16 KiB) of the ODC container's output, as Docker keeps it.\n"
+    "Exit status: 0 printed, 1 the host is not online or its agent could not fetch\n"
+    "it (the reason is printed), 2 no such host, 3 no coordinator.\n",
     cmd_logs_exec,
 };
 

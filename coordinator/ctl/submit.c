@@ -376,23 +376,11 @@ submit_whole(struct ctl *c, json_t **deps, const char ***targets, size_t *n)
 static bool
 submit_changes(const struct submit *s)
 {
-	const char *dry = NULL;
+	const char *dry = proto_param(s->params, s->n_params, "dry_run");
 
-	for (size_t i = 0; i < s->n_params; i++)
-		if (strcmp(s->params[i].key, "dry_run") == 0)
-			dry = s->params[i].value;
 	if (strcmp(s->action, "rollback") == 0)
 		return dry == NULL || strcmp(dry, "true") != 0;
 	return strcmp(s->action, "undo") == 0 || strcmp(s->action, "stop") == 0 || strcmp(s->action, "start") == 0;
-}
-
-static const char *
-submit_param_of(const struct submit *s, const char *key)
-{
-	for (size_t i = 0; i < s->n_params; i++)
-		if (strcmp(s->params[i].key, key) == 0)
-			return s->params[i].value;
-	return NULL;
 }
 
 #define SUBMIT_SHOW_MAX 40 /* hosts listed before "... and N more" */
@@ -405,7 +393,9 @@ submit_param_of(const struct submit *s, const char *key)
 static int
 submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets, size_t n)
 {
-	const char *to = submit_param_of(s, "to"), *of = submit_param_of(s, "of"), *backup = submit_param_of(s, "backup");
+	const char *to = proto_param(s->params, s->n_params, "to");
+	const char *of = proto_param(s->params, s->n_params, "of");
+	const char *backup = proto_param(s->params, s->n_params, "backup");
 	json_t *view = NULL, *h;
 	char line[64], buf[512], deps[16][20];
 	size_t i, n_deps = 0, more_deps = 0;
