@@ -31,6 +31,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: odc-agent [-c CONFIG] [-v] COMMAND\n"
+		"       odc-agent --help | --version\n"
 		"\n"
 		"commands (local mode: this host only, no coordinator):\n"
 		"  run rollback --to TAG --backup DIR [--dry-run] [--force] [--accept-unverified]\n"
@@ -358,7 +359,7 @@ out:
 static int
 cmd_keygen(const char *secret, const char *public)
 {
-	char err[512], text[KEYS_PUBLIC_TEXT_SIZE], fp[KEYS_FINGERPRINT_SIZE];
+	char err[512];
 	struct keys_pair *kp;
 
 	if (keys_init() != 0 || (kp = keys_generate(err, sizeof(err))) == NULL) {
@@ -370,12 +371,7 @@ cmd_keygen(const char *secret, const char *public)
 		keys_pair_free(kp);
 		return EXIT_FAILED;
 	}
-	keys_format_public(kp->pk, text, sizeof(text));
-	keys_fingerprint(kp->pk, fp, sizeof(fp));
-	char cfp[KEYS_FINGERPRINT_SIZE];
-	keys_curve_fingerprint(kp->pk, cfp, sizeof(cfp));
-	printf("%s\n%s (secret key in %s, mode 0600)\ncurve %s (what odcctl keys lists while the key is pending)\n", text,
-	       fp, secret, cfp);
+	keys_print_new(stdout, kp, secret, public);
 	keys_pair_free(kp);
 	return EXIT_OK;
 }
@@ -388,11 +384,17 @@ main(int argc, char **argv)
 	char err[1024];
 	int ch, verbose = 0, ret;
 
-	while ((ch = getopt(argc, argv, "+c:vh")) != -1) {
+	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+						 {"verbose", no_argument, NULL, 'v'},
+						 {"help", no_argument, NULL, 'h'},
+						 {"version", no_argument, NULL, 'V'},
+						 {NULL, 0, NULL, 0}};
+	while ((ch = getopt_long(argc, argv, "+c:vhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': conf_path = optarg; break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return EXIT_OK;
+		case 'V': printf("odc-agent %s (protocol %d)\n", AGENT_VERSION, PROTO_VERSION); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}

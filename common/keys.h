@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define KEYS_PUBLIC_LEN 32
 #define KEYS_SECRET_LEN 64
@@ -73,6 +74,13 @@ int keys_fingerprint(const uint8_t pk[KEYS_PUBLIC_LEN], char *out, size_t outlen
  * server sees of a client, so what a coordinator lists for a refused key.
  * Returns 0, or -1 (small out, or a key with no X25519 form). */
 int keys_curve_fingerprint(const uint8_t pk[KEYS_PUBLIC_LEN], char *out, size_t outlen);
+
+/* What a keygen prints of the pair it wrote, the same for odc-agent,
+ * odc-coordinator and odcctl: the public key text (the .pub file's line),
+ * the fingerprint, "curve" and the CURVE fingerprint (how `odcctl keys`
+ * lists a pending key), the files written. To f. */
+struct keys_pair;
+void keys_print_new(FILE *f, const struct keys_pair *kp, const char *secret_path, const char *public_path);
 
 /* Converts the pair to X25519 (for CURVE). The caller owns curve_sk and should
  * wipe it with sodium_memzero when done. Returns 0, or -1 (e.g. a low-order key). */

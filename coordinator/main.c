@@ -3,6 +3,7 @@
  * timers. Results are committed to the store once per loop turn (group
  * commit) and only then acknowledged. */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,6 +75,7 @@ usage(FILE *f)
 	fprintf(f, "usage: odc-coordinator [-c FILE] [-v] run\n"
 		   "       odc-coordinator [-c FILE] check-config\n"
 		   "       odc-coordinator keygen SECRET_KEY_FILE PUBLIC_KEY_FILE\n"
+		   "       odc-coordinator --help | --version\n"
 		   "\n"
 		   "  -c FILE   configuration (default " DEFAULT_CONF ")\n"
 		   "  -v        log debug events\n");
@@ -82,7 +84,7 @@ usage(FILE *f)
 static int
 cmd_keygen(const char *sec, const char *pub)
 {
-	char err[512], text[KEYS_PUBLIC_TEXT_SIZE], fp[KEYS_FINGERPRINT_SIZE];
+	char err[512];
 	struct keys_pair *kp = keys_generate(err, sizeof(err));
 
 	if (kp == NULL || keys_save(kp, sec, pub, err, sizeof(err)) != 0) {
@@ -90,11 +92,7 @@ cmd_keygen(const char *sec, const char *pub)
 		keys_pair_free(kp);
 		return EXIT_USAGE;
 	}
-	keys_format_public(kp->pk, text, sizeof(text));
-	keys_fingerprint(kp->pk, fp, sizeof(fp));
-	printf("%s\nfingerprint %s\n", text, fp);
-	if (keys_curve_fingerprint(kp->pk, fp, sizeof(fp)) == 0)
-		printf("curve %s\n", fp);
+	keys_print_new(stdout, kp, sec, pub);
 	keys_pair_free(kp);
 	return EXIT_OK;
 }
@@ -305,11 +303,17 @@ main(int argc, char **argv)
 	int ch, verbose = 0, ret;
 	enum log_level lvl;
 
-	while ((ch = getopt(argc, argv, "+c:vh")) != -1) {
+	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+						 {"verbose", no_argument, NULL, 'v'},
+						 {"help", no_argument, NULL, 'h'},
+						 {"version", no_argument, NULL, 'V'},
+						 {NULL, 0, NULL, 0}};
+	while ((ch = getopt_long(argc, argv, "+c:vhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': conf_path = optarg; break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return EXIT_OK;
+		case 'V': printf("odc-coordinator %s (protocol %d)\n", COORD_VERSION, PROTO_VERSION); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}

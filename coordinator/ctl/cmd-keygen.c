@@ -118,8 +118,7 @@ cmd_keygen_exec(struct ctl *c, int argc, char **argv)
 		json_decref(o);
 		goto out;
 	}
-	printf("%s\n%s\ncurve %s\n", text, fp, cfp);
-	printf("wrote %s (secret, mode 0600) and %s\n", secret, pub);
+	keys_print_new(stdout, kp, secret, pub);
 	cmd_keygen_hints(kind, secret, pub, text);
 	ret = CTL_EXIT_OK;
 out:

@@ -367,6 +367,32 @@ def wait_for(predicate, what, timeout=20.0, interval=0.05):
         time.sleep(interval)
 
 
+def test_three_keygens_print_one_format_and_the_daemons_answer_help_and_version(tmp_path):
+    """odc-agent, odc-coordinator and odcctl keygen print the same lines: the public key,
+    its fingerprint, its CURVE fingerprint, the files written; the daemons answer --help
+    (exit 0, on stdout) and --version like odcctl."""
+    shape = [PUB + "[0-9a-f]{64}", "SHA256:[0-9a-f]{32}",
+             r"curve SHA256:[0-9a-f]{32} \(how odcctl keys lists this key while it is pending\)",
+             r"wrote \S+\.key \(secret, mode 0600\) and \S+\.pub"]
+    for argv in ([AGENT, "keygen", tmp_path / "a.key", tmp_path / "a.pub"],
+                 [COORDINATOR, "keygen", tmp_path / "c.key", tmp_path / "c.pub"],
+                 [ODCCTL, "keygen", tmp_path / "o"]):
+        p = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 0, p
+        lines = p.stdout.splitlines()[:4]
+        assert all(re.fullmatch(r, line) for r, line in zip(shape, lines)) and len(lines) == 4, \
+            (argv[0], p.stdout)
+    for tool, name in ((AGENT, "odc-agent"), (COORDINATOR, "odc-coordinator")):
+        p = subprocess.run([str(tool), "--version"], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 0 and re.fullmatch(rf"{name} \d+\.\d+\.\d+ \(protocol 2\)\n", p.stdout), p
+        p = subprocess.run([str(tool), "--help"], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 0 and p.stdout.startswith(f"usage: {name} ") and p.stderr == "", p
+        p = subprocess.run([str(tool), "--no-such-option"], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 2 and "unrecognized option '--no-such-option'" in p.stderr, p
+    p = run("--version")
+    assert p.returncode == 0 and re.fullmatch(r"odcctl \d+\.\d+\.\d+ \(protocol 2\)\n", p.stdout), p
+
+
 def make_keys(tool, stem):
     """`TOOL keygen stem.key stem.pub` (odc-coordinator or odc-agent): (public key text,
     fingerprint, CURVE fingerprint) as the tool printed them."""
