@@ -283,6 +283,24 @@ render_hosts(struct out *o, const struct host_row *rows, size_t n, uint64_t now_
 					     "container_health", c ? c->health : "", NULL},
 		       "1");
 	}
+	/* The backup and snapshot roots' room, as the latest heartbeat says:
+	 * a disk that fills before a rollback fails its preflight. */
+	static const char *const disk_names[2] = {"odc_fleet_host_disk_free_bytes", "odc_fleet_host_disk_total_bytes"};
+	static const char *const disk_help[2] = {
+	    "Free bytes (for the agent's user) of each backup and snapshot root, from the host's latest heartbeat.",
+	    "Size in bytes of the file system of each backup and snapshot root, from the host's latest heartbeat."};
+	for (int k = 0; k < 2; k++) {
+		family(o, disk_names[k], "gauge", disk_help[k]);
+		for (size_t i = 0; i < n; i++) {
+			const struct proto_heartbeat *hb = rows[i].beat != NULL ? &rows[i].beat->u.heartbeat : NULL;
+			if (rows[i].h->revoked || hb == NULL)
+				continue;
+			for (size_t d = 0; d < hb->n_disks; d++)
+				sample_u64(o, disk_names[k],
+					   (const char *const[]){"host", rows[i].h->id, "path", hb->disks[d].path, NULL},
+					   k == 0 ? hb->disks[d].free_bytes : hb->disks[d].total_bytes);
+		}
+	}
 	family(o, "odc_fleet_host_restarts_total", "counter",
 	       "Agent restarts (new incarnations) this coordinator process has seen.");
 	for (size_t i = 0; i < n; i++) {

@@ -416,6 +416,14 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
         assert info[h].get("container_health", "") == odc["health"], (info[h], odc)
         assert info[h]["agent_version"] == hosts[h]["agent_version"], (info[h], hosts[h])
     assert prom.by("odc_fleet_host_restarts_total", "host") == {"h1": 0, "h2": 0}
+    # The heartbeat's disk figures, per host and root (the paths with spaces kept as labels).
+    free = {(m["host"], m["path"]): v for m, v in prom.query("odc_fleet_host_disk_free_bytes")}
+    total = {(m["host"], m["path"]): v for m, v in prom.query("odc_fleet_host_disk_total_bytes")}
+    want = {(h, d["path"]): d for h in ("h1", "h2") for d in hosts[h]["disks"]}
+    assert want and set(free) == set(total) == set(want), (free, want)
+    for k, d in want.items():
+        assert abs(free[k] - d["free_bytes"]) < 1 << 30 and total[k] == d["total_bytes"], (k, free[k], d)
+        assert 0 < free[k] <= total[k], k
 
     # A job to both: the totals count it and its two targets.
     r = fleet.ctl("exec", "ping", "--all", timeout=60)
