@@ -18,14 +18,22 @@ start)
 	bind=${4:-127.0.0.1}
 	if alive; then exit 0; fi
 	mkdir -p "$dir"
-	if [ ! -d "$dir/data/mysql" ]; then
+	# Seen once in a full run: mariadb-install-db failed for no reason its
+	# log's tail showed. Its [ERROR] lines say why; a second try starts
+	# from an empty data directory.
+	try=1
+	while [ ! -d "$dir/data/mysql" ]; do
 		mariadb-install-db --no-defaults --user=root --datadir="$dir/data" \
-			--auth-root-authentication-method=socket --skip-test-db >"$dir/install.log" 2>&1 || {
-			echo "mariadb.sh: mariadb-install-db failed:" >&2
-			tail -n 20 "$dir/install.log" >&2
-			exit 1
-		}
-	fi
+			--auth-root-authentication-method=socket --skip-test-db >"$dir/install.log" 2>&1 && break
+		echo "mariadb.sh: mariadb-install-db failed (try $try):" >&2
+		grep -i 'error' "$dir/install.log" | head -n 20 >&2 || true
+		tail -n 5 "$dir/install.log" >&2
+		cp "$dir/install.log" "$dir/install.log.$try"
+		[ "$try" -lt 2 ] || exit 1
+		rm -rf "$dir/data"
+		try=$((try + 1))
+		sleep 1
+	done
 	setsid mariadbd --no-defaults --user=root --datadir="$dir/data" --socket="$sock" \
 		--pid-file="$pidf" --port="$port" --bind-address="$bind" --skip-name-resolve \
 		--innodb-buffer-pool-size=32M --innodb-log-file-size=8M --skip-log-bin \
