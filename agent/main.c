@@ -19,6 +19,7 @@
 #include "agent/guard.h"
 #include "agent/journal.h"
 #include "agent/plan.h"
+#include "common/cli.h"
 #include "common/keys.h"
 #include "common/log.h"
 
@@ -382,26 +383,10 @@ main(int argc, char **argv)
 	const char *conf_path = DEFAULT_CONF;
 	struct agent_conf c;
 	char err[1024];
-	int ch, verbose = 0, ret;
+	int verbose = 0, ret;
 
-	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
-						 {"verbose", no_argument, NULL, 'v'},
-						 {"help", no_argument, NULL, 'h'},
-						 {"version", no_argument, NULL, 'V'},
-						 {NULL, 0, NULL, 0}};
-	while ((ch = getopt_long(argc, argv, "+c:vhV", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': conf_path = optarg; break;
-		case 'v': verbose = 1; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		case 'V': printf("odc-agent %s (protocol %d)\n", AGENT_VERSION, PROTO_VERSION); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if ((ret = cli_daemon_options(argc, argv, "odc-agent", AGENT_VERSION, PROTO_VERSION, usage, &conf_path, &verbose)) >= 0)
+		return ret;
 	const char *cmd = argv[optind];
 	if (strcmp(cmd, "keygen") == 0) {
 		/* Needs no configuration: it makes the key the configuration names. */

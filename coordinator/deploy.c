@@ -343,8 +343,9 @@ backup_json(const struct deployment *d, json_t *o, json_t *nodes)
 		    (latest == NULL || json_integer_value(json_object_get(b, "at_ms")) >
 					   json_integer_value(json_object_get(latest, "at_ms"))))
 			latest = b;
+	const char *job = latest ? json_string_value(json_object_get(latest, "job")) : NULL;
 	for (size_t i = 0; i < d->n; i++) {
-		const char *job = latest ? json_string_value(json_object_get(latest, "job")) : NULL, *said = NULL;
+		const char *said = NULL;
 		b = d->nodes[i]->backup;
 		if (b != NULL && job != NULL && strcmp(json_string_value(json_object_get(b, "job")), job) == 0) {
 			said = json_is_true(json_object_get(b, "here")) ? "here" : "none";

@@ -3,7 +3,6 @@
  * timers. Results are committed to the store once per loop turn (group
  * commit) and only then acknowledged. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "common/cli.h"
 #include "common/clock.h"
 #include "common/keys.h"
 #include "common/log.h"
@@ -300,27 +300,11 @@ main(int argc, char **argv)
 	struct coord_conf conf;
 	struct coord co = {0};
 	char err[1024];
-	int ch, verbose = 0, ret;
+	int verbose = 0, ret;
 	enum log_level lvl;
 
-	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
-						 {"verbose", no_argument, NULL, 'v'},
-						 {"help", no_argument, NULL, 'h'},
-						 {"version", no_argument, NULL, 'V'},
-						 {NULL, 0, NULL, 0}};
-	while ((ch = getopt_long(argc, argv, "+c:vhV", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': conf_path = optarg; break;
-		case 'v': verbose = 1; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		case 'V': printf("odc-coordinator %s (protocol %d)\n", COORD_VERSION, PROTO_VERSION); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if ((ret = cli_daemon_options(argc, argv, "odc-coordinator", COORD_VERSION, PROTO_VERSION, usage, &conf_path, &verbose)) >= 0)
+		return ret;
 	const char *cmd = argv[optind];
 	if (keys_init() != 0) {
 		fprintf(stderr, "odc-coordinator: cannot initialise libsodium\n");

@@ -1,7 +1,9 @@
 /* odcctl hosts: the enrolled hosts, their heartbeat and their ODC. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/version.h"
 #include "coordinator/ctl/ctl.h"
 
 static int cmd_hosts_exec(struct ctl *, int, char **);
@@ -44,39 +46,58 @@ cmd_hosts_labels(const json_t *labels, char *out, size_t outlen)
 static const char *const cmd_hosts_states[] = {"online", "lost", "never", "revoked", NULL};
 static const char *const cmd_hosts_keys[] = {"host", "status", "beat", "version", "deployment", NULL};
 
-/* The sort key's value of h, as text to compare ("beat": the age, zero
- * padded, so that the oldest heartbeat comes first). */
+/* The sort key of cmd_hosts_cmp (qsort passes no context). */
 static const char *cmd_hosts_key;
 
-static void
-cmd_hosts_sort_value(const json_t *h, char *out, size_t outlen)
-{
-	if (strcmp(cmd_hosts_key, "status") == 0)
-		snprintf(out, outlen, "%s", js(h, "status"));
-	else if (strcmp(cmd_hosts_key, "beat") == 0)
-		/* never beaten: first, as the oldest */
-		snprintf(out, outlen, "%020lld", jnull(h, "beat_age_ms") ? 99999999999999LL : ji(h, "beat_age_ms", 0));
-	else if (strcmp(cmd_hosts_key, "version") == 0)
-		snprintf(out, outlen, "%s", js(json_object_get(h, "odc"), "version"));
-	else if (strcmp(cmd_hosts_key, "deployment") == 0)
-		snprintf(out, outlen, "%s", js(h, "deployment"));
-	else
-		out[0] = '\0';
-}
-
+/* By the key, then by host id: status and deployment as text, the ODC
+ * version as versions compare ("4.10.0" after "4.2.0"), the heartbeat oldest
+ * first (never seen: before every other). */
 static int
 cmd_hosts_cmp(const void *a, const void *b)
 {
 	const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-	char vx[128], vy[128];
-	int c;
+	int c = 0;
 
-	cmd_hosts_sort_value(x, vx, sizeof(vx));
-	cmd_hosts_sort_value(y, vy, sizeof(vy));
-	c = strcmp(vx, vy);
-	if (strcmp(cmd_hosts_key, "beat") == 0)
-		c = -c;
+	if (strcmp(cmd_hosts_key, "version") == 0) {
+		c = version_cmp(js(json_object_get(x, "odc"), "version"), js(json_object_get(y, "odc"), "version"));
+	} else if (strcmp(cmd_hosts_key, "beat") == 0) {
+		long long ax = jnull(x, "beat_age_ms") ? LLONG_MAX : ji(x, "beat_age_ms", 0);
+		long long ay = jnull(y, "beat_age_ms") ? LLONG_MAX : ji(y, "beat_age_ms", 0);
+		c = ax > ay ? -1 : ax < ay;
+	} else if (strcmp(cmd_hosts_key, "host") != 0) {
+		c = strcmp(js(x, cmd_hosts_key), js(y, cmd_hosts_key)); /* status, deployment */
+	}
 	return c != 0 ? c : strcmp(js(x, "host"), js(y, "host"));
+}
+
+/* Whether word (len bytes) is one of the comma-separated words of list. */
+static bool
+cmd_hosts_in_list(const char *list, const char *word, size_t len)
+{
+	for (const char *p = list; *p; p += *p == ',') {
+		size_t n = strcspn(p, ",");
+		if (n == len && strncmp(p, word, len) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/* Whether list is a non-empty comma list of words (NULL-terminated). */
+static bool
+cmd_hosts_words_ok(const char *list, const char *const *words)
+{
+	for (const char *p = list;; p++) {
+		size_t n = strcspn(p, ",");
+		bool ok = false;
+		for (size_t k = 0; words[k] && !ok; k++)
+			ok = n > 0 && strlen(words[k]) == n && strncmp(words[k], p, n) == 0;
+		if (!ok)
+			return false;
+		p += n;
+		if (*p == '\0')
+			return true;
+	}
 }
 
 /* Keeps the hosts whose status is in states (a comma list; NULL: all) and
@@ -85,24 +106,20 @@ static int
 cmd_hosts_pick(json_t *body, const char *states, const char *key)
 {
 	json_t *hosts = json_object_get(body, "hosts"), *kept = json_array(), *h;
-	size_t i, n = 0;
+	size_t i, n;
 
 	if (kept == NULL)
 		return -1;
 	json_array_foreach(hosts, i, h)
 	{
 		const char *st = js(h, "status");
-		size_t len = strlen(st);
-		bool in = states == NULL;
-		for (const char *p = states; p != NULL && *p && !in; p += strcspn(p, ","), p += *p == ',')
-			in = strncmp(p, st, len) == 0 && (p[len] == ',' || p[len] == '\0');
-		if (in && json_array_append(kept, h) != 0) {
+		if ((states == NULL || cmd_hosts_in_list(states, st, strlen(st))) && json_array_append(kept, h) != 0) {
 			json_decref(kept);
 			return -1;
 		}
 	}
 	n = json_array_size(kept);
-	if (key != NULL && strcmp(key, "host") != 0 && n > 1) {
+	if (key != NULL && n > 1) {
 		json_t **v = malloc(n * sizeof(*v));
 		if (v == NULL) {
 			json_decref(kept);
@@ -117,22 +134,6 @@ cmd_hosts_pick(json_t *body, const char *states, const char *key)
 		free(v);
 	}
 	return json_object_set_new(body, "hosts", kept);
-}
-
-/* Whether each comma-separated word of list is one of words. */
-static bool
-cmd_hosts_words_ok(const char *list, const char *const *words)
-{
-	for (const char *p = list; *p; p += *p == ',') {
-		size_t len = strcspn(p, ",");
-		bool ok = false;
-		for (size_t k = 0; words[k] && !ok; k++)
-			ok = strlen(words[k]) == len && strncmp(words[k], p, len) == 0;
-		if (!ok || len == 0)
-			return false;
-		p += len;
-	}
-	return *list != '\0';
 }
 
 static int

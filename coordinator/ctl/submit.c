@@ -396,9 +396,9 @@ submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets
 	const char *to = proto_param(s->params, s->n_params, "to");
 	const char *of = proto_param(s->params, s->n_params, "of");
 	const char *backup = proto_param(s->params, s->n_params, "backup");
-	json_t *view = NULL, *h;
-	char line[64], buf[512], deps[16][20];
-	size_t i, n_deps = 0, more_deps = 0;
+	json_t *view = NULL, *h, *by_id, *deps, *x;
+	char line[64], buf[512];
+	size_t i;
 	int ret;
 
 	if (!submit_changes(s) || s->yes)
@@ -410,7 +410,8 @@ submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets
 	}
 	if ((ret = ctl_request(c, "hosts", NULL, false, &view)) != 0)
 		return ret;
-	json_t *by_id = json_object(), *x;
+	by_id = json_object();
+	deps = json_object(); /* a set of the targets' deployments */
 	json_array_foreach(json_object_get(view, "hosts"), i, x) json_object_set(by_id, js(x, "host"), x);
 	if (strcmp(s->action, "rollback") == 0)
 		fprintf(stderr, "rollback to %s from the backup %s", to, out_clean(backup, buf, sizeof(buf)));
@@ -422,13 +423,8 @@ submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets
 	for (i = 0; i < n; i++) {
 		const json_t *odc = json_object_get(by_id, targets[i]);
 		const char *dep = odc != NULL ? js(odc, "deployment") : "";
-		bool seen = !*dep;
-		for (size_t d = 0; d < n_deps && !seen; d++)
-			seen = strcmp(deps[d], dep) == 0;
-		if (!seen && n_deps < sizeof(deps) / sizeof(deps[0]))
-			snprintf(deps[n_deps++], sizeof(deps[0]), "%s", dep);
-		else if (!seen)
-			more_deps++;
+		if (*dep)
+			json_object_set_new(deps, dep, json_true());
 		if (i >= SUBMIT_SHOW_MAX)
 			continue;
 		h = odc != NULL ? json_object_get(odc, "odc") : NULL;
@@ -439,10 +435,11 @@ submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets
 	}
 	if (n > SUBMIT_SHOW_MAX)
 		fprintf(stderr, "  ... and %zu more\n", n - SUBMIT_SHOW_MAX);
-	if (n_deps > 0)
-		fprintf(stderr, "%zu deployment%s", n_deps + more_deps, n_deps + more_deps == 1 ? "" : "s");
-	fprintf(stderr, "%sProceed? [y/N] ", n_deps > 0 ? "; " : "");
+	if (json_object_size(deps) > 0)
+		fprintf(stderr, "%zu deployment%s; ", json_object_size(deps), json_object_size(deps) == 1 ? "" : "s");
+	fprintf(stderr, "Proceed? [y/N] ");
 	fflush(stderr);
+	json_decref(deps);
 	json_decref(by_id);
 	json_decref(view);
 	if (fgets(buf, sizeof(buf), stdin) == NULL || (buf[0] != 'y' && buf[0] != 'Y')) {
@@ -460,25 +457,22 @@ submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets
 static int
 submit_print_logs(struct ctl *c, const char *job_id)
 {
-	json_t *job = NULL, *h, *r;
-	size_t i, k, n;
+	json_t *job = NULL, *by_host = json_object(), *h, *r;
+	size_t i, n;
 	int ret = ctl_request(c, "job", json_pack("{s:s}", "job", job_id), false, &job);
 
 	if (ret == 0)
 		ret = ctl_job_results(c, job, NULL, "logs");
 	if (ret != 0) {
 		json_decref(job);
+		json_decref(by_host);
 		return ret;
 	}
+	json_array_foreach(json_object_get(job, "results"), i, r) json_object_set(by_host, js(r, "host"), r);
 	n = json_array_size(json_object_get(job, "hosts"));
 	json_array_foreach(json_object_get(job, "hosts"), i, h)
 	{
-		const json_t *got = NULL;
-		json_array_foreach(json_object_get(job, "results"), k, r)
-		{
-			if (strcmp(js(r, "host"), js(h, "host")) == 0)
-				got = r;
-		}
+		const json_t *got = json_object_get(by_host, js(h, "host"));
 		if (n > 1)
 			printf("%s==> %s <==\n", i > 0 ? "\n" : "", js(h, "host"));
 		if (got != NULL && strcmp(js(got, "status"), "ok") == 0)
@@ -488,6 +482,7 @@ submit_print_logs(struct ctl *c, const char *job_id)
 			        got != NULL ? js(got, "message") : js(h, "message"));
 	}
 	fflush(stdout);
+	json_decref(by_host);
 	json_decref(job);
 	return 0;
 }
