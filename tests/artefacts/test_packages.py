@@ -171,38 +171,16 @@ class Debs:
             shutil.rmtree(d, ignore_errors=True)
 
 
-def tree_status():
-    """Every changed, untracked and ignored file of the source tree (None: no git checkout)."""
-    p = run(["git", "-C", ROOT, "status", "--porcelain", "--ignored", "--untracked-files=all"],
-            check=False)
-    return p.stdout if p.returncode == 0 else None
-
-
 @pytest.fixture(scope="module")
-def debs():
+def debs(deb_dir):
+    """The packages conftest.deb_dir built (once per run) or ODC_DEB_DIR names."""
     _need_root()
-    given = os.environ.get("ODC_DEB_DIR")
-    if given:
-        yield Debs(given, "", 0.0)
-        return
-    d = tempfile.mkdtemp(prefix="odc-deb-")
-    try:
-        before = tree_status()
-        t = time.monotonic()
-        p = run(["make", "-s", "-C", ROOT, "deb", f"DEB_DIR={d}", f"BUILD={BUILD}"], timeout=900,
-                check=False)
-        took = time.monotonic() - t
-        after = tree_status()
-        log = os.path.join(d, "build.log")
-        tail = ""
-        if os.path.exists(log):
-            with open(log) as f:
-                tail = f.read()[-4000:]
-        assert p.returncode == 0, f"make deb: exit {p.returncode}\n{p.stdout}\n{p.stderr}\n{tail}"
-        print(f"make deb: {took:.1f} s")
-        yield Debs(d, p.stdout, took, before, after)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    if os.environ.get("ODC_DEB_DIR"):
+        return Debs(deb_dir, "", 0.0)
+    with open(os.path.join(deb_dir, "build.json")) as f:
+        b = json.load(f)
+    print(f"make deb: {b['seconds']:.1f} s")
+    return Debs(deb_dir, b["make_output"], b["seconds"], b["tree_before"], b["tree_after"])
 
 
 def test_make_deb_writes_nothing_into_the_tree(debs):
