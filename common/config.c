@@ -1145,6 +1145,23 @@ out:
 
 /* ---- endpoints ---- */
 
+int
+config_parse_port(const char *s, unsigned *port)
+{
+	unsigned v = 0;
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9' || i == 5)
+			return -1;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (i == 0 || v < 1 || v > 65535)
+		return -1;
+	*port = v;
+	return 0;
+}
+
 /* Splits a "tcp://HOST:PORT" (HOST may be "[IPv6]") into host and port.
  * Returns NULL, or what is wrong. */
 static const char *
@@ -1152,7 +1169,7 @@ config_tcp_split(const char *s, unsigned flags, char *host, size_t hostlen, char
                  size_t portlen)
 {
 	const char *h = s + 6, *colon, *p, *end;
-	unsigned long v = 0;
+	unsigned v = 0;
 	size_t n;
 
 	/* ZeroMQ's "tcp://SOURCE;HOST:PORT" for a connect: HOST is the peer. */
@@ -1182,14 +1199,9 @@ config_tcp_split(const char *s, unsigned flags, char *host, size_t hostlen, char
 		snprintf(port, portlen, "0");
 		return NULL;
 	}
-	for (p = colon + 1; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9' || p - colon > 5)
-			return "the port is not a number from 1 to 65535";
-		v = v * 10 + (unsigned long)(*p - '0');
-	}
-	if (p == colon + 1 || v < 1 || v > 65535)
+	if (config_parse_port(colon + 1, &v) != 0)
 		return "the port is not a number from 1 to 65535";
-	snprintf(port, portlen, "%lu", v);
+	snprintf(port, portlen, "%u", v);
 	return NULL;
 }
 

@@ -142,6 +142,10 @@ int config_get_labels(const struct config *c, const char *section, const char *k
                       struct config_label *labels, size_t max_labels, size_t *n_labels, char *store,
                       size_t store_len, char *err, size_t errlen);
 
+/* A TCP port as written: 1 to 5 decimal digits making 1..65535 (no sign or
+ * blanks). Returns 0 with *port, or -1. */
+int config_parse_port(const char *s, unsigned *port);
+
 /* A ZeroMQ endpoint: "tcp://HOST:PORT" (HOST a name, an IPv4 address or
  * "[IPv6]"; PORT 1..65535) or "ipc://PATH" (shorter than a unix socket path).
  * CONFIG_ENDPOINT_TCP refuses ipc://; CONFIG_ENDPOINT_BIND allows the

@@ -50,8 +50,8 @@ static const char *
 listen_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
 	char host[INET6_ADDRSTRLEN];
-	const char *h = s, *colon, *p;
-	unsigned long port = 0;
+	const char *h = s, *colon;
+	unsigned port = 0;
 	bool v6 = *s == '[';
 	size_t n;
 
@@ -71,12 +71,7 @@ listen_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 		if (memchr(s, ':', n) != NULL)
 			return "an IPv6 address needs brackets: [::1]:9477";
 	}
-	for (p = colon + 1; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9' || p - colon > 5)
-			return "the port is not a number from 1 to 65535";
-		port = port * 10 + (unsigned long)(*p - '0');
-	}
-	if (p == colon + 1 || port < 1 || port > 65535)
+	if (config_parse_port(colon + 1, &port) != 0)
 		return "the port is not a number from 1 to 65535";
 	if (n == 0 || n >= sizeof(host))
 		return "not an IP address (host names are not resolved)";

@@ -342,6 +342,19 @@ test_get_endpoint(void **state)
 	assert_int_equal(config_get_endpoint(c, "e", "zero", NULL, 0, &s, err, sizeof(err)), -1);
 	assert_int_equal(config_get_endpoint(c, "e", "bare", NULL, 0, &s, err, sizeof(err)), -1);
 	assert_int_equal(config_get_endpoint(c, "e", "ipc0", NULL, 0, &s, err, sizeof(err)), -1);
+	{
+		unsigned port = 0;
+		assert_int_equal(config_parse_port("65535", &port), 0);
+		assert_int_equal(port, 65535);
+		assert_int_equal(config_parse_port("007", &port), 0);
+		assert_int_equal(port, 7);
+		assert_int_equal(config_parse_port("65536", &port), -1);
+		assert_int_equal(config_parse_port("000001", &port), -1);
+		assert_int_equal(config_parse_port("0", &port), -1);
+		assert_int_equal(config_parse_port("", &port), -1);
+		assert_int_equal(config_parse_port("+80", &port), -1);
+		assert_int_equal(config_parse_port("80 ", &port), -1);
+	}
 	/* Resolving: a name under .invalid never resolves (RFC 6761); an
 	 * address and "*" (bind) need no resolver. */
 	assert_int_equal(config_check_endpoint(c, "e", "t", "tcp://no-such-host.invalid:7701", 0), -1);
