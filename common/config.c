@@ -5,10 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <pwd.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +48,7 @@ struct config_problems {
 	struct config_problem_entry {
 		int line;
 		char *text;
-	} *p;
+	} * p;
 	size_t n;
 	size_t cap;
 	size_t lost; /* problems not kept for want of memory */
@@ -662,7 +662,8 @@ config_report(FILE *f, const struct config *c, const char *path, const char *err
 		unsigned key = t.line > 0 ? (unsigned)t.line : UINT_MAX;
 
 		for (j = i; j > 0; j--) {
-			unsigned prev = pr->p[j - 1].line > 0 ? (unsigned)pr->p[j - 1].line : UINT_MAX;
+			unsigned prev =
+			    pr->p[j - 1].line > 0 ? (unsigned)pr->p[j - 1].line : UINT_MAX;
 			if (prev <= key)
 				break;
 			pr->p[j] = pr->p[j - 1];
@@ -1345,8 +1346,8 @@ config_check_dir(const struct config *c, const char *section, const char *key, c
 			break;
 	}
 	if (!(flags & CONFIG_DIR_PARENTS) && stat(parent, &st) != 0 && errno == ENOENT) {
-		config_problem(c, section, key, "%s: cannot be created: its parent %s does not exist",
-		               path, parent);
+		config_problem(c, section, key,
+		               "%s: cannot be created: its parent %s does not exist", path, parent);
 		return -1;
 	}
 	snprintf(what, sizeof(what), "%s: cannot be created: ", path);

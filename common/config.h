@@ -153,8 +153,9 @@ int config_parse_port(const char *s, unsigned *port);
  * interface names. Nothing is resolved here. */
 #define CONFIG_ENDPOINT_TCP  1u
 #define CONFIG_ENDPOINT_BIND 2u
-int config_get_endpoint(const struct config *c, const char *section, const char *key, const char *def,
-                        unsigned flags, const char **out, char *err, size_t errlen);
+int config_get_endpoint(const struct config *c, const char *section, const char *key,
+                        const char *def, unsigned flags, const char **out, char *err,
+                        size_t errlen);
 
 /* Checks of what a value names, for a daemon's start and its check-config:
  * each returns 0, or -1 after recording a problem at section.key. They check
@@ -173,6 +174,7 @@ int config_check_dir(const struct config *c, const char *section, const char *ke
                      unsigned flags);
 
 /* path is a regular file this user may execute. */
-int config_check_exec(const struct config *c, const char *section, const char *key, const char *path);
+int config_check_exec(const struct config *c, const char *section, const char *key,
+                      const char *path);
 
 #endif

@@ -159,10 +159,11 @@ load_operators(struct coord_conf *c)
 		}
 		for (size_t j = 0; j < good && !dup; j++) {
 			if (memcmp(c->operators[j].pk, op->pk, PROTO_PK_LEN) == 0) {
-				config_problem(c->cfg, "trust", "operators",
-				               "operators %s and %s have the same key; each operator "
-				               "needs a key of their own",
-				               c->operators[j].name, op->name);
+				config_problem(
+				    c->cfg, "trust", "operators",
+				    "operators %s and %s have the same key; each operator "
+				    "needs a key of their own",
+				    c->operators[j].name, op->name);
 				dup = true;
 			}
 		}
@@ -196,7 +197,8 @@ webhook_sections(const struct coord_conf *c, const char **names, size_t *n)
 		if (config_entry(c->cfg, i, &section, &key, &value, &line) != 0)
 			break;
 		if (strcmp(section, "webhook") == 0 || strcmp(section, WEBHOOK_PREFIX) == 0) {
-			config_problem(c->cfg, section, key, "a webhook needs a name: [webhook.NAME]");
+			config_problem(c->cfg, section, key,
+			               "a webhook needs a name: [webhook.NAME]");
 			continue;
 		}
 		if (strncmp(section, WEBHOOK_PREFIX, strlen(WEBHOOK_PREFIX)) != 0)
@@ -336,7 +338,8 @@ load_webhook(struct coord_conf *c, const char *s, struct coord_webhook *w)
 					bit = COORD_EVENT_BIT(e);
 			if (bit == 0)
 				config_problem(f, s, "events",
-				               "unknown event '%s' (start, halt or finish)", items[i]);
+				               "unknown event '%s' (start, halt or finish)",
+				               items[i]);
 			w->events |= bit;
 		}
 		if (n == 0)
@@ -403,7 +406,8 @@ coord_conf_load(const char *path, struct coord_conf *c, char *err, size_t errlen
 
 	/* [coordinator] */
 	if (config_require(f, "coordinator", "id", NULL, 0) == 0 &&
-	    config_get_str(f, "coordinator", "id", NULL, &c->id, NULL, 0) == 0 && !proto_valid_id(c->id))
+	    config_get_str(f, "coordinator", "id", NULL, &c->id, NULL, 0) == 0 &&
+	    !proto_valid_id(c->id))
 		config_problem(f, "coordinator", "id",
 		               "not a valid id (1-64 of [A-Za-z0-9._-], starting alphanumeric)");
 	config_get_path(f, "coordinator", "state_dir", "/var/lib/odc-coordinator", &c->state_dir,
@@ -451,7 +455,8 @@ coord_conf_load(const char *path, struct coord_conf *c, char *err, size_t errlen
 	    *c->control_tcp != '\0') {
 		const char *tcp = NULL;
 		if (config_get_endpoint(f, "control", "tcp", NULL,
-		                        CONFIG_ENDPOINT_TCP | CONFIG_ENDPOINT_BIND, &tcp, NULL, 0) == 0 &&
+		                        CONFIG_ENDPOINT_TCP | CONFIG_ENDPOINT_BIND, &tcp, NULL,
+		                        0) == 0 &&
 		    c->agents_bind != NULL && strcmp(c->control_tcp, c->agents_bind) == 0)
 			config_problem(f, "control", "tcp", "the same endpoint as agents.bind");
 	}

@@ -299,14 +299,14 @@ test_problems_and_report(void **state)
 	assert_non_null(f);
 	assert_int_equal(config_report(f, c, "t.ini", NULL), 5);
 	fclose(f);
-	assert_string_equal(out,
-	                    "t.ini:3: a.d: expected a duration from 1ms to 1s (e.g. 1500ms, 30s, 5m, "
-	                    "2h), got 'soon'\n"
-	                    "t.ini:4: a.colour: unknown key\n"
-	                    "t.ini:5: b.absent: said twice\n"
-	                    "t.ini:6: b.n: expected an integer from 1 to 65535, got '70000'\n"
-	                    "t.ini:0: c.k: required key missing\n"
-	                    "t.ini: 5 problems\n");
+	assert_string_equal(
+	    out, "t.ini:3: a.d: expected a duration from 1ms to 1s (e.g. 1500ms, 30s, 5m, "
+	         "2h), got 'soon'\n"
+	         "t.ini:4: a.colour: unknown key\n"
+	         "t.ini:5: b.absent: said twice\n"
+	         "t.ini:6: b.n: expected an integer from 1 to 65535, got '70000'\n"
+	         "t.ini:0: c.k: required key missing\n"
+	         "t.ini: 5 problems\n");
 	config_free(c);
 
 	/* No configuration at all: the load's error stands alone. */
@@ -327,18 +327,26 @@ test_get_endpoint(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(config_get_endpoint(c, "e", "t", NULL, CONFIG_ENDPOINT_TCP, &s, err, sizeof(err)), 0);
+	assert_int_equal(
+	    config_get_endpoint(c, "e", "t", NULL, CONFIG_ENDPOINT_TCP, &s, err, sizeof(err)), 0);
 	assert_string_equal(s, "tcp://h.example:7701");
 	assert_int_equal(config_get_endpoint(c, "e", "v6", NULL, 0, &s, err, sizeof(err)), 0);
 	assert_int_equal(config_get_endpoint(c, "e", "ipc", NULL, 0, &s, err, sizeof(err)), 0);
-	assert_int_equal(config_get_endpoint(c, "e", "star", NULL, CONFIG_ENDPOINT_BIND, &s, err, sizeof(err)), 0);
+	assert_int_equal(
+	    config_get_endpoint(c, "e", "star", NULL, CONFIG_ENDPOINT_BIND, &s, err, sizeof(err)),
+	    0);
 	assert_int_equal(config_get_endpoint(c, "e", "none", "d", 0, &s, err, sizeof(err)), 1);
 	assert_string_equal(s, "d");
 	assert_int_equal(config_get_endpoint(c, "e", "star", NULL, 0, &s, err, sizeof(err)), -1);
-	assert_int_equal(config_get_endpoint(c, "e", "ipc", NULL, CONFIG_ENDPOINT_TCP, &s, err, sizeof(err)), -1);
-	assert_string_equal(err, "t.ini:5: e.ipc: expected tcp://HOST:PORT, got 'ipc:///run/x.sock'");
+	assert_int_equal(
+	    config_get_endpoint(c, "e", "ipc", NULL, CONFIG_ENDPOINT_TCP, &s, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err,
+	                    "t.ini:5: e.ipc: expected tcp://HOST:PORT, got 'ipc:///run/x.sock'");
 	assert_int_equal(config_get_endpoint(c, "e", "noport", NULL, 0, &s, err, sizeof(err)), -1);
-	assert_string_equal(err, "t.ini:6: e.noport: expected tcp://HOST:PORT or ipc://PATH: no port, got 'tcp://h'");
+	assert_string_equal(
+	    err,
+	    "t.ini:6: e.noport: expected tcp://HOST:PORT or ipc://PATH: no port, got 'tcp://h'");
 	assert_int_equal(config_get_endpoint(c, "e", "zero", NULL, 0, &s, err, sizeof(err)), -1);
 	assert_int_equal(config_get_endpoint(c, "e", "bare", NULL, 0, &s, err, sizeof(err)), -1);
 	assert_int_equal(config_get_endpoint(c, "e", "ipc0", NULL, 0, &s, err, sizeof(err)), -1);
@@ -357,11 +365,14 @@ test_get_endpoint(void **state)
 	}
 	/* Resolving: a name under .invalid never resolves (RFC 6761); an
 	 * address and "*" (bind) need no resolver. */
-	assert_int_equal(config_check_endpoint(c, "e", "t", "tcp://no-such-host.invalid:7701", 0), -1);
+	assert_int_equal(config_check_endpoint(c, "e", "t", "tcp://no-such-host.invalid:7701", 0),
+	                 -1);
 	assert_non_null(strstr(config_problem_text(c, config_problem_count(c) - 1),
-	                       "t.ini:2: e.t: tcp://no-such-host.invalid:7701: cannot resolve 'no-such-host.invalid': "));
+	                       "t.ini:2: e.t: tcp://no-such-host.invalid:7701: cannot resolve "
+	                       "'no-such-host.invalid': "));
 	assert_int_equal(config_check_endpoint(c, "e", "v6", "tcp://[::1]:1", 0), 0);
-	assert_int_equal(config_check_endpoint(c, "e", "star", "tcp://*:*", CONFIG_ENDPOINT_BIND), 0);
+	assert_int_equal(config_check_endpoint(c, "e", "star", "tcp://*:*", CONFIG_ENDPOINT_BIND),
+	                 0);
 	assert_int_equal(config_check_endpoint(c, "e", "ipc", "ipc:///run/x.sock", 0), 0);
 	config_free(c);
 }
@@ -383,7 +394,8 @@ test_check_dir_and_exec(void **state)
 	assert_int_equal(config_check_dir(c, "d", "x", p, CONFIG_DIR_PARENTS), 0);
 	assert_int_equal(config_problem_count(c), 0);
 	assert_int_equal(config_check_dir(c, "d", "x", p, 0), -1);
-	assert_non_null(strstr(config_problem_text(c, 0), "/a/b/c: cannot be created: its parent "));
+	assert_non_null(
+	    strstr(config_problem_text(c, 0), "/a/b/c: cannot be created: its parent "));
 	/* A file where a directory, or a parent, should be. */
 	snprintf(q, sizeof(q), "%s/file with spaces", tmpl);
 	f = fopen(q, "w");

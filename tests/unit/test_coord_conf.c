@@ -245,7 +245,8 @@ test_missing_required(void **state)
 	expect_error("coordinator", "id", NULL, "t.conf:1: coordinator.id: required key missing");
 	expect_error("keys", "secret_key", NULL, "t.conf:4: keys.secret_key: required key missing");
 	expect_error("agents", "bind", NULL, "t.conf:6: agents.bind: required key missing");
-	expect_error("trust", "operators", NULL, "t.conf:10: trust.operators: required key missing");
+	expect_error("trust", "operators", NULL,
+	             "t.conf:10: trust.operators: required key missing");
 	expect_error("trust", "operators", "", "t.conf:11: trust.operators: at least one operator");
 }
 
