@@ -400,8 +400,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "odc-agent: cannot initialise libsodium or libcurl\n");
 		return EXIT_INTERNAL;
 	}
-	if (agent_conf_load(conf_path, &c, err, sizeof(err)) != 0) {
-		fprintf(stderr, "odc-agent: %s\n", err);
+	/* check-config checks what daemon checks at its start, and prints every
+	 * problem the same way (config_report); other commands check the values
+	 * only, and meet what the values name when they use it. */
+	ret = agent_conf_load(conf_path, &c, err, sizeof(err));
+	if (c.cfg != NULL && (strcmp(cmd, "check-config") == 0 || strcmp(cmd, "daemon") == 0))
+		ret = agent_conf_check(&c, strcmp(cmd, "daemon") == 0 ? AGENT_CHECK_DAEMON : 0, err, sizeof(err));
+	if (ret != 0) {
+		config_report(stderr, c.cfg, conf_path, err);
+		agent_conf_free(&c);
+		curl_global_cleanup();
 		return EXIT_USAGE;
 	}
 	/* Local mode talks to a person: only warnings unless -v. */
@@ -418,10 +426,7 @@ main(int argc, char **argv)
 		if (log_level_parse(c.log_level, &lvl) != 0)
 			lvl = LOG_LVL_INFO;
 		log_init("odc-agent", verbose ? LOG_LVL_DEBUG : lvl, 0);
-		if (daemon_check_conf(&c, err, sizeof(err)) != 0) {
-			fprintf(stderr, "odc-agent: %s\n", err);
-			ret = EXIT_USAGE;
-		} else if (daemon_run(&c, err, sizeof(err)) != 0) {
+		if (daemon_run(&c, err, sizeof(err)) != 0) {
 			fprintf(stderr, "odc-agent: %s\n", err);
 			ret = strstr(err, "accessible") != NULL || strstr(err, "key") != NULL ? EXIT_USAGE : EXIT_INTERNAL;
 		} else {

@@ -544,6 +544,14 @@ def test_the_agent_from_the_package_enrolls_and_goes_online(chroot):
         "odcctl.key": f"{home}/.config/odc-fleet/{OPERATOR}.key",
     }, mode=0o600, owner=(int(alice[2]), int(alice[3])))
 
+    # What the administrator puts on an ODC host besides the package (README, "3.
+    # Configurations"): the metadb password file, and ob-loader-dumper where the example says
+    # (stand-ins: no job runs here). check-config and the daemon's start check both.
+    c.write("/etc/odc-fleet/metadb.password", "s3cret\n", mode=0o600)
+    os.makedirs(c.path("/opt/ob-loader-dumper/bin"), exist_ok=True)
+    for tool in ("obloader", "obdumper"):
+        c.write(f"/opt/ob-loader-dumper/bin/{tool}", "#!/bin/sh\nexit 1\n", mode=0o755)
+
     # What systemd would do before starting the units: their directories, then ExecStartPre.
     for d, mode, uid, gid in (("/var/lib/odc-coordinator", 0o700, coord_uid, coord_gid),
                               ("/run/odc-coordinator", 0o750, coord_uid, coord_gid),

@@ -409,7 +409,7 @@ def test_endless_answer_and_backoff_at_shutdown(fleet, rx):
 def test_configuration_mistakes_name_file_line_and_key(fleet):
     for extra, want in [
         ("[webhook]\nurl = http://127.0.0.1/\n", r":\d+: webhook\.url: a webhook needs a name"),
-        ("[webhook.a]\nformat = slack\n", r": webhook\.a\.url: required key missing"),
+        ("[webhook.a]\nformat = slack\n", r":\d+: webhook\.a\.url: required key missing"),
         ("[webhook.a]\nurl = gopher://x/\n", r":\d+: webhook\.a\.url: expected an http"),
         ("[webhook.a]\nurl = http://x/\nevents = start, pause\n",
          r":\d+: webhook\.a\.events: unknown event 'pause'"),
