@@ -355,9 +355,10 @@ put_title(struct buf *b, const json_t *ev, const json_t *job)
 	                   verb_of(ev, job));
 }
 
-/* "4.3.0 on 2 hosts, 1 unknown": the releases the targets were on. */
+/* "4.3.0 on 2 hosts, 1 unknown": the releases the targets were on (an
+ * agent's word: put as text, with flags). */
 static int
-put_from(struct buf *b, const json_t *job)
+put_from(struct buf *b, const json_t *job, int flags)
 {
 	const json_t *from = json_object_get(job, "from"), *r;
 	long long more = jget_int(job, "from_more"), unknown = jget_int(job, "from_unknown");
@@ -366,8 +367,9 @@ put_from(struct buf *b, const json_t *job)
 	json_array_foreach(from, i, r)
 	{
 		long long n = jget_int(r, "hosts");
-		if (buf_appendf(b, "%s%s on %lld host%s", i ? ", " : "", jget_str(r, "version"), n,
-		                n == 1 ? "" : "s") != 0)
+		if (buf_appendf(b, "%s", i ? ", " : "") != 0 ||
+		    put_text(b, jget_str(r, "version"), 64, flags) != 0 ||
+		    buf_appendf(b, " on %lld host%s", n, n == 1 ? "" : "s") != 0)
 			return -1;
 	}
 	if (more > 0 && buf_appendf(b, "%s%lld on other releases", json_array_size(from) ? ", " : "",
@@ -394,7 +396,6 @@ put_chat_text(struct buf *b, const json_t *ev, bool slack)
 	size_t i, shown = 0;
 	const char *k;
 	bool first = true;
-
 	const json_t *named = json_object_get(job, "target_hosts"),
 	             *cmds = json_object_get(job, "commands");
 	long long units = jget_int(job, "units");
@@ -422,7 +423,7 @@ put_chat_text(struct buf *b, const json_t *ev, bool slack)
 		return -1;
 	if ((json_array_size(json_object_get(job, "from")) > 0 || jget_int(job, "from_more") > 0 ||
 	     jget_int(job, "from_unknown") > 0) &&
-	    (buf_appendf(b, "%s%sFrom:%s ", br, bold, bold) != 0 || put_from(b, job) != 0))
+	    (buf_appendf(b, "%s%sFrom:%s ", br, bold, bold) != 0 || put_from(b, job, flags) != 0))
 		return -1;
 	if (buf_appendf(b, "%s%sTargets:%s ", br, bold, bold) != 0)
 		return -1;

@@ -14,7 +14,7 @@ struct param_spec {
 	uint64_t min, max; /* F_UINT */
 };
 
-#define STEPS_MAX PROTO_ACTION_STEPS_MAX
+#define STEPS_MAX  PROTO_ACTION_STEPS_MAX
 #define PARAMS_MAX 6
 
 struct action_spec {
@@ -64,7 +64,8 @@ static const struct action_spec actions[] = {
      {{"of", F_ID, true, 0, 0}, {NULL, 0, false, 0, 0}},
      {{"preflight", NULL}, {"preflight", "recheck", "stop", "restore", "start", "health", NULL}}},
 };
-_Static_assert(sizeof(actions) / sizeof(actions[0]) <= PROTO_ACTIONS_MAX, "PROTO_ACTIONS_MAX bounds the table");
+_Static_assert(sizeof(actions) / sizeof(actions[0]) <= PROTO_ACTIONS_MAX,
+               "PROTO_ACTIONS_MAX bounds the table");
 
 static bool
 valid_uint(const char *s, uint64_t min, uint64_t max)

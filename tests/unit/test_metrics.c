@@ -46,7 +46,11 @@ static void
 end_job(struct fx *f, const char *action, bool dry_run, enum job_state state, uint64_t ms)
 {
 	struct proto_msg jm = {.type = PROTO_JOB};
-	struct job j = {.jm = &jm, .state = state, .dry_run = dry_run, .submitted_ms = NOW_MS - ms, .ended_ms = NOW_MS};
+	struct job j = {.jm = &jm,
+	                .state = state,
+	                .dry_run = dry_run,
+	                .submitted_ms = NOW_MS - ms,
+	                .ended_ms = NOW_MS};
 
 	jm.u.job.action = action;
 	j.action_idx = proto_action_index(action);
@@ -190,45 +194,69 @@ test_samples(void **state)
 	            "state=\"\","
 	            "container_health=\"\"} 1");
 	has_line(t, "odc_fleet_host_restarts_total{host=\"h1\"} 2");
-	has_line(t, "odc_fleet_job_info{job_id=\"ping-1\",action=\"ping\",dry_run=\"false\",operator="
-	            "\"alice\",state=\"running\",stage=\"batches\"} 1");
+	has_line(t,
+	         "odc_fleet_job_info{job_id=\"ping-1\",action=\"ping\",dry_run=\"false\",operator="
+	         "\"alice\",state=\"running\",stage=\"batches\"} 1");
 	has_line(t, "odc_fleet_job_hosts{job_id=\"ping-1\",state=\"running\"} 1");
 	has_line(t, "odc_fleet_job_hosts{job_id=\"ping-1\",state=\"succeeded\"} 2");
 	has_line(t, "odc_fleet_job_hosts{job_id=\"ping-1\",state=\"pending\"} 0");
 	has_line(t, "odc_fleet_jobs_submitted_total 3");
 	/* Per action, dry run for the actions that have one, and state. */
-	has_line(t, "odc_fleet_jobs_ended_total{action=\"ping\",dry_run=\"false\",state=\"succeeded\"} 2");
-	has_line(t, "odc_fleet_jobs_ended_total{action=\"ping\",dry_run=\"false\",state=\"aborted\"} 0");
-	has_line(t, "odc_fleet_jobs_ended_total{action=\"rollback\",dry_run=\"true\",state=\"halted\"} 1");
-	has_line(t, "odc_fleet_jobs_ended_total{action=\"rollback\",dry_run=\"false\",state=\"halted\"} 0");
-	has_line(t, "odc_fleet_jobs_ended_total{action=\"undo\",dry_run=\"false\",state=\"failed\"} 0");
+	has_line(
+	    t,
+	    "odc_fleet_jobs_ended_total{action=\"ping\",dry_run=\"false\",state=\"succeeded\"} 2");
+	has_line(
+	    t, "odc_fleet_jobs_ended_total{action=\"ping\",dry_run=\"false\",state=\"aborted\"} 0");
+	has_line(
+	    t,
+	    "odc_fleet_jobs_ended_total{action=\"rollback\",dry_run=\"true\",state=\"halted\"} 1");
+	has_line(
+	    t,
+	    "odc_fleet_jobs_ended_total{action=\"rollback\",dry_run=\"false\",state=\"halted\"} 0");
+	has_line(
+	    t, "odc_fleet_jobs_ended_total{action=\"undo\",dry_run=\"false\",state=\"failed\"} 0");
 	lacks(t, "odc_fleet_jobs_ended_total{action=\"ping\",dry_run=\"true\"");
 	/* Histograms: cumulative buckets, the sum in seconds, the count. */
 	has_line(t, "# TYPE odc_fleet_job_duration_seconds histogram");
-	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"ping\",dry_run=\"false\",state=\"succeeded\","
+	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"ping\",dry_run=\"false\",state="
+	            "\"succeeded\","
 	            "le=\"1\"} 0");
-	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"ping\",dry_run=\"false\",state=\"succeeded\","
+	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"ping\",dry_run=\"false\",state="
+	            "\"succeeded\","
 	            "le=\"5\"} 1");
-	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"ping\",dry_run=\"false\",state=\"succeeded\","
+	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"ping\",dry_run=\"false\",state="
+	            "\"succeeded\","
 	            "le=\"3600\"} 1");
-	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"ping\",dry_run=\"false\",state=\"succeeded\","
+	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"ping\",dry_run=\"false\",state="
+	            "\"succeeded\","
 	            "le=\"7200\"} 2");
-	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"ping\",dry_run=\"false\",state=\"succeeded\","
+	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"ping\",dry_run=\"false\",state="
+	            "\"succeeded\","
 	            "le=\"+Inf\"} 2");
-	has_line(t, "odc_fleet_job_duration_seconds_sum{action=\"ping\",dry_run=\"false\",state=\"succeeded\"} "
+	has_line(t, "odc_fleet_job_duration_seconds_sum{action=\"ping\",dry_run=\"false\",state="
+	            "\"succeeded\"} "
 	            "7203.500");
-	has_line(t, "odc_fleet_job_duration_seconds_count{action=\"ping\",dry_run=\"false\",state=\"succeeded\"} 2");
-	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"rollback\",dry_run=\"true\",state=\"halted\","
+	has_line(t, "odc_fleet_job_duration_seconds_count{action=\"ping\",dry_run=\"false\",state="
+	            "\"succeeded\"} 2");
+	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"rollback\",dry_run=\"true\","
+	            "state=\"halted\","
 	            "le=\"60\"} 0");
-	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"rollback\",dry_run=\"true\",state=\"halted\","
+	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"rollback\",dry_run=\"true\","
+	            "state=\"halted\","
 	            "le=\"120\"} 1");
 	has_line(t, "# TYPE odc_fleet_step_duration_seconds histogram");
-	has_line(t, "odc_fleet_step_duration_seconds_bucket{action=\"rollback\",step=\"restore\",le=\"30\"} 0");
-	has_line(t, "odc_fleet_step_duration_seconds_bucket{action=\"rollback\",step=\"restore\",le=\"60\"} 1");
-	has_line(t, "odc_fleet_step_duration_seconds_sum{action=\"rollback\",step=\"restore\"} 42.250");
-	has_line(t, "odc_fleet_step_duration_seconds_count{action=\"rollback\",step=\"preflight\"} 1");
-	has_line(t, "odc_fleet_step_duration_seconds_count{action=\"rollback\",step=\"snapshot\"} 0");
-	has_line(t, "odc_fleet_step_duration_seconds_bucket{action=\"ping\",step=\"ping\",le=\"1\"} 1");
+	has_line(t, "odc_fleet_step_duration_seconds_bucket{action=\"rollback\",step=\"restore\","
+	            "le=\"30\"} 0");
+	has_line(t, "odc_fleet_step_duration_seconds_bucket{action=\"rollback\",step=\"restore\","
+	            "le=\"60\"} 1");
+	has_line(
+	    t, "odc_fleet_step_duration_seconds_sum{action=\"rollback\",step=\"restore\"} 42.250");
+	has_line(t,
+	         "odc_fleet_step_duration_seconds_count{action=\"rollback\",step=\"preflight\"} 1");
+	has_line(t,
+	         "odc_fleet_step_duration_seconds_count{action=\"rollback\",step=\"snapshot\"} 0");
+	has_line(
+	    t, "odc_fleet_step_duration_seconds_bucket{action=\"ping\",step=\"ping\",le=\"1\"} 1");
 	has_line(t, "odc_fleet_step_duration_seconds_count{action=\"undo\",step=\"health\"} 0");
 	lacks(t, "step=\"snapshot\",le=\"1\"} 1");
 	lacks(t, "action=\"undo\",step=\"snapshot\"");

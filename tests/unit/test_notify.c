@@ -351,9 +351,11 @@ test_operator_facts(void **state)
 	o = parse(text);
 	t = sget(json_object_get(o, "markdown"), "text");
 	assert_non_null(strstr(t, "**rollback** to 4.2.0 on 25 hosts, by alice"));
-	assert_non_null(strstr(t, "\n\n**From:** 4.3.0 on 22 hosts, 4.2.1 on 1 host, 2 unknown\n\n"));
-	assert_non_null(strstr(t, "\n\n**Targets:** h00, h01, h02, h03, h04, h05, h06, h07, h08, h09 "
-	                          "and 15 more (23 deployments)\n\n"));
+	assert_non_null(
+	    strstr(t, "\n\n**From:** 4.3.0 on 22 hosts, 4.2.1 on 1 host, 2 unknown\n\n"));
+	assert_non_null(strstr(t,
+	                       "\n\n**Targets:** h00, h01, h02, h03, h04, h05, h06, h07, h08, h09 "
+	                       "and 15 more (23 deployments)\n\n"));
 	assert_non_null(
 	    strstr(t, "\n\n**More:** `odcctl job rollback-20240501T120000Z-abcdef --results`"));
 	assert_non_null(
@@ -368,17 +370,20 @@ test_operator_facts(void **state)
 	 * anywhere: nothing to undo either (odcctl would say "ran nothing"). */
 	f->j.state = JOB_SUCCEEDED;
 	ev = notify_event_json(COORD_EVENT_FINISH, 1714564861234ull, "coord-1", &f->j);
-	assert_true(json_is_null(json_object_get(json_object_get(json_object_get(ev, "job"), "commands"), "undo")));
+	assert_true(json_is_null(
+	    json_object_get(json_object_get(json_object_get(ev, "job"), "commands"), "undo")));
 	text = notify_render(COORD_WEBHOOK_SLACK, ev);
 	assert_null(strstr(text, "Undo"));
-	assert_non_null(strstr(text, "*More:* `odcctl job rollback-20240501T120000Z-abcdef --results`"));
+	assert_non_null(
+	    strstr(text, "*More:* `odcctl job rollback-20240501T120000Z-abcdef --results`"));
 	free(text);
 	json_decref(ev);
 	f->j.state = JOB_FAILED;
 	for (size_t i = 0; i < f->j.n; i++)
 		snprintf(f->hosts[i].phase, sizeof(f->hosts[i].phase), "preflight");
 	ev = notify_event_json(COORD_EVENT_FINISH, 1714564861234ull, "coord-1", &f->j);
-	assert_true(json_is_null(json_object_get(json_object_get(json_object_get(ev, "job"), "commands"), "undo")));
+	assert_true(json_is_null(
+	    json_object_get(json_object_get(json_object_get(ev, "job"), "commands"), "undo")));
 	json_decref(ev);
 
 	/* A dry run says so in its headline, title and body. */
@@ -393,9 +398,10 @@ test_operator_facts(void **state)
 	o = parse(text);
 	assert_string_equal(sget(json_object_get(o, "markdown"), "title"),
 	                    "odc-fleet: job rollback-20240501T120000Z-abcdef (dry run) succeeded");
-	assert_non_null(strstr(sget(json_object_get(o, "markdown"), "text"),
-	                       "#### odc-fleet: job rollback-20240501T120000Z-abcdef (dry run) succeeded\n\n"
-	                       "**rollback** (dry run) to 4.2.0 on 25 hosts"));
+	assert_non_null(
+	    strstr(sget(json_object_get(o, "markdown"), "text"),
+	           "#### odc-fleet: job rollback-20240501T120000Z-abcdef (dry run) succeeded\n\n"
+	           "**rollback** (dry run) to 4.2.0 on 25 hosts"));
 	json_decref(o);
 	free(text);
 	text = notify_render(COORD_WEBHOOK_SLACK, ev);
@@ -549,10 +555,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_event_for),     cmocka_unit_test(test_generic_body),
-	    cmocka_unit_test(test_dingtalk_body), cmocka_unit_test(test_slack_body),
-	    cmocka_unit_test(test_dingtalk_sign), cmocka_unit_test(test_judge),
-	    cmocka_unit_test(test_backoff),       cmocka_unit_test(test_operator_facts),
+	    cmocka_unit_test(test_event_for),
+	    cmocka_unit_test(test_generic_body),
+	    cmocka_unit_test(test_dingtalk_body),
+	    cmocka_unit_test(test_slack_body),
+	    cmocka_unit_test(test_dingtalk_sign),
+	    cmocka_unit_test(test_judge),
+	    cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_operator_facts),
 	    cmocka_unit_test(test_jobs_that_change_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
