@@ -202,9 +202,15 @@ note_from(struct coord *co, struct job *j)
 			n++;
 	j->n_from = deploy_releases_of(hosts, n, rel, JOB_FROM_MAX, &j->from_unknown);
 	j->from_unknown += j->n - n;
+	/* Most hosts first (insertion: at most JOB_FROM_MAX), else target order. */
 	for (size_t k = 0; k < j->n_from; k++) {
-		snprintf(j->from[k].tag, sizeof(j->from[k].tag), "%s", rel[k].tag);
-		j->from[k].hosts = rel[k].nodes;
+		size_t at = k;
+		while (at > 0 && j->from[at - 1].hosts < rel[k].nodes) {
+			j->from[at] = j->from[at - 1];
+			at--;
+		}
+		snprintf(j->from[at].tag, sizeof(j->from[at].tag), "%s", rel[k].tag);
+		j->from[at].hosts = rel[k].nodes;
 		counted += rel[k].nodes;
 	}
 	j->from_more = j->n - j->from_unknown - counted;

@@ -23,9 +23,11 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import nacl.signing
 import pytest
 
 from tests.world import odcworld
+from tests.world.coordpeer import pub_text
 from tests.world.fleet import COORDINATOR, fingerprint, fleet, wait_for, write_key_pair  # noqa: F401
 
 DING_SECRET = "SEC8d1f6c2e0b7a4f3e9c5d2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e"
@@ -303,10 +305,23 @@ def test_jobs_that_change_nothing_tell_no_failure(fleet, rx):
         quiet[name] = r.out["job_id"]
     ok = fleet.ctl("exec", "ping", "--host", "h1", timeout=60)
     assert ok.rc == 0, ok
+    # Two more hosts whose heartbeats say ODC 4.2.1 (hand-made agents): the most common
+    # release comes first.
+    for host_id in ("r1", "r2"):
+        key = nacl.signing.SigningKey.generate()
+        fleet.accept(host_id, pub_text(key))
+        peer = fleet.raw_agent(key)
+        peer.hello(host_id)
+        assert peer.wait_type("WELCOME", 5) is not None, host_id
+        peer.heartbeat(host_id, odc={"container_id": "c0ffee" * 4, "name": "obodc",
+                                     "image": "oceanbase/odc:4.2.1", "state": "exited",
+                                     "health": "unknown", "version": ""})
+    wait_for(lambda: all((fleet.hosts()[h].get("odc") or {}).get("image") ==
+                         "oceanbase/odc:4.2.1" for h in ("r1", "r2")), 10, "r1, r2 beating")
     # The change: start ODC 4.2.0 where it is stopped; halted at the quorum gate (h9), so
     # nothing is touched.
-    r = fleet.ctl("exec", "start", "--to", "4.2.0", "--host", "h1", "--host", "h9", "--quorum",
-                  "100", timeout=60)
+    r = fleet.ctl("exec", "start", "--to", "4.2.0", "--host", "h1", "--host", "h9", "--host",
+                  "r1", "--host", "r2", "--quorum", "100", timeout=60)
     assert r.rc == 4, r
     change = r.out["job_id"]
     rx.wait("/json", 2, job_id=change)
@@ -327,14 +342,15 @@ def test_jobs_that_change_nothing_tell_no_failure(fleet, rx):
 
     halt = [q["json"] for q in got if q["json"]["job"]["id"] == change][1]["job"]
     assert halt["action"] == "start" and halt["to"] == "4.2.0" and halt["changes"] is True, halt
-    assert halt["from"] == [{"version": release, "hosts": 1}], (halt["from"], image)
+    assert halt["from"] == [{"version": "4.2.1", "hosts": 2}, {"version": release, "hosts": 1}], \
+        (halt["from"], image)
     assert halt["from_unknown"] == 1 and halt["from_more"] == 0, halt
-    assert halt["target_hosts"] == ["h1", "h9"] and halt["target_hosts_more"] == 0, halt
+    assert halt["target_hosts"] == ["h1", "h9", "r1", "r2"] and halt["target_hosts_more"] == 0, halt
     assert halt["commands"] == {"results": f"odcctl job {change} --results", "undo": None}, halt
     text = rx.got("/slack", change)[1]["json"]["blocks"][0]["text"]["text"]
-    assert f"*odc-fleet: job `{change}` halted*\n*start* to 4.2.0 on 2 hosts, by alice" in text, text
-    assert f"\n*From:* {release} on 1 host, 1 unknown\n" in text, text
-    assert "\n*Targets:* h1, h9\n" in text, text
+    assert f"*odc-fleet: job `{change}` halted*\n*start* to 4.2.0 on 4 hosts, by alice" in text, text
+    assert f"\n*From:* 4.2.1 on 2 hosts, {release} on 1 host, 1 unknown\n" in text, text
+    assert "\n*Targets:* h1, h9, r1, r2\n" in text, text
     assert f"\n*More:* `odcctl job {change} --results`" in text, text
     # The command works as written.
     r = fleet.ctl("job", change, "--results", json_out=False)
