@@ -28,7 +28,8 @@ import pytest
 
 from tests.world import odcworld
 from tests.world.coordpeer import pub_text
-from tests.world.fleet import COORDINATOR, fingerprint, fleet, wait_for, write_key_pair  # noqa: F401
+from tests.world.fleet import (COORDINATOR, fingerprint, fleet, wait_for,  # noqa: F401
+                               write_key_pair)
 
 DING_SECRET = "SEC8d1f6c2e0b7a4f3e9c5d2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e"
 OK_ANSWER = (200, {}, b'{"errcode":0,"errmsg":"ok"}')
@@ -285,7 +286,8 @@ def test_jobs_that_change_nothing_tell_no_failure(fleet, rx):
     told, its failure or halt never -- an unreachable host in a ping is not an incident. A
     change is told in full: the action, from which releases (the targets' heartbeats when it
     was admitted) to which, the targets, the command to see more."""
-    start(fleet, [webhook("ops", rx.url("/json")), webhook("team", rx.url("/slack"), format="slack")])
+    start(fleet, [webhook("ops", rx.url("/json")),
+                  webhook("team", rx.url("/slack"), format="slack")])
     fleet.add_agents(["h1"], beat=True)
     image = fleet.hosts()["h1"]["odc"]["image"]
     release = image.rsplit(":", 1)[1]
@@ -348,7 +350,8 @@ def test_jobs_that_change_nothing_tell_no_failure(fleet, rx):
     assert halt["target_hosts"] == ["h1", "h9", "r1", "r2"] and halt["target_hosts_more"] == 0, halt
     assert halt["commands"] == {"results": f"odcctl job {change} --results", "undo": None}, halt
     text = rx.got("/slack", change)[1]["json"]["blocks"][0]["text"]["text"]
-    assert f"*odc-fleet: job `{change}` halted*\n*start* to 4.2.0 on 4 hosts, by alice" in text, text
+    assert f"*odc-fleet: job `{change}` halted*\n*start* to 4.2.0 on 4 hosts, by alice" in text, \
+        text
     assert f"\n*From:* 4.2.1 on 2 hosts, {release} on 1 host, 1 unknown\n" in text, text
     assert "\n*Targets:* h1, h9, r1, r2\n" in text, text
     assert f"\n*More:* `odcctl job {change} --results`" in text, text
