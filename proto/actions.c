@@ -56,7 +56,7 @@ static const struct action_spec actions[] = {
      {{"preflight", NULL}, {"preflight", "recheck", "stop", "snapshot", "restore", "start", "health", NULL}}},
     {"undo",
      true,
-     {{"of", F_ID, true, 0, 0}, {NULL, 0, false, 0, 0}},
+     {{"of", F_ID, true, 0, 0}, {"dry_run", F_BOOL, false, 0, 0}, {NULL, 0, false, 0, 0}},
      {{"preflight", NULL}, {"preflight", "recheck", "stop", "restore", "start", "health", NULL}}},
 };
 
