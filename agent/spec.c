@@ -29,7 +29,7 @@ static const char *const spec_host_skip[] = {
     "ContainerIDFile", "MaskedPaths", "ReadonlyPaths", "CgroupnsMode", "Runtime", "ConsoleSize", "Isolation",
 };
 
-static bool
+bool
 spec_listed(const char *const *list, size_t n, const char *key)
 {
 	for (size_t i = 0; i < n; i++)

@@ -50,6 +50,9 @@ struct spec_defaults {
 json_t *spec_from_container(json_t *container_inspect, json_t *image_inspect, const char *image,
                             char *err, size_t errlen);
 
+/* Whether key is one of the n strings of list. */
+bool spec_listed(const char *const *list, size_t n, const char *key);
+
 /* Whether v is one of Docker's defaults: null, "", 0, false, [], {}, or an
  * object of only such scalars (RestartPolicy {"Name": ""}); Docker shows an
  * unset field as any of them. */

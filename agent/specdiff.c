@@ -17,15 +17,6 @@ static const char *const specdiff_config_own[] = {"Image", "Cmd", "Entrypoint", 
 static const char *const specdiff_host_own[] = {"Binds",  "Mounts",	   "PortBindings",
 						"NetworkMode", "Memory", "RestartPolicy"};
 
-static bool
-specdiff_listed(const char *const *list, size_t n, const char *key)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(list[i], key) == 0)
-			return true;
-	return false;
-}
-
 /* A value as text for a person and for the list: NULL for Docker's
  * defaults (the value is absent), strings as they are, numbers in decimal,
  * anything else as compact JSON. malloc'd. */
@@ -396,11 +387,11 @@ specdiff_compare(json_t *cur, json_t *next, char *same, size_t samelen)
 		json_object_foreach(keys, key, v)
 		{
 			char field[300];
-			if (sect == 0 && specdiff_listed(specdiff_config_own, sizeof(specdiff_config_own) /
+			if (sect == 0 && spec_listed(specdiff_config_own, sizeof(specdiff_config_own) /
 										  sizeof(specdiff_config_own[0]), key))
 				continue;
 			if (sect == 1 && (spec_engine_field(key) ||
-					  specdiff_listed(specdiff_host_own,
+					  spec_listed(specdiff_host_own,
 							  sizeof(specdiff_host_own) / sizeof(specdiff_host_own[0]), key)))
 				continue;
 			snprintf(field, sizeof(field), "%s.%s", sect ? "HostConfig" : "Config", key);
