@@ -40,7 +40,7 @@ usage(FILE *f)
 		"                                                   (--force: also when it already runs TAG;\n"
 		"                                                   --accept-unverified: a backup without an\n"
 		"                                                   odc-fleet manifest, e.g. taken by hand)\n"
-		"  run undo --of JOB                                undo rollback JOB (snapshot + old container)\n"
+		"  run undo --of JOB [--dry-run]                    undo rollback JOB (snapshot + old container)\n"
 		"  run preflight --to TAG --backup DIR [--accept-unverified]\n"
 		"                                                   only the rollback's checks\n"
 		"  run backup [--name NAME]                         dump the metadb under the first backup root\n"
@@ -60,6 +60,8 @@ usage(FILE *f)
 		"                                                   [coordinator]); resumes an interrupted plan first\n"
 		"\n"
 		"options of run: --job ID (default: local-<time>), --phase preflight|run\n"
+		"--dry-run checks only and shows what would change of the ODC container, field by field\n"
+		"(secret env values masked).\n"
 		"-c CONFIG defaults to %s. Exit status: 0 success (a rollback only when ODC is healthy\n"
 		"at the target version), 1 failed or refused, 2 usage or configuration error, 3 agent error.\n",
 		DEFAULT_CONF);
@@ -95,6 +97,12 @@ print_result(void *ctx, const struct proto_result *r)
 {
 	(void)ctx;
 	printf("[%s] %s in %.1f s: %s\n", r->step, r->status, secs(r->duration_ms), r->message);
+	/* A dry run's difference (data diff_count): the tail is its text, whole. */
+	if (proto_param(r->data, r->n_data, "diff_count") != NULL) {
+		printf("%s", r->output_tail);
+		fflush(stdout);
+		return;
+	}
 	/* The tail matters when a step failed, and is the point of logs. */
 	bool show = strcmp(r->status, "ok") != 0 || strcmp(r->step, "logs") == 0;
 	if (show && r->output_tail[0] != '\0') {

@@ -61,7 +61,7 @@ static const struct action_spec actions[] = {
     {"undo",
      true,
      true,
-     {{"of", F_ID, true, 0, 0}, {NULL, 0, false, 0, 0}},
+     {{"of", F_ID, true, 0, 0}, {"dry_run", F_BOOL, false, 0, 0}, {NULL, 0, false, 0, 0}},
      {{"preflight", NULL}, {"preflight", "recheck", "stop", "restore", "start", "health", NULL}}},
 };
 _Static_assert(sizeof(actions) / sizeof(actions[0]) <= PROTO_ACTIONS_MAX,
