@@ -439,7 +439,7 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
     assert prom.scalar('sum(odc_fleet_jobs_ended_total{state="failed"})') == 0
     # Only the actions that have a dry run have its series; every action has the others.
     assert prom.by('odc_fleet_jobs_ended_total{dry_run="true",state="succeeded"}', "action") == \
-        {"rollback": 0}
+        {"rollback": 0, "undo": 0}
     assert len(prom.query('odc_fleet_jobs_ended_total{dry_run="false",state="halted"}')) == 9
     # Durations: the job (admission to end) and each host's step, as histograms Prometheus
     # reads (a quantile of their buckets).

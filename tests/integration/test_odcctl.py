@@ -494,8 +494,10 @@ class Agent:
             "metadb.host": "127.0.0.1",
             "metadb.user": "odc",
             "metadb.password_file": pw,
-            "loader.obloader": self.dir / "no-obloader",
-            "loader.obdumper": self.dir / "no-obdumper",
+            # The world's stand-ins: check-config wants executables there, though these hosts
+            # run no loader (no Docker, no metadb).
+            "loader.obloader": odcworld.OBLOADER,
+            "loader.obdumper": odcworld.OBDUMPER,
             "paths.backup_roots": self.dir / "backups",
             "paths.snapshot_root": self.dir / "snapshots",
             "health.url": "http://127.0.0.1:9",
