@@ -27,7 +27,8 @@ static const char *const known_keys[] = {
 	"deadlines.stop",	  "deadlines.snapshot",	   "deadlines.restore",	     "deadlines.start",
 	"deadlines.health",	  "deadlines.job",	   "health.url",	     "health.interval",
 	"defaults.memory",	  "defaults.cpu_period",   "defaults.cpu_quota",     "defaults.network",
-	"defaults.profile_mode",  "defaults.binds",	   NULL,
+	"defaults.profile_mode",  "defaults.binds",	   "retention.keep",	     "retention.max_age",
+	NULL,
 };
 
 /* Wrappers: each getter reports its own file:line error; r < 0 stops. */
@@ -213,6 +214,12 @@ agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen
 	}
 	REQUIRE("paths", "snapshot_root");
 	GET(config_get_path(c->cfg, "paths", "snapshot_root", NULL, &c->snapshot_root, err, errlen));
+
+	/* keep counts the latest rollback, which prune never removes: 0 would
+	 * promise what is not done. */
+	GET(config_get_uint(c->cfg, "retention", "keep", 3, 1, 1000, &c->retention_keep, err, errlen));
+	GET(config_get_duration_ms(c->cfg, "retention", "max_age", 0, 0, 3650 * 86400000ull, &c->retention_max_age_ms,
+				   err, errlen));
 
 	for (int i = 0; i < STEP_COUNT; i++)
 		GET(config_get_duration_ms(c->cfg, "deadlines", deadline_keys[i], def_deadline_ms[i], 1000,
