@@ -2059,8 +2059,11 @@ retain_after_rollback(struct run *r, struct step_res *s)
 		say_more(s, "; retention not applied (%s): odc-agent prune applies it", r->err);
 	else
 		say_more(s, "; retention: %s", rep.summary);
-	if (rc >= 0 && rep.list.len > 0)
-		log_info("job %s: retention: %s", r->job, (const char *)rep.list.data);
+	for (const char *l = rc >= 0 ? (const char *)rep.list.data : NULL; l != NULL && *l != '\0';) {
+		size_t n = strcspn(l, "\n");
+		log_info("job %s: retention: %.*s", r->job, (int)n, l);
+		l += n + (l[n] == '\n');
+	}
 	prune_report_free(&rep);
 }
 

@@ -240,12 +240,14 @@ container_one(const struct prune_job *b, struct docker *d, bool dry_run, const c
 	if (why != NULL) {
 		line(rep, "kept container %s (%s): %s", b->renamed, whose, why);
 		rep->kept++;
+		rep->kept_containers++;
 		return;
 	}
 	if (b->old_id != NULL && strcmp(ct.id, b->old_id) != 0) {
 		line(rep, "kept container %s (%s): it is %.12s, not the %.12s that rollback kept: left alone",
 		     b->renamed, whose, ct.id, b->old_id);
 		rep->kept++;
+		rep->kept_containers++;
 		return;
 	}
 	if (strcmp(ct.state, "running") == 0 || strcmp(ct.state, "restarting") == 0 ||
@@ -253,6 +255,7 @@ container_one(const struct prune_job *b, struct docker *d, bool dry_run, const c
 		line(rep, "kept container %s (%s): it is %s (started again by someone): left alone", b->renamed,
 		     whose, ct.state);
 		rep->kept++;
+		rep->kept_containers++;
 		return;
 	}
 	if (!dry_run && docker_container_remove(d, ct.id, err, sizeof(err)) < 0) {
@@ -283,6 +286,7 @@ snapshot_one(const struct agent_conf *c, const struct prune_job *b, bool dry_run
 			line(rep, "kept snapshot %s (%s): not right under the snapshot_root %s configured now: left "
 			     "alone", b->snap, whose, c->snapshot_root);
 			rep->kept++;
+			rep->kept_snapshots++;
 		}
 		return;
 	}
@@ -291,6 +295,7 @@ snapshot_one(const struct agent_conf *c, const struct prune_job *b, bool dry_run
 			mib(bytes, size, sizeof(size));
 			line(rep, "kept snapshot %s (%s, %s): %s", b->snap, whose, size, why);
 			rep->kept++;
+			rep->kept_snapshots++;
 		}
 		return;
 	}
@@ -347,7 +352,7 @@ prune_apply(const struct agent_conf *c, struct journal *j, struct docker *d, boo
 	struct prune_job *jobs = NULL;
 	size_t n = 0;
 	uint64_t now = (uint64_t)time(NULL) * 1000;
-	char freed[32], age[48] = "";
+	char freed[32], age[48] = "", kept[96];
 	int ret = -1;
 
 	memset(rep, 0, sizeof(*rep));
@@ -417,16 +422,18 @@ prune_apply(const struct agent_conf *c, struct journal *j, struct docker *d, boo
 	mib(rep->freed_bytes, freed, sizeof(freed));
 	if (c->retention_max_age_ms > 0)
 		snprintf(age, sizeof(age), ", max_age=%llus", (unsigned long long)(c->retention_max_age_ms / 1000));
+	snprintf(kept, sizeof(kept), "kept %zu container%s and %zu snapshot%s", rep->kept_containers,
+		 rep->kept_containers == 1 ? "" : "s", rep->kept_snapshots, rep->kept_snapshots == 1 ? "" : "s");
 	if (rep->removed == 0 && rep->failed == 0)
-		snprintf(rep->summary, sizeof(rep->summary), "%snothing to remove under retention keep=%llu%s; %zu kept",
-			 dry_run ? "dry run: " : "", (unsigned long long)c->retention_keep, age, rep->kept);
+		snprintf(rep->summary, sizeof(rep->summary), "%snothing to remove under retention keep=%llu%s; %s",
+			 dry_run ? "dry run: " : "", (unsigned long long)c->retention_keep, age, kept);
 	else
 		snprintf(rep->summary, sizeof(rep->summary),
-			 "%s%zu (%zu kept container%s, %zu snapshot%s, %s) under retention keep=%llu%s; %zu kept%s%s",
+			 "%s%zu (%zu kept container%s, %zu snapshot%s, %s) under retention keep=%llu%s; %s%s",
 			 dry_run ? "dry run, nothing removed: would remove " : "removed ", rep->removed, rep->containers,
 			 rep->containers == 1 ? "" : "s", rep->snapshots, rep->snapshots == 1 ? "" : "s", freed,
-			 (unsigned long long)c->retention_keep, age, rep->kept, rep->failed ? "; FAILED to remove " : "",
-			 rep->failed ? "some (see the list)" : "");
+			 (unsigned long long)c->retention_keep, age, kept,
+			 rep->failed ? "; FAILED to remove some (see the list)" : "");
 	err[0] = '\0';
 	ret = rep->failed > 0 ? 1 : 0;
 out:

@@ -22,6 +22,7 @@ struct prune_report {
 	size_t kept;		/* items left, each with its reason */
 	size_t failed;		/* removals tried that failed */
 	size_t containers, snapshots; /* of removed: how many of each */
+	size_t kept_containers, kept_snapshots;
 	uint64_t freed_bytes;	/* the removed snapshots' file bytes */
 	char summary[512];	/* one sentence for people */
 	struct buf list;	/* one line an item: what, whose, done or why not */

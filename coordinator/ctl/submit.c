@@ -404,8 +404,10 @@ submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets
 	if (!submit_changes(s) || s->yes)
 		return 0;
 	if (!isatty(STDIN_FILENO)) {
-		ctl_error(c, "%s changes ODC on %zu host%s: confirm it with --yes (there is no terminal to ask on); "
-		          "nothing was submitted", s->action, n, n == 1 ? "" : "s");
+		ctl_error(c, "%s %s on %zu host%s: confirm it with --yes (there is no terminal to ask on); "
+		          "nothing was submitted", s->action,
+		          strcmp(s->action, "prune") == 0 ? "removes what rollbacks kept" : "changes ODC", n,
+		          n == 1 ? "" : "s");
 		return CTL_EXIT_USAGE;
 	}
 	if ((ret = ctl_request(c, "hosts", NULL, false, &view)) != 0)
