@@ -107,8 +107,10 @@ print_result(void *ctx, const struct proto_result *r)
 		while (p > r->output_tail && lines <= most)
 			if (*--p == '\n')
 				lines++;
-		printf("    | %s", p == r->output_tail ? p : p + 1);
-		for (const char *q = p; *q; q++)
+		/* Each line once, indented (the first one ends at its newline). */
+		const char *first = p == r->output_tail ? p : p + 1;
+		printf("    | %.*s", (int)strcspn(first, "\n"), first);
+		for (const char *q = first; *q; q++)
 			if (*q == '\n' && q[1] != '\0')
 				printf("\n    | %.*s", (int)strcspn(q + 1, "\n"), q + 1), q += strcspn(q + 1, "\n");
 		printf("\n");

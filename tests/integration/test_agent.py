@@ -706,6 +706,7 @@ def test_prune_keeps_what_the_latest_undo_needs(host):
     assert "removed 2 (1 kept container, 1 snapshot" in p.stdout, p.stdout
     assert f"    | removed container {names['pr2']} (rollback pr2 of " in p.stdout, p.stdout
     assert f"    | removed snapshot {host.snapshot_root}/pr2 " in p.stdout, p.stdout
+    assert p.stdout.count(f"removed container {names['pr2']} ") == 1, p.stdout  # each line once
     assert leftovers(host) == ([names["pr3"]], ["pr3"])
     assert host.info_version() == odcworld.OLD_BUILD  # the running ODC is not touched
 

@@ -42,7 +42,7 @@ COORDINATOR = os.path.join(BUILD_DIR, "odc-coordinator")
 AGENT = os.path.join(BUILD_DIR, "odc-agent")
 
 COMMANDS = ["keygen", "info", "hosts", "keys", "exec", "rollback", "undo", "jobs", "job",
-            "watch", "pause", "resume", "abort", "audit"]
+            "watch", "pause", "resume", "abort", "audit", "prune"]
 PUB = "odc-ed25519-pub:"
 JOB_ID = r"[a-z_]+-\d{8}T\d{6}Z-[0-9a-f]{6}"
 CLOCK = r"\d\d:\d\d:\d\d"
