@@ -690,6 +690,24 @@ def test_prune_keeps_what_the_latest_undo_needs(host):
     db.commit()
     db.close()
 
+    # max_age: within keep, what is older goes too; the latest stays.
+    aged = write_conf(host, os.path.join(host.dir, "aged.conf"),
+                      **{"retention.keep": "1000", "retention.max_age": "1s"})
+    p = agent(aged, "prune", "--dry-run", check=0)
+    assert f"would remove container {names['pr2']} (rollback pr2 of " in p.stdout, p.stdout
+    assert "older than retention max_age=1s" in p.stdout, p.stdout
+    assert f"kept container {names['pr3']} (rollback pr3 of " in p.stdout, p.stdout
+
+    # A container by the kept one's name that is not the one its rollback kept stays.
+    host.engine.docker("rename", names["pr2"], f"{host.name}-moved")
+    host.engine.docker("create", "--name", names["pr2"], host.images.old)
+    p = agent(keep1, "prune", "--dry-run", check=0)
+    assert f"kept container {names['pr2']} (rollback pr2 of " in p.stdout, p.stdout
+    assert "that rollback kept: left alone" in p.stdout, p.stdout
+    assert f"would remove snapshot {host.snapshot_root}/pr2 " in p.stdout, p.stdout
+    host.engine.docker("rm", names["pr2"])
+    host.engine.docker("rename", f"{host.name}-moved", names["pr2"])
+
     # keep=1, dry run: lists pr2's as going and pr3's as staying, removes nothing.
     p = agent(keep1, "prune", "--dry-run", check=0)
     assert "[prune] ok" in p.stdout, p.stdout
