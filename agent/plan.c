@@ -4,7 +4,8 @@
  * step learns (the old container, its spec, the name it was renamed to, the
  * verified snapshot) is recorded as a fact before it acts on it. Nothing is
  * deleted: the old container is renamed and kept, the metadb is dumped
- * before it is replaced, a partial snapshot is moved aside. */
+ * before it is replaced, a partial snapshot is moved aside; only the
+ * retention rule (prune.c) removes what older rollbacks kept. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>

@@ -366,21 +366,26 @@ prune_apply(const struct agent_conf *c, struct journal *j, struct docker *d, boo
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct prune_job *b = &jobs[i];
-		char *pb;
+		char *pb = NULL;
 		b->p = &plans[i];
-		b->renamed = journal_fact_get(j, b->p->job_id, "renamed", err, errlen);
-		b->old_id = journal_fact_get(j, b->p->job_id, "old_id", err, errlen);
-		b->snap = journal_fact_get(j, b->p->job_id, "snapshot_dir", err, errlen);
-		pb = journal_fact_get(j, b->p->job_id, "put_back", err, errlen);
-		if (err[0] != '\0') {
-			free(pb);
-			goto out; /* a journal that cannot be read decides nothing */
-		}
+		/* A journal that cannot be read decides nothing (each read
+		 * clears err, so each is checked). */
+		if ((b->renamed = journal_fact_get(j, b->p->job_id, "renamed", err, errlen)) == NULL && err[0] != '\0')
+			goto out;
+		if ((b->old_id = journal_fact_get(j, b->p->job_id, "old_id", err, errlen)) == NULL && err[0] != '\0')
+			goto out;
+		if ((b->snap = journal_fact_get(j, b->p->job_id, "snapshot_dir", err, errlen)) == NULL &&
+		    err[0] != '\0')
+			goto out;
+		if ((pb = journal_fact_get(j, b->p->job_id, "put_back", err, errlen)) == NULL && err[0] != '\0')
+			goto out;
 		b->put_back = pb != NULL && strcmp(pb, "1") == 0;
 		free(pb);
 		/* <name>-rolledback-<time>: the name is what a later config may
 		 * have changed; each name keeps its own latest. */
-		const char *k = b->renamed != NULL ? strstr(b->renamed, KEPT_SUFFIX) : NULL;
+		const char *k = NULL;
+		for (const char *q = b->renamed; q != NULL && (q = strstr(q, KEPT_SUFFIX)) != NULL; q++)
+			k = q; /* the last one: a name may hold the suffix itself */
 		if (k != NULL)
 			snprintf(b->name, sizeof(b->name), "%.*s", (int)(k - b->renamed), b->renamed);
 		else
