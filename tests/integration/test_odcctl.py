@@ -865,6 +865,35 @@ def test_a_change_is_confirmed_first(coord):
     assert p.returncode == 0 and p.stdout.strip() in jobs(), p
 
 
+def test_a_prune_is_confirmed_first(coord):
+    """Issue 16: a prune removes what rollbacks kept: on a terminal odcctl says so and asks,
+    without one it needs --yes; a dry run needs nothing. HOST operands are the targets."""
+    coord.agent("h1", start=False)
+    coord.agent("h2", start=False)
+    jobs = lambda: coord.json("jobs")["jobs"]  # noqa: E731
+
+    p = ask(coord, "prune", "h1", "h2", "--detach")
+    assert p.returncode == 2, p
+    assert "prune removes what rollbacks kept on 2 hosts: confirm it with --yes (there is no " \
+           "terminal to ask on); nothing was submitted" in p.stderr, p.stderr
+    p = ask(coord, "prune", "--all", "--detach", answer="n")
+    assert p.returncode == 2 and "not confirmed: nothing was submitted" in p.stderr, p
+    assert "prune: remove the kept containers and safety snapshots beyond each agent's " \
+           "retention (never the latest rollback's), on 2 hosts:" in p.stderr, p.stderr
+    assert re.search(r"^  h2 +- +ODC \?$", p.stderr, re.M), p.stderr
+    assert jobs() == []
+
+    p = ask(coord, "prune", "h2", "--detach", answer="y")
+    assert p.returncode == 0, p
+    p = ask(coord, "prune", "h1", "--dry-run", "--detach")
+    assert p.returncode == 0, p
+    # Each as signed: its action, parameters and the HOST operand as its one target.
+    got = {tuple(h["host"] for h in coord.json("job", j["job_id"])["hosts"]): j for j in jobs()}
+    assert sorted(got) == [("h1",), ("h2",)], got
+    assert got[("h1",)]["action"] == "prune" and got[("h1",)]["params"] == {"dry_run": "true"}
+    assert got[("h2",)]["action"] == "prune" and got[("h2",)]["params"] == {}, got
+
+
 def test_rollback_careful_defaults_canary_cap_and_flags(coord):
     coord.agent("h1", start=False)
     coord.agent("h2", start=False)
