@@ -67,7 +67,7 @@ TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all test unit integration e2e sanitize fuzz bench demo demo-down install clean deps \
-	vectors vectors-check format format-check programs deb
+	vectors vectors-check format format-check programs deb image odcctl-tarball
 
 all: $(LIBS) $(PROGRAMS) $(TOOL_BIN) $(BENCH_BIN) $(UNIT_BIN)
 
@@ -217,6 +217,23 @@ DEB_DIR ?= $(BUILD)/deb
 deb:
 	@deploy/install-deps.sh --deb
 	@deploy/build-debs.sh $(DEB_DIR)
+
+# Container images (deploy/build-image.sh): odc-fleet-agent and odc-fleet-coordinator, a Debian 12
+# root file system with the packages (make deb into DEB_DIR first; IMAGE_DEBS=DIR takes the
+# packages already there instead), imported into the engine DOCKER_HOST names (default: the
+# local one); the tarballs `docker load -i` reads end up in IMAGE_DIR. Needs root and the Debian
+# mirror.
+IMAGE_DIR ?= $(BUILD)/image
+image:
+	@deploy/install-deps.sh --image
+	@$(if $(IMAGE_DEBS),,deploy/build-debs.sh $(DEB_DIR) &&) \
+		deploy/build-image.sh $(or $(IMAGE_DEBS),$(DEB_DIR)) $(IMAGE_DIR)
+
+# odcctl alone, for a workstation of any Linux (deploy/build-odcctl.sh): the program with its
+# libraries and their dynamic loader, in ODCCTL_DIR/odcctl-VERSION-linux-ARCH.tar.gz.
+ODCCTL_DIR ?= $(BUILD)/dist
+odcctl-tarball: $(BUILD)/odcctl
+	@deploy/build-odcctl.sh $(BUILD)/odcctl $(ODCCTL_DIR)
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -108,11 +108,25 @@ struct agent_conf {
 	char store[12288];
 };
 
-/* Load and check path. Every problem is reported as
- * "file:line: section.key: what is wrong" (or "file: section.key: required
- * key missing"). Returns 0, or -1 with the message in err. Free with
- * agent_conf_free(). */
+/* Loads path and checks its values, recording every problem in c->cfg as
+ * "file:line: section.key: what is wrong" (config.h, "Problems"). Returns 0,
+ * or -1 with the first problem in err; either way c is the caller's to free
+ * with agent_conf_free(), and after a -1 config_report(stderr, c->cfg, path,
+ * err) shows them all (c->cfg is NULL when the file could not be parsed). */
 int agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen);
+
+/* After a load, checks what the values name, as the user running it: the
+ * secret key file (present, a valid key, mode 0600 or stricter), the
+ * coordinator endpoint's host (resolves), the metadb password file
+ * (agent_read_password's checks, and not empty), the loaders (executable),
+ * state_dir, snapshot_root and each backup root (directories this user can
+ * write, or can make). Daemon mode's keys ([keys] secret_key, [trust]
+ * operators and coordinators, [coordinator] endpoint and public_key) are
+ * required with AGENT_CHECK_DAEMON or when any of them is set. Problems are
+ * recorded as agent_conf_load's are; returns 0, or -1 with the first
+ * problem of the whole configuration in err. */
+#define AGENT_CHECK_DAEMON 1u
+int agent_conf_check(struct agent_conf *c, unsigned flags, char *err, size_t errlen);
 void agent_conf_free(struct agent_conf *c);
 
 /* The metadb password from password_file: the file's first line, without

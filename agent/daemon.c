@@ -927,28 +927,6 @@ setup_socket(struct daemon *dm, char *err, size_t errlen)
 }
 
 int
-daemon_check_conf(const struct agent_conf *c, char *err, size_t errlen)
-{
-	const char *missing = NULL;
-
-	if (c->secret_key == NULL || *c->secret_key == '\0')
-		missing = "keys.secret_key";
-	else if (c->n_operators == 0)
-		missing = "trust.operators";
-	else if (c->n_coordinators == 0)
-		missing = "trust.coordinators";
-	else if (c->coordinator_endpoint == NULL || *c->coordinator_endpoint == '\0')
-		missing = "coordinator.endpoint";
-	else if (!c->has_coordinator)
-		missing = "coordinator.public_key";
-	if (missing != NULL) {
-		snprintf(err, errlen, "%s: %s: required for daemon mode", c->path, missing);
-		return -1;
-	}
-	return 0;
-}
-
-int
 daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 {
 	struct daemon dm = {.c = c, .beat_ms = DEFAULT_BEAT_MS};
@@ -956,8 +934,6 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 	char path[4200];
 	int ret = -1;
 
-	if (daemon_check_conf(c, err, errlen) != 0)
-		return -1;
 	sdnotify_init(&dm.sn);
 	dm.kp = keys_load_secret(c->secret_key, err, errlen);
 	if (dm.kp == NULL)

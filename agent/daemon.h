@@ -6,12 +6,8 @@
 
 #include "agent/agent.h"
 
-/* The keys daemon mode needs beyond local mode ([keys] secret_key, [trust]
- * operators and coordinators, [coordinator] endpoint and public_key):
- * 0, or -1 with "file: section.key: required for daemon mode". */
-int daemon_check_conf(const struct agent_conf *c, char *err, size_t errlen);
-
-/* Run until SIGTERM/SIGINT. Returns 0 on a clean stop, -1 with a message
+/* Run until SIGTERM/SIGINT; c has passed agent_conf_check(c,
+ * AGENT_CHECK_DAEMON). Returns 0 on a clean stop, -1 with a message
  * when it cannot start (keys, journal, socket). */
 int daemon_run(const struct agent_conf *c, char *err, size_t errlen);
 

@@ -40,7 +40,7 @@ usage(FILE *f)
 		"                                                   (--force: also when it already runs TAG;\n"
 		"                                                   --accept-unverified: a backup without an\n"
 		"                                                   odc-fleet manifest, e.g. taken by hand)\n"
-		"  run undo --of JOB                                undo rollback JOB (snapshot + old container)\n"
+		"  run undo --of JOB [--dry-run]                    undo rollback JOB (snapshot + old container)\n"
 		"  run preflight --to TAG --backup DIR [--accept-unverified]\n"
 		"                                                   only the rollback's checks\n"
 		"  run backup [--name NAME]                         dump the metadb under the first backup root\n"
@@ -63,6 +63,8 @@ usage(FILE *f)
 		"                                                   [coordinator]); resumes an interrupted plan first\n"
 		"\n"
 		"options of run: --job ID (default: local-<time>), --phase preflight|run\n"
+		"--dry-run checks only and shows what would change of the ODC container, field by field\n"
+		"(secret env values masked).\n"
 		"-c CONFIG defaults to %s. Exit status: 0 success (a rollback only when ODC is healthy\n"
 		"at the target version), 1 failed or refused, 2 usage or configuration error, 3 agent error.\n",
 		DEFAULT_CONF);
@@ -98,6 +100,12 @@ print_result(void *ctx, const struct proto_result *r)
 {
 	(void)ctx;
 	printf("[%s] %s in %.1f s: %s\n", r->step, r->status, secs(r->duration_ms), r->message);
+	/* A dry run's difference (data diff_count): the tail is its text, whole. */
+	if (proto_param(r->data, r->n_data, "diff_count") != NULL) {
+		printf("%s", r->output_tail);
+		fflush(stdout);
+		return;
+	}
 	/* The tail matters when a step failed, and is the point of logs. */
 	bool show = strcmp(r->status, "ok") != 0 || strcmp(r->step, "logs") == 0 || strcmp(r->step, "prune") == 0;
 	if (show && r->output_tail[0] != '\0') {
@@ -420,8 +428,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "odc-agent: cannot initialise libsodium or libcurl\n");
 		return EXIT_INTERNAL;
 	}
-	if (agent_conf_load(conf_path, &c, err, sizeof(err)) != 0) {
-		fprintf(stderr, "odc-agent: %s\n", err);
+	/* check-config checks what daemon checks at its start, and prints every
+	 * problem the same way (config_report); other commands check the values
+	 * only, and meet what the values name when they use it. */
+	ret = agent_conf_load(conf_path, &c, err, sizeof(err));
+	if (c.cfg != NULL && (strcmp(cmd, "check-config") == 0 || strcmp(cmd, "daemon") == 0))
+		ret = agent_conf_check(&c, strcmp(cmd, "daemon") == 0 ? AGENT_CHECK_DAEMON : 0, err, sizeof(err));
+	if (ret != 0) {
+		config_report(stderr, c.cfg, conf_path, err);
+		agent_conf_free(&c);
+		curl_global_cleanup();
 		return EXIT_USAGE;
 	}
 	/* Local mode talks to a person: only warnings unless -v. */
@@ -438,10 +454,7 @@ main(int argc, char **argv)
 		if (log_level_parse(c.log_level, &lvl) != 0)
 			lvl = LOG_LVL_INFO;
 		log_init("odc-agent", verbose ? LOG_LVL_DEBUG : lvl, 0);
-		if (daemon_check_conf(&c, err, sizeof(err)) != 0) {
-			fprintf(stderr, "odc-agent: %s\n", err);
-			ret = EXIT_USAGE;
-		} else if (daemon_run(&c, err, sizeof(err)) != 0) {
+		if (daemon_run(&c, err, sizeof(err)) != 0) {
 			fprintf(stderr, "odc-agent: %s\n", err);
 			ret = strstr(err, "accessible") != NULL || strstr(err, "key") != NULL ? EXIT_USAGE : EXIT_INTERNAL;
 		} else {

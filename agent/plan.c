@@ -35,6 +35,7 @@
 #include "agent/restore.h"
 #include "agent/guard.h"
 #include "agent/spec.h"
+#include "agent/specdiff.h"
 #include "common/version.h"
 #include "common/log.h"
 
@@ -2211,13 +2212,132 @@ out:
 	free(before);
 }
 
+/* The dry run's difference in a step's RESULT (PROTOCOL.md 5, "dry_run"):
+ * data diff_count, unchanged, and the list as JSON text cut into pieces of
+ * at most DIFF_PIECE bytes (on UTF-8 boundaries) in diff.1 ... diff.N; items
+ * that do not fit in DIFF_PIECES pieces are left out whole (diff_count
+ * still counts them). The text for a person is the output tail. */
+#define DIFF_PIECE  1000
+#define DIFF_PIECES 16
+
+static void
+put_diff(struct step_res *s, json_t *diff, const char *same, const char *text)
+{
+	char *list = NULL, key[16], n[24];
+	size_t len, off = 0, piece = 0;
+
+	snprintf(n, sizeof(n), "%zu", json_array_size(diff));
+	put(s, "diff_count", n);
+	put(s, "unchanged", same);
+	while ((list = json_dumps(diff, JSON_COMPACT)) != NULL && strlen(list) > DIFF_PIECE * DIFF_PIECES &&
+	       json_array_size(diff) > 0) {
+		json_array_remove(diff, json_array_size(diff) - 1);
+		free(list);
+	}
+	len = list != NULL ? strlen(list) : 0;
+	while (off < len) {
+		size_t k = len - off > DIFF_PIECE ? DIFF_PIECE : len - off;
+		while (off + k < len && ((unsigned char)list[off + k] & 0xc0) == 0x80)
+			k--;
+		snprintf(key, sizeof(key), "diff.%zu", ++piece);
+		json_object_set_new(s->data, key, json_stringn(list + off, k));
+		off += k;
+	}
+	free(list);
+	snprintf(s->tail, sizeof(s->tail), "%s", text);
+}
+
+/* Puts the difference of cur -> next (inspects; cur NULL: none runs) in the
+ * step's RESULT; a failure to make it fails the step. */
+static void
+show_diff(struct run *r, struct step_res *s, json_t *cur, json_t *next)
+{
+	char same[1024];
+	json_t *diff = specdiff_compare(cur, next, same, sizeof(same));
+	char *text = diff != NULL ? specdiff_text(r->c->container, cur, next, diff, same, sizeof(s->tail)) : NULL;
+
+	if (text == NULL)
+		say(s, "failed", "out of memory comparing the containers");
+	else
+		put_diff(s, diff, same, text);
+	free(text);
+	json_decref(diff);
+}
+
+/* A dry-run rollback: the container that runs against the one the rollback
+ * would create (its spec, as the stop step records it, made from the target
+ * image as the engine makes it). */
+static void
+preview_rollback(struct run *r, struct step_res *s)
+{
+	struct docker_container ct;
+	json_t *cur = NULL, *img = NULL, *target = NULL, *spec = NULL, *next = NULL;
+	char image[300];
+
+	if (need_docker(r, s) != 0 || target_image(r, param(r, "to"), image, sizeof(image), s) != 0)
+		return;
+	if (docker_container_inspect(r->d, r->c->container, &ct, &cur, r->err, sizeof(r->err)) != 0 ||
+	    docker_image_inspect(r->d, ct.image_id, &img, r->err, sizeof(r->err)) < 0 ||
+	    docker_image_inspect(r->d, image, &target, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "dry run: cannot read the container %s or its images: %s", r->c->container, r->err);
+		goto out;
+	}
+	if ((spec = spec_from_container(cur, img, image, r->err, sizeof(r->err))) == NULL) {
+		say(s, "failed", "dry run: cannot derive the new container's spec: %s", r->err);
+		goto out;
+	}
+	if ((next = specdiff_created(spec, target, r->c->container)) == NULL) {
+		say(s, "failed", "out of memory comparing the containers");
+		goto out;
+	}
+	show_diff(r, s, cur, next);
+out:
+	json_decref(next);
+	json_decref(spec);
+	json_decref(target);
+	json_decref(img);
+	json_decref(cur);
+}
+
+/* A dry-run undo: the container that runs now (the one the rollback made,
+ * if any) against the kept one, which the undo renames back and starts. */
+static void
+preview_undo(struct run *r, struct step_res *s)
+{
+	char *renamed = fact(r, param(r, "of"), "renamed");
+	struct docker_container ct;
+	json_t *cur = NULL, *kept = NULL;
+	int rc;
+
+	if (renamed == NULL || need_docker(r, s) != 0)
+		goto out;
+	rc = docker_container_inspect(r->d, r->c->container, &ct, &cur, r->err, sizeof(r->err));
+	if (rc < 0 || docker_container_inspect(r->d, renamed, &ct, &kept, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "dry run: cannot read the containers %s and %s: %s", r->c->container, renamed, r->err);
+		goto out;
+	}
+	/* It gets the name back. */
+	char name[300];
+	snprintf(name, sizeof(name), "/%s", r->c->container);
+	json_object_set_new(kept, "Name", json_string(name));
+	show_diff(r, s, rc == 0 ? cur : NULL, kept);
+out:
+	json_decref(kept);
+	json_decref(cur);
+	free(renamed);
+}
+
 static void
 run_kind(struct run *r, enum step_kind k, struct step_res *s)
 {
 	char image[300], tag[130];
 
 	switch (k) {
-	case K_PREFLIGHT_ROLLBACK: step_preflight_rollback(r, s); break;
+	case K_PREFLIGHT_ROLLBACK:
+		step_preflight_rollback(r, s);
+		if (s->status != NULL && strcmp(s->status, "ok") == 0 && !r->done && param_true(r, "dry_run"))
+			preview_rollback(r, s);
+		break;
 	case K_STOP_ROLLBACK:
 		if (target_image(r, param(r, "to"), image, sizeof(image), s) == 0)
 			step_stop(r, s, "rolledback", image, false);
@@ -2258,7 +2378,11 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 		step_health(r, s, param(r, "to"));
 		retain_after_rollback(r, s);
 		break;
-	case K_PREFLIGHT_UNDO: step_preflight_undo(r, s); break;
+	case K_PREFLIGHT_UNDO:
+		step_preflight_undo(r, s);
+		if (s->status != NULL && strcmp(s->status, "ok") == 0 && param_true(r, "dry_run"))
+			preview_undo(r, s);
+		break;
 	case K_STOP_UNDO: step_stop(r, s, "undone", NULL, true); break;
 	case K_RESTORE_SNAPSHOT: {
 		char *snap = fact(r, param(r, "of"), "snapshot_dir");
@@ -2312,7 +2436,7 @@ steps_of(const char *action, const char *phase, bool dry_run, struct step_def *o
 		for (size_t i = 0; i < (pre || dry_run ? 1 : 6); i++)
 			out[n++] = rollback_steps[i];
 	} else if (strcmp(action, "undo") == 0) {
-		for (size_t i = 0; i < (pre ? 1 : 5); i++)
+		for (size_t i = 0; i < (pre || dry_run ? 1 : 5); i++)
 			out[n++] = undo_steps[i];
 	} else if (strcmp(action, "preflight") == 0) {
 		out[n++] = rollback_steps[0];
@@ -2639,13 +2763,6 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 		if (ret < 0)
 			goto out;
 	}
-	if (ret == 0 && dry_run && n > 0 && !r.done) {
-		char *spec = plan_spec_preview(c, proto_param(rq->params, rq->n_params, "to"), err, errlen);
-		if (spec != NULL) {
-			note(&r, "preflight", "dry run: would create %s with: %s", c->container, spec);
-			free(spec);
-		}
-	}
 	/* A plan that ends (or breaks off) between its snapshot and the end of
 	 * its restore holds the guard still. */
 	release_guard(&r, NULL, NULL);
@@ -2741,37 +2858,4 @@ plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out
 	json_decref(params);
 	journal_plan_clear(&p);
 	return ret;
-}
-
-char *
-plan_spec_preview(const struct agent_conf *c, const char *tag, char *err, size_t errlen)
-{
-	struct docker *d = NULL;
-	struct docker_container ct;
-	json_t *inspect = NULL, *img = NULL, *spec = NULL;
-	char image[300], *text = NULL;
-
-	if (tag == NULL || spec_image_ref(c->repository, tag, image, sizeof(image)) != 0) {
-		snprintf(err, errlen, "no usable tag");
-		return NULL;
-	}
-	d = docker_new(c->docker_socket, c->api_timeout_ms, err, errlen);
-	if (d == NULL || docker_container_inspect(d, c->container, &ct, &inspect, err, errlen) != 0)
-		goto out;
-	if (docker_image_inspect(d, ct.image_id, &img, err, errlen) < 0)
-		goto out;
-	spec = spec_from_container(inspect, img, image, err, errlen);
-	if (spec != NULL) {
-		/* The password is in the env (Docker's create body keeps Env at
-		 * the top level); a preview must not show it, nor anything
-		 * named like a secret. */
-		spec_redact(spec, "******");
-		text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
-	}
-out:
-	json_decref(spec);
-	json_decref(img);
-	json_decref(inspect);
-	docker_free(d);
-	return text;
 }

@@ -56,8 +56,4 @@ void plan_busy_describe(struct journal *j, const char *why, char *out, size_t ou
 int plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out *out, char job[65],
 		char *err, size_t errlen);
 
-/* The container spec a rollback to tag would create, as JSON text
- * (malloc'd), for --dry-run; NULL with a message. */
-char *plan_spec_preview(const struct agent_conf *c, const char *tag, char *err, size_t errlen);
-
 #endif

@@ -29,7 +29,7 @@ static const char *const spec_host_skip[] = {
     "ContainerIDFile", "MaskedPaths", "ReadonlyPaths", "CgroupnsMode", "Runtime", "ConsoleSize", "Isolation",
 };
 
-static bool
+bool
 spec_listed(const char *const *list, size_t n, const char *key)
 {
 	for (size_t i = 0; i < n; i++)
@@ -69,18 +69,18 @@ spec_fail(char *err, size_t errlen, const char *fmt, ...)
  * Leaving those out keeps the body to what the operator chose. An object
  * member that is itself an object or an array is content: ExposedPorts
  * {"18990/tcp": {}} is a set of one port, not nothing. */
-static int
-spec_empty(json_t *v)
+bool
+spec_is_default(json_t *v)
 {
 	const char *key;
 	json_t *m;
 
 	if (v == NULL)
-		return 1;
+		return true;
 	switch (json_typeof(v)) {
 	case JSON_NULL:
 	case JSON_FALSE:
-		return 1;
+		return true;
 	case JSON_STRING:
 		return json_string_length(v) == 0;
 	case JSON_INTEGER:
@@ -92,14 +92,20 @@ spec_empty(json_t *v)
 	case JSON_OBJECT:
 		json_object_foreach(v, key, m)
 		{
-			if (json_is_object(m) || json_is_array(m) || !spec_empty(m))
-				return 0;
+			if (json_is_object(m) || json_is_array(m) || !spec_is_default(m))
+				return false;
 		}
-		return 1;
+		return true;
 	case JSON_TRUE:
-		return 0;
+		return false;
 	}
-	return 0;
+	return false;
+}
+
+bool
+spec_engine_field(const char *key)
+{
+	return spec_listed(spec_host_skip, sizeof(spec_host_skip) / sizeof(spec_host_skip[0]), key);
 }
 
 /* Sets dst[key] to a deep copy of v unless v is a default. 0 or -1. */
@@ -108,7 +114,7 @@ spec_put(json_t *dst, const char *key, json_t *v, char *err, size_t errlen)
 {
 	json_t *c;
 
-	if (spec_empty(v))
+	if (spec_is_default(v))
 		return 0;
 	c = json_deep_copy(v);
 	if (c == NULL || json_object_set_new(dst, key, c) != 0) {
@@ -510,8 +516,7 @@ spec_image_ref(const char *repository, const char *tag, char *out, size_t outlen
 bool
 spec_secret_name(const char *name, size_t len)
 {
-	static const char *const marks[] = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTIAL", "PRIVATE_KEY",
-					    "ACCESS_KEY"};
+	static const char *const marks[] = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTIAL", "_KEY", "APIKEY"};
 	char up[256];
 
 	if (len >= sizeof(up))
@@ -522,7 +527,8 @@ spec_secret_name(const char *name, size_t len)
 	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
 		if (strstr(up, marks[i]) != NULL)
 			return true;
-	return false;
+	/* A name ending in KEY (ODC_AESKEY, ENCRYPTION_KEY above) holds one. */
+	return len >= 3 && strcmp(up + len - 3, "KEY") == 0;
 }
 
 void

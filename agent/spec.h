@@ -50,6 +50,18 @@ struct spec_defaults {
 json_t *spec_from_container(json_t *container_inspect, json_t *image_inspect, const char *image,
                             char *err, size_t errlen);
 
+/* Whether key is one of the n strings of list. */
+bool spec_listed(const char *const *list, size_t n, const char *key);
+
+/* Whether v is one of Docker's defaults: null, "", 0, false, [], {}, or an
+ * object of only such scalars (RestartPolicy {"Name": ""}); Docker shows an
+ * unset field as any of them. */
+bool spec_is_default(json_t *v);
+
+/* Whether HostConfig member key is one the engine fills in by itself (and
+ * a rollback's create leaves to it): not the operator's. */
+bool spec_engine_field(const char *key);
+
 /* Fills *def with the seed's values (SPEC_DEFAULT_*), no env, and the
  * upgrade guide's binds /var/log/odc:/opt/odc/log and
  * /var/data/odc:/opt/odc/data (static storage). The caller adds env. */
@@ -65,8 +77,9 @@ json_t *spec_from_defaults(const struct spec_defaults *def, const char *image, c
                            size_t errlen);
 
 /* Secrets at rest. An env variable whose name says it is one (PASSWORD,
- * PASSWD, SECRET, TOKEN, CREDENTIAL, PRIVATE_KEY, ACCESS_KEY, any case:
- * DATABASE_PASSWORD, ODC_PROPERTY_ENCRYPTION_PASSWORD) never leaves the
+ * PASSWD, SECRET, TOKEN, CREDENTIAL, _KEY, APIKEY anywhere, or KEY at the
+ * end; any case: DATABASE_PASSWORD, ODC_ADMIN_INITIAL_PASSWORD,
+ * ODC_PROPERTY_ENCRYPTION_PASSWORD, AWS_ACCESS_KEY_ID) never leaves the
  * host's Docker engine in clear: the journal keeps the spec with such values
  * replaced by SPEC_KEPT_MASK, and the create takes them back from the kept
  * container (this job's own, which prune never removes while the job is

@@ -6,12 +6,16 @@
 #include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /*
@@ -31,11 +35,34 @@ struct config_entry {
 	int line;
 };
 
+/* The first line of each [section] name, for problems about a key it lacks. */
+struct config_section {
+	char *name;
+	int line;
+};
+
+/* Problems recorded while a loader checks the values (config_problem). They
+ * are kept apart from the values so that the getters, which take a const
+ * configuration, can add to them. */
+struct config_problems {
+	struct config_problem_entry {
+		int line;
+		char *text;
+	} * p;
+	size_t n;
+	size_t cap;
+	size_t lost; /* problems not kept for want of memory */
+};
+
 struct config {
 	char *path;
 	struct config_entry *e;
 	size_t n;
 	size_t cap;
+	struct config_section *sec;
+	size_t nsec;
+	size_t capsec;
+	struct config_problems *probs;
 };
 
 /* State shared by the reader and the handler during one parse. */
@@ -157,6 +184,40 @@ config_check_section(struct config_parse *p, const char *s, size_t n)
 	return 0;
 }
 
+/* Records where a "[section]" line (already checked) first names its section. */
+static int
+config_section_seen(struct config_parse *p, const char *s, size_t n)
+{
+	const char *close = memchr(s, ']', n);
+	struct config *c = p->c;
+	struct config_section *ns;
+	size_t len, i;
+
+	if (close == NULL)
+		return 0; /* inih calls it a syntax error */
+	len = (size_t)(close - s) - 1;
+	for (i = 0; i < c->nsec; i++) {
+		if (strlen(c->sec[i].name) == len && memcmp(c->sec[i].name, s + 1, len) == 0)
+			return 0;
+	}
+	if (c->nsec == c->capsec) {
+		size_t ncap = c->capsec ? c->capsec * 2 : 16;
+		ns = realloc(c->sec, ncap * sizeof(*ns));
+		if (ns == NULL)
+			goto oom;
+		c->sec = ns;
+		c->capsec = ncap;
+	}
+	c->sec[c->nsec].name = strndup(s + 1, len);
+	if (c->sec[c->nsec].name == NULL)
+		goto oom;
+	c->sec[c->nsec++].line = p->lineno;
+	return 0;
+oom:
+	config_parse_fail(p, "out of memory");
+	return -1;
+}
+
 /* inih's fgets-like reader: returns the next line (with its "\n") in str. */
 static char *
 config_reader(char *str, int num, void *stream)
@@ -196,6 +257,8 @@ config_reader(char *str, int num, void *stream)
 		return NULL;
 	}
 	if (n > 0 && line[0] == '[' && config_check_section(p, line, n) != 0)
+		return NULL;
+	if (n > 0 && line[0] == '[' && config_section_seen(p, line, n) != 0)
 		return NULL;
 	memcpy(str, line, n);
 	str[n] = '\n';
@@ -299,7 +362,8 @@ config_parse_text(const char *name, const char *text, size_t len, char *err, siz
 		goto out;
 	}
 	c = calloc(1, sizeof(*c));
-	if (c == NULL || (c->path = strdup(name)) == NULL) {
+	if (c == NULL || (c->path = strdup(name)) == NULL ||
+	    (c->probs = calloc(1, sizeof(*c->probs))) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", name);
 		goto out;
 	}
@@ -409,6 +473,15 @@ config_free(struct config *c)
 		free(c->e[i].value);
 	}
 	free(c->e);
+	for (i = 0; i < c->nsec; i++)
+		free(c->sec[i].name);
+	free(c->sec);
+	if (c->probs != NULL) {
+		for (i = 0; i < c->probs->n; i++)
+			free(c->probs->p[i].text);
+		free(c->probs->p);
+		free(c->probs);
+	}
 	free(c->path);
 	free(c);
 }
@@ -446,6 +519,39 @@ config_entry(const struct config *c, size_t i, const char **section, const char 
 	return 0;
 }
 
+static void config_record(const struct config *c, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Adds one problem, already formatted with its location, shown at line. */
+static void
+config_record(const struct config *c, int line, const char *fmt, ...)
+{
+	struct config_problems *pr = c->probs;
+	struct config_problem_entry *np;
+	char text[1400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (pr->n == pr->cap) {
+		size_t ncap = pr->cap ? pr->cap * 2 : 16;
+		np = realloc(pr->p, ncap * sizeof(*np));
+		if (np == NULL) {
+			pr->lost++;
+			return;
+		}
+		pr->p = np;
+		pr->cap = ncap;
+	}
+	pr->p[pr->n].text = strdup(text);
+	if (pr->p[pr->n].text == NULL) {
+		pr->lost++;
+		return;
+	}
+	pr->p[pr->n++].line = line;
+}
+
 /* Does "section.key" pattern k cover this entry? Sections may contain dots, so
  * k is matched against the entry's section first rather than split on a dot. */
 static int
@@ -462,17 +568,38 @@ int
 config_check_known(const struct config *c, const char *const *known, char *err, size_t errlen)
 {
 	size_t i, j;
+	int ret = 0;
 
 	for (i = 0; i < c->n; i++) {
 		for (j = 0; known[j] != NULL; j++) {
 			if (config_known_match(known[j], &c->e[i]))
 				break;
 		}
-		if (known[j] == NULL) {
+		if (known[j] != NULL)
+			continue;
+		config_record(c, c->e[i].line, "%s:%d: %s.%s: unknown key", c->path, c->e[i].line,
+		              c->e[i].section, c->e[i].key);
+		if (ret == 0)
 			snprintf(err, errlen, "%s:%d: %s.%s: unknown key", c->path, c->e[i].line,
 			         c->e[i].section, c->e[i].key);
-			return -1;
-		}
+		ret = -1;
+	}
+	return ret;
+}
+
+/* Where a problem about section.key is shown: the key's line, else the line
+ * of its [section], else 0. */
+static int
+config_problem_line(const struct config *c, const char *section, const char *key)
+{
+	const struct config_entry *e = config_find(c, section, key);
+	size_t i;
+
+	if (e != NULL)
+		return e->line;
+	for (i = 0; i < c->nsec; i++) {
+		if (strcmp(c->sec[i].name, section) == 0)
+			return c->sec[i].line;
 	}
 	return 0;
 }
@@ -481,18 +608,84 @@ int
 config_require(const struct config *c, const char *section, const char *key, char *err,
                size_t errlen)
 {
+	int line;
+
 	if (config_find(c, section, key) != NULL)
 		return 0;
-	snprintf(err, errlen, "%s: %s.%s: required key missing", c->path, section, key);
+	line = config_problem_line(c, section, key);
+	config_record(c, line, "%s:%d: %s.%s: required key missing", c->path, line, section, key);
+	snprintf(err, errlen, "%s:%d: %s.%s: required key missing", c->path, line, section, key);
 	return -1;
+}
+
+void
+config_problem(const struct config *c, const char *section, const char *key, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	int line = config_problem_line(c, section, key);
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	config_record(c, line, "%s:%d: %s.%s: %s", c->path, line, section, key, msg);
+}
+
+size_t
+config_problem_count(const struct config *c)
+{
+	return c->probs->n + c->probs->lost;
+}
+
+const char *
+config_problem_text(const struct config *c, size_t i)
+{
+	return i < c->probs->n ? c->probs->p[i].text : NULL;
+}
+
+size_t
+config_report(FILE *f, const struct config *c, const char *path, const char *err)
+{
+	const struct config_problems *pr;
+	size_t i, j, n;
+
+	if (c == NULL) {
+		fprintf(f, "%s\n%s: 1 problem\n", err, path);
+		return 1;
+	}
+	/* In file order, problems without a line (0) last; a stable insertion
+	 * sort keeps the order they were found in within a line. The list is no
+	 * part of the configuration's values, so sorting it is no change to c. */
+	pr = c->probs;
+	for (i = 1; i < pr->n; i++) {
+		struct config_problem_entry t = pr->p[i];
+		unsigned key = t.line > 0 ? (unsigned)t.line : UINT_MAX;
+
+		for (j = i; j > 0; j--) {
+			unsigned prev =
+			    pr->p[j - 1].line > 0 ? (unsigned)pr->p[j - 1].line : UINT_MAX;
+			if (prev <= key)
+				break;
+			pr->p[j] = pr->p[j - 1];
+		}
+		pr->p[j] = t;
+	}
+	for (i = 0; i < pr->n; i++)
+		fprintf(f, "%s\n", pr->p[i].text);
+	if (pr->lost > 0)
+		fprintf(f, "%s: %zu more problems not shown: out of memory\n", c->path, pr->lost);
+	n = config_problem_count(c);
+	if (n > 0)
+		fprintf(f, "%s: %zu problem%s\n", c->path, n, n == 1 ? "" : "s");
+	return n;
 }
 
 static void config_fail(const struct config *c, const char *section, const char *key, int line,
                         char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
 
-/* Writes "path:line: section.key: <message>"; line 0 (a bad default) drops
- * the line number. */
+/* Writes "path:line: section.key: <message>" to err and records it as a
+ * problem; line 0 (a bad default) drops the line number. */
 static void
 config_fail(const struct config *c, const char *section, const char *key, int line, char *err,
             size_t errlen, const char *fmt, ...)
@@ -503,10 +696,13 @@ config_fail(const struct config *c, const char *section, const char *key, int li
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (line > 0)
+	if (line > 0) {
 		snprintf(err, errlen, "%s:%d: %s.%s: %s", c->path, line, section, key, msg);
-	else
+		config_record(c, line, "%s:%d: %s.%s: %s", c->path, line, section, key, msg);
+	} else {
 		snprintf(err, errlen, "%s: %s.%s: default: %s", c->path, section, key, msg);
+		config_record(c, 0, "%s: %s.%s: default: %s", c->path, section, key, msg);
+	}
 }
 
 int
@@ -946,4 +1142,237 @@ out:
 	if (ret < 0)
 		config_fail(c, section, key, e != NULL ? e->line : 0, err, errlen, "%s", why);
 	return ret;
+}
+
+/* ---- endpoints ---- */
+
+int
+config_parse_port(const char *s, unsigned *port)
+{
+	unsigned v = 0;
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9' || i == 5)
+			return -1;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (i == 0 || v < 1 || v > 65535)
+		return -1;
+	*port = v;
+	return 0;
+}
+
+/* Splits a "tcp://HOST:PORT" (HOST may be "[IPv6]") into host and port.
+ * Returns NULL, or what is wrong. */
+static const char *
+config_tcp_split(const char *s, unsigned flags, char *host, size_t hostlen, char *port,
+                 size_t portlen)
+{
+	const char *h = s + 6, *colon, *p, *end;
+	unsigned v = 0;
+	size_t n;
+
+	/* ZeroMQ's "tcp://SOURCE;HOST:PORT" for a connect: HOST is the peer. */
+	if (!(flags & CONFIG_ENDPOINT_BIND) && (p = strchr(h, ';')) != NULL)
+		h = p + 1;
+	if (*h == '[') {
+		end = strchr(h, ']');
+		if (end == NULL || end[1] != ':')
+			return "an IPv6 address needs brackets and a port: tcp://[::1]:7701";
+		colon = end + 1;
+		h++;
+	} else {
+		colon = strrchr(h, ':');
+		if (colon == NULL)
+			return "no port";
+		end = colon;
+	}
+	n = (size_t)(end - h);
+	if (n == 0 || n >= hostlen)
+		return "no host";
+	for (p = h; p < end; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '/')
+			return "blanks, '/' or non-ASCII bytes in the host";
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (strcmp(colon + 1, "*") == 0 && (flags & CONFIG_ENDPOINT_BIND)) {
+		snprintf(port, portlen, "0");
+		return NULL;
+	}
+	if (config_parse_port(colon + 1, &v) != 0)
+		return "the port is not a number from 1 to 65535";
+	snprintf(port, portlen, "%u", v);
+	return NULL;
+}
+
+int
+config_get_endpoint(const struct config *c, const char *section, const char *key, const char *def,
+                    unsigned flags, const char **out, char *err, size_t errlen)
+{
+	const struct config_entry *e = config_find(c, section, key);
+	struct sockaddr_un sun;
+	char host[256], port[8], shown[300];
+	const char *why = NULL;
+
+	if (e == NULL) {
+		*out = def;
+		return 1;
+	}
+	if (strncmp(e->value, "tcp://", 6) == 0) {
+		why = config_tcp_split(e->value, flags, host, sizeof(host), port, sizeof(port));
+	} else if (strncmp(e->value, "ipc://", 6) == 0 && !(flags & CONFIG_ENDPOINT_TCP)) {
+		if (e->value[6] == '\0')
+			why = "no path";
+		else if (strlen(e->value + 6) >= sizeof(sun.sun_path))
+			why = "the path is longer than a unix socket path may be";
+	} else {
+		why = "";
+	}
+	if (why != NULL) {
+		config_quote(e->value, shown, sizeof(shown));
+		config_fail(c, section, key, e->line, err, errlen, "expected %s%s%s, got '%s'",
+		            flags & CONFIG_ENDPOINT_TCP ? "tcp://HOST:PORT"
+		                                        : "tcp://HOST:PORT or ipc://PATH",
+		            *why ? ": " : "", why, shown);
+		return -1;
+	}
+	*out = e->value;
+	return 0;
+}
+
+/* ---- what values name: files, directories, hosts ---- */
+
+/* The name of the user these checks run as, for messages. */
+static void
+config_user(char *out, size_t outlen)
+{
+	struct passwd pw, *res = NULL;
+	char buf[2048];
+
+	if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
+		snprintf(out, outlen, "user %s", res->pw_name);
+	else
+		snprintf(out, outlen, "uid %u", (unsigned)geteuid());
+}
+
+int
+config_check_endpoint(const struct config *c, const char *section, const char *key,
+                      const char *endpoint, unsigned flags)
+{
+	struct addrinfo hints, *res = NULL;
+	char host[256], port[8];
+	int rc;
+
+	if (strncmp(endpoint, "tcp://", 6) != 0 ||
+	    config_tcp_split(endpoint, flags, host, sizeof(host), port, sizeof(port)) != NULL)
+		return 0; /* ipc://, or a syntax the getter has reported */
+	if ((flags & CONFIG_ENDPOINT_BIND) && strcmp(host, "*") == 0)
+		return 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = (flags & CONFIG_ENDPOINT_BIND) ? AI_PASSIVE : 0;
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (res != NULL)
+		freeaddrinfo(res);
+	/* ZeroMQ binds to an interface by its name too ("tcp://eth0:7701"). */
+	if (rc == 0 || ((flags & CONFIG_ENDPOINT_BIND) && if_nametoindex(host) != 0))
+		return 0;
+	/* A resolver that cannot answer now (no network yet at boot) says
+	 * nothing about the name: only a definite "no such host" is a problem,
+	 * since a problem stops the daemon for good (exit status 2). */
+	if (rc == EAI_AGAIN)
+		return 0;
+	config_problem(c, section, key, "%s: cannot resolve '%s': %s%s", endpoint, host,
+	               rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc),
+	               (flags & CONFIG_ENDPOINT_BIND) ? " (nor is it a network interface)" : "");
+	return -1;
+}
+
+/* Can the user running this create entries in directory path? */
+static int
+config_dir_usable(const struct config *c, const char *section, const char *key, const char *what,
+                  const char *path)
+{
+	struct stat st;
+	char user[96];
+
+	if (stat(path, &st) != 0) {
+		config_problem(c, section, key, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		config_problem(c, section, key, "%s%s: not a directory", what, path);
+		return -1;
+	}
+	if (access(path, W_OK | X_OK) != 0) {
+		config_user(user, sizeof(user));
+		config_problem(c, section, key, "%s%s: not writable by %s (%s)", what, path, user,
+		               strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_check_dir(const struct config *c, const char *section, const char *key, const char *path,
+                 unsigned flags)
+{
+	char parent[PATH_MAX], what[PATH_MAX + 64];
+	struct stat st;
+	char *slash;
+
+	/* ENOTDIR: a file where a parent should be, reported at that parent. */
+	if (stat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR))
+		return config_dir_usable(c, section, key, "", path);
+	if (strlen(path) >= sizeof(parent)) {
+		config_problem(c, section, key, "%s: path too long", path);
+		return -1;
+	}
+	/* Missing: it is made at start, so what matters is its parent (or, when
+	 * the daemon makes the whole chain, the nearest ancestor that exists). */
+	snprintf(parent, sizeof(parent), "%s", path);
+	for (;;) {
+		slash = strrchr(parent, '/');
+		if (slash == NULL)
+			return 0;
+		if (slash == parent)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		if (stat(parent, &st) == 0 || (errno != ENOENT && errno != ENOTDIR) ||
+		    !(flags & CONFIG_DIR_PARENTS) || strcmp(parent, "/") == 0)
+			break;
+	}
+	if (!(flags & CONFIG_DIR_PARENTS) && stat(parent, &st) != 0 && errno == ENOENT) {
+		config_problem(c, section, key,
+		               "%s: cannot be created: its parent %s does not exist", path, parent);
+		return -1;
+	}
+	snprintf(what, sizeof(what), "%s: cannot be created: ", path);
+	return config_dir_usable(c, section, key, what, parent);
+}
+
+int
+config_check_exec(const struct config *c, const char *section, const char *key, const char *path)
+{
+	struct stat st;
+	char user[96];
+
+	if (stat(path, &st) != 0) {
+		config_problem(c, section, key, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		config_problem(c, section, key, "%s: not a regular file", path);
+		return -1;
+	}
+	if (access(path, X_OK) != 0) {
+		config_user(user, sizeof(user));
+		config_problem(c, section, key, "%s: not executable by %s (mode %04o)", path, user,
+		               (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Bounds on what a configuration may hold. */
 #define CONFIG_MAX_FILE        (1024 * 1024) /* bytes in the whole file */
@@ -50,19 +51,44 @@ size_t config_count(const struct config *c);
 int config_entry(const struct config *c, size_t i, const char **section, const char **key,
                  const char **value, int *line);
 
+/* Problems. A loader goes on past a bad value so that one run reports every
+ * problem in the file: config_check_known, config_require, each getter below
+ * that returns -1 and the config_check_* functions record what they find, and
+ * the loader adds its own with config_problem. Every problem reads
+ * "path:line: section.key: what is wrong", where line is the key's line or,
+ * when the key is absent, the line of its [section], or 0 when the file has
+ * no such section either. A syntax error (config_load returns NULL) still
+ * stops at the first. */
+
+/* Records a problem about section.key (printf-style message). */
+void config_problem(const struct config *c, const char *section, const char *key, const char *fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
+
+/* How many problems have been recorded, and the i-th (owned by c; NULL when
+ * i is out of range) in the order found. */
+size_t config_problem_count(const struct config *c);
+const char *config_problem_text(const struct config *c, size_t i);
+
+/* Writes every problem of c to f, one a line in file order, then
+ * "path: N problems" (nothing when there are none). When c is NULL
+ * (config_load failed), writes err and "path: 1 problem". Returns the number. */
+size_t config_report(FILE *f, const struct config *c, const char *path, const char *err);
+
 /* Checks every key against known, a NULL-terminated list of "section.key"
  * entries where "section.*" allows any key in that section. Returns 0, or -1
- * with "path:line: section.key: unknown key" for the first stranger in file order. */
+ * when a key is unknown: each is recorded as "path:line: section.key: unknown
+ * key", and err holds the first in file order. */
 int config_check_known(const struct config *c, const char *const *known, char *err, size_t errlen);
 
-/* Returns 0 when section.key is set, else -1 with
- * "path: section.key: required key missing". */
+/* Returns 0 when section.key is set, else -1 with (recorded, and in err)
+ * "path:line: section.key: required key missing" (line as for problems). */
 int config_require(const struct config *c, const char *section, const char *key, char *err,
                    size_t errlen);
 
 /* Typed getters. Each returns 0 when the key is set and valid (value in *out),
  * 1 when it is absent (the default is written to *out), or -1 with a message
- * "path:line: section.key: what is wrong" and *out untouched. */
+ * "path:line: section.key: what is wrong" in err (which may be NULL with
+ * errlen 0) and recorded as a problem, and *out untouched. */
 
 /* The value as written (owned by c); def may be NULL. */
 int config_get_str(const struct config *c, const char *section, const char *key, const char *def,
@@ -115,5 +141,40 @@ struct config_label {
 int config_get_labels(const struct config *c, const char *section, const char *key, const char *def,
                       struct config_label *labels, size_t max_labels, size_t *n_labels, char *store,
                       size_t store_len, char *err, size_t errlen);
+
+/* A TCP port as written: 1 to 5 decimal digits making 1..65535 (no sign or
+ * blanks). Returns 0 with *port, or -1. */
+int config_parse_port(const char *s, unsigned *port);
+
+/* A ZeroMQ endpoint: "tcp://HOST:PORT" (HOST a name, an IPv4 address or
+ * "[IPv6]"; PORT 1..65535) or "ipc://PATH" (shorter than a unix socket path).
+ * CONFIG_ENDPOINT_TCP refuses ipc://; CONFIG_ENDPOINT_BIND allows the
+ * port "*" (any free port) and, in config_check_endpoint, the host "*" and
+ * interface names. Nothing is resolved here. */
+#define CONFIG_ENDPOINT_TCP  1u
+#define CONFIG_ENDPOINT_BIND 2u
+int config_get_endpoint(const struct config *c, const char *section, const char *key,
+                        const char *def, unsigned flags, const char **out, char *err,
+                        size_t errlen);
+
+/* Checks of what a value names, for a daemon's start and its check-config:
+ * each returns 0, or -1 after recording a problem at section.key. They check
+ * as the user running them (run check-config as the daemon's user). */
+
+/* A tcp:// endpoint's host resolves (flags as for config_get_endpoint); an
+ * ipc:// endpoint, or a resolver that cannot answer now (EAI_AGAIN), passes. */
+int config_check_endpoint(const struct config *c, const char *section, const char *key,
+                          const char *endpoint, unsigned flags);
+
+/* path is a directory this user may create entries in, or is missing and
+ * can be made: its parent (CONFIG_DIR_PARENTS: its nearest existing
+ * ancestor, when the daemon makes the whole chain) is such a directory. */
+#define CONFIG_DIR_PARENTS 1u
+int config_check_dir(const struct config *c, const char *section, const char *key, const char *path,
+                     unsigned flags);
+
+/* path is a regular file this user may execute. */
+int config_check_exec(const struct config *c, const char *section, const char *key,
+                      const char *path);
 
 #endif

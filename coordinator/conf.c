@@ -3,8 +3,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,64 +43,6 @@ static const char *const webhook_keys[] = {
     "webhook.backoff_max", "webhook.secret",   NULL,
 };
 
-/* Each getter reports its own file:line error; r < 0 stops. */
-#define GET(call)                                                                                  \
-	do {                                                                                       \
-		if ((call) < 0)                                                                    \
-			goto fail;                                                                 \
-	} while (0)
-
-#define REQUIRE(section, key)                                                                      \
-	do {                                                                                       \
-		if (config_require(c->cfg, section, key, err, errlen) != 0)                        \
-			goto fail;                                                                 \
-	} while (0)
-
-static void bad_value(const struct coord_conf *c, const char *section, const char *key, char *err,
-                      size_t errlen, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-static void
-bad_value(const struct coord_conf *c, const char *section, const char *key, char *err,
-          size_t errlen, const char *fmt, ...)
-{
-	char what[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	snprintf(err, errlen, "%s:%d: %s.%s: %s", c->path, config_line(c->cfg, section, key),
-	         section, key, what);
-}
-
-/* A ZeroMQ TCP endpoint we can bind: "tcp://HOST:PORT" where HOST is not
- * empty and PORT is 1..65535 or '*' (any free port). Anything else would only
- * fail later, inside zmq_bind, with a vaguer message. */
-static bool
-tcp_endpoint_ok(const char *s)
-{
-	const char *host, *colon, *p;
-	unsigned long port = 0;
-
-	if (strncmp(s, "tcp://", 6) != 0)
-		return false;
-	host = s + 6;
-	colon = strrchr(host, ':');
-	if (colon == NULL || colon == host)
-		return false;
-	for (p = host; p < colon; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '/')
-			return false;
-	if (strcmp(colon + 1, "*") == 0)
-		return true;
-	for (p = colon + 1; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9' || p - colon > 5)
-			return false;
-		port = port * 10 + (unsigned long)(*p - '0');
-	}
-	return p > colon + 1 && port >= 1 && port <= 65535;
-}
-
 /* metrics.listen: "A.B.C.D:PORT" or "[IPv6]:PORT" with PORT 1..65535, numeric
  * only: no name is resolved, so what is checked here is what is bound.
  * Returns NULL with the address in *ss and *len, or what is wrong. */
@@ -108,8 +50,8 @@ static const char *
 listen_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
 	char host[INET6_ADDRSTRLEN];
-	const char *h = s, *colon, *p;
-	unsigned long port = 0;
+	const char *h = s, *colon;
+	unsigned port = 0;
 	bool v6 = *s == '[';
 	size_t n;
 
@@ -129,12 +71,7 @@ listen_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 		if (memchr(s, ':', n) != NULL)
 			return "an IPv6 address needs brackets: [::1]:9477";
 	}
-	for (p = colon + 1; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9' || p - colon > 5)
-			return "the port is not a number from 1 to 65535";
-		port = port * 10 + (unsigned long)(*p - '0');
-	}
-	if (p == colon + 1 || port < 1 || port > 65535)
+	if (config_parse_port(colon + 1, &port) != 0)
 		return "the port is not a number from 1 to 65535";
 	if (n == 0 || n >= sizeof(host))
 		return "not an IP address (host names are not resolved)";
@@ -194,43 +131,46 @@ out:
 
 /* trust.operators: name=key pairs; names are label keys (checked by
  * config_get_labels), keys are odc public keys, each key at most once. */
-static int
-load_operators(struct coord_conf *c, char *err, size_t errlen)
+static void
+load_operators(struct coord_conf *c)
 {
 	struct config_label labels[COORD_MAX_OPERATORS];
 	char kerr[160];
-	size_t n = 0;
+	size_t n = 0, good = 0;
 
 	/* A line holds at most CONFIG_MAX_LINE bytes, so the whole list fits. */
 	if (config_get_labels(c->cfg, "trust", "operators", NULL, labels, COORD_MAX_OPERATORS, &n,
-	                      c->store, sizeof(c->store), err, errlen) < 0)
-		return -1;
+	                      c->store, sizeof(c->store), NULL, 0) != 0)
+		return; /* absent (required, reported) or bad */
 	if (n == 0) {
-		bad_value(c, "trust", "operators", err, errlen,
-		          "at least one operator (name=key) is required");
-		return -1;
+		config_problem(c->cfg, "trust", "operators",
+		               "at least one operator (name=key) is required");
+		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct coord_operator *op = &c->operators[i];
+		struct coord_operator *op = &c->operators[good];
+		bool dup = false;
 
 		op->name = labels[i].key;
 		if (keys_parse_public(labels[i].value, op->pk, kerr, sizeof(kerr)) != 0) {
-			bad_value(c, "trust", "operators", err, errlen, "operator %s: %s", op->name,
-			          kerr);
-			return -1;
+			config_problem(c->cfg, "trust", "operators", "operator %s: %s", op->name,
+			               kerr);
+			continue;
 		}
-		for (size_t j = 0; j < i; j++) {
+		for (size_t j = 0; j < good && !dup; j++) {
 			if (memcmp(c->operators[j].pk, op->pk, PROTO_PK_LEN) == 0) {
-				bad_value(c, "trust", "operators", err, errlen,
-				          "operators %s and %s have the same key; each operator "
-				          "needs a key of their own",
-				          c->operators[j].name, op->name);
-				return -1;
+				config_problem(
+				    c->cfg, "trust", "operators",
+				    "operators %s and %s have the same key; each operator "
+				    "needs a key of their own",
+				    c->operators[j].name, op->name);
+				dup = true;
 			}
 		}
+		if (!dup)
+			good++;
 	}
-	c->n_operators = n;
-	return 0;
+	c->n_operators = good;
 }
 
 /* ---- [webhook.NAME] ---- */
@@ -240,11 +180,11 @@ load_operators(struct coord_conf *c, char *err, size_t errlen)
 #define WEBHOOK_SECRET_MAX 256
 
 /* The [webhook.NAME] sections in file order (strings owned by c->cfg). A
- * webhook needs a name: keys in a bare [webhook] or in [webhook.] are refused
- * here, before the unknown-key check would call them unknown. */
-static int
-webhook_sections(const struct coord_conf *c, const char **names, size_t *n, char *err,
-                 size_t errlen)
+ * webhook needs a name: each key in a bare [webhook] or in [webhook.] is a
+ * problem here (known_list lets them by the unknown-key check, which would
+ * say less), and so is each key of a webhook past the last allowed. */
+static void
+webhook_sections(const struct coord_conf *c, const char **names, size_t *n)
 {
 	size_t count = config_count(c->cfg);
 
@@ -257,10 +197,9 @@ webhook_sections(const struct coord_conf *c, const char **names, size_t *n, char
 		if (config_entry(c->cfg, i, &section, &key, &value, &line) != 0)
 			break;
 		if (strcmp(section, "webhook") == 0 || strcmp(section, WEBHOOK_PREFIX) == 0) {
-			snprintf(err, errlen,
-			         "%s:%d: %s.%s: a webhook needs a name: [webhook.NAME]", c->path,
-			         line, section, key);
-			return -1;
+			config_problem(c->cfg, section, key,
+			               "a webhook needs a name: [webhook.NAME]");
+			continue;
 		}
 		if (strncmp(section, WEBHOOK_PREFIX, strlen(WEBHOOK_PREFIX)) != 0)
 			continue;
@@ -269,13 +208,12 @@ webhook_sections(const struct coord_conf *c, const char **names, size_t *n, char
 		if (seen)
 			continue;
 		if (*n == COORD_MAX_WEBHOOKS) {
-			snprintf(err, errlen, "%s:%d: %s.%s: more than %d webhooks", c->path, line,
-			         section, key, COORD_MAX_WEBHOOKS);
-			return -1;
+			config_problem(c->cfg, section, key, "more than %d webhooks",
+			               COORD_MAX_WEBHOOKS);
+			continue;
 		}
 		names[(*n)++] = section;
 	}
-	return 0;
 }
 
 /* known_keys, then "SECTION.KEY" for each webhook section and webhook key: a
@@ -296,12 +234,15 @@ known_list(const char *const *sections, size_t n)
 		for (size_t k = 0; k < nkeys; k++)
 			text +=
 			    strlen(sections[i]) + strlen(webhook_keys[k]) - strlen("webhook") + 1;
-	list = malloc((nbase + n * nkeys + 1) * sizeof(*list) + text);
+	list = malloc((nbase + 2 + n * nkeys + 1) * sizeof(*list) + text);
 	if (list == NULL)
 		return NULL;
-	p = (char *)(list + nbase + n * nkeys + 1);
+	p = (char *)(list + nbase + 2 + n * nkeys + 1);
 	for (size_t i = 0; i < nbase; i++)
 		list[at++] = known_keys[i];
+	/* Reported by webhook_sections. */
+	list[at++] = "webhook.*";
+	list[at++] = "webhook..*";
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < nkeys; k++) {
 			/* "webhook.url" -> SECTION + ".url" */
@@ -361,210 +302,218 @@ out:
 	return ok;
 }
 
-static int
-load_webhook(struct coord_conf *c, const char *s, struct coord_webhook *w, char *err, size_t errlen)
+static void
+load_webhook(struct coord_conf *c, const char *s, struct coord_webhook *w)
 {
 	static const char *const event_names[] = {"start", "halt", "finish"};
+	struct config *f = c->cfg;
 	const char *format, *items[8];
 	char store[256], why[256];
+	size_t n = 0;
 
 	w->name = s + strlen(WEBHOOK_PREFIX);
-	if (config_require(c->cfg, s, "url", err, errlen) != 0)
-		return -1;
-	if (config_get_str(c->cfg, s, "url", NULL, &w->url, err, errlen) < 0)
-		return -1;
-	if (!webhook_url_ok(w->url, why, sizeof(why))) {
-		bad_value(c, s, "url", err, errlen, "%s", why);
-		return -1;
+	if (config_require(f, s, "url", NULL, 0) == 0 &&
+	    config_get_str(f, s, "url", NULL, &w->url, NULL, 0) == 0 &&
+	    !webhook_url_ok(w->url, why, sizeof(why)))
+		config_problem(f, s, "url", "%s", why);
+
+	if (config_get_str(f, s, "format", "json", &format, NULL, 0) >= 0) {
+		if (strcmp(format, "json") == 0)
+			w->format = COORD_WEBHOOK_JSON;
+		else if (strcmp(format, "dingtalk") == 0)
+			w->format = COORD_WEBHOOK_DINGTALK;
+		else if (strcmp(format, "slack") == 0)
+			w->format = COORD_WEBHOOK_SLACK;
+		else
+			config_problem(f, s, "format", "expected json, dingtalk or slack");
 	}
 
-	if (config_get_str(c->cfg, s, "format", "json", &format, err, errlen) < 0)
-		return -1;
-	if (strcmp(format, "json") == 0) {
-		w->format = COORD_WEBHOOK_JSON;
-	} else if (strcmp(format, "dingtalk") == 0) {
-		w->format = COORD_WEBHOOK_DINGTALK;
-	} else if (strcmp(format, "slack") == 0) {
-		w->format = COORD_WEBHOOK_SLACK;
-	} else {
-		bad_value(c, s, "format", err, errlen, "expected json, dingtalk or slack");
-		return -1;
-	}
-
-	size_t n = 0;
-	if (config_get_list(c->cfg, s, "events", "start, halt, finish", items, 8, &n, store,
-	                    sizeof(store), err, errlen) < 0)
-		return -1;
-	w->events = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned bit = 0;
-		for (int e = 0; e < 3; e++)
-			if (strcmp(items[i], event_names[e]) == 0)
-				bit = COORD_EVENT_BIT(e);
-		if (bit == 0) {
-			bad_value(c, s, "events", err, errlen,
-			          "unknown event '%s' (start, halt or finish)", items[i]);
-			return -1;
+	if (config_get_list(f, s, "events", "start, halt, finish", items, 8, &n, store,
+	                    sizeof(store), NULL, 0) >= 0) {
+		w->events = 0;
+		for (size_t i = 0; i < n; i++) {
+			unsigned bit = 0;
+			for (int e = 0; e < 3; e++)
+				if (strcmp(items[i], event_names[e]) == 0)
+					bit = COORD_EVENT_BIT(e);
+			if (bit == 0)
+				config_problem(f, s, "events",
+				               "unknown event '%s' (start, halt or finish)",
+				               items[i]);
+			w->events |= bit;
 		}
-		w->events |= bit;
-	}
-	if (w->events == 0) {
-		bad_value(c, s, "events", err, errlen, "at least one of start, halt, finish");
-		return -1;
+		if (n == 0)
+			config_problem(f, s, "events", "at least one of start, halt, finish");
 	}
 
-	if (config_get_duration_ms(c->cfg, s, "timeout", 5000, 100, 300000, &w->timeout_ms, err,
-	                           errlen) < 0 ||
-	    config_get_uint(c->cfg, s, "attempts", 5, 1, 20, &w->attempts, err, errlen) < 0 ||
-	    config_get_duration_ms(c->cfg, s, "backoff", 1000, 10, 600000, &w->backoff_ms, err,
-	                           errlen) < 0)
-		return -1;
+	config_get_duration_ms(f, s, "timeout", 5000, 100, 300000, &w->timeout_ms, NULL, 0);
+	config_get_uint(f, s, "attempts", 5, 1, 20, &w->attempts, NULL, 0);
 	/* The cap is at least the first delay; its default too. */
-	if (config_get_duration_ms(c->cfg, s, "backoff_max",
-	                           w->backoff_ms > 60000 ? w->backoff_ms : 60000, w->backoff_ms,
-	                           3600000, &w->backoff_max_ms, err, errlen) < 0)
-		return -1;
+	if (config_get_duration_ms(f, s, "backoff", 1000, 10, 600000, &w->backoff_ms, NULL, 0) >= 0)
+		config_get_duration_ms(f, s, "backoff_max",
+		                       w->backoff_ms > 60000 ? w->backoff_ms : 60000, w->backoff_ms,
+		                       3600000, &w->backoff_max_ms, NULL, 0);
 
-	if (config_get_str(c->cfg, s, "secret", "", &w->secret, err, errlen) < 0)
-		return -1;
-	if (*w->secret != '\0') {
-		if (w->format != COORD_WEBHOOK_DINGTALK) {
-			bad_value(c, s, "secret", err, errlen,
-			          "only DingTalk signs its webhooks (format = dingtalk)");
-			return -1;
-		}
-		if (strlen(w->secret) > WEBHOOK_SECRET_MAX) {
-			bad_value(c, s, "secret", err, errlen, "longer than %d bytes",
-			          WEBHOOK_SECRET_MAX);
-			return -1;
-		}
+	if (config_get_str(f, s, "secret", "", &w->secret, NULL, 0) == 0 && *w->secret != '\0') {
+		if (w->format != COORD_WEBHOOK_DINGTALK)
+			config_problem(f, s, "secret",
+			               "only DingTalk signs its webhooks (format = dingtalk)");
+		else if (strlen(w->secret) > WEBHOOK_SECRET_MAX)
+			config_problem(f, s, "secret", "longer than %d bytes", WEBHOOK_SECRET_MAX);
 	}
-	return 0;
+}
+
+/* 0 when nothing is wrong, else -1 with the first problem found in err. */
+static int
+coord_conf_result(const struct coord_conf *c, char *err, size_t errlen)
+{
+	const char *first;
+
+	if (config_problem_count(c->cfg) == 0)
+		return 0;
+	first = config_problem_text(c->cfg, 0);
+	snprintf(err, errlen, "%s", first != NULL ? first : "out of memory");
+	return -1;
 }
 
 int
 coord_conf_load(const char *path, struct coord_conf *c, char *err, size_t errlen)
 {
+	static const char *const levels[] = {"debug", "info", "warn", "error"};
 	struct sockaddr_un sun;
 	const char *webhooks[COORD_MAX_WEBHOOKS], **known = NULL;
 	size_t n_webhooks = 0;
+	struct config *f;
 	char why[256];
+	bool ok;
 
 	memset(c, 0, sizeof(*c));
-	c->cfg = config_load(path, err, errlen);
-	if (c->cfg == NULL)
+	c->cfg = f = config_load(path, err, errlen);
+	if (f == NULL)
 		return -1;
-	c->path = config_path(c->cfg);
-	if (webhook_sections(c, webhooks, &n_webhooks, err, errlen) != 0)
-		goto fail;
+	c->path = config_path(f);
+	/* Each getter records its own problem (file:line: section.key: what)
+	 * and leaves its output untouched on one, so a check that needs the
+	 * value runs only when the getter returned 0 or 1. */
+	webhook_sections(c, webhooks, &n_webhooks);
 	known = known_list(webhooks, n_webhooks);
 	if (known == NULL) {
 		snprintf(err, errlen, "%s: out of memory", c->path);
-		goto fail;
+		return -1;
 	}
-	if (config_check_known(c->cfg, known, err, errlen) != 0)
-		goto fail;
+	config_check_known(f, known, NULL, 0);
+	free(known);
 
 	/* [coordinator] */
-	REQUIRE("coordinator", "id");
-	GET(config_get_str(c->cfg, "coordinator", "id", NULL, &c->id, err, errlen));
-	if (!proto_valid_id(c->id)) {
-		bad_value(c, "coordinator", "id", err, errlen,
-		          "not a valid id (1-64 of [A-Za-z0-9._-], starting alphanumeric)");
-		goto fail;
-	}
-	GET(config_get_path(c->cfg, "coordinator", "state_dir", "/var/lib/odc-coordinator",
-	                    &c->state_dir, err, errlen));
-	GET(config_get_str(c->cfg, "coordinator", "log_level", "info", &c->log_level, err, errlen));
-	if (strcmp(c->log_level, "debug") != 0 && strcmp(c->log_level, "info") != 0 &&
-	    strcmp(c->log_level, "warn") != 0 && strcmp(c->log_level, "error") != 0) {
-		bad_value(c, "coordinator", "log_level", err, errlen,
-		          "expected debug, info, warn or error");
-		goto fail;
+	if (config_require(f, "coordinator", "id", NULL, 0) == 0 &&
+	    config_get_str(f, "coordinator", "id", NULL, &c->id, NULL, 0) == 0 &&
+	    !proto_valid_id(c->id))
+		config_problem(f, "coordinator", "id",
+		               "not a valid id (1-64 of [A-Za-z0-9._-], starting alphanumeric)");
+	config_get_path(f, "coordinator", "state_dir", "/var/lib/odc-coordinator", &c->state_dir,
+	                NULL, 0);
+	if (config_get_str(f, "coordinator", "log_level", "info", &c->log_level, NULL, 0) == 0) {
+		ok = false;
+		for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+			ok = ok || strcmp(c->log_level, levels[i]) == 0;
+		if (!ok)
+			config_problem(f, "coordinator", "log_level",
+			               "expected debug, info, warn or error");
 	}
 
 	/* [keys] */
-	REQUIRE("keys", "secret_key");
-	GET(config_get_path(c->cfg, "keys", "secret_key", NULL, &c->secret_key, err, errlen));
+	config_require(f, "keys", "secret_key", NULL, 0);
+	config_get_path(f, "keys", "secret_key", NULL, &c->secret_key, NULL, 0);
 
-	/* [agents] */
-	REQUIRE("agents", "bind");
-	GET(config_get_str(c->cfg, "agents", "bind", NULL, &c->agents_bind, err, errlen));
-	if (!tcp_endpoint_ok(c->agents_bind)) {
-		bad_value(c, "agents", "bind", err, errlen,
-		          "expected tcp://HOST:PORT (agents connect over CURVE on TCP)");
-		goto fail;
-	}
-	GET(config_get_duration_ms(c->cfg, "agents", "heartbeat", 5000, 1000, 600000,
-	                           &c->heartbeat_ms, err, errlen));
-	GET(config_get_uint(c->cfg, "agents", "lost_after", 3, 1, 100, &c->lost_after, err,
-	                    errlen));
-	GET(config_get_duration_ms(c->cfg, "agents", "ack_timeout", 10000, 1000, 600000,
-	                           &c->ack_timeout_ms, err, errlen));
+	/* [agents] (agents connect over CURVE on TCP) */
+	config_require(f, "agents", "bind", NULL, 0);
+	config_get_endpoint(f, "agents", "bind", NULL, CONFIG_ENDPOINT_TCP | CONFIG_ENDPOINT_BIND,
+	                    &c->agents_bind, NULL, 0);
+	config_get_duration_ms(f, "agents", "heartbeat", 5000, 1000, 600000, &c->heartbeat_ms, NULL,
+	                       0);
+	config_get_uint(f, "agents", "lost_after", 3, 1, 100, &c->lost_after, NULL, 0);
+	config_get_duration_ms(f, "agents", "ack_timeout", 10000, 1000, 600000, &c->ack_timeout_ms,
+	                       NULL, 0);
 
 	/* [control] */
-	GET(config_get_path(c->cfg, "control", "socket", "/run/odc-coordinator/control.sock",
-	                    &c->control_socket, err, errlen));
-	if (strlen(c->control_socket) >= sizeof(sun.sun_path)) {
-		bad_value(c, "control", "socket", err, errlen,
-		          "longer than the %zu bytes a unix socket path may have",
-		          sizeof(sun.sun_path) - 1);
-		goto fail;
-	}
-	GET(config_get_str(c->cfg, "control", "group", "", &c->control_group, err, errlen));
-	if (*c->control_group != '\0') {
+	if (config_get_path(f, "control", "socket", "/run/odc-coordinator/control.sock",
+	                    &c->control_socket, NULL, 0) >= 0 &&
+	    strlen(c->control_socket) >= sizeof(sun.sun_path))
+		config_problem(f, "control", "socket",
+		               "longer than the %zu bytes a unix socket path may have",
+		               sizeof(sun.sun_path) - 1);
+	if (config_get_str(f, "control", "group", "", &c->control_group, NULL, 0) == 0 &&
+	    *c->control_group != '\0') {
 		int r = group_exists(c->control_group, why, sizeof(why));
-		if (r <= 0) {
-			if (r == 0)
-				snprintf(why, sizeof(why), "no group named '%s' on this host",
-				         c->control_group);
-			bad_value(c, "control", "group", err, errlen, "%s", why);
-			goto fail;
-		}
+		if (r == 0)
+			config_problem(f, "control", "group", "no group named '%s' on this host",
+			               c->control_group);
+		else if (r < 0)
+			config_problem(f, "control", "group", "%s", why);
 	}
-	GET(config_get_str(c->cfg, "control", "tcp", "", &c->control_tcp, err, errlen));
-	if (*c->control_tcp != '\0') {
-		if (!tcp_endpoint_ok(c->control_tcp)) {
-			bad_value(c, "control", "tcp", err, errlen,
-			          "expected tcp://HOST:PORT, or nothing for no remote operators");
-			goto fail;
-		}
-		if (strcmp(c->control_tcp, c->agents_bind) == 0) {
-			bad_value(c, "control", "tcp", err, errlen,
-			          "the same endpoint as agents.bind");
-			goto fail;
-		}
+	if (config_get_str(f, "control", "tcp", "", &c->control_tcp, NULL, 0) == 0 &&
+	    *c->control_tcp != '\0') {
+		const char *tcp = NULL;
+		if (config_get_endpoint(f, "control", "tcp", NULL,
+		                        CONFIG_ENDPOINT_TCP | CONFIG_ENDPOINT_BIND, &tcp, NULL,
+		                        0) == 0 &&
+		    c->agents_bind != NULL && strcmp(c->control_tcp, c->agents_bind) == 0)
+			config_problem(f, "control", "tcp", "the same endpoint as agents.bind");
 	}
 
 	/* [trust] */
-	REQUIRE("trust", "operators");
-	if (load_operators(c, err, errlen) != 0)
-		goto fail;
-	GET(config_get_duration_ms(c->cfg, "trust", "skew", 30000, 0, 600000, &c->skew_ms, err,
-	                           errlen));
+	config_require(f, "trust", "operators", NULL, 0);
+	load_operators(c);
+	config_get_duration_ms(f, "trust", "skew", 30000, 0, 600000, &c->skew_ms, NULL, 0);
 
 	/* [metrics] */
-	GET(config_get_str(c->cfg, "metrics", "listen", "", &c->metrics_listen, err, errlen));
-	if (*c->metrics_listen != '\0') {
+	if (config_get_str(f, "metrics", "listen", "", &c->metrics_listen, NULL, 0) == 0 &&
+	    *c->metrics_listen != '\0') {
 		const char *bad =
 		    listen_addr_parse(c->metrics_listen, &c->metrics_addr, &c->metrics_addr_len);
-		if (bad != NULL) {
-			bad_value(c, "metrics", "listen", err, errlen, "%s", bad);
-			goto fail;
-		}
+		if (bad != NULL)
+			config_problem(f, "metrics", "listen", "%s", bad);
 	}
 
 	/* [webhook.NAME] */
 	for (size_t i = 0; i < n_webhooks; i++)
-		if (load_webhook(c, webhooks[i], &c->webhooks[i], err, errlen) != 0)
-			goto fail;
+		load_webhook(c, webhooks[i], &c->webhooks[i]);
 	c->n_webhooks = n_webhooks;
-	free(known);
-	return 0;
-fail:
-	free(known);
-	coord_conf_free(c);
-	return -1;
+	return coord_conf_result(c, err, errlen);
+}
+
+int
+coord_conf_check(struct coord_conf *c, char *err, size_t errlen)
+{
+	struct config *f = c->cfg;
+	char why[512], dir[PATH_MAX];
+
+	if (c->secret_key != NULL) {
+		struct keys_pair *kp = keys_load_secret(c->secret_key, why, sizeof(why));
+		if (kp == NULL)
+			config_problem(f, "keys", "secret_key", "%s", why);
+		keys_pair_free(kp);
+	}
+	if (c->agents_bind != NULL)
+		config_check_endpoint(f, "agents", "bind", c->agents_bind,
+		                      CONFIG_ENDPOINT_TCP | CONFIG_ENDPOINT_BIND);
+	if (c->control_tcp != NULL && *c->control_tcp != '\0')
+		config_check_endpoint(f, "control", "tcp", c->control_tcp,
+		                      CONFIG_ENDPOINT_TCP | CONFIG_ENDPOINT_BIND);
+	/* run makes state_dir (one level) and binds the control socket in a
+	 * directory that must exist (systemd's RuntimeDirectory). */
+	if (c->state_dir != NULL)
+		config_check_dir(f, "coordinator", "state_dir", c->state_dir, 0);
+	if (c->control_socket != NULL && strlen(c->control_socket) < sizeof(dir)) {
+		char *slash;
+		snprintf(dir, sizeof(dir), "%s", c->control_socket);
+		slash = strrchr(dir, '/');
+		if (slash != NULL) {
+			slash[slash == dir ? 1 : 0] = '\0';
+			config_check_dir(f, "control", "socket", dir, 0);
+		}
+	}
+	return coord_conf_result(c, err, errlen);
 }
 
 void

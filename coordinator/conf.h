@@ -73,9 +73,20 @@ struct coord_conf {
 	char store[8192]; /* list items */
 };
 
-/* Loads and checks path into c. Returns 0, or -1 with "file:line:
- * section.key: what" in err (c then holds nothing to free). */
+/* Loads path into c and checks its values, recording every problem in
+ * c->cfg as "file:line: section.key: what is wrong" (common/config.h,
+ * "Problems"). Returns 0, or -1 with the first problem in err; either way c
+ * is the caller's to free with coord_conf_free(), and after a -1
+ * config_report(stderr, c->cfg, path, err) shows them all (c->cfg is NULL
+ * when the file could not be parsed). */
 int coord_conf_load(const char *path, struct coord_conf *c, char *err, size_t errlen);
+/* After a load, checks what the values name, as the user running it: the
+ * secret key file (present, a valid key, mode 0600 or stricter), the hosts of
+ * agents.bind and control.tcp (resolve, or name an interface), state_dir (a
+ * directory this user can write, or can make in an existing one) and the
+ * control socket's directory (exists, writable). Problems are recorded as
+ * coord_conf_load's are; returns 0, or -1 with the first problem in err. */
+int coord_conf_check(struct coord_conf *c, char *err, size_t errlen);
 /* Frees what coord_conf_load allocated; safe on a zeroed struct. */
 void coord_conf_free(struct coord_conf *c);
 /* The configured operator whose key is pk, or NULL. */

@@ -126,9 +126,25 @@ struct job_host {
 	uint64_t version; /* the job's version when this host last changed */
 };
 
+/* A release the targets' containers were on when a job was admitted. */
+#define JOB_FROM_MAX 4
+struct job_from {
+	char tag[130];
+	size_t hosts;
+};
+
 struct job {
 	char id[PROTO_ID_MAX + 1];
 	struct proto_msg *jm; /* the decoded JOB; owns its strings */
+	int action_idx;	      /* its row in the action table */
+	bool dry_run;	      /* dry_run=true */
+	bool changes;	      /* may change its hosts: not read-only, not a dry run */
+	/* The releases of the targets' containers at admission (their latest
+	 * heartbeats), most hosts first; from_more: hosts on other releases,
+	 * from_unknown: hosts whose release no beat said. Not stored: a job
+	 * resumed from the store knows none (n_from 0, from_unknown 0). */
+	struct job_from from[JOB_FROM_MAX];
+	size_t n_from, from_more, from_unknown;
 	uint8_t *body;
 	size_t body_len;
 	uint8_t sig[PROTO_SIGFRAME_LEN];
@@ -172,6 +188,14 @@ enum coord_refusal {
 	COORD_REFUSED_NO_CURVE,
 	COORD_REFUSED_COUNT
 };
+/* A Prometheus histogram of durations: counts per bucket (not cumulative;
+ * the last is +Inf) and the sum in milliseconds. The bounds are
+ * metrics.c's. */
+#define COORD_HIST_BUCKETS 14
+struct coord_hist {
+	uint64_t bucket[COORD_HIST_BUCKETS + 1];
+	uint64_t sum_ms, count;
+};
 struct coord_stats {
 	uint64_t started_ms;			/* wall clock */
 	uint64_t received[COORD_TYPE_SLOTS];	/* through the receive procedure, by type code */
@@ -180,8 +204,14 @@ struct coord_stats {
 	uint64_t rejected[COORD_SOCK_COUNT][COORD_REJECT_SLOTS];
 	uint64_t refused[COORD_SOCK_COUNT][COORD_REFUSED_COUNT];
 	uint64_t jobs_submitted;		/* admitted */
-	uint64_t jobs_ended[JOB_ABORTED + 1];	/* by final state */
 	uint64_t job_hosts_ended[JH_COUNT];	/* by final host state */
+	/* Ended jobs by action row, dry run or not, final state: a count, and
+	 * their durations (submitted to ended) in a histogram. */
+	uint64_t jobs_ended[PROTO_ACTIONS_MAX][2][JOB_ABORTED + 1];
+	struct coord_hist job_duration[PROTO_ACTIONS_MAX][2][JOB_ABORTED + 1];
+	/* Steps' durations (RESULT.duration_ms) by action row and step, in the
+	 * order of proto_action_steps(). */
+	struct coord_hist step_duration[PROTO_ACTIONS_MAX][PROTO_ACTION_STEPS_MAX];
 };
 
 /* The daemon: sockets, keys, registry, active jobs. */
@@ -299,6 +329,10 @@ struct deploy_release {
 /* The distinct releases of d's containers, at most max in out, in node
  * order: more than one is a mismatch. Returns how many. */
 size_t deploy_releases(const struct deployment *d, struct deploy_release *out, size_t max);
+/* The same for any hosts (a job's targets); *unknown (when not NULL): the
+ * hosts whose release no beat says. Releases past max are not counted. */
+size_t deploy_releases_of(struct host *const *hosts, size_t n_hosts, struct deploy_release *out, size_t max,
+			  size_t *unknown);
 /* The `deployments` view of d (PROTOCOL.md 9.2); NULL out of memory. */
 json_t *deploy_json(const struct deployment *d);
 /* Every deployment, ordered by its first node's id: a malloc'd array the
@@ -403,6 +437,11 @@ void metrics_count_received(struct coord *co, int type);
 void metrics_count_sent(struct coord *co, int type, bool sent);
 void metrics_count_rejected(struct coord *co, enum coord_sock sock, int reason);
 void metrics_count_refused(struct coord *co, enum coord_sock sock, enum coord_refusal why);
+/* Counts j, which just ended, with its duration (rollout.c's finish). */
+void metrics_job_ended(struct coord *co, const struct job *j);
+/* Counts a step of action that an agent reported (a RESULT stored for the
+ * first time) with its duration; a step not of the action is not counted. */
+void metrics_step_result(struct coord *co, const char *action, const char *step, uint64_t duration_ms);
 /* notify.c: webhooks on job start, halt and finish (coordinator/README.md,
  * "Notifications"). One delivery thread does the HTTP; everything else
  * here runs on the loop's thread. */
@@ -413,6 +452,10 @@ int notify_start(struct coord *co, char *err, size_t errlen);
 /* Renders ev of j for each webhook taking it and queues the bodies; never
  * blocks. A halt goes to a webhook without halt as a finish. */
 void notify_job(struct coord *co, const struct job *j, enum coord_event ev);
+/* Whether event ev of j is sent at all: a job that changes nothing (a
+ * read-only action or a dry run, proto_action_changes) sends its start and
+ * an end that is not a failure, never a halt or a failed or halted finish. */
+bool notify_wanted(const struct job *j, enum coord_event ev);
 /* Gives what is queued up to grace_ms, then drops the rest (each one
  * logged), ends the thread and frees; sets *n to NULL; NULL is fine. */
 void notify_stop(struct notify **n, uint64_t grace_ms);

@@ -300,18 +300,24 @@ node_view(const struct host *h, struct node_view *v)
 }
 
 size_t
-deploy_releases(const struct deployment *d, struct deploy_release *out, size_t max)
+deploy_releases_of(struct host *const *hosts, size_t n_hosts, struct deploy_release *out, size_t max,
+		   size_t *unknown)
 {
 	struct node_view v;
 	char tag[sizeof(out->tag)];
 	size_t n = 0, k;
 	int cmp;
 
-	for (size_t i = 0; i < d->n; i++) {
-		node_view(d->nodes[i], &v);
+	if (unknown != NULL)
+		*unknown = 0;
+	for (size_t i = 0; i < n_hosts; i++) {
+		node_view(hosts[i], &v);
 		version_image_tag(v.image, tag, sizeof(tag));
-		if (!version_release_cmp(tag, tag, &cmp))
+		if (!version_release_cmp(tag, tag, &cmp)) {
+			if (unknown != NULL)
+				(*unknown)++;
 			continue;
+		}
 		for (k = 0; k < n; k++)
 			if (version_release_cmp(tag, out[k].tag, &cmp) && cmp == 0)
 				break;
@@ -319,11 +325,17 @@ deploy_releases(const struct deployment *d, struct deploy_release *out, size_t m
 			out[k].nodes++;
 		} else if (n < max) {
 			snprintf(out[n].tag, sizeof(out[n].tag), "%s", tag);
-			out[n].first = d->nodes[i]->id;
+			out[n].first = hosts[i]->id;
 			out[n++].nodes = 1;
 		}
 	}
 	return n;
+}
+
+size_t
+deploy_releases(const struct deployment *d, struct deploy_release *out, size_t max)
+{
+	return deploy_releases_of(d->nodes, d->n, out, max, NULL);
 }
 
 /* Which node holds the backup, as the latest rollback check of any node

@@ -129,6 +129,9 @@ job_new(const uint8_t *body, size_t len, const uint8_t sig[PROTO_SIGFRAME_LEN], 
 	const struct proto_job *jb = &j->jm->u.job;
 	struct proto_error pe;
 	snprintf(j->id, sizeof(j->id), "%s", jb->job_id);
+	j->action_idx = proto_action_index(jb->action);
+	j->dry_run = proto_dry_run(jb->params, jb->n_params);
+	j->changes = proto_action_changes(jb->action, jb->params, jb->n_params);
 	j->has_preflight = proto_action_check(jb->action, "preflight", jb->params, jb->n_params, &pe) == PROTO_OK;
 	j->n = jb->n_targets;
 	j->hosts = calloc(j->n, sizeof(*j->hosts));
@@ -180,6 +183,39 @@ jobs_find(struct coord *co, const char *id)
 }
 
 /* ---- admission ---- */
+
+/* The releases j's targets are on now, as their latest beats say: what a
+ * notification calls the versions the job started from. */
+static void
+note_from(struct coord *co, struct job *j)
+{
+	struct host **hosts = calloc(j->n ? j->n : 1, sizeof(*hosts));
+	struct deploy_release rel[JOB_FROM_MAX];
+	size_t n = 0, counted = 0;
+
+	if (hosts == NULL) {
+		log_warn("job %s: out of memory for its targets' releases; its notifications name none", j->id);
+		return;
+	}
+	for (size_t i = 0; i < j->n; i++)
+		if ((hosts[n] = registry_host(co, j->hosts[i].host)) != NULL)
+			n++;
+	j->n_from = deploy_releases_of(hosts, n, rel, JOB_FROM_MAX, &j->from_unknown);
+	j->from_unknown += j->n - n;
+	/* Most hosts first (insertion: at most JOB_FROM_MAX), else target order. */
+	for (size_t k = 0; k < j->n_from; k++) {
+		size_t at = k;
+		while (at > 0 && j->from[at - 1].hosts < rel[k].nodes) {
+			j->from[at] = j->from[at - 1];
+			at--;
+		}
+		snprintf(j->from[at].tag, sizeof(j->from[at].tag), "%s", rel[k].tag);
+		j->from[at].hosts = rel[k].nodes;
+		counted += rel[k].nodes;
+	}
+	j->from_more = j->n - j->from_unknown - counted;
+	free(hosts);
+}
 
 int
 jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_frame *fr, const char *who,
@@ -243,6 +279,7 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 	j->state = JOB_RUNNING;
 	j->stage = STAGE_QUORUM;
 	job_stamp(co, j);
+	note_from(co, j);
 
 	struct store_job sj = {.job_id = j->id,
 			       .action = jb->action,
@@ -839,6 +876,7 @@ jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, cons
 		log_debug("job %s: %s %s result again; acknowledged again", r->job_id, h->id, r->step);
 		goto out;
 	}
+	metrics_step_result(co, j != NULL ? j->jm->u.job.action : action, r->step, r->duration_ms);
 	if (j == NULL || i < 0) {
 		log_info("job %s: late %s result from %s (%s) after the job ended", r->job_id, r->step, h->id,
 			 r->status);

@@ -326,8 +326,14 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (coord_conf_load(conf_path, &conf, err, sizeof(err)) != 0) {
-		fprintf(stderr, "odc-coordinator: %s\n", err);
+	/* run and check-config check the same, and print every problem the
+	 * same way. */
+	ret = coord_conf_load(conf_path, &conf, err, sizeof(err));
+	if (conf.cfg != NULL)
+		ret = coord_conf_check(&conf, err, sizeof(err));
+	if (ret != 0) {
+		config_report(stderr, conf.cfg, conf_path, err);
+		coord_conf_free(&conf);
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "check-config") == 0) {

@@ -108,6 +108,50 @@ metrics_count_refused(struct coord *co, enum coord_sock sock, enum coord_refusal
 		co->stats.refused[sock][why]++;
 }
 
+/* The upper bounds of the duration histograms' buckets, in milliseconds:
+ * a ping takes a second, a rollback's restore can take hours. */
+static const uint64_t hist_bounds_ms[COORD_HIST_BUCKETS] = {
+    1000, 5000, 15000, 30000, 60000, 120000, 300000, 600000, 900000, 1800000, 3600000, 7200000, 14400000, 28800000};
+
+static void
+hist_observe(struct coord_hist *h, uint64_t ms)
+{
+	size_t b = 0;
+
+	while (b < COORD_HIST_BUCKETS && ms > hist_bounds_ms[b])
+		b++;
+	h->bucket[b]++;
+	h->sum_ms += ms;
+	h->count++;
+}
+
+void
+metrics_job_ended(struct coord *co, const struct job *j)
+{
+	uint64_t ms = j->ended_ms > j->submitted_ms ? j->ended_ms - j->submitted_ms : 0;
+
+	if (j->action_idx < 0 || j->action_idx >= PROTO_ACTIONS_MAX || (unsigned)j->state > JOB_ABORTED)
+		return;
+	co->stats.jobs_ended[j->action_idx][j->dry_run][j->state]++;
+	hist_observe(&co->stats.job_duration[j->action_idx][j->dry_run][j->state], ms);
+}
+
+void
+metrics_step_result(struct coord *co, const char *action, const char *step, uint64_t duration_ms)
+{
+	const char *steps[PROTO_ACTION_STEPS_MAX];
+	int a = proto_action_index(action);
+	size_t n = proto_action_steps(action, steps, PROTO_ACTION_STEPS_MAX);
+
+	if (a < 0 || a >= PROTO_ACTIONS_MAX)
+		return;
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(steps[k], step) == 0) {
+			hist_observe(&co->stats.step_duration[a][k], duration_ms);
+			return;
+		}
+}
+
 /* ---- rendering ---- */
 
 /* The renderer's output: the first failure sticks and later writes are
@@ -193,6 +237,37 @@ sample_ms(struct out *o, const char *name, const char *const *labels, uint64_t m
 
 	snprintf(text, sizeof(text), "%llu.%03llu", (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
 	sample(o, name, labels, text);
+}
+
+/* A histogram's _bucket (cumulative, with le), _sum and _count lines;
+ * labels as sample()'s, at most 3 pairs. */
+static void
+histogram(struct out *o, const char *name, const char *const *labels, const struct coord_hist *h)
+{
+	const char *with_le[10];
+	char line[128], le[24];
+	size_t n = 0;
+	uint64_t cum = 0;
+
+	while (labels[n] != NULL && n < 6)
+		n += 2;
+	memcpy(with_le, labels, n * sizeof(*labels));
+	with_le[n] = "le";
+	with_le[n + 1] = le;
+	with_le[n + 2] = NULL;
+	snprintf(line, sizeof(line), "%s_bucket", name);
+	for (size_t b = 0; b <= COORD_HIST_BUCKETS; b++) {
+		cum += h->bucket[b];
+		if (b < COORD_HIST_BUCKETS)
+			snprintf(le, sizeof(le), "%llu", (unsigned long long)(hist_bounds_ms[b] / 1000));
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		sample_u64(o, line, with_le, cum);
+	}
+	snprintf(line, sizeof(line), "%s_sum", name);
+	sample_ms(o, line, labels, h->sum_ms);
+	snprintf(line, sizeof(line), "%s_count", name);
+	sample_u64(o, line, labels, h->count);
 }
 
 struct gather {
@@ -349,9 +424,9 @@ render_jobs(struct out *o, const struct coord *co)
 	       "Jobs in memory (running, paused, or ended with steps in flight); always 1.");
 	for (j = co->jobs; j != NULL; j = j->next)
 		sample(o, "odc_fleet_job_info",
-		       (const char *const[]){"job_id", j->id, "action", j->jm->u.job.action, "operator",
-					     j->jm->u.job.operator_name, "state", jobstate_name(j->state), "stage",
-					     jobstate_stage_name(j->stage), NULL},
+		       (const char *const[]){"job_id", j->id, "action", j->jm->u.job.action, "dry_run",
+					     j->dry_run ? "true" : "false", "operator", j->jm->u.job.operator_name,
+					     "state", jobstate_name(j->state), "stage", jobstate_stage_name(j->stage), NULL},
 		       "1");
 	family(o, "odc_fleet_job_hosts", "gauge", "Targets of each job in memory, by their state in the job.");
 	for (j = co->jobs; j != NULL; j = j->next)
@@ -361,11 +436,39 @@ render_jobs(struct out *o, const struct coord *co)
 				   j->counts[s]);
 	family(o, "odc_fleet_jobs_submitted_total", "counter", "Jobs admitted since this process started.");
 	sample_u64(o, "odc_fleet_jobs_submitted_total", NULL, co->stats.jobs_submitted);
-	family(o, "odc_fleet_jobs_ended_total", "counter", "Jobs that ended since this process started, by final state.");
-	for (size_t k = 0; k < sizeof(ended) / sizeof(ended[0]); k++)
-		sample_u64(o, "odc_fleet_jobs_ended_total",
-			   (const char *const[]){"state", jobstate_name(ended[k]), NULL},
-			   co->stats.jobs_ended[ended[k]]);
+
+	/* Per action of the table, dry run (for the actions that have one) or
+	 * not, and final state: fixed series, there from the start. */
+	family(o, "odc_fleet_jobs_ended_total", "counter",
+	       "Jobs that ended since this process started, by action, dry run or not, and final state.");
+	for (size_t a = 0; a < proto_action_count() && a < PROTO_ACTIONS_MAX; a++)
+		for (int dry = 0; dry <= (int)proto_action_takes(proto_action_name(a), "dry_run"); dry++)
+			for (size_t k = 0; k < sizeof(ended) / sizeof(ended[0]); k++)
+				sample_u64(o, "odc_fleet_jobs_ended_total",
+					   (const char *const[]){"action", proto_action_name(a), "dry_run",
+								 dry ? "true" : "false", "state",
+								 jobstate_name(ended[k]), NULL},
+					   co->stats.jobs_ended[a][dry][ended[k]]);
+	family(o, "odc_fleet_job_duration_seconds", "histogram",
+	       "Seconds from a job's admission to its end, by action, dry run or not, and final state.");
+	for (size_t a = 0; a < proto_action_count() && a < PROTO_ACTIONS_MAX; a++)
+		for (int dry = 0; dry <= (int)proto_action_takes(proto_action_name(a), "dry_run"); dry++)
+			for (size_t k = 0; k < sizeof(ended) / sizeof(ended[0]); k++)
+				histogram(o, "odc_fleet_job_duration_seconds",
+					  (const char *const[]){"action", proto_action_name(a), "dry_run",
+								dry ? "true" : "false", "state", jobstate_name(ended[k]),
+								NULL},
+					  &co->stats.job_duration[a][dry][ended[k]]);
+	family(o, "odc_fleet_step_duration_seconds", "histogram",
+	       "Seconds one step of a job took on one host, as its agent's RESULT says, by action and step.");
+	for (size_t a = 0; a < proto_action_count() && a < PROTO_ACTIONS_MAX; a++) {
+		const char *steps[PROTO_ACTION_STEPS_MAX];
+		size_t n = proto_action_steps(proto_action_name(a), steps, PROTO_ACTION_STEPS_MAX);
+		for (size_t k = 0; k < n; k++)
+			histogram(o, "odc_fleet_step_duration_seconds",
+				  (const char *const[]){"action", proto_action_name(a), "step", steps[k], NULL},
+				  &co->stats.step_duration[a][k]);
+	}
 	family(o, "odc_fleet_job_hosts_ended_total", "counter",
 	       "Job targets that reached a final state since this process started, by that state.");
 	for (size_t k = 0; k < sizeof(outcomes) / sizeof(outcomes[0]); k++)

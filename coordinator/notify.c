@@ -21,6 +21,8 @@
 #define NOTIFY_QUEUE_MAX  256  /* deliveries waiting, every webhook together */
 #define NOTIFY_HOSTS_JSON 20   /* failed hosts listed in the generic body */
 #define NOTIFY_HOSTS_CHAT 10   /* ... and in a chat message */
+#define NOTIFY_TARGETS_JSON 20 /* targets named in the generic body */
+#define NOTIFY_TARGETS_CHAT 10 /* ... and in a chat message */
 #define NOTIFY_CHAT_MSG   200  /* bytes of one message shown in a chat message */
 #define NOTIFY_CHAT_TEXT  2900 /* a chat message's text (Slack: 3000 a section) */
 #define NOTIFY_ANSWER_MAX 4096 /* bytes of a receiver's answer kept */
@@ -193,16 +195,74 @@ notify_event_for(unsigned events, enum coord_event ev)
 	return -1;
 }
 
+bool
+notify_wanted(const struct job *j, enum coord_event ev)
+{
+	/* A job that changes nothing (a read-only action, a dry run) is nobody's
+	 * incident: its failures are the operator's answer, seen in odcctl. */
+	if (j->changes)
+		return true;
+	return ev == COORD_EVENT_START ||
+	       (ev == COORD_EVENT_FINISH && j->state != JOB_HALTED && j->state != JOB_FAILED);
+}
+
+/* Whether `odcctl undo --of ID` walks j back: a rollback that changed
+ * hosts (its run phase was dispatched to one) and did not end well. */
+static bool
+undoable(const struct job *j)
+{
+	if (strcmp(j->jm->u.job.action, "rollback") != 0 || !j->changes ||
+	    (j->state != JOB_HALTED && j->state != JOB_FAILED && j->state != JOB_ABORTED))
+		return false;
+	for (size_t i = 0; i < j->n; i++)
+		if (strcmp(j->hosts[i].phase, "run") == 0)
+			return true;
+	return false;
+}
+
+/* What an operator types to see more: {results, undo (or null)}. */
+static json_t *
+commands_json(const struct job *j)
+{
+	char results[PROTO_ID_MAX + 64], undo[PROTO_ID_MAX + 64];
+
+	snprintf(results, sizeof(results), "odcctl job %s --results", j->id);
+	snprintf(undo, sizeof(undo), "odcctl undo --of %s", j->id);
+	return json_pack("{s:s, s:s?}", "results", results, "undo", undoable(j) ? undo : NULL);
+}
+
+/* The releases the targets were on at admission: [{version, hosts}]. */
+static json_t *
+from_json(const struct job *j)
+{
+	json_t *a = json_array();
+
+	for (size_t k = 0; a != NULL && k < j->n_from; k++)
+		if (json_array_append_new(a, json_pack("{s:s, s:I}", "version", j->from[k].tag, "hosts",
+		                                       (json_int_t)j->from[k].hosts)) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
 json_t *
 notify_event_json(enum coord_event ev, uint64_t now_ms, const char *coord_id, const struct job *j)
 {
 	const struct proto_job *jb = &j->jm->u.job;
-	json_t *o = NULL, *job = NULL, *counts = json_object(), *failed = json_array();
+	json_t *o = NULL, *job = NULL, *counts = json_object(), *failed = json_array(),
+	       *params = json_object(), *named = json_array(), *extra = NULL;
 	size_t more = 0;
 	char when[40];
 
-	if (counts == NULL || failed == NULL)
+	if (counts == NULL || failed == NULL || params == NULL || named == NULL)
 		goto out;
+	for (size_t i = 0; i < jb->n_params; i++)
+		if (json_object_set_new(params, jb->params[i].key, jstr(jb->params[i].value, 0)) != 0)
+			goto out;
+	for (size_t i = 0; i < j->n && i < NOTIFY_TARGETS_JSON; i++)
+		if (json_array_append_new(named, json_string(j->hosts[i].host)) != 0)
+			goto out;
 	for (int s = 0; s < JH_COUNT; s++)
 		if (json_object_set_new(counts, jobstate_host_name((enum jh_state)s),
 		                        json_integer((json_int_t)j->counts[s])) != 0)
@@ -232,7 +292,18 @@ notify_event_json(enum coord_event ev, uint64_t now_ms, const char *coord_id, co
 	    j->ended_ms ? json_integer((json_int_t)j->ended_ms) : json_null(), "targets",
 	    (json_int_t)j->n, "counts", counts, "failed_hosts", failed, "failed_hosts_more",
 	    (json_int_t)more);
-	if (job == NULL)
+	/* What an operator wants in a chat: dry run or not, the versions from
+	 * and to, the targets by name, the commands to see more. */
+	extra = json_pack("{s:b, s:b, s:O, s:s?, s:o*, s:I, s:I, s:O, s:I, s:I, s:o*}",
+	                                      "dry_run", j->dry_run, "changes", j->changes, "params",
+	                                      params, "to", proto_param(jb->params, jb->n_params, "to"),
+	                                      "from", from_json(j), "from_more",
+	                                      (json_int_t)j->from_more, "from_unknown",
+	                                      (json_int_t)j->from_unknown, "target_hosts", named,
+	                                      "target_hosts_more", (json_int_t)(j->n - json_array_size(named)),
+	                                      "units", (json_int_t)j->n_units, "commands",
+	                                      commands_json(j));
+	if (job == NULL || extra == NULL || json_object_update(job, extra) != 0)
 		goto out;
 	iso_time(now_ms, when, sizeof(when));
 	o = json_pack("{s:i, s:s, s:s, s:I, s:s, s:O}", "version", 1, "event",
@@ -242,6 +313,9 @@ out:
 	json_decref(job);
 	json_decref(counts);
 	json_decref(failed);
+	json_decref(params);
+	json_decref(named);
+	json_decref(extra);
 	return o;
 }
 
@@ -266,11 +340,45 @@ verb_of(const json_t *ev, const json_t *job)
 	return strcmp(jget_str(ev, "event"), "start") == 0 ? "started" : jget_str(job, "state");
 }
 
+/* " (dry run)" in a dry run's headline, else "". */
+static const char *
+dry_of(const json_t *job)
+{
+	return json_is_true(json_object_get(job, "dry_run")) ? " (dry run)" : "";
+}
+
 /* "odc-fleet: job ID halted", plain text. */
 static int
 put_title(struct buf *b, const json_t *ev, const json_t *job)
 {
-	return buf_appendf(b, "odc-fleet: job %s %s", jget_str(job, "id"), verb_of(ev, job));
+	return buf_appendf(b, "odc-fleet: job %s%s %s", jget_str(job, "id"), dry_of(job),
+	                   verb_of(ev, job));
+}
+
+/* "4.3.0 on 2 hosts, 1 unknown": the releases the targets were on (an
+ * agent's word: put as text, with flags). */
+static int
+put_from(struct buf *b, const json_t *job, int flags)
+{
+	const json_t *from = json_object_get(job, "from"), *r;
+	long long more = jget_int(job, "from_more"), unknown = jget_int(job, "from_unknown");
+	size_t i;
+
+	json_array_foreach(from, i, r)
+	{
+		long long n = jget_int(r, "hosts");
+		if (buf_appendf(b, "%s", i ? ", " : "") != 0 ||
+		    put_text(b, jget_str(r, "version"), 64, flags) != 0 ||
+		    buf_appendf(b, " on %lld host%s", n, n == 1 ? "" : "s") != 0)
+			return -1;
+	}
+	if (more > 0 && buf_appendf(b, "%s%lld on other releases", json_array_size(from) ? ", " : "",
+	                            more) != 0)
+		return -1;
+	if (unknown > 0 && buf_appendf(b, "%s%lld unknown", json_array_size(from) || more ? ", " : "",
+	                               unknown) != 0)
+		return -1;
+	return 0;
 }
 
 /* The message of a chat format: markdown (DingTalk) or mrkdwn (Slack), in
@@ -288,24 +396,45 @@ put_chat_text(struct buf *b, const json_t *ev, bool slack)
 	size_t i, shown = 0;
 	const char *k;
 	bool first = true;
+	const json_t *named = json_object_get(job, "target_hosts"),
+	             *cmds = json_object_get(job, "commands");
+	long long units = jget_int(job, "units");
+	const char *of = jget_str(json_object_get(job, "params"), "of");
 
 	/* Headline, then what, who and why. */
 	if (slack) {
-		if (buf_appendf(b, "*odc-fleet: job `%s` %s*\n", jget_str(job, "id"),
+		if (buf_appendf(b, "*odc-fleet: job `%s`%s %s*\n", jget_str(job, "id"), dry_of(job),
 		                verb_of(ev, job)) != 0)
 			return -1;
-	} else if (buf_appendf(b, "#### odc-fleet: job %s %s\n\n", jget_str(job, "id"),
-	                       verb_of(ev, job)) != 0) {
+	} else if (buf_appendf(b, "#### odc-fleet: job %s%s %s\n\n", jget_str(job, "id"),
+	                       dry_of(job), verb_of(ev, job)) != 0) {
 		return -1;
 	}
-	/* The operator's name is the JOB's, free text: escaped like the reason. */
-	if (buf_appendf(b, "%s%s%s on %lld host%s, by ", bold, jget_str(job, "action"), bold, n,
-	                n == 1 ? "" : "s") != 0 ||
+	/* The operator's name is the JOB's, free text: escaped like the reason.
+	 * The version and job ids are of checked formats ([A-Za-z0-9._-]). */
+	if (buf_appendf(b, "%s%s%s%s%s%s on %lld host%s, by ", bold, jget_str(job, "action"), bold,
+	                dry_of(job), *jget_str(job, "to") ? " to " : *of ? " of " : "",
+	                *jget_str(job, "to") ? jget_str(job, "to") : of, n, n == 1 ? "" : "s") != 0 ||
 	    put_text(b, jget_str(job, "operator"), NOTIFY_CHAT_MSG, flags) != 0)
 		return -1;
 	if (*jget_str(job, "reason") != '\0' &&
 	    (buf_append(b, ": ", 2) != 0 ||
 	     put_text(b, jget_str(job, "reason"), NOTIFY_CHAT_MSG, flags) != 0))
+		return -1;
+	if ((json_array_size(json_object_get(job, "from")) > 0 || jget_int(job, "from_more") > 0 ||
+	     jget_int(job, "from_unknown") > 0) &&
+	    (buf_appendf(b, "%s%sFrom:%s ", br, bold, bold) != 0 || put_from(b, job, flags) != 0))
+		return -1;
+	if (buf_appendf(b, "%s%sTargets:%s ", br, bold, bold) != 0)
+		return -1;
+	for (i = 0; i < json_array_size(named) && i < NOTIFY_TARGETS_CHAT; i++)
+		if (buf_appendf(b, "%s%s", i ? ", " : "",
+		                json_string_value(json_array_get(named, i))) != 0)
+			return -1;
+	if (n > (long long)i && buf_appendf(b, " and %lld more", n - (long long)i) != 0)
+		return -1;
+	if (units > 0 && units < n &&
+	    buf_appendf(b, " (%lld deployment%s)", units, units == 1 ? "" : "s") != 0)
 		return -1;
 	if (buf_appendf(b, "%s%sState:%s %s, stage %s", br, bold, bold, jget_str(job, "state"),
 	                jget_str(job, "stage")) != 0)
@@ -327,6 +456,12 @@ put_chat_text(struct buf *b, const json_t *ev, bool slack)
 			return -1;
 		first = false;
 	}
+	/* The commands before the failed hosts: a long list is what gets cut. */
+	if (buf_appendf(b, "%s%sMore:%s `%s`", br, bold, bold, jget_str(cmds, "results")) != 0)
+		return -1;
+	if (*jget_str(cmds, "undo") != '\0' &&
+	    buf_appendf(b, "%s%sUndo:%s `%s`", br, bold, bold, jget_str(cmds, "undo")) != 0)
+		return -1;
 
 	if (json_array_size(failed) > 0 && buf_appendf(b, "%s%sFailed:%s", br, bold, bold) != 0)
 		return -1;
@@ -871,6 +1006,12 @@ notify_job(struct coord *co, const struct job *j, enum coord_event ev)
 
 	if (co->notify == NULL)
 		return;
+	if (!notify_wanted(j, ev)) {
+		log_debug("job %s: %s %s changes nothing: no webhook is told it %s", j->id,
+		          j->dry_run ? "the dry run of" : "read-only", j->jm->u.job.action,
+		          jobstate_name(j->state));
+		return;
+	}
 	for (size_t i = 0; i < conf->n_webhooks; i++) {
 		const struct coord_webhook *w = &conf->webhooks[i];
 		int e = notify_event_for(w->events, ev);

@@ -99,10 +99,10 @@ finish(struct coord *co, struct job *j, enum job_state st, const char *who, cons
 				      st == JOB_ABORTED ? "was aborted" : jobstate_name(st), j->message);
 	}
 	j->state = st;
-	co->stats.jobs_ended[st]++;
 	if (st == JOB_SUCCEEDED || st == JOB_FAILED)
 		j->stage = STAGE_DONE;
 	j->ended_ms = proto_now_ms();
+	metrics_job_ended(co, j);
 	j->dirty = true;
 	targets = target_list(j);
 	coord_audit(co, who, "job-end", j->id, targets, jobstate_name(st), "%s", j->message);

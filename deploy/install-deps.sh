@@ -1,8 +1,9 @@
 #!/bin/sh
 # Install everything odc-fleet needs to build and test, on Debian 12, as root.
 # Idempotent: when every package is already present it returns at once
-# without touching apt. Usage: deploy/install-deps.sh [--build-only | --deb | --bench]
+# without touching apt. Usage: deploy/install-deps.sh [--build-only | --deb | --image | --bench]
 # (--deb: the build's packages and Debian's packaging tools, for make deb;
+# --image: those, mmdebstrap and Docker, for make image;
 # --bench: also Debian's ansible-core, make bench's side-by-side baseline)
 set -eu
 
@@ -23,6 +24,7 @@ pkgs="$BUILD_PKGS"
 case "${1:-}" in
 --build-only) ;;
 --deb) pkgs="$pkgs $DEB_PKGS" ;;
+--image) pkgs="$pkgs $DEB_PKGS mmdebstrap docker.io" ;;
 *) pkgs="$pkgs $TEST_PKGS" ;;
 esac
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs $BENCH_PKGS"

@@ -14,12 +14,13 @@ struct param_spec {
 	uint64_t min, max; /* F_UINT */
 };
 
-#define STEPS_MAX 7
+#define STEPS_MAX  PROTO_ACTION_STEPS_MAX
 #define PARAMS_MAX 6
 
 struct action_spec {
 	const char *name;
 	bool has_preflight; /* accepts phase "preflight" besides "run" */
+	bool changes;       /* may change a host (its container, metadb or files) */
 	struct param_spec params[PARAMS_MAX];
 	/* The steps an agent may report (RESULT.step) for each phase: [0]
 	 * preflight, [1] run. They bound what a coordinator stores per (job,
@@ -29,23 +30,26 @@ struct action_spec {
 };
 
 static const struct action_spec actions[] = {
-    {"ping", false, {{NULL, 0, false, 0, 0}}, {{NULL}, {"ping", NULL}}},
-    {"status", false, {{NULL, 0, false, 0, 0}}, {{NULL}, {"status", NULL}}},
+    {"ping", false, false, {{NULL, 0, false, 0, 0}}, {{NULL}, {"ping", NULL}}},
+    {"status", false, false, {{NULL, 0, false, 0, 0}}, {{NULL}, {"status", NULL}}},
     {"preflight",
+     false,
      false,
      {{"to", F_TAG, true, 0, 0},
       {"backup", F_PATH, true, 0, 0},
       {"accept_unverified", F_BOOL, false, 0, 0},
       {NULL, 0, false, 0, 0}},
      {{NULL}, {"preflight", NULL}}},
-    {"stop", false, {{NULL, 0, false, 0, 0}}, {{NULL}, {"stop", NULL}}},
-    {"start", false, {{"to", F_TAG, false, 0, 0}, {NULL, 0, false, 0, 0}}, {{NULL}, {"start", NULL}}},
-    {"logs", false, {{"lines", F_UINT, false, 1, 10000}, {NULL, 0, false, 0, 0}}, {{NULL}, {"logs", NULL}}},
+    {"stop", false, true, {{NULL, 0, false, 0, 0}}, {{NULL}, {"stop", NULL}}},
+    {"start", false, true, {{"to", F_TAG, false, 0, 0}, {NULL, 0, false, 0, 0}}, {{NULL}, {"start", NULL}}},
+    {"logs", false, false, {{"lines", F_UINT, false, 1, 10000}, {NULL, 0, false, 0, 0}}, {{NULL}, {"logs", NULL}}},
     {"backup",
+     true,
      true,
      {{"name", F_NAME, false, 0, 0}, {NULL, 0, false, 0, 0}},
      {{"preflight", NULL}, {"backup", NULL}}},
     {"rollback",
+     true,
      true,
      {{"to", F_TAG, true, 0, 0},
       {"backup", F_PATH, true, 0, 0},
@@ -54,12 +58,15 @@ static const struct action_spec actions[] = {
       {"accept_unverified", F_BOOL, false, 0, 0},
       {"backup_on_peer", F_BOOL, false, 0, 0}},
      {{"preflight", NULL}, {"preflight", "recheck", "stop", "snapshot", "restore", "start", "health", NULL}}},
-    {"prune", false, {{"dry_run", F_BOOL, false, 0, 0}, {NULL, 0, false, 0, 0}}, {{NULL}, {"prune", NULL}}},
+    {"prune", false, true, {{"dry_run", F_BOOL, false, 0, 0}, {NULL, 0, false, 0, 0}}, {{NULL}, {"prune", NULL}}},
     {"undo",
      true,
-     {{"of", F_ID, true, 0, 0}, {NULL, 0, false, 0, 0}},
+     true,
+     {{"of", F_ID, true, 0, 0}, {"dry_run", F_BOOL, false, 0, 0}, {NULL, 0, false, 0, 0}},
      {{"preflight", NULL}, {"preflight", "recheck", "stop", "restore", "start", "health", NULL}}},
 };
+_Static_assert(sizeof(actions) / sizeof(actions[0]) <= PROTO_ACTIONS_MAX,
+               "PROTO_ACTIONS_MAX bounds the table");
 
 static bool
 valid_uint(const char *s, uint64_t min, uint64_t max)
@@ -148,11 +155,9 @@ enum proto_err
 proto_action_check(const char *action, const char *phase, const struct proto_kv *params,
                    size_t n_params, struct proto_error *err)
 {
-	const struct action_spec *a = NULL;
+	int row = proto_action_index(action);
+	const struct action_spec *a = row >= 0 ? &actions[row] : NULL;
 
-	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-		if (strcmp(actions[i].name, action) == 0)
-			a = &actions[i];
 	if (a == NULL)
 		return proto_fail(err, PROTO_E_UNKNOWN_ACTION, "unknown action '%.32s'", action);
 	if (strcmp(phase, "run") != 0 && !(a->has_preflight && strcmp(phase, "preflight") == 0))
@@ -188,16 +193,79 @@ bool
 proto_action_step(const char *action, const char *phase, const char *step)
 {
 	int ph = strcmp(phase, "preflight") == 0 ? 0 : strcmp(phase, "run") == 0 ? 1 : -1;
+	int a = proto_action_index(action);
 
-	if (ph < 0)
+	if (ph < 0 || a < 0)
 		return false;
-	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
-		if (strcmp(actions[i].name, action) != 0)
-			continue;
-		for (size_t k = 0; k < STEPS_MAX && actions[i].steps[ph][k] != NULL; k++)
-			if (strcmp(actions[i].steps[ph][k], step) == 0)
-				return true;
-		return false;
-	}
+	for (size_t k = 0; k < STEPS_MAX && actions[a].steps[ph][k] != NULL; k++)
+		if (strcmp(actions[a].steps[ph][k], step) == 0)
+			return true;
 	return false;
+}
+
+size_t
+proto_action_count(void)
+{
+	return sizeof(actions) / sizeof(actions[0]);
+}
+
+const char *
+proto_action_name(size_t i)
+{
+	return i < proto_action_count() ? actions[i].name : NULL;
+}
+
+int
+proto_action_index(const char *action)
+{
+	for (size_t i = 0; action != NULL && i < proto_action_count(); i++)
+		if (strcmp(actions[i].name, action) == 0)
+			return (int)i;
+	return -1;
+}
+
+bool
+proto_action_takes(const char *action, const char *param)
+{
+	int a = proto_action_index(action);
+
+	for (size_t k = 0; a >= 0 && k < PARAMS_MAX && actions[a].params[k].name != NULL; k++)
+		if (strcmp(actions[a].params[k].name, param) == 0)
+			return true;
+	return false;
+}
+
+bool
+proto_dry_run(const struct proto_kv *params, size_t n)
+{
+	const char *v = proto_param(params, n, "dry_run");
+
+	return v != NULL && strcmp(v, "true") == 0;
+}
+
+bool
+proto_action_changes(const char *action, const struct proto_kv *params, size_t n)
+{
+	int a = proto_action_index(action);
+
+	return a >= 0 && actions[a].changes && !proto_dry_run(params, n);
+}
+
+size_t
+proto_action_steps(const char *action, const char **out, size_t max)
+{
+	int a = proto_action_index(action);
+	size_t n = 0;
+
+	/* Preflight first, then the run phase's steps not seen yet: the order
+	 * an agent reports them in. */
+	for (int ph = 0; a >= 0 && ph < 2; ph++)
+		for (size_t k = 0; k < STEPS_MAX && actions[a].steps[ph][k] != NULL; k++) {
+			size_t seen = 0;
+			while (seen < n && strcmp(out[seen], actions[a].steps[ph][k]) != 0)
+				seen++;
+			if (seen == n && n < max)
+				out[n++] = actions[a].steps[ph][k];
+		}
+	return n;
 }

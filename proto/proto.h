@@ -435,6 +435,23 @@ enum proto_err proto_action_check(const char *action, const char *phase,
 /* Whether step is one an agent may report (RESULT.step) for action in phase
  * ("preflight" or "run"): section 5's step column. */
 bool proto_action_step(const char *action, const char *phase, const char *step);
+/* The action table's rows, for fixed label sets (metrics): how many, the
+ * name of row i (NULL past the end), the row of action (-1 when unknown). */
+#define PROTO_ACTIONS_MAX      16
+#define PROTO_ACTION_STEPS_MAX 7 /* steps of one phase, and distinct steps of an action */
+size_t proto_action_count(void);
+const char *proto_action_name(size_t i);
+int proto_action_index(const char *action);
+/* Whether action takes parameter param at all. */
+bool proto_action_takes(const char *action, const char *param);
+/* Whether a job's parameters ask for a dry run (dry_run=true). */
+bool proto_dry_run(const struct proto_kv *params, size_t n);
+/* Whether a job of action with these parameters may change its hosts: false
+ * for the read-only actions (ping, status, logs, preflight) and dry runs. */
+bool proto_action_changes(const char *action, const struct proto_kv *params, size_t n);
+/* The distinct steps action reports, preflight phase first, at most max in
+ * out (static strings). Returns how many. */
+size_t proto_action_steps(const char *action, const char **out, size_t max);
 /* Parameter value of a decoded job, or NULL. */
 const char *proto_param(const struct proto_kv *params, size_t n, const char *key);
 /* Format checkers of sections 3 and 5, usable by the CLI before signing. */

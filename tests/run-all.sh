@@ -14,9 +14,10 @@ failed=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT INT TERM
 
-# count_from PATTERN: the number before PATTERN in the last matching line of $log.
+# count_from PATTERN [FILE]: the number before PATTERN in the last matching line of FILE
+# (default $log).
 count_from() {
-	grep -Eo "[0-9]+ $1" "$log" | tail -n 1 | grep -Eo '^[0-9]+' || echo 0
+	grep -Eo "[0-9]+ $1" "${2:-$log}" | tail -n 1 | grep -Eo '^[0-9]+' || echo 0
 }
 
 run_unit() {
@@ -60,21 +61,48 @@ run_vectors() {
 
 # run_pytest DIR...: tests/py: the protocol's independent implementation;
 # tests/integration: the real programs in the test world (private dockerd and
-# MariaDB; needs root); tests/e2e: fleet rollbacks with faults on a 7-host
+# MariaDB; needs root); tests/artefacts: the packages, images and odcctl tarball,
+# built and installed (needs root and the Debian mirror); tests/e2e: fleet rollbacks with faults on a 7-host
 # testbed (deploy/testbed: network namespaces, one Docker engine per host).
 run_pytest() {
 	# --durations: the slowest tests in every log, to keep the suite within its time.
 	ODC_BUILD="$build" "$python" -m pytest -q -p no:cacheprovider --durations=15 "$@" >"$log" 2>&1
-	rc=$?
-	cat "$log"
-	p=$(count_from passed)
-	f=$(count_from failed)
-	e=$(count_from 'errors?')
+	count_pytest $? "$log"
+}
+
+# count_pytest RC LOG: adds a pytest run's counts (its log printed) to the totals.
+count_pytest() {
+	cat "$2"
+	p=$(count_from passed "$2")
+	f=$(count_from failed "$2")
+	e=$(count_from 'errors?' "$2")
 	f=$((f + e))
 	# pytest exits 5 when it collected nothing: that is not a pass.
-	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	[ "$1" -ne 0 ] && [ "$f" -eq 0 ] && f=1
 	passed=$((passed + p))
 	failed=$((failed + f))
+}
+
+# run_e2e_and_artefacts: the e2e suite and tests/artefacts at the same time. The e2e tests
+# mostly wait on their testbed; the artefacts' tests mostly wait on mmdebstrap, dpkg and
+# Docker; one after the other they would add minutes to the run, side by side they overlap.
+# Each has its own log, printed whole (artefacts first) once both ended.
+run_e2e_and_artefacts() {
+	alog=$(mktemp)
+	ODC_BUILD="$build" "$python" -m pytest -q -p no:cacheprovider --durations=15 tests/artefacts \
+		>"$alog" 2>&1 &
+	apid=$!
+	# Ended with the run (Ctrl-C, a CI timeout): pytest's teardown removes what it started.
+	trap 'kill -TERM $apid 2>/dev/null; wait $apid; rm -f "$log" "$alog"' EXIT INT TERM
+	elog=$(mktemp)
+	ODC_BUILD="$build" "$python" -m pytest -q -p no:cacheprovider --durations=15 tests/e2e \
+		>"$elog" 2>&1
+	erc=$?
+	wait $apid
+	arc=$?
+	trap 'rm -f "$log" "$alog" "$elog"' EXIT INT TERM
+	count_pytest $arc "$alog"
+	count_pytest $erc "$elog"
 }
 
 # The integration tests run in two workers (pytest-xdist), each test file on one
@@ -87,9 +115,9 @@ parallel="-n 2 --dist loadfile"
 case "$only" in
 unit) run_unit ;;
 sanitize) run_unit; run_vectors ;;
-integration) run_vectors; run_pytest $parallel tests/py tests/integration ;;
+integration) run_vectors; run_pytest $parallel tests/py tests/integration tests/artefacts ;;
 e2e) run_pytest tests/e2e ;;
-"") run_unit; run_vectors; run_pytest $parallel tests/py tests/integration; run_pytest tests/e2e ;;
+"") run_unit; run_vectors; run_pytest $parallel tests/py tests/integration; run_e2e_and_artefacts ;;
 *) echo "run-all: unknown suite '$only'" >&2; exit 2 ;;
 esac
 

@@ -28,6 +28,32 @@ const struct ctl_cmd cmd_job_entry = {
  * 8 MiB. */
 #define CMD_JOB_PAGE 1000
 
+/* A dry run's difference travels as JSON text in data diff.1 ... diff.N
+ * (PROTOCOL.md 5, dry_run); the operator gets it as the list, "diff". */
+static void
+ctl_result_diff(json_t *result)
+{
+	const json_t *data = json_object_get(result, "data");
+	struct buf text;
+	char key[16];
+	json_t *list;
+
+	if (json_object_get(data, "diff_count") == NULL)
+		return;
+	buf_init(&text, 1 << 20);
+	for (unsigned i = 1; i < 1000; i++) {
+		snprintf(key, sizeof(key), "diff.%u", i);
+		const char *piece = json_string_value(json_object_get(data, key));
+		if (piece == NULL || buf_append(&text, piece, strlen(piece)) != 0)
+			break;
+	}
+	list = text.data != NULL ? json_loads((const char *)text.data, 0, NULL) : json_array();
+	if (json_is_array(list))
+		json_object_set(result, "diff", list);
+	json_decref(list);
+	buf_free(&text);
+}
+
 int
 ctl_job_results(struct ctl *c, json_t *job, const char *host, const char *step)
 {
@@ -65,6 +91,7 @@ ctl_job_results(struct ctl *c, json_t *job, const char *host, const char *step)
 			if (json_is_array(chunks) && buf_append(&hex, "", 1) == 0)
 				json_object_set_new(pr, "body_hex", json_string((const char *)hex.data));
 			buf_free(&hex);
+			ctl_result_diff(pr);
 			json_array_append(all, pr);
 		}
 		/* A cursor that does not move would loop forever: stop there. */

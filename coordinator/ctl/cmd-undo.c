@@ -9,9 +9,11 @@ static int cmd_undo_exec(struct ctl *, int, char **);
 
 const struct ctl_cmd cmd_undo_entry = {
     "undo",
-    "--of JOB [SELECTORS] [POLICY] [--reason TEXT] [--detach]",
+    "--of JOB [SELECTORS] [POLICY] [--dry-run] [--reason TEXT] [--detach]",
     "undo rollback JOB on the hosts where it ran (or on SELECTORS)",
     "--of JOB         the rollback job to undo\n"
+    "--dry-run        run the preflight only and show, per host, how the container it\n"
+    "                 would start (the one JOB kept) differs from the one that runs\n"
     "Without selectors the targets are JOB's hosts whose run phase was dispatched;\n"
     "SELECTORS (--host ID, --hosts GLOB, --label K=V, --all) choose others.\n"
     "POLICY (defaults): --canary N (1, capped at the targets), --batch N|N% (1),\n"
@@ -71,6 +73,7 @@ cmd_undo_exec(struct ctl *c, int argc, char **argv)
 	static const struct option opts[] = {
 	    CTL_COMMON_OPTIONS, CTL_SELECTOR_OPTIONS,
 	    CTL_POLICY_OPTIONS, {"of", required_argument, NULL, CTL_OPT_OF},
+	    {"dry-run", no_argument, NULL, CTL_OPT_DRY_RUN},
 	    {NULL, 0, NULL, 0},
 	};
 	struct submit s = {.action = "undo"};

@@ -372,15 +372,15 @@ submit_whole(struct ctl *c, json_t **deps, const char ***targets, size_t *n)
 }
 
 /* A job that changes what runs on its hosts, or removes what they keep: a
- * rollback or a prune (not a dry run), an undo, a stop, a start. */
+ * rollback, an undo or a prune (not a dry run), a stop, a start. */
 static bool
 submit_changes(const struct submit *s)
 {
 	const char *dry = proto_param(s->params, s->n_params, "dry_run");
 
-	if (strcmp(s->action, "rollback") == 0 || strcmp(s->action, "prune") == 0)
+	if (strcmp(s->action, "rollback") == 0 || strcmp(s->action, "undo") == 0 || strcmp(s->action, "prune") == 0)
 		return dry == NULL || strcmp(dry, "true") != 0;
-	return strcmp(s->action, "undo") == 0 || strcmp(s->action, "stop") == 0 || strcmp(s->action, "start") == 0;
+	return strcmp(s->action, "stop") == 0 || strcmp(s->action, "start") == 0;
 }
 
 #define SUBMIT_SHOW_MAX 40 /* hosts listed before "... and N more" */
@@ -488,6 +488,59 @@ submit_print_output(struct ctl *c, const char *job_id, const char *step)
 		if (!ok)
 			fprintf(stderr, "odcctl: %s: %s: %s\n", js(h, "host"), js(h, "state"),
 			        got != NULL ? js(got, "message") : js(h, "message"));
+	}
+	fflush(stdout);
+	json_decref(by_host);
+	json_decref(job);
+	return 0;
+}
+
+/* What a dry run would change, host by host: the host, then the agent's
+ * text of the difference (PROTOCOL.md 5, dry_run), its lines under the
+ * first one. A host without one says why on stderr. 0, or an exit status. */
+static int
+submit_print_diffs(struct ctl *c, const char *job_id)
+{
+	json_t *job = NULL, *by_host = json_object(), *h, *r;
+	size_t i, w = 0;
+	int ret = ctl_request(c, "job", json_pack("{s:s}", "job", job_id), false, &job);
+
+	if (ret == 0)
+		ret = ctl_job_results(c, job, NULL, NULL);
+	if (ret != 0) {
+		json_decref(job);
+		json_decref(by_host);
+		return ret;
+	}
+	/* Receipt order: a host's recheck comes after its preflight. */
+	json_array_foreach(json_object_get(job, "results"), i, r)
+	{
+		if (json_object_get(json_object_get(r, "data"), "diff_count") != NULL)
+			json_object_set(by_host, js(r, "host"), r);
+	}
+	json_array_foreach(json_object_get(job, "hosts"), i, h) if (out_width(js(h, "host")) > w) w = out_width(js(h, "host"));
+	printf("\n");
+	json_array_foreach(json_object_get(job, "hosts"), i, h)
+	{
+		const json_t *got = json_object_get(by_host, js(h, "host"));
+		const char *text = got != NULL ? js(got, "output_tail") : "";
+		if (got == NULL) {
+			fprintf(stderr, "odcctl: %s: %s%s%s: no difference to show\n", js(h, "host"), js(h, "state"),
+			        js(h, "message")[0] ? ": " : "", js(h, "message"));
+			continue;
+		}
+		/* The agent indents the lines under its first by four spaces:
+		 * here they go under it, after the host's column. */
+		for (int first = 1; *text; first = 0) {
+			if (!first && strncmp(text, "    ", 4) == 0)
+				text += 4;
+			size_t n = strcspn(text, "\n");
+			char *line = strndup(text, n);
+			printf("%-*s  ", (int)w, first ? js(h, "host") : "");
+			out_text(stdout, line != NULL ? line : "");
+			free(line);
+			text += n + (text[n] == '\n');
+		}
 	}
 	fflush(stdout);
 	json_decref(by_host);
@@ -619,6 +672,14 @@ submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_g
 		ret = follow_job(c, job_id, start, show);
 	else
 		ret = follow_job(c, job_id, NULL, show);
+	/* A dry run's point is what it would change (a prune's lists say it). */
+	const char *dry = proto_param(s->params, s->n_params, "dry_run");
+	if (dry != NULL && strcmp(dry, "true") == 0 && strcmp(s->action, "prune") != 0 && c->output == CTL_OUT_TABLE &&
+	    !s->output_only && (ret == CTL_EXIT_OK || ret == CTL_EXIT_FAILED || ret == CTL_EXIT_HALTED)) {
+		int r = submit_print_diffs(c, job_id);
+		if (r != 0)
+			ret = r;
+	}
 	/* A logs job's point is the text it fetched; a prune's, its lists. */
 	if ((strcmp(s->action, "logs") == 0 || strcmp(s->action, "prune") == 0) && c->output == CTL_OUT_TABLE &&
 	    (ret == CTL_EXIT_OK || ret == CTL_EXIT_FAILED || ret == CTL_EXIT_HALTED)) {

@@ -9,14 +9,20 @@
   ha_engines  session   [(Dockerd, OdcImages)] x HA_NODES: one private engine per HA node
   ha_deployment function factory: ha_deployment(upgrade=True, start_delay_ms=200)
                         -> OdcHaDeployment of HA_NODES nodes after a failed upgrade
+  deb_dir     session   the directory `make deb` filled, built once per run (both xdist
+                        workers share it), or ODC_DEB_DIR; its build.json says how it went
 
 Every fixture cleans up after itself, also when a test fails; SIGTERM is turned into
 KeyboardInterrupt so that pytest's teardown runs; an atexit hook stops what is left.
 """
 
+import fcntl
+import json
 import os
 import signal
+import subprocess
 import threading
+import time
 
 import pytest
 
@@ -130,3 +136,42 @@ def ha_deployment(mariadb, ha_engines):
     finally:
         for ha in reversed(made):
             ha.cleanup()
+
+
+def tree_status():
+    """Every changed, untracked and ignored file of the source tree (None: no git checkout)."""
+    p = subprocess.run(["git", "-C", odcworld.REPO_ROOT, "status", "--porcelain", "--ignored",
+                        "--untracked-files=all"], capture_output=True, text=True)
+    return p.stdout if p.returncode == 0 else None
+
+
+@pytest.fixture(scope="session")
+def deb_dir(tmp_path_factory):
+    """The packages of this tree: `make deb` runs once per test run, in the first worker that
+    asks (the other waits on a lock in the workers' shared temporary directory, then takes the
+    same packages). build.json next to them: the build's seconds, make's output, and the tree's
+    state before and after it (make deb must write nothing into the tree)."""
+    given = os.environ.get("ODC_DEB_DIR")
+    if given:
+        return given
+    _need_root()
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    d = shared / "debs"
+    with open(shared / "debs.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (d / "build.json").exists():
+            before = tree_status()
+            t = time.monotonic()
+            p = subprocess.run(["make", "-s", "-C", str(odcworld.REPO_ROOT), "deb", f"DEB_DIR={d}",
+                                f"BUILD={os.environ.get('ODC_BUILD', 'build')}"],
+                               capture_output=True, text=True, timeout=900)
+            took = time.monotonic() - t
+            tail = ""
+            if (d / "build.log").exists():
+                tail = (d / "build.log").read_text(errors="replace")[-4000:]
+            assert p.returncode == 0, f"make deb: exit {p.returncode}\n{p.stdout}\n{p.stderr}\n{tail}"
+            (d / "build.json").write_text(json.dumps({
+                "seconds": took, "make_output": p.stdout, "tree_before": before,
+                "tree_after": tree_status()}))
+    return str(d)

@@ -3,6 +3,7 @@ a private MariaDB as the metadb, the ODC stand-in images and the obloader/obdump
 stand-ins (tests/world). Each test starts from a host after a failed upgrade: metadb at
 4.3.0, container running 4.3.0, a pre-upgrade backup at 4.2.0."""
 
+import json
 import os
 import shutil
 import signal
@@ -162,15 +163,80 @@ def test_recreated_container_carries_every_operator_flag(host, conf):
     assert new["Config"]["Image"] == host.images.old
 
 
-def test_dry_run_prints_spec_and_touches_nothing(host, conf):
-    before = (host.engine.inspect(host.name)["Id"], metadb_state(host))
-    p = agent(conf, "run", "rollback",
-              "--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
-              "--dry-run", check=0)
-    assert "would create" in p.stdout and host.images.old in p.stdout
-    assert host.password not in p.stdout + p.stderr
-    assert "DATABASE_PASSWORD=******" in p.stdout
-    assert_untouched(host, *before)
+LONG_NEW = "-Dodc.opt=" + "n" * 3000 + " -Dend=new"
+LONG_OLD = "-Dodc.opt=" + "o" * 3000 + " -Dend=old"
+
+
+def operator_container(host, repo):
+    """The two releases as REPO:4.3.0 and REPO:4.2.0, each with a 3 KB image env ODC_LONG_OPTS
+    of its own, and the host's ODC running REPO:4.3.0 from an operator's own `docker run`
+    (a label, a bind path with spaces, a restart policy, an extra env). Returns the images."""
+    for version, base, val in ((odcworld.NEW_VERSION, host.images.new, LONG_NEW),
+                               (odcworld.OLD_VERSION, host.images.old, LONG_OLD)):
+        cid = host.engine.docker("create", base).stdout.strip()
+        host.engine.docker("commit", "--change", f'ENV ODC_LONG_OPTS="{val}"', cid, f"{repo}:{version}")
+        host.engine.docker("rm", cid)
+    extra_dir = os.path.join(host.dir, "odc extra dir")
+    os.makedirs(extra_dir)
+    host.engine.docker("rm", "-f", host.name)
+    args = host.docker_run_args(f"{repo}:{odcworld.NEW_VERSION}", extra_env={"ODC_SITE": "hz"})
+    host.engine.docker("run", *args[:-1], "--label", "com.example.owner=dba", "-v",
+                       f"{extra_dir}:/opt/odc/extra", "--restart", "on-failure:3", args[-1])
+    host.wait_healthy(odcworld.NEW_VERSION, timeout=60)
+    return extra_dir
+
+
+def test_dry_run_shows_the_difference_whole_and_no_secret(host):
+    """Issue 16: a dry run shows the difference between the container that runs and the one
+    the rollback would create, field by field, readable: exactly what changes (the image,
+    the images' own env and label) with every value whole (a 3 KB env value), the
+    operator's own flags among what is unchanged, and never the metadb password. Before:
+    one line "would create NAME with: {spec JSON}" (cut at 512 bytes, no comparison)."""
+    repo = f"odcdiff-{host.token}/odc-server"
+    try:
+        extra_dir = operator_container(host, repo)
+        conf = write_conf(host, os.path.join(host.dir, "agent.conf"), **{"docker.repository": repo})
+        before = (host.engine.inspect(host.name)["Id"], metadb_state(host))
+        p = agent(conf, "run", "rollback", "--accept-unverified", "--to", odcworld.OLD_VERSION,
+                  "--backup", host.backup_dir, "--dry-run", check=0)
+        out = p.stdout
+        assert host.password not in out + p.stderr
+        new, old = f"{repo}:{odcworld.NEW_VERSION}", f"{repo}:{odcworld.OLD_VERSION}"
+        lines = out[out.index(f"{host.name}: {new} -> {old}\n"):].splitlines()
+        diff = [l for l in lines[1:] if not l.startswith("    unchanged: ") and l.startswith("    ")]
+        jopts = {v: host.engine.inspect(f"{repo}:{v}")["Config"]["Env"] for v in (odcworld.OLD_VERSION, odcworld.NEW_VERSION)}
+        jopts = {v: [e for e in env if e.startswith("JAVA_OPTS=")][0][10:] for v, env in jopts.items()}
+        assert diff == [
+            f"    image    {new} -> {old}",
+            f"    version  {odcworld.NEW_VERSION} -> {odcworld.OLD_VERSION}",
+            f"    env      JAVA_OPTS  {jopts[odcworld.NEW_VERSION]} -> {jopts[odcworld.OLD_VERSION]}",
+            f"    env      ODC_LONG_OPTS  {LONG_NEW} -> {LONG_OLD}",
+            f"    label    org.opencontainers.image.version  {odcworld.NEW_VERSION} -> {odcworld.OLD_VERSION}",
+        ], out
+        same = [l for l in lines if l.startswith("    unchanged: ")][0]
+        for part in (f"name {host.name}", "binds (3)", "network host", "memory 8G", "cpus 4",
+                     "restart on-failure:3", "labels (2 more)"):
+            assert part in same, same
+        assert_untouched(host, *before)
+        # The structured list, as the journal keeps the RESULT's data (PROTOCOL.md 5).
+        db = sqlite3.connect(os.path.join(host.dir, "agent-state", "journal.db"))
+        try:
+            data = json.loads(db.execute("SELECT data FROM step WHERE step = 'preflight' "
+                                         "ORDER BY rowid DESC LIMIT 1").fetchone()[0])
+        finally:
+            db.close()
+        pieces = [data[f"diff.{i}"] for i in range(1, 17) if f"diff.{i}" in data]
+        assert len(pieces) > 1 and all(len(x.encode()) <= 1024 for x in pieces), data
+        items = json.loads("".join(pieces))
+        assert int(data["diff_count"]) == len(items) == 5
+        assert {"field": "Env.ODC_LONG_OPTS", "from": LONG_NEW, "to": LONG_OLD} in items
+        assert {"field": "Image", "from": new, "to": old} in items
+        assert host.password not in json.dumps(data)
+        assert extra_dir not in json.dumps(items)  # carried over: not a difference
+    finally:
+        host.engine.docker("rm", "-f", host.name, check=False)
+        host.engine.docker("rmi", f"{repo}:{odcworld.NEW_VERSION}", f"{repo}:{odcworld.OLD_VERSION}",
+                           check=False)
 
 
 def make_backup_at_new(host):

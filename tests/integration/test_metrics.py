@@ -9,7 +9,9 @@ The metrics are listed in coordinator/README.md ("Metrics")."""
 
 import json
 import os
+import pty
 import re
+import shlex
 import select
 import shutil
 import signal
@@ -24,11 +26,13 @@ import urllib.request
 
 import nacl.signing
 import pytest
+import yaml
 
 from tests.py import odcproto
 from tests.world import odcworld
 from tests.world.coordpeer import pub_text
-from tests.world.fleet import COORDINATOR, fleet, make_job, wait_for  # noqa: F401
+from tests.world.fleet import (COORDINATOR, ODCCTL, fleet, make_job, wait_for,  # noqa: F401
+                               write_key_pair)
 
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
@@ -323,8 +327,9 @@ def test_off_by_default_bad_addresses_ipv6_and_http_answers(fleet):
     for value, why in cases:
         fleet.write_conf(**{"metrics.listen": value})
         r = check_config(fleet.conf)
-        want = f"odc-coordinator: {fleet.conf}:{conf_line(fleet.conf, 'listen')}: metrics.listen: {why}"
-        assert r.returncode == 2 and r.stderr.strip() == want, (value, r.returncode, r.stderr)
+        want = (f"{fleet.conf}:{conf_line(fleet.conf, 'listen')}: metrics.listen: {why}\n"
+                f"{fleet.conf}: 1 problem\n")
+        assert r.returncode == 2 and r.stderr == want, (value, r.returncode, r.stderr)
 
     # An address in use stops the start (exit 1) and says which key.
     port = odcworld.free_port()
@@ -429,9 +434,30 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
     r = fleet.ctl("exec", "ping", "--all", timeout=60)
     assert r.rc == 0, r
     prom.wait("odc_fleet_jobs_submitted_total", 1)
-    prom.wait('odc_fleet_jobs_ended_total{state="succeeded"}', 1)
+    prom.wait('odc_fleet_jobs_ended_total{action="ping",dry_run="false",state="succeeded"}', 1)
     prom.wait('odc_fleet_job_hosts_ended_total{state="succeeded"}', 2)
-    assert prom.scalar('odc_fleet_jobs_ended_total{state="failed"}') == 0
+    assert prom.scalar('sum(odc_fleet_jobs_ended_total{state="failed"})') == 0
+    # Only the actions that have a dry run have its series; every action has the others.
+    assert prom.by('odc_fleet_jobs_ended_total{dry_run="true",state="succeeded"}', "action") == \
+        {"rollback": 0}
+    assert len(prom.query('odc_fleet_jobs_ended_total{dry_run="false",state="halted"}')) == 9
+    # Durations: the job (admission to end) and each host's step, as histograms Prometheus
+    # reads (a quantile of their buckets).
+    job_s = prom.scalar('odc_fleet_job_duration_seconds_sum{action="ping",dry_run="false",'
+                        'state="succeeded"}')
+    assert 0 < job_s < 60, job_s
+    assert prom.scalar('odc_fleet_job_duration_seconds_count{action="ping",dry_run="false",'
+                       'state="succeeded"}') == 1
+    assert prom.scalar('odc_fleet_job_duration_seconds_bucket{action="ping",dry_run="false",'
+                       'state="succeeded",le="+Inf"}') == 1
+    prom.wait('odc_fleet_step_duration_seconds_count{action="ping",step="ping"}', 2)
+    assert prom.scalar('odc_fleet_step_duration_seconds_bucket{action="ping",step="ping",'
+                       'le="5"}') == 2
+    q = prom.scalar('histogram_quantile(0.5, odc_fleet_step_duration_seconds_bucket{'
+                    'action="ping",step="ping"})')
+    assert 0 <= q <= 1, q  # a ping's step is well under the first bucket's second
+    assert prom.scalar('odc_fleet_step_duration_seconds_count{action="rollback",'
+                       'step="restore"}') == 0
     assert prom.scalar('odc_fleet_messages_sent_total{type="DISPATCH"}') >= 2
     assert prom.scalar('odc_fleet_messages_received_total{type="RESULT"}') >= 2
     assert prom.scalar('odc_fleet_messages_received_total{type="HEARTBEAT"}') > 0
@@ -443,11 +469,16 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
     prom.wait('odc_fleet_host_restarts_total{host="h1"}', 1)
     job_id = fleet.submit("exec", "ping", "--host", "h1")
     prom.wait(f'odc_fleet_job_hosts{{job_id="{job_id}",state="running"}}', 1)
-    assert prom.scalar(f'odc_fleet_job_info{{job_id="{job_id}",action="ping",operator="alice",'
-                       f'state="running"}}') == 1
+    assert prom.scalar(f'odc_fleet_job_info{{job_id="{job_id}",action="ping",dry_run="false",'
+                       f'operator="alice",state="running"}}') == 1
     assert prom.scalar(f'odc_fleet_job_hosts{{job_id="{job_id}",state="succeeded"}}') == 0
     assert fleet.wait_job(job_id, 30)["state"] == "succeeded"
-    prom.wait('odc_fleet_jobs_ended_total{state="succeeded"}', 2)
+    prom.wait('odc_fleet_jobs_ended_total{action="ping",dry_run="false",state="succeeded"}', 2)
+    # h1's step took its 4 s delay at least: in the buckets above 1 s.
+    prom.wait('odc_fleet_step_duration_seconds_count{action="ping",step="ping"}', 3)
+    assert prom.scalar('odc_fleet_step_duration_seconds_bucket{action="ping",step="ping",'
+                       'le="1"}') == 2
+    assert prom.scalar('odc_fleet_step_duration_seconds_sum{action="ping",step="ping"}') >= 4
     # Ended and out of memory: its series end (Prometheus marks them stale).
     prom.wait(f'odc_fleet_job_info{{job_id="{job_id}"}}', None)
 
@@ -465,16 +496,27 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
     assert ann["summary"] == "odc-fleet host h2 is lost", ann
     assert set(prom.firing()) == {("OdcFleetHostLost", "h2")}, prom.firing()
 
-    # A rollout that halts (the quorum gate: h2 is lost): counted, and its alert fires.
+    # A ping that halts (the quorum gate: h2 is lost) and one that fails (its one target is
+    # lost): counted, but a ping changes nothing, so no alert.
     r = fleet.ctl("exec", "ping", "--all", "--quorum", "100", timeout=60)
     assert r.rc == 4 and r.out["state"] == "halted", r
-    prom.wait('odc_fleet_jobs_ended_total{state="halted"}', 1)
-    prom.wait_alert("OdcFleetJobHalted")
-    assert ("OdcFleetJobFailed", "") not in prom.firing()
-    # A job that fails within its budget (its one target is lost: unreachable).
     r = fleet.ctl("exec", "ping", "--host", "h2", timeout=60)
     assert r.rc != 0 and r.out["state"] == "failed", r
-    prom.wait('odc_fleet_jobs_ended_total{state="failed"}', 1)
+    prom.wait('odc_fleet_jobs_ended_total{action="ping",dry_run="false",state="halted"}', 1)
+    prom.wait('odc_fleet_jobs_ended_total{action="ping",dry_run="false",state="failed"}', 1)
+    time.sleep(2)  # two evaluations of the rules
+    assert set(prom.firing()) == {("OdcFleetHostLost", "h2")}, prom.firing()
+    # A change that halts (stop, at the same gate: nothing is stopped): its alert fires.
+    r = fleet.ctl("exec", "stop", "--all", "--quorum", "100", timeout=60)
+    assert r.rc == 4 and r.out["state"] == "halted", r
+    prom.wait('odc_fleet_jobs_ended_total{action="stop",dry_run="false",state="halted"}', 1)
+    ann = prom.wait_alert("OdcFleetJobHalted")
+    assert ann["summary"] == "an odc-fleet stop job halted", ann
+    assert ("OdcFleetJobFailed", "") not in prom.firing()
+    # A change that fails within its budget (its one target is lost: unreachable).
+    r = fleet.ctl("exec", "stop", "--host", "h2", timeout=60)
+    assert r.rc != 0 and r.out["state"] == "failed", r
+    prom.wait('odc_fleet_jobs_ended_total{action="stop",dry_run="false",state="failed"}', 1)
     prom.wait_alert("OdcFleetJobFailed")
 
     # Forged signatures: a RESULT under h2's key (agents' socket) and a JOB changed after
@@ -492,7 +534,7 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
         {"agents": 1, "control": 1}
     # Neither the forgery nor the raw peer brought h2 back.
     assert prom.scalar('odc_fleet_host_up{host="h2"}') == 0
-    assert prom.scalar("odc_fleet_jobs_submitted_total") == 4  # two pings, the halted, the failed
+    assert prom.scalar("odc_fleet_jobs_submitted_total") == 6  # two pings, two halted, two failed
     assert target_up()[0]["lastError"] == ""
     ann = prom.wait_alert("OdcFleetSignatureFailures", "agents")
     assert "agents socket" in ann["description"], ann
@@ -532,6 +574,95 @@ def test_alert_rules_check():
     r = subprocess.run([PROMTOOL, "check", "rules", RULES], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0 and "SUCCESS: 6 rules found" in r.stdout, (r.stdout, r.stderr)
+
+
+def runbook_commands(path=RULES):
+    """Every `odcctl ...` quoted in the rules' descriptions, as [(alert, command)], the
+    folded lines joined as Prometheus shows them."""
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    found = []
+    for group in doc["groups"]:
+        for rule in group["rules"]:
+            text = " ".join(rule.get("annotations", {}).get("description", "").split())
+            found += [(rule["alert"], c) for c in re.findall(r"`(odcctl [^`]*)`", text)]
+    return found
+
+
+def as_typed(fleet, command, answer="y"):
+    """The command as an operator types it at a terminal (odcctl with the fleet's
+    configuration; a question answered with answer): (exit status, stdout, stderr)."""
+    argv = [ODCCTL, "-c", fleet.ctl_conf] + shlex.split(command)[1:]
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen(argv, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        os.write(master, answer.encode() + b"\n")
+        out, err = p.communicate(timeout=300)
+        return p.returncode, out, err
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_alert_runbook_commands_work_as_written(fleet):
+    """Each odcctl command the alert rules tell an operator to run, with its placeholders
+    filled from a real fleet ({{ $labels.host }}, {{ $labels.deployment }}, JOB: a halted
+    change, or for the undo a rollback that changed its host), run as typed on a terminal:
+    it exits 0 and shows what the description promises."""
+    commands = runbook_commands()
+    verbs = {shlex.split(c)[1] for _, c in commands}
+    assert verbs >= {"hosts", "deployments", "jobs", "job", "undo", "audit"}, commands
+
+    fleet.start()
+    [h1] = fleet.add_agents(["h1"], beat=True)
+    _, _, pub = write_key_pair(os.path.join(fleet.dir, "h9"))
+    fleet.accept("h9", "@" + pub)  # enrolled, never online
+    deployment = fleet.hosts()["h1"]["deployment"]
+    assert deployment, fleet.hosts()["h1"]
+    # A change that halted (stop, at the quorum gate: nothing stopped) and one that failed.
+    r = fleet.ctl("exec", "stop", "--all", "--quorum", "100", timeout=60)
+    assert r.rc == 4 and r.out["state"] == "halted", r
+    halted = r.out["job_id"]
+    r = fleet.ctl("exec", "stop", "--host", "h9", timeout=60)
+    assert r.rc != 0 and r.out["state"] == "failed", r
+    failed = r.out["job_id"]
+    # A rollback that changed h1: what `odcctl undo --of JOB` walks back.
+    backup = fleet.shared_backup([h1], name="bk-runbook")
+    r = fleet.ctl("rollback", "--to", odcworld.OLD_VERSION, "--backup", backup, "--host", "h1",
+                  "--accept-unverified", timeout=240)
+    assert r.rc == 0 and r.out["state"] == "succeeded", r
+    rollback = r.out["job_id"]
+
+    for alert, command in commands:
+        job = rollback if " undo " in f" {command} " else \
+            failed if alert == "OdcFleetJobFailed" else halted
+        typed = (command.replace("{{ $labels.host }}", "h1")
+                 .replace("{{ $labels.deployment }}", deployment)
+                 .replace("JOB", job))
+        assert "{{" not in typed, (alert, typed)
+        rc, out, err = as_typed(fleet, typed)
+        print(f"{alert}: {typed}: exit {rc}\n{out[-600:]}")
+        assert rc == 0, (alert, typed, rc, out, err)
+        verb = shlex.split(typed)[1]
+        if verb == "hosts":
+            assert re.search(r"^h1\s.*online", out, re.M), out
+        elif verb == "deployments":
+            assert deployment in out and "h1" in out, out
+        elif verb == "jobs":
+            assert job in out and ("halted" if job == halted else "failed") in out, out
+            assert rollback not in out, out  # only the state asked for
+        elif verb == "job":
+            assert job in out and "h9" in out and "results" in out, out
+        elif verb == "undo":
+            assert "Proceed? [y/N]" in err and "undo of " + rollback in err, err
+            undo = [j for j in fleet.jobs() if j["action"] == "undo"]
+            assert len(undo) == 1 and undo[0]["state"] == "succeeded", undo
+            assert h1.host.info_version() == odcworld.NEW_BUILD  # back where it began
+        elif verb == "audit":
+            assert "job-submit" in out and rollback in out, out
+        else:
+            raise AssertionError(f"{alert}: no check for `{typed}`")
 
 
 def test_scrapes_are_answered_while_connections_are_held_open(fleet, prometheus):

@@ -31,7 +31,8 @@ from pathlib import Path
 import nacl.signing
 import pytest
 
-from tests.world.fleet import with_yes
+from tests.world import odcworld
+from tests.world.fleet import fleet, job_results, with_yes  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -1244,6 +1245,65 @@ def test_undo_targets_the_hosts_whose_run_phase_was_dispatched(odc_host, coord):
     assert [h["host"] for h in job["hosts"]] == ["hw"] and job["policy"] == CAREFUL
     # Let it end (its preflight finds no snapshot of a dry run) before the host goes.
     coord.wait_job(undo, lambda j: j["state"] not in ("running", "paused"), "the undo to end")
+
+
+def test_dry_runs_show_each_hosts_difference(fleet):
+    """Issue 16: `rollback --dry-run` and `undo --of J --dry-run` show, per host, how the
+    container they would run differs from the one that runs: a block under the host with
+    exactly the differences (the image, its version, the images' own env and label), the
+    operator's own flags (a name, an env, a label, a bind path with spaces, a restart policy)
+    among what is unchanged, never the metadb password; -o json carries the list. Before:
+    the agent's "would create NAME with: {spec JSON}", cut, and undo had no dry run."""
+    fleet.start()
+    host = fleet.add_agent("h1", beat=True).host
+    extra = os.path.join(host.dir, "odc extra dir")
+    os.makedirs(extra)
+    host.engine.docker("rm", "-f", host.name)
+    args = host.docker_run_args(host.images.new, extra_env={"ODC_SITE": "hz"})
+    host.engine.docker("run", *args[:-1], "--label", "com.example.owner=dba", "-v",
+                       f"{extra}:/opt/odc/extra", "--restart", "on-failure:3", args[-1])
+    host.wait_healthy(odcworld.NEW_VERSION, timeout=60)
+    old, new = host.images.old, host.images.new
+    env = {v: [e[10:] for e in host.engine.inspect(i)["Config"]["Env"] if e.startswith("JAVA_OPTS=")][0]
+           for v, i in (("old", old), ("new", new))}
+
+    def block(out, frm, to, jfrom, jto, vfrom, vto):
+        lines = out[out.index(f"\nh1  {host.name}: {frm} -> {to}\n") + 1:].splitlines()
+        assert lines[1:6] == [
+            f"    image    {frm} -> {to}",
+            f"    version  {vfrom} -> {vto}",
+            f"    env      JAVA_OPTS  {jfrom} -> {jto}",
+            f"    label    org.opencontainers.image.version  {vfrom} -> {vto}",
+            lines[5]], out
+        assert lines[5].startswith("    unchanged: "), out
+        for part in (f"name {host.name}", "binds (3)", "network host", "memory 8G", "cpus 4",
+                     "restart on-failure:3", "labels (2 more)"):
+            assert part in lines[5], lines[5]
+
+    rb = ["--backup", host.backup_dir, "--host", "h1", "--accept-unverified"]
+    r = fleet.ctl("rollback", "--to", odcworld.OLD_VERSION, *rb, "--dry-run", json_out=False,
+                  timeout=120)
+    assert r.rc == 0, r
+    block(r.out, new, old, env["new"], env["old"], odcworld.NEW_VERSION, odcworld.OLD_VERSION)
+    assert host.password not in r.out + r.err
+    r = fleet.ctl("rollback", "--to", odcworld.OLD_VERSION, *rb, "--dry-run", timeout=120)
+    assert r.rc == 0 and host.password not in json.dumps(r.out), r
+    diffs = [x["diff"] for x in job_results(r.out)["h1"] if "diff" in x]
+    assert diffs and diffs[-1] == [
+        {"field": "Image", "from": new, "to": old},
+        {"field": "Image.version", "from": odcworld.NEW_VERSION, "to": odcworld.OLD_VERSION},
+        {"field": "Env.JAVA_OPTS", "from": env["new"], "to": env["old"]},
+        {"field": "Labels.org.opencontainers.image.version", "from": odcworld.NEW_VERSION,
+         "to": odcworld.OLD_VERSION}], diffs
+    # The rollback itself, then its undo's dry run: the way back, the other way round.
+    r = fleet.ctl("rollback", "--to", odcworld.OLD_VERSION, *rb, timeout=240)
+    assert r.rc == 0, r
+    job = r.out["job_id"]
+    r = fleet.ctl("undo", "--of", job, "--dry-run", json_out=False, timeout=120)
+    assert r.rc == 0, r
+    block(r.out, old, new, env["old"], env["new"], odcworld.OLD_VERSION, odcworld.NEW_VERSION)
+    assert host.password not in r.out + r.err
+    assert host.engine.inspect(host.name)["Config"]["Image"] == old  # nothing was undone
 
 
 # ---------------------------------------------------------------- tcp with CURVE

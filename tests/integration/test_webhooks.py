@@ -23,10 +23,13 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import nacl.signing
 import pytest
 
 from tests.world import odcworld
-from tests.world.fleet import COORDINATOR, fingerprint, fleet, wait_for, write_key_pair  # noqa: F401
+from tests.world.coordpeer import pub_text
+from tests.world.fleet import (COORDINATOR, fingerprint, fleet, wait_for,  # noqa: F401
+                               write_key_pair)
 
 DING_SECRET = "SEC8d1f6c2e0b7a4f3e9c5d2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e"
 OK_ANSWER = (200, {}, b'{"errcode":0,"errmsg":"ok"}')
@@ -224,23 +227,29 @@ def test_start_finish_and_halt_bodies_in_three_formats(fleet, rx):
     fin = rx.wait("/fin", 1, job_id=job_id)
     assert events_of(fin, job_id) == ["finish"], fin
 
-    # A job that halts (the quorum gate: h9 is never online): start, then halt -- and no
-    # finish on top of it, except as the finish of a webhook that takes finish only.
-    r = fleet.ctl("exec", "ping", "--all", "--quorum", "100", timeout=60)
+    # A change that halts (the quorum gate: h9 is never online, so nothing is stopped): start,
+    # then halt -- and no finish on top of it, except as the finish of a webhook that takes
+    # finish only.
+    r = fleet.ctl("exec", "stop", "--all", "--quorum", "100", timeout=60)
     assert r.rc == 4, r
     halted = r.out["job_id"]
     start_body, halt_body = [q["json"] for q in rx.wait("/json", 2, job_id=halted)]
     assert (start_body["event"], halt_body["event"]) == ("start", "halt"), (start_body, halt_body)
     j = halt_body["job"]
     assert j["state"] == "halted" and j["stage"] == "quorum", j
+    assert j["action"] == "stop" and j["dry_run"] is False and j["changes"] is True, j
     assert j["message"].startswith("quorum not met: 2 of 3 targets online"), j
     assert j["counts"]["unreachable"] == 1 and j["counts"]["skipped"] == 2, j
     assert j["failed_hosts"] == [{"host": "h9", "state": "unreachable", "step": "",
                                   "message": "not online when the job started"}], j
+    # What to type next: the results; no undo (undo walks back rollbacks).
+    assert j["commands"] == {"results": f"odcctl job {halted} --results", "undo": None}, j
     ding = rx.wait("/ding", 2, job_id=halted)
     assert ding[1]["json"]["markdown"]["title"] == f"odc-fleet: job {halted} halted"
     text = ding[1]["json"]["markdown"]["text"]
     assert "**Failed:**\n- h9 unreachable: not online when the job started" in text, text
+    assert f"**More:** `odcctl job {halted} --results`" in text, text
+    assert "**Targets:** h1, h2, h9\n" in text, text
     assert dingtalk_signed(ding[1])
     slack = rx.wait("/slack", 2, job_id=halted)
     assert slack[1]["json"]["text"].startswith(f"odc-fleet: job {halted} halted: quorum not met")
@@ -270,6 +279,86 @@ def test_start_finish_and_halt_bodies_in_three_formats(fleet, rx):
     assert fleet.stop() == 0, fleet.log_tail(3000)
     # Nothing waits: a prompt exit, without the 2 s grace of undelivered notifications.
     assert time.monotonic() - t0 < 1.5, time.monotonic() - t0
+
+
+def test_jobs_that_change_nothing_tell_no_failure(fleet, rx):
+    """A ping, a status, a logs job or a dry run changes nothing: its start (and a success) is
+    told, its failure or halt never -- an unreachable host in a ping is not an incident. A
+    change is told in full: the action, from which releases (the targets' heartbeats when it
+    was admitted) to which, the targets, the command to see more."""
+    start(fleet, [webhook("ops", rx.url("/json")),
+                  webhook("team", rx.url("/slack"), format="slack")])
+    fleet.add_agents(["h1"], beat=True)
+    image = fleet.hosts()["h1"]["odc"]["image"]
+    release = image.rsplit(":", 1)[1]
+
+    quiet = {}
+    for name, args in [("ping", ["exec", "ping", "--host", "h9"]),
+                       ("status", ["exec", "status", "--host", "h9"]),
+                       ("logs", ["exec", "logs", "--host", "h9"]),
+                       ("preflight", ["exec", "preflight", "--to", "4.2.0", "--backup",
+                                      "/var/backups/odc/x", "--host", "h9"]),
+                       ("dry run", ["rollback", "--dry-run", "--to", "4.2.0", "--backup",
+                                    "/var/backups/odc/x", "--host", "h9"]),
+                       ("halted ping", ["exec", "ping", "--host", "h1", "--host", "h9",
+                                        "--quorum", "100"])]:
+        r = fleet.ctl(*args, timeout=60)
+        assert r.rc in (1, 4) and r.out["state"] in ("failed", "halted"), (name, r)
+        quiet[name] = r.out["job_id"]
+    ok = fleet.ctl("exec", "ping", "--host", "h1", timeout=60)
+    assert ok.rc == 0, ok
+    # Two more hosts whose heartbeats say ODC 4.2.1 (hand-made agents): the most common
+    # release comes first.
+    for host_id in ("r1", "r2"):
+        key = nacl.signing.SigningKey.generate()
+        fleet.accept(host_id, pub_text(key))
+        peer = fleet.raw_agent(key)
+        peer.hello(host_id)
+        assert peer.wait_type("WELCOME", 5) is not None, host_id
+        peer.heartbeat(host_id, odc={"container_id": "c0ffee" * 4, "name": "obodc",
+                                     "image": "oceanbase/odc:4.2.1", "state": "exited",
+                                     "health": "unknown", "version": ""})
+    wait_for(lambda: all((fleet.hosts()[h].get("odc") or {}).get("image") ==
+                         "oceanbase/odc:4.2.1" for h in ("r1", "r2")), 10, "r1, r2 beating")
+    # The change: start ODC 4.2.0 where it is stopped; halted at the quorum gate (h9), so
+    # nothing is touched.
+    r = fleet.ctl("exec", "start", "--to", "4.2.0", "--host", "h1", "--host", "h9", "--host",
+                  "r1", "--host", "r2", "--quorum", "100", timeout=60)
+    assert r.rc == 4, r
+    change = r.out["job_id"]
+    rx.wait("/json", 2, job_id=change)
+    rx.wait("/slack", 2, job_id=change)
+    time.sleep(1.0)  # anything else would have come by now
+
+    got = rx.got("/json")
+    for name, job_id in quiet.items():
+        assert events_of(got, job_id) == ["start"], (name, events_of(got, job_id))
+    assert events_of(got, ok.out["job_id"]) == ["start", "finish"]
+    assert events_of(got, change) == ["start", "halt"]
+    dry = [q["json"]["job"] for q in got if q["json"]["job"]["id"] == quiet["dry run"]][0]
+    assert dry["dry_run"] is True and dry["changes"] is False and dry["to"] == "4.2.0", dry
+    [slack] = rx.got("/slack", quiet["dry run"])
+    assert slack["json"]["text"] == f"odc-fleet: job {quiet['dry run']} (dry run) started", slack
+    ping = [q["json"]["job"] for q in got if q["json"]["job"]["id"] == quiet["ping"]][0]
+    assert ping["dry_run"] is False and ping["changes"] is False, ping
+
+    halt = [q["json"] for q in got if q["json"]["job"]["id"] == change][1]["job"]
+    assert halt["action"] == "start" and halt["to"] == "4.2.0" and halt["changes"] is True, halt
+    assert halt["from"] == [{"version": "4.2.1", "hosts": 2}, {"version": release, "hosts": 1}], \
+        (halt["from"], image)
+    assert halt["from_unknown"] == 1 and halt["from_more"] == 0, halt
+    assert halt["target_hosts"] == ["h1", "h9", "r1", "r2"] and halt["target_hosts_more"] == 0, halt
+    assert halt["commands"] == {"results": f"odcctl job {change} --results", "undo": None}, halt
+    text = rx.got("/slack", change)[1]["json"]["blocks"][0]["text"]["text"]
+    assert f"*odc-fleet: job `{change}` halted*\n*start* to 4.2.0 on 4 hosts, by alice" in text, \
+        text
+    assert f"\n*From:* 4.2.1 on 2 hosts, {release} on 1 host, 1 unknown\n" in text, text
+    assert "\n*Targets:* h1, h9, r1, r2\n" in text, text
+    assert f"\n*More:* `odcctl job {change} --results`" in text, text
+    # The command works as written.
+    r = fleet.ctl("job", change, "--results", json_out=False)
+    assert r.rc == 0 and "h9" in r.stdout and "unreachable" in r.stdout, r
+    assert fleet.stop() == 0, fleet.log_tail(3000)
 
 
 # ------------------------------------------------------------------ retries
@@ -409,7 +498,7 @@ def test_endless_answer_and_backoff_at_shutdown(fleet, rx):
 def test_configuration_mistakes_name_file_line_and_key(fleet):
     for extra, want in [
         ("[webhook]\nurl = http://127.0.0.1/\n", r":\d+: webhook\.url: a webhook needs a name"),
-        ("[webhook.a]\nformat = slack\n", r": webhook\.a\.url: required key missing"),
+        ("[webhook.a]\nformat = slack\n", r":\d+: webhook\.a\.url: required key missing"),
         ("[webhook.a]\nurl = gopher://x/\n", r":\d+: webhook\.a\.url: expected an http"),
         ("[webhook.a]\nurl = http://x/\nevents = start, pause\n",
          r":\d+: webhook\.a\.events: unknown event 'pause'"),

@@ -885,7 +885,7 @@ ACTIONS = {
     "rollback": (("preflight", "run"), {"to": check_tag, "backup": check_path},
                  {"dry_run": check_bool_text, "force": check_bool_text,
                   "accept_unverified": check_bool_text, "backup_on_peer": check_bool_text}),
-    "undo": (("preflight", "run"), {"of": check_id}, {}),
+    "undo": (("preflight", "run"), {"of": check_id}, {"dry_run": check_bool_text}),
     "prune": (("run",), {}, {"dry_run": check_bool_text}),
 }
 PARAM_FORMATS = {

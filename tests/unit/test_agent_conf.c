@@ -117,6 +117,80 @@ expect_error(const char *extra, const char *needle)
 	if (strstr(err, needle) == NULL)
 		fail_msg("error '%s' does not contain '%s'", err, needle);
 	assert_non_null(strstr(err, "t.conf"));
+	agent_conf_free(&c);
+}
+
+/* Is there a problem containing needle? */
+static bool
+has_problem(const struct agent_conf *c, const char *needle)
+{
+	for (size_t i = 0; i < config_problem_count(c->cfg); i++)
+		if (strstr(config_problem_text(c->cfg, i), needle) != NULL)
+			return true;
+	return false;
+}
+
+/* Every bad value of one file is recorded, not only the first. */
+static void
+test_every_problem(void **state)
+{
+	struct agent_conf c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(load_with("[health]\nurl = ftp://x\ninterval = often\n[agent]\nbogus = 1\n"
+				   "[metadb]\nport = 0\n",
+				   &c, err, sizeof(err)),
+			 -1);
+	assert_int_equal(config_problem_count(c.cfg), 4);
+	assert_true(has_problem(&c, "t.conf:17: health.url: expected an http"));
+	assert_true(has_problem(&c, "t.conf:18: health.interval: expected a duration"));
+	assert_true(has_problem(&c, "t.conf:20: agent.bogus: unknown key"));
+	assert_true(has_problem(&c, "t.conf:22: metadb.port: expected an integer"));
+	agent_conf_free(&c);
+}
+
+/* agent_conf_check: what the values name, each problem at its key's line. */
+static void
+test_check_what_values_name(void **state)
+{
+	struct agent_conf c;
+	char err[512], path[300];
+
+	(void)state;
+	assert_int_equal(load_with("[loader]\nthreads = 2\n", &c, err, sizeof(err)), 0);
+	/* No password file yet, loaders that do not exist; the state dir, the
+	 * snapshot root and the backup root can be made. */
+	assert_int_equal(agent_conf_check(&c, 0, err, sizeof(err)), -1);
+	assert_int_equal(config_problem_count(c.cfg), 3);
+	assert_true(has_problem(&c, "t.conf:9: metadb.password_file: "));
+	assert_true(has_problem(&c, "t.conf:11: loader.obloader: /opt/obloader: No such file"));
+	assert_true(has_problem(&c, "t.conf:12: loader.obdumper: /opt/obdumper: No such file"));
+	agent_conf_free(&c);
+
+	/* Daemon mode's keys, when asked for: each missing one at its line, or
+	 * its section's, or 0. */
+	write_file("pw", "", 0600);
+	assert_int_equal(load_with("[keys]\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(agent_conf_check(&c, AGENT_CHECK_DAEMON, err, sizeof(err)), -1);
+	assert_true(has_problem(&c, "t.conf:9: metadb.password_file: "));
+	assert_true(has_problem(&c, ": empty (the password goes on its first line"));
+	assert_true(has_problem(&c, "t.conf:16: keys.secret_key: required key missing"));
+	assert_true(has_problem(&c, "t.conf:0: trust.operators: required key missing"));
+	assert_true(has_problem(&c, "t.conf:0: coordinator.endpoint: required key missing"));
+	agent_conf_free(&c);
+
+	/* A backup root that is a file; a state dir under a file. */
+	snprintf(path, sizeof(path), "%s/backups", dir);
+	write_file("backups", "", 0600);
+	write_file("pw", "\n", 0600);
+	assert_int_equal(load_with("", &c, err, sizeof(err)), 0);
+	assert_int_equal(agent_conf_check(&c, 0, err, sizeof(err)), -1);
+	assert_true(has_problem(&c, "t.conf:14: paths.backup_roots: "));
+	assert_true(has_problem(&c, "/backups: not a directory"));
+	assert_false(has_problem(&c, "password_file"));
+	agent_conf_free(&c);
+	unlink(path);
 }
 
 /* [retention]: keep counts the latest rollback (which stays anyway), so 0 is
@@ -162,10 +236,12 @@ test_missing_and_bad_required(void **state)
 	write_file("m.conf", "[agent]\nhost_id = h1\n", 0644);
 	snprintf(path, sizeof(path), "%s/m.conf", dir);
 	assert_int_equal(agent_conf_load(path, &c, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "docker.repository: required key missing"));
+	assert_non_null(strstr(err, "m.conf:0: docker.repository: required key missing"));
+	agent_conf_free(&c);
 	write_file("m.conf", "[agent]\nhost_id = -bad\n", 0644);
 	assert_int_equal(agent_conf_load(path, &c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "m.conf:2: agent.host_id: not a valid host id"));
+	agent_conf_free(&c);
 }
 
 static void
@@ -182,6 +258,7 @@ test_backup_root_slash_refused(void **state)
 	snprintf(path, sizeof(path), "%s/r.conf", dir);
 	assert_int_equal(agent_conf_load(path, &c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "r.conf:13: paths.backup_roots"));
+	agent_conf_free(&c);
 }
 
 static void
@@ -245,6 +322,8 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_errors_name_file_line_key),
 		cmocka_unit_test(test_retention),
+		cmocka_unit_test(test_every_problem),
+		cmocka_unit_test(test_check_what_values_name),
 		cmocka_unit_test(test_missing_and_bad_required),
 		cmocka_unit_test(test_backup_root_slash_refused),
 		cmocka_unit_test(test_password_file),

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/config.h"
@@ -250,7 +251,10 @@ test_check_known_and_require(void **state)
 	assert_int_equal(config_check_known(c, known2, err, sizeof(err)), 0);
 	assert_int_equal(config_require(c, "agent", "id", err, sizeof(err)), 0);
 	assert_int_equal(config_require(c, "agent", "coordinator", err, sizeof(err)), -1);
-	assert_string_equal(err, "t.ini: agent.coordinator: required key missing");
+	/* An absent key is shown at the line of its [section] (the first). */
+	assert_string_equal(err, "t.ini:1: agent.coordinator: required key missing");
+	assert_int_equal(config_require(c, "nosuch", "key", err, sizeof(err)), -1);
+	assert_string_equal(err, "t.ini:0: nosuch.key: required key missing");
 	config_free(c);
 
 	/* A section name with dots is matched whole, not split on a dot. */
@@ -263,6 +267,156 @@ test_check_known_and_require(void **state)
 		assert_int_equal(config_check_known(c, k4, err, sizeof(err)), -1);
 		assert_string_equal(err, "t.ini:2: target.web.port: unknown key");
 	}
+	config_free(c);
+}
+
+/* Every problem is recorded, whoever found it, and reported in file order
+ * with a count; problems with no line come last. */
+static void
+test_problems_and_report(void **state)
+{
+	static const char *const known[] = {"a.x", "a.d", "b.*", NULL};
+	struct config *c = load_ok("[a]\nx = 1\nd = soon\ncolour = red\n[b]\nn = 70000\n");
+	char err[256], out[2048];
+	const char *s;
+	uint64_t v;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(config_problem_count(c), 0);
+	assert_int_equal(config_get_uint(c, "b", "n", 1, 1, 65535, &v, NULL, 0), -1);
+	assert_int_equal(config_check_known(c, known, err, sizeof(err)), -1);
+	assert_int_equal(config_require(c, "c", "k", NULL, 0), -1);
+	assert_int_equal(config_get_duration_ms(c, "a", "d", 1, 1, 1000, &v, NULL, 0), -1);
+	config_problem(c, "b", "absent", "said %s", "twice");
+	assert_int_equal(config_get_str(c, "a", "x", NULL, &s, NULL, 0), 0);
+	assert_int_equal(config_problem_count(c), 5);
+	assert_string_equal(config_problem_text(c, 0),
+	                    "t.ini:6: b.n: expected an integer from 1 to 65535, got '70000'");
+	assert_null(config_problem_text(c, 5));
+
+	f = fmemopen(out, sizeof(out), "w");
+	assert_non_null(f);
+	assert_int_equal(config_report(f, c, "t.ini", NULL), 5);
+	fclose(f);
+	assert_string_equal(
+	    out, "t.ini:3: a.d: expected a duration from 1ms to 1s (e.g. 1500ms, 30s, 5m, "
+	         "2h), got 'soon'\n"
+	         "t.ini:4: a.colour: unknown key\n"
+	         "t.ini:5: b.absent: said twice\n"
+	         "t.ini:6: b.n: expected an integer from 1 to 65535, got '70000'\n"
+	         "t.ini:0: c.k: required key missing\n"
+	         "t.ini: 5 problems\n");
+	config_free(c);
+
+	/* No configuration at all: the load's error stands alone. */
+	f = fmemopen(out, sizeof(out), "w");
+	assert_non_null(f);
+	assert_int_equal(config_report(f, NULL, "x.ini", "x.ini:2: syntax error"), 1);
+	fclose(f);
+	assert_string_equal(out, "x.ini:2: syntax error\nx.ini: 1 problem\n");
+}
+
+static void
+test_get_endpoint(void **state)
+{
+	struct config *c = load_ok("[e]\nt = tcp://h.example:7701\nv6 = tcp://[::1]:1\n"
+	                           "star = tcp://*:*\nipc = ipc:///run/x.sock\nnoport = tcp://h\n"
+	                           "zero = tcp://h:0\nbare = h:1\nipc0 = ipc://\n");
+	const char *s;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(
+	    config_get_endpoint(c, "e", "t", NULL, CONFIG_ENDPOINT_TCP, &s, err, sizeof(err)), 0);
+	assert_string_equal(s, "tcp://h.example:7701");
+	assert_int_equal(config_get_endpoint(c, "e", "v6", NULL, 0, &s, err, sizeof(err)), 0);
+	assert_int_equal(config_get_endpoint(c, "e", "ipc", NULL, 0, &s, err, sizeof(err)), 0);
+	assert_int_equal(
+	    config_get_endpoint(c, "e", "star", NULL, CONFIG_ENDPOINT_BIND, &s, err, sizeof(err)),
+	    0);
+	assert_int_equal(config_get_endpoint(c, "e", "none", "d", 0, &s, err, sizeof(err)), 1);
+	assert_string_equal(s, "d");
+	assert_int_equal(config_get_endpoint(c, "e", "star", NULL, 0, &s, err, sizeof(err)), -1);
+	assert_int_equal(
+	    config_get_endpoint(c, "e", "ipc", NULL, CONFIG_ENDPOINT_TCP, &s, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err,
+	                    "t.ini:5: e.ipc: expected tcp://HOST:PORT, got 'ipc:///run/x.sock'");
+	assert_int_equal(config_get_endpoint(c, "e", "noport", NULL, 0, &s, err, sizeof(err)), -1);
+	assert_string_equal(
+	    err,
+	    "t.ini:6: e.noport: expected tcp://HOST:PORT or ipc://PATH: no port, got 'tcp://h'");
+	assert_int_equal(config_get_endpoint(c, "e", "zero", NULL, 0, &s, err, sizeof(err)), -1);
+	assert_int_equal(config_get_endpoint(c, "e", "bare", NULL, 0, &s, err, sizeof(err)), -1);
+	assert_int_equal(config_get_endpoint(c, "e", "ipc0", NULL, 0, &s, err, sizeof(err)), -1);
+	{
+		unsigned port = 0;
+		assert_int_equal(config_parse_port("65535", &port), 0);
+		assert_int_equal(port, 65535);
+		assert_int_equal(config_parse_port("007", &port), 0);
+		assert_int_equal(port, 7);
+		assert_int_equal(config_parse_port("65536", &port), -1);
+		assert_int_equal(config_parse_port("000001", &port), -1);
+		assert_int_equal(config_parse_port("0", &port), -1);
+		assert_int_equal(config_parse_port("", &port), -1);
+		assert_int_equal(config_parse_port("+80", &port), -1);
+		assert_int_equal(config_parse_port("80 ", &port), -1);
+	}
+	/* Resolving: a name under .invalid never resolves (RFC 6761); an
+	 * address and "*" (bind) need no resolver. */
+	assert_int_equal(config_check_endpoint(c, "e", "t", "tcp://no-such-host.invalid:7701", 0),
+	                 -1);
+	assert_non_null(strstr(config_problem_text(c, config_problem_count(c) - 1),
+	                       "t.ini:2: e.t: tcp://no-such-host.invalid:7701: cannot resolve "
+	                       "'no-such-host.invalid': "));
+	assert_int_equal(config_check_endpoint(c, "e", "v6", "tcp://[::1]:1", 0), 0);
+	assert_int_equal(config_check_endpoint(c, "e", "star", "tcp://*:*", CONFIG_ENDPOINT_BIND),
+	                 0);
+	assert_int_equal(config_check_endpoint(c, "e", "ipc", "ipc:///run/x.sock", 0), 0);
+	config_free(c);
+}
+
+static void
+test_check_dir_and_exec(void **state)
+{
+	char tmpl[] = "/tmp/odc-config-XXXXXX", p[256], q[256];
+	struct config *c = load_ok("[d]\nx = 1\n");
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	/* An existing directory, a missing one in it, a missing chain. */
+	assert_int_equal(config_check_dir(c, "d", "x", tmpl, 0), 0);
+	snprintf(p, sizeof(p), "%s/new", tmpl);
+	assert_int_equal(config_check_dir(c, "d", "x", p, 0), 0);
+	snprintf(p, sizeof(p), "%s/a/b/c", tmpl);
+	assert_int_equal(config_check_dir(c, "d", "x", p, CONFIG_DIR_PARENTS), 0);
+	assert_int_equal(config_problem_count(c), 0);
+	assert_int_equal(config_check_dir(c, "d", "x", p, 0), -1);
+	assert_non_null(
+	    strstr(config_problem_text(c, 0), "/a/b/c: cannot be created: its parent "));
+	/* A file where a directory, or a parent, should be. */
+	snprintf(q, sizeof(q), "%s/file with spaces", tmpl);
+	f = fopen(q, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(config_check_dir(c, "d", "x", q, 0), -1);
+	assert_non_null(strstr(config_problem_text(c, 1), "t.ini:2: d.x: "));
+	assert_non_null(strstr(config_problem_text(c, 1), "/file with spaces: not a directory"));
+	snprintf(p, sizeof(p), "%s/file with spaces/sub/dir", tmpl);
+	assert_int_equal(config_check_dir(c, "d", "x", p, CONFIG_DIR_PARENTS), -1);
+	assert_non_null(strstr(config_problem_text(c, 2), "/sub/dir: cannot be created: "));
+	/* A file that is not executable, one that is, and a directory. */
+	assert_int_equal(config_check_exec(c, "d", "x", q), -1);
+	assert_non_null(strstr(config_problem_text(c, 3), "not executable by "));
+	assert_int_equal(chmod(q, 0755), 0);
+	assert_int_equal(config_check_exec(c, "d", "x", q), 0);
+	assert_int_equal(config_check_exec(c, "d", "x", tmpl), -1);
+	assert_non_null(strstr(config_problem_text(c, 4), ": not a regular file"));
+	assert_int_equal(config_problem_count(c), 5);
+	unlink(q);
+	rmdir(tmpl);
 	config_free(c);
 }
 
@@ -583,6 +737,9 @@ main(void)
 	    cmocka_unit_test(test_file_loading_and_size_bound),
 	    cmocka_unit_test(test_too_many_keys),
 	    cmocka_unit_test(test_check_known_and_require),
+	    cmocka_unit_test(test_problems_and_report),
+	    cmocka_unit_test(test_get_endpoint),
+	    cmocka_unit_test(test_check_dir_and_exec),
 	    cmocka_unit_test(test_get_uint),
 	    cmocka_unit_test(test_get_bool),
 	    cmocka_unit_test(test_get_duration),

@@ -122,9 +122,9 @@ expect_error(const char *section, const char *key, const char *value, const char
 	if (strstr(err, needle) == NULL)
 		fail_msg("%s.%s = %s: error '%s' does not contain '%s'", section ? section : "-",
 		         key ? key : "-", value ? value : "(none)", err, needle);
-	/* Nothing is left to free after a failure. */
-	assert_null(c.cfg);
-	assert_int_equal(c.n_operators, 0);
+	/* The configuration stays, with its problems, for the caller to report. */
+	assert_non_null(c.cfg);
+	assert_true(config_problem_count(c.cfg) >= 1);
 	coord_conf_free(&c);
 }
 
@@ -241,11 +241,44 @@ static void
 test_missing_required(void **state)
 {
 	(void)state;
-	expect_error("coordinator", "id", NULL, "t.conf: coordinator.id: required key missing");
-	expect_error("keys", "secret_key", NULL, "t.conf: keys.secret_key: required key missing");
-	expect_error("agents", "bind", NULL, "t.conf: agents.bind: required key missing");
-	expect_error("trust", "operators", NULL, "t.conf: trust.operators: required key missing");
+	/* An absent key is shown at its [section]'s line. */
+	expect_error("coordinator", "id", NULL, "t.conf:1: coordinator.id: required key missing");
+	expect_error("keys", "secret_key", NULL, "t.conf:4: keys.secret_key: required key missing");
+	expect_error("agents", "bind", NULL, "t.conf:6: agents.bind: required key missing");
+	expect_error("trust", "operators", NULL,
+	             "t.conf:10: trust.operators: required key missing");
 	expect_error("trust", "operators", "", "t.conf:11: trust.operators: at least one operator");
+}
+
+/* One load reports every problem, each at its own line, not only the first. */
+static void
+test_every_problem(void **state)
+{
+	static const char *const want[] = {
+	    "t.conf:13: agents.heartbeat: expected a duration",
+	    "t.conf:14: agents.bogus: unknown key",
+	    "t.conf:16: coordinator.log_level: expected debug, info, warn or error",
+	    "t.conf:18: trust.skew: expected a duration",
+	};
+	struct coord_conf c;
+	char err[512];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(load_text("[agents]\nheartbeat = soon\nbogus = 1\n[coordinator]\n"
+	                           "log_level = loud\n[trust]\nskew = -5s\n",
+	                           &c, err, sizeof(err)),
+	                 -1);
+	n = config_problem_count(c.cfg);
+	assert_int_equal(n, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+		for (size_t j = 0; j < n && !found; j++)
+			found = strstr(config_problem_text(c.cfg, j), want[i]) != NULL;
+		if (!found)
+			fail_msg("no problem '%s'", want[i]);
+	}
+	coord_conf_free(&c);
 }
 
 static void
@@ -416,8 +449,8 @@ expect_text_error(const char *extra, const char *needle)
 	}
 	if (strstr(err, needle) == NULL)
 		fail_msg("%s: error '%s' does not contain '%s'", extra, err, needle);
-	assert_null(c.cfg);
-	assert_int_equal(c.n_webhooks, 0);
+	assert_non_null(c.cfg);
+	coord_conf_free(&c);
 }
 
 static void
@@ -475,7 +508,7 @@ test_conf_webhooks(void **state)
 	expect_text_error("[webhook.a]\nurl = http://x/\nbogus = 1\n",
 	                  "t.conf:14: webhook.a.bogus: unknown key");
 	expect_text_error("[webhook.a]\nformat = json\n",
-	                  "t.conf: webhook.a.url: required key missing");
+	                  "t.conf:12: webhook.a.url: required key missing");
 	expect_text_error("[webhook.a]\nurl = ftp://x/\n",
 	                  "t.conf:13: webhook.a.url: expected an http:// or https://");
 	expect_text_error("[webhook.a]\nurl = http://\n",
@@ -516,6 +549,7 @@ main(void)
 	    cmocka_unit_test(test_bad_values),
 	    cmocka_unit_test(test_bad_durations_and_ranges),
 	    cmocka_unit_test(test_endpoints),
+	    cmocka_unit_test(test_every_problem),
 	    cmocka_unit_test(test_metrics_listen),
 	    cmocka_unit_test(test_conf_webhooks),
 	    cmocka_unit_test(test_operators),

@@ -41,6 +41,22 @@ add_host(struct fx *f, int i, const char *id, enum host_status st)
 	return h;
 }
 
+/* Counts a job of action that ended in state after ms. */
+static void
+end_job(struct fx *f, const char *action, bool dry_run, enum job_state state, uint64_t ms)
+{
+	struct proto_msg jm = {.type = PROTO_JOB};
+	struct job j = {.jm = &jm,
+	                .state = state,
+	                .dry_run = dry_run,
+	                .submitted_ms = NOW_MS - ms,
+	                .ended_ms = NOW_MS};
+
+	jm.u.job.action = action;
+	j.action_idx = proto_action_index(action);
+	metrics_job_ended(&f->co, &j);
+}
+
 static int
 setup(void **state)
 {
@@ -100,8 +116,15 @@ setup(void **state)
 	metrics_count_rejected(&f->co, COORD_SOCK_CONTROL, PROTO_E_UNKNOWN_KEY);
 	metrics_count_refused(&f->co, COORD_SOCK_AGENTS, COORD_REFUSED_REVOKED);
 	f->co.stats.jobs_submitted = 3;
-	f->co.stats.jobs_ended[JOB_SUCCEEDED] = 2;
 	f->co.stats.job_hosts_ended[JH_UNREACHABLE] = 1;
+	/* Ended: two pings that succeeded (3.5 s, 2 hours), a dry run of a
+	 * rollback that halted (61 s); steps that agents reported. */
+	end_job(f, "ping", false, JOB_SUCCEEDED, 3500);
+	end_job(f, "ping", false, JOB_SUCCEEDED, 7200000);
+	end_job(f, "rollback", true, JOB_HALTED, 61000);
+	metrics_step_result(&f->co, "rollback", "restore", 42250);
+	metrics_step_result(&f->co, "rollback", "preflight", 900);
+	metrics_step_result(&f->co, "ping", "ping", 12);
 	buf_init(&f->out, 1 << 20);
 	*state = f;
 	return 0;
@@ -171,15 +194,72 @@ test_samples(void **state)
 	            "state=\"\","
 	            "container_health=\"\"} 1");
 	has_line(t, "odc_fleet_host_restarts_total{host=\"h1\"} 2");
-	has_line(t, "odc_fleet_job_info{job_id=\"ping-1\",action=\"ping\",operator=\"alice\",state="
-	            "\"running\","
-	            "stage=\"batches\"} 1");
+	has_line(t,
+	         "odc_fleet_job_info{job_id=\"ping-1\",action=\"ping\",dry_run=\"false\",operator="
+	         "\"alice\",state=\"running\",stage=\"batches\"} 1");
 	has_line(t, "odc_fleet_job_hosts{job_id=\"ping-1\",state=\"running\"} 1");
 	has_line(t, "odc_fleet_job_hosts{job_id=\"ping-1\",state=\"succeeded\"} 2");
 	has_line(t, "odc_fleet_job_hosts{job_id=\"ping-1\",state=\"pending\"} 0");
 	has_line(t, "odc_fleet_jobs_submitted_total 3");
-	has_line(t, "odc_fleet_jobs_ended_total{state=\"succeeded\"} 2");
-	has_line(t, "odc_fleet_jobs_ended_total{state=\"aborted\"} 0");
+	/* Per action, dry run for the actions that have one, and state. */
+	has_line(
+	    t,
+	    "odc_fleet_jobs_ended_total{action=\"ping\",dry_run=\"false\",state=\"succeeded\"} 2");
+	has_line(
+	    t, "odc_fleet_jobs_ended_total{action=\"ping\",dry_run=\"false\",state=\"aborted\"} 0");
+	has_line(
+	    t,
+	    "odc_fleet_jobs_ended_total{action=\"rollback\",dry_run=\"true\",state=\"halted\"} 1");
+	has_line(
+	    t,
+	    "odc_fleet_jobs_ended_total{action=\"rollback\",dry_run=\"false\",state=\"halted\"} 0");
+	has_line(
+	    t, "odc_fleet_jobs_ended_total{action=\"undo\",dry_run=\"false\",state=\"failed\"} 0");
+	lacks(t, "odc_fleet_jobs_ended_total{action=\"ping\",dry_run=\"true\"");
+	/* Histograms: cumulative buckets, the sum in seconds, the count. */
+	has_line(t, "# TYPE odc_fleet_job_duration_seconds histogram");
+	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"ping\",dry_run=\"false\",state="
+	            "\"succeeded\","
+	            "le=\"1\"} 0");
+	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"ping\",dry_run=\"false\",state="
+	            "\"succeeded\","
+	            "le=\"5\"} 1");
+	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"ping\",dry_run=\"false\",state="
+	            "\"succeeded\","
+	            "le=\"3600\"} 1");
+	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"ping\",dry_run=\"false\",state="
+	            "\"succeeded\","
+	            "le=\"7200\"} 2");
+	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"ping\",dry_run=\"false\",state="
+	            "\"succeeded\","
+	            "le=\"+Inf\"} 2");
+	has_line(t, "odc_fleet_job_duration_seconds_sum{action=\"ping\",dry_run=\"false\",state="
+	            "\"succeeded\"} "
+	            "7203.500");
+	has_line(t, "odc_fleet_job_duration_seconds_count{action=\"ping\",dry_run=\"false\",state="
+	            "\"succeeded\"} 2");
+	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"rollback\",dry_run=\"true\","
+	            "state=\"halted\","
+	            "le=\"60\"} 0");
+	has_line(t, "odc_fleet_job_duration_seconds_bucket{action=\"rollback\",dry_run=\"true\","
+	            "state=\"halted\","
+	            "le=\"120\"} 1");
+	has_line(t, "# TYPE odc_fleet_step_duration_seconds histogram");
+	has_line(t, "odc_fleet_step_duration_seconds_bucket{action=\"rollback\",step=\"restore\","
+	            "le=\"30\"} 0");
+	has_line(t, "odc_fleet_step_duration_seconds_bucket{action=\"rollback\",step=\"restore\","
+	            "le=\"60\"} 1");
+	has_line(
+	    t, "odc_fleet_step_duration_seconds_sum{action=\"rollback\",step=\"restore\"} 42.250");
+	has_line(t,
+	         "odc_fleet_step_duration_seconds_count{action=\"rollback\",step=\"preflight\"} 1");
+	has_line(t,
+	         "odc_fleet_step_duration_seconds_count{action=\"rollback\",step=\"snapshot\"} 0");
+	has_line(
+	    t, "odc_fleet_step_duration_seconds_bucket{action=\"ping\",step=\"ping\",le=\"1\"} 1");
+	has_line(t, "odc_fleet_step_duration_seconds_count{action=\"undo\",step=\"health\"} 0");
+	lacks(t, "step=\"snapshot\",le=\"1\"} 1");
+	lacks(t, "action=\"undo\",step=\"snapshot\"");
 	has_line(t, "odc_fleet_job_hosts_ended_total{state=\"unreachable\"} 1");
 	has_line(t, "odc_fleet_messages_received_total{type=\"HEARTBEAT\"} 2");
 	has_line(t, "odc_fleet_messages_received_total{type=\"JOB\"} 0");
@@ -214,7 +294,8 @@ test_format(void **state)
 	struct fx *f = *state;
 	char *copy = strdup(render(f)), *save = NULL, *line;
 	char family[128] = "", seen[8192] = " ";
-	char *series[1024]; /* each sample's name{labels}: no series twice */
+	char *series[4096]; /* each sample's name{labels}: no series twice */
+	bool histogram = false;
 	int samples = 0;
 
 	assert_non_null(copy);
@@ -234,14 +315,23 @@ test_format(void **state)
 		}
 		if (sscanf(line, "# TYPE %127s %15s", name, type) == 2) {
 			assert_string_equal(name, family);
-			assert_true(strcmp(type, "gauge") == 0 || strcmp(type, "counter") == 0);
+			assert_true(strcmp(type, "gauge") == 0 || strcmp(type, "counter") == 0 ||
+			            strcmp(type, "histogram") == 0);
+			histogram = strcmp(type, "histogram") == 0;
 			if (strcmp(type, "counter") == 0)
 				assert_non_null(strstr(name, "_total"));
 			continue;
 		}
 		assert_int_not_equal(line[0], '#');
-		size_t n = strcspn(line, "{ ");
-		if (strlen(family) != n || strncmp(line, family, n) != 0)
+		size_t n = strcspn(line, "{ "), fn = strlen(family);
+		/* A histogram's samples are FAMILY_bucket (with le), _sum, _count. */
+		bool in = strncmp(line, family, fn) == 0 &&
+		          (histogram ? (n == fn + 7 && strncmp(line + fn, "_bucket", 7) == 0 &&
+		                        strstr(line, ",le=\"") != NULL) ||
+		                           (n == fn + 4 && strncmp(line + fn, "_sum", 4) == 0) ||
+		                           (n == fn + 6 && strncmp(line + fn, "_count", 6) == 0)
+		                     : n == fn);
+		if (!in)
 			fail_msg("sample '%s' outside its family (current: %s)", line, family);
 		const char *value = strrchr(line, ' ');
 		char *end;
@@ -342,6 +432,11 @@ test_counters_ignore_out_of_range(void **state)
 	metrics_count_rejected(&f->co, COORD_SOCK_AGENTS, COORD_REJECT_SLOTS);
 	metrics_count_rejected(&f->co, COORD_SOCK_COUNT, PROTO_E_FRAMES);
 	metrics_count_refused(&f->co, COORD_SOCK_CONTROL, COORD_REFUSED_COUNT);
+	/* A step no action has, an action not in the table: not counted. */
+	metrics_step_result(&f->co, "rollback", "snapshot2", 10);
+	metrics_step_result(&f->co, "ping", "restore", 10);
+	metrics_step_result(&f->co, "reboot", "ping", 10);
+	end_job(f, "reboot", false, JOB_FAILED, 10);
 	assert_memory_equal(&before, &f->co.stats, sizeof(before));
 }
 

@@ -294,6 +294,167 @@ test_slack_body(void **state)
 	free(f);
 }
 
+/* ---- what an operator wants in a chat ---- */
+
+/* A rollback to 4.2.0 that ran on some hosts (changes), from two releases. */
+static void
+fake_change(struct fake *f, size_t n, size_t nfail)
+{
+	static struct proto_kv params[] = {{"to", "4.2.0"}, {"backup", "/var/backups/odc/b1"}};
+
+	fake_job(f, n, nfail);
+	f->jm.u.job.params = params;
+	f->jm.u.job.n_params = 2;
+	f->j.changes = true;
+	f->j.n_units = n > 2 ? n - 2 : n; /* two deployments of two nodes */
+	for (size_t i = 0; i < n && i <= nfail; i++)
+		snprintf(f->hosts[i].phase, sizeof(f->hosts[i].phase), "run");
+	snprintf(f->j.from[0].tag, sizeof(f->j.from[0].tag), "4.3.0");
+	f->j.from[0].hosts = n > 3 ? n - 3 : 1;
+	snprintf(f->j.from[1].tag, sizeof(f->j.from[1].tag), "4.2.1");
+	f->j.from[1].hosts = 1;
+	f->j.n_from = 2;
+	f->j.from_unknown = n > 3 ? 2 : 0;
+}
+
+static void
+test_operator_facts(void **state)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	json_t *ev, *job, *o;
+	const char *t;
+	char *text;
+
+	(void)state;
+	fake_change(f, 25, 12);
+	ev = notify_event_json(COORD_EVENT_HALT, 1714564861234ull, "coord-1", &f->j);
+	assert_non_null(ev);
+	job = json_object_get(ev, "job");
+	assert_true(json_is_false(json_object_get(job, "dry_run")));
+	assert_true(json_is_true(json_object_get(job, "changes")));
+	assert_string_equal(sget(job, "to"), "4.2.0");
+	assert_string_equal(sget(json_object_get(job, "params"), "backup"), "/var/backups/odc/b1");
+	o = json_object_get(job, "from");
+	assert_int_equal(json_array_size(o), 2);
+	assert_string_equal(sget(json_array_get(o, 0), "version"), "4.3.0");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(o, 0), "hosts")), 22);
+	assert_int_equal(json_integer_value(json_object_get(job, "from_unknown")), 2);
+	assert_int_equal(json_array_size(json_object_get(job, "target_hosts")), 20);
+	assert_int_equal(json_integer_value(json_object_get(job, "target_hosts_more")), 5);
+	assert_int_equal(json_integer_value(json_object_get(job, "units")), 23);
+	o = json_object_get(job, "commands");
+	assert_string_equal(sget(o, "results"),
+	                    "odcctl job rollback-20240501T120000Z-abcdef --results");
+	assert_string_equal(sget(o, "undo"), "odcctl undo --of rollback-20240501T120000Z-abcdef");
+
+	text = notify_render(COORD_WEBHOOK_DINGTALK, ev);
+	o = parse(text);
+	t = sget(json_object_get(o, "markdown"), "text");
+	assert_non_null(strstr(t, "**rollback** to 4.2.0 on 25 hosts, by alice"));
+	assert_non_null(
+	    strstr(t, "\n\n**From:** 4.3.0 on 22 hosts, 4.2.1 on 1 host, 2 unknown\n\n"));
+	assert_non_null(strstr(t,
+	                       "\n\n**Targets:** h00, h01, h02, h03, h04, h05, h06, h07, h08, h09 "
+	                       "and 15 more (23 deployments)\n\n"));
+	assert_non_null(
+	    strstr(t, "\n\n**More:** `odcctl job rollback-20240501T120000Z-abcdef --results`"));
+	assert_non_null(
+	    strstr(t, "\n\n**Undo:** `odcctl undo --of rollback-20240501T120000Z-abcdef`"));
+	/* The commands come before the failed hosts, whose list is what a cut shortens. */
+	assert_true(strstr(t, "**Undo:**") < strstr(t, "**Failed:**"));
+	json_decref(o);
+	free(text);
+	json_decref(ev);
+
+	/* Succeeded: nothing to undo. A failed one whose run phase never went
+	 * anywhere: nothing to undo either (odcctl would say "ran nothing"). */
+	f->j.state = JOB_SUCCEEDED;
+	ev = notify_event_json(COORD_EVENT_FINISH, 1714564861234ull, "coord-1", &f->j);
+	assert_true(json_is_null(
+	    json_object_get(json_object_get(json_object_get(ev, "job"), "commands"), "undo")));
+	text = notify_render(COORD_WEBHOOK_SLACK, ev);
+	assert_null(strstr(text, "Undo"));
+	assert_non_null(
+	    strstr(text, "*More:* `odcctl job rollback-20240501T120000Z-abcdef --results`"));
+	free(text);
+	json_decref(ev);
+	f->j.state = JOB_FAILED;
+	for (size_t i = 0; i < f->j.n; i++)
+		snprintf(f->hosts[i].phase, sizeof(f->hosts[i].phase), "preflight");
+	ev = notify_event_json(COORD_EVENT_FINISH, 1714564861234ull, "coord-1", &f->j);
+	assert_true(json_is_null(
+	    json_object_get(json_object_get(json_object_get(ev, "job"), "commands"), "undo")));
+	json_decref(ev);
+
+	/* A dry run says so in its headline, title and body. */
+	static struct proto_kv dry[] = {{"to", "4.2.0"}, {"dry_run", "true"}};
+	f->jm.u.job.params = dry;
+	f->j.dry_run = true;
+	f->j.changes = false;
+	f->j.state = JOB_SUCCEEDED;
+	ev = notify_event_json(COORD_EVENT_FINISH, 1714564861234ull, "coord-1", &f->j);
+	assert_true(json_is_true(json_object_get(json_object_get(ev, "job"), "dry_run")));
+	text = notify_render(COORD_WEBHOOK_DINGTALK, ev);
+	o = parse(text);
+	assert_string_equal(sget(json_object_get(o, "markdown"), "title"),
+	                    "odc-fleet: job rollback-20240501T120000Z-abcdef (dry run) succeeded");
+	assert_non_null(
+	    strstr(sget(json_object_get(o, "markdown"), "text"),
+	           "#### odc-fleet: job rollback-20240501T120000Z-abcdef (dry run) succeeded\n\n"
+	           "**rollback** (dry run) to 4.2.0 on 25 hosts"));
+	json_decref(o);
+	free(text);
+	text = notify_render(COORD_WEBHOOK_SLACK, ev);
+	o = parse(text);
+	assert_string_equal(sget(o, "text"),
+	                    "odc-fleet: job rollback-20240501T120000Z-abcdef (dry run) succeeded: "
+	                    "failure budget exceeded during the batches");
+	json_decref(o);
+	free(text);
+	json_decref(ev);
+	free(f);
+}
+
+/* The rule: a job that changes nothing never tells of a failure. */
+static void
+test_jobs_that_change_nothing(void **state)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	static const enum job_state ends[] = {JOB_SUCCEEDED, JOB_FAILED, JOB_HALTED, JOB_ABORTED};
+
+	(void)state;
+	fake_job(f, 3, 1);
+	for (size_t k = 0; k < 4; k++) {
+		f->j.state = ends[k];
+		/* A change: every event. */
+		f->j.changes = true;
+		assert_true(notify_wanted(&f->j, COORD_EVENT_START));
+		assert_true(notify_wanted(&f->j, COORD_EVENT_FINISH));
+		assert_true(notify_wanted(&f->j, COORD_EVENT_HALT));
+		/* A ping, a status, a dry run: its start and an end that is no failure. */
+		f->j.changes = false;
+		assert_true(notify_wanted(&f->j, COORD_EVENT_START));
+		assert_false(notify_wanted(&f->j, COORD_EVENT_HALT));
+		assert_int_equal(notify_wanted(&f->j, COORD_EVENT_FINISH),
+		                 ends[k] == JOB_SUCCEEDED || ends[k] == JOB_ABORTED);
+	}
+	/* The action table says which jobs change nothing. */
+	struct proto_kv dry = {"dry_run", "true"}, wet = {"dry_run", "false"};
+	assert_false(proto_action_changes("ping", NULL, 0));
+	assert_false(proto_action_changes("status", NULL, 0));
+	assert_false(proto_action_changes("logs", NULL, 0));
+	assert_false(proto_action_changes("preflight", NULL, 0));
+	assert_false(proto_action_changes("rollback", &dry, 1));
+	assert_true(proto_action_changes("rollback", &wet, 1));
+	assert_true(proto_action_changes("rollback", NULL, 0));
+	assert_true(proto_action_changes("undo", NULL, 0));
+	assert_true(proto_action_changes("stop", NULL, 0));
+	assert_true(proto_action_changes("start", NULL, 0));
+	assert_true(proto_action_changes("backup", NULL, 0));
+	assert_false(proto_action_changes("reboot", NULL, 0));
+	free(f);
+}
+
 /* ---- DingTalk's signature ---- */
 
 static void
@@ -394,10 +555,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_event_for),     cmocka_unit_test(test_generic_body),
-	    cmocka_unit_test(test_dingtalk_body), cmocka_unit_test(test_slack_body),
-	    cmocka_unit_test(test_dingtalk_sign), cmocka_unit_test(test_judge),
+	    cmocka_unit_test(test_event_for),
+	    cmocka_unit_test(test_generic_body),
+	    cmocka_unit_test(test_dingtalk_body),
+	    cmocka_unit_test(test_slack_body),
+	    cmocka_unit_test(test_dingtalk_sign),
+	    cmocka_unit_test(test_judge),
 	    cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_operator_facts),
+	    cmocka_unit_test(test_jobs_that_change_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

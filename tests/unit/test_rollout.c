@@ -120,6 +120,12 @@ notify_job(struct coord *co, const struct job *j, enum coord_event ev)
 }
 
 void
+metrics_job_ended(struct coord *co, const struct job *j)
+{
+	(void)co, (void)j;
+}
+
+void
 job_free(struct job *j)
 {
 	if (j == NULL)

@@ -664,9 +664,12 @@ class AgentDaemon:
     manager: the process is always killed at exit; when the block raised, the log tail is
     printed (pytest shows it with the failure)."""
 
-    def __init__(self, conf, env=None, log_path=None, agent=None, hide=None):
-        """hide: directories this agent's host does not have (odcworld.without_dirs)."""
+    def __init__(self, conf, env=None, log_path=None, agent=None, hide=None, launch=None):
+        """hide: directories this agent's host does not have (odcworld.without_dirs).
+        launch: the command that runs the daemon in the foreground instead of
+        `odc-agent -c conf daemon` (a `docker run` of the agent's image, say)."""
         self.conf = conf
+        self.launch = list(launch) if launch else None
         self.env = dict(os.environ, **(env or {}))
         self.log_path = log_path or conf + ".daemon.log"
         self.agent = agent or agentcli.AGENT
@@ -675,6 +678,8 @@ class AgentDaemon:
         self.lives = 0
 
     def argv(self):
+        if self.launch:
+            return self.launch
         return odcworld.without_dirs(self.hide, [self.agent, "-c", self.conf, "daemon"])
 
     def start(self):
@@ -682,7 +687,7 @@ class AgentDaemon:
             raise RuntimeError("daemon already running")
         self.lives += 1
         log = open(self.log_path, "a")
-        log.write(f"==== life {self.lives}: {self.agent} -c {self.conf} daemon\n")
+        log.write(f"==== life {self.lives}: {' '.join(map(str, self.argv()))}\n")
         log.flush()
         self.proc = subprocess.Popen(self.argv(), stdout=log,
                                      stderr=subprocess.STDOUT, env=self.env,

@@ -217,13 +217,14 @@ class Agent:
     (odcworld.OdcHost), key (SigningKey), key_path, pub_path, fingerprint, conf, labels
     (dict), daemon (coordpeer.AgentDaemon; .env is the next life's environment), endpoint."""
 
-    def __init__(self, fleet, host_id, host, key, conf, labels, env, endpoint, hide=None):
+    def __init__(self, fleet, host_id, host, key, conf, labels, env, endpoint, hide=None,
+                 launch=None):
         self.fleet, self.host_id, self.host, self.key = fleet, host_id, host, key
         self.conf, self.labels, self.endpoint = conf, labels, endpoint
         self.key_path = os.path.join(os.path.dirname(conf), f"agent-{host_id}.key")
         self.pub_path = os.path.join(fleet.dir, f"agent-{host_id}.pub")
         write_public_key(self.pub_path, key)
-        self.daemon = AgentDaemon(conf, env=env, hide=hide,
+        self.daemon = AgentDaemon(conf, env=env, hide=hide, launch=launch,
                                   log_path=os.path.join(fleet.dir, f"agent-{host_id}.log"))
 
     def __repr__(self):
@@ -378,17 +379,23 @@ class Fleet:
 
     # -- the coordinator process
 
-    def start(self, wait=True, timeout=20.0, env=None):
+    def start(self, wait=True, timeout=20.0, env=None, launch=None):
         """Starts `odc-coordinator -c conf run` (log appended to coordinator.log; env: extra
-        environment variables) and waits until `odcctl info` answers."""
-        need_binary(COORDINATOR)
+        environment variables; launch: another command that runs it in the foreground, a
+        `docker run` of its image, say) and waits until `odcctl info` answers."""
+        if launch:
+            self.launch = list(launch)
+        launch = getattr(self, "launch", None)
+        argv = launch or [COORDINATOR, "-c", self.conf, "run"]
+        if not launch:
+            need_binary(COORDINATOR)
         if self.alive():
             raise RuntimeError("the coordinator runs already")
         self.lives += 1
         with open(self.log_path, "a") as log:
-            log.write(f"==== life {self.lives}: {COORDINATOR} -c {self.conf} run\n")
+            log.write(f"==== life {self.lives}: {' '.join(map(str, argv))}\n")
             log.flush()
-            self.proc = subprocess.Popen([COORDINATOR, "-c", self.conf, "run"], stdout=log,
+            self.proc = subprocess.Popen(argv, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True,
                                          env=dict(os.environ, **(env or {})))
         self.started_ms = now_ms()
@@ -552,10 +559,11 @@ class Fleet:
 
     def make_agent(self, host_id, labels=None, host=None, host_kw=None, key=None, env=None,
                    step_delay_ms=None, obdumper=None, obloader=None, endpoint=None,
-                   conf_over=None, hide=None):
+                   conf_over=None, hide=None, launch=None):
         """A world host (odc_host(**host_kw) unless host is given) and an agent config for
         it, not started. obdumper/obloader: a path, or "fail" (fail_tool). hide:
-        directories missing on this agent's host (coordpeer.AgentDaemon)."""
+        directories missing on this agent's host, launch: the daemon's command line in its
+        place (both: coordpeer.AgentDaemon)."""
         host = host or self.odc_host(**(host_kw or {"start_delay_ms": 200}))
         labels = dict(labels or {})
         key = key or nacl.signing.SigningKey.generate()
@@ -580,7 +588,7 @@ class Fleet:
         env = dict(env or {})
         if step_delay_ms:
             env["ODC_AGENT_TEST_STEP_DELAY_MS"] = str(step_delay_ms)
-        agent = Agent(self, host_id, host, key, conf, labels, env, ep, hide=hide)
+        agent = Agent(self, host_id, host, key, conf, labels, env, ep, hide=hide, launch=launch)
         self.agents[host_id] = agent
         return agent
 

@@ -1,0 +1,572 @@
+/* The difference between the ODC container that runs and the one a
+ * rollback or an undo would run in its place (see specdiff.h). */
+#include "agent/specdiff.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/spec.h"
+#include "common/buf.h"
+#include "common/version.h"
+
+/* Members compared by a rule of their own (or not at all), not as
+ * Config.X / HostConfig.X. */
+static const char *const specdiff_config_own[] = {"Image", "Cmd", "Entrypoint", "Env", "Labels", "Hostname"};
+static const char *const specdiff_host_own[] = {"Binds",  "Mounts",	   "PortBindings",
+						"NetworkMode", "Memory", "RestartPolicy"};
+
+/* A value as text for a person and for the list: NULL for Docker's
+ * defaults (the value is absent), strings as they are, numbers in decimal,
+ * anything else as compact JSON. malloc'd. */
+static char *
+specdiff_value(json_t *v)
+{
+	char num[32];
+
+	if (spec_is_default(v))
+		return NULL;
+	if (json_is_string(v))
+		return strdup(json_string_value(v));
+	if (json_is_integer(v)) {
+		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+		return strdup(num);
+	}
+	return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+/* Appends {"field", "from", "to"} unless from and to are alike. Takes both
+ * strings. -1 when out of memory. */
+static int
+specdiff_add(json_t *diff, const char *field, char *from, char *to)
+{
+	int rc = 0;
+
+	if ((from == NULL && to == NULL) || (from != NULL && to != NULL && strcmp(from, to) == 0))
+		goto out;
+	rc = json_array_append_new(diff, json_pack("{s:s, s:s?, s:s?}", "field", field, "from", from, "to", to));
+out:
+	free(from);
+	free(to);
+	return rc;
+}
+
+/* An Env array as an object NAME -> value, in the array's order (a later
+ * entry of one name wins, as in the engine). */
+static json_t *
+specdiff_env(json_t *env)
+{
+	json_t *out = json_object(), *e;
+	size_t i;
+
+	json_array_foreach(env, i, e)
+	{
+		const char *kv = json_string_value(e), *eq;
+		if (kv == NULL || out == NULL)
+			continue;
+		eq = strchr(kv, '=');
+		char *name = strndup(kv, eq != NULL ? (size_t)(eq - kv) : strlen(kv));
+		if (name != NULL)
+			json_object_set_new(out, name, json_string(eq != NULL ? eq + 1 : ""));
+		free(name);
+	}
+	return out;
+}
+
+/* Sets config[key] to the image's when config lacks it (Docker's default). */
+static void
+specdiff_inherit(json_t *config, json_t *img, const char *key)
+{
+	json_t *v = json_object_get(img, key);
+
+	if (spec_is_default(json_object_get(config, key)) && v != NULL)
+		json_object_set_new(config, key, json_deep_copy(v));
+}
+
+/* Adds img[key]'s members that config[key] (an object) lacks. */
+static void
+specdiff_union(json_t *config, json_t *img, const char *key, bool image_wins)
+{
+	json_t *mine = json_object_get(config, key), *theirs = json_object_get(img, key), *v;
+	const char *k;
+
+	if (!json_is_object(theirs))
+		return;
+	if (!json_is_object(mine)) {
+		json_object_set_new(config, key, json_deep_copy(theirs));
+		return;
+	}
+	json_object_foreach(theirs, k, v)
+	{
+		if (image_wins || json_object_get(mine, k) == NULL)
+			json_object_set_new(mine, k, json_deep_copy(v));
+	}
+}
+
+json_t *
+specdiff_created(json_t *body, json_t *image_inspect, const char *name)
+{
+	static const char *const health[] = {"Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"};
+	json_t *img = json_object_get(image_inspect, "Config"), *config = json_object(), *host, *out = NULL, *v;
+	const char *key;
+	char slash[300];
+
+	host = json_deep_copy(json_object_get(body, "HostConfig"));
+	if (host == NULL)
+		host = json_object();
+	if (config == NULL || host == NULL)
+		goto fail;
+	json_object_foreach(body, key, v)
+	{
+		if (strcmp(key, "HostConfig") != 0)
+			json_object_set_new(config, key, json_deep_copy(v));
+	}
+	/* The engine's merge of a create's Config with its image's (moby
+	 * daemon/commit.go, merge()): these members only. */
+	specdiff_inherit(config, img, "User");
+	specdiff_union(config, img, "ExposedPorts", false);
+	if (json_array_size(json_object_get(config, "Env")) == 0) {
+		specdiff_inherit(config, img, "Env");
+	} else {
+		json_t *env = json_object_get(config, "Env"), *mine = specdiff_env(env), *e;
+		size_t i;
+		json_array_foreach(json_object_get(img, "Env"), i, e)
+		{
+			const char *kv = json_string_value(e), *eq = kv ? strchr(kv, '=') : NULL;
+			char *k = kv ? strndup(kv, eq ? (size_t)(eq - kv) : strlen(kv)) : NULL;
+			if (k != NULL && mine != NULL && json_object_get(mine, k) == NULL)
+				json_array_append(env, e);
+			free(k);
+		}
+		json_decref(mine);
+	}
+	specdiff_union(config, img, "Labels", false);
+	if (spec_is_default(json_object_get(config, "Entrypoint"))) {
+		specdiff_inherit(config, img, "Cmd");
+		specdiff_inherit(config, img, "Entrypoint");
+	}
+	if (json_is_object(json_object_get(img, "Healthcheck"))) {
+		json_t *hc = json_object_get(config, "Healthcheck");
+		if (!json_is_object(hc))
+			json_object_set_new(config, "Healthcheck", json_deep_copy(json_object_get(img, "Healthcheck")));
+		else
+			for (size_t i = 0; i < sizeof(health) / sizeof(health[0]); i++)
+				specdiff_inherit(hc, json_object_get(img, "Healthcheck"), health[i]);
+	}
+	specdiff_inherit(config, img, "WorkingDir");
+	specdiff_union(config, img, "Volumes", true);
+	specdiff_inherit(config, img, "StopSignal");
+	snprintf(slash, sizeof(slash), "/%s", name);
+	out = json_pack("{s:s, s:O, s:O}", "Name", slash, "Config", config, "HostConfig", host);
+fail:
+	json_decref(config);
+	json_decref(host);
+	return out;
+}
+
+static const char *
+specdiff_name(json_t *inspect)
+{
+	const char *n = json_string_value(json_object_get(inspect, "Name"));
+
+	return n == NULL ? NULL : n[0] == '/' ? n + 1 : n;
+}
+
+static char *
+specdiff_tag(json_t *inspect)
+{
+	const char *ref = json_string_value(json_object_get(json_object_get(inspect, "Config"), "Image"));
+	char tag[160];
+
+	if (ref == NULL)
+		return NULL;
+	version_image_tag(ref, tag, sizeof(tag));
+	return tag[0] ? strdup(tag) : NULL;
+}
+
+/* "ip:port, ..." of one port's bindings; NULL when none. */
+static char *
+specdiff_bindings(json_t *list)
+{
+	struct buf b;
+	json_t *e;
+	size_t i;
+
+	if (!json_is_array(list) || json_array_size(list) == 0)
+		return NULL;
+	buf_init(&b, 65536);
+	json_array_foreach(list, i, e)
+	{
+		const char *ip = json_string_value(json_object_get(e, "HostIp"));
+		const char *port = json_string_value(json_object_get(e, "HostPort"));
+		buf_appendf(&b, "%s%s%s%s", i ? ", " : "", ip && *ip ? ip : "", ip && *ip ? ":" : "",
+			    port && *port ? port : "(any)");
+	}
+	return b.data != NULL ? (char *)b.data : strdup("");
+}
+
+/* "no", "always", "on-failure:3": NULL for Docker's default. */
+static char *
+specdiff_restart(json_t *policy)
+{
+	const char *n = json_string_value(json_object_get(policy, "Name"));
+	long long max = json_integer_value(json_object_get(policy, "MaximumRetryCount"));
+	char out[80];
+
+	if (n == NULL || *n == '\0')
+		return NULL;
+	if (max > 0)
+		snprintf(out, sizeof(out), "%s:%lld", n, max);
+	else
+		snprintf(out, sizeof(out), "%s", n);
+	return strdup(out);
+}
+
+/* Each element of array key of a and b that the other lacks: removed ones
+ * (from) first, then added ones (to). Returns how many are in both. */
+static size_t
+specdiff_set(json_t *diff, const char *field, json_t *a, json_t *b, int *rc)
+{
+	json_t *e, *f;
+	size_t i, j, both = 0;
+
+	json_array_foreach(a, i, e)
+	{
+		bool in = false;
+		json_array_foreach(b, j, f) in = in || json_equal(e, f);
+		if (in)
+			both++;
+		else if (specdiff_add(diff, field, specdiff_value(e), NULL) != 0)
+			*rc = -1;
+	}
+	json_array_foreach(b, j, f)
+	{
+		bool in = false;
+		json_array_foreach(a, i, e) in = in || json_equal(e, f);
+		if (!in && specdiff_add(diff, field, NULL, specdiff_value(f)) != 0)
+			*rc = -1;
+	}
+	return both;
+}
+
+/* Keys of a then those of b not in a, each compared as a value, as
+ * field prefix.KEY; masked: secret env names. Returns how many are alike. */
+static size_t
+specdiff_map(json_t *diff, const char *prefix, json_t *a, json_t *b, bool env, int *rc)
+{
+	const char *key;
+	json_t *v, *keys = json_object();
+	size_t alike = 0;
+
+	json_object_foreach(a, key, v) json_object_set_new(keys, key, json_true());
+	json_object_foreach(b, key, v) json_object_set_new(keys, key, json_true());
+	json_object_foreach(keys, key, v)
+	{
+		json_t *x = json_object_get(a, key), *y = json_object_get(b, key);
+		char *from = x ? specdiff_value(x) : NULL, *to = y ? specdiff_value(y) : NULL;
+		char field[320];
+		/* An env variable set empty is set: "" is its value, not absence. */
+		if (env && x != NULL && from == NULL)
+			from = strdup("");
+		if (env && y != NULL && to == NULL)
+			to = strdup("");
+		if ((from == NULL && to == NULL) || (from && to && strcmp(from, to) == 0)) {
+			alike += from != NULL;
+			free(from);
+			free(to);
+			continue;
+		}
+		if (env && spec_secret_name(key, strlen(key))) {
+			free(from);
+			free(to);
+			from = x ? strdup(SPECDIFF_MASK) : NULL;
+			to = y ? strdup(SPECDIFF_MASK) : NULL;
+		}
+		snprintf(field, sizeof(field), "%s.%s", prefix, key);
+		if (from != NULL && to != NULL && strcmp(from, to) == 0) {
+			/* Both masked, yet the value changes: the item says so. */
+			if (json_array_append_new(diff, json_pack("{s:s, s:s, s:s}", "field", field, "from", from,
+								  "to", to)) != 0)
+				*rc = -1;
+			free(from);
+			free(to);
+		} else if (specdiff_add(diff, field, from, to) != 0)
+			*rc = -1;
+	}
+	json_decref(keys);
+	return alike;
+}
+
+static void
+specdiff_memory(long long bytes, char *out, size_t outlen)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+
+	while (bytes >= 1024 && bytes % 1024 == 0 && u < 3) {
+		bytes /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(out, outlen, "%lld", bytes);
+	else
+		snprintf(out, outlen, "%lld%c", bytes, units[u]);
+}
+
+/* Whether field (Env.X, Labels.X, Binds ...) is among diff's. */
+static bool
+specdiff_has(json_t *diff, const char *field, bool prefix)
+{
+	json_t *e;
+	size_t i, n = strlen(field);
+
+	json_array_foreach(diff, i, e)
+	{
+		const char *f = json_string_value(json_object_get(e, "field"));
+		if (f != NULL && (prefix ? strncmp(f, field, n) == 0 : strcmp(f, field) == 0))
+			return true;
+	}
+	return false;
+}
+
+json_t *
+specdiff_compare(json_t *cur, json_t *next, char *same, size_t samelen)
+{
+	json_t *diff = json_array(), *cc = json_object_get(cur, "Config"), *nc = json_object_get(next, "Config");
+	json_t *ch = json_object_get(cur, "HostConfig"), *nh = json_object_get(next, "HostConfig");
+	json_t *ce = specdiff_env(json_object_get(cc, "Env")), *ne = specdiff_env(json_object_get(nc, "Env")), *keys = json_object(), *v;
+	const char *key;
+	const char *str_name = specdiff_name(cur);
+	size_t env_same = 0, labels_same = 0, binds_same = 0, mounts_same = 0;
+	int rc = 0;
+
+	if (diff == NULL || ce == NULL || ne == NULL || keys == NULL)
+		goto fail;
+	if (specdiff_add(diff, "Name", str_name ? strdup(str_name) : NULL,
+			 specdiff_name(next) ? strdup(specdiff_name(next)) : NULL) != 0 ||
+	    specdiff_add(diff, "Image", specdiff_value(json_object_get(cc, "Image")),
+			 specdiff_value(json_object_get(nc, "Image"))) != 0 ||
+	    specdiff_add(diff, "Image.version", specdiff_tag(cur), specdiff_tag(next)) != 0 ||
+	    specdiff_add(diff, "Cmd", specdiff_value(json_object_get(cc, "Cmd")),
+			 specdiff_value(json_object_get(nc, "Cmd"))) != 0 ||
+	    specdiff_add(diff, "Entrypoint", specdiff_value(json_object_get(cc, "Entrypoint")),
+			 specdiff_value(json_object_get(nc, "Entrypoint"))) != 0)
+		goto fail;
+	env_same = specdiff_map(diff, "Env", ce, ne, true, &rc);
+	labels_same = specdiff_map(diff, "Labels", json_object_get(cc, "Labels"), json_object_get(nc, "Labels"),
+				   false, &rc);
+	binds_same = specdiff_set(diff, "Binds", json_object_get(ch, "Binds"), json_object_get(nh, "Binds"), &rc);
+	mounts_same = specdiff_set(diff, "Mounts", json_object_get(ch, "Mounts"), json_object_get(nh, "Mounts"), &rc);
+	{
+		json_t *cp = json_object_get(ch, "PortBindings"), *np = json_object_get(nh, "PortBindings");
+		json_object_foreach(cp, key, v) json_object_set_new(keys, key, json_true());
+		json_object_foreach(np, key, v) json_object_set_new(keys, key, json_true());
+		json_object_foreach(keys, key, v)
+		{
+			char field[300];
+			snprintf(field, sizeof(field), "Ports.%s", key);
+			if (specdiff_add(diff, field, specdiff_bindings(json_object_get(cp, key)),
+					 specdiff_bindings(json_object_get(np, key))) != 0)
+				rc = -1;
+		}
+	}
+	if (specdiff_add(diff, "NetworkMode", specdiff_value(json_object_get(ch, "NetworkMode")),
+			 specdiff_value(json_object_get(nh, "NetworkMode"))) != 0 ||
+	    specdiff_add(diff, "Memory", specdiff_value(json_object_get(ch, "Memory")),
+			 specdiff_value(json_object_get(nh, "Memory"))) != 0 ||
+	    specdiff_add(diff, "RestartPolicy", specdiff_restart(json_object_get(ch, "RestartPolicy")),
+			 specdiff_restart(json_object_get(nh, "RestartPolicy"))) != 0)
+		goto fail;
+	/* Every other member, of either side. */
+	for (int sect = 0; sect < 2; sect++) {
+		json_t *a = sect ? ch : cc, *b = sect ? nh : nc;
+		json_object_clear(keys);
+		json_object_foreach(a, key, v) json_object_set_new(keys, key, json_true());
+		json_object_foreach(b, key, v) json_object_set_new(keys, key, json_true());
+		json_object_foreach(keys, key, v)
+		{
+			char field[300];
+			if (sect == 0 && spec_listed(specdiff_config_own, sizeof(specdiff_config_own) /
+										  sizeof(specdiff_config_own[0]), key))
+				continue;
+			if (sect == 1 && (spec_engine_field(key) ||
+					  spec_listed(specdiff_host_own,
+							  sizeof(specdiff_host_own) / sizeof(specdiff_host_own[0]), key)))
+				continue;
+			snprintf(field, sizeof(field), "%s.%s", sect ? "HostConfig" : "Config", key);
+			if (specdiff_add(diff, field, specdiff_value(json_object_get(a, key)),
+					 specdiff_value(json_object_get(b, key))) != 0)
+				rc = -1;
+		}
+	}
+	if (rc != 0)
+		goto fail;
+	if (same != NULL && samelen > 0) {
+		struct buf b;
+		char mem[32], *text;
+		buf_init(&b, samelen - 1);
+		if (!specdiff_has(diff, "Name", false) && str_name != NULL)
+			buf_appendf(&b, "%sname %s", b.len ? ", " : "", str_name);
+		if (env_same > 0)
+			buf_appendf(&b, "%senv (%zu%s)", b.len ? ", " : "", env_same,
+				    specdiff_has(diff, "Env.", true) ? " more" : "");
+		if (labels_same > 0)
+			buf_appendf(&b, "%slabels (%zu%s)", b.len ? ", " : "", labels_same,
+				    specdiff_has(diff, "Labels.", true) ? " more" : "");
+		if (binds_same > 0)
+			buf_appendf(&b, "%sbinds (%zu)", b.len ? ", " : "", binds_same);
+		if (mounts_same > 0)
+			buf_appendf(&b, "%smounts (%zu)", b.len ? ", " : "", mounts_same);
+		if (json_object_size(json_object_get(ch, "PortBindings")) > 0 && !specdiff_has(diff, "Ports.", true))
+			buf_appendf(&b, "%sports (%zu)", b.len ? ", " : "",
+				    json_object_size(json_object_get(ch, "PortBindings")));
+		if (!specdiff_has(diff, "NetworkMode", false) &&
+		    (text = specdiff_value(json_object_get(ch, "NetworkMode"))) != NULL) {
+			buf_appendf(&b, "%snetwork %s", b.len ? ", " : "", text);
+			free(text);
+		}
+		if (!specdiff_has(diff, "Memory", false) && json_integer_value(json_object_get(ch, "Memory")) > 0) {
+			specdiff_memory(json_integer_value(json_object_get(ch, "Memory")), mem, sizeof(mem));
+			buf_appendf(&b, "%smemory %s", b.len ? ", " : "", mem);
+		}
+		long long quota = json_integer_value(json_object_get(ch, "CpuQuota"));
+		long long period = json_integer_value(json_object_get(ch, "CpuPeriod"));
+		if (quota > 0 && period > 0 && !specdiff_has(diff, "HostConfig.CpuQuota", false) &&
+		    !specdiff_has(diff, "HostConfig.CpuPeriod", false))
+			buf_appendf(&b, "%scpus %g", b.len ? ", " : "", (double)quota / (double)period);
+		if (!specdiff_has(diff, "RestartPolicy", false) &&
+		    (text = specdiff_restart(json_object_get(ch, "RestartPolicy"))) != NULL) {
+			buf_appendf(&b, "%srestart %s", b.len ? ", " : "", text);
+			free(text);
+		}
+		if (!specdiff_has(diff, "Cmd", false) && !specdiff_has(diff, "Entrypoint", false) &&
+		    (text = specdiff_value(json_object_get(cc, "Cmd"))) != NULL) {
+			buf_appendf(&b, "%scommand %s", b.len ? ", " : "", text);
+			free(text);
+		}
+		snprintf(same, samelen, "%s", b.data != NULL ? (char *)b.data : "");
+		buf_free(&b);
+	}
+	json_decref(keys);
+	json_decref(ce);
+	json_decref(ne);
+	return diff;
+fail:
+	json_decref(keys);
+	json_decref(ce);
+	json_decref(ne);
+	json_decref(diff);
+	return NULL;
+}
+
+/* What a person calls a field, and the key shown after it. */
+static void
+specdiff_label(const char *field, const char **what, const char **key)
+{
+	static const struct {
+		const char *prefix, *what;
+	} names[] = {
+	    {"Env.", "env"},	     {"Labels.", "label"},	   {"Ports.", "port"},
+	    {"Config.", "config"},   {"HostConfig.", "host"},	   {"Image.version", "version"},
+	    {"Image", "image"},	     {"Name", "name"},		   {"Cmd", "command"},
+	    {"Entrypoint", "entrypoint"}, {"Binds", "bind"},	   {"Mounts", "mount"},
+	    {"NetworkMode", "network"}, {"Memory", "memory"},	   {"RestartPolicy", "restart"},
+	};
+	size_t n;
+
+	*what = field;
+	*key = "";
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		n = strlen(names[i].prefix);
+		if (strncmp(field, names[i].prefix, n) == 0 &&
+		    (names[i].prefix[n - 1] == '.' ? true : field[n] == '\0')) {
+			*what = names[i].what;
+			*key = names[i].prefix[n - 1] == '.' ? field + n : "";
+			return;
+		}
+	}
+}
+
+/* Appends s with control characters as '?'; a NULL s is "(unset)". */
+static int
+specdiff_put(struct buf *b, const char *s, bool memory)
+{
+	char mem[32];
+
+	if (s == NULL)
+		return buf_appendf(b, "(unset)");
+	if (memory) {
+		specdiff_memory(strtoll(s, NULL, 10), mem, sizeof(mem));
+		s = mem;
+	}
+	for (const char *p = s; *p; p++) {
+		char c = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+		if (buf_append(b, &c, 1) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+char *
+specdiff_text(const char *name, json_t *cur, json_t *next, json_t *diff, const char *same, size_t maxlen)
+{
+	struct buf b, line;
+	json_t *e;
+	size_t i, left = 0;
+	const char *ci = json_string_value(json_object_get(json_object_get(cur, "Config"), "Image"));
+	const char *ni = json_string_value(json_object_get(json_object_get(next, "Config"), "Image"));
+	/* Room kept for the last lines. */
+	size_t tailroom = 64 + (same != NULL ? strlen(same) + 16 : 0);
+
+	buf_init(&b, maxlen > 0 ? maxlen - 1 : 0);
+	buf_init(&line, maxlen > 0 ? maxlen - 1 : 0);
+	if (buf_appendf(&b, "%s: %s -> %s\n", name, cur == NULL ? "(no container)" : ci ? ci : "?", ni ? ni : "?") !=
+	    0)
+		goto fail;
+	json_array_foreach(diff, i, e)
+	{
+		const char *field = json_string_value(json_object_get(e, "field")), *what, *key;
+		const char *from = json_string_value(json_object_get(e, "from"));
+		const char *to = json_string_value(json_object_get(e, "to"));
+		bool mem = field != NULL && strcmp(field, "Memory") == 0;
+		int rc = 0;
+
+		if (left > 0 || field == NULL) {
+			left++;
+			continue;
+		}
+		specdiff_label(field, &what, &key);
+		buf_reset(&line);
+		rc |= buf_appendf(&line, "    %-9s", what);
+		if (*key) {
+			rc |= specdiff_put(&line, key, false);
+			rc |= buf_appendf(&line, "  ");
+		}
+		if ((strcmp(what, "bind") == 0 || strcmp(what, "mount") == 0) && (from == NULL) != (to == NULL)) {
+			rc |= buf_appendf(&line, "%s ", from == NULL ? "added" : "removed");
+			rc |= specdiff_put(&line, from ? from : to, false);
+		} else if (from != NULL && to != NULL && strcmp(from, to) == 0) {
+			rc |= buf_appendf(&line, "(secret) changes");
+		} else {
+			rc |= specdiff_put(&line, from, mem);
+			rc |= buf_appendf(&line, " -> ");
+			rc |= specdiff_put(&line, to, mem);
+		}
+		rc |= buf_appendf(&line, "\n");
+		if (rc != 0 || b.len + line.len + tailroom > b.max || buf_append(&b, line.data, line.len) != 0)
+			left++;
+	}
+	if (left > 0 && buf_appendf(&b, "    ... and %zu more difference%s\n", left, left == 1 ? "" : "s") != 0)
+		goto fail;
+	if (json_array_size(diff) == 0 && buf_appendf(&b, "    no difference\n") != 0)
+		goto fail;
+	if (same != NULL && *same && buf_appendf(&b, "    unchanged: %s\n", same) != 0)
+		goto fail;
+	buf_free(&line);
+	return b.data != NULL ? (char *)b.data : strdup("");
+fail:
+	buf_free(&line);
+	buf_free(&b);
+	return NULL;
+}
