@@ -82,6 +82,11 @@ struct agent_conf {
 	size_t n_backup_roots;
 	const char *snapshot_root;
 
+	/* [retention]: what prune (prune.h) leaves of the rollbacks' kept
+	 * containers and safety snapshots, per container name */
+	uint64_t retention_keep;       /* the newest rollbacks whose leftovers stay */
+	uint64_t retention_max_age_ms; /* older ones go even within keep; 0: no limit */
+
 	/* [deadlines], per step */
 	uint64_t deadline_ms[STEP_COUNT];
 	uint64_t job_deadline_ms;

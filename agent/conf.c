@@ -27,7 +27,8 @@ static const char *const known_keys[] = {
 	"deadlines.stop",	  "deadlines.snapshot",	   "deadlines.restore",	     "deadlines.start",
 	"deadlines.health",	  "deadlines.job",	   "health.url",	     "health.interval",
 	"defaults.memory",	  "defaults.cpu_period",   "defaults.cpu_quota",     "defaults.network",
-	"defaults.profile_mode",  "defaults.binds",	   NULL,
+	"defaults.profile_mode",  "defaults.binds",	   "retention.keep",	     "retention.max_age",
+	NULL,
 };
 
 static int agent_conf_result(const struct agent_conf *c, char *err, size_t errlen);
@@ -181,6 +182,11 @@ agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen
 	used += 1024;
 	config_require(f, "paths", "snapshot_root", NULL, 0);
 	config_get_path(f, "paths", "snapshot_root", NULL, &c->snapshot_root, NULL, 0);
+
+	/* keep counts the latest rollback, which prune never removes: 0 would
+	 * promise what is not done. */
+	config_get_uint(f, "retention", "keep", 3, 1, 1000, &c->retention_keep, NULL, 0);
+	config_get_duration_ms(f, "retention", "max_age", 0, 0, 3650 * 86400000ull, &c->retention_max_age_ms, NULL, 0);
 
 	for (int i = 0; i < STEP_COUNT; i++)
 		config_get_duration_ms(f, "deadlines", deadline_keys[i], def_deadline_ms[i], 1000, 86400000,

@@ -293,7 +293,7 @@ static void
 send_hello(struct daemon *dm)
 {
 	static const char *const caps[] = {"ping", "status", "preflight", "stop", "start",
-					   "logs", "backup", "rollback", "undo"};
+					   "logs", "backup", "rollback", "undo", "prune"};
 	struct proto_kv labels[AGENT_MAX_LABELS];
 	struct proto_msg m = {.type = PROTO_HELLO};
 

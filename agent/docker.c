@@ -783,6 +783,28 @@ docker_container_rename(struct docker *d, const char *id, const char *new_name, 
 	return docker_simple(d, "POST", path, query, 0, 204, 204, err, errlen);
 }
 
+int
+docker_container_remove(struct docker *d, const char *id, char *err, size_t errlen)
+{
+	char path[DOCKER_PATH_MAX];
+	struct docker_sink s;
+	int result = -1;
+
+	if (docker_path(d, path, sizeof(path), "/containers/", "container", id, "", err, errlen) != 0)
+		return -1;
+	memset(&s, 0, sizeof(s));
+	if (docker_call(d, "DELETE", path, NULL, NULL, 0, &s, err, errlen) != 0)
+		return -1;
+	if (s.status == 204) {
+		result = 0;
+	} else {
+		docker_status_fail("DELETE", path, &s, err, errlen);
+		result = s.status == 404 ? 1 : -1;
+	}
+	buf_free(&s.body);
+	return result;
+}
+
 /* Is s 1 to 64 lowercase hex digits? */
 static int
 docker_is_id(const char *s)

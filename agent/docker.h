@@ -80,6 +80,11 @@ int docker_container_start(struct docker *d, const char *id, char *err, size_t e
 int docker_container_rename(struct docker *d, const char *id, const char *new_name, char *err,
                             size_t errlen);
 
+/* DELETE /containers/{id}, not forced: the engine refuses a running
+ * container (409) and keeps its volumes. 0 removed, 1 no such container,
+ * -1 on error. */
+int docker_container_remove(struct docker *d, const char *id, char *err, size_t errlen);
+
 /* POST /containers/create?name=name with body (a Docker create body, see
  * spec.h). The new id goes to id_out. A name already in use is an error
  * that says so (409). name NULL lets Docker choose one. */

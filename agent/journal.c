@@ -204,6 +204,53 @@ journal_plan_finish(struct journal *j, const char *job, const char *phase, const
 }
 
 int
+journal_plan_list(struct journal *j, const char *action, const char *phase, struct journal_plan **out, size_t *n,
+		  char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	struct journal_plan *v = NULL;
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (run(j, "SELECT " PLAN_COLS " FROM plan WHERE action = ?1 AND phase = ?2 ORDER BY created_ms DESC, rowid DESC",
+		"ss", &st, &rc, action, phase) != 0)
+		return fail(j, err, errlen, "read plans");
+	for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+		if (*n == cap) {
+			struct journal_plan *g = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
+			if (g == NULL)
+				break;
+			v = g;
+			cap = cap ? cap * 2 : 16;
+		}
+		if (plan_row(st, &v[*n]) != 0) {
+			journal_plan_clear(&v[*n]);
+			break;
+		}
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		journal_plans_free(v, *n);
+		*n = 0;
+		snprintf(err, errlen, "journal: read plans: %s", rc == SQLITE_ROW ? "out of memory" : sqlite3_errmsg(j->db));
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+void
+journal_plans_free(struct journal_plan *p, size_t n)
+{
+	for (size_t i = 0; p != NULL && i < n; i++)
+		journal_plan_clear(&p[i]);
+	free(p);
+}
+
+int
 journal_plan_unfinished(struct journal *j, struct journal_plan *p, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;

@@ -36,6 +36,12 @@ int journal_plan_get(struct journal *j, const char *job, const char *phase, stru
 		     char *err, size_t errlen);
 int journal_plan_finish(struct journal *j, const char *job, const char *phase, const char *state,
 			char *err, size_t errlen);
+/* Every plan of action in phase, newest first (created_ms, then the order
+ * recorded): *out is malloc'd (NULL when there is none), freed with
+ * journal_plans_free(). 0 or -1. */
+int journal_plan_list(struct journal *j, const char *action, const char *phase, struct journal_plan **out,
+		      size_t *n, char *err, size_t errlen);
+void journal_plans_free(struct journal_plan *p, size_t n);
 /* The oldest plan still in state running: 0 (filled), 1 none, -1. */
 int journal_plan_unfinished(struct journal *j, struct journal_plan *p, char *err, size_t errlen);
 

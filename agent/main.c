@@ -47,6 +47,9 @@ usage(FILE *f)
 		"  run status | ping | stop | logs [--lines N]\n"
 		"  run start [--to TAG]                             start ODC (create it from the defaults with TAG\n"
 		"                                                   when no container exists)\n"
+		"  prune [--dry-run]                                remove the rollbacks' kept containers and\n"
+		"                                                   snapshots beyond [retention], oldest first;\n"
+		"                                                   never what the latest undo needs\n"
 		"  resume                                           resume or close a plan a restart interrupted\n"
 		"  journal [JOB]                                    show recorded plans, or one job's steps\n"
 		"  guard [release JOB|--any]                        who holds the metadb's restore guard, which\n"
@@ -104,16 +107,18 @@ print_result(void *ctx, const struct proto_result *r)
 		return;
 	}
 	/* The tail matters when a step failed, and is the point of logs. */
-	bool show = strcmp(r->status, "ok") != 0 || strcmp(r->step, "logs") == 0;
+	bool show = strcmp(r->status, "ok") != 0 || strcmp(r->step, "logs") == 0 || strcmp(r->step, "prune") == 0;
 	if (show && r->output_tail[0] != '\0') {
-		/* The tail, indented, at most the last 20 lines. */
+		/* The tail, indented, at most the last 20 lines (prune's whole list). */
 		const char *p = r->output_tail + strlen(r->output_tail);
-		int lines = 0;
-		while (p > r->output_tail && lines <= 20)
+		int lines = 0, most = strcmp(r->step, "prune") == 0 ? 1000 : 20;
+		while (p > r->output_tail && lines <= most)
 			if (*--p == '\n')
 				lines++;
-		printf("    | %s", p == r->output_tail ? p : p + 1);
-		for (const char *q = p; *q; q++)
+		/* Each line once, indented (the first one ends at its newline). */
+		const char *first = p == r->output_tail ? p : p + 1;
+		printf("    | %.*s", (int)strcspn(first, "\n"), first);
+		for (const char *q = first; *q; q++)
 			if (*q == '\n' && q[1] != '\0')
 				printf("\n    | %.*s", (int)strcspn(q + 1, "\n"), q + 1), q += strcspn(q + 1, "\n");
 		printf("\n");
@@ -216,6 +221,21 @@ cmd_run(const struct agent_conf *c, int argc, char **argv)
 		fprintf(stderr, "odc-agent: %s\n", err);
 	printf("odc-agent: job %s %s\n", job, ret == 0 ? "succeeded" : "FAILED");
 	return ret == 0 ? EXIT_OK : EXIT_FAILED;
+}
+
+/* odc-agent prune [--dry-run]: the prune action, as `run prune` runs it. */
+static int
+cmd_prune(const struct agent_conf *c, int argc, char **argv)
+{
+	char *args[8] = {"run", "prune"};
+
+	if (argc > 6) {
+		fprintf(stderr, "usage: odc-agent prune [--dry-run] [--job ID]\n");
+		return EXIT_USAGE;
+	}
+	for (int i = 1; i < argc; i++)
+		args[i + 1] = argv[i];
+	return cmd_run(c, argc + 1, args);
 }
 
 static int
@@ -326,7 +346,7 @@ static int
 cmd_journal(const struct agent_conf *c, const char *job)
 {
 	static const char *const steps[] = {"preflight", "recheck", "stop", "snapshot", "restore", "start", "health",
-					    "backup",	 "ping", "status",   "logs",	NULL};
+					    "backup",	 "ping", "status",   "logs",	"prune",   NULL};
 	static const char *const phases[] = {"preflight", "run", NULL};
 	char err[1024];
 	struct journal *j = open_journal(c, err, sizeof(err));
@@ -440,6 +460,8 @@ main(int argc, char **argv)
 		} else {
 			ret = EXIT_OK;
 		}
+	} else if (strcmp(cmd, "prune") == 0) {
+		ret = cmd_prune(&c, argc - optind, argv + optind);
 	} else if (strcmp(cmd, "resume") == 0) {
 		ret = cmd_resume(&c);
 	} else if (strcmp(cmd, "guard") == 0) {

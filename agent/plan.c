@@ -4,7 +4,8 @@
  * step learns (the old container, its spec, the name it was renamed to, the
  * verified snapshot) is recorded as a fact before it acts on it. Nothing is
  * deleted: the old container is renamed and kept, the metadb is dumped
- * before it is replaced, a partial snapshot is moved aside. */
+ * before it is replaced, a partial snapshot is moved aside; only the
+ * retention rule (prune.c) removes what older rollbacks kept. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -30,6 +31,7 @@
 #include "agent/manifest.h"
 #include "agent/metadb.h"
 #include "agent/plan.h"
+#include "agent/prune.h"
 #include "agent/restore.h"
 #include "agent/guard.h"
 #include "agent/spec.h"
@@ -2011,6 +2013,62 @@ out:
 	backup_info_free(&b);
 }
 
+/* prune: the retention rule on demand (prune.h); the list of what went
+ * and what stayed, and why, is the step's output. */
+static void
+act_prune(struct run *r, struct step_res *s)
+{
+	struct prune_report rep;
+	char v[24];
+	int rc;
+
+	if (need_docker(r, s) != 0)
+		return;
+	rc = prune_apply(r->c, r->j, r->d, param_true(r, "dry_run"), &rep, r->err, sizeof(r->err));
+	if (rc < 0) {
+		say(s, "failed", "nothing was removed: %s", r->err);
+	} else {
+		say(s, rc == 0 ? "ok" : "failed", "%s", rep.summary);
+		if (rc != 0)
+			say_more(s, "; everything else is as it was: odc-agent prune (fleet: odcctl prune %s) tries "
+				 "again", r->c->host_id);
+		tail_set(s, rep.list.data != NULL ? (const char *)rep.list.data : "");
+		snprintf(v, sizeof(v), "%zu", rep.removed), put(s, "removed", v);
+		snprintf(v, sizeof(v), "%zu", rep.kept), put(s, "kept", v);
+		snprintf(v, sizeof(v), "%zu", rep.failed), put(s, "failed", v);
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)rep.freed_bytes), put(s, "freed_bytes", v);
+	}
+	prune_report_free(&rep);
+}
+
+/* After a rollback that ended healthy, the retention rule as prune applies
+ * it; the rollback is done either way, so a failure here is only said. */
+static void
+retain_after_rollback(struct run *r, struct step_res *s)
+{
+	struct step_res why = {0};
+	struct prune_report rep;
+	int rc;
+
+	if (strcmp(s->status, "ok") != 0)
+		return;
+	if (need_docker(r, &why) != 0) {
+		say_more(s, "; retention not applied (%s): odc-agent prune applies it", why.message);
+		return;
+	}
+	rc = prune_apply(r->c, r->j, r->d, false, &rep, r->err, sizeof(r->err));
+	if (rc < 0)
+		say_more(s, "; retention not applied (%s): odc-agent prune applies it", r->err);
+	else
+		say_more(s, "; retention: %s", rep.summary);
+	for (const char *l = rc >= 0 ? (const char *)rep.list.data : NULL; l != NULL && *l != '\0';) {
+		size_t n = strcspn(l, "\n");
+		log_info("job %s: retention: %.*s", r->job, (int)n, l);
+		l += n + (l[n] == '\n');
+	}
+	prune_report_free(&rep);
+}
+
 /* ------------------------------------------------------------------ */
 /* Machinery                                                           */
 
@@ -2033,6 +2091,7 @@ enum step_kind {
 	K_LOGS,
 	K_BACKUP_CHECK,
 	K_BACKUP,
+	K_PRUNE,
 };
 
 struct step_def {
@@ -2315,7 +2374,10 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 		if (target_image(r, param(r, "to"), image, sizeof(image), s) == 0)
 			step_start_new(r, s, image);
 		break;
-	case K_HEALTH_TARGET: step_health(r, s, param(r, "to")); break;
+	case K_HEALTH_TARGET:
+		step_health(r, s, param(r, "to"));
+		retain_after_rollback(r, s);
+		break;
 	case K_PREFLIGHT_UNDO:
 		step_preflight_undo(r, s);
 		if (s->status != NULL && strcmp(s->status, "ok") == 0 && param_true(r, "dry_run"))
@@ -2348,6 +2410,7 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 	case K_LOGS: act_logs(r, s); break;
 	case K_BACKUP_CHECK: act_backup(r, s, false); break;
 	case K_BACKUP: act_backup(r, s, true); break;
+	case K_PRUNE: act_prune(r, s); break;
 	}
 	if (s->status == NULL)
 		say(s, "failed", "step ended without a verdict"); /* a bug, said plainly */
@@ -2383,7 +2446,8 @@ steps_of(const char *action, const char *phase, bool dry_run, struct step_def *o
 		static const struct {
 			const char *a;
 			enum step_kind k;
-		} single[] = {{"ping", K_PING}, {"status", K_STATUS}, {"stop", K_STOP}, {"start", K_START}, {"logs", K_LOGS}};
+		} single[] = {{"ping", K_PING}, {"status", K_STATUS}, {"stop", K_STOP}, {"start", K_START}, {"logs", K_LOGS},
+			    {"prune", K_PRUNE}};
 		for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
 			if (strcmp(single[i].a, action) == 0)
 				out[n++] = (struct step_def){action, single[i].k};

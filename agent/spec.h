@@ -82,7 +82,8 @@ json_t *spec_from_defaults(const struct spec_defaults *def, const char *image, c
  * ODC_PROPERTY_ENCRYPTION_PASSWORD, AWS_ACCESS_KEY_ID) never leaves the
  * host's Docker engine in clear: the journal keeps the spec with such values
  * replaced by SPEC_KEPT_MASK, and the create takes them back from the kept
- * container (which is never deleted) just before it is made. */
+ * container (this job's own, which prune never removes while the job is
+ * unfinished or the latest rollback) just before it is made. */
 #define SPEC_KEPT_MASK "<in the kept container>"
 bool spec_secret_name(const char *name, size_t len);
 /* Replaces the value of every secret env entry of body by mask, in place. */

@@ -58,6 +58,7 @@ static const struct action_spec actions[] = {
       {"accept_unverified", F_BOOL, false, 0, 0},
       {"backup_on_peer", F_BOOL, false, 0, 0}},
      {{"preflight", NULL}, {"preflight", "recheck", "stop", "snapshot", "restore", "start", "health", NULL}}},
+    {"prune", false, true, {{"dry_run", F_BOOL, false, 0, 0}, {NULL, 0, false, 0, 0}}, {{NULL}, {"prune", NULL}}},
     {"undo",
      true,
      true,

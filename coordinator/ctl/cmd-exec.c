@@ -77,7 +77,8 @@ cmd_exec_exec(struct ctl *c, int argc, char **argv)
 		if (strcmp(actions[i], s.action) == 0)
 			known = true;
 	if (!known) {
-		if (strcmp(s.action, "rollback") == 0 || strcmp(s.action, "undo") == 0)
+		if (strcmp(s.action, "rollback") == 0 || strcmp(s.action, "undo") == 0 ||
+		    strcmp(s.action, "prune") == 0)
 			ret = ctl_usage_error(c, "%s has its own command: odcctl %s", s.action,
 			                      s.action);
 		else

@@ -87,6 +87,7 @@ extern const struct ctl_cmd cmd_resume_entry;
 extern const struct ctl_cmd cmd_abort_entry;
 extern const struct ctl_cmd cmd_audit_entry;
 extern const struct ctl_cmd cmd_logs_entry;
+extern const struct ctl_cmd cmd_prune_entry;
 
 /* Set by the SIGINT/SIGTERM handler while a job is followed. */
 extern volatile sig_atomic_t ctl_interrupted;

@@ -1,4 +1,4 @@
-/* Job submission for exec, rollback and undo: policy flags and their
+/* Job submission for exec, rollback, undo, logs and prune: policy flags and their
  * defaults, local checks, `resolve`, the signed JOB, submitting it, and
  * following it unless --detach. */
 #include <stdarg.h>
@@ -371,14 +371,14 @@ submit_whole(struct ctl *c, json_t **deps, const char ***targets, size_t *n)
 	return 0;
 }
 
-/* A job that changes what runs on its hosts: a rollback or an undo (not a
- * dry run), a stop, a start. */
+/* A job that changes what runs on its hosts, or removes what they keep: a
+ * rollback, an undo or a prune (not a dry run), a stop, a start. */
 static bool
 submit_changes(const struct submit *s)
 {
 	const char *dry = proto_param(s->params, s->n_params, "dry_run");
 
-	if (strcmp(s->action, "rollback") == 0 || strcmp(s->action, "undo") == 0)
+	if (strcmp(s->action, "rollback") == 0 || strcmp(s->action, "undo") == 0 || strcmp(s->action, "prune") == 0)
 		return dry == NULL || strcmp(dry, "true") != 0;
 	return strcmp(s->action, "stop") == 0 || strcmp(s->action, "start") == 0;
 }
@@ -404,8 +404,10 @@ submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets
 	if (!submit_changes(s) || s->yes)
 		return 0;
 	if (!isatty(STDIN_FILENO)) {
-		ctl_error(c, "%s changes ODC on %zu host%s: confirm it with --yes (there is no terminal to ask on); "
-		          "nothing was submitted", s->action, n, n == 1 ? "" : "s");
+		ctl_error(c, "%s %s on %zu host%s: confirm it with --yes (there is no terminal to ask on); "
+		          "nothing was submitted", s->action,
+		          strcmp(s->action, "prune") == 0 ? "removes what rollbacks kept" : "changes ODC", n,
+		          n == 1 ? "" : "s");
 		return CTL_EXIT_USAGE;
 	}
 	if ((ret = ctl_request(c, "hosts", NULL, false, &view)) != 0)
@@ -417,6 +419,9 @@ submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets
 		fprintf(stderr, "rollback to %s from the backup %s", to, out_clean(backup, buf, sizeof(buf)));
 	else if (strcmp(s->action, "undo") == 0)
 		fprintf(stderr, "undo of %s: back to the containers and metadb it replaced", of);
+	else if (strcmp(s->action, "prune") == 0)
+		fprintf(stderr, "prune: remove the kept containers and safety snapshots beyond each agent's retention "
+		        "(never the latest rollback's)");
 	else
 		fprintf(stderr, "%s ODC%s%s", s->action, to ? ", image tag " : "", to ? to : "");
 	fprintf(stderr, ", on %zu host%s:\n", n, n == 1 ? "" : "s");
@@ -451,18 +456,19 @@ submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets
 	return 0;
 }
 
-/* What a logs job fetched, host by host (a header per host when there are
- * several, as tail(1) does); a host without it says why on stderr. 0, or an
- * exit status. */
+/* What a logs job fetched, or what a prune job removed and kept, host by
+ * host (a header per host when there are several, as tail(1) does); a host
+ * without it, or whose prune failed, says why on stderr. 0, or an exit
+ * status. */
 static int
-submit_print_logs(struct ctl *c, const char *job_id)
+submit_print_output(struct ctl *c, const char *job_id, const char *step)
 {
 	json_t *job = NULL, *by_host = json_object(), *h, *r;
 	size_t i, n;
 	int ret = ctl_request(c, "job", json_pack("{s:s}", "job", job_id), false, &job);
 
 	if (ret == 0)
-		ret = ctl_job_results(c, job, NULL, "logs");
+		ret = ctl_job_results(c, job, NULL, step);
 	if (ret != 0) {
 		json_decref(job);
 		json_decref(by_host);
@@ -475,9 +481,11 @@ submit_print_logs(struct ctl *c, const char *job_id)
 		const json_t *got = json_object_get(by_host, js(h, "host"));
 		if (n > 1)
 			printf("%s==> %s <==\n", i > 0 ? "\n" : "", js(h, "host"));
-		if (got != NULL && strcmp(js(got, "status"), "ok") == 0)
+		bool ok = got != NULL && strcmp(js(got, "status"), "ok") == 0;
+		/* A failed prune's list says what it did before and after. */
+		if (ok || (got != NULL && strcmp(step, "prune") == 0))
 			out_text(stdout, js(got, "output_tail"));
-		else
+		if (!ok)
 			fprintf(stderr, "odcctl: %s: %s: %s\n", js(h, "host"), js(h, "state"),
 			        got != NULL ? js(got, "message") : js(h, "message"));
 	}
@@ -664,18 +672,18 @@ submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_g
 		ret = follow_job(c, job_id, start, show);
 	else
 		ret = follow_job(c, job_id, NULL, show);
-	/* A dry run's point is what it would change. */
+	/* A dry run's point is what it would change (a prune's lists say it). */
 	const char *dry = proto_param(s->params, s->n_params, "dry_run");
-	if (dry != NULL && strcmp(dry, "true") == 0 && c->output == CTL_OUT_TABLE && !s->output_only &&
-	    (ret == CTL_EXIT_OK || ret == CTL_EXIT_FAILED || ret == CTL_EXIT_HALTED)) {
+	if (dry != NULL && strcmp(dry, "true") == 0 && strcmp(s->action, "prune") != 0 && c->output == CTL_OUT_TABLE &&
+	    !s->output_only && (ret == CTL_EXIT_OK || ret == CTL_EXIT_FAILED || ret == CTL_EXIT_HALTED)) {
 		int r = submit_print_diffs(c, job_id);
 		if (r != 0)
 			ret = r;
 	}
-	/* A logs job's point is the text it fetched. */
-	if (strcmp(s->action, "logs") == 0 && c->output == CTL_OUT_TABLE &&
+	/* A logs job's point is the text it fetched; a prune's, its lists. */
+	if ((strcmp(s->action, "logs") == 0 || strcmp(s->action, "prune") == 0) && c->output == CTL_OUT_TABLE &&
 	    (ret == CTL_EXIT_OK || ret == CTL_EXIT_FAILED || ret == CTL_EXIT_HALTED)) {
-		int r = submit_print_logs(c, job_id);
+		int r = submit_print_output(c, job_id, s->action);
 		if (r != 0)
 			ret = r;
 	}

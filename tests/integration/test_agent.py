@@ -698,3 +698,108 @@ def test_snapshot_failure_stops_before_the_metadb_is_touched(host):
     assert info["Id"] == old_id and info["State"]["Running"], info["State"]
     assert containers_named(host, f"{host.name}-rolledback-") == []
     host.wait_healthy(odcworld.NEW_VERSION, timeout=60)
+
+
+def journal_fact(conf_state_dir, job, key):
+    db = sqlite3.connect(os.path.join(conf_state_dir, "journal.db"))
+    try:
+        row = db.execute("SELECT value FROM fact WHERE job_id = ? AND key = ?", (job, key)).fetchone()
+        return row[0] if row else None
+    finally:
+        db.close()
+
+
+def leftovers(host):
+    """The kept containers' names and the snapshot directories, sorted."""
+    kept = sorted(c["Name"].lstrip("/") for c in containers_named(host, f"{host.name}-rolledback-"))
+    return kept, sorted(os.listdir(host.snapshot_root))
+
+
+def test_prune_keeps_what_the_latest_undo_needs(host):
+    """Issue 16: rollbacks leave a kept container and a snapshot each; [retention] keep=N
+    is applied after each healthy rollback and by `odc-agent prune`, oldest first, never
+    to the latest rollback's (its undo still works after) nor to an unfinished job's; a
+    dry run lists and removes nothing; a second prune is a no-op. The container has the
+    world's own (non-default) name."""
+    state = os.path.join(host.dir, "agent-state")
+    keep2 = write_conf(host, os.path.join(host.dir, "keep2.conf"), **{"retention.keep": "2"})
+    keep1 = write_conf(host, os.path.join(host.dir, "keep1.conf"), **{"retention.keep": "1"})
+    assert host.name != "obodc"
+
+    def rollback(job, *extra):
+        p = agent(keep2, "run", "rollback", "--accept-unverified", "--to", odcworld.OLD_VERSION,
+                  "--backup", host.backup_dir, "--job", job, *extra, check=0)
+        assert "[health] ok" in p.stdout, p.stdout
+        return p
+
+    p = rollback("pr1")
+    assert "retention: nothing to remove under retention keep=2; kept 1 container and 1 snapshot" in p.stdout, p.stdout
+    rollback("pr2", "--force")
+    names = {j: journal_fact(state, j, "renamed") for j in ("pr1", "pr2")}
+    assert leftovers(host) == (sorted(names.values()), ["pr1", "pr2"])
+    kept3 = host.engine.inspect(host.name)["Id"]  # what pr3 stops and keeps
+    p = rollback("pr3", "--force")
+    # Applied after the healthy rollback: pr1's go (beyond keep=2), pr2's and pr3's stay.
+    assert "retention: removed 2 (1 kept container, 1 snapshot" in p.stdout, p.stdout
+    names["pr3"] = journal_fact(state, "pr3", "renamed")
+    assert leftovers(host) == (sorted([names["pr2"], names["pr3"]]), ["pr2", "pr3"])
+
+    # A job left unfinished (as a kill -9 leaves it) keeps its leftovers whatever the rule.
+    db = sqlite3.connect(os.path.join(state, "journal.db"))
+    db.execute("UPDATE plan SET state = 'running' WHERE job_id = 'pr2'")
+    db.commit()
+    p = agent(keep1, "prune", "--dry-run", check=0)
+    assert f"kept container {names['pr2']} (rollback pr2 of " in p.stdout, p.stdout
+    assert "job pr2 is unfinished" in p.stdout, p.stdout
+    assert "would remove" not in p.stdout, p.stdout
+    db.execute("UPDATE plan SET state = 'succeeded' WHERE job_id = 'pr2'")
+    db.commit()
+    db.close()
+
+    # max_age: within keep, what is older goes too; the latest stays.
+    aged = write_conf(host, os.path.join(host.dir, "aged.conf"),
+                      **{"retention.keep": "1000", "retention.max_age": "1s"})
+    p = agent(aged, "prune", "--dry-run", check=0)
+    assert f"would remove container {names['pr2']} (rollback pr2 of " in p.stdout, p.stdout
+    assert "older than retention max_age=1s" in p.stdout, p.stdout
+    assert f"kept container {names['pr3']} (rollback pr3 of " in p.stdout, p.stdout
+
+    # A container by the kept one's name that is not the one its rollback kept stays.
+    host.engine.docker("rename", names["pr2"], f"{host.name}-moved")
+    host.engine.docker("create", "--name", names["pr2"], host.images.old)
+    p = agent(keep1, "prune", "--dry-run", check=0)
+    assert f"kept container {names['pr2']} (rollback pr2 of " in p.stdout, p.stdout
+    assert "that rollback kept: left alone" in p.stdout, p.stdout
+    assert f"would remove snapshot {host.snapshot_root}/pr2 " in p.stdout, p.stdout
+    host.engine.docker("rm", names["pr2"])
+    host.engine.docker("rename", f"{host.name}-moved", names["pr2"])
+
+    # keep=1, dry run: lists pr2's as going and pr3's as staying, removes nothing.
+    p = agent(keep1, "prune", "--dry-run", check=0)
+    assert "[prune] ok" in p.stdout, p.stdout
+    assert "dry run, nothing removed: would remove 2 (1 kept container, 1 snapshot" in p.stdout, p.stdout
+    assert f"would remove container {names['pr2']} (rollback pr2 of " in p.stdout, p.stdout
+    assert "beyond retention keep=1" in p.stdout, p.stdout
+    assert f"would remove snapshot {host.snapshot_root}/pr2 " in p.stdout, p.stdout
+    assert f"kept container {names['pr3']} (rollback pr3 of " in p.stdout, p.stdout
+    assert f"the latest rollback of {host.name}: its undo (odc-agent run undo --of pr3" in p.stdout
+    assert f"kept snapshot {host.snapshot_root}/pr3 " in p.stdout, p.stdout
+    assert leftovers(host) == (sorted([names["pr2"], names["pr3"]]), ["pr2", "pr3"])
+
+    p = agent(keep1, "prune", check=0)
+    assert "removed 2 (1 kept container, 1 snapshot" in p.stdout, p.stdout
+    assert f"    | removed container {names['pr2']} (rollback pr2 of " in p.stdout, p.stdout
+    assert f"    | removed snapshot {host.snapshot_root}/pr2 " in p.stdout, p.stdout
+    assert p.stdout.count(f"removed container {names['pr2']} ") == 1, p.stdout  # each line once
+    assert leftovers(host) == ([names["pr3"]], ["pr3"])
+    assert host.info_version() == odcworld.OLD_BUILD  # the running ODC is not touched
+
+    p = agent(keep1, "prune", check=0)
+    assert "nothing to remove under retention keep=1; kept 1 container and 1 snapshot" in p.stdout, p.stdout
+    assert leftovers(host) == ([names["pr3"]], ["pr3"])
+
+    # The latest rollback's undo needs exactly what was kept.
+    p = agent(keep1, "run", "undo", "--of", "pr3", "--job", "undo-pr3", check=0)
+    for step in ("preflight", "stop", "restore", "start", "health"):
+        assert f"[{step}] ok" in p.stdout, p.stdout
+    assert host.engine.inspect(host.name)["Id"] == kept3

@@ -115,6 +115,7 @@ def test_rollback_and_every_command_options_match_help():
               "--reason"):
         assert o in opts, o
     assert complete("odcctl", "rollback", "--d") == ["--dry-run", "--detach"]
+    assert complete("odcctl", "prune", "--d") == ["--dry-run", "--detach"]
     for c in help_commands():
         offered = set(complete("odcctl", c, "--"))
         assert help_options(c) <= offered, c
@@ -175,6 +176,10 @@ def test_host_and_job_ids_from_a_live_coordinator(coord):  # noqa: F811
     assert complete("odcctl", "exec", "ping", "-c", conf, "--host", "we") == ["web-1", "web-2"]
     assert complete("odcctl", "--config", "=", conf, "hosts", "--host", "d") == ["db-1"]
     assert complete("odcctl", "-c", conf, "keys", "revoke", "web-2") == ["web-2"]
+    # prune takes hosts as operands, as many as given, and --host
+    assert complete("odcctl", "-c", conf, "prune", "") == ["db-1", "web-1", "web-2"]
+    assert complete("odcctl", "-c", conf, "prune", "db-1", "we") == ["web-1", "web-2"]
+    assert complete("odcctl", "-c", conf, "prune", "--host", "d") == ["db-1"]
     # without -c there is no configuration (HOME is elsewhere): nothing
     assert complete("odcctl", "exec", "ping", "--host", "") == []
 

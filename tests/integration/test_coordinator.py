@@ -1116,3 +1116,74 @@ def test_logs_prints_the_tail_of_odcs_log(fleet):
     assert "odcctl: h2: failed: " in r.err and h2.host.name in r.err, r.err
     r = fleet.ctl("logs", "nobody", json_out=False)
     assert r.rc == 2 and "nobody" in r.err, r
+
+
+# ------------------------------------------------------------------ prune (issue 16)
+
+def test_prune_through_the_coordinator(fleet):
+    """`odcctl prune HOST` is a signed job: without --yes and without a terminal it asks
+    nothing and submits nothing (exit 2); --dry-run lists; with --yes the agent removes
+    the older rollback's kept container and snapshot beyond its keep=1 and keeps the latest
+    one's, whose `odcctl undo` still works after; a second prune removes nothing."""
+    fleet.start()
+    a = fleet.add_agent("h1", conf_over={"retention.keep": "2"})
+    h = a.host
+
+    def leftovers():
+        kept = sorted(c["Name"].lstrip("/")
+                      for c in odcworld.containers_named(h, f"{h.name}-rolledback-"))
+        return kept, sorted(os.listdir(h.snapshot_root))
+
+    jobs, names = [], []
+    for extra in ((), ("--force",)):
+        before = leftovers()[0]
+        if extra:
+            latest_id = h.engine.inspect(h.name)["Id"]  # what the second rollback keeps
+        r = fleet.ctl("rollback", "--to", OLD, "--backup", h.backup_dir, "--host", "h1",
+                      "--accept-unverified", *extra, timeout=240)
+        assert r.rc == 0, f"{r!r}\n{fleet.log_tail(4000)}"
+        jobs.append(r.out["job_id"])
+        names += sorted(set(leftovers()[0]) - set(before))
+    assert leftovers() == (sorted(names), sorted(jobs))
+    # The agent's rule becomes keep=1 (the daemon reads it at its start).
+    with open(a.conf) as f:
+        text = f.read()
+    assert "keep = 2" in text
+    with open(a.conf, "w") as f:
+        f.write(text.replace("keep = 2", "keep = 1"))
+    inc = fleet.hosts()["h1"]["incarnation"]
+    a.restart()
+    fleet.wait_hosts(lambda hs: hs["h1"]["status"] == "online" and hs["h1"]["incarnation"] != inc, 15,
+                     "h1 back with keep=1")
+
+    r = fleet.ctl("prune", "h1", json_out=False, yes=False)
+    assert r.rc == 2, r
+    assert "prune removes what rollbacks kept on 1 host: confirm it with --yes" in r.err, r.err
+    assert "nothing was submitted" in r.err, r.err
+    assert not any(j["action"] == "prune" for j in fleet.jobs())
+
+    r = fleet.ctl("prune", "h1", "--dry-run", json_out=False, yes=False)
+    assert r.rc == 0, r
+    assert f"would remove container {names[0]} (rollback {jobs[0]} of " in r.stdout, r.stdout
+    assert f"would remove snapshot {h.snapshot_root}/{jobs[0]} " in r.stdout, r.stdout
+    assert f"kept container {names[1]} (rollback {jobs[1]} of " in r.stdout, r.stdout
+    assert f"odcctl undo --of {jobs[1]}) needs it" in r.stdout, r.stdout
+    assert leftovers() == (sorted(names), sorted(jobs))
+
+    r = fleet.ctl("prune", "h1", json_out=False)
+    assert r.rc == 0, r
+    assert f"removed container {names[0]} (rollback {jobs[0]} of " in r.stdout, r.stdout
+    assert f"removed snapshot {h.snapshot_root}/{jobs[0]} " in r.stdout, r.stdout
+    assert leftovers() == ([names[1]], [jobs[1]])
+    job = fleet.ctl_ok("jobs")["jobs"][0]
+    assert job["action"] == "prune" and job["state"] == "succeeded", job
+    res = job_results(fleet.job(job["job_id"], results=True))["h1"]
+    assert [x["step"] for x in res] == ["prune"] and res[0]["data"]["removed"] == "2", res
+
+    r = fleet.ctl("prune", "--all", json_out=False)
+    assert r.rc == 0 and "removed" not in r.stdout, r
+    assert leftovers() == ([names[1]], [jobs[1]])
+
+    r = fleet.ctl("undo", "--of", jobs[1], timeout=240)
+    assert r.rc == 0, f"{r!r}\n{fleet.log_tail(4000)}"
+    assert h.engine.inspect(h.name)["Id"] == latest_id

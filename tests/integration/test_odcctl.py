@@ -43,7 +43,7 @@ COORDINATOR = os.path.join(BUILD_DIR, "odc-coordinator")
 AGENT = os.path.join(BUILD_DIR, "odc-agent")
 
 COMMANDS = ["keygen", "info", "hosts", "keys", "exec", "rollback", "undo", "jobs", "job",
-            "watch", "pause", "resume", "abort", "audit"]
+            "watch", "pause", "resume", "abort", "audit", "prune"]
 PUB = "odc-ed25519-pub:"
 JOB_ID = r"[a-z_]+-\d{8}T\d{6}Z-[0-9a-f]{6}"
 CLOCK = r"\d\d:\d\d:\d\d"
@@ -131,6 +131,10 @@ USAGE = [
     (["exec", "--all"], "missing ACTION"),
     (["exec", "pong", "--all"], "unknown action 'pong'"),
     (["exec", "rollback", "--all"], "odcctl rollback"),
+    (["exec", "prune", "--all"], "odcctl prune"),
+    (["prune"], "which hosts? give --host ID"),
+    (["prune", "--all", "--dry-run=yes"], "'--dry-run=yes' takes no value"),
+    (["prune", "--host", "a b"], "--host 'a b': not a host id"),
     (["exec", "ping", "--all", "--to", "4.2.0"], "--to: action ping takes no parameter 'to'"),
     (["exec", "preflight", "--all", "--to", "4.2.0"], "give --backup DIR"),
     (["exec", "logs", "--all", "--lines", "0"], "--lines:"),
@@ -862,6 +866,35 @@ def test_a_change_is_confirmed_first(coord):
     assert ask(coord, "exec", "ping", "--all", "--detach").returncode == 0
     p = ask(coord, "exec", "stop", "--all", "--detach", "--yes")
     assert p.returncode == 0 and p.stdout.strip() in jobs(), p
+
+
+def test_a_prune_is_confirmed_first(coord):
+    """Issue 16: a prune removes what rollbacks kept: on a terminal odcctl says so and asks,
+    without one it needs --yes; a dry run needs nothing. HOST operands are the targets."""
+    coord.agent("h1", start=False)
+    coord.agent("h2", start=False)
+    jobs = lambda: coord.json("jobs")["jobs"]  # noqa: E731
+
+    p = ask(coord, "prune", "h1", "h2", "--detach")
+    assert p.returncode == 2, p
+    assert "prune removes what rollbacks kept on 2 hosts: confirm it with --yes (there is no " \
+           "terminal to ask on); nothing was submitted" in p.stderr, p.stderr
+    p = ask(coord, "prune", "--all", "--detach", answer="n")
+    assert p.returncode == 2 and "not confirmed: nothing was submitted" in p.stderr, p
+    assert "prune: remove the kept containers and safety snapshots beyond each agent's " \
+           "retention (never the latest rollback's), on 2 hosts:" in p.stderr, p.stderr
+    assert re.search(r"^  h2 +- +ODC \?$", p.stderr, re.M), p.stderr
+    assert jobs() == []
+
+    p = ask(coord, "prune", "h2", "--detach", answer="y")
+    assert p.returncode == 0, p
+    p = ask(coord, "prune", "h1", "--dry-run", "--detach")
+    assert p.returncode == 0, p
+    # Each as signed: its action, parameters and the HOST operand as its one target.
+    got = {tuple(h["host"] for h in coord.json("job", j["job_id"])["hosts"]): j for j in jobs()}
+    assert sorted(got) == [("h1",), ("h2",)], got
+    assert got[("h1",)]["action"] == "prune" and got[("h1",)]["params"] == {"dry_run": "true"}
+    assert got[("h2",)]["action"] == "prune" and got[("h2",)]["params"] == {}, got
 
 
 def test_rollback_careful_defaults_canary_cap_and_flags(coord):

@@ -886,6 +886,11 @@ def test_valid_param_path(path):
     ("undo", {"of": "job-6"}, "preflight", True),
     ("undo", {"of": "-job"}, "run", False),
     ("undo", {}, "run", False),
+    ("prune", {}, "run", True),
+    ("prune", {"dry_run": "true"}, "run", True),
+    ("prune", {"dry_run": "yes"}, "run", False),
+    ("prune", {"keep": "1"}, "run", False),
+    ("prune", {}, "preflight", False),
 ])
 def test_action_table(action, params, phase, ok):
     jb = G.job_body(action=action, params=params)

@@ -102,6 +102,8 @@ test_defaults(void **state)
 	assert_int_equal(c.db_port, 2881);
 	assert_int_equal(c.def_cpu_quota, 400000);
 	assert_false(c.has_coordinator);
+	assert_int_equal(c.retention_keep, 3);
+	assert_int_equal(c.retention_max_age_ms, 0);
 	agent_conf_free(&c);
 }
 
@@ -189,6 +191,25 @@ test_check_what_values_name(void **state)
 	assert_false(has_problem(&c, "password_file"));
 	agent_conf_free(&c);
 	unlink(path);
+}
+
+/* [retention]: keep counts the latest rollback (which stays anyway), so 0 is
+ * refused rather than silently meaning 1; max_age is a duration. */
+static void
+test_retention(void **state)
+{
+	struct agent_conf c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(load_with("[retention]\nkeep = 1\nmax_age = 30d\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.retention_keep, 1);
+	assert_int_equal(c.retention_max_age_ms, 30ull * 86400000);
+	agent_conf_free(&c);
+	expect_error("[retention]\nkeep = 0\n", "t.conf:17: retention.keep: expected an integer from 1 to 1000");
+	expect_error("[retention]\nkeep = lots\n", "t.conf:17: retention.keep:");
+	expect_error("[retention]\nkeep = 2\nmax_age = soon\n", "t.conf:18: retention.max_age:");
+	expect_error("[retention]\nkept = 2\n", "t.conf:17: retention.kept: unknown key");
 }
 
 static void
@@ -300,6 +321,7 @@ main(void)
 		cmocka_unit_test(test_example_loads),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_errors_name_file_line_key),
+		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_every_problem),
 		cmocka_unit_test(test_check_what_values_name),
 		cmocka_unit_test(test_missing_and_bad_required),

@@ -515,6 +515,16 @@ test_action_table(void **state)
 	assert_int_equal(proto_action_check("logs", "run", lines_bad, 1, &err),
 	                 PROTO_E_INVALID_PARAM);
 	assert_int_equal(proto_action_check("ping", "run", lines, 1, &err), PROTO_E_INVALID_PARAM);
+	/* prune: run only, dry_run its one parameter. */
+	assert_int_equal(proto_action_check("prune", "run", NULL, 0, &err), PROTO_OK);
+	assert_int_equal(proto_action_check("prune", "run", &ok[2], 1, &err), PROTO_OK);
+	assert_int_equal(proto_action_check("prune", "run", ok, 1, &err), PROTO_E_INVALID_PARAM);
+	assert_int_equal(proto_action_check("prune", "preflight", NULL, 0, &err), PROTO_E_INVALID_PARAM);
+	assert_true(proto_action_step("prune", "run", "prune"));
+	assert_false(proto_action_step("prune", "run", "stop"));
+	/* It removes what rollbacks kept: a change, but for a dry run. */
+	assert_true(proto_action_changes("prune", NULL, 0));
+	assert_false(proto_action_changes("prune", &ok[2], 1));
 }
 
 static void

@@ -157,7 +157,7 @@ _CTL_GLOBALS_WITH_VALUE = ("-c", "--config", "-o", "--output", "--endpoint")
 
 def with_yes(args):
     """odcctl's args with --yes added when they run a command that changes hosts (rollback
-    but a dry run, undo, exec stop/start) and confirm nothing yet: the tests confirm the way a
+    or prune but a dry run, undo, exec stop/start) and confirm nothing yet: the tests confirm the way a
     script does. The prompt and the refusal without a terminal are tested on their own
     (test_odcctl.py), with the args as given."""
     args = [str(a) for a in args]
@@ -170,7 +170,7 @@ def with_yes(args):
             words.append((i, args[i]))
         i += 1
     names = [w for _, w in words]
-    change = (names[:1] in (["rollback"], ["undo"]) and "--dry-run" not in args) or \
+    change = (names[:1] in (["rollback"], ["undo"], ["prune"]) and "--dry-run" not in args) or \
         (names[:1] == ["exec"] and names[1:2] in (["stop"], ["start"]))
     if not change or "--yes" in args or "--help" in args:
         return args
@@ -456,7 +456,9 @@ class Fleet:
             + (with_yes(args) if yes else [str(a) for a in args])
         e = dict(os.environ, **(env or {}))
         try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
+            # No terminal, as in CI also when pytest runs in one: a question is never asked.
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e,
+                               stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired as ex:
             raise AssertionError(f"odcctl {' '.join(map(str, args))} did not end within "
                                  f"{timeout} s (stdout {ex.stdout!r}, stderr {ex.stderr!r})\n"
