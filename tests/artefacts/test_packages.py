@@ -628,6 +628,6 @@ def test_purge_keeps_the_administrators_files(chroot):
         assert not os.path.exists(c.path(p)), p
     kept = sorted(os.listdir(c.path("/etc/odc-fleet")))
     assert kept == ["agent.conf", "agent.key", "agent.pub", "coordinator.conf", "coordinator.key",
-                    "coordinator.pub"], kept
+                    "coordinator.pub", "metadb.password"], kept
     assert os.path.isfile(c.path("/var/lib/odc-coordinator/store.db"))
     assert c.ids("odc-coordinator") is not None

@@ -5,6 +5,7 @@ one owned by another user, a symbolic link, a shared sticky directory or one bel
 directory others may write in, naming the path and what to do."""
 
 import os
+import re
 import stat
 import subprocess
 
@@ -17,9 +18,10 @@ def mode_of(path):
     return stat.S_IMODE(os.lstat(path).st_mode)
 
 
-def refused(fleet, sock):
-    """Runs the coordinator with control.socket = sock; it must exit 1 at once, and bind
-    nothing. Returns its stderr."""
+def refused(fleet, sock, status=1):
+    """Runs the coordinator with control.socket = sock; it must exit with status at once (1:
+    refused at its start; 2: a configuration problem, which check-config reports too), and
+    bind nothing. Returns its stderr."""
     fleet.write_conf(**{"control.socket": sock})
     try:
         r = subprocess.run([COORDINATOR, "-c", fleet.conf, "run"], capture_output=True,
@@ -27,7 +29,7 @@ def refused(fleet, sock):
     except subprocess.TimeoutExpired as e:
         raise AssertionError(f"odc-coordinator started with control.socket {sock} "
                              f"(still running after 10 s):\n{(e.stderr or b'').decode(errors='replace')}")
-    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert r.returncode == status, (r.returncode, r.stdout, r.stderr)
     assert not os.path.lexists(sock), sock
     return r.stderr
 
@@ -106,11 +108,13 @@ def test_symlink_sticky_and_unsafe_parent_are_refused(fleet):
     err = refused(fleet, os.path.join(d, "control.sock"))
     assert (f"control.socket: {d}: its parent {parent} (mode 0777) is writable by others, who "
             f"could replace the socket's directory") in err, err
-    # Not a directory at all.
+    # Not a directory at all: a configuration problem (exit 2: restarting cannot fix it),
+    # reported as check-config reports it.
     f = os.path.join(fleet.dir, "ctl-file")
     open(f, "w").close()
-    err = refused(fleet, os.path.join(f, "control.sock"))
-    assert f"control.socket: {f}: " in err, err
+    err = refused(fleet, os.path.join(f, "control.sock"), status=2)
+    assert re.match(rf"{re.escape(fleet.conf)}:\d+: control\.socket: {re.escape(f)}: not a "
+                    rf"directory\n{re.escape(fleet.conf)}: 1 problem\n$", err), err
 
     # The fleet's usual directory (0750, below mkdtemp's 0700 and /tmp) still serves.
     fleet.write_conf()

@@ -16,7 +16,6 @@ still be running. Every process started here is killed at teardown, also when a 
 
 import json
 import os
-import pty
 import re
 import select
 import shutil
@@ -32,7 +31,7 @@ import nacl.signing
 import pytest
 
 from tests.world import odcworld
-from tests.world.fleet import fleet, job_results, with_yes  # noqa: F401
+from tests.world.fleet import fleet, job_results, typed, with_yes  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -814,20 +813,7 @@ def test_exec_detach_signs_the_job_with_light_defaults(coord):
 def ask(coord, *args, answer=None):
     """odcctl ARGS as an operator types them (no --yes added): with answer, on a
     pseudo-terminal that answers the question with it; else with no terminal at all."""
-    argv = [ODCCTL, "-c", coord.conf] + [str(a) for a in args]
-    if answer is None:
-        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=30)
-    master, slave = pty.openpty()
-    try:
-        p = subprocess.Popen(argv, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
-        os.write(master, answer.encode() + b"\n")
-        out, err = p.communicate(timeout=30)
-        return subprocess.CompletedProcess(argv, p.returncode, out, err)
-    finally:
-        os.close(master)
-        os.close(slave)
+    return typed([ODCCTL, "-c", coord.conf] + [str(a) for a in args], answer)
 
 
 def test_a_change_is_confirmed_first(coord):

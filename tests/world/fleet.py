@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pty
 import queue
 import re
 import secrets
@@ -176,6 +177,25 @@ def with_yes(args):
         return args
     at = words[0][0] + 1  # right after the command: never taken as an option's value
     return args[:at] + ["--yes"] + args[at:]
+
+
+def typed(argv, answer=None, timeout=30):
+    """argv run as an operator types it: with answer, on a pseudo-terminal whose question is
+    answered with it (and a newline); else with no terminal at all (stdin /dev/null). Returns
+    the CompletedProcess (text)."""
+    if answer is None:
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout)
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen(argv, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        os.write(master, answer.encode() + b"\n")
+        out, err = p.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(argv, p.returncode, out, err)
+    finally:
+        os.close(master)
+        os.close(slave)
 
 
 class CtlResult:
