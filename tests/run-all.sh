@@ -1,11 +1,14 @@
 #!/bin/sh
 # Run every test suite that exists and end with one line "N passed, N failed".
 # Usage: tests/run-all.sh [--only unit|sanitize|integration|e2e] BUILD_DIR PYTHON
+#        tests/run-all.sh --only pytest BUILD_DIR PYTHON PATH...   (those pytest paths, counted
+#        as every suite is: how tests/integration/test_runner.py checks the counting)
 set -u
 only=""
 if [ "${1:-}" = "--only" ]; then only=$2; shift 2; fi
 build=${1:-build}
 python=${2:-/usr/bin/python3}
+[ $# -ge 2 ] && shift 2
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 2
 
@@ -28,8 +31,13 @@ run_unit() {
 		cat "$log"
 		p=$(grep -Eo '\[  PASSED  \] [0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -n 1)
 		f=$(grep -Eo '\[  FAILED  \] [0-9]+ test' "$log" | grep -Eo '[0-9]+' | tail -n 1)
+		s=$(grep -Eo '\[  SKIPPED \] [0-9]+ test' "$log" | grep -Eo '[0-9]+' | tail -n 1)
 		p=${p:-0}
 		f=${f:-0}
+		if [ "${s:-0}" -gt 0 ]; then
+			echo "run-all: $t skipped ${s} tests: every test of make test must run" >&2
+			f=$((f + s))
+		fi
 		# A crash or sanitizer abort leaves no summary: count it as a failure.
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 			echo "run-all: $t exited with status $rc" >&2
@@ -66,17 +74,23 @@ run_vectors() {
 # testbed (deploy/testbed: network namespaces, one Docker engine per host).
 run_pytest() {
 	# --durations: the slowest tests in every log, to keep the suite within its time.
-	ODC_BUILD="$build" "$python" -m pytest -q -p no:cacheprovider --durations=15 "$@" >"$log" 2>&1
+	ODC_BUILD="$build" "$python" -m pytest -q -rs -p no:cacheprovider --durations=15 "$@" >"$log" 2>&1
 	count_pytest $? "$log"
 }
 
-# count_pytest RC LOG: adds a pytest run's counts (its log printed) to the totals.
+# count_pytest RC LOG: adds a pytest run's counts (its log printed) to the totals. A skipped
+# test counts as failed: make test runs as root with everything installed, so a skip means a
+# suite did not run (the e2e tests without root, say); pytest's -rs lines above name each.
 count_pytest() {
 	cat "$2"
 	p=$(count_from passed "$2")
 	f=$(count_from failed "$2")
 	e=$(count_from 'errors?' "$2")
-	f=$((f + e))
+	s=$(count_from skipped "$2")
+	if [ "$s" -gt 0 ]; then
+		echo "run-all: $s tests skipped: every test of make test must run (the reasons are above)" >&2
+	fi
+	f=$((f + e + s))
 	# pytest exits 5 when it collected nothing: that is not a pass.
 	[ "$1" -ne 0 ] && [ "$f" -eq 0 ] && f=1
 	passed=$((passed + p))
@@ -89,13 +103,13 @@ count_pytest() {
 # Each has its own log, printed whole (artefacts first) once both ended.
 run_e2e_and_artefacts() {
 	alog=$(mktemp)
-	ODC_BUILD="$build" "$python" -m pytest -q -p no:cacheprovider --durations=15 tests/artefacts \
+	ODC_BUILD="$build" "$python" -m pytest -q -rs -p no:cacheprovider --durations=15 tests/artefacts \
 		>"$alog" 2>&1 &
 	apid=$!
 	# Ended with the run (Ctrl-C, a CI timeout): pytest's teardown removes what it started.
 	trap 'kill -TERM $apid 2>/dev/null; wait $apid; rm -f "$log" "$alog"' EXIT INT TERM
 	elog=$(mktemp)
-	ODC_BUILD="$build" "$python" -m pytest -q -p no:cacheprovider --durations=15 tests/e2e \
+	ODC_BUILD="$build" "$python" -m pytest -q -rs -p no:cacheprovider --durations=15 tests/e2e \
 		>"$elog" 2>&1
 	erc=$?
 	wait $apid
@@ -117,6 +131,7 @@ unit) run_unit ;;
 sanitize) run_unit; run_vectors ;;
 integration) run_vectors; run_pytest $parallel tests/py tests/integration tests/artefacts ;;
 e2e) run_pytest tests/e2e ;;
+pytest) run_pytest "$@" ;;
 "") run_unit; run_vectors; run_pytest $parallel tests/py tests/integration; run_e2e_and_artefacts ;;
 *) echo "run-all: unknown suite '$only'" >&2; exit 2 ;;
 esac
