@@ -78,7 +78,8 @@ mkdir -p "$pkgdir"
 cp "$agent_deb" "$coord_deb" "$pkgdir/"
 
 # rootfs TARBALL HOOK PACKAGES...: a Debian 12 of the Essential packages and PACKAGES (local .deb
-# paths among them), without documentation, manual pages, locales or apt's lists and caches; HOOK
+# paths among them), without documentation (but odc-fleet's own: the example configurations),
+# manual pages, locales or apt's lists and caches; HOOK
 # is a shell command run on the finished tree ("$1" is its root).
 rootfs() {
 	tarball=$1 hook=$2
@@ -97,6 +98,7 @@ rootfs() {
 		--dpkgopt='path-include=/usr/share/locale/locale.alias' \
 		--dpkgopt='path-exclude=/usr/share/doc/*' \
 		--dpkgopt='path-include=/usr/share/doc/*/copyright' \
+		--dpkgopt='path-include=/usr/share/doc/odc-fleet-*' \
 		--setup-hook="mkdir -p \"\$1$pkgdir\" && cp $pkgdir/*.deb \"\$1$pkgdir/\"" \
 		--setup-hook="$cache_hook" \
 		--essential-hook='mkdir -p "$1/usr/share/man/man1"' \

@@ -15,6 +15,7 @@ here once per run (conftest.deb_dir), or those ODC_DEB_DIR names. ODC_IMAGE_DIR:
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -105,6 +106,20 @@ def test_the_images_hold_what_the_daemons_need(tarballs, dockerd):
         # check-config without a configuration says what is missing, and exits 2.
         r = dockerd.docker("run", "--rm", agent, "check-config", check=False)
         assert r.returncode == 2 and "/etc/odc-fleet/agent.conf" in r.stderr, r
+        # The example configurations are in the image (the README's first step copies one out),
+        # and check-config of that example names each thing to set, at its line.
+        for what in ("agent", "coordinator"):
+            ex = f"/usr/share/doc/odc-fleet-{what}/examples/{what}.conf.example"
+            r = dockerd.docker("run", "--rm", "--entrypoint", "cat", agent, ex)
+            with open(os.path.join(ROOT, "deploy", f"{what}.conf.example")) as f:
+                assert r.stdout == f.read(), ex
+        r = dockerd.docker("run", "--rm", "--entrypoint", "odc-agent", agent, "-c",
+                           "/usr/share/doc/odc-fleet-agent/examples/agent.conf.example",
+                           "check-config", check=False)
+        assert r.returncode == 2, r
+        assert re.search(r"agent\.conf\.example:\d+: keys\.secret_key: /etc/odc-fleet/agent\.key: "
+                         r"No such file or directory", r.stderr), r.stderr
+        assert re.search(r"agent\.conf\.example: \d+ problems\n$", r.stderr), r.stderr
         cfg = dockerd.inspect(coord)["Config"]
         assert cfg["Entrypoint"] == ["/usr/sbin/odc-coordinator", "-c",
                                      "/etc/odc-fleet/coordinator.conf"]
@@ -201,7 +216,7 @@ def test_a_fleet_rollback_through_the_daemons_images(tarballs, odc_host, dockerd
         agent.start()
         fleet.wait_online("img1", timeout=60, beat=True)
         h = fleet.hosts()["img1"]
-        assert h["odc"]["version"].startswith(NEW), h
+        assert h["odc"]["version"].startswith(NEW) and h["agent_version"] == v, h
 
         # The fleet rollback, through both images.
         job = fleet.submit("rollback", "--to", OLD, "--backup", host.backup_dir, "--all",
