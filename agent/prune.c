@@ -1,6 +1,7 @@
-/* prune: the rollbacks' kept containers and safety snapshots beyond the
- * agent's [retention], removed oldest first; the journal says whose each is,
- * and what the latest undo or an unfinished job needs is never touched. */
+/* prune: the rollbacks' kept containers and safety snapshots, and the
+ * containers undos set aside, beyond the agent's [retention], removed oldest
+ * first; the journal says whose each is, and what the latest undo or an
+ * unfinished job needs is never touched. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,9 +18,16 @@
 #include "agent/prune.h"
 
 #define TREE_DEPTH_MAX 64
-#define KEPT_SUFFIX    "-rolledback-"
 
-/* One rollback of the journal and what it left. */
+/* What each action leaves: a container renamed <name><suffix><time>. */
+static const struct prune_kind {
+	const char *action, *suffix;
+} kinds[] = {
+    {"rollback", "-rolledback-"}, /* and its safety snapshot; its undo needs both */
+    {"undo", "-undone-"},	  /* nothing needs it: kept for a look, within retention */
+};
+
+/* One rollback (or undo) of the journal and what it left. */
 struct prune_job {
 	const struct journal_plan *p;
 	char *renamed, *old_id, *snap;
@@ -344,20 +352,20 @@ mark_unfinished(struct journal *j, struct prune_job *jobs, size_t n)
 	journal_plans_free(undos, nu);
 }
 
-int
-prune_apply(const struct agent_conf *c, struct journal *j, struct docker *d, bool dry_run, struct prune_report *rep,
-	    char *err, size_t errlen)
+/* The containers (and snapshots) the run phases of k's action left, per
+ * container name, newest first (see prune_apply). Returns 0, or -1 with err
+ * when the journal cannot be read: then nothing of k was removed. */
+static int
+prune_kind(const struct agent_conf *c, struct journal *j, struct docker *d, const struct prune_kind *k,
+	   bool dry_run, uint64_t now, struct prune_report *rep, char *err, size_t errlen)
 {
 	struct journal_plan *plans = NULL;
 	struct prune_job *jobs = NULL;
 	size_t n = 0;
-	uint64_t now = (uint64_t)time(NULL) * 1000;
-	char freed[32], age[48] = "", kept[96];
+	bool rollback = strcmp(k->action, "rollback") == 0;
 	int ret = -1;
 
-	memset(rep, 0, sizeof(*rep));
-	buf_init(&rep->list, PRUNE_LIST_MAX + 32);
-	if (journal_plan_list(j, "rollback", "run", &plans, &n, err, errlen) != 0)
+	if (journal_plan_list(j, k->action, "run", &plans, &n, err, errlen) != 0)
 		return -1;
 	jobs = calloc(n ? n : 1, sizeof(*jobs));
 	if (jobs == NULL) {
@@ -374,24 +382,28 @@ prune_apply(const struct agent_conf *c, struct journal *j, struct docker *d, boo
 			goto out;
 		if ((b->old_id = journal_fact_get(j, b->p->job_id, "old_id", err, errlen)) == NULL && err[0] != '\0')
 			goto out;
-		if ((b->snap = journal_fact_get(j, b->p->job_id, "snapshot_dir", err, errlen)) == NULL &&
+		if (rollback && (b->snap = journal_fact_get(j, b->p->job_id, "snapshot_dir", err, errlen)) == NULL &&
 		    err[0] != '\0')
 			goto out;
 		if ((pb = journal_fact_get(j, b->p->job_id, "put_back", err, errlen)) == NULL && err[0] != '\0')
 			goto out;
 		b->put_back = pb != NULL && strcmp(pb, "1") == 0;
 		free(pb);
-		/* <name>-rolledback-<time>: the name is what a later config may
+		/* <name><suffix><time>: the name is what a later config may
 		 * have changed; each name keeps its own latest. */
-		const char *k = NULL;
-		for (const char *q = b->renamed; q != NULL && (q = strstr(q, KEPT_SUFFIX)) != NULL; q++)
-			k = q; /* the last one: a name may hold the suffix itself */
-		if (k != NULL)
-			snprintf(b->name, sizeof(b->name), "%.*s", (int)(k - b->renamed), b->renamed);
+		const char *at = NULL;
+		for (const char *q = b->renamed; q != NULL && (q = strstr(q, k->suffix)) != NULL; q++)
+			at = q; /* the last one: a name may hold the suffix itself */
+		if (at != NULL)
+			snprintf(b->name, sizeof(b->name), "%.*s", (int)(at - b->renamed), b->renamed);
 		else
 			snprintf(b->name, sizeof(b->name), "%s", c->container);
 	}
-	mark_unfinished(j, jobs, n);
+	if (rollback)
+		mark_unfinished(j, jobs, n);
+	else
+		for (size_t i = 0; i < n; i++)
+			jobs[i].unfinished = strcmp(jobs[i].p->state, "running") == 0;
 
 	/* Newest first, per name; each name once, in the order of its newest. */
 	for (size_t g = 0; g < n; g++) {
@@ -402,7 +414,8 @@ prune_apply(const struct agent_conf *c, struct journal *j, struct docker *d, boo
 			first = strcmp(jobs[i].name, jobs[g].name) != 0;
 		if (!first)
 			continue;
-		for (size_t i = g; i < n && latest == NULL; i++)
+		/* Only a rollback's leftovers are needed by a later command. */
+		for (size_t i = g; rollback && i < n && latest == NULL; i++)
 			if (strcmp(jobs[i].name, jobs[g].name) == 0 && jobs[i].renamed != NULL && !jobs[i].put_back)
 				latest = &jobs[i];
 		for (size_t i = g; i < n; i++) {
@@ -416,14 +429,39 @@ prune_apply(const struct agent_conf *c, struct journal *j, struct docker *d, boo
 			when(b->p->created_ms, t, sizeof(t));
 			if (w == NULL) {
 				why_gone(c, rank - 1, gone, sizeof(gone));
-				snprintf(whose, sizeof(whose), "rollback %s of %s, %s", b->p->job_id, t, gone);
+				snprintf(whose, sizeof(whose), "%s %s of %s, %s", k->action, b->p->job_id, t, gone);
 			} else {
-				snprintf(whose, sizeof(whose), "rollback %s of %s", b->p->job_id, t);
+				snprintf(whose, sizeof(whose), "%s %s of %s", k->action, b->p->job_id, t);
 			}
 			container_one(b, d, dry_run, w, whose, rep);
 			snapshot_one(c, b, dry_run, w, whose, rep);
 		}
 	}
+	err[0] = '\0';
+	ret = 0;
+out:
+	for (size_t i = 0; jobs != NULL && i < n; i++) {
+		free(jobs[i].renamed);
+		free(jobs[i].old_id);
+		free(jobs[i].snap);
+	}
+	free(jobs);
+	journal_plans_free(plans, n);
+	return ret;
+}
+
+int
+prune_apply(const struct agent_conf *c, struct journal *j, struct docker *d, bool dry_run, struct prune_report *rep,
+	    char *err, size_t errlen)
+{
+	uint64_t now = (uint64_t)time(NULL) * 1000;
+	char freed[32], age[48] = "", kept[96];
+
+	memset(rep, 0, sizeof(*rep));
+	buf_init(&rep->list, PRUNE_LIST_MAX + 32);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (prune_kind(c, j, d, &kinds[i], dry_run, now, rep, err, errlen) != 0)
+			return -1;
 	mib(rep->freed_bytes, freed, sizeof(freed));
 	if (c->retention_max_age_ms > 0)
 		snprintf(age, sizeof(age), ", max_age=%llus", (unsigned long long)(c->retention_max_age_ms / 1000));
@@ -440,16 +478,7 @@ prune_apply(const struct agent_conf *c, struct journal *j, struct docker *d, boo
 			 (unsigned long long)c->retention_keep, age, kept,
 			 rep->failed ? "; FAILED to remove some (see the list)" : "");
 	err[0] = '\0';
-	ret = rep->failed > 0 ? 1 : 0;
-out:
-	for (size_t i = 0; jobs != NULL && i < n; i++) {
-		free(jobs[i].renamed);
-		free(jobs[i].old_id);
-		free(jobs[i].snap);
-	}
-	free(jobs);
-	journal_plans_free(plans, n);
-	return ret;
+	return rep->failed > 0 ? 1 : 0;
 }
 
 void

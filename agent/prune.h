@@ -1,7 +1,8 @@
-/* The retention of what rollbacks leave behind: the kept containers
- * (<name>-rolledback-<time>) and the safety snapshots (snapshot_root/<job>)
- * go oldest first beyond [retention]; what the latest rollback's undo or an
- * unfinished job needs never goes. */
+/* The retention of what rollbacks and undos leave behind: the kept
+ * containers (<name>-rolledback-<time>), the safety snapshots
+ * (snapshot_root/<job>) and the containers undos set aside
+ * (<name>-undone-<time>) go oldest first beyond [retention]; what the latest
+ * rollback's undo or an unfinished job needs never goes. */
 #ifndef ODC_AGENT_PRUNE_H
 #define ODC_AGENT_PRUNE_H
 
@@ -29,7 +30,8 @@ struct prune_report {
 	bool list_cut;
 };
 
-/* Applies c's [retention] to the rollbacks j records (run phase), per
+/* Applies c's [retention] to the rollbacks j records (run phase), then to
+ * its undos (the same rule; nothing needs their containers), per
  * container name, newest first: the leftovers of the newest `keep`
  * rollbacks stay unless older than max_age; those of the latest rollback
  * that can be undone (it kept a container and did not put it back) and of

@@ -10,8 +10,9 @@ const struct ctl_cmd cmd_prune_entry = {
     "[HOST...] [SELECTORS] [--dry-run] [POLICY] [--reason TEXT] [--detach]",
     "remove the kept containers and snapshots beyond each host's retention",
     "Each agent removes, oldest first, the containers its rollbacks kept\n"
-    "(<name>-rolledback-<time>) and the safety snapshots they took beyond its\n"
-    "[retention] (keep = N newest rollbacks per container name, max_age), and\n"
+    "(<name>-rolledback-<time>), the safety snapshots they took and the\n"
+    "containers its undos set aside (<name>-undone-<time>) beyond its\n"
+    "[retention] (keep = N newest per container name, max_age), and\n"
     "never those of the latest rollback (odcctl undo --of JOB needs them) nor of\n"
     "an unfinished job. Each host's list says what was removed and what was kept,\n"
     "and why.\n"

@@ -5,6 +5,7 @@ stand-ins (tests/world). Each test starts from a host after a failed upgrade: me
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -803,3 +804,26 @@ def test_prune_keeps_what_the_latest_undo_needs(host):
     for step in ("preflight", "stop", "restore", "start", "health"):
         assert f"[{step}] ok" in p.stdout, p.stdout
     assert host.engine.inspect(host.name)["Id"] == kept3
+
+    # What undos set aside (<name>-undone-<time>: the release each undo stopped) follows the
+    # same rule per container name: nothing needs it, so the newest `keep` stay, the rest goes.
+    undone = {"undo-pr3": journal_fact(state, "undo-pr3", "renamed")}
+    assert undone["undo-pr3"].startswith(f"{host.name}-undone-"), undone
+    rollback("pr4", "--force")
+    p = agent(keep1, "run", "undo", "--of", "pr4", "--job", "undo-pr4", check=0)
+    assert "[health] ok" in p.stdout, p.stdout
+    undone["undo-pr4"] = journal_fact(state, "undo-pr4", "renamed")
+
+    def set_aside():
+        return sorted(c["Name"].lstrip("/") for c in containers_named(host, f"{host.name}-undone-"))
+    assert set_aside() == sorted(undone.values())
+    running = host.engine.inspect(host.name)["Id"]
+    p = agent(keep1, "prune", "--dry-run", check=0)
+    assert f"would remove container {undone['undo-pr3']} (undo undo-pr3 of " in p.stdout, p.stdout
+    assert re.search(rf"kept container {re.escape(undone['undo-pr4'])} \(undo undo-pr4 of [^)]*\): "
+                     r"within retention keep=1", p.stdout), p.stdout
+    assert set_aside() == sorted(undone.values())
+    p = agent(keep1, "prune", check=0)
+    assert f"    | removed container {undone['undo-pr3']} (undo undo-pr3 of " in p.stdout, p.stdout
+    assert set_aside() == [undone["undo-pr4"]]
+    assert host.engine.inspect(host.name)["Id"] == running  # the running ODC is not touched
