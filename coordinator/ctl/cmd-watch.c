@@ -1,4 +1,6 @@
 /* odcctl watch: follow a job until it ends. */
+#include <string.h>
+
 #include "coordinator/ctl/ctl.h"
 
 static int cmd_watch_exec(struct ctl *, int, char **);
@@ -30,5 +32,16 @@ cmd_watch_exec(struct ctl *c, int argc, char **argv)
 	if (!proto_valid_id(argv[optind]))
 		return ctl_usage_error(c, "ID '%s': not a job id (1..64 of [A-Za-z0-9._-])",
 		                       argv[optind]);
-	return follow_job(c, argv[optind], NULL, FOLLOW_STREAM);
+	ret = follow_job(c, argv[optind], NULL, FOLLOW_STREAM);
+	if (c->output == CTL_OUT_TABLE && (ret == CTL_EXIT_OK || ret == CTL_EXIT_FAILED || ret == CTL_EXIT_HALTED)) {
+		/* What the command that submitted it prints at the end too. */
+		json_t *job = NULL;
+		int r = ctl_request(c, "job", json_pack("{s:s}", "job", argv[optind]), false, &job);
+		const char *dry = json_string_value(json_object_get(json_object_get(job, "params"), "dry_run"));
+		if (r == 0 && json_string_value(json_object_get(job, "action")) != NULL)
+			ret = submit_print_outcome(c, argv[optind], json_string_value(json_object_get(job, "action")),
+			                           dry != NULL && strcmp(dry, "true") == 0, ret);
+		json_decref(job);
+	}
+	return ret;
 }

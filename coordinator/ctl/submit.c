@@ -549,6 +549,22 @@ submit_print_diffs(struct ctl *c, const char *job_id)
 }
 
 int
+submit_print_outcome(struct ctl *c, const char *job_id, const char *action, bool dry_run, int ret)
+{
+	int r = 0;
+
+	if (c->output != CTL_OUT_TABLE || (ret != CTL_EXIT_OK && ret != CTL_EXIT_FAILED && ret != CTL_EXIT_HALTED))
+		return ret;
+	/* A dry run's point is what it would change (a prune's lists say it);
+	 * a logs job's, the text it fetched; a prune's, its lists. */
+	if (dry_run && strcmp(action, "prune") != 0)
+		r = submit_print_diffs(c, job_id);
+	else if (strcmp(action, "logs") == 0 || strcmp(action, "prune") == 0)
+		r = submit_print_output(c, job_id, action);
+	return r != 0 ? r : ret;
+}
+
+int
 submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_given)
 {
 	struct proto_msg m = {.type = PROTO_JOB};
@@ -672,21 +688,8 @@ submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_g
 		ret = follow_job(c, job_id, start, show);
 	else
 		ret = follow_job(c, job_id, NULL, show);
-	/* A dry run's point is what it would change (a prune's lists say it). */
-	const char *dry = proto_param(s->params, s->n_params, "dry_run");
-	if (dry != NULL && strcmp(dry, "true") == 0 && strcmp(s->action, "prune") != 0 && c->output == CTL_OUT_TABLE &&
-	    !s->output_only && (ret == CTL_EXIT_OK || ret == CTL_EXIT_FAILED || ret == CTL_EXIT_HALTED)) {
-		int r = submit_print_diffs(c, job_id);
-		if (r != 0)
-			ret = r;
-	}
-	/* A logs job's point is the text it fetched; a prune's, its lists. */
-	if ((strcmp(s->action, "logs") == 0 || strcmp(s->action, "prune") == 0) && c->output == CTL_OUT_TABLE &&
-	    (ret == CTL_EXIT_OK || ret == CTL_EXIT_FAILED || ret == CTL_EXIT_HALTED)) {
-		int r = submit_print_output(c, job_id, s->action);
-		if (r != 0)
-			ret = r;
-	}
+	if (!s->output_only || strcmp(s->action, "logs") == 0)
+		ret = submit_print_outcome(c, job_id, s->action, proto_dry_run(s->params, s->n_params), ret);
 out:
 	json_decref(start);
 	json_decref(hosts);

@@ -1240,7 +1240,8 @@ def test_dry_runs_show_each_hosts_difference(fleet):
     container they would run differs from the one that runs: a block under the host with
     exactly the differences (the image, its version, the images' own env and label), the
     operator's own flags (a name, an env, a label, a bind path with spaces, a restart policy)
-    among what is unchanged, never the metadb password; -o json carries the list. Before:
+    among what is unchanged, never the metadb password; -o json carries the list; `watch`
+    shows the blocks too. Before:
     the agent's "would create NAME with: {spec JSON}", cut, and undo had no dry run."""
     fleet.start()
     host = fleet.add_agent("h1", beat=True).host
@@ -1283,6 +1284,10 @@ def test_dry_runs_show_each_hosts_difference(fleet):
         {"field": "Env.JAVA_OPTS", "from": env["new"], "to": env["old"]},
         {"field": "Labels.org.opencontainers.image.version", "from": odcworld.NEW_VERSION,
          "to": odcworld.OLD_VERSION}], diffs
+    # `odcctl watch` of that job, once it ended, ends with the same blocks as the command.
+    w = fleet.ctl("watch", r.out["job_id"], json_out=False, timeout=60)
+    assert w.rc == 0, w
+    block(w.out, new, old, env["new"], env["old"], odcworld.NEW_VERSION, odcworld.OLD_VERSION)
     # The rollback itself, then its undo's dry run: the way back, the other way round.
     r = fleet.ctl("rollback", "--to", odcworld.OLD_VERSION, *rb, timeout=240)
     assert r.rc == 0, r
