@@ -2,6 +2,7 @@
  * rollback or an undo would run in its place (see specdiff.h). */
 #include "agent/specdiff.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,7 +137,7 @@ specdiff_created(json_t *body, json_t *image_inspect, const char *name)
 			const char *kv = json_string_value(e), *eq = kv ? strchr(kv, '=') : NULL;
 			char *k = kv ? strndup(kv, eq ? (size_t)(eq - kv) : strlen(kv)) : NULL;
 			if (k != NULL && mine != NULL && json_object_get(mine, k) == NULL)
-				json_array_append(env, e);
+				json_array_append_new(env, json_deep_copy(e));
 			free(k);
 		}
 		json_decref(mine);
@@ -508,6 +509,41 @@ specdiff_put(struct buf *b, const char *s, bool memory)
 	return 0;
 }
 
+/* Appends a line of the frame (the first, the last ones) as far as it fits
+ * under b's max: cut short with "...\n" (on a UTF-8 character's start) when
+ * the whole does not, left out when not even that does. -1 only when out of
+ * memory: a small maxlen is no failure. */
+static int specdiff_fit(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+specdiff_fit(struct buf *b, const char *fmt, ...)
+{
+	static const char cut[] = "...\n";
+	size_t room = b->max > b->len ? b->max - b->len : 0, n;
+	va_list ap;
+	char *s;
+	int len, rc;
+
+	va_start(ap, fmt);
+	len = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		return -1;
+	n = (size_t)len;
+	if (n <= room) {
+		rc = buf_append(b, s, n);
+	} else if (room < sizeof(cut)) {
+		rc = 0;
+	} else {
+		n = room - (sizeof(cut) - 1);
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		rc = buf_append(b, s, n) != 0 || buf_append(b, cut, sizeof(cut) - 1) != 0 ? -1 : 0;
+	}
+	free(s);
+	return rc;
+}
+
 char *
 specdiff_text(const char *name, json_t *cur, json_t *next, json_t *diff, const char *same, size_t maxlen)
 {
@@ -521,7 +557,7 @@ specdiff_text(const char *name, json_t *cur, json_t *next, json_t *diff, const c
 
 	buf_init(&b, maxlen > 0 ? maxlen - 1 : 0);
 	buf_init(&line, maxlen > 0 ? maxlen - 1 : 0);
-	if (buf_appendf(&b, "%s: %s -> %s\n", name, cur == NULL ? "(no container)" : ci ? ci : "?", ni ? ni : "?") !=
+	if (specdiff_fit(&b, "%s: %s -> %s\n", name, cur == NULL ? "(no container)" : ci ? ci : "?", ni ? ni : "?") !=
 	    0)
 		goto fail;
 	json_array_foreach(diff, i, e)
@@ -557,11 +593,11 @@ specdiff_text(const char *name, json_t *cur, json_t *next, json_t *diff, const c
 		if (rc != 0 || b.len + line.len + tailroom > b.max || buf_append(&b, line.data, line.len) != 0)
 			left++;
 	}
-	if (left > 0 && buf_appendf(&b, "    ... and %zu more difference%s\n", left, left == 1 ? "" : "s") != 0)
+	if (left > 0 && specdiff_fit(&b, "    ... and %zu more difference%s\n", left, left == 1 ? "" : "s") != 0)
 		goto fail;
-	if (json_array_size(diff) == 0 && buf_appendf(&b, "    no difference\n") != 0)
+	if (json_array_size(diff) == 0 && specdiff_fit(&b, "    no difference\n") != 0)
 		goto fail;
-	if (same != NULL && *same && buf_appendf(&b, "    unchanged: %s\n", same) != 0)
+	if (same != NULL && *same && specdiff_fit(&b, "    unchanged: %s\n", same) != 0)
 		goto fail;
 	buf_free(&line);
 	return b.data != NULL ? (char *)b.data : strdup("");

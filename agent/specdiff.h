@@ -41,8 +41,10 @@ json_t *specdiff_compare(json_t *cur, json_t *next, char *same, size_t samelen);
  * difference ("    env      ODC_X  a -> b"), then "    unchanged: SAME".
  * Values are shown whole, control characters as '?'; a difference that
  * would take the text past maxlen bytes is left out with the rest, and a
- * last line counts them ("    ... and 3 more differences"). malloc'd,
- * caller frees; NULL when out of memory. */
+ * last line counts them ("    ... and 3 more differences"). The text is
+ * always under maxlen bytes: a first or last line too long for what is
+ * left is cut short ("...") or, with no room at all, left out. malloc'd,
+ * caller frees; NULL only when out of memory. */
 char *specdiff_text(const char *name, json_t *cur, json_t *next, json_t *diff, const char *same,
                     size_t maxlen);
 

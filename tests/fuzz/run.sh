@@ -3,9 +3,10 @@
 # proto/, common/ and the agent's parsers of AGENT_SRCS below) into
 # build-fuzz/, seed each from tests/fuzz/seeds.py and run them one after the
 # other for SECONDS in all (default 60). Any crash, leak, timeout, OOM or
-# sanitizer report fails the run. Ends with "N passed, N failed".
+# sanitizer report fails the run. Ends with "N passed, N failed". Names
+# after SECONDS (fuzz_spec, spec) run only those harnesses.
 #
-#   tests/fuzz/run.sh [SECONDS]
+#   tests/fuzz/run.sh [SECONDS [HARNESS...]]
 #
 # Environment: FUZZ_CC (default clang), PYTHON (default /usr/bin/python3).
 # Everything written (objects, binaries, corpora, logs, artifacts) stays in
@@ -15,10 +16,12 @@ set -u
 TOTAL=${1:-60}
 case $TOTAL in
 '' | *[!0-9]*)
-	echo "usage: $0 [SECONDS]" >&2
+	echo "usage: $0 [SECONDS [HARNESS...]]" >&2
 	exit 2
 	;;
 esac
+[ $# -gt 0 ] && shift
+ONLY=("$@")
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd) || exit 2
 cd "$ROOT" || exit 2
@@ -28,9 +31,10 @@ CC=${FUZZ_CC:-clang}
 PYTHON=${PYTHON:-/usr/bin/python3}
 PKGS="libsodium msgpack jansson inih sqlite3 libzmq libcurl libmariadb"
 # The agent files the harnesses test, with what they link: the DDL parser,
-# the backup reader (CSV) and the version comparison it uses. Not the whole
-# of agent/: the rest is the daemon (main, docker, ...).
-AGENT_SRCS="agent/ddl.c agent/backup.c agent/version.c"
+# the backup reader (CSV, directory), the container spec from Docker's
+# inspect JSON and its difference. Not the whole of agent/: the rest is the
+# daemon (main, docker, ...).
+AGENT_SRCS="agent/ddl.c agent/backup.c agent/spec.c agent/specdiff.c"
 
 if ! command -v "$CC" >/dev/null 2>&1; then
 	echo "fuzz: $CC not found (clang with libFuzzer is needed)" >&2
@@ -51,7 +55,9 @@ if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && command -v llvm-symbolizer >/dev/null 2
 	export ASAN_SYMBOLIZER_PATH=$(command -v llvm-symbolizer)
 fi
 
-mkdir -p "$OUT/obj" "$OUT/logs" "$OUT/artifacts" "$OUT/work" || exit 2
+mkdir -p "$OUT/obj" "$OUT/logs" "$OUT/artifacts" "$OUT/work" "$OUT/tmp" || exit 2
+# Where a harness that needs files (fuzz_backup: a backup directory) makes them.
+export FUZZ_TMPDIR=$ROOT/$OUT/tmp
 
 # 1. The libraries under test, compiled once with coverage instrumentation
 # (fuzzer-no-link) into one archive; each harness links what it uses.
@@ -84,9 +90,20 @@ if ! "$PYTHON" tests/fuzz/seeds.py "$OUT/corpus"; then
 fi
 
 harnesses=()
-for src in tests/fuzz/fuzz_*.c; do
-	[ -e "$src" ] && harnesses+=("$src")
-done
+if [ ${#ONLY[@]} -gt 0 ]; then
+	for name in "${ONLY[@]}"; do
+		src=tests/fuzz/fuzz_${name#fuzz_}.c
+		if [ ! -e "$src" ]; then
+			echo "fuzz: no harness $src" >&2
+			exit 2
+		fi
+		harnesses+=("$src")
+	done
+else
+	for src in tests/fuzz/fuzz_*.c; do
+		[ -e "$src" ] && harnesses+=("$src")
+	done
+fi
 if [ ${#harnesses[@]} -eq 0 ]; then
 	echo "fuzz: no harnesses in tests/fuzz/" >&2
 	exit 2
@@ -97,7 +114,7 @@ echo "fuzz: ${#harnesses[@]} harnesses, ${per}s each"
 
 max_len_of() {
 	case $1 in
-	fuzz_config | fuzz_csv) echo 16384 ;;
+	fuzz_config | fuzz_csv | fuzz_spec | fuzz_backup) echo 16384 ;;
 	fuzz_ddl) echo 8192 ;;
 	fuzz_scan | fuzz_body | fuzz_receive) echo 65536 ;;
 	*) echo 4096 ;;

@@ -10,7 +10,11 @@ body, the target list), OUTDIR/receive/ (every frame as a 2-byte little-endian
 length + bytes), OUTDIR/config/ (deploy/*.ini and the texts below),
 OUTDIR/ddl/ (fuzz_ddl's flag byte + a schema file as obdumper and SHOW CREATE
 write them) and OUTDIR/csv/ (fuzz_csv's flag byte + a data file as obdumper
-writes it). The Merkle cases of the vectors carry no frames and are skipped.
+writes it), OUTDIR/spec/ (fuzz_spec's flag byte + a docker inspect of the
+ODC stand-in container, then a NUL and its image's inspect: the real ones of
+tests/unit/data/ and variants of them) and OUTDIR/backup/ (fuzz_backup's flag
+byte + the files of a backup as tests/world/obtools.py's obdumper writes
+them). The Merkle cases of the vectors carry no frames and are skipped.
 Standard library only."""
 
 import glob
@@ -208,6 +212,146 @@ CSV_TEXTS = [
 ]
 
 
+# The real inspects of the ODC stand-in (a dockerd of the test world).
+INSPECT_DATA = os.path.join(ROOT, "tests", "unit", "data")
+
+
+def spec_seeds(out):
+    """fuzz_spec: flags (bits 0-1: specdiff_text's maxlen), the container
+    inspect, then optionally NUL and the image inspect."""
+    with open(os.path.join(INSPECT_DATA, "odc-container-inspect.json"), "rb") as f:
+        container = json.loads(f.read())
+    with open(os.path.join(INSPECT_DATA, "odc-image-inspect.json"), "rb") as f:
+        image = json.loads(f.read())
+
+    def enc(v):
+        return json.dumps(v, separators=(",", ":")).encode("utf-8")
+
+    seeds = {
+        "real": (0, enc(container) + b"\0" + enc(image)),
+        "real-no-image": (1, enc(container)),
+        "real-short-text": (3, enc(container) + b"\0" + enc(image)),
+    }
+    # A bridge network with an operator's hostname, ports, secrets, labels,
+    # a restart policy and mounts; the DATABASE_* env in the other login form.
+    c = json.loads(json.dumps(container))
+    cfg, host = c["Config"], c["HostConfig"]
+    cfg["Hostname"] = "odc-node-1"
+    cfg["Env"] = (cfg.get("Env") or []) + [
+        "DATABASE_HOST=[FD00::1]", "DATABASE_PORT=2881",
+        "DATABASE_USERNAME=obcluster:odc_meta:odc", "DATABASE_NAME=odc_metadb",
+        "DATABASE_PASSWORD=s3cret", "ODC_ADMIN_INITIAL_PASSWORD=Adm1n!",
+        "AWS_ACCESS_KEY_ID=AKIA", "ODC_AESKEY=k", "A=<in the kept container>",
+    ]
+    cfg["Labels"] = {"com.oceanbase.odc": "4.2.2", "team": "dba"}
+    cfg["ExposedPorts"] = {"8989/tcp": {}}
+    cfg["Cmd"] = ["/opt/odc/bin/start-odc.sh"]
+    host["NetworkMode"] = "bridge"
+    host["PortBindings"] = {"8989/tcp": [{"HostIp": "", "HostPort": "8989"}]}
+    host["RestartPolicy"] = {"Name": "on-failure", "MaximumRetryCount": 3}
+    host["Mounts"] = [{"Type": "volume", "Source": "odcdata", "Target": "/opt/odc/data"}]
+    host["Memory"] = 8589934592
+    seeds["bridge-secrets"] = (0, enc(c) + b"\0" + enc(image))
+    seeds["bridge-secrets-80"] = (3, enc(c))
+    # A container run from a differently configured image: env and labels
+    # the image set, a healthcheck, an entrypoint.
+    i = json.loads(json.dumps(image))
+    i["Config"]["Env"] = ["PATH=/usr/bin", "ODC_PROFILE_MODE=alipay"]
+    i["Config"]["Labels"] = {"com.oceanbase.odc": "4.2.2"}
+    i["Config"]["Healthcheck"] = {"Test": ["CMD", "true"], "Interval": 30000000000}
+    i["Config"]["Entrypoint"] = ["/bin/sh", "-c"]
+    seeds["image-defaults"] = (2, enc(c) + b"\0" + enc(i))
+    # Bad shapes the spec must refuse.
+    seeds["env-not-array"] = (0, b'{"Config":{"Env":"A=1"},"HostConfig":{}}')
+    seeds["env-not-string"] = (0, b'{"Config":{"Env":["A=1",2]},"HostConfig":{}}')
+    seeds["labels-array"] = (0, b'{"Config":{"Labels":[]},"HostConfig":{}}')
+    seeds["no-hostconfig"] = (0, b'{"Config":{}}')
+    seeds["image-not-object"] = (0, b'{"Config":{},"HostConfig":{}}\0[]')
+    seeds["id-hostname"] = (1, b'{"Id":"0123456789abcdef","Config":{"Hostname":"0123456789ab"},'
+                               b'"HostConfig":{"NetworkMode":"container:x"}}')
+    for name, (flags, data) in seeds.items():
+        write(os.path.join(out, name), bytes([flags]) + data)
+    return len(seeds)
+
+
+# fuzz_backup: a flag byte (bit 0 the flat layout, bit 1 a MANIFEST.bin),
+# then the files separated by "\n%%\n": the history's schema, its two data
+# files, iam_user's schema and data file, a view's schema. As the test
+# world's obdumper stand-in (tests/world/obtools.py) writes them: generated
+# DDL, ',' '\'' quoted non-numbers, \N and \E, a quoted header line, '\'
+# escapes (or doubled quotes with OBTOOLS_STANDIN_ESCAPE=none).
+BACKUP_SEP = b"\n%%\n"
+BACKUP_HISTORY_SCHEMA = (
+    b"create table if not exists `migrate_schema_history` (\n"
+    b"      `install_rank` bigint(20) not null auto_increment,\n"
+    b"      `version` varchar(64) default null,\n"
+    b"      `description` varchar(64) default null,\n"
+    b"      `script` varchar(128) default null,\n"
+    b"      `installed_on` datetime not null default current_timestamp,\n"
+    b"      `success` tinyint(1) not null default '0',\n"
+    b"      primary key (`install_rank`)\n"
+    b")\n"
+    b"default charset=utf8mb4\n"
+    b"default collate=utf8mb4_general_ci;\n")
+BACKUP_HISTORY_0 = (
+    b"'install_rank','version','description','script','installed_on','success'\n"
+    b"1,'4.2.0.9','init','V_4_2_0_9__init.sql','2023-09-01 10:00:00',1\n"
+    b"2,'4.2.0.43','add view','V_4_2_0_43__x.sql','2023-09-02 10:00:00',1\n")
+BACKUP_HISTORY_1 = (
+    b"'install_rank','version','description','script','installed_on','success'\n"
+    b"3,\\N,'repeatable','R_4_2_0__views.sql','2023-09-02 10:00:01',1\n"
+    b"4,'4.3.0.1','upgrade that failed','V_4_3_0_1__y.sql','2024-01-01 10:00:00',0\n")
+BACKUP_USER_SCHEMA = (
+    b"create table if not exists `iam_user` (\n"
+    b"      `id` bigint(20) not null,\n"
+    b"      `name` varchar(64) not null,\n"
+    b"      `note` text,\n"
+    b"      `flag` int(11),\n"
+    b"      primary key (`id`)\n"
+    b")\n"
+    b"default charset=utf8mb4;\n")
+BACKUP_USER_0 = (
+    b"'id','name','note','flag'\n"
+    b"1,'admin','line one\nline two',1\n"
+    b"2,'it\\'s','back\\\\slash',\\N\n"
+    b"3,'\\N','',\\E\r\n")
+BACKUP_VIEW = (
+    b"CREATE ALGORITHM=UNDEFINED DEFINER=`odc`@`%` SQL SECURITY DEFINER VIEW `list_view` AS "
+    b"select `iam_user`.`id` AS `id` from `iam_user`;\n")
+
+
+def backup_seeds(out):
+    def no_header(csv):
+        return csv.split(b"\n", 1)[1]
+
+    full = [BACKUP_HISTORY_SCHEMA, BACKUP_HISTORY_0, BACKUP_HISTORY_1, BACKUP_USER_SCHEMA,
+            BACKUP_USER_0, BACKUP_VIEW]
+    seeds = {
+        "nested-manifest": (2, full),
+        "flat": (1, full),
+        "history-only": (0, full[:2]),
+        "no-header": (0, [BACKUP_HISTORY_SCHEMA, no_header(BACKUP_HISTORY_0),
+                          no_header(BACKUP_HISTORY_1), BACKUP_USER_SCHEMA,
+                          no_header(BACKUP_USER_0)]),
+        # OBTOOLS_STANDIN_ESCAPE=none: doubled quotes, a literal backslash.
+        "doubled-quotes": (0, [BACKUP_HISTORY_SCHEMA, BACKUP_HISTORY_0, BACKUP_HISTORY_1,
+                               BACKUP_USER_SCHEMA,
+                               b"'id','name','note','flag'\n1,'it''s','a\\b',\\N\n"]),
+        "double-quote-char": (0, [BACKUP_HISTORY_SCHEMA,
+                                  BACKUP_HISTORY_0.replace(b"'", b'"')]),
+        "mixed-header": (0, [BACKUP_HISTORY_SCHEMA, BACKUP_HISTORY_0,
+                             no_header(BACKUP_HISTORY_1)]),
+        "header-only": (0, [BACKUP_HISTORY_SCHEMA, BACKUP_HISTORY_0,
+                            BACKUP_HISTORY_1.split(b"\n", 1)[0] + b"\n",
+                            BACKUP_USER_SCHEMA, b""]),
+        "wrong-width": (0, [BACKUP_HISTORY_SCHEMA, BACKUP_HISTORY_0 + b"5,'4.4.0'\n"]),
+        "no-success": (0, [BACKUP_HISTORY_SCHEMA, no_header(BACKUP_HISTORY_1)]),
+    }
+    for name, (flags, parts) in seeds.items():
+        write(os.path.join(out, name), bytes([flags]) + BACKUP_SEP.join(parts))
+    return len(seeds)
+
+
 def write(path, data):
     with open(path, "wb") as f:
         f.write(data)
@@ -219,7 +363,7 @@ def main(argv):
         return 2
     out = argv[1]
     dirs = {}
-    for sub in ("scan", "body", "receive", "config", "ddl", "csv"):
+    for sub in ("scan", "body", "receive", "config", "ddl", "csv", "spec", "backup"):
         dirs[sub] = os.path.join(out, sub)
         os.makedirs(dirs[sub], exist_ok=True)
 
@@ -274,6 +418,9 @@ def main(argv):
     for name, flags, data in CSV_TEXTS:
         write(os.path.join(dirs["csv"], name), bytes([flags]) + data)
         counts["csv"] += 1
+
+    counts["spec"] += spec_seeds(dirs["spec"])
+    counts["backup"] += backup_seeds(dirs["backup"])
 
     print("seeds: " + ", ".join("%s %d" % (k, counts[k]) for k in sorted(counts)))
     return 0

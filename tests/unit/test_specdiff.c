@@ -210,6 +210,62 @@ test_text_bounded_without_cutting_a_value(void **state)
 	json_decref(diff);
 }
 
+/* Found by tests/fuzz/fuzz_spec: the frame of the text (its first line, the
+ * count and the unchanged line) did not fit a small bound, and the text
+ * failed as if out of memory. Now a line too long for what is left is cut
+ * short with "...", and the text stays under the bound. */
+static void
+test_text_small_bound_cuts_the_frame(void **state)
+{
+	(void)state;
+	json_t *cur = parse("{\"Config\": {\"Image\": \"oceanbase/odc-server:4.2.2\"}}");
+	json_t *next = parse("{\"Config\": {\"Image\": \"oceanbase/odc:4.2.0\"}}");
+	json_t *diff = parse("[{\"field\": \"Image\", \"from\": \"oceanbase/odc-server:4.2.2\","
+	                     " \"to\": \"oceanbase/odc:4.2.0\"},"
+	                     " {\"field\": \"Cmd\", \"from\": \"[]\", \"to\": null}]");
+	char *text = specdiff_text("obodc", cur, next, diff, "name obodc, env (7)", 80);
+
+	assert_non_null(text);
+	assert_true(strlen(text) < 80);
+	assert_string_equal(text, "obodc: oceanbase/odc-server:4.2.2 -> oceanbase/odc:4.2.0\n"
+	                          "    ... and 2 more...\n");
+	free(text);
+	/* The count is cut, the unchanged line has no room left. Not even the
+	 * first line fits: cut short. */
+	text = specdiff_text("obodc", cur, next, diff, NULL, 24);
+	assert_non_null(text);
+	assert_string_equal(text, "obodc: oceanbase/od...\n");
+	free(text);
+	json_decref(diff);
+	json_decref(next);
+	json_decref(cur);
+}
+
+/* Found by tests/fuzz/fuzz_spec: the image's env entries the created
+ * container inherits were the image inspect's own values (shared), against
+ * "sharing nothing with the inputs". */
+static void
+test_created_shares_nothing_with_the_image(void **state)
+{
+	(void)state;
+	json_t *body = parse("{\"Image\": \"odc:4.2.0\", \"Env\": [\"A=1\"]}");
+	json_t *img = parse("{\"Config\": {\"Env\": [\"PATH=/usr/bin\"]}}");
+	json_t *out = specdiff_created(body, img, "obodc");
+	json_t *env = json_object_get(json_object_get(out, "Config"), "Env");
+
+	assert_non_null(out);
+	assert_int_equal(json_array_size(env), 2);
+	assert_string_equal(json_string_value(json_array_get(env, 1)), "PATH=/usr/bin");
+	/* Held by the result alone. */
+	assert_int_equal(json_array_get(env, 1)->refcount, 1);
+	assert_ptr_not_equal(
+	    json_array_get(env, 1),
+	    json_array_get(json_object_get(json_object_get(img, "Config"), "Env"), 0));
+	json_decref(out);
+	json_decref(img);
+	json_decref(body);
+}
+
 int
 main(void)
 {
@@ -217,6 +273,8 @@ main(void)
 	    cmocka_unit_test(test_created_merges_as_the_engine),
 	    cmocka_unit_test(test_compare_exactly_the_differences_secrets_masked),
 	    cmocka_unit_test(test_text_bounded_without_cutting_a_value),
+	    cmocka_unit_test(test_text_small_bound_cuts_the_frame),
+	    cmocka_unit_test(test_created_shares_nothing_with_the_image),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
