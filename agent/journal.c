@@ -167,10 +167,11 @@ plan_row(sqlite3_stmt *st, struct journal_plan *p)
 	col_copy(st, 4, p->state, sizeof(p->state));
 	p->created_ms = (uint64_t)sqlite3_column_int64(st, 5);
 	p->deadline_ms = (uint64_t)sqlite3_column_int64(st, 6);
+	p->updated_ms = (uint64_t)sqlite3_column_int64(st, 7);
 	return p->params ? 0 : -1;
 }
 
-#define PLAN_COLS "job_id, phase, action, params, state, created_ms, deadline_ms"
+#define PLAN_COLS "job_id, phase, action, params, state, created_ms, deadline_ms, updated_ms"
 
 int
 journal_plan_get(struct journal *j, const char *job, const char *phase, struct journal_plan *p, char *err,
@@ -193,12 +194,13 @@ journal_plan_get(struct journal *j, const char *job, const char *phase, struct j
 }
 
 int
-journal_plan_finish(struct journal *j, const char *job, const char *phase, const char *state, char *err,
-		    size_t errlen)
+journal_plan_finish(struct journal *j, const char *job, const char *phase, const char *state, uint64_t now_ms,
+		    char *err, size_t errlen)
 {
-	if (run(j, "UPDATE plan SET state = ?3, updated_ms = CAST(strftime('%s','now') AS INTEGER) * 1000"
-		   " WHERE job_id = ?1 AND phase = ?2",
-		"sss", NULL, NULL, job, phase, state) != 0)
+	/* The caller's clock, the one its start was recorded with (SQLite's
+	 * 'now' has whole seconds: an end before the start). */
+	if (run(j, "UPDATE plan SET state = ?3, updated_ms = ?4 WHERE job_id = ?1 AND phase = ?2", "sssi", NULL, NULL,
+		job, phase, state, (int64_t)now_ms) != 0)
 		return fail(j, err, errlen, "finish plan");
 	return 0;
 }
@@ -264,6 +266,23 @@ journal_plan_unfinished(struct journal *j, struct journal_plan *p, char *err, si
 	return ret;
 }
 
+#define STEP_COLS "step, status, exit_code, started_ms, duration_ms, message, output_tail, data"
+
+static int
+step_row(sqlite3_stmt *st, struct journal_step *s)
+{
+	memset(s, 0, sizeof(*s));
+	col_copy(st, 0, s->step, sizeof(s->step));
+	col_copy(st, 1, s->status, sizeof(s->status));
+	s->exit_code = sqlite3_column_int64(st, 2);
+	s->started_ms = (uint64_t)sqlite3_column_int64(st, 3);
+	s->duration_ms = (uint64_t)sqlite3_column_int64(st, 4);
+	s->message = col_dup(st, 5);
+	s->output_tail = col_dup(st, 6);
+	s->data = col_dup(st, 7);
+	return s->message && s->output_tail && s->data ? 0 : -1;
+}
+
 void
 journal_step_clear(struct journal_step *s)
 {
@@ -309,24 +328,67 @@ journal_step_get(struct journal *j, const char *job, const char *phase, const ch
 	sqlite3_stmt *st = NULL;
 	int rc, ret = 1;
 
-	if (run(j,
-		"SELECT status, exit_code, started_ms, duration_ms, message, output_tail, data FROM step"
-		" WHERE job_id = ?1 AND phase = ?2 AND step = ?3",
-		"sss", &st, &rc, job, phase, step) != 0)
+	if (run(j, "SELECT " STEP_COLS " FROM step WHERE job_id = ?1 AND phase = ?2 AND step = ?3", "sss", &st, &rc, job,
+		phase, step) != 0)
 		return fail(j, err, errlen, "read step");
 	if (rc == SQLITE_ROW) {
-		memset(s, 0, sizeof(*s));
-		col_copy(st, 0, s->status, sizeof(s->status));
-		s->exit_code = sqlite3_column_int64(st, 1);
-		s->started_ms = (uint64_t)sqlite3_column_int64(st, 2);
-		s->duration_ms = (uint64_t)sqlite3_column_int64(st, 3);
-		s->message = col_dup(st, 4);
-		s->output_tail = col_dup(st, 5);
-		s->data = col_dup(st, 6);
-		ret = 0;
+		ret = step_row(st, s);
+		if (ret != 0) {
+			journal_step_clear(s);
+			snprintf(err, errlen, "journal: read step: out of memory");
+		}
 	}
 	sqlite3_finalize(st);
 	return ret;
+}
+
+int
+journal_step_list(struct journal *j, const char *job, const char *phase, struct journal_step **out, size_t *n,
+		  char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	struct journal_step *v = NULL;
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	/* A step's row is made when it first starts, and a resumed step
+	 * updates it in place: rowid order is the order the plan ran them. */
+	if (run(j, "SELECT " STEP_COLS " FROM step WHERE job_id = ?1 AND phase = ?2 ORDER BY rowid", "ss", &st, &rc, job,
+		phase) != 0)
+		return fail(j, err, errlen, "read steps");
+	for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+		if (*n == cap) {
+			struct journal_step *g = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
+			if (g == NULL)
+				break;
+			v = g;
+			cap = cap ? cap * 2 : 16;
+		}
+		if (step_row(st, &v[*n]) != 0) {
+			journal_step_clear(&v[*n]);
+			break;
+		}
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		journal_steps_free(v, *n);
+		*n = 0;
+		snprintf(err, errlen, "journal: read steps: %s", rc == SQLITE_ROW ? "out of memory" : sqlite3_errmsg(j->db));
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+void
+journal_steps_free(struct journal_step *s, size_t n)
+{
+	for (size_t i = 0; s != NULL && i < n; i++)
+		journal_step_clear(&s[i]);
+	free(s);
 }
 
 int
@@ -356,6 +418,24 @@ journal_fact_get(struct journal *j, const char *job, const char *key, char *err,
 		v = col_dup(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+int
+journal_fact_each(struct journal *j, const char *job, int (*fn)(void *ctx, const char *key, const char *value),
+		  void *ctx, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (run(j, "SELECT key, value FROM fact WHERE job_id = ?1 ORDER BY key", "s", &st, &rc, job) != 0)
+		return fail(j, err, errlen, "read facts");
+	for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+		const unsigned char *k = sqlite3_column_text(st, 0), *v = sqlite3_column_text(st, 1);
+		if (fn(ctx, k ? (const char *)k : "", v ? (const char *)v : "") != 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(j, err, errlen, "read facts");
 }
 
 int
