@@ -156,9 +156,42 @@ journal_plan_begin(struct journal *j, const char *job, const char *action, const
 	return sqlite3_changes(j->db) == 0 ? 1 : 0;
 }
 
+/* Every row of st from the current one (rc: run()'s step), each read by
+ * row() into the next size-byte item of a malloc'd array (*out, *n items
+ * read whole, the caller's to free even on failure). Finalizes st. Returns
+ * SQLITE_DONE when every row was read, SQLITE_ROW when memory ran out, else
+ * the failed step's code. */
 static int
-plan_row(sqlite3_stmt *st, struct journal_plan *p)
+rows_read(sqlite3_stmt *st, int rc, size_t size, int (*row)(sqlite3_stmt *, void *), void **out, size_t *n)
 {
+	char *v = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+		if (*n == cap) {
+			char *g = realloc(v, (cap ? cap * 2 : 16) * size);
+			if (g == NULL)
+				break;
+			v = g;
+			cap = cap ? cap * 2 : 16;
+		}
+		if (row(st, v + *n * size) != 0)
+			break;
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	*out = v;
+	return rc;
+}
+
+/* Reads the current row of st into *item (a struct journal_plan): 0, or
+ * -1 out of memory. */
+static int
+plan_row(sqlite3_stmt *st, void *item)
+{
+	struct journal_plan *p = item;
+
 	memset(p, 0, sizeof(*p));
 	col_copy(st, 0, p->job_id, sizeof(p->job_id));
 	col_copy(st, 1, p->phase, sizeof(p->phase));
@@ -210,8 +243,7 @@ journal_plan_list(struct journal *j, const char *action, const char *phase, stru
 		  char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	struct journal_plan *v = NULL;
-	size_t cap = 0;
+	void *v = NULL;
 	int rc;
 
 	*out = NULL;
@@ -219,21 +251,7 @@ journal_plan_list(struct journal *j, const char *action, const char *phase, stru
 	if (run(j, "SELECT " PLAN_COLS " FROM plan WHERE action = ?1 AND phase = ?2 ORDER BY created_ms DESC, rowid DESC",
 		"ss", &st, &rc, action, phase) != 0)
 		return fail(j, err, errlen, "read plans");
-	for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-		if (*n == cap) {
-			struct journal_plan *g = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
-			if (g == NULL)
-				break;
-			v = g;
-			cap = cap ? cap * 2 : 16;
-		}
-		if (plan_row(st, &v[*n]) != 0) {
-			journal_plan_clear(&v[*n]);
-			break;
-		}
-		(*n)++;
-	}
-	sqlite3_finalize(st);
+	rc = rows_read(st, rc, sizeof(**out), plan_row, &v, n);
 	if (rc != SQLITE_DONE) {
 		journal_plans_free(v, *n);
 		*n = 0;
@@ -268,9 +286,12 @@ journal_plan_unfinished(struct journal *j, struct journal_plan *p, char *err, si
 
 #define STEP_COLS "step, status, exit_code, started_ms, duration_ms, message, output_tail, data"
 
+/* As plan_row, for a struct journal_step; cleared when it fails. */
 static int
-step_row(sqlite3_stmt *st, struct journal_step *s)
+step_row(sqlite3_stmt *st, void *item)
 {
+	struct journal_step *s = item;
+
 	memset(s, 0, sizeof(*s));
 	col_copy(st, 0, s->step, sizeof(s->step));
 	col_copy(st, 1, s->status, sizeof(s->status));
@@ -280,7 +301,10 @@ step_row(sqlite3_stmt *st, struct journal_step *s)
 	s->message = col_dup(st, 5);
 	s->output_tail = col_dup(st, 6);
 	s->data = col_dup(st, 7);
-	return s->message && s->output_tail && s->data ? 0 : -1;
+	if (s->message && s->output_tail && s->data)
+		return 0;
+	journal_step_clear(s);
+	return -1;
 }
 
 void
@@ -331,13 +355,8 @@ journal_step_get(struct journal *j, const char *job, const char *phase, const ch
 	if (run(j, "SELECT " STEP_COLS " FROM step WHERE job_id = ?1 AND phase = ?2 AND step = ?3", "sss", &st, &rc, job,
 		phase, step) != 0)
 		return fail(j, err, errlen, "read step");
-	if (rc == SQLITE_ROW) {
-		ret = step_row(st, s);
-		if (ret != 0) {
-			journal_step_clear(s);
-			snprintf(err, errlen, "journal: read step: out of memory");
-		}
-	}
+	if (rc == SQLITE_ROW && (ret = step_row(st, s)) != 0)
+		snprintf(err, errlen, "journal: read step: out of memory");
 	sqlite3_finalize(st);
 	return ret;
 }
@@ -347,8 +366,7 @@ journal_step_list(struct journal *j, const char *job, const char *phase, struct 
 		  char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	struct journal_step *v = NULL;
-	size_t cap = 0;
+	void *v = NULL;
 	int rc;
 
 	*out = NULL;
@@ -358,21 +376,7 @@ journal_step_list(struct journal *j, const char *job, const char *phase, struct 
 	if (run(j, "SELECT " STEP_COLS " FROM step WHERE job_id = ?1 AND phase = ?2 ORDER BY rowid", "ss", &st, &rc, job,
 		phase) != 0)
 		return fail(j, err, errlen, "read steps");
-	for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-		if (*n == cap) {
-			struct journal_step *g = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
-			if (g == NULL)
-				break;
-			v = g;
-			cap = cap ? cap * 2 : 16;
-		}
-		if (step_row(st, &v[*n]) != 0) {
-			journal_step_clear(&v[*n]);
-			break;
-		}
-		(*n)++;
-	}
-	sqlite3_finalize(st);
+	rc = rows_read(st, rc, sizeof(**out), step_row, &v, n);
 	if (rc != SQLITE_DONE) {
 		journal_steps_free(v, *n);
 		*n = 0;
