@@ -10,7 +10,7 @@ a KeyboardInterrupt or a crash between the two). ODC_E2E_KEEP=1 keeps it up for 
 (then: testbed.py down --dir DIR).
 
 Everything is observed the way an operator does: `odcctl -o json` (hosts, job --results,
-exit status), `odc-agent -c DIR/hN/agent.conf journal JOB`, `docker inspect obodc` on the
+exit status), `odc-agent -c DIR/hN/agent.conf journal JOB -o json`, `docker inspect obodc` on the
 host's engine, GET /api/v1/info on 10.77.0.(10+N):8989 and the metadb odc_metadb_hN on the
 MariaDB at 10.77.0.1:3306, read with the host's own metadb account (DIR/hN/agent.conf).
 
