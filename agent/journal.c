@@ -156,9 +156,42 @@ journal_plan_begin(struct journal *j, const char *job, const char *action, const
 	return sqlite3_changes(j->db) == 0 ? 1 : 0;
 }
 
+/* Every row of st from the current one (rc: run()'s step), each read by
+ * row() into the next size-byte item of a malloc'd array (*out, *n items
+ * read whole, the caller's to free even on failure). Finalizes st. Returns
+ * SQLITE_DONE when every row was read, SQLITE_ROW when memory ran out, else
+ * the failed step's code. */
 static int
-plan_row(sqlite3_stmt *st, struct journal_plan *p)
+rows_read(sqlite3_stmt *st, int rc, size_t size, int (*row)(sqlite3_stmt *, void *), void **out, size_t *n)
 {
+	char *v = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+		if (*n == cap) {
+			char *g = realloc(v, (cap ? cap * 2 : 16) * size);
+			if (g == NULL)
+				break;
+			v = g;
+			cap = cap ? cap * 2 : 16;
+		}
+		if (row(st, v + *n * size) != 0)
+			break;
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	*out = v;
+	return rc;
+}
+
+/* Reads the current row of st into *item (a struct journal_plan): 0, or
+ * -1 out of memory. */
+static int
+plan_row(sqlite3_stmt *st, void *item)
+{
+	struct journal_plan *p = item;
+
 	memset(p, 0, sizeof(*p));
 	col_copy(st, 0, p->job_id, sizeof(p->job_id));
 	col_copy(st, 1, p->phase, sizeof(p->phase));
@@ -167,10 +200,11 @@ plan_row(sqlite3_stmt *st, struct journal_plan *p)
 	col_copy(st, 4, p->state, sizeof(p->state));
 	p->created_ms = (uint64_t)sqlite3_column_int64(st, 5);
 	p->deadline_ms = (uint64_t)sqlite3_column_int64(st, 6);
+	p->updated_ms = (uint64_t)sqlite3_column_int64(st, 7);
 	return p->params ? 0 : -1;
 }
 
-#define PLAN_COLS "job_id, phase, action, params, state, created_ms, deadline_ms"
+#define PLAN_COLS "job_id, phase, action, params, state, created_ms, deadline_ms, updated_ms"
 
 int
 journal_plan_get(struct journal *j, const char *job, const char *phase, struct journal_plan *p, char *err,
@@ -193,12 +227,13 @@ journal_plan_get(struct journal *j, const char *job, const char *phase, struct j
 }
 
 int
-journal_plan_finish(struct journal *j, const char *job, const char *phase, const char *state, char *err,
-		    size_t errlen)
+journal_plan_finish(struct journal *j, const char *job, const char *phase, const char *state, uint64_t now_ms,
+		    char *err, size_t errlen)
 {
-	if (run(j, "UPDATE plan SET state = ?3, updated_ms = CAST(strftime('%s','now') AS INTEGER) * 1000"
-		   " WHERE job_id = ?1 AND phase = ?2",
-		"sss", NULL, NULL, job, phase, state) != 0)
+	/* The caller's clock, the one its start was recorded with (SQLite's
+	 * 'now' has whole seconds: an end before the start). */
+	if (run(j, "UPDATE plan SET state = ?3, updated_ms = ?4 WHERE job_id = ?1 AND phase = ?2", "sssi", NULL, NULL,
+		job, phase, state, (int64_t)now_ms) != 0)
 		return fail(j, err, errlen, "finish plan");
 	return 0;
 }
@@ -208,8 +243,7 @@ journal_plan_list(struct journal *j, const char *action, const char *phase, stru
 		  char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	struct journal_plan *v = NULL;
-	size_t cap = 0;
+	void *v = NULL;
 	int rc;
 
 	*out = NULL;
@@ -217,21 +251,7 @@ journal_plan_list(struct journal *j, const char *action, const char *phase, stru
 	if (run(j, "SELECT " PLAN_COLS " FROM plan WHERE action = ?1 AND phase = ?2 ORDER BY created_ms DESC, rowid DESC",
 		"ss", &st, &rc, action, phase) != 0)
 		return fail(j, err, errlen, "read plans");
-	for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-		if (*n == cap) {
-			struct journal_plan *g = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
-			if (g == NULL)
-				break;
-			v = g;
-			cap = cap ? cap * 2 : 16;
-		}
-		if (plan_row(st, &v[*n]) != 0) {
-			journal_plan_clear(&v[*n]);
-			break;
-		}
-		(*n)++;
-	}
-	sqlite3_finalize(st);
+	rc = rows_read(st, rc, sizeof(**out), plan_row, &v, n);
 	if (rc != SQLITE_DONE) {
 		journal_plans_free(v, *n);
 		*n = 0;
@@ -262,6 +282,29 @@ journal_plan_unfinished(struct journal *j, struct journal_plan *p, char *err, si
 	ret = rc == SQLITE_ROW ? plan_row(st, p) : 1;
 	sqlite3_finalize(st);
 	return ret;
+}
+
+#define STEP_COLS "step, status, exit_code, started_ms, duration_ms, message, output_tail, data"
+
+/* As plan_row, for a struct journal_step; cleared when it fails. */
+static int
+step_row(sqlite3_stmt *st, void *item)
+{
+	struct journal_step *s = item;
+
+	memset(s, 0, sizeof(*s));
+	col_copy(st, 0, s->step, sizeof(s->step));
+	col_copy(st, 1, s->status, sizeof(s->status));
+	s->exit_code = sqlite3_column_int64(st, 2);
+	s->started_ms = (uint64_t)sqlite3_column_int64(st, 3);
+	s->duration_ms = (uint64_t)sqlite3_column_int64(st, 4);
+	s->message = col_dup(st, 5);
+	s->output_tail = col_dup(st, 6);
+	s->data = col_dup(st, 7);
+	if (s->message && s->output_tail && s->data)
+		return 0;
+	journal_step_clear(s);
+	return -1;
 }
 
 void
@@ -309,24 +352,47 @@ journal_step_get(struct journal *j, const char *job, const char *phase, const ch
 	sqlite3_stmt *st = NULL;
 	int rc, ret = 1;
 
-	if (run(j,
-		"SELECT status, exit_code, started_ms, duration_ms, message, output_tail, data FROM step"
-		" WHERE job_id = ?1 AND phase = ?2 AND step = ?3",
-		"sss", &st, &rc, job, phase, step) != 0)
+	if (run(j, "SELECT " STEP_COLS " FROM step WHERE job_id = ?1 AND phase = ?2 AND step = ?3", "sss", &st, &rc, job,
+		phase, step) != 0)
 		return fail(j, err, errlen, "read step");
-	if (rc == SQLITE_ROW) {
-		memset(s, 0, sizeof(*s));
-		col_copy(st, 0, s->status, sizeof(s->status));
-		s->exit_code = sqlite3_column_int64(st, 1);
-		s->started_ms = (uint64_t)sqlite3_column_int64(st, 2);
-		s->duration_ms = (uint64_t)sqlite3_column_int64(st, 3);
-		s->message = col_dup(st, 4);
-		s->output_tail = col_dup(st, 5);
-		s->data = col_dup(st, 6);
-		ret = 0;
-	}
+	if (rc == SQLITE_ROW && (ret = step_row(st, s)) != 0)
+		snprintf(err, errlen, "journal: read step: out of memory");
 	sqlite3_finalize(st);
 	return ret;
+}
+
+int
+journal_step_list(struct journal *j, const char *job, const char *phase, struct journal_step **out, size_t *n,
+		  char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	void *v = NULL;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	/* A step's row is made when it first starts, and a resumed step
+	 * updates it in place: rowid order is the order the plan ran them. */
+	if (run(j, "SELECT " STEP_COLS " FROM step WHERE job_id = ?1 AND phase = ?2 ORDER BY rowid", "ss", &st, &rc, job,
+		phase) != 0)
+		return fail(j, err, errlen, "read steps");
+	rc = rows_read(st, rc, sizeof(**out), step_row, &v, n);
+	if (rc != SQLITE_DONE) {
+		journal_steps_free(v, *n);
+		*n = 0;
+		snprintf(err, errlen, "journal: read steps: %s", rc == SQLITE_ROW ? "out of memory" : sqlite3_errmsg(j->db));
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+void
+journal_steps_free(struct journal_step *s, size_t n)
+{
+	for (size_t i = 0; s != NULL && i < n; i++)
+		journal_step_clear(&s[i]);
+	free(s);
 }
 
 int
@@ -356,6 +422,24 @@ journal_fact_get(struct journal *j, const char *job, const char *key, char *err,
 		v = col_dup(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+int
+journal_fact_each(struct journal *j, const char *job, int (*fn)(void *ctx, const char *key, const char *value),
+		  void *ctx, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (run(j, "SELECT key, value FROM fact WHERE job_id = ?1 ORDER BY key", "s", &st, &rc, job) != 0)
+		return fail(j, err, errlen, "read facts");
+	for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+		const unsigned char *k = sqlite3_column_text(st, 0), *v = sqlite3_column_text(st, 1);
+		if (fn(ctx, k ? (const char *)k : "", v ? (const char *)v : "") != 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(j, err, errlen, "read facts");
 }
 
 int

@@ -22,6 +22,7 @@ struct journal_plan {
 	char *params;	/* JSON object text, malloc'd */
 	uint64_t created_ms;
 	uint64_t deadline_ms; /* epoch ms */
+	uint64_t updated_ms;  /* epoch ms: its start, then when it ended (state not running) */
 };
 
 void journal_plan_clear(struct journal_plan *p);
@@ -34,8 +35,9 @@ int journal_plan_begin(struct journal *j, const char *job, const char *action, c
 /* The plan of job (the latest phase when phase is NULL): 0, 1 absent, -1. */
 int journal_plan_get(struct journal *j, const char *job, const char *phase, struct journal_plan *p,
 		     char *err, size_t errlen);
+/* The plan ends in state at now_ms (epoch ms). */
 int journal_plan_finish(struct journal *j, const char *job, const char *phase, const char *state,
-			char *err, size_t errlen);
+			uint64_t now_ms, char *err, size_t errlen);
 /* Every plan of action in phase, newest first (created_ms, then the order
  * recorded): *out is malloc'd (NULL when there is none), freed with
  * journal_plans_free(). 0 or -1. */
@@ -46,6 +48,7 @@ void journal_plans_free(struct journal_plan *p, size_t n);
 int journal_plan_unfinished(struct journal *j, struct journal_plan *p, char *err, size_t errlen);
 
 struct journal_step {
+	char step[33];
 	char status[16]; /* running, ok, failed, skipped, interrupted */
 	int64_t exit_code;
 	uint64_t started_ms;
@@ -65,12 +68,20 @@ int journal_step_end(struct journal *j, const char *job, const char *phase, cons
 /* 0 (filled), 1 no such step, -1. */
 int journal_step_get(struct journal *j, const char *job, const char *phase, const char *step,
 		     struct journal_step *s, char *err, size_t errlen);
+/* Every step of job in phase, in the order they first started: *out is
+ * malloc'd (NULL when there is none), freed with journal_steps_free(). 0 or -1. */
+int journal_step_list(struct journal *j, const char *job, const char *phase, struct journal_step **out,
+		      size_t *n, char *err, size_t errlen);
+void journal_steps_free(struct journal_step *s, size_t n);
 
 /* Facts: a key-value memory per job. fact_get returns a malloc'd copy or
  * NULL when absent (or on error, with err set). */
 int journal_fact_set(struct journal *j, const char *job, const char *key, const char *value,
 		     char *err, size_t errlen);
 char *journal_fact_get(struct journal *j, const char *job, const char *key, char *err, size_t errlen);
+/* Calls fn for each fact of job, by key (fn returns non-zero to stop). 0 or -1. */
+int journal_fact_each(struct journal *j, const char *job, int (*fn)(void *ctx, const char *key, const char *value),
+		      void *ctx, char *err, size_t errlen);
 
 /* Outbox: signed RESULTs kept until the coordinator acknowledges them.
  * put records one (replacing an earlier one of the same job and step),

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <sodium.h>
 
 #include "agent/agent.h"
@@ -51,7 +52,8 @@ usage(FILE *f)
 		"                                                   snapshots beyond [retention], oldest first;\n"
 		"                                                   never what the latest undo needs\n"
 		"  resume                                           resume or close a plan a restart interrupted\n"
-		"  journal [JOB]                                    show recorded plans, or one job's steps\n"
+		"  journal [JOB] [-o text|json]                     show recorded plans, or one job's steps\n"
+		"                                                   (-o json: one JSON document, as recorded)\n"
 		"  guard [release JOB|--any]                        who holds the metadb's restore guard, which\n"
 		"                                                   rollback fenced it; release a guard whose\n"
 		"                                                   holder is gone for good\n"
@@ -342,45 +344,198 @@ out:
 	return ret;
 }
 
-static int
-cmd_journal(const struct agent_conf *c, const char *job)
-{
-	static const char *const steps[] = {"preflight", "recheck", "stop", "snapshot", "restore", "start", "health",
-					    "backup",	 "ping", "status",   "logs",	"prune",   NULL};
-	static const char *const phases[] = {"preflight", "run", NULL};
-	char err[1024];
-	struct journal *j = open_journal(c, err, sizeof(err));
-	int ret = EXIT_OK;
+/* odc-agent journal [JOB] [-o text|json]: what the journal recorded. Its
+ * JSON form is one document, for scripts and tests (odcctl's -o json):
+ * the plans of JOB with their steps and the job's facts, or, without JOB,
+ * the unfinished plan. Everything is as recorded: the journal keeps no
+ * secret (secret env values are redacted from the spec it keeps, the
+ * loaders' output is scrubbed of the password), so neither does this. */
 
-	if (j == NULL) {
-		fprintf(stderr, "odc-agent: %s\n", err);
-		return EXIT_INTERNAL;
-	}
-	if (job == NULL) {
-		struct journal_plan p;
-		if (journal_plan_unfinished(j, &p, err, sizeof(err)) == 0) {
-			printf("unfinished: job %s (%s, phase %s)\n", p.job_id, p.action, p.phase);
-			journal_plan_clear(&p);
-		} else {
-			printf("no unfinished plan\n");
+/* A text of the journal as a JSON string; one that is not UTF-8 (a torn
+ * or hand-made row) keeps its ASCII, every other byte becomes '?'. */
+static json_t *
+journal_text_json(const char *text)
+{
+	json_t *v = json_string(text);
+	char *copy;
+
+	if (v != NULL || (copy = strdup(text)) == NULL)
+		return v;
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	v = json_string(copy);
+	free(copy);
+	return v;
+}
+
+/* A JSON object the journal recorded as text (params, a step's data), as
+ * itself; anything else as its text. */
+static json_t *
+journal_object_json(const char *text)
+{
+	json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+
+	if (json_is_object(v))
+		return v;
+	json_decref(v);
+	return journal_text_json(text);
+}
+
+static int
+journal_fact_json(void *ctx, const char *key, const char *value)
+{
+	json_t *k = journal_text_json(key);
+
+	/* A key that is not UTF-8 is set under its '?' form. */
+	int rc = k == NULL ? -1 : json_object_set_new(ctx, json_string_value(k), journal_text_json(value));
+	json_decref(k);
+	return rc;
+}
+
+/* One plan and its steps, in the order they ran. NULL with err set. */
+static json_t *
+journal_plan_json(struct journal *j, const struct journal_plan *p, char *err, size_t errlen)
+{
+	struct journal_step *s = NULL;
+	size_t n = 0;
+	json_t *steps, *o = NULL;
+
+	if (journal_step_list(j, p->job_id, p->phase, &s, &n, err, errlen) != 0)
+		return NULL;
+	steps = json_array();
+	for (size_t i = 0; steps != NULL && i < n; i++) {
+		json_t *step = json_pack("{s:o, s:o, s:I, s:I, s:I, s:o, s:o, s:o}", "step", journal_text_json(s[i].step),
+					 "status", journal_text_json(s[i].status), "exit_code", (json_int_t)s[i].exit_code,
+					 "started_ms", (json_int_t)s[i].started_ms, "duration_ms",
+					 (json_int_t)s[i].duration_ms, "message", journal_text_json(s[i].message),
+					 "output_tail", journal_text_json(s[i].output_tail), "data",
+					 journal_object_json(s[i].data));
+		if (json_array_append_new(steps, step) != 0) {
+			json_decref(steps);
+			steps = NULL;
 		}
+	}
+	journal_steps_free(s, n);
+	if (steps != NULL)
+		/* It ended when its state is no longer running (the time it was
+		 * recorded so); a running plan has no end yet. */
+		o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:o}", "job_id", journal_text_json(p->job_id),
+			      "action", journal_text_json(p->action), "phase", journal_text_json(p->phase), "state",
+			      journal_text_json(p->state), "params", journal_object_json(p->params), "started_ms",
+			      (json_int_t)p->created_ms, "ended_ms",
+			      strcmp(p->state, "running") == 0 ? json_null() : json_integer((json_int_t)p->updated_ms),
+			      "deadline_ms", (json_int_t)p->deadline_ms, "steps", steps);
+	if (o == NULL)
+		snprintf(err, errlen, "journal: job %s, phase %s: out of memory", p->job_id, p->phase);
+	return o;
+}
+
+static void
+journal_plan_print(struct journal *j, const struct journal_plan *p, char *err, size_t errlen)
+{
+	struct journal_step *s = NULL;
+	size_t n = 0;
+
+	printf("job %s: %s, phase %s, %s, params %s\n", p->job_id, p->action, p->phase, p->state, p->params);
+	if (journal_step_list(j, p->job_id, p->phase, &s, &n, err, errlen) != 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		printf("  %-9s %-11s %6.1f s  %s\n", s[i].step, s[i].status, secs(s[i].duration_ms), s[i].message);
+	journal_steps_free(s, n);
+}
+
+static int
+cmd_journal(const struct agent_conf *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"output", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
+	static const char *const phases[] = {"preflight", "run", NULL};
+	char err[1024] = "";
+	const char *job = NULL;
+	struct journal *j = NULL;
+	json_t *doc = NULL, *plans = NULL, *facts = NULL;
+	bool json = false;
+	int ch, rc, ret = EXIT_INTERNAL;
+
+	/* 0: a new scan that permutes (JOB -o json), not the "+" of the
+	 * options before the command. */
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
+		if (ch == 'o' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "text") == 0)) {
+			json = strcmp(optarg, "json") == 0;
+		} else {
+			if (ch == 'o')
+				fprintf(stderr, "odc-agent: journal: -o %s: expected text or json\n", optarg);
+			else
+				fprintf(stderr, "odc-agent: journal: %s '%s'\n",
+					ch == ':' ? "option needs a value:" : "unknown option", argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 < argc) {
+		fprintf(stderr, "odc-agent: journal: unexpected argument '%s' (usage: journal [JOB] [-o json])\n",
+			argv[optind + 1]);
+		return EXIT_USAGE;
+	}
+	job = optind < argc ? argv[optind] : NULL;
+	if ((j = open_journal(c, err, sizeof(err))) == NULL)
+		goto out;
+	if (job == NULL) {
+		struct journal_plan p = {0};
+		json_t *plan = NULL;
+		if ((rc = journal_plan_unfinished(j, &p, err, sizeof(err))) < 0)
+			goto out;
+		if (json && rc == 0)
+			plan = journal_plan_json(j, &p, err, sizeof(err));
+		else if (rc == 0)
+			printf("unfinished: job %s (%s, phase %s)\n", p.job_id, p.action, p.phase);
+		else if (!json)
+			printf("no unfinished plan\n");
+		journal_plan_clear(&p);
+		/* json_object_set_new() drops plan when it fails. */
+		if (json && json_object_set_new(doc = json_object(), "unfinished", rc == 0 ? plan : json_null()) != 0)
+			goto out;
+	} else {
+		if (json && ((plans = json_array()) == NULL || (facts = json_object()) == NULL)) {
+			snprintf(err, sizeof(err), "journal: out of memory");
+			goto out;
+		}
+		for (size_t ph = 0; phases[ph]; ph++) {
+			struct journal_plan p;
+			if ((rc = journal_plan_get(j, job, phases[ph], &p, err, sizeof(err))) < 0)
+				goto out;
+			if (rc == 1)
+				continue;
+			if (json)
+				rc = json_array_append_new(plans, journal_plan_json(j, &p, err, sizeof(err)));
+			else
+				journal_plan_print(j, &p, err, sizeof(err));
+			journal_plan_clear(&p);
+			if (rc != 0 || err[0] != '\0')
+				goto out;
+		}
+		if (json) {
+			if (journal_fact_each(j, job, journal_fact_json, facts, err, sizeof(err)) != 0)
+				goto out;
+			doc = json_pack("{s:o, s:O, s:O}", "job_id", journal_text_json(job), "plans", plans, "facts", facts);
+			if (doc == NULL) {
+				snprintf(err, sizeof(err), "journal: job %s: out of memory", job);
+				goto out;
+			}
+		}
+	}
+	if (doc != NULL && (json_dumpf(doc, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF)) {
+		snprintf(err, sizeof(err), "journal: cannot write the JSON document: %s", strerror(errno));
 		goto out;
 	}
-	for (size_t ph = 0; phases[ph]; ph++) {
-		struct journal_plan p;
-		if (journal_plan_get(j, job, phases[ph], &p, err, sizeof(err)) != 0)
-			continue;
-		printf("job %s: %s, phase %s, %s, params %s\n", p.job_id, p.action, p.phase, p.state, p.params);
-		for (size_t i = 0; steps[i]; i++) {
-			struct journal_step s;
-			if (journal_step_get(j, job, phases[ph], steps[i], &s, err, sizeof(err)) != 0)
-				continue;
-			printf("  %-9s %-11s %6.1f s  %s\n", steps[i], s.status, secs(s.duration_ms), s.message);
-			journal_step_clear(&s);
-		}
-		journal_plan_clear(&p);
-	}
+	ret = EXIT_OK;
 out:
+	if (ret != EXIT_OK)
+		fprintf(stderr, "odc-agent: %s\n", err[0] ? err : "journal: out of memory");
+	json_decref(doc);
+	json_decref(plans);
+	json_decref(facts);
 	journal_close(j);
 	return ret;
 }
@@ -467,7 +622,7 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "guard") == 0) {
 		ret = cmd_guard(&c, argc - optind, argv + optind);
 	} else if (strcmp(cmd, "journal") == 0) {
-		ret = cmd_journal(&c, optind + 1 < argc ? argv[optind + 1] : NULL);
+		ret = cmd_journal(&c, argc - optind, argv + optind);
 	} else {
 		fprintf(stderr, "odc-agent: unknown command '%s'\n", cmd);
 		usage(stderr);

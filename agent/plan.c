@@ -2766,7 +2766,8 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 	/* A plan that ends (or breaks off) between its snapshot and the end of
 	 * its restore holds the guard still. */
 	release_guard(&r, NULL, NULL);
-	if (journal_plan_finish(j, rq->job_id, rq->phase, ret == 0 ? "succeeded" : "failed", err, errlen) != 0)
+	if (journal_plan_finish(j, rq->job_id, rq->phase, ret == 0 ? "succeeded" : "failed", proto_now_ms(), err,
+				errlen) != 0)
 		ret = -1;
 	{
 		/* Where the time went: the agent's own work is what is left once
@@ -2847,7 +2848,7 @@ plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out
 		emit(&r, strcmp(where, "before its first step") == 0 ? steps[0].name : where, "interrupted", 0,
 		     proto_now_ms(), 0, msg, "", data, true);
 		json_decref(data);
-		journal_plan_finish(j, p.job_id, p.phase, "interrupted", err, errlen);
+		journal_plan_finish(j, p.job_id, p.phase, "interrupted", proto_now_ms(), err, errlen);
 		snprintf(err, errlen, "%s", msg);
 		ret = 1;
 	} else {

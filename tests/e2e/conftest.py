@@ -10,7 +10,7 @@ a KeyboardInterrupt or a crash between the two). ODC_E2E_KEEP=1 keeps it up for 
 (then: testbed.py down --dir DIR).
 
 Everything is observed the way an operator does: `odcctl -o json` (hosts, job --results,
-exit status), `odc-agent -c DIR/hN/agent.conf journal JOB`, `docker inspect obodc` on the
+exit status), `odc-agent -c DIR/hN/agent.conf journal JOB -o json`, `docker inspect obodc` on the
 host's engine, GET /api/v1/info on 10.77.0.(10+N):8989 and the metadb odc_metadb_hN on the
 MariaDB at 10.77.0.1:3306, read with the host's own metadb account (DIR/hN/agent.conf).
 
@@ -53,7 +53,7 @@ RUN_STEPS = ["stop", "snapshot", "restore", "start", "health"]  # as test_coordi
 FINAL_JOB_STATES = ("succeeded", "failed", "halted", "aborted")
 JOB_ID_RE = re.compile(r"\b[a-z_]+-\d{8}T\d{6}Z-[0-9a-f]{6}\b")
 
-from tests.world import obtools, odcworld  # the stand-ins' backup reader: the backup's own format
+from tests.world import agentcli, obtools, odcworld  # obtools: the stand-ins' backup reader
 from tests.world.fleet import with_yes  # the tests confirm changes as a script does
 
 _durations = {}
@@ -200,23 +200,10 @@ class Host:
 
     # -- the agent
     def journal(self, job_id):
-        """`odc-agent -c conf journal JOB` parsed (the format tests/world/fleet.py reads):
-        [{action, phase, state, steps: [{step, status, message}]}]."""
-        p = subprocess.run([str(AGENT), "-c", str(self.conf), "journal", job_id],
-                           capture_output=True, text=True, timeout=30)
-        assert p.returncode == 0, f"odc-agent journal {job_id} on {self.id}: {p.stdout}{p.stderr}"
-        plans = []
-        for line in p.stdout.splitlines():
-            m = re.match(r"^job (\S+): ([a-z_]+), phase ([a-z_]+), ([a-z_]+), params", line)
-            if m:
-                plans.append({"action": m.group(2), "phase": m.group(3), "state": m.group(4),
-                              "steps": []})
-                continue
-            m = re.match(r"^  ([a-z_]+)\s+([a-z_]+)\s+[-\d.]+ s  ?(.*)$", line)
-            if m and plans:
-                plans[-1]["steps"].append({"step": m.group(1), "status": m.group(2),
-                                           "message": m.group(3)})
-        return plans
+        """The plans of job_id in this host's journal (`odc-agent -c conf journal JOB -o json`,
+        as tests/world/fleet.py reads it): [{action, phase, state, steps: [{step, status,
+        message, ...}], ...}]."""
+        return agentcli.journal(self.conf, job_id, binary=AGENT)["plans"]
 
     def journal_steps(self, job_id, phase=None):
         return [(p["phase"], s["step"], s["status"]) for p in self.journal(job_id)

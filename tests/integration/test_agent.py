@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.world import odcworld
+from tests.world import agentcli, odcworld
 from tests.world.agentcli import AGENT, BUILD, agent, write_conf
 from tests.world.odcworld import assert_untouched, backup_state, containers_named, metadb_state
 
@@ -523,6 +523,118 @@ def test_undo_returns_to_430(host, conf):
     assert host.info_version() == odcworld.NEW_BUILD
     assert metadb_state(host) == before
     assert len(containers_named(host, f"{host.name}-undone-")) == 1
+
+
+def test_journal_json_is_the_journal(host, conf):
+    """Issue 17: `odc-agent journal JOB -o json` is one JSON document of what the journal
+    recorded: a real rollback's two plans (its preflight phase, then its run phase, whose
+    own check is the recheck) with their params, times and steps in the order they ran,
+    each with its status, message and data, and the job's facts; the same plans, steps,
+    statuses and messages as the text; the metadb password nowhere in it. A job the agent
+    never ran is an empty document, and without JOB it says which plan is unfinished (none).
+    Before: the journal had only a text form, parsed by two copies of two regexes."""
+    state = os.path.join(host.dir, "agent-state")
+    common = ["--accept-unverified", "--to", odcworld.OLD_VERSION, "--backup", host.backup_dir,
+              "--job", "jj1"]
+    agent(conf, "run", "rollback", *common, "--phase", "preflight", check=0)
+    agent(conf, "run", "rollback", *common, check=0)
+    p = agent(conf, "journal", "jj1", "-o", "json", check=0)
+    doc = json.loads(p.stdout)
+    # The secret is in what the host has (its env) and never in the document (the kept
+    # spec's env holds it masked).
+    assert host.password and host.password not in p.stdout + p.stderr
+    assert f"DATABASE_PASSWORD={host.password}" in host.engine.inspect(host.name)["Config"]["Env"]
+    assert "DATABASE_PASSWORD=<in the kept container>" in doc["facts"]["spec"], doc["facts"]
+    assert sorted(doc) == ["facts", "job_id", "plans"] and doc["job_id"] == "jj1", doc
+    plans = doc["plans"]
+    assert [(pl["job_id"], pl["action"], pl["phase"], pl["state"]) for pl in plans] == [
+        ("jj1", "rollback", "preflight", "succeeded"), ("jj1", "rollback", "run", "succeeded")]
+    for pl in plans:
+        assert pl["params"] == {"accept_unverified": "true", "backup": host.backup_dir,
+                                "to": odcworld.OLD_VERSION}, pl
+    assert [s["step"] for s in plans[0]["steps"]] == ["preflight"]
+    assert [s["step"] for s in plans[1]["steps"]] == [
+        "recheck", "stop", "snapshot", "restore", "start", "health"]
+    # Every step's fields as the journal's own rows hold them.
+    db = sqlite3.connect(os.path.join(state, "journal.db"))
+    try:
+        rows = {(r[0], r[1]): r[2:] for r in db.execute(
+            "SELECT phase, step, status, exit_code, started_ms, duration_ms, message, output_tail,"
+            " data FROM step WHERE job_id = 'jj1'")}
+        facts = dict(db.execute("SELECT key, value FROM fact WHERE job_id = 'jj1'"))
+        deadlines = dict(db.execute("SELECT phase, deadline_ms FROM plan WHERE job_id = 'jj1'"))
+    finally:
+        db.close()
+    assert len(rows) == 7, rows
+    for pl in plans:
+        assert pl["deadline_ms"] == deadlines[pl["phase"]] > pl["started_ms"], pl
+        for s in pl["steps"]:
+            assert sorted(s) == ["data", "duration_ms", "exit_code", "message", "output_tail",
+                                 "started_ms", "status", "step"], s
+            status, code, started, dur, msg, tail, data = rows[(pl["phase"], s["step"])]
+            assert (s["status"], s["exit_code"], s["started_ms"], s["duration_ms"], s["message"],
+                    s["output_tail"], s["data"]) == (status, code, started, dur, msg, tail,
+                                                     json.loads(data)), s
+            assert s["status"] == "ok" and s["message"], s
+            # Within the plan's own time: started before, ended after (before, the end was
+            # recorded in whole seconds and could come before the start).
+            assert pl["started_ms"] <= s["started_ms"] <= s["started_ms"] + s["duration_ms"] \
+                <= pl["ended_ms"], (pl, s)
+    assert plans[0]["ended_ms"] <= plans[1]["started_ms"], plans
+    assert doc["facts"] == facts and doc["facts"]["snapshot_verified"] == "1", doc["facts"]
+    kept = containers_named(host, f"{host.name}-rolledback-")
+    assert [c["Name"].lstrip("/") for c in kept] == [doc["facts"]["renamed"]], kept
+    # The text shows the same plans, steps, statuses, durations and messages.
+    text = agent(conf, "journal", "jj1", check=0).stdout
+    want = []
+    for pl in plans:
+        want.append(f"job jj1: rollback, phase {pl['phase']}, {pl['state']}, params "
+                    + json.dumps(pl["params"], separators=(",", ":")))
+        want += [f"  {s['step']:<9} {s['status']:<11} {s['duration_ms'] / 1000:6.1f} s  "
+                 f"{s['message']}" for s in pl["steps"]]
+    assert text.splitlines() == want, (text, want)
+    # A job the agent never ran: nothing recorded, exit 0, in both forms.
+    assert agentcli.journal(conf, "no-such-job") == {"job_id": "no-such-job", "plans": [],
+                                                 "facts": {}}
+    assert agent(conf, "journal", "no-such-job", check=0).stdout == ""
+    # Without JOB: the unfinished plan, here none.
+    assert json.loads(agent(conf, "journal", "-o", "json", check=0).stdout) == {"unfinished": None}
+    # -o takes text or json, as odcctl's takes table or json.
+    bad = agent(conf, "journal", "jj1", "-o", "yaml", check=2)
+    assert "journal: -o yaml: expected text or json" in bad.stderr and bad.stdout == "", bad.stderr
+    assert agent(conf, "journal", "jj1", "-o", "text", check=0).stdout == text
+
+
+def test_journal_json_shows_an_interrupted_plan(host, conf):
+    """Issue 17: a plan cut off by kill -9 during its snapshot is the unfinished one of
+    `odc-agent journal -o json` (no end yet, the snapshot step running), as its text says."""
+    state = os.path.join(host.dir, "agent-state")
+    env = dict(os.environ, ODC_AGENT_TEST_STEP_DELAY_MS="60000",
+               ODC_AGENT_TEST_STEP_DELAY_STEPS="snapshot")
+    proc = subprocess.Popen([AGENT, "-c", conf, "run", "rollback", "--accept-unverified", "--to",
+                             odcworld.OLD_VERSION, "--backup", host.backup_dir, "--job", "jj-cut"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if job_steps(state, "jj-cut").get("snapshot") == "running":
+                    break
+            except sqlite3.OperationalError:
+                pass  # the agent is still creating its journal
+            assert proc.poll() is None and time.time() < deadline, "the snapshot never started"
+            time.sleep(0.2)
+    finally:
+        proc.kill()
+        proc.wait()
+    doc = agentcli.journal(conf)
+    plan = doc["unfinished"]
+    assert (plan["job_id"], plan["action"], plan["phase"], plan["state"], plan["ended_ms"]) == (
+        "jj-cut", "rollback", "run", "running", None), plan
+    assert [(s["step"], s["status"]) for s in plan["steps"]] == [
+        ("preflight", "ok"), ("stop", "ok"), ("snapshot", "running")], plan
+    assert agent(conf, "journal", check=0).stdout == "unfinished: job jj-cut (rollback, phase run)\n"
+    assert agentcli.journal(conf, "jj-cut")["plans"] == [plan]
 
 
 def test_backups_are_checked_against_their_signed_manifest(host, conf):

@@ -286,26 +286,11 @@ class Agent:
     def log(self):
         return self.daemon.log()
 
-    def journal_text(self, job_id=None, timeout=30):
-        p = agentcli.agent(self.conf, "journal", *([job_id] if job_id else []), timeout=timeout)
-        assert p.returncode == 0, f"odc-agent journal {job_id}: exit {p.returncode}\n{p.stdout}\n{p.stderr}"
-        return p.stdout
-
     def journal(self, job_id):
-        """`odc-agent -c conf journal JOB`, parsed: [{phase, state, action, steps: [{step,
-        status, message}]}], one per recorded phase (empty: the agent never ran the job)."""
-        plans = []
-        for line in self.journal_text(job_id).splitlines():
-            m = re.match(r"^job (\S+): ([a-z_]+), phase ([a-z_]+), ([a-z_]+), params", line)
-            if m:
-                plans.append({"action": m.group(2), "phase": m.group(3), "state": m.group(4),
-                              "steps": []})
-                continue
-            m = re.match(r"^  ([a-z_]+)\s+([a-z_]+)\s+[-\d.]+ s  ?(.*)$", line)
-            if m and plans:
-                plans[-1]["steps"].append({"step": m.group(1), "status": m.group(2),
-                                           "message": m.group(3)})
-        return plans
+        """The plans of job_id in the agent's journal (`odc-agent journal JOB -o json`, see
+        agentcli.journal): [{phase, state, action, steps: [{step, status, message, ...}], ...}],
+        one per recorded phase (empty: the agent never ran the job)."""
+        return agentcli.journal(self.conf, job_id)["plans"]
 
     def journal_steps(self, job_id, phase=None):
         """[(phase, step, status)] of a job in the agent's journal."""
