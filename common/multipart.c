@@ -20,7 +20,7 @@ recv_frame(void *sock, zmq_msg_t *m, int flags)
 
 int
 multipart_recv(void *sock, int flags, zmq_msg_t *parts, const struct multipart_limits *lim,
-	       enum multipart_over *over)
+               enum multipart_over *over)
 {
 	size_t n = 0, seen = 0, total = 0;
 	int more = 1;
@@ -30,7 +30,8 @@ multipart_recv(void *sock, int flags, zmq_msg_t *parts, const struct multipart_l
 		/* Once a limit is broken nothing more is kept: the rest is
 		 * read into spare and closed, so that it is not taken for the
 		 * next message. */
-		zmq_msg_t spare, *m = *over == MULTIPART_WHOLE && n < lim->parts ? &parts[n] : &spare;
+		zmq_msg_t spare,
+		    *m = *over == MULTIPART_WHOLE && n < lim->parts ? &parts[n] : &spare;
 		size_t len;
 
 		zmq_msg_init(m);

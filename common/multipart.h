@@ -42,7 +42,7 @@ enum multipart_over {
  * frame that cannot be read (ETERM) also returns -1: what was read of that
  * message is then dropped, never handed over as if it were all of it. */
 int multipart_recv(void *sock, int flags, zmq_msg_t *parts, const struct multipart_limits *lim,
-		   enum multipart_over *over);
+                   enum multipart_over *over);
 
 /* Closes parts[0 .. n); n <= 0 closes nothing. */
 void multipart_close(zmq_msg_t *parts, int n);

@@ -87,13 +87,15 @@ static void
 send_strs(void *sock, const char *const *f)
 {
 	for (size_t i = 0; f[i] != NULL; i++)
-		assert_int_equal(zmq_send(sock, f[i], strlen(f[i]), f[i + 1] != NULL ? ZMQ_SNDMORE : 0),
-				 (int)strlen(f[i]));
+		assert_int_equal(
+		    zmq_send(sock, f[i], strlen(f[i]), f[i + 1] != NULL ? ZMQ_SNDMORE : 0),
+		    (int)strlen(f[i]));
 }
 
 /* Receives with a wait of up to 5 s for the message to arrive (ipc). */
 static int
-recv_wait(void *sock, zmq_msg_t *parts, const struct multipart_limits *lim, enum multipart_over *over)
+recv_wait(void *sock, zmq_msg_t *parts, const struct multipart_limits *lim,
+          enum multipart_over *over)
 {
 	zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
 
@@ -353,14 +355,20 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_whole_message_is_kept, setup_inproc, teardown),
-	    cmocka_unit_test_setup_teardown(test_too_many_frames_keeps_the_first_and_drains, setup_inproc, teardown),
-	    cmocka_unit_test_setup_teardown(test_frame_too_big_keeps_those_before_and_drains, setup_inproc, teardown),
-	    cmocka_unit_test_setup_teardown(test_first_frame_too_big_keeps_nothing, setup_inproc, teardown),
-	    cmocka_unit_test_setup_teardown(test_total_too_big_keeps_those_before_and_drains, setup_inproc, teardown),
-	    cmocka_unit_test_setup_teardown(test_first_limit_broken_is_reported, setup_inproc, teardown),
+	    cmocka_unit_test_setup_teardown(test_too_many_frames_keeps_the_first_and_drains,
+	                                    setup_inproc, teardown),
+	    cmocka_unit_test_setup_teardown(test_frame_too_big_keeps_those_before_and_drains,
+	                                    setup_inproc, teardown),
+	    cmocka_unit_test_setup_teardown(test_first_frame_too_big_keeps_nothing, setup_inproc,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_total_too_big_keeps_those_before_and_drains,
+	                                    setup_inproc, teardown),
+	    cmocka_unit_test_setup_teardown(test_first_limit_broken_is_reported, setup_inproc,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_empty_frames_are_frames, setup_inproc, teardown),
 	    cmocka_unit_test_setup_teardown(test_nothing_there_is_eagain, setup_inproc, teardown),
-	    cmocka_unit_test_setup_teardown(test_signal_ends_a_blocking_wait, setup_inproc, teardown),
+	    cmocka_unit_test_setup_teardown(test_signal_ends_a_blocking_wait, setup_inproc,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_router_over_ipc, setup_ipc, teardown),
 	};
 
