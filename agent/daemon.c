@@ -27,6 +27,7 @@
 #include "agent/plan.h"
 #include "common/keys.h"
 #include "common/log.h"
+#include "common/multipart.h"
 #include "common/replay_sqlite.h"
 #include "common/sdnotify.h"
 #include "proto/replay.h"
@@ -610,30 +611,15 @@ start_worker(struct daemon *dm, struct worker_arg *w)
 static void
 on_coordinator(struct daemon *dm)
 {
+	static const struct multipart_limits lim = {.parts = MAX_FRAMES};
 	zmq_msg_t parts[MAX_FRAMES];
 	struct proto_frame fr[MAX_FRAMES];
-	size_t n = 0;
-	int more = 1;
-	bool overflow = false;
+	enum multipart_over over;
+	int n = multipart_recv(dm->dealer, ZMQ_DONTWAIT, parts, &lim, &over);
 
-	while (more) {
-		zmq_msg_t part;
-		zmq_msg_init(&part);
-		if (zmq_msg_recv(&part, dm->dealer, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&part);
-			break;
-		}
-		more = zmq_msg_more(&part);
-		if (n < MAX_FRAMES)
-			parts[n++] = part;
-		else {
-			overflow = true;
-			zmq_msg_close(&part);
-		}
-	}
-	if (n == 0)
+	if (n < 1)
 		return;
-	for (size_t i = 0; i < n; i++)
+	for (int i = 0; i < n; i++)
 		fr[i] = (struct proto_frame){zmq_msg_data(&parts[i]), zmq_msg_size(&parts[i])};
 	char busy[PROTO_ID_MAX + 1] = "";
 	pthread_mutex_lock(&dm->sh.mu);
@@ -657,8 +643,8 @@ on_coordinator(struct daemon *dm)
 	enum proto_err rc;
 	/* More frames than any message has: the header's steps still come
 	 * first (PROTOCOL.md 7), then FRAMES, as no type has one frame. */
-	rc = proto_receive(fr, overflow ? 1 : n, &ctx, &m, &e);
-	if (overflow && rc == PROTO_E_FRAMES)
+	rc = proto_receive(fr, over != MULTIPART_WHOLE ? 1 : (size_t)n, &ctx, &m, &e);
+	if (over != MULTIPART_WHOLE && rc == PROTO_E_FRAMES)
 		snprintf(e.msg, sizeof(e.msg), "more than %d frames", MAX_FRAMES);
 	if (rc != PROTO_OK) {
 		/* A DISPATCH is answered whatever failed, from what was verified
@@ -709,8 +695,7 @@ on_coordinator(struct daemon *dm)
 	}
 out:
 	proto_msg_free(m);
-	for (size_t i = 0; i < n; i++)
-		zmq_msg_close(&parts[i]);
+	multipart_close(parts, n);
 }
 
 static void
@@ -779,20 +764,16 @@ hold_or_release(struct daemon *dm, zmq_msg_t *parts, size_t n)
 static void
 on_worker(struct daemon *dm)
 {
+	static const struct multipart_limits lim = {.parts = MAX_FRAMES};
 	zmq_msg_t parts[MAX_FRAMES];
-	size_t n = 0;
-	int more = 1;
+	enum multipart_over over;
+	int n = multipart_recv(dm->pair, 0, parts, &lim, &over);
 
-	while (more && n < MAX_FRAMES) {
-		zmq_msg_init(&parts[n]);
-		if (zmq_msg_recv(&parts[n], dm->pair, 0) < 0) {
-			zmq_msg_close(&parts[n]);
-			break;
-		}
-		more = zmq_msg_more(&parts[n]);
-		n++;
-	}
-	if (n == 1 && zmq_msg_size(&parts[0]) == 4 && memcmp(zmq_msg_data(&parts[0]), "done", 4) == 0) {
+	if (over != MULTIPART_WHOLE) {
+		/* The worker sends what the protocol has (at most MAX_FRAMES);
+		 * a longer one is a bug, not to go out cut short. */
+		log_err("the worker sent a message of more than %d frames; dropped it", MAX_FRAMES);
+	} else if (n == 1 && zmq_msg_size(&parts[0]) == 4 && memcmp(zmq_msg_data(&parts[0]), "done", 4) == 0) {
 		if (dm->n_held > 0)
 			release_held(dm, true);
 		pthread_join(dm->worker, NULL);
@@ -817,24 +798,24 @@ on_worker(struct daemon *dm)
 			if (start_worker(dm, next) != 0)
 				log_err("cannot start the queued phase %s of job %s", next->phase, next->job);
 		}
-	} else if (n >= 2 && !hold_or_release(dm, parts, n)) {
-		send_parts(dm, parts, n);
+	} else if (n >= 2 && !hold_or_release(dm, parts, (size_t)n)) {
+		send_parts(dm, parts, (size_t)n);
 	}
-	for (size_t i = 0; i < n; i++)
-		zmq_msg_close(&parts[i]);
+	multipart_close(parts, n);
 }
 
 static void
 on_monitor(struct daemon *dm)
 {
-	zmq_msg_t ev, addr;
+	/* An event is two frames: its number and value, then the address. */
+	static const struct multipart_limits lim = {.parts = 2};
+	zmq_msg_t p[2];
+	enum multipart_over over;
+	int n = multipart_recv(dm->mon, 0, p, &lim, &over);
 
-	zmq_msg_init(&ev);
-	zmq_msg_init(&addr);
-	if (zmq_msg_recv(&ev, dm->mon, 0) >= 0 && zmq_msg_more(&ev) && zmq_msg_recv(&addr, dm->mon, 0) >= 0 &&
-	    zmq_msg_size(&ev) >= 2) {
+	if (n == 2 && zmq_msg_size(&p[0]) >= 2) {
 		uint16_t event;
-		memcpy(&event, zmq_msg_data(&ev), sizeof(event));
+		memcpy(&event, zmq_msg_data(&p[0]), sizeof(event));
 		if ((event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED || event == ZMQ_EVENT_CONNECT_RETRIED) && dm->reconnect_lost) {
 			dm->reconnect_lost = false;
 			dm->reconnect_at = 0;
@@ -863,8 +844,7 @@ on_monitor(struct daemon *dm)
 			}
 		}
 	}
-	zmq_msg_close(&ev);
-	zmq_msg_close(&addr);
+	multipart_close(p, n);
 }
 
 static int

@@ -29,6 +29,7 @@
 #include "agent/agent.h"
 #include "common/clock.h"
 #include "common/keys.h"
+#include "common/multipart.h"
 #include "proto/proto.h"
 #include "proto/replay.h"
 
@@ -804,31 +805,14 @@ agent_io(struct lg *g, struct agent *a)
 		if (!(ev & ZMQ_POLLIN))
 			return;
 
+		static const struct multipart_limits lim = {.parts = MAX_FRAMES};
 		zmq_msg_t parts[MAX_FRAMES];
-		size_t n = 0;
-		int more = 1;
-		bool overflow = false;
-		while (more) {
-			zmq_msg_t part;
-			zmq_msg_init(&part);
-			if (zmq_msg_recv(&part, a->sock, ZMQ_DONTWAIT) < 0) {
-				zmq_msg_close(&part);
-				break;
-			}
-			more = zmq_msg_more(&part);
-			if (n < MAX_FRAMES) {
-				parts[n++] = part;
-			} else {
-				overflow = true;
-				zmq_msg_close(&part);
-			}
-		}
-		if (n > 0)
-			on_message(g, a, parts, n, overflow);
-		for (size_t i = 0; i < n; i++)
-			zmq_msg_close(&parts[i]);
-		if (n == 0)
+		enum multipart_over over;
+		int n = multipart_recv(a->sock, ZMQ_DONTWAIT, parts, &lim, &over);
+		if (n < 1)
 			return;
+		on_message(g, a, parts, (size_t)n, over != MULTIPART_WHOLE);
+		multipart_close(parts, n);
 	}
 }
 

@@ -22,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/keys.h"
+#include "common/multipart.h"
 #include "coordinator/map.h"
 
 static long
@@ -106,26 +107,15 @@ main(int argc, char **argv)
 		if (zmq_poll(&it, 1, 200) < 0 && errno != EINTR)
 			break;
 		for (int k = 0; k < 10000; k++) {
-			zmq_msg_t id, part;
-			int more;
-			zmq_msg_init(&id);
-			if (zmq_msg_recv(&id, r, ZMQ_DONTWAIT) < 0) {
-				zmq_msg_close(&id);
+			/* The routing id alone is kept; the message is dropped. */
+			static const struct multipart_limits lim = {.parts = 1};
+			zmq_msg_t id;
+			enum multipart_over over;
+			if (multipart_recv(r, ZMQ_DONTWAIT, &id, &lim, &over) < 1)
 				break;
-			}
 			if (map_get(seen, zmq_msg_data(&id), zmq_msg_size(&id)) == NULL)
 				map_put(seen, zmq_msg_data(&id), zmq_msg_size(&id), seen);
-			more = zmq_msg_more(&id);
-			zmq_msg_close(&id);
-			while (more) {
-				zmq_msg_init(&part);
-				if (zmq_msg_recv(&part, r, 0) < 0) {
-					zmq_msg_close(&part);
-					break;
-				}
-				more = zmq_msg_more(&part);
-				zmq_msg_close(&part);
-			}
+			multipart_close(&id, 1);
 		}
 		if (settled == 0 && map_count(seen) >= peers)
 			settled = clock_mono_ms() + settle_ms;

@@ -17,6 +17,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/multipart.h"
 #include "coordinator/coord.h"
 
 #define MAX_PARTS 5
@@ -845,29 +846,15 @@ trust_operator(void *ctx, int type, const uint8_t pk[PROTO_PK_LEN])
 void
 control_on_socket(struct coord *co, void *sock, bool tcp)
 {
+	static const struct multipart_limits lim = {.parts = MAX_PARTS};
 	zmq_msg_t p[MAX_PARTS];
 	struct proto_frame fr[MAX_PARTS];
 	struct proto_msg *m = NULL;
 	struct proto_error e;
 	char err[1024] = "";
-	int n = 0, more = 1, code;
-	bool overflow = false;
+	enum multipart_over over;
+	int n = multipart_recv(sock, ZMQ_DONTWAIT, p, &lim, &over), code;
 
-	while (more) {
-		zmq_msg_t tmp, *cur = n < MAX_PARTS ? &p[n] : &tmp;
-		zmq_msg_init(cur);
-		if (zmq_msg_recv(cur, sock, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(cur);
-			break;
-		}
-		more = zmq_msg_more(cur);
-		if (cur == &tmp) {
-			zmq_msg_close(cur);
-			overflow = true;
-		} else {
-			n++;
-		}
-	}
 	if (n < 1)
 		return;
 	const uint8_t *rid = zmq_msg_data(&p[0]);
@@ -875,7 +862,7 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 	const char *zap_user = tcp && n > 1 ? zmq_msg_gets(&p[1], "User-Id") : NULL;
 	for (int i = 1; i < n; i++)
 		fr[i - 1] = (struct proto_frame){zmq_msg_data(&p[i]), zmq_msg_size(&p[i])};
-	if (overflow || n < 2) {
+	if (over != MULTIPART_WHOLE || n < 2) {
 		metrics_count_rejected(co, COORD_SOCK_CONTROL, PROTO_E_FRAMES);
 		reply(co, sock, rid, rid_len, 0, PROTO_E_FRAMES, "wrong number of frames", NULL);
 		goto out;
@@ -963,6 +950,5 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 	json_decref(r.body);
 out:
 	proto_msg_free(m);
-	for (int i = 0; i < n; i++)
-		zmq_msg_close(&p[i]);
+	multipart_close(p, n);
 }

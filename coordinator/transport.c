@@ -12,6 +12,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/multipart.h"
 #include "coordinator/coord.h"
 
 #define MAX_PARTS 5 /* routing id + the 4 frames of the longest message; more is FRAMES */
@@ -84,41 +85,6 @@ transport_open(struct coord *co, char *err, size_t errlen)
 	return 0;
 }
 
-/* Receives one multipart message: its first max parts into parts (the
- * caller closes them), the rest drained and dropped, which *over tells.
- * Returns the number of parts kept. */
-static int
-recv_parts(void *sock, zmq_msg_t *parts, int max, bool *over)
-{
-	int n = 0, more = 1;
-
-	*over = false;
-	while (more) {
-		zmq_msg_t tmp;
-		zmq_msg_t *m = n < max ? &parts[n] : &tmp;
-		zmq_msg_init(m);
-		if (zmq_msg_recv(m, sock, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(m);
-			break;
-		}
-		more = zmq_msg_more(m);
-		if (m == &tmp) {
-			zmq_msg_close(m);
-			*over = true;
-		} else {
-			n++;
-		}
-	}
-	return n;
-}
-
-static void
-close_parts(zmq_msg_t *parts, int n)
-{
-	for (int i = 0; i < n; i++)
-		zmq_msg_close(&parts[i]);
-}
-
 static void
 zap_reply(void *zap, zmq_msg_t *version, zmq_msg_t *reqid, const char *code, const char *text, const char *user)
 {
@@ -143,20 +109,21 @@ frame_is(zmq_msg_t *m, const char *s)
 void
 transport_on_zap(struct coord *co)
 {
+	static const struct multipart_limits lim = {.parts = 8};
 	zmq_msg_t p[8];
-	bool over;
-	int n = recv_parts(co->zap, p, 8, &over);
+	enum multipart_over over;
+	int n = multipart_recv(co->zap, ZMQ_DONTWAIT, p, &lim, &over);
 	char addr[64] = "", user[80] = "", err[256]; /* user: the key in hex, or "operator:NAME" */
 	const char *code = "400", *text = "not enrolled";
 
-	if (over) {
-		close_parts(p, n);
+	if (over != MULTIPART_WHOLE) {
+		multipart_close(p, n);
 		return; /* a REP socket cannot answer a broken request; libzmq then denies */
 	}
 	if (n < 6) {
 		if (n >= 2)
 			zap_reply(co->zap, &p[0], &p[1], "500", "malformed ZAP request", "");
-		close_parts(p, n);
+		multipart_close(p, n);
 		return;
 	}
 	snprintf(addr, sizeof(addr), "%.*s", (int)(zmq_msg_size(&p[3]) < 63 ? zmq_msg_size(&p[3]) : 63),
@@ -211,18 +178,19 @@ transport_on_zap(struct coord *co)
 		text = "refused";
 	}
 	zap_reply(co->zap, &p[0], &p[1], code, text, user);
-	close_parts(p, n);
+	multipart_close(p, n);
 }
 
 void
 transport_on_monitor(struct coord *co)
 {
+	static const struct multipart_limits lim = {.parts = 2};
 	zmq_msg_t p[2];
-	bool over;
-	int n = recv_parts(co->mon, p, 2, &over);
+	enum multipart_over over;
+	int n = multipart_recv(co->mon, ZMQ_DONTWAIT, p, &lim, &over);
 	uint16_t event;
 
-	if (n == 2 && !over && zmq_msg_size(&p[0]) >= 6) {
+	if (n == 2 && over == MULTIPART_WHOLE && zmq_msg_size(&p[0]) >= 6) {
 		memcpy(&event, zmq_msg_data(&p[0]), sizeof(event));
 		int len = (int)(zmq_msg_size(&p[1]) < 128 ? zmq_msg_size(&p[1]) : 128);
 		const char *a = zmq_msg_data(&p[1]);
@@ -231,7 +199,7 @@ transport_on_monitor(struct coord *co)
 		else if (event == ZMQ_EVENT_ACCEPTED)
 			log_debug("agent connection %.*s accepted", len, a);
 	}
-	close_parts(p, n);
+	multipart_close(p, n);
 }
 
 static void
@@ -265,12 +233,13 @@ header_type(const struct proto_frame *f)
 void
 transport_on_router(struct coord *co)
 {
+	static const struct multipart_limits lim = {.parts = MAX_PARTS};
 	zmq_msg_t p[MAX_PARTS];
 	struct proto_frame fr[MAX_PARTS];
 	struct proto_msg *m = NULL;
 	struct proto_error e;
-	bool over;
-	int n = recv_parts(co->router, p, MAX_PARTS, &over);
+	enum multipart_over over;
+	int n = multipart_recv(co->router, ZMQ_DONTWAIT, p, &lim, &over);
 	const char *user = NULL, *addr = NULL;
 	struct host *h;
 
@@ -278,7 +247,7 @@ transport_on_router(struct coord *co)
 		/* No frame after the routing id: nothing names a peer or a type. */
 		if (n == 1)
 			metrics_count_rejected(co, COORD_SOCK_AGENTS, PROTO_E_FRAMES);
-		close_parts(p, n);
+		multipart_close(p, n);
 		return;
 	}
 	user = zmq_msg_gets(&p[1], "User-Id");
@@ -305,8 +274,8 @@ transport_on_router(struct coord *co)
 				.skew_ms = co->conf->skew_ms};
 	/* More frames than any message has: the header's steps still come
 	 * first (PROTOCOL.md 7), then FRAMES, as no type has one frame. */
-	if (proto_receive(fr, over ? 1 : (size_t)(n - 1), &ctx, &m, &e) != PROTO_OK) {
-		if (over && e.code == PROTO_E_FRAMES)
+	if (proto_receive(fr, over != MULTIPART_WHOLE ? 1 : (size_t)(n - 1), &ctx, &m, &e) != PROTO_OK) {
+		if (over != MULTIPART_WHOLE && e.code == PROTO_E_FRAMES)
 			snprintf(e.msg, sizeof(e.msg), "more than %d frames", MAX_PARTS - 1);
 		int type = header_type(&fr[0]);
 		const char *what = type >= 0 ? proto_type_name(type) : "message";
@@ -351,5 +320,5 @@ transport_on_router(struct coord *co)
 	}
 out:
 	proto_msg_free(m);
-	close_parts(p, n);
+	multipart_close(p, n);
 }

@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "common/clock.h"
+#include "common/multipart.h"
 #include "coordinator/ctl/ctl.h"
 
 #define CLIENT_MONITOR   "inproc://odcctl-monitor"
@@ -154,17 +155,17 @@ client_open(struct ctl *c)
 static void
 client_monitor_event(struct ctl_client *cl)
 {
-	zmq_msg_t ev, addr;
+	/* An event is two frames: its number and value, then the address. */
+	static const struct multipart_limits lim = {.parts = 2};
+	zmq_msg_t p[2];
+	enum multipart_over over;
+	int n = multipart_recv(cl->mon, ZMQ_DONTWAIT, p, &lim, &over);
 	uint16_t event = 0;
 	uint32_t value = 0;
 
-	zmq_msg_init(&ev);
-	zmq_msg_init(&addr);
-	if (zmq_msg_recv(&ev, cl->mon, ZMQ_DONTWAIT) >= 0 && zmq_msg_size(&ev) >= 6) {
-		memcpy(&event, zmq_msg_data(&ev), sizeof(event));
-		memcpy(&value, (const uint8_t *)zmq_msg_data(&ev) + 2, sizeof(value));
-		if (zmq_msg_more(&ev))
-			zmq_msg_recv(&addr, cl->mon, ZMQ_DONTWAIT);
+	if (n >= 1 && zmq_msg_size(&p[0]) >= 6) {
+		memcpy(&event, zmq_msg_data(&p[0]), sizeof(event));
+		memcpy(&value, (const uint8_t *)zmq_msg_data(&p[0]) + 2, sizeof(value));
 	}
 	if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
 		cl->refused = true;
@@ -175,8 +176,7 @@ client_monitor_event(struct ctl_client *cl)
 		snprintf(cl->why, sizeof(cl->why),
 		         "the CURVE handshake failed: is coordinator_key the coordinator's key?");
 	}
-	zmq_msg_close(&ev);
-	zmq_msg_close(&addr);
+	multipart_close(p, n);
 }
 
 static int
@@ -246,45 +246,28 @@ client_send(struct ctl_client *cl, const struct proto_frames *f)
 static int
 client_recv(struct ctl_client *cl, struct proto_msg **out, struct proto_error *err)
 {
+	static const struct multipart_limits lim = {.parts = CLIENT_MAXFRAMES};
 	zmq_msg_t parts[CLIENT_MAXFRAMES];
 	struct proto_frame fr[CLIENT_MAXFRAMES];
 	struct proto_ctx ctx = {.receiver = PROTO_RCV_CLI, .skew_ms = PROTO_SKEW_MS};
-	size_t n = 0;
-	int more = 1, ret = 0;
-	bool over = false;
+	enum multipart_over over;
+	int n, ret = 0;
 
 	*out = NULL;
-	while (more) {
-		/* Frames beyond the most any message has are read into the last
-		 * slot's place and dropped: the count alone makes it FRAMES. */
-		zmq_msg_t extra, *part = n < CLIENT_MAXFRAMES ? &parts[n] : &extra;
-
-		zmq_msg_init(part);
-		if (zmq_msg_recv(part, cl->sock, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-			zmq_msg_close(part);
-			if (n == 0)
-				return -1;
-			break;
-		}
-		more = zmq_msg_more(part);
-		if (part == &extra) {
-			zmq_msg_close(&extra);
-			over = true;
-		} else {
-			n++;
-		}
-	}
-	for (size_t i = 0; i < n; i++)
+	/* Frames beyond the most any message has are dropped: the count
+	 * alone makes it FRAMES. */
+	if ((n = multipart_recv(cl->sock, ZMQ_DONTWAIT, parts, &lim, &over)) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
 		fr[i] = (struct proto_frame){zmq_msg_data(&parts[i]), zmq_msg_size(&parts[i])};
 	ctx.now_ms = proto_now_ms();
-	if (over) {
+	if (over != MULTIPART_WHOLE) {
 		err->code = PROTO_E_FRAMES;
 		snprintf(err->msg, sizeof(err->msg), "more than %d frames", CLIENT_MAXFRAMES);
-	} else if (proto_receive(fr, n, &ctx, out, err) == PROTO_OK) {
+	} else if (proto_receive(fr, (size_t)n, &ctx, out, err) == PROTO_OK) {
 		ret = 1;
 	}
-	for (size_t i = 0; i < n; i++)
-		zmq_msg_close(&parts[i]);
+	multipart_close(parts, n);
 	return ret;
 }
 

@@ -195,6 +195,13 @@ def test_dispatch_refusals(odc_host, peer):
         d.frames[1] = d.frames[1].replace(b"\xa3run", b"\xa3rum")  # after signing
         return d
 
+    def too_many_frames():
+        # More frames than any message has: answered from the header, the rest read to its
+        # end (common/multipart), so the next case is a message of its own.
+        d = peer.dispatch_frames(HOST, ping())
+        d.frames = list(d.frames) + [b"x", b"y", b"z"]
+        return d
+
     # Target proofs (PROTOCOL.md section 2): HOST is at position 1 of 3.
     three = ["h0", HOST, "h2"]
 
@@ -257,6 +264,7 @@ def test_dispatch_refusals(odc_host, peer):
          lambda: peer.dispatch_frames(HOST, rb({"to": "-4.2.0", "backup": bk}))),
         ("missing required param", "INVALID_PARAM",
          lambda: peer.dispatch_frames(HOST, rb({"to": old}))),
+        ("more frames than any message", "FRAMES", too_many_frames),
         ("param the action does not take", "INVALID_PARAM",
          lambda: peer.dispatch_frames(HOST, ping(params={"lines": "5"}))),
         ("phase the action does not allow", "INVALID_PARAM",
@@ -264,7 +272,7 @@ def test_dispatch_refusals(odc_host, peer):
     ]
     before = (host.engine.inspect(host.name)["Id"], odcworld.metadb_state(host))
     problems = []
-    with running_daemon(conf, peer=peer):
+    with running_daemon(conf, peer=peer) as agent:
         welcomed(peer)
         for name, want, build in cases:
             d = build()
@@ -298,6 +306,8 @@ def test_dispatch_refusals(odc_host, peer):
         assert peer.answer(HOST, d)["type"] == "ACK"
         assert peer.wait_final(HOST, job.job_id, timeout=30)["status"] == "ok"
         assert not problems, "refusals not as PROTOCOL.md says:\n" + "\n".join(problems)
+        # No case's frames were read again as a message of their own.
+        assert "dropped a message from the coordinator: HEADER" not in agent.log(), agent.log()[-3000:]
     odcworld.assert_untouched(host, *before)
 
 

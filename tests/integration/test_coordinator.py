@@ -1087,6 +1087,49 @@ def test_oversize_frames_are_answered_or_dropped_as_section_1_says(fleet):
     assert fleet.hosts()["hx"]["status"] == "online"
 
 
+def test_too_many_frames_are_answered_and_drained_for_the_next_message(fleet):
+    """Issue 17 (common/multipart; PROTOCOL.md 7, "Answers"). A message with more frames
+    than any type has is read to its last frame and refused FRAMES: a REPLY on the control
+    socket, a NACK naming the header's type on the agents' socket. The next message on the
+    same connection is read whole and answered for what it is."""
+    fleet.start()
+    mute = MuteHost(fleet, "hx", [])
+    cc = fleet.control_client()
+    info = odcproto.encode("REQUEST", {"request_id": 9, "command": "info", "args": {}})
+    # 7 frames after the routing id: 4 are kept, "z" is one too many, "w" and "v" are what
+    # only draining consumes (left queued they would be read as a message of their own,
+    # "w" as its routing id, and be refused HEADER in the log).
+    rep = cc.exchange(list(info) + [b"x", b"y", b"z", b"w", b"v"])
+    assert (rep["code"], rep["message"], rep["request_id"]) == (
+        odcproto.ERROR_CODES["FRAMES"], "wrong number of frames", 0), rep
+    rep = cc.request("info", request_id=10)
+    assert (rep["code"], rep["request_id"]) == (0, 10), rep
+    assert rep["body"]["coordinator_id"] == fleet.coordinator_id
+
+    def nack_after(frames):
+        mute.raw.received.clear()
+        mute.raw.send(frames)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            mute.pump(0.2)
+            for got in mute.raw.received:
+                if odcproto.TYPE_NAMES.get(got[0][3]) == "NACK":
+                    return odcproto.receive(got)
+        raise AssertionError(f"no NACK within 5 s to {len(frames)} frames")
+
+    result = odcproto.header(odcproto.TYPE_CODES["RESULT"])
+    nack = nack_after([result, b"\x00" * 16, b"\x00" * 96, b"t", b"u", b"v", b"w"])
+    assert (nack["code"], nack["message"]) == (odcproto.ERROR_CODES["FRAMES"], "more than 4 frames"), nack
+    assert nack["ref_type"] == odcproto.TYPE_CODES["RESULT"], nack
+    nack = nack_after([result, b"\x00" * 65537, b"\x00" * 96])
+    assert nack["code"] == odcproto.ERROR_CODES["TOO_BIG"], nack
+    assert fleet.hosts()["hx"]["status"] == "online"
+    log = fleet.log()
+    assert "host hx: refused a RESULT: FRAMES: more than 4 frames" in log, fleet.log_tail()
+    # Nothing of either message was read again as a message of its own.
+    assert "refused a message: HEADER" not in log, fleet.log_tail()
+
+
 # ------------------------------------------------------------------ logs
 
 def test_logs_prints_the_tail_of_odcs_log(fleet):
