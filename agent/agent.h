@@ -11,11 +11,11 @@
 #include "common/spawn.h"
 #include "proto/proto.h"
 
-#define AGENT_VERSION	    "0.1.0"
-#define AGENT_MAX_ROOTS	    8
-#define AGENT_MAX_LABELS    32
-#define AGENT_MAX_TRUSTED   16
-#define AGENT_MAX_BINDS	    16
+#define AGENT_VERSION     "0.1.0"
+#define AGENT_MAX_ROOTS   8
+#define AGENT_MAX_LABELS  32
+#define AGENT_MAX_TRUSTED 16
+#define AGENT_MAX_BINDS   16
 
 /* Steps of the rollback plan, in order. */
 enum agent_step {
@@ -53,7 +53,7 @@ struct agent_conf {
 	uint8_t coordinator_key[PROTO_PK_LEN];
 	bool has_coordinator;
 	uint64_t reconnect_max_ms; /* the DEALER's reconnect backoff ceiling */
-	uint64_t ping_ms;	   /* ZMTP ping interval; silent after 3 of them */
+	uint64_t ping_ms;          /* ZMTP ping interval; silent after 3 of them */
 
 	/* [docker] */
 	const char *docker_socket;
@@ -140,7 +140,8 @@ void agent_secret_free(char *s);
  * user, tenant and cluster). NULL with a message ("metadb unreachable: ..."
  * style, naming host:port) in err. */
 struct metadb;
-struct metadb *agent_metadb_open(const struct agent_conf *c, const char *password, char *err, size_t errlen);
+struct metadb *agent_metadb_open(const struct agent_conf *c, const char *password, char *err,
+                                 size_t errlen);
 
 /* Makes the directory path and any missing parent (each created 0700, as
  * `mkdir -p` would), so that a fresh host configured as the example says
@@ -157,15 +158,14 @@ bool agent_path_in_roots(const struct agent_conf *c, const char *path, char *err
  * reports it). */
 bool agent_path_allowed(const struct agent_conf *c, const char *path, char *err, size_t errlen);
 
-
 /* ---- loader.c: obloader/obdumper through the spawn helper ---- */
 
 struct loader_run {
 	struct spawn_result sr;
-	char cmdline[1024];	 /* redacted: the password is never in it */
-	char error_tail[4096];	 /* tail of logs/ob-loader-dumper.error */
-	char out_tail[2048];	 /* tail of stdout+stderr */
-	char workdir[4096];	 /* where it ran and wrote its logs */
+	char cmdline[1024];    /* redacted: the password is never in it */
+	char error_tail[4096]; /* tail of logs/ob-loader-dumper.error */
+	char out_tail[2048];   /* tail of stdout+stderr */
+	char workdir[4096];    /* where it ran and wrote its logs */
 };
 
 /* Dump the metadb into dir (must not exist or be empty) with --ddl --csv
@@ -179,21 +179,21 @@ struct loader_run {
  * exited 0 (which for a load proves nothing: the caller verifies), 1 when
  * it failed (see run), -1 when it could not be run at all (message in
  * err). */
-int loader_dump(const struct agent_conf *c, const char *password, const char *job,
-		const char *what, const char *dir, uint64_t deadline_ms, struct loader_run *run,
-		char *err, size_t errlen);
-int loader_load(const struct agent_conf *c, const char *password, const char *job,
-		const char *what, const char *dir, bool skip_header, uint64_t deadline_ms,
-		struct loader_run *run, char *err, size_t errlen);
+int loader_dump(const struct agent_conf *c, const char *password, const char *job, const char *what,
+                const char *dir, uint64_t deadline_ms, struct loader_run *run, char *err,
+                size_t errlen);
+int loader_load(const struct agent_conf *c, const char *password, const char *job, const char *what,
+                const char *dir, bool skip_header, uint64_t deadline_ms, struct loader_run *run,
+                char *err, size_t errlen);
 void loader_run_free(struct loader_run *run);
 
 /* ---- health.c: ODC's HTTP health endpoints through libcurl ---- */
 
 struct health_state {
-	bool reachable;	 /* something answered HTTP */
-	bool healthy;	 /* /api/v1/heartbeat/isHealthy said data: true */
-	char version[33];	 /* /api/v1/info data.version, "" when unknown */
-	char detail[256];	 /* why not healthy, for people */
+	bool reachable;   /* something answered HTTP */
+	bool healthy;     /* /api/v1/heartbeat/isHealthy said data: true */
+	char version[33]; /* /api/v1/info data.version, "" when unknown */
+	char detail[256]; /* why not healthy, for people */
 };
 
 /* One probe of base_url (e.g. http://127.0.0.1:8989), each request bounded
@@ -206,7 +206,7 @@ void health_probe(const char *base_url, uint64_t timeout_ms, struct health_state
  * deadline_ms (from now). progress, when not NULL, is called after each
  * probe. Returns 0 when the gate passed, 1 at the deadline. */
 int health_wait(const char *base_url, const char *want_version, uint64_t deadline_ms,
-		uint64_t interval_ms, struct health_state *st,
-		void (*progress)(void *ctx, const struct health_state *st), void *ctx);
+                uint64_t interval_ms, struct health_state *st,
+                void (*progress)(void *ctx, const struct health_state *st), void *ctx);
 
 #endif

@@ -16,34 +16,69 @@
 #include "common/keys.h"
 
 static const char *const known_keys[] = {
-	"agent.host_id",	  "agent.labels",	   "agent.state_dir",	     "agent.log_level",
-	"keys.secret_key",	  "trust.operators",	   "trust.coordinators",     "trust.backups",
-	"coordinator.endpoint",
-	"coordinator.public_key", "coordinator.reconnect_max", "coordinator.ping", "docker.socket",	   "docker.container",	     "docker.repository",
-	"docker.stop_timeout",	  "docker.api_timeout",	   "metadb.host",	     "metadb.port",
-	"metadb.user",		  "metadb.tenant",	   "metadb.cluster",	     "metadb.password_file",
-	"metadb.database",	  "metadb.timeout",	   "loader.obloader",	     "loader.obdumper",
-	"loader.threads",	  "paths.backup_roots",	   "paths.snapshot_root",    "deadlines.preflight",
-	"deadlines.stop",	  "deadlines.snapshot",	   "deadlines.restore",	     "deadlines.start",
-	"deadlines.health",	  "deadlines.job",	   "health.url",	     "health.interval",
-	"defaults.memory",	  "defaults.cpu_period",   "defaults.cpu_quota",     "defaults.network",
-	"defaults.profile_mode",  "defaults.binds",	   "retention.keep",	     "retention.max_age",
-	NULL,
+    "agent.host_id",
+    "agent.labels",
+    "agent.state_dir",
+    "agent.log_level",
+    "keys.secret_key",
+    "trust.operators",
+    "trust.coordinators",
+    "trust.backups",
+    "coordinator.endpoint",
+    "coordinator.public_key",
+    "coordinator.reconnect_max",
+    "coordinator.ping",
+    "docker.socket",
+    "docker.container",
+    "docker.repository",
+    "docker.stop_timeout",
+    "docker.api_timeout",
+    "metadb.host",
+    "metadb.port",
+    "metadb.user",
+    "metadb.tenant",
+    "metadb.cluster",
+    "metadb.password_file",
+    "metadb.database",
+    "metadb.timeout",
+    "loader.obloader",
+    "loader.obdumper",
+    "loader.threads",
+    "paths.backup_roots",
+    "paths.snapshot_root",
+    "deadlines.preflight",
+    "deadlines.stop",
+    "deadlines.snapshot",
+    "deadlines.restore",
+    "deadlines.start",
+    "deadlines.health",
+    "deadlines.job",
+    "health.url",
+    "health.interval",
+    "defaults.memory",
+    "defaults.cpu_period",
+    "defaults.cpu_quota",
+    "defaults.network",
+    "defaults.profile_mode",
+    "defaults.binds",
+    "retention.keep",
+    "retention.max_age",
+    NULL,
 };
 
 static int agent_conf_result(const struct agent_conf *c, char *err, size_t errlen);
 
 /* Trusted keys from a comma-separated list; every bad item is a problem. */
 static void
-keys_from_list(struct agent_conf *c, const char *section, const char *key, uint8_t out[][PROTO_PK_LEN],
-	       size_t *n, char *store, size_t storelen)
+keys_from_list(struct agent_conf *c, const char *section, const char *key,
+               uint8_t out[][PROTO_PK_LEN], size_t *n, char *store, size_t storelen)
 {
 	const char *items[AGENT_MAX_TRUSTED];
 	size_t count = 0, good = 0;
 	char kerr[160];
 
-	if (config_get_list(c->cfg, section, key, "", items, AGENT_MAX_TRUSTED, &count, store, storelen, NULL,
-			    0) < 0)
+	if (config_get_list(c->cfg, section, key, "", items, AGENT_MAX_TRUSTED, &count, store,
+	                    storelen, NULL, 0) < 0)
 		return;
 	for (size_t i = 0; i < count; i++) {
 		if (keys_parse_public(items[i], out[good], kerr, sizeof(kerr)) != 0)
@@ -56,8 +91,8 @@ keys_from_list(struct agent_conf *c, const char *section, const char *key, uint8
 
 /* One of the words in words (NULL-terminated), else a problem. */
 static void
-one_of(struct agent_conf *c, const char *section, const char *key, const char *value, const char *const *words,
-       const char *what)
+one_of(struct agent_conf *c, const char *section, const char *key, const char *value,
+       const char *const *words, const char *what)
 {
 	for (size_t i = 0; words[i] != NULL; i++)
 		if (strcmp(value, words[i]) == 0)
@@ -69,11 +104,11 @@ int
 agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen)
 {
 	static const uint64_t def_deadline_ms[STEP_COUNT] = {
-		120000, 300000, 3600000, 7200000, 300000, 300000,
+	    120000, 300000, 3600000, 7200000, 300000, 300000,
 	};
 	/* [deadlines] keys, in enum agent_step order. */
 	static const char *const deadline_keys[STEP_COUNT] = {"preflight", "stop",  "snapshot",
-							      "restore",   "start", "health"};
+	                                                      "restore",   "start", "health"};
 	static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 	struct config *f;
 	const char *s;
@@ -90,26 +125,32 @@ agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen
 	config_check_known(f, known_keys, NULL, 0);
 
 	if (config_require(f, "agent", "host_id", NULL, 0) == 0 &&
-	    config_get_str(f, "agent", "host_id", NULL, &c->host_id, NULL, 0) == 0 && !proto_valid_id(c->host_id))
-		config_problem(f, "agent", "host_id",
-			       "not a valid host id (1-64 of [A-Za-z0-9._-], starting alphanumeric)");
-	config_get_labels(f, "agent", "labels", "", c->labels, AGENT_MAX_LABELS, &c->n_labels, c->store,
-			  sizeof(c->store) / 4, NULL, 0);
+	    config_get_str(f, "agent", "host_id", NULL, &c->host_id, NULL, 0) == 0 &&
+	    !proto_valid_id(c->host_id))
+		config_problem(
+		    f, "agent", "host_id",
+		    "not a valid host id (1-64 of [A-Za-z0-9._-], starting alphanumeric)");
+	config_get_labels(f, "agent", "labels", "", c->labels, AGENT_MAX_LABELS, &c->n_labels,
+	                  c->store, sizeof(c->store) / 4, NULL, 0);
 	used = sizeof(c->store) / 4;
 	config_get_path(f, "agent", "state_dir", "/var/lib/odc-agent", &c->state_dir, NULL, 0);
 	if (config_get_str(f, "agent", "log_level", "info", &c->log_level, NULL, 0) == 0)
-		one_of(c, "agent", "log_level", c->log_level, levels, "expected debug, info, warn or error");
+		one_of(c, "agent", "log_level", c->log_level, levels,
+		       "expected debug, info, warn or error");
 
 	config_get_path(f, "keys", "secret_key", "", &c->secret_key, NULL, 0);
-	keys_from_list(c, "trust", "operators", c->operators, &c->n_operators, c->store + used, 2048);
+	keys_from_list(c, "trust", "operators", c->operators, &c->n_operators, c->store + used,
+	               2048);
 	used += 2048;
-	keys_from_list(c, "trust", "coordinators", c->coordinators, &c->n_coordinators, c->store + used, 2048);
+	keys_from_list(c, "trust", "coordinators", c->coordinators, &c->n_coordinators,
+	               c->store + used, 2048);
 	used += 2048;
-	keys_from_list(c, "trust", "backups", c->backup_signers, &c->n_backup_signers, c->store + used, 2048);
+	keys_from_list(c, "trust", "backups", c->backup_signers, &c->n_backup_signers,
+	               c->store + used, 2048);
 	used += 2048;
 	config_get_endpoint(f, "coordinator", "endpoint", "", 0, &c->coordinator_endpoint, NULL, 0);
-	config_get_duration_ms(f, "coordinator", "reconnect_max", 10000, 500, 600000, &c->reconnect_max_ms, NULL,
-			       0);
+	config_get_duration_ms(f, "coordinator", "reconnect_max", 10000, 500, 600000,
+	                       &c->reconnect_max_ms, NULL, 0);
 	config_get_duration_ms(f, "coordinator", "ping", 10000, 1000, 300000, &c->ping_ms, NULL, 0);
 	if (config_get_str(f, "coordinator", "public_key", "", &s, NULL, 0) == 0 && *s != '\0') {
 		char kerr[160];
@@ -126,9 +167,12 @@ agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen
 	if (config_require(f, "docker", "repository", NULL, 0) == 0 &&
 	    config_get_str(f, "docker", "repository", NULL, &c->repository, NULL, 0) == 0 &&
 	    strchr(c->repository, ':') != NULL && strchr(c->repository, '/') == NULL)
-		config_problem(f, "docker", "repository", "a repository without a tag (the tag comes from --to)");
-	config_get_duration_ms(f, "docker", "stop_timeout", 60000, 1000, 3600000, &c->stop_timeout_ms, NULL, 0);
-	config_get_duration_ms(f, "docker", "api_timeout", 30000, 1000, 600000, &c->api_timeout_ms, NULL, 0);
+		config_problem(f, "docker", "repository",
+		               "a repository without a tag (the tag comes from --to)");
+	config_get_duration_ms(f, "docker", "stop_timeout", 60000, 1000, 3600000,
+	                       &c->stop_timeout_ms, NULL, 0);
+	config_get_duration_ms(f, "docker", "api_timeout", 30000, 1000, 600000, &c->api_timeout_ms,
+	                       NULL, 0);
 
 	config_require(f, "metadb", "host", NULL, 0);
 	config_get_str(f, "metadb", "host", NULL, &c->db_host, NULL, 0);
@@ -139,24 +183,27 @@ agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen
 	config_get_str(f, "metadb", "cluster", "", &c->db_cluster, NULL, 0);
 	if (c->db_user != NULL) {
 		char login[256];
-		if (metadb_login_name(c->db_user, c->db_tenant, c->db_cluster, login, sizeof(login)) != 0)
+		if (metadb_login_name(c->db_user, c->db_tenant, c->db_cluster, login,
+		                      sizeof(login)) != 0)
 			config_problem(f, "metadb", *c->db_cluster ? "cluster" : "user",
-				       "user, tenant and cluster make no OceanBase login name (user@tenant#cluster: "
-				       "no '@' or '#' inside them, and a cluster needs a tenant)");
+			               "user, tenant and cluster make no OceanBase login name "
+			               "(user@tenant#cluster: "
+			               "no '@' or '#' inside them, and a cluster needs a tenant)");
 	}
 	config_require(f, "metadb", "password_file", NULL, 0);
 	config_get_path(f, "metadb", "password_file", NULL, &c->db_password_file, NULL, 0);
 	if (config_get_str(f, "metadb", "database", "odc_metadb", &c->db_name, NULL, 0) == 0) {
 		for (s = c->db_name; *s; s++) {
-			if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-			      *s == '_' || *s == '$')) {
+			if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+			      (*s >= '0' && *s <= '9') || *s == '_' || *s == '$')) {
 				config_problem(f, "metadb", "database",
-					       "only [A-Za-z0-9_$] is allowed in a database name");
+				               "only [A-Za-z0-9_$] is allowed in a database name");
 				break;
 			}
 		}
 	}
-	config_get_duration_ms(f, "metadb", "timeout", 10000, 1000, 600000, &c->db_timeout_ms, NULL, 0);
+	config_get_duration_ms(f, "metadb", "timeout", 10000, 1000, 600000, &c->db_timeout_ms, NULL,
+	                       0);
 
 	config_require(f, "loader", "obloader", NULL, 0);
 	config_get_path(f, "loader", "obloader", NULL, &c->obloader, NULL, 0);
@@ -165,14 +212,16 @@ agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen
 	config_get_uint(f, "loader", "threads", 1, 1, 64, &c->loader_threads, NULL, 0);
 
 	if (config_require(f, "paths", "backup_roots", NULL, 0) == 0 &&
-	    config_get_list(f, "paths", "backup_roots", NULL, c->backup_roots, AGENT_MAX_ROOTS, &n, c->store + used,
-			    1024, NULL, 0) == 0) {
+	    config_get_list(f, "paths", "backup_roots", NULL, c->backup_roots, AGENT_MAX_ROOTS, &n,
+	                    c->store + used, 1024, NULL, 0) == 0) {
 		c->n_backup_roots = n;
 		for (size_t i = 0; i < n; i++) {
-			if (!proto_valid_path(c->backup_roots[i]) || strcmp(c->backup_roots[i], "/") == 0) {
+			if (!proto_valid_path(c->backup_roots[i]) ||
+			    strcmp(c->backup_roots[i], "/") == 0) {
 				config_problem(f, "paths", "backup_roots",
-					       "%s: each root must be an absolute, normalised path other than /",
-					       c->backup_roots[i]);
+				               "%s: each root must be an absolute, normalised path "
+				               "other than /",
+				               c->backup_roots[i]);
 				c->n_backup_roots = 0;
 			}
 		}
@@ -186,27 +235,34 @@ agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen
 	/* keep counts the latest rollback, which prune never removes: 0 would
 	 * promise what is not done. */
 	config_get_uint(f, "retention", "keep", 3, 1, 1000, &c->retention_keep, NULL, 0);
-	config_get_duration_ms(f, "retention", "max_age", 0, 0, 3650 * 86400000ull, &c->retention_max_age_ms, NULL, 0);
+	config_get_duration_ms(f, "retention", "max_age", 0, 0, 3650 * 86400000ull,
+	                       &c->retention_max_age_ms, NULL, 0);
 
 	for (int i = 0; i < STEP_COUNT; i++)
-		config_get_duration_ms(f, "deadlines", deadline_keys[i], def_deadline_ms[i], 1000, 86400000,
-				       &c->deadline_ms[i], NULL, 0);
-	config_get_duration_ms(f, "deadlines", "job", 4 * 3600000, 10000, 7 * 86400000ull, &c->job_deadline_ms,
-			       NULL, 0);
+		config_get_duration_ms(f, "deadlines", deadline_keys[i], def_deadline_ms[i], 1000,
+		                       86400000, &c->deadline_ms[i], NULL, 0);
+	config_get_duration_ms(f, "deadlines", "job", 4 * 3600000, 10000, 7 * 86400000ull,
+	                       &c->job_deadline_ms, NULL, 0);
 
-	if (config_get_str(f, "health", "url", "http://127.0.0.1:8989", &c->health_url, NULL, 0) == 0 &&
+	if (config_get_str(f, "health", "url", "http://127.0.0.1:8989", &c->health_url, NULL, 0) ==
+	        0 &&
 	    strncmp(c->health_url, "http://", 7) != 0 && strncmp(c->health_url, "https://", 8) != 0)
 		config_problem(f, "health", "url", "expected an http:// or https:// URL");
-	config_get_duration_ms(f, "health", "interval", 2000, 100, 60000, &c->health_interval_ms, NULL, 0);
+	config_get_duration_ms(f, "health", "interval", 2000, 100, 60000, &c->health_interval_ms,
+	                       NULL, 0);
 
-	config_get_size(f, "defaults", "memory", 8ull << 30, 64ull << 20, 1ull << 40, &c->def_memory, NULL, 0);
-	config_get_uint(f, "defaults", "cpu_period", 100000, 1000, 1000000, &c->def_cpu_period, NULL, 0);
-	config_get_uint(f, "defaults", "cpu_quota", 400000, 1000, 100000000, &c->def_cpu_quota, NULL, 0);
+	config_get_size(f, "defaults", "memory", 8ull << 30, 64ull << 20, 1ull << 40,
+	                &c->def_memory, NULL, 0);
+	config_get_uint(f, "defaults", "cpu_period", 100000, 1000, 1000000, &c->def_cpu_period,
+	                NULL, 0);
+	config_get_uint(f, "defaults", "cpu_quota", 400000, 1000, 100000000, &c->def_cpu_quota,
+	                NULL, 0);
 	config_get_str(f, "defaults", "network", "host", &c->def_network, NULL, 0);
 	config_get_str(f, "defaults", "profile_mode", "alipay", &c->def_profile_mode, NULL, 0);
-	config_get_list(f, "defaults", "binds", "/var/log/odc:/opt/odc/log, /var/data/odc:/opt/odc/data",
-			c->def_binds, AGENT_MAX_BINDS, &c->n_def_binds, c->store + used, sizeof(c->store) - used,
-			NULL, 0);
+	config_get_list(f, "defaults", "binds",
+	                "/var/log/odc:/opt/odc/log, /var/data/odc:/opt/odc/data", c->def_binds,
+	                AGENT_MAX_BINDS, &c->n_def_binds, c->store + used, sizeof(c->store) - used,
+	                NULL, 0);
 	c->def_binds[c->n_def_binds] = NULL;
 	return agent_conf_result(c, err, errlen);
 }
@@ -217,8 +273,9 @@ agent_conf_result(const struct agent_conf *c, char *err, size_t errlen)
 {
 	if (config_problem_count(c->cfg) == 0)
 		return 0;
-	snprintf(err, errlen, "%s", config_problem_text(c->cfg, 0) != NULL ? config_problem_text(c->cfg, 0)
-									     : "out of memory");
+	snprintf(err, errlen, "%s",
+	         config_problem_text(c->cfg, 0) != NULL ? config_problem_text(c->cfg, 0)
+	                                                : "out of memory");
 	return -1;
 }
 
@@ -227,8 +284,10 @@ static bool
 daemon_configured(const struct agent_conf *c)
 {
 	static const char *const keys[][2] = {
-		{"keys", "secret_key"},		 {"trust", "coordinators"},
-		{"coordinator", "endpoint"}, {"coordinator", "public_key"},
+	    {"keys", "secret_key"},
+	    {"trust", "coordinators"},
+	    {"coordinator", "endpoint"},
+	    {"coordinator", "public_key"},
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -269,11 +328,12 @@ agent_conf_check(struct agent_conf *c, unsigned flags, char *err, size_t errlen)
 	char why[512];
 
 	if ((flags & AGENT_CHECK_DAEMON) || daemon_configured(c)) {
-		daemon_require(c, "keys", "secret_key", c->secret_key != NULL && *c->secret_key != '\0');
+		daemon_require(c, "keys", "secret_key",
+		               c->secret_key != NULL && *c->secret_key != '\0');
 		daemon_require(c, "trust", "operators", c->n_operators > 0);
 		daemon_require(c, "trust", "coordinators", c->n_coordinators > 0);
 		daemon_require(c, "coordinator", "endpoint",
-			       c->coordinator_endpoint != NULL && *c->coordinator_endpoint != '\0');
+		               c->coordinator_endpoint != NULL && *c->coordinator_endpoint != '\0');
 		daemon_require(c, "coordinator", "public_key", c->has_coordinator);
 	}
 	if (c->secret_key != NULL && *c->secret_key != '\0') {
@@ -294,9 +354,9 @@ agent_conf_check(struct agent_conf *c, unsigned flags, char *err, size_t errlen)
 			/* An empty password is one empty line; an empty file is one
 			 * nobody wrote. */
 			config_problem(f, "metadb", "password_file",
-				       "%s: empty (the password goes on its first line; a file of "
-				       "one newline means an empty password)",
-				       c->db_password_file);
+			               "%s: empty (the password goes on its first line; a file of "
+			               "one newline means an empty password)",
+			               c->db_password_file);
 		agent_secret_free(pw);
 	}
 	if (c->obloader != NULL)
@@ -326,12 +386,13 @@ agent_metadb_open(const struct agent_conf *c, const char *password, char *err, s
 	char login[256];
 
 	if (metadb_login_name(c->db_user, c->db_tenant, c->db_cluster, login, sizeof(login)) != 0) {
-		snprintf(err, errlen, "user '%s', tenant '%s', cluster '%s' make no login name", c->db_user,
-			 c->db_tenant, c->db_cluster);
+		snprintf(err, errlen, "user '%s', tenant '%s', cluster '%s' make no login name",
+		         c->db_user, c->db_tenant, c->db_cluster);
 		return NULL;
 	}
-	struct metadb_conf mc = {c->db_host, (unsigned)c->db_port, login, password, c->db_name,
-				 (unsigned)(c->db_timeout_ms / 1000)};
+	struct metadb_conf mc = {c->db_host, (unsigned)c->db_port,
+	                         login,      password,
+	                         c->db_name, (unsigned)(c->db_timeout_ms / 1000)};
 	return metadb_connect(&mc, err, errlen);
 }
 
@@ -344,8 +405,8 @@ agent_read_password(const struct agent_conf *c, char *err, size_t errlen)
 	int fd = open(c->db_password_file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0) {
-		snprintf(err, errlen, "%s: cannot open the metadb password file: %s", c->db_password_file,
-			 strerror(errno));
+		snprintf(err, errlen, "%s: cannot open the metadb password file: %s",
+		         c->db_password_file, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -353,8 +414,9 @@ agent_read_password(const struct agent_conf *c, char *err, size_t errlen)
 		goto out;
 	}
 	if ((st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "%s: password file is group/world accessible (mode %04o); chmod 600 it",
-			 c->db_password_file, (unsigned)(st.st_mode & 07777));
+		snprintf(err, errlen,
+		         "%s: password file is group/world accessible (mode %04o); chmod 600 it",
+		         c->db_password_file, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	/* sodium_malloc aborts before sodium_init; it is idempotent. */
@@ -410,7 +472,7 @@ agent_path_in_roots(const struct agent_conf *c, const char *path, char *err, siz
 			return true;
 	}
 	snprintf(err, errlen, "%s is outside the backup roots (%s%s)", path, c->backup_roots[0],
-		 c->n_backup_roots > 1 ? ", ..." : "");
+	         c->n_backup_roots > 1 ? ", ..." : "");
 	return false;
 }
 
@@ -425,8 +487,8 @@ agent_path_allowed(const struct agent_conf *c, const char *path, char *err, size
 		lexical = strncmp(path, c->backup_roots[i], n) == 0 && path[n] == '/';
 	}
 	if (!lexical) {
-		snprintf(err, errlen, "%s is outside the backup roots (%s%s)", path, c->backup_roots[0],
-			 c->n_backup_roots > 1 ? ", ..." : "");
+		snprintf(err, errlen, "%s is outside the backup roots (%s%s)", path,
+		         c->backup_roots[0], c->n_backup_roots > 1 ? ", ..." : "");
 		return false;
 	}
 	/* An existing path must also stay inside once symlinks are resolved;

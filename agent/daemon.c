@@ -32,21 +32,21 @@
 #include "common/sdnotify.h"
 #include "proto/replay.h"
 
-#define HELLO_RETRY_MS	   5000
-#define DEFAULT_BEAT_MS	   5000
-#define MAX_FRAMES	   4
-#define WORKER_ENDPOINT	   "inproc://odc-agent-worker"
-#define MONITOR_ENDPOINT   "inproc://odc-agent-monitor"
+#define HELLO_RETRY_MS   5000
+#define DEFAULT_BEAT_MS  5000
+#define MAX_FRAMES       4
+#define WORKER_ENDPOINT  "inproc://odc-agent-worker"
+#define MONITOR_ENDPOINT "inproc://odc-agent-monitor"
 /* A step's "running" PROGRESS waits this long: a step that ends sooner is
  * told by its RESULT alone (a fleet-wide ping sends half the messages). */
-#define PROGRESS_HOLD_MS   200
+#define PROGRESS_HOLD_MS 200
 /* A lost connection that libzmq does not retry within this long (it gives
  * up after a protocol error, e.g. a frame over ZMQ_MAXMSGSIZE) is connected
  * again by the agent itself. */
-#define LOST_GRACE_MS	   1000
+#define LOST_GRACE_MS 1000
 /* How often a new start of ODC's container is looked for (fencewatch.h):
  * ODC takes tens of seconds to reach its migrations. */
-#define FENCE_WATCH_MS	   3000
+#define FENCE_WATCH_MS 3000
 
 static volatile sig_atomic_t stopping;
 
@@ -125,7 +125,8 @@ w_started(void *ctx, const char *job, const char *step)
 	struct worker_arg *w = ctx;
 	struct proto_msg m = {.type = PROTO_PROGRESS};
 
-	m.u.progress = (struct proto_progress){job, w->c->host_id, step, "running", proto_now_ms(), 0, ""};
+	m.u.progress =
+	    (struct proto_progress){job, w->c->host_id, step, "running", proto_now_ms(), 0, ""};
 	send_msg(w->pair, &m, NULL);
 }
 
@@ -143,7 +144,8 @@ w_note(void *ctx, const char *job, const char *step, const char *message)
 		return;
 	}
 	snprintf(msg, sizeof(msg), "%s", message);
-	m.u.progress = (struct proto_progress){job, w->c->host_id, step, "running", proto_now_ms(), 0, msg};
+	m.u.progress =
+	    (struct proto_progress){job, w->c->host_id, step, "running", proto_now_ms(), 0, msg};
 	send_msg(w->pair, &m, NULL);
 }
 
@@ -169,8 +171,8 @@ w_result(void *ctx, const struct proto_result *r)
 		return;
 	}
 	/* Durable first: a result sent but not recorded could be lost. */
-	if (journal_outbox_put(w->j, r->job_id, r->step, f.body, f.body_len, f.sig, PROTO_SIGFRAME_LEN, proto_now_ms(),
-			       err, sizeof(err)) != 0)
+	if (journal_outbox_put(w->j, r->job_id, r->step, f.body, f.body_len, f.sig,
+	                       PROTO_SIGFRAME_LEN, proto_now_ms(), err, sizeof(err)) != 0)
 		log_err("job %s step %s: %s", r->job_id, r->step, err);
 	send_frames(w->pair, f.header, f.body, f.body_len, f.sig);
 	proto_frames_free(&f);
@@ -204,9 +206,13 @@ worker_main(void *arg)
 		char job[65];
 		rc = plan_resume(w->c, w->j, &out, job, err, sizeof(err));
 		if (rc != 2)
-			log_info("resumed job %s: %s", job, rc == 0 ? "succeeded" : err[0] ? err : "failed");
+			log_info("resumed job %s: %s", job,
+			         rc == 0  ? "succeeded"
+			         : err[0] ? err
+			                  : "failed");
 	} else {
-		struct plan_request rq = {w->job, w->action, w->params, w->n_params, w->phase, w->deadline_ms};
+		struct plan_request rq = {w->job,      w->action, w->params,
+		                          w->n_params, w->phase,  w->deadline_ms};
 		rc = plan_execute(w->c, w->j, &rq, &out, err, sizeof(err));
 		if (rc != 0 && err[0] != '\0')
 			log_warn("job %s: %s", w->job, err);
@@ -266,11 +272,11 @@ systemd_status(struct daemon *dm, bool ready)
 	const char *job = dm->worker_alive && dm->warg != NULL ? dm->warg->job : "";
 
 	if (ready)
-		sdnotify_ready(&dm->sn, "%s the coordinator at %s%s%s", link, dm->c->coordinator_endpoint,
-			       *job ? "; running job " : "", job);
+		sdnotify_ready(&dm->sn, "%s the coordinator at %s%s%s", link,
+		               dm->c->coordinator_endpoint, *job ? "; running job " : "", job);
 	else
-		sdnotify_status(&dm->sn, "%s the coordinator at %s%s%s", link, dm->c->coordinator_endpoint,
-				*job ? "; running job " : "", job);
+		sdnotify_status(&dm->sn, "%s the coordinator at %s%s%s", link,
+		                dm->c->coordinator_endpoint, *job ? "; running job " : "", job);
 }
 
 static bool
@@ -294,15 +300,20 @@ static void
 send_hello(struct daemon *dm)
 {
 	static const char *const caps[] = {"ping", "status", "preflight", "stop", "start",
-					   "logs", "backup", "rollback", "undo", "prune"};
+	                                   "logs", "backup", "rollback",  "undo", "prune"};
 	struct proto_kv labels[AGENT_MAX_LABELS];
 	struct proto_msg m = {.type = PROTO_HELLO};
 
 	for (size_t i = 0; i < dm->c->n_labels; i++)
 		labels[i] = (struct proto_kv){dm->c->labels[i].key, dm->c->labels[i].value};
-	m.u.hello = (struct proto_hello){dm->c->host_id, AGENT_VERSION, {0}, labels, dm->c->n_labels,
-					 (const char **)(uintptr_t)caps, sizeof(caps) / sizeof(caps[0]),
-					 proto_now_ms()};
+	m.u.hello = (struct proto_hello){dm->c->host_id,
+	                                 AGENT_VERSION,
+	                                 {0},
+	                                 labels,
+	                                 dm->c->n_labels,
+	                                 (const char **)(uintptr_t)caps,
+	                                 sizeof(caps) / sizeof(caps[0]),
+	                                 proto_now_ms()};
 	memcpy(m.u.hello.incarnation, dm->incarnation, PROTO_INCARN_LEN);
 	send_msg(dm->dealer, &m, NULL);
 	dm->next_hello = clock_mono_ms() + HELLO_RETRY_MS;
@@ -312,7 +323,8 @@ static int
 resend_one(void *ctx, const uint8_t *body, size_t blen, const uint8_t *sig, size_t slen)
 {
 	struct daemon *dm = ctx;
-	const uint8_t hdr[PROTO_HEADER_LEN] = {PROTO_MAGIC0, PROTO_MAGIC1, PROTO_VERSION, PROTO_RESULT};
+	const uint8_t hdr[PROTO_HEADER_LEN] = {PROTO_MAGIC0, PROTO_MAGIC1, PROTO_VERSION,
+	                                       PROTO_RESULT};
 
 	if (slen != PROTO_SIGFRAME_LEN)
 		return 0;
@@ -322,7 +334,8 @@ resend_one(void *ctx, const uint8_t *body, size_t blen, const uint8_t *sig, size
 static const char *
 state_enum(const char *docker_state)
 {
-	static const char *const ok[] = {"created", "restarting", "running", "removing", "paused", "exited", "dead"};
+	static const char *const ok[] = {"created", "restarting", "running", "removing",
+	                                 "paused",  "exited",     "dead"};
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		if (strcmp(ok[i], docker_state) == 0)
@@ -369,7 +382,8 @@ watch_container(struct daemon *dm)
 		dm->d = docker_new(dm->c->docker_socket, 2000, err, sizeof(err));
 	if (dm->d != NULL &&
 	    docker_container_inspect(dm->d, dm->c->container, &ct, &raw, err, sizeof(err)) == 0 &&
-	    strcmp(ct.state, "running") == 0 && fence_watch_due(&dm->fence, &ct) && !daemon_busy(dm))
+	    strcmp(ct.state, "running") == 0 && fence_watch_due(&dm->fence, &ct) &&
+	    !daemon_busy(dm))
 		(void)fence_watch_check(&dm->fence, dm->c, dm->d, &ct, raw);
 	json_decref(raw);
 	dm->next_watch = clock_mono_ms() + FENCE_WATCH_MS;
@@ -400,8 +414,12 @@ send_heartbeat(struct daemon *dm)
 		rc = docker_container_inspect(dm->d, c->container, &ct, &raw, err, sizeof(err));
 	if (rc >= 0) {
 		hb->has_odc = true;
-		hb->odc = (struct proto_container){rc == 0 ? ct.id : "", c->container, rc == 0 ? ct.image : "",
-						   rc == 0 ? state_enum(ct.state) : "absent", "unknown", ""};
+		hb->odc = (struct proto_container){rc == 0 ? ct.id : "",
+		                                   c->container,
+		                                   rc == 0 ? ct.image : "",
+		                                   rc == 0 ? state_enum(ct.state) : "absent",
+		                                   "unknown",
+		                                   ""};
 		if (rc == 0 && strcmp(ct.state, "running") == 0) {
 			health_probe(c->health_url, 1000, &st);
 			if (st.healthy) {
@@ -424,7 +442,8 @@ send_heartbeat(struct daemon *dm)
 	 * DATABASE_* says nothing (the coordinator keeps what it knew). */
 	if (rc == 0 && spec_metadb_identity(raw, &id, err, sizeof(err)) == 0) {
 		hb->has_metadb = true;
-		hb->metadb = (struct proto_metadb){id.host, id.port, id.tenant, id.cluster, id.database};
+		hb->metadb =
+		    (struct proto_metadb){id.host, id.port, id.tenant, id.cluster, id.database};
 	}
 	pthread_mutex_lock(&dm->sh.mu);
 	if (dm->sh.busy && dm->sh.job[0]) {
@@ -442,7 +461,7 @@ send_heartbeat(struct daemon *dm)
 		struct statvfs v;
 		if (statvfs(p, &v) == 0)
 			disks[nd++] = (struct proto_disk){p, (uint64_t)v.f_bavail * v.f_frsize,
-							  (uint64_t)v.f_blocks * v.f_frsize};
+			                                  (uint64_t)v.f_blocks * v.f_frsize};
 	}
 	hb->disks = disks;
 	hb->n_disks = nd;
@@ -453,12 +472,13 @@ send_heartbeat(struct daemon *dm)
 /* The ACK or NACK of a DISPATCH. It names only what the receive procedure
  * verified of the DISPATCH (refs, PROTOCOL.md section 7, "Answers"). */
 static void
-answer_dispatch(struct daemon *dm, int type, const struct proto_refs *r, enum proto_err code, const char *msg)
+answer_dispatch(struct daemon *dm, int type, const struct proto_refs *r, enum proto_err code,
+                const char *msg)
 {
 	struct proto_msg m = {.type = (enum proto_type)type};
 
-	m.u.ack = (struct proto_ack){PROTO_DISPATCH, r->job_id, r->host_id, r->step, {0}, r->nonce_len,
-				     (uint64_t)code, msg ? msg : ""};
+	m.u.ack = (struct proto_ack){PROTO_DISPATCH, r->job_id,      r->host_id,    r->step, {0},
+	                             r->nonce_len,   (uint64_t)code, msg ? msg : ""};
 	memcpy(m.u.ack.nonce, r->nonce, PROTO_NONCE_LEN);
 	send_msg(dm->dealer, &m, NULL);
 }
@@ -476,7 +496,8 @@ refuse_dispatch(struct daemon *dm, const struct proto_refs *r, enum proto_err co
 	if (strlen(why) >= sizeof(msg))
 		for (size_t n = strlen(msg); n > 0 && (unsigned char)msg[n - 1] >= 0x80; n--)
 			msg[n - 1] = '\0';
-	log_warn("refused a dispatch%s%s: %s: %s", *r->job_id ? " of job " : "", r->job_id, proto_err_name(code), why);
+	log_warn("refused a dispatch%s%s: %s: %s", *r->job_id ? " of job " : "", r->job_id,
+	         proto_err_name(code), why);
 	answer_dispatch(dm, PROTO_NACK, r, code, msg);
 }
 
@@ -578,7 +599,8 @@ on_dispatch(struct daemon *dm, const struct proto_msg *m, const struct proto_ref
 		return;
 	}
 	answer_dispatch(dm, PROTO_ACK, refs, PROTO_OK, NULL);
-	log_info("accepted job %s: %s (%s) from operator %s", jb->job_id, jb->action, d->phase, jb->operator_name);
+	log_info("accepted job %s: %s (%s) from operator %s", jb->job_id, jb->action, d->phase,
+	         jb->operator_name);
 }
 
 static int
@@ -628,16 +650,16 @@ on_coordinator(struct daemon *dm)
 	pthread_mutex_unlock(&dm->sh.mu);
 	struct proto_refs refs = {0};
 	struct proto_ctx ctx = {.receiver = PROTO_RCV_AGENT,
-				.trusted = trust,
-				.trust_ctx = (void *)(uintptr_t)dm->c,
-				.host_id = dm->c->host_id,
-				.now_ms = proto_now_ms(),
-				.skew_ms = PROTO_SKEW_MS,
-				.replay = &dm->replay,
-				.busy_job = busy[0] ? busy : NULL,
-				.params_ok = params_ok,
-				.params_ctx = (void *)(uintptr_t)dm->c,
-				.refs = &refs};
+	                        .trusted = trust,
+	                        .trust_ctx = (void *)(uintptr_t)dm->c,
+	                        .host_id = dm->c->host_id,
+	                        .now_ms = proto_now_ms(),
+	                        .skew_ms = PROTO_SKEW_MS,
+	                        .replay = &dm->replay,
+	                        .busy_job = busy[0] ? busy : NULL,
+	                        .params_ok = params_ok,
+	                        .params_ctx = (void *)(uintptr_t)dm->c,
+	                        .refs = &refs};
 	struct proto_msg *m = NULL;
 	struct proto_error e = {0};
 	enum proto_err rc;
@@ -649,11 +671,12 @@ on_coordinator(struct daemon *dm)
 	if (rc != PROTO_OK) {
 		/* A DISPATCH is answered whatever failed, from what was verified
 		 * of it (refs) and its header; nothing else is (PROTOCOL.md 7). */
-		if (fr[0].len == PROTO_HEADER_LEN && fr[0].data[0] == PROTO_MAGIC0 && fr[0].data[1] == PROTO_MAGIC1 &&
-		    fr[0].data[3] == PROTO_DISPATCH)
+		if (fr[0].len == PROTO_HEADER_LEN && fr[0].data[0] == PROTO_MAGIC0 &&
+		    fr[0].data[1] == PROTO_MAGIC1 && fr[0].data[3] == PROTO_DISPATCH)
 			refuse_dispatch(dm, &refs, rc, e.msg);
 		else
-			log_warn("dropped a message from the coordinator: %s: %s", proto_err_name(rc), e.msg);
+			log_warn("dropped a message from the coordinator: %s: %s",
+			         proto_err_name(rc), e.msg);
 		goto out;
 	}
 	switch (m->type) {
@@ -661,8 +684,8 @@ on_coordinator(struct daemon *dm)
 		char err[256];
 		dm->beat_ms = m->u.welcome.heartbeat_ms;
 		if (!dm->welcomed)
-			log_info("welcomed by coordinator %s (heartbeat %llu ms)", m->u.welcome.coordinator_id,
-				 (unsigned long long)dm->beat_ms);
+			log_info("welcomed by coordinator %s (heartbeat %llu ms)",
+			         m->u.welcome.coordinator_id, (unsigned long long)dm->beat_ms);
 		dm->welcomed = true;
 		dm->next_beat = clock_mono_ms();
 		if (journal_outbox_pending(dm->j, resend_one, dm, err, sizeof(err)) < 0)
@@ -672,7 +695,8 @@ on_coordinator(struct daemon *dm)
 	case PROTO_ACK:
 		if (m->u.ack.ref_type == PROTO_RESULT) {
 			char err[256];
-			if (journal_outbox_ack(dm->j, m->u.ack.job_id, m->u.ack.step, err, sizeof(err)) != 0)
+			if (journal_outbox_ack(dm->j, m->u.ack.job_id, m->u.ack.step, err,
+			                       sizeof(err)) != 0)
 				log_err("%s", err);
 		}
 		break;
@@ -682,16 +706,21 @@ on_coordinator(struct daemon *dm)
 		/* A RESULT the coordinator refused for what it is (PROTOCOL.md 4:
 		 * a job or step it cannot attribute) is not sent again; it stays in
 		 * the journal. INTERNAL is the coordinator's trouble: retry. */
-		bool final = a->ref_type == PROTO_RESULT && a->code != PROTO_E_INTERNAL && *a->job_id != '\0';
-		log_warn("coordinator refused our %s for job %s%s%s: %s: %s%s", proto_type_name((int)a->ref_type),
-			 a->job_id, *a->step ? ", step " : "", a->step, proto_err_name((int)a->code), a->message,
-			 final ? "; it is kept in the journal and not sent again" : "");
+		bool final = a->ref_type == PROTO_RESULT && a->code != PROTO_E_INTERNAL &&
+		             *a->job_id != '\0';
+		log_warn("coordinator refused our %s for job %s%s%s: %s: %s%s",
+		         proto_type_name((int)a->ref_type), a->job_id, *a->step ? ", step " : "",
+		         a->step, proto_err_name((int)a->code), a->message,
+		         final ? "; it is kept in the journal and not sent again" : "");
 		if (final && journal_outbox_ack(dm->j, a->job_id, a->step, err, sizeof(err)) != 0)
 			log_err("%s", err);
 		break;
 	}
-	case PROTO_DISPATCH: on_dispatch(dm, m, &refs); break;
-	default: break;
+	case PROTO_DISPATCH:
+		on_dispatch(dm, m, &refs);
+		break;
+	default:
+		break;
 	}
 out:
 	proto_msg_free(m);
@@ -724,18 +753,22 @@ hold_or_release(struct daemon *dm, zmq_msg_t *parts, size_t n)
 {
 	struct proto_msg *m = NULL;
 	struct proto_error e;
-	int type = n >= 2 && zmq_msg_size(&parts[0]) == PROTO_HEADER_LEN ? ((uint8_t *)zmq_msg_data(&parts[0]))[3] : 0;
+	int type = n >= 2 && zmq_msg_size(&parts[0]) == PROTO_HEADER_LEN
+	               ? ((uint8_t *)zmq_msg_data(&parts[0]))[3]
+	               : 0;
 	bool held = false;
 
 	if ((type != PROTO_PROGRESS && type != PROTO_RESULT) ||
-	    proto_decode_body(type, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), &m, &e) != PROTO_OK) {
+	    proto_decode_body(type, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), &m, &e) !=
+	        PROTO_OK) {
 		if (dm->n_held > 0)
 			release_held(dm, true);
 		return false;
 	}
 	const char *job = type == PROTO_RESULT ? m->u.result.job_id : m->u.progress.job_id;
 	const char *step = type == PROTO_RESULT ? m->u.result.step : m->u.progress.step;
-	bool same = dm->n_held > 0 && strcmp(dm->held_job, job) == 0 && strcmp(dm->held_step, step) == 0;
+	bool same =
+	    dm->n_held > 0 && strcmp(dm->held_job, job) == 0 && strcmp(dm->held_step, step) == 0;
 	/* The heartbeat names the step this stream has reached: set here, in the
 	 * order the messages go out, never ahead of a RESULT still queued. */
 	pthread_mutex_lock(&dm->sh.mu);
@@ -744,7 +777,8 @@ hold_or_release(struct daemon *dm, zmq_msg_t *parts, size_t n)
 	pthread_mutex_unlock(&dm->sh.mu);
 	if (dm->n_held > 0)
 		release_held(dm, !(same && type == PROTO_RESULT));
-	if (type == PROTO_PROGRESS && strcmp(m->u.progress.status, "running") == 0 && *m->u.progress.message == '\0') {
+	if (type == PROTO_PROGRESS && strcmp(m->u.progress.status, "running") == 0 &&
+	    *m->u.progress.message == '\0') {
 		for (size_t i = 0; i < n; i++) {
 			zmq_msg_init(&dm->held[i]);
 			zmq_msg_move(&dm->held[i], &parts[i]);
@@ -773,7 +807,8 @@ on_worker(struct daemon *dm)
 		/* The worker sends what the protocol has (at most MAX_FRAMES);
 		 * a longer one is a bug, not to go out cut short. */
 		log_err("the worker sent a message of more than %d frames; dropped it", MAX_FRAMES);
-	} else if (n == 1 && zmq_msg_size(&parts[0]) == 4 && memcmp(zmq_msg_data(&parts[0]), "done", 4) == 0) {
+	} else if (n == 1 && zmq_msg_size(&parts[0]) == 4 &&
+	           memcmp(zmq_msg_data(&parts[0]), "done", 4) == 0) {
 		if (dm->n_held > 0)
 			release_held(dm, true);
 		pthread_join(dm->worker, NULL);
@@ -796,7 +831,8 @@ on_worker(struct daemon *dm)
 			struct worker_arg *next = dm->pending;
 			dm->pending = NULL;
 			if (start_worker(dm, next) != 0)
-				log_err("cannot start the queued phase %s of job %s", next->phase, next->job);
+				log_err("cannot start the queued phase %s of job %s", next->phase,
+				        next->job);
 		}
 	} else if (n >= 2 && !hold_or_release(dm, parts, (size_t)n)) {
 		send_parts(dm, parts, (size_t)n);
@@ -816,7 +852,9 @@ on_monitor(struct daemon *dm)
 	if (n == 2 && zmq_msg_size(&p[0]) >= 2) {
 		uint16_t event;
 		memcpy(&event, zmq_msg_data(&p[0]), sizeof(event));
-		if ((event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED || event == ZMQ_EVENT_CONNECT_RETRIED) && dm->reconnect_lost) {
+		if ((event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ||
+		     event == ZMQ_EVENT_CONNECT_RETRIED) &&
+		    dm->reconnect_lost) {
 			dm->reconnect_lost = false;
 			dm->reconnect_at = 0;
 		}
@@ -825,18 +863,24 @@ on_monitor(struct daemon *dm)
 			dm->welcomed = false;
 			dm->reconnect_backoff = 0;
 			send_hello(dm);
-		} else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-			   event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+		} else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+		           event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+		           event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
 			uint64_t b = dm->reconnect_backoff ? dm->reconnect_backoff * 2 : 500;
-			dm->reconnect_backoff = b < dm->c->reconnect_max_ms ? b : dm->c->reconnect_max_ms;
+			dm->reconnect_backoff =
+			    b < dm->c->reconnect_max_ms ? b : dm->c->reconnect_max_ms;
 			dm->reconnect_at = clock_mono_ms() + dm->reconnect_backoff;
 			dm->reconnect_lost = false;
-			log_warn("the coordinator at %s refused this agent%s; trying again in %llu ms",
-				 dm->c->coordinator_endpoint,
-				 event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? " (is its key accepted? odcctl keys)" : "",
-				 (unsigned long long)dm->reconnect_backoff);
+			log_warn(
+			    "the coordinator at %s refused this agent%s; trying again in %llu ms",
+			    dm->c->coordinator_endpoint,
+			    event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+			        ? " (is its key accepted? odcctl keys)"
+			        : "",
+			    (unsigned long long)dm->reconnect_backoff);
 		} else if (event == ZMQ_EVENT_DISCONNECTED) {
-			log_warn("lost the coordinator at %s; reconnecting", dm->c->coordinator_endpoint);
+			log_warn("lost the coordinator at %s; reconnecting",
+			         dm->c->coordinator_endpoint);
 			dm->welcomed = false;
 			if (dm->reconnect_at == 0) {
 				dm->reconnect_at = clock_mono_ms() + LOST_GRACE_MS;
@@ -851,11 +895,12 @@ static int
 setup_socket(struct daemon *dm, char *err, size_t errlen)
 {
 	uint8_t cpk[32], csk[32], spk[32];
-	int one = 1, zero = 0, ivl = 500, ivl_max = (int)dm->c->reconnect_max_ms, hb = (int)dm->c->ping_ms,
-	    hb_to = 3 * (int)dm->c->ping_ms;
+	int one = 1, zero = 0, ivl = 500, ivl_max = (int)dm->c->reconnect_max_ms,
+	    hb = (int)dm->c->ping_ms, hb_to = 3 * (int)dm->c->ping_ms;
 	int64_t maxmsg = (int64_t)(proto_frame_limit(PROTO_RCV_AGENT) + PROTO_CURVE_OVERHEAD);
 
-	if (keys_curve(dm->kp, cpk, csk) != 0 || keys_curve_public(dm->c->coordinator_key, spk) != 0) {
+	if (keys_curve(dm->kp, cpk, csk) != 0 ||
+	    keys_curve_public(dm->c->coordinator_key, spk) != 0) {
 		snprintf(err, errlen, "cannot derive the CURVE keys");
 		return -1;
 	}
@@ -886,9 +931,10 @@ setup_socket(struct daemon *dm, char *err, size_t errlen)
 	 * connection that brings a longer frame (PROTOCOL.md section 1). */
 	zmq_setsockopt(dm->dealer, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	if (zmq_socket_monitor(dm->dealer, MONITOR_ENDPOINT,
-			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
-				   ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-				   ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+	                       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+	                           ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+	                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
 		snprintf(err, errlen, "zmq monitor: %s", zmq_strerror(errno));
 		return -1;
 	}
@@ -918,7 +964,8 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 	dm.kp = keys_load_secret(c->secret_key, err, errlen);
 	if (dm.kp == NULL)
 		return -1;
-	if (agent_dir_ensure(c->state_dir, err, errlen) != 0 || agent_dir_ensure(c->snapshot_root, err, errlen) != 0)
+	if (agent_dir_ensure(c->state_dir, err, errlen) != 0 ||
+	    agent_dir_ensure(c->snapshot_root, err, errlen) != 0)
 		goto out;
 	snprintf(path, sizeof(path), "%s/journal.db", c->state_dir);
 	if ((dm.j = journal_open(path, err, errlen)) == NULL)
@@ -950,7 +997,8 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 		}
 		journal_plan_clear(&up);
 	}
-	log_info("odc-agent %s on %s: coordinator %s", AGENT_VERSION, c->host_id, c->coordinator_endpoint);
+	log_info("odc-agent %s on %s: coordinator %s", AGENT_VERSION, c->host_id,
+	         c->coordinator_endpoint);
 	dm.next_hello = clock_mono_ms() + HELLO_RETRY_MS;
 	/* Ready once the journal, the nonce store and the socket are set up; the
 	 * coordinator may come later (the status line says whether it has). */
@@ -967,9 +1015,9 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 		if (dm.next_watch < due)
 			due = dm.next_watch;
 		zmq_pollitem_t items[] = {
-			{dm.dealer, 0, ZMQ_POLLIN, 0},
-			{dm.mon, 0, ZMQ_POLLIN, 0},
-			{dm.pair, 0, ZMQ_POLLIN, 0},
+		    {dm.dealer, 0, ZMQ_POLLIN, 0},
+		    {dm.mon, 0, ZMQ_POLLIN, 0},
+		    {dm.pair, 0, ZMQ_POLLIN, 0},
 		};
 		long timeout = due > now ? (long)(due - now) : 0;
 		if (zmq_poll(items, 3, timeout) < 0) {
@@ -989,12 +1037,15 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 			release_held(&dm, true);
 		if (dm.reconnect_at != 0 && now >= dm.reconnect_at) {
 			if (dm.reconnect_lost)
-				log_warn("libzmq gave the connection to %s up (a protocol error, such as a frame over "
-					 "%zu bytes); connecting again", c->coordinator_endpoint,
-					 proto_frame_limit(PROTO_RCV_AGENT));
+				log_warn("libzmq gave the connection to %s up (a protocol error, "
+				         "such as a frame over "
+				         "%zu bytes); connecting again",
+				         c->coordinator_endpoint,
+				         proto_frame_limit(PROTO_RCV_AGENT));
 			dm.reconnect_at = 0;
 			dm.reconnect_lost = false;
-			zmq_disconnect(dm.dealer, c->coordinator_endpoint); /* may be gone already */
+			zmq_disconnect(dm.dealer,
+			               c->coordinator_endpoint); /* may be gone already */
 			if (zmq_connect(dm.dealer, c->coordinator_endpoint) != 0)
 				log_err("%s: %s", c->coordinator_endpoint, zmq_strerror(errno));
 		}
@@ -1006,12 +1057,15 @@ daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 			send_heartbeat(&dm);
 			/* ±10% jitter, so a restarted fleet does not beat in step. */
 			uint64_t span = dm.beat_ms / 5;
-			dm.next_beat = clock_mono_ms() + dm.beat_ms - dm.beat_ms / 10 + (span ? randombytes_uniform((uint32_t)span) : 0);
+			dm.next_beat = clock_mono_ms() + dm.beat_ms - dm.beat_ms / 10 +
+			               (span ? randombytes_uniform((uint32_t)span) : 0);
 		}
 		systemd_status(&dm, false);
 	}
-	log_info("stopping%s", dm.worker_alive ? "; the running job resumes at the next start" : "");
-	sdnotify_stopping(&dm.sn, "stopping%s", dm.worker_alive ? "; the running job resumes at the next start" : "");
+	log_info("stopping%s",
+	         dm.worker_alive ? "; the running job resumes at the next start" : "");
+	sdnotify_stopping(&dm.sn, "stopping%s",
+	                  dm.worker_alive ? "; the running job resumes at the next start" : "");
 	ret = 0;
 out:
 	/* A running worker is not joined: the process ends, the journal keeps

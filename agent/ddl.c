@@ -759,9 +759,9 @@ table_alter(struct table_parse *tp, const struct span *st, size_t k)
 		 * into the name ("`t`ADD FOREIGN KEY ..., `x` int"). */
 		size_t len = p->t[k].start - p->t[st->a].start;
 		while (len > 0 && (p->s[p->t[st->a].start + len - 1] == ' ' ||
-				   p->s[p->t[st->a].start + len - 1] == '\t' ||
-				   p->s[p->t[st->a].start + len - 1] == '\n' ||
-				   p->s[p->t[st->a].start + len - 1] == '\r'))
+		                   p->s[p->t[st->a].start + len - 1] == '\t' ||
+		                   p->s[p->t[st->a].start + len - 1] == '\n' ||
+		                   p->s[p->t[st->a].start + len - 1] == '\r'))
 			len--;
 		sb_add(&sb, p->s + p->t[st->a].start, len);
 		sb_str(&sb, " ");

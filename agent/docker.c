@@ -186,7 +186,8 @@ docker_tar_push(struct docker_logs *l, const uint8_t *p, size_t n)
 			k = l->skip < n ? (size_t)l->skip : n;
 			l->skip -= k;
 		} else {
-			k = sizeof(l->block) - l->block_len < n ? sizeof(l->block) - l->block_len : n;
+			k = sizeof(l->block) - l->block_len < n ? sizeof(l->block) - l->block_len
+			                                        : n;
 			memcpy(l->block + l->block_len, p, k);
 			l->block_len += k;
 			if (l->block_len == sizeof(l->block)) {
@@ -790,7 +791,8 @@ docker_container_remove(struct docker *d, const char *id, char *err, size_t errl
 	struct docker_sink s;
 	int result = -1;
 
-	if (docker_path(d, path, sizeof(path), "/containers/", "container", id, "", err, errlen) != 0)
+	if (docker_path(d, path, sizeof(path), "/containers/", "container", id, "", err, errlen) !=
+	    0)
 		return -1;
 	memset(&s, 0, sizeof(s));
 	if (docker_call(d, "DELETE", path, NULL, NULL, 0, &s, err, errlen) != 0)
@@ -931,8 +933,8 @@ out:
 }
 
 int
-docker_container_file_tail(struct docker *d, const char *id, const char *file, size_t max_bytes, char **out,
-                           char *err, size_t errlen)
+docker_container_file_tail(struct docker *d, const char *id, const char *file, size_t max_bytes,
+                           char **out, char *err, size_t errlen)
 {
 	char path[DOCKER_PATH_MAX], query[DOCKER_PATH_MAX];
 	struct docker_logs logs;
@@ -946,7 +948,8 @@ docker_container_file_tail(struct docker *d, const char *id, const char *file, s
 	logs.tar = 1;
 	if (max_bytes > DOCKER_BODY_MAX)
 		max_bytes = DOCKER_BODY_MAX;
-	if (docker_path(d, path, sizeof(path), "/containers/", "container", id, "/archive", err, errlen) != 0)
+	if (docker_path(d, path, sizeof(path), "/containers/", "container", id, "/archive", err,
+	                errlen) != 0)
 		return -1;
 	esc = curl_easy_escape(d->curl, file, 0);
 	if (esc == NULL || snprintf(query, sizeof(query), "path=%s", esc) >= (int)sizeof(query)) {
@@ -995,8 +998,8 @@ docker_waited_ms(const struct docker *d)
 }
 
 int
-docker_container_wait_state(struct docker *d, const char *id, const char *const *states, uint64_t timeout_ms,
-			    char state_out[17], char *err, size_t errlen)
+docker_container_wait_state(struct docker *d, const char *id, const char *const *states,
+                            uint64_t timeout_ms, char state_out[17], char *err, size_t errlen)
 {
 	uint64_t end = clock_mono_ms() + timeout_ms;
 	struct docker_container ct;
@@ -1014,8 +1017,8 @@ docker_container_wait_state(struct docker *d, const char *id, const char *const 
 			if (strcmp(states[i], ct.state) == 0)
 				return 0;
 		if (clock_mono_ms() >= end) {
-			docker_fail(err, errlen, "container %s is %s, not %s, after %llu ms", id, ct.state, states[0],
-				    (unsigned long long)timeout_ms);
+			docker_fail(err, errlen, "container %s is %s, not %s, after %llu ms", id,
+			            ct.state, states[0], (unsigned long long)timeout_ms);
 			return 1;
 		}
 		struct timespec ts = {0, 100 * 1000000L};

@@ -105,8 +105,8 @@ int docker_container_logs(struct docker *d, const char *id, unsigned tail_lines,
  * read as it comes: a large log costs no memory), which works on a stopped
  * container too. *out is malloc'd and NUL-terminated. Returns 0, 1 when the
  * file does not exist (or is not a regular file), -1 on error. */
-int docker_container_file_tail(struct docker *d, const char *id, const char *file, size_t max_bytes, char **out,
-                               char *err, size_t errlen);
+int docker_container_file_tail(struct docker *d, const char *id, const char *file, size_t max_bytes,
+                               char **out, char *err, size_t errlen);
 
 /* Milliseconds this client has spent waiting inside requests (for the
  * agent's own-overhead figures). NULL gives 0. */
@@ -117,7 +117,7 @@ uint64_t docker_waited_ms(const struct docker *d);
  * passes. Returns 0 when reached, 1 at the timeout (err says the state it
  * is in), -1 on error or when the container disappeared. state_out, when
  * not NULL, receives the last state seen. */
-int docker_container_wait_state(struct docker *d, const char *id, const char *const *states, uint64_t timeout_ms,
-				char state_out[17], char *err, size_t errlen);
+int docker_container_wait_state(struct docker *d, const char *id, const char *const *states,
+                                uint64_t timeout_ms, char state_out[17], char *err, size_t errlen);
 
 #endif

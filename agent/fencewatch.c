@@ -81,8 +81,9 @@ fence_watch_check(struct fence_watch *w, const struct agent_conf *c, struct dock
 	    (rc = fence_read(m, &f, err, sizeof(err))) < 0 ||
 	    (rc == 1 && metadb_history_version(m, hv, sizeof(hv), err, sizeof(err)) != 0)) {
 		if (!w->warned)
-			log_warn("container %s started: the metadb's fence cannot be read (%s); trying again every %d s",
-				 ct->name, err, RETRY_MS / 1000);
+			log_warn("container %s started: the metadb's fence cannot be read (%s); "
+			         "trying again every %d s",
+			         ct->name, err, RETRY_MS / 1000);
 		w->warned = true;
 		w->retry_ms = clock_mono_ms() + RETRY_MS;
 		goto out;
@@ -102,24 +103,35 @@ fence_watch_check(struct fence_watch *w, const struct agent_conf *c, struct dock
 	    created >= f.since_ms)
 		goto out; /* not newer, or created since the fence: the operator's decision */
 	if (version_release_cmp(tag, hv, &cmp_now) && cmp_now <= 0) {
-		log_err("container %s (%s) was created before the metadb was fenced (%s), and the metadb is at "
-			  "version %s now: it was migrated forward since; the deployment's other nodes may be "
-			  "running an older release on it", ct->name, ct->image, desc, hv);
+		log_err("container %s (%s) was created before the metadb was fenced (%s), and the "
+		        "metadb is at "
+		        "version %s now: it was migrated forward since; the deployment's other "
+		        "nodes may be "
+		        "running an older release on it",
+		        ct->name, ct->image, desc, hv);
 		goto out;
 	}
-	if (docker_container_stop(d, ct->id, (unsigned)(c->stop_timeout_ms / 1000), err, sizeof(err)) != 0) {
-		log_err("container %s (%s) must not run on the fenced metadb (%s), but stopping it failed: %s; "
-			  "stop it by hand: docker stop %s", ct->name, ct->image, desc, err, ct->name);
+	if (docker_container_stop(d, ct->id, (unsigned)(c->stop_timeout_ms / 1000), err,
+	                          sizeof(err)) != 0) {
+		log_err("container %s (%s) must not run on the fenced metadb (%s), but stopping it "
+		        "failed: %s; "
+		        "stop it by hand: docker stop %s",
+		        ct->name, ct->image, desc, err, ct->name);
 		goto out;
 	}
 	stopped = 1;
-	log_err("stopped container %s (%s, created before the metadb was fenced: %s): an ODC of a newer release "
-		  "than the metadb's version %s would migrate it forward under the deployment's other nodes. The "
-		  "host is DOWN (ODC stopped, metadb untouched). To bring this node to the deployment's release: "
-		  "`odc-agent run rollback --to TAG --backup DIR` with the tag of version %s (the metadb is at it: "
-		  "it is not restored again); to run this container anyway, migrating the metadb forward: "
-		  "`odc-agent guard lift-fence %s && docker start %s`",
-		  ct->name, ct->image, desc, hv, f.version, f.job, ct->name);
+	log_err("stopped container %s (%s, created before the metadb was fenced: %s): an ODC of a "
+	        "newer release "
+	        "than the metadb's version %s would migrate it forward under the deployment's "
+	        "other nodes. The "
+	        "host is DOWN (ODC stopped, metadb untouched). To bring this node to the "
+	        "deployment's release: "
+	        "`odc-agent run rollback --to TAG --backup DIR` with the tag of version %s (the "
+	        "metadb is at it: "
+	        "it is not restored again); to run this container anyway, migrating the metadb "
+	        "forward: "
+	        "`odc-agent guard lift-fence %s && docker start %s`",
+	        ct->name, ct->image, desc, hv, f.version, f.job, ct->name);
 out:
 	metadb_close(m);
 	agent_secret_free(pw);

@@ -16,7 +16,7 @@
 struct fence_watch {
 	char checked[128]; /* "id@StartedAt" of the start checked last */
 	uint64_t retry_ms; /* monotonic: when an unreachable metadb is tried again */
-	bool warned;	   /* the unreachable metadb was logged for this start */
+	bool warned;       /* the unreachable metadb was logged for this start */
 };
 
 /* Whether the running container ct is due a check: a start of it (its id

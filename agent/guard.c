@@ -18,8 +18,8 @@
 #include "common/version.h"
 #include "proto/proto.h"
 
-#define SESSIONS_MAX	 10000
-#define SESSION_ADDRS	 8
+#define SESSIONS_MAX  10000
+#define SESSION_ADDRS 8
 
 /* The holder is the table's comment, "host=H job=J action=A since_ms=N":
  * the table has no row, so a dump taken under the guard (the snapshot)
@@ -35,8 +35,8 @@ holder_row(void *ctx, char **cols, const unsigned long *lens, unsigned ncols)
 	(void)lens;
 	who->unreadable = true;
 	if (ncols >= 1 && cols[0] != NULL &&
-	    (n = sscanf(cols[0], "host=%64s job=%64s action=%32s since_ms=%llu version=%64s", host, job, action,
-	                &since, version)) >= 4) {
+	    (n = sscanf(cols[0], "host=%64s job=%64s action=%32s since_ms=%llu version=%64s", host,
+	                job, action, &since, version)) >= 4) {
 		snprintf(who->host, sizeof(who->host), "%s", host);
 		snprintf(who->job, sizeof(who->job), "%s", job);
 		snprintf(who->action, sizeof(who->action), "%s", action);
@@ -61,9 +61,12 @@ marker_read(struct metadb *m, const char *table, struct guard_holder *who, char 
 		return -1;
 	}
 	snprintf(q, sizeof(q),
-	         "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = '%s'",
+	         "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND "
+	         "TABLE_NAME = '%s'",
 	         ldb, table);
-	rc = metadb_query(m, q, strcmp(table, GUARD_TABLE) == 0 ? "reading the restore guard" : "reading the fence",
+	rc = metadb_query(m, q,
+	                  strcmp(table, GUARD_TABLE) == 0 ? "reading the restore guard"
+	                                                  : "reading the fence",
 	                  1, holder_row, who, err, errlen);
 	return rc < 0 ? -1 : rc; /* 0: no such table; 1: present */
 }
@@ -89,8 +92,8 @@ word_ok(const char *s, size_t max)
 }
 
 int
-guard_take(struct metadb *m, const char *host, const char *job, const char *action, struct guard_holder *who,
-           char *err, size_t errlen)
+guard_take(struct metadb *m, const char *host, const char *job, const char *action,
+           struct guard_holder *who, char *err, size_t errlen)
 {
 	char q[512];
 	int rc;
@@ -101,7 +104,8 @@ guard_take(struct metadb *m, const char *host, const char *job, const char *acti
 	}
 	/* One statement: the table and its comment, created at once or not. */
 	snprintf(q, sizeof(q),
-	         "CREATE TABLE `" GUARD_TABLE "` (`held` TINYINT) COMMENT = 'host=%s job=%s action=%s since_ms=%llu'",
+	         "CREATE TABLE `" GUARD_TABLE
+	         "` (`held` TINYINT) COMMENT = 'host=%s job=%s action=%s since_ms=%llu'",
 	         host, job, action, (unsigned long long)proto_now_ms());
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (metadb_exec(m, q, "taking the restore guard", err, errlen) == 0)
@@ -121,17 +125,18 @@ guard_take(struct metadb *m, const char *host, const char *job, const char *acti
 }
 
 int
-guard_release(struct metadb *m, const char *host, const char *job, struct guard_holder *who, char *err,
-              size_t errlen)
+guard_release(struct metadb *m, const char *host, const char *job, struct guard_holder *who,
+              char *err, size_t errlen)
 {
 	int rc = guard_read(m, who, err, errlen);
 
 	if (rc <= 0)
 		return rc;
-	if (job != NULL &&
-	    (who->unreadable || strcmp(who->job, job) != 0 || (host != NULL && strcmp(who->host, host) != 0)))
+	if (job != NULL && (who->unreadable || strcmp(who->job, job) != 0 ||
+	                    (host != NULL && strcmp(who->host, host) != 0)))
 		return 1;
-	if (metadb_exec(m, "DROP TABLE IF EXISTS `" GUARD_TABLE "`", "releasing the restore guard", err, errlen) != 0)
+	if (metadb_exec(m, "DROP TABLE IF EXISTS `" GUARD_TABLE "`", "releasing the restore guard",
+	                err, errlen) != 0)
 		return -1;
 	return 0;
 }
@@ -158,7 +163,8 @@ guard_describe(const struct guard_holder *who, char *out, size_t outlen)
 		return;
 	}
 	instant_text(who->since_ms, when, sizeof(when));
-	snprintf(out, outlen, "host %s for job %s (%s) since %s", who->host, who->job, who->action, when);
+	snprintf(out, outlen, "host %s for job %s (%s) since %s", who->host, who->job, who->action,
+	         when);
 }
 
 struct sessions {
@@ -191,8 +197,8 @@ session_row(void *ctx, char **cols, const unsigned long *lens, unsigned ncols)
 }
 
 int
-guard_sessions(struct metadb *m, const char *user, const char *login, size_t *n, char *desc, size_t desclen,
-               char *err, size_t errlen)
+guard_sessions(struct metadb *m, const char *user, const char *login, size_t *n, char *desc,
+               size_t desclen, char *err, size_t errlen)
 {
 	char q[1024], ldb[140], lu[300], ll[600];
 	struct sessions ss = {0};
@@ -201,20 +207,23 @@ guard_sessions(struct metadb *m, const char *user, const char *login, size_t *n,
 	*n = 0;
 	*desc = '\0';
 	if (metadb_literal(m, metadb_database(m), ldb, sizeof(ldb)) != 0 ||
-	    metadb_literal(m, user, lu, sizeof(lu)) != 0 || metadb_literal(m, login, ll, sizeof(ll)) != 0) {
+	    metadb_literal(m, user, lu, sizeof(lu)) != 0 ||
+	    metadb_literal(m, login, ll, sizeof(ll)) != 0) {
 		snprintf(err, errlen, "sessions: database or user name too long");
 		return -1;
 	}
 	snprintf(q, sizeof(q),
-	         "SELECT HOST FROM information_schema.PROCESSLIST WHERE DB = %s AND USER IN (%s, %s) AND ID <> %lu",
+	         "SELECT HOST FROM information_schema.PROCESSLIST WHERE DB = %s AND USER IN (%s, "
+	         "%s) AND ID <> %lu",
 	         ldb, lu, ll, metadb_connection_id(m));
-	if (metadb_query(m, q, "listing the sessions on the metadb", SESSIONS_MAX, session_row, &ss, err,
-	                 errlen) != 0)
+	if (metadb_query(m, q, "listing the sessions on the metadb", SESSIONS_MAX, session_row, &ss,
+	                 err, errlen) != 0)
 		return -1;
 	*n = ss.n;
 	off = (size_t)snprintf(desc, desclen, "%zu session%s from", ss.n, ss.n == 1 ? "" : "s");
 	for (size_t i = 0; i < ss.n_addrs && off < desclen; i++)
-		off += (size_t)snprintf(desc + off, desclen - off, "%s %s", i ? "," : "", ss.addrs[i]);
+		off +=
+		    (size_t)snprintf(desc + off, desclen - off, "%s %s", i ? "," : "", ss.addrs[i]);
 	if (ss.n_addrs == SESSION_ADDRS && off < desclen)
 		snprintf(desc + off, desclen - off, ", ...");
 	return 0;
@@ -227,7 +236,8 @@ fence_read(struct metadb *m, struct guard_holder *f, char *err, size_t errlen)
 }
 
 int
-fence_set(struct metadb *m, const char *host, const char *job, const char *version, char *err, size_t errlen)
+fence_set(struct metadb *m, const char *host, const char *job, const char *version, char *err,
+          size_t errlen)
 {
 	char comment[300], q[512];
 
@@ -235,12 +245,13 @@ fence_set(struct metadb *m, const char *host, const char *job, const char *versi
 		snprintf(err, errlen, "fence: host, job or version is not an id");
 		return -1;
 	}
-	snprintf(comment, sizeof(comment), "host=%s job=%s action=rollback since_ms=%llu version=%s", host, job,
+	snprintf(comment, sizeof(comment),
+	         "host=%s job=%s action=rollback since_ms=%llu version=%s", host, job,
 	         (unsigned long long)proto_now_ms(), version);
 	/* Never a moment without a fence once there was one: the table stays,
 	 * its comment is replaced. */
-	if (metadb_exec(m, "CREATE TABLE IF NOT EXISTS `" FENCE_TABLE "` (`held` TINYINT)", "setting the fence", err,
-	                errlen) != 0)
+	if (metadb_exec(m, "CREATE TABLE IF NOT EXISTS `" FENCE_TABLE "` (`held` TINYINT)",
+	                "setting the fence", err, errlen) != 0)
 		return -1;
 	snprintf(q, sizeof(q), "ALTER TABLE `" FENCE_TABLE "` COMMENT = '%s'", comment);
 	return metadb_exec(m, q, "setting the fence", err, errlen);
@@ -255,7 +266,10 @@ fence_lift(struct metadb *m, const char *job, struct guard_holder *f, char *err,
 		return rc;
 	if (job != NULL && (f->unreadable || strcmp(f->job, job) != 0))
 		return 1;
-	return metadb_exec(m, "DROP TABLE IF EXISTS `" FENCE_TABLE "`", "lifting the fence", err, errlen) == 0 ? 0 : -1;
+	return metadb_exec(m, "DROP TABLE IF EXISTS `" FENCE_TABLE "`", "lifting the fence", err,
+	                   errlen) == 0
+	           ? 0
+	           : -1;
 }
 
 void

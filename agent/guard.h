@@ -20,7 +20,7 @@ struct guard_holder {
 	char action[33];
 	uint64_t since_ms;
 	char version[65]; /* the fence's: the version the metadb was restored to */
-	bool unreadable; /* the table exists without a row we can read */
+	bool unreadable;  /* the table exists without a row we can read */
 };
 
 /* Who holds the guard: 0 nobody, 1 held (*who filled), -1 error. */

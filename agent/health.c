@@ -27,7 +27,7 @@ on_body(char *p, size_t size, size_t nmemb, void *ud)
 /* GET base+path into b; the HTTP status, or -1 when nothing answered. */
 static long
 http_get(const char *base, const char *path, uint64_t timeout_ms, struct buf *b, char *why,
-	 size_t whylen)
+         size_t whylen)
 {
 	char url[1024];
 	long status = -1;
@@ -67,7 +67,8 @@ health_probe(const char *base_url, uint64_t timeout_ms, struct health_state *st)
 
 	memset(st, 0, sizeof(*st));
 	buf_init(&b, HEALTH_BODY_MAX);
-	status = http_get(base_url, "/api/v1/heartbeat/isHealthy", timeout_ms, &b, st->detail, sizeof(st->detail));
+	status = http_get(base_url, "/api/v1/heartbeat/isHealthy", timeout_ms, &b, st->detail,
+	                  sizeof(st->detail));
 	if (status < 0)
 		goto out;
 	st->reachable = true;
@@ -102,8 +103,9 @@ out:
 }
 
 int
-health_wait(const char *base_url, const char *want_version, uint64_t deadline_ms, uint64_t interval_ms,
-	    struct health_state *st, void (*progress)(void *ctx, const struct health_state *st), void *ctx)
+health_wait(const char *base_url, const char *want_version, uint64_t deadline_ms,
+            uint64_t interval_ms, struct health_state *st,
+            void (*progress)(void *ctx, const struct health_state *st), void *ctx)
 {
 	uint64_t end = clock_mono_ms() + deadline_ms;
 
@@ -114,8 +116,8 @@ health_wait(const char *base_url, const char *want_version, uint64_t deadline_ms
 		if (st->healthy && want_version != NULL && *want_version != '\0' &&
 		    !version_belongs_to(st->version, want_version)) {
 			st->healthy = false;
-			snprintf(st->detail, sizeof(st->detail), "ODC answers as version %s, not %s", st->version,
-				 want_version);
+			snprintf(st->detail, sizeof(st->detail),
+			         "ODC answers as version %s, not %s", st->version, want_version);
 		}
 		if (progress != NULL)
 			progress(ctx, st);

@@ -17,23 +17,23 @@ struct journal {
 };
 
 static const char schema[] =
-	"PRAGMA journal_mode=WAL;"
-	"PRAGMA synchronous=FULL;"
-	"CREATE TABLE IF NOT EXISTS plan ("
-	" job_id TEXT NOT NULL, phase TEXT NOT NULL, action TEXT NOT NULL, params TEXT NOT NULL,"
-	" state TEXT NOT NULL, created_ms INTEGER NOT NULL, deadline_ms INTEGER NOT NULL,"
-	" updated_ms INTEGER NOT NULL, PRIMARY KEY (job_id, phase));"
-	"CREATE TABLE IF NOT EXISTS step ("
-	" job_id TEXT NOT NULL, phase TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,"
-	" exit_code INTEGER NOT NULL DEFAULT 0, started_ms INTEGER NOT NULL,"
-	" duration_ms INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',"
-	" output_tail TEXT NOT NULL DEFAULT '', data TEXT NOT NULL DEFAULT '{}',"
-	" PRIMARY KEY (job_id, phase, step));"
-	"CREATE TABLE IF NOT EXISTS fact ("
-	" job_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (job_id, key));"
-	"CREATE TABLE IF NOT EXISTS outbox ("
-	" job_id TEXT NOT NULL, step TEXT NOT NULL, body BLOB NOT NULL, sig BLOB NOT NULL,"
-	" acked INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, PRIMARY KEY (job_id, step));";
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=FULL;"
+    "CREATE TABLE IF NOT EXISTS plan ("
+    " job_id TEXT NOT NULL, phase TEXT NOT NULL, action TEXT NOT NULL, params TEXT NOT NULL,"
+    " state TEXT NOT NULL, created_ms INTEGER NOT NULL, deadline_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL, PRIMARY KEY (job_id, phase));"
+    "CREATE TABLE IF NOT EXISTS step ("
+    " job_id TEXT NOT NULL, phase TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,"
+    " exit_code INTEGER NOT NULL DEFAULT 0, started_ms INTEGER NOT NULL,"
+    " duration_ms INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',"
+    " output_tail TEXT NOT NULL DEFAULT '', data TEXT NOT NULL DEFAULT '{}',"
+    " PRIMARY KEY (job_id, phase, step));"
+    "CREATE TABLE IF NOT EXISTS fact ("
+    " job_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (job_id, key));"
+    "CREATE TABLE IF NOT EXISTS outbox ("
+    " job_id TEXT NOT NULL, step TEXT NOT NULL, body BLOB NOT NULL, sig BLOB NOT NULL,"
+    " acked INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, PRIMARY KEY (job_id, step));";
 
 static int
 fail(struct journal *j, char *err, size_t errlen, const char *what)
@@ -61,9 +61,11 @@ journal_open(const char *path, char *err, size_t errlen)
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		close(fd);
-	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
-			    NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "journal %s: %s", path, j->db ? sqlite3_errmsg(j->db) : "out of memory");
+	if (sqlite3_open_v2(path, &j->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
+	                    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "journal %s: %s", path,
+		         j->db ? sqlite3_errmsg(j->db) : "out of memory");
 		journal_close(j);
 		return NULL;
 	}
@@ -146,12 +148,15 @@ journal_plan_clear(struct journal_plan *p)
 
 int
 journal_plan_begin(struct journal *j, const char *job, const char *action, const char *phase,
-		   const char *params_json, uint64_t now_ms, uint64_t deadline_ms, char *err, size_t errlen)
+                   const char *params_json, uint64_t now_ms, uint64_t deadline_ms, char *err,
+                   size_t errlen)
 {
 	if (run(j,
-		"INSERT OR IGNORE INTO plan(job_id, phase, action, params, state, created_ms, deadline_ms, updated_ms)"
-		" VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?5)",
-		"ssssii", NULL, NULL, job, phase, action, params_json, (int64_t)now_ms, (int64_t)deadline_ms) != 0)
+	        "INSERT OR IGNORE INTO plan(job_id, phase, action, params, state, created_ms, "
+	        "deadline_ms, updated_ms)"
+	        " VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?5)",
+	        "ssssii", NULL, NULL, job, phase, action, params_json, (int64_t)now_ms,
+	        (int64_t)deadline_ms) != 0)
 		return fail(j, err, errlen, "record plan");
 	return sqlite3_changes(j->db) == 0 ? 1 : 0;
 }
@@ -162,7 +167,8 @@ journal_plan_begin(struct journal *j, const char *job, const char *action, const
  * SQLITE_DONE when every row was read, SQLITE_ROW when memory ran out, else
  * the failed step's code. */
 static int
-rows_read(sqlite3_stmt *st, int rc, size_t size, int (*row)(sqlite3_stmt *, void *), void **out, size_t *n)
+rows_read(sqlite3_stmt *st, int rc, size_t size, int (*row)(sqlite3_stmt *, void *), void **out,
+          size_t *n)
 {
 	char *v = NULL;
 	size_t cap = 0;
@@ -207,18 +213,20 @@ plan_row(sqlite3_stmt *st, void *item)
 #define PLAN_COLS "job_id, phase, action, params, state, created_ms, deadline_ms, updated_ms"
 
 int
-journal_plan_get(struct journal *j, const char *job, const char *phase, struct journal_plan *p, char *err,
-		 size_t errlen)
+journal_plan_get(struct journal *j, const char *job, const char *phase, struct journal_plan *p,
+                 char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, ret;
 
 	if (phase != NULL)
-		ret = run(j, "SELECT " PLAN_COLS " FROM plan WHERE job_id = ?1 AND phase = ?2", "ss", &st, &rc, job,
-			  phase);
+		ret = run(j, "SELECT " PLAN_COLS " FROM plan WHERE job_id = ?1 AND phase = ?2",
+		          "ss", &st, &rc, job, phase);
 	else
-		ret = run(j, "SELECT " PLAN_COLS " FROM plan WHERE job_id = ?1 ORDER BY created_ms DESC, rowid DESC",
-			  "s", &st, &rc, job);
+		ret = run(j,
+		          "SELECT " PLAN_COLS
+		          " FROM plan WHERE job_id = ?1 ORDER BY created_ms DESC, rowid DESC",
+		          "s", &st, &rc, job);
 	if (ret != 0)
 		return fail(j, err, errlen, "read plan");
 	ret = rc == SQLITE_ROW ? plan_row(st, p) : 1;
@@ -227,20 +235,20 @@ journal_plan_get(struct journal *j, const char *job, const char *phase, struct j
 }
 
 int
-journal_plan_finish(struct journal *j, const char *job, const char *phase, const char *state, uint64_t now_ms,
-		    char *err, size_t errlen)
+journal_plan_finish(struct journal *j, const char *job, const char *phase, const char *state,
+                    uint64_t now_ms, char *err, size_t errlen)
 {
 	/* The caller's clock, the one its start was recorded with (SQLite's
 	 * 'now' has whole seconds: an end before the start). */
-	if (run(j, "UPDATE plan SET state = ?3, updated_ms = ?4 WHERE job_id = ?1 AND phase = ?2", "sssi", NULL, NULL,
-		job, phase, state, (int64_t)now_ms) != 0)
+	if (run(j, "UPDATE plan SET state = ?3, updated_ms = ?4 WHERE job_id = ?1 AND phase = ?2",
+	        "sssi", NULL, NULL, job, phase, state, (int64_t)now_ms) != 0)
 		return fail(j, err, errlen, "finish plan");
 	return 0;
 }
 
 int
-journal_plan_list(struct journal *j, const char *action, const char *phase, struct journal_plan **out, size_t *n,
-		  char *err, size_t errlen)
+journal_plan_list(struct journal *j, const char *action, const char *phase,
+                  struct journal_plan **out, size_t *n, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	void *v = NULL;
@@ -248,14 +256,17 @@ journal_plan_list(struct journal *j, const char *action, const char *phase, stru
 
 	*out = NULL;
 	*n = 0;
-	if (run(j, "SELECT " PLAN_COLS " FROM plan WHERE action = ?1 AND phase = ?2 ORDER BY created_ms DESC, rowid DESC",
-		"ss", &st, &rc, action, phase) != 0)
+	if (run(j,
+	        "SELECT " PLAN_COLS
+	        " FROM plan WHERE action = ?1 AND phase = ?2 ORDER BY created_ms DESC, rowid DESC",
+	        "ss", &st, &rc, action, phase) != 0)
 		return fail(j, err, errlen, "read plans");
 	rc = rows_read(st, rc, sizeof(**out), plan_row, &v, n);
 	if (rc != SQLITE_DONE) {
 		journal_plans_free(v, *n);
 		*n = 0;
-		snprintf(err, errlen, "journal: read plans: %s", rc == SQLITE_ROW ? "out of memory" : sqlite3_errmsg(j->db));
+		snprintf(err, errlen, "journal: read plans: %s",
+		         rc == SQLITE_ROW ? "out of memory" : sqlite3_errmsg(j->db));
 		return -1;
 	}
 	*out = v;
@@ -276,8 +287,10 @@ journal_plan_unfinished(struct journal *j, struct journal_plan *p, char *err, si
 	sqlite3_stmt *st = NULL;
 	int rc, ret;
 
-	if (run(j, "SELECT " PLAN_COLS " FROM plan WHERE state = 'running' ORDER BY created_ms, rowid LIMIT 1", "",
-		&st, &rc) != 0)
+	if (run(j,
+	        "SELECT " PLAN_COLS
+	        " FROM plan WHERE state = 'running' ORDER BY created_ms, rowid LIMIT 1",
+	        "", &st, &rc) != 0)
 		return fail(j, err, errlen, "read plans");
 	ret = rc == SQLITE_ROW ? plan_row(st, p) : 1;
 	sqlite3_finalize(st);
@@ -319,41 +332,44 @@ journal_step_clear(struct journal_step *s)
 }
 
 int
-journal_step_begin(struct journal *j, const char *job, const char *phase, const char *step, uint64_t now_ms,
-		   char *err, size_t errlen)
+journal_step_begin(struct journal *j, const char *job, const char *phase, const char *step,
+                   uint64_t now_ms, char *err, size_t errlen)
 {
 	if (run(j,
-		"INSERT INTO step(job_id, phase, step, status, started_ms) VALUES (?1, ?2, ?3, 'running', ?4)"
-		" ON CONFLICT(job_id, phase, step) DO UPDATE SET status = 'running', started_ms = ?4,"
-		" duration_ms = 0, message = '', output_tail = '', exit_code = 0",
-		"sssi", NULL, NULL, job, phase, step, (int64_t)now_ms) != 0)
+	        "INSERT INTO step(job_id, phase, step, status, started_ms) VALUES (?1, ?2, ?3, "
+	        "'running', ?4)"
+	        " ON CONFLICT(job_id, phase, step) DO UPDATE SET status = 'running', started_ms = "
+	        "?4,"
+	        " duration_ms = 0, message = '', output_tail = '', exit_code = 0",
+	        "sssi", NULL, NULL, job, phase, step, (int64_t)now_ms) != 0)
 		return fail(j, err, errlen, "record step start");
 	return 0;
 }
 
 int
-journal_step_end(struct journal *j, const char *job, const char *phase, const char *step, const char *status,
-		 int64_t exit_code, uint64_t duration_ms, const char *message, const char *output_tail,
-		 const char *data_json, char *err, size_t errlen)
+journal_step_end(struct journal *j, const char *job, const char *phase, const char *step,
+                 const char *status, int64_t exit_code, uint64_t duration_ms, const char *message,
+                 const char *output_tail, const char *data_json, char *err, size_t errlen)
 {
 	if (run(j,
-		"UPDATE step SET status = ?4, exit_code = ?5, duration_ms = ?6, message = ?7, output_tail = ?8,"
-		" data = ?9 WHERE job_id = ?1 AND phase = ?2 AND step = ?3",
-		"ssssiisss", NULL, NULL, job, phase, step, status, exit_code, (int64_t)duration_ms, message,
-		output_tail, data_json ? data_json : "{}") != 0)
+	        "UPDATE step SET status = ?4, exit_code = ?5, duration_ms = ?6, message = ?7, "
+	        "output_tail = ?8,"
+	        " data = ?9 WHERE job_id = ?1 AND phase = ?2 AND step = ?3",
+	        "ssssiisss", NULL, NULL, job, phase, step, status, exit_code, (int64_t)duration_ms,
+	        message, output_tail, data_json ? data_json : "{}") != 0)
 		return fail(j, err, errlen, "record step end");
 	return 0;
 }
 
 int
-journal_step_get(struct journal *j, const char *job, const char *phase, const char *step, struct journal_step *s,
-		 char *err, size_t errlen)
+journal_step_get(struct journal *j, const char *job, const char *phase, const char *step,
+                 struct journal_step *s, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, ret = 1;
 
-	if (run(j, "SELECT " STEP_COLS " FROM step WHERE job_id = ?1 AND phase = ?2 AND step = ?3", "sss", &st, &rc, job,
-		phase, step) != 0)
+	if (run(j, "SELECT " STEP_COLS " FROM step WHERE job_id = ?1 AND phase = ?2 AND step = ?3",
+	        "sss", &st, &rc, job, phase, step) != 0)
 		return fail(j, err, errlen, "read step");
 	if (rc == SQLITE_ROW && (ret = step_row(st, s)) != 0)
 		snprintf(err, errlen, "journal: read step: out of memory");
@@ -362,8 +378,8 @@ journal_step_get(struct journal *j, const char *job, const char *phase, const ch
 }
 
 int
-journal_step_list(struct journal *j, const char *job, const char *phase, struct journal_step **out, size_t *n,
-		  char *err, size_t errlen)
+journal_step_list(struct journal *j, const char *job, const char *phase, struct journal_step **out,
+                  size_t *n, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	void *v = NULL;
@@ -373,14 +389,15 @@ journal_step_list(struct journal *j, const char *job, const char *phase, struct 
 	*n = 0;
 	/* A step's row is made when it first starts, and a resumed step
 	 * updates it in place: rowid order is the order the plan ran them. */
-	if (run(j, "SELECT " STEP_COLS " FROM step WHERE job_id = ?1 AND phase = ?2 ORDER BY rowid", "ss", &st, &rc, job,
-		phase) != 0)
+	if (run(j, "SELECT " STEP_COLS " FROM step WHERE job_id = ?1 AND phase = ?2 ORDER BY rowid",
+	        "ss", &st, &rc, job, phase) != 0)
 		return fail(j, err, errlen, "read steps");
 	rc = rows_read(st, rc, sizeof(**out), step_row, &v, n);
 	if (rc != SQLITE_DONE) {
 		journal_steps_free(v, *n);
 		*n = 0;
-		snprintf(err, errlen, "journal: read steps: %s", rc == SQLITE_ROW ? "out of memory" : sqlite3_errmsg(j->db));
+		snprintf(err, errlen, "journal: read steps: %s",
+		         rc == SQLITE_ROW ? "out of memory" : sqlite3_errmsg(j->db));
 		return -1;
 	}
 	*out = v;
@@ -396,11 +413,13 @@ journal_steps_free(struct journal_step *s, size_t n)
 }
 
 int
-journal_fact_set(struct journal *j, const char *job, const char *key, const char *value, char *err, size_t errlen)
+journal_fact_set(struct journal *j, const char *job, const char *key, const char *value, char *err,
+                 size_t errlen)
 {
-	if (run(j, "INSERT INTO fact(job_id, key, value) VALUES (?1, ?2, ?3)"
-		   " ON CONFLICT(job_id, key) DO UPDATE SET value = ?3",
-		"sss", NULL, NULL, job, key, value) != 0)
+	if (run(j,
+	        "INSERT INTO fact(job_id, key, value) VALUES (?1, ?2, ?3)"
+	        " ON CONFLICT(job_id, key) DO UPDATE SET value = ?3",
+	        "sss", NULL, NULL, job, key, value) != 0)
 		return fail(j, err, errlen, "record fact");
 	return 0;
 }
@@ -414,7 +433,8 @@ journal_fact_get(struct journal *j, const char *job, const char *key, char *err,
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	if (run(j, "SELECT value FROM fact WHERE job_id = ?1 AND key = ?2", "ss", &st, &rc, job, key) != 0) {
+	if (run(j, "SELECT value FROM fact WHERE job_id = ?1 AND key = ?2", "ss", &st, &rc, job,
+	        key) != 0) {
 		fail(j, err, errlen, "read fact");
 		return NULL;
 	}
@@ -425,16 +445,19 @@ journal_fact_get(struct journal *j, const char *job, const char *key, char *err,
 }
 
 int
-journal_fact_each(struct journal *j, const char *job, int (*fn)(void *ctx, const char *key, const char *value),
-		  void *ctx, char *err, size_t errlen)
+journal_fact_each(struct journal *j, const char *job,
+                  int (*fn)(void *ctx, const char *key, const char *value), void *ctx, char *err,
+                  size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (run(j, "SELECT key, value FROM fact WHERE job_id = ?1 ORDER BY key", "s", &st, &rc, job) != 0)
+	if (run(j, "SELECT key, value FROM fact WHERE job_id = ?1 ORDER BY key", "s", &st, &rc,
+	        job) != 0)
 		return fail(j, err, errlen, "read facts");
 	for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-		const unsigned char *k = sqlite3_column_text(st, 0), *v = sqlite3_column_text(st, 1);
+		const unsigned char *k = sqlite3_column_text(st, 0),
+		                    *v = sqlite3_column_text(st, 1);
 		if (fn(ctx, k ? (const char *)k : "", v ? (const char *)v : "") != 0)
 			break;
 	}
@@ -443,8 +466,9 @@ journal_fact_each(struct journal *j, const char *job, int (*fn)(void *ctx, const
 }
 
 int
-journal_outbox_put(struct journal *j, const char *job, const char *step, const uint8_t *body, size_t blen,
-		   const uint8_t *sig, size_t slen, uint64_t now_ms, char *err, size_t errlen)
+journal_outbox_put(struct journal *j, const char *job, const char *step, const uint8_t *body,
+                   size_t blen, const uint8_t *sig, size_t slen, uint64_t now_ms, char *err,
+                   size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -452,9 +476,11 @@ journal_outbox_put(struct journal *j, const char *job, const char *step, const u
 	/* A step's result replaces an older one of the same step (a resumed
 	 * step reports again) and is due again until acknowledged. */
 	if (sqlite3_prepare_v2(j->db,
-			       "INSERT INTO outbox(job_id, step, body, sig, acked, created_ms) VALUES (?1, ?2, ?3, ?4, 0, ?5)"
-			       " ON CONFLICT(job_id, step) DO UPDATE SET body = ?3, sig = ?4, acked = 0, created_ms = ?5",
-			       -1, &st, NULL) != SQLITE_OK)
+	                       "INSERT INTO outbox(job_id, step, body, sig, acked, created_ms) "
+	                       "VALUES (?1, ?2, ?3, ?4, 0, ?5)"
+	                       " ON CONFLICT(job_id, step) DO UPDATE SET body = ?3, sig = ?4, "
+	                       "acked = 0, created_ms = ?5",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return fail(j, err, errlen, "outbox");
 	sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, step, -1, SQLITE_TRANSIENT);
@@ -469,25 +495,28 @@ journal_outbox_put(struct journal *j, const char *job, const char *step, const u
 int
 journal_outbox_ack(struct journal *j, const char *job, const char *step, char *err, size_t errlen)
 {
-	if (run(j, "UPDATE outbox SET acked = 1 WHERE job_id = ?1 AND step = ?2", "ss", NULL, NULL, job, step) != 0)
+	if (run(j, "UPDATE outbox SET acked = 1 WHERE job_id = ?1 AND step = ?2", "ss", NULL, NULL,
+	        job, step) != 0)
 		return fail(j, err, errlen, "outbox ack");
 	return 0;
 }
 
 int
-journal_outbox_pending(struct journal *j, int (*fn)(void *ctx, const uint8_t *body, size_t blen, const uint8_t *sig,
-						    size_t slen),
-		       void *ctx, char *err, size_t errlen)
+journal_outbox_pending(struct journal *j,
+                       int (*fn)(void *ctx, const uint8_t *body, size_t blen, const uint8_t *sig,
+                                 size_t slen),
+                       void *ctx, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, n = 0;
 
-	if (sqlite3_prepare_v2(j->db, "SELECT body, sig FROM outbox WHERE acked = 0 ORDER BY created_ms, rowid", -1, &st,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        j->db, "SELECT body, sig FROM outbox WHERE acked = 0 ORDER BY created_ms, rowid",
+	        -1, &st, NULL) != SQLITE_OK)
 		return fail(j, err, errlen, "outbox");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (fn(ctx, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 1),
-		       (size_t)sqlite3_column_bytes(st, 1)) != 0)
+		if (fn(ctx, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+		       sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1)) != 0)
 			break;
 		n++;
 	}

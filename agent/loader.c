@@ -86,7 +86,8 @@ kill_leftovers(const char *workdir)
 		cwd[len] = '\0';
 		if (strncmp(cwd, workdir, n) == 0 && (cwd[n] == '\0' || cwd[n] == '/')) {
 			pid_t pg = getpgid((pid_t)pid);
-			log_warn("killing pid %ld left running in %s by an interrupted run", pid, workdir);
+			log_warn("killing pid %ld left running in %s by an interrupted run", pid,
+			         workdir);
 			if (pg > 1 && pg != getpgrp())
 				kill(-pg, SIGKILL);
 			kill((pid_t)pid, SIGKILL);
@@ -97,8 +98,8 @@ kill_leftovers(const char *workdir)
 
 static int
 run_tool(const struct agent_conf *c, const char *tool, const char *password, const char *job,
-	 const char *what, const char *dir, bool dump, bool skip_header, uint64_t deadline_ms,
-	 struct loader_run *run, char *err, size_t errlen)
+         const char *what, const char *dir, bool dump, bool skip_header, uint64_t deadline_ms,
+         struct loader_run *run, char *err, size_t errlen)
 {
 	char port[16], threads[16], logdir[4200], logpath[4300];
 	const char *argv[40];
@@ -111,8 +112,8 @@ run_tool(const struct agent_conf *c, const char *tool, const char *password, con
 	char errbuf[256];
 
 	memset(run, 0, sizeof(*run));
-	if (snprintf(run->workdir, sizeof(run->workdir), "%s/runs/%s/%s", c->state_dir, job, what) >=
-	    (int)sizeof(run->workdir)) {
+	if (snprintf(run->workdir, sizeof(run->workdir), "%s/runs/%s/%s", c->state_dir, job,
+	             what) >= (int)sizeof(run->workdir)) {
 		snprintf(err, errlen, "work directory path too long");
 		return -1;
 	}
@@ -128,7 +129,8 @@ run_tool(const struct agent_conf *c, const char *tool, const char *password, con
 	}
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 		const char *v = getenv(keep[i]);
-		if (v != NULL && snprintf(envbuf[e], sizeof(envbuf[e]), "%s=%s", keep[i], v) < (int)sizeof(envbuf[e]))
+		if (v != NULL && snprintf(envbuf[e], sizeof(envbuf[e]), "%s=%s", keep[i], v) <
+		                     (int)sizeof(envbuf[e]))
 			env[e] = envbuf[e], e++;
 	}
 	if (e == 0)
@@ -191,12 +193,12 @@ run_tool(const struct agent_conf *c, const char *tool, const char *password, con
 	log_info("%s: %s (in %s)", what, run->cmdline, run->workdir);
 
 	struct spawn_opts o = {
-		.argv = argv,
-		.envp = env,
-		.cwd = run->workdir,
-		.deadline_ms = deadline_ms,
-		.stdout_tail = 4096,
-		.stderr_tail = 4096,
+	    .argv = argv,
+	    .envp = env,
+	    .cwd = run->workdir,
+	    .deadline_ms = deadline_ms,
+	    .stdout_tail = 4096,
+	    .stderr_tail = 4096,
 	};
 	if (spawn_run(&o, &run->sr, errbuf, sizeof(errbuf)) != 0) {
 		snprintf(err, errlen, "%s", errbuf);
@@ -204,14 +206,16 @@ run_tool(const struct agent_conf *c, const char *tool, const char *password, con
 	}
 	snprintf(logpath, sizeof(logpath), "%s/ob-loader-dumper.error", logdir);
 	file_tail(logpath, run->error_tail, sizeof(run->error_tail));
-	snprintf(run->out_tail, sizeof(run->out_tail), "%s%s", run->sr.out_tail ? run->sr.out_tail : "",
-		 run->sr.err_tail ? run->sr.err_tail : "");
+	snprintf(run->out_tail, sizeof(run->out_tail), "%s%s",
+	         run->sr.out_tail ? run->sr.out_tail : "",
+	         run->sr.err_tail ? run->sr.err_tail : "");
 	/* A tool that echoes its own command line must not leak the password. */
 	if (password != NULL && *password != '\0') {
 		size_t pl = strlen(password);
 		char *bufs[] = {run->error_tail, run->out_tail};
 		for (size_t i = 0; i < 2; i++)
-			for (char *p = strstr(bufs[i], password); p != NULL; p = strstr(p + pl, password))
+			for (char *p = strstr(bufs[i], password); p != NULL;
+			     p = strstr(p + pl, password))
 				memset(p, '*', pl);
 	}
 	return run->sr.exited && run->sr.exit_code == 0 ? 0 : 1;
@@ -219,18 +223,19 @@ run_tool(const struct agent_conf *c, const char *tool, const char *password, con
 
 int
 loader_dump(const struct agent_conf *c, const char *password, const char *job, const char *what,
-	    const char *dir, uint64_t deadline_ms, struct loader_run *run, char *err, size_t errlen)
+            const char *dir, uint64_t deadline_ms, struct loader_run *run, char *err, size_t errlen)
 {
-	return run_tool(c, c->obdumper, password, job, what, dir, true, false, deadline_ms, run, err, errlen);
+	return run_tool(c, c->obdumper, password, job, what, dir, true, false, deadline_ms, run,
+	                err, errlen);
 }
 
 int
 loader_load(const struct agent_conf *c, const char *password, const char *job, const char *what,
-	    const char *dir, bool skip_header, uint64_t deadline_ms, struct loader_run *run, char *err,
-	    size_t errlen)
+            const char *dir, bool skip_header, uint64_t deadline_ms, struct loader_run *run,
+            char *err, size_t errlen)
 {
-	return run_tool(c, c->obloader, password, job, what, dir, false, skip_header, deadline_ms, run, err,
-			errlen);
+	return run_tool(c, c->obloader, password, job, what, dir, false, skip_header, deadline_ms,
+	                run, err, errlen);
 }
 
 void

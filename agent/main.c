@@ -31,45 +31,68 @@ enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: odc-agent [-c CONFIG] [-v] COMMAND\n"
-		"       odc-agent --help | --version\n"
-		"\n"
-		"commands (local mode: this host only, no coordinator):\n"
-		"  run rollback --to TAG --backup DIR [--dry-run] [--force] [--accept-unverified]\n"
-		"                                                   roll ODC back to TAG from a metadb backup\n"
-		"                                                   (--force: also when it already runs TAG;\n"
-		"                                                   --accept-unverified: a backup without an\n"
-		"                                                   odc-fleet manifest, e.g. taken by hand)\n"
-		"  run undo --of JOB [--dry-run]                    undo rollback JOB (snapshot + old container)\n"
-		"  run preflight --to TAG --backup DIR [--accept-unverified]\n"
-		"                                                   only the rollback's checks\n"
-		"  run backup [--name NAME]                         dump the metadb under the first backup root\n"
-		"  run status | ping | stop | logs [--lines N]\n"
-		"  run start [--to TAG]                             start ODC (create it from the defaults with TAG\n"
-		"                                                   when no container exists)\n"
-		"  prune [--dry-run]                                remove the rollbacks' kept containers and\n"
-		"                                                   snapshots beyond [retention], oldest first;\n"
-		"                                                   never what the latest undo needs\n"
-		"  resume                                           resume or close a plan a restart interrupted\n"
-		"  journal [JOB] [-o text|json]                     show recorded plans, or one job's steps\n"
-		"                                                   (-o json: one JSON document, as recorded)\n"
-		"  guard [release JOB|--any]                        who holds the metadb's restore guard, which\n"
-		"                                                   rollback fenced it; release a guard whose\n"
-		"                                                   holder is gone for good\n"
-		"  guard lift-fence JOB|--any                       let a node of a newer release start on the\n"
-		"                                                   metadb again\n"
-		"  check-config                                     load the configuration and report problems\n"
-		"  keygen SECRET PUBLIC                             make this agent's Ed25519 key pair (no config)\n"
-		"  daemon                                           serve the coordinator (needs [keys], [trust],\n"
-		"                                                   [coordinator]); resumes an interrupted plan first\n"
-		"\n"
-		"options of run: --job ID (default: local-<time>), --phase preflight|run\n"
-		"--dry-run checks only and shows what would change of the ODC container, field by field\n"
-		"(secret env values masked).\n"
-		"-c CONFIG defaults to %s. Exit status: 0 success (a rollback only when ODC is healthy\n"
-		"at the target version), 1 failed or refused, 2 usage or configuration error, 3 agent error.\n",
-		DEFAULT_CONF);
+	fprintf(
+	    f,
+	    "usage: odc-agent [-c CONFIG] [-v] COMMAND\n"
+	    "       odc-agent --help | --version\n"
+	    "\n"
+	    "commands (local mode: this host only, no coordinator):\n"
+	    "  run rollback --to TAG --backup DIR [--dry-run] [--force] [--accept-unverified]\n"
+	    "                                                   roll ODC back to TAG from a metadb "
+	    "backup\n"
+	    "                                                   (--force: also when it already "
+	    "runs TAG;\n"
+	    "                                                   --accept-unverified: a backup "
+	    "without an\n"
+	    "                                                   odc-fleet manifest, e.g. taken by "
+	    "hand)\n"
+	    "  run undo --of JOB [--dry-run]                    undo rollback JOB (snapshot + old "
+	    "container)\n"
+	    "  run preflight --to TAG --backup DIR [--accept-unverified]\n"
+	    "                                                   only the rollback's checks\n"
+	    "  run backup [--name NAME]                         dump the metadb under the first "
+	    "backup root\n"
+	    "  run status | ping | stop | logs [--lines N]\n"
+	    "  run start [--to TAG]                             start ODC (create it from the "
+	    "defaults with TAG\n"
+	    "                                                   when no container exists)\n"
+	    "  prune [--dry-run]                                remove the rollbacks' kept "
+	    "containers and\n"
+	    "                                                   snapshots beyond [retention], "
+	    "oldest first;\n"
+	    "                                                   never what the latest undo needs\n"
+	    "  resume                                           resume or close a plan a restart "
+	    "interrupted\n"
+	    "  journal [JOB] [-o text|json]                     show recorded plans, or one job's "
+	    "steps\n"
+	    "                                                   (-o json: one JSON document, as "
+	    "recorded)\n"
+	    "  guard [release JOB|--any]                        who holds the metadb's restore "
+	    "guard, which\n"
+	    "                                                   rollback fenced it; release a "
+	    "guard whose\n"
+	    "                                                   holder is gone for good\n"
+	    "  guard lift-fence JOB|--any                       let a node of a newer release "
+	    "start on the\n"
+	    "                                                   metadb again\n"
+	    "  check-config                                     load the configuration and report "
+	    "problems\n"
+	    "  keygen SECRET PUBLIC                             make this agent's Ed25519 key pair "
+	    "(no config)\n"
+	    "  daemon                                           serve the coordinator (needs "
+	    "[keys], [trust],\n"
+	    "                                                   [coordinator]); resumes an "
+	    "interrupted plan first\n"
+	    "\n"
+	    "options of run: --job ID (default: local-<time>), --phase preflight|run\n"
+	    "--dry-run checks only and shows what would change of the ODC container, field by "
+	    "field\n"
+	    "(secret env values masked).\n"
+	    "-c CONFIG defaults to %s. Exit status: 0 success (a rollback only when ODC is "
+	    "healthy\n"
+	    "at the target version), 1 failed or refused, 2 usage or configuration error, 3 agent "
+	    "error.\n",
+	    DEFAULT_CONF);
 }
 
 /* Local mode prints each step as it goes. */
@@ -109,7 +132,8 @@ print_result(void *ctx, const struct proto_result *r)
 		return;
 	}
 	/* The tail matters when a step failed, and is the point of logs. */
-	bool show = strcmp(r->status, "ok") != 0 || strcmp(r->step, "logs") == 0 || strcmp(r->step, "prune") == 0;
+	bool show = strcmp(r->status, "ok") != 0 || strcmp(r->step, "logs") == 0 ||
+	            strcmp(r->step, "prune") == 0;
 	if (show && r->output_tail[0] != '\0') {
 		/* The tail, indented, at most the last 20 lines (prune's whole list). */
 		const char *p = r->output_tail + strlen(r->output_tail);
@@ -122,7 +146,8 @@ print_result(void *ctx, const struct proto_result *r)
 		printf("    | %.*s", (int)strcspn(first, "\n"), first);
 		for (const char *q = first; *q; q++)
 			if (*q == '\n' && q[1] != '\0')
-				printf("\n    | %.*s", (int)strcspn(q + 1, "\n"), q + 1), q += strcspn(q + 1, "\n");
+				printf("\n    | %.*s", (int)strcspn(q + 1, "\n"), q + 1),
+				    q += strcspn(q + 1, "\n");
 		printf("\n");
 	}
 	fflush(stdout);
@@ -145,12 +170,17 @@ static int
 cmd_run(const struct agent_conf *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"to", required_argument, NULL, 't'},	 {"backup", required_argument, NULL, 'b'},
-		{"of", required_argument, NULL, 'o'},	 {"name", required_argument, NULL, 'n'},
-		{"lines", required_argument, NULL, 'l'}, {"dry-run", no_argument, NULL, 'd'},
-		{"job", required_argument, NULL, 'j'},	 {"phase", required_argument, NULL, 'p'},
-		{"force", no_argument, NULL, 'f'},	 {"accept-unverified", no_argument, NULL, 'u'},
-		{NULL, 0, NULL, 0},
+	    {"to", required_argument, NULL, 't'},
+	    {"backup", required_argument, NULL, 'b'},
+	    {"of", required_argument, NULL, 'o'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"lines", required_argument, NULL, 'l'},
+	    {"dry-run", no_argument, NULL, 'd'},
+	    {"job", required_argument, NULL, 'j'},
+	    {"phase", required_argument, NULL, 'p'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"accept-unverified", no_argument, NULL, 'u'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct proto_kv kv[8];
 	size_t n = 0;
@@ -166,17 +196,38 @@ cmd_run(const struct agent_conf *c, int argc, char **argv)
 	optind = 2;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case 't': kv[n++] = (struct proto_kv){"to", optarg}; break;
-		case 'b': kv[n++] = (struct proto_kv){"backup", optarg}; break;
-		case 'o': kv[n++] = (struct proto_kv){"of", optarg}; break;
-		case 'n': kv[n++] = (struct proto_kv){"name", optarg}; break;
-		case 'l': kv[n++] = (struct proto_kv){"lines", optarg}; break;
-		case 'd': kv[n++] = (struct proto_kv){"dry_run", "true"}; break;
-		case 'f': kv[n++] = (struct proto_kv){"force", "true"}; break;
-		case 'u': kv[n++] = (struct proto_kv){"accept_unverified", "true"}; break;
-		case 'j': job = optarg; break;
-		case 'p': phase = optarg; break;
-		default: return EXIT_USAGE;
+		case 't':
+			kv[n++] = (struct proto_kv){"to", optarg};
+			break;
+		case 'b':
+			kv[n++] = (struct proto_kv){"backup", optarg};
+			break;
+		case 'o':
+			kv[n++] = (struct proto_kv){"of", optarg};
+			break;
+		case 'n':
+			kv[n++] = (struct proto_kv){"name", optarg};
+			break;
+		case 'l':
+			kv[n++] = (struct proto_kv){"lines", optarg};
+			break;
+		case 'd':
+			kv[n++] = (struct proto_kv){"dry_run", "true"};
+			break;
+		case 'f':
+			kv[n++] = (struct proto_kv){"force", "true"};
+			break;
+		case 'u':
+			kv[n++] = (struct proto_kv){"accept_unverified", "true"};
+			break;
+		case 'j':
+			job = optarg;
+			break;
+		case 'p':
+			phase = optarg;
+			break;
+		default:
+			return EXIT_USAGE;
 		}
 		if (n == sizeof(kv) / sizeof(kv[0]))
 			return EXIT_USAGE;
@@ -282,13 +333,14 @@ cmd_guard(const struct agent_conf *c, int argc, char **argv)
 	if (argc == 3 && (strcmp(verb, "release") == 0 || strcmp(verb, "lift-fence") == 0)) {
 		job = strcmp(argv[2], "--any") == 0 ? NULL : argv[2];
 	} else if (argc != 1) {
-		fprintf(stderr, "usage: odc-agent guard [release JOB|--any | lift-fence JOB|--any]\n");
+		fprintf(stderr,
+		        "usage: odc-agent guard [release JOB|--any | lift-fence JOB|--any]\n");
 		return EXIT_USAGE;
 	}
 	if ((pw = agent_read_password(c, err, sizeof(err))) == NULL ||
 	    (m = agent_metadb_open(c, pw, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "odc-agent: metadb %s:%llu/%s: %s\n", c->db_host, (unsigned long long)c->db_port,
-			c->db_name, err);
+		fprintf(stderr, "odc-agent: metadb %s:%llu/%s: %s\n", c->db_host,
+		        (unsigned long long)c->db_port, c->db_name, err);
 		goto out;
 	}
 	if (strcmp(verb, "lift-fence") == 0) {
@@ -297,17 +349,22 @@ cmd_guard(const struct agent_conf *c, int argc, char **argv)
 			fprintf(stderr, "odc-agent: %s\n", err);
 		} else if (rc == 1) {
 			fence_describe(&fence, desc, sizeof(desc));
-			fprintf(stderr, "odc-agent: the fence of %s:%llu/%s is not job %s's (%s): left alone\n",
-				c->db_host, (unsigned long long)c->db_port, c->db_name, job, desc);
+			fprintf(
+			    stderr,
+			    "odc-agent: the fence of %s:%llu/%s is not job %s's (%s): left alone\n",
+			    c->db_host, (unsigned long long)c->db_port, c->db_name, job, desc);
 			ret = EXIT_FAILED;
 		} else {
-			printf("the metadb %s:%llu/%s has no fence now: an ODC of any release may start on it (and "
-			       "migrate it forward)\n", c->db_host, (unsigned long long)c->db_port, c->db_name);
+			printf("the metadb %s:%llu/%s has no fence now: an ODC of any release may "
+			       "start on it (and "
+			       "migrate it forward)\n",
+			       c->db_host, (unsigned long long)c->db_port, c->db_name);
 			ret = EXIT_OK;
 		}
 		goto out;
 	}
-	rc = *verb ? guard_release(m, NULL, job, &who, err, sizeof(err)) : guard_read(m, &who, err, sizeof(err));
+	rc = *verb ? guard_release(m, NULL, job, &who, err, sizeof(err))
+	           : guard_read(m, &who, err, sizeof(err));
 	if (rc >= 0 && !*verb)
 		fc = fence_read(m, &fence, err, sizeof(err));
 	if (rc < 0 || fc < 0) {
@@ -320,22 +377,26 @@ cmd_guard(const struct agent_conf *c, int argc, char **argv)
 			printf("the metadb %s:%llu/%s is not held by any restore\n", c->db_host,
 			       (unsigned long long)c->db_port, c->db_name);
 		else
-			printf("the metadb %s:%llu/%s is held by %s\n", c->db_host, (unsigned long long)c->db_port,
-			       c->db_name, desc);
+			printf("the metadb %s:%llu/%s is held by %s\n", c->db_host,
+			       (unsigned long long)c->db_port, c->db_name, desc);
 		if (fc == 1) {
 			fence_describe(&fence, desc, sizeof(desc));
-			printf("fenced: %s; an agent stops a container of a newer release created before then "
-			       "(`odc-agent guard lift-fence %s` lifts it)\n", desc, fence.unreadable ? "--any" : fence.job);
+			printf("fenced: %s; an agent stops a container of a newer release created "
+			       "before then "
+			       "(`odc-agent guard lift-fence %s` lifts it)\n",
+			       desc, fence.unreadable ? "--any" : fence.job);
 		}
 		ret = EXIT_OK;
 	} else if (rc == 1) {
-		fprintf(stderr, "odc-agent: the guard is held by %s, not for job %s: left alone\n", desc, job);
+		fprintf(stderr, "odc-agent: the guard is held by %s, not for job %s: left alone\n",
+		        desc, job);
 		ret = EXIT_FAILED;
 	} else {
-		printf("the restore guard of %s:%llu/%s is released%s%s%s; the metadb holds what that restore left: "
+		printf("the restore guard of %s:%llu/%s is released%s%s%s; the metadb holds what "
+		       "that restore left: "
 		       "restore it (a rollback, or an undo of that job) before ODC starts on it\n",
-		       c->db_host, (unsigned long long)c->db_port, c->db_name, job ? " (job " : "", job ? job : "",
-		       job ? ")" : "");
+		       c->db_host, (unsigned long long)c->db_port, c->db_name, job ? " (job " : "",
+		       job ? job : "", job ? ")" : "");
 		ret = EXIT_OK;
 	}
 out:
@@ -388,7 +449,9 @@ journal_fact_json(void *ctx, const char *key, const char *value)
 	json_t *k = journal_text_json(key);
 
 	/* A key that is not UTF-8 is set under its '?' form. */
-	int rc = k == NULL ? -1 : json_object_set_new(ctx, json_string_value(k), journal_text_json(value));
+	int rc = k == NULL
+	             ? -1
+	             : json_object_set_new(ctx, json_string_value(k), journal_text_json(value));
 	json_decref(k);
 	return rc;
 }
@@ -405,12 +468,13 @@ journal_plan_json(struct journal *j, const struct journal_plan *p, char *err, si
 		return NULL;
 	steps = json_array();
 	for (size_t i = 0; steps != NULL && i < n; i++) {
-		json_t *step = json_pack("{s:o, s:o, s:I, s:I, s:I, s:o, s:o, s:o}", "step", journal_text_json(s[i].step),
-					 "status", journal_text_json(s[i].status), "exit_code", (json_int_t)s[i].exit_code,
-					 "started_ms", (json_int_t)s[i].started_ms, "duration_ms",
-					 (json_int_t)s[i].duration_ms, "message", journal_text_json(s[i].message),
-					 "output_tail", journal_text_json(s[i].output_tail), "data",
-					 journal_object_json(s[i].data));
+		json_t *step = json_pack(
+		    "{s:o, s:o, s:I, s:I, s:I, s:o, s:o, s:o}", "step",
+		    journal_text_json(s[i].step), "status", journal_text_json(s[i].status),
+		    "exit_code", (json_int_t)s[i].exit_code, "started_ms",
+		    (json_int_t)s[i].started_ms, "duration_ms", (json_int_t)s[i].duration_ms,
+		    "message", journal_text_json(s[i].message), "output_tail",
+		    journal_text_json(s[i].output_tail), "data", journal_object_json(s[i].data));
 		if (json_array_append_new(steps, step) != 0) {
 			json_decref(steps);
 			steps = NULL;
@@ -420,14 +484,18 @@ journal_plan_json(struct journal *j, const struct journal_plan *p, char *err, si
 	if (steps != NULL)
 		/* It ended when its state is no longer running (the time it was
 		 * recorded so); a running plan has no end yet. */
-		o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:o}", "job_id", journal_text_json(p->job_id),
-			      "action", journal_text_json(p->action), "phase", journal_text_json(p->phase), "state",
-			      journal_text_json(p->state), "params", journal_object_json(p->params), "started_ms",
-			      (json_int_t)p->created_ms, "ended_ms",
-			      strcmp(p->state, "running") == 0 ? json_null() : json_integer((json_int_t)p->updated_ms),
-			      "deadline_ms", (json_int_t)p->deadline_ms, "steps", steps);
+		o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:o}", "job_id",
+		              journal_text_json(p->job_id), "action", journal_text_json(p->action),
+		              "phase", journal_text_json(p->phase), "state",
+		              journal_text_json(p->state), "params", journal_object_json(p->params),
+		              "started_ms", (json_int_t)p->created_ms, "ended_ms",
+		              strcmp(p->state, "running") == 0
+		                  ? json_null()
+		                  : json_integer((json_int_t)p->updated_ms),
+		              "deadline_ms", (json_int_t)p->deadline_ms, "steps", steps);
 	if (o == NULL)
-		snprintf(err, errlen, "journal: job %s, phase %s: out of memory", p->job_id, p->phase);
+		snprintf(err, errlen, "journal: job %s, phase %s: out of memory", p->job_id,
+		         p->phase);
 	return o;
 }
 
@@ -437,18 +505,21 @@ journal_plan_print(struct journal *j, const struct journal_plan *p, char *err, s
 	struct journal_step *s = NULL;
 	size_t n = 0;
 
-	printf("job %s: %s, phase %s, %s, params %s\n", p->job_id, p->action, p->phase, p->state, p->params);
+	printf("job %s: %s, phase %s, %s, params %s\n", p->job_id, p->action, p->phase, p->state,
+	       p->params);
 	if (journal_step_list(j, p->job_id, p->phase, &s, &n, err, errlen) != 0)
 		return;
 	for (size_t i = 0; i < n; i++)
-		printf("  %-9s %-11s %6.1f s  %s\n", s[i].step, s[i].status, secs(s[i].duration_ms), s[i].message);
+		printf("  %-9s %-11s %6.1f s  %s\n", s[i].step, s[i].status, secs(s[i].duration_ms),
+		       s[i].message);
 	journal_steps_free(s, n);
 }
 
 static int
 cmd_journal(const struct agent_conf *c, int argc, char **argv)
 {
-	static const struct option opts[] = {{"output", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+	                                     {NULL, 0, NULL, 0}};
 	static const char *const phases[] = {"preflight", "run", NULL};
 	char err[1024] = "";
 	const char *job = NULL;
@@ -466,16 +537,21 @@ cmd_journal(const struct agent_conf *c, int argc, char **argv)
 			json = strcmp(optarg, "json") == 0;
 		} else {
 			if (ch == 'o')
-				fprintf(stderr, "odc-agent: journal: -o %s: expected text or json\n", optarg);
+				fprintf(stderr,
+				        "odc-agent: journal: -o %s: expected text or json\n",
+				        optarg);
 			else
 				fprintf(stderr, "odc-agent: journal: %s '%s'\n",
-					ch == ':' ? "option needs a value:" : "unknown option", argv[optind - 1]);
+				        ch == ':' ? "option needs a value:" : "unknown option",
+				        argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind + 1 < argc) {
-		fprintf(stderr, "odc-agent: journal: unexpected argument '%s' (usage: journal [JOB] [-o json])\n",
-			argv[optind + 1]);
+		fprintf(stderr,
+		        "odc-agent: journal: unexpected argument '%s' (usage: journal [JOB] [-o "
+		        "json])\n",
+		        argv[optind + 1]);
 		return EXIT_USAGE;
 	}
 	job = optind < argc ? argv[optind] : NULL;
@@ -494,7 +570,8 @@ cmd_journal(const struct agent_conf *c, int argc, char **argv)
 			printf("no unfinished plan\n");
 		journal_plan_clear(&p);
 		/* json_object_set_new() drops plan when it fails. */
-		if (json && json_object_set_new(doc = json_object(), "unfinished", rc == 0 ? plan : json_null()) != 0)
+		if (json && json_object_set_new(doc = json_object(), "unfinished",
+		                                rc == 0 ? plan : json_null()) != 0)
 			goto out;
 	} else {
 		if (json && ((plans = json_array()) == NULL || (facts = json_object()) == NULL)) {
@@ -508,7 +585,8 @@ cmd_journal(const struct agent_conf *c, int argc, char **argv)
 			if (rc == 1)
 				continue;
 			if (json)
-				rc = json_array_append_new(plans, journal_plan_json(j, &p, err, sizeof(err)));
+				rc = json_array_append_new(
+				    plans, journal_plan_json(j, &p, err, sizeof(err)));
 			else
 				journal_plan_print(j, &p, err, sizeof(err));
 			journal_plan_clear(&p);
@@ -516,17 +594,21 @@ cmd_journal(const struct agent_conf *c, int argc, char **argv)
 				goto out;
 		}
 		if (json) {
-			if (journal_fact_each(j, job, journal_fact_json, facts, err, sizeof(err)) != 0)
+			if (journal_fact_each(j, job, journal_fact_json, facts, err, sizeof(err)) !=
+			    0)
 				goto out;
-			doc = json_pack("{s:o, s:O, s:O}", "job_id", journal_text_json(job), "plans", plans, "facts", facts);
+			doc = json_pack("{s:o, s:O, s:O}", "job_id", journal_text_json(job),
+			                "plans", plans, "facts", facts);
 			if (doc == NULL) {
 				snprintf(err, sizeof(err), "journal: job %s: out of memory", job);
 				goto out;
 			}
 		}
 	}
-	if (doc != NULL && (json_dumpf(doc, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF)) {
-		snprintf(err, sizeof(err), "journal: cannot write the JSON document: %s", strerror(errno));
+	if (doc != NULL &&
+	    (json_dumpf(doc, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF)) {
+		snprintf(err, sizeof(err), "journal: cannot write the JSON document: %s",
+		         strerror(errno));
 		goto out;
 	}
 	ret = EXIT_OK;
@@ -568,13 +650,15 @@ main(int argc, char **argv)
 	char err[1024];
 	int verbose = 0, ret;
 
-	if ((ret = cli_daemon_options(argc, argv, "odc-agent", AGENT_VERSION, PROTO_VERSION, usage, &conf_path, &verbose)) >= 0)
+	if ((ret = cli_daemon_options(argc, argv, "odc-agent", AGENT_VERSION, PROTO_VERSION, usage,
+	                              &conf_path, &verbose)) >= 0)
 		return ret;
 	const char *cmd = argv[optind];
 	if (strcmp(cmd, "keygen") == 0) {
 		/* Needs no configuration: it makes the key the configuration names. */
 		if (optind + 3 != argc) {
-			fprintf(stderr, "usage: odc-agent keygen SECRET_KEY_FILE PUBLIC_KEY_FILE\n");
+			fprintf(stderr,
+			        "usage: odc-agent keygen SECRET_KEY_FILE PUBLIC_KEY_FILE\n");
 			return EXIT_USAGE;
 		}
 		return cmd_keygen(argv[optind + 1], argv[optind + 2]);
@@ -588,7 +672,8 @@ main(int argc, char **argv)
 	 * only, and meet what the values name when they use it. */
 	ret = agent_conf_load(conf_path, &c, err, sizeof(err));
 	if (c.cfg != NULL && (strcmp(cmd, "check-config") == 0 || strcmp(cmd, "daemon") == 0))
-		ret = agent_conf_check(&c, strcmp(cmd, "daemon") == 0 ? AGENT_CHECK_DAEMON : 0, err, sizeof(err));
+		ret = agent_conf_check(&c, strcmp(cmd, "daemon") == 0 ? AGENT_CHECK_DAEMON : 0, err,
+		                       sizeof(err));
 	if (ret != 0) {
 		config_report(stderr, c.cfg, conf_path, err);
 		agent_conf_free(&c);
@@ -598,8 +683,9 @@ main(int argc, char **argv)
 	/* Local mode talks to a person: only warnings unless -v. */
 	log_init("odc-agent", verbose ? LOG_LVL_DEBUG : LOG_LVL_WARN, 0);
 	if (strcmp(cmd, "check-config") == 0) {
-		printf("%s: ok (host %s, container %s, repository %s, metadb %s:%llu/%s)\n", c.path, c.host_id,
-		       c.container, c.repository, c.db_host, (unsigned long long)c.db_port, c.db_name);
+		printf("%s: ok (host %s, container %s, repository %s, metadb %s:%llu/%s)\n", c.path,
+		       c.host_id, c.container, c.repository, c.db_host,
+		       (unsigned long long)c.db_port, c.db_name);
 		ret = EXIT_OK;
 	} else if (strcmp(cmd, "run") == 0) {
 		ret = cmd_run(&c, argc - optind, argv + optind);
@@ -611,7 +697,9 @@ main(int argc, char **argv)
 		log_init("odc-agent", verbose ? LOG_LVL_DEBUG : lvl, 0);
 		if (daemon_run(&c, err, sizeof(err)) != 0) {
 			fprintf(stderr, "odc-agent: %s\n", err);
-			ret = strstr(err, "accessible") != NULL || strstr(err, "key") != NULL ? EXIT_USAGE : EXIT_INTERNAL;
+			ret = strstr(err, "accessible") != NULL || strstr(err, "key") != NULL
+			          ? EXIT_USAGE
+			          : EXIT_INTERNAL;
 		} else {
 			ret = EXIT_OK;
 		}

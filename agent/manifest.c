@@ -116,7 +116,8 @@ walk(int dfd, const char *rel, struct mfiles *out, int depth, char *err, size_t 
 		}
 		if (!S_ISREG(st.st_mode)) {
 			snprintf(err, errlen, "%s: %s", path,
-			         S_ISLNK(st.st_mode) ? "is a symbolic link (not followed)" : "not a regular file");
+			         S_ISLNK(st.st_mode) ? "is a symbolic link (not followed)"
+			                             : "not a regular file");
 			goto out;
 		}
 		if (out->n >= MAX_FILES) {
@@ -159,14 +160,16 @@ out:
 
 /* The backup's object folder relative to dir ("data/<db>" or "data"). */
 static int
-objdir_rel(const char *dir, const struct backup_info *b, char *out, size_t outlen, char *err, size_t errlen)
+objdir_rel(const char *dir, const struct backup_info *b, char *out, size_t outlen, char *err,
+           size_t errlen)
 {
 	size_t n = strlen(dir);
 
 	while (n > 1 && dir[n - 1] == '/')
 		n--;
 	if (strncmp(b->objdir, dir, n) != 0 || b->objdir[n] != '/' || b->objdir[n + 1] == '\0') {
-		snprintf(err, errlen, "%s: the backup's folders (%s) are not inside it", dir, b->objdir);
+		snprintf(err, errlen, "%s: the backup's folders (%s) are not inside it", dir,
+		         b->objdir);
 		return -1;
 	}
 	snprintf(out, outlen, "%s", b->objdir + n + 1);
@@ -174,7 +177,8 @@ objdir_rel(const char *dir, const struct backup_info *b, char *out, size_t outle
 }
 
 static int
-list_files(const char *dir, const struct backup_info *b, struct mfiles *files, char *err, size_t errlen)
+list_files(const char *dir, const struct backup_info *b, struct mfiles *files, char *err,
+           size_t errlen)
 {
 	char rel[4096];
 	int dfd, rc;
@@ -201,8 +205,8 @@ list_files(const char *dir, const struct backup_info *b, struct mfiles *files, c
 /* The agent's signing keys: [keys] secret_key, and STATE_DIR/STATE_KEY
  * (made when create and there is no configured key). Either may be NULL. */
 static int
-signing_keys(const struct agent_conf *c, bool create, struct keys_pair **configured, struct keys_pair **state,
-	     char *err, size_t errlen)
+signing_keys(const struct agent_conf *c, bool create, struct keys_pair **configured,
+             struct keys_pair **state, char *err, size_t errlen)
 {
 	char path[4200], pub[4300];
 
@@ -250,7 +254,8 @@ write_file(int dfd, const char *name, const char *data, size_t len, char *err, s
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			snprintf(err, errlen, "%s: %s", name, n < 0 ? strerror(errno) : "short write");
+			snprintf(err, errlen, "%s: %s", name,
+			         n < 0 ? strerror(errno) : "short write");
 			close(fd);
 			(void)unlinkat(dfd, tmp, 0);
 			return -1;
@@ -266,8 +271,8 @@ write_file(int dfd, const char *name, const char *data, size_t len, char *err, s
 }
 
 int
-manifest_write(const struct agent_conf *c, const char *dir, const struct backup_info *b, const char *taken_at,
-	       char *err, size_t errlen)
+manifest_write(const struct agent_conf *c, const char *dir, const struct backup_info *b,
+               const char *taken_at, char *err, size_t errlen)
 {
 	struct keys_pair *configured = NULL, *state = NULL, *kp;
 	struct mfiles files = {0};
@@ -301,13 +306,14 @@ manifest_write(const struct agent_conf *c, const char *dir, const struct backup_
 	json_object_set_new(root, "taken_at", json_string(taken_at));
 	json_object_set_new(root, "version", json_string(b->version));
 	for (size_t i = 0; i < b->n_tables; i++)
-		json_object_set_new(tables, b->tables[i].name, json_integer((json_int_t)b->tables[i].rows));
+		json_object_set_new(tables, b->tables[i].name,
+		                    json_integer((json_int_t)b->tables[i].rows));
 	for (size_t i = 0; i < b->n_objects; i++)
 		if (strcmp(b->objects[i].kind, "VIEW") == 0)
 			json_array_append_new(views, json_string(b->objects[i].name));
 	for (size_t i = 0; i < files.n; i++) {
 		json_t *f = json_pack("{s:s, s:I, s:s}", "path", files.v[i].path, "bytes",
-				      (json_int_t)files.v[i].bytes, "sha256", files.v[i].sha256);
+		                      (json_int_t)files.v[i].bytes, "sha256", files.v[i].sha256);
 		if (f == NULL || json_array_append_new(arr, f) != 0)
 			goto oom;
 	}
@@ -329,7 +335,8 @@ manifest_write(const struct agent_conf *c, const char *dir, const struct backup_
 	/* The signature last: a manifest without one is refused as damaged. */
 	(void)unlinkat(dfd, MANIFEST_SIG, 0);
 	if (write_file(dfd, MANIFEST_JSON, text, strlen(text), err, errlen) != 0 ||
-	    write_file(dfd, MANIFEST_SIG, sigtext, strlen(sigtext), err, errlen) != 0 || fsync(dfd) != 0) {
+	    write_file(dfd, MANIFEST_SIG, sigtext, strlen(sigtext), err, errlen) != 0 ||
+	    fsync(dfd) != 0) {
 		if (errno != 0 && err[0] == '\0')
 			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto out;
@@ -363,11 +370,13 @@ read_small(int dfd, const char *name, size_t max, char **out, size_t *len, char 
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 1;
-		snprintf(err, errlen, "%s: %s", name, errno == ELOOP ? "is a symbolic link (not followed)" : strerror(errno));
+		snprintf(err, errlen, "%s: %s", name,
+		         errno == ELOOP ? "is a symbolic link (not followed)" : strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-		snprintf(err, errlen, "%s: %s", name, !S_ISREG(st.st_mode) ? "not a regular file" : "too large");
+		snprintf(err, errlen, "%s: %s", name,
+		         !S_ISREG(st.st_mode) ? "not a regular file" : "too large");
 		close(fd);
 		return -1;
 	}
@@ -406,20 +415,27 @@ compare_files(struct msgbuf *d, json_t *mf, const struct mfiles *have)
 		}
 		c = path == NULL ? 1 : k >= have->n ? -1 : strcmp(path, have->v[k].path);
 		if (c < 0) {
-			msg_add(d, "%s: missing (the manifest lists it, %" JSON_INTEGER_FORMAT " bytes)", path,
-			     json_integer_value(json_object_get(e, "bytes")));
+			msg_add(d,
+			        "%s: missing (the manifest lists it, %" JSON_INTEGER_FORMAT
+			        " bytes)",
+			        path, json_integer_value(json_object_get(e, "bytes")));
 			i++;
 		} else if (c > 0) {
-			msg_add(d, "%s: not in the manifest (added after the backup was taken)", have->v[k].path);
+			msg_add(d, "%s: not in the manifest (added after the backup was taken)",
+			        have->v[k].path);
 			k++;
 		} else {
 			json_int_t bytes = json_integer_value(json_object_get(e, "bytes"));
 			const char *sum = json_string_value(json_object_get(e, "sha256"));
 			if ((uint64_t)bytes != have->v[k].bytes)
-				msg_add(d, "%s: %llu bytes, the manifest says %" JSON_INTEGER_FORMAT, path,
-				     (unsigned long long)have->v[k].bytes, bytes);
+				msg_add(d,
+				        "%s: %llu bytes, the manifest says %" JSON_INTEGER_FORMAT,
+				        path, (unsigned long long)have->v[k].bytes, bytes);
 			else if (sum == NULL || strcmp(sum, have->v[k].sha256) != 0)
-				msg_add(d, "%s: its content differs from when the backup was taken (SHA-256)", path);
+				msg_add(d,
+				        "%s: its content differs from when the backup was taken "
+				        "(SHA-256)",
+				        path);
 			i++;
 			k++;
 		}
@@ -437,11 +453,13 @@ compare_tables(struct msgbuf *d, json_t *mt, json_t *mv, const struct backup_inf
 	{
 		const struct backup_table *t = backup_table_find(b, name);
 		if (t == NULL)
-			msg_add(d, "table %s: missing (the manifest says %" JSON_INTEGER_FORMAT " rows)", name,
-			     json_integer_value(v));
+			msg_add(d,
+			        "table %s: missing (the manifest says %" JSON_INTEGER_FORMAT
+			        " rows)",
+			        name, json_integer_value(v));
 		else if ((uint64_t)json_integer_value(v) != t->rows)
-			msg_add(d, "table %s: %llu rows, the manifest says %" JSON_INTEGER_FORMAT, name,
-			     (unsigned long long)t->rows, json_integer_value(v));
+			msg_add(d, "table %s: %llu rows, the manifest says %" JSON_INTEGER_FORMAT,
+			        name, (unsigned long long)t->rows, json_integer_value(v));
 	}
 	for (i = 0; i < b->n_tables; i++)
 		if (json_object_get(mt, b->tables[i].name) == NULL)
@@ -451,14 +469,17 @@ compare_tables(struct msgbuf *d, json_t *mt, json_t *mv, const struct backup_inf
 		bool found = false;
 		for (size_t k = 0; k < b->n_objects && !found; k++)
 			found = strcmp(b->objects[k].kind, "VIEW") == 0 &&
-				json_string_value(v) != NULL && strcmp(b->objects[k].name, json_string_value(v)) == 0;
+			        json_string_value(v) != NULL &&
+			        strcmp(b->objects[k].name, json_string_value(v)) == 0;
 		if (!found)
-			msg_add(d, "view %s: missing", json_string_value(v) ? json_string_value(v) : "(bad name)");
+			msg_add(d, "view %s: missing",
+			        json_string_value(v) ? json_string_value(v) : "(bad name)");
 	}
 	for (i = 0; i < b->n_objects; i++) {
 		bool found = false;
 		if (strcmp(b->objects[i].kind, "VIEW") != 0) {
-			msg_add(d, "%s %s: not in the manifest", b->objects[i].kind, b->objects[i].name);
+			msg_add(d, "%s %s: not in the manifest", b->objects[i].kind,
+			        b->objects[i].name);
 			continue;
 		}
 		for (size_t k = 0; k < json_array_size(mv) && !found; k++) {
@@ -471,8 +492,8 @@ compare_tables(struct msgbuf *d, json_t *mt, json_t *mv, const struct backup_inf
 }
 
 int
-manifest_verify(const struct agent_conf *c, const char *dir, const struct backup_info *b, char *signer,
-		size_t signerlen, char *err, size_t errlen)
+manifest_verify(const struct agent_conf *c, const char *dir, const struct backup_info *b,
+                char *signer, size_t signerlen, char *err, size_t errlen)
 {
 	struct keys_pair *configured = NULL, *state = NULL;
 	struct mfiles have = {0};
@@ -494,7 +515,8 @@ manifest_verify(const struct agent_conf *c, const char *dir, const struct backup
 		return -1;
 	}
 	r1 = read_small(dfd, MANIFEST_JSON, MANIFEST_MAX, &text, &len, err, errlen);
-	r2 = r1 < 0 ? -1 : read_small(dfd, MANIFEST_SIG, SIG_FILE_MAX, &sigtext, &slen, err, errlen);
+	r2 =
+	    r1 < 0 ? -1 : read_small(dfd, MANIFEST_SIG, SIG_FILE_MAX, &sigtext, &slen, err, errlen);
 	close(dfd);
 	if (r1 < 0 || r2 < 0)
 		goto out;
@@ -503,8 +525,9 @@ manifest_verify(const struct agent_conf *c, const char *dir, const struct backup
 		goto out;
 	}
 	if (r1 == 1 || r2 == 1) {
-		snprintf(err, errlen, "%s without %s: the manifest is damaged", r1 == 1 ? MANIFEST_SIG : MANIFEST_JSON,
-			 r1 == 1 ? MANIFEST_JSON : MANIFEST_SIG);
+		snprintf(err, errlen, "%s without %s: the manifest is damaged",
+		         r1 == 1 ? MANIFEST_SIG : MANIFEST_JSON,
+		         r1 == 1 ? MANIFEST_JSON : MANIFEST_SIG);
 		goto out;
 	}
 	/* The signature first: nothing of a manifest it does not cover is read. */
@@ -523,26 +546,31 @@ manifest_verify(const struct agent_conf *c, const char *dir, const struct backup
 	}
 	keys_fingerprint(pk, signer, signerlen);
 	if (keys_verify(pk, (const uint8_t *)text, len, sig) != 0) {
-		snprintf(err, errlen, MANIFEST_JSON ": its signature (by %s) does not match: the manifest was "
-			 "changed or damaged", signer);
+		snprintf(err, errlen,
+		         MANIFEST_JSON ": its signature (by %s) does not match: the manifest was "
+		                       "changed or damaged",
+		         signer);
 		goto out;
 	}
 	if (signing_keys(c, false, &configured, &state, e2, sizeof(e2)) == 0)
-		trusted = (configured != NULL && sodium_memcmp(configured->pk, pk, sizeof(pk)) == 0) ||
-			  (state != NULL && sodium_memcmp(state->pk, pk, sizeof(pk)) == 0);
+		trusted =
+		    (configured != NULL && sodium_memcmp(configured->pk, pk, sizeof(pk)) == 0) ||
+		    (state != NULL && sodium_memcmp(state->pk, pk, sizeof(pk)) == 0);
 	for (size_t i = 0; i < c->n_backup_signers && !trusted; i++)
 		trusted = sodium_memcmp(c->backup_signers[i], pk, sizeof(pk)) == 0;
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (root == NULL || !json_is_object(root) ||
-	    (s = json_string_value(json_object_get(root, "format"))) == NULL || strcmp(s, FORMAT) != 0 ||
-	    !json_is_object(json_object_get(root, "tables")) || !json_is_array(json_object_get(root, "views")) ||
+	    (s = json_string_value(json_object_get(root, "format"))) == NULL ||
+	    strcmp(s, FORMAT) != 0 || !json_is_object(json_object_get(root, "tables")) ||
+	    !json_is_array(json_object_get(root, "views")) ||
 	    !json_is_array(json_object_get(root, "files"))) {
 		snprintf(err, errlen, MANIFEST_JSON ": not an odc-fleet manifest (%s)", FORMAT);
 		goto out;
 	}
 	s = json_string_value(json_object_get(root, "database"));
 	if (s == NULL || strcmp(s, c->db_name) != 0) {
-		snprintf(err, errlen, MANIFEST_JSON ": a backup of database %s, not %s", s ? s : "(none)", c->db_name);
+		snprintf(err, errlen, MANIFEST_JSON ": a backup of database %s, not %s",
+		         s ? s : "(none)", c->db_name);
 		goto out;
 	}
 	if (list_files(dir, b, &have, err, errlen) != 0)

@@ -39,8 +39,8 @@
 
 /* Write the manifest of the backup in dir, which b describes (from
  * backup_inspect), signed with the agent's key. Returns 0, or -1 with err. */
-int manifest_write(const struct agent_conf *c, const char *dir, const struct backup_info *b, const char *taken_at,
-		   char *err, size_t errlen);
+int manifest_write(const struct agent_conf *c, const char *dir, const struct backup_info *b,
+                   const char *taken_at, char *err, size_t errlen);
 
 /* Check the backup in dir (described by b) against its manifest.
  * Returns 0: intact, signed by one of this agent's keys (its fingerprint
@@ -49,7 +49,7 @@ int manifest_write(const struct agent_conf *c, const char *dir, const struct bac
  * the manifest says (err names the file, table or field and what differs:
  * "data/db/TABLE/t.1.0.csv: 1024 bytes, the manifest says 2048"), or the
  * manifest itself is damaged (a bad signature, a .json without .sig). */
-int manifest_verify(const struct agent_conf *c, const char *dir, const struct backup_info *b, char *signer,
-		    size_t signerlen, char *err, size_t errlen);
+int manifest_verify(const struct agent_conf *c, const char *dir, const struct backup_info *b,
+                    char *signer, size_t signerlen, char *err, size_t errlen);
 
 #endif

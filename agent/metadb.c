@@ -266,13 +266,13 @@ name_row(void *ctx, char **cols, const unsigned long *lens, unsigned ncols)
 	if (ncols < 1 || cols[0] == NULL || lens == NULL)
 		return 0;
 	if (nc->cnt >= METADB_MAX_TABLES) {
-		snprintf(nc->err, nc->errlen, "metadb %s: %s: more than %d names", nc->m->where, nc->what,
-		         METADB_MAX_TABLES);
+		snprintf(nc->err, nc->errlen, "metadb %s: %s: more than %d names", nc->m->where,
+		         nc->what, METADB_MAX_TABLES);
 		return -1;
 	}
 	if (lens[0] == 0 || lens[0] > TABLE_NAME_BYTES || memchr(cols[0], '\0', lens[0]) != NULL) {
-		snprintf(nc->err, nc->errlen, "metadb %s: %s: a name of %lu bytes", nc->m->where, nc->what,
-		         lens[0]);
+		snprintf(nc->err, nc->errlen, "metadb %s: %s: a name of %lu bytes", nc->m->where,
+		         nc->what, lens[0]);
 		return -1;
 	}
 	if (nc->cnt == nc->cap) {
@@ -303,7 +303,8 @@ list_names(struct metadb *m, const char *q, const char *what, char ***names, siz
 	*names = NULL;
 	*n = 0;
 	/* name_row bounds the count itself, with its own message. */
-	if (metadb_query(m, q, what, (size_t)METADB_MAX_TABLES + 1, name_row, &nc, err, errlen) != 0) {
+	if (metadb_query(m, q, what, (size_t)METADB_MAX_TABLES + 1, name_row, &nc, err, errlen) !=
+	    0) {
 		metadb_names_free(nc.v, nc.cnt);
 		return -1;
 	}
@@ -321,31 +322,32 @@ static const struct {
 } kinds[] = {
     /* The restore guard and the fence (guard.h) are ours, not ODC's: never
      * listed, so never compared, counted or dropped by a restore. */
-    {"TABLE",
-     "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ", "AND "
-     "TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_NAME NOT IN ('" GUARD_TABLE "', '" FENCE_TABLE "')",
+    {"TABLE", "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ",
+     "AND "
+     "TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_NAME NOT IN ('" GUARD_TABLE
+     "', '" FENCE_TABLE "')",
      "DROP TABLE IF EXISTS"},
-    {"VIEW",
-     "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ", "AND "
+    {"VIEW", "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ",
+     "AND "
      "TABLE_TYPE = 'VIEW'",
      "DROP VIEW IF EXISTS"},
-    {"SEQUENCE",
-     "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ", "AND "
+    {"SEQUENCE", "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ",
+     "AND "
      "TABLE_TYPE = 'SEQUENCE'",
      "DROP SEQUENCE IF EXISTS"},
     {"TRIGGER", "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ", "",
      "DROP TRIGGER IF EXISTS"},
-    {"PROCEDURE",
-     "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ", "AND "
+    {"PROCEDURE", "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ",
+     "AND "
      "ROUTINE_TYPE = 'PROCEDURE'",
      "DROP PROCEDURE IF EXISTS"},
-    {"FUNCTION",
-     "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ", "AND "
+    {"FUNCTION", "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ",
+     "AND "
      "ROUTINE_TYPE = 'FUNCTION'",
      "DROP FUNCTION IF EXISTS"},
     {"FOREIGN KEY",
-     "SELECT TABLE_NAME FROM information_schema.TABLE_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ", "AND CONSTRAINT_TYPE = 'FOREIGN KEY'",
-     NULL},
+     "SELECT TABLE_NAME FROM information_schema.TABLE_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ",
+     "AND CONSTRAINT_TYPE = 'FOREIGN KEY'", NULL},
 };
 
 static int
@@ -366,7 +368,8 @@ metadb_list(struct metadb *m, const char *kind, char ***names, size_t *n, char *
 	*names = NULL;
 	*n = 0;
 	if (k < 0) {
-		snprintf(err, errlen, "metadb: unknown object kind \"%.40s\"", kind != NULL ? kind : "(null)");
+		snprintf(err, errlen, "metadb: unknown object kind \"%.40s\"",
+		         kind != NULL ? kind : "(null)");
 		return -1;
 	}
 	mysql_real_escape_string(m->my, esc, m->database, strlen(m->database));
@@ -442,17 +445,19 @@ metadb_drop(struct metadb *m, const char *kind, const char *name, char *err, siz
 	int k = kind_index(kind);
 
 	if (k < 0 || kinds[k].drop == NULL) {
-		snprintf(err, errlen, "metadb: cannot drop objects of kind \"%.40s\"", kind != NULL ? kind : "(null)");
+		snprintf(err, errlen, "metadb: cannot drop objects of kind \"%.40s\"",
+		         kind != NULL ? kind : "(null)");
 		return -1;
 	}
 	if (!table_name_ok(name)) {
 		char lower[16];
 		size_t i;
 		for (i = 0; kind[i] != '\0' && i + 1 < sizeof(lower); i++)
-			lower[i] = (char)(kind[i] >= 'A' && kind[i] <= 'Z' ? kind[i] - 'A' + 'a' : kind[i]);
+			lower[i] = (char)(kind[i] >= 'A' && kind[i] <= 'Z' ? kind[i] - 'A' + 'a'
+			                                                   : kind[i]);
 		lower[i] = '\0';
-		snprintf(err, errlen, "metadb: refusing %s name \"%.80s\": not [A-Za-z0-9_$]{1,64}", lower,
-		         name != NULL ? name : "(null)");
+		snprintf(err, errlen, "metadb: refusing %s name \"%.80s\": not [A-Za-z0-9_$]{1,64}",
+		         lower, name != NULL ? name : "(null)");
 		return -1;
 	}
 	snprintf(q, sizeof(q), "%s `%s`", kinds[k].drop, name);
@@ -492,9 +497,9 @@ metadb_exec(struct metadb *m, const char *sql, const char *what, char *err, size
 int
 metadb_foreign_key_checks(struct metadb *m, bool on, char *err, size_t errlen)
 {
-	return metadb_exec(m, on ? "SET SESSION foreign_key_checks = 1" : "SET SESSION foreign_key_checks = 0",
-	                   on ? "turning foreign key checks on" : "turning foreign key checks off", err,
-	                   errlen);
+	return metadb_exec(
+	    m, on ? "SET SESSION foreign_key_checks = 1" : "SET SESSION foreign_key_checks = 0",
+	    on ? "turning foreign key checks on" : "turning foreign key checks off", err, errlen);
 }
 
 /* '@' and '#' separate the parts of an OceanBase login name. */
@@ -537,8 +542,8 @@ metadb_login_name(const char *user, const char *tenant, const char *cluster, cha
 
 int
 metadb_query(struct metadb *m, const char *q, const char *what, size_t max_rows,
-             int (*fn)(void *ctx, char **cols, const unsigned long *lens, unsigned ncols), void *ctx,
-             char *err, size_t errlen)
+             int (*fn)(void *ctx, char **cols, const unsigned long *lens, unsigned ncols),
+             void *ctx, char *err, size_t errlen)
 {
 	MYSQL_RES *res;
 	MYSQL_ROW row;
@@ -553,7 +558,8 @@ metadb_query(struct metadb *m, const char *q, const char *what, size_t max_rows,
 		if (rc != 0)
 			continue; /* drain: the connection stays usable */
 		if (++n > max_rows) {
-			snprintf(err, errlen, "metadb %s: %s: more than %zu rows", m->where, what, max_rows);
+			snprintf(err, errlen, "metadb %s: %s: more than %zu rows", m->where, what,
+			         max_rows);
 			rc = -1;
 			continue;
 		}

@@ -48,7 +48,8 @@ int metadb_history_version(struct metadb *m, char *out, size_t outlen, char *err
  * table with two has two entries). Sorted bytewise (strcmp), not by the
  * server's collation; more than METADB_MAX_TABLES names, or a name over 256
  * bytes, is an error. On error *names is NULL and *n 0. */
-int metadb_list(struct metadb *m, const char *kind, char ***names, size_t *n, char *err, size_t errlen);
+int metadb_list(struct metadb *m, const char *kind, char ***names, size_t *n, char *err,
+                size_t errlen);
 
 /* metadb_list(m, "TABLE", ...). */
 int metadb_tables(struct metadb *m, char ***names, size_t *n, char *err, size_t errlen);
@@ -84,8 +85,8 @@ int metadb_login_name(const char *user, const char *tenant, const char *cluster,
  * fn returning non-zero stops the walk (the rest is read and dropped) and
  * that value is returned. Errors name what. 0, or -1 with err. */
 int metadb_query(struct metadb *m, const char *q, const char *what, size_t max_rows,
-                 int (*fn)(void *ctx, char **cols, const unsigned long *lens, unsigned ncols), void *ctx,
-                 char *err, size_t errlen);
+                 int (*fn)(void *ctx, char **cols, const unsigned long *lens, unsigned ncols),
+                 void *ctx, char *err, size_t errlen);
 /* s as an SQL string literal with its quotes, escaped for this connection:
  * 0, or -1 when it does not fit in outlen. */
 int metadb_literal(struct metadb *m, const char *s, char *out, size_t outlen);

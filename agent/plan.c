@@ -40,14 +40,14 @@
 #include "common/log.h"
 
 #define TAIL_MAX 16384
-#define MSG_MAX	 1024
+#define MSG_MAX  1024
 /* Where ODC writes its log in its container: log4j2.xml's OdcFileAppender,
  * ${LOG_DIRECTORY}/odc.log with LOG_DIRECTORY ./log under /opt/odc
  * (oceanbase/odc server/odc-server/src/main/resources/log4j2.xml). `docker
  * logs` shows only the supervisor. */
-#define ODC_LOG_FILE	 "/opt/odc/log/odc.log"
-#define ODC_LOG_TAIL	 11000
-#define DOCKER_LOG_TAIL	 4000
+#define ODC_LOG_FILE    "/opt/odc/log/odc.log"
+#define ODC_LOG_TAIL    11000
+#define DOCKER_LOG_TAIL 4000
 
 /* One execution of one plan. */
 struct run {
@@ -65,13 +65,12 @@ struct run {
 	char err[512];
 	/* Time spent waiting on others, for the own-overhead figure. */
 	uint64_t wait_loader_ms, wait_metadb_ms, wait_health_ms;
-	bool done; /* a step found nothing left to do: the plan ends with it, succeeded */
+	bool done;    /* a step found nothing left to do: the plan ends with it, succeeded */
 	bool guarded; /* this run holds the metadb's restore guard (guard.h) */
 };
 
 /* Adds the monotonic time since *t0 to *acc. */
-static void
-waited(uint64_t *acc, uint64_t t0);
+static void waited(uint64_t *acc, uint64_t t0);
 
 /* What a step reports. */
 struct step_res {
@@ -99,7 +98,8 @@ say(struct step_res *s, const char *status, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void say_more(struct step_res *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say_more(struct step_res *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 put(struct step_res *s, const char *key, const char *value)
@@ -233,11 +233,12 @@ tables_rows(const struct backup_info *b)
  * and foreign keys of defs (and, when check_history, b's migration
  * version). Appends every difference to why. */
 static int metadb_compare(struct run *r, struct metadb *m, const struct backup_info *b,
-			  const struct restore_defs *defs, bool check_history, char *why, size_t whylen);
+                          const struct restore_defs *defs, bool check_history, char *why,
+                          size_t whylen);
 
 static int
-metadb_matches(struct run *r, struct metadb *m, const struct backup_info *b, const struct restore_defs *defs,
-	       bool check_history, char *why, size_t whylen)
+metadb_matches(struct run *r, struct metadb *m, const struct backup_info *b,
+               const struct restore_defs *defs, bool check_history, char *why, size_t whylen)
 {
 	uint64_t t0 = clock_mono_ms();
 	int rc = metadb_compare(r, m, b, defs, check_history, why, whylen);
@@ -247,8 +248,8 @@ metadb_matches(struct run *r, struct metadb *m, const struct backup_info *b, con
 }
 
 static int
-metadb_compare(struct run *r, struct metadb *m, const struct backup_info *b, const struct restore_defs *defs,
-	       bool check_history, char *why, size_t whylen)
+metadb_compare(struct run *r, struct metadb *m, const struct backup_info *b,
+               const struct restore_defs *defs, bool check_history, char *why, size_t whylen)
 {
 	struct msgbuf mb;
 	char **names = NULL;
@@ -272,8 +273,8 @@ metadb_compare(struct run *r, struct metadb *m, const struct backup_info *b, con
 			continue;
 		}
 		if (rows != t->rows)
-			msg_add(&mb, "%s has %llu rows, the backup %llu", names[i], (unsigned long long)rows,
-				(unsigned long long)t->rows);
+			msg_add(&mb, "%s has %llu rows, the backup %llu", names[i],
+			        (unsigned long long)rows, (unsigned long long)t->rows);
 	}
 	for (size_t i = 0; i < b->n_tables; i++) {
 		bool found = false;
@@ -290,8 +291,8 @@ metadb_compare(struct run *r, struct metadb *m, const struct backup_info *b, con
 		if (rc < 0)
 			msg_add(&mb, "history: %s", r->err);
 		else if (strcmp(hv, b->version) != 0)
-			msg_add(&mb, "migrate_schema_history is at %s, the backup at %s", rc == 1 ? "(none)" : hv,
-				b->version);
+			msg_add(&mb, "migrate_schema_history is at %s, the backup at %s",
+			        rc == 1 ? "(none)" : hv, b->version);
 	}
 	return mb.n > 0;
 }
@@ -337,8 +338,11 @@ check_disk(struct run *r, struct step_res *s, uint64_t need)
 	}
 	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	if (avail < need) {
-		say(s, "failed", "not enough free disk under %s for the safety snapshot: %llu MiB free, %llu MiB needed",
-		    r->c->snapshot_root, (unsigned long long)(avail >> 20), (unsigned long long)(need >> 20));
+		say(s, "failed",
+		    "not enough free disk under %s for the safety snapshot: %llu MiB free, %llu "
+		    "MiB needed",
+		    r->c->snapshot_root, (unsigned long long)(avail >> 20),
+		    (unsigned long long)(need >> 20));
 		return -1;
 	}
 	return 0;
@@ -351,10 +355,12 @@ same_server(const char *a, const char *b)
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ra = NULL, *rb = NULL;
 	bool same = strcasecmp(a, b) == 0;
 
-	if (!same && getaddrinfo(a, NULL, &hints, &ra) == 0 && getaddrinfo(b, NULL, &hints, &rb) == 0) {
+	if (!same && getaddrinfo(a, NULL, &hints, &ra) == 0 &&
+	    getaddrinfo(b, NULL, &hints, &rb) == 0) {
 		for (const struct addrinfo *x = ra; x != NULL && !same; x = x->ai_next)
 			for (const struct addrinfo *y = rb; y != NULL && !same; y = y->ai_next)
-				same = x->ai_addrlen == y->ai_addrlen && memcmp(x->ai_addr, y->ai_addr, x->ai_addrlen) == 0;
+				same = x->ai_addrlen == y->ai_addrlen &&
+				       memcmp(x->ai_addr, y->ai_addr, x->ai_addrlen) == 0;
 	}
 	if (ra != NULL)
 		freeaddrinfo(ra);
@@ -378,23 +384,27 @@ check_metadb_identity(struct run *r, struct step_res *s, json_t *inspect, const 
 
 	if (spec_metadb_identity(inspect, &id, why, sizeof(why)) != 0) {
 		say(s, "failed",
-		    "container %s: %s: cannot confirm that it uses the metadb this agent would restore "
+		    "container %s: %s: cannot confirm that it uses the metadb this agent would "
+		    "restore "
 		    "(%s:%llu/%s); refusing",
 		    container, why, c->db_host, (unsigned long long)c->db_port, c->db_name);
 		return -1;
 	}
-	if (same_server(id.host, c->db_host) && id.port == c->db_port && strcmp(id.database, c->db_name) == 0 &&
+	if (same_server(id.host, c->db_host) && id.port == c->db_port &&
+	    strcmp(id.database, c->db_name) == 0 &&
 	    strcmp(id.tenant, c->db_tenant ? c->db_tenant : "") == 0 &&
 	    strcmp(id.cluster, c->db_cluster ? c->db_cluster : "") == 0)
 		return 0;
-	snprintf(theirs, sizeof(theirs), "%s:%u/%s (tenant '%s', cluster '%s')", id.host, id.port, id.database,
-		 id.tenant, id.cluster);
+	snprintf(theirs, sizeof(theirs), "%s:%u/%s (tenant '%s', cluster '%s')", id.host, id.port,
+	         id.database, id.tenant, id.cluster);
 	snprintf(ours, sizeof(ours), "%s:%llu/%s (tenant '%s', cluster '%s')", c->db_host,
-		 (unsigned long long)c->db_port, c->db_name, c->db_tenant ? c->db_tenant : "",
-		 c->db_cluster ? c->db_cluster : "");
+	         (unsigned long long)c->db_port, c->db_name, c->db_tenant ? c->db_tenant : "",
+	         c->db_cluster ? c->db_cluster : "");
 	say(s, "failed",
-	    "container %s uses the metadb %s, but this agent is configured for %s (%s): it would restore another "
-	    "database than ODC's; nothing was touched. Make [metadb] in the agent's configuration name the "
+	    "container %s uses the metadb %s, but this agent is configured for %s (%s): it would "
+	    "restore another "
+	    "database than ODC's; nothing was touched. Make [metadb] in the agent's configuration "
+	    "name the "
 	    "container's metadb",
 	    container, theirs, ours, c->path);
 	return -1;
@@ -408,8 +418,8 @@ check_metadb_identity(struct run *r, struct step_res *s, json_t *inspect, const 
  * established, e.g. the metadb unreachable, is 0: the preflight goes on and
  * reports it). */
 static int
-already_at_target(struct run *r, const struct docker_container *ct, const char *target_id, const char *image,
-		  const char *to, char *why, size_t whylen)
+already_at_target(struct run *r, const struct docker_container *ct, const char *target_id,
+                  const char *image, const char *to, char *why, size_t whylen)
 {
 	struct step_res scratch = {0};
 	struct health_state st = {0};
@@ -417,7 +427,8 @@ already_at_target(struct run *r, const struct docker_container *ct, const char *
 	char hv[65];
 	int rc, ret = 0;
 
-	if (target_id == NULL || strcmp(ct->state, "running") != 0 || strcmp(ct->image_id, target_id) != 0)
+	if (target_id == NULL || strcmp(ct->state, "running") != 0 ||
+	    strcmp(ct->image_id, target_id) != 0)
 		return 0;
 	uint64_t t0 = clock_mono_ms();
 	health_probe(r->c->health_url, 5000, &st);
@@ -429,9 +440,10 @@ already_at_target(struct run *r, const struct docker_container *ct, const char *
 		rc = metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err));
 		if (rc == 0 && version_belongs_to(hv, to)) {
 			snprintf(why, whylen,
-				 "already at %s: container %s runs %s, ODC is healthy at version %s, the metadb is at "
-				 "version %s",
-				 to, ct->name, image, st.version, hv);
+			         "already at %s: container %s runs %s, ODC is healthy at version "
+			         "%s, the metadb is at "
+			         "version %s",
+			         to, ct->name, image, st.version, hv);
 			ret = 1;
 		}
 		metadb_close(m);
@@ -454,8 +466,8 @@ param_true(const struct run *r, const char *key)
  * completeness cannot be verified, so it needs accept_unverified=true;
  * without it the step fails saying how to go on. 0 to proceed. */
 static int
-check_backup_integrity(struct run *r, struct step_res *s, const char *dir, const struct backup_info *b,
-		       char *how, size_t howlen)
+check_backup_integrity(struct run *r, struct step_res *s, const char *dir,
+                       const struct backup_info *b, char *how, size_t howlen)
 {
 	char signer[64], why[1024];
 	int rc = manifest_verify(r->c, dir, b, signer, sizeof(signer), why, sizeof(why));
@@ -466,8 +478,11 @@ check_backup_integrity(struct run *r, struct step_res *s, const char *dir, const
 		return 0;
 	}
 	if (rc < 0) {
-		say(s, "failed", "backup %s is damaged: %s (its odc-fleet manifest says what it held when it was "
-		    "taken)", dir, why);
+		say(s, "failed",
+		    "backup %s is damaged: %s (its odc-fleet manifest says what it held when it "
+		    "was "
+		    "taken)",
+		    dir, why);
 		return -1;
 	}
 	/* An undo restores the agent's own safety snapshot: one without a
@@ -475,18 +490,29 @@ check_backup_integrity(struct run *r, struct step_res *s, const char *dir, const
 	if (param_true(r, "accept_unverified") || strcmp(r->action, "undo") == 0) {
 		put(s, "backup_verified", "no (accepted)");
 		snprintf(how, howlen, "completeness NOT verified (%s; accepted)",
-			 rc == 1 ? "no odc-fleet manifest" : "manifest signed by another agent's key");
+		         rc == 1 ? "no odc-fleet manifest"
+		                 : "manifest signed by another agent's key");
 		return 0;
 	}
 	if (rc == 1)
-		say(s, "failed", "backup %s was not taken by odc-fleet (no " MANIFEST_JSON "): its completeness cannot "
-		    "be verified (obdumper's MANIFEST.bin is not a public format and proves nothing); check it, then "
-		    "run again with accept_unverified=true (odcctl rollback ... --accept-unverified, odc-agent run "
-		    "rollback ... --accept-unverified), or take a backup with odc-fleet (odcctl backup)", dir);
+		say(s, "failed",
+		    "backup %s was not taken by odc-fleet (no " MANIFEST_JSON
+		    "): its completeness cannot "
+		    "be verified (obdumper's MANIFEST.bin is not a public format and proves "
+		    "nothing); check it, then "
+		    "run again with accept_unverified=true (odcctl rollback ... "
+		    "--accept-unverified, odc-agent run "
+		    "rollback ... --accept-unverified), or take a backup with odc-fleet (odcctl "
+		    "backup)",
+		    dir);
 	else
-		say(s, "failed", "backup %s: its manifest is intact but signed by %s, a key this agent does not trust "
-		    "(add the signing agent's public key to [trust] backups), or run again with accept_unverified=true "
-		    "(--accept-unverified) to restore it anyway", dir, signer);
+		say(s, "failed",
+		    "backup %s: its manifest is intact but signed by %s, a key this agent does not "
+		    "trust "
+		    "(add the signing agent's public key to [trust] backups), or run again with "
+		    "accept_unverified=true "
+		    "(--accept-unverified) to restore it anyway",
+		    dir, signer);
 	return -1;
 }
 
@@ -507,12 +533,15 @@ check_guard(struct run *r, struct step_res *s, struct metadb *m)
 		say(s, "failed", "metadb: %s", r->err);
 		return -1;
 	}
-	if (rc == 0 || (!who.unreadable && strcmp(who.host, r->c->host_id) == 0 && strcmp(who.job, r->job) == 0))
+	if (rc == 0 || (!who.unreadable && strcmp(who.host, r->c->host_id) == 0 &&
+	                strcmp(who.job, r->job) == 0))
 		return 0;
 	guard_describe(&who, desc, sizeof(desc));
 	say(s, "failed",
-	    "the metadb is held by another restore: %s (table %s); nothing was touched. Wait for it to end; when "
-	    "that host is gone for good and nothing restores this metadb, release it with `odc-agent guard release "
+	    "the metadb is held by another restore: %s (table %s); nothing was touched. Wait for "
+	    "it to end; when "
+	    "that host is gone for good and nothing restores this metadb, release it with "
+	    "`odc-agent guard release "
 	    "%s` on any node of this ODC",
 	    desc, GUARD_TABLE, who.unreadable ? "--any" : who.job);
 	return -1;
@@ -530,10 +559,11 @@ check_sessions(struct run *r, struct step_res *s, struct metadb *m)
 	char desc[300], login[256] = "";
 	size_t n;
 
-	(void)metadb_login_name(r->c->db_user, r->c->db_tenant, r->c->db_cluster, login, sizeof(login));
+	(void)metadb_login_name(r->c->db_user, r->c->db_tenant, r->c->db_cluster, login,
+	                        sizeof(login));
 	for (;;) {
-		if (guard_sessions(m, r->c->db_user, *login ? login : r->c->db_user, &n, desc, sizeof(desc), r->err,
-				   sizeof(r->err)) != 0) {
+		if (guard_sessions(m, r->c->db_user, *login ? login : r->c->db_user, &n, desc,
+		                   sizeof(desc), r->err, sizeof(r->err)) != 0) {
 			waited(&r->wait_metadb_ms, t0);
 			say(s, "failed", "%s", r->err);
 			return -1;
@@ -549,8 +579,10 @@ check_sessions(struct run *r, struct step_res *s, struct metadb *m)
 	}
 	waited(&r->wait_metadb_ms, t0);
 	say(s, "failed",
-	    "%s of user %s still connected to the metadb after %d s: an ODC node (or another client) still uses "
-	    "it, and a restore under it would be overwritten or undone; nothing was restored. Stop ODC on every "
+	    "%s of user %s still connected to the metadb after %d s: an ODC node (or another "
+	    "client) still uses "
+	    "it, and a restore under it would be overwritten or undone; nothing was restored. Stop "
+	    "ODC on every "
 	    "node of this deployment, then run the rollback again",
 	    desc, r->c->db_user, SESSIONS_WAIT_MS / 1000);
 	return -1;
@@ -584,8 +616,10 @@ take_guard(struct run *r, struct step_res *s, struct metadb *m, struct guard_hol
 	}
 	guard_describe(&who, desc, sizeof(desc));
 	say(s, "failed",
-	    "another restore of this metadb started first: %s; the metadb was not touched from here. When that "
-	    "host is gone for good and nothing restores this metadb, release it with `odc-agent guard release %s`",
+	    "another restore of this metadb started first: %s; the metadb was not touched from "
+	    "here. When that "
+	    "host is gone for good and nothing restores this metadb, release it with `odc-agent "
+	    "guard release %s`",
 	    desc, who.unreadable ? "--any" : who.job);
 	return -1;
 }
@@ -620,15 +654,19 @@ release_guard(struct run *r, struct step_res *s, struct metadb *m)
 		return;
 	}
 	if (s != NULL)
-		say_more(s, " (the restore guard %s could not be released: %s; `odc-agent guard release %s`)",
-			 GUARD_TABLE, rc > 0 ? "another holds it now" : r->err, r->job);
+		say_more(s,
+		         " (the restore guard %s could not be released: %s; `odc-agent guard "
+		         "release %s`)",
+		         GUARD_TABLE, rc > 0 ? "another holds it now" : r->err, r->job);
 	else
-		log_warn("job %s: the restore guard %s could not be released: %s (`odc-agent guard release %s`)",
-			 r->job, GUARD_TABLE, rc > 0 ? "another holds it now" : r->err, r->job);
+		log_warn("job %s: the restore guard %s could not be released: %s (`odc-agent guard "
+		         "release %s`)",
+		         r->job, GUARD_TABLE, rc > 0 ? "another holds it now" : r->err, r->job);
 }
 
 static int check_release_fits(struct run *r, struct step_res *s, const char *of);
-static bool release_fits_metadb(struct run *r, struct metadb *m, const char *job, char *why, size_t whylen);
+static bool release_fits_metadb(struct run *r, struct metadb *m, const char *job, char *why,
+                                size_t whylen);
 
 /* What the metadb was when this rollback began (its first check), and
  * whether it is at the target release already (every check: the run
@@ -683,8 +721,8 @@ fact_is(struct run *r, const char *job, const char *key, const char *value)
 static bool
 rollback_untouched(struct run *r, const char *job)
 {
-	return !fact_is(r, job, "snapshot_verified", "1") || fact_is(r, job, "metadb_untouched", "1") ||
-	       fact_is(r, job, "metadb_at_target", "1");
+	return !fact_is(r, job, "snapshot_verified", "1") ||
+	       fact_is(r, job, "metadb_untouched", "1") || fact_is(r, job, "metadb_at_target", "1");
 }
 
 /* Whether the container job kept (its old_image; job NULL: this one) is of
@@ -700,10 +738,13 @@ release_fits_metadb(struct run *r, struct metadb *m, const char *job, char *why,
 	int cmp;
 
 	version_image_tag(img ? img : "", tag, sizeof(tag));
-	if (*tag != '\0' && metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err)) == 0 &&
+	if (*tag != '\0' &&
+	    metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err)) == 0 &&
 	    version_release_cmp(tag, hv, &cmp) && cmp > 0) {
-		snprintf(why, whylen, "the kept container runs %s, of a newer release than the metadb's version %s",
-			 img, hv);
+		snprintf(
+		    why, whylen,
+		    "the kept container runs %s, of a newer release than the metadb's version %s",
+		    img, hv);
 		fits = false;
 	}
 	free(img);
@@ -762,12 +803,14 @@ nothing_at(const char *path)
  * what it needs to stop, wait and start (the container and its metadb, the
  * target image, the metadb and its guard) and says it holds no backup. */
 static void
-preflight_without_backup(struct run *r, struct step_res *s, const struct docker_container *ct, const char *image)
+preflight_without_backup(struct run *r, struct step_res *s, const struct docker_container *ct,
+                         const char *image)
 {
 	struct metadb *m = NULL;
 	char hv[65];
 
-	if ((m = check_metadb_now(r, s, hv)) == NULL || record_metadb_start(r, s, hv, param(r, "to")) != 0)
+	if ((m = check_metadb_now(r, s, hv)) == NULL ||
+	    record_metadb_start(r, s, hv, param(r, "to")) != 0)
 		goto out;
 	if (fact_set(r, "backup_here", "0") != 0) {
 		say(s, "failed", "journal: %s", r->err);
@@ -780,8 +823,10 @@ preflight_without_backup(struct run *r, struct step_res *s, const struct docker_
 	put(s, "metadb_version", hv);
 	put(s, "target_image", image);
 	say(s, "ok",
-	    "container %s (%s, %s); target image %s present; no backup at %s on this host: the node of its "
-	    "deployment that holds it restores the metadb, this one waits for that restore; metadb reachable at "
+	    "container %s (%s, %s); target image %s present; no backup at %s on this host: the "
+	    "node of its "
+	    "deployment that holds it restores the metadb, this one waits for that restore; metadb "
+	    "reachable at "
 	    "version %s",
 	    ct->name, ct->image, ct->state, image, param(r, "backup"), *hv ? hv : "(empty)");
 out:
@@ -818,19 +863,23 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 	rc = docker_image_inspect(r->d, image, &raw, r->err, sizeof(r->err));
 	if (rc != 0) {
 		if (rc == 1)
-			say(s, "failed", "target image %s is not on this host (docker load it first)", image);
+			say(s, "failed",
+			    "target image %s is not on this host (docker load it first)", image);
 		else
 			say(s, "failed", "%s", r->err);
 		return;
 	}
-	rc = already_at_target(r, &ct, json_string_value(json_object_get(raw, "Id")), image, to, why, sizeof(why));
+	rc = already_at_target(r, &ct, json_string_value(json_object_get(raw, "Id")), image, to,
+	                       why, sizeof(why));
 	json_decref(raw);
 	if (rc == 1 && !param_true(r, "force")) {
 		put(s, "container", ct.name);
 		put(s, "container_image", ct.image);
 		put(s, "nothing_to_do", "true");
-		say(s, "ok", "%s; nothing to do: the backup is not restored over what was written since "
-		    "(force=true rolls back anyway)", why);
+		say(s, "ok",
+		    "%s; nothing to do: the backup is not restored over what was written since "
+		    "(force=true rolls back anyway)",
+		    why);
 		r->done = true;
 		return;
 	}
@@ -850,12 +899,16 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 		/* Not there at all: without backup_on_peer (a run on this host
 		 * alone) this host restores, so it needs it. */
 		say(s, "failed", "backup %s: %s%s", dir, r->err,
-		    absent ? " (a rollback of this host alone restores from it here; a fleet rollback restores an HA "
-			     "deployment from whichever node holds it)" : "");
+		    absent ? " (a rollback of this host alone restores from it here; a fleet "
+		             "rollback restores an HA "
+		             "deployment from whichever node holds it)"
+		           : "");
 		return;
 	}
 	if (!version_belongs_to(b.version, to)) {
-		say(s, "failed", "backup %s holds ODC metadb version %s, which is not of release %s", dir, b.version, to);
+		say(s, "failed",
+		    "backup %s holds ODC metadb version %s, which is not of release %s", dir,
+		    b.version, to);
 		goto out;
 	}
 	if (restore_defs_load(&b, &defs, r->err, sizeof(r->err)) != 0) {
@@ -865,7 +918,8 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 	if (check_backup_integrity(r, s, dir, &b, integrity, sizeof(integrity)) != 0)
 		goto out;
 	if ((m = check_metadb_now(r, s, hv)) == NULL || check_loader(r, s) != 0 ||
-	    check_disk(r, s, snapshot_need_bytes(&b)) != 0 || record_metadb_start(r, s, hv, to) != 0)
+	    check_disk(r, s, snapshot_need_bytes(&b)) != 0 ||
+	    record_metadb_start(r, s, hv, to) != 0)
 		goto out;
 	if (fact_set(r, "backup_here", "1") != 0) {
 		say(s, "failed", "journal: %s", r->err);
@@ -879,10 +933,13 @@ step_preflight_rollback(struct run *r, struct step_res *s)
 	put(s, "metadb_version", hv);
 	put(s, "target_image", image);
 	say(s, "ok",
-	    "container %s (%s, %s); target image %s present; backup %s: version %s, %zu tables, %llu rows, "
-	    "%zu foreign keys, %zu views, %s; metadb reachable at version %s; loader present; disk ok",
-	    ct.name, ct.image, ct.state, image, dir, b.version, b.n_tables, (unsigned long long)tables_rows(&b),
-	    defs.n_foreign_keys, defs.n_views, integrity, *hv ? hv : "(empty)");
+	    "container %s (%s, %s); target image %s present; backup %s: version %s, %zu tables, "
+	    "%llu rows, "
+	    "%zu foreign keys, %zu views, %s; metadb reachable at version %s; loader present; disk "
+	    "ok",
+	    ct.name, ct.image, ct.state, image, dir, b.version, b.n_tables,
+	    (unsigned long long)tables_rows(&b), defs.n_foreign_keys, defs.n_views, integrity,
+	    *hv ? hv : "(empty)");
 out:
 	metadb_close(m);
 	restore_defs_free(&defs);
@@ -894,7 +951,8 @@ out:
  * container by that name is a skip, not a failure (an undo after a rollback
  * that failed between its stop and its start: nothing stands in the way). */
 static void
-step_stop(struct run *r, struct step_res *s, const char *suffix, const char *new_image, bool absent_ok)
+step_stop(struct run *r, struct step_res *s, const char *suffix, const char *new_image,
+          bool absent_ok)
 {
 	struct docker_container ct;
 	char *renamed = NULL, *old_id = NULL, stamp[32], name[200];
@@ -909,8 +967,9 @@ step_stop(struct run *r, struct step_res *s, const char *suffix, const char *new
 		/* A second run: the rename may already have happened. */
 		rc = docker_container_inspect(r->d, renamed, &ct, NULL, r->err, sizeof(r->err));
 		if (rc == 0) {
-			if (docker_container_stop(r->d, ct.id, (unsigned)(r->c->stop_timeout_ms / 1000), r->err,
-						  sizeof(r->err)) != 0) {
+			if (docker_container_stop(r->d, ct.id,
+			                          (unsigned)(r->c->stop_timeout_ms / 1000), r->err,
+			                          sizeof(r->err)) != 0) {
 				say(s, "failed", "%s", r->err);
 				goto out;
 			}
@@ -922,7 +981,8 @@ step_stop(struct run *r, struct step_res *s, const char *suffix, const char *new
 	rc = docker_container_inspect(r->d, r->c->container, &ct, &inspect, r->err, sizeof(r->err));
 	if (rc != 0) {
 		if (rc == 1 && absent_ok)
-			say(s, "skipped", "no container named %s runs in place of the kept one; nothing to stop",
+			say(s, "skipped",
+			    "no container named %s runs in place of the kept one; nothing to stop",
 			    r->c->container);
 		else if (rc == 1)
 			say(s, "failed", "no container named %s to stop", r->c->container);
@@ -931,7 +991,8 @@ step_stop(struct run *r, struct step_res *s, const char *suffix, const char *new
 		goto out;
 	}
 	if (old_id != NULL && strcmp(old_id, ct.id) != 0) {
-		say(s, "failed", "container %s is now %.12s, not the %.12s this job stopped; not touching it",
+		say(s, "failed",
+		    "container %s is now %.12s, not the %.12s this job stopped; not touching it",
 		    r->c->container, ct.id, old_id);
 		goto out;
 	}
@@ -944,7 +1005,8 @@ step_stop(struct run *r, struct step_res *s, const char *suffix, const char *new
 			}
 			spec = spec_from_container(inspect, img, new_image, r->err, sizeof(r->err));
 			if (spec == NULL) {
-				say(s, "failed", "cannot derive the new container's spec: %s", r->err);
+				say(s, "failed", "cannot derive the new container's spec: %s",
+				    r->err);
 				goto out;
 			}
 			/* Secrets stay in Docker (the kept container), not in the journal. */
@@ -964,17 +1026,18 @@ step_stop(struct run *r, struct step_res *s, const char *suffix, const char *new
 		renamed = strdup(name);
 	}
 	static const char *const stopped[] = {"exited", "created", "dead", NULL};
-	if (docker_container_stop(r->d, ct.id, (unsigned)(r->c->stop_timeout_ms / 1000), r->err, sizeof(r->err)) !=
-		    0 ||
-	    docker_container_wait_state(r->d, ct.id, stopped, 10000, NULL, r->err, sizeof(r->err)) != 0 ||
+	if (docker_container_stop(r->d, ct.id, (unsigned)(r->c->stop_timeout_ms / 1000), r->err,
+	                          sizeof(r->err)) != 0 ||
+	    docker_container_wait_state(r->d, ct.id, stopped, 10000, NULL, r->err,
+	                                sizeof(r->err)) != 0 ||
 	    docker_container_rename(r->d, ct.id, renamed, r->err, sizeof(r->err)) != 0) {
 		say(s, "failed", "%s", r->err);
 		goto out;
 	}
 	put(s, "renamed_container", renamed);
 	put(s, "old_image", ct.image);
-	say(s, "ok", "stopped %s (%.12s, %s) and renamed it %s (kept, not removed)", r->c->container, ct.id, ct.image,
-	    renamed);
+	say(s, "ok", "stopped %s (%.12s, %s) and renamed it %s (kept, not removed)",
+	    r->c->container, ct.id, ct.image, renamed);
 	goto out;
 journal_fail:
 	say(s, "failed", "%s", r->err);
@@ -995,7 +1058,9 @@ set_aside(const char *dir, char *err, size_t errlen)
 	for (int i = 1; i < 1000; i++) {
 		snprintf(dst, sizeof(dst), "%s.partial-%d", dir, i);
 		if (access(dst, F_OK) != 0)
-			return rename(dir, dst) == 0 ? 0 : (snprintf(err, errlen, "%s: %s", dir, strerror(errno)), -1);
+			return rename(dir, dst) == 0
+			           ? 0
+			           : (snprintf(err, errlen, "%s: %s", dir, strerror(errno)), -1);
 	}
 	snprintf(err, errlen, "%s: too many partial snapshots", dir);
 	return -1;
@@ -1005,8 +1070,8 @@ set_aside(const char *dir, char *err, size_t errlen)
  * it: an obdumper backup of the metadb with the same tables, row counts and
  * migration version. Returns 0 with b filled, or -1 with s saying why. */
 static int
-dump_and_verify(struct run *r, struct step_res *s, struct metadb *m, const char *what, const char *dir,
-		uint64_t budget, struct backup_info *b)
+dump_and_verify(struct run *r, struct step_res *s, struct metadb *m, const char *what,
+                const char *dir, uint64_t budget, struct backup_info *b)
 {
 	struct loader_run lr = {0};
 	struct restore_defs defs = {0};
@@ -1039,8 +1104,9 @@ dump_and_verify(struct run *r, struct step_res *s, struct metadb *m, const char 
 	}
 	utc_stamp(how, sizeof(how));
 	if (manifest_write(r->c, dir, b, how, r->err, sizeof(r->err)) != 0) {
-		say(s, "failed", "the %s %s was verified, but its odc-fleet manifest could not be written: %s", what,
-		    dir, r->err);
+		say(s, "failed",
+		    "the %s %s was verified, but its odc-fleet manifest could not be written: %s",
+		    what, dir, r->err);
 		goto out;
 	}
 	ret = 0;
@@ -1051,8 +1117,7 @@ out:
 }
 
 /* Appends text to the step's message, as room allows. */
-static void __attribute__((format(printf, 2, 3)))
-say_more(struct step_res *s, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) say_more(struct step_res *s, const char *fmt, ...)
 {
 	size_t used = strlen(s->message);
 	va_list ap;
@@ -1083,52 +1148,78 @@ put_back(struct run *r, struct step_res *s, struct metadb *m)
 	 * has ended (it then finds the metadb at the target and only replaces
 	 * the container). */
 	if (m != NULL && guard_read(m, &who, gerr, sizeof(gerr)) == 1 &&
-	    (who.unreadable || strcmp(who.host, r->c->host_id) != 0 || strcmp(who.job, r->job) != 0)) {
+	    (who.unreadable || strcmp(who.host, r->c->host_id) != 0 ||
+	     strcmp(who.job, r->job) != 0)) {
 		guard_describe(&who, desc, sizeof(desc));
-		if (docker_container_inspect(r->d, r->c->container, &other, NULL, r->err, sizeof(r->err)) == 1 &&
-		    docker_container_rename(r->d, old_id, r->c->container, r->err, sizeof(r->err)) == 0) {
+		if (docker_container_inspect(r->d, r->c->container, &other, NULL, r->err,
+		                             sizeof(r->err)) == 1 &&
+		    docker_container_rename(r->d, old_id, r->c->container, r->err,
+		                            sizeof(r->err)) == 0) {
 			(void)fact_set(r, "put_back", "1");
-			say_more(s, "; the host is DOWN: ODC is stopped (container %s, renamed back, not started), "
-				 "because another restore of this metadb runs (%s); once it has ended, run this "
-				 "rollback again: it finds the metadb at the target and only replaces this node's "
-				 "container",
-				 r->c->container, desc);
+			say_more(s,
+			         "; the host is DOWN: ODC is stopped (container %s, renamed back, "
+			         "not started), "
+			         "because another restore of this metadb runs (%s); once it has "
+			         "ended, run this "
+			         "rollback again: it finds the metadb at the target and only "
+			         "replaces this node's "
+			         "container",
+			         r->c->container, desc);
 		} else {
-			say_more(s, "; the host is DOWN: ODC is stopped, kept as %s and not started, because another "
-				 "restore of this metadb runs (%s); once it has ended: docker rename %s %s, then run this "
-				 "rollback again",
-				 renamed, desc, renamed, r->c->container);
+			say_more(s,
+			         "; the host is DOWN: ODC is stopped, kept as %s and not started, "
+			         "because another "
+			         "restore of this metadb runs (%s); once it has ended: docker "
+			         "rename %s %s, then run this "
+			         "rollback again",
+			         renamed, desc, renamed, r->c->container);
 		}
 		goto out;
 	}
-	if (docker_container_inspect(r->d, r->c->container, &other, NULL, r->err, sizeof(r->err)) == 0 &&
+	if (docker_container_inspect(r->d, r->c->container, &other, NULL, r->err, sizeof(r->err)) ==
+	        0 &&
 	    strcmp(other.id, old_id) != 0) {
-		say_more(s, "; the host is DOWN: container %s (%.12s, not this job's) stands in the kept one's place; "
-			 "the kept one is %s", r->c->container, other.id, renamed);
+		say_more(s,
+		         "; the host is DOWN: container %s (%.12s, not this job's) stands in the "
+		         "kept one's place; "
+		         "the kept one is %s",
+		         r->c->container, other.id, renamed);
 		goto out;
 	}
 	char why[400];
 	if (m != NULL && !release_fits_metadb(r, m, NULL, why, sizeof(why))) {
-		if (docker_container_inspect(r->d, r->c->container, &other, NULL, r->err, sizeof(r->err)) == 1 &&
-		    docker_container_rename(r->d, old_id, r->c->container, r->err, sizeof(r->err)) == 0)
+		if (docker_container_inspect(r->d, r->c->container, &other, NULL, r->err,
+		                             sizeof(r->err)) == 1 &&
+		    docker_container_rename(r->d, old_id, r->c->container, r->err,
+		                            sizeof(r->err)) == 0)
 			(void)fact_set(r, "put_back", "1");
-		say_more(s, "; the host is DOWN: ODC is stopped (container %s, not started: %s); run this rollback "
-			 "again to bring it up at the metadb's release", r->c->container, why);
+		say_more(s,
+		         "; the host is DOWN: ODC is stopped (container %s, not started: %s); run "
+		         "this rollback "
+		         "again to bring it up at the metadb's release",
+		         r->c->container, why);
 		goto out;
 	}
 	if (docker_container_inspect(r->d, old_id, &ct, NULL, r->err, sizeof(r->err)) != 0 ||
 	    (strcmp(ct.name, r->c->container) != 0 &&
 	     docker_container_rename(r->d, old_id, r->c->container, r->err, sizeof(r->err)) != 0) ||
 	    docker_container_start(r->d, old_id, r->err, sizeof(r->err)) != 0 ||
-	    docker_container_wait_state(r->d, old_id, running, 10000, NULL, r->err, sizeof(r->err)) != 0) {
-		say_more(s, "; the host is DOWN (putting the old container back failed: %s); to get back: docker rename "
-			 "%s %s && docker start %s", r->err, renamed, r->c->container, r->c->container);
+	    docker_container_wait_state(r->d, old_id, running, 10000, NULL, r->err,
+	                                sizeof(r->err)) != 0) {
+		say_more(s,
+		         "; the host is DOWN (putting the old container back failed: %s); to get "
+		         "back: docker rename "
+		         "%s %s && docker start %s",
+		         r->err, renamed, r->c->container, r->c->container);
 		goto out;
 	}
 	(void)fact_set(r, "put_back", "1");
 	put(s, "put_back", r->c->container);
-	say_more(s, "; the host is back as it was: container %s (%.12s, %s) was renamed back and started, the "
-		 "metadb is untouched", r->c->container, old_id, ct.image);
+	say_more(s,
+	         "; the host is back as it was: container %s (%.12s, %s) was renamed back and "
+	         "started, the "
+	         "metadb is untouched",
+	         r->c->container, old_id, ct.image);
 out:
 	free(renamed);
 	free(old_id);
@@ -1153,8 +1244,10 @@ at_target_now(struct run *r, struct step_res *s, struct metadb *m)
 	 * wait for that peer's undo. */
 	(void)fact_set(r, "restored_by", "");
 	put(s, "metadb_at_target", "true");
-	say(s, "skipped", "the metadb is at version %s, of release %s, already (another node of this deployment "
-	    "restored it since this job began): not restored again", hv, param(r, "to"));
+	say(s, "skipped",
+	    "the metadb is at version %s, of release %s, already (another node of this deployment "
+	    "restored it since this job began): not restored again",
+	    hv, param(r, "to"));
 	return true;
 }
 
@@ -1166,14 +1259,17 @@ at_target_now(struct run *r, struct step_res *s, struct metadb *m)
 static void
 await_peer_restore(struct run *r, struct step_res *s, const struct guard_holder *peer)
 {
-	uint64_t t0 = clock_mono_ms(), budget = step_budget(r, STEP_SNAPSHOT) + step_budget(r, STEP_RESTORE);
+	uint64_t t0 = clock_mono_ms(),
+	         budget = step_budget(r, STEP_SNAPSHOT) + step_budget(r, STEP_RESTORE);
 	char host[65], hv[65] = "", *before = NULL;
 	struct guard_holder who;
 	struct metadb *m = NULL;
 	int rc;
 
 	snprintf(host, sizeof(host), "%s", peer->host);
-	note(r, "snapshot", "host %s of this deployment restores the metadb for job %s; waiting for it", host, r->job);
+	note(r, "snapshot",
+	     "host %s of this deployment restores the metadb for job %s; waiting for it", host,
+	     r->job);
 	for (;;) {
 		/* Waiting on the peer is waiting on the metadb, not work of ours. */
 		struct timespec ts = {0, 250 * 1000 * 1000};
@@ -1192,35 +1288,48 @@ await_peer_restore(struct run *r, struct step_res *s, const struct guard_holder 
 		if (who.unreadable || strcmp(who.job, r->job) != 0) {
 			char desc[300];
 			guard_describe(&who, desc, sizeof(desc));
-			say(s, "failed", "while host %s restored the metadb for this job, another restore took it: %s",
+			say(s, "failed",
+			    "while host %s restored the metadb for this job, another restore took "
+			    "it: %s",
 			    host, desc);
 			goto out;
 		}
 		metadb_close(m);
 		m = NULL;
 		if (clock_mono_ms() - t0 > budget) {
-			say(s, "failed", "host %s of this deployment has held the restore guard for %llu s; this node "
-			    "stopped waiting", host, (unsigned long long)((clock_mono_ms() - t0) / 1000));
+			say(s, "failed",
+			    "host %s of this deployment has held the restore guard for %llu s; "
+			    "this node "
+			    "stopped waiting",
+			    host, (unsigned long long)((clock_mono_ms() - t0) / 1000));
 			goto out;
 		}
 	}
 	rc = metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err));
-	if (rc == 0 && version_belongs_to(hv, param(r, "to")) && fact_set(r, "metadb_at_target", "1") == 0) {
+	if (rc == 0 && version_belongs_to(hv, param(r, "to")) &&
+	    fact_set(r, "metadb_at_target", "1") == 0) {
 		(void)fact_set(r, "restored_by", host);
 		put(s, "restored_by", host);
-		say(s, "skipped", "host %s of this deployment restored the metadb for this job (version %s): not "
-		    "restored again here", host, hv);
+		say(s, "skipped",
+		    "host %s of this deployment restored the metadb for this job (version %s): not "
+		    "restored again here",
+		    host, hv);
 		goto out;
 	}
 	before = fact(r, NULL, "metadb_version_before");
-	say(s, "failed", "host %s's restore for this job ended without the metadb at release %s (it is at "
-	    "version %s): its restore failed", host, param(r, "to"), *hv ? hv : "(unknown)");
+	say(s, "failed",
+	    "host %s's restore for this job ended without the metadb at release %s (it is at "
+	    "version %s): its restore failed",
+	    host, param(r, "to"), *hv ? hv : "(unknown)");
 	/* Back as it was only when the metadb is what it was. */
 	if (before != NULL && strcmp(before, hv) == 0)
 		put_back(r, s, m);
 	else
-		say_more(s, "; the host is DOWN: ODC is stopped and kept, the metadb is not what it was; the way back "
-			 "is host %s's undo of this job", host);
+		say_more(s,
+		         "; the host is DOWN: ODC is stopped and kept, the metadb is not what it "
+		         "was; the way back "
+		         "is host %s's undo of this job",
+		         host);
 out:
 	metadb_close(m);
 	free(before);
@@ -1236,15 +1345,18 @@ out:
 static void
 await_holder(struct run *r, struct step_res *s)
 {
-	uint64_t t0 = clock_mono_ms(),
-		 budget = step_budget(r, STEP_PREFLIGHT) + step_budget(r, STEP_STOP) + SESSIONS_WAIT_MS;
+	uint64_t t0 = clock_mono_ms(), budget = step_budget(r, STEP_PREFLIGHT) +
+	                                        step_budget(r, STEP_STOP) + SESSIONS_WAIT_MS;
 	struct guard_holder who;
 	struct metadb *m = NULL;
 	char desc[300];
 	int rc;
 
-	note(r, "snapshot", "no backup at %s on this host: waiting for the node of this deployment that holds it to "
-	     "restore the metadb for job %s", param(r, "backup"), r->job);
+	note(r, "snapshot",
+	     "no backup at %s on this host: waiting for the node of this deployment that holds it "
+	     "to "
+	     "restore the metadb for job %s",
+	     param(r, "backup"), r->job);
 	for (;;) {
 		if ((m = need_metadb(r, s)) == NULL) {
 			put_back(r, s, NULL);
@@ -1260,22 +1372,30 @@ await_holder(struct run *r, struct step_res *s)
 			put_back(r, s, m);
 			goto out;
 		}
-		if (rc == 1 && !who.unreadable && strcmp(who.job, r->job) == 0 && strcmp(who.host, r->c->host_id) != 0) {
+		if (rc == 1 && !who.unreadable && strcmp(who.job, r->job) == 0 &&
+		    strcmp(who.host, r->c->host_id) != 0) {
 			metadb_close(m);
 			await_peer_restore(r, s, &who);
 			return;
 		}
 		if (rc == 1) {
 			guard_describe(&who, desc, sizeof(desc));
-			say(s, "failed", "another restore holds the metadb: %s; this host holds no backup at %s and "
-			    "restores nothing", desc, param(r, "backup"));
+			say(s, "failed",
+			    "another restore holds the metadb: %s; this host holds no backup at %s "
+			    "and "
+			    "restores nothing",
+			    desc, param(r, "backup"));
 			put_back(r, s, m);
 			goto out;
 		}
 		if (clock_mono_ms() - t0 > budget) {
-			say(s, "failed", "no node of this deployment began to restore the metadb for this job within "
-			    "%llu s (this host holds no backup at %s: the node that holds it restores; it failed before "
-			    "its restore, see its result)", (unsigned long long)((clock_mono_ms() - t0) / 1000),
+			say(s, "failed",
+			    "no node of this deployment began to restore the metadb for this job "
+			    "within "
+			    "%llu s (this host holds no backup at %s: the node that holds it "
+			    "restores; it failed before "
+			    "its restore, see its result)",
+			    (unsigned long long)((clock_mono_ms() - t0) / 1000),
 			    param(r, "backup"));
 			put_back(r, s, m);
 			goto out;
@@ -1345,8 +1465,8 @@ step_snapshot(struct run *r, struct step_res *s)
 	}
 	put(s, "snapshot", dir);
 	put(s, "snapshot_version", b.version);
-	say(s, "ok", "metadb dumped to %s and verified: %zu tables, %llu rows, version %s", dir, b.n_tables,
-	    (unsigned long long)tables_rows(&b), b.version);
+	say(s, "ok", "metadb dumped to %s and verified: %zu tables, %llu rows, version %s", dir,
+	    b.n_tables, (unsigned long long)tables_rows(&b), b.version);
 out:
 	metadb_close(m);
 	backup_info_free(&b);
@@ -1359,7 +1479,8 @@ out:
  * rollback's fence after its verified restore. A failure here fails
  * nothing by itself: it is said, with the command that does it by hand. */
 static void
-mark_fence(struct run *r, struct step_res *s, struct metadb *m, const char *version, char *warn, size_t warnlen)
+mark_fence(struct run *r, struct step_res *s, struct metadb *m, const char *version, char *warn,
+           size_t warnlen)
 {
 	struct guard_holder f;
 	uint64_t t0 = clock_mono_ms();
@@ -1367,16 +1488,23 @@ mark_fence(struct run *r, struct step_res *s, struct metadb *m, const char *vers
 	*warn = '\0';
 	if (strcmp(r->action, "rollback") == 0) {
 		if (!version_valid(version))
-			snprintf(warn, warnlen, "; no fence set: the backup's version '%s' is no version", version);
+			snprintf(warn, warnlen,
+			         "; no fence set: the backup's version '%s' is no version",
+			         version);
 		else if (fence_set(m, r->c->host_id, r->job, version, r->err, sizeof(r->err)) != 0)
-			snprintf(warn, warnlen, "; the fence could not be set (%s): a node that was away may start its "
-				 "newer ODC on this metadb", r->err);
+			snprintf(
+			    warn, warnlen,
+			    "; the fence could not be set (%s): a node that was away may start its "
+			    "newer ODC on this metadb",
+			    r->err);
 		else
 			put(s, "fence", version);
 	} else if (strcmp(r->action, "undo") == 0 &&
-		   fence_lift(m, param(r, "of"), &f, r->err, sizeof(r->err)) < 0) {
-		snprintf(warn, warnlen, "; the fence of %s could not be lifted (%s): `odc-agent guard lift-fence %s`",
-			 param(r, "of"), r->err, param(r, "of"));
+	           fence_lift(m, param(r, "of"), &f, r->err, sizeof(r->err)) < 0) {
+		snprintf(
+		    warn, warnlen,
+		    "; the fence of %s could not be lifted (%s): `odc-agent guard lift-fence %s`",
+		    param(r, "of"), r->err, param(r, "of"));
 	}
 	waited(&r->wait_metadb_ms, t0);
 }
@@ -1413,7 +1541,9 @@ step_restore(struct run *r, struct step_res *s, const char *src)
 	 * not touched: an undo then has nothing to restore. (A journal of an
 	 * earlier agent has no such fact: its undo restores, as it did.) */
 	char *was = fact(r, NULL, "metadb_untouched");
-	rc = was != NULL && strcmp(was, "0") == 0 ? 0 : fact_set(r, "metadb_untouched", "1"); /* a resumed step */
+	rc = was != NULL && strcmp(was, "0") == 0
+	         ? 0
+	         : fact_set(r, "metadb_untouched", "1"); /* a resumed step */
 	free(was);
 	if (rc != 0) {
 		say(s, "failed", "journal: %s; nothing was restored", r->err);
@@ -1459,10 +1589,10 @@ step_restore(struct run *r, struct step_res *s, const char *src)
 		if (*fence_warn)
 			note(r, "restore", "%s", fence_warn + 2);
 	}
-	note(r, "restore", "dropped %zu objects, created %zu tables; loading the data of %s", dropped,
-	     defs.n_tables, src);
-	rc = loader_load(r->c, r->password, r->job, "restore", src, b.header, step_budget(r, STEP_RESTORE), &lr,
-			 r->err, sizeof(r->err));
+	note(r, "restore", "dropped %zu objects, created %zu tables; loading the data of %s",
+	     dropped, defs.n_tables, src);
+	rc = loader_load(r->c, r->password, r->job, "restore", src, b.header,
+	                 step_budget(r, STEP_RESTORE), &lr, r->err, sizeof(r->err));
 	r->wait_loader_ms += lr.sr.duration_ms;
 	s->exit_code = lr.sr.exited ? lr.sr.exit_code : -lr.sr.signal;
 	tail_set(s, lr.error_tail[0] ? lr.error_tail : lr.out_tail);
@@ -1487,15 +1617,19 @@ step_restore(struct run *r, struct step_res *s, const char *src)
 		goto out;
 	}
 	if (!(lr.sr.exited && lr.sr.exit_code == 0)) {
-		say(s, "failed", "obloader %s; the metadb matches the backup, but the tool reported a failure", what);
+		say(s, "failed",
+		    "obloader %s; the metadb matches the backup, but the tool reported a failure",
+		    what);
 		goto out;
 	}
 	put(s, "restored_from", src);
 	put(s, "metadb_version", b.version);
 	say(s, "ok",
-	    "metadb restored from %s and verified: %zu tables, %llu rows, %zu foreign keys, %zu views, version %s "
+	    "metadb restored from %s and verified: %zu tables, %llu rows, %zu foreign keys, %zu "
+	    "views, version %s "
 	    "(obloader %s)",
-	    src, b.n_tables, (unsigned long long)tables_rows(&b), defs.n_foreign_keys, defs.n_views, b.version, what);
+	    src, b.n_tables, (unsigned long long)tables_rows(&b), defs.n_foreign_keys, defs.n_views,
+	    b.version, what);
 	if (strcmp(r->action, "undo") == 0)
 		mark_fence(r, s, m, b.version, fence_warn, sizeof(fence_warn));
 	if (*fence_warn)
@@ -1523,9 +1657,11 @@ unredact_from_kept(struct run *r, struct step_res *s, json_t *spec)
 	if (old_id == NULL ||
 	    docker_container_inspect(r->d, old_id, &kept, &inspect, r->err, sizeof(r->err)) != 0) {
 		say(s, "failed",
-		    "the kept container %s (%.12s), which holds the secret env values the journal does not keep, "
+		    "the kept container %s (%.12s), which holds the secret env values the journal "
+		    "does not keep, "
 		    "cannot be read: %s",
-		    renamed ? renamed : "?", old_id ? old_id : "?", old_id ? r->err : "no id recorded");
+		    renamed ? renamed : "?", old_id ? old_id : "?",
+		    old_id ? r->err : "no id recorded");
 		goto out;
 	}
 	if (spec_unredact(spec, inspect, r->err, sizeof(r->err)) != 0) {
@@ -1562,8 +1698,11 @@ step_start_new(struct run *r, struct step_res *s, const char *image)
 		bool ours = mine != NULL && strcmp(mine, ct.id) == 0;
 		free(mine);
 		if (!ours) {
-			say(s, "failed", "a container named %s already exists (%.12s, %s) that this job did not create; "
-			    "not touching it", r->c->container, ct.id, ct.image);
+			say(s, "failed",
+			    "a container named %s already exists (%.12s, %s) that this job did not "
+			    "create; "
+			    "not touching it",
+			    r->c->container, ct.id, ct.image);
 			goto out;
 		}
 		snprintf(id, sizeof(id), "%s", ct.id);
@@ -1575,7 +1714,8 @@ step_start_new(struct run *r, struct step_res *s, const char *image)
 		}
 		if (unredact_from_kept(r, s, spec) != 0)
 			goto out;
-		if (docker_container_create(r->d, r->c->container, spec, id, r->err, sizeof(r->err)) != 0) {
+		if (docker_container_create(r->d, r->c->container, spec, id, r->err,
+		                            sizeof(r->err)) != 0) {
 			say(s, "failed", "%s", r->err);
 			goto out;
 		}
@@ -1587,13 +1727,15 @@ step_start_new(struct run *r, struct step_res *s, const char *image)
 	static const char *const running[] = {"running", NULL};
 	char state[17] = "";
 	if (docker_container_start(r->d, id, r->err, sizeof(r->err)) != 0 ||
-	    docker_container_wait_state(r->d, id, running, 10000, state, r->err, sizeof(r->err)) != 0) {
+	    docker_container_wait_state(r->d, id, running, 10000, state, r->err, sizeof(r->err)) !=
+	        0) {
 		say(s, "failed", "%s", r->err);
 		goto out;
 	}
 	put(s, "container_id", id);
 	put(s, "image", image);
-	say(s, "ok", "created %s (%.12s) from the old container's spec with image %s, and started it",
+	say(s, "ok",
+	    "created %s (%.12s) from the old container's spec with image %s, and started it",
 	    r->c->container, id, image);
 out:
 	json_decref(spec);
@@ -1613,7 +1755,8 @@ health_progress(void *ctx, const struct health_state *st)
 
 	if (!st->healthy && now - hn->last >= 10000) {
 		hn->last = now;
-		note(hn->r, "health", "waiting for ODC: %s", st->detail[0] ? st->detail : "not healthy yet");
+		note(hn->r, "health", "waiting for ODC: %s",
+		     st->detail[0] ? st->detail : "not healthy yet");
 	}
 }
 
@@ -1640,7 +1783,8 @@ last_error_lines(const char *text, char *out, size_t outlen)
 	out[0] = '\0';
 	for (size_t i = n; i > 0; i--) {
 		size_t used = strlen(out);
-		snprintf(out + used, outlen - used, "%s%.*s", i < n ? " | " : "", (int)lens[i - 1], found[i - 1]);
+		snprintf(out + used, outlen - used, "%s%.*s", i < n ? " | " : "", (int)lens[i - 1],
+		         found[i - 1]);
 	}
 	return n > 0;
 }
@@ -1654,34 +1798,39 @@ step_health(struct run *r, struct step_res *s, const char *want)
 	char *logs = NULL;
 	size_t loglen = 0;
 
-	int hrc = health_wait(r->c->health_url, want, budget, r->c->health_interval_ms, &st, health_progress, &hn);
+	int hrc = health_wait(r->c->health_url, want, budget, r->c->health_interval_ms, &st,
+	                      health_progress, &hn);
 	waited(&r->wait_health_ms, t0);
 	if (hrc == 0) {
 		put(s, "odc_version", st.version);
-		say(s, "ok", "ODC is healthy at version %s after %.1f s", st.version, (double)(clock_mono_ms() - t0) / 1000.0);
+		say(s, "ok", "ODC is healthy at version %s after %.1f s", st.version,
+		    (double)(clock_mono_ms() - t0) / 1000.0);
 		return;
 	}
-	say(s, "failed", "ODC did not become healthy%s%s within %llu s: %s", want && *want ? " at " : "",
-	    want ? want : "", (unsigned long long)(budget / 1000), st.detail);
+	say(s, "failed", "ODC did not become healthy%s%s within %llu s: %s",
+	    want && *want ? " at " : "", want ? want : "", (unsigned long long)(budget / 1000),
+	    st.detail);
 	/* ODC's own words say why (e.g. "Software degrade is not allowed"): its
 	 * log file, read through Docker (mounted or not, running or not), then
 	 * what the supervisor said. */
 	if (need_docker(r, s) == 0) {
 		char *file = NULL, tail[TAIL_MAX], line[MSG_MAX];
-		int frc = docker_container_file_tail(r->d, r->c->container, ODC_LOG_FILE, ODC_LOG_TAIL, &file, r->err,
-						    sizeof(r->err));
-		if (docker_container_logs(r->d, r->c->container, 200, DOCKER_LOG_TAIL, &logs, &loglen, r->err,
-					  sizeof(r->err)) != 0)
+		int frc = docker_container_file_tail(r->d, r->c->container, ODC_LOG_FILE,
+		                                     ODC_LOG_TAIL, &file, r->err, sizeof(r->err));
+		if (docker_container_logs(r->d, r->c->container, 200, DOCKER_LOG_TAIL, &logs,
+		                          &loglen, r->err, sizeof(r->err)) != 0)
 			logs = NULL;
 		/* ODC's own log last: displays show a tail's end. */
-		snprintf(tail, sizeof(tail), "--- docker logs (the supervisor) ---\n%s\n--- %s, its end ---\n%s",
-			 logs ? logs : "(cannot be read)", ODC_LOG_FILE, frc == 0 ? file : "(cannot be read)");
+		snprintf(tail, sizeof(tail),
+		         "--- docker logs (the supervisor) ---\n%s\n--- %s, its end ---\n%s",
+		         logs ? logs : "(cannot be read)", ODC_LOG_FILE,
+		         frc == 0 ? file : "(cannot be read)");
 		tail_set(s, tail);
 		/* The last ERROR line goes into the message, where an operator
 		 * looks first (the host table of `odcctl job`). */
 		if (frc == 0 && last_error_lines(file, line, sizeof(line)))
-			snprintf(s->message + strlen(s->message), sizeof(s->message) - strlen(s->message),
-				 "; ODC's log: %s", line);
+			snprintf(s->message + strlen(s->message),
+			         sizeof(s->message) - strlen(s->message), "; ODC's log: %s", line);
 		free(file);
 	}
 	s->status = "failed";
@@ -1702,16 +1851,19 @@ step_preflight_undo(struct run *r, struct step_res *s)
 	struct metadb *m = NULL;
 	char integrity[160];
 
-	if (journal_plan_get(r->j, of, "run", &p, r->err, sizeof(r->err)) != 0 || strcmp(p.action, "rollback") != 0) {
+	if (journal_plan_get(r->j, of, "run", &p, r->err, sizeof(r->err)) != 0 ||
+	    strcmp(p.action, "rollback") != 0) {
 		say(s, "failed", "no rollback job %s in this agent's journal", of);
 		goto out;
 	}
 	if (fact_is(r, of, "put_back", "1")) {
-		say(s, "failed", "rollback %s put its container back when it failed; nothing to undo", of);
+		say(s, "failed",
+		    "rollback %s put its container back when it failed; nothing to undo", of);
 		goto out;
 	}
 	bool untouched = rollback_untouched(r, of);
-	if (renamed == NULL || (!untouched && (snap == NULL || verified == NULL || strcmp(verified, "1") != 0))) {
+	if (renamed == NULL ||
+	    (!untouched && (snap == NULL || verified == NULL || strcmp(verified, "1") != 0))) {
 		say(s, "failed", "rollback %s did not get as far as %s; nothing to undo", of,
 		    renamed == NULL ? "stopping the container" : "a verified snapshot");
 		goto out;
@@ -1734,8 +1886,10 @@ step_preflight_undo(struct run *r, struct step_res *s)
 		if ((m = need_metadb(r, s)) == NULL || check_guard(r, s, m) != 0)
 			goto out;
 		put(s, "container", renamed);
-		say(s, "ok", "rollback %s can be undone: it never changed the metadb; container %s (%s) kept", of,
-		    renamed, ct.image);
+		say(s, "ok",
+		    "rollback %s can be undone: it never changed the metadb; container %s (%s) "
+		    "kept",
+		    of, renamed, ct.image);
 		goto out;
 	}
 	if (backup_inspect(snap, r->c->db_name, &b, r->err, sizeof(r->err)) != 0) {
@@ -1748,7 +1902,8 @@ step_preflight_undo(struct run *r, struct step_res *s)
 		goto out;
 	put(s, "restore_from", snap);
 	put(s, "container", renamed);
-	say(s, "ok", "rollback %s can be undone: container %s (%s) kept, snapshot %s at version %s, %s", of,
+	say(s, "ok",
+	    "rollback %s can be undone: container %s (%s) kept, snapshot %s at version %s, %s", of,
 	    renamed, ct.image, snap, b.version, integrity);
 out:
 	journal_plan_clear(&p);
@@ -1776,8 +1931,10 @@ check_release_fits(struct run *r, struct step_res *s, const char *of)
 	fits = release_fits_metadb(r, m, of, why, sizeof(why));
 	metadb_close(m);
 	if (!fits) {
-		say(s, "failed", "%s: started, that ODC would migrate the metadb forward under the rest of its "
-		    "deployment; it is not started. Bring this node up at the metadb's release with its deployment",
+		say(s, "failed",
+		    "%s: started, that ODC would migrate the metadb forward under the rest of its "
+		    "deployment; it is not started. Bring this node up at the metadb's release "
+		    "with its deployment",
 		    why);
 		return -1;
 	}
@@ -1802,10 +1959,12 @@ step_start_old(struct run *r, struct step_res *s)
 		goto out;
 	rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err, sizeof(r->err));
 	if (rc == 0 && strcmp(ct.id, old_id) != 0) {
-		say(s, "failed", "a container named %s (%.12s) is in the way", r->c->container, ct.id);
+		say(s, "failed", "a container named %s (%.12s) is in the way", r->c->container,
+		    ct.id);
 		goto out;
 	}
-	if (rc == 1 && docker_container_rename(r->d, old_id, r->c->container, r->err, sizeof(r->err)) != 0) {
+	if (rc == 1 &&
+	    docker_container_rename(r->d, old_id, r->c->container, r->err, sizeof(r->err)) != 0) {
 		say(s, "failed", "%s", r->err);
 		goto out;
 	}
@@ -1839,8 +1998,12 @@ act_status(struct run *r, struct step_res *s)
 	int rc = -1;
 
 	if (need_docker(r, s) == 0) {
-		rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err, sizeof(r->err));
-		snprintf(state, sizeof(state), "%s", rc == 0 ? ct.state : rc == 1 ? "absent" : "unknown");
+		rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err,
+		                              sizeof(r->err));
+		snprintf(state, sizeof(state), "%s",
+		         rc == 0   ? ct.state
+		         : rc == 1 ? "absent"
+		                   : "unknown");
 	}
 	health_probe(r->c->health_url, 5000, &st);
 	m = need_metadb(r, s);
@@ -1854,9 +2017,13 @@ act_status(struct run *r, struct step_res *s)
 	put(s, "odc_version", st.version);
 	put(s, "metadb_version", hv);
 	/* Status reports what it sees, even when parts are unreachable. */
-	say(s, "ok", "container %s: %s%s%s; ODC %s%s; metadb %s", r->c->container, state, ct.image[0] ? ", " : "",
-	    ct.image, st.healthy ? "healthy at " : st.reachable ? "unhealthy: " : "unreachable: ",
-	    st.healthy ? st.version : st.detail, db_ok ? (hv[0] ? hv : "(no history)") : "unreachable");
+	say(s, "ok", "container %s: %s%s%s; ODC %s%s; metadb %s", r->c->container, state,
+	    ct.image[0] ? ", " : "", ct.image,
+	    st.healthy     ? "healthy at "
+	    : st.reachable ? "unhealthy: "
+	                   : "unreachable: ",
+	    st.healthy ? st.version : st.detail,
+	    db_ok ? (hv[0] ? hv : "(no history)") : "unreachable");
 }
 
 static void
@@ -1868,8 +2035,8 @@ act_stop(struct run *r, struct step_res *s)
 	if (need_docker(r, s) != 0)
 		return;
 	rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err, sizeof(r->err));
-	if (rc != 0 ||
-	    docker_container_stop(r->d, ct.id, (unsigned)(r->c->stop_timeout_ms / 1000), r->err, sizeof(r->err)) != 0) {
+	if (rc != 0 || docker_container_stop(r->d, ct.id, (unsigned)(r->c->stop_timeout_ms / 1000),
+	                                     r->err, sizeof(r->err)) != 0) {
 		if (rc == 1)
 			say(s, "failed", "no container named %s", r->c->container);
 		else
@@ -1887,8 +2054,10 @@ defaults_spec(struct run *r, const char *image)
 	const char *env[7];
 	struct spec_defaults def;
 
-	if (metadb_login_name(r->c->db_user, r->c->db_tenant, r->c->db_cluster, login, sizeof(login)) != 0) {
-		snprintf(r->err, sizeof(r->err), "metadb user, tenant and cluster make no login name");
+	if (metadb_login_name(r->c->db_user, r->c->db_tenant, r->c->db_cluster, login,
+	                      sizeof(login)) != 0) {
+		snprintf(r->err, sizeof(r->err),
+		         "metadb user, tenant and cluster make no login name");
 		return NULL;
 	}
 	snprintf(port, sizeof(port), "%llu", (unsigned long long)r->c->db_port);
@@ -1901,8 +2070,12 @@ defaults_spec(struct run *r, const char *image)
 	for (int i = 0; i < 6; i++)
 		env[i] = e[i];
 	env[6] = NULL;
-	def = (struct spec_defaults){(long long)r->c->def_memory, (long long)r->c->def_cpu_period,
-				     (long long)r->c->def_cpu_quota, r->c->def_network, env, r->c->def_binds};
+	def = (struct spec_defaults){(long long)r->c->def_memory,
+	                             (long long)r->c->def_cpu_period,
+	                             (long long)r->c->def_cpu_quota,
+	                             r->c->def_network,
+	                             env,
+	                             r->c->def_binds};
 	json_t *spec = spec_from_defaults(&def, image, r->err, sizeof(r->err));
 	explicit_bzero(e[3], sizeof(e[3]));
 	return spec;
@@ -1932,12 +2105,15 @@ act_start(struct run *r, struct step_res *s)
 		return;
 	}
 	if (to == NULL) {
-		say(s, "failed", "no container named %s; give a tag (to) to create one from the defaults", r->c->container);
+		say(s, "failed",
+		    "no container named %s; give a tag (to) to create one from the defaults",
+		    r->c->container);
 		return;
 	}
 	if (target_image(r, to, image, sizeof(image), s) != 0)
 		return;
-	if (r->password == NULL && (r->password = agent_read_password(r->c, r->err, sizeof(r->err))) == NULL) {
+	if (r->password == NULL &&
+	    (r->password = agent_read_password(r->c, r->err, sizeof(r->err))) == NULL) {
 		say(s, "failed", "metadb password: %s", r->err);
 		return;
 	}
@@ -1950,8 +2126,8 @@ act_start(struct run *r, struct step_res *s)
 	    docker_container_start(r->d, id, r->err, sizeof(r->err)) != 0)
 		say(s, "failed", "%s", r->err);
 	else
-		say(s, "ok", "created %s (%.12s) from the defaults with image %s and started it", r->c->container, id,
-		    image);
+		say(s, "ok", "created %s (%.12s) from the defaults with image %s and started it",
+		    r->c->container, id, image);
 	json_decref(spec);
 }
 
@@ -1964,8 +2140,9 @@ act_logs(struct run *r, struct step_res *s)
 
 	if (need_docker(r, s) != 0)
 		return;
-	if (docker_container_logs(r->d, r->c->container, lines ? (unsigned)strtoul(lines, NULL, 10) : 200,
-				  TAIL_MAX - 1, &logs, &n, r->err, sizeof(r->err)) != 0) {
+	if (docker_container_logs(r->d, r->c->container,
+	                          lines ? (unsigned)strtoul(lines, NULL, 10) : 200, TAIL_MAX - 1,
+	                          &logs, &n, r->err, sizeof(r->err)) != 0) {
 		say(s, "failed", "%s", r->err);
 		return;
 	}
@@ -1984,7 +2161,8 @@ act_backup(struct run *r, struct step_res *s, bool run_it)
 	struct statvfs vfs;
 
 	utc_stamp(stamp, sizeof(stamp));
-	snprintf(dir, sizeof(dir), "%s/%s%s", r->c->backup_roots[0], name ? name : "odc-backup-", name ? "" : stamp);
+	snprintf(dir, sizeof(dir), "%s/%s%s", r->c->backup_roots[0], name ? name : "odc-backup-",
+	         name ? "" : stamp);
 	if (access(dir, F_OK) == 0) {
 		say(s, "failed", "%s exists already; choose another name", dir);
 		goto out;
@@ -2006,8 +2184,8 @@ act_backup(struct run *r, struct step_res *s, bool run_it)
 		goto out;
 	put(s, "backup", dir);
 	put(s, "backup_version", b.version);
-	say(s, "ok", "metadb backed up to %s and verified: %zu tables, %llu rows, version %s", dir, b.n_tables,
-	    (unsigned long long)tables_rows(&b), b.version);
+	say(s, "ok", "metadb backed up to %s and verified: %zu tables, %llu rows, version %s", dir,
+	    b.n_tables, (unsigned long long)tables_rows(&b), b.version);
 out:
 	metadb_close(m);
 	backup_info_free(&b);
@@ -2030,13 +2208,17 @@ act_prune(struct run *r, struct step_res *s)
 	} else {
 		say(s, rc == 0 ? "ok" : "failed", "%s", rep.summary);
 		if (rc != 0)
-			say_more(s, "; everything else is as it was: odc-agent prune (fleet: odcctl prune %s) tries "
-				 "again", r->c->host_id);
+			say_more(s,
+			         "; everything else is as it was: odc-agent prune (fleet: odcctl "
+			         "prune %s) tries "
+			         "again",
+			         r->c->host_id);
 		tail_set(s, rep.list.data != NULL ? (const char *)rep.list.data : "");
 		snprintf(v, sizeof(v), "%zu", rep.removed), put(s, "removed", v);
 		snprintf(v, sizeof(v), "%zu", rep.kept), put(s, "kept", v);
 		snprintf(v, sizeof(v), "%zu", rep.failed), put(s, "failed", v);
-		snprintf(v, sizeof(v), "%llu", (unsigned long long)rep.freed_bytes), put(s, "freed_bytes", v);
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)rep.freed_bytes),
+		    put(s, "freed_bytes", v);
 	}
 	prune_report_free(&rep);
 }
@@ -2053,7 +2235,8 @@ retain_after_rollback(struct run *r, struct step_res *s)
 	if (strcmp(s->status, "ok") != 0)
 		return;
 	if (need_docker(r, &why) != 0) {
-		say_more(s, "; retention not applied (%s): odc-agent prune applies it", why.message);
+		say_more(s, "; retention not applied (%s): odc-agent prune applies it",
+		         why.message);
 		return;
 	}
 	rc = prune_apply(r->c, r->j, r->d, false, &rep, r->err, sizeof(r->err));
@@ -2061,7 +2244,8 @@ retain_after_rollback(struct run *r, struct step_res *s)
 		say_more(s, "; retention not applied (%s): odc-agent prune applies it", r->err);
 	else
 		say_more(s, "; retention: %s", rep.summary);
-	for (const char *l = rc >= 0 ? (const char *)rep.list.data : NULL; l != NULL && *l != '\0';) {
+	for (const char *l = rc >= 0 ? (const char *)rep.list.data : NULL;
+	     l != NULL && *l != '\0';) {
 		size_t n = strcspn(l, "\n");
 		log_info("job %s: retention: %.*s", r->job, (int)n, l);
 		l += n + (l[n] == '\n');
@@ -2106,7 +2290,8 @@ struct step_def {
  * then its start step brings its kept container back. */
 #define PEER_START_MS 60000
 static void
-await_peer_undo(struct run *r, struct step_res *s, const char *of, const char *before, const char *peer)
+await_peer_undo(struct run *r, struct step_res *s, const char *of, const char *before,
+                const char *peer)
 {
 	uint64_t t0 = clock_mono_ms(), budget = step_budget(r, STEP_RESTORE);
 	struct guard_holder who;
@@ -2119,13 +2304,15 @@ await_peer_undo(struct run *r, struct step_res *s, const char *of, const char *b
 		snprintf(who_restored, sizeof(who_restored), "host %s", peer);
 	else
 		snprintf(who_restored, sizeof(who_restored), "another node");
-	note(r, "restore", "%s of this deployment restored the metadb for %s; waiting for its undo", who_restored, of);
+	note(r, "restore", "%s of this deployment restored the metadb for %s; waiting for its undo",
+	     who_restored, of);
 	for (;;) {
 		struct metadb *m = need_metadb(r, s);
 		if (m == NULL)
 			return;
 		held = guard_read(m, &who, r->err, sizeof(r->err));
-		if (held >= 0 && metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err)) < 0)
+		if (held >= 0 &&
+		    metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err)) < 0)
 			held = -1;
 		metadb_close(m);
 		if (held < 0) {
@@ -2135,29 +2322,40 @@ await_peer_undo(struct run *r, struct step_res *s, const char *of, const char *b
 		if (held == 1 && (who.unreadable || strcmp(who.job, r->job) != 0)) {
 			char desc[300];
 			guard_describe(&who, desc, sizeof(desc));
-			say(s, "failed", "another restore holds the metadb: %s; this node's container is not started", desc);
+			say(s, "failed",
+			    "another restore holds the metadb: %s; this node's container is not "
+			    "started",
+			    desc);
 			return;
 		}
 		began |= held == 1;
 		if (held == 0 && strcmp(hv, before) == 0) {
-			say(s, "skipped", "%s of this deployment restored the metadb for this undo (back at version "
-			    "%s): nothing to restore here", who_restored, *hv ? hv : "(empty)");
+			say(s, "skipped",
+			    "%s of this deployment restored the metadb for this undo (back at "
+			    "version "
+			    "%s): nothing to restore here",
+			    who_restored, *hv ? hv : "(empty)");
 			return;
 		}
 		/* The undo of a deployment runs on all its nodes at once: a peer
 		 * that has not begun within PEER_START_MS is not coming. */
 		if (!began && clock_mono_ms() - t0 > PEER_START_MS) {
-			say(s, "failed", "no node restored the metadb for this undo within %d s (it is at version %s, %s "
-			    "before the rollback): run the undo of %s of this deployment first, or of all its nodes "
+			say(s, "failed",
+			    "no node restored the metadb for this undo within %d s (it is at "
+			    "version %s, %s "
+			    "before the rollback): run the undo of %s of this deployment first, or "
+			    "of all its nodes "
 			    "together; this node's container is not started",
 			    PEER_START_MS / 1000, *hv ? hv : "(empty)", before, who_restored);
 			return;
 		}
 		if (clock_mono_ms() - t0 > budget) {
-			say(s, "failed", "waited %llu s for %s to restore the metadb for this undo (it is at version "
+			say(s, "failed",
+			    "waited %llu s for %s to restore the metadb for this undo (it is at "
+			    "version "
 			    "%s, %s before the rollback); this node's container is not started",
-			    (unsigned long long)((clock_mono_ms() - t0) / 1000), who_restored, *hv ? hv : "(empty)",
-			    before);
+			    (unsigned long long)((clock_mono_ms() - t0) / 1000), who_restored,
+			    *hv ? hv : "(empty)", before);
 			return;
 		}
 		struct timespec ts = {0, 250 * 1000 * 1000};
@@ -2180,7 +2378,9 @@ untouched_undo(struct run *r, struct step_res *s, const char *of)
 	int rc;
 
 	if (before == NULL) {
-		say(s, "skipped", "rollback %s never changed the metadb (its restore did not begin); nothing to restore",
+		say(s, "skipped",
+		    "rollback %s never changed the metadb (its restore did not begin); nothing to "
+		    "restore",
 		    of);
 		goto out;
 	}
@@ -2199,14 +2399,19 @@ untouched_undo(struct run *r, struct step_res *s, const char *of)
 	}
 	if (strcmp(hv, before) != 0) {
 		say(s, "failed",
-		    "rollback %s never changed the metadb, but it changed since: it was at version %s, it is at %s now "
-		    "(another node or job restored it); the kept container is not started on it. This node belongs "
+		    "rollback %s never changed the metadb, but it changed since: it was at version "
+		    "%s, it is at %s now "
+		    "(another node or job restored it); the kept container is not started on it. "
+		    "This node belongs "
 		    "with the rest of its deployment: start it at the release the metadb is at",
 		    of, *before ? before : "(empty)", *hv ? hv : "(empty)");
 		goto out;
 	}
-	say(s, "skipped", "rollback %s never changed the metadb (its restore did not begin; still at version %s); "
-	    "nothing to restore", of, *hv ? hv : "(empty)");
+	say(s, "skipped",
+	    "rollback %s never changed the metadb (its restore did not begin; still at version "
+	    "%s); "
+	    "nothing to restore",
+	    of, *hv ? hv : "(empty)");
 out:
 	metadb_close(m);
 	free(before);
@@ -2229,8 +2434,8 @@ put_diff(struct step_res *s, json_t *diff, const char *same, const char *text)
 	snprintf(n, sizeof(n), "%zu", json_array_size(diff));
 	put(s, "diff_count", n);
 	put(s, "unchanged", same);
-	while ((list = json_dumps(diff, JSON_COMPACT)) != NULL && strlen(list) > DIFF_PIECE * DIFF_PIECES &&
-	       json_array_size(diff) > 0) {
+	while ((list = json_dumps(diff, JSON_COMPACT)) != NULL &&
+	       strlen(list) > DIFF_PIECE * DIFF_PIECES && json_array_size(diff) > 0) {
 		json_array_remove(diff, json_array_size(diff) - 1);
 		free(list);
 	}
@@ -2254,7 +2459,9 @@ show_diff(struct run *r, struct step_res *s, json_t *cur, json_t *next)
 {
 	char same[1024];
 	json_t *diff = specdiff_compare(cur, next, same, sizeof(same));
-	char *text = diff != NULL ? specdiff_text(r->c->container, cur, next, diff, same, sizeof(s->tail)) : NULL;
+	char *text = diff != NULL
+	                 ? specdiff_text(r->c->container, cur, next, diff, same, sizeof(s->tail))
+	                 : NULL;
 
 	if (text == NULL)
 		say(s, "failed", "out of memory comparing the containers");
@@ -2276,10 +2483,12 @@ preview_rollback(struct run *r, struct step_res *s)
 
 	if (need_docker(r, s) != 0 || target_image(r, param(r, "to"), image, sizeof(image), s) != 0)
 		return;
-	if (docker_container_inspect(r->d, r->c->container, &ct, &cur, r->err, sizeof(r->err)) != 0 ||
+	if (docker_container_inspect(r->d, r->c->container, &ct, &cur, r->err, sizeof(r->err)) !=
+	        0 ||
 	    docker_image_inspect(r->d, ct.image_id, &img, r->err, sizeof(r->err)) < 0 ||
 	    docker_image_inspect(r->d, image, &target, r->err, sizeof(r->err)) != 0) {
-		say(s, "failed", "dry run: cannot read the container %s or its images: %s", r->c->container, r->err);
+		say(s, "failed", "dry run: cannot read the container %s or its images: %s",
+		    r->c->container, r->err);
 		goto out;
 	}
 	if ((spec = spec_from_container(cur, img, image, r->err, sizeof(r->err))) == NULL) {
@@ -2312,8 +2521,10 @@ preview_undo(struct run *r, struct step_res *s)
 	if (renamed == NULL || need_docker(r, s) != 0)
 		goto out;
 	rc = docker_container_inspect(r->d, r->c->container, &ct, &cur, r->err, sizeof(r->err));
-	if (rc < 0 || docker_container_inspect(r->d, renamed, &ct, &kept, r->err, sizeof(r->err)) != 0) {
-		say(s, "failed", "dry run: cannot read the containers %s and %s: %s", r->c->container, renamed, r->err);
+	if (rc < 0 ||
+	    docker_container_inspect(r->d, renamed, &ct, &kept, r->err, sizeof(r->err)) != 0) {
+		say(s, "failed", "dry run: cannot read the containers %s and %s: %s",
+		    r->c->container, renamed, r->err);
 		goto out;
 	}
 	/* It gets the name back. */
@@ -2335,7 +2546,8 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 	switch (k) {
 	case K_PREFLIGHT_ROLLBACK:
 		step_preflight_rollback(r, s);
-		if (s->status != NULL && strcmp(s->status, "ok") == 0 && !r->done && param_true(r, "dry_run"))
+		if (s->status != NULL && strcmp(s->status, "ok") == 0 && !r->done &&
+		    param_true(r, "dry_run"))
 			preview_rollback(r, s);
 		break;
 	case K_STOP_ROLLBACK:
@@ -2347,22 +2559,29 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 		char *by = fact(r, NULL, "restored_by");
 		if (fact_is(r, NULL, "metadb_at_target", "1") && by != NULL) {
 			/* At the target since this job began: a peer restored it. */
-			say(s, "skipped", "%s%s of this deployment restored the metadb for this job: not %s",
-			    *by ? "host " : "another node", by, k == K_SNAPSHOT ? "restored, so no snapshot" :
-			    "restored again");
+			say(s, "skipped",
+			    "%s%s of this deployment restored the metadb for this job: not %s",
+			    *by ? "host " : "another node", by,
+			    k == K_SNAPSHOT ? "restored, so no snapshot" : "restored again");
 		} else if (fact_is(r, NULL, "metadb_at_target", "1")) {
 			char *hv = fact(r, NULL, "metadb_version_before");
 			say(s, "skipped",
-			    "the metadb is at version %s, of release %s already (another node of this deployment "
-			    "restored it, or it was never upgraded): not %s; force=true restores it anyway",
-			    hv ? hv : "?", param(r, "to"), k == K_SNAPSHOT ? "restored, so no snapshot" : "restored again");
+			    "the metadb is at version %s, of release %s already (another node of "
+			    "this deployment "
+			    "restored it, or it was never upgraded): not %s; force=true restores "
+			    "it anyway",
+			    hv ? hv : "?", param(r, "to"),
+			    k == K_SNAPSHOT ? "restored, so no snapshot" : "restored again");
 			free(hv);
 		} else if (fact_is(r, NULL, "backup_here", "0")) {
 			if (k == K_SNAPSHOT)
 				await_holder(r, s);
 			else /* only after a failed wait, which ends the plan */
-				say(s, "failed", "no backup at %s on this host, and no node of its deployment restored "
-				    "the metadb for this job", param(r, "backup"));
+				say(s, "failed",
+				    "no backup at %s on this host, and no node of its deployment "
+				    "restored "
+				    "the metadb for this job",
+				    param(r, "backup"));
 		} else if (k == K_SNAPSHOT) {
 			step_snapshot(r, s);
 		} else {
@@ -2383,7 +2602,9 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 		if (s->status != NULL && strcmp(s->status, "ok") == 0 && param_true(r, "dry_run"))
 			preview_undo(r, s);
 		break;
-	case K_STOP_UNDO: step_stop(r, s, "undone", NULL, true); break;
+	case K_STOP_UNDO:
+		step_stop(r, s, "undone", NULL, true);
+		break;
 	case K_RESTORE_SNAPSHOT: {
 		char *snap = fact(r, param(r, "of"), "snapshot_dir");
 		if (rollback_untouched(r, param(r, "of")))
@@ -2395,7 +2616,9 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 		free(snap);
 		break;
 	}
-	case K_START_OLD: step_start_old(r, s); break;
+	case K_START_OLD:
+		step_start_old(r, s);
+		break;
 	case K_HEALTH_OLD: {
 		char *img = fact(r, param(r, "of"), "old_image");
 		version_image_tag(img ? img : "", tag, sizeof(tag));
@@ -2403,26 +2626,42 @@ run_kind(struct run *r, enum step_kind k, struct step_res *s)
 		step_health(r, s, tag);
 		break;
 	}
-	case K_PING: act_ping(r, s); break;
-	case K_STATUS: act_status(r, s); break;
-	case K_STOP: act_stop(r, s); break;
-	case K_START: act_start(r, s); break;
-	case K_LOGS: act_logs(r, s); break;
-	case K_BACKUP_CHECK: act_backup(r, s, false); break;
-	case K_BACKUP: act_backup(r, s, true); break;
-	case K_PRUNE: act_prune(r, s); break;
+	case K_PING:
+		act_ping(r, s);
+		break;
+	case K_STATUS:
+		act_status(r, s);
+		break;
+	case K_STOP:
+		act_stop(r, s);
+		break;
+	case K_START:
+		act_start(r, s);
+		break;
+	case K_LOGS:
+		act_logs(r, s);
+		break;
+	case K_BACKUP_CHECK:
+		act_backup(r, s, false);
+		break;
+	case K_BACKUP:
+		act_backup(r, s, true);
+		break;
+	case K_PRUNE:
+		act_prune(r, s);
+		break;
 	}
 	if (s->status == NULL)
 		say(s, "failed", "step ended without a verdict"); /* a bug, said plainly */
 }
 
 static const struct step_def rollback_steps[] = {
-	{"preflight", K_PREFLIGHT_ROLLBACK}, {"stop", K_STOP_ROLLBACK}, {"snapshot", K_SNAPSHOT},
-	{"restore", K_RESTORE_BACKUP},	     {"start", K_START_NEW},	{"health", K_HEALTH_TARGET},
+    {"preflight", K_PREFLIGHT_ROLLBACK}, {"stop", K_STOP_ROLLBACK}, {"snapshot", K_SNAPSHOT},
+    {"restore", K_RESTORE_BACKUP},       {"start", K_START_NEW},    {"health", K_HEALTH_TARGET},
 };
 static const struct step_def undo_steps[] = {
-	{"preflight", K_PREFLIGHT_UNDO}, {"stop", K_STOP_UNDO},	 {"restore", K_RESTORE_SNAPSHOT},
-	{"start", K_START_OLD},		 {"health", K_HEALTH_OLD},
+    {"preflight", K_PREFLIGHT_UNDO}, {"stop", K_STOP_UNDO},    {"restore", K_RESTORE_SNAPSHOT},
+    {"start", K_START_OLD},          {"health", K_HEALTH_OLD},
 };
 
 /* The steps of an action in a phase. */
@@ -2441,13 +2680,14 @@ steps_of(const char *action, const char *phase, bool dry_run, struct step_def *o
 	} else if (strcmp(action, "preflight") == 0) {
 		out[n++] = rollback_steps[0];
 	} else if (strcmp(action, "backup") == 0) {
-		out[n++] = (struct step_def){pre ? "preflight" : "backup", pre ? K_BACKUP_CHECK : K_BACKUP};
+		out[n++] = (struct step_def){pre ? "preflight" : "backup",
+		                             pre ? K_BACKUP_CHECK : K_BACKUP};
 	} else {
 		static const struct {
 			const char *a;
 			enum step_kind k;
-		} single[] = {{"ping", K_PING}, {"status", K_STATUS}, {"stop", K_STOP}, {"start", K_START}, {"logs", K_LOGS},
-			    {"prune", K_PRUNE}};
+		} single[] = {{"ping", K_PING},   {"status", K_STATUS}, {"stop", K_STOP},
+		              {"start", K_START}, {"logs", K_LOGS},     {"prune", K_PRUNE}};
 		for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
 			if (strcmp(single[i].a, action) == 0)
 				out[n++] = (struct step_def){action, single[i].k};
@@ -2481,12 +2721,14 @@ emit(struct run *r, const char *step, const char *status, int64_t exit_code, uin
 
 	if (r->out == NULL || r->out->result == NULL)
 		return;
-	json_object_foreach(data, k, v) {
+	json_object_foreach(data, k, v)
+	{
 		if (n < 32 && json_is_string(v))
 			kv[n++] = (struct proto_kv){k, json_string_value(v)};
 	}
-	struct proto_result res = {r->job, r->c->host_id, step, status, exit_code, started_ms, duration_ms, message,
-				   tail, kv, n, final, {0}};
+	struct proto_result res = {r->job,     r->c->host_id, step,    status, exit_code,
+	                           started_ms, duration_ms,   message, tail,   kv,
+	                           n,          final,         {0}};
 	r->out->result(r->out->ctx, &res);
 }
 
@@ -2498,7 +2740,8 @@ emit(struct run *r, const char *step, const char *status, int64_t exit_code, uin
 static void
 test_pause(const char *step)
 {
-	const char *v = getenv("ODC_AGENT_TEST_STEP_DELAY_MS"), *only = getenv("ODC_AGENT_TEST_STEP_DELAY_STEPS");
+	const char *v = getenv("ODC_AGENT_TEST_STEP_DELAY_MS"),
+	           *only = getenv("ODC_AGENT_TEST_STEP_DELAY_STEPS");
 	char *end;
 	unsigned long ms;
 
@@ -2542,14 +2785,19 @@ way_back(struct run *r, struct step_res *s, enum step_kind k)
 			return; /* put_back said where the host is */
 		if (kept) {
 			renamed = fact(r, NULL, "renamed");
-			say_more(s, "; the host is DOWN: ODC is stopped, the metadb was not touched; to start ODC as it was: "
-				 "odc-agent run undo --of %s (fleet: odcctl undo --of %s --host %s), which starts the kept "
-				 "container %s",
-				 r->job, r->job, r->c->host_id, renamed != NULL ? renamed : "(none recorded)");
+			say_more(s,
+			         "; the host is DOWN: ODC is stopped, the metadb was not touched; "
+			         "to start ODC as it was: "
+			         "odc-agent run undo --of %s (fleet: odcctl undo --of %s --host "
+			         "%s), which starts the kept "
+			         "container %s",
+			         r->job, r->job, r->c->host_id,
+			         renamed != NULL ? renamed : "(none recorded)");
 			free(renamed);
 			return;
 		}
-		state = "the host is DOWN: ODC is stopped and the metadb is not the backup's (emptied or partly restored)";
+		state = "the host is DOWN: ODC is stopped and the metadb is not the backup's "
+		        "(emptied or partly restored)";
 	} else if (k == K_START_NEW)
 		state = "the host is DOWN: the metadb holds the backup, no ODC container runs";
 	else if (k == K_HEALTH_TARGET)
@@ -2563,22 +2811,31 @@ way_back(struct run *r, struct step_res *s, enum step_kind k)
 		/* A node of an HA deployment whose peer restored the metadb:
 		 * the deployment's other nodes run on it; this one goes on once
 		 * the cause is mended, or the whole deployment goes back. */
-		say_more(s, "; %s (restored by %s%s of this deployment for this job); to bring this node up with "
-			 "the others, mend the cause and run this rollback again on it: it finds the metadb at the "
-			 "target and only starts ODC; to get the whole deployment back to where this job began: "
-			 "odcctl undo --of %s naming every node of the deployment (locally: odc-agent run undo --of %s "
-			 "on each), which restores the restoring node's snapshot and starts the kept container %s "
-			 "here", state, *by ? "host " : "another node", by, r->job, r->job,
-			 renamed != NULL ? renamed : "(none recorded)");
+		say_more(s,
+		         "; %s (restored by %s%s of this deployment for this job); to bring this "
+		         "node up with "
+		         "the others, mend the cause and run this rollback again on it: it finds "
+		         "the metadb at the "
+		         "target and only starts ODC; to get the whole deployment back to where "
+		         "this job began: "
+		         "odcctl undo --of %s naming every node of the deployment (locally: "
+		         "odc-agent run undo --of %s "
+		         "on each), which restores the restoring node's snapshot and starts the "
+		         "kept container %s "
+		         "here",
+		         state, *by ? "host " : "another node", by, r->job, r->job,
+		         renamed != NULL ? renamed : "(none recorded)");
 		free(by);
 		free(renamed);
 		return;
 	}
 	free(by);
-	say_more(s, "; %s; to get back to where this job began: odc-agent run undo --of %s (fleet: odcctl undo --of %s "
-		 "--host %s), which restores the snapshot %s and starts the kept container %s",
-		 state, r->job, r->job, r->c->host_id, snap != NULL ? snap : "(none recorded)",
-		 renamed != NULL ? renamed : "(none recorded)");
+	say_more(s,
+	         "; %s; to get back to where this job began: odc-agent run undo --of %s (fleet: "
+	         "odcctl undo --of %s "
+	         "--host %s), which restores the snapshot %s and starts the kept container %s",
+	         state, r->job, r->job, r->c->host_id, snap != NULL ? snap : "(none recorded)",
+	         renamed != NULL ? renamed : "(none recorded)");
 	free(renamed);
 	free(snap);
 }
@@ -2611,14 +2868,15 @@ do_step(struct run *r, const struct step_def *sd, bool last, char *err, size_t e
 	}
 	uint64_t dur = clock_mono_ms() - t0;
 	char *data = json_dumps(s.data, JSON_COMPACT | JSON_SORT_KEYS);
-	if (journal_step_end(r->j, r->job, r->phase, sd->name, s.status, s.exit_code, dur, s.message, s.tail, data, err,
-			     errlen) != 0) {
+	if (journal_step_end(r->j, r->job, r->phase, sd->name, s.status, s.exit_code, dur,
+	                     s.message, s.tail, data, err, errlen) != 0) {
 		free(data);
 		goto out;
 	}
 	free(data);
 	bool ok = strcmp(s.status, "failed") != 0;
-	emit(r, sd->name, s.status, s.exit_code, started, dur, s.message, s.tail, s.data, last || !ok || r->done);
+	emit(r, sd->name, s.status, s.exit_code, started, dur, s.message, s.tail, s.data,
+	     last || !ok || r->done);
 	ret = ok ? 0 : 1;
 out:
 	journal_step_clear(&prev);
@@ -2672,8 +2930,8 @@ plan_busy_describe(struct journal *j, const char *why, char *out, size_t outlen)
 	char jerr[128];
 
 	if (journal_plan_unfinished(j, &up, jerr, sizeof(jerr)) == 0)
-		snprintf(out, outlen, "busy: job %s (%s, phase %s) runs on this host; %s", up.job_id, up.action, up.phase,
-			 why);
+		snprintf(out, outlen, "busy: job %s (%s, phase %s) runs on this host; %s",
+		         up.job_id, up.action, up.phase, why);
 	else
 		snprintf(out, outlen, "busy: %s", why);
 	journal_plan_clear(&up);
@@ -2702,8 +2960,8 @@ params_json(const struct proto_kv *p, size_t n)
 }
 
 int
-plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_request *rq, const struct plan_out *out,
-	     char *err, size_t errlen)
+plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_request *rq,
+             const struct plan_out *out, char *err, size_t errlen)
 {
 	struct step_def steps[8];
 	struct journal_plan p = {0};
@@ -2713,10 +2971,17 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 	char *pj = NULL;
 	size_t n;
 	int lockfd = -1, ret = -1, rc;
-	struct run r = {.c = c, .j = j, .out = out, .job = rq->job_id, .phase = rq->phase, .action = rq->action,
-			.params = rq->params, .n_params = rq->n_params};
+	struct run r = {.c = c,
+	                .j = j,
+	                .out = out,
+	                .job = rq->job_id,
+	                .phase = rq->phase,
+	                .action = rq->action,
+	                .params = rq->params,
+	                .n_params = rq->n_params};
 
-	if (proto_action_check(rq->action, rq->phase, rq->params, rq->n_params, &perr) != PROTO_OK) {
+	if (proto_action_check(rq->action, rq->phase, rq->params, rq->n_params, &perr) !=
+	    PROTO_OK) {
 		snprintf(err, errlen, "%s", perr.msg);
 		return 1;
 	}
@@ -2735,8 +3000,8 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 		return lockfd == -2 ? 1 : -1;
 	r.deadline_ms = rq->deadline_ms ? rq->deadline_ms : proto_now_ms() + c->job_deadline_ms;
 	pj = params_json(rq->params, rq->n_params);
-	rc = journal_plan_begin(j, rq->job_id, rq->action, rq->phase, pj ? pj : "{}", proto_now_ms(), r.deadline_ms, err,
-				errlen);
+	rc = journal_plan_begin(j, rq->job_id, rq->action, rq->phase, pj ? pj : "{}",
+	                        proto_now_ms(), r.deadline_ms, err, errlen);
 	if (rc < 0)
 		goto out;
 	if (rc == 1) {
@@ -2744,7 +3009,8 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 		if (journal_plan_get(j, rq->job_id, rq->phase, &p, err, errlen) != 0)
 			goto out;
 		if (strcmp(p.action, rq->action) != 0 || strcmp(p.params, pj ? pj : "{}") != 0) {
-			snprintf(err, errlen, "job %s was recorded with other parameters; refusing", rq->job_id);
+			snprintf(err, errlen, "job %s was recorded with other parameters; refusing",
+			         rq->job_id);
 			if (n > 0)
 				refuse_plan(&r, &steps[0], err);
 			ret = 1;
@@ -2752,7 +3018,8 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 		}
 		r.deadline_ms = p.deadline_ms;
 		if (strcmp(p.state, "running") != 0) {
-			snprintf(err, errlen, "job %s (%s) already ended: %s", rq->job_id, rq->phase, p.state);
+			snprintf(err, errlen, "job %s (%s) already ended: %s", rq->job_id,
+			         rq->phase, p.state);
 			ret = strcmp(p.state, "succeeded") == 0 ? 0 : 1;
 			goto out;
 		}
@@ -2766,8 +3033,8 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 	/* A plan that ends (or breaks off) between its snapshot and the end of
 	 * its restore holds the guard still. */
 	release_guard(&r, NULL, NULL);
-	if (journal_plan_finish(j, rq->job_id, rq->phase, ret == 0 ? "succeeded" : "failed", proto_now_ms(), err,
-				errlen) != 0)
+	if (journal_plan_finish(j, rq->job_id, rq->phase, ret == 0 ? "succeeded" : "failed",
+	                        proto_now_ms(), err, errlen) != 0)
 		ret = -1;
 	{
 		/* Where the time went: the agent's own work is what is left once
@@ -2775,9 +3042,11 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 		uint64_t total = clock_mono_ms() - t_start, dk = docker_waited_ms(r.d);
 		uint64_t ext = dk + r.wait_loader_ms + r.wait_metadb_ms + r.wait_health_ms;
 		note(&r, "timing",
-		     "total %llu ms: Docker %llu, loaders %llu, metadb %llu, health gate %llu; the agent's own work %llu ms",
-		     (unsigned long long)total, (unsigned long long)dk, (unsigned long long)r.wait_loader_ms,
-		     (unsigned long long)r.wait_metadb_ms, (unsigned long long)r.wait_health_ms,
+		     "total %llu ms: Docker %llu, loaders %llu, metadb %llu, health gate %llu; the "
+		     "agent's own work %llu ms",
+		     (unsigned long long)total, (unsigned long long)dk,
+		     (unsigned long long)r.wait_loader_ms, (unsigned long long)r.wait_metadb_ms,
+		     (unsigned long long)r.wait_health_ms,
 		     (unsigned long long)(total > ext ? total - ext : 0));
 	}
 out:
@@ -2792,8 +3061,8 @@ out:
 }
 
 int
-plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out *out, char job[65], char *err,
-	    size_t errlen)
+plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out *out, char job[65],
+            char *err, size_t errlen)
 {
 	struct journal_plan p = {0};
 	struct proto_kv kv[32];
@@ -2810,7 +3079,8 @@ plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out
 		return rc == 1 ? 2 : -1;
 	snprintf(job, 65, "%s", p.job_id);
 	params = json_loads(p.params, 0, &je);
-	json_object_foreach(params, k, v) {
+	json_object_foreach(params, k, v)
+	{
 		if (n < 32 && json_is_string(v))
 			kv[n++] = (struct proto_kv){k, json_string_value(v)};
 	}
@@ -2823,19 +3093,23 @@ plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out
 		struct run r = {.c = c, .j = j, .out = out, .job = p.job_id, .phase = p.phase};
 		for (size_t i = 0; i < ns; i++) {
 			struct journal_step s = {0};
-			if (journal_step_get(j, p.job_id, p.phase, steps[i].name, &s, err, errlen) == 0 &&
+			if (journal_step_get(j, p.job_id, p.phase, steps[i].name, &s, err,
+			                     errlen) == 0 &&
 			    strcmp(s.status, "running") == 0) {
 				where = steps[i].name;
 				journal_step_end(j, p.job_id, p.phase, where, "interrupted", 0, 0,
-						 "interrupted: the agent stopped during this step", "", "{}", err, errlen);
+				                 "interrupted: the agent stopped during this step",
+				                 "", "{}", err, errlen);
 				journal_step_clear(&s);
 				break;
 			}
 			journal_step_clear(&s);
 		}
 		char msg[256];
-		snprintf(msg, sizeof(msg), "job %s was interrupted %s%s and its deadline has passed; not resumed",
-			 p.job_id, strcmp(where, "before its first step") == 0 ? "" : "during ", where);
+		snprintf(msg, sizeof(msg),
+		         "job %s was interrupted %s%s and its deadline has passed; not resumed",
+		         p.job_id, strcmp(where, "before its first step") == 0 ? "" : "during ",
+		         where);
 		/* A plan cut off for good between its snapshot and the end of its
 		 * restore: its guard goes (the metadb is what it left; the way
 		 * back, an undo, takes the guard itself). */
@@ -2845,10 +3119,11 @@ plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out
 			agent_secret_free(r.password);
 		}
 		json_t *data = json_pack("{s:s}", "interrupted_step", where);
-		emit(&r, strcmp(where, "before its first step") == 0 ? steps[0].name : where, "interrupted", 0,
-		     proto_now_ms(), 0, msg, "", data, true);
+		emit(&r, strcmp(where, "before its first step") == 0 ? steps[0].name : where,
+		     "interrupted", 0, proto_now_ms(), 0, msg, "", data, true);
 		json_decref(data);
-		journal_plan_finish(j, p.job_id, p.phase, "interrupted", proto_now_ms(), err, errlen);
+		journal_plan_finish(j, p.job_id, p.phase, "interrupted", proto_now_ms(), err,
+		                    errlen);
 		snprintf(err, errlen, "%s", msg);
 		ret = 1;
 	} else {

@@ -37,7 +37,7 @@ struct plan_request {
  * where and why), -1 when the agent itself could not work (journal,
  * config; message in err). */
 int plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_request *rq,
-		 const struct plan_out *out, char *err, size_t errlen);
+                 const struct plan_out *out, char *err, size_t errlen);
 
 /* Whether another process (a local `odc-agent run`) holds the agent's plan
  * lock: 1 with why (naming the lock), else 0. The daemon asks before it
@@ -53,7 +53,7 @@ void plan_busy_describe(struct journal *j, const char *why, char *out, size_t ou
  * from its interrupted step when its deadline has not passed, or closed as
  * interrupted with a final result naming that step. The job id goes to
  * job. Returns 2 when there was nothing to resume, else as plan_execute. */
-int plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out *out, char job[65],
-		char *err, size_t errlen);
+int plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out *out,
+                char job[65], char *err, size_t errlen);
 
 #endif

@@ -24,7 +24,7 @@ static const struct prune_kind {
 	const char *action, *suffix;
 } kinds[] = {
     {"rollback", "-rolledback-"}, /* and its safety snapshot; its undo needs both */
-    {"undo", "-undone-"},	  /* nothing needs it: kept for a look, within retention */
+    {"undo", "-undone-"},         /* nothing needs it: kept for a look, within retention */
 };
 
 /* One rollback (or undo) of the journal and what it left. */
@@ -32,7 +32,7 @@ struct prune_job {
 	const struct journal_plan *p;
 	char *renamed, *old_id, *snap;
 	char name[130]; /* the container name it kept a container of */
-	bool put_back;	/* it failed and put its container back: nothing to undo */
+	bool put_back;  /* it failed and put its container back: nothing to undo */
 	bool unfinished;
 };
 
@@ -46,8 +46,8 @@ line(struct prune_report *rep, const char *fmt, ...)
 	vsnprintf(l, sizeof(l), fmt, ap);
 	va_end(ap);
 	/* A full list keeps its first lines: the newest rollbacks come first. */
-	if (rep->list_cut ||
-	    (rep->list.len + strlen(l) + 1 <= PRUNE_LIST_MAX && buf_appendf(&rep->list, "%s\n", l) == 0))
+	if (rep->list_cut || (rep->list.len + strlen(l) + 1 <= PRUNE_LIST_MAX &&
+	                      buf_appendf(&rep->list, "%s\n", l) == 0))
 		return;
 	rep->list_cut = true;
 	(void)buf_appendf(&rep->list, "... (list cut)\n");
@@ -73,7 +73,8 @@ mib(uint64_t bytes, char *out, size_t outlen)
  * it when remove is set. Symlinks are removed, never followed; a mount
  * point below is not entered (openat would cross it: refused instead). */
 static int
-tree(int dirfd, const char *name, bool remove, dev_t dev, uint64_t *bytes, int depth, char *err, size_t errlen)
+tree(int dirfd, const char *name, bool remove, dev_t dev, uint64_t *bytes, int depth, char *err,
+     size_t errlen)
 {
 	struct stat st;
 	struct dirent *e;
@@ -94,7 +95,8 @@ tree(int dirfd, const char *name, bool remove, dev_t dev, uint64_t *bytes, int d
 		return 0;
 	}
 	if (depth > TREE_DEPTH_MAX || st.st_dev != dev) {
-		snprintf(err, errlen, "%s: %s", name, depth > TREE_DEPTH_MAX ? "nested too deep" : "another file system");
+		snprintf(err, errlen, "%s: %s", name,
+		         depth > TREE_DEPTH_MAX ? "nested too deep" : "another file system");
 		return -1;
 	}
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -145,8 +147,8 @@ is_partial_of(const char *name, const char *base)
 /* The snapshot of rollback b (and its partial ones): removed, or in a dry
  * run measured. *found is set when there was anything. 0 or -1 (err). */
 static int
-snap_remove(const char *root, const char *base, bool dry_run, uint64_t *bytes, int *found, char *err,
-	    size_t errlen)
+snap_remove(const char *root, const char *base, bool dry_run, uint64_t *bytes, int *found,
+            char *err, size_t errlen)
 {
 	struct stat st;
 	struct dirent *e;
@@ -173,7 +175,8 @@ snap_remove(const char *root, const char *base, bool dry_run, uint64_t *bytes, i
 		/* A snapshot is a directory the plan made; anything else by that
 		 * name is not its to remove. */
 		if (fstatat(fd, e->d_name, &es, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(es.st_mode)) {
-			snprintf(err, errlen, "%s/%s: not a directory (left alone)", root, e->d_name);
+			snprintf(err, errlen, "%s/%s: not a directory (left alone)", root,
+			         e->d_name);
 			ret = -1;
 			break;
 		}
@@ -192,17 +195,23 @@ snap_remove(const char *root, const char *base, bool dry_run, uint64_t *bytes, i
 /* Why the leftovers of b stay (NULL: they go). rank: b's place among its
  * container name's rollbacks, newest 0. */
 static const char *
-why_kept(const struct agent_conf *c, const struct prune_job *b, const struct prune_job *latest, size_t rank,
-	 uint64_t now_ms, char *why, size_t whylen)
+why_kept(const struct agent_conf *c, const struct prune_job *b, const struct prune_job *latest,
+         size_t rank, uint64_t now_ms, char *why, size_t whylen)
 {
 	if (b == latest) {
-		snprintf(why, whylen, "the latest rollback of %s: its undo (odc-agent run undo --of %s; fleet: odcctl "
-			 "undo --of %s) needs it", b->name, b->p->job_id, b->p->job_id);
+		snprintf(why, whylen,
+		         "the latest rollback of %s: its undo (odc-agent run undo --of %s; fleet: "
+		         "odcctl "
+		         "undo --of %s) needs it",
+		         b->name, b->p->job_id, b->p->job_id);
 		return why;
 	}
 	if (b->unfinished) {
-		snprintf(why, whylen, "job %s is unfinished (its plan is running or was interrupted: the daemon or "
-			 "odc-agent resume ends it)", b->p->job_id);
+		snprintf(
+		    why, whylen,
+		    "job %s is unfinished (its plan is running or was interrupted: the daemon or "
+		    "odc-agent resume ends it)",
+		    b->p->job_id);
 		return why;
 	}
 	if (rank >= c->retention_keep)
@@ -211,7 +220,7 @@ why_kept(const struct agent_conf *c, const struct prune_job *b, const struct pru
 	    now_ms - b->p->created_ms > c->retention_max_age_ms)
 		return NULL;
 	snprintf(why, whylen, "within retention keep=%llu%s", (unsigned long long)c->retention_keep,
-		 c->retention_max_age_ms > 0 ? " and max_age" : "");
+	         c->retention_max_age_ms > 0 ? " and max_age" : "");
 	return why;
 }
 
@@ -220,16 +229,17 @@ static void
 why_gone(const struct agent_conf *c, size_t rank, char *why, size_t whylen)
 {
 	if (rank >= c->retention_keep)
-		snprintf(why, whylen, "beyond retention keep=%llu", (unsigned long long)c->retention_keep);
+		snprintf(why, whylen, "beyond retention keep=%llu",
+		         (unsigned long long)c->retention_keep);
 	else
 		snprintf(why, whylen, "older than retention max_age=%llus",
-			 (unsigned long long)(c->retention_max_age_ms / 1000));
+		         (unsigned long long)(c->retention_max_age_ms / 1000));
 }
 
 /* The kept container of b: listed as kept (why), or removed. */
 static void
-container_one(const struct prune_job *b, struct docker *d, bool dry_run, const char *why, const char *whose,
-	      struct prune_report *rep)
+container_one(const struct prune_job *b, struct docker *d, bool dry_run, const char *why,
+              const char *whose, struct prune_report *rep)
 {
 	struct docker_container ct;
 	char err[512];
@@ -252,7 +262,9 @@ container_one(const struct prune_job *b, struct docker *d, bool dry_run, const c
 		return;
 	}
 	if (b->old_id != NULL && strcmp(ct.id, b->old_id) != 0) {
-		line(rep, "kept container %s (%s): it is %.12s, not the %.12s that rollback kept: left alone",
+		line(rep,
+		     "kept container %s (%s): it is %.12s, not the %.12s that rollback kept: left "
+		     "alone",
 		     b->renamed, whose, ct.id, b->old_id);
 		rep->kept++;
 		rep->kept_containers++;
@@ -260,8 +272,8 @@ container_one(const struct prune_job *b, struct docker *d, bool dry_run, const c
 	}
 	if (strcmp(ct.state, "running") == 0 || strcmp(ct.state, "restarting") == 0 ||
 	    strcmp(ct.state, "paused") == 0) {
-		line(rep, "kept container %s (%s): it is %s (started again by someone): left alone", b->renamed,
-		     whose, ct.state);
+		line(rep, "kept container %s (%s): it is %s (started again by someone): left alone",
+		     b->renamed, whose, ct.state);
 		rep->kept++;
 		rep->kept_containers++;
 		return;
@@ -271,7 +283,8 @@ container_one(const struct prune_job *b, struct docker *d, bool dry_run, const c
 		rep->failed++;
 		return;
 	}
-	line(rep, "%s container %s (%s, %s)", dry_run ? "would remove" : "removed", b->renamed, whose, ct.image);
+	line(rep, "%s container %s (%s, %s)", dry_run ? "would remove" : "removed", b->renamed,
+	     whose, ct.image);
 	rep->removed++;
 	rep->containers++;
 }
@@ -279,7 +292,7 @@ container_one(const struct prune_job *b, struct docker *d, bool dry_run, const c
 /* The safety snapshot of b: listed as kept (why), or removed. */
 static void
 snapshot_one(const struct agent_conf *c, const struct prune_job *b, bool dry_run, const char *why,
-	     const char *whose, struct prune_report *rep)
+             const char *whose, struct prune_report *rep)
 {
 	const char *base;
 	char err[1024], size[32];
@@ -291,15 +304,20 @@ snapshot_one(const struct agent_conf *c, const struct prune_job *b, bool dry_run
 	if ((base = snap_base(c->snapshot_root, b->snap)) == NULL) {
 		struct stat st;
 		if (lstat(b->snap, &st) == 0) {
-			line(rep, "kept snapshot %s (%s): not right under the snapshot_root %s configured now: left "
-			     "alone", b->snap, whose, c->snapshot_root);
+			line(rep,
+			     "kept snapshot %s (%s): not right under the snapshot_root %s "
+			     "configured now: left "
+			     "alone",
+			     b->snap, whose, c->snapshot_root);
 			rep->kept++;
 			rep->kept_snapshots++;
 		}
 		return;
 	}
 	if (why != NULL) {
-		if (snap_remove(c->snapshot_root, base, true, &bytes, &found, err, sizeof(err)) == 0 && found) {
+		if (snap_remove(c->snapshot_root, base, true, &bytes, &found, err, sizeof(err)) ==
+		        0 &&
+		    found) {
 			mib(bytes, size, sizeof(size));
 			line(rep, "kept snapshot %s (%s, %s): %s", b->snap, whose, size, why);
 			rep->kept++;
@@ -356,8 +374,9 @@ mark_unfinished(struct journal *j, struct prune_job *jobs, size_t n)
  * container name, newest first (see prune_apply). Returns 0, or -1 with err
  * when the journal cannot be read: then nothing of k was removed. */
 static int
-prune_kind(const struct agent_conf *c, struct journal *j, struct docker *d, const struct prune_kind *k,
-	   bool dry_run, uint64_t now, struct prune_report *rep, char *err, size_t errlen)
+prune_kind(const struct agent_conf *c, struct journal *j, struct docker *d,
+           const struct prune_kind *k, bool dry_run, uint64_t now, struct prune_report *rep,
+           char *err, size_t errlen)
 {
 	struct journal_plan *plans = NULL;
 	struct prune_job *jobs = NULL;
@@ -378,24 +397,33 @@ prune_kind(const struct agent_conf *c, struct journal *j, struct docker *d, cons
 		b->p = &plans[i];
 		/* A journal that cannot be read decides nothing (each read
 		 * clears err, so each is checked). */
-		if ((b->renamed = journal_fact_get(j, b->p->job_id, "renamed", err, errlen)) == NULL && err[0] != '\0')
-			goto out;
-		if ((b->old_id = journal_fact_get(j, b->p->job_id, "old_id", err, errlen)) == NULL && err[0] != '\0')
-			goto out;
-		if (rollback && (b->snap = journal_fact_get(j, b->p->job_id, "snapshot_dir", err, errlen)) == NULL &&
+		if ((b->renamed = journal_fact_get(j, b->p->job_id, "renamed", err, errlen)) ==
+		        NULL &&
 		    err[0] != '\0')
 			goto out;
-		if ((pb = journal_fact_get(j, b->p->job_id, "put_back", err, errlen)) == NULL && err[0] != '\0')
+		if ((b->old_id = journal_fact_get(j, b->p->job_id, "old_id", err, errlen)) ==
+		        NULL &&
+		    err[0] != '\0')
+			goto out;
+		if (rollback &&
+		    (b->snap = journal_fact_get(j, b->p->job_id, "snapshot_dir", err, errlen)) ==
+		        NULL &&
+		    err[0] != '\0')
+			goto out;
+		if ((pb = journal_fact_get(j, b->p->job_id, "put_back", err, errlen)) == NULL &&
+		    err[0] != '\0')
 			goto out;
 		b->put_back = pb != NULL && strcmp(pb, "1") == 0;
 		free(pb);
 		/* <name><suffix><time>: the name is what a later config may
 		 * have changed; each name keeps its own latest. */
 		const char *at = NULL;
-		for (const char *q = b->renamed; q != NULL && (q = strstr(q, k->suffix)) != NULL; q++)
+		for (const char *q = b->renamed; q != NULL && (q = strstr(q, k->suffix)) != NULL;
+		     q++)
 			at = q; /* the last one: a name may hold the suffix itself */
 		if (at != NULL)
-			snprintf(b->name, sizeof(b->name), "%.*s", (int)(at - b->renamed), b->renamed);
+			snprintf(b->name, sizeof(b->name), "%.*s", (int)(at - b->renamed),
+			         b->renamed);
 		else
 			snprintf(b->name, sizeof(b->name), "%s", c->container);
 	}
@@ -416,22 +444,26 @@ prune_kind(const struct agent_conf *c, struct journal *j, struct docker *d, cons
 			continue;
 		/* Only a rollback's leftovers are needed by a later command. */
 		for (size_t i = g; rollback && i < n && latest == NULL; i++)
-			if (strcmp(jobs[i].name, jobs[g].name) == 0 && jobs[i].renamed != NULL && !jobs[i].put_back)
+			if (strcmp(jobs[i].name, jobs[g].name) == 0 && jobs[i].renamed != NULL &&
+			    !jobs[i].put_back)
 				latest = &jobs[i];
 		for (size_t i = g; i < n; i++) {
 			struct prune_job *b = &jobs[i];
 			char why[400], gone[96], whose[160], t[32];
 			const char *w;
-			if (strcmp(b->name, jobs[g].name) != 0 || (b->renamed == NULL && b->snap == NULL))
+			if (strcmp(b->name, jobs[g].name) != 0 ||
+			    (b->renamed == NULL && b->snap == NULL))
 				continue;
 			w = why_kept(c, b, latest, rank, now, why, sizeof(why));
 			rank++;
 			when(b->p->created_ms, t, sizeof(t));
 			if (w == NULL) {
 				why_gone(c, rank - 1, gone, sizeof(gone));
-				snprintf(whose, sizeof(whose), "%s %s of %s, %s", k->action, b->p->job_id, t, gone);
+				snprintf(whose, sizeof(whose), "%s %s of %s, %s", k->action,
+				         b->p->job_id, t, gone);
 			} else {
-				snprintf(whose, sizeof(whose), "%s %s of %s", k->action, b->p->job_id, t);
+				snprintf(whose, sizeof(whose), "%s %s of %s", k->action,
+				         b->p->job_id, t);
 			}
 			container_one(b, d, dry_run, w, whose, rep);
 			snapshot_one(c, b, dry_run, w, whose, rep);
@@ -451,8 +483,8 @@ out:
 }
 
 int
-prune_apply(const struct agent_conf *c, struct journal *j, struct docker *d, bool dry_run, struct prune_report *rep,
-	    char *err, size_t errlen)
+prune_apply(const struct agent_conf *c, struct journal *j, struct docker *d, bool dry_run,
+            struct prune_report *rep, char *err, size_t errlen)
 {
 	uint64_t now = (uint64_t)time(NULL) * 1000;
 	char freed[32], age[48] = "", kept[96];
@@ -464,19 +496,25 @@ prune_apply(const struct agent_conf *c, struct journal *j, struct docker *d, boo
 			return -1;
 	mib(rep->freed_bytes, freed, sizeof(freed));
 	if (c->retention_max_age_ms > 0)
-		snprintf(age, sizeof(age), ", max_age=%llus", (unsigned long long)(c->retention_max_age_ms / 1000));
-	snprintf(kept, sizeof(kept), "kept %zu container%s and %zu snapshot%s", rep->kept_containers,
-		 rep->kept_containers == 1 ? "" : "s", rep->kept_snapshots, rep->kept_snapshots == 1 ? "" : "s");
+		snprintf(age, sizeof(age), ", max_age=%llus",
+		         (unsigned long long)(c->retention_max_age_ms / 1000));
+	snprintf(kept, sizeof(kept), "kept %zu container%s and %zu snapshot%s",
+	         rep->kept_containers, rep->kept_containers == 1 ? "" : "s", rep->kept_snapshots,
+	         rep->kept_snapshots == 1 ? "" : "s");
 	if (rep->removed == 0 && rep->failed == 0)
-		snprintf(rep->summary, sizeof(rep->summary), "%snothing to remove under retention keep=%llu%s; %s",
-			 dry_run ? "dry run: " : "", (unsigned long long)c->retention_keep, age, kept);
+		snprintf(rep->summary, sizeof(rep->summary),
+		         "%snothing to remove under retention keep=%llu%s; %s",
+		         dry_run ? "dry run: " : "", (unsigned long long)c->retention_keep, age,
+		         kept);
 	else
 		snprintf(rep->summary, sizeof(rep->summary),
-			 "%s%zu (%zu kept container%s, %zu snapshot%s, %s) under retention keep=%llu%s; %s%s",
-			 dry_run ? "dry run, nothing removed: would remove " : "removed ", rep->removed, rep->containers,
-			 rep->containers == 1 ? "" : "s", rep->snapshots, rep->snapshots == 1 ? "" : "s", freed,
-			 (unsigned long long)c->retention_keep, age, kept,
-			 rep->failed ? "; FAILED to remove some (see the list)" : "");
+		         "%s%zu (%zu kept container%s, %zu snapshot%s, %s) under retention "
+		         "keep=%llu%s; %s%s",
+		         dry_run ? "dry run, nothing removed: would remove " : "removed ",
+		         rep->removed, rep->containers, rep->containers == 1 ? "" : "s",
+		         rep->snapshots, rep->snapshots == 1 ? "" : "s", freed,
+		         (unsigned long long)c->retention_keep, age, kept,
+		         rep->failed ? "; FAILED to remove some (see the list)" : "");
 	err[0] = '\0';
 	return rep->failed > 0 ? 1 : 0;
 }

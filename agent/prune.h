@@ -19,14 +19,14 @@
 #define PRUNE_LIST_MAX 15000
 
 struct prune_report {
-	size_t removed;		/* items removed (dry run: that would be) */
-	size_t kept;		/* items left, each with its reason */
-	size_t failed;		/* removals tried that failed */
+	size_t removed;               /* items removed (dry run: that would be) */
+	size_t kept;                  /* items left, each with its reason */
+	size_t failed;                /* removals tried that failed */
 	size_t containers, snapshots; /* of removed: how many of each */
 	size_t kept_containers, kept_snapshots;
-	uint64_t freed_bytes;	/* the removed snapshots' file bytes */
-	char summary[512];	/* one sentence for people */
-	struct buf list;	/* one line an item: what, whose, done or why not */
+	uint64_t freed_bytes; /* the removed snapshots' file bytes */
+	char summary[512];    /* one sentence for people */
+	struct buf list;      /* one line an item: what, whose, done or why not */
 	bool list_cut;
 };
 
@@ -46,7 +46,7 @@ struct prune_report {
  * message in err): then nothing was removed. The caller frees rep with
  * prune_report_free(). */
 int prune_apply(const struct agent_conf *c, struct journal *j, struct docker *d, bool dry_run,
-		struct prune_report *rep, char *err, size_t errlen);
+                struct prune_report *rep, char *err, size_t errlen);
 void prune_report_free(struct prune_report *rep);
 
 #endif

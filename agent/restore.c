@@ -47,10 +47,11 @@ restore_defs_load(const struct backup_info *b, struct restore_defs *out, char *e
 	for (size_t i = 0; i < b->n_objects; i++) {
 		if (strcmp(b->objects[i].kind, "VIEW") != 0) {
 			snprintf(err, errlen,
-			         "the backup holds %s %s (%s/%s/%s-schema.sql): odc-fleet restores tables and "
+			         "the backup holds %s %s (%s/%s/%s-schema.sql): odc-fleet restores "
+			         "tables and "
 			         "views, the only objects ODC's metadb has",
-			         b->objects[i].kind, b->objects[i].name, b->objdir, b->objects[i].kind,
-			         b->objects[i].name);
+			         b->objects[i].kind, b->objects[i].name, b->objdir,
+			         b->objects[i].kind, b->objects[i].name);
 			return -1;
 		}
 		nviews++;
@@ -62,11 +63,13 @@ restore_defs_load(const struct backup_info *b, struct restore_defs *out, char *e
 		goto fail;
 	}
 	for (size_t i = 0; i < b->n_tables; i++) {
-		if (backup_schema_read(b, "TABLE", b->tables[i].name, &text, &len, err, errlen) != 0)
+		if (backup_schema_read(b, "TABLE", b->tables[i].name, &text, &len, err, errlen) !=
+		    0)
 			goto fail;
-		if (ddl_table_parse(text, len, b->tables[i].name, &out->tables[out->n_tables], why, sizeof(why)) !=
-		    0) {
-			snprintf(err, errlen, "%s/TABLE/%s-schema.sql: %s", b->objdir, b->tables[i].name, why);
+		if (ddl_table_parse(text, len, b->tables[i].name, &out->tables[out->n_tables], why,
+		                    sizeof(why)) != 0) {
+			snprintf(err, errlen, "%s/TABLE/%s-schema.sql: %s", b->objdir,
+			         b->tables[i].name, why);
 			goto fail;
 		}
 		out->n_foreign_keys += out->tables[out->n_tables].n_foreign_keys;
@@ -75,10 +78,13 @@ restore_defs_load(const struct backup_info *b, struct restore_defs *out, char *e
 		text = NULL;
 	}
 	for (size_t i = 0; i < b->n_objects; i++) {
-		if (backup_schema_read(b, "VIEW", b->objects[i].name, &text, &len, err, errlen) != 0)
+		if (backup_schema_read(b, "VIEW", b->objects[i].name, &text, &len, err, errlen) !=
+		    0)
 			goto fail;
-		if (ddl_view_parse(text, len, b->objects[i].name, &out->views[out->n_views], why, sizeof(why)) != 0) {
-			snprintf(err, errlen, "%s/VIEW/%s-schema.sql: %s", b->objdir, b->objects[i].name, why);
+		if (ddl_view_parse(text, len, b->objects[i].name, &out->views[out->n_views], why,
+		                   sizeof(why)) != 0) {
+			snprintf(err, errlen, "%s/VIEW/%s-schema.sql: %s", b->objdir,
+			         b->objects[i].name, why);
 			goto fail;
 		}
 		out->n_views++;
@@ -90,11 +96,13 @@ restore_defs_load(const struct backup_info *b, struct restore_defs *out, char *e
 	for (size_t i = 0; i < out->n_tables; i++)
 		for (size_t k = 0; k < out->tables[i].n_foreign_keys; k++)
 			if (!has_table(out, out->tables[i].fk_parents[k])) {
-				snprintf(err, errlen,
-				         "table %s has a foreign key to table %s, which is not in the backup "
-				         "(%s/TABLE/%s-schema.sql is missing: the backup is incomplete)",
-				         out->tables[i].name, out->tables[i].fk_parents[k], b->objdir,
-				         out->tables[i].fk_parents[k]);
+				snprintf(
+				    err, errlen,
+				    "table %s has a foreign key to table %s, which is not in the "
+				    "backup "
+				    "(%s/TABLE/%s-schema.sql is missing: the backup is incomplete)",
+				    out->tables[i].name, out->tables[i].fk_parents[k], b->objdir,
+				    out->tables[i].fk_parents[k]);
 				goto fail;
 			}
 	return 0;
@@ -108,7 +116,8 @@ int
 restore_empty(struct metadb *m, size_t *dropped, char *err, size_t errlen)
 {
 	/* Views first (they name tables), tables before sequences they use. */
-	static const char *const order[] = {"VIEW", "TRIGGER", "PROCEDURE", "FUNCTION", "TABLE", "SEQUENCE"};
+	static const char *const order[] = {"VIEW",     "TRIGGER", "PROCEDURE",
+	                                    "FUNCTION", "TABLE",   "SEQUENCE"};
 	char **names = NULL;
 	size_t n = 0;
 	int rc = -1;
@@ -133,7 +142,8 @@ restore_empty(struct metadb *m, size_t *dropped, char *err, size_t errlen)
 		if (metadb_list(m, kind, &names, &n, err, errlen) != 0)
 			goto out;
 		if (n > 0) {
-			snprintf(err, errlen, "the metadb still holds %s %s after it was emptied", kind, names[0]);
+			snprintf(err, errlen, "the metadb still holds %s %s after it was emptied",
+			         kind, names[0]);
 			goto out;
 		}
 		metadb_names_free(names, n);
@@ -143,7 +153,8 @@ restore_empty(struct metadb *m, size_t *dropped, char *err, size_t errlen)
 	rc = 0;
 out:
 	metadb_names_free(names, n);
-	if (metadb_foreign_key_checks(m, true, rc == 0 ? err : NULL, rc == 0 ? errlen : 0) != 0 && rc == 0)
+	if (metadb_foreign_key_checks(m, true, rc == 0 ? err : NULL, rc == 0 ? errlen : 0) != 0 &&
+	    rc == 0)
 		rc = -1;
 	return rc;
 }
@@ -159,7 +170,8 @@ restore_create_tables(struct metadb *m, const struct restore_defs *d, char *err,
 		if (metadb_exec(m, t->create, what, err, errlen) != 0)
 			return -1;
 		for (size_t k = 0; k < t->n_after; k++) {
-			snprintf(what, sizeof(what), "statement %zu after creating table %s", k + 1, t->name);
+			snprintf(what, sizeof(what), "statement %zu after creating table %s", k + 1,
+			         t->name);
 			if (metadb_exec(m, t->after[k], what, err, errlen) != 0)
 				return -1;
 		}
@@ -181,7 +193,8 @@ restore_finish(struct metadb *m, const struct restore_defs *d, char *err, size_t
 		const struct ddl_table *t = &d->tables[i];
 		for (size_t k = 0; k < t->n_foreign_keys; k++) {
 			snprintf(what, sizeof(what),
-			         "adding foreign key %zu of table %s (to %s; every row of %s is checked against %s)",
+			         "adding foreign key %zu of table %s (to %s; every row of %s is "
+			         "checked against %s)",
 			         k + 1, t->name, t->fk_parents[k], t->name, t->fk_parents[k]);
 			if (metadb_exec(m, t->foreign_keys[k], what, err, errlen) != 0)
 				return -1;
@@ -250,8 +263,8 @@ restore_compare_objects(struct metadb *m, const struct restore_defs *d, struct m
 	for (size_t i = 0; i < d->n_tables; i++) {
 		int have = count_in(fks, nf, d->tables[i].name);
 		if ((size_t)have != d->tables[i].n_foreign_keys)
-			msg_add(why, "table %s has %d foreign keys, the backup %zu", d->tables[i].name, have,
-				d->tables[i].n_foreign_keys);
+			msg_add(why, "table %s has %d foreign keys, the backup %zu",
+			        d->tables[i].name, have, d->tables[i].n_foreign_keys);
 	}
 	for (size_t i = 0; i < nf; i++)
 		if ((i == 0 || strcmp(fks[i], fks[i - 1]) != 0) && !has_table(d, fks[i]))

@@ -29,7 +29,8 @@ struct restore_defs {
  * that does not parse or is about another object, an object kind other than
  * TABLE and VIEW ("the backup holds a SEQUENCE s: ..."), a foreign key whose
  * parent table is not in the backup. On error *out is zeroed. */
-int restore_defs_load(const struct backup_info *b, struct restore_defs *out, char *err, size_t errlen);
+int restore_defs_load(const struct backup_info *b, struct restore_defs *out, char *err,
+                      size_t errlen);
 void restore_defs_free(struct restore_defs *d);
 
 /* Drop every object of the database (views, triggers, routines, tables,

@@ -26,7 +26,8 @@ static const char *const spec_config_skip[] = {
  * which a new container gets anyway), and one that would stop the create:
  * --cidfile's file exists already. */
 static const char *const spec_host_skip[] = {
-    "ContainerIDFile", "MaskedPaths", "ReadonlyPaths", "CgroupnsMode", "Runtime", "ConsoleSize", "Isolation",
+    "ContainerIDFile", "MaskedPaths", "ReadonlyPaths", "CgroupnsMode",
+    "Runtime",         "ConsoleSize", "Isolation",
 };
 
 bool
@@ -283,7 +284,8 @@ spec_from_container(json_t *container_inspect, json_t *image_inspect, const char
 		goto out;
 	json_object_foreach(config, key, v)
 	{
-		if (spec_listed(spec_config_skip, sizeof(spec_config_skip) / sizeof(spec_config_skip[0]), key))
+		if (spec_listed(spec_config_skip,
+		                sizeof(spec_config_skip) / sizeof(spec_config_skip[0]), key))
 			continue;
 		/* The failed image's default: the rollback image brings its own. */
 		if (image_config != NULL && json_equal(v, json_object_get(image_config, key)))
@@ -299,7 +301,8 @@ spec_from_container(json_t *container_inspect, json_t *image_inspect, const char
 
 	json_object_foreach(hostconfig, key, v)
 	{
-		if (spec_listed(spec_host_skip, sizeof(spec_host_skip) / sizeof(spec_host_skip[0]), key))
+		if (spec_listed(spec_host_skip, sizeof(spec_host_skip) / sizeof(spec_host_skip[0]),
+		                key))
 			continue;
 		if (spec_put(host, key, v, err, errlen) != 0)
 			goto out;
@@ -516,7 +519,8 @@ spec_image_ref(const char *repository, const char *tag, char *out, size_t outlen
 bool
 spec_secret_name(const char *name, size_t len)
 {
-	static const char *const marks[] = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTIAL", "_KEY", "APIKEY"};
+	static const char *const marks[] = {"PASSWORD",   "PASSWD", "SECRET", "TOKEN",
+	                                    "CREDENTIAL", "_KEY",   "APIKEY"};
 	char up[256];
 
 	if (len >= sizeof(up))
@@ -572,7 +576,8 @@ const char *
 spec_container_env(json_t *inspect, const char *name)
 {
 	size_t n = strlen(name);
-	const char *kv = env_entry(json_object_get(json_object_get(inspect, "Config"), "Env"), name, n);
+	const char *kv =
+	    env_entry(json_object_get(json_object_get(inspect, "Config"), "Env"), name, n);
 
 	return kv != NULL ? kv + n + 1 : NULL;
 }
@@ -580,7 +585,8 @@ spec_container_env(json_t *inspect, const char *name)
 int
 spec_unredact(json_t *body, json_t *source, char *err, size_t errlen)
 {
-	json_t *env = json_object_get(body, "Env"), *src = json_object_get(json_object_get(source, "Config"), "Env");
+	json_t *env = json_object_get(body, "Env"),
+	       *src = json_object_get(json_object_get(source, "Config"), "Env");
 	json_t *e;
 	size_t i;
 
@@ -591,8 +597,10 @@ spec_unredact(json_t *body, json_t *source, char *err, size_t errlen)
 			continue;
 		const char *skv = env_entry(src, kv, (size_t)(eq - kv));
 		if (skv == NULL) {
-			spec_fail(err, errlen, "the kept container has no %.*s, whose value the journal does not keep",
-				  (int)(eq - kv), kv);
+			spec_fail(
+			    err, errlen,
+			    "the kept container has no %.*s, whose value the journal does not keep",
+			    (int)(eq - kv), kv);
 			return -1;
 		}
 		json_array_set_new(env, i, json_string(skv));
@@ -603,12 +611,14 @@ spec_unredact(json_t *body, json_t *source, char *err, size_t errlen)
 void
 spec_login_parts(const char *login, char *tenant, size_t tlen, char *cluster, size_t clen)
 {
-	const char *at = strchr(login, '@'), *c1 = strchr(login, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	const char *at = strchr(login, '@'), *c1 = strchr(login, ':'),
+	           *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 
 	*tenant = *cluster = '\0';
 	if (at != NULL) {
 		const char *hash = strchr(at + 1, '#');
-		snprintf(tenant, tlen, "%.*s", (int)(hash ? (size_t)(hash - at - 1) : strlen(at + 1)), at + 1);
+		snprintf(tenant, tlen, "%.*s",
+		         (int)(hash ? (size_t)(hash - at - 1) : strlen(at + 1)), at + 1);
 		if (hash != NULL)
 			snprintf(cluster, clen, "%s", hash + 1);
 	} else if (c2 != NULL) {
@@ -621,7 +631,8 @@ spec_login_parts(const char *login, char *tenant, size_t tlen, char *cluster, si
 int
 spec_metadb_identity(json_t *inspect, struct spec_metadb *out, char *err, size_t errlen)
 {
-	static const char *const names[] = {"DATABASE_HOST", "DATABASE_PORT", "DATABASE_USERNAME", "DATABASE_NAME"};
+	static const char *const names[] = {"DATABASE_HOST", "DATABASE_PORT", "DATABASE_USERNAME",
+	                                    "DATABASE_NAME"};
 	const char *v[4];
 	char *end;
 	size_t n;
@@ -643,19 +654,22 @@ spec_metadb_identity(json_t *inspect, struct spec_metadb *out, char *err, size_t
 	if (n > 1 && host[n - 1] == '.')
 		n--;
 	if (n == 0 || n >= sizeof(out->host)) {
-		spec_fail(err, errlen, "DATABASE_HOST is %s", n == 0 ? "empty" : "longer than 255 bytes");
+		spec_fail(err, errlen, "DATABASE_HOST is %s",
+		          n == 0 ? "empty" : "longer than 255 bytes");
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
 		out->host[i] = (char)tolower((unsigned char)host[i]);
 	errno = 0;
 	unsigned long port = strtoul(v[1], &end, 10);
-	if (errno != 0 || *end != '\0' || !isdigit((unsigned char)*v[1]) || port < 1 || port > 65535) {
+	if (errno != 0 || *end != '\0' || !isdigit((unsigned char)*v[1]) || port < 1 ||
+	    port > 65535) {
 		spec_fail(err, errlen, "DATABASE_PORT '%.32s' is not a port (1..65535)", v[1]);
 		return -1;
 	}
 	out->port = (unsigned)port;
-	spec_login_parts(v[2], out->tenant, sizeof(out->tenant), out->cluster, sizeof(out->cluster));
+	spec_login_parts(v[2], out->tenant, sizeof(out->tenant), out->cluster,
+	                 sizeof(out->cluster));
 	if (strlen(v[3]) >= sizeof(out->database)) {
 		spec_fail(err, errlen, "DATABASE_NAME is longer than 128 bytes");
 		return -1;

@@ -14,9 +14,10 @@
 
 /* Members compared by a rule of their own (or not at all), not as
  * Config.X / HostConfig.X. */
-static const char *const specdiff_config_own[] = {"Image", "Cmd", "Entrypoint", "Env", "Labels", "Hostname"};
-static const char *const specdiff_host_own[] = {"Binds",  "Mounts",	   "PortBindings",
-						"NetworkMode", "Memory", "RestartPolicy"};
+static const char *const specdiff_config_own[] = {"Image", "Cmd",    "Entrypoint",
+                                                  "Env",   "Labels", "Hostname"};
+static const char *const specdiff_host_own[] = {"Binds",       "Mounts", "PortBindings",
+                                                "NetworkMode", "Memory", "RestartPolicy"};
 
 /* A value as text for a person and for the list: NULL for Docker's
  * defaults (the value is absent), strings as they are, numbers in decimal,
@@ -46,7 +47,8 @@ specdiff_add(json_t *diff, const char *field, char *from, char *to)
 
 	if ((from == NULL && to == NULL) || (from != NULL && to != NULL && strcmp(from, to) == 0))
 		goto out;
-	rc = json_array_append_new(diff, json_pack("{s:s, s:s?, s:s?}", "field", field, "from", from, "to", to));
+	rc = json_array_append_new(
+	    diff, json_pack("{s:s, s:s?, s:s?}", "field", field, "from", from, "to", to));
 out:
 	free(from);
 	free(to);
@@ -108,8 +110,10 @@ specdiff_union(json_t *config, json_t *img, const char *key, bool image_wins)
 json_t *
 specdiff_created(json_t *body, json_t *image_inspect, const char *name)
 {
-	static const char *const health[] = {"Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"};
-	json_t *img = json_object_get(image_inspect, "Config"), *config = json_object(), *host, *out = NULL, *v;
+	static const char *const health[] = {"Test",        "Interval",      "Timeout",
+	                                     "StartPeriod", "StartInterval", "Retries"};
+	json_t *img = json_object_get(image_inspect, "Config"), *config = json_object(), *host,
+	       *out = NULL, *v;
 	const char *key;
 	char slash[300];
 
@@ -150,10 +154,12 @@ specdiff_created(json_t *body, json_t *image_inspect, const char *name)
 	if (json_is_object(json_object_get(img, "Healthcheck"))) {
 		json_t *hc = json_object_get(config, "Healthcheck");
 		if (!json_is_object(hc))
-			json_object_set_new(config, "Healthcheck", json_deep_copy(json_object_get(img, "Healthcheck")));
+			json_object_set_new(config, "Healthcheck",
+			                    json_deep_copy(json_object_get(img, "Healthcheck")));
 		else
 			for (size_t i = 0; i < sizeof(health) / sizeof(health[0]); i++)
-				specdiff_inherit(hc, json_object_get(img, "Healthcheck"), health[i]);
+				specdiff_inherit(hc, json_object_get(img, "Healthcheck"),
+				                 health[i]);
 	}
 	specdiff_inherit(config, img, "WorkingDir");
 	specdiff_union(config, img, "Volumes", true);
@@ -177,7 +183,8 @@ specdiff_name(json_t *inspect)
 static char *
 specdiff_tag(json_t *inspect)
 {
-	const char *ref = json_string_value(json_object_get(json_object_get(inspect, "Config"), "Image"));
+	const char *ref =
+	    json_string_value(json_object_get(json_object_get(inspect, "Config"), "Image"));
 	char tag[160];
 
 	if (ref == NULL)
@@ -201,8 +208,8 @@ specdiff_bindings(json_t *list)
 	{
 		const char *ip = json_string_value(json_object_get(e, "HostIp"));
 		const char *port = json_string_value(json_object_get(e, "HostPort"));
-		buf_appendf(&b, "%s%s%s%s", i ? ", " : "", ip && *ip ? ip : "", ip && *ip ? ":" : "",
-			    port && *port ? port : "(any)");
+		buf_appendf(&b, "%s%s%s%s", i ? ", " : "", ip && *ip ? ip : "",
+		            ip && *ip ? ":" : "", port && *port ? port : "(any)");
 	}
 	return b.data != NULL ? (char *)b.data : strdup("");
 }
@@ -287,8 +294,8 @@ specdiff_map(json_t *diff, const char *prefix, json_t *a, json_t *b, bool env, i
 		snprintf(field, sizeof(field), "%s.%s", prefix, key);
 		if (from != NULL && to != NULL && strcmp(from, to) == 0) {
 			/* Both masked, yet the value changes: the item says so. */
-			if (json_array_append_new(diff, json_pack("{s:s, s:s, s:s}", "field", field, "from", from,
-								  "to", to)) != 0)
+			if (json_array_append_new(diff, json_pack("{s:s, s:s, s:s}", "field", field,
+			                                          "from", from, "to", to)) != 0)
 				*rc = -1;
 			free(from);
 			free(to);
@@ -334,9 +341,11 @@ specdiff_has(json_t *diff, const char *field, bool prefix)
 json_t *
 specdiff_compare(json_t *cur, json_t *next, char *same, size_t samelen)
 {
-	json_t *diff = json_array(), *cc = json_object_get(cur, "Config"), *nc = json_object_get(next, "Config");
+	json_t *diff = json_array(), *cc = json_object_get(cur, "Config"),
+	       *nc = json_object_get(next, "Config");
 	json_t *ch = json_object_get(cur, "HostConfig"), *nh = json_object_get(next, "HostConfig");
-	json_t *ce = specdiff_env(json_object_get(cc, "Env")), *ne = specdiff_env(json_object_get(nc, "Env")), *keys = json_object(), *v;
+	json_t *ce = specdiff_env(json_object_get(cc, "Env")),
+	       *ne = specdiff_env(json_object_get(nc, "Env")), *keys = json_object(), *v;
 	const char *key;
 	const char *str_name = specdiff_name(cur);
 	size_t env_same = 0, labels_same = 0, binds_same = 0, mounts_same = 0;
@@ -345,22 +354,25 @@ specdiff_compare(json_t *cur, json_t *next, char *same, size_t samelen)
 	if (diff == NULL || ce == NULL || ne == NULL || keys == NULL)
 		goto fail;
 	if (specdiff_add(diff, "Name", str_name ? strdup(str_name) : NULL,
-			 specdiff_name(next) ? strdup(specdiff_name(next)) : NULL) != 0 ||
+	                 specdiff_name(next) ? strdup(specdiff_name(next)) : NULL) != 0 ||
 	    specdiff_add(diff, "Image", specdiff_value(json_object_get(cc, "Image")),
-			 specdiff_value(json_object_get(nc, "Image"))) != 0 ||
+	                 specdiff_value(json_object_get(nc, "Image"))) != 0 ||
 	    specdiff_add(diff, "Image.version", specdiff_tag(cur), specdiff_tag(next)) != 0 ||
 	    specdiff_add(diff, "Cmd", specdiff_value(json_object_get(cc, "Cmd")),
-			 specdiff_value(json_object_get(nc, "Cmd"))) != 0 ||
+	                 specdiff_value(json_object_get(nc, "Cmd"))) != 0 ||
 	    specdiff_add(diff, "Entrypoint", specdiff_value(json_object_get(cc, "Entrypoint")),
-			 specdiff_value(json_object_get(nc, "Entrypoint"))) != 0)
+	                 specdiff_value(json_object_get(nc, "Entrypoint"))) != 0)
 		goto fail;
 	env_same = specdiff_map(diff, "Env", ce, ne, true, &rc);
-	labels_same = specdiff_map(diff, "Labels", json_object_get(cc, "Labels"), json_object_get(nc, "Labels"),
-				   false, &rc);
-	binds_same = specdiff_set(diff, "Binds", json_object_get(ch, "Binds"), json_object_get(nh, "Binds"), &rc);
-	mounts_same = specdiff_set(diff, "Mounts", json_object_get(ch, "Mounts"), json_object_get(nh, "Mounts"), &rc);
+	labels_same = specdiff_map(diff, "Labels", json_object_get(cc, "Labels"),
+	                           json_object_get(nc, "Labels"), false, &rc);
+	binds_same = specdiff_set(diff, "Binds", json_object_get(ch, "Binds"),
+	                          json_object_get(nh, "Binds"), &rc);
+	mounts_same = specdiff_set(diff, "Mounts", json_object_get(ch, "Mounts"),
+	                           json_object_get(nh, "Mounts"), &rc);
 	{
-		json_t *cp = json_object_get(ch, "PortBindings"), *np = json_object_get(nh, "PortBindings");
+		json_t *cp = json_object_get(ch, "PortBindings"),
+		       *np = json_object_get(nh, "PortBindings");
 		json_object_foreach(cp, key, v) json_object_set_new(keys, key, json_true());
 		json_object_foreach(np, key, v) json_object_set_new(keys, key, json_true());
 		json_object_foreach(keys, key, v)
@@ -368,16 +380,17 @@ specdiff_compare(json_t *cur, json_t *next, char *same, size_t samelen)
 			char field[300];
 			snprintf(field, sizeof(field), "Ports.%s", key);
 			if (specdiff_add(diff, field, specdiff_bindings(json_object_get(cp, key)),
-					 specdiff_bindings(json_object_get(np, key))) != 0)
+			                 specdiff_bindings(json_object_get(np, key))) != 0)
 				rc = -1;
 		}
 	}
 	if (specdiff_add(diff, "NetworkMode", specdiff_value(json_object_get(ch, "NetworkMode")),
-			 specdiff_value(json_object_get(nh, "NetworkMode"))) != 0 ||
+	                 specdiff_value(json_object_get(nh, "NetworkMode"))) != 0 ||
 	    specdiff_add(diff, "Memory", specdiff_value(json_object_get(ch, "Memory")),
-			 specdiff_value(json_object_get(nh, "Memory"))) != 0 ||
-	    specdiff_add(diff, "RestartPolicy", specdiff_restart(json_object_get(ch, "RestartPolicy")),
-			 specdiff_restart(json_object_get(nh, "RestartPolicy"))) != 0)
+	                 specdiff_value(json_object_get(nh, "Memory"))) != 0 ||
+	    specdiff_add(diff, "RestartPolicy",
+	                 specdiff_restart(json_object_get(ch, "RestartPolicy")),
+	                 specdiff_restart(json_object_get(nh, "RestartPolicy"))) != 0)
 		goto fail;
 	/* Every other member, of either side. */
 	for (int sect = 0; sect < 2; sect++) {
@@ -388,16 +401,21 @@ specdiff_compare(json_t *cur, json_t *next, char *same, size_t samelen)
 		json_object_foreach(keys, key, v)
 		{
 			char field[300];
-			if (sect == 0 && spec_listed(specdiff_config_own, sizeof(specdiff_config_own) /
-										  sizeof(specdiff_config_own[0]), key))
+			if (sect == 0 && spec_listed(specdiff_config_own,
+			                             sizeof(specdiff_config_own) /
+			                                 sizeof(specdiff_config_own[0]),
+			                             key))
 				continue;
-			if (sect == 1 && (spec_engine_field(key) ||
-					  spec_listed(specdiff_host_own,
-							  sizeof(specdiff_host_own) / sizeof(specdiff_host_own[0]), key)))
+			if (sect == 1 &&
+			    (spec_engine_field(key) ||
+			     spec_listed(specdiff_host_own,
+			                 sizeof(specdiff_host_own) / sizeof(specdiff_host_own[0]),
+			                 key)))
 				continue;
-			snprintf(field, sizeof(field), "%s.%s", sect ? "HostConfig" : "Config", key);
+			snprintf(field, sizeof(field), "%s.%s", sect ? "HostConfig" : "Config",
+			         key);
 			if (specdiff_add(diff, field, specdiff_value(json_object_get(a, key)),
-					 specdiff_value(json_object_get(b, key))) != 0)
+			                 specdiff_value(json_object_get(b, key))) != 0)
 				rc = -1;
 		}
 	}
@@ -411,31 +429,35 @@ specdiff_compare(json_t *cur, json_t *next, char *same, size_t samelen)
 			buf_appendf(&b, "%sname %s", b.len ? ", " : "", str_name);
 		if (env_same > 0)
 			buf_appendf(&b, "%senv (%zu%s)", b.len ? ", " : "", env_same,
-				    specdiff_has(diff, "Env.", true) ? " more" : "");
+			            specdiff_has(diff, "Env.", true) ? " more" : "");
 		if (labels_same > 0)
 			buf_appendf(&b, "%slabels (%zu%s)", b.len ? ", " : "", labels_same,
-				    specdiff_has(diff, "Labels.", true) ? " more" : "");
+			            specdiff_has(diff, "Labels.", true) ? " more" : "");
 		if (binds_same > 0)
 			buf_appendf(&b, "%sbinds (%zu)", b.len ? ", " : "", binds_same);
 		if (mounts_same > 0)
 			buf_appendf(&b, "%smounts (%zu)", b.len ? ", " : "", mounts_same);
-		if (json_object_size(json_object_get(ch, "PortBindings")) > 0 && !specdiff_has(diff, "Ports.", true))
+		if (json_object_size(json_object_get(ch, "PortBindings")) > 0 &&
+		    !specdiff_has(diff, "Ports.", true))
 			buf_appendf(&b, "%sports (%zu)", b.len ? ", " : "",
-				    json_object_size(json_object_get(ch, "PortBindings")));
+			            json_object_size(json_object_get(ch, "PortBindings")));
 		if (!specdiff_has(diff, "NetworkMode", false) &&
 		    (text = specdiff_value(json_object_get(ch, "NetworkMode"))) != NULL) {
 			buf_appendf(&b, "%snetwork %s", b.len ? ", " : "", text);
 			free(text);
 		}
-		if (!specdiff_has(diff, "Memory", false) && json_integer_value(json_object_get(ch, "Memory")) > 0) {
-			specdiff_memory(json_integer_value(json_object_get(ch, "Memory")), mem, sizeof(mem));
+		if (!specdiff_has(diff, "Memory", false) &&
+		    json_integer_value(json_object_get(ch, "Memory")) > 0) {
+			specdiff_memory(json_integer_value(json_object_get(ch, "Memory")), mem,
+			                sizeof(mem));
 			buf_appendf(&b, "%smemory %s", b.len ? ", " : "", mem);
 		}
 		long long quota = json_integer_value(json_object_get(ch, "CpuQuota"));
 		long long period = json_integer_value(json_object_get(ch, "CpuPeriod"));
 		if (quota > 0 && period > 0 && !specdiff_has(diff, "HostConfig.CpuQuota", false) &&
 		    !specdiff_has(diff, "HostConfig.CpuPeriod", false))
-			buf_appendf(&b, "%scpus %g", b.len ? ", " : "", (double)quota / (double)period);
+			buf_appendf(&b, "%scpus %g", b.len ? ", " : "",
+			            (double)quota / (double)period);
 		if (!specdiff_has(diff, "RestartPolicy", false) &&
 		    (text = specdiff_restart(json_object_get(ch, "RestartPolicy"))) != NULL) {
 			buf_appendf(&b, "%srestart %s", b.len ? ", " : "", text);
@@ -468,11 +490,21 @@ specdiff_label(const char *field, const char **what, const char **key)
 	static const struct {
 		const char *prefix, *what;
 	} names[] = {
-	    {"Env.", "env"},	     {"Labels.", "label"},	   {"Ports.", "port"},
-	    {"Config.", "config"},   {"HostConfig.", "host"},	   {"Image.version", "version"},
-	    {"Image", "image"},	     {"Name", "name"},		   {"Cmd", "command"},
-	    {"Entrypoint", "entrypoint"}, {"Binds", "bind"},	   {"Mounts", "mount"},
-	    {"NetworkMode", "network"}, {"Memory", "memory"},	   {"RestartPolicy", "restart"},
+	    {"Env.", "env"},
+	    {"Labels.", "label"},
+	    {"Ports.", "port"},
+	    {"Config.", "config"},
+	    {"HostConfig.", "host"},
+	    {"Image.version", "version"},
+	    {"Image", "image"},
+	    {"Name", "name"},
+	    {"Cmd", "command"},
+	    {"Entrypoint", "entrypoint"},
+	    {"Binds", "bind"},
+	    {"Mounts", "mount"},
+	    {"NetworkMode", "network"},
+	    {"Memory", "memory"},
+	    {"RestartPolicy", "restart"},
 	};
 	size_t n;
 
@@ -545,20 +577,26 @@ specdiff_fit(struct buf *b, const char *fmt, ...)
 }
 
 char *
-specdiff_text(const char *name, json_t *cur, json_t *next, json_t *diff, const char *same, size_t maxlen)
+specdiff_text(const char *name, json_t *cur, json_t *next, json_t *diff, const char *same,
+              size_t maxlen)
 {
 	struct buf b, line;
 	json_t *e;
 	size_t i, left = 0;
-	const char *ci = json_string_value(json_object_get(json_object_get(cur, "Config"), "Image"));
-	const char *ni = json_string_value(json_object_get(json_object_get(next, "Config"), "Image"));
+	const char *ci =
+	    json_string_value(json_object_get(json_object_get(cur, "Config"), "Image"));
+	const char *ni =
+	    json_string_value(json_object_get(json_object_get(next, "Config"), "Image"));
 	/* Room kept for the last lines. */
 	size_t tailroom = 64 + (same != NULL ? strlen(same) + 16 : 0);
 
 	buf_init(&b, maxlen > 0 ? maxlen - 1 : 0);
 	buf_init(&line, maxlen > 0 ? maxlen - 1 : 0);
-	if (specdiff_fit(&b, "%s: %s -> %s\n", name, cur == NULL ? "(no container)" : ci ? ci : "?", ni ? ni : "?") !=
-	    0)
+	if (specdiff_fit(&b, "%s: %s -> %s\n", name,
+	                 cur == NULL ? "(no container)"
+	                 : ci        ? ci
+	                             : "?",
+	                 ni ? ni : "?") != 0)
 		goto fail;
 	json_array_foreach(diff, i, e)
 	{
@@ -579,7 +617,8 @@ specdiff_text(const char *name, json_t *cur, json_t *next, json_t *diff, const c
 			rc |= specdiff_put(&line, key, false);
 			rc |= buf_appendf(&line, "  ");
 		}
-		if ((strcmp(what, "bind") == 0 || strcmp(what, "mount") == 0) && (from == NULL) != (to == NULL)) {
+		if ((strcmp(what, "bind") == 0 || strcmp(what, "mount") == 0) &&
+		    (from == NULL) != (to == NULL)) {
 			rc |= buf_appendf(&line, "%s ", from == NULL ? "added" : "removed");
 			rc |= specdiff_put(&line, from ? from : to, false);
 		} else if (from != NULL && to != NULL && strcmp(from, to) == 0) {
@@ -590,10 +629,12 @@ specdiff_text(const char *name, json_t *cur, json_t *next, json_t *diff, const c
 			rc |= specdiff_put(&line, to, mem);
 		}
 		rc |= buf_appendf(&line, "\n");
-		if (rc != 0 || b.len + line.len + tailroom > b.max || buf_append(&b, line.data, line.len) != 0)
+		if (rc != 0 || b.len + line.len + tailroom > b.max ||
+		    buf_append(&b, line.data, line.len) != 0)
 			left++;
 	}
-	if (left > 0 && specdiff_fit(&b, "    ... and %zu more difference%s\n", left, left == 1 ? "" : "s") != 0)
+	if (left > 0 && specdiff_fit(&b, "    ... and %zu more difference%s\n", left,
+	                             left == 1 ? "" : "s") != 0)
 		goto fail;
 	if (json_array_size(diff) == 0 && specdiff_fit(&b, "    no difference\n") != 0)
 		goto fail;

@@ -421,7 +421,8 @@ send_heartbeat(struct lg *g, struct agent *a)
 		unsigned long idx = (unsigned long)(a - g->agents) + g->o->first;
 		snprintf(dbname, sizeof(dbname), "odc_dep_%lu", idx / g->o->deployment_nodes);
 		hb->has_metadb = true;
-		hb->metadb = (struct proto_metadb){"obproxy.bench", 2883, "odc_meta", "obcluster", dbname};
+		hb->metadb =
+		    (struct proto_metadb){"obproxy.bench", 2883, "odc_meta", "obcluster", dbname};
 	}
 	if (send_counted(g, a, &m) == 0)
 		g->c.beats++;
@@ -452,7 +453,6 @@ send_ack(struct lg *g, struct agent *a, int type, const char *job, const char *p
 		g->c.nack_codes[code <= PROTO_E_MAX ? code : 0]++;
 	}
 }
-
 
 static int
 send_outbox_item(struct agent *a, const struct outbox *ob)
@@ -970,9 +970,9 @@ print_stats(struct lg *g, bool final)
 	       (unsigned long long)c->disconnects, (unsigned long long)c->hellos,
 	       (unsigned long long)c->hello_eagain, (unsigned long long)c->welcomes,
 	       (unsigned long long)c->redispatches, (unsigned long long)c->results_resent,
-	       (unsigned long long)c->acks_unmatched,
-	       (unsigned long long)c->msgs_in, (unsigned long long)c->refused_in,
-	       (unsigned long long)c->nacks_recv, rss_kb(), cpu_s(), final ? ", final=1" : "");
+	       (unsigned long long)c->acks_unmatched, (unsigned long long)c->msgs_in,
+	       (unsigned long long)c->refused_in, (unsigned long long)c->nacks_recv, rss_kb(),
+	       cpu_s(), final ? ", final=1" : "");
 	fflush(stdout);
 }
 
@@ -1443,7 +1443,8 @@ parse_args(int argc, char **argv, unsigned cmd, struct opts *o)
 				return -1;
 			break;
 		case OPT_DEPLOY:
-			if (parse_ulong("--deployment-nodes", optarg, 1, 1000, &o->deployment_nodes) != 0)
+			if (parse_ulong("--deployment-nodes", optarg, 1, 1000,
+			                &o->deployment_nodes) != 0)
 				return -1;
 			break;
 		default:

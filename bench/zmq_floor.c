@@ -44,8 +44,9 @@ rss_kb(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: zmq_floor --endpoint EP --secret-key FILE --peers N [--settle-ms MS] "
-	                "[--timeout-ms MS]\n");
+	fprintf(stderr,
+	        "usage: zmq_floor --endpoint EP --secret-key FILE --peers N [--settle-ms MS] "
+	        "[--timeout-ms MS]\n");
 	exit(2);
 }
 
@@ -122,8 +123,8 @@ main(int argc, char **argv)
 	}
 	long kb = rss_kb();
 	size_t n = map_count(seen);
-	printf("{\"peers\":%zu,\"rss_kb\":%ld,\"rss_before_kb\":%ld,\"rss_per_peer_kb\":%.1f}\n", n, kb, before,
-	       n ? (double)(kb - before) / (double)n : 0.0);
+	printf("{\"peers\":%zu,\"rss_kb\":%ld,\"rss_before_kb\":%ld,\"rss_per_peer_kb\":%.1f}\n", n,
+	       kb, before, n ? (double)(kb - before) / (double)n : 0.0);
 	fflush(stdout);
 	zmq_close(r);
 	zmq_ctx_term(ctx);

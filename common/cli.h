@@ -11,6 +11,6 @@
  * --help or --version, 2 after a usage error or no command (the usage on
  * stderr). */
 int cli_daemon_options(int argc, char **argv, const char *name, const char *version, int protocol,
-		       void (*usage)(FILE *), const char **conf_path, int *verbose);
+                       void (*usage)(FILE *), const char **conf_path, int *verbose);
 
 #endif

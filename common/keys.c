@@ -430,14 +430,17 @@ keys_fingerprint(const uint8_t pk[KEYS_PUBLIC_LEN], char *out, size_t outlen)
 }
 
 void
-keys_print_new(FILE *f, const struct keys_pair *kp, const char *secret_path, const char *public_path)
+keys_print_new(FILE *f, const struct keys_pair *kp, const char *secret_path,
+               const char *public_path)
 {
-	char text[KEYS_PUBLIC_TEXT_SIZE], fp[KEYS_FINGERPRINT_SIZE], cfp[KEYS_FINGERPRINT_SIZE] = "?";
+	char text[KEYS_PUBLIC_TEXT_SIZE], fp[KEYS_FINGERPRINT_SIZE],
+	    cfp[KEYS_FINGERPRINT_SIZE] = "?";
 
 	keys_format_public(kp->pk, text, sizeof(text));
 	keys_fingerprint(kp->pk, fp, sizeof(fp));
 	(void)keys_curve_fingerprint(kp->pk, cfp, sizeof(cfp));
-	fprintf(f, "%s\n%s\ncurve %s (how odcctl keys lists this key while it is pending)\n", text, fp, cfp);
+	fprintf(f, "%s\n%s\ncurve %s (how odcctl keys lists this key while it is pending)\n", text,
+	        fp, cfp);
 	fprintf(f, "wrote %s (secret, mode 0600) and %s\n", secret_path, public_path);
 }
 

@@ -79,7 +79,8 @@ int keys_curve_fingerprint(const uint8_t pk[KEYS_PUBLIC_LEN], char *out, size_t 
  * odc-coordinator and odcctl: the public key text (the .pub file's line),
  * the fingerprint, "curve" and the CURVE fingerprint (how `odcctl keys`
  * lists a pending key), the files written. To f. */
-void keys_print_new(FILE *f, const struct keys_pair *kp, const char *secret_path, const char *public_path);
+void keys_print_new(FILE *f, const struct keys_pair *kp, const char *secret_path,
+                    const char *public_path);
 
 /* Converts the pair to X25519 (for CURVE). The caller owns curve_sk and should
  * wipe it with sodium_memzero when done. Returns 0, or -1 (e.g. a low-order key). */

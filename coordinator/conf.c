@@ -18,21 +18,11 @@
 #include "coordinator/conf.h"
 
 static const char *const known_keys[] = {
-    "coordinator.id",
-    "coordinator.state_dir",
-    "coordinator.log_level",
-    "keys.secret_key",
-    "agents.bind",
-    "agents.heartbeat",
-    "agents.lost_after",
-    "agents.ack_timeout",
-    "control.socket",
-    "control.group",
-    "control.tcp",
-    "trust.operators",
-    "trust.skew",
-    "metrics.listen",
-    NULL,
+    "coordinator.id",    "coordinator.state_dir", "coordinator.log_level",
+    "keys.secret_key",   "agents.bind",           "agents.heartbeat",
+    "agents.lost_after", "agents.ack_timeout",    "control.socket",
+    "control.group",     "control.tcp",           "trust.operators",
+    "trust.skew",        "metrics.listen",        NULL,
 };
 
 /* The keys of each [webhook.NAME] section, written "webhook.KEY" here; they are

@@ -39,7 +39,7 @@ struct coord_conf {
 	const char *path;
 
 	/* [coordinator] */
-	const char *id;	       /* a protocol id */
+	const char *id;        /* a protocol id */
 	const char *state_dir; /* default /var/lib/odc-coordinator */
 	const char *log_level; /* debug info warn error; default info */
 
@@ -48,8 +48,8 @@ struct coord_conf {
 
 	/* [agents] */
 	const char *agents_bind; /* required, tcp:// */
-	uint64_t heartbeat_ms;	 /* 1000..600000, default 5000 */
-	uint64_t lost_after;	 /* 1..100, default 3 */
+	uint64_t heartbeat_ms;   /* 1000..600000, default 5000 */
+	uint64_t lost_after;     /* 1..100, default 3 */
 	uint64_t ack_timeout_ms; /* 1000..600000, default 10000 */
 
 	/* [control] */
@@ -63,9 +63,9 @@ struct coord_conf {
 	uint64_t skew_ms; /* 0..600000, default 30000 */
 
 	/* [metrics] */
-	const char *metrics_listen;	      /* "" when off, else as written */
+	const char *metrics_listen;           /* "" when off, else as written */
 	struct sockaddr_storage metrics_addr; /* metrics_listen, parsed */
-	socklen_t metrics_addr_len;	      /* 0 when off */
+	socklen_t metrics_addr_len;           /* 0 when off */
 	/* [webhook.NAME], in file order */
 	struct coord_webhook webhooks[COORD_MAX_WEBHOOKS];
 	size_t n_webhooks;
@@ -90,6 +90,7 @@ int coord_conf_check(struct coord_conf *c, char *err, size_t errlen);
 /* Frees what coord_conf_load allocated; safe on a zeroed struct. */
 void coord_conf_free(struct coord_conf *c);
 /* The configured operator whose key is pk, or NULL. */
-const struct coord_operator *coord_conf_operator(const struct coord_conf *c, const uint8_t pk[PROTO_PK_LEN]);
+const struct coord_operator *coord_conf_operator(const struct coord_conf *c,
+                                                 const uint8_t pk[PROTO_PK_LEN]);
 
 #endif

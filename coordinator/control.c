@@ -55,18 +55,22 @@ parents_secure(const char *d, char *err, size_t errlen)
 		}
 		if (st.st_uid != 0 && st.st_uid != me) {
 			snprintf(err, errlen,
-				 "control.socket: %s: its parent %s is owned by uid %u (neither root nor this "
-				 "coordinator's uid %u): that user could replace the socket's directory; set "
-				 "control.socket elsewhere",
-				 d, p, (unsigned)st.st_uid, (unsigned)me);
+			         "control.socket: %s: its parent %s is owned by uid %u (neither "
+			         "root nor this "
+			         "coordinator's uid %u): that user could replace the socket's "
+			         "directory; set "
+			         "control.socket elsewhere",
+			         d, p, (unsigned)st.st_uid, (unsigned)me);
 			return -1;
 		}
 		if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
 			snprintf(err, errlen,
-				 "control.socket: %s: its parent %s (mode %04o) is writable by others, who could "
-				 "replace the socket's directory; make it writable by its owner only or set "
-				 "control.socket elsewhere",
-				 d, p, (unsigned)(st.st_mode & 07777));
+			         "control.socket: %s: its parent %s (mode %04o) is writable by "
+			         "others, who could "
+			         "replace the socket's directory; make it writable by its owner "
+			         "only or set "
+			         "control.socket elsewhere",
+			         d, p, (unsigned)(st.st_mode & 07777));
 			return -1;
 		}
 		if (root)
@@ -96,10 +100,11 @@ dir_secure(const char *d, char *err, size_t errlen)
 		return -1;
 	}
 	if (S_ISLNK(st.st_mode)) {
-		snprintf(err, errlen,
-			 "control.socket: %s: the socket's directory is a symbolic link, which can be "
-			 "pointed elsewhere; use a real directory or set control.socket elsewhere",
-			 d);
+		snprintf(
+		    err, errlen,
+		    "control.socket: %s: the socket's directory is a symbolic link, which can be "
+		    "pointed elsewhere; use a real directory or set control.socket elsewhere",
+		    d);
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
@@ -114,45 +119,55 @@ dir_secure(const char *d, char *err, size_t errlen)
 		goto out;
 	}
 	if (fst.st_dev != st.st_dev || fst.st_ino != st.st_ino) {
-		snprintf(err, errlen, "control.socket: %s: the directory was replaced while it was checked", d);
+		snprintf(err, errlen,
+		         "control.socket: %s: the directory was replaced while it was checked", d);
 		goto out;
 	}
 	mode = (unsigned)(fst.st_mode & 07777);
 	if (fst.st_uid != me && fst.st_uid != 0) {
 		snprintf(err, errlen,
-			 "control.socket: %s: directory is owned by uid %u (not this coordinator's uid %u): "
-			 "another user could replace the socket; remove it or set control.socket elsewhere",
-			 d, (unsigned)fst.st_uid, (unsigned)me);
+		         "control.socket: %s: directory is owned by uid %u (not this coordinator's "
+		         "uid %u): "
+		         "another user could replace the socket; remove it or set control.socket "
+		         "elsewhere",
+		         d, (unsigned)fst.st_uid, (unsigned)me);
 		goto out;
 	}
 	if ((mode & (S_IWGRP | S_IWOTH)) != 0) {
 		if ((mode & S_ISVTX) != 0) {
 			snprintf(err, errlen,
-				 "control.socket: %s: a shared directory (mode %04o: sticky, writable by "
-				 "others): the socket needs a directory of its own; set control.socket to a "
-				 "path in one, e.g. /run/odc-coordinator/control.sock",
-				 d, mode);
+			         "control.socket: %s: a shared directory (mode %04o: sticky, "
+			         "writable by "
+			         "others): the socket needs a directory of its own; set "
+			         "control.socket to a "
+			         "path in one, e.g. /run/odc-coordinator/control.sock",
+			         d, mode);
 			goto out;
 		}
 		if (fst.st_uid != me) {
 			snprintf(err, errlen,
-				 "control.socket: %s: directory mode %04o lets others write in it and its "
-				 "owner, uid %u, is not this coordinator's uid %u, which cannot repair it: "
-				 "another user could replace the socket; chmod it 0750 or set control.socket "
-				 "elsewhere",
-				 d, mode, (unsigned)fst.st_uid, (unsigned)me);
+			         "control.socket: %s: directory mode %04o lets others write in it "
+			         "and its "
+			         "owner, uid %u, is not this coordinator's uid %u, which cannot "
+			         "repair it: "
+			         "another user could replace the socket; chmod it 0750 or set "
+			         "control.socket "
+			         "elsewhere",
+			         d, mode, (unsigned)fst.st_uid, (unsigned)me);
 			goto out;
 		}
 		if (fchmod(fd, 0750) != 0) {
 			snprintf(err, errlen,
-				 "control.socket: %s: directory mode %04o lets others write in it and cannot "
-				 "be repaired: %s; chmod it 0750 or set control.socket elsewhere",
-				 d, mode, strerror(errno));
+			         "control.socket: %s: directory mode %04o lets others write in it "
+			         "and cannot "
+			         "be repaired: %s; chmod it 0750 or set control.socket elsewhere",
+			         d, mode, strerror(errno));
 			goto out;
 		}
-		log_warn("control.socket: %s: the directory's mode was %04o, writable by others who could "
-			 "replace the socket: repaired to 0750",
-			 d, mode);
+		log_warn("control.socket: %s: the directory's mode was %04o, writable by others "
+		         "who could "
+		         "replace the socket: repaired to 0750",
+		         d, mode);
 	}
 	rc = 0;
 out:
@@ -180,7 +195,8 @@ control_open(struct coord *co, char *err, size_t errlen)
 	 * Anything else at that path is not ours to remove. */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "control.socket: %s exists and is not a socket", path);
+			snprintf(err, errlen, "control.socket: %s exists and is not a socket",
+			         path);
 			return -1;
 		}
 		unlink(path);
@@ -202,9 +218,11 @@ control_open(struct coord *co, char *err, size_t errlen)
 	chmod(path, 0660);
 	if (*co->conf->control_group != '\0') {
 		struct group *g = getgrnam(co->conf->control_group);
-		if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) != 0 || chown(d, (uid_t)-1, g->gr_gid) != 0) {
-			snprintf(err, errlen, "control.group %s: cannot give it %s: %s", co->conf->control_group, path,
-				 g ? strerror(errno) : "no such group");
+		if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) != 0 ||
+		    chown(d, (uid_t)-1, g->gr_gid) != 0) {
+			snprintf(err, errlen, "control.group %s: cannot give it %s: %s",
+			         co->conf->control_group, path,
+			         g ? strerror(errno) : "no such group");
 			return -1;
 		}
 	}
@@ -212,7 +230,8 @@ control_open(struct coord *co, char *err, size_t errlen)
 		uint8_t csk[32];
 		int one = 1;
 		co->ctl_tcp = zmq_socket(co->zctx, ZMQ_ROUTER);
-		if (co->ctl_tcp == NULL || crypto_sign_ed25519_sk_to_curve25519(csk, co->kp->sk) != 0) {
+		if (co->ctl_tcp == NULL ||
+		    crypto_sign_ed25519_sk_to_curve25519(csk, co->kp->sk) != 0) {
 			snprintf(err, errlen, "control.tcp: cannot set up CURVE");
 			return -1;
 		}
@@ -220,9 +239,11 @@ control_open(struct coord *co, char *err, size_t errlen)
 		zmq_setsockopt(co->ctl_tcp, ZMQ_CURVE_SERVER, &one, sizeof(one));
 		zmq_setsockopt(co->ctl_tcp, ZMQ_CURVE_SECRETKEY, csk, sizeof(csk));
 		sodium_memzero(csk, sizeof(csk));
-		zmq_setsockopt(co->ctl_tcp, ZMQ_ZAP_DOMAIN, COORD_ZAP_CONTROL, strlen(COORD_ZAP_CONTROL));
+		zmq_setsockopt(co->ctl_tcp, ZMQ_ZAP_DOMAIN, COORD_ZAP_CONTROL,
+		               strlen(COORD_ZAP_CONTROL));
 		if (zmq_bind(co->ctl_tcp, co->conf->control_tcp) != 0) {
-			snprintf(err, errlen, "control.tcp %s: %s", co->conf->control_tcp, zmq_strerror(errno));
+			snprintf(err, errlen, "control.tcp %s: %s", co->conf->control_tcp,
+			         zmq_strerror(errno));
 			return -1;
 		}
 	}
@@ -232,17 +253,19 @@ control_open(struct coord *co, char *err, size_t errlen)
 /* ---- replies ---- */
 
 static void
-reply(struct coord *co, void *sock, const uint8_t *rid, size_t rid_len, uint64_t request_id, int code,
-      const char *message, json_t *body)
+reply(struct coord *co, void *sock, const uint8_t *rid, size_t rid_len, uint64_t request_id,
+      int code, const char *message, json_t *body)
 {
 	struct proto_msg m = {.type = PROTO_REPLY};
 	struct proto_frames f;
 	struct proto_error e;
 
-	m.u.reply = (struct proto_reply){request_id, (uint64_t)code, message ? message : "", code == 0 ? body : NULL};
+	m.u.reply = (struct proto_reply){request_id, (uint64_t)code, message ? message : "",
+	                                 code == 0 ? body : NULL};
 	if (proto_encode(&m, NULL, &f, &e) != PROTO_OK) {
 		char msg[400];
-		snprintf(msg, sizeof(msg), "the reply cannot be sent (%s); narrow the request", e.msg);
+		snprintf(msg, sizeof(msg), "the reply cannot be sent (%s); narrow the request",
+		         e.msg);
 		m.u.reply = (struct proto_reply){request_id, PROTO_E_INTERNAL, msg, NULL};
 		if (proto_encode(&m, NULL, &f, &e) != PROTO_OK)
 			return;
@@ -276,7 +299,8 @@ check_args(json_t *args, const struct argspec *spec, char *err, size_t errlen)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(args, k, v) {
+	json_object_foreach(args, k, v)
+	{
 		const struct argspec *s = spec;
 		while (s->name != NULL && strcmp(s->name, k) != 0)
 			s++;
@@ -312,7 +336,8 @@ who_of(json_t *args, const char *zap_user, char *who, size_t wlen, char *err, si
 	if (zap_user != NULL) {
 		const char *name = strncmp(zap_user, "operator:", 9) == 0 ? zap_user + 9 : zap_user;
 		if (actor != NULL && strcmp(actor, name) != 0) {
-			snprintf(err, errlen, "actor %s is not the connected operator %s", actor, name);
+			snprintf(err, errlen, "actor %s is not the connected operator %s", actor,
+			         name);
 			return PROTO_E_DENIED;
 		}
 		snprintf(who, wlen, "operator %s", name);
@@ -354,7 +379,7 @@ struct waiter {
 /* A `results` page stops near this many bytes: REPLY bodies are at most
  * 16 MiB, and one result object is at most about 200 KB. */
 #define CONTROL_RESULTS_BYTES (8u << 20)
-#define MAX_WAIT_MS 60000
+#define MAX_WAIT_MS           60000
 
 static int
 cmd_info(struct req *r)
@@ -374,16 +399,20 @@ cmd_info(struct req *r)
 	json_decref(none);
 	for (size_t i = 0; all != NULL && i < n; i++) {
 		const char *s = registry_status_name(all[i]);
-		counts[strcmp(s, "online") == 0 ? 0 : strcmp(s, "lost") == 0 ? 1 : strcmp(s, "never") == 0 ? 2 : 3]++;
+		counts[strcmp(s, "online") == 0  ? 0
+		       : strcmp(s, "lost") == 0  ? 1
+		       : strcmp(s, "never") == 0 ? 2
+		                                 : 3]++;
 	}
 	free(all);
 	keys_format_public(co->kp->pk, text, sizeof(text));
-	r->body = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I}", "coordinator_id", co->conf->id,
-			    "version", COORD_VERSION, "public_key", text, "now_ms", (json_int_t)proto_now_ms(),
-			    "heartbeat_ms", (json_int_t)co->conf->heartbeat_ms, "lost_after",
-			    (json_int_t)co->conf->lost_after, "hosts", "online", (json_int_t)counts[0], "lost",
-			    (json_int_t)counts[1], "never", (json_int_t)counts[2], "revoked", (json_int_t)counts[3],
-			    "jobs_active", (json_int_t)map_count(co->job_map));
+	r->body = json_pack(
+	    "{s:s, s:s, s:s, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I}", "coordinator_id",
+	    co->conf->id, "version", COORD_VERSION, "public_key", text, "now_ms",
+	    (json_int_t)proto_now_ms(), "heartbeat_ms", (json_int_t)co->conf->heartbeat_ms,
+	    "lost_after", (json_int_t)co->conf->lost_after, "hosts", "online",
+	    (json_int_t)counts[0], "lost", (json_int_t)counts[1], "never", (json_int_t)counts[2],
+	    "revoked", (json_int_t)counts[3], "jobs_active", (json_int_t)map_count(co->job_map));
 	return 0;
 }
 
@@ -392,7 +421,8 @@ cmd_hosts(struct req *r, bool resolve)
 {
 	size_t n = 0;
 	int code;
-	struct host **hs = registry_select(r->co, r->args, resolve, resolve, &n, &code, r->err, r->errlen);
+	struct host **hs =
+	    registry_select(r->co, r->args, resolve, resolve, &n, &code, r->err, r->errlen);
 	uint64_t now = proto_now_ms();
 	json_t *list = json_array();
 
@@ -401,9 +431,11 @@ cmd_hosts(struct req *r, bool resolve)
 		return code;
 	}
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(list, resolve ? json_string(hs[i]->id) : registry_host_json(r->co, hs[i], now));
+		json_array_append_new(list, resolve ? json_string(hs[i]->id)
+		                                    : registry_host_json(r->co, hs[i], now));
 	free(hs);
-	r->body = resolve ? json_pack("{s:o}", "hosts", list) : json_pack("{s:I, s:o}", "now_ms", (json_int_t)now, "hosts", list);
+	r->body = resolve ? json_pack("{s:o}", "hosts", list)
+	                  : json_pack("{s:I, s:o}", "now_ms", (json_int_t)now, "hosts", list);
 	return 0;
 }
 
@@ -444,7 +476,8 @@ cmd_deployments(struct req *r)
 		if (hs[i]->dep == NULL && want == NULL)
 			json_array_append_new(unplaced, json_string(hs[i]->id));
 	free(hs);
-	r->body = json_pack("{s:I, s:o, s:o}", "now_ms", (json_int_t)now, "deployments", list, "unplaced", unplaced);
+	r->body = json_pack("{s:I, s:o, s:o}", "now_ms", (json_int_t)now, "deployments", list,
+	                    "unplaced", unplaced);
 	return r->body != NULL ? 0 : PROTO_E_INTERNAL;
 }
 
@@ -471,15 +504,18 @@ cmd_keys(struct req *r)
 static int
 cmd_key(struct req *r, bool accept)
 {
-	static const struct argspec spec[] = {{"host", JSON_STRING}, {"key", JSON_STRING}, {"actor", JSON_STRING}, {NULL, 0}};
+	static const struct argspec spec[] = {
+	    {"host", JSON_STRING}, {"key", JSON_STRING}, {"actor", JSON_STRING}, {NULL, 0}};
 	const char *host = arg_str(r->args, "host"), *key = arg_str(r->args, "key");
 	uint8_t pk[PROTO_PK_LEN];
 	char who[96], fp[KEYS_FINGERPRINT_SIZE], kerr[160];
 	bool changed = false;
 	int rc = check_args(r->args, spec, r->err, r->errlen);
 
-	if (rc == 0 && (rc = who_of(r->args, r->zap_user, who, sizeof(who), r->err, r->errlen)) == PROTO_E_DENIED)
-		coord_audit(r->co, r->zap_user, accept ? "key-accept" : "key-revoke", NULL, NULL, "refused", "%s", r->err);
+	if (rc == 0 && (rc = who_of(r->args, r->zap_user, who, sizeof(who), r->err, r->errlen)) ==
+	                   PROTO_E_DENIED)
+		coord_audit(r->co, r->zap_user, accept ? "key-accept" : "key-revoke", NULL, NULL,
+		            "refused", "%s", r->err);
 	if (rc != 0)
 		return rc;
 	if (host == NULL || !proto_valid_id(host)) {
@@ -505,15 +541,15 @@ cmd_key(struct req *r, bool accept)
 	}
 	json_t *hosts = json_pack("[s]", host);
 	if (rc != 0) {
-		coord_audit(r->co, who, accept ? "key-accept" : "key-revoke", NULL, hosts, "refused", "%s: %s",
-			    proto_err_name(rc), r->err);
+		coord_audit(r->co, who, accept ? "key-accept" : "key-revoke", NULL, hosts,
+		            "refused", "%s: %s", proto_err_name(rc), r->err);
 		json_decref(hosts);
 		return rc;
 	}
 	struct host *h = registry_host(r->co, host);
 	snprintf(fp, sizeof(fp), "%s", h ? h->fingerprint : "");
-	coord_audit(r->co, who, accept ? "key-accept" : "key-revoke", NULL, hosts, changed ? "ok" : "unchanged",
-		    "key %s", fp);
+	coord_audit(r->co, who, accept ? "key-accept" : "key-revoke", NULL, hosts,
+	            changed ? "ok" : "unchanged", "key %s", fp);
 	json_decref(hosts);
 	r->body = json_pack("{s:s, s:s}", "host", host, "fingerprint", fp);
 	return 0;
@@ -530,8 +566,10 @@ jobs_id(void *ctx, const struct store_job *sj)
 static int
 cmd_jobs(struct req *r)
 {
-	static const struct argspec spec[] = {{"state", JSON_STRING}, {"limit", JSON_INTEGER}, {NULL, 0}};
-	static const char *const valid[] = {"running", "paused", "succeeded", "failed", "halted", "aborted"};
+	static const struct argspec spec[] = {
+	    {"state", JSON_STRING}, {"limit", JSON_INTEGER}, {NULL, 0}};
+	static const char *const valid[] = {"running", "paused", "succeeded",
+	                                    "failed",  "halted", "aborted"};
 	json_t *lim = json_object_get(r->args, "limit"), *ids, *out;
 	const char *state = arg_str(r->args, "state");
 	const char *states[2] = {state, NULL};
@@ -552,13 +590,15 @@ cmd_jobs(struct req *r)
 		return PROTO_E_VALUE;
 	}
 	ids = json_array();
-	if (store_jobs_each(r->co->store, state ? states : NULL, jobs_id, ids, r->err, r->errlen) != 0) {
+	if (store_jobs_each(r->co->store, state ? states : NULL, jobs_id, ids, r->err, r->errlen) !=
+	    0) {
 		json_decref(ids);
 		return PROTO_E_INTERNAL;
 	}
 	/* Newest first, limited, for people. */
 	out = json_array();
-	for (size_t k = json_array_size(ids); k > 0 && (json_int_t)json_array_size(out) < limit; k--) {
+	for (size_t k = json_array_size(ids); k > 0 && (json_int_t)json_array_size(out) < limit;
+	     k--) {
 		const char *id = json_string_value(json_array_get(ids, k - 1));
 		struct job *live = jobs_find(r->co, id), *j = live;
 		char err[256];
@@ -603,24 +643,28 @@ cmd_job(struct req *r)
 {
 	static const struct argspec spec[] = {
 	    {"job", JSON_STRING}, {"since", JSON_INTEGER}, {"wait_ms", JSON_INTEGER}, {NULL, 0}};
-	json_t *since_v = json_object_get(r->args, "since"), *wait_v = json_object_get(r->args, "wait_ms");
+	json_t *since_v = json_object_get(r->args, "since"),
+	       *wait_v = json_object_get(r->args, "wait_ms");
 	bool owned;
 	int code = check_args(r->args, spec, r->err, r->errlen);
-	json_int_t since = since_v ? json_integer_value(since_v) : 0, wait = wait_v ? json_integer_value(wait_v) : 0;
+	json_int_t since = since_v ? json_integer_value(since_v) : 0,
+	           wait = wait_v ? json_integer_value(wait_v) : 0;
 	struct job *j;
 
 	if (code != 0)
 		return code;
 	if (since < 0 || wait < 0 || wait > MAX_WAIT_MS) {
-		snprintf(r->err, r->errlen, "%s", since < 0 ? "since: a version, >= 0" : "wait_ms: 0..60000");
+		snprintf(r->err, r->errlen, "%s",
+		         since < 0 ? "since: a version, >= 0" : "wait_ms: 0..60000");
 		return PROTO_E_VALUE;
 	}
 	j = job_arg(r, &owned, &code);
 	if (j == NULL)
 		return code;
 	/* Nothing new yet: the answer waits until the job changes. */
-	if (!owned && since_v != NULL && wait > 0 && (uint64_t)since == j->version && !jobstate_final(j->state) &&
-	    r->co->n_waiters < MAX_WAITERS && r->rid_len <= sizeof(((struct waiter *)0)->rid)) {
+	if (!owned && since_v != NULL && wait > 0 && (uint64_t)since == j->version &&
+	    !jobstate_final(j->state) && r->co->n_waiters < MAX_WAITERS &&
+	    r->rid_len <= sizeof(((struct waiter *)0)->rid)) {
 		struct waiter *w = calloc(1, sizeof(*w));
 		if (w != NULL) {
 			w->sock = r->sock;
@@ -656,7 +700,8 @@ control_waiters(struct coord *co)
 		json_t *body = NULL;
 		int code = 0;
 
-		if (j != NULL && j->version == w->since && !jobstate_final(j->state) && now < w->deadline_mono) {
+		if (j != NULL && j->version == w->since && !jobstate_final(j->state) &&
+		    now < w->deadline_mono) {
 			pp = &w->next;
 			continue;
 		}
@@ -695,7 +740,8 @@ control_free(struct coord *co)
 static int
 cmd_job_control(struct req *r, int which)
 {
-	static const struct argspec spec[] = {{"job", JSON_STRING}, {"actor", JSON_STRING}, {NULL, 0}};
+	static const struct argspec spec[] = {
+	    {"job", JSON_STRING}, {"actor", JSON_STRING}, {NULL, 0}};
 	static const char *const verbs[] = {"pause", "resume", "abort"};
 	static const char *const audits[] = {"job-pause", "job-resume", "job-abort"};
 	char who[96];
@@ -703,9 +749,10 @@ cmd_job_control(struct req *r, int which)
 	int code = check_args(r->args, spec, r->err, r->errlen);
 	struct job *j;
 
-	if (code == 0 &&
-	    (code = who_of(r->args, r->zap_user, who, sizeof(who), r->err, r->errlen)) == PROTO_E_DENIED)
-		coord_audit(r->co, r->zap_user, audits[which], arg_str(r->args, "job"), NULL, "refused", "%s", r->err);
+	if (code == 0 && (code = who_of(r->args, r->zap_user, who, sizeof(who), r->err,
+	                                r->errlen)) == PROTO_E_DENIED)
+		coord_audit(r->co, r->zap_user, audits[which], arg_str(r->args, "job"), NULL,
+		            "refused", "%s", r->err);
 	if (code != 0)
 		return code;
 	j = job_arg(r, &owned, &code);
@@ -713,14 +760,15 @@ cmd_job_control(struct req *r, int which)
 		return code;
 	if (owned) {
 		/* Not in memory: it ended and nothing of it is in flight. */
-		snprintf(r->err, r->errlen, "job %s is %s; cannot %s it", j->id, jobstate_name(j->state), verbs[which]);
+		snprintf(r->err, r->errlen, "job %s is %s; cannot %s it", j->id,
+		         jobstate_name(j->state), verbs[which]);
 		coord_audit(r->co, who, audits[which], j->id, NULL, "refused", "%s", r->err);
 		job_free(j);
 		return PROTO_E_CONFLICT;
 	}
 	code = which == 0   ? rollout_pause(r->co, j, who, r->err, r->errlen)
 	       : which == 1 ? rollout_resume(r->co, j, who, r->err, r->errlen)
-			    : rollout_abort(r->co, j, who, r->err, r->errlen);
+	                    : rollout_abort(r->co, j, who, r->err, r->errlen);
 	if (code != 0) {
 		coord_audit(r->co, who, audits[which], j->id, NULL, "refused", "%s", r->err);
 		return code;
@@ -734,19 +782,24 @@ cmd_job_control(struct req *r, int which)
 static int
 cmd_results(struct req *r)
 {
-	static const struct argspec spec[] = {{"job", JSON_STRING},    {"host", JSON_STRING},	  {"step", JSON_STRING},
-					      {"after", JSON_INTEGER}, {"limit", JSON_INTEGER}, {NULL, 0}};
-	json_t *after_v = json_object_get(r->args, "after"), *lim_v = json_object_get(r->args, "limit"), *rows;
-	json_int_t after = after_v ? json_integer_value(after_v) : 0, limit = lim_v ? json_integer_value(lim_v) : 1000;
-	struct store_results_query q = {arg_str(r->args, "job"), arg_str(r->args, "host"), arg_str(r->args, "step"),
-					0, 0, CONTROL_RESULTS_BYTES};
+	static const struct argspec spec[] = {{"job", JSON_STRING},    {"host", JSON_STRING},
+	                                      {"step", JSON_STRING},   {"after", JSON_INTEGER},
+	                                      {"limit", JSON_INTEGER}, {NULL, 0}};
+	json_t *after_v = json_object_get(r->args, "after"),
+	       *lim_v = json_object_get(r->args, "limit"), *rows;
+	json_int_t after = after_v ? json_integer_value(after_v) : 0,
+	           limit = lim_v ? json_integer_value(lim_v) : 1000;
+	struct store_results_query q = {
+	    arg_str(r->args, "job"), arg_str(r->args, "host"), arg_str(r->args, "step"), 0, 0,
+	    CONTROL_RESULTS_BYTES};
 	uint64_t next;
 	int rc = check_args(r->args, spec, r->err, r->errlen);
 
 	if (rc != 0)
 		return rc;
 	if (q.job_id == NULL || !proto_valid_id(q.job_id)) {
-		snprintf(r->err, r->errlen, "job: %s", q.job_id ? "not a valid job id" : "required");
+		snprintf(r->err, r->errlen, "job: %s",
+		         q.job_id ? "not a valid job id" : "required");
 		return PROTO_E_VALUE;
 	}
 	if (q.host_id != NULL && !proto_valid_id(q.host_id)) {
@@ -758,7 +811,8 @@ cmd_results(struct req *r)
 		return PROTO_E_VALUE;
 	}
 	if (after < 0 || limit < 1 || limit > 1000) {
-		snprintf(r->err, r->errlen, "%s", after < 0 ? "after: a seq, >= 0" : "limit: 1..1000");
+		snprintf(r->err, r->errlen, "%s",
+		         after < 0 ? "after: a seq, >= 0" : "limit: 1..1000");
 		return PROTO_E_VALUE;
 	}
 	if (jobs_find(r->co, q.job_id) == NULL && !store_job_exists(r->co->store, q.job_id)) {
@@ -770,14 +824,15 @@ cmd_results(struct req *r)
 	if ((rows = store_results_page(r->co->store, &q, &next, r->err, r->errlen)) == NULL)
 		return PROTO_E_INTERNAL;
 	r->body = json_pack("{s:s, s:o, s:o}", "job_id", q.job_id, "results", rows, "next",
-			    next ? json_integer((json_int_t)next) : json_null());
+	                    next ? json_integer((json_int_t)next) : json_null());
 	return r->body != NULL ? 0 : PROTO_E_INTERNAL;
 }
 
 static int
 cmd_audit(struct req *r)
 {
-	static const struct argspec spec[] = {{"job", JSON_STRING}, {"limit", JSON_INTEGER}, {NULL, 0}};
+	static const struct argspec spec[] = {
+	    {"job", JSON_STRING}, {"limit", JSON_INTEGER}, {NULL, 0}};
 	json_t *lim = json_object_get(r->args, "limit"), *rows;
 	json_int_t limit = lim ? json_integer_value(lim) : 100;
 	const char *job = arg_str(r->args, "job");
@@ -868,17 +923,18 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 		goto out;
 	}
 	struct proto_ctx ctx = {.receiver = PROTO_RCV_CONTROL,
-				.trusted = trust_operator,
-				.trust_ctx = co,
-				.now_ms = proto_now_ms(),
-				.skew_ms = co->conf->skew_ms};
+	                        .trusted = trust_operator,
+	                        .trust_ctx = co,
+	                        .now_ms = proto_now_ms(),
+	                        .skew_ms = co->conf->skew_ms};
 	if (proto_receive(fr, (size_t)(n - 1), &ctx, &m, &e) != PROTO_OK) {
 		uint64_t rqid = 0;
 		struct proto_msg *rq = NULL;
 		struct proto_error e2;
 		/* Name the request when its body can be read at all. */
-		if (fr[0].len == PROTO_HEADER_LEN && fr[0].data[0] == PROTO_MAGIC0 && fr[0].data[1] == PROTO_MAGIC1 &&
-		    fr[0].data[2] == PROTO_VERSION && fr[0].data[3] == PROTO_REQUEST && n == 3 &&
+		if (fr[0].len == PROTO_HEADER_LEN && fr[0].data[0] == PROTO_MAGIC0 &&
+		    fr[0].data[1] == PROTO_MAGIC1 && fr[0].data[2] == PROTO_VERSION &&
+		    fr[0].data[3] == PROTO_REQUEST && n == 3 &&
 		    proto_decode_body(PROTO_REQUEST, fr[1].data, fr[1].len, &rq, &e2) == PROTO_OK)
 			rqid = rq->u.request.request_id;
 		proto_msg_free(rq);
@@ -887,7 +943,8 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 		if (fr[0].len == PROTO_HEADER_LEN && fr[0].data[3] == PROTO_JOB) {
 			char who[96];
 			snprintf(who, sizeof(who), "%s", zap_user ? zap_user : "local");
-			coord_audit(co, who, "job-submit", NULL, NULL, "refused", "%s: %s", proto_err_name(e.code), e.msg);
+			coord_audit(co, who, "job-submit", NULL, NULL, "refused", "%s: %s",
+			            proto_err_name(e.code), e.msg);
 		}
 		reply(co, sock, rid, rid_len, rqid, e.code, e.msg, NULL);
 		goto out;
@@ -896,8 +953,9 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 	if (m->type == PROTO_JOB) {
 		json_t *body = NULL;
 		char who[96];
-		const char *conn_op = zap_user == NULL ? NULL
-				      : strncmp(zap_user, "operator:", 9) == 0 ? zap_user + 9 : zap_user;
+		const char *conn_op = zap_user == NULL                         ? NULL
+		                      : strncmp(zap_user, "operator:", 9) == 0 ? zap_user + 9
+		                                                               : zap_user;
 		const struct coord_operator *signer = coord_conf_operator(co->conf, m->signer);
 		if (conn_op != NULL)
 			snprintf(who, sizeof(who), "operator %s", conn_op);
@@ -908,10 +966,13 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 		 * signed JOB under their own name. */
 		if (conn_op != NULL && (signer == NULL || strcmp(signer->name, conn_op) != 0)) {
 			code = PROTO_E_DENIED;
-			snprintf(err, sizeof(err), "operator %s may not submit a job signed by %s: over tcp the JOB's signer "
-				 "must be the connected operator", conn_op, signer != NULL ? signer->name : "an unknown key");
-			coord_audit(co, who, "job-submit", m->u.job.job_id, NULL, "refused", "%s: %s", proto_err_name(code),
-				    err);
+			snprintf(err, sizeof(err),
+			         "operator %s may not submit a job signed by %s: over tcp the "
+			         "JOB's signer "
+			         "must be the connected operator",
+			         conn_op, signer != NULL ? signer->name : "an unknown key");
+			coord_audit(co, who, "job-submit", m->u.job.job_id, NULL, "refused",
+			            "%s: %s", proto_err_name(code), err);
 		} else {
 			code = jobs_submit(co, m, fr, who, &body, err, sizeof(err));
 			/* Its first steps (the quorum, the first dispatches) go out now,
@@ -932,8 +993,9 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 		json_decref(body);
 		goto out;
 	}
-	struct req r = {co, m->u.request.args, zap_user, NULL, err, sizeof(err), sock, rid, rid_len,
-			m->u.request.request_id, false};
+	struct req r = {
+	    co,      m->u.request.args,       zap_user, NULL, err, sizeof(err), sock, rid,
+	    rid_len, m->u.request.request_id, false};
 	code = run_request(&r, m->u.request.command);
 	if (r.parked)
 		goto out;
@@ -945,7 +1007,8 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 		}
 	}
 	if (code != 0)
-		log_info("control: %s refused: %s: %s", m->u.request.command, proto_err_name(code), err);
+		log_info("control: %s refused: %s: %s", m->u.request.command, proto_err_name(code),
+		         err);
 	reply(co, sock, rid, rid_len, m->u.request.request_id, code, code ? err : "", r.body);
 	json_decref(r.body);
 out:

@@ -16,14 +16,14 @@
 #include "coordinator/store.h"
 #include "proto/proto.h"
 
-#define COORD_VERSION	     "0.1.0"
-#define COORD_ZAP_ENDPOINT   "inproc://zeromq.zap.01"
-#define COORD_ZAP_AGENTS     "odc-fleet"
-#define COORD_ZAP_CONTROL    "odc-control"
-#define COORD_RID_MAX	     256
-#define COORD_TICK_MS	     250
-#define COORD_DISPATCH_TRIES 3
-#define COORD_NOTIFY_GRACE_MS 2000   /* webhook deliveries' time at shutdown */
+#define COORD_VERSION         "0.1.0"
+#define COORD_ZAP_ENDPOINT    "inproc://zeromq.zap.01"
+#define COORD_ZAP_AGENTS      "odc-fleet"
+#define COORD_ZAP_CONTROL     "odc-control"
+#define COORD_RID_MAX         256
+#define COORD_TICK_MS         250
+#define COORD_DISPATCH_TRIES  3
+#define COORD_NOTIFY_GRACE_MS 2000 /* webhook deliveries' time at shutdown */
 
 enum host_status { HOST_NEVER, HOST_ONLINE, HOST_LOST };
 
@@ -48,11 +48,11 @@ struct host {
 
 	/* What the agent said last. */
 	enum host_status status;
-	bool seen_before; /* seen by an earlier coordinator life (store) */
+	bool seen_before;           /* seen by an earlier coordinator life (store) */
 	uint8_t rid[COORD_RID_MAX]; /* routing id of its latest connection */
 	size_t rid_len;
 	bool welcomed;
-	uint64_t last_beat_ms;	 /* wall clock, for display */
+	uint64_t last_beat_ms;   /* wall clock, for display */
 	uint64_t last_beat_mono; /* for the lost window */
 	bool has_incarnation;
 	uint8_t incarnation[PROTO_INCARN_LEN];
@@ -121,8 +121,8 @@ struct job_host {
 	int tries;
 	uint64_t sent_mono;
 	uint64_t activity_mono;
-	bool dirty; /* changed since last written to the store */
-	bool shown; /* changed only in what is shown (PROGRESS), not stored */
+	bool dirty;       /* changed since last written to the store */
+	bool shown;       /* changed only in what is shown (PROGRESS), not stored */
 	uint64_t version; /* the job's version when this host last changed */
 };
 
@@ -136,9 +136,9 @@ struct job_from {
 struct job {
 	char id[PROTO_ID_MAX + 1];
 	struct proto_msg *jm; /* the decoded JOB; owns its strings */
-	int action_idx;	      /* its row in the action table */
-	bool dry_run;	      /* dry_run=true */
-	bool changes;	      /* may change its hosts: not read-only, not a dry run */
+	int action_idx;       /* its row in the action table */
+	bool dry_run;         /* dry_run=true */
+	bool changes;         /* may change its hosts: not read-only, not a dry run */
 	/* The releases of the targets' containers at admission (their latest
 	 * heartbeats), most hosts first; from_more: hosts on other releases,
 	 * from_unknown: hosts whose release no beat said. Not stored: a job
@@ -180,7 +180,7 @@ enum coord_sock { COORD_SOCK_AGENTS, COORD_SOCK_CONTROL, COORD_SOCK_COUNT };
 /* Why a message was dropped before its handler: a PROTO_E_* code, or this
  * (its connection's key has since been revoked or replaced). */
 #define COORD_REJECT_NOT_ENROLLED (PROTO_E_MAX + 1)
-#define COORD_REJECT_SLOTS	  (PROTO_E_MAX + 2)
+#define COORD_REJECT_SLOTS        (PROTO_E_MAX + 2)
 /* Why the ZAP handler refused a connection. */
 enum coord_refusal {
 	COORD_REFUSED_UNKNOWN_KEY, /* not an enrolled agent / operator key */
@@ -197,14 +197,14 @@ struct coord_hist {
 	uint64_t sum_ms, count;
 };
 struct coord_stats {
-	uint64_t started_ms;			/* wall clock */
-	uint64_t received[COORD_TYPE_SLOTS];	/* through the receive procedure, by type code */
-	uint64_t sent[COORD_TYPE_SLOTS];	/* by type code */
-	uint64_t unsent[COORD_TYPE_SLOTS];	/* the peer was gone or its queue full */
+	uint64_t started_ms;                 /* wall clock */
+	uint64_t received[COORD_TYPE_SLOTS]; /* through the receive procedure, by type code */
+	uint64_t sent[COORD_TYPE_SLOTS];     /* by type code */
+	uint64_t unsent[COORD_TYPE_SLOTS];   /* the peer was gone or its queue full */
 	uint64_t rejected[COORD_SOCK_COUNT][COORD_REJECT_SLOTS];
 	uint64_t refused[COORD_SOCK_COUNT][COORD_REFUSED_COUNT];
-	uint64_t jobs_submitted;		/* admitted */
-	uint64_t job_hosts_ended[JH_COUNT];	/* by final host state */
+	uint64_t jobs_submitted;            /* admitted */
+	uint64_t job_hosts_ended[JH_COUNT]; /* by final host state */
 	/* Ended jobs by action row, dry run or not, final state: a count, and
 	 * their durations (submitted to ended) in a histogram. */
 	uint64_t jobs_ended[PROTO_ACTIONS_MAX][2][JOB_ABORTED + 1];
@@ -225,12 +225,12 @@ struct coord {
 	void *zap;
 	void *mon; /* the ROUTER's connection events */
 	void *ctl_ipc;
-	void *ctl_tcp; /* NULL when not configured */
-	struct map *hosts;   /* id -> struct host */
-	struct map *curves;  /* X25519 key -> struct host */
+	void *ctl_tcp;           /* NULL when not configured */
+	struct map *hosts;       /* id -> struct host */
+	struct map *curves;      /* X25519 key -> struct host */
 	struct map *deployments; /* metadb identity -> struct deployment */
-	struct job *jobs;    /* active jobs (running, paused, or with hosts in flight) */
-	struct map *job_map; /* id -> struct job (active ones) */
+	struct job *jobs;        /* active jobs (running, paused, or with hosts in flight) */
+	struct map *job_map;     /* id -> struct job (active ones) */
 	/* RESULT ACKs wait for the loop turn's commit. */
 	struct pending_send *acks;
 	size_t n_acks, cap_acks;
@@ -243,7 +243,7 @@ struct coord {
 	size_t n_waiters;
 	struct coord_stats stats;
 	struct metrics *metrics; /* NULL when [metrics] listen is empty */
-	struct notify *notify; /* webhooks; NULL when none is configured */
+	struct notify *notify;   /* webhooks; NULL when none is configured */
 };
 
 /* turn.c: the loop turn's sends, held ACKs and audit rows. */
@@ -252,12 +252,15 @@ struct coord {
 int coord_send(void *sock, const uint8_t *rid, size_t rid_len, const struct proto_frames *f);
 /* Encodes m (signing with the coordinator's key when it is a signed type)
  * and sends it. */
-int coord_send_msg(struct coord *co, void *sock, const uint8_t *rid, size_t rid_len, const struct proto_msg *m);
+int coord_send_msg(struct coord *co, void *sock, const uint8_t *rid, size_t rid_len,
+                   const struct proto_msg *m);
 /* Queues a RESULT ACK until the store commit of this loop turn. */
-int coord_queue_ack(struct coord *co, const uint8_t *rid, size_t rid_len, const struct proto_msg *m);
+int coord_queue_ack(struct coord *co, const uint8_t *rid, size_t rid_len,
+                    const struct proto_msg *m);
 /* Writes an audit row, logging (not failing) on error. */
-void coord_audit(struct coord *co, const char *who, const char *what, const char *job_id, json_t *hosts,
-		 const char *outcome, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+void coord_audit(struct coord *co, const char *who, const char *what, const char *job_id,
+                 json_t *hosts, const char *outcome, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
 /* Opens the loop turn's transaction when none is open; logs on failure. */
 void coord_tx(struct coord *co);
 /* Ends the loop turn: commits the store, then sends the ACKs the commit made
@@ -278,8 +281,8 @@ void registry_free(struct coord *co);
 struct host *registry_host(struct coord *co, const char *id);
 /* Accept / revoke, store first, then memory. Return 0, or a PROTO_E_*
  * code with a message in err. */
-int registry_accept(struct coord *co, const char *id, const uint8_t pk[PROTO_PK_LEN], bool *changed, char *err,
-		    size_t errlen);
+int registry_accept(struct coord *co, const char *id, const uint8_t pk[PROTO_PK_LEN], bool *changed,
+                    char *err, size_t errlen);
 int registry_revoke(struct coord *co, const char *id, bool *changed, char *err, size_t errlen);
 bool registry_online(const struct host *h);
 /* How long a host may stay silent before it is lost: lost_after beat
@@ -287,9 +290,10 @@ bool registry_online(const struct host *h);
  * only lost_after - 1 beats in a row lost on the way can make a false
  * alarm; the sweep runs every COORD_TICK_MS. */
 uint64_t registry_lost_window_ms(const struct coord *co);
-void registry_on_hello(struct coord *co, struct host *h, const struct proto_msg *m, const char *address);
-void registry_on_heartbeat(struct coord *co, struct host *h, const struct proto_msg *m, const uint8_t *body,
-			   size_t len);
+void registry_on_hello(struct coord *co, struct host *h, const struct proto_msg *m,
+                       const char *address);
+void registry_on_heartbeat(struct coord *co, struct host *h, const struct proto_msg *m,
+                           const uint8_t *body, size_t len);
 void registry_sweep(struct coord *co);
 const char *registry_status_name(const struct host *h);
 json_t *registry_host_json(const struct coord *co, const struct host *h, uint64_t now_ms);
@@ -297,8 +301,9 @@ json_t *registry_host_json(const struct coord *co, const struct host *h, uint64_
  * id, accepted only; *n_out set. Returns a malloc'd array (caller frees) or
  * NULL with code/err (VALUE for a bad selector). With no selector and
  * require_selector false, every host (revoked included) is returned. */
-struct host **registry_select(struct coord *co, json_t *args, bool require_selector, bool accepted_only,
-			      size_t *n_out, int *code, char *err, size_t errlen);
+struct host **registry_select(struct coord *co, json_t *args, bool require_selector,
+                              bool accepted_only, size_t *n_out, int *code, char *err,
+                              size_t errlen);
 
 /* deploy.c: deployments, from the metadb each host's heartbeats name. */
 /* A beat named md: moves h to md's deployment when it is not there (and
@@ -307,11 +312,12 @@ void deploy_note(struct coord *co, struct host *h, const struct proto_metadb *md
 /* At load: h joins the deployment of its stored metadb (JSON text, "" for
  * none) and gets its stored backup finding (likewise). 0, or -1 out of
  * memory. */
-int deploy_load_host(struct coord *co, struct host *h, const char *metadb_json, const char *backup_json);
+int deploy_load_host(struct coord *co, struct host *h, const char *metadb_json,
+                     const char *backup_json);
 /* A rollback check of job_id on h said whether the backup at path is there
  * (PROTOCOL.md 5, backup_on_peer): remembered and stored. */
-void deploy_note_backup(struct coord *co, struct host *h, const char *job_id, const char *path, bool here,
-			const char *version);
+void deploy_note_backup(struct coord *co, struct host *h, const char *job_id, const char *path,
+                        bool here, const char *version);
 /* What h's latest rollback check of job_id said of the backup: 1 there, 0
  * not there, -1 nothing (no such check, or it did not say: an agent with
  * nothing to do, an older agent). */
@@ -331,8 +337,8 @@ struct deploy_release {
 size_t deploy_releases(const struct deployment *d, struct deploy_release *out, size_t max);
 /* The same for any hosts (a job's targets); *unknown (when not NULL): the
  * hosts whose release no beat says. Releases past max are not counted. */
-size_t deploy_releases_of(struct host *const *hosts, size_t n_hosts, struct deploy_release *out, size_t max,
-			  size_t *unknown);
+size_t deploy_releases_of(struct host *const *hosts, size_t n_hosts, struct deploy_release *out,
+                          size_t max, size_t *unknown);
 /* The `deployments` view of d (PROTOCOL.md 9.2); NULL out of memory. */
 json_t *deploy_json(const struct deployment *d);
 /* Every deployment, ordered by its first node's id: a malloc'd array the
@@ -343,8 +349,8 @@ struct deployment **deploy_all(const struct coord *co, size_t *n);
 /* Admits a JOB already through the control receive procedure (m), whose
  * body and signature frame are fr[1] and fr[2]. Returns 0 with the job
  * summary in *body, or a PROTO_E_* code with a message in err. */
-int jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_frame *fr, const char *who,
-		json_t **body, char *err, size_t errlen);
+int jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_frame *fr,
+                const char *who, json_t **body, char *err, size_t errlen);
 int jobs_load(struct coord *co, char *err, size_t errlen);
 void jobs_free(struct coord *co);
 struct job *jobs_find(struct coord *co, const char *id);
@@ -352,8 +358,8 @@ struct job *jobs_find(struct coord *co, const char *id);
 struct job *jobs_load_one(struct coord *co, const char *id, char *err, size_t errlen);
 void job_free(struct job *j);
 
-void jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, const struct proto_frame *fr,
-		    const uint8_t *rid, size_t rid_len);
+void jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m,
+                    const struct proto_frame *fr, const uint8_t *rid, size_t rid_len);
 void jobs_on_progress(struct coord *co, struct host *h, const struct proto_msg *m);
 void jobs_on_ack(struct coord *co, struct host *h, const struct proto_msg *m);
 /* The host said HELLO: dispatch again what it was running for us. */
@@ -365,14 +371,14 @@ bool jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase)
 /* Whether the unacknowledged dispatch of target jh can no longer be accepted
  * by any agent whose clock is within the protocol's skew of ours. */
 bool jobs_dispatch_dead(const struct job_host *jh, uint64_t now_ms);
-void jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const char *failed_step,
-		   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st,
+                   const char *failed_step, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 void jobs_persist(struct coord *co, struct job *j);
 json_t *jobs_summary_json(const struct job *j);
 /* The summary and its hosts: every host, or, when since is a version of
  * this job in this process's life, only the hosts changed after it. */
 json_t *jobs_detail_json(const struct job *j, uint64_t since);
-
 
 /* jobstate.c: the names of job and host states (the store's and the
  * control socket's words) and which are final. *_from_name: the value, or
@@ -441,7 +447,8 @@ void metrics_count_refused(struct coord *co, enum coord_sock sock, enum coord_re
 void metrics_job_ended(struct coord *co, const struct job *j);
 /* Counts a step of action that an agent reported (a RESULT stored for the
  * first time) with its duration; a step not of the action is not counted. */
-void metrics_step_result(struct coord *co, const char *action, const char *step, uint64_t duration_ms);
+void metrics_step_result(struct coord *co, const char *action, const char *step,
+                         uint64_t duration_ms);
 /* notify.c: webhooks on job start, halt and finish (coordinator/README.md,
  * "Notifications"). One delivery thread does the HTTP; everything else
  * here runs on the loop's thread. */
@@ -466,16 +473,18 @@ const char *notify_event_name(enum coord_event ev);
  * -1 for none. */
 int notify_event_for(unsigned events, enum coord_event ev);
 /* The generic body of ev for j; the caller owns it (NULL: out of memory). */
-json_t *notify_event_json(enum coord_event ev, uint64_t now_ms, const char *coord_id, const struct job *j);
+json_t *notify_event_json(enum coord_event ev, uint64_t now_ms, const char *coord_id,
+                          const struct job *j);
 /* The body a webhook of format is sent for a generic body; malloc'd. */
 char *notify_render(enum coord_webhook_format format, const json_t *ev);
 /* DingTalk's sign= value: URL-encoded Base64 of HMAC-SHA256(secret,
  * "ts_ms\nsecret"); and url with timestamp= and sign= added. 0 or -1 (no room). */
 int notify_dingtalk_sign(const char *secret, uint64_t ts_ms, char *out, size_t outlen);
-int notify_dingtalk_url(const char *url, const char *secret, uint64_t ts_ms, char *out, size_t outlen);
+int notify_dingtalk_url(const char *url, const char *secret, uint64_t ts_ms, char *out,
+                        size_t outlen);
 /* What an HTTP answer means for a delivery, with why set ("HTTP 500: ..."). */
-enum notify_verdict notify_judge(enum coord_webhook_format format, long status, const char *body, char *why,
-				 size_t whylen);
+enum notify_verdict notify_judge(enum coord_webhook_format format, long status, const char *body,
+                                 char *why, size_t whylen);
 /* The delay before retry number retry (1, 2...): first_ms doubling up to
  * max_ms, less up to a quarter of it chosen by rnd. */
 uint64_t notify_backoff_ms(uint64_t first_ms, uint64_t max_ms, unsigned retry, uint32_t rnd);

@@ -21,8 +21,9 @@
 static size_t
 identity_key(const struct proto_metadb *md, char *out, size_t outlen)
 {
-	int n = snprintf(out, outlen, "%s%c%llu%c%s%c%s%c%s", md->host, 0, (unsigned long long)md->port, 0,
-			 md->tenant, 0, md->cluster, 0, md->database);
+	int n =
+	    snprintf(out, outlen, "%s%c%llu%c%s%c%s%c%s", md->host, 0, (unsigned long long)md->port,
+	             0, md->tenant, 0, md->cluster, 0, md->database);
 
 	return n < 0 || (size_t)n >= outlen ? 0 : (size_t)n;
 }
@@ -30,8 +31,9 @@ identity_key(const struct proto_metadb *md, char *out, size_t outlen)
 static bool
 same_identity(const struct deployment *d, const struct proto_metadb *md)
 {
-	return d->port == md->port && strcmp(d->host, md->host) == 0 && strcmp(d->database, md->database) == 0 &&
-	       strcmp(d->tenant, md->tenant) == 0 && strcmp(d->cluster, md->cluster) == 0;
+	return d->port == md->port && strcmp(d->host, md->host) == 0 &&
+	       strcmp(d->database, md->database) == 0 && strcmp(d->tenant, md->tenant) == 0 &&
+	       strcmp(d->cluster, md->cluster) == 0;
 }
 
 static void
@@ -146,8 +148,8 @@ join(struct coord *co, struct host *h, const struct proto_metadb *md)
 static json_t *
 identity_json(const struct deployment *d)
 {
-	return json_pack("{s:s, s:I, s:s, s:s, s:s}", "host", d->host, "port", (json_int_t)d->port, "tenant",
-			 d->tenant, "cluster", d->cluster, "database", d->database);
+	return json_pack("{s:s, s:I, s:s, s:s, s:s}", "host", d->host, "port", (json_int_t)d->port,
+	                 "tenant", d->tenant, "cluster", d->cluster, "database", d->database);
 }
 
 void
@@ -166,18 +168,21 @@ deploy_note(struct coord *co, struct host *h, const struct proto_metadb *md)
 		return;
 	}
 	if (*old)
-		log_warn("host %s now uses the metadb %s:%llu/%s: it left deployment %s for %s (%zu node%s)", h->id,
-			 md->host, (unsigned long long)md->port, md->database, old, h->dep->id, h->dep->n,
-			 h->dep->n == 1 ? "" : "s");
+		log_warn("host %s now uses the metadb %s:%llu/%s: it left deployment %s for %s "
+		         "(%zu node%s)",
+		         h->id, md->host, (unsigned long long)md->port, md->database, old,
+		         h->dep->id, h->dep->n, h->dep->n == 1 ? "" : "s");
 	else
-		log_info("host %s uses the metadb %s:%llu/%s: deployment %s (%zu node%s)", h->id, md->host,
-			 (unsigned long long)md->port, md->database, h->dep->id, h->dep->n, h->dep->n == 1 ? "" : "s");
+		log_info("host %s uses the metadb %s:%llu/%s: deployment %s (%zu node%s)", h->id,
+		         md->host, (unsigned long long)md->port, md->database, h->dep->id,
+		         h->dep->n, h->dep->n == 1 ? "" : "s");
 	o = identity_json(h->dep);
 	text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	coord_tx(co);
 	if (text == NULL || store_host_metadb(co->store, h->id, text, err, sizeof(err)) != 0)
-		log_err("host %s: its metadb is not stored: %s", h->id, text == NULL ? "out of memory" : err);
+		log_err("host %s: its metadb is not stored: %s", h->id,
+		        text == NULL ? "out of memory" : err);
 	free(text);
 }
 
@@ -195,21 +200,23 @@ deploy_load_host(struct coord *co, struct host *h, const char *metadb_json, cons
 		json_int_t at;
 		int here;
 		o = json_loads(backup_json, 0, &je);
-		if (json_unpack(o, "{s:s, s:b, s:s, s:s, s:I}", "path", &path, "here", &here, "version", &version, "job",
-				&job, "at_ms", &at) == 0)
+		if (json_unpack(o, "{s:s, s:b, s:s, s:s, s:I}", "path", &path, "here", &here,
+		                "version", &version, "job", &job, "at_ms", &at) == 0)
 			h->backup = json_incref(o);
 		else
-			log_warn("host %s: its stored backup finding is not readable; dropped", h->id);
+			log_warn("host %s: its stored backup finding is not readable; dropped",
+			         h->id);
 		json_decref(o);
 	}
 	if (metadb_json == NULL || *metadb_json == '\0')
 		return 0;
 	o = json_loads(metadb_json, 0, &je);
-	if (json_unpack(o, "{s:s, s:I, s:s, s:s, s:s}", "host", &md.host, "port", &port, "tenant", &md.tenant,
-			"cluster", &md.cluster, "database", &md.database) != 0 ||
+	if (json_unpack(o, "{s:s, s:I, s:s, s:s, s:s}", "host", &md.host, "port", &port, "tenant",
+	                &md.tenant, "cluster", &md.cluster, "database", &md.database) != 0 ||
 	    port < 1 || port > 65535) {
-		log_warn("host %s: its stored metadb is not readable; its deployment is unknown until it beats",
-			 h->id);
+		log_warn("host %s: its stored metadb is not readable; its deployment is unknown "
+		         "until it beats",
+		         h->id);
 	} else {
 		md.port = (uint64_t)port;
 		rc = join(co, h, &md);
@@ -219,12 +226,12 @@ deploy_load_host(struct coord *co, struct host *h, const char *metadb_json, cons
 }
 
 void
-deploy_note_backup(struct coord *co, struct host *h, const char *job_id, const char *path, bool here,
-		   const char *version)
+deploy_note_backup(struct coord *co, struct host *h, const char *job_id, const char *path,
+                   bool here, const char *version)
 {
 	char err[256], *text;
-	json_t *o = json_pack("{s:s, s:b, s:s, s:s, s:I}", "path", path, "here", here, "version", version, "job", job_id,
-			      "at_ms", (json_int_t)proto_now_ms());
+	json_t *o = json_pack("{s:s, s:b, s:s, s:s, s:I}", "path", path, "here", here, "version",
+	                      version, "job", job_id, "at_ms", (json_int_t)proto_now_ms());
 
 	if (o == NULL) {
 		log_err("host %s: out of memory for its backup finding", h->id);
@@ -235,14 +242,16 @@ deploy_note_backup(struct coord *co, struct host *h, const char *job_id, const c
 	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	coord_tx(co);
 	if (text == NULL || store_host_backup(co->store, h->id, text, err, sizeof(err)) != 0)
-		log_err("host %s: its backup finding is not stored: %s", h->id, text == NULL ? "out of memory" : err);
+		log_err("host %s: its backup finding is not stored: %s", h->id,
+		        text == NULL ? "out of memory" : err);
 	free(text);
 }
 
 int
 deploy_backup_said(const struct host *h, const char *job_id)
 {
-	if (h == NULL || h->backup == NULL || strcmp(json_string_value(json_object_get(h->backup, "job")), job_id) != 0)
+	if (h == NULL || h->backup == NULL ||
+	    strcmp(json_string_value(json_object_get(h->backup, "job")), job_id) != 0)
 		return -1;
 	return json_is_true(json_object_get(h->backup, "here")) ? 1 : 0;
 }
@@ -269,8 +278,9 @@ deploy_free(struct coord *co)
 const char *
 deploy_name(const struct deployment *d, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "%s:%llu/%s%s%s%s%s", d->host, (unsigned long long)d->port, d->database, *d->tenant ? " tenant " : "",
-		 d->tenant, *d->cluster ? " cluster " : "", d->cluster);
+	snprintf(out, outlen, "%s:%llu/%s%s%s%s%s", d->host, (unsigned long long)d->port,
+	         d->database, *d->tenant ? " tenant " : "", d->tenant,
+	         *d->cluster ? " cluster " : "", d->cluster);
 	return out;
 }
 
@@ -288,7 +298,8 @@ node_view(const struct host *h, struct node_view *v)
 	struct proto_error e;
 
 	memset(v, 0, sizeof(*v));
-	if (h->beat_len > 0 && proto_decode_body(PROTO_HEARTBEAT, h->beat, h->beat_len, &m, &e) == PROTO_OK &&
+	if (h->beat_len > 0 &&
+	    proto_decode_body(PROTO_HEARTBEAT, h->beat, h->beat_len, &m, &e) == PROTO_OK &&
 	    m->u.heartbeat.has_odc) {
 		const struct proto_container *c = &m->u.heartbeat.odc;
 		snprintf(v->version, sizeof(v->version), "%s", c->version);
@@ -300,8 +311,8 @@ node_view(const struct host *h, struct node_view *v)
 }
 
 size_t
-deploy_releases_of(struct host *const *hosts, size_t n_hosts, struct deploy_release *out, size_t max,
-		   size_t *unknown)
+deploy_releases_of(struct host *const *hosts, size_t n_hosts, struct deploy_release *out,
+                   size_t max, size_t *unknown)
 {
 	struct node_view v;
 	char tag[sizeof(out->tag)];
@@ -353,29 +364,33 @@ backup_json(const struct deployment *d, json_t *o, json_t *nodes)
 	for (size_t i = 0; i < d->n; i++)
 		if ((b = d->nodes[i]->backup) != NULL &&
 		    (latest == NULL || json_integer_value(json_object_get(b, "at_ms")) >
-					   json_integer_value(json_object_get(latest, "at_ms"))))
+		                           json_integer_value(json_object_get(latest, "at_ms"))))
 			latest = b;
 	const char *job = latest ? json_string_value(json_object_get(latest, "job")) : NULL;
 	for (size_t i = 0; i < d->n; i++) {
 		const char *said = NULL;
 		b = d->nodes[i]->backup;
-		if (b != NULL && job != NULL && strcmp(json_string_value(json_object_get(b, "job")), job) == 0) {
+		if (b != NULL && job != NULL &&
+		    strcmp(json_string_value(json_object_get(b, "job")), job) == 0) {
 			said = json_is_true(json_object_get(b, "here")) ? "here" : "none";
-			if (*said == 'h' && json_array_append_new(on, json_string(d->nodes[i]->id)) != 0)
+			if (*said == 'h' &&
+			    json_array_append_new(on, json_string(d->nodes[i]->id)) != 0)
 				goto oom;
 			if (*said == 'h' && version == NULL)
 				version = json_object_get(b, "version");
 		}
-		if (json_object_set_new(json_array_get(nodes, i), "backup", said ? json_string(said) : json_null()) != 0)
+		if (json_object_set_new(json_array_get(nodes, i), "backup",
+		                        said ? json_string(said) : json_null()) != 0)
 			goto oom;
 	}
 	if (latest == NULL) {
 		json_decref(on);
 		return json_object_set_new(o, "backup", json_null());
 	}
-	out = json_pack("{s:O, s:s, s:O, s:O, s:o}", "path", json_object_get(latest, "path"), "version",
-			version ? json_string_value(version) : "", "job", json_object_get(latest, "job"), "at_ms",
-			json_object_get(latest, "at_ms"), "on", on);
+	out = json_pack("{s:O, s:s, s:O, s:O, s:o}", "path", json_object_get(latest, "path"),
+	                "version", version ? json_string_value(version) : "", "job",
+	                json_object_get(latest, "job"), "at_ms", json_object_get(latest, "at_ms"),
+	                "on", on);
 	return out == NULL ? -1 : json_object_set_new(o, "backup", out);
 oom:
 	json_decref(on);
@@ -385,7 +400,8 @@ oom:
 json_t *
 deploy_json(const struct deployment *d)
 {
-	json_t *o = json_object(), *nodes = json_array(), *versions = json_array(), *attention = json_array();
+	json_t *o = json_object(), *nodes = json_array(), *versions = json_array(),
+	       *attention = json_array();
 	char name[1024];
 	size_t online = 0, healthy = 0;
 	struct node_view v;
@@ -399,9 +415,10 @@ deploy_json(const struct deployment *d)
 		online += up;
 		healthy += up && strcmp(v.health, "healthy") == 0;
 		json_t *n = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?}", "host", h->id, "status",
-				      registry_status_name(h), "version", up && *v.version ? v.version : NULL, "image",
-				      *v.image ? v.image : NULL, "state", *v.state ? v.state : NULL, "health",
-				      up && *v.health ? v.health : NULL);
+		                      registry_status_name(h), "version",
+		                      up && *v.version ? v.version : NULL, "image",
+		                      *v.image ? v.image : NULL, "state", *v.state ? v.state : NULL,
+		                      "health", up && *v.health ? v.health : NULL);
 		if (n == NULL || json_array_append_new(nodes, n) != 0)
 			goto oom;
 		/* The versions the nodes answer at: more than one is a mismatch. */
@@ -409,16 +426,20 @@ deploy_json(const struct deployment *d)
 			bool seen = false;
 			size_t k;
 			json_t *x;
-			json_array_foreach(versions, k, x) seen |= strcmp(json_string_value(x), v.version) == 0;
+			json_array_foreach(versions, k, x) seen |=
+			    strcmp(json_string_value(x), v.version) == 0;
 			if (!seen)
 				json_array_append_new(versions, json_string(v.version));
 		}
 		if (!up)
-			json_array_append_new(attention, json_sprintf("node %s is %s", h->id, registry_status_name(h)));
+			json_array_append_new(attention, json_sprintf("node %s is %s", h->id,
+			                                              registry_status_name(h)));
 		else if (*v.state && strcmp(v.state, "running") != 0)
-			json_array_append_new(attention, json_sprintf("node %s: ODC container %s", h->id, v.state));
+			json_array_append_new(
+			    attention, json_sprintf("node %s: ODC container %s", h->id, v.state));
 		else if (*v.health && strcmp(v.health, "unhealthy") == 0)
-			json_array_append_new(attention, json_sprintf("node %s: ODC unhealthy", h->id));
+			json_array_append_new(attention,
+			                      json_sprintf("node %s: ODC unhealthy", h->id));
 	}
 	if (json_array_size(versions) > 1) {
 		char list[512] = "";
@@ -426,11 +447,13 @@ deploy_json(const struct deployment *d)
 		json_t *x;
 		json_array_foreach(versions, k, x)
 		{
-			int w = snprintf(list + off, sizeof(list) - off, "%s%s", k ? ", " : "", json_string_value(x));
+			int w = snprintf(list + off, sizeof(list) - off, "%s%s", k ? ", " : "",
+			                 json_string_value(x));
 			if (w > 0 && (size_t)w < sizeof(list) - off)
 				off += (size_t)w;
 		}
-		json_array_insert_new(attention, 0, json_sprintf("nodes answer at different versions: %s", list));
+		json_array_insert_new(attention, 0,
+		                      json_sprintf("nodes answer at different versions: %s", list));
 	}
 	/* Containers of different releases on one metadb, running or not: a
 	 * node that was away came back with the release the deployment was
@@ -442,12 +465,15 @@ deploy_json(const struct deployment *d)
 		char list[512] = "";
 		size_t off = 0;
 		for (size_t k = 0; k < nrel; k++) {
-			int w = snprintf(list + off, sizeof(list) - off, "%s%s (%s%s)", k ? ", " : "", rel[k].tag,
-					 rel[k].first, rel[k].nodes > 1 ? " and others" : "");
+			int w = snprintf(list + off, sizeof(list) - off, "%s%s (%s%s)",
+			                 k ? ", " : "", rel[k].tag, rel[k].first,
+			                 rel[k].nodes > 1 ? " and others" : "");
 			if (w > 0 && (size_t)w < sizeof(list) - off)
 				off += (size_t)w;
 		}
-		json_array_insert_new(attention, 0, json_sprintf("nodes have containers of different releases: %s", list));
+		json_array_insert_new(
+		    attention, 0,
+		    json_sprintf("nodes have containers of different releases: %s", list));
 	}
 	if (backup_json(d, o, nodes) != 0)
 		goto oom;

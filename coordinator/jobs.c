@@ -70,8 +70,8 @@ deployment_units(struct coord *co, struct job *j, char *err, size_t errlen)
 			if (other == NULL && d->nodes[k]->revoked)
 				continue;
 			if (other == NULL) {
-				int w = snprintf(missing + off, sizeof(missing) - off, "%s%s", off ? ", " : "",
-						 d->nodes[k]->id);
+				int w = snprintf(missing + off, sizeof(missing) - off, "%s%s",
+				                 off ? ", " : "", d->nodes[k]->id);
 				if (w > 0 && (size_t)w < sizeof(missing) - off)
 					off += (size_t)w;
 			} else if (other->order < leader) {
@@ -80,11 +80,13 @@ deployment_units(struct coord *co, struct job *j, char *err, size_t errlen)
 		}
 		if (off > 0) {
 			snprintf(err, errlen,
-				 "%s names only part of deployment %s (%s): %s %s not a target; its nodes share one "
-				 "metadb, which is restored once for all of them: name every node, or let odcctl add "
-				 "them (--whole-deployments)",
-				 j->jm->u.job.action, d->id, deploy_name(d, name, sizeof(name)), missing,
-				 strchr(missing, ',') ? "are" : "is");
+			         "%s names only part of deployment %s (%s): %s %s not a target; "
+			         "its nodes share one "
+			         "metadb, which is restored once for all of them: name every node, "
+			         "or let odcctl add "
+			         "them (--whole-deployments)",
+			         j->jm->u.job.action, d->id, deploy_name(d, name, sizeof(name)),
+			         missing, strchr(missing, ',') ? "are" : "is");
 			rc = PROTO_E_VALUE;
 			goto out;
 		}
@@ -102,8 +104,8 @@ out:
 /* A job from its signed body and its target list frame; hosts in target
  * order, all pending. */
 static struct job *
-job_new(const uint8_t *body, size_t len, const uint8_t sig[PROTO_SIGFRAME_LEN], const uint8_t *targets,
-	size_t targets_len, char *err, size_t errlen)
+job_new(const uint8_t *body, size_t len, const uint8_t sig[PROTO_SIGFRAME_LEN],
+        const uint8_t *targets, size_t targets_len, char *err, size_t errlen)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	struct proto_error e;
@@ -121,7 +123,8 @@ job_new(const uint8_t *body, size_t len, const uint8_t sig[PROTO_SIGFRAME_LEN], 
 	j->targets_len = targets_len;
 	memcpy(j->sig, sig, PROTO_SIGFRAME_LEN);
 	keys_fingerprint(sig, j->signer, sizeof(j->signer));
-	if (proto_decode_job(j->body, j->body_len, j->targets, j->targets_len, &j->jm, &e) != PROTO_OK) {
+	if (proto_decode_job(j->body, j->body_len, j->targets, j->targets_len, &j->jm, &e) !=
+	    PROTO_OK) {
 		snprintf(err, errlen, "stored job does not decode: %s", e.msg);
 		job_free(j);
 		return NULL;
@@ -132,7 +135,8 @@ job_new(const uint8_t *body, size_t len, const uint8_t sig[PROTO_SIGFRAME_LEN], 
 	j->action_idx = proto_action_index(jb->action);
 	j->dry_run = proto_dry_run(jb->params, jb->n_params);
 	j->changes = proto_action_changes(jb->action, jb->params, jb->n_params);
-	j->has_preflight = proto_action_check(jb->action, "preflight", jb->params, jb->n_params, &pe) == PROTO_OK;
+	j->has_preflight =
+	    proto_action_check(jb->action, "preflight", jb->params, jb->n_params, &pe) == PROTO_OK;
 	j->n = jb->n_targets;
 	j->hosts = calloc(j->n, sizeof(*j->hosts));
 	if (j->hosts == NULL)
@@ -194,7 +198,9 @@ note_from(struct coord *co, struct job *j)
 	size_t n = 0, counted = 0;
 
 	if (hosts == NULL) {
-		log_warn("job %s: out of memory for its targets' releases; its notifications name none", j->id);
+		log_warn(
+		    "job %s: out of memory for its targets' releases; its notifications name none",
+		    j->id);
 		return;
 	}
 	for (size_t i = 0; i < j->n; i++)
@@ -218,8 +224,8 @@ note_from(struct coord *co, struct job *j)
 }
 
 int
-jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_frame *fr, const char *who,
-	    json_t **body, char *err, size_t errlen)
+jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_frame *fr,
+            const char *who, json_t **body, char *err, size_t errlen)
 {
 	const struct proto_job *jb = &m->u.job;
 	const struct coord_operator *op = coord_conf_operator(co->conf, m->signer);
@@ -232,8 +238,8 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 		json_array_append_new(targets, json_string(jb->targets[i]));
 	if (op == NULL || strcmp(op->name, jb->operator_name) != 0) {
 		code = PROTO_E_DENIED;
-		snprintf(err, errlen, "the job says operator '%s' but is signed by %s", jb->operator_name,
-			 op ? op->name : "an unknown key");
+		snprintf(err, errlen, "the job says operator '%s' but is signed by %s",
+		         jb->operator_name, op ? op->name : "an unknown key");
 		goto refused;
 	}
 	if (jobs_find(co, jb->job_id) != NULL) {
@@ -246,24 +252,30 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 		if (h == NULL || h->revoked) {
 			code = PROTO_E_NOT_FOUND;
 			snprintf(err, errlen, "target %s is not %s", jb->targets[i],
-				 h == NULL ? "an enrolled host" : "accepted (its key is revoked)");
+			         h == NULL ? "an enrolled host" : "accepted (its key is revoked)");
 			goto refused;
 		}
-		if (h->active != NULL && !jobstate_host_final(h->active->hosts[h->active_idx].state)) {
+		if (h->active != NULL &&
+		    !jobstate_host_final(h->active->hosts[h->active_idx].state)) {
 			const struct job_host *ah = &h->active->hosts[h->active_idx];
 			code = PROTO_E_CONFLICT;
 			/* An ended job whose dispatch is unanswered holds its host
 			 * until that dispatch can no longer be accepted. */
 			if (jobstate_final(h->active->state) && ah->awaiting_ack)
 				snprintf(err, errlen,
-					 "host %s is busy with job %s (%s): its %s dispatch was never acknowledged "
-					 "and the host is free once it has expired, within %llu s",
-					 h->id, h->active->id, jobstate_name(h->active->state), ah->phase,
-					 (unsigned long long)((ah->dispatch_expires_ms + 2 * (uint64_t)PROTO_SKEW_MS -
-							       proto_now_ms()) / 1000 + 2));
+				         "host %s is busy with job %s (%s): its %s dispatch was "
+				         "never acknowledged "
+				         "and the host is free once it has expired, within %llu s",
+				         h->id, h->active->id, jobstate_name(h->active->state),
+				         ah->phase,
+				         (unsigned long long)((ah->dispatch_expires_ms +
+				                               2 * (uint64_t)PROTO_SKEW_MS -
+				                               proto_now_ms()) /
+				                                  1000 +
+				                              2));
 			else
-				snprintf(err, errlen, "host %s is busy with job %s (%s)", h->id, h->active->id,
-					 jobstate_name(h->active->state));
+				snprintf(err, errlen, "host %s is busy with job %s (%s)", h->id,
+				         h->active->id, jobstate_name(h->active->state));
 			goto refused;
 		}
 	}
@@ -282,20 +294,20 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 	note_from(co, j);
 
 	struct store_job sj = {.job_id = j->id,
-			       .action = jb->action,
-			       .operator_name = jb->operator_name,
-			       .reason = jb->reason,
-			       .body = j->body,
-			       .body_len = j->body_len,
-			       .targets = j->targets,
-			       .targets_len = j->targets_len,
-			       .created_ms = jb->created_ms,
-			       .expires_ms = jb->expires_ms,
-			       .submitted_ms = j->submitted_ms,
-			       .deadline_ms = j->deadline_ms,
-			       .state = "running",
-			       .stage = "quorum",
-			       .message = ""};
+	                       .action = jb->action,
+	                       .operator_name = jb->operator_name,
+	                       .reason = jb->reason,
+	                       .body = j->body,
+	                       .body_len = j->body_len,
+	                       .targets = j->targets,
+	                       .targets_len = j->targets_len,
+	                       .created_ms = jb->created_ms,
+	                       .expires_ms = jb->expires_ms,
+	                       .submitted_ms = j->submitted_ms,
+	                       .deadline_ms = j->deadline_ms,
+	                       .state = "running",
+	                       .stage = "quorum",
+	                       .message = ""};
 	memcpy(sj.sig, j->sig, PROTO_SIGFRAME_LEN);
 	coord_tx(co);
 	rc = store_job_insert(co->store, &sj, jb->targets, jb->n_targets, err, errlen);
@@ -303,12 +315,14 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 		code = rc == STORE_CONFLICT ? PROTO_E_CONFLICT : PROTO_E_INTERNAL;
 		goto refused;
 	}
-	coord_audit(co, who, "job-submit", j->id, targets, "accepted", "%s by %s (%s), %zu target%s%s%s", jb->action,
-		    jb->operator_name, j->signer, jb->n_targets, jb->n_targets == 1 ? "" : "s", *jb->reason ? ": " : "",
-		    jb->reason);
+	coord_audit(co, who, "job-submit", j->id, targets, "accepted",
+	            "%s by %s (%s), %zu target%s%s%s", jb->action, jb->operator_name, j->signer,
+	            jb->n_targets, jb->n_targets == 1 ? "" : "s", *jb->reason ? ": " : "",
+	            jb->reason);
 	job_activate(co, j);
 	co->stats.jobs_submitted++;
-	log_info("job %s: %s on %zu hosts, submitted by %s", j->id, jb->action, j->n, jb->operator_name);
+	log_info("job %s: %s on %zu hosts, submitted by %s", j->id, jb->action, j->n,
+	         jb->operator_name);
 	notify_job(co, j, COORD_EVENT_START);
 	/* The job as accepted (every host pending, version base): a follower
 	 * asks for what changed since. */
@@ -316,7 +330,8 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 	json_decref(targets);
 	return 0;
 refused:
-	coord_audit(co, who, "job-submit", jb->job_id, targets, "refused", "%s: %s", proto_err_name(code), err);
+	coord_audit(co, who, "job-submit", jb->job_id, targets, "refused", "%s: %s",
+	            proto_err_name(code), err);
 	json_decref(targets);
 	job_free(j);
 	return code;
@@ -340,7 +355,8 @@ load_host_row(void *ctx, const struct store_job_host *sh)
 	int st = jobstate_host_from_name(sh->state);
 
 	if (sh->order >= j->n || strcmp(j->hosts[sh->order].host, sh->host_id) != 0 || st < 0) {
-		snprintf(lc->err, lc->errlen, "job %s: stored row for %s does not match the job", j->id, sh->host_id);
+		snprintf(lc->err, lc->errlen, "job %s: stored row for %s does not match the job",
+		         j->id, sh->host_id);
 		return -1;
 	}
 	struct job_host *jh = &j->hosts[sh->order];
@@ -371,13 +387,15 @@ static int
 load_job_row(void *ctx, const struct store_job *sj)
 {
 	struct load_ctx *lc = ctx;
-	struct job *j = job_new(sj->body, sj->body_len, sj->sig, sj->targets, sj->targets_len, lc->err, lc->errlen);
+	struct job *j = job_new(sj->body, sj->body_len, sj->sig, sj->targets, sj->targets_len,
+	                        lc->err, lc->errlen);
 	int st = jobstate_from_name(sj->state), sg = jobstate_stage_from_name(sj->stage);
 
 	if (j == NULL)
 		return -1;
 	if (st < 0 || sg < 0) {
-		snprintf(lc->err, lc->errlen, "job %s: unknown stored state %s/%s", sj->job_id, sj->state, sj->stage);
+		snprintf(lc->err, lc->errlen, "job %s: unknown stored state %s/%s", sj->job_id,
+		         sj->state, sj->stage);
 		job_free(j);
 		return -1;
 	}
@@ -389,7 +407,8 @@ load_job_row(void *ctx, const struct store_job *sj)
 	j->batch = sj->batch;
 	snprintf(j->message, sizeof(j->message), "%s", sj->message);
 	lc->j = j;
-	if (store_job_hosts_each(lc->co->store, j->id, load_host_row, lc, lc->err, lc->errlen) != 0) {
+	if (store_job_hosts_each(lc->co->store, j->id, load_host_row, lc, lc->err, lc->errlen) !=
+	    0) {
 		job_free(j);
 		return -1;
 	}
@@ -402,7 +421,8 @@ load_job_row(void *ctx, const struct store_job *sj)
 int
 jobs_load(struct coord *co, char *err, size_t errlen)
 {
-	static const char *const states[] = {"running", "paused", "halted", "aborted", "failed", NULL};
+	static const char *const states[] = {"running", "paused", "halted",
+	                                     "aborted", "failed", NULL};
 	struct job *list = NULL, *next;
 	struct load_ctx lc = {co, NULL, &list, err, errlen};
 
@@ -420,8 +440,8 @@ jobs_load(struct coord *co, char *err, size_t errlen)
 			job_free(list);
 			continue;
 		}
-		log_info("job %s: %s, stage %s, resumed from the store", list->id, jobstate_name(list->state),
-			 jobstate_stage_name(list->stage));
+		log_info("job %s: %s, stage %s, resumed from the store", list->id,
+		         jobstate_name(list->state), jobstate_stage_name(list->stage));
 		job_stamp(co, list);
 		job_activate(co, list);
 	}
@@ -461,8 +481,8 @@ jobs_free(struct coord *co)
 /* ---- state changes ---- */
 
 void
-jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const char *failed_step, const char *fmt,
-	      ...)
+jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const char *failed_step,
+              const char *fmt, ...)
 {
 	struct job_host *jh = &j->hosts[i];
 	va_list ap;
@@ -481,11 +501,13 @@ jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const
 			co->stats.job_hosts_ended[st]++;
 		/* Failures are news; at 10,000 hosts the rest would be noise. */
 		if (st == JH_FAILED || st == JH_UNREACHABLE)
-			log_info("job %s: host %s %s -> %s%s%s", j->id, jh->host, jobstate_host_name(jh->state),
-				 jobstate_host_name(st), *jh->message ? ": " : "", jh->message);
+			log_info("job %s: host %s %s -> %s%s%s", j->id, jh->host,
+			         jobstate_host_name(jh->state), jobstate_host_name(st),
+			         *jh->message ? ": " : "", jh->message);
 		else
-			log_debug("job %s: host %s %s -> %s%s%s", j->id, jh->host, jobstate_host_name(jh->state),
-				  jobstate_host_name(st), *jh->message ? ": " : "", jh->message);
+			log_debug("job %s: host %s %s -> %s%s%s", j->id, jh->host,
+			          jobstate_host_name(jh->state), jobstate_host_name(st),
+			          *jh->message ? ": " : "", jh->message);
 		jh->state = st;
 	}
 	if (jobstate_host_final(st)) {
@@ -517,10 +539,19 @@ jobs_persist(struct coord *co, struct job *j)
 		changed = true;
 		if (!jh->dirty)
 			continue;
-		struct store_job_host sh = {j->id,	     jh->host,			jh->order,	jh->role,
-					    jh->batch,	     jobstate_host_name(jh->state), jh->phase,	jh->step,
-					    jh->failed_step, jh->message,		jh->updated_ms, jh->dispatch_expires_ms,
-					    (int64_t)jh->unit};
+		struct store_job_host sh = {j->id,
+		                            jh->host,
+		                            jh->order,
+		                            jh->role,
+		                            jh->batch,
+		                            jobstate_host_name(jh->state),
+		                            jh->phase,
+		                            jh->step,
+		                            jh->failed_step,
+		                            jh->message,
+		                            jh->updated_ms,
+		                            jh->dispatch_expires_ms,
+		                            (int64_t)jh->unit};
 		coord_tx(co);
 		if (store_job_host_update(co->store, &sh, err, sizeof(err)) != 0)
 			log_err("%s", err);
@@ -528,8 +559,9 @@ jobs_persist(struct coord *co, struct job *j)
 	}
 	if (j->dirty) {
 		coord_tx(co);
-		if (store_job_update(co->store, j->id, jobstate_name(j->state), jobstate_stage_name(j->stage), j->batch,
-				     j->message, j->ended_ms, err, sizeof(err)) != 0)
+		if (store_job_update(co->store, j->id, jobstate_name(j->state),
+		                     jobstate_stage_name(j->stage), j->batch, j->message,
+		                     j->ended_ms, err, sizeof(err)) != 0)
 			log_err("%s", err);
 		j->dirty = false;
 	}
@@ -557,7 +589,8 @@ jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase_arg)
 	/* A copy: callers that send the same phase again pass jh->phase itself. */
 	snprintf(phase, sizeof(phase), "%s", phase_arg);
 	if (j->state != JOB_RUNNING) {
-		log_warn("job %s is %s: nothing more is sent to %s", j->id, jobstate_name(j->state), jh->host);
+		log_warn("job %s is %s: nothing more is sent to %s", j->id, jobstate_name(j->state),
+		         jh->host);
 		return false;
 	}
 	if (h == NULL || !registry_online(h))
@@ -569,7 +602,8 @@ jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase_arg)
 	/* The proof that h is a target: the tree is built at the first dispatch
 	 * (jobs loaded only to be shown never need one). */
 	if (j->tree == NULL) {
-		j->tree = proto_merkle_new((const char *const *)j->jm->u.job.targets, j->jm->u.job.n_targets);
+		j->tree = proto_merkle_new((const char *const *)j->jm->u.job.targets,
+		                           j->jm->u.job.n_targets);
 		if (j->tree == NULL) {
 			log_err("job %s: out of memory for its target tree", j->id);
 			return false;
@@ -612,7 +646,8 @@ jobs_dispatch_dead(const struct job_host *jh, uint64_t now_ms)
 {
 	/* An agent refuses a DISPATCH when its clock is past expires_ms +
 	 * skew; its clock may lag ours by up to skew as well. */
-	return jh->dispatch_expires_ms == 0 || now_ms > jh->dispatch_expires_ms + 2 * (uint64_t)PROTO_SKEW_MS;
+	return jh->dispatch_expires_ms == 0 ||
+	       now_ms > jh->dispatch_expires_ms + 2 * (uint64_t)PROTO_SKEW_MS;
 }
 
 /* The agent answered the phase in flight (ACK, PROGRESS or RESULT). */
@@ -640,7 +675,9 @@ target_index(const struct job *j, const char *host_id)
 static long
 target_of(struct coord *co, struct host *h, const char *job_id, struct job **jp)
 {
-	struct job *j = h->active != NULL && strcmp(h->active->id, job_id) == 0 ? h->active : jobs_find(co, job_id);
+	struct job *j = h->active != NULL && strcmp(h->active->id, job_id) == 0
+	                    ? h->active
+	                    : jobs_find(co, job_id);
 
 	*jp = j;
 	if (j == NULL)
@@ -672,7 +709,8 @@ jobs_on_hello(struct coord *co, struct host *h)
 		 * Ended: never again; a step the agent had started goes on from
 		 * its journal and its results are recorded. */
 		log_info("job %s: %s is back; the job is %s, so nothing is sent%s", j->id, h->id,
-			 jobstate_name(j->state), jh->awaiting_ack ? " (its dispatch was never acknowledged)" : "");
+		         jobstate_name(j->state),
+		         jh->awaiting_ack ? " (its dispatch was never acknowledged)" : "");
 		return;
 	}
 	/* The agent resumes what its journal holds, or reports it again. */
@@ -706,8 +744,9 @@ jobs_on_ack(struct coord *co, struct host *h, const struct proto_msg *m)
 		return;
 	}
 	struct job_host *jh = &j->hosts[i];
-	bool nonce_ok = a->nonce_len == PROTO_NONCE_LEN ? sodium_memcmp(a->nonce, jh->nonce, PROTO_NONCE_LEN) == 0
-							: anonymous && a->nonce_len == 0;
+	bool nonce_ok = a->nonce_len == PROTO_NONCE_LEN
+	                    ? sodium_memcmp(a->nonce, jh->nonce, PROTO_NONCE_LEN) == 0
+	                    : anonymous && a->nonce_len == 0;
 	if (!nonce_ok || !jh->awaiting_ack) {
 		log_debug("job %s: %s answered an earlier dispatch", j->id, h->id);
 		return;
@@ -716,8 +755,9 @@ jobs_on_ack(struct coord *co, struct host *h, const struct proto_msg *m)
 	jh->activity_mono = clock_mono_ms();
 	if (m->type == PROTO_NACK) {
 		const char *code = proto_err_name((int)a->code);
-		jobs_host_set(co, j, (size_t)i, JH_FAILED, "dispatch", "the agent refused the %s dispatch: %s: %s",
-			      jh->phase, code ? code : "?", a->message);
+		jobs_host_set(co, j, (size_t)i, JH_FAILED, "dispatch",
+		              "the agent refused the %s dispatch: %s: %s", jh->phase,
+		              code ? code : "?", a->message);
 		j->poked = true;
 	}
 }
@@ -769,8 +809,8 @@ data_json(const struct proto_result *r)
  * even a compromised one, can store per job to the action's steps. Returns
  * 0, or the code of the NACK with a message in err. */
 static int
-result_admissible(const char *job_id, const char *action, const char *phase, const char *host, const char *step,
-		  char *err, size_t errlen)
+result_admissible(const char *job_id, const char *action, const char *phase, const char *host,
+                  const char *step, char *err, size_t errlen)
 {
 	if (phase == NULL) {
 		snprintf(err, errlen, "job %s does not target %s", job_id, host);
@@ -784,20 +824,21 @@ result_admissible(const char *job_id, const char *action, const char *phase, con
 	if (proto_action_step(action, "preflight", step) ||
 	    (strcmp(phase, "run") == 0 && proto_action_step(action, "run", step)))
 		return 0;
-	snprintf(err, errlen, "'%s' is not a step of %s in the phase%s dispatched to %s", step, action,
-		 strcmp(phase, "run") == 0 ? "s" : "", host);
+	snprintf(err, errlen, "'%s' is not a step of %s in the phase%s dispatched to %s", step,
+	         action, strcmp(phase, "run") == 0 ? "s" : "", host);
 	return PROTO_E_VALUE;
 }
 
 static void
-nack_result(struct coord *co, const uint8_t *rid, size_t rid_len, const struct proto_result *r, int code,
-	    const char *why)
+nack_result(struct coord *co, const uint8_t *rid, size_t rid_len, const struct proto_result *r,
+            int code, const char *why)
 {
 	struct proto_msg nack = {.type = PROTO_NACK};
 
-	nack.u.ack = (struct proto_ack){PROTO_RESULT, r->job_id, r->host_id, r->step, {0}, 0, (uint64_t)code, why};
+	nack.u.ack = (struct proto_ack){PROTO_RESULT, r->job_id, r->host_id,     r->step,
+	                                {0},          0,         (uint64_t)code, why};
 	log_warn("refused the %s result of job %s from %s: %s: %s", r->step, r->job_id, r->host_id,
-		 proto_err_name(code), why);
+	         proto_err_name(code), why);
 	coord_send_msg(co, co->router, rid, rid_len, &nack);
 }
 
@@ -809,7 +850,8 @@ note_backup(struct coord *co, struct host *h, const struct job *j, const struct 
 	const struct proto_job *jb = &j->jm->u.job;
 	const char *here = NULL, *version = "";
 
-	if (strcmp(jb->action, "rollback") != 0 || (strcmp(r->step, "preflight") != 0 && strcmp(r->step, "recheck") != 0))
+	if (strcmp(jb->action, "rollback") != 0 ||
+	    (strcmp(r->step, "preflight") != 0 && strcmp(r->step, "recheck") != 0))
 		return;
 	for (size_t i = 0; i < r->n_data; i++) {
 		if (strcmp(r->data[i].key, "backup_here") == 0)
@@ -819,12 +861,12 @@ note_backup(struct coord *co, struct host *h, const struct job *j, const struct 
 	}
 	if (here != NULL)
 		deploy_note_backup(co, h, j->id, proto_param(jb->params, jb->n_params, "backup"),
-				   strcmp(here, "true") == 0, version);
+		                   strcmp(here, "true") == 0, version);
 }
 
 void
-jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, const struct proto_frame *fr,
-	       const uint8_t *rid, size_t rid_len)
+jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m,
+               const struct proto_frame *fr, const uint8_t *rid, size_t rid_len)
 {
 	const struct proto_result *r = &m->u.result;
 	struct proto_msg ack = {.type = PROTO_ACK};
@@ -835,11 +877,12 @@ jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, cons
 	long i = target_of(co, h, r->job_id, &j);
 
 	if (j != NULL) {
-		rc = result_admissible(j->id, j->jm->u.job.action, i < 0 ? NULL : j->hosts[i].phase, h->id, r->step,
-				       err, sizeof(err));
+		rc = result_admissible(j->id, j->jm->u.job.action, i < 0 ? NULL : j->hosts[i].phase,
+		                       h->id, r->step, err, sizeof(err));
 	} else {
 		/* A job that has left memory is judged from the store. */
-		rc = store_job_target(co->store, r->job_id, h->id, action, phase, &is_target, err, sizeof(err));
+		rc = store_job_target(co->store, r->job_id, h->id, action, phase, &is_target, err,
+		                      sizeof(err));
 		if (rc < 0) {
 			log_err("%s", err);
 			return; /* not acknowledged: the agent sends it again */
@@ -848,8 +891,8 @@ jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, cons
 			snprintf(err, sizeof(err), "no job %s", r->job_id);
 			rc = PROTO_E_NOT_FOUND;
 		} else {
-			rc = result_admissible(r->job_id, action, is_target ? phase : NULL, h->id, r->step, err,
-					       sizeof(err));
+			rc = result_admissible(r->job_id, action, is_target ? phase : NULL, h->id,
+			                       r->step, err, sizeof(err));
 		}
 	}
 	if (rc != 0) {
@@ -858,36 +901,50 @@ jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m, cons
 	}
 	if ((dj = data_json(r)) == NULL)
 		goto out; /* not acknowledged: the agent sends it again */
-	struct store_result sr = {r->job_id,	r->host_id,   r->step,	      r->status,   r->exit_code,
-				  r->started_ms, r->duration_ms, r->message,  r->output_tail, dj,
-				  r->final,	{0},	      fr[1].data,     fr[1].len,   {0},
-				  proto_now_ms()};
+	struct store_result sr = {r->job_id,
+	                          r->host_id,
+	                          r->step,
+	                          r->status,
+	                          r->exit_code,
+	                          r->started_ms,
+	                          r->duration_ms,
+	                          r->message,
+	                          r->output_tail,
+	                          dj,
+	                          r->final,
+	                          {0},
+	                          fr[1].data,
+	                          fr[1].len,
+	                          {0},
+	                          proto_now_ms()};
 	memcpy(sr.incarnation, r->incarnation, PROTO_INCARN_LEN);
 	memcpy(sr.sig, fr[2].data, PROTO_SIGFRAME_LEN);
 	coord_tx(co);
 	rc = store_result_insert(co->store, &sr, err, sizeof(err));
 	if (rc < 0 || rc == STORE_NOT_FOUND) {
-		log_err("job %s: cannot store the %s result of %s: %s", r->job_id, r->step, h->id, err);
+		log_err("job %s: cannot store the %s result of %s: %s", r->job_id, r->step, h->id,
+		        err);
 		goto out;
 	}
 	ack.u.ack = (struct proto_ack){PROTO_RESULT, r->job_id, r->host_id, r->step, {0}, 0, 0, ""};
 	coord_queue_ack(co, rid, rid_len, &ack);
 	if (rc == STORE_DUPLICATE) {
-		log_debug("job %s: %s %s result again; acknowledged again", r->job_id, h->id, r->step);
+		log_debug("job %s: %s %s result again; acknowledged again", r->job_id, h->id,
+		          r->step);
 		goto out;
 	}
 	metrics_step_result(co, j != NULL ? j->jm->u.job.action : action, r->step, r->duration_ms);
 	if (j == NULL || i < 0) {
-		log_info("job %s: late %s result from %s (%s) after the job ended", r->job_id, r->step, h->id,
-			 r->status);
+		log_info("job %s: late %s result from %s (%s) after the job ended", r->job_id,
+		         r->step, h->id, r->status);
 		goto out;
 	}
 	struct job_host *jh = &j->hosts[i];
 	acknowledged(jh);
 	jh->activity_mono = clock_mono_ms();
 	if (jobstate_host_final(jh->state)) {
-		log_info("job %s: late %s result from %s (%s) after it was %s", j->id, r->step, h->id, r->status,
-			 jobstate_host_name(jh->state));
+		log_info("job %s: late %s result from %s (%s) after it was %s", j->id, r->step,
+		         h->id, r->status, jobstate_host_name(jh->state));
 		goto out;
 	}
 	snprintf(jh->step, sizeof(jh->step), "%s", r->step);
@@ -913,10 +970,11 @@ out:
 static json_t *
 policy_json(const struct proto_policy *p)
 {
-	return json_pack("{s:I, s:I, s:b, s:I, s:b, s:I, s:I, s:I}", "canary", (json_int_t)p->canary, "batch",
-			 (json_int_t)p->batch, "batch_pct", p->batch_pct, "budget", (json_int_t)p->budget, "budget_pct",
-			 p->budget_pct, "quorum_pct", (json_int_t)p->quorum_pct, "step_deadline_s",
-			 (json_int_t)p->step_deadline_s, "job_deadline_s", (json_int_t)p->job_deadline_s);
+	return json_pack(
+	    "{s:I, s:I, s:b, s:I, s:b, s:I, s:I, s:I}", "canary", (json_int_t)p->canary, "batch",
+	    (json_int_t)p->batch, "batch_pct", p->batch_pct, "budget", (json_int_t)p->budget,
+	    "budget_pct", p->budget_pct, "quorum_pct", (json_int_t)p->quorum_pct, "step_deadline_s",
+	    (json_int_t)p->step_deadline_s, "job_deadline_s", (json_int_t)p->job_deadline_s);
 }
 
 json_t *
@@ -928,16 +986,21 @@ jobs_summary_json(const struct job *j)
 	for (size_t i = 0; i < jb->n_params; i++)
 		json_object_set_new(params, jb->params[i].key, json_string(jb->params[i].value));
 	for (int s = 0; s < JH_COUNT; s++)
-		json_object_set_new(counts, jobstate_host_name((enum jh_state)s), json_integer((json_int_t)j->counts[s]));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:s, s:s, s:I, s:s, s:I, s:o, s:s}", "job_id",
-		      j->id, "action", jb->action, "operator", jb->operator_name, "reason", jb->reason, "params", params,
-		      "policy", policy_json(&jb->policy), "created_ms", (json_int_t)jb->created_ms, "expires_ms",
-		      (json_int_t)jb->expires_ms, "submitted_ms", (json_int_t)j->submitted_ms, "deadline_ms",
-		      (json_int_t)j->deadline_ms, "state", jobstate_name(j->state), "stage",
-		      jobstate_stage_name(j->stage), "batch", (json_int_t)j->batch, "message", j->message, "targets",
-		      (json_int_t)j->n, "counts", counts, "signer", j->signer);
+		json_object_set_new(counts, jobstate_host_name((enum jh_state)s),
+		                    json_integer((json_int_t)j->counts[s]));
+	o = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:s, s:s, s:I, s:s, s:I, s:o, s:s}",
+	    "job_id", j->id, "action", jb->action, "operator", jb->operator_name, "reason",
+	    jb->reason, "params", params, "policy", policy_json(&jb->policy), "created_ms",
+	    (json_int_t)jb->created_ms, "expires_ms", (json_int_t)jb->expires_ms, "submitted_ms",
+	    (json_int_t)j->submitted_ms, "deadline_ms", (json_int_t)j->deadline_ms, "state",
+	    jobstate_name(j->state), "stage", jobstate_stage_name(j->stage), "batch",
+	    (json_int_t)j->batch, "message", j->message, "targets", (json_int_t)j->n, "counts",
+	    counts, "signer", j->signer);
 	if (o != NULL) {
-		json_object_set_new(o, "ended_ms", j->ended_ms ? json_integer((json_int_t)j->ended_ms) : json_null());
+		json_object_set_new(o, "ended_ms",
+		                    j->ended_ms ? json_integer((json_int_t)j->ended_ms)
+		                                : json_null());
 		json_object_set_new(o, "version", json_integer((json_int_t)j->version));
 	}
 	return o;
@@ -959,11 +1022,12 @@ jobs_detail_json(const struct job *j, uint64_t since)
 		const struct job_host *jh = &j->hosts[i];
 		if (changes && jh->version <= since)
 			continue;
-		json_t *h = json_pack("{s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "host", jh->host, "order",
-				      (json_int_t)jh->order, "unit", (json_int_t)jh->unit, "role", jh->role, "batch",
-				      (json_int_t)jh->batch, "state", jobstate_host_name(jh->state), "phase", jh->phase,
-				      "step", jh->step, "failed_step", jh->failed_step, "message", jh->message,
-				      "updated_ms", (json_int_t)jh->updated_ms);
+		json_t *h = json_pack(
+		    "{s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "host", jh->host,
+		    "order", (json_int_t)jh->order, "unit", (json_int_t)jh->unit, "role", jh->role,
+		    "batch", (json_int_t)jh->batch, "state", jobstate_host_name(jh->state), "phase",
+		    jh->phase, "step", jh->step, "failed_step", jh->failed_step, "message",
+		    jh->message, "updated_ms", (json_int_t)jh->updated_ms);
 		if (h == NULL || json_array_append_new(hosts, h) != 0) {
 			json_decref(o);
 			json_decref(hosts);

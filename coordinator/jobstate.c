@@ -8,9 +8,10 @@
 
 #include "coordinator/coord.h"
 
-static const char *const host_names[JH_COUNT] = {"pending", "preflight", "ready",   "running",
-						 "succeeded", "failed",	   "skipped", "unreachable"};
-static const char *const state_names[] = {"running", "paused", "succeeded", "failed", "halted", "aborted"};
+static const char *const host_names[JH_COUNT] = {
+    "pending", "preflight", "ready", "running", "succeeded", "failed", "skipped", "unreachable"};
+static const char *const state_names[] = {"running", "paused", "succeeded",
+                                          "failed",  "halted", "aborted"};
 static const char *const stage_names[] = {"quorum", "preflight", "canary", "batches", "done"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -23,7 +23,7 @@
 #include "coordinator/coord.h"
 
 #define DEFAULT_CONF "/etc/odc-fleet/coordinator.conf"
-#define EXIT_OK	     0
+#define EXIT_OK      0
 #define EXIT_FAIL    1
 #define EXIT_USAGE   2
 
@@ -56,11 +56,11 @@ systemd_status(struct coord *co, struct sdnotify *sn, bool ready)
 
 	map_each(co->hosts, count_host, &hc);
 	if (ready)
-		sdnotify_ready(sn, "%zu of %zu hosts online, %zu active jobs", hc.online, hc.enrolled,
-			       map_count(co->job_map));
+		sdnotify_ready(sn, "%zu of %zu hosts online, %zu active jobs", hc.online,
+		               hc.enrolled, map_count(co->job_map));
 	else
-		sdnotify_status(sn, "%zu of %zu hosts online, %zu active jobs", hc.online, hc.enrolled,
-				map_count(co->job_map));
+		sdnotify_status(sn, "%zu of %zu hosts online, %zu active jobs", hc.online,
+		                hc.enrolled, map_count(co->job_map));
 }
 
 static void
@@ -73,12 +73,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: odc-coordinator [-c FILE] [-v] run\n"
-		   "       odc-coordinator [-c FILE] check-config\n"
-		   "       odc-coordinator keygen SECRET_KEY_FILE PUBLIC_KEY_FILE\n"
-		   "       odc-coordinator --help | --version\n"
-		   "\n"
-		   "  -c FILE   configuration (default " DEFAULT_CONF ")\n"
-		   "  -v        log debug events\n");
+	           "       odc-coordinator [-c FILE] check-config\n"
+	           "       odc-coordinator keygen SECRET_KEY_FILE PUBLIC_KEY_FILE\n"
+	           "       odc-coordinator --help | --version\n"
+	           "\n"
+	           "  -c FILE   configuration (default " DEFAULT_CONF ")\n"
+	           "  -v        log debug events\n");
 }
 
 static int
@@ -117,11 +117,9 @@ static void
 serve(struct coord *co, long timeout_ms)
 {
 	zmq_pollitem_t items[6] = {
-		{co->zap, 0, ZMQ_POLLIN, 0},
-		{co->router, 0, ZMQ_POLLIN, 0},
-		{co->ctl_ipc, 0, ZMQ_POLLIN, 0},
-		{co->mon, 0, ZMQ_POLLIN, 0},
-		{co->ctl_tcp, 0, ZMQ_POLLIN, 0},
+	    {co->zap, 0, ZMQ_POLLIN, 0},     {co->router, 0, ZMQ_POLLIN, 0},
+	    {co->ctl_ipc, 0, ZMQ_POLLIN, 0}, {co->mon, 0, ZMQ_POLLIN, 0},
+	    {co->ctl_tcp, 0, ZMQ_POLLIN, 0},
 	};
 	int n = co->ctl_tcp != NULL ? 5 : 4, rc;
 	/* The metrics endpoint, last: a plain descriptor after the sockets. */
@@ -196,7 +194,8 @@ run(struct coord *co, char *err, size_t errlen)
 	co->curves = map_new();
 	co->job_map = map_new();
 	co->deployments = map_new();
-	if (co->hosts == NULL || co->curves == NULL || co->job_map == NULL || co->deployments == NULL) {
+	if (co->hosts == NULL || co->curves == NULL || co->job_map == NULL ||
+	    co->deployments == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -207,9 +206,11 @@ run(struct coord *co, char *err, size_t errlen)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 4096)
-		log_warn("open files limited to %llu: fewer agents than that can connect (LimitNOFILE)",
-			 (unsigned long long)rl.rlim_cur);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < 4096)
+		log_warn(
+		    "open files limited to %llu: fewer agents than that can connect (LimitNOFILE)",
+		    (unsigned long long)rl.rlim_cur);
 	if (registry_load(co, err, errlen) != 0 || jobs_load(co, err, errlen) != 0)
 		goto out;
 	if (notify_start(co, err, errlen) != 0)
@@ -231,11 +232,13 @@ run(struct coord *co, char *err, size_t errlen)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	log_info("odc-coordinator %s: %s, agents on %s, control on ipc://%s%s%s; %zu hosts, %zu active jobs",
-		 COORD_VERSION, co->conf->id, co->conf->agents_bind, co->conf->control_socket,
-		 *co->conf->control_tcp ? " and " : "", co->conf->control_tcp, map_count(co->hosts),
-		 map_count(co->job_map));
-	coord_audit(co, "coordinator", "start", NULL, NULL, "ok", "odc-coordinator %s", COORD_VERSION);
+	log_info("odc-coordinator %s: %s, agents on %s, control on ipc://%s%s%s; %zu hosts, %zu "
+	         "active jobs",
+	         COORD_VERSION, co->conf->id, co->conf->agents_bind, co->conf->control_socket,
+	         *co->conf->control_tcp ? " and " : "", co->conf->control_tcp, map_count(co->hosts),
+	         map_count(co->job_map));
+	coord_audit(co, "coordinator", "start", NULL, NULL, "ok", "odc-coordinator %s",
+	            COORD_VERSION);
 	coord_flush_turn(co);
 	/* Ready: the store is loaded and every socket is bound. */
 	systemd_status(co, &sn, true);
@@ -303,7 +306,8 @@ main(int argc, char **argv)
 	int verbose = 0, ret;
 	enum log_level lvl;
 
-	if ((ret = cli_daemon_options(argc, argv, "odc-coordinator", COORD_VERSION, PROTO_VERSION, usage, &conf_path, &verbose)) >= 0)
+	if ((ret = cli_daemon_options(argc, argv, "odc-coordinator", COORD_VERSION, PROTO_VERSION,
+	                              usage, &conf_path, &verbose)) >= 0)
 		return ret;
 	const char *cmd = argv[optind];
 	if (keys_init() != 0) {
@@ -312,7 +316,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "keygen") == 0) {
 		if (optind + 3 != argc) {
-			fprintf(stderr, "usage: odc-coordinator keygen SECRET_KEY_FILE PUBLIC_KEY_FILE\n");
+			fprintf(stderr,
+			        "usage: odc-coordinator keygen SECRET_KEY_FILE PUBLIC_KEY_FILE\n");
 			return EXIT_USAGE;
 		}
 		return cmd_keygen(argv[optind + 1], argv[optind + 2]);

@@ -27,6 +27,7 @@ void *map_get_str(const struct map *m, const char *s);
 void *map_del_str(struct map *m, const char *s);
 /* Calls fn for every entry in no particular order; fn must not change the
  * map. A non-zero return stops the walk and is returned. */
-int map_each(const struct map *m, int (*fn)(void *ctx, const void *key, size_t len, void *value), void *ctx);
+int map_each(const struct map *m, int (*fn)(void *ctx, const void *key, size_t len, void *value),
+             void *ctx);
 
 #endif

@@ -20,7 +20,7 @@
 #include "common/log.h"
 #include "coordinator/coord.h"
 
-#define METRICS_PATH	     "/metrics"
+#define METRICS_PATH         "/metrics"
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 /* 10,000 hosts render to about 3.5 MB; a job in memory to about 1 KiB. */
 #define METRICS_MAX_BYTES (32u * 1024 * 1024)
@@ -30,18 +30,18 @@
  * itself and makes room for each newcomer by closing the connection that
  * has waited longest without a whole request. At most METRICS_CONNS_MAX, and
  * no more than a sixteenth of the open files limit: the agents come first. */
-#define METRICS_CONNS_MAX      64
-#define METRICS_CONNS_MIN      8
-#define METRICS_PER_ADDRESS    4     /* one client address holds at most limit / this */
-#define METRICS_ACCEPT_BURST   16    /* accepted per loop turn */
-#define METRICS_BACKLOG	       128
-#define METRICS_IDLE_S	       5     /* libmicrohttpd closes a connection silent this long */
-#define METRICS_REQUEST_MS     10000 /* a request must arrive whole within this */
-#define METRICS_ANSWER_MS      30000 /* and its answer must be taken within this */
-#define METRICS_BUSY_GRACE_MS  1000  /* an answer this young is never cut short */
-#define METRICS_PAUSE_MS       1000  /* no accept for this long when out of descriptors */
-#define METRICS_WARN_MS	       60000 /* at most one warning a minute about closed connections */
-#define METRICS_PEEK	       2048  /* bytes looked at for a whole request header */
+#define METRICS_CONNS_MAX     64
+#define METRICS_CONNS_MIN     8
+#define METRICS_PER_ADDRESS   4  /* one client address holds at most limit / this */
+#define METRICS_ACCEPT_BURST  16 /* accepted per loop turn */
+#define METRICS_BACKLOG       128
+#define METRICS_IDLE_S        5     /* libmicrohttpd closes a connection silent this long */
+#define METRICS_REQUEST_MS    10000 /* a request must arrive whole within this */
+#define METRICS_ANSWER_MS     30000 /* and its answer must be taken within this */
+#define METRICS_BUSY_GRACE_MS 1000  /* an answer this young is never cut short */
+#define METRICS_PAUSE_MS      1000  /* no accept for this long when out of descriptors */
+#define METRICS_WARN_MS       60000 /* at most one warning a minute about closed connections */
+#define METRICS_PEEK          2048  /* bytes looked at for a whole request header */
 
 /* One client connection, from libmicrohttpd's STARTED notice to its CLOSED
  * one: its descriptor stays open until after CLOSED, so fd is always ours
@@ -52,22 +52,22 @@ struct mconn {
 	sa_family_t family;
 	uint8_t ip[16];
 	uint64_t since; /* clock_mono_ms: accepted, or its current request began or ended */
-	bool busy;	/* has a whole request, being answered */
-	bool evicted;	/* shut down; libmicrohttpd has yet to see it close */
+	bool busy;      /* has a whole request, being answered */
+	bool evicted;   /* shut down; libmicrohttpd has yet to see it close */
 };
 
 struct metrics {
 	struct MHD_Daemon *d;
 	int listen_fd;
-	int epoll_fd;	       /* the loop polls this one: listen_fd and libmicrohttpd's epoll */
+	int epoll_fd;          /* the loop polls this one: listen_fd and libmicrohttpd's epoll */
 	unsigned int limit;    /* connections held, not counting the evicted */
 	unsigned int per_addr; /* of them, from one client address */
 	unsigned int live;     /* connections not evicted */
 	unsigned int total;    /* every one libmicrohttpd holds, the evicted too */
 	struct mconn *conns;
-	bool adding_busy;	      /* what accept_some saw of the connection being added */
+	bool adding_busy; /* what accept_some saw of the connection being added */
 	uint64_t adding_since;
-	uint64_t paused_until;	      /* clock_mono_ms; 0 when accepting */
+	uint64_t paused_until;          /* clock_mono_ms; 0 when accepting */
 	uint64_t closed_early, refused; /* connections closed, refused since the last warning */
 	uint64_t last_warn, last_pause_warn;
 	bool started;
@@ -111,7 +111,8 @@ metrics_count_refused(struct coord *co, enum coord_sock sock, enum coord_refusal
 /* The upper bounds of the duration histograms' buckets, in milliseconds:
  * a ping takes a second, a rollback's restore can take hours. */
 static const uint64_t hist_bounds_ms[COORD_HIST_BUCKETS] = {
-    1000, 5000, 15000, 30000, 60000, 120000, 300000, 600000, 900000, 1800000, 3600000, 7200000, 14400000, 28800000};
+    1000,   5000,   15000,   30000,   60000,   120000,   300000,
+    600000, 900000, 1800000, 3600000, 7200000, 14400000, 28800000};
 
 static void
 hist_observe(struct coord_hist *h, uint64_t ms)
@@ -130,7 +131,8 @@ metrics_job_ended(struct coord *co, const struct job *j)
 {
 	uint64_t ms = j->ended_ms > j->submitted_ms ? j->ended_ms - j->submitted_ms : 0;
 
-	if (j->action_idx < 0 || j->action_idx >= PROTO_ACTIONS_MAX || (unsigned)j->state > JOB_ABORTED)
+	if (j->action_idx < 0 || j->action_idx >= PROTO_ACTIONS_MAX ||
+	    (unsigned)j->state > JOB_ABORTED)
 		return;
 	co->stats.jobs_ended[j->action_idx][j->dry_run][j->state]++;
 	hist_observe(&co->stats.job_duration[j->action_idx][j->dry_run][j->state], ms);
@@ -168,7 +170,8 @@ struct host_row {
 };
 
 static const char *const sock_names[COORD_SOCK_COUNT] = {"agents", "control"};
-static const char *const refusal_names[COORD_REFUSED_COUNT] = {"UNKNOWN_KEY", "REVOKED", "NO_CURVE"};
+static const char *const refusal_names[COORD_REFUSED_COUNT] = {"UNKNOWN_KEY", "REVOKED",
+                                                               "NO_CURVE"};
 
 int
 metrics_label_value(struct buf *out, const char *s)
@@ -176,7 +179,10 @@ metrics_label_value(struct buf *out, const char *s)
 	const char *run = s;
 
 	for (; *s != '\0'; s++) {
-		const char *esc = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : *s == '\n' ? "\\n" : NULL;
+		const char *esc = *s == '\\'   ? "\\\\"
+		                  : *s == '"'  ? "\\\""
+		                  : *s == '\n' ? "\\n"
+		                               : NULL;
 		if (esc == NULL)
 			continue;
 		if (buf_append(out, run, (size_t)(s - run)) != 0 || buf_append(out, esc, 2) != 0)
@@ -196,7 +202,8 @@ put(struct out *o, const char *s)
 static void
 family(struct out *o, const char *name, const char *type, const char *help)
 {
-	if (o->rc == 0 && buf_appendf(o->b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type) != 0)
+	if (o->rc == 0 &&
+	    buf_appendf(o->b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type) != 0)
 		o->rc = -1;
 }
 
@@ -235,7 +242,8 @@ sample_ms(struct out *o, const char *name, const char *const *labels, uint64_t m
 {
 	char text[32];
 
-	snprintf(text, sizeof(text), "%llu.%03llu", (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+	snprintf(text, sizeof(text), "%llu.%03llu", (unsigned long long)(ms / 1000),
+	         (unsigned long long)(ms % 1000));
 	sample(o, name, labels, text);
 }
 
@@ -259,7 +267,8 @@ histogram(struct out *o, const char *name, const char *const *labels, const stru
 	for (size_t b = 0; b <= COORD_HIST_BUCKETS; b++) {
 		cum += h->bucket[b];
 		if (b < COORD_HIST_BUCKETS)
-			snprintf(le, sizeof(le), "%llu", (unsigned long long)(hist_bounds_ms[b] / 1000));
+			snprintf(le, sizeof(le), "%llu",
+			         (unsigned long long)(hist_bounds_ms[b] / 1000));
 		else
 			snprintf(le, sizeof(le), "+Inf");
 		sample_u64(o, line, with_le, cum);
@@ -296,16 +305,18 @@ cmp_row(const void *a, const void *b)
 static void
 render_coordinator(struct out *o, const struct coord *co)
 {
-	family(o, "odc_fleet_coordinator_info", "gauge", "This coordinator's id and version; always 1.");
-	sample(o, "odc_fleet_coordinator_info", (const char *const[]){"id", co->conf->id, "version", COORD_VERSION, NULL},
-	       "1");
+	family(o, "odc_fleet_coordinator_info", "gauge",
+	       "This coordinator's id and version; always 1.");
+	sample(o, "odc_fleet_coordinator_info",
+	       (const char *const[]){"id", co->conf->id, "version", COORD_VERSION, NULL}, "1");
 	family(o, "odc_fleet_coordinator_start_time_seconds", "gauge",
 	       "When this coordinator process started, in seconds since the epoch.");
 	sample_ms(o, "odc_fleet_coordinator_start_time_seconds", NULL, co->stats.started_ms);
 }
 
 static void
-render_hosts(struct out *o, const struct host_row *rows, size_t n, uint64_t now_ms, uint64_t now_mono)
+render_hosts(struct out *o, const struct host_row *rows, size_t n, uint64_t now_ms,
+             uint64_t now_mono)
 {
 	static const char *const statuses[] = {"online", "lost", "never", "revoked"};
 	uint64_t counts[4] = {0};
@@ -316,20 +327,24 @@ render_hosts(struct out *o, const struct host_row *rows, size_t n, uint64_t now_
 			if (strcmp(s, statuses[k]) == 0)
 				counts[k]++;
 	}
-	family(o, "odc_fleet_hosts", "gauge", "Enrolled hosts by status (online, lost, never seen, revoked).");
+	family(o, "odc_fleet_hosts", "gauge",
+	       "Enrolled hosts by status (online, lost, never seen, revoked).");
 	for (size_t k = 0; k < 4; k++)
-		sample_u64(o, "odc_fleet_hosts", (const char *const[]){"status", statuses[k], NULL}, counts[k]);
+		sample_u64(o, "odc_fleet_hosts", (const char *const[]){"status", statuses[k], NULL},
+		           counts[k]);
 
 	/* Per host: accepted hosts only; a revoked key is not part of the fleet. */
-	family(o, "odc_fleet_host_up", "gauge", "1 when the host is online, 0 when it is lost or was never seen.");
+	family(o, "odc_fleet_host_up", "gauge",
+	       "1 when the host is online, 0 when it is lost or was never seen.");
 	for (size_t i = 0; i < n; i++) {
 		const struct host *h = rows[i].h;
 		if (!h->revoked)
 			sample(o, "odc_fleet_host_up", (const char *const[]){"host", h->id, NULL},
 			       h->status == HOST_ONLINE ? "1" : "0");
 	}
-	family(o, "odc_fleet_host_heartbeat_age_seconds", "gauge",
-	       "Seconds since the host's latest HELLO or HEARTBEAT; no sample for a host never seen.");
+	family(
+	    o, "odc_fleet_host_heartbeat_age_seconds", "gauge",
+	    "Seconds since the host's latest HELLO or HEARTBEAT; no sample for a host never seen.");
 	for (size_t i = 0; i < n; i++) {
 		const struct host *h = rows[i].h;
 		uint64_t age;
@@ -341,39 +356,49 @@ render_hosts(struct out *o, const struct host_row *rows, size_t n, uint64_t now_
 			age = now_mono > h->last_beat_mono ? now_mono - h->last_beat_mono : 0;
 		else
 			age = now_ms > h->last_beat_ms ? now_ms - h->last_beat_ms : 0;
-		sample_ms(o, "odc_fleet_host_heartbeat_age_seconds", (const char *const[]){"host", h->id, NULL}, age);
+		sample_ms(o, "odc_fleet_host_heartbeat_age_seconds",
+		          (const char *const[]){"host", h->id, NULL}, age);
 	}
 	family(o, "odc_fleet_host_info", "gauge",
-	       "Always 1. Labels: the agent's version, and ODC's version, container state and health from the "
+	       "Always 1. Labels: the agent's version, and ODC's version, container state and "
+	       "health from the "
 	       "host's latest heartbeat (empty when unknown).");
 	for (size_t i = 0; i < n; i++) {
 		const struct host *h = rows[i].h;
-		const struct proto_heartbeat *hb = rows[i].beat != NULL ? &rows[i].beat->u.heartbeat : NULL;
+		const struct proto_heartbeat *hb =
+		    rows[i].beat != NULL ? &rows[i].beat->u.heartbeat : NULL;
 		const struct proto_container *c = hb != NULL && hb->has_odc ? &hb->odc : NULL;
 		if (h->revoked)
 			continue;
 		sample(o, "odc_fleet_host_info",
-		       (const char *const[]){"host", h->id, "agent_version", h->agent_version, "odc_version",
-					     c ? c->version : "", "container_state", c ? c->state : "",
-					     "container_health", c ? c->health : "", NULL},
+		       (const char *const[]){"host", h->id, "agent_version", h->agent_version,
+		                             "odc_version", c ? c->version : "", "container_state",
+		                             c ? c->state : "", "container_health",
+		                             c ? c->health : "", NULL},
 		       "1");
 	}
 	/* The backup and snapshot roots' room, as the latest heartbeat says:
 	 * a disk that fills before a rollback fails its preflight. */
-	static const char *const disk_names[2] = {"odc_fleet_host_disk_free_bytes", "odc_fleet_host_disk_total_bytes"};
+	static const char *const disk_names[2] = {"odc_fleet_host_disk_free_bytes",
+	                                          "odc_fleet_host_disk_total_bytes"};
 	static const char *const disk_help[2] = {
-	    "Free bytes (for the agent's user) of each backup and snapshot root, from the host's latest heartbeat.",
-	    "Size in bytes of the file system of each backup and snapshot root, from the host's latest heartbeat."};
+	    "Free bytes (for the agent's user) of each backup and snapshot root, from the host's "
+	    "latest heartbeat.",
+	    "Size in bytes of the file system of each backup and snapshot root, from the host's "
+	    "latest heartbeat."};
 	for (int k = 0; k < 2; k++) {
 		family(o, disk_names[k], "gauge", disk_help[k]);
 		for (size_t i = 0; i < n; i++) {
-			const struct proto_heartbeat *hb = rows[i].beat != NULL ? &rows[i].beat->u.heartbeat : NULL;
+			const struct proto_heartbeat *hb =
+			    rows[i].beat != NULL ? &rows[i].beat->u.heartbeat : NULL;
 			if (rows[i].h->revoked || hb == NULL)
 				continue;
 			for (size_t d = 0; d < hb->n_disks; d++)
 				sample_u64(o, disk_names[k],
-					   (const char *const[]){"host", rows[i].h->id, "path", hb->disks[d].path, NULL},
-					   k == 0 ? hb->disks[d].free_bytes : hb->disks[d].total_bytes);
+				           (const char *const[]){"host", rows[i].h->id, "path",
+				                                 hb->disks[d].path, NULL},
+				           k == 0 ? hb->disks[d].free_bytes
+				                  : hb->disks[d].total_bytes);
 		}
 	}
 	family(o, "odc_fleet_host_restarts_total", "counter",
@@ -381,8 +406,8 @@ render_hosts(struct out *o, const struct host_row *rows, size_t n, uint64_t now_
 	for (size_t i = 0; i < n; i++) {
 		const struct host *h = rows[i].h;
 		if (!h->revoked)
-			sample_u64(o, "odc_fleet_host_restarts_total", (const char *const[]){"host", h->id, NULL},
-				   h->restarts);
+			sample_u64(o, "odc_fleet_host_restarts_total",
+			           (const char *const[]){"host", h->id, NULL}, h->restarts);
 	}
 }
 
@@ -397,16 +422,19 @@ render_deployments(struct out *o, const struct coord *co)
 		o->rc = -1;
 		return;
 	}
-	family(o, "odc_fleet_deployment_nodes", "gauge", "Nodes of each deployment (hosts on one metadb).");
+	family(o, "odc_fleet_deployment_nodes", "gauge",
+	       "Nodes of each deployment (hosts on one metadb).");
 	for (size_t i = 0; i < n; i++)
-		sample_u64(o, "odc_fleet_deployment_nodes", (const char *const[]){"deployment", all[i]->id, NULL},
-			   all[i]->n);
+		sample_u64(o, "odc_fleet_deployment_nodes",
+		           (const char *const[]){"deployment", all[i]->id, NULL}, all[i]->n);
 	family(o, "odc_fleet_deployment_releases", "gauge",
-	       "Distinct ODC releases of the containers of each deployment's nodes (their latest heartbeats); more "
+	       "Distinct ODC releases of the containers of each deployment's nodes (their latest "
+	       "heartbeats); more "
 	       "than 1 is a mismatch: a node of another release on the same metadb.");
 	for (size_t i = 0; i < n; i++)
-		sample_u64(o, "odc_fleet_deployment_releases", (const char *const[]){"deployment", all[i]->id, NULL},
-			   deploy_releases(all[i], rel, sizeof(rel) / sizeof(rel[0])));
+		sample_u64(o, "odc_fleet_deployment_releases",
+		           (const char *const[]){"deployment", all[i]->id, NULL},
+		           deploy_releases(all[i], rel, sizeof(rel) / sizeof(rel[0])));
 	free(all);
 }
 
@@ -414,7 +442,8 @@ static void
 render_jobs(struct out *o, const struct coord *co)
 {
 	static const enum job_state ended[] = {JOB_SUCCEEDED, JOB_FAILED, JOB_HALTED, JOB_ABORTED};
-	static const enum jh_state outcomes[] = {JH_SUCCEEDED, JH_FAILED, JH_SKIPPED, JH_UNREACHABLE};
+	static const enum jh_state outcomes[] = {JH_SUCCEEDED, JH_FAILED, JH_SKIPPED,
+	                                         JH_UNREACHABLE};
 	const struct job *j;
 
 	/* Only the jobs in memory: a job leaves it once it ended with nothing
@@ -424,114 +453,142 @@ render_jobs(struct out *o, const struct coord *co)
 	       "Jobs in memory (running, paused, or ended with steps in flight); always 1.");
 	for (j = co->jobs; j != NULL; j = j->next)
 		sample(o, "odc_fleet_job_info",
-		       (const char *const[]){"job_id", j->id, "action", j->jm->u.job.action, "dry_run",
-					     j->dry_run ? "true" : "false", "operator", j->jm->u.job.operator_name,
-					     "state", jobstate_name(j->state), "stage", jobstate_stage_name(j->stage), NULL},
+		       (const char *const[]){"job_id", j->id, "action", j->jm->u.job.action,
+		                             "dry_run", j->dry_run ? "true" : "false", "operator",
+		                             j->jm->u.job.operator_name, "state",
+		                             jobstate_name(j->state), "stage",
+		                             jobstate_stage_name(j->stage), NULL},
 		       "1");
-	family(o, "odc_fleet_job_hosts", "gauge", "Targets of each job in memory, by their state in the job.");
+	family(o, "odc_fleet_job_hosts", "gauge",
+	       "Targets of each job in memory, by their state in the job.");
 	for (j = co->jobs; j != NULL; j = j->next)
 		for (int s = 0; s < JH_COUNT; s++)
 			sample_u64(o, "odc_fleet_job_hosts",
-				   (const char *const[]){"job_id", j->id, "state", jobstate_host_name((enum jh_state)s), NULL},
-				   j->counts[s]);
-	family(o, "odc_fleet_jobs_submitted_total", "counter", "Jobs admitted since this process started.");
+			           (const char *const[]){"job_id", j->id, "state",
+			                                 jobstate_host_name((enum jh_state)s),
+			                                 NULL},
+			           j->counts[s]);
+	family(o, "odc_fleet_jobs_submitted_total", "counter",
+	       "Jobs admitted since this process started.");
 	sample_u64(o, "odc_fleet_jobs_submitted_total", NULL, co->stats.jobs_submitted);
 
 	/* Per action of the table, dry run (for the actions that have one) or
 	 * not, and final state: fixed series, there from the start. */
 	family(o, "odc_fleet_jobs_ended_total", "counter",
-	       "Jobs that ended since this process started, by action, dry run or not, and final state.");
+	       "Jobs that ended since this process started, by action, dry run or not, and final "
+	       "state.");
 	for (size_t a = 0; a < proto_action_count() && a < PROTO_ACTIONS_MAX; a++)
-		for (int dry = 0; dry <= (int)proto_action_takes(proto_action_name(a), "dry_run"); dry++)
+		for (int dry = 0; dry <= (int)proto_action_takes(proto_action_name(a), "dry_run");
+		     dry++)
 			for (size_t k = 0; k < sizeof(ended) / sizeof(ended[0]); k++)
 				sample_u64(o, "odc_fleet_jobs_ended_total",
-					   (const char *const[]){"action", proto_action_name(a), "dry_run",
-								 dry ? "true" : "false", "state",
-								 jobstate_name(ended[k]), NULL},
-					   co->stats.jobs_ended[a][dry][ended[k]]);
+				           (const char *const[]){"action", proto_action_name(a),
+				                                 "dry_run", dry ? "true" : "false",
+				                                 "state", jobstate_name(ended[k]),
+				                                 NULL},
+				           co->stats.jobs_ended[a][dry][ended[k]]);
 	family(o, "odc_fleet_job_duration_seconds", "histogram",
-	       "Seconds from a job's admission to its end, by action, dry run or not, and final state.");
+	       "Seconds from a job's admission to its end, by action, dry run or not, and final "
+	       "state.");
 	for (size_t a = 0; a < proto_action_count() && a < PROTO_ACTIONS_MAX; a++)
-		for (int dry = 0; dry <= (int)proto_action_takes(proto_action_name(a), "dry_run"); dry++)
+		for (int dry = 0; dry <= (int)proto_action_takes(proto_action_name(a), "dry_run");
+		     dry++)
 			for (size_t k = 0; k < sizeof(ended) / sizeof(ended[0]); k++)
 				histogram(o, "odc_fleet_job_duration_seconds",
-					  (const char *const[]){"action", proto_action_name(a), "dry_run",
-								dry ? "true" : "false", "state", jobstate_name(ended[k]),
-								NULL},
-					  &co->stats.job_duration[a][dry][ended[k]]);
+				          (const char *const[]){"action", proto_action_name(a),
+				                                "dry_run", dry ? "true" : "false",
+				                                "state", jobstate_name(ended[k]),
+				                                NULL},
+				          &co->stats.job_duration[a][dry][ended[k]]);
 	family(o, "odc_fleet_step_duration_seconds", "histogram",
-	       "Seconds one step of a job took on one host, as its agent's RESULT says, by action and step.");
+	       "Seconds one step of a job took on one host, as its agent's RESULT says, by action "
+	       "and step.");
 	for (size_t a = 0; a < proto_action_count() && a < PROTO_ACTIONS_MAX; a++) {
 		const char *steps[PROTO_ACTION_STEPS_MAX];
 		size_t n = proto_action_steps(proto_action_name(a), steps, PROTO_ACTION_STEPS_MAX);
 		for (size_t k = 0; k < n; k++)
 			histogram(o, "odc_fleet_step_duration_seconds",
-				  (const char *const[]){"action", proto_action_name(a), "step", steps[k], NULL},
-				  &co->stats.step_duration[a][k]);
+			          (const char *const[]){"action", proto_action_name(a), "step",
+			                                steps[k], NULL},
+			          &co->stats.step_duration[a][k]);
 	}
 	family(o, "odc_fleet_job_hosts_ended_total", "counter",
 	       "Job targets that reached a final state since this process started, by that state.");
 	for (size_t k = 0; k < sizeof(outcomes) / sizeof(outcomes[0]); k++)
 		sample_u64(o, "odc_fleet_job_hosts_ended_total",
-			   (const char *const[]){"state", jobstate_host_name(outcomes[k]), NULL},
-			   co->stats.job_hosts_ended[outcomes[k]]);
+		           (const char *const[]){"state", jobstate_host_name(outcomes[k]), NULL},
+		           co->stats.job_hosts_ended[outcomes[k]]);
 }
 
 static void
 render_types(struct out *o, const char *name, const int *types, size_t n, const uint64_t *counts)
 {
 	for (size_t k = 0; k < n; k++)
-		sample_u64(o, name, (const char *const[]){"type", proto_type_name(types[k]), NULL}, counts[types[k]]);
+		sample_u64(o, name, (const char *const[]){"type", proto_type_name(types[k]), NULL},
+		           counts[types[k]]);
 }
 
 static void
 render_messages(struct out *o, const struct coord *co)
 {
 	static const int in[] = {PROTO_HELLO, PROTO_HEARTBEAT, PROTO_PROGRESS, PROTO_RESULT,
-				 PROTO_ACK,   PROTO_NACK,      PROTO_JOB,      PROTO_REQUEST};
-	static const int outgoing[] = {PROTO_WELCOME, PROTO_DISPATCH, PROTO_ACK, PROTO_NACK, PROTO_REPLY};
+	                         PROTO_ACK,   PROTO_NACK,      PROTO_JOB,      PROTO_REQUEST};
+	static const int outgoing[] = {PROTO_WELCOME, PROTO_DISPATCH, PROTO_ACK, PROTO_NACK,
+	                               PROTO_REPLY};
 	const struct coord_stats *st = &co->stats;
 
 	family(o, "odc_fleet_messages_received_total", "counter",
 	       "Messages that passed the receive procedure (PROTOCOL.md section 7), by type.");
-	render_types(o, "odc_fleet_messages_received_total", in, sizeof(in) / sizeof(in[0]), st->received);
-	family(o, "odc_fleet_messages_sent_total", "counter", "Messages handed to ZeroMQ, by type.");
-	render_types(o, "odc_fleet_messages_sent_total", outgoing, sizeof(outgoing) / sizeof(outgoing[0]), st->sent);
+	render_types(o, "odc_fleet_messages_received_total", in, sizeof(in) / sizeof(in[0]),
+	             st->received);
+	family(o, "odc_fleet_messages_sent_total", "counter",
+	       "Messages handed to ZeroMQ, by type.");
+	render_types(o, "odc_fleet_messages_sent_total", outgoing,
+	             sizeof(outgoing) / sizeof(outgoing[0]), st->sent);
 	family(o, "odc_fleet_messages_send_failed_total", "counter",
 	       "Messages not sent because the peer was gone or its queue full, by type.");
-	render_types(o, "odc_fleet_messages_send_failed_total", outgoing, sizeof(outgoing) / sizeof(outgoing[0]),
-		     st->unsent);
+	render_types(o, "odc_fleet_messages_send_failed_total", outgoing,
+	             sizeof(outgoing) / sizeof(outgoing[0]), st->unsent);
 
 	/* Every reason that happened, and the signature ones always, so that
 	 * an alert on them has a series from the start. */
 	family(o, "odc_fleet_messages_rejected_total", "counter",
-	       "Messages refused before their handler, by socket and reason: a PROTOCOL.md error code, or "
+	       "Messages refused before their handler, by socket and reason: a PROTOCOL.md error "
+	       "code, or "
 	       "NOT_ENROLLED (the sender's key was revoked or replaced).");
 	for (int s = 0; s < COORD_SOCK_COUNT; s++) {
 		for (int r = 1; r < COORD_REJECT_SLOTS; r++) {
-			const char *reason = r == COORD_REJECT_NOT_ENROLLED ? "NOT_ENROLLED" : proto_err_name(r);
+			const char *reason =
+			    r == COORD_REJECT_NOT_ENROLLED ? "NOT_ENROLLED" : proto_err_name(r);
 			if (reason == NULL ||
-			    (st->rejected[s][r] == 0 && r != PROTO_E_BAD_SIGNATURE && r != PROTO_E_UNKNOWN_KEY))
+			    (st->rejected[s][r] == 0 && r != PROTO_E_BAD_SIGNATURE &&
+			     r != PROTO_E_UNKNOWN_KEY))
 				continue;
-			sample_u64(o, "odc_fleet_messages_rejected_total",
-				   (const char *const[]){"socket", sock_names[s], "reason", reason, NULL},
-				   st->rejected[s][r]);
+			sample_u64(
+			    o, "odc_fleet_messages_rejected_total",
+			    (const char *const[]){"socket", sock_names[s], "reason", reason, NULL},
+			    st->rejected[s][r]);
 		}
 	}
 	family(o, "odc_fleet_signature_failures_total", "counter",
-	       "Signed messages refused for their signature: it did not verify (BAD_SIGNATURE) or its key is "
+	       "Signed messages refused for their signature: it did not verify (BAD_SIGNATURE) or "
+	       "its key is "
 	       "not trusted for that message (UNKNOWN_KEY).");
 	for (int s = 0; s < COORD_SOCK_COUNT; s++)
-		sample_u64(o, "odc_fleet_signature_failures_total", (const char *const[]){"socket", sock_names[s], NULL},
-			   st->rejected[s][PROTO_E_BAD_SIGNATURE] + st->rejected[s][PROTO_E_UNKNOWN_KEY]);
+		sample_u64(o, "odc_fleet_signature_failures_total",
+		           (const char *const[]){"socket", sock_names[s], NULL},
+		           st->rejected[s][PROTO_E_BAD_SIGNATURE] +
+		               st->rejected[s][PROTO_E_UNKNOWN_KEY]);
 	family(o, "odc_fleet_connections_refused_total", "counter",
-	       "Connections refused at the CURVE handshake, by socket and reason (UNKNOWN_KEY: not an enrolled "
+	       "Connections refused at the CURVE handshake, by socket and reason (UNKNOWN_KEY: not "
+	       "an enrolled "
 	       "agent or operator key).");
 	for (int s = 0; s < COORD_SOCK_COUNT; s++)
 		for (int r = 0; r < COORD_REFUSED_COUNT; r++)
 			sample_u64(o, "odc_fleet_connections_refused_total",
-				   (const char *const[]){"socket", sock_names[s], "reason", refusal_names[r], NULL},
-				   st->refused[s][r]);
+			           (const char *const[]){"socket", sock_names[s], "reason",
+			                                 refusal_names[r], NULL},
+			           st->refused[s][r]);
 }
 
 int
@@ -552,7 +609,8 @@ metrics_render(const struct coord *co, uint64_t now_ms, uint64_t now_mono, struc
 		const struct host *h = g.rows[i].h;
 		struct proto_error e;
 		if (!h->revoked && h->beat_len > 0 &&
-		    proto_decode_body(PROTO_HEARTBEAT, h->beat, h->beat_len, &g.rows[i].beat, &e) != PROTO_OK)
+		    proto_decode_body(PROTO_HEARTBEAT, h->beat, h->beat_len, &g.rows[i].beat, &e) !=
+		        PROTO_OK)
 			g.rows[i].beat = NULL;
 	}
 	render_coordinator(&o, co);
@@ -575,7 +633,8 @@ static char too_big[] = "500 the metrics cannot be rendered (see the coordinator
 static struct mconn *
 conn_of(struct MHD_Connection *conn)
 {
-	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
 	return info != NULL ? info->socket_context : NULL;
 }
@@ -583,7 +642,8 @@ conn_of(struct MHD_Connection *conn)
 static enum MHD_Result
 answer_static(struct MHD_Connection *conn, unsigned int status, char *text)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result rc;
 
 	if (r == NULL)
@@ -600,8 +660,8 @@ answer_static(struct MHD_Connection *conn, unsigned int status, char *text)
  * it renders is consistent. Answers at the first call (no request body is
  * read). */
 static enum MHD_Result
-on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method, const char *version,
-	   const char *upload_data, size_t *upload_data_size, void **req_cls)
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+           const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
 {
 	const struct coord *co = cls;
 	struct mconn *c = conn_of(conn);
@@ -623,7 +683,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		return answer_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed);
 	buf_init(&b, METRICS_MAX_BYTES);
 	if (metrics_render(co, proto_now_ms(), clock_mono_ms(), &b) != 0 || b.data == NULL) {
-		log_err("metrics: cannot render the metrics (more than %u bytes, or out of memory)", METRICS_MAX_BYTES);
+		log_err("metrics: cannot render the metrics (more than %u bytes, or out of memory)",
+		        METRICS_MAX_BYTES);
 		buf_free(&b);
 		return answer_static(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, too_big);
 	}
@@ -641,7 +702,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
 /* A request answered (or given up): the connection waits for its next one. */
 static void
-on_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
+on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+             enum MHD_RequestTerminationCode toe)
 {
 	struct mconn *c = conn_of(conn);
 
@@ -671,7 +733,8 @@ addr_key(const struct sockaddr *sa, sa_family_t *family, uint8_t ip[16])
  * one: the record of it lives in between. Without a record (out of memory)
  * a connection is only libmicrohttpd's: never evicted, not counted. */
 static void
-on_connection(void *cls, struct MHD_Connection *conn, void **socket_context, enum MHD_ConnectionNotificationCode toe)
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+              enum MHD_ConnectionNotificationCode toe)
 {
 	struct metrics *mt = cls;
 	struct mconn *c = *socket_context;
@@ -687,7 +750,9 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context, enu
 		info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		if (info != NULL)
 			c->fd = info->connect_fd;
-		if (info != NULL && (info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS)) != NULL &&
+		if (info != NULL &&
+		    (info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS)) !=
+		        NULL &&
 		    info->client_addr != NULL) {
 			addr_key(info->client_addr, &c->family, c->ip);
 		} else {
@@ -753,7 +818,8 @@ oldest(struct metrics *mt, sa_family_t family, const uint8_t *ip, uint64_t now)
 	for (unsigned int tries = 0; tries <= mt->live; tries++) {
 		struct mconn *best = NULL;
 		for (struct mconn *c = mt->conns; c != NULL; c = c->next) {
-			if (c->evicted || (ip != NULL && (c->family != family || memcmp(c->ip, ip, 16) != 0)))
+			if (c->evicted ||
+			    (ip != NULL && (c->family != family || memcmp(c->ip, ip, 16) != 0)))
 				continue;
 			if (c->busy && age(now, c->since) < METRICS_BUSY_GRACE_MS)
 				continue;
@@ -802,7 +868,8 @@ has_request(int fd)
 	char b[METRICS_PEEK];
 	ssize_t n = recv(fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
 
-	return n > 0 && (memmem(b, (size_t)n, "\r\n\r\n", 4) != NULL || memmem(b, (size_t)n, "\n\n", 2) != NULL);
+	return n > 0 && (memmem(b, (size_t)n, "\r\n\r\n", 4) != NULL ||
+	                 memmem(b, (size_t)n, "\n\n", 2) != NULL);
 }
 
 static void
@@ -811,8 +878,8 @@ pause_accept(struct metrics *mt, uint64_t now, int why)
 	epoll_ctl(mt->epoll_fd, EPOLL_CTL_DEL, mt->listen_fd, NULL);
 	mt->paused_until = now + METRICS_PAUSE_MS;
 	if (mt->last_pause_warn == 0 || now - mt->last_pause_warn >= METRICS_WARN_MS) {
-		log_warn("metrics: cannot accept a connection: %s; trying again in %d ms", strerror(why),
-			 METRICS_PAUSE_MS);
+		log_warn("metrics: cannot accept a connection: %s; trying again in %d ms",
+		         strerror(why), METRICS_PAUSE_MS);
 		mt->last_pause_warn = now;
 	}
 }
@@ -828,16 +895,19 @@ accept_some(struct metrics *mt, uint64_t now)
 		/* At libmicrohttpd's own limit, room comes only once one it holds
 		 * has closed, at its next run: make sure one will. */
 		if (mt->total >= mt->limit + METRICS_ACCEPT_BURST) {
-			struct mconn *victim = mt->total == mt->live ? oldest(mt, 0, NULL, now) : NULL;
+			struct mconn *victim =
+			    mt->total == mt->live ? oldest(mt, 0, NULL, now) : NULL;
 			if (victim != NULL)
 				evict(mt, victim);
 			break;
 		}
-		fd = accept4(mt->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(mt->listen_fd, (struct sockaddr *)&ss, &len,
+		             SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
 				pause_accept(mt, now, errno);
 			else if (errno != EAGAIN && errno != EWOULDBLOCK)
 				log_debug("metrics: accept: %s", strerror(errno));
@@ -855,7 +925,8 @@ accept_some(struct metrics *mt, uint64_t now)
 		mt->adding_since = now;
 		/* On failure libmicrohttpd has closed fd. */
 		if (MHD_add_connection(mt->d, fd, (struct sockaddr *)&ss, len) != MHD_YES)
-			log_debug("metrics: libmicrohttpd refused a connection: %s", strerror(errno));
+			log_debug("metrics: libmicrohttpd refused a connection: %s",
+			          strerror(errno));
 	}
 }
 
@@ -873,11 +944,13 @@ sweep(struct metrics *mt, uint64_t now)
 	}
 	if ((mt->closed_early > 0 || mt->refused > 0) &&
 	    (mt->last_warn == 0 || now - mt->last_warn >= METRICS_WARN_MS)) {
-		log_warn("metrics: closed %llu connections early and refused %llu since the last such warning (too "
-			 "slow with a request or its answer, or the oldest in a newcomer's way; at most %u "
-			 "connections, %u per address): is something holding connections open?",
-			 (unsigned long long)mt->closed_early, (unsigned long long)mt->refused, mt->limit,
-			 mt->per_addr);
+		log_warn("metrics: closed %llu connections early and refused %llu since the last "
+		         "such warning (too "
+		         "slow with a request or its answer, or the oldest in a newcomer's way; at "
+		         "most %u "
+		         "connections, %u per address): is something holding connections open?",
+		         (unsigned long long)mt->closed_early, (unsigned long long)mt->refused,
+		         mt->limit, mt->per_addr);
 		mt->closed_early = mt->refused = 0;
 		mt->last_warn = now;
 	}
@@ -911,7 +984,8 @@ conn_limit(void)
 	struct rlimit rl;
 	rlim_t n = METRICS_CONNS_MAX;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 16 < n)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 16 < n)
 		n = rl.rlim_cur / 16;
 	return n < METRICS_CONNS_MIN ? METRICS_CONNS_MIN : (unsigned int)n;
 }
@@ -921,7 +995,8 @@ conn_limit(void)
 static int
 listen_on(const struct coord_conf *c)
 {
-	int fd = socket(c->metrics_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1, e;
+	int fd = socket(c->metrics_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+	    one = 1, e;
 
 	if (fd < 0)
 		return -1;
@@ -978,21 +1053,24 @@ metrics_open(struct coord *co, char *err, size_t errlen)
 	mt->per_addr = mt->limit / METRICS_PER_ADDRESS;
 	mt->listen_fd = listen_on(c);
 	if (mt->listen_fd < 0) {
-		snprintf(err, errlen, "%s: metrics.listen %s: %s", c->path, c->metrics_listen, strerror(errno));
+		snprintf(err, errlen, "%s: metrics.listen %s: %s", c->path, c->metrics_listen,
+		         strerror(errno));
 		goto fail;
 	}
 	errno = 0;
 	/* The logger first: libmicrohttpd wants it before anything it may log.
 	 * Its limit leaves room for the evicted it has yet to close. */
-	mt->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL,
-				 on_request, co, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, mt,
-				 MHD_OPTION_CONNECTION_LIMIT, mt->limit + METRICS_ACCEPT_BURST,
-				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_IDLE_S,
-				 MHD_OPTION_NOTIFY_CONNECTION, on_connection, mt, MHD_OPTION_NOTIFY_COMPLETED,
-				 on_completed, mt, MHD_OPTION_END);
+	mt->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET, 0,
+	                         NULL, NULL, on_request, co, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+	                         mt, MHD_OPTION_CONNECTION_LIMIT, mt->limit + METRICS_ACCEPT_BURST,
+	                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_IDLE_S,
+	                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, mt,
+	                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, mt, MHD_OPTION_END);
 	if (mt->d == NULL) {
 		snprintf(err, errlen, "%s: metrics.listen %s: %s", c->path, c->metrics_listen,
-			 *mt->start_err ? mt->start_err : errno ? strerror(errno) : "cannot start the HTTP server");
+		         *mt->start_err ? mt->start_err
+		         : errno        ? strerror(errno)
+		                        : "cannot start the HTTP server");
 		goto fail;
 	}
 	info = MHD_get_daemon_info(mt->d, MHD_DAEMON_INFO_EPOLL_FD);
@@ -1062,7 +1140,8 @@ metrics_run(struct coord *co)
 	now = clock_mono_ms();
 	if (mt->paused_until != 0 && now >= mt->paused_until) {
 		struct epoll_event add = {.events = EPOLLIN, .data.fd = mt->listen_fd};
-		if (epoll_ctl(mt->epoll_fd, EPOLL_CTL_ADD, mt->listen_fd, &add) == 0 || errno == EEXIST)
+		if (epoll_ctl(mt->epoll_fd, EPOLL_CTL_ADD, mt->listen_fd, &add) == 0 ||
+		    errno == EEXIST)
 			mt->paused_until = 0;
 		else
 			mt->paused_until = now + METRICS_PAUSE_MS;

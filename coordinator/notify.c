@@ -18,17 +18,17 @@
 #include "common/log.h"
 #include "coordinator/coord.h"
 
-#define NOTIFY_QUEUE_MAX  256  /* deliveries waiting, every webhook together */
-#define NOTIFY_HOSTS_JSON 20   /* failed hosts listed in the generic body */
-#define NOTIFY_HOSTS_CHAT 10   /* ... and in a chat message */
-#define NOTIFY_TARGETS_JSON 20 /* targets named in the generic body */
-#define NOTIFY_TARGETS_CHAT 10 /* ... and in a chat message */
-#define NOTIFY_CHAT_MSG   200  /* bytes of one message shown in a chat message */
-#define NOTIFY_CHAT_TEXT  2900 /* a chat message's text (Slack: 3000 a section) */
-#define NOTIFY_ANSWER_MAX 4096 /* bytes of a receiver's answer kept */
-#define NOTIFY_ANSWER_READ 65536 /* ... and read: a longer answer is cut there */
-#define NOTIFY_WHY_MAX    320
-#define WEBHOOK_URL_MAX   2048 /* conf.c's bound */
+#define NOTIFY_QUEUE_MAX    256   /* deliveries waiting, every webhook together */
+#define NOTIFY_HOSTS_JSON   20    /* failed hosts listed in the generic body */
+#define NOTIFY_HOSTS_CHAT   10    /* ... and in a chat message */
+#define NOTIFY_TARGETS_JSON 20    /* targets named in the generic body */
+#define NOTIFY_TARGETS_CHAT 10    /* ... and in a chat message */
+#define NOTIFY_CHAT_MSG     200   /* bytes of one message shown in a chat message */
+#define NOTIFY_CHAT_TEXT    2900  /* a chat message's text (Slack: 3000 a section) */
+#define NOTIFY_ANSWER_MAX   4096  /* bytes of a receiver's answer kept */
+#define NOTIFY_ANSWER_READ  65536 /* ... and read: a longer answer is cut there */
+#define NOTIFY_WHY_MAX      320
+#define WEBHOOK_URL_MAX     2048 /* conf.c's bound */
 
 static const char *const event_names[] = {"start", "halt", "finish"};
 
@@ -238,8 +238,9 @@ from_json(const struct job *j)
 	json_t *a = json_array();
 
 	for (size_t k = 0; a != NULL && k < j->n_from; k++)
-		if (json_array_append_new(a, json_pack("{s:s, s:I}", "version", j->from[k].tag, "hosts",
-		                                       (json_int_t)j->from[k].hosts)) != 0) {
+		if (json_array_append_new(a, json_pack("{s:s, s:I}", "version", j->from[k].tag,
+		                                       "hosts", (json_int_t)j->from[k].hosts)) !=
+		    0) {
 			json_decref(a);
 			return NULL;
 		}
@@ -258,7 +259,8 @@ notify_event_json(enum coord_event ev, uint64_t now_ms, const char *coord_id, co
 	if (counts == NULL || failed == NULL || params == NULL || named == NULL)
 		goto out;
 	for (size_t i = 0; i < jb->n_params; i++)
-		if (json_object_set_new(params, jb->params[i].key, jstr(jb->params[i].value, 0)) != 0)
+		if (json_object_set_new(params, jb->params[i].key, jstr(jb->params[i].value, 0)) !=
+		    0)
 			goto out;
 	for (size_t i = 0; i < j->n && i < NOTIFY_TARGETS_JSON; i++)
 		if (json_array_append_new(named, json_string(j->hosts[i].host)) != 0)
@@ -278,8 +280,8 @@ notify_event_json(enum coord_event ev, uint64_t now_ms, const char *coord_id, co
 			continue;
 		}
 		h = json_pack("{s:s, s:s, s:o*, s:o*}", "host", jh->host, "state",
-		              jobstate_host_name(jh->state), "step", jstr(jh->failed_step, 0), "message",
-		              jstr(jh->message, 0));
+		              jobstate_host_name(jh->state), "step", jstr(jh->failed_step, 0),
+		              "message", jstr(jh->message, 0));
 		if (h == NULL || json_array_append_new(failed, h) != 0)
 			goto out;
 	}
@@ -294,15 +296,13 @@ notify_event_json(enum coord_event ev, uint64_t now_ms, const char *coord_id, co
 	    (json_int_t)more);
 	/* What an operator wants in a chat: dry run or not, the versions from
 	 * and to, the targets by name, the commands to see more. */
-	extra = json_pack("{s:b, s:b, s:O, s:s?, s:o*, s:I, s:I, s:O, s:I, s:I, s:o*}",
-	                                      "dry_run", j->dry_run, "changes", j->changes, "params",
-	                                      params, "to", proto_param(jb->params, jb->n_params, "to"),
-	                                      "from", from_json(j), "from_more",
-	                                      (json_int_t)j->from_more, "from_unknown",
-	                                      (json_int_t)j->from_unknown, "target_hosts", named,
-	                                      "target_hosts_more", (json_int_t)(j->n - json_array_size(named)),
-	                                      "units", (json_int_t)j->n_units, "commands",
-	                                      commands_json(j));
+	extra = json_pack("{s:b, s:b, s:O, s:s?, s:o*, s:I, s:I, s:O, s:I, s:I, s:o*}", "dry_run",
+	                  j->dry_run, "changes", j->changes, "params", params, "to",
+	                  proto_param(jb->params, jb->n_params, "to"), "from", from_json(j),
+	                  "from_more", (json_int_t)j->from_more, "from_unknown",
+	                  (json_int_t)j->from_unknown, "target_hosts", named, "target_hosts_more",
+	                  (json_int_t)(j->n - json_array_size(named)), "units",
+	                  (json_int_t)j->n_units, "commands", commands_json(j));
 	if (job == NULL || extra == NULL || json_object_update(job, extra) != 0)
 		goto out;
 	iso_time(now_ms, when, sizeof(when));
@@ -372,11 +372,11 @@ put_from(struct buf *b, const json_t *job, int flags)
 		    buf_appendf(b, " on %lld host%s", n, n == 1 ? "" : "s") != 0)
 			return -1;
 	}
-	if (more > 0 && buf_appendf(b, "%s%lld on other releases", json_array_size(from) ? ", " : "",
-	                            more) != 0)
+	if (more > 0 && buf_appendf(b, "%s%lld on other releases",
+	                            json_array_size(from) ? ", " : "", more) != 0)
 		return -1;
-	if (unknown > 0 && buf_appendf(b, "%s%lld unknown", json_array_size(from) || more ? ", " : "",
-	                               unknown) != 0)
+	if (unknown > 0 && buf_appendf(b, "%s%lld unknown",
+	                               json_array_size(from) || more ? ", " : "", unknown) != 0)
 		return -1;
 	return 0;
 }
@@ -413,8 +413,12 @@ put_chat_text(struct buf *b, const json_t *ev, bool slack)
 	/* The operator's name is the JOB's, free text: escaped like the reason.
 	 * The version and job ids are of checked formats ([A-Za-z0-9._-]). */
 	if (buf_appendf(b, "%s%s%s%s%s%s on %lld host%s, by ", bold, jget_str(job, "action"), bold,
-	                dry_of(job), *jget_str(job, "to") ? " to " : *of ? " of " : "",
-	                *jget_str(job, "to") ? jget_str(job, "to") : of, n, n == 1 ? "" : "s") != 0 ||
+	                dry_of(job),
+	                *jget_str(job, "to") ? " to "
+	                : *of                ? " of "
+	                                     : "",
+	                *jget_str(job, "to") ? jget_str(job, "to") : of, n,
+	                n == 1 ? "" : "s") != 0 ||
 	    put_text(b, jget_str(job, "operator"), NOTIFY_CHAT_MSG, flags) != 0)
 		return -1;
 	if (*jget_str(job, "reason") != '\0' &&

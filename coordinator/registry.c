@@ -132,8 +132,8 @@ registry_host(struct coord *co, const char *id)
 }
 
 int
-registry_accept(struct coord *co, const char *id, const uint8_t pk[PROTO_PK_LEN], bool *changed, char *err,
-		size_t errlen)
+registry_accept(struct coord *co, const char *id, const uint8_t pk[PROTO_PK_LEN], bool *changed,
+                char *err, size_t errlen)
 {
 	struct host *h = map_get_str(co->hosts, id);
 	uint64_t now = proto_now_ms();
@@ -198,9 +198,12 @@ registry_status_name(const struct host *h)
 	if (h->revoked)
 		return "revoked";
 	switch (h->status) {
-	case HOST_ONLINE: return "online";
-	case HOST_LOST: return "lost";
-	default: return "never";
+	case HOST_ONLINE:
+		return "online";
+	case HOST_LOST:
+		return "lost";
+	default:
+		return "never";
 	}
 }
 
@@ -217,8 +220,8 @@ persist_seen(struct coord *co, struct host *h)
 	char *labels = json_dumps(h->labels, JSON_COMPACT | JSON_SORT_KEYS);
 
 	coord_tx(co);
-	if (store_host_seen(co->store, h->id, h->last_beat_ms, labels ? labels : "{}", h->agent_version, h->address,
-			    err, sizeof(err)) != 0)
+	if (store_host_seen(co->store, h->id, h->last_beat_ms, labels ? labels : "{}",
+	                    h->agent_version, h->address, err, sizeof(err)) != 0)
 		log_err("%s", err);
 	free(labels);
 }
@@ -234,7 +237,8 @@ void
 registry_on_hello(struct coord *co, struct host *h, const struct proto_msg *m, const char *address)
 {
 	const struct proto_hello *hl = &m->u.hello;
-	bool restarted = h->has_incarnation && memcmp(h->incarnation, hl->incarnation, PROTO_INCARN_LEN) != 0;
+	bool restarted =
+	    h->has_incarnation && memcmp(h->incarnation, hl->incarnation, PROTO_INCARN_LEN) != 0;
 	char inc[2 * PROTO_INCARN_LEN + 1];
 	json_t *labels = json_object();
 
@@ -252,8 +256,10 @@ registry_on_hello(struct coord *co, struct host *h, const struct proto_msg *m, c
 	snprintf(h->address, sizeof(h->address), "%s", address);
 	hex_encode(hl->incarnation, PROTO_INCARN_LEN, inc, sizeof(inc));
 	log_info("host %s %s from %s (agent %s, incarnation %s)", h->id,
-		 restarted ? "restarted" : h->status == HOST_ONLINE ? "reconnected" : "online", address,
-		 hl->agent_version, inc);
+	         restarted                  ? "restarted"
+	         : h->status == HOST_ONLINE ? "reconnected"
+	                                    : "online",
+	         address, hl->agent_version, inc);
 	h->status = HOST_ONLINE;
 	h->welcomed = true;
 	beat(h);
@@ -261,8 +267,8 @@ registry_on_hello(struct coord *co, struct host *h, const struct proto_msg *m, c
 }
 
 void
-registry_on_heartbeat(struct coord *co, struct host *h, const struct proto_msg *m, const uint8_t *body,
-		      size_t len)
+registry_on_heartbeat(struct coord *co, struct host *h, const struct proto_msg *m,
+                      const uint8_t *body, size_t len)
 {
 	const struct proto_heartbeat *hb = &m->u.heartbeat;
 
@@ -313,7 +319,7 @@ sweep_one(void *ctx, const void *key, size_t len, void *value)
 	if (h->status == HOST_ONLINE && sc->now - h->last_beat_mono > sc->window) {
 		h->status = HOST_LOST;
 		log_warn("host %s is lost: no beat for %llu ms", h->id,
-			 (unsigned long long)(sc->now - h->last_beat_mono));
+		         (unsigned long long)(sc->now - h->last_beat_mono));
 		persist_seen(sc->co, h);
 	}
 	return 0;
@@ -336,36 +342,44 @@ registry_host_json(const struct coord *co, const struct host *h, uint64_t now_ms
 
 	(void)co;
 	hex_encode(h->incarnation, PROTO_INCARN_LEN, inc, sizeof(inc));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:O, s:s?, s:s?, s:s?, s:I}", "host", h->id, "key_state",
-		      h->revoked ? "revoked" : "accepted", "fingerprint", h->fingerprint, "status",
-		      registry_status_name(h), "labels", h->labels, "address", *h->address ? h->address : NULL,
-		      "agent_version", *h->agent_version ? h->agent_version : NULL, "incarnation",
-		      h->has_incarnation ? inc : NULL, "restarts", (json_int_t)h->restarts);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:O, s:s?, s:s?, s:s?, s:I}", "host", h->id,
+	              "key_state", h->revoked ? "revoked" : "accepted", "fingerprint",
+	              h->fingerprint, "status", registry_status_name(h), "labels", h->labels,
+	              "address", *h->address ? h->address : NULL, "agent_version",
+	              *h->agent_version ? h->agent_version : NULL, "incarnation",
+	              h->has_incarnation ? inc : NULL, "restarts", (json_int_t)h->restarts);
 	if (o == NULL)
 		return NULL;
-	json_object_set_new(o, "last_beat_ms", beat_known ? json_integer((json_int_t)h->last_beat_ms) : json_null());
-	json_object_set_new(o, "beat_age_ms",
-			    beat_known ? json_integer((json_int_t)(now_ms > h->last_beat_ms ? now_ms - h->last_beat_ms : 0))
-				       : json_null());
+	json_object_set_new(o, "last_beat_ms",
+	                    beat_known ? json_integer((json_int_t)h->last_beat_ms) : json_null());
+	json_object_set_new(
+	    o, "beat_age_ms",
+	    beat_known ? json_integer(
+	                     (json_int_t)(now_ms > h->last_beat_ms ? now_ms - h->last_beat_ms : 0))
+	               : json_null());
 	json_t *odc = NULL, *job = NULL, *disks = json_array();
 	struct proto_msg *m = NULL;
 	struct proto_error e;
-	if (h->beat_len > 0 && proto_decode_body(PROTO_HEARTBEAT, h->beat, h->beat_len, &m, &e) == PROTO_OK) {
+	if (h->beat_len > 0 &&
+	    proto_decode_body(PROTO_HEARTBEAT, h->beat, h->beat_len, &m, &e) == PROTO_OK) {
 		const struct proto_heartbeat *hb = &m->u.heartbeat;
 		const struct proto_container *c = &hb->odc;
 		if (hb->has_odc)
-			odc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "container_id", c->container_id, "name",
-					c->name, "image", c->image, "state", c->state, "health", c->health, "version",
-					c->version);
+			odc =
+			    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "container_id",
+			              c->container_id, "name", c->name, "image", c->image, "state",
+			              c->state, "health", c->health, "version", c->version);
 		if (hb->has_job)
 			job = json_pack("{s:s, s:s}", "job_id", hb->job_id, "step", hb->job_step);
 		for (size_t i = 0; disks != NULL && i < hb->n_disks; i++)
-			json_array_append_new(disks, json_pack("{s:s, s:I, s:I}", "path", hb->disks[i].path,
-							       "free_bytes", (json_int_t)hb->disks[i].free_bytes,
-							       "total_bytes", (json_int_t)hb->disks[i].total_bytes));
+			json_array_append_new(
+			    disks, json_pack("{s:s, s:I, s:I}", "path", hb->disks[i].path,
+			                     "free_bytes", (json_int_t)hb->disks[i].free_bytes,
+			                     "total_bytes", (json_int_t)hb->disks[i].total_bytes));
 	}
 	proto_msg_free(m);
-	json_object_set_new(o, "deployment", h->dep != NULL ? json_string(h->dep->id) : json_null());
+	json_object_set_new(o, "deployment",
+	                    h->dep != NULL ? json_string(h->dep->id) : json_null());
 	json_object_set_new(o, "odc", odc ? odc : json_null());
 	json_object_set_new(o, "job", job ? job : json_null());
 	json_object_set_new(o, "disks", disks ? disks : json_array());
@@ -392,7 +406,8 @@ host_matches(const struct select_ctx *sc, const struct host *h)
 		return false;
 	if (sc->ids != NULL) {
 		bool found = false;
-		json_array_foreach(sc->ids, i, v) {
+		json_array_foreach(sc->ids, i, v)
+		{
 			if (strcmp(json_string_value(v), h->id) == 0) {
 				found = true;
 				break;
@@ -403,7 +418,8 @@ host_matches(const struct select_ctx *sc, const struct host *h)
 	}
 	if (sc->glob != NULL && fnmatch(sc->glob, h->id, 0) != 0)
 		return false;
-	json_array_foreach(sc->labels, i, v) {
+	json_array_foreach(sc->labels, i, v)
+	{
 		const char *kv = json_string_value(v), *eq = strchr(kv, '=');
 		char key[65];
 		snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
@@ -445,8 +461,8 @@ cmp_host(const void *a, const void *b)
 }
 
 struct host **
-registry_select(struct coord *co, json_t *args, bool require_selector, bool accepted_only, size_t *n_out, int *code,
-		char *err, size_t errlen)
+registry_select(struct coord *co, json_t *args, bool require_selector, bool accepted_only,
+                size_t *n_out, int *code, char *err, size_t errlen)
 {
 	struct select_ctx sc = {.accepted_only = accepted_only};
 	json_t *empty = json_array(), *v;
@@ -457,11 +473,14 @@ registry_select(struct coord *co, json_t *args, bool require_selector, bool acce
 	*n_out = 0;
 	*code = PROTO_E_VALUE;
 	sc.labels = empty;
-	json_object_foreach(args, k, v) {
+	json_object_foreach(args, k, v)
+	{
 		if (strcmp(k, "host") == 0 && json_is_array(v)) {
-			json_array_foreach(v, i, v) {
+			json_array_foreach(v, i, v)
+			{
 				if (!proto_valid_id(json_string_value(v))) {
-					snprintf(err, errlen, "host: '%s' is not a host id", json_string_value(v));
+					snprintf(err, errlen, "host: '%s' is not a host id",
+					         json_string_value(v));
 					goto fail;
 				}
 			}
@@ -471,7 +490,8 @@ registry_select(struct coord *co, json_t *args, bool require_selector, bool acce
 			sc.glob = json_string_value(v);
 			any = true;
 		} else if (strcmp(k, "label") == 0 && json_is_array(v)) {
-			json_array_foreach(v, i, v) {
+			json_array_foreach(v, i, v)
+			{
 				const char *kv = json_string_value(v), *eq = strchr(kv, '=');
 				if (eq == NULL || eq == kv || eq - kv > 64) {
 					snprintf(err, errlen, "label: '%s' is not key=value", kv);
@@ -483,8 +503,8 @@ registry_select(struct coord *co, json_t *args, bool require_selector, bool acce
 		} else if (strcmp(k, "all") == 0 && json_is_boolean(v)) {
 			all = json_is_true(v);
 			any = any || all;
-		} else if (strcmp(k, "host") == 0 || strcmp(k, "glob") == 0 || strcmp(k, "label") == 0 ||
-			   strcmp(k, "all") == 0) {
+		} else if (strcmp(k, "host") == 0 || strcmp(k, "glob") == 0 ||
+		           strcmp(k, "label") == 0 || strcmp(k, "all") == 0) {
 			*code = PROTO_E_SCHEMA;
 			snprintf(err, errlen, "argument %s has the wrong type", k);
 			goto fail;
@@ -499,12 +519,13 @@ registry_select(struct coord *co, json_t *args, bool require_selector, bool acce
 	}
 	/* Named hosts must exist: a typo is an error, not an empty match. */
 	if (sc.ids != NULL) {
-		json_array_foreach(sc.ids, i, v) {
+		json_array_foreach(sc.ids, i, v)
+		{
 			struct host *h = map_get_str(co->hosts, json_string_value(v));
 			if (h == NULL || (accepted_only && h->revoked)) {
 				*code = PROTO_E_NOT_FOUND;
 				snprintf(err, errlen, "host %s is not %s", json_string_value(v),
-					 h == NULL ? "enrolled" : "accepted (revoked)");
+				         h == NULL ? "enrolled" : "accepted (revoked)");
 				goto fail;
 			}
 		}

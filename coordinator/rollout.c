@@ -79,9 +79,8 @@ target_list(const struct job *j)
 }
 
 /* Ends the job: the state is final; hosts never touched are skipped. */
-static void
-finish(struct coord *co, struct job *j, enum job_state st, const char *who, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+static void finish(struct coord *co, struct job *j, enum job_state st, const char *who,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 static void
 finish(struct coord *co, struct job *j, enum job_state st, const char *who, const char *fmt, ...)
@@ -96,7 +95,8 @@ finish(struct coord *co, struct job *j, enum job_state st, const char *who, cons
 		enum jh_state hs = j->hosts[i].state;
 		if (hs == JH_PENDING || hs == JH_READY)
 			jobs_host_set(co, j, i, JH_SKIPPED, NULL, "skipped: the job %s: %s",
-				      st == JOB_ABORTED ? "was aborted" : jobstate_name(st), j->message);
+			              st == JOB_ABORTED ? "was aborted" : jobstate_name(st),
+			              j->message);
 	}
 	j->state = st;
 	if (st == JOB_SUCCEEDED || st == JOB_FAILED)
@@ -133,21 +133,26 @@ check_in_flight(struct coord *co, struct job *j)
 		if (jh->awaiting_ack && jobstate_final(j->state)) {
 			if (jobs_dispatch_dead(jh, proto_now_ms()))
 				jobs_host_set(co, j, i, JH_UNREACHABLE, "dispatch",
-					      "its %s dispatch was never acknowledged and has expired; the job is %s, "
-					      "so nothing more was sent",
-					      jh->phase, jobstate_name(j->state));
+				              "its %s dispatch was never acknowledged and has "
+				              "expired; the job is %s, "
+				              "so nothing more was sent",
+				              jh->phase, jobstate_name(j->state));
 		} else if (jh->awaiting_ack) {
-			if (j->state != JOB_RUNNING || mono - jh->sent_mono <= co->conf->ack_timeout_ms)
+			if (j->state != JOB_RUNNING ||
+			    mono - jh->sent_mono <= co->conf->ack_timeout_ms)
 				continue;
 			if (jh->tries < COORD_DISPATCH_TRIES && jobs_dispatch(co, j, i, jh->phase))
 				continue;
-			jobs_host_set(co, j, i, JH_UNREACHABLE, "dispatch", "no answer to the %s dispatch after %d %s",
-				      jh->phase, jh->tries, jh->tries == 1 ? "try" : "tries");
+			jobs_host_set(co, j, i, JH_UNREACHABLE, "dispatch",
+			              "no answer to the %s dispatch after %d %s", jh->phase,
+			              jh->tries, jh->tries == 1 ? "try" : "tries");
 		} else if (mono - jh->activity_mono > step_ms) {
-			jobs_host_set(co, j, i, JH_FAILED, *jh->step ? jh->step : "deadline",
-				      "no news from the agent for %llu s%s%s (step deadline %llu s)",
-				      (unsigned long long)((mono - jh->activity_mono) / 1000), *jh->step ? " in step " : "",
-				      jh->step, (unsigned long long)p->step_deadline_s);
+			jobs_host_set(
+			    co, j, i, JH_FAILED, *jh->step ? jh->step : "deadline",
+			    "no news from the agent for %llu s%s%s (step deadline %llu s)",
+			    (unsigned long long)((mono - jh->activity_mono) / 1000),
+			    *jh->step ? " in step " : "", jh->step,
+			    (unsigned long long)p->step_deadline_s);
 		}
 	}
 }
@@ -161,8 +166,9 @@ check_job_deadline(struct coord *co, struct job *j)
 		struct job_host *jh = &j->hosts[i];
 		if (jh->state == JH_PREFLIGHT || jh->state == JH_RUNNING)
 			jobs_host_set(co, j, i, JH_FAILED, *jh->step ? jh->step : "deadline",
-				      "the job's deadline passed during %s%s", *jh->step ? "step " : "the ",
-				      *jh->step ? jh->step : jh->phase);
+			              "the job's deadline passed during %s%s",
+			              *jh->step ? "step " : "the ",
+			              *jh->step ? jh->step : jh->phase);
 	}
 	if (!jobstate_final(j->state))
 		finish(co, j, JOB_FAILED, "coordinator", "the job deadline passed (%llu s)",
@@ -179,7 +185,8 @@ start_host(struct coord *co, struct job *j, size_t i, const char *phase)
 		jobs_host_set(co, j, i, next, NULL, "%s dispatched", phase);
 		return;
 	}
-	jobs_host_set(co, j, i, JH_UNREACHABLE, "dispatch", "not online when its %s was due", phase);
+	jobs_host_set(co, j, i, JH_UNREACHABLE, "dispatch", "not online when its %s was due",
+	              phase);
 }
 
 /* A unit that may run now (i its first target): every target of it ready
@@ -220,9 +227,10 @@ over_budget(struct coord *co, struct job *j, const char *where)
 		const struct job_host *jh = &j->hosts[i];
 		if (jh->state == JH_FAILED || jh->state == JH_UNREACHABLE) {
 			finish(co, j, JOB_HALTED, "coordinator",
-			       "failure budget exceeded %s: %zu failed, budget %zu; first: %s %s%s%s: %s", where, f, b,
-			       jh->host, jobstate_host_name(jh->state), *jh->failed_step ? " at " : "", jh->failed_step,
-			       jh->message);
+			       "failure budget exceeded %s: %zu failed, budget %zu; first: %s "
+			       "%s%s%s: %s",
+			       where, f, b, jh->host, jobstate_host_name(jh->state),
+			       *jh->failed_step ? " at " : "", jh->failed_step, jh->message);
 			return true;
 		}
 	}
@@ -271,7 +279,8 @@ stage_quorum(struct coord *co, struct job *j)
 	for (size_t i = 0; i < j->n; i++) {
 		struct host *h = registry_host(co, j->hosts[i].host);
 		if (h == NULL || !registry_online(h))
-			jobs_host_set(co, j, i, JH_UNREACHABLE, "", "not online when the job started");
+			jobs_host_set(co, j, i, JH_UNREACHABLE, "",
+			              "not online when the job started");
 	}
 	/* A deployment with a node not online is not touched: that node may
 	 * still run the newer ODC against the metadb, or come back later and
@@ -287,9 +296,10 @@ stage_quorum(struct coord *co, struct job *j)
 		for (size_t k = i; down != NULL && k != SIZE_MAX; k = j->hosts[k].unit_next)
 			if (j->hosts[k].state != JH_UNREACHABLE)
 				jobs_host_set(co, j, k, JH_UNREACHABLE, "",
-					      "not touched: node %s of its deployment is not online (it may still run ODC "
-					      "on the metadb, or come back and migrate it)",
-					      down);
+				              "not touched: node %s of its deployment is not "
+				              "online (it may still run ODC "
+				              "on the metadb, or come back and migrate it)",
+				              down);
 	}
 	for (size_t i = 0; i < j->n; i++) {
 		if (j->hosts[i].unit != i)
@@ -300,8 +310,9 @@ stage_quorum(struct coord *co, struct job *j)
 	uint64_t need = (p->quorum_pct * units + 99) / 100;
 	if (online < need) {
 		const char *what = units != j->n ? "deployments" : "targets";
-		finish(co, j, JOB_HALTED, "coordinator", "quorum not met: %zu of %zu %s online, %llu%% (%llu) needed",
-		       online, units, what, (unsigned long long)p->quorum_pct, (unsigned long long)need);
+		finish(co, j, JOB_HALTED, "coordinator",
+		       "quorum not met: %zu of %zu %s online, %llu%% (%llu) needed", online, units,
+		       what, (unsigned long long)p->quorum_pct, (unsigned long long)need);
 		return WAIT;
 	}
 	move_to(j, j->has_preflight ? STAGE_PREFLIGHT : STAGE_CANARY);
@@ -333,12 +344,14 @@ check_backup_holders(struct coord *co, struct job *j)
 			continue;
 		const char *backup = proto_param(jb->params, jb->n_params, "backup");
 		for (size_t k = i; k != SIZE_MAX; k = j->hosts[k].unit_next)
-			jobs_host_set(co, j, k, JH_FAILED, "preflight",
-				      j->hosts[i].unit_next == SIZE_MAX
-					  ? "no backup at %s on this host; nothing was touched"
-					  : "no node of its deployment has a backup at %s (the node that has it restores "
-					    "the metadb for all; the others need none); nothing was touched",
-				      backup);
+			jobs_host_set(
+			    co, j, k, JH_FAILED, "preflight",
+			    j->hosts[i].unit_next == SIZE_MAX
+			        ? "no backup at %s on this host; nothing was touched"
+			        : "no node of its deployment has a backup at %s (the node that has "
+			          "it restores "
+			          "the metadb for all; the others need none); nothing was touched",
+			    backup);
 	}
 }
 
@@ -381,8 +394,8 @@ stage_canary(struct coord *co, struct job *j)
 			continue;
 		if (jh->state == JH_FAILED || jh->state == JH_UNREACHABLE) {
 			finish(co, j, JOB_HALTED, "coordinator", "canary %s %s%s%s: %s", jh->host,
-			       jh->state == JH_FAILED ? "failed" : "unreachable", *jh->failed_step ? " at " : "",
-			       jh->failed_step, jh->message);
+			       jh->state == JH_FAILED ? "failed" : "unreachable",
+			       *jh->failed_step ? " at " : "", jh->failed_step, jh->message);
 			return WAIT;
 		}
 		left += !jobstate_host_final(jh->state);
@@ -413,7 +426,8 @@ stage_batches(struct coord *co, struct job *j)
 		started++;
 	}
 	if (started > 0)
-		return j->counts[JH_RUNNING] > 0 ? WAIT : NEXT; /* a batch all unreachable: judge it now */
+		return j->counts[JH_RUNNING] > 0 ? WAIT
+		                                 : NEXT; /* a batch all unreachable: judge it now */
 	move_to(j, STAGE_DONE);
 	return NEXT;
 }
@@ -426,14 +440,15 @@ stage_done(struct coord *co, struct job *j)
 	if (f == 0)
 		finish(co, j, JOB_SUCCEEDED, "coordinator", "every target succeeded");
 	else
-		finish(co, j, JOB_FAILED, "coordinator", "%zu of %zu %s failed (budget %zu)", f, j->n_units, units_word(j),
-		       budget_of(j));
+		finish(co, j, JOB_FAILED, "coordinator", "%zu of %zu %s failed (budget %zu)", f,
+		       j->n_units, units_word(j), budget_of(j));
 	return WAIT;
 }
 
 static enum turn (*const stages[])(struct coord *, struct job *) = {
-    [STAGE_QUORUM] = stage_quorum,   [STAGE_PREFLIGHT] = stage_preflight, [STAGE_CANARY] = stage_canary,
-    [STAGE_BATCHES] = stage_batches, [STAGE_DONE] = stage_done,
+    [STAGE_QUORUM] = stage_quorum, [STAGE_PREFLIGHT] = stage_preflight,
+    [STAGE_CANARY] = stage_canary, [STAGE_BATCHES] = stage_batches,
+    [STAGE_DONE] = stage_done,
 };
 
 static void
@@ -511,7 +526,8 @@ rollout_pause(struct coord *co, struct job *j, const char *who, char *err, size_
 		return not_in(j, "pause", err, errlen);
 	j->state = JOB_PAUSED;
 	j->dirty = true;
-	coord_audit(co, who, "job-pause", j->id, NULL, "ok", "paused at stage %s", jobstate_stage_name(j->stage));
+	coord_audit(co, who, "job-pause", j->id, NULL, "ok", "paused at stage %s",
+	            jobstate_stage_name(j->stage));
 	jobs_persist(co, j);
 	return 0;
 }
@@ -523,7 +539,8 @@ rollout_resume(struct coord *co, struct job *j, const char *who, char *err, size
 		return not_in(j, "resume", err, errlen);
 	j->state = JOB_RUNNING;
 	j->dirty = true;
-	coord_audit(co, who, "job-resume", j->id, NULL, "ok", "resumed at stage %s", jobstate_stage_name(j->stage));
+	coord_audit(co, who, "job-resume", j->id, NULL, "ok", "resumed at stage %s",
+	            jobstate_stage_name(j->stage));
 	rollout_step(co, j);
 	return 0;
 }
@@ -533,8 +550,10 @@ rollout_abort(struct coord *co, struct job *j, const char *who, char *err, size_
 {
 	if (j->state != JOB_RUNNING && j->state != JOB_PAUSED)
 		return not_in(j, "abort", err, errlen);
-	coord_audit(co, who, "job-abort", j->id, NULL, "ok", "aborted at stage %s", jobstate_stage_name(j->stage));
-	finish(co, j, JOB_ABORTED, who, "aborted by %s at stage %s%s", who, jobstate_stage_name(j->stage),
+	coord_audit(co, who, "job-abort", j->id, NULL, "ok", "aborted at stage %s",
+	            jobstate_stage_name(j->stage));
+	finish(co, j, JOB_ABORTED, who, "aborted by %s at stage %s%s", who,
+	       jobstate_stage_name(j->stage),
 	       in_flight(j) ? "; steps already running go on to their end" : "");
 	rollout_step(co, j);
 	return 0;

@@ -24,8 +24,8 @@
  *    (the order of the first target of its rollout unit: its deployment).
  * 5: hosts.backup (what its latest rollback check found at the backup path). */
 #define SCHEMA_VERSION 5
-#define STR_(x) #x
-#define STR(x)  STR_(x)
+#define STR_(x)        #x
+#define STR(x)         STR_(x)
 #define BUSY_MS        5000
 /* Bounds on what is handed to SQLite. The protocol bounds every field far
  * below these (a JOB body is at most 1 MiB); they catch a caller's bug, not
@@ -144,7 +144,7 @@ static const char schema_sql[] =
 	"job_id, action, operator, reason, body, sig, created_ms, expires_ms, submitted_ms,"       \
 	" deadline_ms, ended_ms, state, stage, batch, message, targets"
 #define JOB_HOST_COLS                                                                              \
-	"job_id, host_id, ord, role, batch, state, phase, step, failed_step, message, updated_ms,"    \
+	"job_id, host_id, ord, role, batch, state, phase, step, failed_step, message, updated_ms," \
 	" dispatch_expires_ms, unit"
 #define RESULT_COLS                                                                                \
 	"step, status, exit_code, started_ms, duration_ms, message, output_tail, data, final,"     \
@@ -224,8 +224,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                         " ORDER BY last_ms DESC, seq DESC LIMIT -1 OFFSET ?1)",
     [ST_PENDING_LIST] = "SELECT pk, address, first_ms, last_ms, attempts FROM pending"
                         " ORDER BY last_ms DESC, seq DESC",
-    [ST_JOB_INSERT] = "INSERT INTO jobs(" JOB_COLS ")"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    [ST_JOB_INSERT] =
+        "INSERT INTO jobs(" JOB_COLS ")"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     [ST_JOB_HOST_INSERT] = "INSERT INTO job_hosts(job_id, host_id, ord, updated_ms)"
                            " VALUES (?1, ?2, ?3, ?4)",
     [ST_JOB_UPDATE] = "UPDATE jobs SET state = ?2, stage = ?3, batch = ?4, message = ?5,"
@@ -236,9 +237,10 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " ORDER BY submitted_ms, rowid",
     [ST_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE job_id = ?1",
     [ST_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE job_id = ?1",
-    [ST_JOB_HOST_UPDATE] = "UPDATE job_hosts SET role = ?3, batch = ?4, state = ?5, phase = ?6,"
-                           " step = ?7, failed_step = ?8, message = ?9, updated_ms = ?10,"
-                           " dispatch_expires_ms = ?11, unit = ?12 WHERE job_id = ?1 AND host_id = ?2",
+    [ST_JOB_HOST_UPDATE] =
+        "UPDATE job_hosts SET role = ?3, batch = ?4, state = ?5, phase = ?6,"
+        " step = ?7, failed_step = ?8, message = ?9, updated_ms = ?10,"
+        " dispatch_expires_ms = ?11, unit = ?12 WHERE job_id = ?1 AND host_id = ?2",
     [ST_JOB_HOSTS_EACH] = "SELECT " JOB_HOST_COLS " FROM job_hosts WHERE job_id = ?1"
                           " ORDER BY ord",
     [ST_RESULT_INSERT] =
@@ -647,11 +649,12 @@ store_setup(struct store *s, char *err, size_t errlen)
 		goto out;
 	}
 	if (version == 2 &&
-	    (exec_sql(s,
-	              "ALTER TABLE job_hosts ADD COLUMN dispatch_expires_ms INTEGER NOT NULL DEFAULT 0;"
-	              "CREATE INDEX results_job ON results(job_id);"
-	              "PRAGMA user_version=3;",
-	              err, errlen, "upgrade schema 2 to 3") != 0 ||
+	    (exec_sql(
+	         s,
+	         "ALTER TABLE job_hosts ADD COLUMN dispatch_expires_ms INTEGER NOT NULL DEFAULT 0;"
+	         "CREATE INDEX results_job ON results(job_id);"
+	         "PRAGMA user_version=3;",
+	         err, errlen, "upgrade schema 2 to 3") != 0 ||
 	     pragma_int(s, "PRAGMA user_version", &version, err, errlen) != 0))
 		goto out;
 	if (version == 3 &&
@@ -674,9 +677,9 @@ store_setup(struct store *s, char *err, size_t errlen)
 		         s->path, version, SCHEMA_VERSION);
 		goto out;
 	}
-	if (version == 0 &&
-	    (exec_sql(s, schema_sql, err, errlen, "create schema") != 0 ||
-	     exec_sql(s, "PRAGMA user_version=" STR(SCHEMA_VERSION), err, errlen, "create schema") != 0))
+	if (version == 0 && (exec_sql(s, schema_sql, err, errlen, "create schema") != 0 ||
+	                     exec_sql(s, "PRAGMA user_version=" STR(SCHEMA_VERSION), err, errlen,
+	                              "create schema") != 0))
 		goto out;
 	if (exec_sql(s, "COMMIT", err, errlen, "create schema") != 0)
 		goto out;
@@ -1064,8 +1067,8 @@ store_host_seen(struct store *s, const char *host_id, uint64_t last_seen_ms,
 
 /* One JSON object column of a host's row (statement id sets it). */
 static int
-host_set_json(struct store *s, enum stmt id, const char *host_id, const char *what, const char *json, char *err,
-	      size_t errlen)
+host_set_json(struct store *s, enum stmt id, const char *host_id, const char *what,
+              const char *json, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	char doing[64];
@@ -1089,13 +1092,15 @@ host_set_json(struct store *s, enum stmt id, const char *host_id, const char *wh
 }
 
 int
-store_host_metadb(struct store *s, const char *host_id, const char *metadb_json, char *err, size_t errlen)
+store_host_metadb(struct store *s, const char *host_id, const char *metadb_json, char *err,
+                  size_t errlen)
 {
 	return host_set_json(s, ST_HOST_METADB, host_id, "metadb", metadb_json, err, errlen);
 }
 
 int
-store_host_backup(struct store *s, const char *host_id, const char *backup_json, char *err, size_t errlen)
+store_host_backup(struct store *s, const char *host_id, const char *backup_json, char *err,
+                  size_t errlen)
 {
 	return host_set_json(s, ST_HOST_BACKUP, host_id, "backup", backup_json, err, errlen);
 }
@@ -1722,7 +1727,8 @@ result_cost(sqlite3_stmt *st)
 }
 
 json_t *
-store_results_page(struct store *s, const struct store_results_query *q, uint64_t *next, char *err, size_t errlen)
+store_results_page(struct store *s, const struct store_results_query *q, uint64_t *next, char *err,
+                   size_t errlen)
 {
 	json_t *arr = NULL, *o;
 	sqlite3_stmt *st = NULL;
@@ -1757,12 +1763,13 @@ store_results_page(struct store *s, const struct store_results_query *q, uint64_
 			break;
 		}
 		if ((o = result_object(st)) == NULL) {
-			snprintf(err, errlen, "%s: result %s/%s/%s: malformed row or out of memory", s->path,
-			         q->job_id, col_text(st, 13), col_text(st, 0));
+			snprintf(err, errlen, "%s: result %s/%s/%s: malformed row or out of memory",
+			         s->path, q->job_id, col_text(st, 13), col_text(st, 0));
 			goto fail;
 		}
 		if (set_new(o, "host", json_string(col_text(st, 13))) != 0 ||
-		    set_new(o, "seq", json_integer((json_int_t)seq)) != 0 || json_array_append_new(arr, o) != 0) {
+		    set_new(o, "seq", json_integer((json_int_t)seq)) != 0 ||
+		    json_array_append_new(arr, o) != 0) {
 			nomem(s, err, errlen, "results");
 			goto fail;
 		}
@@ -1783,8 +1790,8 @@ fail:
 }
 
 int
-store_job_target(struct store *s, const char *job_id, const char *host_id, char action[33], char phase[10],
-                 bool *is_target, char *err, size_t errlen)
+store_job_target(struct store *s, const char *job_id, const char *host_id, char action[33],
+                 char phase[10], bool *is_target, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	int rc, ret = 0;

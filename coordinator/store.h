@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#define STORE_CONFLICT	1
+#define STORE_CONFLICT  1
 #define STORE_NOT_FOUND 2
 #define STORE_DUPLICATE 3
 
@@ -51,11 +51,11 @@ struct store_host {
 	uint8_t pk[32];
 	const char *state;
 	uint64_t accepted_ms;
-	uint64_t revoked_ms;	 /* 0 when never revoked */
-	const char *labels_json; /* JSON object text, "{}" when unknown */
-	uint64_t last_seen_ms;	 /* 0 when never */
+	uint64_t revoked_ms;       /* 0 when never revoked */
+	const char *labels_json;   /* JSON object text, "{}" when unknown */
+	uint64_t last_seen_ms;     /* 0 when never */
 	const char *agent_version; /* "" when unknown */
-	const char *address;	   /* "" when unknown */
+	const char *address;       /* "" when unknown */
 	const char *metadb_json;   /* JSON object, "" when unknown (coord.h, deploy.c) */
 	const char *backup_json;   /* JSON object, "" when unknown (coord.h, deploy.c) */
 };
@@ -63,34 +63,37 @@ struct store_host {
 /* Calls fn for every host (any state), ordered by host_id. The strings are
  * valid only during the call. fn returning non-zero stops the walk and that
  * value is returned. */
-int store_hosts_each(struct store *s, int (*fn)(void *ctx, const struct store_host *h), void *ctx, char *err,
-		     size_t errlen);
+int store_hosts_each(struct store *s, int (*fn)(void *ctx, const struct store_host *h), void *ctx,
+                     char *err, size_t errlen);
 
 /* Accept host_id with pk. STORE_CONFLICT (message in err) when host_id is
  * accepted with another key, or pk belongs to another host id (in any state).
  * Re-accepting the same key for the same host: 0, *changed = false. A revoked
  * host accepted again (same or new key): state back to accepted, revoked_ms 0.
  * Removes pk's X25519 form from the pending keys (nothing when pk has none). */
-int store_host_accept(struct store *s, const char *host_id, const uint8_t pk[32], uint64_t now_ms, bool *changed,
-		      char *err, size_t errlen);
+int store_host_accept(struct store *s, const char *host_id, const uint8_t pk[32], uint64_t now_ms,
+                      bool *changed, char *err, size_t errlen);
 /* Revoke: STORE_NOT_FOUND when the host is unknown; revoking a revoked host is
  * 0 with *changed = false. The key stays recorded (it may not be reused by
  * another host). */
-int store_host_revoke(struct store *s, const char *host_id, uint64_t now_ms, bool *changed, char *err,
-		      size_t errlen);
+int store_host_revoke(struct store *s, const char *host_id, uint64_t now_ms, bool *changed,
+                      char *err, size_t errlen);
 /* Records what was last seen of a host (HELLO, lost/online transitions).
  * labels_json, agent_version or address NULL: that value is left as it is.
  * STORE_NOT_FOUND when unknown. */
-int store_host_seen(struct store *s, const char *host_id, uint64_t last_seen_ms, const char *labels_json,
-		    const char *agent_version, const char *address, char *err, size_t errlen);
+int store_host_seen(struct store *s, const char *host_id, uint64_t last_seen_ms,
+                    const char *labels_json, const char *agent_version, const char *address,
+                    char *err, size_t errlen);
 
 /* Records the metadb identity (JSON object text) a host's ODC uses.
  * STORE_NOT_FOUND when unknown. */
-int store_host_metadb(struct store *s, const char *host_id, const char *metadb_json, char *err, size_t errlen);
+int store_host_metadb(struct store *s, const char *host_id, const char *metadb_json, char *err,
+                      size_t errlen);
 
 /* Records what a host's latest rollback check found at its backup path
  * (JSON object text: deploy.c). STORE_NOT_FOUND when unknown. */
-int store_host_backup(struct store *s, const char *host_id, const char *backup_json, char *err, size_t errlen);
+int store_host_backup(struct store *s, const char *host_id, const char *backup_json, char *err,
+                      size_t errlen);
 
 /* Pending keys: X25519 keys refused by ZAP (a CURVE handshake shows only
  * that form; the Ed25519 key cannot be recovered from it, so a pending key
@@ -99,8 +102,8 @@ int store_host_backup(struct store *s, const char *host_id, const char *backup_j
  * to STORE_PENDING_MAX rows by dropping the least recently seen. It does not
  * look at the hosts: the coordinator notes only keys that belong to no host
  * (in any state). */
-int store_pending_note(struct store *s, const uint8_t curve[32], const char *address, uint64_t now_ms, char *err,
-		       size_t errlen);
+int store_pending_note(struct store *s, const uint8_t curve[32], const char *address,
+                       uint64_t now_ms, char *err, size_t errlen);
 /* JSON array of {curve_fingerprint ("SHA256:" and the first 16 bytes of
  * SHA-256 of the X25519 key in lowercase hex, as keys_fingerprint computes),
  * curve_key (64 lowercase hex digits), address, first_ms, last_ms,
@@ -121,7 +124,7 @@ struct store_job {
 	const char *reason;
 	const uint8_t *body; /* the JOB body as signed */
 	size_t body_len;
-	uint8_t sig[96];     /* the JOB's signature frame */
+	uint8_t sig[96];        /* the JOB's signature frame */
 	const uint8_t *targets; /* the JOB's target list frame (frame 3) */
 	size_t targets_len;
 	uint64_t created_ms;
@@ -131,35 +134,39 @@ struct store_job {
 	uint64_t ended_ms; /* 0 while not ended */
 	const char *state; /* running paused succeeded failed halted aborted */
 	const char *stage; /* quorum preflight canary batches done */
-	uint64_t batch;	   /* batches started */
+	uint64_t batch;    /* batches started */
 	const char *message;
 };
 
 /* Inserts a new job and its target rows (state "pending", order 0..n-1,
  * role "", batch 0). STORE_CONFLICT when job_id exists. */
-int store_job_insert(struct store *s, const struct store_job *j, const char *const *targets, size_t n_targets,
-		     char *err, size_t errlen);
+int store_job_insert(struct store *s, const struct store_job *j, const char *const *targets,
+                     size_t n_targets, char *err, size_t errlen);
 /* Updates state, stage, batch, message, ended_ms of a job. STORE_NOT_FOUND
  * when unknown. */
-int store_job_update(struct store *s, const char *job_id, const char *state, const char *stage, uint64_t batch,
-		     const char *message, uint64_t ended_ms, char *err, size_t errlen);
+int store_job_update(struct store *s, const char *job_id, const char *state, const char *stage,
+                     uint64_t batch, const char *message, uint64_t ended_ms, char *err,
+                     size_t errlen);
 /* Calls fn for every job whose state is in states (NULL-terminated list;
  * NULL = every job), oldest submitted first. Strings and body valid during
  * the call only. */
-int store_jobs_each(struct store *s, const char *const *states, int (*fn)(void *ctx, const struct store_job *j),
-		    void *ctx, char *err, size_t errlen);
+int store_jobs_each(struct store *s, const char *const *states,
+                    int (*fn)(void *ctx, const struct store_job *j), void *ctx, char *err,
+                    size_t errlen);
 /* One job; STORE_NOT_FOUND when unknown. fn is called once. */
-int store_job_get(struct store *s, const char *job_id, int (*fn)(void *ctx, const struct store_job *j), void *ctx,
-		  char *err, size_t errlen);
+int store_job_get(struct store *s, const char *job_id,
+                  int (*fn)(void *ctx, const struct store_job *j), void *ctx, char *err,
+                  size_t errlen);
 
 /* Per-host state of a job. */
 struct store_job_host {
 	const char *job_id;
 	const char *host_id;
 	uint64_t order;
-	const char *role;  /* "", canary, batch */
+	const char *role; /* "", canary, batch */
 	uint64_t batch;
-	const char *state; /* pending preflight ready running succeeded failed skipped unreachable */
+	const char
+	    *state; /* pending preflight ready running succeeded failed skipped unreachable */
 	const char *phase; /* "", preflight, run */
 	const char *step;
 	const char *failed_step;
@@ -172,10 +179,12 @@ struct store_job_host {
 /* Updates the row (job_id, host_id) with every field of h but order, which
  * the JOB's targets fixed at insert. STORE_NOT_FOUND when there is no such
  * row. */
-int store_job_host_update(struct store *s, const struct store_job_host *h, char *err, size_t errlen);
+int store_job_host_update(struct store *s, const struct store_job_host *h, char *err,
+                          size_t errlen);
 /* Calls fn for each target row of the job in order. */
 int store_job_hosts_each(struct store *s, const char *job_id,
-			 int (*fn)(void *ctx, const struct store_job_host *h), void *ctx, char *err, size_t errlen);
+                         int (*fn)(void *ctx, const struct store_job_host *h), void *ctx, char *err,
+                         size_t errlen);
 
 /* ---- results ---- */
 
@@ -213,21 +222,21 @@ struct store_results_query {
 	const char *job_id;
 	const char *host_id; /* NULL: every host */
 	const char *step;    /* NULL: every step */
-	uint64_t after;	     /* only results whose seq is above this (0: from the first) */
-	size_t limit;	     /* at most this many results */
+	uint64_t after;      /* only results whose seq is above this (0: from the first) */
+	size_t limit;        /* at most this many results */
 	size_t max_bytes;    /* and about this many bytes (at least one result) */
 };
 /* JSON array of result objects (PROTOCOL.md 9.1) with `host` and `seq` (the
  * receipt order, a cursor for the next page), in receipt order. *next is the
  * `after` of the next page when the page stopped at a bound, else 0. */
-json_t *store_results_page(struct store *s, const struct store_results_query *q, uint64_t *next, char *err,
-			   size_t errlen);
+json_t *store_results_page(struct store *s, const struct store_results_query *q, uint64_t *next,
+                           char *err, size_t errlen);
 /* Whether a RESULT of job_id from host_id may be taken: the job's action in
  * action, and in *is_target whether host_id is one of its targets, with the
  * phase last dispatched to it ("" when none) in phase. STORE_NOT_FOUND when
  * the job is unknown. */
-int store_job_target(struct store *s, const char *job_id, const char *host_id, char action[33], char phase[10],
-		     bool *is_target, char *err, size_t errlen);
+int store_job_target(struct store *s, const char *job_id, const char *host_id, char action[33],
+                     char phase[10], bool *is_target, char *err, size_t errlen);
 /* Number of stored results of a job (all hosts); -1 on error. */
 int64_t store_results_count(struct store *s, const char *job_id, char *err, size_t errlen);
 
@@ -237,11 +246,13 @@ int64_t store_results_count(struct store *s, const char *job_id, char *err, size
  * what: e.g. "job-submit", "key-accept", "job-halt"; job_id and hosts_json
  * (a JSON array text) may be NULL; outcome: "ok", "refused", "halted", ...;
  * detail: free text. The table refuses UPDATE and DELETE (triggers). */
-int store_audit(struct store *s, uint64_t at_ms, const char *who, const char *what, const char *job_id,
-		const char *hosts_json, const char *outcome, const char *detail, char *err, size_t errlen);
+int store_audit(struct store *s, uint64_t at_ms, const char *who, const char *what,
+                const char *job_id, const char *hosts_json, const char *outcome, const char *detail,
+                char *err, size_t errlen);
 /* JSON array of {id, at_ms, who, what, job_id, hosts (array or null),
  * outcome, detail}, newest first, at most limit rows, only job_id's when
  * job_id is not NULL. */
-json_t *store_audit_json(struct store *s, const char *job_id, size_t limit, char *err, size_t errlen);
+json_t *store_audit_json(struct store *s, const char *job_id, size_t limit, char *err,
+                         size_t errlen);
 
 #endif

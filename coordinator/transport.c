@@ -21,7 +21,8 @@ int
 transport_open(struct coord *co, char *err, size_t errlen)
 {
 	uint8_t csk[32];
-	int one = 1, zero = 0, hwm = 100000, ka_idle = 30, ka_intvl = 10, ka_cnt = 3, backlog = 4096;
+	int one = 1, zero = 0, hwm = 100000, ka_idle = 30, ka_intvl = 10, ka_cnt = 3,
+	    backlog = 4096;
 	/* A 64 KiB RESULT body and a margin, as it travels under CURVE. */
 	int64_t maxmsg = (int64_t)(proto_frame_limit(PROTO_RCV_COORDINATOR) + PROTO_CURVE_OVERHEAD);
 
@@ -70,7 +71,8 @@ transport_open(struct coord *co, char *err, size_t errlen)
 	 * heartbeats stopped: a dead host, a cut link) is logged when it is
 	 * dropped, not only when its beats are missed. */
 	if (zmq_socket_monitor(co->router, "inproc://odc-coordinator-monitor",
-			       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
+	                       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
+	                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
 	    (co->mon = zmq_socket(co->zctx, ZMQ_PAIR)) == NULL ||
 	    zmq_connect(co->mon, "inproc://odc-coordinator-monitor") != 0) {
 		snprintf(err, errlen, "zmq monitor: %s", zmq_strerror(errno));
@@ -78,15 +80,16 @@ transport_open(struct coord *co, char *err, size_t errlen)
 	}
 	zmq_setsockopt(co->mon, ZMQ_LINGER, &zero, sizeof(zero));
 	if (zmq_bind(co->router, co->conf->agents_bind) != 0) {
-		snprintf(err, errlen, "%s: agents.bind %s: %s", co->conf->path, co->conf->agents_bind,
-			 zmq_strerror(errno));
+		snprintf(err, errlen, "%s: agents.bind %s: %s", co->conf->path,
+		         co->conf->agents_bind, zmq_strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
 static void
-zap_reply(void *zap, zmq_msg_t *version, zmq_msg_t *reqid, const char *code, const char *text, const char *user)
+zap_reply(void *zap, zmq_msg_t *version, zmq_msg_t *reqid, const char *code, const char *text,
+          const char *user)
 {
 	zmq_send(zap, zmq_msg_data(version), zmq_msg_size(version), ZMQ_SNDMORE);
 	zmq_send(zap, zmq_msg_data(reqid), zmq_msg_size(reqid), ZMQ_SNDMORE);
@@ -126,8 +129,9 @@ transport_on_zap(struct coord *co)
 		multipart_close(p, n);
 		return;
 	}
-	snprintf(addr, sizeof(addr), "%.*s", (int)(zmq_msg_size(&p[3]) < 63 ? zmq_msg_size(&p[3]) : 63),
-		 (const char *)zmq_msg_data(&p[3]));
+	snprintf(addr, sizeof(addr), "%.*s",
+	         (int)(zmq_msg_size(&p[3]) < 63 ? zmq_msg_size(&p[3]) : 63),
+	         (const char *)zmq_msg_data(&p[3]));
 	bool curve = frame_is(&p[5], "CURVE") && n == 7 && zmq_msg_size(&p[6]) == 32;
 	if (!frame_is(&p[0], "1.0")) {
 		code = "500";
@@ -148,10 +152,12 @@ transport_on_zap(struct coord *co)
 		} else if (curve) {
 			char hex[65];
 			hex_encode(zmq_msg_data(&p[6]), 32, hex, sizeof(hex));
-			log_warn("refused an unknown agent key (curve %.16s...) from %s", hex, addr);
+			log_warn("refused an unknown agent key (curve %.16s...) from %s", hex,
+			         addr);
 			metrics_count_refused(co, COORD_SOCK_AGENTS, COORD_REFUSED_UNKNOWN_KEY);
 			coord_tx(co);
-			if (store_pending_note(co->store, zmq_msg_data(&p[6]), addr, proto_now_ms(), err, sizeof(err)) != 0)
+			if (store_pending_note(co->store, zmq_msg_data(&p[6]), addr, proto_now_ms(),
+			                       err, sizeof(err)) != 0)
 				log_err("%s", err);
 		} else {
 			text = "CURVE required";
@@ -161,11 +167,13 @@ transport_on_zap(struct coord *co)
 	} else if (frame_is(&p[2], COORD_ZAP_CONTROL) && curve) {
 		for (size_t i = 0; i < co->conf->n_operators; i++) {
 			uint8_t c[32];
-			if (crypto_sign_ed25519_pk_to_curve25519(c, co->conf->operators[i].pk) == 0 &&
+			if (crypto_sign_ed25519_pk_to_curve25519(c, co->conf->operators[i].pk) ==
+			        0 &&
 			    sodium_memcmp(c, zmq_msg_data(&p[6]), 32) == 0) {
 				code = "200";
 				text = "OK";
-				snprintf(user, sizeof(user), "operator:%s", co->conf->operators[i].name);
+				snprintf(user, sizeof(user), "operator:%s",
+				         co->conf->operators[i].name);
 				break;
 			}
 		}
@@ -195,7 +203,9 @@ transport_on_monitor(struct coord *co)
 		int len = (int)(zmq_msg_size(&p[1]) < 128 ? zmq_msg_size(&p[1]) : 128);
 		const char *a = zmq_msg_data(&p[1]);
 		if (event == ZMQ_EVENT_DISCONNECTED)
-			log_info("agent connection %.*s closed (the peer left, or its ZMTP heartbeats stopped)", len, a);
+			log_info("agent connection %.*s closed (the peer left, or its ZMTP "
+			         "heartbeats stopped)",
+			         len, a);
 		else if (event == ZMQ_EVENT_ACCEPTED)
 			log_debug("agent connection %.*s accepted", len, a);
 	}
@@ -203,11 +213,13 @@ transport_on_monitor(struct coord *co)
 }
 
 static void
-nack(struct coord *co, const uint8_t *rid, size_t rid_len, int ref_type, const struct proto_error *e)
+nack(struct coord *co, const uint8_t *rid, size_t rid_len, int ref_type,
+     const struct proto_error *e)
 {
 	struct proto_msg m = {.type = PROTO_NACK};
 
-	m.u.ack = (struct proto_ack){(uint64_t)ref_type, "", "", "", {0}, 0, (uint64_t)e->code, e->msg};
+	m.u.ack =
+	    (struct proto_ack){(uint64_t)ref_type, "", "", "", {0}, 0, (uint64_t)e->code, e->msg};
 	coord_send_msg(co, co->router, rid, rid_len, &m);
 }
 
@@ -224,8 +236,8 @@ trust_result(void *ctx, int type, const uint8_t pk[PROTO_PK_LEN])
 static int
 header_type(const struct proto_frame *f)
 {
-	if (f->len != PROTO_HEADER_LEN || f->data[0] != PROTO_MAGIC0 || f->data[1] != PROTO_MAGIC1 ||
-	    proto_type_name(f->data[3]) == NULL)
+	if (f->len != PROTO_HEADER_LEN || f->data[0] != PROTO_MAGIC0 ||
+	    f->data[1] != PROTO_MAGIC1 || proto_type_name(f->data[3]) == NULL)
 		return -1;
 	return f->data[3];
 }
@@ -255,26 +267,28 @@ transport_on_router(struct coord *co)
 	uint8_t curve[32];
 	size_t clen = 0;
 	h = user != NULL && hex_decode(user, curve, sizeof(curve), &clen) == 0 && clen == 32
-		? map_get(co->curves, curve, 32)
-		: NULL;
+	        ? map_get(co->curves, curve, 32)
+	        : NULL;
 	if (h == NULL || h->revoked) {
 		/* Admitted before a revoke (or with a key since replaced):
 		 * everything it sends is dropped. */
-		log_debug("dropped a message from %s (%s)", addr ? addr : "?", h ? "revoked" : "key no longer enrolled");
+		log_debug("dropped a message from %s (%s)", addr ? addr : "?",
+		          h ? "revoked" : "key no longer enrolled");
 		metrics_count_rejected(co, COORD_SOCK_AGENTS, COORD_REJECT_NOT_ENROLLED);
 		goto out;
 	}
 	for (int i = 1; i < n; i++)
 		fr[i - 1] = (struct proto_frame){zmq_msg_data(&p[i]), zmq_msg_size(&p[i])};
 	struct proto_ctx ctx = {.receiver = PROTO_RCV_COORDINATOR,
-				.trusted = trust_result,
-				.trust_ctx = h,
-				.host_id = h->id,
-				.now_ms = proto_now_ms(),
-				.skew_ms = co->conf->skew_ms};
+	                        .trusted = trust_result,
+	                        .trust_ctx = h,
+	                        .host_id = h->id,
+	                        .now_ms = proto_now_ms(),
+	                        .skew_ms = co->conf->skew_ms};
 	/* More frames than any message has: the header's steps still come
 	 * first (PROTOCOL.md 7), then FRAMES, as no type has one frame. */
-	if (proto_receive(fr, over != MULTIPART_WHOLE ? 1 : (size_t)(n - 1), &ctx, &m, &e) != PROTO_OK) {
+	if (proto_receive(fr, over != MULTIPART_WHOLE ? 1 : (size_t)(n - 1), &ctx, &m, &e) !=
+	    PROTO_OK) {
 		if (over != MULTIPART_WHOLE && e.code == PROTO_E_FRAMES)
 			snprintf(e.msg, sizeof(e.msg), "more than %d frames", MAX_PARTS - 1);
 		int type = header_type(&fr[0]);
@@ -282,15 +296,15 @@ transport_on_router(struct coord *co)
 		metrics_count_rejected(co, COORD_SOCK_AGENTS, (int)e.code);
 		if (e.code == PROTO_E_DENIED) {
 			/* Speaking for another host: it gets nothing at all. */
-			log_warn("host %s (%s) sent a %s for another host: %s; dropped", h->id, addr ? addr : "?", what,
-				 e.msg);
+			log_warn("host %s (%s) sent a %s for another host: %s; dropped", h->id,
+			         addr ? addr : "?", what, e.msg);
 			goto out;
 		}
 		/* Answered from the header alone, never an answer (no loops), and
 		 * never what cannot be named (PROTOCOL.md section 7, "Answers"). */
 		bool answer = type >= 0 && type != PROTO_ACK && type != PROTO_NACK;
-		log_warn("host %s: refused a %s: %s: %s%s", h->id, what, proto_err_name(e.code), e.msg,
-			 answer ? "" : "; dropped");
+		log_warn("host %s: refused a %s: %s: %s%s", h->id, what, proto_err_name(e.code),
+		         e.msg, answer ? "" : "; dropped");
 		if (answer)
 			nack(co, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]), type, &e);
 		goto out;
@@ -305,18 +319,27 @@ transport_on_router(struct coord *co)
 	case PROTO_HELLO: {
 		struct proto_msg w = {.type = PROTO_WELCOME};
 		registry_on_hello(co, h, m, addr ? addr : "");
-		w.u.welcome = (struct proto_welcome){co->conf->id, co->conf->heartbeat_ms, co->conf->lost_after,
-						     proto_now_ms()};
+		w.u.welcome = (struct proto_welcome){co->conf->id, co->conf->heartbeat_ms,
+		                                     co->conf->lost_after, proto_now_ms()};
 		coord_send_msg(co, co->router, h->rid, h->rid_len, &w);
 		jobs_on_hello(co, h);
 		break;
 	}
-	case PROTO_HEARTBEAT: registry_on_heartbeat(co, h, m, fr[1].data, fr[1].len); break;
-	case PROTO_PROGRESS: jobs_on_progress(co, h, m); break;
-	case PROTO_RESULT: jobs_on_result(co, h, m, fr, h->rid, h->rid_len); break;
+	case PROTO_HEARTBEAT:
+		registry_on_heartbeat(co, h, m, fr[1].data, fr[1].len);
+		break;
+	case PROTO_PROGRESS:
+		jobs_on_progress(co, h, m);
+		break;
+	case PROTO_RESULT:
+		jobs_on_result(co, h, m, fr, h->rid, h->rid_len);
+		break;
 	case PROTO_ACK:
-	case PROTO_NACK: jobs_on_ack(co, h, m); break;
-	default: break;
+	case PROTO_NACK:
+		jobs_on_ack(co, h, m);
+		break;
+	default:
+		break;
 	}
 out:
 	proto_msg_free(m);

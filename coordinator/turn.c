@@ -29,7 +29,8 @@ coord_send(void *sock, const uint8_t *rid, size_t rid_len, const struct proto_fr
 		return -1;
 	if (zmq_send(sock, f->body, f->body_len, more | ZMQ_DONTWAIT) < 0)
 		return -1;
-	if (more && zmq_send(sock, f->sig, PROTO_SIGFRAME_LEN, (f->nframes == 4 ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0)
+	if (more && zmq_send(sock, f->sig, PROTO_SIGFRAME_LEN,
+	                     (f->nframes == 4 ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0)
 		return -1;
 	if (f->nframes == 4 && zmq_send(sock, f->targets, f->targets_len, ZMQ_DONTWAIT) < 0)
 		return -1;
@@ -37,7 +38,8 @@ coord_send(void *sock, const uint8_t *rid, size_t rid_len, const struct proto_fr
 }
 
 int
-coord_send_msg(struct coord *co, void *sock, const uint8_t *rid, size_t rid_len, const struct proto_msg *m)
+coord_send_msg(struct coord *co, void *sock, const uint8_t *rid, size_t rid_len,
+               const struct proto_msg *m)
 {
 	struct proto_frames f;
 	struct proto_error e;
@@ -103,7 +105,8 @@ coord_flush_turn(struct coord *co)
 	}
 	for (size_t i = 0; i < co->n_acks; i++) {
 		if (ok) {
-			int rc = coord_send(co->router, co->acks[i].rid, co->acks[i].rid_len, &co->acks[i].f);
+			int rc = coord_send(co->router, co->acks[i].rid, co->acks[i].rid_len,
+			                    &co->acks[i].f);
 			metrics_count_sent(co, PROTO_ACK, rc == 0);
 		}
 		proto_frames_free(&co->acks[i].f);
@@ -113,7 +116,7 @@ coord_flush_turn(struct coord *co)
 
 void
 coord_audit(struct coord *co, const char *who, const char *what, const char *job_id, json_t *hosts,
-	    const char *outcome, const char *fmt, ...)
+            const char *outcome, const char *fmt, ...)
 {
 	char detail[2048], err[256];
 	char *hj = hosts != NULL ? json_dumps(hosts, JSON_COMPACT) : NULL;
@@ -123,10 +126,11 @@ coord_audit(struct coord *co, const char *who, const char *what, const char *job
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	coord_tx(co);
-	if (store_audit(co->store, proto_now_ms(), who, what, job_id, hj, outcome, detail, err, sizeof(err)) != 0)
+	if (store_audit(co->store, proto_now_ms(), who, what, job_id, hj, outcome, detail, err,
+	                sizeof(err)) != 0)
 		log_err("audit: %s", err);
-	log_info("audit: %s %s%s%s: %s%s%s", who, what, job_id ? " " : "", job_id ? job_id : "", outcome,
-		 *detail ? ": " : "", detail);
+	log_info("audit: %s %s%s%s: %s%s%s", who, what, job_id ? " " : "", job_id ? job_id : "",
+	         outcome, *detail ? ": " : "", detail);
 	free(hj);
 }
 

@@ -103,7 +103,8 @@ proto_msg_to_json(const struct proto_msg *m)
 	}
 	case PROTO_HEARTBEAT: {
 		const struct proto_heartbeat *h = &m->u.heartbeat;
-		json_t *odc = json_null(), *job = json_null(), *disks = json_array(), *mdb = json_null();
+		json_t *odc = json_null(), *job = json_null(), *disks = json_array(),
+		       *mdb = json_null();
 		if (h->has_odc)
 			odc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "container_id",
 			                h->odc.container_id, "name", h->odc.name, "image",

@@ -9,23 +9,23 @@
 
 #include <jansson.h>
 
-#define PROTO_VERSION      2
-#define PROTO_MAGIC0       0x4F /* 'O' */
-#define PROTO_MAGIC1       0x44 /* 'D' */
-#define PROTO_HEADER_LEN   4
-#define PROTO_PK_LEN       32
-#define PROTO_SIG_LEN      64
-#define PROTO_SIGFRAME_LEN 96 /* public key || signature */
-#define PROTO_SK_LEN       64 /* libsodium's Ed25519 secret key: seed || public key */
-#define PROTO_NONCE_LEN    16
-#define PROTO_INCARN_LEN   16
-#define PROTO_ID_MAX       64
-#define PROTO_MAX_DEPTH    6
-#define PROTO_MAX_TARGETS  10000
-#define PROTO_HASH_LEN     32 /* SHA-256: the target list's Merkle tree */
-#define PROTO_PROOF_MAX    32 /* bound of a DISPATCH's inclusion proof */
+#define PROTO_VERSION           2
+#define PROTO_MAGIC0            0x4F /* 'O' */
+#define PROTO_MAGIC1            0x44 /* 'D' */
+#define PROTO_HEADER_LEN        4
+#define PROTO_PK_LEN            32
+#define PROTO_SIG_LEN           64
+#define PROTO_SIGFRAME_LEN      96 /* public key || signature */
+#define PROTO_SK_LEN            64 /* libsodium's Ed25519 secret key: seed || public key */
+#define PROTO_NONCE_LEN         16
+#define PROTO_INCARN_LEN        16
+#define PROTO_ID_MAX            64
+#define PROTO_MAX_DEPTH         6
+#define PROTO_MAX_TARGETS       10000
+#define PROTO_HASH_LEN          32      /* SHA-256: the target list's Merkle tree */
+#define PROTO_PROOF_MAX         32      /* bound of a DISPATCH's inclusion proof */
 #define PROTO_TARGETS_MAX_BYTES 1048576 /* a JOB's frame 3 */
-#define PROTO_SKEW_MS      30000 /* default allowed clock skew */
+#define PROTO_SKEW_MS           30000   /* default allowed clock skew */
 /* Every uint on the wire is at most 2^63-1: it survives JSON (int64) and
  * instant + skew cannot overflow. */
 #define PROTO_UINT_MAX ((uint64_t)INT64_MAX)
@@ -417,10 +417,12 @@ void proto_merkle_free(struct proto_merkle *t);
 void proto_merkle_root_of(const struct proto_merkle *t, uint8_t root[PROTO_HASH_LEN]);
 /* PATH(index): writes the proof into path, returns its length (0 for a
  * one-id list); index must be < n. */
-size_t proto_merkle_proof(const struct proto_merkle *t, size_t index, uint8_t path[PROTO_PROOF_MAX][PROTO_HASH_LEN]);
+size_t proto_merkle_proof(const struct proto_merkle *t, size_t index,
+                          uint8_t path[PROTO_PROOF_MAX][PROTO_HASH_LEN]);
 /* Section 2's verification: id at index of a list of count ids with root. */
-bool proto_merkle_verify(const char *id, uint64_t index, uint64_t count, const uint8_t (*path)[PROTO_HASH_LEN],
-                         size_t len, const uint8_t root[PROTO_HASH_LEN]);
+bool proto_merkle_verify(const char *id, uint64_t index, uint64_t count,
+                         const uint8_t (*path)[PROTO_HASH_LEN], size_t len,
+                         const uint8_t root[PROTO_HASH_LEN]);
 
 /* The decoded form of PROTOCOL.md section 10 (a new reference), or NULL. */
 json_t *proto_msg_to_json(const struct proto_msg *m);

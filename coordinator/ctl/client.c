@@ -82,7 +82,9 @@ client_ipc_hint(const struct ctl *c, char *out, size_t outlen)
 	out[0] = '\0';
 	if (stat(path, &st) != 0)
 		snprintf(out, outlen, "%s: %s%s", path, strerror(errno),
-		         errno == ENOENT ? " (is odc-coordinator running, with this control socket?)" : "");
+		         errno == ENOENT
+		             ? " (is odc-coordinator running, with this control socket?)"
+		             : "");
 	else if (!S_ISSOCK(st.st_mode))
 		snprintf(out, outlen, "%s: not a socket", path);
 	else if (access(path, R_OK | W_OK) != 0)
@@ -108,7 +110,8 @@ client_open(struct ctl *c)
 		char hint[512];
 		client_ipc_hint(c, hint, sizeof(hint));
 		if (hint[0] != '\0') {
-			fprintf(stderr, "odcctl: coordinator unreachable at %s: %s\n", c->endpoint, hint);
+			fprintf(stderr, "odcctl: coordinator unreachable at %s: %s\n", c->endpoint,
+			        hint);
 			return CTL_EXIT_UNREACHABLE;
 		}
 	}
@@ -233,7 +236,8 @@ client_send(struct ctl_client *cl, const struct proto_frames *f)
 	/* The first frame went out, so the rest of the message goes too. */
 	if (zmq_send(cl->sock, f->body, f->body_len, f->nframes >= 3 ? ZMQ_SNDMORE : 0) < 0)
 		return -1;
-	if (f->nframes >= 3 && zmq_send(cl->sock, f->sig, PROTO_SIGFRAME_LEN, f->nframes == 4 ? ZMQ_SNDMORE : 0) < 0)
+	if (f->nframes >= 3 &&
+	    zmq_send(cl->sock, f->sig, PROTO_SIGFRAME_LEN, f->nframes == 4 ? ZMQ_SNDMORE : 0) < 0)
 		return -1;
 	/* A JOB's target list (frame 3). */
 	if (f->nframes == 4 && zmq_send(cl->sock, f->targets, f->targets_len, 0) < 0)

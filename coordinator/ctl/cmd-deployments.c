@@ -27,14 +27,16 @@ static int
 cmd_deployments_print(const json_t *body)
 {
 	static const char *const head[] = {"DEPLOYMENT", "METADB", "NODES", "VERSIONS", "HEALTHY"};
-	const json_t *list = json_object_get(body, "deployments"), *d, *unplaced = json_object_get(body, "unplaced");
+	const json_t *list = json_object_get(body, "deployments"), *d,
+	             *unplaced = json_object_get(body, "unplaced");
 	size_t i;
 	int ret = 0;
 
 	json_array_foreach(list, i, d)
 	{
 		struct out_table *t = out_table_new(5, head), *nt;
-		static const char *const nhead[] = {"NODE", "STATUS", "ODC", "IMAGE", "CONTAINER", "HEALTH", "BACKUP"};
+		static const char *const nhead[] = {"NODE",      "STATUS", "ODC",   "IMAGE",
+		                                    "CONTAINER", "HEALTH", "BACKUP"};
 		char nodes[32], healthy[32], versions[256] = "", buf[1024];
 		const char *cells[7];
 		const json_t *v, *n;
@@ -44,8 +46,8 @@ cmd_deployments_print(const json_t *body)
 		snprintf(healthy, sizeof(healthy), "%lld", ji(d, "healthy", 0));
 		json_array_foreach(json_object_get(d, "versions"), k, v)
 		{
-			int w = snprintf(versions + off, sizeof(versions) - off, "%s%s", k ? "," : "",
-			                 json_string_value(v));
+			int w = snprintf(versions + off, sizeof(versions) - off, "%s%s",
+			                 k ? "," : "", json_string_value(v));
 			if (w > 0 && (size_t)w < sizeof(versions) - off)
 				off += (size_t)w;
 		}
@@ -80,21 +82,23 @@ cmd_deployments_print(const json_t *body)
 			size_t o = 0;
 			json_array_foreach(json_object_get(b, "on"), k, v)
 			{
-				int w = snprintf(on + o, sizeof(on) - o, "%s%s", o ? ", " : "", json_string_value(v));
+				int w = snprintf(on + o, sizeof(on) - o, "%s%s", o ? ", " : "",
+				                 json_string_value(v));
 				if (w > 0 && (size_t)w < sizeof(on) - o)
 					o += (size_t)w;
 			}
-			printf("  backup %s (checked by %s): %s%s\n", out_clean(js(b, "path"), path, sizeof(path)),
-			       js(b, "job"), o ? "on " : "on no node", on);
+			printf("  backup %s (checked by %s): %s%s\n",
+			       out_clean(js(b, "path"), path, sizeof(path)), js(b, "job"),
+			       o ? "on " : "on no node", on);
 		}
 		json_array_foreach(json_object_get(d, "attention"), k, v)
-			printf("  ! %s\n", out_clean(json_string_value(v), buf, sizeof(buf)));
+		    printf("  ! %s\n", out_clean(json_string_value(v), buf, sizeof(buf)));
 	}
 	if (json_array_size(unplaced) > 0) {
 		char buf[256];
 		printf("%sno metadb known yet:", json_array_size(list) ? "\n" : "");
 		json_array_foreach(unplaced, i, d)
-			printf(" %s", out_clean(json_string_value(d), buf, sizeof(buf)));
+		    printf(" %s", out_clean(json_string_value(d), buf, sizeof(buf)));
 		printf("\n");
 	}
 	return ret == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;

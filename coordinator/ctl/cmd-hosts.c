@@ -44,7 +44,8 @@ cmd_hosts_labels(const json_t *labels, char *out, size_t outlen)
 }
 
 static const char *const cmd_hosts_states[] = {"online", "lost", "never", "revoked", NULL};
-static const char *const cmd_hosts_keys[] = {"host", "status", "beat", "version", "deployment", NULL};
+static const char *const cmd_hosts_keys[] = {"host",    "status",     "beat",
+                                             "version", "deployment", NULL};
 
 /* The sort key of cmd_hosts_cmp (qsort passes no context). */
 static const char *cmd_hosts_key;
@@ -59,7 +60,8 @@ cmd_hosts_cmp(const void *a, const void *b)
 	int c = 0;
 
 	if (strcmp(cmd_hosts_key, "version") == 0) {
-		c = version_cmp(js(json_object_get(x, "odc"), "version"), js(json_object_get(y, "odc"), "version"));
+		c = version_cmp(js(json_object_get(x, "odc"), "version"),
+		                js(json_object_get(y, "odc"), "version"));
 	} else if (strcmp(cmd_hosts_key, "beat") == 0) {
 		long long ax = jnull(x, "beat_age_ms") ? LLONG_MAX : ji(x, "beat_age_ms", 0);
 		long long ay = jnull(y, "beat_age_ms") ? LLONG_MAX : ji(y, "beat_age_ms", 0);
@@ -113,7 +115,8 @@ cmd_hosts_pick(json_t *body, const char *states, const char *key)
 	json_array_foreach(hosts, i, h)
 	{
 		const char *st = js(h, "status");
-		if ((states == NULL || cmd_hosts_in_list(states, st, strlen(st))) && json_array_append(kept, h) != 0) {
+		if ((states == NULL || cmd_hosts_in_list(states, st, strlen(st))) &&
+		    json_array_append(kept, h) != 0) {
 			json_decref(kept);
 			return -1;
 		}
@@ -152,7 +155,8 @@ cmd_hosts_table(const json_t *body)
 		char labels[512], beat[32] = "", jobs[128] = "", ver[80], state[40], health[40];
 		const char *cells[9];
 		/* Not online: what it last said, marked stale. */
-		const char *mark = json_is_object(odc) && strcmp(js(h, "status"), "online") != 0 ? "*" : "";
+		const char *mark =
+		    json_is_object(odc) && strcmp(js(h, "status"), "online") != 0 ? "*" : "";
 
 		cmd_hosts_labels(json_object_get(h, "labels"), labels, sizeof(labels));
 		if (!jnull(h, "beat_age_ms"))
@@ -166,9 +170,12 @@ cmd_hosts_table(const json_t *body)
 		cells[2] = js(h, "status");
 		cells[3] = beat;
 		cells[4] = js(h, "deployment");
-		snprintf(ver, sizeof(ver), "%s%s", js(odc, "version"), *js(odc, "version") ? mark : "");
-		snprintf(state, sizeof(state), "%s%s", js(odc, "state"), *js(odc, "state") ? mark : "");
-		snprintf(health, sizeof(health), "%s%s", js(odc, "health"), *js(odc, "health") ? mark : "");
+		snprintf(ver, sizeof(ver), "%s%s", js(odc, "version"),
+		         *js(odc, "version") ? mark : "");
+		snprintf(state, sizeof(state), "%s%s", js(odc, "state"),
+		         *js(odc, "state") ? mark : "");
+		snprintf(health, sizeof(health), "%s%s", js(odc, "health"),
+		         *js(odc, "health") ? mark : "");
 		stale += *mark != '\0';
 		cells[5] = ver;
 		cells[6] = state;
@@ -179,7 +186,8 @@ cmd_hosts_table(const json_t *body)
 	ret = out_table_print(t, stdout, NULL);
 	out_table_free(t);
 	if (stale > 0)
-		printf("* stale: what a host that is not online last reported (BEAT: how long ago)\n");
+		printf(
+		    "* stale: what a host that is not online last reported (BEAT: how long ago)\n");
 	return ret == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
 }
 
@@ -203,17 +211,22 @@ cmd_hosts_exec(struct ctl *c, int argc, char **argv)
 		}
 		if (ch == CTL_OPT_STATUS) {
 			if (!cmd_hosts_words_ok(optarg, cmd_hosts_states)) {
-				ret = ctl_usage_error(c, "--status '%s': a comma list of online, lost, never, revoked",
-				                      optarg);
+				ret = ctl_usage_error(
+				    c,
+				    "--status '%s': a comma list of online, lost, never, revoked",
+				    optarg);
 				goto out;
 			}
 			states = optarg;
 			continue;
 		}
 		if (ch == CTL_OPT_SORT) {
-			if (!cmd_hosts_words_ok(optarg, cmd_hosts_keys) || strchr(optarg, ',') != NULL) {
-				ret = ctl_usage_error(c, "--sort '%s': one of host, status, beat, version, deployment",
-				                      optarg);
+			if (!cmd_hosts_words_ok(optarg, cmd_hosts_keys) ||
+			    strchr(optarg, ',') != NULL) {
+				ret = ctl_usage_error(
+				    c,
+				    "--sort '%s': one of host, status, beat, version, deployment",
+				    optarg);
 				goto out;
 			}
 			key = optarg;

@@ -57,7 +57,8 @@ ctl_result_diff(json_t *result)
 int
 ctl_job_results(struct ctl *c, json_t *job, const char *host, const char *step)
 {
-	json_t *hosts = json_object_get(job, "hosts"), *all = json_array(), *ordered = json_array(), *h, *r, *pr;
+	json_t *hosts = json_object_get(job, "hosts"), *all = json_array(), *ordered = json_array(),
+	       *h, *r, *pr;
 	json_int_t after = 0;
 	size_t i, k;
 	int ret = CTL_EXIT_OK;
@@ -67,8 +68,8 @@ ctl_job_results(struct ctl *c, json_t *job, const char *host, const char *step)
 		goto out;
 	}
 	do {
-		json_t *args = json_pack("{s:s, s:I, s:I}", "job", js(job, "job_id"), "after", after, "limit",
-		                         (json_int_t)CMD_JOB_PAGE),
+		json_t *args = json_pack("{s:s, s:I, s:I}", "job", js(job, "job_id"), "after",
+		                         after, "limit", (json_int_t)CMD_JOB_PAGE),
 		       *page = NULL;
 		if (args != NULL && host != NULL)
 			json_object_set_new(args, "host", json_string(host));
@@ -78,18 +79,21 @@ ctl_job_results(struct ctl *c, json_t *job, const char *host, const char *step)
 			goto out;
 		/* body_hex travels in chunks (a REPLY's strings are at most 64
 		 * KiB); the operator gets the one hex string. */
-		json_array_foreach(json_object_get(page, "results"), i, pr) {
+		json_array_foreach(json_object_get(page, "results"), i, pr)
+		{
 			json_t *chunks = json_object_get(pr, "body_hex"), *ch;
 			struct buf hex;
 			size_t ci;
 			buf_init(&hex, 2 * proto_type_max_body(PROTO_RESULT) + 1);
-			json_array_foreach(chunks, ci, ch) {
+			json_array_foreach(chunks, ci, ch)
+			{
 				const char *t = json_string_value(ch);
 				if (t != NULL && buf_append(&hex, t, strlen(t)) != 0)
 					break;
 			}
 			if (json_is_array(chunks) && buf_append(&hex, "", 1) == 0)
-				json_object_set_new(pr, "body_hex", json_string((const char *)hex.data));
+				json_object_set_new(pr, "body_hex",
+				                    json_string((const char *)hex.data));
 			buf_free(&hex);
 			ctl_result_diff(pr);
 			json_array_append(all, pr);
@@ -100,8 +104,10 @@ ctl_job_results(struct ctl *c, json_t *job, const char *host, const char *step)
 		json_decref(page);
 	} while (after > 0);
 	/* Hosts in the job's order, each host's results in receipt order. */
-	json_array_foreach(hosts, i, h) {
-		json_array_foreach(all, k, r) {
+	json_array_foreach(hosts, i, h)
+	{
+		json_array_foreach(all, k, r)
+		{
 			if (strcmp(js(r, "host"), js(h, "host")) == 0)
 				json_array_append(ordered, r);
 		}
@@ -235,7 +241,8 @@ cmd_job_exec(struct ctl *c, int argc, char **argv)
 	if (!proto_valid_id(id))
 		return ctl_usage_error(c, "ID '%s': not a job id (1..64 of [A-Za-z0-9._-])", id);
 	if (host != NULL && !proto_valid_id(host))
-		return ctl_usage_error(c, "--host '%s': not a host id (1..64 of [A-Za-z0-9._-])", host);
+		return ctl_usage_error(c, "--host '%s': not a host id (1..64 of [A-Za-z0-9._-])",
+		                       host);
 	if (step != NULL && !proto_valid_step(step))
 		return ctl_usage_error(c, "--step '%s': not a step name (1..32 of [a-z_])", step);
 	if (step != NULL && !results)
@@ -246,13 +253,15 @@ cmd_job_exec(struct ctl *c, int argc, char **argv)
 		/* Only that host's row; a host the job does not target is an error. */
 		json_t *hosts = json_object_get(body, "hosts"), *h, *one = json_array();
 		size_t i;
-		json_array_foreach(hosts, i, h) {
+		json_array_foreach(hosts, i, h)
+		{
 			if (strcmp(js(h, "host"), host) == 0)
 				json_array_append(one, h);
 		}
 		json_object_set_new(body, "hosts", one);
 		if (json_array_size(one) == 0) {
-			fprintf(stderr, "odcctl: %s: job %s does not target host %s\n", c->cmd, id, host);
+			fprintf(stderr, "odcctl: %s: job %s does not target host %s\n", c->cmd, id,
+			        host);
 			json_decref(body);
 			return CTL_EXIT_FAILED;
 		}

@@ -111,9 +111,9 @@ cmd_keygen_exec(struct ctl *c, int argc, char **argv)
 	keys_fingerprint(kp->pk, fp, sizeof(fp));
 	keys_curve_fingerprint(kp->pk, cfp, sizeof(cfp));
 	if (c->output == CTL_OUT_JSON) {
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kind", kind, "public_key", text,
-				      "fingerprint", fp, "curve_fingerprint", cfp, "secret_key_file", secret,
-				      "public_key_file", pub);
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kind", kind, "public_key",
+		                      text, "fingerprint", fp, "curve_fingerprint", cfp,
+		                      "secret_key_file", secret, "public_key_file", pub);
 		ret = o != NULL && out_json(o) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
 		json_decref(o);
 		goto out;

@@ -33,7 +33,8 @@ static int
 cmd_keys_list(struct ctl *c)
 {
 	static const char *const h1[] = {"HOST", "STATE", "FINGERPRINT", "ACCEPTED"};
-	static const char *const h2[] = {"CURVE-FINGERPRINT", "ADDRESS", "FIRST", "LAST", "ATTEMPTS"};
+	static const char *const h2[] = {"CURVE-FINGERPRINT", "ADDRESS", "FIRST", "LAST",
+	                                 "ATTEMPTS"};
 	json_t *body = NULL;
 	const json_t *keys, *pend, *k;
 	struct out_table *t1 = NULL, *t2 = NULL;
@@ -110,8 +111,8 @@ cmd_keys_accept(struct ctl *c, const char *host, const char *key)
 		keys_format_public(pk, text, sizeof(text));
 		key = text;
 	} else {
-		return ctl_usage_error(c, "KEY '%s': expected a public key (odc-ed25519-pub:...) or @FILE.pub",
-		                       key);
+		return ctl_usage_error(
+		    c, "KEY '%s': expected a public key (odc-ed25519-pub:...) or @FILE.pub", key);
 	}
 	if ((ret = ctl_request(c, "key-accept", json_pack("{s:s, s:s}", "host", host, "key", key),
 	                       true, &body)) != 0)

@@ -33,10 +33,8 @@ static int
 cmd_prune_exec(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    CTL_COMMON_OPTIONS,
-	    CTL_SELECTOR_OPTIONS,
-	    CTL_POLICY_OPTIONS,
-	    {"dry-run", no_argument, NULL, CTL_OPT_DRY_RUN},
+	    CTL_COMMON_OPTIONS, CTL_SELECTOR_OPTIONS,
+	    CTL_POLICY_OPTIONS, {"dry-run", no_argument, NULL, CTL_OPT_DRY_RUN},
 	    {NULL, 0, NULL, 0},
 	};
 	struct submit s = {.action = "prune"};

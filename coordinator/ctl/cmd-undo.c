@@ -37,8 +37,7 @@ cmd_undo_targets(struct ctl *c, const char *of, bool need, json_t **job, const c
 
 	*targets = NULL;
 	*n = 0;
-	if ((ret = ctl_request(c, "job", json_pack("{s:s}", "job", of), false,
-	                       job)) != 0)
+	if ((ret = ctl_request(c, "job", json_pack("{s:s}", "job", of), false, job)) != 0)
 		return ret;
 	if (strcmp(js(*job, "action"), "rollback") != 0) {
 		ctl_error(c, "job %s is a%s %s job; undo undoes rollback jobs", of,
@@ -71,8 +70,10 @@ static int
 cmd_undo_exec(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    CTL_COMMON_OPTIONS, CTL_SELECTOR_OPTIONS,
-	    CTL_POLICY_OPTIONS, {"of", required_argument, NULL, CTL_OPT_OF},
+	    CTL_COMMON_OPTIONS,
+	    CTL_SELECTOR_OPTIONS,
+	    CTL_POLICY_OPTIONS,
+	    {"of", required_argument, NULL, CTL_OPT_OF},
 	    {"dry-run", no_argument, NULL, CTL_OPT_DRY_RUN},
 	    {NULL, 0, NULL, 0},
 	};

@@ -33,14 +33,17 @@ cmd_watch_exec(struct ctl *c, int argc, char **argv)
 		return ctl_usage_error(c, "ID '%s': not a job id (1..64 of [A-Za-z0-9._-])",
 		                       argv[optind]);
 	ret = follow_job(c, argv[optind], NULL, FOLLOW_STREAM);
-	if (c->output == CTL_OUT_TABLE && (ret == CTL_EXIT_OK || ret == CTL_EXIT_FAILED || ret == CTL_EXIT_HALTED)) {
+	if (c->output == CTL_OUT_TABLE &&
+	    (ret == CTL_EXIT_OK || ret == CTL_EXIT_FAILED || ret == CTL_EXIT_HALTED)) {
 		/* What the command that submitted it prints at the end too. */
 		json_t *job = NULL;
 		int r = ctl_request(c, "job", json_pack("{s:s}", "job", argv[optind]), false, &job);
-		const char *dry = json_string_value(json_object_get(json_object_get(job, "params"), "dry_run"));
+		const char *dry =
+		    json_string_value(json_object_get(json_object_get(job, "params"), "dry_run"));
 		if (r == 0 && json_string_value(json_object_get(job, "action")) != NULL)
-			ret = submit_print_outcome(c, argv[optind], json_string_value(json_object_get(job, "action")),
-			                           dry != NULL && strcmp(dry, "true") == 0, ret);
+			ret = submit_print_outcome(
+			    c, argv[optind], json_string_value(json_object_get(job, "action")),
+			    dry != NULL && strcmp(dry, "true") == 0, ret);
 		json_decref(job);
 	}
 	return ret;

@@ -17,11 +17,11 @@
 struct follow {
 	struct ctl *c;
 	const char *job_id;
-	bool tty;     /* redraw in place */
-	bool quiet;   /* -o json: nothing until the end... */
-	bool stream;  /* ...unless streamed: each answer as a JSON line */
-	json_t *cur;  /* the job as known so far: summary and every host */
-	int drawn;    /* lines drawn last time (TTY) */
+	bool tty;    /* redraw in place */
+	bool quiet;  /* -o json: nothing until the end... */
+	bool stream; /* ...unless streamed: each answer as a JSON line */
+	json_t *cur; /* the job as known so far: summary and every host */
+	int drawn;   /* lines drawn last time (TTY) */
 };
 
 static void
@@ -188,8 +188,8 @@ follow_log_host(const json_t *p, const json_t *h)
 	if (js(h, "message")[0] != '\0' && n < sizeof(line))
 		snprintf(line + n, sizeof(line) - n, ": %s", js(h, "message"));
 	printf("%s %s\n",
-	       out_clock(jnull(h, "updated_ms") ? (int64_t)proto_now_ms() : ji(h, "updated_ms", -1), t,
-	                 sizeof(t)),
+	       out_clock(jnull(h, "updated_ms") ? (int64_t)proto_now_ms() : ji(h, "updated_ms", -1),
+	                 t, sizeof(t)),
 	       out_clean(line, clean, sizeof(clean)));
 }
 
@@ -231,7 +231,7 @@ follow_merge(struct follow *fw, json_t *job)
 		json_array_set(cur_hosts, (size_t)at, h);
 	}
 	json_incref(cur_hosts);
-	json_object_update(fw->cur, job); /* the summary's keys, and hosts... */
+	json_object_update(fw->cur, job);                 /* the summary's keys, and hosts... */
 	json_object_set_new(fw->cur, "hosts", cur_hosts); /* ...put back */
 	json_decref(job);
 	if (log)
@@ -286,7 +286,8 @@ int
 follow_job(struct ctl *c, const char *job_id, json_t *start, enum follow_show show)
 {
 	bool json = c->output == CTL_OUT_JSON, silent = show == FOLLOW_SILENT && !json;
-	struct follow fw = {c, job_id, false, json || silent, show == FOLLOW_STREAM && json, NULL, 0};
+	struct follow fw = {c,    job_id, false, json || silent, show == FOLLOW_STREAM && json,
+	                    NULL, 0};
 	struct sigaction sa = {0}, old_int, old_term;
 	uint64_t wait = c->timeout_ms / 2 < FOLLOW_WAIT_MS ? c->timeout_ms / 2 : FOLLOW_WAIT_MS;
 	json_t *job = NULL;
@@ -309,8 +310,8 @@ follow_job(struct ctl *c, const char *job_id, json_t *start, enum follow_show sh
 		if (fw.cur == NULL)
 			args = json_pack("{s:s}", "job", job_id);
 		else
-			args = json_pack("{s:s, s:I, s:I}", "job", job_id, "since", ji(fw.cur, "version", 0),
-			                 "wait_ms", (json_int_t)wait);
+			args = json_pack("{s:s, s:I, s:I}", "job", job_id, "since",
+			                 ji(fw.cur, "version", 0), "wait_ms", (json_int_t)wait);
 		ret = ctl_request(c, "job", args, false, &answer);
 		if (ret != 0)
 			goto out;

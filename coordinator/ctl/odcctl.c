@@ -13,10 +13,10 @@
 volatile sig_atomic_t ctl_interrupted;
 
 static const struct ctl_cmd *const ctl_commands[] = {
-    &cmd_keygen_entry,   &cmd_info_entry,   &cmd_hosts_entry, &cmd_deployments_entry, &cmd_keys_entry,
-    &cmd_exec_entry,
-    &cmd_rollback_entry, &cmd_undo_entry,   &cmd_jobs_entry,  &cmd_job_entry,   &cmd_watch_entry,
-    &cmd_pause_entry,    &cmd_resume_entry, &cmd_abort_entry, &cmd_audit_entry, &cmd_logs_entry,
+    &cmd_keygen_entry, &cmd_info_entry,  &cmd_hosts_entry,    &cmd_deployments_entry,
+    &cmd_keys_entry,   &cmd_exec_entry,  &cmd_rollback_entry, &cmd_undo_entry,
+    &cmd_jobs_entry,   &cmd_job_entry,   &cmd_watch_entry,    &cmd_pause_entry,
+    &cmd_resume_entry, &cmd_abort_entry, &cmd_audit_entry,    &cmd_logs_entry,
     &cmd_prune_entry,
 };
 #define CTL_NCOMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
@@ -30,21 +30,21 @@ ctl_main_usage(FILE *f)
 	           "commands:\n");
 	for (size_t i = 0; i < CTL_NCOMMANDS; i++)
 		fprintf(f, "  %-10s %s\n", ctl_commands[i]->name, ctl_commands[i]->summary);
-	fprintf(f,
-	        "\n"
-	        "options (also accepted after COMMAND):\n"
-	        "  -c, --config FILE   configuration file (default: $ODCCTL_CONF, then\n"
-	        "                      ~/" CTL_USER_CONF ", then " CTL_SYSTEM_CONF ")\n"
-	        "  -o, --output MODE   table (default) or json: the coordinator's reply as JSON\n"
-	        "  --endpoint EP       the coordinator's control socket (ipc://PATH or\n"
-	        "                      tcp://HOST:PORT), instead of the configured one\n"
-	        "  -h, --help          this text\n"
-	        "  --version           odcctl's version\n"
-	        "\n"
-	        "exit status: 0 success (every target succeeded), 1 the job ended with a failed\n"
-	        "target, 2 usage, configuration or argument error (also an unknown host or job),\n"
-	        "3 the coordinator is unreachable (no reply within the timeout, no control socket,\n"
-	        "or this operator key refused), 4 the job was halted or aborted.\n");
+	fprintf(
+	    f, "\n"
+	       "options (also accepted after COMMAND):\n"
+	       "  -c, --config FILE   configuration file (default: $ODCCTL_CONF, then\n"
+	       "                      ~/" CTL_USER_CONF ", then " CTL_SYSTEM_CONF ")\n"
+	       "  -o, --output MODE   table (default) or json: the coordinator's reply as JSON\n"
+	       "  --endpoint EP       the coordinator's control socket (ipc://PATH or\n"
+	       "                      tcp://HOST:PORT), instead of the configured one\n"
+	       "  -h, --help          this text\n"
+	       "  --version           odcctl's version\n"
+	       "\n"
+	       "exit status: 0 success (every target succeeded), 1 the job ended with a failed\n"
+	       "target, 2 usage, configuration or argument error (also an unknown host or job),\n"
+	       "3 the coordinator is unreachable (no reply within the timeout, no control socket,\n"
+	       "or this operator key refused), 4 the job was halted or aborted.\n");
 }
 
 static void

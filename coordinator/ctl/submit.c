@@ -198,9 +198,10 @@ static const char *
 submit_flag(const char *key)
 {
 	static const char *const flags[][2] = {
-	    {"to", "--to TAG"},      {"backup", "--backup DIR"}, {"lines", "--lines N"},
-	    {"name", "--name NAME"}, {"dry_run", "--dry-run"},   {"of", "--of JOB"},
-	    {"force", "--force"},    {"accept_unverified", "--accept-unverified"},
+	    {"to", "--to TAG"},       {"backup", "--backup DIR"},
+	    {"lines", "--lines N"},   {"name", "--name NAME"},
+	    {"dry_run", "--dry-run"}, {"of", "--of JOB"},
+	    {"force", "--force"},     {"accept_unverified", "--accept-unverified"},
 	};
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		if (strcmp(flags[i][0], key) == 0)
@@ -365,7 +366,8 @@ submit_whole(struct ctl *c, json_t **deps, const char ***targets, size_t *n)
 			}
 			*targets = grown;
 			(*targets)[(*n)++] = id;
-			fprintf(stderr, "odcctl: adding %s: a node of deployment %s\n", id, js(d, "deployment"));
+			fprintf(stderr, "odcctl: adding %s: a node of deployment %s\n", id,
+			        js(d, "deployment"));
 		}
 	}
 	return 0;
@@ -378,7 +380,8 @@ submit_changes(const struct submit *s)
 {
 	const char *dry = proto_param(s->params, s->n_params, "dry_run");
 
-	if (strcmp(s->action, "rollback") == 0 || strcmp(s->action, "undo") == 0 || strcmp(s->action, "prune") == 0)
+	if (strcmp(s->action, "rollback") == 0 || strcmp(s->action, "undo") == 0 ||
+	    strcmp(s->action, "prune") == 0)
 		return dry == NULL || strcmp(dry, "true") != 0;
 	return strcmp(s->action, "stop") == 0 || strcmp(s->action, "start") == 0;
 }
@@ -404,24 +407,30 @@ submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets
 	if (!submit_changes(s) || s->yes)
 		return 0;
 	if (!isatty(STDIN_FILENO)) {
-		ctl_error(c, "%s %s on %zu host%s: confirm it with --yes (there is no terminal to ask on); "
-		          "nothing was submitted", s->action,
-		          strcmp(s->action, "prune") == 0 ? "removes what rollbacks kept" : "changes ODC", n,
-		          n == 1 ? "" : "s");
+		ctl_error(
+		    c,
+		    "%s %s on %zu host%s: confirm it with --yes (there is no terminal to ask on); "
+		    "nothing was submitted",
+		    s->action,
+		    strcmp(s->action, "prune") == 0 ? "removes what rollbacks kept" : "changes ODC",
+		    n, n == 1 ? "" : "s");
 		return CTL_EXIT_USAGE;
 	}
 	if ((ret = ctl_request(c, "hosts", NULL, false, &view)) != 0)
 		return ret;
 	by_id = json_object();
 	deps = json_object(); /* a set of the targets' deployments */
-	json_array_foreach(json_object_get(view, "hosts"), i, x) json_object_set(by_id, js(x, "host"), x);
+	json_array_foreach(json_object_get(view, "hosts"), i, x)
+	    json_object_set(by_id, js(x, "host"), x);
 	if (strcmp(s->action, "rollback") == 0)
-		fprintf(stderr, "rollback to %s from the backup %s", to, out_clean(backup, buf, sizeof(buf)));
+		fprintf(stderr, "rollback to %s from the backup %s", to,
+		        out_clean(backup, buf, sizeof(buf)));
 	else if (strcmp(s->action, "undo") == 0)
 		fprintf(stderr, "undo of %s: back to the containers and metadb it replaced", of);
 	else if (strcmp(s->action, "prune") == 0)
-		fprintf(stderr, "prune: remove the kept containers and safety snapshots beyond each agent's retention "
-		        "(never the latest rollback's)");
+		fprintf(stderr, "prune: remove the kept containers and safety snapshots beyond "
+		                "each agent's retention "
+		                "(never the latest rollback's)");
 	else
 		fprintf(stderr, "%s ODC%s%s", s->action, to ? ", image tag " : "", to ? to : "");
 	fprintf(stderr, ", on %zu host%s:\n", n, n == 1 ? "" : "s");
@@ -436,12 +445,14 @@ submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets
 		snprintf(line, sizeof(line), "%s%s%s", js(h, "version")[0] ? js(h, "version") : "?",
 		         js(h, "state")[0] ? ", " : "", js(h, "state"));
 		fprintf(stderr, "  %-20s %-16s ODC %s%s%s\n", targets[i], *dep ? dep : "-", line,
-		        strcmp(s->action, "rollback") == 0 ? " -> " : "", strcmp(s->action, "rollback") == 0 ? to : "");
+		        strcmp(s->action, "rollback") == 0 ? " -> " : "",
+		        strcmp(s->action, "rollback") == 0 ? to : "");
 	}
 	if (n > SUBMIT_SHOW_MAX)
 		fprintf(stderr, "  ... and %zu more\n", n - SUBMIT_SHOW_MAX);
 	if (json_object_size(deps) > 0)
-		fprintf(stderr, "%zu deployment%s; ", json_object_size(deps), json_object_size(deps) == 1 ? "" : "s");
+		fprintf(stderr, "%zu deployment%s; ", json_object_size(deps),
+		        json_object_size(deps) == 1 ? "" : "s");
 	fprintf(stderr, "Proceed? [y/N] ");
 	fflush(stderr);
 	json_decref(deps);
@@ -474,7 +485,8 @@ submit_print_output(struct ctl *c, const char *job_id, const char *step)
 		json_decref(by_host);
 		return ret;
 	}
-	json_array_foreach(json_object_get(job, "results"), i, r) json_object_set(by_host, js(r, "host"), r);
+	json_array_foreach(json_object_get(job, "results"), i, r)
+	    json_object_set(by_host, js(r, "host"), r);
 	n = json_array_size(json_object_get(job, "hosts"));
 	json_array_foreach(json_object_get(job, "hosts"), i, h)
 	{
@@ -518,15 +530,17 @@ submit_print_diffs(struct ctl *c, const char *job_id)
 		if (json_object_get(json_object_get(r, "data"), "diff_count") != NULL)
 			json_object_set(by_host, js(r, "host"), r);
 	}
-	json_array_foreach(json_object_get(job, "hosts"), i, h) if (out_width(js(h, "host")) > w) w = out_width(js(h, "host"));
+	json_array_foreach(json_object_get(job, "hosts"), i, h) if (out_width(js(h, "host")) > w)
+	    w = out_width(js(h, "host"));
 	printf("\n");
 	json_array_foreach(json_object_get(job, "hosts"), i, h)
 	{
 		const json_t *got = json_object_get(by_host, js(h, "host"));
 		const char *text = got != NULL ? js(got, "output_tail") : "";
 		if (got == NULL) {
-			fprintf(stderr, "odcctl: %s: %s%s%s: no difference to show\n", js(h, "host"), js(h, "state"),
-			        js(h, "message")[0] ? ": " : "", js(h, "message"));
+			fprintf(stderr, "odcctl: %s: %s%s%s: no difference to show\n",
+			        js(h, "host"), js(h, "state"), js(h, "message")[0] ? ": " : "",
+			        js(h, "message"));
 			continue;
 		}
 		/* The agent indents the lines under its first by four spaces:
@@ -553,7 +567,8 @@ submit_print_outcome(struct ctl *c, const char *job_id, const char *action, bool
 {
 	int r = 0;
 
-	if (c->output != CTL_OUT_TABLE || (ret != CTL_EXIT_OK && ret != CTL_EXIT_FAILED && ret != CTL_EXIT_HALTED))
+	if (c->output != CTL_OUT_TABLE ||
+	    (ret != CTL_EXIT_OK && ret != CTL_EXIT_FAILED && ret != CTL_EXIT_HALTED))
 		return ret;
 	/* A dry run's point is what it would change (a prune's lists say it);
 	 * a logs job's, the text it fetched; a prune's, its lists. */
@@ -679,17 +694,19 @@ submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_g
 	start = json_deep_copy(reply);
 	hosts = json_array();
 	for (size_t i = 0; start != NULL && hosts != NULL && i < n; i++)
-		json_array_append_new(hosts, json_pack("{s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:n}", "host",
-		                                       targets[i], "order", (json_int_t)i, "role", "", "batch",
-		                                       (json_int_t)0, "state", "pending", "phase", "", "step", "",
-		                                       "failed_step", "", "message", "", "updated_ms"));
+		json_array_append_new(
+		    hosts, json_pack("{s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:n}", "host",
+		                     targets[i], "order", (json_int_t)i, "role", "", "batch",
+		                     (json_int_t)0, "state", "pending", "phase", "", "step", "",
+		                     "failed_step", "", "message", "", "updated_ms"));
 	if (start != NULL && hosts != NULL && json_object_get(reply, "version") != NULL &&
 	    json_array_size(hosts) == n && json_object_set(start, "hosts", hosts) == 0)
 		ret = follow_job(c, job_id, start, show);
 	else
 		ret = follow_job(c, job_id, NULL, show);
 	if (!s->output_only || strcmp(s->action, "logs") == 0)
-		ret = submit_print_outcome(c, job_id, s->action, proto_dry_run(s->params, s->n_params), ret);
+		ret = submit_print_outcome(c, job_id, s->action,
+		                           proto_dry_run(s->params, s->n_params), ret);
 out:
 	json_decref(start);
 	json_decref(hosts);

@@ -817,7 +817,8 @@ gen_invalid(void)
 		emit("version_3", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "VERSION");
 		fr_add(&f, h1, 4);
 		fr_add(&f, sb.data, sb.size);
-		emit("version_1_the_previous", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "VERSION");
+		emit("version_1_the_previous", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
+		     "VERSION");
 		fr_add(&f, ht, 4);
 		fr_add(&f, sb.data, sb.size);
 		emit("type_unknown_0x7f", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "TYPE");
@@ -888,7 +889,8 @@ gen_invalid(void)
 		char id65[66];
 		memset(id65, 'a', 65);
 		id65[65] = '\0';
-		mpk(&sb, "A8 s x u u n n A0 n", id65, incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW);
+		mpk(&sb, "A8 s x u u n n A0 n", id65, incarn, (size_t)16, (uint64_t)1,
+		    (uint64_t)NOW);
 		from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
 		emit("limit_host_id_65_bytes", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
 		     "LIMIT");
@@ -926,8 +928,8 @@ gen_invalid(void)
 	emit("schema_body_is_map", "HEARTBEAT", &f, ctx_make("coordinator", "h1"), "SCHEMA");
 
 	/* VALUE */
-	mpk(&sb, "A8 s x u u A6 ssssss n A0 n", "h1", incarn, (size_t)16, (uint64_t)1, (uint64_t)NOW,
-	    "", "obodc", "i", "zombie", "healthy", "");
+	mpk(&sb, "A8 s x u u A6 ssssss n A0 n", "h1", incarn, (size_t)16, (uint64_t)1,
+	    (uint64_t)NOW, "", "obodc", "i", "zombie", "healthy", "");
 	from_body(&f, PROTO_HEARTBEAT, &sb, NULL);
 	emit("value_container_state_not_in_enum", "HEARTBEAT", &f, ctx_make("coordinator", "h1"),
 	     "VALUE");
@@ -1300,8 +1302,8 @@ gen_invalid(void)
 		uint8_t sig[PROTO_SIGFRAME_LEN];
 		proto_sign_body(PROTO_DISPATCH, job.body, job.body_len, coordinator_id.sk, sig);
 		fr_add(&f, sig, sizeof(sig));
-		emit("order_bad_signature_before_malformed", "DISPATCH", &f, ctx_make("agent", "h1"),
-		     "BAD_SIGNATURE");
+		emit("order_bad_signature_before_malformed", "DISPATCH", &f,
+		     ctx_make("agent", "h1"), "BAD_SIGNATURE");
 		mpk(&sb, "r", bad, sizeof(bad));
 		from_body(&f, PROTO_DISPATCH, &sb, &coordinator_id);
 		emit("order_malformed_once_the_signature_holds", "DISPATCH", &f,
@@ -1315,8 +1317,8 @@ gen_invalid(void)
 		    (uint64_t)NOW + 600000, nonce1, (size_t)16, p.index, p.path[0], (size_t)32,
 		    p.path[1], (size_t)32);
 		from_body(&f, PROTO_DISPATCH, &sb, &coordinator_id);
-		emit("order_value_host_id_before_bad_job_sig", "DISPATCH", &f, ctx_make("agent", "h1"),
-		     "VALUE");
+		emit("order_value_host_id_before_bad_job_sig", "DISPATCH", &f,
+		     ctx_make("agent", "h1"), "VALUE");
 
 		/* 7 before 9: another host's (valid) id, and job_sig does not
 		 * verify; then 9 before 10: another host's, and expired. */
@@ -1337,10 +1339,12 @@ gen_invalid(void)
 		/* 11 before 12 and 13: a parameter the action does not take, a
 		 * nonce seen before, another job running. */
 		struct proto_kv extra[] = {{"to", "4.2.0"}, {"lines", "5"}};
-		struct proto_msg bad_params = job_msg("job-p-order", "start", extra, 2, targets3, 3);
+		struct proto_msg bad_params =
+		    job_msg("job-p-order", "start", extra, 2, targets3, 3);
 		dispatch_frames(&f, &bad_params, &operator_id, "h1", "run", &coordinator_id);
 		emit("order_invalid_param_before_replayed_and_busy", "DISPATCH", &f,
-		     with(with(ctx_make("agent", "h1"), "seen_nonces", json_pack("[o]", hexj(nonce1, 16))),
+		     with(with(ctx_make("agent", "h1"), "seen_nonces",
+		               json_pack("[o]", hexj(nonce1, 16))),
 		          "busy_job", json_string("job-20261123-01")),
 		     "INVALID_PARAM");
 		proto_frames_free(&job);

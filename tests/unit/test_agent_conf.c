@@ -56,12 +56,12 @@ load_with(const char *extra, struct agent_conf *c, char *err, size_t errlen)
 	char text[2048], path[256];
 
 	snprintf(text, sizeof(text),
-		 "[agent]\nhost_id = h1\nstate_dir = %s/state\n"
-		 "[docker]\nrepository = oceanbase/odc-server\n"
-		 "[metadb]\nhost = 127.0.0.1\nuser = odc\npassword_file = %s/pw\n"
-		 "[loader]\nobloader = /opt/obloader\nobdumper = /opt/obdumper\n"
-		 "[paths]\nbackup_roots = %s/backups\nsnapshot_root = %s/snap\n%s",
-		 dir, dir, dir, dir, extra);
+	         "[agent]\nhost_id = h1\nstate_dir = %s/state\n"
+	         "[docker]\nrepository = oceanbase/odc-server\n"
+	         "[metadb]\nhost = 127.0.0.1\nuser = odc\npassword_file = %s/pw\n"
+	         "[loader]\nobloader = /opt/obloader\nobdumper = /opt/obdumper\n"
+	         "[paths]\nbackup_roots = %s/backups\nsnapshot_root = %s/snap\n%s",
+	         dir, dir, dir, dir, extra);
 	write_file("t.conf", text, 0644);
 	snprintf(path, sizeof(path), "%s/t.conf", dir);
 	return agent_conf_load(path, c, err, errlen);
@@ -139,9 +139,9 @@ test_every_problem(void **state)
 
 	(void)state;
 	assert_int_equal(load_with("[health]\nurl = ftp://x\ninterval = often\n[agent]\nbogus = 1\n"
-				   "[metadb]\nport = 0\n",
-				   &c, err, sizeof(err)),
-			 -1);
+	                           "[metadb]\nport = 0\n",
+	                           &c, err, sizeof(err)),
+	                 -1);
 	assert_int_equal(config_problem_count(c.cfg), 4);
 	assert_true(has_problem(&c, "t.conf:17: health.url: expected an http"));
 	assert_true(has_problem(&c, "t.conf:18: health.interval: expected a duration"));
@@ -202,11 +202,13 @@ test_retention(void **state)
 	char err[512];
 
 	(void)state;
-	assert_int_equal(load_with("[retention]\nkeep = 1\nmax_age = 30d\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(load_with("[retention]\nkeep = 1\nmax_age = 30d\n", &c, err, sizeof(err)),
+	                 0);
 	assert_int_equal(c.retention_keep, 1);
 	assert_int_equal(c.retention_max_age_ms, 30ull * 86400000);
 	agent_conf_free(&c);
-	expect_error("[retention]\nkeep = 0\n", "t.conf:17: retention.keep: expected an integer from 1 to 1000");
+	expect_error("[retention]\nkeep = 0\n",
+	             "t.conf:17: retention.keep: expected an integer from 1 to 1000");
 	expect_error("[retention]\nkeep = lots\n", "t.conf:17: retention.keep:");
 	expect_error("[retention]\nkeep = 2\nmax_age = soon\n", "t.conf:18: retention.max_age:");
 	expect_error("[retention]\nkept = 2\n", "t.conf:17: retention.kept: unknown key");
@@ -222,8 +224,10 @@ test_errors_name_file_line_key(void **state)
 	expect_error("[metadb]\nport = 70000\n", "metadb.port");
 	expect_error("[metadb]\ndatabase = odc;drop\n", "metadb.database: only [A-Za-z0-9_$]");
 	expect_error("[trust]\noperators = odc-ed25519-pub:zz\n", "trust.operators: item 1");
-	expect_error("[docker]\ncontainer = ../x\n", "docker.container: not a valid container name");
-	expect_error("[metadb]\ncluster = c1\n", "metadb.cluster: user, tenant and cluster make no");
+	expect_error("[docker]\ncontainer = ../x\n",
+	             "docker.container: not a valid container name");
+	expect_error("[metadb]\ncluster = c1\n",
+	             "metadb.cluster: user, tenant and cluster make no");
 }
 
 static void
@@ -252,8 +256,10 @@ test_backup_root_slash_refused(void **state)
 
 	(void)state;
 	snprintf(text, sizeof(text),
-		 "[agent]\nhost_id = h1\n[docker]\nrepository = r\n[metadb]\nhost = x\nuser = u\npassword_file = /pw\n"
-		 "[loader]\nobloader = /a\nobdumper = /b\n[paths]\nbackup_roots = /\nsnapshot_root = /s\n");
+	         "[agent]\nhost_id = h1\n[docker]\nrepository = r\n[metadb]\nhost = x\nuser = "
+	         "u\npassword_file = /pw\n"
+	         "[loader]\nobloader = /a\nobdumper = /b\n[paths]\nbackup_roots = /\nsnapshot_root "
+	         "= /s\n");
 	write_file("r.conf", text, 0644);
 	snprintf(path, sizeof(path), "%s/r.conf", dir);
 	assert_int_equal(agent_conf_load(path, &c, err, sizeof(err)), -1);
@@ -318,16 +324,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_example_loads),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_errors_name_file_line_key),
-		cmocka_unit_test(test_retention),
-		cmocka_unit_test(test_every_problem),
-		cmocka_unit_test(test_check_what_values_name),
-		cmocka_unit_test(test_missing_and_bad_required),
-		cmocka_unit_test(test_backup_root_slash_refused),
-		cmocka_unit_test(test_password_file),
-		cmocka_unit_test(test_paths_in_roots),
+	    cmocka_unit_test(test_example_loads),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_errors_name_file_line_key),
+	    cmocka_unit_test(test_retention),
+	    cmocka_unit_test(test_every_problem),
+	    cmocka_unit_test(test_check_what_values_name),
+	    cmocka_unit_test(test_missing_and_bad_required),
+	    cmocka_unit_test(test_backup_root_slash_refused),
+	    cmocka_unit_test(test_password_file),
+	    cmocka_unit_test(test_paths_in_roots),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

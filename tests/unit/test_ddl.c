@@ -451,11 +451,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_generated_ddl), cmocka_unit_test(test_fk_last_named),
-	    cmocka_unit_test(test_fk_several),    cmocka_unit_test(test_fk_alter),
+	    cmocka_unit_test(test_generated_ddl),
+	    cmocka_unit_test(test_fk_last_named),
+	    cmocka_unit_test(test_fk_several),
+	    cmocka_unit_test(test_fk_alter),
 	    cmocka_unit_test(test_fk_alter_kept_clause_spacing),
-	    cmocka_unit_test(test_not_elements),  cmocka_unit_test(test_refused),
-	    cmocka_unit_test(test_element_bound), cmocka_unit_test(test_views),
+	    cmocka_unit_test(test_not_elements),
+	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_element_bound),
+	    cmocka_unit_test(test_views),
 	};
 
 	return cmocka_run_group_tests_name("ddl", tests, NULL, NULL);

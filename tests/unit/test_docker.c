@@ -429,13 +429,17 @@ test_wait_state_timeout(void **state)
 	char id[65], err[512] = "", seen[17] = "";
 
 	create(w, "waitme",
-	       json_pack("{s:s, s:b, s:{s:s}}", "Image", IMAGE1, "OpenStdin", 1, "HostConfig", "NetworkMode", "host"),
+	       json_pack("{s:s, s:b, s:{s:s}}", "Image", IMAGE1, "OpenStdin", 1, "HostConfig",
+	                 "NetworkMode", "host"),
 	       1, id);
 	wait_state(w, id, "running");
-	assert_int_equal(docker_container_wait_state(w->d, id, exited, 300, seen, err, sizeof(err)), 1);
+	assert_int_equal(docker_container_wait_state(w->d, id, exited, 300, seen, err, sizeof(err)),
+	                 1);
 	assert_string_equal(seen, "running");
 	assert_non_null(strstr(err, "is running, not exited, after 300 ms"));
-	assert_int_equal(docker_container_wait_state(w->d, "no-such-container", exited, 300, NULL, err, sizeof(err)), -1);
+	assert_int_equal(docker_container_wait_state(w->d, "no-such-container", exited, 300, NULL,
+	                                             err, sizeof(err)),
+	                 -1);
 }
 
 static void

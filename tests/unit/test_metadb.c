@@ -530,16 +530,20 @@ test_objects_by_kind(void **state)
 	need_server();
 	fresh_db("odc_objects");
 	m = connect_ok("odc_objects");
-	assert_int_equal(metadb_exec(m, "CREATE TABLE parent (id INT PRIMARY KEY)", "creating parent", err,
-	                             sizeof(err)), 0);
+	assert_int_equal(metadb_exec(m, "CREATE TABLE parent (id INT PRIMARY KEY)",
+	                             "creating parent", err, sizeof(err)),
+	                 0);
 	assert_int_equal(metadb_exec(m,
 	                             "CREATE TABLE child (id INT PRIMARY KEY, p INT, self INT, "
 	                             "CONSTRAINT fk_p FOREIGN KEY (p) REFERENCES parent (id), "
 	                             "CONSTRAINT fk_self FOREIGN KEY (self) REFERENCES child (id))",
-	                             "creating child", err, sizeof(err)), 0);
-	assert_int_equal(metadb_exec(m, "CREATE VIEW v_child AS SELECT id FROM child", "creating a view", err,
-	                             sizeof(err)), 0);
-	SQL("CREATE TRIGGER odc_objects.trg BEFORE INSERT ON odc_objects.parent FOR EACH ROW SET NEW.id = NEW.id");
+	                             "creating child", err, sizeof(err)),
+	                 0);
+	assert_int_equal(metadb_exec(m, "CREATE VIEW v_child AS SELECT id FROM child",
+	                             "creating a view", err, sizeof(err)),
+	                 0);
+	SQL("CREATE TRIGGER odc_objects.trg BEFORE INSERT ON odc_objects.parent FOR EACH ROW SET "
+	    "NEW.id = NEW.id");
 	SQL("CREATE PROCEDURE odc_objects.proc() SELECT 1");
 	SQL("CREATE FUNCTION odc_objects.fn() RETURNS INT DETERMINISTIC RETURN 1");
 
@@ -556,7 +560,8 @@ test_objects_by_kind(void **state)
 	assert_string_equal(names[0], "child");
 	assert_string_equal(names[1], "child");
 	metadb_names_free(names, n);
-	for (const char *const *k = (const char *const[]){"TRIGGER", "PROCEDURE", "FUNCTION", NULL}; *k; k++) {
+	for (const char *const *k = (const char *const[]){"TRIGGER", "PROCEDURE", "FUNCTION", NULL};
+	     *k; k++) {
 		assert_int_equal(metadb_list(m, *k, &names, &n, err, sizeof(err)), 0);
 		assert_int_equal(n, 1);
 		metadb_names_free(names, n);
@@ -577,7 +582,8 @@ test_objects_by_kind(void **state)
 	assert_int_equal(metadb_drop(m, "VIEW", "a`b", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "refusing view name"));
 	assert_int_equal(metadb_exec(m, "SELECT 1", "a query", err, sizeof(err)), 0);
-	assert_int_equal(metadb_exec(m, "CREATE TABLE", "a broken statement", err, sizeof(err)), -1);
+	assert_int_equal(metadb_exec(m, "CREATE TABLE", "a broken statement", err, sizeof(err)),
+	                 -1);
 	assert_non_null(strstr(err, "a broken statement"));
 	metadb_close(m);
 }
@@ -591,14 +597,17 @@ test_objects_by_kind(void **state)
 static const char *const child_ddl =
     "create table if not exists `a_child` (\n  `id` varchar(16) not null,\n  `parent_id` int,\n"
     "  `up` varchar(16),\n  primary key (`id`),\n"
-    "  constraint `fk_parent` foreign key (`parent_id`) references `b_parent` (`id`) on delete cascade,\n"
-    "  constraint `fk_up` foreign key (`up`) references `a_child` (`id`)\n) default charset=utf8mb4;\n";
+    "  constraint `fk_parent` foreign key (`parent_id`) references `b_parent` (`id`) on delete "
+    "cascade,\n"
+    "  constraint `fk_up` foreign key (`up`) references `a_child` (`id`)\n) default "
+    "charset=utf8mb4;\n";
 static const char *const parent_ddl =
     "create table if not exists `b_parent` (\n  `id` int not null,\n  `name` varchar(32),\n"
     "  primary key (`id`)\n) default charset=utf8mb4;\n";
 static const char *const view_a = "create or replace view `v_a` as select `id` from `v_b`;\n";
-static const char *const view_b = "CREATE ALGORITHM=UNDEFINED DEFINER=`nobody`@`%` SQL SECURITY DEFINER VIEW "
-                                  "`v_b` AS select `id` from `a_child`;\n";
+static const char *const view_b =
+    "CREATE ALGORITHM=UNDEFINED DEFINER=`nobody`@`%` SQL SECURITY DEFINER VIEW "
+    "`v_b` AS select `id` from `a_child`;\n";
 
 static void
 defs_for_test(struct restore_defs *d)
@@ -610,8 +619,10 @@ defs_for_test(struct restore_defs *d)
 	d->views = calloc(2, sizeof(*d->views));
 	assert_non_null(d->tables);
 	assert_non_null(d->views);
-	if (ddl_table_parse(child_ddl, strlen(child_ddl), "a_child", &d->tables[0], err, sizeof(err)) != 0 ||
-	    ddl_table_parse(parent_ddl, strlen(parent_ddl), "b_parent", &d->tables[1], err, sizeof(err)) != 0 ||
+	if (ddl_table_parse(child_ddl, strlen(child_ddl), "a_child", &d->tables[0], err,
+	                    sizeof(err)) != 0 ||
+	    ddl_table_parse(parent_ddl, strlen(parent_ddl), "b_parent", &d->tables[1], err,
+	                    sizeof(err)) != 0 ||
 	    ddl_view_parse(view_a, strlen(view_a), "v_a", &d->views[0], err, sizeof(err)) != 0 ||
 	    ddl_view_parse(view_b, strlen(view_b), "v_b", &d->views[1], err, sizeof(err)) != 0)
 		fail_msg("ddl: %s", err);
@@ -637,11 +648,13 @@ test_clean_restore(void **state)
 	/* What an upgrade left: a parent, a child with keys, a view, a
 	 * trigger and a routine. */
 	SQL("CREATE TABLE odc_restore.p (id INT PRIMARY KEY)");
-	SQL("CREATE TABLE odc_restore.c (id INT PRIMARY KEY, p INT, FOREIGN KEY (p) REFERENCES odc_restore.p (id))");
+	SQL("CREATE TABLE odc_restore.c (id INT PRIMARY KEY, p INT, FOREIGN KEY (p) REFERENCES "
+	    "odc_restore.p (id))");
 	SQL("INSERT INTO odc_restore.p VALUES (1)");
 	SQL("INSERT INTO odc_restore.c VALUES (1, 1)");
 	SQL("CREATE VIEW odc_restore.v AS SELECT id FROM odc_restore.c");
-	SQL("CREATE TRIGGER odc_restore.t BEFORE INSERT ON odc_restore.p FOR EACH ROW SET NEW.id = NEW.id");
+	SQL("CREATE TRIGGER odc_restore.t BEFORE INSERT ON odc_restore.p FOR EACH ROW SET NEW.id = "
+	    "NEW.id");
 	SQL("CREATE PROCEDURE odc_restore.pr() SELECT 1");
 	assert_int_equal(restore_empty(m, &dropped, err, sizeof(err)), 0);
 	assert_int_equal(dropped, 5); /* the trigger went with its table or before it */

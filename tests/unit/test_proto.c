@@ -104,8 +104,8 @@ job(const char *action, struct proto_kv *params, size_t np)
  * the host's position (position 0 when it is not a target), and the given
  * nonce byte; with bad_job_sig, the operator's signature has a bit flipped. */
 static void
-make_dispatch_ex(const struct proto_msg *jm, const char *host, uint8_t nonce_byte,
-                 bool bad_job_sig, struct proto_frames *out)
+make_dispatch_ex(const struct proto_msg *jm, const char *host, uint8_t nonce_byte, bool bad_job_sig,
+                 struct proto_frames *out)
 {
 	struct proto_frames jf;
 	struct proto_error err;
@@ -519,7 +519,8 @@ test_action_table(void **state)
 	assert_int_equal(proto_action_check("prune", "run", NULL, 0, &err), PROTO_OK);
 	assert_int_equal(proto_action_check("prune", "run", &ok[2], 1, &err), PROTO_OK);
 	assert_int_equal(proto_action_check("prune", "run", ok, 1, &err), PROTO_E_INVALID_PARAM);
-	assert_int_equal(proto_action_check("prune", "preflight", NULL, 0, &err), PROTO_E_INVALID_PARAM);
+	assert_int_equal(proto_action_check("prune", "preflight", NULL, 0, &err),
+	                 PROTO_E_INVALID_PARAM);
 	assert_true(proto_action_step("prune", "run", "prune"));
 	assert_false(proto_action_step("prune", "run", "stop"));
 	/* It removes what rollbacks kept: a change, but for a dry run. */
@@ -545,7 +546,8 @@ test_formats(void **state)
 	assert_false(proto_valid_path("/var/back\x7fups"));
 	assert_true(proto_valid_path("/var/..hidden"));
 	/* A refusal names the rule broken. */
-	assert_string_equal(proto_path_problem("var/backups"), "a path is absolute: it starts with /");
+	assert_string_equal(proto_path_problem("var/backups"),
+	                    "a path is absolute: it starts with /");
 	assert_string_equal(proto_path_problem("/var//backups"), "a path has no //");
 	assert_string_equal(proto_path_problem("/var/backups/"), "a path has no trailing /");
 	assert_string_equal(proto_path_problem("/var/../etc"), "a path has no . or .. component");

@@ -77,8 +77,8 @@ jobs_dispatch_dead(const struct job_host *jh, uint64_t now_ms)
 }
 
 void
-jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const char *failed_step, const char *fmt,
-	      ...)
+jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const char *failed_step,
+              const char *fmt, ...)
 {
 	struct job_host *jh = &j->hosts[i];
 	va_list ap;
@@ -106,7 +106,7 @@ jobs_persist(struct coord *co, struct job *j)
 
 void
 coord_audit(struct coord *co, const char *who, const char *what, const char *job_id, json_t *hosts,
-	    const char *outcome, const char *fmt, ...)
+            const char *outcome, const char *fmt, ...)
 {
 	(void)co, (void)who, (void)what, (void)job_id, (void)hosts, (void)outcome, (void)fmt;
 	n_audits++;
@@ -289,7 +289,8 @@ joined(void)
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < n_sent && off < sizeof(buf); i++)
-		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? " " : "", sent[i]);
+		off +=
+		    (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? " " : "", sent[i]);
 	return buf;
 }
 
@@ -300,11 +301,13 @@ test_preflight_everywhere_then_canary_then_batches(void **state)
 {
 	(void)state;
 	world(5, 0);
-	struct job *j = job_new((struct proto_policy){.canary = 1, .batch = 2, .quorum_pct = 100}, true);
+	struct job *j =
+	    job_new((struct proto_policy){.canary = 1, .batch = 2, .quorum_pct = 100}, true);
 
 	rollout_step(&co, j);
 	assert_int_equal(j->stage, STAGE_PREFLIGHT);
-	assert_string_equal(joined(), "h0:preflight h1:preflight h2:preflight h3:preflight h4:preflight");
+	assert_string_equal(joined(),
+	                    "h0:preflight h1:preflight h2:preflight h3:preflight h4:preflight");
 	answer_all(j, JH_PREFLIGHT, NULL, 0);
 	/* Nothing runs before every preflight is in; then one canary alone. */
 	assert_int_equal(j->stage, STAGE_CANARY);
@@ -321,8 +324,9 @@ test_preflight_everywhere_then_canary_then_batches(void **state)
 	answer_all(j, JH_RUNNING, NULL, 0);
 	assert_int_equal(j->state, JOB_SUCCEEDED);
 	assert_int_equal(j->stage, STAGE_DONE);
-	assert_string_equal(joined(), "h0:preflight h1:preflight h2:preflight h3:preflight h4:preflight "
-				      "h0:run h1:run h2:run h3:run h4:run");
+	assert_string_equal(joined(),
+	                    "h0:preflight h1:preflight h2:preflight h3:preflight h4:preflight "
+	                    "h0:run h1:run h2:run h3:run h4:run");
 	assert_string_equal(j->hosts[3].role, "batch");
 	assert_int_equal(j->hosts[3].batch, 2);
 	assert_int_equal(n_notices, 1); /* finish */
@@ -339,7 +343,8 @@ test_quorum_missed_sends_nothing(void **state)
 	rollout_step(&co, j);
 	assert_int_equal(j->state, JOB_HALTED);
 	assert_int_equal(n_sent, 0);
-	assert_non_null(strstr(j->message, "quorum not met: 2 of 5 targets online, 50% (3) needed"));
+	assert_non_null(
+	    strstr(j->message, "quorum not met: 2 of 5 targets online, 50% (3) needed"));
 	assert_int_equal(j->counts[JH_UNREACHABLE], 3);
 	assert_int_equal(j->counts[JH_SKIPPED], 2);
 	job_free(j);
@@ -374,7 +379,9 @@ test_the_failure_budget_halts_between_batches(void **state)
 	answer_all(j, JH_PREFLIGHT, NULL, 0);
 	answer_all(j, JH_RUNNING, fail, 2);
 	assert_int_equal(j->state, JOB_HALTED);
-	assert_non_null(strstr(j->message, "failure budget exceeded during the batches: 2 failed, budget 1; first: h0"));
+	assert_non_null(
+	    strstr(j->message,
+	           "failure budget exceeded during the batches: 2 failed, budget 1; first: h0"));
 	assert_int_equal(j->counts[JH_SKIPPED], 4);
 	job_free(j);
 }
@@ -420,7 +427,8 @@ test_pause_resume_abort(void **state)
 	assert_string_equal(sent[n_sent - 1], "h1:run");
 	assert_int_equal(rollout_abort(&co, j, "bob", err, sizeof(err)), 0);
 	assert_int_equal(j->state, JOB_ABORTED);
-	assert_non_null(strstr(j->message, "aborted by bob at stage batches; steps already running go on"));
+	assert_non_null(
+	    strstr(j->message, "aborted by bob at stage batches; steps already running go on"));
 	assert_int_equal(j->counts[JH_SKIPPED], 2);
 	answer(j, 1, true); /* its result still ends it */
 	assert_int_equal(j->hosts[1].state, JH_SUCCEEDED);
@@ -457,8 +465,9 @@ test_a_restart_in_every_stage_changes_nothing(void **state)
 	assert_int_equal(j->state, JOB_FAILED);
 	assert_int_equal(j->counts[JH_SUCCEEDED], 4);
 	assert_int_equal(j->counts[JH_FAILED], 1);
-	assert_string_equal(joined(), "h0:preflight h1:preflight h2:preflight h3:preflight h4:preflight "
-				      "h0:run h1:run h2:run h3:run h4:run");
+	assert_string_equal(joined(),
+	                    "h0:preflight h1:preflight h2:preflight h3:preflight h4:preflight "
+	                    "h0:run h1:run h2:run h3:run h4:run");
 	assert_int_equal(n_seen, 3);
 	assert_int_equal(seen[0], STAGE_PREFLIGHT);
 	assert_int_equal(seen[1], STAGE_CANARY);
@@ -538,7 +547,8 @@ test_a_deployment_with_a_node_down_is_not_touched(void **state)
 	deployments(j);
 	rollout_step(&co, j);
 	assert_int_equal(j->hosts[3].state, JH_UNREACHABLE);
-	assert_non_null(strstr(j->hosts[3].message, "not touched: node h4 of its deployment is not online"));
+	assert_non_null(
+	    strstr(j->hosts[3].message, "not touched: node h4 of its deployment is not online"));
 	assert_string_equal(joined(), "h0:preflight h1:preflight h2:preflight");
 	answer_all(j, JH_PREFLIGHT, NULL, 0);
 	answer_all(j, JH_RUNNING, NULL, 0);
@@ -560,11 +570,13 @@ test_the_quorum_counts_deployments(void **state)
 	rollout_step(&co, j);
 	assert_int_equal(j->state, JOB_HALTED);
 	assert_int_equal(n_sent, 0);
-	assert_non_null(strstr(j->message, "quorum not met: 2 of 3 deployments online, 100% (3) needed"));
+	assert_non_null(
+	    strstr(j->message, "quorum not met: 2 of 3 deployments online, 100% (3) needed"));
 	job_free(j);
 
 	world(5, 1);
-	j = job_new((struct proto_policy){.batch = 3, .budget = 1, .quorum_pct = 60}, true); /* 2 of 3 needed */
+	j = job_new((struct proto_policy){.batch = 3, .budget = 1, .quorum_pct = 60},
+	            true); /* 2 of 3 needed */
 	deployments(j);
 	rollout_step(&co, j);
 	assert_int_equal(j->state, JOB_RUNNING);
@@ -604,7 +616,7 @@ test_a_deployment_without_the_backup_fails_its_preflight(void **state)
 	world(5, 0);
 	struct job *j = job_new((struct proto_policy){.batch = 3, .budget = 2}, true);
 
-	deployments(j);	   /* h0+h1, h2, h3+h4 */
+	deployments(j);      /* h0+h1, h2, h3+h4 */
 	holds_backup[0] = 0; /* h1 holds it for h0+h1 */
 	holds_backup[2] = 0; /* h2 alone: nobody */
 	holds_backup[3] = holds_backup[4] = 0;
@@ -612,11 +624,15 @@ test_a_deployment_without_the_backup_fails_its_preflight(void **state)
 	answer_all(j, JH_PREFLIGHT, NULL, 0);
 	assert_int_equal(j->hosts[2].state, JH_FAILED);
 	assert_string_equal(j->hosts[2].failed_step, "preflight");
-	assert_string_equal(j->hosts[2].message, "no backup at /backups/odc 4.2.0 on this host; nothing was touched");
+	assert_string_equal(j->hosts[2].message,
+	                    "no backup at /backups/odc 4.2.0 on this host; nothing was touched");
 	assert_int_equal(j->hosts[3].state, JH_FAILED);
 	assert_int_equal(j->hosts[4].state, JH_FAILED);
-	assert_non_null(strstr(j->hosts[4].message, "no node of its deployment has a backup at /backups/odc 4.2.0"));
-	assert_string_equal(joined(), "h0:preflight h1:preflight h2:preflight h3:preflight h4:preflight h0:run h1:run");
+	assert_non_null(strstr(j->hosts[4].message,
+	                       "no node of its deployment has a backup at /backups/odc 4.2.0"));
+	assert_string_equal(
+	    joined(),
+	    "h0:preflight h1:preflight h2:preflight h3:preflight h4:preflight h0:run h1:run");
 	answer_all(j, JH_RUNNING, NULL, 0);
 	assert_int_equal(j->state, JOB_FAILED);
 	assert_non_null(strstr(j->message, "2 of 3 deployments failed (budget 2)"));
@@ -635,7 +651,8 @@ test_a_deployment_without_the_backup_fails_its_preflight(void **state)
 	assert_int_equal(j->hosts[0].state, JH_SKIPPED);
 	assert_int_equal(j->hosts[2].state, JH_SKIPPED);
 	assert_non_null(strstr(j->message, "failure budget exceeded in preflight"));
-	assert_string_equal(joined(), "h0:preflight h1:preflight h2:preflight h3:preflight h4:preflight");
+	assert_string_equal(joined(),
+	                    "h0:preflight h1:preflight h2:preflight h3:preflight h4:preflight");
 	job_free(j);
 }
 

@@ -235,14 +235,18 @@ test_every_operator_choice_carried(void **state)
 	json_t *hc = json_object_get(f->container, "HostConfig");
 	json_t *body, *h, *ports, *hcheck;
 
-	json_object_set_new(config, "ExposedPorts", json_pack("{s:{}, s:{}}", "8989/tcp", "18990/tcp"));
-	json_object_set_new(json_object_get(f->image, "Config"), "ExposedPorts", json_pack("{s:{}}", "8989/tcp"));
+	json_object_set_new(config, "ExposedPorts",
+	                    json_pack("{s:{}, s:{}}", "8989/tcp", "18990/tcp"));
+	json_object_set_new(json_object_get(f->image, "Config"), "ExposedPorts",
+	                    json_pack("{s:{}}", "8989/tcp"));
 	json_object_set_new(hc, "NetworkMode", json_string("bridge"));
-	json_object_set_new(hc, "PortBindings",
-			    json_pack("{s:[{s:s, s:s}]}", "18990/tcp", "HostIp", "", "HostPort", "18990"));
+	json_object_set_new(
+	    hc, "PortBindings",
+	    json_pack("{s:[{s:s, s:s}]}", "18990/tcp", "HostIp", "", "HostPort", "18990"));
 	json_object_set_new(config, "Healthcheck",
-			    json_pack("{s:[s,s], s:I, s:I}", "Test", "CMD-SHELL", "wget -qO- localhost:18990/api/v1/status",
-				      "Interval", (json_int_t)30000000000, "Retries", (json_int_t)3));
+	                    json_pack("{s:[s,s], s:I, s:I}", "Test", "CMD-SHELL",
+	                              "wget -qO- localhost:18990/api/v1/status", "Interval",
+	                              (json_int_t)30000000000, "Retries", (json_int_t)3));
 	json_object_set_new(config, "StopTimeout", json_integer(60));
 	json_object_set_new(hc, "ContainerIDFile", json_string("/run/odc.cid"));
 	json_object_set_new(hc, "PidsLimit", json_integer(4096));
@@ -250,10 +254,11 @@ test_every_operator_choice_carried(void **state)
 	h = host_config(body);
 	ports = json_object_get(body, "ExposedPorts");
 	assert_non_null(json_object_get(ports, "18990/tcp"));
-	assert_string_equal(json_string_value(json_object_get(
-				json_array_get(json_object_get(json_object_get(h, "PortBindings"), "18990/tcp"), 0),
-				"HostPort")),
-			    "18990");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_array_get(json_object_get(json_object_get(h, "PortBindings"), "18990/tcp"), 0),
+	        "HostPort")),
+	    "18990");
 	hcheck = json_object_get(body, "Healthcheck");
 	assert_true(json_equal(hcheck, json_object_get(config, "Healthcheck")));
 	assert_int_equal(json_integer_value(json_object_get(body, "StopTimeout")), 60);
@@ -263,7 +268,8 @@ test_every_operator_choice_carried(void **state)
 
 	/* The failed image's own EXPOSE and HEALTHCHECK are its defaults: left to
 	 * the rollback image. */
-	json_object_set(json_object_get(f->image, "Config"), "Healthcheck", json_object_get(config, "Healthcheck"));
+	json_object_set(json_object_get(f->image, "Config"), "Healthcheck",
+	                json_object_get(config, "Healthcheck"));
 	json_object_set_new(config, "ExposedPorts", json_pack("{s:{}}", "8989/tcp"));
 	body = build(f->container, f->image);
 	assert_null(json_object_get(body, "Healthcheck"));
@@ -281,7 +287,7 @@ test_secrets_redacted_and_restored(void **state)
 	json_t *body, *env;
 
 	json_array_append_new(json_object_get(json_object_get(f->container, "Config"), "Env"),
-			      json_string("ODC_PROPERTY_ENCRYPTION_PASSWORD=k3y!"));
+	                      json_string("ODC_PROPERTY_ENCRYPTION_PASSWORD=k3y!"));
 	body = build(f->container, f->image);
 	spec_redact(body, SPEC_KEPT_MASK);
 	env = json_object_get(body, "Env");
@@ -562,17 +568,21 @@ with_env(const char *const *env)
 static void
 test_metadb_identity(void **state)
 {
-	static const char *const ob[] = {"DATABASE_HOST=OBProxy.Example.", "DATABASE_PORT=02883",
-					 "DATABASE_USERNAME=odc@odc_meta#obcluster", "DATABASE_PASSWORD=s3cret",
-					 "DATABASE_NAME=odc_metadb", NULL};
+	static const char *const ob[] = {"DATABASE_HOST=OBProxy.Example.",
+	                                 "DATABASE_PORT=02883",
+	                                 "DATABASE_USERNAME=odc@odc_meta#obcluster",
+	                                 "DATABASE_PASSWORD=s3cret",
+	                                 "DATABASE_NAME=odc_metadb",
+	                                 NULL};
 	static const char *const colon[] = {"DATABASE_HOST=[fd00::7]", "DATABASE_PORT=2881",
-					    "DATABASE_USERNAME=obcluster:odc_meta:odc", "DATABASE_NAME=Odc", NULL};
+	                                    "DATABASE_USERNAME=obcluster:odc_meta:odc",
+	                                    "DATABASE_NAME=Odc", NULL};
 	static const char *const plain[] = {"DATABASE_HOST=10.0.0.7", "DATABASE_PORT=3306",
-					    "DATABASE_USERNAME=odc", "DATABASE_NAME=odc", NULL};
-	static const char *const noport[] = {"DATABASE_HOST=db", "DATABASE_USERNAME=odc", "DATABASE_NAME=odc",
-					     NULL};
-	static const char *const badport[] = {"DATABASE_HOST=db", "DATABASE_PORT=65536", "DATABASE_USERNAME=u",
-					      "DATABASE_NAME=odc", NULL};
+	                                    "DATABASE_USERNAME=odc", "DATABASE_NAME=odc", NULL};
+	static const char *const noport[] = {"DATABASE_HOST=db", "DATABASE_USERNAME=odc",
+	                                     "DATABASE_NAME=odc", NULL};
+	static const char *const badport[] = {"DATABASE_HOST=db", "DATABASE_PORT=65536",
+	                                      "DATABASE_USERNAME=u", "DATABASE_NAME=odc", NULL};
 	struct spec_metadb id;
 	char err[256];
 	json_t *c;

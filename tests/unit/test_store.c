@@ -132,7 +132,8 @@ raw_count(const char *path, const char *sql)
 /* ---- captures of what the iterators hand out ---- */
 
 struct host_copy {
-	char host_id[64], state[16], labels[256], agent_version[64], address[64], metadb[256], backup[256];
+	char host_id[64], state[16], labels[256], agent_version[64], address[64], metadb[256],
+	    backup[256];
 	uint8_t pk[32];
 	uint64_t accepted_ms, revoked_ms, last_seen_ms;
 };
@@ -1104,10 +1105,9 @@ test_result_insert_json(void **state)
 	static const uint8_t body1[] = {0x9c, 0xa2, 'j', '1', 0x00, 0xff};
 	static const uint8_t body2[] = {0x9c, 0xa2, 'j', '1', 0x01};
 	static const char *const keys[] = {
-	    "step",        "status",      "exit_code", "started_ms", "duration_ms",
-	    "message",     "output_tail", "data",      "final",      "incarnation",
-	    "received_ms", "signer",      "body_hex",  "sig_hex",    "host",
-	    "seq"};
+	    "step",        "status",  "exit_code", "started_ms",  "duration_ms", "message",
+	    "output_tail", "data",    "final",     "incarnation", "received_ms", "signer",
+	    "body_hex",    "sig_hex", "host",      "seq"};
 	char fp[KEYS_FINGERPRINT_SIZE], *hex;
 	struct store_result r;
 	json_t *arr, *o;
@@ -1170,7 +1170,8 @@ test_result_insert_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(o, "signer")), fp_of(r.sig, fp));
 	hex = hex_of(body1, sizeof(body1));
 	assert_int_equal(json_array_size(json_object_get(o, "body_hex")), 1);
-	assert_string_equal(json_string_value(json_array_get(json_object_get(o, "body_hex"), 0)), hex);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(o, "body_hex"), 0)),
+	                    hex);
 	free(hex);
 	hex = hex_of(r.sig, sizeof(r.sig)); /* the first signature, not the duplicate's */
 	assert_string_equal(json_string_value(json_object_get(o, "sig_hex")), hex);
@@ -1196,7 +1197,8 @@ page_steps(json_t *arr, char *out, size_t n)
 	json_t *o;
 
 	out[0] = '\0';
-	json_array_foreach(arr, i, o) {
+	json_array_foreach(arr, i, o)
+	{
 		used += (size_t)snprintf(out + used, n - used, "%s%s/%s", i ? " " : "",
 		                         json_string_value(json_object_get(o, "host")),
 		                         json_string_value(json_object_get(o, "step")));
@@ -1212,8 +1214,9 @@ static void
 test_results_page(void **state)
 {
 	struct fx *f = *state;
-	static const char *const order[][2] = {{"h1", "preflight"}, {"h2", "preflight"}, {"h1", "stop"},
-	                                       {"h3", "preflight"}, {"h2", "stop"},      {"h1", "health"}};
+	static const char *const order[][2] = {{"h1", "preflight"}, {"h2", "preflight"},
+	                                       {"h1", "stop"},      {"h3", "preflight"},
+	                                       {"h2", "stop"},      {"h1", "health"}};
 	static uint8_t big[4096];
 	struct store_result r;
 	char text[256];
@@ -1228,10 +1231,13 @@ test_results_page(void **state)
 	}
 	struct store_results_query q = {"j1", NULL, NULL, 0, 4, 1u << 20};
 	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
-	assert_string_equal(page_steps(arr, text, sizeof(text)), "h1/preflight h2/preflight h1/stop h3/preflight");
+	assert_string_equal(page_steps(arr, text, sizeof(text)),
+	                    "h1/preflight h2/preflight h1/stop h3/preflight");
 	assert_int_not_equal(next, 0);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 3), "seq")), (json_int_t)next);
-	assert_int_equal(json_string_length(json_array_get(json_object_get(json_array_get(arr, 0), "body_hex"), 0)),
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 3), "seq")),
+	                 (json_int_t)next);
+	assert_int_equal(json_string_length(json_array_get(
+	                     json_object_get(json_array_get(arr, 0), "body_hex"), 0)),
 	                 8192);
 	json_decref(arr);
 	q.after = next;
@@ -1262,7 +1268,8 @@ test_results_page(void **state)
 	q.host_id = NULL;
 	q.step = "preflight";
 	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
-	assert_string_equal(page_steps(arr, text, sizeof(text)), "h1/preflight h2/preflight h3/preflight");
+	assert_string_equal(page_steps(arr, text, sizeof(text)),
+	                    "h1/preflight h2/preflight h3/preflight");
 	assert_int_equal(next, 0);
 	json_decref(arr);
 }
@@ -1273,23 +1280,31 @@ static void
 test_job_target(void **state)
 {
 	struct fx *f = *state;
-	struct store_job_host h = {"j1", "h2", 1, "batch", 1, "running", "run", "", "", "", 5, 0, -1};
+	struct store_job_host h = {"j1", "h2", 1,  "batch", 1, "running", "run",
+	                           "",   "",   "", 5,       0, -1};
 	char action[33], phase[10];
 	bool is_target;
 
 	insert_job(f, "j1", "running", 100);
 	assert_int_equal(store_job_host_update(f->s, &h, f->err, sizeof(f->err)), 0);
-	assert_int_equal(store_job_target(f->s, "j1", "h2", action, phase, &is_target, f->err, sizeof(f->err)), 0);
+	assert_int_equal(
+	    store_job_target(f->s, "j1", "h2", action, phase, &is_target, f->err, sizeof(f->err)),
+	    0);
 	assert_string_equal(action, "upgrade");
 	assert_true(is_target);
 	assert_string_equal(phase, "run");
-	assert_int_equal(store_job_target(f->s, "j1", "h1", action, phase, &is_target, f->err, sizeof(f->err)), 0);
+	assert_int_equal(
+	    store_job_target(f->s, "j1", "h1", action, phase, &is_target, f->err, sizeof(f->err)),
+	    0);
 	assert_true(is_target);
 	assert_string_equal(phase, "");
-	assert_int_equal(store_job_target(f->s, "j1", "h7", action, phase, &is_target, f->err, sizeof(f->err)), 0);
+	assert_int_equal(
+	    store_job_target(f->s, "j1", "h7", action, phase, &is_target, f->err, sizeof(f->err)),
+	    0);
 	assert_false(is_target);
-	assert_int_equal(store_job_target(f->s, "j9", "h1", action, phase, &is_target, f->err, sizeof(f->err)),
-	                 STORE_NOT_FOUND);
+	assert_int_equal(
+	    store_job_target(f->s, "j9", "h1", action, phase, &is_target, f->err, sizeof(f->err)),
+	    STORE_NOT_FOUND);
 	assert_true(store_job_exists(f->s, "j1"));
 	assert_false(store_job_exists(f->s, "j9"));
 }
@@ -1340,12 +1355,15 @@ test_host_metadb(void **state)
 	bool changed;
 
 	make_pk(pk, 1);
-	assert_int_equal(store_host_accept(f->s, "h1", pk, 100, &changed, f->err, sizeof(f->err)), 0);
+	assert_int_equal(store_host_accept(f->s, "h1", pk, 100, &changed, f->err, sizeof(f->err)),
+	                 0);
 	h = host_find(f, &hs, "h1");
 	assert_string_equal(h->metadb, "");
-	assert_int_equal(store_host_metadb(f->s, "h1", "{\"database\":\"odc\"}", f->err, sizeof(f->err)), 0);
+	assert_int_equal(
+	    store_host_metadb(f->s, "h1", "{\"database\":\"odc\"}", f->err, sizeof(f->err)), 0);
 	assert_int_equal(store_host_metadb(f->s, "h1", "[1]", f->err, sizeof(f->err)), -1);
-	assert_int_equal(store_host_metadb(f->s, "nobody", "{}", f->err, sizeof(f->err)), STORE_NOT_FOUND);
+	assert_int_equal(store_host_metadb(f->s, "nobody", "{}", f->err, sizeof(f->err)),
+	                 STORE_NOT_FOUND);
 	reopen(f);
 	h = host_find(f, &hs, "h1");
 	assert_string_equal(h->metadb, "{\"database\":\"odc\"}");
@@ -1363,13 +1381,15 @@ test_host_backup(void **state)
 	bool changed;
 
 	make_pk(pk, 1);
-	assert_int_equal(store_host_accept(f->s, "h1", pk, 100, &changed, f->err, sizeof(f->err)), 0);
+	assert_int_equal(store_host_accept(f->s, "h1", pk, 100, &changed, f->err, sizeof(f->err)),
+	                 0);
 	h = host_find(f, &hs, "h1");
 	assert_string_equal(h->backup, "");
 	assert_int_equal(store_host_backup(f->s, "h1", found, f->err, sizeof(f->err)), 0);
 	assert_int_equal(store_host_backup(f->s, "h1", "\"here\"", f->err, sizeof(f->err)), -1);
 	assert_non_null(strstr(f->err, "backup"));
-	assert_int_equal(store_host_backup(f->s, "nobody", "{}", f->err, sizeof(f->err)), STORE_NOT_FOUND);
+	assert_int_equal(store_host_backup(f->s, "nobody", "{}", f->err, sizeof(f->err)),
+	                 STORE_NOT_FOUND);
 	reopen(f);
 	h = host_find(f, &hs, "h1");
 	assert_string_equal(h->backup, found);

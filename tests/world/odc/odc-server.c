@@ -78,8 +78,8 @@ log_event(const char *level, const char *logger, const char *fmt, ...)
 	 * supervisord nothing of it reaches `docker logs`. Stdout only when the
 	 * log directory is missing. */
 	if (log_file == NULL) {
-		printf("%s.%03ld %5s %d --- [main] %-40s : %s\n", stamp, ts.tv_nsec / 1000000L, level,
-		       (int)getpid(), logger, msg);
+		printf("%s.%03ld %5s %d --- [main] %-40s : %s\n", stamp, ts.tv_nsec / 1000000L,
+		       level, (int)getpid(), logger, msg);
 		fflush(stdout);
 	} else {
 		fprintf(log_file, "%s.%03ld %5s %d --- [main] %-40s : %s\n", stamp,
@@ -267,7 +267,6 @@ version_cmp(const char *a, const char *b)
 	return 0;
 }
 
-
 /* ------------------------------------------------------------------ files and scripts */
 
 /* Reads a whole regular file of at most max bytes into a NUL-terminated buffer the caller
@@ -421,8 +420,8 @@ enum mig_type { MIG_SQL, MIG_JDBC };
 struct migrator {
 	char version[VERSION_MAX * 2];
 	char description[128];
-	char script[256];    /* file name, or the fully-qualified Java class name */
-	char checksum[64];   /* sha1 of the file bytes, or JDBC_CHECKSUM */
+	char script[256];  /* file name, or the fully-qualified Java class name */
+	char checksum[64]; /* sha1 of the file bytes, or JDBC_CHECKSUM */
 	enum mig_type type;
 	int repeatable;      /* R_ file or @Migratable(repeatable = true) */
 	int ignore_checksum; /* repeatable JDBC run on every start */
@@ -455,8 +454,9 @@ static int db_exec(MYSQL *db, const char *sql, size_t len, const char *what, int
 static int
 jdbc_v3234(MYSQL *db)
 {
-	static const char sql[] = "UPDATE `config_system_configuration` SET `value`=`value_deprecated` "
-	                          "WHERE `value_deprecated` IS NOT NULL AND `value` IS NULL";
+	static const char sql[] =
+	    "UPDATE `config_system_configuration` SET `value`=`value_deprecated` "
+	    "WHERE `value_deprecated` IS NOT NULL AND `value` IS NULL";
 
 	return db_exec(db, sql, sizeof(sql) - 1, "V3234SystemConfigurationMigrate", 1);
 }
@@ -609,7 +609,8 @@ migrators_load(struct migrators *ms, const char *dir, const char *release)
 		*m = tmp;
 		m->type = MIG_SQL;
 		if (file_read(path, SCRIPT_MAX, &m->content, &m->len) != 0) {
-			log_event("ERROR", MIGRATE_LOGGER, "cannot read %s: %s", path, strerror(errno));
+			log_event("ERROR", MIGRATE_LOGGER, "cannot read %s: %s", path,
+			          strerror(errno));
 			goto out;
 		}
 		sha1_init(&s);
@@ -764,7 +765,8 @@ config_load(struct config *c)
 	c->migrate_delay_ms = 0;
 	s = getenv("ODC_STANDIN_MIGRATE_DELAY_MS");
 	if (s != NULL && s[0] != '\0' && parse_long(s, 0, 600000, &c->migrate_delay_ms) != 0) {
-		log_event("ERROR", SERVER_LOGGER, "ODC_STANDIN_MIGRATE_DELAY_MS '%s' is invalid", s);
+		log_event("ERROR", SERVER_LOGGER, "ODC_STANDIN_MIGRATE_DELAY_MS '%s' is invalid",
+		          s);
 		bad = -1;
 	}
 	c->connect_timeout_s = 30;
@@ -869,8 +871,9 @@ db_exec(MYSQL *db, const char *sql, size_t len, const char *what, int stmt_no)
 {
 	if (mysql_real_query(db, sql, (unsigned long)len) != 0) {
 		log_event("ERROR", SCRIPT_LOGGER,
-		          "Failed to execute SQL script statement #%d of %s: %.*s; (%u) %s", stmt_no,
-		          what, (int)(len > 300 ? 300 : len), sql, mysql_errno(db), mysql_error(db));
+		          "Failed to execute SQL script statement #%d of %s: %.*s; (%u) %s",
+		          stmt_no, what, (int)(len > 300 ? 300 : len), sql, mysql_errno(db),
+		          mysql_error(db));
 		return -1;
 	}
 	do {
@@ -939,8 +942,8 @@ sql_init(MYSQL *db, const struct config *c)
 		long long t0 = now_ms();
 
 		snprintf(path, sizeof(path), "%s/init/%s", c->dir, files[i]);
-		log_event("INFO", SCRIPT_LOGGER, "Executing SQL script from class path resource [%s]",
-		          files[i]);
+		log_event("INFO", SCRIPT_LOGGER,
+		          "Executing SQL script from class path resource [%s]", files[i]);
 		if (script_run_file(db, path) != 0)
 			return -1;
 		log_event("INFO", SCRIPT_LOGGER,
@@ -1080,8 +1083,7 @@ history_find(const struct history *h, const struct migrator *m)
  * SimpleJdbcInsert: installed_on is the end of the run (the container's clock, UTC),
  * installed_by CURRENT_USER(). */
 static int
-history_record(MYSQL *db, const struct migrator *m, const char *user, int success,
-               long long millis)
+history_record(MYSQL *db, const struct migrator *m, const char *user, int success, long long millis)
 {
 	char sql[SQL_MAX], ev[sizeof(m->version) * 2 + 1], ed[sizeof(m->description) * 2 + 1];
 	char es[sizeof(m->script) * 2 + 1], ec[sizeof(m->checksum) * 2 + 1], eu[2 * 128 + 1];
@@ -1228,10 +1230,12 @@ migrate(MYSQL *db, const struct config *c)
 			          "ignore checksum and start to migrate directly, version=%s, "
 			          "script=%s",
 			          m->version, m->script);
-		} else if (m->repeatable && r != NULL && strcasecmp(r->checksum, m->checksum) == 0) {
-			log_event("INFO", MIGRATE_LOGGER,
-			          "skip checksum matched repeatable migrator, version=%s, script=%s",
-			          m->version, m->script);
+		} else if (m->repeatable && r != NULL &&
+		           strcasecmp(r->checksum, m->checksum) == 0) {
+			log_event(
+			    "INFO", MIGRATE_LOGGER,
+			    "skip checksum matched repeatable migrator, version=%s, script=%s",
+			    m->version, m->script);
 			continue;
 		}
 		if (migrator_run(db, c, m, user) != 0) {
@@ -1462,7 +1466,8 @@ main(void)
 	if (db == NULL)
 		return 1;
 	if (c.migrate_delay_ms > 0) {
-		log_event("INFO", SERVER_LOGGER, "Initializing Spring context (%ld ms before the metadb migration)",
+		log_event("INFO", SERVER_LOGGER,
+		          "Initializing Spring context (%ld ms before the metadb migration)",
 		          c.migrate_delay_ms);
 		sleep_ms(c.migrate_delay_ms);
 	}
