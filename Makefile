@@ -67,7 +67,7 @@ TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all test unit integration e2e sanitize fuzz bench demo demo-down install clean deps \
-	vectors vectors-check format format-check programs deb image odcctl-tarball
+	vectors vectors-check format format-check lint programs deb image odcctl-tarball
 
 all: $(LIBS) $(PROGRAMS) $(TOOL_BIN) $(BENCH_BIN) $(UNIT_BIN)
 
@@ -169,9 +169,18 @@ vectors: $(BUILD)/tools/vectors
 	$(BUILD)/tools/vectors gen > tests/vectors/proto-v2.json.tmp
 	mv tests/vectors/proto-v2.json.tmp tests/vectors/proto-v2.json
 
+# Every C file git tracks: make format applies .clang-format to them; make lint fails when one
+# differs from it or calls a banned function (tests/tools/lint.sh; make test runs it too).
 format:
-	clang-format -i $(PROTO_SRC) $(COMMON_SRC) $(wildcard proto/*.h common/*.h) \
-		$(UNIT_SRC) $(TOOL_SRC) $(BENCH_SRC) $(FUZZ_SRC)
+	@tests/tools/lint.sh --format
+
+format-check lint:
+	@tests/tools/lint.sh
+
+# The checked-in vectors are what the C code generates now (make test checks it too).
+vectors-check: $(BUILD)/tools/vectors
+	@$(BUILD)/tools/vectors gen | cmp -s - tests/vectors/proto-v2.json || \
+		{ echo "tests/vectors/proto-v2.json differs from 'vectors gen': make vectors" >&2; exit 1; }
 
 # Installs the programs, the systemd units (with their paths set to PREFIX),
 # the sysusers.d snippet, the example configurations and the README. Creates

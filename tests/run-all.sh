@@ -1,6 +1,6 @@
 #!/bin/sh
 # Run every test suite that exists and end with one line "N passed, N failed".
-# Usage: tests/run-all.sh [--only unit|sanitize|integration|e2e] BUILD_DIR PYTHON
+# Usage: tests/run-all.sh [--only lint|unit|sanitize|integration|e2e] BUILD_DIR PYTHON
 #        tests/run-all.sh --only pytest BUILD_DIR PYTHON PATH...   (those pytest paths, counted
 #        as every suite is: how tests/integration/test_runner.py checks the counting)
 set -u
@@ -67,6 +67,17 @@ run_vectors() {
 	fi
 }
 
+# run_lint: tests/tools/lint.sh (every C file as .clang-format says; no banned function), one
+# test in the count.
+run_lint() {
+	if tests/tools/lint.sh >"$log" 2>&1; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
+	cat "$log"
+}
+
 # run_pytest DIR...: tests/py: the protocol's independent implementation;
 # tests/integration: the real programs in the test world (private dockerd and
 # MariaDB; needs root); tests/artefacts: the packages, images and odcctl tarball,
@@ -127,12 +138,13 @@ run_e2e_and_artefacts() {
 parallel="-n 2 --dist loadfile"
 
 case "$only" in
+lint) run_lint ;;
 unit) run_unit ;;
 sanitize) run_unit; run_vectors ;;
 integration) run_vectors; run_pytest $parallel tests/py tests/integration tests/artefacts ;;
 e2e) run_pytest tests/e2e ;;
 pytest) run_pytest "$@" ;;
-"") run_unit; run_vectors; run_pytest $parallel tests/py tests/integration; run_e2e_and_artefacts ;;
+"") run_lint; run_unit; run_vectors; run_pytest $parallel tests/py tests/integration; run_e2e_and_artefacts ;;
 *) echo "run-all: unknown suite '$only'" >&2; exit 2 ;;
 esac
 
