@@ -45,3 +45,36 @@ def test_passes_fail_and_nothing_collected_are_counted():
     assert summary(p) == "2 passed, 0 failed" and p.returncode == 0, p.stdout + p.stderr
     p = run_all("def helper():\n    pass")  # no test at all: pytest exits 5
     assert summary(p) == "0 passed, 1 failed" and p.returncode == 1, p.stdout
+
+
+def test_lint_fails_on_drift_and_banned_functions():
+    """make lint (tests/tools/lint.sh) on a tree of its own: a file clang-format would change
+    and a call of a banned function each fail it, named by file and line; a comment naming one
+    does not; the formatted tree passes."""
+    import shutil
+    d = tempfile.mkdtemp(prefix="odc-lint-")
+    os.makedirs(os.path.join(d, "tests", "tools"))
+    shutil.copy(os.path.join(ROOT, "tests", "tools", "lint.sh"), os.path.join(d, "tests", "tools"))
+    shutil.copy(os.path.join(ROOT, ".clang-format"), d)
+    good = "/* strcpy(a, b) would be refused here, not in a comment. */\nint\nf(int x)\n{\n\treturn x;\n}\n"
+    with open(os.path.join(d, "ok.c"), "w") as f:
+        f.write(good)
+    with open(os.path.join(d, "ugly.c"), "w") as f:
+        f.write("int g(int x){return x;}\n")
+    with open(os.path.join(d, "bad.c"), "w") as f:
+        f.write('#include <string.h>\n\nvoid\nh(char *d)\n{\n\tstrcpy(d, "x");\n}\n')
+    git = ["git", "-C", d, "-c", "user.email=t@example", "-c", "user.name=t"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "."], check=True)
+    lint = os.path.join(d, "tests", "tools", "lint.sh")
+    p = subprocess.run([lint], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1, p
+    assert "ugly.c:1:" in p.stdout and "lint: 1 files differ from .clang-format" in p.stdout, p.stdout
+    assert "bad.c:6: banned function:" in p.stdout and "ok.c" not in p.stdout, p.stdout
+    # make format's half applies the style; with the call gone the tree passes.
+    subprocess.run([lint, "--format"], check=True, timeout=120)
+    with open(os.path.join(d, "bad.c"), "w") as f:
+        f.write('#include <stdio.h>\n\nvoid\nh(char *d)\n{\n\tsnprintf(d, 2, "x");\n}\n')
+    p = subprocess.run([lint], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    shutil.rmtree(d, ignore_errors=True)
