@@ -31,7 +31,7 @@ for tool in mmdebstrap docker dpkg-deb sha256sum; do
 done
 [ "$(id -u)" -eq 0 ] || { say "needs root (mmdebstrap --mode=root)"; exit 2; }
 docker version >/dev/null 2>&1 || {
-	say "no Docker engine answers at ${DOCKER_HOST:-the default socket}: set DOCKER_HOST"
+	say "no Docker engine answers at ${DOCKER_HOST:-the default socket}: start Docker, or set DOCKER_HOST"
 	exit 2
 }
 
@@ -78,9 +78,9 @@ mkdir -p "$pkgdir"
 cp "$agent_deb" "$coord_deb" "$pkgdir/"
 
 # rootfs TARBALL HOOK PACKAGES...: a Debian 12 of the Essential packages and PACKAGES (local .deb
-# paths among them), without documentation (but odc-fleet's own: the example configurations),
-# manual pages, locales or apt's lists and caches; HOOK
-# is a shell command run on the finished tree ("$1" is its root).
+# paths among them), without manual pages, locales, apt's lists and caches, or documentation
+# (but odc-fleet's own: the example configurations); HOOK is a shell command run on the
+# finished tree ("$1" is its root).
 rootfs() {
 	tarball=$1 hook=$2
 	shift 2
