@@ -53,22 +53,11 @@ cmd_exec_exec(struct ctl *c, int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct submit s = {0};
-	int ch, r, ret = CTL_EXIT_USAGE;
+	int ret;
 	bool known = false;
 
-	while ((ch = ctl_getopt(c, &cmd_exec_entry, argc, argv, opts)) != CTL_OPT_END) {
-		switch (ch) {
-		case CTL_OPT_HELP:
-			ret = CTL_EXIT_OK;
-			goto out;
-		case CTL_OPT_ERROR:
-			goto out;
-		default:
-			r = submit_option(c, &s, ch, optarg) == 1 ? 0 : -1;
-		}
-		if (r != 0)
-			goto out;
-	}
+	if ((ret = submit_getopt(c, &cmd_exec_entry, argc, argv, opts, &s)) >= 0)
+		goto out;
 	if ((ret = ctl_operands(c, argc, argv, 1, 1,
 	                        "ACTION (ping status preflight stop start logs backup)")) != 0)
 		goto out;

@@ -26,16 +26,10 @@ cmd_logs_exec(struct ctl *c, int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct submit s = {.action = "logs", .output_only = true};
-	int ch, ret = CTL_EXIT_USAGE;
+	int ret;
 
-	while ((ch = ctl_getopt(c, &cmd_logs_entry, argc, argv, opts)) != CTL_OPT_END) {
-		if (ch == CTL_OPT_HELP) {
-			ret = CTL_EXIT_OK;
-			goto out;
-		}
-		if (ch == CTL_OPT_ERROR || submit_option(c, &s, ch, optarg) != 1)
-			goto out;
-	}
+	if ((ret = submit_getopt(c, &cmd_logs_entry, argc, argv, opts, &s)) >= 0)
+		goto out;
 	if ((ret = ctl_operands(c, argc, argv, 1, 1, "HOST")) != 0)
 		goto out;
 	if (submit_option(c, &s, CTL_OPT_HOST, argv[optind]) != 1) {

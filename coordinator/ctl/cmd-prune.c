@@ -38,21 +38,10 @@ cmd_prune_exec(struct ctl *c, int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct submit s = {.action = "prune"};
-	int ch, r, ret = CTL_EXIT_USAGE;
+	int ret;
 
-	while ((ch = ctl_getopt(c, &cmd_prune_entry, argc, argv, opts)) != CTL_OPT_END) {
-		switch (ch) {
-		case CTL_OPT_HELP:
-			ret = CTL_EXIT_OK;
-			goto out;
-		case CTL_OPT_ERROR:
-			goto out;
-		default:
-			r = submit_option(c, &s, ch, optarg) == 1 ? 0 : -1;
-		}
-		if (r != 0)
-			goto out;
-	}
+	if ((ret = submit_getopt(c, &cmd_prune_entry, argc, argv, opts, &s)) >= 0)
+		goto out;
 	if ((ret = ctl_operands(c, argc, argv, 0, PROTO_MAX_TARGETS, "")) != 0)
 		goto out;
 	/* HOST operands are --host selectors, ANDed with any other. */

@@ -82,25 +82,11 @@ cmd_undo_exec(struct ctl *c, int argc, char **argv)
 	const char *of = NULL;
 	json_t *job = NULL;
 	size_t n = 0;
-	int ch, r, ret = CTL_EXIT_USAGE;
+	int ret;
 
-	while ((ch = ctl_getopt(c, &cmd_undo_entry, argc, argv, opts)) != CTL_OPT_END) {
-		switch (ch) {
-		case CTL_OPT_HELP:
-			ret = CTL_EXIT_OK;
-			goto out;
-		case CTL_OPT_OF:
-			of = optarg;
-			r = submit_param(c, &s, "of", optarg);
-			break;
-		case CTL_OPT_ERROR:
-			goto out;
-		default:
-			r = submit_option(c, &s, ch, optarg) == 1 ? 0 : -1;
-		}
-		if (r != 0)
-			goto out;
-	}
+	if ((ret = submit_getopt(c, &cmd_undo_entry, argc, argv, opts, &s)) >= 0)
+		goto out;
+	of = proto_param(s.params, s.n_params, "of");
 	if ((ret = ctl_operands(c, argc, argv, 0, 0, "")) != 0)
 		goto out;
 	if (of == NULL) {

@@ -283,6 +283,12 @@ int submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg
  * one. Returns 0, or -1 after printing a usage error. */
 int submit_param(const struct ctl *c, struct submit *s, const char *key, const char *value);
 
+/* A submitting command's options (opts), each taken by submit_option. Returns -1 once they
+ * are all taken (the operands start at optind), else the exit status to return: 0 after
+ * --help, 2 after a usage error (already printed). */
+int submit_getopt(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv,
+                  const struct option *opts, struct submit *s);
+
 /* The local checks of a job: parameters against the action table (every
  * phase it will run), selectors present when need_selectors, operator name and
  * key configured and loadable. Returns 0 or the exit status after printing. */

@@ -164,6 +164,8 @@ submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg)
 		return submit_param(c, s, "backup", arg) == 0 ? 1 : -1;
 	case CTL_OPT_LINES:
 		return submit_param(c, s, "lines", arg) == 0 ? 1 : -1;
+	case CTL_OPT_OF:
+		return submit_param(c, s, "of", arg) == 0 ? 1 : -1;
 	case CTL_OPT_NAME:
 		return submit_param(c, s, "name", arg) == 0 ? 1 : -1;
 	case CTL_OPT_DRY_RUN:
@@ -177,6 +179,21 @@ submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg)
 		return 1;
 	}
 	return 0;
+}
+
+int
+submit_getopt(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv,
+              const struct option *opts, struct submit *s)
+{
+	int ch;
+
+	while ((ch = ctl_getopt(c, cmd, argc, argv, opts)) != CTL_OPT_END) {
+		if (ch == CTL_OPT_HELP)
+			return CTL_EXIT_OK;
+		if (ch == CTL_OPT_ERROR || submit_option(c, s, ch, optarg) != 1)
+			return CTL_EXIT_USAGE;
+	}
+	return -1;
 }
 
 int
