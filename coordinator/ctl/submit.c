@@ -721,9 +721,8 @@ submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_g
 		ret = follow_job(c, job_id, start, show);
 	else
 		ret = follow_job(c, job_id, NULL, show);
-	if (!s->output_only || strcmp(s->action, "logs") == 0)
-		ret = submit_print_outcome(c, job_id, s->action,
-		                           proto_dry_run(s->params, s->n_params), ret);
+	ret =
+	    submit_print_outcome(c, job_id, s->action, proto_dry_run(s->params, s->n_params), ret);
 out:
 	json_decref(start);
 	json_decref(hosts);
