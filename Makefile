@@ -3,7 +3,7 @@
 #   make            build libraries, tools and (later) the daemons
 #   make test       install deps, build, run every test, end with one summary line
 #   make unit       cmocka unit tests        make integration   pytest suites
-#   make sanitize   unit tests under ASan+UBSan
+#   make sanitize   unit tests and tests/integration/c under ASan+UBSan
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS in all (default 60)
 #   make bench      protocol micro-benchmarks, then the fleet benchmark (bench/run.py)
 #   make vectors    regenerate tests/vectors/proto-v2.json from the C code
@@ -45,6 +45,8 @@ COORD_SRC  := $(filter-out coordinator/main.c,$(sort $(wildcard coordinator/*.c)
 COORD_MAIN := $(wildcard coordinator/main.c)
 CTL_SRC    := $(sort $(wildcard coordinator/ctl/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+# cmocka programs against a real dockerd or MariaDB: the integration suite runs them.
+ITEST_SRC  := $(sort $(wildcard tests/integration/c/test_*.c))
 TOOL_SRC   := $(sort $(wildcard tests/tools/*.c))
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -63,13 +65,14 @@ LIBS       := $(LIBCOORD) $(LIBAGENT) $(LIBCOMMON) $(LIBPROTO)
 PROGRAMS   := $(if $(AGENT_MAIN),$(BUILD)/odc-agent) $(if $(COORD_MAIN),$(BUILD)/odc-coordinator) \
 	$(if $(CTL_SRC),$(BUILD)/odcctl)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+ITEST_BIN  := $(ITEST_SRC:tests/integration/c/%.c=$(BUILD)/itests/%)
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all test unit integration e2e sanitize fuzz bench demo demo-down install clean deps \
 	vectors vectors-check format format-check lint programs deb image odcctl-tarball
 
-all: $(LIBS) $(PROGRAMS) $(TOOL_BIN) $(BENCH_BIN) $(UNIT_BIN)
+all: $(LIBS) $(PROGRAMS) $(TOOL_BIN) $(BENCH_BIN) $(UNIT_BIN) $(ITEST_BIN)
 
 # The three programs alone: what install needs (no cmocka, no tests).
 programs: $(PROGRAMS)
@@ -110,6 +113,10 @@ $(BUILD)/odcctl: $(CTL_OBJ) $(LIBCOMMON) $(LIBPROTO)
 	$(CC) $(CFLAGS_ALL) -o $@ $(CTL_OBJ) $(LIBCOMMON) $(LIBPROTO) $(LDLIBS_ALL)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBS) $(LDLIBS_ALL) -lcmocka
+
+$(BUILD)/itests/%: $(BUILD)/tests/integration/c/%.o $(LIBS)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBS) $(LDLIBS_ALL) -lcmocka
 
 $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIBS)

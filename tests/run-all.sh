@@ -23,8 +23,10 @@ count_from() {
 	grep -Eo "[0-9]+ $1" "${2:-$log}" | tail -n 1 | grep -Eo '^[0-9]+' || echo 0
 }
 
-run_unit() {
-	for t in "$build"/tests/test_*; do
+# run_cmocka DIR: every cmocka program DIR/test_* (unit: $build/tests; the ones against a real
+# dockerd or MariaDB, integration: $build/itests), each test counted.
+run_cmocka() {
+	for t in "$1"/test_*; do
 		[ -x "$t" ] || continue
 		"$t" >"$log" 2>&1
 		rc=$?
@@ -66,6 +68,9 @@ run_vectors() {
 		failed=$((failed + 1))
 	fi
 }
+
+run_unit() { run_cmocka "$build/tests"; }
+run_itests() { run_cmocka "$build/itests"; }
 
 # run_lint: tests/tools/lint.sh (every C file as .clang-format says; no banned function), one
 # test in the count.
@@ -140,11 +145,11 @@ parallel="-n 2 --dist loadfile"
 case "$only" in
 lint) run_lint ;;
 unit) run_unit ;;
-sanitize) run_unit; run_vectors ;;
-integration) run_vectors; run_pytest $parallel tests/py tests/integration tests/artefacts ;;
+sanitize) run_unit; run_itests; run_vectors ;;
+integration) run_vectors; run_itests; run_pytest $parallel tests/py tests/integration tests/artefacts ;;
 e2e) run_pytest tests/e2e ;;
 pytest) run_pytest "$@" ;;
-"") run_lint; run_unit; run_vectors; run_pytest $parallel tests/py tests/integration; run_e2e_and_artefacts ;;
+"") run_lint; run_unit; run_vectors; run_itests; run_pytest $parallel tests/py tests/integration; run_e2e_and_artefacts ;;
 *) echo "run-all: unknown suite '$only'" >&2; exit 2 ;;
 esac
 

@@ -54,7 +54,8 @@ def test_lint_fails_on_drift_and_banned_functions():
     import shutil
     d = tempfile.mkdtemp(prefix="odc-lint-")
     os.makedirs(os.path.join(d, "tests", "tools"))
-    shutil.copy(os.path.join(ROOT, "tests", "tools", "lint.sh"), os.path.join(d, "tests", "tools"))
+    for tool in ("lint.sh", "structure.py"):
+        shutil.copy(os.path.join(ROOT, "tests", "tools", tool), os.path.join(d, "tests", "tools"))
     shutil.copy(os.path.join(ROOT, ".clang-format"), d)
     good = "/* strcpy(a, b) would be refused here, not in a comment. */\nint\nf(int x)\n{\n\treturn x;\n}\n"
     with open(os.path.join(d, "ok.c"), "w") as f:
@@ -77,4 +78,45 @@ def test_lint_fails_on_drift_and_banned_functions():
         f.write('#include <stdio.h>\n\nvoid\nh(char *d)\n{\n\tsnprintf(d, 2, "x");\n}\n')
     p = subprocess.run([lint], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_lint_fails_on_long_files_long_functions_and_circles():
+    """tests/tools/structure.py (part of make lint) on a tree of its own: a file over 1,000
+    lines, a function over 100 without a 'Long:' reason, and two files of one directory that
+    call each other are each named by file and line; a reason, or a call one way only, passes."""
+    import shutil
+    d = tempfile.mkdtemp(prefix="odc-structure-")
+    os.makedirs(os.path.join(d, "tests", "tools"))
+    os.makedirs(os.path.join(d, "coordinator"))
+    os.makedirs(os.path.join(d, "agent"))
+    shutil.copy(os.path.join(ROOT, "tests", "tools", "structure.py"), os.path.join(d, "tests", "tools"))
+
+    def write(path, text):
+        with open(os.path.join(d, path), "w") as f:
+            f.write(text)
+
+    body = "".join("\tx += %d;\n" % i for i in range(120))
+    write("agent/long.c", "/* Adds. */\nint\nlong_one(int x)\n{\n" + body + "\treturn x;\n}\n")
+    write("agent/big.c", "/* Big. */\n" + "".join("int v%d;\n" % i for i in range(1001)))
+    write("coordinator/a.c", "int b_fn(void);\nint\na_fn(void)\n{\n\treturn b_fn();\n}\n")
+    write("coordinator/b.c", "int a_fn(void);\nint\nb_fn(void)\n{\n\treturn a_fn() + 1;\n}\n")
+    git = ["git", "-C", d, "-c", "user.email=t@example", "-c", "user.name=t"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "."], check=True)
+    tool = os.path.join(d, "tests", "tools", "structure.py")
+    p = subprocess.run([tool], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, p
+    assert "agent/long.c:4: long_one is 123 lines" in p.stdout, p.stdout
+    assert "agent/big.c:1002: file of 1002 lines" in p.stdout, p.stdout
+    assert "coordinator/a.c:1: files of coordinator/ call each other around a circle: " \
+        "a.c -> b.c (b_fn), b.c -> a.c (a_fn)" in p.stdout, p.stdout
+    # A reason above the long function, a smaller file and one-way calls: clean.
+    write("agent/long.c", "/* Adds.\n * Long: one straight list of additions. */\nint\nlong_one(int x)\n{\n"
+          + body + "\treturn x;\n}\n")
+    write("agent/big.c", "int v0;\n")
+    write("coordinator/b.c", "int\nb_fn(void)\n{\n\treturn 1;\n}\n")
+    p = subprocess.run([tool, "--graph"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "coordinator/, lowest layer first:\n   b.c\n   a.c\n" in p.stdout, p.stdout
     shutil.rmtree(d, ignore_errors=True)
