@@ -139,11 +139,8 @@ cmd_job_exec(struct ctl *c, int argc, char **argv)
 		else
 			return ch == CTL_OPT_HELP ? CTL_EXIT_OK : CTL_EXIT_USAGE;
 	}
-	if ((ret = ctl_operands(c, argc, argv, 1, 1, "the job ID")) != 0)
+	if ((ret = ctl_job_operand(c, argc, argv, &id)) != 0)
 		return ret;
-	id = argv[optind];
-	if (!proto_valid_id(id))
-		return ctl_usage_error(c, "ID '%s': not a job id (1..64 of [A-Za-z0-9._-])", id);
 	if (host != NULL && !proto_valid_id(host))
 		return ctl_usage_error(c, "--host '%s': not a host id (1..64 of [A-Za-z0-9._-])",
 		                       host);
@@ -151,7 +148,7 @@ cmd_job_exec(struct ctl *c, int argc, char **argv)
 		return ctl_usage_error(c, "--step '%s': not a step name (1..32 of [a-z_])", step);
 	if (step != NULL && !results)
 		return ctl_usage_error(c, "--step narrows the results: it needs --results");
-	if ((ret = ctl_request(c, "job", json_pack("{s:s}", "job", id), false, &body)) != 0)
+	if ((ret = ctl_job_get(c, id, &body)) != 0)
 		return ret;
 	if (host != NULL) {
 		/* Only that host's row; a host the job does not target is an error. */

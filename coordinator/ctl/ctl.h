@@ -8,7 +8,7 @@
  *   output.c    tables, times, JSON                            (none)
  *   client.c    the control socket: requests, a JOB's submission (conf, ctx)
  *   select.c    host selectors                                 (ctx)
- *   job.c       a job's stored results; pause/resume/abort     (client, output, ctx)
+ *   job.c       a job's results and ID operand; pause/resume/abort (client, output, ctx)
  *   follow.c    following a job to its end                     (job, client, output, ctx)
  *   submit.c    building, signing, submitting and following a job
  *   cmd-*.c     one subcommand each: its entry and exec; none calls another
@@ -326,6 +326,14 @@ void ctl_sel_free(struct ctl_sel *s);
  * in the order of job's hosts and each host's in receipt order. Returns
  * CTL_EXIT_OK, or an exit status after printing why. */
 int ctl_job_results(struct ctl *c, json_t *job, const char *host, const char *step);
+
+/* The `job` request for job_id (its summary and every host): as ctl_request,
+ * *job a new reference on success. */
+int ctl_job_get(struct ctl *c, const char *job_id, json_t **job);
+
+/* The one operand after the options, a job ID: *id points to it. Returns 0,
+ * or CTL_EXIT_USAGE after printing that it is missing, extra or not an id. */
+int ctl_job_operand(const struct ctl *c, int argc, char **argv, const char **id);
 
 /* Parses "CMD ID", sends command for job ID (with actor) and prints the
  * job's new state. Returns the exit status. */

@@ -1,5 +1,6 @@
-/* What more than one command does with a job: its stored results, fetched a
- * page at a time (job, watch, follow, submit), and the body of pause, resume
+/* What more than one command does with a job: the `job` request, its stored
+ * results fetched a page at a time (job, watch, follow, submit), the job ID
+ * operand (job, watch, pause, resume, abort), and the body of pause, resume
  * and abort, which differ only in the command they send. */
 #include <getopt.h>
 #include <stdio.h>
@@ -104,6 +105,27 @@ out:
 }
 
 int
+ctl_job_get(struct ctl *c, const char *job_id, json_t **job)
+{
+	return ctl_request(c, "job", json_pack("{s:s}", "job", job_id), false, job);
+}
+
+int
+ctl_job_operand(const struct ctl *c, int argc, char **argv, const char **id)
+{
+	int ret;
+
+	*id = NULL;
+	if ((ret = ctl_operands(c, argc, argv, 1, 1, "the job ID")) != 0)
+		return ret;
+	if (!proto_valid_id(argv[optind]))
+		return ctl_usage_error(c, "ID '%s': not a job id (1..64 of [A-Za-z0-9._-])",
+		                       argv[optind]);
+	*id = argv[optind];
+	return 0;
+}
+
+int
 ctl_job_control(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv,
                 const char *command)
 {
@@ -115,11 +137,8 @@ ctl_job_control(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv,
 
 	while ((ch = ctl_getopt(c, cmd, argc, argv, opts)) != CTL_OPT_END)
 		return ch == CTL_OPT_HELP ? CTL_EXIT_OK : CTL_EXIT_USAGE;
-	if ((ret = ctl_operands(c, argc, argv, 1, 1, "the job ID")) != 0)
+	if ((ret = ctl_job_operand(c, argc, argv, &id)) != 0)
 		return ret;
-	id = argv[optind];
-	if (!proto_valid_id(id))
-		return ctl_usage_error(c, "ID '%s': not a job id (1..64 of [A-Za-z0-9._-])", id);
 	if ((ret = ctl_request(c, command, json_pack("{s:s}", "job", id), true, &body)) != 0)
 		return ret;
 	if (c->output == CTL_OUT_JSON) {

@@ -520,7 +520,7 @@ submit_print_output(struct ctl *c, const char *job_id, const char *step)
 {
 	json_t *job = NULL, *by_host = json_object(), *h, *r;
 	size_t i, n;
-	int ret = ctl_request(c, "job", json_pack("{s:s}", "job", job_id), false, &job);
+	int ret = ctl_job_get(c, job_id, &job);
 
 	if (ret == 0)
 		ret = ctl_job_results(c, job, NULL, step);
@@ -559,7 +559,7 @@ submit_print_diffs(struct ctl *c, const char *job_id)
 {
 	json_t *job = NULL, *by_host = json_object(), *h, *r;
 	size_t i, w = 0;
-	int ret = ctl_request(c, "job", json_pack("{s:s}", "job", job_id), false, &job);
+	int ret = ctl_job_get(c, job_id, &job);
 
 	if (ret == 0)
 		ret = ctl_job_results(c, job, NULL, NULL);
