@@ -26,8 +26,9 @@ struct ctl_client {
 	bool refused;     /* the coordinator refused our CURVE key */
 };
 
-void
-ctl_client_free(struct ctl_client *cl)
+/* Closes what client_open opened, in the reverse order; NULL is fine. */
+static void
+client_close(struct ctl_client *cl)
 {
 	int zero = 0;
 
@@ -42,6 +43,13 @@ ctl_client_free(struct ctl_client *cl)
 	if (cl->zctx != NULL)
 		zmq_ctx_term(cl->zctx);
 	free(cl);
+}
+
+void
+ctl_disconnect(struct ctl *c)
+{
+	client_close(c->client);
+	c->client = NULL;
 }
 
 /* CURVE client: our X25519 form of the operator key, the coordinator's X25519
@@ -92,37 +100,16 @@ client_ipc_hint(const struct ctl *c, char *out, size_t outlen)
 		         strerror(errno));
 }
 
+/* The sockets of cl (zeroed but for next_id): created, set up and
+ * connected. Returns 0 or an exit status after printing why; what was opened
+ * stays in cl for the caller to close. */
 static int
-client_open(struct ctl *c)
+client_connect(struct ctl *c, struct ctl_client *cl)
 {
-	struct ctl_client *cl;
 	int zero = 0, one = 1, ret;
 	int64_t maxmsg = (int64_t)(proto_frame_limit(PROTO_RCV_CLI) + PROTO_CURVE_OVERHEAD);
-	bool tcp;
+	bool tcp = strncmp(c->endpoint, "tcp://", 6) == 0;
 
-	if (c->client != NULL)
-		return 0;
-	if ((ret = ctl_setup(c)) != 0)
-		return ret;
-	/* A control socket that is not there, or not ours to use: said at
-	 * once, not after the whole timeout. */
-	if (strncmp(c->endpoint, "ipc://", 6) == 0) {
-		char hint[512];
-		client_ipc_hint(c, hint, sizeof(hint));
-		if (hint[0] != '\0') {
-			fprintf(stderr, "odcctl: coordinator unreachable at %s: %s\n", c->endpoint,
-			        hint);
-			return CTL_EXIT_UNREACHABLE;
-		}
-	}
-	tcp = strncmp(c->endpoint, "tcp://", 6) == 0;
-	cl = calloc(1, sizeof(*cl));
-	if (cl == NULL) {
-		ctl_error(c, "out of memory");
-		return CTL_EXIT_FAILED;
-	}
-	c->client = cl;
-	cl->next_id = 1;
 	cl->zctx = zmq_ctx_new();
 	if (cl->zctx == NULL || (cl->sock = zmq_socket(cl->zctx, ZMQ_DEALER)) == NULL) {
 		ctl_error(c, "zmq: %s", zmq_strerror(errno));
@@ -151,6 +138,45 @@ client_open(struct ctl *c)
 		ctl_error(c, "endpoint %s: %s", c->endpoint, zmq_strerror(errno));
 		return CTL_EXIT_USAGE;
 	}
+	return 0;
+}
+
+/* Connects the DEALER (and, on tcp, its handshake monitor) to the configured
+ * endpoint. Opened on the first request and kept in c->client until
+ * ctl_disconnect; a socket that fails to open is closed here. Returns 0 or an
+ * exit status after printing why. */
+static int
+client_open(struct ctl *c)
+{
+	struct ctl_client *cl;
+	int ret;
+
+	if (c->client != NULL)
+		return 0;
+	if ((ret = ctl_setup(c)) != 0)
+		return ret;
+	/* A control socket that is not there, or not ours to use: said at
+	 * once, not after the whole timeout. */
+	if (strncmp(c->endpoint, "ipc://", 6) == 0) {
+		char hint[512];
+		client_ipc_hint(c, hint, sizeof(hint));
+		if (hint[0] != '\0') {
+			fprintf(stderr, "odcctl: coordinator unreachable at %s: %s\n", c->endpoint,
+			        hint);
+			return CTL_EXIT_UNREACHABLE;
+		}
+	}
+	cl = calloc(1, sizeof(*cl));
+	if (cl == NULL) {
+		ctl_error(c, "out of memory");
+		return CTL_EXIT_FAILED;
+	}
+	cl->next_id = 1;
+	if ((ret = client_connect(c, cl)) != 0) {
+		client_close(cl);
+		return ret;
+	}
+	c->client = cl;
 	return 0;
 }
 

@@ -14,5 +14,5 @@ const struct ctl_cmd cmd_abort_entry = {
 static int
 cmd_abort_exec(struct ctl *c, int argc, char **argv)
 {
-	return cmd_job_control(c, &cmd_abort_entry, argc, argv, "abort");
+	return ctl_job_control(c, &cmd_abort_entry, argc, argv, "abort");
 }

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/buf.h"
 #include "coordinator/ctl/ctl.h"
 
 #define CMD_JOB_TAIL_LINES 20
@@ -23,101 +22,6 @@ const struct ctl_cmd cmd_job_entry = {
     "--step STEP      only the results of this step (with --results).\n",
     cmd_job_exec,
 };
-
-/* Results per `results` request; the coordinator also stops a page near
- * 8 MiB. */
-#define CMD_JOB_PAGE 1000
-
-/* A dry run's difference travels as JSON text in data diff.1 ... diff.N
- * (PROTOCOL.md 5, dry_run); the operator gets it as the list, "diff". */
-static void
-ctl_result_diff(json_t *result)
-{
-	const json_t *data = json_object_get(result, "data");
-	struct buf text;
-	char key[16];
-	json_t *list;
-
-	if (json_object_get(data, "diff_count") == NULL)
-		return;
-	buf_init(&text, 1 << 20);
-	for (unsigned i = 1; i < 1000; i++) {
-		snprintf(key, sizeof(key), "diff.%u", i);
-		const char *piece = json_string_value(json_object_get(data, key));
-		if (piece == NULL || buf_append(&text, piece, strlen(piece)) != 0)
-			break;
-	}
-	list = text.data != NULL ? json_loads((const char *)text.data, 0, NULL) : json_array();
-	if (json_is_array(list))
-		json_object_set(result, "diff", list);
-	json_decref(list);
-	buf_free(&text);
-}
-
-int
-ctl_job_results(struct ctl *c, json_t *job, const char *host, const char *step)
-{
-	json_t *hosts = json_object_get(job, "hosts"), *all = json_array(), *ordered = json_array(),
-	       *h, *r, *pr;
-	json_int_t after = 0;
-	size_t i, k;
-	int ret = CTL_EXIT_OK;
-
-	if (all == NULL || ordered == NULL) {
-		ret = CTL_EXIT_FAILED;
-		goto out;
-	}
-	do {
-		json_t *args = json_pack("{s:s, s:I, s:I}", "job", js(job, "job_id"), "after",
-		                         after, "limit", (json_int_t)CMD_JOB_PAGE),
-		       *page = NULL;
-		if (args != NULL && host != NULL)
-			json_object_set_new(args, "host", json_string(host));
-		if (args != NULL && step != NULL)
-			json_object_set_new(args, "step", json_string(step));
-		if ((ret = ctl_request(c, "results", args, false, &page)) != CTL_EXIT_OK)
-			goto out;
-		/* body_hex travels in chunks (a REPLY's strings are at most 64
-		 * KiB); the operator gets the one hex string. */
-		json_array_foreach(json_object_get(page, "results"), i, pr)
-		{
-			json_t *chunks = json_object_get(pr, "body_hex"), *ch;
-			struct buf hex;
-			size_t ci;
-			buf_init(&hex, 2 * proto_type_max_body(PROTO_RESULT) + 1);
-			json_array_foreach(chunks, ci, ch)
-			{
-				const char *t = json_string_value(ch);
-				if (t != NULL && buf_append(&hex, t, strlen(t)) != 0)
-					break;
-			}
-			if (json_is_array(chunks) && buf_append(&hex, "", 1) == 0)
-				json_object_set_new(pr, "body_hex",
-				                    json_string((const char *)hex.data));
-			buf_free(&hex);
-			ctl_result_diff(pr);
-			json_array_append(all, pr);
-		}
-		/* A cursor that does not move would loop forever: stop there. */
-		json_int_t next = ji(page, "next", 0);
-		after = next > after ? next : 0;
-		json_decref(page);
-	} while (after > 0);
-	/* Hosts in the job's order, each host's results in receipt order. */
-	json_array_foreach(hosts, i, h)
-	{
-		json_array_foreach(all, k, r)
-		{
-			if (strcmp(js(r, "host"), js(h, "host")) == 0)
-				json_array_append(ordered, r);
-		}
-	}
-	json_object_set(job, "results", ordered);
-out:
-	json_decref(all);
-	json_decref(ordered);
-	return ret;
-}
 
 /* The last CMD_JOB_TAIL_LINES lines of tail, each after "      | ". */
 static void
@@ -235,11 +139,8 @@ cmd_job_exec(struct ctl *c, int argc, char **argv)
 		else
 			return ch == CTL_OPT_HELP ? CTL_EXIT_OK : CTL_EXIT_USAGE;
 	}
-	if ((ret = ctl_operands(c, argc, argv, 1, 1, "the job ID")) != 0)
+	if ((ret = ctl_job_operand(c, argc, argv, &id)) != 0)
 		return ret;
-	id = argv[optind];
-	if (!proto_valid_id(id))
-		return ctl_usage_error(c, "ID '%s': not a job id (1..64 of [A-Za-z0-9._-])", id);
 	if (host != NULL && !proto_valid_id(host))
 		return ctl_usage_error(c, "--host '%s': not a host id (1..64 of [A-Za-z0-9._-])",
 		                       host);
@@ -247,7 +148,7 @@ cmd_job_exec(struct ctl *c, int argc, char **argv)
 		return ctl_usage_error(c, "--step '%s': not a step name (1..32 of [a-z_])", step);
 	if (step != NULL && !results)
 		return ctl_usage_error(c, "--step narrows the results: it needs --results");
-	if ((ret = ctl_request(c, "job", json_pack("{s:s}", "job", id), false, &body)) != 0)
+	if ((ret = ctl_job_get(c, id, &body)) != 0)
 		return ret;
 	if (host != NULL) {
 		/* Only that host's row; a host the job does not target is an error. */

@@ -10,5 +10,5 @@ const struct ctl_cmd cmd_resume_entry = {
 static int
 cmd_resume_exec(struct ctl *c, int argc, char **argv)
 {
-	return cmd_job_control(c, &cmd_resume_entry, argc, argv, "resume");
+	return ctl_job_control(c, &cmd_resume_entry, argc, argv, "resume");
 }

@@ -23,26 +23,24 @@ static int
 cmd_watch_exec(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {CTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+	const char *id;
 	int ch, ret;
 
 	while ((ch = ctl_getopt(c, &cmd_watch_entry, argc, argv, opts)) != CTL_OPT_END)
 		return ch == CTL_OPT_HELP ? CTL_EXIT_OK : CTL_EXIT_USAGE;
-	if ((ret = ctl_operands(c, argc, argv, 1, 1, "the job ID")) != 0)
+	if ((ret = ctl_job_operand(c, argc, argv, &id)) != 0)
 		return ret;
-	if (!proto_valid_id(argv[optind]))
-		return ctl_usage_error(c, "ID '%s': not a job id (1..64 of [A-Za-z0-9._-])",
-		                       argv[optind]);
-	ret = follow_job(c, argv[optind], NULL, FOLLOW_STREAM);
+	ret = follow_job(c, id, NULL, FOLLOW_STREAM);
 	if (c->output == CTL_OUT_TABLE &&
 	    (ret == CTL_EXIT_OK || ret == CTL_EXIT_FAILED || ret == CTL_EXIT_HALTED)) {
 		/* What the command that submitted it prints at the end too. */
 		json_t *job = NULL;
-		int r = ctl_request(c, "job", json_pack("{s:s}", "job", argv[optind]), false, &job);
+		int r = ctl_job_get(c, id, &job);
 		const char *dry =
 		    json_string_value(json_object_get(json_object_get(job, "params"), "dry_run"));
 		if (r == 0 && json_string_value(json_object_get(job, "action")) != NULL)
 			ret = submit_print_outcome(
-			    c, argv[optind], json_string_value(json_object_get(job, "action")),
+			    c, id, json_string_value(json_object_get(job, "action")),
 			    dry != NULL && strcmp(dry, "true") == 0, ret);
 		json_decref(job);
 	}

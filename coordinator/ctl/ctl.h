@@ -1,5 +1,20 @@
 /* odcctl's internal header: the command table entry, the context every command
- * shares (configuration, output mode, connection) and the helpers they use. */
+ * shares (configuration, output mode, connection) and the helpers they use.
+ *
+ * The files call one another in layers, each only the ones below it (the
+ * lowest first):
+ *   ctx.c       messages, global options, getopt, operands, numbers
+ *   conf.c      the configuration and the operator key        (ctx)
+ *   output.c    tables, times, JSON                            (none)
+ *   client.c    the control socket: requests, a JOB's submission (conf, ctx)
+ *   select.c    host selectors                                 (ctx)
+ *   job.c       a job's results and ID operand; pause/resume/abort (client, output, ctx)
+ *   follow.c    following a job to its end                     (job, client, output, ctx)
+ *   submit.c    building, signing, submitting and following a job
+ *   cmd-*.c     one subcommand each: its entry and exec; none calls another
+ *   odcctl.c    main: the options before the command, the command table
+ * One exception until the duration grammar is shared with the configuration's:
+ * ctl_parse_duration_s is still in odcctl.c (submit.c calls it). */
 #ifndef ODC_CTL_H
 #define ODC_CTL_H
 
@@ -37,7 +52,9 @@ enum ctl_output { CTL_OUT_TABLE, CTL_OUT_JSON };
 
 struct ctl_client;
 
-/* The state of one odcctl run. Strings point into argv or into cfg. */
+/* The state of one odcctl run (main's, on its stack). Strings point into argv
+ * or into cfg. What conf.c loads it frees (ctl_conf_free); the connection is
+ * client.c's to open and close (ctl_disconnect). */
 struct ctl {
 	/* Global options. */
 	const char *conf_arg;     /* -c FILE, or NULL */
@@ -45,7 +62,7 @@ struct ctl {
 	enum ctl_output output;
 	const char *cmd; /* the subcommand's name, for messages */
 
-	/* The configuration, loaded by ctl_setup(). */
+	/* The configuration, loaded by ctl_setup(), freed by ctl_conf_free(). */
 	bool loaded;
 	struct config *cfg;    /* NULL when no file was found; owns the strings below */
 	const char *conf_path; /* the file used, or NULL */
@@ -58,7 +75,7 @@ struct ctl {
 	char user_conf[4096]; /* $HOME/CTL_USER_CONF */
 
 	struct keys_pair *key;     /* the operator key, loaded by ctl_operator_key() */
-	struct ctl_client *client; /* opened by the first request */
+	struct ctl_client *client; /* opened by the first request, closed by ctl_disconnect() */
 };
 
 /* One subcommand: tmux's cmd_entry. exec gets the subcommand's own argv
@@ -71,28 +88,10 @@ struct ctl_cmd {
 	int (*exec)(struct ctl *c, int argc, char **argv);
 };
 
-extern const struct ctl_cmd cmd_keygen_entry;
-extern const struct ctl_cmd cmd_info_entry;
-extern const struct ctl_cmd cmd_hosts_entry;
-extern const struct ctl_cmd cmd_deployments_entry;
-extern const struct ctl_cmd cmd_keys_entry;
-extern const struct ctl_cmd cmd_exec_entry;
-extern const struct ctl_cmd cmd_rollback_entry;
-extern const struct ctl_cmd cmd_undo_entry;
-extern const struct ctl_cmd cmd_jobs_entry;
-extern const struct ctl_cmd cmd_job_entry;
-extern const struct ctl_cmd cmd_watch_entry;
-extern const struct ctl_cmd cmd_pause_entry;
-extern const struct ctl_cmd cmd_resume_entry;
-extern const struct ctl_cmd cmd_abort_entry;
-extern const struct ctl_cmd cmd_audit_entry;
-extern const struct ctl_cmd cmd_logs_entry;
-extern const struct ctl_cmd cmd_prune_entry;
+/* ---- ctx.c: messages, options, numbers ---- */
 
 /* Set by the SIGINT/SIGTERM handler while a job is followed. */
 extern volatile sig_atomic_t ctl_interrupted;
-
-/* ---- odcctl.c: options, messages, configuration ---- */
 
 /* Option values of getopt_long; below 0x100 are short options. */
 enum ctl_opt {
@@ -186,6 +185,19 @@ void ctl_error(const struct ctl *c, const char *fmt, ...) __attribute__((format(
  * Returns 0, or CTL_EXIT_USAGE after printing which are missing or extra. */
 int ctl_operands(const struct ctl *c, int argc, char **argv, int min, int max, const char *what);
 
+/* True for an endpoint odcctl can use: ipc://PATH or tcp://HOST:PORT, shorter
+ * than CTL_ENDPOINT_MAX. */
+bool ctl_valid_endpoint(const char *ep);
+
+/* Parses a decimal number (digits only, at most max). Returns 0 or -1. */
+int ctl_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+/* Parses a duration: a number with s, m, h or d, or bare seconds. Returns 0
+ * with seconds in *out, or -1. (odcctl.c) */
+int ctl_parse_duration_s(const char *s, uint64_t *out);
+
+/* ---- conf.c: the configuration and the operator key ---- */
+
 /* Loads the configuration (once): the lookup order of coordinator/README.md,
  * every key checked, and --endpoint applied. Returns 0 or an exit status
  * after printing "odcctl: file:line: section.key: what is wrong". */
@@ -199,138 +211,9 @@ int ctl_operator_key(struct ctl *c);
  * lookup list. */
 const char *ctl_conf_where(const struct ctl *c);
 
-/* Parses a decimal number (digits only, at most max). Returns 0 or -1. */
-int ctl_parse_uint(const char *s, uint64_t max, uint64_t *out);
-
-/* Parses a duration: a number with s, m, h or d, or bare seconds. Returns 0
- * with seconds in *out, or -1. */
-int ctl_parse_duration_s(const char *s, uint64_t *out);
-
-/* ---- client.c: the control socket ---- */
-
-/* Sends REQUEST command with args (an object or NULL; the reference is always
- * taken over) and waits for its REPLY. Returns CTL_EXIT_OK with *body a new
- * reference (JSON null for a nil body); otherwise prints why (the coordinator's
- * message and error name, or that it is unreachable) and returns the exit
- * status with *body NULL. actor: add the configured operator as "actor". */
-int ctl_request(struct ctl *c, const char *command, json_t *args, bool actor, json_t **body);
-
-/* Submits an encoded, signed JOB and waits for the REPLY with request_id 0;
- * results as for ctl_request. */
-int ctl_submit(struct ctl *c, const struct proto_frames *job, json_t **body);
-
-/* Closes the connection; NULL is fine. */
-void ctl_client_free(struct ctl_client *cl);
-
-/* ---- cmd-job.c ---- */
-
-/* Adds to job (a `job` REPLY body) its stored results as "results": every
- * page of the `results` request, narrowed to host and step when not NULL,
- * in the order of job's hosts and each host's in receipt order. Returns
- * CTL_EXIT_OK, or an exit status after printing why. */
-int ctl_job_results(struct ctl *c, json_t *job, const char *host, const char *step);
-
-/* ---- select.c: host selectors (--host --hosts --label --all) ---- */
-
-#define CTL_SEL_MAX_HOSTS  PROTO_MAX_TARGETS
-#define CTL_SEL_MAX_LABELS 32
-#define CTL_SEL_MAX_GLOB   256
-
-struct ctl_sel {
-	const char **hosts; /* malloc'd array of pointers into argv */
-	size_t n_hosts;
-	const char *glob;
-	const char *labels[CTL_SEL_MAX_LABELS];
-	size_t n_labels;
-	bool all;
-};
-
-/* Takes one selector option. Returns 1 when ch was one, 0 when it is not a
- * selector option, -1 after printing a usage error. */
-int ctl_sel_option(const struct ctl *c, struct ctl_sel *s, int ch, const char *arg);
-bool ctl_sel_empty(const struct ctl_sel *s);
-/* Adds the selectors as REQUEST args (host, glob, label, all). Returns 0 or -1. */
-int ctl_sel_args(const struct ctl_sel *s, json_t *args);
-void ctl_sel_free(struct ctl_sel *s);
-
-/* ---- submit.c: building, signing and submitting a job ---- */
-
-struct submit_policy {
-	bool set[6]; /* which of the flags below were given */
-	struct proto_policy p;
-};
-
-struct submit {
-	const char *action;
-	struct proto_kv params[8];
-	size_t n_params;
-	struct ctl_sel sel;
-	struct submit_policy policy;
-	const char *reason;
-	bool detach;
-	bool whole_deployments; /* add the other nodes of each target's deployment */
-	bool yes;               /* --yes: a change needs no confirmation */
-	bool output_only;       /* no progress: only the text fetched (odcctl logs) */
-};
-
-/* Takes a selector, policy or action-parameter option (--host ... --canary
- * ... --detach, --reason, --to --backup --lines --name --dry-run; a
- * command's option table decides which exist). Returns 1 when ch was one, 0
- * when not, -1 after printing a usage error. */
-int submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg);
-
-/* Sets a parameter (key, value from argv); a later value replaces an earlier
- * one. Returns 0, or -1 after printing a usage error. */
-int submit_param(const struct ctl *c, struct submit *s, const char *key, const char *value);
-
-/* A submitting command's options (opts), each taken by submit_option. Returns -1 once they
- * are all taken (the operands start at optind), else the exit status to return: 0 after
- * --help, 2 after a usage error (already printed). */
-int submit_getopt(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv,
-                  const struct option *opts, struct submit *s);
-
-/* The local checks of a job: parameters against the action table (every
- * phase it will run), selectors present when need_selectors, operator name and
- * key configured and loadable. Returns 0 or the exit status after printing. */
-int submit_prepare(struct ctl *c, struct submit *s, bool need_selectors);
-
-/* Validates (submit_prepare), resolves the selectors (or takes targets, when not NULL: sorted
- * here), builds and signs the JOB, submits it, then follows it unless
- * --detach. Returns the exit status. Frees nothing of s. */
-int submit_run(struct ctl *c, struct submit *s, const char *const *targets, size_t n_targets);
-
-/* After following job_id to its end (ret: follow_job's exit status), on a table output,
- * what the job is for beyond its states: a dry run's difference per host, a logs job's text,
- * a prune's lists. Returns ret, or the exit status of a failed fetch. */
-int submit_print_outcome(struct ctl *c, const char *job_id, const char *action, bool dry_run,
-                         int ret);
-
-void submit_free(struct submit *s);
-
-/* ---- cmd-pause.c: pause, resume and abort ---- */
-
-/* Parses "CMD ID", sends command for job ID (with actor) and prints the
- * job's new state. Returns the exit status. */
-int cmd_job_control(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv,
-                    const char *command);
-
-/* ---- follow.c: following a job ---- */
-
-/* Follows job_id until its state is final, drawing progress (a redrawn bar
- * on a terminal, a line per change otherwise), then prints the summary.
- * With -o json: nothing until the end, then the final job body with every
- * result; or, with stream, JSON Lines: each answer of the coordinator as it
- * comes (the summary and the hosts that changed; the first has every host),
- * then the final body on one line. Returns 0 succeeded, 1 failed, 4 halted
- * or aborted, 3 unreachable, 2 unknown. start, when not NULL, is the job as
- * known already (a whole `job` body: the submission's summary and its
- * hosts, pending); it is not taken. show: */
-enum follow_show {
-	FOLLOW_PROGRESS, /* progress, then the summary (-o json: the final job) */
-	FOLLOW_STREAM,   /* the same, but -o json streams JSON Lines (watch) */
-	FOLLOW_SILENT,   /* nothing on a table output: the caller prints */
-};
-int follow_job(struct ctl *c, const char *job_id, json_t *start, enum follow_show show);
+/* Frees what ctl_setup and ctl_operator_key loaded (the strings of struct ctl
+ * that point into it are gone too); nothing loaded is fine. */
+void ctl_conf_free(struct ctl *c);
 
 /* ---- output.c: tables, times, JSON ---- */
 
@@ -395,5 +278,158 @@ void out_job_header(const json_t *job);
 bool out_host_final(const char *state);
 /* Job states that are final. */
 bool out_job_final(const char *state);
+
+/* ---- client.c: the control socket ---- */
+
+/* Sends REQUEST command with args (an object or NULL; the reference is always
+ * taken over) and waits for its REPLY. Returns CTL_EXIT_OK with *body a new
+ * reference (JSON null for a nil body); otherwise prints why (the coordinator's
+ * message and error name, or that it is unreachable) and returns the exit
+ * status with *body NULL. actor: add the configured operator as "actor". */
+int ctl_request(struct ctl *c, const char *command, json_t *args, bool actor, json_t **body);
+
+/* Submits an encoded, signed JOB and waits for the REPLY with request_id 0;
+ * results as for ctl_request. */
+int ctl_submit(struct ctl *c, const struct proto_frames *job, json_t **body);
+
+/* Closes the connection the first request opened, if any; c->client is NULL
+ * after. */
+void ctl_disconnect(struct ctl *c);
+
+/* ---- select.c: host selectors (--host --hosts --label --all) ---- */
+
+#define CTL_SEL_MAX_HOSTS  PROTO_MAX_TARGETS
+#define CTL_SEL_MAX_LABELS 32
+#define CTL_SEL_MAX_GLOB   256
+
+struct ctl_sel {
+	const char **hosts; /* malloc'd array of pointers into argv */
+	size_t n_hosts;
+	const char *glob;
+	const char *labels[CTL_SEL_MAX_LABELS];
+	size_t n_labels;
+	bool all;
+};
+
+/* Takes one selector option. Returns 1 when ch was one, 0 when it is not a
+ * selector option, -1 after printing a usage error. */
+int ctl_sel_option(const struct ctl *c, struct ctl_sel *s, int ch, const char *arg);
+bool ctl_sel_empty(const struct ctl_sel *s);
+/* Adds the selectors as REQUEST args (host, glob, label, all). Returns 0 or -1. */
+int ctl_sel_args(const struct ctl_sel *s, json_t *args);
+void ctl_sel_free(struct ctl_sel *s);
+
+/* ---- job.c: what several commands do with a job ---- */
+
+/* Adds to job (a `job` REPLY body) its stored results as "results": every
+ * page of the `results` request, narrowed to host and step when not NULL,
+ * in the order of job's hosts and each host's in receipt order. Returns
+ * CTL_EXIT_OK, or an exit status after printing why. */
+int ctl_job_results(struct ctl *c, json_t *job, const char *host, const char *step);
+
+/* The `job` request for job_id (its summary and every host): as ctl_request,
+ * *job a new reference on success. */
+int ctl_job_get(struct ctl *c, const char *job_id, json_t **job);
+
+/* The one operand after the options, a job ID: *id points to it. Returns 0,
+ * or CTL_EXIT_USAGE after printing that it is missing, extra or not an id. */
+int ctl_job_operand(const struct ctl *c, int argc, char **argv, const char **id);
+
+/* Parses "CMD ID", sends command for job ID (with actor) and prints the
+ * job's new state. Returns the exit status. */
+int ctl_job_control(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv,
+                    const char *command);
+
+/* ---- follow.c: following a job ---- */
+
+/* Follows job_id until its state is final, drawing progress (a redrawn bar
+ * on a terminal, a line per change otherwise), then prints the summary.
+ * With -o json: nothing until the end, then the final job body with every
+ * result; or, with stream, JSON Lines: each answer of the coordinator as it
+ * comes (the summary and the hosts that changed; the first has every host),
+ * then the final body on one line. Returns 0 succeeded, 1 failed, 4 halted
+ * or aborted, 3 unreachable, 2 unknown. start, when not NULL, is the job as
+ * known already (a whole `job` body: the submission's summary and its
+ * hosts, pending); it is not taken. show: */
+enum follow_show {
+	FOLLOW_PROGRESS, /* progress, then the summary (-o json: the final job) */
+	FOLLOW_STREAM,   /* the same, but -o json streams JSON Lines (watch) */
+	FOLLOW_SILENT,   /* nothing on a table output: the caller prints */
+};
+int follow_job(struct ctl *c, const char *job_id, json_t *start, enum follow_show show);
+
+/* ---- submit.c: building, signing and submitting a job ---- */
+
+struct submit_policy {
+	bool set[6]; /* which of the flags below were given */
+	struct proto_policy p;
+};
+
+struct submit {
+	const char *action;
+	struct proto_kv params[8];
+	size_t n_params;
+	struct ctl_sel sel;
+	struct submit_policy policy;
+	const char *reason;
+	bool detach;
+	bool whole_deployments; /* add the other nodes of each target's deployment */
+	bool yes;               /* --yes: a change needs no confirmation */
+	bool output_only;       /* no progress: only the text fetched (odcctl logs) */
+};
+
+/* Takes a selector, policy or action-parameter option (--host ... --canary
+ * ... --detach, --reason, --to --backup --lines --name --dry-run; a
+ * command's option table decides which exist). Returns 1 when ch was one, 0
+ * when not, -1 after printing a usage error. */
+int submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg);
+
+/* Sets a parameter (key, value from argv); a later value replaces an earlier
+ * one. Returns 0, or -1 after printing a usage error. */
+int submit_param(const struct ctl *c, struct submit *s, const char *key, const char *value);
+
+/* A submitting command's options (opts), each taken by submit_option. Returns -1 once they
+ * are all taken (the operands start at optind), else the exit status to return: 0 after
+ * --help, 2 after a usage error (already printed). */
+int submit_getopt(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv,
+                  const struct option *opts, struct submit *s);
+
+/* The local checks of a job: parameters against the action table (every
+ * phase it will run), selectors present when need_selectors, operator name and
+ * key configured and loadable. Returns 0 or the exit status after printing. */
+int submit_prepare(struct ctl *c, struct submit *s, bool need_selectors);
+
+/* Validates (submit_prepare), resolves the selectors (or takes targets, when not NULL: sorted
+ * here), builds and signs the JOB, submits it, then follows it unless
+ * --detach. Returns the exit status. Frees nothing of s. */
+int submit_run(struct ctl *c, struct submit *s, const char *const *targets, size_t n_targets);
+
+/* After following job_id to its end (ret: follow_job's exit status), on a table output,
+ * what the job is for beyond its states: a dry run's difference per host, a logs job's text,
+ * a prune's lists. Returns ret, or the exit status of a failed fetch. */
+int submit_print_outcome(struct ctl *c, const char *job_id, const char *action, bool dry_run,
+                         int ret);
+
+void submit_free(struct submit *s);
+
+/* ---- cmd-*.c: one command each, listed in odcctl.c's table ---- */
+
+extern const struct ctl_cmd cmd_keygen_entry;
+extern const struct ctl_cmd cmd_info_entry;
+extern const struct ctl_cmd cmd_hosts_entry;
+extern const struct ctl_cmd cmd_deployments_entry;
+extern const struct ctl_cmd cmd_keys_entry;
+extern const struct ctl_cmd cmd_exec_entry;
+extern const struct ctl_cmd cmd_rollback_entry;
+extern const struct ctl_cmd cmd_undo_entry;
+extern const struct ctl_cmd cmd_jobs_entry;
+extern const struct ctl_cmd cmd_job_entry;
+extern const struct ctl_cmd cmd_watch_entry;
+extern const struct ctl_cmd cmd_pause_entry;
+extern const struct ctl_cmd cmd_resume_entry;
+extern const struct ctl_cmd cmd_abort_entry;
+extern const struct ctl_cmd cmd_audit_entry;
+extern const struct ctl_cmd cmd_logs_entry;
+extern const struct ctl_cmd cmd_prune_entry;
 
 #endif

@@ -69,16 +69,32 @@ submit_count_or_pct(const char *arg, uint64_t lo, uint64_t *v, bool *pct)
 	return 0;
 }
 
-int
-submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg)
+/* "N" or "N%", 0..100: --quorum's value. Returns 0 or -1. */
+static int
+submit_quorum(const char *arg, uint64_t *v)
+{
+	char num[8];
+	size_t n = strlen(arg);
+
+	if (n > 0 && arg[n - 1] == '%')
+		n--;
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, arg, n);
+	num[n] = '\0';
+	return ctl_parse_uint(num, 100, v);
+}
+
+/* A policy option (--canary --batch --budget --quorum --step-deadline
+ * --job-deadline): its value checked, then kept in s->policy with its set[]
+ * flag. Returns 1 when ch was one, 0 when not, -1 after a usage error. */
+static int
+submit_policy_option(const struct ctl *c, struct submit *s, int ch, const char *arg)
 {
 	struct proto_policy *p = &s->policy.p;
 	uint64_t v;
 	bool pct;
-	int r;
 
-	if ((r = ctl_sel_option(c, &s->sel, ch, arg)) != 0)
-		return r;
 	switch (ch) {
 	case CTL_OPT_CANARY:
 		if (ctl_parse_uint(arg, PROTO_MAX_TARGETS, &v) != 0)
@@ -107,26 +123,16 @@ submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg)
 		p->budget_pct = pct;
 		s->policy.set[POL_BUDGET] = true;
 		return 1;
-	case CTL_OPT_QUORUM: {
-		char num[8];
-		size_t n = strlen(arg);
-		if (n > 0 && arg[n - 1] == '%')
-			n--;
-		if (n == 0 || n >= sizeof(num))
-			goto bad_quorum;
-		memcpy(num, arg, n);
-		num[n] = '\0';
-		if (ctl_parse_uint(num, 100, &v) != 0)
-			goto bad_quorum;
+	case CTL_OPT_QUORUM:
+		if (submit_quorum(arg, &v) != 0)
+			return submit_bad(
+			    c,
+			    "--quorum %s: expected the percentage of targets that must "
+			    "be online to start, 0..100",
+			    arg);
 		p->quorum_pct = v;
 		s->policy.set[POL_QUORUM] = true;
 		return 1;
-	bad_quorum:
-		return submit_bad(c,
-		                  "--quorum %s: expected the percentage of targets that must "
-		                  "be online to start, 0..100",
-		                  arg);
-	}
 	case CTL_OPT_STEP_DEADLINE:
 		if (ctl_parse_duration_s(arg, &v) != 0 || v < 1 || v > 86400)
 			return submit_bad(c,
@@ -145,6 +151,48 @@ submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg)
 		p->job_deadline_s = v;
 		s->policy.set[POL_JOB] = true;
 		return 1;
+	}
+	return 0;
+}
+
+/* The flags that set action parameters: the option, the parameter it sets,
+ * its value when the flag takes none, and how messages name it. */
+static const struct {
+	int ch;
+	const char *key;
+	const char *value; /* NULL: the option's argument */
+	const char *flag;
+} submit_param_flags[] = {
+    {CTL_OPT_TO, "to", NULL, "--to TAG"},
+    {CTL_OPT_BACKUP, "backup", NULL, "--backup DIR"},
+    {CTL_OPT_LINES, "lines", NULL, "--lines N"},
+    {CTL_OPT_NAME, "name", NULL, "--name NAME"},
+    {CTL_OPT_DRY_RUN, "dry_run", "true", "--dry-run"},
+    {CTL_OPT_OF, "of", NULL, "--of JOB"},
+    {CTL_OPT_FORCE, "force", "true", "--force"},
+    {CTL_OPT_ACCEPT_UNVERIFIED, "accept_unverified", "true", "--accept-unverified"},
+};
+#define SUBMIT_NPARAM_FLAGS (sizeof(submit_param_flags) / sizeof(submit_param_flags[0]))
+
+int
+submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg)
+{
+	int r;
+
+	if ((r = ctl_sel_option(c, &s->sel, ch, arg)) != 0)
+		return r;
+	if ((r = submit_policy_option(c, s, ch, arg)) != 0)
+		return r;
+	/* Action parameters: each command's option table says which it takes. */
+	for (size_t i = 0; i < SUBMIT_NPARAM_FLAGS; i++)
+		if (submit_param_flags[i].ch == ch) {
+			const char *value = submit_param_flags[i].value;
+			return submit_param(c, s, submit_param_flags[i].key,
+			                    value != NULL ? value : arg) == 0
+			           ? 1
+			           : -1;
+		}
+	switch (ch) {
 	case CTL_OPT_REASON:
 		if (strlen(arg) > SUBMIT_REASON_MAX)
 			return submit_bad(c, "--reason: %zu bytes, at most %d", strlen(arg),
@@ -157,23 +205,6 @@ submit_option(const struct ctl *c, struct submit *s, int ch, const char *arg)
 	case CTL_OPT_YES:
 		s->yes = true;
 		return 1;
-	/* Action parameters: each command's option table says which it takes. */
-	case CTL_OPT_TO:
-		return submit_param(c, s, "to", arg) == 0 ? 1 : -1;
-	case CTL_OPT_BACKUP:
-		return submit_param(c, s, "backup", arg) == 0 ? 1 : -1;
-	case CTL_OPT_LINES:
-		return submit_param(c, s, "lines", arg) == 0 ? 1 : -1;
-	case CTL_OPT_OF:
-		return submit_param(c, s, "of", arg) == 0 ? 1 : -1;
-	case CTL_OPT_NAME:
-		return submit_param(c, s, "name", arg) == 0 ? 1 : -1;
-	case CTL_OPT_DRY_RUN:
-		return submit_param(c, s, "dry_run", "true") == 0 ? 1 : -1;
-	case CTL_OPT_FORCE:
-		return submit_param(c, s, "force", "true") == 0 ? 1 : -1;
-	case CTL_OPT_ACCEPT_UNVERIFIED:
-		return submit_param(c, s, "accept_unverified", "true") == 0 ? 1 : -1;
 	case CTL_OPT_WHOLE_DEPLOYMENTS:
 		s->whole_deployments = true;
 		return 1;
@@ -211,18 +242,14 @@ submit_param(const struct ctl *c, struct submit *s, const char *key, const char 
 	return 0;
 }
 
+/* How messages name the flag of parameter key ("--to TAG"); key itself when
+ * no flag sets it. */
 static const char *
 submit_flag(const char *key)
 {
-	static const char *const flags[][2] = {
-	    {"to", "--to TAG"},       {"backup", "--backup DIR"},
-	    {"lines", "--lines N"},   {"name", "--name NAME"},
-	    {"dry_run", "--dry-run"}, {"of", "--of JOB"},
-	    {"force", "--force"},     {"accept_unverified", "--accept-unverified"},
-	};
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-		if (strcmp(flags[i][0], key) == 0)
-			return flags[i][1];
+	for (size_t i = 0; i < SUBMIT_NPARAM_FLAGS; i++)
+		if (strcmp(submit_param_flags[i].key, key) == 0)
+			return submit_param_flags[i].flag;
 	return key;
 }
 
@@ -493,7 +520,7 @@ submit_print_output(struct ctl *c, const char *job_id, const char *step)
 {
 	json_t *job = NULL, *by_host = json_object(), *h, *r;
 	size_t i, n;
-	int ret = ctl_request(c, "job", json_pack("{s:s}", "job", job_id), false, &job);
+	int ret = ctl_job_get(c, job_id, &job);
 
 	if (ret == 0)
 		ret = ctl_job_results(c, job, NULL, step);
@@ -532,7 +559,7 @@ submit_print_diffs(struct ctl *c, const char *job_id)
 {
 	json_t *job = NULL, *by_host = json_object(), *h, *r;
 	size_t i, w = 0;
-	int ret = ctl_request(c, "job", json_pack("{s:s}", "job", job_id), false, &job);
+	int ret = ctl_job_get(c, job_id, &job);
 
 	if (ret == 0)
 		ret = ctl_job_results(c, job, NULL, NULL);
@@ -596,141 +623,192 @@ submit_print_outcome(struct ctl *c, const char *job_id, const char *action, bool
 	return r != 0 ? r : ret;
 }
 
-int
-submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_given)
+/* The policy the job carries: the action's defaults, then each flag given. */
+static void
+submit_policy(const struct submit *s, struct proto_policy *pol)
 {
-	struct proto_msg m = {.type = PROTO_JOB};
-	struct proto_frames f = {0};
-	struct proto_error err;
-	struct proto_policy pol;
-	json_t *resolved = NULL, *reply = NULL, *start = NULL, *hosts = NULL, *deps = NULL;
-	const char **targets = NULL;
-	size_t n = 0;
-	char job_id[PROTO_ID_MAX + 1], a[16];
-	uint64_t created;
-	int ret;
-
-	/* Everything local before the coordinator hears of the job. */
-	if ((ret = submit_prepare(c, s, given == NULL)) != 0)
-		goto out;
-	submit_defaults(s->action, &pol);
+	submit_defaults(s->action, pol);
 	if (s->policy.set[POL_CANARY])
-		pol.canary = s->policy.p.canary;
+		pol->canary = s->policy.p.canary;
 	if (s->policy.set[POL_BATCH]) {
-		pol.batch = s->policy.p.batch;
-		pol.batch_pct = s->policy.p.batch_pct;
+		pol->batch = s->policy.p.batch;
+		pol->batch_pct = s->policy.p.batch_pct;
 	}
 	if (s->policy.set[POL_BUDGET]) {
-		pol.budget = s->policy.p.budget;
-		pol.budget_pct = s->policy.p.budget_pct;
+		pol->budget = s->policy.p.budget;
+		pol->budget_pct = s->policy.p.budget_pct;
 	}
 	if (s->policy.set[POL_QUORUM])
-		pol.quorum_pct = s->policy.p.quorum_pct;
+		pol->quorum_pct = s->policy.p.quorum_pct;
 	if (s->policy.set[POL_STEP])
-		pol.step_deadline_s = s->policy.p.step_deadline_s;
+		pol->step_deadline_s = s->policy.p.step_deadline_s;
 	if (s->policy.set[POL_JOB])
-		pol.job_deadline_s = s->policy.p.job_deadline_s;
+		pol->job_deadline_s = s->policy.p.job_deadline_s;
+}
+
+/* The job's targets. */
+struct submit_targets {
+	const char **ids; /* malloc'd; the strings are argv's, or held by the bodies below */
+	size_t n;
+	json_t *resolved; /* `resolve`'s answer, or NULL */
+	json_t *deps;     /* `deployments`' answer (--whole-deployments), or NULL */
+};
+
+static void
+submit_targets_free(struct submit_targets *t)
+{
+	free(t->ids);
+	json_decref(t->resolved);
+	json_decref(t->deps);
+}
+
+/* The targets: given (copied), or the selectors resolved by the coordinator;
+ * with --whole-deployments the rest of their deployments; sorted, each once.
+ * Returns 0 or an exit status after printing why; t is the caller's to free
+ * either way. */
+static int
+submit_targets(struct ctl *c, const struct submit *s, const char *const *given, size_t n_given,
+               struct submit_targets *t)
+{
+	size_t k = 0;
+	int ret;
 
 	if (given != NULL) {
-		targets = calloc(n_given ? n_given : 1, sizeof(*targets));
-		if (targets == NULL) {
+		t->ids = calloc(n_given ? n_given : 1, sizeof(*t->ids));
+		if (t->ids == NULL) {
 			ctl_error(c, "out of memory");
-			ret = CTL_EXIT_FAILED;
-			goto out;
+			return CTL_EXIT_FAILED;
 		}
-		memcpy(targets, given, n_given * sizeof(*targets));
-		n = n_given;
-	} else if ((ret = submit_resolve(c, s, &resolved, &targets, &n)) != 0) {
-		goto out;
+		memcpy(t->ids, given, n_given * sizeof(*t->ids));
+		t->n = n_given;
+	} else if ((ret = submit_resolve(c, s, &t->resolved, &t->ids, &t->n)) != 0) {
+		return ret;
 	}
-	if (s->whole_deployments && (ret = submit_whole(c, &deps, &targets, &n)) != 0)
-		goto out;
-	qsort(targets, n, sizeof(*targets), submit_cmp);
-	{
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++)
-			if (k == 0 || strcmp(targets[k - 1], targets[i]) != 0)
-				targets[k++] = targets[i];
-		n = k;
-	}
-	if (n == 0) {
+	if (s->whole_deployments && (ret = submit_whole(c, &t->deps, &t->ids, &t->n)) != 0)
+		return ret;
+	qsort(t->ids, t->n, sizeof(*t->ids), submit_cmp);
+	for (size_t i = 0; i < t->n; i++)
+		if (k == 0 || strcmp(t->ids[k - 1], t->ids[i]) != 0)
+			t->ids[k++] = t->ids[i];
+	t->n = k;
+	if (t->n == 0) {
 		ctl_error(c, "no targets");
-		ret = CTL_EXIT_USAGE;
-		goto out;
+		return CTL_EXIT_USAGE;
 	}
-	if (pol.canary > n)
-		pol.canary = n;
-	if ((ret = submit_confirm(c, s, targets, n)) != 0)
-		goto out;
+	return 0;
+}
 
-	created = proto_now_ms();
-	submit_job_id(s->action, created, job_id, sizeof(job_id));
+/* The JOB, encoded and signed with the operator's key into *f (the caller
+ * frees it), its id in job_id. Returns 0 or an exit status after printing. */
+static int
+submit_sign(struct ctl *c, struct submit *s, const struct submit_targets *t,
+            const struct proto_policy *pol, char *job_id, size_t job_id_len, struct proto_frames *f)
+{
+	struct proto_msg m = {.type = PROTO_JOB};
+	struct proto_error err;
+	uint64_t created = proto_now_ms();
+
+	submit_job_id(s->action, created, job_id, job_id_len);
 	m.u.job = (struct proto_job){
 	    .job_id = job_id,
 	    .action = s->action,
 	    .params = s->params,
 	    .n_params = s->n_params,
-	    .targets = targets,
-	    .n_targets = n,
-	    .policy = pol,
+	    .targets = t->ids,
+	    .n_targets = t->n,
+	    .policy = *pol,
 	    .created_ms = created,
 	    /* job_deadline_s is at most 7 days: the cap of expires_ms. */
-	    .expires_ms = created + pol.job_deadline_s * 1000,
+	    .expires_ms = created + pol->job_deadline_s * 1000,
 	    .operator_name = c->operator_name,
 	    .reason = s->reason != NULL ? s->reason : "",
 	};
-	if (proto_encode(&m, c->key->sk, &f, &err) != PROTO_OK) {
+	if (proto_encode(&m, c->key->sk, f, &err) != PROTO_OK) {
 		ctl_error(c, "cannot make the job: %s", err.msg);
-		ret = CTL_EXIT_USAGE;
-		goto out;
+		return CTL_EXIT_USAGE;
 	}
-	if ((ret = ctl_submit(c, &f, &reply)) != 0)
-		goto out;
+	return 0;
+}
+
+/* After the submission (reply: its answer): the job id with --detach, else
+ * the job's line, then following it from the answer (every host pending) to
+ * its end and what it is for. Returns the exit status. */
+static int
+submit_follow(struct ctl *c, const struct submit *s, const char *job_id,
+              const struct submit_targets *t, const struct proto_policy *pol, json_t *reply)
+{
+	enum follow_show show = s->output_only ? FOLLOW_SILENT : FOLLOW_PROGRESS;
+	json_t *start, *hosts;
+	char a[16];
+	int ret;
 
 	if (s->detach) {
 		if (c->output == CTL_OUT_JSON)
 			out_json(reply);
 		else
 			printf("%s\n", job_id);
-		ret = CTL_EXIT_OK;
-		goto out;
+		return CTL_EXIT_OK;
 	}
 	if (c->output == CTL_OUT_TABLE && !s->output_only) {
 		printf("job %s: %s on %zu host%s (canary %llu, batch %llu%s, budget %llu%s, quorum "
 		       "%llu%%, step deadline %s)\n",
-		       job_id, s->action, n, n == 1 ? "" : "s", (unsigned long long)pol.canary,
-		       (unsigned long long)pol.batch, pol.batch_pct ? "%" : "",
-		       (unsigned long long)pol.budget, pol.budget_pct ? "%" : "",
-		       (unsigned long long)pol.quorum_pct,
-		       out_seconds(pol.step_deadline_s, a, sizeof(a)));
+		       job_id, s->action, t->n, t->n == 1 ? "" : "s",
+		       (unsigned long long)pol->canary, (unsigned long long)pol->batch,
+		       pol->batch_pct ? "%" : "", (unsigned long long)pol->budget,
+		       pol->budget_pct ? "%" : "", (unsigned long long)pol->quorum_pct,
+		       out_seconds(pol->step_deadline_s, a, sizeof(a)));
 		fflush(stdout);
 	}
-	enum follow_show show = s->output_only ? FOLLOW_SILENT : FOLLOW_PROGRESS;
 	/* The submission's answer is the job as accepted: every host pending.
 	 * Following starts from it and asks only for changes. */
 	start = json_deep_copy(reply);
 	hosts = json_array();
-	for (size_t i = 0; start != NULL && hosts != NULL && i < n; i++)
+	for (size_t i = 0; start != NULL && hosts != NULL && i < t->n; i++)
 		json_array_append_new(
 		    hosts, json_pack("{s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:n}", "host",
-		                     targets[i], "order", (json_int_t)i, "role", "", "batch",
+		                     t->ids[i], "order", (json_int_t)i, "role", "", "batch",
 		                     (json_int_t)0, "state", "pending", "phase", "", "step", "",
 		                     "failed_step", "", "message", "", "updated_ms"));
 	if (start != NULL && hosts != NULL && json_object_get(reply, "version") != NULL &&
-	    json_array_size(hosts) == n && json_object_set(start, "hosts", hosts) == 0)
+	    json_array_size(hosts) == t->n && json_object_set(start, "hosts", hosts) == 0)
 		ret = follow_job(c, job_id, start, show);
 	else
 		ret = follow_job(c, job_id, NULL, show);
-	ret =
-	    submit_print_outcome(c, job_id, s->action, proto_dry_run(s->params, s->n_params), ret);
-out:
 	json_decref(start);
 	json_decref(hosts);
+	return submit_print_outcome(c, job_id, s->action, proto_dry_run(s->params, s->n_params),
+	                            ret);
+}
+
+int
+submit_run(struct ctl *c, struct submit *s, const char *const *given, size_t n_given)
+{
+	struct submit_targets t = {0};
+	struct proto_frames f = {0};
+	struct proto_policy pol;
+	json_t *reply = NULL;
+	char job_id[PROTO_ID_MAX + 1];
+	int ret;
+
+	/* Everything local before the coordinator hears of the job. */
+	if ((ret = submit_prepare(c, s, given == NULL)) != 0)
+		goto out;
+	submit_policy(s, &pol);
+	if ((ret = submit_targets(c, s, given, n_given, &t)) != 0)
+		goto out;
+	if (pol.canary > t.n)
+		pol.canary = t.n;
+	if ((ret = submit_confirm(c, s, t.ids, t.n)) != 0)
+		goto out;
+	if ((ret = submit_sign(c, s, &t, &pol, job_id, sizeof(job_id), &f)) != 0)
+		goto out;
+	if ((ret = ctl_submit(c, &f, &reply)) != 0)
+		goto out;
+	ret = submit_follow(c, s, job_id, &t, &pol, reply);
+out:
 	proto_frames_free(&f);
 	json_decref(reply);
-	json_decref(resolved);
-	json_decref(deps);
-	free(targets);
+	submit_targets_free(&t);
 	return ret;
 }
 

@@ -129,7 +129,7 @@ def documented_keys(name):
     ("odc-agent.conf.5", "agent/conf.c", ["known_keys"]),
     # webhook_keys: the keys of every [webhook.NAME] section, as "webhook.KEY".
     ("odc-coordinator.conf.5", "coordinator/conf.c", ["known_keys", "webhook_keys"]),
-    ("odcctl.conf.5", "coordinator/ctl/odcctl.c", ["known"]),
+    ("odcctl.conf.5", "coordinator/ctl/conf.c", ["known"]),
 ])
 def test_conf_page_documents_every_known_key(name, path, arrays):
     keys = [k for array in arrays for k in known_keys(path, array)]
