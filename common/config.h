@@ -102,11 +102,17 @@ int config_get_uint(const struct config *c, const char *section, const char *key
 int config_get_bool(const struct config *c, const char *section, const char *key, int def, int *out,
                     char *err, size_t errlen);
 
-/* A duration: a decimal number with a unit ms, s, m, h or d ("1500ms", "30s",
- * "5m", "2h"); a bare number means seconds. In milliseconds, from min_ms to max_ms. */
+/* A duration (config_parse_duration_ms), in milliseconds from min_ms to max_ms. */
 int config_get_duration_ms(const struct config *c, const char *section, const char *key,
                            uint64_t def_ms, uint64_t min_ms, uint64_t max_ms, uint64_t *out_ms,
                            char *err, size_t errlen);
+
+/* The one duration grammar, of configuration files and of odcctl's options:
+ * a decimal number (digits only: no sign, blanks or fraction) with a unit ms,
+ * s, m, h or d ("1500ms", "30s", "5m", "2h", "1d"); a bare number means
+ * seconds. Returns 0 with the milliseconds in *ms, or -1 on bad syntax or
+ * overflow (*ms untouched). */
+int config_parse_duration_ms(const char *s, uint64_t *ms);
 
 /* A size in bytes: a decimal number with an optional binary unit K, M, G or T
  * (1024-based, case-insensitive, "B" or "iB" may follow: "10K", "512MiB",

@@ -194,6 +194,14 @@ config_show_size(uint64_t n, char *out, size_t outlen)
 }
 
 int
+config_parse_duration_ms(const char *s, uint64_t *ms)
+{
+	return config_parse_scaled(s, config_duration_units,
+	                           sizeof(config_duration_units) / sizeof(config_duration_units[0]),
+	                           0, ms);
+}
+
+int
 config_get_duration_ms(const struct config *c, const char *section, const char *key,
                        uint64_t def_ms, uint64_t min_ms, uint64_t max_ms, uint64_t *out_ms,
                        char *err, size_t errlen)
@@ -206,10 +214,7 @@ config_get_duration_ms(const struct config *c, const char *section, const char *
 		*out_ms = def_ms;
 		return 1;
 	}
-	if (config_parse_scaled(e->value, config_duration_units,
-	                        sizeof(config_duration_units) / sizeof(config_duration_units[0]), 0,
-	                        &v) != 0 ||
-	    v < min_ms || v > max_ms) {
+	if (config_parse_duration_ms(e->value, &v) != 0 || v < min_ms || v > max_ms) {
 		config_quote(e->value, shown, sizeof(shown));
 		config_show_duration(min_ms, lo, sizeof(lo));
 		config_show_duration(max_ms, hi, sizeof(hi));

@@ -27,7 +27,7 @@ const struct ctl_cmd cmd_exec_entry = {
     "  --budget N|N%          failures tolerated before halting (0 / 100%)\n"
     "  --quorum PCT           targets that must be online to start (100 / 0)\n"
     "  --step-deadline DUR    (2h / 5m)     --job-deadline DUR   (24h / 30m)\n"
-    "  DUR: 90s, 5m, 2h, 1d or bare seconds.\n"
+    "  DUR: 90s, 5m, 2h, 1d, 1500ms (rounded up to 2s) or bare seconds.\n"
     "--reason TEXT goes to the audit trail (at most 256 bytes). The job is followed\n"
     "until it ends unless --detach, which prints the job id and exits 0.\n"
     "stop and start change the hosts: on a terminal odcctl shows each host and asks\n"

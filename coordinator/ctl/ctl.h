@@ -192,8 +192,9 @@ bool ctl_valid_endpoint(const char *ep);
 /* Parses a decimal number (digits only, at most max). Returns 0 or -1. */
 int ctl_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
-/* Parses a duration: a number with s, m, h or d, or bare seconds. Returns 0
- * with seconds in *out, or -1. (odcctl.c) */
+/* Parses a duration in the grammar of config_parse_duration_ms (a number with
+ * ms, s, m, h or d, or bare seconds), rounded up to whole seconds ("1500ms"
+ * is 2). Returns 0 with seconds in *out, or -1. (odcctl.c) */
 int ctl_parse_duration_s(const char *s, uint64_t *out);
 
 /* ---- conf.c: the configuration and the operator key ---- */

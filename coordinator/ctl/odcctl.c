@@ -45,29 +45,12 @@ ctl_main_usage(FILE *f)
 int
 ctl_parse_duration_s(const char *s, uint64_t *out)
 {
-	char num[24];
-	size_t n = strspn(s, "0123456789");
-	uint64_t v, mul;
+	uint64_t ms;
 
-	if (n == 0 || n >= sizeof(num))
+	if (config_parse_duration_ms(s, &ms) != 0)
 		return -1;
-	memcpy(num, s, n);
-	num[n] = '\0';
-	if (ctl_parse_uint(num, PROTO_UINT_MAX, &v) != 0)
-		return -1;
-	if (strcmp(s + n, "") == 0 || strcmp(s + n, "s") == 0)
-		mul = 1;
-	else if (strcmp(s + n, "m") == 0)
-		mul = 60;
-	else if (strcmp(s + n, "h") == 0)
-		mul = 3600;
-	else if (strcmp(s + n, "d") == 0)
-		mul = 86400;
-	else
-		return -1;
-	if (v > UINT32_MAX) /* far above any deadline; keeps v * mul exact */
-		return -1;
-	*out = v * mul;
+	/* Rounded up: a deadline given in ms never ends before the time asked. */
+	*out = ms / 1000 + (ms % 1000 != 0 ? 1 : 0);
 	return 0;
 }
 

@@ -494,6 +494,38 @@ test_get_bool(void **state)
 	config_free(c);
 }
 
+/* The grammar config_get_duration_ms and odcctl's options share. */
+static void
+test_parse_duration(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t ms;
+	} ok[] = {
+	    {"0", 0},       {"45", 45000},      {"1500ms", 1500},  {"0ms", 0},
+	    {"30s", 30000}, {"5m", 300000},     {"2h", 7200000},   {"1d", 86400000},
+	    {"007s", 7000}, {"90000ms", 90000}, {"7d", 604800000},
+	};
+	static const char *const bad[] = {
+	    "",    "s",  "ms", "5 m", " 5m",  "5m ", "1.5s", "-1s",
+	    "+1s", "5x", "5M", "5S",  "5mss", "5sm", "0x10", "99999999999999999999h",
+	};
+	uint64_t v;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		v = 1;
+		assert_int_equal(config_parse_duration_ms(ok[i].text, &v), 0);
+		assert_true(v == ok[i].ms);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 12345;
+		assert_int_equal(config_parse_duration_ms(bad[i], &v), -1);
+		assert_true(v == 12345);
+	}
+}
+
 static void
 test_get_duration(void **state)
 {
@@ -742,6 +774,7 @@ main(void)
 	    cmocka_unit_test(test_check_dir_and_exec),
 	    cmocka_unit_test(test_get_uint),
 	    cmocka_unit_test(test_get_bool),
+	    cmocka_unit_test(test_parse_duration),
 	    cmocka_unit_test(test_get_duration),
 	    cmocka_unit_test(test_get_size),
 	    cmocka_unit_test(test_get_path),
