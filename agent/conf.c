@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,51 +69,284 @@ static const char *const known_keys[] = {
 
 static int agent_conf_result(const struct agent_conf *c, char *err, size_t errlen);
 
+/* c->store holds the list-valued keys' items, in these slices. */
+#define STORE_LABELS 0
+#define STORE_TRUST  (sizeof(((struct agent_conf *)0)->store) / 4) /* 3 of 2048 */
+#define STORE_ROOTS  (STORE_TRUST + 3 * 2048)                      /* 1024 */
+#define STORE_BINDS  (STORE_ROOTS + 1024)                          /* the rest */
+
 /* Trusted keys from a comma-separated list; every bad item is a problem. */
 static void
-keys_from_list(struct agent_conf *c, const char *section, const char *key,
+keys_from_list(const struct config *f, const char *section, const char *key,
                uint8_t out[][PROTO_PK_LEN], size_t *n, char *store, size_t storelen)
 {
 	const char *items[AGENT_MAX_TRUSTED];
 	size_t count = 0, good = 0;
 	char kerr[160];
 
-	if (config_get_list(c->cfg, section, key, "", items, AGENT_MAX_TRUSTED, &count, store,
-	                    storelen, NULL, 0) < 0)
+	if (config_get_list(f, section, key, "", items, AGENT_MAX_TRUSTED, &count, store, storelen,
+	                    NULL, 0) < 0)
 		return;
 	for (size_t i = 0; i < count; i++) {
 		if (keys_parse_public(items[i], out[good], kerr, sizeof(kerr)) != 0)
-			config_problem(c->cfg, section, key, "item %zu: %s", i + 1, kerr);
+			config_problem(f, section, key, "item %zu: %s", i + 1, kerr);
 		else
 			good++;
 	}
 	*n = good;
 }
 
-/* One of the words in words (NULL-terminated), else a problem. */
+/* The checks of config_field rows (config.h): each records its own problems
+ * about section.key; obj is the struct agent_conf being loaded. */
+
 static void
-one_of(struct agent_conf *c, const char *section, const char *key, const char *value,
-       const char *const *words, const char *what)
+check_host_id(const struct config *f, const char *s, const char *k, const char *v, void *obj)
 {
-	for (size_t i = 0; words[i] != NULL; i++)
-		if (strcmp(value, words[i]) == 0)
-			return;
-	config_problem(c->cfg, section, key, "%s", what);
+	(void)obj;
+	if (!proto_valid_id(v))
+		config_problem(
+		    f, s, k, "not a valid host id (1-64 of [A-Za-z0-9._-], starting alphanumeric)");
 }
+
+static void
+load_labels(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	struct agent_conf *c = obj;
+
+	(void)v;
+	config_get_labels(f, s, k, "", c->labels, AGENT_MAX_LABELS, &c->n_labels,
+	                  c->store + STORE_LABELS, STORE_TRUST - STORE_LABELS, NULL, 0);
+}
+
+static void
+load_operators(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	struct agent_conf *c = obj;
+
+	(void)v;
+	keys_from_list(f, s, k, c->operators, &c->n_operators, c->store + STORE_TRUST, 2048);
+}
+
+static void
+load_coordinators(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	struct agent_conf *c = obj;
+
+	(void)v;
+	keys_from_list(f, s, k, c->coordinators, &c->n_coordinators, c->store + STORE_TRUST + 2048,
+	               2048);
+}
+
+static void
+load_backup_signers(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	struct agent_conf *c = obj;
+
+	(void)v;
+	keys_from_list(f, s, k, c->backup_signers, &c->n_backup_signers,
+	               c->store + STORE_TRUST + 4096, 2048);
+}
+
+static void
+load_coordinator_key(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	struct agent_conf *c = obj;
+	char kerr[160];
+
+	if (*v == '\0')
+		return;
+	if (keys_parse_public(v, c->coordinator_key, kerr, sizeof(kerr)) != 0)
+		config_problem(f, s, k, "%s", kerr);
+	else
+		c->has_coordinator = true;
+}
+
+static void
+check_container(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	(void)obj;
+	if (!proto_valid_id(v))
+		config_problem(f, s, k, "not a valid container name");
+}
+
+static void
+check_repository(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	(void)obj;
+	if (strchr(v, ':') != NULL && strchr(v, '/') == NULL)
+		config_problem(f, s, k, "a repository without a tag (the tag comes from --to)");
+}
+
+/* After metadb.user, tenant and cluster: together they make a login name. */
+static void
+check_login(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	const struct agent_conf *c = obj;
+	char login[256];
+
+	(void)k;
+	(void)v;
+	if (c->db_user != NULL &&
+	    metadb_login_name(c->db_user, c->db_tenant, c->db_cluster, login, sizeof(login)) != 0)
+		config_problem(f, s, *c->db_cluster ? "cluster" : "user",
+		               "user, tenant and cluster make no OceanBase login name "
+		               "(user@tenant#cluster: "
+		               "no '@' or '#' inside them, and a cluster needs a tenant)");
+}
+
+static void
+check_database(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	(void)obj;
+	for (; *v; v++) {
+		if (!((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') ||
+		      (*v >= '0' && *v <= '9') || *v == '_' || *v == '$')) {
+			config_problem(f, s, k, "only [A-Za-z0-9_$] is allowed in a database name");
+			break;
+		}
+	}
+}
+
+static void
+load_backup_roots(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	struct agent_conf *c = obj;
+	size_t n = 0;
+
+	(void)v;
+	if (config_get_list(f, s, k, NULL, c->backup_roots, AGENT_MAX_ROOTS, &n,
+	                    c->store + STORE_ROOTS, 1024, NULL, 0) != 0)
+		return;
+	c->n_backup_roots = n;
+	for (size_t i = 0; i < n; i++) {
+		if (!proto_valid_path(c->backup_roots[i]) || strcmp(c->backup_roots[i], "/") == 0) {
+			config_problem(
+			    f, s, k,
+			    "%s: each root must be an absolute, normalised path other than /",
+			    c->backup_roots[i]);
+			c->n_backup_roots = 0;
+		}
+	}
+	if (n == 0)
+		config_problem(f, s, k, "at least one root is required");
+}
+
+static void
+check_health_url(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	(void)obj;
+	if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+		config_problem(f, s, k, "expected an http:// or https:// URL");
+}
+
+static void
+load_binds(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	struct agent_conf *c = obj;
+
+	(void)v;
+	config_get_list(f, s, k, "/var/log/odc:/opt/odc/log, /var/data/odc:/opt/odc/data",
+	                c->def_binds, AGENT_MAX_BINDS, &c->n_def_binds, c->store + STORE_BINDS,
+	                sizeof(c->store) - STORE_BINDS, NULL, 0);
+	c->def_binds[c->n_def_binds] = NULL;
+}
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+
+#define AC(member)        offsetof(struct agent_conf, member)
+#define AC_DEADLINE(step) (AC(deadline_ms) + (step) * sizeof(uint64_t))
+
+/* Every key of known_keys, in the order they are checked (problems are
+ * found in this order). */
+static const struct config_field agent_fields[] = {
+    {"agent", "host_id", CONFIG_STR, CONFIG_REQUIRED, AC(host_id), NULL, 0, 0, 0, NULL,
+     check_host_id},
+    {"agent", "labels", CONFIG_CUSTOM, 0, CONFIG_UNSTORED, NULL, 0, 0, 0, NULL, load_labels},
+    {"agent", "state_dir", CONFIG_PATH, 0, AC(state_dir), "/var/lib/odc-agent", 0, 0, 0, NULL,
+     NULL},
+    {"agent", "log_level", CONFIG_STR, 0, AC(log_level), "info", 0, 0, 0, log_levels, NULL},
+    {"keys", "secret_key", CONFIG_PATH, 0, AC(secret_key), "", 0, 0, 0, NULL, NULL},
+    {"trust", "operators", CONFIG_CUSTOM, 0, CONFIG_UNSTORED, NULL, 0, 0, 0, NULL, load_operators},
+    {"trust", "coordinators", CONFIG_CUSTOM, 0, CONFIG_UNSTORED, NULL, 0, 0, 0, NULL,
+     load_coordinators},
+    {"trust", "backups", CONFIG_CUSTOM, 0, CONFIG_UNSTORED, NULL, 0, 0, 0, NULL,
+     load_backup_signers},
+    {"coordinator", "endpoint", CONFIG_ENDPOINT, 0, AC(coordinator_endpoint), "", 0, 0, 0, NULL,
+     NULL},
+    {"coordinator", "reconnect_max", CONFIG_DURATION, 0, AC(reconnect_max_ms), NULL, 10000, 500,
+     600000, NULL, NULL},
+    {"coordinator", "ping", CONFIG_DURATION, 0, AC(ping_ms), NULL, 10000, 1000, 300000, NULL, NULL},
+    {"coordinator", "public_key", CONFIG_STR, 0, CONFIG_UNSTORED, "", 0, 0, 0, NULL,
+     load_coordinator_key},
+    {"docker", "socket", CONFIG_PATH, 0, AC(docker_socket), "/var/run/docker.sock", 0, 0, 0, NULL,
+     NULL},
+    {"docker", "container", CONFIG_STR, 0, AC(container), "obodc", 0, 0, 0, NULL, check_container},
+    {"docker", "repository", CONFIG_STR, CONFIG_REQUIRED, AC(repository), NULL, 0, 0, 0, NULL,
+     check_repository},
+    {"docker", "stop_timeout", CONFIG_DURATION, 0, AC(stop_timeout_ms), NULL, 60000, 1000, 3600000,
+     NULL, NULL},
+    {"docker", "api_timeout", CONFIG_DURATION, 0, AC(api_timeout_ms), NULL, 30000, 1000, 600000,
+     NULL, NULL},
+    {"metadb", "host", CONFIG_STR, CONFIG_REQUIRED, AC(db_host), NULL, 0, 0, 0, NULL, NULL},
+    {"metadb", "port", CONFIG_UINT, 0, AC(db_port), NULL, 2881, 1, 65535, NULL, NULL},
+    {"metadb", "user", CONFIG_STR, CONFIG_REQUIRED, AC(db_user), NULL, 0, 0, 0, NULL, NULL},
+    {"metadb", "tenant", CONFIG_STR, 0, AC(db_tenant), "", 0, 0, 0, NULL, NULL},
+    {"metadb", "cluster", CONFIG_STR, 0, AC(db_cluster), "", 0, 0, 0, NULL, NULL},
+    {"metadb", "user", CONFIG_CUSTOM, 0, CONFIG_UNSTORED, NULL, 0, 0, 0, NULL, check_login},
+    {"metadb", "password_file", CONFIG_PATH, CONFIG_REQUIRED, AC(db_password_file), NULL, 0, 0, 0,
+     NULL, NULL},
+    {"metadb", "database", CONFIG_STR, 0, AC(db_name), "odc_metadb", 0, 0, 0, NULL, check_database},
+    {"metadb", "timeout", CONFIG_DURATION, 0, AC(db_timeout_ms), NULL, 10000, 1000, 600000, NULL,
+     NULL},
+    {"loader", "obloader", CONFIG_PATH, CONFIG_REQUIRED, AC(obloader), NULL, 0, 0, 0, NULL, NULL},
+    {"loader", "obdumper", CONFIG_PATH, CONFIG_REQUIRED, AC(obdumper), NULL, 0, 0, 0, NULL, NULL},
+    {"loader", "threads", CONFIG_UINT, 0, AC(loader_threads), NULL, 1, 1, 64, NULL, NULL},
+    {"paths", "backup_roots", CONFIG_CUSTOM, CONFIG_REQUIRED, CONFIG_UNSTORED, NULL, 0, 0, 0, NULL,
+     load_backup_roots},
+    {"paths", "snapshot_root", CONFIG_PATH, CONFIG_REQUIRED, AC(snapshot_root), NULL, 0, 0, 0, NULL,
+     NULL},
+    /* keep counts the latest rollback, which prune never removes: 0 would
+     * promise what is not done. */
+    {"retention", "keep", CONFIG_UINT, 0, AC(retention_keep), NULL, 3, 1, 1000, NULL, NULL},
+    {"retention", "max_age", CONFIG_DURATION, 0, AC(retention_max_age_ms), NULL, 0, 0,
+     3650 * 86400000ull, NULL, NULL},
+    {"deadlines", "preflight", CONFIG_DURATION, 0, AC_DEADLINE(STEP_PREFLIGHT), NULL, 120000, 1000,
+     86400000, NULL, NULL},
+    {"deadlines", "stop", CONFIG_DURATION, 0, AC_DEADLINE(STEP_STOP), NULL, 300000, 1000, 86400000,
+     NULL, NULL},
+    {"deadlines", "snapshot", CONFIG_DURATION, 0, AC_DEADLINE(STEP_SNAPSHOT), NULL, 3600000, 1000,
+     86400000, NULL, NULL},
+    {"deadlines", "restore", CONFIG_DURATION, 0, AC_DEADLINE(STEP_RESTORE), NULL, 7200000, 1000,
+     86400000, NULL, NULL},
+    {"deadlines", "start", CONFIG_DURATION, 0, AC_DEADLINE(STEP_START), NULL, 300000, 1000,
+     86400000, NULL, NULL},
+    {"deadlines", "health", CONFIG_DURATION, 0, AC_DEADLINE(STEP_HEALTH), NULL, 300000, 1000,
+     86400000, NULL, NULL},
+    {"deadlines", "job", CONFIG_DURATION, 0, AC(job_deadline_ms), NULL, 4 * 3600000, 10000,
+     7 * 86400000ull, NULL, NULL},
+    {"health", "url", CONFIG_STR, 0, AC(health_url), "http://127.0.0.1:8989", 0, 0, 0, NULL,
+     check_health_url},
+    {"health", "interval", CONFIG_DURATION, 0, AC(health_interval_ms), NULL, 2000, 100, 60000, NULL,
+     NULL},
+    {"defaults", "memory", CONFIG_SIZE, 0, AC(def_memory), NULL, 8ull << 30, 64ull << 20,
+     1ull << 40, NULL, NULL},
+    {"defaults", "cpu_period", CONFIG_UINT, 0, AC(def_cpu_period), NULL, 100000, 1000, 1000000,
+     NULL, NULL},
+    {"defaults", "cpu_quota", CONFIG_UINT, 0, AC(def_cpu_quota), NULL, 400000, 1000, 100000000,
+     NULL, NULL},
+    {"defaults", "network", CONFIG_STR, 0, AC(def_network), "host", 0, 0, 0, NULL, NULL},
+    {"defaults", "profile_mode", CONFIG_STR, 0, AC(def_profile_mode), "alipay", 0, 0, 0, NULL,
+     NULL},
+    {"defaults", "binds", CONFIG_CUSTOM, 0, CONFIG_UNSTORED, NULL, 0, 0, 0, NULL, load_binds},
+};
+
+#undef AC_DEADLINE
+#undef AC
 
 int
 agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen)
 {
-	static const uint64_t def_deadline_ms[STEP_COUNT] = {
-	    120000, 300000, 3600000, 7200000, 300000, 300000,
-	};
-	/* [deadlines] keys, in enum agent_step order. */
-	static const char *const deadline_keys[STEP_COUNT] = {"preflight", "stop",  "snapshot",
-	                                                      "restore",   "start", "health"};
-	static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 	struct config *f;
-	const char *s;
-	size_t used = 0, n = 0;
 
 	memset(c, 0, sizeof(*c));
 	c->cfg = f = config_load(path, err, errlen);
@@ -123,147 +357,8 @@ agent_conf_load(const char *path, struct agent_conf *c, char *err, size_t errlen
 	 * and leaves its output untouched on one, so a check that needs the
 	 * value runs only when the getter returned 0 or 1. */
 	config_check_known(f, known_keys, NULL, 0);
-
-	if (config_require(f, "agent", "host_id", NULL, 0) == 0 &&
-	    config_get_str(f, "agent", "host_id", NULL, &c->host_id, NULL, 0) == 0 &&
-	    !proto_valid_id(c->host_id))
-		config_problem(
-		    f, "agent", "host_id",
-		    "not a valid host id (1-64 of [A-Za-z0-9._-], starting alphanumeric)");
-	config_get_labels(f, "agent", "labels", "", c->labels, AGENT_MAX_LABELS, &c->n_labels,
-	                  c->store, sizeof(c->store) / 4, NULL, 0);
-	used = sizeof(c->store) / 4;
-	config_get_path(f, "agent", "state_dir", "/var/lib/odc-agent", &c->state_dir, NULL, 0);
-	if (config_get_str(f, "agent", "log_level", "info", &c->log_level, NULL, 0) == 0)
-		one_of(c, "agent", "log_level", c->log_level, levels,
-		       "expected debug, info, warn or error");
-
-	config_get_path(f, "keys", "secret_key", "", &c->secret_key, NULL, 0);
-	keys_from_list(c, "trust", "operators", c->operators, &c->n_operators, c->store + used,
-	               2048);
-	used += 2048;
-	keys_from_list(c, "trust", "coordinators", c->coordinators, &c->n_coordinators,
-	               c->store + used, 2048);
-	used += 2048;
-	keys_from_list(c, "trust", "backups", c->backup_signers, &c->n_backup_signers,
-	               c->store + used, 2048);
-	used += 2048;
-	config_get_endpoint(f, "coordinator", "endpoint", "", 0, &c->coordinator_endpoint, NULL, 0);
-	config_get_duration_ms(f, "coordinator", "reconnect_max", 10000, 500, 600000,
-	                       &c->reconnect_max_ms, NULL, 0);
-	config_get_duration_ms(f, "coordinator", "ping", 10000, 1000, 300000, &c->ping_ms, NULL, 0);
-	if (config_get_str(f, "coordinator", "public_key", "", &s, NULL, 0) == 0 && *s != '\0') {
-		char kerr[160];
-		if (keys_parse_public(s, c->coordinator_key, kerr, sizeof(kerr)) != 0)
-			config_problem(f, "coordinator", "public_key", "%s", kerr);
-		else
-			c->has_coordinator = true;
-	}
-
-	config_get_path(f, "docker", "socket", "/var/run/docker.sock", &c->docker_socket, NULL, 0);
-	if (config_get_str(f, "docker", "container", "obodc", &c->container, NULL, 0) == 0 &&
-	    !proto_valid_id(c->container))
-		config_problem(f, "docker", "container", "not a valid container name");
-	if (config_require(f, "docker", "repository", NULL, 0) == 0 &&
-	    config_get_str(f, "docker", "repository", NULL, &c->repository, NULL, 0) == 0 &&
-	    strchr(c->repository, ':') != NULL && strchr(c->repository, '/') == NULL)
-		config_problem(f, "docker", "repository",
-		               "a repository without a tag (the tag comes from --to)");
-	config_get_duration_ms(f, "docker", "stop_timeout", 60000, 1000, 3600000,
-	                       &c->stop_timeout_ms, NULL, 0);
-	config_get_duration_ms(f, "docker", "api_timeout", 30000, 1000, 600000, &c->api_timeout_ms,
-	                       NULL, 0);
-
-	config_require(f, "metadb", "host", NULL, 0);
-	config_get_str(f, "metadb", "host", NULL, &c->db_host, NULL, 0);
-	config_get_uint(f, "metadb", "port", 2881, 1, 65535, &c->db_port, NULL, 0);
-	config_require(f, "metadb", "user", NULL, 0);
-	config_get_str(f, "metadb", "user", NULL, &c->db_user, NULL, 0);
-	config_get_str(f, "metadb", "tenant", "", &c->db_tenant, NULL, 0);
-	config_get_str(f, "metadb", "cluster", "", &c->db_cluster, NULL, 0);
-	if (c->db_user != NULL) {
-		char login[256];
-		if (metadb_login_name(c->db_user, c->db_tenant, c->db_cluster, login,
-		                      sizeof(login)) != 0)
-			config_problem(f, "metadb", *c->db_cluster ? "cluster" : "user",
-			               "user, tenant and cluster make no OceanBase login name "
-			               "(user@tenant#cluster: "
-			               "no '@' or '#' inside them, and a cluster needs a tenant)");
-	}
-	config_require(f, "metadb", "password_file", NULL, 0);
-	config_get_path(f, "metadb", "password_file", NULL, &c->db_password_file, NULL, 0);
-	if (config_get_str(f, "metadb", "database", "odc_metadb", &c->db_name, NULL, 0) == 0) {
-		for (s = c->db_name; *s; s++) {
-			if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-			      (*s >= '0' && *s <= '9') || *s == '_' || *s == '$')) {
-				config_problem(f, "metadb", "database",
-				               "only [A-Za-z0-9_$] is allowed in a database name");
-				break;
-			}
-		}
-	}
-	config_get_duration_ms(f, "metadb", "timeout", 10000, 1000, 600000, &c->db_timeout_ms, NULL,
-	                       0);
-
-	config_require(f, "loader", "obloader", NULL, 0);
-	config_get_path(f, "loader", "obloader", NULL, &c->obloader, NULL, 0);
-	config_require(f, "loader", "obdumper", NULL, 0);
-	config_get_path(f, "loader", "obdumper", NULL, &c->obdumper, NULL, 0);
-	config_get_uint(f, "loader", "threads", 1, 1, 64, &c->loader_threads, NULL, 0);
-
-	if (config_require(f, "paths", "backup_roots", NULL, 0) == 0 &&
-	    config_get_list(f, "paths", "backup_roots", NULL, c->backup_roots, AGENT_MAX_ROOTS, &n,
-	                    c->store + used, 1024, NULL, 0) == 0) {
-		c->n_backup_roots = n;
-		for (size_t i = 0; i < n; i++) {
-			if (!proto_valid_path(c->backup_roots[i]) ||
-			    strcmp(c->backup_roots[i], "/") == 0) {
-				config_problem(f, "paths", "backup_roots",
-				               "%s: each root must be an absolute, normalised path "
-				               "other than /",
-				               c->backup_roots[i]);
-				c->n_backup_roots = 0;
-			}
-		}
-		if (n == 0)
-			config_problem(f, "paths", "backup_roots", "at least one root is required");
-	}
-	used += 1024;
-	config_require(f, "paths", "snapshot_root", NULL, 0);
-	config_get_path(f, "paths", "snapshot_root", NULL, &c->snapshot_root, NULL, 0);
-
-	/* keep counts the latest rollback, which prune never removes: 0 would
-	 * promise what is not done. */
-	config_get_uint(f, "retention", "keep", 3, 1, 1000, &c->retention_keep, NULL, 0);
-	config_get_duration_ms(f, "retention", "max_age", 0, 0, 3650 * 86400000ull,
-	                       &c->retention_max_age_ms, NULL, 0);
-
-	for (int i = 0; i < STEP_COUNT; i++)
-		config_get_duration_ms(f, "deadlines", deadline_keys[i], def_deadline_ms[i], 1000,
-		                       86400000, &c->deadline_ms[i], NULL, 0);
-	config_get_duration_ms(f, "deadlines", "job", 4 * 3600000, 10000, 7 * 86400000ull,
-	                       &c->job_deadline_ms, NULL, 0);
-
-	if (config_get_str(f, "health", "url", "http://127.0.0.1:8989", &c->health_url, NULL, 0) ==
-	        0 &&
-	    strncmp(c->health_url, "http://", 7) != 0 && strncmp(c->health_url, "https://", 8) != 0)
-		config_problem(f, "health", "url", "expected an http:// or https:// URL");
-	config_get_duration_ms(f, "health", "interval", 2000, 100, 60000, &c->health_interval_ms,
-	                       NULL, 0);
-
-	config_get_size(f, "defaults", "memory", 8ull << 30, 64ull << 20, 1ull << 40,
-	                &c->def_memory, NULL, 0);
-	config_get_uint(f, "defaults", "cpu_period", 100000, 1000, 1000000, &c->def_cpu_period,
-	                NULL, 0);
-	config_get_uint(f, "defaults", "cpu_quota", 400000, 1000, 100000000, &c->def_cpu_quota,
-	                NULL, 0);
-	config_get_str(f, "defaults", "network", "host", &c->def_network, NULL, 0);
-	config_get_str(f, "defaults", "profile_mode", "alipay", &c->def_profile_mode, NULL, 0);
-	config_get_list(f, "defaults", "binds",
-	                "/var/log/odc:/opt/odc/log, /var/data/odc:/opt/odc/data", c->def_binds,
-	                AGENT_MAX_BINDS, &c->n_def_binds, c->store + used, sizeof(c->store) - used,
-	                NULL, 0);
-	c->def_binds[c->n_def_binds] = NULL;
+	config_load_fields(f, NULL, agent_fields, sizeof(agent_fields) / sizeof(agent_fields[0]),
+	                   c);
 	return agent_conf_result(c, err, errlen);
 }
 

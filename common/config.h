@@ -183,4 +183,52 @@ int config_check_dir(const struct config *c, const char *section, const char *ke
 int config_check_exec(const struct config *c, const char *section, const char *key,
                       const char *path);
 
+/* Table-driven loading: a loader describes each key once, in a table of
+ * struct config_field walked in order by config_load_fields(), which calls
+ * the getter its kind names and stores the value into the caller's struct.
+ * Keys that need code (lists, keys, cross-field checks) are CONFIG_CUSTOM
+ * rows whose check does the work at that point of the walk, so problems are
+ * recorded in table order. */
+enum config_kind {
+	CONFIG_STR,      /* const char *: config_get_str, default def_str */
+	CONFIG_PATH,     /* const char *: config_get_path, default def_str */
+	CONFIG_ENDPOINT, /* const char *: config_get_endpoint, default def_str */
+	CONFIG_UINT,     /* uint64_t: config_get_uint, def from min to max */
+	CONFIG_DURATION, /* uint64_t: config_get_duration_ms, def from min to max */
+	CONFIG_SIZE,     /* uint64_t: config_get_size, def from min to max */
+	CONFIG_CUSTOM,   /* no getter: check alone reads the key */
+};
+
+/* Flags of a row, besides CONFIG_ENDPOINT_* for a CONFIG_ENDPOINT. */
+#define CONFIG_REQUIRED      0x100u /* config_require first; when missing, nothing else */
+#define CONFIG_CHECK_DEFAULT 0x200u /* words and check see a default too */
+
+/* offset when the value is not stored (its check uses it). */
+#define CONFIG_UNSTORED ((size_t)-1)
+
+struct config_field {
+	const char *section; /* NULL: the section given to config_load_fields */
+	const char *key;
+	enum config_kind kind;
+	unsigned flags;
+	size_t offset; /* of the value in the caller's struct, or CONFIG_UNSTORED */
+	const char *def_str;
+	uint64_t def, min, max;
+	/* For string kinds, NULL or the NULL-terminated words the value must be
+	 * one of ("expected debug, info, warn or error" otherwise). */
+	const char *const *words;
+	/* Called when the getter returned 0 (1 too with CONFIG_CHECK_DEFAULT)
+	 * and the words matched; always for CONFIG_CUSTOM (unless a required
+	 * key is missing). value is the string got (NULL for numbers and
+	 * CONFIG_CUSTOM); obj is the caller's struct. Records its own problems. */
+	void (*check)(const struct config *c, const char *section, const char *key,
+	              const char *value, void *obj);
+};
+
+/* Walks fields[0..n) in order over c, storing each value into obj and
+ * recording every problem (config_problem); section stands for a NULL
+ * section of a row ([webhook.NAME] sections share one table). */
+void config_load_fields(const struct config *c, const char *section,
+                        const struct config_field *fields, size_t n, void *obj);
+
 #endif

@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,65 +294,103 @@ out:
 }
 
 static void
-load_webhook(struct coord_conf *c, const char *s, struct coord_webhook *w)
+load_webhook_events(const struct config *f, const char *s, const char *k, const char *v, void *obj)
 {
 	static const char *const event_names[] = {"start", "halt", "finish"};
-	struct config *f = c->cfg;
-	const char *format, *items[8];
-	char store[256], why[256];
+	struct coord_webhook *w = obj;
+	const char *items[8];
+	char store[256];
 	size_t n = 0;
 
-	w->name = s + strlen(WEBHOOK_PREFIX);
-	if (config_require(f, s, "url", NULL, 0) == 0 &&
-	    config_get_str(f, s, "url", NULL, &w->url, NULL, 0) == 0 &&
-	    !webhook_url_ok(w->url, why, sizeof(why)))
-		config_problem(f, s, "url", "%s", why);
-
-	if (config_get_str(f, s, "format", "json", &format, NULL, 0) >= 0) {
-		if (strcmp(format, "json") == 0)
-			w->format = COORD_WEBHOOK_JSON;
-		else if (strcmp(format, "dingtalk") == 0)
-			w->format = COORD_WEBHOOK_DINGTALK;
-		else if (strcmp(format, "slack") == 0)
-			w->format = COORD_WEBHOOK_SLACK;
-		else
-			config_problem(f, s, "format", "expected json, dingtalk or slack");
+	(void)v;
+	if (config_get_list(f, s, k, "start, halt, finish", items, 8, &n, store, sizeof(store),
+	                    NULL, 0) < 0)
+		return;
+	w->events = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned bit = 0;
+		for (int e = 0; e < 3; e++)
+			if (strcmp(items[i], event_names[e]) == 0)
+				bit = COORD_EVENT_BIT(e);
+		if (bit == 0)
+			config_problem(f, s, k, "unknown event '%s' (start, halt or finish)",
+			               items[i]);
+		w->events |= bit;
 	}
-
-	if (config_get_list(f, s, "events", "start, halt, finish", items, 8, &n, store,
-	                    sizeof(store), NULL, 0) >= 0) {
-		w->events = 0;
-		for (size_t i = 0; i < n; i++) {
-			unsigned bit = 0;
-			for (int e = 0; e < 3; e++)
-				if (strcmp(items[i], event_names[e]) == 0)
-					bit = COORD_EVENT_BIT(e);
-			if (bit == 0)
-				config_problem(f, s, "events",
-				               "unknown event '%s' (start, halt or finish)",
-				               items[i]);
-			w->events |= bit;
-		}
-		if (n == 0)
-			config_problem(f, s, "events", "at least one of start, halt, finish");
-	}
-
-	config_get_duration_ms(f, s, "timeout", 5000, 100, 300000, &w->timeout_ms, NULL, 0);
-	config_get_uint(f, s, "attempts", 5, 1, 20, &w->attempts, NULL, 0);
-	/* The cap is at least the first delay; its default too. */
-	if (config_get_duration_ms(f, s, "backoff", 1000, 10, 600000, &w->backoff_ms, NULL, 0) >= 0)
-		config_get_duration_ms(f, s, "backoff_max",
-		                       w->backoff_ms > 60000 ? w->backoff_ms : 60000, w->backoff_ms,
-		                       3600000, &w->backoff_max_ms, NULL, 0);
-
-	if (config_get_str(f, s, "secret", "", &w->secret, NULL, 0) == 0 && *w->secret != '\0') {
-		if (w->format != COORD_WEBHOOK_DINGTALK)
-			config_problem(f, s, "secret",
-			               "only DingTalk signs its webhooks (format = dingtalk)");
-		else if (strlen(w->secret) > WEBHOOK_SECRET_MAX)
-			config_problem(f, s, "secret", "longer than %d bytes", WEBHOOK_SECRET_MAX);
-	}
+	if (n == 0)
+		config_problem(f, s, k, "at least one of start, halt, finish");
 }
+
+static void
+check_webhook_url(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	char why[256];
+
+	(void)obj;
+	if (!webhook_url_ok(v, why, sizeof(why)))
+		config_problem(f, s, k, "%s", why);
+}
+
+/* format, one of webhook_formats (checked by the table), as an enum. */
+static const char *const webhook_formats[] = {"json", "dingtalk", "slack", NULL};
+
+static void
+load_webhook_format(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	static const enum coord_webhook_format formats[] = {
+	    COORD_WEBHOOK_JSON, COORD_WEBHOOK_DINGTALK, COORD_WEBHOOK_SLACK};
+	struct coord_webhook *w = obj;
+
+	(void)f;
+	(void)s;
+	(void)k;
+	for (size_t i = 0; webhook_formats[i] != NULL; i++)
+		if (strcmp(v, webhook_formats[i]) == 0)
+			w->format = formats[i];
+}
+
+/* The cap is at least the first delay; its default too. */
+static void
+load_webhook_backoff_max(const struct config *f, const char *s, const char *k, const char *v,
+                         void *obj)
+{
+	struct coord_webhook *w = obj;
+
+	(void)k;
+	(void)v;
+	config_get_duration_ms(f, s, "backoff_max", w->backoff_ms > 60000 ? w->backoff_ms : 60000,
+	                       w->backoff_ms, 3600000, &w->backoff_max_ms, NULL, 0);
+}
+
+static void
+check_webhook_secret(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	const struct coord_webhook *w = obj;
+
+	if (*v == '\0')
+		return;
+	if (w->format != COORD_WEBHOOK_DINGTALK)
+		config_problem(f, s, k, "only DingTalk signs its webhooks (format = dingtalk)");
+	else if (strlen(v) > WEBHOOK_SECRET_MAX)
+		config_problem(f, s, k, "longer than %d bytes", WEBHOOK_SECRET_MAX);
+}
+
+#define WH(member) offsetof(struct coord_webhook, member)
+
+/* The keys of every [webhook.NAME] (the section is the walk's). */
+static const struct config_field webhook_fields[] = {
+    {NULL, "url", CONFIG_STR, CONFIG_REQUIRED, WH(url), NULL, 0, 0, 0, NULL, check_webhook_url},
+    {NULL, "format", CONFIG_STR, CONFIG_CHECK_DEFAULT, CONFIG_UNSTORED, "json", 0, 0, 0,
+     webhook_formats, load_webhook_format},
+    {NULL, "events", CONFIG_CUSTOM, 0, CONFIG_UNSTORED, NULL, 0, 0, 0, NULL, load_webhook_events},
+    {NULL, "timeout", CONFIG_DURATION, 0, WH(timeout_ms), NULL, 5000, 100, 300000, NULL, NULL},
+    {NULL, "attempts", CONFIG_UINT, 0, WH(attempts), NULL, 5, 1, 20, NULL, NULL},
+    {NULL, "backoff", CONFIG_DURATION, CONFIG_CHECK_DEFAULT, WH(backoff_ms), NULL, 1000, 10, 600000,
+     NULL, load_webhook_backoff_max},
+    {NULL, "secret", CONFIG_STR, 0, WH(secret), "", 0, 0, 0, NULL, check_webhook_secret},
+};
+
+#undef WH
 
 /* 0 when nothing is wrong, else -1 with the first problem found in err. */
 static int
@@ -366,16 +405,121 @@ coord_conf_result(const struct coord_conf *c, char *err, size_t errlen)
 	return -1;
 }
 
+/* The checks of config_field rows (config.h): each records its own problems
+ * about section.key; obj is the struct coord_conf being loaded. */
+
+static void
+check_id(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	(void)obj;
+	if (!proto_valid_id(v))
+		config_problem(f, s, k,
+		               "not a valid id (1-64 of [A-Za-z0-9._-], starting alphanumeric)");
+}
+
+static void
+check_control_socket(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	struct sockaddr_un sun;
+
+	(void)obj;
+	if (strlen(v) >= sizeof(sun.sun_path))
+		config_problem(f, s, k, "longer than the %zu bytes a unix socket path may have",
+		               sizeof(sun.sun_path) - 1);
+}
+
+static void
+check_control_group(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	char why[256];
+	int r;
+
+	(void)obj;
+	if (*v == '\0')
+		return;
+	r = group_exists(v, why, sizeof(why));
+	if (r == 0)
+		config_problem(f, s, k, "no group named '%s' on this host", v);
+	else if (r < 0)
+		config_problem(f, s, k, "%s", why);
+}
+
+static void
+check_control_tcp(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	const struct coord_conf *c = obj;
+	const char *tcp = NULL;
+
+	if (*v == '\0')
+		return;
+	if (config_get_endpoint(f, s, k, NULL, CONFIG_ENDPOINT_TCP | CONFIG_ENDPOINT_BIND, &tcp,
+	                        NULL, 0) == 0 &&
+	    c->agents_bind != NULL && strcmp(v, c->agents_bind) == 0)
+		config_problem(f, s, k, "the same endpoint as agents.bind");
+}
+
+static void
+load_operators_row(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	(void)f;
+	(void)s;
+	(void)k;
+	(void)v;
+	load_operators(obj);
+}
+
+static void
+load_metrics_listen(const struct config *f, const char *s, const char *k, const char *v, void *obj)
+{
+	struct coord_conf *c = obj;
+	const char *bad;
+
+	if (*v == '\0')
+		return;
+	bad = listen_addr_parse(v, &c->metrics_addr, &c->metrics_addr_len);
+	if (bad != NULL)
+		config_problem(f, s, k, "%s", bad);
+}
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+
+#define CC(member) offsetof(struct coord_conf, member)
+
+/* Every key of known_keys, in the order they are checked (problems are
+ * found in this order); agents connect over CURVE on TCP. */
+static const struct config_field coord_fields[] = {
+    {"coordinator", "id", CONFIG_STR, CONFIG_REQUIRED, CC(id), NULL, 0, 0, 0, NULL, check_id},
+    {"coordinator", "state_dir", CONFIG_PATH, 0, CC(state_dir), "/var/lib/odc-coordinator", 0, 0, 0,
+     NULL, NULL},
+    {"coordinator", "log_level", CONFIG_STR, 0, CC(log_level), "info", 0, 0, 0, log_levels, NULL},
+    {"keys", "secret_key", CONFIG_PATH, CONFIG_REQUIRED, CC(secret_key), NULL, 0, 0, 0, NULL, NULL},
+    {"agents", "bind", CONFIG_ENDPOINT,
+     CONFIG_REQUIRED | CONFIG_ENDPOINT_TCP | CONFIG_ENDPOINT_BIND, CC(agents_bind), NULL, 0, 0, 0,
+     NULL, NULL},
+    {"agents", "heartbeat", CONFIG_DURATION, 0, CC(heartbeat_ms), NULL, 5000, 1000, 600000, NULL,
+     NULL},
+    {"agents", "lost_after", CONFIG_UINT, 0, CC(lost_after), NULL, 3, 1, 100, NULL, NULL},
+    {"agents", "ack_timeout", CONFIG_DURATION, 0, CC(ack_timeout_ms), NULL, 10000, 1000, 600000,
+     NULL, NULL},
+    {"control", "socket", CONFIG_PATH, CONFIG_CHECK_DEFAULT, CC(control_socket),
+     "/run/odc-coordinator/control.sock", 0, 0, 0, NULL, check_control_socket},
+    {"control", "group", CONFIG_STR, 0, CC(control_group), "", 0, 0, 0, NULL, check_control_group},
+    {"control", "tcp", CONFIG_STR, 0, CC(control_tcp), "", 0, 0, 0, NULL, check_control_tcp},
+    {"trust", "operators", CONFIG_CUSTOM, CONFIG_REQUIRED, CONFIG_UNSTORED, NULL, 0, 0, 0, NULL,
+     load_operators_row},
+    {"trust", "skew", CONFIG_DURATION, 0, CC(skew_ms), NULL, 30000, 0, 600000, NULL, NULL},
+    {"metrics", "listen", CONFIG_STR, 0, CC(metrics_listen), "", 0, 0, 0, NULL,
+     load_metrics_listen},
+};
+
+#undef CC
+
 int
 coord_conf_load(const char *path, struct coord_conf *c, char *err, size_t errlen)
 {
-	static const char *const levels[] = {"debug", "info", "warn", "error"};
-	struct sockaddr_un sun;
 	const char *webhooks[COORD_MAX_WEBHOOKS], **known = NULL;
 	size_t n_webhooks = 0;
 	struct config *f;
-	char why[256];
-	bool ok;
 
 	memset(c, 0, sizeof(*c));
 	c->cfg = f = config_load(path, err, errlen);
@@ -394,80 +538,14 @@ coord_conf_load(const char *path, struct coord_conf *c, char *err, size_t errlen
 	config_check_known(f, known, NULL, 0);
 	free(known);
 
-	/* [coordinator] */
-	if (config_require(f, "coordinator", "id", NULL, 0) == 0 &&
-	    config_get_str(f, "coordinator", "id", NULL, &c->id, NULL, 0) == 0 &&
-	    !proto_valid_id(c->id))
-		config_problem(f, "coordinator", "id",
-		               "not a valid id (1-64 of [A-Za-z0-9._-], starting alphanumeric)");
-	config_get_path(f, "coordinator", "state_dir", "/var/lib/odc-coordinator", &c->state_dir,
-	                NULL, 0);
-	if (config_get_str(f, "coordinator", "log_level", "info", &c->log_level, NULL, 0) == 0) {
-		ok = false;
-		for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-			ok = ok || strcmp(c->log_level, levels[i]) == 0;
-		if (!ok)
-			config_problem(f, "coordinator", "log_level",
-			               "expected debug, info, warn or error");
+	config_load_fields(f, NULL, coord_fields, sizeof(coord_fields) / sizeof(coord_fields[0]),
+	                   c);
+	for (size_t i = 0; i < n_webhooks; i++) {
+		c->webhooks[i].name = webhooks[i] + strlen(WEBHOOK_PREFIX);
+		config_load_fields(f, webhooks[i], webhook_fields,
+		                   sizeof(webhook_fields) / sizeof(webhook_fields[0]),
+		                   &c->webhooks[i]);
 	}
-
-	/* [keys] */
-	config_require(f, "keys", "secret_key", NULL, 0);
-	config_get_path(f, "keys", "secret_key", NULL, &c->secret_key, NULL, 0);
-
-	/* [agents] (agents connect over CURVE on TCP) */
-	config_require(f, "agents", "bind", NULL, 0);
-	config_get_endpoint(f, "agents", "bind", NULL, CONFIG_ENDPOINT_TCP | CONFIG_ENDPOINT_BIND,
-	                    &c->agents_bind, NULL, 0);
-	config_get_duration_ms(f, "agents", "heartbeat", 5000, 1000, 600000, &c->heartbeat_ms, NULL,
-	                       0);
-	config_get_uint(f, "agents", "lost_after", 3, 1, 100, &c->lost_after, NULL, 0);
-	config_get_duration_ms(f, "agents", "ack_timeout", 10000, 1000, 600000, &c->ack_timeout_ms,
-	                       NULL, 0);
-
-	/* [control] */
-	if (config_get_path(f, "control", "socket", "/run/odc-coordinator/control.sock",
-	                    &c->control_socket, NULL, 0) >= 0 &&
-	    strlen(c->control_socket) >= sizeof(sun.sun_path))
-		config_problem(f, "control", "socket",
-		               "longer than the %zu bytes a unix socket path may have",
-		               sizeof(sun.sun_path) - 1);
-	if (config_get_str(f, "control", "group", "", &c->control_group, NULL, 0) == 0 &&
-	    *c->control_group != '\0') {
-		int r = group_exists(c->control_group, why, sizeof(why));
-		if (r == 0)
-			config_problem(f, "control", "group", "no group named '%s' on this host",
-			               c->control_group);
-		else if (r < 0)
-			config_problem(f, "control", "group", "%s", why);
-	}
-	if (config_get_str(f, "control", "tcp", "", &c->control_tcp, NULL, 0) == 0 &&
-	    *c->control_tcp != '\0') {
-		const char *tcp = NULL;
-		if (config_get_endpoint(f, "control", "tcp", NULL,
-		                        CONFIG_ENDPOINT_TCP | CONFIG_ENDPOINT_BIND, &tcp, NULL,
-		                        0) == 0 &&
-		    c->agents_bind != NULL && strcmp(c->control_tcp, c->agents_bind) == 0)
-			config_problem(f, "control", "tcp", "the same endpoint as agents.bind");
-	}
-
-	/* [trust] */
-	config_require(f, "trust", "operators", NULL, 0);
-	load_operators(c);
-	config_get_duration_ms(f, "trust", "skew", 30000, 0, 600000, &c->skew_ms, NULL, 0);
-
-	/* [metrics] */
-	if (config_get_str(f, "metrics", "listen", "", &c->metrics_listen, NULL, 0) == 0 &&
-	    *c->metrics_listen != '\0') {
-		const char *bad =
-		    listen_addr_parse(c->metrics_listen, &c->metrics_addr, &c->metrics_addr_len);
-		if (bad != NULL)
-			config_problem(f, "metrics", "listen", "%s", bad);
-	}
-
-	/* [webhook.NAME] */
-	for (size_t i = 0; i < n_webhooks; i++)
-		load_webhook(c, webhooks[i], &c->webhooks[i]);
 	c->n_webhooks = n_webhooks;
 	return coord_conf_result(c, err, errlen);
 }
