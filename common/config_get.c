@@ -150,87 +150,76 @@ config_parse_scaled(const char *s, const struct config_unit *units, size_t nunit
 	return -1;
 }
 
-/* Shows a duration the way a user would write it: the largest exact unit. */
+/* A scaled quantity (a duration, a size): how it is parsed and shown. */
+struct config_scale {
+	const char *what;                /* "a duration" */
+	const char *examples;            /* for messages */
+	const struct config_unit *parse; /* units accepted after the digits */
+	size_t nparse;
+	int icase;                      /* units are case-insensitive */
+	const struct config_unit *show; /* units for messages, largest first */
+	size_t nshow;
+	const char *base; /* shown after a number no unit divides */
+};
+
+#define CONFIG_NUNITS(u) (sizeof(u) / sizeof((u)[0]))
+
+static const struct config_unit config_duration_shown[] = {
+    {"d", 86400000},
+    {"h", 3600000},
+    {"m", 60000},
+    {"s", 1000},
+};
+static const struct config_scale config_duration = {
+    "a duration",
+    "1500ms, 30s, 5m, 2h",
+    config_duration_units,
+    CONFIG_NUNITS(config_duration_units),
+    0,
+    config_duration_shown,
+    CONFIG_NUNITS(config_duration_shown),
+    "ms",
+};
+
+static const struct config_unit config_size_shown[] = {
+    {"T", 1ULL << 40},
+    {"G", 1ULL << 30},
+    {"M", 1ULL << 20},
+    {"K", 1ULL << 10},
+};
+static const struct config_scale config_size = {
+    "a size",
+    "10K, 512M, 8G",
+    config_size_units,
+    CONFIG_NUNITS(config_size_units),
+    1,
+    config_size_shown,
+    CONFIG_NUNITS(config_size_shown),
+    "",
+};
+
+/* Shows n the way a user would write it: the largest exact unit. */
 static void
-config_show_duration(uint64_t ms, char *out, size_t outlen)
+config_show_scaled(uint64_t n, const struct config_scale *k, char *out, size_t outlen)
 {
-	static const struct config_unit units[] = {
-	    {"d", 86400000},
-	    {"h", 3600000},
-	    {"m", 60000},
-	    {"s", 1000},
-	};
 	size_t i;
 
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (ms != 0 && ms % units[i].mult == 0) {
-			snprintf(out, outlen, "%llu%s", (unsigned long long)(ms / units[i].mult),
-			         units[i].name);
+	for (i = 0; i < k->nshow; i++) {
+		if (n != 0 && n % k->show[i].mult == 0) {
+			snprintf(out, outlen, "%llu%s", (unsigned long long)(n / k->show[i].mult),
+			         k->show[i].name);
 			return;
 		}
 	}
-	snprintf(out, outlen, "%llums", (unsigned long long)ms);
+	snprintf(out, outlen, "%llu%s", (unsigned long long)n, k->base);
 }
 
-static void
-config_show_size(uint64_t n, char *out, size_t outlen)
-{
-	static const struct config_unit units[] = {
-	    {"T", 1ULL << 40},
-	    {"G", 1ULL << 30},
-	    {"M", 1ULL << 20},
-	    {"K", 1ULL << 10},
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (n != 0 && n % units[i].mult == 0) {
-			snprintf(out, outlen, "%llu%s", (unsigned long long)(n / units[i].mult),
-			         units[i].name);
-			return;
-		}
-	}
-	snprintf(out, outlen, "%llu", (unsigned long long)n);
-}
-
-int
-config_parse_duration_ms(const char *s, uint64_t *ms)
-{
-	return config_parse_scaled(s, config_duration_units,
-	                           sizeof(config_duration_units) / sizeof(config_duration_units[0]),
-	                           0, ms);
-}
-
-int
-config_get_duration_ms(const struct config *c, const char *section, const char *key,
-                       uint64_t def_ms, uint64_t min_ms, uint64_t max_ms, uint64_t *out_ms,
-                       char *err, size_t errlen)
-{
-	const struct config_entry *e = config_find(c, section, key);
-	char shown[300], lo[32], hi[32];
-	uint64_t v = 0;
-
-	if (e == NULL) {
-		*out_ms = def_ms;
-		return 1;
-	}
-	if (config_parse_duration_ms(e->value, &v) != 0 || v < min_ms || v > max_ms) {
-		config_quote(e->value, shown, sizeof(shown));
-		config_show_duration(min_ms, lo, sizeof(lo));
-		config_show_duration(max_ms, hi, sizeof(hi));
-		config_fail(
-		    c, section, key, e->line, err, errlen,
-		    "expected a duration from %s to %s (e.g. 1500ms, 30s, 5m, 2h), got '%s'", lo,
-		    hi, shown);
-		return -1;
-	}
-	*out_ms = v;
-	return 0;
-}
-
-int
-config_get_size(const struct config *c, const char *section, const char *key, uint64_t def,
-                uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen)
+/* config_get_duration_ms and config_get_size: a value of kind k from min to
+ * max, else "expected <what> from <min> to <max> (e.g. ...), got '...'". */
+static int
+config_get_scaled(const struct config *c, const char *section, const char *key, uint64_t def,
+                  uint64_t min, uint64_t max, uint64_t *out, const struct config_scale *k,
+                  char *err, size_t errlen)
 {
 	const struct config_entry *e = config_find(c, section, key);
 	char shown[300], lo[32], hi[32];
@@ -240,20 +229,41 @@ config_get_size(const struct config *c, const char *section, const char *key, ui
 		*out = def;
 		return 1;
 	}
-	if (config_parse_scaled(e->value, config_size_units,
-	                        sizeof(config_size_units) / sizeof(config_size_units[0]), 1,
-	                        &v) != 0 ||
-	    v < min || v > max) {
+	if (config_parse_scaled(e->value, k->parse, k->nparse, k->icase, &v) != 0 || v < min ||
+	    v > max) {
 		config_quote(e->value, shown, sizeof(shown));
-		config_show_size(min, lo, sizeof(lo));
-		config_show_size(max, hi, sizeof(hi));
+		config_show_scaled(min, k, lo, sizeof(lo));
+		config_show_scaled(max, k, hi, sizeof(hi));
 		config_fail(c, section, key, e->line, err, errlen,
-		            "expected a size from %s to %s (e.g. 10K, 512M, 8G), got '%s'", lo, hi,
-		            shown);
+		            "expected %s from %s to %s (e.g. %s), got '%s'", k->what, lo, hi,
+		            k->examples, shown);
 		return -1;
 	}
 	*out = v;
 	return 0;
+}
+
+int
+config_parse_duration_ms(const char *s, uint64_t *ms)
+{
+	return config_parse_scaled(s, config_duration.parse, config_duration.nparse,
+	                           config_duration.icase, ms);
+}
+
+int
+config_get_duration_ms(const struct config *c, const char *section, const char *key,
+                       uint64_t def_ms, uint64_t min_ms, uint64_t max_ms, uint64_t *out_ms,
+                       char *err, size_t errlen)
+{
+	return config_get_scaled(c, section, key, def_ms, min_ms, max_ms, out_ms, &config_duration,
+	                         err, errlen);
+}
+
+int
+config_get_size(const struct config *c, const char *section, const char *key, uint64_t def,
+                uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen)
+{
+	return config_get_scaled(c, section, key, def, min, max, out, &config_size, err, errlen);
 }
 
 /* Is p an absolute path in normal form (see config_get_path)? */

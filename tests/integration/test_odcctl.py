@@ -151,6 +151,10 @@ USAGE = [
     (["exec", "ping", "--all", "--step-deadline", "2d"], "--step-deadline 2d"),
     (["exec", "ping", "--all", "--job-deadline", "8d"], "--job-deadline 8d"),
     (["exec", "ping", "--all", "--job-deadline", "5x"], "--job-deadline 5x"),
+    # The configuration files' duration grammar; ms are rounded up to whole seconds.
+    (["exec", "ping", "--all", "--step-deadline", "0ms"], "--step-deadline 0ms"),
+    (["exec", "ping", "--all", "--step-deadline", "1.5s"], "--step-deadline 1.5s"),
+    (["exec", "ping", "--all", "--job-deadline", "604800001ms"], "--job-deadline 604800001ms"),
     (["exec", "ping", "--all", "--reason", "r" * 257], "--reason"),
     (["rollback", "--all", "--to", "4.2.0"], "give --backup DIR"),
     (["rollback", "--all", "--backup", "/b"], "give --to TAG"),
@@ -910,6 +914,18 @@ def test_rollback_careful_defaults_canary_cap_and_flags(coord):
     assert job["expires_ms"] == job["created_ms"] + 604800_000
     assert job["reason"] == "ODC 4.3.0 broke"
     assert [h["host"] for h in job["hosts"]] == ["h1", "h2"]
+
+
+def test_deadline_duration_in_ms_is_rounded_up(coord):
+    # odcctl reads durations as the configuration files do; deadlines are whole
+    # seconds, so a value in ms is rounded up (never shorter than asked).
+    coord.agent("h1", start=False)
+    p = coord.ctl("exec", "ping", "--all", "--step-deadline", "1500ms", "--job-deadline",
+                  "90000ms", "--detach")
+    assert p.returncode == 0, p.stderr
+    job = coord.job(p.stdout.strip())
+    assert (job["policy"]["step_deadline_s"], job["policy"]["job_deadline_s"]) == (2, 90)
+    assert job["expires_ms"] == job["created_ms"] + 90_000
 
 
 # ---------------------------------------------------------------- following a job
