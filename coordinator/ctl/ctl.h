@@ -12,9 +12,7 @@
  *   follow.c    following a job to its end                     (job, client, output, ctx)
  *   submit.c    building, signing, submitting and following a job
  *   cmd-*.c     one subcommand each: its entry and exec; none calls another
- *   odcctl.c    main: the options before the command, the command table
- * One exception until the duration grammar is shared with the configuration's:
- * ctl_parse_duration_s is still in odcctl.c (submit.c calls it). */
+ *   odcctl.c    main: the options before the command, the command table */
 #ifndef ODC_CTL_H
 #define ODC_CTL_H
 
@@ -194,7 +192,7 @@ int ctl_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
 /* Parses a duration in the grammar of config_parse_duration_ms (a number with
  * ms, s, m, h or d, or bare seconds), rounded up to whole seconds ("1500ms"
- * is 2). Returns 0 with seconds in *out, or -1. (odcctl.c) */
+ * is 2). Returns 0 with seconds in *out, or -1. */
 int ctl_parse_duration_s(const char *s, uint64_t *out);
 
 /* ---- conf.c: the configuration and the operator key ---- */

@@ -172,3 +172,15 @@ ctl_parse_uint(const char *s, uint64_t max, uint64_t *out)
 	*out = v;
 	return 0;
 }
+
+int
+ctl_parse_duration_s(const char *s, uint64_t *out)
+{
+	uint64_t ms;
+
+	if (config_parse_duration_ms(s, &ms) != 0)
+		return -1;
+	/* Rounded up: a deadline given in ms never ends before the time asked. */
+	*out = ms / 1000 + (ms % 1000 != 0 ? 1 : 0);
+	return 0;
+}

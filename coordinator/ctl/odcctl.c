@@ -1,7 +1,6 @@
 /* odcctl: the operators' command line for odc-coordinator. This file is its
  * main, the top layer: the options before the command, the command table and
- * dispatch. (ctl_parse_duration_s is here until the duration grammar is
- * shared with the configuration's.) */
+ * dispatch. */
 #include <string.h>
 
 #include "common/log.h"
@@ -40,18 +39,6 @@ ctl_main_usage(FILE *f)
 	       "target, 2 usage, configuration or argument error (also an unknown host or job),\n"
 	       "3 the coordinator is unreachable (no reply within the timeout, no control socket,\n"
 	       "or this operator key refused), 4 the job was halted or aborted.\n");
-}
-
-int
-ctl_parse_duration_s(const char *s, uint64_t *out)
-{
-	uint64_t ms;
-
-	if (config_parse_duration_ms(s, &ms) != 0)
-		return -1;
-	/* Rounded up: a deadline given in ms never ends before the time asked. */
-	*out = ms / 1000 + (ms % 1000 != 0 ? 1 : 0);
-	return 0;
 }
 
 static const struct ctl_cmd *
