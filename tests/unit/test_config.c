@@ -526,6 +526,93 @@ test_parse_duration(void **state)
 	}
 }
 
+/* What config_load_fields fills, for test_load_fields. */
+struct fields_obj {
+	const char *name;
+	const char *mode;
+	uint64_t port;
+	uint64_t wait_ms;
+	uint64_t size;
+	int custom_calls;
+	const char *checked;
+};
+
+static void
+fields_custom(const struct config *c, const char *s, const char *k, const char *v, void *obj)
+{
+	struct fields_obj *o = obj;
+
+	(void)c;
+	(void)s;
+	(void)k;
+	assert_null(v);
+	o->custom_calls++;
+}
+
+static void
+fields_check(const struct config *c, const char *s, const char *k, const char *v, void *obj)
+{
+	struct fields_obj *o = obj;
+
+	o->checked = v;
+	if (strcmp(v, "bad") == 0)
+		config_problem(c, s, k, "checked and refused");
+}
+
+/* The table walk: defaults, stored values, required keys, words, checks and
+ * CONFIG_CUSTOM rows, with problems in table order. */
+static void
+test_load_fields(void **state)
+{
+	static const char *const modes[] = {"fast", "safe", "slow", NULL};
+	static const struct config_field fields[] = {
+	    {"s", "name", CONFIG_STR, CONFIG_REQUIRED, offsetof(struct fields_obj, name), NULL, 0,
+	     0, 0, NULL, fields_check},
+	    {"s", "mode", CONFIG_STR, CONFIG_CHECK_DEFAULT, offsetof(struct fields_obj, mode),
+	     "safe", 0, 0, 0, modes, NULL},
+	    {"s", "port", CONFIG_UINT, 0, offsetof(struct fields_obj, port), NULL, 80, 1, 65535,
+	     NULL, NULL},
+	    {"s", "wait", CONFIG_DURATION, 0, offsetof(struct fields_obj, wait_ms), NULL, 1000, 0,
+	     60000, NULL, NULL},
+	    {"s", "size", CONFIG_SIZE, 0, offsetof(struct fields_obj, size), NULL, 1024, 1,
+	     1ULL << 30, NULL, NULL},
+	    {"s", "list", CONFIG_CUSTOM, 0, CONFIG_UNSTORED, NULL, 0, 0, 0, NULL, fields_custom},
+	    {NULL, "need", CONFIG_STR, CONFIG_REQUIRED, CONFIG_UNSTORED, NULL, 0, 0, 0, NULL, NULL},
+	};
+	struct config *c = load_ok("[s]\nname = n1\nwait = 1500ms\n");
+	struct fields_obj o;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	config_load_fields(c, "s", fields, sizeof(fields) / sizeof(fields[0]), &o);
+	assert_string_equal(o.name, "n1");
+	assert_string_equal(o.checked, "n1");
+	assert_string_equal(o.mode, "safe");
+	assert_true(o.port == 80 && o.wait_ms == 1500 && o.size == 1024);
+	assert_int_equal(o.custom_calls, 1);
+	assert_int_equal(config_problem_count(c), 1);
+	assert_string_equal(config_problem_text(c, 0), "t.ini:1: s.need: required key missing");
+	config_free(c);
+
+	c = load_ok("[s]\nname = bad\nmode = quick\nport = 0\nwait = 2m\n");
+	memset(&o, 0, sizeof(o));
+	o.port = 7;
+	config_load_fields(c, "s", fields, sizeof(fields) / sizeof(fields[0]), &o);
+	assert_int_equal(config_problem_count(c), 5);
+	assert_string_equal(config_problem_text(c, 0), "t.ini:2: s.name: checked and refused");
+	assert_string_equal(config_problem_text(c, 1),
+	                    "t.ini:3: s.mode: expected fast, safe or slow");
+	assert_string_equal(config_problem_text(c, 2),
+	                    "t.ini:4: s.port: expected an integer from 1 to 65535, got '0'");
+	assert_string_equal(config_problem_text(c, 3),
+	                    "t.ini:5: s.wait: expected a duration from 0ms to 1m (e.g. 1500ms, "
+	                    "30s, 5m, 2h), got '2m'");
+	assert_string_equal(config_problem_text(c, 4), "t.ini:1: s.need: required key missing");
+	/* A bad value leaves the field as it was. */
+	assert_true(o.port == 7 && o.wait_ms == 0);
+	config_free(c);
+}
+
 static void
 test_get_duration(void **state)
 {
@@ -775,6 +862,7 @@ main(void)
 	    cmocka_unit_test(test_get_uint),
 	    cmocka_unit_test(test_get_bool),
 	    cmocka_unit_test(test_parse_duration),
+	    cmocka_unit_test(test_load_fields),
 	    cmocka_unit_test(test_get_duration),
 	    cmocka_unit_test(test_get_size),
 	    cmocka_unit_test(test_get_path),
