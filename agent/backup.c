@@ -3,7 +3,8 @@
  * its DDL, the CSV dialect of the data files (found by reading them), row
  * counts and the ODC version from the migrate_schema_history data. Nothing
  * inside the backup is followed through a symbolic link and every read is
- * bounded. */
+ * bounded. The CSV reader is in backup_csv.c, the names and the opening of
+ * folders and files in backup_fs.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>

@@ -375,8 +375,8 @@ csv_eof(struct csv *c)
  * messages. Returns the record count; -1 with "label:line: what" for a
  * fault of the data (*fail_line set), -2 for a read error or no memory. */
 long long
-backup_csv_run(int fd, const char *label, size_t max_field, struct csv_opts *o, csv_line_fn fn, void *ctx,
-        unsigned long long *fail_line, char *err, size_t errlen)
+backup_csv_run(int fd, const char *label, size_t max_field, struct csv_opts *o, csv_line_fn fn,
+               void *ctx, unsigned long long *fail_line, char *err, size_t errlen)
 {
 	struct csv *c;
 	long long rc = -2;
@@ -469,8 +469,8 @@ backup_csv_read_fd(int fd, const char *name, const struct backup_dialect *d, siz
 	o.quote = d->quote;
 	o.escape = d->escape;
 	o.header = d->header;
-	rc = backup_csv_run(fd, name, max_field, &o, fn != NULL ? csv_adapt_fn : NULL, &a, NULL, err,
-	             errlen);
+	rc = backup_csv_run(fd, name, max_field, &o, fn != NULL ? csv_adapt_fn : NULL, &a, NULL,
+	                    err, errlen);
 	return rc < 0 ? -1 : rc;
 }
 

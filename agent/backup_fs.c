@@ -108,7 +108,8 @@ backup_classify(const char *name, size_t *tlen)
 	if (dot2 == NULL)
 		return BACKUP_FILE_DATA; /* <t>.N.csv */
 	dot2++;
-	return digits_ok(dot2, blen - (size_t)(dot2 - name)) ? BACKUP_FILE_DATA : BACKUP_FILE_UNKNOWN;
+	return digits_ok(dot2, blen - (size_t)(dot2 - name)) ? BACKUP_FILE_DATA
+	                                                     : BACKUP_FILE_UNKNOWN;
 }
 
 static int
@@ -123,6 +124,9 @@ backup_table_cmp(const void *a, const void *b)
 	return strcmp(((const struct backup_table *)a)->name,
 	              ((const struct backup_table *)b)->name);
 }
+
+/* ------------------------------------------------------------------ */
+/* Folders and files */
 
 /* Opens the directory name under dirfd without following a link. Returns
  * the fd, or -1 with errno ENOENT when it does not exist, ELOOP when it is a
@@ -218,8 +222,8 @@ backup_list_dir(int fd, char ***names, size_t *n, size_t max)
 /* Reads the schema file name in dirfd (at most SCHEMA_MAX bytes, no NUL
  * byte) into a malloc'd NUL-terminated *text. */
 int
-backup_read_schema(int dirfd, const char *name, const char *label, char **text, size_t *len, char *err,
-            size_t errlen)
+backup_read_schema(int dirfd, const char *name, const char *label, char **text, size_t *len,
+                   char *err, size_t errlen)
 {
 	struct stat st;
 	char *t = NULL;
@@ -278,7 +282,7 @@ out:
  * FIFO. Returns the fd or -1 with "label: what". */
 int
 backup_open_regular(int dirfd, const char *name, const char *label, struct stat *st, char *err,
-             size_t errlen)
+                    size_t errlen)
 {
 	int fd, e;
 
@@ -298,7 +302,6 @@ backup_open_regular(int dirfd, const char *name, const char *label, struct stat 
 	}
 	return fd;
 }
-
 
 /* ------------------------------------------------------------------ */
 /* Schema files */

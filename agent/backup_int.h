@@ -74,8 +74,8 @@ int backup_list_dir(int fd, char ***names, size_t *n, size_t max);
  * through a symbolic link in its last component, and never blocking on a
  * FIFO; *st is its fstat. Returns the fd (the caller closes it) or -1 with
  * "label: what" in err. */
-int backup_open_regular(int dirfd, const char *name, const char *label, struct stat *st,
-                        char *err, size_t errlen);
+int backup_open_regular(int dirfd, const char *name, const char *label, struct stat *st, char *err,
+                        size_t errlen);
 
 /* Reads the schema file name in dirfd (at most SCHEMA_MAX bytes, no NUL
  * byte) into a malloc'd NUL-terminated *text (the caller frees it), *len

@@ -14,6 +14,9 @@
 #include "agent/ddl.h"
 #include "agent/ddl_lex.h"
 
+/* ------------------------------------------------------------------ */
+/* Foreign keys */
+
 /* [CONSTRAINT [symbol]] FOREIGN KEY at a. */
 static bool
 fk_start(const struct parse *p, size_t a, size_t b)

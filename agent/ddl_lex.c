@@ -200,8 +200,8 @@ lex_ident(struct parse *p, size_t i, size_t end, const char *what, char out[DDL_
 
 	if (i >= end || (p->t[i].type != TK_WORD && p->t[i].type != TK_QID)) {
 		if (i >= end)
-			return lex_fail(p, lex_line_of(p, i), "expected %s, found the end of the statement",
-			            what);
+			return lex_fail(p, lex_line_of(p, i),
+			                "expected %s, found the end of the statement", what);
 		return lex_fail(
 		    p, p->t[i].line, "expected %s, found `%.*s`", what,
 		    (int)(p->t[i].end - p->t[i].start > 32 ? 32 : p->t[i].end - p->t[i].start),
@@ -280,7 +280,8 @@ lex_split_commas(struct parse *p, size_t a, size_t b, struct span **out, size_t 
 		else if (i == b || (depth == 0 && lex_is_punct(p, i, b, ','))) {
 			if (cnt >= max) {
 				free(v);
-				return lex_fail(p, lex_line_of(p, i), "more than %zu elements", max);
+				return lex_fail(p, lex_line_of(p, i), "more than %zu elements",
+				                max);
 			}
 			v[cnt].a = start;
 			v[cnt].b = i;
@@ -469,7 +470,7 @@ lex_statements(struct parse *p, const char *text, size_t len, struct span **out,
 			if (cnt >= DDL_MAX_ELEMENTS) {
 				free(v);
 				return lex_fail(p, p->t[start].line, "more than %d statements",
-				            DDL_MAX_ELEMENTS);
+				                DDL_MAX_ELEMENTS);
 			}
 			depth = 0;
 			for (k = start; k < i; k++) {
@@ -502,6 +503,6 @@ lex_not_about(struct parse *p, const struct span *st, const char *kind, const ch
 
 	lex_excerpt(p, st->a, st->b, ex);
 	return lex_fail(p, p->t[st->a].line,
-	            "schema file holds a statement that is not about %s %s: %s", kind, name, ex);
+	                "schema file holds a statement that is not about %s %s: %s", kind, name,
+	                ex);
 }
-

@@ -43,8 +43,8 @@ struct span {
 };
 
 /* Writes "line N: what" into p->err (when there is one). Returns -1. */
-int __attribute__((format(printf, 3, 4))) lex_fail(struct parse *p, unsigned line,
-                                                   const char *fmt, ...);
+int __attribute__((format(printf, 3, 4)))
+lex_fail(struct parse *p, unsigned line, const char *fmt, ...);
 
 /* Tokenizes text (len bytes) into p and splits it into statements (those
  * with no token are dropped), checking that parentheses balance in each.
@@ -65,8 +65,7 @@ unsigned lex_line_of(const struct parse *p, size_t i);
 int lex_ident(struct parse *p, size_t i, size_t end, const char *what, char out[DDL_NAME_MAX + 1]);
 
 /* [db.]name at *i: the last part into out, *i past it. Returns 0 or -1. */
-int lex_qname(struct parse *p, size_t *i, size_t end, const char *what,
-              char out[DDL_NAME_MAX + 1]);
+int lex_qname(struct parse *p, size_t *i, size_t end, const char *what, char out[DDL_NAME_MAX + 1]);
 
 /* The ')' matching the '(' at i (end when there is none); parentheses are
  * known to balance. */
