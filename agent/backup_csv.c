@@ -233,6 +233,15 @@ csv_opens_quote(struct csv *c, char ch)
 	return c->quote != 0 && ch == c->quote;
 }
 
+/* A CR in an unquoted field that no '\n' follows (another byte or the end
+ * of the input) is data. Returns what csv_put returns. */
+static int
+csv_lone_cr(struct csv *c)
+{
+	csv_raw(c, '\r');
+	return csv_put(c, '\r');
+}
+
 /* What may follow a field, unquoted or after its closing quote: ',' ends
  * it and '\n' ends the record (both back to ST_FIELD); '\r' waits in
  * cr_state for a '\n'. Returns whether ch was one of them, *rc what ending
@@ -293,10 +302,8 @@ csv_byte(struct csv *c, char ch)
 				c->state = ST_FIELD;
 				return csv_end_record(c);
 			}
-			/* A lone CR is data. */
 			c->state = ST_PLAIN;
-			csv_raw(c, '\r');
-			rc = csv_put(c, '\r');
+			rc = csv_lone_cr(c);
 			if (rc != 0)
 				return rc;
 			continue;
@@ -349,8 +356,7 @@ csv_eof(struct csv *c)
 	case ST_QUOTED_ESC:
 		return csv_fail(c, c->quote_line, "unterminated quote");
 	case ST_PLAIN_CR:
-		csv_raw(c, '\r');
-		rc = csv_put(c, '\r');
+		rc = csv_lone_cr(c);
 		if (rc != 0)
 			return rc;
 		break;
