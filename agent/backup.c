@@ -3,9 +3,8 @@
  * its DDL, the CSV dialect of the data files (found by reading them), row
  * counts and the ODC version from the migrate_schema_history data. Nothing
  * inside the backup is followed through a symbolic link and every read is
- * bounded. */
-#include <assert.h>
-#include <dirent.h>
+ * bounded. The CSV reader is in backup_csv.c, the names and the opening of
+ * folders and files in backup_fs.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -18,639 +17,16 @@
 
 #include "common/buf.h"
 #include "agent/backup.h"
+#include "agent/backup_int.h"
 #include "agent/guard.h"
 #include "agent/ddl.h"
 #include "common/version.h"
 
-#define CSV_MAX_FIELDS 1024
-#define CSV_CHUNK      65536
-#define SCHEMA_MAX     DDL_TEXT_MAX /* a -schema.sql file we read */
 #define HISTORY_TABLE  "migrate_schema_history"
-#define SCHEMA_SUFFIX  "-schema.sql"
-#define DIGITS_MAX     18   /* in the N and M of <t>.N.M.csv */
-#define KIND_MAX       23   /* bytes of an object kind folder's name */
 #define OBJDIR_ENTRIES 1000 /* entries of data/<db> or data/ we look at */
 
 /* ------------------------------------------------------------------ */
-/* CSV */
-
-/* The callback used inside this file: the public one plus the line on
- * which the record starts. */
-typedef int (*csv_line_fn)(void *ctx, char **fields, size_t n, unsigned long long line);
-
-/* How one read goes. quote 0 means "not known yet": the first field that
- * starts with ' or " sets it (and it is reported back). */
-struct csv_opts {
-	char quote;
-	char escape; /* '\\' or 0 */
-	bool header; /* skip the first record */
-};
-
-enum csv_state {
-	ST_FIELD,        /* at the start of a field */
-	ST_PLAIN,        /* in an unquoted field */
-	ST_PLAIN_CR,     /* in an unquoted field, just after a '\r' */
-	ST_PLAIN_ESC,    /* in an unquoted field, just after the escape */
-	ST_QUOTED,       /* in a quoted field */
-	ST_QUOTED_ESC,   /* in a quoted field, just after the escape */
-	ST_QUOTED_QUOTE, /* in a quoted field, just after a quote */
-	ST_CLOSED,       /* after a quoted field's closing quote */
-	ST_CLOSED_CR,    /* after the closing quote and a '\r' */
-};
-
-struct csv {
-	const char *label;
-	size_t max_field;
-	size_t max_record;
-	csv_line_fn fn;
-	void *ctx;
-	bool stop; /* fn asked to stop */
-	char quote, escape;
-	bool skip_header, skipped;
-
-	/* The current record: its fields back to back, each NUL-terminated
-	 * (kept only when there is a callback). */
-	char *data;
-	size_t len, cap;
-	size_t start[CSV_MAX_FIELDS];
-	bool null[CSV_MAX_FIELDS];
-	char *ptrs[CSV_MAX_FIELDS];
-	size_t nfields;
-	size_t flen;   /* bytes in the current field */
-	bool fquoted;  /* the current field was quoted */
-	size_t rawlen; /* bytes of the current unquoted field as written... */
-	char raw[2];   /* ...and its first two: \N is NULL, \E empty */
-	bool rec_open; /* a byte of the current record has been seen */
-
-	enum csv_state state;
-	unsigned long long line, rec_line, quote_line, fail_line;
-	long long count;
-	char *err;
-	size_t errlen;
-	unsigned char chunk[CSV_CHUNK];
-};
-
-static int
-csv_fail(struct csv *c, unsigned long long line, const char *what)
-{
-	snprintf(c->err, c->errlen, "%s:%llu: %s", c->label, line, what);
-	c->fail_line = line;
-	return -1;
-}
-
-static int
-csv_grow(struct csv *c, size_t need)
-{
-	size_t ncap;
-	char *nd;
-
-	if (need <= c->cap)
-		return 0;
-	ncap = c->cap != 0 ? c->cap : 256;
-	while (ncap < need)
-		ncap *= 2;
-	nd = realloc(c->data, ncap);
-	if (nd == NULL) {
-		snprintf(c->err, c->errlen, "%s:%llu: out of memory", c->label, c->line);
-		return -2;
-	}
-	c->data = nd;
-	c->cap = ncap;
-	return 0;
-}
-
-static int
-csv_put(struct csv *c, char ch)
-{
-	char what[96];
-
-	if (c->flen >= c->max_field) {
-		snprintf(what, sizeof(what), "field longer than %zu bytes", c->max_field);
-		return csv_fail(c, c->line, what);
-	}
-	c->flen++;
-	if (c->fn == NULL)
-		return 0;
-	if (c->len >= c->max_record) {
-		snprintf(what, sizeof(what), "record longer than %zu bytes", c->max_record);
-		return csv_fail(c, c->rec_line, what);
-	}
-	if (c->len + 1 > c->cap) {
-		int rc = csv_grow(c, c->len + 1);
-
-		if (rc != 0)
-			return rc;
-	}
-	c->data[c->len++] = ch;
-	return 0;
-}
-
-/* The byte after the escape, as Apache Commons CSV reads it: \n \r \t \b
- * \f are control characters, a raw control character is itself, the
- * quote, the separator and the escape are themselves, and any other byte
- * keeps its backslash (so \N stays \N). */
-static int
-csv_put_escaped(struct csv *c, char ch)
-{
-	int rc;
-
-	switch (ch) {
-	case 'n':
-		return csv_put(c, '\n');
-	case 'r':
-		return csv_put(c, '\r');
-	case 't':
-		return csv_put(c, '\t');
-	case 'b':
-		return csv_put(c, '\b');
-	case 'f':
-		return csv_put(c, '\f');
-	case '\n':
-	case '\r':
-	case '\t':
-	case '\b':
-	case '\f':
-	case ',':
-	case '\\':
-		return csv_put(c, ch);
-	default:
-		if (ch == c->quote || (c->quote == 0 && (ch == '\'' || ch == '"')))
-			return csv_put(c, ch);
-		rc = csv_put(c, '\\');
-		return rc != 0 ? rc : csv_put(c, ch);
-	}
-}
-
-static void
-csv_raw(struct csv *c, char ch)
-{
-	if (c->rawlen < 2)
-		c->raw[c->rawlen] = ch;
-	c->rawlen++;
-}
-
-static int
-csv_end_field(struct csv *c)
-{
-	size_t start;
-	bool special;
-
-	if (c->nfields >= CSV_MAX_FIELDS) {
-		char what[64];
-
-		snprintf(what, sizeof(what), "more than %d fields", CSV_MAX_FIELDS);
-		return csv_fail(c, c->rec_line, what);
-	}
-	/* Unquoted \N is NULL and \E the empty string, as written (quoted,
-	 * they are text). */
-	special = !c->fquoted && c->rawlen == 2 && c->raw[0] == '\\';
-	if (c->fn != NULL) {
-		start = c->len - c->flen;
-		c->null[c->nfields] = special && c->raw[1] == 'N';
-		if (special && c->raw[1] == 'E')
-			c->len = start;
-		c->start[c->nfields] = start;
-		if (c->len + 1 > c->cap) {
-			int rc = csv_grow(c, c->len + 1);
-
-			if (rc != 0)
-				return rc;
-		}
-		c->data[c->len++] = '\0';
-	}
-	c->nfields++;
-	c->flen = 0;
-	c->rawlen = 0;
-	c->fquoted = false;
-	return 0;
-}
-
-static int
-csv_end_record(struct csv *c)
-{
-	size_t i;
-	int rc;
-
-	rc = csv_end_field(c);
-	if (rc != 0)
-		return rc;
-	if (c->skip_header && !c->skipped) {
-		c->skipped = true;
-	} else {
-		c->count++;
-		if (c->fn != NULL) {
-			for (i = 0; i < c->nfields; i++)
-				c->ptrs[i] = c->null[i] ? NULL : c->data + c->start[i];
-			if (c->fn(c->ctx, c->ptrs, c->nfields, c->rec_line) != 0)
-				c->stop = true;
-		}
-	}
-	c->len = 0;
-	c->nfields = 0;
-	c->rec_open = false;
-	return 0;
-}
-
-static bool
-csv_opens_quote(struct csv *c, char ch)
-{
-	if (c->quote == 0 && (ch == '\'' || ch == '"')) {
-		c->quote = ch; /* the first quoted field decides */
-		return true;
-	}
-	return c->quote != 0 && ch == c->quote;
-}
-
-/* One byte through the state machine. A byte that ends a state without
- * being consumed by it is fed again to the next state. Returns 0, -1 for a
- * fault of the data, -2 for running out of memory. */
-static int
-csv_byte(struct csv *c, char ch)
-{
-	int rc;
-
-	if (!c->rec_open) {
-		c->rec_open = true;
-		c->rec_line = c->line;
-	}
-	for (;;) {
-		switch (c->state) {
-		case ST_FIELD:
-			if (csv_opens_quote(c, ch)) {
-				c->state = ST_QUOTED;
-				c->fquoted = true;
-				c->quote_line = c->line;
-				return 0;
-			}
-			c->state = ST_PLAIN;
-			continue;
-		case ST_PLAIN:
-			if (ch == ',') {
-				c->state = ST_FIELD;
-				return csv_end_field(c);
-			}
-			if (ch == '\n') {
-				c->state = ST_FIELD;
-				return csv_end_record(c);
-			}
-			if (ch == '\r') {
-				c->state = ST_PLAIN_CR;
-				return 0;
-			}
-			csv_raw(c, ch);
-			if (c->escape != 0 && ch == c->escape) {
-				c->state = ST_PLAIN_ESC;
-				return 0;
-			}
-			return csv_put(c, ch);
-		case ST_PLAIN_ESC:
-			csv_raw(c, ch);
-			c->state = ST_PLAIN;
-			return csv_put_escaped(c, ch);
-		case ST_PLAIN_CR:
-			if (ch == '\n') {
-				c->state = ST_FIELD;
-				return csv_end_record(c);
-			}
-			/* A lone CR is data. */
-			c->state = ST_PLAIN;
-			csv_raw(c, '\r');
-			rc = csv_put(c, '\r');
-			if (rc != 0)
-				return rc;
-			continue;
-		case ST_QUOTED:
-			if (ch == c->quote) {
-				c->state = ST_QUOTED_QUOTE;
-				return 0;
-			}
-			if (c->escape != 0 && ch == c->escape) {
-				c->state = ST_QUOTED_ESC;
-				return 0;
-			}
-			return csv_put(c, ch);
-		case ST_QUOTED_ESC:
-			c->state = ST_QUOTED;
-			return csv_put_escaped(c, ch);
-		case ST_QUOTED_QUOTE:
-			if (ch == c->quote) {
-				c->state = ST_QUOTED;
-				return csv_put(c, ch);
-			}
-			c->state = ST_CLOSED;
-			continue;
-		case ST_CLOSED:
-			if (ch == ',') {
-				c->state = ST_FIELD;
-				return csv_end_field(c);
-			}
-			if (ch == '\n') {
-				c->state = ST_FIELD;
-				return csv_end_record(c);
-			}
-			if (ch == '\r') {
-				c->state = ST_CLOSED_CR;
-				return 0;
-			}
-			return csv_fail(c, c->line, "unexpected character after a closing quote");
-		case ST_CLOSED_CR:
-			if (ch == '\n') {
-				c->state = ST_FIELD;
-				return csv_end_record(c);
-			}
-			return csv_fail(c, c->line, "unexpected character after a closing quote");
-		}
-		return csv_fail(c, c->line, "internal error: bad state");
-	}
-}
-
-/* The end of the input: a record in progress is complete (a final record
- * needs no newline), except inside a quoted field. */
-static int
-csv_eof(struct csv *c)
-{
-	int rc;
-
-	if (!c->rec_open)
-		return 0;
-	switch (c->state) {
-	case ST_QUOTED:
-	case ST_QUOTED_ESC:
-		return csv_fail(c, c->quote_line, "unterminated quote");
-	case ST_PLAIN_CR:
-		csv_raw(c, '\r');
-		rc = csv_put(c, '\r');
-		if (rc != 0)
-			return rc;
-		break;
-	case ST_PLAIN_ESC:
-		/* A backslash at the very end is itself. */
-		rc = csv_put(c, '\\');
-		if (rc != 0)
-			return rc;
-		break;
-	case ST_FIELD:
-	case ST_PLAIN:
-	case ST_QUOTED_QUOTE:
-	case ST_CLOSED:
-	case ST_CLOSED_CR:
-		break;
-	}
-	return csv_end_record(c);
-}
-
-/* Reads fd to its end (or until fn asks to stop) in dialect *o; when
- * o->quote is 0, the quote found is stored there. label names the file in
- * messages. Returns the record count; -1 with "label:line: what" for a
- * fault of the data (*fail_line set), -2 for a read error or no memory. */
-static long long
-csv_run(int fd, const char *label, size_t max_field, struct csv_opts *o, csv_line_fn fn, void *ctx,
-        unsigned long long *fail_line, char *err, size_t errlen)
-{
-	struct csv *c;
-	long long rc = -2;
-	ssize_t n, i;
-	int brc;
-
-	c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		snprintf(err, errlen, "%s: out of memory", label);
-		return -2;
-	}
-	c->label = label;
-	c->max_field = max_field;
-	c->max_record = max_field > BACKUP_CSV_RECORD_MAX ? max_field : BACKUP_CSV_RECORD_MAX;
-	c->fn = fn;
-	c->ctx = ctx;
-	c->quote = o->quote;
-	c->escape = o->escape;
-	c->skip_header = o->header;
-	c->err = err;
-	c->errlen = errlen;
-	c->line = 1;
-	c->state = ST_FIELD;
-	while (!c->stop) {
-		n = read(fd, c->chunk, sizeof(c->chunk));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			snprintf(err, errlen, "%s: read: %s", label, strerror(errno));
-			goto out;
-		}
-		if (n == 0) {
-			brc = csv_eof(c);
-			if (brc != 0) {
-				rc = brc;
-				goto out;
-			}
-			break;
-		}
-		for (i = 0; i < n && !c->stop; i++) {
-			brc = csv_byte(c, (char)c->chunk[i]);
-			if (brc != 0) {
-				rc = brc;
-				goto out;
-			}
-			if (c->chunk[i] == '\n')
-				c->line++;
-		}
-	}
-	rc = c->count;
-	o->quote = c->quote;
-out:
-	if (fail_line != NULL)
-		*fail_line = c->fail_line;
-	free(c->data);
-	free(c);
-	return rc;
-}
-
-/* Adapts the public callback to the internal one. */
-struct csv_adapt {
-	int (*fn)(void *ctx, char **fields, size_t n);
-	void *ctx;
-};
-
-static int
-csv_adapt_fn(void *ctx, char **fields, size_t n, unsigned long long line)
-{
-	struct csv_adapt *a = ctx;
-
-	(void)line;
-	return a->fn(a->ctx, fields, n);
-}
-
-/* Opens name (relative to dirfd, or AT_FDCWD) as a regular file, never
- * through a symbolic link in its last component, and never blocking on a
- * FIFO. Returns the fd or -1 with "label: what". */
-static int
-open_regular(int dirfd, const char *name, const char *label, struct stat *st, char *err,
-             size_t errlen)
-{
-	int fd, e;
-
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		e = errno;
-		if (e == ELOOP)
-			snprintf(err, errlen, "%s: is a symbolic link (not followed)", label);
-		else
-			snprintf(err, errlen, "%s: %s", label, strerror(e));
-		return -1;
-	}
-	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", label);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-long long
-backup_csv_read_fd(int fd, const char *name, const struct backup_dialect *d, size_t max_field,
-                   int (*fn)(void *ctx, char **fields, size_t n), void *ctx, char *err,
-                   size_t errlen)
-{
-	struct csv_adapt a = {fn, ctx};
-	struct csv_opts o;
-	long long rc;
-
-	assert(d != NULL);
-	if ((d->quote != '\'' && d->quote != '"') || (d->escape != '\\' && d->escape != 0)) {
-		snprintf(err, errlen, "%s: unsupported CSV dialect (quote %d, escape %d)", name,
-		         d->quote, d->escape);
-		return -1;
-	}
-	o.quote = d->quote;
-	o.escape = d->escape;
-	o.header = d->header;
-	rc = csv_run(fd, name, max_field, &o, fn != NULL ? csv_adapt_fn : NULL, &a, NULL, err,
-	             errlen);
-	return rc < 0 ? -1 : rc;
-}
-
-long long
-backup_csv_read(const char *path, const struct backup_dialect *d, size_t max_field,
-                int (*fn)(void *ctx, char **fields, size_t n), void *ctx, char *err, size_t errlen)
-{
-	struct stat st;
-	long long rc;
-	int fd;
-
-	fd = open_regular(AT_FDCWD, path, path, &st, err, errlen);
-	if (fd < 0)
-		return -1;
-	rc = backup_csv_read_fd(fd, path, d, max_field, fn, ctx, err, errlen);
-	close(fd);
-	return rc;
-}
-
-/* ------------------------------------------------------------------ */
 /* Layout */
-
-static bool
-name_char_ok(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '$';
-}
-
-/* [A-Za-z0-9_$]{1,64} over the first len bytes. */
-static bool
-table_name_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > BACKUP_NAME_MAX)
-		return false;
-	for (i = 0; i < len; i++)
-		if (!name_char_ok(s[i]))
-			return false;
-	return true;
-}
-
-/* A database name becomes a path component: [A-Za-z0-9_$-]{1,64}. */
-static bool
-db_name_ok(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++)
-		if (i >= BACKUP_NAME_MAX || !(name_char_ok(s[i]) || s[i] == '-'))
-			return false;
-	return i > 0;
-}
-
-/* An object kind folder: [A-Z_]{1,23}. */
-static bool
-kind_name_ok(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++)
-		if (i >= KIND_MAX || !((s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_'))
-			return false;
-	return i > 0;
-}
-
-static bool
-digits_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > DIGITS_MAX)
-		return false;
-	for (i = 0; i < len; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
-enum file_kind { FILE_UNKNOWN, FILE_SCHEMA, FILE_DATA };
-
-/* What a file in a kind folder is, and the length of its object name. */
-static enum file_kind
-classify(const char *name, size_t *tlen)
-{
-	size_t len = strlen(name), slen = strlen(SCHEMA_SUFFIX), blen, n1;
-	const char *dot, *dot2;
-
-	if (len > slen && strcmp(name + len - slen, SCHEMA_SUFFIX) == 0) {
-		*tlen = len - slen;
-		return table_name_ok(name, *tlen) ? FILE_SCHEMA : FILE_UNKNOWN;
-	}
-	if (len <= 4 || strcmp(name + len - 4, ".csv") != 0)
-		return FILE_UNKNOWN;
-	blen = len - 4;
-	dot = memchr(name, '.', blen);
-	*tlen = dot != NULL ? (size_t)(dot - name) : blen;
-	if (!table_name_ok(name, *tlen))
-		return FILE_UNKNOWN;
-	if (dot == NULL)
-		return FILE_DATA; /* <t>.csv */
-	dot++;
-	dot2 = memchr(dot, '.', blen - (size_t)(dot - name));
-	n1 = dot2 != NULL ? (size_t)(dot2 - dot) : blen - (size_t)(dot - name);
-	if (!digits_ok(dot, n1))
-		return FILE_UNKNOWN;
-	if (dot2 == NULL)
-		return FILE_DATA; /* <t>.N.csv */
-	dot2++;
-	return digits_ok(dot2, blen - (size_t)(dot2 - name)) ? FILE_DATA : FILE_UNKNOWN;
-}
-
-static int
-str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int
-table_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct backup_table *)a)->name,
-	              ((const struct backup_table *)b)->name);
-}
 
 static int
 object_cmp(const void *a, const void *b)
@@ -659,97 +35,6 @@ object_cmp(const void *a, const void *b)
 	int c = strcmp(x->kind, y->kind);
 
 	return c != 0 ? c : strcmp(x->name, y->name);
-}
-
-/* Opens the directory name under dirfd without following a link. Returns
- * the fd, or -1 with errno ENOENT when it does not exist, ELOOP when it is a
- * symbolic link, ENOTDIR when it is something else. */
-static int
-open_dir(int dirfd, const char *name)
-{
-	struct stat st;
-	int fd, e;
-
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-	e = errno;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (S_ISLNK(st.st_mode))
-			e = ELOOP;
-		else if (!S_ISDIR(st.st_mode))
-			e = ENOTDIR;
-	}
-	errno = e;
-	return -1;
-}
-
-/* Lists the names in directory fd (without "." and ".."), sorted, at most
- * max of them. Returns 0, or -1 with errno set (E2BIG when over max). */
-static int
-list_dir(int fd, char ***names, size_t *n, size_t max)
-{
-	DIR *d;
-	struct dirent *de;
-	char **v = NULL, **nv;
-	size_t cnt = 0, cap = 0, i;
-	int dfd, e = 0;
-
-	*names = NULL;
-	*n = 0;
-	dfd = dup(fd);
-	if (dfd < 0)
-		return -1;
-	d = fdopendir(dfd);
-	if (d == NULL) {
-		e = errno;
-		close(dfd);
-		errno = e;
-		return -1;
-	}
-	rewinddir(d);
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (de == NULL) {
-			e = errno;
-			break;
-		}
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (cnt >= max) {
-			e = E2BIG;
-			break;
-		}
-		if (cnt == cap) {
-			cap = cap != 0 ? cap * 2 : 64;
-			nv = realloc(v, cap * sizeof(*v));
-			if (nv == NULL) {
-				e = ENOMEM;
-				break;
-			}
-			v = nv;
-		}
-		v[cnt] = strdup(de->d_name);
-		if (v[cnt] == NULL) {
-			e = ENOMEM;
-			break;
-		}
-		cnt++;
-	}
-	closedir(d);
-	if (e != 0) {
-		for (i = 0; i < cnt; i++)
-			free(v[i]);
-		free(v);
-		errno = e;
-		return -1;
-	}
-	if (cnt > 0)
-		qsort(v, cnt, sizeof(*v), str_cmp);
-	*names = v;
-	*n = cnt;
-	return 0;
 }
 
 /* Appends to out the folders that data/ does hold, to make "wrong
@@ -762,7 +47,7 @@ describe_found(int datafd, char *out, size_t outlen)
 	struct stat st;
 
 	out[0] = '\0';
-	if (datafd < 0 || list_dir(datafd, &v, &n, 1000) != 0) {
+	if (datafd < 0 || backup_list_dir(datafd, &v, &n, 1000) != 0) {
 		str_array_free(v, n);
 		return;
 	}
@@ -771,70 +56,12 @@ describe_found(int datafd, char *out, size_t outlen)
 		if (fstatat(datafd, v[i], &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
 			continue;
 		used = strlen(out);
-		snprintf(out + used, outlen - used, " %s", db_name_ok(v[i]) ? v[i] : "?");
+		snprintf(out + used, outlen - used, " %s", backup_db_name_ok(v[i]) ? v[i] : "?");
 		shown++;
 	}
 	used = strlen(out);
 	snprintf(out + used, outlen - used, "%s)", shown == 0 ? " no folder" : i < n ? " ..." : "");
 	str_array_free(v, n);
-}
-
-/* Reads the schema file name in dirfd (at most SCHEMA_MAX bytes, no NUL
- * byte) into a malloc'd NUL-terminated *text. */
-static int
-read_schema(int dirfd, const char *name, const char *label, char **text, size_t *len, char *err,
-            size_t errlen)
-{
-	struct stat st;
-	char *t = NULL;
-	size_t got = 0;
-	ssize_t n;
-	int fd, rc = -1;
-
-	*text = NULL;
-	*len = 0;
-	fd = open_regular(dirfd, name, label, &st, err, errlen);
-	if (fd < 0)
-		return -1;
-	if (st.st_size > (off_t)SCHEMA_MAX) {
-		snprintf(err, errlen, "%s: larger than %u bytes", label, SCHEMA_MAX);
-		goto out;
-	}
-	t = malloc(SCHEMA_MAX + 2);
-	if (t == NULL) {
-		snprintf(err, errlen, "%s: out of memory", label);
-		goto out;
-	}
-	/* Read up to one byte past the bound: the file may grow after fstat. */
-	while (got <= SCHEMA_MAX) {
-		n = read(fd, t + got, SCHEMA_MAX + 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "%s: read: %s", label, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got > SCHEMA_MAX) {
-		snprintf(err, errlen, "%s: larger than %u bytes", label, SCHEMA_MAX);
-		goto out;
-	}
-	t[got] = '\0';
-	if (memchr(t, '\0', got) != NULL) {
-		snprintf(err, errlen, "%s: contains a NUL byte", label);
-		goto out;
-	}
-	*text = t;
-	*len = got;
-	t = NULL;
-	rc = 0;
-out:
-	free(t);
-	close(fd);
-	return rc;
 }
 
 /* A MANIFEST.bin in dirfd: absent is fine, a link or not a regular file is
@@ -973,7 +200,8 @@ read_pass(int tfd, const char *tpath, char **files, struct dfile *df, size_t ndf
 	ps->h.best[0] = '\0';
 	for (i = 0; i < ndf; i++) {
 		snprintf(label, sizeof(label), "%s/%s", tpath, files[df[i].file]);
-		fd = open_regular(tfd, files[df[i].file], label, &st, ps->msg, sizeof(ps->msg));
+		fd = backup_open_regular(tfd, files[df[i].file], label, &st, ps->msg,
+		                         sizeof(ps->msg));
 		if (fd < 0) {
 			ps->fatal = true;
 			return;
@@ -985,8 +213,8 @@ read_pass(int tfd, const char *tpath, char **files, struct dfile *df, size_t ndf
 		r.h = df[i].table == ps->h.table ? &ps->h : NULL;
 		r.msg = ps->msg;
 		r.msglen = sizeof(ps->msg);
-		cnt = csv_run(fd, label, BACKUP_FIELD_MAX, &o, data_row, &r, &ps->fail_line,
-		              ps->msg, sizeof(ps->msg));
+		cnt = backup_csv_run(fd, label, BACKUP_FIELD_MAX, &o, data_row, &r, &ps->fail_line,
+		                     ps->msg, sizeof(ps->msg));
 		close(fd);
 		if (cnt == -2) {
 			ps->fatal = true;
@@ -1052,13 +280,13 @@ scan_kind(int objfd, const char *objdir, const char *kind, struct objects *ob, c
 	int kfd, vrc, rc = -1;
 
 	snprintf(path, sizeof(path), "%s/%s", objdir, kind);
-	kfd = open_dir(objfd, kind);
+	kfd = backup_open_dir(objfd, kind);
 	if (kfd < 0) {
 		snprintf(err, errlen, "%s: %s", path,
 		         errno == ELOOP ? "is a symbolic link (not followed)" : strerror(errno));
 		return -1;
 	}
-	if (list_dir(kfd, &files, &nfiles, BACKUP_MAX_OBJECTS + 1) != 0) {
+	if (backup_list_dir(kfd, &files, &nfiles, BACKUP_MAX_OBJECTS + 1) != 0) {
 		if (errno == E2BIG)
 			snprintf(err, errlen, "%s: more than %d files", path, BACKUP_MAX_OBJECTS);
 		else
@@ -1075,16 +303,16 @@ scan_kind(int objfd, const char *objdir, const char *kind, struct objects *ob, c
 			snprintf(err, errlen, "%s: is a symbolic link (not followed)", label);
 			goto out;
 		}
-		switch (classify(files[i], &nlen)) {
-		case FILE_DATA:
+		switch (backup_classify(files[i], &nlen)) {
+		case BACKUP_FILE_DATA:
 			snprintf(err, errlen, "%s: a data file in %s/ (only TABLE/ holds data)",
 			         label, kind);
 			goto out;
-		case FILE_UNKNOWN:
+		case BACKUP_FILE_UNKNOWN:
 			snprintf(err, errlen, "%s: unknown file (expected <name>" SCHEMA_SUFFIX ")",
 			         label);
 			goto out;
-		case FILE_SCHEMA:
+		case BACKUP_FILE_SCHEMA:
 			break;
 		}
 		if (!S_ISREG(st.st_mode)) {
@@ -1111,7 +339,8 @@ scan_kind(int objfd, const char *objdir, const char *kind, struct objects *ob, c
 		ob->n++;
 		/* A view that cannot be parsed now would stop a restore halfway. */
 		if (strcmp(kind, "VIEW") == 0) {
-			if (read_schema(kfd, files[i], label, &text, &text_len, err, errlen) != 0)
+			if (backup_read_schema(kfd, files[i], label, &text, &text_len, err,
+			                       errlen) != 0)
 				goto out;
 			vrc = ddl_view_parse(text, text_len, ob->v[ob->n - 1].name, &view, why,
 			                     sizeof(why));
@@ -1143,7 +372,7 @@ find_objdir(const char *dir, const char *db, int datafd, struct backup_info *out
 	int fd, tfd, e;
 	bool nested;
 
-	fd = open_dir(datafd, db);
+	fd = backup_open_dir(datafd, db);
 	if (fd >= 0) {
 		nested = true;
 	} else if (errno == ENOENT) {
@@ -1166,7 +395,7 @@ find_objdir(const char *dir, const char *db, int datafd, struct backup_info *out
 		close(fd);
 		return -1;
 	}
-	tfd = open_dir(fd, "TABLE");
+	tfd = backup_open_dir(fd, "TABLE");
 	if (tfd < 0) {
 		e = errno;
 		if (e == ENOENT && nested) {
@@ -1206,26 +435,40 @@ ours(const char *f, const char *table)
 	return strncmp(f, table, n) == 0 && (strcmp(f + n, SCHEMA_SUFFIX) == 0 || f[n] == '.');
 }
 
-int
-backup_inspect(const char *dir, const char *db, struct backup_info *out, char *err, size_t errlen)
-{
-	char path[4200], label[4400], why[512], lbl2[BACKUP_NAME_MAX + 16];
-	char **files = NULL, **kinds = NULL, *text = NULL;
-	size_t nfiles = 0, nkinds = 0, i, k, ntab = 0, ndata = 0, tlen, text_len, hdr_yes, hdr_no;
-	enum file_kind *fk = NULL;
-	struct backup_table *tabs = NULL, key, *t;
-	struct table_cols *tc = NULL;
-	struct dfile *df = NULL;
-	struct objects ob = {0};
-	struct pass *pa = NULL, *pb = NULL, *ok;
-	struct ddl_table dt;
-	struct stat st;
-	int dfd = -1, datafd = -1, objfd = -1, tfd = -1, rc = -1;
-	bool manifest = false;
+/* One inspection in progress: what backup_inspect's phases share. Every
+ * pointer and descriptor is owned here until inspect_summarise hands the
+ * tables and objects to the caller's backup_info; inspect_free releases
+ * what is left. */
+struct inspect {
+	const char *dir, *db;
+	struct backup_info *out;
+	char *err;
+	size_t errlen;
+	int dfd, datafd, objfd, tfd; /* DIR, DIR/data, objdir, objdir/TABLE */
+	bool manifest;
+	struct objects ob; /* the objects that are not tables */
+	char path[4200];   /* objdir/TABLE, for messages */
+	char **files;      /* the names in TABLE/, sorted */
+	size_t nfiles;
+	enum backup_file_kind *fk; /* of each file */
+	struct backup_table *tabs; /* one per schema file, sorted */
+	struct table_cols *tc;     /* the columns of each table */
+	size_t ntab;
+	struct dfile *df; /* the data files */
+	size_t ndata;
+	struct pass *pa, *pb; /* the readings with '\' and with doubled quotes */
+};
 
-	memset(out, 0, sizeof(*out));
-	if (dir == NULL || *dir == '\0' || db == NULL || !db_name_ok(db)) {
-		snprintf(err, errlen,
+/* Opens DIR and DIR/data, checks the manifests and finds the folder with the
+ * kind folders (ins->objfd, out->objdir). Returns 0 or -1 with err set. */
+static int
+inspect_open(struct inspect *ins)
+{
+	char label[4400];
+	const char *dir = ins->dir, *db = ins->db;
+
+	if (dir == NULL || *dir == '\0' || db == NULL || !backup_db_name_ok(db)) {
+		snprintf(ins->err, ins->errlen,
 		         "backup: a directory and a database name [A-Za-z0-9_$-]{1,%d} "
 		         "are required",
 		         BACKUP_NAME_MAX);
@@ -1233,45 +476,56 @@ backup_inspect(const char *dir, const char *db, struct backup_info *out, char *e
 	}
 	/* The directory we are given may itself be reached through a link (the
 	 * operator chose it); nothing inside it is. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+	ins->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ins->dfd < 0) {
+		snprintf(ins->err, ins->errlen, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
-	datafd = open_dir(dfd, "data");
-	if (datafd < 0) {
+	ins->datafd = backup_open_dir(ins->dfd, "data");
+	if (ins->datafd < 0) {
 		if (errno == ENOENT)
 			snprintf(
-			    err, errlen,
+			    ins->err, ins->errlen,
 			    "%s: not a backup of database %s: no data/%s/TABLE (nested layout) "
 			    "nor data/TABLE (flat layout): there is no data/ folder",
 			    dir, db, db);
 		else
-			snprintf(err, errlen, "%s/data: %s", dir,
+			snprintf(ins->err, ins->errlen, "%s/data: %s", dir,
 			         errno == ELOOP ? "is a symbolic link (not followed)"
 			                        : strerror(errno));
-		goto out;
+		return -1;
 	}
 	/* MANIFEST.bin proves nothing (obdumper writes it first, 4.1.0 and
 	 * later may not at all), but a strange one is not ignored. */
 	snprintf(label, sizeof(label), "%s/data/MANIFEST.bin", dir);
-	if (check_manifest(datafd, label, &manifest, err, errlen) != 0)
-		goto out;
+	if (check_manifest(ins->datafd, label, &ins->manifest, ins->err, ins->errlen) != 0)
+		return -1;
 	snprintf(label, sizeof(label), "%s/MANIFEST.bin", dir);
-	if (check_manifest(dfd, label, &manifest, err, errlen) != 0)
-		goto out;
-	if (find_objdir(dir, db, datafd, out, &objfd, err, errlen) != 0)
-		goto out;
+	if (check_manifest(ins->dfd, label, &ins->manifest, ins->err, ins->errlen) != 0)
+		return -1;
+	return find_objdir(dir, db, ins->datafd, ins->out, &ins->objfd, ins->err, ins->errlen);
+}
 
-	/* The kind folders beside TABLE/. */
-	if (list_dir(objfd, &kinds, &nkinds, OBJDIR_ENTRIES) != 0) {
-		snprintf(err, errlen, "%s: %s", out->objdir,
+/* The kind folders beside TABLE/: each a plain folder with a kind's name;
+ * those other than TABLE/ are scanned into ins->ob (sorted). Regular files
+ * beside them are ignored. Returns 0 or -1 with err set. */
+static int
+inspect_kinds(struct inspect *ins)
+{
+	char label[4400], **kinds = NULL, *err = ins->err;
+	const char *objdir = ins->out->objdir;
+	size_t nkinds = 0, i, k, errlen = ins->errlen;
+	struct stat st;
+	int rc = -1;
+
+	if (backup_list_dir(ins->objfd, &kinds, &nkinds, OBJDIR_ENTRIES) != 0) {
+		snprintf(err, errlen, "%s: %s", objdir,
 		         errno == E2BIG ? "more than 1000 entries" : strerror(errno));
-		goto out;
+		return -1;
 	}
 	for (i = 0, k = 0; i < nkinds; i++) {
-		snprintf(label, sizeof(label), "%s/%s", out->objdir, kinds[i]);
-		if (fstatat(objfd, kinds[i], &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		snprintf(label, sizeof(label), "%s/%s", objdir, kinds[i]);
+		if (fstatat(ins->objfd, kinds[i], &st, AT_SYMLINK_NOFOLLOW) != 0) {
 			snprintf(err, errlen, "%s: %s", label, strerror(errno));
 			goto out;
 		}
@@ -1285,7 +539,7 @@ backup_inspect(const char *dir, const char *db, struct backup_info *out, char *e
 			snprintf(err, errlen, "%s: not a regular file or a folder", label);
 			goto out;
 		}
-		if (!kind_name_ok(kinds[i])) {
+		if (!backup_kind_name_ok(kinds[i])) {
 			snprintf(
 			    err, errlen,
 			    "%s: not an object folder (expected an object kind such as TABLE or "
@@ -1294,189 +548,267 @@ backup_inspect(const char *dir, const char *db, struct backup_info *out, char *e
 			goto out;
 		}
 		if (++k > BACKUP_MAX_KINDS) {
-			snprintf(err, errlen, "%s: more than %d object folders", out->objdir,
+			snprintf(err, errlen, "%s: more than %d object folders", objdir,
 			         BACKUP_MAX_KINDS);
 			goto out;
 		}
 		if (strcmp(kinds[i], "TABLE") != 0 &&
-		    scan_kind(objfd, out->objdir, kinds[i], &ob, err, errlen) != 0)
+		    scan_kind(ins->objfd, objdir, kinds[i], &ins->ob, err, errlen) != 0)
 			goto out;
 	}
-	if (ob.n > 0)
-		qsort(ob.v, ob.n, sizeof(*ob.v), object_cmp);
+	if (ins->ob.n > 0)
+		qsort(ins->ob.v, ins->ob.n, sizeof(*ins->ob.v), object_cmp);
+	rc = 0;
+out:
+	str_array_free(kinds, nkinds);
+	return rc;
+}
 
-	/* TABLE/. */
-	snprintf(path, sizeof(path), "%s/TABLE", out->objdir);
-	tfd = open_dir(objfd, "TABLE");
-	if (tfd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
+/* Opens and lists TABLE/ into ins->files, without the files of our own
+ * tables. Returns 0 or -1 with err set. */
+static int
+inspect_list_tables(struct inspect *ins)
+{
+	size_t i;
+
+	snprintf(ins->path, sizeof(ins->path), "%s/TABLE", ins->out->objdir);
+	ins->tfd = backup_open_dir(ins->objfd, "TABLE");
+	if (ins->tfd < 0) {
+		snprintf(ins->err, ins->errlen, "%s: %s", ins->path, strerror(errno));
+		return -1;
 	}
-	if (list_dir(tfd, &files, &nfiles, BACKUP_MAX_FILES + BACKUP_MAX_TABLES) != 0) {
+	if (backup_list_dir(ins->tfd, &ins->files, &ins->nfiles,
+	                    BACKUP_MAX_FILES + BACKUP_MAX_TABLES) != 0) {
 		if (errno == E2BIG)
-			snprintf(err, errlen, "%s: more than %d files", path,
+			snprintf(ins->err, ins->errlen, "%s: more than %d files", ins->path,
 			         BACKUP_MAX_FILES + BACKUP_MAX_TABLES);
 		else
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
+			snprintf(ins->err, ins->errlen, "%s: %s", ins->path, strerror(errno));
+		return -1;
 	}
 	/* The restore guard and the fence (guard.h) are in a dump taken while
 	 * they stood (a safety snapshot, an operator's obdumper run after a
 	 * rollback): empty tables of ours, not ODC's. Left out. */
-	for (i = 0; i < nfiles;) {
-		const char *f = files[i];
+	for (i = 0; i < ins->nfiles;) {
+		const char *f = ins->files[i];
 		if (ours(f, GUARD_TABLE) || ours(f, FENCE_TABLE)) {
-			free(files[i]);
-			memmove(&files[i], &files[i + 1], (nfiles - i - 1) * sizeof(*files));
-			nfiles--;
+			free(ins->files[i]);
+			memmove(&ins->files[i], &ins->files[i + 1],
+			        (ins->nfiles - i - 1) * sizeof(*ins->files));
+			ins->nfiles--;
 			continue;
 		}
 		i++;
 	}
-	fk = calloc(nfiles + 1, sizeof(*fk));
-	if (fk == NULL)
-		goto oom;
-	/* Every file must be a regular file we know; in name order, so the
-	 * same backup always gets the same message. */
-	for (i = 0; i < nfiles; i++) {
-		snprintf(label, sizeof(label), "%s/%s", path, files[i]);
-		if (fstatat(tfd, files[i], &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			snprintf(err, errlen, "%s: %s", label, strerror(errno));
-			goto out;
+	return 0;
+}
+
+/* Classifies each file of TABLE/ into ins->fk and counts the tables and the
+ * data files (ins->ntab, ins->ndata): every file must be a regular file we
+ * know. Returns 0, -1 with err set, -2 when out of memory. */
+static int
+inspect_classify(struct inspect *ins)
+{
+	char label[4400];
+	struct stat st;
+	size_t i, tlen;
+
+	ins->fk = calloc(ins->nfiles + 1, sizeof(*ins->fk));
+	if (ins->fk == NULL)
+		return -2;
+	/* In name order, so the same backup always gets the same message. */
+	for (i = 0; i < ins->nfiles; i++) {
+		snprintf(label, sizeof(label), "%s/%s", ins->path, ins->files[i]);
+		if (fstatat(ins->tfd, ins->files[i], &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			snprintf(ins->err, ins->errlen, "%s: %s", label, strerror(errno));
+			return -1;
 		}
 		if (S_ISLNK(st.st_mode)) {
-			snprintf(err, errlen, "%s: is a symbolic link (not followed)", label);
-			goto out;
+			snprintf(ins->err, ins->errlen, "%s: is a symbolic link (not followed)",
+			         label);
+			return -1;
 		}
-		fk[i] = classify(files[i], &tlen);
-		if (fk[i] == FILE_UNKNOWN) {
-			snprintf(err, errlen,
+		ins->fk[i] = backup_classify(ins->files[i], &tlen);
+		if (ins->fk[i] == BACKUP_FILE_UNKNOWN) {
+			snprintf(ins->err, ins->errlen,
 			         "%s: unknown file (expected <table>-schema.sql or "
 			         "<table>[.N[.M]].csv)",
 			         label);
-			goto out;
+			return -1;
 		}
 		if (!S_ISREG(st.st_mode)) {
-			snprintf(err, errlen, "%s: not a regular file", label);
-			goto out;
+			snprintf(ins->err, ins->errlen, "%s: not a regular file", label);
+			return -1;
 		}
-		if (fk[i] == FILE_SCHEMA)
-			ntab++;
+		if (ins->fk[i] == BACKUP_FILE_SCHEMA)
+			ins->ntab++;
 		else
-			ndata++;
+			ins->ndata++;
 	}
-	if (ntab > BACKUP_MAX_TABLES || ndata > BACKUP_MAX_FILES) {
-		snprintf(err, errlen, "%s: more than %d tables or %d data files", path,
-		         BACKUP_MAX_TABLES, BACKUP_MAX_FILES);
-		goto out;
+	if (ins->ntab > BACKUP_MAX_TABLES || ins->ndata > BACKUP_MAX_FILES) {
+		snprintf(ins->err, ins->errlen, "%s: more than %d tables or %d data files",
+		         ins->path, BACKUP_MAX_TABLES, BACKUP_MAX_FILES);
+		return -1;
 	}
-	tabs = calloc(ntab + 1, sizeof(*tabs));
-	tc = calloc(ntab + 1, sizeof(*tc));
-	df = calloc(ndata + 1, sizeof(*df));
-	pa = calloc(1, sizeof(*pa));
-	pb = calloc(1, sizeof(*pb));
-	if (tabs == NULL || tc == NULL || df == NULL || pa == NULL || pb == NULL)
-		goto oom;
-	ntab = 0;
-	for (i = 0; i < nfiles; i++) {
-		if (fk[i] != FILE_SCHEMA)
-			continue;
-		tlen = strlen(files[i]) - strlen(SCHEMA_SUFFIX);
-		memcpy(tabs[ntab].name, files[i], tlen);
-		tabs[ntab].name[tlen] = '\0';
-		ntab++;
-	}
-	qsort(tabs, ntab, sizeof(*tabs), table_cmp);
-	/* Each data file belongs to a table with a schema file. */
-	ndata = 0;
-	for (i = 0; i < nfiles; i++) {
-		if (fk[i] != FILE_DATA)
-			continue;
-		(void)classify(files[i], &tlen);
-		memset(&key, 0, sizeof(key));
-		memcpy(key.name, files[i], tlen);
-		t = bsearch(&key, tabs, ntab, sizeof(*tabs), table_cmp);
-		if (t == NULL) {
-			snprintf(err, errlen, "%s/%s: data file without %s" SCHEMA_SUFFIX, path,
-			         files[i], key.name);
-			goto out;
-		}
-		df[ndata].file = i;
-		df[ndata].table = (size_t)(t - tabs);
-		ndata++;
-	}
-	memset(&key, 0, sizeof(key));
-	memcpy(key.name, HISTORY_TABLE, sizeof(HISTORY_TABLE));
-	t = bsearch(&key, tabs, ntab, sizeof(*tabs), table_cmp);
-	if (t == NULL) {
-		snprintf(err, errlen,
-		         "%s: not an ODC metadb backup: no " HISTORY_TABLE " table in %s", dir,
-		         path);
-		goto out;
-	}
-	pa->h.table = (size_t)(t - tabs);
+	return 0;
+}
 
-	/* Each table's columns, from its DDL. */
-	for (i = 0; i < ntab; i++) {
-		snprintf(lbl2, sizeof(lbl2), "%s" SCHEMA_SUFFIX, tabs[i].name);
-		snprintf(label, sizeof(label), "%s/%s", path, lbl2);
-		if (read_schema(tfd, lbl2, label, &text, &text_len, err, errlen) != 0)
-			goto out;
-		if (ddl_table_parse(text, text_len, tabs[i].name, &dt, why, sizeof(why)) != 0) {
-			snprintf(err, errlen, "%s: %s", label, why);
-			goto out;
+/* The table named name in ins->tabs (sorted), or NULL. */
+static struct backup_table *
+inspect_table(const struct inspect *ins, const char *name, size_t len)
+{
+	struct backup_table key;
+
+	memset(&key, 0, sizeof(key));
+	memcpy(key.name, name, len);
+	return bsearch(&key, ins->tabs, ins->ntab, sizeof(*ins->tabs), backup_table_cmp);
+}
+
+/* The tables (one per schema file, sorted) and the table of each data file,
+ * which must have a schema file; the history table must be among them.
+ * Returns 0, -1 with err set, -2 when out of memory. */
+static int
+inspect_tables(struct inspect *ins)
+{
+	struct backup_table *t;
+	size_t i, tlen;
+
+	ins->tabs = calloc(ins->ntab + 1, sizeof(*ins->tabs));
+	ins->tc = calloc(ins->ntab + 1, sizeof(*ins->tc));
+	ins->df = calloc(ins->ndata + 1, sizeof(*ins->df));
+	ins->pa = calloc(1, sizeof(*ins->pa));
+	ins->pb = calloc(1, sizeof(*ins->pb));
+	if (ins->tabs == NULL || ins->tc == NULL || ins->df == NULL || ins->pa == NULL ||
+	    ins->pb == NULL)
+		return -2;
+	ins->ntab = 0;
+	for (i = 0; i < ins->nfiles; i++) {
+		if (ins->fk[i] != BACKUP_FILE_SCHEMA)
+			continue;
+		tlen = strlen(ins->files[i]) - strlen(SCHEMA_SUFFIX);
+		memcpy(ins->tabs[ins->ntab].name, ins->files[i], tlen);
+		ins->tabs[ins->ntab].name[tlen] = '\0';
+		ins->ntab++;
+	}
+	qsort(ins->tabs, ins->ntab, sizeof(*ins->tabs), backup_table_cmp);
+	ins->ndata = 0;
+	for (i = 0; i < ins->nfiles; i++) {
+		if (ins->fk[i] != BACKUP_FILE_DATA)
+			continue;
+		(void)backup_classify(ins->files[i], &tlen);
+		t = inspect_table(ins, ins->files[i], tlen);
+		if (t == NULL) {
+			snprintf(ins->err, ins->errlen,
+			         "%s/%s: data file without %.*s" SCHEMA_SUFFIX, ins->path,
+			         ins->files[i], (int)tlen, ins->files[i]);
+			return -1;
 		}
+		ins->df[ins->ndata].file = i;
+		ins->df[ins->ndata].table = (size_t)(t - ins->tabs);
+		ins->ndata++;
+	}
+	t = inspect_table(ins, HISTORY_TABLE, sizeof(HISTORY_TABLE));
+	if (t == NULL) {
+		snprintf(ins->err, ins->errlen,
+		         "%s: not an ODC metadb backup: no " HISTORY_TABLE " table in %s", ins->dir,
+		         ins->path);
+		return -1;
+	}
+	ins->pa->h.table = (size_t)(t - ins->tabs);
+	return 0;
+}
+
+/* Each table's columns from its schema file (ddl_table_parse), then the
+ * history table's `version` and `success` columns. Returns 0 or -1 with
+ * err set. */
+static int
+inspect_columns(struct inspect *ins)
+{
+	char label[4400], why[512], lbl2[BACKUP_NAME_MAX + 16], *text;
+	const struct table_cols *h;
+	struct ddl_table dt;
+	size_t i, k, text_len;
+	int prc;
+
+	for (i = 0; i < ins->ntab; i++) {
+		snprintf(lbl2, sizeof(lbl2), "%s" SCHEMA_SUFFIX, ins->tabs[i].name);
+		snprintf(label, sizeof(label), "%s/%s", ins->path, lbl2);
+		if (backup_read_schema(ins->tfd, lbl2, label, &text, &text_len, ins->err,
+		                       ins->errlen) != 0)
+			return -1;
+		prc = ddl_table_parse(text, text_len, ins->tabs[i].name, &dt, why, sizeof(why));
 		free(text);
-		text = NULL;
-		tc[i].cols = dt.columns;
-		tc[i].ncols = dt.n_columns;
+		if (prc != 0) {
+			snprintf(ins->err, ins->errlen, "%s: %s", label, why);
+			return -1;
+		}
+		ins->tc[i].cols = dt.columns;
+		ins->tc[i].ncols = dt.n_columns;
 		dt.columns = NULL;
 		dt.n_columns = 0;
 		ddl_table_free(&dt);
 	}
-	i = pa->h.table;
-	for (k = 0; k < tc[i].ncols; k++) {
-		if (strcasecmp(tc[i].cols[k], "version") == 0)
-			pa->h.vcol = k + 1;
-		if (strcasecmp(tc[i].cols[k], "success") == 0)
-			pa->h.scol = k + 1;
+	h = &ins->tc[ins->pa->h.table];
+	for (k = 0; k < h->ncols; k++) {
+		if (strcasecmp(h->cols[k], "version") == 0)
+			ins->pa->h.vcol = k + 1;
+		if (strcasecmp(h->cols[k], "success") == 0)
+			ins->pa->h.scol = k + 1;
 	}
-	if (pa->h.vcol == 0 || pa->h.scol == 0) {
-		snprintf(err, errlen,
+	if (ins->pa->h.vcol == 0 || ins->pa->h.scol == 0) {
+		snprintf(ins->err, ins->errlen,
 		         "%s/" HISTORY_TABLE SCHEMA_SUFFIX ": no `%s` column among %zu columns",
-		         path, pa->h.vcol == 0 ? "version" : "success", tc[i].ncols);
-		goto out;
+		         ins->path, ins->pa->h.vcol == 0 ? "version" : "success", h->ncols);
+		return -1;
 	}
-	pa->h.vcol--;
-	pa->h.scol--;
-	pb->h = pa->h;
+	ins->pa->h.vcol--;
+	ins->pa->h.scol--;
+	ins->pb->h = ins->pa->h;
+	return 0;
+}
 
-	/* The dialect: escape '\' first, every record the right width; else
-	 * doubled quotes. */
+/* The dialect: every data file read with escape '\' first, every record the
+ * right width; else with doubled quotes. Returns the reading that worked,
+ * or NULL with err set. */
+static const struct pass *
+inspect_dialect(struct inspect *ins)
+{
+	struct pass *pa = ins->pa, *pb = ins->pb;
+
 	pa->escape = '\\';
-	read_pass(tfd, path, files, df, ndata, tabs, tc, pa);
-	ok = pa;
+	read_pass(ins->tfd, ins->path, ins->files, ins->df, ins->ndata, ins->tabs, ins->tc, pa);
 	if (pa->fatal) {
-		snprintf(err, errlen, "%s", pa->msg);
-		goto out;
+		snprintf(ins->err, ins->errlen, "%s", pa->msg);
+		return NULL;
 	}
-	if (pa->failed) {
-		pb->escape = 0;
-		read_pass(tfd, path, files, df, ndata, tabs, tc, pb);
-		if (pb->fatal) {
-			snprintf(err, errlen, "%s", pb->msg);
-			goto out;
-		}
-		if (pb->failed) {
-			both_failed(pa, pb, err, errlen);
-			goto out;
-		}
-		ok = pb;
+	if (!pa->failed)
+		return pa;
+	pb->escape = 0;
+	read_pass(ins->tfd, ins->path, ins->files, ins->df, ins->ndata, ins->tabs, ins->tc, pb);
+	if (pb->fatal) {
+		snprintf(ins->err, ins->errlen, "%s", pb->msg);
+		return NULL;
 	}
+	if (pb->failed) {
+		both_failed(pa, pb, ins->err, ins->errlen);
+		return NULL;
+	}
+	return pb;
+}
 
-	/* A header line in every file that has a record, or in none. */
-	hdr_yes = hdr_no = SIZE_MAX;
-	for (i = 0; i < ndata; i++) {
+/* The summary into ins->out from the reading ok: a header line in every
+ * data file that has a record or in none, the rows and bytes of each table,
+ * the version. On success the tables and objects move to out. Returns 0 or
+ * -1 with err set. */
+static int
+inspect_summarise(struct inspect *ins, const struct pass *ok)
+{
+	struct backup_info *out = ins->out;
+	const struct dfile *df = ins->df;
+	struct backup_table *t;
+	size_t i, hdr_yes = SIZE_MAX, hdr_no = SIZE_MAX;
+
+	for (i = 0; i < ins->ndata; i++) {
 		if (df[i].records == 0)
 			continue;
 		if (df[i].first_header && hdr_yes == SIZE_MAX)
@@ -1485,15 +817,16 @@ backup_inspect(const char *dir, const char *db, struct backup_info *out, char *e
 			hdr_no = i;
 	}
 	if (hdr_yes != SIZE_MAX && hdr_no != SIZE_MAX) {
-		snprintf(err, errlen,
+		snprintf(ins->err, ins->errlen,
 		         "%s/%s starts with a header line (the column names) but %s/%s does not: "
 		         "the data files must agree",
-		         path, files[df[hdr_yes].file], path, files[df[hdr_no].file]);
-		goto out;
+		         ins->path, ins->files[df[hdr_yes].file], ins->path,
+		         ins->files[df[hdr_no].file]);
+		return -1;
 	}
 	out->header = hdr_yes != SIZE_MAX;
-	for (i = 0; i < ndata; i++) {
-		t = &tabs[df[i].table];
+	for (i = 0; i < ins->ndata; i++) {
+		t = &ins->tabs[df[i].table];
 		if (df[i].records > 0)
 			t->rows += (uint64_t)df[i].records - (out->header ? 1 : 0);
 		t->bytes += df[i].size;
@@ -1501,49 +834,88 @@ backup_inspect(const char *dir, const char *db, struct backup_info *out, char *e
 		out->bytes += df[i].size;
 	}
 	if (ok->h.best[0] == '\0') {
-		snprintf(err, errlen,
+		snprintf(ins->err, ins->errlen,
 		         "%s/" HISTORY_TABLE ": no successful migration recorded (no version)",
-		         path);
-		goto out;
+		         ins->path);
+		return -1;
 	}
 	memcpy(out->version, ok->h.best, sizeof(out->version));
 	out->quote = ok->quote != 0 ? ok->quote : '\'';
 	out->escape = ok->escape;
-	out->manifest = manifest;
-	out->tables = tabs;
-	out->n_tables = ntab;
-	out->objects = ob.v;
-	out->n_objects = ob.n;
-	tabs = NULL;
-	ob.v = NULL;
+	out->manifest = ins->manifest;
+	out->tables = ins->tabs;
+	out->n_tables = ins->ntab;
+	out->objects = ins->ob.v;
+	out->n_objects = ins->ob.n;
+	ins->tabs = NULL;
+	ins->ob.v = NULL;
+	return 0;
+}
+
+/* Releases what ins still owns; NULL members and -1 descriptors are
+ * fine. */
+static void
+inspect_free(struct inspect *ins)
+{
+	size_t i;
+
+	if (ins->tc != NULL)
+		for (i = 0; i < ins->ntab; i++)
+			str_array_free(ins->tc[i].cols, ins->tc[i].ncols);
+	free(ins->tc);
+	free(ins->df);
+	free(ins->pa);
+	free(ins->pb);
+	free(ins->ob.v);
+	free(ins->tabs);
+	free(ins->fk);
+	str_array_free(ins->files, ins->nfiles);
+	if (ins->tfd >= 0)
+		close(ins->tfd);
+	if (ins->objfd >= 0)
+		close(ins->objfd);
+	if (ins->datafd >= 0)
+		close(ins->datafd);
+	if (ins->dfd >= 0)
+		close(ins->dfd);
+}
+
+/* The phases, in order: the layout (inspect_open, inspect_kinds), TABLE/'s
+ * files (inspect_list_tables, inspect_classify), the tables and their
+ * columns (inspect_tables, inspect_columns), the data (inspect_dialect),
+ * the summary (inspect_summarise). */
+int
+backup_inspect(const char *dir, const char *db, struct backup_info *out, char *err, size_t errlen)
+{
+	struct inspect ins;
+	const struct pass *ok;
+	int rc = -1, prc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&ins, 0, sizeof(ins));
+	ins.dir = dir;
+	ins.db = db;
+	ins.out = out;
+	ins.err = err;
+	ins.errlen = errlen;
+	ins.dfd = ins.datafd = ins.objfd = ins.tfd = -1;
+	if (inspect_open(&ins) != 0 || inspect_kinds(&ins) != 0 || inspect_list_tables(&ins) != 0)
+		goto out;
+	prc = inspect_classify(&ins);
+	if (prc == 0)
+		prc = inspect_tables(&ins);
+	if (prc == -2)
+		snprintf(err, errlen, "%s: out of memory", ins.path);
+	if (prc != 0 || inspect_columns(&ins) != 0)
+		goto out;
+	ok = inspect_dialect(&ins);
+	if (ok == NULL || inspect_summarise(&ins, ok) != 0)
+		goto out;
 	rc = 0;
-	goto out;
-oom:
-	snprintf(err, errlen, "%s: out of memory", path);
 out:
 	if (rc != 0)
 		memset(out, 0, sizeof(*out));
-	if (tc != NULL)
-		for (i = 0; i < ntab; i++)
-			str_array_free(tc[i].cols, tc[i].ncols);
-	free(tc);
-	free(text);
-	free(df);
-	free(pa);
-	free(pb);
-	free(ob.v);
-	free(tabs);
-	free(fk);
-	str_array_free(files, nfiles);
-	str_array_free(kinds, nkinds);
-	if (tfd >= 0)
-		close(tfd);
-	if (objfd >= 0)
-		close(objfd);
-	if (datafd >= 0)
-		close(datafd);
-	if (dfd >= 0)
-		close(dfd);
+	inspect_free(&ins);
 	return rc;
 }
 
@@ -1570,80 +942,5 @@ backup_table_find(const struct backup_info *b, const char *name)
 		return NULL;
 	memset(&key, 0, sizeof(key));
 	memcpy(key.name, name, len);
-	return bsearch(&key, b->tables, b->n_tables, sizeof(*b->tables), table_cmp);
-}
-
-/* ------------------------------------------------------------------ */
-/* Schema files */
-
-int
-backup_schema_read(const struct backup_info *b, const char *kind, const char *name, char **text,
-                   size_t *len, char *err, size_t errlen)
-{
-	char base[4096], db[BACKUP_NAME_MAX + 1], label[4400], fname[BACKUP_NAME_MAX + 16];
-	const char *slash;
-	size_t blen, nlen;
-	int fd = -1, next, rc = -1;
-
-	*text = NULL;
-	*len = 0;
-	if (b == NULL || b->objdir[0] == '\0' || kind == NULL || !kind_name_ok(kind) ||
-	    name == NULL || !table_name_ok(name, strlen(name))) {
-		snprintf(err, errlen, "backup_schema_read: no backup, or a bad kind or name");
-		return -1;
-	}
-	snprintf(label, sizeof(label), "%s/%s/%s" SCHEMA_SUFFIX, b->objdir, kind, name);
-	/* objdir is DIR/data (flat) or DIR/data/<db> (nested): DIR may be a
-	 * link (the operator's choice), nothing below it. */
-	blen = strlen(b->objdir);
-	db[0] = '\0';
-	if (blen < 5 || strcmp(b->objdir + blen - 5, "/data") != 0) {
-		slash = strrchr(b->objdir, '/');
-		nlen = slash != NULL ? blen - (size_t)(slash + 1 - b->objdir) : 0;
-		if (slash == NULL || nlen == 0 || nlen > BACKUP_NAME_MAX)
-			goto bad;
-		memcpy(db, slash + 1, nlen);
-		db[nlen] = '\0';
-		blen = (size_t)(slash - b->objdir);
-		if (blen < 5 || strncmp(b->objdir + blen - 5, "/data", 5) != 0)
-			goto bad;
-	}
-	blen -= 5; /* without "/data" */
-	if (blen == 0) {
-		snprintf(base, sizeof(base), "/");
-	} else {
-		memcpy(base, b->objdir, blen);
-		base[blen] = '\0';
-	}
-	fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", base, strerror(errno));
-		return -1;
-	}
-	next = open_dir(fd, "data");
-	close(fd);
-	fd = next;
-	if (fd >= 0 && db[0] != '\0') {
-		next = open_dir(fd, db);
-		close(fd);
-		fd = next;
-	}
-	if (fd >= 0) {
-		next = open_dir(fd, kind);
-		close(fd);
-		fd = next;
-	}
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s on the way", label,
-		         errno == ELOOP ? "a symbolic link (not followed)" : strerror(errno));
-		return -1;
-	}
-	snprintf(fname, sizeof(fname), "%s" SCHEMA_SUFFIX, name);
-	rc = read_schema(fd, fname, label, text, len, err, errlen);
-	close(fd);
-	return rc;
-bad:
-	snprintf(err, errlen, "%s: not a backup's object folder (DIR/data or DIR/data/<db>)",
-	         b->objdir);
-	return -1;
+	return bsearch(&key, b->tables, b->n_tables, sizeof(*b->tables), backup_table_cmp);
 }

@@ -231,6 +231,28 @@ specdiff_restart(json_t *policy)
 	return strdup(out);
 }
 
+/* The member key of a and of b compared as values, as field: one
+ * difference when they differ. Returns 0, -1 when out of memory. */
+static int
+specdiff_member(json_t *diff, const char *field, json_t *a, json_t *b, const char *key)
+{
+	return specdiff_add(diff, field, specdiff_value(json_object_get(a, key)),
+	                    specdiff_value(json_object_get(b, key)));
+}
+
+/* Empties keys, then sets in it (to true) every key of a, then those of b
+ * not in a: the members of either side, in that order. */
+static void
+specdiff_keys(json_t *keys, json_t *a, json_t *b)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_clear(keys);
+	json_object_foreach(a, key, v) json_object_set_new(keys, key, json_true());
+	json_object_foreach(b, key, v) json_object_set_new(keys, key, json_true());
+}
+
 /* Each element of array key of a and b that the other lacks: removed ones
  * (from) first, then added ones (to). Returns how many are in both. */
 static size_t
@@ -267,8 +289,7 @@ specdiff_map(json_t *diff, const char *prefix, json_t *a, json_t *b, bool env, i
 	json_t *v, *keys = json_object();
 	size_t alike = 0;
 
-	json_object_foreach(a, key, v) json_object_set_new(keys, key, json_true());
-	json_object_foreach(b, key, v) json_object_set_new(keys, key, json_true());
+	specdiff_keys(keys, a, b);
 	json_object_foreach(keys, key, v)
 	{
 		json_t *x = json_object_get(a, key), *y = json_object_get(b, key);
@@ -338,6 +359,119 @@ specdiff_has(json_t *diff, const char *field, bool prefix)
 	return false;
 }
 
+/* How many of each kind of item are alike, for the summary. */
+struct specdiff_alike {
+	size_t env, labels, binds, mounts;
+};
+
+/* The port bindings of HostConfigs ch and nh, as Ports.PORT; keys is
+ * scratch. Sets *rc to -1 when out of memory. */
+static void
+specdiff_ports(json_t *diff, json_t *ch, json_t *nh, json_t *keys, int *rc)
+{
+	json_t *cp = json_object_get(ch, "PortBindings"), *np = json_object_get(nh, "PortBindings");
+	const char *key;
+	json_t *v;
+
+	specdiff_keys(keys, cp, np);
+	json_object_foreach(keys, key, v)
+	{
+		char field[300];
+		snprintf(field, sizeof(field), "Ports.%s", key);
+		if (specdiff_add(diff, field, specdiff_bindings(json_object_get(cp, key)),
+		                 specdiff_bindings(json_object_get(np, key))) != 0)
+			*rc = -1;
+	}
+}
+
+/* Every other member of Config (sect 0: cc, nc) or HostConfig (sect 1: ch,
+ * nh), as Config.X or HostConfig.X; keys is scratch. Sets *rc to -1 when
+ * out of memory. */
+static void
+specdiff_others(json_t *diff, int sect, json_t *a, json_t *b, json_t *keys, int *rc)
+{
+	const char *key;
+	json_t *v;
+
+	specdiff_keys(keys, a, b);
+	json_object_foreach(keys, key, v)
+	{
+		char field[300];
+		if (sect == 0 &&
+		    spec_listed(specdiff_config_own,
+		                sizeof(specdiff_config_own) / sizeof(specdiff_config_own[0]), key))
+			continue;
+		if (sect == 1 &&
+		    (spec_engine_field(key) ||
+		     spec_listed(specdiff_host_own,
+		                 sizeof(specdiff_host_own) / sizeof(specdiff_host_own[0]), key)))
+			continue;
+		snprintf(field, sizeof(field), "%s.%s", sect ? "HostConfig" : "Config", key);
+		if (specdiff_member(diff, field, a, b, key) != 0)
+			*rc = -1;
+	}
+}
+
+/* What is alike, for a person, into same (samelen bytes): the items of cur
+ * (Config cc, HostConfig ch) that diff does not list, with the counts of
+ * alike. */
+static void
+specdiff_same(json_t *diff, const char *str_name, json_t *cc, json_t *ch,
+              const struct specdiff_alike *al, char *same, size_t samelen)
+{
+	struct buf b;
+	char mem[32], *text;
+
+	buf_init(&b, samelen - 1);
+	if (!specdiff_has(diff, "Name", false) && str_name != NULL)
+		buf_appendf(&b, "%sname %s", b.len ? ", " : "", str_name);
+	if (al->env > 0)
+		buf_appendf(&b, "%senv (%zu%s)", b.len ? ", " : "", al->env,
+		            specdiff_has(diff, "Env.", true) ? " more" : "");
+	if (al->labels > 0)
+		buf_appendf(&b, "%slabels (%zu%s)", b.len ? ", " : "", al->labels,
+		            specdiff_has(diff, "Labels.", true) ? " more" : "");
+	if (al->binds > 0)
+		buf_appendf(&b, "%sbinds (%zu)", b.len ? ", " : "", al->binds);
+	if (al->mounts > 0)
+		buf_appendf(&b, "%smounts (%zu)", b.len ? ", " : "", al->mounts);
+	if (json_object_size(json_object_get(ch, "PortBindings")) > 0 &&
+	    !specdiff_has(diff, "Ports.", true))
+		buf_appendf(&b, "%sports (%zu)", b.len ? ", " : "",
+		            json_object_size(json_object_get(ch, "PortBindings")));
+	if (!specdiff_has(diff, "NetworkMode", false) &&
+	    (text = specdiff_value(json_object_get(ch, "NetworkMode"))) != NULL) {
+		buf_appendf(&b, "%snetwork %s", b.len ? ", " : "", text);
+		free(text);
+	}
+	if (!specdiff_has(diff, "Memory", false) &&
+	    json_integer_value(json_object_get(ch, "Memory")) > 0) {
+		specdiff_memory(json_integer_value(json_object_get(ch, "Memory")), mem,
+		                sizeof(mem));
+		buf_appendf(&b, "%smemory %s", b.len ? ", " : "", mem);
+	}
+	long long quota = json_integer_value(json_object_get(ch, "CpuQuota"));
+	long long period = json_integer_value(json_object_get(ch, "CpuPeriod"));
+	if (quota > 0 && period > 0 && !specdiff_has(diff, "HostConfig.CpuQuota", false) &&
+	    !specdiff_has(diff, "HostConfig.CpuPeriod", false))
+		buf_appendf(&b, "%scpus %g", b.len ? ", " : "", (double)quota / (double)period);
+	if (!specdiff_has(diff, "RestartPolicy", false) &&
+	    (text = specdiff_restart(json_object_get(ch, "RestartPolicy"))) != NULL) {
+		buf_appendf(&b, "%srestart %s", b.len ? ", " : "", text);
+		free(text);
+	}
+	if (!specdiff_has(diff, "Cmd", false) && !specdiff_has(diff, "Entrypoint", false) &&
+	    (text = specdiff_value(json_object_get(cc, "Cmd"))) != NULL) {
+		buf_appendf(&b, "%scommand %s", b.len ? ", " : "", text);
+		free(text);
+	}
+	snprintf(same, samelen, "%s", b.data != NULL ? (char *)b.data : "");
+	buf_free(&b);
+}
+
+/* The items in the order specdiff.h gives: those with a rule of their own
+ * (Name ... Mounts here, then specdiff_ports, then NetworkMode, Memory,
+ * RestartPolicy), then specdiff_others; then the summary (specdiff_same). */
 json_t *
 specdiff_compare(json_t *cur, json_t *next, char *same, size_t samelen)
 {
@@ -345,132 +479,40 @@ specdiff_compare(json_t *cur, json_t *next, char *same, size_t samelen)
 	       *nc = json_object_get(next, "Config");
 	json_t *ch = json_object_get(cur, "HostConfig"), *nh = json_object_get(next, "HostConfig");
 	json_t *ce = specdiff_env(json_object_get(cc, "Env")),
-	       *ne = specdiff_env(json_object_get(nc, "Env")), *keys = json_object(), *v;
-	const char *key;
+	       *ne = specdiff_env(json_object_get(nc, "Env")), *keys = json_object();
 	const char *str_name = specdiff_name(cur);
-	size_t env_same = 0, labels_same = 0, binds_same = 0, mounts_same = 0;
+	struct specdiff_alike al = {0, 0, 0, 0};
 	int rc = 0;
 
 	if (diff == NULL || ce == NULL || ne == NULL || keys == NULL)
 		goto fail;
 	if (specdiff_add(diff, "Name", str_name ? strdup(str_name) : NULL,
 	                 specdiff_name(next) ? strdup(specdiff_name(next)) : NULL) != 0 ||
-	    specdiff_add(diff, "Image", specdiff_value(json_object_get(cc, "Image")),
-	                 specdiff_value(json_object_get(nc, "Image"))) != 0 ||
+	    specdiff_member(diff, "Image", cc, nc, "Image") != 0 ||
 	    specdiff_add(diff, "Image.version", specdiff_tag(cur), specdiff_tag(next)) != 0 ||
-	    specdiff_add(diff, "Cmd", specdiff_value(json_object_get(cc, "Cmd")),
-	                 specdiff_value(json_object_get(nc, "Cmd"))) != 0 ||
-	    specdiff_add(diff, "Entrypoint", specdiff_value(json_object_get(cc, "Entrypoint")),
-	                 specdiff_value(json_object_get(nc, "Entrypoint"))) != 0)
+	    specdiff_member(diff, "Cmd", cc, nc, "Cmd") != 0 ||
+	    specdiff_member(diff, "Entrypoint", cc, nc, "Entrypoint") != 0)
 		goto fail;
-	env_same = specdiff_map(diff, "Env", ce, ne, true, &rc);
-	labels_same = specdiff_map(diff, "Labels", json_object_get(cc, "Labels"),
-	                           json_object_get(nc, "Labels"), false, &rc);
-	binds_same = specdiff_set(diff, "Binds", json_object_get(ch, "Binds"),
-	                          json_object_get(nh, "Binds"), &rc);
-	mounts_same = specdiff_set(diff, "Mounts", json_object_get(ch, "Mounts"),
-	                           json_object_get(nh, "Mounts"), &rc);
-	{
-		json_t *cp = json_object_get(ch, "PortBindings"),
-		       *np = json_object_get(nh, "PortBindings");
-		json_object_foreach(cp, key, v) json_object_set_new(keys, key, json_true());
-		json_object_foreach(np, key, v) json_object_set_new(keys, key, json_true());
-		json_object_foreach(keys, key, v)
-		{
-			char field[300];
-			snprintf(field, sizeof(field), "Ports.%s", key);
-			if (specdiff_add(diff, field, specdiff_bindings(json_object_get(cp, key)),
-			                 specdiff_bindings(json_object_get(np, key))) != 0)
-				rc = -1;
-		}
-	}
-	if (specdiff_add(diff, "NetworkMode", specdiff_value(json_object_get(ch, "NetworkMode")),
-	                 specdiff_value(json_object_get(nh, "NetworkMode"))) != 0 ||
-	    specdiff_add(diff, "Memory", specdiff_value(json_object_get(ch, "Memory")),
-	                 specdiff_value(json_object_get(nh, "Memory"))) != 0 ||
+	al.env = specdiff_map(diff, "Env", ce, ne, true, &rc);
+	al.labels = specdiff_map(diff, "Labels", json_object_get(cc, "Labels"),
+	                         json_object_get(nc, "Labels"), false, &rc);
+	al.binds = specdiff_set(diff, "Binds", json_object_get(ch, "Binds"),
+	                        json_object_get(nh, "Binds"), &rc);
+	al.mounts = specdiff_set(diff, "Mounts", json_object_get(ch, "Mounts"),
+	                         json_object_get(nh, "Mounts"), &rc);
+	specdiff_ports(diff, ch, nh, keys, &rc);
+	if (specdiff_member(diff, "NetworkMode", ch, nh, "NetworkMode") != 0 ||
+	    specdiff_member(diff, "Memory", ch, nh, "Memory") != 0 ||
 	    specdiff_add(diff, "RestartPolicy",
 	                 specdiff_restart(json_object_get(ch, "RestartPolicy")),
 	                 specdiff_restart(json_object_get(nh, "RestartPolicy"))) != 0)
 		goto fail;
-	/* Every other member, of either side. */
-	for (int sect = 0; sect < 2; sect++) {
-		json_t *a = sect ? ch : cc, *b = sect ? nh : nc;
-		json_object_clear(keys);
-		json_object_foreach(a, key, v) json_object_set_new(keys, key, json_true());
-		json_object_foreach(b, key, v) json_object_set_new(keys, key, json_true());
-		json_object_foreach(keys, key, v)
-		{
-			char field[300];
-			if (sect == 0 && spec_listed(specdiff_config_own,
-			                             sizeof(specdiff_config_own) /
-			                                 sizeof(specdiff_config_own[0]),
-			                             key))
-				continue;
-			if (sect == 1 &&
-			    (spec_engine_field(key) ||
-			     spec_listed(specdiff_host_own,
-			                 sizeof(specdiff_host_own) / sizeof(specdiff_host_own[0]),
-			                 key)))
-				continue;
-			snprintf(field, sizeof(field), "%s.%s", sect ? "HostConfig" : "Config",
-			         key);
-			if (specdiff_add(diff, field, specdiff_value(json_object_get(a, key)),
-			                 specdiff_value(json_object_get(b, key))) != 0)
-				rc = -1;
-		}
-	}
+	specdiff_others(diff, 0, cc, nc, keys, &rc);
+	specdiff_others(diff, 1, ch, nh, keys, &rc);
 	if (rc != 0)
 		goto fail;
-	if (same != NULL && samelen > 0) {
-		struct buf b;
-		char mem[32], *text;
-		buf_init(&b, samelen - 1);
-		if (!specdiff_has(diff, "Name", false) && str_name != NULL)
-			buf_appendf(&b, "%sname %s", b.len ? ", " : "", str_name);
-		if (env_same > 0)
-			buf_appendf(&b, "%senv (%zu%s)", b.len ? ", " : "", env_same,
-			            specdiff_has(diff, "Env.", true) ? " more" : "");
-		if (labels_same > 0)
-			buf_appendf(&b, "%slabels (%zu%s)", b.len ? ", " : "", labels_same,
-			            specdiff_has(diff, "Labels.", true) ? " more" : "");
-		if (binds_same > 0)
-			buf_appendf(&b, "%sbinds (%zu)", b.len ? ", " : "", binds_same);
-		if (mounts_same > 0)
-			buf_appendf(&b, "%smounts (%zu)", b.len ? ", " : "", mounts_same);
-		if (json_object_size(json_object_get(ch, "PortBindings")) > 0 &&
-		    !specdiff_has(diff, "Ports.", true))
-			buf_appendf(&b, "%sports (%zu)", b.len ? ", " : "",
-			            json_object_size(json_object_get(ch, "PortBindings")));
-		if (!specdiff_has(diff, "NetworkMode", false) &&
-		    (text = specdiff_value(json_object_get(ch, "NetworkMode"))) != NULL) {
-			buf_appendf(&b, "%snetwork %s", b.len ? ", " : "", text);
-			free(text);
-		}
-		if (!specdiff_has(diff, "Memory", false) &&
-		    json_integer_value(json_object_get(ch, "Memory")) > 0) {
-			specdiff_memory(json_integer_value(json_object_get(ch, "Memory")), mem,
-			                sizeof(mem));
-			buf_appendf(&b, "%smemory %s", b.len ? ", " : "", mem);
-		}
-		long long quota = json_integer_value(json_object_get(ch, "CpuQuota"));
-		long long period = json_integer_value(json_object_get(ch, "CpuPeriod"));
-		if (quota > 0 && period > 0 && !specdiff_has(diff, "HostConfig.CpuQuota", false) &&
-		    !specdiff_has(diff, "HostConfig.CpuPeriod", false))
-			buf_appendf(&b, "%scpus %g", b.len ? ", " : "",
-			            (double)quota / (double)period);
-		if (!specdiff_has(diff, "RestartPolicy", false) &&
-		    (text = specdiff_restart(json_object_get(ch, "RestartPolicy"))) != NULL) {
-			buf_appendf(&b, "%srestart %s", b.len ? ", " : "", text);
-			free(text);
-		}
-		if (!specdiff_has(diff, "Cmd", false) && !specdiff_has(diff, "Entrypoint", false) &&
-		    (text = specdiff_value(json_object_get(cc, "Cmd"))) != NULL) {
-			buf_appendf(&b, "%scommand %s", b.len ? ", " : "", text);
-			free(text);
-		}
-		snprintf(same, samelen, "%s", b.data != NULL ? (char *)b.data : "");
-		buf_free(&b);
-	}
+	if (same != NULL && samelen > 0)
+		specdiff_same(diff, str_name, cc, ch, &al, same, samelen);
 	json_decref(keys);
 	json_decref(ce);
 	json_decref(ne);

@@ -34,7 +34,7 @@ PKGS="libsodium msgpack jansson inih sqlite3 libzmq libcurl libmariadb"
 # the backup reader (CSV, directory), the container spec from Docker's
 # inspect JSON and its difference. Not the whole of agent/: the rest is the
 # daemon (main, docker, ...).
-AGENT_SRCS="agent/ddl.c agent/backup.c agent/spec.c agent/specdiff.c"
+AGENT_SRCS="agent/ddl.c agent/ddl_lex.c agent/backup.c agent/backup_csv.c agent/backup_fs.c agent/spec.c agent/specdiff.c"
 
 if ! command -v "$CC" >/dev/null 2>&1; then
 	echo "fuzz: $CC not found (clang with libFuzzer is needed)" >&2
