@@ -201,8 +201,8 @@ daemon_busy(struct daemon *dm)
 
 /* The daemon's Docker client, made at its first use and again after an
  * engine that could not be reached dropped it (send_heartbeat): NULL when
- * it cannot be made. The daemon owns it (daemon_close frees it); callees
- * only use it. */
+ * it cannot be made. The daemon owns it: only daemon_docker_drop() frees
+ * it; callees (fence_watch_check) only use it. */
 static struct docker *
 daemon_docker(struct daemon *dm)
 {
@@ -211,6 +211,15 @@ daemon_docker(struct daemon *dm)
 	if (dm->d == NULL)
 		dm->d = docker_new(dm->c->docker_socket, 2000, err, sizeof(err));
 	return dm->d;
+}
+
+/* Frees the daemon's Docker client (NULL is fine); daemon_docker() makes
+ * a new one at the next use. */
+static void
+daemon_docker_drop(struct daemon *dm)
+{
+	docker_free(dm->d);
+	dm->d = NULL;
 }
 
 /* Every FENCE_WATCH_MS, welcomed or not (a returning node may not reach
@@ -276,8 +285,7 @@ send_heartbeat(struct daemon *dm)
 		}
 	} else {
 		/* Engine unreachable: say nothing rather than guess. */
-		docker_free(dm->d);
-		dm->d = NULL;
+		daemon_docker_drop(dm);
 	}
 	/* Which metadb the container uses: its deployment. A container without
 	 * DATABASE_* says nothing (the coordinator keeps what it knew). */
@@ -843,7 +851,7 @@ daemon_close(struct daemon *dm)
 			zmq_ctx_term(dm->zctx);
 		keys_pair_free(dm->kp);
 	}
-	docker_free(dm->d);
+	daemon_docker_drop(dm);
 	free(dm->pending);
 }
 
