@@ -362,7 +362,7 @@ docker_container_file_tail(struct docker *d, const char *id, const char *file, s
 	char path[DOCKER_PATH_MAX], query[DOCKER_PATH_MAX];
 	struct docker_logs logs;
 	struct docker_sink s;
-	char *esc = NULL, *text = NULL;
+	char *text = NULL;
 	int result = -1;
 
 	*out = NULL;
@@ -374,8 +374,7 @@ docker_container_file_tail(struct docker *d, const char *id, const char *file, s
 	if (docker_path(d, path, sizeof(path), "/containers/", "container", id, "/archive", err,
 	                errlen) != 0)
 		return -1;
-	esc = curl_easy_escape(d->curl, file, 0);
-	if (esc == NULL || snprintf(query, sizeof(query), "path=%s", esc) >= (int)sizeof(query)) {
+	if (docker_query(d, "path", file, query, sizeof(query)) != 0) {
 		docker_fail(err, errlen, "GET %s: path %s cannot be sent", path, file);
 		goto out;
 	}
@@ -408,7 +407,6 @@ docker_container_file_tail(struct docker *d, const char *id, const char *file, s
 	*out = text;
 	result = 0;
 out:
-	curl_free(esc);
 	tail_free(&logs.t);
 	buf_free(&s.body);
 	return result;

@@ -357,6 +357,17 @@ docker_escape(struct docker *d, const char *what, const char *in, int slash_ok, 
 	return 0;
 }
 
+/* See docker_int.h. */
+int
+docker_query(struct docker *d, const char *key, const char *value, char *out, size_t outlen)
+{
+	char *esc = curl_easy_escape(d->curl, value, 0);
+	int n = esc != NULL ? snprintf(out, outlen, "%s=%s", key, esc) : -1;
+
+	curl_free(esc);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
 /* Builds "/<prefix>/<escaped arg><suffix>". */
 int
 docker_path(struct docker *d, char *out, size_t outlen, const char *prefix, const char *what,

@@ -96,6 +96,11 @@ json_t *docker_json(const char *method, const char *path, const struct docker_si
 int docker_escape(struct docker *d, const char *what, const char *in, int slash_ok, char *out,
                   size_t outlen, char *err, size_t errlen);
 
+/* Formats "key=<value, URL-escaped>" into out, value taken as it is (a
+ * path in a container may hold anything the engine accepts). 0, or -1 when
+ * out of memory or when it does not fit. */
+int docker_query(struct docker *d, const char *key, const char *value, char *out, size_t outlen);
+
 /* Builds "<prefix><escaped arg><suffix>" into out. 0 or -1 with a message. */
 int docker_path(struct docker *d, char *out, size_t outlen, const char *prefix, const char *what,
                 const char *arg, const char *suffix, char *err, size_t errlen);
