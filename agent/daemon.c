@@ -1,7 +1,7 @@
 /* odc-agent's daemon mode: one DEALER to the coordinator over CURVE, HELLO
  * and heartbeats, DISPATCH checked by the protocol's receive procedure,
- * plans run by a worker thread, every RESULT signed and kept in the
- * journal's outbox until the coordinator acknowledges it. One event loop;
+ * plans run by a worker thread (daemon_worker.c), every RESULT signed and
+ * kept in the journal's outbox until the coordinator acknowledges it. One event loop;
  * each worker pushes to it over inproc PUSH/PULL (ZeroMQ sockets are not
  * shared between threads, and a PAIR would take only one worker's life). */
 #include <errno.h>
@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "agent/daemon.h"
+#include "agent/daemon_int.h"
 #include "agent/docker.h"
 #include "agent/fencewatch.h"
 #include "agent/journal.h"
@@ -35,7 +36,6 @@
 #define HELLO_RETRY_MS   5000
 #define DEFAULT_BEAT_MS  5000
 #define MAX_FRAMES       4
-#define WORKER_ENDPOINT  "inproc://odc-agent-worker"
 #define MONITOR_ENDPOINT "inproc://odc-agent-monitor"
 /* A step's "running" PROGRESS waits this long: a step that ends sooner is
  * told by its RESULT alone (a fleet-wide ping sends half the messages). */
@@ -55,175 +55,6 @@ on_signal(int sig)
 {
 	(void)sig;
 	stopping = 1;
-}
-
-/* What the worker and the event loop share, under the mutex. */
-struct shared {
-	pthread_mutex_t mu;
-	bool busy;
-	bool final_sent; /* the job's final RESULT is out; only its teardown is left */
-	char job[PROTO_ID_MAX + 1];
-	char phase[33];
-	char step[33];
-};
-
-struct worker_arg {
-	const struct agent_conf *c;
-	struct keys_pair *kp;
-	void *zctx;
-	struct shared *sh;
-	uint8_t incarnation[PROTO_INCARN_LEN];
-	bool resume; /* run plan_resume instead of rq */
-	char job[PROTO_ID_MAX + 1];
-	char action[33];
-	char phase[33];
-	struct proto_kv params[32];
-	size_t n_params;
-	char store[8192]; /* params' strings */
-	uint64_t deadline_ms;
-	/* worker-owned */
-	void *pair;
-	struct journal *j;
-};
-
-/* Send frames (header, body[, sig]) on s without blocking. */
-static int
-send_frames(void *s, const uint8_t *hdr, const uint8_t *body, size_t blen, const uint8_t *sig)
-{
-	int more = sig != NULL ? ZMQ_SNDMORE : 0;
-
-	if (zmq_send(s, hdr, PROTO_HEADER_LEN, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-		return -1;
-	if (zmq_send(s, body, blen, more | ZMQ_DONTWAIT) < 0)
-		return -1;
-	if (sig != NULL && zmq_send(s, sig, PROTO_SIGFRAME_LEN, ZMQ_DONTWAIT) < 0)
-		return -1;
-	return 0;
-}
-
-static int
-send_msg(void *s, const struct proto_msg *m, const uint8_t *sk)
-{
-	struct proto_frames f;
-	struct proto_error e;
-	int rc;
-
-	if (proto_encode(m, sk, &f, &e) != PROTO_OK) {
-		log_err("cannot encode %s: %s", proto_type_name(m->type), e.msg);
-		return -1;
-	}
-	rc = send_frames(s, f.header, f.body, f.body_len, f.nframes == 3 ? f.sig : NULL);
-	proto_frames_free(&f);
-	return rc;
-}
-
-/* ---- the worker thread ---- */
-
-static void
-w_started(void *ctx, const char *job, const char *step)
-{
-	struct worker_arg *w = ctx;
-	struct proto_msg m = {.type = PROTO_PROGRESS};
-
-	m.u.progress =
-	    (struct proto_progress){job, w->c->host_id, step, "running", proto_now_ms(), 0, ""};
-	send_msg(w->pair, &m, NULL);
-}
-
-static void
-w_note(void *ctx, const char *job, const char *step, const char *message)
-{
-	struct worker_arg *w = ctx;
-	struct proto_msg m = {.type = PROTO_PROGRESS};
-	char msg[513];
-
-	/* The timing line comes after the final result: a live view must not
-	 * see the job busy again, so it is logged only. */
-	if (strcmp(step, "timing") == 0) {
-		log_info("job %s: %s", job, message);
-		return;
-	}
-	snprintf(msg, sizeof(msg), "%s", message);
-	m.u.progress =
-	    (struct proto_progress){job, w->c->host_id, step, "running", proto_now_ms(), 0, msg};
-	send_msg(w->pair, &m, NULL);
-}
-
-static void
-w_result(void *ctx, const struct proto_result *r)
-{
-	struct worker_arg *w = ctx;
-	struct proto_msg m = {.type = PROTO_RESULT};
-	struct proto_frames f;
-	struct proto_error e;
-	char err[256];
-
-	m.u.result = *r;
-	memcpy(m.u.result.incarnation, w->incarnation, PROTO_INCARN_LEN);
-	if (r->final) {
-		/* From the coordinator's view the job is over once this is out. */
-		pthread_mutex_lock(&w->sh->mu);
-		w->sh->final_sent = true;
-		pthread_mutex_unlock(&w->sh->mu);
-	}
-	if (proto_encode(&m, w->kp->sk, &f, &e) != PROTO_OK) {
-		log_err("job %s step %s: cannot encode the result: %s", r->job_id, r->step, e.msg);
-		return;
-	}
-	/* Durable first: a result sent but not recorded could be lost. */
-	if (journal_outbox_put(w->j, r->job_id, r->step, f.body, f.body_len, f.sig,
-	                       PROTO_SIGFRAME_LEN, proto_now_ms(), err, sizeof(err)) != 0)
-		log_err("job %s step %s: %s", r->job_id, r->step, err);
-	send_frames(w->pair, f.header, f.body, f.body_len, f.sig);
-	proto_frames_free(&f);
-	/* The RESULT is the step's end: no PROGRESS repeats it (PROTOCOL.md 4). */
-	log_info("job %s: %s %s: %s", r->job_id, r->step, r->status, r->message);
-}
-
-static void *
-worker_main(void *arg)
-{
-	struct worker_arg *w = arg;
-	struct plan_out out = {w_started, w_note, w_result, w};
-	char err[1024] = "", path[4200];
-	int rc = -1;
-
-	int linger = 5000;
-	w->pair = zmq_socket(w->zctx, ZMQ_PUSH);
-	if (w->pair != NULL)
-		zmq_setsockopt(w->pair, ZMQ_LINGER, &linger, sizeof(linger));
-	if (w->pair == NULL || zmq_connect(w->pair, WORKER_ENDPOINT) != 0) {
-		log_err("worker: cannot reach the event loop: %s", zmq_strerror(errno));
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/journal.db", w->c->state_dir);
-	w->j = journal_open(path, err, sizeof(err));
-	if (w->j == NULL) {
-		log_err("worker: %s", err);
-		goto out;
-	}
-	if (w->resume) {
-		char job[65];
-		rc = plan_resume(w->c, w->j, &out, job, err, sizeof(err));
-		if (rc != 2)
-			log_info("resumed job %s: %s", job,
-			         rc == 0  ? "succeeded"
-			         : err[0] ? err
-			                  : "failed");
-	} else {
-		struct plan_request rq = {w->job,      w->action, w->params,
-		                          w->n_params, w->phase,  w->deadline_ms};
-		rc = plan_execute(w->c, w->j, &rq, &out, err, sizeof(err));
-		if (rc != 0 && err[0] != '\0')
-			log_warn("job %s: %s", w->job, err);
-	}
-out:
-	journal_close(w->j);
-	if (w->pair != NULL) {
-		zmq_send(w->pair, "done", 4, 0);
-		zmq_close(w->pair);
-	}
-	return NULL;
 }
 
 /* ---- the event loop ---- */
@@ -315,7 +146,7 @@ send_hello(struct daemon *dm)
 	                                 sizeof(caps) / sizeof(caps[0]),
 	                                 proto_now_ms()};
 	memcpy(m.u.hello.incarnation, dm->incarnation, PROTO_INCARN_LEN);
-	send_msg(dm->dealer, &m, NULL);
+	daemon_send_msg(dm->dealer, &m, NULL);
 	dm->next_hello = clock_mono_ms() + HELLO_RETRY_MS;
 }
 
@@ -328,7 +159,7 @@ resend_one(void *ctx, const uint8_t *body, size_t blen, const uint8_t *sig, size
 
 	if (slen != PROTO_SIGFRAME_LEN)
 		return 0;
-	return send_frames(dm->dealer, hdr, body, blen, sig) == 0 ? 0 : 1;
+	return daemon_send_frames(dm->dealer, hdr, body, blen, sig) == 0 ? 0 : 1;
 }
 
 static const char *
@@ -368,6 +199,29 @@ daemon_busy(struct daemon *dm)
 	return busy || plan_busy(dm->c, why, sizeof(why));
 }
 
+/* The daemon's Docker client, made at its first use and again after an
+ * engine that could not be reached dropped it (send_heartbeat): NULL when
+ * it cannot be made. The daemon owns it: only daemon_docker_drop() frees
+ * it; callees (fence_watch_check) only use it. */
+static struct docker *
+daemon_docker(struct daemon *dm)
+{
+	char err[256];
+
+	if (dm->d == NULL)
+		dm->d = docker_new(dm->c->docker_socket, 2000, err, sizeof(err));
+	return dm->d;
+}
+
+/* Frees the daemon's Docker client (NULL is fine); daemon_docker() makes
+ * a new one at the next use. */
+static void
+daemon_docker_drop(struct daemon *dm)
+{
+	docker_free(dm->d);
+	dm->d = NULL;
+}
+
 /* Every FENCE_WATCH_MS, welcomed or not (a returning node may not reach
  * its coordinator): a new start of ODC's container is checked against the
  * metadb's fence (fencewatch.h). */
@@ -378,9 +232,7 @@ watch_container(struct daemon *dm)
 	json_t *raw = NULL;
 	char err[256];
 
-	if (dm->d == NULL)
-		dm->d = docker_new(dm->c->docker_socket, 2000, err, sizeof(err));
-	if (dm->d != NULL &&
+	if (daemon_docker(dm) != NULL &&
 	    docker_container_inspect(dm->d, dm->c->container, &ct, &raw, err, sizeof(err)) == 0 &&
 	    strcmp(ct.state, "running") == 0 && fence_watch_due(&dm->fence, &ct) &&
 	    !daemon_busy(dm))
@@ -408,9 +260,7 @@ send_heartbeat(struct daemon *dm)
 	memcpy(hb->incarnation, dm->incarnation, PROTO_INCARN_LEN);
 	hb->seq = dm->seq++;
 	hb->sent_ms = proto_now_ms();
-	if (dm->d == NULL)
-		dm->d = docker_new(c->docker_socket, 2000, err, sizeof(err));
-	if (dm->d != NULL)
+	if (daemon_docker(dm) != NULL)
 		rc = docker_container_inspect(dm->d, c->container, &ct, &raw, err, sizeof(err));
 	if (rc >= 0) {
 		hb->has_odc = true;
@@ -435,8 +285,7 @@ send_heartbeat(struct daemon *dm)
 		}
 	} else {
 		/* Engine unreachable: say nothing rather than guess. */
-		docker_free(dm->d);
-		dm->d = NULL;
+		daemon_docker_drop(dm);
 	}
 	/* Which metadb the container uses: its deployment. A container without
 	 * DATABASE_* says nothing (the coordinator keeps what it knew). */
@@ -465,7 +314,7 @@ send_heartbeat(struct daemon *dm)
 	}
 	hb->disks = disks;
 	hb->n_disks = nd;
-	send_msg(dm->dealer, &m, NULL);
+	daemon_send_msg(dm->dealer, &m, NULL);
 	json_decref(raw);
 }
 
@@ -480,7 +329,7 @@ answer_dispatch(struct daemon *dm, int type, const struct proto_refs *r, enum pr
 	m.u.ack = (struct proto_ack){PROTO_DISPATCH, r->job_id,      r->host_id,    r->step, {0},
 	                             r->nonce_len,   (uint64_t)code, msg ? msg : ""};
 	memcpy(m.u.ack.nonce, r->nonce, PROTO_NONCE_LEN);
-	send_msg(dm->dealer, &m, NULL);
+	daemon_send_msg(dm->dealer, &m, NULL);
 }
 
 /* Every refused DISPATCH ends here, whichever check refused it (the receive
@@ -523,8 +372,9 @@ on_dispatch(struct daemon *dm, const struct proto_msg *m, const struct proto_ref
 	const struct proto_job *jb = &d->job;
 	struct journal_plan p = {0};
 	struct worker_arg *w;
+	enum proto_err code;
+	const char *refusal;
 	char why[512];
-	size_t used = 0;
 
 	pthread_mutex_lock(&dm->sh.mu);
 	bool busy = dm->sh.busy;
@@ -558,29 +408,11 @@ on_dispatch(struct daemon *dm, const struct proto_msg *m, const struct proto_ref
 		refuse_dispatch(dm, refs, PROTO_E_BUSY, what);
 		return;
 	}
-	w = calloc(1, sizeof(*w));
+	w = daemon_worker_arg_dispatch(d, &code, &refusal);
 	if (w == NULL) {
-		refuse_dispatch(dm, refs, PROTO_E_INTERNAL, "out of memory");
+		refuse_dispatch(dm, refs, code, refusal);
 		return;
 	}
-	snprintf(w->job, sizeof(w->job), "%s", jb->job_id);
-	snprintf(w->action, sizeof(w->action), "%s", jb->action);
-	snprintf(w->phase, sizeof(w->phase), "%s", d->phase);
-	for (size_t i = 0; i < jb->n_params && i < 32; i++) {
-		size_t kl = strlen(jb->params[i].key) + 1, vl = strlen(jb->params[i].value) + 1;
-		if (used + kl + vl > sizeof(w->store))
-			break;
-		memcpy(w->store + used, jb->params[i].key, kl);
-		memcpy(w->store + used + kl, jb->params[i].value, vl);
-		w->params[w->n_params++] = (struct proto_kv){w->store + used, w->store + used + kl};
-		used += kl + vl;
-	}
-	if (w->n_params != jb->n_params) {
-		free(w);
-		refuse_dispatch(dm, refs, PROTO_E_INVALID_PARAM, "parameters too large");
-		return;
-	}
-	w->deadline_ms = proto_now_ms() + jb->policy.job_deadline_s * 1000u;
 	if (busy) {
 		/* Another phase of the running job, or any job once the running
 		 * one has sent its final result: it starts when the worker ends. */
@@ -618,7 +450,7 @@ start_worker(struct daemon *dm, struct worker_arg *w)
 	snprintf(dm->sh.phase, sizeof(dm->sh.phase), "%s", w->phase);
 	dm->sh.step[0] = '\0';
 	pthread_mutex_unlock(&dm->sh.mu);
-	if (pthread_create(&dm->worker, NULL, worker_main, w) != 0) {
+	if (pthread_create(&dm->worker, NULL, daemon_worker_main, w) != 0) {
 		pthread_mutex_lock(&dm->sh.mu);
 		dm->sh.busy = false;
 		pthread_mutex_unlock(&dm->sh.mu);
@@ -891,8 +723,12 @@ on_monitor(struct daemon *dm)
 	multipart_close(p, n);
 }
 
+/* Opens the loop's ZeroMQ sockets in dm->zctx: the DEALER to the
+ * coordinator (CURVE, bounded frames) and connects it, the PAIR that hears
+ * its monitor's events, the PULL the workers push to. 0, or -1 with err;
+ * daemon_sockets_close() closes what was opened either way. */
 static int
-setup_socket(struct daemon *dm, char *err, size_t errlen)
+daemon_sockets_open(struct daemon *dm, char *err, size_t errlen)
 {
 	uint8_t cpk[32], csk[32], spk[32];
 	int one = 1, zero = 0, ivl = 500, ivl_max = (int)dm->c->reconnect_max_ms,
@@ -952,143 +788,210 @@ setup_socket(struct daemon *dm, char *err, size_t errlen)
 	return 0;
 }
 
+/* Closes what daemon_sockets_open() opened, but the PULL while a worker
+ * runs: the worker may still push to it, and the context stays too (see
+ * daemon_close). */
+static void
+daemon_sockets_close(struct daemon *dm)
+{
+	if (dm->dealer)
+		zmq_close(dm->dealer);
+	if (dm->mon)
+		zmq_close(dm->mon);
+	if (!dm->worker_alive && dm->pair)
+		zmq_close(dm->pair);
+}
+
+/* Opens what the daemon holds (its key, state directories, journal, nonce
+ * store, ZeroMQ context and sockets) into dm (c set, the rest zeroed). 0,
+ * or -1 with err; daemon_close() closes what was opened either way. */
+static int
+daemon_open(struct daemon *dm, char *err, size_t errlen)
+{
+	const struct agent_conf *c = dm->c;
+	char path[4200];
+
+	dm->kp = keys_load_secret(c->secret_key, err, errlen);
+	if (dm->kp == NULL)
+		return -1;
+	if (agent_dir_ensure(c->state_dir, err, errlen) != 0 ||
+	    agent_dir_ensure(c->snapshot_root, err, errlen) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/journal.db", c->state_dir);
+	if ((dm->j = journal_open(path, err, errlen)) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/nonces.db", c->state_dir);
+	if (replay_sqlite_open(&dm->replay, path, err, errlen) != 0)
+		return -1;
+	pthread_mutex_init(&dm->sh.mu, NULL);
+	randombytes_buf(dm->incarnation, sizeof(dm->incarnation));
+	dm->zctx = zmq_ctx_new();
+	if (dm->zctx == NULL || daemon_sockets_open(dm, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+/* Closes what daemon_open() opened, and what the loop made on the way (the
+ * Docker client, a held PROGRESS, a queued phase). A running worker is not
+ * joined: the process ends, the journal keeps its place, and the next
+ * start resumes it; its PULL, the context and the key (it signs with it)
+ * stay while it runs. */
+static void
+daemon_close(struct daemon *dm)
+{
+	for (size_t i = 0; i < dm->n_held; i++)
+		zmq_msg_close(&dm->held[i]);
+	daemon_sockets_close(dm);
+	/* The loop's own journal connection and nonce store close either way
+	 * (a worker has its own connection). */
+	replay_close(&dm->replay);
+	journal_close(dm->j);
+	if (!dm->worker_alive) {
+		if (dm->zctx)
+			zmq_ctx_term(dm->zctx);
+		keys_pair_free(dm->kp);
+	}
+	daemon_docker_drop(dm);
+	free(dm->pending);
+}
+
+/* A plan a previous life of this agent left running goes on first. */
+static void
+daemon_resume(struct daemon *dm, char *err, size_t errlen)
+{
+	struct journal_plan up;
+
+	if (journal_plan_unfinished(dm->j, &up, err, errlen) != 0)
+		return;
+	struct worker_arg *w = daemon_worker_arg_resume(up.job_id, up.phase);
+	log_info("job %s was interrupted; resuming", up.job_id);
+	if (w != NULL)
+		start_worker(dm, w);
+	journal_plan_clear(&up);
+}
+
+/* How long the loop may wait: until the next heartbeat (or HELLO),
+ * watchdog ping, reconnection, held PROGRESS or container watch, whichever
+ * comes first. Pings the watchdog when that is due. */
+static long
+daemon_timeout(struct daemon *dm)
+{
+	uint64_t ping = sdnotify_watchdog(&dm->sn);
+	uint64_t now = clock_mono_ms(), due = dm->welcomed ? dm->next_beat : dm->next_hello;
+
+	if (ping != UINT64_MAX && now + ping < due)
+		due = now + ping;
+	if (dm->reconnect_at != 0 && dm->reconnect_at < due)
+		due = dm->reconnect_at;
+	if (dm->n_held > 0 && dm->held_until < due)
+		due = dm->held_until;
+	if (dm->next_watch < due)
+		due = dm->next_watch;
+	return due > now ? (long)(due - now) : 0;
+}
+
+/* The agent's own reconnection (see reconnect_at in struct daemon). */
+static void
+daemon_reconnect(struct daemon *dm)
+{
+	const struct agent_conf *c = dm->c;
+
+	if (dm->reconnect_lost)
+		log_warn("libzmq gave the connection to %s up (a protocol error, "
+		         "such as a frame over "
+		         "%zu bytes); connecting again",
+		         c->coordinator_endpoint, proto_frame_limit(PROTO_RCV_AGENT));
+	dm->reconnect_at = 0;
+	dm->reconnect_lost = false;
+	zmq_disconnect(dm->dealer, c->coordinator_endpoint); /* may be gone already */
+	if (zmq_connect(dm->dealer, c->coordinator_endpoint) != 0)
+		log_err("%s: %s", c->coordinator_endpoint, zmq_strerror(errno));
+}
+
+/* What is due after a poll: the held PROGRESS, a reconnection, the
+ * container watch, HELLO or the heartbeat, systemd's status line. */
+static void
+daemon_timers(struct daemon *dm)
+{
+	uint64_t now = clock_mono_ms();
+
+	if (dm->n_held > 0 && now >= dm->held_until)
+		release_held(dm, true);
+	if (dm->reconnect_at != 0 && now >= dm->reconnect_at)
+		daemon_reconnect(dm);
+	if (now >= dm->next_watch)
+		watch_container(dm);
+	if (!dm->welcomed && now >= dm->next_hello) {
+		send_hello(dm);
+	} else if (dm->welcomed && now >= dm->next_beat) {
+		send_heartbeat(dm);
+		/* ±10% jitter, so a restarted fleet does not beat in step. */
+		uint64_t span = dm->beat_ms / 5;
+		dm->next_beat = clock_mono_ms() + dm->beat_ms - dm->beat_ms / 10 +
+		                (span ? randombytes_uniform((uint32_t)span) : 0);
+	}
+	systemd_status(dm, false);
+}
+
+/* The event loop, until SIGTERM or SIGINT: the monitor's events, the
+ * coordinator's messages, the worker's, then what is due. 0 when asked to
+ * stop, -1 with err when it cannot poll. */
+static int
+daemon_loop(struct daemon *dm, char *err, size_t errlen)
+{
+	while (!stopping) {
+		long timeout = daemon_timeout(dm);
+		zmq_pollitem_t items[] = {
+		    {dm->dealer, 0, ZMQ_POLLIN, 0},
+		    {dm->mon, 0, ZMQ_POLLIN, 0},
+		    {dm->pair, 0, ZMQ_POLLIN, 0},
+		};
+		if (zmq_poll(items, 3, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "zmq_poll: %s", zmq_strerror(errno));
+			return -1;
+		}
+		if (items[1].revents & ZMQ_POLLIN)
+			on_monitor(dm);
+		if (items[0].revents & ZMQ_POLLIN)
+			on_coordinator(dm);
+		if (items[2].revents & ZMQ_POLLIN)
+			on_worker(dm);
+		daemon_timers(dm);
+	}
+	return 0;
+}
+
 int
 daemon_run(const struct agent_conf *c, char *err, size_t errlen)
 {
 	struct daemon dm = {.c = c, .beat_ms = DEFAULT_BEAT_MS};
 	struct sigaction sa;
-	char path[4200];
 	int ret = -1;
 
 	sdnotify_init(&dm.sn);
-	dm.kp = keys_load_secret(c->secret_key, err, errlen);
-	if (dm.kp == NULL)
-		return -1;
-	if (agent_dir_ensure(c->state_dir, err, errlen) != 0 ||
-	    agent_dir_ensure(c->snapshot_root, err, errlen) != 0)
+	if (daemon_open(&dm, err, errlen) != 0)
 		goto out;
-	snprintf(path, sizeof(path), "%s/journal.db", c->state_dir);
-	if ((dm.j = journal_open(path, err, errlen)) == NULL)
-		goto out;
-	snprintf(path, sizeof(path), "%s/nonces.db", c->state_dir);
-	if (replay_sqlite_open(&dm.replay, path, err, errlen) != 0)
-		goto out;
-	pthread_mutex_init(&dm.sh.mu, NULL);
-	randombytes_buf(dm.incarnation, sizeof(dm.incarnation));
-	dm.zctx = zmq_ctx_new();
-	if (dm.zctx == NULL || setup_socket(&dm, err, errlen) != 0)
-		goto out;
-
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-
-	/* A plan a previous life of this agent left running goes on first. */
-	struct journal_plan up;
-	if (journal_plan_unfinished(dm.j, &up, err, errlen) == 0) {
-		struct worker_arg *w = calloc(1, sizeof(*w));
-		log_info("job %s was interrupted; resuming", up.job_id);
-		if (w != NULL) {
-			w->resume = true;
-			snprintf(w->job, sizeof(w->job), "%s", up.job_id);
-			snprintf(w->phase, sizeof(w->phase), "%s", up.phase);
-			start_worker(&dm, w);
-		}
-		journal_plan_clear(&up);
-	}
+	daemon_resume(&dm, err, errlen);
 	log_info("odc-agent %s on %s: coordinator %s", AGENT_VERSION, c->host_id,
 	         c->coordinator_endpoint);
 	dm.next_hello = clock_mono_ms() + HELLO_RETRY_MS;
 	/* Ready once the journal, the nonce store and the socket are set up; the
 	 * coordinator may come later (the status line says whether it has). */
 	systemd_status(&dm, true);
-	while (!stopping) {
-		uint64_t ping = sdnotify_watchdog(&dm.sn);
-		uint64_t now = clock_mono_ms(), due = dm.welcomed ? dm.next_beat : dm.next_hello;
-		if (ping != UINT64_MAX && now + ping < due)
-			due = now + ping;
-		if (dm.reconnect_at != 0 && dm.reconnect_at < due)
-			due = dm.reconnect_at;
-		if (dm.n_held > 0 && dm.held_until < due)
-			due = dm.held_until;
-		if (dm.next_watch < due)
-			due = dm.next_watch;
-		zmq_pollitem_t items[] = {
-		    {dm.dealer, 0, ZMQ_POLLIN, 0},
-		    {dm.mon, 0, ZMQ_POLLIN, 0},
-		    {dm.pair, 0, ZMQ_POLLIN, 0},
-		};
-		long timeout = due > now ? (long)(due - now) : 0;
-		if (zmq_poll(items, 3, timeout) < 0) {
-			if (errno == EINTR)
-				continue;
-			snprintf(err, errlen, "zmq_poll: %s", zmq_strerror(errno));
-			goto out;
-		}
-		if (items[1].revents & ZMQ_POLLIN)
-			on_monitor(&dm);
-		if (items[0].revents & ZMQ_POLLIN)
-			on_coordinator(&dm);
-		if (items[2].revents & ZMQ_POLLIN)
-			on_worker(&dm);
-		now = clock_mono_ms();
-		if (dm.n_held > 0 && now >= dm.held_until)
-			release_held(&dm, true);
-		if (dm.reconnect_at != 0 && now >= dm.reconnect_at) {
-			if (dm.reconnect_lost)
-				log_warn("libzmq gave the connection to %s up (a protocol error, "
-				         "such as a frame over "
-				         "%zu bytes); connecting again",
-				         c->coordinator_endpoint,
-				         proto_frame_limit(PROTO_RCV_AGENT));
-			dm.reconnect_at = 0;
-			dm.reconnect_lost = false;
-			zmq_disconnect(dm.dealer,
-			               c->coordinator_endpoint); /* may be gone already */
-			if (zmq_connect(dm.dealer, c->coordinator_endpoint) != 0)
-				log_err("%s: %s", c->coordinator_endpoint, zmq_strerror(errno));
-		}
-		if (now >= dm.next_watch)
-			watch_container(&dm);
-		if (!dm.welcomed && now >= dm.next_hello) {
-			send_hello(&dm);
-		} else if (dm.welcomed && now >= dm.next_beat) {
-			send_heartbeat(&dm);
-			/* ±10% jitter, so a restarted fleet does not beat in step. */
-			uint64_t span = dm.beat_ms / 5;
-			dm.next_beat = clock_mono_ms() + dm.beat_ms - dm.beat_ms / 10 +
-			               (span ? randombytes_uniform((uint32_t)span) : 0);
-		}
-		systemd_status(&dm, false);
-	}
+	if (daemon_loop(&dm, err, errlen) != 0)
+		goto out;
 	log_info("stopping%s",
 	         dm.worker_alive ? "; the running job resumes at the next start" : "");
 	sdnotify_stopping(&dm.sn, "stopping%s",
 	                  dm.worker_alive ? "; the running job resumes at the next start" : "");
 	ret = 0;
 out:
-	/* A running worker is not joined: the process ends, the journal keeps
-	 * its place, and the next start resumes it. */
-	for (size_t i = 0; i < dm.n_held; i++)
-		zmq_msg_close(&dm.held[i]);
-	if (dm.dealer)
-		zmq_close(dm.dealer);
-	if (dm.mon)
-		zmq_close(dm.mon);
-	/* The loop's own journal connection and nonce store close either way
-	 * (a worker has its own connection). */
-	replay_close(&dm.replay);
-	journal_close(dm.j);
-	if (!dm.worker_alive) {
-		if (dm.pair)
-			zmq_close(dm.pair);
-		if (dm.zctx)
-			zmq_ctx_term(dm.zctx);
-		/* The worker signs with the key: it stays while a worker runs. */
-		keys_pair_free(dm.kp);
-	}
-	docker_free(dm.d);
-	free(dm.pending);
+	daemon_close(&dm);
 	return ret;
 }

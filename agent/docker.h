@@ -1,6 +1,8 @@
 /* Docker Engine API v1.41 over the engine's unix socket, through libcurl.
  * Every response body is bounded; every failure says the method, the path,
- * the HTTP status and Docker's own message. */
+ * the HTTP status and Docker's own message. The client and its transport
+ * are in docker_http.c, the streamed bodies' decoders in docker_stream.c,
+ * the operations below in docker.c (docker_int.h joins them). */
 #ifndef ODC_AGENT_DOCKER_H
 #define ODC_AGENT_DOCKER_H
 

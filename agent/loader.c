@@ -96,37 +96,16 @@ kill_leftovers(const char *workdir)
 	closedir(proc);
 }
 
-static int
-run_tool(const struct agent_conf *c, const char *tool, const char *password, const char *job,
-         const char *what, const char *dir, bool dump, bool skip_header, uint64_t deadline_ms,
-         struct loader_run *run, char *err, size_t errlen)
+/* The tools are Java programs: env gets PATH, HOME, JAVA_HOME and LANG from
+ * ours (a default PATH when none is set), nothing else. env holds at least
+ * 6 entries and is NULL-terminated; its strings live in envbuf (the
+ * caller's, 4 slots). */
+static void
+loader_env(const char **env, char envbuf[4][1024])
 {
-	char port[16], threads[16], logdir[4200], logpath[4300];
-	const char *argv[40];
-	size_t a = 0;
-	/* The tools are Java programs: keep PATH/HOME/JAVA_HOME, nothing else. */
-	const char *env[8];
-	size_t e = 0;
-	char envbuf[4][1024];
 	static const char *const keep[] = {"PATH", "HOME", "JAVA_HOME", "LANG"};
-	char errbuf[256];
+	size_t e = 0;
 
-	memset(run, 0, sizeof(*run));
-	if (snprintf(run->workdir, sizeof(run->workdir), "%s/runs/%s/%s", c->state_dir, job,
-	             what) >= (int)sizeof(run->workdir)) {
-		snprintf(err, errlen, "work directory path too long");
-		return -1;
-	}
-	kill_leftovers(run->workdir);
-	snprintf(logdir, sizeof(logdir), "%s/logs", run->workdir);
-	if (mkdirs(logdir, 0700) != 0) {
-		snprintf(err, errlen, "%s: cannot create: %s", logdir, strerror(errno));
-		return -1;
-	}
-	if (access(tool, X_OK) != 0) {
-		snprintf(err, errlen, "%s: not executable: %s", tool, strerror(errno));
-		return -1;
-	}
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 		const char *v = getenv(keep[i]);
 		if (v != NULL && snprintf(envbuf[e], sizeof(envbuf[e]), "%s=%s", keep[i], v) <
@@ -136,14 +115,32 @@ run_tool(const struct agent_conf *c, const char *tool, const char *password, con
 	if (e == 0)
 		env[e++] = "PATH=/usr/local/bin:/usr/bin:/bin";
 	env[e] = NULL;
+}
 
-	snprintf(port, sizeof(port), "%llu", (unsigned long long)c->db_port);
-	snprintf(threads, sizeof(threads), "%llu", (unsigned long long)c->loader_threads);
+/* The strings argv points to besides the caller's: the port and thread
+ * count in decimal. */
+struct loader_argbuf {
+	char port[16];
+	char threads[16];
+};
+
+/* Fills argv (at least 40 slots, NULL-terminated) for one obdumper (dump)
+ * or obloader run of tool on dir, its logs in logdir. argv points into c,
+ * password, dir, logdir and ab, which must outlive it. */
+static void
+loader_argv(const char **argv, struct loader_argbuf *ab, const struct agent_conf *c,
+            const char *tool, const char *password, const char *dir, const char *logdir, bool dump,
+            bool skip_header)
+{
+	size_t a = 0;
+
+	snprintf(ab->port, sizeof(ab->port), "%llu", (unsigned long long)c->db_port);
+	snprintf(ab->threads, sizeof(ab->threads), "%llu", (unsigned long long)c->loader_threads);
 	argv[a++] = tool;
 	argv[a++] = "-h";
 	argv[a++] = c->db_host;
 	argv[a++] = "-P";
-	argv[a++] = port;
+	argv[a++] = ab->port;
 	argv[a++] = "-u";
 	argv[a++] = c->db_user;
 	if (password != NULL && *password != '\0') {
@@ -168,7 +165,7 @@ run_tool(const struct agent_conf *c, const char *tool, const char *password, con
 	argv[a++] = "--all";
 	argv[a++] = "--no-sys";
 	argv[a++] = "--thread";
-	argv[a++] = threads;
+	argv[a++] = ab->threads;
 	if (!dump) {
 		/* Into empty tables: stop at the first bad or duplicate row
 		 * instead of skipping it. */
@@ -189,6 +186,62 @@ run_tool(const struct agent_conf *c, const char *tool, const char *password, con
 	argv[a++] = "-f";
 	argv[a++] = dir;
 	argv[a] = NULL;
+}
+
+/* After the run: the tool's error log and output tails into run, the
+ * password masked in both. */
+static void
+loader_collect(struct loader_run *run, const char *logdir, const char *password)
+{
+	char logpath[4300];
+
+	snprintf(logpath, sizeof(logpath), "%s/ob-loader-dumper.error", logdir);
+	file_tail(logpath, run->error_tail, sizeof(run->error_tail));
+	snprintf(run->out_tail, sizeof(run->out_tail), "%s%s",
+	         run->sr.out_tail ? run->sr.out_tail : "",
+	         run->sr.err_tail ? run->sr.err_tail : "");
+	/* A tool that echoes its own command line must not leak the password. */
+	if (password != NULL && *password != '\0') {
+		size_t pl = strlen(password);
+		char *bufs[] = {run->error_tail, run->out_tail};
+		for (size_t i = 0; i < 2; i++)
+			for (char *p = strstr(bufs[i], password); p != NULL;
+			     p = strstr(p + pl, password))
+				memset(p, '*', pl);
+	}
+}
+
+/* One run of tool (loader_dump, loader_load): its working directory made
+ * (what an interrupted run left there killed), the run, its tails. Returns
+ * 0 when the tool exited 0, 1 when it failed (run says how), -1 with a
+ * message when it could not run. The caller frees run (loader_run_free). */
+static int
+run_tool(const struct agent_conf *c, const char *tool, const char *password, const char *job,
+         const char *what, const char *dir, bool dump, bool skip_header, uint64_t deadline_ms,
+         struct loader_run *run, char *err, size_t errlen)
+{
+	char logdir[4200], envbuf[4][1024], errbuf[256];
+	const char *argv[40], *env[8];
+	struct loader_argbuf ab;
+
+	memset(run, 0, sizeof(*run));
+	if (snprintf(run->workdir, sizeof(run->workdir), "%s/runs/%s/%s", c->state_dir, job,
+	             what) >= (int)sizeof(run->workdir)) {
+		snprintf(err, errlen, "work directory path too long");
+		return -1;
+	}
+	kill_leftovers(run->workdir);
+	snprintf(logdir, sizeof(logdir), "%s/logs", run->workdir);
+	if (mkdirs(logdir, 0700) != 0) {
+		snprintf(err, errlen, "%s: cannot create: %s", logdir, strerror(errno));
+		return -1;
+	}
+	if (access(tool, X_OK) != 0) {
+		snprintf(err, errlen, "%s: not executable: %s", tool, strerror(errno));
+		return -1;
+	}
+	loader_env(env, envbuf);
+	loader_argv(argv, &ab, c, tool, password, dir, logdir, dump, skip_header);
 	log_redact_argv(argv, secret_opts, run->cmdline, sizeof(run->cmdline));
 	log_info("%s: %s (in %s)", what, run->cmdline, run->workdir);
 
@@ -204,20 +257,7 @@ run_tool(const struct agent_conf *c, const char *tool, const char *password, con
 		snprintf(err, errlen, "%s", errbuf);
 		return -1;
 	}
-	snprintf(logpath, sizeof(logpath), "%s/ob-loader-dumper.error", logdir);
-	file_tail(logpath, run->error_tail, sizeof(run->error_tail));
-	snprintf(run->out_tail, sizeof(run->out_tail), "%s%s",
-	         run->sr.out_tail ? run->sr.out_tail : "",
-	         run->sr.err_tail ? run->sr.err_tail : "");
-	/* A tool that echoes its own command line must not leak the password. */
-	if (password != NULL && *password != '\0') {
-		size_t pl = strlen(password);
-		char *bufs[] = {run->error_tail, run->out_tail};
-		for (size_t i = 0; i < 2; i++)
-			for (char *p = strstr(bufs[i], password); p != NULL;
-			     p = strstr(p + pl, password))
-				memset(p, '*', pl);
-	}
+	loader_collect(run, logdir, password);
 	return run->sr.exited && run->sr.exit_code == 0 ? 0 : 1;
 }
 

@@ -166,8 +166,18 @@ open_journal(const struct agent_conf *c, char *err, size_t errlen)
 	return journal_open(path, err, errlen);
 }
 
+/* What `odc-agent run ACTION [options]` asked for. kv and job point into
+ * argv; phase defaults to "run". */
+struct run_args {
+	const char *action, *job, *phase;
+	struct proto_kv kv[8];
+	size_t n;
+};
+
+/* Parses run's arguments into a (argv[1] is the action). Returns EXIT_OK,
+ * or EXIT_USAGE with the complaint (if any) printed. */
 static int
-cmd_run(const struct agent_conf *c, int argc, char **argv)
+run_parse(int argc, char **argv, struct run_args *a)
 {
 	static const struct option opts[] = {
 	    {"to", required_argument, NULL, 't'},
@@ -182,17 +192,17 @@ cmd_run(const struct agent_conf *c, int argc, char **argv)
 	    {"accept-unverified", no_argument, NULL, 'u'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct proto_kv kv[8];
+	struct proto_kv *kv = a->kv;
 	size_t n = 0;
-	const char *job = NULL, *phase = "run";
-	char jobbuf[80], stamp[32], err[1024];
-	int ch, ret;
+	int ch;
 
+	a->job = NULL;
+	a->phase = "run";
 	if (argc < 2) {
 		fprintf(stderr, "odc-agent: run: which action?\n");
 		return EXIT_USAGE;
 	}
-	const char *action = argv[1];
+	a->action = argv[1];
 	optind = 2;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
@@ -221,26 +231,41 @@ cmd_run(const struct agent_conf *c, int argc, char **argv)
 			kv[n++] = (struct proto_kv){"accept_unverified", "true"};
 			break;
 		case 'j':
-			job = optarg;
+			a->job = optarg;
 			break;
 		case 'p':
-			phase = optarg;
+			a->phase = optarg;
 			break;
 		default:
 			return EXIT_USAGE;
 		}
-		if (n == sizeof(kv) / sizeof(kv[0]))
+		if (n == sizeof(a->kv) / sizeof(a->kv[0]))
 			return EXIT_USAGE;
 	}
+	a->n = n;
 	if (optind != argc) {
 		fprintf(stderr, "odc-agent: run: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	return EXIT_OK;
+}
+
+static int
+cmd_run(const struct agent_conf *c, int argc, char **argv)
+{
+	struct run_args a;
+	const char *job;
+	char jobbuf[80], stamp[32], err[1024];
+	int ret;
+
+	if ((ret = run_parse(argc, argv, &a)) != EXIT_OK)
+		return ret;
 	struct proto_error perr;
-	if (proto_action_check(action, phase, kv, n, &perr) != PROTO_OK) {
+	if (proto_action_check(a.action, a.phase, a.kv, a.n, &perr) != PROTO_OK) {
 		fprintf(stderr, "odc-agent: %s\n", perr.msg);
 		return EXIT_USAGE;
 	}
+	job = a.job;
 	if (job == NULL) {
 		time_t t = time(NULL);
 		struct tm tm;
@@ -257,12 +282,12 @@ cmd_run(const struct agent_conf *c, int argc, char **argv)
 		fprintf(stderr, "odc-agent: %s\n", err);
 		return EXIT_INTERNAL;
 	}
-	printf("odc-agent: job %s: %s on %s", job, action, c->host_id);
-	for (size_t i = 0; i < n; i++)
-		printf(" %s=%s", kv[i].key, kv[i].value);
+	printf("odc-agent: job %s: %s on %s", job, a.action, c->host_id);
+	for (size_t i = 0; i < a.n; i++)
+		printf(" %s=%s", a.kv[i].key, a.kv[i].value);
 	printf("\n");
 	fflush(stdout);
-	struct plan_request rq = {job, action, kv, n, phase, 0};
+	struct plan_request rq = {job, a.action, a.kv, a.n, a.phase, 0};
 	err[0] = '\0';
 	ret = plan_execute(c, j, &rq, &printer, err, sizeof(err));
 	journal_close(j);
@@ -515,26 +540,23 @@ journal_plan_print(struct journal *j, const struct journal_plan *p, char *err, s
 	journal_steps_free(s, n);
 }
 
+/* Parses journal's arguments: *json for -o json, *job the JOB or NULL.
+ * Returns EXIT_OK, or EXIT_USAGE with the complaint printed. */
 static int
-cmd_journal(const struct agent_conf *c, int argc, char **argv)
+journal_parse(int argc, char **argv, bool *json, const char **job)
 {
 	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
 	                                     {NULL, 0, NULL, 0}};
-	static const char *const phases[] = {"preflight", "run", NULL};
-	char err[1024] = "";
-	const char *job = NULL;
-	struct journal *j = NULL;
-	json_t *doc = NULL, *plans = NULL, *facts = NULL;
-	bool json = false;
-	int ch, rc, ret = EXIT_INTERNAL;
+	int ch;
 
+	*json = false;
 	/* 0: a new scan that permutes (JOB -o json), not the "+" of the
 	 * options before the command. */
 	optind = 0;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
 		if (ch == 'o' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "text") == 0)) {
-			json = strcmp(optarg, "json") == 0;
+			*json = strcmp(optarg, "json") == 0;
 		} else {
 			if (ch == 'o')
 				fprintf(stderr,
@@ -554,57 +576,99 @@ cmd_journal(const struct agent_conf *c, int argc, char **argv)
 		        argv[optind + 1]);
 		return EXIT_USAGE;
 	}
-	job = optind < argc ? argv[optind] : NULL;
-	if ((j = open_journal(c, err, sizeof(err))) == NULL)
+	*job = optind < argc ? argv[optind] : NULL;
+	return EXIT_OK;
+}
+
+/* journal without JOB: the unfinished plan, printed, or (json) as a new
+ * document in *doc that the caller releases. 0, or -1 with err set (or
+ * empty: out of memory). */
+static int
+journal_unfinished(struct journal *j, bool json, json_t **doc, char *err, size_t errlen)
+{
+	struct journal_plan p = {0};
+	json_t *plan = NULL;
+	int rc;
+
+	if ((rc = journal_plan_unfinished(j, &p, err, errlen)) < 0)
+		return -1;
+	if (json && rc == 0)
+		plan = journal_plan_json(j, &p, err, errlen);
+	else if (rc == 0)
+		printf("unfinished: job %s (%s, phase %s)\n", p.job_id, p.action, p.phase);
+	else if (!json)
+		printf("no unfinished plan\n");
+	journal_plan_clear(&p);
+	/* json_object_set_new() drops plan when it fails. */
+	if (json && json_object_set_new(*doc = json_object(), "unfinished",
+	                                rc == 0 ? plan : json_null()) != 0)
+		return -1;
+	return 0;
+}
+
+/* journal JOB: its plans with their steps, printed, or (json) with its
+ * facts as a new document in *doc that the caller releases. 0, or -1 with
+ * err set (or empty: out of memory). */
+static int
+journal_job(struct journal *j, const char *job, bool json, json_t **doc, char *err, size_t errlen)
+{
+	static const char *const phases[] = {"preflight", "run", NULL};
+	json_t *plans = NULL, *facts = NULL;
+	int rc, ret = -1;
+
+	if (json && ((plans = json_array()) == NULL || (facts = json_object()) == NULL)) {
+		snprintf(err, errlen, "journal: out of memory");
 		goto out;
-	if (job == NULL) {
-		struct journal_plan p = {0};
-		json_t *plan = NULL;
-		if ((rc = journal_plan_unfinished(j, &p, err, sizeof(err))) < 0)
+	}
+	for (size_t ph = 0; phases[ph]; ph++) {
+		struct journal_plan p;
+		if ((rc = journal_plan_get(j, job, phases[ph], &p, err, errlen)) < 0)
 			goto out;
-		if (json && rc == 0)
-			plan = journal_plan_json(j, &p, err, sizeof(err));
-		else if (rc == 0)
-			printf("unfinished: job %s (%s, phase %s)\n", p.job_id, p.action, p.phase);
-		else if (!json)
-			printf("no unfinished plan\n");
+		if (rc == 1)
+			continue;
+		if (json)
+			rc = json_array_append_new(plans, journal_plan_json(j, &p, err, errlen));
+		else
+			journal_plan_print(j, &p, err, errlen);
 		journal_plan_clear(&p);
-		/* json_object_set_new() drops plan when it fails. */
-		if (json && json_object_set_new(doc = json_object(), "unfinished",
-		                                rc == 0 ? plan : json_null()) != 0)
+		if (rc != 0 || err[0] != '\0')
 			goto out;
-	} else {
-		if (json && ((plans = json_array()) == NULL || (facts = json_object()) == NULL)) {
-			snprintf(err, sizeof(err), "journal: out of memory");
+	}
+	if (json) {
+		if (journal_fact_each(j, job, journal_fact_json, facts, err, errlen) != 0)
 			goto out;
-		}
-		for (size_t ph = 0; phases[ph]; ph++) {
-			struct journal_plan p;
-			if ((rc = journal_plan_get(j, job, phases[ph], &p, err, sizeof(err))) < 0)
-				goto out;
-			if (rc == 1)
-				continue;
-			if (json)
-				rc = json_array_append_new(
-				    plans, journal_plan_json(j, &p, err, sizeof(err)));
-			else
-				journal_plan_print(j, &p, err, sizeof(err));
-			journal_plan_clear(&p);
-			if (rc != 0 || err[0] != '\0')
-				goto out;
-		}
-		if (json) {
-			if (journal_fact_each(j, job, journal_fact_json, facts, err, sizeof(err)) !=
-			    0)
-				goto out;
-			doc = json_pack("{s:o, s:O, s:O}", "job_id", journal_text_json(job),
-			                "plans", plans, "facts", facts);
-			if (doc == NULL) {
-				snprintf(err, sizeof(err), "journal: job %s: out of memory", job);
-				goto out;
-			}
+		*doc = json_pack("{s:o, s:O, s:O}", "job_id", journal_text_json(job), "plans",
+		                 plans, "facts", facts);
+		if (*doc == NULL) {
+			snprintf(err, errlen, "journal: job %s: out of memory", job);
+			goto out;
 		}
 	}
+	ret = 0;
+out:
+	json_decref(plans);
+	json_decref(facts);
+	return ret;
+}
+
+static int
+cmd_journal(const struct agent_conf *c, int argc, char **argv)
+{
+	char err[1024] = "";
+	const char *job = NULL;
+	struct journal *j = NULL;
+	json_t *doc = NULL;
+	bool json = false;
+	int ret;
+
+	if ((ret = journal_parse(argc, argv, &json, &job)) != EXIT_OK)
+		return ret;
+	ret = EXIT_INTERNAL;
+	if ((j = open_journal(c, err, sizeof(err))) == NULL)
+		goto out;
+	if (job == NULL ? journal_unfinished(j, json, &doc, err, sizeof(err)) != 0
+	                : journal_job(j, job, json, &doc, err, sizeof(err)) != 0)
+		goto out;
 	if (doc != NULL &&
 	    (json_dumpf(doc, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF)) {
 		snprintf(err, sizeof(err), "journal: cannot write the JSON document: %s",
@@ -616,8 +680,6 @@ out:
 	if (ret != EXIT_OK)
 		fprintf(stderr, "odc-agent: %s\n", err[0] ? err : "journal: out of memory");
 	json_decref(doc);
-	json_decref(plans);
-	json_decref(facts);
 	journal_close(j);
 	return ret;
 }

@@ -370,6 +370,86 @@ mark_unfinished(struct journal *j, struct prune_job *jobs, size_t n)
 	journal_plans_free(undos, nu);
 }
 
+/* Reads what the journal says b->p (set by the caller) left: its kept
+ * container's name, the old container's id, its snapshot (a rollback's),
+ * whether it put its container back, and the name it kept a container of.
+ * The strings are b's, freed by the caller whatever this returns. 0, or -1
+ * with err set when the journal cannot be read. */
+static int
+prune_job_load(const struct agent_conf *c, struct journal *j, const struct prune_kind *k,
+               bool rollback, struct prune_job *b, char *err, size_t errlen)
+{
+	char *pb = NULL;
+
+	/* A journal that cannot be read decides nothing (each read clears
+	 * err, so each is checked). */
+	if ((b->renamed = journal_fact_get(j, b->p->job_id, "renamed", err, errlen)) == NULL &&
+	    err[0] != '\0')
+		return -1;
+	if ((b->old_id = journal_fact_get(j, b->p->job_id, "old_id", err, errlen)) == NULL &&
+	    err[0] != '\0')
+		return -1;
+	if (rollback &&
+	    (b->snap = journal_fact_get(j, b->p->job_id, "snapshot_dir", err, errlen)) == NULL &&
+	    err[0] != '\0')
+		return -1;
+	if ((pb = journal_fact_get(j, b->p->job_id, "put_back", err, errlen)) == NULL &&
+	    err[0] != '\0')
+		return -1;
+	b->put_back = pb != NULL && strcmp(pb, "1") == 0;
+	free(pb);
+	/* <name><suffix><time>: the name is what a later config may have
+	 * changed; each name keeps its own latest. */
+	const char *at = NULL;
+	for (const char *q = b->renamed; q != NULL && (q = strstr(q, k->suffix)) != NULL; q++)
+		at = q; /* the last one: a name may hold the suffix itself */
+	if (at != NULL)
+		snprintf(b->name, sizeof(b->name), "%.*s", (int)(at - b->renamed), b->renamed);
+	else
+		snprintf(b->name, sizeof(b->name), "%s", c->container);
+	return 0;
+}
+
+/* The jobs (newest first) that kept a container of jobs[g].name, when g is
+ * the newest of them (else nothing): each one's container and snapshot
+ * removed, or kept and the reason said, in rep. */
+static void
+prune_group(const struct agent_conf *c, struct docker *d, const struct prune_kind *k,
+            struct prune_job *jobs, size_t n, size_t g, bool rollback, bool dry_run, uint64_t now,
+            struct prune_report *rep)
+{
+	const struct prune_job *latest = NULL;
+	size_t rank = 0;
+
+	for (size_t i = 0; i < g; i++)
+		if (strcmp(jobs[i].name, jobs[g].name) == 0)
+			return;
+	/* Only a rollback's leftovers are needed by a later command. */
+	for (size_t i = g; rollback && i < n && latest == NULL; i++)
+		if (strcmp(jobs[i].name, jobs[g].name) == 0 && jobs[i].renamed != NULL &&
+		    !jobs[i].put_back)
+			latest = &jobs[i];
+	for (size_t i = g; i < n; i++) {
+		struct prune_job *b = &jobs[i];
+		char why[400], gone[96], whose[160], t[32];
+		const char *w;
+		if (strcmp(b->name, jobs[g].name) != 0 || (b->renamed == NULL && b->snap == NULL))
+			continue;
+		w = why_kept(c, b, latest, rank, now, why, sizeof(why));
+		rank++;
+		when(b->p->created_ms, t, sizeof(t));
+		if (w == NULL) {
+			why_gone(c, rank - 1, gone, sizeof(gone));
+			snprintf(whose, sizeof(whose), "%s %s of %s, %s", k->action, b->p->job_id,
+			         t, gone);
+		} else {
+			snprintf(whose, sizeof(whose), "%s %s of %s", k->action, b->p->job_id, t);
+		}
+		container_one(b, d, dry_run, w, whose, rep);
+		snapshot_one(c, b, dry_run, w, whose, rep);
+	}
+}
+
 /* The containers (and snapshots) the run phases of k's action left, per
  * container name, newest first (see prune_apply). Returns 0, or -1 with err
  * when the journal cannot be read: then nothing of k was removed. */
@@ -392,40 +472,9 @@ prune_kind(const struct agent_conf *c, struct journal *j, struct docker *d,
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct prune_job *b = &jobs[i];
-		char *pb = NULL;
-		b->p = &plans[i];
-		/* A journal that cannot be read decides nothing (each read
-		 * clears err, so each is checked). */
-		if ((b->renamed = journal_fact_get(j, b->p->job_id, "renamed", err, errlen)) ==
-		        NULL &&
-		    err[0] != '\0')
+		jobs[i].p = &plans[i];
+		if (prune_job_load(c, j, k, rollback, &jobs[i], err, errlen) != 0)
 			goto out;
-		if ((b->old_id = journal_fact_get(j, b->p->job_id, "old_id", err, errlen)) ==
-		        NULL &&
-		    err[0] != '\0')
-			goto out;
-		if (rollback &&
-		    (b->snap = journal_fact_get(j, b->p->job_id, "snapshot_dir", err, errlen)) ==
-		        NULL &&
-		    err[0] != '\0')
-			goto out;
-		if ((pb = journal_fact_get(j, b->p->job_id, "put_back", err, errlen)) == NULL &&
-		    err[0] != '\0')
-			goto out;
-		b->put_back = pb != NULL && strcmp(pb, "1") == 0;
-		free(pb);
-		/* <name><suffix><time>: the name is what a later config may
-		 * have changed; each name keeps its own latest. */
-		const char *at = NULL;
-		for (const char *q = b->renamed; q != NULL && (q = strstr(q, k->suffix)) != NULL;
-		     q++)
-			at = q; /* the last one: a name may hold the suffix itself */
-		if (at != NULL)
-			snprintf(b->name, sizeof(b->name), "%.*s", (int)(at - b->renamed),
-			         b->renamed);
-		else
-			snprintf(b->name, sizeof(b->name), "%s", c->container);
 	}
 	if (rollback)
 		mark_unfinished(j, jobs, n);
@@ -434,41 +483,8 @@ prune_kind(const struct agent_conf *c, struct journal *j, struct docker *d,
 			jobs[i].unfinished = strcmp(jobs[i].p->state, "running") == 0;
 
 	/* Newest first, per name; each name once, in the order of its newest. */
-	for (size_t g = 0; g < n; g++) {
-		const struct prune_job *latest = NULL;
-		size_t rank = 0;
-		bool first = true;
-		for (size_t i = 0; i < g && first; i++)
-			first = strcmp(jobs[i].name, jobs[g].name) != 0;
-		if (!first)
-			continue;
-		/* Only a rollback's leftovers are needed by a later command. */
-		for (size_t i = g; rollback && i < n && latest == NULL; i++)
-			if (strcmp(jobs[i].name, jobs[g].name) == 0 && jobs[i].renamed != NULL &&
-			    !jobs[i].put_back)
-				latest = &jobs[i];
-		for (size_t i = g; i < n; i++) {
-			struct prune_job *b = &jobs[i];
-			char why[400], gone[96], whose[160], t[32];
-			const char *w;
-			if (strcmp(b->name, jobs[g].name) != 0 ||
-			    (b->renamed == NULL && b->snap == NULL))
-				continue;
-			w = why_kept(c, b, latest, rank, now, why, sizeof(why));
-			rank++;
-			when(b->p->created_ms, t, sizeof(t));
-			if (w == NULL) {
-				why_gone(c, rank - 1, gone, sizeof(gone));
-				snprintf(whose, sizeof(whose), "%s %s of %s, %s", k->action,
-				         b->p->job_id, t, gone);
-			} else {
-				snprintf(whose, sizeof(whose), "%s %s of %s", k->action,
-				         b->p->job_id, t);
-			}
-			container_one(b, d, dry_run, w, whose, rep);
-			snapshot_one(c, b, dry_run, w, whose, rep);
-		}
-	}
+	for (size_t g = 0; g < n; g++)
+		prune_group(c, d, k, jobs, n, g, rollback, dry_run, now, rep);
 	err[0] = '\0';
 	ret = 0;
 out:

@@ -305,100 +305,136 @@ spawn_watch(const struct spawn_opts *o, pid_t pid, int pidfd, uint64_t start,
 	}
 }
 
-int
-spawn_run(const struct spawn_opts *o, struct spawn_result *r, char *err, size_t errlen)
-{
+/* One run's resources, from spawn_child_prepare() to spawn_child_close(),
+ * both called by spawn_run(), which owns it: every descriptor is -1 or
+ * open, fa and attr are live when their _ok flag is set. */
+struct spawn_child {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	struct spawn_stream out = {.fd = -1}, errs = {.fd = -1};
-	struct stat st;
-	const char *argv0;
-	char *const *envp;
-	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
-	int in_fd = -1, pidfd = -1, fa_ok = 0, attr_ok = 0, ret = -1, rc, status = 0;
+	int fa_ok, attr_ok;
+	int in_fd, outp[2], errp[2], pidfd;
+	struct spawn_stream out, errs;
+	pid_t pid;
 	uint64_t start;
-	pid_t pid = -1;
+};
 
-	memset(r, 0, sizeof(*r));
-	r->deadline_ms = o->deadline_ms;
+/* Checks o: an argv, a working directory that is one. 0, or -1 with err. */
+static int
+spawn_check(const struct spawn_opts *o, char *err, size_t errlen)
+{
+	struct stat st;
+
 	if (o->argv == NULL || o->argv[0] == NULL || o->argv[0][0] == '\0') {
 		snprintf(err, errlen, "spawn: empty argv");
-		goto out;
+		return -1;
 	}
-	argv0 = o->argv[0];
 	/* Checked here only for a clear message; chdir in the child still decides. */
 	if (o->cwd != NULL && stat(o->cwd, &st) != 0) {
-		snprintf(err, errlen, "spawn %s: working directory %s: %s", argv0, o->cwd,
+		snprintf(err, errlen, "spawn %s: working directory %s: %s", o->argv[0], o->cwd,
 		         strerror(errno));
-		goto out;
+		return -1;
 	}
 	if (o->cwd != NULL && !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "spawn %s: working directory %s: not a directory", argv0,
+		snprintf(err, errlen, "spawn %s: working directory %s: not a directory", o->argv[0],
 		         o->cwd);
-		goto out;
+		return -1;
 	}
-	if (tail_init(&out.t, o->stdout_tail) != 0 || tail_init(&errs.t, o->stderr_tail) != 0) {
-		snprintf(err, errlen, "spawn %s: out of memory", argv0);
-		goto out;
-	}
-	in_fd = spawn_open_stdin(o->stdin_path != NULL ? o->stdin_path : "/dev/null", err, errlen);
-	if (in_fd < 0 || spawn_pipe(outp, err, errlen) != 0 || spawn_pipe(errp, err, errlen) != 0)
-		goto out;
-	if (posix_spawn_file_actions_init(&fa) != 0) {
-		snprintf(err, errlen, "spawn %s: out of memory", argv0);
-		goto out;
-	}
-	fa_ok = 1;
-	if (posix_spawnattr_init(&attr) != 0) {
-		snprintf(err, errlen, "spawn %s: out of memory", argv0);
-		goto out;
-	}
-	attr_ok = 1;
-	if (spawn_set_actions(&fa, in_fd, outp[1], errp[1], o->cwd) != 0 ||
-	    spawn_set_attr(&attr) != 0) {
-		snprintf(err, errlen, "spawn %s: cannot set up: %s", argv0, strerror(errno));
-		goto out;
-	}
+	return 0;
+}
 
-	envp = o->envp != NULL ? spawn_unconst(o->envp) : environ;
-	start = clock_mono_ms();
+/* Opens what the child needs (ch zeroed with every fd -1 by the caller):
+ * the tails, stdin, both pipes, the file actions and attributes. 0, or -1
+ * with err; spawn_child_close() frees what was opened either way. */
+static int
+spawn_child_prepare(const struct spawn_opts *o, struct spawn_child *ch, char *err, size_t errlen)
+{
+	const char *argv0 = o->argv[0];
+
+	if (tail_init(&ch->out.t, o->stdout_tail) != 0 ||
+	    tail_init(&ch->errs.t, o->stderr_tail) != 0) {
+		snprintf(err, errlen, "spawn %s: out of memory", argv0);
+		return -1;
+	}
+	ch->in_fd =
+	    spawn_open_stdin(o->stdin_path != NULL ? o->stdin_path : "/dev/null", err, errlen);
+	if (ch->in_fd < 0 || spawn_pipe(ch->outp, err, errlen) != 0 ||
+	    spawn_pipe(ch->errp, err, errlen) != 0)
+		return -1;
+	if (posix_spawn_file_actions_init(&ch->fa) != 0) {
+		snprintf(err, errlen, "spawn %s: out of memory", argv0);
+		return -1;
+	}
+	ch->fa_ok = 1;
+	if (posix_spawnattr_init(&ch->attr) != 0) {
+		snprintf(err, errlen, "spawn %s: out of memory", argv0);
+		return -1;
+	}
+	ch->attr_ok = 1;
+	if (spawn_set_actions(&ch->fa, ch->in_fd, ch->outp[1], ch->errp[1], o->cwd) != 0 ||
+	    spawn_set_attr(&ch->attr) != 0) {
+		snprintf(err, errlen, "spawn %s: cannot set up: %s", argv0, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Starts the child: ch->pid and ch->start set, our copies of its ends of
+ * the pipes closed, ours moved to the streams, a pidfd when the kernel has
+ * them. 0, or -1 with err when it could not be started. */
+static int
+spawn_child_start(const struct spawn_opts *o, struct spawn_child *ch, char *err, size_t errlen)
+{
+	const char *argv0 = o->argv[0];
+	char *const *envp = o->envp != NULL ? spawn_unconst(o->envp) : environ;
+	int rc;
+
+	ch->start = clock_mono_ms();
 	/* A name with a '/' is exactly that file (posix_spawn); a bare name is
 	 * searched in our PATH (posix_spawnp), a convenience for tools only: the
 	 * daemons pass absolute paths so that PATH never chooses what runs. glibc
 	 * reports exec failures through the return value (it uses CLONE_VFORK). */
 	if (strchr(argv0, '/') != NULL)
-		rc = posix_spawn(&pid, argv0, &fa, &attr, spawn_unconst(o->argv), envp);
+		rc = posix_spawn(&ch->pid, argv0, &ch->fa, &ch->attr, spawn_unconst(o->argv), envp);
 	else
-		rc = posix_spawnp(&pid, argv0, &fa, &attr, spawn_unconst(o->argv), envp);
+		rc =
+		    posix_spawnp(&ch->pid, argv0, &ch->fa, &ch->attr, spawn_unconst(o->argv), envp);
 	if (rc != 0) {
 		snprintf(err, errlen, "spawn %s: %s", argv0, strerror(rc));
-		goto out;
+		return -1;
 	}
-	r->pid = pid;
 	/* Our copies of the child's ends must go, or EOF would never come. */
-	spawn_close(&in_fd);
-	spawn_close(&outp[1]);
-	spawn_close(&errp[1]);
-	out.fd = outp[0];
-	outp[0] = -1;
-	errs.fd = errp[0];
-	errp[0] = -1;
-	pidfd = spawn_pidfd(pid);
+	spawn_close(&ch->in_fd);
+	spawn_close(&ch->outp[1]);
+	spawn_close(&ch->errp[1]);
+	ch->out.fd = ch->outp[0];
+	ch->outp[0] = -1;
+	ch->errs.fd = ch->errp[0];
+	ch->errp[0] = -1;
+	ch->pidfd = spawn_pidfd(ch->pid);
+	return 0;
+}
 
-	spawn_watch(o, pid, pidfd, start, &out, &errs, r);
+/* After spawn_watch(): what the child left in its group killed, the rest
+ * of its output read, the child reaped and its outcome in r. 0, or -1 with
+ * err when its exit status was lost. */
+static int
+spawn_child_reap(const struct spawn_opts *o, struct spawn_child *ch, struct spawn_result *r,
+                 char *err, size_t errlen)
+{
+	int rc, status = 0;
 
 	/* The child is gone; whatever it left in its group goes too. The zombie
 	 * still holds the group id, so this cannot hit an unrelated group. */
-	kill(-pid, SIGKILL);
-	spawn_drain(&out, 64);
-	spawn_drain(&errs, 64);
-	while ((rc = (int)waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+	kill(-ch->pid, SIGKILL);
+	spawn_drain(&ch->out, 64);
+	spawn_drain(&ch->errs, 64);
+	while ((rc = (int)waitpid(ch->pid, &status, 0)) < 0 && errno == EINTR)
 		;
-	r->duration_ms = clock_mono_ms() - start;
+	r->duration_ms = clock_mono_ms() - ch->start;
 	if (rc < 0) {
-		snprintf(err, errlen, "spawn %s: lost the child's exit status: %s", argv0,
+		snprintf(err, errlen, "spawn %s: lost the child's exit status: %s", o->argv[0],
 		         strerror(errno));
-		goto out;
+		return -1;
 	}
 	if (WIFEXITED(status)) {
 		r->exited = 1;
@@ -407,16 +443,70 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *r, char *err, size_t 
 		r->signaled = 1;
 		r->signal = WTERMSIG(status);
 	}
-	r->out_tail = malloc(out.t.len + 1);
-	r->err_tail = malloc(errs.t.len + 1);
+	return 0;
+}
+
+/* Copies the output tails into r (malloc'd, r's). 0, or -1 with err when
+ * out of memory (r's tails are then freed by spawn_run). */
+static int
+spawn_child_tails(const struct spawn_opts *o, struct spawn_child *ch, struct spawn_result *r,
+                  char *err, size_t errlen)
+{
+	r->out_tail = malloc(ch->out.t.len + 1);
+	r->err_tail = malloc(ch->errs.t.len + 1);
 	if (r->out_tail == NULL || r->err_tail == NULL) {
-		snprintf(err, errlen, "spawn %s: out of memory", argv0);
-		goto out;
+		snprintf(err, errlen, "spawn %s: out of memory", o->argv[0]);
+		return -1;
 	}
-	r->out_len = tail_copy(&out.t, r->out_tail, out.t.len + 1);
-	r->err_len = tail_copy(&errs.t, r->err_tail, errs.t.len + 1);
-	r->out_dropped = out.t.dropped;
-	r->err_dropped = errs.t.dropped;
+	r->out_len = tail_copy(&ch->out.t, r->out_tail, ch->out.t.len + 1);
+	r->err_len = tail_copy(&ch->errs.t, r->err_tail, ch->errs.t.len + 1);
+	r->out_dropped = ch->out.t.dropped;
+	r->err_dropped = ch->errs.t.dropped;
+	return 0;
+}
+
+/* Closes and frees whatever of ch is open (see struct spawn_child). */
+static void
+spawn_child_close(struct spawn_child *ch)
+{
+	spawn_close(&ch->in_fd);
+	spawn_close(&ch->outp[0]);
+	spawn_close(&ch->outp[1]);
+	spawn_close(&ch->errp[0]);
+	spawn_close(&ch->errp[1]);
+	spawn_close(&ch->out.fd);
+	spawn_close(&ch->errs.fd);
+	spawn_close(&ch->pidfd);
+	tail_free(&ch->out.t);
+	tail_free(&ch->errs.t);
+	if (ch->fa_ok)
+		posix_spawn_file_actions_destroy(&ch->fa);
+	if (ch->attr_ok)
+		posix_spawnattr_destroy(&ch->attr);
+}
+
+int
+spawn_run(const struct spawn_opts *o, struct spawn_result *r, char *err, size_t errlen)
+{
+	struct spawn_child ch = {.in_fd = -1,
+	                         .outp = {-1, -1},
+	                         .errp = {-1, -1},
+	                         .pidfd = -1,
+	                         .out = {.fd = -1},
+	                         .errs = {.fd = -1},
+	                         .pid = -1};
+	int ret = -1;
+
+	memset(r, 0, sizeof(*r));
+	r->deadline_ms = o->deadline_ms;
+	if (spawn_check(o, err, errlen) != 0 || spawn_child_prepare(o, &ch, err, errlen) != 0 ||
+	    spawn_child_start(o, &ch, err, errlen) != 0)
+		goto out;
+	r->pid = ch.pid;
+	spawn_watch(o, ch.pid, ch.pidfd, ch.start, &ch.out, &ch.errs, r);
+	if (spawn_child_reap(o, &ch, r, err, errlen) != 0 ||
+	    spawn_child_tails(o, &ch, r, err, errlen) != 0)
+		goto out;
 	ret = 0;
 out:
 	if (ret != 0) {
@@ -425,20 +515,7 @@ out:
 		r->out_tail = NULL;
 		r->err_tail = NULL;
 	}
-	spawn_close(&in_fd);
-	spawn_close(&outp[0]);
-	spawn_close(&outp[1]);
-	spawn_close(&errp[0]);
-	spawn_close(&errp[1]);
-	spawn_close(&out.fd);
-	spawn_close(&errs.fd);
-	spawn_close(&pidfd);
-	tail_free(&out.t);
-	tail_free(&errs.t);
-	if (fa_ok)
-		posix_spawn_file_actions_destroy(&fa);
-	if (attr_ok)
-		posix_spawnattr_destroy(&attr);
+	spawn_child_close(&ch);
 	return ret;
 }
 
