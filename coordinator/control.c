@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/multipart.h"
 #include "coordinator/coord.h"
+#include "coordinator/view.h"
 
 #define MAX_PARTS 5
 
@@ -490,8 +491,8 @@ cmd_keys(struct req *r)
 
 	if (rc != 0)
 		return rc;
-	keys = store_keys_json(r->co->store, r->err, r->errlen);
-	pending = store_pending_json(r->co->store, r->err, r->errlen);
+	keys = view_keys_json(r->co->store, r->err, r->errlen);
+	pending = view_pending_json(r->co->store, r->err, r->errlen);
 	if (keys == NULL || pending == NULL) {
 		json_decref(keys);
 		json_decref(pending);
@@ -821,7 +822,7 @@ cmd_results(struct req *r)
 	}
 	q.after = (uint64_t)after;
 	q.limit = (size_t)limit;
-	if ((rows = store_results_page(r->co->store, &q, &next, r->err, r->errlen)) == NULL)
+	if ((rows = view_results_page(r->co->store, &q, &next, r->err, r->errlen)) == NULL)
 		return PROTO_E_INTERNAL;
 	r->body = json_pack("{s:s, s:o, s:o}", "job_id", q.job_id, "results", rows, "next",
 	                    next ? json_integer((json_int_t)next) : json_null());
@@ -848,7 +849,7 @@ cmd_audit(struct req *r)
 		snprintf(r->err, r->errlen, "job: not a valid job id");
 		return PROTO_E_VALUE;
 	}
-	rows = store_audit_json(r->co->store, job, (size_t)limit, r->err, r->errlen);
+	rows = view_audit_json(r->co->store, job, (size_t)limit, r->err, r->errlen);
 	if (rows == NULL)
 		return PROTO_E_INTERNAL;
 	r->body = json_pack("{s:o}", "audit", rows);

@@ -800,6 +800,12 @@ store_in_tx(const struct store *s)
 	return sqlite3_get_autocommit(s->db) == 0;
 }
 
+const char *
+store_path(const struct store *s)
+{
+	return s->path;
+}
+
 /* ---- hosts and keys ---- */
 
 int
@@ -838,8 +844,8 @@ out:
 	return ret;
 }
 
-static void
-fingerprint(const uint8_t pk[32], char out[KEYS_FINGERPRINT_SIZE])
+void
+store_fingerprint(const uint8_t pk[32], char out[KEYS_FINGERPRINT_SIZE])
 {
 	if (keys_fingerprint(pk, out, KEYS_FINGERPRINT_SIZE) != 0)
 		snprintf(out, KEYS_FINGERPRINT_SIZE, "?");
@@ -889,7 +895,7 @@ key_owner_check(struct store *s, const uint8_t pk[32], const char *host_id, char
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		if (strcmp(col_text(st, 0), host_id) != 0) {
-			fingerprint(pk, fp);
+			store_fingerprint(pk, fp);
 			snprintf(err, errlen, "key %s belongs to host %s", fp, col_text(st, 0));
 			ret = STORE_CONFLICT;
 		}
@@ -968,7 +974,7 @@ store_host_accept(struct store *s, const char *host_id, const uint8_t pk[32], ui
 	if (found && accepted) {
 		if (memcmp(cur, pk, 32) == 0)
 			goto out; /* nothing to change */
-		fingerprint(cur, fp);
+		store_fingerprint(cur, fp);
 		snprintf(err, errlen, "host %s is enrolled with key %s; revoke it first", host_id,
 		         fp);
 		ret = STORE_CONFLICT;
@@ -1140,130 +1146,34 @@ out:
 	return unit_end(s, own, ret, err, errlen);
 }
 
-static int
-set_new(json_t *o, const char *key, json_t *v)
+int
+store_pending_each(struct store *s, int (*fn)(void *ctx, const struct store_pending *p), void *ctx,
+                   char *err, size_t errlen)
 {
-	return json_object_set_new(o, key, v); /* v is released on failure too */
-}
-
-static json_t *
-key_object(const uint8_t pk[32])
-{
-	char fp[KEYS_FINGERPRINT_SIZE], text[KEYS_PUBLIC_TEXT_SIZE];
-	json_t *o = json_object();
-
-	fingerprint(pk, fp);
-	keys_format_public(pk, text, sizeof(text));
-	if (o == NULL || set_new(o, "fingerprint", json_string(fp)) != 0 ||
-	    set_new(o, "public_key", json_string(text)) != 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-/* A pending key's names: its fingerprint (computed as for an Ed25519 key)
- * and its 64 hex digits. */
-static json_t *
-curve_object(const uint8_t curve[32])
-{
-	char fp[KEYS_FINGERPRINT_SIZE], hex[2 * KEYS_CURVE_LEN + 1];
-	json_t *o = json_object();
-
-	fingerprint(curve, fp);
-	hex_encode(curve, KEYS_CURVE_LEN, hex, sizeof(hex));
-	if (o == NULL || set_new(o, "curve_fingerprint", json_string(fp)) != 0 ||
-	    set_new(o, "curve_key", json_string(hex)) != 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-json_t *
-store_pending_json(struct store *s, char *err, size_t errlen)
-{
-	json_t *arr = json_array(), *o;
+	struct store_pending p;
 	sqlite3_stmt *st;
-	uint8_t curve[32];
-	int rc;
+	int rc, ret = 0;
 
-	if (arr == NULL) {
-		nomem(s, err, errlen, "pending keys");
-		return NULL;
-	}
 	if ((st = stmt_get(s, ST_PENDING_LIST, err, errlen)) == NULL)
-		goto fail;
+		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (col_fixed(st, 0, curve, sizeof(curve)) != 0) {
-			corrupt(s, err, errlen, "pending");
-			goto fail;
+		memset(&p, 0, sizeof(p));
+		if (col_fixed(st, 0, p.curve, sizeof(p.curve)) != 0) {
+			ret = corrupt(s, err, errlen, "pending");
+			goto out;
 		}
-		o = curve_object(curve);
-		if (o == NULL || set_new(o, "address", json_string(col_text(st, 1))) != 0 ||
-		    set_new(o, "first_ms", json_integer(sqlite3_column_int64(st, 2))) != 0 ||
-		    set_new(o, "last_ms", json_integer(sqlite3_column_int64(st, 3))) != 0 ||
-		    set_new(o, "attempts", json_integer(sqlite3_column_int64(st, 4))) != 0) {
-			json_decref(o);
-			nomem(s, err, errlen, "pending keys");
-			goto fail;
-		}
-		if (json_array_append_new(arr, o) != 0) { /* releases o */
-			nomem(s, err, errlen, "pending keys");
-			goto fail;
-		}
+		p.address = col_text(st, 1);
+		p.first_ms = col_u64(st, 2);
+		p.last_ms = col_u64(st, 3);
+		p.attempts = col_u64(st, 4);
+		if ((ret = fn(ctx, &p)) != 0)
+			goto out;
 	}
-	if (rc != SQLITE_DONE) {
-		db_err(s, err, errlen, "read pending keys");
-		goto fail;
-	}
+	if (rc != SQLITE_DONE)
+		ret = db_err(s, err, errlen, "read pending keys");
+out:
 	stmt_put(s, ST_PENDING_LIST, st);
-	return arr;
-fail:
-	stmt_put(s, ST_PENDING_LIST, st);
-	json_decref(arr);
-	return NULL;
-}
-
-struct keys_ctx {
-	json_t *arr;
-};
-
-static int
-keys_one(void *ctx, const struct store_host *h)
-{
-	struct keys_ctx *k = ctx;
-	json_t *o = key_object(h->pk);
-
-	if (o == NULL || set_new(o, "host", json_string(h->host_id)) != 0 ||
-	    set_new(o, "state", json_string(h->state)) != 0 ||
-	    set_new(o, "accepted_ms", json_integer((json_int_t)h->accepted_ms)) != 0 ||
-	    set_new(o, "revoked_ms",
-	            h->revoked_ms != 0 ? json_integer((json_int_t)h->revoked_ms) : json_null()) !=
-	        0) {
-		json_decref(o);
-		return 1;
-	}
-	return json_array_append_new(k->arr, o) != 0 ? 1 : 0; /* releases o on failure */
-}
-
-json_t *
-store_keys_json(struct store *s, char *err, size_t errlen)
-{
-	struct keys_ctx k = {json_array()};
-	int ret;
-
-	if (k.arr == NULL) {
-		nomem(s, err, errlen, "keys");
-		return NULL;
-	}
-	ret = store_hosts_each(s, keys_one, &k, err, errlen);
-	if (ret == 0)
-		return k.arr;
-	if (ret > 0)
-		nomem(s, err, errlen, "keys");
-	json_decref(k.arr);
-	return NULL;
+	return ret;
 }
 
 /* ---- jobs ---- */
@@ -1639,115 +1549,22 @@ store_result_insert(struct store *s, const struct store_result *r, char *err, si
 	return ret;
 }
 
-/* Hex of a blob column as a new JSON array of strings of at most
- * STORE_HEX_CHUNK digits each: REPLY strings are at most 64 KiB (PROTOCOL.md
- * section 3) and a RESULT body is up to 64 KiB, twice that in hex. */
-static json_t *
-col_hex_chunks(sqlite3_stmt *st, int i)
+int
+store_results_each(struct store *s, const struct store_results_query *q,
+                   int (*fn)(void *ctx, const struct store_result *r, uint64_t seq), void *ctx,
+                   char *err, size_t errlen)
 {
-	const uint8_t *p = sqlite3_column_blob(st, i);
-	int len = sqlite3_column_bytes(st, i);
-	size_t n = len > 0 ? (size_t)len : 0, per = STORE_HEX_CHUNK / 2;
-	char *text = malloc(STORE_HEX_CHUNK + 1);
-	json_t *a = json_array();
+	struct store_result r;
+	sqlite3_stmt *st;
+	int rc, ret = 0, len;
 
-	if (text == NULL || a == NULL)
-		goto fail;
-	for (size_t off = 0; off < n || (n == 0 && off == 0); off += per) {
-		size_t k = n - off < per ? n - off : per;
-		if (k == 0)
-			text[0] = '\0';
-		else
-			(void)hex_encode(p + off, k, text, STORE_HEX_CHUNK + 1);
-		if (json_array_append_new(a, json_string(text)) != 0)
-			goto fail;
-		if (n == 0)
-			break;
-	}
-	free(text);
-	return a;
-fail:
-	free(text);
-	json_decref(a);
-	return NULL;
-}
-
-static json_t *
-result_object(sqlite3_stmt *st)
-{
-	char fp[KEYS_FINGERPRINT_SIZE], inc_hex[2 * PROTO_INCARN_LEN + 1];
-	char sig_hex[2 * PROTO_SIGFRAME_LEN + 1];
-	uint8_t inc[PROTO_INCARN_LEN], sig[PROTO_SIGFRAME_LEN];
-	json_t *o, *data;
-
-	if (col_fixed(st, 9, inc, sizeof(inc)) != 0 || col_fixed(st, 12, sig, sizeof(sig)) != 0)
-		return NULL;
-	hex_encode(inc, sizeof(inc), inc_hex, sizeof(inc_hex));
-	hex_encode(sig, sizeof(sig), sig_hex, sizeof(sig_hex));
-	fingerprint(sig, fp); /* the frame starts with the signer's key */
-	if ((o = json_object()) == NULL)
-		return NULL;
-	data = json_loads(col_text(st, 7), 0, NULL);
-	if (data != NULL && !json_is_object(data)) {
-		json_decref(data);
-		data = NULL;
-	}
-	if (set_new(o, "step", json_string(col_text(st, 0))) != 0 ||
-	    set_new(o, "status", json_string(col_text(st, 1))) != 0 ||
-	    set_new(o, "exit_code", json_integer(sqlite3_column_int64(st, 2))) != 0 ||
-	    set_new(o, "started_ms", json_integer(sqlite3_column_int64(st, 3))) != 0 ||
-	    set_new(o, "duration_ms", json_integer(sqlite3_column_int64(st, 4))) != 0 ||
-	    set_new(o, "message", json_string(col_text(st, 5))) != 0 ||
-	    set_new(o, "output_tail", json_string(col_text(st, 6))) != 0) {
-		json_decref(data);
-		goto fail;
-	}
-	/* From here on set_new owns (and on failure releases) each value. */
-	if (set_new(o, "data", data) != 0 ||
-	    set_new(o, "final", json_boolean(sqlite3_column_int(st, 8) != 0)) != 0 ||
-	    set_new(o, "incarnation", json_string(inc_hex)) != 0 ||
-	    set_new(o, "received_ms", json_integer(sqlite3_column_int64(st, 10))) != 0 ||
-	    set_new(o, "signer", json_string(fp)) != 0 ||
-	    set_new(o, "body_hex", col_hex_chunks(st, 11)) != 0 ||
-	    set_new(o, "sig_hex", json_string(sig_hex)) != 0)
-		goto fail;
-	return o;
-fail:
-	json_decref(o);
-	return NULL;
-}
-
-/* What one result object costs in a REPLY, roughly: its strings, the body
- * in hex, and the fixed fields. */
-static size_t
-result_cost(sqlite3_stmt *st)
-{
-	return (size_t)sqlite3_column_bytes(st, 5) + (size_t)sqlite3_column_bytes(st, 6) +
-	       (size_t)sqlite3_column_bytes(st, 7) + 2 * (size_t)sqlite3_column_bytes(st, 11) + 512;
-}
-
-json_t *
-store_results_page(struct store *s, const struct store_results_query *q, uint64_t *next, char *err,
-                   size_t errlen)
-{
-	json_t *arr = NULL, *o;
-	sqlite3_stmt *st = NULL;
-	size_t n = 0, bytes = 0;
-	uint64_t last = q->after;
-	int rc;
-
-	*next = 0;
 	if (check_text(s, "job_id", q->job_id, true, err, errlen) != 0 ||
 	    (q->host_id != NULL && check_text(s, "host_id", q->host_id, true, err, errlen) != 0) ||
 	    (q->step != NULL && check_text(s, "step", q->step, true, err, errlen) != 0) ||
 	    check_u64(s, "after", q->after, err, errlen) != 0)
-		return NULL;
-	if ((arr = json_array()) == NULL) {
-		nomem(s, err, errlen, "results");
-		return NULL;
-	}
+		return -1;
 	if ((st = stmt_get(s, ST_RESULTS_PAGE, err, errlen)) == NULL)
-		goto fail;
+		return -1;
 	bind_text(st, 1, q->job_id);
 	if (q->host_id != NULL)
 		bind_text(st, 2, q->host_id);
@@ -1755,38 +1572,37 @@ store_results_page(struct store *s, const struct store_results_query *q, uint64_
 		bind_text(st, 3, q->step);
 	bind_u64(st, 4, q->after);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t seq = col_u64(st, 14);
-		size_t cost = result_cost(st);
-		/* A full page: the next one starts after the last row taken. */
-		if (n >= q->limit || (n > 0 && bytes + cost > q->max_bytes)) {
-			*next = last;
-			break;
-		}
-		if ((o = result_object(st)) == NULL) {
+		memset(&r, 0, sizeof(r));
+		r.job_id = q->job_id;
+		r.host_id = col_text(st, 13);
+		r.step = col_text(st, 0);
+		r.status = col_text(st, 1);
+		r.exit_code = sqlite3_column_int64(st, 2);
+		r.started_ms = col_u64(st, 3);
+		r.duration_ms = col_u64(st, 4);
+		r.message = col_text(st, 5);
+		r.output_tail = col_text(st, 6);
+		r.data_json = col_text(st, 7);
+		r.final = sqlite3_column_int(st, 8) != 0;
+		r.received_ms = col_u64(st, 10);
+		r.body = sqlite3_column_blob(st, 11);
+		len = sqlite3_column_bytes(st, 11);
+		r.body_len = len > 0 ? (size_t)len : 0;
+		if (col_fixed(st, 9, r.incarnation, sizeof(r.incarnation)) != 0 ||
+		    col_fixed(st, 12, r.sig, sizeof(r.sig)) != 0) {
 			snprintf(err, errlen, "%s: result %s/%s/%s: malformed row or out of memory",
-			         s->path, q->job_id, col_text(st, 13), col_text(st, 0));
-			goto fail;
+			         s->path, q->job_id, r.host_id, r.step);
+			ret = -1;
+			goto out;
 		}
-		if (set_new(o, "host", json_string(col_text(st, 13))) != 0 ||
-		    set_new(o, "seq", json_integer((json_int_t)seq)) != 0 ||
-		    json_array_append_new(arr, o) != 0) {
-			nomem(s, err, errlen, "results");
-			goto fail;
-		}
-		n++;
-		bytes += cost;
-		last = seq;
+		if ((ret = fn(ctx, &r, col_u64(st, 14))) != 0)
+			goto out;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		db_err(s, err, errlen, "read results");
-		goto fail;
-	}
+	if (rc != SQLITE_DONE)
+		ret = db_err(s, err, errlen, "read results");
+out:
 	stmt_put(s, ST_RESULTS_PAGE, st);
-	return arr;
-fail:
-	stmt_put(s, ST_RESULTS_PAGE, st);
-	json_decref(arr);
-	return NULL;
+	return ret;
 }
 
 int
@@ -1870,55 +1686,21 @@ store_audit(struct store *s, uint64_t at_ms, const char *who, const char *what, 
 	return ret;
 }
 
-static json_t *
-audit_object(sqlite3_stmt *st)
-{
-	json_t *o = json_object(), *hosts = json_null();
-
-	if (o == NULL)
-		return NULL;
-	if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
-		hosts = json_loads(col_text(st, 5), 0, NULL);
-		if (hosts == NULL || !json_is_array(hosts)) {
-			json_decref(hosts);
-			json_decref(o);
-			return NULL;
-		}
-	}
-	if (set_new(o, "id", json_integer(sqlite3_column_int64(st, 0))) != 0 ||
-	    set_new(o, "at_ms", json_integer(sqlite3_column_int64(st, 1))) != 0 ||
-	    set_new(o, "who", json_string(col_text(st, 2))) != 0 ||
-	    set_new(o, "what", json_string(col_text(st, 3))) != 0 ||
-	    set_new(o, "job_id",
-	            sqlite3_column_type(st, 4) == SQLITE_NULL
-	                ? json_null()
-	                : json_string(col_text(st, 4))) != 0 ||
-	    set_new(o, "hosts", hosts) != 0 ||
-	    set_new(o, "outcome", json_string(col_text(st, 6))) != 0 ||
-	    set_new(o, "detail", json_string(col_text(st, 7))) != 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-json_t *
-store_audit_json(struct store *s, const char *job_id, size_t limit, char *err, size_t errlen)
+int
+store_audit_each(struct store *s, const char *job_id, size_t limit,
+                 int (*fn)(void *ctx, const struct store_audit_row *a), void *ctx, char *err,
+                 size_t errlen)
 {
 	enum stmt id = job_id != NULL ? ST_AUDIT_JOB : ST_AUDIT_ALL;
 	sqlite3_int64 lim = limit > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)limit;
-	json_t *arr = NULL, *o;
-	sqlite3_stmt *st = NULL;
-	int rc;
+	struct store_audit_row a;
+	sqlite3_stmt *st;
+	int rc, ret = 0;
 
 	if (check_text(s, "job_id", job_id, false, err, errlen) != 0)
-		return NULL;
-	if ((arr = json_array()) == NULL) {
-		nomem(s, err, errlen, "audit");
-		return NULL;
-	}
+		return -1;
 	if ((st = stmt_get(s, id, err, errlen)) == NULL)
-		goto fail;
+		return -1;
 	if (job_id != NULL) {
 		bind_text(st, 1, job_id);
 		sqlite3_bind_int64(st, 2, lim);
@@ -1926,20 +1708,20 @@ store_audit_json(struct store *s, const char *job_id, size_t limit, char *err, s
 		sqlite3_bind_int64(st, 1, lim);
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((o = audit_object(st)) == NULL || json_array_append_new(arr, o) != 0) {
-			snprintf(err, errlen, "%s: audit row %lld: malformed or out of memory",
-			         s->path, (long long)sqlite3_column_int64(st, 0));
-			goto fail;
-		}
+		a.id = sqlite3_column_int64(st, 0);
+		a.at_ms = sqlite3_column_int64(st, 1);
+		a.who = col_text(st, 2);
+		a.what = col_text(st, 3);
+		a.job_id = sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL : col_text(st, 4);
+		a.hosts_json = sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : col_text(st, 5);
+		a.outcome = col_text(st, 6);
+		a.detail = col_text(st, 7);
+		if ((ret = fn(ctx, &a)) != 0)
+			goto out;
 	}
-	if (rc != SQLITE_DONE) {
-		db_err(s, err, errlen, "read audit");
-		goto fail;
-	}
+	if (rc != SQLITE_DONE)
+		ret = db_err(s, err, errlen, "read audit");
+out:
 	stmt_put(s, id, st);
-	return arr;
-fail:
-	stmt_put(s, id, st);
-	json_decref(arr);
-	return NULL;
+	return ret;
 }
