@@ -293,7 +293,8 @@ audit_object(const struct store_audit_row *a)
 	    set_new(o, "who", json_string(a->who)) != 0 ||
 	    set_new(o, "what", json_string(a->what)) != 0 ||
 	    set_new(o, "job_id", a->job_id == NULL ? json_null() : json_string(a->job_id)) != 0 ||
-	    set_new(o, "hosts", hosts) != 0 || set_new(o, "outcome", json_string(a->outcome)) != 0 ||
+	    set_new(o, "hosts", hosts) != 0 ||
+	    set_new(o, "outcome", json_string(a->outcome)) != 0 ||
 	    set_new(o, "detail", json_string(a->detail)) != 0) {
 		json_decref(o);
 		return NULL;
