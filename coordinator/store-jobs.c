@@ -130,22 +130,33 @@ store_job_update(struct store *s, const char *job_id, const char *state, const c
 	return ret;
 }
 
+/* A blob column of the current row: its bytes (valid until the next step)
+ * and length; -1 when SQLite reports no length. */
 static int
-job_row(sqlite3_stmt *st, struct store_job *j)
+col_blob(sqlite3_stmt *st, int i, const uint8_t **p, size_t *n)
 {
 	int len;
 
+	*p = sqlite3_column_blob(st, i);
+	len = sqlite3_column_bytes(st, i);
+	if (len < 0)
+		return -1;
+	*n = (size_t)len;
+	return 0;
+}
+
+/* A jobs row (JOB_COLS) as a store_job whose strings and blobs are the
+ * row's; -1 when a blob is malformed. */
+static int
+job_row(sqlite3_stmt *st, struct store_job *j)
+{
 	memset(j, 0, sizeof(*j));
 	j->job_id = store_col_text(st, 0);
 	j->action = store_col_text(st, 1);
 	j->operator_name = store_col_text(st, 2);
 	j->reason = store_col_text(st, 3);
-	j->body = sqlite3_column_blob(st, 4);
-	len = sqlite3_column_bytes(st, 4);
-	if (len < 0)
-		return -1;
-	j->body_len = (size_t)len;
-	if (store_col_fixed(st, 5, j->sig, sizeof(j->sig)) != 0)
+	if (col_blob(st, 4, &j->body, &j->body_len) != 0 ||
+	    store_col_fixed(st, 5, j->sig, sizeof(j->sig)) != 0)
 		return -1;
 	j->created_ms = store_col_u64(st, 6);
 	j->expires_ms = store_col_u64(st, 7);
@@ -156,12 +167,7 @@ job_row(sqlite3_stmt *st, struct store_job *j)
 	j->stage = store_col_text(st, 12);
 	j->batch = store_col_u64(st, 13);
 	j->message = store_col_text(st, 14);
-	j->targets = sqlite3_column_blob(st, 15);
-	len = sqlite3_column_bytes(st, 15);
-	if (len < 0)
-		return -1;
-	j->targets_len = (size_t)len;
-	return 0;
+	return col_blob(st, 15, &j->targets, &j->targets_len);
 }
 
 /* Steps st and calls fn for each job row. */

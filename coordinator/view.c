@@ -22,6 +22,20 @@ nomem(struct store *s, char *err, size_t errlen, const char *what)
 	return NULL;
 }
 
+/* The end of a walk whose callback returns 1 when out of memory: arr when
+ * the walk (its result ret) went through, else NULL with err set (arr is
+ * released). */
+static json_t *
+walked(struct store *s, json_t *arr, int ret, const char *what, char *err, size_t errlen)
+{
+	if (ret == 0)
+		return arr;
+	if (ret > 0)
+		nomem(s, err, errlen, what);
+	json_decref(arr);
+	return NULL;
+}
+
 /* ---- keys ---- */
 
 static json_t *
@@ -83,12 +97,7 @@ view_pending_json(struct store *s, char *err, size_t errlen)
 	if (arr == NULL)
 		return nomem(s, err, errlen, "pending keys");
 	ret = store_pending_each(s, pending_one, arr, err, errlen);
-	if (ret == 0)
-		return arr;
-	if (ret > 0)
-		nomem(s, err, errlen, "pending keys");
-	json_decref(arr);
-	return NULL;
+	return walked(s, arr, ret, "pending keys", err, errlen);
 }
 
 /* Appends one host's key to the array ctx; 1 when out of memory. */
@@ -118,12 +127,7 @@ view_keys_json(struct store *s, char *err, size_t errlen)
 	if (arr == NULL)
 		return nomem(s, err, errlen, "keys");
 	ret = store_hosts_each(s, keys_one, arr, err, errlen);
-	if (ret == 0)
-		return arr;
-	if (ret > 0)
-		nomem(s, err, errlen, "keys");
-	json_decref(arr);
-	return NULL;
+	return walked(s, arr, ret, "keys", err, errlen);
 }
 
 /* ---- results ---- */
