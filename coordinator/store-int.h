@@ -67,12 +67,14 @@ struct store {
 	bool busy[ST_COUNT]; /* the cached statement is handed out */
 };
 
-/* Errors: each writes "PATH: what: why" into err and returns -1. */
+/* Errors: each writes a message naming the database file and what failed
+ * (the SQLite error, out of memory, a malformed row of table) into err and
+ * returns -1. */
 int store_db_err(const struct store *s, char *err, size_t errlen, const char *what);
 int store_nomem(const struct store *s, char *err, size_t errlen, const char *what);
 int store_corrupt(const struct store *s, char *err, size_t errlen, const char *table);
 /* Refuses a text the store could not hand back intact: NULL when required,
- * longer than TEXT_MAX, or not UTF-8. */
+ * longer than 1 MiB, or not UTF-8. */
 int store_check_text(const struct store *s, const char *field, const char *v, bool required,
                      char *err, size_t errlen);
 /* SQLite integers are signed; the protocol keeps every uint at most 2^63-1. */
@@ -98,7 +100,7 @@ int store_bind_blob(sqlite3_stmt *st, int i, const uint8_t *p, size_t n);
  * as 0. */
 const char *store_col_text(sqlite3_stmt *st, int i);
 uint64_t store_col_u64(sqlite3_stmt *st, int i);
-/* Copies a blob column that must be exactly n bytes. */
+/* Copies a blob column that must be exactly n bytes; -1 when it is not. */
 int store_col_fixed(sqlite3_stmt *st, int i, uint8_t *out, size_t n);
 /* Opens an atomic unit for a write of several statements: a transaction of
  * its own in autocommit mode, else a savepoint inside the caller's. */
