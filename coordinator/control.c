@@ -1,254 +1,22 @@
 /* The control socket(s) odcctl talks to (PROTOCOL.md section 9): a local
  * ipc ROUTER guarded by file permissions and, optionally, a CURVE tcp
  * ROUTER that only trusted operator keys may use. A signed JOB submits a
- * job; every other exchange is a REQUEST answered by one REPLY. */
+ * job; every other exchange is a REQUEST answered by one REPLY. The
+ * sockets are opened and closed in control-socket.c. */
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <sodium.h>
 #include <zmq.h>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/multipart.h"
 #include "coordinator/coord.h"
+#include "coordinator/view.h"
 
 #define MAX_PARTS 5
-
-static void
-set_common(void *s)
-{
-	int zero = 0;
-	/* PROTOCOL.md 1, "Frame limits": the largest body it accepts plus the
-	 * slack, and CURVE's framing on the tcp socket. */
-	int64_t maxmsg = (int64_t)(proto_frame_limit(PROTO_RCV_CONTROL) + PROTO_CURVE_OVERHEAD);
-
-	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
-	zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
-}
-
-/* The directories above the socket's: none may let another user rename the
- * socket's directory away and put one of theirs in its place. Each is owned
- * by root or by this coordinator's user, and writable by no one else unless
- * it is sticky (as /tmp is: there, only an entry's owner may move it). */
-static int
-parents_secure(const char *d, char *err, size_t errlen)
-{
-	uid_t me = geteuid();
-	char p[4200];
-	struct stat st;
-
-	snprintf(p, sizeof(p), "%s", d);
-	for (char *slash = strrchr(p, '/'); slash != NULL; slash = strrchr(p, '/')) {
-		bool root = slash == p;
-		slash[root ? 1 : 0] = '\0';
-		if (stat(p, &st) != 0) {
-			snprintf(err, errlen, "control.socket: %s: %s", p, strerror(errno));
-			return -1;
-		}
-		if (st.st_uid != 0 && st.st_uid != me) {
-			snprintf(err, errlen,
-			         "control.socket: %s: its parent %s is owned by uid %u (neither "
-			         "root nor this "
-			         "coordinator's uid %u): that user could replace the socket's "
-			         "directory; set "
-			         "control.socket elsewhere",
-			         d, p, (unsigned)st.st_uid, (unsigned)me);
-			return -1;
-		}
-		if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
-			snprintf(err, errlen,
-			         "control.socket: %s: its parent %s (mode %04o) is writable by "
-			         "others, who could "
-			         "replace the socket's directory; make it writable by its owner "
-			         "only or set "
-			         "control.socket elsewhere",
-			         d, p, (unsigned)(st.st_mode & 07777));
-			return -1;
-		}
-		if (root)
-			break;
-	}
-	return 0;
-}
-
-/* The socket's directory is the socket's only guard: whoever may write in it
- * can unlink the socket, bind one of their own and collect the operators'
- * signed JOBs. So, as OpenSSH and relayd do: a real directory (not a symbolic
- * link) owned by this coordinator's user or root and writable by nobody else
- * (the control group may read and search it). A shared sticky one such as
- * /tmp is refused, never repaired: the socket needs a directory of its own.
- * One of ours that others may write in is repaired to 0750, with a warning;
- * anything else stops the start, saying what to do. */
-static int
-dir_secure(const char *d, char *err, size_t errlen)
-{
-	uid_t me = geteuid();
-	struct stat st, fst;
-	unsigned mode;
-	int fd = -1, rc = -1;
-
-	if (lstat(d, &st) != 0) {
-		snprintf(err, errlen, "control.socket: %s: %s", d, strerror(errno));
-		return -1;
-	}
-	if (S_ISLNK(st.st_mode)) {
-		snprintf(
-		    err, errlen,
-		    "control.socket: %s: the socket's directory is a symbolic link, which can be "
-		    "pointed elsewhere; use a real directory or set control.socket elsewhere",
-		    d);
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "control.socket: %s: not a directory", d);
-		return -1;
-	}
-	/* From here on the directory itself, not its name: a swap between the
-	 * lstat and the open shows as another inode. */
-	fd = open(d, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &fst) != 0) {
-		snprintf(err, errlen, "control.socket: %s: %s", d, strerror(errno));
-		goto out;
-	}
-	if (fst.st_dev != st.st_dev || fst.st_ino != st.st_ino) {
-		snprintf(err, errlen,
-		         "control.socket: %s: the directory was replaced while it was checked", d);
-		goto out;
-	}
-	mode = (unsigned)(fst.st_mode & 07777);
-	if (fst.st_uid != me && fst.st_uid != 0) {
-		snprintf(err, errlen,
-		         "control.socket: %s: directory is owned by uid %u (not this coordinator's "
-		         "uid %u): "
-		         "another user could replace the socket; remove it or set control.socket "
-		         "elsewhere",
-		         d, (unsigned)fst.st_uid, (unsigned)me);
-		goto out;
-	}
-	if ((mode & (S_IWGRP | S_IWOTH)) != 0) {
-		if ((mode & S_ISVTX) != 0) {
-			snprintf(err, errlen,
-			         "control.socket: %s: a shared directory (mode %04o: sticky, "
-			         "writable by "
-			         "others): the socket needs a directory of its own; set "
-			         "control.socket to a "
-			         "path in one, e.g. /run/odc-coordinator/control.sock",
-			         d, mode);
-			goto out;
-		}
-		if (fst.st_uid != me) {
-			snprintf(err, errlen,
-			         "control.socket: %s: directory mode %04o lets others write in it "
-			         "and its "
-			         "owner, uid %u, is not this coordinator's uid %u, which cannot "
-			         "repair it: "
-			         "another user could replace the socket; chmod it 0750 or set "
-			         "control.socket "
-			         "elsewhere",
-			         d, mode, (unsigned)fst.st_uid, (unsigned)me);
-			goto out;
-		}
-		if (fchmod(fd, 0750) != 0) {
-			snprintf(err, errlen,
-			         "control.socket: %s: directory mode %04o lets others write in it "
-			         "and cannot "
-			         "be repaired: %s; chmod it 0750 or set control.socket elsewhere",
-			         d, mode, strerror(errno));
-			goto out;
-		}
-		log_warn("control.socket: %s: the directory's mode was %04o, writable by others "
-		         "who could "
-		         "replace the socket: repaired to 0750",
-		         d, mode);
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-int
-control_open(struct coord *co, char *err, size_t errlen)
-{
-	const char *path = co->conf->control_socket;
-	char dir[4200], ep[4300];
-	struct stat st;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *d = dirname(dir);
-	if (mkdir(d, 0750) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "control.socket: %s: %s", d, strerror(errno));
-		return -1;
-	}
-	if (parents_secure(d, err, errlen) != 0 || dir_secure(d, err, errlen) != 0)
-		return -1;
-	/* A socket file left by a coordinator that died: bind needs it gone.
-	 * Anything else at that path is not ours to remove. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "control.socket: %s exists and is not a socket",
-			         path);
-			return -1;
-		}
-		unlink(path);
-	}
-	co->ctl_ipc = zmq_socket(co->zctx, ZMQ_ROUTER);
-	if (co->ctl_ipc == NULL) {
-		snprintf(err, errlen, "zmq: %s", zmq_strerror(errno));
-		return -1;
-	}
-	set_common(co->ctl_ipc);
-	snprintf(ep, sizeof(ep), "ipc://%s", path);
-	mode_t old = umask(0117);
-	int rc = zmq_bind(co->ctl_ipc, ep);
-	umask(old);
-	if (rc != 0) {
-		snprintf(err, errlen, "control.socket %s: %s", path, zmq_strerror(errno));
-		return -1;
-	}
-	chmod(path, 0660);
-	if (*co->conf->control_group != '\0') {
-		struct group *g = getgrnam(co->conf->control_group);
-		if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) != 0 ||
-		    chown(d, (uid_t)-1, g->gr_gid) != 0) {
-			snprintf(err, errlen, "control.group %s: cannot give it %s: %s",
-			         co->conf->control_group, path,
-			         g ? strerror(errno) : "no such group");
-			return -1;
-		}
-	}
-	if (*co->conf->control_tcp != '\0') {
-		uint8_t csk[32];
-		int one = 1;
-		co->ctl_tcp = zmq_socket(co->zctx, ZMQ_ROUTER);
-		if (co->ctl_tcp == NULL ||
-		    crypto_sign_ed25519_sk_to_curve25519(csk, co->kp->sk) != 0) {
-			snprintf(err, errlen, "control.tcp: cannot set up CURVE");
-			return -1;
-		}
-		set_common(co->ctl_tcp);
-		zmq_setsockopt(co->ctl_tcp, ZMQ_CURVE_SERVER, &one, sizeof(one));
-		zmq_setsockopt(co->ctl_tcp, ZMQ_CURVE_SECRETKEY, csk, sizeof(csk));
-		sodium_memzero(csk, sizeof(csk));
-		zmq_setsockopt(co->ctl_tcp, ZMQ_ZAP_DOMAIN, COORD_ZAP_CONTROL,
-		               strlen(COORD_ZAP_CONTROL));
-		if (zmq_bind(co->ctl_tcp, co->conf->control_tcp) != 0) {
-			snprintf(err, errlen, "control.tcp %s: %s", co->conf->control_tcp,
-			         zmq_strerror(errno));
-			return -1;
-		}
-	}
-	return 0;
-}
 
 /* ---- replies ---- */
 
@@ -490,8 +258,8 @@ cmd_keys(struct req *r)
 
 	if (rc != 0)
 		return rc;
-	keys = store_keys_json(r->co->store, r->err, r->errlen);
-	pending = store_pending_json(r->co->store, r->err, r->errlen);
+	keys = view_keys_json(r->co->store, r->err, r->errlen);
+	pending = view_pending_json(r->co->store, r->err, r->errlen);
 	if (keys == NULL || pending == NULL) {
 		json_decref(keys);
 		json_decref(pending);
@@ -821,7 +589,7 @@ cmd_results(struct req *r)
 	}
 	q.after = (uint64_t)after;
 	q.limit = (size_t)limit;
-	if ((rows = store_results_page(r->co->store, &q, &next, r->err, r->errlen)) == NULL)
+	if ((rows = view_results_page(r->co->store, &q, &next, r->err, r->errlen)) == NULL)
 		return PROTO_E_INTERNAL;
 	r->body = json_pack("{s:s, s:o, s:o}", "job_id", q.job_id, "results", rows, "next",
 	                    next ? json_integer((json_int_t)next) : json_null());
@@ -848,7 +616,7 @@ cmd_audit(struct req *r)
 		snprintf(r->err, r->errlen, "job: not a valid job id");
 		return PROTO_E_VALUE;
 	}
-	rows = store_audit_json(r->co->store, job, (size_t)limit, r->err, r->errlen);
+	rows = view_audit_json(r->co->store, job, (size_t)limit, r->err, r->errlen);
 	if (rows == NULL)
 		return PROTO_E_INTERNAL;
 	r->body = json_pack("{s:o}", "audit", rows);
@@ -898,107 +666,107 @@ trust_operator(void *ctx, int type, const uint8_t pk[PROTO_PK_LEN])
 	return type == PROTO_JOB && coord_conf_operator(co->conf, pk) != NULL;
 }
 
-void
-control_on_socket(struct coord *co, void *sock, bool tcp)
-{
-	static const struct multipart_limits lim = {.parts = MAX_PARTS};
-	zmq_msg_t p[MAX_PARTS];
-	struct proto_frame fr[MAX_PARTS];
-	struct proto_msg *m = NULL;
-	struct proto_error e;
-	char err[1024] = "";
-	enum multipart_over over;
-	int n = multipart_recv(sock, ZMQ_DONTWAIT, p, &lim, &over), code;
+/* Where a message came from and its answer goes: the socket, the ROUTER's
+ * routing id and, on tcp, the ZAP User-Id (NULL on ipc). */
+struct peer {
+	void *sock;
+	const uint8_t *rid;
+	size_t rid_len;
+	const char *zap_user;
+};
 
-	if (n < 1)
-		return;
-	const uint8_t *rid = zmq_msg_data(&p[0]);
-	size_t rid_len = zmq_msg_size(&p[0]);
-	const char *zap_user = tcp && n > 1 ? zmq_msg_gets(&p[1], "User-Id") : NULL;
-	for (int i = 1; i < n; i++)
-		fr[i - 1] = (struct proto_frame){zmq_msg_data(&p[i]), zmq_msg_size(&p[i])};
-	if (over != MULTIPART_WHOLE || n < 2) {
-		metrics_count_rejected(co, COORD_SOCK_CONTROL, PROTO_E_FRAMES);
-		reply(co, sock, rid, rid_len, 0, PROTO_E_FRAMES, "wrong number of frames", NULL);
-		goto out;
-	}
-	struct proto_ctx ctx = {.receiver = PROTO_RCV_CONTROL,
-	                        .trusted = trust_operator,
-	                        .trust_ctx = co,
-	                        .now_ms = proto_now_ms(),
-	                        .skew_ms = co->conf->skew_ms};
-	if (proto_receive(fr, (size_t)(n - 1), &ctx, &m, &e) != PROTO_OK) {
-		uint64_t rqid = 0;
-		struct proto_msg *rq = NULL;
-		struct proto_error e2;
-		/* Name the request when its body can be read at all. */
-		if (fr[0].len == PROTO_HEADER_LEN && fr[0].data[0] == PROTO_MAGIC0 &&
-		    fr[0].data[1] == PROTO_MAGIC1 && fr[0].data[2] == PROTO_VERSION &&
-		    fr[0].data[3] == PROTO_REQUEST && n == 3 &&
-		    proto_decode_body(PROTO_REQUEST, fr[1].data, fr[1].len, &rq, &e2) == PROTO_OK)
-			rqid = rq->u.request.request_id;
-		proto_msg_free(rq);
-		metrics_count_rejected(co, COORD_SOCK_CONTROL, (int)e.code);
-		log_warn("control: refused a message: %s: %s", proto_err_name(e.code), e.msg);
-		if (fr[0].len == PROTO_HEADER_LEN && fr[0].data[3] == PROTO_JOB) {
-			char who[96];
-			snprintf(who, sizeof(who), "%s", zap_user ? zap_user : "local");
-			coord_audit(co, who, "job-submit", NULL, NULL, "refused", "%s: %s",
-			            proto_err_name(e.code), e.msg);
-		}
-		reply(co, sock, rid, rid_len, rqid, e.code, e.msg, NULL);
-		goto out;
-	}
-	metrics_count_received(co, m->type);
-	if (m->type == PROTO_JOB) {
-		json_t *body = NULL;
+/* A message proto_receive refused (e): counted, logged, audited when it was
+ * a JOB, and answered, naming the request when its body can be read at
+ * all. fr holds the n - 1 frames after the routing id. */
+static void
+on_refused(struct coord *co, const struct peer *pe, const struct proto_frame *fr, int n,
+           const struct proto_error *e)
+{
+	uint64_t rqid = 0;
+	struct proto_msg *rq = NULL;
+	struct proto_error e2;
+
+	if (fr[0].len == PROTO_HEADER_LEN && fr[0].data[0] == PROTO_MAGIC0 &&
+	    fr[0].data[1] == PROTO_MAGIC1 && fr[0].data[2] == PROTO_VERSION &&
+	    fr[0].data[3] == PROTO_REQUEST && n == 3 &&
+	    proto_decode_body(PROTO_REQUEST, fr[1].data, fr[1].len, &rq, &e2) == PROTO_OK)
+		rqid = rq->u.request.request_id;
+	proto_msg_free(rq);
+	metrics_count_rejected(co, COORD_SOCK_CONTROL, (int)e->code);
+	log_warn("control: refused a message: %s: %s", proto_err_name(e->code), e->msg);
+	if (fr[0].len == PROTO_HEADER_LEN && fr[0].data[3] == PROTO_JOB) {
 		char who[96];
-		const char *conn_op = zap_user == NULL                         ? NULL
-		                      : strncmp(zap_user, "operator:", 9) == 0 ? zap_user + 9
-		                                                               : zap_user;
-		const struct coord_operator *signer = coord_conf_operator(co->conf, m->signer);
-		if (conn_op != NULL)
-			snprintf(who, sizeof(who), "operator %s", conn_op);
-		else
-			snprintf(who, sizeof(who), "local:%s", m->u.job.operator_name);
-		/* On tcp the connection proves who submits: it must be who signed
-		 * (PROTOCOL.md 9), so that one operator cannot relay another's
-		 * signed JOB under their own name. */
-		if (conn_op != NULL && (signer == NULL || strcmp(signer->name, conn_op) != 0)) {
-			code = PROTO_E_DENIED;
-			snprintf(err, sizeof(err),
-			         "operator %s may not submit a job signed by %s: over tcp the "
-			         "JOB's signer "
-			         "must be the connected operator",
-			         conn_op, signer != NULL ? signer->name : "an unknown key");
-			coord_audit(co, who, "job-submit", m->u.job.job_id, NULL, "refused",
-			            "%s: %s", proto_err_name(code), err);
-		} else {
-			code = jobs_submit(co, m, fr, who, &body, err, sizeof(err));
-			/* Its first steps (the quorum, the first dispatches) go out now,
-			 * in the turn that admitted it. */
-			struct job *j = code == 0 ? jobs_find(co, m->u.job.job_id) : NULL;
-			if (j != NULL)
-				rollout_step(co, j);
-		}
-		/* The job is durable before its submitter hears it is. */
-		coord_tx(co);
-		char cerr[256];
-		if (store_commit(co->store, cerr, sizeof(cerr)) != 0 && code == 0) {
-			log_err("control: %s", cerr);
-			code = PROTO_E_INTERNAL;
-			snprintf(err, sizeof(err), "the store failed: %s", cerr);
-		}
-		reply(co, sock, rid, rid_len, 0, code, err, body);
-		json_decref(body);
-		goto out;
+		snprintf(who, sizeof(who), "%s", pe->zap_user ? pe->zap_user : "local");
+		coord_audit(co, who, "job-submit", NULL, NULL, "refused", "%s: %s",
+		            proto_err_name(e->code), e->msg);
 	}
+	reply(co, pe->sock, pe->rid, pe->rid_len, rqid, e->code, e->msg, NULL);
+}
+
+/* A signed JOB (m, its frames fr): admitted unless, on tcp, the connected
+ * operator is not its signer; committed before the submitter hears of it. */
+static void
+on_job(struct coord *co, const struct peer *pe, const struct proto_msg *m,
+       const struct proto_frame *fr)
+{
+	const char *zap_user = pe->zap_user;
+	const char *conn_op = zap_user == NULL                         ? NULL
+	                      : strncmp(zap_user, "operator:", 9) == 0 ? zap_user + 9
+	                                                               : zap_user;
+	const struct coord_operator *signer = coord_conf_operator(co->conf, m->signer);
+	json_t *body = NULL;
+	char who[96], err[1024] = "", cerr[256];
+	int code;
+
+	if (conn_op != NULL)
+		snprintf(who, sizeof(who), "operator %s", conn_op);
+	else
+		snprintf(who, sizeof(who), "local:%s", m->u.job.operator_name);
+	/* On tcp the connection proves who submits: it must be who signed
+	 * (PROTOCOL.md 9), so that one operator cannot relay another's signed
+	 * JOB under their own name. */
+	if (conn_op != NULL && (signer == NULL || strcmp(signer->name, conn_op) != 0)) {
+		code = PROTO_E_DENIED;
+		snprintf(err, sizeof(err),
+		         "operator %s may not submit a job signed by %s: over tcp the "
+		         "JOB's signer "
+		         "must be the connected operator",
+		         conn_op, signer != NULL ? signer->name : "an unknown key");
+		coord_audit(co, who, "job-submit", m->u.job.job_id, NULL, "refused", "%s: %s",
+		            proto_err_name(code), err);
+	} else {
+		code = jobs_submit(co, m, fr, who, &body, err, sizeof(err));
+		/* Its first steps (the quorum, the first dispatches) go out now, in
+		 * the turn that admitted it. */
+		struct job *j = code == 0 ? jobs_find(co, m->u.job.job_id) : NULL;
+		if (j != NULL)
+			rollout_step(co, j);
+	}
+	/* The job is durable before its submitter hears it is. */
+	coord_tx(co);
+	if (store_commit(co->store, cerr, sizeof(cerr)) != 0 && code == 0) {
+		log_err("control: %s", cerr);
+		code = PROTO_E_INTERNAL;
+		snprintf(err, sizeof(err), "the store failed: %s", cerr);
+	}
+	reply(co, pe->sock, pe->rid, pe->rid_len, 0, code, err, body);
+	json_decref(body);
+}
+
+/* A REQUEST (m): run, its writes committed, answered, unless parked to be
+ * answered later by control_waiters. */
+static void
+on_request(struct coord *co, const struct peer *pe, const struct proto_msg *m)
+{
+	char err[1024] = "";
 	struct req r = {
-	    co,      m->u.request.args,       zap_user, NULL, err, sizeof(err), sock, rid,
-	    rid_len, m->u.request.request_id, false};
-	code = run_request(&r, m->u.request.command);
+	    co,          m->u.request.args, pe->zap_user, NULL,        err,
+	    sizeof(err), pe->sock,          pe->rid,      pe->rid_len, m->u.request.request_id,
+	    false};
+	int code = run_request(&r, m->u.request.command);
+
 	if (r.parked)
-		goto out;
+		return;
 	if (store_in_tx(co->store)) {
 		char cerr[256];
 		if (store_commit(co->store, cerr, sizeof(cerr)) != 0 && code == 0) {
@@ -1009,8 +777,48 @@ control_on_socket(struct coord *co, void *sock, bool tcp)
 	if (code != 0)
 		log_info("control: %s refused: %s: %s", m->u.request.command, proto_err_name(code),
 		         err);
-	reply(co, sock, rid, rid_len, m->u.request.request_id, code, code ? err : "", r.body);
+	reply(co, pe->sock, pe->rid, pe->rid_len, m->u.request.request_id, code, code ? err : "",
+	      r.body);
 	json_decref(r.body);
+}
+
+void
+control_on_socket(struct coord *co, void *sock, bool tcp)
+{
+	static const struct multipart_limits lim = {.parts = MAX_PARTS};
+	zmq_msg_t p[MAX_PARTS];
+	struct proto_frame fr[MAX_PARTS];
+	struct proto_msg *m = NULL;
+	struct proto_error e;
+	enum multipart_over over;
+	int n = multipart_recv(sock, ZMQ_DONTWAIT, p, &lim, &over);
+
+	if (n < 1)
+		return;
+	struct peer pe = {sock, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]),
+	                  tcp && n > 1 ? zmq_msg_gets(&p[1], "User-Id") : NULL};
+	for (int i = 1; i < n; i++)
+		fr[i - 1] = (struct proto_frame){zmq_msg_data(&p[i]), zmq_msg_size(&p[i])};
+	if (over != MULTIPART_WHOLE || n < 2) {
+		metrics_count_rejected(co, COORD_SOCK_CONTROL, PROTO_E_FRAMES);
+		reply(co, sock, pe.rid, pe.rid_len, 0, PROTO_E_FRAMES, "wrong number of frames",
+		      NULL);
+		goto out;
+	}
+	struct proto_ctx ctx = {.receiver = PROTO_RCV_CONTROL,
+	                        .trusted = trust_operator,
+	                        .trust_ctx = co,
+	                        .now_ms = proto_now_ms(),
+	                        .skew_ms = co->conf->skew_ms};
+	if (proto_receive(fr, (size_t)(n - 1), &ctx, &m, &e) != PROTO_OK) {
+		on_refused(co, &pe, fr, n, &e);
+		goto out;
+	}
+	metrics_count_received(co, m->type);
+	if (m->type == PROTO_JOB)
+		on_job(co, &pe, m, fr);
+	else
+		on_request(co, &pe, m);
 out:
 	proto_msg_free(m);
 	multipart_close(p, n);

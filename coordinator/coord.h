@@ -407,8 +407,13 @@ int rollout_pause(struct coord *co, struct job *j, const char *who, char *err, s
 int rollout_resume(struct coord *co, struct job *j, const char *who, char *err, size_t errlen);
 int rollout_abort(struct coord *co, struct job *j, const char *who, char *err, size_t errlen);
 
-/* control.c */
+/* control-socket.c: control_open binds co->ctl_ipc (and co->ctl_tcp when
+ * configured); control_close closes whichever is open and removes the ipc
+ * socket file (called once, before the ZeroMQ context ends; safe when
+ * control_open failed half way). */
 int control_open(struct coord *co, char *err, size_t errlen);
+void control_close(struct coord *co);
+/* control.c */
 void control_on_socket(struct coord *co, void *sock, bool tcp);
 /* Answers the `job` requests whose job changed, ended or whose wait is over. */
 void control_waiters(struct coord *co);

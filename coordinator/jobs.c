@@ -223,76 +223,73 @@ note_from(struct coord *co, struct job *j)
 	free(hosts);
 }
 
-int
-jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_frame *fr,
-            const char *who, json_t **body, char *err, size_t errlen)
+/* Why host h cannot take a new job, in err: busy with an unfinished job.
+ * Returns PROTO_E_CONFLICT when it is busy, else 0. */
+static int
+submit_host_busy(const struct host *h, char *err, size_t errlen)
+{
+	const struct job_host *ah;
+
+	if (h->active == NULL || jobstate_host_final(h->active->hosts[h->active_idx].state))
+		return 0;
+	ah = &h->active->hosts[h->active_idx];
+	/* An ended job whose dispatch is unanswered holds its host until that
+	 * dispatch can no longer be accepted. */
+	if (jobstate_final(h->active->state) && ah->awaiting_ack)
+		snprintf(err, errlen,
+		         "host %s is busy with job %s (%s): its %s dispatch was "
+		         "never acknowledged "
+		         "and the host is free once it has expired, within %llu s",
+		         h->id, h->active->id, jobstate_name(h->active->state), ah->phase,
+		         (unsigned long long)((ah->dispatch_expires_ms +
+		                               2 * (uint64_t)PROTO_SKEW_MS - proto_now_ms()) /
+		                                  1000 +
+		                              2));
+	else
+		snprintf(err, errlen, "host %s is busy with job %s (%s)", h->id, h->active->id,
+		         jobstate_name(h->active->state));
+	return PROTO_E_CONFLICT;
+}
+
+/* Admission checks before anything is built: the signer is the operator the
+ * JOB names, the job id is new, every target is an accepted host free of
+ * other jobs. Returns 0, or a PROTO_E_* code with the reason in err. */
+static int
+submit_admit(struct coord *co, const struct proto_msg *m, char *err, size_t errlen)
 {
 	const struct proto_job *jb = &m->u.job;
 	const struct coord_operator *op = coord_conf_operator(co->conf, m->signer);
-	struct job *j = NULL;
-	json_t *targets = json_array();
-	int code = PROTO_E_INTERNAL, rc;
+	int code;
 
-	*body = NULL;
-	for (size_t i = 0; i < jb->n_targets; i++)
-		json_array_append_new(targets, json_string(jb->targets[i]));
 	if (op == NULL || strcmp(op->name, jb->operator_name) != 0) {
-		code = PROTO_E_DENIED;
 		snprintf(err, errlen, "the job says operator '%s' but is signed by %s",
 		         jb->operator_name, op ? op->name : "an unknown key");
-		goto refused;
+		return PROTO_E_DENIED;
 	}
 	if (jobs_find(co, jb->job_id) != NULL) {
-		code = PROTO_E_CONFLICT;
 		snprintf(err, errlen, "job %s exists", jb->job_id);
-		goto refused;
+		return PROTO_E_CONFLICT;
 	}
 	for (size_t i = 0; i < jb->n_targets; i++) {
 		struct host *h = registry_host(co, jb->targets[i]);
 		if (h == NULL || h->revoked) {
-			code = PROTO_E_NOT_FOUND;
 			snprintf(err, errlen, "target %s is not %s", jb->targets[i],
 			         h == NULL ? "an enrolled host" : "accepted (its key is revoked)");
-			goto refused;
+			return PROTO_E_NOT_FOUND;
 		}
-		if (h->active != NULL &&
-		    !jobstate_host_final(h->active->hosts[h->active_idx].state)) {
-			const struct job_host *ah = &h->active->hosts[h->active_idx];
-			code = PROTO_E_CONFLICT;
-			/* An ended job whose dispatch is unanswered holds its host
-			 * until that dispatch can no longer be accepted. */
-			if (jobstate_final(h->active->state) && ah->awaiting_ack)
-				snprintf(err, errlen,
-				         "host %s is busy with job %s (%s): its %s dispatch was "
-				         "never acknowledged "
-				         "and the host is free once it has expired, within %llu s",
-				         h->id, h->active->id, jobstate_name(h->active->state),
-				         ah->phase,
-				         (unsigned long long)((ah->dispatch_expires_ms +
-				                               2 * (uint64_t)PROTO_SKEW_MS -
-				                               proto_now_ms()) /
-				                                  1000 +
-				                              2));
-			else
-				snprintf(err, errlen, "host %s is busy with job %s (%s)", h->id,
-				         h->active->id, jobstate_name(h->active->state));
-			goto refused;
-		}
+		if ((code = submit_host_busy(h, err, errlen)) != 0)
+			return code;
 	}
-	j = job_new(fr[1].data, fr[1].len, fr[2].data, fr[3].data, fr[3].len, err, errlen);
-	if (j == NULL)
-		goto refused;
-	if (by_deployment(jb->action) && (code = deployment_units(co, j, err, errlen)) != 0)
-		goto refused;
-	j->submitted_ms = proto_now_ms();
-	j->deadline_ms = j->submitted_ms + jb->policy.job_deadline_s * 1000;
-	if (jb->expires_ms < j->deadline_ms)
-		j->deadline_ms = jb->expires_ms; /* agents refuse the job after that */
-	j->state = JOB_RUNNING;
-	j->stage = STAGE_QUORUM;
-	job_stamp(co, j);
-	note_from(co, j);
+	return 0;
+}
 
+/* Writes the admitted job j (running, quorum) and its targets to the store,
+ * inside the turn's transaction. Returns 0, or a PROTO_E_* code with the
+ * reason in err. */
+static int
+submit_store(struct coord *co, const struct job *j, const struct proto_job *jb, char *err,
+             size_t errlen)
+{
 	struct store_job sj = {.job_id = j->id,
 	                       .action = jb->action,
 	                       .operator_name = jb->operator_name,
@@ -308,13 +305,46 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 	                       .state = "running",
 	                       .stage = "quorum",
 	                       .message = ""};
+	int rc;
+
 	memcpy(sj.sig, j->sig, PROTO_SIGFRAME_LEN);
 	coord_tx(co);
 	rc = store_job_insert(co->store, &sj, jb->targets, jb->n_targets, err, errlen);
-	if (rc != 0) {
-		code = rc == STORE_CONFLICT ? PROTO_E_CONFLICT : PROTO_E_INTERNAL;
+	if (rc != 0)
+		return rc == STORE_CONFLICT ? PROTO_E_CONFLICT : PROTO_E_INTERNAL;
+	return 0;
+}
+
+int
+jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_frame *fr,
+            const char *who, json_t **body, char *err, size_t errlen)
+{
+	const struct proto_job *jb = &m->u.job;
+	struct job *j = NULL;
+	json_t *targets = json_array();
+	int code = PROTO_E_INTERNAL;
+
+	*body = NULL;
+	for (size_t i = 0; i < jb->n_targets; i++)
+		json_array_append_new(targets, json_string(jb->targets[i]));
+	if ((code = submit_admit(co, m, err, errlen)) != 0)
 		goto refused;
-	}
+	code = PROTO_E_INTERNAL;
+	j = job_new(fr[1].data, fr[1].len, fr[2].data, fr[3].data, fr[3].len, err, errlen);
+	if (j == NULL)
+		goto refused;
+	if (by_deployment(jb->action) && (code = deployment_units(co, j, err, errlen)) != 0)
+		goto refused;
+	j->submitted_ms = proto_now_ms();
+	j->deadline_ms = j->submitted_ms + jb->policy.job_deadline_s * 1000;
+	if (jb->expires_ms < j->deadline_ms)
+		j->deadline_ms = jb->expires_ms; /* agents refuse the job after that */
+	j->state = JOB_RUNNING;
+	j->stage = STAGE_QUORUM;
+	job_stamp(co, j);
+	note_from(co, j);
+	if ((code = submit_store(co, j, jb, err, errlen)) != 0)
+		goto refused;
 	coord_audit(co, who, "job-submit", j->id, targets, "accepted",
 	            "%s by %s (%s), %zu target%s%s%s", jb->action, jb->operator_name, j->signer,
 	            jb->n_targets, jb->n_targets == 1 ? "" : "s", *jb->reason ? ": " : "",
@@ -963,77 +993,4 @@ jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m,
 	j->poked = true;
 out:
 	free(dj);
-}
-
-/* ---- JSON views (PROTOCOL.md 9.1) ---- */
-
-static json_t *
-policy_json(const struct proto_policy *p)
-{
-	return json_pack(
-	    "{s:I, s:I, s:b, s:I, s:b, s:I, s:I, s:I}", "canary", (json_int_t)p->canary, "batch",
-	    (json_int_t)p->batch, "batch_pct", p->batch_pct, "budget", (json_int_t)p->budget,
-	    "budget_pct", p->budget_pct, "quorum_pct", (json_int_t)p->quorum_pct, "step_deadline_s",
-	    (json_int_t)p->step_deadline_s, "job_deadline_s", (json_int_t)p->job_deadline_s);
-}
-
-json_t *
-jobs_summary_json(const struct job *j)
-{
-	const struct proto_job *jb = &j->jm->u.job;
-	json_t *params = json_object(), *counts = json_object(), *o;
-
-	for (size_t i = 0; i < jb->n_params; i++)
-		json_object_set_new(params, jb->params[i].key, json_string(jb->params[i].value));
-	for (int s = 0; s < JH_COUNT; s++)
-		json_object_set_new(counts, jobstate_host_name((enum jh_state)s),
-		                    json_integer((json_int_t)j->counts[s]));
-	o = json_pack(
-	    "{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:s, s:s, s:I, s:s, s:I, s:o, s:s}",
-	    "job_id", j->id, "action", jb->action, "operator", jb->operator_name, "reason",
-	    jb->reason, "params", params, "policy", policy_json(&jb->policy), "created_ms",
-	    (json_int_t)jb->created_ms, "expires_ms", (json_int_t)jb->expires_ms, "submitted_ms",
-	    (json_int_t)j->submitted_ms, "deadline_ms", (json_int_t)j->deadline_ms, "state",
-	    jobstate_name(j->state), "stage", jobstate_stage_name(j->stage), "batch",
-	    (json_int_t)j->batch, "message", j->message, "targets", (json_int_t)j->n, "counts",
-	    counts, "signer", j->signer);
-	if (o != NULL) {
-		json_object_set_new(o, "ended_ms",
-		                    j->ended_ms ? json_integer((json_int_t)j->ended_ms)
-		                                : json_null());
-		json_object_set_new(o, "version", json_integer((json_int_t)j->version));
-	}
-	return o;
-}
-
-json_t *
-jobs_detail_json(const struct job *j, uint64_t since)
-{
-	/* Only the changes when since is a version of this job in this life. */
-	bool changes = !j->loaded && since >= j->base;
-	json_t *o = jobs_summary_json(j), *hosts = json_array();
-
-	if (o == NULL || hosts == NULL) {
-		json_decref(o);
-		json_decref(hosts);
-		return NULL;
-	}
-	for (size_t i = 0; i < j->n; i++) {
-		const struct job_host *jh = &j->hosts[i];
-		if (changes && jh->version <= since)
-			continue;
-		json_t *h = json_pack(
-		    "{s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "host", jh->host,
-		    "order", (json_int_t)jh->order, "unit", (json_int_t)jh->unit, "role", jh->role,
-		    "batch", (json_int_t)jh->batch, "state", jobstate_host_name(jh->state), "phase",
-		    jh->phase, "step", jh->step, "failed_step", jh->failed_step, "message",
-		    jh->message, "updated_ms", (json_int_t)jh->updated_ms);
-		if (h == NULL || json_array_append_new(hosts, h) != 0) {
-			json_decref(o);
-			json_decref(hosts);
-			return NULL;
-		}
-	}
-	json_object_set_new(o, "hosts", hosts);
-	return o;
 }

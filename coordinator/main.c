@@ -275,14 +275,9 @@ out:
 		zmq_close(co->zap);
 	if (co->mon)
 		zmq_close(co->mon);
-	if (co->ctl_ipc)
-		zmq_close(co->ctl_ipc);
-	if (co->ctl_tcp)
-		zmq_close(co->ctl_tcp);
+	control_close(co);
 	if (co->zctx)
 		zmq_ctx_term(co->zctx);
-	if (co->conf->control_socket != NULL && co->ctl_ipc != NULL)
-		unlink(co->conf->control_socket);
 	control_free(co);
 	jobs_free(co);
 	registry_free(co);

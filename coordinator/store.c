@@ -1,6 +1,9 @@
 /* The coordinator's durable store: one SQLite database (WAL, synchronous=FULL)
  * with cached prepared statements, so the event loop's hot writes (results,
- * per-host job state) cost one bind and one step each. */
+ * per-host job state) cost one bind and one step each. This file holds the
+ * schema and its upgrades, the statements, the checks every write makes,
+ * open/close and transactions; the tables' reads and writes are in
+ * store-hosts.c, store-jobs.c, store-results.c and store-audit.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,10 +15,7 @@
 
 #include <sqlite3.h>
 
-#include "common/buf.h"
-#include "common/keys.h"
-#include "coordinator/store.h"
-#include "proto/proto.h"
+#include "coordinator/store-int.h"
 
 /* 2: jobs.targets (the target list frame of the Merkle-committed JOB).
  * 3: job_hosts.dispatch_expires_ms (an ended job's unanswered dispatch),
@@ -30,9 +30,8 @@
 /* Bounds on what is handed to SQLite. The protocol bounds every field far
  * below these (a JOB body is at most 1 MiB); they catch a caller's bug, not
  * an attacker, but SQLite's int lengths must never be reached. */
-#define TEXT_MAX   (1u << 20)
-#define BODY_MAX   (1u << 20)
-#define STATES_MAX 16
+#define TEXT_MAX (1u << 20)
+#define BODY_MAX (1u << 20)
 
 static const char schema_sql[] =
     "CREATE TABLE hosts ("
@@ -151,46 +150,6 @@ static const char schema_sql[] =
 	" incarnation, received_ms, body, sig"
 #define AUDIT_COLS "id, at_ms, who, what, job_id, hosts, outcome, detail"
 
-enum stmt {
-	ST_BEGIN,
-	ST_COMMIT,
-	ST_ROLLBACK,
-	ST_SAVEPOINT,
-	ST_RELEASE,
-	ST_ROLLBACK_TO,
-	ST_HOSTS_EACH,
-	ST_HOST_GET,
-	ST_KEY_OWNER,
-	ST_HOST_INSERT,
-	ST_HOST_REACCEPT,
-	ST_KEY_BIND,
-	ST_HOST_REVOKE,
-	ST_HOST_SEEN,
-	ST_HOST_METADB,
-	ST_HOST_BACKUP,
-	ST_PENDING_DEL,
-	ST_PENDING_UPSERT,
-	ST_PENDING_TRIM,
-	ST_PENDING_LIST,
-	ST_JOB_INSERT,
-	ST_JOB_HOST_INSERT,
-	ST_JOB_UPDATE,
-	ST_JOBS_ALL,
-	ST_JOBS_STATES,
-	ST_JOB_GET,
-	ST_JOB_EXISTS,
-	ST_JOB_HOST_UPDATE,
-	ST_JOB_HOSTS_EACH,
-	ST_RESULT_INSERT,
-	ST_RESULTS_PAGE,
-	ST_JOB_TARGET,
-	ST_RESULTS_COUNT,
-	ST_AUDIT_INSERT,
-	ST_AUDIT_ALL,
-	ST_AUDIT_JOB,
-	ST_COUNT
-};
-
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -260,31 +219,24 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " ORDER BY id DESC LIMIT ?2",
 };
 
-struct store {
-	sqlite3 *db;
-	char *path;
-	sqlite3_stmt *st[ST_COUNT];
-	bool busy[ST_COUNT]; /* the cached statement is handed out */
-};
-
 /* ---- errors and checks ---- */
 
-static int
-db_err(const struct store *s, char *err, size_t errlen, const char *what)
+int
+store_db_err(const struct store *s, char *err, size_t errlen, const char *what)
 {
 	snprintf(err, errlen, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 	return -1;
 }
 
-static int
-nomem(const struct store *s, char *err, size_t errlen, const char *what)
+int
+store_nomem(const struct store *s, char *err, size_t errlen, const char *what)
 {
 	snprintf(err, errlen, "%s: %s: out of memory", s->path, what);
 	return -1;
 }
 
-static int
-corrupt(const struct store *s, char *err, size_t errlen, const char *table)
+int
+store_corrupt(const struct store *s, char *err, size_t errlen, const char *table)
 {
 	snprintf(err, errlen, "%s: a row of %s is malformed (database damaged?)", s->path, table);
 	return -1;
@@ -335,9 +287,9 @@ utf8_ok(const unsigned char *p, size_t n)
 
 /* Refuses a text the store could not hand back intact: NULL when required,
  * longer than TEXT_MAX, or not UTF-8. */
-static int
-check_text(const struct store *s, const char *field, const char *v, bool required, char *err,
-           size_t errlen)
+int
+store_check_text(const struct store *s, const char *field, const char *v, bool required, char *err,
+                 size_t errlen)
 {
 	size_t n;
 
@@ -360,8 +312,8 @@ check_text(const struct store *s, const char *field, const char *v, bool require
 }
 
 /* SQLite integers are signed; the protocol keeps every uint at most 2^63-1. */
-static int
-check_u64(const struct store *s, const char *field, uint64_t v, char *err, size_t errlen)
+int
+store_check_u64(const struct store *s, const char *field, uint64_t v, char *err, size_t errlen)
 {
 	if (v <= (uint64_t)INT64_MAX)
 		return 0;
@@ -369,9 +321,9 @@ check_u64(const struct store *s, const char *field, uint64_t v, char *err, size_
 	return -1;
 }
 
-static int
-check_blob(const struct store *s, const char *field, const uint8_t *p, size_t n, char *err,
-           size_t errlen)
+int
+store_check_blob(const struct store *s, const char *field, const uint8_t *p, size_t n, char *err,
+                 size_t errlen)
 {
 	if (n > BODY_MAX) {
 		snprintf(err, errlen, "%s: %s is longer than %u bytes", s->path, field, BODY_MAX);
@@ -386,15 +338,15 @@ check_blob(const struct store *s, const char *field, const uint8_t *p, size_t n,
 
 /* A JSON text of the given type (JSON_OBJECT or JSON_ARRAY); NULL passes
  * when not required. */
-static int
-check_json(const struct store *s, const char *field, const char *v, json_type type, bool required,
-           char *err, size_t errlen)
+int
+store_check_json(const struct store *s, const char *field, const char *v, json_type type,
+                 bool required, char *err, size_t errlen)
 {
 	json_error_t jerr;
 	json_t *j;
 	bool ok;
 
-	if (check_text(s, field, v, required, err, errlen) != 0)
+	if (store_check_text(s, field, v, required, err, errlen) != 0)
 		return -1;
 	if (v == NULL)
 		return 0;
@@ -409,34 +361,12 @@ check_json(const struct store *s, const char *field, const char *v, json_type ty
 	return 0;
 }
 
-static int
-check_job_texts(const struct store *s, const struct store_job *j, char *err, size_t errlen)
-{
-	if (check_text(s, "job_id", j->job_id, true, err, errlen) != 0 ||
-	    check_text(s, "action", j->action, true, err, errlen) != 0 ||
-	    check_text(s, "operator", j->operator_name, true, err, errlen) != 0 ||
-	    check_text(s, "reason", j->reason, true, err, errlen) != 0 ||
-	    check_text(s, "state", j->state, true, err, errlen) != 0 ||
-	    check_text(s, "stage", j->stage, true, err, errlen) != 0 ||
-	    check_text(s, "message", j->message, false, err, errlen) != 0 ||
-	    check_blob(s, "body", j->body, j->body_len, err, errlen) != 0 ||
-	    check_blob(s, "targets", j->targets, j->targets_len, err, errlen) != 0 ||
-	    check_u64(s, "created_ms", j->created_ms, err, errlen) != 0 ||
-	    check_u64(s, "expires_ms", j->expires_ms, err, errlen) != 0 ||
-	    check_u64(s, "submitted_ms", j->submitted_ms, err, errlen) != 0 ||
-	    check_u64(s, "deadline_ms", j->deadline_ms, err, errlen) != 0 ||
-	    check_u64(s, "ended_ms", j->ended_ms, err, errlen) != 0 ||
-	    check_u64(s, "batch", j->batch, err, errlen) != 0)
-		return -1;
-	return 0;
-}
-
 /* ---- statements ---- */
 
 /* The cached statement, or a fresh one while the cached one is in use: an
  * iteration's callback may call back into the store. */
-static sqlite3_stmt *
-stmt_get(struct store *s, enum stmt id, char *err, size_t errlen)
+sqlite3_stmt *
+store_stmt_get(struct store *s, enum stmt id, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 
@@ -445,15 +375,15 @@ stmt_get(struct store *s, enum stmt id, char *err, size_t errlen)
 		return s->st[id];
 	}
 	if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1, 0, &st, NULL) != SQLITE_OK) {
-		db_err(s, err, errlen, "prepare");
+		store_db_err(s, err, errlen, "prepare");
 		sqlite3_finalize(st);
 		return NULL;
 	}
 	return st;
 }
 
-static void
-stmt_put(struct store *s, enum stmt id, sqlite3_stmt *st)
+void
+store_stmt_put(struct store *s, enum stmt id, sqlite3_stmt *st)
 {
 	if (st == NULL)
 		return;
@@ -466,22 +396,22 @@ stmt_put(struct store *s, enum stmt id, sqlite3_stmt *st)
 	s->busy[id] = false;
 }
 
-static int
-bind_text(sqlite3_stmt *st, int i, const char *v)
+int
+store_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v == NULL)
 		return sqlite3_bind_null(st, i);
 	return sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
 }
 
-static int
-bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+int
+store_bind_u64(sqlite3_stmt *st, int i, uint64_t v)
 {
 	return sqlite3_bind_int64(st, i, (sqlite3_int64)v);
 }
 
-static int
-bind_blob(sqlite3_stmt *st, int i, const uint8_t *p, size_t n)
+int
+store_bind_blob(sqlite3_stmt *st, int i, const uint8_t *p, size_t n)
 {
 	/* A NULL pointer would bind SQL NULL; an empty body is a zero blob. */
 	if (n == 0)
@@ -489,16 +419,16 @@ bind_blob(sqlite3_stmt *st, int i, const uint8_t *p, size_t n)
 	return sqlite3_bind_blob(st, i, p, (int)n, SQLITE_STATIC);
 }
 
-static const char *
-col_text(sqlite3_stmt *st, int i)
+const char *
+store_col_text(sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 
 	return t != NULL ? (const char *)t : "";
 }
 
-static uint64_t
-col_u64(sqlite3_stmt *st, int i)
+uint64_t
+store_col_u64(sqlite3_stmt *st, int i)
 {
 	sqlite3_int64 v = sqlite3_column_int64(st, i);
 
@@ -506,8 +436,8 @@ col_u64(sqlite3_stmt *st, int i)
 }
 
 /* Copies a blob column that must be exactly n bytes. */
-static int
-col_fixed(sqlite3_stmt *st, int i, uint8_t *out, size_t n)
+int
+store_col_fixed(sqlite3_stmt *st, int i, uint8_t *out, size_t n)
 {
 	const void *p = sqlite3_column_blob(st, i);
 	int len = sqlite3_column_bytes(st, i);
@@ -522,24 +452,33 @@ col_fixed(sqlite3_stmt *st, int i, uint8_t *out, size_t n)
 static int
 exec_st(struct store *s, enum stmt id, char *err, size_t errlen, const char *what)
 {
-	sqlite3_stmt *st = stmt_get(s, id, err, errlen);
+	sqlite3_stmt *st = store_stmt_get(s, id, err, errlen);
 	int rc, ret = 0;
 
 	if (st == NULL)
 		return -1;
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		ret = db_err(s, err, errlen, what);
-	stmt_put(s, id, st);
+		ret = store_db_err(s, err, errlen, what);
+	store_stmt_put(s, id, st);
 	return ret;
+}
+
+/* Steps a write statement with its arguments bound; -1 with err on failure. */
+int
+store_step_write(struct store *s, sqlite3_stmt *st, char *err, size_t errlen, const char *what)
+{
+	if (sqlite3_step(st) == SQLITE_DONE)
+		return 0;
+	return store_db_err(s, err, errlen, what);
 }
 
 /* ---- atomic units ---- */
 
 /* Opens an atomic unit for a write of several statements: a transaction of
  * its own in autocommit mode, else a savepoint inside the caller's. */
-static int
-unit_begin(struct store *s, bool *own, char *err, size_t errlen)
+int
+store_unit_begin(struct store *s, bool *own, char *err, size_t errlen)
 {
 	*own = sqlite3_get_autocommit(s->db) != 0;
 	return exec_st(s, *own ? ST_BEGIN : ST_SAVEPOINT, err, errlen, "begin");
@@ -547,8 +486,8 @@ unit_begin(struct store *s, bool *own, char *err, size_t errlen)
 
 /* Ends a unit: kept when ret is 0, undone otherwise. Returns ret, or -1 when
  * keeping it failed. */
-static int
-unit_end(struct store *s, bool own, int ret, char *err, size_t errlen)
+int
+store_unit_end(struct store *s, bool own, int ret, char *err, size_t errlen)
 {
 	char scratch[256];
 
@@ -578,11 +517,11 @@ pragma_int(struct store *s, const char *sql, int *out, char *err, size_t errlen)
 	int ret = -1;
 
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		db_err(s, err, errlen, sql);
+		store_db_err(s, err, errlen, sql);
 		goto out;
 	}
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		db_err(s, err, errlen, sql);
+		store_db_err(s, err, errlen, sql);
 		goto out;
 	}
 	*out = sqlite3_column_int(st, 0);
@@ -616,12 +555,12 @@ store_setup(struct store *s, char *err, size_t errlen)
 
 	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
-		db_err(s, err, errlen, "not a usable SQLite database");
+		store_db_err(s, err, errlen, "not a usable SQLite database");
 		goto out;
 	}
-	if (strcmp(col_text(st, 0), "wal") != 0) {
+	if (strcmp(store_col_text(st, 0), "wal") != 0) {
 		snprintf(err, errlen, "%s: cannot use WAL mode (journal_mode is %s)", s->path,
-		         col_text(st, 0));
+		         store_col_text(st, 0));
 		goto out;
 	}
 	sqlite3_finalize(st);
@@ -744,7 +683,7 @@ store_open(const char *path, char *err, size_t errlen)
 	for (int i = 0; i < ST_COUNT; i++) {
 		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
 		                       NULL) != SQLITE_OK) {
-			db_err(s, err, errlen, "prepare");
+			store_db_err(s, err, errlen, "prepare");
 			goto fail;
 		}
 	}
@@ -800,1146 +739,8 @@ store_in_tx(const struct store *s)
 	return sqlite3_get_autocommit(s->db) == 0;
 }
 
-/* ---- hosts and keys ---- */
-
-int
-store_hosts_each(struct store *s, int (*fn)(void *ctx, const struct store_host *h), void *ctx,
-                 char *err, size_t errlen)
+const char *
+store_path(const struct store *s)
 {
-	struct store_host h;
-	sqlite3_stmt *st;
-	int rc, ret = 0;
-
-	if ((st = stmt_get(s, ST_HOSTS_EACH, err, errlen)) == NULL)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&h, 0, sizeof(h));
-		h.host_id = col_text(st, 0);
-		if (col_fixed(st, 1, h.pk, sizeof(h.pk)) != 0) {
-			ret = corrupt(s, err, errlen, "hosts");
-			goto out;
-		}
-		h.state = col_text(st, 2);
-		h.accepted_ms = col_u64(st, 3);
-		h.revoked_ms = col_u64(st, 4);
-		h.labels_json = col_text(st, 5);
-		h.last_seen_ms = col_u64(st, 6);
-		h.agent_version = col_text(st, 7);
-		h.address = col_text(st, 8);
-		h.metadb_json = col_text(st, 9);
-		h.backup_json = col_text(st, 10);
-		if ((ret = fn(ctx, &h)) != 0)
-			goto out;
-	}
-	if (rc != SQLITE_DONE)
-		ret = db_err(s, err, errlen, "read hosts");
-out:
-	stmt_put(s, ST_HOSTS_EACH, st);
-	return ret;
-}
-
-static void
-fingerprint(const uint8_t pk[32], char out[KEYS_FINGERPRINT_SIZE])
-{
-	if (keys_fingerprint(pk, out, KEYS_FINGERPRINT_SIZE) != 0)
-		snprintf(out, KEYS_FINGERPRINT_SIZE, "?");
-}
-
-/* The host's current key and state; *found false when the host is unknown. */
-static int
-host_get(struct store *s, const char *host_id, uint8_t pk[32], bool *accepted, bool *found,
-         char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	int rc, ret = 0;
-
-	*found = false;
-	if ((st = stmt_get(s, ST_HOST_GET, err, errlen)) == NULL)
-		return -1;
-	bind_text(st, 1, host_id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (col_fixed(st, 0, pk, 32) != 0) {
-			ret = corrupt(s, err, errlen, "hosts");
-			goto out;
-		}
-		*accepted = strcmp(col_text(st, 1), "accepted") == 0;
-		*found = true;
-	} else if (rc != SQLITE_DONE) {
-		ret = db_err(s, err, errlen, "read host");
-	}
-out:
-	stmt_put(s, ST_HOST_GET, st);
-	return ret;
-}
-
-/* STORE_CONFLICT (message in err) when pk was ever bound to a host other than
- * host_id. */
-static int
-key_owner_check(struct store *s, const uint8_t pk[32], const char *host_id, char *err,
-                size_t errlen)
-{
-	char fp[KEYS_FINGERPRINT_SIZE];
-	sqlite3_stmt *st;
-	int rc, ret = 0;
-
-	if ((st = stmt_get(s, ST_KEY_OWNER, err, errlen)) == NULL)
-		return -1;
-	bind_blob(st, 1, pk, 32);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (strcmp(col_text(st, 0), host_id) != 0) {
-			fingerprint(pk, fp);
-			snprintf(err, errlen, "key %s belongs to host %s", fp, col_text(st, 0));
-			ret = STORE_CONFLICT;
-		}
-	} else if (rc != SQLITE_DONE) {
-		ret = db_err(s, err, errlen, "read keys");
-	}
-	stmt_put(s, ST_KEY_OWNER, st);
-	return ret;
-}
-
-/* Steps a write statement with its arguments bound; -1 with err on failure. */
-static int
-step_write(struct store *s, sqlite3_stmt *st, char *err, size_t errlen, const char *what)
-{
-	if (sqlite3_step(st) == SQLITE_DONE)
-		return 0;
-	return db_err(s, err, errlen, what);
-}
-
-static int
-host_write(struct store *s, enum stmt id, const char *host_id, const uint8_t pk[32],
-           uint64_t now_ms, char *err, size_t errlen, const char *what)
-{
-	sqlite3_stmt *st;
-	int ret;
-
-	if ((st = stmt_get(s, id, err, errlen)) == NULL)
-		return -1;
-	/* Statements agree on ?1 host id, ?2 key, ?3 time, except the key
-	 * binding, whose ?1 is the key. */
-	if (id == ST_KEY_BIND) {
-		bind_blob(st, 1, pk, 32);
-		bind_text(st, 2, host_id);
-	} else {
-		bind_text(st, 1, host_id);
-		bind_blob(st, 2, pk, 32);
-	}
-	bind_u64(st, 3, now_ms);
-	ret = step_write(s, st, err, errlen, what);
-	stmt_put(s, id, st);
-	return ret;
-}
-
-static int
-pending_delete(struct store *s, const uint8_t pk[32], char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	int ret;
-
-	if ((st = stmt_get(s, ST_PENDING_DEL, err, errlen)) == NULL)
-		return -1;
-	bind_blob(st, 1, pk, 32);
-	ret = step_write(s, st, err, errlen, "remove pending key");
-	stmt_put(s, ST_PENDING_DEL, st);
-	return ret;
-}
-
-int
-store_host_accept(struct store *s, const char *host_id, const uint8_t pk[32], uint64_t now_ms,
-                  bool *changed, char *err, size_t errlen)
-{
-	char fp[KEYS_FINGERPRINT_SIZE];
-	uint8_t cur[32], curve[KEYS_CURVE_LEN];
-	bool own, found, accepted = false;
-	int ret;
-
-	if (changed != NULL)
-		*changed = false;
-	if (check_text(s, "host_id", host_id, true, err, errlen) != 0 ||
-	    check_u64(s, "accepted_ms", now_ms, err, errlen) != 0)
-		return -1;
-	if (unit_begin(s, &own, err, errlen) != 0)
-		return -1;
-	if ((ret = host_get(s, host_id, cur, &accepted, &found, err, errlen)) != 0)
-		goto out;
-	if (found && accepted) {
-		if (memcmp(cur, pk, 32) == 0)
-			goto out; /* nothing to change */
-		fingerprint(cur, fp);
-		snprintf(err, errlen, "host %s is enrolled with key %s; revoke it first", host_id,
-		         fp);
-		ret = STORE_CONFLICT;
-		goto out;
-	}
-	if ((ret = key_owner_check(s, pk, host_id, err, errlen)) != 0)
-		goto out;
-	if ((ret = host_write(s, found ? ST_HOST_REACCEPT : ST_HOST_INSERT, host_id, pk, now_ms,
-	                      err, errlen, "accept host")) != 0 ||
-	    (ret = host_write(s, ST_KEY_BIND, host_id, pk, now_ms, err, errlen, "bind key")) != 0)
-		goto out;
-	/* Pending keys are X25519 (what ZAP sees); a key with no X25519 form
-	 * cannot have been pending. */
-	if (keys_curve_public(pk, curve) == 0 && (ret = pending_delete(s, curve, err, errlen)) != 0)
-		goto out;
-	if (changed != NULL)
-		*changed = true;
-out:
-	ret = unit_end(s, own, ret, err, errlen);
-	if (ret != 0 && changed != NULL)
-		*changed = false;
-	return ret;
-}
-
-int
-store_host_revoke(struct store *s, const char *host_id, uint64_t now_ms, bool *changed, char *err,
-                  size_t errlen)
-{
-	sqlite3_stmt *st;
-	uint8_t cur[32];
-	bool own, found, accepted = false;
-	int ret;
-
-	if (changed != NULL)
-		*changed = false;
-	if (check_text(s, "host_id", host_id, true, err, errlen) != 0 ||
-	    check_u64(s, "revoked_ms", now_ms, err, errlen) != 0)
-		return -1;
-	if (unit_begin(s, &own, err, errlen) != 0)
-		return -1;
-	if ((ret = host_get(s, host_id, cur, &accepted, &found, err, errlen)) != 0)
-		goto out;
-	if (!found) {
-		snprintf(err, errlen, "host %s is not enrolled", host_id);
-		ret = STORE_NOT_FOUND;
-		goto out;
-	}
-	if (!accepted)
-		goto out;
-	if ((st = stmt_get(s, ST_HOST_REVOKE, err, errlen)) == NULL) {
-		ret = -1;
-		goto out;
-	}
-	bind_text(st, 1, host_id);
-	bind_u64(st, 2, now_ms);
-	ret = step_write(s, st, err, errlen, "revoke host");
-	stmt_put(s, ST_HOST_REVOKE, st);
-	if (ret == 0 && changed != NULL)
-		*changed = true;
-out:
-	ret = unit_end(s, own, ret, err, errlen);
-	if (ret != 0 && changed != NULL)
-		*changed = false;
-	return ret;
-}
-
-int
-store_host_seen(struct store *s, const char *host_id, uint64_t last_seen_ms,
-                const char *labels_json, const char *agent_version, const char *address, char *err,
-                size_t errlen)
-{
-	sqlite3_stmt *st;
-	int ret;
-
-	if (check_text(s, "host_id", host_id, true, err, errlen) != 0 ||
-	    check_u64(s, "last_seen_ms", last_seen_ms, err, errlen) != 0 ||
-	    check_json(s, "labels", labels_json, JSON_OBJECT, false, err, errlen) != 0 ||
-	    check_text(s, "agent_version", agent_version, false, err, errlen) != 0 ||
-	    check_text(s, "address", address, false, err, errlen) != 0)
-		return -1;
-	if ((st = stmt_get(s, ST_HOST_SEEN, err, errlen)) == NULL)
-		return -1;
-	bind_text(st, 1, host_id);
-	bind_u64(st, 2, last_seen_ms);
-	bind_text(st, 3, labels_json);
-	bind_text(st, 4, agent_version);
-	bind_text(st, 5, address);
-	ret = step_write(s, st, err, errlen, "record host");
-	if (ret == 0 && sqlite3_changes(s->db) == 0) {
-		snprintf(err, errlen, "host %s is not enrolled", host_id);
-		ret = STORE_NOT_FOUND;
-	}
-	stmt_put(s, ST_HOST_SEEN, st);
-	return ret;
-}
-
-/* One JSON object column of a host's row (statement id sets it). */
-static int
-host_set_json(struct store *s, enum stmt id, const char *host_id, const char *what,
-              const char *json, char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	char doing[64];
-	int ret;
-
-	if (check_text(s, "host_id", host_id, true, err, errlen) != 0 ||
-	    check_json(s, what, json, JSON_OBJECT, true, err, errlen) != 0)
-		return -1;
-	if ((st = stmt_get(s, id, err, errlen)) == NULL)
-		return -1;
-	bind_text(st, 1, host_id);
-	bind_text(st, 2, json);
-	snprintf(doing, sizeof(doing), "record the host's %s", what);
-	ret = step_write(s, st, err, errlen, doing);
-	if (ret == 0 && sqlite3_changes(s->db) == 0) {
-		snprintf(err, errlen, "host %s is not enrolled", host_id);
-		ret = STORE_NOT_FOUND;
-	}
-	stmt_put(s, id, st);
-	return ret;
-}
-
-int
-store_host_metadb(struct store *s, const char *host_id, const char *metadb_json, char *err,
-                  size_t errlen)
-{
-	return host_set_json(s, ST_HOST_METADB, host_id, "metadb", metadb_json, err, errlen);
-}
-
-int
-store_host_backup(struct store *s, const char *host_id, const char *backup_json, char *err,
-                  size_t errlen)
-{
-	return host_set_json(s, ST_HOST_BACKUP, host_id, "backup", backup_json, err, errlen);
-}
-
-int
-store_pending_note(struct store *s, const uint8_t curve[32], const char *address, uint64_t now_ms,
-                   char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	bool own;
-	int ret;
-
-	if (check_text(s, "address", address, false, err, errlen) != 0 ||
-	    check_u64(s, "now_ms", now_ms, err, errlen) != 0)
-		return -1;
-	if (unit_begin(s, &own, err, errlen) != 0)
-		return -1;
-	if ((st = stmt_get(s, ST_PENDING_UPSERT, err, errlen)) == NULL) {
-		ret = -1;
-		goto out;
-	}
-	bind_blob(st, 1, curve, 32);
-	bind_text(st, 2, address != NULL ? address : "");
-	bind_u64(st, 3, now_ms);
-	ret = step_write(s, st, err, errlen, "note pending key");
-	stmt_put(s, ST_PENDING_UPSERT, st);
-	if (ret != 0)
-		goto out;
-	if ((st = stmt_get(s, ST_PENDING_TRIM, err, errlen)) == NULL) {
-		ret = -1;
-		goto out;
-	}
-	sqlite3_bind_int(st, 1, STORE_PENDING_MAX);
-	ret = step_write(s, st, err, errlen, "trim pending keys");
-	stmt_put(s, ST_PENDING_TRIM, st);
-out:
-	return unit_end(s, own, ret, err, errlen);
-}
-
-static int
-set_new(json_t *o, const char *key, json_t *v)
-{
-	return json_object_set_new(o, key, v); /* v is released on failure too */
-}
-
-static json_t *
-key_object(const uint8_t pk[32])
-{
-	char fp[KEYS_FINGERPRINT_SIZE], text[KEYS_PUBLIC_TEXT_SIZE];
-	json_t *o = json_object();
-
-	fingerprint(pk, fp);
-	keys_format_public(pk, text, sizeof(text));
-	if (o == NULL || set_new(o, "fingerprint", json_string(fp)) != 0 ||
-	    set_new(o, "public_key", json_string(text)) != 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-/* A pending key's names: its fingerprint (computed as for an Ed25519 key)
- * and its 64 hex digits. */
-static json_t *
-curve_object(const uint8_t curve[32])
-{
-	char fp[KEYS_FINGERPRINT_SIZE], hex[2 * KEYS_CURVE_LEN + 1];
-	json_t *o = json_object();
-
-	fingerprint(curve, fp);
-	hex_encode(curve, KEYS_CURVE_LEN, hex, sizeof(hex));
-	if (o == NULL || set_new(o, "curve_fingerprint", json_string(fp)) != 0 ||
-	    set_new(o, "curve_key", json_string(hex)) != 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-json_t *
-store_pending_json(struct store *s, char *err, size_t errlen)
-{
-	json_t *arr = json_array(), *o;
-	sqlite3_stmt *st;
-	uint8_t curve[32];
-	int rc;
-
-	if (arr == NULL) {
-		nomem(s, err, errlen, "pending keys");
-		return NULL;
-	}
-	if ((st = stmt_get(s, ST_PENDING_LIST, err, errlen)) == NULL)
-		goto fail;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (col_fixed(st, 0, curve, sizeof(curve)) != 0) {
-			corrupt(s, err, errlen, "pending");
-			goto fail;
-		}
-		o = curve_object(curve);
-		if (o == NULL || set_new(o, "address", json_string(col_text(st, 1))) != 0 ||
-		    set_new(o, "first_ms", json_integer(sqlite3_column_int64(st, 2))) != 0 ||
-		    set_new(o, "last_ms", json_integer(sqlite3_column_int64(st, 3))) != 0 ||
-		    set_new(o, "attempts", json_integer(sqlite3_column_int64(st, 4))) != 0) {
-			json_decref(o);
-			nomem(s, err, errlen, "pending keys");
-			goto fail;
-		}
-		if (json_array_append_new(arr, o) != 0) { /* releases o */
-			nomem(s, err, errlen, "pending keys");
-			goto fail;
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		db_err(s, err, errlen, "read pending keys");
-		goto fail;
-	}
-	stmt_put(s, ST_PENDING_LIST, st);
-	return arr;
-fail:
-	stmt_put(s, ST_PENDING_LIST, st);
-	json_decref(arr);
-	return NULL;
-}
-
-struct keys_ctx {
-	json_t *arr;
-};
-
-static int
-keys_one(void *ctx, const struct store_host *h)
-{
-	struct keys_ctx *k = ctx;
-	json_t *o = key_object(h->pk);
-
-	if (o == NULL || set_new(o, "host", json_string(h->host_id)) != 0 ||
-	    set_new(o, "state", json_string(h->state)) != 0 ||
-	    set_new(o, "accepted_ms", json_integer((json_int_t)h->accepted_ms)) != 0 ||
-	    set_new(o, "revoked_ms",
-	            h->revoked_ms != 0 ? json_integer((json_int_t)h->revoked_ms) : json_null()) !=
-	        0) {
-		json_decref(o);
-		return 1;
-	}
-	return json_array_append_new(k->arr, o) != 0 ? 1 : 0; /* releases o on failure */
-}
-
-json_t *
-store_keys_json(struct store *s, char *err, size_t errlen)
-{
-	struct keys_ctx k = {json_array()};
-	int ret;
-
-	if (k.arr == NULL) {
-		nomem(s, err, errlen, "keys");
-		return NULL;
-	}
-	ret = store_hosts_each(s, keys_one, &k, err, errlen);
-	if (ret == 0)
-		return k.arr;
-	if (ret > 0)
-		nomem(s, err, errlen, "keys");
-	json_decref(k.arr);
-	return NULL;
-}
-
-/* ---- jobs ---- */
-
-int
-store_job_insert(struct store *s, const struct store_job *j, const char *const *targets,
-                 size_t n_targets, char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	bool own;
-	int ret;
-
-	if (check_job_texts(s, j, err, errlen) != 0)
-		return -1;
-	if (n_targets > PROTO_MAX_TARGETS || (targets == NULL && n_targets > 0)) {
-		snprintf(err, errlen, "%s: job %s: bad target list", s->path, j->job_id);
-		return -1;
-	}
-	for (size_t i = 0; i < n_targets; i++)
-		if (check_text(s, "target", targets[i], true, err, errlen) != 0)
-			return -1;
-	if (unit_begin(s, &own, err, errlen) != 0)
-		return -1;
-	if ((st = stmt_get(s, ST_JOB_INSERT, err, errlen)) == NULL) {
-		ret = -1;
-		goto out;
-	}
-	bind_text(st, 1, j->job_id);
-	bind_text(st, 2, j->action);
-	bind_text(st, 3, j->operator_name);
-	bind_text(st, 4, j->reason);
-	bind_blob(st, 5, j->body, j->body_len);
-	bind_blob(st, 6, j->sig, sizeof(j->sig));
-	bind_u64(st, 7, j->created_ms);
-	bind_u64(st, 8, j->expires_ms);
-	bind_u64(st, 9, j->submitted_ms);
-	bind_u64(st, 10, j->deadline_ms);
-	bind_u64(st, 11, j->ended_ms);
-	bind_text(st, 12, j->state);
-	bind_text(st, 13, j->stage);
-	bind_u64(st, 14, j->batch);
-	bind_text(st, 15, j->message != NULL ? j->message : "");
-	bind_blob(st, 16, j->targets, j->targets_len);
-	ret = step_write(s, st, err, errlen, "insert job");
-	if (ret != 0 && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY) {
-		snprintf(err, errlen, "job %s exists", j->job_id);
-		ret = STORE_CONFLICT;
-	}
-	stmt_put(s, ST_JOB_INSERT, st);
-	if (ret != 0)
-		goto out;
-	if ((st = stmt_get(s, ST_JOB_HOST_INSERT, err, errlen)) == NULL) {
-		ret = -1;
-		goto out;
-	}
-	for (size_t i = 0; i < n_targets && ret == 0; i++) {
-		bind_text(st, 1, j->job_id);
-		bind_text(st, 2, targets[i]);
-		bind_u64(st, 3, i);
-		bind_u64(st, 4, j->submitted_ms);
-		ret = step_write(s, st, err, errlen, "insert job target");
-		if (ret != 0 && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
-			snprintf(err, errlen, "%s: job %s: target %s is listed twice", s->path,
-			         j->job_id, targets[i]);
-		sqlite3_reset(st);
-	}
-	stmt_put(s, ST_JOB_HOST_INSERT, st);
-out:
-	return unit_end(s, own, ret, err, errlen);
-}
-
-int
-store_job_update(struct store *s, const char *job_id, const char *state, const char *stage,
-                 uint64_t batch, const char *message, uint64_t ended_ms, char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	int ret;
-
-	if (check_text(s, "job_id", job_id, true, err, errlen) != 0 ||
-	    check_text(s, "state", state, true, err, errlen) != 0 ||
-	    check_text(s, "stage", stage, true, err, errlen) != 0 ||
-	    check_text(s, "message", message, false, err, errlen) != 0 ||
-	    check_u64(s, "batch", batch, err, errlen) != 0 ||
-	    check_u64(s, "ended_ms", ended_ms, err, errlen) != 0)
-		return -1;
-	if ((st = stmt_get(s, ST_JOB_UPDATE, err, errlen)) == NULL)
-		return -1;
-	bind_text(st, 1, job_id);
-	bind_text(st, 2, state);
-	bind_text(st, 3, stage);
-	bind_u64(st, 4, batch);
-	bind_text(st, 5, message != NULL ? message : "");
-	bind_u64(st, 6, ended_ms);
-	ret = step_write(s, st, err, errlen, "update job");
-	if (ret == 0 && sqlite3_changes(s->db) == 0) {
-		snprintf(err, errlen, "job %s is unknown", job_id);
-		ret = STORE_NOT_FOUND;
-	}
-	stmt_put(s, ST_JOB_UPDATE, st);
-	return ret;
-}
-
-static int
-job_row(sqlite3_stmt *st, struct store_job *j)
-{
-	int len;
-
-	memset(j, 0, sizeof(*j));
-	j->job_id = col_text(st, 0);
-	j->action = col_text(st, 1);
-	j->operator_name = col_text(st, 2);
-	j->reason = col_text(st, 3);
-	j->body = sqlite3_column_blob(st, 4);
-	len = sqlite3_column_bytes(st, 4);
-	if (len < 0)
-		return -1;
-	j->body_len = (size_t)len;
-	if (col_fixed(st, 5, j->sig, sizeof(j->sig)) != 0)
-		return -1;
-	j->created_ms = col_u64(st, 6);
-	j->expires_ms = col_u64(st, 7);
-	j->submitted_ms = col_u64(st, 8);
-	j->deadline_ms = col_u64(st, 9);
-	j->ended_ms = col_u64(st, 10);
-	j->state = col_text(st, 11);
-	j->stage = col_text(st, 12);
-	j->batch = col_u64(st, 13);
-	j->message = col_text(st, 14);
-	j->targets = sqlite3_column_blob(st, 15);
-	len = sqlite3_column_bytes(st, 15);
-	if (len < 0)
-		return -1;
-	j->targets_len = (size_t)len;
-	return 0;
-}
-
-/* Steps st and calls fn for each job row. */
-static int
-jobs_walk(struct store *s, sqlite3_stmt *st, int (*fn)(void *ctx, const struct store_job *j),
-          void *ctx, size_t *rows, char *err, size_t errlen)
-{
-	struct store_job j;
-	int rc, ret;
-
-	*rows = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (job_row(st, &j) != 0)
-			return corrupt(s, err, errlen, "jobs");
-		++*rows;
-		if ((ret = fn(ctx, &j)) != 0)
-			return ret;
-	}
-	return rc == SQLITE_DONE ? 0 : db_err(s, err, errlen, "read jobs");
-}
-
-int
-store_jobs_each(struct store *s, const char *const *states,
-                int (*fn)(void *ctx, const struct store_job *j), void *ctx, char *err,
-                size_t errlen)
-{
-	enum stmt id = states == NULL ? ST_JOBS_ALL : ST_JOBS_STATES;
-	sqlite3_stmt *st = NULL;
-	json_t *list = NULL;
-	char *text = NULL;
-	size_t rows;
-	int ret = -1;
-
-	if (states != NULL) {
-		/* The state list goes in as one JSON array (json_each), so one
-		 * cached statement serves any list. */
-		if ((list = json_array()) == NULL) {
-			nomem(s, err, errlen, "jobs");
-			goto out;
-		}
-		for (size_t i = 0; states[i] != NULL; i++) {
-			if (i >= STATES_MAX) {
-				snprintf(err, errlen, "%s: more than %d job states", s->path,
-				         STATES_MAX);
-				goto out;
-			}
-			if (check_text(s, "state", states[i], true, err, errlen) != 0)
-				goto out;
-			if (json_array_append_new(list, json_string(states[i])) != 0) {
-				nomem(s, err, errlen, "jobs");
-				goto out;
-			}
-		}
-		if ((text = json_dumps(list, JSON_COMPACT)) == NULL) {
-			nomem(s, err, errlen, "jobs");
-			goto out;
-		}
-	}
-	if ((st = stmt_get(s, id, err, errlen)) == NULL)
-		goto out;
-	if (text != NULL)
-		bind_text(st, 1, text);
-	ret = jobs_walk(s, st, fn, ctx, &rows, err, errlen);
-out:
-	stmt_put(s, id, st);
-	free(text);
-	json_decref(list);
-	return ret;
-}
-
-int
-store_job_get(struct store *s, const char *job_id, int (*fn)(void *ctx, const struct store_job *j),
-              void *ctx, char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	size_t rows;
-	int ret;
-
-	if (check_text(s, "job_id", job_id, true, err, errlen) != 0)
-		return -1;
-	if ((st = stmt_get(s, ST_JOB_GET, err, errlen)) == NULL)
-		return -1;
-	bind_text(st, 1, job_id);
-	ret = jobs_walk(s, st, fn, ctx, &rows, err, errlen);
-	if (ret == 0 && rows == 0) {
-		snprintf(err, errlen, "job %s is unknown", job_id);
-		ret = STORE_NOT_FOUND;
-	}
-	stmt_put(s, ST_JOB_GET, st);
-	return ret;
-}
-
-int
-store_job_host_update(struct store *s, const struct store_job_host *h, char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	int ret;
-
-	if (check_text(s, "job_id", h->job_id, true, err, errlen) != 0 ||
-	    check_text(s, "host_id", h->host_id, true, err, errlen) != 0 ||
-	    check_text(s, "role", h->role, true, err, errlen) != 0 ||
-	    check_text(s, "state", h->state, true, err, errlen) != 0 ||
-	    check_text(s, "phase", h->phase, true, err, errlen) != 0 ||
-	    check_text(s, "step", h->step, false, err, errlen) != 0 ||
-	    check_text(s, "failed_step", h->failed_step, false, err, errlen) != 0 ||
-	    check_text(s, "message", h->message, false, err, errlen) != 0 ||
-	    check_u64(s, "batch", h->batch, err, errlen) != 0 ||
-	    check_u64(s, "updated_ms", h->updated_ms, err, errlen) != 0 ||
-	    check_u64(s, "dispatch_expires_ms", h->dispatch_expires_ms, err, errlen) != 0)
-		return -1;
-	if ((st = stmt_get(s, ST_JOB_HOST_UPDATE, err, errlen)) == NULL)
-		return -1;
-	bind_text(st, 1, h->job_id);
-	bind_text(st, 2, h->host_id);
-	bind_text(st, 3, h->role);
-	bind_u64(st, 4, h->batch);
-	bind_text(st, 5, h->state);
-	bind_text(st, 6, h->phase);
-	bind_text(st, 7, h->step != NULL ? h->step : "");
-	bind_text(st, 8, h->failed_step != NULL ? h->failed_step : "");
-	bind_text(st, 9, h->message != NULL ? h->message : "");
-	bind_u64(st, 10, h->updated_ms);
-	bind_u64(st, 11, h->dispatch_expires_ms);
-	sqlite3_bind_int64(st, 12, h->unit);
-	ret = step_write(s, st, err, errlen, "update job target");
-	if (ret == 0 && sqlite3_changes(s->db) == 0) {
-		snprintf(err, errlen, "job %s has no target %s", h->job_id, h->host_id);
-		ret = STORE_NOT_FOUND;
-	}
-	stmt_put(s, ST_JOB_HOST_UPDATE, st);
-	return ret;
-}
-
-int
-store_job_hosts_each(struct store *s, const char *job_id,
-                     int (*fn)(void *ctx, const struct store_job_host *h), void *ctx, char *err,
-                     size_t errlen)
-{
-	struct store_job_host h;
-	sqlite3_stmt *st;
-	int rc, ret = 0;
-
-	if (check_text(s, "job_id", job_id, true, err, errlen) != 0)
-		return -1;
-	if ((st = stmt_get(s, ST_JOB_HOSTS_EACH, err, errlen)) == NULL)
-		return -1;
-	bind_text(st, 1, job_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		h.job_id = col_text(st, 0);
-		h.host_id = col_text(st, 1);
-		h.order = col_u64(st, 2);
-		h.role = col_text(st, 3);
-		h.batch = col_u64(st, 4);
-		h.state = col_text(st, 5);
-		h.phase = col_text(st, 6);
-		h.step = col_text(st, 7);
-		h.failed_step = col_text(st, 8);
-		h.message = col_text(st, 9);
-		h.updated_ms = col_u64(st, 10);
-		h.dispatch_expires_ms = col_u64(st, 11);
-		h.unit = sqlite3_column_int64(st, 12);
-		if ((ret = fn(ctx, &h)) != 0)
-			goto out;
-	}
-	if (rc != SQLITE_DONE)
-		ret = db_err(s, err, errlen, "read job targets");
-out:
-	stmt_put(s, ST_JOB_HOSTS_EACH, st);
-	return ret;
-}
-
-/* ---- results ---- */
-
-bool
-store_job_exists(struct store *s, const char *job_id)
-{
-	char scratch[256];
-	sqlite3_stmt *st = stmt_get(s, ST_JOB_EXISTS, scratch, sizeof(scratch));
-	bool found;
-
-	if (st == NULL)
-		return false;
-	bind_text(st, 1, job_id);
-	found = sqlite3_step(st) == SQLITE_ROW;
-	stmt_put(s, ST_JOB_EXISTS, st);
-	return found;
-}
-
-int
-store_result_insert(struct store *s, const struct store_result *r, char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	int ret;
-
-	if (check_text(s, "job_id", r->job_id, true, err, errlen) != 0 ||
-	    check_text(s, "host_id", r->host_id, true, err, errlen) != 0 ||
-	    check_text(s, "step", r->step, true, err, errlen) != 0 ||
-	    check_text(s, "status", r->status, true, err, errlen) != 0 ||
-	    check_text(s, "message", r->message, false, err, errlen) != 0 ||
-	    check_text(s, "output_tail", r->output_tail, false, err, errlen) != 0 ||
-	    check_json(s, "data", r->data_json, JSON_OBJECT, true, err, errlen) != 0 ||
-	    check_blob(s, "body", r->body, r->body_len, err, errlen) != 0 ||
-	    check_u64(s, "started_ms", r->started_ms, err, errlen) != 0 ||
-	    check_u64(s, "duration_ms", r->duration_ms, err, errlen) != 0 ||
-	    check_u64(s, "received_ms", r->received_ms, err, errlen) != 0)
-		return -1;
-	if ((st = stmt_get(s, ST_RESULT_INSERT, err, errlen)) == NULL)
-		return -1;
-	bind_text(st, 1, r->job_id);
-	bind_text(st, 2, r->host_id);
-	bind_text(st, 3, r->step);
-	bind_text(st, 4, r->status);
-	sqlite3_bind_int64(st, 5, r->exit_code);
-	bind_u64(st, 6, r->started_ms);
-	bind_u64(st, 7, r->duration_ms);
-	bind_text(st, 8, r->message != NULL ? r->message : "");
-	bind_text(st, 9, r->output_tail != NULL ? r->output_tail : "");
-	bind_text(st, 10, r->data_json);
-	sqlite3_bind_int(st, 11, r->final ? 1 : 0);
-	bind_blob(st, 12, r->incarnation, sizeof(r->incarnation));
-	bind_u64(st, 13, r->received_ms);
-	bind_blob(st, 14, r->body, r->body_len);
-	bind_blob(st, 15, r->sig, sizeof(r->sig));
-	ret = step_write(s, st, err, errlen, "insert result");
-	if (ret == 0 && sqlite3_changes(s->db) == 0) {
-		snprintf(err, errlen, "result %s/%s/%s is stored already", r->job_id, r->host_id,
-		         r->step);
-		ret = STORE_DUPLICATE;
-	} else if (ret != 0 && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY) {
-		ret = STORE_NOT_FOUND;
-	}
-	stmt_put(s, ST_RESULT_INSERT, st);
-	if (ret == STORE_NOT_FOUND) {
-		if (store_job_exists(s, r->job_id))
-			snprintf(err, errlen, "job %s has no target %s", r->job_id, r->host_id);
-		else
-			snprintf(err, errlen, "job %s is unknown", r->job_id);
-	}
-	return ret;
-}
-
-/* Hex of a blob column as a new JSON array of strings of at most
- * STORE_HEX_CHUNK digits each: REPLY strings are at most 64 KiB (PROTOCOL.md
- * section 3) and a RESULT body is up to 64 KiB, twice that in hex. */
-static json_t *
-col_hex_chunks(sqlite3_stmt *st, int i)
-{
-	const uint8_t *p = sqlite3_column_blob(st, i);
-	int len = sqlite3_column_bytes(st, i);
-	size_t n = len > 0 ? (size_t)len : 0, per = STORE_HEX_CHUNK / 2;
-	char *text = malloc(STORE_HEX_CHUNK + 1);
-	json_t *a = json_array();
-
-	if (text == NULL || a == NULL)
-		goto fail;
-	for (size_t off = 0; off < n || (n == 0 && off == 0); off += per) {
-		size_t k = n - off < per ? n - off : per;
-		if (k == 0)
-			text[0] = '\0';
-		else
-			(void)hex_encode(p + off, k, text, STORE_HEX_CHUNK + 1);
-		if (json_array_append_new(a, json_string(text)) != 0)
-			goto fail;
-		if (n == 0)
-			break;
-	}
-	free(text);
-	return a;
-fail:
-	free(text);
-	json_decref(a);
-	return NULL;
-}
-
-static json_t *
-result_object(sqlite3_stmt *st)
-{
-	char fp[KEYS_FINGERPRINT_SIZE], inc_hex[2 * PROTO_INCARN_LEN + 1];
-	char sig_hex[2 * PROTO_SIGFRAME_LEN + 1];
-	uint8_t inc[PROTO_INCARN_LEN], sig[PROTO_SIGFRAME_LEN];
-	json_t *o, *data;
-
-	if (col_fixed(st, 9, inc, sizeof(inc)) != 0 || col_fixed(st, 12, sig, sizeof(sig)) != 0)
-		return NULL;
-	hex_encode(inc, sizeof(inc), inc_hex, sizeof(inc_hex));
-	hex_encode(sig, sizeof(sig), sig_hex, sizeof(sig_hex));
-	fingerprint(sig, fp); /* the frame starts with the signer's key */
-	if ((o = json_object()) == NULL)
-		return NULL;
-	data = json_loads(col_text(st, 7), 0, NULL);
-	if (data != NULL && !json_is_object(data)) {
-		json_decref(data);
-		data = NULL;
-	}
-	if (set_new(o, "step", json_string(col_text(st, 0))) != 0 ||
-	    set_new(o, "status", json_string(col_text(st, 1))) != 0 ||
-	    set_new(o, "exit_code", json_integer(sqlite3_column_int64(st, 2))) != 0 ||
-	    set_new(o, "started_ms", json_integer(sqlite3_column_int64(st, 3))) != 0 ||
-	    set_new(o, "duration_ms", json_integer(sqlite3_column_int64(st, 4))) != 0 ||
-	    set_new(o, "message", json_string(col_text(st, 5))) != 0 ||
-	    set_new(o, "output_tail", json_string(col_text(st, 6))) != 0) {
-		json_decref(data);
-		goto fail;
-	}
-	/* From here on set_new owns (and on failure releases) each value. */
-	if (set_new(o, "data", data) != 0 ||
-	    set_new(o, "final", json_boolean(sqlite3_column_int(st, 8) != 0)) != 0 ||
-	    set_new(o, "incarnation", json_string(inc_hex)) != 0 ||
-	    set_new(o, "received_ms", json_integer(sqlite3_column_int64(st, 10))) != 0 ||
-	    set_new(o, "signer", json_string(fp)) != 0 ||
-	    set_new(o, "body_hex", col_hex_chunks(st, 11)) != 0 ||
-	    set_new(o, "sig_hex", json_string(sig_hex)) != 0)
-		goto fail;
-	return o;
-fail:
-	json_decref(o);
-	return NULL;
-}
-
-/* What one result object costs in a REPLY, roughly: its strings, the body
- * in hex, and the fixed fields. */
-static size_t
-result_cost(sqlite3_stmt *st)
-{
-	return (size_t)sqlite3_column_bytes(st, 5) + (size_t)sqlite3_column_bytes(st, 6) +
-	       (size_t)sqlite3_column_bytes(st, 7) + 2 * (size_t)sqlite3_column_bytes(st, 11) + 512;
-}
-
-json_t *
-store_results_page(struct store *s, const struct store_results_query *q, uint64_t *next, char *err,
-                   size_t errlen)
-{
-	json_t *arr = NULL, *o;
-	sqlite3_stmt *st = NULL;
-	size_t n = 0, bytes = 0;
-	uint64_t last = q->after;
-	int rc;
-
-	*next = 0;
-	if (check_text(s, "job_id", q->job_id, true, err, errlen) != 0 ||
-	    (q->host_id != NULL && check_text(s, "host_id", q->host_id, true, err, errlen) != 0) ||
-	    (q->step != NULL && check_text(s, "step", q->step, true, err, errlen) != 0) ||
-	    check_u64(s, "after", q->after, err, errlen) != 0)
-		return NULL;
-	if ((arr = json_array()) == NULL) {
-		nomem(s, err, errlen, "results");
-		return NULL;
-	}
-	if ((st = stmt_get(s, ST_RESULTS_PAGE, err, errlen)) == NULL)
-		goto fail;
-	bind_text(st, 1, q->job_id);
-	if (q->host_id != NULL)
-		bind_text(st, 2, q->host_id);
-	if (q->step != NULL)
-		bind_text(st, 3, q->step);
-	bind_u64(st, 4, q->after);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t seq = col_u64(st, 14);
-		size_t cost = result_cost(st);
-		/* A full page: the next one starts after the last row taken. */
-		if (n >= q->limit || (n > 0 && bytes + cost > q->max_bytes)) {
-			*next = last;
-			break;
-		}
-		if ((o = result_object(st)) == NULL) {
-			snprintf(err, errlen, "%s: result %s/%s/%s: malformed row or out of memory",
-			         s->path, q->job_id, col_text(st, 13), col_text(st, 0));
-			goto fail;
-		}
-		if (set_new(o, "host", json_string(col_text(st, 13))) != 0 ||
-		    set_new(o, "seq", json_integer((json_int_t)seq)) != 0 ||
-		    json_array_append_new(arr, o) != 0) {
-			nomem(s, err, errlen, "results");
-			goto fail;
-		}
-		n++;
-		bytes += cost;
-		last = seq;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		db_err(s, err, errlen, "read results");
-		goto fail;
-	}
-	stmt_put(s, ST_RESULTS_PAGE, st);
-	return arr;
-fail:
-	stmt_put(s, ST_RESULTS_PAGE, st);
-	json_decref(arr);
-	return NULL;
-}
-
-int
-store_job_target(struct store *s, const char *job_id, const char *host_id, char action[33],
-                 char phase[10], bool *is_target, char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	int rc, ret = 0;
-
-	*is_target = false;
-	if (check_text(s, "job_id", job_id, true, err, errlen) != 0 ||
-	    check_text(s, "host_id", host_id, true, err, errlen) != 0)
-		return -1;
-	if ((st = stmt_get(s, ST_JOB_TARGET, err, errlen)) == NULL)
-		return -1;
-	bind_text(st, 1, job_id);
-	bind_text(st, 2, host_id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		snprintf(action, 33, "%s", col_text(st, 0));
-		*is_target = sqlite3_column_type(st, 1) != SQLITE_NULL;
-		snprintf(phase, 10, "%s", *is_target ? col_text(st, 1) : "");
-	} else if (rc == SQLITE_DONE) {
-		snprintf(err, errlen, "job %s is unknown", job_id);
-		ret = STORE_NOT_FOUND;
-	} else {
-		ret = db_err(s, err, errlen, "read a job target");
-	}
-	stmt_put(s, ST_JOB_TARGET, st);
-	return ret;
-}
-
-int64_t
-store_results_count(struct store *s, const char *job_id, char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	int64_t n = -1;
-
-	if (check_text(s, "job_id", job_id, true, err, errlen) != 0)
-		return -1;
-	if ((st = stmt_get(s, ST_RESULTS_COUNT, err, errlen)) == NULL)
-		return -1;
-	bind_text(st, 1, job_id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	else
-		db_err(s, err, errlen, "count results");
-	stmt_put(s, ST_RESULTS_COUNT, st);
-	return n;
-}
-
-/* ---- audit ---- */
-
-int
-store_audit(struct store *s, uint64_t at_ms, const char *who, const char *what, const char *job_id,
-            const char *hosts_json, const char *outcome, const char *detail, char *err,
-            size_t errlen)
-{
-	sqlite3_stmt *st;
-	int ret;
-
-	if (check_u64(s, "at_ms", at_ms, err, errlen) != 0 ||
-	    check_text(s, "who", who, true, err, errlen) != 0 ||
-	    check_text(s, "what", what, true, err, errlen) != 0 ||
-	    check_text(s, "job_id", job_id, false, err, errlen) != 0 ||
-	    check_json(s, "hosts", hosts_json, JSON_ARRAY, false, err, errlen) != 0 ||
-	    check_text(s, "outcome", outcome, true, err, errlen) != 0 ||
-	    check_text(s, "detail", detail, false, err, errlen) != 0)
-		return -1;
-	if ((st = stmt_get(s, ST_AUDIT_INSERT, err, errlen)) == NULL)
-		return -1;
-	bind_u64(st, 1, at_ms);
-	bind_text(st, 2, who);
-	bind_text(st, 3, what);
-	bind_text(st, 4, job_id);
-	bind_text(st, 5, hosts_json);
-	bind_text(st, 6, outcome);
-	bind_text(st, 7, detail != NULL ? detail : "");
-	ret = step_write(s, st, err, errlen, "append audit");
-	stmt_put(s, ST_AUDIT_INSERT, st);
-	return ret;
-}
-
-static json_t *
-audit_object(sqlite3_stmt *st)
-{
-	json_t *o = json_object(), *hosts = json_null();
-
-	if (o == NULL)
-		return NULL;
-	if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
-		hosts = json_loads(col_text(st, 5), 0, NULL);
-		if (hosts == NULL || !json_is_array(hosts)) {
-			json_decref(hosts);
-			json_decref(o);
-			return NULL;
-		}
-	}
-	if (set_new(o, "id", json_integer(sqlite3_column_int64(st, 0))) != 0 ||
-	    set_new(o, "at_ms", json_integer(sqlite3_column_int64(st, 1))) != 0 ||
-	    set_new(o, "who", json_string(col_text(st, 2))) != 0 ||
-	    set_new(o, "what", json_string(col_text(st, 3))) != 0 ||
-	    set_new(o, "job_id",
-	            sqlite3_column_type(st, 4) == SQLITE_NULL
-	                ? json_null()
-	                : json_string(col_text(st, 4))) != 0 ||
-	    set_new(o, "hosts", hosts) != 0 ||
-	    set_new(o, "outcome", json_string(col_text(st, 6))) != 0 ||
-	    set_new(o, "detail", json_string(col_text(st, 7))) != 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-json_t *
-store_audit_json(struct store *s, const char *job_id, size_t limit, char *err, size_t errlen)
-{
-	enum stmt id = job_id != NULL ? ST_AUDIT_JOB : ST_AUDIT_ALL;
-	sqlite3_int64 lim = limit > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)limit;
-	json_t *arr = NULL, *o;
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	if (check_text(s, "job_id", job_id, false, err, errlen) != 0)
-		return NULL;
-	if ((arr = json_array()) == NULL) {
-		nomem(s, err, errlen, "audit");
-		return NULL;
-	}
-	if ((st = stmt_get(s, id, err, errlen)) == NULL)
-		goto fail;
-	if (job_id != NULL) {
-		bind_text(st, 1, job_id);
-		sqlite3_bind_int64(st, 2, lim);
-	} else {
-		sqlite3_bind_int64(st, 1, lim);
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((o = audit_object(st)) == NULL || json_array_append_new(arr, o) != 0) {
-			snprintf(err, errlen, "%s: audit row %lld: malformed or out of memory",
-			         s->path, (long long)sqlite3_column_int64(st, 0));
-			goto fail;
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		db_err(s, err, errlen, "read audit");
-		goto fail;
-	}
-	stmt_put(s, id, st);
-	return arr;
-fail:
-	stmt_put(s, id, st);
-	json_decref(arr);
-	return NULL;
+	return s->path;
 }

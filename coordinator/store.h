@@ -6,9 +6,9 @@
  * Every function returns 0 on success, STORE_CONFLICT / STORE_NOT_FOUND /
  * STORE_DUPLICATE where documented, or -1 with a message in err (which names
  * the database file). Strings passed in are copied; the caller keeps
- * ownership of its arguments. json_t results are new references the caller
- * owns (json_decref). Texts must be UTF-8 of at most 1 MiB and integers at
- * most 2^63-1 (the protocol's bounds are far lower); anything else is -1. */
+ * ownership of its arguments. Reads hand rows to a callback (valid during
+ * the call only); the JSON documents built from them are view.c's. Texts must be UTF-8 of at most 1
+ * MiB and integers at most 2^63-1 (the protocol's bounds are far lower); anything else is -1. */
 #ifndef ODC_COORDINATOR_STORE_H
 #define ODC_COORDINATOR_STORE_H
 
@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #include <jansson.h>
+
+#include "common/keys.h"
 
 #define STORE_CONFLICT  1
 #define STORE_NOT_FOUND 2
@@ -42,6 +44,11 @@ void store_close(struct store *s);
 int store_begin(struct store *s, char *err, size_t errlen);
 int store_commit(struct store *s, char *err, size_t errlen);
 bool store_in_tx(const struct store *s);
+/* The database file's path, as the store's messages name it (owned by s). */
+const char *store_path(const struct store *s);
+/* The fingerprint of an Ed25519 (or, for a pending key, X25519) key as
+ * keys_fingerprint computes it, "?" when it cannot be computed. */
+void store_fingerprint(const uint8_t pk[32], char out[KEYS_FINGERPRINT_SIZE]);
 
 /* ---- hosts and keys ---- */
 
@@ -104,14 +111,19 @@ int store_host_backup(struct store *s, const char *host_id, const char *backup_j
  * (in any state). */
 int store_pending_note(struct store *s, const uint8_t curve[32], const char *address,
                        uint64_t now_ms, char *err, size_t errlen);
-/* JSON array of {curve_fingerprint ("SHA256:" and the first 16 bytes of
- * SHA-256 of the X25519 key in lowercase hex, as keys_fingerprint computes),
- * curve_key (64 lowercase hex digits), address, first_ms, last_ms,
- * attempts}, most recently seen first; NULL with err on failure. */
-json_t *store_pending_json(struct store *s, char *err, size_t errlen);
-/* JSON array of {host, state, fingerprint, public_key, accepted_ms,
- * revoked_ms (null when never)}, ordered by host. */
-json_t *store_keys_json(struct store *s, char *err, size_t errlen);
+/* One pending key as stored. */
+struct store_pending {
+	uint8_t curve[32]; /* the X25519 key */
+	const char *address;
+	uint64_t first_ms;
+	uint64_t last_ms;
+	uint64_t attempts;
+};
+/* Calls fn for every pending key, most recently seen first. The strings are
+ * valid only during the call; fn returning non-zero stops the walk and that
+ * value is returned. */
+int store_pending_each(struct store *s, int (*fn)(void *ctx, const struct store_pending *p),
+                       void *ctx, char *err, size_t errlen);
 
 /* ---- jobs ---- */
 
@@ -214,9 +226,6 @@ struct store_result {
 int store_result_insert(struct store *s, const struct store_result *r, char *err, size_t errlen);
 /* Whether job_id is stored (false on a read error too). */
 bool store_job_exists(struct store *s, const char *job_id);
-/* A result object's body_hex is an array of hex strings of at most this
- * many digits each, whose concatenation is the RESULT body in hex. */
-#define STORE_HEX_CHUNK 65536
 /* Which results of a job to read, and how many at most. */
 struct store_results_query {
 	const char *job_id;
@@ -226,11 +235,15 @@ struct store_results_query {
 	size_t limit;        /* at most this many results */
 	size_t max_bytes;    /* and about this many bytes (at least one result) */
 };
-/* JSON array of result objects (PROTOCOL.md 9.1) with `host` and `seq` (the
- * receipt order, a cursor for the next page), in receipt order. *next is the
- * `after` of the next page when the page stopped at a bound, else 0. */
-json_t *store_results_page(struct store *s, const struct store_results_query *q, uint64_t *next,
-                           char *err, size_t errlen);
+/* Calls fn for each result of q->job_id (only host_id's, step's when they
+ * are not NULL) whose seq is above q->after, in receipt order, with its seq
+ * (the receipt order). q->limit and q->max_bytes are the page's bounds,
+ * which the caller applies (view_results_page): fn returning non-zero stops
+ * the walk and that value is returned. r and its strings are valid during
+ * the call only. */
+int store_results_each(struct store *s, const struct store_results_query *q,
+                       int (*fn)(void *ctx, const struct store_result *r, uint64_t seq), void *ctx,
+                       char *err, size_t errlen);
 /* Whether a RESULT of job_id from host_id may be taken: the job's action in
  * action, and in *is_target whether host_id is one of its targets, with the
  * phase last dispatched to it ("" when none) in phase. STORE_NOT_FOUND when
@@ -249,10 +262,22 @@ int64_t store_results_count(struct store *s, const char *job_id, char *err, size
 int store_audit(struct store *s, uint64_t at_ms, const char *who, const char *what,
                 const char *job_id, const char *hosts_json, const char *outcome, const char *detail,
                 char *err, size_t errlen);
-/* JSON array of {id, at_ms, who, what, job_id, hosts (array or null),
- * outcome, detail}, newest first, at most limit rows, only job_id's when
- * job_id is not NULL. */
-json_t *store_audit_json(struct store *s, const char *job_id, size_t limit, char *err,
-                         size_t errlen);
+/* One audit row as stored. */
+struct store_audit_row {
+	int64_t id;
+	int64_t at_ms;
+	const char *who;
+	const char *what;
+	const char *job_id;     /* NULL when the row names no job */
+	const char *hosts_json; /* JSON array text; NULL when the row names no hosts */
+	const char *outcome;
+	const char *detail;
+};
+/* Calls fn for each audit row, newest first, at most limit rows, only
+ * job_id's when job_id is not NULL. The strings are valid only during the
+ * call; fn returning non-zero stops the walk and that value is returned. */
+int store_audit_each(struct store *s, const char *job_id, size_t limit,
+                     int (*fn)(void *ctx, const struct store_audit_row *a), void *ctx, char *err,
+                     size_t errlen);
 
 #endif

@@ -24,6 +24,7 @@
 #include "common/buf.h"
 #include "common/keys.h"
 #include "coordinator/store.h"
+#include "coordinator/view.h"
 
 struct fx {
 	char dir[64];
@@ -365,7 +366,7 @@ test_open_create_reopen(void **state)
 	assert_int_equal(js.n, 1);
 	assert_string_equal(js.j[0].job_id, "j1");
 	assert_int_equal(store_results_count(f->s, "j1", f->err, sizeof(f->err)), 1);
-	a = store_audit_json(f->s, NULL, 10, f->err, sizeof(f->err));
+	a = view_audit_json(f->s, NULL, 10, f->err, sizeof(f->err));
 	assert_non_null(a);
 	assert_int_equal(json_array_size(a), 1);
 	json_decref(a);
@@ -550,7 +551,7 @@ test_keys_json(void **state)
 	assert_int_equal(store_host_accept(f->s, "zz", a, 100, NULL, f->err, sizeof(f->err)), 0);
 	assert_int_equal(store_host_accept(f->s, "aa", b, 200, NULL, f->err, sizeof(f->err)), 0);
 	assert_int_equal(store_host_revoke(f->s, "aa", 300, NULL, f->err, sizeof(f->err)), 0);
-	k = store_keys_json(f->s, f->err, sizeof(f->err));
+	k = view_keys_json(f->s, f->err, sizeof(f->err));
 	assert_non_null(k);
 	assert_int_equal(json_array_size(k), 2);
 	o = json_array_get(k, 0);
@@ -718,7 +719,7 @@ test_pending_note(void **state)
 	assert_int_equal(store_pending_note(f->s, a, "10.0.0.1:1", 100, f->err, sizeof(f->err)), 0);
 	assert_int_equal(store_pending_note(f->s, b, "10.0.0.2:1", 200, f->err, sizeof(f->err)), 0);
 	assert_int_equal(store_pending_note(f->s, a, "10.0.0.9:2", 300, f->err, sizeof(f->err)), 0);
-	p = store_pending_json(f->s, f->err, sizeof(f->err));
+	p = view_pending_json(f->s, f->err, sizeof(f->err));
 	assert_non_null(p);
 	assert_int_equal(json_array_size(p), 2);
 	o = json_array_get(p, 0); /* most recently seen first */
@@ -752,7 +753,7 @@ test_pending_note(void **state)
 
 	/* Kept across a restart. */
 	reopen(f);
-	p = store_pending_json(f->s, f->err, sizeof(f->err));
+	p = view_pending_json(f->s, f->err, sizeof(f->err));
 	assert_int_equal(json_array_size(p), 2);
 	assert_string_equal(pending_fp(p, 0), fp_of(a, fp));
 	json_decref(p);
@@ -782,7 +783,7 @@ test_pending_accept(void **state)
 	                 0);
 	assert_int_equal(store_pending_note(f->s, raw, "10.0.0.3:1", 300, f->err, sizeof(f->err)),
 	                 0);
-	p = store_pending_json(f->s, f->err, sizeof(f->err));
+	p = view_pending_json(f->s, f->err, sizeof(f->err));
 	assert_int_equal(json_array_size(p), 3);
 	assert_string_equal(pending_fp(p, 1), fp_of(curve, fp));
 	json_decref(p);
@@ -791,7 +792,7 @@ test_pending_accept(void **state)
 	assert_int_equal(
 	    store_host_accept(f->s, "h1", ed_pk, 400, &changed, f->err, sizeof(f->err)), 0);
 	assert_true(changed);
-	p = store_pending_json(f->s, f->err, sizeof(f->err));
+	p = view_pending_json(f->s, f->err, sizeof(f->err));
 	assert_int_equal(json_array_size(p), 2);
 	assert_string_equal(pending_fp(p, 0), fp_of(raw, fp));
 	assert_string_equal(pending_fp(p, 1), fp_of(other, fp));
@@ -803,7 +804,7 @@ test_pending_accept(void **state)
 	assert_int_equal(store_host_accept(f->s, "h2", low, 500, &changed, f->err, sizeof(f->err)),
 	                 0);
 	assert_true(changed);
-	p = store_pending_json(f->s, f->err, sizeof(f->err));
+	p = view_pending_json(f->s, f->err, sizeof(f->err));
 	assert_int_equal(json_array_size(p), 2);
 	json_decref(p);
 
@@ -815,7 +816,7 @@ test_pending_accept(void **state)
 	    store_host_accept(f->s, "h3", ed_pk, 700, &changed, f->err, sizeof(f->err)),
 	    STORE_CONFLICT);
 	assert_false(changed);
-	p = store_pending_json(f->s, f->err, sizeof(f->err));
+	p = view_pending_json(f->s, f->err, sizeof(f->err));
 	assert_int_equal(json_array_size(p), 3);
 	assert_string_equal(pending_fp(p, 0), fp_of(curve, fp));
 	json_decref(p);
@@ -842,7 +843,7 @@ test_pending_trim(void **state)
 		    store_pending_note(f->s, pk, "10.1.1.1", 10000 + i, f->err, sizeof(f->err)), 0);
 	}
 	assert_int_equal(store_commit(f->s, f->err, sizeof(f->err)), 0);
-	p = store_pending_json(f->s, f->err, sizeof(f->err));
+	p = view_pending_json(f->s, f->err, sizeof(f->err));
 	assert_int_equal(json_array_size(p), STORE_PENDING_MAX);
 	make_pk(pk, 1000 + total - 1);
 	assert_string_equal(
@@ -860,7 +861,7 @@ test_pending_trim(void **state)
 	make_pk(pk, 99999);
 	assert_int_equal(store_pending_note(f->s, pk, "10.1.1.2", 20001, f->err, sizeof(f->err)),
 	                 0);
-	p = store_pending_json(f->s, f->err, sizeof(f->err));
+	p = view_pending_json(f->s, f->err, sizeof(f->err));
 	assert_int_equal(json_array_size(p), STORE_PENDING_MAX);
 	assert_string_equal(
 	    json_string_value(json_object_get(json_array_get(p, 0), "curve_fingerprint")),
@@ -1144,7 +1145,7 @@ test_result_insert_json(void **state)
 	reopen(f);
 	struct store_results_query q = {"j1", "h1", NULL, 0, 1000, 1u << 20};
 	uint64_t next = 99;
-	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
+	arr = view_results_page(f->s, &q, &next, f->err, sizeof(f->err));
 	assert_non_null(arr);
 	assert_int_equal(next, 0);
 	assert_int_equal(json_array_size(arr), 2);
@@ -1184,7 +1185,7 @@ test_result_insert_json(void **state)
 	json_decref(arr);
 
 	q.host_id = "h3";
-	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
+	arr = view_results_page(f->s, &q, &next, f->err, sizeof(f->err));
 	assert_non_null(arr);
 	assert_int_equal(json_array_size(arr), 0);
 	json_decref(arr);
@@ -1230,7 +1231,7 @@ test_results_page(void **state)
 		assert_int_equal(store_result_insert(f->s, &r, f->err, sizeof(f->err)), 0);
 	}
 	struct store_results_query q = {"j1", NULL, NULL, 0, 4, 1u << 20};
-	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
+	arr = view_results_page(f->s, &q, &next, f->err, sizeof(f->err));
 	assert_string_equal(page_steps(arr, text, sizeof(text)),
 	                    "h1/preflight h2/preflight h1/stop h3/preflight");
 	assert_int_not_equal(next, 0);
@@ -1241,7 +1242,7 @@ test_results_page(void **state)
 	                 8192);
 	json_decref(arr);
 	q.after = next;
-	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
+	arr = view_results_page(f->s, &q, &next, f->err, sizeof(f->err));
 	assert_string_equal(page_steps(arr, text, sizeof(text)), "h2/stop h1/health");
 	assert_int_equal(next, 0);
 	json_decref(arr);
@@ -1251,23 +1252,23 @@ test_results_page(void **state)
 	q.after = 0;
 	q.limit = 1000;
 	q.max_bytes = 20000;
-	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
+	arr = view_results_page(f->s, &q, &next, f->err, sizeof(f->err));
 	assert_int_equal(json_array_size(arr), 2);
 	assert_int_not_equal(next, 0);
 	json_decref(arr);
 	q.max_bytes = 1;
-	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
+	arr = view_results_page(f->s, &q, &next, f->err, sizeof(f->err));
 	assert_int_equal(json_array_size(arr), 1);
 	json_decref(arr);
 
 	q.max_bytes = 1u << 20;
 	q.host_id = "h1";
-	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
+	arr = view_results_page(f->s, &q, &next, f->err, sizeof(f->err));
 	assert_string_equal(page_steps(arr, text, sizeof(text)), "h1/preflight h1/stop h1/health");
 	json_decref(arr);
 	q.host_id = NULL;
 	q.step = "preflight";
-	arr = store_results_page(f->s, &q, &next, f->err, sizeof(f->err));
+	arr = view_results_page(f->s, &q, &next, f->err, sizeof(f->err));
 	assert_string_equal(page_steps(arr, text, sizeof(text)),
 	                    "h1/preflight h2/preflight h3/preflight");
 	assert_int_equal(next, 0);
@@ -1417,7 +1418,7 @@ test_audit(void **state)
 	                             "canary failed", f->err, sizeof(f->err)),
 	                 0);
 
-	a = store_audit_json(f->s, NULL, 100, f->err, sizeof(f->err));
+	a = view_audit_json(f->s, NULL, 100, f->err, sizeof(f->err));
 	assert_non_null(a);
 	assert_int_equal(json_array_size(a), 4);
 	o = json_array_get(a, 0);
@@ -1435,12 +1436,12 @@ test_audit(void **state)
 	assert_true(json_is_null(json_object_get(o, "job_id")));
 	json_decref(a);
 
-	a = store_audit_json(f->s, NULL, 2, f->err, sizeof(f->err));
+	a = view_audit_json(f->s, NULL, 2, f->err, sizeof(f->err));
 	assert_int_equal(json_array_size(a), 2);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 1), "id")), 3);
 	json_decref(a);
 
-	a = store_audit_json(f->s, "j1", 100, f->err, sizeof(f->err));
+	a = view_audit_json(f->s, "j1", 100, f->err, sizeof(f->err));
 	assert_int_equal(json_array_size(a), 2);
 	o = json_array_get(a, 1);
 	assert_string_equal(json_string_value(json_object_get(o, "what")), "job-submit");
@@ -1449,7 +1450,7 @@ test_audit(void **state)
 	                    "h2");
 	json_decref(a);
 
-	a = store_audit_json(f->s, "j1", 0, f->err, sizeof(f->err));
+	a = view_audit_json(f->s, "j1", 0, f->err, sizeof(f->err));
 	assert_int_equal(json_array_size(a), 0);
 	json_decref(a);
 
@@ -1492,7 +1493,7 @@ test_audit_append_only(void **state)
 	                   " VALUES (1, 0, 'x', 'x', 'x', 'x')"
 	                   " ON CONFLICT(id) DO UPDATE SET detail = 'x'");
 	sqlite3_close(db);
-	a = store_audit_json(f->s, NULL, 10, f->err, sizeof(f->err));
+	a = view_audit_json(f->s, NULL, 10, f->err, sizeof(f->err));
 	assert_int_equal(json_array_size(a), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "detail")),
 	                    "first");
@@ -1581,7 +1582,7 @@ test_close_rolls_back(void **state)
 	assert_false(store_in_tx(f->s));
 	assert_int_equal(store_jobs_each(f->s, NULL, job_cb, &js, f->err, sizeof(f->err)), 0);
 	assert_int_equal(js.n, 0);
-	a = store_audit_json(f->s, NULL, 10, f->err, sizeof(f->err));
+	a = view_audit_json(f->s, NULL, 10, f->err, sizeof(f->err));
 	assert_int_equal(json_array_size(a), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "what")),
 	                    "kept");
@@ -1619,7 +1620,7 @@ test_crash_in_tx(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 	s = store_open(path, err, sizeof(err));
 	assert_non_null(s);
-	a = store_audit_json(s, NULL, 10, err, sizeof(err));
+	a = view_audit_json(s, NULL, 10, err, sizeof(err));
 	assert_int_equal(json_array_size(a), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "what")),
 	                    "kept");
