@@ -330,6 +330,14 @@ plan_release_fits(struct plan_run *r, struct metadb *m, const char *job, char *w
 	return fits;
 }
 
+void
+plan_loader_said(struct plan_run *r, struct plan_res *s, const struct loader_run *lr)
+{
+	r->wait_loader_ms += lr->sr.duration_ms;
+	s->exit_code = lr->sr.exited ? lr->sr.exit_code : -lr->sr.signal;
+	plan_tail(s, lr->error_tail[0] ? lr->error_tail : lr->out_tail);
+}
+
 /* Dump the live metadb into dir with obdumper, then verify the dump against
  * it: an obdumper backup of the metadb with the same tables, row counts and
  * migration version. Returns 0 with b filled, or -1 with s saying why. */
@@ -343,9 +351,7 @@ plan_dump(struct plan_run *r, struct plan_res *s, struct metadb *m, const char *
 	int rc, ret = -1;
 
 	rc = loader_dump(r->c, r->password, r->job, what, dir, budget, &lr, r->err, sizeof(r->err));
-	r->wait_loader_ms += lr.sr.duration_ms;
-	s->exit_code = lr.sr.exited ? lr.sr.exit_code : -lr.sr.signal;
-	plan_tail(s, lr.error_tail[0] ? lr.error_tail : lr.out_tail);
+	plan_loader_said(r, s, &lr);
 	if (rc != 0) {
 		if (rc < 0)
 			snprintf(how, sizeof(how), "could not run: %s", r->err);

@@ -163,6 +163,9 @@ void plan_guard_release(struct plan_run *r, struct plan_res *s, struct metadb *m
  * the metadb's (or it cannot be told): true; else false with why. */
 bool plan_release_fits(struct plan_run *r, struct metadb *m, const char *job, char *why,
                        size_t whylen);
+/* What an obloader or obdumper run (lr) said, as the step's exit code and
+ * output tail; its time counted as waiting on the loaders. */
+void plan_loader_said(struct plan_run *r, struct plan_res *s, const struct loader_run *lr);
 /* Dumps the live metadb into dir and verifies it (then signs its manifest):
  * 0 with b filled (the caller frees it), or -1 with the step failed. */
 int plan_dump(struct plan_run *r, struct plan_res *s, struct metadb *m, const char *what,

@@ -241,6 +241,24 @@ nothing_at(const char *path)
 	return empty;
 }
 
+/* Records where the backup is (the fact backup_here) and puts what the
+ * preflight found of the container in the step's data: 0, or -1 with the
+ * step failed. */
+static int
+preflight_found(struct plan_run *r, struct plan_res *s, const struct docker_container *ct,
+                bool here)
+{
+	if (plan_fact_set(r, "backup_here", here ? "1" : "0") != 0) {
+		plan_say(s, "failed", "journal: %s", r->err);
+		return -1;
+	}
+	plan_put(s, "container", ct->name);
+	plan_put(s, "container_image", ct->image);
+	plan_put(s, "container_state", ct->state);
+	plan_put(s, "backup_here", here ? "true" : "false");
+	return 0;
+}
+
 /* backup_on_peer=true and nothing at the backup path: a node of this
  * host's deployment that holds the backup restores the metadb for the job
  * (the coordinator makes sure one does, PROTOCOL.md 5); this host checks
@@ -254,16 +272,9 @@ preflight_without_backup(struct plan_run *r, struct plan_res *s, const struct do
 	char hv[65];
 
 	if ((m = check_metadb_now(r, s, hv)) == NULL ||
-	    record_metadb_start(r, s, hv, plan_param(r, "to")) != 0)
+	    record_metadb_start(r, s, hv, plan_param(r, "to")) != 0 ||
+	    preflight_found(r, s, ct, false) != 0)
 		goto out;
-	if (plan_fact_set(r, "backup_here", "0") != 0) {
-		plan_say(s, "failed", "journal: %s", r->err);
-		goto out;
-	}
-	plan_put(s, "container", ct->name);
-	plan_put(s, "container_image", ct->image);
-	plan_put(s, "container_state", ct->state);
-	plan_put(s, "backup_here", "false");
 	plan_put(s, "metadb_version", hv);
 	plan_put(s, "target_image", image);
 	plan_say(
@@ -278,34 +289,36 @@ out:
 	metadb_close(m);
 }
 
-static void
-step_preflight_rollback(struct plan_run *r, struct plan_res *s)
+/* The container to roll back: ODC's, on the metadb this agent would
+ * restore; the target image present (its "repository:tag" in image); and
+ * whether the host is at the target already: then the step ends ok with
+ * nothing to do, unless force=true. 0 to go on, else the step has its
+ * verdict. */
+static int
+preflight_container(struct plan_run *r, struct plan_res *s, struct docker_container *ct,
+                    char *image, size_t imagelen)
 {
-	const char *to = plan_param(r, "to"), *dir = plan_param(r, "backup");
-	struct docker_container ct;
-	struct backup_info b = {0};
-	struct restore_defs defs = {0};
-	struct metadb *m = NULL;
-	char image[300], hv[65], why[512], integrity[160];
+	const char *to = plan_param(r, "to");
+	char why[512];
 	json_t *raw = NULL;
 	int rc;
 
 	if (plan_docker(r, s) != 0)
-		return;
-	rc = docker_container_inspect(r->d, r->c->container, &ct, &raw, r->err, sizeof(r->err));
+		return -1;
+	rc = docker_container_inspect(r->d, r->c->container, ct, &raw, r->err, sizeof(r->err));
 	if (rc != 0) {
 		if (rc == 1)
 			plan_say(s, "failed", "no ODC container named %s on this host",
 			         r->c->container);
 		else
 			plan_say(s, "failed", "%s", r->err);
-		return;
+		return -1;
 	}
-	rc = check_metadb_identity(r, s, raw, ct.name);
+	rc = check_metadb_identity(r, s, raw, ct->name);
 	json_decref(raw);
 	raw = NULL;
-	if (rc != 0 || plan_target_image(r, to, image, sizeof(image), s) != 0)
-		return;
+	if (rc != 0 || plan_target_image(r, to, image, imagelen, s) != 0)
+		return -1;
 	rc = docker_image_inspect(r->d, image, &raw, r->err, sizeof(r->err));
 	if (rc != 0) {
 		if (rc == 1)
@@ -314,14 +327,14 @@ step_preflight_rollback(struct plan_run *r, struct plan_res *s)
 			         image);
 		else
 			plan_say(s, "failed", "%s", r->err);
-		return;
+		return -1;
 	}
-	rc = already_at_target(r, &ct, json_string_value(json_object_get(raw, "Id")), image, to,
-	                       why, sizeof(why));
+	rc = already_at_target(r, ct, json_string_value(json_object_get(raw, "Id")), image, to, why,
+	                       sizeof(why));
 	json_decref(raw);
 	if (rc == 1 && !plan_param_true(r, "force")) {
-		plan_put(s, "container", ct.name);
-		plan_put(s, "container_image", ct.image);
+		plan_put(s, "container", ct->name);
+		plan_put(s, "container_image", ct->image);
 		plan_put(s, "nothing_to_do", "true");
 		plan_say(
 		    s, "ok",
@@ -329,20 +342,26 @@ step_preflight_rollback(struct plan_run *r, struct plan_res *s)
 		    "(force=true rolls back anyway)",
 		    why);
 		r->done = true;
-		return;
+		return 1;
 	}
 	if (rc == 1)
 		plan_note(r, "preflight", "%s; forced: rolling back anyway", why);
-	/* Nothing at the path: inside the roots by its text is all it can be. */
-	bool absent = nothing_at(dir);
-	if (!(absent ? agent_path_allowed : agent_path_in_roots)(r->c, dir, why, sizeof(why))) {
-		plan_say(s, "failed", "backup: %s", why);
-		return;
-	}
-	if (absent && plan_param_true(r, "backup_on_peer")) {
-		preflight_without_backup(r, s, &ct, image);
-		return;
-	}
+	return 0;
+}
+
+/* The backup at dir (absent: nothing there) is of the target release,
+ * intact, and this host can restore it: the metadb free, the loaders
+ * present, room for the safety snapshot. The step's verdict either way. */
+static void
+preflight_backup(struct plan_run *r, struct plan_res *s, const struct docker_container *ct,
+                 const char *image, const char *dir, bool absent)
+{
+	const char *to = plan_param(r, "to");
+	struct backup_info b = {0};
+	struct restore_defs defs = {0};
+	struct metadb *m = NULL;
+	char hv[65], integrity[160];
+
 	if (backup_inspect(dir, r->c->db_name, &b, r->err, sizeof(r->err)) != 0) {
 		/* Not there at all: without backup_on_peer (a run on this host
 		 * alone) this host restores, so it needs it. */
@@ -367,16 +386,8 @@ step_preflight_rollback(struct plan_run *r, struct plan_res *s)
 		goto out;
 	if ((m = check_metadb_now(r, s, hv)) == NULL || plan_check_loader(r, s) != 0 ||
 	    check_disk(r, s, snapshot_need_bytes(&b)) != 0 ||
-	    record_metadb_start(r, s, hv, to) != 0)
+	    record_metadb_start(r, s, hv, to) != 0 || preflight_found(r, s, ct, true) != 0)
 		goto out;
-	if (plan_fact_set(r, "backup_here", "1") != 0) {
-		plan_say(s, "failed", "journal: %s", r->err);
-		goto out;
-	}
-	plan_put(s, "container", ct.name);
-	plan_put(s, "container_image", ct.image);
-	plan_put(s, "container_state", ct.state);
-	plan_put(s, "backup_here", "true");
 	plan_put(s, "backup_version", b.version);
 	plan_put(s, "metadb_version", hv);
 	plan_put(s, "target_image", image);
@@ -386,13 +397,35 @@ step_preflight_rollback(struct plan_run *r, struct plan_res *s)
 	    "%llu rows, "
 	    "%zu foreign keys, %zu views, %s; metadb reachable at version %s; loader present; disk "
 	    "ok",
-	    ct.name, ct.image, ct.state, image, dir, b.version, b.n_tables,
+	    ct->name, ct->image, ct->state, image, dir, b.version, b.n_tables,
 	    (unsigned long long)plan_tables_rows(&b), defs.n_foreign_keys, defs.n_views, integrity,
 	    *hv ? hv : "(empty)");
 out:
 	metadb_close(m);
 	restore_defs_free(&defs);
 	backup_info_free(&b);
+}
+
+/* Preflight of a rollback: refuses before anything is touched. */
+static void
+step_preflight_rollback(struct plan_run *r, struct plan_res *s)
+{
+	const char *dir = plan_param(r, "backup");
+	struct docker_container ct;
+	char image[300], why[512];
+
+	if (preflight_container(r, s, &ct, image, sizeof(image)) != 0)
+		return;
+	/* Nothing at the path: inside the roots by its text is all it can be. */
+	bool absent = nothing_at(dir);
+	if (!(absent ? agent_path_allowed : agent_path_in_roots)(r->c, dir, why, sizeof(why))) {
+		plan_say(s, "failed", "backup: %s", why);
+		return;
+	}
+	if (absent && plan_param_true(r, "backup_on_peer"))
+		preflight_without_backup(r, s, &ct, image);
+	else
+		preflight_backup(r, s, &ct, image, dir, absent);
 }
 
 /* The secret env values the journal did not keep, from the kept container

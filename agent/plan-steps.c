@@ -165,6 +165,122 @@ mark_fence(struct plan_run *r, struct plan_res *s, struct metadb *m, const char 
 	plan_waited(&r->wait_metadb_ms, t0);
 }
 
+/* One clean restore, from its backup to its verdict. */
+struct restore_work {
+	const char *src; /* the backup's directory */
+	struct backup_info b;
+	struct restore_defs defs;
+	struct metadb *m;
+	struct loader_run lr;
+	char what[128];       /* how obloader ended */
+	char fence_warn[400]; /* why the fence could not be set or lifted, or "" */
+};
+
+/* The backup read, its definitions parsed, and (again: it may have changed
+ * since the preflight; an undo's snapshot is this agent's own) found intact.
+ * 0, or -1 with the step failed. */
+static int
+restore_read(struct plan_run *r, struct plan_res *s, struct restore_work *w)
+{
+	if (backup_inspect(w->src, r->c->db_name, &w->b, r->err, sizeof(r->err)) != 0 ||
+	    restore_defs_load(&w->b, &w->defs, r->err, sizeof(r->err)) != 0) {
+		plan_say(s, "failed", "%s: %s", w->src, r->err);
+		return -1;
+	}
+	return plan_check_backup(r, s, w->src, &w->b, w->what, sizeof(w->what));
+}
+
+/* The metadb this restore's alone: its guard taken and nobody else
+ * connected. Until then the metadb is not touched, and the journal says so
+ * (metadb_untouched): an undo then has nothing to restore (a journal of an
+ * earlier agent has no such fact: its undo restores, as it did). 0 with
+ * w->m, or -1 with the step failed (w->m, when set, is the caller's to
+ * close). */
+static int
+restore_claim(struct plan_run *r, struct plan_res *s, struct restore_work *w)
+{
+	char *was = plan_fact(r, NULL, "metadb_untouched");
+	int rc = was != NULL && strcmp(was, "0") == 0
+	             ? 0
+	             : plan_fact_set(r, "metadb_untouched", "1"); /* a resumed step */
+
+	free(was);
+	if (rc != 0) {
+		plan_say(s, "failed", "journal: %s; nothing was restored", r->err);
+		return -1;
+	}
+	if ((w->m = plan_metadb(r, s)) == NULL)
+		return -1;
+	/* One restore of a metadb at a time, whoever runs it (the snapshot
+	 * took the guard already); then nobody else may still be connected to
+	 * it (a node not stopped). */
+	if (plan_guard_take(r, s, w->m, NULL) != 0 || plan_check_sessions(r, s, w->m) != 0) {
+		/* Nothing touched: the host goes back as it was (not while
+		 * another restore runs: put_back checks). */
+		plan_guard_release(r, s, w->m);
+		if (strcmp(r->action, "rollback") == 0)
+			plan_put_back(r, s, w->m);
+		return -1;
+	}
+	/* From here on the metadb is no longer what it was: an undo must
+	 * restore the snapshot (before, it has nothing to restore). */
+	if (plan_fact_set(r, "metadb_untouched", "0") != 0) {
+		plan_say(s, "failed", "journal: %s; nothing was restored", r->err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The metadb emptied, the backup's tables created (and, for a rollback,
+ * the fence set), the data loaded by obloader, the foreign keys and views
+ * added. 0 with obloader's outcome in w->what, or -1 with the step failed. */
+static int
+restore_load(struct plan_run *r, struct plan_res *s, struct restore_work *w)
+{
+	size_t dropped = 0;
+	uint64_t tddl = clock_mono_ms();
+	int rc;
+
+	if (restore_empty(w->m, &dropped, r->err, sizeof(r->err)) != 0) {
+		plan_waited(&r->wait_metadb_ms, tddl);
+		plan_say(s, "failed", "cannot empty the metadb: %s", r->err);
+		return -1;
+	}
+	if (restore_create_tables(w->m, &w->defs, r->err, sizeof(r->err)) != 0) {
+		plan_waited(&r->wait_metadb_ms, tddl);
+		plan_say(s, "failed", "%s", r->err);
+		return -1;
+	}
+	plan_waited(&r->wait_metadb_ms, tddl);
+	/* A rollback fences the metadb before loading it: from the moment it
+	 * is replaced (and a dump taken by obdumper while an earlier fence
+	 * stood holds the fence's empty data file, which obloader loads into
+	 * that table: it must exist). */
+	if (strcmp(r->action, "rollback") == 0) {
+		mark_fence(r, s, w->m, w->b.version, w->fence_warn, sizeof(w->fence_warn));
+		if (*w->fence_warn)
+			plan_note(r, "restore", "%s", w->fence_warn + 2);
+	}
+	plan_note(r, "restore", "dropped %zu objects, created %zu tables; loading the data of %s",
+	          dropped, w->defs.n_tables, w->src);
+	rc = loader_load(r->c, r->password, r->job, "restore", w->src, w->b.header,
+	                 plan_budget(r, STEP_RESTORE), &w->lr, r->err, sizeof(r->err));
+	plan_loader_said(r, s, &w->lr);
+	if (rc < 0) {
+		plan_say(s, "failed", "obloader could not run: %s", r->err);
+		return -1;
+	}
+	spawn_describe(&w->lr.sr, w->what, sizeof(w->what));
+	tddl = clock_mono_ms();
+	rc = restore_finish(w->m, &w->defs, r->err, sizeof(r->err));
+	plan_waited(&r->wait_metadb_ms, tddl);
+	if (rc != 0) {
+		plan_say(s, "failed", "restore failed after obloader (%s): %s", w->what, r->err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Clean restore (restore.h): the backup's definitions parsed, every object
  * of the metadb dropped (the verified snapshot holds them), the tables
  * created without their foreign keys, the data loaded by obloader, the
@@ -173,133 +289,47 @@ mark_fence(struct plan_run *r, struct plan_res *s, struct metadb *m, const char 
 void
 plan_step_restore(struct plan_run *r, struct plan_res *s, const char *src)
 {
-	struct backup_info b = {0};
-	struct restore_defs defs = {0};
-	struct metadb *m = NULL;
-	struct loader_run lr = {0};
-	char why[1024], what[128], fence_warn[400] = "";
-	size_t dropped = 0;
-	int rc;
+	struct restore_work w = {.src = src, .fence_warn = ""};
+	char why[1024];
 
-	if (backup_inspect(src, r->c->db_name, &b, r->err, sizeof(r->err)) != 0) {
-		plan_say(s, "failed", "%s: %s", src, r->err);
+	if (restore_read(r, s, &w) != 0 || restore_claim(r, s, &w) != 0 ||
+	    restore_load(r, s, &w) != 0)
 		goto out;
-	}
-	if (restore_defs_load(&b, &defs, r->err, sizeof(r->err)) != 0) {
-		plan_say(s, "failed", "%s: %s", src, r->err);
-		goto out;
-	}
-	/* Again: the backup may have changed since the preflight. An undo's
-	 * snapshot is this agent's own. */
-	if (plan_check_backup(r, s, src, &b, what, sizeof(what)) != 0)
-		goto out;
-	/* Until the guard is ours and nobody else is connected, the metadb is
-	 * not touched: an undo then has nothing to restore. (A journal of an
-	 * earlier agent has no such fact: its undo restores, as it did.) */
-	char *was = plan_fact(r, NULL, "metadb_untouched");
-	rc = was != NULL && strcmp(was, "0") == 0
-	         ? 0
-	         : plan_fact_set(r, "metadb_untouched", "1"); /* a resumed step */
-	free(was);
-	if (rc != 0) {
-		plan_say(s, "failed", "journal: %s; nothing was restored", r->err);
-		goto out;
-	}
-	if ((m = plan_metadb(r, s)) == NULL)
-		goto out;
-	/* One restore of a metadb at a time, whoever runs it (the snapshot
-	 * took the guard already); then nobody else may still be connected to
-	 * it (a node not stopped). */
-	if (plan_guard_take(r, s, m, NULL) != 0 || plan_check_sessions(r, s, m) != 0) {
-		/* Nothing touched: the host goes back as it was (not while
-		 * another restore runs: put_back checks). */
-		plan_guard_release(r, s, m);
-		if (strcmp(r->action, "rollback") == 0)
-			plan_put_back(r, s, m);
-		goto out;
-	}
-	/* From here on the metadb is no longer what it was: an undo must
-	 * restore the snapshot (before, it has nothing to restore). */
-	if (plan_fact_set(r, "metadb_untouched", "0") != 0) {
-		plan_say(s, "failed", "journal: %s; nothing was restored", r->err);
-		goto out;
-	}
-	uint64_t tddl = clock_mono_ms();
-	if (restore_empty(m, &dropped, r->err, sizeof(r->err)) != 0) {
-		plan_waited(&r->wait_metadb_ms, tddl);
-		plan_say(s, "failed", "cannot empty the metadb: %s", r->err);
-		goto out;
-	}
-	if (restore_create_tables(m, &defs, r->err, sizeof(r->err)) != 0) {
-		plan_waited(&r->wait_metadb_ms, tddl);
-		plan_say(s, "failed", "%s", r->err);
-		goto out;
-	}
-	plan_waited(&r->wait_metadb_ms, tddl);
-	/* A rollback fences the metadb before loading it: from the moment it
-	 * is replaced (and a dump taken by obdumper while an earlier fence
-	 * stood holds the fence's empty data file, which obloader loads into
-	 * that table: it must exist). */
-	if (strcmp(r->action, "rollback") == 0) {
-		mark_fence(r, s, m, b.version, fence_warn, sizeof(fence_warn));
-		if (*fence_warn)
-			plan_note(r, "restore", "%s", fence_warn + 2);
-	}
-	plan_note(r, "restore", "dropped %zu objects, created %zu tables; loading the data of %s",
-	          dropped, defs.n_tables, src);
-	rc = loader_load(r->c, r->password, r->job, "restore", src, b.header,
-	                 plan_budget(r, STEP_RESTORE), &lr, r->err, sizeof(r->err));
-	r->wait_loader_ms += lr.sr.duration_ms;
-	s->exit_code = lr.sr.exited ? lr.sr.exit_code : -lr.sr.signal;
-	plan_tail(s, lr.error_tail[0] ? lr.error_tail : lr.out_tail);
-	if (rc < 0) {
-		plan_say(s, "failed", "obloader could not run: %s", r->err);
-		goto out;
-	}
-	spawn_describe(&lr.sr, what, sizeof(what));
-	tddl = clock_mono_ms();
-	rc = restore_finish(m, &defs, r->err, sizeof(r->err));
-	plan_waited(&r->wait_metadb_ms, tddl);
-	if (rc != 0) {
-		plan_say(s, "failed", "restore failed after obloader (%s): %s", what, r->err);
-		goto out;
-	}
 	/* An exit status of 0 proves nothing (a failed import may exit 0):
 	 * verify whatever it says. A non-zero one fails the step even when
 	 * the tables happen to match: the tool saw something go wrong. */
-	rc = plan_metadb_matches(r, m, &b, &defs, true, why, sizeof(why));
-	if (rc != 0) {
-		plan_say(s, "failed", "restore verification failed (obloader %s): %s", what, why);
+	if (plan_metadb_matches(r, w.m, &w.b, &w.defs, true, why, sizeof(why)) != 0) {
+		plan_say(s, "failed", "restore verification failed (obloader %s): %s", w.what, why);
 		goto out;
 	}
-	if (!(lr.sr.exited && lr.sr.exit_code == 0)) {
+	if (!(w.lr.sr.exited && w.lr.sr.exit_code == 0)) {
 		plan_say(
 		    s, "failed",
 		    "obloader %s; the metadb matches the backup, but the tool reported a failure",
-		    what);
+		    w.what);
 		goto out;
 	}
 	plan_put(s, "restored_from", src);
-	plan_put(s, "metadb_version", b.version);
+	plan_put(s, "metadb_version", w.b.version);
 	plan_say(
 	    s, "ok",
 	    "metadb restored from %s and verified: %zu tables, %llu rows, %zu foreign keys, %zu "
 	    "views, version %s "
 	    "(obloader %s)",
-	    src, b.n_tables, (unsigned long long)plan_tables_rows(&b), defs.n_foreign_keys,
-	    defs.n_views, b.version, what);
+	    src, w.b.n_tables, (unsigned long long)plan_tables_rows(&w.b), w.defs.n_foreign_keys,
+	    w.defs.n_views, w.b.version, w.what);
 	if (strcmp(r->action, "undo") == 0)
-		mark_fence(r, s, m, b.version, fence_warn, sizeof(fence_warn));
-	if (*fence_warn)
-		plan_say_more(s, "%s", fence_warn);
+		mark_fence(r, s, w.m, w.b.version, w.fence_warn, sizeof(w.fence_warn));
+	if (*w.fence_warn)
+		plan_say_more(s, "%s", w.fence_warn);
 out:
 	/* Released whatever the outcome: a failed restore is mended by another
 	 * one (undo, a new rollback), which takes the guard itself. */
-	plan_guard_release(r, s, m);
-	metadb_close(m);
-	restore_defs_free(&defs);
-	backup_info_free(&b);
-	loader_run_free(&lr);
+	plan_guard_release(r, s, w.m);
+	metadb_close(w.m);
+	restore_defs_free(&w.defs);
+	backup_info_free(&w.b);
+	loader_run_free(&w.lr);
 }
 
 struct health_note {
