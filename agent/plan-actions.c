@@ -70,8 +70,7 @@ act_stop(struct plan_run *r, struct plan_res *s)
 	if (plan_docker(r, s) != 0)
 		return;
 	rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err, sizeof(r->err));
-	if (rc != 0 || docker_container_stop(r->d, ct.id, (unsigned)(r->c->stop_timeout_ms / 1000),
-	                                     r->err, sizeof(r->err)) != 0) {
+	if (rc != 0 || plan_container_stop(r, ct.id) != 0) {
 		if (rc == 1)
 			plan_say(s, "failed", "no container named %s", r->c->container);
 		else
@@ -220,10 +219,7 @@ act_backup(struct plan_run *r, struct plan_res *s, bool run_it)
 	}
 	if (plan_dump(r, s, m, "backup", dir, r->c->deadline_ms[STEP_SNAPSHOT], &b) != 0)
 		goto out;
-	plan_put(s, "backup", dir);
-	plan_put(s, "backup_version", b.version);
-	plan_say(s, "ok", "metadb backed up to %s and verified: %zu tables, %llu rows, version %s",
-	         dir, b.n_tables, (unsigned long long)plan_tables_rows(&b), b.version);
+	plan_dump_said(s, "backup", "backed up", dir, &b);
 out:
 	metadb_close(m);
 	backup_info_free(&b);

@@ -188,7 +188,6 @@ plan_check_guard(struct plan_run *r, struct plan_res *s, struct metadb *m)
  * connected would keep writing into the restore, or be undone by it.
  * Stopped containers' connections end within moments; waits up to
  * SESSIONS_WAIT_MS. 0 none, -1 with the step failed. */
-#define SESSIONS_WAIT_MS 15000
 
 int
 plan_check_sessions(struct plan_run *r, struct plan_res *s, struct metadb *m)
@@ -336,6 +335,19 @@ plan_loader_said(struct plan_run *r, struct plan_res *s, const struct loader_run
 	r->wait_loader_ms += lr->sr.duration_ms;
 	s->exit_code = lr->sr.exited ? lr->sr.exit_code : -lr->sr.signal;
 	plan_tail(s, lr->error_tail[0] ? lr->error_tail : lr->out_tail);
+}
+
+void
+plan_dump_said(struct plan_res *s, const char *what, const char *done, const char *dir,
+               const struct backup_info *b)
+{
+	char key[64];
+
+	plan_put(s, what, dir);
+	snprintf(key, sizeof(key), "%s_version", what);
+	plan_put(s, key, b->version);
+	plan_say(s, "ok", "metadb %s to %s and verified: %zu tables, %llu rows, version %s", done,
+	         dir, b->n_tables, (unsigned long long)plan_tables_rows(b), b->version);
 }
 
 /* Dump the live metadb into dir with obdumper, then verify the dump against

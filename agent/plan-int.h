@@ -122,6 +122,12 @@ bool plan_fact_is_set(struct plan_run *r, const char *job, const char *key);
 bool plan_fact_is(struct plan_run *r, const char *job, const char *key, const char *value);
 /* r->d connected (once per run): 0, or -1 with the step failed. */
 int plan_docker(struct plan_run *r, struct plan_res *s);
+/* The container id stopped, within [agent] stop_timeout: docker's 0 or -1
+ * with r->err. */
+int plan_container_stop(struct plan_run *r, const char *id);
+/* The container id started and seen running within 10 s: 0, or -1 with
+ * r->err. */
+int plan_container_start(struct plan_run *r, const char *id);
 /* The metadb password read into r->password (once per run): 0, or -1
  * with the step failed. */
 int plan_password(struct plan_run *r, struct plan_res *s);
@@ -170,6 +176,12 @@ void plan_loader_said(struct plan_run *r, struct plan_res *s, const struct loade
  * 0 with b filled (the caller frees it), or -1 with the step failed. */
 int plan_dump(struct plan_run *r, struct plan_res *s, struct metadb *m, const char *what,
               const char *dir, uint64_t budget, struct backup_info *b);
+
+/* A verified dump's verdict: the step ok, its directory under the key what
+ * and its version under what_version ("metadb DONE to DIR and verified:
+ * ..."). */
+void plan_dump_said(struct plan_res *s, const char *what, const char *done, const char *dir,
+                    const struct backup_info *b);
 
 /* ---- plan-steps.c ---- */
 

@@ -241,21 +241,26 @@ nothing_at(const char *path)
 	return empty;
 }
 
-/* Records where the backup is (the fact backup_here) and puts what the
- * preflight found of the container in the step's data: 0, or -1 with the
- * step failed. */
+/* Records whether the backup is here (backup_version: its version; NULL:
+ * on a peer) as the fact backup_here, and puts what the preflight found in
+ * the step's data: the container, the backup, the metadb's version hv and
+ * the target image. 0, or -1 with the step failed. */
 static int
 preflight_found(struct plan_run *r, struct plan_res *s, const struct docker_container *ct,
-                bool here)
+                const char *backup_version, const char *hv, const char *image)
 {
-	if (plan_fact_set(r, "backup_here", here ? "1" : "0") != 0) {
+	if (plan_fact_set(r, "backup_here", backup_version != NULL ? "1" : "0") != 0) {
 		plan_say(s, "failed", "journal: %s", r->err);
 		return -1;
 	}
 	plan_put(s, "container", ct->name);
 	plan_put(s, "container_image", ct->image);
 	plan_put(s, "container_state", ct->state);
-	plan_put(s, "backup_here", here ? "true" : "false");
+	plan_put(s, "backup_here", backup_version != NULL ? "true" : "false");
+	if (backup_version != NULL)
+		plan_put(s, "backup_version", backup_version);
+	plan_put(s, "metadb_version", hv);
+	plan_put(s, "target_image", image);
 	return 0;
 }
 
@@ -273,10 +278,8 @@ preflight_without_backup(struct plan_run *r, struct plan_res *s, const struct do
 
 	if ((m = check_metadb_now(r, s, hv)) == NULL ||
 	    record_metadb_start(r, s, hv, plan_param(r, "to")) != 0 ||
-	    preflight_found(r, s, ct, false) != 0)
+	    preflight_found(r, s, ct, NULL, hv, image) != 0)
 		goto out;
-	plan_put(s, "metadb_version", hv);
-	plan_put(s, "target_image", image);
 	plan_say(
 	    s, "ok",
 	    "container %s (%s, %s); target image %s present; no backup at %s on this host: the "
@@ -386,11 +389,9 @@ preflight_backup(struct plan_run *r, struct plan_res *s, const struct docker_con
 		goto out;
 	if ((m = check_metadb_now(r, s, hv)) == NULL || plan_check_loader(r, s) != 0 ||
 	    check_disk(r, s, snapshot_need_bytes(&b)) != 0 ||
-	    record_metadb_start(r, s, hv, to) != 0 || preflight_found(r, s, ct, true) != 0)
+	    record_metadb_start(r, s, hv, to) != 0 ||
+	    preflight_found(r, s, ct, b.version, hv, image) != 0)
 		goto out;
-	plan_put(s, "backup_version", b.version);
-	plan_put(s, "metadb_version", hv);
-	plan_put(s, "target_image", image);
 	plan_say(
 	    s, "ok",
 	    "container %s (%s, %s); target image %s present; backup %s: version %s, %zu tables, "
@@ -510,11 +511,7 @@ step_start_new(struct plan_run *r, struct plan_res *s, const char *image)
 			goto out;
 		}
 	}
-	static const char *const running[] = {"running", NULL};
-	char state[17] = "";
-	if (docker_container_start(r->d, id, r->err, sizeof(r->err)) != 0 ||
-	    docker_container_wait_state(r->d, id, running, 10000, state, r->err, sizeof(r->err)) !=
-	        0) {
+	if (plan_container_start(r, id) != 0) {
 		plan_say(s, "failed", "%s", r->err);
 		goto out;
 	}

@@ -34,6 +34,22 @@ set_aside(const char *dir, char *err, size_t errlen)
 	return -1;
 }
 
+/* The name of the container ODC's is free (the one this job made is gone,
+ * or none was made): the kept one, old_id, gets it back, and the journal
+ * records it (put_back). Whether it did. */
+static bool
+name_back(struct plan_run *r, const char *old_id)
+{
+	struct docker_container other;
+
+	if (docker_container_inspect(r->d, r->c->container, &other, NULL, r->err, sizeof(r->err)) !=
+	        1 ||
+	    docker_container_rename(r->d, old_id, r->c->container, r->err, sizeof(r->err)) != 0)
+		return false;
+	(void)plan_fact_set(r, "put_back", "1");
+	return true;
+}
+
 /* A rollback that failed before the metadb was touched puts the host back as
  * it was: the container this job stopped and renamed gets its name back and
  * is started again. The message says which state the host is left in, and,
@@ -45,7 +61,6 @@ plan_put_back(struct plan_run *r, struct plan_res *s, struct metadb *m)
 	struct docker_container ct, other;
 	struct guard_holder who;
 	char desc[300], gerr[256];
-	static const char *const running[] = {"running", NULL};
 
 	if (renamed == NULL || old_id == NULL || plan_docker(r, s) != 0)
 		goto out;
@@ -58,11 +73,7 @@ plan_put_back(struct plan_run *r, struct plan_res *s, struct metadb *m)
 	    (who.unreadable || strcmp(who.host, r->c->host_id) != 0 ||
 	     strcmp(who.job, r->job) != 0)) {
 		guard_describe(&who, desc, sizeof(desc));
-		if (docker_container_inspect(r->d, r->c->container, &other, NULL, r->err,
-		                             sizeof(r->err)) == 1 &&
-		    docker_container_rename(r->d, old_id, r->c->container, r->err,
-		                            sizeof(r->err)) == 0) {
-			(void)plan_fact_set(r, "put_back", "1");
+		if (name_back(r, old_id)) {
 			plan_say_more(
 			    s,
 			    "; the host is DOWN: ODC is stopped (container %s, renamed back, "
@@ -98,11 +109,7 @@ plan_put_back(struct plan_run *r, struct plan_res *s, struct metadb *m)
 	}
 	char why[400];
 	if (m != NULL && !plan_release_fits(r, m, NULL, why, sizeof(why))) {
-		if (docker_container_inspect(r->d, r->c->container, &other, NULL, r->err,
-		                             sizeof(r->err)) == 1 &&
-		    docker_container_rename(r->d, old_id, r->c->container, r->err,
-		                            sizeof(r->err)) == 0)
-			(void)plan_fact_set(r, "put_back", "1");
+		(void)name_back(r, old_id);
 		plan_say_more(
 		    s,
 		    "; the host is DOWN: ODC is stopped (container %s, not started: %s); run "
@@ -114,9 +121,7 @@ plan_put_back(struct plan_run *r, struct plan_res *s, struct metadb *m)
 	if (docker_container_inspect(r->d, old_id, &ct, NULL, r->err, sizeof(r->err)) != 0 ||
 	    (strcmp(ct.name, r->c->container) != 0 &&
 	     docker_container_rename(r->d, old_id, r->c->container, r->err, sizeof(r->err)) != 0) ||
-	    docker_container_start(r->d, old_id, r->err, sizeof(r->err)) != 0 ||
-	    docker_container_wait_state(r->d, old_id, running, 10000, NULL, r->err,
-	                                sizeof(r->err)) != 0) {
+	    plan_container_start(r, old_id) != 0) {
 		plan_say_more(
 		    s,
 		    "; the host is DOWN (putting the old container back failed: %s); to get "
@@ -186,10 +191,7 @@ await_peer_restore(struct plan_run *r, struct plan_res *s, const struct guard_ho
 	          r->job);
 	for (;;) {
 		/* Waiting on the peer is waiting on the metadb, not work of ours. */
-		struct timespec ts = {0, 250 * 1000 * 1000};
-		uint64_t tw = clock_mono_ms();
-		nanosleep(&ts, NULL);
-		plan_waited(&r->wait_metadb_ms, tw);
+		plan_nap(r);
 		if ((m = plan_metadb(r, s)) == NULL)
 			goto out;
 		rc = guard_read(m, &who, r->err, sizeof(r->err));
@@ -323,10 +325,7 @@ await_holder(struct plan_run *r, struct plan_res *s)
 		}
 		metadb_close(m);
 		m = NULL;
-		struct timespec ts = {0, 250 * 1000 * 1000};
-		uint64_t tw = clock_mono_ms();
-		nanosleep(&ts, NULL);
-		plan_waited(&r->wait_metadb_ms, tw);
+		plan_nap(r);
 	}
 out:
 	metadb_close(m);
@@ -385,10 +384,7 @@ step_snapshot(struct plan_run *r, struct plan_res *s)
 		plan_put_back(r, s, m);
 		goto out;
 	}
-	plan_put(s, "snapshot", dir);
-	plan_put(s, "snapshot_version", b.version);
-	plan_say(s, "ok", "metadb dumped to %s and verified: %zu tables, %llu rows, version %s",
-	         dir, b.n_tables, (unsigned long long)plan_tables_rows(&b), b.version);
+	plan_dump_said(s, "snapshot", "dumped", dir, &b);
 out:
 	metadb_close(m);
 	backup_info_free(&b);

@@ -43,9 +43,7 @@ plan_step_stop(struct plan_run *r, struct plan_res *s, const char *suffix, const
 		/* A second run: the rename may already have happened. */
 		rc = docker_container_inspect(r->d, renamed, &ct, NULL, r->err, sizeof(r->err));
 		if (rc == 0) {
-			if (docker_container_stop(r->d, ct.id,
-			                          (unsigned)(r->c->stop_timeout_ms / 1000), r->err,
-			                          sizeof(r->err)) != 0) {
+			if (plan_container_stop(r, ct.id) != 0) {
 				plan_say(s, "failed", "%s", r->err);
 				goto out;
 			}
@@ -106,8 +104,7 @@ plan_step_stop(struct plan_run *r, struct plan_res *s, const char *suffix, const
 		renamed = strdup(name);
 	}
 	static const char *const stopped[] = {"exited", "created", "dead", NULL};
-	if (docker_container_stop(r->d, ct.id, (unsigned)(r->c->stop_timeout_ms / 1000), r->err,
-	                          sizeof(r->err)) != 0 ||
+	if (plan_container_stop(r, ct.id) != 0 ||
 	    docker_container_wait_state(r->d, ct.id, stopped, 10000, NULL, r->err,
 	                                sizeof(r->err)) != 0 ||
 	    docker_container_rename(r->d, ct.id, renamed, r->err, sizeof(r->err)) != 0) {
@@ -419,8 +416,7 @@ plan_step_health(struct plan_run *r, struct plan_res *s, const char *want)
 		/* The last ERROR line goes into the message, where an operator
 		 * looks first (the host table of `odcctl job`). */
 		if (frc == 0 && last_error_lines(file, line, sizeof(line)))
-			snprintf(s->message + strlen(s->message),
-			         sizeof(s->message) - strlen(s->message), "; ODC's log: %s", line);
+			plan_say_more(s, "; ODC's log: %s", line);
 		free(file);
 	}
 	s->status = "failed";

@@ -253,10 +253,7 @@ await_peer_undo(struct plan_run *r, struct plan_res *s, const char *of, const ch
 			    *hv ? hv : "(empty)", before);
 			return;
 		}
-		struct timespec ts = {0, 250 * 1000 * 1000};
-		uint64_t tw = clock_mono_ms();
-		nanosleep(&ts, NULL);
-		plan_waited(&r->wait_metadb_ms, tw);
+		plan_nap(r);
 	}
 }
 

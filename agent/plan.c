@@ -186,6 +186,25 @@ plan_password(struct plan_run *r, struct plan_res *s)
 	return 0;
 }
 
+int
+plan_container_stop(struct plan_run *r, const char *id)
+{
+	return docker_container_stop(r->d, id, (unsigned)(r->c->stop_timeout_ms / 1000), r->err,
+	                             sizeof(r->err));
+}
+
+int
+plan_container_start(struct plan_run *r, const char *id)
+{
+	static const char *const running[] = {"running", NULL};
+
+	if (docker_container_start(r->d, id, r->err, sizeof(r->err)) != 0 ||
+	    docker_container_wait_state(r->d, id, running, 10000, NULL, r->err, sizeof(r->err)) !=
+	        0)
+		return -1;
+	return 0;
+}
+
 struct metadb *
 plan_metadb(struct plan_run *r, struct plan_res *s)
 {
