@@ -21,6 +21,10 @@
 #include "common/clock.h"
 #include "common/log.h"
 
+/* ------------------------------------------------------------------ */
+/* What the steps share (plan-int.h): reporting, parameters, facts,    */
+/* Docker and the metadb                                               */
+
 void
 plan_waited(uint64_t *acc, uint64_t t0)
 {
@@ -240,6 +244,9 @@ plan_tables_rows(const struct backup_info *b)
 		n += b->tables[i].rows;
 	return n;
 }
+
+/* ------------------------------------------------------------------ */
+/* The engine                                                          */
 
 /* Every plan, by the file that holds it. */
 static const struct plan_def *const plan_tables[] = {plan_rollback_plans, plan_undo_plans,
