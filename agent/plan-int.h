@@ -87,7 +87,7 @@ extern const struct plan_def plan_rollback_plans[]; /* plan-rollback.c */
 extern const struct plan_def plan_undo_plans[];     /* plan-undo.c */
 extern const struct plan_def plan_action_plans[];   /* plan-actions.c */
 
-/* ---- plan.c: reporting, parameters, facts, Docker and the metadb ---- */
+/* ---- plan-run.c: reporting, parameters, facts, Docker and the metadb ---- */
 
 /* Sets the step's status and message. */
 void plan_say(struct plan_res *s, const char *status, const char *fmt, ...)
@@ -189,8 +189,12 @@ void plan_dump_said(struct plan_res *s, const char *what, const char *done, cons
  * spec (for new_image, when set) first; absent_ok: no container is a skip. */
 void plan_step_stop(struct plan_run *r, struct plan_res *s, const char *suffix,
                     const char *new_image, bool absent_ok);
-/* Clean restore of the metadb from the backup in src, verified. */
-void plan_step_restore(struct plan_run *r, struct plan_res *s, const char *src);
+/* Clean restore of the metadb from the backup in src, verified. When it
+ * cannot begin (the guard or the metadb's sessions), nothing was touched:
+ * untouched, when set, is called then (m: the connection), to put the host
+ * back. */
+void plan_step_restore(struct plan_run *r, struct plan_res *s, const char *src,
+                       void (*untouched)(struct plan_run *r, struct plan_res *s, struct metadb *m));
 /* Waits for ODC healthy at want (NULL or "": any version). */
 void plan_step_health(struct plan_run *r, struct plan_res *s, const char *want);
 /* The dry run's difference of the container inspects cur -> next (cur
@@ -202,8 +206,5 @@ void plan_show_diff(struct plan_run *r, struct plan_res *s, json_t *cur, json_t 
 /* The rollback's snapshot and restore steps. */
 void plan_rollback_snapshot(struct plan_run *r, struct plan_res *s);
 void plan_rollback_restore(struct plan_run *r, struct plan_res *s);
-/* After a failure before the metadb was touched: the container this job
- * kept back under its name and started; the state left is said in s. */
-void plan_put_back(struct plan_run *r, struct plan_res *s, struct metadb *m);
 
 #endif

@@ -54,8 +54,8 @@ name_back(struct plan_run *r, const char *old_id)
  * it was: the container this job stopped and renamed gets its name back and
  * is started again. The message says which state the host is left in, and,
  * when this could not be done, the commands that get back. */
-void
-plan_put_back(struct plan_run *r, struct plan_res *s, struct metadb *m)
+static void
+put_back(struct plan_run *r, struct plan_res *s, struct metadb *m)
 {
 	char *renamed = plan_fact(r, NULL, "renamed"), *old_id = plan_fact(r, NULL, "old_id");
 	struct docker_container ct, other;
@@ -242,7 +242,7 @@ await_peer_restore(struct plan_run *r, struct plan_res *s, const struct guard_ho
 	         host, plan_param(r, "to"), *hv ? hv : "(unknown)");
 	/* Back as it was only when the metadb is what it was. */
 	if (before != NULL && strcmp(before, hv) == 0)
-		plan_put_back(r, s, m);
+		put_back(r, s, m);
 	else
 		plan_say_more(
 		    s,
@@ -280,7 +280,7 @@ await_holder(struct plan_run *r, struct plan_res *s)
 	    plan_param(r, "backup"), r->job);
 	for (;;) {
 		if ((m = plan_metadb(r, s)) == NULL) {
-			plan_put_back(r, s, NULL);
+			put_back(r, s, NULL);
 			return;
 		}
 		if (at_target_now(r, s, m))
@@ -290,7 +290,7 @@ await_holder(struct plan_run *r, struct plan_res *s)
 		plan_waited(&r->wait_metadb_ms, tr);
 		if (rc < 0) {
 			plan_say(s, "failed", "metadb: %s", r->err);
-			plan_put_back(r, s, m);
+			put_back(r, s, m);
 			goto out;
 		}
 		if (rc == 1 && !who.unreadable && strcmp(who.job, r->job) == 0 &&
@@ -307,7 +307,7 @@ await_holder(struct plan_run *r, struct plan_res *s)
 			    "and "
 			    "restores nothing",
 			    desc, plan_param(r, "backup"));
-			plan_put_back(r, s, m);
+			put_back(r, s, m);
 			goto out;
 		}
 		if (clock_mono_ms() - t0 > budget) {
@@ -320,7 +320,7 @@ await_holder(struct plan_run *r, struct plan_res *s)
 			    "its restore, see its result)",
 			    (unsigned long long)((clock_mono_ms() - t0) / 1000),
 			    plan_param(r, "backup"));
-			plan_put_back(r, s, m);
+			put_back(r, s, m);
 			goto out;
 		}
 		metadb_close(m);
@@ -351,7 +351,7 @@ step_snapshot(struct plan_run *r, struct plan_res *s)
 		goto out;
 	}
 	if ((m = plan_metadb(r, s)) == NULL) {
-		plan_put_back(r, s, m);
+		put_back(r, s, m);
 		goto out;
 	}
 	/* Restored since this job's check (by a peer of this node's deployment,
@@ -374,14 +374,14 @@ step_snapshot(struct plan_run *r, struct plan_res *s)
 	if (rc != 0 || plan_check_sessions(r, s, m) != 0 ||
 	    plan_dump(r, s, m, "snapshot", dir, plan_budget(r, STEP_SNAPSHOT), &b) != 0) {
 		plan_guard_release(r, s, m);
-		plan_put_back(r, s, m);
+		put_back(r, s, m);
 		goto out;
 	}
 	if (plan_fact_set(r, "snapshot_dir", dir) != 0 ||
 	    plan_fact_set(r, "snapshot_verified", "1") != 0) {
 		plan_say(s, "failed", "%s", r->err);
 		plan_guard_release(r, s, m);
-		plan_put_back(r, s, m);
+		put_back(r, s, m);
 		goto out;
 	}
 	plan_dump_said(s, "snapshot", "dumped", dir, &b);
@@ -427,7 +427,7 @@ snapshot_or_restore(struct plan_run *r, struct plan_res *s, bool snapshot)
 	} else if (snapshot) {
 		step_snapshot(r, s);
 	} else {
-		plan_step_restore(r, s, plan_param(r, "backup"));
+		plan_step_restore(r, s, plan_param(r, "backup"), put_back);
 	}
 	free(by);
 }

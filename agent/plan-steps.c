@@ -165,6 +165,7 @@ mark_fence(struct plan_run *r, struct plan_res *s, struct metadb *m, const char 
 /* One clean restore, from its backup to its verdict. */
 struct restore_work {
 	const char *src; /* the backup's directory */
+	void (*untouched)(struct plan_run *r, struct plan_res *s, struct metadb *m);
 	struct backup_info b;
 	struct restore_defs defs;
 	struct metadb *m;
@@ -212,11 +213,11 @@ restore_claim(struct plan_run *r, struct plan_res *s, struct restore_work *w)
 	 * took the guard already); then nobody else may still be connected to
 	 * it (a node not stopped). */
 	if (plan_guard_take(r, s, w->m, NULL) != 0 || plan_check_sessions(r, s, w->m) != 0) {
-		/* Nothing touched: the host goes back as it was (not while
-		 * another restore runs: put_back checks). */
+		/* Nothing touched: a rollback's host goes back as it was (not
+		 * while another restore runs: put_back checks). */
 		plan_guard_release(r, s, w->m);
-		if (strcmp(r->action, "rollback") == 0)
-			plan_put_back(r, s, w->m);
+		if (w->untouched != NULL)
+			w->untouched(r, s, w->m);
 		return -1;
 	}
 	/* From here on the metadb is no longer what it was: an undo must
@@ -284,9 +285,10 @@ restore_load(struct plan_run *r, struct plan_res *s, struct restore_work *w)
  * foreign keys and views added; then the metadb must hold exactly the
  * backup, object by object, row counts and migration version included. */
 void
-plan_step_restore(struct plan_run *r, struct plan_res *s, const char *src)
+plan_step_restore(struct plan_run *r, struct plan_res *s, const char *src,
+                  void (*untouched)(struct plan_run *r, struct plan_res *s, struct metadb *m))
 {
-	struct restore_work w = {.src = src, .fence_warn = ""};
+	struct restore_work w = {.src = src, .untouched = untouched, .fence_warn = ""};
 	char why[1024];
 
 	if (restore_read(r, s, &w) != 0 || restore_claim(r, s, &w) != 0 ||

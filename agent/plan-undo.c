@@ -371,7 +371,7 @@ undo_restore(struct plan_run *r, struct plan_res *s)
 	else if (snap == NULL)
 		plan_say(s, "failed", "no snapshot recorded for %s", of);
 	else
-		plan_step_restore(r, s, snap);
+		plan_step_restore(r, s, snap, NULL);
 	free(snap);
 }
 
