@@ -14,8 +14,6 @@
 #include "agent/prune.h"
 #include "common/log.h"
 
-/* ---- single actions ---- */
-
 static void
 act_ping(struct plan_run *r, struct plan_res *s)
 {
@@ -147,11 +145,8 @@ act_start(struct plan_run *r, struct plan_res *s)
 	}
 	if (plan_target_image(r, to, image, sizeof(image), s) != 0)
 		return;
-	if (r->password == NULL &&
-	    (r->password = agent_read_password(r->c, r->err, sizeof(r->err))) == NULL) {
-		plan_say(s, "failed", "metadb password: %s", r->err);
+	if (plan_password(r, s) != 0)
 		return;
-	}
 	spec = defaults_spec(r, image);
 	if (spec == NULL) {
 		plan_say(s, "failed", "%s", r->err);

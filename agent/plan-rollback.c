@@ -23,9 +23,6 @@
 #include "common/log.h"
 #include "common/version.h"
 
-/* ------------------------------------------------------------------ */
-/* Steps                                                               */
-
 static uint64_t
 snapshot_need_bytes(const struct backup_info *b)
 {

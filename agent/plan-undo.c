@@ -26,8 +26,6 @@ rollback_untouched(struct plan_run *r, const char *job)
 	       plan_fact_is(r, job, "metadb_at_target", "1");
 }
 
-/* ---- undo: the way back to where a rollback began ---- */
-
 /* An ODC never starts on a metadb of an older release: it would migrate it
  * forward (the hazard of a node of an HA deployment left out of its
  * rollback). The kept container of rollback `of` runs its old image; the
