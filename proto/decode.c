@@ -800,37 +800,6 @@ dec_reply(struct dc *c, const msgpack_object *f, struct proto_reply *m)
 	return PROTO_OK;
 }
 
-static uint32_t
-field_count(int type)
-{
-	switch (type) {
-	case PROTO_HELLO:
-		return 6;
-	case PROTO_WELCOME:
-		return 4;
-	case PROTO_HEARTBEAT:
-		return 8;
-	case PROTO_PROGRESS:
-		return 7;
-	case PROTO_RESULT:
-		return 12;
-	case PROTO_ACK:
-		return 5;
-	case PROTO_NACK:
-		return 7;
-	case PROTO_JOB:
-		return 9;
-	case PROTO_DISPATCH:
-		return 8;
-	case PROTO_REQUEST:
-		return 3;
-	case PROTO_REPLY:
-		return 4;
-	default:
-		return 0;
-	}
-}
-
 enum proto_err
 proto_decode_body(int type, const uint8_t *body, size_t len, struct proto_msg **out,
                   struct proto_error *err)
@@ -876,9 +845,9 @@ proto_decode_body(int type, const uint8_t *body, size_t len, struct proto_msg **
 		               otype(root));
 		goto out;
 	}
-	if (root->via.array.size != field_count(type)) {
+	if (root->via.array.size != proto_type_fields(type)) {
 		e = proto_fail(err, PROTO_E_SCHEMA, "%s body has %u fields, not %u", tname,
-		               root->via.array.size, field_count(type));
+		               root->via.array.size, proto_type_fields(type));
 		goto out;
 	}
 	f = root->via.array.ptr;

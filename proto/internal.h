@@ -26,4 +26,8 @@ enum proto_err proto_fail(struct proto_error *err, enum proto_err code, const ch
 
 bool proto_utf8_valid(const char *s, size_t n);
 
+/* How many fields a body of type has (the array of section 4); 0 for an
+ * unknown type. */
+uint32_t proto_type_fields(int type);
+
 #endif

@@ -7,22 +7,25 @@
 
 #include "proto/internal.h"
 
+/* Each type's name, largest body and number of body fields (the array of
+ * section 4 its body is; the encoder writes it, the decoder requires it). */
 static const struct {
 	int type;
 	const char *name;
 	size_t max_body;
+	uint32_t fields;
 } types[] = {
-    {PROTO_HELLO, "HELLO", 8192},
-    {PROTO_WELCOME, "WELCOME", 1024},
-    {PROTO_HEARTBEAT, "HEARTBEAT", 8192},
-    {PROTO_PROGRESS, "PROGRESS", 4096},
-    {PROTO_RESULT, "RESULT", 65536},
-    {PROTO_ACK, "ACK", 1024},
-    {PROTO_NACK, "NACK", 2048},
-    {PROTO_JOB, "JOB", 1048576},
-    {PROTO_DISPATCH, "DISPATCH", 1052672},
-    {PROTO_REQUEST, "REQUEST", 1052672},
-    {PROTO_REPLY, "REPLY", 16777216},
+    {PROTO_HELLO, "HELLO", 8192, 6},
+    {PROTO_WELCOME, "WELCOME", 1024, 4},
+    {PROTO_HEARTBEAT, "HEARTBEAT", 8192, 8},
+    {PROTO_PROGRESS, "PROGRESS", 4096, 7},
+    {PROTO_RESULT, "RESULT", 65536, 12},
+    {PROTO_ACK, "ACK", 1024, 5},
+    {PROTO_NACK, "NACK", 2048, 7},
+    {PROTO_JOB, "JOB", 1048576, 9},
+    {PROTO_DISPATCH, "DISPATCH", 1052672, 8},
+    {PROTO_REQUEST, "REQUEST", 1052672, 3},
+    {PROTO_REPLY, "REPLY", 16777216, 4},
 };
 
 static const char *const err_names[] = {
@@ -57,6 +60,15 @@ proto_type_max_body(int type)
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (types[i].type == type)
 			return types[i].max_body;
+	return 0;
+}
+
+uint32_t
+proto_type_fields(int type)
+{
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (types[i].type == type)
+			return types[i].fields;
 	return 0;
 }
 
