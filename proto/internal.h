@@ -26,6 +26,10 @@ enum proto_err proto_fail(struct proto_error *err, enum proto_err code, const ch
 
 bool proto_utf8_valid(const char *s, size_t n);
 
+/* Lower-case hex of p's n bytes into out, which holds 2n + 1 bytes (NUL
+ * included); returns out. */
+char *proto_hex(const uint8_t *p, size_t n, char *out);
+
 /* How many fields a body of type has (the array of section 4); 0 for an
  * unknown type. */
 uint32_t proto_type_fields(int type);

@@ -7,8 +7,8 @@
 
 static const char *const job_states[PROTO_JOB_STATES] = {"running", "paused", "succeeded",
                                                          "failed",  "halted", "aborted"};
-static const char *const job_stages[PROTO_JOB_STAGES] = {"quorum", "preflight", "canary",
-                                                         "batches", "done"};
+static const char *const job_stages[PROTO_JOB_STAGES] = {"quorum", "preflight", "canary", "batches",
+                                                         "done"};
 static const char *const host_states[PROTO_HOST_STATES] = {
     "pending", "preflight", "ready", "running", "succeeded", "failed", "skipped", "unreachable"};
 

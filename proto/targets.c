@@ -93,20 +93,6 @@ get_id_list(struct field_ctx *c, const msgpack_object *o, const char *f, const c
 	return PROTO_OK;
 }
 
-/* First 8 bytes of a hash as hex, for messages. */
-static const char *
-hash_prefix(const uint8_t h[PROTO_HASH_LEN], char out[17])
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (int i = 0; i < 8; i++) {
-		out[2 * i] = digits[h[i] >> 4];
-		out[2 * i + 1] = digits[h[i] & 15];
-	}
-	out[16] = '\0';
-	return out;
-}
-
 /* The JOB message's frame 3 (PROTOCOL.md section 4, JOB): read with section
  * 3's rules like a body, then matched against the decoded body's signed
  * count and root. On success the ids are in m's arena and m->u.job lists them. */
@@ -155,7 +141,7 @@ dec_target_list(struct proto_msg *m, const uint8_t *list, size_t llen, struct pr
 	if (memcmp(root, j->target_root, PROTO_HASH_LEN) != 0) {
 		e = field_bad(&c, PROTO_E_VALUE, "target_list", -1,
 		              "its Merkle root %s... is not the signed targets.root %s...",
-		              hash_prefix(root, h1), hash_prefix(j->target_root, h2));
+		              proto_hex(root, 8, h1), proto_hex(j->target_root, 8, h2));
 		goto out;
 	}
 	j->targets = ids;

@@ -36,13 +36,22 @@ static const char *const err_names[] = {
     "DENIED",   "INTERNAL",   "NOT_FOUND",      "CONFLICT",
 };
 
-const char *
-proto_type_name(int type)
+/* Index of type's row in types[], or -1 when the type is unknown. */
+static int
+type_row(int type)
 {
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (types[i].type == type)
-			return types[i].name;
-	return NULL;
+			return (int)i;
+	return -1;
+}
+
+const char *
+proto_type_name(int type)
+{
+	int r = type_row(type);
+
+	return r >= 0 ? types[r].name : NULL;
 }
 
 int
@@ -57,19 +66,17 @@ proto_type_from_name(const char *name)
 size_t
 proto_type_max_body(int type)
 {
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (types[i].type == type)
-			return types[i].max_body;
-	return 0;
+	int r = type_row(type);
+
+	return r >= 0 ? types[r].max_body : 0;
 }
 
 uint32_t
 proto_type_fields(int type)
 {
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (types[i].type == type)
-			return types[i].fields;
-	return 0;
+	int r = type_row(type);
+
+	return r >= 0 ? types[r].fields : 0;
 }
 
 bool
@@ -106,6 +113,19 @@ proto_fail(struct proto_error *err, enum proto_err code, const char *fmt, ...)
 		va_end(ap);
 	}
 	return code;
+}
+
+char *
+proto_hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return out;
 }
 
 uint64_t
