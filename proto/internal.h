@@ -1,5 +1,6 @@
-/* Internal to proto/: the arena that owns a decoded message, error helpers
- * and the per-type decoders shared by decode.c and receive.c. */
+/* Internal to proto/: the arena that owns a decoded message, the error
+ * helper, the type table's field counts, UTF-8 and hex helpers shared by
+ * the files of proto/ (field.h adds the decoders' field readers). */
 #ifndef ODC_PROTO_INTERNAL_H
 #define ODC_PROTO_INTERNAL_H
 
