@@ -327,6 +327,38 @@ dec_reply(struct field_ctx *c, const msgpack_object *f, struct proto_reply *m)
 	return PROTO_OK;
 }
 
+/* m's fields from its body's array f (its type's field count already
+ * checked), by the type's decoder: the mirror of encode.c's pack_body(). */
+static enum proto_err
+unpack_body(struct field_ctx *c, const msgpack_object *f, struct proto_msg *m)
+{
+	switch (m->type) {
+	case PROTO_HELLO:
+		return dec_hello(c, f, &m->u.hello);
+	case PROTO_WELCOME:
+		return dec_welcome(c, f, &m->u.welcome);
+	case PROTO_HEARTBEAT:
+		return dec_heartbeat(c, f, &m->u.heartbeat);
+	case PROTO_PROGRESS:
+		return dec_progress(c, f, &m->u.progress);
+	case PROTO_RESULT:
+		return dec_result(c, f, &m->u.result);
+	case PROTO_ACK:
+		return dec_ack(c, f, &m->u.ack, false);
+	case PROTO_NACK:
+		return dec_ack(c, f, &m->u.ack, true);
+	case PROTO_JOB:
+		return dec_job(c, f, &m->u.job);
+	case PROTO_DISPATCH:
+		return dec_dispatch(c, f, &m->u.dispatch);
+	case PROTO_REQUEST:
+		return dec_request(c, f, &m->u.request);
+	case PROTO_REPLY:
+		return dec_reply(c, f, &m->u.reply);
+	}
+	return proto_fail(c->err, PROTO_E_TYPE, "unknown message type");
+}
+
 enum proto_err
 proto_decode_body(int type, const uint8_t *body, size_t len, struct proto_msg **out,
                   struct proto_error *err)
@@ -365,7 +397,6 @@ proto_decode_body(int type, const uint8_t *body, size_t len, struct proto_msg **
 	c.a = m->arena;
 	c.err = err;
 	c.type = tname;
-	const msgpack_object *f;
 	const msgpack_object *root = &up.data;
 	if (root->type != MSGPACK_OBJECT_ARRAY) {
 		e = proto_fail(err, PROTO_E_SCHEMA, "%s body is %s, not an array", tname,
@@ -377,45 +408,7 @@ proto_decode_body(int type, const uint8_t *body, size_t len, struct proto_msg **
 		               root->via.array.size, proto_type_fields(type));
 		goto out;
 	}
-	f = root->via.array.ptr;
-	switch (type) {
-	case PROTO_HELLO:
-		e = dec_hello(&c, f, &m->u.hello);
-		break;
-	case PROTO_WELCOME:
-		e = dec_welcome(&c, f, &m->u.welcome);
-		break;
-	case PROTO_HEARTBEAT:
-		e = dec_heartbeat(&c, f, &m->u.heartbeat);
-		break;
-	case PROTO_PROGRESS:
-		e = dec_progress(&c, f, &m->u.progress);
-		break;
-	case PROTO_RESULT:
-		e = dec_result(&c, f, &m->u.result);
-		break;
-	case PROTO_ACK:
-		e = dec_ack(&c, f, &m->u.ack, false);
-		break;
-	case PROTO_NACK:
-		e = dec_ack(&c, f, &m->u.ack, true);
-		break;
-	case PROTO_JOB:
-		e = dec_job(&c, f, &m->u.job);
-		break;
-	case PROTO_DISPATCH:
-		e = dec_dispatch(&c, f, &m->u.dispatch);
-		break;
-	case PROTO_REQUEST:
-		e = dec_request(&c, f, &m->u.request);
-		break;
-	case PROTO_REPLY:
-		e = dec_reply(&c, f, &m->u.reply);
-		break;
-	default:
-		e = proto_fail(err, PROTO_E_TYPE, "unknown message type");
-		break;
-	}
+	e = unpack_body(&c, root->via.array.ptr, m);
 out:
 	msgpack_unpacked_destroy(&up);
 	if (e != PROTO_OK) {
