@@ -336,20 +336,15 @@ cmd_jobs(struct req *r)
 {
 	static const struct argspec spec[] = {
 	    {"state", JSON_STRING}, {"limit", JSON_INTEGER}, {NULL, 0}};
-	static const char *const valid[] = {"running", "paused", "succeeded",
-	                                    "failed",  "halted", "aborted"};
 	json_t *lim = json_object_get(r->args, "limit"), *ids, *out;
 	const char *state = arg_str(r->args, "state");
 	const char *states[2] = {state, NULL};
 	json_int_t limit = lim ? json_integer_value(lim) : 50;
 	int rc = check_args(r->args, spec, r->err, r->errlen);
-	bool known = state == NULL;
 
 	if (rc != 0)
 		return rc;
-	for (size_t i = 0; state != NULL && i < 6; i++)
-		known = known || strcmp(valid[i], state) == 0;
-	if (!known) {
+	if (state != NULL && proto_job_state_from_name(state) < 0) {
 		snprintf(r->err, r->errlen, "state: '%s' is not a job state", state);
 		return PROTO_E_VALUE;
 	}

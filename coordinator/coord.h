@@ -77,18 +77,34 @@ struct host {
 	size_t active_idx;
 };
 
-enum job_state { JOB_RUNNING, JOB_PAUSED, JOB_SUCCEEDED, JOB_FAILED, JOB_HALTED, JOB_ABORTED };
-enum job_stage { STAGE_QUORUM, STAGE_PREFLIGHT, STAGE_CANARY, STAGE_BATCHES, STAGE_DONE };
+/* A job's state, its stage and its targets' states are the control
+ * socket's (proto/proto.h, PROTOCOL.md 9.1: their words and which are
+ * final live there); these are the coordinator's names for the same values. */
+enum job_state {
+	JOB_RUNNING = PROTO_JOB_RUNNING,
+	JOB_PAUSED = PROTO_JOB_PAUSED,
+	JOB_SUCCEEDED = PROTO_JOB_SUCCEEDED,
+	JOB_FAILED = PROTO_JOB_FAILED,
+	JOB_HALTED = PROTO_JOB_HALTED,
+	JOB_ABORTED = PROTO_JOB_ABORTED
+};
+enum job_stage {
+	STAGE_QUORUM = PROTO_STAGE_QUORUM,
+	STAGE_PREFLIGHT = PROTO_STAGE_PREFLIGHT,
+	STAGE_CANARY = PROTO_STAGE_CANARY,
+	STAGE_BATCHES = PROTO_STAGE_BATCHES,
+	STAGE_DONE = PROTO_STAGE_DONE
+};
 enum jh_state {
-	JH_PENDING,
-	JH_PREFLIGHT,
-	JH_READY,
-	JH_RUNNING,
-	JH_SUCCEEDED,
-	JH_FAILED,
-	JH_SKIPPED,
-	JH_UNREACHABLE,
-	JH_COUNT
+	JH_PENDING = PROTO_HOST_PENDING,
+	JH_PREFLIGHT = PROTO_HOST_PREFLIGHT,
+	JH_READY = PROTO_HOST_READY,
+	JH_RUNNING = PROTO_HOST_RUNNING,
+	JH_SUCCEEDED = PROTO_HOST_SUCCEEDED,
+	JH_FAILED = PROTO_HOST_FAILED,
+	JH_SKIPPED = PROTO_HOST_SKIPPED,
+	JH_UNREACHABLE = PROTO_HOST_UNREACHABLE,
+	JH_COUNT = PROTO_HOST_STATES
 };
 
 /* One target of a job. */
@@ -380,9 +396,9 @@ json_t *jobs_summary_json(const struct job *j);
  * this job in this process's life, only the hosts changed after it. */
 json_t *jobs_detail_json(const struct job *j, uint64_t since);
 
-/* jobstate.c: the names of job and host states (the store's and the
- * control socket's words) and which are final. *_from_name: the value, or
- * -1 for a name that is none. */
+/* jobstate.c: proto's state words and finality (proto_job_state_name() and
+ * the rest) for the coordinator's enums; a name is "?" for a value out of
+ * range. *_from_name: the value, or -1 for a name that is none. */
 const char *jobstate_name(enum job_state s);
 const char *jobstate_stage_name(enum job_stage s);
 const char *jobstate_host_name(enum jh_state s);

@@ -451,11 +451,18 @@ load_job_row(void *ctx, const struct store_job *sj)
 int
 jobs_load(struct coord *co, char *err, size_t errlen)
 {
-	static const char *const states[] = {"running", "paused", "halted",
-	                                     "aborted", "failed", NULL};
+	const char *states[PROTO_JOB_STATES];
+	size_t n = 0;
 	struct job *list = NULL, *next;
 	struct load_ctx lc = {co, NULL, &list, err, errlen};
 
+	/* Jobs in every state but succeeded are read back; those that ended
+	 * stay only while a dispatch is in flight (below). The store's order
+	 * does not depend on this list's. */
+	for (int s = 0; s < PROTO_JOB_STATES; s++)
+		if (s != PROTO_JOB_SUCCEEDED)
+			states[n++] = proto_job_state_name(s);
+	states[n] = NULL;
 	if (store_jobs_each(co->store, states, load_job_row, &lc, err, errlen) != 0) {
 		for (; list != NULL; list = next) {
 			next = list->next;

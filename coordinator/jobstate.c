@@ -1,76 +1,68 @@
-/* The states of a job and of each of its hosts: their names (the store's
- * and the control socket's words, PROTOCOL.md 9.1) and which are final.
- * Shared by jobs.c, rollout.c and everything that shows a job, so that
- * none of them needs the others for a name. */
+/* The coordinator's side of a job's states: proto's words and finality
+ * (proto/states.c, PROTOCOL.md 9.1) for the coordinator's enums, and the
+ * rollout units of a job's targets. Shared by jobs.c, rollout.c and
+ * everything that shows a job, so that none of them needs the others. */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "coordinator/coord.h"
 
-static const char *const host_names[JH_COUNT] = {
-    "pending", "preflight", "ready", "running", "succeeded", "failed", "skipped", "unreachable"};
-static const char *const state_names[] = {"running", "paused", "succeeded",
-                                          "failed",  "halted", "aborted"};
-static const char *const stage_names[] = {"quorum", "preflight", "canary", "batches", "done"};
+_Static_assert(JH_COUNT == PROTO_HOST_STATES, "a target's states are proto's");
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-static int
-index_of(const char *const *names, size_t n, const char *s)
+/* A word, or "?" for a value that has none (a damaged value never prints
+ * as NULL). */
+static const char *
+or_unknown(const char *name)
 {
-	for (size_t i = 0; s != NULL && i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return (int)i;
-	return -1;
+	return name != NULL ? name : "?";
 }
 
 const char *
 jobstate_name(enum job_state s)
 {
-	return (unsigned)s < COUNT(state_names) ? state_names[s] : "?";
+	return or_unknown(proto_job_state_name((int)s));
 }
 
 const char *
 jobstate_stage_name(enum job_stage s)
 {
-	return (unsigned)s < COUNT(stage_names) ? stage_names[s] : "?";
+	return or_unknown(proto_job_stage_name((int)s));
 }
 
 const char *
 jobstate_host_name(enum jh_state s)
 {
-	return (unsigned)s < JH_COUNT ? host_names[s] : "?";
+	return or_unknown(proto_host_state_name((int)s));
 }
 
 int
 jobstate_from_name(const char *s)
 {
-	return index_of(state_names, COUNT(state_names), s);
+	return proto_job_state_from_name(s);
 }
 
 int
 jobstate_stage_from_name(const char *s)
 {
-	return index_of(stage_names, COUNT(stage_names), s);
+	return proto_job_stage_from_name(s);
 }
 
 int
 jobstate_host_from_name(const char *s)
 {
-	return index_of(host_names, JH_COUNT, s);
+	return proto_host_state_from_name(s);
 }
 
 bool
 jobstate_final(enum job_state s)
 {
-	return s != JOB_RUNNING && s != JOB_PAUSED;
+	return proto_job_state_final((int)s);
 }
 
 bool
 jobstate_host_final(enum jh_state s)
 {
-	return s == JH_SUCCEEDED || s == JH_FAILED || s == JH_SKIPPED || s == JH_UNREACHABLE;
+	return proto_host_state_final((int)s);
 }
 
 void

@@ -15,7 +15,7 @@
 static bool
 host_failed(const struct job_host *jh)
 {
-	return jh->state == JH_FAILED || jh->state == JH_UNREACHABLE;
+	return proto_host_state_failed((int)jh->state);
 }
 
 /* Units with a failed or unreachable target (a deployment fails as one). */
@@ -394,8 +394,8 @@ stage_canary(struct coord *co, struct job *j)
 			continue;
 		if (jh->state == JH_FAILED || jh->state == JH_UNREACHABLE) {
 			finish(co, j, JOB_HALTED, "coordinator", "canary %s %s%s%s: %s", jh->host,
-			       jh->state == JH_FAILED ? "failed" : "unreachable",
-			       *jh->failed_step ? " at " : "", jh->failed_step, jh->message);
+			       jobstate_host_name(jh->state), *jh->failed_step ? " at " : "",
+			       jh->failed_step, jh->message);
 			return WAIT;
 		}
 		left += !jobstate_host_final(jh->state);

@@ -148,183 +148,229 @@ pk_json(msgpack_packer *pk, const json_t *j)
 	}
 }
 
+/* The per-type encoders: each packs its message's fields, in the order of
+ * PROTOCOL.md section 4, after pack_body() has packed the array header
+ * (proto_type_fields()). They mirror decode.c's dec_* functions. Return 0,
+ * or -1 for a value that cannot be encoded. */
+static int
+enc_hello(msgpack_packer *pk, const struct proto_hello *h)
+{
+	pk_str(pk, h->host_id);
+	pk_str(pk, h->agent_version);
+	pk_bin(pk, h->incarnation, PROTO_INCARN_LEN);
+	pk_kv(pk, h->labels, h->n_labels);
+	msgpack_pack_array(pk, h->n_capabilities);
+	for (size_t i = 0; i < h->n_capabilities; i++)
+		pk_str(pk, h->capabilities[i]);
+	msgpack_pack_uint64(pk, h->sent_ms);
+	return 0;
+}
+
+static int
+enc_welcome(msgpack_packer *pk, const struct proto_welcome *w)
+{
+	pk_str(pk, w->coordinator_id);
+	msgpack_pack_uint64(pk, w->heartbeat_ms);
+	msgpack_pack_uint64(pk, w->lost_after);
+	msgpack_pack_uint64(pk, w->now_ms);
+	return 0;
+}
+
+/* HEARTBEAT's optional rows (odc, job, metadb) are nil when absent. */
+static int
+enc_heartbeat(msgpack_packer *pk, const struct proto_heartbeat *h)
+{
+	pk_str(pk, h->host_id);
+	pk_bin(pk, h->incarnation, PROTO_INCARN_LEN);
+	msgpack_pack_uint64(pk, h->seq);
+	msgpack_pack_uint64(pk, h->sent_ms);
+	if (h->has_odc) {
+		msgpack_pack_array(pk, 6);
+		pk_str(pk, h->odc.container_id);
+		pk_str(pk, h->odc.name);
+		pk_str(pk, h->odc.image);
+		pk_str(pk, h->odc.state);
+		pk_str(pk, h->odc.health);
+		pk_str(pk, h->odc.version);
+	} else {
+		msgpack_pack_nil(pk);
+	}
+	if (h->has_job) {
+		msgpack_pack_array(pk, 2);
+		pk_str(pk, h->job_id);
+		pk_str(pk, h->job_step);
+	} else {
+		msgpack_pack_nil(pk);
+	}
+	msgpack_pack_array(pk, h->n_disks);
+	for (size_t i = 0; i < h->n_disks; i++) {
+		msgpack_pack_array(pk, 3);
+		pk_str(pk, h->disks[i].path);
+		msgpack_pack_uint64(pk, h->disks[i].free_bytes);
+		msgpack_pack_uint64(pk, h->disks[i].total_bytes);
+	}
+	if (h->has_metadb) {
+		msgpack_pack_array(pk, 5);
+		pk_str(pk, h->metadb.host);
+		msgpack_pack_uint64(pk, h->metadb.port);
+		pk_str(pk, h->metadb.tenant);
+		pk_str(pk, h->metadb.cluster);
+		pk_str(pk, h->metadb.database);
+	} else {
+		msgpack_pack_nil(pk);
+	}
+	return 0;
+}
+
+static int
+enc_progress(msgpack_packer *pk, const struct proto_progress *p)
+{
+	pk_str(pk, p->job_id);
+	pk_str(pk, p->host_id);
+	pk_str(pk, p->step);
+	pk_str(pk, p->status);
+	msgpack_pack_uint64(pk, p->at_ms);
+	msgpack_pack_uint64(pk, p->percent);
+	pk_str(pk, p->message);
+	return 0;
+}
+
+static int
+enc_result(msgpack_packer *pk, const struct proto_result *r)
+{
+	pk_str(pk, r->job_id);
+	pk_str(pk, r->host_id);
+	pk_str(pk, r->step);
+	pk_str(pk, r->status);
+	msgpack_pack_int64(pk, r->exit_code);
+	msgpack_pack_uint64(pk, r->started_ms);
+	msgpack_pack_uint64(pk, r->duration_ms);
+	pk_str(pk, r->message);
+	pk_str(pk, r->output_tail);
+	pk_kv(pk, r->data, r->n_data);
+	pk_bool(pk, r->final);
+	pk_bin(pk, r->incarnation, PROTO_INCARN_LEN);
+	return 0;
+}
+
+/* ACK and NACK share their first five fields; code and message are NACK's. */
+static int
+enc_ack(msgpack_packer *pk, const struct proto_ack *a, bool nack)
+{
+	msgpack_pack_uint64(pk, a->ref_type);
+	pk_str(pk, a->job_id);
+	pk_str(pk, a->host_id);
+	pk_str(pk, a->step);
+	pk_bin(pk, a->nonce, a->nonce_len);
+	if (nack) {
+		msgpack_pack_uint64(pk, a->code);
+		pk_str(pk, a->message);
+	}
+	return 0;
+}
+
+/* A JOB body: its targets as the signed count and root (the list itself is
+ * frame 3, pack_targets()). */
+static int
+enc_job(msgpack_packer *pk, const struct proto_job *j)
+{
+	const struct proto_policy *p = &j->policy;
+
+	pk_str(pk, j->job_id);
+	pk_str(pk, j->action);
+	pk_kv(pk, j->params, j->n_params);
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint64(pk, j->target_count);
+	pk_bin(pk, j->target_root, PROTO_HASH_LEN);
+	msgpack_pack_array(pk, 8);
+	msgpack_pack_uint64(pk, p->canary);
+	msgpack_pack_uint64(pk, p->batch);
+	pk_bool(pk, p->batch_pct);
+	msgpack_pack_uint64(pk, p->budget);
+	pk_bool(pk, p->budget_pct);
+	msgpack_pack_uint64(pk, p->quorum_pct);
+	msgpack_pack_uint64(pk, p->step_deadline_s);
+	msgpack_pack_uint64(pk, p->job_deadline_s);
+	msgpack_pack_uint64(pk, j->created_ms);
+	msgpack_pack_uint64(pk, j->expires_ms);
+	pk_str(pk, j->operator_name);
+	pk_str(pk, j->reason);
+	return 0;
+}
+
+static int
+enc_dispatch(msgpack_packer *pk, const struct proto_dispatch *d)
+{
+	pk_bin(pk, d->job_bytes, d->job_len);
+	pk_bin(pk, d->job_sig, PROTO_SIGFRAME_LEN);
+	pk_str(pk, d->host_id);
+	pk_str(pk, d->phase);
+	msgpack_pack_uint64(pk, d->not_before_ms);
+	msgpack_pack_uint64(pk, d->expires_ms);
+	pk_bin(pk, d->nonce, PROTO_NONCE_LEN);
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint64(pk, d->proof_index);
+	msgpack_pack_array(pk, d->proof_len);
+	for (size_t i = 0; i < d->proof_len; i++)
+		pk_bin(pk, d->proof[i], PROTO_HASH_LEN);
+	return 0;
+}
+
+/* REQUEST: no args is an empty map; args that are not an object are refused. */
+static int
+enc_request(msgpack_packer *pk, const struct proto_request *r)
+{
+	msgpack_pack_uint64(pk, r->request_id);
+	pk_str(pk, r->command);
+	if (r->args == NULL)
+		return msgpack_pack_map(pk, 0);
+	if (!json_is_object(r->args))
+		return -1;
+	return pk_json(pk, r->args);
+}
+
+/* REPLY: no body is nil. */
+static int
+enc_reply(msgpack_packer *pk, const struct proto_reply *r)
+{
+	msgpack_pack_uint64(pk, r->request_id);
+	msgpack_pack_uint64(pk, r->code);
+	pk_str(pk, r->message);
+	if (r->body == NULL)
+		return msgpack_pack_nil(pk);
+	return pk_json(pk, r->body);
+}
+
+/* m's body: the array of its type's fields (proto_type_fields()), then the
+ * fields by the type's encoder. Returns 0, -1 when a value cannot be
+ * encoded or the type is unknown. */
 static int
 pack_body(msgpack_packer *pk, const struct proto_msg *m)
 {
+	msgpack_pack_array(pk, proto_type_fields(m->type));
 	switch (m->type) {
-	case PROTO_HELLO: {
-		const struct proto_hello *h = &m->u.hello;
-		msgpack_pack_array(pk, 6);
-		pk_str(pk, h->host_id);
-		pk_str(pk, h->agent_version);
-		pk_bin(pk, h->incarnation, PROTO_INCARN_LEN);
-		pk_kv(pk, h->labels, h->n_labels);
-		msgpack_pack_array(pk, h->n_capabilities);
-		for (size_t i = 0; i < h->n_capabilities; i++)
-			pk_str(pk, h->capabilities[i]);
-		msgpack_pack_uint64(pk, h->sent_ms);
-		return 0;
-	}
-	case PROTO_WELCOME: {
-		const struct proto_welcome *w = &m->u.welcome;
-		msgpack_pack_array(pk, 4);
-		pk_str(pk, w->coordinator_id);
-		msgpack_pack_uint64(pk, w->heartbeat_ms);
-		msgpack_pack_uint64(pk, w->lost_after);
-		msgpack_pack_uint64(pk, w->now_ms);
-		return 0;
-	}
-	case PROTO_HEARTBEAT: {
-		const struct proto_heartbeat *h = &m->u.heartbeat;
-		msgpack_pack_array(pk, 8);
-		pk_str(pk, h->host_id);
-		pk_bin(pk, h->incarnation, PROTO_INCARN_LEN);
-		msgpack_pack_uint64(pk, h->seq);
-		msgpack_pack_uint64(pk, h->sent_ms);
-		if (h->has_odc) {
-			msgpack_pack_array(pk, 6);
-			pk_str(pk, h->odc.container_id);
-			pk_str(pk, h->odc.name);
-			pk_str(pk, h->odc.image);
-			pk_str(pk, h->odc.state);
-			pk_str(pk, h->odc.health);
-			pk_str(pk, h->odc.version);
-		} else {
-			msgpack_pack_nil(pk);
-		}
-		if (h->has_job) {
-			msgpack_pack_array(pk, 2);
-			pk_str(pk, h->job_id);
-			pk_str(pk, h->job_step);
-		} else {
-			msgpack_pack_nil(pk);
-		}
-		msgpack_pack_array(pk, h->n_disks);
-		for (size_t i = 0; i < h->n_disks; i++) {
-			msgpack_pack_array(pk, 3);
-			pk_str(pk, h->disks[i].path);
-			msgpack_pack_uint64(pk, h->disks[i].free_bytes);
-			msgpack_pack_uint64(pk, h->disks[i].total_bytes);
-		}
-		if (h->has_metadb) {
-			msgpack_pack_array(pk, 5);
-			pk_str(pk, h->metadb.host);
-			msgpack_pack_uint64(pk, h->metadb.port);
-			pk_str(pk, h->metadb.tenant);
-			pk_str(pk, h->metadb.cluster);
-			pk_str(pk, h->metadb.database);
-		} else {
-			msgpack_pack_nil(pk);
-		}
-		return 0;
-	}
-	case PROTO_PROGRESS: {
-		const struct proto_progress *p = &m->u.progress;
-		msgpack_pack_array(pk, 7);
-		pk_str(pk, p->job_id);
-		pk_str(pk, p->host_id);
-		pk_str(pk, p->step);
-		pk_str(pk, p->status);
-		msgpack_pack_uint64(pk, p->at_ms);
-		msgpack_pack_uint64(pk, p->percent);
-		pk_str(pk, p->message);
-		return 0;
-	}
-	case PROTO_RESULT: {
-		const struct proto_result *r = &m->u.result;
-		msgpack_pack_array(pk, 12);
-		pk_str(pk, r->job_id);
-		pk_str(pk, r->host_id);
-		pk_str(pk, r->step);
-		pk_str(pk, r->status);
-		msgpack_pack_int64(pk, r->exit_code);
-		msgpack_pack_uint64(pk, r->started_ms);
-		msgpack_pack_uint64(pk, r->duration_ms);
-		pk_str(pk, r->message);
-		pk_str(pk, r->output_tail);
-		pk_kv(pk, r->data, r->n_data);
-		pk_bool(pk, r->final);
-		pk_bin(pk, r->incarnation, PROTO_INCARN_LEN);
-		return 0;
-	}
+	case PROTO_HELLO:
+		return enc_hello(pk, &m->u.hello);
+	case PROTO_WELCOME:
+		return enc_welcome(pk, &m->u.welcome);
+	case PROTO_HEARTBEAT:
+		return enc_heartbeat(pk, &m->u.heartbeat);
+	case PROTO_PROGRESS:
+		return enc_progress(pk, &m->u.progress);
+	case PROTO_RESULT:
+		return enc_result(pk, &m->u.result);
 	case PROTO_ACK:
-	case PROTO_NACK: {
-		const struct proto_ack *a = &m->u.ack;
-		msgpack_pack_array(pk, m->type == PROTO_ACK ? 5 : 7);
-		msgpack_pack_uint64(pk, a->ref_type);
-		pk_str(pk, a->job_id);
-		pk_str(pk, a->host_id);
-		pk_str(pk, a->step);
-		pk_bin(pk, a->nonce, a->nonce_len);
-		if (m->type == PROTO_NACK) {
-			msgpack_pack_uint64(pk, a->code);
-			pk_str(pk, a->message);
-		}
-		return 0;
-	}
-	case PROTO_JOB: {
-		const struct proto_job *j = &m->u.job;
-		const struct proto_policy *p = &j->policy;
-		msgpack_pack_array(pk, 9);
-		pk_str(pk, j->job_id);
-		pk_str(pk, j->action);
-		pk_kv(pk, j->params, j->n_params);
-		msgpack_pack_array(pk, 2);
-		msgpack_pack_uint64(pk, j->target_count);
-		pk_bin(pk, j->target_root, PROTO_HASH_LEN);
-		msgpack_pack_array(pk, 8);
-		msgpack_pack_uint64(pk, p->canary);
-		msgpack_pack_uint64(pk, p->batch);
-		pk_bool(pk, p->batch_pct);
-		msgpack_pack_uint64(pk, p->budget);
-		pk_bool(pk, p->budget_pct);
-		msgpack_pack_uint64(pk, p->quorum_pct);
-		msgpack_pack_uint64(pk, p->step_deadline_s);
-		msgpack_pack_uint64(pk, p->job_deadline_s);
-		msgpack_pack_uint64(pk, j->created_ms);
-		msgpack_pack_uint64(pk, j->expires_ms);
-		pk_str(pk, j->operator_name);
-		pk_str(pk, j->reason);
-		return 0;
-	}
-	case PROTO_DISPATCH: {
-		const struct proto_dispatch *d = &m->u.dispatch;
-		msgpack_pack_array(pk, 8);
-		pk_bin(pk, d->job_bytes, d->job_len);
-		pk_bin(pk, d->job_sig, PROTO_SIGFRAME_LEN);
-		pk_str(pk, d->host_id);
-		pk_str(pk, d->phase);
-		msgpack_pack_uint64(pk, d->not_before_ms);
-		msgpack_pack_uint64(pk, d->expires_ms);
-		pk_bin(pk, d->nonce, PROTO_NONCE_LEN);
-		msgpack_pack_array(pk, 2);
-		msgpack_pack_uint64(pk, d->proof_index);
-		msgpack_pack_array(pk, d->proof_len);
-		for (size_t i = 0; i < d->proof_len; i++)
-			pk_bin(pk, d->proof[i], PROTO_HASH_LEN);
-		return 0;
-	}
-	case PROTO_REQUEST: {
-		const struct proto_request *r = &m->u.request;
-		msgpack_pack_array(pk, 3);
-		msgpack_pack_uint64(pk, r->request_id);
-		pk_str(pk, r->command);
-		if (r->args == NULL)
-			return msgpack_pack_map(pk, 0);
-		if (!json_is_object(r->args))
-			return -1;
-		return pk_json(pk, r->args);
-	}
-	case PROTO_REPLY: {
-		const struct proto_reply *r = &m->u.reply;
-		msgpack_pack_array(pk, 4);
-		msgpack_pack_uint64(pk, r->request_id);
-		msgpack_pack_uint64(pk, r->code);
-		pk_str(pk, r->message);
-		if (r->body == NULL)
-			return msgpack_pack_nil(pk);
-		return pk_json(pk, r->body);
-	}
+		return enc_ack(pk, &m->u.ack, false);
+	case PROTO_NACK:
+		return enc_ack(pk, &m->u.ack, true);
+	case PROTO_JOB:
+		return enc_job(pk, &m->u.job);
+	case PROTO_DISPATCH:
+		return enc_dispatch(pk, &m->u.dispatch);
+	case PROTO_REQUEST:
+		return enc_request(pk, &m->u.request);
+	case PROTO_REPLY:
+		return enc_reply(pk, &m->u.reply);
 	}
 	return -1;
 }

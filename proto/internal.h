@@ -1,5 +1,6 @@
-/* Internal to proto/: the arena that owns a decoded message, error helpers
- * and the per-type decoders shared by decode.c and receive.c. */
+/* Internal to proto/: the arena that owns a decoded message, the error
+ * helper, the type table's field counts, UTF-8 and hex helpers shared by
+ * the files of proto/ (field.h adds the decoders' field readers). */
 #ifndef ODC_PROTO_INTERNAL_H
 #define ODC_PROTO_INTERNAL_H
 
@@ -25,5 +26,13 @@ enum proto_err proto_fail(struct proto_error *err, enum proto_err code, const ch
     __attribute__((format(printf, 3, 4)));
 
 bool proto_utf8_valid(const char *s, size_t n);
+
+/* Lower-case hex of p's n bytes into out, which holds 2n + 1 bytes (NUL
+ * included); returns out. */
+char *proto_hex(const uint8_t *p, size_t n, char *out);
+
+/* How many fields a body of type has (the array of section 4); 0 for an
+ * unknown type. */
+uint32_t proto_type_fields(int type);
 
 #endif

@@ -465,6 +465,57 @@ bool proto_valid_path(const char *s);
  * //"), or NULL when it is a valid path. */
 const char *proto_path_problem(const char *s);
 
+/* ---- job, stage and target states (PROTOCOL.md 9.1) ---- */
+
+/* A job's state, its rollout stage and each target's state: the values the
+ * coordinator keeps and the words ("halted") it stores and the control
+ * socket sends. Never renumber: the coordinator sizes arrays by them. */
+enum proto_job_state {
+	PROTO_JOB_RUNNING,
+	PROTO_JOB_PAUSED,
+	PROTO_JOB_SUCCEEDED,
+	PROTO_JOB_FAILED,
+	PROTO_JOB_HALTED,
+	PROTO_JOB_ABORTED,
+};
+#define PROTO_JOB_STATES (PROTO_JOB_ABORTED + 1)
+enum proto_job_stage {
+	PROTO_STAGE_QUORUM,
+	PROTO_STAGE_PREFLIGHT,
+	PROTO_STAGE_CANARY,
+	PROTO_STAGE_BATCHES,
+	PROTO_STAGE_DONE,
+};
+#define PROTO_JOB_STAGES (PROTO_STAGE_DONE + 1)
+enum proto_host_state {
+	PROTO_HOST_PENDING,
+	PROTO_HOST_PREFLIGHT,
+	PROTO_HOST_READY,
+	PROTO_HOST_RUNNING,
+	PROTO_HOST_SUCCEEDED,
+	PROTO_HOST_FAILED,
+	PROTO_HOST_SKIPPED,
+	PROTO_HOST_UNREACHABLE,
+};
+#define PROTO_HOST_STATES (PROTO_HOST_UNREACHABLE + 1)
+
+/* The word for a value (static); NULL for a value out of range. */
+const char *proto_job_state_name(int s);
+const char *proto_job_stage_name(int s);
+const char *proto_host_state_name(int s);
+/* The value of a word; -1 for NULL or a word that is none. */
+int proto_job_state_from_name(const char *name);
+int proto_job_stage_from_name(const char *name);
+int proto_host_state_from_name(const char *name);
+/* Final states never change again: a job that ended (succeeded, failed,
+ * halted, aborted); a target that succeeded, failed, was skipped or is
+ * unreachable. False for -1 and other values out of range. */
+bool proto_job_state_final(int s);
+bool proto_host_state_final(int s);
+/* Whether a target's state counts against the failure budget (failed,
+ * unreachable). */
+bool proto_host_state_failed(int s);
+
 /* Milliseconds since the epoch, from CLOCK_REALTIME. */
 uint64_t proto_now_ms(void);
 

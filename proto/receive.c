@@ -37,19 +37,6 @@ trusted(const struct proto_ctx *ctx, int type, const uint8_t *pk)
 	return ctx->trusted(ctx->trust_ctx, type, pk);
 }
 
-static char *
-hex8(const uint8_t *pk, char out[17])
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (int i = 0; i < 8; i++) {
-		out[2 * i] = digits[pk[i] >> 4];
-		out[2 * i + 1] = digits[pk[i] & 15];
-	}
-	out[16] = '\0';
-	return out;
-}
-
 size_t
 proto_frame_limit(enum proto_receiver r)
 {
@@ -96,7 +83,7 @@ dispatch_admit(struct proto_msg *m, const struct proto_ctx *ctx, struct proto_er
 	if (!trusted(ctx, PROTO_JOB, d->job_sig))
 		return proto_fail(err, PROTO_E_UNKNOWN_KEY,
 		                  "DISPATCH.job_sig: key %s... is not a trusted operator key",
-		                  hex8(d->job_sig, kh));
+		                  proto_hex(d->job_sig, 8, kh));
 	if (proto_verify_body(PROTO_JOB, d->job_bytes, d->job_len, d->job_sig) != 0)
 		return proto_fail(err, PROTO_E_BAD_SIGNATURE,
 		                  "DISPATCH.job_sig: the operator's signature does not verify");
@@ -229,7 +216,7 @@ proto_receive(const struct proto_frame *frames, size_t nframes, const struct pro
 		if (!trusted(ctx, type, frames[2].data))
 			return proto_fail(err, PROTO_E_UNKNOWN_KEY,
 			                  "%s signed by key %s..., which is not trusted for it",
-			                  proto_type_name(type), hex8(frames[2].data, kh));
+			                  proto_type_name(type), proto_hex(frames[2].data, 8, kh));
 		if (proto_verify_body(type, frames[1].data, frames[1].len, frames[2].data) != 0)
 			return proto_fail(err, PROTO_E_BAD_SIGNATURE,
 			                  "%s signature does not verify", proto_type_name(type));

@@ -7,22 +7,25 @@
 
 #include "proto/internal.h"
 
+/* Each type's name, largest body and number of body fields (the array of
+ * section 4 its body is; the encoder writes it, the decoder requires it). */
 static const struct {
 	int type;
 	const char *name;
 	size_t max_body;
+	uint32_t fields;
 } types[] = {
-    {PROTO_HELLO, "HELLO", 8192},
-    {PROTO_WELCOME, "WELCOME", 1024},
-    {PROTO_HEARTBEAT, "HEARTBEAT", 8192},
-    {PROTO_PROGRESS, "PROGRESS", 4096},
-    {PROTO_RESULT, "RESULT", 65536},
-    {PROTO_ACK, "ACK", 1024},
-    {PROTO_NACK, "NACK", 2048},
-    {PROTO_JOB, "JOB", 1048576},
-    {PROTO_DISPATCH, "DISPATCH", 1052672},
-    {PROTO_REQUEST, "REQUEST", 1052672},
-    {PROTO_REPLY, "REPLY", 16777216},
+    {PROTO_HELLO, "HELLO", 8192, 6},
+    {PROTO_WELCOME, "WELCOME", 1024, 4},
+    {PROTO_HEARTBEAT, "HEARTBEAT", 8192, 8},
+    {PROTO_PROGRESS, "PROGRESS", 4096, 7},
+    {PROTO_RESULT, "RESULT", 65536, 12},
+    {PROTO_ACK, "ACK", 1024, 5},
+    {PROTO_NACK, "NACK", 2048, 7},
+    {PROTO_JOB, "JOB", 1048576, 9},
+    {PROTO_DISPATCH, "DISPATCH", 1052672, 8},
+    {PROTO_REQUEST, "REQUEST", 1052672, 3},
+    {PROTO_REPLY, "REPLY", 16777216, 4},
 };
 
 static const char *const err_names[] = {
@@ -33,13 +36,22 @@ static const char *const err_names[] = {
     "DENIED",   "INTERNAL",   "NOT_FOUND",      "CONFLICT",
 };
 
-const char *
-proto_type_name(int type)
+/* Index of type's row in types[], or -1 when the type is unknown. */
+static int
+type_row(int type)
 {
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (types[i].type == type)
-			return types[i].name;
-	return NULL;
+			return (int)i;
+	return -1;
+}
+
+const char *
+proto_type_name(int type)
+{
+	int r = type_row(type);
+
+	return r >= 0 ? types[r].name : NULL;
 }
 
 int
@@ -54,10 +66,17 @@ proto_type_from_name(const char *name)
 size_t
 proto_type_max_body(int type)
 {
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (types[i].type == type)
-			return types[i].max_body;
-	return 0;
+	int r = type_row(type);
+
+	return r >= 0 ? types[r].max_body : 0;
+}
+
+uint32_t
+proto_type_fields(int type)
+{
+	int r = type_row(type);
+
+	return r >= 0 ? types[r].fields : 0;
 }
 
 bool
@@ -94,6 +113,19 @@ proto_fail(struct proto_error *err, enum proto_err code, const char *fmt, ...)
 		va_end(ap);
 	}
 	return code;
+}
+
+char *
+proto_hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return out;
 }
 
 uint64_t

@@ -36,11 +36,37 @@ const struct ctl_cmd cmd_exec_entry = {
     cmd_exec_exec,
 };
 
+/* The actions that have a command of their own (odcctl rollback, undo,
+ * prune); exec runs every other action of proto's table (actions.c). */
+static bool
+cmd_exec_own_command(const char *action)
+{
+	static const char *const own[] = {"rollback", "undo", "prune"};
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (strcmp(own[i], action) == 0)
+			return true;
+	return false;
+}
+
+/* The actions exec runs, in the table's order and separated by spaces
+ * ("ping status preflight stop start logs backup"), into out. */
+static void
+cmd_exec_actions(char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < proto_action_count() && n < outlen; i++) {
+		const char *a = proto_action_name(i);
+		if (!cmd_exec_own_command(a))
+			n += (size_t)snprintf(out + n, outlen - n, "%s%s", n ? " " : "", a);
+	}
+}
+
 static int
 cmd_exec_exec(struct ctl *c, int argc, char **argv)
 {
-	static const char *const actions[] = {"ping",  "status", "preflight", "stop",
-	                                      "start", "logs",   "backup"};
 	static const struct option opts[] = {
 	    CTL_COMMON_OPTIONS,
 	    CTL_SELECTOR_OPTIONS,
@@ -53,29 +79,22 @@ cmd_exec_exec(struct ctl *c, int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct submit s = {0};
+	char actions[PROTO_ACTIONS_MAX * 33], what[sizeof(actions) + 16];
 	int ret;
-	bool known = false;
 
+	cmd_exec_actions(actions, sizeof(actions));
+	snprintf(what, sizeof(what), "ACTION (%s)", actions);
 	if ((ret = submit_getopt(c, &cmd_exec_entry, argc, argv, opts, &s)) >= 0)
 		goto out;
-	if ((ret = ctl_operands(c, argc, argv, 1, 1,
-	                        "ACTION (ping status preflight stop start logs backup)")) != 0)
+	if ((ret = ctl_operands(c, argc, argv, 1, 1, what)) != 0)
 		goto out;
 	s.action = argv[optind];
-	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-		if (strcmp(actions[i], s.action) == 0)
-			known = true;
-	if (!known) {
-		if (strcmp(s.action, "rollback") == 0 || strcmp(s.action, "undo") == 0 ||
-		    strcmp(s.action, "prune") == 0)
-			ret = ctl_usage_error(c, "%s has its own command: odcctl %s", s.action,
-			                      s.action);
-		else
-			ret =
-			    ctl_usage_error(c,
-			                    "unknown action '%s' (ping status preflight stop start "
-			                    "logs backup)",
-			                    s.action);
+	if (cmd_exec_own_command(s.action)) {
+		ret = ctl_usage_error(c, "%s has its own command: odcctl %s", s.action, s.action);
+		goto out;
+	}
+	if (proto_action_index(s.action) < 0) {
+		ret = ctl_usage_error(c, "unknown action '%s' (%s)", s.action, actions);
 		goto out;
 	}
 	ret = submit_run(c, &s, NULL, 0);

@@ -1,6 +1,4 @@
 /* odcctl jobs: the latest jobs, newest first. */
-#include <string.h>
-
 #include "coordinator/ctl/ctl.h"
 
 static int cmd_jobs_exec(struct ctl *, int, char **);
@@ -29,15 +27,13 @@ cmd_jobs_table(const json_t *body)
 
 	json_array_foreach(jobs, i, j)
 	{
-		const json_t *n = json_object_get(j, "counts");
-		long long done = ji(n, "succeeded", 0) + ji(n, "failed", 0) + ji(n, "skipped", 0) +
-		                 ji(n, "unreachable", 0);
-		long long sub = ji(j, "submitted_ms", -1);
+		long long done, failed, sub = ji(j, "submitted_ms", -1);
 		char d[48], f[24], age[16];
 		const char *cells[8];
 
+		out_done_failed(j, &done, &failed);
 		snprintf(d, sizeof(d), "%lld/%lld", done, ji(j, "targets", 0));
-		snprintf(f, sizeof(f), "%lld", ji(n, "failed", 0) + ji(n, "unreachable", 0));
+		snprintf(f, sizeof(f), "%lld", failed);
 		out_age(sub >= 0 && (uint64_t)sub < now ? now - (uint64_t)sub : 0, age,
 		        sizeof(age));
 		cells[0] = js(j, "job_id");
@@ -58,8 +54,6 @@ cmd_jobs_table(const json_t *body)
 static int
 cmd_jobs_exec(struct ctl *c, int argc, char **argv)
 {
-	static const char *const states[] = {"running", "paused", "succeeded",
-	                                     "failed",  "halted", "aborted"};
 	static const struct option opts[] = {
 	    CTL_COMMON_OPTIONS,
 	    {"state", required_argument, NULL, CTL_OPT_STATE},
@@ -69,7 +63,6 @@ cmd_jobs_exec(struct ctl *c, int argc, char **argv)
 	const char *state = NULL;
 	uint64_t limit = 0;
 	json_t *args, *body = NULL;
-	bool ok;
 	int ch, ret;
 
 	while ((ch = ctl_getopt(c, &cmd_jobs_entry, argc, argv, opts)) != CTL_OPT_END) {
@@ -77,10 +70,7 @@ cmd_jobs_exec(struct ctl *c, int argc, char **argv)
 		case CTL_OPT_HELP:
 			return CTL_EXIT_OK;
 		case CTL_OPT_STATE:
-			ok = false;
-			for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-				ok = ok || strcmp(states[i], optarg) == 0;
-			if (!ok)
+			if (proto_job_state_from_name(optarg) < 0)
 				return ctl_usage_error(
 				    c,
 				    "--state %s: expected running, paused, succeeded, "

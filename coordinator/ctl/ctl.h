@@ -273,10 +273,11 @@ bool jnull(const json_t *o, const char *key);
 char *out_counts(const json_t *job, char *out, size_t outlen);
 /* Prints the job summary block of a `job` (or submit) body. */
 void out_job_header(const json_t *job);
-/* Host states that are final for a job's host. */
-bool out_host_final(const char *state);
-/* Job states that are final. */
+/* Whether a job's state word is a final one (proto_job_state_final). */
 bool out_job_final(const char *state);
+/* A job body's targets that are done (in a final state) and that failed
+ * (their state counts against the failure budget), from its counts. */
+void out_done_failed(const json_t *job, long long *done, long long *failed);
 
 /* ---- client.c: the control socket ---- */
 

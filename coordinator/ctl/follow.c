@@ -48,13 +48,10 @@ follow_cut(char *s, size_t width)
 static void
 follow_bar_line(const json_t *job, char *out, size_t outlen)
 {
-	const json_t *counts = json_object_get(job, "counts");
-	long long total = ji(job, "targets", 0);
-	long long done = ji(counts, "succeeded", 0) + ji(counts, "failed", 0) +
-	                 ji(counts, "skipped", 0) + ji(counts, "unreachable", 0);
-	long long failed = ji(counts, "failed", 0) + ji(counts, "unreachable", 0);
+	long long total = ji(job, "targets", 0), done, failed;
 	char bar[64], batch[32] = "";
 
+	out_done_failed(job, &done, &failed);
 	if (ji(job, "batch", 0) > 0)
 		snprintf(batch, sizeof(batch), " (batch %lld)", ji(job, "batch", 0));
 	out_bar(done > 0 ? (uint64_t)done : 0, total > 0 ? (uint64_t)total : 0, 20, bar,
@@ -68,10 +65,13 @@ follow_bar_line(const json_t *job, char *out, size_t outlen)
 static int
 follow_rank(const char *state)
 {
-	static const char *const order[] = {"running", "preflight", "failed", "unreachable",
-	                                    "ready",   "succeeded", "skipped"};
+	static const enum proto_host_state order[] = {
+	    PROTO_HOST_RUNNING, PROTO_HOST_PREFLIGHT, PROTO_HOST_FAILED, PROTO_HOST_UNREACHABLE,
+	    PROTO_HOST_READY,   PROTO_HOST_SUCCEEDED, PROTO_HOST_SKIPPED};
+	int s = proto_host_state_from_name(state);
+
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-		if (strcmp(order[i], state) == 0)
+		if ((int)order[i] == s)
 			return (int)i;
 	return -1;
 }
@@ -180,7 +180,8 @@ follow_log_host(const json_t *p, const json_t *h)
 	    follow_same(p, h, "step") && follow_same(p, h, "failed_step") &&
 	    follow_same(p, h, "message"))
 		return;
-	if (p == NULL && strcmp(js(h, "state"), "pending") == 0 && step[0] == '\0')
+	if (p == NULL && proto_host_state_from_name(js(h, "state")) == PROTO_HOST_PENDING &&
+	    step[0] == '\0')
 		return;
 	n = (size_t)snprintf(line, sizeof(line), "%s %s", js(h, "host"), js(h, "state"));
 	if (step[0] != '\0' && n < sizeof(line))
@@ -262,7 +263,7 @@ follow_summary(const json_t *job)
 	{
 		const char *cells[4] = {js(h, "host"), js(h, "state"), js(h, "failed_step"),
 		                        js(h, "message")};
-		if (strcmp(js(h, "state"), "succeeded") != 0)
+		if (proto_host_state_from_name(js(h, "state")) != PROTO_HOST_SUCCEEDED)
 			trouble = true;
 		out_table_row(t, cells);
 	}
@@ -275,11 +276,14 @@ follow_summary(const json_t *job)
 static int
 follow_exit(const char *state)
 {
-	if (strcmp(state, "succeeded") == 0)
+	switch (proto_job_state_from_name(state)) {
+	case PROTO_JOB_SUCCEEDED:
 		return CTL_EXIT_OK;
-	if (strcmp(state, "failed") == 0)
+	case PROTO_JOB_FAILED:
 		return CTL_EXIT_FAILED;
-	return CTL_EXIT_HALTED; /* halted, aborted */
+	default:
+		return CTL_EXIT_HALTED; /* halted, aborted */
+	}
 }
 
 int

@@ -314,17 +314,25 @@ jnull(const json_t *o, const char *key)
 }
 
 bool
-out_host_final(const char *state)
-{
-	return strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
-	       strcmp(state, "skipped") == 0 || strcmp(state, "unreachable") == 0;
-}
-
-bool
 out_job_final(const char *state)
 {
-	return strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
-	       strcmp(state, "halted") == 0 || strcmp(state, "aborted") == 0;
+	return proto_job_state_final(proto_job_state_from_name(state));
+}
+
+void
+out_done_failed(const json_t *job, long long *done, long long *failed)
+{
+	const json_t *counts = json_object_get(job, "counts");
+
+	*done = 0;
+	*failed = 0;
+	for (int s = 0; s < PROTO_HOST_STATES; s++) {
+		long long k = ji(counts, proto_host_state_name(s), 0);
+		if (proto_host_state_final(s))
+			*done += k;
+		if (proto_host_state_failed(s))
+			*failed += k;
+	}
 }
 
 /* "to=4.2.0 backup=/var/backups/odc/x" */
@@ -357,20 +365,19 @@ out_kv(const char *label, const char *value)
 char *
 out_counts(const json_t *job, char *out, size_t outlen)
 {
-	static const char *const states[] = {"pending",   "preflight", "ready",   "running",
-	                                     "succeeded", "failed",    "skipped", "unreachable"};
 	const json_t *counts = json_object_get(job, "counts");
 	size_t n = 0;
 
 	if (outlen == 0)
 		return out;
 	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-		long long k = ji(counts, states[i], 0);
+	for (int s = 0; s < PROTO_HOST_STATES; s++) {
+		const char *name = proto_host_state_name(s);
+		long long k = ji(counts, name, 0);
 		int w;
 		if (k <= 0)
 			continue;
-		w = snprintf(out + n, outlen - n, "%s%lld %s", n ? ", " : "", k, states[i]);
+		w = snprintf(out + n, outlen - n, "%s%lld %s", n ? ", " : "", k, name);
 		if (w < 0 || (size_t)w >= outlen - n)
 			break;
 		n += (size_t)w;

@@ -587,6 +587,35 @@ test_names(void **state)
 	assert_false(proto_type_signed(PROTO_HEARTBEAT));
 }
 
+/* The job, stage and host state words of PROTOCOL.md 9.1 map both ways,
+ * and exactly the ended ones are final. */
+static void
+test_states(void **state)
+{
+	(void)state;
+	for (int s = 0; s < PROTO_JOB_STATES; s++)
+		assert_int_equal(proto_job_state_from_name(proto_job_state_name(s)), s);
+	for (int s = 0; s < PROTO_JOB_STAGES; s++)
+		assert_int_equal(proto_job_stage_from_name(proto_job_stage_name(s)), s);
+	for (int s = 0; s < PROTO_HOST_STATES; s++)
+		assert_int_equal(proto_host_state_from_name(proto_host_state_name(s)), s);
+	assert_null(proto_job_state_name(PROTO_JOB_STATES));
+	assert_null(proto_host_state_name(-1));
+	assert_int_equal(proto_job_state_from_name("done"), -1);
+	assert_int_equal(proto_host_state_from_name(NULL), -1);
+	assert_string_equal(proto_job_state_name(PROTO_JOB_HALTED), "halted");
+	assert_string_equal(proto_job_stage_name(PROTO_STAGE_BATCHES), "batches");
+	assert_string_equal(proto_host_state_name(PROTO_HOST_UNREACHABLE), "unreachable");
+	assert_false(proto_job_state_final(PROTO_JOB_RUNNING));
+	assert_false(proto_job_state_final(PROTO_JOB_PAUSED));
+	assert_true(proto_job_state_final(PROTO_JOB_ABORTED));
+	assert_false(proto_job_state_final(-1));
+	assert_false(proto_host_state_final(PROTO_HOST_READY));
+	assert_true(proto_host_state_final(PROTO_HOST_SKIPPED));
+	assert_true(proto_host_state_failed(PROTO_HOST_UNREACHABLE));
+	assert_false(proto_host_state_failed(PROTO_HOST_SKIPPED));
+}
+
 /* REQUEST args and REPLY bodies are JSON-shaped and survive a round trip. */
 static void
 test_request_reply_json(void **state)
@@ -1293,6 +1322,7 @@ main(void)
 	    cmocka_unit_test(test_formats),
 	    cmocka_unit_test(test_utf8),
 	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_states),
 	    cmocka_unit_test(test_request_reply_json),
 	    cmocka_unit_test(test_merkle_matches_rfc9162),
 	    cmocka_unit_test(test_merkle_protocol_example),
