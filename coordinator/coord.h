@@ -190,7 +190,7 @@ enum coord_refusal {
 };
 /* A Prometheus histogram of durations: counts per bucket (not cumulative;
  * the last is +Inf) and the sum in milliseconds. The bounds are
- * metrics.c's. */
+ * metrics_hist_bounds_ms (metrics-count.c). */
 #define COORD_HIST_BUCKETS 14
 struct coord_hist {
 	uint64_t bucket[COORD_HIST_BUCKETS + 1];
@@ -275,7 +275,13 @@ void transport_on_zap(struct coord *co);
 void transport_on_router(struct coord *co);
 void transport_on_monitor(struct coord *co);
 
-/* registry.c */
+/* registry-status.c: a host's status, from its fields alone. */
+/* Whether h can be sent to: accepted, online, with a connection. */
+bool registry_online(const struct host *h);
+/* "revoked", "online", "lost" or "never" (the `hosts` and metrics word). */
+const char *registry_status_name(const struct host *h);
+
+/* registry.c: the enrolled hosts, their keys, hellos, beats and sweeps. */
 int registry_load(struct coord *co, char *err, size_t errlen);
 void registry_free(struct coord *co);
 struct host *registry_host(struct coord *co, const char *id);
@@ -284,7 +290,6 @@ struct host *registry_host(struct coord *co, const char *id);
 int registry_accept(struct coord *co, const char *id, const uint8_t pk[PROTO_PK_LEN], bool *changed,
                     char *err, size_t errlen);
 int registry_revoke(struct coord *co, const char *id, bool *changed, char *err, size_t errlen);
-bool registry_online(const struct host *h);
 /* How long a host may stay silent before it is lost: lost_after beat
  * intervals. A live agent beats at most 1.1 intervals apart (its jitter), so
  * only lost_after - 1 beats in a row lost on the way can make a false
@@ -295,7 +300,6 @@ void registry_on_hello(struct coord *co, struct host *h, const struct proto_msg 
 void registry_on_heartbeat(struct coord *co, struct host *h, const struct proto_msg *m,
                            const uint8_t *body, size_t len);
 void registry_sweep(struct coord *co);
-const char *registry_status_name(const struct host *h);
 json_t *registry_host_json(const struct coord *co, const struct host *h, uint64_t now_ms);
 /* Hosts matching the selector args of a REQUEST (PROTOCOL.md 9.1), sorted by
  * id, accepted only; *n_out set. Returns a malloc'd array (caller frees) or
@@ -419,7 +423,8 @@ void control_free(struct coord *co);
  * (bounding connections in all and per client address, evicting the oldest
  * one without a whole request), and one epoll of its own, holding the
  * listening socket and libmicrohttpd's epoll, is one of the loop's poll
- * items; every request is answered on the loop's thread. */
+ * items; every request is answered on the loop's thread. metrics_open opens
+ * the listening socket and the daemon, metrics_close closes both. */
 struct buf;
 /* Listens when [metrics] listen is set, else does nothing. Returns 0, or
  * -1 with a message in err. */
@@ -432,13 +437,19 @@ int metrics_poll_fd(struct coord *co, long *timeout_ms);
 /* Accepts, reads, answers and times out what is ready; never blocks. Called
  * after every poll of the loop. */
 void metrics_run(struct coord *co);
+
+/* metrics-text.c: the exposition. */
 /* Appends the text exposition format 0.0.4 of co's state to out, which
  * bounds it; now_ms is the wall clock, now_mono the monotonic one. Reads
  * only. Returns 0, or -1 when out's limit or memory ran out. */
 int metrics_render(const struct coord *co, uint64_t now_ms, uint64_t now_mono, struct buf *out);
 /* Appends s as a label value: backslash, double quote and newline escaped. */
 int metrics_label_value(struct buf *out, const char *s);
-/* Counting, for the paths that see the events. */
+
+/* metrics-count.c: the counters in co->stats, for the paths that see the
+ * events. Values out of range are not counted. */
+/* The upper bounds of the histograms' buckets, in milliseconds. */
+extern const uint64_t metrics_hist_bounds_ms[COORD_HIST_BUCKETS];
 void metrics_count_received(struct coord *co, int type);
 void metrics_count_sent(struct coord *co, int type, bool sent);
 void metrics_count_rejected(struct coord *co, enum coord_sock sock, int reason);
@@ -449,6 +460,7 @@ void metrics_job_ended(struct coord *co, const struct job *j);
  * first time) with its duration; a step not of the action is not counted. */
 void metrics_step_result(struct coord *co, const char *action, const char *step,
                          uint64_t duration_ms);
+
 /* notify.c: webhooks on job start, halt and finish (coordinator/README.md,
  * "Notifications"). One delivery thread does the HTTP; everything else
  * here runs on the loop's thread. */
