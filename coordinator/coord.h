@@ -471,16 +471,18 @@ int notify_start(struct coord *co, char *err, size_t errlen);
 /* Renders ev of j for each webhook taking it and queues the bodies; never
  * blocks. A halt goes to a webhook without halt as a finish. */
 void notify_job(struct coord *co, const struct job *j, enum coord_event ev);
+/* Gives what is queued up to grace_ms, then drops the rest (each one
+ * logged), ends the thread and frees; sets *n to NULL; NULL is fine. */
+void notify_stop(struct notify **n, uint64_t grace_ms);
+
+/* notify-format.c: the pure parts, tested on their own; safe on either
+ * thread. */
+enum notify_verdict { NOTIFY_OK, NOTIFY_RETRY, NOTIFY_FAIL };
+const char *notify_event_name(enum coord_event ev);
 /* Whether event ev of j is sent at all: a job that changes nothing (a
  * read-only action or a dry run, proto_action_changes) sends its start and
  * an end that is not a failure, never a halt or a failed or halted finish. */
 bool notify_wanted(const struct job *j, enum coord_event ev);
-/* Gives what is queued up to grace_ms, then drops the rest (each one
- * logged), ends the thread and frees; sets *n to NULL; NULL is fine. */
-void notify_stop(struct notify **n, uint64_t grace_ms);
-/* The pure parts, tested on their own. */
-enum notify_verdict { NOTIFY_OK, NOTIFY_RETRY, NOTIFY_FAIL };
-const char *notify_event_name(enum coord_event ev);
 /* The event a webhook taking events (COORD_EVENT_BIT()s) is sent for ev, or
  * -1 for none. */
 int notify_event_for(unsigned events, enum coord_event ev);
