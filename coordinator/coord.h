@@ -1,6 +1,20 @@
 /* odc-coordinator internals shared by its modules: the registry of hosts,
  * jobs and their rollout state, and the event loop's context. One header
- * for the daemon, as relayd does. Everything runs on one thread. */
+ * for the daemon, as relayd does. Everything runs on one thread.
+ *
+ * The files call each other in layers, each only into the layers below it
+ * (never around a circle), lowest first:
+ *   1. conf, map, store, jobstate, registry-status, metrics-count: leaves
+ *   2. turn: the loop turn's sends, ACKs, audit rows and transaction
+ *   3. deploy: deployments, fed by the registry
+ *   4. registry; metrics-text (reads hosts and deployments); notify-format
+ *   5. notify (the delivery thread); metrics (the HTTP server)
+ *   6. jobs: admission, dispatch, agent intake
+ *   7. rollout, transport (the agents' ROUTER)
+ *   8. control (the control sockets)
+ *   9. main: start-up, the loop, shut-down
+ * A lower layer never calls up, not even through a function pointer: what
+ * it needs from above is passed down as arguments. */
 #ifndef ODC_COORDINATOR_COORD_H
 #define ODC_COORDINATOR_COORD_H
 
@@ -270,7 +284,13 @@ void coord_flush_turn(struct coord *co);
 void coord_turn_free(struct coord *co);
 
 /* transport.c: the agents' ROUTER and the ZAP handler. */
+/* Opens the ZAP handler, the ROUTER (bound to agents.bind) and its monitor
+ * in co->zctx, which the caller owns. Returns 0, or -1 with a message in
+ * err; transport_close closes what was opened either way. */
 int transport_open(struct coord *co, char *err, size_t errlen);
+/* Closes the sockets transport_open opened and sets them to NULL; safe
+ * when none was. Before the caller terminates the context. */
+void transport_close(struct coord *co);
 void transport_on_zap(struct coord *co);
 void transport_on_router(struct coord *co);
 void transport_on_monitor(struct coord *co);
