@@ -1,6 +1,20 @@
 /* odc-coordinator internals shared by its modules: the registry of hosts,
  * jobs and their rollout state, and the event loop's context. One header
- * for the daemon, as relayd does. Everything runs on one thread. */
+ * for the daemon, as relayd does. Everything runs on one thread.
+ *
+ * The files call each other in layers, each only into the layers below it
+ * (never around a circle), lowest first:
+ *   1. conf, map, store, jobstate, registry-status, metrics-count: leaves
+ *   2. turn: the loop turn's sends, ACKs, audit rows and transaction
+ *   3. deploy: deployments, fed by the registry
+ *   4. registry; metrics-text (reads hosts and deployments); notify-format
+ *   5. notify (the delivery thread); metrics (the HTTP server)
+ *   6. jobs: admission, dispatch, agent intake
+ *   7. rollout, transport (the agents' ROUTER)
+ *   8. control (the control sockets)
+ *   9. main: start-up, the loop, shut-down
+ * A lower layer never calls up, not even through a function pointer: what
+ * it needs from above is passed down as arguments. */
 #ifndef ODC_COORDINATOR_COORD_H
 #define ODC_COORDINATOR_COORD_H
 
@@ -206,7 +220,7 @@ enum coord_refusal {
 };
 /* A Prometheus histogram of durations: counts per bucket (not cumulative;
  * the last is +Inf) and the sum in milliseconds. The bounds are
- * metrics.c's. */
+ * metrics_hist_bounds_ms (metrics-count.c). */
 #define COORD_HIST_BUCKETS 14
 struct coord_hist {
 	uint64_t bucket[COORD_HIST_BUCKETS + 1];
@@ -286,12 +300,24 @@ void coord_flush_turn(struct coord *co);
 void coord_turn_free(struct coord *co);
 
 /* transport.c: the agents' ROUTER and the ZAP handler. */
+/* Opens the ZAP handler, the ROUTER (bound to agents.bind) and its monitor
+ * in co->zctx, which the caller owns. Returns 0, or -1 with a message in
+ * err; transport_close closes what was opened either way. */
 int transport_open(struct coord *co, char *err, size_t errlen);
+/* Closes the sockets transport_open opened and sets them to NULL; safe
+ * when none was. Before the caller terminates the context. */
+void transport_close(struct coord *co);
 void transport_on_zap(struct coord *co);
 void transport_on_router(struct coord *co);
 void transport_on_monitor(struct coord *co);
 
-/* registry.c */
+/* registry-status.c: a host's status, from its fields alone. */
+/* Whether h can be sent to: accepted, online, with a connection. */
+bool registry_online(const struct host *h);
+/* "revoked", "online", "lost" or "never" (the `hosts` and metrics word). */
+const char *registry_status_name(const struct host *h);
+
+/* registry.c: the enrolled hosts, their keys, hellos, beats and sweeps. */
 int registry_load(struct coord *co, char *err, size_t errlen);
 void registry_free(struct coord *co);
 struct host *registry_host(struct coord *co, const char *id);
@@ -300,7 +326,6 @@ struct host *registry_host(struct coord *co, const char *id);
 int registry_accept(struct coord *co, const char *id, const uint8_t pk[PROTO_PK_LEN], bool *changed,
                     char *err, size_t errlen);
 int registry_revoke(struct coord *co, const char *id, bool *changed, char *err, size_t errlen);
-bool registry_online(const struct host *h);
 /* How long a host may stay silent before it is lost: lost_after beat
  * intervals. A live agent beats at most 1.1 intervals apart (its jitter), so
  * only lost_after - 1 beats in a row lost on the way can make a false
@@ -311,7 +336,6 @@ void registry_on_hello(struct coord *co, struct host *h, const struct proto_msg 
 void registry_on_heartbeat(struct coord *co, struct host *h, const struct proto_msg *m,
                            const uint8_t *body, size_t len);
 void registry_sweep(struct coord *co);
-const char *registry_status_name(const struct host *h);
 json_t *registry_host_json(const struct coord *co, const struct host *h, uint64_t now_ms);
 /* Hosts matching the selector args of a REQUEST (PROTOCOL.md 9.1), sorted by
  * id, accepted only; *n_out set. Returns a malloc'd array (caller frees) or
@@ -440,7 +464,8 @@ void control_free(struct coord *co);
  * (bounding connections in all and per client address, evicting the oldest
  * one without a whole request), and one epoll of its own, holding the
  * listening socket and libmicrohttpd's epoll, is one of the loop's poll
- * items; every request is answered on the loop's thread. */
+ * items; every request is answered on the loop's thread. metrics_open opens
+ * the listening socket and the daemon, metrics_close closes both. */
 struct buf;
 /* Listens when [metrics] listen is set, else does nothing. Returns 0, or
  * -1 with a message in err. */
@@ -453,13 +478,19 @@ int metrics_poll_fd(struct coord *co, long *timeout_ms);
 /* Accepts, reads, answers and times out what is ready; never blocks. Called
  * after every poll of the loop. */
 void metrics_run(struct coord *co);
+
+/* metrics-text.c: the exposition. */
 /* Appends the text exposition format 0.0.4 of co's state to out, which
  * bounds it; now_ms is the wall clock, now_mono the monotonic one. Reads
  * only. Returns 0, or -1 when out's limit or memory ran out. */
 int metrics_render(const struct coord *co, uint64_t now_ms, uint64_t now_mono, struct buf *out);
 /* Appends s as a label value: backslash, double quote and newline escaped. */
 int metrics_label_value(struct buf *out, const char *s);
-/* Counting, for the paths that see the events. */
+
+/* metrics-count.c: the counters in co->stats, for the paths that see the
+ * events. Values out of range are not counted. */
+/* The upper bounds of the histograms' buckets, in milliseconds. */
+extern const uint64_t metrics_hist_bounds_ms[COORD_HIST_BUCKETS];
 void metrics_count_received(struct coord *co, int type);
 void metrics_count_sent(struct coord *co, int type, bool sent);
 void metrics_count_rejected(struct coord *co, enum coord_sock sock, int reason);
@@ -470,6 +501,7 @@ void metrics_job_ended(struct coord *co, const struct job *j);
  * first time) with its duration; a step not of the action is not counted. */
 void metrics_step_result(struct coord *co, const char *action, const char *step,
                          uint64_t duration_ms);
+
 /* notify.c: webhooks on job start, halt and finish (coordinator/README.md,
  * "Notifications"). One delivery thread does the HTTP; everything else
  * here runs on the loop's thread. */
@@ -480,16 +512,18 @@ int notify_start(struct coord *co, char *err, size_t errlen);
 /* Renders ev of j for each webhook taking it and queues the bodies; never
  * blocks. A halt goes to a webhook without halt as a finish. */
 void notify_job(struct coord *co, const struct job *j, enum coord_event ev);
+/* Gives what is queued up to grace_ms, then drops the rest (each one
+ * logged), ends the thread and frees; sets *n to NULL; NULL is fine. */
+void notify_stop(struct notify **n, uint64_t grace_ms);
+
+/* notify-format.c: the pure parts, tested on their own; safe on either
+ * thread. */
+enum notify_verdict { NOTIFY_OK, NOTIFY_RETRY, NOTIFY_FAIL };
+const char *notify_event_name(enum coord_event ev);
 /* Whether event ev of j is sent at all: a job that changes nothing (a
  * read-only action or a dry run, proto_action_changes) sends its start and
  * an end that is not a failure, never a halt or a failed or halted finish. */
 bool notify_wanted(const struct job *j, enum coord_event ev);
-/* Gives what is queued up to grace_ms, then drops the rest (each one
- * logged), ends the thread and frees; sets *n to NULL; NULL is fine. */
-void notify_stop(struct notify **n, uint64_t grace_ms);
-/* The pure parts, tested on their own. */
-enum notify_verdict { NOTIFY_OK, NOTIFY_RETRY, NOTIFY_FAIL };
-const char *notify_event_name(enum coord_event ev);
 /* The event a webhook taking events (COORD_EVENT_BIT()s) is sent for ev, or
  * -1 for none. */
 int notify_event_for(unsigned events, enum coord_event ev);

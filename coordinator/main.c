@@ -171,37 +171,13 @@ serve(struct coord *co, long timeout_ms)
 	control_waiters(co); /* a pause or an abort changes a job too */
 }
 
-static int
-run(struct coord *co, char *err, size_t errlen)
+/* One descriptor per agent connection: take what the system allows, and
+ * warn when that is few. */
+static void
+raise_nofile(void)
 {
-	struct sigaction sa;
-	struct sdnotify sn;
-	uint64_t next_tick = 0;
-	int ret = -1;
-
-	sdnotify_init(&sn);
-
-	co->kp = keys_load_secret(co->conf->secret_key, err, errlen);
-	if (co->kp == NULL)
-		return -1;
-	if (crypto_sign_ed25519_pk_to_curve25519(co->curve_pk, co->kp->pk) != 0) {
-		snprintf(err, errlen, "%s: cannot derive the CURVE key", co->conf->secret_key);
-		goto out;
-	}
-	if (open_state(co, err, errlen) != 0)
-		goto out;
-	co->hosts = map_new();
-	co->curves = map_new();
-	co->job_map = map_new();
-	co->deployments = map_new();
-	if (co->hosts == NULL || co->curves == NULL || co->job_map == NULL ||
-	    co->deployments == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	co->version_clock = proto_now_ms() * 1000;
-	/* One descriptor per agent connection: take what the system allows. */
 	struct rlimit rl;
+
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
@@ -211,20 +187,55 @@ run(struct coord *co, char *err, size_t errlen)
 		log_warn(
 		    "open files limited to %llu: fewer agents than that can connect (LimitNOFILE)",
 		    (unsigned long long)rl.rlim_cur);
+}
+
+/* Everything before the loop, co->kp loaded: the store and what it holds,
+ * the webhooks' thread, the ZeroMQ context and every socket. Returns 0, or
+ * -1 with a message in err; shut_down undoes what was done either way. */
+static int
+start_up(struct coord *co, char *err, size_t errlen)
+{
+	if (crypto_sign_ed25519_pk_to_curve25519(co->curve_pk, co->kp->pk) != 0) {
+		snprintf(err, errlen, "%s: cannot derive the CURVE key", co->conf->secret_key);
+		return -1;
+	}
+	if (open_state(co, err, errlen) != 0)
+		return -1;
+	co->hosts = map_new();
+	co->curves = map_new();
+	co->job_map = map_new();
+	co->deployments = map_new();
+	if (co->hosts == NULL || co->curves == NULL || co->job_map == NULL ||
+	    co->deployments == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	co->version_clock = proto_now_ms() * 1000;
+	raise_nofile();
 	if (registry_load(co, err, errlen) != 0 || jobs_load(co, err, errlen) != 0)
-		goto out;
+		return -1;
 	if (notify_start(co, err, errlen) != 0)
-		goto out;
+		return -1;
 	co->started_mono = clock_mono_ms();
 	co->stats.started_ms = proto_now_ms();
 	co->zctx = zmq_ctx_new();
 	if (co->zctx == NULL) {
 		snprintf(err, errlen, "zmq: %s", zmq_strerror(errno));
-		goto out;
+		return -1;
 	}
 	if (transport_open(co, err, errlen) != 0 || control_open(co, err, errlen) != 0 ||
 	    metrics_open(co, err, errlen) != 0)
-		goto out;
+		return -1;
+	return 0;
+}
+
+/* The loop, from ready to the stop signal: serves and ticks, with the start
+ * and the stop audited and told to systemd (sn). */
+static void
+serve_until_signal(struct coord *co, struct sdnotify *sn)
+{
+	struct sigaction sa;
+	uint64_t next_tick = 0;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -241,9 +252,9 @@ run(struct coord *co, char *err, size_t errlen)
 	            COORD_VERSION);
 	coord_flush_turn(co);
 	/* Ready: the store is loaded and every socket is bound. */
-	systemd_status(co, &sn, true);
+	systemd_status(co, sn, true);
 	while (!stop_signal) {
-		uint64_t now = clock_mono_ms(), ping = sdnotify_watchdog(&sn);
+		uint64_t now = clock_mono_ms(), ping = sdnotify_watchdog(sn);
 		long wait = next_tick > now ? (long)(next_tick - now) : 0;
 		if (ping < (uint64_t)wait)
 			wait = (long)ping;
@@ -256,25 +267,25 @@ run(struct coord *co, char *err, size_t errlen)
 			control_waiters(co);
 			/* Counting the hosts costs a walk of the registry: only when a
 			 * status line may go (sdnotify_status sends at most one a second). */
-			if (now >= sn.next_status)
-				systemd_status(co, &sn, false);
+			if (now >= sn->next_status)
+				systemd_status(co, sn, false);
 			next_tick = now + COORD_TICK_MS;
 		}
 	}
 	log_info("stopping on signal %d", (int)stop_signal);
-	sdnotify_stopping(&sn, "stopping on signal %d", (int)stop_signal);
+	sdnotify_stopping(sn, "stopping on signal %d", (int)stop_signal);
 	coord_audit(co, "coordinator", "stop", NULL, NULL, "ok", "signal %d", (int)stop_signal);
 	coord_flush_turn(co);
-	ret = 0;
-out:
+}
+
+/* Undoes start_up, whatever part of it was done: each module closes what it
+ * opened, then the context, the registry, the jobs and the store go. */
+static void
+shut_down(struct coord *co)
+{
 	metrics_close(co);
 	notify_stop(&co->notify, COORD_NOTIFY_GRACE_MS);
-	if (co->router)
-		zmq_close(co->router);
-	if (co->zap)
-		zmq_close(co->zap);
-	if (co->mon)
-		zmq_close(co->mon);
+	transport_close(co);
 	control_close(co);
 	if (co->zctx)
 		zmq_ctx_term(co->zctx);
@@ -288,6 +299,25 @@ out:
 	coord_turn_free(co);
 	store_close(co->store);
 	keys_pair_free(co->kp);
+}
+
+/* odc-coordinator run: 0 after a stop signal, or -1 with a message in err
+ * when it could not start. */
+static int
+run(struct coord *co, char *err, size_t errlen)
+{
+	struct sdnotify sn;
+	int ret = -1;
+
+	sdnotify_init(&sn);
+	co->kp = keys_load_secret(co->conf->secret_key, err, errlen);
+	if (co->kp == NULL)
+		return -1;
+	if (start_up(co, err, errlen) == 0) {
+		serve_until_signal(co, &sn);
+		ret = 0;
+	}
+	shut_down(co);
 	return ret;
 }
 

@@ -186,27 +186,6 @@ registry_revoke(struct coord *co, const char *id, bool *changed, char *err, size
 	return 0;
 }
 
-bool
-registry_online(const struct host *h)
-{
-	return !h->revoked && h->status == HOST_ONLINE && h->rid_len > 0;
-}
-
-const char *
-registry_status_name(const struct host *h)
-{
-	if (h->revoked)
-		return "revoked";
-	switch (h->status) {
-	case HOST_ONLINE:
-		return "online";
-	case HOST_LOST:
-		return "lost";
-	default:
-		return "never";
-	}
-}
-
 uint64_t
 registry_lost_window_ms(const struct coord *co)
 {

@@ -242,79 +242,67 @@ header_type(const struct proto_frame *f)
 	return f->data[3];
 }
 
-void
-transport_on_router(struct coord *co)
+/* The host whose enrolled key the connection of message part p1 was admitted
+ * with (ZAP's User-Id), or NULL when there is none any more or it has been
+ * revoked: then the message is counted and logged, and the caller drops
+ * it. */
+static struct host *
+router_peer(struct coord *co, zmq_msg_t *p1)
 {
-	static const struct multipart_limits lim = {.parts = MAX_PARTS};
-	zmq_msg_t p[MAX_PARTS];
-	struct proto_frame fr[MAX_PARTS];
-	struct proto_msg *m = NULL;
-	struct proto_error e;
-	enum multipart_over over;
-	int n = multipart_recv(co->router, ZMQ_DONTWAIT, p, &lim, &over);
-	const char *user = NULL, *addr = NULL;
-	struct host *h;
-
-	if (n < 2) {
-		/* No frame after the routing id: nothing names a peer or a type. */
-		if (n == 1)
-			metrics_count_rejected(co, COORD_SOCK_AGENTS, PROTO_E_FRAMES);
-		multipart_close(p, n);
-		return;
-	}
-	user = zmq_msg_gets(&p[1], "User-Id");
-	addr = zmq_msg_gets(&p[1], "Peer-Address");
+	const char *user = zmq_msg_gets(p1, "User-Id"), *addr = zmq_msg_gets(p1, "Peer-Address");
 	uint8_t curve[32];
 	size_t clen = 0;
-	h = user != NULL && hex_decode(user, curve, sizeof(curve), &clen) == 0 && clen == 32
+	struct host *h =
+	    user != NULL && hex_decode(user, curve, sizeof(curve), &clen) == 0 && clen == 32
 	        ? map_get(co->curves, curve, 32)
 	        : NULL;
+
 	if (h == NULL || h->revoked) {
 		/* Admitted before a revoke (or with a key since replaced):
 		 * everything it sends is dropped. */
 		log_debug("dropped a message from %s (%s)", addr ? addr : "?",
 		          h ? "revoked" : "key no longer enrolled");
 		metrics_count_rejected(co, COORD_SOCK_AGENTS, COORD_REJECT_NOT_ENROLLED);
-		goto out;
+		return NULL;
 	}
-	for (int i = 1; i < n; i++)
-		fr[i - 1] = (struct proto_frame){zmq_msg_data(&p[i]), zmq_msg_size(&p[i])};
-	struct proto_ctx ctx = {.receiver = PROTO_RCV_COORDINATOR,
-	                        .trusted = trust_result,
-	                        .trust_ctx = h,
-	                        .host_id = h->id,
-	                        .now_ms = proto_now_ms(),
-	                        .skew_ms = co->conf->skew_ms};
-	/* More frames than any message has: the header's steps still come
-	 * first (PROTOCOL.md 7), then FRAMES, as no type has one frame. */
-	if (proto_receive(fr, over != MULTIPART_WHOLE ? 1 : (size_t)(n - 1), &ctx, &m, &e) !=
-	    PROTO_OK) {
-		if (over != MULTIPART_WHOLE && e.code == PROTO_E_FRAMES)
-			snprintf(e.msg, sizeof(e.msg), "more than %d frames", MAX_PARTS - 1);
-		int type = header_type(&fr[0]);
-		const char *what = type >= 0 ? proto_type_name(type) : "message";
-		metrics_count_rejected(co, COORD_SOCK_AGENTS, (int)e.code);
-		if (e.code == PROTO_E_DENIED) {
-			/* Speaking for another host: it gets nothing at all. */
-			log_warn("host %s (%s) sent a %s for another host: %s; dropped", h->id,
-			         addr ? addr : "?", what, e.msg);
-			goto out;
-		}
-		/* Answered from the header alone, never an answer (no loops), and
-		 * never what cannot be named (PROTOCOL.md section 7, "Answers"). */
-		bool answer = type >= 0 && type != PROTO_ACK && type != PROTO_NACK;
-		log_warn("host %s: refused a %s: %s: %s%s", h->id, what, proto_err_name(e.code),
-		         e.msg, answer ? "" : "; dropped");
-		if (answer)
-			nack(co, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]), type, &e);
-		goto out;
+	return h;
+}
+
+/* A message of h that failed the receive procedure with e (fr: its frames,
+ * whole false when it had more than MAX_PARTS parts): counted, logged, and
+ * answered with a NACK to rid when its header names a type that may be
+ * answered. */
+static void
+router_refuse(struct coord *co, const struct host *h, const char *addr,
+              const struct proto_frame *fr, bool whole, const uint8_t *rid, size_t rid_len,
+              struct proto_error *e)
+{
+	if (!whole && e->code == PROTO_E_FRAMES)
+		snprintf(e->msg, sizeof(e->msg), "more than %d frames", MAX_PARTS - 1);
+	int type = header_type(&fr[0]);
+	const char *what = type >= 0 ? proto_type_name(type) : "message";
+	metrics_count_rejected(co, COORD_SOCK_AGENTS, (int)e->code);
+	if (e->code == PROTO_E_DENIED) {
+		/* Speaking for another host: it gets nothing at all. */
+		log_warn("host %s (%s) sent a %s for another host: %s; dropped", h->id,
+		         addr ? addr : "?", what, e->msg);
+		return;
 	}
-	metrics_count_received(co, m->type);
-	/* The latest connection of a host is where replies go. */
-	if (zmq_msg_size(&p[0]) <= COORD_RID_MAX) {
-		memcpy(h->rid, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]));
-		h->rid_len = zmq_msg_size(&p[0]);
-	}
+	/* Answered from the header alone, never an answer (no loops), and
+	 * never what cannot be named (PROTOCOL.md section 7, "Answers"). */
+	bool answer = type >= 0 && type != PROTO_ACK && type != PROTO_NACK;
+	log_warn("host %s: refused a %s: %s: %s%s", h->id, what, proto_err_name(e->code), e->msg,
+	         answer ? "" : "; dropped");
+	if (answer)
+		nack(co, rid, rid_len, type, e);
+}
+
+/* Hands m, received from h and through the receive procedure, to the module
+ * it is for; fr are its frames (fr[1] the body). */
+static void
+router_dispatch(struct coord *co, struct host *h, const struct proto_msg *m,
+                const struct proto_frame *fr, const char *addr)
+{
 	switch (m->type) {
 	case PROTO_HELLO: {
 		struct proto_msg w = {.type = PROTO_WELCOME};
@@ -341,7 +329,71 @@ transport_on_router(struct coord *co)
 	default:
 		break;
 	}
+}
+
+/* One message from the ROUTER: its sender, the receive procedure, then its
+ * handler. */
+void
+transport_on_router(struct coord *co)
+{
+	static const struct multipart_limits lim = {.parts = MAX_PARTS};
+	zmq_msg_t p[MAX_PARTS];
+	struct proto_frame fr[MAX_PARTS];
+	struct proto_msg *m = NULL;
+	struct proto_error e;
+	enum multipart_over over;
+	int n = multipart_recv(co->router, ZMQ_DONTWAIT, p, &lim, &over);
+	const char *addr = NULL;
+	struct host *h;
+
+	if (n < 2) {
+		/* No frame after the routing id: nothing names a peer or a type. */
+		if (n == 1)
+			metrics_count_rejected(co, COORD_SOCK_AGENTS, PROTO_E_FRAMES);
+		multipart_close(p, n);
+		return;
+	}
+	addr = zmq_msg_gets(&p[1], "Peer-Address");
+	if ((h = router_peer(co, &p[1])) == NULL)
+		goto out;
+	for (int i = 1; i < n; i++)
+		fr[i - 1] = (struct proto_frame){zmq_msg_data(&p[i]), zmq_msg_size(&p[i])};
+	struct proto_ctx ctx = {.receiver = PROTO_RCV_COORDINATOR,
+	                        .trusted = trust_result,
+	                        .trust_ctx = h,
+	                        .host_id = h->id,
+	                        .now_ms = proto_now_ms(),
+	                        .skew_ms = co->conf->skew_ms};
+	/* More frames than any message has: the header's steps still come
+	 * first (PROTOCOL.md 7), then FRAMES, as no type has one frame. */
+	if (proto_receive(fr, over != MULTIPART_WHOLE ? 1 : (size_t)(n - 1), &ctx, &m, &e) !=
+	    PROTO_OK) {
+		router_refuse(co, h, addr, fr, over == MULTIPART_WHOLE, zmq_msg_data(&p[0]),
+		              zmq_msg_size(&p[0]), &e);
+		goto out;
+	}
+	metrics_count_received(co, m->type);
+	/* The latest connection of a host is where replies go. */
+	if (zmq_msg_size(&p[0]) <= COORD_RID_MAX) {
+		memcpy(h->rid, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]));
+		h->rid_len = zmq_msg_size(&p[0]);
+	}
+	router_dispatch(co, h, m, fr, addr);
 out:
 	proto_msg_free(m);
 	multipart_close(p, n);
+}
+
+/* Closes what transport_open opened (each socket that exists); the context
+ * stays the caller's. */
+void
+transport_close(struct coord *co)
+{
+	if (co->router)
+		zmq_close(co->router);
+	if (co->zap)
+		zmq_close(co->zap);
+	if (co->mon)
+		zmq_close(co->mon);
+	co->router = co->zap = co->mon = NULL;
 }
