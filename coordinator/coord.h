@@ -3,15 +3,21 @@
  * for the daemon, as relayd does. Everything runs on one thread.
  *
  * The files call each other in layers, each only into the layers below it
- * (never around a circle), lowest first:
- *   1. conf, map, store, jobstate, registry-status, metrics-count: leaves
- *   2. turn: the loop turn's sends, ACKs, audit rows and transaction
- *   3. deploy: deployments, fed by the registry
- *   4. registry; metrics-text (reads hosts and deployments); notify-format
- *   5. notify (the delivery thread); metrics (the HTTP server)
+ * (never around a circle; make lint checks it, and
+ * tests/tools/structure.py --graph prints them), lowest first:
+ *   1. conf, map, store (store-*.c: hosts, jobs, results, audit), jobstate,
+ *      registry-status, metrics-count, control-socket: leaves
+ *   2. turn: the loop turn's sends, ACKs, audit rows and transaction;
+ *      notify-format (the bodies per webhook format); notify (the delivery
+ *      thread)
+ *   3. deploy: deployments, fed by the registry; view (the store's rows as
+ *      the control socket's JSON)
+ *   4. registry; metrics-text (reads hosts and deployments)
+ *   5. jobs-view (a job's JSON, the releases it started from); metrics (the
+ *      HTTP server)
  *   6. jobs: admission, dispatch, agent intake
  *   7. rollout, transport (the agents' ROUTER)
- *   8. control (the control sockets)
+ *   8. control (the control requests)
  *   9. main: start-up, the loop, shut-down
  * A lower layer never calls up, not even through a function pointer: what
  * it needs from above is passed down as arguments. */
@@ -416,6 +422,10 @@ void jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st,
     __attribute__((format(printf, 6, 7)));
 void jobs_persist(struct coord *co, struct job *j);
 json_t *jobs_summary_json(const struct job *j);
+/* Sets j's from[] (the releases its targets are on now, most hosts first, as
+ * their latest beats say), from_unknown and from_more: what a notification
+ * calls the versions the job started from (jobs-view.c). */
+void jobs_note_from(struct coord *co, struct job *j);
 /* The summary and its hosts: every host, or, when since is a version of
  * this job in this process's life, only the hosts changed after it. */
 json_t *jobs_detail_json(const struct job *j, uint64_t since);

@@ -1,9 +1,12 @@
 /* The JSON documents the control socket sends about a job (PROTOCOL.md
- * 9.1): its summary and its per-host detail, built from the job in memory. */
+ * 9.1): its summary and its per-host detail, built from the job in memory;
+ * and the releases a job started from, as its notifications name them. */
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include <jansson.h>
 
+#include "common/log.h"
 #include "coordinator/coord.h"
 
 static json_t *
@@ -75,4 +78,39 @@ jobs_detail_json(const struct job *j, uint64_t since)
 	}
 	json_object_set_new(o, "hosts", hosts);
 	return o;
+}
+
+/* The releases j's targets are on now, as their latest beats say: what a
+ * notification calls the versions the job started from. */
+void
+jobs_note_from(struct coord *co, struct job *j)
+{
+	struct host **hosts = calloc(j->n ? j->n : 1, sizeof(*hosts));
+	struct deploy_release rel[JOB_FROM_MAX];
+	size_t n = 0, counted = 0;
+
+	if (hosts == NULL) {
+		log_warn(
+		    "job %s: out of memory for its targets' releases; its notifications name none",
+		    j->id);
+		return;
+	}
+	for (size_t i = 0; i < j->n; i++)
+		if ((hosts[n] = registry_host(co, j->hosts[i].host)) != NULL)
+			n++;
+	j->n_from = deploy_releases_of(hosts, n, rel, JOB_FROM_MAX, &j->from_unknown);
+	j->from_unknown += j->n - n;
+	/* Most hosts first (insertion: at most JOB_FROM_MAX), else target order. */
+	for (size_t k = 0; k < j->n_from; k++) {
+		size_t at = k;
+		while (at > 0 && j->from[at - 1].hosts < rel[k].nodes) {
+			j->from[at] = j->from[at - 1];
+			at--;
+		}
+		snprintf(j->from[at].tag, sizeof(j->from[at].tag), "%s", rel[k].tag);
+		j->from[at].hosts = rel[k].nodes;
+		counted += rel[k].nodes;
+	}
+	j->from_more = j->n - j->from_unknown - counted;
+	free(hosts);
 }

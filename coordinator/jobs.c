@@ -79,14 +79,13 @@ deployment_units(struct coord *co, struct job *j, char *err, size_t errlen)
 			}
 		}
 		if (off > 0) {
-			snprintf(err, errlen,
-			         "%s names only part of deployment %s (%s): %s %s not a target; "
-			         "its nodes share one "
-			         "metadb, which is restored once for all of them: name every node, "
-			         "or let odcctl add "
-			         "them (--whole-deployments)",
-			         j->jm->u.job.action, d->id, deploy_name(d, name, sizeof(name)),
-			         missing, strchr(missing, ',') ? "are" : "is");
+			snprintf(
+			    err, errlen,
+			    "%s names only part of deployment %s (%s): %s %s not a target; its "
+			    "nodes share one metadb, which is restored once for all of them: "
+			    "name every node, or let odcctl add them (--whole-deployments)",
+			    j->jm->u.job.action, d->id, deploy_name(d, name, sizeof(name)), missing,
+			    strchr(missing, ',') ? "are" : "is");
 			rc = PROTO_E_VALUE;
 			goto out;
 		}
@@ -187,41 +186,6 @@ jobs_find(struct coord *co, const char *id)
 }
 
 /* ---- admission ---- */
-
-/* The releases j's targets are on now, as their latest beats say: what a
- * notification calls the versions the job started from. */
-static void
-note_from(struct coord *co, struct job *j)
-{
-	struct host **hosts = calloc(j->n ? j->n : 1, sizeof(*hosts));
-	struct deploy_release rel[JOB_FROM_MAX];
-	size_t n = 0, counted = 0;
-
-	if (hosts == NULL) {
-		log_warn(
-		    "job %s: out of memory for its targets' releases; its notifications name none",
-		    j->id);
-		return;
-	}
-	for (size_t i = 0; i < j->n; i++)
-		if ((hosts[n] = registry_host(co, j->hosts[i].host)) != NULL)
-			n++;
-	j->n_from = deploy_releases_of(hosts, n, rel, JOB_FROM_MAX, &j->from_unknown);
-	j->from_unknown += j->n - n;
-	/* Most hosts first (insertion: at most JOB_FROM_MAX), else target order. */
-	for (size_t k = 0; k < j->n_from; k++) {
-		size_t at = k;
-		while (at > 0 && j->from[at - 1].hosts < rel[k].nodes) {
-			j->from[at] = j->from[at - 1];
-			at--;
-		}
-		snprintf(j->from[at].tag, sizeof(j->from[at].tag), "%s", rel[k].tag);
-		j->from[at].hosts = rel[k].nodes;
-		counted += rel[k].nodes;
-	}
-	j->from_more = j->n - j->from_unknown - counted;
-	free(hosts);
-}
 
 /* Why host h cannot take a new job, in err: busy with an unfinished job.
  * Returns PROTO_E_CONFLICT when it is busy, else 0. */
@@ -342,7 +306,7 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 	j->state = JOB_RUNNING;
 	j->stage = STAGE_QUORUM;
 	job_stamp(co, j);
-	note_from(co, j);
+	jobs_note_from(co, j);
 	if ((code = submit_store(co, j, jb, err, errlen)) != 0)
 		goto refused;
 	coord_audit(co, who, "job-submit", j->id, targets, "accepted",

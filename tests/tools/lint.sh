@@ -4,7 +4,10 @@
 #   1. clang-format with the repository's .clang-format changes nothing (make format applies it);
 #   2. no banned function is called: the unbounded or ambiguous ones (strcpy, strcat, sprintf,
 #      vsprintf, gets, strtok, atoi, atol, atoll, tmpnam, mktemp, alloca); comments are stripped
-#      first (gcc -fpreprocessed), so only code counts.
+#      first (gcc -fpreprocessed), so only code counts;
+#   3. tests/tools/structure.py: no file of agent/ coordinator/ proto/ common/ over 1,000 lines, no
+#      function over 100 without a reason, and the calls between the files of a directory form
+#      layers (no circle).
 # Prints what is wrong as FILE:LINE: ...; exits 1 when anything is, 0 otherwise.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -46,4 +49,5 @@ if [ "$found" -ne 0 ]; then
 else
 	echo "lint: no banned function is called"
 fi
+python3 "$top/tests/tools/structure.py" || bad=1
 exit "$bad"
