@@ -130,21 +130,15 @@ trust(void *ctx, int type, const uint8_t pk[PROTO_PK_LEN])
 static void
 send_hello(struct daemon *dm)
 {
-	static const char *const caps[] = {"ping", "status", "preflight", "stop", "start",
-	                                   "logs", "backup", "rollback",  "undo", "prune"};
+	const char *caps[PROTO_ACTIONS_MAX];
+	size_t n_caps = plan_actions(caps, PROTO_ACTIONS_MAX);
 	struct proto_kv labels[AGENT_MAX_LABELS];
 	struct proto_msg m = {.type = PROTO_HELLO};
 
 	for (size_t i = 0; i < dm->c->n_labels; i++)
 		labels[i] = (struct proto_kv){dm->c->labels[i].key, dm->c->labels[i].value};
-	m.u.hello = (struct proto_hello){dm->c->host_id,
-	                                 AGENT_VERSION,
-	                                 {0},
-	                                 labels,
-	                                 dm->c->n_labels,
-	                                 (const char **)(uintptr_t)caps,
-	                                 sizeof(caps) / sizeof(caps[0]),
-	                                 proto_now_ms()};
+	m.u.hello = (struct proto_hello){dm->c->host_id,  AGENT_VERSION, {0},    labels,
+	                                 dm->c->n_labels, caps,          n_caps, proto_now_ms()};
 	memcpy(m.u.hello.incarnation, dm->incarnation, PROTO_INCARN_LEN);
 	daemon_send_msg(dm->dealer, &m, NULL);
 	dm->next_hello = clock_mono_ms() + HELLO_RETRY_MS;

@@ -44,6 +44,18 @@ steps_of(const char *action, const char *phase, bool dry_run, struct plan_step *
 	return 0;
 }
 
+size_t
+plan_actions(const char **out, size_t max)
+{
+	struct plan_step steps[8];
+	size_t n = 0;
+
+	for (size_t i = 0; i < proto_action_count() && n < max; i++)
+		if (steps_of(proto_action_name(i), "run", false, steps) > 0)
+			out[n++] = proto_action_name(i);
+	return n;
+}
+
 /* Results are keyed by (job, host, step): when a job's preflight phase ran
  * first, the run phase's own check is reported as "recheck", not as a second
  * "preflight". */

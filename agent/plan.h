@@ -39,6 +39,11 @@ struct plan_request {
 int plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_request *rq,
                  const struct plan_out *out, char *err, size_t errlen);
 
+/* The actions of proto's table this agent has a plan for, in the table's
+ * order (HELLO's capabilities): at most max names (static strings) in out.
+ * Returns how many. */
+size_t plan_actions(const char **out, size_t max);
+
 /* Whether another process (a local `odc-agent run`) holds the agent's plan
  * lock: 1 with why (naming the lock), else 0. The daemon asks before it
  * accepts a dispatch, so that it can refuse it BUSY at once. */

@@ -28,14 +28,6 @@ job_free(struct job *j)
 	free(j);
 }
 
-/* The actions whose targets are rolled out by deployment (their metadb is
- * restored once for all its nodes). */
-static bool
-by_deployment(const char *action)
-{
-	return strcmp(action, "rollback") == 0 || strcmp(action, "undo") == 0;
-}
-
 /* For a rollback or undo: every target's deployment must be targeted whole
  * (PROTOCOL.md 9.2, "Deployments"); then the targets of one deployment
  * become one unit. Returns 0, or PROTO_E_VALUE naming the deployment and
@@ -297,7 +289,8 @@ jobs_submit(struct coord *co, const struct proto_msg *m, const struct proto_fram
 	j = job_new(fr[1].data, fr[1].len, fr[2].data, fr[3].data, fr[3].len, err, errlen);
 	if (j == NULL)
 		goto refused;
-	if (by_deployment(jb->action) && (code = deployment_units(co, j, err, errlen)) != 0)
+	if (proto_action_by_deployment(jb->action) &&
+	    (code = deployment_units(co, j, err, errlen)) != 0)
 		goto refused;
 	j->submitted_ms = proto_now_ms();
 	j->deadline_ms = j->submitted_ms + jb->policy.job_deadline_s * 1000;
@@ -501,7 +494,7 @@ jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const
 		if (jobstate_host_final(st) && !jobstate_host_final(jh->state))
 			co->stats.job_hosts_ended[st]++;
 		/* Failures are news; at 10,000 hosts the rest would be noise. */
-		if (st == JH_FAILED || st == JH_UNREACHABLE)
+		if (proto_host_state_failed((int)st))
 			log_info("job %s: host %s %s -> %s%s%s", j->id, jh->host,
 			         jobstate_host_name(jh->state), jobstate_host_name(st),
 			         *jh->message ? ": " : "", jh->message);

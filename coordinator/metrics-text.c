@@ -295,10 +295,18 @@ render_deployments(struct out *o, const struct coord *co)
 static void
 render_jobs(struct out *o, const struct coord *co)
 {
-	static const enum job_state ended[] = {JOB_SUCCEEDED, JOB_FAILED, JOB_HALTED, JOB_ABORTED};
-	static const enum jh_state outcomes[] = {JH_SUCCEEDED, JH_FAILED, JH_SKIPPED,
-	                                         JH_UNREACHABLE};
+	enum job_state ended[PROTO_JOB_STATES];
+	enum jh_state outcomes[JH_COUNT];
+	size_t n_ended = 0, n_outcomes = 0;
 	const struct job *j;
+
+	/* The final states, in the order of proto's table. */
+	for (int s = 0; s < PROTO_JOB_STATES; s++)
+		if (jobstate_final((enum job_state)s))
+			ended[n_ended++] = (enum job_state)s;
+	for (int s = 0; s < JH_COUNT; s++)
+		if (jobstate_host_final((enum jh_state)s))
+			outcomes[n_outcomes++] = (enum jh_state)s;
 
 	/* Only the jobs in memory: a job leaves it once it ended with nothing
 	 * in flight, so these series stay as few as the jobs at work. The label
@@ -334,7 +342,7 @@ render_jobs(struct out *o, const struct coord *co)
 	for (size_t a = 0; a < proto_action_count() && a < PROTO_ACTIONS_MAX; a++)
 		for (int dry = 0; dry <= (int)proto_action_takes(proto_action_name(a), "dry_run");
 		     dry++)
-			for (size_t k = 0; k < sizeof(ended) / sizeof(ended[0]); k++)
+			for (size_t k = 0; k < n_ended; k++)
 				sample_u64(o, "odc_fleet_jobs_ended_total",
 				           (const char *const[]){"action", proto_action_name(a),
 				                                 "dry_run", dry ? "true" : "false",
@@ -347,7 +355,7 @@ render_jobs(struct out *o, const struct coord *co)
 	for (size_t a = 0; a < proto_action_count() && a < PROTO_ACTIONS_MAX; a++)
 		for (int dry = 0; dry <= (int)proto_action_takes(proto_action_name(a), "dry_run");
 		     dry++)
-			for (size_t k = 0; k < sizeof(ended) / sizeof(ended[0]); k++)
+			for (size_t k = 0; k < n_ended; k++)
 				histogram(o, "odc_fleet_job_duration_seconds",
 				          (const char *const[]){"action", proto_action_name(a),
 				                                "dry_run", dry ? "true" : "false",
@@ -368,7 +376,7 @@ render_jobs(struct out *o, const struct coord *co)
 	}
 	family(o, "odc_fleet_job_hosts_ended_total", "counter",
 	       "Job targets that reached a final state since this process started, by that state.");
-	for (size_t k = 0; k < sizeof(outcomes) / sizeof(outcomes[0]); k++)
+	for (size_t k = 0; k < n_outcomes; k++)
 		sample_u64(o, "odc_fleet_job_hosts_ended_total",
 		           (const char *const[]){"state", jobstate_host_name(outcomes[k]), NULL},
 		           co->stats.job_hosts_ended[outcomes[k]]);

@@ -225,7 +225,7 @@ notify_event_json(enum coord_event ev, uint64_t now_ms, const char *coord_id, co
 		const struct job_host *jh = &j->hosts[i];
 		json_t *h;
 
-		if (jh->state != JH_FAILED && jh->state != JH_UNREACHABLE)
+		if (!proto_host_state_failed((int)jh->state))
 			continue;
 		if (json_array_size(failed) == NOTIFY_HOSTS_JSON) {
 			more++;

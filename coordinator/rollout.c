@@ -225,7 +225,7 @@ over_budget(struct coord *co, struct job *j, const char *where)
 		return false;
 	for (size_t i = 0; i < j->n; i++) {
 		const struct job_host *jh = &j->hosts[i];
-		if (jh->state == JH_FAILED || jh->state == JH_UNREACHABLE) {
+		if (host_failed(jh)) {
 			finish(co, j, JOB_HALTED, "coordinator",
 			       "failure budget exceeded %s: %zu failed, budget %zu; first: %s "
 			       "%s%s%s: %s",
@@ -392,7 +392,7 @@ stage_canary(struct coord *co, struct job *j)
 		const struct job_host *jh = &j->hosts[i];
 		if (strcmp(jh->role, "canary") != 0)
 			continue;
-		if (jh->state == JH_FAILED || jh->state == JH_UNREACHABLE) {
+		if (host_failed(jh)) {
 			finish(co, j, JOB_HALTED, "coordinator", "canary %s %s%s%s: %s", jh->host,
 			       jobstate_host_name(jh->state), *jh->failed_step ? " at " : "",
 			       jh->failed_step, jh->message);

@@ -27,11 +27,14 @@ struct action_spec {
 	 * host). "recheck" is the run phase's preflight when a preflight phase
 	 * ran first (results are keyed by step). */
 	const char *steps[2][STEPS_MAX + 1];
+	/* Restores a deployment's one metadb: its targets are rolled out a
+	 * deployment at a time, every node of it targeted (PROTOCOL.md 9.2). */
+	bool by_deployment;
 };
 
 static const struct action_spec actions[] = {
-    {"ping", false, false, {{NULL, 0, false, 0, 0}}, {{NULL}, {"ping", NULL}}},
-    {"status", false, false, {{NULL, 0, false, 0, 0}}, {{NULL}, {"status", NULL}}},
+    {"ping", false, false, {{NULL, 0, false, 0, 0}}, {{NULL}, {"ping", NULL}}, false},
+    {"status", false, false, {{NULL, 0, false, 0, 0}}, {{NULL}, {"status", NULL}}, false},
     {"preflight",
      false,
      false,
@@ -39,23 +42,27 @@ static const struct action_spec actions[] = {
       {"backup", F_PATH, true, 0, 0},
       {"accept_unverified", F_BOOL, false, 0, 0},
       {NULL, 0, false, 0, 0}},
-     {{NULL}, {"preflight", NULL}}},
-    {"stop", false, true, {{NULL, 0, false, 0, 0}}, {{NULL}, {"stop", NULL}}},
+     {{NULL}, {"preflight", NULL}},
+     false},
+    {"stop", false, true, {{NULL, 0, false, 0, 0}}, {{NULL}, {"stop", NULL}}, false},
     {"start",
      false,
      true,
      {{"to", F_TAG, false, 0, 0}, {NULL, 0, false, 0, 0}},
-     {{NULL}, {"start", NULL}}},
+     {{NULL}, {"start", NULL}},
+     false},
     {"logs",
      false,
      false,
      {{"lines", F_UINT, false, 1, 10000}, {NULL, 0, false, 0, 0}},
-     {{NULL}, {"logs", NULL}}},
+     {{NULL}, {"logs", NULL}},
+     false},
     {"backup",
      true,
      true,
      {{"name", F_NAME, false, 0, 0}, {NULL, 0, false, 0, 0}},
-     {{"preflight", NULL}, {"backup", NULL}}},
+     {{"preflight", NULL}, {"backup", NULL}},
+     false},
     {"rollback",
      true,
      true,
@@ -66,17 +73,20 @@ static const struct action_spec actions[] = {
       {"accept_unverified", F_BOOL, false, 0, 0},
       {"backup_on_peer", F_BOOL, false, 0, 0}},
      {{"preflight", NULL},
-      {"preflight", "recheck", "stop", "snapshot", "restore", "start", "health", NULL}}},
+      {"preflight", "recheck", "stop", "snapshot", "restore", "start", "health", NULL}},
+     true},
     {"prune",
      false,
      true,
      {{"dry_run", F_BOOL, false, 0, 0}, {NULL, 0, false, 0, 0}},
-     {{NULL}, {"prune", NULL}}},
+     {{NULL}, {"prune", NULL}},
+     false},
     {"undo",
      true,
      true,
      {{"of", F_ID, true, 0, 0}, {"dry_run", F_BOOL, false, 0, 0}, {NULL, 0, false, 0, 0}},
-     {{"preflight", NULL}, {"preflight", "recheck", "stop", "restore", "start", "health", NULL}}},
+     {{"preflight", NULL}, {"preflight", "recheck", "stop", "restore", "start", "health", NULL}},
+     true},
 };
 _Static_assert(sizeof(actions) / sizeof(actions[0]) <= PROTO_ACTIONS_MAX,
                "PROTO_ACTIONS_MAX bounds the table");
@@ -247,6 +257,22 @@ proto_action_takes(const char *action, const char *param)
 		if (strcmp(actions[a].params[k].name, param) == 0)
 			return true;
 	return false;
+}
+
+bool
+proto_action_has_preflight(const char *action)
+{
+	int a = proto_action_index(action);
+
+	return a >= 0 && actions[a].has_preflight;
+}
+
+bool
+proto_action_by_deployment(const char *action)
+{
+	int a = proto_action_index(action);
+
+	return a >= 0 && actions[a].by_deployment;
 }
 
 bool

@@ -446,6 +446,13 @@ const char *proto_action_name(size_t i);
 int proto_action_index(const char *action);
 /* Whether action takes parameter param at all. */
 bool proto_action_takes(const char *action, const char *param);
+/* Whether action has a preflight phase (run everywhere before any host
+ * changes: backup, rollback, undo); false for an unknown action. */
+bool proto_action_has_preflight(const char *action);
+/* Whether action restores a deployment's one metadb, so that its targets are
+ * rolled out a deployment at a time with every node targeted (rollback,
+ * undo; PROTOCOL.md 9.2); false for an unknown action. */
+bool proto_action_by_deployment(const char *action);
 /* Whether a job's parameters ask for a dry run (dry_run=true). */
 bool proto_dry_run(const struct proto_kv *params, size_t n);
 /* Whether a job of action with these parameters may change its hosts: false

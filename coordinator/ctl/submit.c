@@ -33,18 +33,12 @@ submit_bad(const struct ctl *c, const char *fmt, ...)
 	return -1;
 }
 
-/* Actions that change a host carry the careful defaults. */
-static bool
-submit_careful(const char *action)
-{
-	return strcmp(action, "rollback") == 0 || strcmp(action, "backup") == 0 ||
-	       strcmp(action, "undo") == 0;
-}
-
 static void
 submit_defaults(const char *action, struct proto_policy *p)
 {
-	if (submit_careful(action))
+	/* The actions with a preflight phase (backup, rollback, undo: they
+	 * dump or restore a metadb) carry the careful defaults. */
+	if (proto_action_has_preflight(action))
 		*p = (struct proto_policy){1, 1, false, 0, false, 100, 2 * 3600, 24 * 3600};
 	else
 		*p = (struct proto_policy){0, 100, true, 100, true, 0, 5 * 60, 30 * 60};
@@ -262,7 +256,7 @@ submit_check_params(const struct ctl *c, const struct submit *s)
 	static const char *const phases[] = {"run", "preflight"};
 	struct proto_error err;
 
-	for (size_t ph = 0; ph < (submit_careful(s->action) ? 2u : 1u); ph++) {
+	for (size_t ph = 0; ph < (proto_action_has_preflight(s->action) ? 2u : 1u); ph++) {
 		for (size_t i = 0; i < s->n_params; i++) {
 			enum proto_err e =
 			    proto_action_check(s->action, phases[ph], &s->params[i], 1, &err);
