@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "common/config.h"
 #include "common/config_impl.h"
+#include "common/err.h"
 #include "common/file.h"
 
 /*
@@ -42,16 +44,16 @@ static void config_parse_fail(struct config_parse *p, const char *fmt, ...)
 static void
 config_parse_fail(struct config_parse *p, const char *fmt, ...)
 {
-	char msg[512];
+	char where[PATH_MAX + 16];
 	va_list ap;
 
 	if (p->err_line != 0)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	p->err_line = p->lineno;
-	snprintf(p->err, p->errlen, "%s:%d: %s", p->c->path, p->lineno, msg);
+	snprintf(where, sizeof(where), "%s:%d", p->c->path, p->lineno);
+	va_start(ap, fmt);
+	err_vset(p->err, p->errlen, where, fmt, ap);
+	va_end(ap);
 }
 
 /* Copies s into out for a message: at most 64 bytes, control and non-ASCII

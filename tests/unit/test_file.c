@@ -1,4 +1,5 @@
-/* Unit tests for common/file: bounded reads of regular files. */
+/* Unit tests for common/file (bounded reads of regular files) and common/err
+ * (the "prefix: message" helper). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "common/file.h"
 
 /* A fresh directory for one test; the caller removes it with dir_rm(). */
@@ -125,12 +127,30 @@ test_file_read_fd_notices_growth(void **state)
 	dir_rm(dir, names);
 }
 
+static void
+test_err_set(void **state)
+{
+	char err[16];
+
+	(void)state;
+	err_set(err, sizeof(err), "spec", "bad %d", 7);
+	assert_string_equal(err, "spec: bad 7");
+	err_set(err, sizeof(err), NULL, "plain %s", "text");
+	assert_string_equal(err, "plain text");
+	err_set(err, sizeof(err), "docker", "%s", "a long message that is cut");
+	assert_string_equal(err, "docker: a long ");
+	err_set(err, 4, "docker", "x");
+	assert_string_equal(err, "doc");
+	err_set(NULL, 0, "p", "nothing");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_file_read_bounded),
 	    cmocka_unit_test(test_file_read_fd_notices_growth),
+	    cmocka_unit_test(test_err_set),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
