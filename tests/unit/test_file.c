@@ -25,17 +25,15 @@ dir_make(char *dir, size_t len)
 	assert_non_null(mkdtemp(dir));
 }
 
+/* Writes text as dir's file name (mode 0600). */
 static void
-put(const char *dir, const char *name, const char *text)
+put(int dfd, const char *name, const char *text)
 {
-	char path[256];
-	FILE *f;
+	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
 }
 
 static void
@@ -60,10 +58,10 @@ test_file_read_bounded(void **state)
 
 	(void)state;
 	dir_make(dir, sizeof(dir));
-	put(dir, "a", "hello");
-	put(dir, "big", "0123456789");
 	dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	assert_true(dfd >= 0);
+	put(dfd, "a", "hello");
+	put(dfd, "big", "0123456789");
 
 	/* Exactly at the bound is fine. */
 	rc = file_read_bounded(dfd, "a", NULL, 5, 0, &text, &len, err, sizeof(err));
@@ -110,13 +108,16 @@ test_file_read_fd_notices_growth(void **state)
 	char dir[64], err[256], path[256], buf[8];
 	struct stat st;
 	size_t len = 0;
-	int fd;
+	int dfd, fd;
 
 	(void)state;
 	dir_make(dir, sizeof(dir));
-	put(dir, "a", "1234567");
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	put(dfd, "a", "1234567");
 	snprintf(path, sizeof(path), "%s/a", dir);
 	fd = file_open_regular(AT_FDCWD, path, "a", 0, &st, err, sizeof(err));
+	close(dfd);
 	assert_true(fd >= 0);
 	/* buf holds max+2 bytes: max+1 are read, the file has more. */
 	assert_int_equal(file_read_fd(fd, "a", buf, 6, &len, err, sizeof(err)), FILE_E_BIG);
