@@ -76,8 +76,8 @@ file_read_fd(int fd, const char *label, char *buf, size_t max, size_t *len, char
 }
 
 int
-file_read_bounded(int dirfd, const char *path, const char *label, size_t max, int flags,
-                  char **out, size_t *len, char *err, size_t errlen)
+file_read_bounded(int dirfd, const char *path, const char *label, size_t max, int flags, char **out,
+                  size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
 	char *buf = NULL;

@@ -91,8 +91,7 @@ test_file_read_bounded(void **state)
 	rc = file_read_bounded(dfd, "link", NULL, 9, 0, &text, &len, err, sizeof(err));
 	assert_int_equal(rc, FILE_OK);
 	free(text);
-	rc = file_read_bounded(dfd, "link", NULL, 9, FILE_NOFOLLOW, &text, &len, err,
-	                       sizeof(err));
+	rc = file_read_bounded(dfd, "link", NULL, 9, FILE_NOFOLLOW, &text, &len, err, sizeof(err));
 	assert_int_equal(rc, FILE_E_OPEN);
 	assert_int_equal(errno, ELOOP);
 	assert_string_equal(err, "link: is a symbolic link (not followed)");
