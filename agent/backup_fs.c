@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/file.h"
 #include "agent/backup.h"
 #include "agent/backup_int.h"
 
@@ -225,56 +226,21 @@ int
 backup_read_schema(int dirfd, const char *name, const char *label, char **text, size_t *len,
                    char *err, size_t errlen)
 {
-	struct stat st;
-	char *t = NULL;
-	size_t got = 0;
-	ssize_t n;
-	int fd, rc = -1;
+	int rc = file_read_bounded(dirfd, name, label, SCHEMA_MAX, FILE_NOFOLLOW, text, len, err,
+	                           errlen);
 
-	*text = NULL;
-	*len = 0;
-	fd = backup_open_regular(dirfd, name, label, &st, err, errlen);
-	if (fd < 0)
+	if (rc == FILE_E_STAT)
+		snprintf(err, errlen, "%s: not a regular file", label);
+	if (rc != FILE_OK)
 		return -1;
-	if (st.st_size > (off_t)SCHEMA_MAX) {
-		snprintf(err, errlen, "%s: larger than %u bytes", label, SCHEMA_MAX);
-		goto out;
-	}
-	t = malloc(SCHEMA_MAX + 2);
-	if (t == NULL) {
-		snprintf(err, errlen, "%s: out of memory", label);
-		goto out;
-	}
-	/* Read up to one byte past the bound: the file may grow after fstat. */
-	while (got <= SCHEMA_MAX) {
-		n = read(fd, t + got, SCHEMA_MAX + 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "%s: read: %s", label, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got > SCHEMA_MAX) {
-		snprintf(err, errlen, "%s: larger than %u bytes", label, SCHEMA_MAX);
-		goto out;
-	}
-	t[got] = '\0';
-	if (memchr(t, '\0', got) != NULL) {
+	if (memchr(*text, '\0', *len) != NULL) {
 		snprintf(err, errlen, "%s: contains a NUL byte", label);
-		goto out;
+		free(*text);
+		*text = NULL;
+		*len = 0;
+		return -1;
 	}
-	*text = t;
-	*len = got;
-	t = NULL;
-	rc = 0;
-out:
-	free(t);
-	close(fd);
-	return rc;
+	return 0;
 }
 
 /* Opens name (relative to dirfd, or AT_FDCWD) as a regular file, never
@@ -284,23 +250,12 @@ int
 backup_open_regular(int dirfd, const char *name, const char *label, struct stat *st, char *err,
                     size_t errlen)
 {
-	int fd, e;
+	int fd = file_open_regular(dirfd, name, label, FILE_NOFOLLOW, st, err, errlen);
 
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		e = errno;
-		if (e == ELOOP)
-			snprintf(err, errlen, "%s: is a symbolic link (not followed)", label);
-		else
-			snprintf(err, errlen, "%s: %s", label, strerror(e));
-		return -1;
-	}
-	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+	/* This reader has always said so when fstat fails too. */
+	if (fd == FILE_E_STAT)
 		snprintf(err, errlen, "%s: not a regular file", label);
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return fd < 0 ? -1 : fd;
 }
 
 /* ------------------------------------------------------------------ */

@@ -14,6 +14,7 @@
 
 #include "agent/agent.h"
 #include "agent/metadb.h"
+#include "common/file.h"
 #include "common/keys.h"
 
 static const char *const known_keys[] = {
@@ -494,24 +495,24 @@ agent_metadb_open(const struct agent_conf *c, const char *password, char *err, s
 char *
 agent_read_password(const struct agent_conf *c, char *err, size_t errlen)
 {
+	const char *path = c->db_password_file;
 	char *pw = NULL;
 	struct stat st;
-	ssize_t n;
-	int fd = open(c->db_password_file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	size_t n = 0;
+	int fd, rc;
 
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: cannot open the metadb password file: %s",
-		         c->db_password_file, strerror(errno));
+	fd = file_open_regular(AT_FDCWD, path, NULL, FILE_NOFOLLOW, &st, err, errlen);
+	if (fd == FILE_E_OPEN)
+		snprintf(err, errlen, "%s: cannot open the metadb password file: %s", path,
+		         strerror(errno));
+	else if (fd < 0)
+		snprintf(err, errlen, "%s: not a regular file", path);
+	if (fd < 0)
 		return NULL;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", c->db_password_file);
-		goto out;
-	}
 	if ((st.st_mode & 077) != 0) {
 		snprintf(err, errlen,
 		         "%s: password file is group/world accessible (mode %04o); chmod 600 it",
-		         c->db_password_file, (unsigned)(st.st_mode & 07777));
+		         path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	/* sodium_malloc aborts before sodium_init; it is idempotent. */
@@ -524,14 +525,14 @@ agent_read_password(const struct agent_conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	n = read(fd, pw, 1023);
-	if (n < 0) {
-		snprintf(err, errlen, "%s: %s", c->db_password_file, strerror(errno));
+	/* Only the first line counts: what lies past 1023 bytes is ignored. */
+	rc = file_read_fd(fd, path, pw, 1022, &n, err, errlen);
+	if (rc == FILE_E_READ) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		agent_secret_free(pw);
 		pw = NULL;
 		goto out;
 	}
-	pw[n] = '\0';
 	pw[strcspn(pw, "\r\n")] = '\0';
 out:
 	close(fd);

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "common/buf.h"
+#include "common/err.h"
 #include "agent/ddl.h"
 #include "agent/ddl_lex.h"
 
@@ -20,14 +21,13 @@
 int __attribute__((format(printf, 3, 4)))
 lex_fail(struct parse *p, unsigned line, const char *fmt, ...)
 {
-	char what[512];
+	char where[32];
 	va_list ap;
 
+	snprintf(where, sizeof(where), "line %u", line);
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	err_vset(p->err, p->errlen, where, fmt, ap);
 	va_end(ap);
-	if (p->err != NULL && p->errlen > 0)
-		snprintf(p->err, p->errlen, "line %u: %s", line, what);
 	return -1;
 }
 

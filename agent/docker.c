@@ -23,17 +23,17 @@ docker_field(json_t *obj, const char *key, const char *name, int required, char 
 	if (v == NULL || json_is_null(v)) {
 		if (!required)
 			return 0;
-		docker_fail(err, errlen, "GET %s: no %s in the answer", path, name);
+		err_set(err, errlen, "docker", "GET %s: no %s in the answer", path, name);
 		return -1;
 	}
 	if (!json_is_string(v)) {
-		docker_fail(err, errlen, "GET %s: %s is not a string", path, name);
+		err_set(err, errlen, "docker", "GET %s: %s is not a string", path, name);
 		return -1;
 	}
 	len = json_string_length(v);
 	if (len >= dstlen || strlen(json_string_value(v)) != len) {
-		docker_fail(err, errlen, "GET %s: %s too long (%zu bytes, at most %zu)", path, name,
-		            len, dstlen - 1);
+		err_set(err, errlen, "docker", "GET %s: %s too long (%zu bytes, at most %zu)", path,
+		        name, len, dstlen - 1);
 		return -1;
 	}
 	memcpy(dst, json_string_value(v), len + 1);
@@ -53,7 +53,7 @@ docker_container_parse(json_t *j, const char *path, struct docker_container *c, 
 
 	memset(c, 0, sizeof(*c));
 	if (!json_is_object(state)) {
-		docker_fail(err, errlen, "GET %s: no State in the answer", path);
+		err_set(err, errlen, "docker", "GET %s: no State in the answer", path);
 		return -1;
 	}
 	if (docker_field(j, "Id", "Id", 1, c->id, sizeof(c->id), path, err, errlen) != 0 ||
@@ -69,15 +69,15 @@ docker_container_parse(json_t *j, const char *path, struct docker_container *c, 
 	/* Docker keeps names as "/name"; the field holds it without the '/'. */
 	name = json_string_value(json_object_get(j, "Name"));
 	if (name == NULL) {
-		docker_fail(err, errlen, "GET %s: no Name in the answer", path);
+		err_set(err, errlen, "docker", "GET %s: no Name in the answer", path);
 		return -1;
 	}
 	if (name[0] == '/')
 		name++;
 	len = strlen(name);
 	if (len >= sizeof(c->name)) {
-		docker_fail(err, errlen, "GET %s: Name too long (%zu bytes, at most %zu)", path,
-		            len, sizeof(c->name) - 1);
+		err_set(err, errlen, "docker", "GET %s: Name too long (%zu bytes, at most %zu)",
+		        path, len, sizeof(c->name) - 1);
 		return -1;
 	}
 	memcpy(c->name, name, len + 1);
@@ -85,7 +85,7 @@ docker_container_parse(json_t *j, const char *path, struct docker_container *c, 
 	if (json_is_integer(code)) {
 		if (json_integer_value(code) < -2147483647 - 1 ||
 		    json_integer_value(code) > 2147483647) {
-			docker_fail(err, errlen, "GET %s: State.ExitCode out of range", path);
+			err_set(err, errlen, "docker", "GET %s: State.ExitCode out of range", path);
 			return -1;
 		}
 		c->exit_code = (int)json_integer_value(code);
@@ -132,7 +132,7 @@ docker_container_list(struct docker *d, json_t **out, char *err, size_t errlen)
 	if (docker_get_json(d, "/containers/json", "all=1", &j, err, errlen) != 0)
 		return -1;
 	if (!json_is_array(j)) {
-		docker_fail(err, errlen, "GET /containers/json: the answer is not an array");
+		err_set(err, errlen, "docker", "GET /containers/json: the answer is not an array");
 		json_decref(j);
 		return -1;
 	}
@@ -155,7 +155,7 @@ docker_image_inspect(struct docker *d, const char *ref, json_t **raw, char *err,
 	if (r != 0)
 		return r;
 	if (!json_is_object(j)) {
-		docker_fail(err, errlen, "GET %s: the answer is not an object", path);
+		err_set(err, errlen, "docker", "GET %s: the answer is not an object", path);
 		json_decref(j);
 		return -1;
 	}
@@ -257,7 +257,8 @@ docker_container_create(struct docker *d, const char *name, json_t *body, char i
 	id_out[0] = '\0';
 	memset(&s, 0, sizeof(s));
 	if (!json_is_object(body)) {
-		docker_fail(err, errlen, "POST %s: the create body is not a JSON object", path);
+		err_set(err, errlen, "docker", "POST %s: the create body is not a JSON object",
+		        path);
 		return -1;
 	}
 	if (name != NULL) {
@@ -277,7 +278,7 @@ docker_container_create(struct docker *d, const char *name, json_t *body, char i
 		goto out;
 	id = json_string_value(json_object_get(j, "Id"));
 	if (id == NULL || !docker_is_id(id)) {
-		docker_fail(err, errlen, "POST %s: 201 but no valid Id in the answer", path);
+		err_set(err, errlen, "docker", "POST %s: 201 but no valid Id in the answer", path);
 		goto out;
 	}
 	memcpy(id_out, id, strlen(id) + 1);
@@ -323,8 +324,8 @@ docker_container_logs(struct docker *d, const char *id, unsigned tail_lines, siz
 	else
 		snprintf(query, sizeof(query), "stdout=1&stderr=1&tail=%u", tail_lines);
 	if (tail_init(&logs.t, max_bytes) != 0) {
-		docker_fail(err, errlen, "GET %s: out of memory for %zu bytes of logs", path,
-		            max_bytes);
+		err_set(err, errlen, "docker", "GET %s: out of memory for %zu bytes of logs", path,
+		        max_bytes);
 		return -1;
 	}
 	s.logs = &logs;
@@ -335,13 +336,13 @@ docker_container_logs(struct docker *d, const char *id, unsigned tail_lines, siz
 		goto out;
 	}
 	if (logs.hdr_len != 0 || logs.left != 0) {
-		docker_fail(err, errlen, "GET %s: 200: log stream cut in the middle of a frame",
-		            path);
+		err_set(err, errlen, "docker",
+		        "GET %s: 200: log stream cut in the middle of a frame", path);
 		goto out;
 	}
 	text = malloc(logs.t.len + 1);
 	if (text == NULL) {
-		docker_fail(err, errlen, "GET %s: out of memory", path);
+		err_set(err, errlen, "docker", "GET %s: out of memory", path);
 		goto out;
 	}
 	n = tail_copy(&logs.t, text, logs.t.len + 1);
@@ -375,18 +376,19 @@ docker_container_file_tail(struct docker *d, const char *id, const char *file, s
 	                errlen) != 0)
 		return -1;
 	if (docker_query(d, "path", file, query, sizeof(query)) != 0) {
-		docker_fail(err, errlen, "GET %s: path %s cannot be sent", path, file);
+		err_set(err, errlen, "docker", "GET %s: path %s cannot be sent", path, file);
 		goto out;
 	}
 	if (tail_init(&logs.t, max_bytes) != 0) {
-		docker_fail(err, errlen, "GET %s: out of memory for %zu bytes", path, max_bytes);
+		err_set(err, errlen, "docker", "GET %s: out of memory for %zu bytes", path,
+		        max_bytes);
 		goto out;
 	}
 	s.logs = &logs;
 	if (docker_call(d, "GET", path, query, NULL, 0, &s, err, errlen) != 0)
 		goto out;
 	if (s.status == 404) {
-		docker_fail(err, errlen, "%s: no such file in container %s", file, id);
+		err_set(err, errlen, "docker", "%s: no such file in container %s", file, id);
 		result = 1;
 		goto out;
 	}
@@ -395,12 +397,13 @@ docker_container_file_tail(struct docker *d, const char *id, const char *file, s
 		goto out;
 	}
 	if (!logs.found) {
-		docker_fail(err, errlen, "%s in container %s is not a regular file", file, id);
+		err_set(err, errlen, "docker", "%s in container %s is not a regular file", file,
+		        id);
 		result = 1;
 		goto out;
 	}
 	if ((text = malloc(logs.t.len + 1)) == NULL) {
-		docker_fail(err, errlen, "GET %s: out of memory", path);
+		err_set(err, errlen, "docker", "GET %s: out of memory", path);
 		goto out;
 	}
 	tail_copy(&logs.t, text, logs.t.len + 1);
@@ -423,7 +426,7 @@ docker_container_wait_state(struct docker *d, const char *id, const char *const 
 		int rc = docker_container_inspect(d, id, &ct, NULL, err, errlen);
 		if (rc != 0) {
 			if (rc == 1)
-				docker_fail(err, errlen, "container %s disappeared", id);
+				err_set(err, errlen, "docker", "container %s disappeared", id);
 			return -1;
 		}
 		if (state_out != NULL)
@@ -432,8 +435,8 @@ docker_container_wait_state(struct docker *d, const char *id, const char *const 
 			if (strcmp(states[i], ct.state) == 0)
 				return 0;
 		if (clock_mono_ms() >= end) {
-			docker_fail(err, errlen, "container %s is %s, not %s, after %llu ms", id,
-			            ct.state, states[0], (unsigned long long)timeout_ms);
+			err_set(err, errlen, "docker", "container %s is %s, not %s, after %llu ms",
+			        id, ct.state, states[0], (unsigned long long)timeout_ms);
 			return 1;
 		}
 		struct timespec ts = {0, 100 * 1000000L};

@@ -24,43 +24,29 @@ docker_global_init(void)
 	docker_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-void
-docker_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(err, errlen, "docker: %s", msg);
-}
-
 struct docker *
 docker_new(const char *socket_path, uint64_t timeout_ms, char *err, size_t errlen)
 {
 	struct docker *d = NULL, *result = NULL;
 
 	if (socket_path == NULL || socket_path[0] == '\0') {
-		docker_fail(err, errlen, "no engine socket path given");
+		err_set(err, errlen, "docker", "no engine socket path given");
 		goto out;
 	}
 	if (strlen(socket_path) >= sizeof(d->sock)) {
-		docker_fail(err, errlen, "socket path longer than %zu bytes: %.80s...",
-		            sizeof(d->sock) - 1, socket_path);
+		err_set(err, errlen, "docker", "socket path longer than %zu bytes: %.80s...",
+		        sizeof(d->sock) - 1, socket_path);
 		goto out;
 	}
 	pthread_once(&docker_once, docker_global_init);
 	if (docker_global_rc != CURLE_OK) {
-		docker_fail(err, errlen, "curl_global_init: %s",
-		            curl_easy_strerror(docker_global_rc));
+		err_set(err, errlen, "docker", "curl_global_init: %s",
+		        curl_easy_strerror(docker_global_rc));
 		goto out;
 	}
 	d = calloc(1, sizeof(*d));
 	if (d == NULL) {
-		docker_fail(err, errlen, "out of memory");
+		err_set(err, errlen, "docker", "out of memory");
 		goto out;
 	}
 	snprintf(d->sock, sizeof(d->sock), "%s", socket_path);
@@ -77,7 +63,7 @@ docker_new(const char *socket_path, uint64_t timeout_ms, char *err, size_t errle
 		d->hdr_json = NULL;
 	}
 	if (d->curl == NULL || d->hdr_json == NULL || d->hdr_none == NULL) {
-		docker_fail(err, errlen, "cannot set up libcurl (out of memory)");
+		err_set(err, errlen, "docker", "cannot set up libcurl (out of memory)");
 		goto out;
 	}
 	result = d;
@@ -161,14 +147,14 @@ docker_call(struct docker *d, const char *method, const char *path, const char *
 	n = snprintf(url, sizeof(url), "http://localhost/" DOCKER_API "%s%s%s", path,
 	             query != NULL ? "?" : "", query != NULL ? query : "");
 	if (n < 0 || (size_t)n >= sizeof(url)) {
-		docker_fail(err, errlen, "%s %s: request path too long", method, path);
+		err_set(err, errlen, "docker", "%s %s: request path too long", method, path);
 		goto out;
 	}
 	if (body != NULL) {
 		json = json_dumps(body, JSON_COMPACT);
 		if (json == NULL) {
-			docker_fail(err, errlen, "%s %s: cannot encode the request body", method,
-			            path);
+			err_set(err, errlen, "docker", "%s %s: cannot encode the request body",
+			        method, path);
 			goto out;
 		}
 	}
@@ -180,8 +166,8 @@ docker_call(struct docker *d, const char *method, const char *path, const char *
 	d->curl_err[0] = '\0';
 	/* Without unix socket support curl would go to localhost:80 instead. */
 	if (curl_easy_setopt(d->curl, CURLOPT_UNIX_SOCKET_PATH, d->sock) != CURLE_OK) {
-		docker_fail(err, errlen, "%s %s: this libcurl cannot use unix sockets", method,
-		            path);
+		err_set(err, errlen, "docker", "%s %s: this libcurl cannot use unix sockets",
+		        method, path);
 		goto out;
 	}
 	/* An http_proxy in our environment is not for the engine's socket. */
@@ -211,22 +197,23 @@ docker_call(struct docker *d, const char *method, const char *path, const char *
 	if (rc == CURLE_OK) {
 		result = 0;
 	} else if (s->toobig) {
-		docker_fail(err, errlen, "%s %s: %ld: response body larger than %u bytes", method,
-		            path, s->status, DOCKER_BODY_MAX);
+		err_set(err, errlen, "docker", "%s %s: %ld: response body larger than %u bytes",
+		        method, path, s->status, DOCKER_BODY_MAX);
 	} else if (s->oom) {
-		docker_fail(err, errlen, "%s %s: out of memory reading the response", method, path);
+		err_set(err, errlen, "docker", "%s %s: out of memory reading the response", method,
+		        path);
 	} else if (s->logs != NULL && s->logs->bad) {
-		docker_fail(err, errlen, "%s %s: %ld: malformed log stream (bad frame header)",
-		            method, path, s->status);
+		err_set(err, errlen, "docker",
+		        "%s %s: %ld: malformed log stream (bad frame header)", method, path,
+		        s->status);
 	} else if (rc == CURLE_COULDNT_CONNECT) {
 		/* curl's own text names "localhost port 80": not helpful here. */
-		docker_fail(err, errlen, "%s %s: cannot connect to the engine at %s: %s (%s)",
-		            method, path, d->sock, docker_sock_why(d->sock, why, sizeof(why)),
-		            curl_easy_strerror(rc));
+		err_set(err, errlen, "docker", "%s %s: cannot connect to the engine at %s: %s (%s)",
+		        method, path, d->sock, docker_sock_why(d->sock, why, sizeof(why)),
+		        curl_easy_strerror(rc));
 	} else {
-		docker_fail(err, errlen, "%s %s: engine at %s: %s%s%s", method, path, d->sock,
-		            curl_easy_strerror(rc), d->curl_err[0] != '\0' ? ": " : "",
-		            d->curl_err);
+		err_set(err, errlen, "docker", "%s %s: engine at %s: %s%s%s", method, path, d->sock,
+		        curl_easy_strerror(rc), d->curl_err[0] != '\0' ? ": " : "", d->curl_err);
 	}
 out:
 	free(json);
@@ -271,8 +258,8 @@ docker_status_fail(const char *method, const char *path, const struct docker_sin
 		else
 			docker_clean((const char *)s->body.data, s->body.len, msg, sizeof(msg));
 	}
-	docker_fail(err, errlen, "%s %s: %ld %s", method, path, s->status,
-	            msg[0] != '\0' ? msg : "(no message)");
+	err_set(err, errlen, "docker", "%s %s: %ld %s", method, path, s->status,
+	        msg[0] != '\0' ? msg : "(no message)");
 	json_decref(j);
 }
 
@@ -286,8 +273,8 @@ docker_json(const char *method, const char *path, const struct docker_sink *s, c
 
 	j = json_loadb(s->body.len > 0 ? (const char *)s->body.data : "", s->body.len, 0, &jerr);
 	if (j == NULL)
-		docker_fail(err, errlen, "%s %s: %ld: invalid JSON in the response: %s", method,
-		            path, s->status, jerr.text);
+		err_set(err, errlen, "docker", "%s %s: %ld: invalid JSON in the response: %s",
+		        method, path, s->status, jerr.text);
 	return j;
 }
 
@@ -323,35 +310,35 @@ docker_escape(struct docker *d, const char *what, const char *in, int slash_ok, 
 	int n;
 
 	if (in == NULL || in[0] == '\0') {
-		docker_fail(err, errlen, "no %s given", what);
+		err_set(err, errlen, "docker", "no %s given", what);
 		return -1;
 	}
 	len = strlen(in);
 	if (len > DOCKER_ARG_MAX) {
-		docker_fail(err, errlen, "%s too long (%zu bytes, at most %d)", what, len,
-		            DOCKER_ARG_MAX);
+		err_set(err, errlen, "docker", "%s too long (%zu bytes, at most %d)", what, len,
+		        DOCKER_ARG_MAX);
 		return -1;
 	}
 	for (i = 0; i < len; i++) {
 		if ((unsigned char)in[i] < 0x20 || in[i] == 0x7f) {
-			docker_fail(err, errlen, "invalid %s: control character at byte %zu", what,
-			            i);
+			err_set(err, errlen, "docker", "invalid %s: control character at byte %zu",
+			        what, i);
 			return -1;
 		}
 	}
 	if ((!slash_ok && strchr(in, '/') != NULL) || docker_dot_segment(in)) {
-		docker_fail(err, errlen, "invalid %s '%s'", what, in);
+		err_set(err, errlen, "docker", "invalid %s '%s'", what, in);
 		return -1;
 	}
 	e = curl_easy_escape(d->curl, in, (int)len);
 	if (e == NULL) {
-		docker_fail(err, errlen, "cannot escape %s (out of memory)", what);
+		err_set(err, errlen, "docker", "cannot escape %s (out of memory)", what);
 		return -1;
 	}
 	n = snprintf(out, outlen, "%s", e);
 	curl_free(e);
 	if (n < 0 || (size_t)n >= outlen) {
-		docker_fail(err, errlen, "%s too long once escaped", what);
+		err_set(err, errlen, "docker", "%s too long once escaped", what);
 		return -1;
 	}
 	return 0;
@@ -382,7 +369,7 @@ docker_path(struct docker *d, char *out, size_t outlen, const char *prefix, cons
 		return -1;
 	n = snprintf(out, outlen, "%s%s%s", prefix, esc, suffix);
 	if (n < 0 || (size_t)n >= outlen) {
-		docker_fail(err, errlen, "%s too long", what);
+		err_set(err, errlen, "docker", "%s too long", what);
 		return -1;
 	}
 	return 0;

@@ -8,6 +8,7 @@
 
 #include "agent/docker.h"
 #include "common/buf.h"
+#include "common/err.h"
 
 #include <curl/curl.h>
 #include <stdint.h>
@@ -58,11 +59,6 @@ struct docker_sink {
 	struct docker_logs *logs; /* a 2xx body goes here instead, when set */
 	long status;
 };
-
-/* Writes "docker: <fmt...>" into err (nothing when err is NULL or errlen
- * is 0). */
-void docker_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* Feeds n bytes of a 2xx streamed body into l (a log stream, or a tar
  * stream when l->tar is set). Returns 0, or -1 on a malformed frame header

@@ -14,6 +14,7 @@
 
 #include "agent/agent.h"
 #include "agent/metadb.h"
+#include "common/file.h"
 #include "common/log.h"
 
 static const char *const secret_opts[] = {"-p", "--password", "--sys-password", NULL};
@@ -43,19 +44,18 @@ mkdirs(const char *path, mode_t mode)
 static void
 file_tail(const char *path, char *out, size_t outlen)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char why[8];
 	struct stat st;
 	ssize_t n;
 	off_t from;
+	int fd = file_open_regular(AT_FDCWD, path, NULL, FILE_NOFOLLOW, &st, why, sizeof(why));
 
 	out[0] = '\0';
 	if (fd < 0)
 		return;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		from = st.st_size > (off_t)(outlen - 1) ? st.st_size - (off_t)(outlen - 1) : 0;
-		n = pread(fd, out, outlen - 1, from);
-		out[n > 0 ? n : 0] = '\0';
-	}
+	from = st.st_size > (off_t)(outlen - 1) ? st.st_size - (off_t)(outlen - 1) : 0;
+	n = pread(fd, out, outlen - 1, from);
+	out[n > 0 ? n : 0] = '\0';
 	close(fd);
 }
 

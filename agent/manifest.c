@@ -16,6 +16,7 @@
 
 #include "agent/manifest.h"
 #include "common/buf.h"
+#include "common/file.h"
 #include "common/keys.h"
 
 #define FORMAT       "odc-fleet-backup/1"
@@ -361,42 +362,17 @@ out:
 static int
 read_small(int dfd, const char *name, size_t max, char **out, size_t *len, char *err, size_t errlen)
 {
-	struct stat st;
-	int fd;
-	ssize_t n;
+	int rc = file_read_bounded(dfd, name, NULL, max, FILE_NOFOLLOW, out, len, err, errlen);
 
-	*out = NULL;
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 1;
-		snprintf(err, errlen, "%s: %s", name,
-		         errno == ELOOP ? "is a symbolic link (not followed)" : strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-		snprintf(err, errlen, "%s: %s", name,
-		         !S_ISREG(st.st_mode) ? "not a regular file" : "too large");
-		close(fd);
-		return -1;
-	}
-	*out = malloc((size_t)st.st_size + 1);
-	if (*out == NULL) {
-		close(fd);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	n = pread(fd, *out, (size_t)st.st_size, 0);
-	close(fd);
-	if (n != st.st_size) {
-		free(*out);
-		*out = NULL;
+	if (rc == FILE_E_OPEN && errno == ENOENT)
+		return 1;
+	if (rc == FILE_E_BIG)
+		snprintf(err, errlen, "%s: too large", name);
+	else if (rc == FILE_E_READ)
 		snprintf(err, errlen, "%s: short read", name);
-		return -1;
-	}
-	(*out)[n] = '\0';
-	*len = (size_t)n;
-	return 0;
+	else if (rc == FILE_E_NOMEM)
+		snprintf(err, errlen, "out of memory");
+	return rc == FILE_OK ? 0 : -1;
 }
 
 static void

@@ -1,6 +1,7 @@
 /* Docker create bodies for a rollback: the stopped container's own spec with
  * only the image changed, or the seed's docker run flags (see spec.h). */
 #include "agent/spec.h"
+#include "common/err.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -47,23 +48,6 @@ static const char *const spec_default_binds[] = {
     "/var/data/odc:/opt/odc/data",
     NULL,
 };
-
-static void spec_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-spec_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(err, errlen, "spec: %s", msg);
-}
 
 /* Is v one of Docker's defaults (null, "", [], {}, 0, false, or an object
  * holding only such scalar values, like RestartPolicy {"Name": "", ...})?
@@ -119,7 +103,7 @@ spec_put(json_t *dst, const char *key, json_t *v, char *err, size_t errlen)
 		return 0;
 	c = json_deep_copy(v);
 	if (c == NULL || json_object_set_new(dst, key, c) != 0) {
-		spec_fail(err, errlen, "out of memory copying %s", key);
+		err_set(err, errlen, "spec", "out of memory copying %s", key);
 		return -1;
 	}
 	return 0;
@@ -146,7 +130,7 @@ spec_env(json_t *body, json_t *config, json_t *image_config, char *err, size_t e
 	if (env == NULL || json_is_null(env))
 		return 0;
 	if (!json_is_array(env)) {
-		spec_fail(err, errlen, "Config.Env is not an array");
+		err_set(err, errlen, "spec", "Config.Env is not an array");
 		return -1;
 	}
 	img_env = json_object_get(image_config, "Env");
@@ -158,7 +142,7 @@ spec_env(json_t *body, json_t *config, json_t *image_config, char *err, size_t e
 	json_array_foreach(env, i, v)
 	{
 		if (!json_is_string(v)) {
-			spec_fail(err, errlen, "Config.Env[%zu] is not a string", i);
+			err_set(err, errlen, "spec", "Config.Env[%zu] is not a string", i);
 			json_decref(out);
 			return -1;
 		}
@@ -184,7 +168,7 @@ spec_env(json_t *body, json_t *config, json_t *image_config, char *err, size_t e
 		goto oom;
 	return 0;
 oom:
-	spec_fail(err, errlen, "out of memory copying Env");
+	err_set(err, errlen, "spec", "out of memory copying Env");
 	return -1;
 }
 
@@ -199,7 +183,7 @@ spec_labels(json_t *body, json_t *config, json_t *image_config, char *err, size_
 	if (labels == NULL || json_is_null(labels))
 		return 0;
 	if (!json_is_object(labels)) {
-		spec_fail(err, errlen, "Config.Labels is not an object");
+		err_set(err, errlen, "spec", "Config.Labels is not an object");
 		return -1;
 	}
 	img_labels = json_object_get(image_config, "Labels");
@@ -223,7 +207,7 @@ spec_labels(json_t *body, json_t *config, json_t *image_config, char *err, size_
 		goto oom;
 	return 0;
 oom:
-	spec_fail(err, errlen, "out of memory copying Labels");
+	err_set(err, errlen, "spec", "out of memory copying Labels");
 	return -1;
 }
 
@@ -253,19 +237,19 @@ spec_from_container(json_t *container_inspect, json_t *image_inspect, const char
 	const char *key;
 
 	if (image == NULL || image[0] == '\0') {
-		spec_fail(err, errlen, "no image given");
+		err_set(err, errlen, "spec", "no image given");
 		goto out;
 	}
 	config = json_object_get(container_inspect, "Config");
 	hostconfig = json_object_get(container_inspect, "HostConfig");
 	if (!json_is_object(config) || !json_is_object(hostconfig)) {
-		spec_fail(err, errlen, "container inspect has no %s object",
-		          json_is_object(config) ? "HostConfig" : "Config");
+		err_set(err, errlen, "spec", "container inspect has no %s object",
+		        json_is_object(config) ? "HostConfig" : "Config");
 		goto out;
 	}
 	if (image_inspect != NULL) {
 		if (!json_is_object(image_inspect)) {
-			spec_fail(err, errlen, "image inspect is not an object");
+			err_set(err, errlen, "spec", "image inspect is not an object");
 			goto out;
 		}
 		image_config = json_object_get(image_inspect, "Config");
@@ -277,7 +261,7 @@ spec_from_container(json_t *container_inspect, json_t *image_inspect, const char
 	host = json_object();
 	if (body == NULL || host == NULL ||
 	    json_object_set_new(body, "Image", json_string(image)) != 0) {
-		spec_fail(err, errlen, "out of memory");
+		err_set(err, errlen, "spec", "out of memory");
 		goto out;
 	}
 	if (spec_env(body, config, image_config, err, errlen) != 0)
@@ -309,7 +293,7 @@ spec_from_container(json_t *container_inspect, json_t *image_inspect, const char
 	}
 	if (json_object_size(host) > 0) {
 		if (json_object_set(body, "HostConfig", host) != 0) {
-			spec_fail(err, errlen, "out of memory");
+			err_set(err, errlen, "spec", "out of memory");
 			goto out;
 		}
 	}
@@ -343,26 +327,27 @@ spec_add_env(json_t *arr, const char *const *env, int *has_profile, char *err, s
 
 	for (i = 0; env != NULL && env[i] != NULL; i++) {
 		if (i >= SPEC_MAX_ENTRIES) {
-			spec_fail(err, errlen, "more than %d env entries", SPEC_MAX_ENTRIES);
+			err_set(err, errlen, "spec", "more than %d env entries", SPEC_MAX_ENTRIES);
 			return -1;
 		}
 		eq = strchr(env[i], '=');
 		if (eq == NULL || eq == env[i]) {
-			spec_fail(err, errlen, "env entry %zu is not NAME=value", i);
+			err_set(err, errlen, "spec", "env entry %zu is not NAME=value", i);
 			return -1;
 		}
 		n = (size_t)(eq - env[i]);
 		for (j = 0; j < i; j++) {
 			prev = env[j];
 			if (strncmp(prev, env[i], n) == 0 && prev[n] == '=') {
-				spec_fail(err, errlen, "env %.*s given twice", (int)n, env[i]);
+				err_set(err, errlen, "spec", "env %.*s given twice", (int)n,
+				        env[i]);
 				return -1;
 			}
 		}
 		if (n == 16 && strncmp(env[i], "ODC_PROFILE_MODE", n) == 0)
 			*has_profile = 1;
 		if (json_array_append_new(arr, json_string(env[i])) != 0) {
-			spec_fail(err, errlen, "out of memory");
+			err_set(err, errlen, "spec", "out of memory");
 			return -1;
 		}
 	}
@@ -378,16 +363,16 @@ spec_add_binds(json_t *arr, const char *const *binds, char *err, size_t errlen)
 
 	for (i = 0; binds != NULL && binds[i] != NULL; i++) {
 		if (i >= SPEC_MAX_ENTRIES) {
-			spec_fail(err, errlen, "more than %d binds", SPEC_MAX_ENTRIES);
+			err_set(err, errlen, "spec", "more than %d binds", SPEC_MAX_ENTRIES);
 			return -1;
 		}
 		colon = strchr(binds[i], ':');
 		if (colon == NULL || colon == binds[i] || colon[1] != '/') {
-			spec_fail(err, errlen, "bind '%s' is not source:/target", binds[i]);
+			err_set(err, errlen, "spec", "bind '%s' is not source:/target", binds[i]);
 			return -1;
 		}
 		if (json_array_append_new(arr, json_string(binds[i])) != 0) {
-			spec_fail(err, errlen, "out of memory");
+			err_set(err, errlen, "spec", "out of memory");
 			return -1;
 		}
 	}
@@ -399,13 +384,13 @@ static int
 spec_put_num(json_t *obj, const char *key, long long n, char *err, size_t errlen)
 {
 	if (n < 0) {
-		spec_fail(err, errlen, "%s is negative (%lld)", key, n);
+		err_set(err, errlen, "spec", "%s is negative (%lld)", key, n);
 		return -1;
 	}
 	if (n == 0)
 		return 0;
 	if (json_object_set_new(obj, key, json_integer((json_int_t)n)) != 0) {
-		spec_fail(err, errlen, "out of memory");
+		err_set(err, errlen, "spec", "out of memory");
 		return -1;
 	}
 	return 0;
@@ -418,11 +403,11 @@ spec_from_defaults(const struct spec_defaults *def, const char *image, char *err
 	int has_profile = 0;
 
 	if (def == NULL) {
-		spec_fail(err, errlen, "no defaults given");
+		err_set(err, errlen, "spec", "no defaults given");
 		goto out;
 	}
 	if (image == NULL || image[0] == '\0') {
-		spec_fail(err, errlen, "no image given");
+		err_set(err, errlen, "spec", "no image given");
 		goto out;
 	}
 	body = json_object();
@@ -432,13 +417,13 @@ spec_from_defaults(const struct spec_defaults *def, const char *image, char *err
 	if (body == NULL || host == NULL || env == NULL || binds == NULL ||
 	    json_object_set_new(body, "Image", json_string(image)) != 0 ||
 	    json_object_set_new(body, "OpenStdin", json_true()) != 0) {
-		spec_fail(err, errlen, "out of memory");
+		err_set(err, errlen, "spec", "out of memory");
 		goto out;
 	}
 	if (spec_add_env(env, def->env, &has_profile, err, errlen) != 0)
 		goto out;
 	if (!has_profile && json_array_append_new(env, json_string(SPEC_DEFAULT_PROFILE)) != 0) {
-		spec_fail(err, errlen, "out of memory");
+		err_set(err, errlen, "spec", "out of memory");
 		goto out;
 	}
 	if (spec_add_binds(binds, def->binds, err, errlen) != 0)
@@ -449,13 +434,13 @@ spec_from_defaults(const struct spec_defaults *def, const char *image, char *err
 		goto out;
 	if (def->network != NULL && def->network[0] != '\0' &&
 	    json_object_set_new(host, "NetworkMode", json_string(def->network)) != 0) {
-		spec_fail(err, errlen, "out of memory");
+		err_set(err, errlen, "spec", "out of memory");
 		goto out;
 	}
 	if (json_object_set(body, "Env", env) != 0 ||
 	    (json_array_size(binds) > 0 && json_object_set(host, "Binds", binds) != 0) ||
 	    json_object_set(body, "HostConfig", host) != 0) {
-		spec_fail(err, errlen, "out of memory");
+		err_set(err, errlen, "spec", "out of memory");
 		goto out;
 	}
 	result = body;
@@ -597,8 +582,8 @@ spec_unredact(json_t *body, json_t *source, char *err, size_t errlen)
 			continue;
 		const char *skv = env_entry(src, kv, (size_t)(eq - kv));
 		if (skv == NULL) {
-			spec_fail(
-			    err, errlen,
+			err_set(
+			    err, errlen, "spec",
 			    "the kept container has no %.*s, whose value the journal does not keep",
 			    (int)(eq - kv), kv);
 			return -1;
@@ -641,7 +626,8 @@ spec_metadb_identity(json_t *inspect, struct spec_metadb *out, char *err, size_t
 	for (size_t i = 0; i < 4; i++) {
 		v[i] = spec_container_env(inspect, names[i]);
 		if (v[i] == NULL || *v[i] == '\0') {
-			spec_fail(err, errlen, "the container has no %s in its env", names[i]);
+			err_set(err, errlen, "spec", "the container has no %s in its env",
+			        names[i]);
 			return -1;
 		}
 	}
@@ -654,8 +640,8 @@ spec_metadb_identity(json_t *inspect, struct spec_metadb *out, char *err, size_t
 	if (n > 1 && host[n - 1] == '.')
 		n--;
 	if (n == 0 || n >= sizeof(out->host)) {
-		spec_fail(err, errlen, "DATABASE_HOST is %s",
-		          n == 0 ? "empty" : "longer than 255 bytes");
+		err_set(err, errlen, "spec", "DATABASE_HOST is %s",
+		        n == 0 ? "empty" : "longer than 255 bytes");
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -664,14 +650,15 @@ spec_metadb_identity(json_t *inspect, struct spec_metadb *out, char *err, size_t
 	unsigned long port = strtoul(v[1], &end, 10);
 	if (errno != 0 || *end != '\0' || !isdigit((unsigned char)*v[1]) || port < 1 ||
 	    port > 65535) {
-		spec_fail(err, errlen, "DATABASE_PORT '%.32s' is not a port (1..65535)", v[1]);
+		err_set(err, errlen, "spec", "DATABASE_PORT '%.32s' is not a port (1..65535)",
+		        v[1]);
 		return -1;
 	}
 	out->port = (unsigned)port;
 	spec_login_parts(v[2], out->tenant, sizeof(out->tenant), out->cluster,
 	                 sizeof(out->cluster));
 	if (strlen(v[3]) >= sizeof(out->database)) {
-		spec_fail(err, errlen, "DATABASE_NAME is longer than 128 bytes");
+		err_set(err, errlen, "spec", "DATABASE_NAME is longer than 128 bytes");
 		return -1;
 	}
 	snprintf(out->database, sizeof(out->database), "%s", v[3]);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #define BUF_MIN_CAP 64
 
 void
@@ -176,55 +178,37 @@ tail_free(struct tail *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* libsodium's hex functions run in constant time for the digits, so the same
+ * helpers serve for secret keys and for ids. */
 int
 hex_encode(const uint8_t *in, size_t n, char *out, size_t outlen)
 {
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
 	if (outlen == 0)
 		return -1;
+	/* sodium_bin2hex aborts when out is too small: check first. */
 	if (n > (outlen - 1) / 2) {
 		out[0] = '\0';
 		return -1;
 	}
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0x0f];
-	}
-	out[2 * n] = '\0';
+	sodium_bin2hex(out, outlen, in, n);
 	return 0;
-}
-
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 int
 hex_decode(const char *in, uint8_t *out, size_t outlen, size_t *outn)
 {
-	size_t len = strlen(in), i;
-	int hi, lo;
+	size_t len = strlen(in), got = 0;
+	const char *end = NULL;
 
 	*outn = 0;
 	if (len % 2 != 0 || len / 2 > outlen)
 		return -1;
-	for (i = 0; i < len / 2; i++) {
-		hi = hex_digit(in[2 * i]);
-		lo = hex_digit(in[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	*outn = len / 2;
+	/* With end given, sodium_hex2bin stops at the first non-hex character
+	 * and still succeeds: only a string read to its end is hex. */
+	if (sodium_hex2bin(out, outlen, in, len, NULL, &got, &end) != 0 || end != in + len ||
+	    got != len / 2)
+		return -1;
+	*outn = got;
 	return 0;
 }
 

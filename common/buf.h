@@ -82,6 +82,8 @@ void msg_add(struct msgbuf *m, const char *fmt, ...) __attribute__((format(print
 /* Adds "; and N more" when more than limit parts were added. */
 void msg_more(struct msgbuf *m, const char *what);
 
+/* Hex through libsodium's constant-time sodium_bin2hex / sodium_hex2bin. */
+
 /* Writes 2*n lowercase hex digits and a NUL into out. Returns 0, or -1 (out
  * set to "" when outlen > 0) when outlen < 2*n+1. */
 int hex_encode(const uint8_t *in, size_t n, char *out, size_t outlen);

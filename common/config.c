@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 
 #include "common/config.h"
 #include "common/config_impl.h"
+#include "common/err.h"
+#include "common/file.h"
 
 /*
  * Why a custom reader: Debian's libinih is built without INI_HANDLER_LINENO, so
@@ -41,16 +44,16 @@ static void config_parse_fail(struct config_parse *p, const char *fmt, ...)
 static void
 config_parse_fail(struct config_parse *p, const char *fmt, ...)
 {
-	char msg[512];
+	char where[PATH_MAX + 16];
 	va_list ap;
 
 	if (p->err_line != 0)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	p->err_line = p->lineno;
-	snprintf(p->err, p->errlen, "%s:%d: %s", p->c->path, p->lineno, msg);
+	snprintf(where, sizeof(where), "%s:%d", p->c->path, p->lineno);
+	va_start(ap, fmt);
+	err_vset(p->err, p->errlen, where, fmt, ap);
+	va_end(ap);
 }
 
 /* Copies s into out for a message: at most 64 bytes, control and non-ASCII
@@ -366,54 +369,19 @@ struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
 	struct config *c = NULL;
-	struct stat st;
 	char *text = NULL;
 	size_t got = 0;
-	ssize_t r;
-	int fd;
+	int rc;
 
-	/* O_NONBLOCK: a FIFO at path must not hang us before fstat refuses it. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "%s: fstat: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
-	/* One byte past the limit tells "exactly at the limit" from "too large". */
-	text = malloc(CONFIG_MAX_FILE + 2);
-	if (text == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto out;
-	}
-	while (got < CONFIG_MAX_FILE + 1) {
-		r = read(fd, text + got, CONFIG_MAX_FILE + 1 - got);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			snprintf(err, errlen, "%s: read: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	text[got] = '\0';
+	rc = file_read_bounded(AT_FDCWD, path, NULL, CONFIG_MAX_FILE, 0, &text, &got, err, errlen);
+	if (rc == FILE_E_BIG)
+		snprintf(err, errlen, "%s: file too large (limit %d bytes)", path, CONFIG_MAX_FILE);
+	if (rc != FILE_OK)
+		return NULL;
 	c = config_parse_text(path, text, got, err, errlen);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (text != NULL) {
-		/* The file may hold passwords. */
-		explicit_bzero(text, got);
-		free(text);
-	}
+	/* The file may hold passwords. */
+	explicit_bzero(text, got);
+	free(text);
 	return c;
 }
 

@@ -3,6 +3,7 @@
 #include "common/keys.h"
 
 #include "common/buf.h"
+#include "common/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -233,37 +234,19 @@ out:
 }
 
 /* Reads a small key file into buf (NUL-terminated) after the checks that do not
- * depend on its contents. O_NONBLOCK keeps a FIFO planted at path from hanging
- * us before fstat can refuse it. */
+ * depend on its contents. */
 static int
 keys_read_file(const char *path, int secret, char *buf, size_t bufsize, size_t *len, char *err,
                size_t errlen)
 {
 	struct stat st;
-	size_t got = 0;
-	ssize_t r;
-	int fd, ret = -1;
-	int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	int fd, ret = -1, rc;
 
-	if (secret)
-		flags |= O_NOFOLLOW;
-	fd = open(path, flags);
-	if (fd < 0) {
-		if (secret && errno == ELOOP)
-			snprintf(err, errlen, "%s: secret key file is a symlink; refusing it",
-			         path);
-		else
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "%s: fstat: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
+	fd = file_open_regular(AT_FDCWD, path, NULL, secret ? FILE_NOFOLLOW : 0, &st, err, errlen);
+	if (fd == FILE_E_OPEN && secret && errno == ELOOP)
+		snprintf(err, errlen, "%s: secret key file is a symlink; refusing it", path);
+	if (fd < 0)
+		return -1;
 	if (secret && (st.st_mode & 077) != 0) {
 		snprintf(err, errlen,
 		         "%s: secret key file is group/world accessible (mode %04o); chmod 600 it",
@@ -277,28 +260,14 @@ keys_read_file(const char *path, int secret, char *buf, size_t bufsize, size_t *
 		    path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
-	for (;;) {
-		r = read(fd, buf + got, bufsize - 1 - got);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			snprintf(err, errlen, "%s: read: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-		if (got == bufsize - 1) {
-			snprintf(err, errlen, "%s: too large for a key file", path);
-			goto out;
-		}
-	}
-	buf[got] = '\0';
-	*len = got;
-	ret = 0;
+	/* Contents of bufsize-2 bytes are the most that fit; one more is too many. */
+	rc = file_read_fd(fd, path, buf, bufsize - 2, len, err, errlen);
+	if (rc == FILE_E_BIG)
+		snprintf(err, errlen, "%s: too large for a key file", path);
+	if (rc == FILE_OK)
+		ret = 0;
 out:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	return ret;
 }
 
