@@ -122,7 +122,10 @@ def test_help_lists_every_command_and_each_has_help():
 
 def test_help_needs_no_configuration(tmp_path):
     p = run("hosts", "--help", conf=tmp_path / "missing.conf")
-    assert p.returncode == 0
+    assert p.returncode == 0, p.stderr
+    # The same help as without -c, and not a word about the missing file.
+    assert p.stdout.startswith("usage: odcctl hosts ") and p.stderr == "", p
+    assert p.stdout == run("hosts", "--help").stdout
 
 
 USAGE = [
@@ -236,6 +239,12 @@ def test_keygen_kinds_and_json(tmp_path):
 def test_keygen_needs_no_configuration(tmp_path):
     p = run("keygen", tmp_path / "k", conf=tmp_path / "missing.conf")
     assert p.returncode == 0, p.stderr
+    # The key pair is written and printed as without -c; the missing file is not mentioned.
+    assert p.stderr == "", p.stderr
+    lines = p.stdout.splitlines()
+    assert re.fullmatch(PUB + "[0-9a-f]{64}", lines[0]), p.stdout
+    assert open(tmp_path / "k.pub").read().strip() == lines[0]
+    assert PUB + bytes(secret_key(tmp_path / "k.key").verify_key).hex() == lines[0]
 
 
 # ---------------------------------------------------------------- configuration
@@ -345,7 +354,9 @@ def test_unreachable_tcp_exits_3(tmp_path):
     conf = write_conf(tmp_path / "c.conf", endpoint=f"tcp://127.0.0.1:{port}", key=key,
                       coordinator_key=PUB + pk.hex(), timeout="500ms")
     p = run("info", conf=conf)
-    assert p.returncode == 3 and "no reply in 500ms" in p.stderr
+    assert p.returncode == 3 and p.stdout == "", p
+    assert f"coordinator unreachable at tcp://127.0.0.1:{port} (no reply in 500ms)" in p.stderr, \
+        p.stderr
 
 
 
@@ -738,7 +749,11 @@ def test_example_configuration_works(coord):
     p = coord.ctl("info", "--endpoint", f"ipc://{coord.sock}",
                   conf=os.path.join(ROOT, "deploy", "odcctl.conf.example"))
     assert p.returncode == 0, p.stderr
-    assert "coord-t" in p.stdout
+    # The example's endpoint overridden, its other settings (operator, timeout) work: the
+    # coordinator's own info, not just any output naming it.
+    assert re.match(r"coordinator +coord-t \(odc-coordinator \d+\.\d+\.\d+\)\n", p.stdout), p.stdout
+    assert f"ipc://{coord.sock}\n" in p.stdout, p.stdout
+    assert coord.pub in p.stdout and coord.fingerprint in p.stdout, p.stdout
 
 
 def test_coordinator_refusals_exit_2(coord, tmp_path):
