@@ -78,8 +78,10 @@ def test_enrollment_pending_accept_conflict_revoke(fleet):
     assert r.rc == 2 and "h1" in r.err, r
     assert fleet.jobs() == []
     # A pending key cannot be accepted by pointing at it (its Ed25519 form is unknown).
-    r = fleet.ctl("keys", "accept", "h2", h2.curve_fingerprint.split(":", 1)[1][:12])
+    prefix = h2.curve_fingerprint.split(":", 1)[1][:12]
+    r = fleet.ctl("keys", "accept", "h2", prefix)
     assert r.rc == 2, r
+    assert f"KEY '{prefix}': expected a public key (odc-ed25519-pub:...) or @FILE.pub" in r.err, r
     assert fleet.keys()["keys"] == []
 
     # Accept by the public key file (keygen's for h2), and by the key's text.
@@ -116,9 +118,13 @@ def test_enrollment_pending_accept_conflict_revoke(fleet):
     fleet.accept("h1", "@" + h1.pub_path)
     other = nacl.signing.SigningKey.generate()
     r = fleet.ctl("keys", "accept", "h1", pub_text(other))
-    assert r.rc == 2 and "h1" in r.err, r
+    assert r.rc == 2, r
+    assert (f"host h1 is enrolled with key {h1.fingerprint}; revoke it first (CONFLICT)"
+            in r.err), r
     r = fleet.ctl("keys", "accept", "h3", "@" + h1.pub_path)
     assert r.rc == 2, r
+    assert f"key {h1.fingerprint} belongs to host h1 (CONFLICT)" in r.err, r
+    assert "h3" not in fleet.hosts()
     assert fleet.hosts()["h1"]["fingerprint"] == h1.fingerprint
 
     # Revoke h1: its messages are dropped (no beat recorded although it keeps beating),
