@@ -769,7 +769,12 @@ def test_every_acked_dispatch_ends_in_a_final_result(odc_host, peer):
         peer.wait_final(HOST, ping.job_id, timeout=30)
         mark = peer.mark()
         ans = peer.answer(HOST, peer.dispatch(HOST, ping))
-        if ans["type"] == "ACK":
+        # PROTOCOL.md section 7: a job_id and phase that already ended is ACKed, its RESULTs
+        # go again (a NACK here would leave the case unchecked).
+        if ans["type"] != "ACK":
+            problems.append(f"ping dispatched again after it ended: {ans['type']} "
+                            f"{odcproto.ERROR_NAMES.get(ans.get('code'))}, expected ACK")
+        else:
             try:
                 peer.wait_final(HOST, ping.job_id, timeout=8, since=mark)
             except AssertionError:
@@ -781,7 +786,12 @@ def test_every_acked_dispatch_ends_in_a_final_result(odc_host, peer):
         peer.wait_for(lambda: peer.progress(HOST, job.job_id), 10, "the preflight's PROGRESS")
         mark = peer.mark()
         ans = peer.answer(HOST, peer.dispatch(HOST, job, phase="run"))
-        if ans["type"] == "ACK":
+        # The same job_id, a new phase, nothing queued: not BUSY (section 7, step 13).
+        if ans["type"] != "ACK":
+            problems.append(f"phase run dispatched while the job's phase preflight ran: "
+                            f"{ans['type']} {odcproto.ERROR_NAMES.get(ans.get('code'))}, "
+                            f"expected ACK")
+        else:
             try:
                 peer.wait_for(lambda: any(m["step"] == "stop" for m in
                                           peer.results(HOST, job.job_id, since=mark)), 15,
