@@ -448,6 +448,9 @@ def test_obdumper_refuses_a_non_empty_dir(account, tmp_path):
     assert r.returncode == 0, r
     assert "old-file" in os.listdir(target)
     assert [p for p in os.listdir(target) if target / p != Path(r.log_dir)] != ["old-file"]
+    # The dump itself was written next to the old file.
+    assert (target / "data" / "MANIFEST.bin").read_bytes().startswith(
+        b"\x01\x00com.oceanbase.tools.loaddump.common.model.Manifest"), os.listdir(target)
 
 
 def test_bad_credentials_fail_with_access_denied(mariadb, account, tmp_path):
