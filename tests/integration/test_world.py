@@ -478,7 +478,8 @@ def test_usage_and_missing_directories(account, tmp_path):
         r = _tool(tool, [*conn, "--sql", "--all", "-f", tmp_path / "x"], tmp_path / "u")
         assert r.returncode == 2 and "not supported by this stand-in" in r.stderr
         r = _tool(tool, [*conn, "--csv", "--all"], tmp_path / "u")
-        assert r.returncode == 2 and "-f" in r.stderr
+        assert r.returncode == 2, r
+        assert r.stderr.startswith(f"{tool.name}: Missing required option: -f\n"), r.stderr
     r = _tool(odcworld.OBLOADER, [*conn, "--ddl", "--csv", "--all", "--no-sys", "--thread", "4",
                                   "-f", tmp_path / "missing"], tmp_path / "m")
     assert r.returncode == 1 and "does not exist" in r.stderr + r.error_log
