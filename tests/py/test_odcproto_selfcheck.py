@@ -854,7 +854,8 @@ def test_invalid_param_path(path):
 def test_valid_param_path(path):
     assert P.check_path(path.encode()) is None
     jb = G.job_body(params=dict(ROLLBACK_OK, backup=path))
-    P.receive(G.dispatch_frames(jbody=jb), G.ctx_agent())
+    got = P.receive(G.dispatch_frames(jbody=jb), G.ctx_agent())
+    assert got["job"]["params"] == dict(ROLLBACK_OK, backup=path)  # accepted, unchanged
 
 
 @pytest.mark.parametrize("action,params,phase,ok", [
