@@ -180,9 +180,10 @@ def test_agent_status_names_running_job(fleet, notify):
     notify.wait("STATUS", 15, "the status naming the running job",
                 value=f"welcomed by the coordinator at {fleet.agents_endpoint}; running job {job}")
     t0 = time.monotonic()
-    fleet.wait_job(job, timeout=30)
-    pings = [m[0] for m in notify.received("WATCHDOG") if m[0] >= t0]
+    assert fleet.wait_job(job, timeout=30)["state"] == "succeeded"
+    pings = [m for m in notify.received("WATCHDOG") if m[0] >= t0]
     assert pings, "keep-alives while the job ran"
+    assert all(m[1] == agent.daemon.proc.pid for m in pings), pings
 
 
 def test_no_notify_socket_no_watchdog(fleet):
