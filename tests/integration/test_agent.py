@@ -72,10 +72,13 @@ def test_full_rollback(host, conf):
     assert not kept[0]["State"]["Running"]
     # Secrets at rest (issue 14.3): the metadb password is in no file of the agent's state
     # (journal, its WAL); the container got it from the kept one.
+    read = []
     for d, _, files in os.walk(os.path.join(host.dir, "agent-state")):
         for f in files:
             with open(os.path.join(d, f), "rb") as fh:
                 assert host.password.encode() not in fh.read(), os.path.join(d, f)
+            read.append(f)
+    assert "journal.db" in read, read  # the state the rollback wrote was searched
     assert f"DATABASE_PASSWORD={host.password}" in new["Config"]["Env"]
     # The safety snapshot holds the 4.3.0 metadb.
     snap = os.path.join(host.snapshot_root, "rb1")

@@ -769,7 +769,12 @@ def test_every_acked_dispatch_ends_in_a_final_result(odc_host, peer):
         peer.wait_final(HOST, ping.job_id, timeout=30)
         mark = peer.mark()
         ans = peer.answer(HOST, peer.dispatch(HOST, ping))
-        if ans["type"] == "ACK":
+        # PROTOCOL.md section 7: a job_id and phase that already ended is ACKed, its RESULTs
+        # go again (a NACK here would leave the case unchecked).
+        if ans["type"] != "ACK":
+            problems.append(f"ping dispatched again after it ended: {ans['type']} "
+                            f"{odcproto.ERROR_NAMES.get(ans.get('code'))}, expected ACK")
+        else:
             try:
                 peer.wait_final(HOST, ping.job_id, timeout=8, since=mark)
             except AssertionError:
@@ -781,7 +786,12 @@ def test_every_acked_dispatch_ends_in_a_final_result(odc_host, peer):
         peer.wait_for(lambda: peer.progress(HOST, job.job_id), 10, "the preflight's PROGRESS")
         mark = peer.mark()
         ans = peer.answer(HOST, peer.dispatch(HOST, job, phase="run"))
-        if ans["type"] == "ACK":
+        # The same job_id, a new phase, nothing queued: not BUSY (section 7, step 13).
+        if ans["type"] != "ACK":
+            problems.append(f"phase run dispatched while the job's phase preflight ran: "
+                            f"{ans['type']} {odcproto.ERROR_NAMES.get(ans.get('code'))}, "
+                            f"expected ACK")
+        else:
             try:
                 peer.wait_for(lambda: any(m["step"] == "stop" for m in
                                           peer.results(HOST, job.job_id, since=mark)), 15,
@@ -828,10 +838,14 @@ def test_kill_9_during_rollback_then_resume(odc_host, peer):
         for s in ("restore", "start", "health"):
             assert steps[s]["status"] == "ok", steps[s]
             assert steps[s]["incarnation"] == hello["incarnation"]
-        # Heartbeats of the new life before the final RESULT name the resumed job.
+        # Heartbeats of the new life before the final RESULT name the resumed job (there are
+        # some: restore, start and health take seconds, the heartbeat is every second).
+        named = 0
         for r in peer.select(HOST, since=mark):
             if r.type == "RESULT" and r.msg["final"]:
                 break
             if r.type == "HEARTBEAT":
                 assert r.msg["job"] is not None and r.msg["job"]["job_id"] == job.job_id, r.msg
+                named += 1
+        assert named >= 1, "no heartbeat of the new life before the final RESULT"
     assert_rolled_back(host)

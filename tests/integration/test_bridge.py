@@ -140,6 +140,7 @@ def test_bridge_engine_removes_its_bridge(bridge_engine):
         engine.stop()
         gone = odcworld.run(["ip", "link", "show", engine.bridge_name], check=False)
         assert gone.returncode != 0, gone.stdout
+        assert f'Device "{engine.bridge_name}" does not exist.' in gone.stderr, gone
         engine.stop()
     finally:
         engine.cleanup()

@@ -75,11 +75,13 @@ def test_enrollment_pending_accept_conflict_revoke(fleet):
     assert fleet.keys()["keys"] == []
     assert fleet.hosts() == {}
     r = fleet.ctl("exec", "ping", "--host", "h1", "--detach")
-    assert r.rc == 2 and "h1" in r.err, r
+    assert r.rc == 2 and "host h1 is not enrolled (NOT_FOUND)" in r.err, r
     assert fleet.jobs() == []
     # A pending key cannot be accepted by pointing at it (its Ed25519 form is unknown).
-    r = fleet.ctl("keys", "accept", "h2", h2.curve_fingerprint.split(":", 1)[1][:12])
+    prefix = h2.curve_fingerprint.split(":", 1)[1][:12]
+    r = fleet.ctl("keys", "accept", "h2", prefix)
     assert r.rc == 2, r
+    assert f"KEY '{prefix}': expected a public key (odc-ed25519-pub:...) or @FILE.pub" in r.err, r
     assert fleet.keys()["keys"] == []
 
     # Accept by the public key file (keygen's for h2), and by the key's text.
@@ -116,9 +118,13 @@ def test_enrollment_pending_accept_conflict_revoke(fleet):
     fleet.accept("h1", "@" + h1.pub_path)
     other = nacl.signing.SigningKey.generate()
     r = fleet.ctl("keys", "accept", "h1", pub_text(other))
-    assert r.rc == 2 and "h1" in r.err, r
+    assert r.rc == 2, r
+    assert (f"host h1 is enrolled with key {h1.fingerprint}; revoke it first (CONFLICT)"
+            in r.err), r
     r = fleet.ctl("keys", "accept", "h3", "@" + h1.pub_path)
     assert r.rc == 2, r
+    assert f"key {h1.fingerprint} belongs to host h1 (CONFLICT)" in r.err, r
+    assert "h3" not in fleet.hosts()
     assert fleet.hosts()["h1"]["fingerprint"] == h1.fingerprint
 
     # Revoke h1: its messages are dropped (no beat recorded although it keeps beating),
@@ -127,12 +133,12 @@ def test_enrollment_pending_accept_conflict_revoke(fleet):
     assert (out["host"], out["fingerprint"]) == ("h1", h1.fingerprint), out
     revoked_at = time.monotonic()
     r = fleet.ctl("keys", "revoke", "nosuch")
-    assert r.rc == 2 and "nosuch" in r.err, r
+    assert r.rc == 2 and "host nosuch is not enrolled (NOT_FOUND)" in r.err, r
     hs = fleet.hosts()
     assert hs["h1"]["key_state"] == "revoked" and hs["h1"]["status"] == "revoked", hs["h1"]
     beat_at_revoke = hs["h1"]["last_beat_ms"]
     r = fleet.ctl("exec", "ping", "--host", "h1", "--detach")
-    assert r.rc == 2 and "h1" in r.err, r
+    assert r.rc == 2 and "host h1 is not accepted (revoked) (NOT_FOUND)" in r.err, r
     cc = fleet.control_client()
     reply = cc.submit(make_job(fleet.operator_key, ["h1"]))
     assert reply["code_name"] == "NOT_FOUND" and "h1" in reply["message"], reply
@@ -546,10 +552,10 @@ def test_pause_resume_abort(fleet):
     out = fleet.ctl_ok("pause", job_id)
     assert out["state"] == "paused", out
     r = fleet.ctl("pause", job_id)
-    assert r.rc == 2 and job_id in r.err, r
+    assert r.rc == 2 and f"job {job_id} is paused; cannot pause it (CONFLICT)" in r.err, r
     # A target of a paused job is busy for other jobs: CONFLICT naming the host and the job.
     r = fleet.ctl("exec", "ping", "--host", "h3", "--detach")
-    assert r.rc == 2 and "h3" in r.err and job_id in r.err, r
+    assert r.rc == 2 and f"host h3 is busy with job {job_id} (paused) (CONFLICT)" in r.err, r
     # What runs goes on; nothing new is dispatched while paused.
     fleet.wait_job_host(job_id, "h1", ("succeeded",), 30)
     quiet_until = time.monotonic() + 3
@@ -572,9 +578,11 @@ def test_pause_resume_abort(fleet):
     assert exit_of_watch(fleet, job_id)[0] == 4
     for cmd in ("resume", "abort", "pause"):
         r = fleet.ctl(cmd, job_id)
-        assert r.rc == 2 and job_id in r.err, (cmd, r)
+        assert r.rc == 2 and f"job {job_id} is aborted; cannot {cmd} it (CONFLICT)" in r.err, \
+            (cmd, r)
     r = fleet.ctl("abort", "backup-20000101T000000Z-abcdef")
-    assert r.rc == 2, r
+    assert r.rc == 2 and "no job backup-20000101T000000Z-abcdef (NOT_FOUND)" in r.err, r
+    assert fleet.job(job_id)["state"] == "aborted"
 
 
 # ------------------------------------------------------------------ a rollback end to end
@@ -1158,7 +1166,7 @@ def test_logs_prints_the_tail_of_odcs_log(fleet):
     assert r.rc == 1 and r.stdout == "", r
     assert "odcctl: h2: failed: " in r.err and h2.host.name in r.err, r.err
     r = fleet.ctl("logs", "nobody", json_out=False)
-    assert r.rc == 2 and "nobody" in r.err, r
+    assert r.rc == 2 and "host nobody is not enrolled (NOT_FOUND)" in r.err, r
 
 
 # ------------------------------------------------------------------ prune (issue 16)

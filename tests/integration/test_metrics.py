@@ -502,7 +502,7 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
     r = fleet.ctl("exec", "ping", "--all", "--quorum", "100", timeout=60)
     assert r.rc == 4 and r.out["state"] == "halted", r
     r = fleet.ctl("exec", "ping", "--host", "h2", timeout=60)
-    assert r.rc != 0 and r.out["state"] == "failed", r
+    assert r.rc == 1 and r.out["state"] == "failed", r  # exit 1: the job failed
     prom.wait('odc_fleet_jobs_ended_total{action="ping",dry_run="false",state="halted"}', 1)
     prom.wait('odc_fleet_jobs_ended_total{action="ping",dry_run="false",state="failed"}', 1)
     time.sleep(2)  # two evaluations of the rules
@@ -516,7 +516,7 @@ def test_prometheus_scrapes_hosts_jobs_and_refusals(fleet, prometheus):
     assert ("OdcFleetJobFailed", "") not in prom.firing()
     # A change that fails within its budget (its one target is lost: unreachable).
     r = fleet.ctl("exec", "stop", "--host", "h2", timeout=60)
-    assert r.rc != 0 and r.out["state"] == "failed", r
+    assert r.rc == 1 and r.out["state"] == "failed", r  # exit 1: the job failed
     prom.wait('odc_fleet_jobs_ended_total{action="stop",dry_run="false",state="failed"}', 1)
     prom.wait_alert("OdcFleetJobFailed")
 
@@ -617,7 +617,7 @@ def test_alert_runbook_commands_work_as_written(fleet):
     assert r.rc == 4 and r.out["state"] == "halted", r
     halted = r.out["job_id"]
     r = fleet.ctl("exec", "stop", "--host", "h9", timeout=60)
-    assert r.rc != 0 and r.out["state"] == "failed", r
+    assert r.rc == 1 and r.out["state"] == "failed", r  # exit 1: the job failed
     failed = r.out["job_id"]
     # A rollback that changed h1: what `odcctl undo --of JOB` walks back.
     backup = fleet.shared_backup([h1], name="bk-runbook")

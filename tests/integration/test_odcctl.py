@@ -122,7 +122,10 @@ def test_help_lists_every_command_and_each_has_help():
 
 def test_help_needs_no_configuration(tmp_path):
     p = run("hosts", "--help", conf=tmp_path / "missing.conf")
-    assert p.returncode == 0
+    assert p.returncode == 0, p.stderr
+    # The same help as without -c, and not a word about the missing file.
+    assert p.stdout.startswith("usage: odcctl hosts ") and p.stderr == "", p
+    assert p.stdout == run("hosts", "--help").stdout
 
 
 USAGE = [
@@ -220,10 +223,14 @@ def test_keygen_files_modes_output_and_refusal(tmp_path):
     assert PUB + bytes(sk.verify_key).hex() == lines[0]
     before = open(sec).read()
     p = run("keygen", tmp_path / "op")
-    assert p.returncode == 2 and "exists" in p.stderr
+    assert p.returncode == 2 and p.stdout == "", p
+    assert p.stderr == f"odcctl: keygen: {sec}: already exists; refusing to overwrite\n", p.stderr
     assert open(sec).read() == before
     p = run("keygen", tmp_path / "op.key")
-    assert p.returncode == 2 and "without .key" in p.stderr
+    assert p.returncode == 2 and p.stdout == "", p
+    assert p.stderr.startswith(f"odcctl: keygen: PATH '{sec}': give it without .key or .pub "), \
+        p.stderr
+    assert not os.path.exists(f"{sec}.key") and not os.path.exists(f"{sec}.pub")
 
 
 def test_keygen_kinds_and_json(tmp_path):
@@ -240,6 +247,12 @@ def test_keygen_kinds_and_json(tmp_path):
 def test_keygen_needs_no_configuration(tmp_path):
     p = run("keygen", tmp_path / "k", conf=tmp_path / "missing.conf")
     assert p.returncode == 0, p.stderr
+    # The key pair is written and printed as without -c; the missing file is not mentioned.
+    assert p.stderr == "", p.stderr
+    lines = p.stdout.splitlines()
+    assert re.fullmatch(PUB + "[0-9a-f]{64}", lines[0]), p.stdout
+    assert open(tmp_path / "k.pub").read().strip() == lines[0]
+    assert PUB + bytes(secret_key(tmp_path / "k.key").verify_key).hex() == lines[0]
 
 
 # ---------------------------------------------------------------- configuration
@@ -269,10 +282,11 @@ def test_config_errors_name_file_and_line(tmp_path, text, expect):
 
 
 def test_config_named_file_must_exist(tmp_path):
+    want = f"odcctl: {tmp_path}/nope.conf: No such file or directory\n"
     p = run("hosts", conf=tmp_path / "nope.conf")
-    assert p.returncode == 2 and "nope.conf" in p.stderr
+    assert p.returncode == 2 and p.stderr == want and p.stdout == "", p
     p = run("hosts", env={"ODCCTL_CONF": str(tmp_path / "nope.conf")})
-    assert p.returncode == 2 and "nope.conf" in p.stderr
+    assert p.returncode == 2 and p.stderr == want and p.stdout == "", p
 
 
 def test_config_lookup_order(tmp_path):
@@ -285,13 +299,17 @@ def test_config_lookup_order(tmp_path):
     arg_conf = write_conf(tmp_path / "arg.conf", endpoint=f"ipc://{tmp_path}/arg.sock",
                           timeout="200ms")
     p = run("info", env={"HOME": str(home)})
-    assert p.returncode == 3 and "user.sock" in p.stderr
+    assert p.returncode == 3 and f"coordinator unreachable at ipc://{tmp_path}/user.sock" in \
+        p.stderr, p.stderr
     p = run("info", env={"HOME": str(home), "ODCCTL_CONF": env_conf})
-    assert p.returncode == 3 and "env.sock" in p.stderr
+    assert p.returncode == 3 and f"coordinator unreachable at ipc://{tmp_path}/env.sock" in \
+        p.stderr, p.stderr
     p = run("info", conf=arg_conf, env={"HOME": str(home), "ODCCTL_CONF": env_conf})
-    assert p.returncode == 3 and "arg.sock" in p.stderr
+    assert p.returncode == 3 and f"coordinator unreachable at ipc://{tmp_path}/arg.sock" in \
+        p.stderr, p.stderr
     p = run("info", "--endpoint", f"ipc://{tmp_path}/flag.sock", conf=arg_conf)
-    assert p.returncode == 3 and "flag.sock" in p.stderr
+    assert p.returncode == 3 and f"coordinator unreachable at ipc://{tmp_path}/flag.sock" in \
+        p.stderr, p.stderr
 
 
 
@@ -349,7 +367,9 @@ def test_unreachable_tcp_exits_3(tmp_path):
     conf = write_conf(tmp_path / "c.conf", endpoint=f"tcp://127.0.0.1:{port}", key=key,
                       coordinator_key=PUB + pk.hex(), timeout="500ms")
     p = run("info", conf=conf)
-    assert p.returncode == 3 and "no reply in 500ms" in p.stderr
+    assert p.returncode == 3 and p.stdout == "", p
+    assert f"coordinator unreachable at tcp://127.0.0.1:{port} (no reply in 500ms)" in p.stderr, \
+        p.stderr
 
 
 
@@ -742,7 +762,11 @@ def test_example_configuration_works(coord):
     p = coord.ctl("info", "--endpoint", f"ipc://{coord.sock}",
                   conf=os.path.join(ROOT, "deploy", "odcctl.conf.example"))
     assert p.returncode == 0, p.stderr
-    assert "coord-t" in p.stdout
+    # The example's endpoint overridden, its other settings (operator, timeout) work: the
+    # coordinator's own info, not just any output naming it.
+    assert re.match(r"coordinator +coord-t \(odc-coordinator \d+\.\d+\.\d+\)\n", p.stdout), p.stdout
+    assert f"ipc://{coord.sock}\n" in p.stdout, p.stdout
+    assert coord.pub in p.stdout and coord.fingerprint in p.stdout, p.stdout
 
 
 def test_coordinator_refusals_exit_2(coord, tmp_path):

@@ -5,6 +5,7 @@ protocol: a datagram socket in NOTIFY_SOCKET with SO_PASSCRED (as systemd reads 
 sender's PID must be the main PID: the units say NotifyAccess=main), and WATCHDOG_USEC."""
 
 import os
+import re
 import signal
 import socket
 import struct
@@ -179,14 +180,23 @@ def test_agent_status_names_running_job(fleet, notify):
     notify.wait("STATUS", 15, "the status naming the running job",
                 value=f"welcomed by the coordinator at {fleet.agents_endpoint}; running job {job}")
     t0 = time.monotonic()
-    fleet.wait_job(job, timeout=30)
-    pings = [m[0] for m in notify.received("WATCHDOG") if m[0] >= t0]
+    assert fleet.wait_job(job, timeout=30)["state"] == "succeeded"
+    pings = [m for m in notify.received("WATCHDOG") if m[0] >= t0]
     assert pings, "keep-alives while the job ran"
+    assert all(m[1] == agent.daemon.proc.pid for m in pings), pings
 
 
 def test_no_notify_socket_no_watchdog(fleet):
     """Started by hand (or by Type=exec), the daemons say nothing of a watchdog."""
     fleet.start()
     fleet.add_agent("h1")
-    assert "systemd watchdog" not in fleet.log()
-    assert "systemd watchdog" not in fleet.agents["h1"].log()
+    # Both daemons run and talk (the logs are of this run, past the point where the watchdog
+    # is read: sdnotify_init comes before each startup line).
+    assert fleet.hosts()["h1"]["status"] == "online"
+    clog, alog = fleet.log(), fleet.agents["h1"].log()
+    assert re.search(r"INFO odc-coordinator \S+: " + re.escape(fleet.coordinator_id) + ", ",
+                     clog), clog[-3000:]
+    assert "host h1 " in clog and "odc-agent " in alog and "welcomed by coordinator" in alog, \
+        alog[-3000:]
+    assert "systemd watchdog" not in clog
+    assert "systemd watchdog" not in alog

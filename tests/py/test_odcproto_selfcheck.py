@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import copy
 import json
 import os
@@ -430,6 +431,7 @@ def test_scan_agrees_with_msgpack_on_valid_bodies():
 def test_scan_random_bytes_never_crash():
     rng = random.Random(2)
     good = [P.encode(t, G.FIELDS[t](), SIGNER.get(t)) for t in P.TYPE_CODES]
+    outcomes = collections.Counter()
     for i in range(3000):
         frames = list(rng.choice(good))
         body = bytearray(frames[1])
@@ -443,14 +445,22 @@ def test_scan_random_bytes_never_crash():
             elif body:
                 del body[pos % len(body)]
         frames[1] = bytes(body)
+        # Any exception but ProtoError fails the test; each outcome is counted so that the
+        # run is known to reach both the decoders' refusals and their successes.
         try:
             P.receive(frames)  # generic: signatures fail, so decode without them too
-        except P.ProtoError:
-            pass
+            outcomes["receive: valid"] += 1
+        except P.ProtoError as e:
+            outcomes[f"receive: {e.code_name}"] += 1
         try:
             P.decode_body(P.TYPE_NAMES[frames[0][3]], frames[1])
-        except P.ProtoError:
-            pass
+            outcomes["decode: valid"] += 1
+        except P.ProtoError as e:
+            outcomes[f"decode: {e.code_name}"] += 1
+    decoded = [k for k in outcomes if k.startswith("decode: ")]
+    assert sum(outcomes.values()) == 2 * 3000
+    assert outcomes["decode: valid"] > 0 and len(decoded) >= 4, outcomes
+    assert sum(n for k, n in outcomes.items() if k.startswith("receive: ")) == 3000
 
 
 # ------------------------------------------------------------------------------------------
@@ -844,7 +854,8 @@ def test_invalid_param_path(path):
 def test_valid_param_path(path):
     assert P.check_path(path.encode()) is None
     jb = G.job_body(params=dict(ROLLBACK_OK, backup=path))
-    P.receive(G.dispatch_frames(jbody=jb), G.ctx_agent())
+    got = P.receive(G.dispatch_frames(jbody=jb), G.ctx_agent())
+    assert got["job"]["params"] == dict(ROLLBACK_OK, backup=path)  # accepted, unchanged
 
 
 @pytest.mark.parametrize("action,params,phase,ok", [
