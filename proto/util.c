@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "proto/internal.h"
 
 /* Each type's name, largest body and number of body fields (the array of
@@ -118,14 +120,9 @@ proto_fail(struct proto_error *err, enum proto_err code, const char *fmt, ...)
 char *
 proto_hex(const uint8_t *p, size_t n, char *out)
 {
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-	return out;
+	/* libsodium's constant-time encoder (hex of keys and signatures must not
+	 * leak through timing); the caller's out has room for 2 * n + 1. */
+	return sodium_bin2hex(out, 2 * n + 1, p, n);
 }
 
 uint64_t
