@@ -154,8 +154,12 @@ plan_check_backup(struct plan_run *r, struct plan_res *s, const char *dir,
 }
 
 /* Whether another restore holds the metadb (guard.h): fails the step,
- * naming the holder and the way out, when it does. A guard this host holds
- * for this job (a resumed plan) is no obstacle. 0 free, -1 failed. */
+ * naming the holder and the way out, when it does. A guard held for this
+ * same job is no obstacle: this host's own (a resumed plan), or a peer
+ * node's of this deployment that restores for it (the nodes of one job are
+ * dispatched at once, so a peer may take it before this check runs; the
+ * steps that restore take the guard themselves and wait for, or refuse,
+ * such a peer). 0 free, -1 failed. */
 int
 plan_check_guard(struct plan_run *r, struct plan_res *s, struct metadb *m)
 {
@@ -169,8 +173,7 @@ plan_check_guard(struct plan_run *r, struct plan_res *s, struct metadb *m)
 		plan_say(s, "failed", "metadb: %s", r->err);
 		return -1;
 	}
-	if (rc == 0 || (!who.unreadable && strcmp(who.host, r->c->host_id) == 0 &&
-	                strcmp(who.job, r->job) == 0))
+	if (rc == 0 || (!who.unreadable && strcmp(who.job, r->job) == 0))
 		return 0;
 	guard_describe(&who, desc, sizeof(desc));
 	plan_say(
