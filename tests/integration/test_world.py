@@ -1,11 +1,14 @@
 """The test world behaves like the real ODC and obloader/obdumper, flaws included: if these
 fail, the agent's integration tests prove nothing."""
 
+import datetime
 import hashlib
 import json
 import os
 import stat
+import subprocess
 import time
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -66,13 +69,15 @@ RESTART_430 = ["R42017RuleMetadataMigrate", "R4237DefaultRuleApplyingMigrate",
 NEW_MAX = "4.3.0.32"  # the highest migration of the stand-in's 4.3.0
 OLD_MAX = "4.2.0.41"  # ... and of its 4.2.0
 
+# In information_schema's order (its collation is case-insensitive).
 TABLES_420 = sorted([
     "ACT_GE_BYTEARRAY", "ACT_GE_PROPERTY", "ACT_RE_DEPLOYMENT", "ACT_RE_PROCDEF",
     "ACT_RU_EXECUTION", "ACT_RU_IDENTITYLINK", "ACT_RU_JOB", "ACT_RU_TASK", "ACT_RU_VARIABLE",
     "config_system_configuration", "connect_connection", "connect_database", "flow_instance",
     "flow_instance_node_task", "iam_organization", "iam_permission", "iam_user",
-    "iam_user_organization", "iam_user_permission", "migrate_schema_history"])
-TABLES_430 = sorted(TABLES_420 + ["database_schema_object"])
+    "iam_user_organization", "iam_user_permission", "migrate_schema_history",
+    "DISTRIBUTED_LOCK"], key=str.upper)  # ODC's lock table: made on every start, empty at rest
+TABLES_430 = sorted(TABLES_420 + ["database_schema_object"], key=str.upper)
 VIEWS_430 = ["list_flow_instance_view", "list_user_database_permission_view",
              "list_user_table_permission_view"]
 # Flowable's foreign keys (R_3_3_1__initialize_flowable.sql): name -> (table, referenced).
@@ -286,7 +291,7 @@ def test_upgraded_metadb_has_odcs_schema_views_and_history(odc_host):
 def test_backup_holds_the_420_metadb(odc_host):
     host = odc_host()
     counts = backup_counts(host.backup_dir, host.db)
-    assert sorted(counts) == TABLES_420  # no 4.3.0 table: taken before the upgrade
+    assert sorted(counts, key=str.upper) == TABLES_420  # no 4.3.0 table: taken before the upgrade
     assert counts["migrate_schema_history"] == len(FIRST_START_420)
     assert counts["ACT_RU_EXECUTION"] == 2 and counts["iam_user"] == 3
     assert counts["iam_permission"] == 2 and counts["connect_database"] == 2
@@ -571,3 +576,188 @@ def test_odc_without_required_env_says_so(dockerd, odc_images, tmp_path):
         assert dockerd.is_running(name)
     finally:
         dockerd.docker("rm", "-f", name, check=False)
+
+
+# ---------------------------------------------------------------- the migration lock, broken releases
+
+# JdbcLockRegistry's LOCK_KEY for "ODC_METADB_MIGRATE": Java's UUID.nameUUIDFromBytes, an MD5
+# name-based UUID (version 3) of the key's bytes, computed here independently of the stand-in.
+_md5 = bytearray(hashlib.md5(b"ODC_METADB_MIGRATE").digest())
+_md5[6], _md5[8] = (_md5[6] & 0x0F) | 0x30, (_md5[8] & 0x3F) | 0x80
+LOCK_KEY = str(uuid.UUID(bytes=bytes(_md5)))
+LOCK_TIMEOUT_LINE = "failed to start migrate due try lock timeout, TRY_LOCK_TIMEOUT_SECONDS=60"
+BAD_SCRIPT = "V_4_3_1_1__alter_iam_user_add_login_policy.sql"
+UNHEALTHY_SCRIPT = "V_4_3_1_1__alter_iam_user_add_last_login.sql"
+
+
+@pytest.fixture(scope="session")
+def broken_images(dockerd, odc_images):
+    """The broken releases of tests/world/README.md built into the session's engine, on demand
+    (the default build makes only 4.2.0 and 4.3.0)."""
+    tags = ("4.3.1-badmigrate", "4.3.1-unhealthy")
+    subprocess.run(["sh", str(odcworld.WORLD / "build-images.sh"), dockerd.socket,
+                    odc_images.repository, *tags], check=True, timeout=300,
+                   stdout=subprocess.PIPE)
+    return SimpleNamespace(bad=f"{odc_images.repository}:{tags[0]}",
+                           unhealthy=f"{odc_images.repository}:{tags[1]}")
+
+
+def log_offset(host):
+    try:
+        return os.path.getsize(os.path.join(host.log_dir, "odc.log"))
+    except OSError:
+        return 0
+
+
+def log_after(host, offset):
+    """ODC's own log (odc.log of the host's log mount) from offset on."""
+    with open(os.path.join(host.log_dir, "odc.log"), "rb") as f:
+        f.seek(offset)
+        return f.read().decode("utf-8", "replace")
+
+
+def wait_for(what, pred, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} within {timeout} s")
+
+
+def lock_rows(host):
+    return host.sql("SELECT LOCK_KEY, REGION, CLIENT_ID FROM DISTRIBUTED_LOCK")
+
+
+def history_of(host, version):
+    """(script, success) of every history row of version, in install order."""
+    return host.sql("SELECT script, success FROM migrate_schema_history WHERE version = %s "
+                    "ORDER BY install_rank", (version,))
+
+
+def assert_port_closed(host):
+    with pytest.raises(ConnectionRefusedError):
+        host.get("/api/v1/heartbeat/isHealthy")
+
+
+def test_port_stays_closed_while_the_migration_runs(odc_host):
+    """Tomcat binds only after the migration (ODC-UPGRADE-FACTS.md §1): connection refused
+    for the whole lock wait and migration, the lock row held meanwhile, released after."""
+    host = odc_host(upgrade=False)
+    host.engine.docker("rm", "-f", host.name)
+    offset = log_offset(host)
+    host.run_container(host.images.new, extra_env={"ODC_STANDIN_MIGRATION_MS": "4000"})
+    wait_for("get lock success", lambda: "get lock success" in log_after(host, offset), 20)
+    rows = lock_rows(host)
+    assert len(rows) == 1 and rows[0][:2] == (LOCK_KEY, "DEFAULT"), rows
+    assert rows[0][2].endswith(f":{host.port}")
+    assert_port_closed(host)
+    wait_for("migrate success", lambda: "migrate success" in log_after(host, offset), 20)
+    assert lock_rows(host) == []
+    host.wait_healthy(odcworld.NEW_VERSION)
+    log = log_after(host, offset)
+    order = ["create odc lock repository", "try lock...", "get lock success",
+             "migrate VERSIONED SQL 4.3.0.32", "migrate success", "Tomcat started on port(s)"]
+    at = [log.index(line) for line in order]
+    assert at == sorted(at), log
+
+
+def test_a_held_lock_times_out_after_60s_then_is_taken_over(odc_host):
+    """Another node's lock, stamped by a clock 30 s ahead (a lock is stolen once older than
+    its 60 s TTL, so only skew or a holder re-taking its own lock makes a waiter time out):
+    this node waits 60 s with its port closed, fails with ODC's words and exits; the
+    supervisor's retry takes the row over once it is older than the TTL, and migrates."""
+    host = odc_host(upgrade=False)
+    host.engine.docker("rm", "-f", host.name)
+    ahead = (datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) +
+             datetime.timedelta(seconds=30))
+    host.sql("INSERT INTO DISTRIBUTED_LOCK (LOCK_KEY, REGION, CLIENT_ID, CREATED_DATE) "
+             "VALUES (%s, 'DEFAULT', '10.9.8.7:8989', %s)", (LOCK_KEY, ahead))
+    offset = log_offset(host)
+    t0 = time.monotonic()
+    host.run_container(host.images.new)
+    wait_for("try lock", lambda: "try lock..." in log_after(host, offset), 20)
+    time.sleep(5)
+    assert_port_closed(host)
+    assert "get lock success" not in log_after(host, offset)
+    wait_for("the timeout", lambda: LOCK_TIMEOUT_LINE in log_after(host, offset), 90)
+    assert time.monotonic() - t0 >= 59
+    assert host.max_history_version() == OLD_MAX  # nothing migrated
+    assert lock_rows(host) == [(LOCK_KEY, "DEFAULT", "10.9.8.7:8989")]
+    host.wait_log("odc-server exited with status 1")
+    host.wait_healthy(odcworld.NEW_VERSION, timeout=60)
+    assert time.monotonic() - t0 >= 89  # taken over only once older than the TTL
+    log = log_after(host, offset)
+    assert log.count("get lock success") == 1 and log.count("try lock...") == 2
+    assert lock_rows(host) == []
+    assert host.max_history_version() == NEW_MAX
+
+
+def test_a_migration_failing_half_way_crash_loops_and_leaves_success_0_rows(odc_host,
+                                                                          broken_images):
+    """4.3.1-badmigrate: its script's first statement stays applied, the second fails; ODC
+    records success=0 and exits, every retry fails (now on the first statement) and adds a
+    row; /api/v1/info never answers. degradeCheck reads only success=1 rows, so 4.3.0 starts
+    again over that metadb without a restore."""
+    host = odc_host()
+    host.engine.docker("stop", host.name)
+    bad = host.name + "-bad"
+    offset = log_offset(host)
+    host.run_container(broken_images.bad, name=bad)
+    logs = host.wait_log("gave up", name=bad, timeout=60)
+    assert logs.count("odc-server exited with status 1") == 4
+    assert host.state(bad)["Running"] is True
+    with pytest.raises(ConnectionRefusedError):
+        host.get("/api/v1/info")
+    log = log_after(host, offset)
+    assert f"statement #2 of {BAD_SCRIPT}" in log and "iam_user_login_policy" in log
+    assert log.count(f"statement #1 of {BAD_SCRIPT}") == 3  # the column the first run left
+    assert "Duplicate column name 'login_policy'" in log
+    assert history_of(host, "4.3.1.1") == [(BAD_SCRIPT, 0)] * 4
+    assert "login_policy" in host.columns("iam_user")
+    assert host.max_history_version() == NEW_MAX
+    assert lock_rows(host) == []  # unlocked in doMigrate's finally
+    host.engine.docker("rm", "-f", bad)
+    host.engine.docker("start", host.name)
+    host.wait_healthy(odcworld.NEW_VERSION)
+
+
+def test_a_release_that_migrates_then_never_starts_needs_the_restore(odc_host, broken_images,
+                                                                    fk_checks_off):
+    """4.3.1-unhealthy migrates the metadb (4.3.1.1, success=1) and then fails to start, on
+    every retry; 4.3.0 then refuses the metadb ("Software degrade is not allowed") until the
+    backup taken before the upgrade is restored into the cleaned metadb."""
+    host = odc_host()
+    host.engine.docker("stop", host.name)
+    backup = os.path.join(host.dir, "backup-430")
+    r = host.run_obdumper("--ddl", "--csv", "--all", "--no-sys", "-f", backup)
+    assert r.returncode == 0, r
+    bad = host.name + "-bad"
+    offset = log_offset(host)
+    host.run_container(broken_images.unhealthy, name=bad)
+    logs = host.wait_log("gave up", name=bad, timeout=60)
+    assert logs.count("odc-server exited with status 1") == 4
+    with pytest.raises(ConnectionRefusedError):
+        host.get("/api/v1/info")
+    log = log_after(host, offset)
+    assert log.count("BeanCreationException") == 4 and log.count("migrate success") == 4
+    assert history_of(host, "4.3.1.1") == [(UNHEALTHY_SCRIPT, 1)]
+    assert host.max_history_version() == "4.3.1.1"
+    assert "last_login_time" in host.columns("iam_user")
+    host.engine.docker("rm", "-f", bad)
+
+    offset = log_offset(host)
+    host.engine.docker("start", host.name)
+    wait_for("the degrade refusal", lambda: "Software degrade is not allowed, please check "
+             "your ODC version which should be greater than or equal to 4.3.1.1"
+             in log_after(host, offset), 20)
+    assert not host.healthy()
+    host.engine.docker("stop", host.name)
+    host.drop_all_tables()
+    r = host.run_obloader("--thread", "1", "--ddl", "--csv", "--no-sys", "--all", "-f", backup)
+    assert r.returncode == 0 and r.error_log == "", r
+    assert host.max_history_version() == NEW_MAX
+    host.engine.docker("start", host.name)
+    host.wait_healthy(odcworld.NEW_VERSION)
+    assert "last_login_time" not in host.columns("iam_user")

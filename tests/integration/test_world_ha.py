@@ -6,6 +6,7 @@ during the restore migrates the restored metadb again when it restarts."""
 
 import configparser
 import os
+import time
 from collections import Counter
 
 import pytest
@@ -31,8 +32,9 @@ JDBC_VERSION = {"R4201AuditEventMetaMigrate": "4.2.0.1", "R42017RuleMetadataMigr
                 "R4237DefaultRuleApplyingMigrate": "4.2.3.7",
                 "R4239AuditEventMetaMigrate": "4.2.3.9",
                 "R4243NotificationPolicyMetaMigrate": "4.2.4.3"}
-# Every VERSIONED migrator of the stand-in's 4.3.0 (files of both releases, one JDBC class).
-VERSIONED_430 = sorted([p.name for p in MIGRATE_SRC.glob("4.*/V_*.sql")] +
+# Every VERSIONED migrator of the stand-in's 4.3.0 (files of both releases, one JDBC class;
+# not the broken 4.3.1 releases' own).
+VERSIONED_430 = sorted([p.name for p in MIGRATE_SRC.glob("4.[23].0/V_*.sql")] +
                        [JDBC + "V3234SystemConfigurationMigrate"])
 CLEAN_RESTORE = ("--thread", "1", "--ddl", "--csv", "--no-sys", "--all")
 
@@ -259,3 +261,37 @@ def test_shared_backup_restores_once_every_node_is_stopped(ha_deployment, fk_che
     assert restorer.max_history_version() == OLD_MAX
     assert not any(version_key(v) > version_key(OLD_MAX) for v in restorer.history_versions())
     assert "database_schema_object" not in restorer.tables()
+
+
+def test_two_nodes_started_at_once_migrate_once_under_odcs_lock(ha_deployment):
+    """ODC's migration lock (tests/world/ODC-UPGRADE-FACTS.md §2): two nodes started at once
+    on one metadb, one takes the DISTRIBUTED_LOCK row and migrates while the other waits with
+    its port closed, then takes the lock, finds the metadb migrated, and starts too."""
+    ha = ha_deployment(upgrade=False)
+    nodes = ha.nodes
+    offsets = [n.log_size() for n in nodes]
+    for node in nodes:
+        node.run_container(node.images.new, extra_env={"ODC_STANDIN_MIGRATION_MS": "5000"})
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        held = ha.sql("SELECT CLIENT_ID FROM DISTRIBUTED_LOCK")
+        waiting = [n for n, o in zip(nodes, offsets) if "try lock..." in n.log_since(o)]
+        if held and len(waiting) == NODES:
+            break
+        time.sleep(0.1)
+    assert len(held) == 1, held
+    holder = next(n for n in nodes if held[0][0].endswith(f":{n.port}"))
+    waiter = next(n for n in nodes if n is not holder)
+    assert "get lock success" not in waiter.log_since(offsets[nodes.index(waiter)])
+    for node in nodes:
+        assert not node.healthy()  # both ports closed: one migrating, one waiting
+    ha.wait_healthy(NEW_VERSION, timeout=60)
+    logs = {n.host_id: n.log_since(o) for n, o in zip(nodes, offsets)}
+    assert f"migrate VERSIONED SQL {NEW_MAX}" in logs[holder.host_id]
+    own = logs[waiter.host_id]
+    assert f"skip migrated versioned migrator, version={NEW_MAX}" in own
+    assert "migrate VERSIONED SQL" not in own and own.count("get lock success") == 1
+    history = ha.history()
+    assert all(r[3] == 1 for r in history)
+    assert versioned_scripts(history) == VERSIONED_430  # each once: migrated once
+    assert ha.sql("SELECT COUNT(*) FROM DISTRIBUTED_LOCK") == [(0,)]

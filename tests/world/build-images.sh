@@ -1,17 +1,42 @@
 #!/bin/sh
-# Builds the ODC stand-in images REPOSITORY:4.2.0 and REPOSITORY:4.3.0 into the Docker engine
-# listening on SOCKET, from a small busybox-static root filesystem (no registry needed).
-#   build-images.sh SOCKET [REPOSITORY]     (default repository: oceanbase/odc-server)
-# Idempotent: when both tags exist and carry the label org.odcfleet.standin.hash of the
-# current sources, nothing is rebuilt. Prints the two image references on stdout.
+# Builds the ODC stand-in images REPOSITORY:TAG into the Docker engine listening on SOCKET,
+# from a small busybox-static root filesystem (no registry needed).
+#   build-images.sh SOCKET [REPOSITORY [TAG...]]   (default repository: oceanbase/odc-server)
+# TAGs: 4.2.0 and 4.3.0 (the default: both), and the broken releases, built only when named
+# (tests/world/README.md, "Broken releases"): 4.3.1-badmigrate (its migration fails half-way)
+# and 4.3.1-unhealthy (migrates, then never starts).
+# Idempotent: when every TAG exists and carries the label org.odcfleet.standin.hash of the
+# current sources, nothing is rebuilt. Prints the image references on stdout.
 set -eu
-sock=${1:?usage: build-images.sh SOCKET [REPOSITORY]}
+sock=${1:?usage: build-images.sh SOCKET [REPOSITORY [TAG...]]}
 repo=${2:-oceanbase/odc-server}
+if [ $# -gt 2 ]; then shift 2; else set --; fi
+tags=${*:-4.2.0 4.3.0}
 here=$(cd "$(dirname "$0")" && pwd)
 src="$here/odc"
 cc=${CC:-gcc}
-versions="4.2.0 4.3.0"
 label=org.odcfleet.standin.hash
+
+# What an image of TAG holds, as `tag_spec TAG` sets it: rel (the migration directories of
+# odc/migrate/ it ships, its own last), build (what /api/v1/info reports: a release build's
+# <main>-<release id>, oceanbase/odc script/change_version.sh set-release, not the tag), jopts
+# (the image's JAVA_OPTS) and fault (odc/FAULT: "" or after-migrate).
+tag_spec() {
+	j42="-server -Xms2g -Xmx4g -XX:+UseG1GC"
+	j43="-server -Xms4g -Xmx6g -XX:+UseG1GC -XX:MaxGCPauseMillis=200"
+	fault=""
+	case "$1" in
+	4.2.0) rel="4.2.0" build=4.2.0-20230916 jopts=$j42 ;;
+	4.3.0) rel="4.2.0 4.3.0" build=4.3.0-20240412 jopts=$j43 ;;
+	4.3.1-badmigrate) rel="4.2.0 4.3.0 $1" build=4.3.1-20240620 jopts=$j43 ;;
+	4.3.1-unhealthy) rel="4.2.0 4.3.0 $1" build=4.3.1-20240620 jopts=$j43 fault=after-migrate ;;
+	*)
+		echo "build-images.sh: unknown tag $1 (4.2.0 4.3.0 4.3.1-badmigrate 4.3.1-unhealthy)" >&2
+		exit 2
+		;;
+	esac
+}
+for v in $tags; do tag_spec "$v"; done
 
 dk() { docker -H "unix://$sock" "$@"; }
 
@@ -24,12 +49,12 @@ hash=$( (cat "$0" /bin/busybox
 	done) | sha256sum | cut -c1-32)
 
 uptodate=1
-for v in $versions; do
+for v in $tags; do
 	have=$(dk image inspect -f "{{ index .Config.Labels \"$label\" }}" "$repo:$v" 2>/dev/null || true)
 	[ "$have" = "$hash" ] || uptodate=0
 done
 if [ $uptodate -eq 1 ]; then
-	for v in $versions; do echo "$repo:$v"; done
+	for v in $tags; do echo "$repo:$v"; done
 	exit 0
 fi
 
@@ -38,7 +63,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 root="$tmp/root"
 
 # shellcheck disable=SC2046 # pkg-config output is meant to split
-"$cc" -std=c11 -O2 -s -Wall -Wextra -Werror -o "$tmp/odc-server" "$src/odc-server.c" \
+"$cc" -std=c11 -O2 -s -Wall -Wextra -Werror -o "$tmp/odc-server" "$src/"*.c \
 	$(pkg-config --cflags --libs libmariadb)
 
 mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root" "$root/odc" "$root/proc" \
@@ -77,22 +102,18 @@ root:x:0:
 nogroup:x:65534:
 EOF
 
-for v in $versions; do
-	# What /api/v1/info reports: a release build's <main>-<release id>
-	# (oceanbase/odc script/change_version.sh, set-release), not the tag.
-	case "$v" in
-	4.2.0) jopts="-server -Xms2g -Xmx4g -XX:+UseG1GC" build=4.2.0-20230916 ;;
-	4.3.0) jopts="-server -Xms4g -Xmx6g -XX:+UseG1GC -XX:MaxGCPauseMillis=200" build=4.3.0-20240412 ;;
-	esac
+for v in $tags; do
+	tag_spec "$v"
 	echo "$build" >"$root/odc/VERSION"
+	rm -f "$root/odc/FAULT"
+	[ -z "$fault" ] || echo "$fault" >"$root/odc/FAULT"
 	# An image holds the migration files of its own release and of every older one, in one
 	# directory as ODC's classpath location migrate/common does.
 	rm -f "$root/odc/migrate/"*.sql
-	for r in $versions; do
+	for r in $rel; do
 		cp "$src/migrate/$r/"*.sql "$root/odc/migrate/"
-		[ "$r" = "$v" ] && break
 	done
-	chmod a+r "$root/odc/migrate/"*.sql
+	chmod a+r "$root/odc/migrate/"*.sql "$root/odc/"[VF]*
 	tar -C "$root" --numeric-owner --owner=0 --group=0 -cf - . |
 		dk import \
 			--change 'CMD ["/bin/sh","/odc/entrypoint.sh"]' \

@@ -707,9 +707,10 @@ def assert_untouched(host, before_id, before_db):
 # AbstractMetaDBMigrate.java) runs Migrates.migrate() under the JdbcLockRegistry lock
 # ODC_METADB_MIGRATE, a row of DISTRIBUTED_LOCK in the metadb (odc-service/.../config/
 # LockConfiguration.java), waiting up to 60 s for it, and releases it when the migrations
-# end, before the web services start. The stand-in takes no lock (nor creates that table), so
-# a deployment starts the next node only when the previous one is past its migrations, which
-# its log says with one of these lines: where ODC would let the next node have the lock.
+# end, before the web services start; the stand-in takes it the same way (tests/world/odc/
+# lock.c). That lock is not renewed and is stolen after 60 s (tests/world/ODC-UPGRADE-FACTS.md
+# §2), so a deployment still starts the next node only when the previous one is past its
+# migrations, which its log says with one of these lines: where ODC lets the next node have it.
 MIGRATED_LINE = "Initializing web services"
 MIGRATE_FAILED_LINE = "Application run failed"
 

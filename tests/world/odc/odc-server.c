@@ -7,10 +7,13 @@
  * DATABASE_PASSWORD (may be empty), DATABASE_NAME, ODC_PROFILE_MODE (default alipay),
  * ODC_SERVER_PORT (default 8989), ODC_HOME (default /opt/odc; log/odc.log is appended when
  * that directory exists). Stand-in knobs: ODC_STANDIN_START_DELAY_MS (default 3000; the
- * real server needs about two minutes), ODC_STANDIN_CONNECT_TIMEOUT_S (default 30),
- * ODC_STANDIN_DIR (default /odc: VERSION, migrate/, init/, seed/ and the history table
- * template), ODC_STANDIN_VERSION_FILE (default $ODC_STANDIN_DIR/VERSION, this build's own
- * release).
+ * real server needs about two minutes), ODC_STANDIN_MIGRATE_DELAY_MS (default 0),
+ * ODC_STANDIN_MIGRATION_MS (default 0: how long a migration lasts at least, the lock held),
+ * ODC_STANDIN_CONNECT_TIMEOUT_S (default 30), ODC_STANDIN_DIR (default /odc: VERSION, FAULT,
+ * migrate/, init/, seed/ and the history table template), ODC_STANDIN_VERSION_FILE (default
+ * $ODC_STANDIN_DIR/VERSION, this build's own release). The optional file FAULT of an image
+ * holds "after-migrate": that release migrates, then fails to start (build-images.sh).
+ * Concurrent nodes on one metadb take ODC's migration lock (lock.c).
  *
  * Exit status: 0 never (it serves until killed), 1 on any startup failure. */
 #define _GNU_SOURCE
@@ -35,7 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define VERSION_MAX    32
+#include "standin.h"
+
 #define VERSION_PARTS  8
 #define REQUEST_MAX    8192
 #define RESPONSE_MAX   4096
@@ -55,12 +59,9 @@
 
 static FILE *log_file; /* $ODC_HOME/log/odc.log when the directory exists */
 
-static void log_event(const char *level, const char *logger, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* One line per event, shaped like Spring Boot's console pattern, on stdout (docker logs)
  * and in the log file; flushed at once so that a crash loses nothing. */
-static void
+void
 log_event(const char *level, const char *logger, const char *fmt, ...)
 {
 	char msg[2048], stamp[64];
@@ -447,8 +448,6 @@ migrators_free(struct migrators *ms)
 	ms->n = 0;
 }
 
-static int db_exec(MYSQL *db, const char *sql, size_t len, const char *what, int stmt_no);
-
 /* V3234SystemConfigurationMigrate (migrate/jdbc/common): copies every value that
  * V_3_2_3_3 moved to value_deprecated back into the new TEXT column. */
 static int
@@ -668,15 +667,6 @@ out:
 
 /* ------------------------------------------------------------------ configuration */
 
-struct config {
-	const char *db_host, *db_user, *db_password, *db_name, *profile;
-	const char *dir; /* ODC_STANDIN_DIR: VERSION, migrate/, init/, seed/ */
-	unsigned db_port, server_port;
-	long start_delay_ms, migrate_delay_ms, connect_timeout_s;
-	char version[VERSION_MAX]; /* the release, "4.2.0": what migrations compare with */
-	char build[VERSION_MAX];   /* what /api/v1/info reports, "4.2.0-20230916" */
-};
-
 /* Parses a decimal in [lo, hi]; returns 0 on success. */
 static int
 parse_long(const char *s, long lo, long hi, long *out)
@@ -709,16 +699,96 @@ config_required(const char *name, const char **out)
 	return 0;
 }
 
+/* A stand-in knob: the decimal in [lo, hi] the environment variable name holds, or def when it
+ * is unset or empty. Returns 0, or -1 after logging an invalid value. */
+static int
+config_knob(const char *name, long lo, long hi, long def, long *out)
+{
+	const char *s = getenv(name);
+
+	*out = def;
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	if (parse_long(s, lo, hi, out) != 0) {
+		log_event("ERROR", SERVER_LOGGER, "%s '%s' is invalid", name, s);
+		return -1;
+	}
+	return 0;
+}
+
+/* The first word of the file at path into out (cap bytes): "" when the file is missing or
+ * empty (missing is an error only when required). Returns its length, or -1 after logging. */
+static int
+config_word(const char *path, char *out, size_t cap, int required)
+{
+	char buf[256];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	out[0] = '\0';
+	if (f == NULL) {
+		if (!required)
+			return 0;
+		log_event("ERROR", SERVER_LOGGER, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	n = strcspn(buf, " \t\r\n");
+	buf[n] = '\0';
+	if (n >= cap) {
+		log_event("ERROR", SERVER_LOGGER, "%s: '%s' is too long", path, buf);
+		return -1;
+	}
+	memcpy(out, buf, n + 1);
+	return (int)n;
+}
+
+/* This build's release and version (ODC_STANDIN_VERSION_FILE, else DIR/VERSION) and the
+ * image's fault (DIR/FAULT, optional). A release build's version is <main>-<release id>
+ * (ODC's script/change_version.sh set-release: the date by default). Returns 0 or -1. */
+static int
+config_image(struct config *c)
+{
+	const char *vfile = getenv("ODC_STANDIN_VERSION_FILE");
+	char vpath[PATH_MAX], fpath[PATH_MAX];
+	long parts[VERSION_PARTS];
+	size_t main_len;
+
+	if (vfile == NULL || vfile[0] == '\0') {
+		snprintf(vpath, sizeof(vpath), "%s/VERSION", c->dir);
+		vfile = vpath;
+	}
+	if (config_word(vfile, c->build, sizeof(c->build), 1) <= 0) {
+		log_event("ERROR", SERVER_LOGGER, "%s does not hold a version", vfile);
+		return -1;
+	}
+	main_len = strcspn(c->build, "-");
+	memcpy(c->version, c->build, main_len);
+	c->version[main_len] = '\0';
+	if (version_parse(c->version, parts) < 1) {
+		log_event("ERROR", SERVER_LOGGER, "%s does not hold a version", vfile);
+		return -1;
+	}
+	snprintf(fpath, sizeof(fpath), "%s/FAULT", c->dir);
+	if (config_word(fpath, c->fault, sizeof(c->fault), 0) < 0)
+		return -1;
+	if (c->fault[0] != '\0' && strcmp(c->fault, "after-migrate") != 0) {
+		log_event("ERROR", SERVER_LOGGER, "%s: unknown fault '%s'", fpath, c->fault);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the environment and the image's files into c. Returns 0, or -1 after logging every
+ * problem found. */
 static int
 config_load(struct config *c)
 {
-	const char *vfile = getenv("ODC_STANDIN_VERSION_FILE");
 	const char *s;
-	char buf[VERSION_MAX + 2], vpath[PATH_MAX];
-	long parts[VERSION_PARTS], v;
+	long v;
 	int bad = 0;
-	size_t n;
-	FILE *f;
 
 	memset(c, 0, sizeof(*c));
 	bad |= config_required("DATABASE_HOST", &c->db_host);
@@ -739,22 +809,10 @@ config_load(struct config *c)
 	c->profile = getenv("ODC_PROFILE_MODE");
 	if (c->profile == NULL || c->profile[0] == '\0')
 		c->profile = "alipay";
-	s = getenv("ODC_SERVER_PORT");
-	c->server_port = 8989;
-	if (s != NULL && s[0] != '\0') {
-		if (parse_long(s, 1, 65535, &v) != 0) {
-			log_event("ERROR", SERVER_LOGGER, "ODC_SERVER_PORT '%s' is not a port", s);
-			bad = -1;
-		} else {
-			c->server_port = (unsigned)v;
-		}
-	}
-	c->start_delay_ms = 3000;
-	s = getenv("ODC_STANDIN_START_DELAY_MS");
-	if (s != NULL && s[0] != '\0' && parse_long(s, 0, 600000, &c->start_delay_ms) != 0) {
-		log_event("ERROR", SERVER_LOGGER, "ODC_STANDIN_START_DELAY_MS '%s' is invalid", s);
+	if (config_knob("ODC_SERVER_PORT", 1, 65535, 8989, &v) != 0)
 		bad = -1;
-	}
+	c->server_port = (unsigned)v;
+	bad |= config_knob("ODC_STANDIN_START_DELAY_MS", 0, 600000, 3000, &c->start_delay_ms);
 	/* Real ODC migrates its metadb while Spring builds its context: the
 	 * metadbMigrate bean, which the MyBatis session factory depends on
 	 * (oceanbase/odc server/odc-service/src/main/java/com/oceanbase/odc/
@@ -762,52 +820,16 @@ config_load(struct config *c)
 	 * source are up, some seconds after the container starts. The
 	 * stand-in migrates at once unless told to wait: the harder case for
 	 * whoever must stop a node before it migrates. */
-	c->migrate_delay_ms = 0;
-	s = getenv("ODC_STANDIN_MIGRATE_DELAY_MS");
-	if (s != NULL && s[0] != '\0' && parse_long(s, 0, 600000, &c->migrate_delay_ms) != 0) {
-		log_event("ERROR", SERVER_LOGGER, "ODC_STANDIN_MIGRATE_DELAY_MS '%s' is invalid",
-		          s);
-		bad = -1;
-	}
-	c->connect_timeout_s = 30;
-	s = getenv("ODC_STANDIN_CONNECT_TIMEOUT_S");
-	if (s != NULL && s[0] != '\0' && parse_long(s, 0, 3600, &c->connect_timeout_s) != 0) {
-		log_event("ERROR", SERVER_LOGGER, "ODC_STANDIN_CONNECT_TIMEOUT_S '%s' is invalid",
-		          s);
-		bad = -1;
-	}
-
+	bad |= config_knob("ODC_STANDIN_MIGRATE_DELAY_MS", 0, 600000, 0, &c->migrate_delay_ms);
+	/* How long the migration itself lasts at least, the lock held and the port
+	 * closed throughout (a real one takes minutes on a large metadb). */
+	bad |= config_knob("ODC_STANDIN_MIGRATION_MS", 0, 600000, 0, &c->migration_ms);
+	bad |= config_knob("ODC_STANDIN_CONNECT_TIMEOUT_S", 0, 3600, 30, &c->connect_timeout_s);
 	c->dir = getenv("ODC_STANDIN_DIR");
 	if (c->dir == NULL || c->dir[0] == '\0')
 		c->dir = "/odc";
-	if (vfile == NULL || vfile[0] == '\0') {
-		snprintf(vpath, sizeof(vpath), "%s/VERSION", c->dir);
-		vfile = vpath;
-	}
-	f = fopen(vfile, "r");
-	if (f == NULL) {
-		log_event("ERROR", SERVER_LOGGER, "cannot read %s: %s", vfile, strerror(errno));
+	if (config_image(c) != 0)
 		return -1;
-	}
-	if (fgets(buf, sizeof(buf), f) == NULL)
-		buf[0] = '\0';
-	fclose(f);
-	n = strcspn(buf, " \t\r\n");
-	buf[n] = '\0';
-	/* A release build's version is <main>-<release id> (ODC's
-	 * script/change_version.sh set-release: the date by default). */
-	size_t main_len = strcspn(buf, "-");
-	if (n == 0 || n >= VERSION_MAX) {
-		log_event("ERROR", SERVER_LOGGER, "%s does not hold a version", vfile);
-		return -1;
-	}
-	memcpy(c->build, buf, n + 1);
-	buf[main_len] = '\0';
-	if (version_parse(buf, parts) < 1) {
-		log_event("ERROR", SERVER_LOGGER, "%s does not hold a version", vfile);
-		return -1;
-	}
-	memcpy(c->version, buf, main_len + 1);
 	return bad;
 }
 
@@ -866,7 +888,7 @@ db_connect(const struct config *c)
 
 /* Runs one statement and discards any result, so that the connection stays usable. what and
  * stmt_no name the statement in the error line (Spring's "statement #N of <script>"). */
-static int
+int
 db_exec(MYSQL *db, const char *sql, size_t len, const char *what, int stmt_no)
 {
 	if (mysql_real_query(db, sql, (unsigned long)len) != 0) {
@@ -1254,6 +1276,32 @@ out:
 	return rc;
 }
 
+/* AbstractMetaDBMigrate.migrate() between the bootstrap context and Tomcat: the lock table,
+ * tryLock of ODC_METADB_MIGRATE, Migrates.migrate() (lasting at least migration_ms), and the
+ * unlock in a finally block, so a failed migration lets the next node have the lock. The
+ * HTTP port stays closed throughout. Returns 0, or -1 after logging why. */
+static int
+migrate_locked(MYSQL *db, const struct config *c)
+{
+	struct lock l;
+	long long t0, left;
+	int rc;
+
+	if (lock_init(db, c, &l) != 0 || lock_acquire(db, &l) != 0)
+		return -1;
+	t0 = now_ms();
+	rc = migrate(db, c);
+	left = c->migration_ms - (now_ms() - t0);
+	if (rc == 0 && left > 0) {
+		log_event("INFO", MIGRATE_LOGGER, "migrating (%lld ms more)", left);
+		sleep_ms((long)left);
+	}
+	lock_release(db, &l);
+	if (rc == 0)
+		log_event("INFO", MIGRATE_LOGGER, "migrate success");
+	return rc;
+}
+
 /* ------------------------------------------------------------------ HTTP */
 
 static char start_stamp[32];
@@ -1422,7 +1470,7 @@ http_run(const struct config *c)
 
 /* ------------------------------------------------------------------ main */
 
-static void
+void
 sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -1471,7 +1519,7 @@ main(void)
 		          c.migrate_delay_ms);
 		sleep_ms(c.migrate_delay_ms);
 	}
-	if (sql_init(db, &c) != 0 || migrate(db, &c) != 0) {
+	if (sql_init(db, &c) != 0 || migrate_locked(db, &c) != 0) {
 		mysql_close(db);
 		log_event("ERROR", SERVER_LOGGER,
 		          "Application run failed: metadb migration did not complete");
@@ -1490,6 +1538,17 @@ main(void)
 	log_event("INFO", SERVER_LOGGER, "Initializing web services, this takes a while (%ld ms)",
 	          c.start_delay_ms);
 	sleep_ms(c.start_delay_ms);
+	if (strcmp(c.fault, "after-migrate") == 0) {
+		/* The image's fault: a release that migrates and then cannot start, failing
+		 * where a broken bean would, after the migration and before Tomcat. */
+		log_event("ERROR", SERVER_LOGGER,
+		          "Application run failed: org.springframework.beans.factory."
+		          "BeanCreationException: Error creating bean with name 'odcServer': "
+		          "Invocation of init method failed (stand-in fault after-migrate)");
+		mysql_close(pool2);
+		mysql_close(db);
+		return 1;
+	}
 	int rc = http_run(&c) == 0 ? 0 : 1;
 	mysql_close(pool2);
 	mysql_close(db);
