@@ -612,7 +612,7 @@ journal_unfinished(struct journal *j, bool json, json_t **doc, char *err, size_t
 static int
 journal_job(struct journal *j, const char *job, bool json, json_t **doc, char *err, size_t errlen)
 {
-	static const char *const phases[] = {"preflight", "run", NULL};
+	static const char *const phases[] = {"preflight", "run", "revert", NULL};
 	json_t *plans = NULL, *facts = NULL;
 	int rc, ret = -1;
 
