@@ -60,8 +60,8 @@ out:
  * configured for, answering healthy; its version in from. 0, or -1 with
  * the step failed. */
 static int
-preflight_running(struct plan_run *r, struct plan_res *s, struct docker_container *ct,
-                  char *from, size_t fromlen)
+preflight_running(struct plan_run *r, struct plan_res *s, struct docker_container *ct, char *from,
+                  size_t fromlen)
 {
 	struct health_state st = {0};
 	json_t *raw = NULL;
@@ -108,10 +108,11 @@ preflight_image(struct plan_run *r, struct plan_res *s, char *image, size_t imag
 	rc = docker_image_inspect(r->d, image, &raw, r->err, sizeof(r->err));
 	if (rc != 0) {
 		if (rc == 1)
-			plan_say(s, "failed",
-			         "target image %s is not on this host (docker load or pull it first: "
-			         "an upgrade never pulls)",
-			         image);
+			plan_say(
+			    s, "failed",
+			    "target image %s is not on this host (docker load or pull it first: "
+			    "an upgrade never pulls)",
+			    image);
 		else
 			plan_say(s, "failed", "%s", r->err);
 		return -1;
@@ -221,10 +222,13 @@ way_back(struct plan_run *r, struct plan_res *s)
 		plan_say_more(
 		    s,
 		    "; to go back to where this job began: odc-agent run upgrade --job %s --phase "
-		    "revert --to %s (or odc-agent run undo --of %s), which restores %s%s and starts "
+		    "revert --to %s (or odc-agent run undo --of %s), which restores %s%s and "
+		    "starts "
 		    "the kept container %s",
-		    r->job, plan_param(r, "to"), r->job, snap ? "the backup " : "the metadb as a peer's "
-		                                                                "backup has it",
+		    r->job, plan_param(r, "to"), r->job,
+		    snap ? "the backup "
+		         : "the metadb as a peer's "
+		           "backup has it",
 		    snap ? snap : "", renamed ? renamed : "(none recorded)");
 	free(renamed);
 	free(snap);
@@ -271,8 +275,8 @@ migrated_by_peer(struct plan_run *r, struct plan_res *s)
 			plan_say(s, "failed",
 			         "the metadb is at version %s, not migrated to %s by %s%s: not "
 			         "started",
-			         *hv ? hv : "(unknown)", plan_param(r, "to"), *by ? "host " : "a peer",
-			         by);
+			         *hv ? hv : "(unknown)", plan_param(r, "to"),
+			         *by ? "host " : "a peer", by);
 		ret = -1;
 	}
 	metadb_close(m);
@@ -301,10 +305,8 @@ upgrade_health(struct plan_run *r, struct plan_res *s)
 }
 
 static const struct plan_step upgrade_steps[] = {
-    {"preflight", upgrade_preflight, NULL},
-    {"stop", upgrade_stop, NULL},
-    {"snapshot", plan_rollback_snapshot, NULL},
-    {"start", upgrade_start, way_back},
+    {"preflight", upgrade_preflight, NULL},     {"stop", upgrade_stop, NULL},
+    {"snapshot", plan_rollback_snapshot, NULL}, {"start", upgrade_start, way_back},
     {"health", upgrade_health, way_back},
 };
 
