@@ -229,9 +229,22 @@ void plan_step_health(struct plan_run *r, struct plan_res *s, const char *want);
 void plan_step_health_within(struct plan_run *r, struct plan_res *s, const char *want,
                              uint64_t budget_ms);
 /* Creates the container from the spec the stop step recorded (secrets from
- * the kept container), with image, and starts it; a second run starts the
- * one this job created. */
-void plan_step_start_new(struct plan_run *r, struct plan_res *s, const char *image);
+ * the kept container), with image <repository>:<to>, and starts it; a
+ * second run starts the one this job created. */
+void plan_step_start_new(struct plan_run *r, struct plan_res *s);
+/* The stop step of a plan that starts <repository>:<to> next: the
+ * container stopped and kept as <name>-<suffix>-<time>, its spec for that
+ * image recorded. */
+void plan_step_stop_keep(struct plan_run *r, struct plan_res *s, const char *suffix);
+/* A plan's first step: check, then (ok, something to do, dry_run=true)
+ * the dry run's difference of the container plan_step_start_new would
+ * create. */
+void plan_check_or_preview(struct plan_run *r, struct plan_res *s,
+                           void (*check)(struct plan_run *r, struct plan_res *s));
+/* After a rollback or an upgrade whose health step ended ok, the retention
+ * rule as prune applies it, said in s's message; the plan is done either
+ * way, so a failure here is only said. */
+void plan_retain(struct plan_run *r, struct plan_res *s);
 /* The dry run's difference of the running container against the one
  * plan_step_start_new would create with image <repository>:<to>. */
 void plan_preview_new(struct plan_run *r, struct plan_res *s);

@@ -4,10 +4,7 @@
  * renamed to) as a fact before it acts on it, so that it is safe to run
  * twice; nothing is deleted: the old container is renamed and kept. */
 #include <dirent.h>
-#include <netdb.h>
-#include <strings.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +15,6 @@
 #include <jansson.h>
 
 #include "agent/plan-int.h"
-#include "agent/prune.h"
-#include "common/clock.h"
-#include "common/log.h"
 #include "common/version.h"
 
 static uint64_t
@@ -292,37 +286,6 @@ step_preflight_rollback(struct plan_run *r, struct plan_res *s)
 		preflight_backup(r, s, &ct, image, dir, absent);
 }
 
-/* After a rollback that ended healthy, the retention rule as prune applies
- * it; the rollback is done either way, so a failure here is only said. */
-static void
-retain_after_rollback(struct plan_run *r, struct plan_res *s)
-{
-	struct plan_res why = {0};
-	struct prune_report rep;
-	int rc;
-
-	if (strcmp(s->status, "ok") != 0)
-		return;
-	if (plan_docker(r, &why) != 0) {
-		plan_say_more(s, "; retention not applied (%s): odc-agent prune applies it",
-		              why.message);
-		return;
-	}
-	rc = prune_apply(r->c, r->j, r->d, false, &rep, r->err, sizeof(r->err));
-	if (rc < 0)
-		plan_say_more(s, "; retention not applied (%s): odc-agent prune applies it",
-		              r->err);
-	else
-		plan_say_more(s, "; retention: %s", rep.summary);
-	for (const char *l = rc >= 0 ? (const char *)rep.list.data : NULL;
-	     l != NULL && *l != '\0';) {
-		size_t n = strcspn(l, "\n");
-		log_info("job %s: retention: %.*s", r->job, (int)n, l);
-		l += n + (l[n] == '\n');
-	}
-	prune_report_free(&rep);
-}
-
 /* After the metadb was touched, a failed rollback step says which state the
  * host is in and the command that gets back: the undo, which restores the
  * verified snapshot and starts the kept container. */
@@ -423,41 +386,29 @@ health_failed(struct plan_run *r, struct plan_res *s)
 static void
 rollback_preflight(struct plan_run *r, struct plan_res *s)
 {
-	step_preflight_rollback(r, s);
-	if (s->status != NULL && strcmp(s->status, "ok") == 0 && !r->done &&
-	    plan_param_true(r, "dry_run"))
-		plan_preview_new(r, s);
+	plan_check_or_preview(r, s, step_preflight_rollback);
 }
 
 static void
 rollback_stop(struct plan_run *r, struct plan_res *s)
 {
-	char image[300];
-
-	if (plan_target_image(r, plan_param(r, "to"), image, sizeof(image), s) == 0)
-		plan_step_stop(r, s, "rolledback", image, false);
-}
-
-static void
-rollback_start(struct plan_run *r, struct plan_res *s)
-{
-	char image[300];
-
-	if (plan_target_image(r, plan_param(r, "to"), image, sizeof(image), s) == 0)
-		plan_step_start_new(r, s, image);
+	plan_step_stop_keep(r, s, "rolledback");
 }
 
 static void
 rollback_health(struct plan_run *r, struct plan_res *s)
 {
 	plan_step_health(r, s, plan_param(r, "to"));
-	retain_after_rollback(r, s);
+	plan_retain(r, s);
 }
 
 static const struct plan_step rollback_steps[] = {
-    {"preflight", rollback_preflight, NULL},    {"stop", rollback_stop, NULL},
-    {"snapshot", plan_rollback_snapshot, NULL}, {"restore", plan_rollback_restore, restore_failed},
-    {"start", rollback_start, start_failed},    {"health", rollback_health, health_failed},
+    {"preflight", rollback_preflight, NULL},
+    {"stop", rollback_stop, NULL},
+    {"snapshot", plan_rollback_snapshot, NULL},
+    {"restore", plan_rollback_restore, restore_failed},
+    {"start", plan_step_start_new, start_failed},
+    {"health", rollback_health, health_failed},
 };
 
 /* The rollback, and its preflight alone (the action "preflight"). */

@@ -12,7 +12,9 @@
 #include <jansson.h>
 
 #include "agent/plan-int.h"
+#include "agent/prune.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/version.h"
 
 /* Where ODC writes its log in its container: log4j2.xml's OdcFileAppender,
@@ -521,16 +523,17 @@ out:
 }
 
 void
-plan_step_start_new(struct plan_run *r, struct plan_res *s, const char *image)
+plan_step_start_new(struct plan_run *r, struct plan_res *s)
 {
 	struct docker_container ct;
-	char id[65];
+	char id[65], image[300];
 	char *spec_text = NULL;
 	json_t *spec = NULL;
 	json_error_t je;
 	int rc;
 
-	if (plan_docker(r, s) != 0)
+	if (plan_target_image(r, plan_param(r, "to"), image, sizeof(image), s) != 0 ||
+	    plan_docker(r, s) != 0)
 		return;
 	rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err, sizeof(r->err));
 	if (rc < 0) {
@@ -620,4 +623,53 @@ out:
 	json_decref(target);
 	json_decref(img);
 	json_decref(cur);
+}
+
+/* After a plan's health step ended ok (plan-int.h). */
+void
+plan_retain(struct plan_run *r, struct plan_res *s)
+{
+	struct plan_res why = {0};
+	struct prune_report rep;
+	int rc;
+
+	if (strcmp(s->status, "ok") != 0)
+		return;
+	if (plan_docker(r, &why) != 0) {
+		plan_say_more(s, "; retention not applied (%s): odc-agent prune applies it",
+		              why.message);
+		return;
+	}
+	rc = prune_apply(r->c, r->j, r->d, false, &rep, r->err, sizeof(r->err));
+	if (rc < 0)
+		plan_say_more(s, "; retention not applied (%s): odc-agent prune applies it",
+		              r->err);
+	else
+		plan_say_more(s, "; retention: %s", rep.summary);
+	for (const char *l = rc >= 0 ? (const char *)rep.list.data : NULL;
+	     l != NULL && *l != '\0';) {
+		size_t n = strcspn(l, "\n");
+		log_info("job %s: retention: %.*s", r->job, (int)n, l);
+		l += n + (l[n] == '\n');
+	}
+	prune_report_free(&rep);
+}
+
+void
+plan_step_stop_keep(struct plan_run *r, struct plan_res *s, const char *suffix)
+{
+	char image[300];
+
+	if (plan_target_image(r, plan_param(r, "to"), image, sizeof(image), s) == 0)
+		plan_step_stop(r, s, suffix, image, false);
+}
+
+void
+plan_check_or_preview(struct plan_run *r, struct plan_res *s,
+                      void (*check)(struct plan_run *r, struct plan_res *s))
+{
+	check(r, s);
+	if (s->status != NULL && strcmp(s->status, "ok") == 0 && !r->done &&
+	    plan_param_true(r, "dry_run"))
+		plan_preview_new(r, s);
 }

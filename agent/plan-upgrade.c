@@ -239,19 +239,13 @@ way_back(struct plan_run *r, struct plan_res *s)
 static void
 upgrade_preflight(struct plan_run *r, struct plan_res *s)
 {
-	step_preflight_upgrade(r, s);
-	if (s->status != NULL && strcmp(s->status, "ok") == 0 && !r->done &&
-	    plan_param_true(r, "dry_run"))
-		plan_preview_new(r, s);
+	plan_check_or_preview(r, s, step_preflight_upgrade);
 }
 
 static void
 upgrade_stop(struct plan_run *r, struct plan_res *s)
 {
-	char image[300];
-
-	if (plan_target_image(r, plan_param(r, "to"), image, sizeof(image), s) == 0)
-		plan_step_stop(r, s, "upgraded", image, false);
+	plan_step_stop_keep(r, s, "upgraded");
 }
 
 /* A node of an HA deployment that did not take the backup starts once its
@@ -287,11 +281,8 @@ migrated_by_peer(struct plan_run *r, struct plan_res *s)
 static void
 upgrade_start(struct plan_run *r, struct plan_res *s)
 {
-	char image[300];
-
-	if (plan_target_image(r, plan_param(r, "to"), image, sizeof(image), s) == 0 &&
-	    migrated_by_peer(r, s) == 0)
-		plan_step_start_new(r, s, image);
+	if (migrated_by_peer(r, s) == 0)
+		plan_step_start_new(r, s);
 }
 
 static void
@@ -302,6 +293,7 @@ upgrade_health(struct plan_run *r, struct plan_res *s)
 	uint64_t left = r->deadline_ms > now ? r->deadline_ms - now : 1;
 
 	plan_step_health_within(r, s, plan_param(r, "to"), budget < left ? budget : left);
+	plan_retain(r, s);
 }
 
 static const struct plan_step upgrade_steps[] = {
