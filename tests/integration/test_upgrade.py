@@ -9,11 +9,12 @@ kept container's spec and waits for ODC healthy at <to>; its revert phase (the u
 job itself) restores that snapshot and starts the kept container again."""
 
 import os
+import subprocess
 
 import pytest
 
 from tests.world import odcworld
-from tests.world.agentcli import agent, write_conf
+from tests.world.agentcli import AGENT, agent, write_conf
 from tests.world.odcworld import backup_state, containers_named, metadb_state
 
 
@@ -162,3 +163,50 @@ def test_upgrade_dry_run_shows_the_new_container(old_host):
     assert host.images.new in p.stdout and host.images.old in p.stdout, p.stdout  # Image: old -> new
     assert host.engine.inspect(host.name)["Id"] == old_id
     assert os.listdir(host.snapshot_root) == []
+
+
+def run_on_every_node(confs, *args):
+    """The same local command on every node at once (as a fleet job dispatched to the whole
+    deployment): [(exit, stdout)], and the text of all for messages."""
+    procs = [subprocess.Popen([AGENT, "-c", c, *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for c in confs]
+    outs = [p.communicate(timeout=300) for p in procs]
+    text = "\n\n".join(f"exit {p.returncode}:\n{o}\n{e}" for p, (o, e) in zip(procs, outs))
+    return [(p.returncode, o) for p, (o, _) in zip(procs, outs)], text
+
+
+def test_ha_upgrade_one_backup_one_migration_then_revert(ha_deployment, tmp_path):
+    """Both nodes of an HA deployment upgrade in one job at once: the first to take the
+    metadb's guard dumps it (the others stopped) and starts first; the other waits until the
+    guard is released with the metadb migrated to 4.3.0, then only starts. The revert goes
+    the same way back: one restore, both nodes on their kept 4.2.0 containers."""
+    ha = ha_deployment(upgrade=False)
+    ha.start_all(ha.images[0].old, odcworld.OLD_VERSION)
+    confs = [ha.write_agent_conf(n, str(tmp_path / f"{n.host_id}.conf")) for n in ha.nodes]
+    before = metadb_state(ha.nodes[0])
+    kept = [ha.nodes[i].engine.inspect(ha.nodes[i].name)["Id"] for i in range(len(ha.nodes))]
+
+    res, text = run_on_every_node(confs, "run", "upgrade", "--to", odcworld.NEW_VERSION,
+                                  "--job", "up-ha")
+    assert [rc for rc, _ in res] == [0] * len(res), text
+    dumped = [i for i, (_, o) in enumerate(res) if "[snapshot] ok" in o]
+    assert len(dumped) == 1, text
+    first = ha.nodes[dumped[0]]
+    for i, (_, o) in enumerate(res):
+        if i != dumped[0]:
+            assert (f"host {first.host_id} of this deployment backed up and migrated the metadb"
+                    in o), text
+            assert "[snapshot] skipped" in o and "[start] ok" in o, text
+    for node in ha.nodes:
+        assert node.info_version() == odcworld.NEW_BUILD, node
+    assert not no_rows_of(ha.nodes[0], odcworld.NEW_VERSION)
+
+    res, text = run_on_every_node(confs, "run", "upgrade", "--job", "up-ha", "--phase", "revert",
+                                  "--to", odcworld.NEW_VERSION)
+    assert [rc for rc, _ in res] == [0] * len(res), text
+    assert "[restore] ok" in res[dumped[0]][1], text
+    for i, node in enumerate(ha.nodes):
+        assert node.info_version() == odcworld.OLD_BUILD, node
+        assert node.engine.inspect(node.name)["Id"] == kept[i]
+    assert no_rows_of(ha.nodes[0], odcworld.NEW_VERSION)
+    assert metadb_state(ha.nodes[0]) == before
