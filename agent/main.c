@@ -46,8 +46,17 @@ usage(FILE *f)
 	    "without an\n"
 	    "                                                   odc-fleet manifest, e.g. taken by "
 	    "hand)\n"
-	    "  run undo --of JOB [--dry-run]                    undo rollback JOB (snapshot + old "
-	    "container)\n"
+	    "  run upgrade --to TAG [--dry-run]                 upgrade ODC to TAG: back the "
+	    "metadb up, "
+	    "keep\n"
+	    "                                                   the old container, start TAG "
+	    "(never pulled)\n"
+	    "  run upgrade --job JOB --phase revert --to TAG    back to where upgrade JOB began "
+	    "(backup\n"
+	    "                                                   restored, old container started)\n"
+	    "  run undo --of JOB [--dry-run]                    undo rollback or upgrade JOB "
+	    "(snapshot +\n"
+	    "                                                   old container)\n"
 	    "  run preflight --to TAG --backup DIR [--accept-unverified]\n"
 	    "                                                   only the rollback's checks\n"
 	    "  run backup [--name NAME]                         dump the metadb under the first "
@@ -56,8 +65,9 @@ usage(FILE *f)
 	    "  run start [--to TAG]                             start ODC (create it from the "
 	    "defaults with TAG\n"
 	    "                                                   when no container exists)\n"
-	    "  prune [--dry-run]                                remove the rollbacks' kept "
-	    "containers and\n"
+	    "  prune [--dry-run]                                remove the rollbacks' and "
+	    "upgrades' "
+	    "kept containers and\n"
 	    "                                                   snapshots beyond [retention], "
 	    "oldest first;\n"
 	    "                                                   never what the latest undo needs\n"
@@ -84,12 +94,12 @@ usage(FILE *f)
 	    "                                                   [coordinator]); resumes an "
 	    "interrupted plan first\n"
 	    "\n"
-	    "options of run: --job ID (default: local-<time>), --phase preflight|run\n"
+	    "options of run: --job ID (default: local-<time>), --phase preflight|run|revert\n"
 	    "--dry-run checks only and shows what would change of the ODC container, field by "
 	    "field\n"
 	    "(secret env values masked).\n"
-	    "-c CONFIG defaults to %s. Exit status: 0 success (a rollback only when ODC is "
-	    "healthy\n"
+	    "-c CONFIG defaults to %s. Exit status: 0 success (a rollback or an upgrade only when "
+	    "ODC is healthy\n"
 	    "at the target version), 1 failed or refused, 2 usage or configuration error, 3 agent "
 	    "error.\n",
 	    DEFAULT_CONF);
@@ -612,7 +622,7 @@ journal_unfinished(struct journal *j, bool json, json_t **doc, char *err, size_t
 static int
 journal_job(struct journal *j, const char *job, bool json, json_t **doc, char *err, size_t errlen)
 {
-	static const char *const phases[] = {"preflight", "run", NULL};
+	static const char *const phases[] = {"preflight", "run", "revert", NULL};
 	json_t *plans = NULL, *facts = NULL;
 	int rc, ret = -1;
 

@@ -278,12 +278,12 @@ static const struct plan_step backup_step[] = {{"backup", act_backup_run, NULL}}
 /* One step each, in either phase; a backup's preflight phase checks that
  * one can be taken. */
 const struct plan_def plan_action_plans[] = {
-    {"ping", ping_step, 1, ping_step, 1, false},
-    {"status", status_step, 1, status_step, 1, false},
-    {"stop", stop_step, 1, stop_step, 1, false},
-    {"start", start_step, 1, start_step, 1, false},
-    {"logs", logs_step, 1, logs_step, 1, false},
-    {"prune", prune_step, 1, prune_step, 1, false},
-    {"backup", backup_step, 1, backup_check_step, 1, false},
-    {NULL, NULL, 0, NULL, 0, false},
+    {"ping", ping_step, 1, ping_step, 1, false, NULL, 0},
+    {"status", status_step, 1, status_step, 1, false, NULL, 0},
+    {"stop", stop_step, 1, stop_step, 1, false, NULL, 0},
+    {"start", start_step, 1, start_step, 1, false, NULL, 0},
+    {"logs", logs_step, 1, logs_step, 1, false, NULL, 0},
+    {"prune", prune_step, 1, prune_step, 1, false, NULL, 0},
+    {"backup", backup_step, 1, backup_check_step, 1, false, NULL, 0},
+    {NULL, NULL, 0, NULL, 0, false, NULL, 0},
 };

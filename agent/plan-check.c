@@ -3,6 +3,9 @@
  * used by nobody else, the metadb against a backup, a kept release against
  * the metadb's; the restore guard taken and released (guard.h); the dump of
  * the live metadb, verified, that a snapshot and a backup both are. */
+#include <netdb.h>
+#include <strings.h>
+#include <sys/statvfs.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,9 +123,10 @@ plan_check_backup(struct plan_run *r, struct plan_res *s, const char *dir,
 		    dir, why);
 		return -1;
 	}
-	/* An undo restores the agent's own safety snapshot: one without a
+	/* An undo (or a revert) restores the agent's own safety snapshot: one without a
 	 * manifest was taken before odc-fleet wrote them. */
-	if (plan_param_true(r, "accept_unverified") || strcmp(r->action, "undo") == 0) {
+	if (plan_param_true(r, "accept_unverified") || strcmp(r->action, "undo") == 0 ||
+	    strcmp(r->phase, "revert") == 0) {
 		plan_put(s, "backup_verified", "no (accepted)");
 		snprintf(how, howlen, "completeness NOT verified (%s; accepted)",
 		         rc == 1 ? "no odc-fleet manifest"
@@ -399,5 +403,140 @@ plan_dump(struct plan_run *r, struct plan_res *s, struct metadb *m, const char *
 out:
 	restore_defs_free(&defs);
 	loader_run_free(&lr);
+	return ret;
+}
+
+/* The snapshot root's free space (plan-int.h). */
+int
+plan_check_disk(struct plan_run *r, struct plan_res *s, uint64_t need)
+{
+	struct statvfs vfs;
+
+	/* A fresh host has no snapshot root yet: it is the agent's to make. */
+	if (agent_dir_ensure(r->c->snapshot_root, r->err, sizeof(r->err)) != 0) {
+		plan_say(s, "failed", "snapshot root: %s", r->err);
+		return -1;
+	}
+	if (statvfs(r->c->snapshot_root, &vfs) != 0) {
+		plan_say(s, "failed", "snapshot root %s: %s", r->c->snapshot_root, strerror(errno));
+		return -1;
+	}
+	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (avail < need) {
+		plan_say(s, "failed",
+		         "not enough free disk under %s for the %s: %llu MiB free, %llu "
+		         "MiB needed",
+		         r->c->snapshot_root,
+		         strcmp(r->action, "upgrade") == 0 ? "upgrade's backup" : "safety snapshot",
+		         (unsigned long long)(avail >> 20), (unsigned long long)(need >> 20));
+		return -1;
+	}
+	return 0;
+}
+
+/* Two host names for one server: equal text, or addresses in common. */
+static bool
+same_server(const char *a, const char *b)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ra = NULL, *rb = NULL;
+	bool same = strcasecmp(a, b) == 0;
+
+	if (!same && getaddrinfo(a, NULL, &hints, &ra) == 0 &&
+	    getaddrinfo(b, NULL, &hints, &rb) == 0) {
+		for (const struct addrinfo *x = ra; x != NULL && !same; x = x->ai_next)
+			for (const struct addrinfo *y = rb; y != NULL && !same; y = y->ai_next)
+				same = x->ai_addrlen == y->ai_addrlen &&
+				       memcmp(x->ai_addr, y->ai_addr, x->ai_addrlen) == 0;
+	}
+	if (ra != NULL)
+		freeaddrinfo(ra);
+	if (rb != NULL)
+		freeaddrinfo(rb);
+	return same;
+}
+
+/* The metadb a rollback restores (or an upgrade backs up) must be the one the ODC container uses:
+ * its DATABASE_* env names it (ODC's required settings). A copied agent.conf must never restore
+ * another deployment's database, so any difference in server, port, tenant, cluster or database
+ * refuses, naming both; the user and the password may differ (never compared, never shown). Returns
+ * 0 when they agree, else -1 with the step failed. */
+int
+plan_check_metadb_identity(struct plan_run *r, struct plan_res *s, json_t *inspect,
+                           const char *container)
+{
+	const struct agent_conf *c = r->c;
+	struct spec_metadb id;
+	char theirs[700], ours[700], why[200];
+
+	if (spec_metadb_identity(inspect, &id, why, sizeof(why)) != 0) {
+		plan_say(
+		    s, "failed",
+		    "container %s: %s: cannot confirm that it uses the metadb this agent would "
+		    "restore "
+		    "(%s:%llu/%s); refusing",
+		    container, why, c->db_host, (unsigned long long)c->db_port, c->db_name);
+		return -1;
+	}
+	if (same_server(id.host, c->db_host) && id.port == c->db_port &&
+	    strcmp(id.database, c->db_name) == 0 &&
+	    strcmp(id.tenant, c->db_tenant ? c->db_tenant : "") == 0 &&
+	    strcmp(id.cluster, c->db_cluster ? c->db_cluster : "") == 0)
+		return 0;
+	snprintf(theirs, sizeof(theirs), "%s:%u/%s (tenant '%s', cluster '%s')", id.host, id.port,
+	         id.database, id.tenant, id.cluster);
+	snprintf(ours, sizeof(ours), "%s:%llu/%s (tenant '%s', cluster '%s')", c->db_host,
+	         (unsigned long long)c->db_port, c->db_name, c->db_tenant ? c->db_tenant : "",
+	         c->db_cluster ? c->db_cluster : "");
+	plan_say(
+	    s, "failed",
+	    "container %s uses the metadb %s, but this agent is configured for %s (%s): it would "
+	    "restore another "
+	    "database than ODC's; nothing was touched. Make [metadb] in the agent's configuration "
+	    "name the "
+	    "container's metadb",
+	    container, theirs, ours, c->path);
+	return -1;
+}
+
+/* Whether the host is already where a rollback (or an upgrade) to `to`
+ * would take it: its
+ * container runs the target image (by image id, whatever name it was run
+ * by), ODC answers healthy at release `to`, and the metadb's history is of
+ * `to`. Rolling back again would restore the old backup over everything
+ * written since. Returns 1 with what was seen in why, else 0 (anything not
+ * established, e.g. the metadb unreachable, is 0: the preflight goes on and
+ * reports it). */
+int
+plan_already_at(struct plan_run *r, const struct docker_container *ct, const char *target_id,
+                const char *image, const char *to, char *why, size_t whylen)
+{
+	struct plan_res scratch = {0};
+	struct health_state st = {0};
+	struct metadb *m;
+	char hv[65];
+	int rc, ret = 0;
+
+	if (target_id == NULL || strcmp(ct->state, "running") != 0 ||
+	    strcmp(ct->image_id, target_id) != 0)
+		return 0;
+	uint64_t t0 = clock_mono_ms();
+	health_probe(r->c->health_url, 5000, &st);
+	plan_waited(&r->wait_health_ms, t0);
+	if (!st.healthy || !version_belongs_to(st.version, to))
+		return 0;
+	scratch.data = json_object();
+	if ((m = plan_metadb(r, &scratch)) != NULL) {
+		rc = metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err));
+		if (rc == 0 && version_belongs_to(hv, to)) {
+			snprintf(why, whylen,
+			         "already at %s: container %s runs %s, ODC is healthy at version "
+			         "%s, the metadb is at "
+			         "version %s",
+			         to, ct->name, image, st.version, hv);
+			ret = 1;
+		}
+		metadb_close(m);
+	}
+	json_decref(scratch.data);
 	return ret;
 }

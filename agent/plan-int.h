@@ -1,5 +1,5 @@
 /* What the plan engine (plan.c) shares with the plans (plan-rollback.c,
- * plan-snapshot.c, plan-undo.c, plan-actions.c) and the steps and checks
+ * plan-snapshot.c, plan-upgrade.c, plan-undo.c, plan-actions.c) and the steps and checks
  * they have in common (plan-steps.c, plan-check.c). Private to agent/plan*.c:
  * the rest of the agent sees plan.h only. */
 #ifndef ODC_AGENT_PLAN_INT_H
@@ -38,6 +38,11 @@ struct plan_run {
 	struct journal *j;
 	const struct plan_out *out;
 	const char *job;
+	/* The id this run's own facts are recorded under (plan_fact with job
+	 * NULL, plan_fact_set): the job's, except in a revert phase, whose
+	 * undo steps record theirs apart ("<job>.revert") and read the run
+	 * phase's under the job's id. */
+	const char *facts;
 	const char *phase;
 	const char *action;
 	const struct proto_kv *params;
@@ -71,9 +76,10 @@ struct plan_step {
 	void (*failed)(struct plan_run *r, struct plan_res *s);
 };
 
-/* An action's steps: those of its run phase, and those of its preflight
- * phase. dry_first: with dry_run=true the run phase is its first step
- * alone. The plan files export tables of these, ended by action NULL. */
+/* An action's steps: those of its run phase, those of its preflight
+ * phase, and those of its revert phase (none: n_revert 0). dry_first: with
+ * dry_run=true the run phase is its first step alone. The plan files
+ * export tables of these, ended by action NULL. */
 struct plan_def {
 	const char *action;
 	const struct plan_step *steps;
@@ -81,11 +87,19 @@ struct plan_def {
 	const struct plan_step *check;
 	size_t n_check;
 	bool dry_first;
+	const struct plan_step *revert;
+	size_t n_revert;
 };
 
 extern const struct plan_def plan_rollback_plans[]; /* plan-rollback.c */
+extern const struct plan_def plan_upgrade_plans[];  /* plan-upgrade.c */
 extern const struct plan_def plan_undo_plans[];     /* plan-undo.c */
 extern const struct plan_def plan_action_plans[];   /* plan-actions.c */
+
+/* The undo's steps (plan-undo.c): the undo action's run phase, and the
+ * revert phase of an upgrade (the undo of the job itself). */
+#define PLAN_UNDO_STEPS 5
+extern const struct plan_step plan_undo_steps[PLAN_UNDO_STEPS];
 
 /* ---- plan-run.c: reporting, parameters, facts, Docker and the metadb ---- */
 
@@ -113,10 +127,11 @@ void plan_waited(uint64_t *acc, uint64_t t0);
 void plan_nap(struct plan_run *r);
 /* The time now as 20260101T000000Z. */
 void plan_utc_stamp(char *out, size_t outlen);
-/* A fact of this job (job NULL) or of another (an undo's rollback): the
- * caller frees it; NULL when not recorded (or on error, in r->err). */
+/* A fact of this run (job NULL: r->facts) or of a job (an undo's
+ * rollback or upgrade): the caller frees it; NULL when not recorded (or on
+ * error, in r->err). */
 char *plan_fact(struct plan_run *r, const char *job, const char *key);
-/* Records a fact of this job: 0, or -1 with r->err. */
+/* Records a fact of this run (under r->facts): 0, or -1 with r->err. */
 int plan_fact_set(struct plan_run *r, const char *key, const char *value);
 bool plan_fact_is_set(struct plan_run *r, const char *job, const char *key);
 bool plan_fact_is(struct plan_run *r, const char *job, const char *key, const char *value);
@@ -177,6 +192,19 @@ void plan_loader_said(struct plan_run *r, struct plan_res *s, const struct loade
 int plan_dump(struct plan_run *r, struct plan_res *s, struct metadb *m, const char *what,
               const char *dir, uint64_t budget, struct backup_info *b);
 
+/* The snapshot root holds need bytes free (made when absent): 0, or -1
+ * with the step failed. */
+int plan_check_disk(struct plan_run *r, struct plan_res *s, uint64_t need);
+/* The container (its inspect) uses the metadb this agent is configured
+ * for: 0, or -1 with the step failed naming both. */
+int plan_check_metadb_identity(struct plan_run *r, struct plan_res *s, json_t *inspect,
+                               const char *container);
+/* The host is at `to` already: ct runs the image target_id, ODC healthy at
+ * `to`, the metadb's history at `to`: 1 with what was seen in why; else 0
+ * (anything not established is 0). */
+int plan_already_at(struct plan_run *r, const struct docker_container *ct, const char *target_id,
+                    const char *image, const char *to, char *why, size_t whylen);
+
 /* A verified dump's verdict: the step ok, its directory under the key what
  * and its version under what_version ("metadb DONE to DIR and verified:
  * ..."). */
@@ -195,8 +223,31 @@ void plan_step_stop(struct plan_run *r, struct plan_res *s, const char *suffix,
  * back. */
 void plan_step_restore(struct plan_run *r, struct plan_res *s, const char *src,
                        void (*untouched)(struct plan_run *r, struct plan_res *s, struct metadb *m));
-/* Waits for ODC healthy at want (NULL or "": any version). */
+/* Waits for ODC healthy at want (NULL or "": any version), within the
+ * health step's budget; _within: within budget_ms. */
 void plan_step_health(struct plan_run *r, struct plan_res *s, const char *want);
+void plan_step_health_within(struct plan_run *r, struct plan_res *s, const char *want,
+                             uint64_t budget_ms);
+/* Creates the container from the spec the stop step recorded (secrets from
+ * the kept container), with image <repository>:<to>, and starts it; a
+ * second run starts the one this job created. */
+void plan_step_start_new(struct plan_run *r, struct plan_res *s);
+/* The stop step of a plan that starts <repository>:<to> next: the
+ * container stopped and kept as <name>-<suffix>-<time>, its spec for that
+ * image recorded. */
+void plan_step_stop_keep(struct plan_run *r, struct plan_res *s, const char *suffix);
+/* A plan's first step: check, then (ok, something to do, dry_run=true)
+ * the dry run's difference of the container plan_step_start_new would
+ * create. */
+void plan_check_or_preview(struct plan_run *r, struct plan_res *s,
+                           void (*check)(struct plan_run *r, struct plan_res *s));
+/* After a rollback or an upgrade whose health step ended ok, the retention
+ * rule as prune applies it, said in s's message; the plan is done either
+ * way, so a failure here is only said. */
+void plan_retain(struct plan_run *r, struct plan_res *s);
+/* The dry run's difference of the running container against the one
+ * plan_step_start_new would create with image <repository>:<to>. */
+void plan_preview_new(struct plan_run *r, struct plan_res *s);
 /* The dry run's difference of the container inspects cur -> next (cur
  * NULL: none runs) into the step's RESULT. */
 void plan_show_diff(struct plan_run *r, struct plan_res *s, json_t *cur, json_t *next);

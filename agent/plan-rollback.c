@@ -4,10 +4,7 @@
  * renamed to) as a fact before it acts on it, so that it is safe to run
  * twice; nothing is deleted: the old container is renamed and kept. */
 #include <dirent.h>
-#include <netdb.h>
-#include <strings.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +15,6 @@
 #include <jansson.h>
 
 #include "agent/plan-int.h"
-#include "agent/prune.h"
-#include "common/clock.h"
-#include "common/log.h"
 #include "common/version.h"
 
 static uint64_t
@@ -29,140 +23,6 @@ snapshot_need_bytes(const struct backup_info *b)
 	/* A dump of the live metadb is about the size of a dump of the older
 	 * one; twice that and 64 MiB of room keep a safety margin. */
 	return b->bytes * 2 + (64ull << 20);
-}
-
-static int
-check_disk(struct plan_run *r, struct plan_res *s, uint64_t need)
-{
-	struct statvfs vfs;
-
-	/* A fresh host has no snapshot root yet: it is the agent's to make. */
-	if (agent_dir_ensure(r->c->snapshot_root, r->err, sizeof(r->err)) != 0) {
-		plan_say(s, "failed", "snapshot root: %s", r->err);
-		return -1;
-	}
-	if (statvfs(r->c->snapshot_root, &vfs) != 0) {
-		plan_say(s, "failed", "snapshot root %s: %s", r->c->snapshot_root, strerror(errno));
-		return -1;
-	}
-	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-	if (avail < need) {
-		plan_say(
-		    s, "failed",
-		    "not enough free disk under %s for the safety snapshot: %llu MiB free, %llu "
-		    "MiB needed",
-		    r->c->snapshot_root, (unsigned long long)(avail >> 20),
-		    (unsigned long long)(need >> 20));
-		return -1;
-	}
-	return 0;
-}
-
-/* Two host names for one server: equal text, or addresses in common. */
-static bool
-same_server(const char *a, const char *b)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ra = NULL, *rb = NULL;
-	bool same = strcasecmp(a, b) == 0;
-
-	if (!same && getaddrinfo(a, NULL, &hints, &ra) == 0 &&
-	    getaddrinfo(b, NULL, &hints, &rb) == 0) {
-		for (const struct addrinfo *x = ra; x != NULL && !same; x = x->ai_next)
-			for (const struct addrinfo *y = rb; y != NULL && !same; y = y->ai_next)
-				same = x->ai_addrlen == y->ai_addrlen &&
-				       memcmp(x->ai_addr, y->ai_addr, x->ai_addrlen) == 0;
-	}
-	if (ra != NULL)
-		freeaddrinfo(ra);
-	if (rb != NULL)
-		freeaddrinfo(rb);
-	return same;
-}
-
-/* The metadb a rollback restores must be the one the ODC container uses: its
- * DATABASE_* env names it (ODC's required settings). A copied agent.conf must
- * never restore another deployment's database, so any difference in server,
- * port, tenant, cluster or database refuses, naming both; the user and the
- * password may differ (never compared, never shown). Returns 0 when they
- * agree, else -1 with the step failed. */
-static int
-check_metadb_identity(struct plan_run *r, struct plan_res *s, json_t *inspect,
-                      const char *container)
-{
-	const struct agent_conf *c = r->c;
-	struct spec_metadb id;
-	char theirs[700], ours[700], why[200];
-
-	if (spec_metadb_identity(inspect, &id, why, sizeof(why)) != 0) {
-		plan_say(
-		    s, "failed",
-		    "container %s: %s: cannot confirm that it uses the metadb this agent would "
-		    "restore "
-		    "(%s:%llu/%s); refusing",
-		    container, why, c->db_host, (unsigned long long)c->db_port, c->db_name);
-		return -1;
-	}
-	if (same_server(id.host, c->db_host) && id.port == c->db_port &&
-	    strcmp(id.database, c->db_name) == 0 &&
-	    strcmp(id.tenant, c->db_tenant ? c->db_tenant : "") == 0 &&
-	    strcmp(id.cluster, c->db_cluster ? c->db_cluster : "") == 0)
-		return 0;
-	snprintf(theirs, sizeof(theirs), "%s:%u/%s (tenant '%s', cluster '%s')", id.host, id.port,
-	         id.database, id.tenant, id.cluster);
-	snprintf(ours, sizeof(ours), "%s:%llu/%s (tenant '%s', cluster '%s')", c->db_host,
-	         (unsigned long long)c->db_port, c->db_name, c->db_tenant ? c->db_tenant : "",
-	         c->db_cluster ? c->db_cluster : "");
-	plan_say(
-	    s, "failed",
-	    "container %s uses the metadb %s, but this agent is configured for %s (%s): it would "
-	    "restore another "
-	    "database than ODC's; nothing was touched. Make [metadb] in the agent's configuration "
-	    "name the "
-	    "container's metadb",
-	    container, theirs, ours, c->path);
-	return -1;
-}
-
-/* Whether the host is already where a rollback to `to` would take it: its
- * container runs the target image (by image id, whatever name it was run
- * by), ODC answers healthy at release `to`, and the metadb's history is of
- * `to`. Rolling back again would restore the old backup over everything
- * written since. Returns 1 with what was seen in why, else 0 (anything not
- * established, e.g. the metadb unreachable, is 0: the preflight goes on and
- * reports it). */
-static int
-already_at_target(struct plan_run *r, const struct docker_container *ct, const char *target_id,
-                  const char *image, const char *to, char *why, size_t whylen)
-{
-	struct plan_res scratch = {0};
-	struct health_state st = {0};
-	struct metadb *m;
-	char hv[65];
-	int rc, ret = 0;
-
-	if (target_id == NULL || strcmp(ct->state, "running") != 0 ||
-	    strcmp(ct->image_id, target_id) != 0)
-		return 0;
-	uint64_t t0 = clock_mono_ms();
-	health_probe(r->c->health_url, 5000, &st);
-	plan_waited(&r->wait_health_ms, t0);
-	if (!st.healthy || !version_belongs_to(st.version, to))
-		return 0;
-	scratch.data = json_object();
-	if ((m = plan_metadb(r, &scratch)) != NULL) {
-		rc = metadb_history_version(m, hv, sizeof(hv), r->err, sizeof(r->err));
-		if (rc == 0 && version_belongs_to(hv, to)) {
-			snprintf(why, whylen,
-			         "already at %s: container %s runs %s, ODC is healthy at version "
-			         "%s, the metadb is at "
-			         "version %s",
-			         to, ct->name, image, st.version, hv);
-			ret = 1;
-		}
-		metadb_close(m);
-	}
-	json_decref(scratch.data);
-	return ret;
 }
 
 /* What the metadb was when this rollback began (its first check), and
@@ -314,7 +174,7 @@ preflight_container(struct plan_run *r, struct plan_res *s, struct docker_contai
 			plan_say(s, "failed", "%s", r->err);
 		return -1;
 	}
-	rc = check_metadb_identity(r, s, raw, ct->name);
+	rc = plan_check_metadb_identity(r, s, raw, ct->name);
 	json_decref(raw);
 	raw = NULL;
 	if (rc != 0 || plan_target_image(r, to, image, imagelen, s) != 0)
@@ -329,8 +189,8 @@ preflight_container(struct plan_run *r, struct plan_res *s, struct docker_contai
 			plan_say(s, "failed", "%s", r->err);
 		return -1;
 	}
-	rc = already_at_target(r, ct, json_string_value(json_object_get(raw, "Id")), image, to, why,
-	                       sizeof(why));
+	rc = plan_already_at(r, ct, json_string_value(json_object_get(raw, "Id")), image, to, why,
+	                     sizeof(why));
 	json_decref(raw);
 	if (rc == 1 && !plan_param_true(r, "force")) {
 		plan_put(s, "container", ct->name);
@@ -385,7 +245,7 @@ preflight_backup(struct plan_run *r, struct plan_res *s, const struct docker_con
 	if (plan_check_backup(r, s, dir, &b, integrity, sizeof(integrity)) != 0)
 		goto out;
 	if ((m = check_metadb_now(r, s, hv)) == NULL || plan_check_loader(r, s) != 0 ||
-	    check_disk(r, s, snapshot_need_bytes(&b)) != 0 ||
+	    plan_check_disk(r, s, snapshot_need_bytes(&b)) != 0 ||
 	    record_metadb_start(r, s, hv, to) != 0 ||
 	    preflight_found(r, s, ct, b.version, hv, image) != 0)
 		goto out;
@@ -424,172 +284,6 @@ step_preflight_rollback(struct plan_run *r, struct plan_res *s)
 		preflight_without_backup(r, s, &ct, image);
 	else
 		preflight_backup(r, s, &ct, image, dir, absent);
-}
-
-/* The secret env values the journal did not keep, from the kept container
- * (the one this job stopped and renamed). 0, or -1 with the step failed. */
-static int
-unredact_from_kept(struct plan_run *r, struct plan_res *s, json_t *spec)
-{
-	char *old_id = plan_fact(r, NULL, "old_id"), *renamed = plan_fact(r, NULL, "renamed");
-	struct docker_container kept;
-	json_t *inspect = NULL;
-	int rc = -1;
-
-	if (old_id == NULL ||
-	    docker_container_inspect(r->d, old_id, &kept, &inspect, r->err, sizeof(r->err)) != 0) {
-		plan_say(
-		    s, "failed",
-		    "the kept container %s (%.12s), which holds the secret env values the journal "
-		    "does not keep, "
-		    "cannot be read: %s",
-		    renamed ? renamed : "?", old_id ? old_id : "?",
-		    old_id ? r->err : "no id recorded");
-		goto out;
-	}
-	if (spec_unredact(spec, inspect, r->err, sizeof(r->err)) != 0) {
-		plan_say(s, "failed", "%s (%s)", r->err, kept.name);
-		goto out;
-	}
-	rc = 0;
-out:
-	json_decref(inspect);
-	free(old_id);
-	free(renamed);
-	return rc;
-}
-
-static void
-step_start_new(struct plan_run *r, struct plan_res *s, const char *image)
-{
-	struct docker_container ct;
-	char id[65];
-	char *spec_text = NULL;
-	json_t *spec = NULL;
-	json_error_t je;
-	int rc;
-
-	if (plan_docker(r, s) != 0)
-		return;
-	rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err, sizeof(r->err));
-	if (rc < 0) {
-		plan_say(s, "failed", "%s", r->err);
-		goto out;
-	}
-	if (rc == 0) {
-		char *mine = plan_fact(r, NULL, "new_id");
-		bool ours = mine != NULL && strcmp(mine, ct.id) == 0;
-		free(mine);
-		if (!ours) {
-			plan_say(
-			    s, "failed",
-			    "a container named %s already exists (%.12s, %s) that this job did not "
-			    "create; "
-			    "not touching it",
-			    r->c->container, ct.id, ct.image);
-			goto out;
-		}
-		snprintf(id, sizeof(id), "%s", ct.id);
-	} else {
-		spec_text = plan_fact(r, NULL, "spec");
-		if (spec_text == NULL || (spec = json_loads(spec_text, 0, &je)) == NULL) {
-			plan_say(s, "failed", "no recorded container spec for this job");
-			goto out;
-		}
-		if (unredact_from_kept(r, s, spec) != 0)
-			goto out;
-		if (docker_container_create(r->d, r->c->container, spec, id, r->err,
-		                            sizeof(r->err)) != 0) {
-			plan_say(s, "failed", "%s", r->err);
-			goto out;
-		}
-		if (plan_fact_set(r, "new_id", id) != 0) {
-			plan_say(s, "failed", "%s", r->err);
-			goto out;
-		}
-	}
-	if (plan_container_start(r, id) != 0) {
-		plan_say(s, "failed", "%s", r->err);
-		goto out;
-	}
-	plan_put(s, "container_id", id);
-	plan_put(s, "image", image);
-	plan_say(s, "ok",
-	         "created %s (%.12s) from the old container's spec with image %s, and started it",
-	         r->c->container, id, image);
-out:
-	json_decref(spec);
-	free(spec_text);
-}
-
-/* After a rollback that ended healthy, the retention rule as prune applies
- * it; the rollback is done either way, so a failure here is only said. */
-static void
-retain_after_rollback(struct plan_run *r, struct plan_res *s)
-{
-	struct plan_res why = {0};
-	struct prune_report rep;
-	int rc;
-
-	if (strcmp(s->status, "ok") != 0)
-		return;
-	if (plan_docker(r, &why) != 0) {
-		plan_say_more(s, "; retention not applied (%s): odc-agent prune applies it",
-		              why.message);
-		return;
-	}
-	rc = prune_apply(r->c, r->j, r->d, false, &rep, r->err, sizeof(r->err));
-	if (rc < 0)
-		plan_say_more(s, "; retention not applied (%s): odc-agent prune applies it",
-		              r->err);
-	else
-		plan_say_more(s, "; retention: %s", rep.summary);
-	for (const char *l = rc >= 0 ? (const char *)rep.list.data : NULL;
-	     l != NULL && *l != '\0';) {
-		size_t n = strcspn(l, "\n");
-		log_info("job %s: retention: %.*s", r->job, (int)n, l);
-		l += n + (l[n] == '\n');
-	}
-	prune_report_free(&rep);
-}
-
-/* A dry-run rollback: the container that runs against the one the rollback
- * would create (its spec, as the stop step records it, made from the target
- * image as the engine makes it). */
-static void
-preview_rollback(struct plan_run *r, struct plan_res *s)
-{
-	struct docker_container ct;
-	json_t *cur = NULL, *img = NULL, *target = NULL, *spec = NULL, *next = NULL;
-	char image[300];
-
-	if (plan_docker(r, s) != 0 ||
-	    plan_target_image(r, plan_param(r, "to"), image, sizeof(image), s) != 0)
-		return;
-	if (docker_container_inspect(r->d, r->c->container, &ct, &cur, r->err, sizeof(r->err)) !=
-	        0 ||
-	    docker_image_inspect(r->d, ct.image_id, &img, r->err, sizeof(r->err)) < 0 ||
-	    docker_image_inspect(r->d, image, &target, r->err, sizeof(r->err)) != 0) {
-		plan_say(s, "failed", "dry run: cannot read the container %s or its images: %s",
-		         r->c->container, r->err);
-		goto out;
-	}
-	if ((spec = spec_from_container(cur, img, image, r->err, sizeof(r->err))) == NULL) {
-		plan_say(s, "failed", "dry run: cannot derive the new container's spec: %s",
-		         r->err);
-		goto out;
-	}
-	if ((next = specdiff_created(spec, target, r->c->container)) == NULL) {
-		plan_say(s, "failed", "out of memory comparing the containers");
-		goto out;
-	}
-	plan_show_diff(r, s, cur, next);
-out:
-	json_decref(next);
-	json_decref(spec);
-	json_decref(target);
-	json_decref(img);
-	json_decref(cur);
 }
 
 /* After the metadb was touched, a failed rollback step says which state the
@@ -692,46 +386,34 @@ health_failed(struct plan_run *r, struct plan_res *s)
 static void
 rollback_preflight(struct plan_run *r, struct plan_res *s)
 {
-	step_preflight_rollback(r, s);
-	if (s->status != NULL && strcmp(s->status, "ok") == 0 && !r->done &&
-	    plan_param_true(r, "dry_run"))
-		preview_rollback(r, s);
+	plan_check_or_preview(r, s, step_preflight_rollback);
 }
 
 static void
 rollback_stop(struct plan_run *r, struct plan_res *s)
 {
-	char image[300];
-
-	if (plan_target_image(r, plan_param(r, "to"), image, sizeof(image), s) == 0)
-		plan_step_stop(r, s, "rolledback", image, false);
-}
-
-static void
-rollback_start(struct plan_run *r, struct plan_res *s)
-{
-	char image[300];
-
-	if (plan_target_image(r, plan_param(r, "to"), image, sizeof(image), s) == 0)
-		step_start_new(r, s, image);
+	plan_step_stop_keep(r, s, "rolledback");
 }
 
 static void
 rollback_health(struct plan_run *r, struct plan_res *s)
 {
 	plan_step_health(r, s, plan_param(r, "to"));
-	retain_after_rollback(r, s);
+	plan_retain(r, s);
 }
 
 static const struct plan_step rollback_steps[] = {
-    {"preflight", rollback_preflight, NULL},    {"stop", rollback_stop, NULL},
-    {"snapshot", plan_rollback_snapshot, NULL}, {"restore", plan_rollback_restore, restore_failed},
-    {"start", rollback_start, start_failed},    {"health", rollback_health, health_failed},
+    {"preflight", rollback_preflight, NULL},
+    {"stop", rollback_stop, NULL},
+    {"snapshot", plan_rollback_snapshot, NULL},
+    {"restore", plan_rollback_restore, restore_failed},
+    {"start", plan_step_start_new, start_failed},
+    {"health", rollback_health, health_failed},
 };
 
 /* The rollback, and its preflight alone (the action "preflight"). */
 const struct plan_def plan_rollback_plans[] = {
-    {"rollback", rollback_steps, 6, rollback_steps, 1, true},
-    {"preflight", rollback_steps, 1, rollback_steps, 1, false},
-    {NULL, NULL, 0, NULL, 0, false},
+    {"rollback", rollback_steps, 6, rollback_steps, 1, true, NULL, 0},
+    {"preflight", rollback_steps, 1, rollback_steps, 1, false, NULL, 0},
+    {NULL, NULL, 0, NULL, 0, false, NULL, 0},
 };

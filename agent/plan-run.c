@@ -124,13 +124,13 @@ plan_utc_stamp(char *out, size_t outlen)
 char *
 plan_fact(struct plan_run *r, const char *job, const char *key)
 {
-	return journal_fact_get(r->j, job ? job : r->job, key, r->err, sizeof(r->err));
+	return journal_fact_get(r->j, job ? job : r->facts, key, r->err, sizeof(r->err));
 }
 
 int
 plan_fact_set(struct plan_run *r, const char *key, const char *value)
 {
-	return journal_fact_set(r->j, r->job, key, value, r->err, sizeof(r->err));
+	return journal_fact_set(r->j, r->facts, key, value, r->err, sizeof(r->err));
 }
 
 bool

@@ -170,8 +170,18 @@ at_target_now(struct plan_run *r, struct plan_res *s, struct metadb *m)
 	return true;
 }
 
+/* What a peer holding the guard for this job does to the metadb for every
+ * node of the deployment: a rollback's restores it; an upgrade's backs it
+ * up, and its new ODC migrates it. */
+static const char *
+peer_work(const struct plan_run *r)
+{
+	return strcmp(r->action, "upgrade") == 0 ? "backed up and migrated" : "restored";
+}
+
 /* A peer of this node's deployment holds the guard for this job: it
- * restores the metadb for every node. This node waits, holding no session
+ * restores the metadb for every node (an upgrade's: backs it up, then its
+ * new ODC migrates it). This node waits, holding no session
  * (the peer waits for every other session to end), until the guard is
  * released; the metadb must then be at the target, and this node goes on
  * to its own start. */
@@ -187,7 +197,7 @@ await_peer_restore(struct plan_run *r, struct plan_res *s, const struct guard_ho
 
 	snprintf(host, sizeof(host), "%s", peer->host);
 	plan_note(r, "snapshot",
-	          "host %s of this deployment restores the metadb for job %s; waiting for it", host,
+	          "host %s of this deployment holds the metadb for job %s; waiting for it", host,
 	          r->job);
 	for (;;) {
 		/* Waiting on the peer is waiting on the metadb, not work of ours. */
@@ -228,11 +238,10 @@ await_peer_restore(struct plan_run *r, struct plan_res *s, const struct guard_ho
 	    plan_fact_set(r, "metadb_at_target", "1") == 0) {
 		(void)plan_fact_set(r, "restored_by", host);
 		plan_put(s, "restored_by", host);
-		plan_say(
-		    s, "skipped",
-		    "host %s of this deployment restored the metadb for this job (version %s): not "
-		    "restored again here",
-		    host, hv);
+		plan_say(s, "skipped",
+		         "host %s of this deployment %s the metadb for this job (version %s): not "
+		         "%s again here",
+		         host, peer_work(r), hv, peer_work(r));
 		goto out;
 	}
 	before = plan_fact(r, NULL, "metadb_version_before");

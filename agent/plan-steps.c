@@ -1,6 +1,7 @@
-/* The steps the rollback and the undo plans share: stop (and keep) the
- * container, a clean restore of the metadb from a backup, the health gate;
- * and the dry run's difference between two containers. */
+/* The steps the rollback, upgrade and undo plans share: stop (and keep) the
+ * container, a clean restore of the metadb from a backup, the new container
+ * started from the kept one's spec, the health gate; and the dry run's
+ * difference between two containers. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,9 @@
 #include <jansson.h>
 
 #include "agent/plan-int.h"
+#include "agent/prune.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/version.h"
 
 /* Where ODC writes its log in its container: log4j2.xml's OdcFileAppender,
@@ -381,9 +384,15 @@ last_error_lines(const char *text, char *out, size_t outlen)
 void
 plan_step_health(struct plan_run *r, struct plan_res *s, const char *want)
 {
+	plan_step_health_within(r, s, want, plan_budget(r, STEP_HEALTH));
+}
+
+void
+plan_step_health_within(struct plan_run *r, struct plan_res *s, const char *want, uint64_t budget)
+{
 	struct health_state st;
 	struct health_note hn = {r, clock_mono_ms()};
-	uint64_t budget = plan_budget(r, STEP_HEALTH), t0 = clock_mono_ms();
+	uint64_t t0 = clock_mono_ms();
 	char *logs = NULL;
 	size_t loglen = 0;
 
@@ -478,4 +487,189 @@ plan_show_diff(struct plan_run *r, struct plan_res *s, json_t *cur, json_t *next
 		put_diff(s, diff, same, text);
 	free(text);
 	json_decref(diff);
+}
+
+/* The secret env values the journal did not keep, from the kept container
+ * (the one this job stopped and renamed). 0, or -1 with the step failed. */
+static int
+unredact_from_kept(struct plan_run *r, struct plan_res *s, json_t *spec)
+{
+	char *old_id = plan_fact(r, NULL, "old_id"), *renamed = plan_fact(r, NULL, "renamed");
+	struct docker_container kept;
+	json_t *inspect = NULL;
+	int rc = -1;
+
+	if (old_id == NULL ||
+	    docker_container_inspect(r->d, old_id, &kept, &inspect, r->err, sizeof(r->err)) != 0) {
+		plan_say(
+		    s, "failed",
+		    "the kept container %s (%.12s), which holds the secret env values the journal "
+		    "does not keep, "
+		    "cannot be read: %s",
+		    renamed ? renamed : "?", old_id ? old_id : "?",
+		    old_id ? r->err : "no id recorded");
+		goto out;
+	}
+	if (spec_unredact(spec, inspect, r->err, sizeof(r->err)) != 0) {
+		plan_say(s, "failed", "%s (%s)", r->err, kept.name);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(inspect);
+	free(old_id);
+	free(renamed);
+	return rc;
+}
+
+void
+plan_step_start_new(struct plan_run *r, struct plan_res *s)
+{
+	struct docker_container ct;
+	char id[65], image[300];
+	char *spec_text = NULL;
+	json_t *spec = NULL;
+	json_error_t je;
+	int rc;
+
+	if (plan_target_image(r, plan_param(r, "to"), image, sizeof(image), s) != 0 ||
+	    plan_docker(r, s) != 0)
+		return;
+	rc = docker_container_inspect(r->d, r->c->container, &ct, NULL, r->err, sizeof(r->err));
+	if (rc < 0) {
+		plan_say(s, "failed", "%s", r->err);
+		goto out;
+	}
+	if (rc == 0) {
+		char *mine = plan_fact(r, NULL, "new_id");
+		bool ours = mine != NULL && strcmp(mine, ct.id) == 0;
+		free(mine);
+		if (!ours) {
+			plan_say(
+			    s, "failed",
+			    "a container named %s already exists (%.12s, %s) that this job did not "
+			    "create; "
+			    "not touching it",
+			    r->c->container, ct.id, ct.image);
+			goto out;
+		}
+		snprintf(id, sizeof(id), "%s", ct.id);
+	} else {
+		spec_text = plan_fact(r, NULL, "spec");
+		if (spec_text == NULL || (spec = json_loads(spec_text, 0, &je)) == NULL) {
+			plan_say(s, "failed", "no recorded container spec for this job");
+			goto out;
+		}
+		if (unredact_from_kept(r, s, spec) != 0)
+			goto out;
+		if (docker_container_create(r->d, r->c->container, spec, id, r->err,
+		                            sizeof(r->err)) != 0) {
+			plan_say(s, "failed", "%s", r->err);
+			goto out;
+		}
+		if (plan_fact_set(r, "new_id", id) != 0) {
+			plan_say(s, "failed", "%s", r->err);
+			goto out;
+		}
+	}
+	if (plan_container_start(r, id) != 0) {
+		plan_say(s, "failed", "%s", r->err);
+		goto out;
+	}
+	plan_put(s, "container_id", id);
+	plan_put(s, "image", image);
+	plan_say(s, "ok",
+	         "created %s (%.12s) from the old container's spec with image %s, and started it",
+	         r->c->container, id, image);
+out:
+	json_decref(spec);
+	free(spec_text);
+}
+
+/* A dry run of a rollback or an upgrade: the container that runs against
+ * the one its start step would create (its spec, as the stop step records it, made from the target
+ * image as the engine makes it). */
+void
+plan_preview_new(struct plan_run *r, struct plan_res *s)
+{
+	struct docker_container ct;
+	json_t *cur = NULL, *img = NULL, *target = NULL, *spec = NULL, *next = NULL;
+	char image[300];
+
+	if (plan_docker(r, s) != 0 ||
+	    plan_target_image(r, plan_param(r, "to"), image, sizeof(image), s) != 0)
+		return;
+	if (docker_container_inspect(r->d, r->c->container, &ct, &cur, r->err, sizeof(r->err)) !=
+	        0 ||
+	    docker_image_inspect(r->d, ct.image_id, &img, r->err, sizeof(r->err)) < 0 ||
+	    docker_image_inspect(r->d, image, &target, r->err, sizeof(r->err)) != 0) {
+		plan_say(s, "failed", "dry run: cannot read the container %s or its images: %s",
+		         r->c->container, r->err);
+		goto out;
+	}
+	if ((spec = spec_from_container(cur, img, image, r->err, sizeof(r->err))) == NULL) {
+		plan_say(s, "failed", "dry run: cannot derive the new container's spec: %s",
+		         r->err);
+		goto out;
+	}
+	if ((next = specdiff_created(spec, target, r->c->container)) == NULL) {
+		plan_say(s, "failed", "out of memory comparing the containers");
+		goto out;
+	}
+	plan_show_diff(r, s, cur, next);
+out:
+	json_decref(next);
+	json_decref(spec);
+	json_decref(target);
+	json_decref(img);
+	json_decref(cur);
+}
+
+/* After a plan's health step ended ok (plan-int.h). */
+void
+plan_retain(struct plan_run *r, struct plan_res *s)
+{
+	struct plan_res why = {0};
+	struct prune_report rep;
+	int rc;
+
+	if (strcmp(s->status, "ok") != 0)
+		return;
+	if (plan_docker(r, &why) != 0) {
+		plan_say_more(s, "; retention not applied (%s): odc-agent prune applies it",
+		              why.message);
+		return;
+	}
+	rc = prune_apply(r->c, r->j, r->d, false, &rep, r->err, sizeof(r->err));
+	if (rc < 0)
+		plan_say_more(s, "; retention not applied (%s): odc-agent prune applies it",
+		              r->err);
+	else
+		plan_say_more(s, "; retention: %s", rep.summary);
+	for (const char *l = rc >= 0 ? (const char *)rep.list.data : NULL;
+	     l != NULL && *l != '\0';) {
+		size_t n = strcspn(l, "\n");
+		log_info("job %s: retention: %.*s", r->job, (int)n, l);
+		l += n + (l[n] == '\n');
+	}
+	prune_report_free(&rep);
+}
+
+void
+plan_step_stop_keep(struct plan_run *r, struct plan_res *s, const char *suffix)
+{
+	char image[300];
+
+	if (plan_target_image(r, plan_param(r, "to"), image, sizeof(image), s) == 0)
+		plan_step_stop(r, s, suffix, image, false);
+}
+
+void
+plan_check_or_preview(struct plan_run *r, struct plan_res *s,
+                      void (*check)(struct plan_run *r, struct plan_res *s))
+{
+	check(r, s);
+	if (s->status != NULL && strcmp(s->status, "ok") == 0 && !r->done &&
+	    plan_param_true(r, "dry_run"))
+		plan_preview_new(r, s);
 }

@@ -1,7 +1,8 @@
-/* The undo plan: the way back to where a rollback began. preflight -> stop
- * -> restore (the rollback's verified safety snapshot, when it touched the
- * metadb) -> start (the container it kept, under its name again) ->
- * health. */
+/* The undo plan: the way back to where a rollback or an upgrade began.
+ * preflight -> stop -> restore (the job's verified snapshot, when it touched
+ * the metadb) -> start (the container it kept, under its name again) ->
+ * health. The same steps are an upgrade's revert phase: the undo of the
+ * job itself (undo_of). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,14 @@
 #include "agent/plan-int.h"
 #include "common/clock.h"
 #include "common/version.h"
+
+/* The job undone: the undo's parameter of, or in a revert phase the job
+ * itself. */
+static const char *
+undo_of(const struct plan_run *r)
+{
+	return strcmp(r->phase, "revert") == 0 ? r->job : plan_param(r, "of");
+}
 
 /* A rollback that never changed the metadb: it stopped before a verified
  * snapshot (a restore comes only after one), its restore did not begin, or
@@ -57,7 +66,7 @@ check_release_fits(struct plan_run *r, struct plan_res *s, const char *of)
 static void
 step_preflight_undo(struct plan_run *r, struct plan_res *s)
 {
-	const char *of = plan_param(r, "of");
+	const char *of = undo_of(r);
 	char *renamed = plan_fact(r, of, "renamed"), *snap = plan_fact(r, of, "snapshot_dir");
 	char *verified = plan_fact(r, of, "snapshot_verified");
 	struct journal_plan p = {0};
@@ -67,26 +76,41 @@ step_preflight_undo(struct plan_run *r, struct plan_res *s)
 	char integrity[160];
 
 	if (journal_plan_get(r->j, of, "run", &p, r->err, sizeof(r->err)) != 0 ||
-	    strcmp(p.action, "rollback") != 0) {
-		plan_say(s, "failed", "no rollback job %s in this agent's journal", of);
+	    (strcmp(p.action, "rollback") != 0 && strcmp(p.action, "upgrade") != 0)) {
+		plan_say(s, "failed",
+		         "no rollback or upgrade job %s whose run phase ran on this host (this "
+		         "agent's journal)",
+		         of);
+		goto out;
+	}
+	/* A revert of an upgrade that changed nothing (it stopped nothing, or
+	 * put its container back) has nothing to do; an undo asked for one is
+	 * refused. */
+	if (strcmp(r->phase, "revert") == 0 &&
+	    (renamed == NULL || plan_fact_is(r, of, "put_back", "1"))) {
+		plan_put(s, "nothing_to_do", "true");
+		plan_say(s, "ok", "upgrade %s %s; nothing to revert", of,
+		         renamed == NULL ? "stopped no container" : "put its container back");
+		r->done = true;
 		goto out;
 	}
 	if (plan_fact_is(r, of, "put_back", "1")) {
 		plan_say(s, "failed",
-		         "rollback %s put its container back when it failed; nothing to undo", of);
+		         "%s %s put its container back when it failed; nothing to undo", p.action,
+		         of);
 		goto out;
 	}
 	bool untouched = rollback_untouched(r, of);
 	if (renamed == NULL ||
 	    (!untouched && (snap == NULL || verified == NULL || strcmp(verified, "1") != 0))) {
-		plan_say(s, "failed", "rollback %s did not get as far as %s; nothing to undo", of,
-		         renamed == NULL ? "stopping the container" : "a verified snapshot");
+		plan_say(s, "failed", "%s %s did not get as far as %s; nothing to undo", p.action,
+		         of, renamed == NULL ? "stopping the container" : "a verified snapshot");
 		goto out;
 	}
 	if (plan_docker(r, s) != 0)
 		goto out;
 	if (docker_container_inspect(r->d, renamed, &ct, NULL, r->err, sizeof(r->err)) != 0) {
-		plan_say(s, "failed", "the container that rollback %s kept (%s) is gone", of,
+		plan_say(s, "failed", "the container that %s %s kept (%s) is gone", p.action, of,
 		         renamed);
 		goto out;
 	}
@@ -103,11 +127,10 @@ step_preflight_undo(struct plan_run *r, struct plan_res *s)
 		if ((m = plan_metadb(r, s)) == NULL || plan_check_guard(r, s, m) != 0)
 			goto out;
 		plan_put(s, "container", renamed);
-		plan_say(
-		    s, "ok",
-		    "rollback %s can be undone: it never changed the metadb; container %s (%s) "
-		    "kept",
-		    of, renamed, ct.image);
+		plan_say(s, "ok",
+		         "%s %s can be undone: it never changed the metadb; container %s (%s) "
+		         "kept",
+		         p.action, of, renamed, ct.image);
 		goto out;
 	}
 	if (backup_inspect(snap, r->c->db_name, &b, r->err, sizeof(r->err)) != 0) {
@@ -122,8 +145,8 @@ step_preflight_undo(struct plan_run *r, struct plan_res *s)
 	plan_put(s, "restore_from", snap);
 	plan_put(s, "container", renamed);
 	plan_say(s, "ok",
-	         "rollback %s can be undone: container %s (%s) kept, snapshot %s at version %s, %s",
-	         of, renamed, ct.image, snap, b.version, integrity);
+	         "%s %s can be undone: container %s (%s) kept, snapshot %s at version %s, %s",
+	         p.action, of, renamed, ct.image, snap, b.version, integrity);
 out:
 	journal_plan_clear(&p);
 	metadb_close(m);
@@ -137,7 +160,7 @@ out:
 static void
 step_start_old(struct plan_run *r, struct plan_res *s)
 {
-	const char *of = plan_param(r, "of");
+	const char *of = undo_of(r);
 	char *renamed = plan_fact(r, of, "renamed"), *old_id = plan_fact(r, of, "old_id");
 	struct docker_container ct;
 	int rc;
@@ -315,7 +338,7 @@ out:
 static void
 preview_undo(struct plan_run *r, struct plan_res *s)
 {
-	char *renamed = plan_fact(r, plan_param(r, "of"), "renamed");
+	char *renamed = plan_fact(r, undo_of(r), "renamed");
 	struct docker_container ct;
 	json_t *cur = NULL, *kept = NULL;
 	int rc;
@@ -361,7 +384,7 @@ undo_stop(struct plan_run *r, struct plan_res *s)
 static void
 undo_restore(struct plan_run *r, struct plan_res *s)
 {
-	const char *of = plan_param(r, "of");
+	const char *of = undo_of(r);
 	char *snap = plan_fact(r, of, "snapshot_dir");
 
 	if (rollback_untouched(r, of))
@@ -377,20 +400,20 @@ undo_restore(struct plan_run *r, struct plan_res *s)
 static void
 undo_health(struct plan_run *r, struct plan_res *s)
 {
-	char *img = plan_fact(r, plan_param(r, "of"), "old_image"), tag[130];
+	char *img = plan_fact(r, undo_of(r), "old_image"), tag[130];
 
 	version_image_tag(img ? img : "", tag, sizeof(tag));
 	free(img);
 	plan_step_health(r, s, tag);
 }
 
-static const struct plan_step undo_steps[] = {
+const struct plan_step plan_undo_steps[PLAN_UNDO_STEPS] = {
     {"preflight", undo_preflight, NULL}, {"stop", undo_stop, NULL},
     {"restore", undo_restore, NULL},     {"start", step_start_old, NULL},
     {"health", undo_health, NULL},
 };
 
 const struct plan_def plan_undo_plans[] = {
-    {"undo", undo_steps, 5, undo_steps, 1, true},
-    {NULL, NULL, 0, NULL, 0, false},
+    {"undo", plan_undo_steps, PLAN_UNDO_STEPS, plan_undo_steps, 1, true, NULL, 0},
+    {NULL, NULL, 0, NULL, 0, false, NULL, 0},
 };

@@ -21,22 +21,27 @@
 #include "common/log.h"
 
 /* Every plan, by the file that holds it. */
-static const struct plan_def *const plan_tables[] = {plan_rollback_plans, plan_undo_plans,
-                                                     plan_action_plans};
+static const struct plan_def *const plan_tables[] = {plan_rollback_plans, plan_upgrade_plans,
+                                                     plan_undo_plans, plan_action_plans};
 
 /* The steps of an action in a phase, copied into out (room for 8): their
  * names may change (name_steps). Returns how many; 0 for no such action. */
 static size_t
 steps_of(const char *action, const char *phase, bool dry_run, struct plan_step *out)
 {
-	bool pre = strcmp(phase, "preflight") == 0;
+	bool pre = strcmp(phase, "preflight") == 0, revert = strcmp(phase, "revert") == 0;
 
 	for (size_t t = 0; t < sizeof(plan_tables) / sizeof(plan_tables[0]); t++)
 		for (const struct plan_def *p = plan_tables[t]; p->action != NULL; p++) {
 			if (strcmp(p->action, action) != 0)
 				continue;
-			const struct plan_step *steps = pre ? p->check : p->steps;
-			size_t n = pre ? p->n_check : dry_run && p->dry_first ? 1 : p->n_steps;
+			const struct plan_step *steps = pre      ? p->check
+			                                : revert ? p->revert
+			                                         : p->steps;
+			size_t n = pre                       ? p->n_check
+			           : revert                  ? p->n_revert
+			           : dry_run && p->dry_first ? 1
+			                                     : p->n_steps;
 			for (size_t i = 0; i < n; i++)
 				out[i] = steps[i];
 			return n;
@@ -263,6 +268,22 @@ params_json(const struct proto_kv *p, size_t n)
 	return s;
 }
 
+/* Where the time went: the agent's own work is what is left once Docker,
+ * the loaders, the metadb and the health gate are taken out. */
+static void
+note_timing(struct plan_run *r, uint64_t t_start)
+{
+	uint64_t total = clock_mono_ms() - t_start, dk = docker_waited_ms(r->d);
+	uint64_t ext = dk + r->wait_loader_ms + r->wait_metadb_ms + r->wait_health_ms;
+	plan_note(r, "timing",
+	          "total %llu ms: Docker %llu, loaders %llu, metadb %llu, health gate %llu; the "
+	          "agent's own work %llu ms",
+	          (unsigned long long)total, (unsigned long long)dk,
+	          (unsigned long long)r->wait_loader_ms, (unsigned long long)r->wait_metadb_ms,
+	          (unsigned long long)r->wait_health_ms,
+	          (unsigned long long)(total > ext ? total - ext : 0));
+}
+
 int
 plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_request *rq,
              const struct plan_out *out, char *err, size_t errlen)
@@ -275,10 +296,12 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 	char *pj = NULL;
 	size_t n;
 	int lockfd = -1, ret = -1, rc;
+	char facts[96];
 	struct plan_run r = {.c = c,
 	                     .j = j,
 	                     .out = out,
 	                     .job = rq->job_id,
+	                     .facts = facts,
 	                     .phase = rq->phase,
 	                     .action = rq->action,
 	                     .params = rq->params,
@@ -289,6 +312,10 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 		snprintf(err, errlen, "%s", perr.msg);
 		return 1;
 	}
+	/* A revert's undo steps keep their own facts apart from the run
+	 * phase's, which they read (plan-int.h). */
+	snprintf(facts, sizeof(facts), "%s%s", rq->job_id,
+	         strcmp(rq->phase, "revert") == 0 ? ".revert" : "");
 	uint64_t t_start = clock_mono_ms();
 	n = steps_of(rq->action, rq->phase, dry_run, steps);
 	name_steps(j, rq->job_id, rq->phase, steps, n);
@@ -340,20 +367,7 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 	if (journal_plan_finish(j, rq->job_id, rq->phase, ret == 0 ? "succeeded" : "failed",
 	                        proto_now_ms(), err, errlen) != 0)
 		ret = -1;
-	{
-		/* Where the time went: the agent's own work is what is left once
-		 * Docker, the loaders, the metadb and the health gate are taken out. */
-		uint64_t total = clock_mono_ms() - t_start, dk = docker_waited_ms(r.d);
-		uint64_t ext = dk + r.wait_loader_ms + r.wait_metadb_ms + r.wait_health_ms;
-		plan_note(
-		    &r, "timing",
-		    "total %llu ms: Docker %llu, loaders %llu, metadb %llu, health gate %llu; the "
-		    "agent's own work %llu ms",
-		    (unsigned long long)total, (unsigned long long)dk,
-		    (unsigned long long)r.wait_loader_ms, (unsigned long long)r.wait_metadb_ms,
-		    (unsigned long long)r.wait_health_ms,
-		    (unsigned long long)(total > ext ? total - ext : 0));
-	}
+	note_timing(&r, t_start);
 out:
 	plan_guard_release(&r, NULL, NULL);
 	journal_plan_clear(&p);
@@ -389,7 +403,12 @@ plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out
 		size_t ns = steps_of(p.action, p.phase, false, steps);
 		name_steps(j, p.job_id, p.phase, steps, ns);
 		const char *where = "before its first step";
-		struct plan_run r = {.c = c, .j = j, .out = out, .job = p.job_id, .phase = p.phase};
+		struct plan_run r = {.c = c,
+		                     .j = j,
+		                     .out = out,
+		                     .job = p.job_id,
+		                     .facts = p.job_id,
+		                     .phase = p.phase};
 		for (size_t i = 0; i < ns; i++) {
 			struct journal_step s = {0};
 			if (journal_step_get(j, p.job_id, p.phase, steps[i].name, &s, err,
@@ -412,7 +431,7 @@ plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out
 		/* A plan cut off for good between its snapshot and the end of its
 		 * restore: its guard goes (the metadb is what it left; the way
 		 * back, an undo, takes the guard itself). */
-		if (strcmp(p.action, "rollback") == 0 || strcmp(p.action, "undo") == 0) {
+		if (proto_action_by_deployment(p.action)) {
 			r.guarded = true; /* released only if this host holds it for this job */
 			plan_guard_release(&r, NULL, NULL);
 			agent_secret_free(r.password);

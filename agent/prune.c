@@ -1,7 +1,8 @@
-/* prune: the rollbacks' kept containers and safety snapshots, and the
- * containers undos set aside, beyond the agent's [retention], removed oldest
- * first; the journal says whose each is, and what the latest undo or an
- * unfinished job needs is never touched. */
+/* prune: the kept containers and safety snapshots of rollbacks and
+ * upgrades, and the containers undos (and upgrades' reverts) set aside,
+ * beyond the agent's [retention], removed oldest first; the journal says
+ * whose each is, and what the latest undo or revert or an unfinished job
+ * needs is never touched. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,12 +20,19 @@
 
 #define TREE_DEPTH_MAX 64
 
-/* What each action leaves: a container renamed <name><suffix><time>. */
+/* What each action's phase leaves: a container renamed
+ * <name><suffix><time>, its facts recorded under the job's id and
+ * facts_suffix (plan-int.h: a revert's are "<job>.revert"). */
 static const struct prune_kind {
-	const char *action, *suffix;
+	const char *action, *suffix, *phase, *facts_suffix;
 } kinds[] = {
-    {"rollback", "-rolledback-"}, /* and its safety snapshot; its undo needs both */
-    {"undo", "-undone-"},         /* nothing needs it: kept for a look, within retention */
+    /* and its safety snapshot; its undo needs both */
+    {"rollback", "-rolledback-", "run", ""},
+    /* and its snapshot, the upgrade's backup: its revert (or undo) needs both */
+    {"upgrade", "-upgraded-", "run", ""},
+    /* nothing needs these: kept for a look, within retention */
+    {"undo", "-undone-", "run", ""},
+    {"upgrade", "-undone-", "revert", ".revert"},
 };
 
 /* One rollback (or undo) of the journal and what it left. */
@@ -193,11 +201,18 @@ snap_remove(const char *root, const char *base, bool dry_run, uint64_t *bytes, i
 }
 
 /* Why the leftovers of b stay (NULL: they go). rank: b's place among its
- * container name's rollbacks, newest 0. */
+ * container name's rollbacks (or upgrades), newest 0. */
 static const char *
 why_kept(const struct agent_conf *c, const struct prune_job *b, const struct prune_job *latest,
          size_t rank, uint64_t now_ms, char *why, size_t whylen)
 {
+	if (b == latest && strcmp(b->p->action, "upgrade") == 0) {
+		snprintf(why, whylen,
+		         "the latest upgrade of %s: its revert (odc-agent run upgrade --job %s "
+		         "--phase revert, or odc-agent run undo --of %s) needs it",
+		         b->name, b->p->job_id, b->p->job_id);
+		return why;
+	}
 	if (b == latest) {
 		snprintf(why, whylen,
 		         "the latest rollback of %s: its undo (odc-agent run undo --of %s; fleet: "
@@ -340,8 +355,8 @@ snapshot_one(const struct agent_conf *c, const struct prune_job *b, bool dry_run
 	rep->freed_bytes += bytes;
 }
 
-/* The rollback jobs that unfinished plans need: running rollbacks, and
- * what a running undo walks back. */
+/* The rollback or upgrade jobs that unfinished plans need: running ones,
+ * an upgrade whose revert runs, and what a running undo walks back. */
 static void
 mark_unfinished(struct journal *j, struct prune_job *jobs, size_t n)
 {
@@ -349,8 +364,14 @@ mark_unfinished(struct journal *j, struct prune_job *jobs, size_t n)
 	size_t nu = 0;
 	char err[256];
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		struct journal_plan rv = {0};
 		jobs[i].unfinished = strcmp(jobs[i].p->state, "running") == 0;
+		if (journal_plan_get(j, jobs[i].p->job_id, "revert", &rv, err, sizeof(err)) == 0 &&
+		    strcmp(rv.state, "running") == 0)
+			jobs[i].unfinished = true;
+		journal_plan_clear(&rv);
+	}
 	if (journal_plan_list(j, "undo", "run", &undos, &nu, err, sizeof(err)) != 0) {
 		/* Unknown: then every rollback counts as needed. */
 		for (size_t i = 0; i < n; i++)
@@ -379,22 +400,24 @@ static int
 prune_job_load(const struct agent_conf *c, struct journal *j, const struct prune_kind *k,
                bool rollback, struct prune_job *b, char *err, size_t errlen)
 {
-	char *pb = NULL;
+	char *pb = NULL, id[96];
+	const char *facts = id;
+
+	snprintf(id, sizeof(id), "%s%s", b->p->job_id, k->facts_suffix);
 
 	/* A journal that cannot be read decides nothing (each read clears
 	 * err, so each is checked). */
-	if ((b->renamed = journal_fact_get(j, b->p->job_id, "renamed", err, errlen)) == NULL &&
+	if ((b->renamed = journal_fact_get(j, facts, "renamed", err, errlen)) == NULL &&
 	    err[0] != '\0')
 		return -1;
-	if ((b->old_id = journal_fact_get(j, b->p->job_id, "old_id", err, errlen)) == NULL &&
+	if ((b->old_id = journal_fact_get(j, facts, "old_id", err, errlen)) == NULL &&
 	    err[0] != '\0')
 		return -1;
 	if (rollback &&
-	    (b->snap = journal_fact_get(j, b->p->job_id, "snapshot_dir", err, errlen)) == NULL &&
+	    (b->snap = journal_fact_get(j, facts, "snapshot_dir", err, errlen)) == NULL &&
 	    err[0] != '\0')
 		return -1;
-	if ((pb = journal_fact_get(j, b->p->job_id, "put_back", err, errlen)) == NULL &&
-	    err[0] != '\0')
+	if ((pb = journal_fact_get(j, facts, "put_back", err, errlen)) == NULL && err[0] != '\0')
 		return -1;
 	b->put_back = pb != NULL && strcmp(pb, "1") == 0;
 	free(pb);
@@ -461,10 +484,11 @@ prune_kind(const struct agent_conf *c, struct journal *j, struct docker *d,
 	struct journal_plan *plans = NULL;
 	struct prune_job *jobs = NULL;
 	size_t n = 0;
-	bool rollback = strcmp(k->action, "rollback") == 0;
+	/* A rollback's or an upgrade's leftovers are what its undo needs. */
+	bool rollback = strcmp(k->suffix, "-undone-") != 0;
 	int ret = -1;
 
-	if (journal_plan_list(j, k->action, "run", &plans, &n, err, errlen) != 0)
+	if (journal_plan_list(j, k->action, k->phase, &plans, &n, err, errlen) != 0)
 		return -1;
 	jobs = calloc(n ? n : 1, sizeof(*jobs));
 	if (jobs == NULL) {

@@ -23,10 +23,12 @@ struct action_spec {
 	bool changes;       /* may change a host (its container, metadb or files) */
 	struct param_spec params[PARAMS_MAX];
 	/* The steps an agent may report (RESULT.step) for each phase: [0]
-	 * preflight, [1] run. They bound what a coordinator stores per (job,
-	 * host). "recheck" is the run phase's preflight when a preflight phase
-	 * ran first (results are keyed by step). */
-	const char *steps[2][STEPS_MAX + 1];
+	 * preflight, [1] run, [2] revert (the undo of the run phase, under the
+	 * job's own id: an action with revert steps accepts phase "revert").
+	 * They bound what a coordinator stores per (job, host). "recheck" is
+	 * the run phase's preflight when a preflight phase ran first (results
+	 * are keyed by step). */
+	const char *steps[3][STEPS_MAX + 1];
 	/* Restores a deployment's one metadb: its targets are rolled out a
 	 * deployment at a time, every node of it targeted (PROTOCOL.md 9.2). */
 	bool by_deployment;
@@ -87,9 +89,37 @@ static const struct action_spec actions[] = {
      {{"of", F_ID, true, 0, 0}, {"dry_run", F_BOOL, false, 0, 0}, {NULL, 0, false, 0, 0}},
      {{"preflight", NULL}, {"preflight", "recheck", "stop", "restore", "start", "health", NULL}},
      true},
+    {"upgrade",
+     true,
+     true,
+     {{"to", F_TAG, true, 0, 0}, {"dry_run", F_BOOL, false, 0, 0}, {NULL, 0, false, 0, 0}},
+     {{"preflight", NULL},
+      {"preflight", "recheck", "stop", "snapshot", "start", "health", NULL},
+      {"preflight", "stop", "restore", "start", "health", NULL}},
+     true},
 };
 _Static_assert(sizeof(actions) / sizeof(actions[0]) <= PROTO_ACTIONS_MAX,
                "PROTO_ACTIONS_MAX bounds the table");
+
+/* The row of steps of phase ("preflight" 0, "run" 1, "revert" 2), or -1. */
+static int
+phase_index(const char *phase)
+{
+	static const char *const phases[] = {"preflight", "run", "revert"};
+
+	for (int i = 0; i < 3; i++)
+		if (strcmp(phase, phases[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* Whether action a runs in phase ph: run always, preflight and revert
+ * where the table allows them. */
+static bool
+has_phase(const struct action_spec *a, int ph)
+{
+	return ph == 1 || (ph == 0 && a->has_preflight) || (ph == 2 && a->steps[2][0] != NULL);
+}
 
 static bool
 valid_uint(const char *s, uint64_t min, uint64_t max)
@@ -183,7 +213,7 @@ proto_action_check(const char *action, const char *phase, const struct proto_kv 
 
 	if (a == NULL)
 		return proto_fail(err, PROTO_E_UNKNOWN_ACTION, "unknown action '%.32s'", action);
-	if (strcmp(phase, "run") != 0 && !(a->has_preflight && strcmp(phase, "preflight") == 0))
+	if (!has_phase(a, phase_index(phase)))
 		return proto_fail(err, PROTO_E_INVALID_PARAM, "action %s has no phase '%.32s'",
 		                  action, phase);
 	for (size_t i = 0; i < n_params; i++) {
@@ -216,10 +246,10 @@ proto_action_check(const char *action, const char *phase, const struct proto_kv 
 bool
 proto_action_step(const char *action, const char *phase, const char *step)
 {
-	int ph = strcmp(phase, "preflight") == 0 ? 0 : strcmp(phase, "run") == 0 ? 1 : -1;
+	int ph = phase_index(phase);
 	int a = proto_action_index(action);
 
-	if (ph < 0 || a < 0)
+	if (a < 0 || !has_phase(&actions[a], ph))
 		return false;
 	for (size_t k = 0; k < STEPS_MAX && actions[a].steps[ph][k] != NULL; k++)
 		if (strcmp(actions[a].steps[ph][k], step) == 0)
@@ -268,6 +298,14 @@ proto_action_has_preflight(const char *action)
 }
 
 bool
+proto_action_has_revert(const char *action)
+{
+	int a = proto_action_index(action);
+
+	return a >= 0 && has_phase(&actions[a], 2);
+}
+
+bool
 proto_action_by_deployment(const char *action)
 {
 	int a = proto_action_index(action);
@@ -297,9 +335,9 @@ proto_action_steps(const char *action, const char **out, size_t max)
 	int a = proto_action_index(action);
 	size_t n = 0;
 
-	/* Preflight first, then the run phase's steps not seen yet: the order
-	 * an agent reports them in. */
-	for (int ph = 0; a >= 0 && ph < 2; ph++)
+	/* Preflight first, then the run phase's steps not seen yet, then the
+	 * revert's: the order an agent reports them in. */
+	for (int ph = 0; a >= 0 && ph < 3; ph++)
 		for (size_t k = 0; k < STEPS_MAX && actions[a].steps[ph][k] != NULL; k++) {
 			size_t seen = 0;
 			while (seen < n && strcmp(out[seen], actions[a].steps[ph][k]) != 0)

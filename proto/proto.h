@@ -435,7 +435,7 @@ enum proto_err proto_action_check(const char *action, const char *phase,
                                   const struct proto_kv *params, size_t n_params,
                                   struct proto_error *err);
 /* Whether step is one an agent may report (RESULT.step) for action in phase
- * ("preflight" or "run"): section 5's step column. */
+ * ("preflight", "run" or "revert"): section 5's step column. */
 bool proto_action_step(const char *action, const char *phase, const char *step);
 /* The action table's rows, for fixed label sets (metrics): how many, the
  * name of row i (NULL past the end), the row of action (-1 when unknown). */
@@ -449,9 +449,12 @@ bool proto_action_takes(const char *action, const char *param);
 /* Whether action has a preflight phase (run everywhere before any host
  * changes: backup, rollback, undo); false for an unknown action. */
 bool proto_action_has_preflight(const char *action);
+/* Whether action has a revert phase (the undo of its run phase under the
+ * job's own id: upgrade); false for an unknown action. */
+bool proto_action_has_revert(const char *action);
 /* Whether action restores a deployment's one metadb, so that its targets are
  * rolled out a deployment at a time with every node targeted (rollback,
- * undo; PROTOCOL.md 9.2); false for an unknown action. */
+ * undo, upgrade; PROTOCOL.md 9.2); false for an unknown action. */
 bool proto_action_by_deployment(const char *action);
 /* Whether a job's parameters ask for a dry run (dry_run=true). */
 bool proto_dry_run(const struct proto_kv *params, size_t n);

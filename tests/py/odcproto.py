@@ -887,6 +887,7 @@ ACTIONS = {
                   "accept_unverified": check_bool_text, "backup_on_peer": check_bool_text}),
     "undo": (("preflight", "run"), {"of": check_id}, {"dry_run": check_bool_text}),
     "prune": (("run",), {}, {"dry_run": check_bool_text}),
+    "upgrade": (("preflight", "run", "revert"), {"to": check_tag}, {"dry_run": check_bool_text}),
 }
 PARAM_FORMATS = {
     "tag": check_tag, "path": check_path, "bool": check_bool_text, "name": check_name,

@@ -1,0 +1,212 @@
+"""odc-agent's upgrade (issue 18, the agent's half) on one host, in local mode, against the
+real test world (a private dockerd, MariaDB as the metadb, the ODC stand-in images and the
+loader stand-ins). Each test starts from a host healthy at 4.2.0 (odc_host(upgrade=False)),
+except the refusals, which start from one at 4.3.0.
+
+An upgrade keeps the running container (renamed <name>-upgraded-<time>), takes the
+rollback's verified snapshot of the metadb as its backup, starts <repository>:<to> from the
+kept container's spec and waits for ODC healthy at <to>; its revert phase (the undo of the
+job itself) restores that snapshot and starts the kept container again."""
+
+import os
+import subprocess
+
+import pytest
+
+from tests.world import odcworld
+from tests.world.agentcli import AGENT, agent, write_conf
+from tests.world.odcworld import backup_state, containers_named, metadb_state
+
+
+def steps_said(stdout, steps, verdict="ok"):
+    for step in steps:
+        assert f"[{step}] {verdict}" in stdout, stdout
+
+
+def no_rows_of(host, version):
+    return not [v for v in host.history_versions() if v.startswith(version)]
+
+
+@pytest.fixture
+def old_host(odc_host):
+    """A host healthy at 4.2.0, its metadb at 4.2.0 (no failed upgrade behind it)."""
+    return odc_host(upgrade=False)
+
+
+def test_upgrade_backs_up_then_reverts_and_prune_spares_it(old_host):
+    host = old_host
+    conf = write_conf(host, os.path.join(host.dir, "agent.conf"))
+    keep1 = write_conf(host, os.path.join(host.dir, "keep1.conf"), **{"retention.keep": "1"})
+    old = host.engine.inspect(host.name)
+    before = metadb_state(host)
+    assert host.info_version() == odcworld.OLD_BUILD
+
+    p = agent(conf, "run", "upgrade", "--to", odcworld.NEW_VERSION, "--job", "up1")
+    assert p.returncode == 0, p.stdout + p.stderr
+    steps_said(p.stdout, ("preflight", "stop", "snapshot", "start", "health"))
+    assert "[restore]" not in p.stdout, p.stdout
+    # The new release runs, in a container named as before, from the old one's spec.
+    assert host.info_version() == odcworld.NEW_BUILD
+    new = host.engine.inspect(host.name)
+    assert new["Id"] != old["Id"] and new["Config"]["Image"] == host.images.new
+    for key in ("NetworkMode", "Memory", "Binds", "RestartPolicy"):
+        assert new["HostConfig"][key] == old["HostConfig"][key], key
+    # ODC migrated its metadb at its first start.
+    assert not no_rows_of(host, odcworld.NEW_VERSION)
+    # The old container is kept, stopped, renamed; nothing was removed.
+    kept = containers_named(host, f"{host.name}-upgraded-")
+    assert len(kept) == 1 and kept[0]["Id"] == old["Id"] and not kept[0]["State"]["Running"]
+    # The backup: the metadb as it was at 4.2.0, dumped and verified before the new start.
+    snap = os.path.join(host.snapshot_root, "up1")
+    assert "snapshot" in p.stdout and "verified" in p.stdout, p.stdout
+    dumped = backup_state(host, snap)
+    dumped.pop("odc_fleet_guard", None)  # held (empty) while it dumped, as a rollback's
+    assert dumped == before["tables"]
+
+    # Retention never takes what the latest upgrade's revert needs.
+    p = agent(keep1, "prune")
+    assert f"kept container {kept[0]['Name'].lstrip('/')} (upgrade up1 of " in p.stdout, p.stdout
+    assert "the latest upgrade of" in p.stdout, p.stdout
+    assert os.path.isdir(snap) and host.engine.inspect(kept[0]["Id"]) is not None
+
+    # The revert: the snapshot restored, the kept container back under its name.
+    p = agent(conf, "run", "upgrade", "--job", "up1", "--phase", "revert",
+              "--to", odcworld.NEW_VERSION)
+    assert p.returncode == 0, p.stdout + p.stderr
+    steps_said(p.stdout, ("preflight", "stop", "restore", "start", "health"))
+    assert host.info_version() == odcworld.OLD_BUILD
+    assert host.engine.inspect(host.name)["Id"] == old["Id"]
+    assert no_rows_of(host, odcworld.NEW_VERSION)
+    assert metadb_state(host) == before
+    assert len(containers_named(host, f"{host.name}-undone-")) == 1  # the 4.3.0 one, kept
+    # Twice: reported, not run again.
+    p = agent(conf, "run", "upgrade", "--job", "up1", "--phase", "revert",
+              "--to", odcworld.NEW_VERSION)
+    assert "already ended: succeeded" in p.stderr, p.stdout + p.stderr
+    assert host.engine.inspect(host.name)["Id"] == old["Id"]
+
+
+def test_upgrade_refusals_touch_nothing(odc_host):
+    """From a host at 4.3.0: an image not on the host, a downgrade, the release it runs."""
+    host = odc_host()
+    conf = write_conf(host, os.path.join(host.dir, "agent.conf"))
+    before_id = host.engine.inspect(host.name)["Id"]
+    before_db = metadb_state(host)
+
+    p = agent(conf, "run", "upgrade", "--to", "4.4.0", "--job", "absent")
+    assert p.returncode == 1 and "[preflight] failed" in p.stdout, p.stdout
+    assert f"{host.images.repository}:4.4.0 is not on this host" in p.stdout, p.stdout
+    assert "never pulls" in p.stdout, p.stdout
+
+    p = agent(conf, "run", "upgrade", "--to", odcworld.OLD_VERSION, "--job", "down")
+    assert p.returncode == 1 and "[preflight] failed" in p.stdout, p.stdout
+    assert "that is a rollback" in p.stdout and "odcctl rollback" in p.stdout, p.stdout
+
+    p = agent(conf, "run", "upgrade", "--to", odcworld.NEW_VERSION, "--job", "same")
+    assert p.returncode == 0 and "[preflight] ok" in p.stdout, p.stdout
+    assert "nothing to do" in p.stdout and "[stop]" not in p.stdout, p.stdout
+    # A revert of a job that changed nothing has nothing to do.
+    p = agent(conf, "run", "upgrade", "--job", "same", "--phase", "revert",
+              "--to", odcworld.NEW_VERSION)
+    assert p.returncode == 0 and "nothing to revert" in p.stdout, p.stdout
+    # A revert of a job that never ran here is refused.
+    p = agent(conf, "run", "upgrade", "--job", "never", "--phase", "revert",
+              "--to", odcworld.NEW_VERSION)
+    assert p.returncode == 1 and "whose run phase ran on this host" in p.stdout, p.stdout
+
+    info = host.engine.inspect(host.name)
+    assert info["Id"] == before_id and info["State"]["Running"]
+    assert metadb_state(host) == before_db
+    assert os.listdir(host.snapshot_root) == []
+
+
+def test_upgrade_never_healthy_then_undo(old_host):
+    """The target never becomes healthy at its release: here REPOSITORY:4.3.1 is the 4.3.0
+    stand-in under another tag (the world has no failing tags yet), so it migrates the
+    metadb to 4.3.0 and answers at 4.3.0, never at 4.3.1. The health gate fails with the
+    way back; `odc-agent run undo --of JOB` (the undo of an upgrade) takes it."""
+    host = old_host
+    target = f"{host.images.repository}:4.3.1"
+    host.engine.docker("tag", host.images.new, target)
+    try:
+        conf = write_conf(host, os.path.join(host.dir, "agent.conf"),
+                          **{"deadlines.health": "5s", "deadlines.job": "25s"})
+        old = host.engine.inspect(host.name)
+        before = metadb_state(host)
+        p = agent(conf, "run", "upgrade", "--to", "4.3.1", "--job", "bad")
+        assert p.returncode == 1, p.stdout + p.stderr
+        steps_said(p.stdout, ("preflight", "stop", "snapshot", "start"))
+        assert "[health] failed" in p.stdout, p.stdout
+        assert "did not become healthy at 4.3.1" in p.stdout, p.stdout
+        assert "--phase revert" in p.stdout and "undo --of bad" in p.stdout, p.stdout
+        assert not no_rows_of(host, odcworld.NEW_VERSION)  # it did migrate
+
+        p = agent(conf, "run", "undo", "--of", "bad", "--job", "undo-bad")
+        assert p.returncode == 0, p.stdout + p.stderr
+        steps_said(p.stdout, ("preflight", "stop", "restore", "start", "health"))
+        assert "upgrade bad can be undone" in p.stdout, p.stdout
+        assert host.info_version() == odcworld.OLD_BUILD
+        assert host.engine.inspect(host.name)["Id"] == old["Id"]
+        assert no_rows_of(host, odcworld.NEW_VERSION)
+        assert metadb_state(host) == before
+    finally:
+        host.engine.docker("rmi", target, check=False)
+
+
+def test_upgrade_dry_run_shows_the_new_container(old_host):
+    host = old_host
+    conf = write_conf(host, os.path.join(host.dir, "agent.conf"))
+    old_id = host.engine.inspect(host.name)["Id"]
+    p = agent(conf, "run", "upgrade", "--to", odcworld.NEW_VERSION, "--dry-run", "--job", "dry")
+    assert p.returncode == 0 and "[preflight] ok" in p.stdout, p.stdout
+    assert "[stop]" not in p.stdout, p.stdout
+    assert host.images.new in p.stdout and host.images.old in p.stdout, p.stdout  # Image: old -> new
+    assert host.engine.inspect(host.name)["Id"] == old_id
+    assert os.listdir(host.snapshot_root) == []
+
+
+def run_on_every_node(confs, *args):
+    """The same local command on every node at once (as a fleet job dispatched to the whole
+    deployment): [(exit, stdout)], and the text of all for messages."""
+    procs = [subprocess.Popen([AGENT, "-c", c, *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for c in confs]
+    outs = [p.communicate(timeout=300) for p in procs]
+    text = "\n\n".join(f"exit {p.returncode}:\n{o}\n{e}" for p, (o, e) in zip(procs, outs))
+    return [(p.returncode, o) for p, (o, _) in zip(procs, outs)], text
+
+
+def test_ha_upgrade_one_backup_one_migration_then_revert(ha_deployment, tmp_path):
+    """Both nodes of an HA deployment upgrade in one job at once: the first to take the
+    metadb's guard dumps it (the others stopped) and starts first; the other waits until the
+    guard is released with the metadb migrated to 4.3.0, then only starts. The revert goes
+    the same way back: one restore, both nodes on their kept 4.2.0 containers."""
+    ha = ha_deployment(upgrade=False)
+    ha.start_all(ha.images[0].old, odcworld.OLD_VERSION)
+    confs = [ha.write_agent_conf(n, str(tmp_path / f"{n.host_id}.conf")) for n in ha.nodes]
+    before = metadb_state(ha.nodes[0])
+    kept = [ha.nodes[i].engine.inspect(ha.nodes[i].name)["Id"] for i in range(len(ha.nodes))]
+
+    res, text = run_on_every_node(confs, "run", "upgrade", "--to", odcworld.NEW_VERSION,
+                                  "--job", "up-ha")
+    assert [rc for rc, _ in res] == [0] * len(res), text
+    dumped = [i for i, (_, o) in enumerate(res) if "[snapshot] ok" in o]
+    assert len(dumped) == 1, text
+    first = ha.nodes[dumped[0]]
+    for i, (_, o) in enumerate(res):
+        if i != dumped[0]:
+            assert (f"host {first.host_id} of this deployment backed up and migrated the metadb"
+                    in o), text
+            assert "[snapshot] skipped" in o and "[start] ok" in o, text
+    for node in ha.nodes:
+        assert node.info_version() == odcworld.NEW_BUILD, node
+    assert not no_rows_of(ha.nodes[0], odcworld.NEW_VERSION)
+
+    res, text = run_on_every_node(confs, "run", "upgrade", "--job", "up-ha", "--phase", "revert",
+                                  "--to", odcworld.NEW_VERSION)
+    assert [rc for rc, _ in res] == [0] * len(res), text
+    assert "[restore] ok" in res[dumped[0]][1], text
+    for i, node in enumerate(ha.nodes):
+        assert node.info_version() == odcworld.OLD_BUILD, node
+        assert node.engine.inspect(node.name)["Id"] == kept[i]
+    assert no_rows_of(ha.nodes[0], odcworld.NEW_VERSION)
+    assert metadb_state(ha.nodes[0]) == before
