@@ -222,6 +222,16 @@ submit_admit(struct coord *co, const struct proto_msg *m, char *err, size_t errl
 		         jb->operator_name, op ? op->name : "an unknown key");
 		return PROTO_E_DENIED;
 	}
+	/* An action with a revert phase is safe only with the rollout that
+	 * dispatches that phase when a unit fails; this coordinator has none. */
+	if (proto_action_has_revert(jb->action)) {
+		snprintf(
+		    err, errlen,
+		    "this coordinator does not roll out %s yet (its automatic revert is not in "
+		    "place); %s one host with `odc-agent run %s --to TAG` on it",
+		    jb->action, jb->action, jb->action);
+		return PROTO_E_UNKNOWN_ACTION;
+	}
 	if (jobs_find(co, jb->job_id) != NULL) {
 		snprintf(err, errlen, "job %s exists", jb->job_id);
 		return PROTO_E_CONFLICT;

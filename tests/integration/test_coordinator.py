@@ -1063,6 +1063,24 @@ def test_remote_operator_must_be_the_jobs_signer(fleet):
     assert fleet.control_client().submit(alices)["code"] == 0
 
 
+def test_an_upgrade_job_is_refused_until_a_rollout_reverts_it(fleet):
+    """PROTOCOL.md section 5: an action with a revert phase runs only with a rollout that
+    dispatches that phase when a unit fails; this coordinator has none, so an operator's signed
+    JOB of upgrade is UNKNOWN_ACTION with the way to upgrade one host, audited as refused, and
+    no job is admitted."""
+    fleet.start()
+    fleet.add_agent("h1")
+    rep = fleet.control_client().submit(
+        make_job(fleet.operator_key, ["h1"], action="upgrade", params={"to": "4.3.0"}))
+    assert rep["code_name"] == "UNKNOWN_ACTION", rep
+    assert rep["message"] == ("this coordinator does not roll out upgrade yet (its automatic "
+                              "revert is not in place); upgrade one host with `odc-agent run "
+                              "upgrade --to TAG` on it"), rep
+    assert fleet.jobs() == []
+    e = fleet.ctl_ok("audit", "--limit", "1")["audit"][0]
+    assert (e["what"], e["outcome"]) == ("job-submit", "refused"), e
+
+
 def test_oversize_frames_are_answered_or_dropped_as_section_1_says(fleet):
     """Issue 13.5 (PROTOCOL.md 1, "Frame limits"; 7, "Answers"; 9). A body a little over its
     type's bound still arrives and is answered TOO_BIG: a REQUEST on the control socket gets a

@@ -134,6 +134,9 @@ USAGE = [
     (["exec", "pong", "--all"], "unknown action 'pong'"),
     (["exec", "rollback", "--all"], "odcctl rollback"),
     (["exec", "prune", "--all"], "odcctl prune"),
+    (["exec", "upgrade", "--all", "--to", "4.3.0"],
+     "exec: upgrade is not offered by odcctl yet (the coordinator has no rollout for its "
+     "automatic revert); on one host: odc-agent run upgrade --to TAG"),
     (["prune"], "which hosts? give --host ID"),
     (["prune", "--all", "--dry-run=yes"], "'--dry-run=yes' takes no value"),
     (["prune", "--host", "a b"], "--host 'a b': not a host id"),
