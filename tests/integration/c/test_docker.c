@@ -622,36 +622,6 @@ test_error_names_request_status_and_message(void **state)
 	json_decref(body);
 }
 
-static void
-test_missing_socket_named(void **state)
-{
-	struct world *w = *state;
-	struct docker *d;
-	char path[PATH_MAX], err[512] = "";
-
-	snprintf(path, sizeof(path), "%s/no-such-engine.sock", world_dir);
-	d = docker_new(path, 2000, err, sizeof(err));
-	if (d == NULL)
-		fail_msg("docker_new: %s", err);
-	assert_int_equal(docker_ping(d, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "docker: GET /_ping: cannot connect to the engine at "));
-	assert_non_null(strstr(err, path));
-	assert_non_null(strstr(err, "No such file or directory"));
-	print_message("%s\n", err);
-	docker_free(d);
-	/* Not a socket at all. */
-	d = docker_new(w->script, 2000, err, sizeof(err));
-	assert_non_null(d);
-	assert_int_equal(docker_ping(d, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "not a socket"));
-	print_message("%s\n", err);
-	docker_free(d);
-	memset(path, 'x', sizeof(path) - 1);
-	path[sizeof(path) - 1] = '\0';
-	assert_null(docker_new(path, 0, err, sizeof(err)));
-	assert_non_null(strstr(err, "longer than"));
-}
-
 /* The rollback itself, end to end: a container made like the seed's, then
  * its successor from spec_from_container() on another image. */
 static void
@@ -723,7 +693,6 @@ run_all(void)
 	    cmocka_unit_test(test_logs_demultiplexed),
 	    cmocka_unit_test(test_logs_tty_raw),
 	    cmocka_unit_test(test_error_names_request_status_and_message),
-	    cmocka_unit_test(test_missing_socket_named),
 	    cmocka_unit_test(test_spec_round_trip),
 	};
 
