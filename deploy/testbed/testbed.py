@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """A multi-host odc-fleet testbed on one machine (issue 5, point 1). Needs root.
 
-    testbed.py up     --hosts N [--ha K] --dir DIR
+    testbed.py up     --hosts N [--ha K] [--health-deadline DUR] --dir DIR
                                             bring up N simulated ODC hosts + MariaDB + coordinator;
-                                            the last K hosts are the nodes of one HA deployment
+                                            the last K hosts are the nodes of one HA deployment;
+                                            DUR: the agents' health deadline (120s)
     testbed.py down   --dir DIR             remove everything `up` made (also after a crash)
     testbed.py status --dir DIR             what is up
 
@@ -18,7 +19,9 @@ The world (names are fixed: one testbed per machine):
   host hN: network namespace odctb-hN, veth odctb-hN (root side, on the bridge) <-> eth0
            (inside, 10.77.0.(10+N)/24), lo up; its own dockerd (tests/world/dockerd.sh with
            the NETNS argument: `nsenter --net=/var/run/netns/odctb-hN dockerd ...`) under
-           DIR/hN/docker; images oceanbase/odc-server:4.2.0 and :4.3.0 built into it; ODC
+           DIR/hN/docker; images oceanbase/odc-server:4.2.0 and :4.3.0 built into it, and the
+           broken releases :4.3.1-badmigrate and :4.3.1-unhealthy (tests/world/README.md) to
+           try an upgrade with; ODC
            container `obodc` (--net host, seed flags and env, ODC_SERVER_PORT 8989) left at
            4.3.0 after a failed upgrade (odcworld.OdcHost.prepare(upgrade=True)) with its
            metadb odc_metadb_hN on the shared MariaDB; its pre-upgrade backup (obdumper at
@@ -87,6 +90,9 @@ STATE = "testbed.json"
 BACKUP_NAME = "pre-4.3.0"
 OPERATOR = "alice"
 MAX_HOSTS = 50
+# The stand-in's broken releases (tests/world/README.md, "Broken releases"), on every host
+# beside 4.2.0 and 4.3.0: an upgrade to one of them fails and is reverted.
+BROKEN_TAGS = ("4.3.1-badmigrate", "4.3.1-unhealthy")
 
 
 def log(msg):
@@ -203,25 +209,29 @@ def make_host_class():
 
 
 def engine_up(d, n):
-    """Host hN's own Docker engine in its namespace, with the stand-in images built into it."""
+    """Host hN's own Docker engine in its namespace, with the stand-in images built into it:
+    4.2.0 and 4.3.0, and the broken releases an upgrade can be tried with (BROKEN_TAGS)."""
     odcworld = world()
     hdir = Path(d, f"h{n}")
     hdir.mkdir(parents=True, exist_ok=True)
     engine = odcworld.Dockerd(str(hdir / "docker"), netns=netns_name(n)).start()
     odcworld._unregister(engine)  # it outlives this process: `down` stops it
-    return engine, odcworld.OdcImages(engine).build()
+    images = odcworld.OdcImages(engine)  # what OdcImages.build() does, with BROKEN_TAGS
+    sh("sh", REPO / "tests" / "world" / "build-images.sh", engine.socket, images.repository,
+       *images.versions, *BROKEN_TAGS, timeout=300)
+    return engine, images
 
 
-def host_up(d, n, mariadb, coord_pub, op_pub, host_class):
+def host_up(d, n, mariadb, coord_pub, op_pub, host_class, health):
     """Engine, images, ODC after a failed upgrade with its backup, agent config and key."""
     t0 = time.monotonic()
     engine, images = engine_up(d, n)
     host = host_class(n, Path(d, f"h{n}"), mariadb, engine, images)
     host.prepare(upgrade=True)
-    return agent_up(d, n, host, engine, images, coord_pub, op_pub, t0)
+    return agent_up(d, n, host, engine, images, coord_pub, op_pub, t0, health)
 
 
-def ha_up(d, ns, mariadb, coord_pub, op_pub):
+def ha_up(d, ns, mariadb, coord_pub, op_pub, health):
     """Hosts ns as the nodes of one HA deployment: each its own engine and namespace, one
     metadb odc_metadb_ha for all (ODC's HA: every node with the same DATABASE_* env), 4.2.0
     on every node, the one pre-upgrade backup, then 4.3.0 on every node, one after the
@@ -242,12 +252,14 @@ def ha_up(d, ns, mariadb, coord_pub, op_pub):
     ha.stop_all(remove=True)
     ha.backup()
     ha.start_all(ha.images[0].new, odcworld.NEW_VERSION)
-    return [dict(agent_up(d, n, node, engine, images, coord_pub, op_pub, t0), deployment="ha")
+    return [dict(agent_up(d, n, node, engine, images, coord_pub, op_pub, t0, health),
+                 deployment="ha")
             for n, node, (engine, images) in zip(ns, ha.nodes, pairs)]
 
 
-def agent_up(d, n, host, engine, images, coord_pub, op_pub, t0):
-    """hN's agent configuration and key, for the ODC host (or HA node) host."""
+def agent_up(d, n, host, engine, images, coord_pub, op_pub, t0, health):
+    """hN's agent configuration and key, for the ODC host (or HA node) host; health: its
+    health deadline (an upgrade's health gate allows 60 s more for ODC's migration lock)."""
     hdir = Path(d, f"h{n}")
     sh(AGENT, "keygen", hdir / "agent.key", hdir / "agent.pub")
     own_root = hdir / "backups"
@@ -279,7 +291,7 @@ def agent_up(d, n, host, engine, images, coord_pub, op_pub, t0):
         # Its own root first (`exec backup` writes there), then the fleet's shared one.
         "paths.backup_roots": f"{own_root}, {Path(d, 'backups')}",
         "paths.snapshot_root": host.snapshot_root,
-        "deadlines.health": "120s",
+        "deadlines.health": health,
         "health.url": f"http://127.0.0.1:{ODC_PORT}",
         "health.interval": "500ms",
         "defaults.binds": f"{host.log_dir}:/opt/odc/log, {host.data_dir}:/opt/odc/data",
@@ -402,13 +414,13 @@ def cmd_up(args):
           "mariadb_dir": os.path.join(d, "mariadb")}
     save_state(d, st)  # from now on `down` knows what to remove
     try:
-        return _up(d, n_hosts, args.ha, st, t0)
+        return _up(d, n_hosts, args.ha, args.health_deadline, st, t0)
     except BaseException:
         log(f"up failed; what was made stays for a post-mortem: `testbed.py down --dir {d}`")
         raise
 
 
-def _up(d, n_hosts, n_ha, st, t0):
+def _up(d, n_hosts, n_ha, health, st, t0):
     odcworld = world()
     log(f"network: {BRIDGE} {GATEWAY}/24, {n_hosts} namespaces")
     net_up(n_hosts)
@@ -465,10 +477,10 @@ def _up(d, n_hosts, n_ha, st, t0):
         + (f"; h{ha_ns[0]}..h{ha_ns[-1]} are one HA deployment on metadb odc_metadb_ha" if ha_ns
            else ""))
     with ThreadPoolExecutor(max_workers=min(n_hosts, 4)) as ex:
-        futs = [ex.submit(host_up, d, n, mariadb, coord_pub, op_pub, host_class)
+        futs = [ex.submit(host_up, d, n, mariadb, coord_pub, op_pub, host_class, health)
                 for n in singles]
         if ha_ns:
-            futs.append(ex.submit(ha_up, d, ha_ns, mariadb, coord_pub, op_pub))
+            futs.append(ex.submit(ha_up, d, ha_ns, mariadb, coord_pub, op_pub, health))
         hosts, errors = [], []
         for f in futs:
             try:
@@ -659,6 +671,9 @@ def main():
     up.add_argument("--dir", required=True)
     up.add_argument("--ha", type=int, default=0,
                     help="the last N hosts are the nodes of one HA deployment (one metadb)")
+    up.add_argument("--health-deadline", default="120s", metavar="DUR",
+                    help="the agents' [deadlines] health (default 120s); an upgrade to a "
+                    "release that never becomes healthy fails 60 s after it")
     for name, h in (("down", "remove everything up made"), ("status", "what is up")):
         sub.add_parser(name, help=h).add_argument("--dir", required=True)
     args = ap.parse_args()
