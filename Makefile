@@ -143,7 +143,8 @@ e2e: deps
 	@$(MAKE) --no-print-directory all
 	@tests/run-all.sh --only e2e $(BUILD) $(PYTHON)
 
-# A 3-host fleet on this machine rolled back from 4.3.0 to 4.2.0 (README).
+# A 4-host fleet on this machine rolled back from 4.3.0 to 4.2.0, then upgraded: to a broken
+# release (its canary reverted by itself), then to 4.3.0 (README).
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@deploy/testbed/demo.sh

@@ -16,7 +16,8 @@ MariaDB at 10.77.0.1:3306, read with the host's own metadb account (DIR/hN/agent
 
 The scenarios change host state; tests/e2e/test_e2e.py runs them in file order and each one
 first brings the hosts it needs back to 4.3.0 (`Testbed.ensure_430`: `odcctl undo` of the
-job that rolled them back).
+job that rolled them back). Every host also has the stand-in's broken releases
+(4.3.1-badmigrate, 4.3.1-unhealthy) to upgrade to.
 """
 
 import atexit
@@ -167,13 +168,17 @@ class Host:
     def metadb_state(self):
         """{'tables': {table: rows}, 'max_version': max successful migrate_schema_history
         version, 'history': [versions]}, without the history rows ODC writes on every start
-        (odcworld.START_ROWS_TYPE)."""
+        (odcworld.START_ROWS_TYPE). ODC's migration lock (DISTRIBUTED_LOCK) counts 0 rows
+        whatever it holds, as odcworld's metadb_state: a row lives only while a node starts,
+        and a container an agent has just started may hold one."""
         # Without the fence a rollback leaves (odc_fleet_fence, agent/guard.h: odc-fleet's,
         # no rows, never restored); the guard is kept: none may be left.
         tables = [r[0] for r in self.sql(
             "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA=DATABASE() "
             "AND TABLE_TYPE='BASE TABLE' AND TABLE_NAME <> 'odc_fleet_fence' ORDER BY TABLE_NAME")]
         counts = {t: self.sql(f"SELECT COUNT(*) FROM `{t}`")[0][0] for t in tables}
+        if "DISTRIBUTED_LOCK" in counts:
+            counts["DISTRIBUTED_LOCK"] = 0
         hist = []
         if "migrate_schema_history" in tables:
             rows = [r for r in self.sql("SELECT version, type, success FROM "
@@ -191,6 +196,8 @@ class Host:
         ODC writes on every start, as metadb_state."""
         counts = obtools.backup_row_counts(backup_root, self.db)
         counts.pop("odc_fleet_fence", None)  # as metadb_state
+        if "DISTRIBUTED_LOCK" in counts:
+            counts["DISTRIBUTED_LOCK"] = 0
         rows = [f for f in obtools.table_records(backup_root, self.db, "migrate_schema_history")
                 if f[3] != odcworld.START_ROWS_TYPE]
         if "migrate_schema_history" in counts:
@@ -215,9 +222,27 @@ class Host:
     def agent_pid(self):
         return self.tb.state_host(self.id).get("agent_pid")
 
-    def agent_argv(self):
-        # exactly what testbed.py's `up` started (cmd_up -> start_proc), as it recorded it
-        return list(self.tb.state_host(self.id)["agent_argv"])
+    def agent_argv(self, conf=None):
+        # exactly what testbed.py's `up` started (cmd_up -> start_proc), as it recorded it;
+        # with conf, that configuration file instead of agent.conf
+        argv = list(self.tb.state_host(self.id)["agent_argv"])
+        if conf:
+            argv[argv.index("-c") + 1] = str(conf)
+        return argv
+
+    def conf_with(self, name, **sections):
+        """A copy of agent.conf, DIR/hN/NAME, with the keys of sections set (e.g.
+        deadlines={"health": "15s"}); the same state directory and key, so the agent started
+        with it is the same agent (journal, nonces)."""
+        cp = configparser.ConfigParser()
+        cp.read(self.conf)
+        for sec, kv in sections.items():
+            for k, v in kv.items():
+                cp[sec][k] = v
+        path = self.dir / name
+        with open(path, "w") as f:
+            cp.write(f)
+        return path
 
     def stop_agent(self, sig=signal.SIGTERM):
         pid = self.agent_pid()
@@ -225,26 +250,26 @@ class Host:
             os.kill(pid, sig)
             wait_for(lambda: not pid_alive(pid), 15, f"{self.id}'s agent (pid {pid}) to end")
 
-    def start_agent(self, env=None):
+    def start_agent(self, env=None, conf=None):
         """Starts the agent as `up` does (own session, log appended to DIR/hN/agent.log),
-        with env added (e.g. ODC_AGENT_TEST_STEP_DELAY_MS), and records its pid in
-        testbed.json so that `down` stops it."""
+        with env added (e.g. ODC_AGENT_TEST_STEP_DELAY_MS) and, with conf, that configuration
+        file, and records its pid in testbed.json so that `down` stops it."""
         e = dict(os.environ, **(env or {}))
         with open(self.dir / "agent.log", "a") as lf:
-            lf.write(f"==== {time.strftime('%F %T')}: e2e restart env={env}\n")
+            lf.write(f"==== {time.strftime('%F %T')}: e2e restart env={env} conf={conf}\n")
             lf.flush()
-            p = subprocess.Popen(self.agent_argv(), stdout=lf, stderr=subprocess.STDOUT,
+            p = subprocess.Popen(self.agent_argv(conf), stdout=lf, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, start_new_session=True, env=e)
         self.tb.set_state_host(self.id, agent_pid=p.pid)
         self.tb.procs.append(p)
         return p.pid
 
-    def restart_agent(self, env=None):
-        """Stops the agent and starts it again (with env); returns once `odcctl hosts` shows
-        its new incarnation online with its ODC reported."""
+    def restart_agent(self, env=None, conf=None):
+        """Stops the agent and starts it again (with env, with conf); returns once `odcctl
+        hosts` shows its new incarnation online with its ODC reported."""
         before = self.tb.hosts_view()[self.id].get("incarnation")
         self.stop_agent()
-        pid = self.start_agent(env)
+        pid = self.start_agent(env, conf)
         self.tb.wait_new_incarnation(self.id, before)
         return pid
 

@@ -5,7 +5,15 @@ canary runs last: it leaves h1 without an obodc container (stopped, renamed and 
 restore failed), and the last test undoes it: undo skips its stop step when nothing stands in
 the kept container's place, restores the snapshot and starts the kept container.
 
+The upgrades (issue 18): an upgrade of the fleet at 4.3.0 to a broken release whose canary
+reverts by itself (it leaves every host as it was); after the fleet rollback, the upgrade of
+the fleet from 4.2.0 to 4.3.0 and its later rollback by job id (`odcctl rollback --of JOB`),
+which leaves every host as the fleet rollback did, so that the tests after it undo that
+rollback as before.
+
 Fault injection, all real faults of the world, no mock:
+  - broken release: the stand-in's 4.3.1-unhealthy (migrates the metadb, then never starts;
+    tests/world/README.md), built on every host by testbed.py;
   - wrong backup: a --backup directory (under DIR/backups, a backup root of every agent)
     holding the right dumps for h1..h4 and, for h5, a dump of h5's current 4.3.0 metadb
     made by the obdumper stand-in;
@@ -35,6 +43,12 @@ from conftest import (AGENT, BUILD_OF, FINAL_JOB_STATES, HA_NODES, NEW, OLD, RUN
                       job_results, wait_for)
 
 POLICY = ["--canary", "1", "--batch", "2"]
+# A release that migrates the metadb, then never starts (tests/world/README.md, "Broken
+# releases"; testbed.py builds it on every host).
+BROKEN = "4.3.1-unhealthy"
+UPGRADE_RUN_STEPS = ["stop", "snapshot", "start", "health"]
+REVERT_STEPS = ["revert_preflight", "revert_stop", "revert_restore", "revert_start",
+                "revert_health"]
 
 
 def backup_dir(tb, name):
@@ -151,6 +165,105 @@ def test_wrong_version_backup_fails_preflight_and_nothing_is_stopped(testbed):
     assert all(view[i]["odc"]["version"] == BUILD_OF[NEW] for i in ids), view
 
 
+# ---------------------------------------------------------------- 2. an upgrade that reverts itself
+
+def kept_containers(h, kind):
+    """{name: (id, running)} of h's containers named obodc-KIND-<time>."""
+    p = h.docker("ps", "-a", "--format", "{{.Names}} {{.ID}} {{.State}}")
+    out = {}
+    for line in p.stdout.splitlines():
+        name, cid, state = line.split()
+        if name.startswith(f"{h.container}-{kind}-"):
+            out[name] = (cid, state == "running")
+    return out
+
+
+def running_containers(h):
+    return sorted(h.docker("ps", "--format", "{{.Names}}").stdout.split())
+
+
+def steps_of(job, hid):
+    return [(x["step"], x["status"]) for x in job_results(job)[hid]]
+
+
+def downtime_s(job, hids, first, last):
+    """Seconds from the first start of step first to the last end of step last over the
+    hosts hids (one id, or the nodes of a deployment), by the agents' own times in their
+    results."""
+    res = [{x["step"]: x for x in job_results(job)[h]} for h in
+           ([hids] if isinstance(hids, str) else hids)]
+    return (max(r[last]["started_ms"] + r[last]["duration_ms"] for r in res) -
+            min(r[first]["started_ms"] for r in res)) / 1000
+
+
+def test_upgrade_to_a_broken_release_reverts_its_canary_by_itself(testbed):
+    """The fleet, at 4.3.0, is upgraded to 4.3.1-unhealthy: that release migrates the metadb,
+    then never starts. The canary h1 stops its ODC (kept, renamed), backs up its metadb,
+    starts the new release, which never answers: its health gate fails (h1's agent runs with
+    a 15 s health deadline, plus the 60 s the gate allows for ODC's migration lock). The
+    coordinator sends the job's revert phase to h1 by itself: the metadb restored from the
+    backup the upgrade took, the kept 4.3.0 container started under its name again. The job
+    halts (exit 4) saying so; no other deployment was touched: their preflight ran, nothing
+    else, and they run the same 4.3.0 containers on the same metadb."""
+    tb = testbed
+    ids = sorted(tb.hosts)
+    tb.ensure_430(ids)
+    before = snapshot_states(tb, ids)
+    h1 = tb.hosts["h1"]
+    h1.restart_agent(conf=h1.conf_with("agent-health-15s.conf", deadlines={"health": "15s"}))
+    try:
+        r = tb.ctl("upgrade", "--to", BROKEN, "--all", *POLICY, "--yes",
+                   "--reason", "e2e: upgrade to a release that never starts", timeout=420)
+    finally:
+        h1.restart_agent()
+    assert r.rc == 4, f"{r!r}\n{tb.log_tail()}"  # halted
+    job = tb.job(r.out["job_id"])
+    jid = job["job_id"]
+    assert job["state"] == "halted" and job["action"] == "upgrade", job
+    # The job's message names the host, the step that failed and the revert's outcome.
+    msg = job["message"]
+    assert "h1" in msg and "health" in msg and "revert" in msg, msg
+    hs = job_hosts(job)
+    assert hs["h1"]["role"] == "canary" and hs["h1"]["state"] == "failed", hs["h1"]
+    assert hs["h1"]["failed_step"] == "health" and hs["h1"]["message"], hs["h1"]
+    assert hs["h1"]["revert"] == "ok" and hs["h1"]["revert_message"], hs["h1"]
+    steps = steps_of(job, "h1")
+    run = [(st, x) for st, x in steps if st in UPGRADE_RUN_STEPS]
+    assert run == [("stop", "ok"), ("snapshot", "ok"), ("start", "ok"), ("health", "failed")], steps
+    assert [(st, x) for st, x in steps if st in REVERT_STEPS] == \
+        [(st, "ok") for st in REVERT_STEPS], steps
+    print(f"\n[e2e] upgrade to {BROKEN}: {msg!r}; h1's revert: {hs['h1']['revert_message']!r}; "
+          f"h1 down {downtime_s(job, 'h1', 'stop', 'revert_health'):.1f} s (stop -> healthy "
+          f"again), of which the revert {downtime_s(job, 'h1', 'revert_stop', 'revert_health'):.1f} s")
+    # `odcctl job` as text says it under the host.
+    txt = tb.ctl("job", jid, json_out=False)
+    assert txt.rc == 0 and "revert:" in txt.stdout, txt
+
+    # h1 is back as it was: the same container (the one the upgrade kept), 4.3.0, its metadb
+    # as before the upgrade (no 4.3.1 migration, no column of it); the new release's
+    # container is set aside, stopped.
+    h1 = tb.hosts["h1"]
+    cid, running, image = h1.container_state()
+    assert (cid, running) == (before["h1"]["container"][0], True), (cid, before["h1"])
+    assert image.endswith(":" + NEW), image
+    assert h1.info_version() == BUILD_OF[NEW]
+    st = h1.metadb_state()
+    assert st["tables"] == before["h1"]["tables"], (st["tables"], before["h1"]["tables"])
+    assert st["history"] == before["h1"]["history"] and st["max_version"] == before["h1"]["max_version"]
+    assert running_containers(h1) == [h1.container], running_containers(h1)
+    assert not kept_containers(h1, "upgraded"), kept_containers(h1, "upgraded")
+    # Every other deployment: preflight only, the same container on the same metadb.
+    others = [i for i in ids if i != "h1"]
+    for i in others:
+        assert hs[i]["state"] == "skipped" and hs[i]["revert"] == "", hs[i]
+        assert {x["step"] for x in job_results(job)[i]} <= {"preflight"}, job_results(job)[i]
+        assert {p["phase"] for p in tb.hosts[i].journal(jid)} <= {"preflight"}, \
+            (i, tb.hosts[i].journal(jid))
+    untouched(tb, others, before, jid)
+    view = tb.wait_reporting(ids, NEW)
+    assert all(view[i]["odc"]["version"] == BUILD_OF[NEW] for i in ids), view
+
+
 # ---------------------------------------------------------------- 3. the fleet rollback
 
 def test_fleet_rollback_succeeds_everywhere(testbed):
@@ -177,6 +290,91 @@ def test_fleet_rollback_succeeds_everywhere(testbed):
     tb.wait_reporting(ids, OLD)
     audit = tb.ctl_ok("audit", "--job", job["job_id"])["audit"]
     assert audit and all(e["job_id"] == job["job_id"] for e in audit), audit
+
+
+# ---------------------------------------------------------------- 3b. the fleet upgrade, and back
+
+def test_fleet_upgrade_by_deployment_succeeds_everywhere(testbed):
+    """The fleet the rollback left at 4.2.0 is upgraded to 4.3.0, a deployment at a time
+    (canary h1, then batches of two deployments; h6 and h7 one unit). On every host: the old
+    container stopped and kept (`obodc-upgraded-<time>`), the metadb backed up, a new
+    container on 4.3.0, healthy at 4.3.0 after migrating the metadb. The HA deployment's
+    metadb is backed up and migrated once: one node dumps and starts first, the other waits
+    for it."""
+    tb = testbed
+    ids = sorted(tb.hosts)
+    tb.wait_reporting(ids, OLD)  # where the fleet rollback left them
+    before = snapshot_states(tb, ids)
+    r = tb.ctl("upgrade", "--to", NEW, "--all", *POLICY, "--yes",
+               "--reason", "e2e: fleet upgrade", timeout=420)
+    assert r.rc == 0, f"{r!r}\n{tb.log_tail()}"
+    job = tb.job(r.out["job_id"])
+    jid = job["job_id"]
+    assert job["state"] == "succeeded" and job["action"] == "upgrade", job
+    assert job["reason"] == "e2e: fleet upgrade", job
+    hs = job_hosts(job)
+    assert [i for i in ids if hs[i]["role"] == "canary"] == ["h1"], hs
+    assert hs[HA_NODES[0]]["unit"] == hs[HA_NODES[1]]["unit"], hs
+    for i in ids:
+        h = tb.hosts[i]
+        assert hs[i]["state"] == "succeeded" and hs[i]["revert"] == "", hs[i]
+        steps = steps_of(job, i)
+        assert [st for st, _ in steps if st in UPGRADE_RUN_STEPS] == UPGRADE_RUN_STEPS, (i, steps)
+        skippable = ("snapshot",) if i in HA_NODES else ()
+        assert all(x == "ok" or (x == "skipped" and st in skippable) for st, x in steps), (i, steps)
+        assert not any(st in REVERT_STEPS for st, _ in steps), (i, steps)
+        assert h.info_version() == BUILD_OF[NEW], i
+        cid, running, image = h.container_state()
+        assert running and image.endswith(":" + NEW) and cid != before[i]["container"][0], \
+            (i, cid, image)
+        # the old container kept, stopped, under another name
+        kept = kept_containers(h, "upgraded")
+        assert list(kept.values()) == [(before[i]["container"][0][:12], False)], (i, kept)
+        st = h.metadb_state()
+        assert st["max_version"].startswith(NEW), (i, st["max_version"])
+    who = ha_restored_once(job, step="snapshot")  # one backup of the HA metadb
+    downs = {i: downtime_s(job, i, "stop", "health") for i in ids if i not in HA_NODES}
+    ha_down = downtime_s(job, HA_NODES, "stop", "health")
+    print(f"\n[e2e] fleet upgrade of {len(ids)} hosts to {NEW}: "
+          f"{(job['ended_ms'] - job['submitted_ms']) / 1000:.1f} s; the HA metadb backed up by "
+          f"{who}; downtime (stop -> healthy): single nodes "
+          f"{min(downs.values()):.1f}-{max(downs.values()):.1f} s, the HA deployment {ha_down:.1f} s")
+    tb.wait_reporting(ids, NEW)
+    tb.fleet_upgrade = (jid, before)
+
+
+def test_later_rollback_of_the_upgrade_by_its_job_id(testbed):
+    """`odcctl rollback --of JOB` of that upgrade, no backup path typed: on every host it ran
+    on, the backup the upgrade took is restored and the container it kept is started under
+    its name again. Everything is back on 4.2.0, each host on the very container it ran
+    before the upgrade, each metadb as it was; the HA metadb restored once."""
+    tb = testbed
+    jid, before = getattr(tb, "fleet_upgrade", (None, None))
+    assert jid, "needs the fleet upgrade of the test before"
+    ids = sorted(tb.hosts)
+    r = tb.ctl("rollback", "--of", jid, "--yes", "--reason", "e2e: back from the upgrade",
+               timeout=420)
+    assert r.rc == 0, f"{r!r}\n{tb.log_tail()}"
+    job = tb.job(r.out["job_id"])
+    assert job["state"] == "succeeded" and job["action"] == "undo", job
+    hs = job_hosts(job)
+    assert sorted(hs) == ids, hs
+    for i in ids:
+        h = tb.hosts[i]
+        assert hs[i]["state"] == "succeeded", hs[i]
+        assert h.info_version() == BUILD_OF[OLD], i
+        cid, running, image = h.container_state()
+        assert (cid, running) == (before[i]["container"][0], True), (i, cid, before[i])
+        assert image.endswith(":" + OLD), (i, image)
+        st = h.metadb_state()
+        assert st["tables"] == before[i]["tables"], (i, st["tables"], before[i]["tables"])
+        assert st["history"] == before[i]["history"], (i, st["history"], before[i]["history"])
+        assert st["max_version"] == before[i]["max_version"], (i, st["max_version"])
+        assert running_containers(h) == [h.container], (i, running_containers(h))
+    who = ha_restored_once(job)
+    print(f"\n[e2e] rollback --of {jid}: {(job['ended_ms'] - job['submitted_ms']) / 1000:.1f} s; "
+          f"the HA metadb restored by {who}")
+    tb.wait_reporting(ids, OLD)
 
 
 # ---------------------------------------------------------------- 4. undo on one host
