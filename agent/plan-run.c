@@ -72,7 +72,7 @@ plan_note(struct plan_run *r, const char *step, const char *fmt, ...)
 	vsnprintf(m, sizeof(m), fmt, ap);
 	va_end(ap);
 	if (r->out && r->out->note)
-		r->out->note(r->out->ctx, r->job, step, m);
+		r->out->note(r->out->ctx, r->job, plan_step_name(r, step), m);
 }
 
 const char *
