@@ -61,23 +61,6 @@ plan_actions(const char **out, size_t max)
 	return n;
 }
 
-/* The revert phase's names of the undo steps it runs (PROTOCOL.md 5). */
-static const char *const revert_names[][2] = {
-    {"preflight", "revert_preflight"}, {"stop", "revert_stop"},     {"restore", "revert_restore"},
-    {"start", "revert_start"},         {"health", "revert_health"},
-};
-
-const char *
-plan_step_name(const struct plan_run *r, const char *step)
-{
-	if (r->phase == NULL || strcmp(r->phase, "revert") != 0)
-		return step;
-	for (size_t i = 0; i < sizeof(revert_names) / sizeof(revert_names[0]); i++)
-		if (strcmp(revert_names[i][0], step) == 0)
-			return revert_names[i][1];
-	return step;
-}
-
 /* Results are keyed by (job, host, step): when a job's preflight phase ran
  * first, the run phase's own check is reported as "recheck", not as a second
  * "preflight"; a revert phase's steps (the undo's) are "revert_stop" and so
