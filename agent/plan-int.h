@@ -113,6 +113,9 @@ void plan_put(struct plan_res *s, const char *key, const char *value);
 /* The step's output tail: the newest bytes of text, on a UTF-8 boundary. */
 void plan_tail(struct plan_res *s, const char *text);
 /* A progress note of the step, to plan_out's note. */
+/* A step's name as reported in phase r->phase: the revert phase's undo
+ * steps are "revert_<step>" (plan.c). */
+const char *plan_step_name(const struct plan_run *r, const char *step);
 void plan_note(struct plan_run *r, const char *step, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The request's parameter key, or NULL; whether it is "true". */

@@ -62,6 +62,23 @@ plan_tail(struct plan_res *s, const char *text)
 	snprintf(s->tail, sizeof(s->tail), "%s", p ? p : "");
 }
 
+/* The revert phase's names of the undo steps it runs (PROTOCOL.md 5). */
+static const char *const revert_names[][2] = {
+    {"preflight", "revert_preflight"}, {"stop", "revert_stop"},     {"restore", "revert_restore"},
+    {"start", "revert_start"},         {"health", "revert_health"},
+};
+
+const char *
+plan_step_name(const struct plan_run *r, const char *step)
+{
+	if (r->phase == NULL || strcmp(r->phase, "revert") != 0)
+		return step;
+	for (size_t i = 0; i < sizeof(revert_names) / sizeof(revert_names[0]); i++)
+		if (strcmp(revert_names[i][0], step) == 0)
+			return revert_names[i][1];
+	return step;
+}
+
 void
 plan_note(struct plan_run *r, const char *step, const char *fmt, ...)
 {
@@ -72,7 +89,7 @@ plan_note(struct plan_run *r, const char *step, const char *fmt, ...)
 	vsnprintf(m, sizeof(m), fmt, ap);
 	va_end(ap);
 	if (r->out && r->out->note)
-		r->out->note(r->out->ctx, r->job, step, m);
+		r->out->note(r->out->ctx, r->job, plan_step_name(r, step), m);
 }
 
 const char *

@@ -63,15 +63,18 @@ plan_actions(const char **out, size_t max)
 
 /* Results are keyed by (job, host, step): when a job's preflight phase ran
  * first, the run phase's own check is reported as "recheck", not as a second
- * "preflight". */
+ * "preflight"; a revert phase's steps (the undo's) are "revert_stop" and so
+ * on, not the run phase's "stop" again. */
 static void
-name_steps(struct journal *j, const char *job, const char *phase, struct plan_step *steps, size_t n)
+name_steps(struct plan_run *r, struct plan_step *steps, size_t n)
 {
 	struct journal_plan p = {0};
 	char err[128];
 
-	if (n > 0 && strcmp(phase, "run") == 0 && strcmp(steps[0].name, "preflight") == 0 &&
-	    journal_plan_get(j, job, "preflight", &p, err, sizeof(err)) == 0)
+	for (size_t i = 0; i < n; i++)
+		steps[i].name = plan_step_name(r, steps[i].name);
+	if (n > 0 && strcmp(r->phase, "run") == 0 && strcmp(steps[0].name, "preflight") == 0 &&
+	    journal_plan_get(r->j, r->job, "preflight", &p, err, sizeof(err)) == 0)
 		steps[0].name = "recheck";
 	journal_plan_clear(&p);
 }
@@ -318,7 +321,7 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 	         strcmp(rq->phase, "revert") == 0 ? ".revert" : "");
 	uint64_t t_start = clock_mono_ms();
 	n = steps_of(rq->action, rq->phase, dry_run, steps);
-	name_steps(j, rq->job_id, rq->phase, steps, n);
+	name_steps(&r, steps, n);
 	lockfd = lock_state(c, err, errlen);
 	if (lockfd == -2) {
 		char why[512];
@@ -401,7 +404,6 @@ plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out
 		/* Too late to go on: say exactly where it stopped. */
 		struct plan_step steps[8];
 		size_t ns = steps_of(p.action, p.phase, false, steps);
-		name_steps(j, p.job_id, p.phase, steps, ns);
 		const char *where = "before its first step";
 		struct plan_run r = {.c = c,
 		                     .j = j,
@@ -409,6 +411,7 @@ plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out
 		                     .job = p.job_id,
 		                     .facts = p.job_id,
 		                     .phase = p.phase};
+		name_steps(&r, steps, ns);
 		for (size_t i = 0; i < ns; i++) {
 			struct journal_step s = {0};
 			if (journal_step_get(j, p.job_id, p.phase, steps[i].name, &s, err,

@@ -15,7 +15,7 @@
  *   4. registry; metrics-text (reads hosts and deployments)
  *   5. jobs-view (a job's JSON, the releases it started from); metrics (the
  *      HTTP server)
- *   6. jobs: admission, dispatch, agent intake
+ *   6. jobs: admission, dispatch; jobs-intake (what agents answer), above it
  *   7. rollout, transport (the agents' ROUTER)
  *   8. control (the control requests)
  *   9. main: start-up, the loop, shut-down
@@ -139,7 +139,7 @@ struct job_host {
 	char role[8]; /* "", canary, batch */
 	uint64_t batch;
 	enum jh_state state;
-	char phase[10]; /* "", preflight, run */
+	char phase[10]; /* "", preflight, run, revert */
 	char step[33];
 	char failed_step[33];
 	char message[1025];
@@ -150,6 +150,11 @@ struct job_host {
 	 * waits until that dispatch is dead (jobs_dispatch_dead) to call the host
 	 * unreachable, across coordinator restarts too. */
 	uint64_t dispatch_expires_ms;
+	/* Its automatic revert (an action with a revert phase, rollout.c): sent
+	 * to every node of a unit that failed once the unit's run phase is over,
+	 * whatever the job's state; what it did, or why it was not done. */
+	enum proto_revert revert;
+	char revert_message[1025];
 
 	/* Not stored: the dispatch in flight and the step deadline. */
 	bool awaiting_ack;
@@ -157,9 +162,10 @@ struct job_host {
 	int tries;
 	uint64_t sent_mono;
 	uint64_t activity_mono;
-	bool dirty;       /* changed since last written to the store */
-	bool shown;       /* changed only in what is shown (PROGRESS), not stored */
-	uint64_t version; /* the job's version when this host last changed */
+	uint64_t revert_due_mono; /* when its revert fell due while it was offline */
+	bool dirty;               /* changed since last written to the store */
+	bool shown;               /* changed only in what is shown (PROGRESS), not stored */
+	uint64_t version;         /* the job's version when this host last changed */
 };
 
 /* A release the targets' containers were on when a job was admitted. */
@@ -391,7 +397,7 @@ json_t *deploy_json(const struct deployment *d);
  * caller frees (NULL out of memory), *n set. */
 struct deployment **deploy_all(const struct coord *co, size_t *n);
 
-/* jobs.c: admission, dispatch and agent intake. */
+/* jobs.c: admission, loading, target states, dispatch. */
 /* Admits a JOB already through the control receive procedure (m), whose
  * body and signature frame are fr[1] and fr[2]. Returns 0 with the job
  * summary in *body, or a PROTO_E_* code with a message in err. */
@@ -404,6 +410,7 @@ struct job *jobs_find(struct coord *co, const char *id);
 struct job *jobs_load_one(struct coord *co, const char *id, char *err, size_t errlen);
 void job_free(struct job *j);
 
+/* jobs-intake.c: what agents answer. */
 void jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m,
                     const struct proto_frame *fr, const uint8_t *rid, size_t rid_len);
 void jobs_on_progress(struct coord *co, struct host *h, const struct proto_msg *m);
@@ -412,7 +419,7 @@ void jobs_on_ack(struct coord *co, struct host *h, const struct proto_msg *m);
 void jobs_on_hello(struct coord *co, struct host *h);
 /* Sends phase of j to target i; false when it could not be sent. Nothing is
  * ever sent for a job that is not running (paused, or ended: PROTOCOL.md
- * 9.2, "What a job sends"). */
+ * 9.2, "What a job sends"), except a revert, which ends a failed unit. */
 bool jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase);
 /* Whether the unacknowledged dispatch of target jh can no longer be accepted
  * by any agent whose clock is within the protocol's skew of ours. */
@@ -420,6 +427,10 @@ bool jobs_dispatch_dead(const struct job_host *jh, uint64_t now_ms);
 void jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st,
                    const char *failed_step, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+/* Sets target i's revert to r with its message (NULL: unchanged); a final
+ * one (ok, failed) ends what the host was doing for j. */
+void jobs_host_revert(struct coord *co, struct job *j, size_t i, enum proto_revert r,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void jobs_persist(struct coord *co, struct job *j);
 json_t *jobs_summary_json(const struct job *j);
 /* Sets j's from[] (the releases its targets are on now, most hosts first, as
@@ -441,6 +452,11 @@ int jobstate_stage_from_name(const char *s);
 int jobstate_host_from_name(const char *s);
 bool jobstate_final(enum job_state s);
 bool jobstate_host_final(enum jh_state s);
+/* Whether target jh still has work of its job: a phase in flight (not
+ * final), or a revert due or running. */
+bool jobstate_host_busy(const struct job_host *jh);
+/* Its revert's word ("" for none; "?" out of range). */
+const char *jobstate_revert_name(enum proto_revert r);
 /* Links the targets of each rollout unit (job_host.unit, unit_next) and
  * counts the units (n_units); a unit that does not name a first target of
  * its own stands alone. */

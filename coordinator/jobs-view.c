@@ -65,11 +65,13 @@ jobs_detail_json(const struct job *j, uint64_t since)
 		if (changes && jh->version <= since)
 			continue;
 		json_t *h = json_pack(
-		    "{s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "host", jh->host,
-		    "order", (json_int_t)jh->order, "unit", (json_int_t)jh->unit, "role", jh->role,
-		    "batch", (json_int_t)jh->batch, "state", jobstate_host_name(jh->state), "phase",
-		    jh->phase, "step", jh->step, "failed_step", jh->failed_step, "message",
-		    jh->message, "updated_ms", (json_int_t)jh->updated_ms);
+		    "{s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "host",
+		    jh->host, "order", (json_int_t)jh->order, "unit", (json_int_t)jh->unit, "role",
+		    jh->role, "batch", (json_int_t)jh->batch, "state",
+		    jobstate_host_name(jh->state), "phase", jh->phase, "step", jh->step,
+		    "failed_step", jh->failed_step, "message", jh->message, "revert",
+		    jobstate_revert_name(jh->revert), "revert_message", jh->revert_message,
+		    "updated_ms", (json_int_t)jh->updated_ms);
 		if (h == NULL || json_array_append_new(hosts, h) != 0) {
 			json_decref(o);
 			json_decref(hosts);

@@ -1,8 +1,7 @@
-/* Jobs: admission of operator-signed JOBs, the coordinator-signed DISPATCH
- * of each phase to each target, and the intake of what agents answer (ACK,
- * NACK, PROGRESS, RESULT). Each RESULT is stored once per (job, host, step)
- * with its exact bytes and signature, and acknowledged only after the loop
- * turn's commit. The rollout decisions are rollout.c's. */
+/* Jobs: admission of operator-signed JOBs, loading them from the store, the
+ * changes of their targets' states, and the coordinator-signed DISPATCH of
+ * each phase to each target. What agents answer is jobs-intake.c's; the
+ * rollout decisions are rollout.c's. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,7 +163,7 @@ job_activate(struct coord *co, struct job *j)
 	map_put_str(co->job_map, j->id, j);
 	for (size_t i = 0; i < j->n; i++) {
 		struct host *h = registry_host(co, j->hosts[i].host);
-		if (h != NULL && !jobstate_host_final(j->hosts[i].state)) {
+		if (h != NULL && jobstate_host_busy(&j->hosts[i])) {
 			h->active = j;
 			h->active_idx = i;
 		}
@@ -186,7 +185,7 @@ submit_host_busy(const struct host *h, char *err, size_t errlen)
 {
 	const struct job_host *ah;
 
-	if (h->active == NULL || jobstate_host_final(h->active->hosts[h->active_idx].state))
+	if (h->active == NULL || !jobstate_host_busy(&h->active->hosts[h->active_idx]))
 		return 0;
 	ah = &h->active->hosts[h->active_idx];
 	/* An ended job whose dispatch is unanswered holds its host until that
@@ -221,16 +220,6 @@ submit_admit(struct coord *co, const struct proto_msg *m, char *err, size_t errl
 		snprintf(err, errlen, "the job says operator '%s' but is signed by %s",
 		         jb->operator_name, op ? op->name : "an unknown key");
 		return PROTO_E_DENIED;
-	}
-	/* An action with a revert phase is safe only with the rollout that
-	 * dispatches that phase when a unit fails; this coordinator has none. */
-	if (proto_action_has_revert(jb->action)) {
-		snprintf(
-		    err, errlen,
-		    "this coordinator does not roll out %s yet (its automatic revert is not in "
-		    "place); %s one host with `odc-agent run %s --to TAG` on it",
-		    jb->action, jb->action, jb->action);
-		return PROTO_E_UNKNOWN_ACTION;
 	}
 	if (jobs_find(co, jb->job_id) != NULL) {
 		snprintf(err, errlen, "job %s exists", jb->job_id);
@@ -369,12 +358,16 @@ load_host_row(void *ctx, const struct store_job_host *sh)
 	jh->updated_ms = sh->updated_ms;
 	jh->dispatch_expires_ms = sh->dispatch_expires_ms;
 	jh->unit = sh->unit >= 0 && (uint64_t)sh->unit <= sh->order ? (size_t)sh->unit : sh->order;
+	int rv = proto_revert_from_name(sh->revert);
+	jh->revert = rv < 0 ? PROTO_REVERT_NONE : (enum proto_revert)rv;
+	snprintf(jh->revert_message, sizeof(jh->revert_message), "%s", sh->revert_message);
 	/* An unanswered dispatch of an earlier life. An ended job waits until
 	 * it is dead. A running or paused one asks again when the host says
 	 * HELLO (agents reconnect to a restarted coordinator), and not before:
 	 * an ack timeout from now would call a host that is still reconnecting
 	 * unreachable. */
-	jh->awaiting_ack = sh->dispatch_expires_ms != 0 && jobstate_final(j->state);
+	jh->awaiting_ack = sh->dispatch_expires_ms != 0 &&
+	                   (jobstate_final(j->state) || jh->revert == PROTO_REVERT_RUNNING);
 	jh->activity_mono = clock_mono_ms();
 	jh->sent_mono = jh->activity_mono;
 	return 0;
@@ -438,7 +431,11 @@ jobs_load(struct coord *co, char *err, size_t errlen)
 		return -1;
 	}
 	for (; list != NULL; list = next) {
-		bool in_flight = list->counts[JH_PREFLIGHT] + list->counts[JH_RUNNING] > 0;
+		bool in_flight = false;
+		for (size_t i = 0; i < list->n && !in_flight; i++)
+			in_flight = jobstate_host_busy(&list->hosts[i]) &&
+			            list->hosts[i].state != JH_PENDING &&
+			            list->hosts[i].state != JH_READY;
 		next = list->next;
 		if (jobstate_final(list->state) && !in_flight) {
 			job_free(list);
@@ -484,6 +481,18 @@ jobs_free(struct coord *co)
 
 /* ---- state changes ---- */
 
+/* Target jh has nothing more in flight for j: its host is free of j. */
+static void
+host_released(struct coord *co, struct job *j, struct job_host *jh)
+{
+	struct host *h = registry_host(co, jh->host);
+
+	jh->awaiting_ack = false;
+	jh->dispatch_expires_ms = 0;
+	if (h != NULL && h->active == j)
+		h->active = NULL;
+}
+
 void
 jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const char *failed_step,
               const char *fmt, ...)
@@ -514,13 +523,31 @@ jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const
 			          *jh->message ? ": " : "", jh->message);
 		jh->state = st;
 	}
-	if (jobstate_host_final(st)) {
-		struct host *h = registry_host(co, jh->host);
-		jh->awaiting_ack = false;
-		jh->dispatch_expires_ms = 0;
-		if (h != NULL && h->active == j)
-			h->active = NULL;
+	if (jobstate_host_final(st))
+		host_released(co, j, jh);
+	jh->updated_ms = proto_now_ms();
+	jh->dirty = true;
+}
+
+void
+jobs_host_revert(struct coord *co, struct job *j, size_t i, enum proto_revert r, const char *fmt,
+                 ...)
+{
+	struct job_host *jh = &j->hosts[i];
+	va_list ap;
+
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(jh->revert_message, sizeof(jh->revert_message), fmt, ap);
+		va_end(ap);
 	}
+	if (jh->revert != r)
+		log_info("job %s: host %s revert %s%s%s", j->id, jh->host,
+		         *proto_revert_name((int)r) ? proto_revert_name((int)r) : "none",
+		         *jh->revert_message ? ": " : "", jh->revert_message);
+	jh->revert = r;
+	if (r == PROTO_REVERT_OK || r == PROTO_REVERT_FAILED)
+		host_released(co, j, jh);
 	jh->updated_ms = proto_now_ms();
 	jh->dirty = true;
 }
@@ -555,7 +582,9 @@ jobs_persist(struct coord *co, struct job *j)
 		                            jh->message,
 		                            jh->updated_ms,
 		                            jh->dispatch_expires_ms,
-		                            (int64_t)jh->unit};
+		                            (int64_t)jh->unit,
+		                            jobstate_revert_name(jh->revert),
+		                            jh->revert_message};
 		coord_tx(co);
 		if (store_job_host_update(co->store, &sh, err, sizeof(err)) != 0)
 			log_err("%s", err);
@@ -592,7 +621,7 @@ jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase_arg)
 
 	/* A copy: callers that send the same phase again pass jh->phase itself. */
 	snprintf(phase, sizeof(phase), "%s", phase_arg);
-	if (j->state != JOB_RUNNING) {
+	if (j->state != JOB_RUNNING && strcmp(phase, "revert") != 0) {
 		log_warn("job %s is %s: nothing more is sent to %s", j->id, jobstate_name(j->state),
 		         jh->host);
 		return false;
@@ -652,319 +681,4 @@ jobs_dispatch_dead(const struct job_host *jh, uint64_t now_ms)
 	 * skew; its clock may lag ours by up to skew as well. */
 	return jh->dispatch_expires_ms == 0 ||
 	       now_ms > jh->dispatch_expires_ms + 2 * (uint64_t)PROTO_SKEW_MS;
-}
-
-/* The agent answered the phase in flight (ACK, PROGRESS or RESULT). */
-static void
-acknowledged(struct job_host *jh)
-{
-	jh->awaiting_ack = false;
-	if (jh->dispatch_expires_ms != 0) {
-		jh->dispatch_expires_ms = 0;
-		jh->dirty = true;
-	}
-}
-
-/* The target row of host_id in j, or -1. */
-static long
-target_index(const struct job *j, const char *host_id)
-{
-	for (size_t i = 0; i < j->n; i++)
-		if (strcmp(j->hosts[i].host, host_id) == 0)
-			return (long)i;
-	return -1;
-}
-
-/* The target row of job_id for host h in an active job, or -1. */
-static long
-target_of(struct coord *co, struct host *h, const char *job_id, struct job **jp)
-{
-	struct job *j = h->active != NULL && strcmp(h->active->id, job_id) == 0
-	                    ? h->active
-	                    : jobs_find(co, job_id);
-
-	*jp = j;
-	if (j == NULL)
-		return -1;
-	if (h->active == j)
-		return (long)h->active_idx;
-	return target_index(j, h->id);
-}
-
-void
-jobs_on_hello(struct coord *co, struct host *h)
-{
-	struct job *j = h->active;
-	struct job_host *jh;
-
-	if (j == NULL)
-		return;
-	jh = &j->hosts[h->active_idx];
-	if (jh->state != JH_PREFLIGHT && jh->state != JH_RUNNING)
-		return;
-	jh->tries = 0;
-	if (j->state == JOB_PAUSED && jh->dispatch_expires_ms != 0 && !jh->awaiting_ack) {
-		/* Unanswered when the coordinator restarted: sent again at resume. */
-		jh->awaiting_ack = true;
-		jh->sent_mono = 0;
-	}
-	if (j->state != JOB_RUNNING) {
-		/* Paused: the phase goes again at resume if still unanswered.
-		 * Ended: never again; a step the agent had started goes on from
-		 * its journal and its results are recorded. */
-		log_info("job %s: %s is back; the job is %s, so nothing is sent%s", j->id, h->id,
-		         jobstate_name(j->state),
-		         jh->awaiting_ack ? " (its dispatch was never acknowledged)" : "");
-		return;
-	}
-	/* The agent resumes what its journal holds, or reports it again. */
-	log_info("job %s: %s is back; asking again for its %s phase", j->id, h->id, jh->phase);
-	if (!jobs_dispatch(co, j, h->active_idx, jh->phase))
-		log_warn("job %s: could not dispatch again to %s", j->id, h->id);
-}
-
-void
-jobs_on_ack(struct coord *co, struct host *h, const struct proto_msg *m)
-{
-	const struct proto_ack *a = &m->u.ack;
-	struct job *j;
-	long i;
-
-	if (a->ref_type != PROTO_DISPATCH)
-		return; /* agents answer nothing else of ours */
-	/* An agent names only what it verified (PROTOCOL.md 7): refusing a
-	 * DISPATCH whose signature failed, it names no job and no nonce; one
-	 * whose JOB signature failed, the nonce only. Such a NACK answers the one
-	 * dispatch in flight to that host (a host has one active job). */
-	bool anonymous = m->type == PROTO_NACK && *a->job_id == '\0';
-	if (anonymous && h->active != NULL) {
-		j = h->active;
-		i = (long)h->active_idx;
-	} else {
-		i = target_of(co, h, a->job_id, &j);
-	}
-	if (i < 0 || j->loaded) {
-		log_debug("host %s answered a dispatch of unknown job '%s'", h->id, a->job_id);
-		return;
-	}
-	struct job_host *jh = &j->hosts[i];
-	bool nonce_ok = a->nonce_len == PROTO_NONCE_LEN
-	                    ? sodium_memcmp(a->nonce, jh->nonce, PROTO_NONCE_LEN) == 0
-	                    : anonymous && a->nonce_len == 0;
-	if (!nonce_ok || !jh->awaiting_ack) {
-		log_debug("job %s: %s answered an earlier dispatch", j->id, h->id);
-		return;
-	}
-	acknowledged(jh);
-	jh->activity_mono = clock_mono_ms();
-	if (m->type == PROTO_NACK) {
-		const char *code = proto_err_name((int)a->code);
-		jobs_host_set(co, j, (size_t)i, JH_FAILED, "dispatch",
-		              "the agent refused the %s dispatch: %s: %s", jh->phase,
-		              code ? code : "?", a->message);
-		j->poked = true;
-	}
-}
-
-void
-jobs_on_progress(struct coord *co, struct host *h, const struct proto_msg *m)
-{
-	const struct proto_progress *p = &m->u.progress;
-	struct job *j;
-	long i = target_of(co, h, p->job_id, &j);
-
-	if (i < 0)
-		return;
-	struct job_host *jh = &j->hosts[i];
-	if (jobstate_host_final(jh->state))
-		return;
-	/* The step deadline runs from the start of each step; notes within a
-	 * step do not reset it. */
-	if (strcmp(jh->step, p->step) != 0 || strcmp(p->status, "running") != 0)
-		jh->activity_mono = clock_mono_ms();
-	snprintf(jh->step, sizeof(jh->step), "%s", p->step);
-	if (*p->message != '\0')
-		snprintf(jh->message, sizeof(jh->message), "%s", p->message);
-	else
-		snprintf(jh->message, sizeof(jh->message), "%s %s", p->step, p->status);
-	jh->updated_ms = proto_now_ms();
-	acknowledged(jh); /* it is working on it: the ACK may have been lost */
-	jh->shown = true;
-	j->poked = true;
-}
-
-static char *
-data_json(const struct proto_result *r)
-{
-	json_t *o = json_object();
-	char *s;
-
-	for (size_t i = 0; i < r->n_data; i++)
-		json_object_set_new(o, r->data[i].key, json_string(r->data[i].value));
-	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(o);
-	return s;
-}
-
-/* Whether the coordinator takes a RESULT for step from a target of job_id
- * whose action is action (PROTOCOL.md 4, RESULT): a phase of the job was
- * dispatched to it (phase, NULL when host is not a target), and the step is
- * one the action reports in a phase it was sent. This bounds what one host,
- * even a compromised one, can store per job to the action's steps. Returns
- * 0, or the code of the NACK with a message in err. */
-static int
-result_admissible(const char *job_id, const char *action, const char *phase, const char *host,
-                  const char *step, char *err, size_t errlen)
-{
-	if (phase == NULL) {
-		snprintf(err, errlen, "job %s does not target %s", job_id, host);
-		return PROTO_E_NOT_TARGET;
-	}
-	if (*phase == '\0') {
-		snprintf(err, errlen, "nothing of job %s was dispatched to %s", job_id, host);
-		return PROTO_E_DENIED;
-	}
-	/* The run phase may follow a preflight phase: both phases' steps. */
-	if (proto_action_step(action, "preflight", step) ||
-	    (strcmp(phase, "run") == 0 && proto_action_step(action, "run", step)))
-		return 0;
-	snprintf(err, errlen, "'%s' is not a step of %s in the phase%s dispatched to %s", step,
-	         action, strcmp(phase, "run") == 0 ? "s" : "", host);
-	return PROTO_E_VALUE;
-}
-
-static void
-nack_result(struct coord *co, const uint8_t *rid, size_t rid_len, const struct proto_result *r,
-            int code, const char *why)
-{
-	struct proto_msg nack = {.type = PROTO_NACK};
-
-	nack.u.ack = (struct proto_ack){PROTO_RESULT, r->job_id, r->host_id,     r->step,
-	                                {0},          0,         (uint64_t)code, why};
-	log_warn("refused the %s result of job %s from %s: %s: %s", r->step, r->job_id, r->host_id,
-	         proto_err_name(code), why);
-	coord_send_msg(co, co->router, rid, rid_len, &nack);
-}
-
-/* A rollback's check says whether the backup is on its host (data
- * backup_here): which node of a deployment holds it (deploy.c). */
-static void
-note_backup(struct coord *co, struct host *h, const struct job *j, const struct proto_result *r)
-{
-	const struct proto_job *jb = &j->jm->u.job;
-	const char *here = NULL, *version = "";
-
-	if (strcmp(jb->action, "rollback") != 0 ||
-	    (strcmp(r->step, "preflight") != 0 && strcmp(r->step, "recheck") != 0))
-		return;
-	for (size_t i = 0; i < r->n_data; i++) {
-		if (strcmp(r->data[i].key, "backup_here") == 0)
-			here = r->data[i].value;
-		else if (strcmp(r->data[i].key, "backup_version") == 0)
-			version = r->data[i].value;
-	}
-	if (here != NULL)
-		deploy_note_backup(co, h, j->id, proto_param(jb->params, jb->n_params, "backup"),
-		                   strcmp(here, "true") == 0, version);
-}
-
-void
-jobs_on_result(struct coord *co, struct host *h, const struct proto_msg *m,
-               const struct proto_frame *fr, const uint8_t *rid, size_t rid_len)
-{
-	const struct proto_result *r = &m->u.result;
-	struct proto_msg ack = {.type = PROTO_ACK};
-	char err[512], *dj = NULL, action[33], phase[10];
-	struct job *j;
-	bool is_target;
-	int rc;
-	long i = target_of(co, h, r->job_id, &j);
-
-	if (j != NULL) {
-		rc = result_admissible(j->id, j->jm->u.job.action, i < 0 ? NULL : j->hosts[i].phase,
-		                       h->id, r->step, err, sizeof(err));
-	} else {
-		/* A job that has left memory is judged from the store. */
-		rc = store_job_target(co->store, r->job_id, h->id, action, phase, &is_target, err,
-		                      sizeof(err));
-		if (rc < 0) {
-			log_err("%s", err);
-			return; /* not acknowledged: the agent sends it again */
-		}
-		if (rc == STORE_NOT_FOUND) {
-			snprintf(err, sizeof(err), "no job %s", r->job_id);
-			rc = PROTO_E_NOT_FOUND;
-		} else {
-			rc = result_admissible(r->job_id, action, is_target ? phase : NULL, h->id,
-			                       r->step, err, sizeof(err));
-		}
-	}
-	if (rc != 0) {
-		nack_result(co, rid, rid_len, r, rc, err);
-		return;
-	}
-	if ((dj = data_json(r)) == NULL)
-		goto out; /* not acknowledged: the agent sends it again */
-	struct store_result sr = {r->job_id,
-	                          r->host_id,
-	                          r->step,
-	                          r->status,
-	                          r->exit_code,
-	                          r->started_ms,
-	                          r->duration_ms,
-	                          r->message,
-	                          r->output_tail,
-	                          dj,
-	                          r->final,
-	                          {0},
-	                          fr[1].data,
-	                          fr[1].len,
-	                          {0},
-	                          proto_now_ms()};
-	memcpy(sr.incarnation, r->incarnation, PROTO_INCARN_LEN);
-	memcpy(sr.sig, fr[2].data, PROTO_SIGFRAME_LEN);
-	coord_tx(co);
-	rc = store_result_insert(co->store, &sr, err, sizeof(err));
-	if (rc < 0 || rc == STORE_NOT_FOUND) {
-		log_err("job %s: cannot store the %s result of %s: %s", r->job_id, r->step, h->id,
-		        err);
-		goto out;
-	}
-	ack.u.ack = (struct proto_ack){PROTO_RESULT, r->job_id, r->host_id, r->step, {0}, 0, 0, ""};
-	coord_queue_ack(co, rid, rid_len, &ack);
-	if (rc == STORE_DUPLICATE) {
-		log_debug("job %s: %s %s result again; acknowledged again", r->job_id, h->id,
-		          r->step);
-		goto out;
-	}
-	metrics_step_result(co, j != NULL ? j->jm->u.job.action : action, r->step, r->duration_ms);
-	if (j == NULL || i < 0) {
-		log_info("job %s: late %s result from %s (%s) after the job ended", r->job_id,
-		         r->step, h->id, r->status);
-		goto out;
-	}
-	struct job_host *jh = &j->hosts[i];
-	acknowledged(jh);
-	jh->activity_mono = clock_mono_ms();
-	if (jobstate_host_final(jh->state)) {
-		log_info("job %s: late %s result from %s (%s) after it was %s", j->id, r->step,
-		         h->id, r->status, jobstate_host_name(jh->state));
-		goto out;
-	}
-	snprintf(jh->step, sizeof(jh->step), "%s", r->step);
-	snprintf(jh->message, sizeof(jh->message), "%s", r->message);
-	jh->updated_ms = proto_now_ms();
-	jh->dirty = true;
-	note_backup(co, h, j, r);
-	if (strcmp(r->status, "failed") == 0 || strcmp(r->status, "interrupted") == 0) {
-		jobs_host_set(co, j, (size_t)i, JH_FAILED, r->step, "%s", r->message);
-	} else if (r->final) {
-		if (jh->state == JH_PREFLIGHT)
-			jobs_host_set(co, j, (size_t)i, JH_READY, NULL, "%s", r->message);
-		else if (jh->state == JH_RUNNING)
-			jobs_host_set(co, j, (size_t)i, JH_SUCCEEDED, NULL, "%s", r->message);
-	}
-	j->poked = true;
-out:
-	free(dj);
 }

@@ -65,6 +65,19 @@ jobstate_host_final(enum jh_state s)
 	return proto_host_state_final((int)s);
 }
 
+bool
+jobstate_host_busy(const struct job_host *jh)
+{
+	return !jobstate_host_final(jh->state) || jh->revert == PROTO_REVERT_DUE ||
+	       jh->revert == PROTO_REVERT_RUNNING;
+}
+
+const char *
+jobstate_revert_name(enum proto_revert r)
+{
+	return or_unknown(proto_revert_name((int)r));
+}
+
 void
 jobstate_link_units(struct job *j)
 {

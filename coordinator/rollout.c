@@ -78,6 +78,194 @@ target_list(const struct job *j)
 	return a;
 }
 
+/* ---- the automatic revert (actions with a revert phase: upgrade) ---- */
+
+/* Whether a failed unit of j is reverted: an action with a revert phase
+ * that changes its hosts (not a dry run). */
+static bool
+reverting(const struct job *j)
+{
+	return j->changes && proto_action_has_revert(j->jm->u.job.action);
+}
+
+static bool
+revert_open(const struct job_host *jh)
+{
+	return jh->revert == PROTO_REVERT_DUE || jh->revert == PROTO_REVERT_RUNNING;
+}
+
+static size_t
+reverts_open(const struct job *j)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < j->n; i++)
+		n += revert_open(&j->hosts[i]);
+	return n;
+}
+
+/* Whether the unit of first target i still has work: a phase in flight, or
+ * a revert due or running. */
+static bool
+unit_busy(const struct job *j, size_t i)
+{
+	for (size_t k = i; k != SIZE_MAX; k = j->hosts[k].unit_next) {
+		const struct job_host *jh = &j->hosts[k];
+		if (jh->state == JH_PREFLIGHT || jh->state == JH_RUNNING || revert_open(jh))
+			return true;
+	}
+	return false;
+}
+
+/* The unit of first target i failed after its run phase was sent, and
+ * every node's run phase is over: each node that was sent its run phase
+ * is sent the revert phase (the nodes of a deployment go back together:
+ * one restores the metadb, the others wait for it, PROTOCOL.md 5). A node
+ * that never answered its run dispatch is not sent one: it may have run
+ * nothing, and an agent refuses the revert of a job it did not run. */
+static void
+revert_unit(struct coord *co, struct job *j, size_t i)
+{
+	bool ran = false, failed = false;
+
+	for (size_t k = i; k != SIZE_MAX; k = j->hosts[k].unit_next) {
+		const struct job_host *jh = &j->hosts[k];
+		if (jh->state == JH_PREFLIGHT || jh->state == JH_RUNNING)
+			return;
+		ran |= strcmp(jh->phase, "run") == 0 || strcmp(jh->phase, "revert") == 0;
+		failed |= host_failed(jh);
+	}
+	if (!ran || !failed)
+		return;
+	for (size_t k = i; k != SIZE_MAX; k = j->hosts[k].unit_next) {
+		struct job_host *jh = &j->hosts[k];
+		if (jh->revert != PROTO_REVERT_NONE || strcmp(jh->phase, "run") != 0)
+			continue;
+		if (jh->state == JH_UNREACHABLE && strcmp(jh->failed_step, "dispatch") == 0) {
+			jobs_host_revert(
+			    co, j, k, PROTO_REVERT_FAILED,
+			    "not sent: it never answered its run dispatch; if it ran it "
+			    "after all, `odc-agent run undo --of %s` on it puts it back",
+			    j->id);
+			continue;
+		}
+		jh->revert_due_mono = 0;
+		jobs_host_revert(co, j, k, PROTO_REVERT_DUE, "its deployment failed; revert due");
+	}
+}
+
+/* Sends target k its revert, or, while it is offline, waits for it one
+ * lost window (an agent restarting reconnects within it). */
+static void
+revert_send(struct coord *co, struct job *j, size_t k)
+{
+	struct job_host *jh = &j->hosts[k];
+	struct host *h = registry_host(co, jh->host);
+	uint64_t mono = clock_mono_ms();
+
+	if (h != NULL && registry_online(h)) {
+		if (jobs_dispatch(co, j, k, "revert"))
+			jobs_host_revert(co, j, k, PROTO_REVERT_RUNNING, "revert dispatched");
+		else
+			jobs_host_revert(
+			    co, j, k, PROTO_REVERT_FAILED,
+			    "the revert could not be sent (the job's signed lifetime "
+			    "is over, or the link failed); `odc-agent run undo --of %s` "
+			    "on it puts it back",
+			    j->id);
+		return;
+	}
+	if (jh->revert_due_mono == 0)
+		jh->revert_due_mono = mono;
+	if (mono - jh->revert_due_mono < registry_lost_window_ms(co))
+		return;
+	jobs_host_revert(co, j, k, PROTO_REVERT_FAILED,
+	                 "not reverted: not online when its revert was due (it may run the new "
+	                 "release or be stopped); when it is back, `odc-agent run undo --of %s` "
+	                 "on it puts it back",
+	                 j->id);
+}
+
+/* A revert in flight: sent again when unanswered (up to the tries), failed
+ * after the step deadline without news. */
+static void
+revert_watch(struct coord *co, struct job *j, size_t k)
+{
+	struct job_host *jh = &j->hosts[k];
+	uint64_t mono = clock_mono_ms(), step_ms = j->jm->u.job.policy.step_deadline_s * 1000;
+
+	if (jh->awaiting_ack) {
+		if (mono - jh->sent_mono <= co->conf->ack_timeout_ms)
+			return;
+		if (jh->tries < COORD_DISPATCH_TRIES) {
+			revert_send(co, j, k);
+			return;
+		}
+		jobs_host_revert(co, j, k, PROTO_REVERT_FAILED,
+		                 "no answer to the revert dispatch after %d tries; `odc-agent run "
+		                 "undo --of %s` on it puts it back",
+		                 jh->tries, j->id);
+	} else if (mono - jh->activity_mono > step_ms) {
+		jobs_host_revert(
+		    co, j, k, PROTO_REVERT_FAILED,
+		    "no news from the agent for %llu s%s%s during the revert (step "
+		    "deadline %llu s); `odc-agent journal` on it says where it stopped",
+		    (unsigned long long)((mono - jh->activity_mono) / 1000),
+		    *jh->step ? " in step " : "", jh->step,
+		    (unsigned long long)j->jm->u.job.policy.step_deadline_s);
+	}
+}
+
+/* Every turn, whatever the job's state (a paused, halted or aborted job
+ * still puts a failed deployment back). */
+static void
+check_reverts(struct coord *co, struct job *j)
+{
+	if (!reverting(j))
+		return;
+	for (size_t i = 0; i < j->n; i++)
+		if (j->hosts[i].unit == i)
+			revert_unit(co, j, i);
+	for (size_t k = 0; k < j->n; k++) {
+		if (j->hosts[k].revert == PROTO_REVERT_DUE)
+			revert_send(co, j, k);
+		else if (j->hosts[k].revert == PROTO_REVERT_RUNNING)
+			revert_watch(co, j, k);
+	}
+}
+
+/* What the revert of the unit of target i did, for the job's message ("" for
+ * none): back on its earlier release, or where it is not and what puts it
+ * back. */
+static void
+revert_summary(const struct job *j, size_t i, char *out, size_t outlen)
+{
+	const struct job_host *bad = NULL, *one = NULL;
+	size_t n = 0;
+
+	*out = '\0';
+	for (size_t k = j->hosts[i].unit; k != SIZE_MAX; k = j->hosts[k].unit_next) {
+		const struct job_host *jh = &j->hosts[k];
+		if (jh->revert == PROTO_REVERT_NONE)
+			continue;
+		n++;
+		one = jh;
+		if (jh->revert != PROTO_REVERT_OK && bad == NULL)
+			bad = jh;
+	}
+	if (bad != NULL)
+		snprintf(out, outlen,
+		         "; its revert FAILED on %s: %s (that deployment is not back on its "
+		         "earlier release)",
+		         bad->host, bad->revert_message);
+	else if (n == 1)
+		snprintf(out, outlen, "; reverted by itself: %s", one->revert_message);
+	else if (n > 1)
+		snprintf(out, outlen,
+		         "; reverted by itself: its %zu nodes are back on their earlier release",
+		         n);
+}
+
 /* Ends the job: the state is final; hosts never touched are skipped. */
 static void finish(struct coord *co, struct job *j, enum job_state st, const char *who,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -223,18 +411,33 @@ over_budget(struct coord *co, struct job *j, const char *where)
 
 	if (f <= b)
 		return false;
+	/* The job ends once its failed deployments are back (or known not to be). */
+	for (size_t i = 0; reverting(j) && i < j->n; i++)
+		if (host_failed(&j->hosts[i]) && unit_busy(j, j->hosts[i].unit))
+			return true;
+	/* Named: the first failure, or the first whose deployment is not back. */
+	const struct job_host *first = NULL;
+	char rv[1200] = "";
 	for (size_t i = 0; i < j->n; i++) {
 		const struct job_host *jh = &j->hosts[i];
-		if (host_failed(jh)) {
-			finish(co, j, JOB_HALTED, "coordinator",
-			       "failure budget exceeded %s: %zu failed, budget %zu; first: %s "
-			       "%s%s%s: %s",
-			       where, f, b, jh->host, jobstate_host_name(jh->state),
-			       *jh->failed_step ? " at " : "", jh->failed_step, jh->message);
-			return true;
+		char s[sizeof(rv)];
+		if (!host_failed(jh))
+			continue;
+		revert_summary(j, i, s, sizeof(s));
+		if (first == NULL ||
+		    (strstr(rv, "FAILED") == NULL && strstr(s, "FAILED") != NULL)) {
+			first = jh;
+			memcpy(rv, s, sizeof(rv));
 		}
 	}
-	return false;
+	if (first == NULL)
+		return false;
+	finish(co, j, JOB_HALTED, "coordinator",
+	       "failure budget exceeded %s: %zu failed, budget %zu; %s: %s %s%s%s: %s%s", where, f,
+	       b, strstr(rv, "FAILED") != NULL ? "not back" : "first", first->host,
+	       jobstate_host_name(first->state), *first->failed_step ? " at " : "",
+	       first->failed_step, first->message, rv);
+	return true;
 }
 
 /* Right after a (re)start, agents that were connected to the previous life
@@ -393,9 +596,14 @@ stage_canary(struct coord *co, struct job *j)
 		if (strcmp(jh->role, "canary") != 0)
 			continue;
 		if (host_failed(jh)) {
-			finish(co, j, JOB_HALTED, "coordinator", "canary %s %s%s%s: %s", jh->host,
+			char rv[1200];
+			/* A reverted canary halts the job once it is back. */
+			if (reverting(j) && unit_busy(j, jh->unit))
+				return WAIT;
+			revert_summary(j, i, rv, sizeof(rv));
+			finish(co, j, JOB_HALTED, "coordinator", "canary %s %s%s%s: %s%s", jh->host,
 			       jobstate_host_name(jh->state), *jh->failed_step ? " at " : "",
-			       jh->failed_step, jh->message);
+			       jh->failed_step, jh->message, rv);
 			return WAIT;
 		}
 		left += !jobstate_host_final(jh->state);
@@ -413,7 +621,7 @@ stage_batches(struct coord *co, struct job *j)
 	size_t want = batch_size(j), started = 0;
 
 	if (over_budget(co, j, j->batch ? "during the batches" : "before the first batch") ||
-	    j->counts[JH_RUNNING] > 0)
+	    j->counts[JH_RUNNING] > 0 || reverts_open(j) > 0)
 		return WAIT;
 	for (size_t i = 0; i < j->n && started < want; i++) {
 		if (!eligible(j, i))
@@ -435,10 +643,23 @@ stage_batches(struct coord *co, struct job *j)
 static enum turn
 stage_done(struct coord *co, struct job *j)
 {
-	size_t f = failures(j);
+	size_t f = failures(j), back = 0, not_back = 0;
 
+	for (size_t i = 0; i < j->n; i++) {
+		char rv[1200];
+		if (j->hosts[i].unit != i)
+			continue;
+		revert_summary(j, i, rv, sizeof(rv));
+		back += strncmp(rv, "; reverted", 10) == 0;
+		not_back += strncmp(rv, "; its revert FAILED", 19) == 0;
+	}
 	if (f == 0)
 		finish(co, j, JOB_SUCCEEDED, "coordinator", "every target succeeded");
+	else if (reverting(j))
+		finish(co, j, JOB_FAILED, "coordinator",
+		       "%zu of %zu %s failed (budget %zu): %zu reverted by themselves, %zu not "
+		       "back (their hosts say why)",
+		       f, j->n_units, units_word(j), budget_of(j), back, not_back);
 	else
 		finish(co, j, JOB_FAILED, "coordinator", "%zu of %zu %s failed (budget %zu)", f,
 		       j->n_units, units_word(j), budget_of(j));
@@ -469,10 +690,11 @@ rollout_step(struct coord *co, struct job *j)
 		return;
 	check_in_flight(co, j);
 	check_job_deadline(co, j);
+	check_reverts(co, j);
 	if (j->state == JOB_RUNNING)
 		advance(co, j);
 	jobs_persist(co, j);
-	if (jobstate_final(j->state) && in_flight(j) == 0)
+	if (jobstate_final(j->state) && in_flight(j) == 0 && reverts_open(j) == 0)
 		j->done = true;
 }
 
@@ -552,9 +774,10 @@ rollout_abort(struct coord *co, struct job *j, const char *who, char *err, size_
 		return not_in(j, "abort", err, errlen);
 	coord_audit(co, who, "job-abort", j->id, NULL, "ok", "aborted at stage %s",
 	            jobstate_stage_name(j->stage));
-	finish(co, j, JOB_ABORTED, who, "aborted by %s at stage %s%s", who,
+	finish(co, j, JOB_ABORTED, who, "aborted by %s at stage %s%s%s", who,
 	       jobstate_stage_name(j->stage),
-	       in_flight(j) ? "; steps already running go on to their end" : "");
+	       in_flight(j) || reverts_open(j) ? "; steps already running go on to their end" : "",
+	       reverting(j) ? " (a deployment that fails is still reverted)" : "");
 	rollout_step(co, j);
 	return 0;
 }

@@ -276,7 +276,9 @@ store_job_host_update(struct store *s, const struct store_job_host *h, char *err
 	    store_check_text(s, "message", h->message, false, err, errlen) != 0 ||
 	    store_check_u64(s, "batch", h->batch, err, errlen) != 0 ||
 	    store_check_u64(s, "updated_ms", h->updated_ms, err, errlen) != 0 ||
-	    store_check_u64(s, "dispatch_expires_ms", h->dispatch_expires_ms, err, errlen) != 0)
+	    store_check_u64(s, "dispatch_expires_ms", h->dispatch_expires_ms, err, errlen) != 0 ||
+	    store_check_text(s, "revert", h->revert, false, err, errlen) != 0 ||
+	    store_check_text(s, "revert_message", h->revert_message, false, err, errlen) != 0)
 		return -1;
 	if ((st = store_stmt_get(s, ST_JOB_HOST_UPDATE, err, errlen)) == NULL)
 		return -1;
@@ -292,6 +294,8 @@ store_job_host_update(struct store *s, const struct store_job_host *h, char *err
 	store_bind_u64(st, 10, h->updated_ms);
 	store_bind_u64(st, 11, h->dispatch_expires_ms);
 	sqlite3_bind_int64(st, 12, h->unit);
+	store_bind_text(st, 13, h->revert != NULL ? h->revert : "");
+	store_bind_text(st, 14, h->revert_message != NULL ? h->revert_message : "");
 	ret = store_step_write(s, st, err, errlen, "update job target");
 	if (ret == 0 && sqlite3_changes(s->db) == 0) {
 		snprintf(err, errlen, "job %s has no target %s", h->job_id, h->host_id);
@@ -329,6 +333,8 @@ store_job_hosts_each(struct store *s, const char *job_id,
 		h.updated_ms = store_col_u64(st, 10);
 		h.dispatch_expires_ms = store_col_u64(st, 11);
 		h.unit = sqlite3_column_int64(st, 12);
+		h.revert = store_col_text(st, 13);
+		h.revert_message = store_col_text(st, 14);
 		if ((ret = fn(ctx, &h)) != 0)
 			goto out;
 	}

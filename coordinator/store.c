@@ -23,7 +23,7 @@
  * 4: hosts.metadb (the metadb its ODC uses: its deployment), job_hosts.unit
  *    (the order of the first target of its rollout unit: its deployment).
  * 5: hosts.backup (what its latest rollback check found at the backup path). */
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define STR_(x)        #x
 #define STR(x)         STR_(x)
 #define BUSY_MS        5000
@@ -93,6 +93,8 @@ static const char schema_sql[] =
     " updated_ms INTEGER NOT NULL,"
     " dispatch_expires_ms INTEGER NOT NULL DEFAULT 0,"
     " unit INTEGER NOT NULL DEFAULT -1,"
+    " revert TEXT NOT NULL DEFAULT '',"
+    " revert_message TEXT NOT NULL DEFAULT '',"
     " PRIMARY KEY (job_id, host_id),"
     " UNIQUE (job_id, ord)) WITHOUT ROWID;"
     /* The rowid is the receipt order (rows are never deleted). */
@@ -144,7 +146,7 @@ static const char schema_sql[] =
 	" deadline_ms, ended_ms, state, stage, batch, message, targets"
 #define JOB_HOST_COLS                                                                              \
 	"job_id, host_id, ord, role, batch, state, phase, step, failed_step, message, updated_ms," \
-	" dispatch_expires_ms, unit"
+	" dispatch_expires_ms, unit, revert, revert_message"
 #define RESULT_COLS                                                                                \
 	"step, status, exit_code, started_ms, duration_ms, message, output_tail, data, final,"     \
 	" incarnation, received_ms, body, sig"
@@ -199,7 +201,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_JOB_HOST_UPDATE] =
         "UPDATE job_hosts SET role = ?3, batch = ?4, state = ?5, phase = ?6,"
         " step = ?7, failed_step = ?8, message = ?9, updated_ms = ?10,"
-        " dispatch_expires_ms = ?11, unit = ?12 WHERE job_id = ?1 AND host_id = ?2",
+        " dispatch_expires_ms = ?11, unit = ?12, revert = ?13, revert_message = ?14"
+        " WHERE job_id = ?1 AND host_id = ?2",
     [ST_JOB_HOSTS_EACH] = "SELECT " JOB_HOST_COLS " FROM job_hosts WHERE job_id = ?1"
                           " ORDER BY ord",
     [ST_RESULT_INSERT] =
@@ -609,6 +612,14 @@ store_setup(struct store *s, char *err, size_t errlen)
 	              "ALTER TABLE hosts ADD COLUMN backup TEXT NOT NULL DEFAULT '';"
 	              "PRAGMA user_version=5;",
 	              err, errlen, "upgrade schema 4 to 5") != 0 ||
+	     pragma_int(s, "PRAGMA user_version", &version, err, errlen) != 0))
+		goto out;
+	if (version == 5 &&
+	    (exec_sql(s,
+	              "ALTER TABLE job_hosts ADD COLUMN revert TEXT NOT NULL DEFAULT '';"
+	              "ALTER TABLE job_hosts ADD COLUMN revert_message TEXT NOT NULL DEFAULT '';"
+	              "PRAGMA user_version=6;",
+	              err, errlen, "upgrade schema 5 to 6") != 0 ||
 	     pragma_int(s, "PRAGMA user_version", &version, err, errlen) != 0))
 		goto out;
 	if (version != 0 && version != SCHEMA_VERSION) {

@@ -179,13 +179,15 @@ struct store_job_host {
 	uint64_t batch;
 	const char
 	    *state; /* pending preflight ready running succeeded failed skipped unreachable */
-	const char *phase; /* "", preflight, run */
+	const char *phase; /* "", preflight, run, revert */
 	const char *step;
 	const char *failed_step;
 	const char *message;
 	uint64_t updated_ms;
 	uint64_t dispatch_expires_ms; /* 0: no dispatch awaits its answer */
-	int64_t unit; /* the order of the first target of its rollout unit; -1: its own */
+	int64_t unit;       /* the order of the first target of its rollout unit; -1: its own */
+	const char *revert; /* "", due, running, ok, failed (proto_revert_name) */
+	const char *revert_message; /* what its revert did, or why it was not done */
 };
 
 /* Updates the row (job_id, host_id) with every field of h but order, which

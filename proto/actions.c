@@ -95,7 +95,7 @@ static const struct action_spec actions[] = {
      {{"to", F_TAG, true, 0, 0}, {"dry_run", F_BOOL, false, 0, 0}, {NULL, 0, false, 0, 0}},
      {{"preflight", NULL},
       {"preflight", "recheck", "stop", "snapshot", "start", "health", NULL},
-      {"preflight", "stop", "restore", "start", "health", NULL}},
+      {"revert_preflight", "revert_stop", "revert_restore", "revert_start", "revert_health", NULL}},
      true},
 };
 _Static_assert(sizeof(actions) / sizeof(actions[0]) <= PROTO_ACTIONS_MAX,

@@ -508,15 +508,28 @@ enum proto_host_state {
 	PROTO_HOST_UNREACHABLE,
 };
 #define PROTO_HOST_STATES (PROTO_HOST_UNREACHABLE + 1)
+/* A target's automatic revert (an action with a revert phase, PROTOCOL.md
+ * 9.1): none, due (its deployment failed; not sent yet), running, ok,
+ * failed. */
+enum proto_revert {
+	PROTO_REVERT_NONE,
+	PROTO_REVERT_DUE,
+	PROTO_REVERT_RUNNING,
+	PROTO_REVERT_OK,
+	PROTO_REVERT_FAILED,
+};
+#define PROTO_REVERTS (PROTO_REVERT_FAILED + 1)
 
 /* The word for a value (static); NULL for a value out of range. */
 const char *proto_job_state_name(int s);
 const char *proto_job_stage_name(int s);
 const char *proto_host_state_name(int s);
+const char *proto_revert_name(int s);
 /* The value of a word; -1 for NULL or a word that is none. */
 int proto_job_state_from_name(const char *name);
 int proto_job_stage_from_name(const char *name);
 int proto_host_state_from_name(const char *name);
+int proto_revert_from_name(const char *name);
 /* Final states never change again: a job that ended (succeeded, failed,
  * halted, aborted); a target that succeeded, failed, was skipped or is
  * unreachable. False for -1 and other values out of range. */

@@ -11,6 +11,7 @@ static const char *const job_stages[PROTO_JOB_STAGES] = {"quorum", "preflight", 
                                                          "done"};
 static const char *const host_states[PROTO_HOST_STATES] = {
     "pending", "preflight", "ready", "running", "succeeded", "failed", "skipped", "unreachable"};
+static const char *const reverts[PROTO_REVERTS] = {"", "due", "running", "ok", "failed"};
 
 static const char *
 name_of(const char *const *names, int n, int v)
@@ -81,4 +82,16 @@ bool
 proto_host_state_failed(int s)
 {
 	return s == PROTO_HOST_FAILED || s == PROTO_HOST_UNREACHABLE;
+}
+
+const char *
+proto_revert_name(int s)
+{
+	return name_of(reverts, PROTO_REVERTS, s);
+}
+
+int
+proto_revert_from_name(const char *name)
+{
+	return value_of(reverts, PROTO_REVERTS, name);
 }

@@ -37,12 +37,12 @@ const struct ctl_cmd cmd_exec_entry = {
 };
 
 /* The actions that have a command of their own (odcctl rollback, undo,
- * prune); exec runs every other action of proto's table (actions.c) but
- * those with a revert phase (upgrade), which no rollout offers yet. */
+ * prune, upgrade); exec runs every other action of proto's table
+ * (actions.c). */
 static bool
 cmd_exec_own_command(const char *action)
 {
-	static const char *const own[] = {"rollback", "undo", "prune"};
+	static const char *const own[] = {"rollback", "undo", "prune", "upgrade"};
 
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
 		if (strcmp(own[i], action) == 0)
@@ -60,7 +60,7 @@ cmd_exec_actions(char *out, size_t outlen)
 	out[0] = '\0';
 	for (size_t i = 0; i < proto_action_count() && n < outlen; i++) {
 		const char *a = proto_action_name(i);
-		if (!cmd_exec_own_command(a) && !proto_action_has_revert(a))
+		if (!cmd_exec_own_command(a))
 			n += (size_t)snprintf(out + n, outlen - n, "%s%s", n ? " " : "", a);
 	}
 }
@@ -90,14 +90,6 @@ cmd_exec_exec(struct ctl *c, int argc, char **argv)
 	if ((ret = ctl_operands(c, argc, argv, 1, 1, what)) != 0)
 		goto out;
 	s.action = argv[optind];
-	if (proto_action_has_revert(s.action)) {
-		ret = ctl_usage_error(
-		    c,
-		    "%s is not offered by odcctl yet (the coordinator has no rollout "
-		    "for its automatic revert); on one host: odc-agent run %s --to TAG",
-		    s.action, s.action);
-		goto out;
-	}
 	if (cmd_exec_own_command(s.action)) {
 		ret = ctl_usage_error(c, "%s has its own command: odcctl %s", s.action, s.action);
 		goto out;

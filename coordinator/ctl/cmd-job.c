@@ -109,6 +109,16 @@ cmd_job_table(const json_t *job, bool results)
 	}
 	ret = out_table_print(t, stdout, NULL);
 	out_table_free(t);
+	/* An upgrade's deployments put back: a line per host reverted. */
+	json_array_foreach(hosts, i, h)
+	{
+		char line[2200], clean[2200];
+		if (js(h, "revert")[0] == '\0')
+			continue;
+		snprintf(line, sizeof(line), "revert of %s: %s: %s", js(h, "host"), js(h, "revert"),
+		         js(h, "revert_message"));
+		printf("%s\n", out_clean(line, clean, sizeof(clean)));
+	}
 	if (results)
 		cmd_job_results(hosts, json_object_get(job, "results"));
 	return ret == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;

@@ -410,6 +410,11 @@ int submit_run(struct ctl *c, struct submit *s, const char *const *targets, size
 int submit_print_outcome(struct ctl *c, const char *job_id, const char *action, bool dry_run,
                          int ret);
 
+/* An undo (s->action becomes "undo") of rollback or upgrade job of: its targets are SELECTORS,
+ * or without them of's hosts whose run phase was dispatched; then submit_run. Returns the
+ * exit status. */
+int submit_undo(struct ctl *c, struct submit *s, const char *of);
+
 void submit_free(struct submit *s);
 
 /* ---- cmd-*.c: one command each, listed in odcctl.c's table ---- */
@@ -422,6 +427,7 @@ extern const struct ctl_cmd cmd_keys_entry;
 extern const struct ctl_cmd cmd_exec_entry;
 extern const struct ctl_cmd cmd_rollback_entry;
 extern const struct ctl_cmd cmd_undo_entry;
+extern const struct ctl_cmd cmd_upgrade_entry;
 extern const struct ctl_cmd cmd_jobs_entry;
 extern const struct ctl_cmd cmd_job_entry;
 extern const struct ctl_cmd cmd_watch_entry;

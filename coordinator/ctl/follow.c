@@ -112,9 +112,15 @@ follow_draw(struct follow *fw, const json_t *job, bool final)
 			if (shown == room - 1 && total > (size_t)room) {
 				break; /* the last line says how many more */
 			}
+			char what[1200];
+			/* A host being put back says how its revert goes. */
+			if (js(h, "revert")[0] != '\0')
+				snprintf(what, sizeof(what), "revert %s: %s", js(h, "revert"),
+				         js(h, "revert_message"));
+			else
+				snprintf(what, sizeof(what), "%s", js(h, "message"));
 			snprintf(line, sizeof(line), "  %-*s  %-11s %-10s %s", (int)hw,
-			         js(h, "host"), js(h, "state"), step[0] ? step : "-",
-			         js(h, "message"));
+			         js(h, "host"), js(h, "state"), step[0] ? step : "-", what);
 			out_clean(line, clean, sizeof(clean));
 			follow_cut(clean, (size_t)(cols > 1 ? cols - 1 : 1));
 			printf("%s\n", clean);
@@ -176,9 +182,18 @@ follow_log_host(const json_t *p, const json_t *h)
 	char line[FOLLOW_LINE], clean[FOLLOW_LINE], t[16];
 	size_t n;
 
-	if (p != NULL && follow_same(p, h, "host") && follow_same(p, h, "state") &&
-	    follow_same(p, h, "step") && follow_same(p, h, "failed_step") &&
-	    follow_same(p, h, "message"))
+	bool same = p != NULL && follow_same(p, h, "host");
+
+	/* Its revert (an upgrade's deployment put back), on a line of its own. */
+	if (js(h, "revert")[0] != '\0' &&
+	    !(same && follow_same(p, h, "revert") && follow_same(p, h, "revert_message"))) {
+		snprintf(line, sizeof(line), "%s revert %s: %s", js(h, "host"), js(h, "revert"),
+		         js(h, "revert_message"));
+		printf("%s %s\n", out_clock((int64_t)proto_now_ms(), t, sizeof(t)),
+		       out_clean(line, clean, sizeof(clean)));
+	}
+	if (same && follow_same(p, h, "state") && follow_same(p, h, "step") &&
+	    follow_same(p, h, "failed_step") && follow_same(p, h, "message"))
 		return;
 	if (p == NULL && proto_host_state_from_name(js(h, "state")) == PROTO_HOST_PENDING &&
 	    step[0] == '\0')

@@ -7,11 +7,11 @@
 #include "coordinator/ctl/ctl.h"
 
 static const struct ctl_cmd *const ctl_commands[] = {
-    &cmd_keygen_entry, &cmd_info_entry,  &cmd_hosts_entry,    &cmd_deployments_entry,
-    &cmd_keys_entry,   &cmd_exec_entry,  &cmd_rollback_entry, &cmd_undo_entry,
-    &cmd_jobs_entry,   &cmd_job_entry,   &cmd_watch_entry,    &cmd_pause_entry,
-    &cmd_resume_entry, &cmd_abort_entry, &cmd_audit_entry,    &cmd_logs_entry,
-    &cmd_prune_entry,
+    &cmd_keygen_entry, &cmd_info_entry,   &cmd_hosts_entry,   &cmd_deployments_entry,
+    &cmd_keys_entry,   &cmd_exec_entry,   &cmd_upgrade_entry, &cmd_rollback_entry,
+    &cmd_undo_entry,   &cmd_jobs_entry,   &cmd_job_entry,     &cmd_watch_entry,
+    &cmd_pause_entry,  &cmd_resume_entry, &cmd_abort_entry,   &cmd_audit_entry,
+    &cmd_logs_entry,   &cmd_prune_entry,
 };
 #define CTL_NCOMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
 

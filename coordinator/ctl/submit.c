@@ -1,4 +1,4 @@
-/* Job submission for exec, rollback, undo, logs and prune: policy flags and their
+/* Job submission for exec, rollback, upgrade, undo, logs and prune: policy flags and their
  * defaults, local checks, `resolve`, the signed JOB, submitting it, and
  * following it unless --detach. */
 #include <stdarg.h>
@@ -419,7 +419,7 @@ submit_changes(const struct submit *s)
 	const char *dry = proto_param(s->params, s->n_params, "dry_run");
 
 	if (strcmp(s->action, "rollback") == 0 || strcmp(s->action, "undo") == 0 ||
-	    strcmp(s->action, "prune") == 0)
+	    strcmp(s->action, "upgrade") == 0 || strcmp(s->action, "prune") == 0)
 		return dry == NULL || strcmp(dry, "true") != 0;
 	return strcmp(s->action, "stop") == 0 || strcmp(s->action, "start") == 0;
 }
@@ -463,6 +463,11 @@ submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets
 	if (strcmp(s->action, "rollback") == 0)
 		fprintf(stderr, "rollback to %s from the backup %s", to,
 		        out_clean(backup, buf, sizeof(buf)));
+	else if (strcmp(s->action, "upgrade") == 0)
+		fprintf(stderr,
+		        "upgrade to %s, each deployment's metadb dumped first; a deployment that "
+		        "fails goes back by itself",
+		        to);
 	else if (strcmp(s->action, "undo") == 0)
 		fprintf(stderr, "undo of %s: back to the containers and metadb it replaced", of);
 	else if (strcmp(s->action, "prune") == 0)
@@ -482,9 +487,10 @@ submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets
 		h = odc != NULL ? json_object_get(odc, "odc") : NULL;
 		snprintf(line, sizeof(line), "%s%s%s", js(h, "version")[0] ? js(h, "version") : "?",
 		         js(h, "state")[0] ? ", " : "", js(h, "state"));
+		bool arrow =
+		    strcmp(s->action, "rollback") == 0 || strcmp(s->action, "upgrade") == 0;
 		fprintf(stderr, "  %-20s %-16s ODC %s%s%s\n", targets[i], *dep ? dep : "-", line,
-		        strcmp(s->action, "rollback") == 0 ? " -> " : "",
-		        strcmp(s->action, "rollback") == 0 ? to : "");
+		        arrow ? " -> " : "", arrow ? to : "");
 	}
 	if (n > SUBMIT_SHOW_MAX)
 		fprintf(stderr, "  ... and %zu more\n", n - SUBMIT_SHOW_MAX);
@@ -772,6 +778,74 @@ submit_follow(struct ctl *c, const struct submit *s, const char *job_id,
 	json_decref(hosts);
 	return submit_print_outcome(c, job_id, s->action, proto_dry_run(s->params, s->n_params),
 	                            ret);
+}
+
+/* JOB's hosts whose run phase was dispatched, when JOB is a rollback or an
+ * upgrade (the jobs an undo walks back); *job keeps the strings. */
+static int
+submit_undo_targets(struct ctl *c, const char *of, bool need, json_t **job, const char ***targets,
+                    size_t *n)
+{
+	const json_t *hosts, *h;
+	const char *action;
+	size_t i;
+	int ret;
+
+	*targets = NULL;
+	*n = 0;
+	if ((ret = ctl_request(c, "job", json_pack("{s:s}", "job", of), false, job)) != 0)
+		return ret;
+	action = js(*job, "action");
+	if (strcmp(action, "rollback") != 0 && strcmp(action, "upgrade") != 0) {
+		ctl_error(c, "job %s is a%s %s job; an undo walks back a rollback or an upgrade",
+		          of, strchr("aeiou", action[0]) ? "n" : "",
+		          action[0] ? action : "unknown");
+		return CTL_EXIT_USAGE;
+	}
+	if (!need)
+		return 0;
+	hosts = json_object_get(*job, "hosts");
+	*targets = calloc(json_array_size(hosts) + 1, sizeof(**targets));
+	if (*targets == NULL) {
+		ctl_error(c, "out of memory");
+		return CTL_EXIT_FAILED;
+	}
+	/* A host reverted by the upgrade itself (phase revert) is back already. */
+	json_array_foreach(hosts, i, h)
+	{
+		if (strcmp(js(h, "phase"), "run") == 0 && proto_valid_id(js(h, "host")) &&
+		    *n < PROTO_MAX_TARGETS)
+			(*targets)[(*n)++] = js(h, "host");
+	}
+	if (*n == 0) {
+		ctl_error(c, "job %s ran nothing to undo%s", of,
+		          strcmp(action, "upgrade") == 0 ? " (what it ran, it reverted itself)"
+		                                         : "");
+		return CTL_EXIT_USAGE;
+	}
+	return 0;
+}
+
+int
+submit_undo(struct ctl *c, struct submit *s, const char *of)
+{
+	const char **targets = NULL;
+	json_t *job = NULL;
+	size_t n = 0;
+	int ret;
+
+	if (of == NULL)
+		return ctl_usage_error(c, "which job? give --of JOB");
+	if (!proto_valid_id(of))
+		return ctl_usage_error(c, "--of %s: not a job id (1..64 of [A-Za-z0-9._-])", of);
+	/* The local checks of the new job come first, then the job to undo. */
+	s->action = "undo";
+	if ((ret = submit_prepare(c, s, false)) == 0 &&
+	    (ret = submit_undo_targets(c, of, ctl_sel_empty(&s->sel), &job, &targets, &n)) == 0)
+		ret = submit_run(c, s, targets, n);
+	free(targets);
+	json_decref(job);
+	return ret;
 }
 
 int

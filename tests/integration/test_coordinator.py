@@ -1063,22 +1063,50 @@ def test_remote_operator_must_be_the_jobs_signer(fleet):
     assert fleet.control_client().submit(alices)["code"] == 0
 
 
-def test_an_upgrade_job_is_refused_until_a_rollout_reverts_it(fleet):
-    """PROTOCOL.md section 5: an action with a revert phase runs only with a rollout that
-    dispatches that phase when a unit fails; this coordinator has none, so an operator's signed
-    JOB of upgrade is UNKNOWN_ACTION with the way to upgrade one host, audited as refused, and
-    no job is admitted."""
+def test_a_failed_upgrade_unit_is_sent_its_revert_phase(fleet):
+    """PROTOCOL.md 5 and 9.2, as a peer sees them. An upgrade's canary whose run fails is sent
+    a DISPATCH of phase `revert` once its run is over; a `revert_*` RESULT before that is
+    refused (VALUE); an agent that says HELLO during its revert is asked for it again; its final
+    revert RESULT ends the job, halted, saying the canary is back. The other host is never sent
+    its run phase."""
     fleet.start()
-    fleet.add_agent("h1")
-    rep = fleet.control_client().submit(
-        make_job(fleet.operator_key, ["h1"], action="upgrade", params={"to": "4.3.0"}))
-    assert rep["code_name"] == "UNKNOWN_ACTION", rep
-    assert rep["message"] == ("this coordinator does not roll out upgrade yet (its automatic "
-                              "revert is not in place); upgrade one host with `odc-agent run "
-                              "upgrade --to TAG` on it"), rep
-    assert fleet.jobs() == []
-    e = fleet.ctl_ok("audit", "--limit", "1")["audit"][0]
-    assert (e["what"], e["outcome"]) == ("job-submit", "refused"), e
+    mutes = []
+    h1, h2 = MuteHost(fleet, "h1", mutes), MuteHost(fleet, "h2", mutes)
+    job_id = fleet.submit("upgrade", "--to", "4.3.0", "--all", "--canary", "1")
+    for h in (h1, h2):
+        assert h.wait_dispatch(job_id)["phase"] == "preflight"
+        h.result(job_id, "preflight", final=True)
+    assert h1.wait_dispatch(job_id, timeout=15)["phase"] == "run"
+    h1.result(job_id, "revert_stop")
+    assert h1.wait_answers(2)[-1] == ("NACK", job_id, "revert_stop", "VALUE"), h1.answers()
+    for step in ("recheck", "stop", "snapshot", "start"):
+        h1.result(job_id, step)
+    h1.result(job_id, "health", status="failed", final=True)
+    d = h1.wait_dispatch(job_id, timeout=15)
+    assert d["phase"] == "revert", d
+    host = fleet.job_host(job_id, "h1")
+    assert (host["state"], host["revert"], host["phase"]) == ("failed", "running", "revert"), host
+    assert fleet.job(job_id)["state"] == "running"  # it halts once the canary is back
+    h1.restart()  # HELLO: the revert is asked for again
+    assert h1.wait_dispatch(job_id, timeout=15)["phase"] == "revert"
+    for step in ("revert_preflight", "revert_stop", "revert_restore", "revert_start"):
+        h1.result(job_id, step)
+    h1.result(job_id, "revert_health", final=True)
+
+    def ended():
+        h1.pump(0.3)
+        j = fleet.job(job_id)
+        return j if j["state"] != "running" else None
+    job = wait_for(ended, 15, "the upgrade to end")
+    assert job["state"] == "halted", job
+    assert "canary h1 failed at health: health failed; reverted by itself: revert_health ok" in \
+        job["message"], job
+    hosts = job_hosts(job)
+    assert (hosts["h1"]["revert"], hosts["h1"]["revert_message"]) == ("ok", "revert_health ok")
+    assert hosts["h2"]["state"] == "skipped" and hosts["h2"]["revert"] == "", hosts["h2"]
+    assert [d["phase"] for d in h2.dispatches if d["job"]["job_id"] == job_id] == ["preflight"]
+    # Only the early revert RESULT was refused; every other one was taken.
+    assert [a for a in h1.answers() if a[0] == "NACK"] == [("NACK", job_id, "revert_stop", "VALUE")]
 
 
 def test_oversize_frames_are_answered_or_dropped_as_section_1_says(fleet):

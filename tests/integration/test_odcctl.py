@@ -134,9 +134,16 @@ USAGE = [
     (["exec", "pong", "--all"], "unknown action 'pong'"),
     (["exec", "rollback", "--all"], "odcctl rollback"),
     (["exec", "prune", "--all"], "odcctl prune"),
-    (["exec", "upgrade", "--all", "--to", "4.3.0"],
-     "exec: upgrade is not offered by odcctl yet (the coordinator has no rollout for its "
-     "automatic revert); on one host: odc-agent run upgrade --to TAG"),
+    (["exec", "upgrade", "--all", "--to", "4.3.0"], "upgrade has its own command: odcctl upgrade"),
+    (["upgrade", "--all"], "give --to TAG"),
+    (["upgrade", "--to", "4.3.0"], "which hosts?"),
+    (["upgrade", "--all", "--to", "bad tag"], "--to:"),
+    (["upgrade", "--all", "--to", "4.3.0", "--backup", "/b"], "unknown option '--backup'"),
+    (["rollback", "--of", "j1", "--to", "4.2.0"],
+     "--of j1 takes no --to: the upgrade job knows its dump and the containers it kept"),
+    (["rollback", "--of", "j1", "--backup", "/b"], "--of j1 takes no --backup"),
+    (["rollback", "--of", "j1", "--all", "--whole-deployments"], "--of takes no --whole-deployments"),
+    (["rollback", "--of", "bad id"], "--of bad id: not a job id"),
     (["prune"], "which hosts? give --host ID"),
     (["prune", "--all", "--dry-run=yes"], "'--dry-run=yes' takes no value"),
     (["prune", "--host", "a b"], "--host 'a b': not a host id"),
@@ -1202,7 +1209,7 @@ def test_undo_refuses_jobs_that_ran_nothing_and_takes_selectors(coord):
     assert p.returncode == 0, p.stderr
     ping = submitted(p)
     p = coord.ctl("undo", "--of", ping)
-    assert p.returncode == 2 and f"job {ping} is a ping job; undo undoes rollback jobs" in \
+    assert p.returncode == 2 and f"job {ping} is a ping job; an undo walks back a rollback or an upgrade" in \
         p.stderr, p.stderr
     p = coord.ctl("undo", "--of", "nosuch")
     assert p.returncode == 2 and "no job nosuch (NOT_FOUND)" in p.stderr, p.stderr

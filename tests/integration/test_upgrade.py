@@ -73,7 +73,9 @@ def test_upgrade_backs_up_then_reverts_and_prune_spares_it(old_host):
     p = agent(conf, "run", "upgrade", "--job", "up1", "--phase", "revert",
               "--to", odcworld.NEW_VERSION)
     assert p.returncode == 0, p.stdout + p.stderr
-    steps_said(p.stdout, ("preflight", "stop", "restore", "start", "health"))
+    # The revert's steps are named apart from the run phase's (results are keyed by step).
+    steps_said(p.stdout, ("revert_preflight", "revert_stop", "revert_restore", "revert_start",
+                          "revert_health"))
     assert host.info_version() == odcworld.OLD_BUILD
     assert host.engine.inspect(host.name)["Id"] == old["Id"]
     assert no_rows_of(host, odcworld.NEW_VERSION)
@@ -204,7 +206,7 @@ def test_ha_upgrade_one_backup_one_migration_then_revert(ha_deployment, tmp_path
     res, text = run_on_every_node(confs, "run", "upgrade", "--job", "up-ha", "--phase", "revert",
                                   "--to", odcworld.NEW_VERSION)
     assert [rc for rc, _ in res] == [0] * len(res), text
-    assert "[restore] ok" in res[dumped[0]][1], text
+    assert "[revert_restore] ok" in res[dumped[0]][1], text
     for i, node in enumerate(ha.nodes):
         assert node.info_version() == odcworld.OLD_BUILD, node
         assert node.engine.inspect(node.name)["Id"] == kept[i]

@@ -3,9 +3,10 @@
  * and the turn are defined here, doing what the real ones do to the job's
  * memory (states, counts, the dispatch in flight), so that every decision is
  * rollout.c's own: quorum, preflight everywhere, canaries alone, batches in
- * order, the failure budget, pause/resume/abort, offline hosts, and a
+ * order, the failure budget, pause/resume/abort, offline hosts, a
  * coordinator restart in every stage (the job rebuilt from what the store
- * keeps of it, as jobs_load does). */
+ * keeps of it, as jobs_load does), and an upgrade's automatic revert of a
+ * failed deployment. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -59,7 +60,8 @@ jobs_dispatch(struct coord *co, struct job *j, size_t i, const char *phase)
 	struct job_host *jh = &j->hosts[i];
 	struct host *h = registry_host(co, jh->host);
 
-	if (j->state != JOB_RUNNING || h == NULL || !registry_online(h))
+	if ((j->state != JOB_RUNNING && strcmp(phase, "revert") != 0) || h == NULL ||
+	    !registry_online(h))
 		return false;
 	assert_true(n_sent < sizeof(sent) / sizeof(sent[0]));
 	snprintf(sent[n_sent++], sizeof(sent[0]), "%s:%s", jh->host, phase);
@@ -94,6 +96,25 @@ jobs_host_set(struct coord *co, struct job *j, size_t i, enum jh_state st, const
 	j->counts[jh->state]--;
 	j->counts[st]++;
 	jh->state = st;
+	jh->dirty = true;
+}
+
+void
+jobs_host_revert(struct coord *co, struct job *j, size_t i, enum proto_revert r, const char *fmt,
+                 ...)
+{
+	struct job_host *jh = &j->hosts[i];
+	va_list ap;
+
+	(void)co;
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(jh->revert_message, sizeof(jh->revert_message), fmt, ap);
+		va_end(ap);
+	}
+	jh->revert = r;
+	if (r == PROTO_REVERT_OK || r == PROTO_REVERT_FAILED)
+		jh->awaiting_ack = false;
 	jh->dirty = true;
 }
 
@@ -227,6 +248,9 @@ restart(struct job *old)
 {
 	struct job *j = job_new(old->jm->u.job.policy, old->has_preflight);
 
+	j->jm->u.job.action = old->jm->u.job.action;
+	j->changes = old->changes;
+
 	j->state = old->state;
 	j->stage = old->stage;
 	j->batch = old->batch;
@@ -239,6 +263,8 @@ restart(struct job *old)
 		snprintf(b->role, sizeof(b->role), "%s", a->role);
 		snprintf(b->phase, sizeof(b->phase), "%s", a->phase);
 		snprintf(b->failed_step, sizeof(b->failed_step), "%s", a->failed_step);
+		b->revert = a->revert;
+		snprintf(b->revert_message, sizeof(b->revert_message), "%s", a->revert_message);
 		j->counts[b->state]++;
 	}
 	jobstate_link_units(j);
@@ -656,6 +682,209 @@ test_a_deployment_without_the_backup_fails_its_preflight(void **state)
 	job_free(j);
 }
 
+/* ---- an upgrade's automatic revert ---- */
+
+/* An upgrade job (a revert phase; it changes its hosts unless dry). */
+static struct job *
+upgrade_new(struct proto_policy p, bool dry_run)
+{
+	struct job *j = job_new(p, true);
+
+	j->jm->u.job.action = "upgrade";
+	j->changes = !dry_run;
+	j->dry_run = dry_run;
+	return j;
+}
+
+/* What a revert's final RESULT does (jobs_on_result), then the turn. */
+static void
+revert_answer(struct job *j, size_t i, bool ok)
+{
+	assert_int_equal(j->hosts[i].revert, PROTO_REVERT_RUNNING);
+	if (ok)
+		jobs_host_revert(&co, j, i, PROTO_REVERT_OK, "ODC is healthy at 4.2.0");
+	else
+		jobs_host_revert(&co, j, i, PROTO_REVERT_FAILED,
+		                 "revert_restore failed: obloader exit 1");
+	rollout_step(&co, j);
+}
+
+/* A canary that fails is sent its revert once its run is over; the job
+ * halts only when it is back, and says so; nothing else ran. */
+static void
+test_a_failed_upgrade_canary_reverts_then_halts(void **state)
+{
+	(void)state;
+	world(3, 0);
+	struct job *j = upgrade_new((struct proto_policy){.canary = 1, .batch = 1}, false);
+
+	rollout_step(&co, j);
+	answer_all(j, JH_PREFLIGHT, NULL, 0);
+	assert_string_equal(sent[n_sent - 1], "h0:run");
+	answer(j, 0, false);
+	assert_string_equal(sent[n_sent - 1], "h0:revert");
+	assert_int_equal(j->hosts[0].revert, PROTO_REVERT_RUNNING);
+	assert_int_equal(j->state, JOB_RUNNING); /* halts once it is back */
+	assert_false(j->done);
+	rollout_step(&co, j);
+	assert_string_equal(sent[n_sent - 1], "h0:revert"); /* sent once */
+	revert_answer(j, 0, true);
+	assert_int_equal(j->state, JOB_HALTED);
+	assert_non_null(strstr(j->message, "canary h0 failed at restore: the restore failed; "
+	                                   "reverted by itself: ODC is healthy at 4.2.0"));
+	assert_int_equal(j->counts[JH_SKIPPED], 2);
+	assert_string_equal(joined(), "h0:preflight h1:preflight h2:preflight h0:run h0:revert");
+	assert_true(j->done);
+	job_free(j);
+}
+
+/* A deployment fails as one and goes back as one: every node that ran is
+ * reverted, also the one whose own run succeeded, once all have ended. */
+static void
+test_every_node_of_a_failed_deployment_is_reverted(void **state)
+{
+	(void)state;
+	world(5, 0);
+	struct job *j = upgrade_new((struct proto_policy){.canary = 1, .batch = 1}, false);
+
+	deployments(j); /* h0+h1, h2, h3+h4 */
+	rollout_step(&co, j);
+	answer_all(j, JH_PREFLIGHT, NULL, 0);
+	answer(j, 1, false);
+	assert_int_equal(j->hosts[0].revert, PROTO_REVERT_NONE); /* h0 still runs */
+	assert_string_equal(sent[n_sent - 1], "h1:run");
+	answer(j, 0, true);
+	assert_string_equal(sent[n_sent - 2], "h0:revert");
+	assert_string_equal(sent[n_sent - 1], "h1:revert");
+	revert_answer(j, 1, true);
+	assert_int_equal(j->state, JOB_RUNNING);
+	revert_answer(j, 0, true);
+	assert_int_equal(j->state, JOB_HALTED);
+	assert_non_null(strstr(j->message, "reverted by itself: its 2 nodes are back"));
+	assert_int_equal(j->hosts[0].state, JH_SUCCEEDED); /* its own run did succeed */
+	assert_int_equal(j->hosts[2].state, JH_SKIPPED);
+	job_free(j);
+}
+
+/* A revert that fails is said in the job's message with the way back. */
+static void
+test_a_failed_revert_is_said_with_the_way_back(void **state)
+{
+	(void)state;
+	world(2, 0);
+	struct job *j = upgrade_new((struct proto_policy){.canary = 1, .batch = 1}, false);
+
+	rollout_step(&co, j);
+	answer_all(j, JH_PREFLIGHT, NULL, 0);
+	answer(j, 0, false);
+	revert_answer(j, 0, false);
+	assert_int_equal(j->state, JOB_HALTED);
+	assert_non_null(strstr(j->message, "its revert FAILED on h0: revert_restore failed: "
+	                                   "obloader exit 1 (that deployment is not back"));
+	job_free(j);
+}
+
+/* Within the budget, the next batch waits for the failed one's revert; the
+ * job fails at the end, counting what went back. A node offline when its
+ * revert is due is waited for one lost window, then said not reverted. */
+static void
+test_within_the_budget_the_batches_wait_for_the_revert(void **state)
+{
+	(void)state;
+	world(3, 0);
+	struct job *j = upgrade_new((struct proto_policy){.batch = 1, .budget = 1}, false);
+
+	rollout_step(&co, j);
+	answer_all(j, JH_PREFLIGHT, NULL, 0);
+	assert_string_equal(sent[n_sent - 1], "h0:run");
+	answer(j, 0, false);
+	assert_string_equal(sent[n_sent - 1], "h0:revert");
+	rollout_step(&co, j);
+	assert_string_equal(sent[n_sent - 1], "h0:revert"); /* h1 waits */
+	revert_answer(j, 0, true);
+	assert_string_equal(sent[n_sent - 1], "h1:run");
+	fake_hosts[1].status = HOST_LOST;
+	answer(j, 1, false);
+	assert_int_equal(j->hosts[1].revert, PROTO_REVERT_DUE); /* waits for it */
+	assert_int_equal(j->state, JOB_RUNNING);
+	j->hosts[1].revert_due_mono = clock_mono_ms() - registry_lost_window_ms(&co) - 1;
+	rollout_step(&co, j);
+	assert_int_equal(j->hosts[1].revert, PROTO_REVERT_FAILED);
+	assert_non_null(strstr(j->hosts[1].revert_message, "not online when its revert was due"));
+	assert_non_null(strstr(j->hosts[1].revert_message,
+	                       "`odc-agent run undo --of job-1` on it puts it back"));
+	assert_int_equal(j->state, JOB_HALTED); /* two failures, budget 1 */
+	assert_non_null(strstr(j->message, "2 failed, budget 1; not back: h1 failed at restore"));
+	assert_non_null(strstr(j->message, "its revert FAILED on h1"));
+	job_free(j);
+
+	world(3, 0);
+	j = upgrade_new((struct proto_policy){.batch = 1, .budget = 1}, false);
+	rollout_step(&co, j);
+	answer_all(j, JH_PREFLIGHT, NULL, 0);
+	answer(j, 0, false);
+	revert_answer(j, 0, true);
+	answer(j, 1, true);
+	answer(j, 2, true);
+	assert_int_equal(j->state, JOB_FAILED);
+	assert_non_null(strstr(
+	    j->message, "1 of 3 targets failed (budget 1): 1 reverted by themselves, 0 not"));
+	job_free(j);
+}
+
+/* Aborted while its canary runs: the canary that then fails is still put
+ * back, and the job leaves memory only after. A restart mid-revert sends
+ * nothing twice: the agent is asked again at its HELLO. A dry run, a node
+ * never sent its run, and a node that never answered it get no revert. */
+static void
+test_an_aborted_or_restarted_upgrade_still_reverts(void **state)
+{
+	char err[256];
+
+	(void)state;
+	world(3, 0);
+	struct job *j = upgrade_new((struct proto_policy){.canary = 1, .batch = 1}, false);
+
+	rollout_step(&co, j);
+	answer_all(j, JH_PREFLIGHT, NULL, 0);
+	assert_int_equal(rollout_abort(&co, j, "bob", err, sizeof(err)), 0);
+	assert_non_null(strstr(j->message, "a deployment that fails is still reverted"));
+	answer(j, 0, false);
+	assert_string_equal(sent[n_sent - 1], "h0:revert");
+	assert_false(j->done);
+	j = restart(j);
+	rollout_step(&co, j);
+	assert_string_equal(sent[n_sent - 1], "h0:revert"); /* not sent again here */
+	assert_int_equal(j->hosts[0].revert, PROTO_REVERT_RUNNING);
+	revert_answer(j, 0, true);
+	assert_int_equal(j->state, JOB_ABORTED);
+	assert_true(j->done);
+	job_free(j);
+
+	world(2, 0);
+	j = upgrade_new((struct proto_policy){.canary = 1, .batch = 1, .budget = 2}, true);
+	rollout_step(&co, j);
+	answer_all(j, JH_PREFLIGHT, NULL, 0);
+	answer(j, 0, false);
+	assert_int_equal(j->state, JOB_HALTED);
+	assert_int_equal(j->hosts[0].revert, PROTO_REVERT_NONE);
+	assert_string_equal(joined(), "h0:preflight h1:preflight h0:run");
+	job_free(j);
+
+	world(2, 0);
+	j = upgrade_new((struct proto_policy){.batch = 2}, false);
+	j->hosts[1].unit = 0;
+	jobstate_link_units(j);
+	rollout_step(&co, j);
+	answer_all(j, JH_PREFLIGHT, NULL, 0);
+	jobs_host_set(&co, j, 1, JH_UNREACHABLE, "dispatch", "no answer to the run dispatch");
+	answer(j, 0, false);
+	assert_string_equal(sent[n_sent - 1], "h0:revert");
+	assert_int_equal(j->hosts[1].revert, PROTO_REVERT_FAILED);
+	assert_non_null(strstr(j->hosts[1].revert_message, "never answered its run dispatch"));
+	job_free(j);
+}
+
 int
 main(void)
 {
@@ -673,6 +902,11 @@ main(void)
 	    cmocka_unit_test(test_a_failed_preflight_holds_its_deployment_back),
 	    cmocka_unit_test(test_the_quorum_counts_deployments),
 	    cmocka_unit_test(test_a_deployment_without_the_backup_fails_its_preflight),
+	    cmocka_unit_test(test_a_failed_upgrade_canary_reverts_then_halts),
+	    cmocka_unit_test(test_every_node_of_a_failed_deployment_is_reverted),
+	    cmocka_unit_test(test_a_failed_revert_is_said_with_the_way_back),
+	    cmocka_unit_test(test_within_the_budget_the_batches_wait_for_the_revert),
+	    cmocka_unit_test(test_an_aborted_or_restarted_upgrade_still_reverts),
 	};
 
 	log_init("test_rollout", LOG_LVL_ERR, 0);

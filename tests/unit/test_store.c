@@ -226,6 +226,7 @@ job_cb(void *ctx, const struct store_job *j)
 
 struct jh_copy {
 	char host_id[64], role[16], state[16], phase[16], step[32], failed_step[32], message[64];
+	char revert[16], revert_message[64];
 	uint64_t order, batch, updated_ms, dispatch_expires_ms;
 	int64_t unit;
 };
@@ -251,6 +252,8 @@ jh_cb(void *ctx, const struct store_job_host *h)
 	snprintf(o->step, sizeof(o->step), "%s", h->step);
 	snprintf(o->failed_step, sizeof(o->failed_step), "%s", h->failed_step);
 	snprintf(o->message, sizeof(o->message), "%s", h->message);
+	snprintf(o->revert, sizeof(o->revert), "%s", h->revert);
+	snprintf(o->revert_message, sizeof(o->revert_message), "%s", h->revert_message);
 	o->order = h->order;
 	o->unit = h->unit;
 	o->batch = h->batch;
@@ -342,7 +345,7 @@ test_open_create_reopen(void **state)
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_true(S_ISREG(sb.st_mode));
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	assert_int_equal(raw_count(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(raw_count(f->path, "PRAGMA user_version"), 6);
 
 	make_pk(pk, 1);
 	assert_int_equal(store_host_accept(f->s, "h1", pk, 100, &changed, f->err, sizeof(f->err)),
@@ -422,7 +425,7 @@ test_open_version_mismatch(void **state)
 	assert_null(store_open(f->path, f->err, sizeof(f->err)));
 	assert_non_null(strstr(f->err, f->path));
 	assert_non_null(strstr(f->err, "version 7"));
-	assert_non_null(strstr(f->err, "version 5"));
+	assert_non_null(strstr(f->err, "version 6"));
 }
 
 static void
@@ -1040,7 +1043,11 @@ test_job_host_update(void **state)
 	h.updated_ms = 777;
 	h.dispatch_expires_ms = 123456;
 	h.unit = 1; /* h2 and h3: one deployment */
+	h.revert = "ok";
+	h.revert_message = "back on 4.2.0";
 	assert_int_equal(store_job_host_update(f->s, &h, f->err, sizeof(f->err)), 0);
+	h.revert = NULL; /* none: stored as "" */
+	h.revert_message = NULL;
 	h.dispatch_expires_ms = 0;
 	h.role = "batch";
 	h.batch = 2;
@@ -1069,6 +1076,10 @@ test_job_host_update(void **state)
 	assert_int_equal(hs.h[1].updated_ms, 777);
 	assert_int_equal(hs.h[1].dispatch_expires_ms, 123456);
 	assert_int_equal(hs.h[2].dispatch_expires_ms, 0);
+	assert_string_equal(hs.h[1].revert, "ok");
+	assert_string_equal(hs.h[1].revert_message, "back on 4.2.0");
+	assert_string_equal(hs.h[2].revert, "");
+	assert_string_equal(hs.h[2].revert_message, "");
 	assert_string_equal(hs.h[2].host_id, "h3");
 	assert_string_equal(hs.h[2].role, "batch");
 	assert_int_equal(hs.h[2].batch, 2);
@@ -1281,8 +1292,8 @@ static void
 test_job_target(void **state)
 {
 	struct fx *f = *state;
-	struct store_job_host h = {"j1", "h2", 1,  "batch", 1, "running", "run",
-	                           "",   "",   "", 5,       0, -1};
+	struct store_job_host h = {"j1", "h2", 1, "batch", 1,  "running", "run", "",
+	                           "",   "",   5, 0,       -1, "",        ""};
 	char action[33], phase[10];
 	bool is_target;
 
@@ -1333,15 +1344,18 @@ test_open_upgrades_v2(void **state)
 	                              "ALTER TABLE hosts DROP COLUMN metadb;"
 	                              "ALTER TABLE job_hosts DROP COLUMN unit;"
 	                              "ALTER TABLE hosts DROP COLUMN backup;"
+	                              "ALTER TABLE job_hosts DROP COLUMN revert;"
+	                              "ALTER TABLE job_hosts DROP COLUMN revert_message;"
 	                              "PRAGMA user_version=2;",
 	                              NULL, NULL, NULL),
 	                 SQLITE_OK);
 	sqlite3_close(db);
 	reopen(f);
-	assert_int_equal(raw_count(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(raw_count(f->path, "PRAGMA user_version"), 6);
 	assert_int_equal(store_job_hosts_each(f->s, "j1", jh_cb, &hs, f->err, sizeof(f->err)), 0);
 	assert_int_equal(hs.n, 3);
 	assert_int_equal(hs.h[0].dispatch_expires_ms, 0);
+	assert_string_equal(hs.h[0].revert, "");
 	assert_int_equal(store_results_count(f->s, "j1", f->err, sizeof(f->err)), 1);
 }
 

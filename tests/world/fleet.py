@@ -157,8 +157,8 @@ _CTL_GLOBALS_WITH_VALUE = ("-c", "--config", "-o", "--output", "--endpoint")
 
 
 def with_yes(args):
-    """odcctl's args with --yes added when they run a command that changes hosts (rollback
-    or prune but a dry run, undo, exec stop/start) and confirm nothing yet: the tests confirm the way a
+    """odcctl's args with --yes added when they run a command that changes hosts (rollback,
+    upgrade or prune but a dry run, undo, exec stop/start) and confirm nothing yet: the tests confirm the way a
     script does. The prompt and the refusal without a terminal are tested on their own
     (test_odcctl.py), with the args as given."""
     args = [str(a) for a in args]
@@ -171,7 +171,8 @@ def with_yes(args):
             words.append((i, args[i]))
         i += 1
     names = [w for _, w in words]
-    change = (names[:1] in (["rollback"], ["undo"], ["prune"]) and "--dry-run" not in args) or \
+    change = (names[:1] in (["rollback"], ["undo"], ["prune"], ["upgrade"]) and
+              "--dry-run" not in args) or \
         (names[:1] == ["exec"] and names[1:2] in (["stop"], ["start"]))
     if not change or "--yes" in args or "--help" in args:
         return args
