@@ -124,8 +124,10 @@ ctl job "$bad"
 for h in h2 h3 h4; do
 	[ "$(host_of "$bad" $h state)" = skipped ] || fail "$h is $(host_of "$bad" $h state) in the halted upgrade"
 done
+why=$(ctl -o json job "$bad" --results --host h1 --step health | json "d['results'][0]['message'].split('; to go back')[0]")
 cat <<EOF
 The canary h1 never became healthy on $broken (it failed at its $(host_of "$bad" h1 failed_step) step).
+Its agent's signed result says why: $why
 odc-fleet put it back by itself: the metadb restored from the backup the upgrade had taken
 just before, the 4.2.0 container it had kept started again. The job halted there: h2, h3
 and h4 were checked (preflight) and never touched. Every host still answers 4.2.0:

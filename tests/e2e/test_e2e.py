@@ -232,12 +232,17 @@ def test_upgrade_to_a_broken_release_reverts_its_canary_by_itself(testbed):
     assert run == [("stop", "ok"), ("snapshot", "ok"), ("start", "ok"), ("health", "failed")], steps
     assert [(st, x) for st, x in steps if st in REVERT_STEPS] == \
         [(st, "ok") for st in REVERT_STEPS], steps
+    # The health step's signed result says what failed, with ODC's log tail.
+    health = next(x for x in job_results(job)["h1"] if x["step"] == "health")
+    assert f"did not become healthy at {BROKEN}" in health["message"], health
+    assert "Application run failed" in health["message"] + health["output_tail"], health
     print(f"\n[e2e] upgrade to {BROKEN}: {msg!r}; h1's revert: {hs['h1']['revert_message']!r}; "
           f"h1 down {downtime_s(job, 'h1', 'stop', 'revert_health'):.1f} s (stop -> healthy "
           f"again), of which the revert {downtime_s(job, 'h1', 'revert_stop', 'revert_health'):.1f} s")
     # `odcctl job` as text says it under the host.
     txt = tb.ctl("job", jid, json_out=False)
-    assert txt.rc == 0 and "revert:" in txt.stdout, txt
+    print(f"[e2e] h1's message: {hs['h1']['message']!r}\n[e2e] odcctl job {jid}:\n{txt.stdout}")
+    assert txt.rc == 0 and "revert of h1: ok: " in txt.stdout, txt
 
     # h1 is back as it was: the same container (the one the upgrade kept), 4.3.0, its metadb
     # as before the upgrade (no 4.3.1 migration, no column of it); the new release's
