@@ -8,13 +8,14 @@ rollback's verified snapshot of the metadb as its backup, starts <repository>:<t
 kept container's spec and waits for ODC healthy at <to>; its revert phase (the undo of the
 job itself) restores that snapshot and starts the kept container again."""
 
+import json
 import os
 import subprocess
 
 import pytest
 
 from tests.world import odcworld
-from tests.world.agentcli import AGENT, agent, write_conf
+from tests.world.agentcli import AGENT, agent, journal, write_conf
 from tests.world.odcworld import backup_state, containers_named, metadb_state
 
 
@@ -80,7 +81,22 @@ def test_upgrade_backs_up_then_reverts_and_prune_spares_it(old_host):
     assert host.engine.inspect(host.name)["Id"] == old["Id"]
     assert no_rows_of(host, odcworld.NEW_VERSION)
     assert metadb_state(host) == before
-    assert len(containers_named(host, f"{host.name}-undone-")) == 1  # the 4.3.0 one, kept
+    undone = containers_named(host, f"{host.name}-undone-")
+    assert len(undone) == 1  # the 4.3.0 one, kept
+
+    # The journal shows the job whole: its run and revert plans, the run phase's facts and,
+    # apart from them, the revert phase's (where the 4.3.0 container went).
+    doc = journal(conf, "up1")
+    assert [(pl["phase"], pl["state"]) for pl in doc["plans"]] == [
+        ("run", "succeeded"), ("revert", "succeeded")], doc["plans"]
+    assert [s["step"] for s in doc["plans"][1]["steps"]] == [
+        "revert_preflight", "revert_stop", "revert_restore", "revert_start", "revert_health"]
+    assert doc["facts"]["renamed"] == kept[0]["Name"].lstrip("/"), doc["facts"]
+    assert doc["facts"]["old_id"] == old["Id"], doc["facts"]
+    rf = doc["revert_facts"]
+    assert rf["renamed"] == undone[0]["Name"].lstrip("/"), rf
+    assert (rf["old_id"], rf["old_image"]) == (new["Id"], host.images.new), rf
+    assert host.password not in json.dumps(doc)
     # Twice: reported, not run again.
     p = agent(conf, "run", "upgrade", "--job", "up1", "--phase", "revert",
               "--to", odcworld.NEW_VERSION)
