@@ -5,15 +5,16 @@ per host, MariaDB as the metadb, the ODC stand-in images, the loader stand-ins),
 much of that is the tool's own work. `odc-agent run upgrade` runs locally on each node
 (the fleet rollout of upgrade is not there yet), with the agent's default health interval.
 
-    /usr/bin/python3 bench/downtime.py [--build DIR] [--json FILE] [--runs N] [--no-ha]
-                                       [--start-delay-ms MS] [--keep]
+    /usr/bin/python3 bench/downtime.py [--build DIR] [--json FILE] [--runs N]
+                                       [--scenarios single,failed,ha] [--start-delay-ms MS]
+                                       [--keep]
 
 Scenarios, each run --runs times (default 3) on the same host or pair:
-  1 node   4.2.0 -> 4.3.0 (stop, backup, start, health), then the job's revert phase
+  single   4.2.0 -> 4.3.0 (stop, backup, start, health), then the job's revert phase
            (stop, restore, start the kept 4.2.0, health)
-  1 node   a failed upgrade, to 4.3.1-unhealthy (never healthy), with a short job deadline,
+  failed   a failed upgrade, to 4.3.1-unhealthy (never healthy), with a short job deadline,
            then its revert: the whole outage of an upgrade that goes back (once)
-  HA pair  both nodes of one deployment at once (one backup, one migration), then the
+  ha       both nodes of one deployment at once (one backup, one migration), then the
            revert (one restore): the deployment is down while no node answers
 
 What is measured, per node:
@@ -62,7 +63,8 @@ def parse_args():
     ap.add_argument("--build", default="build", help="build directory (default build)")
     ap.add_argument("--json", help="write the figures as JSON to this file")
     ap.add_argument("--runs", type=int, default=3, help="runs of each scenario (default 3)")
-    ap.add_argument("--no-ha", action="store_true", help="leave out the HA pair")
+    ap.add_argument("--scenarios", default="single,failed,ha",
+                    help="comma-separated scenarios to run (default single,failed,ha)")
     ap.add_argument("--start-delay-ms", type=int, default=1000,
                     help="the ODC stand-in's start delay (default 1000, as deploy/testbed)")
     ap.add_argument("--keep", action="store_true", help="keep temp dirs (ODC_WORLD_KEEP=1)")
@@ -200,15 +202,21 @@ class Bench:
 
     # -- the world
 
-    def world_up(self):
+    def world_up(self, host):
+        """MariaDB; with host, a dockerd with the images and one ODC host at 4.2.0."""
         B, W = self.B, self.W
-        B.log("world: MariaDB and dockerd, images 4.2.0, 4.3.0 and 4.3.1-unhealthy")
-        self.mariadb, self.dockerd = W.MariaDB(), W.Dockerd()
+        B.log("world: MariaDB" + (", dockerd, images 4.2.0, 4.3.0 and 4.3.1-unhealthy, one "
+                                  "ODC host at 4.2.0" if host else ""))
+        self.mariadb = W.MariaDB()
         self.mariadb.start()
+        self.foreign.add_world(self.mariadb)
+        if not host:
+            return
+        self.dockerd = W.Dockerd()
         self.dockerd.start()
         images = W.OdcImages(self.dockerd).build()
         images.broken(W.UNHEALTHY_TAG)
-        self.foreign.add_world(self.mariadb, self.dockerd)
+        self.foreign.add_world(self.dockerd)
         self.host = W.OdcHost(self.mariadb, self.dockerd, images,
                               start_delay_ms=self.args.start_delay_ms)
         self.host.prepare(upgrade=False)
@@ -250,7 +258,7 @@ class Bench:
             stop, start = steps[pre + "stop"], steps[pre + "start"]
             health = steps[pre + "health"]
             last_before, first_after = prober.outage(i, before, after)
-            d = {"node": i + 1, "job": job, "timing": timing_of(out),
+            d = {"node": i + 1, "job": job, "timing": timing_of(out), "output": out,
                  "agent_ms": end_of(health) - stop["started_ms"],
                  "steps_ms": {k: v["duration_ms"] for k, v in steps.items()}}
             if last_before is not None and first_after is not None:
@@ -370,10 +378,14 @@ class Bench:
         self.res["scenarios"]["HA pair: revert"] = reverts
 
     def run(self):
-        self.world_up()
-        for name, fn in (("1 node", self.single), ("failed upgrade", self.failed),
-                         ("HA pair", None if self.args.no_ha else self.ha_pair)):
-            if fn is None:
+        want = {x.strip() for x in self.args.scenarios.split(",") if x.strip()}
+        unknown = want - {"single", "failed", "ha"}
+        if unknown:
+            raise SystemExit(f"bench: unknown scenarios {sorted(unknown)}")
+        self.world_up(bool(want & {"single", "failed"}))
+        for name, fn in (("single", self.single), ("failed", self.failed),
+                         ("ha", self.ha_pair)):
+            if name not in want:
                 continue
             try:
                 fn()
