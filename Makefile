@@ -164,8 +164,9 @@ fuzz: deps
 # The protocol micro-benchmarks, then the fleet benchmark (bench/run.py: real
 # coordinator and odcctl, simulated and real agents, Ansible side by side; about
 # 8 minutes). BENCH_ARGS adds options (--quick); the figures also go to BENCH_JSON.
-# Then the downtime of an upgrade and of its revert, one node and an HA pair
-# (bench/downtime.py, about 2 minutes; its figures to BENCH_DOWNTIME_JSON).
+# Then the downtime of an upgrade and of its revert: one node, an HA pair, and
+# through the coordinator with an automatic revert (bench/downtime.py, about 3.5
+# minutes; its figures to BENCH_DOWNTIME_JSON).
 BENCH_JSON ?= $(BUILD)/bench/results.json
 BENCH_DOWNTIME_JSON ?= $(BUILD)/bench/downtime.json
 BENCH_ARGS ?=

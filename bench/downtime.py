@@ -2,11 +2,12 @@
 """The downtime benchmark behind `make bench` (after bench/run.py): how long ODC is down
 for an upgrade and for its revert, per deployment, on the test world (a private dockerd
 per host, MariaDB as the metadb, the ODC stand-in images, the loader stand-ins), and how
-much of that is the tool's own work. `odc-agent run upgrade` runs locally on each node
-(the fleet rollout of upgrade is not there yet), with the agent's default health interval.
+much of that is the tool's own work: `odc-agent run upgrade` locally on each node, and once
+through odc-coordinator (fleet), with the agent's default health interval.
 
     /usr/bin/python3 bench/downtime.py [--build DIR] [--json FILE] [--runs N]
-                                       [--scenarios single,failed,ha] [--start-delay-ms MS]
+                                       [--scenarios single,failed,ha,fleet]
+                                       [--start-delay-ms MS]
                                        [--keep]
 
 Scenarios, each run --runs times (default 3) on the same host or pair:
@@ -16,6 +17,13 @@ Scenarios, each run --runs times (default 3) on the same host or pair:
            then its revert: the whole outage of an upgrade that goes back (once)
   ha       both nodes of one deployment at once (one backup, one migration), then the
            revert (one restore): the deployment is down while no node answers
+  fleet    through odc-coordinator and a real odc-agent daemon, once: `odcctl upgrade` to
+           4.3.0 and `odcctl rollback --of` that job; then `odcctl upgrade` to
+           4.3.1-unhealthy, reverted by the coordinator by itself once the health gate
+           fails: [deadlines] health FLEET_HEALTH plus the 60 s the agent allows ODC's
+           migration lock (the revert's own gate needs FLEET_HEALTH for ODC's start, and a
+           job's deadline cannot cut the first gate short: the revert must be sent within
+           the job's signed lifetime)
 
 What is measured, per node:
   outage     what a user sees: a prober asks ODC (isHealthy and info) every PROBE_MS;
@@ -52,6 +60,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
 PROBE_MS = 20
+SCENARIOS = ("single", "failed", "ha", "fleet")
+FLEET_HEALTH = "10s"
 # The failed upgrade's deadlines: the health gate ends when the job's deadline does.
 FAILED_DEADLINES = {"deadlines.health": "5s", "deadlines.job": "15s"}
 TIMING_RE = re.compile(r"total (\d+) ms: Docker (\d+), loaders (\d+), metadb (\d+), "
@@ -63,8 +73,8 @@ def parse_args():
     ap.add_argument("--build", default="build", help="build directory (default build)")
     ap.add_argument("--json", help="write the figures as JSON to this file")
     ap.add_argument("--runs", type=int, default=3, help="runs of each scenario (default 3)")
-    ap.add_argument("--scenarios", default="single,failed,ha",
-                    help="comma-separated scenarios to run (default single,failed,ha)")
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS),
+                    help=f"comma-separated scenarios to run (default {','.join(SCENARIOS)})")
     ap.add_argument("--start-delay-ms", type=int, default=1000,
                     help="the ODC stand-in's start delay (default 1000, as deploy/testbed)")
     ap.add_argument("--keep", action="store_true", help="keep temp dirs (ODC_WORLD_KEEP=1)")
@@ -185,7 +195,7 @@ class Bench:
                     "probe_ms": PROBE_MS, "scenarios": {}, "foreign": {}}
         self.problems = []
         self.foreign = B.ForeignCpu()
-        self.mariadb = self.dockerd = self.host = self.ha = None
+        self.mariadb = self.dockerd = self.host = self.ha = self.fleet = None
         self.t0 = time.monotonic()
 
     def problem(self, text):
@@ -377,14 +387,111 @@ class Bench:
         self.res["scenarios"]["HA pair: upgrade"] = ups
         self.res["scenarios"]["HA pair: revert"] = reverts
 
+    def fleet_op(self, label, agent, args, before, after, timeout):
+        """One odcctl job on the fleet's one host, watched by the prober: the job, the
+        node's outage, and the agent's journal of it."""
+        B, fl = self.B, self.fleet
+        a = self.foreign.snapshot()
+        with Prober([agent.host]) as prober:
+            time.sleep(0.2)
+            r = fl.ctl(*args, "--detach", json_out=False, timeout=120)
+            job_id = self.fleetmod.job_id_of(r.out) or self.fleetmod.job_id_of(r.err)
+            if r.rc != 0 or job_id is None:
+                raise RuntimeError(f"{label}: odcctl {' '.join(args)}: exit {r.rc}: "
+                                   f"{r.out[-1000:]} {r.err[-1000:]}")
+            job = fl.wait_job(job_id, timeout)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and (
+                    not prober.ticks or prober.ticks[-1][1][0] != after):
+                time.sleep(PROBE_MS / 1000.0)
+        self.res["foreign"][label] = self.foreign.between(a, self.foreign.snapshot())
+        last_before, first_after = prober.outage(0, before, after)
+        if last_before is None or first_after is None:
+            self.problem(f"{label}: the prober saw no outage ({len(prober.ticks)} ticks)")
+        B.log(f"{label}: job {job_id} {job['state']}")
+        plans = {pl["phase"]: {st["step"]: st for st in pl["steps"]}
+                 for pl in agent.journal(job_id)}
+        job["job_id"] = job_id
+        return job, plans, last_before, first_after
+
+    def fleet_scenario(self):
+        """The coordinator's upgrade, the rollback by its job id, and an automatic revert."""
+        B, W = self.B, self.W
+        from tests.world import fleet as fleetmod
+        self.fleetmod = fleetmod
+        B.log("fleet: odc-coordinator and one odc-agent daemon on the 4.2.0 host")
+        fl = self.fleet = B.BenchFleet(coordinator_id="coord-downtime")
+        fl.start()
+        agent = fl.make_real_agent("dt-fleet", self.host,
+                                   own_dir=os.path.join(self.dir, "fleet-agent"),
+                                   conf_over={"health.interval": "2s",
+                                              "deadlines.health": FLEET_HEALTH})
+        fl.accept(agent.host_id, "@" + agent.pub_path)
+        agent.start()
+        fl.wait_online(agent.host_id, timeout=60, beat=True)
+        out = self.res["scenarios"]["fleet"] = {}
+
+        job, plans, last_before, first_after = self.fleet_op(
+            "fleet upgrade", agent, ["upgrade", "--to", W.NEW_VERSION, "--all"],
+            W.OLD_BUILD, W.NEW_BUILD, 300)
+        run = plans["run"]
+        out["upgrade"] = {"job": job["job_id"], "state": job["state"],
+                          "steps_ms": {k: v["duration_ms"] for k, v in run.items()},
+                          "coord_ms": job["ended_ms"] - job["submitted_ms"],
+                          "agent_ms": end_of(run["health"]) - run["stop"]["started_ms"]}
+        if first_after is not None and last_before is not None:
+            out["upgrade"].update({"outage_ms": first_after - last_before,
+                                   "tool_ms": end_of(run["start"]) - last_before,
+                                   "odc_start_ms": first_after - end_of(run["start"])})
+        up_id = job["job_id"]
+
+        job, plans, last_before, first_after = self.fleet_op(
+            "fleet rollback --of", agent, ["rollback", "--of", up_id, "--canary", "0"],
+            W.NEW_BUILD, W.OLD_BUILD, 300)
+        run = plans["run"]
+        out["rollback_of"] = {"job": job["job_id"], "state": job["state"],
+                              "steps_ms": {k: v["duration_ms"] for k, v in run.items()},
+                              "coord_ms": job["ended_ms"] - job["submitted_ms"],
+                              "agent_ms": end_of(run["health"]) - run["stop"]["started_ms"]}
+        if first_after is not None and last_before is not None:
+            out["rollback_of"].update({"outage_ms": first_after - last_before,
+                                       "tool_ms": end_of(run["start"]) - last_before,
+                                       "odc_start_ms": first_after - end_of(run["start"])})
+
+        self.host.images.broken(W.UNHEALTHY_TAG)
+        job, plans, last_before, first_after = self.fleet_op(
+            "fleet automatic revert", agent, ["upgrade", "--to", W.UNHEALTHY_TAG, "--all"],
+            W.OLD_BUILD, W.OLD_BUILD, 600)
+        run, rev = plans.get("run", {}), plans.get("revert", {})
+        host = self.fleetmod.job_hosts(job).get(agent.host_id, {})
+        d = {"job": job["job_id"], "state": job["state"], "revert": host.get("revert"),
+             "message": job.get("message"),
+             "steps_ms": {f"{ph}:{k}": v["duration_ms"] for ph, st in plans.items()
+                          for k, v in st.items()}}
+        if "health" in run and "revert_health" in rev:
+            d.update({"failed_gate_ms": run["health"]["duration_ms"],
+                      # From the failed health step's end to the revert's first step: the
+                      # RESULT to the coordinator, its rollout's turn, the revert DISPATCH.
+                      "coordinator_reaction_ms": rev["revert_preflight"]["started_ms"] -
+                      end_of(run["health"]),
+                      "revert_agent_ms": end_of(rev["revert_health"]) -
+                      rev["revert_stop"]["started_ms"],
+                      "agent_ms": end_of(rev["revert_health"]) - run["stop"]["started_ms"]})
+        else:
+            self.problem(f"fleet automatic revert: job {job['job_id']} {job['state']}, host "
+                         f"{host}: no failed health gate and revert in the agent's journal")
+        if first_after is not None and last_before is not None:
+            d["outage_ms"] = first_after - last_before
+        out["automatic_revert"] = d
+
     def run(self):
         want = {x.strip() for x in self.args.scenarios.split(",") if x.strip()}
-        unknown = want - {"single", "failed", "ha"}
+        unknown = want - set(SCENARIOS)
         if unknown:
             raise SystemExit(f"bench: unknown scenarios {sorted(unknown)}")
-        self.world_up(bool(want & {"single", "failed"}))
+        self.world_up(bool(want & {"single", "failed", "fleet"}))
         for name, fn in (("single", self.single), ("failed", self.failed),
-                         ("ha", self.ha_pair)):
+                         ("ha", self.ha_pair), ("fleet", self.fleet_scenario)):
             if name not in want:
                 continue
             try:
@@ -397,6 +504,11 @@ class Bench:
 
     def cleanup(self):
         errors = []
+        if self.fleet is not None:
+            try:
+                self.B.quiet_close(self.fleet)
+            except Exception as e:
+                errors.append(f"{self.fleet!r}: {e!r}")
         for obj in (self.ha, self.host, self.dockerd, self.mariadb):
             if obj is None:
                 continue
@@ -476,6 +588,31 @@ def rows_of(res):
                      spread([f["revert_agent_ms"]])))
         own = [t["own_ms"] for t in (f["timing_run"], f["timing_revert"]) if t]
         rows.append(("", "  agent's own work, both phases", f"{sum(own)} ms"))
+    fl = sc.get("fleet") or {}
+    for key, name in (("upgrade", "odcctl upgrade to 4.3.0, 1 node"),
+                      ("rollback_of", "odcctl rollback --of that job")):
+        x = fl.get(key)
+        if not x:
+            continue
+        rows.append((f"fleet: {name}", "outage: last answer at the old release -> first at "
+                     "the new", spread([x.get("outage_ms")])))
+        rows.append(("", "  the tool's part / ODC's own start", " / ".join(
+            spread([x.get(k)]) for k in ("tool_ms", "odc_start_ms"))))
+        rows.append(("", "agent: stop -> healthy; the job, submitted -> ended", " / ".join(
+            spread([x.get(k)]) for k in ("agent_ms", "coord_ms"))))
+        rows.append(("", "  steps", ", ".join(f"{k} {v / 1000:.2f} s"
+                                              for k, v in x.get("steps_ms", {}).items())))
+    x = fl.get("automatic_revert")
+    if x:
+        rows.append(("fleet: odcctl upgrade to 4.3.1-unhealthy, 1 node",
+                     f"outage, reverted by the coordinator ({x.get('state')}, revert "
+                     f"{x.get('revert')})", spread([x.get("outage_ms")])))
+        rows.append(("", f"  the failed health gate ([deadlines] health {FLEET_HEALTH} + 60 s)",
+                     spread([x.get("failed_gate_ms")])))
+        rows.append(("", "  the gate's end -> the revert's first step (coordinator)",
+                     spread([x.get("coordinator_reaction_ms")])))
+        rows.append(("", "  the revert: its stop step's start -> its health step's end",
+                     spread([x.get("revert_agent_ms")])))
     return rows
 
 
