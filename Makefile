@@ -165,13 +165,18 @@ fuzz: deps
 # The protocol micro-benchmarks, then the fleet benchmark (bench/run.py: real
 # coordinator and odcctl, simulated and real agents, Ansible side by side; about
 # 8 minutes). BENCH_ARGS adds options (--quick); the figures also go to BENCH_JSON.
+# Then the downtime of an upgrade and of its revert: one node, an HA pair, and
+# through the coordinator with an automatic revert (bench/downtime.py, about 3.5
+# minutes; its figures to BENCH_DOWNTIME_JSON).
 BENCH_JSON ?= $(BUILD)/bench/results.json
+BENCH_DOWNTIME_JSON ?= $(BUILD)/bench/downtime.json
 BENCH_ARGS ?=
 bench: deps
 	@deploy/install-deps.sh --bench
 	@$(MAKE) --no-print-directory all
 	@$(BUILD)/bench/bench_proto
 	@$(PYTHON) bench/run.py --build $(BUILD) --json $(BENCH_JSON) $(BENCH_ARGS)
+	@$(PYTHON) bench/downtime.py --build $(BUILD) --json $(BENCH_DOWNTIME_JSON)
 
 vectors: $(BUILD)/tools/vectors
 	$(BUILD)/tools/vectors gen > tests/vectors/proto-v2.json.tmp

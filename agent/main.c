@@ -617,16 +617,20 @@ journal_unfinished(struct journal *j, bool json, json_t **doc, char *err, size_t
 }
 
 /* journal JOB: its plans with their steps, printed, or (json) with its
- * facts as a new document in *doc that the caller releases. 0, or -1 with
+ * facts as a new document in *doc that the caller releases: "facts" the
+ * job's (its preflight and run phases'), "revert_facts" its revert
+ * phase's, which that phase keeps apart (PLAN_REVERT_FACTS). 0, or -1 with
  * err set (or empty: out of memory). */
 static int
 journal_job(struct journal *j, const char *job, bool json, json_t **doc, char *err, size_t errlen)
 {
 	static const char *const phases[] = {"preflight", "run", "revert", NULL};
-	json_t *plans = NULL, *facts = NULL;
+	json_t *plans = NULL, *facts = NULL, *revert_facts = NULL;
+	char revert_id[128];
 	int rc, ret = -1;
 
-	if (json && ((plans = json_array()) == NULL || (facts = json_object()) == NULL)) {
+	if (json && ((plans = json_array()) == NULL || (facts = json_object()) == NULL ||
+	             (revert_facts = json_object()) == NULL)) {
 		snprintf(err, errlen, "journal: out of memory");
 		goto out;
 	}
@@ -645,10 +649,13 @@ journal_job(struct journal *j, const char *job, bool json, json_t **doc, char *e
 			goto out;
 	}
 	if (json) {
-		if (journal_fact_each(j, job, journal_fact_json, facts, err, errlen) != 0)
+		snprintf(revert_id, sizeof(revert_id), "%s%s", job, PLAN_REVERT_FACTS);
+		if (journal_fact_each(j, job, journal_fact_json, facts, err, errlen) != 0 ||
+		    journal_fact_each(j, revert_id, journal_fact_json, revert_facts, err, errlen) !=
+		        0)
 			goto out;
-		*doc = json_pack("{s:o, s:O, s:O}", "job_id", journal_text_json(job), "plans",
-		                 plans, "facts", facts);
+		*doc = json_pack("{s:o, s:O, s:O, s:O}", "job_id", journal_text_json(job), "plans",
+		                 plans, "facts", facts, "revert_facts", revert_facts);
 		if (*doc == NULL) {
 			snprintf(err, errlen, "journal: job %s: out of memory", job);
 			goto out;
@@ -658,6 +665,7 @@ journal_job(struct journal *j, const char *job, bool json, json_t **doc, char *e
 out:
 	json_decref(plans);
 	json_decref(facts);
+	json_decref(revert_facts);
 	return ret;
 }
 

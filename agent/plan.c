@@ -316,9 +316,9 @@ plan_execute(const struct agent_conf *c, struct journal *j, const struct plan_re
 		return 1;
 	}
 	/* A revert's undo steps keep their own facts apart from the run
-	 * phase's, which they read (plan-int.h). */
+	 * phase's, which they read (plan.h, plan-int.h). */
 	snprintf(facts, sizeof(facts), "%s%s", rq->job_id,
-	         strcmp(rq->phase, "revert") == 0 ? ".revert" : "");
+	         strcmp(rq->phase, "revert") == 0 ? PLAN_REVERT_FACTS : "");
 	uint64_t t_start = clock_mono_ms();
 	n = steps_of(rq->action, rq->phase, dry_run, steps);
 	name_steps(&r, steps, n);

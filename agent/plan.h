@@ -23,6 +23,11 @@ struct plan_out {
 	void *ctx;
 };
 
+/* The facts of an action's revert phase (the undo of the job itself) are
+ * recorded apart from the job's, under the job's id and this suffix: its
+ * steps read the run phase's facts and must not overwrite them. */
+#define PLAN_REVERT_FACTS ".revert"
+
 struct plan_request {
 	const char *job_id;
 	const char *action;

@@ -552,6 +552,23 @@ class ForeignCpu:
     def add_marker(self, text):
         self.markers.append(text)
 
+    def add_world(self, *objs):
+        """The test world's daemons (odcworld.Dockerd, MariaDB, started): their processes,
+        and an engine's containerd shims (found by the engine's dir and the namespace
+        dockerd.sh names after it) count as this bench's."""
+        for obj in objs:
+            for name in ("dockerd.pid", "mysqld.pid"):
+                try:
+                    with open(os.path.join(obj.dir, name)) as f:
+                        self.add_root(int(f.read().strip()))
+                except (OSError, ValueError):
+                    pass
+            if isinstance(obj, odcworld.Dockerd):
+                ns = subprocess.run(["cksum"], input=obj.dir, capture_output=True,
+                                    text=True).stdout.split()[0]
+                self.add_marker(f"odcfleet{ns}")
+                self.add_marker(obj.dir)
+
     def snapshot(self):
         procs = _all_procs()
         ours = {}

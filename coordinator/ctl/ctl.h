@@ -406,7 +406,8 @@ int submit_run(struct ctl *c, struct submit *s, const char *const *targets, size
 
 /* After following job_id to its end (ret: follow_job's exit status), on a table output,
  * what the job is for beyond its states: a dry run's difference per host, a logs job's text,
- * a prune's lists. Returns ret, or the exit status of a failed fetch. */
+ * a prune's lists, a failed upgrade's failures with their log tails. Returns ret, or the exit
+ * status of a failed fetch. */
 int submit_print_outcome(struct ctl *c, const char *job_id, const char *action, bool dry_run,
                          int ret);
 

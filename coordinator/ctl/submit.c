@@ -551,6 +551,43 @@ submit_print_output(struct ctl *c, const char *job_id, const char *step)
 	return 0;
 }
 
+/* After an upgrade that did not succeed everywhere: each failed host's
+ * step, the tail of that step's output (ODC's own log for a health gate),
+ * and what its revert did. 0, or an exit status. */
+static int
+submit_print_failures(struct ctl *c, const char *job_id)
+{
+	json_t *job = NULL, *h, *r;
+	size_t i, k;
+	int ret = ctl_job_get(c, job_id, &job);
+
+	if (ret == 0)
+		ret = ctl_job_results(c, job, NULL, NULL);
+	if (ret != 0) {
+		json_decref(job);
+		return ret;
+	}
+	json_array_foreach(json_object_get(job, "hosts"), i, h)
+	{
+		const char *step = js(h, "failed_step");
+		if (!proto_host_state_failed(proto_host_state_from_name(js(h, "state"))))
+			continue;
+		printf("\n==> %s: %s%s%s <==\n%s\n", js(h, "host"), js(h, "state"),
+		       *step ? " at " : "", step, js(h, "message"));
+		json_array_foreach(json_object_get(job, "results"), k, r)
+		{
+			if (strcmp(js(r, "host"), js(h, "host")) == 0 &&
+			    strcmp(js(r, "step"), step) == 0 && js(r, "output_tail")[0] != '\0')
+				out_text(stdout, js(r, "output_tail"));
+		}
+		if (js(h, "revert")[0] != '\0')
+			printf("revert: %s: %s\n", js(h, "revert"), js(h, "revert_message"));
+	}
+	fflush(stdout);
+	json_decref(job);
+	return 0;
+}
+
 /* What a dry run would change, host by host: the host, then the agent's
  * text of the difference (PROTOCOL.md 5, dry_run), its lines under the
  * first one. A host without one says why on stderr. 0, or an exit status. */
@@ -620,6 +657,8 @@ submit_print_outcome(struct ctl *c, const char *job_id, const char *action, bool
 		r = submit_print_diffs(c, job_id);
 	else if (strcmp(action, "logs") == 0 || strcmp(action, "prune") == 0)
 		r = submit_print_output(c, job_id, action);
+	else if (strcmp(action, "upgrade") == 0 && ret != CTL_EXIT_OK)
+		r = submit_print_failures(c, job_id);
 	return r != 0 ? r : ret;
 }
 

@@ -2,7 +2,8 @@
 
   mariadb     session   MariaDB: host, port, socket, dir; sql(), create_db_user(), ...
   dockerd     session   Dockerd: socket, host, dir; docker(*args), inspect(), ...
-  odc_images  session   OdcImages: repository, old ("...:4.2.0"), new ("...:4.3.0"), engine
+  odc_images  session   OdcImages: repository, old ("...:4.2.0"), new ("...:4.3.0"), engine,
+                        broken(TAG): a broken release, built when first asked for
   odc_host    function  factory: odc_host(upgrade=True, start_delay_ms=1000, password=None,
                         engine=None, images=None, metadb=None, db_host=None,
                         http_host="127.0.0.1") -> OdcHost after a failed upgrade

@@ -548,7 +548,8 @@ def test_journal_json_is_the_journal(host, conf):
     assert host.password and host.password not in p.stdout + p.stderr
     assert f"DATABASE_PASSWORD={host.password}" in host.engine.inspect(host.name)["Config"]["Env"]
     assert "DATABASE_PASSWORD=<in the kept container>" in doc["facts"]["spec"], doc["facts"]
-    assert sorted(doc) == ["facts", "job_id", "plans"] and doc["job_id"] == "jj1", doc
+    assert sorted(doc) == ["facts", "job_id", "plans", "revert_facts"], doc
+    assert doc["job_id"] == "jj1" and doc["revert_facts"] == {}, doc  # a rollback has no revert
     plans = doc["plans"]
     assert [(pl["job_id"], pl["action"], pl["phase"], pl["state"]) for pl in plans] == [
         ("jj1", "rollback", "preflight", "succeeded"), ("jj1", "rollback", "run", "succeeded")]
@@ -598,7 +599,7 @@ def test_journal_json_is_the_journal(host, conf):
     assert text.splitlines() == want, (text, want)
     # A job the agent never ran: nothing recorded, exit 0, in both forms.
     assert agentcli.journal(conf, "no-such-job") == {"job_id": "no-such-job", "plans": [],
-                                                 "facts": {}}
+                                                 "facts": {}, "revert_facts": {}}
     assert agent(conf, "journal", "no-such-job", check=0).stdout == ""
     # Without JOB: the unfinished plan, here none.
     assert json.loads(agent(conf, "journal", "-o", "json", check=0).stdout) == {"unfinished": None}

@@ -8,13 +8,14 @@ rollback's verified snapshot of the metadb as its backup, starts <repository>:<t
 kept container's spec and waits for ODC healthy at <to>; its revert phase (the undo of the
 job itself) restores that snapshot and starts the kept container again."""
 
+import json
 import os
 import subprocess
 
 import pytest
 
 from tests.world import odcworld
-from tests.world.agentcli import AGENT, agent, write_conf
+from tests.world.agentcli import AGENT, agent, journal, write_conf
 from tests.world.odcworld import backup_state, containers_named, metadb_state
 
 
@@ -80,7 +81,22 @@ def test_upgrade_backs_up_then_reverts_and_prune_spares_it(old_host):
     assert host.engine.inspect(host.name)["Id"] == old["Id"]
     assert no_rows_of(host, odcworld.NEW_VERSION)
     assert metadb_state(host) == before
-    assert len(containers_named(host, f"{host.name}-undone-")) == 1  # the 4.3.0 one, kept
+    undone = containers_named(host, f"{host.name}-undone-")
+    assert len(undone) == 1  # the 4.3.0 one, kept
+
+    # The journal shows the job whole: its run and revert plans, the run phase's facts and,
+    # apart from them, the revert phase's (where the 4.3.0 container went).
+    doc = journal(conf, "up1")
+    assert [(pl["phase"], pl["state"]) for pl in doc["plans"]] == [
+        ("run", "succeeded"), ("revert", "succeeded")], doc["plans"]
+    assert [s["step"] for s in doc["plans"][1]["steps"]] == [
+        "revert_preflight", "revert_stop", "revert_restore", "revert_start", "revert_health"]
+    assert doc["facts"]["renamed"] == kept[0]["Name"].lstrip("/"), doc["facts"]
+    assert doc["facts"]["old_id"] == old["Id"], doc["facts"]
+    rf = doc["revert_facts"]
+    assert rf["renamed"] == undone[0]["Name"].lstrip("/"), rf
+    assert (rf["old_id"], rf["old_image"]) == (new["Id"], host.images.new), rf
+    assert host.password not in json.dumps(doc)
     # Twice: reported, not run again.
     p = agent(conf, "run", "upgrade", "--job", "up1", "--phase", "revert",
               "--to", odcworld.NEW_VERSION)
@@ -122,37 +138,98 @@ def test_upgrade_refusals_touch_nothing(odc_host):
     assert os.listdir(host.snapshot_root) == []
 
 
-def test_upgrade_never_healthy_then_undo(old_host):
-    """The target never becomes healthy at its release: here REPOSITORY:4.3.1 is the 4.3.0
-    stand-in under another tag (the world has no failing tags yet), so it migrates the
-    metadb to 4.3.0 and answers at 4.3.0, never at 4.3.1. The health gate fails with the
-    way back; `odc-agent run undo --of JOB` (the undo of an upgrade) takes it."""
-    host = old_host
-    target = f"{host.images.repository}:4.3.1"
-    host.engine.docker("tag", host.images.new, target)
-    try:
-        conf = write_conf(host, os.path.join(host.dir, "agent.conf"),
-                          **{"deadlines.health": "5s", "deadlines.job": "25s"})
-        old = host.engine.inspect(host.name)
-        before = metadb_state(host)
-        p = agent(conf, "run", "upgrade", "--to", "4.3.1", "--job", "bad")
-        assert p.returncode == 1, p.stdout + p.stderr
-        steps_said(p.stdout, ("preflight", "stop", "snapshot", "start"))
-        assert "[health] failed" in p.stdout, p.stdout
-        assert "did not become healthy at 4.3.1" in p.stdout, p.stdout
-        assert "--phase revert" in p.stdout and "undo --of bad" in p.stdout, p.stdout
-        assert not no_rows_of(host, odcworld.NEW_VERSION)  # it did migrate
+def schema(host):
+    """{table or view: its columns}: what metadb_state does not compare (a broken migration's
+    column left behind)."""
+    return {t: host.columns(t) for t in host.tables() + host.views()}
 
-        p = agent(conf, "run", "undo", "--of", "bad", "--job", "undo-bad")
-        assert p.returncode == 0, p.stdout + p.stderr
-        steps_said(p.stdout, ("preflight", "stop", "restore", "start", "health"))
-        assert "upgrade bad can be undone" in p.stdout, p.stdout
-        assert host.info_version() == odcworld.OLD_BUILD
-        assert host.engine.inspect(host.name)["Id"] == old["Id"]
-        assert no_rows_of(host, odcworld.NEW_VERSION)
-        assert metadb_state(host) == before
-    finally:
-        host.engine.docker("rmi", target, check=False)
+
+# A broken release fails its health gate once the job's deadline is spent (the gate allows
+# ODC's 60 s migration lock on top of its own deadline): a short one keeps these tests short.
+# Everything before the gate takes about a second here; the way back runs with the defaults.
+BROKEN_DEADLINES = {"deadlines.health": "5s", "deadlines.job": "10s"}
+
+
+def test_upgrade_never_healthy_then_undo(old_host):
+    """The target, 4.3.1-unhealthy (the stand-in's broken release), migrates the metadb to
+    4.3.1 and then never starts. The health gate fails with ODC's own words and the way back;
+    `odc-agent run undo --of JOB` (the undo of an upgrade) restores the backup and starts the
+    kept 4.2.0 container: the metadb as before the upgrade, schema included."""
+    host = old_host
+    host.images.broken(odcworld.UNHEALTHY_TAG)
+    conf = write_conf(host, os.path.join(host.dir, "agent.conf"))
+    short = write_conf(host, os.path.join(host.dir, "short.conf"), **BROKEN_DEADLINES)
+    old = host.engine.inspect(host.name)
+    before, before_schema = metadb_state(host), schema(host)
+
+    p = agent(short, "run", "upgrade", "--to", odcworld.UNHEALTHY_TAG, "--job", "bad")
+    assert p.returncode == 1, p.stdout + p.stderr
+    steps_said(p.stdout, ("preflight", "stop", "snapshot", "start"))
+    assert "[health] failed" in p.stdout, p.stdout
+    assert f"did not become healthy at {odcworld.UNHEALTHY_TAG}" in p.stdout, p.stdout
+    assert "BeanCreationException" in p.stdout, p.stdout  # ODC's log, in the message
+    assert "--phase revert" in p.stdout and "undo --of bad" in p.stdout, p.stdout
+    # It did migrate: 4.3.0's scripts and its own, applied (4.2.0 cannot start on that).
+    assert not no_rows_of(host, odcworld.NEW_VERSION) and not no_rows_of(host, "4.3.1")
+    assert "last_login_time" in host.columns("iam_user")
+
+    p = agent(conf, "run", "undo", "--of", "bad", "--job", "undo-bad")
+    assert p.returncode == 0, p.stdout + p.stderr
+    steps_said(p.stdout, ("preflight", "stop", "restore", "start", "health"))
+    assert "upgrade bad can be undone" in p.stdout, p.stdout
+    assert host.info_version() == odcworld.OLD_BUILD
+    assert host.engine.inspect(host.name)["Id"] == old["Id"]
+    assert no_rows_of(host, odcworld.NEW_VERSION) and no_rows_of(host, "4.3.1")
+    assert metadb_state(host) == before
+    assert schema(host) == before_schema
+    # The broken release's container is kept, stopped, for a look.
+    undone = containers_named(host, f"{host.name}-undone-")
+    assert [c["Config"]["Image"] for c in undone] == [
+        f"{host.images.repository}:{odcworld.UNHEALTHY_TAG}"], undone
+    assert not undone[0]["State"]["Running"]
+
+
+def test_upgrade_failed_migration_then_revert(old_host):
+    """The target, 4.3.1-badmigrate, fails its migration half-way: 4.3.0's scripts applied,
+    then its own script's first statement (a column added to iam_user) applied and its
+    second failed, a success = 0 row per try. The health gate fails with ODC's own words;
+    the revert phase of the job (the undo of the job itself) restores the backup and starts
+    the kept 4.2.0 container: the metadb exactly as before the upgrade (rows, history with
+    no failed row, schema without the stray column)."""
+    host = old_host
+    host.images.broken(odcworld.BAD_MIGRATE_TAG)
+    conf = write_conf(host, os.path.join(host.dir, "agent.conf"))
+    short = write_conf(host, os.path.join(host.dir, "short.conf"), **BROKEN_DEADLINES)
+    old = host.engine.inspect(host.name)
+    before, before_schema = metadb_state(host), schema(host)
+
+    p = agent(short, "run", "upgrade", "--to", odcworld.BAD_MIGRATE_TAG, "--job", "badm")
+    assert p.returncode == 1, p.stdout + p.stderr
+    steps_said(p.stdout, ("preflight", "stop", "snapshot", "start"))
+    assert "[health] failed" in p.stdout, p.stdout
+    assert f"did not become healthy at {odcworld.BAD_MIGRATE_TAG}" in p.stdout, p.stdout
+    assert "migrate failed, version=4.3.1.1" in p.stdout, p.stdout  # ODC's log
+    assert "--phase revert" in p.stdout, p.stdout
+    # What the failed migration left: 4.3.0 migrated, 4.3.1.1 failed, the stray column.
+    assert not no_rows_of(host, odcworld.NEW_VERSION)
+    assert "4.3.1.1" in host.history_versions(success_only=False)
+    assert "4.3.1.1" not in host.history_versions()
+    assert "login_policy" in host.columns("iam_user")
+
+    p = agent(conf, "run", "upgrade", "--job", "badm", "--phase", "revert",
+              "--to", odcworld.BAD_MIGRATE_TAG)
+    assert p.returncode == 0, p.stdout + p.stderr
+    steps_said(p.stdout, ("revert_preflight", "revert_stop", "revert_restore", "revert_start",
+                          "revert_health"))
+    assert host.info_version() == odcworld.OLD_BUILD
+    assert host.engine.inspect(host.name)["Id"] == old["Id"]
+    assert no_rows_of(host, odcworld.NEW_VERSION)
+    assert "4.3.1.1" not in host.history_versions(success_only=False)  # nor a failed one
+    assert metadb_state(host) == before
+    assert schema(host) == before_schema
+    undone = containers_named(host, f"{host.name}-undone-")
+    assert [c["Config"]["Image"] for c in undone] == [
+        f"{host.images.repository}:{odcworld.BAD_MIGRATE_TAG}"], undone
 
 
 def test_upgrade_dry_run_shows_the_new_container(old_host):

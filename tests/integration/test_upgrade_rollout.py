@@ -45,7 +45,11 @@ def test_a_failed_canary_is_reverted_by_itself_and_the_rollout_halts(fleet, bad_
                   timeout=240)
     assert p.rc == 4, p  # halted
     job_id = job_id_of(p.out) or job_id_of(p.err)
-    assert "revert ok" in p.out or "revert ok" in p.err, p
+    assert "revert ok" in p.out, p
+    # After the job: the failed host, its step, the tail of ODC's own log, and its revert.
+    tail = p.out[p.out.index("\n==> "):]
+    assert " failed at health <==" in tail and "revert: ok: " in tail, p.out
+    assert "ODC" in tail.split("revert: ok: ")[0].split("<==", 1)[1], p.out
     job = fleet.wait_job(job_id, 30)
     assert job["state"] == "halted", job
     hosts = job_hosts(job)

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import stat
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -591,15 +590,11 @@ UNHEALTHY_SCRIPT = "V_4_3_1_1__alter_iam_user_add_last_login.sql"
 
 
 @pytest.fixture(scope="session")
-def broken_images(dockerd, odc_images):
+def broken_images(odc_images):
     """The broken releases of tests/world/README.md built into the session's engine, on demand
     (the default build makes only 4.2.0 and 4.3.0)."""
-    tags = ("4.3.1-badmigrate", "4.3.1-unhealthy")
-    subprocess.run(["sh", str(odcworld.WORLD / "build-images.sh"), dockerd.socket,
-                    odc_images.repository, *tags], check=True, timeout=300,
-                   stdout=subprocess.PIPE)
-    return SimpleNamespace(bad=f"{odc_images.repository}:{tags[0]}",
-                           unhealthy=f"{odc_images.repository}:{tags[1]}")
+    return SimpleNamespace(bad=odc_images.broken(odcworld.BAD_MIGRATE_TAG),
+                           unhealthy=odc_images.broken(odcworld.UNHEALTHY_TAG))
 
 
 def log_offset(host):

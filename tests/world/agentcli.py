@@ -62,8 +62,9 @@ def journal(conf, job_id=None, timeout=30, binary=AGENT):
     """`odc-agent -c conf journal [JOB] -o json`, the document it prints (README, "the
     journal"): {job_id, plans: [{job_id, action, phase, state, params, started_ms, ended_ms,
     deadline_ms, steps: [{step, status, exit_code, started_ms, duration_ms, message,
-    output_tail, data}]}], facts}, the plans in phase order (preflight, run), the steps in the
-    order they ran; without job_id {unfinished: such a plan or None}."""
+    output_tail, data}]}], facts, revert_facts}, the plans in phase order (preflight, run,
+    revert), the steps in the order they ran, the facts of the job and those its revert phase
+    keeps apart; without job_id {unfinished: such a plan or None}."""
     p = subprocess.run([str(binary), "-c", str(conf), "journal", *([job_id] if job_id else []),
                         "-o", "json"], capture_output=True, text=True, timeout=timeout)
     assert p.returncode == 0, f"odc-agent -c {conf} journal {job_id or ''} -o json: exit " \

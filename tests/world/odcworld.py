@@ -36,6 +36,13 @@ NEW_VERSION = "4.3.0"  # the failed upgrade
 OLD_BUILD = "4.2.0-20230916"
 NEW_BUILD = "4.3.0-20240412"
 BUILD_OF = {OLD_VERSION: OLD_BUILD, NEW_VERSION: NEW_BUILD}
+# The stand-in's broken releases (tests/world/README.md, "Broken releases"; OdcImages.broken):
+# 4.3.1 whose migration fails half-way, and 4.3.1 that migrates and then never starts.
+# Both would report BROKEN_BUILD; neither ever answers.
+BAD_MIGRATE_TAG = "4.3.1-badmigrate"
+UNHEALTHY_TAG = "4.3.1-unhealthy"
+BROKEN_TAGS = (BAD_MIGRATE_TAG, UNHEALTHY_TAG)
+BROKEN_BUILD = "4.3.1-20240620"
 DOCKER = os.environ.get("ODC_WORLD_DOCKER") or shutil.which("docker") or "docker"
 KEEP = os.environ.get("ODC_WORLD_KEEP") == "1"  # keep temp dirs for post-mortems
 
@@ -305,7 +312,8 @@ class Dockerd:
 
 
 class OdcImages:
-    """The stand-in images REPOSITORY:4.2.0 (old) and REPOSITORY:4.3.0 (new) in one engine."""
+    """The stand-in images REPOSITORY:4.2.0 (old) and REPOSITORY:4.3.0 (new) in one engine,
+    and on demand the broken releases (broken(): BAD_MIGRATE_TAG, UNHEALTHY_TAG)."""
 
     def __init__(self, engine, repository=IMAGE_REPOSITORY):
         self.engine = engine
@@ -313,11 +321,25 @@ class OdcImages:
         self.old = f"{repository}:{OLD_VERSION}"
         self.new = f"{repository}:{NEW_VERSION}"
         self.versions = (OLD_VERSION, NEW_VERSION)
+        self._built = set()
 
-    def build(self):
-        """tests/world/build-images.sh into the engine (a no-op when up to date)."""
-        run(["sh", WORLD / "build-images.sh", self.engine.socket, self.repository], timeout=300)
+    def build(self, *tags):
+        """tests/world/build-images.sh into the engine (a no-op when up to date): the tags
+        named, by default 4.2.0 and 4.3.0."""
+        run(["sh", WORLD / "build-images.sh", self.engine.socket, self.repository, *tags],
+            timeout=300)
+        self._built.update(tags or self.versions)
         return self
+
+    def broken(self, tag):
+        """The reference REPOSITORY:tag of a broken release (BROKEN_TAGS: tests/world/
+        README.md, "Broken releases"), built into the engine the first time it is asked
+        for (the default build leaves them out, to keep its time)."""
+        if tag not in BROKEN_TAGS:
+            raise ValueError(f"{tag}: not a broken release of the stand-in ({BROKEN_TAGS})")
+        if tag not in self._built:
+            self.build(tag)
+        return f"{self.repository}:{tag}"
 
     def image_id(self, version):
         return self.engine.inspect(f"{self.repository}:{version}")["Id"]
