@@ -210,6 +210,9 @@ def test_upgrade_to_a_broken_release_reverts_its_canary_by_itself(testbed):
     tb.ensure_430(ids)
     before = snapshot_states(tb, ids)
     h1 = tb.hosts["h1"]
+    columns = "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=DATABASE() " \
+              "AND TABLE_NAME='iam_user' ORDER BY ORDINAL_POSITION"
+    iam_user_before = h1.sql(columns)  # 4.3.1's migration adds two columns to it
     h1.restart_agent(conf=h1.conf_with("agent-health-10s.conf", deadlines={"health": "10s"}))
     try:
         r = tb.ctl("upgrade", "--to", BROKEN, "--all", *POLICY, "--yes",
@@ -236,6 +239,8 @@ def test_upgrade_to_a_broken_release_reverts_its_canary_by_itself(testbed):
     health = next(x for x in job_results(job)["h1"] if x["step"] == "health")
     assert f"did not become healthy at {BROKEN}" in health["message"], health
     assert "Application run failed" in health["message"] + health["output_tail"], health
+    # ... after it had migrated the metadb to 4.3.1 (ODC's log): the revert had to restore it.
+    assert "4.3.1.1" in health["output_tail"], health["output_tail"][-2000:]
     print(f"\n[e2e] upgrade to {BROKEN}: {msg!r}; h1's revert: {hs['h1']['revert_message']!r}; "
           f"h1 down {downtime_s(job, 'h1', 'stop', 'revert_health'):.1f} s (stop -> healthy "
           f"again), of which the revert {downtime_s(job, 'h1', 'revert_stop', 'revert_health'):.1f} s")
@@ -255,6 +260,7 @@ def test_upgrade_to_a_broken_release_reverts_its_canary_by_itself(testbed):
     st = h1.metadb_state()
     assert st["tables"] == before["h1"]["tables"], (st["tables"], before["h1"]["tables"])
     assert st["history"] == before["h1"]["history"] and st["max_version"] == before["h1"]["max_version"]
+    assert h1.sql(columns) == iam_user_before, (h1.sql(columns), iam_user_before)
     assert running_containers(h1) == [h1.container], running_containers(h1)
     assert not kept_containers(h1, "upgraded"), kept_containers(h1, "upgraded")
     # Every other deployment: preflight only, the same container on the same metadb.
