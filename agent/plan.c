@@ -405,12 +405,11 @@ plan_resume(const struct agent_conf *c, struct journal *j, const struct plan_out
 		struct plan_step steps[8];
 		size_t ns = steps_of(p.action, p.phase, false, steps);
 		const char *where = "before its first step";
-		struct plan_run r = {.c = c,
-		                     .j = j,
-		                     .out = out,
-		                     .job = p.job_id,
-		                     .facts = p.job_id,
-		                     .phase = p.phase};
+		char facts[96];
+		snprintf(facts, sizeof(facts), "%s%s", p.job_id,
+		         strcmp(p.phase, "revert") == 0 ? PLAN_REVERT_FACTS : "");
+		struct plan_run r = {
+		    .c = c, .j = j, .out = out, .job = p.job_id, .facts = facts, .phase = p.phase};
 		name_steps(&r, steps, ns);
 		for (size_t i = 0; i < ns; i++) {
 			struct journal_step s = {0};

@@ -16,13 +16,14 @@
 
 #include <jansson.h>
 
+#include "agent/plan.h"
 #include "agent/prune.h"
 
 #define TREE_DEPTH_MAX 64
 
 /* What each action's phase leaves: a container renamed
  * <name><suffix><time>, its facts recorded under the job's id and
- * facts_suffix (plan-int.h: a revert's are "<job>.revert"). */
+ * facts_suffix (a revert's are "<job>" PLAN_REVERT_FACTS, plan.h). */
 static const struct prune_kind {
 	const char *action, *suffix, *phase, *facts_suffix;
 } kinds[] = {
@@ -32,7 +33,7 @@ static const struct prune_kind {
     {"upgrade", "-upgraded-", "run", ""},
     /* nothing needs these: kept for a look, within retention */
     {"undo", "-undone-", "run", ""},
-    {"upgrade", "-undone-", "revert", ".revert"},
+    {"upgrade", "-undone-", "revert", PLAN_REVERT_FACTS},
 };
 
 /* One rollback (or undo) of the journal and what it left. */

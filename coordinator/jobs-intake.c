@@ -156,10 +156,15 @@ jobs_on_progress(struct coord *co, struct host *h, const struct proto_msg *m)
 	if (strcmp(jh->step, p->step) != 0 || strcmp(p->status, "running") != 0)
 		jh->activity_mono = clock_mono_ms();
 	snprintf(jh->step, sizeof(jh->step), "%s", p->step);
+	/* During its revert the run's outcome stays its message; the revert's
+	 * progress is the revert's. */
+	char *msg = jh->revert == PROTO_REVERT_RUNNING ? jh->revert_message : jh->message;
+	size_t len =
+	    jh->revert == PROTO_REVERT_RUNNING ? sizeof(jh->revert_message) : sizeof(jh->message);
 	if (*p->message != '\0')
-		snprintf(jh->message, sizeof(jh->message), "%s", p->message);
+		snprintf(msg, len, "%s", p->message);
 	else
-		snprintf(jh->message, sizeof(jh->message), "%s %s", p->step, p->status);
+		snprintf(msg, len, "%s %s", p->step, p->status);
 	jh->updated_ms = proto_now_ms();
 	acknowledged(jh); /* it is working on it: the ACK may have been lost */
 	jh->shown = true;

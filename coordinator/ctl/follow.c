@@ -192,9 +192,11 @@ follow_log_host(const json_t *p, const json_t *h)
 		printf("%s %s\n", out_clock((int64_t)proto_now_ms(), t, sizeof(t)),
 		       out_clean(line, clean, sizeof(clean)));
 	}
-	if (same && follow_same(p, h, "state") && follow_same(p, h, "step") &&
-	    follow_same(p, h, "failed_step") && follow_same(p, h, "message"))
-		return;
+	if (same && follow_same(p, h, "state") &&
+	    ((follow_same(p, h, "step") && follow_same(p, h, "failed_step") &&
+	      follow_same(p, h, "message")) ||
+	     js(h, "revert")[0] != '\0'))
+		return; /* a revert's steps are said on its own line */
 	if (p == NULL && proto_host_state_from_name(js(h, "state")) == PROTO_HOST_PENDING &&
 	    step[0] == '\0')
 		return;

@@ -19,16 +19,11 @@ def no_rows_of(host, version):
 
 
 @pytest.fixture
-def bad_tag(dockerd, odc_images):
-    """REPOSITORY:4.3.1 on the tests' engine is the 4.3.0 stand-in under another tag: it
-    migrates the metadb to 4.3.0 and answers at 4.3.0, never at 4.3.1, so an upgrade to 4.3.1
-    never becomes healthy at its release."""
-    target = f"{odc_images.repository}:4.3.1"
-    dockerd.docker("tag", odc_images.new, target)
-    try:
-        yield "4.3.1"
-    finally:
-        dockerd.docker("rmi", target, check=False)
+def bad_tag(odc_images):
+    """The stand-in's broken release REPOSITORY:4.3.1-unhealthy on the tests' engine: it
+    migrates the metadb and never answers healthy (tests/world/README.md)."""
+    odc_images.broken(odcworld.UNHEALTHY_TAG)
+    return odcworld.UNHEALTHY_TAG
 
 
 def test_a_failed_canary_is_reverted_by_itself_and_the_rollout_halts(fleet, bad_tag):
@@ -49,7 +44,9 @@ def test_a_failed_canary_is_reverted_by_itself_and_the_rollout_halts(fleet, bad_
     # After the job: the failed host, its step, the tail of ODC's own log, and its revert.
     tail = p.out[p.out.index("\n==> "):]
     assert " failed at health <==" in tail and "revert: ok: " in tail, p.out
-    assert "ODC" in tail.split("revert: ok: ")[0].split("<==", 1)[1], p.out
+    failed = tail.split("revert: ok: ")[0].split("<==", 1)[1]
+    assert "did not become healthy at 4.3.1-unhealthy" in failed, p.out  # the run's outcome
+    assert "BeanCreationException" in failed and "--- docker logs" in failed, p.out  # its log
     job = fleet.wait_job(job_id, 30)
     assert job["state"] == "halted", job
     hosts = job_hosts(job)
@@ -58,7 +55,10 @@ def test_a_failed_canary_is_reverted_by_itself_and_the_rollout_halts(fleet, bad_
     assert canary["state"] == "failed" and canary["failed_step"] == "health", canary
     assert canary["revert"] == "ok" and canary["phase"] == "revert", canary
     assert other["state"] == "skipped" and other["revert"] == "", other
-    assert f"canary {canary['host']} failed at health" in job["message"], job
+    # The run's outcome stays the host's message while its revert runs and after.
+    assert "did not become healthy at 4.3.1-unhealthy" in canary["message"], canary
+    assert f"canary {canary['host']} failed at health: ODC did not become healthy" in \
+        job["message"], job
     assert "reverted by itself" in job["message"], job
     # Its revert's steps are recorded apart from its run's.
     steps = [r["step"] for r in job_results(job)[canary["host"]]]
@@ -72,7 +72,7 @@ def test_a_failed_canary_is_reverted_by_itself_and_the_rollout_halts(fleet, bad_
         cid, db = before[a.host_id]
         assert a.host.engine.inspect(a.host.name)["Id"] == cid, a.host_id
         assert metadb_state(a.host) == db, a.host_id
-        assert no_rows_of(a.host, odcworld.NEW_VERSION), a.host_id
+        assert no_rows_of(a.host, "4.3"), a.host_id
 
     # The text view says the revert per host.
     out = fleet.ctl("job", job_id, json_out=False)
