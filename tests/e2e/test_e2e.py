@@ -228,7 +228,11 @@ def test_upgrade_to_a_broken_release_reverts_its_canary_by_itself(testbed):
     assert "h1" in msg and "health" in msg and "revert" in msg, msg
     hs = job_hosts(job)
     assert hs["h1"]["role"] == "canary" and hs["h1"]["state"] == "failed", hs["h1"]
-    assert hs["h1"]["failed_step"] == "health" and hs["h1"]["message"], hs["h1"]
+    assert hs["h1"]["failed_step"] == "health", hs["h1"]
+    # The host's message stays its run's failure (the revert has its own), and the job's
+    # message carries it too.
+    assert f"did not become healthy at {BROKEN}" in hs["h1"]["message"], hs["h1"]
+    assert f"did not become healthy at {BROKEN}" in msg and "reverted by itself" in msg, msg
     assert hs["h1"]["revert"] == "ok" and hs["h1"]["revert_message"], hs["h1"]
     steps = steps_of(job, "h1")
     run = [(st, x) for st, x in steps if st in UPGRADE_RUN_STEPS]
