@@ -135,6 +135,34 @@ run_e2e_and_artefacts() {
 	count_pytest $erc "$elog"
 }
 
+# run_pytest_and_itests ARGS...: pytest ARGS (run_pytest) and the C integration programs
+# (run_itests) at the same time: the programs spend their ~40 s waiting on a dockerd and a MariaDB
+# of their own (fresh directories, free ports), and one after the other they would add that time
+# to the run. The programs' output is printed after pytest's, each test counted as before.
+run_pytest_and_itests() {
+	ilog=$(mktemp)
+	icount=$(mktemp)
+	(
+		log=$(mktemp)
+		passed=0
+		failed=0
+		run_itests
+		echo "$passed $failed" >"$icount"
+		rm -f "$log"
+	) >"$ilog" 2>&1 &
+	ipid=$!
+	# Ended with the run: the program running then ends first (it stops its own daemons).
+	trap 'kill -TERM $ipid 2>/dev/null; wait $ipid; rm -f "$log" "$ilog" "$icount"' EXIT INT TERM
+	run_pytest "$@"
+	wait $ipid
+	trap 'rm -f "$log"' EXIT INT TERM
+	cat "$ilog"
+	read -r ipassed ifailed <"$icount" || { ipassed=0; ifailed=1; }
+	passed=$((passed + ipassed))
+	failed=$((failed + ifailed))
+	rm -f "$ilog" "$icount"
+}
+
 # The integration tests run in three workers (pytest-xdist), each test file on one
 # worker, the longest files first (tests/integration/conftest.py): every test starts
 # its own daemons on private sockets, ports and directories, and most of a test's
@@ -148,10 +176,10 @@ case "$only" in
 lint) run_lint ;;
 unit) run_unit ;;
 sanitize) run_unit; run_itests; run_vectors ;;
-integration) run_vectors; run_itests; run_pytest $parallel tests/py tests/integration tests/artefacts ;;
+integration) run_vectors; run_pytest_and_itests $parallel tests/py tests/integration tests/artefacts ;;
 e2e) run_pytest tests/e2e ;;
 pytest) run_pytest "$@" ;;
-"") run_lint; run_unit; run_vectors; run_itests; run_pytest $parallel tests/py tests/integration; run_e2e_and_artefacts ;;
+"") run_lint; run_unit; run_vectors; run_pytest_and_itests $parallel tests/py tests/integration; run_e2e_and_artefacts ;;
 *) echo "run-all: unknown suite '$only'" >&2; exit 2 ;;
 esac
 
