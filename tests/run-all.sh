@@ -116,11 +116,13 @@ count_pytest() {
 # run_e2e_and_artefacts: the e2e suite and tests/artefacts at the same time. The e2e tests
 # mostly wait on their testbed; the artefacts' tests mostly wait on mmdebstrap, dpkg and
 # Docker; one after the other they would add minutes to the run, side by side they overlap.
-# Each has its own log, printed whole (artefacts first) once both ended.
+# Each has its own log, printed whole (artefacts first) once both ended. The artefacts' two
+# files run in two workers, as the integration tests do: the packages' chroot is made while the
+# images are built (both after the one `make deb` of the run, conftest.deb_dir).
 run_e2e_and_artefacts() {
 	alog=$(mktemp)
-	ODC_BUILD="$build" "$python" -m pytest -q -rs -p no:cacheprovider --durations=15 tests/artefacts \
-		>"$alog" 2>&1 &
+	ODC_BUILD="$build" "$python" -m pytest -q -rs -p no:cacheprovider --durations=15 -n 2 \
+		--dist loadfile tests/artefacts >"$alog" 2>&1 &
 	apid=$!
 	# Ended with the run (Ctrl-C, a CI timeout): pytest's teardown removes what it started.
 	trap 'kill -TERM $apid 2>/dev/null; wait $apid; rm -f "$log" "$alog"' EXIT INT TERM
