@@ -41,6 +41,31 @@ def pytest_configure(config):
         signal.signal(signal.SIGTERM, on_term)
 
 
+# Seconds each file took in make test (tests/run-all.sh: three workers sharing the two cores;
+# measured 2026-12-07). pytest-xdist's loadfile hands a worker a whole file, the next one in
+# collection order when it is about to run out, so the order decides when the run ends: in
+# alphabetical order test_world.py (4 to 5 min, its lock test waits 95 s) came last and one
+# worker stood idle for two minutes at the end. Longest first, the short files fill the gaps.
+# A file not listed goes first (unmeasured, it may be long); the list only orders, a file
+# missing from it or a stale figure costs time, never a test.
+FILE_SECONDS = {
+    "test_agent.py": 551, "test_world.py": 337, "test_coordinator.py": 333,
+    "test_agent_daemon.py": 263, "test_world_ha.py": 114, "test_guard.py": 108,
+    "test_deployments.py": 107, "test_upgrade.py": 87, "test_metrics.py": 79,
+    "test_bridge.py": 62, "test_sdnotify.py": 37, "test_odcctl.py": 36, "test_webhooks.py": 24,
+    "test_completion.py": 13, "test_manpages.py": 13, "test_check_config.py": 12,
+    "test_obtools.py": 9, "test_odcproto_selfcheck.py": 6, "test_runner.py": 5,
+    "test_vectors.py": 3, "test_install.py": 3, "test_control_dir.py": 1,
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The files longest first (FILE_SECONDS), each file's tests in their own order."""
+    def seconds(item):
+        return FILE_SECONDS.get(item.path.name, float("inf"))
+    items.sort(key=seconds, reverse=True)
+
+
 def _need_root():
     # Not a skip: a suite that quietly does not run proves nothing. CI runs as root.
     if os.geteuid() != 0:
