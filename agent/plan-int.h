@@ -227,10 +227,11 @@ void plan_step_stop(struct plan_run *r, struct plan_res *s, const char *suffix,
 void plan_step_restore(struct plan_run *r, struct plan_res *s, const char *src,
                        void (*untouched)(struct plan_run *r, struct plan_res *s, struct metadb *m));
 /* Waits for ODC healthy at want (NULL or "": any version), within the
- * health step's budget; _within: within budget_ms. */
+ * health step's budget; _within: within budget_ms, then, when more is not
+ * NULL and says so (its milliseconds, 0 for none), that much longer. */
 void plan_step_health(struct plan_run *r, struct plan_res *s, const char *want);
 void plan_step_health_within(struct plan_run *r, struct plan_res *s, const char *want,
-                             uint64_t budget_ms);
+                             uint64_t budget, uint64_t (*more)(struct plan_run *r));
 /* Creates the container from the spec the stop step recorded (secrets from
  * the kept container), with image <repository>:<to>, and starts it; a
  * second run starts the one this job created. */

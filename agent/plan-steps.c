@@ -384,20 +384,28 @@ last_error_lines(const char *text, char *out, size_t outlen)
 void
 plan_step_health(struct plan_run *r, struct plan_res *s, const char *want)
 {
-	plan_step_health_within(r, s, want, plan_budget(r, STEP_HEALTH));
+	plan_step_health_within(r, s, want, plan_budget(r, STEP_HEALTH), NULL);
 }
 
 void
-plan_step_health_within(struct plan_run *r, struct plan_res *s, const char *want, uint64_t budget)
+plan_step_health_within(struct plan_run *r, struct plan_res *s, const char *want, uint64_t budget,
+                        uint64_t (*more)(struct plan_run *r))
 {
 	struct health_state st;
 	struct health_note hn = {r, clock_mono_ms()};
-	uint64_t t0 = clock_mono_ms();
+	uint64_t t0 = clock_mono_ms(), extra;
 	char *logs = NULL;
 	size_t loglen = 0;
 
 	int hrc = health_wait(r->c->health_url, want, budget, r->c->health_interval_ms, &st,
 	                      health_progress, &hn);
+	if (hrc != 0 && more != NULL && (extra = more(r)) > 0) {
+		plan_note(r, "health", "not healthy within %llu s: waiting up to %llu s more",
+		          (unsigned long long)(budget / 1000), (unsigned long long)(extra / 1000));
+		budget += extra;
+		hrc = health_wait(r->c->health_url, want, extra, r->c->health_interval_ms, &st,
+		                  health_progress, &hn);
+	}
 	plan_waited(&r->wait_health_ms, t0);
 	if (hrc == 0) {
 		plan_put(s, "odc_version", st.version);

@@ -15,11 +15,12 @@
 #include "common/clock.h"
 #include "common/version.h"
 
-/* ODC takes its migration lock for at most 60 s before it gives up
+/* ODC waits at most 60 s for its migration lock before it gives up
  * (AbstractMigrate's tryLock), and keeps its port closed until the
  * migration is done: the health gate of an upgrade allows that on top of
- * the health step's own deadline. */
-#define MIGRATION_LOCK_MS 60000
+ * the health step's own deadline, when the lock is held at that deadline. */
+#define MIGRATION_LOCK_MS    60000
+#define MIGRATION_LOCK_TABLE "DISTRIBUTED_LOCK" /* JdbcLockRegistry's, ODC's name */
 
 /* A dump of the metadb takes about as many bytes as its rows times this
  * (CSV rows of ODC's tables are short; a generous figure). */
@@ -285,14 +286,37 @@ upgrade_start(struct plan_run *r, struct plan_res *s)
 		plan_step_start_new(r, s);
 }
 
+/* More time for the health gate, once its own deadline is up: the lock's
+ * 60 s while ODC's migration lock is held (a node migrating the metadb, or
+ * waiting for one that does: a row in its lock table; one that cannot be
+ * read counts as held), none when it is free (a release that failed has let
+ * it go: waiting longer would only keep the deployment down), cut by the
+ * job's deadline. */
+static uint64_t
+migration_lock_more(struct plan_run *r)
+{
+	struct plan_res scratch = {.data = json_object()};
+	struct metadb *m = plan_metadb(r, &scratch);
+	uint64_t rows = 1, now = proto_now_ms();
+	uint64_t left = r->deadline_ms > now ? r->deadline_ms - now : 0;
+
+	if (m != NULL && metadb_count(m, MIGRATION_LOCK_TABLE, &rows, r->err, sizeof(r->err)) != 0)
+		rows = 1;
+	metadb_close(m);
+	json_decref(scratch.data);
+	if (rows == 0) {
+		plan_note(r, "health", "ODC's migration lock is free: no more waiting");
+		return 0;
+	}
+	return MIGRATION_LOCK_MS < left ? MIGRATION_LOCK_MS : left;
+}
+
 static void
 upgrade_health(struct plan_run *r, struct plan_res *s)
 {
-	uint64_t budget = plan_budget(r, STEP_HEALTH) + MIGRATION_LOCK_MS;
-	uint64_t now = proto_now_ms();
-	uint64_t left = r->deadline_ms > now ? r->deadline_ms - now : 1;
+	uint64_t budget = plan_budget(r, STEP_HEALTH);
 
-	plan_step_health_within(r, s, plan_param(r, "to"), budget < left ? budget : left);
+	plan_step_health_within(r, s, plan_param(r, "to"), budget, migration_lock_more);
 	plan_retain(r, s);
 }
 

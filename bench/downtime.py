@@ -20,8 +20,8 @@ Scenarios, each run --runs times (default 3) on the same host or pair:
   fleet    through odc-coordinator and a real odc-agent daemon, once: `odcctl upgrade` to
            4.3.0 and `odcctl rollback --of` that job; then `odcctl upgrade` to
            4.3.1-unhealthy, reverted by the coordinator by itself once the health gate
-           fails: [deadlines] health FLEET_HEALTH plus the 60 s the agent allows ODC's
-           migration lock (the revert's own gate needs FLEET_HEALTH for ODC's start, and a
+           fails: [deadlines] health FLEET_HEALTH (plus up to 60 s while ODC's migration
+           lock is held at that deadline; the revert's own gate needs FLEET_HEALTH for ODC's start, and a
            job's deadline cannot cut the first gate short: the revert must be sent within
            the job's signed lifetime)
 
@@ -607,7 +607,7 @@ def rows_of(res):
         rows.append(("fleet: odcctl upgrade to 4.3.1-unhealthy, 1 node",
                      f"outage, reverted by the coordinator ({x.get('state')}, revert "
                      f"{x.get('revert')})", spread([x.get("outage_ms")])))
-        rows.append(("", f"  the failed health gate ([deadlines] health {FLEET_HEALTH} + 60 s)",
+        rows.append(("", f"  the failed health gate ([deadlines] health {FLEET_HEALTH}, + 60 s if locked)",
                      spread([x.get("failed_gate_ms")])))
         rows.append(("", "  the gate's end -> the revert's first step (coordinator)",
                      spread([x.get("coordinator_reaction_ms")])))

@@ -259,7 +259,8 @@ def ha_up(d, ns, mariadb, coord_pub, op_pub, health):
 
 def agent_up(d, n, host, engine, images, coord_pub, op_pub, t0, health):
     """hN's agent configuration and key, for the ODC host (or HA node) host; health: its
-    health deadline (an upgrade's health gate allows 60 s more for ODC's migration lock)."""
+    health deadline (an upgrade's health gate allows 60 s more while ODC's migration lock is
+    held at that deadline)."""
     hdir = Path(d, f"h{n}")
     sh(AGENT, "keygen", hdir / "agent.key", hdir / "agent.pub")
     own_root = hdir / "backups"
@@ -673,7 +674,8 @@ def main():
                     help="the last N hosts are the nodes of one HA deployment (one metadb)")
     up.add_argument("--health-deadline", default="120s", metavar="DUR",
                     help="the agents' [deadlines] health (default 120s); an upgrade to a "
-                    "release that never becomes healthy fails 60 s after it")
+                    "release that never becomes healthy fails then, or up to 60 s later while ODC's "
+                    "migration lock is held")
     for name, h in (("down", "remove everything up made"), ("status", "what is up")):
         sub.add_parser(name, help=h).add_argument("--dir", required=True)
     args = ap.parse_args()

@@ -200,7 +200,7 @@ def test_upgrade_to_a_broken_release_reverts_its_canary_by_itself(testbed):
     """The fleet, at 4.3.0, is upgraded to 4.3.1-unhealthy: that release migrates the metadb,
     then never starts. The canary h1 stops its ODC (kept, renamed), backs up its metadb,
     starts the new release, which never answers: its health gate fails (h1's agent runs with
-    a 10 s health deadline, plus the 60 s the gate allows for ODC's migration lock). The
+    a 10 s health deadline; ODC's migration lock is free by then, so no more is allowed). The
     coordinator sends the job's revert phase to h1 by itself: the metadb restored from the
     backup the upgrade took, the kept 4.3.0 container started under its name again. The job
     halts (exit 4) saying so; no other deployment was touched: their preflight ran, nothing

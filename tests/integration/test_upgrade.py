@@ -144,8 +144,8 @@ def schema(host):
     return {t: host.columns(t) for t in host.tables() + host.views()}
 
 
-# A broken release fails its health gate once the job's deadline is spent (the gate allows
-# ODC's 60 s migration lock on top of its own deadline): a short one keeps these tests short.
+# A broken release fails its health gate at its deadline (the gate allows 60 s more only while
+# ODC's migration lock is held then); a short job deadline cuts it: these tests stay short.
 # Everything before the gate takes about a second here; the way back runs with the defaults.
 BROKEN_DEADLINES = {"deadlines.health": "5s", "deadlines.job": "10s"}
 
