@@ -11,6 +11,7 @@ job itself) restores that snapshot and starts the kept container again."""
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -168,6 +169,9 @@ def test_upgrade_never_healthy_then_undo(old_host):
     assert "[health] failed" in p.stdout, p.stdout
     assert f"did not become healthy at {odcworld.UNHEALTHY_TAG}" in p.stdout, p.stdout
     assert "BeanCreationException" in p.stdout, p.stdout  # ODC's log, in the message
+    # Its migration lock free at the deadline: no 60 s more for a release that failed.
+    assert "ODC's migration lock is free: no more waiting" in p.stdout, p.stdout
+    assert "within 5 s" in p.stdout, p.stdout
     assert "--phase revert" in p.stdout and "undo --of bad" in p.stdout, p.stdout
     # It did migrate: 4.3.0's scripts and its own, applied (4.2.0 cannot start on that).
     assert not no_rows_of(host, odcworld.NEW_VERSION) and not no_rows_of(host, "4.3.1")
@@ -230,6 +234,40 @@ def test_upgrade_failed_migration_then_revert(old_host):
     undone = containers_named(host, f"{host.name}-undone-")
     assert [c["Config"]["Image"] for c in undone] == [
         f"{host.images.repository}:{odcworld.BAD_MIGRATE_TAG}"], undone
+
+
+def test_the_health_gate_waits_longer_while_odcs_migration_lock_is_held(old_host):
+    """At the health deadline ODC's migration lock (a row in DISTRIBUTED_LOCK: here another
+    lock of the table, as a node migrating holds) is held: the gate waits up to 60 s more,
+    cut by the job's deadline, before it fails; the undo then puts the host back."""
+    host = old_host
+    image = host.images.broken(odcworld.UNHEALTHY_TAG)
+    conf = write_conf(host, os.path.join(host.dir, "agent.conf"))
+    short = write_conf(host, os.path.join(host.dir, "short.conf"),
+                       **{"deadlines.health": "5s", "deadlines.job": "20s"})
+    proc = subprocess.Popen([AGENT, "-c", short, "run", "upgrade", "--to",
+                             odcworld.UNHEALTHY_TAG, "--job", "locked"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while (host.engine.inspect(host.name) or {}).get("Config", {}).get("Image") != image:
+            assert time.monotonic() < deadline and proc.poll() is None, "no new container"
+            time.sleep(0.1)
+        host.sql("INSERT INTO DISTRIBUTED_LOCK (LOCK_KEY, REGION, CLIENT_ID, CREATED_DATE) "
+                 "VALUES ('00000000-0000-0000-0000-000000000001', 'DEFAULT', 'another-node', "
+                 "NOW(6))")
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, out
+    assert "[health]   not healthy within 5 s: waiting up to 1" in out, out
+    assert "s more" in out and "[health] failed" in out, out
+    host.sql("DELETE FROM DISTRIBUTED_LOCK WHERE CLIENT_ID = 'another-node'")
+    p = agent(conf, "run", "undo", "--of", "locked", "--job", "undo-locked")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert host.info_version() == odcworld.OLD_BUILD
 
 
 def test_upgrade_dry_run_shows_the_new_container(old_host):
