@@ -26,8 +26,8 @@ ha=2                   # the last two hosts: one HA deployment
 broken=4.3.1-unhealthy # a release of the test world: it migrates the metadb, then never starts
 # The agents' health deadline. An upgrade's health gate allows 60 s more only while ODC's
 # migration lock is held at that deadline; the broken release has let it go by then, so its
-# canary is given up 15 s after its start.
-health=15s
+# canary is given up 30 s after its start.
+health=30s
 t0=$(date +%s)
 
 ctl() { "$build/odcctl" -c "$dir/odcctl.conf" "$@"; }

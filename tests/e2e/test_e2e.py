@@ -200,7 +200,8 @@ def test_upgrade_to_a_broken_release_reverts_its_canary_by_itself(testbed):
     """The fleet, at 4.3.0, is upgraded to 4.3.1-unhealthy: that release migrates the metadb,
     then never starts. The canary h1 stops its ODC (kept, renamed), backs up its metadb,
     starts the new release, which never answers: its health gate fails (h1's agent runs with
-    a 10 s health deadline; ODC's migration lock is free by then, so no more is allowed). The
+    a 30 s health deadline, room for the broken release to migrate and fail even on a loaded
+    machine; its migration lock is free by then, so no more is allowed). The
     coordinator sends the job's revert phase to h1 by itself: the metadb restored from the
     backup the upgrade took, the kept 4.3.0 container started under its name again. The job
     halts (exit 4) saying so; no other deployment was touched: their preflight ran, nothing
@@ -213,7 +214,7 @@ def test_upgrade_to_a_broken_release_reverts_its_canary_by_itself(testbed):
     columns = "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=DATABASE() " \
               "AND TABLE_NAME='iam_user' ORDER BY ORDINAL_POSITION"
     iam_user_before = h1.sql(columns)  # 4.3.1's migration adds two columns to it
-    h1.restart_agent(conf=h1.conf_with("agent-health-10s.conf", deadlines={"health": "10s"}))
+    h1.restart_agent(conf=h1.conf_with("agent-health-30s.conf", deadlines={"health": "30s"}))
     try:
         r = tb.ctl("upgrade", "--to", BROKEN, "--all", *POLICY, "--yes",
                    "--reason", "e2e: upgrade to a release that never starts", timeout=420)

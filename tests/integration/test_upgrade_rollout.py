@@ -32,7 +32,7 @@ def test_a_failed_canary_is_reverted_by_itself_and_the_rollout_halts(fleet, bad_
     saying so, and the other host was never touched."""
     fleet.start()
     agents = fleet.add_agents([{"host_id": "c1", "host_kw": OLD}, {"host_id": "c2", "host_kw": OLD}],
-                              conf_over={"deadlines.health": "5s"}, beat=True)
+                              conf_over={"deadlines.health": "20s"}, beat=True)
     before = {a.host_id: (a.host.engine.inspect(a.host.name)["Id"], metadb_state(a.host))
               for a in agents}
 
