@@ -151,23 +151,30 @@ def schema(host):
 BROKEN_DEADLINES = {"deadlines.health": "5s", "deadlines.job": "10s"}
 
 
+def broken_upgrade(host, tag, job):
+    """An upgrade of host to the broken release tag, with BROKEN_DEADLINES, that fails at its
+    health gate: (the defaults' agent config, the old container, the metadb's state and
+    schema before, the upgrade's CompletedProcess)."""
+    host.images.broken(tag)
+    conf = write_conf(host, os.path.join(host.dir, "agent.conf"))
+    short = write_conf(host, os.path.join(host.dir, "short.conf"), **BROKEN_DEADLINES)
+    old = host.engine.inspect(host.name)
+    before, before_schema = metadb_state(host), schema(host)
+    p = agent(short, "run", "upgrade", "--to", tag, "--job", job)
+    assert p.returncode == 1, p.stdout + p.stderr
+    steps_said(p.stdout, ("preflight", "stop", "snapshot", "start"))
+    assert "[health] failed" in p.stdout, p.stdout
+    assert f"did not become healthy at {tag}" in p.stdout, p.stdout
+    return conf, old, before, before_schema, p
+
+
 def test_upgrade_never_healthy_then_undo(old_host):
     """The target, 4.3.1-unhealthy (the stand-in's broken release), migrates the metadb to
     4.3.1 and then never starts. The health gate fails with ODC's own words and the way back;
     `odc-agent run undo --of JOB` (the undo of an upgrade) restores the backup and starts the
     kept 4.2.0 container: the metadb as before the upgrade, schema included."""
     host = old_host
-    host.images.broken(odcworld.UNHEALTHY_TAG)
-    conf = write_conf(host, os.path.join(host.dir, "agent.conf"))
-    short = write_conf(host, os.path.join(host.dir, "short.conf"), **BROKEN_DEADLINES)
-    old = host.engine.inspect(host.name)
-    before, before_schema = metadb_state(host), schema(host)
-
-    p = agent(short, "run", "upgrade", "--to", odcworld.UNHEALTHY_TAG, "--job", "bad")
-    assert p.returncode == 1, p.stdout + p.stderr
-    steps_said(p.stdout, ("preflight", "stop", "snapshot", "start"))
-    assert "[health] failed" in p.stdout, p.stdout
-    assert f"did not become healthy at {odcworld.UNHEALTHY_TAG}" in p.stdout, p.stdout
+    conf, old, before, before_schema, p = broken_upgrade(host, odcworld.UNHEALTHY_TAG, "bad")
     assert "BeanCreationException" in p.stdout, p.stdout  # ODC's log, in the message
     # Its migration lock free at the deadline: no 60 s more for a release that failed.
     assert "ODC's migration lock is free: no more waiting" in p.stdout, p.stdout
@@ -201,17 +208,7 @@ def test_upgrade_failed_migration_then_revert(old_host):
     the kept 4.2.0 container: the metadb exactly as before the upgrade (rows, history with
     no failed row, schema without the stray column)."""
     host = old_host
-    host.images.broken(odcworld.BAD_MIGRATE_TAG)
-    conf = write_conf(host, os.path.join(host.dir, "agent.conf"))
-    short = write_conf(host, os.path.join(host.dir, "short.conf"), **BROKEN_DEADLINES)
-    old = host.engine.inspect(host.name)
-    before, before_schema = metadb_state(host), schema(host)
-
-    p = agent(short, "run", "upgrade", "--to", odcworld.BAD_MIGRATE_TAG, "--job", "badm")
-    assert p.returncode == 1, p.stdout + p.stderr
-    steps_said(p.stdout, ("preflight", "stop", "snapshot", "start"))
-    assert "[health] failed" in p.stdout, p.stdout
-    assert f"did not become healthy at {odcworld.BAD_MIGRATE_TAG}" in p.stdout, p.stdout
+    conf, old, before, before_schema, p = broken_upgrade(host, odcworld.BAD_MIGRATE_TAG, "badm")
     assert "migrate failed, version=4.3.1.1" in p.stdout, p.stdout  # ODC's log
     assert "--phase revert" in p.stdout, p.stdout
     # What the failed migration left: 4.3.0 migrated, 4.3.1.1 failed, the stray column.
