@@ -254,6 +254,9 @@ struct coord_stats {
 	/* Steps' durations (RESULT.duration_ms) by action row and step, in the
 	 * order of proto_action_steps(). */
 	struct coord_hist step_duration[PROTO_ACTIONS_MAX][PROTO_ACTION_STEPS_MAX];
+	/* Targets' automatic reverts by the state they entered: due (called
+	 * for), ok, failed (jobs_host_revert). */
+	uint64_t reverts[PROTO_REVERTS];
 };
 
 /* The daemon: sockets, keys, registry, active jobs. */

@@ -188,9 +188,18 @@ submit_host_busy(const struct host *h, char *err, size_t errlen)
 	if (h->active == NULL || !jobstate_host_busy(&h->active->hosts[h->active_idx]))
 		return 0;
 	ah = &h->active->hosts[h->active_idx];
+	/* A failed unit's automatic revert holds its hosts until it ends,
+	 * whatever its job's state (rollout.c). */
+	if (ah->revert == PROTO_REVERT_DUE || ah->revert == PROTO_REVERT_RUNNING)
+		snprintf(err, errlen,
+		         "host %s is busy with the automatic revert of job %s (%s): revert %s%s%s; "
+		         "the host is free once it ends (odcctl job %s)",
+		         h->id, h->active->id, jobstate_name(h->active->state),
+		         jobstate_revert_name(ah->revert), *ah->revert_message ? ": " : "",
+		         ah->revert_message, h->active->id);
 	/* An ended job whose dispatch is unanswered holds its host until that
 	 * dispatch can no longer be accepted. */
-	if (jobstate_final(h->active->state) && ah->awaiting_ack)
+	else if (jobstate_final(h->active->state) && ah->awaiting_ack)
 		snprintf(err, errlen,
 		         "host %s is busy with job %s (%s): its %s dispatch was "
 		         "never acknowledged "
@@ -541,6 +550,8 @@ jobs_host_revert(struct coord *co, struct job *j, size_t i, enum proto_revert r,
 		vsnprintf(jh->revert_message, sizeof(jh->revert_message), fmt, ap);
 		va_end(ap);
 	}
+	if (jh->revert != r && r != PROTO_REVERT_RUNNING && (unsigned)r < PROTO_REVERTS)
+		co->stats.reverts[r]++;
 	if (jh->revert != r)
 		log_info("job %s: host %s revert %s%s%s", j->id, jh->host,
 		         *proto_revert_name((int)r) ? proto_revert_name((int)r) : "none",

@@ -380,6 +380,15 @@ render_jobs(struct out *o, const struct coord *co)
 		sample_u64(o, "odc_fleet_job_hosts_ended_total",
 		           (const char *const[]){"state", jobstate_host_name(outcomes[k]), NULL},
 		           co->stats.job_hosts_ended[outcomes[k]]);
+	family(o, "odc_fleet_job_host_reverts_total", "counter",
+	       "Automatic reverts of a failed unit's targets since this process started, by the "
+	       "state they entered: due (called for), ok (back on the old version), failed.");
+	for (int r = PROTO_REVERT_DUE; r < PROTO_REVERTS; r++)
+		if (r != PROTO_REVERT_RUNNING)
+			sample_u64(o, "odc_fleet_job_host_reverts_total",
+			           (const char *const[]){
+			               "state", jobstate_revert_name((enum proto_revert)r), NULL},
+			           co->stats.reverts[r]);
 }
 
 static void

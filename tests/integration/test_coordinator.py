@@ -1087,6 +1087,11 @@ def test_a_failed_upgrade_unit_is_sent_its_revert_phase(fleet):
     host = fleet.job_host(job_id, "h1")
     assert (host["state"], host["revert"], host["phase"]) == ("failed", "running", "revert"), host
     assert fleet.job(job_id)["state"] == "running"  # it halts once the canary is back
+    # A host whose revert runs is busy, and the refusal says with what and until when.
+    r = fleet.ctl("exec", "ping", "--host", "h1", "--detach")
+    assert r.rc == 2 and (f"host h1 is busy with the automatic revert of job {job_id} (running): "
+                          "revert running: revert dispatched; the host is free once it ends "
+                          f"(odcctl job {job_id}) (CONFLICT)") in r.err, r
     h1.restart()  # HELLO: the revert is asked for again
     assert h1.wait_dispatch(job_id, timeout=15)["phase"] == "revert"
     for step in ("revert_preflight", "revert_stop", "revert_restore", "revert_start"):

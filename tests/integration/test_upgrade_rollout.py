@@ -5,6 +5,8 @@ deployment that fails is put back by itself (the coordinator sends every node of
 upgrade's revert phase) and the rollout halts; `odcctl rollback --of UPGRADE_JOB` later walks a
 successful upgrade back with nothing typed but the job id."""
 
+import urllib.request
+
 import pytest
 
 from tests.world import odcworld
@@ -30,6 +32,8 @@ def test_a_failed_canary_is_reverted_by_itself_and_the_rollout_halts(fleet, bad_
     """The canary's new release never becomes healthy: the coordinator sends it the revert
     phase, which restores the dump the upgrade took and starts the kept container; the job halts
     saying so, and the other host was never touched."""
+    port = odcworld.free_port()
+    fleet.write_conf(**{"metrics.listen": f"127.0.0.1:{port}"})
     fleet.start()
     agents = fleet.add_agents([{"host_id": "c1", "host_kw": OLD}, {"host_id": "c2", "host_kw": OLD}],
                               conf_over={"deadlines.health": "20s"}, beat=True)
@@ -77,6 +81,11 @@ def test_a_failed_canary_is_reverted_by_itself_and_the_rollout_halts(fleet, bad_
     # The text view says the revert per host.
     out = fleet.ctl("job", job_id, json_out=False)
     assert f"revert of {canary['host']}: ok:" in out.out, out
+    # The metrics count one revert called for and one that brought its host back.
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    for state, n in (("due", 1), ("ok", 1), ("failed", 0)):
+        assert f'odc_fleet_job_host_reverts_total{{state="{state}"}} {n}\n' in text, text
     # The hosts are free again: the next job is admitted.
     fleet.ctl_ok("exec", "ping", "--all")
 

@@ -117,6 +117,8 @@ setup(void **state)
 	metrics_count_refused(&f->co, COORD_SOCK_AGENTS, COORD_REFUSED_REVOKED);
 	f->co.stats.jobs_submitted = 3;
 	f->co.stats.job_hosts_ended[JH_UNREACHABLE] = 1;
+	f->co.stats.reverts[PROTO_REVERT_DUE] = 2;
+	f->co.stats.reverts[PROTO_REVERT_OK] = 1;
 	/* Ended: two pings that succeeded (3.5 s, 2 hours), a dry run of a
 	 * rollback that halted (61 s); steps that agents reported. */
 	end_job(f, "ping", false, JOB_SUCCEEDED, 3500);
@@ -261,6 +263,11 @@ test_samples(void **state)
 	lacks(t, "step=\"snapshot\",le=\"1\"} 1");
 	lacks(t, "action=\"undo\",step=\"snapshot\"");
 	has_line(t, "odc_fleet_job_hosts_ended_total{state=\"unreachable\"} 1");
+	/* Reverts by the state entered; running is a passage, not counted. */
+	has_line(t, "odc_fleet_job_host_reverts_total{state=\"due\"} 2");
+	has_line(t, "odc_fleet_job_host_reverts_total{state=\"ok\"} 1");
+	has_line(t, "odc_fleet_job_host_reverts_total{state=\"failed\"} 0");
+	lacks(t, "odc_fleet_job_host_reverts_total{state=\"running\"}");
 	has_line(t, "odc_fleet_messages_received_total{type=\"HEARTBEAT\"} 2");
 	has_line(t, "odc_fleet_messages_received_total{type=\"JOB\"} 0");
 	has_line(t, "odc_fleet_messages_sent_total{type=\"WELCOME\"} 1");
