@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import json
 import math
 import os
 import re
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import types
 from pathlib import Path
 
@@ -48,6 +50,69 @@ def raise_nofile():
     """preexec_fn: RLIMIT_NOFILE soft limit up to the hard limit (10k connections)."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# ---------------------------------------------------------------- a bench's run and report
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP during a bench: it cleans up as after Ctrl-C."""
+
+
+def _interrupt(signum, frame):
+    raise Interrupted(f"signal {signum}")
+
+
+def run_bench(b, keys, report, json_path=None):
+    """Runs b.run(), SIGTERM and SIGHUP raising as Ctrl-C does; then, whatever happened and
+    with the signals ignored, b.cleanup(failed), whose errors join b.problems. report(total_s)
+    prints the table and returns its rows, kept in b.res (as dicts of keys) with b.problems and
+    written to json_path when given. total_s leaves out b.res["waited_quiet_s"]. b has t0 (its
+    start, monotonic), res, problems and problem(text). Returns 130 when interrupted, 1 when
+    the run raised, else 0."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    failed, rc = False, 0
+    try:
+        b.run()
+    except KeyboardInterrupt as e:
+        failed, rc = True, 130
+        b.problem(f"interrupted: {e}")
+    except Exception as e:
+        failed, rc = True, 1
+        b.problem(f"bench failed: {e!r}")
+        traceback.print_exc(file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        log("cleanup")
+        b.problems.extend(f"cleanup: {e}" for e in b.cleanup(failed))
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    total = time.monotonic() - b.t0 - b.res.get("waited_quiet_s", 0)
+    b.res["total_s"] = round(total, 1)
+    rows = report(total)
+    b.res["table"] = [dict(zip(keys, r)) for r in rows]
+    b.res["problems"] = b.problems
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(b.res, f, indent=1, default=str)
+        log(f"figures written to {json_path}")
+    return rc
+
+
+def print_rows(head, rows):
+    """head then rows on stdout, each column as wide as its widest cell."""
+    w = [max(len(str(x[i])) for x in list(rows) + [head]) for i in range(len(head))]
+    print("  ".join(str(h).ljust(w[i]) for i, h in enumerate(head)).rstrip())
+    print("  ".join("-" * x for x in w))
+    for r in rows:
+        print("  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)).rstrip())
+
+
+def print_problems(problems):
+    if problems:
+        print("Problems seen:")
+        for p in problems:
+            print(f"- {p}")
 
 
 # ---------------------------------------------------------------- statistics

@@ -48,7 +48,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -79,14 +78,6 @@ def parse_args():
                     help="the ODC stand-in's start delay (default 1000, as deploy/testbed)")
     ap.add_argument("--keep", action="store_true", help="keep temp dirs (ODC_WORLD_KEEP=1)")
     return ap.parse_args()
-
-
-class Interrupted(KeyboardInterrupt):
-    pass
-
-
-def on_signal(signum, frame):
-    raise Interrupted(f"signal {signum}")
 
 
 def now_ms():
@@ -496,13 +487,13 @@ class Bench:
                 continue
             try:
                 fn()
-            except (Interrupted, KeyboardInterrupt):
+            except KeyboardInterrupt:
                 raise
             except Exception as e:  # the other scenarios still run
                 self.problem(f"{name} failed: {e!r}")
                 traceback.print_exc(file=sys.stderr)
 
-    def cleanup(self):
+    def cleanup(self, failed=False):
         errors = []
         if self.fleet is not None:
             try:
@@ -617,14 +608,9 @@ def rows_of(res):
 
 
 def print_table(b, rows, total_s):
-    head = ("scenario", "figure", "value: p50 [min..max]")
-    w = [max(len(str(x[i])) for x in rows + [head]) for i in range(3)]
     print(f"odc-fleet downtime bench: ODC stand-in start delay {b.args.start_delay_ms} ms, "
           f"prober every {PROBE_MS} ms, agent health interval 2 s (its default)")
-    print("  ".join(h.ljust(w[i]) for i, h in enumerate(head)).rstrip())
-    print("  ".join("-" * w[i] for i in range(3)))
-    for r in rows:
-        print("  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)).rstrip())
+    b.B.print_rows(("scenario", "figure", "value: p50 [min..max]"), rows)
     print(f"\ntotal {total_s:.0f} s")
     print("Notes:\n"
           "- outage: what a user of the node sees, to the prober's resolution; the tool's part"
@@ -642,10 +628,7 @@ def print_table(b, rows, total_s):
     if busy:
         print("Machine sharing: CPU used by processes this bench did not start, in cores:")
         print("  " + "; ".join(f"{k} {v['cores']:.2f}" for k, v in busy.items()))
-    if b.problems:
-        print("Problems seen:")
-        for p in b.problems:
-            print(f"- {p}")
+    b.B.print_problems(b.problems)
 
 
 def main():
@@ -658,36 +641,14 @@ def main():
 
     if os.geteuid() != 0:
         raise SystemExit("bench: needs root (dockerd, MariaDB: the test world)")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
     b = Bench(args, B)
-    rc = 0
-    try:
-        b.run()
-    except KeyboardInterrupt as e:
-        rc = 130
-        b.problem(f"interrupted: {e}")
-    except Exception as e:
-        rc = 1
-        b.problem(f"bench failed: {e!r}")
-        traceback.print_exc(file=sys.stderr)
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        B.log("cleanup")
-        b.problems.extend(f"cleanup: {e}" for e in b.cleanup())
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    total = time.monotonic() - b.t0
-    b.res["total_s"] = round(total, 1)
-    rows = rows_of(b.res)
-    print_table(b, rows, total)
-    b.res["table"] = [dict(zip(("scenario", "figure", "value"), r)) for r in rows]
-    b.res["problems"] = b.problems
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(b.res, f, indent=1, default=str)
-        B.log(f"figures written to {args.json}")
-    return rc if rc or not b.problems else 1
+
+    def report(total_s):
+        rows = rows_of(b.res)
+        print_table(b, rows, total_s)
+        return rows
+    rc = B.run_bench(b, ("scenario", "figure", "value"), report, args.json)
+    return rc or (1 if b.problems else 0)
 
 
 if __name__ == "__main__":

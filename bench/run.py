@@ -94,14 +94,6 @@ def parse_args():
     return ap.parse_args()
 
 
-class Interrupted(KeyboardInterrupt):
-    pass
-
-
-def on_signal(signum, frame):
-    raise Interrupted(f"signal {signum}")
-
-
 def low_port():
     """A free TCP port below the ephemeral range (32768-60999 on Linux): 10,000 outgoing
     connections of the load generator take ports from that range, and an agents' port
@@ -759,9 +751,7 @@ class Bench:
         try:
             fn()
             return True
-        except Interrupted:
-            raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: no other part runs
             raise
         except Exception as e:  # the other parts still run
             self.problem(f"{name} failed: {e!r}")
@@ -952,16 +942,13 @@ def rows_of(b):
     return rows
 
 
+COLUMNS = ("part", "figure", "value", "budget", "result")
+
+
 def print_table(b, rows, total_s):
-    head = ("part", "figure", "value", "budget", "result")
-    w = [max(len(str(x[i])) for x in rows + [head]) for i in range(5)]
-    title = (f"odc-fleet bench ({'quick' if b.args.quick else 'full'}), {b.cores} cores, "
-             f"build {b.build}")
-    print(title)
-    print("  ".join(h.ljust(w[i]) for i, h in enumerate(head)).rstrip())
-    print("  ".join("-" * w[i] for i in range(5)))
-    for r in rows:
-        print("  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)).rstrip())
+    print(f"odc-fleet bench ({'quick' if b.args.quick else 'full'}), {b.cores} cores, "
+          f"build {b.build}")
+    b.B.print_rows(COLUMNS, rows)
     verdicts = [r[4] for r in rows if r[4] in ("PASS", "MISS")]
     print(f"\n{verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS; "
           f"total {total_s:.0f} s" + (f" (after waiting {b.res['waited_quiet_s']:.0f} s for a "
@@ -983,10 +970,22 @@ def print_table(b, rows, total_s):
         print(f"Machine sharing: CPU used by processes this bench did not start, in cores of "
               f"{b.cores}, per window:")
         print("  " + "; ".join(f"{k} {v['cores']:.2f}" for k, v in fr.items()))
-    if b.problems:
-        print("Problems seen:")
-        for p in b.problems:
-            print(f"- {p}")
+    b.B.print_problems(b.problems)
+
+
+def report(b, total_s):
+    """The table of b's figures, printed and returned; a machine others used is a problem."""
+    busy = {k: v for k, v in b.res["foreign"].items() if v["cores"] >= 0.1}
+    if busy:
+        worst = max(busy.items(), key=lambda kv: kv[1]["cores"])
+        b.problems.insert(0, f"shared machine: processes this bench did not start used >= 0.1 "
+                             f"of {b.cores} cores in {len(busy)} of {len(b.res['foreign'])} "
+                             f"measurement windows (worst: {worst[0]}, {worst[1]['cores']:.2f}"
+                             f" cores: {', '.join(worst[1]['top'])}); the figures of those "
+                             f"windows are disturbed")
+    rows = rows_of(b)
+    print_table(b, rows, total_s)
+    return rows
 
 
 def main():
@@ -999,51 +998,9 @@ def main():
 
     if os.geteuid() != 0:
         raise SystemExit("bench: needs root (dockerd, MariaDB: the test world)")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
     b = Bench(args, B)
-    failed = False
-    rc = 0
-    try:
-        b.run()
-    except KeyboardInterrupt as e:
-        failed = True
-        rc = 130
-        b.problem(f"interrupted: {e}")
-    except SystemExit:
-        raise
-    except Exception as e:
-        failed = True
-        rc = 1
-        b.problem(f"bench failed: {e!r}")
-        traceback.print_exc(file=sys.stderr)
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        B.log("cleanup")
-        errs = b.cleanup(failed)
-        if errs:
-            b.problems.extend(f"cleanup: {e}" for e in errs)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    busy = {k: v for k, v in b.res["foreign"].items() if v["cores"] >= 0.1}
-    if busy:
-        worst = max(busy.items(), key=lambda kv: kv[1]["cores"])
-        b.problems.insert(0, f"shared machine: processes this bench did not start used >= 0.1 "
-                             f"of {b.cores} cores in {len(busy)} of {len(b.res['foreign'])} "
-                             f"measurement windows (worst: {worst[0]}, {worst[1]['cores']:.2f}"
-                             f" cores: {', '.join(worst[1]['top'])}); the figures of those "
-                             f"windows are disturbed")
-    total = time.monotonic() - b.t0 - b.res.get("waited_quiet_s", 0)
-    b.res["total_s"] = round(total, 1)
-    rows = rows_of(b)
-    print_table(b, rows, total)
-    b.res["table"] = [dict(zip(("part", "figure", "value", "budget", "result"), r)) for r in rows]
-    b.res["problems"] = b.problems
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(b.res, f, indent=1, default=str)
-        B.log(f"figures written to {args.json}")
-    return rc
+    return B.run_bench(b, COLUMNS,
+                       lambda total_s: report(b, total_s), args.json)
 
 
 if __name__ == "__main__":
