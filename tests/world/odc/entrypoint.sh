@@ -1,7 +1,14 @@
 #!/bin/sh
-# Main process of the ODC stand-in image, in the role supervisord plays in the real one:
-# it starts /odc/odc-server, restarts it when it exits (startretries=3, backoff 1, 2, 3 s),
-# then gives up and idles, so the container stays "Up" while ODC inside is dead.
+# Main process of the ODC stand-in image, in the role supervisord plays in the real one, with
+# the defaults ODC's program runs under (ODC-UPGRADE-FACTS.md section 3: startsecs=1,
+# startretries=3, autorestart=unexpected, exitcodes=0):
+# - a run that stayed up 1 s (startsecs) was RUNNING; when it exits non-zero it is restarted at
+#   once and its retries start again: a release that fails after its boot (every real ODC
+#   failure: a JVM takes seconds to fail, and so does the stand-in's, odc-server.c JVM_BOOT_MS)
+#   crash-loops forever while the container stays "Up";
+# - a run shorter than that failed to start: retried after 1, 2, 3 s, then `gave up` (FATAL),
+#   and the entrypoint idles, the container "Up" with ODC dead inside;
+# - exit status 0 is expected: not restarted.
 # SIGTERM/SIGINT (docker stop) stop the child and end the container promptly.
 
 child=""
@@ -24,10 +31,16 @@ stop() {
 }
 trap stop TERM INT
 
+# Hundredths of a second since boot (/proc/uptime has two decimals).
+uptime_cs() {
+	read -r up _ </proc/uptime
+	echo "${up%.*}${up#*.}"
+}
+
 log "INFO supervisord started with pid $$"
 tries=0
 while :; do
-	started=$(date +%s)
+	started=$(uptime_cs)
 	/odc/odc-server &
 	child=$!
 	server=1
@@ -36,10 +49,15 @@ while :; do
 	status=$?
 	child=""
 	server=""
+	if [ "$status" -eq 0 ]; then
+		log "INFO odc-server exited with status 0; expected"
+		break
+	fi
 	log "INFO odc-server exited with status $status; not expected"
-	# A process that ran for a while was RUNNING: supervisord resets its retry count.
-	if [ $(($(date +%s) - started)) -ge 60 ]; then
+	# It stayed up startsecs: it was RUNNING, and is restarted at once with its retries reset.
+	if [ $(($(uptime_cs) - started)) -ge 100 ]; then
 		tries=0
+		continue
 	fi
 	if [ "$tries" -ge "$retries" ]; then
 		log "INFO gave up: odc-server entered FATAL state, too many start retries too quickly"
@@ -52,7 +70,7 @@ while :; do
 	child=""
 done
 
-# Idle like supervisord with a FATAL program: alive, serving nothing.
+# Idle like supervisord with a FATAL or EXITED program: alive, serving nothing.
 while :; do
 	sleep 3600 &
 	child=$!

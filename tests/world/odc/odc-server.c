@@ -1479,8 +1479,29 @@ sleep_ms(long ms)
 		;
 }
 
+/* A failed run of ODC is never shorter than its JVM's boot: Spring Boot
+ * takes seconds before it can fail (the metadb connection, the migration,
+ * a broken bean), so supervisord always sees it outlive startsecs (1 s),
+ * count it RUNNING, and restart it at once, forever (ODC-UPGRADE-FACTS.md
+ * section 3). The stand-in's failures last at least this long, as a JVM's
+ * would (the real one: tens of seconds). */
+#define JVM_BOOT_MS 1500
+
+static int server_main(void);
+
 int
 main(void)
+{
+	long long t0 = now_ms();
+	int rc = server_main();
+
+	if (rc != 0 && now_ms() - t0 < JVM_BOOT_MS)
+		sleep_ms((long)(JVM_BOOT_MS - (now_ms() - t0)));
+	return rc;
+}
+
+static int
+server_main(void)
 {
 	struct config c;
 	struct tm tm;
