@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "agent/plan-int.h"
+#include "agent/odclog.h"
 #include "agent/prune.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -22,7 +23,6 @@
  * (oceanbase/odc server/odc-server/src/main/resources/log4j2.xml). `docker
  * logs` shows only the supervisor. */
 #define ODC_LOG_FILE    "/opt/odc/log/odc.log"
-#define ODC_LOG_TAIL    11000
 #define DOCKER_LOG_TAIL 4000
 
 /* Stop the container and rename it <name>-<suffix>-<time>; its spec (for
@@ -352,35 +352,6 @@ health_progress(void *ctx, const struct health_state *st)
 	}
 }
 
-/* The last ERROR lines of text (up to three, oldest first, joined by " | "),
- * cut to fit out: the cause is often one line before the generic "run
- * failed". */
-static bool
-last_error_lines(const char *text, char *out, size_t outlen)
-{
-	const char *end = text + strlen(text), *found[3];
-	size_t lens[3], n = 0;
-
-	while (end > text && n < 3) {
-		const char *start = end;
-		while (start > text && start[-1] != '\n')
-			start--;
-		size_t len = (size_t)(end - start);
-		if (len > 0 && memmem(start, len, "ERROR", 5) != NULL) {
-			found[n] = start;
-			lens[n++] = len;
-		}
-		end = start > text ? start - 1 : text;
-	}
-	out[0] = '\0';
-	for (size_t i = n; i > 0; i--) {
-		size_t used = strlen(out);
-		snprintf(out + used, outlen - used, "%s%.*s", i < n ? " | " : "", (int)lens[i - 1],
-		         found[i - 1]);
-	}
-	return n > 0;
-}
-
 void
 plan_step_health(struct plan_run *r, struct plan_res *s, const char *want)
 {
@@ -417,24 +388,22 @@ plan_step_health_within(struct plan_run *r, struct plan_res *s, const char *want
 	         want && *want ? " at " : "", want ? want : "", (unsigned long long)(budget / 1000),
 	         st.detail);
 	/* ODC's own words say why (e.g. "Software degrade is not allowed"): its
-	 * log file, read through Docker (mounted or not, running or not), then
-	 * what the supervisor said. */
+	 * log file, read through Docker (mounted or not, running or not), after
+	 * what the supervisor said (odclog.h). */
 	if (plan_docker(r, s) == 0) {
-		char *file = NULL, tail[TAIL_MAX], line[MSG_MAX];
+		/* line: a part of the message, which must keep room for the
+		 * way back a failed step adds after it. */
+		char *file = NULL, tail[TAIL_MAX], line[MSG_MAX / 2];
 		int frc = docker_container_file_tail(r->d, r->c->container, ODC_LOG_FILE,
-		                                     ODC_LOG_TAIL, &file, r->err, sizeof(r->err));
+		                                     ODCLOG_SCAN, &file, r->err, sizeof(r->err));
 		if (docker_container_logs(r->d, r->c->container, 200, DOCKER_LOG_TAIL, &logs,
 		                          &loglen, r->err, sizeof(r->err)) != 0)
 			logs = NULL;
-		/* ODC's own log last: displays show a tail's end. */
-		snprintf(tail, sizeof(tail),
-		         "--- docker logs (the supervisor) ---\n%s\n--- %s, its end ---\n%s",
-		         logs ? logs : "(cannot be read)", ODC_LOG_FILE,
-		         frc == 0 ? file : "(cannot be read)");
+		odclog_report(logs, ODC_LOG_FILE, frc == 0 ? file : NULL, tail, sizeof(tail));
 		plan_tail(s, tail);
-		/* The last ERROR line goes into the message, where an operator
+		/* The last ERROR lines go into the message, where an operator
 		 * looks first (the host table of `odcctl job`). */
-		if (frc == 0 && last_error_lines(file, line, sizeof(line)))
+		if (frc == 0 && odclog_errors(file, line, sizeof(line)))
 			plan_say_more(s, "; ODC's log: %s", line);
 		free(file);
 	}

@@ -404,7 +404,7 @@ def test_health_failure_carries_odcs_own_log(host):
     """Issue 14.2: ODC writes its log to /opt/odc/log/odc.log and `docker logs` shows only the
     supervisor. The metadb is made newer than 4.2.0 between the restore and the start (a
     4.3.0.9 row in migrate_schema_history): the old ODC refuses to start ("Software degrade
-    is not allowed") and the supervisor gives up. The health gate's failure says so, in its
+    is not allowed") and crash-loops under the supervisor. The health gate's failure says so, in its
     message and with odc.log's end in the output tail. Before: only the supervisor's lines
     ("odc-server exited with status 1"), never why."""
     conf = write_conf(host, os.path.join(host.dir, "agent.conf"), **{"deadlines.health": "8s"})
