@@ -56,6 +56,10 @@ JOB_ID_RE = re.compile(r"\b[a-z_]+-\d{8}T\d{6}Z-[0-9a-f]{6}\b")
 
 from tests.world import agentcli, obtools, odcworld  # obtools: the stand-ins' backup reader
 from tests.world.fleet import with_yes  # the tests confirm changes as a script does
+# SIGTERM (a CI timeout, a kill of make test) as KeyboardInterrupt, as in the integration tests:
+# the session's finally (or the atexit fallback) then takes the testbed down. By default SIGTERM
+# ends Python at once and leaves its namespaces, engines, MariaDB and agents running.
+from tests.integration.conftest import pytest_configure  # noqa: F401,E402
 
 _durations = {}
 
