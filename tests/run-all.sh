@@ -23,11 +23,18 @@ count_from() {
 	grep -Eo "[0-9]+ $1" "${2:-$log}" | tail -n 1 | grep -Eo '^[0-9]+' || echo 0
 }
 
-# run_cmocka DIR: every cmocka program DIR/test_* (unit: $build/tests; the ones against a real
-# dockerd or MariaDB, integration: $build/itests), each test counted.
+# run_cmocka DIR SRC: the cmocka program DIR/test_X of every SRC/test_X.c (unit: $build/tests
+# from tests/unit; the ones against a real dockerd or MariaDB, integration: $build/itests from
+# tests/integration/c), each test counted. A program whose source is gone (left in a build
+# directory from before) is not run; one that was not built is a failure.
 run_cmocka() {
-	for t in "$1"/test_*; do
-		[ -x "$t" ] || continue
+	for src in "$2"/test_*.c; do
+		t="$1/$(basename "$src" .c)"
+		if [ ! -x "$t" ]; then
+			echo "run-all: $t (from $src) was not built" >&2
+			failed=$((failed + 1))
+			continue
+		fi
 		"$t" >"$log" 2>&1
 		rc=$?
 		cat "$log"
@@ -69,8 +76,8 @@ run_vectors() {
 	fi
 }
 
-run_unit() { run_cmocka "$build/tests"; }
-run_itests() { run_cmocka "$build/itests"; }
+run_unit() { run_cmocka "$build/tests" tests/unit; }
+run_itests() { run_cmocka "$build/itests" tests/integration/c; }
 
 # run_lint: tests/tools/lint.sh (every C file as .clang-format says; no banned function), one
 # test in the count.
