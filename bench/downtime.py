@@ -55,8 +55,8 @@ import threading
 import time
 import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+import benchenv  # the build directory set, then benchlib imported
+
 
 PROBE_MS = 20
 SCENARIOS = ("single", "failed", "ha", "fleet")
@@ -162,6 +162,20 @@ def steps_of(doc, phase):
 
 def end_of(step):
     return step["started_ms"] + step["duration_ms"]
+
+
+def fleet_figures(job, run, last_before, first_after):
+    """A fleet job's figures from its run phase's steps (run: step -> its journal row) and the
+    prober's last answer before and first after (epoch ms, or None when it saw neither)."""
+    d = {"job": job["job_id"], "state": job["state"],
+         "steps_ms": {k: v["duration_ms"] for k, v in run.items()},
+         "coord_ms": job["ended_ms"] - job["submitted_ms"],
+         "agent_ms": end_of(run["health"]) - run["stop"]["started_ms"]}
+    if first_after is not None and last_before is not None:
+        d.update({"outage_ms": first_after - last_before,
+                  "tool_ms": end_of(run["start"]) - last_before,
+                  "odc_start_ms": first_after - end_of(run["start"])})
+    return d
 
 
 def timing_of(stdout):
@@ -425,29 +439,13 @@ class Bench:
         job, plans, last_before, first_after = self.fleet_op(
             "fleet upgrade", agent, ["upgrade", "--to", W.NEW_VERSION, "--all"],
             W.OLD_BUILD, W.NEW_BUILD, 300)
-        run = plans["run"]
-        out["upgrade"] = {"job": job["job_id"], "state": job["state"],
-                          "steps_ms": {k: v["duration_ms"] for k, v in run.items()},
-                          "coord_ms": job["ended_ms"] - job["submitted_ms"],
-                          "agent_ms": end_of(run["health"]) - run["stop"]["started_ms"]}
-        if first_after is not None and last_before is not None:
-            out["upgrade"].update({"outage_ms": first_after - last_before,
-                                   "tool_ms": end_of(run["start"]) - last_before,
-                                   "odc_start_ms": first_after - end_of(run["start"])})
+        out["upgrade"] = fleet_figures(job, plans["run"], last_before, first_after)
         up_id = job["job_id"]
 
         job, plans, last_before, first_after = self.fleet_op(
             "fleet rollback --of", agent, ["rollback", "--of", up_id, "--canary", "0"],
             W.NEW_BUILD, W.OLD_BUILD, 300)
-        run = plans["run"]
-        out["rollback_of"] = {"job": job["job_id"], "state": job["state"],
-                              "steps_ms": {k: v["duration_ms"] for k, v in run.items()},
-                              "coord_ms": job["ended_ms"] - job["submitted_ms"],
-                              "agent_ms": end_of(run["health"]) - run["stop"]["started_ms"]}
-        if first_after is not None and last_before is not None:
-            out["rollback_of"].update({"outage_ms": first_after - last_before,
-                                       "tool_ms": end_of(run["start"]) - last_before,
-                                       "odc_start_ms": first_after - end_of(run["start"])})
+        out["rollback_of"] = fleet_figures(job, plans["run"], last_before, first_after)
 
         self.host.images.broken(W.UNHEALTHY_TAG)
         job, plans, last_before, first_after = self.fleet_op(
@@ -633,14 +631,7 @@ def print_table(b, rows, total_s):
 
 def main():
     args = parse_args()
-    build = args.build if os.path.isabs(args.build) else os.path.join(REPO, args.build)
-    os.environ["ODC_BUILD"] = build
-    if args.keep:
-        os.environ["ODC_WORLD_KEEP"] = "1"
-    import benchlib as B
-
-    if os.geteuid() != 0:
-        raise SystemExit("bench: needs root (dockerd, MariaDB: the test world)")
+    B = benchenv.load_benchlib(args)
     b = Bench(args, B)
 
     def report(total_s):

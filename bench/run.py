@@ -40,8 +40,9 @@ import time
 import traceback
 import types
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+import benchenv  # the build directory set, then benchlib imported
+
+REPO = benchenv.REPO
 
 FULL = {
     "sizes": [100, 1000, 10000],
@@ -815,7 +816,7 @@ def rows_of(b):
                      f"{fmt_s(d['p50_s'])} / {fmt_s(d['p99_s'])}",
                      f"p50 < {FANOUT_P50_MAX_S} s" if n == max(b.cfg["sizes"]) else "",
                      verdict(d["p50_s"] < FANOUT_P50_MAX_S) if n == max(b.cfg["sizes"]) else ""))
-        rows.append(("1", f"  coordinator submitted->ended p50", fmt_s(d["coord_p50_s"]), "", ""))
+        rows.append(("1", "  coordinator submitted->ended p50", fmt_s(d["coord_p50_s"]), "", ""))
         ci = d.get("coordinator_idle_5s") or {}
         if "cpu_pct" in ci:
             rows.append(("1", f"  {d['online_before']:,} online before the runs; coordinator, no"
@@ -828,7 +829,7 @@ def rows_of(b):
                          f"{fmt_s(d['floor_s'])}, {d['p50_over_floor']:.1f}x",
                          f"<= {FANOUT_FLOOR_MAX_X:.0f}x" if top else "",
                          verdict(d["p50_over_floor"] <= FANOUT_FLOOR_MAX_X) if top else ""))
-        rows.append(("1", f"  lost results", f"{d['lost_total']} in {d['runs']} runs", "0",
+        rows.append(("1", "  lost results", f"{d['lost_total']} in {d['runs']} runs", "0",
                      verdict(d["lost_total"] == 0)))
 
     p2 = r.get("part2")
@@ -990,14 +991,7 @@ def report(b, total_s):
 
 def main():
     args = parse_args()
-    build = args.build if os.path.isabs(args.build) else os.path.join(REPO, args.build)
-    os.environ["ODC_BUILD"] = build
-    if args.keep:
-        os.environ["ODC_WORLD_KEEP"] = "1"
-    import benchlib as B
-
-    if os.geteuid() != 0:
-        raise SystemExit("bench: needs root (dockerd, MariaDB: the test world)")
+    B = benchenv.load_benchlib(args)
     b = Bench(args, B)
     return B.run_bench(b, COLUMNS,
                        lambda total_s: report(b, total_s), args.json)

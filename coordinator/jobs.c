@@ -550,12 +550,13 @@ jobs_host_revert(struct coord *co, struct job *j, size_t i, enum proto_revert r,
 		vsnprintf(jh->revert_message, sizeof(jh->revert_message), fmt, ap);
 		va_end(ap);
 	}
-	if (jh->revert != r && r != PROTO_REVERT_RUNNING && (unsigned)r < PROTO_REVERTS)
-		co->stats.reverts[r]++;
-	if (jh->revert != r)
+	if (jh->revert != r) {
+		if (r != PROTO_REVERT_RUNNING && (unsigned)r < PROTO_REVERTS)
+			co->stats.reverts[r]++;
 		log_info("job %s: host %s revert %s%s%s", j->id, jh->host,
 		         *proto_revert_name((int)r) ? proto_revert_name((int)r) : "none",
 		         *jh->revert_message ? ": " : "", jh->revert_message);
+	}
 	jh->revert = r;
 	if (r == PROTO_REVERT_OK || r == PROTO_REVERT_FAILED)
 		host_released(co, j, jh);

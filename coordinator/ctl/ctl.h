@@ -330,6 +330,10 @@ int ctl_job_results(struct ctl *c, json_t *job, const char *host, const char *st
 /* The `job` request for job_id (its summary and every host): as ctl_request,
  * *job a new reference on success. */
 int ctl_job_get(struct ctl *c, const char *job_id, json_t **job);
+/* ctl_job_get, then ctl_job_results (every host, narrowed to step when not
+ * NULL): *job a new reference with its "results" on success, else NULL
+ * and an exit status after printing why. */
+int ctl_job_get_results(struct ctl *c, const char *job_id, const char *step, json_t **job);
 
 /* The one operand after the options, a job ID: *id points to it. Returns 0,
  * or CTL_EXIT_USAGE after printing that it is missing, extra or not an id. */

@@ -367,9 +367,7 @@ follow_job(struct ctl *c, const char *job_id, json_t *start, enum follow_show sh
 	} else if (fw.quiet) {
 		/* The final body with every stored result. */
 		json_t *full = NULL;
-		int r = ctl_job_get(c, job_id, &full);
-		if (r == 0)
-			r = ctl_job_results(c, full, NULL, NULL);
+		int r = ctl_job_get_results(c, job_id, NULL, &full);
 		if (r != 0)
 			ret = r;
 		else if (fw.stream)

@@ -111,6 +111,18 @@ ctl_job_get(struct ctl *c, const char *job_id, json_t **job)
 }
 
 int
+ctl_job_get_results(struct ctl *c, const char *job_id, const char *step, json_t **job)
+{
+	int ret = ctl_job_get(c, job_id, job);
+
+	if (ret == 0 && (ret = ctl_job_results(c, *job, NULL, step)) != 0) {
+		json_decref(*job);
+		*job = NULL;
+	}
+	return ret;
+}
+
+int
 ctl_job_operand(const struct ctl *c, int argc, char **argv, const char **id)
 {
 	int ret;

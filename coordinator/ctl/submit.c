@@ -518,17 +518,13 @@ submit_confirm(struct ctl *c, const struct submit *s, const char *const *targets
 static int
 submit_print_output(struct ctl *c, const char *job_id, const char *step)
 {
-	json_t *job = NULL, *by_host = json_object(), *h, *r;
+	json_t *job = NULL, *by_host, *h, *r;
 	size_t i, n;
-	int ret = ctl_job_get(c, job_id, &job);
+	int ret = ctl_job_get_results(c, job_id, step, &job);
 
-	if (ret == 0)
-		ret = ctl_job_results(c, job, NULL, step);
-	if (ret != 0) {
-		json_decref(job);
-		json_decref(by_host);
+	if (ret != 0)
 		return ret;
-	}
+	by_host = json_object();
 	json_array_foreach(json_object_get(job, "results"), i, r)
 	    json_object_set(by_host, js(r, "host"), r);
 	n = json_array_size(json_object_get(job, "hosts"));
@@ -559,14 +555,10 @@ submit_print_failures(struct ctl *c, const char *job_id)
 {
 	json_t *job = NULL, *h, *r;
 	size_t i, k;
-	int ret = ctl_job_get(c, job_id, &job);
+	int ret = ctl_job_get_results(c, job_id, NULL, &job);
 
-	if (ret == 0)
-		ret = ctl_job_results(c, job, NULL, NULL);
-	if (ret != 0) {
-		json_decref(job);
+	if (ret != 0)
 		return ret;
-	}
 	json_array_foreach(json_object_get(job, "hosts"), i, h)
 	{
 		const char *step = js(h, "failed_step");
@@ -594,17 +586,13 @@ submit_print_failures(struct ctl *c, const char *job_id)
 static int
 submit_print_diffs(struct ctl *c, const char *job_id)
 {
-	json_t *job = NULL, *by_host = json_object(), *h, *r;
+	json_t *job = NULL, *by_host, *h, *r;
 	size_t i, w = 0;
-	int ret = ctl_job_get(c, job_id, &job);
+	int ret = ctl_job_get_results(c, job_id, NULL, &job);
 
-	if (ret == 0)
-		ret = ctl_job_results(c, job, NULL, NULL);
-	if (ret != 0) {
-		json_decref(job);
-		json_decref(by_host);
+	if (ret != 0)
 		return ret;
-	}
+	by_host = json_object();
 	/* Receipt order: a host's recheck comes after its preflight. */
 	json_array_foreach(json_object_get(job, "results"), i, r)
 	{

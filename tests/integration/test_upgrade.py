@@ -72,16 +72,7 @@ def test_upgrade_backs_up_then_reverts_and_prune_spares_it(old_host):
     assert os.path.isdir(snap) and host.engine.inspect(kept[0]["Id"]) is not None
 
     # The revert: the snapshot restored, the kept container back under its name.
-    p = agent(conf, "run", "upgrade", "--job", "up1", "--phase", "revert",
-              "--to", odcworld.NEW_VERSION)
-    assert p.returncode == 0, p.stdout + p.stderr
-    # The revert's steps are named apart from the run phase's (results are keyed by step).
-    steps_said(p.stdout, ("revert_preflight", "revert_stop", "revert_restore", "revert_start",
-                          "revert_health"))
-    assert host.info_version() == odcworld.OLD_BUILD
-    assert host.engine.inspect(host.name)["Id"] == old["Id"]
-    assert no_rows_of(host, odcworld.NEW_VERSION)
-    assert metadb_state(host) == before
+    revert_phase(host, conf, "up1", odcworld.NEW_VERSION, old, before)
     undone = containers_named(host, f"{host.name}-undone-")
     assert len(undone) == 1  # the 4.3.0 one, kept
 
@@ -137,6 +128,21 @@ def test_upgrade_refusals_touch_nothing(odc_host):
     assert info["Id"] == before_id and info["State"]["Running"]
     assert metadb_state(host) == before_db
     assert os.listdir(host.snapshot_root) == []
+
+
+def revert_phase(host, conf, job, to, old, before):
+    """`odc-agent run upgrade --phase revert` of job (upgrade to `to`), which must succeed with
+    the revert's own step names (results are keyed by step, apart from the run phase's) and
+    leave host at 4.2.0 on its old container, without 4.3.0's history rows, its metadb as
+    `before`."""
+    p = agent(conf, "run", "upgrade", "--job", job, "--phase", "revert", "--to", to)
+    assert p.returncode == 0, p.stdout + p.stderr
+    steps_said(p.stdout, ("revert_preflight", "revert_stop", "revert_restore", "revert_start",
+                          "revert_health"))
+    assert host.info_version() == odcworld.OLD_BUILD
+    assert host.engine.inspect(host.name)["Id"] == old["Id"]
+    assert no_rows_of(host, odcworld.NEW_VERSION)
+    assert metadb_state(host) == before
 
 
 def schema(host):
@@ -219,16 +225,8 @@ def test_upgrade_failed_migration_then_revert(old_host):
     assert "4.3.1.1" not in host.history_versions()
     assert "login_policy" in host.columns("iam_user")
 
-    p = agent(conf, "run", "upgrade", "--job", "badm", "--phase", "revert",
-              "--to", odcworld.BAD_MIGRATE_TAG)
-    assert p.returncode == 0, p.stdout + p.stderr
-    steps_said(p.stdout, ("revert_preflight", "revert_stop", "revert_restore", "revert_start",
-                          "revert_health"))
-    assert host.info_version() == odcworld.OLD_BUILD
-    assert host.engine.inspect(host.name)["Id"] == old["Id"]
-    assert no_rows_of(host, odcworld.NEW_VERSION)
+    revert_phase(host, conf, "badm", odcworld.BAD_MIGRATE_TAG, old, before)
     assert "4.3.1.1" not in host.history_versions(success_only=False)  # nor a failed one
-    assert metadb_state(host) == before
     assert schema(host) == before_schema
     undone = containers_named(host, f"{host.name}-undone-")
     assert [c["Config"]["Image"] for c in undone] == [
